@@ -1,0 +1,60 @@
+# Spool — a Kafka-compatible broker. `make run` starts one; `make test` checks everything.
+
+GO        ?= go
+BIN       := bin/spool
+KAFKA_VERSION     ?= 4.3.1
+KAFKA_OLD_VERSION ?= 3.9.2
+# Kafka's JSON message specs are extracted from the kafka-clients jars into this
+# cache, outside git (never commit spec files; commit the generator's output).
+SPECS_CACHE ?= $(HOME)/.cache/spool/kafka-specs
+SPECS     := $(SPECS_CACHE)/$(KAFKA_VERSION)
+SPECS_OLD := $(SPECS_CACHE)/$(KAFKA_OLD_VERSION)
+FUZZTIME  ?= 60s
+
+.PHONY: all build run test fmt-check vet lint race specs generate gen verify-gen fuzz bench bench-smoke compat clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/spool
+
+run: build
+	./$(BIN) serve
+
+specs: $(SPECS)/.done $(SPECS_OLD)/.done
+
+$(SPECS_CACHE)/%/.done:
+	./protocol/internal/gen/fetch-specs.sh $* $(SPECS_CACHE)/$*
+
+generate gen: specs
+	$(GO) run ./protocol/internal/gen -specs $(SPECS) -old-specs $(SPECS_OLD) -errors protocol/internal/gen/errors.csv -out protocol
+
+# verify-gen regenerates into a scratch tree and fails if the committed output differs.
+verify-gen: specs
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	$(GO) run ./protocol/internal/gen -specs $(SPECS) -old-specs $(SPECS_OLD) -errors protocol/internal/gen/errors.csv -out $$tmp && \
+	./protocol/internal/gen/compare.sh $$tmp protocol
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change these files (run gofmt -w):"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint: fmt-check vet
+
+race:
+	$(GO) test -race ./...
+
+test: fmt-check vet verify-gen
+	$(GO) test -race -timeout 14m ./...
+
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./protocol/...
+
+clean:
+	rm -rf bin

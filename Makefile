@@ -27,12 +27,12 @@ $(SPECS_CACHE)/%/.done:
 	./protocol/internal/gen/fetch-specs.sh $* $(SPECS_CACHE)/$*
 
 generate gen: specs
-	$(GO) run ./protocol/internal/gen -specs $(SPECS) -old-specs $(SPECS_OLD) -errors protocol/internal/gen/errors.csv -out protocol
+	$(GO) run ./protocol/internal/gen -specs $(SPECS) -old-specs $(SPECS_OLD) -errors $(SPECS)/errors.csv -out protocol
 
 # verify-gen regenerates into a scratch tree and fails if the committed output differs.
 verify-gen: specs
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
-	$(GO) run ./protocol/internal/gen -specs $(SPECS) -old-specs $(SPECS_OLD) -errors protocol/internal/gen/errors.csv -out $$tmp && \
+	$(GO) run ./protocol/internal/gen -specs $(SPECS) -old-specs $(SPECS_OLD) -errors $(SPECS)/errors.csv -out $$tmp && \
 	./protocol/internal/gen/compare.sh $$tmp protocol
 
 fmt-check:

@@ -334,18 +334,18 @@ func ResolveBroker(b *Broker, dyn Dynamic) []Entry {
 		for _, src := range []ConfigSource{SourceDynamicBroker, SourceDynamicDefaultBroker, SourceStaticBroker, SourceDefault} {
 			e.Synonyms = append(e.Synonyms, layers[src]...)
 		}
-		// The value is this property's own (Kafka shows log.retention.ms as
-		// null when only log.retention.hours is set); zero-config values are
-		// Spool defaults.
+		// Like Kafka, drop lower-priority synonyms that precede the first
+		// layer setting this very name: log.retention.ms shows no synonyms
+		// and a null value when only log.retention.hours is set.
+		for len(e.Synonyms) > 0 && e.Synonyms[0].Name != name {
+			e.Synonyms = e.Synonyms[1:]
+		}
 		e.Source = SourceDefault
-		if own := b.brokerLayers(name, dyn); len(own) > 0 {
-			e.Value, e.Source = own[0].Value, own[0].Source
+		if len(e.Synonyms) > 0 {
+			e.Value, e.Source = e.Synonyms[0].Value, e.Synonyms[0].Source
 		}
 		if v, ok := zeroConfig[name]; ok && e.Source == SourceDefault && b.zeroConfigApplied() {
-			e.Value = strp(v)
-		}
-		if len(e.Synonyms) > 0 {
-			e.Source = e.Synonyms[0].Source
+			e.Value = strp(v) // Spool's single-node default
 		}
 		if e.Sensitive {
 			e.Value = nil

@@ -202,8 +202,8 @@ func splitList(v string) []string {
 	return out
 }
 
-// normalize trims a raw value the way Kafka's ConfigDef.parseType does for
-// every type but STRING and PASSWORD... except Kafka trims STRING too.
+// normalize trims a raw value as Kafka's ConfigDef.parseType does for every
+// type but PASSWORD.
 func normalize(t ConfigType, v string) string {
 	if t == TypePassword {
 		return v
@@ -213,10 +213,11 @@ func normalize(t ConfigType, v string) string {
 
 func validateValue(name string, t ConfigType, c check, raw string) error {
 	v := normalize(t, raw)
-	if allowed, ok := typeCheck(t)(v); !ok {
-		return &ValueError{Name: name, Value: raw, Allowed: allowed}
-	}
-	if c != nil {
+	// The specific check first: its message also states the type.
+	for _, c := range []check{c, typeCheck(t)} {
+		if c == nil {
+			continue
+		}
 		if allowed, ok := c(v); !ok {
 			return &ValueError{Name: name, Value: raw, Allowed: allowed}
 		}

@@ -1,0 +1,475 @@
+package controller
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+)
+
+// Voter is one member of the controller quorum.
+type Voter struct {
+	ID   int32
+	Addr string // host:port of its controller listener
+}
+
+// ParseVoters parses controller.quorum.voters: "1@host:port,2@host:port".
+func ParseVoters(s string) ([]Voter, error) {
+	var out []Voter
+	seen := map[int32]bool{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		idStr, addr, ok := strings.Cut(part, "@")
+		if !ok {
+			return nil, fmt.Errorf("controller: voter %q: want id@host:port", part)
+		}
+		id, err := strconv.ParseInt(idStr, 10, 32)
+		if err != nil || id < 0 {
+			return nil, fmt.Errorf("controller: voter %q: bad node id", part)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("controller: voter %q: %w", part, err)
+		}
+		if seen[int32(id)] {
+			return nil, fmt.Errorf("controller: voter id %d listed twice", id)
+		}
+		seen[int32(id)] = true
+		out = append(out, Voter{ID: int32(id), Addr: addr})
+	}
+	return out, nil
+}
+
+// Config configures a Controller.
+type Config struct {
+	NodeID    int32
+	ClusterID string
+	// Dir holds the raft log, stable store and snapshots.
+	Dir string
+	// RaftBind is the address the raft transport listens on; empty means
+	// this node's address in Voters.
+	RaftBind string
+	Voters   []Voter
+	Logger   *zap.Logger
+
+	// ValidateConfig checks the merged dynamic configs of a resource after
+	// an AlterConfigs or CreateTopics; its error is wrapped in
+	// ErrInvalidConfig. Nil accepts everything.
+	ValidateConfig func(resourceType int8, name string, merged map[string]string) error
+
+	DefaultNumPartitions     int32 // num.partitions; 0 means 1
+	DefaultReplicationFactor int16 // default.replication.factor; 0 means 1
+	// BootstrapFeatures are written by the first leader of a new cluster;
+	// nil means DefaultFeatures.
+	BootstrapFeatures map[string]int16
+
+	// Raft timing; zero values are tuned by quorum size (see doc.go).
+	HeartbeatTimeout time.Duration
+	ElectionTimeout  time.Duration
+	// SnapshotThreshold is the number of log entries between snapshots;
+	// zero means raft's default (8192).
+	SnapshotThreshold uint64
+	// TrailingLogs is how many entries a snapshot leaves in the log; zero
+	// means raft's default (10240).
+	TrailingLogs uint64
+	// ApplyTimeout bounds one raft Apply when ctx has no deadline.
+	ApplyTimeout time.Duration
+}
+
+// Feature names and the levels a new cluster starts at.
+const (
+	MetadataVersionFeature    = "metadata.version"
+	TransactionVersionFeature = "transaction.version"
+	GroupVersionFeature       = "group.version"
+)
+
+// DefaultFeatures are the finalized feature levels of a new cluster.
+var DefaultFeatures = map[string]int16{
+	MetadataVersionFeature:    27,
+	TransactionVersionFeature: 2,
+	GroupVersionFeature:       1,
+}
+
+// Controller is this node's member of the metadata quorum. Reads (Image,
+// Subscribe) work on every member; mutating calls succeed only on the
+// leader and return ErrNotController elsewhere.
+type Controller struct {
+	cfg   Config
+	log   *zap.Logger
+	raft  *raft.Raft
+	fsm   *fsm
+	trans *raft.NetworkTransport
+	logs  *LogStore
+
+	notifyCh chan bool
+	ready    atomic.Bool // leader and the FSM has caught up (barrier done)
+
+	// opMu serializes mutating operations so each validates against the
+	// image produced by the previous one.
+	opMu sync.Mutex
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open starts the controller: it recovers the raft log and snapshots in
+// cfg.Dir, bootstraps the quorum from cfg.Voters on first start, and, when
+// this node is the sole voter, returns once it leads with a caught-up image.
+func Open(ctx context.Context, cfg Config) (*Controller, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.DefaultNumPartitions <= 0 {
+		cfg.DefaultNumPartitions = 1
+	}
+	if cfg.DefaultReplicationFactor <= 0 {
+		cfg.DefaultReplicationFactor = 1
+	}
+	if cfg.BootstrapFeatures == nil {
+		cfg.BootstrapFeatures = DefaultFeatures
+	}
+	if cfg.ApplyTimeout <= 0 {
+		cfg.ApplyTimeout = 10 * time.Second
+	}
+	var self *Voter
+	for i := range cfg.Voters {
+		if cfg.Voters[i].ID == cfg.NodeID {
+			self = &cfg.Voters[i]
+		}
+	}
+	if self == nil {
+		return nil, fmt.Errorf("controller: node %d is not in the voter list", cfg.NodeID)
+	}
+	if cfg.RaftBind == "" {
+		cfg.RaftBind = self.Addr
+	}
+	sole := len(cfg.Voters) == 1
+	if cfg.HeartbeatTimeout <= 0 {
+		// A sole voter has nobody to hear from: it only waits out one
+		// heartbeat timeout before electing itself, so keep it short.
+		cfg.HeartbeatTimeout = 500 * time.Millisecond
+		if sole {
+			cfg.HeartbeatTimeout = 50 * time.Millisecond
+		}
+	}
+	if cfg.ElectionTimeout <= 0 {
+		cfg.ElectionTimeout = cfg.HeartbeatTimeout
+	}
+
+	c := &Controller{cfg: cfg, log: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID)}
+	if err := c.start(self.Addr, sole); err != nil {
+		c.closeResources()
+		return nil, err
+	}
+	if sole {
+		if err := c.waitReady(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("controller: wait for leadership: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func (c *Controller) start(advertise string, sole bool) error {
+	cfg := c.cfg
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("controller: %w", err)
+	}
+	hlog := newHCLogger(c.log.Named("raft"))
+	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft-log"))
+	if err != nil {
+		return err
+	}
+	c.logs = logs
+	stable, err := OpenStableStore(filepath.Join(cfg.Dir, "raft-stable"))
+	if err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
+	if err != nil {
+		return fmt.Errorf("controller: snapshot store: %w", err)
+	}
+	adv, err := net.ResolveTCPAddr("tcp", advertise)
+	if err != nil {
+		return fmt.Errorf("controller: resolve %s: %w", advertise, err)
+	}
+	c.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftBind, adv, 3, 10*time.Second, hlog)
+	if err != nil {
+		return fmt.Errorf("controller: raft transport on %s: %w", cfg.RaftBind, err)
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(strconv.Itoa(int(cfg.NodeID)))
+	rc.Logger = hlog
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.HeartbeatTimeout / 2
+	if sole {
+		rc.CommitTimeout = 5 * time.Millisecond
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	// raft blocks on this channel; the buffer keeps it from stalling
+	// while watchLeadership waits on a barrier.
+	c.notifyCh = make(chan bool, 16)
+	rc.NotifyCh = c.notifyCh
+
+	has, err := raft.HasExistingState(logs, stable, snaps)
+	if err != nil {
+		return fmt.Errorf("controller: inspect raft state: %w", err)
+	}
+	if !has {
+		var conf raft.Configuration
+		for _, v := range cfg.Voters {
+			conf.Servers = append(conf.Servers, raft.Server{
+				Suffrage: raft.Voter,
+				ID:       raft.ServerID(strconv.Itoa(int(v.ID))),
+				Address:  raft.ServerAddress(v.Addr),
+			})
+		}
+		if err := raft.BootstrapCluster(rc, logs, stable, snaps, c.trans, conf); err != nil {
+			return fmt.Errorf("controller: bootstrap quorum: %w", err)
+		}
+	}
+	cached, err := raft.NewLogCache(512, logs)
+	if err != nil {
+		return err
+	}
+	c.raft, err = raft.NewRaft(rc, c.fsm, cached, stable, snaps, c.trans)
+	if err != nil {
+		return fmt.Errorf("controller: start raft: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.wg.Add(1)
+	go c.watchLeadership(ctx)
+	return nil
+}
+
+// watchLeadership follows raft's leadership notifications. On winning, it
+// issues a barrier so the image includes everything earlier leaders
+// committed, writes the bootstrap features of a new cluster, and only then
+// lets mutating calls through.
+func (c *Controller) watchLeadership(ctx context.Context) {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case leader := <-c.notifyCh:
+			c.ready.Store(false)
+			if !leader {
+				c.log.Info("lost controller leadership")
+				continue
+			}
+			start := time.Now()
+			if err := c.raft.Barrier(c.cfg.ApplyTimeout).Error(); err != nil {
+				c.log.Warn("leader barrier failed", zap.Error(err))
+				continue
+			}
+			if err := c.bootstrapFeatures(); err != nil {
+				c.log.Warn("write bootstrap features", zap.Error(err))
+				continue
+			}
+			c.ready.Store(true)
+			c.log.Info("became active controller", zap.Duration("catch_up", time.Since(start)),
+				zap.Uint64("offset", c.Image().Offset()))
+		}
+	}
+}
+
+func (c *Controller) bootstrapFeatures() error {
+	if c.Image().Feature(MetadataVersionFeature) != 0 {
+		return nil
+	}
+	var recs []Record
+	for _, name := range sortedKeys(c.cfg.BootstrapFeatures) {
+		recs = append(recs, &FeatureLevelRecord{Name: name, FeatureLevel: c.cfg.BootstrapFeatures[name]})
+	}
+	_, err := c.apply(context.Background(), recs)
+	return err
+}
+
+// waitReady waits until this node is the active controller.
+func (c *Controller) waitReady(ctx context.Context) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for !c.ready.Load() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// beginOp serializes a mutating operation and checks leadership. A node that
+// just won an election waits (bounded by ctx) for its catch-up barrier.
+func (c *Controller) beginOp(ctx context.Context) (func(), error) {
+	c.opMu.Lock()
+	if !c.ready.Load() {
+		if c.raft.State() != raft.Leader {
+			c.opMu.Unlock()
+			return nil, c.notController()
+		}
+		wctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout)
+		err := c.waitReady(wctx)
+		cancel()
+		if err != nil {
+			c.opMu.Unlock()
+			return nil, c.notController()
+		}
+	}
+	return c.opMu.Unlock, nil
+}
+
+func (c *Controller) notController() error {
+	if id, ok := c.LeaderID(); ok {
+		return fmt.Errorf("%w: the leader is node %d", ErrNotController, id)
+	}
+	return fmt.Errorf("%w: no leader is known", ErrNotController)
+}
+
+// apply replicates one batch and waits until it is applied locally.
+func (c *Controller) apply(ctx context.Context, records []Record) (uint64, error) {
+	if len(records) == 0 {
+		return 0, nil
+	}
+	timeout := c.cfg.ApplyTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+		if timeout <= 0 {
+			return 0, ctx.Err()
+		}
+	}
+	f := c.raft.Apply(EncodeBatch(records), timeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) {
+			return 0, fmt.Errorf("%w: %v", ErrNotController, err)
+		}
+		return 0, fmt.Errorf("controller: apply: %w", err)
+	}
+	if res, ok := f.Response().(applyResult); ok && res.err != nil {
+		return 0, res.err
+	}
+	return f.Index(), nil
+}
+
+// Image returns the current metadata image. It never blocks.
+func (c *Controller) Image() *MetadataImage { return c.fsm.image.Load() }
+
+// Subscribe returns a channel that always holds the newest image: a new
+// image replaces an unread older one, so a slow reader skips intermediate
+// images and must diff against what it last saw. The channel receives the
+// current image at once. Call the returned func to unsubscribe.
+func (c *Controller) Subscribe() (<-chan *MetadataImage, func()) { return c.fsm.subscribe() }
+
+// IsActive reports whether this node is the active (leading, caught-up)
+// controller.
+func (c *Controller) IsActive() bool { return c.ready.Load() }
+
+// LeaderID returns the node ID of the current raft leader, if known.
+func (c *Controller) LeaderID() (int32, bool) {
+	_, id := c.raft.LeaderWithID()
+	if id == "" {
+		return -1, false
+	}
+	n, err := strconv.ParseInt(string(id), 10, 32)
+	if err != nil {
+		return -1, false
+	}
+	return int32(n), true
+}
+
+// Snapshot forces a raft snapshot of the image, which lets raft compact the
+// log.
+func (c *Controller) Snapshot() error {
+	if err := c.raft.Snapshot().Error(); err != nil {
+		return fmt.Errorf("controller: snapshot: %w", err)
+	}
+	return nil
+}
+
+// Close leaves the quorum process-wise (other voters see a dead peer), stops
+// raft and waits for the controller's goroutines.
+func (c *Controller) Close() error {
+	c.closeOnce.Do(func() {
+		c.ready.Store(false)
+		var errs []error
+		if c.raft != nil {
+			errs = append(errs, c.raft.Shutdown().Error())
+		}
+		if c.cancel != nil {
+			c.cancel()
+		}
+		c.wg.Wait()
+		errs = append(errs, c.closeResources())
+		c.closeErr = errors.Join(errs...)
+	})
+	return c.closeErr
+}
+
+func (c *Controller) closeResources() error {
+	var errs []error
+	if c.trans != nil {
+		errs = append(errs, c.trans.Close())
+	}
+	if c.logs != nil {
+		errs = append(errs, c.logs.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// newHCLogger routes raft's hclog output into zap.
+func newHCLogger(log *zap.Logger) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:            "raft",
+		Level:           hclog.Info,
+		Output:          &zapWriter{log: log},
+		DisableTime:     true,
+		IncludeLocation: false,
+	})
+}
+
+// zapWriter turns hclog's text lines ("[WARN]  raft: msg: k=v") into zap
+// entries at the matching level.
+type zapWriter struct {
+	log *zap.Logger
+}
+
+func (w *zapWriter) Write(p []byte) (int, error) {
+	sc := bufio.NewScanner(bytes.NewReader(p))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(line, "[ERROR]"):
+			w.log.Error(strings.TrimSpace(line[7:]))
+		case strings.HasPrefix(line, "[WARN]"):
+			w.log.Warn(strings.TrimSpace(line[6:]))
+		case strings.HasPrefix(line, "[INFO]"):
+			w.log.Info(strings.TrimSpace(line[6:]))
+		default:
+			w.log.Debug(line)
+		}
+	}
+	return len(p), nil
+}

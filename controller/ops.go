@@ -1,0 +1,608 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// CreateTopic is one topic of a CreateTopics request.
+type CreateTopic struct {
+	Name              string
+	NumPartitions     int32 // -1: DefaultNumPartitions; ignored with Assignments
+	ReplicationFactor int16 // -1: DefaultReplicationFactor; ignored with Assignments
+	// Assignments maps partition → replicas, for partitions 0..n-1.
+	Assignments map[int32][]int32
+	Configs     map[string]*string
+}
+
+// CreateTopicResult is the outcome for one topic. Err is nil on success.
+type CreateTopicResult struct {
+	Name              string
+	TopicID           TopicID // zero for validateOnly and on error
+	NumPartitions     int32
+	ReplicationFactor int16
+	Err               error
+}
+
+// CreateTopics creates topics in one atomic metadata batch; each topic is
+// validated on its own, and only valid ones are created. With validateOnly
+// nothing is written.
+func (c *Controller) CreateTopics(ctx context.Context, topics []CreateTopic, validateOnly bool) []CreateTopicResult {
+	results := make([]CreateTopicResult, len(topics))
+	for i, t := range topics {
+		results[i] = CreateTopicResult{Name: t.Name, NumPartitions: t.NumPartitions, ReplicationFactor: t.ReplicationFactor}
+	}
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		for i := range results {
+			results[i].Err = err
+		}
+		return results
+	}
+	defer done()
+
+	img := c.Image()
+	counts := map[string]int{}
+	for _, t := range topics {
+		counts[t.Name]++
+	}
+	// unified holds the '.'/'_'-normalized name of every topic that exists
+	// or is being created, to reject colliding names as Kafka does.
+	unified := make(map[string]string, len(img.topics)+len(topics))
+	for name := range img.topics {
+		unified[unifyTopicName(name)] = name
+	}
+	var records []Record
+	var created []int
+	for i, t := range topics {
+		res := &results[i]
+		if counts[t.Name] > 1 {
+			res.Err = fmt.Errorf("%w: Found multiple entries for topic %s.", ErrInvalidRequest, t.Name)
+			continue
+		}
+		recs, err := c.createTopicRecords(img, t, res, unified)
+		if err != nil {
+			res.Err = err
+			continue
+		}
+		unified[unifyTopicName(t.Name)] = t.Name
+		if validateOnly {
+			res.TopicID = TopicID{}
+			continue
+		}
+		records = append(records, recs...)
+		created = append(created, i)
+	}
+	if _, err := c.apply(ctx, records); err != nil {
+		for _, i := range created {
+			results[i].Err, results[i].TopicID = err, TopicID{}
+		}
+	}
+	return results
+}
+
+func (c *Controller) createTopicRecords(img *MetadataImage, t CreateTopic, res *CreateTopicResult, unified map[string]string) ([]Record, error) {
+	if err := ValidateTopicName(t.Name); err != nil {
+		return nil, err
+	}
+	if img.topics[t.Name] != nil {
+		return nil, fmt.Errorf("%w: Topic '%s' already exists.", ErrTopicExists, t.Name)
+	}
+	if other, ok := unified[unifyTopicName(t.Name)]; ok {
+		return nil, fmt.Errorf("%w: Topic '%s' collides with existing topic: %s", ErrInvalidTopic, t.Name, other)
+	}
+	var assignment [][]int32
+	if len(t.Assignments) > 0 {
+		if t.NumPartitions != -1 || t.ReplicationFactor != -1 {
+			return nil, fmt.Errorf("%w: Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.",
+				ErrInvalidRequest)
+		}
+		assignment = make([][]int32, len(t.Assignments))
+		for p, replicas := range t.Assignments {
+			if p < 0 || int(p) >= len(assignment) {
+				return nil, fmt.Errorf("%w: Partitions should be numbered consecutively starting at 0; partition %d is out of range.",
+					ErrInvalidReplicaAssignment, p)
+			}
+			if err := checkAssignment(img, p, replicas); err != nil {
+				return nil, err
+			}
+			assignment[p] = slices.Clone(replicas)
+		}
+		for _, replicas := range assignment {
+			if len(replicas) != len(assignment[0]) {
+				return nil, fmt.Errorf("%w: All partitions in the manual partition assignment must have the same number of replicas.",
+					ErrInvalidReplicaAssignment)
+			}
+		}
+	} else {
+		n, rf := t.NumPartitions, int(t.ReplicationFactor)
+		if n == -1 {
+			n = c.cfg.DefaultNumPartitions
+		}
+		if rf == -1 {
+			rf = int(c.cfg.DefaultReplicationFactor)
+		}
+		if n <= 0 {
+			return nil, fmt.Errorf("%w: Number of partitions was set to an invalid non-positive value.", ErrInvalidPartitions)
+		}
+		if rf <= 0 {
+			return nil, fmt.Errorf("%w: Replication factor must be larger than 0, or -1 to use the default value.", ErrInvalidReplicationFactor)
+		}
+		brokers := usableBrokers(img)
+		if rf > len(brokers) {
+			return nil, replicationFactorError(rf, len(brokers))
+		}
+		assignment = placeReplicas(brokers, 0, n, rf)
+	}
+	cfg := map[string]string{}
+	for k, v := range t.Configs {
+		if v == nil {
+			return nil, fmt.Errorf("%w: Null value not supported for topic configs: %s", ErrInvalidConfig, k)
+		}
+		cfg[k] = *v
+	}
+	if err := c.validateConfig(ResourceTopic, t.Name, cfg); err != nil {
+		return nil, err
+	}
+
+	id := NewTopicID()
+	for img.topicsByID[id] != nil {
+		id = NewTopicID()
+	}
+	res.TopicID = id
+	res.NumPartitions = int32(len(assignment))
+	res.ReplicationFactor = int16(len(assignment[0]))
+	records := make([]Record, 0, 1+len(assignment)+len(cfg))
+	records = append(records, &TopicRecord{Name: t.Name, TopicID: id})
+	for p, replicas := range assignment {
+		records = append(records, newPartition(img, id, int32(p), replicas))
+	}
+	for _, k := range sortedKeys(cfg) {
+		v := cfg[k]
+		records = append(records, &ConfigRecord{ResourceType: ResourceTopic, ResourceName: t.Name, Name: k, Value: &v})
+	}
+	return records, nil
+}
+
+func (c *Controller) validateConfig(resourceType int8, name string, merged map[string]string) error {
+	if c.cfg.ValidateConfig == nil {
+		return nil
+	}
+	if err := c.cfg.ValidateConfig(resourceType, name, merged); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+// TopicRef names a topic by ID, or by Name when ID is zero.
+type TopicRef struct {
+	Name string
+	ID   TopicID
+}
+
+// DeleteTopicResult is the outcome of deleting one topic.
+type DeleteTopicResult struct {
+	Name    string
+	TopicID TopicID
+	Err     error
+}
+
+// DeleteTopics deletes topics (with their partitions and configs) in one
+// atomic metadata batch.
+func (c *Controller) DeleteTopics(ctx context.Context, refs []TopicRef) []DeleteTopicResult {
+	results := make([]DeleteTopicResult, len(refs))
+	for i, r := range refs {
+		results[i] = DeleteTopicResult{Name: r.Name, TopicID: r.ID}
+	}
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		for i := range results {
+			results[i].Err = err
+		}
+		return results
+	}
+	defer done()
+
+	img := c.Image()
+	seen := map[TopicID]bool{}
+	var records []Record
+	var deleted []int
+	for i, r := range refs {
+		res := &results[i]
+		var t *TopicImage
+		if r.ID != (TopicID{}) {
+			if t = img.topicsByID[r.ID]; t == nil {
+				res.Err = fmt.Errorf("%w: %x", ErrUnknownTopicID, r.ID)
+				continue
+			}
+		} else if t = img.topics[r.Name]; t == nil {
+			res.Err = fmt.Errorf("%w: This server does not host this topic-partition: %s", ErrUnknownTopic, r.Name)
+			continue
+		}
+		res.Name, res.TopicID = t.Name, t.ID
+		if seen[t.ID] {
+			res.Err = fmt.Errorf("%w: Duplicate topic in request: %s", ErrInvalidRequest, t.Name)
+			continue
+		}
+		seen[t.ID] = true
+		records = append(records, &RemoveTopicRecord{TopicID: t.ID})
+		deleted = append(deleted, i)
+	}
+	if _, err := c.apply(ctx, records); err != nil {
+		for _, i := range deleted {
+			results[i].Err = err
+		}
+	}
+	return results
+}
+
+// CreatePartitions grows topic to newTotal partitions. assignments, if not
+// nil, gives the replicas of each new partition.
+func (c *Controller) CreatePartitions(ctx context.Context, topic string, newTotal int32, assignments [][]int32, validateOnly bool) error {
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+
+	img := c.Image()
+	t := img.topics[topic]
+	if t == nil {
+		return fmt.Errorf("%w: This server does not host this topic-partition: %s", ErrUnknownTopic, topic)
+	}
+	cur := int32(len(t.Partitions))
+	switch {
+	case newTotal < cur:
+		return fmt.Errorf("%w: Topic currently has %d partitions, which is higher than the requested %d.", ErrInvalidPartitions, cur, newTotal)
+	case newTotal == cur:
+		return fmt.Errorf("%w: Topic already has %d partitions.", ErrInvalidPartitions, cur)
+	}
+	add := newTotal - cur
+	rf := len(t.Partitions[0].Replicas)
+	var assignment [][]int32
+	if assignments != nil {
+		if int32(len(assignments)) != add {
+			return fmt.Errorf("%w: Attempted to add %d additional partition(s), but only %d assignment(s) were specified.",
+				ErrInvalidReplicaAssignment, add, len(assignments))
+		}
+		for i, replicas := range assignments {
+			if err := checkAssignment(img, cur+int32(i), replicas); err != nil {
+				return err
+			}
+			if len(replicas) != rf {
+				return fmt.Errorf("%w: The manual partition assignment includes a partition with %d replica(s), but this is not consistent with previous partitions, which have %d replica(s).",
+					ErrInvalidReplicaAssignment, len(replicas), rf)
+			}
+			assignment = append(assignment, slices.Clone(replicas))
+		}
+	} else {
+		brokers := usableBrokers(img)
+		if rf > len(brokers) {
+			return replicationFactorError(rf, len(brokers))
+		}
+		assignment = placeReplicas(brokers, cur, add, rf)
+	}
+	if validateOnly {
+		return nil
+	}
+	records := make([]Record, 0, len(assignment))
+	for i, replicas := range assignment {
+		records = append(records, newPartition(img, t.ID, cur+int32(i), replicas))
+	}
+	_, err = c.apply(ctx, records)
+	return err
+}
+
+// ConfigOpType is an incremental config operation, numbered as Kafka's
+// AlterConfigOp.OpType.
+type ConfigOpType int8
+
+const (
+	ConfigSet      ConfigOpType = 0
+	ConfigDelete   ConfigOpType = 1
+	ConfigAppend   ConfigOpType = 2 // add to a comma-separated list
+	ConfigSubtract ConfigOpType = 3 // remove from a comma-separated list
+)
+
+// ConfigOp is one operation of IncrementalAlterConfigs.
+type ConfigOp struct {
+	Key   string
+	Value *string
+	Op    ConfigOpType
+}
+
+// AlterConfigs applies incremental config operations to one resource
+// (ResourceTopic, or ResourceBroker with name "" for the cluster default or
+// a broker ID). The merged result goes through Config.ValidateConfig.
+func (c *Controller) AlterConfigs(ctx context.Context, resourceType int8, name string, ops []ConfigOp, validateOnly bool) error {
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+
+	img := c.Image()
+	if err := checkResource(img, resourceType, name); err != nil {
+		return err
+	}
+	cur := img.Config(resourceType, name)
+	merged := maps.Clone(cur)
+	if merged == nil {
+		merged = map[string]string{}
+	}
+	seen := map[string]bool{}
+	for _, op := range ops {
+		if seen[op.Key] {
+			return fmt.Errorf("%w: Error due to duplicate config keys", ErrInvalidRequest)
+		}
+		seen[op.Key] = true
+		switch op.Op {
+		case ConfigSet, ConfigAppend, ConfigSubtract:
+			if op.Value == nil {
+				return fmt.Errorf("%w: Null value not supported for : %s", ErrInvalidRequest, op.Key)
+			}
+		}
+		switch op.Op {
+		case ConfigSet:
+			merged[op.Key] = *op.Value
+		case ConfigDelete:
+			delete(merged, op.Key)
+		case ConfigAppend, ConfigSubtract:
+			list := splitList(merged[op.Key])
+			for _, item := range splitList(*op.Value) {
+				i := slices.Index(list, item)
+				if op.Op == ConfigAppend && i < 0 {
+					list = append(list, item)
+				} else if op.Op == ConfigSubtract && i >= 0 {
+					list = slices.Delete(list, i, i+1)
+				}
+			}
+			if len(list) == 0 && op.Op == ConfigSubtract {
+				delete(merged, op.Key)
+			} else {
+				merged[op.Key] = strings.Join(list, ",")
+			}
+		default:
+			return fmt.Errorf("%w: unknown config operation %d", ErrInvalidRequest, op.Op)
+		}
+	}
+	return c.commitConfigsLocked(ctx, img, resourceType, name, cur, merged, validateOnly)
+}
+
+// ReplaceConfigs sets the whole dynamic config of a resource, as the legacy
+// AlterConfigs API does: keys not in configs are removed.
+func (c *Controller) ReplaceConfigs(ctx context.Context, resourceType int8, name string, configs map[string]string, validateOnly bool) error {
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	img := c.Image()
+	if err := checkResource(img, resourceType, name); err != nil {
+		return err
+	}
+	return c.commitConfigsLocked(ctx, img, resourceType, name, img.Config(resourceType, name), maps.Clone(configs), validateOnly)
+}
+
+// commitConfigsLocked validates merged and writes the difference from cur.
+// The caller holds opMu (beginOp).
+func (c *Controller) commitConfigsLocked(ctx context.Context, img *MetadataImage, resourceType int8, name string, cur, merged map[string]string, validateOnly bool) error {
+	if merged == nil {
+		merged = map[string]string{}
+	}
+	if err := c.validateConfig(resourceType, name, merged); err != nil {
+		return err
+	}
+	if validateOnly {
+		return nil
+	}
+	var records []Record
+	for _, k := range sortedKeys(merged) {
+		if v, ok := cur[k]; !ok || v != merged[k] {
+			v := merged[k]
+			records = append(records, &ConfigRecord{ResourceType: resourceType, ResourceName: name, Name: k, Value: &v})
+		}
+	}
+	for _, k := range sortedKeys(cur) {
+		if _, ok := merged[k]; !ok {
+			records = append(records, &ConfigRecord{ResourceType: resourceType, ResourceName: name, Name: k})
+		}
+	}
+	_, err := c.apply(ctx, records)
+	return err
+}
+
+func checkResource(img *MetadataImage, resourceType int8, name string) error {
+	switch resourceType {
+	case ResourceTopic:
+		if err := ValidateTopicName(name); err != nil {
+			return err
+		}
+		if img.topics[name] == nil {
+			return fmt.Errorf("%w: Topic %s does not exist.", ErrUnknownTopic, name)
+		}
+	case ResourceBroker:
+		if name != "" {
+			if _, err := strconv.ParseInt(name, 10, 32); err != nil {
+				return fmt.Errorf("%w: Illegal broker resource name %q: not an integer.", ErrInvalidRequest, name)
+			}
+		}
+	default:
+		return fmt.Errorf("%w: Unsupported resource type %d.", ErrInvalidRequest, resourceType)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// BrokerRegistration is a broker's request to join the cluster.
+type BrokerRegistration struct {
+	ID            int32
+	IncarnationID [16]byte // random per process start
+	Endpoints     []Endpoint
+	Features      []FeatureRange
+	Rack          *string
+	// Fenced registers the broker fenced: it hosts no new replicas until
+	// UnfenceBroker. Spool's combined-mode broker registers unfenced.
+	Fenced bool
+}
+
+// RegisterBroker records a broker registration and returns its broker epoch.
+// Epochs strictly increase across registrations, so a restarted broker's
+// requests can be told from its previous incarnation's.
+func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration) (int64, error) {
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	if reg.ID < 0 {
+		return 0, fmt.Errorf("%w: invalid broker id %d", ErrInvalidRequest, reg.ID)
+	}
+	img := c.Image()
+	// Every op advances the applied offset and ops are serialized, so
+	// offset+1 exceeds every epoch handed out before.
+	epoch := int64(img.Offset()) + 1
+	if old := img.brokers[reg.ID]; old != nil && old.Epoch >= epoch {
+		epoch = old.Epoch + 1
+	}
+	_, err = c.apply(ctx, []Record{&RegisterBrokerRecord{
+		BrokerID: reg.ID, IncarnationID: reg.IncarnationID, BrokerEpoch: epoch,
+		Endpoints: slices.Clone(reg.Endpoints), Features: slices.Clone(reg.Features), Rack: reg.Rack, Fenced: reg.Fenced,
+	}})
+	if err != nil {
+		return 0, err
+	}
+	return epoch, nil
+}
+
+// UnregisterBroker removes a broker registration.
+func (c *Controller) UnregisterBroker(ctx context.Context, id int32) error {
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	b := c.Image().brokers[id]
+	if b == nil {
+		return fmt.Errorf("%w: broker %d", ErrBrokerIDNotRegistered, id)
+	}
+	_, err = c.apply(ctx, []Record{&UnregisterBrokerRecord{BrokerID: id, BrokerEpoch: b.Epoch}})
+	return err
+}
+
+// SetBrokerFenced fences or unfences a broker registration of the given
+// epoch.
+func (c *Controller) SetBrokerFenced(ctx context.Context, id int32, epoch int64, fenced bool) error {
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	b := c.Image().brokers[id]
+	if b == nil {
+		return fmt.Errorf("%w: broker %d", ErrBrokerIDNotRegistered, id)
+	}
+	if b.Epoch != epoch {
+		return fmt.Errorf("%w: broker %d has epoch %d, not %d", ErrStaleBrokerEpoch, id, b.Epoch, epoch)
+	}
+	rec := &BrokerRegistrationChangeRecord{BrokerID: id, BrokerEpoch: epoch, Fenced: -1}
+	if fenced {
+		rec.Fenced = 1
+	}
+	_, err = c.apply(ctx, []Record{rec})
+	return err
+}
+
+// AllocateProducerIDs reserves n consecutive producer IDs and returns the
+// first.
+func (c *Controller) AllocateProducerIDs(ctx context.Context, n int32) (int64, error) {
+	if n <= 0 {
+		return 0, fmt.Errorf("%w: producer id block size %d", ErrInvalidRequest, n)
+	}
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	first := c.Image().NextProducerID()
+	if _, err := c.apply(ctx, []Record{&ProducerIDsRecord{BrokerID: c.cfg.NodeID, BrokerEpoch: -1, NextProducerID: first + int64(n)}}); err != nil {
+		return 0, err
+	}
+	return first, nil
+}
+
+// PartitionChange changes a partition's leader, ISR or replicas (an
+// AlterPartition or a leader election).
+type PartitionChange struct {
+	TopicID   TopicID
+	Partition int32
+	Leader    int32   // NoLeaderChange keeps it; NoLeader leaves none
+	ISR       []int32 // nil keeps it
+	Replicas  []int32 // nil keeps it
+	// PartitionEpoch is the epoch the change was computed from; -1 skips
+	// the check. A mismatch yields ErrInvalidUpdateVersion.
+	PartitionEpoch int32
+}
+
+// ChangePartition applies a PartitionChange and returns the new partition
+// state.
+func (c *Controller) ChangePartition(ctx context.Context, ch PartitionChange) (*PartitionImage, error) {
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	img := c.Image()
+	t := img.topicsByID[ch.TopicID]
+	if t == nil {
+		return nil, fmt.Errorf("%w: %x", ErrUnknownTopicID, ch.TopicID)
+	}
+	if ch.Partition < 0 || int(ch.Partition) >= len(t.Partitions) {
+		return nil, fmt.Errorf("%w: %s-%d", ErrUnknownPartition, t.Name, ch.Partition)
+	}
+	p := t.Partitions[ch.Partition]
+	if ch.PartitionEpoch >= 0 && ch.PartitionEpoch != p.PartitionEpoch {
+		return nil, fmt.Errorf("%w: %s-%d is at partition epoch %d, not %d", ErrInvalidUpdateVersion, t.Name, ch.Partition, p.PartitionEpoch, ch.PartitionEpoch)
+	}
+	replicas := cmpOr(ch.Replicas, p.Replicas)
+	isr := cmpOr(ch.ISR, p.ISR)
+	for _, r := range isr {
+		if !slices.Contains(replicas, r) {
+			return nil, fmt.Errorf("%w: ISR member %d is not a replica of %s-%d", ErrIneligibleReplica, r, t.Name, ch.Partition)
+		}
+	}
+	if ch.Leader >= 0 && !slices.Contains(isr, ch.Leader) {
+		return nil, fmt.Errorf("%w: leader %d is not in the ISR of %s-%d", ErrIneligibleReplica, ch.Leader, t.Name, ch.Partition)
+	}
+	if ch.Leader < NoLeaderChange {
+		return nil, fmt.Errorf("%w: invalid leader %d", ErrInvalidRequest, ch.Leader)
+	}
+	rec := &PartitionChangeRecord{
+		PartitionID: ch.Partition, TopicID: t.ID, Leader: ch.Leader,
+		ISR: slices.Clone(ch.ISR), Replicas: slices.Clone(ch.Replicas),
+	}
+	if _, err := c.apply(ctx, []Record{rec}); err != nil {
+		return nil, err
+	}
+	return c.Image().topicsByID[t.ID].Partitions[ch.Partition], nil
+}
+
+func cmpOr(a, b []int32) []int32 {
+	if a != nil {
+		return a
+	}
+	return b
+}

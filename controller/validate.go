@@ -1,0 +1,138 @@
+package controller
+
+import (
+	"cmp"
+	"crypto/rand"
+	"fmt"
+	"maps"
+	mrand "math/rand/v2"
+	"slices"
+	"strings"
+)
+
+// maxTopicNameLength is Kafka's limit (255 minus room for a partition
+// suffix in the log directory name).
+const maxTopicNameLength = 249
+
+// ValidateTopicName checks a topic name exactly as Kafka does.
+func ValidateTopicName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: Topic name is illegal, it can't be empty", ErrInvalidTopic)
+	case name == "." || name == "..":
+		return fmt.Errorf("%w: Topic name cannot be \".\" or \"..\"", ErrInvalidTopic)
+	case len(name) > maxTopicNameLength:
+		return fmt.Errorf("%w: Topic name is illegal, it can't be longer than %d characters, topic name: %s",
+			ErrInvalidTopic, maxTopicNameLength, name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: Topic name \"%s\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'",
+				ErrInvalidTopic, name)
+		}
+	}
+	return nil
+}
+
+// unifyTopicName maps names that collide in metric names ('.' and '_') to
+// one key.
+func unifyTopicName(name string) string { return strings.ReplaceAll(name, ".", "_") }
+
+// NewTopicID returns a random version-4 UUID; it is never zero.
+func NewTopicID() TopicID {
+	var id TopicID
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
+	id[6] = id[6]&0x0f | 0x40
+	id[8] = id[8]&0x3f | 0x80
+	return id
+}
+
+// usableBrokers returns the IDs of unfenced brokers in ascending order: the
+// brokers new replicas may be placed on.
+func usableBrokers(img *MetadataImage) []int32 {
+	var out []int32
+	for id, b := range img.brokers {
+		if !b.Fenced && !b.InControlledShutdown {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// placeReplicas assigns rf replicas to partitions [first, first+n) the way
+// Kafka's non-rack-aware assignment does: the first replica goes round-robin
+// from a random start broker, and the followers follow at a shift that grows
+// every full pass over the brokers, so leaders and followers both spread out.
+func placeReplicas(brokers []int32, first, n int32, rf int) [][]int32 {
+	nb := len(brokers)
+	start := mrand.IntN(nb)
+	shift := mrand.IntN(nb)
+	out := make([][]int32, 0, n)
+	for p := first; p < first+n; p++ {
+		if p > 0 && int(p)%nb == 0 {
+			shift++
+		}
+		lead := (int(p) + start) % nb
+		replicas := make([]int32, 0, rf)
+		replicas = append(replicas, brokers[lead])
+		for j := 0; j < rf-1; j++ {
+			replicas = append(replicas, brokers[(lead+1+(shift+j)%(nb-1))%nb])
+		}
+		out = append(out, replicas)
+	}
+	return out
+}
+
+func replicationFactorError(rf int, usable int) error {
+	return fmt.Errorf("%w: Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.",
+		ErrInvalidReplicationFactor, rf, rf, usable)
+}
+
+// checkAssignment validates one manual replica list.
+func checkAssignment(img *MetadataImage, partition int32, replicas []int32) error {
+	if len(replicas) == 0 {
+		return fmt.Errorf("%w: The manual partition assignment includes an empty replica list.", ErrInvalidReplicaAssignment)
+	}
+	seen := map[int32]bool{}
+	for _, r := range replicas {
+		if seen[r] {
+			return fmt.Errorf("%w: The manual partition assignment includes the broker %d more than once.", ErrInvalidReplicaAssignment, r)
+		}
+		seen[r] = true
+		if img.brokers[r] == nil {
+			return fmt.Errorf("%w: The manual partition assignment includes broker %d, but no broker with that ID is registered.",
+				ErrInvalidReplicaAssignment, r)
+		}
+	}
+	if len(liveReplicas(img, replicas)) == 0 {
+		return fmt.Errorf("%w: All brokers specified in the manual partition assignment for partition %d are fenced or in controlled shutdown.",
+			ErrInvalidReplicaAssignment, partition)
+	}
+	return nil
+}
+
+// liveReplicas is the initial ISR of a new partition: its unfenced replicas.
+func liveReplicas(img *MetadataImage, replicas []int32) []int32 {
+	out := make([]int32, 0, len(replicas))
+	for _, r := range replicas {
+		if b := img.brokers[r]; b != nil && !b.Fenced && !b.InControlledShutdown {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// newPartition builds the record of a new partition: the ISR is its live
+// replicas and the leader the first of them.
+func newPartition(img *MetadataImage, id TopicID, partition int32, replicas []int32) *PartitionRecord {
+	isr := liveReplicas(img, replicas)
+	leader := NoLeader
+	if len(isr) > 0 {
+		leader = isr[0]
+	}
+	return &PartitionRecord{PartitionID: partition, TopicID: id, Replicas: replicas, ISR: isr, Leader: leader}
+}
+
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K { return slices.Sorted(maps.Keys(m)) }

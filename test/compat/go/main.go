@@ -1,0 +1,161 @@
+// Command compatgo runs one compatibility scenario with one Go Kafka client.
+//
+//	compatgo -client franz|sarama|kafkago -scenario ID -bootstrap HOST:PORT -topic T
+//
+// It exits 0 when the scenario passed and prints why it failed otherwise.
+// The special scenario "create-topic" creates -topic with -partitions (franz-go's kadm),
+// used by the runner to prepare topics for clients that have no admin API.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// rec is one record as a scenario produces and expects it back.
+type rec struct {
+	Key, Value []byte
+	Headers    map[string]string
+}
+
+type client interface {
+	// produce writes recs to partition 0 of topic; opts: codec, acks, idempotent.
+	produce(ctx context.Context, topic string, recs []rec, o prodOpts) error
+	// consume reads n records from partition 0 of topic from the beginning.
+	consume(ctx context.Context, topic string, n int, readCommitted bool) ([]rec, error)
+}
+
+type prodOpts struct {
+	Codec      string // none gzip snappy lz4 zstd
+	Acks       int    // -1, 0, 1
+	Idempotent bool
+}
+
+var bootstrap string
+
+func main() {
+	cl := flag.String("client", "franz", "franz, sarama or kafkago")
+	sc := flag.String("scenario", "", "scenario id")
+	flag.StringVar(&bootstrap, "bootstrap", "127.0.0.1:9092", "bootstrap address")
+	topic := flag.String("topic", "", "topic to use")
+	parts := flag.Int("partitions", 1, "partitions for create-topic")
+	flag.Parse()
+	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
+	defer cancel()
+	if err := run(ctx, *cl, *sc, *topic, *parts); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL %s/%s: %v\n", *sc, *cl, err)
+		os.Exit(1)
+	}
+	fmt.Printf("PASS %s/%s\n", *sc, *cl)
+}
+
+func newClient(name string) (client, error) {
+	switch name {
+	case "franz":
+		return franzClient{}, nil
+	case "sarama":
+		return saramaClient{}, nil
+	case "kafkago":
+		return kafkaGoClient{}, nil
+	}
+	return nil, fmt.Errorf("unknown client %q", name)
+}
+
+func run(ctx context.Context, name, sc, topic string, parts int) error {
+	switch sc {
+	case "create-topic":
+		return franzCreateTopic(ctx, topic, parts)
+	case "admin-topics":
+		return adminTopics(ctx, name, topic)
+	case "admin-configs":
+		return adminConfigs(ctx, name, topic)
+	case "group-commit-resume":
+		return groupResume(ctx, name, topic)
+	case "transactions":
+		return transactions(ctx, name, topic)
+	case "list-offsets-time", "delete-records", "group-admin":
+		return franzAdminExtra(ctx, sc, topic)
+	}
+	c, err := newClient(name)
+	if err != nil {
+		return err
+	}
+	var want []rec
+	step := func(o prodOpts, rs []rec) error {
+		if err := c.produce(ctx, topic, rs, o); err != nil {
+			return fmt.Errorf("produce %+v: %w", o, err)
+		}
+		want = append(want, rs...)
+		return nil
+	}
+	switch sc {
+	case "produce-consume":
+		err = step(prodOpts{Acks: -1}, makeRecs("pc", 10, 0))
+	case "produce-codecs":
+		for _, codec := range []string{"gzip", "snappy", "lz4", "zstd"} {
+			if err = step(prodOpts{Codec: codec, Acks: -1}, makeRecs(codec, 5, 0)); err != nil {
+				break
+			}
+		}
+	case "large-record":
+		err = step(prodOpts{Acks: -1}, makeRecs("big", 1, 900*1024))
+	case "acks":
+		for _, acks := range []int{0, 1, -1} {
+			if err = step(prodOpts{Acks: acks}, makeRecs(fmt.Sprintf("acks%d", acks), 5, 0)); err != nil {
+				break
+			}
+		}
+	case "idempotent":
+		err = step(prodOpts{Acks: -1, Idempotent: true}, makeRecs("idem", 10, 0))
+	default:
+		return fmt.Errorf("scenario %q not implemented for %s", sc, name)
+	}
+	if err != nil {
+		return err
+	}
+	got, err := c.consume(ctx, topic, len(want), false)
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	return compare(got, want)
+}
+
+// makeRecs builds n records named prefix-i, with values padded to size bytes if size > 0.
+func makeRecs(prefix string, n, size int) []rec {
+	rs := make([]rec, n)
+	for i := range rs {
+		v := []byte(fmt.Sprintf("%s-value-%d", prefix, i))
+		if size > 0 {
+			v = append(v, bytes.Repeat([]byte{'x'}, size-len(v))...)
+		}
+		rs[i] = rec{Key: []byte(fmt.Sprintf("%s-key-%d", prefix, i)), Value: v,
+			Headers: map[string]string{"h1": prefix, "idx": fmt.Sprint(i)}}
+	}
+	return rs
+}
+
+func compare(got, want []rec) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("got %d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if !bytes.Equal(g.Key, w.Key) || !bytes.Equal(g.Value, w.Value) {
+			return fmt.Errorf("record %d: got key %q value %.40q (len %d), want key %q value %.40q (len %d)",
+				i, g.Key, g.Value, len(g.Value), w.Key, w.Value, len(w.Value))
+		}
+		for k, v := range w.Headers {
+			if g.Headers[k] != v {
+				return fmt.Errorf("record %d: header %s = %q, want %q (all: %v)", i, k, g.Headers[k], v, g.Headers)
+			}
+		}
+	}
+	return nil
+}
+
+func brokers() []string { return strings.Split(bootstrap, ",") }

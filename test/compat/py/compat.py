@@ -1,0 +1,385 @@
+"""Runs one compatibility scenario with one Python Kafka client.
+
+    python compat.py CLIENT SCENARIO BOOTSTRAP TOPIC
+
+CLIENT is kafka-python, confluent-py or aiokafka. Exits 0 when the scenario passed.
+Scenario semantics match test/compat/go (records k/v/headers on partition 0 of TOPIC).
+"""
+import asyncio
+import sys
+import time
+
+CODECS = ["gzip", "snappy", "lz4", "zstd"]
+
+
+def make_recs(prefix, n, size=0):
+    out = []
+    for i in range(n):
+        v = f"{prefix}-value-{i}".encode()
+        if size:
+            v += b"x" * (size - len(v))
+        out.append((f"{prefix}-key-{i}".encode(), v, {"h1": prefix, "idx": str(i)}))
+    return out
+
+
+def compare(got, want):
+    if len(got) != len(want):
+        raise AssertionError(f"got {len(got)} records, want {len(want)}")
+    for i, (g, w) in enumerate(zip(got, want)):
+        if g[0] != w[0] or g[1] != w[1]:
+            raise AssertionError(f"record {i}: got {g[0]!r} {g[1][:40]!r} want {w[0]!r} {w[1][:40]!r}")
+        for k, v in w[2].items():
+            if g[2].get(k) != v:
+                raise AssertionError(f"record {i}: header {k}={g[2].get(k)!r}, want {v!r}")
+
+
+def hdrs(pairs):
+    return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in (pairs or [])}
+
+
+# ---- kafka-python ---------------------------------------------------------
+class KafkaPython:
+    def __init__(self, bs):
+        self.bs = bs
+
+    def produce(self, topic, recs, codec=None, acks="all", idempotent=False, txn=None):
+        from kafka import KafkaProducer
+        kw = dict(bootstrap_servers=self.bs, compression_type=codec, acks=acks if acks != -1 else "all",
+                  max_request_size=2 << 20, linger_ms=0)
+        if idempotent:
+            kw["enable_idempotence"] = True
+        p = KafkaProducer(**kw)
+        for k, v, h in recs:
+            p.send(topic, key=k, value=v, headers=[(a, b.encode()) for a, b in h.items()], partition=0)
+        p.flush(30)
+        p.close()
+
+    def consume(self, topic, n, read_committed=False):
+        from kafka import KafkaConsumer, TopicPartition
+        c = KafkaConsumer(bootstrap_servers=self.bs, enable_auto_commit=False,
+                          isolation_level="read_committed" if read_committed else "read_uncommitted",
+                          fetch_max_bytes=4 << 20, max_partition_fetch_bytes=4 << 20)
+        tp = TopicPartition(topic, 0)
+        c.assign([tp])
+        c.seek_to_beginning(tp)
+        out = poll_loop(lambda: [m for ms in c.poll(500).values() for m in ms], n,
+                        lambda m: (m.key, m.value, hdrs(m.headers)))
+        c.close()
+        return out
+
+    def group_consume(self, topic, group, n):
+        from kafka import KafkaConsumer
+        c = KafkaConsumer(topic, bootstrap_servers=self.bs, group_id=group, enable_auto_commit=False,
+                          auto_offset_reset="earliest", max_poll_records=1)
+        out = []
+        deadline = time.time() + 45
+        while len(out) < n and time.time() < deadline:
+            for ms in c.poll(500).values():
+                for m in ms:
+                    if len(out) < n:
+                        out.append((m.key, m.value, hdrs(m.headers)))
+                        from kafka import OffsetAndMetadata, TopicPartition
+                        c.commit({TopicPartition(m.topic, m.partition): OffsetAndMetadata(m.offset + 1, "", -1)})
+        c.close()
+        return out
+
+    def transactions(self, topic):
+        from kafka import KafkaProducer
+        p = KafkaProducer(bootstrap_servers=self.bs, transactional_id=topic + "-tx", enable_idempotence=True)
+        p.init_transactions()
+        want = []
+        for i, commit in enumerate([True, False, True]):
+            p.begin_transaction()
+            rs = make_recs(f"tx{i}", 5)
+            for k, v, h in rs:
+                p.send(topic, key=k, value=v, headers=[(a, b.encode()) for a, b in h.items()], partition=0)
+            p.flush()
+            if commit:
+                p.commit_transaction()
+                want += rs
+            else:
+                p.abort_transaction()
+        p.close()
+        compare(self.consume(topic, 10, read_committed=True), want)
+
+    def admin_topics(self, topic):
+        from kafka.admin import KafkaAdminClient, NewTopic, NewPartitions
+        a = KafkaAdminClient(bootstrap_servers=self.bs)
+        a.create_topics([NewTopic(topic, 3, 1, topic_configs={"retention.ms": "604800000"})])
+        wait(lambda: topic in a.list_topics())
+        wait(lambda: len(a.describe_topics([topic])[0]["partitions"]) == 3)
+        a.create_partitions({topic: NewPartitions(6)})
+        wait(lambda: len(a.describe_topics([topic])[0]["partitions"]) == 6)
+        a.delete_topics([topic])
+        wait(lambda: topic not in a.list_topics())
+        a.close()
+
+    def admin_configs(self, topic):
+        from kafka.admin import KafkaAdminClient, NewTopic, ConfigResource, ConfigResourceType
+        a = KafkaAdminClient(bootstrap_servers=self.bs)
+        a.create_topics([NewTopic(topic, 1, 1)])
+        a.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": "86400000"})])
+
+        def ok():
+            r = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+            return "86400000" in repr(r)
+        wait(ok)
+        a.close()
+
+
+# ---- confluent-kafka (librdkafka) ----------------------------------------
+class ConfluentPy:
+    def __init__(self, bs):
+        self.bs = bs
+
+    def producer(self, **extra):
+        from confluent_kafka import Producer
+        return Producer({"bootstrap.servers": self.bs, "linger.ms": 0, "message.max.bytes": 2 << 20, **extra})
+
+    def produce(self, topic, recs, codec=None, acks="all", idempotent=False):
+        p = self.producer(**{"compression.type": codec or "none", "acks": str(acks),
+                             "enable.idempotence": idempotent})
+        errs = []
+        for k, v, h in recs:
+            p.produce(topic, key=k, value=v, headers=list(h.items()), partition=0,
+                      on_delivery=lambda e, m: e and errs.append(e))
+        if p.flush(30) != 0 or errs:
+            raise RuntimeError(f"delivery failed: {errs}")
+
+    def consumer(self, **extra):
+        from confluent_kafka import Consumer
+        return Consumer({"bootstrap.servers": self.bs, "group.id": "unused-assign-only", "enable.auto.commit": False,
+                         "fetch.max.bytes": 4 << 20, **extra})
+
+    def consume(self, topic, n, read_committed=False):
+        from confluent_kafka import TopicPartition, OFFSET_BEGINNING
+        c = self.consumer(**{"isolation.level": "read_committed" if read_committed else "read_uncommitted"})
+        c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        out = poll_loop(lambda: [m for m in [c.poll(0.5)] if m is not None], n,
+                        lambda m: raise_err(m) or (m.key(), m.value(), hdrs(m.headers())))
+        c.close()
+        return out
+
+    def group_consume(self, topic, group, n):
+        c = self.consumer(**{"group.id": group, "auto.offset.reset": "earliest"})
+        c.subscribe([topic])
+        out = []
+        deadline = time.time() + 45
+        while len(out) < n and time.time() < deadline:
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            raise_err(m)
+            out.append((m.key(), m.value(), hdrs(m.headers())))
+            c.commit(message=m, asynchronous=False)
+        c.close()
+        return out
+
+    def transactions(self, topic):
+        p = self.producer(**{"transactional.id": topic + "-tx"})
+        p.init_transactions(30)
+        want = []
+        for i, commit in enumerate([True, False, True]):
+            p.begin_transaction()
+            rs = make_recs(f"tx{i}", 5)
+            for k, v, h in rs:
+                p.produce(topic, key=k, value=v, headers=list(h.items()), partition=0)
+            p.flush(30)
+            if commit:
+                p.commit_transaction(30)
+                want += rs
+            else:
+                p.abort_transaction(30)
+        compare(self.consume(topic, 10, read_committed=True), want)
+
+    def admin(self):
+        from confluent_kafka.admin import AdminClient
+        return AdminClient({"bootstrap.servers": self.bs})
+
+    def admin_topics(self, topic):
+        from confluent_kafka.admin import NewTopic, NewPartitions
+        a = self.admin()
+        for f in a.create_topics([NewTopic(topic, 3, 1, config={"retention.ms": "604800000"})]).values():
+            f.result(30)
+        wait(lambda: topic in a.list_topics(timeout=10).topics and
+             len(a.list_topics(timeout=10).topics[topic].partitions) == 3)
+        for f in a.create_partitions([NewPartitions(topic, 6)]).values():
+            f.result(30)
+        wait(lambda: len(a.list_topics(timeout=10).topics[topic].partitions) == 6)
+        for f in a.delete_topics([topic]).values():
+            f.result(30)
+        wait(lambda: topic not in a.list_topics(timeout=10).topics)
+
+    def admin_configs(self, topic):
+        from confluent_kafka.admin import NewTopic, ConfigResource, ConfigEntry, AlterConfigOpType
+        a = self.admin()
+        for f in a.create_topics([NewTopic(topic, 1, 1)]).values():
+            f.result(30)
+        r = ConfigResource("topic", topic, incremental_configs=[
+            ConfigEntry("retention.ms", "86400000", incremental_operation=AlterConfigOpType.SET)])
+        for f in a.incremental_alter_configs([r]).values():
+            f.result(30)
+
+        def ok():
+            for f in a.describe_configs([ConfigResource("topic", topic)]).values():
+                return f.result(30)["retention.ms"].value == "86400000"
+        wait(ok)
+
+
+def raise_err(m):
+    if m.error():
+        raise RuntimeError(str(m.error()))
+
+
+# ---- aiokafka ------------------------------------------------------------
+class AioKafka:
+    def __init__(self, bs):
+        self.bs = bs
+
+    def produce(self, topic, recs, codec=None, acks="all", idempotent=False):
+        from aiokafka import AIOKafkaProducer
+
+        async def go():
+            p = AIOKafkaProducer(bootstrap_servers=self.bs, compression_type=codec, acks=acks if acks != -1 else "all",
+                                 enable_idempotence=idempotent, max_request_size=2 << 20)
+            await p.start()
+            try:
+                for k, v, h in recs:
+                    await p.send_and_wait(topic, key=k, value=v, partition=0,
+                                          headers=[(a, b.encode()) for a, b in h.items()])
+            finally:
+                await p.stop()
+        asyncio.run(go())
+
+    def consume(self, topic, n, read_committed=False):
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        async def go():
+            c = AIOKafkaConsumer(bootstrap_servers=self.bs, enable_auto_commit=False,
+                                 isolation_level="read_committed" if read_committed else "read_uncommitted",
+                                 max_partition_fetch_bytes=4 << 20, fetch_max_bytes=8 << 20)
+            await c.start()
+            out = []
+            try:
+                tp = TopicPartition(topic, 0)
+                c.assign([tp])
+                await c.seek_to_beginning(tp)
+                while len(out) < n:
+                    m = await asyncio.wait_for(c.getone(), 45)
+                    out.append((m.key, m.value, hdrs(m.headers)))
+            finally:
+                await c.stop()
+            return out
+        return asyncio.run(go())
+
+    def group_consume(self, topic, group, n):
+        from aiokafka import AIOKafkaConsumer
+
+        async def go():
+            c = AIOKafkaConsumer(topic, bootstrap_servers=self.bs, group_id=group, enable_auto_commit=False,
+                                 auto_offset_reset="earliest")
+            await c.start()
+            out = []
+            try:
+                while len(out) < n:
+                    m = await asyncio.wait_for(c.getone(), 45)
+                    out.append((m.key, m.value, hdrs(m.headers)))
+                    from aiokafka.structs import OffsetAndMetadata, TopicPartition
+                    await c.commit({TopicPartition(m.topic, m.partition): OffsetAndMetadata(m.offset + 1, "")})
+            finally:
+                await c.stop()
+            return out
+        return asyncio.run(go())
+
+    def transactions(self, topic):
+        from aiokafka import AIOKafkaProducer
+
+        async def go():
+            p = AIOKafkaProducer(bootstrap_servers=self.bs, transactional_id=topic + "-tx")
+            await p.start()
+            want = []
+            try:
+                for i, commit in enumerate([True, False, True]):
+                    rs = make_recs(f"tx{i}", 5)
+                    await p.begin_transaction()
+                    for k, v, h in rs:
+                        await p.send_and_wait(topic, key=k, value=v, partition=0,
+                                              headers=[(a, b.encode()) for a, b in h.items()])
+                    if commit:
+                        await p.commit_transaction()
+                        want.extend(rs)
+                    else:
+                        await p.abort_transaction()
+            finally:
+                await p.stop()
+            return want
+        want = asyncio.run(go())
+        compare(self.consume(topic, 10, read_committed=True), want)
+
+
+def poll_loop(poll, n, conv, timeout=45):
+    out = []
+    deadline = time.time() + timeout
+    while len(out) < n:
+        if time.time() > deadline:
+            raise TimeoutError(f"got {len(out)} of {n} records")
+        out.extend(conv(m) for m in poll())
+    return out[:n] if len(out) > n else out
+
+
+def wait(cond, timeout=30):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if cond():
+                return
+        except Exception as e:  # retried until the deadline, then reported
+            last = e
+        else:
+            last = None
+        if time.time() > deadline:
+            raise TimeoutError(f"condition not met: {cond.__name__} {last or ''}")
+        time.sleep(0.3)
+
+
+def main():
+    client, sc, bs, topic = sys.argv[1:5]
+    c = {"kafka-python": KafkaPython, "confluent-py": ConfluentPy, "aiokafka": AioKafka}[client](bs)
+    want = []
+
+    def step(recs, **kw):
+        c.produce(topic, recs, **kw)
+        want.extend(recs)
+
+    if sc == "produce-consume":
+        step(make_recs("pc", 10))
+    elif sc == "produce-codecs":
+        for codec in CODECS:
+            step(make_recs(codec, 5), codec=codec)
+    elif sc == "large-record":
+        step(make_recs("big", 1, 900 * 1024))
+    elif sc == "acks":
+        for acks in (0, 1, -1):
+            step(make_recs(f"acks{acks}", 5), acks=acks)
+    elif sc == "idempotent":
+        step(make_recs("idem", 10), idempotent=True)
+    elif sc == "group-commit-resume":
+        want = make_recs("grp", 10)
+        c.produce(topic, want)
+        g = topic + "-g"
+        compare(c.group_consume(topic, g, 5), want[:5])
+        compare(c.group_consume(topic, g, 5), want[5:])
+        print(f"PASS {sc}/{client}")
+        return
+    elif sc in ("transactions", "admin-topics", "admin-configs"):
+        getattr(c, sc.replace("-", "_"))(topic)
+        print(f"PASS {sc}/{client}")
+        return
+    else:
+        raise SystemExit(f"scenario {sc} not implemented for {client}")
+    compare(c.consume(topic, len(want)), want)
+    print(f"PASS {sc}/{client}")
+
+
+if __name__ == "__main__":
+    main()

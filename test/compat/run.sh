@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Runs the compatibility matrix (cases) against a reference Apache Kafka and against Spool,
+# prints a scenario × client table and writes docs/compatibility.md.
+#
+# Environment:
+#   ONLY=produce-codecs,seed-*   scenarios to run (comma-separated globs; default all)
+#   CLIENTS=kcat,franz           clients to run (comma-separated globs; default all)
+#   TARGETS=kafka,spool          which brokers (default both)
+#   KAFKA_BOOTSTRAP=H:P          use a running Kafka instead of starting one
+#   SPOOL_BOOTSTRAP=H:P          use a running Spool instead of starting bin/spool serve
+# Exit status is non-zero when a case passes on Kafka but fails on Spool and is not listed in
+# known-gaps, or when a case fails on Kafka (a broken scenario).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+source "$here/lib/env.sh"
+
+ONLY=${ONLY:-} CLIENTS=${CLIENTS:-} TARGETS=${TARGETS:-kafka,spool}
+out=$here/out
+export COMPAT_RUN=$out/run
+rm -rf "$out" && mkdir -p "$COMPAT_RUN"
+results=$out/results.tsv
+: > "$results"
+runid=$(date +%H%M%S)
+
+match() { # match VALUE "glob,glob" → true when the list is empty or a glob matches
+	local v=$1 g
+	[ -z "$2" ] && return 0
+	IFS=, read -ra gs <<< "$2"
+	for g in "${gs[@]}"; do [[ $v == $g ]] && return 0; done
+	return 1
+}
+
+cleanup() {
+	"$here/lib/kafka.sh" stop ref >/dev/null 2>&1
+	"$here/lib/kafka.sh" stop ref2 >/dev/null 2>&1
+	if [ -f "$COMPAT_RUN/spool.pid" ]; then
+		kill "$(cat "$COMPAT_RUN/spool.pid")" 2>/dev/null
+		rm -rf "$(cat "$COMPAT_RUN/spool.dir" 2>/dev/null)"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port() { # wait_port HOST:PORT SECONDS PID
+	local hp=$1 i
+	for ((i = 0; i < $2 * 5; i++)); do
+		[ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
+		(exec 3<>"/dev/tcp/${hp%:*}/${hp#*:}") 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+start_spool() {
+	if [ -n "${SPOOL_BOOTSTRAP:-}" ]; then
+		wait_port "$SPOOL_BOOTSTRAP" 10 || { echo "SPOOL_BOOTSTRAP=$SPOOL_BOOTSTRAP is not accepting connections"; return 1; }
+		echo "$SPOOL_BOOTSTRAP" > "$COMPAT_RUN/spool.bootstrap"
+		return 0
+	fi
+	[ -x "$root/bin/spool" ] || { echo "bin/spool does not exist (make build)"; return 1; }
+	local dir start
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/compat-spool.XXXXXX")
+	echo "$dir" > "$COMPAT_RUN/spool.dir"
+	start=$(date +%s.%N)
+	(cd "$root" && KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093 \
+		KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://127.0.0.1:29092 KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:29093 \
+		KAFKA_LOG_DIRS=$dir exec ./bin/spool serve) > "$COMPAT_RUN/spool.log" 2>&1 &
+	echo $! > "$COMPAT_RUN/spool.pid"
+	if ! wait_port 127.0.0.1:29092 30 "$!"; then
+		echo "bin/spool serve did not accept connections on 127.0.0.1:29092 within 30s; log: $COMPAT_RUN/spool.log"
+		tail -n 5 "$COMPAT_RUN/spool.log"
+		return 1
+	fi
+	printf 'spool: started on 127.0.0.1:29092 in %.1fs\n' "$(echo "$(date +%s.%N) - $start" | bc)"
+	echo 127.0.0.1:29092 > "$COMPAT_RUN/spool.bootstrap"
+}
+
+start_kafka() {
+	if [ -n "${KAFKA_BOOTSTRAP:-}" ]; then
+		echo "$KAFKA_BOOTSTRAP" > "$COMPAT_RUN/kafka.bootstrap"
+		return 0
+	fi
+	"$here/lib/kafka.sh" start ref 19092 19093 || return 1
+	echo 127.0.0.1:19092 > "$COMPAT_RUN/kafka.bootstrap"
+}
+
+# Data scenarios expect their topic (1 partition) to exist already; the rest make their own.
+precreate() { case $1 in produce-* | large-record | acks | idempotent | transactions | group-commit-resume | group-protocol) return 0 ;; esac; return 1; }
+
+run_target() {
+	local target=$1 bs err="" line sc tmo clients client topic log t0 secs rc status
+	mkdir -p "$out/$target"
+	echo "=== $target"
+	if ! err=$("start_$target" 2>&1); then
+		echo "$err"
+		echo "$err" > "$out/$target/startup-failure.log"
+	else
+		[ -n "$err" ] && echo "$err"
+		err=""
+		bs=$(cat "$COMPAT_RUN/$target.bootstrap")
+		export COMPAT_TARGET=$target
+	fi
+	while read -r sc tmo clients; do
+		match "$sc" "$ONLY" || continue
+		for client in $clients; do
+			match "$client" "$CLIENTS" || continue
+			log=$out/$target/$sc.$client.log
+			if [ -n "$err" ]; then
+				printf '%s\t%s\t%s\tFAIL\t0\t%s\n' "$target" "$sc" "$client" "broker not started" >> "$results"
+				printf '  %-22s %-13s FAIL (broker not started)\n' "$sc" "$client"
+				continue
+			fi
+			topic=c$runid-$sc-$client
+			topic=${topic//./-}
+			t0=$(date +%s.%N)
+			{
+				if precreate "$sc"; then "$COMPAT_GOBIN" -scenario create-topic -topic "$topic" -bootstrap "$bs"; fi &&
+					timeout -k 5 "$tmo" "$here/lib/case.sh" "$client" "$sc" "$bs" "$topic"
+			} > "$log" 2>&1 < /dev/null
+			rc=$?
+			secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")
+			status=PASS
+			if [ $rc -ne 0 ]; then
+				status=FAIL
+				[ $rc -eq 124 ] && status=TIMEOUT
+			fi
+			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$sc" "$client" "$status" "$secs" "$log" >> "$results"
+			printf '  %-22s %-13s %-7s %6ss%s\n' "$sc" "$client" "$status" "$secs" "$([ $status != PASS ] && echo "  log: $log")"
+		done
+	done < <(grep -v '^\s*#' "$here/cases" | grep -v '^\s*$')
+	cleanup >/dev/null 2>&1
+}
+
+IFS=, read -ra targets <<< "$TARGETS"
+for t in "${targets[@]}"; do run_target "$t"; done
+python3 "$here/lib/report.py" "$results" "$here/known-gaps" "$out/compatibility.md" "$TARGETS"
+rc=$?
+if [ -z "$ONLY$CLIENTS" ] && [ "$TARGETS" = kafka,spool ]; then
+	cp "$out/compatibility.md" "$root/docs/compatibility.md"
+	echo "wrote docs/compatibility.md"
+fi
+exit $rc

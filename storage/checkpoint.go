@@ -1,0 +1,151 @@
+package storage
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Names of the per-log-dir files the Manager owns.
+const (
+	RecoveryPointCheckpointFile  = "recovery-point-offset-checkpoint"
+	LogStartOffsetCheckpointFile = "log-start-offset-checkpoint"
+	LeaderEpochCheckpointFile    = "leader-epoch-checkpoint"
+	CleanShutdownFile            = ".kafka_cleanshutdown"
+	checkpointVersion            = 0
+)
+
+// TopicPartition names one partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp TopicPartition) String() string { return tp.Topic + "-" + strconv.Itoa(int(tp.Partition)) }
+
+// writeCheckpointLines writes Kafka's checkpoint layout (version line, count
+// line, one line per entry) to path.tmp, fsyncs it, renames it over path and
+// fsyncs the directory, so a crash leaves either the old or the new file.
+func writeCheckpointLines(path string, lines []string) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%d\n%d\n", checkpointVersion, len(lines))
+	for _, l := range lines {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("storage: write checkpoint: %w", err)
+	}
+	_, err = f.Write(b.Bytes())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		return fmt.Errorf("storage: write checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+// readCheckpointLines returns the entry lines, each split into fields, after
+// checking the version and count. A missing file yields no lines.
+func readCheckpointLines(path string, fields int) ([][]string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: read checkpoint: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	next := func() (string, bool) {
+		if !sc.Scan() {
+			return "", false
+		}
+		return sc.Text(), true
+	}
+	bad := func(why string) error { return fmt.Errorf("%w: checkpoint %s: %s", ErrCorrupt, path, why) }
+	v, ok := next()
+	if !ok || strings.TrimSpace(v) != strconv.Itoa(checkpointVersion) {
+		return nil, bad("unsupported version " + strconv.Quote(v))
+	}
+	c, ok := next()
+	n, err := strconv.Atoi(strings.TrimSpace(c))
+	if !ok || err != nil || n < 0 {
+		return nil, bad("bad count " + strconv.Quote(c))
+	}
+	out := make([][]string, 0, n)
+	for range n {
+		l, ok := next()
+		if !ok {
+			return nil, bad(fmt.Sprintf("expected %d entries, got %d", n, len(out)))
+		}
+		f := strings.Fields(l)
+		if len(f) != fields {
+			return nil, bad("malformed line " + strconv.Quote(l))
+		}
+		out = append(out, f)
+	}
+	if l, ok := next(); ok && strings.TrimSpace(l) != "" {
+		return nil, bad("more entries than the count")
+	}
+	return out, nil
+}
+
+// WriteOffsetCheckpoint writes "topic partition offset" lines, as Kafka's
+// recovery-point-offset-checkpoint and log-start-offset-checkpoint files.
+func WriteOffsetCheckpoint(path string, offsets map[TopicPartition]int64) error {
+	lines := make([]string, 0, len(offsets))
+	for tp, off := range offsets {
+		lines = append(lines, fmt.Sprintf("%s %d %d", tp.Topic, tp.Partition, off))
+	}
+	sort.Strings(lines)
+	return writeCheckpointLines(path, lines)
+}
+
+// ReadOffsetCheckpoint reads a file written by WriteOffsetCheckpoint; a
+// missing file is an empty map.
+func ReadOffsetCheckpoint(path string) (map[TopicPartition]int64, error) {
+	lines, err := readCheckpointLines(path, 3)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[TopicPartition]int64, len(lines))
+	for _, f := range lines {
+		p, err1 := strconv.ParseInt(f[1], 10, 32)
+		off, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%w: checkpoint %s: bad line %q", ErrCorrupt, path, strings.Join(f, " "))
+		}
+		out[TopicPartition{f[0], int32(p)}] = off
+	}
+	return out, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,180 @@
+package storage
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"go.uber.org/zap"
+)
+
+// EpochEntry says leader epoch Epoch began at StartOffset.
+type EpochEntry struct {
+	Epoch       int32
+	StartOffset int64
+}
+
+// Sentinels returned by EndOffsetForEpoch for an unknown epoch, as Kafka's
+// UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET.
+const (
+	UndefinedEpoch       int32 = -1
+	UndefinedEpochOffset int64 = -1
+)
+
+// LeaderEpochCache is Kafka's LeaderEpochFileCache: the start offset of each
+// leader epoch in this log, persisted to leader-epoch-checkpoint after every
+// change. Invariant: epochs and start offsets both strictly increase.
+// Safe for concurrent use; mu is a leaf lock.
+type LeaderEpochCache struct {
+	path   string
+	logger *zap.Logger
+
+	mu      sync.RWMutex
+	entries []EpochEntry
+}
+
+// loadLeaderEpochCache reads dir/leader-epoch-checkpoint (missing = empty).
+func loadLeaderEpochCache(dir string, logger *zap.Logger) (*LeaderEpochCache, error) {
+	c := &LeaderEpochCache{path: filepath.Join(dir, LeaderEpochCheckpointFile), logger: logger}
+	lines, err := readCheckpointLines(c.path, 2)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range lines {
+		e, err1 := strconv.ParseInt(f[0], 10, 32)
+		o, err2 := strconv.ParseInt(f[1], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%w: checkpoint %s: bad line %q", ErrCorrupt, c.path, f)
+		}
+		c.entries = append(c.entries, EpochEntry{int32(e), o})
+	}
+	return c, nil
+}
+
+// Entries returns a copy of the cache.
+func (c *LeaderEpochCache) Entries() []EpochEntry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return append([]EpochEntry(nil), c.entries...)
+}
+
+// LatestEpoch returns the newest epoch, or UndefinedEpoch.
+func (c *LeaderEpochCache) LatestEpoch() int32 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if len(c.entries) == 0 {
+		return UndefinedEpoch
+	}
+	return c.entries[len(c.entries)-1].Epoch
+}
+
+// Assign records that epoch starts at startOffset. Re-assigning the latest
+// epoch at a later offset is a no-op; an entry that conflicts (an epoch >=
+// epoch or a start offset >= startOffset) is removed first, as Kafka does.
+func (c *LeaderEpochCache) Assign(epoch int32, startOffset int64) error {
+	if epoch < 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.entries); n > 0 {
+		last := c.entries[n-1]
+		if last.Epoch == epoch && last.StartOffset <= startOffset {
+			return nil
+		}
+	}
+	kept := c.entries[:0]
+	for _, e := range c.entries {
+		if e.Epoch >= epoch || e.StartOffset >= startOffset {
+			c.logger.Warn("removing conflicting leader epoch entry",
+				zap.Int32("epoch", e.Epoch), zap.Int64("start_offset", e.StartOffset),
+				zap.Int32("new_epoch", epoch), zap.Int64("new_start_offset", startOffset))
+			continue
+		}
+		kept = append(kept, e)
+	}
+	c.entries = append(kept, EpochEntry{epoch, startOffset})
+	return c.flushLocked()
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch: the largest epoch <=
+// requested and the offset where the next epoch begins (logEndOffset for
+// the latest epoch). Unknown (too new) epochs give (UndefinedEpoch,
+// UndefinedEpochOffset).
+func (c *LeaderEpochCache) EndOffsetForEpoch(requested int32, logEndOffset int64) (int32, int64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n := len(c.entries)
+	if requested == UndefinedEpoch || n == 0 {
+		return UndefinedEpoch, UndefinedEpochOffset
+	}
+	if c.entries[n-1].Epoch == requested {
+		return requested, logEndOffset
+	}
+	higher := -1 // first entry with Epoch > requested
+	for i, e := range c.entries {
+		if e.Epoch > requested {
+			higher = i
+			break
+		}
+	}
+	switch {
+	case higher < 0:
+		return UndefinedEpoch, UndefinedEpochOffset
+	case higher == 0:
+		return requested, c.entries[0].StartOffset
+	default:
+		return c.entries[higher-1].Epoch, c.entries[higher].StartOffset
+	}
+}
+
+// TruncateFromEnd removes entries starting at or after endOffset (the log
+// was truncated to endOffset).
+func (c *LeaderEpochCache) TruncateFromEnd(endOffset int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.entries)
+	for n > 0 && c.entries[n-1].StartOffset >= endOffset {
+		n--
+	}
+	if n == len(c.entries) {
+		return nil
+	}
+	c.entries = c.entries[:n]
+	return c.flushLocked()
+}
+
+// TruncateFromStart drops entries wholly below startOffset; the last of them
+// is kept with its start moved up to startOffset.
+func (c *LeaderEpochCache) TruncateFromStart(startOffset int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := 0
+	for i < len(c.entries) && c.entries[i].StartOffset <= startOffset {
+		i++
+	}
+	if i == 0 || (i == 1 && c.entries[0].StartOffset == startOffset) {
+		return nil
+	}
+	last := c.entries[i-1]
+	last.StartOffset = startOffset
+	c.entries = append([]EpochEntry{last}, c.entries[i:]...)
+	return c.flushLocked()
+}
+
+// Clear removes every entry.
+func (c *LeaderEpochCache) Clear() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries = nil
+	return c.flushLocked()
+}
+
+func (c *LeaderEpochCache) flushLocked() error {
+	lines := make([]string, len(c.entries))
+	for i, e := range c.entries {
+		lines[i] = fmt.Sprintf("%d %d", e.Epoch, e.StartOffset)
+	}
+	return writeCheckpointLines(c.path, lines)
+}

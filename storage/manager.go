@@ -1,0 +1,356 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+const deleteDirSuffix = "-delete"
+
+// ManagerConfig configures a Manager. Zero durations take Kafka's defaults.
+type ManagerConfig struct {
+	// Dirs are the log.dirs.
+	Dirs []string
+	// Default is the Config of logs created without one.
+	Default Config
+	// RetentionCheckInterval is log.retention.check.interval.ms (5 min).
+	RetentionCheckInterval time.Duration
+	// FlushCheckInterval is how often flush.ms and rolled segments are
+	// checked (log.flush.scheduler.interval.ms; 1s here).
+	FlushCheckInterval time.Duration
+	// CheckpointInterval is log.flush.offset.checkpoint.interval.ms and
+	// log.flush.start.offset.checkpoint.interval.ms (60s).
+	CheckpointInterval time.Duration
+}
+
+// Manager owns the logs of one broker across its log dirs and the
+// background work on them: retention, flushing, checkpoints, and removal of
+// deleted logs. mu guards logs and dirOf; it is taken before any Log lock.
+type Manager struct {
+	cfg    ManagerConfig
+	logger *zap.Logger
+	ctx    context.Context // ends when Close begins
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	logs   map[TopicPartition]*Log
+	dirOf  map[TopicPartition]string // the log dir holding each log
+}
+
+// NewManager opens every log found in cfg.Dirs (recovering them when a dir
+// lacks the clean shutdown marker, which it then removes) and starts the
+// background loops. Close stops them.
+func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
+	if len(cfg.Dirs) == 0 {
+		return nil, errors.New("storage: no log dirs")
+	}
+	if err := cfg.Default.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.RetentionCheckInterval <= 0 {
+		cfg.RetentionCheckInterval = 5 * time.Minute
+	}
+	if cfg.FlushCheckInterval <= 0 {
+		cfg.FlushCheckInterval = time.Second
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = time.Minute
+	}
+	m := &Manager{
+		cfg: cfg, logger: logger,
+		logs: map[TopicPartition]*Log{}, dirOf: map[TopicPartition]string{},
+	}
+	for _, dir := range cfg.Dirs {
+		if err := m.loadDir(dir); err != nil {
+			for _, l := range m.logs {
+				l.close(false)
+			}
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.ctx, m.cancel = ctx, cancel
+	m.goLoop(ctx, cfg.RetentionCheckInterval, m.retentionPass)
+	m.goLoop(ctx, cfg.FlushCheckInterval, m.flushPass)
+	m.goLoop(ctx, cfg.CheckpointInterval, func(time.Time) {
+		if err := m.writeCheckpoints(); err != nil {
+			m.logger.Error("writing checkpoints", zap.Error(err))
+		}
+	})
+	return m, nil
+}
+
+func (m *Manager) loadDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("storage: log dir %s: %w", dir, err)
+	}
+	marker := filepath.Join(dir, CleanShutdownFile)
+	_, err := os.Stat(marker)
+	clean := err == nil
+	rps, err := ReadOffsetCheckpoint(filepath.Join(dir, RecoveryPointCheckpointFile))
+	if err != nil {
+		m.logger.Warn("unreadable recovery point checkpoint, recovering from offset 0", zap.String("dir", dir), zap.Error(err))
+		rps, clean = nil, false
+	}
+	starts, err := ReadOffsetCheckpoint(filepath.Join(dir, LogStartOffsetCheckpointFile))
+	if err != nil {
+		m.logger.Warn("unreadable log start offset checkpoint", zap.String("dir", dir), zap.Error(err))
+		starts = nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("storage: log dir %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if strings.HasSuffix(e.Name(), deleteDirSuffix) {
+			if err := os.RemoveAll(path); err != nil {
+				return fmt.Errorf("storage: remove deleted log %s: %w", path, err)
+			}
+			continue
+		}
+		tp, err := ParseLogDirName(e.Name())
+		if err != nil {
+			continue // not a log
+		}
+		if _, dup := m.logs[tp]; dup {
+			return fmt.Errorf("storage: %s found in two log dirs", tp)
+		}
+		l, err := OpenLog(path, m.cfg.Default, LoadState{
+			CleanShutdown: clean, RecoveryPoint: rps[tp], LogStartOffset: starts[tp],
+		}, m.logger)
+		if err != nil {
+			return err
+		}
+		m.logs[tp], m.dirOf[tp] = l, dir
+	}
+	// The marker goes only after loading: a crash now must recover again.
+	if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("storage: remove clean shutdown marker: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// goLoop runs fn every interval until ctx ends.
+func (m *Manager) goLoop(ctx context.Context, interval time.Duration, fn func(now time.Time)) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				fn(now)
+			}
+		}
+	}()
+}
+
+// Logs returns the open logs.
+func (m *Manager) Logs() []*Log {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Log, 0, len(m.logs))
+	for _, l := range m.logs {
+		out = append(out, l)
+	}
+	return out
+}
+
+// Log returns the log of tp, if open.
+func (m *Manager) Log(tp TopicPartition) (*Log, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.logs[tp]
+	return l, ok
+}
+
+// GetOrCreateLog returns tp's log, creating it with cfg (nil: the default)
+// in the log dir holding the fewest partitions.
+func (m *Manager) GetOrCreateLog(tp TopicPartition, cfg *Config) (*Log, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	if l, ok := m.logs[tp]; ok {
+		return l, nil
+	}
+	if strings.ContainsAny(tp.Topic, `/\`) || tp.Topic == "" || tp.Topic == "." || tp.Topic == ".." || tp.Partition < 0 {
+		return nil, fmt.Errorf("storage: invalid partition %q", tp)
+	}
+	counts := map[string]int{}
+	for _, d := range m.dirOf {
+		counts[d]++
+	}
+	dir := m.cfg.Dirs[0]
+	for _, d := range m.cfg.Dirs[1:] {
+		if counts[d] < counts[dir] {
+			dir = d
+		}
+	}
+	c := m.cfg.Default
+	if cfg != nil {
+		c = *cfg
+	}
+	l, err := OpenLog(filepath.Join(dir, tp.String()), c, LoadState{CleanShutdown: true}, m.logger)
+	if err != nil {
+		return nil, err
+	}
+	m.logs[tp], m.dirOf[tp] = l, dir
+	return l, nil
+}
+
+// DeleteLog closes tp's log, renames its directory to
+// <topic>-<partition>.<uuid>-delete and removes it after file.delete.delay.ms
+// (leftovers are removed at the next start).
+func (m *Manager) DeleteLog(tp TopicPartition) error {
+	m.mu.Lock()
+	l, ok := m.logs[tp]
+	if ok {
+		delete(m.logs, tp)
+		delete(m.dirOf, tp)
+	}
+	m.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrLogNotFound, tp)
+	}
+	if err := l.close(false); err != nil {
+		return err
+	}
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return fmt.Errorf("storage: delete %s: %w", tp, err)
+	}
+	to := fmt.Sprintf("%s.%s%s", l.dir, hex.EncodeToString(id[:]), deleteDirSuffix)
+	if err := os.Rename(l.dir, to); err != nil {
+		return fmt.Errorf("storage: delete %s: %w", tp, err)
+	}
+	if err := syncDir(filepath.Dir(l.dir)); err != nil {
+		return fmt.Errorf("storage: delete %s: %w", tp, err)
+	}
+	m.logger.Info("log scheduled for deletion", zap.Stringer("partition", tp), zap.String("dir", to))
+	delay := time.Duration(l.cfg.Load().FileDeleteDelayMs) * time.Millisecond
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil // removed at the next start
+	}
+	m.wg.Add(1) // under mu, so never after Close's Wait began
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-m.ctx.Done():
+			return // removed at the next start
+		}
+		if err := os.RemoveAll(to); err != nil {
+			m.logger.Warn("removing deleted log", zap.String("dir", to), zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+func (m *Manager) retentionPass(now time.Time) {
+	for _, l := range m.Logs() {
+		if n, err := l.DeleteOldSegments(now); err != nil && !errors.Is(err, ErrClosed) {
+			l.logger.Error("retention", zap.Error(err))
+		} else if n > 0 {
+			l.logger.Info("retention deleted segments", zap.Int("segments", n))
+		}
+	}
+}
+
+func (m *Manager) flushPass(now time.Time) {
+	for _, l := range m.Logs() {
+		if err := l.maybeFlush(now); err != nil {
+			l.logger.Error("flush", zap.Error(err))
+		}
+	}
+}
+
+// writeCheckpoints writes each dir's recovery point and log start offset
+// checkpoint files.
+func (m *Manager) writeCheckpoints() error {
+	m.mu.Lock()
+	rps := map[string]map[TopicPartition]int64{}
+	starts := map[string]map[TopicPartition]int64{}
+	for _, d := range m.cfg.Dirs {
+		rps[d], starts[d] = map[TopicPartition]int64{}, map[TopicPartition]int64{}
+	}
+	for tp, l := range m.logs {
+		d := m.dirOf[tp]
+		rps[d][tp] = l.RecoveryPoint()
+		starts[d][tp] = l.LogStartOffset()
+	}
+	m.mu.Unlock()
+	for _, d := range m.cfg.Dirs {
+		if err := WriteOffsetCheckpoint(filepath.Join(d, RecoveryPointCheckpointFile), rps[d]); err != nil {
+			return err
+		}
+		if err := WriteOffsetCheckpoint(filepath.Join(d, LogStartOffsetCheckpointFile), starts[d]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops the background loops, closes (and flushes) every log, writes
+// the checkpoints and then the clean shutdown marker of each dir.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	m.cancel()
+	m.wg.Wait()
+	var errs []error
+	for _, l := range m.Logs() {
+		errs = append(errs, l.Close())
+	}
+	if err := m.writeCheckpoints(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err // no marker: the next start recovers
+	}
+	for _, d := range m.cfg.Dirs {
+		f, err := os.Create(filepath.Join(d, CleanShutdownFile))
+		if err == nil {
+			err = f.Sync()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err == nil {
+			err = syncDir(d)
+		}
+		if err != nil {
+			return fmt.Errorf("storage: write clean shutdown marker: %w", err)
+		}
+	}
+	return nil
+}

@@ -217,7 +217,10 @@ func (c *Controller) start(advertise string, sole bool) error {
 	rc.Logger = hlog
 	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
 	rc.ElectionTimeout = cfg.ElectionTimeout
-	rc.LeaderLeaseTimeout = cfg.HeartbeatTimeout / 2
+	// The lease is as long as raft allows: a leader that cannot reach a
+	// quorum for a lease steps down, and a short lease makes a busy (or
+	// race-detector-slowed) leader step down needlessly.
+	rc.LeaderLeaseTimeout = cfg.HeartbeatTimeout
 	if sole {
 		rc.CommitTimeout = 5 * time.Millisecond
 	}

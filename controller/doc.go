@@ -18,6 +18,7 @@
 //     with Kafka's message; the handler maps them to error codes.
 //   - On-disk state under Config.Dir:
 //     raft-log/<first index, 20 digits>.seg  raft log segments (LogStore)
+//     raft-log/first-index                   start of the log after compaction
 //     raft-stable                            term and vote (StableStore)
 //     snapshots/                             raft.FileSnapshotStore
 //
@@ -67,8 +68,9 @@
 // is named after its first index. StoreLogs fsyncs before returning. On open,
 // a short, oversized or checksum-failing frame at the end of the newest
 // segment is a torn write and is truncated away; the same in an older
-// segment is ErrCorruptLog. DeleteRange drops a suffix by truncation, a
-// prefix by removing whole segments (see DeleteRange).
+// segment is ErrCorruptLog. DeleteRange drops a suffix by truncation and a
+// prefix by removing the segments it empties plus writing the new first
+// index to raft-log/first-index (8 bytes, big-endian, replaced atomically).
 //
 // The stable store is one file rewritten atomically:
 //

@@ -86,7 +86,71 @@ func OpenLogStore(dir string) (*LogStore, error) {
 			return nil, err
 		}
 	}
+	if err := s.applyFirstMarker(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// firstMarker is the file recording a prefix deletion that ended inside a
+// segment: entries below the index it holds are deleted even though their
+// bytes are still in the segment file.
+const firstMarker = "first-index"
+
+func (s *LogStore) applyFirstMarker() error {
+	b, err := os.ReadFile(filepath.Join(s.dir, firstMarker))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("controller: read log first index: %w", err)
+	}
+	if len(b) != 8 {
+		return fmt.Errorf("%w: first-index file has %d bytes", ErrCorruptLog, len(b))
+	}
+	first := binary.BigEndian.Uint64(b)
+	switch {
+	case s.first == 0 || first <= s.first:
+	case first > s.lastLocked():
+		return s.deleteAllLocked()
+	default:
+		s.pos = slices.Clone(s.pos[first-s.first:])
+		s.first = first
+	}
+	return nil
+}
+
+func (s *LogStore) writeFirstMarker(first uint64) error {
+	path := filepath.Join(s.dir, firstMarker)
+	if err := os.WriteFile(path+".tmp", binary.BigEndian.AppendUint64(nil, first), 0o644); err != nil {
+		return fmt.Errorf("controller: write log first index: %w", err)
+	}
+	f, err := os.Open(path + ".tmp")
+	if err == nil {
+		err = f.Sync()
+		f.Close()
+	}
+	if err == nil {
+		err = os.Rename(path+".tmp", path)
+	}
+	if err != nil {
+		return fmt.Errorf("controller: write log first index: %w", err)
+	}
+	return syncDir(s.dir)
+}
+
+func (s *LogStore) deleteAllLocked() error {
+	for _, seg := range s.segs {
+		if err := s.removeSegment(seg); err != nil {
+			return err
+		}
+	}
+	s.segs, s.pos, s.first = nil, nil, 0
+	if err := os.Remove(filepath.Join(s.dir, firstMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("controller: remove log first index: %w", err)
+	}
+	return nil
 }
 
 func (s *LogStore) segmentPath(base uint64) string {
@@ -338,9 +402,9 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 // (compaction after a snapshot), a suffix (conflicting entries on a
 // follower) or everything.
 //
-// Prefix deletion drops whole segment files only; entries of a partly
-// compacted segment stay on disk and reappear as a lower FirstIndex after a
-// restart, which is harmless because they are covered by a snapshot.
+// Prefix deletion removes the segment files it empties and records the new
+// first index in the first-index file, so entries left in a partly
+// compacted segment stay deleted across restarts.
 func (s *LogStore) DeleteRange(lo, hi uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -350,14 +414,14 @@ func (s *LogStore) DeleteRange(lo, hi uint64) error {
 	}
 	switch {
 	case lo <= s.first && hi >= last:
-		for _, seg := range s.segs {
-			if err := s.removeSegment(seg); err != nil {
-				return err
-			}
-		}
-		s.segs, s.pos, s.first = nil, nil, 0
+		return s.deleteAllLocked()
 	case lo <= s.first:
 		newFirst := hi + 1
+		// Record the new start first: a crash after it but before the
+		// segment removals only leaves files that recovery trims.
+		if err := s.writeFirstMarker(newFirst); err != nil {
+			return err
+		}
 		for len(s.segs) > 1 && s.segs[1].base <= newFirst {
 			if err := s.removeSegment(s.segs[0]); err != nil {
 				return err

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -467,3 +468,28 @@ func (b *Broker) LogConfigForTopic(overrides map[string]string, dyn Dynamic) (Lo
 	}
 	return s, nil
 }
+
+// ValidateBrokerDynamic checks configs set on a broker resource through
+// AlterConfigs (a broker id, or "" for the cluster-wide default): each name
+// must be a broker property that Kafka can update at runtime, and each value
+// must be valid for it.
+func ValidateBrokerDynamic(m map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		d := brokerDefs[name]
+		if d == nil {
+			return fmt.Errorf("%w: %s", ErrUnknownBrokerConfig, name)
+		}
+		if d.mode == ReadOnly {
+			return fmt.Errorf("cannot update %s at runtime: it is a read-only broker config; set it in server.properties and restart", name)
+		}
+		if d.check != nil {
+			if allowed, ok := d.check(m[name]); !ok {
+				return &ValueError{Name: name, Value: m[name], Allowed: allowed}
+			}
+		}
+	}
+	return nil
+}
+
+// ErrUnknownBrokerConfig is a dynamic broker config name Kafka doesn't know.
+var ErrUnknownBrokerConfig = errors.New("unknown broker config")

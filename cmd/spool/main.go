@@ -1,0 +1,135 @@
+// Command spool is a Kafka-compatible broker.
+//
+//	spool serve [server.properties]   start a broker (and controller) node
+//	spool version                     print the version
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "serve":
+		os.Exit(serve(os.Args[2:]))
+	case "version", "--version":
+		fmt.Println("spool", version)
+	case "help", "-h", "--help":
+		usage()
+	default:
+		fmt.Fprintf(os.Stderr, "spool: unknown command %q\n\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `Spool: a Kafka-compatible broker.
+
+Usage:
+  spool serve [--config FILE | FILE]   run a node (broker and controller)
+  spool serve --help                   list every supported property
+  spool version                        print the version
+
+With no configuration, spool serves PLAINTEXT on 127.0.0.1:9092 with data in ./data.
+`)
+}
+
+func serve(args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "server.properties file (Kafka's property names)")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, `Usage: spool serve [--config FILE | FILE]
+
+Configuration comes from, lowest precedence first: built-in defaults, the
+server.properties FILE, and KAFKA_* environment variables in the apache/kafka
+image's convention (KAFKA_NODE_ID -> node.id, KAFKA_LISTENERS -> listeners,
+KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
+
+`)
+		fmt.Fprint(os.Stderr, config.Usage())
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if *cfgPath == "" && fs.NArg() > 0 {
+		*cfgPath = fs.Arg(0)
+	}
+	log := newLogger()
+	defer func() { _ = log.Sync() }()
+
+	cfg, notices, err := config.Load(*cfgPath, os.Environ())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "spool: configuration error: %v\n(run `spool serve --help` to list supported properties)\n", err)
+		return 1
+	}
+	for _, n := range notices {
+		log.Info("config notice", zap.String("property", n.Property), zap.String("detail", n.Message))
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	node, err := server.Start(ctx, cfg, reg, log)
+	if err != nil {
+		log.Error("spool failed to start", zap.Error(err))
+		return 1
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := node.Close(sctx); err != nil {
+		log.Error("shutdown finished with errors", zap.Error(err))
+		return 1
+	}
+	log.Info("shutdown complete")
+	return 0
+}
+
+// newLogger logs JSON to stderr, or console text when SPOOL_LOG_FORMAT=console;
+// SPOOL_LOG_LEVEL sets the level (debug, info, warn, error).
+func newLogger() *zap.Logger {
+	level := zapcore.InfoLevel
+	if s := os.Getenv("SPOOL_LOG_LEVEL"); s != "" {
+		_ = level.Set(s)
+	}
+	cfg := zap.NewProductionConfig()
+	cfg.Level = zap.NewAtomicLevelAt(level)
+	cfg.Sampling = nil
+	cfg.EncoderConfig.TimeKey = "ts"
+	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	if os.Getenv("SPOOL_LOG_FORMAT") == "console" {
+		cfg.Encoding = "console"
+		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+	}
+	log, err := cfg.Build()
+	if err != nil {
+		return zap.NewNop()
+	}
+	return log
+}

@@ -1,0 +1,207 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/storage"
+)
+
+func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.ProduceRequest) (*protocol.ProduceResponse, error) {
+	resp := &protocol.ProduceResponse{Responses: make([]protocol.ProduceResponseTopicProduceResponse, 0, len(req.TopicData))}
+	acksValid := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
+	img := b.image.Load()
+	for _, td := range req.TopicData {
+		tr := protocol.ProduceResponseTopicProduceResponse{Name: td.Name, TopicID: td.TopicID}
+		topic := string(td.Name)
+		idErr := int16(0)
+		if rc.v >= 13 {
+			if t := img.TopicByID(topicIDOf(td.TopicID)); t != nil {
+				topic = t.Name
+			} else {
+				idErr = errcode.UnknownTopicID
+			}
+		}
+		for _, pd := range td.PartitionData {
+			pr := protocol.ProduceResponsePartitionProduceResponse{
+				Index: pd.Index, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1,
+			}
+			switch {
+			case !acksValid:
+				pr.ErrorCode = errcode.InvalidRequiredAcks
+			case idErr != 0:
+				pr.ErrorCode = idErr
+			default:
+				b.produceTo(rc, topic, &pr, pd.Records)
+			}
+			if pr.ErrorCode != 0 {
+				b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
+			}
+			tr.PartitionResponses = append(tr.PartitionResponses, pr)
+		}
+		resp.Responses = append(resp.Responses, tr)
+	}
+	if req.Acks == 0 {
+		return nil, nil
+	}
+	return resp, nil
+}
+
+// produceTo validates and appends one partition's records, filling pr.
+func (b *Broker) produceTo(rc *reqCtx, topic string, pr *protocol.ProduceResponsePartitionProduceResponse, recs []byte) {
+	p := b.partition(topic, pr.Index)
+	if p == nil {
+		pr.ErrorCode = b.missingPartitionCode(topic, pr.Index)
+		return
+	}
+	if !p.isLeader() {
+		pr.ErrorCode = errcode.NotLeaderOrFollower
+		return
+	}
+	settings := p.settings.Load()
+	batches, code, msg := b.validateProduce(rc.v, recs, settings.MaxMessageBytes, settings.Compact(), settings.SegmentBytes)
+	if code != 0 {
+		pr.ErrorCode, pr.ErrorMessage = code, &msg
+		return
+	}
+	now := time.Now().UnixMilli()
+	logAppendTime := settings.MessageTimestampType == "LogAppendTime"
+	if logAppendTime {
+		for batch := range records.Batches(batches) {
+			records.SetLogAppendTime(batch, now)
+		}
+	} else if code, msg := checkTimestamps(batches, now, settings.MessageTimestampBeforeMaxMs, settings.MessageTimestampAfterMaxMs); code != 0 {
+		pr.ErrorCode, pr.ErrorMessage = code, &msg
+		return
+	}
+	info, err := p.log.Append(batches, p.leaderEpoch.Load(), nil)
+	if err != nil {
+		pr.ErrorCode = storageErrorCode(err)
+		msg := err.Error()
+		pr.ErrorMessage = &msg
+		return
+	}
+	// A single-replica partition commits on append; replication moves the
+	// high watermark itself.
+	p.log.SetHighWatermark(info.LastOffset + 1)
+	p.waiters.wake()
+	b.metrics.bytesIn.Add(float64(info.Bytes))
+	b.metrics.messagesIn.Add(float64(info.LastOffset - info.FirstOffset + 1))
+	pr.BaseOffset = info.FirstOffset
+	pr.LogStartOffset = info.LogStartOffset
+	if logAppendTime {
+		pr.LogAppendTimeMs = now
+	}
+}
+
+// validateProduce checks a partition's records as Kafka's LogValidator does
+// and returns v2 batches ready to append (legacy v0/v1 message sets from old
+// producers are up-converted). A non-zero code rejects the whole partition.
+func (b *Broker) validateProduce(v int16, recs []byte, maxMessageBytes int32, compacted bool, segmentBytes int32) ([]byte, int16, string) {
+	if len(recs) == 0 {
+		return nil, errcode.InvalidRecord, "produce request has no record batch"
+	}
+	var out []byte
+	n := 0
+	legacy := false
+	for batch, err := range records.Batches(recs) {
+		if err != nil {
+			return nil, errcode.CorruptMessage, err.Error()
+		}
+		n++
+		if len(batch) > int(segmentBytes) {
+			return nil, errcode.RecordListTooLarge, fmt.Sprintf("batch of %d bytes is larger than the segment size %d", len(batch), segmentBytes)
+		}
+		if len(batch) > int(maxMessageBytes)+records.LogOverhead {
+			return nil, errcode.MessageTooLarge, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(batch), maxMessageBytes)
+		}
+		info, err := records.Validate(batch, maxDecompressedBatch)
+		if err != nil {
+			return nil, recordErrorCode(err), err.Error()
+		}
+		if info.Magic < 2 {
+			legacy = true
+		} else if v < 3 {
+			return nil, errcode.InvalidRecord, "produce versions below 3 carry message format v0/v1 only"
+		}
+		if info.Magic == 2 && info.Header.IsControl() {
+			return nil, errcode.InvalidRecord, "clients may not produce control batches"
+		}
+		if info.Compression == records.CompressionZstd && v < 7 {
+			return nil, errcode.UnsupportedCompressionType, "zstd needs produce version 7 or newer"
+		}
+		if compacted && info.HasNullKey {
+			return nil, errcode.InvalidRecord, "compacted topic cannot accept a record without a key"
+		}
+	}
+	if v >= 3 && n != 1 {
+		return nil, errcode.InvalidRecord, fmt.Sprintf("produce version %d must carry exactly one record batch, got %d", v, n)
+	}
+	if !legacy {
+		return recs, 0, ""
+	}
+	out, err := records.UpConvert(out, recs, maxDecompressedBatch, records.CompressionNone)
+	if err != nil {
+		return nil, recordErrorCode(err), err.Error()
+	}
+	return out, 0, ""
+}
+
+// maxDecompressedBatch bounds how far one batch may expand when validated
+// (a decompression bomb gets CORRUPT_MESSAGE, not the broker's memory).
+const maxDecompressedBatch = 256 << 20
+
+func recordErrorCode(err error) int16 {
+	switch {
+	case errors.Is(err, records.ErrUnsupportedMagic):
+		return errcode.UnsupportedForMessageFormat
+	case errors.Is(err, records.ErrInvalidRecord):
+		return errcode.InvalidRecord
+	default:
+		return errcode.CorruptMessage
+	}
+}
+
+// checkTimestamps enforces message.timestamp.before/after.max.ms against each
+// batch's max timestamp, as Kafka's LogValidator does for CreateTime.
+func checkTimestamps(batches []byte, now, beforeMax, afterMax int64) (int16, string) {
+	for batch := range records.Batches(batches) {
+		h, err := records.ParseHeader(batch)
+		if err != nil {
+			continue
+		}
+		ts := h.MaxTimestamp
+		if ts < 0 {
+			continue
+		}
+		if now-ts > beforeMax || ts-now > afterMax {
+			return errcode.InvalidTimestamp, fmt.Sprintf("timestamp %d is out of range (now %d, before.max.ms %d, after.max.ms %d)", ts, now, beforeMax, afterMax)
+		}
+	}
+	return 0, ""
+}
+
+// missingPartitionCode is the error for a partition this broker doesn't host.
+func (b *Broker) missingPartitionCode(topic string, partition int32) int16 {
+	t := b.image.Load().Topic(topic)
+	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
+		return errcode.UnknownTopicOrPartition
+	}
+	return errcode.NotLeaderOrFollower
+}
+
+func storageErrorCode(err error) int16 {
+	switch {
+	case errors.Is(err, storage.ErrOffsetOutOfRange):
+		return errcode.OffsetOutOfRange
+	case errors.Is(err, storage.ErrCorrupt):
+		return errcode.CorruptMessage
+	default:
+		return errcode.KafkaStorageError
+	}
+}

@@ -1,0 +1,241 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/storage"
+)
+
+// Isolation levels of Fetch and ListOffsets.
+const (
+	readUncommitted = 0
+	readCommitted   = 1
+)
+
+// fetchRead is one partition's share of a fetch in progress.
+type fetchRead struct {
+	fp      *fetchPartition
+	p       *Partition
+	topic   string
+	code    int16
+	res     storage.ReadResult
+	lso     int64
+	current int32 // leader epoch reported in errors
+}
+
+func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.FetchRequest) (*protocol.FetchResponse, error) {
+	resp := &protocol.FetchResponse{}
+	if req.ReplicaID >= 0 || req.ReplicaState.ReplicaID >= 0 {
+		// Follower fetches arrive with the replication layer; a client must
+		// not claim to be a replica.
+		resp.ErrorCode = errcode.NotLeaderOrFollower
+		if rc.v < 7 {
+			resp.ErrorCode = 0
+		}
+	}
+	plan, code := b.fetchSessions.plan(req, rc.v)
+	if code != 0 {
+		resp.ErrorCode = code
+		return resp, nil
+	}
+	if plan.session != nil && plan.incremental {
+		// plan holds s.mu only during planning; hold it for the whole fetch
+		// so concurrent fetches in one session don't interleave epochs.
+		plan.session.mu.Lock()
+		defer plan.session.mu.Unlock()
+	}
+	resp.SessionID = plan.sessionID
+
+	maxWait := time.Duration(req.MaxWaitMs) * time.Millisecond
+	deadline := time.Now().Add(maxWait)
+	maxBytes := int(req.MaxBytes)
+	if rc.v < 3 || maxBytes <= 0 {
+		maxBytes = int(^uint(0) >> 1)
+	}
+	img := b.image.Load()
+	reads := make([]fetchRead, len(plan.parts))
+	for i, fp := range plan.parts {
+		reads[i] = fetchRead{fp: fp}
+		b.resolveFetch(img, rc.v, &reads[i])
+	}
+
+	var wake chan struct{}
+	for {
+		total, anyErr := b.readAll(reads, maxBytes, req.IsolationLevel)
+		if total >= int(req.MinBytes) || anyErr || maxWait <= 0 || ctx.Err() != nil {
+			break
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		if wake == nil {
+			wake = make(chan struct{}, 1)
+		}
+		for i := range reads {
+			if reads[i].p != nil {
+				reads[i].p.waiters.add(wake)
+			}
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-wake:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		for i := range reads {
+			if reads[i].p != nil {
+				reads[i].p.waiters.remove(wake)
+			}
+		}
+	}
+	b.buildFetchResponse(resp, rc.v, reads, plan.incremental)
+	return resp, nil
+}
+
+// resolveFetch finds the partition a fetch names and checks leadership and
+// epochs; problems go to r.code.
+func (b *Broker) resolveFetch(img *controller.MetadataImage, v int16, r *fetchRead) {
+	k := r.fp.key
+	if v >= 13 {
+		t := img.TopicByID(topicIDOf(k.topicID))
+		if t == nil {
+			r.code = errcode.UnknownTopicID
+			return
+		}
+		r.topic = t.Name
+	} else {
+		r.topic = k.topic
+	}
+	r.p = b.partition(r.topic, k.partition)
+	if r.p == nil {
+		r.code = b.missingPartitionCode(r.topic, k.partition)
+		return
+	}
+	epoch := r.p.leaderEpoch.Load()
+	r.current = epoch
+	switch {
+	case epoch < 0:
+		r.code = errcode.NotLeaderOrFollower
+	case r.fp.leaderEpoch >= 0 && r.fp.leaderEpoch < epoch:
+		r.code = errcode.FencedLeaderEpoch
+	case r.fp.leaderEpoch > epoch:
+		r.code = errcode.UnknownLeaderEpoch
+	}
+}
+
+// readAll locates the data each partition would return now, without reading
+// it, and returns the total size and whether any partition has an error.
+// The first partition with data may exceed the limits by one batch (KIP-74).
+func (b *Broker) readAll(reads []fetchRead, maxBytes int, isolation int8) (int, bool) {
+	total := 0
+	anyErr := false
+	for i := range reads {
+		r := &reads[i]
+		if r.p == nil || (r.code != 0 && r.code != errcode.OffsetOutOfRange) {
+			anyErr = anyErr || r.code != 0
+			continue
+		}
+		r.code = 0
+		hw := r.p.log.HighWatermark()
+		r.lso = hw // no transactions yet: the last stable offset is the high watermark
+		bound := hw
+		if isolation == readCommitted {
+			bound = r.lso
+		}
+		limit := int(r.fp.maxBytes)
+		if rest := maxBytes - total; rest < limit {
+			limit = rest
+		}
+		if limit < 0 {
+			limit = 0
+		}
+		res, err := r.p.log.Read(r.fp.fetchOffset, limit, bound, total == 0)
+		r.res = res
+		if err != nil {
+			if errors.Is(err, storage.ErrOffsetOutOfRange) {
+				r.code = errcode.OffsetOutOfRange
+			} else {
+				r.code = errcode.KafkaStorageError
+				b.log.Sugar().Warnw("fetch read failed", "topic", r.topic, "partition", r.fp.key.partition, "error", err)
+			}
+			anyErr = true
+			continue
+		}
+		total += res.Size
+	}
+	return total, anyErr
+}
+
+// buildFetchResponse reads the located data into the response. An
+// incremental session response carries only partitions with news.
+func (b *Broker) buildFetchResponse(resp *protocol.FetchResponse, v int16, reads []fetchRead, incremental bool) {
+	byTopic := map[fetchTopicKey]int{}
+	for i := range reads {
+		r := &reads[i]
+		pd := protocol.FetchResponsePartitionData{
+			PartitionIndex:       r.fp.key.partition,
+			ErrorCode:            r.code,
+			HighWatermark:        -1,
+			LastStableOffset:     -1,
+			LogStartOffset:       -1,
+			PreferredReadReplica: -1,
+		}
+		pd.DivergingEpoch.Epoch, pd.DivergingEpoch.EndOffset = -1, -1
+		pd.CurrentLeader.LeaderID, pd.CurrentLeader.LeaderEpoch = -1, -1
+		pd.SnapshotID.EndOffset, pd.SnapshotID.Epoch = -1, -1
+		if r.p != nil && (r.code == 0 || r.code == errcode.OffsetOutOfRange) {
+			pd.HighWatermark = r.res.HighWatermark
+			pd.LastStableOffset = r.lso
+			pd.LogStartOffset = r.res.LogStartOffset
+			if r.code == 0 && r.res.Size > 0 {
+				buf, err := r.res.ReadInto(make([]byte, 0, r.res.Size))
+				if err != nil {
+					pd.ErrorCode = errcode.KafkaStorageError
+				} else {
+					pd.Records = buf
+					b.metrics.bytesOut.Add(float64(len(buf)))
+				}
+			}
+		}
+		if r.code == errcode.FencedLeaderEpoch || r.code == errcode.NotLeaderOrFollower || r.code == errcode.UnknownLeaderEpoch {
+			if r.p != nil && r.current >= 0 {
+				pd.CurrentLeader.LeaderID, pd.CurrentLeader.LeaderEpoch = protocol.BrokerID(b.nodeID), r.current
+			}
+		}
+		if incremental && pd.ErrorCode == 0 && len(pd.Records) == 0 &&
+			pd.HighWatermark == r.fp.sentHW && pd.LastStableOffset == r.fp.sentLSO && pd.LogStartOffset == r.fp.sentLogStart {
+			continue
+		}
+		r.fp.sentHW, r.fp.sentLSO, r.fp.sentLogStart = pd.HighWatermark, pd.LastStableOffset, pd.LogStartOffset
+		if pd.Records == nil && v < 13 {
+			pd.Records = []byte{} // older clients expect an empty, not null, record set
+		}
+		k := fetchTopicKey{r.fp.key.topic, r.fp.key.topicID}
+		ti, ok := byTopic[k]
+		if !ok {
+			ti = len(resp.Responses)
+			byTopic[k] = ti
+			resp.Responses = append(resp.Responses, protocol.FetchResponseFetchableTopicResponse{
+				Topic: protocol.TopicName(r.fp.key.topic), TopicID: r.fp.key.topicID,
+			})
+		}
+		resp.Responses[ti].Partitions = append(resp.Responses[ti].Partitions, pd)
+		if pd.ErrorCode != 0 {
+			b.metrics.errors.WithLabelValues("Fetch", errName(pd.ErrorCode)).Inc()
+		}
+	}
+}
+
+type fetchTopicKey struct {
+	name string
+	id   protocol.UUID
+}
+
+func topicIDOf(u protocol.UUID) controller.TopicID { return controller.TopicID(u) }

@@ -1,0 +1,186 @@
+package server
+
+import (
+	"context"
+	"math"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// Authorized-operation bitfields (bit n set = AclOperation n allowed). With no
+// authorizer configured every operation the resource supports is allowed,
+// which is what Kafka reports then.
+const (
+	opRead            = 3
+	opWrite           = 4
+	opCreate          = 5
+	opDelete          = 6
+	opAlter           = 7
+	opDescribe        = 8
+	opClusterAction   = 9
+	opDescribeConfigs = 10
+	opAlterConfigs    = 11
+	opIdempotentWrite = 12
+
+	topicOps   = 1<<opRead | 1<<opWrite | 1<<opCreate | 1<<opDelete | 1<<opAlter | 1<<opDescribe | 1<<opDescribeConfigs | 1<<opAlterConfigs
+	clusterOps = 1<<opCreate | 1<<opAlter | 1<<opDescribe | 1<<opClusterAction | 1<<opDescribeConfigs | 1<<opAlterConfigs | 1<<opIdempotentWrite
+	// notRequestedOps is the "not provided" value of authorized-operations fields.
+	notRequestedOps = math.MinInt32
+)
+
+func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.MetadataRequest) (*protocol.MetadataResponse, error) {
+	resp := &protocol.MetadataResponse{}
+	img := b.image.Load()
+	v := rc.v
+
+	// Which topics: v0 uses an empty list for "all"; v1+ uses null for all.
+	all := req.Topics == nil || (v == 0 && len(req.Topics) == 0)
+	// v0-3 have no flag: auto-creation is allowed whenever the broker allows it.
+	allowAuto := req.AllowAutoTopicCreation || v < 4
+
+	if !all {
+		var create []controller.CreateTopic
+		for _, t := range req.Topics {
+			if t.Name == nil || *t.Name == "" {
+				continue
+			}
+			name := string(*t.Name)
+			if img.Topic(name) == nil && allowAuto && b.cfg.AutoCreateTopicsEnable && controller.ValidateTopicName(name) == nil && !isInternalTopic(name) {
+				create = append(create, controller.CreateTopic{Name: name, NumPartitions: -1, ReplicationFactor: -1})
+			}
+		}
+		if len(create) > 0 {
+			b.ctrl.CreateTopics(ctx, create, false)
+			img = b.syncImage()
+		}
+	}
+
+	resp.Brokers = b.metadataBrokers(img, rc.c.listener)
+	clusterID := img.ClusterID()
+	resp.ClusterID = &clusterID
+	resp.ControllerID = protocol.BrokerID(b.controllerIDForClients())
+	resp.ClusterAuthorizedOperations = notRequestedOps
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = clusterOps
+	}
+
+	addTopic := func(t *controller.TopicImage) {
+		mt := protocol.MetadataResponseMetadataResponseTopic{
+			Name:                      ptrTopic(t.Name),
+			TopicID:                   protocol.UUID(t.ID),
+			IsInternal:                isInternalTopic(t.Name),
+			TopicAuthorizedOperations: notRequestedOps,
+		}
+		if req.IncludeTopicAuthorizedOperations {
+			mt.TopicAuthorizedOperations = topicOps
+		}
+		mt.Partitions = make([]protocol.MetadataResponseMetadataResponsePartition, len(t.Partitions))
+		for i, p := range t.Partitions {
+			mt.Partitions[i] = metadataPartition(img, int32(i), p)
+		}
+		resp.Topics = append(resp.Topics, mt)
+	}
+
+	if all {
+		for _, t := range img.Topics() {
+			addTopic(t)
+		}
+		return resp, nil
+	}
+	for _, rt := range req.Topics {
+		if rt.Name == nil || *rt.Name == "" {
+			// Lookup by topic ID (v10+ with a null name).
+			if t := img.TopicByID(controller.TopicID(rt.TopicID)); t != nil && rt.TopicID != (protocol.UUID{}) {
+				addTopic(t)
+				continue
+			}
+			resp.Topics = append(resp.Topics, protocol.MetadataResponseMetadataResponseTopic{
+				ErrorCode: errcode.UnknownTopicID, TopicID: rt.TopicID,
+				TopicAuthorizedOperations: notRequestedOps,
+			})
+			continue
+		}
+		name := string(*rt.Name)
+		if t := img.Topic(name); t != nil {
+			addTopic(t)
+			continue
+		}
+		code := errcode.UnknownTopicOrPartition
+		if controller.ValidateTopicName(name) != nil {
+			code = errcode.InvalidTopicException
+		}
+		resp.Topics = append(resp.Topics, protocol.MetadataResponseMetadataResponseTopic{
+			ErrorCode: code, Name: rt.Name, TopicAuthorizedOperations: notRequestedOps,
+		})
+	}
+	return resp, nil
+}
+
+func metadataPartition(img *controller.MetadataImage, index int32, p *controller.PartitionImage) protocol.MetadataResponseMetadataResponsePartition {
+	mp := protocol.MetadataResponseMetadataResponsePartition{
+		PartitionIndex:  index,
+		LeaderID:        protocol.BrokerID(p.Leader),
+		LeaderEpoch:     p.LeaderEpoch,
+		ReplicaNodes:    brokerIDs(p.Replicas),
+		IsrNodes:        brokerIDs(p.ISR),
+		OfflineReplicas: []protocol.BrokerID{},
+	}
+	for _, r := range p.Replicas {
+		if br := img.Broker(r); br == nil || br.Fenced {
+			mp.OfflineReplicas = append(mp.OfflineReplicas, protocol.BrokerID(r))
+		}
+	}
+	if p.Leader < 0 {
+		mp.ErrorCode = errcode.LeaderNotAvailable
+	}
+	return mp
+}
+
+// metadataBrokers lists unfenced brokers with their endpoint on the listener
+// the client used, as Kafka does.
+func (b *Broker) metadataBrokers(img *controller.MetadataImage, listener string) []protocol.MetadataResponseMetadataResponseBroker {
+	var out []protocol.MetadataResponseMetadataResponseBroker
+	for _, br := range img.Brokers() {
+		if br.Fenced {
+			continue
+		}
+		ep, ok := br.Endpoint(listener)
+		if !ok {
+			continue
+		}
+		out = append(out, protocol.MetadataResponseMetadataResponseBroker{
+			NodeID: protocol.BrokerID(br.ID), Host: ep.Host, Port: int32(ep.Port), Rack: br.Rack,
+		})
+	}
+	return out
+}
+
+// controllerIDForClients is what Metadata and DescribeCluster report as the
+// controller. KRaft controllers are not reachable by clients, so Kafka
+// reports a live broker instead; Spool reports itself.
+func (b *Broker) controllerIDForClients() int32 { return b.nodeID }
+
+func brokerIDs(ids []int32) []protocol.BrokerID {
+	out := make([]protocol.BrokerID, len(ids))
+	for i, id := range ids {
+		out[i] = protocol.BrokerID(id)
+	}
+	return out
+}
+
+func ptrTopic(s string) *protocol.TopicName {
+	t := protocol.TopicName(s)
+	return &t
+}
+
+// Internal topic names.
+const (
+	consumerOffsetsTopic  = "__consumer_offsets"
+	transactionStateTopic = "__transaction_state"
+)
+
+func isInternalTopic(name string) bool {
+	return name == consumerOffsetsTopic || name == transactionStateTopic
+}

@@ -1,0 +1,81 @@
+package server
+
+import (
+	"context"
+	"slices"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+func (b *Broker) handleApiVersions(ctx context.Context, rc *reqCtx, req *protocol.ApiVersionsRequest) (*protocol.ApiVersionsResponse, error) {
+	if rc.v >= 3 {
+		rc.c.softwareName = req.ClientSoftwareName
+		rc.c.softwareVersion = req.ClientSoftwareVersion
+		if !validSoftwareField(req.ClientSoftwareName) || !validSoftwareField(req.ClientSoftwareVersion) {
+			return b.apiVersionsResponse(errcode.InvalidRequest), nil
+		}
+	}
+	return b.apiVersionsResponse(errcode.None), nil
+}
+
+// validSoftwareField checks KIP-511's rule for client software name and
+// version: non-empty, alphanumerics plus '.', '-', and must start and end
+// with an alphanumeric.
+func validSoftwareField(s string) bool {
+	if s == "" {
+		return false
+	}
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !alnum(c) && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return alnum(s[0]) && alnum(s[len(s)-1])
+}
+
+// apiVersionsResponse lists what this broker serves. The same body is valid
+// at every version; for UNSUPPORTED_VERSION it is sent at v0, and v0 carries
+// only the error and the key list.
+func (b *Broker) apiVersionsResponse(code int16) *protocol.ApiVersionsResponse {
+	resp := &protocol.ApiVersionsResponse{ErrorCode: code}
+	keys := make([]int16, 0, len(b.handlers))
+	for k := range b.handlers {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		h := b.handlers[k]
+		resp.APIKeys = append(resp.APIKeys, protocol.ApiVersionsResponseAPIVersion{APIKey: k, MinVersion: h.min, MaxVersion: h.max})
+	}
+	if code != errcode.None {
+		return resp
+	}
+	img := b.image.Load()
+	resp.FinalizedFeaturesEpoch = int64(img.Offset())
+	for _, f := range supportedFeatures {
+		resp.SupportedFeatures = append(resp.SupportedFeatures, protocol.ApiVersionsResponseSupportedFeatureKey{
+			Name: f.name, MinVersion: f.min, MaxVersion: f.max,
+		})
+		if lvl := img.Feature(f.name); lvl > 0 {
+			resp.FinalizedFeatures = append(resp.FinalizedFeatures, protocol.ApiVersionsResponseFinalizedFeatureKey{
+				Name: f.name, MinVersionLevel: lvl, MaxVersionLevel: lvl,
+			})
+		}
+	}
+	return resp
+}
+
+// supportedFeatures are the feature flags this broker understands (KIP-584).
+// transaction.version 2 enables KIP-890 transactions for 4.x clients once the
+// transaction coordinator supports it; until then it is advertised at 0.
+var supportedFeatures = []struct {
+	name     string
+	min, max int16
+}{
+	{"metadata.version", 7, 27},
+	{"group.version", 0, 1},
+	{"transaction.version", 0, 0},
+}

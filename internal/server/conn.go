@@ -1,0 +1,270 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/protocol"
+)
+
+// conn serves one client connection. Three goroutines share it:
+//
+//	reader  reads frames, parses them and queues them on reqs (bounded by the
+//	        per-connection in-flight limit; when full it stops reading, which is
+//	        the back-pressure Kafka gets by muting the channel);
+//	handler takes requests from reqs one at a time, in arrival order, and
+//	        queues the encoded responses on resps. A long-polling Fetch blocks
+//	        only this connection's later requests, exactly as in Kafka, so
+//	        responses always leave in request order;
+//	writer  writes queued responses, coalescing bursts into one writev.
+//
+// Closing the connection cancels ctx; every goroutine selects on it.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	log    *zap.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	reqs   chan *inflight
+	resps  chan *inflight
+	wg     sync.WaitGroup
+
+	// listener is the name of the listener the client connected to
+	// (PLAINTEXT, SASL_PLAINTEXT, ...); the metadata response advertises
+	// that listener's endpoints.
+	listener string
+	// clientID and software name/version are learned from requests.
+	clientID        string
+	softwareName    string
+	softwareVersion string
+}
+
+// inflight is one request from read to written response.
+type inflight struct {
+	hdr      protocol.RequestHeader
+	req      protocol.Request
+	frame    *[]byte // pooled buffer the request aliases
+	received time.Time
+	out      []byte // encoded response, size prefix included; nil: no response
+	release  bool   // holds a global in-flight slot
+}
+
+func (s *Server) serveConn(ctx context.Context, nc net.Conn, listener string) {
+	ctx, cancel := context.WithCancel(ctx)
+	c := &conn{
+		s:        s,
+		nc:       nc,
+		log:      s.log.With(zap.String("remote", nc.RemoteAddr().String())),
+		ctx:      ctx,
+		cancel:   cancel,
+		reqs:     make(chan *inflight, s.perConnInflight),
+		resps:    make(chan *inflight, s.perConnInflight),
+		listener: listener,
+	}
+	s.metrics.connections.Inc()
+	defer s.metrics.connections.Dec()
+	c.wg.Add(2)
+	go c.handleLoop()
+	go c.writeLoop()
+	c.readLoop()
+	// The reader is the only sender on reqs. Closing it lets the handler
+	// finish what was already read and the writer flush its answers (a
+	// graceful shutdown closes only the read side), unless a failure
+	// cancelled ctx first.
+	close(c.reqs)
+	c.wg.Wait()
+	cancel()
+	_ = nc.Close()
+	// Return pooled buffers and global slots of anything abandoned.
+	for f := range c.reqs {
+		c.finish(f)
+	}
+	for f := range c.resps {
+		c.finish(f)
+	}
+}
+
+func (c *conn) finish(f *inflight) {
+	if f.frame != nil {
+		c.s.putFrame(f.frame)
+		f.frame = nil
+	}
+	if f.release {
+		f.release = false
+		<-c.s.globalInflight
+	}
+}
+
+func (c *conn) readLoop() {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var sizeBuf [4]byte
+	for {
+		if idle := c.s.idleTimeout; idle > 0 {
+			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
+		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
+			c.logReadEnd(err)
+			return
+		}
+		size := int32(uint32(sizeBuf[0])<<24 | uint32(sizeBuf[1])<<16 | uint32(sizeBuf[2])<<8 | uint32(sizeBuf[3]))
+		if size < 0 || size > c.s.maxRequestSize {
+			// Checked before allocating: a hostile prefix costs nothing.
+			c.log.Warn("closing connection: request size out of range; raise socket.request.max.bytes if this client is legitimate",
+				zap.Int32("size", size), zap.Int32("socket_request_max_bytes", c.s.maxRequestSize))
+			return
+		}
+		// A body read must make progress; a client that sends a size and
+		// stalls is dropped after the request timeout, not the idle one.
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.s.requestReadTimeout))
+		frame := c.s.getFrame(int(size))
+		if _, err := io.ReadFull(br, *frame); err != nil {
+			c.s.putFrame(frame)
+			c.logReadEnd(err)
+			return
+		}
+		f := &inflight{frame: frame, received: time.Now()}
+		hdr, req, err := protocol.ParseRequest(*frame)
+		f.hdr, f.req = hdr, req
+		if err != nil {
+			if !c.answerUnparsable(f, err) {
+				c.s.putFrame(frame)
+				return
+			}
+		}
+		// Global in-flight limit (queued.max.requests): wait for a slot.
+		select {
+		case c.s.globalInflight <- struct{}{}:
+			f.release = true
+		case <-c.ctx.Done():
+			c.finish(f)
+			return
+		}
+		select {
+		case c.reqs <- f:
+		case <-c.ctx.Done():
+			c.finish(f)
+			return
+		}
+	}
+}
+
+// answerUnparsable decides what to do with a request that did not parse.
+// Kafka closes the connection for unknown keys, unsupported versions and
+// malformed bodies, with one exception: ApiVersions with a version newer than
+// the broker knows is answered with UNSUPPORTED_VERSION in v0 form, so a new
+// client can learn what this broker speaks. It reports whether the request
+// stays queued (f.req then holds the v0 answer's request).
+func (c *conn) answerUnparsable(f *inflight, err error) bool {
+	if f.hdr.RequestAPIKey == protocol.KeyApiVersions && errors.Is(err, protocol.ErrUnsupportedVersion) {
+		f.req = nil // handleLoop answers with the v0 error response
+		return true
+	}
+	c.log.Warn("closing connection: unparsable request",
+		zap.Int16("api_key", f.hdr.RequestAPIKey), zap.Int16("api_version", f.hdr.RequestAPIVersion),
+		zap.Int32("correlation_id", f.hdr.CorrelationID), zap.Error(err))
+	return false
+}
+
+func (c *conn) logReadEnd(err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.ctx.Err() != nil:
+	case errors.As(err, &ne) && ne.Timeout():
+		c.log.Debug("closing idle connection")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		c.log.Debug("connection closed mid-frame")
+	default:
+		c.log.Debug("connection read failed", zap.Error(err))
+	}
+}
+
+func (c *conn) handleLoop() {
+	defer c.wg.Done()
+	for {
+		var f *inflight
+		select {
+		case <-c.ctx.Done():
+			close(c.resps)
+			return
+		case f = <-c.reqs:
+		}
+		if f == nil { // reqs closed: no more requests
+			close(c.resps)
+			return
+		}
+		if err := c.handle(f); err != nil {
+			c.log.Warn("closing connection", zap.Int16("api_key", f.hdr.RequestAPIKey), zap.Error(err))
+			c.finish(f)
+			c.cancel()
+			close(c.resps)
+			return
+		}
+		if f.frame != nil {
+			c.s.putFrame(f.frame)
+			f.frame = nil
+		}
+		if f.out == nil { // acks=0 produce: nothing to write
+			c.finish(f)
+			continue
+		}
+		select {
+		case c.resps <- f:
+		case <-c.ctx.Done():
+			c.finish(f)
+			close(c.resps)
+			return
+		}
+	}
+}
+
+func (c *conn) writeLoop() {
+	defer c.wg.Done()
+	var batch []*inflight
+	var bufs net.Buffers
+	for {
+		batch = batch[:0]
+		f, ok := <-c.resps
+		if !ok {
+			return
+		}
+		batch = append(batch, f)
+	more:
+		for len(batch) < cap(c.resps) {
+			select {
+			case f, ok := <-c.resps:
+				if !ok {
+					break more
+				}
+				batch = append(batch, f)
+			default:
+				break more
+			}
+		}
+		bufs = bufs[:0]
+		for _, f := range batch {
+			bufs = append(bufs, f.out)
+		}
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.writeTimeout))
+		_, err := bufs.WriteTo(c.nc)
+		for _, f := range batch {
+			c.s.putResp(f.out)
+			f.out = nil
+			c.finish(f)
+		}
+		if err != nil {
+			c.log.Debug("connection write failed", zap.Error(err))
+			c.cancel()
+			for f := range c.resps { // unblock the handler until it closes resps
+				c.finish(f)
+			}
+			return
+		}
+	}
+}

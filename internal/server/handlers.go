@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// reqCtx is what a handler knows about the request besides its body.
+type reqCtx struct {
+	c   *conn
+	hdr *protocol.RequestHeader
+	v   int16
+}
+
+// handlerFunc answers one request. A nil response means "send nothing"
+// (Produce with acks=0). An error closes the connection: it is reserved for
+// requests that make the connection unusable, never for request-level
+// problems, which go into the response's error codes.
+type handlerFunc func(ctx context.Context, rc *reqCtx, req protocol.Request) (protocol.Response, error)
+
+type apiHandler struct {
+	fn       handlerFunc
+	min, max int16 // versions served (ApiVersions advertises them)
+}
+
+// register adds a typed handler for key, serving versions min..max.
+func register[Req protocol.Request, Resp protocol.Response](h map[int16]apiHandler, key, min, max int16,
+	fn func(ctx context.Context, rc *reqCtx, req Req) (Resp, error)) {
+	info := protocol.LookupAPI(key)
+	if info == nil {
+		panic(fmt.Sprintf("server: register unknown API key %d", key))
+	}
+	if min < info.MinVersion || max > info.MaxStableVersion() || min > max {
+		panic(fmt.Sprintf("server: register %s versions %d-%d outside %d-%d", info.Name, min, max, info.MinVersion, info.MaxStableVersion()))
+	}
+	h[key] = apiHandler{min: min, max: max, fn: func(ctx context.Context, rc *reqCtx, req protocol.Request) (protocol.Response, error) {
+		typed, ok := req.(Req)
+		if !ok {
+			return nil, fmt.Errorf("request type %T for API key %d", req, key)
+		}
+		resp, err := fn(ctx, rc, typed)
+		if err != nil {
+			return nil, err
+		}
+		if any(resp) == nil {
+			return nil, nil
+		}
+		return resp, nil
+	}}
+}
+
+// handle runs f's handler and leaves the encoded response in f.out.
+func (c *conn) handle(f *inflight) error {
+	b := c.s.broker
+	key, v := f.hdr.RequestAPIKey, f.hdr.RequestAPIVersion
+	if f.hdr.ClientID != nil && c.clientID != *f.hdr.ClientID {
+		c.clientID = *f.hdr.ClientID
+	}
+	if f.req == nil { // ApiVersions at a version this broker doesn't know
+		return c.encode(f, 0, b.apiVersionsResponse(errcode.UnsupportedVersion))
+	}
+	h, ok := b.handlers[key]
+	if !ok {
+		return fmt.Errorf("API key %d (%s) is not served by this broker", key, apiName(key))
+	}
+	if v < h.min || v > h.max {
+		if key == protocol.KeyApiVersions {
+			return c.encode(f, 0, b.apiVersionsResponse(errcode.UnsupportedVersion))
+		}
+		return fmt.Errorf("%s version %d is not served (supported %d-%d)", apiName(key), v, h.min, h.max)
+	}
+	rc := &reqCtx{c: c, hdr: &f.hdr, v: v}
+	resp, err := h.fn(c.ctx, rc, f.req)
+	m := c.s.metrics
+	name := apiName(key)
+	m.requests.WithLabelValues(name).Inc()
+	m.latency.WithLabelValues(name).Observe(time.Since(f.received).Seconds())
+	if err != nil {
+		return err
+	}
+	if resp == nil {
+		return nil
+	}
+	return c.encode(f, v, resp)
+}
+
+// encode writes resp as f's response frame.
+func (c *conn) encode(f *inflight, v int16, resp protocol.Response) error {
+	out, err := protocol.AppendResponse(c.s.getResp(), f.hdr.CorrelationID, f.hdr.RequestAPIKey, v, resp)
+	if err != nil {
+		return fmt.Errorf("encode %s response: %w", apiName(f.hdr.RequestAPIKey), err)
+	}
+	f.out = out
+	return nil
+}
+
+func apiName(key int16) string {
+	if info := protocol.LookupAPI(key); info != nil {
+		return info.Name
+	}
+	return fmt.Sprintf("Unknown(%d)", key)
+}
+
+// errName is the Kafka name of an error code, for logs and metrics.
+func errName(code int16) string { return errcode.Name(code) }

@@ -1,0 +1,224 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// Listener is one client-facing endpoint.
+type Listener struct {
+	Name string // listener name, e.g. PLAINTEXT
+	Addr string // host:port to bind
+}
+
+// Server accepts Kafka client connections and hands requests to a Broker.
+type Server struct {
+	log     *zap.Logger
+	broker  *Broker
+	metrics *serverMetrics
+
+	maxRequestSize     int32
+	perConnInflight    int
+	globalInflight     chan struct{}
+	idleTimeout        time.Duration
+	requestReadTimeout time.Duration
+	writeTimeout       time.Duration
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	conns     map[net.Conn]struct{}
+	wg        sync.WaitGroup
+	ctx       context.Context
+	cancel    context.CancelFunc
+
+	framePool sync.Pool
+	respPool  sync.Pool
+}
+
+// ServerConfig holds the network limits (Kafka's names in comments).
+type ServerConfig struct {
+	MaxRequestSize  int32         // socket.request.max.bytes
+	PerConnInflight int           // requests read ahead per connection
+	GlobalInflight  int           // queued.max.requests
+	IdleTimeout     time.Duration // connections.max.idle.ms
+}
+
+// NewServer returns a Server for b. reg may be nil.
+func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.Logger) *Server {
+	if cfg.MaxRequestSize <= 0 {
+		cfg.MaxRequestSize = 104857600
+	}
+	if cfg.PerConnInflight <= 0 {
+		cfg.PerConnInflight = 16
+	}
+	if cfg.GlobalInflight <= 0 {
+		cfg.GlobalInflight = 500
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		log:                log,
+		broker:             b,
+		metrics:            newServerMetrics(reg),
+		maxRequestSize:     cfg.MaxRequestSize,
+		perConnInflight:    cfg.PerConnInflight,
+		globalInflight:     make(chan struct{}, cfg.GlobalInflight),
+		idleTimeout:        cfg.IdleTimeout,
+		requestReadTimeout: 30 * time.Second,
+		writeTimeout:       30 * time.Second,
+		conns:              make(map[net.Conn]struct{}),
+		ctx:                ctx,
+		cancel:             cancel,
+	}
+	return s
+}
+
+// Listen binds every listener before any is served, so a port conflict
+// fails start-up instead of leaving a half-listening broker.
+func (s *Server) Listen(ls []Listener) error {
+	for _, l := range ls {
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("listen on %s (%s): %w; is another broker already using that port?", l.Addr, l.Name, err)
+		}
+		s.mu.Lock()
+		s.listeners = append(s.listeners, ln)
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go s.acceptLoop(ln, l.Name)
+		s.log.Info("listening", zap.String("listener", l.Name), zap.String("addr", ln.Addr().String()))
+	}
+	return nil
+}
+
+// Addrs returns the bound addresses, in Listen order.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]net.Addr, len(s.listeners))
+	for i, ln := range s.listeners {
+		out[i] = ln.Addr()
+	}
+	return out
+}
+
+func (s *Server) acceptLoop(ln net.Listener, name string) {
+	defer s.wg.Done()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || s.ctx.Err() != nil {
+				return
+			}
+			// Out of file descriptors and similar: back off, keep serving.
+			if backoff == 0 {
+				backoff = 5 * time.Millisecond
+			} else if backoff < time.Second {
+				backoff *= 2
+			}
+			s.log.Warn("accept failed", zap.Error(err), zap.Duration("retry_in", backoff))
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
+		}
+		backoff = 0
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
+		s.mu.Lock()
+		if s.ctx.Err() != nil {
+			s.mu.Unlock()
+			_ = nc.Close()
+			return
+		}
+		s.conns[nc] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(s.ctx, nc, name)
+			s.mu.Lock()
+			delete(s.conns, nc)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ln := range s.listeners {
+		_ = ln.Close()
+	}
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
+// then closes every connection and waits for their goroutines.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.closeListeners()
+	// Give connections a moment to finish what they are doing: close read
+	// halves so no new request is read, and wait for writers to drain.
+	s.mu.Lock()
+	for nc := range s.conns {
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.CloseRead()
+		}
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	s.cancel()
+	s.mu.Lock()
+	for nc := range s.conns {
+		_ = nc.Close()
+	}
+	s.mu.Unlock()
+	<-done
+}
+
+// getFrame returns a pooled buffer of exactly n bytes.
+func (s *Server) getFrame(n int) *[]byte {
+	if p, ok := s.framePool.Get().(*[]byte); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+func (s *Server) putFrame(p *[]byte) {
+	if cap(*p) > 8<<20 { // don't pin huge produce buffers
+		return
+	}
+	s.framePool.Put(p)
+}
+
+func (s *Server) getResp() []byte {
+	if p, ok := s.respPool.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, 4096)
+}
+
+func (s *Server) putResp(b []byte) {
+	if cap(b) > 8<<20 {
+		return
+	}
+	b = b[:0]
+	s.respPool.Put(&b)
+}

@@ -662,7 +662,6 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool
 		return res, nil
 	}
 	i := max(sort.Search(len(segs), func(i int) bool { return segs[i].baseOffset > offset })-1, 0)
-	var buf [records.HeaderSize]byte
 	for first := true; i < len(segs); i, first = i+1, false {
 		s := segs[i]
 		limit := s.Size()
@@ -670,36 +669,49 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool
 		if first {
 			pos = s.offsetIndex.lookup(offset).position
 		}
-		for pos < limit {
-			h, err := s.readHeaderAt(pos, limit, buf[:])
-			if err != nil {
-				if s.deleted.Load() {
-					err = fmt.Errorf("%w: %s segment %d deleted during read: %w", ErrOffsetOutOfRange, l.tp, s.baseOffset, err)
-				}
-				return res, err
-			}
-			size := h.Size()
-			if h.LastOffset() < offset {
-				pos += int64(size)
-				continue
-			}
-			if h.LastOffset() >= maxOffset {
-				return res, nil
-			}
-			if res.Size+size > maxBytes && !(res.Size == 0 && minOneBatch) {
-				return res, nil
-			}
-			if n := len(res.Regions); n > 0 && res.Regions[n-1].File == s.log &&
-				res.Regions[n-1].Pos+int64(res.Regions[n-1].Size) == pos && int64(res.Regions[n-1].Size)+int64(size) <= math.MaxInt32 {
-				res.Regions[n-1].Size += int32(size)
-			} else {
-				res.Regions = append(res.Regions, Region{File: s.log, Pos: pos, Size: int32(size)})
-			}
-			res.Size += size
-			pos += int64(size)
+		hs := newHeaderScanner(s)
+		done, err := l.readSegment(&res, hs, pos, limit, offset, maxBytes, maxOffset, minOneBatch)
+		hs.release()
+		if err != nil || done {
+			return res, err
 		}
 	}
 	return res, nil
+}
+
+// readSegment adds the batches of one segment from pos to res. done reports
+// that a limit was reached.
+func (l *Log) readSegment(res *ReadResult, hs *headerScanner, pos, limit, offset int64, maxBytes int, maxOffset int64, minOneBatch bool) (bool, error) {
+	s := hs.s
+	for pos < limit {
+		h, err := hs.at(pos, limit)
+		if err != nil {
+			if s.deleted.Load() {
+				err = fmt.Errorf("%w: %s segment %d deleted during read: %w", ErrOffsetOutOfRange, l.tp, s.baseOffset, err)
+			}
+			return true, err
+		}
+		size := h.Size()
+		if h.LastOffset() < offset {
+			pos += int64(size)
+			continue
+		}
+		if h.LastOffset() >= maxOffset {
+			return true, nil
+		}
+		if res.Size+size > maxBytes && !(res.Size == 0 && minOneBatch) {
+			return true, nil
+		}
+		if n := len(res.Regions); n > 0 && res.Regions[n-1].File == s.log &&
+			res.Regions[n-1].Pos+int64(res.Regions[n-1].Size) == pos && int64(res.Regions[n-1].Size)+int64(size) <= math.MaxInt32 {
+			res.Regions[n-1].Size += int32(size)
+		} else {
+			res.Regions = append(res.Regions, Region{File: s.log, Pos: pos, Size: int32(size)})
+		}
+		res.Size += size
+		pos += int64(size)
+	}
+	return false, nil
 }
 
 // TimestampOffset is an answer to ListOffsets by timestamp.
@@ -716,13 +728,12 @@ type TimestampOffset struct {
 func (l *Log) OffsetForTimestamp(ts int64) (TimestampOffset, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var buf [records.HeaderSize]byte
 	lso := l.logStartOffset
 	for _, s := range l.segments {
 		if s.maxTimestamp < ts {
 			continue
 		}
-		h, found, err := s.findOffsetByTimestamp(ts, buf[:])
+		h, found, err := s.findOffsetByTimestamp(ts)
 		if err != nil {
 			return TimestampOffset{}, false, err
 		}
@@ -755,9 +766,9 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	if l.closed {
 		return 0, ErrClosed
 	}
-	if offset > l.highWatermark || offset < 0 {
+	if hw := l.HighWatermark(); offset > hw || offset < 0 {
 		return l.logStartOffset, fmt.Errorf("%w: %s cannot delete records before %d: high watermark %d",
-			ErrOffsetOutOfRange, l.tp, offset, l.highWatermark)
+			ErrOffsetOutOfRange, l.tp, offset, hw)
 	}
 	if offset <= l.logStartOffset {
 		return l.logStartOffset, nil
@@ -830,6 +841,7 @@ func (s *Segment) largestTimestamp() int64 {
 // deletableLocked counts the leading segments that pred accepts and that lie
 // wholly below the high watermark; an empty active segment never counts.
 func (l *Log) deletableLocked(pred func(s, next *Segment) bool) int {
+	hw := l.HighWatermark() // SetHighWatermark does not take mu
 	n := 0
 	for i, s := range l.segments {
 		var next *Segment
@@ -838,7 +850,7 @@ func (l *Log) deletableLocked(pred func(s, next *Segment) bool) int {
 			next = l.segments[i+1]
 			upper = next.baseOffset
 		}
-		if l.highWatermark < upper || (next == nil && s.Size() == 0) || !pred(s, next) {
+		if hw < upper || (next == nil && s.Size() == 0) || !pred(s, next) {
 			break
 		}
 		n++

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -178,10 +179,12 @@ func (s *Segment) readHeaderAt(pos, limit int64, buf []byte) (records.Header, er
 // translateOffset finds the first batch at or after the index position for
 // target whose last offset is >= target. found is false when the segment
 // (up to limit) has no such batch.
-func (s *Segment) translateOffset(target, limit int64, buf []byte) (pos int64, h records.Header, found bool, err error) {
+func (s *Segment) translateOffset(target, limit int64) (pos int64, h records.Header, found bool, err error) {
+	hs := newHeaderScanner(s)
+	defer hs.release()
 	pos = s.offsetIndex.lookup(target).position
 	for pos < limit {
-		h, err = s.readHeaderAt(pos, limit, buf)
+		h, err = hs.at(pos, limit)
 		if err != nil {
 			return 0, h, false, err
 		}
@@ -194,12 +197,14 @@ func (s *Segment) translateOffset(target, limit int64, buf []byte) (pos int64, h
 }
 
 // findOffsetByTimestamp returns the first batch whose MaxTimestamp >= ts.
-func (s *Segment) findOffsetByTimestamp(ts int64, buf []byte) (records.Header, bool, error) {
+func (s *Segment) findOffsetByTimestamp(ts int64) (records.Header, bool, error) {
+	hs := newHeaderScanner(s)
+	defer hs.release()
 	entry := s.timeIndex.lookup(ts)
 	pos := s.offsetIndex.lookup(entry.offset).position
 	limit := s.size.Load()
 	for pos < limit {
-		h, err := s.readHeaderAt(pos, limit, buf)
+		h, err := hs.at(pos, limit)
 		if err != nil {
 			return h, false, err
 		}
@@ -236,8 +241,10 @@ func (s *Segment) loadTailLocked() error {
 	} else {
 		s.bytesSinceLastIndexEntry = size
 	}
+	hs := newHeaderScanner(s)
+	defer hs.release()
 	for pos < size {
-		h, err := s.readHeaderAt(pos, size, buf[:])
+		h, err := hs.at(pos, size)
 		if err != nil {
 			return err
 		}
@@ -310,8 +317,7 @@ func grow(b []byte, n int) []byte {
 // returns the number of bytes removed.
 func (s *Segment) truncateToLocked(offset int64) (int64, error) {
 	size := s.size.Load()
-	var buf [records.HeaderSize]byte
-	pos, _, found, err := s.translateOffset(offset, size, buf[:])
+	pos, _, found, err := s.translateOffset(offset, size)
 	if err != nil {
 		return 0, err
 	}
@@ -424,4 +430,53 @@ func readFull(f *os.File, dst []byte, pos int64) error {
 		return fmt.Errorf("storage: read %s at %d: %w", f.Name(), pos, err)
 	}
 	return nil
+}
+
+// headerScanner reads batch headers through a buffer so that walking many
+// small batches costs one pread per scanBufferSize bytes, not one per batch.
+type headerScanner struct {
+	s     *Segment
+	buf   []byte
+	start int64 // file position of buf[0]
+}
+
+const scanBufferSize = 16 << 10
+
+var scanBuffers = sync.Pool{New: func() any { b := make([]byte, scanBufferSize); return &b }}
+
+func newHeaderScanner(s *Segment) *headerScanner {
+	return &headerScanner{s: s, buf: (*scanBuffers.Get().(*[]byte))[:0]}
+}
+
+func (hs *headerScanner) release() {
+	b := hs.buf[:0]
+	scanBuffers.Put(&b)
+}
+
+// at decodes the header of the batch at pos, which must lie below limit,
+// and checks the batch ends by limit.
+func (hs *headerScanner) at(pos, limit int64) (records.Header, error) {
+	s := hs.s
+	if limit-pos < records.HeaderSize {
+		return records.Header{}, fmt.Errorf("%w: segment %d: %d bytes at position %d, short of a batch header",
+			ErrCorrupt, s.baseOffset, limit-pos, pos)
+	}
+	if pos < hs.start || pos+records.HeaderSize > hs.start+int64(len(hs.buf)) {
+		n := min(int64(cap(hs.buf)), limit-pos)
+		hs.buf = hs.buf[:n]
+		if _, err := s.log.ReadAt(hs.buf, pos); err != nil {
+			hs.buf = hs.buf[:0]
+			return records.Header{}, fmt.Errorf("storage: read segment %d at %d: %w", s.baseOffset, pos, err)
+		}
+		hs.start = pos
+	}
+	h, err := records.ParseHeader(hs.buf[pos-hs.start:])
+	if err != nil {
+		return h, fmt.Errorf("%w: segment %d position %d: %w", ErrCorrupt, s.baseOffset, pos, err)
+	}
+	if int64(h.Size()) > limit-pos {
+		return h, fmt.Errorf("%w: segment %d position %d: batch of %d bytes past end %d",
+			ErrCorrupt, s.baseOffset, pos, h.Size(), limit)
+	}
+	return h, nil
 }

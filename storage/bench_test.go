@@ -1,0 +1,82 @@
+package storage
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"go.uber.org/zap"
+)
+
+func benchLog(b *testing.B) *Log {
+	cfg := DefaultConfig()
+	cfg.SegmentMs = 1 << 62
+	l, err := OpenLog(filepath.Join(b.TempDir(), "bench-0"), cfg, LoadState{CleanShutdown: true}, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return l
+}
+
+func BenchmarkAppend(b *testing.B) {
+	for _, size := range []int{16 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			l := benchLog(b)
+			batch := makeBatch(100, testEpochMs, size-61)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(batch)))
+			for b.Loop() {
+				if _, err := l.Append(batch, 1, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	for _, maxBytes := range []int{64 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("regions-%dKiB", maxBytes>>10), func(b *testing.B) {
+			l := benchLog(b)
+			batch := makeBatch(10, testEpochMs, 1024)
+			for range 4096 {
+				if _, err := l.Append(batch, 1, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			leo := l.LogEndOffset()
+			b.ReportAllocs()
+			b.SetBytes(int64(maxBytes))
+			var off int64
+			for b.Loop() {
+				r, err := l.Read(off, maxBytes, -1, true)
+				if err != nil {
+					b.Fatal(err)
+				}
+				off = (off + 7919) % (leo - 1000)
+				_ = r
+			}
+		})
+	}
+}
+
+func BenchmarkIndexLookup(b *testing.B) {
+	l := benchLog(b)
+	cfg := l.Config()
+	cfg.IndexIntervalBytes = 0
+	_ = l.SetConfig(cfg)
+	batch := makeBatch(1, testEpochMs, 100)
+	for range 100_000 {
+		if _, err := l.Append(batch, 1, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := l.Segments()[0]
+	b.ReportAllocs()
+	var off int64
+	for b.Loop() {
+		_ = s.offsetIndex.lookup(off)
+		off = (off + 7919) % 100_000
+	}
+}

@@ -1,0 +1,119 @@
+// Package storage is the partition log, built the way Kafka's storage module
+// is: a Log per partition made of Segments (a .log file of record batches
+// plus a sparse offset index and a time index), a leader epoch cache, and a
+// Manager that owns every log of the broker across its log dirs together
+// with retention, flushing, checkpoints, recovery and topic deletion.
+//
+// Storage never decodes records: it reads and rewrites only the 61-byte v2
+// batch header (protocol/records). Batches are written exactly as received,
+// after the leader rewrites BaseOffset and PartitionLeaderEpoch in place
+// (both outside the CRC).
+//
+// # Directory layout
+//
+//	<log.dir>/
+//	  .kafka_cleanshutdown                 empty; written by Manager.Close
+//	  recovery-point-offset-checkpoint     offset checkpoint (below)
+//	  log-start-offset-checkpoint          offset checkpoint (below)
+//	  <topic>-<partition>/
+//	    00000000000000000000.log           batches
+//	    00000000000000000000.index         offset index
+//	    00000000000000000000.timeindex     time index
+//	    00000000000000004211.log ...       next segment, named by base offset
+//	    leader-epoch-checkpoint
+//	    *.deleted                          segments awaiting file.delete.delay.ms
+//	  <topic>-<partition>.<32 hex>-delete/ deleted log awaiting removal
+//
+// Segment files are named by their base offset, zero-padded to 20 digits.
+//
+// # .log
+//
+// Record batches back to back, byte for byte as appended (v2 layout in
+// protocol/records/header.go). Offsets strictly increase; a segment holds
+// offsets [base, base+2^31) so relative offsets fit in 32 bits.
+//
+//	+----------------+-------------+-----------------------------+
+//	| BaseOffset i64 | Length i32  | rest of batch (Length bytes)|  repeated
+//	+----------------+-------------+-----------------------------+
+//
+// # .index (offset index), big-endian, 8-byte entries
+//
+//	+-----------------------+-----------------------+
+//	| relative offset u32   | file position u32     |  repeated
+//	+-----------------------+-----------------------+
+//
+// relative offset = (last offset of a batch) - base offset; position is where
+// that batch starts in the .log. One entry is added once more than
+// IndexIntervalBytes were appended since the previous one, so lookups land at
+// most ~IndexIntervalBytes before the target. Entries strictly increase in
+// both columns.
+//
+// # .timeindex (time index), big-endian, 12-byte entries
+//
+//	+-----------------------+-----------------------+
+//	| timestamp i64 (ms)    | relative offset u32   |  repeated
+//	+-----------------------+-----------------------+
+//
+// Written alongside offset index entries, only when the segment's max
+// timestamp grew: (max timestamp so far, last offset of the first batch that
+// reached it). Timestamps strictly increase. On roll and close a final entry
+// records the segment's max timestamp.
+//
+// Index files of the active segment are preallocated to IndexMaxBytes
+// (rounded down to whole entries) and memory-mapped (see mmapIndex for why
+// mmap over pwrite); only the leading entries are live. They are trimmed to
+// the live entries on roll and close, so after a clean shutdown an index's
+// length is its entry count. A missing index, or one failing the sanity check
+// (last entries increasing, last position inside the .log), is rebuilt from
+// the .log.
+//
+// # Checkpoint files (Kafka's text format, written to <name>.tmp, fsynced,
+// renamed over <name>, directory fsynced)
+//
+//	recovery-point-offset-checkpoint, log-start-offset-checkpoint:
+//	  0                          version
+//	  2                          number of entries
+//	  orders 0 1200              topic partition offset
+//	  orders 1 977
+//
+//	leader-epoch-checkpoint (per partition):
+//	  0                          version
+//	  2                          number of entries
+//	  3 0                        leader epoch, its start offset
+//	  5 640
+//
+// # Recovery
+//
+// A log dir with .kafka_cleanshutdown trusts its indexes: each segment's
+// indexes get the sanity check and only the batches after the last offset
+// index entry are read. Without it, every segment from the one holding the
+// recovery point onward is rescanned: header sanity, increasing offsets and
+// CRC of each batch, indexes rebuilt; the first invalid byte truncates the
+// segment and later segments are deleted (logged with bytes and offsets).
+// The marker is removed once the dir is loaded and written again by a clean
+// Manager.Close.
+//
+// # Concurrency and lock order
+//
+// A Log serializes its writers (Append, AppendAsFollower, roll, TruncateTo,
+// DeleteRecordsBefore, DeleteOldSegments, Close) with Log.mu. Readers (Read,
+// LogEndOffset, HighWatermark, ...) take only Log.stateMu.RLock to snapshot
+// the copy-on-write segment list and offsets, then pread without locks. The
+// writer writes a batch's bytes before publishing the new log end offset
+// under stateMu, so readers only ever see whole batches. Deleted segments are
+// renamed *.deleted and closed after FileDeleteDelayMs, so reads in flight
+// (and Regions handed to sendfile) stay valid for that long.
+//
+// Locks are taken in this order, never the reverse:
+//
+//	Manager.mu → Log.mu → Log.flushMu → Log.stateMu → mmapIndex.mu
+//	LeaderEpochCache.mu is a leaf, taken under Log.mu or alone.
+//
+// Flushing (fsync) holds flushMu but not Log.mu, so appends continue while an
+// fsync runs; appenders that need a flush queue on flushMu and the first
+// syncs through the current log end offset on behalf of all of them.
+//
+// The Manager owns four kinds of goroutines (retention, flush, checkpoint
+// loops, and delayed removal of deleted logs); Close cancels and waits for
+// them before closing the logs.
+package storage

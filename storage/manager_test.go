@@ -1,0 +1,128 @@
+package storage
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+)
+
+func newTestManager(t *testing.T, dirs []string) *Manager {
+	t.Helper()
+	m, err := NewManager(ManagerConfig{
+		Dirs: dirs, Default: testConfig(),
+		RetentionCheckInterval: 20 * time.Millisecond,
+		FlushCheckInterval:     20 * time.Millisecond,
+		CheckpointInterval:     20 * time.Millisecond,
+	}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	return m
+}
+
+func TestManager(t *testing.T) {
+	dirs := []string{t.TempDir(), t.TempDir()}
+	m := newTestManager(t, dirs)
+	leos := map[TopicPartition]int64{}
+	for p := range int32(4) {
+		tp := TopicPartition{"orders", p}
+		l, err := m.GetOrCreateLog(tp, nil)
+		require.NoError(t, err)
+		fill(t, l, 20*int(p+1), 100, constTS)
+		leos[tp] = l.LogEndOffset()
+	}
+	// New partitions go to the dir with the fewest.
+	for _, d := range dirs {
+		ds, err := filepath.Glob(filepath.Join(d, "orders-*"))
+		require.NoError(t, err)
+		require.Len(t, ds, 2, d)
+	}
+	l0, _ := m.Log(TopicPartition{"orders", 0})
+	l0.SetHighWatermark(l0.LogEndOffset())
+	_, err := l0.DeleteRecordsBefore(5)
+	require.NoError(t, err)
+
+	// The periodic checkpoint writes both files.
+	require.Eventually(t, func() bool {
+		got, err := ReadOffsetCheckpoint(filepath.Join(m.dirOf[TopicPartition{"orders", 0}], LogStartOffsetCheckpointFile))
+		return err == nil && got[TopicPartition{"orders", 0}] == 5
+	}, 5*time.Second, 10*time.Millisecond)
+
+	// Deleting renames to <topic>-<partition>.<uuid>-delete, then removes.
+	require.NoError(t, m.DeleteLog(TopicPartition{"orders", 3}))
+	_, ok := m.Log(TopicPartition{"orders", 3})
+	require.False(t, ok)
+	delete(leos, TopicPartition{"orders", 3})
+	require.Eventually(t, func() bool {
+		var left []string
+		for _, d := range dirs {
+			m1, _ := filepath.Glob(filepath.Join(d, "orders-3*"))
+			left = append(left, m1...)
+		}
+		return len(left) == 0
+	}, 5*time.Second, 10*time.Millisecond)
+	require.ErrorIs(t, m.DeleteLog(TopicPartition{"orders", 3}), ErrLogNotFound)
+
+	require.NoError(t, m.Close())
+	for _, d := range dirs {
+		require.FileExists(t, filepath.Join(d, CleanShutdownFile))
+		rp, err := ReadOffsetCheckpoint(filepath.Join(d, RecoveryPointCheckpointFile))
+		require.NoError(t, err)
+		for tp, off := range rp {
+			require.Equal(t, leos[tp], off, "recovery point of %s at close", tp)
+		}
+	}
+
+	// Reopen: clean start, marker removed, logs back with their offsets.
+	m2 := newTestManager(t, dirs)
+	defer m2.Close()
+	for _, d := range dirs {
+		require.NoFileExists(t, filepath.Join(d, CleanShutdownFile))
+	}
+	require.Len(t, m2.Logs(), 3)
+	for tp, leo := range leos {
+		l, ok := m2.Log(tp)
+		require.True(t, ok, tp)
+		require.Equal(t, leo, l.LogEndOffset())
+	}
+	l0, _ = m2.Log(TopicPartition{"orders", 0})
+	require.Equal(t, int64(5), l0.LogStartOffset())
+}
+
+func TestManagerRecoversWithoutMarker(t *testing.T) {
+	dir := t.TempDir()
+	m := newTestManager(t, []string{dir})
+	l, err := m.GetOrCreateLog(TopicPartition{"t", 0}, nil)
+	require.NoError(t, err)
+	fill(t, l, 30, 100, constTS)
+	leo := l.LogEndOffset()
+	require.NoError(t, m.Close())
+	require.NoError(t, os.Remove(filepath.Join(dir, CleanShutdownFile)))
+	active := l.Segments()[len(l.Segments())-1]
+	appendToFile(t, segmentName(l.Dir(), active.BaseOffset(), logSuffix), []byte("torn write"))
+
+	m2 := newTestManager(t, []string{dir})
+	defer m2.Close()
+	l2, ok := m2.Log(TopicPartition{"t", 0})
+	require.True(t, ok)
+	require.Equal(t, leo, l2.LogEndOffset())
+	require.Equal(t, active.Size(), fileSize(t, segmentName(l.Dir(), active.BaseOffset(), logSuffix)))
+}
+
+func TestManagerRetentionLoop(t *testing.T) {
+	m := newTestManager(t, []string{t.TempDir()})
+	defer m.Close()
+	cfg := testConfig()
+	cfg.RetentionMs = 1000
+	l, err := m.GetOrCreateLog(TopicPartition{"old", 0}, &cfg)
+	require.NoError(t, err)
+	fill(t, l, 60, 100, func(int) int64 { return time.Now().Add(-time.Hour).UnixMilli() })
+	require.Eventually(t, func() bool {
+		return len(l.Segments()) == 1 && l.LogStartOffset() == l.LogEndOffset()
+	}, 5*time.Second, 10*time.Millisecond, fmt.Sprint(len(l.Segments())))
+	// Rolled segments got flushed by the flush loop.
+	require.Eventually(t, func() bool { return l.RecoveryPoint() == l.LogEndOffset() }, 5*time.Second, 10*time.Millisecond)
+}

@@ -25,13 +25,13 @@ func TestOffsetCheckpointFormat(t *testing.T) {
 	require.Empty(t, got)
 
 	for name, bad := range map[string]string{
-		"version":     "1\n0\n",
-		"short":       "0\n2\nt 0 1\n",
-		"long":        "0\n1\nt 0 1\nt 1 2\n",
-		"fields":      "0\n1\nt 0\n",
-		"number":      "0\n1\nt x 1\n",
-		"empty":       "",
-		"count":       "0\nx\n",
+		"version": "1\n0\n",
+		"short":   "0\n2\nt 0 1\n",
+		"long":    "0\n1\nt 0 1\nt 1 2\n",
+		"fields":  "0\n1\nt 0\n",
+		"number":  "0\n1\nt x 1\n",
+		"empty":   "",
+		"count":   "0\nx\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			require.NoError(t, os.WriteFile(path, []byte(bad), 0o644))

@@ -35,12 +35,12 @@ func TestLeaderEpochCache(t *testing.T) {
 		epoch     int32
 		end       int64
 	}{
-		{4, 4, leo},        // latest epoch ends at the log end
-		{3, 3, 25},         // ends where the next begins
-		{2, 1, 10},         // unknown epoch between: the floor epoch's end
-		{1, 1, 10},         //
-		{0, 0, 0},          // older than all: requested epoch, first start offset
-		{5, -1, -1},        // newer than all: undefined
+		{4, 4, leo}, // latest epoch ends at the log end
+		{3, 3, 25},  // ends where the next begins
+		{2, 1, 10},  // unknown epoch between: the floor epoch's end
+		{1, 1, 10},  //
+		{0, 0, 0},   // older than all: requested epoch, first start offset
+		{5, -1, -1}, // newer than all: undefined
 		{UndefinedEpoch, -1, -1},
 	} {
 		epoch, end := c.EndOffsetForEpoch(tc.requested, leo)

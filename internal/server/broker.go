@@ -42,6 +42,8 @@ type Broker struct {
 	partitions map[storage.TopicPartition]*Partition
 
 	fetchSessions *fetchSessionCache
+	// leadershipHooks are called by reconcile (see OnLeadership).
+	leadershipHooks []LeadershipHook
 
 	ctx    context.Context
 	cancel context.CancelFunc

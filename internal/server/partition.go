@@ -172,7 +172,9 @@ func (b *Broker) dropPartition(tp storage.TopicPartition) {
 	if p == nil {
 		return
 	}
-	p.leaderEpoch.Store(-1)
+	if p.leaderEpoch.Swap(-1) >= 0 {
+		b.notifyLeadership(p, false)
+	}
 	p.waiters.wake()
 	if err := b.logs.DeleteLog(tp); err != nil {
 		b.log.Warn("cannot delete partition log", zap.String("partition", tp.String()), zap.Error(err))
@@ -183,7 +185,9 @@ func (b *Broker) dropPartition(tp storage.TopicPartition) {
 // new leader epoch starts at the current log end offset.
 func (b *Broker) applyLeadership(p *Partition, pi *controller.PartitionImage) {
 	if pi.Leader != b.nodeID {
-		p.leaderEpoch.Store(-1)
+		if p.leaderEpoch.Swap(-1) >= 0 {
+			b.notifyLeadership(p, false)
+		}
 		return
 	}
 	if p.leaderEpoch.Load() == pi.LeaderEpoch {
@@ -197,6 +201,22 @@ func (b *Broker) applyLeadership(p *Partition, pi *controller.PartitionImage) {
 	p.leaderEpoch.Store(pi.LeaderEpoch)
 	// Single replica: everything written is committed.
 	p.log.SetHighWatermark(p.log.LogEndOffset())
+	b.notifyLeadership(p, true)
+}
+
+// LeadershipHook learns when this broker starts or stops leading a
+// partition. Coordinators use it to load and unload the state kept in
+// __consumer_offsets and __transaction_state. Hooks run on the reconcile
+// goroutine and must not block: start loading asynchronously.
+type LeadershipHook func(topic string, partition int32, leader bool, epoch int32)
+
+// OnLeadership adds a hook; call before the broker starts.
+func (b *Broker) OnLeadership(h LeadershipHook) { b.leadershipHooks = append(b.leadershipHooks, h) }
+
+func (b *Broker) notifyLeadership(p *Partition, leader bool) {
+	for _, h := range b.leadershipHooks {
+		h(p.topic, p.index, leader, p.leaderEpoch.Load())
+	}
 }
 
 func containsID(ids []int32, id int32) bool {

@@ -15,5 +15,6 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyMetadata, 0, 13, b.handleMetadata)
 	register(h, protocol.KeyProduce, 0, 13, b.handleProduce)
 	register(h, protocol.KeyFetch, 4, 18, b.handleFetch)
+	register(h, protocol.KeyListOffsets, 0, 11, b.handleListOffsets)
 	return h
 }

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/records"
+)
+
+// Special ListOffsets timestamps.
+const (
+	latestTimestamp          = -1
+	earliestTimestamp        = -2
+	maxTimestamp             = -3 // v7+
+	earliestLocalTimestamp   = -4 // v8+
+	latestTieredTimestamp    = -5 // v9+
+	earliestPendingTimestamp = -6 // v11+
+)
+
+var errFound = errors.New("found")
+
+func (b *Broker) handleListOffsets(ctx context.Context, rc *reqCtx, req *protocol.ListOffsetsRequest) (*protocol.ListOffsetsResponse, error) {
+	resp := &protocol.ListOffsetsResponse{}
+	for _, t := range req.Topics {
+		tr := protocol.ListOffsetsResponseListOffsetsTopicResponse{Name: t.Name}
+		for _, rp := range t.Partitions {
+			pr := protocol.ListOffsetsResponseListOffsetsPartitionResponse{
+				PartitionIndex: rp.PartitionIndex, Timestamp: -1, Offset: -1, LeaderEpoch: -1,
+			}
+			b.listOffset(rc.v, string(t.Name), req.IsolationLevel, &rp, &pr)
+			if rc.v == 0 && pr.ErrorCode == 0 {
+				pr.OldStyleOffsets = []int64{}
+				if pr.Offset >= 0 && rp.MaxNumOffsets > 0 {
+					pr.OldStyleOffsets = []int64{pr.Offset}
+				}
+			}
+			if pr.ErrorCode != 0 {
+				b.metrics.errors.WithLabelValues("ListOffsets", errName(pr.ErrorCode)).Inc()
+			}
+			tr.Partitions = append(tr.Partitions, pr)
+		}
+		resp.Topics = append(resp.Topics, tr)
+	}
+	return resp, nil
+}
+
+func (b *Broker) listOffset(v int16, topic string, isolation int8, rp *protocol.ListOffsetsRequestListOffsetsPartition, pr *protocol.ListOffsetsResponseListOffsetsPartitionResponse) {
+	p := b.partition(topic, rp.PartitionIndex)
+	if p == nil {
+		pr.ErrorCode = b.missingPartitionCode(topic, rp.PartitionIndex)
+		return
+	}
+	epoch := p.leaderEpoch.Load()
+	switch {
+	case epoch < 0:
+		pr.ErrorCode = errcode.NotLeaderOrFollower
+		return
+	case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < epoch:
+		pr.ErrorCode = errcode.FencedLeaderEpoch
+		return
+	case rp.CurrentLeaderEpoch > epoch:
+		pr.ErrorCode = errcode.UnknownLeaderEpoch
+		return
+	}
+	l := p.log
+	switch ts := rp.Timestamp; {
+	case ts == latestTimestamp:
+		pr.Offset = l.HighWatermark() // last stable offset equals it until transactions land
+		pr.LeaderEpoch = epoch
+	case ts == earliestTimestamp || ts == earliestLocalTimestamp:
+		pr.Offset = l.LogStartOffset()
+		pr.LeaderEpoch = epochAt(p, pr.Offset)
+	case ts == maxTimestamp:
+		to, ok := l.MaxTimestamp()
+		if !ok {
+			return
+		}
+		b.exactRecord(p, to.Offset, func(r *records.Record) bool { return r.Timestamp >= to.Timestamp }, pr)
+	case ts == latestTieredTimestamp || ts == earliestPendingTimestamp:
+		// No tiered storage: nothing is tiered or pending upload.
+	case ts < 0:
+		pr.ErrorCode = errcode.InvalidRequest
+	default:
+		to, ok, err := l.OffsetForTimestamp(ts)
+		if err != nil {
+			pr.ErrorCode = storageErrorCode(err)
+			return
+		}
+		if !ok {
+			return
+		}
+		b.exactRecord(p, to.Offset, func(r *records.Record) bool { return r.Timestamp >= ts }, pr)
+	}
+	_ = isolation
+}
+
+// exactRecord finds, from the batch holding offset onward, the first record
+// matching, as Kafka answers timestamp lookups with a record's offset and
+// timestamp (not its batch's).
+func (b *Broker) exactRecord(p *Partition, offset int64, match func(*records.Record) bool, pr *protocol.ListOffsetsResponseListOffsetsPartitionResponse) {
+	hw := p.log.HighWatermark()
+	for offset < hw {
+		res, err := p.log.Read(offset, 1, hw, true)
+		if err != nil || res.Size == 0 {
+			return
+		}
+		buf, err := res.ReadInto(nil)
+		if err != nil {
+			pr.ErrorCode = errcode.KafkaStorageError
+			return
+		}
+		next := offset
+		for batch := range records.Batches(buf) {
+			h, err := records.ParseHeader(batch)
+			if err != nil {
+				return
+			}
+			next = h.LastOffset() + 1
+			err = records.ForEachRecord(batch, maxDecompressedBatch, func(r *records.Record) error {
+				if r.Offset >= offset && match(r) {
+					pr.Offset, pr.Timestamp = r.Offset, r.Timestamp
+					return errFound
+				}
+				return nil
+			})
+			if errors.Is(err, errFound) {
+				pr.LeaderEpoch = epochAt(p, pr.Offset)
+				return
+			}
+		}
+		if next <= offset {
+			return
+		}
+		offset = next
+	}
+}
+
+// epochAt is the leader epoch under which offset was written.
+func epochAt(p *Partition, offset int64) int32 {
+	epoch := int32(-1)
+	for _, e := range p.log.LeaderEpochCache().Entries() {
+		if e.StartOffset > offset {
+			break
+		}
+		epoch = e.Epoch
+	}
+	return epoch
+}

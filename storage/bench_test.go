@@ -11,7 +11,7 @@ import (
 func benchLog(b *testing.B) *Log {
 	cfg := DefaultConfig()
 	cfg.SegmentMs = 1 << 62
-	l, err := OpenLog(filepath.Join(b.TempDir(), "bench-0"), cfg, LoadState{CleanShutdown: true}, zap.NewNop())
+	l, err := OpenLog(filepath.Join(b.TempDir(), "bench-0"), cfg, OpenOptions{CleanShutdown: true}, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}

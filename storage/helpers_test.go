@@ -48,7 +48,7 @@ func testConfig() Config {
 	return c
 }
 
-func openTestLog(t *testing.T, dir string, cfg Config, st LoadState) *Log {
+func openTestLog(t *testing.T, dir string, cfg Config, st OpenOptions) *Log {
 	t.Helper()
 	l, err := OpenLog(dir, cfg, st, zaptest.NewLogger(t))
 	require.NoError(t, err)
@@ -57,7 +57,7 @@ func openTestLog(t *testing.T, dir string, cfg Config, st LoadState) *Log {
 
 func newTestLog(t *testing.T, cfg Config) *Log {
 	t.Helper()
-	l := openTestLog(t, filepath.Join(t.TempDir(), "topic-0"), cfg, LoadState{CleanShutdown: true})
+	l := openTestLog(t, filepath.Join(t.TempDir(), "topic-0"), cfg, OpenOptions{CleanShutdown: true})
 	t.Cleanup(func() { l.Close() })
 	return l
 }

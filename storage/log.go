@@ -18,8 +18,8 @@ import (
 	"github.com/spool-broker/spool/protocol/records"
 )
 
-// LoadState is what the Manager knows about a log before opening it.
-type LoadState struct {
+// OpenOptions is what the Manager knows about a log before opening it.
+type OpenOptions struct {
 	// CleanShutdown: the log dir had the clean shutdown marker, so indexes
 	// are trusted and nothing is rescanned.
 	CleanShutdown bool
@@ -29,6 +29,8 @@ type LoadState struct {
 	RecoveryPoint int64
 	// LogStartOffset is the checkpointed log start offset.
 	LogStartOffset int64
+	// Metrics, if not nil, receives fsync times, rolls and deletions.
+	Metrics *Metrics
 }
 
 // Log is one partition's log: a directory <topic>-<partition> of segments.
@@ -39,11 +41,12 @@ type LoadState struct {
 // then read files with pread. The writer writes a batch's bytes before it
 // publishes the new log end offset, so readers only see whole batches.
 type Log struct {
-	dir    string
-	tp     TopicPartition
-	logger *zap.Logger
-	cfg    atomic.Pointer[Config]
-	epochs *LeaderEpochCache
+	dir     string
+	tp      TopicPartition
+	logger  *zap.Logger
+	metrics *Metrics
+	cfg     atomic.Pointer[Config]
+	epochs  *LeaderEpochCache
 
 	mu      sync.Mutex // writer lock; see doc.go for the order
 	closed  bool
@@ -88,8 +91,8 @@ func ParseLogDirName(name string) (TopicPartition, error) {
 }
 
 // OpenLog opens or creates the log in dir (named <topic>-<partition>),
-// recovering it as LoadState says.
-func OpenLog(dir string, cfg Config, state LoadState, logger *zap.Logger) (*Log, error) {
+// recovering it as OpenOptions says.
+func OpenLog(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) (*Log, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -101,7 +104,7 @@ func OpenLog(dir string, cfg Config, state LoadState, logger *zap.Logger) (*Log,
 		return nil, fmt.Errorf("storage: create log dir: %w", err)
 	}
 	l := &Log{
-		dir: dir, tp: tp,
+		dir: dir, tp: tp, metrics: opts.Metrics,
 		logger: logger.With(zap.String("topic", tp.Topic), zap.Int32("partition", tp.Partition)),
 	}
 	l.cfg.Store(&cfg)
@@ -110,7 +113,7 @@ func OpenLog(dir string, cfg Config, state LoadState, logger *zap.Logger) (*Log,
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.loadLocked(state); err != nil {
+	if err := l.loadLocked(opts); err != nil {
 		for _, s := range l.segments {
 			s.close()
 		}
@@ -122,7 +125,7 @@ func OpenLog(dir string, cfg Config, state LoadState, logger *zap.Logger) (*Log,
 
 // loadLocked is Kafka's LogLoader: list the segments, trust or rebuild their
 // indexes, re-validate what was not flushed, and derive the offsets.
-func (l *Log) loadLocked(state LoadState) error {
+func (l *Log) loadLocked(opts OpenOptions) error {
 	cfg := l.cfg.Load()
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
@@ -172,7 +175,7 @@ func (l *Log) loadLocked(state LoadState) error {
 		l.segments = segs // so a failure below closes it
 		last := i == len(bases)-1
 		recover := !hadIndexes
-		if !state.CleanShutdown && (last || bases[i+1] > state.RecoveryPoint) {
+		if !opts.CleanShutdown && (last || bases[i+1] > opts.RecoveryPoint) {
 			recover = true
 		}
 		if !recover {
@@ -204,6 +207,7 @@ func (l *Log) loadLocked(state LoadState) error {
 		if dropped == 0 {
 			continue
 		}
+		l.metrics.truncated(dropped)
 		l.logger.Warn("truncated invalid log tail",
 			zap.Int64("base_offset", base), zap.Int64("dropped_bytes", dropped),
 			zap.Int64("next_offset", s.nextOffset), zap.NamedError("reason", reason))
@@ -223,7 +227,7 @@ func (l *Log) loadLocked(state LoadState) error {
 		break
 	}
 	if len(segs) == 0 {
-		s, err := openSegment(l.dir, max(state.LogStartOffset, 0), cfg, true)
+		s, err := openSegment(l.dir, max(opts.LogStartOffset, 0), cfg, true)
 		if err != nil {
 			return err
 		}
@@ -239,9 +243,9 @@ func (l *Log) loadLocked(state LoadState) error {
 	}
 	l.segments = segs
 	l.logEndOffset = segs[len(segs)-1].nextOffset
-	l.logStartOffset = min(max(state.LogStartOffset, segs[0].baseOffset), l.logEndOffset)
+	l.logStartOffset = min(max(opts.LogStartOffset, segs[0].baseOffset), l.logEndOffset)
 	l.highWatermark = l.logStartOffset
-	l.recoveryPoint.Store(min(max(state.RecoveryPoint, 0), l.logEndOffset))
+	l.recoveryPoint.Store(min(max(opts.RecoveryPoint, 0), l.logEndOffset))
 	if firstRecovered >= 0 {
 		// Recovered data is valid; make it durable so the recovery point can
 		// move to the end and the next unclean start rescans none of it.
@@ -251,7 +255,7 @@ func (l *Log) loadLocked(state LoadState) error {
 			}
 		}
 	}
-	if firstRecovered >= 0 || state.CleanShutdown {
+	if firstRecovered >= 0 || opts.CleanShutdown {
 		l.recoveryPoint.Store(l.logEndOffset)
 	}
 	if err := l.epochs.TruncateFromEnd(l.logEndOffset); err != nil {
@@ -262,7 +266,7 @@ func (l *Log) loadLocked(state LoadState) error {
 	}
 	l.logger.Info("log loaded",
 		zap.Int("segments", len(segs)), zap.Int64("log_start_offset", l.logStartOffset),
-		zap.Int64("log_end_offset", l.logEndOffset), zap.Bool("clean_shutdown", state.CleanShutdown))
+		zap.Int64("log_end_offset", l.logEndOffset), zap.Bool("clean_shutdown", opts.CleanShutdown))
 	return nil
 }
 
@@ -530,6 +534,7 @@ func (l *Log) rollLocked(base int64) (*Segment, error) {
 	l.stateMu.Lock()
 	l.segments = segs
 	l.stateMu.Unlock()
+	l.metrics.roll()
 	l.logger.Info("segment rolled", zap.Int64("base_offset", base),
 		zap.Int64("previous_base_offset", old.baseOffset), zap.Int64("previous_size", old.Size()),
 		zap.Duration("took", time.Since(start)))
@@ -572,6 +577,7 @@ func (l *Log) flushTo(need, upTo int64) error {
 	segs, leo := l.segments, l.logEndOffset
 	l.stateMu.RUnlock()
 	target := min(upTo, leo)
+	start := time.Now()
 	for i, s := range segs {
 		if s.baseOffset >= target {
 			break
@@ -583,6 +589,7 @@ func (l *Log) flushTo(need, upTo int64) error {
 			return err
 		}
 	}
+	l.metrics.observeFsync(time.Since(start))
 	l.recoveryPoint.Store(max(rp, target))
 	l.lastFlushMs.Store(time.Now().UnixMilli())
 	return nil
@@ -879,6 +886,7 @@ func (l *Log) deleteSegmentsLocked(n int, reason string) error {
 	if err := l.epochs.TruncateFromStart(lso); err != nil {
 		return err
 	}
+	l.metrics.segmentsDeleted(reason, len(gone))
 	delay := time.Duration(l.cfg.Load().FileDeleteDelayMs) * time.Millisecond
 	for _, s := range gone {
 		l.logger.Info("deleting segment", zap.String("reason", reason),

@@ -417,7 +417,7 @@ func TestTruncateTo(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, mid.base, info.FirstOffset)
 	require.NoError(t, l.Close())
-	l2 := openTestLog(t, l.Dir(), testConfig(), LoadState{RecoveryPoint: 0})
+	l2 := openTestLog(t, l.Dir(), testConfig(), OpenOptions{RecoveryPoint: 0})
 	defer l2.Close()
 	require.Equal(t, mid.base+1, l2.LogEndOffset())
 

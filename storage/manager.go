@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -31,17 +32,20 @@ type ManagerConfig struct {
 	// CheckpointInterval is log.flush.offset.checkpoint.interval.ms and
 	// log.flush.start.offset.checkpoint.interval.ms (60s).
 	CheckpointInterval time.Duration
+	// Registerer, if not nil, gets the storage metrics.
+	Registerer prometheus.Registerer
 }
 
 // Manager owns the logs of one broker across its log dirs and the
 // background work on them: retention, flushing, checkpoints, and removal of
 // deleted logs. mu guards logs and dirOf; it is taken before any Log lock.
 type Manager struct {
-	cfg    ManagerConfig
-	logger *zap.Logger
-	ctx    context.Context // ends when Close begins
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cfg     ManagerConfig
+	logger  *zap.Logger
+	metrics *Metrics
+	ctx     context.Context // ends when Close begins
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 
 	mu     sync.Mutex
 	closed bool
@@ -71,6 +75,12 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 	m := &Manager{
 		cfg: cfg, logger: logger,
 		logs: map[TopicPartition]*Log{}, dirOf: map[TopicPartition]string{},
+	}
+	if cfg.Registerer != nil {
+		var err error
+		if m.metrics, err = NewMetrics(cfg.Registerer); err != nil {
+			return nil, fmt.Errorf("storage: register metrics: %w", err)
+		}
 	}
 	for _, dir := range cfg.Dirs {
 		if err := m.loadDir(dir); err != nil {
@@ -131,8 +141,8 @@ func (m *Manager) loadDir(dir string) error {
 		if _, dup := m.logs[tp]; dup {
 			return fmt.Errorf("storage: %s found in two log dirs", tp)
 		}
-		l, err := OpenLog(path, m.cfg.Default, LoadState{
-			CleanShutdown: clean, RecoveryPoint: rps[tp], LogStartOffset: starts[tp],
+		l, err := OpenLog(path, m.cfg.Default, OpenOptions{
+			CleanShutdown: clean, RecoveryPoint: rps[tp], LogStartOffset: starts[tp], Metrics: m.metrics,
 		}, m.logger)
 		if err != nil {
 			return err
@@ -211,12 +221,27 @@ func (m *Manager) GetOrCreateLog(tp TopicPartition, cfg *Config) (*Log, error) {
 	if cfg != nil {
 		c = *cfg
 	}
-	l, err := OpenLog(filepath.Join(dir, tp.String()), c, LoadState{CleanShutdown: true}, m.logger)
+	l, err := OpenLog(filepath.Join(dir, tp.String()), c, OpenOptions{CleanShutdown: true, Metrics: m.metrics}, m.logger)
 	if err != nil {
 		return nil, err
 	}
 	m.logs[tp], m.dirOf[tp] = l, dir
 	return l, nil
+}
+
+// SetTopicConfig applies cfg to every open partition of topic.
+func (m *Manager) SetTopicConfig(topic string, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	for _, l := range m.Logs() {
+		if l.tp.Topic == topic {
+			if err := l.SetConfig(cfg); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // DeleteLog closes tp's log, renames its directory to

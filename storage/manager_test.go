@@ -7,14 +7,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 )
 
 func newTestManager(t *testing.T, dirs []string) *Manager {
 	t.Helper()
+	return newTestManagerReg(t, dirs, nil)
+}
+
+func newTestManagerReg(t *testing.T, dirs []string, reg prometheus.Registerer) *Manager {
+	t.Helper()
 	m, err := NewManager(ManagerConfig{
-		Dirs: dirs, Default: testConfig(),
+		Registerer: reg,
+		Dirs:       dirs, Default: testConfig(),
 		RetentionCheckInterval: 20 * time.Millisecond,
 		FlushCheckInterval:     20 * time.Millisecond,
 		CheckpointInterval:     20 * time.Millisecond,
@@ -113,7 +120,8 @@ func TestManagerRecoversWithoutMarker(t *testing.T) {
 }
 
 func TestManagerRetentionLoop(t *testing.T) {
-	m := newTestManager(t, []string{t.TempDir()})
+	reg := prometheus.NewRegistry()
+	m := newTestManagerReg(t, []string{t.TempDir()}, reg)
 	defer m.Close()
 	cfg := testConfig()
 	cfg.RetentionMs = 1000
@@ -125,4 +133,21 @@ func TestManagerRetentionLoop(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond, fmt.Sprint(len(l.Segments())))
 	// Rolled segments got flushed by the flush loop.
 	require.Eventually(t, func() bool { return l.RecoveryPoint() == l.LogEndOffset() }, 5*time.Second, 10*time.Millisecond)
+
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.GetHistogram() != nil:
+				got[f.GetName()] += float64(m.GetHistogram().GetSampleCount())
+			case m.GetCounter() != nil:
+				got[f.GetName()] += m.GetCounter().GetValue()
+			}
+		}
+	}
+	require.Positive(t, got["spool_storage_fsync_seconds"])
+	require.Positive(t, got["spool_storage_segment_rolls_total"])
+	require.Positive(t, got["spool_storage_segments_deleted_total"])
 }

@@ -18,7 +18,7 @@ func reopen(t *testing.T, l *Log, clean bool, recoveryPoint int64) *Log {
 	} else {
 		crash(t, l)
 	}
-	n := openTestLog(t, l.Dir(), l.Config(), LoadState{CleanShutdown: clean, RecoveryPoint: recoveryPoint})
+	n := openTestLog(t, l.Dir(), l.Config(), OpenOptions{CleanShutdown: clean, RecoveryPoint: recoveryPoint})
 	t.Cleanup(func() { n.Close() })
 	return n
 }
@@ -50,7 +50,7 @@ func TestRestartClean(t *testing.T) {
 	// so it stays unnoticed (a CRC check would truncate there).
 	flipByte(t, segmentName(l.Dir(), 0, logSuffix), int64(len(batches[0].bytes)+records.HeaderSize+2))
 
-	n := openTestLog(t, l.Dir(), l.Config(), LoadState{CleanShutdown: true})
+	n := openTestLog(t, l.Dir(), l.Config(), OpenOptions{CleanShutdown: true})
 	defer n.Close()
 	require.Equal(t, leo, n.LogEndOffset())
 	require.Equal(t, bases, segmentBases(n))
@@ -119,7 +119,7 @@ func TestRecoveryTornTail(t *testing.T) {
 			crash(t, l)
 			appendToFile(t, path, tc.tail)
 
-			n := openTestLog(t, l.Dir(), l.Config(), LoadState{RecoveryPoint: active.BaseOffset()})
+			n := openTestLog(t, l.Dir(), l.Config(), OpenOptions{RecoveryPoint: active.BaseOffset()})
 			defer n.Close()
 			require.Equal(t, leo, n.LogEndOffset())
 			require.Equal(t, validSize, fileSize(t, path), "tail truncated to the last valid batch")
@@ -151,7 +151,7 @@ func TestRecoveryCorruptMiddle(t *testing.T) {
 	flipByte(t, segmentName(l.Dir(), victim.BaseOffset(), logSuffix), pos+records.HeaderSize+1)
 
 	// Recovery from segment 2 finds the bad CRC and truncates there.
-	n := openTestLog(t, l.Dir(), l.Config(), LoadState{RecoveryPoint: segs[2].BaseOffset()})
+	n := openTestLog(t, l.Dir(), l.Config(), OpenOptions{RecoveryPoint: segs[2].BaseOffset()})
 	defer n.Close()
 	require.Equal(t, target.base, n.LogEndOffset())
 	require.Equal(t, segmentBases(l)[:4], segmentBases(n), "segments after the corruption are deleted")
@@ -200,7 +200,7 @@ func TestIndexRebuild(t *testing.T) {
 		// Garbage in another index: fails the sanity check, rebuilt too.
 		require.NoError(t, os.WriteFile(idx[len(idx)-2], make([]byte, 64), 0o644))
 
-		n := openTestLog(t, l.Dir(), l.Config(), LoadState{CleanShutdown: clean, RecoveryPoint: l.LogEndOffset()})
+		n := openTestLog(t, l.Dir(), l.Config(), OpenOptions{CleanShutdown: clean, RecoveryPoint: l.LogEndOffset()})
 		for i, s := range n.Segments() {
 			require.Equal(t, wantEntries[i], s.offsetIndex.len(), "segment %d", s.BaseOffset())
 			require.FileExists(t, segmentName(n.Dir(), s.BaseOffset(), indexSuffix))

@@ -3,8 +3,8 @@ package protocol
 import (
 	"bytes"
 	"fmt"
-	"sort"
 	"reflect"
+	"sort"
 	"testing"
 
 	"github.com/stretchr/testify/require"

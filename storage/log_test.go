@@ -484,3 +484,29 @@ func TestParseLogDirName(t *testing.T) {
 
 var _ = bytes.Equal
 var _ = os.Remove
+
+func TestRollWhenIndexFullAndOnConfigChange(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	cfg.IndexIntervalBytes = 0 // an entry for every batch after the first
+	cfg.IndexMaxBytes = 48     // 6 offset entries, 4 time entries
+	l := newTestLog(t, cfg)
+	fill(t, l, 40, 20, constTS)
+	require.Greater(t, len(l.Segments()), 5)
+	for _, s := range l.Segments() {
+		require.LessOrEqual(t, s.timeIndex.len(), 4)
+		require.LessOrEqual(t, s.offsetIndex.len(), 6)
+	}
+
+	// segment.bytes lowered at runtime applies to the next append.
+	cfg = testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l2 := newTestLog(t, cfg)
+	fill(t, l2, 20, 100, constTS)
+	require.Len(t, l2.Segments(), 1)
+	cfg.SegmentBytes = 500
+	require.NoError(t, l2.SetConfig(cfg))
+	fill(t, l2, 20, 100, constTS)
+	require.Greater(t, len(l2.Segments()), 5)
+	require.Error(t, l2.SetConfig(Config{}))
+}

@@ -168,6 +168,12 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 	}
 	if cfg.ElectionTimeout <= 0 {
 		cfg.ElectionTimeout = cfg.HeartbeatTimeout
+		if sole {
+			// Startup is bounded by the heartbeat timeout (follower to
+			// candidate); the election itself only has to outlast the
+			// fsyncs of the term and self-vote, so give it slack.
+			cfg.ElectionTimeout = 4 * cfg.HeartbeatTimeout
+		}
 	}
 
 	c := &Controller{cfg: cfg, log: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID)}

@@ -66,6 +66,7 @@ func TestSingleVoterLifecycle(t *testing.T) {
 	start := time.Now()
 	c := openController(t, cfg)
 	t.Logf("startup to leader: %v", time.Since(start))
+	require.Less(t, time.Since(start), time.Second, "a sole voter leads quickly")
 	require.True(t, c.IsActive())
 	id, ok := c.LeaderID()
 	require.True(t, ok)

@@ -28,8 +28,9 @@
 // "1@host:port,2@host:port"). On first start with no raft state the node
 // bootstraps the raft configuration from the full voter list; every voter
 // does so with the same list, which raft accepts. A sole voter uses a 50 ms
-// heartbeat/election timeout (it elects itself after one timeout, so Open
-// returns in ~0.1 s); larger quorums default to 500 ms. After winning an
+// heartbeat timeout (it elects itself after one, so Open returns in
+// 0.1-0.4 s including fsyncs) and a 200 ms election timeout; larger quorums
+// default to 500 ms for both. The leader lease equals the heartbeat timeout. After winning an
 // election a leader issues a raft barrier, so its image holds everything
 // earlier leaders committed, and only then accepts writes (IsActive). The
 // first leader of a new cluster writes BootstrapFeatures (metadata.version,

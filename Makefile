@@ -56,5 +56,13 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./protocol/...
 
+# compat: the client compatibility matrix against Apache Kafka 4.3.1 and Spool (see test/compat/run.sh).
+# Filters (comma-separated globs): make compat ONLY=produce-codecs CLIENTS=kcat TARGETS=kafka
+# A failed build is not fatal here: the Spool column then fails with the reason.
+compat:
+	@$(MAKE) build || echo "compat: make build failed; Spool cases will fail"
+	./test/compat/install.sh
+	ONLY='$(ONLY)' CLIENTS='$(CLIENTS)' TARGETS='$(TARGETS)' ./test/compat/run.sh
+
 clean:
 	rm -rf bin

@@ -1,0 +1,281 @@
+# Scenarios run with Apache Kafka's own command-line tools (bin/kafka-* wrappers).
+# Lines marked "seed" are the inventory's command lines verbatim but for the host (and,
+# where a scenario must finish on its own, --max-messages/--timeout-ms or a kill).
+
+B() { echo "$BOOTSTRAP"; }
+
+# consume_until FILE N CMD...: run a never-ending consumer until FILE has N lines, then stop it.
+consume_until() {
+	local f=$1 n=$2 i; shift 2
+	"$@" > "$f" 2> "$f.err" &
+	local pid=$!
+	for ((i = 0; i < 300; i++)); do
+		[ "$(wc -l < "$f")" -ge "$n" ] && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.2
+	done
+	kill $pid 2>/dev/null || true
+	wait $pid 2>/dev/null || true
+	cat "$f"
+}
+
+cli_produce_consume() {
+	for i in $(seq 0 9); do printf 'h1:pc,idx:%d\tpc-key-%d\tpc-value-%d\n' $i $i $i; done |
+		kafka-console-producer --bootstrap-server "$(B)" --topic "$TOPIC" \
+			--property parse.key=true --property parse.headers=true --property key.separator=$'\t'
+	kafka-console-consumer --bootstrap-server "$(B)" --topic "$TOPIC" --from-beginning --max-messages 10 \
+		--timeout-ms 20000 --property print.key=true --property print.headers=true > "$W/got"
+	cat "$W/got"
+	expect_count 10 "$W/got"
+	expect_grep $'^h1:pc,idx:0\tpc-key-0\tpc-value-0$' "$W/got"
+	expect_grep $'^h1:pc,idx:9\tpc-key-9\tpc-value-9$' "$W/got"
+}
+
+cli_produce_codecs() {
+	for c in gzip snappy lz4 zstd; do
+		for i in 1 2 3; do echo "$c-value-$i"; done |
+			kafka-console-producer --bootstrap-server "$(B)" --topic "$TOPIC" --compression-codec "$c"
+	done
+	kafka-console-consumer --bootstrap-server "$(B)" --topic "$TOPIC" --from-beginning --max-messages 12 --timeout-ms 20000 > "$W/got"
+	cat "$W/got"
+	expect_count 12 "$W/got"
+	for c in gzip snappy lz4 zstd; do expect_grep "^$c-value-3\$" "$W/got"; done
+}
+
+cli_acks() {
+	for a in 0 1 all; do
+		printf 'acks%s-a\nacks%s-b\n' $a $a | kafka-console-producer --bootstrap-server "$(B)" --topic "$TOPIC" --producer-property acks=$a
+	done
+	kafka-console-consumer --bootstrap-server "$(B)" --topic "$TOPIC" --from-beginning --max-messages 6 --timeout-ms 20000 > "$W/got"
+	cat "$W/got"
+	expect_count 6 "$W/got"
+}
+
+cli_transactions() {
+	"$COMPAT_GOBIN" -client franz -scenario transactions -topic "$TOPIC-x" -bootstrap "$(B)"
+	run list kafka-transactions --bootstrap-server "$(B)" list
+	expect_grep "$TOPIC-x-tx" "$W/list.out"
+	run describe kafka-transactions --bootstrap-server "$(B)" describe --transactional-id "$TOPIC-x-tx"
+	expect_grep 'CompleteCommit|Empty' "$W/describe.out"
+}
+
+# Java consumers with both group protocols (KIP-848 "consumer" and "classic") share a topic.
+cli_group_protocol() {
+	for i in $(seq 1 6); do echo "gp-$i"; done | kafka-console-producer --bootstrap-server "$(B)" --topic "$TOPIC"
+	for p in classic consumer; do
+		kafka-console-consumer --bootstrap-server "$(B)" --topic "$TOPIC" --group "$TOPIC-$p" --from-beginning \
+			--consumer-property group.protocol=$p --max-messages 6 --timeout-ms 30000 > "$W/$p"
+		cat "$W/$p"
+		expect_count 6 "$W/$p"
+		run desc-$p kafka-consumer-groups --bootstrap-server "$(B)" --describe --group "$TOPIC-$p" --state
+		expect_grep 'Empty' "$W/desc-$p.out"
+	done
+}
+
+cli_group_admin() {
+	mktopic "$TOPIC" 2
+	for i in $(seq 1 20); do echo "k$i:v$i"; done |
+		kafka-console-producer --bootstrap-server "$(B)" --topic "$TOPIC" --property parse.key=true --property key.separator=:
+	kafka-console-consumer --bootstrap-server "$(B)" --topic "$TOPIC" --group "$TOPIC-g" --from-beginning --max-messages 20 --timeout-ms 20000 > "$W/c"
+	expect_count 20 "$W/c"
+	run list kafka-consumer-groups --bootstrap-server "$(B)" --list
+	expect_grep "^$TOPIC-g\$" "$W/list.out"
+	run desc kafka-consumer-groups --bootstrap-server "$(B)" --describe --group "$TOPIC-g"
+	expect_grep 'TOPIC +PARTITION +CURRENT-OFFSET +LOG-END-OFFSET +LAG' "$W/desc.out"
+	run reset kafka-consumer-groups --bootstrap-server "$(B)" --group "$TOPIC-g" --topic "$TOPIC:0" --reset-offsets --to-offset 1 --execute
+	run desc2 kafka-consumer-groups --bootstrap-server "$(B)" --describe --group "$TOPIC-g"
+	awk -v t="$TOPIC" '$2==t && $3==0 {print $4, $6}' "$W/desc2.out" > "$W/p0"
+	read -r cur lag < "$W/p0"
+	[ "$cur" = 1 ] || fail "current offset on partition 0 is $cur after reset to 1"
+	run del kafka-consumer-groups --bootstrap-server "$(B)" --delete --group "$TOPIC-g"
+	expect_grep 'successful' "$W/del.out"
+}
+
+cli_admin_topics() {
+	run create kafka-topics --bootstrap-server "$(B)" --create --topic "$TOPIC" --partitions 3 --replication-factor 1 --config retention.ms=604800000
+	run describe kafka-topics --bootstrap-server "$(B)" --describe --topic "$TOPIC"
+	expect_grep 'PartitionCount: 3' "$W/describe.out"
+	expect_grep 'retention.ms=604800000' "$W/describe.out"
+	run alter kafka-topics --bootstrap-server "$(B)" --alter --topic "$TOPIC" --partitions 6
+	run describe2 kafka-topics --bootstrap-server "$(B)" --describe --topic "$TOPIC"
+	expect_grep 'PartitionCount: 6' "$W/describe2.out"
+	if kafka-topics --bootstrap-server "$(B)" --alter --topic "$TOPIC" --partitions 2 > "$W/dec.out" 2>&1; then
+		fail "decreasing partitions succeeded"
+	fi
+	run delete kafka-topics --bootstrap-server "$(B)" --delete --topic "$TOPIC"
+	sleep 1
+	run list kafka-topics --bootstrap-server "$(B)" --list
+	if grep -qx "$TOPIC" "$W/list.out"; then fail "topic still listed after delete"; fi
+}
+
+cli_admin_configs() {
+	mktopic "$TOPIC"
+	run alter kafka-configs --bootstrap-server "$(B)" --entity-type topics --entity-name "$TOPIC" --alter --add-config retention.ms=86400000,cleanup.policy=compact
+	run describe kafka-configs --bootstrap-server "$(B)" --entity-type topics --entity-name "$TOPIC" --describe
+	expect_grep 'retention.ms=86400000' "$W/describe.out"
+	expect_grep 'cleanup.policy=compact' "$W/describe.out"
+	run delete kafka-configs --bootstrap-server "$(B)" --entity-type topics --entity-name "$TOPIC" --alter --delete-config retention.ms
+	run describe2 kafka-configs --bootstrap-server "$(B)" --entity-type topics --entity-name "$TOPIC" --describe
+	if grep -q 'retention.ms=86400000' "$W/describe2.out"; then fail "retention.ms still set after --delete-config"; fi
+	run broker kafka-configs --bootstrap-server "$(B)" --entity-type brokers --entity-name 1 --describe --all
+	expect_grep 'log.retention.hours' "$W/broker.out"
+}
+
+cli_list_offsets_time() {
+	mktopic "$TOPIC"
+	for i in $(seq 1 5); do echo "v$i"; done | kafka-console-producer --bootstrap-server "$(B)" --topic "$TOPIC"
+	run latest kafka-get-offsets --bootstrap-server "$(B)" --topic "$TOPIC" --time -1
+	expect_grep "^$TOPIC:0:5\$" "$W/latest.out"
+	run earliest kafka-get-offsets --bootstrap-server "$(B)" --topic "$TOPIC" --time -2
+	expect_grep "^$TOPIC:0:0\$" "$W/earliest.out"
+	run bytime kafka-get-offsets --bootstrap-server "$(B)" --topic "$TOPIC" --time $(( $(date +%s) * 1000 - 3600000 ))
+	expect_grep "^$TOPIC:0:0\$" "$W/bytime.out"
+	run maxts kafka-get-offsets --bootstrap-server "$(B)" --topic "$TOPIC" --time -3
+	expect_grep "^$TOPIC:0:[0-4]\$" "$W/maxts.out"
+}
+
+cli_delete_records() {
+	mktopic "$TOPIC"
+	for i in $(seq 1 10); do echo "v$i"; done | kafka-console-producer --bootstrap-server "$(B)" --topic "$TOPIC"
+	echo "{\"partitions\":[{\"topic\":\"$TOPIC\",\"partition\":0,\"offset\":4}],\"version\":1}" > "$W/del.json"
+	run del kafka-delete-records --bootstrap-server "$(B)" --offset-json-file "$W/del.json"
+	expect_grep 'low_watermark: 4' "$W/del.out"
+	run earliest kafka-get-offsets --bootstrap-server "$(B)" --topic "$TOPIC" --time -2
+	expect_grep "^$TOPIC:0:4\$" "$W/earliest.out"
+}
+
+# SC-01: the container quick start's CLI block.
+cli_seed_sc01_smoke() {
+	run create kafka-topics.sh --create \
+		--topic test --partitions 3 --replication-factor 1 \
+		--bootstrap-server "$(B)"
+	run list kafka-topics.sh --list \
+		--bootstrap-server "$(B)"
+	expect_grep '^test$' "$W/list.out"
+	echo "hello kafka" | kafka-console-producer.sh \
+		--topic test --bootstrap-server "$(B)"
+	consume_until "$W/c" 1 kafka-console-consumer.sh \
+		--topic test --from-beginning --bootstrap-server "$(B)"
+	expect_grep '^hello kafka$' "$W/c"
+}
+
+# SC-02: topic lifecycle with configs (RF 1: the harness has one broker).
+cli_seed_sc02_topics() {
+	run create kafka-topics.sh --bootstrap-server "$(B)" \
+		--create \
+		--topic orders \
+		--partitions 6 \
+		--replication-factor 1 \
+		--config min.insync.replicas=2 \
+		--config retention.ms=604800000
+	run describe kafka-topics.sh --bootstrap-server "$(B)" --describe --topic orders
+	expect_grep 'PartitionCount: 6' "$W/describe.out"
+	expect_grep 'min.insync.replicas=2' "$W/describe.out"
+	run alter kafka-topics.sh --bootstrap-server "$(B)" \
+		--alter --topic orders --partitions 12
+	run describe2 kafka-topics.sh --bootstrap-server "$(B)" --describe --topic orders
+	expect_grep 'PartitionCount: 12' "$W/describe2.out"
+	run delete kafka-topics.sh --bootstrap-server "$(B)" --delete --topic orders
+}
+
+# SC-03: the everyday operations block (topics, console tools, groups, configs, log dirs).
+cli_seed_sc03_ops() {
+	mktopic orders 3
+	run list kafka-topics.sh --bootstrap-server "$(B)" --list
+	expect_grep '^orders$' "$W/list.out"
+	run describe kafka-topics.sh --bootstrap-server "$(B)" --describe --topic orders
+	run describe-all kafka-topics.sh --bootstrap-server "$(B)" --describe
+	printf 'order-123:{"amount":99.99}\norder-124:{"amount":5}\n' | kafka-console-producer.sh --bootstrap-server "$(B)" \
+		--topic orders \
+		--property "key.separator=:" \
+		--property "parse.key=true"
+	consume_until "$W/c1" 2 kafka-console-consumer.sh --bootstrap-server "$(B)" \
+		--topic orders \
+		--from-beginning \
+		--property print.key=true \
+		--property key.separator=" | "
+	expect_grep '^order-123 \| \{"amount":99.99\}$' "$W/c1"
+	run part kafka-console-consumer.sh --bootstrap-server "$(B)" \
+		--topic orders \
+		--partition 0 \
+		--offset 0 \
+		--max-messages 10 --timeout-ms 5000
+	# a group for the group commands: the seed's order-processing-group
+	kafka-console-consumer.sh --bootstrap-server "$(B)" --topic orders --group order-processing-group \
+		--from-beginning --max-messages 2 --timeout-ms 20000 > /dev/null
+	run glist kafka-consumer-groups.sh --bootstrap-server "$(B)" --list
+	expect_grep '^order-processing-group$' "$W/glist.out"
+	run gdesc kafka-consumer-groups.sh --bootstrap-server "$(B)" \
+		--describe --group order-processing-group
+	expect_grep 'TOPIC +PARTITION +CURRENT-OFFSET +LOG-END-OFFSET +LAG +CONSUMER-ID +HOST' "$W/gdesc.out"
+	run r1 kafka-consumer-groups.sh --bootstrap-server "$(B)" \
+		--group order-processing-group \
+		--topic orders \
+		--reset-offsets --to-earliest --execute
+	run r2 kafka-consumer-groups.sh --bootstrap-server "$(B)" \
+		--group order-processing-group \
+		--topic orders:0 \
+		--reset-offsets --to-offset 500 --execute
+	run r3 kafka-consumer-groups.sh --bootstrap-server "$(B)" \
+		--group order-processing-group \
+		--topic orders \
+		--reset-offsets --to-datetime 2026-02-01T00:00:00.000 --execute
+	expect_grep 'orders +[0-2] +0' "$W/r3.out"
+	kafka-consumer-groups.sh --bootstrap-server "$(B)" \
+		--delete --group old-group > "$W/gdel.out" 2>&1 || true
+	cat "$W/gdel.out"
+	expect_grep 'old-group' "$W/gdel.out"
+	run c1 kafka-configs.sh --bootstrap-server "$(B)" \
+		--entity-type brokers --entity-name 1 \
+		--alter --add-config log.retention.ms=86400000
+	run c2 kafka-configs.sh --bootstrap-server "$(B)" \
+		--entity-type topics --entity-name orders \
+		--alter --add-config retention.ms=604800000,min.insync.replicas=2
+	run c3 kafka-configs.sh --bootstrap-server "$(B)" \
+		--entity-type topics --entity-name orders --describe
+	expect_grep 'retention.ms=604800000' "$W/c3.out"
+	# --describe added: Kafka 4.x's kafka-log-dirs requires it ("Missing required argument").
+	run logdirs kafka-log-dirs.sh --bootstrap-server "$(B)" \
+		--topic-list orders --broker-list 1 --describe
+	expect_grep '"partition":"orders-0"' "$W/logdirs.out"
+	kafka-consumer-groups.sh --bootstrap-server "$(B)" \
+		--describe --all-groups 2>/dev/null | awk 'NR>1 {print $1, $6}' | sort -k2 -rn | head -20
+}
+
+# SC-05: console inspection and GetOffsetShell's modern form.
+cli_seed_sc05_inspect() {
+	mktopic orders 3
+	for i in 1 2 3 4 5; do echo "k$i:v$i"; done | kafka-console-producer.sh --bootstrap-server "$(B)" --topic orders \
+		--property parse.key=true --property key.separator=:
+	run peek kafka-console-consumer.sh --bootstrap-server "$(B)" \
+		--topic orders --from-beginning --max-messages 5 \
+		--property print.key=true --property print.timestamp=true
+	expect_grep '^CreateTime:[0-9]{13}	k[1-5]	v[1-5]$' "$W/peek.out"
+	run offsets kafka-get-offsets.sh --bootstrap-server "$(B)" --topic orders --time -1
+	expect_grep '^orders:0:' "$W/offsets.out"
+}
+
+cli_cli_api_versions() {
+	run v kafka-broker-api-versions.sh --bootstrap-server "$(B)"
+	expect_grep 'ApiVersions\(18\)' "$W/v.out"
+	expect_grep 'Produce\(0\)' "$W/v.out"
+}
+
+cli_cli_perf() {
+	mktopic "$TOPIC"
+	run p kafka-producer-perf-test.sh --topic "$TOPIC" --num-records 10000 --record-size 100 --throughput -1 \
+		--producer-props bootstrap.servers="$(B)" acks=all
+	expect_grep '10000 records sent' "$W/p.out"
+	run c kafka-consumer-perf-test.sh --bootstrap-server "$(B)" --topic "$TOPIC" --num-records 10000 --timeout 30000
+	awk -F, '/^[0-9][0-9][0-9][0-9]-/ {gsub(/ /,"",$5); print $5}' "$W/c.out" > "$W/n"
+	[ "$(cat "$W/n")" -ge 10000 ] || fail "consumer perf test read $(cat "$W/n") messages"
+}
+
+cli_cli_verifiable() {
+	mktopic "$TOPIC" 2
+	run p kafka-verifiable-producer.sh --bootstrap-server "$(B)" --topic "$TOPIC" --max-messages 200 --acks -1
+	expect_grep '"name":"tool_data".*"sent":200.*"acked":200' "$W/p.out"
+	run c kafka-verifiable-consumer.sh --bootstrap-server "$(B)" --topic "$TOPIC" --group-id "$TOPIC-g" --max-messages 200 --reset-policy earliest
+	expect_grep '"name":"records_consumed"' "$W/c.out"
+	expect_grep '"name":"offsets_committed".*"success":true' "$W/c.out"
+}

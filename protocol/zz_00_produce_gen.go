@@ -38,16 +38,12 @@ func (m *ProduceResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 9
 	_ = flex
-	if m.Responses == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Responses), flex)
-		for i := range m.Responses {
-			dst = m.Responses[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Responses), flex)
+	for i := range m.Responses {
+		dst = m.Responses[i].AppendTo(dst, v)
 	}
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
 	if flex {
 		var present [1]bool
@@ -59,18 +55,11 @@ func (m *ProduceResponse) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
-			if m.NodeEndpoints == nil && (false) {
-				dst = appendArrayLen(dst, -1, true)
-			} else {
-				dst = appendArrayLen(dst, len(m.NodeEndpoints), true)
-				for i := range m.NodeEndpoints {
-					dst = m.NodeEndpoints[i].AppendTo(dst, v)
-				}
+			dst = appendArrayLen(dst, len(m.NodeEndpoints), true)
+			for i := range m.NodeEndpoints {
+				dst = m.NodeEndpoints[i].AppendTo(dst, v)
 			}
 			dst = insertSize(dst, start)
 		}
@@ -160,13 +149,9 @@ func (m *ProduceResponseTopicProduceResponse) AppendTo(dst []byte, v int16) []by
 	if v >= 13 {
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
-	if m.PartitionResponses == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.PartitionResponses), flex)
-		for i := range m.PartitionResponses {
-			dst = m.PartitionResponses[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.PartitionResponses), flex)
+	for i := range m.PartitionResponses {
+		dst = m.PartitionResponses[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -250,27 +235,23 @@ func (m *ProduceResponsePartitionProduceResponse) isDefault() bool {
 func (m *ProduceResponsePartitionProduceResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 9
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Index))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = wire.AppendInt64(dst, int64(m.BaseOffset))
+	dst = wire.AppendInt32(dst, m.Index)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = wire.AppendInt64(dst, m.BaseOffset)
 	if v >= 2 {
-		dst = wire.AppendInt64(dst, int64(m.LogAppendTimeMs))
+		dst = wire.AppendInt64(dst, m.LogAppendTimeMs)
 	}
 	if v >= 5 {
-		dst = wire.AppendInt64(dst, int64(m.LogStartOffset))
+		dst = wire.AppendInt64(dst, m.LogStartOffset)
 	}
 	if v >= 8 {
-		if m.RecordErrors == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.RecordErrors), flex)
-			for i := range m.RecordErrors {
-				dst = m.RecordErrors[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.RecordErrors), flex)
+		for i := range m.RecordErrors {
+			dst = m.RecordErrors[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 8 {
-		dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, v >= 8)
+		dst = appendNullableString(dst, m.ErrorMessage, flex, v >= 8)
 	}
 	if flex {
 		var present [1]bool
@@ -282,9 +263,6 @@ func (m *ProduceResponsePartitionProduceResponse) AppendTo(dst []byte, v int16) 
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
 			dst = m.CurrentLeader.AppendTo(dst, v)
@@ -371,10 +349,10 @@ func (m *ProduceResponseBatchIndexAndErrorMessage) AppendTo(dst []byte, v int16)
 	flex := v >= 9
 	_ = flex
 	if v >= 8 {
-		dst = wire.AppendInt32(dst, int32(m.BatchIndex))
+		dst = wire.AppendInt32(dst, m.BatchIndex)
 	}
 	if v >= 8 {
-		dst = appendNullableString(dst, (*string)(m.BatchIndexErrorMessage), flex, v >= 8)
+		dst = appendNullableString(dst, m.BatchIndexErrorMessage, flex, v >= 8)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -437,7 +415,7 @@ func (m *ProduceResponseLeaderIDAndEpoch) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendInt32(dst, int32(m.LeaderID))
 	}
 	if v >= 10 {
-		dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+		dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -504,13 +482,13 @@ func (m *ProduceResponseNodeEndpoint) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendInt32(dst, int32(m.NodeID))
 	}
 	if v >= 10 {
-		dst = appendString(dst, string(m.Host), flex)
+		dst = appendString(dst, m.Host, flex)
 	}
 	if v >= 10 {
-		dst = wire.AppendInt32(dst, int32(m.Port))
+		dst = wire.AppendInt32(dst, m.Port)
 	}
 	if v >= 10 {
-		dst = appendNullableString(dst, (*string)(m.Rack), flex, v >= 10)
+		dst = appendNullableString(dst, m.Rack, flex, v >= 10)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -585,15 +563,11 @@ func (m *ProduceRequest) AppendTo(dst []byte, v int16) []byte {
 	if v >= 3 {
 		dst = appendNullableString(dst, (*string)(m.TransactionalID), flex, v >= 3)
 	}
-	dst = wire.AppendInt16(dst, int16(m.Acks))
-	dst = wire.AppendInt32(dst, int32(m.TimeoutMs))
-	if m.TopicData == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.TopicData), flex)
-		for i := range m.TopicData {
-			dst = m.TopicData[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.Acks)
+	dst = wire.AppendInt32(dst, m.TimeoutMs)
+	dst = appendArrayLen(dst, len(m.TopicData), flex)
+	for i := range m.TopicData {
+		dst = m.TopicData[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -667,13 +641,9 @@ func (m *ProduceRequestTopicProduceData) AppendTo(dst []byte, v int16) []byte {
 	if v >= 13 {
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
-	if m.PartitionData == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.PartitionData), flex)
-		for i := range m.PartitionData {
-			dst = m.PartitionData[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.PartitionData), flex)
+	for i := range m.PartitionData {
+		dst = m.PartitionData[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -736,7 +706,7 @@ func (m *ProduceRequestPartitionProduceData) isDefault() bool {
 func (m *ProduceRequestPartitionProduceData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 9
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Index))
+	dst = wire.AppendInt32(dst, m.Index)
 	dst = appendBytes(dst, m.Records, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -43,21 +43,17 @@ func (m *FetchResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 12
 	_ = flex
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
 	if v >= 7 {
-		dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+		dst = wire.AppendInt16(dst, m.ErrorCode)
 	}
 	if v >= 7 {
-		dst = wire.AppendInt32(dst, int32(m.SessionID))
+		dst = wire.AppendInt32(dst, m.SessionID)
 	}
-	if m.Responses == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Responses), flex)
-		for i := range m.Responses {
-			dst = m.Responses[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Responses), flex)
+	for i := range m.Responses {
+		dst = m.Responses[i].AppendTo(dst, v)
 	}
 	if flex {
 		var present [1]bool
@@ -69,18 +65,11 @@ func (m *FetchResponse) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
-			if m.NodeEndpoints == nil && (false) {
-				dst = appendArrayLen(dst, -1, true)
-			} else {
-				dst = appendArrayLen(dst, len(m.NodeEndpoints), true)
-				for i := range m.NodeEndpoints {
-					dst = m.NodeEndpoints[i].AppendTo(dst, v)
-				}
+			dst = appendArrayLen(dst, len(m.NodeEndpoints), true)
+			for i := range m.NodeEndpoints {
+				dst = m.NodeEndpoints[i].AppendTo(dst, v)
 			}
 			dst = insertSize(dst, start)
 		}
@@ -176,13 +165,9 @@ func (m *FetchResponseFetchableTopicResponse) AppendTo(dst []byte, v int16) []by
 	if v >= 13 {
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -278,14 +263,14 @@ func (m *FetchResponsePartitionData) isDefault() bool {
 func (m *FetchResponsePartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 12
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = wire.AppendInt64(dst, int64(m.HighWatermark))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = wire.AppendInt64(dst, m.HighWatermark)
 	if v >= 4 {
-		dst = wire.AppendInt64(dst, int64(m.LastStableOffset))
+		dst = wire.AppendInt64(dst, m.LastStableOffset)
 	}
 	if v >= 5 {
-		dst = wire.AppendInt64(dst, int64(m.LogStartOffset))
+		dst = wire.AppendInt64(dst, m.LogStartOffset)
 	}
 	if v >= 4 {
 		if m.AbortedTransactions == nil && (v >= 4) {
@@ -319,9 +304,6 @@ func (m *FetchResponsePartitionData) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
 			dst = m.DivergingEpoch.AppendTo(dst, v)
@@ -443,10 +425,10 @@ func (m *FetchResponseEpochEndOffset) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 12
 	_ = flex
 	if v >= 12 {
-		dst = wire.AppendInt32(dst, int32(m.Epoch))
+		dst = wire.AppendInt32(dst, m.Epoch)
 	}
 	if v >= 12 {
-		dst = wire.AppendInt64(dst, int64(m.EndOffset))
+		dst = wire.AppendInt64(dst, m.EndOffset)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -509,7 +491,7 @@ func (m *FetchResponseLeaderIDAndEpoch) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendInt32(dst, int32(m.LeaderID))
 	}
 	if v >= 12 {
-		dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+		dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -569,10 +551,10 @@ func (m *FetchResponseSnapshotID) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 12
 	_ = flex
 	if v >= 4 {
-		dst = wire.AppendInt64(dst, int64(m.EndOffset))
+		dst = wire.AppendInt64(dst, m.EndOffset)
 	}
 	if v >= 4 {
-		dst = wire.AppendInt32(dst, int32(m.Epoch))
+		dst = wire.AppendInt32(dst, m.Epoch)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -633,7 +615,7 @@ func (m *FetchResponseAbortedTransaction) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendInt64(dst, int64(m.ProducerID))
 	}
 	if v >= 4 {
-		dst = wire.AppendInt64(dst, int64(m.FirstOffset))
+		dst = wire.AppendInt64(dst, m.FirstOffset)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -700,13 +682,13 @@ func (m *FetchResponseNodeEndpoint) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendInt32(dst, int32(m.NodeID))
 	}
 	if v >= 16 {
-		dst = appendString(dst, string(m.Host), flex)
+		dst = appendString(dst, m.Host, flex)
 	}
 	if v >= 16 {
-		dst = wire.AppendInt32(dst, int32(m.Port))
+		dst = wire.AppendInt32(dst, m.Port)
 	}
 	if v >= 16 {
-		dst = appendNullableString(dst, (*string)(m.Rack), flex, v >= 16)
+		dst = appendNullableString(dst, m.Rack, flex, v >= 16)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -801,40 +783,32 @@ func (m *FetchRequest) AppendTo(dst []byte, v int16) []byte {
 	if v <= 14 {
 		dst = wire.AppendInt32(dst, int32(m.ReplicaID))
 	}
-	dst = wire.AppendInt32(dst, int32(m.MaxWaitMs))
-	dst = wire.AppendInt32(dst, int32(m.MinBytes))
+	dst = wire.AppendInt32(dst, m.MaxWaitMs)
+	dst = wire.AppendInt32(dst, m.MinBytes)
 	if v >= 3 {
-		dst = wire.AppendInt32(dst, int32(m.MaxBytes))
+		dst = wire.AppendInt32(dst, m.MaxBytes)
 	}
 	if v >= 4 {
-		dst = wire.AppendInt8(dst, int8(m.IsolationLevel))
+		dst = wire.AppendInt8(dst, m.IsolationLevel)
 	}
 	if v >= 7 {
-		dst = wire.AppendInt32(dst, int32(m.SessionID))
+		dst = wire.AppendInt32(dst, m.SessionID)
 	}
 	if v >= 7 {
-		dst = wire.AppendInt32(dst, int32(m.SessionEpoch))
+		dst = wire.AppendInt32(dst, m.SessionEpoch)
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if v >= 7 {
-		if m.ForgottenTopicsData == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.ForgottenTopicsData), flex)
-			for i := range m.ForgottenTopicsData {
-				dst = m.ForgottenTopicsData[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.ForgottenTopicsData), flex)
+		for i := range m.ForgottenTopicsData {
+			dst = m.ForgottenTopicsData[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 11 {
-		dst = appendString(dst, string(m.RackID), flex)
+		dst = appendString(dst, m.RackID, flex)
 	}
 	if flex {
 		var present [2]bool
@@ -850,12 +824,9 @@ func (m *FetchRequest) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
-			dst = appendNullableString(dst, (*string)(m.ClusterID), true, v >= 12)
+			dst = appendNullableString(dst, m.ClusterID, true, v >= 12)
 			dst = insertSize(dst, start)
 		}
 		if present[1] {
@@ -977,7 +948,7 @@ func (m *FetchRequestReplicaState) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendInt32(dst, int32(m.ReplicaID))
 	}
 	if v >= 15 {
-		dst = wire.AppendInt64(dst, int64(m.ReplicaEpoch))
+		dst = wire.AppendInt64(dst, m.ReplicaEpoch)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -1043,13 +1014,9 @@ func (m *FetchRequestFetchTopic) AppendTo(dst []byte, v int16) []byte {
 	if v >= 13 {
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -1134,18 +1101,18 @@ func (m *FetchRequestFetchPartition) isDefault() bool {
 func (m *FetchRequestFetchPartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 12
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Partition))
+	dst = wire.AppendInt32(dst, m.Partition)
 	if v >= 9 {
-		dst = wire.AppendInt32(dst, int32(m.CurrentLeaderEpoch))
+		dst = wire.AppendInt32(dst, m.CurrentLeaderEpoch)
 	}
-	dst = wire.AppendInt64(dst, int64(m.FetchOffset))
+	dst = wire.AppendInt64(dst, m.FetchOffset)
 	if v >= 12 {
-		dst = wire.AppendInt32(dst, int32(m.LastFetchedEpoch))
+		dst = wire.AppendInt32(dst, m.LastFetchedEpoch)
 	}
 	if v >= 5 {
-		dst = wire.AppendInt64(dst, int64(m.LogStartOffset))
+		dst = wire.AppendInt64(dst, m.LogStartOffset)
 	}
-	dst = wire.AppendInt32(dst, int32(m.PartitionMaxBytes))
+	dst = wire.AppendInt32(dst, m.PartitionMaxBytes)
 	if flex {
 		var present [2]bool
 		n := len(m.UnknownTags)
@@ -1160,9 +1127,6 @@ func (m *FetchRequestFetchPartition) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
 			dst = wire.AppendUUID(dst, m.ReplicaDirectoryID)
@@ -1174,7 +1138,7 @@ func (m *FetchRequestFetchPartition) AppendTo(dst []byte, v int16) []byte {
 			}
 			dst = wire.AppendUvarint(dst, 1)
 			start := len(dst)
-			dst = wire.AppendInt64(dst, int64(m.HighWatermark))
+			dst = wire.AppendInt64(dst, m.HighWatermark)
 			dst = insertSize(dst, start)
 		}
 		for ; u < len(m.UnknownTags); u++ {
@@ -1266,13 +1230,9 @@ func (m *FetchRequestForgottenTopic) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
 	if v >= 7 {
-		if m.Partitions == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Partitions), flex)
-			for i := range m.Partitions {
-				dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-			}
+		dst = appendArrayLen(dst, len(m.Partitions), flex)
+		for i := range m.Partitions {
+			dst = wire.AppendInt32(dst, m.Partitions[i])
 		}
 	}
 	if flex {

@@ -37,15 +37,11 @@ func (m *ListOffsetsResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	if v >= 2 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -109,13 +105,9 @@ func (m *ListOffsetsResponseListOffsetsTopicResponse) AppendTo(dst []byte, v int
 	flex := v >= 6
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -188,26 +180,22 @@ func (m *ListOffsetsResponseListOffsetsPartitionResponse) isDefault() bool {
 func (m *ListOffsetsResponseListOffsetsPartitionResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if v <= 0 {
-		if m.OldStyleOffsets == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.OldStyleOffsets), flex)
-			for i := range m.OldStyleOffsets {
-				dst = wire.AppendInt64(dst, int64(m.OldStyleOffsets[i]))
-			}
+		dst = appendArrayLen(dst, len(m.OldStyleOffsets), flex)
+		for i := range m.OldStyleOffsets {
+			dst = wire.AppendInt64(dst, m.OldStyleOffsets[i])
 		}
 	}
 	if v >= 1 {
-		dst = wire.AppendInt64(dst, int64(m.Timestamp))
+		dst = wire.AppendInt64(dst, m.Timestamp)
 	}
 	if v >= 1 {
-		dst = wire.AppendInt64(dst, int64(m.Offset))
+		dst = wire.AppendInt64(dst, m.Offset)
 	}
 	if v >= 4 {
-		dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+		dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -288,18 +276,14 @@ func (m *ListOffsetsRequest) AppendTo(dst []byte, v int16) []byte {
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.ReplicaID))
 	if v >= 2 {
-		dst = wire.AppendInt8(dst, int8(m.IsolationLevel))
+		dst = wire.AppendInt8(dst, m.IsolationLevel)
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if v >= 10 {
-		dst = wire.AppendInt32(dst, int32(m.TimeoutMs))
+		dst = wire.AppendInt32(dst, m.TimeoutMs)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -367,13 +351,9 @@ func (m *ListOffsetsRequestListOffsetsTopic) AppendTo(dst []byte, v int16) []byt
 	flex := v >= 6
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -439,13 +419,13 @@ func (m *ListOffsetsRequestListOffsetsPartition) isDefault() bool {
 func (m *ListOffsetsRequestListOffsetsPartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
 	if v >= 4 {
-		dst = wire.AppendInt32(dst, int32(m.CurrentLeaderEpoch))
+		dst = wire.AppendInt32(dst, m.CurrentLeaderEpoch)
 	}
-	dst = wire.AppendInt64(dst, int64(m.Timestamp))
+	dst = wire.AppendInt64(dst, m.Timestamp)
 	if v <= 0 {
-		dst = wire.AppendInt32(dst, int32(m.MaxNumOffsets))
+		dst = wire.AppendInt32(dst, m.MaxNumOffsets)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -48,35 +48,27 @@ func (m *MetadataResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 9
 	_ = flex
 	if v >= 3 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
-	if m.Brokers == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Brokers), flex)
-		for i := range m.Brokers {
-			dst = m.Brokers[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Brokers), flex)
+	for i := range m.Brokers {
+		dst = m.Brokers[i].AppendTo(dst, v)
 	}
 	if v >= 2 {
-		dst = appendNullableString(dst, (*string)(m.ClusterID), flex, v >= 2)
+		dst = appendNullableString(dst, m.ClusterID, flex, v >= 2)
 	}
 	if v >= 1 {
 		dst = wire.AppendInt32(dst, int32(m.ControllerID))
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if v >= 8 && v <= 10 {
-		dst = wire.AppendInt32(dst, int32(m.ClusterAuthorizedOperations))
+		dst = wire.AppendInt32(dst, m.ClusterAuthorizedOperations)
 	}
 	if v >= 13 {
-		dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+		dst = wire.AppendInt16(dst, m.ErrorCode)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -164,10 +156,10 @@ func (m *MetadataResponseMetadataResponseBroker) AppendTo(dst []byte, v int16) [
 	flex := v >= 9
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.NodeID))
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendInt32(dst, int32(m.Port))
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendInt32(dst, m.Port)
 	if v >= 1 {
-		dst = appendNullableString(dst, (*string)(m.Rack), flex, v >= 1)
+		dst = appendNullableString(dst, m.Rack, flex, v >= 1)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -237,7 +229,7 @@ func (m *MetadataResponseMetadataResponseTopic) isDefault() bool {
 func (m *MetadataResponseMetadataResponseTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 9
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	dst = appendNullableString(dst, (*string)(m.Name), flex, v >= 12)
 	if v >= 10 {
 		dst = wire.AppendUUID(dst, m.TopicID)
@@ -245,16 +237,12 @@ func (m *MetadataResponseMetadataResponseTopic) AppendTo(dst []byte, v int16) []
 	if v >= 1 {
 		dst = wire.AppendBool(dst, m.IsInternal)
 	}
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if v >= 8 {
-		dst = wire.AppendInt32(dst, int32(m.TopicAuthorizedOperations))
+		dst = wire.AppendInt32(dst, m.TopicAuthorizedOperations)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -338,36 +326,24 @@ func (m *MetadataResponseMetadataResponsePartition) isDefault() bool {
 func (m *MetadataResponseMetadataResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 9
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
 	dst = wire.AppendInt32(dst, int32(m.LeaderID))
 	if v >= 7 {
-		dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+		dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	}
-	if m.ReplicaNodes == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.ReplicaNodes), flex)
-		for i := range m.ReplicaNodes {
-			dst = wire.AppendInt32(dst, int32(m.ReplicaNodes[i]))
-		}
+	dst = appendArrayLen(dst, len(m.ReplicaNodes), flex)
+	for i := range m.ReplicaNodes {
+		dst = wire.AppendInt32(dst, int32(m.ReplicaNodes[i]))
 	}
-	if m.IsrNodes == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.IsrNodes), flex)
-		for i := range m.IsrNodes {
-			dst = wire.AppendInt32(dst, int32(m.IsrNodes[i]))
-		}
+	dst = appendArrayLen(dst, len(m.IsrNodes), flex)
+	for i := range m.IsrNodes {
+		dst = wire.AppendInt32(dst, int32(m.IsrNodes[i]))
 	}
 	if v >= 5 {
-		if m.OfflineReplicas == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.OfflineReplicas), flex)
-			for i := range m.OfflineReplicas {
-				dst = wire.AppendInt32(dst, int32(m.OfflineReplicas[i]))
-			}
+		dst = appendArrayLen(dst, len(m.OfflineReplicas), flex)
+		for i := range m.OfflineReplicas {
+			dst = wire.AppendInt32(dst, int32(m.OfflineReplicas[i]))
 		}
 	}
 	if flex {

@@ -38,25 +38,17 @@ func (m *LeaderAndIsrResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 4
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if v <= 4 {
-		if m.PartitionErrors == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.PartitionErrors), flex)
-			for i := range m.PartitionErrors {
-				dst = m.PartitionErrors[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.PartitionErrors), flex)
+		for i := range m.PartitionErrors {
+			dst = m.PartitionErrors[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 5 {
-		if m.Topics == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Topics), flex)
-			for i := range m.Topics {
-				dst = m.Topics[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Topics), flex)
+		for i := range m.Topics {
+			dst = m.Topics[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -134,8 +126,8 @@ func (m *LeaderAndIsrResponseLeaderAndIsrPartitionError) AppendTo(dst []byte, v 
 	if v <= 4 {
 		dst = appendString(dst, string(m.TopicName), flex)
 	}
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -194,13 +186,9 @@ func (m *LeaderAndIsrResponseLeaderAndIsrTopicError) AppendTo(dst []byte, v int1
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
 	if v >= 5 {
-		if m.PartitionErrors == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.PartitionErrors), flex)
-			for i := range m.PartitionErrors {
-				dst = m.PartitionErrors[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.PartitionErrors), flex)
+		for i := range m.PartitionErrors {
+			dst = m.PartitionErrors[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -285,40 +273,28 @@ func (m *LeaderAndIsrRequest) AppendTo(dst []byte, v int16) []byte {
 	if v >= 7 {
 		dst = wire.AppendBool(dst, m.IsKRaftController)
 	}
-	dst = wire.AppendInt32(dst, int32(m.ControllerEpoch))
+	dst = wire.AppendInt32(dst, m.ControllerEpoch)
 	if v >= 2 {
-		dst = wire.AppendInt64(dst, int64(m.BrokerEpoch))
+		dst = wire.AppendInt64(dst, m.BrokerEpoch)
 	}
 	if v >= 5 {
-		dst = wire.AppendInt8(dst, int8(m.Type))
+		dst = wire.AppendInt8(dst, m.Type)
 	}
 	if v <= 1 {
-		if m.UngroupedPartitionStates == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.UngroupedPartitionStates), flex)
-			for i := range m.UngroupedPartitionStates {
-				dst = m.UngroupedPartitionStates[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.UngroupedPartitionStates), flex)
+		for i := range m.UngroupedPartitionStates {
+			dst = m.UngroupedPartitionStates[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 2 {
-		if m.TopicStates == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.TopicStates), flex)
-			for i := range m.TopicStates {
-				dst = m.TopicStates[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.TopicStates), flex)
+		for i := range m.TopicStates {
+			dst = m.TopicStates[i].AppendTo(dst, v)
 		}
 	}
-	if m.LiveLeaders == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.LiveLeaders), flex)
-		for i := range m.LiveLeaders {
-			dst = m.LiveLeaders[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.LiveLeaders), flex)
+	for i := range m.LiveLeaders {
+		dst = m.LiveLeaders[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -438,52 +414,36 @@ func (m *LeaderAndIsrRequestLeaderAndIsrPartitionState) AppendTo(dst []byte, v i
 	if v <= 1 {
 		dst = appendString(dst, string(m.TopicName), flex)
 	}
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt32(dst, int32(m.ControllerEpoch))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt32(dst, m.ControllerEpoch)
 	dst = wire.AppendInt32(dst, int32(m.Leader))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
-	if m.Isr == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Isr), flex)
-		for i := range m.Isr {
-			dst = wire.AppendInt32(dst, int32(m.Isr[i]))
-		}
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
+	dst = appendArrayLen(dst, len(m.Isr), flex)
+	for i := range m.Isr {
+		dst = wire.AppendInt32(dst, int32(m.Isr[i]))
 	}
-	dst = wire.AppendInt32(dst, int32(m.PartitionEpoch))
-	if m.Replicas == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Replicas), flex)
-		for i := range m.Replicas {
-			dst = wire.AppendInt32(dst, int32(m.Replicas[i]))
+	dst = wire.AppendInt32(dst, m.PartitionEpoch)
+	dst = appendArrayLen(dst, len(m.Replicas), flex)
+	for i := range m.Replicas {
+		dst = wire.AppendInt32(dst, int32(m.Replicas[i]))
+	}
+	if v >= 3 {
+		dst = appendArrayLen(dst, len(m.AddingReplicas), flex)
+		for i := range m.AddingReplicas {
+			dst = wire.AppendInt32(dst, int32(m.AddingReplicas[i]))
 		}
 	}
 	if v >= 3 {
-		if m.AddingReplicas == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.AddingReplicas), flex)
-			for i := range m.AddingReplicas {
-				dst = wire.AppendInt32(dst, int32(m.AddingReplicas[i]))
-			}
-		}
-	}
-	if v >= 3 {
-		if m.RemovingReplicas == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.RemovingReplicas), flex)
-			for i := range m.RemovingReplicas {
-				dst = wire.AppendInt32(dst, int32(m.RemovingReplicas[i]))
-			}
+		dst = appendArrayLen(dst, len(m.RemovingReplicas), flex)
+		for i := range m.RemovingReplicas {
+			dst = wire.AppendInt32(dst, int32(m.RemovingReplicas[i]))
 		}
 	}
 	if v >= 1 {
 		dst = wire.AppendBool(dst, m.IsNew)
 	}
 	if v >= 6 {
-		dst = wire.AppendInt8(dst, int8(m.LeaderRecoveryState))
+		dst = wire.AppendInt8(dst, m.LeaderRecoveryState)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -586,13 +546,9 @@ func (m *LeaderAndIsrRequestLeaderAndIsrTopicState) AppendTo(dst []byte, v int16
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
 	if v >= 2 {
-		if m.PartitionStates == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.PartitionStates), flex)
-			for i := range m.PartitionStates {
-				dst = m.PartitionStates[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.PartitionStates), flex)
+		for i := range m.PartitionStates {
+			dst = m.PartitionStates[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -662,8 +618,8 @@ func (m *LeaderAndIsrRequestLeaderAndIsrLiveLeader) AppendTo(dst []byte, v int16
 	flex := v >= 4
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.BrokerID))
-	dst = appendString(dst, string(m.HostName), flex)
-	dst = wire.AppendInt32(dst, int32(m.Port))
+	dst = appendString(dst, m.HostName, flex)
+	dst = wire.AppendInt32(dst, m.Port)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -36,14 +36,10 @@ func (m *StopReplicaResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.PartitionErrors == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.PartitionErrors), flex)
-		for i := range m.PartitionErrors {
-			dst = m.PartitionErrors[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.PartitionErrors), flex)
+	for i := range m.PartitionErrors {
+		dst = m.PartitionErrors[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -108,8 +104,8 @@ func (m *StopReplicaResponseStopReplicaPartitionError) AppendTo(dst []byte, v in
 	flex := v >= 2
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -184,41 +180,29 @@ func (m *StopReplicaRequest) AppendTo(dst []byte, v int16) []byte {
 	if v >= 4 {
 		dst = wire.AppendBool(dst, m.IsKRaftController)
 	}
-	dst = wire.AppendInt32(dst, int32(m.ControllerEpoch))
+	dst = wire.AppendInt32(dst, m.ControllerEpoch)
 	if v >= 1 {
-		dst = wire.AppendInt64(dst, int64(m.BrokerEpoch))
+		dst = wire.AppendInt64(dst, m.BrokerEpoch)
 	}
 	if v <= 2 {
 		dst = wire.AppendBool(dst, m.DeletePartitions)
 	}
 	if v <= 0 {
-		if m.UngroupedPartitions == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.UngroupedPartitions), flex)
-			for i := range m.UngroupedPartitions {
-				dst = m.UngroupedPartitions[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.UngroupedPartitions), flex)
+		for i := range m.UngroupedPartitions {
+			dst = m.UngroupedPartitions[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 1 && v <= 2 {
-		if m.Topics == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Topics), flex)
-			for i := range m.Topics {
-				dst = m.Topics[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Topics), flex)
+		for i := range m.Topics {
+			dst = m.Topics[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 3 {
-		if m.TopicStates == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.TopicStates), flex)
-			for i := range m.TopicStates {
-				dst = m.TopicStates[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.TopicStates), flex)
+		for i := range m.TopicStates {
+			dst = m.TopicStates[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -312,7 +296,7 @@ func (m *StopReplicaRequestStopReplicaPartitionV0) AppendTo(dst []byte, v int16)
 		dst = appendString(dst, string(m.TopicName), flex)
 	}
 	if v <= 0 {
-		dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+		dst = wire.AppendInt32(dst, m.PartitionIndex)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -373,13 +357,9 @@ func (m *StopReplicaRequestStopReplicaTopicV1) AppendTo(dst []byte, v int16) []b
 		dst = appendString(dst, string(m.Name), flex)
 	}
 	if v >= 1 && v <= 2 {
-		if m.PartitionIndexes == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.PartitionIndexes), flex)
-			for i := range m.PartitionIndexes {
-				dst = wire.AppendInt32(dst, int32(m.PartitionIndexes[i]))
-			}
+		dst = appendArrayLen(dst, len(m.PartitionIndexes), flex)
+		for i := range m.PartitionIndexes {
+			dst = wire.AppendInt32(dst, m.PartitionIndexes[i])
 		}
 	}
 	if flex {
@@ -446,13 +426,9 @@ func (m *StopReplicaRequestStopReplicaTopicState) AppendTo(dst []byte, v int16) 
 		dst = appendString(dst, string(m.TopicName), flex)
 	}
 	if v >= 3 {
-		if m.PartitionStates == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.PartitionStates), flex)
-			for i := range m.PartitionStates {
-				dst = m.PartitionStates[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.PartitionStates), flex)
+		for i := range m.PartitionStates {
+			dst = m.PartitionStates[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -520,10 +496,10 @@ func (m *StopReplicaRequestStopReplicaPartitionState) AppendTo(dst []byte, v int
 	flex := v >= 2
 	_ = flex
 	if v >= 3 {
-		dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+		dst = wire.AppendInt32(dst, m.PartitionIndex)
 	}
 	if v >= 3 {
-		dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+		dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	}
 	if v >= 3 {
 		dst = wire.AppendBool(dst, m.DeletePartition)

@@ -34,7 +34,7 @@ func (m *UpdateMetadataResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 6
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -109,37 +109,25 @@ func (m *UpdateMetadataRequest) AppendTo(dst []byte, v int16) []byte {
 	if v >= 8 {
 		dst = wire.AppendBool(dst, m.IsKRaftController)
 	}
-	dst = wire.AppendInt32(dst, int32(m.ControllerEpoch))
+	dst = wire.AppendInt32(dst, m.ControllerEpoch)
 	if v >= 5 {
-		dst = wire.AppendInt64(dst, int64(m.BrokerEpoch))
+		dst = wire.AppendInt64(dst, m.BrokerEpoch)
 	}
 	if v <= 4 {
-		if m.UngroupedPartitionStates == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.UngroupedPartitionStates), flex)
-			for i := range m.UngroupedPartitionStates {
-				dst = m.UngroupedPartitionStates[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.UngroupedPartitionStates), flex)
+		for i := range m.UngroupedPartitionStates {
+			dst = m.UngroupedPartitionStates[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 5 {
-		if m.TopicStates == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.TopicStates), flex)
-			for i := range m.TopicStates {
-				dst = m.TopicStates[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.TopicStates), flex)
+		for i := range m.TopicStates {
+			dst = m.TopicStates[i].AppendTo(dst, v)
 		}
 	}
-	if m.LiveBrokers == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.LiveBrokers), flex)
-		for i := range m.LiveBrokers {
-			dst = m.LiveBrokers[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.LiveBrokers), flex)
+	for i := range m.LiveBrokers {
+		dst = m.LiveBrokers[i].AppendTo(dst, v)
 	}
 	if flex {
 		var present [1]bool
@@ -151,12 +139,9 @@ func (m *UpdateMetadataRequest) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
-			dst = wire.AppendInt8(dst, int8(m.Type))
+			dst = wire.AppendInt8(dst, m.Type)
 			dst = insertSize(dst, start)
 		}
 		for ; u < len(m.UnknownTags); u++ {
@@ -276,35 +261,23 @@ func (m *UpdateMetadataRequestUpdateMetadataPartitionState) AppendTo(dst []byte,
 	if v <= 4 {
 		dst = appendString(dst, string(m.TopicName), flex)
 	}
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt32(dst, int32(m.ControllerEpoch))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt32(dst, m.ControllerEpoch)
 	dst = wire.AppendInt32(dst, int32(m.Leader))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
-	if m.Isr == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Isr), flex)
-		for i := range m.Isr {
-			dst = wire.AppendInt32(dst, int32(m.Isr[i]))
-		}
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
+	dst = appendArrayLen(dst, len(m.Isr), flex)
+	for i := range m.Isr {
+		dst = wire.AppendInt32(dst, int32(m.Isr[i]))
 	}
-	dst = wire.AppendInt32(dst, int32(m.ZkVersion))
-	if m.Replicas == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Replicas), flex)
-		for i := range m.Replicas {
-			dst = wire.AppendInt32(dst, int32(m.Replicas[i]))
-		}
+	dst = wire.AppendInt32(dst, m.ZkVersion)
+	dst = appendArrayLen(dst, len(m.Replicas), flex)
+	for i := range m.Replicas {
+		dst = wire.AppendInt32(dst, int32(m.Replicas[i]))
 	}
 	if v >= 4 {
-		if m.OfflineReplicas == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.OfflineReplicas), flex)
-			for i := range m.OfflineReplicas {
-				dst = wire.AppendInt32(dst, int32(m.OfflineReplicas[i]))
-			}
+		dst = appendArrayLen(dst, len(m.OfflineReplicas), flex)
+		for i := range m.OfflineReplicas {
+			dst = wire.AppendInt32(dst, int32(m.OfflineReplicas[i]))
 		}
 	}
 	if flex {
@@ -394,13 +367,9 @@ func (m *UpdateMetadataRequestUpdateMetadataTopicState) AppendTo(dst []byte, v i
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
 	if v >= 5 {
-		if m.PartitionStates == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.PartitionStates), flex)
-			for i := range m.PartitionStates {
-				dst = m.PartitionStates[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.PartitionStates), flex)
+		for i := range m.PartitionStates {
+			dst = m.PartitionStates[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -477,23 +446,19 @@ func (m *UpdateMetadataRequestUpdateMetadataBroker) AppendTo(dst []byte, v int16
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.ID))
 	if v <= 0 {
-		dst = appendString(dst, string(m.V0Host), flex)
+		dst = appendString(dst, m.V0Host, flex)
 	}
 	if v <= 0 {
-		dst = wire.AppendInt32(dst, int32(m.V0Port))
+		dst = wire.AppendInt32(dst, m.V0Port)
 	}
 	if v >= 1 {
-		if m.Endpoints == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Endpoints), flex)
-			for i := range m.Endpoints {
-				dst = m.Endpoints[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Endpoints), flex)
+		for i := range m.Endpoints {
+			dst = m.Endpoints[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 2 {
-		dst = appendNullableString(dst, (*string)(m.Rack), flex, true)
+		dst = appendNullableString(dst, m.Rack, flex, true)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -569,16 +534,16 @@ func (m *UpdateMetadataRequestUpdateMetadataEndpoint) AppendTo(dst []byte, v int
 	flex := v >= 6
 	_ = flex
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.Port))
+		dst = wire.AppendInt32(dst, m.Port)
 	}
 	if v >= 1 {
-		dst = appendString(dst, string(m.Host), flex)
+		dst = appendString(dst, m.Host, flex)
 	}
 	if v >= 3 {
-		dst = appendString(dst, string(m.Listener), flex)
+		dst = appendString(dst, m.Listener, flex)
 	}
 	if v >= 1 {
-		dst = wire.AppendInt16(dst, int16(m.SecurityProtocol))
+		dst = wire.AppendInt16(dst, m.SecurityProtocol)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

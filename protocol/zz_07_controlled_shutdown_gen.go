@@ -36,14 +36,10 @@ func (m *ControlledShutdownResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 3
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.RemainingPartitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.RemainingPartitions), flex)
-		for i := range m.RemainingPartitions {
-			dst = m.RemainingPartitions[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.RemainingPartitions), flex)
+	for i := range m.RemainingPartitions {
+		dst = m.RemainingPartitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -105,7 +101,7 @@ func (m *ControlledShutdownResponseRemainingPartition) AppendTo(dst []byte, v in
 	flex := v >= 3
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -165,7 +161,7 @@ func (m *ControlledShutdownRequest) AppendTo(dst []byte, v int16) []byte {
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.BrokerID))
 	if v >= 2 {
-		dst = wire.AppendInt64(dst, int64(m.BrokerEpoch))
+		dst = wire.AppendInt64(dst, m.BrokerEpoch)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

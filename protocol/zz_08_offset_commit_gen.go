@@ -37,15 +37,11 @@ func (m *OffsetCommitResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 8
 	_ = flex
 	if v >= 3 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -117,13 +113,9 @@ func (m *OffsetCommitResponseOffsetCommitResponseTopic) AppendTo(dst []byte, v i
 	if v >= 10 {
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -186,8 +178,8 @@ func (m *OffsetCommitResponseOffsetCommitResponsePartition) isDefault() bool {
 func (m *OffsetCommitResponseOffsetCommitResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 8
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -256,24 +248,20 @@ func (m *OffsetCommitRequest) AppendTo(dst []byte, v int16) []byte {
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.GenerationIDOrMemberEpoch))
+		dst = wire.AppendInt32(dst, m.GenerationIDOrMemberEpoch)
 	}
 	if v >= 1 {
-		dst = appendString(dst, string(m.MemberID), flex)
+		dst = appendString(dst, m.MemberID, flex)
 	}
 	if v >= 7 {
-		dst = appendNullableString(dst, (*string)(m.GroupInstanceID), flex, v >= 7)
+		dst = appendNullableString(dst, m.GroupInstanceID, flex, v >= 7)
 	}
 	if v >= 2 && v <= 4 {
-		dst = wire.AppendInt64(dst, int64(m.RetentionTimeMs))
+		dst = wire.AppendInt64(dst, m.RetentionTimeMs)
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -355,13 +343,9 @@ func (m *OffsetCommitRequestOffsetCommitRequestTopic) AppendTo(dst []byte, v int
 	if v >= 10 {
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -435,15 +419,15 @@ func (m *OffsetCommitRequestOffsetCommitRequestPartition) isDefault() bool {
 func (m *OffsetCommitRequestOffsetCommitRequestPartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 8
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt64(dst, int64(m.CommittedOffset))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt64(dst, m.CommittedOffset)
 	if v >= 6 {
-		dst = wire.AppendInt32(dst, int32(m.CommittedLeaderEpoch))
+		dst = wire.AppendInt32(dst, m.CommittedLeaderEpoch)
 	}
 	if v == 1 {
-		dst = wire.AppendInt64(dst, int64(m.CommitTimestamp))
+		dst = wire.AppendInt64(dst, m.CommitTimestamp)
 	}
-	dst = appendNullableString(dst, (*string)(m.CommittedMetadata), flex, true)
+	dst = appendNullableString(dst, m.CommittedMetadata, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -41,29 +41,21 @@ func (m *OffsetFetchResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	if v >= 3 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
 	if v <= 7 {
-		if m.Topics == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Topics), flex)
-			for i := range m.Topics {
-				dst = m.Topics[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Topics), flex)
+		for i := range m.Topics {
+			dst = m.Topics[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 2 && v <= 7 {
-		dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+		dst = wire.AppendInt16(dst, m.ErrorCode)
 	}
 	if v >= 8 {
-		if m.Groups == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Groups), flex)
-			for i := range m.Groups {
-				dst = m.Groups[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Groups), flex)
+		for i := range m.Groups {
+			dst = m.Groups[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -144,13 +136,9 @@ func (m *OffsetFetchResponseOffsetFetchResponseTopic) AppendTo(dst []byte, v int
 		dst = appendString(dst, string(m.Name), flex)
 	}
 	if v <= 7 {
-		if m.Partitions == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Partitions), flex)
-			for i := range m.Partitions {
-				dst = m.Partitions[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Partitions), flex)
+		for i := range m.Partitions {
+			dst = m.Partitions[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -224,19 +212,19 @@ func (m *OffsetFetchResponseOffsetFetchResponsePartition) AppendTo(dst []byte, v
 	flex := v >= 6
 	_ = flex
 	if v <= 7 {
-		dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+		dst = wire.AppendInt32(dst, m.PartitionIndex)
 	}
 	if v <= 7 {
-		dst = wire.AppendInt64(dst, int64(m.CommittedOffset))
+		dst = wire.AppendInt64(dst, m.CommittedOffset)
 	}
 	if v >= 5 && v <= 7 {
-		dst = wire.AppendInt32(dst, int32(m.CommittedLeaderEpoch))
+		dst = wire.AppendInt32(dst, m.CommittedLeaderEpoch)
 	}
 	if v <= 7 {
-		dst = appendNullableString(dst, (*string)(m.Metadata), flex, v <= 7)
+		dst = appendNullableString(dst, m.Metadata, flex, v <= 7)
 	}
 	if v <= 7 {
-		dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+		dst = wire.AppendInt16(dst, m.ErrorCode)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -309,17 +297,13 @@ func (m *OffsetFetchResponseOffsetFetchResponseGroup) AppendTo(dst []byte, v int
 		dst = appendString(dst, string(m.GroupID), flex)
 	}
 	if v >= 8 {
-		if m.Topics == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Topics), flex)
-			for i := range m.Topics {
-				dst = m.Topics[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Topics), flex)
+		for i := range m.Topics {
+			dst = m.Topics[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 8 {
-		dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+		dst = wire.AppendInt16(dst, m.ErrorCode)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -394,13 +378,9 @@ func (m *OffsetFetchResponseOffsetFetchResponseTopics) AppendTo(dst []byte, v in
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
 	if v >= 8 {
-		if m.Partitions == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Partitions), flex)
-			for i := range m.Partitions {
-				dst = m.Partitions[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Partitions), flex)
+		for i := range m.Partitions {
+			dst = m.Partitions[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -477,19 +457,19 @@ func (m *OffsetFetchResponseOffsetFetchResponsePartitions) AppendTo(dst []byte, 
 	flex := v >= 6
 	_ = flex
 	if v >= 8 {
-		dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+		dst = wire.AppendInt32(dst, m.PartitionIndex)
 	}
 	if v >= 8 {
-		dst = wire.AppendInt64(dst, int64(m.CommittedOffset))
+		dst = wire.AppendInt64(dst, m.CommittedOffset)
 	}
 	if v >= 8 {
-		dst = wire.AppendInt32(dst, int32(m.CommittedLeaderEpoch))
+		dst = wire.AppendInt32(dst, m.CommittedLeaderEpoch)
 	}
 	if v >= 8 {
-		dst = appendNullableString(dst, (*string)(m.Metadata), flex, v >= 8)
+		dst = appendNullableString(dst, m.Metadata, flex, v >= 8)
 	}
 	if v >= 8 {
-		dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+		dst = wire.AppendInt16(dst, m.ErrorCode)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -578,13 +558,9 @@ func (m *OffsetFetchRequest) AppendTo(dst []byte, v int16) []byte {
 		}
 	}
 	if v >= 8 {
-		if m.Groups == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Groups), flex)
-			for i := range m.Groups {
-				dst = m.Groups[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Groups), flex)
+		for i := range m.Groups {
+			dst = m.Groups[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 7 {
@@ -668,13 +644,9 @@ func (m *OffsetFetchRequestOffsetFetchRequestTopic) AppendTo(dst []byte, v int16
 		dst = appendString(dst, string(m.Name), flex)
 	}
 	if v <= 7 {
-		if m.PartitionIndexes == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.PartitionIndexes), flex)
-			for i := range m.PartitionIndexes {
-				dst = wire.AppendInt32(dst, int32(m.PartitionIndexes[i]))
-			}
+		dst = appendArrayLen(dst, len(m.PartitionIndexes), flex)
+		for i := range m.PartitionIndexes {
+			dst = wire.AppendInt32(dst, m.PartitionIndexes[i])
 		}
 	}
 	if flex {
@@ -748,10 +720,10 @@ func (m *OffsetFetchRequestOffsetFetchRequestGroup) AppendTo(dst []byte, v int16
 		dst = appendString(dst, string(m.GroupID), flex)
 	}
 	if v >= 9 {
-		dst = appendNullableString(dst, (*string)(m.MemberID), flex, v >= 9)
+		dst = appendNullableString(dst, m.MemberID, flex, v >= 9)
 	}
 	if v >= 9 {
-		dst = wire.AppendInt32(dst, int32(m.MemberEpoch))
+		dst = wire.AppendInt32(dst, m.MemberEpoch)
 	}
 	if v >= 8 {
 		if m.Topics == nil && (v >= 8) {
@@ -839,13 +811,9 @@ func (m *OffsetFetchRequestOffsetFetchRequestTopics) AppendTo(dst []byte, v int1
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
 	if v >= 8 {
-		if m.PartitionIndexes == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.PartitionIndexes), flex)
-			for i := range m.PartitionIndexes {
-				dst = wire.AppendInt32(dst, int32(m.PartitionIndexes[i]))
-			}
+		dst = appendArrayLen(dst, len(m.PartitionIndexes), flex)
+		for i := range m.PartitionIndexes {
+			dst = wire.AppendInt32(dst, m.PartitionIndexes[i])
 		}
 	}
 	if flex {

@@ -46,31 +46,27 @@ func (m *FindCoordinatorResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
 	if v <= 3 {
-		dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+		dst = wire.AppendInt16(dst, m.ErrorCode)
 	}
 	if v >= 1 && v <= 3 {
-		dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, v >= 1 && v <= 3)
+		dst = appendNullableString(dst, m.ErrorMessage, flex, v >= 1 && v <= 3)
 	}
 	if v <= 3 {
 		dst = wire.AppendInt32(dst, int32(m.NodeID))
 	}
 	if v <= 3 {
-		dst = appendString(dst, string(m.Host), flex)
+		dst = appendString(dst, m.Host, flex)
 	}
 	if v <= 3 {
-		dst = wire.AppendInt32(dst, int32(m.Port))
+		dst = wire.AppendInt32(dst, m.Port)
 	}
 	if v >= 4 {
-		if m.Coordinators == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Coordinators), flex)
-			for i := range m.Coordinators {
-				dst = m.Coordinators[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Coordinators), flex)
+		for i := range m.Coordinators {
+			dst = m.Coordinators[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -164,22 +160,22 @@ func (m *FindCoordinatorResponseCoordinator) AppendTo(dst []byte, v int16) []byt
 	flex := v >= 3
 	_ = flex
 	if v >= 4 {
-		dst = appendString(dst, string(m.Key), flex)
+		dst = appendString(dst, m.Key, flex)
 	}
 	if v >= 4 {
 		dst = wire.AppendInt32(dst, int32(m.NodeID))
 	}
 	if v >= 4 {
-		dst = appendString(dst, string(m.Host), flex)
+		dst = appendString(dst, m.Host, flex)
 	}
 	if v >= 4 {
-		dst = wire.AppendInt32(dst, int32(m.Port))
+		dst = wire.AppendInt32(dst, m.Port)
 	}
 	if v >= 4 {
-		dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+		dst = wire.AppendInt16(dst, m.ErrorCode)
 	}
 	if v >= 4 {
-		dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, v >= 4)
+		dst = appendNullableString(dst, m.ErrorMessage, flex, v >= 4)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -255,19 +251,15 @@ func (m *FindCoordinatorRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
 	if v <= 3 {
-		dst = appendString(dst, string(m.Key), flex)
+		dst = appendString(dst, m.Key, flex)
 	}
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.KeyType))
+		dst = wire.AppendInt8(dst, m.KeyType)
 	}
 	if v >= 4 {
-		if m.CoordinatorKeys == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.CoordinatorKeys), flex)
-			for i := range m.CoordinatorKeys {
-				dst = appendString(dst, string(m.CoordinatorKeys[i]), flex)
-			}
+		dst = appendArrayLen(dst, len(m.CoordinatorKeys), flex)
+		for i := range m.CoordinatorKeys {
+			dst = appendString(dst, m.CoordinatorKeys[i], flex)
 		}
 	}
 	if flex {

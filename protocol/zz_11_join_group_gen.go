@@ -51,26 +51,22 @@ func (m *JoinGroupResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	if v >= 2 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = wire.AppendInt32(dst, int32(m.GenerationID))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = wire.AppendInt32(dst, m.GenerationID)
 	if v >= 7 {
-		dst = appendNullableString(dst, (*string)(m.ProtocolType), flex, v >= 7)
+		dst = appendNullableString(dst, m.ProtocolType, flex, v >= 7)
 	}
-	dst = appendNullableString(dst, (*string)(m.ProtocolName), flex, v >= 7)
-	dst = appendString(dst, string(m.Leader), flex)
+	dst = appendNullableString(dst, m.ProtocolName, flex, v >= 7)
+	dst = appendString(dst, m.Leader, flex)
 	if v >= 9 {
 		dst = wire.AppendBool(dst, m.SkipAssignment)
 	}
-	dst = appendString(dst, string(m.MemberID), flex)
-	if m.Members == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Members), flex)
-		for i := range m.Members {
-			dst = m.Members[i].AppendTo(dst, v)
-		}
+	dst = appendString(dst, m.MemberID, flex)
+	dst = appendArrayLen(dst, len(m.Members), flex)
+	for i := range m.Members {
+		dst = m.Members[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -147,9 +143,9 @@ func (m *JoinGroupResponseJoinGroupResponseMember) isDefault() bool {
 func (m *JoinGroupResponseJoinGroupResponseMember) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
-	dst = appendString(dst, string(m.MemberID), flex)
+	dst = appendString(dst, m.MemberID, flex)
 	if v >= 5 {
-		dst = appendNullableString(dst, (*string)(m.GroupInstanceID), flex, v >= 5)
+		dst = appendNullableString(dst, m.GroupInstanceID, flex, v >= 5)
 	}
 	dst = appendBytes(dst, m.Metadata, flex, false)
 	if flex {
@@ -224,25 +220,21 @@ func (m *JoinGroupRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
-	dst = wire.AppendInt32(dst, int32(m.SessionTimeoutMs))
+	dst = wire.AppendInt32(dst, m.SessionTimeoutMs)
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.RebalanceTimeoutMs))
+		dst = wire.AppendInt32(dst, m.RebalanceTimeoutMs)
 	}
-	dst = appendString(dst, string(m.MemberID), flex)
+	dst = appendString(dst, m.MemberID, flex)
 	if v >= 5 {
-		dst = appendNullableString(dst, (*string)(m.GroupInstanceID), flex, v >= 5)
+		dst = appendNullableString(dst, m.GroupInstanceID, flex, v >= 5)
 	}
-	dst = appendString(dst, string(m.ProtocolType), flex)
-	if m.Protocols == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Protocols), flex)
-		for i := range m.Protocols {
-			dst = m.Protocols[i].AppendTo(dst, v)
-		}
+	dst = appendString(dst, m.ProtocolType, flex)
+	dst = appendArrayLen(dst, len(m.Protocols), flex)
+	for i := range m.Protocols {
+		dst = m.Protocols[i].AppendTo(dst, v)
 	}
 	if v >= 8 {
-		dst = appendNullableString(dst, (*string)(m.Reason), flex, v >= 8)
+		dst = appendNullableString(dst, m.Reason, flex, v >= 8)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -315,7 +307,7 @@ func (m *JoinGroupRequestJoinGroupRequestProtocol) isDefault() bool {
 func (m *JoinGroupRequestJoinGroupRequestProtocol) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
+	dst = appendString(dst, m.Name, flex)
 	dst = appendBytes(dst, m.Metadata, flex, false)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -36,9 +36,9 @@ func (m *HeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -104,10 +104,10 @@ func (m *HeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
-	dst = wire.AppendInt32(dst, int32(m.GenerationID))
-	dst = appendString(dst, string(m.MemberID), flex)
+	dst = wire.AppendInt32(dst, m.GenerationID)
+	dst = appendString(dst, m.MemberID, flex)
 	if v >= 3 {
-		dst = appendNullableString(dst, (*string)(m.GroupInstanceID), flex, v >= 3)
+		dst = appendNullableString(dst, m.GroupInstanceID, flex, v >= 3)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -38,17 +38,13 @@ func (m *LeaveGroupResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if v >= 3 {
-		if m.Members == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Members), flex)
-			for i := range m.Members {
-				dst = m.Members[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Members), flex)
+		for i := range m.Members {
+			dst = m.Members[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -119,13 +115,13 @@ func (m *LeaveGroupResponseMemberResponse) AppendTo(dst []byte, v int16) []byte 
 	flex := v >= 4
 	_ = flex
 	if v >= 3 {
-		dst = appendString(dst, string(m.MemberID), flex)
+		dst = appendString(dst, m.MemberID, flex)
 	}
 	if v >= 3 {
-		dst = appendNullableString(dst, (*string)(m.GroupInstanceID), flex, v >= 3)
+		dst = appendNullableString(dst, m.GroupInstanceID, flex, v >= 3)
 	}
 	if v >= 3 {
-		dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+		dst = wire.AppendInt16(dst, m.ErrorCode)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -193,16 +189,12 @@ func (m *LeaveGroupRequest) AppendTo(dst []byte, v int16) []byte {
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
 	if v <= 2 {
-		dst = appendString(dst, string(m.MemberID), flex)
+		dst = appendString(dst, m.MemberID, flex)
 	}
 	if v >= 3 {
-		if m.Members == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Members), flex)
-			for i := range m.Members {
-				dst = m.Members[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Members), flex)
+		for i := range m.Members {
+			dst = m.Members[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -273,13 +265,13 @@ func (m *LeaveGroupRequestMemberIdentity) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
 	if v >= 3 {
-		dst = appendString(dst, string(m.MemberID), flex)
+		dst = appendString(dst, m.MemberID, flex)
 	}
 	if v >= 3 {
-		dst = appendNullableString(dst, (*string)(m.GroupInstanceID), flex, v >= 3)
+		dst = appendNullableString(dst, m.GroupInstanceID, flex, v >= 3)
 	}
 	if v >= 5 {
-		dst = appendNullableString(dst, (*string)(m.Reason), flex, v >= 5)
+		dst = appendNullableString(dst, m.Reason, flex, v >= 5)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -42,14 +42,14 @@ func (m *SyncGroupResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if v >= 5 {
-		dst = appendNullableString(dst, (*string)(m.ProtocolType), flex, v >= 5)
+		dst = appendNullableString(dst, m.ProtocolType, flex, v >= 5)
 	}
 	if v >= 5 {
-		dst = appendNullableString(dst, (*string)(m.ProtocolName), flex, v >= 5)
+		dst = appendNullableString(dst, m.ProtocolName, flex, v >= 5)
 	}
 	dst = appendBytes(dst, m.Assignment, flex, false)
 	if flex {
@@ -130,24 +130,20 @@ func (m *SyncGroupRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
-	dst = wire.AppendInt32(dst, int32(m.GenerationID))
-	dst = appendString(dst, string(m.MemberID), flex)
+	dst = wire.AppendInt32(dst, m.GenerationID)
+	dst = appendString(dst, m.MemberID, flex)
 	if v >= 3 {
-		dst = appendNullableString(dst, (*string)(m.GroupInstanceID), flex, v >= 3)
+		dst = appendNullableString(dst, m.GroupInstanceID, flex, v >= 3)
 	}
 	if v >= 5 {
-		dst = appendNullableString(dst, (*string)(m.ProtocolType), flex, v >= 5)
+		dst = appendNullableString(dst, m.ProtocolType, flex, v >= 5)
 	}
 	if v >= 5 {
-		dst = appendNullableString(dst, (*string)(m.ProtocolName), flex, v >= 5)
+		dst = appendNullableString(dst, m.ProtocolName, flex, v >= 5)
 	}
-	if m.Assignments == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Assignments), flex)
-		for i := range m.Assignments {
-			dst = m.Assignments[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Assignments), flex)
+	for i := range m.Assignments {
+		dst = m.Assignments[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -219,7 +215,7 @@ func (m *SyncGroupRequestSyncGroupRequestAssignment) isDefault() bool {
 func (m *SyncGroupRequestSyncGroupRequestAssignment) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
-	dst = appendString(dst, string(m.MemberID), flex)
+	dst = appendString(dst, m.MemberID, flex)
 	dst = appendBytes(dst, m.Assignment, flex, false)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -36,15 +36,11 @@ func (m *DescribeGroupsResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 5
 	_ = flex
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
-	if m.Groups == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Groups), flex)
-		for i := range m.Groups {
-			dst = m.Groups[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Groups), flex)
+	for i := range m.Groups {
+		dst = m.Groups[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -126,24 +122,20 @@ func (m *DescribeGroupsResponseDescribedGroup) isDefault() bool {
 func (m *DescribeGroupsResponseDescribedGroup) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 5
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if v >= 6 {
-		dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, v >= 6)
+		dst = appendNullableString(dst, m.ErrorMessage, flex, v >= 6)
 	}
 	dst = appendString(dst, string(m.GroupID), flex)
-	dst = appendString(dst, string(m.GroupState), flex)
-	dst = appendString(dst, string(m.ProtocolType), flex)
-	dst = appendString(dst, string(m.ProtocolData), flex)
-	if m.Members == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Members), flex)
-		for i := range m.Members {
-			dst = m.Members[i].AppendTo(dst, v)
-		}
+	dst = appendString(dst, m.GroupState, flex)
+	dst = appendString(dst, m.ProtocolType, flex)
+	dst = appendString(dst, m.ProtocolData, flex)
+	dst = appendArrayLen(dst, len(m.Members), flex)
+	for i := range m.Members {
+		dst = m.Members[i].AppendTo(dst, v)
 	}
 	if v >= 3 {
-		dst = wire.AppendInt32(dst, int32(m.AuthorizedOperations))
+		dst = wire.AppendInt32(dst, m.AuthorizedOperations)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -223,12 +215,12 @@ func (m *DescribeGroupsResponseDescribedGroupMember) isDefault() bool {
 func (m *DescribeGroupsResponseDescribedGroupMember) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 5
 	_ = flex
-	dst = appendString(dst, string(m.MemberID), flex)
+	dst = appendString(dst, m.MemberID, flex)
 	if v >= 4 {
-		dst = appendNullableString(dst, (*string)(m.GroupInstanceID), flex, v >= 4)
+		dst = appendNullableString(dst, m.GroupInstanceID, flex, v >= 4)
 	}
-	dst = appendString(dst, string(m.ClientID), flex)
-	dst = appendString(dst, string(m.ClientHost), flex)
+	dst = appendString(dst, m.ClientID, flex)
+	dst = appendString(dst, m.ClientHost, flex)
 	dst = appendBytes(dst, m.MemberMetadata, flex, false)
 	dst = appendBytes(dst, m.MemberAssignment, flex, false)
 	if flex {
@@ -292,13 +284,9 @@ func (m *DescribeGroupsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 5
 	_ = flex
-	if m.Groups == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Groups), flex)
-		for i := range m.Groups {
-			dst = appendString(dst, string(m.Groups[i]), flex)
-		}
+	dst = appendArrayLen(dst, len(m.Groups), flex)
+	for i := range m.Groups {
+		dst = appendString(dst, string(m.Groups[i]), flex)
 	}
 	if v >= 3 {
 		dst = wire.AppendBool(dst, m.IncludeAuthorizedOperations)

@@ -38,16 +38,12 @@ func (m *ListGroupsResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.Groups == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Groups), flex)
-		for i := range m.Groups {
-			dst = m.Groups[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.Groups), flex)
+	for i := range m.Groups {
+		dst = m.Groups[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -118,12 +114,12 @@ func (m *ListGroupsResponseListedGroup) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
-	dst = appendString(dst, string(m.ProtocolType), flex)
+	dst = appendString(dst, m.ProtocolType, flex)
 	if v >= 4 {
-		dst = appendString(dst, string(m.GroupState), flex)
+		dst = appendString(dst, m.GroupState, flex)
 	}
 	if v >= 5 {
-		dst = appendString(dst, string(m.GroupType), flex)
+		dst = appendString(dst, m.GroupType, flex)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -187,23 +183,15 @@ func (m *ListGroupsRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
 	if v >= 4 {
-		if m.StatesFilter == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.StatesFilter), flex)
-			for i := range m.StatesFilter {
-				dst = appendString(dst, string(m.StatesFilter[i]), flex)
-			}
+		dst = appendArrayLen(dst, len(m.StatesFilter), flex)
+		for i := range m.StatesFilter {
+			dst = appendString(dst, m.StatesFilter[i], flex)
 		}
 	}
 	if v >= 5 {
-		if m.TypesFilter == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.TypesFilter), flex)
-			for i := range m.TypesFilter {
-				dst = appendString(dst, string(m.TypesFilter[i]), flex)
-			}
+		dst = appendArrayLen(dst, len(m.TypesFilter), flex)
+		for i := range m.TypesFilter {
+			dst = appendString(dst, m.TypesFilter[i], flex)
 		}
 	}
 	if flex {

@@ -33,14 +33,10 @@ func (m *SaslHandshakeResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := false
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.Mechanisms == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Mechanisms), flex)
-		for i := range m.Mechanisms {
-			dst = appendString(dst, string(m.Mechanisms[i]), flex)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.Mechanisms), flex)
+	for i := range m.Mechanisms {
+		dst = appendString(dst, m.Mechanisms[i], flex)
 	}
 	return dst
 }
@@ -88,7 +84,7 @@ func (m *SaslHandshakeRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := false
 	_ = flex
-	dst = appendString(dst, string(m.Mechanism), flex)
+	dst = appendString(dst, m.Mechanism, flex)
 	return dst
 }
 

@@ -46,17 +46,13 @@ func (m *ApiVersionsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 3
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.APIKeys == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.APIKeys), flex)
-		for i := range m.APIKeys {
-			dst = m.APIKeys[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.APIKeys), flex)
+	for i := range m.APIKeys {
+		dst = m.APIKeys[i].AppendTo(dst, v)
 	}
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
 	if flex {
 		var present [4]bool
@@ -80,18 +76,11 @@ func (m *ApiVersionsResponse) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
-			if m.SupportedFeatures == nil && (false) {
-				dst = appendArrayLen(dst, -1, true)
-			} else {
-				dst = appendArrayLen(dst, len(m.SupportedFeatures), true)
-				for i := range m.SupportedFeatures {
-					dst = m.SupportedFeatures[i].AppendTo(dst, v)
-				}
+			dst = appendArrayLen(dst, len(m.SupportedFeatures), true)
+			for i := range m.SupportedFeatures {
+				dst = m.SupportedFeatures[i].AppendTo(dst, v)
 			}
 			dst = insertSize(dst, start)
 		}
@@ -101,7 +90,7 @@ func (m *ApiVersionsResponse) AppendTo(dst []byte, v int16) []byte {
 			}
 			dst = wire.AppendUvarint(dst, 1)
 			start := len(dst)
-			dst = wire.AppendInt64(dst, int64(m.FinalizedFeaturesEpoch))
+			dst = wire.AppendInt64(dst, m.FinalizedFeaturesEpoch)
 			dst = insertSize(dst, start)
 		}
 		if present[2] {
@@ -110,13 +99,9 @@ func (m *ApiVersionsResponse) AppendTo(dst []byte, v int16) []byte {
 			}
 			dst = wire.AppendUvarint(dst, 2)
 			start := len(dst)
-			if m.FinalizedFeatures == nil && (false) {
-				dst = appendArrayLen(dst, -1, true)
-			} else {
-				dst = appendArrayLen(dst, len(m.FinalizedFeatures), true)
-				for i := range m.FinalizedFeatures {
-					dst = m.FinalizedFeatures[i].AppendTo(dst, v)
-				}
+			dst = appendArrayLen(dst, len(m.FinalizedFeatures), true)
+			for i := range m.FinalizedFeatures {
+				dst = m.FinalizedFeatures[i].AppendTo(dst, v)
 			}
 			dst = insertSize(dst, start)
 		}
@@ -236,9 +221,9 @@ func (m *ApiVersionsResponseAPIVersion) isDefault() bool {
 func (m *ApiVersionsResponseAPIVersion) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.APIKey))
-	dst = wire.AppendInt16(dst, int16(m.MinVersion))
-	dst = wire.AppendInt16(dst, int16(m.MaxVersion))
+	dst = wire.AppendInt16(dst, m.APIKey)
+	dst = wire.AppendInt16(dst, m.MinVersion)
+	dst = wire.AppendInt16(dst, m.MaxVersion)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -295,13 +280,13 @@ func (m *ApiVersionsResponseSupportedFeatureKey) AppendTo(dst []byte, v int16) [
 	flex := v >= 3
 	_ = flex
 	if v >= 3 {
-		dst = appendString(dst, string(m.Name), flex)
+		dst = appendString(dst, m.Name, flex)
 	}
 	if v >= 3 {
-		dst = wire.AppendInt16(dst, int16(m.MinVersion))
+		dst = wire.AppendInt16(dst, m.MinVersion)
 	}
 	if v >= 3 {
-		dst = wire.AppendInt16(dst, int16(m.MaxVersion))
+		dst = wire.AppendInt16(dst, m.MaxVersion)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -365,13 +350,13 @@ func (m *ApiVersionsResponseFinalizedFeatureKey) AppendTo(dst []byte, v int16) [
 	flex := v >= 3
 	_ = flex
 	if v >= 3 {
-		dst = appendString(dst, string(m.Name), flex)
+		dst = appendString(dst, m.Name, flex)
 	}
 	if v >= 3 {
-		dst = wire.AppendInt16(dst, int16(m.MaxVersionLevel))
+		dst = wire.AppendInt16(dst, m.MaxVersionLevel)
 	}
 	if v >= 3 {
-		dst = wire.AppendInt16(dst, int16(m.MinVersionLevel))
+		dst = wire.AppendInt16(dst, m.MinVersionLevel)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -436,10 +421,10 @@ func (m *ApiVersionsRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
 	if v >= 3 {
-		dst = appendString(dst, string(m.ClientSoftwareName), flex)
+		dst = appendString(dst, m.ClientSoftwareName, flex)
 	}
 	if v >= 3 {
-		dst = appendString(dst, string(m.ClientSoftwareVersion), flex)
+		dst = appendString(dst, m.ClientSoftwareVersion, flex)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

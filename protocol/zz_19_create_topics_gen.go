@@ -37,15 +37,11 @@ func (m *CreateTopicsResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 5
 	_ = flex
 	if v >= 2 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -132,15 +128,15 @@ func (m *CreateTopicsResponseCreatableTopicResult) AppendTo(dst []byte, v int16)
 	if v >= 7 {
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if v >= 1 {
-		dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+		dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	}
 	if v >= 5 {
-		dst = wire.AppendInt32(dst, int32(m.NumPartitions))
+		dst = wire.AppendInt32(dst, m.NumPartitions)
 	}
 	if v >= 5 {
-		dst = wire.AppendInt16(dst, int16(m.ReplicationFactor))
+		dst = wire.AppendInt16(dst, m.ReplicationFactor)
 	}
 	if v >= 5 {
 		if m.Configs == nil && (v >= 5) {
@@ -162,12 +158,9 @@ func (m *CreateTopicsResponseCreatableTopicResult) AppendTo(dst []byte, v int16)
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
-			dst = wire.AppendInt16(dst, int16(m.TopicConfigErrorCode))
+			dst = wire.AppendInt16(dst, m.TopicConfigErrorCode)
 			dst = insertSize(dst, start)
 		}
 		for ; u < len(m.UnknownTags); u++ {
@@ -263,16 +256,16 @@ func (m *CreateTopicsResponseCreatableTopicConfigs) AppendTo(dst []byte, v int16
 	flex := v >= 5
 	_ = flex
 	if v >= 5 {
-		dst = appendString(dst, string(m.Name), flex)
+		dst = appendString(dst, m.Name, flex)
 	}
 	if v >= 5 {
-		dst = appendNullableString(dst, (*string)(m.Value), flex, v >= 5)
+		dst = appendNullableString(dst, m.Value, flex, v >= 5)
 	}
 	if v >= 5 {
 		dst = wire.AppendBool(dst, m.ReadOnly)
 	}
 	if v >= 5 {
-		dst = wire.AppendInt8(dst, int8(m.ConfigSource))
+		dst = wire.AppendInt8(dst, m.ConfigSource)
 	}
 	if v >= 5 {
 		dst = wire.AppendBool(dst, m.IsSensitive)
@@ -349,15 +342,11 @@ func (m *CreateTopicsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 5
 	_ = flex
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
-	dst = wire.AppendInt32(dst, int32(m.TimeoutMs))
+	dst = wire.AppendInt32(dst, m.TimeoutMs)
 	if v >= 1 {
 		dst = wire.AppendBool(dst, m.ValidateOnly)
 	}
@@ -433,23 +422,15 @@ func (m *CreateTopicsRequestCreatableTopic) AppendTo(dst []byte, v int16) []byte
 	flex := v >= 5
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	dst = wire.AppendInt32(dst, int32(m.NumPartitions))
-	dst = wire.AppendInt16(dst, int16(m.ReplicationFactor))
-	if m.Assignments == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Assignments), flex)
-		for i := range m.Assignments {
-			dst = m.Assignments[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.NumPartitions)
+	dst = wire.AppendInt16(dst, m.ReplicationFactor)
+	dst = appendArrayLen(dst, len(m.Assignments), flex)
+	for i := range m.Assignments {
+		dst = m.Assignments[i].AppendTo(dst, v)
 	}
-	if m.Configs == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Configs), flex)
-		for i := range m.Configs {
-			dst = m.Configs[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Configs), flex)
+	for i := range m.Configs {
+		dst = m.Configs[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -515,14 +496,10 @@ func (m *CreateTopicsRequestCreatableReplicaAssignment) isDefault() bool {
 func (m *CreateTopicsRequestCreatableReplicaAssignment) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 5
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	if m.BrokerIDs == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.BrokerIDs), flex)
-		for i := range m.BrokerIDs {
-			dst = wire.AppendInt32(dst, int32(m.BrokerIDs[i]))
-		}
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = appendArrayLen(dst, len(m.BrokerIDs), flex)
+	for i := range m.BrokerIDs {
+		dst = wire.AppendInt32(dst, int32(m.BrokerIDs[i]))
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -580,8 +557,8 @@ func (m *CreateTopicsRequestCreatableTopicConfig) isDefault() bool {
 func (m *CreateTopicsRequestCreatableTopicConfig) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 5
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
-	dst = appendNullableString(dst, (*string)(m.Value), flex, true)
+	dst = appendString(dst, m.Name, flex)
+	dst = appendNullableString(dst, m.Value, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -37,15 +37,11 @@ func (m *DeleteTopicsResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
-	if m.Responses == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Responses), flex)
-		for i := range m.Responses {
-			dst = m.Responses[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Responses), flex)
+	for i := range m.Responses {
+		dst = m.Responses[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -118,9 +114,9 @@ func (m *DeleteTopicsResponseDeletableTopicResult) AppendTo(dst []byte, v int16)
 	if v >= 6 {
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if v >= 5 {
-		dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, v >= 5)
+		dst = appendNullableString(dst, m.ErrorMessage, flex, v >= 5)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -187,26 +183,18 @@ func (m *DeleteTopicsRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
 	if v >= 6 {
-		if m.Topics == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Topics), flex)
-			for i := range m.Topics {
-				dst = m.Topics[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Topics), flex)
+		for i := range m.Topics {
+			dst = m.Topics[i].AppendTo(dst, v)
 		}
 	}
 	if v <= 5 {
-		if m.TopicNames == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.TopicNames), flex)
-			for i := range m.TopicNames {
-				dst = appendString(dst, string(m.TopicNames[i]), flex)
-			}
+		dst = appendArrayLen(dst, len(m.TopicNames), flex)
+		for i := range m.TopicNames {
+			dst = appendString(dst, string(m.TopicNames[i]), flex)
 		}
 	}
-	dst = wire.AppendInt32(dst, int32(m.TimeoutMs))
+	dst = wire.AppendInt32(dst, m.TimeoutMs)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -46,15 +46,15 @@ func (m *InitProducerIdResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	dst = wire.AppendInt64(dst, int64(m.ProducerID))
-	dst = wire.AppendInt16(dst, int16(m.ProducerEpoch))
+	dst = wire.AppendInt16(dst, m.ProducerEpoch)
 	if v >= 6 {
 		dst = wire.AppendInt64(dst, int64(m.OngoingTxnProducerID))
 	}
 	if v >= 6 {
-		dst = wire.AppendInt16(dst, int16(m.OngoingTxnProducerEpoch))
+		dst = wire.AppendInt16(dst, m.OngoingTxnProducerEpoch)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -134,12 +134,12 @@ func (m *InitProducerIdRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
 	dst = appendNullableString(dst, (*string)(m.TransactionalID), flex, true)
-	dst = wire.AppendInt32(dst, int32(m.TransactionTimeoutMs))
+	dst = wire.AppendInt32(dst, m.TransactionTimeoutMs)
 	if v >= 3 {
 		dst = wire.AppendInt64(dst, int64(m.ProducerID))
 	}
 	if v >= 3 {
-		dst = wire.AppendInt16(dst, int16(m.ProducerEpoch))
+		dst = wire.AppendInt16(dst, m.ProducerEpoch)
 	}
 	if v >= 6 {
 		dst = wire.AppendBool(dst, m.Enable2Pc)

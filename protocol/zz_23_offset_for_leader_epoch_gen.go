@@ -37,15 +37,11 @@ func (m *OffsetForLeaderEpochResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
 	if v >= 2 {
-		dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+		dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -109,13 +105,9 @@ func (m *OffsetForLeaderEpochResponseOffsetForLeaderTopicResult) AppendTo(dst []
 	flex := v >= 4
 	_ = flex
 	dst = appendString(dst, string(m.Topic), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -181,12 +173,12 @@ func (m *OffsetForLeaderEpochResponseEpochEndOffset) isDefault() bool {
 func (m *OffsetForLeaderEpochResponseEpochEndOffset) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = wire.AppendInt32(dst, int32(m.Partition))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = wire.AppendInt32(dst, m.Partition)
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+		dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	}
-	dst = wire.AppendInt64(dst, int64(m.EndOffset))
+	dst = wire.AppendInt64(dst, m.EndOffset)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -251,13 +243,9 @@ func (m *OffsetForLeaderEpochRequest) AppendTo(dst []byte, v int16) []byte {
 	if v >= 3 {
 		dst = wire.AppendInt32(dst, int32(m.ReplicaID))
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -321,13 +309,9 @@ func (m *OffsetForLeaderEpochRequestOffsetForLeaderTopic) AppendTo(dst []byte, v
 	flex := v >= 4
 	_ = flex
 	dst = appendString(dst, string(m.Topic), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -389,11 +373,11 @@ func (m *OffsetForLeaderEpochRequestOffsetForLeaderPartition) isDefault() bool {
 func (m *OffsetForLeaderEpochRequestOffsetForLeaderPartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Partition))
+	dst = wire.AppendInt32(dst, m.Partition)
 	if v >= 2 {
-		dst = wire.AppendInt32(dst, int32(m.CurrentLeaderEpoch))
+		dst = wire.AppendInt32(dst, m.CurrentLeaderEpoch)
 	}
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

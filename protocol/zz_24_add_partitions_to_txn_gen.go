@@ -39,28 +39,20 @@ func (m *AddPartitionsToTxnResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 3
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	if v >= 4 {
-		dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+		dst = wire.AppendInt16(dst, m.ErrorCode)
 	}
 	if v >= 4 {
-		if m.ResultsByTransaction == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.ResultsByTransaction), flex)
-			for i := range m.ResultsByTransaction {
-				dst = m.ResultsByTransaction[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.ResultsByTransaction), flex)
+		for i := range m.ResultsByTransaction {
+			dst = m.ResultsByTransaction[i].AppendTo(dst, v)
 		}
 	}
 	if v <= 3 {
-		if m.ResultsByTopicV3AndBelow == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.ResultsByTopicV3AndBelow), flex)
-			for i := range m.ResultsByTopicV3AndBelow {
-				dst = m.ResultsByTopicV3AndBelow[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.ResultsByTopicV3AndBelow), flex)
+		for i := range m.ResultsByTopicV3AndBelow {
+			dst = m.ResultsByTopicV3AndBelow[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -139,13 +131,9 @@ func (m *AddPartitionsToTxnResponseAddPartitionsToTxnResult) AppendTo(dst []byte
 		dst = appendString(dst, string(m.TransactionalID), flex)
 	}
 	if v >= 4 {
-		if m.TopicResults == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.TopicResults), flex)
-			for i := range m.TopicResults {
-				dst = m.TopicResults[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.TopicResults), flex)
+		for i := range m.TopicResults {
+			dst = m.TopicResults[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -209,13 +197,9 @@ func (m *AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult) AppendTo(dst [
 	flex := v >= 3
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.ResultsByPartition == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.ResultsByPartition), flex)
-		for i := range m.ResultsByPartition {
-			dst = m.ResultsByPartition[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.ResultsByPartition), flex)
+	for i := range m.ResultsByPartition {
+		dst = m.ResultsByPartition[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -273,8 +257,8 @@ func (m *AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult) isDefault(
 func (m *AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.PartitionErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.PartitionErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -337,13 +321,9 @@ func (m *AddPartitionsToTxnRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
 	if v >= 4 {
-		if m.Transactions == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Transactions), flex)
-			for i := range m.Transactions {
-				dst = m.Transactions[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Transactions), flex)
+		for i := range m.Transactions {
+			dst = m.Transactions[i].AppendTo(dst, v)
 		}
 	}
 	if v <= 3 {
@@ -353,16 +333,12 @@ func (m *AddPartitionsToTxnRequest) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendInt64(dst, int64(m.V3AndBelowProducerID))
 	}
 	if v <= 3 {
-		dst = wire.AppendInt16(dst, int16(m.V3AndBelowProducerEpoch))
+		dst = wire.AppendInt16(dst, m.V3AndBelowProducerEpoch)
 	}
 	if v <= 3 {
-		if m.V3AndBelowTopics == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.V3AndBelowTopics), flex)
-			for i := range m.V3AndBelowTopics {
-				dst = m.V3AndBelowTopics[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.V3AndBelowTopics), flex)
+		for i := range m.V3AndBelowTopics {
+			dst = m.V3AndBelowTopics[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -458,19 +434,15 @@ func (m *AddPartitionsToTxnRequestAddPartitionsToTxnTransaction) AppendTo(dst []
 		dst = wire.AppendInt64(dst, int64(m.ProducerID))
 	}
 	if v >= 4 {
-		dst = wire.AppendInt16(dst, int16(m.ProducerEpoch))
+		dst = wire.AppendInt16(dst, m.ProducerEpoch)
 	}
 	if v >= 4 {
 		dst = wire.AppendBool(dst, m.VerifyOnly)
 	}
 	if v >= 4 {
-		if m.Topics == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Topics), flex)
-			for i := range m.Topics {
-				dst = m.Topics[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Topics), flex)
+		for i := range m.Topics {
+			dst = m.Topics[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -543,13 +515,9 @@ func (m *AddPartitionsToTxnRequestAddPartitionsToTxnTopic) AppendTo(dst []byte, 
 	flex := v >= 3
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

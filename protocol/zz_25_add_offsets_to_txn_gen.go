@@ -35,8 +35,8 @@ func (m *AddOffsetsToTxnResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 3
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -101,7 +101,7 @@ func (m *AddOffsetsToTxnRequest) AppendTo(dst []byte, v int16) []byte {
 	_ = flex
 	dst = appendString(dst, string(m.TransactionalID), flex)
 	dst = wire.AppendInt64(dst, int64(m.ProducerID))
-	dst = wire.AppendInt16(dst, int16(m.ProducerEpoch))
+	dst = wire.AppendInt16(dst, m.ProducerEpoch)
 	dst = appendString(dst, string(m.GroupID), flex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

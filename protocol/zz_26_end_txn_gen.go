@@ -41,13 +41,13 @@ func (m *EndTxnResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 3
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if v >= 5 {
 		dst = wire.AppendInt64(dst, int64(m.ProducerID))
 	}
 	if v >= 5 {
-		dst = wire.AppendInt16(dst, int16(m.ProducerEpoch))
+		dst = wire.AppendInt16(dst, m.ProducerEpoch)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -119,7 +119,7 @@ func (m *EndTxnRequest) AppendTo(dst []byte, v int16) []byte {
 	_ = flex
 	dst = appendString(dst, string(m.TransactionalID), flex)
 	dst = wire.AppendInt64(dst, int64(m.ProducerID))
-	dst = wire.AppendInt16(dst, int16(m.ProducerEpoch))
+	dst = wire.AppendInt16(dst, m.ProducerEpoch)
 	dst = wire.AppendBool(dst, m.Committed)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -34,13 +34,9 @@ func (m *WriteTxnMarkersResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 1
 	_ = flex
-	if m.Markers == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Markers), flex)
-		for i := range m.Markers {
-			dst = m.Markers[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Markers), flex)
+	for i := range m.Markers {
+		dst = m.Markers[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -101,13 +97,9 @@ func (m *WriteTxnMarkersResponseWritableTxnMarkerResult) AppendTo(dst []byte, v 
 	flex := v >= 1
 	_ = flex
 	dst = wire.AppendInt64(dst, int64(m.ProducerID))
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -166,13 +158,9 @@ func (m *WriteTxnMarkersResponseWritableTxnMarkerTopicResult) AppendTo(dst []byt
 	flex := v >= 1
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -230,8 +218,8 @@ func (m *WriteTxnMarkersResponseWritableTxnMarkerPartitionResult) isDefault() bo
 func (m *WriteTxnMarkersResponseWritableTxnMarkerPartitionResult) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 1
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -286,13 +274,9 @@ func (m *WriteTxnMarkersRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 1
 	_ = flex
-	if m.Markers == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Markers), flex)
-		for i := range m.Markers {
-			dst = m.Markers[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Markers), flex)
+	for i := range m.Markers {
+		dst = m.Markers[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -365,19 +349,15 @@ func (m *WriteTxnMarkersRequestWritableTxnMarker) AppendTo(dst []byte, v int16) 
 	flex := v >= 1
 	_ = flex
 	dst = wire.AppendInt64(dst, int64(m.ProducerID))
-	dst = wire.AppendInt16(dst, int16(m.ProducerEpoch))
+	dst = wire.AppendInt16(dst, m.ProducerEpoch)
 	dst = wire.AppendBool(dst, m.TransactionResult)
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
-	dst = wire.AppendInt32(dst, int32(m.CoordinatorEpoch))
+	dst = wire.AppendInt32(dst, m.CoordinatorEpoch)
 	if v >= 2 {
-		dst = wire.AppendInt8(dst, int8(m.TransactionVersion))
+		dst = wire.AppendInt8(dst, m.TransactionVersion)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -442,13 +422,9 @@ func (m *WriteTxnMarkersRequestWritableTxnMarkerTopic) AppendTo(dst []byte, v in
 	flex := v >= 1
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.PartitionIndexes == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.PartitionIndexes), flex)
-		for i := range m.PartitionIndexes {
-			dst = wire.AppendInt32(dst, int32(m.PartitionIndexes[i]))
-		}
+	dst = appendArrayLen(dst, len(m.PartitionIndexes), flex)
+	for i := range m.PartitionIndexes {
+		dst = wire.AppendInt32(dst, m.PartitionIndexes[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

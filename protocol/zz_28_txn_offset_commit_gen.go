@@ -35,14 +35,10 @@ func (m *TxnOffsetCommitResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 3
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -104,13 +100,9 @@ func (m *TxnOffsetCommitResponseTxnOffsetCommitResponseTopic) AppendTo(dst []byt
 	flex := v >= 3
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -168,8 +160,8 @@ func (m *TxnOffsetCommitResponseTxnOffsetCommitResponsePartition) isDefault() bo
 func (m *TxnOffsetCommitResponseTxnOffsetCommitResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -241,23 +233,19 @@ func (m *TxnOffsetCommitRequest) AppendTo(dst []byte, v int16) []byte {
 	dst = appendString(dst, string(m.TransactionalID), flex)
 	dst = appendString(dst, string(m.GroupID), flex)
 	dst = wire.AppendInt64(dst, int64(m.ProducerID))
-	dst = wire.AppendInt16(dst, int16(m.ProducerEpoch))
+	dst = wire.AppendInt16(dst, m.ProducerEpoch)
 	if v >= 3 {
-		dst = wire.AppendInt32(dst, int32(m.GenerationID))
+		dst = wire.AppendInt32(dst, m.GenerationID)
 	}
 	if v >= 3 {
-		dst = appendString(dst, string(m.MemberID), flex)
+		dst = appendString(dst, m.MemberID, flex)
 	}
 	if v >= 3 {
-		dst = appendNullableString(dst, (*string)(m.GroupInstanceID), flex, v >= 3)
+		dst = appendNullableString(dst, m.GroupInstanceID, flex, v >= 3)
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -331,13 +319,9 @@ func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestTopic) AppendTo(dst []byte,
 	flex := v >= 3
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -402,12 +386,12 @@ func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestPartition) isDefault() bool
 func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestPartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt64(dst, int64(m.CommittedOffset))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt64(dst, m.CommittedOffset)
 	if v >= 2 {
-		dst = wire.AppendInt32(dst, int32(m.CommittedLeaderEpoch))
+		dst = wire.AppendInt32(dst, m.CommittedLeaderEpoch)
 	}
-	dst = appendNullableString(dst, (*string)(m.CommittedMetadata), flex, true)
+	dst = appendNullableString(dst, m.CommittedMetadata, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -40,16 +40,12 @@ func (m *DescribeAclsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	if m.Resources == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Resources), flex)
-		for i := range m.Resources {
-			dst = m.Resources[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = appendArrayLen(dst, len(m.Resources), flex)
+	for i := range m.Resources {
+		dst = m.Resources[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -119,18 +115,14 @@ func (m *DescribeAclsResponseDescribeAclsResource) isDefault() bool {
 func (m *DescribeAclsResponseDescribeAclsResource) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt8(dst, int8(m.ResourceType))
-	dst = appendString(dst, string(m.ResourceName), flex)
+	dst = wire.AppendInt8(dst, m.ResourceType)
+	dst = appendString(dst, m.ResourceName, flex)
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.PatternType))
+		dst = wire.AppendInt8(dst, m.PatternType)
 	}
-	if m.Acls == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Acls), flex)
-		for i := range m.Acls {
-			dst = m.Acls[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Acls), flex)
+	for i := range m.Acls {
+		dst = m.Acls[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -198,10 +190,10 @@ func (m *DescribeAclsResponseAclDescription) isDefault() bool {
 func (m *DescribeAclsResponseAclDescription) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = appendString(dst, string(m.Principal), flex)
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendInt8(dst, int8(m.Operation))
-	dst = wire.AppendInt8(dst, int8(m.PermissionType))
+	dst = appendString(dst, m.Principal, flex)
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendInt8(dst, m.Operation)
+	dst = wire.AppendInt8(dst, m.PermissionType)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -271,15 +263,15 @@ func (m *DescribeAclsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt8(dst, int8(m.ResourceTypeFilter))
-	dst = appendNullableString(dst, (*string)(m.ResourceNameFilter), flex, true)
+	dst = wire.AppendInt8(dst, m.ResourceTypeFilter)
+	dst = appendNullableString(dst, m.ResourceNameFilter, flex, true)
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.PatternTypeFilter))
+		dst = wire.AppendInt8(dst, m.PatternTypeFilter)
 	}
-	dst = appendNullableString(dst, (*string)(m.PrincipalFilter), flex, true)
-	dst = appendNullableString(dst, (*string)(m.HostFilter), flex, true)
-	dst = wire.AppendInt8(dst, int8(m.Operation))
-	dst = wire.AppendInt8(dst, int8(m.PermissionType))
+	dst = appendNullableString(dst, m.PrincipalFilter, flex, true)
+	dst = appendNullableString(dst, m.HostFilter, flex, true)
+	dst = wire.AppendInt8(dst, m.Operation)
+	dst = wire.AppendInt8(dst, m.PermissionType)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -36,14 +36,10 @@ func (m *CreateAclsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Results == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Results), flex)
-		for i := range m.Results {
-			dst = m.Results[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Results), flex)
+	for i := range m.Results {
+		dst = m.Results[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -104,8 +100,8 @@ func (m *CreateAclsResponseAclCreationResult) isDefault() bool {
 func (m *CreateAclsResponseAclCreationResult) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -160,13 +156,9 @@ func (m *CreateAclsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	if m.Creations == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Creations), flex)
-		for i := range m.Creations {
-			dst = m.Creations[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Creations), flex)
+	for i := range m.Creations {
+		dst = m.Creations[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -242,15 +234,15 @@ func (m *CreateAclsRequestAclCreation) isDefault() bool {
 func (m *CreateAclsRequestAclCreation) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt8(dst, int8(m.ResourceType))
-	dst = appendString(dst, string(m.ResourceName), flex)
+	dst = wire.AppendInt8(dst, m.ResourceType)
+	dst = appendString(dst, m.ResourceName, flex)
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.ResourcePatternType))
+		dst = wire.AppendInt8(dst, m.ResourcePatternType)
 	}
-	dst = appendString(dst, string(m.Principal), flex)
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendInt8(dst, int8(m.Operation))
-	dst = wire.AppendInt8(dst, int8(m.PermissionType))
+	dst = appendString(dst, m.Principal, flex)
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendInt8(dst, m.Operation)
+	dst = wire.AppendInt8(dst, m.PermissionType)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

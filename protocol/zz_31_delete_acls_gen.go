@@ -36,14 +36,10 @@ func (m *DeleteAclsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.FilterResults == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.FilterResults), flex)
-		for i := range m.FilterResults {
-			dst = m.FilterResults[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.FilterResults), flex)
+	for i := range m.FilterResults {
+		dst = m.FilterResults[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -107,15 +103,11 @@ func (m *DeleteAclsResponseDeleteAclsFilterResult) isDefault() bool {
 func (m *DeleteAclsResponseDeleteAclsFilterResult) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	if m.MatchingAcls == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.MatchingAcls), flex)
-		for i := range m.MatchingAcls {
-			dst = m.MatchingAcls[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = appendArrayLen(dst, len(m.MatchingAcls), flex)
+	for i := range m.MatchingAcls {
+		dst = m.MatchingAcls[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -196,17 +188,17 @@ func (m *DeleteAclsResponseDeleteAclsMatchingAcl) isDefault() bool {
 func (m *DeleteAclsResponseDeleteAclsMatchingAcl) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	dst = wire.AppendInt8(dst, int8(m.ResourceType))
-	dst = appendString(dst, string(m.ResourceName), flex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = wire.AppendInt8(dst, m.ResourceType)
+	dst = appendString(dst, m.ResourceName, flex)
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.PatternType))
+		dst = wire.AppendInt8(dst, m.PatternType)
 	}
-	dst = appendString(dst, string(m.Principal), flex)
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendInt8(dst, int8(m.Operation))
-	dst = wire.AppendInt8(dst, int8(m.PermissionType))
+	dst = appendString(dst, m.Principal, flex)
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendInt8(dst, m.Operation)
+	dst = wire.AppendInt8(dst, m.PermissionType)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -270,13 +262,9 @@ func (m *DeleteAclsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	if m.Filters == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Filters), flex)
-		for i := range m.Filters {
-			dst = m.Filters[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Filters), flex)
+	for i := range m.Filters {
+		dst = m.Filters[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -352,15 +340,15 @@ func (m *DeleteAclsRequestDeleteAclsFilter) isDefault() bool {
 func (m *DeleteAclsRequestDeleteAclsFilter) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt8(dst, int8(m.ResourceTypeFilter))
-	dst = appendNullableString(dst, (*string)(m.ResourceNameFilter), flex, true)
+	dst = wire.AppendInt8(dst, m.ResourceTypeFilter)
+	dst = appendNullableString(dst, m.ResourceNameFilter, flex, true)
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.PatternTypeFilter))
+		dst = wire.AppendInt8(dst, m.PatternTypeFilter)
 	}
-	dst = appendNullableString(dst, (*string)(m.PrincipalFilter), flex, true)
-	dst = appendNullableString(dst, (*string)(m.HostFilter), flex, true)
-	dst = wire.AppendInt8(dst, int8(m.Operation))
-	dst = wire.AppendInt8(dst, int8(m.PermissionType))
+	dst = appendNullableString(dst, m.PrincipalFilter, flex, true)
+	dst = appendNullableString(dst, m.HostFilter, flex, true)
+	dst = wire.AppendInt8(dst, m.Operation)
+	dst = wire.AppendInt8(dst, m.PermissionType)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

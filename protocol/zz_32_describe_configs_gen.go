@@ -36,14 +36,10 @@ func (m *DescribeConfigsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 4
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Results == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Results), flex)
-		for i := range m.Results {
-			dst = m.Results[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Results), flex)
+	for i := range m.Results {
+		dst = m.Results[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -113,17 +109,13 @@ func (m *DescribeConfigsResponseDescribeConfigsResult) isDefault() bool {
 func (m *DescribeConfigsResponseDescribeConfigsResult) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	dst = wire.AppendInt8(dst, int8(m.ResourceType))
-	dst = appendString(dst, string(m.ResourceName), flex)
-	if m.Configs == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Configs), flex)
-		for i := range m.Configs {
-			dst = m.Configs[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = wire.AppendInt8(dst, m.ResourceType)
+	dst = appendString(dst, m.ResourceName, flex)
+	dst = appendArrayLen(dst, len(m.Configs), flex)
+	for i := range m.Configs {
+		dst = m.Configs[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -206,31 +198,27 @@ func (m *DescribeConfigsResponseDescribeConfigsResourceResult) isDefault() bool 
 func (m *DescribeConfigsResponseDescribeConfigsResourceResult) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
-	dst = appendNullableString(dst, (*string)(m.Value), flex, true)
+	dst = appendString(dst, m.Name, flex)
+	dst = appendNullableString(dst, m.Value, flex, true)
 	dst = wire.AppendBool(dst, m.ReadOnly)
 	if v <= 0 {
 		dst = wire.AppendBool(dst, m.IsDefault)
 	}
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.ConfigSource))
+		dst = wire.AppendInt8(dst, m.ConfigSource)
 	}
 	dst = wire.AppendBool(dst, m.IsSensitive)
 	if v >= 1 {
-		if m.Synonyms == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Synonyms), flex)
-			for i := range m.Synonyms {
-				dst = m.Synonyms[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Synonyms), flex)
+		for i := range m.Synonyms {
+			dst = m.Synonyms[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 3 {
-		dst = wire.AppendInt8(dst, int8(m.ConfigType))
+		dst = wire.AppendInt8(dst, m.ConfigType)
 	}
 	if v >= 3 {
-		dst = appendNullableString(dst, (*string)(m.Documentation), flex, v >= 1)
+		dst = appendNullableString(dst, m.Documentation, flex, v >= 1)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -309,13 +297,13 @@ func (m *DescribeConfigsResponseDescribeConfigsSynonym) AppendTo(dst []byte, v i
 	flex := v >= 4
 	_ = flex
 	if v >= 1 {
-		dst = appendString(dst, string(m.Name), flex)
+		dst = appendString(dst, m.Name, flex)
 	}
 	if v >= 1 {
-		dst = appendNullableString(dst, (*string)(m.Value), flex, v >= 1)
+		dst = appendNullableString(dst, m.Value, flex, v >= 1)
 	}
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.Source))
+		dst = wire.AppendInt8(dst, m.Source)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -382,13 +370,9 @@ func (m *DescribeConfigsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 4
 	_ = flex
-	if m.Resources == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Resources), flex)
-		for i := range m.Resources {
-			dst = m.Resources[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Resources), flex)
+	for i := range m.Resources {
+		dst = m.Resources[i].AppendTo(dst, v)
 	}
 	if v >= 1 {
 		dst = wire.AppendBool(dst, m.IncludeSynonyms)
@@ -463,14 +447,14 @@ func (m *DescribeConfigsRequestDescribeConfigsResource) isDefault() bool {
 func (m *DescribeConfigsRequestDescribeConfigsResource) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
-	dst = wire.AppendInt8(dst, int8(m.ResourceType))
-	dst = appendString(dst, string(m.ResourceName), flex)
-	if m.ConfigurationKeys == nil && (true) {
+	dst = wire.AppendInt8(dst, m.ResourceType)
+	dst = appendString(dst, m.ResourceName, flex)
+	if m.ConfigurationKeys == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.ConfigurationKeys), flex)
 		for i := range m.ConfigurationKeys {
-			dst = appendString(dst, string(m.ConfigurationKeys[i]), flex)
+			dst = appendString(dst, m.ConfigurationKeys[i], flex)
 		}
 	}
 	if flex {

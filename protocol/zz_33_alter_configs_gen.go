@@ -35,14 +35,10 @@ func (m *AlterConfigsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Responses == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Responses), flex)
-		for i := range m.Responses {
-			dst = m.Responses[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Responses), flex)
+	for i := range m.Responses {
+		dst = m.Responses[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -109,10 +105,10 @@ func (m *AlterConfigsResponseAlterConfigsResourceResponse) isDefault() bool {
 func (m *AlterConfigsResponseAlterConfigsResourceResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	dst = wire.AppendInt8(dst, int8(m.ResourceType))
-	dst = appendString(dst, string(m.ResourceName), flex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = wire.AppendInt8(dst, m.ResourceType)
+	dst = appendString(dst, m.ResourceName, flex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -170,13 +166,9 @@ func (m *AlterConfigsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	if m.Resources == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Resources), flex)
-		for i := range m.Resources {
-			dst = m.Resources[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Resources), flex)
+	for i := range m.Resources {
+		dst = m.Resources[i].AppendTo(dst, v)
 	}
 	dst = wire.AppendBool(dst, m.ValidateOnly)
 	if flex {
@@ -241,15 +233,11 @@ func (m *AlterConfigsRequestAlterConfigsResource) isDefault() bool {
 func (m *AlterConfigsRequestAlterConfigsResource) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt8(dst, int8(m.ResourceType))
-	dst = appendString(dst, string(m.ResourceName), flex)
-	if m.Configs == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Configs), flex)
-		for i := range m.Configs {
-			dst = m.Configs[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt8(dst, m.ResourceType)
+	dst = appendString(dst, m.ResourceName, flex)
+	dst = appendArrayLen(dst, len(m.Configs), flex)
+	for i := range m.Configs {
+		dst = m.Configs[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -308,8 +296,8 @@ func (m *AlterConfigsRequestAlterableConfig) isDefault() bool {
 func (m *AlterConfigsRequestAlterableConfig) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
-	dst = appendNullableString(dst, (*string)(m.Value), flex, true)
+	dst = appendString(dst, m.Name, flex)
+	dst = appendNullableString(dst, m.Value, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -36,14 +36,10 @@ func (m *AlterReplicaLogDirsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Results == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Results), flex)
-		for i := range m.Results {
-			dst = m.Results[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Results), flex)
+	for i := range m.Results {
+		dst = m.Results[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -105,13 +101,9 @@ func (m *AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult) AppendTo(dst 
 	flex := v >= 2
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -169,8 +161,8 @@ func (m *AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult) isDefault
 func (m *AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -225,13 +217,9 @@ func (m *AlterReplicaLogDirsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	if m.Dirs == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Dirs), flex)
-		for i := range m.Dirs {
-			dst = m.Dirs[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Dirs), flex)
+	for i := range m.Dirs {
+		dst = m.Dirs[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -291,14 +279,10 @@ func (m *AlterReplicaLogDirsRequestAlterReplicaLogDir) isDefault() bool {
 func (m *AlterReplicaLogDirsRequestAlterReplicaLogDir) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = appendString(dst, string(m.Path), flex)
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendString(dst, m.Path, flex)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -357,13 +341,9 @@ func (m *AlterReplicaLogDirsRequestAlterReplicaLogDirTopic) AppendTo(dst []byte,
 	flex := v >= 2
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

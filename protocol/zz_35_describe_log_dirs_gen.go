@@ -38,17 +38,13 @@ func (m *DescribeLogDirsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	if v >= 3 {
-		dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+		dst = wire.AppendInt16(dst, m.ErrorCode)
 	}
-	if m.Results == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Results), flex)
-		for i := range m.Results {
-			dst = m.Results[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Results), flex)
+	for i := range m.Results {
+		dst = m.Results[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -126,21 +122,17 @@ func (m *DescribeLogDirsResponseDescribeLogDirsResult) isDefault() bool {
 func (m *DescribeLogDirsResponseDescribeLogDirsResult) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendString(dst, string(m.LogDir), flex)
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendString(dst, m.LogDir, flex)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if v >= 4 {
-		dst = wire.AppendInt64(dst, int64(m.TotalBytes))
+		dst = wire.AppendInt64(dst, m.TotalBytes)
 	}
 	if v >= 4 {
-		dst = wire.AppendInt64(dst, int64(m.UsableBytes))
+		dst = wire.AppendInt64(dst, m.UsableBytes)
 	}
 	if v >= 5 {
 		dst = wire.AppendBool(dst, m.IsCordoned)
@@ -212,13 +204,9 @@ func (m *DescribeLogDirsResponseDescribeLogDirsTopic) AppendTo(dst []byte, v int
 	flex := v >= 2
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -282,9 +270,9 @@ func (m *DescribeLogDirsResponseDescribeLogDirsPartition) isDefault() bool {
 func (m *DescribeLogDirsResponseDescribeLogDirsPartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt64(dst, int64(m.PartitionSize))
-	dst = wire.AppendInt64(dst, int64(m.OffsetLag))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt64(dst, m.PartitionSize)
+	dst = wire.AppendInt64(dst, m.OffsetLag)
 	dst = wire.AppendBool(dst, m.IsFutureKey)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -342,7 +330,7 @@ func (m *DescribeLogDirsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	if m.Topics == nil && (true) {
+	if m.Topics == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.Topics), flex)
@@ -409,13 +397,9 @@ func (m *DescribeLogDirsRequestDescribableLogDirTopic) AppendTo(dst []byte, v in
 	flex := v >= 2
 	_ = flex
 	dst = appendString(dst, string(m.Topic), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -42,11 +42,11 @@ func (m *SaslAuthenticateResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	dst = appendBytes(dst, m.AuthBytes, flex, false)
 	if v >= 1 {
-		dst = wire.AppendInt64(dst, int64(m.SessionLifetimeMs))
+		dst = wire.AppendInt64(dst, m.SessionLifetimeMs)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -35,14 +35,10 @@ func (m *CreatePartitionsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Results == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Results), flex)
-		for i := range m.Results {
-			dst = m.Results[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Results), flex)
+	for i := range m.Results {
+		dst = m.Results[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -107,8 +103,8 @@ func (m *CreatePartitionsResponseCreatePartitionsTopicResult) AppendTo(dst []byt
 	flex := v >= 2
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -167,15 +163,11 @@ func (m *CreatePartitionsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
-	dst = wire.AppendInt32(dst, int32(m.TimeoutMs))
+	dst = wire.AppendInt32(dst, m.TimeoutMs)
 	dst = wire.AppendBool(dst, m.ValidateOnly)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -241,8 +233,8 @@ func (m *CreatePartitionsRequestCreatePartitionsTopic) AppendTo(dst []byte, v in
 	flex := v >= 2
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	dst = wire.AppendInt32(dst, int32(m.Count))
-	if m.Assignments == nil && (true) {
+	dst = wire.AppendInt32(dst, m.Count)
+	if m.Assignments == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.Assignments), flex)
@@ -304,13 +296,9 @@ func (m *CreatePartitionsRequestCreatePartitionsAssignment) isDefault() bool {
 func (m *CreatePartitionsRequestCreatePartitionsAssignment) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	if m.BrokerIDs == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.BrokerIDs), flex)
-		for i := range m.BrokerIDs {
-			dst = wire.AppendInt32(dst, int32(m.BrokerIDs[i]))
-		}
+	dst = appendArrayLen(dst, len(m.BrokerIDs), flex)
+	for i := range m.BrokerIDs {
+		dst = wire.AppendInt32(dst, int32(m.BrokerIDs[i]))
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

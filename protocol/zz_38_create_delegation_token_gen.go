@@ -57,21 +57,21 @@ func (m *CreateDelegationTokenResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendString(dst, string(m.PrincipalType), flex)
-	dst = appendString(dst, string(m.PrincipalName), flex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendString(dst, m.PrincipalType, flex)
+	dst = appendString(dst, m.PrincipalName, flex)
 	if v >= 3 {
-		dst = appendString(dst, string(m.TokenRequesterPrincipalType), flex)
+		dst = appendString(dst, m.TokenRequesterPrincipalType, flex)
 	}
 	if v >= 3 {
-		dst = appendString(dst, string(m.TokenRequesterPrincipalName), flex)
+		dst = appendString(dst, m.TokenRequesterPrincipalName, flex)
 	}
-	dst = wire.AppendInt64(dst, int64(m.IssueTimestampMs))
-	dst = wire.AppendInt64(dst, int64(m.ExpiryTimestampMs))
-	dst = wire.AppendInt64(dst, int64(m.MaxTimestampMs))
-	dst = appendString(dst, string(m.TokenID), flex)
+	dst = wire.AppendInt64(dst, m.IssueTimestampMs)
+	dst = wire.AppendInt64(dst, m.ExpiryTimestampMs)
+	dst = wire.AppendInt64(dst, m.MaxTimestampMs)
+	dst = appendString(dst, m.TokenID, flex)
 	dst = appendBytes(dst, m.Hmac, flex, false)
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -166,20 +166,16 @@ func (m *CreateDelegationTokenRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
 	if v >= 3 {
-		dst = appendNullableString(dst, (*string)(m.OwnerPrincipalType), flex, v >= 3)
+		dst = appendNullableString(dst, m.OwnerPrincipalType, flex, v >= 3)
 	}
 	if v >= 3 {
-		dst = appendNullableString(dst, (*string)(m.OwnerPrincipalName), flex, v >= 3)
+		dst = appendNullableString(dst, m.OwnerPrincipalName, flex, v >= 3)
 	}
-	if m.Renewers == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Renewers), flex)
-		for i := range m.Renewers {
-			dst = m.Renewers[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Renewers), flex)
+	for i := range m.Renewers {
+		dst = m.Renewers[i].AppendTo(dst, v)
 	}
-	dst = wire.AppendInt64(dst, int64(m.MaxLifetimeMs))
+	dst = wire.AppendInt64(dst, m.MaxLifetimeMs)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -245,8 +241,8 @@ func (m *CreateDelegationTokenRequestCreatableRenewers) isDefault() bool {
 func (m *CreateDelegationTokenRequestCreatableRenewers) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = appendString(dst, string(m.PrincipalType), flex)
-	dst = appendString(dst, string(m.PrincipalName), flex)
+	dst = appendString(dst, m.PrincipalType, flex)
+	dst = appendString(dst, m.PrincipalName, flex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -41,9 +41,9 @@ func (m *RenewDelegationTokenResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = wire.AppendInt64(dst, int64(m.ExpiryTimestampMs))
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = wire.AppendInt64(dst, m.ExpiryTimestampMs)
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -105,7 +105,7 @@ func (m *RenewDelegationTokenRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
 	dst = appendBytes(dst, m.Hmac, flex, false)
-	dst = wire.AppendInt64(dst, int64(m.RenewPeriodMs))
+	dst = wire.AppendInt64(dst, m.RenewPeriodMs)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

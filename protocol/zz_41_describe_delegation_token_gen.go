@@ -41,16 +41,12 @@ func (m *DescribeDelegationTokenResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.Tokens == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Tokens), flex)
-		for i := range m.Tokens {
-			dst = m.Tokens[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.Tokens), flex)
+	for i := range m.Tokens {
+		dst = m.Tokens[i].AppendTo(dst, v)
 	}
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -135,26 +131,22 @@ func (m *DescribeDelegationTokenResponseDescribedDelegationToken) isDefault() bo
 func (m *DescribeDelegationTokenResponseDescribedDelegationToken) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = appendString(dst, string(m.PrincipalType), flex)
-	dst = appendString(dst, string(m.PrincipalName), flex)
+	dst = appendString(dst, m.PrincipalType, flex)
+	dst = appendString(dst, m.PrincipalName, flex)
 	if v >= 3 {
-		dst = appendString(dst, string(m.TokenRequesterPrincipalType), flex)
+		dst = appendString(dst, m.TokenRequesterPrincipalType, flex)
 	}
 	if v >= 3 {
-		dst = appendString(dst, string(m.TokenRequesterPrincipalName), flex)
+		dst = appendString(dst, m.TokenRequesterPrincipalName, flex)
 	}
-	dst = wire.AppendInt64(dst, int64(m.IssueTimestamp))
-	dst = wire.AppendInt64(dst, int64(m.ExpiryTimestamp))
-	dst = wire.AppendInt64(dst, int64(m.MaxTimestamp))
-	dst = appendString(dst, string(m.TokenID), flex)
+	dst = wire.AppendInt64(dst, m.IssueTimestamp)
+	dst = wire.AppendInt64(dst, m.ExpiryTimestamp)
+	dst = wire.AppendInt64(dst, m.MaxTimestamp)
+	dst = appendString(dst, m.TokenID, flex)
 	dst = appendBytes(dst, m.Hmac, flex, false)
-	if m.Renewers == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Renewers), flex)
-		for i := range m.Renewers {
-			dst = m.Renewers[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Renewers), flex)
+	for i := range m.Renewers {
+		dst = m.Renewers[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -240,8 +232,8 @@ func (m *DescribeDelegationTokenResponseDescribedDelegationTokenRenewer) isDefau
 func (m *DescribeDelegationTokenResponseDescribedDelegationTokenRenewer) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = appendString(dst, string(m.PrincipalType), flex)
-	dst = appendString(dst, string(m.PrincipalName), flex)
+	dst = appendString(dst, m.PrincipalType, flex)
+	dst = appendString(dst, m.PrincipalName, flex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -296,7 +288,7 @@ func (m *DescribeDelegationTokenRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	if m.Owners == nil && (true) {
+	if m.Owners == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.Owners), flex)
@@ -362,8 +354,8 @@ func (m *DescribeDelegationTokenRequestDescribeDelegationTokenOwner) isDefault()
 func (m *DescribeDelegationTokenRequestDescribeDelegationTokenOwner) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = appendString(dst, string(m.PrincipalType), flex)
-	dst = appendString(dst, string(m.PrincipalName), flex)
+	dst = appendString(dst, m.PrincipalType, flex)
+	dst = appendString(dst, m.PrincipalName, flex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

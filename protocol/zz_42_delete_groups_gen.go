@@ -35,14 +35,10 @@ func (m *DeleteGroupsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Results == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Results), flex)
-		for i := range m.Results {
-			dst = m.Results[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Results), flex)
+	for i := range m.Results {
+		dst = m.Results[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -104,7 +100,7 @@ func (m *DeleteGroupsResponseDeletableGroupResult) AppendTo(dst []byte, v int16)
 	flex := v >= 2
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -158,13 +154,9 @@ func (m *DeleteGroupsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	if m.GroupsNames == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.GroupsNames), flex)
-		for i := range m.GroupsNames {
-			dst = appendString(dst, string(m.GroupsNames[i]), flex)
-		}
+	dst = appendArrayLen(dst, len(m.GroupsNames), flex)
+	for i := range m.GroupsNames {
+		dst = appendString(dst, string(m.GroupsNames[i]), flex)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -37,17 +37,13 @@ func (m *ElectLeadersResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
 	if v >= 1 {
-		dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+		dst = wire.AppendInt16(dst, m.ErrorCode)
 	}
-	if m.ReplicaElectionResults == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.ReplicaElectionResults), flex)
-		for i := range m.ReplicaElectionResults {
-			dst = m.ReplicaElectionResults[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.ReplicaElectionResults), flex)
+	for i := range m.ReplicaElectionResults {
+		dst = m.ReplicaElectionResults[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -112,13 +108,9 @@ func (m *ElectLeadersResponseReplicaElectionResult) AppendTo(dst []byte, v int16
 	flex := v >= 2
 	_ = flex
 	dst = appendString(dst, string(m.Topic), flex)
-	if m.PartitionResult == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.PartitionResult), flex)
-		for i := range m.PartitionResult {
-			dst = m.PartitionResult[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.PartitionResult), flex)
+	for i := range m.PartitionResult {
+		dst = m.PartitionResult[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -179,9 +171,9 @@ func (m *ElectLeadersResponsePartitionResult) isDefault() bool {
 func (m *ElectLeadersResponsePartitionResult) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionID))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt32(dst, m.PartitionID)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -242,9 +234,9 @@ func (m *ElectLeadersRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 2
 	_ = flex
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.ElectionType))
+		dst = wire.AppendInt8(dst, m.ElectionType)
 	}
-	if m.TopicPartitions == nil && (true) {
+	if m.TopicPartitions == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.TopicPartitions), flex)
@@ -252,7 +244,7 @@ func (m *ElectLeadersRequest) AppendTo(dst []byte, v int16) []byte {
 			dst = m.TopicPartitions[i].AppendTo(dst, v)
 		}
 	}
-	dst = wire.AppendInt32(dst, int32(m.TimeoutMs))
+	dst = wire.AppendInt32(dst, m.TimeoutMs)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -316,13 +308,9 @@ func (m *ElectLeadersRequestTopicPartitions) AppendTo(dst []byte, v int16) []byt
 	flex := v >= 2
 	_ = flex
 	dst = appendString(dst, string(m.Topic), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

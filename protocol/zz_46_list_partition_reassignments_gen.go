@@ -39,16 +39,12 @@ func (m *ListPartitionReassignmentsResponse) AppendTo(dst []byte, v int16) []byt
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -112,13 +108,9 @@ func (m *ListPartitionReassignmentsResponseOngoingTopicReassignment) AppendTo(ds
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -182,30 +174,18 @@ func (m *ListPartitionReassignmentsResponseOngoingPartitionReassignment) isDefau
 func (m *ListPartitionReassignmentsResponseOngoingPartitionReassignment) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	if m.Replicas == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Replicas), flex)
-		for i := range m.Replicas {
-			dst = wire.AppendInt32(dst, int32(m.Replicas[i]))
-		}
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = appendArrayLen(dst, len(m.Replicas), flex)
+	for i := range m.Replicas {
+		dst = wire.AppendInt32(dst, int32(m.Replicas[i]))
 	}
-	if m.AddingReplicas == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.AddingReplicas), flex)
-		for i := range m.AddingReplicas {
-			dst = wire.AppendInt32(dst, int32(m.AddingReplicas[i]))
-		}
+	dst = appendArrayLen(dst, len(m.AddingReplicas), flex)
+	for i := range m.AddingReplicas {
+		dst = wire.AppendInt32(dst, int32(m.AddingReplicas[i]))
 	}
-	if m.RemovingReplicas == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.RemovingReplicas), flex)
-		for i := range m.RemovingReplicas {
-			dst = wire.AppendInt32(dst, int32(m.RemovingReplicas[i]))
-		}
+	dst = appendArrayLen(dst, len(m.RemovingReplicas), flex)
+	for i := range m.RemovingReplicas {
+		dst = wire.AppendInt32(dst, int32(m.RemovingReplicas[i]))
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -280,8 +260,8 @@ func (m *ListPartitionReassignmentsRequest) AppendTo(dst []byte, v int16) []byte
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.TimeoutMs))
-	if m.Topics == nil && (true) {
+	dst = wire.AppendInt32(dst, m.TimeoutMs)
+	if m.Topics == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.Topics), flex)
@@ -349,13 +329,9 @@ func (m *ListPartitionReassignmentsRequestListPartitionReassignmentsTopics) Appe
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.PartitionIndexes == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.PartitionIndexes), flex)
-		for i := range m.PartitionIndexes {
-			dst = wire.AppendInt32(dst, int32(m.PartitionIndexes[i]))
-		}
+	dst = appendArrayLen(dst, len(m.PartitionIndexes), flex)
+	for i := range m.PartitionIndexes {
+		dst = wire.AppendInt32(dst, m.PartitionIndexes[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -35,15 +35,11 @@ func (m *OffsetDeleteResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := false
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	return dst
 }
@@ -90,13 +86,9 @@ func (m *OffsetDeleteResponseOffsetDeleteResponseTopic) AppendTo(dst []byte, v i
 	flex := false
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	return dst
 }
@@ -138,8 +130,8 @@ func (m *OffsetDeleteResponseOffsetDeleteResponsePartition) isDefault() bool {
 func (m *OffsetDeleteResponseOffsetDeleteResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := false
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	return dst
 }
 
@@ -181,13 +173,9 @@ func (m *OffsetDeleteRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := false
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	return dst
 }
@@ -233,13 +221,9 @@ func (m *OffsetDeleteRequestOffsetDeleteRequestTopic) AppendTo(dst []byte, v int
 	flex := false
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	return dst
 }
@@ -278,7 +262,7 @@ func (m *OffsetDeleteRequestOffsetDeleteRequestPartition) isDefault() bool {
 func (m *OffsetDeleteRequestOffsetDeleteRequestPartition) AppendTo(dst []byte, v int16) []byte {
 	flex := false
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
 	return dst
 }
 

@@ -39,10 +39,10 @@ func (m *DescribeClientQuotasResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 1
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	if m.Entries == nil && (true) {
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	if m.Entries == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.Entries), flex)
@@ -111,21 +111,13 @@ func (m *DescribeClientQuotasResponseEntryData) isDefault() bool {
 func (m *DescribeClientQuotasResponseEntryData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 1
 	_ = flex
-	if m.Entity == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Entity), flex)
-		for i := range m.Entity {
-			dst = m.Entity[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Entity), flex)
+	for i := range m.Entity {
+		dst = m.Entity[i].AppendTo(dst, v)
 	}
-	if m.Values == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Values), flex)
-		for i := range m.Values {
-			dst = m.Values[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Values), flex)
+	for i := range m.Values {
+		dst = m.Values[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -188,8 +180,8 @@ func (m *DescribeClientQuotasResponseEntityData) isDefault() bool {
 func (m *DescribeClientQuotasResponseEntityData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 1
 	_ = flex
-	dst = appendString(dst, string(m.EntityType), flex)
-	dst = appendNullableString(dst, (*string)(m.EntityName), flex, true)
+	dst = appendString(dst, m.EntityType, flex)
+	dst = appendNullableString(dst, m.EntityName, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -241,8 +233,8 @@ func (m *DescribeClientQuotasResponseValueData) isDefault() bool {
 func (m *DescribeClientQuotasResponseValueData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 1
 	_ = flex
-	dst = appendString(dst, string(m.Key), flex)
-	dst = wire.AppendFloat64(dst, float64(m.Value))
+	dst = appendString(dst, m.Key, flex)
+	dst = wire.AppendFloat64(dst, m.Value)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -298,13 +290,9 @@ func (m *DescribeClientQuotasRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 1
 	_ = flex
-	if m.Components == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Components), flex)
-		for i := range m.Components {
-			dst = m.Components[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Components), flex)
+	for i := range m.Components {
+		dst = m.Components[i].AppendTo(dst, v)
 	}
 	dst = wire.AppendBool(dst, m.Strict)
 	if flex {
@@ -369,9 +357,9 @@ func (m *DescribeClientQuotasRequestComponentData) isDefault() bool {
 func (m *DescribeClientQuotasRequestComponentData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 1
 	_ = flex
-	dst = appendString(dst, string(m.EntityType), flex)
-	dst = wire.AppendInt8(dst, int8(m.MatchType))
-	dst = appendNullableString(dst, (*string)(m.Match), flex, true)
+	dst = appendString(dst, m.EntityType, flex)
+	dst = wire.AppendInt8(dst, m.MatchType)
+	dst = appendNullableString(dst, m.Match, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -35,14 +35,10 @@ func (m *AlterClientQuotasResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 1
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Entries == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Entries), flex)
-		for i := range m.Entries {
-			dst = m.Entries[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Entries), flex)
+	for i := range m.Entries {
+		dst = m.Entries[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -106,15 +102,11 @@ func (m *AlterClientQuotasResponseEntryData) isDefault() bool {
 func (m *AlterClientQuotasResponseEntryData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 1
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	if m.Entity == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Entity), flex)
-		for i := range m.Entity {
-			dst = m.Entity[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = appendArrayLen(dst, len(m.Entity), flex)
+	for i := range m.Entity {
+		dst = m.Entity[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -173,8 +165,8 @@ func (m *AlterClientQuotasResponseEntityData) isDefault() bool {
 func (m *AlterClientQuotasResponseEntityData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 1
 	_ = flex
-	dst = appendString(dst, string(m.EntityType), flex)
-	dst = appendNullableString(dst, (*string)(m.EntityName), flex, true)
+	dst = appendString(dst, m.EntityType, flex)
+	dst = appendNullableString(dst, m.EntityName, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -230,13 +222,9 @@ func (m *AlterClientQuotasRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 1
 	_ = flex
-	if m.Entries == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Entries), flex)
-		for i := range m.Entries {
-			dst = m.Entries[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Entries), flex)
+	for i := range m.Entries {
+		dst = m.Entries[i].AppendTo(dst, v)
 	}
 	dst = wire.AppendBool(dst, m.ValidateOnly)
 	if flex {
@@ -298,21 +286,13 @@ func (m *AlterClientQuotasRequestEntryData) isDefault() bool {
 func (m *AlterClientQuotasRequestEntryData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 1
 	_ = flex
-	if m.Entity == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Entity), flex)
-		for i := range m.Entity {
-			dst = m.Entity[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Entity), flex)
+	for i := range m.Entity {
+		dst = m.Entity[i].AppendTo(dst, v)
 	}
-	if m.Ops == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Ops), flex)
-		for i := range m.Ops {
-			dst = m.Ops[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Ops), flex)
+	for i := range m.Ops {
+		dst = m.Ops[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -375,8 +355,8 @@ func (m *AlterClientQuotasRequestEntityData) isDefault() bool {
 func (m *AlterClientQuotasRequestEntityData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 1
 	_ = flex
-	dst = appendString(dst, string(m.EntityType), flex)
-	dst = appendNullableString(dst, (*string)(m.EntityName), flex, true)
+	dst = appendString(dst, m.EntityType, flex)
+	dst = appendNullableString(dst, m.EntityName, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -431,8 +411,8 @@ func (m *AlterClientQuotasRequestOpData) isDefault() bool {
 func (m *AlterClientQuotasRequestOpData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 1
 	_ = flex
-	dst = appendString(dst, string(m.Key), flex)
-	dst = wire.AppendFloat64(dst, float64(m.Value))
+	dst = appendString(dst, m.Key, flex)
+	dst = wire.AppendFloat64(dst, m.Value)
 	dst = wire.AppendBool(dst, m.Remove)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

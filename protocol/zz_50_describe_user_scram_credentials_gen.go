@@ -39,16 +39,12 @@ func (m *DescribeUserScramCredentialsResponse) AppendTo(dst []byte, v int16) []b
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	if m.Results == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Results), flex)
-		for i := range m.Results {
-			dst = m.Results[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = appendArrayLen(dst, len(m.Results), flex)
+	for i := range m.Results {
+		dst = m.Results[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -117,16 +113,12 @@ func (m *DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult)
 func (m *DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.User), flex)
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	if m.CredentialInfos == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.CredentialInfos), flex)
-		for i := range m.CredentialInfos {
-			dst = m.CredentialInfos[i].AppendTo(dst, v)
-		}
+	dst = appendString(dst, m.User, flex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = appendArrayLen(dst, len(m.CredentialInfos), flex)
+	for i := range m.CredentialInfos {
+		dst = m.CredentialInfos[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -186,8 +178,8 @@ func (m *DescribeUserScramCredentialsResponseCredentialInfo) isDefault() bool {
 func (m *DescribeUserScramCredentialsResponseCredentialInfo) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt8(dst, int8(m.Mechanism))
-	dst = wire.AppendInt32(dst, int32(m.Iterations))
+	dst = wire.AppendInt8(dst, m.Mechanism)
+	dst = wire.AppendInt32(dst, m.Iterations)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -241,7 +233,7 @@ func (m *DescribeUserScramCredentialsRequest) AppendTo(dst []byte, v int16) []by
 	}
 	flex := true
 	_ = flex
-	if m.Users == nil && (true) {
+	if m.Users == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.Users), flex)
@@ -304,7 +296,7 @@ func (m *DescribeUserScramCredentialsRequestUserName) isDefault() bool {
 func (m *DescribeUserScramCredentialsRequestUserName) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
+	dst = appendString(dst, m.Name, flex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

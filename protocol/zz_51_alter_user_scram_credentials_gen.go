@@ -38,14 +38,10 @@ func (m *AlterUserScramCredentialsResponse) AppendTo(dst []byte, v int16) []byte
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Results == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Results), flex)
-		for i := range m.Results {
-			dst = m.Results[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Results), flex)
+	for i := range m.Results {
+		dst = m.Results[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -109,9 +105,9 @@ func (m *AlterUserScramCredentialsResponseAlterUserScramCredentialsResult) isDef
 func (m *AlterUserScramCredentialsResponseAlterUserScramCredentialsResult) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.User), flex)
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = appendString(dst, m.User, flex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -168,21 +164,13 @@ func (m *AlterUserScramCredentialsRequest) AppendTo(dst []byte, v int16) []byte 
 	}
 	flex := true
 	_ = flex
-	if m.Deletions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Deletions), flex)
-		for i := range m.Deletions {
-			dst = m.Deletions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Deletions), flex)
+	for i := range m.Deletions {
+		dst = m.Deletions[i].AppendTo(dst, v)
 	}
-	if m.Upsertions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Upsertions), flex)
-		for i := range m.Upsertions {
-			dst = m.Upsertions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Upsertions), flex)
+	for i := range m.Upsertions {
+		dst = m.Upsertions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -248,8 +236,8 @@ func (m *AlterUserScramCredentialsRequestScramCredentialDeletion) isDefault() bo
 func (m *AlterUserScramCredentialsRequestScramCredentialDeletion) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
-	dst = wire.AppendInt8(dst, int8(m.Mechanism))
+	dst = appendString(dst, m.Name, flex)
+	dst = wire.AppendInt8(dst, m.Mechanism)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -310,9 +298,9 @@ func (m *AlterUserScramCredentialsRequestScramCredentialUpsertion) isDefault() b
 func (m *AlterUserScramCredentialsRequestScramCredentialUpsertion) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
-	dst = wire.AppendInt8(dst, int8(m.Mechanism))
-	dst = wire.AppendInt32(dst, int32(m.Iterations))
+	dst = appendString(dst, m.Name, flex)
+	dst = wire.AppendInt8(dst, m.Mechanism)
+	dst = wire.AppendInt32(dst, m.Iterations)
 	dst = appendBytes(dst, m.Salt, flex, false)
 	dst = appendBytes(dst, m.SaltedPassword, flex, false)
 	if flex {

@@ -37,14 +37,10 @@ func (m *VoteResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		var present [1]bool
@@ -56,18 +52,11 @@ func (m *VoteResponse) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
-			if m.NodeEndpoints == nil && (false) {
-				dst = appendArrayLen(dst, -1, true)
-			} else {
-				dst = appendArrayLen(dst, len(m.NodeEndpoints), true)
-				for i := range m.NodeEndpoints {
-					dst = m.NodeEndpoints[i].AppendTo(dst, v)
-				}
+			dst = appendArrayLen(dst, len(m.NodeEndpoints), true)
+			for i := range m.NodeEndpoints {
+				dst = m.NodeEndpoints[i].AppendTo(dst, v)
 			}
 			dst = insertSize(dst, start)
 		}
@@ -147,13 +136,9 @@ func (m *VoteResponseTopicData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -220,10 +205,10 @@ func (m *VoteResponsePartitionData) isDefault() bool {
 func (m *VoteResponsePartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	dst = wire.AppendInt32(dst, int32(m.LeaderID))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	dst = wire.AppendBool(dst, m.VoteGranted)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -286,10 +271,10 @@ func (m *VoteResponseNodeEndpoint) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendInt32(dst, int32(m.NodeID))
 	}
 	if v >= 1 {
-		dst = appendString(dst, string(m.Host), flex)
+		dst = appendString(dst, m.Host, flex)
 	}
 	if v >= 1 {
-		dst = wire.AppendUint16(dst, uint16(m.Port))
+		dst = wire.AppendUint16(dst, m.Port)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -356,17 +341,13 @@ func (m *VoteRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = appendNullableString(dst, (*string)(m.ClusterID), flex, true)
+	dst = appendNullableString(dst, m.ClusterID, flex, true)
 	if v >= 1 {
 		dst = wire.AppendInt32(dst, int32(m.VoterID))
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -431,13 +412,9 @@ func (m *VoteRequestTopicData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -513,8 +490,8 @@ func (m *VoteRequestPartitionData) isDefault() bool {
 func (m *VoteRequestPartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt32(dst, int32(m.ReplicaEpoch))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt32(dst, m.ReplicaEpoch)
 	dst = wire.AppendInt32(dst, int32(m.ReplicaID))
 	if v >= 1 {
 		dst = wire.AppendUUID(dst, m.ReplicaDirectoryID)
@@ -522,8 +499,8 @@ func (m *VoteRequestPartitionData) AppendTo(dst []byte, v int16) []byte {
 	if v >= 1 {
 		dst = wire.AppendUUID(dst, m.VoterDirectoryID)
 	}
-	dst = wire.AppendInt32(dst, int32(m.LastOffsetEpoch))
-	dst = wire.AppendInt64(dst, int64(m.LastOffset))
+	dst = wire.AppendInt32(dst, m.LastOffsetEpoch)
+	dst = wire.AppendInt64(dst, m.LastOffset)
 	if v >= 2 {
 		dst = wire.AppendBool(dst, m.PreVote)
 	}

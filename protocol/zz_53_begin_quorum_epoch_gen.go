@@ -37,14 +37,10 @@ func (m *BeginQuorumEpochResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 1
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		var present [1]bool
@@ -56,18 +52,11 @@ func (m *BeginQuorumEpochResponse) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
-			if m.NodeEndpoints == nil && (false) {
-				dst = appendArrayLen(dst, -1, true)
-			} else {
-				dst = appendArrayLen(dst, len(m.NodeEndpoints), true)
-				for i := range m.NodeEndpoints {
-					dst = m.NodeEndpoints[i].AppendTo(dst, v)
-				}
+			dst = appendArrayLen(dst, len(m.NodeEndpoints), true)
+			for i := range m.NodeEndpoints {
+				dst = m.NodeEndpoints[i].AppendTo(dst, v)
 			}
 			dst = insertSize(dst, start)
 		}
@@ -147,13 +136,9 @@ func (m *BeginQuorumEpochResponseTopicData) AppendTo(dst []byte, v int16) []byte
 	flex := v >= 1
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -217,10 +202,10 @@ func (m *BeginQuorumEpochResponsePartitionData) isDefault() bool {
 func (m *BeginQuorumEpochResponsePartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 1
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	dst = wire.AppendInt32(dst, int32(m.LeaderID))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -281,10 +266,10 @@ func (m *BeginQuorumEpochResponseNodeEndpoint) AppendTo(dst []byte, v int16) []b
 		dst = wire.AppendInt32(dst, int32(m.NodeID))
 	}
 	if v >= 1 {
-		dst = appendString(dst, string(m.Host), flex)
+		dst = appendString(dst, m.Host, flex)
 	}
 	if v >= 1 {
-		dst = wire.AppendUint16(dst, uint16(m.Port))
+		dst = wire.AppendUint16(dst, m.Port)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -353,26 +338,18 @@ func (m *BeginQuorumEpochRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 1
 	_ = flex
-	dst = appendNullableString(dst, (*string)(m.ClusterID), flex, true)
+	dst = appendNullableString(dst, m.ClusterID, flex, true)
 	if v >= 1 {
 		dst = wire.AppendInt32(dst, int32(m.VoterID))
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if v >= 1 {
-		if m.LeaderEndpoints == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.LeaderEndpoints), flex)
-			for i := range m.LeaderEndpoints {
-				dst = m.LeaderEndpoints[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.LeaderEndpoints), flex)
+		for i := range m.LeaderEndpoints {
+			dst = m.LeaderEndpoints[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -446,13 +423,9 @@ func (m *BeginQuorumEpochRequestTopicData) AppendTo(dst []byte, v int16) []byte 
 	flex := v >= 1
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -516,12 +489,12 @@ func (m *BeginQuorumEpochRequestPartitionData) isDefault() bool {
 func (m *BeginQuorumEpochRequestPartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 1
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
 	if v >= 1 {
 		dst = wire.AppendUUID(dst, m.VoterDirectoryID)
 	}
 	dst = wire.AppendInt32(dst, int32(m.LeaderID))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -581,13 +554,13 @@ func (m *BeginQuorumEpochRequestLeaderEndpoint) AppendTo(dst []byte, v int16) []
 	flex := v >= 1
 	_ = flex
 	if v >= 1 {
-		dst = appendString(dst, string(m.Name), flex)
+		dst = appendString(dst, m.Name, flex)
 	}
 	if v >= 1 {
-		dst = appendString(dst, string(m.Host), flex)
+		dst = appendString(dst, m.Host, flex)
 	}
 	if v >= 1 {
-		dst = wire.AppendUint16(dst, uint16(m.Port))
+		dst = wire.AppendUint16(dst, m.Port)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -39,26 +39,18 @@ func (m *DescribeQuorumResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if v >= 2 {
-		dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, v >= 2)
+		dst = appendNullableString(dst, m.ErrorMessage, flex, v >= 2)
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if v >= 2 {
-		if m.Nodes == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Nodes), flex)
-			for i := range m.Nodes {
-				dst = m.Nodes[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Nodes), flex)
+		for i := range m.Nodes {
+			dst = m.Nodes[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -132,13 +124,9 @@ func (m *DescribeQuorumResponseTopicData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -214,29 +202,21 @@ func (m *DescribeQuorumResponsePartitionData) isDefault() bool {
 func (m *DescribeQuorumResponsePartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if v >= 2 {
-		dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, v >= 2)
+		dst = appendNullableString(dst, m.ErrorMessage, flex, v >= 2)
 	}
 	dst = wire.AppendInt32(dst, int32(m.LeaderID))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
-	dst = wire.AppendInt64(dst, int64(m.HighWatermark))
-	if m.CurrentVoters == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.CurrentVoters), flex)
-		for i := range m.CurrentVoters {
-			dst = m.CurrentVoters[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
+	dst = wire.AppendInt64(dst, m.HighWatermark)
+	dst = appendArrayLen(dst, len(m.CurrentVoters), flex)
+	for i := range m.CurrentVoters {
+		dst = m.CurrentVoters[i].AppendTo(dst, v)
 	}
-	if m.Observers == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Observers), flex)
-		for i := range m.Observers {
-			dst = m.Observers[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Observers), flex)
+	for i := range m.Observers {
+		dst = m.Observers[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -322,12 +302,12 @@ func (m *DescribeQuorumResponseReplicaState) AppendTo(dst []byte, v int16) []byt
 	if v >= 2 {
 		dst = wire.AppendUUID(dst, m.ReplicaDirectoryID)
 	}
-	dst = wire.AppendInt64(dst, int64(m.LogEndOffset))
+	dst = wire.AppendInt64(dst, m.LogEndOffset)
 	if v >= 1 {
-		dst = wire.AppendInt64(dst, int64(m.LastFetchTimestamp))
+		dst = wire.AppendInt64(dst, m.LastFetchTimestamp)
 	}
 	if v >= 1 {
-		dst = wire.AppendInt64(dst, int64(m.LastCaughtUpTimestamp))
+		dst = wire.AppendInt64(dst, m.LastCaughtUpTimestamp)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -393,13 +373,9 @@ func (m *DescribeQuorumResponseNode) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendInt32(dst, int32(m.NodeID))
 	}
 	if v >= 2 {
-		if m.Listeners == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Listeners), flex)
-			for i := range m.Listeners {
-				dst = m.Listeners[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Listeners), flex)
+		for i := range m.Listeners {
+			dst = m.Listeners[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -466,13 +442,13 @@ func (m *DescribeQuorumResponseListener) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	if v >= 2 {
-		dst = appendString(dst, string(m.Name), flex)
+		dst = appendString(dst, m.Name, flex)
 	}
 	if v >= 2 {
-		dst = appendString(dst, string(m.Host), flex)
+		dst = appendString(dst, m.Host, flex)
 	}
 	if v >= 2 {
-		dst = wire.AppendUint16(dst, uint16(m.Port))
+		dst = wire.AppendUint16(dst, m.Port)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -534,13 +510,9 @@ func (m *DescribeQuorumRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -601,13 +573,9 @@ func (m *DescribeQuorumRequestTopicData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -662,7 +630,7 @@ func (m *DescribeQuorumRequestPartitionData) isDefault() bool {
 func (m *DescribeQuorumRequestPartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -38,15 +38,11 @@ func (m *AlterPartitionResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -117,13 +113,9 @@ func (m *AlterPartitionResponseTopicData) AppendTo(dst []byte, v int16) []byte {
 	if v >= 2 {
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -201,22 +193,18 @@ func (m *AlterPartitionResponsePartitionData) isDefault() bool {
 func (m *AlterPartitionResponsePartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	dst = wire.AppendInt32(dst, int32(m.LeaderID))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
-	if m.Isr == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Isr), flex)
-		for i := range m.Isr {
-			dst = wire.AppendInt32(dst, int32(m.Isr[i]))
-		}
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
+	dst = appendArrayLen(dst, len(m.Isr), flex)
+	for i := range m.Isr {
+		dst = wire.AppendInt32(dst, int32(m.Isr[i]))
 	}
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.LeaderRecoveryState))
+		dst = wire.AppendInt8(dst, m.LeaderRecoveryState)
 	}
-	dst = wire.AppendInt32(dst, int32(m.PartitionEpoch))
+	dst = wire.AppendInt32(dst, m.PartitionEpoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -289,14 +277,10 @@ func (m *AlterPartitionRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.BrokerID))
-	dst = wire.AppendInt64(dst, int64(m.BrokerEpoch))
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt64(dst, m.BrokerEpoch)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -367,13 +351,9 @@ func (m *AlterPartitionRequestTopicData) AppendTo(dst []byte, v int16) []byte {
 	if v >= 2 {
 		dst = wire.AppendUUID(dst, m.TopicID)
 	}
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -448,32 +428,24 @@ func (m *AlterPartitionRequestPartitionData) isDefault() bool {
 func (m *AlterPartitionRequestPartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	if v <= 2 {
-		if m.NewIsr == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.NewIsr), flex)
-			for i := range m.NewIsr {
-				dst = wire.AppendInt32(dst, int32(m.NewIsr[i]))
-			}
+		dst = appendArrayLen(dst, len(m.NewIsr), flex)
+		for i := range m.NewIsr {
+			dst = wire.AppendInt32(dst, int32(m.NewIsr[i]))
 		}
 	}
 	if v >= 3 {
-		if m.NewIsrWithEpochs == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.NewIsrWithEpochs), flex)
-			for i := range m.NewIsrWithEpochs {
-				dst = m.NewIsrWithEpochs[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.NewIsrWithEpochs), flex)
+		for i := range m.NewIsrWithEpochs {
+			dst = m.NewIsrWithEpochs[i].AppendTo(dst, v)
 		}
 	}
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.LeaderRecoveryState))
+		dst = wire.AppendInt8(dst, m.LeaderRecoveryState)
 	}
-	dst = wire.AppendInt32(dst, int32(m.PartitionEpoch))
+	dst = wire.AppendInt32(dst, m.PartitionEpoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -550,7 +522,7 @@ func (m *AlterPartitionRequestBrokerState) AppendTo(dst []byte, v int16) []byte 
 		dst = wire.AppendInt32(dst, int32(m.BrokerID))
 	}
 	if v >= 3 {
-		dst = wire.AppendInt64(dst, int64(m.BrokerEpoch))
+		dst = wire.AppendInt64(dst, m.BrokerEpoch)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -39,17 +39,13 @@ func (m *UpdateFeaturesResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if v <= 1 {
-		if m.Results == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.Results), flex)
-			for i := range m.Results {
-				dst = m.Results[i].AppendTo(dst, v)
-			}
+		dst = appendArrayLen(dst, len(m.Results), flex)
+		for i := range m.Results {
+			dst = m.Results[i].AppendTo(dst, v)
 		}
 	}
 	if flex {
@@ -118,9 +114,9 @@ func (m *UpdateFeaturesResponseUpdatableFeatureResult) isDefault() bool {
 func (m *UpdateFeaturesResponseUpdatableFeatureResult) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Feature), flex)
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = appendString(dst, m.Feature, flex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -180,14 +176,10 @@ func (m *UpdateFeaturesRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.TimeoutMs))
-	if m.FeatureUpdates == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.FeatureUpdates), flex)
-		for i := range m.FeatureUpdates {
-			dst = m.FeatureUpdates[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.TimeoutMs)
+	dst = appendArrayLen(dst, len(m.FeatureUpdates), flex)
+	for i := range m.FeatureUpdates {
+		dst = m.FeatureUpdates[i].AppendTo(dst, v)
 	}
 	if v >= 1 {
 		dst = wire.AppendBool(dst, m.ValidateOnly)
@@ -261,13 +253,13 @@ func (m *UpdateFeaturesRequestFeatureUpdateKey) isDefault() bool {
 func (m *UpdateFeaturesRequestFeatureUpdateKey) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Feature), flex)
-	dst = wire.AppendInt16(dst, int16(m.MaxVersionLevel))
+	dst = appendString(dst, m.Feature, flex)
+	dst = wire.AppendInt16(dst, m.MaxVersionLevel)
 	if v <= 0 {
 		dst = wire.AppendBool(dst, m.AllowDowngrade)
 	}
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.UpgradeType))
+		dst = wire.AppendInt8(dst, m.UpgradeType)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -36,7 +36,7 @@ func (m *EnvelopeResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendBytes(dst, m.ResponseData, flex, true)
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

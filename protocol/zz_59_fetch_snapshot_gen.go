@@ -39,15 +39,11 @@ func (m *FetchSnapshotResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		var present [1]bool
@@ -59,18 +55,11 @@ func (m *FetchSnapshotResponse) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
-			if m.NodeEndpoints == nil && (false) {
-				dst = appendArrayLen(dst, -1, true)
-			} else {
-				dst = appendArrayLen(dst, len(m.NodeEndpoints), true)
-				for i := range m.NodeEndpoints {
-					dst = m.NodeEndpoints[i].AppendTo(dst, v)
-				}
+			dst = appendArrayLen(dst, len(m.NodeEndpoints), true)
+			for i := range m.NodeEndpoints {
+				dst = m.NodeEndpoints[i].AppendTo(dst, v)
 			}
 			dst = insertSize(dst, start)
 		}
@@ -151,13 +140,9 @@ func (m *FetchSnapshotResponseTopicSnapshot) AppendTo(dst []byte, v int16) []byt
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -232,11 +217,11 @@ func (m *FetchSnapshotResponsePartitionSnapshot) isDefault() bool {
 func (m *FetchSnapshotResponsePartitionSnapshot) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Index))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.Index)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	dst = m.SnapshotID.AppendTo(dst, v)
-	dst = wire.AppendInt64(dst, int64(m.Size))
-	dst = wire.AppendInt64(dst, int64(m.Position))
+	dst = wire.AppendInt64(dst, m.Size)
+	dst = wire.AppendInt64(dst, m.Position)
 	dst = appendBytes(dst, m.UnalignedRecords, flex, false)
 	if flex {
 		var present [1]bool
@@ -248,9 +233,6 @@ func (m *FetchSnapshotResponsePartitionSnapshot) AppendTo(dst []byte, v int16) [
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
 			dst = m.CurrentLeader.AppendTo(dst, v)
@@ -322,8 +304,8 @@ func (m *FetchSnapshotResponseSnapshotID) isDefault() bool {
 func (m *FetchSnapshotResponseSnapshotID) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt64(dst, int64(m.EndOffset))
-	dst = wire.AppendInt32(dst, int32(m.Epoch))
+	dst = wire.AppendInt64(dst, m.EndOffset)
+	dst = wire.AppendInt32(dst, m.Epoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -376,7 +358,7 @@ func (m *FetchSnapshotResponseLeaderIDAndEpoch) AppendTo(dst []byte, v int16) []
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.LeaderID))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -435,10 +417,10 @@ func (m *FetchSnapshotResponseNodeEndpoint) AppendTo(dst []byte, v int16) []byte
 		dst = wire.AppendInt32(dst, int32(m.NodeID))
 	}
 	if v >= 1 {
-		dst = appendString(dst, string(m.Host), flex)
+		dst = appendString(dst, m.Host, flex)
 	}
 	if v >= 1 {
-		dst = wire.AppendUint16(dst, uint16(m.Port))
+		dst = wire.AppendUint16(dst, m.Port)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -509,14 +491,10 @@ func (m *FetchSnapshotRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.ReplicaID))
-	dst = wire.AppendInt32(dst, int32(m.MaxBytes))
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.MaxBytes)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		var present [1]bool
@@ -528,12 +506,9 @@ func (m *FetchSnapshotRequest) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
-			dst = appendNullableString(dst, (*string)(m.ClusterID), true, true)
+			dst = appendNullableString(dst, m.ClusterID, true, true)
 			dst = insertSize(dst, start)
 		}
 		for ; u < len(m.UnknownTags); u++ {
@@ -608,13 +583,9 @@ func (m *FetchSnapshotRequestTopicSnapshot) AppendTo(dst []byte, v int16) []byte
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -682,10 +653,10 @@ func (m *FetchSnapshotRequestPartitionSnapshot) isDefault() bool {
 func (m *FetchSnapshotRequestPartitionSnapshot) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Partition))
-	dst = wire.AppendInt32(dst, int32(m.CurrentLeaderEpoch))
+	dst = wire.AppendInt32(dst, m.Partition)
+	dst = wire.AppendInt32(dst, m.CurrentLeaderEpoch)
 	dst = m.SnapshotID.AppendTo(dst, v)
-	dst = wire.AppendInt64(dst, int64(m.Position))
+	dst = wire.AppendInt64(dst, m.Position)
 	if flex {
 		var present [1]bool
 		n := len(m.UnknownTags)
@@ -696,9 +667,6 @@ func (m *FetchSnapshotRequestPartitionSnapshot) AppendTo(dst []byte, v int16) []
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
 			dst = wire.AppendUUID(dst, m.ReplicaDirectoryID)
@@ -768,8 +736,8 @@ func (m *FetchSnapshotRequestSnapshotID) isDefault() bool {
 func (m *FetchSnapshotRequestSnapshotID) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt64(dst, int64(m.EndOffset))
-	dst = wire.AppendInt32(dst, int32(m.Epoch))
+	dst = wire.AppendInt64(dst, m.EndOffset)
+	dst = wire.AppendInt32(dst, m.Epoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -50,23 +50,19 @@ func (m *DescribeClusterResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.EndpointType))
+		dst = wire.AppendInt8(dst, m.EndpointType)
 	}
-	dst = appendString(dst, string(m.ClusterID), flex)
+	dst = appendString(dst, m.ClusterID, flex)
 	dst = wire.AppendInt32(dst, int32(m.ControllerID))
-	if m.Brokers == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Brokers), flex)
-		for i := range m.Brokers {
-			dst = m.Brokers[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Brokers), flex)
+	for i := range m.Brokers {
+		dst = m.Brokers[i].AppendTo(dst, v)
 	}
-	dst = wire.AppendInt32(dst, int32(m.ClusterAuthorizedOperations))
+	dst = wire.AppendInt32(dst, m.ClusterAuthorizedOperations)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -144,9 +140,9 @@ func (m *DescribeClusterResponseDescribeClusterBroker) AppendTo(dst []byte, v in
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.BrokerID))
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendInt32(dst, int32(m.Port))
-	dst = appendNullableString(dst, (*string)(m.Rack), flex, true)
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendInt32(dst, m.Port)
+	dst = appendNullableString(dst, m.Rack, flex, true)
 	if v >= 2 {
 		dst = wire.AppendBool(dst, m.IsFenced)
 	}
@@ -215,7 +211,7 @@ func (m *DescribeClusterRequest) AppendTo(dst []byte, v int16) []byte {
 	_ = flex
 	dst = wire.AppendBool(dst, m.IncludeClusterAuthorizedOperations)
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.EndpointType))
+		dst = wire.AppendInt8(dst, m.EndpointType)
 	}
 	if v >= 2 {
 		dst = wire.AppendBool(dst, m.IncludeFencedBrokers)

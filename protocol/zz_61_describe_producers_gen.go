@@ -35,14 +35,10 @@ func (m *DescribeProducersResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -104,13 +100,9 @@ func (m *DescribeProducersResponseTopicResponse) AppendTo(dst []byte, v int16) [
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -174,16 +166,12 @@ func (m *DescribeProducersResponsePartitionResponse) isDefault() bool {
 func (m *DescribeProducersResponsePartitionResponse) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	if m.ActiveProducers == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.ActiveProducers), flex)
-		for i := range m.ActiveProducers {
-			dst = m.ActiveProducers[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = appendArrayLen(dst, len(m.ActiveProducers), flex)
+	for i := range m.ActiveProducers {
+		dst = m.ActiveProducers[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -259,11 +247,11 @@ func (m *DescribeProducersResponseProducerState) AppendTo(dst []byte, v int16) [
 	flex := true
 	_ = flex
 	dst = wire.AppendInt64(dst, int64(m.ProducerID))
-	dst = wire.AppendInt32(dst, int32(m.ProducerEpoch))
-	dst = wire.AppendInt32(dst, int32(m.LastSequence))
-	dst = wire.AppendInt64(dst, int64(m.LastTimestamp))
-	dst = wire.AppendInt32(dst, int32(m.CoordinatorEpoch))
-	dst = wire.AppendInt64(dst, int64(m.CurrentTxnStartOffset))
+	dst = wire.AppendInt32(dst, m.ProducerEpoch)
+	dst = wire.AppendInt32(dst, m.LastSequence)
+	dst = wire.AppendInt64(dst, m.LastTimestamp)
+	dst = wire.AppendInt32(dst, m.CoordinatorEpoch)
+	dst = wire.AppendInt64(dst, m.CurrentTxnStartOffset)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -321,13 +309,9 @@ func (m *DescribeProducersRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -388,13 +372,9 @@ func (m *DescribeProducersRequestTopicRequest) AppendTo(dst []byte, v int16) []b
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	if m.PartitionIndexes == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.PartitionIndexes), flex)
-		for i := range m.PartitionIndexes {
-			dst = wire.AppendInt32(dst, int32(m.PartitionIndexes[i]))
-		}
+	dst = appendArrayLen(dst, len(m.PartitionIndexes), flex)
+	for i := range m.PartitionIndexes {
+		dst = wire.AppendInt32(dst, m.PartitionIndexes[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

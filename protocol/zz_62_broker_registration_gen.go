@@ -38,9 +38,9 @@ func (m *BrokerRegistrationResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = wire.AppendInt64(dst, int64(m.BrokerEpoch))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = wire.AppendInt64(dst, m.BrokerEpoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -116,40 +116,28 @@ func (m *BrokerRegistrationRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.BrokerID))
-	dst = appendString(dst, string(m.ClusterID), flex)
+	dst = appendString(dst, m.ClusterID, flex)
 	dst = wire.AppendUUID(dst, m.IncarnationID)
-	if m.Listeners == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Listeners), flex)
-		for i := range m.Listeners {
-			dst = m.Listeners[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Listeners), flex)
+	for i := range m.Listeners {
+		dst = m.Listeners[i].AppendTo(dst, v)
 	}
-	if m.Features == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Features), flex)
-		for i := range m.Features {
-			dst = m.Features[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Features), flex)
+	for i := range m.Features {
+		dst = m.Features[i].AppendTo(dst, v)
 	}
-	dst = appendNullableString(dst, (*string)(m.Rack), flex, true)
+	dst = appendNullableString(dst, m.Rack, flex, true)
 	if v >= 1 {
 		dst = wire.AppendBool(dst, m.IsMigratingZkBroker)
 	}
 	if v >= 2 {
-		if m.LogDirs == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.LogDirs), flex)
-			for i := range m.LogDirs {
-				dst = wire.AppendUUID(dst, m.LogDirs[i])
-			}
+		dst = appendArrayLen(dst, len(m.LogDirs), flex)
+		for i := range m.LogDirs {
+			dst = wire.AppendUUID(dst, m.LogDirs[i])
 		}
 	}
 	if v >= 3 {
-		dst = wire.AppendInt64(dst, int64(m.PreviousBrokerEpoch))
+		dst = wire.AppendInt64(dst, m.PreviousBrokerEpoch)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -239,10 +227,10 @@ func (m *BrokerRegistrationRequestListener) isDefault() bool {
 func (m *BrokerRegistrationRequestListener) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendUint16(dst, uint16(m.Port))
-	dst = wire.AppendInt16(dst, int16(m.SecurityProtocol))
+	dst = appendString(dst, m.Name, flex)
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendUint16(dst, m.Port)
+	dst = wire.AppendInt16(dst, m.SecurityProtocol)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -299,9 +287,9 @@ func (m *BrokerRegistrationRequestFeature) isDefault() bool {
 func (m *BrokerRegistrationRequestFeature) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
-	dst = wire.AppendInt16(dst, int16(m.MinSupportedVersion))
-	dst = wire.AppendInt16(dst, int16(m.MaxSupportedVersion))
+	dst = appendString(dst, m.Name, flex)
+	dst = wire.AppendInt16(dst, m.MinSupportedVersion)
+	dst = wire.AppendInt16(dst, m.MaxSupportedVersion)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

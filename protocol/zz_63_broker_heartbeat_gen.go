@@ -42,8 +42,8 @@ func (m *BrokerHeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	dst = wire.AppendBool(dst, m.IsCaughtUp)
 	dst = wire.AppendBool(dst, m.IsFenced)
 	dst = wire.AppendBool(dst, m.ShouldShutDown)
@@ -120,8 +120,8 @@ func (m *BrokerHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.BrokerID))
-	dst = wire.AppendInt64(dst, int64(m.BrokerEpoch))
-	dst = wire.AppendInt64(dst, int64(m.CurrentMetadataOffset))
+	dst = wire.AppendInt64(dst, m.BrokerEpoch)
+	dst = wire.AppendInt64(dst, m.CurrentMetadataOffset)
 	dst = wire.AppendBool(dst, m.WantFence)
 	dst = wire.AppendBool(dst, m.WantShutDown)
 	if flex {
@@ -138,18 +138,11 @@ func (m *BrokerHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
-			if m.OfflineLogDirs == nil && (false) {
-				dst = appendArrayLen(dst, -1, true)
-			} else {
-				dst = appendArrayLen(dst, len(m.OfflineLogDirs), true)
-				for i := range m.OfflineLogDirs {
-					dst = wire.AppendUUID(dst, m.OfflineLogDirs[i])
-				}
+			dst = appendArrayLen(dst, len(m.OfflineLogDirs), true)
+			for i := range m.OfflineLogDirs {
+				dst = wire.AppendUUID(dst, m.OfflineLogDirs[i])
 			}
 			dst = insertSize(dst, start)
 		}

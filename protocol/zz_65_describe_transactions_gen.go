@@ -35,14 +35,10 @@ func (m *DescribeTransactionsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.TransactionStates == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.TransactionStates), flex)
-		for i := range m.TransactionStates {
-			dst = m.TransactionStates[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.TransactionStates), flex)
+	for i := range m.TransactionStates {
+		dst = m.TransactionStates[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -121,20 +117,16 @@ func (m *DescribeTransactionsResponseTransactionState) isDefault() bool {
 func (m *DescribeTransactionsResponseTransactionState) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	dst = appendString(dst, string(m.TransactionalID), flex)
-	dst = appendString(dst, string(m.TransactionState), flex)
-	dst = wire.AppendInt32(dst, int32(m.TransactionTimeoutMs))
-	dst = wire.AppendInt64(dst, int64(m.TransactionStartTimeMs))
+	dst = appendString(dst, m.TransactionState, flex)
+	dst = wire.AppendInt32(dst, m.TransactionTimeoutMs)
+	dst = wire.AppendInt64(dst, m.TransactionStartTimeMs)
 	dst = wire.AppendInt64(dst, int64(m.ProducerID))
-	dst = wire.AppendInt16(dst, int16(m.ProducerEpoch))
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt16(dst, m.ProducerEpoch)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -199,13 +191,9 @@ func (m *DescribeTransactionsResponseTopicData) AppendTo(dst []byte, v int16) []
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.Topic), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -265,13 +253,9 @@ func (m *DescribeTransactionsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	if m.TransactionalIDs == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.TransactionalIDs), flex)
-		for i := range m.TransactionalIDs {
-			dst = appendString(dst, string(m.TransactionalIDs[i]), flex)
-		}
+	dst = appendArrayLen(dst, len(m.TransactionalIDs), flex)
+	for i := range m.TransactionalIDs {
+		dst = appendString(dst, string(m.TransactionalIDs[i]), flex)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

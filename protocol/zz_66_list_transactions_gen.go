@@ -39,23 +39,15 @@ func (m *ListTransactionsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.UnknownStateFilters == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.UnknownStateFilters), flex)
-		for i := range m.UnknownStateFilters {
-			dst = appendString(dst, string(m.UnknownStateFilters[i]), flex)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.UnknownStateFilters), flex)
+	for i := range m.UnknownStateFilters {
+		dst = appendString(dst, m.UnknownStateFilters[i], flex)
 	}
-	if m.TransactionStates == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.TransactionStates), flex)
-		for i := range m.TransactionStates {
-			dst = m.TransactionStates[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.TransactionStates), flex)
+	for i := range m.TransactionStates {
+		dst = m.TransactionStates[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -128,7 +120,7 @@ func (m *ListTransactionsResponseTransactionState) AppendTo(dst []byte, v int16)
 	_ = flex
 	dst = appendString(dst, string(m.TransactionalID), flex)
 	dst = wire.AppendInt64(dst, int64(m.ProducerID))
-	dst = appendString(dst, string(m.TransactionState), flex)
+	dst = appendString(dst, m.TransactionState, flex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -190,27 +182,19 @@ func (m *ListTransactionsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	if m.StateFilters == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.StateFilters), flex)
-		for i := range m.StateFilters {
-			dst = appendString(dst, string(m.StateFilters[i]), flex)
-		}
+	dst = appendArrayLen(dst, len(m.StateFilters), flex)
+	for i := range m.StateFilters {
+		dst = appendString(dst, m.StateFilters[i], flex)
 	}
-	if m.ProducerIDFilters == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.ProducerIDFilters), flex)
-		for i := range m.ProducerIDFilters {
-			dst = wire.AppendInt64(dst, int64(m.ProducerIDFilters[i]))
-		}
+	dst = appendArrayLen(dst, len(m.ProducerIDFilters), flex)
+	for i := range m.ProducerIDFilters {
+		dst = wire.AppendInt64(dst, int64(m.ProducerIDFilters[i]))
 	}
 	if v >= 1 {
-		dst = wire.AppendInt64(dst, int64(m.DurationFilter))
+		dst = wire.AppendInt64(dst, m.DurationFilter)
 	}
 	if v >= 2 {
-		dst = appendNullableString(dst, (*string)(m.TransactionalIDPattern), flex, v >= 2)
+		dst = appendNullableString(dst, m.TransactionalIDPattern, flex, v >= 2)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -39,10 +39,10 @@ func (m *AllocateProducerIdsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	dst = wire.AppendInt64(dst, int64(m.ProducerIDStart))
-	dst = wire.AppendInt32(dst, int32(m.ProducerIDLen))
+	dst = wire.AppendInt32(dst, m.ProducerIDLen)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -105,7 +105,7 @@ func (m *AllocateProducerIdsRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.BrokerID))
-	dst = wire.AppendInt64(dst, int64(m.BrokerEpoch))
+	dst = wire.AppendInt64(dst, m.BrokerEpoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

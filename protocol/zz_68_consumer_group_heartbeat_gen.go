@@ -45,12 +45,12 @@ func (m *ConsumerGroupHeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	dst = appendNullableString(dst, (*string)(m.MemberID), flex, true)
-	dst = wire.AppendInt32(dst, int32(m.MemberEpoch))
-	dst = wire.AppendInt32(dst, int32(m.HeartbeatIntervalMs))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = appendNullableString(dst, m.MemberID, flex, true)
+	dst = wire.AppendInt32(dst, m.MemberEpoch)
+	dst = wire.AppendInt32(dst, m.HeartbeatIntervalMs)
 	if true {
 		if m.Assignment == nil {
 			dst = append(dst, 0xff)
@@ -85,7 +85,7 @@ func (m *ConsumerGroupHeartbeatResponse) Decode(r *wire.Reader, v int16) error {
 	m.MemberID = readNullableString(r, flex, true)
 	m.MemberEpoch = r.Int32()
 	m.HeartbeatIntervalMs = r.Int32()
-	if !(true) || r.Int8() >= 0 {
+	if r.Int8() >= 0 {
 		m.Assignment = new(ConsumerGroupHeartbeatResponseAssignment)
 		_ = m.Assignment.Decode(r, v)
 	}
@@ -124,13 +124,9 @@ func (m *ConsumerGroupHeartbeatResponseAssignment) isDefault() bool {
 func (m *ConsumerGroupHeartbeatResponseAssignment) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	if m.TopicPartitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.TopicPartitions), flex)
-		for i := range m.TopicPartitions {
-			dst = m.TopicPartitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.TopicPartitions), flex)
+	for i := range m.TopicPartitions {
+		dst = m.TopicPartitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -188,13 +184,9 @@ func (m *ConsumerGroupHeartbeatResponseTopicPartitions) AppendTo(dst []byte, v i
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -274,12 +266,12 @@ func (m *ConsumerGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
-	dst = appendString(dst, string(m.MemberID), flex)
-	dst = wire.AppendInt32(dst, int32(m.MemberEpoch))
-	dst = appendNullableString(dst, (*string)(m.InstanceID), flex, true)
-	dst = appendNullableString(dst, (*string)(m.RackID), flex, true)
-	dst = wire.AppendInt32(dst, int32(m.RebalanceTimeoutMs))
-	if m.SubscribedTopicNames == nil && (true) {
+	dst = appendString(dst, m.MemberID, flex)
+	dst = wire.AppendInt32(dst, m.MemberEpoch)
+	dst = appendNullableString(dst, m.InstanceID, flex, true)
+	dst = appendNullableString(dst, m.RackID, flex, true)
+	dst = wire.AppendInt32(dst, m.RebalanceTimeoutMs)
+	if m.SubscribedTopicNames == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.SubscribedTopicNames), flex)
@@ -288,10 +280,10 @@ func (m *ConsumerGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 		}
 	}
 	if v >= 1 {
-		dst = appendNullableString(dst, (*string)(m.SubscribedTopicRegex), flex, v >= 1)
+		dst = appendNullableString(dst, m.SubscribedTopicRegex, flex, v >= 1)
 	}
-	dst = appendNullableString(dst, (*string)(m.ServerAssignor), flex, true)
-	if m.TopicPartitions == nil && (true) {
+	dst = appendNullableString(dst, m.ServerAssignor, flex, true)
+	if m.TopicPartitions == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.TopicPartitions), flex)
@@ -374,13 +366,9 @@ func (m *ConsumerGroupHeartbeatRequestTopicPartitions) AppendTo(dst []byte, v in
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

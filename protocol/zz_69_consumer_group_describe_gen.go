@@ -35,14 +35,10 @@ func (m *ConsumerGroupDescribeResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Groups == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Groups), flex)
-		for i := range m.Groups {
-			dst = m.Groups[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Groups), flex)
+	for i := range m.Groups {
+		dst = m.Groups[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -125,22 +121,18 @@ func (m *ConsumerGroupDescribeResponseDescribedGroup) isDefault() bool {
 func (m *ConsumerGroupDescribeResponseDescribedGroup) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	dst = appendString(dst, string(m.GroupID), flex)
-	dst = appendString(dst, string(m.GroupState), flex)
-	dst = wire.AppendInt32(dst, int32(m.GroupEpoch))
-	dst = wire.AppendInt32(dst, int32(m.AssignmentEpoch))
-	dst = appendString(dst, string(m.AssignorName), flex)
-	if m.Members == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Members), flex)
-		for i := range m.Members {
-			dst = m.Members[i].AppendTo(dst, v)
-		}
+	dst = appendString(dst, m.GroupState, flex)
+	dst = wire.AppendInt32(dst, m.GroupEpoch)
+	dst = wire.AppendInt32(dst, m.AssignmentEpoch)
+	dst = appendString(dst, m.AssignorName, flex)
+	dst = appendArrayLen(dst, len(m.Members), flex)
+	for i := range m.Members {
+		dst = m.Members[i].AppendTo(dst, v)
 	}
-	dst = wire.AppendInt32(dst, int32(m.AuthorizedOperations))
+	dst = wire.AppendInt32(dst, m.AuthorizedOperations)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -234,25 +226,21 @@ func (m *ConsumerGroupDescribeResponseMember) isDefault() bool {
 func (m *ConsumerGroupDescribeResponseMember) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.MemberID), flex)
-	dst = appendNullableString(dst, (*string)(m.InstanceID), flex, true)
-	dst = appendNullableString(dst, (*string)(m.RackID), flex, true)
-	dst = wire.AppendInt32(dst, int32(m.MemberEpoch))
-	dst = appendString(dst, string(m.ClientID), flex)
-	dst = appendString(dst, string(m.ClientHost), flex)
-	if m.SubscribedTopicNames == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.SubscribedTopicNames), flex)
-		for i := range m.SubscribedTopicNames {
-			dst = appendString(dst, string(m.SubscribedTopicNames[i]), flex)
-		}
+	dst = appendString(dst, m.MemberID, flex)
+	dst = appendNullableString(dst, m.InstanceID, flex, true)
+	dst = appendNullableString(dst, m.RackID, flex, true)
+	dst = wire.AppendInt32(dst, m.MemberEpoch)
+	dst = appendString(dst, m.ClientID, flex)
+	dst = appendString(dst, m.ClientHost, flex)
+	dst = appendArrayLen(dst, len(m.SubscribedTopicNames), flex)
+	for i := range m.SubscribedTopicNames {
+		dst = appendString(dst, string(m.SubscribedTopicNames[i]), flex)
 	}
-	dst = appendNullableString(dst, (*string)(m.SubscribedTopicRegex), flex, true)
+	dst = appendNullableString(dst, m.SubscribedTopicRegex, flex, true)
 	dst = m.Assignment.AppendTo(dst, v)
 	dst = m.TargetAssignment.AppendTo(dst, v)
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.MemberType))
+		dst = wire.AppendInt8(dst, m.MemberType)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -318,13 +306,9 @@ func (m *ConsumerGroupDescribeResponseAssignment) isDefault() bool {
 func (m *ConsumerGroupDescribeResponseAssignment) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	if m.TopicPartitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.TopicPartitions), flex)
-		for i := range m.TopicPartitions {
-			dst = m.TopicPartitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.TopicPartitions), flex)
+	for i := range m.TopicPartitions {
+		dst = m.TopicPartitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -386,13 +370,9 @@ func (m *ConsumerGroupDescribeResponseTopicPartitions) AppendTo(dst []byte, v in
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
 	dst = appendString(dst, string(m.TopicName), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -455,13 +435,9 @@ func (m *ConsumerGroupDescribeRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	if m.GroupIDs == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.GroupIDs), flex)
-		for i := range m.GroupIDs {
-			dst = appendString(dst, string(m.GroupIDs[i]), flex)
-		}
+	dst = appendArrayLen(dst, len(m.GroupIDs), flex)
+	for i := range m.GroupIDs {
+		dst = appendString(dst, string(m.GroupIDs[i]), flex)
 	}
 	dst = wire.AppendBool(dst, m.IncludeAuthorizedOperations)
 	if flex {

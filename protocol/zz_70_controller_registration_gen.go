@@ -37,9 +37,9 @@ func (m *ControllerRegistrationResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -105,24 +105,16 @@ func (m *ControllerRegistrationRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ControllerID))
+	dst = wire.AppendInt32(dst, m.ControllerID)
 	dst = wire.AppendUUID(dst, m.IncarnationID)
 	dst = wire.AppendBool(dst, m.ZkMigrationReady)
-	if m.Listeners == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Listeners), flex)
-		for i := range m.Listeners {
-			dst = m.Listeners[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Listeners), flex)
+	for i := range m.Listeners {
+		dst = m.Listeners[i].AppendTo(dst, v)
 	}
-	if m.Features == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Features), flex)
-		for i := range m.Features {
-			dst = m.Features[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Features), flex)
+	for i := range m.Features {
+		dst = m.Features[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -197,10 +189,10 @@ func (m *ControllerRegistrationRequestListener) isDefault() bool {
 func (m *ControllerRegistrationRequestListener) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendUint16(dst, uint16(m.Port))
-	dst = wire.AppendInt16(dst, int16(m.SecurityProtocol))
+	dst = appendString(dst, m.Name, flex)
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendUint16(dst, m.Port)
+	dst = wire.AppendInt16(dst, m.SecurityProtocol)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -257,9 +249,9 @@ func (m *ControllerRegistrationRequestFeature) isDefault() bool {
 func (m *ControllerRegistrationRequestFeature) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
-	dst = wire.AppendInt16(dst, int16(m.MinSupportedVersion))
-	dst = wire.AppendInt16(dst, int16(m.MaxSupportedVersion))
+	dst = appendString(dst, m.Name, flex)
+	dst = wire.AppendInt16(dst, m.MinSupportedVersion)
+	dst = wire.AppendInt16(dst, m.MaxSupportedVersion)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -49,28 +49,20 @@ func (m *GetTelemetrySubscriptionsResponse) AppendTo(dst []byte, v int16) []byte
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	dst = wire.AppendUUID(dst, m.ClientInstanceID)
-	dst = wire.AppendInt32(dst, int32(m.SubscriptionID))
-	if m.AcceptedCompressionTypes == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.AcceptedCompressionTypes), flex)
-		for i := range m.AcceptedCompressionTypes {
-			dst = wire.AppendInt8(dst, int8(m.AcceptedCompressionTypes[i]))
-		}
+	dst = wire.AppendInt32(dst, m.SubscriptionID)
+	dst = appendArrayLen(dst, len(m.AcceptedCompressionTypes), flex)
+	for i := range m.AcceptedCompressionTypes {
+		dst = wire.AppendInt8(dst, m.AcceptedCompressionTypes[i])
 	}
-	dst = wire.AppendInt32(dst, int32(m.PushIntervalMs))
-	dst = wire.AppendInt32(dst, int32(m.TelemetryMaxBytes))
+	dst = wire.AppendInt32(dst, m.PushIntervalMs)
+	dst = wire.AppendInt32(dst, m.TelemetryMaxBytes)
 	dst = wire.AppendBool(dst, m.DeltaTemporality)
-	if m.RequestedMetrics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.RequestedMetrics), flex)
-		for i := range m.RequestedMetrics {
-			dst = appendString(dst, string(m.RequestedMetrics[i]), flex)
-		}
+	dst = appendArrayLen(dst, len(m.RequestedMetrics), flex)
+	for i := range m.RequestedMetrics {
+		dst = appendString(dst, m.RequestedMetrics[i], flex)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -35,8 +35,8 @@ func (m *PushTelemetryResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -102,9 +102,9 @@ func (m *PushTelemetryRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.ClientInstanceID)
-	dst = wire.AppendInt32(dst, int32(m.SubscriptionID))
+	dst = wire.AppendInt32(dst, m.SubscriptionID)
 	dst = wire.AppendBool(dst, m.Terminating)
-	dst = wire.AppendInt8(dst, int8(m.CompressionType))
+	dst = wire.AppendInt8(dst, m.CompressionType)
 	dst = appendBytes(dst, m.Metrics, flex, false)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -38,15 +38,11 @@ func (m *ListClientMetricsResourcesResponse) AppendTo(dst []byte, v int16) []byt
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.ClientMetricsResources == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.ClientMetricsResources), flex)
-		for i := range m.ClientMetricsResources {
-			dst = m.ClientMetricsResources[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.ClientMetricsResources), flex)
+	for i := range m.ClientMetricsResources {
+		dst = m.ClientMetricsResources[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -105,7 +101,7 @@ func (m *ListClientMetricsResourcesResponseClientMetricsResource) isDefault() bo
 func (m *ListClientMetricsResourcesResponseClientMetricsResource) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
+	dst = appendString(dst, m.Name, flex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

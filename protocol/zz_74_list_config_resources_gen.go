@@ -37,15 +37,11 @@ func (m *ListConfigResourcesResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	if m.ConfigResources == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.ConfigResources), flex)
-		for i := range m.ConfigResources {
-			dst = m.ConfigResources[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendArrayLen(dst, len(m.ConfigResources), flex)
+	for i := range m.ConfigResources {
+		dst = m.ConfigResources[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -108,9 +104,9 @@ func (m *ListConfigResourcesResponseConfigResource) isDefault() bool {
 func (m *ListConfigResourcesResponseConfigResource) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.ResourceName), flex)
+	dst = appendString(dst, m.ResourceName, flex)
 	if v >= 1 {
-		dst = wire.AppendInt8(dst, int8(m.ResourceType))
+		dst = wire.AppendInt8(dst, m.ResourceType)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -168,13 +164,9 @@ func (m *ListConfigResourcesRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	if v >= 1 {
-		if m.ResourceTypes == nil && (false) {
-			dst = appendArrayLen(dst, -1, flex)
-		} else {
-			dst = appendArrayLen(dst, len(m.ResourceTypes), flex)
-			for i := range m.ResourceTypes {
-				dst = wire.AppendInt8(dst, int8(m.ResourceTypes[i]))
-			}
+		dst = appendArrayLen(dst, len(m.ResourceTypes), flex)
+		for i := range m.ResourceTypes {
+			dst = wire.AppendInt8(dst, m.ResourceTypes[i])
 		}
 	}
 	if flex {

@@ -37,14 +37,10 @@ func (m *DescribeTopicPartitionsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if true {
 		if m.NextCursor == nil {
@@ -81,7 +77,7 @@ func (m *DescribeTopicPartitionsResponse) Decode(r *wire.Reader, v int16) error 
 			_ = m.Topics[i].Decode(r, v)
 		}
 	}
-	if !(true) || r.Int8() >= 0 {
+	if r.Int8() >= 0 {
 		m.NextCursor = new(DescribeTopicPartitionsResponseCursor)
 		_ = m.NextCursor.Decode(r, v)
 	}
@@ -136,19 +132,15 @@ func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic) is
 func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	dst = appendNullableString(dst, (*string)(m.Name), flex, true)
 	dst = wire.AppendUUID(dst, m.TopicID)
 	dst = wire.AppendBool(dst, m.IsInternal)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
-	dst = wire.AppendInt32(dst, int32(m.TopicAuthorizedOperations))
+	dst = wire.AppendInt32(dst, m.TopicAuthorizedOperations)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -231,27 +223,19 @@ func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition
 func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
 	dst = wire.AppendInt32(dst, int32(m.LeaderID))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
-	if m.ReplicaNodes == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.ReplicaNodes), flex)
-		for i := range m.ReplicaNodes {
-			dst = wire.AppendInt32(dst, int32(m.ReplicaNodes[i]))
-		}
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
+	dst = appendArrayLen(dst, len(m.ReplicaNodes), flex)
+	for i := range m.ReplicaNodes {
+		dst = wire.AppendInt32(dst, int32(m.ReplicaNodes[i]))
 	}
-	if m.IsrNodes == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.IsrNodes), flex)
-		for i := range m.IsrNodes {
-			dst = wire.AppendInt32(dst, int32(m.IsrNodes[i]))
-		}
+	dst = appendArrayLen(dst, len(m.IsrNodes), flex)
+	for i := range m.IsrNodes {
+		dst = wire.AppendInt32(dst, int32(m.IsrNodes[i]))
 	}
-	if m.EligibleLeaderReplicas == nil && (true) {
+	if m.EligibleLeaderReplicas == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.EligibleLeaderReplicas), flex)
@@ -259,7 +243,7 @@ func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition
 			dst = wire.AppendInt32(dst, int32(m.EligibleLeaderReplicas[i]))
 		}
 	}
-	if m.LastKnownElr == nil && (true) {
+	if m.LastKnownElr == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.LastKnownElr), flex)
@@ -267,13 +251,9 @@ func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition
 			dst = wire.AppendInt32(dst, int32(m.LastKnownElr[i]))
 		}
 	}
-	if m.OfflineReplicas == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.OfflineReplicas), flex)
-		for i := range m.OfflineReplicas {
-			dst = wire.AppendInt32(dst, int32(m.OfflineReplicas[i]))
-		}
+	dst = appendArrayLen(dst, len(m.OfflineReplicas), flex)
+	for i := range m.OfflineReplicas {
+		dst = wire.AppendInt32(dst, int32(m.OfflineReplicas[i]))
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -359,7 +339,7 @@ func (m *DescribeTopicPartitionsResponseCursor) AppendTo(dst []byte, v int16) []
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -418,15 +398,11 @@ func (m *DescribeTopicPartitionsRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
-	dst = wire.AppendInt32(dst, int32(m.ResponsePartitionLimit))
+	dst = wire.AppendInt32(dst, m.ResponsePartitionLimit)
 	if true {
 		if m.Cursor == nil {
 			dst = append(dst, 0xff)
@@ -462,7 +438,7 @@ func (m *DescribeTopicPartitionsRequest) Decode(r *wire.Reader, v int16) error {
 		}
 	}
 	m.ResponsePartitionLimit = r.Int32()
-	if !(true) || r.Int8() >= 0 {
+	if r.Int8() >= 0 {
 		m.Cursor = new(DescribeTopicPartitionsRequestCursor)
 		_ = m.Cursor.Decode(r, v)
 	}
@@ -553,7 +529,7 @@ func (m *DescribeTopicPartitionsRequestCursor) AppendTo(dst []byte, v int16) []b
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -46,12 +46,12 @@ func (m *ShareGroupHeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	dst = appendNullableString(dst, (*string)(m.MemberID), flex, true)
-	dst = wire.AppendInt32(dst, int32(m.MemberEpoch))
-	dst = wire.AppendInt32(dst, int32(m.HeartbeatIntervalMs))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = appendNullableString(dst, m.MemberID, flex, true)
+	dst = wire.AppendInt32(dst, m.MemberEpoch)
+	dst = wire.AppendInt32(dst, m.HeartbeatIntervalMs)
 	if true {
 		if m.Assignment == nil {
 			dst = append(dst, 0xff)
@@ -86,7 +86,7 @@ func (m *ShareGroupHeartbeatResponse) Decode(r *wire.Reader, v int16) error {
 	m.MemberID = readNullableString(r, flex, true)
 	m.MemberEpoch = r.Int32()
 	m.HeartbeatIntervalMs = r.Int32()
-	if !(true) || r.Int8() >= 0 {
+	if r.Int8() >= 0 {
 		m.Assignment = new(ShareGroupHeartbeatResponseAssignment)
 		_ = m.Assignment.Decode(r, v)
 	}
@@ -125,13 +125,9 @@ func (m *ShareGroupHeartbeatResponseAssignment) isDefault() bool {
 func (m *ShareGroupHeartbeatResponseAssignment) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	if m.TopicPartitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.TopicPartitions), flex)
-		for i := range m.TopicPartitions {
-			dst = m.TopicPartitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.TopicPartitions), flex)
+	for i := range m.TopicPartitions {
+		dst = m.TopicPartitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -189,13 +185,9 @@ func (m *ShareGroupHeartbeatResponseTopicPartitions) AppendTo(dst []byte, v int1
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -265,10 +257,10 @@ func (m *ShareGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
-	dst = appendString(dst, string(m.MemberID), flex)
-	dst = wire.AppendInt32(dst, int32(m.MemberEpoch))
-	dst = appendNullableString(dst, (*string)(m.RackID), flex, true)
-	if m.SubscribedTopicNames == nil && (true) {
+	dst = appendString(dst, m.MemberID, flex)
+	dst = wire.AppendInt32(dst, m.MemberEpoch)
+	dst = appendNullableString(dst, m.RackID, flex, true)
+	if m.SubscribedTopicNames == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.SubscribedTopicNames), flex)

@@ -44,27 +44,19 @@ func (m *ShareFetchResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.AcquisitionLockTimeoutMs))
+		dst = wire.AppendInt32(dst, m.AcquisitionLockTimeoutMs)
 	}
-	if m.Responses == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Responses), flex)
-		for i := range m.Responses {
-			dst = m.Responses[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Responses), flex)
+	for i := range m.Responses {
+		dst = m.Responses[i].AppendTo(dst, v)
 	}
-	if m.NodeEndpoints == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.NodeEndpoints), flex)
-		for i := range m.NodeEndpoints {
-			dst = m.NodeEndpoints[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.NodeEndpoints), flex)
+	for i := range m.NodeEndpoints {
+		dst = m.NodeEndpoints[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -137,13 +129,9 @@ func (m *ShareFetchResponseShareFetchableTopicResponse) AppendTo(dst []byte, v i
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -220,20 +208,16 @@ func (m *ShareFetchResponsePartitionData) isDefault() bool {
 func (m *ShareFetchResponsePartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	dst = wire.AppendInt16(dst, int16(m.AcknowledgeErrorCode))
-	dst = appendNullableString(dst, (*string)(m.AcknowledgeErrorMessage), flex, true)
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = wire.AppendInt16(dst, m.AcknowledgeErrorCode)
+	dst = appendNullableString(dst, m.AcknowledgeErrorMessage, flex, true)
 	dst = m.CurrentLeader.AppendTo(dst, v)
 	dst = appendBytes(dst, m.Records, flex, v <= 0)
-	if m.AcquiredRecords == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.AcquiredRecords), flex)
-		for i := range m.AcquiredRecords {
-			dst = m.AcquiredRecords[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.AcquiredRecords), flex)
+	for i := range m.AcquiredRecords {
+		dst = m.AcquiredRecords[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -297,8 +281,8 @@ func (m *ShareFetchResponseLeaderIDAndEpoch) isDefault() bool {
 func (m *ShareFetchResponseLeaderIDAndEpoch) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.LeaderID))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+	dst = wire.AppendInt32(dst, m.LeaderID)
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -353,9 +337,9 @@ func (m *ShareFetchResponseAcquiredRecords) isDefault() bool {
 func (m *ShareFetchResponseAcquiredRecords) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt64(dst, int64(m.FirstOffset))
-	dst = wire.AppendInt64(dst, int64(m.LastOffset))
-	dst = wire.AppendInt16(dst, int16(m.DeliveryCount))
+	dst = wire.AppendInt64(dst, m.FirstOffset)
+	dst = wire.AppendInt64(dst, m.LastOffset)
+	dst = wire.AppendInt16(dst, m.DeliveryCount)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -415,9 +399,9 @@ func (m *ShareFetchResponseNodeEndpoint) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.NodeID))
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendInt32(dst, int32(m.Port))
-	dst = appendNullableString(dst, (*string)(m.Rack), flex, true)
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendInt32(dst, m.Port)
+	dst = appendNullableString(dst, m.Rack, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -498,38 +482,30 @@ func (m *ShareFetchRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendNullableString(dst, (*string)(m.GroupID), flex, true)
-	dst = appendNullableString(dst, (*string)(m.MemberID), flex, true)
-	dst = wire.AppendInt32(dst, int32(m.ShareSessionEpoch))
-	dst = wire.AppendInt32(dst, int32(m.MaxWaitMs))
-	dst = wire.AppendInt32(dst, int32(m.MinBytes))
-	dst = wire.AppendInt32(dst, int32(m.MaxBytes))
+	dst = appendNullableString(dst, m.MemberID, flex, true)
+	dst = wire.AppendInt32(dst, m.ShareSessionEpoch)
+	dst = wire.AppendInt32(dst, m.MaxWaitMs)
+	dst = wire.AppendInt32(dst, m.MinBytes)
+	dst = wire.AppendInt32(dst, m.MaxBytes)
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.MaxRecords))
+		dst = wire.AppendInt32(dst, m.MaxRecords)
 	}
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.BatchSize))
+		dst = wire.AppendInt32(dst, m.BatchSize)
 	}
 	if v >= 2 {
-		dst = wire.AppendInt8(dst, int8(m.ShareAcquireMode))
+		dst = wire.AppendInt8(dst, m.ShareAcquireMode)
 	}
 	if v >= 2 {
 		dst = wire.AppendBool(dst, m.IsRenewAck)
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
-	if m.ForgottenTopicsData == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.ForgottenTopicsData), flex)
-		for i := range m.ForgottenTopicsData {
-			dst = m.ForgottenTopicsData[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.ForgottenTopicsData), flex)
+	for i := range m.ForgottenTopicsData {
+		dst = m.ForgottenTopicsData[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -614,13 +590,9 @@ func (m *ShareFetchRequestFetchTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -681,17 +653,13 @@ func (m *ShareFetchRequestFetchPartition) isDefault() bool {
 func (m *ShareFetchRequestFetchPartition) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
 	if v <= 0 {
-		dst = wire.AppendInt32(dst, int32(m.PartitionMaxBytes))
+		dst = wire.AppendInt32(dst, m.PartitionMaxBytes)
 	}
-	if m.AcknowledgementBatches == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.AcknowledgementBatches), flex)
-		for i := range m.AcknowledgementBatches {
-			dst = m.AcknowledgementBatches[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.AcknowledgementBatches), flex)
+	for i := range m.AcknowledgementBatches {
+		dst = m.AcknowledgementBatches[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -755,15 +723,11 @@ func (m *ShareFetchRequestAcknowledgementBatch) isDefault() bool {
 func (m *ShareFetchRequestAcknowledgementBatch) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt64(dst, int64(m.FirstOffset))
-	dst = wire.AppendInt64(dst, int64(m.LastOffset))
-	if m.AcknowledgeTypes == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.AcknowledgeTypes), flex)
-		for i := range m.AcknowledgeTypes {
-			dst = wire.AppendInt8(dst, int8(m.AcknowledgeTypes[i]))
-		}
+	dst = wire.AppendInt64(dst, m.FirstOffset)
+	dst = wire.AppendInt64(dst, m.LastOffset)
+	dst = appendArrayLen(dst, len(m.AcknowledgeTypes), flex)
+	for i := range m.AcknowledgeTypes {
+		dst = wire.AppendInt8(dst, m.AcknowledgeTypes[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -823,13 +787,9 @@ func (m *ShareFetchRequestForgottenTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -44,27 +44,19 @@ func (m *ShareAcknowledgeResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if v >= 2 {
-		dst = wire.AppendInt32(dst, int32(m.AcquisitionLockTimeoutMs))
+		dst = wire.AppendInt32(dst, m.AcquisitionLockTimeoutMs)
 	}
-	if m.Responses == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Responses), flex)
-		for i := range m.Responses {
-			dst = m.Responses[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Responses), flex)
+	for i := range m.Responses {
+		dst = m.Responses[i].AppendTo(dst, v)
 	}
-	if m.NodeEndpoints == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.NodeEndpoints), flex)
-		for i := range m.NodeEndpoints {
-			dst = m.NodeEndpoints[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.NodeEndpoints), flex)
+	for i := range m.NodeEndpoints {
+		dst = m.NodeEndpoints[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -137,13 +129,9 @@ func (m *ShareAcknowledgeResponseShareAcknowledgeTopicResponse) AppendTo(dst []b
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -208,9 +196,9 @@ func (m *ShareAcknowledgeResponsePartitionData) isDefault() bool {
 func (m *ShareAcknowledgeResponsePartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	dst = m.CurrentLeader.AppendTo(dst, v)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -265,8 +253,8 @@ func (m *ShareAcknowledgeResponseLeaderIDAndEpoch) isDefault() bool {
 func (m *ShareAcknowledgeResponseLeaderIDAndEpoch) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.LeaderID))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+	dst = wire.AppendInt32(dst, m.LeaderID)
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -325,9 +313,9 @@ func (m *ShareAcknowledgeResponseNodeEndpoint) AppendTo(dst []byte, v int16) []b
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.NodeID))
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendInt32(dst, int32(m.Port))
-	dst = appendNullableString(dst, (*string)(m.Rack), flex, true)
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendInt32(dst, m.Port)
+	dst = appendNullableString(dst, m.Rack, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -393,18 +381,14 @@ func (m *ShareAcknowledgeRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendNullableString(dst, (*string)(m.GroupID), flex, true)
-	dst = appendNullableString(dst, (*string)(m.MemberID), flex, true)
-	dst = wire.AppendInt32(dst, int32(m.ShareSessionEpoch))
+	dst = appendNullableString(dst, m.MemberID, flex, true)
+	dst = wire.AppendInt32(dst, m.ShareSessionEpoch)
 	if v >= 2 {
 		dst = wire.AppendBool(dst, m.IsRenewAck)
 	}
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -471,13 +455,9 @@ func (m *ShareAcknowledgeRequestAcknowledgeTopic) AppendTo(dst []byte, v int16) 
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -535,14 +515,10 @@ func (m *ShareAcknowledgeRequestAcknowledgePartition) isDefault() bool {
 func (m *ShareAcknowledgeRequestAcknowledgePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	if m.AcknowledgementBatches == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.AcknowledgementBatches), flex)
-		for i := range m.AcknowledgementBatches {
-			dst = m.AcknowledgementBatches[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = appendArrayLen(dst, len(m.AcknowledgementBatches), flex)
+	for i := range m.AcknowledgementBatches {
+		dst = m.AcknowledgementBatches[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -603,15 +579,11 @@ func (m *ShareAcknowledgeRequestAcknowledgementBatch) isDefault() bool {
 func (m *ShareAcknowledgeRequestAcknowledgementBatch) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt64(dst, int64(m.FirstOffset))
-	dst = wire.AppendInt64(dst, int64(m.LastOffset))
-	if m.AcknowledgeTypes == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.AcknowledgeTypes), flex)
-		for i := range m.AcknowledgeTypes {
-			dst = wire.AppendInt8(dst, int8(m.AcknowledgeTypes[i]))
-		}
+	dst = wire.AppendInt64(dst, m.FirstOffset)
+	dst = wire.AppendInt64(dst, m.LastOffset)
+	dst = appendArrayLen(dst, len(m.AcknowledgeTypes), flex)
+	for i := range m.AcknowledgeTypes {
+		dst = wire.AppendInt8(dst, m.AcknowledgeTypes[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

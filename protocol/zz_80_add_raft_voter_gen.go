@@ -37,9 +37,9 @@ func (m *AddRaftVoterResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -108,17 +108,13 @@ func (m *AddRaftVoterRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = appendNullableString(dst, (*string)(m.ClusterID), flex, true)
-	dst = wire.AppendInt32(dst, int32(m.TimeoutMs))
-	dst = wire.AppendInt32(dst, int32(m.VoterID))
+	dst = appendNullableString(dst, m.ClusterID, flex, true)
+	dst = wire.AppendInt32(dst, m.TimeoutMs)
+	dst = wire.AppendInt32(dst, m.VoterID)
 	dst = wire.AppendUUID(dst, m.VoterDirectoryID)
-	if m.Listeners == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Listeners), flex)
-		for i := range m.Listeners {
-			dst = m.Listeners[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Listeners), flex)
+	for i := range m.Listeners {
+		dst = m.Listeners[i].AppendTo(dst, v)
 	}
 	if v >= 1 {
 		dst = wire.AppendBool(dst, m.AckWhenCommitted)
@@ -191,9 +187,9 @@ func (m *AddRaftVoterRequestListener) isDefault() bool {
 func (m *AddRaftVoterRequestListener) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendUint16(dst, uint16(m.Port))
+	dst = appendString(dst, m.Name, flex)
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendUint16(dst, m.Port)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -38,8 +38,8 @@ func (m *UpdateRaftVoterResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
 	if flex {
 		var present [1]bool
 		n := len(m.UnknownTags)
@@ -50,9 +50,6 @@ func (m *UpdateRaftVoterResponse) AppendTo(dst []byte, v int16) []byte {
 		dst = wire.AppendUvarint(dst, uint32(n))
 		u := 0
 		if present[0] {
-			for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < 0; u++ {
-				dst = appendTag(dst, m.UnknownTags[u])
-			}
 			dst = wire.AppendUvarint(dst, 0)
 			start := len(dst)
 			dst = m.CurrentLeader.AppendTo(dst, v)
@@ -132,9 +129,9 @@ func (m *UpdateRaftVoterResponseCurrentLeader) AppendTo(dst []byte, v int16) []b
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.LeaderID))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendInt32(dst, int32(m.Port))
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendInt32(dst, m.Port)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -201,17 +198,13 @@ func (m *UpdateRaftVoterRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = appendNullableString(dst, (*string)(m.ClusterID), flex, true)
-	dst = wire.AppendInt32(dst, int32(m.CurrentLeaderEpoch))
-	dst = wire.AppendInt32(dst, int32(m.VoterID))
+	dst = appendNullableString(dst, m.ClusterID, flex, true)
+	dst = wire.AppendInt32(dst, m.CurrentLeaderEpoch)
+	dst = wire.AppendInt32(dst, m.VoterID)
 	dst = wire.AppendUUID(dst, m.VoterDirectoryID)
-	if m.Listeners == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Listeners), flex)
-		for i := range m.Listeners {
-			dst = m.Listeners[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Listeners), flex)
+	for i := range m.Listeners {
+		dst = m.Listeners[i].AppendTo(dst, v)
 	}
 	dst = m.KRaftVersionFeature.AppendTo(dst, v)
 	if flex {
@@ -280,9 +273,9 @@ func (m *UpdateRaftVoterRequestListener) isDefault() bool {
 func (m *UpdateRaftVoterRequestListener) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendUint16(dst, uint16(m.Port))
+	dst = appendString(dst, m.Name, flex)
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendUint16(dst, m.Port)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -335,8 +328,8 @@ func (m *UpdateRaftVoterRequestKRaftVersionFeature) isDefault() bool {
 func (m *UpdateRaftVoterRequestKRaftVersionFeature) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.MinSupportedVersion))
-	dst = wire.AppendInt16(dst, int16(m.MaxSupportedVersion))
+	dst = wire.AppendInt16(dst, m.MinSupportedVersion)
+	dst = wire.AppendInt16(dst, m.MaxSupportedVersion)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -33,13 +33,9 @@ func (m *ReadShareGroupStateResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	if m.Results == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Results), flex)
-		for i := range m.Results {
-			dst = m.Results[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Results), flex)
+	for i := range m.Results {
+		dst = m.Results[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -100,13 +96,9 @@ func (m *ReadShareGroupStateResponseReadStateResult) AppendTo(dst []byte, v int1
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -176,18 +168,14 @@ func (m *ReadShareGroupStateResponsePartitionResult) isDefault() bool {
 func (m *ReadShareGroupStateResponsePartitionResult) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Partition))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	dst = wire.AppendInt32(dst, int32(m.StateEpoch))
-	dst = wire.AppendInt64(dst, int64(m.StartOffset))
-	if m.StateBatches == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.StateBatches), flex)
-		for i := range m.StateBatches {
-			dst = m.StateBatches[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.Partition)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = wire.AppendInt32(dst, m.StateEpoch)
+	dst = wire.AppendInt64(dst, m.StartOffset)
+	dst = appendArrayLen(dst, len(m.StateBatches), flex)
+	for i := range m.StateBatches {
+		dst = m.StateBatches[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -255,10 +243,10 @@ func (m *ReadShareGroupStateResponseStateBatch) isDefault() bool {
 func (m *ReadShareGroupStateResponseStateBatch) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt64(dst, int64(m.FirstOffset))
-	dst = wire.AppendInt64(dst, int64(m.LastOffset))
-	dst = wire.AppendInt8(dst, int8(m.DeliveryState))
-	dst = wire.AppendInt16(dst, int16(m.DeliveryCount))
+	dst = wire.AppendInt64(dst, m.FirstOffset)
+	dst = wire.AppendInt64(dst, m.LastOffset)
+	dst = wire.AppendInt8(dst, m.DeliveryState)
+	dst = wire.AppendInt16(dst, m.DeliveryCount)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -316,14 +304,10 @@ func (m *ReadShareGroupStateRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.GroupID), flex)
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendString(dst, m.GroupID, flex)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -385,13 +369,9 @@ func (m *ReadShareGroupStateRequestReadStateData) AppendTo(dst []byte, v int16) 
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -449,8 +429,8 @@ func (m *ReadShareGroupStateRequestPartitionData) isDefault() bool {
 func (m *ReadShareGroupStateRequestPartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Partition))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+	dst = wire.AppendInt32(dst, m.Partition)
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -33,13 +33,9 @@ func (m *WriteShareGroupStateResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	if m.Results == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Results), flex)
-		for i := range m.Results {
-			dst = m.Results[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Results), flex)
+	for i := range m.Results {
+		dst = m.Results[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -100,13 +96,9 @@ func (m *WriteShareGroupStateResponseWriteStateResult) AppendTo(dst []byte, v in
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -167,9 +159,9 @@ func (m *WriteShareGroupStateResponsePartitionResult) isDefault() bool {
 func (m *WriteShareGroupStateResponsePartitionResult) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Partition))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt32(dst, m.Partition)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -226,14 +218,10 @@ func (m *WriteShareGroupStateRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.GroupID), flex)
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendString(dst, m.GroupID, flex)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -295,13 +283,9 @@ func (m *WriteShareGroupStateRequestWriteStateData) AppendTo(dst []byte, v int16
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -372,20 +356,16 @@ func (m *WriteShareGroupStateRequestPartitionData) isDefault() bool {
 func (m *WriteShareGroupStateRequestPartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Partition))
-	dst = wire.AppendInt32(dst, int32(m.StateEpoch))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
-	dst = wire.AppendInt64(dst, int64(m.StartOffset))
+	dst = wire.AppendInt32(dst, m.Partition)
+	dst = wire.AppendInt32(dst, m.StateEpoch)
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
+	dst = wire.AppendInt64(dst, m.StartOffset)
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.DeliveryCompleteCount))
+		dst = wire.AppendInt32(dst, m.DeliveryCompleteCount)
 	}
-	if m.StateBatches == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.StateBatches), flex)
-		for i := range m.StateBatches {
-			dst = m.StateBatches[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.StateBatches), flex)
+	for i := range m.StateBatches {
+		dst = m.StateBatches[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -455,10 +435,10 @@ func (m *WriteShareGroupStateRequestStateBatch) isDefault() bool {
 func (m *WriteShareGroupStateRequestStateBatch) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt64(dst, int64(m.FirstOffset))
-	dst = wire.AppendInt64(dst, int64(m.LastOffset))
-	dst = wire.AppendInt8(dst, int8(m.DeliveryState))
-	dst = wire.AppendInt16(dst, int16(m.DeliveryCount))
+	dst = wire.AppendInt64(dst, m.FirstOffset)
+	dst = wire.AppendInt64(dst, m.LastOffset)
+	dst = wire.AppendInt8(dst, m.DeliveryState)
+	dst = wire.AppendInt16(dst, m.DeliveryCount)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -33,13 +33,9 @@ func (m *ReadShareGroupStateSummaryResponse) AppendTo(dst []byte, v int16) []byt
 	}
 	flex := true
 	_ = flex
-	if m.Results == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Results), flex)
-		for i := range m.Results {
-			dst = m.Results[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Results), flex)
+	for i := range m.Results {
+		dst = m.Results[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -100,13 +96,9 @@ func (m *ReadShareGroupStateSummaryResponseReadStateSummaryResult) AppendTo(dst 
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -180,14 +172,14 @@ func (m *ReadShareGroupStateSummaryResponsePartitionResult) isDefault() bool {
 func (m *ReadShareGroupStateSummaryResponsePartitionResult) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Partition))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	dst = wire.AppendInt32(dst, int32(m.StateEpoch))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
-	dst = wire.AppendInt64(dst, int64(m.StartOffset))
+	dst = wire.AppendInt32(dst, m.Partition)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = wire.AppendInt32(dst, m.StateEpoch)
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
+	dst = wire.AppendInt64(dst, m.StartOffset)
 	if v >= 1 {
-		dst = wire.AppendInt32(dst, int32(m.DeliveryCompleteCount))
+		dst = wire.AppendInt32(dst, m.DeliveryCompleteCount)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -251,14 +243,10 @@ func (m *ReadShareGroupStateSummaryRequest) AppendTo(dst []byte, v int16) []byte
 	}
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.GroupID), flex)
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendString(dst, m.GroupID, flex)
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -320,13 +308,9 @@ func (m *ReadShareGroupStateSummaryRequestReadStateSummaryData) AppendTo(dst []b
 	flex := true
 	_ = flex
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -384,8 +368,8 @@ func (m *ReadShareGroupStateSummaryRequestPartitionData) isDefault() bool {
 func (m *ReadShareGroupStateSummaryRequestPartitionData) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Partition))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+	dst = wire.AppendInt32(dst, m.Partition)
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

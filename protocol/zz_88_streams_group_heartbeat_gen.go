@@ -59,15 +59,15 @@ func (m *StreamsGroupHeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	dst = appendString(dst, string(m.MemberID), flex)
-	dst = wire.AppendInt32(dst, int32(m.MemberEpoch))
-	dst = wire.AppendInt32(dst, int32(m.HeartbeatIntervalMs))
-	dst = wire.AppendInt32(dst, int32(m.AcceptableRecoveryLag))
-	dst = wire.AppendInt32(dst, int32(m.TaskOffsetIntervalMs))
-	if m.Status == nil && (true) {
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = appendString(dst, m.MemberID, flex)
+	dst = wire.AppendInt32(dst, m.MemberEpoch)
+	dst = wire.AppendInt32(dst, m.HeartbeatIntervalMs)
+	dst = wire.AppendInt32(dst, m.AcceptableRecoveryLag)
+	dst = wire.AppendInt32(dst, m.TaskOffsetIntervalMs)
+	if m.Status == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.Status), flex)
@@ -75,7 +75,7 @@ func (m *StreamsGroupHeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
 			dst = m.Status[i].AppendTo(dst, v)
 		}
 	}
-	if m.ActiveTasks == nil && (true) {
+	if m.ActiveTasks == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.ActiveTasks), flex)
@@ -83,7 +83,7 @@ func (m *StreamsGroupHeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
 			dst = m.ActiveTasks[i].AppendTo(dst, v)
 		}
 	}
-	if m.StandbyTasks == nil && (true) {
+	if m.StandbyTasks == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.StandbyTasks), flex)
@@ -91,7 +91,7 @@ func (m *StreamsGroupHeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
 			dst = m.StandbyTasks[i].AppendTo(dst, v)
 		}
 	}
-	if m.WarmupTasks == nil && (true) {
+	if m.WarmupTasks == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.WarmupTasks), flex)
@@ -99,8 +99,8 @@ func (m *StreamsGroupHeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
 			dst = m.WarmupTasks[i].AppendTo(dst, v)
 		}
 	}
-	dst = wire.AppendInt32(dst, int32(m.EndpointInformationEpoch))
-	if m.PartitionsByUserEndpoint == nil && (true) {
+	dst = wire.AppendInt32(dst, m.EndpointInformationEpoch)
+	if m.PartitionsByUserEndpoint == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.PartitionsByUserEndpoint), flex)
@@ -199,8 +199,8 @@ func (m *StreamsGroupHeartbeatResponseStatus) isDefault() bool {
 func (m *StreamsGroupHeartbeatResponseStatus) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt8(dst, int8(m.StatusCode))
-	dst = appendString(dst, string(m.StatusDetail), flex)
+	dst = wire.AppendInt8(dst, m.StatusCode)
+	dst = appendString(dst, m.StatusDetail, flex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -252,14 +252,10 @@ func (m *StreamsGroupHeartbeatResponseTaskIDs) isDefault() bool {
 func (m *StreamsGroupHeartbeatResponseTaskIDs) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.SubtopologyID), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendString(dst, m.SubtopologyID, flex)
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -322,21 +318,13 @@ func (m *StreamsGroupHeartbeatResponseEndpointToPartitions) AppendTo(dst []byte,
 	flex := true
 	_ = flex
 	dst = m.UserEndpoint.AppendTo(dst, v)
-	if m.ActivePartitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.ActivePartitions), flex)
-		for i := range m.ActivePartitions {
-			dst = m.ActivePartitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.ActivePartitions), flex)
+	for i := range m.ActivePartitions {
+		dst = m.ActivePartitions[i].AppendTo(dst, v)
 	}
-	if m.StandbyPartitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.StandbyPartitions), flex)
-		for i := range m.StandbyPartitions {
-			dst = m.StandbyPartitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.StandbyPartitions), flex)
+	for i := range m.StandbyPartitions {
+		dst = m.StandbyPartitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -400,8 +388,8 @@ func (m *StreamsGroupHeartbeatResponseEndpoint) isDefault() bool {
 func (m *StreamsGroupHeartbeatResponseEndpoint) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendUint16(dst, uint16(m.Port))
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendUint16(dst, m.Port)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -454,13 +442,9 @@ func (m *StreamsGroupHeartbeatResponseTopicPartition) AppendTo(dst []byte, v int
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.Topic), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -554,12 +538,12 @@ func (m *StreamsGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
-	dst = appendString(dst, string(m.MemberID), flex)
-	dst = wire.AppendInt32(dst, int32(m.MemberEpoch))
-	dst = wire.AppendInt32(dst, int32(m.EndpointInformationEpoch))
-	dst = appendNullableString(dst, (*string)(m.InstanceID), flex, true)
-	dst = appendNullableString(dst, (*string)(m.RackID), flex, true)
-	dst = wire.AppendInt32(dst, int32(m.RebalanceTimeoutMs))
+	dst = appendString(dst, m.MemberID, flex)
+	dst = wire.AppendInt32(dst, m.MemberEpoch)
+	dst = wire.AppendInt32(dst, m.EndpointInformationEpoch)
+	dst = appendNullableString(dst, m.InstanceID, flex, true)
+	dst = appendNullableString(dst, m.RackID, flex, true)
+	dst = wire.AppendInt32(dst, m.RebalanceTimeoutMs)
 	if true {
 		if m.Topology == nil {
 			dst = append(dst, 0xff)
@@ -574,7 +558,7 @@ func (m *StreamsGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 	} else {
 		dst = m.Topology.AppendTo(dst, v)
 	}
-	if m.ActiveTasks == nil && (true) {
+	if m.ActiveTasks == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.ActiveTasks), flex)
@@ -582,7 +566,7 @@ func (m *StreamsGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 			dst = m.ActiveTasks[i].AppendTo(dst, v)
 		}
 	}
-	if m.StandbyTasks == nil && (true) {
+	if m.StandbyTasks == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.StandbyTasks), flex)
@@ -590,7 +574,7 @@ func (m *StreamsGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 			dst = m.StandbyTasks[i].AppendTo(dst, v)
 		}
 	}
-	if m.WarmupTasks == nil && (true) {
+	if m.WarmupTasks == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.WarmupTasks), flex)
@@ -598,7 +582,7 @@ func (m *StreamsGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 			dst = m.WarmupTasks[i].AppendTo(dst, v)
 		}
 	}
-	dst = appendNullableString(dst, (*string)(m.ProcessID), flex, true)
+	dst = appendNullableString(dst, m.ProcessID, flex, true)
 	if true {
 		if m.UserEndpoint == nil {
 			dst = append(dst, 0xff)
@@ -613,7 +597,7 @@ func (m *StreamsGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 	} else {
 		dst = m.UserEndpoint.AppendTo(dst, v)
 	}
-	if m.ClientTags == nil && (true) {
+	if m.ClientTags == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.ClientTags), flex)
@@ -621,7 +605,7 @@ func (m *StreamsGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 			dst = m.ClientTags[i].AppendTo(dst, v)
 		}
 	}
-	if m.TaskOffsets == nil && (true) {
+	if m.TaskOffsets == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.TaskOffsets), flex)
@@ -629,7 +613,7 @@ func (m *StreamsGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 			dst = m.TaskOffsets[i].AppendTo(dst, v)
 		}
 	}
-	if m.TaskEndOffsets == nil && (true) {
+	if m.TaskEndOffsets == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.TaskEndOffsets), flex)
@@ -659,7 +643,7 @@ func (m *StreamsGroupHeartbeatRequest) Decode(r *wire.Reader, v int16) error {
 	m.InstanceID = readNullableString(r, flex, true)
 	m.RackID = readNullableString(r, flex, true)
 	m.RebalanceTimeoutMs = r.Int32()
-	if !(true) || r.Int8() >= 0 {
+	if r.Int8() >= 0 {
 		m.Topology = new(StreamsGroupHeartbeatRequestTopology)
 		_ = m.Topology.Decode(r, v)
 	}
@@ -682,7 +666,7 @@ func (m *StreamsGroupHeartbeatRequest) Decode(r *wire.Reader, v int16) error {
 		}
 	}
 	m.ProcessID = readNullableString(r, flex, true)
-	if !(true) || r.Int8() >= 0 {
+	if r.Int8() >= 0 {
 		m.UserEndpoint = new(StreamsGroupHeartbeatRequestEndpoint)
 		_ = m.UserEndpoint.Decode(r, v)
 	}
@@ -743,14 +727,10 @@ func (m *StreamsGroupHeartbeatRequestTopology) isDefault() bool {
 func (m *StreamsGroupHeartbeatRequestTopology) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Epoch))
-	if m.Subtopologies == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Subtopologies), flex)
-		for i := range m.Subtopologies {
-			dst = m.Subtopologies[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.Epoch)
+	dst = appendArrayLen(dst, len(m.Subtopologies), flex)
+	for i := range m.Subtopologies {
+		dst = m.Subtopologies[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -823,54 +803,30 @@ func (m *StreamsGroupHeartbeatRequestSubtopology) isDefault() bool {
 func (m *StreamsGroupHeartbeatRequestSubtopology) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.SubtopologyID), flex)
-	if m.SourceTopics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.SourceTopics), flex)
-		for i := range m.SourceTopics {
-			dst = appendString(dst, string(m.SourceTopics[i]), flex)
-		}
+	dst = appendString(dst, m.SubtopologyID, flex)
+	dst = appendArrayLen(dst, len(m.SourceTopics), flex)
+	for i := range m.SourceTopics {
+		dst = appendString(dst, string(m.SourceTopics[i]), flex)
 	}
-	if m.SourceTopicRegex == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.SourceTopicRegex), flex)
-		for i := range m.SourceTopicRegex {
-			dst = appendString(dst, string(m.SourceTopicRegex[i]), flex)
-		}
+	dst = appendArrayLen(dst, len(m.SourceTopicRegex), flex)
+	for i := range m.SourceTopicRegex {
+		dst = appendString(dst, m.SourceTopicRegex[i], flex)
 	}
-	if m.StateChangelogTopics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.StateChangelogTopics), flex)
-		for i := range m.StateChangelogTopics {
-			dst = m.StateChangelogTopics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.StateChangelogTopics), flex)
+	for i := range m.StateChangelogTopics {
+		dst = m.StateChangelogTopics[i].AppendTo(dst, v)
 	}
-	if m.RepartitionSinkTopics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.RepartitionSinkTopics), flex)
-		for i := range m.RepartitionSinkTopics {
-			dst = appendString(dst, string(m.RepartitionSinkTopics[i]), flex)
-		}
+	dst = appendArrayLen(dst, len(m.RepartitionSinkTopics), flex)
+	for i := range m.RepartitionSinkTopics {
+		dst = appendString(dst, string(m.RepartitionSinkTopics[i]), flex)
 	}
-	if m.RepartitionSourceTopics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.RepartitionSourceTopics), flex)
-		for i := range m.RepartitionSourceTopics {
-			dst = m.RepartitionSourceTopics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.RepartitionSourceTopics), flex)
+	for i := range m.RepartitionSourceTopics {
+		dst = m.RepartitionSourceTopics[i].AppendTo(dst, v)
 	}
-	if m.CopartitionGroups == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.CopartitionGroups), flex)
-		for i := range m.CopartitionGroups {
-			dst = m.CopartitionGroups[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.CopartitionGroups), flex)
+	for i := range m.CopartitionGroups {
+		dst = m.CopartitionGroups[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -965,15 +921,11 @@ func (m *StreamsGroupHeartbeatRequestTopicInfo) AppendTo(dst []byte, v int16) []
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	dst = wire.AppendInt32(dst, int32(m.Partitions))
-	dst = wire.AppendInt16(dst, int16(m.ReplicationFactor))
-	if m.TopicConfigs == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.TopicConfigs), flex)
-		for i := range m.TopicConfigs {
-			dst = m.TopicConfigs[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.Partitions)
+	dst = wire.AppendInt16(dst, m.ReplicationFactor)
+	dst = appendArrayLen(dst, len(m.TopicConfigs), flex)
+	for i := range m.TopicConfigs {
+		dst = m.TopicConfigs[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -1033,8 +985,8 @@ func (m *StreamsGroupHeartbeatRequestKeyValue) isDefault() bool {
 func (m *StreamsGroupHeartbeatRequestKeyValue) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Key), flex)
-	dst = appendString(dst, string(m.Value), flex)
+	dst = appendString(dst, m.Key, flex)
+	dst = appendString(dst, m.Value, flex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -1089,29 +1041,17 @@ func (m *StreamsGroupHeartbeatRequestCopartitionGroup) isDefault() bool {
 func (m *StreamsGroupHeartbeatRequestCopartitionGroup) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	if m.SourceTopics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.SourceTopics), flex)
-		for i := range m.SourceTopics {
-			dst = wire.AppendInt16(dst, int16(m.SourceTopics[i]))
-		}
+	dst = appendArrayLen(dst, len(m.SourceTopics), flex)
+	for i := range m.SourceTopics {
+		dst = wire.AppendInt16(dst, m.SourceTopics[i])
 	}
-	if m.SourceTopicRegex == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.SourceTopicRegex), flex)
-		for i := range m.SourceTopicRegex {
-			dst = wire.AppendInt16(dst, int16(m.SourceTopicRegex[i]))
-		}
+	dst = appendArrayLen(dst, len(m.SourceTopicRegex), flex)
+	for i := range m.SourceTopicRegex {
+		dst = wire.AppendInt16(dst, m.SourceTopicRegex[i])
 	}
-	if m.RepartitionSourceTopics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.RepartitionSourceTopics), flex)
-		for i := range m.RepartitionSourceTopics {
-			dst = wire.AppendInt16(dst, int16(m.RepartitionSourceTopics[i]))
-		}
+	dst = appendArrayLen(dst, len(m.RepartitionSourceTopics), flex)
+	for i := range m.RepartitionSourceTopics {
+		dst = wire.AppendInt16(dst, m.RepartitionSourceTopics[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -1180,14 +1120,10 @@ func (m *StreamsGroupHeartbeatRequestTaskIDs) isDefault() bool {
 func (m *StreamsGroupHeartbeatRequestTaskIDs) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.SubtopologyID), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendString(dst, m.SubtopologyID, flex)
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -1245,8 +1181,8 @@ func (m *StreamsGroupHeartbeatRequestEndpoint) isDefault() bool {
 func (m *StreamsGroupHeartbeatRequestEndpoint) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendUint16(dst, uint16(m.Port))
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendUint16(dst, m.Port)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -1301,9 +1237,9 @@ func (m *StreamsGroupHeartbeatRequestTaskOffset) isDefault() bool {
 func (m *StreamsGroupHeartbeatRequestTaskOffset) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.SubtopologyID), flex)
-	dst = wire.AppendInt32(dst, int32(m.Partition))
-	dst = wire.AppendInt64(dst, int64(m.Offset))
+	dst = appendString(dst, m.SubtopologyID, flex)
+	dst = wire.AppendInt32(dst, m.Partition)
+	dst = wire.AppendInt64(dst, m.Offset)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}

@@ -35,14 +35,10 @@ func (m *StreamsGroupDescribeResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Groups == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Groups), flex)
-		for i := range m.Groups {
-			dst = m.Groups[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Groups), flex)
+	for i := range m.Groups {
+		dst = m.Groups[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -125,12 +121,12 @@ func (m *StreamsGroupDescribeResponseDescribedGroup) isDefault() bool {
 func (m *StreamsGroupDescribeResponseDescribedGroup) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	dst = appendString(dst, string(m.GroupID), flex)
-	dst = appendString(dst, string(m.GroupState), flex)
-	dst = wire.AppendInt32(dst, int32(m.GroupEpoch))
-	dst = wire.AppendInt32(dst, int32(m.AssignmentEpoch))
+	dst = appendString(dst, m.GroupState, flex)
+	dst = wire.AppendInt32(dst, m.GroupEpoch)
+	dst = wire.AppendInt32(dst, m.AssignmentEpoch)
 	if true {
 		if m.Topology == nil {
 			dst = append(dst, 0xff)
@@ -145,15 +141,11 @@ func (m *StreamsGroupDescribeResponseDescribedGroup) AppendTo(dst []byte, v int1
 	} else {
 		dst = m.Topology.AppendTo(dst, v)
 	}
-	if m.Members == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Members), flex)
-		for i := range m.Members {
-			dst = m.Members[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Members), flex)
+	for i := range m.Members {
+		dst = m.Members[i].AppendTo(dst, v)
 	}
-	dst = wire.AppendInt32(dst, int32(m.AuthorizedOperations))
+	dst = wire.AppendInt32(dst, m.AuthorizedOperations)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -171,7 +163,7 @@ func (m *StreamsGroupDescribeResponseDescribedGroup) Decode(r *wire.Reader, v in
 	m.GroupState = readString(r, flex)
 	m.GroupEpoch = r.Int32()
 	m.AssignmentEpoch = r.Int32()
-	if !(true) || r.Int8() >= 0 {
+	if r.Int8() >= 0 {
 		m.Topology = new(StreamsGroupDescribeResponseTopology)
 		_ = m.Topology.Decode(r, v)
 	}
@@ -220,8 +212,8 @@ func (m *StreamsGroupDescribeResponseTopology) isDefault() bool {
 func (m *StreamsGroupDescribeResponseTopology) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.Epoch))
-	if m.Subtopologies == nil && (true) {
+	dst = wire.AppendInt32(dst, m.Epoch)
+	if m.Subtopologies == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.Subtopologies), flex)
@@ -294,38 +286,22 @@ func (m *StreamsGroupDescribeResponseSubtopology) isDefault() bool {
 func (m *StreamsGroupDescribeResponseSubtopology) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.SubtopologyID), flex)
-	if m.SourceTopics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.SourceTopics), flex)
-		for i := range m.SourceTopics {
-			dst = appendString(dst, string(m.SourceTopics[i]), flex)
-		}
+	dst = appendString(dst, m.SubtopologyID, flex)
+	dst = appendArrayLen(dst, len(m.SourceTopics), flex)
+	for i := range m.SourceTopics {
+		dst = appendString(dst, string(m.SourceTopics[i]), flex)
 	}
-	if m.RepartitionSinkTopics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.RepartitionSinkTopics), flex)
-		for i := range m.RepartitionSinkTopics {
-			dst = appendString(dst, string(m.RepartitionSinkTopics[i]), flex)
-		}
+	dst = appendArrayLen(dst, len(m.RepartitionSinkTopics), flex)
+	for i := range m.RepartitionSinkTopics {
+		dst = appendString(dst, string(m.RepartitionSinkTopics[i]), flex)
 	}
-	if m.StateChangelogTopics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.StateChangelogTopics), flex)
-		for i := range m.StateChangelogTopics {
-			dst = m.StateChangelogTopics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.StateChangelogTopics), flex)
+	for i := range m.StateChangelogTopics {
+		dst = m.StateChangelogTopics[i].AppendTo(dst, v)
 	}
-	if m.RepartitionSourceTopics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.RepartitionSourceTopics), flex)
-		for i := range m.RepartitionSourceTopics {
-			dst = m.RepartitionSourceTopics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.RepartitionSourceTopics), flex)
+	for i := range m.RepartitionSourceTopics {
+		dst = m.RepartitionSourceTopics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -408,15 +384,11 @@ func (m *StreamsGroupDescribeResponseTopicInfo) AppendTo(dst []byte, v int16) []
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
-	dst = wire.AppendInt32(dst, int32(m.Partitions))
-	dst = wire.AppendInt16(dst, int16(m.ReplicationFactor))
-	if m.TopicConfigs == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.TopicConfigs), flex)
-		for i := range m.TopicConfigs {
-			dst = m.TopicConfigs[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.Partitions)
+	dst = wire.AppendInt16(dst, m.ReplicationFactor)
+	dst = appendArrayLen(dst, len(m.TopicConfigs), flex)
+	for i := range m.TopicConfigs {
+		dst = m.TopicConfigs[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -476,8 +448,8 @@ func (m *StreamsGroupDescribeResponseKeyValue) isDefault() bool {
 func (m *StreamsGroupDescribeResponseKeyValue) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Key), flex)
-	dst = appendString(dst, string(m.Value), flex)
+	dst = appendString(dst, m.Key, flex)
+	dst = appendString(dst, m.Value, flex)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -570,14 +542,14 @@ func (m *StreamsGroupDescribeResponseMember) isDefault() bool {
 func (m *StreamsGroupDescribeResponseMember) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.MemberID), flex)
-	dst = wire.AppendInt32(dst, int32(m.MemberEpoch))
-	dst = appendNullableString(dst, (*string)(m.InstanceID), flex, true)
-	dst = appendNullableString(dst, (*string)(m.RackID), flex, true)
-	dst = appendString(dst, string(m.ClientID), flex)
-	dst = appendString(dst, string(m.ClientHost), flex)
-	dst = wire.AppendInt32(dst, int32(m.TopologyEpoch))
-	dst = appendString(dst, string(m.ProcessID), flex)
+	dst = appendString(dst, m.MemberID, flex)
+	dst = wire.AppendInt32(dst, m.MemberEpoch)
+	dst = appendNullableString(dst, m.InstanceID, flex, true)
+	dst = appendNullableString(dst, m.RackID, flex, true)
+	dst = appendString(dst, m.ClientID, flex)
+	dst = appendString(dst, m.ClientHost, flex)
+	dst = wire.AppendInt32(dst, m.TopologyEpoch)
+	dst = appendString(dst, m.ProcessID, flex)
 	if true {
 		if m.UserEndpoint == nil {
 			dst = append(dst, 0xff)
@@ -592,29 +564,17 @@ func (m *StreamsGroupDescribeResponseMember) AppendTo(dst []byte, v int16) []byt
 	} else {
 		dst = m.UserEndpoint.AppendTo(dst, v)
 	}
-	if m.ClientTags == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.ClientTags), flex)
-		for i := range m.ClientTags {
-			dst = m.ClientTags[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.ClientTags), flex)
+	for i := range m.ClientTags {
+		dst = m.ClientTags[i].AppendTo(dst, v)
 	}
-	if m.TaskOffsets == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.TaskOffsets), flex)
-		for i := range m.TaskOffsets {
-			dst = m.TaskOffsets[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.TaskOffsets), flex)
+	for i := range m.TaskOffsets {
+		dst = m.TaskOffsets[i].AppendTo(dst, v)
 	}
-	if m.TaskEndOffsets == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.TaskEndOffsets), flex)
-		for i := range m.TaskEndOffsets {
-			dst = m.TaskEndOffsets[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.TaskEndOffsets), flex)
+	for i := range m.TaskEndOffsets {
+		dst = m.TaskEndOffsets[i].AppendTo(dst, v)
 	}
 	dst = m.Assignment.AppendTo(dst, v)
 	dst = m.TargetAssignment.AppendTo(dst, v)
@@ -638,7 +598,7 @@ func (m *StreamsGroupDescribeResponseMember) Decode(r *wire.Reader, v int16) err
 	m.ClientHost = readString(r, flex)
 	m.TopologyEpoch = r.Int32()
 	m.ProcessID = readString(r, flex)
-	if !(true) || r.Int8() >= 0 {
+	if r.Int8() >= 0 {
 		m.UserEndpoint = new(StreamsGroupDescribeResponseEndpoint)
 		_ = m.UserEndpoint.Decode(r, v)
 	}
@@ -701,8 +661,8 @@ func (m *StreamsGroupDescribeResponseEndpoint) isDefault() bool {
 func (m *StreamsGroupDescribeResponseEndpoint) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.Host), flex)
-	dst = wire.AppendUint16(dst, uint16(m.Port))
+	dst = appendString(dst, m.Host, flex)
+	dst = wire.AppendUint16(dst, m.Port)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -757,9 +717,9 @@ func (m *StreamsGroupDescribeResponseTaskOffset) isDefault() bool {
 func (m *StreamsGroupDescribeResponseTaskOffset) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.SubtopologyID), flex)
-	dst = wire.AppendInt32(dst, int32(m.Partition))
-	dst = wire.AppendInt64(dst, int64(m.Offset))
+	dst = appendString(dst, m.SubtopologyID, flex)
+	dst = wire.AppendInt32(dst, m.Partition)
+	dst = wire.AppendInt64(dst, m.Offset)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -815,29 +775,17 @@ func (m *StreamsGroupDescribeResponseAssignment) isDefault() bool {
 func (m *StreamsGroupDescribeResponseAssignment) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	if m.ActiveTasks == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.ActiveTasks), flex)
-		for i := range m.ActiveTasks {
-			dst = m.ActiveTasks[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.ActiveTasks), flex)
+	for i := range m.ActiveTasks {
+		dst = m.ActiveTasks[i].AppendTo(dst, v)
 	}
-	if m.StandbyTasks == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.StandbyTasks), flex)
-		for i := range m.StandbyTasks {
-			dst = m.StandbyTasks[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.StandbyTasks), flex)
+	for i := range m.StandbyTasks {
+		dst = m.StandbyTasks[i].AppendTo(dst, v)
 	}
-	if m.WarmupTasks == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.WarmupTasks), flex)
-		for i := range m.WarmupTasks {
-			dst = m.WarmupTasks[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.WarmupTasks), flex)
+	for i := range m.WarmupTasks {
+		dst = m.WarmupTasks[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -906,14 +854,10 @@ func (m *StreamsGroupDescribeResponseTaskIDs) isDefault() bool {
 func (m *StreamsGroupDescribeResponseTaskIDs) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = appendString(dst, string(m.SubtopologyID), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendString(dst, m.SubtopologyID, flex)
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -975,13 +919,9 @@ func (m *StreamsGroupDescribeRequest) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	if m.GroupIDs == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.GroupIDs), flex)
-		for i := range m.GroupIDs {
-			dst = appendString(dst, string(m.GroupIDs[i]), flex)
-		}
+	dst = appendArrayLen(dst, len(m.GroupIDs), flex)
+	for i := range m.GroupIDs {
+		dst = appendString(dst, string(m.GroupIDs[i]), flex)
 	}
 	dst = wire.AppendBool(dst, m.IncludeAuthorizedOperations)
 	if flex {

@@ -35,14 +35,10 @@ func (m *DescribeShareGroupOffsetsResponse) AppendTo(dst []byte, v int16) []byte
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	if m.Groups == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Groups), flex)
-		for i := range m.Groups {
-			dst = m.Groups[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = appendArrayLen(dst, len(m.Groups), flex)
+	for i := range m.Groups {
+		dst = m.Groups[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -110,16 +106,12 @@ func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -182,13 +174,9 @@ func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
 	dst = wire.AppendUUID(dst, m.TopicID)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = m.Partitions[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = m.Partitions[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -260,14 +248,14 @@ func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseParti
 func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.PartitionIndex))
-	dst = wire.AppendInt64(dst, int64(m.StartOffset))
-	dst = wire.AppendInt32(dst, int32(m.LeaderEpoch))
+	dst = wire.AppendInt32(dst, m.PartitionIndex)
+	dst = wire.AppendInt64(dst, m.StartOffset)
+	dst = wire.AppendInt32(dst, m.LeaderEpoch)
 	if v >= 1 {
-		dst = wire.AppendInt64(dst, int64(m.Lag))
+		dst = wire.AppendInt64(dst, m.Lag)
 	}
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -327,13 +315,9 @@ func (m *DescribeShareGroupOffsetsRequest) AppendTo(dst []byte, v int16) []byte 
 	}
 	flex := true
 	_ = flex
-	if m.Groups == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Groups), flex)
-		for i := range m.Groups {
-			dst = m.Groups[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Groups), flex)
+	for i := range m.Groups {
+		dst = m.Groups[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -394,7 +378,7 @@ func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup) 
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
-	if m.Topics == nil && (true) {
+	if m.Topics == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
 		dst = appendArrayLen(dst, len(m.Topics), flex)
@@ -459,13 +443,9 @@ func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic) 
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
-	if m.Partitions == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Partitions), flex)
-		for i := range m.Partitions {
-			dst = wire.AppendInt32(dst, int32(m.Partitions[i]))
-		}
+	dst = appendArrayLen(dst, len(m.Partitions), flex)
+	for i := range m.Partitions {
+		dst = wire.AppendInt32(dst, m.Partitions[i])
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

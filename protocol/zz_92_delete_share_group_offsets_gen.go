@@ -39,16 +39,12 @@ func (m *DeleteShareGroupOffsetsResponse) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := true
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.ThrottleTimeMs))
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
-	if m.Responses == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Responses), flex)
-		for i := range m.Responses {
-			dst = m.Responses[i].AppendTo(dst, v)
-		}
+	dst = wire.AppendInt32(dst, m.ThrottleTimeMs)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
+	dst = appendArrayLen(dst, len(m.Responses), flex)
+	for i := range m.Responses {
+		dst = m.Responses[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
@@ -119,8 +115,8 @@ func (m *DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic) Ap
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
 	dst = wire.AppendUUID(dst, m.TopicID)
-	dst = wire.AppendInt16(dst, int16(m.ErrorCode))
-	dst = appendNullableString(dst, (*string)(m.ErrorMessage), flex, true)
+	dst = wire.AppendInt16(dst, m.ErrorCode)
+	dst = appendNullableString(dst, m.ErrorMessage, flex, true)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -179,13 +175,9 @@ func (m *DeleteShareGroupOffsetsRequest) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
-	if m.Topics == nil && (false) {
-		dst = appendArrayLen(dst, -1, flex)
-	} else {
-		dst = appendArrayLen(dst, len(m.Topics), flex)
-		for i := range m.Topics {
-			dst = m.Topics[i].AppendTo(dst, v)
-		}
+	dst = appendArrayLen(dst, len(m.Topics), flex)
+	for i := range m.Topics {
+		dst = m.Topics[i].AppendTo(dst, v)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

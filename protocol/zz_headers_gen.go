@@ -27,7 +27,7 @@ func (m *ResponseHeader) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 1
 	_ = flex
-	dst = wire.AppendInt32(dst, int32(m.CorrelationID))
+	dst = wire.AppendInt32(dst, m.CorrelationID)
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -84,11 +84,11 @@ func (m *RequestHeader) AppendTo(dst []byte, v int16) []byte {
 	}
 	flex := v >= 2
 	_ = flex
-	dst = wire.AppendInt16(dst, int16(m.RequestAPIKey))
-	dst = wire.AppendInt16(dst, int16(m.RequestAPIVersion))
-	dst = wire.AppendInt32(dst, int32(m.CorrelationID))
+	dst = wire.AppendInt16(dst, m.RequestAPIKey)
+	dst = wire.AppendInt16(dst, m.RequestAPIVersion)
+	dst = wire.AppendInt32(dst, m.CorrelationID)
 	if v >= 1 {
-		dst = appendNullableString(dst, (*string)(m.ClientID), false, v >= 1)
+		dst = appendNullableString(dst, m.ClientID, false, v >= 1)
 	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)

@@ -359,14 +359,22 @@ func (e *emitter) isDefaultMethod(s *Struct) {
 func (e *emitter) appendValue(f *Field, x string, elem bool, c, n string) {
 	et := elemType(f)
 	if isArray(f) && !elem {
-		e.p("if %s == nil && (%s) {", x, n)
-		e.p("dst = appendArrayLen(dst, -1, %s)", c)
-		e.p("} else {")
+		if n != "false" {
+			cond := x + " == nil"
+			if n != "true" {
+				cond += " && (" + n + ")"
+			}
+			e.p("if %s {", cond)
+			e.p("dst = appendArrayLen(dst, -1, %s)", c)
+			e.p("} else {")
+		}
 		e.p("dst = appendArrayLen(dst, len(%s), %s)", x, c)
 		e.p("for i := range %s {", x)
 		e.appendValue(f, x+"[i]", true, c, "false")
 		e.p("}")
-		e.p("}")
+		if n != "false" {
+			e.p("}")
+		}
 		return
 	}
 	if f.Struct != nil {
@@ -395,13 +403,22 @@ func (e *emitter) appendValue(f *Field, x string, elem bool, c, n string) {
 		e.p("dst = wire.AppendBool(dst, %s)", x)
 	case "int8", "int16", "uint16", "int32", "uint32", "int64", "float64":
 		fn := "Append" + strings.ToUpper(et[:1]) + et[1:]
-		e.p("dst = wire.%s(dst, %s(%s))", fn, et, x)
+		if baseGo(f) == et {
+			e.p("dst = wire.%s(dst, %s)", fn, x)
+		} else {
+			e.p("dst = wire.%s(dst, %s(%s))", fn, et, x)
+		}
 	case "uuid":
 		e.p("dst = wire.AppendUUID(dst, %s)", x)
 	case "string":
-		if strings.HasPrefix(goType(f), "*") && !elem {
+		switch {
+		case strings.HasPrefix(goType(f), "*") && !elem && baseGo(f) == "string":
+			e.p("dst = appendNullableString(dst, %s, %s, %s)", x, c, n)
+		case strings.HasPrefix(goType(f), "*") && !elem:
 			e.p("dst = appendNullableString(dst, (*string)(%s), %s, %s)", x, c, n)
-		} else {
+		case baseGo(f) == "string":
+			e.p("dst = appendString(dst, %s, %s)", x, c)
+		default:
 			e.p("dst = appendString(dst, string(%s), %s)", x, c)
 		}
 	case "bytes", "records":
@@ -425,7 +442,11 @@ func (e *emitter) decodeValue(f *Field, x string, elem bool, c, n, r string) {
 	}
 	if f.Struct != nil {
 		if !elem && nullableEver(f) {
-			e.p("if !(%s) || %s.Int8() >= 0 {", n, r)
+			if n == "true" {
+				e.p("if %s.Int8() >= 0 {", r)
+			} else {
+				e.p("if !(%s) || %s.Int8() >= 0 {", n, r)
+			}
 			e.p("%s = new(%s)", x, f.Struct.GoName)
 			e.p("_ = %s.Decode(%s, v)", x, r)
 			e.p("}")
@@ -515,9 +536,11 @@ func (e *emitter) appendMethod(name string, fs []*Field, top bool) {
 			e.p("u := 0")
 			for i, f := range tagged {
 				e.p("if present[%d] {", i)
-				e.p("for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < %d; u++ {", f.Tag)
-				e.p("dst = appendTag(dst, m.UnknownTags[u])")
-				e.p("}")
+				if f.Tag > 0 {
+					e.p("for ; u < len(m.UnknownTags) && m.UnknownTags[u].Tag < %d; u++ {", f.Tag)
+					e.p("dst = appendTag(dst, m.UnknownTags[u])")
+					e.p("}")
+				}
 				e.p("dst = wire.AppendUvarint(dst, %d)", f.Tag)
 				e.p("start := len(dst)")
 				e.appendValue(f, "m."+f.GoName, false, "true", e.nullExpr(f))

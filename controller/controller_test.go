@@ -168,6 +168,12 @@ func TestSingleVoterLifecycle(t *testing.T) {
 	require.Equal(t, []int32{newLeader}, p.ISR)
 	_, err = c.ChangePartition(ctx, PartitionChange{TopicID: a.ID, Partition: 0, Leader: NoLeaderChange, ISR: p0.Replicas, PartitionEpoch: p0.PartitionEpoch})
 	require.ErrorIs(t, err, ErrInvalidUpdateVersion)
+	_, err = c.ChangePartition(ctx, PartitionChange{TopicID: a.ID, Partition: 0, Leader: NoLeaderChange, ISR: []int32{p0.Replicas[0]}, PartitionEpoch: -1})
+	require.ErrorIs(t, err, ErrIneligibleReplica, "the leader must stay in the ISR")
+	_, err = c.ChangePartition(ctx, PartitionChange{TopicID: a.ID, Partition: 0, Leader: 99, PartitionEpoch: -1})
+	require.ErrorIs(t, err, ErrIneligibleReplica)
+	_, err = c.ChangePartition(ctx, PartitionChange{TopicID: a.ID, Partition: 42, Leader: NoLeaderChange, PartitionEpoch: -1})
+	require.ErrorIs(t, err, ErrUnknownPartition)
 	require.Same(t, p0, img.Topic("a").Partitions[0], "older images are untouched")
 
 	// Delete by name and by ID; configs go with the topic.
@@ -421,4 +427,42 @@ func TestOpenRejectsUnknownNode(t *testing.T) {
 	cfg.NodeID = 5
 	_, err := Open(context.Background(), cfg)
 	require.Error(t, err)
+}
+
+func TestConcurrentCreatesSerialize(t *testing.T) {
+	ctx := context.Background()
+	c := openController(t, soleConfig(t, t.TempDir()))
+	registerBrokers(t, c, 1)
+	stop := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() { // a reader racing the writers
+		defer close(readerDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				if tp := c.Image().Topic("same"); tp != nil {
+					_ = tp.Partitions[0].Leader
+				}
+			}
+		}
+	}()
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			errs <- c.CreateTopics(ctx, []CreateTopic{{Name: "same", NumPartitions: 2, ReplicationFactor: 1}}, false)[0].Err
+		}()
+	}
+	ok := 0
+	for range 8 {
+		if err := <-errs; err == nil {
+			ok++
+		} else {
+			require.ErrorIs(t, err, ErrTopicExists)
+		}
+	}
+	close(stop)
+	<-readerDone
+	require.Equal(t, 1, ok)
 }

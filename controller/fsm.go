@@ -82,8 +82,10 @@ func (f *fsm) subscribe() (<-chan *MetadataImage, func()) {
 	id := f.next
 	f.next++
 	f.subs[id] = ch
-	f.mu.Unlock()
+	// Under f.mu no publish can fill the buffer first, so this never
+	// blocks; a publish racing with us replaces it with a newer image.
 	ch <- f.image.Load()
+	f.mu.Unlock()
 	var once sync.Once
 	return ch, func() {
 		once.Do(func() {

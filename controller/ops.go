@@ -584,11 +584,15 @@ func (c *Controller) ChangePartition(ctx context.Context, ch PartitionChange) (*
 			return nil, fmt.Errorf("%w: ISR member %d is not a replica of %s-%d", ErrIneligibleReplica, r, t.Name, ch.Partition)
 		}
 	}
-	if ch.Leader >= 0 && !slices.Contains(isr, ch.Leader) {
-		return nil, fmt.Errorf("%w: leader %d is not in the ISR of %s-%d", ErrIneligibleReplica, ch.Leader, t.Name, ch.Partition)
-	}
 	if ch.Leader < NoLeaderChange {
 		return nil, fmt.Errorf("%w: invalid leader %d", ErrInvalidRequest, ch.Leader)
+	}
+	leader := ch.Leader
+	if leader == NoLeaderChange {
+		leader = p.Leader
+	}
+	if leader >= 0 && !slices.Contains(isr, leader) {
+		return nil, fmt.Errorf("%w: leader %d is not in the ISR of %s-%d", ErrIneligibleReplica, leader, t.Name, ch.Partition)
 	}
 	rec := &PartitionChangeRecord{
 		PartitionID: ch.Partition, TopicID: t.ID, Leader: ch.Leader,

@@ -1,0 +1,152 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// clusterMetadataTopic is the name of KRaft's metadata log; Kafka refuses to
+// create a topic with it.
+const clusterMetadataTopic = "__cluster_metadata"
+
+func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, req *protocol.CreateTopicsRequest) (*protocol.CreateTopicsResponse, error) {
+	resp := &protocol.CreateTopicsResponse{}
+	counts := map[protocol.TopicName]int{}
+	for _, t := range req.Topics {
+		counts[t.Name]++
+	}
+	// Kafka answers each duplicated name once, with INVALID_REQUEST, and
+	// creates the other topics.
+	var create []controller.CreateTopic
+	var slots []int // index in resp.Topics of each create entry
+	reported := map[protocol.TopicName]bool{}
+	for _, t := range req.Topics {
+		res := protocol.CreateTopicsResponseCreatableTopicResult{Name: t.Name, NumPartitions: -1, ReplicationFactor: -1}
+		switch {
+		case counts[t.Name] > 1:
+			if reported[t.Name] {
+				continue
+			}
+			reported[t.Name] = true
+			setTopicError(&res, errcode.InvalidRequest, "Duplicate topic name.")
+		case t.Name == clusterMetadataTopic:
+			setTopicError(&res, errcode.InvalidRequest, "Creation of internal topic "+clusterMetadataTopic+" is prohibited.")
+		default:
+			ct := controller.CreateTopic{Name: string(t.Name), NumPartitions: t.NumPartitions, ReplicationFactor: t.ReplicationFactor}
+			if len(t.Assignments) > 0 {
+				ct.Assignments = make(map[int32][]int32, len(t.Assignments))
+				for _, a := range t.Assignments {
+					replicas := make([]int32, len(a.BrokerIDs))
+					for i, id := range a.BrokerIDs {
+						replicas[i] = int32(id)
+					}
+					ct.Assignments[a.PartitionIndex] = replicas
+				}
+			}
+			if len(t.Configs) > 0 {
+				ct.Configs = make(map[string]*string, len(t.Configs))
+				for _, c := range t.Configs {
+					ct.Configs[c.Name] = c.Value
+				}
+			}
+			create = append(create, ct)
+			slots = append(slots, len(resp.Topics))
+		}
+		resp.Topics = append(resp.Topics, res)
+	}
+
+	if len(create) > 0 {
+		if req.TimeoutMs > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMs)*time.Millisecond)
+			defer cancel()
+		}
+		results := b.ctrl.CreateTopics(ctx, create, req.ValidateOnly)
+		img := b.image.Load()
+		if !req.ValidateOnly {
+			img = b.syncImage()
+		}
+		dyn := b.dynamicBrokerConfig(img)
+		for i, r := range results {
+			res := &resp.Topics[slots[i]]
+			if r.Err != nil {
+				code, msg := controllerErrorCode(r.Err)
+				setTopicError(res, code, msg)
+				continue
+			}
+			res.TopicID = protocol.UUID(r.TopicID)
+			res.NumPartitions = r.NumPartitions
+			res.ReplicationFactor = r.ReplicationFactor
+			overrides := make(map[string]string, len(create[i].Configs))
+			for k, v := range create[i].Configs {
+				overrides[k] = *v // non-nil: the controller refuses null values
+			}
+			res.Configs = []protocol.CreateTopicsResponseCreatableTopicConfigs{}
+			for _, e := range config.ResolveTopic(overrides, b.cfg, dyn) {
+				value := e.Value
+				if e.Sensitive {
+					value = nil
+				}
+				res.Configs = append(res.Configs, protocol.CreateTopicsResponseCreatableTopicConfigs{
+					Name: e.Name, Value: value, ReadOnly: e.ReadOnly, ConfigSource: int8(e.Source), IsSensitive: e.Sensitive,
+				})
+			}
+		}
+	}
+	for _, t := range resp.Topics {
+		if t.ErrorCode != 0 {
+			b.metrics.errors.WithLabelValues("CreateTopics", errName(t.ErrorCode)).Inc()
+		}
+	}
+	return resp, nil
+}
+
+func setTopicError(res *protocol.CreateTopicsResponseCreatableTopicResult, code int16, msg string) {
+	res.ErrorCode, res.ErrorMessage = code, &msg
+	res.NumPartitions, res.ReplicationFactor, res.Configs = -1, -1, nil
+}
+
+// controllerCodes maps controller errors to Kafka codes, most specific first.
+var controllerCodes = []struct {
+	err  error
+	code int16
+}{
+	{controller.ErrNotController, errcode.NotController},
+	{controller.ErrTopicExists, errcode.TopicAlreadyExists},
+	{controller.ErrUnknownTopicID, errcode.UnknownTopicID},
+	{controller.ErrUnknownTopic, errcode.UnknownTopicOrPartition},
+	{controller.ErrUnknownPartition, errcode.UnknownTopicOrPartition},
+	{controller.ErrInvalidTopic, errcode.InvalidTopicException},
+	{controller.ErrInvalidPartitions, errcode.InvalidPartitions},
+	{controller.ErrInvalidReplicationFactor, errcode.InvalidReplicationFactor},
+	{controller.ErrInvalidReplicaAssignment, errcode.InvalidReplicaAssignment},
+	{controller.ErrInvalidConfig, errcode.InvalidConfig},
+	{controller.ErrInvalidRequest, errcode.InvalidRequest},
+	{controller.ErrTopicDeletionDisabled, errcode.TopicDeletionDisabled},
+	{controller.ErrBrokerIDNotRegistered, errcode.BrokerIDNotRegistered},
+	{controller.ErrStaleBrokerEpoch, errcode.StaleBrokerEpoch},
+	{controller.ErrInvalidUpdateVersion, errcode.InvalidUpdateVersion},
+	{controller.ErrIneligibleReplica, errcode.IneligibleReplica},
+	{context.DeadlineExceeded, errcode.RequestTimedOut},
+}
+
+// controllerErrorCode maps a controller error to its Kafka code and the
+// message Kafka would send: the text the controller wrapped around its
+// sentinel, without Spool's package prefixes.
+func controllerErrorCode(err error) (int16, string) {
+	for _, m := range controllerCodes {
+		if errors.Is(err, m.err) {
+			msg := strings.TrimPrefix(err.Error(), m.err.Error()+": ")
+			msg = strings.TrimSuffix(msg, ": "+config.ErrUnknownTopicConfig.Error())
+			return m.code, msg
+		}
+	}
+	return errcode.UnknownServerError, err.Error()
+}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+func (b *Broker) handleDeleteTopics(ctx context.Context, rc *reqCtx, req *protocol.DeleteTopicsRequest) (*protocol.DeleteTopicsResponse, error) {
+	resp := &protocol.DeleteTopicsResponse{}
+	// v0-5 name topics in TopicNames; v6+ in Topics, by name or by ID.
+	states := req.Topics
+	if rc.v < 6 {
+		states = make([]protocol.DeleteTopicsRequestDeleteTopicState, len(req.TopicNames))
+		for i := range req.TopicNames {
+			states[i].Name = &req.TopicNames[i]
+		}
+	}
+	resp.Responses = make([]protocol.DeleteTopicsResponseDeletableTopicResult, len(states))
+	for i, s := range states {
+		resp.Responses[i] = protocol.DeleteTopicsResponseDeletableTopicResult{Name: s.Name, TopicID: s.TopicID}
+	}
+	fail := func(r *protocol.DeleteTopicsResponseDeletableTopicResult, code int16, msg string) {
+		r.ErrorCode = code
+		if msg != "" {
+			r.ErrorMessage = &msg
+		}
+		b.metrics.errors.WithLabelValues("DeleteTopics", errName(code)).Inc()
+	}
+
+	if !b.cfg.DeleteTopicEnable {
+		// Kafka's ControllerApis: versions before 3 have no dedicated code.
+		code, msg := errcode.TopicDeletionDisabled, ""
+		if rc.v < 3 {
+			code, msg = errcode.InvalidRequest, "Topic deletion is disabled."
+		}
+		for i := range resp.Responses {
+			fail(&resp.Responses[i], code, msg)
+		}
+		return resp, nil
+	}
+
+	img := b.image.Load()
+	names, ids := map[string]int{}, map[protocol.UUID]int{}
+	for _, s := range states {
+		if s.Name != nil {
+			names[string(*s.Name)]++
+		}
+		if s.TopicID != (protocol.UUID{}) {
+			ids[s.TopicID]++
+		}
+	}
+	var refs []controller.TopicRef
+	var slots []int
+	for i, s := range states {
+		r := &resp.Responses[i]
+		hasName, hasID := s.Name != nil && *s.Name != "", s.TopicID != (protocol.UUID{})
+		switch {
+		case hasName && hasID:
+			fail(r, errcode.InvalidRequest, "You may not specify both topic name and topic id.")
+			continue
+		case !hasName && !hasID:
+			fail(r, errcode.InvalidRequest, "Neither topic name nor id were specified.")
+			continue
+		case hasName && names[string(*s.Name)] > 1, hasID && ids[s.TopicID] > 1:
+			fail(r, errcode.InvalidRequest, "Duplicate topic name.")
+			continue
+		}
+		name := ""
+		if hasName {
+			name = string(*s.Name)
+		} else if t := img.TopicByID(controller.TopicID(s.TopicID)); t != nil {
+			name = t.Name
+		}
+		if isInternalTopic(name) {
+			fail(r, errcode.InvalidRequest, "Topic "+name+" is a kafka internal topic and is not allowed to be marked for deletion.")
+			continue
+		}
+		refs = append(refs, controller.TopicRef{Name: name, ID: controller.TopicID(s.TopicID)})
+		slots = append(slots, i)
+	}
+	if len(refs) == 0 {
+		return resp, nil
+	}
+	results := b.ctrl.DeleteTopics(ctx, refs)
+	b.syncImage()
+	for i, res := range results {
+		r := &resp.Responses[slots[i]]
+		if res.Err != nil {
+			code, msg := controllerErrorCode(res.Err)
+			fail(r, code, msg)
+			continue
+		}
+		// Kafka fills in both the name and the ID of every deleted topic.
+		r.Name = ptrTopic(res.Name)
+		r.TopicID = protocol.UUID(res.TopicID)
+	}
+	return resp, nil
+}

@@ -1,0 +1,47 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, rc *reqCtx, req *protocol.OffsetForLeaderEpochRequest) (*protocol.OffsetForLeaderEpochResponse, error) {
+	resp := &protocol.OffsetForLeaderEpochResponse{}
+	for _, t := range req.Topics {
+		tr := protocol.OffsetForLeaderEpochResponseOffsetForLeaderTopicResult{Topic: t.Topic}
+		for _, rp := range t.Partitions {
+			pr := protocol.OffsetForLeaderEpochResponseEpochEndOffset{Partition: rp.Partition, LeaderEpoch: -1, EndOffset: -1}
+			b.endOffsetForEpoch(string(t.Topic), &rp, &pr)
+			if pr.ErrorCode != 0 {
+				b.metrics.errors.WithLabelValues("OffsetForLeaderEpoch", errName(pr.ErrorCode)).Inc()
+			}
+			tr.Partitions = append(tr.Partitions, pr)
+		}
+		resp.Topics = append(resp.Topics, tr)
+	}
+	return resp, nil
+}
+
+func (b *Broker) endOffsetForEpoch(topic string, rp *protocol.OffsetForLeaderEpochRequestOffsetForLeaderPartition, pr *protocol.OffsetForLeaderEpochResponseEpochEndOffset) {
+	p := b.partition(topic, rp.Partition)
+	if p == nil {
+		pr.ErrorCode = b.missingPartitionCode(topic, rp.Partition)
+		return
+	}
+	// Versions 0-1 have no CurrentLeaderEpoch; it decodes as -1 (no check).
+	epoch := p.leaderEpoch.Load()
+	switch {
+	case epoch < 0:
+		pr.ErrorCode = errcode.NotLeaderOrFollower
+		return
+	case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < epoch:
+		pr.ErrorCode = errcode.FencedLeaderEpoch
+		return
+	case rp.CurrentLeaderEpoch > epoch:
+		pr.ErrorCode = errcode.UnknownLeaderEpoch
+		return
+	}
+	pr.LeaderEpoch, pr.EndOffset = p.log.EndOffsetForEpoch(rp.LeaderEpoch)
+}

@@ -1,0 +1,156 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// Config resource types (Kafka's ConfigResource.Type).
+const (
+	resourceTopic         = int8(controller.ResourceTopic)  // 2
+	resourceBroker        = int8(controller.ResourceBroker) // 4
+	resourceBrokerLogger  = int8(8)
+	resourceClientMetrics = int8(16)
+	resourceGroup         = int8(32)
+)
+
+// configError is a per-resource failure of a config request.
+type configError struct {
+	code int16
+	msg  string
+}
+
+func (e *configError) Error() string { return e.msg }
+
+func (b *Broker) handleDescribeConfigs(ctx context.Context, rc *reqCtx, req *protocol.DescribeConfigsRequest) (*protocol.DescribeConfigsResponse, error) {
+	resp := &protocol.DescribeConfigsResponse{}
+	img := b.image.Load()
+	for _, r := range req.Resources {
+		res := protocol.DescribeConfigsResponseDescribeConfigsResult{ResourceType: r.ResourceType, ResourceName: r.ResourceName}
+		entries, cerr := b.describeResource(img, r.ResourceType, r.ResourceName)
+		if cerr != nil {
+			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
+			b.metrics.errors.WithLabelValues("DescribeConfigs", errName(cerr.code)).Inc()
+			resp.Results = append(resp.Results, res)
+			continue
+		}
+		res.Configs = []protocol.DescribeConfigsResponseDescribeConfigsResourceResult{}
+		for _, e := range entries {
+			if r.ConfigurationKeys != nil && !slices.Contains(r.ConfigurationKeys, e.Name) {
+				continue
+			}
+			res.Configs = append(res.Configs, describeEntry(e, rc.v, req.IncludeSynonyms, req.IncludeDocumentation))
+		}
+		resp.Results = append(resp.Results, res)
+	}
+	return resp, nil
+}
+
+// describeResource resolves the configs of one resource the way Kafka's
+// ConfigHelper does.
+func (b *Broker) describeResource(img *controller.MetadataImage, typ int8, name string) ([]config.Entry, *configError) {
+	switch typ {
+	case resourceTopic:
+		if err := controller.ValidateTopicName(name); err != nil {
+			code, msg := controllerErrorCode(err)
+			return nil, &configError{code, msg}
+		}
+		if img.Topic(name) == nil {
+			return nil, &configError{errcode.UnknownTopicOrPartition, errcode.Message(errcode.UnknownTopicOrPartition)}
+		}
+		return config.ResolveTopic(img.Config(controller.ResourceTopic, name), b.cfg, b.dynamicBrokerConfig(img)), nil
+	case resourceBroker:
+		if name == "" {
+			// The cluster default entity lists only what is set on it.
+			cd := img.Config(controller.ResourceBroker, "")
+			var out []config.Entry
+			for _, e := range config.ResolveBroker(b.cfg, config.Dynamic{ClusterDefault: cd}) {
+				if _, ok := cd[e.Name]; ok {
+					out = append(out, e)
+				}
+			}
+			return out, nil
+		}
+		if cerr := b.checkOwnBrokerID(name); cerr != nil {
+			return nil, cerr
+		}
+		return config.ResolveBroker(b.cfg, b.dynamicBrokerConfig(img)), nil
+	case resourceBrokerLogger:
+		if name == "" {
+			return nil, &configError{errcode.InvalidRequest, "Broker id must not be empty"}
+		}
+		if cerr := b.checkOwnBrokerID(name); cerr != nil {
+			return nil, cerr
+		}
+		return nil, nil // Spool exposes no log4j loggers
+	default:
+		return nil, &configError{errcode.InvalidRequest, fmt.Sprintf("Unsupported resource type: %s", resourceTypeName(typ))}
+	}
+}
+
+// checkOwnBrokerID accepts only this broker's ID, as a Kafka broker
+// describes only itself.
+func (b *Broker) checkOwnBrokerID(name string) *configError {
+	id, err := strconv.ParseInt(name, 10, 32)
+	if err != nil {
+		return &configError{errcode.InvalidRequest, "Broker id must be an integer, but it is: " + name}
+	}
+	if int32(id) != b.nodeID {
+		return &configError{errcode.InvalidRequest,
+			fmt.Sprintf("Unexpected broker id, expected %d or empty string, but received %s", b.nodeID, name)}
+	}
+	return nil
+}
+
+func resourceTypeName(typ int8) string {
+	switch typ {
+	case resourceTopic:
+		return "TOPIC"
+	case resourceBroker:
+		return "BROKER"
+	case resourceBrokerLogger:
+		return "BROKER_LOGGER"
+	case resourceClientMetrics:
+		return "CLIENT_METRICS"
+	case resourceGroup:
+		return "GROUP"
+	}
+	return "UNKNOWN"
+}
+
+func describeEntry(e config.Entry, v int16, synonyms, docs bool) protocol.DescribeConfigsResponseDescribeConfigsResourceResult {
+	out := protocol.DescribeConfigsResponseDescribeConfigsResourceResult{
+		Name:         e.Name,
+		Value:        e.Value,
+		ReadOnly:     e.ReadOnly,
+		IsDefault:    e.Source == config.SourceDefault, // v0 only
+		ConfigSource: int8(e.Source),
+		IsSensitive:  e.Sensitive,
+		ConfigType:   int8(e.Type),
+		Synonyms:     []protocol.DescribeConfigsResponseDescribeConfigsSynonym{},
+	}
+	if e.Sensitive {
+		out.Value = nil
+	}
+	if synonyms && v >= 1 {
+		for _, s := range e.Synonyms {
+			value := s.Value
+			if e.Sensitive {
+				value = nil
+			}
+			out.Synonyms = append(out.Synonyms, protocol.DescribeConfigsResponseDescribeConfigsSynonym{Name: s.Name, Value: value, Source: int8(s.Source)})
+		}
+	}
+	if docs && e.Doc != "" {
+		doc := e.Doc
+		out.Documentation = &doc
+	}
+	return out
+}

@@ -1,0 +1,48 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// handleAlterConfigs is the legacy AlterConfigs: each resource's dynamic
+// config is replaced as a whole by the request's.
+func (b *Broker) handleAlterConfigs(ctx context.Context, rc *reqCtx, req *protocol.AlterConfigsRequest) (*protocol.AlterConfigsResponse, error) {
+	resp := &protocol.AlterConfigsResponse{}
+	changed := false
+	for _, r := range req.Resources {
+		res := protocol.AlterConfigsResponseAlterConfigsResourceResponse{ResourceType: r.ResourceType, ResourceName: r.ResourceName}
+		if cerr := b.replaceConfigs(ctx, &r, req.ValidateOnly); cerr != nil {
+			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
+			b.metrics.errors.WithLabelValues("AlterConfigs", errName(cerr.code)).Inc()
+		} else if !req.ValidateOnly {
+			changed = true
+		}
+		resp.Responses = append(resp.Responses, res)
+	}
+	if changed {
+		b.syncImage()
+	}
+	return resp, nil
+}
+
+func (b *Broker) replaceConfigs(ctx context.Context, r *protocol.AlterConfigsRequestAlterConfigsResource, validateOnly bool) *configError {
+	if r.ResourceType != resourceTopic && r.ResourceType != resourceBroker {
+		return &configError{errcode.InvalidRequest, fmt.Sprintf("Unsupported resource type: %s", resourceTypeName(r.ResourceType))}
+	}
+	configs := make(map[string]string, len(r.Configs))
+	for _, c := range r.Configs {
+		if c.Value == nil {
+			return &configError{errcode.InvalidRequest, "Null value not supported for : " + c.Name}
+		}
+		configs[c.Name] = *c.Value
+	}
+	if err := b.ctrl.ReplaceConfigs(ctx, r.ResourceType, r.ResourceName, configs, validateOnly); err != nil {
+		code, msg := controllerErrorCode(err)
+		return &configError{code, msg}
+	}
+	return nil
+}

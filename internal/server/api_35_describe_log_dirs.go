@@ -1,0 +1,65 @@
+package server
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"sort"
+	"syscall"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/storage"
+)
+
+func (b *Broker) handleDescribeLogDirs(ctx context.Context, rc *reqCtx, req *protocol.DescribeLogDirsRequest) (*protocol.DescribeLogDirsResponse, error) {
+	resp := &protocol.DescribeLogDirsResponse{}
+	// A null topic list asks for every partition.
+	want := func(storage.TopicPartition) bool { return true }
+	if req.Topics != nil {
+		asked := map[storage.TopicPartition]bool{}
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				asked[storage.TopicPartition{Topic: string(t.Topic), Partition: p}] = true
+			}
+		}
+		want = func(tp storage.TopicPartition) bool { return asked[tp] }
+	}
+	byDir := map[string]map[string][]protocol.DescribeLogDirsResponseDescribeLogDirsPartition{}
+	for _, l := range b.logs.Logs() {
+		tp := l.TopicPartition()
+		if !want(tp) {
+			continue
+		}
+		dir := filepath.Dir(l.Dir())
+		if byDir[dir] == nil {
+			byDir[dir] = map[string][]protocol.DescribeLogDirsResponseDescribeLogDirsPartition{}
+		}
+		// Every replica is the leader's own log: no lag.
+		byDir[dir][tp.Topic] = append(byDir[dir][tp.Topic], protocol.DescribeLogDirsResponseDescribeLogDirsPartition{
+			PartitionIndex: tp.Partition, PartitionSize: l.Size(),
+		})
+	}
+	for _, dir := range b.cfg.LogDirs {
+		res := protocol.DescribeLogDirsResponseDescribeLogDirsResult{LogDir: dir, Topics: []protocol.DescribeLogDirsResponseDescribeLogDirsTopic{}, TotalBytes: -1, UsableBytes: -1}
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(dir, &st); err == nil {
+			res.TotalBytes = int64(st.Blocks) * int64(st.Bsize)
+			res.UsableBytes = int64(st.Bavail) * int64(st.Bsize)
+		}
+		topics := byDir[filepath.Clean(dir)]
+		names := make([]string, 0, len(topics))
+		for name := range topics {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			parts := topics[name]
+			slices.SortFunc(parts, func(a, b protocol.DescribeLogDirsResponseDescribeLogDirsPartition) int {
+				return int(a.PartitionIndex - b.PartitionIndex)
+			})
+			res.Topics = append(res.Topics, protocol.DescribeLogDirsResponseDescribeLogDirsTopic{Name: protocol.TopicName(name), Partitions: parts})
+		}
+		resp.Results = append(resp.Results, res)
+	}
+	return resp, nil
+}

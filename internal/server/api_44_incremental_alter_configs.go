@@ -1,0 +1,81 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, rc *reqCtx, req *protocol.IncrementalAlterConfigsRequest) (*protocol.IncrementalAlterConfigsResponse, error) {
+	resp := &protocol.IncrementalAlterConfigsResponse{}
+	changed := false
+	for _, r := range req.Resources {
+		res := protocol.IncrementalAlterConfigsResponseAlterConfigsResourceResponse{ResourceType: r.ResourceType, ResourceName: r.ResourceName}
+		if cerr := b.incrementalAlterConfigs(ctx, &r, req.ValidateOnly); cerr != nil {
+			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
+			b.metrics.errors.WithLabelValues("IncrementalAlterConfigs", errName(cerr.code)).Inc()
+		} else if !req.ValidateOnly {
+			changed = true
+		}
+		resp.Responses = append(resp.Responses, res)
+	}
+	if changed {
+		b.syncImage()
+	}
+	return resp, nil
+}
+
+func (b *Broker) incrementalAlterConfigs(ctx context.Context, r *protocol.IncrementalAlterConfigsRequestAlterConfigsResource, validateOnly bool) *configError {
+	switch r.ResourceType {
+	case resourceTopic, resourceBroker:
+	case resourceBrokerLogger:
+		if cerr := b.checkOwnBrokerID(r.ResourceName); cerr != nil {
+			return cerr
+		}
+		if len(r.Configs) > 0 {
+			// Spool has no log4j loggers to change.
+			return &configError{errcode.InvalidConfig, fmt.Sprintf("Logger %s does not exist!", r.Configs[0].Name)}
+		}
+		return nil
+	default:
+		return &configError{errcode.InvalidRequest, fmt.Sprintf("Unsupported resource type: %s", resourceTypeName(r.ResourceType))}
+	}
+	var brokerTypes map[string]config.ConfigType
+	ops := make([]controller.ConfigOp, len(r.Configs))
+	for i, c := range r.Configs {
+		op := controller.ConfigOpType(c.ConfigOperation)
+		if op == controller.ConfigAppend || op == controller.ConfigSubtract {
+			// Only LIST configs can be appended to or subtracted from.
+			var typ config.ConfigType
+			if r.ResourceType == resourceTopic {
+				d, _ := config.LookupTopicConfig(c.Name)
+				typ = d.Type
+			} else {
+				if brokerTypes == nil {
+					brokerTypes = map[string]config.ConfigType{}
+					for _, e := range config.ResolveBroker(b.cfg, config.Dynamic{}) {
+						brokerTypes[e.Name] = e.Type
+					}
+				}
+				typ = brokerTypes[c.Name]
+			}
+			if typ != config.TypeList {
+				verb := "APPEND"
+				if op == controller.ConfigSubtract {
+					verb = "SUBTRACT"
+				}
+				return &configError{errcode.InvalidConfig, fmt.Sprintf("Can't %s to key %s because its type is not LIST.", verb, c.Name)}
+			}
+		}
+		ops[i] = controller.ConfigOp{Key: c.Name, Value: c.Value, Op: op}
+	}
+	if err := b.ctrl.AlterConfigs(ctx, r.ResourceType, r.ResourceName, ops, validateOnly); err != nil {
+		code, msg := controllerErrorCode(err)
+		return &configError{code, msg}
+	}
+	return nil
+}

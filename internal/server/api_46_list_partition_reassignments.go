@@ -1,0 +1,49 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/protocol"
+)
+
+func (b *Broker) handleListPartitionReassignments(ctx context.Context, rc *reqCtx, req *protocol.ListPartitionReassignmentsRequest) (*protocol.ListPartitionReassignmentsResponse, error) {
+	resp := &protocol.ListPartitionReassignmentsResponse{Topics: []protocol.ListPartitionReassignmentsResponseOngoingTopicReassignment{}}
+	img := b.image.Load()
+	add := func(name string, partitions []int32) {
+		t := img.Topic(name)
+		if t == nil {
+			return // Kafka skips unknown topics and partitions
+		}
+		ot := protocol.ListPartitionReassignmentsResponseOngoingTopicReassignment{Name: protocol.TopicName(name)}
+		for _, i := range partitions {
+			if i < 0 || int(i) >= len(t.Partitions) {
+				continue
+			}
+			p := t.Partitions[i]
+			if len(p.AddingReplicas) == 0 && len(p.RemovingReplicas) == 0 {
+				continue
+			}
+			ot.Partitions = append(ot.Partitions, protocol.ListPartitionReassignmentsResponseOngoingPartitionReassignment{
+				PartitionIndex: i, Replicas: brokerIDs(p.Replicas),
+				AddingReplicas: brokerIDs(p.AddingReplicas), RemovingReplicas: brokerIDs(p.RemovingReplicas),
+			})
+		}
+		if len(ot.Partitions) > 0 {
+			resp.Topics = append(resp.Topics, ot)
+		}
+	}
+	if req.Topics == nil {
+		for _, t := range img.Topics() {
+			all := make([]int32, len(t.Partitions))
+			for i := range all {
+				all[i] = int32(i)
+			}
+			add(t.Name, all)
+		}
+		return resp, nil
+	}
+	for _, t := range req.Topics {
+		add(string(t.Name), t.PartitionIndexes)
+	}
+	return resp, nil
+}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"slices"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// maxRequestPartitionSizeLimit is Kafka's max.request.partition.size.limit
+// default: the most partitions one DescribeTopicPartitions response holds.
+const maxRequestPartitionSizeLimit = 2000
+
+func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, req *protocol.DescribeTopicPartitionsRequest) (*protocol.DescribeTopicPartitionsResponse, error) {
+	resp := &protocol.DescribeTopicPartitionsResponse{Topics: []protocol.DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic{}}
+	img := b.image.Load()
+	limit := int(req.ResponsePartitionLimit)
+	if limit <= 0 || limit > maxRequestPartitionSizeLimit {
+		limit = maxRequestPartitionSizeLimit
+	}
+
+	// Topics are answered in name order, starting at the cursor's topic.
+	var names []string
+	if len(req.Topics) == 0 {
+		for _, t := range img.Topics() {
+			names = append(names, t.Name)
+		}
+	} else {
+		for _, t := range req.Topics {
+			names = append(names, string(t.Name))
+		}
+		slices.Sort(names)
+		names = slices.Compact(names)
+	}
+	first, firstPartition := "", int32(0)
+	if req.Cursor != nil {
+		first, firstPartition = string(req.Cursor.TopicName), req.Cursor.PartitionIndex
+	}
+
+	n := 0
+	for i, name := range names {
+		if name < first {
+			continue
+		}
+		t := img.Topic(name)
+		if t == nil {
+			code := errcode.UnknownTopicOrPartition
+			if controller.ValidateTopicName(name) != nil {
+				code = errcode.InvalidTopicException
+			}
+			resp.Topics = append(resp.Topics, protocol.DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic{
+				ErrorCode: code, Name: ptrTopic(name), Partitions: []protocol.DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition{},
+				TopicAuthorizedOperations: topicOps,
+			})
+			b.metrics.errors.WithLabelValues("DescribeTopicPartitions", errName(code)).Inc()
+			continue
+		}
+		if n >= limit {
+			resp.NextCursor = &protocol.DescribeTopicPartitionsResponseCursor{TopicName: protocol.TopicName(name)}
+			break
+		}
+		start := int32(0)
+		if name == first {
+			start = firstPartition
+		}
+		rt := protocol.DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic{
+			Name: ptrTopic(name), TopicID: protocol.UUID(t.ID), IsInternal: isInternalTopic(name),
+			TopicAuthorizedOperations: topicOps,
+			Partitions:                []protocol.DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition{},
+		}
+		p := start
+		for ; int(p) < len(t.Partitions) && n < limit; p++ {
+			mp := metadataPartition(img, p, t.Partitions[p])
+			rt.Partitions = append(rt.Partitions, protocol.DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition{
+				ErrorCode: mp.ErrorCode, PartitionIndex: p, LeaderID: mp.LeaderID, LeaderEpoch: mp.LeaderEpoch,
+				ReplicaNodes: mp.ReplicaNodes, IsrNodes: mp.IsrNodes, OfflineReplicas: mp.OfflineReplicas,
+				EligibleLeaderReplicas: []protocol.BrokerID{}, LastKnownElr: []protocol.BrokerID{},
+			})
+			n++
+		}
+		resp.Topics = append(resp.Topics, rt)
+		if int(p) < len(t.Partitions) {
+			resp.NextCursor = &protocol.DescribeTopicPartitionsResponseCursor{TopicName: protocol.TopicName(name), PartitionIndex: p}
+			break
+		}
+		if n >= limit && i+1 < len(names) {
+			// The limit is reached exactly at a topic's end: continue with
+			// the next topic that exists.
+			for _, next := range names[i+1:] {
+				if img.Topic(next) != nil {
+					resp.NextCursor = &protocol.DescribeTopicPartitionsResponseCursor{TopicName: protocol.TopicName(next)}
+					break
+				}
+			}
+			break
+		}
+	}
+	return resp, nil
+}

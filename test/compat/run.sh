@@ -56,7 +56,8 @@ start_spool() {
 	if [ -n "${SPOOL_BOOTSTRAP:-}" ]; then
 		wait_port "$SPOOL_BOOTSTRAP" 10 || { echo "SPOOL_BOOTSTRAP=$SPOOL_BOOTSTRAP is not accepting connections"; return 1; }
 		echo "$SPOOL_BOOTSTRAP" > "$COMPAT_RUN/spool.bootstrap"
-		return 0
+		probe "$SPOOL_BOOTSTRAP"
+		return
 	fi
 	[ -x "$root/bin/spool" ] || { echo "bin/spool does not exist (make build)"; return 1; }
 	local dir start
@@ -74,6 +75,17 @@ start_spool() {
 	fi
 	printf 'spool: started on 127.0.0.1:29092 in %.1fs\n' "$(echo "$(date +%s.%N) - $start" | bc)"
 	echo 127.0.0.1:29092 > "$COMPAT_RUN/spool.bootstrap"
+	probe 127.0.0.1:29092
+}
+
+# probe BOOTSTRAP: a broker that accepts connections but can't create a topic and answer
+# metadata within 15s would make every case wait for its full timeout; fail them all at once.
+probe() {
+	if ! timeout 15 "$COMPAT_GOBIN" -scenario create-topic -topic compat-probe -bootstrap "$1" > "$COMPAT_RUN/probe.log" 2>&1; then
+		echo "broker at $1 is not usable: creating a topic failed or hung (log: $COMPAT_RUN/probe.log)"
+		tail -n 3 "$COMPAT_RUN/probe.log"
+		return 1
+	fi
 }
 
 start_kafka() {
@@ -107,8 +119,8 @@ run_target() {
 			match "$client" "$CLIENTS" || continue
 			log=$out/$target/$sc.$client.log
 			if [ -n "$err" ]; then
-				printf '%s\t%s\t%s\tFAIL\t0\t%s\n' "$target" "$sc" "$client" "broker not started" >> "$results"
-				printf '  %-22s %-13s FAIL (broker not started)\n' "$sc" "$client"
+				printf '%s\t%s\t%s\tFAIL\t0\t%s\n' "$target" "$sc" "$client" "$out/$target/startup-failure.log" >> "$results"
+				printf '  %-22s %-13s FAIL (broker not usable: %s)\n' "$sc" "$client" "$out/$target/startup-failure.log"
 				continue
 			fi
 			topic=c$runid-$sc-$client

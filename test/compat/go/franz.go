@@ -105,7 +105,27 @@ func franzCreateTopic(ctx context.Context, topic string, parts int) error {
 	if err == nil {
 		err = resp.Err
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// Wait until metadata shows every partition with a leader, so the first produce
+	// doesn't race the new topic's propagation.
+	return waitFor(ctx, func() error {
+		td, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			return err
+		}
+		t := td[topic]
+		if t.Err != nil || len(t.Partitions) != parts {
+			return fmt.Errorf("topic %s not ready: %v", topic, t.Err)
+		}
+		for _, p := range t.Partitions {
+			if p.Err != nil || p.Leader < 0 {
+				return fmt.Errorf("partition %d has no leader: %v", p.Partition, p.Err)
+			}
+		}
+		return nil
+	})
 }
 
 func franzAdminTopics(ctx context.Context, topic string) error {

@@ -30,5 +30,6 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyListPartitionReassignments, 0, 0, b.handleListPartitionReassignments)
 	register(h, protocol.KeyDescribeCluster, 0, 2, b.handleDescribeCluster)
 	register(h, protocol.KeyDescribeTopicPartitions, 0, 0, b.handleDescribeTopicPartitions)
+	b.registerGroupHandlers(h) // keys 8-16, 42, 47: groups.go
 	return h
 }

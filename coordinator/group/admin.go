@@ -1,0 +1,148 @@
+package group
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/records"
+)
+
+// GroupListing is one group in a ListGroups answer.
+type GroupListing struct {
+	GroupID      string
+	ProtocolType string
+	State        string
+	Type         string // "classic"
+}
+
+// ListGroups lists the groups of every loaded partition, filtered by state
+// and type names (case-insensitive; empty filters match all). The code is
+// COORDINATOR_LOAD_IN_PROGRESS while a partition is still loading.
+func (c *Coordinator) ListGroups(states, types []string) (int16, []GroupListing) {
+	c.mu.Lock()
+	shards := make([]*shard, 0, len(c.shards))
+	for _, s := range c.shards {
+		shards = append(shards, s)
+	}
+	c.mu.Unlock()
+	var code int16
+	var out []GroupListing
+	for _, s := range shards {
+		s.mu.Lock()
+		if sc := s.availableLocked(); sc != 0 {
+			if sc == errcode.CoordinatorLoadInProgress {
+				code = sc
+			}
+			s.mu.Unlock()
+			continue
+		}
+		for _, g := range s.groups {
+			st := g.state.String()
+			if g.state == stateDead || !matchesAny(states, st) || !matchesAny(types, "classic") {
+				continue
+			}
+			out = append(out, GroupListing{GroupID: g.id, ProtocolType: g.protocolType, State: st, Type: "classic"})
+		}
+		s.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GroupID < out[j].GroupID })
+	return code, out
+}
+
+func matchesAny(filter []string, s string) bool {
+	if len(filter) == 0 {
+		return true
+	}
+	for _, f := range filter {
+		if strings.EqualFold(f, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// GroupDescription is a DescribeGroups answer for one group.
+type GroupDescription struct {
+	ErrorCode    int16
+	Found        bool
+	State        string
+	ProtocolType string
+	Protocol     string
+	Members      []MemberDescription
+}
+
+// MemberDescription is one member in a GroupDescription.
+type MemberDescription struct {
+	MemberID        string
+	GroupInstanceID *string
+	ClientID        string
+	ClientHost      string
+	Metadata        []byte
+	Assignment      []byte
+}
+
+// DescribeGroup describes one group as Kafka does: members' metadata and
+// assignments only when the group is Stable.
+func (c *Coordinator) DescribeGroup(ctx context.Context, groupID string) GroupDescription {
+	s, code := c.lockedShard(groupID)
+	if code != 0 {
+		return GroupDescription{ErrorCode: code, State: "Dead"}
+	}
+	defer s.mu.Unlock()
+	g := s.groups[groupID]
+	if g == nil || g.state == stateDead {
+		return GroupDescription{State: "Dead"}
+	}
+	d := GroupDescription{Found: true, State: g.state.String(), ProtocolType: g.protocolType}
+	stable := g.state == stateStable
+	if stable {
+		d.Protocol = g.protocolName
+	}
+	for _, m := range g.sortedMembers() {
+		md := MemberDescription{MemberID: m.id, GroupInstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost, Metadata: []byte{}, Assignment: []byte{}}
+		if stable {
+			md.Metadata = nonNil(m.metadataFor(g.protocolName))
+			md.Assignment = nonNil(m.assignment)
+		}
+		d.Members = append(d.Members, md)
+	}
+	return d
+}
+
+// DeleteGroups deletes empty groups and their offsets; one code per group.
+func (c *Coordinator) DeleteGroups(ctx context.Context, ids []string) []int16 {
+	codes := make([]int16, len(ids))
+	for i, id := range ids {
+		codes[i] = c.deleteGroup(id)
+	}
+	return codes
+}
+
+func (c *Coordinator) deleteGroup(id string) int16 {
+	s, code := c.lockedShard(id)
+	if code != 0 {
+		return code
+	}
+	defer s.mu.Unlock()
+	g := s.groups[id]
+	switch {
+	case g == nil || g.state == stateDead:
+		return errcode.GroupIDNotFound
+	case g.state != stateEmpty:
+		return errcode.NonEmptyGroup
+	}
+	var recs []records.Record
+	for tp := range g.offsets {
+		recs = append(recs, records.Record{Key: EncodeOffsetKey(OffsetKey{id, tp.topic, tp.partition})})
+	}
+	recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
+	if code := s.appendLocked(recs); code != 0 {
+		return code
+	}
+	g.shutdownLocked(errcode.CoordinatorNotAvailable)
+	g.state = stateDead
+	delete(s.groups, id)
+	return 0
+}

@@ -1,0 +1,390 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/records"
+)
+
+// ErrNotLeader is what a Log returns when this broker no longer leads the
+// partition; the coordinator answers NOT_COORDINATOR.
+var ErrNotLeader = errors.New("group: not the leader of the __consumer_offsets partition")
+
+// Log is the coordinator's persistence: the partitions of __consumer_offsets
+// this broker leads. The broker implements it.
+type Log interface {
+	// Append writes recs to partition as one batch and returns once they
+	// are committed (readable by Replay after a restart).
+	Append(ctx context.Context, partition int32, recs []records.Record) error
+	// Replay calls fn for every record of partition from the log start to
+	// the high watermark, in offset order. value is nil for a tombstone.
+	Replay(ctx context.Context, partition int32, fn func(key, value []byte) error) error
+}
+
+// Config holds the broker settings the coordinator follows.
+type Config struct {
+	NumPartitions          int32         // offsets.topic.num.partitions
+	InitialRebalanceDelay  time.Duration // group.initial.rebalance.delay.ms
+	MinSessionTimeout      time.Duration // group.min.session.timeout.ms
+	MaxSessionTimeout      time.Duration // group.max.session.timeout.ms
+	MaxSize                int           // group.max.size
+	OffsetMetadataMaxBytes int           // offset.metadata.max.bytes
+	OffsetsRetention       time.Duration // offsets.retention.minutes
+	RetentionCheckInterval time.Duration // offsets.retention.check.interval.ms
+	// NewMemberJoinTimeout bounds how long a new member's JoinGroup may stay
+	// parked (Kafka's fixed 5 minutes when zero).
+	NewMemberJoinTimeout time.Duration
+}
+
+// Coordinator is the group coordinator of one broker: it serves the groups
+// whose __consumer_offsets partition this broker leads.
+type Coordinator struct {
+	cfg    Config
+	log    Log
+	logger *zap.Logger
+	now    func() time.Time
+
+	// mu guards shards. Lock order: Coordinator.mu before shard.mu; never
+	// call the Log while holding mu.
+	mu     sync.Mutex
+	shards map[int32]*shard
+	closed bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// shard is the state of one __consumer_offsets partition: its groups and
+// their offsets. Everything in it, including every group and member, is
+// guarded by mu; timers and handlers take mu before touching state.
+type shard struct {
+	c         *Coordinator
+	partition int32
+	epoch     int32
+	cancel    context.CancelFunc
+
+	mu       sync.Mutex
+	loading  bool  // replay in progress: requests get COORDINATOR_LOAD_IN_PROGRESS
+	loadErr  error // replay failed: requests get COORDINATOR_NOT_AVAILABLE
+	unloaded bool  // leadership lost: requests get NOT_COORDINATOR, timers do nothing
+	groups   map[string]*group
+}
+
+// New returns a coordinator that serves nothing until Load is called.
+func New(cfg Config, l Log, logger *zap.Logger) *Coordinator {
+	if cfg.NewMemberJoinTimeout <= 0 {
+		cfg.NewMemberJoinTimeout = 5 * time.Minute
+	}
+	if cfg.NumPartitions <= 0 {
+		cfg.NumPartitions = 50
+	}
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = int(^uint(0) >> 1)
+	}
+	c := &Coordinator{cfg: cfg, log: l, logger: logger, now: time.Now, shards: map[int32]*shard{}}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if cfg.RetentionCheckInterval > 0 {
+		c.wg.Add(1)
+		go c.expireLoop()
+	}
+	return c
+}
+
+// Close unloads every partition and waits for the coordinator's goroutines.
+func (c *Coordinator) Close() {
+	c.mu.Lock()
+	c.closed = true
+	shards := c.shards
+	c.shards = map[int32]*shard{}
+	c.mu.Unlock()
+	c.cancel()
+	for _, s := range shards {
+		s.unload()
+	}
+	c.wg.Wait()
+}
+
+// PartitionFor is the __consumer_offsets partition coordinating group.
+func (c *Coordinator) PartitionFor(group string) int32 {
+	return PartitionFor(group, c.cfg.NumPartitions)
+}
+
+// Load starts loading partition's groups in the background, as this broker
+// became its leader at epoch. Safe to call from any goroutine; it doesn't
+// block.
+func (c *Coordinator) Load(partition, epoch int32) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if old := c.shards[partition]; old != nil {
+		if old.epoch == epoch {
+			c.mu.Unlock()
+			return
+		}
+		delete(c.shards, partition)
+		defer old.unload()
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	s := &shard{c: c, partition: partition, epoch: epoch, cancel: cancel, loading: true, groups: map[string]*group{}}
+	c.shards[partition] = s
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		s.load(ctx)
+	}()
+}
+
+// Unload drops partition's state, as this broker stopped leading it. Parked
+// JoinGroup and SyncGroup requests get NOT_COORDINATOR.
+func (c *Coordinator) Unload(partition int32) {
+	c.mu.Lock()
+	s := c.shards[partition]
+	delete(c.shards, partition)
+	c.mu.Unlock()
+	if s != nil {
+		s.unload()
+	}
+}
+
+func (s *shard) unload() {
+	s.cancel()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unloaded = true
+	for _, g := range s.groups {
+		g.shutdownLocked(errcode.NotCoordinator)
+	}
+	s.groups = map[string]*group{}
+}
+
+// load replays the partition and makes its groups available.
+func (s *shard) load(ctx context.Context) {
+	began := time.Now()
+	groups := map[string]*group{}
+	err := s.c.log.Replay(ctx, s.partition, func(key, value []byte) error {
+		return replayRecord(groups, key, value)
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unloaded {
+		return
+	}
+	s.loading = false
+	log := s.c.logger.With(zap.Int32("partition", s.partition), zap.Int32("epoch", s.epoch))
+	if err != nil {
+		s.loadErr = err
+		log.Error("cannot load group coordinator partition", zap.Error(err))
+		return
+	}
+	s.groups = groups
+	for _, g := range groups {
+		g.shard = s
+		g.onLoadedLocked()
+	}
+	log.Info("group coordinator partition loaded", zap.Int("groups", len(groups)), zap.Duration("took", time.Since(began)))
+}
+
+// replayRecord applies one __consumer_offsets record to groups.
+func replayRecord(groups map[string]*group, key, value []byte) error {
+	kind, k, err := decodeKey(key)
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case kindOffset:
+		g := groups[k.Group]
+		if value == nil {
+			if g != nil {
+				delete(g.offsets, topicPartition{k.Topic, k.Partition})
+			}
+			return nil
+		}
+		v, err := DecodeOffsetValue(value)
+		if err != nil {
+			return err
+		}
+		if g == nil {
+			g = newGroup(nil, k.Group, 0) // a simple group: offsets only
+			groups[k.Group] = g
+		}
+		g.offsets[topicPartition{k.Topic, k.Partition}] = v
+	case kindGroup:
+		if value == nil {
+			if g := groups[k.Group]; g != nil {
+				if len(g.offsets) == 0 {
+					delete(groups, k.Group)
+				} else {
+					g.resetMetadata()
+				}
+			}
+			return nil
+		}
+		v, err := DecodeGroupValue(value)
+		if err != nil {
+			return err
+		}
+		g := groups[k.Group]
+		if g == nil {
+			g = newGroup(nil, k.Group, 0)
+			groups[k.Group] = g
+		}
+		g.applyValue(v)
+	}
+	return nil
+}
+
+// shardFor returns the loaded shard coordinating group, or the error code to
+// answer with.
+func (c *Coordinator) shardFor(group string) (*shard, int16) {
+	p := c.PartitionFor(group)
+	c.mu.Lock()
+	s := c.shards[p]
+	c.mu.Unlock()
+	if s == nil {
+		return nil, errcode.NotCoordinator
+	}
+	return s, 0
+}
+
+// lockedShard returns group's shard locked, or an error code (shard not
+// locked then).
+func (c *Coordinator) lockedShard(group string) (*shard, int16) {
+	s, code := c.shardFor(group)
+	if code != 0 {
+		return nil, code
+	}
+	s.mu.Lock()
+	if code := s.availableLocked(); code != 0 {
+		s.mu.Unlock()
+		return nil, code
+	}
+	return s, 0
+}
+
+func (s *shard) availableLocked() int16 {
+	switch {
+	case s.unloaded:
+		return errcode.NotCoordinator
+	case s.loading:
+		return errcode.CoordinatorLoadInProgress
+	case s.loadErr != nil:
+		return errcode.CoordinatorNotAvailable
+	}
+	return 0
+}
+
+// appendLocked writes records to the shard's partition. Holding s.mu across
+// the write keeps the log in the order state changed.
+func (s *shard) appendLocked(recs []records.Record) int16 {
+	ctx, cancel := context.WithTimeout(s.c.ctx, 30*time.Second)
+	defer cancel()
+	now := s.c.now().UnixMilli()
+	for i := range recs {
+		recs[i].Timestamp = now
+	}
+	if err := s.c.log.Append(ctx, s.partition, recs); err != nil {
+		s.c.logger.Warn("cannot write to __consumer_offsets", zap.Int32("partition", s.partition), zap.Error(err))
+		if errors.Is(err, ErrNotLeader) {
+			return errcode.NotCoordinator
+		}
+		return errcode.CoordinatorNotAvailable
+	}
+	return 0
+}
+
+// expireLoop removes expired offsets and empty groups every
+// RetentionCheckInterval, as Kafka's cleanupGroupMetadata does.
+func (c *Coordinator) expireLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.RetentionCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			c.ExpireOffsets()
+		}
+	}
+}
+
+// ExpireOffsets runs one offset expiration pass over the loaded partitions.
+func (c *Coordinator) ExpireOffsets() {
+	c.mu.Lock()
+	shards := make([]*shard, 0, len(c.shards))
+	for _, s := range c.shards {
+		shards = append(shards, s)
+	}
+	c.mu.Unlock()
+	for _, s := range shards {
+		s.mu.Lock()
+		if s.availableLocked() == 0 {
+			s.expireLocked()
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *shard) expireLocked() {
+	now := s.c.now().UnixMilli()
+	retention := s.c.cfg.OffsetsRetention.Milliseconds()
+	ids := make([]string, 0, len(s.groups))
+	for id := range s.groups {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		g := s.groups[id]
+		base, ok := g.expirationBase()
+		if !ok {
+			continue
+		}
+		var recs []records.Record
+		var expired []topicPartition
+		for tp, o := range g.offsets {
+			if g.state != stateEmpty && g.isSubscribedTo(tp.topic) {
+				continue
+			}
+			deadline := base(o) + retention
+			if o.ExpireTimestamp >= 0 {
+				deadline = o.ExpireTimestamp
+			}
+			if deadline <= now {
+				expired = append(expired, tp)
+				recs = append(recs, records.Record{Key: EncodeOffsetKey(OffsetKey{id, tp.topic, tp.partition})})
+			}
+		}
+		deleteGroup := g.state == stateEmpty && len(expired) == len(g.offsets)
+		if deleteGroup {
+			recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		if code := s.appendLocked(recs); code != 0 {
+			return
+		}
+		for _, tp := range expired {
+			delete(g.offsets, tp)
+		}
+		if deleteGroup {
+			g.state = stateDead
+			delete(s.groups, id)
+		}
+		s.c.logger.Info("expired group offsets", zap.String("group", id), zap.Int("offsets", len(expired)), zap.Bool("group_deleted", deleteGroup))
+	}
+}
+
+func (c *Coordinator) String() string { return fmt.Sprintf("group.Coordinator(%d partitions)", c.cfg.NumPartitions) }

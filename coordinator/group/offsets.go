@@ -1,0 +1,284 @@
+package group
+
+import (
+	"context"
+	"sort"
+
+	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/protocol/wire"
+)
+
+// consumerProtocolType is the protocol type of Kafka's consumers; only
+// their subscriptions can be read by the coordinator.
+const consumerProtocolType = "consumer"
+
+// TopicPartitions names partitions of one topic.
+type TopicPartitions struct {
+	Topic      string
+	Partitions []int32
+}
+
+// OffsetCommit is one partition of an OffsetCommit request.
+type OffsetCommit struct {
+	Topic       string
+	Partition   int32
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    *string
+}
+
+// CommitRequest is an OffsetCommit request with topic IDs resolved.
+type CommitRequest struct {
+	Version     int16
+	Group       string
+	Generation  int32 // -1 for a commit from outside the group (simple/admin)
+	MemberID    string
+	InstanceID  *string
+	RetentionMs int64 // v2-v4; -1 for the broker's retention
+	Offsets     []OffsetCommit
+}
+
+// CommitOffsets stores offsets. The result is a code for the whole request
+// (0 if the group checks passed) and, when that is 0, one code per offset.
+func (c *Coordinator) CommitOffsets(ctx context.Context, req CommitRequest) (int16, []int16) {
+	if req.Group == "" {
+		return errcode.InvalidGroupID, nil
+	}
+	s, code := c.lockedShard(req.Group)
+	if code != 0 {
+		return code, nil
+	}
+	defer s.mu.Unlock()
+	g, code := s.validateCommitLocked(req)
+	if code != 0 {
+		return code, nil
+	}
+	codes := make([]int16, len(req.Offsets))
+	now := c.now().UnixMilli()
+	var recs []records.Record
+	var idx []int
+	var vals []OffsetValue
+	for i, o := range req.Offsets {
+		md := ""
+		if o.Metadata != nil {
+			md = *o.Metadata
+		}
+		if len(md) > c.cfg.OffsetMetadataMaxBytes {
+			codes[i] = errcode.OffsetMetadataTooLarge
+			continue
+		}
+		v := OffsetValue{Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: md, CommitTimestamp: now, ExpireTimestamp: -1}
+		if req.RetentionMs >= 0 {
+			v.ExpireTimestamp = now + req.RetentionMs
+		}
+		recs = append(recs, records.Record{
+			Key:   EncodeOffsetKey(OffsetKey{Group: req.Group, Topic: o.Topic, Partition: o.Partition}),
+			Value: EncodeOffsetValue(v),
+		})
+		idx = append(idx, i)
+		vals = append(vals, v)
+	}
+	if len(recs) == 0 {
+		return 0, codes
+	}
+	if code := s.appendLocked(recs); code != 0 {
+		for _, i := range idx {
+			codes[i] = code
+		}
+		return 0, codes
+	}
+	for j, i := range idx {
+		o := req.Offsets[i]
+		g.offsets[topicPartition{o.Topic, o.Partition}] = vals[j]
+	}
+	return 0, codes
+}
+
+// validateCommitLocked is Kafka's validateOffsetCommit for classic groups.
+func (s *shard) validateCommitLocked(req CommitRequest) (*group, int16) {
+	g := s.groups[req.Group]
+	if g == nil {
+		if req.Generation >= 0 {
+			if req.Version >= 9 {
+				return nil, errcode.GroupIDNotFound
+			}
+			return nil, errcode.IllegalGeneration
+		}
+		// A commit from outside group management creates a simple group.
+		g = newGroup(s, req.Group, s.c.now().UnixMilli())
+		s.groups[req.Group] = g
+		return g, 0
+	}
+	if g.state == stateDead {
+		return nil, errcode.CoordinatorNotAvailable
+	}
+	if req.Generation < 0 && g.state == stateEmpty {
+		return g, 0
+	}
+	if req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil {
+		if code := g.validateExistingMember(req.MemberID, req.InstanceID); code != 0 {
+			return nil, code
+		}
+		if req.Generation != g.generation {
+			return nil, errcode.IllegalGeneration
+		}
+	} else if g.state != stateEmpty {
+		return nil, errcode.UnknownMemberID
+	}
+	if g.state == stateCompletingRebalance {
+		return nil, errcode.RebalanceInProgress
+	}
+	return g, 0
+}
+
+// FetchedOffset is one partition of an OffsetFetch answer.
+type FetchedOffset struct {
+	Topic       string
+	Partition   int32
+	Offset      int64 // -1 when nothing is committed
+	LeaderEpoch int32
+	Metadata    string
+}
+
+// FetchOffsets returns the group's committed offsets for topics, or all of
+// them when topics is nil. A group without offsets answers -1 for each
+// partition asked for. The code is for the whole group.
+func (c *Coordinator) FetchOffsets(ctx context.Context, groupID string, topics []TopicPartitions, requireStable bool) (int16, []FetchedOffset) {
+	s, code := c.lockedShard(groupID)
+	if code != 0 {
+		return code, nil
+	}
+	defer s.mu.Unlock()
+	g := s.groups[groupID]
+	var out []FetchedOffset
+	if topics == nil {
+		if g == nil {
+			return 0, nil
+		}
+		for tp, v := range g.offsets {
+			out = append(out, FetchedOffset{Topic: tp.topic, Partition: tp.partition, Offset: v.Offset, LeaderEpoch: v.LeaderEpoch, Metadata: v.Metadata})
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].Topic != out[j].Topic {
+				return out[i].Topic < out[j].Topic
+			}
+			return out[i].Partition < out[j].Partition
+		})
+		return 0, out
+	}
+	for _, t := range topics {
+		for _, p := range t.Partitions {
+			fo := FetchedOffset{Topic: t.Topic, Partition: p, Offset: -1, LeaderEpoch: -1}
+			if g != nil {
+				if v, ok := g.offsets[topicPartition{t.Topic, p}]; ok {
+					fo.Offset, fo.LeaderEpoch, fo.Metadata = v.Offset, v.LeaderEpoch, v.Metadata
+				}
+			}
+			out = append(out, fo)
+		}
+	}
+	return 0, out
+}
+
+// DeleteOffsets is OffsetDelete: the group-level code, then one code per
+// partition in the order given.
+func (c *Coordinator) DeleteOffsets(ctx context.Context, groupID string, topics []TopicPartitions) (int16, [][]int16) {
+	s, code := c.lockedShard(groupID)
+	if code != 0 {
+		return code, nil
+	}
+	defer s.mu.Unlock()
+	g := s.groups[groupID]
+	if g == nil || g.state == stateDead {
+		return errcode.GroupIDNotFound, nil
+	}
+	if g.state != stateEmpty && g.protocolType != consumerProtocolType {
+		return errcode.NonEmptyGroup, nil
+	}
+	codes := make([][]int16, len(topics))
+	var recs []records.Record
+	var gone []topicPartition
+	for i, t := range topics {
+		codes[i] = make([]int16, len(t.Partitions))
+		subscribed := g.state != stateEmpty && g.isSubscribedTo(t.Topic)
+		for j, p := range t.Partitions {
+			tp := topicPartition{t.Topic, p}
+			switch _, ok := g.offsets[tp]; {
+			case subscribed:
+				codes[i][j] = errcode.GroupSubscribedToTopic
+			case ok:
+				recs = append(recs, records.Record{Key: EncodeOffsetKey(OffsetKey{groupID, t.Topic, p})})
+				gone = append(gone, tp)
+			}
+		}
+	}
+	if len(recs) > 0 {
+		if code := s.appendLocked(recs); code != 0 {
+			return code, nil
+		}
+		for _, tp := range gone {
+			delete(g.offsets, tp)
+		}
+	}
+	return 0, codes
+}
+
+// subscribedTopics reads the consumer protocol subscriptions of the
+// members; ok is false when they can't be known (other protocol types).
+func (g *group) subscribedTopics() (map[string]bool, bool) {
+	if g.protocolType != consumerProtocolType || g.protocolName == "" {
+		return nil, false
+	}
+	topics := map[string]bool{}
+	for _, m := range g.members {
+		ts, err := parseSubscriptionTopics(m.metadataFor(g.protocolName))
+		if err != nil {
+			return nil, false
+		}
+		for _, t := range ts {
+			topics[t] = true
+		}
+	}
+	return topics, true
+}
+
+func (g *group) isSubscribedTo(topic string) bool {
+	ts, ok := g.subscribedTopics()
+	return ok && ts[topic]
+}
+
+// parseSubscriptionTopics reads the topics of a ConsumerProtocolSubscription
+// (any version: the topics come first and the schema is not flexible).
+func parseSubscriptionTopics(b []byte) ([]string, error) {
+	r := wire.NewReader(b)
+	r.Int16()
+	n := r.ArrayLen(2)
+	var out []string
+	for i := 0; i < n && r.Err() == nil; i++ {
+		out = append(out, r.String())
+	}
+	return out, r.Err()
+}
+
+// expirationBase is Kafka's offset expiration condition for classic groups:
+// from when an offset's retention counts, or ok false if the group's
+// offsets don't expire now.
+func (g *group) expirationBase() (func(OffsetValue) int64, bool) {
+	commitTime := func(o OffsetValue) int64 { return o.CommitTimestamp }
+	if g.protocolType == "" {
+		return commitTime, true
+	}
+	if g.state == stateEmpty {
+		return func(o OffsetValue) int64 {
+			if g.stateTimestamp >= 0 {
+				return g.stateTimestamp
+			}
+			return o.CommitTimestamp
+		}, true
+	}
+	if _, ok := g.subscribedTopics(); ok && g.state == stateStable {
+		return commitTime, true
+	}
+	return nil, false
+}

@@ -1,0 +1,117 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/coordinator/group"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *protocol.OffsetFetchRequest) (*protocol.OffsetFetchResponse, error) {
+	img := g.b.image.Load()
+	resp := &protocol.OffsetFetchResponse{}
+	if rc.v < 8 {
+		var topics []group.TopicPartitions
+		if req.Topics != nil || rc.v < 2 {
+			topics = []group.TopicPartitions{}
+			for _, t := range req.Topics {
+				topics = append(topics, group.TopicPartitions{Topic: string(t.Name), Partitions: t.PartitionIndexes})
+			}
+		}
+		code, offsets := g.coord.FetchOffsets(ctx, string(req.GroupID), topics, req.RequireStable)
+		g.countGroupError("OffsetFetch", code)
+		resp.ErrorCode = code
+		if code != 0 {
+			if rc.v >= 2 {
+				resp.Topics = []protocol.OffsetFetchResponseOffsetFetchResponseTopic{}
+				return resp, nil
+			}
+			// v0-1 have no top-level error: every partition carries it.
+			for _, t := range req.Topics {
+				for _, p := range t.PartitionIndexes {
+					offsets = append(offsets, group.FetchedOffset{Topic: string(t.Name), Partition: p, Offset: -1, LeaderEpoch: -1})
+				}
+			}
+		}
+		resp.Topics = []protocol.OffsetFetchResponseOffsetFetchResponseTopic{}
+		index := map[string]int{}
+		for _, o := range offsets {
+			i, ok := index[o.Topic]
+			if !ok {
+				i = len(resp.Topics)
+				index[o.Topic] = i
+				resp.Topics = append(resp.Topics, protocol.OffsetFetchResponseOffsetFetchResponseTopic{Name: protocol.TopicName(o.Topic)})
+			}
+			md := o.Metadata
+			pc := int16(0)
+			if rc.v < 2 {
+				pc = code
+			}
+			resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, protocol.OffsetFetchResponseOffsetFetchResponsePartition{
+				PartitionIndex: o.Partition, CommittedOffset: o.Offset, CommittedLeaderEpoch: o.LeaderEpoch, Metadata: &md, ErrorCode: pc,
+			})
+		}
+		return resp, nil
+	}
+	for _, rg := range req.Groups {
+		resp.Groups = append(resp.Groups, g.fetchGroupOffsets(ctx, img, rc.v, req.RequireStable, rg))
+	}
+	return resp, nil
+}
+
+// fetchGroupOffsets answers one group of a v8+ OffsetFetch.
+func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.MetadataImage, v int16, requireStable bool, rg protocol.OffsetFetchRequestOffsetFetchRequestGroup) protocol.OffsetFetchResponseOffsetFetchResponseGroup {
+	out := protocol.OffsetFetchResponseOffsetFetchResponseGroup{GroupID: rg.GroupID, Topics: []protocol.OffsetFetchResponseOffsetFetchResponseTopics{}}
+	var topics []group.TopicPartitions
+	unknownIDs := map[protocol.UUID][]int32{}
+	if rg.Topics != nil {
+		topics = []group.TopicPartitions{}
+		for _, t := range rg.Topics {
+			name := string(t.Name)
+			if v >= 10 {
+				ti := img.TopicByID(topicIDOf(t.TopicID))
+				if ti == nil {
+					unknownIDs[t.TopicID] = t.PartitionIndexes
+					continue
+				}
+				name = ti.Name
+			}
+			topics = append(topics, group.TopicPartitions{Topic: name, Partitions: t.PartitionIndexes})
+		}
+	}
+	code, offsets := g.coord.FetchOffsets(ctx, string(rg.GroupID), topics, requireStable)
+	g.countGroupError("OffsetFetch", code)
+	out.ErrorCode = code
+	if code != 0 {
+		return out
+	}
+	index := map[string]int{}
+	for _, o := range offsets {
+		i, ok := index[o.Topic]
+		if !ok {
+			i = len(out.Topics)
+			index[o.Topic] = i
+			t := protocol.OffsetFetchResponseOffsetFetchResponseTopics{Name: protocol.TopicName(o.Topic)}
+			if ti := img.Topic(o.Topic); ti != nil {
+				t.TopicID = protocol.UUID(ti.ID)
+			}
+			out.Topics = append(out.Topics, t)
+		}
+		md := o.Metadata
+		out.Topics[i].Partitions = append(out.Topics[i].Partitions, protocol.OffsetFetchResponseOffsetFetchResponsePartitions{
+			PartitionIndex: o.Partition, CommittedOffset: o.Offset, CommittedLeaderEpoch: o.LeaderEpoch, Metadata: &md,
+		})
+	}
+	for id, parts := range unknownIDs {
+		t := protocol.OffsetFetchResponseOffsetFetchResponseTopics{TopicID: id}
+		for _, p := range parts {
+			t.Partitions = append(t.Partitions, protocol.OffsetFetchResponseOffsetFetchResponsePartitions{
+				PartitionIndex: p, CommittedOffset: -1, CommittedLeaderEpoch: -1, ErrorCode: errcode.UnknownTopicID,
+			})
+		}
+		out.Topics = append(out.Topics, t)
+	}
+	return out
+}

@@ -1,0 +1,21 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/protocol"
+)
+
+func (g *groupGlue) handleDeleteGroups(ctx context.Context, rc *reqCtx, req *protocol.DeleteGroupsRequest) (*protocol.DeleteGroupsResponse, error) {
+	ids := make([]string, len(req.GroupsNames))
+	for i, id := range req.GroupsNames {
+		ids[i] = string(id)
+	}
+	codes := g.coord.DeleteGroups(ctx, ids)
+	resp := &protocol.DeleteGroupsResponse{}
+	for i, id := range req.GroupsNames {
+		g.countGroupError("DeleteGroups", codes[i])
+		resp.Results = append(resp.Results, protocol.DeleteGroupsResponseDeletableGroupResult{GroupID: id, ErrorCode: codes[i]})
+	}
+	return resp, nil
+}

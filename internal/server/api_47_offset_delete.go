@@ -1,0 +1,32 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/coordinator/group"
+	"github.com/spool-broker/spool/protocol"
+)
+
+func (g *groupGlue) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *protocol.OffsetDeleteRequest) (*protocol.OffsetDeleteResponse, error) {
+	topics := make([]group.TopicPartitions, len(req.Topics))
+	for i, t := range req.Topics {
+		topics[i].Topic = string(t.Name)
+		for _, p := range t.Partitions {
+			topics[i].Partitions = append(topics[i].Partitions, p.PartitionIndex)
+		}
+	}
+	code, codes := g.coord.DeleteOffsets(ctx, string(req.GroupID), topics)
+	resp := &protocol.OffsetDeleteResponse{ErrorCode: code}
+	g.countGroupError("OffsetDelete", code)
+	if code != 0 {
+		return resp, nil
+	}
+	for i, t := range req.Topics {
+		rt := protocol.OffsetDeleteResponseOffsetDeleteResponseTopic{Name: t.Name}
+		for j, p := range t.Partitions {
+			rt.Partitions = append(rt.Partitions, protocol.OffsetDeleteResponseOffsetDeleteResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: codes[i][j]})
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, nil
+}

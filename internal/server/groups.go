@@ -1,0 +1,232 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/coordinator/group"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/records"
+)
+
+// groupGlue connects the group coordinator to this broker: it persists to
+// the hosted __consumer_offsets partitions, follows their leadership, and
+// serves the group APIs.
+type groupGlue struct {
+	b     *Broker
+	coord *group.Coordinator
+}
+
+// registerGroupHandlers starts the group coordinator and registers the
+// group APIs. Called from registerHandlers, i.e. in newBroker before the
+// first reconcile, so the leadership hook sees every partition. The
+// coordinator stops when the broker does.
+func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
+	cfg := b.cfg
+	g := &groupGlue{b: b}
+	g.coord = group.New(group.Config{
+		NumPartitions:          cfg.OffsetsTopicNumPartitions,
+		InitialRebalanceDelay:  time.Duration(cfg.GroupInitialRebalanceDelayMs) * time.Millisecond,
+		MinSessionTimeout:      time.Duration(cfg.GroupMinSessionTimeoutMs) * time.Millisecond,
+		MaxSessionTimeout:      time.Duration(cfg.GroupMaxSessionTimeoutMs) * time.Millisecond,
+		MaxSize:                int(cfg.GroupMaxSize),
+		OffsetMetadataMaxBytes: int(cfg.OffsetMetadataMaxBytes),
+		OffsetsRetention:       time.Duration(cfg.OffsetsRetentionMinutes) * time.Minute,
+		RetentionCheckInterval: time.Duration(cfg.OffsetsRetentionCheckIntervalMs) * time.Millisecond,
+	}, groupLog{b}, b.log.Named("group"))
+	b.OnLeadership(func(topic string, partition int32, leader bool, epoch int32) {
+		if topic != consumerOffsetsTopic {
+			return
+		}
+		if leader {
+			g.coord.Load(partition, epoch)
+		} else {
+			g.coord.Unload(partition)
+		}
+	})
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		<-b.ctx.Done()
+		g.coord.Close()
+	}()
+
+	register(h, protocol.KeyOffsetCommit, 0, 10, g.handleOffsetCommit)
+	register(h, protocol.KeyOffsetFetch, 0, 10, g.handleOffsetFetch)
+	register(h, protocol.KeyFindCoordinator, 0, 6, g.handleFindCoordinator)
+	register(h, protocol.KeyJoinGroup, 0, 9, g.handleJoinGroup)
+	register(h, protocol.KeyHeartbeat, 0, 4, g.handleHeartbeat)
+	register(h, protocol.KeyLeaveGroup, 0, 5, g.handleLeaveGroup)
+	register(h, protocol.KeySyncGroup, 0, 5, g.handleSyncGroup)
+	register(h, protocol.KeyDescribeGroups, 0, 6, g.handleDescribeGroups)
+	register(h, protocol.KeyListGroups, 0, 5, g.handleListGroups)
+	register(h, protocol.KeyDeleteGroups, 0, 2, g.handleDeleteGroups)
+	register(h, protocol.KeyOffsetDelete, 0, 0, g.handleOffsetDelete)
+}
+
+// groupLog is group.Log over the hosted __consumer_offsets partitions.
+type groupLog struct{ b *Broker }
+
+func (l groupLog) leader(partition int32) (*Partition, error) {
+	p := l.b.partition(consumerOffsetsTopic, partition)
+	if p == nil || !p.isLeader() {
+		return nil, fmt.Errorf("%s-%d: %w", consumerOffsetsTopic, partition, group.ErrNotLeader)
+	}
+	return p, nil
+}
+
+// Append writes recs as one batch. With a single replica the batch is
+// committed once appended; like Kafka, durability against power loss comes
+// from replication and the flush policy, not from an fsync per commit.
+func (l groupLog) Append(ctx context.Context, partition int32, recs []records.Record) error {
+	p, err := l.leader(partition)
+	if err != nil {
+		return err
+	}
+	batch, err := records.AppendBatch(nil, records.NewBatchOptions(), recs)
+	if err != nil {
+		return fmt.Errorf("build __consumer_offsets batch: %w", err)
+	}
+	info, err := p.log.Append(batch, p.leaderEpoch.Load(), nil)
+	if err != nil {
+		return fmt.Errorf("append to %s-%d: %w", consumerOffsetsTopic, partition, err)
+	}
+	p.log.SetHighWatermark(info.LastOffset + 1)
+	p.waiters.wake()
+	return nil
+}
+
+// Replay reads the partition from its log start to its high watermark.
+func (l groupLog) Replay(ctx context.Context, partition int32, fn func(key, value []byte) error) error {
+	p, err := l.leader(partition)
+	if err != nil {
+		return err
+	}
+	off, end := p.log.LogStartOffset(), p.log.HighWatermark()
+	var buf []byte
+	for off < end {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res, err := p.log.Read(off, 1<<20, end, true)
+		if err != nil {
+			return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
+		}
+		if buf, err = res.ReadInto(buf[:0]); err != nil {
+			return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		for batch, err := range records.Batches(buf) {
+			if err != nil {
+				return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
+			}
+			h, err := records.ParseHeader(batch)
+			if err != nil {
+				return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
+			}
+			off = h.LastOffset() + 1
+			if h.IsControl() {
+				continue
+			}
+			if err := records.ForEachRecord(batch, maxDecompressedBatch, func(r *records.Record) error {
+				return fn(r.Key, r.Value)
+			}); err != nil {
+				return fmt.Errorf("replay %s-%d: %w", consumerOffsetsTopic, partition, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ensureOffsetsTopic creates __consumer_offsets on first use, as Kafka
+// does when a client first looks for a group coordinator.
+func (b *Broker) ensureOffsetsTopic(ctx context.Context) *controller.MetadataImage {
+	img := b.image.Load()
+	if img.Topic(consumerOffsetsTopic) != nil {
+		return img
+	}
+	live := 0
+	for _, br := range img.Brokers() {
+		if !br.Fenced {
+			live++
+		}
+	}
+	rf := b.cfg.OffsetsTopicReplicationFactor
+	if live > 0 && int(rf) > live {
+		rf = int16(live)
+	}
+	compact, producer := "compact", "producer"
+	segment := strconv.Itoa(int(b.cfg.OffsetsTopicSegmentBytes))
+	res := b.ctrl.CreateTopics(ctx, []controller.CreateTopic{{
+		Name: consumerOffsetsTopic, NumPartitions: b.cfg.OffsetsTopicNumPartitions, ReplicationFactor: rf,
+		Configs: map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment, "compression.type": &producer},
+	}}, false)
+	if err := res[0].Err; err != nil && b.image.Load().Topic(consumerOffsetsTopic) == nil {
+		b.log.Warn("cannot create __consumer_offsets", zap.Error(err))
+	}
+	return b.syncImage()
+}
+
+func (g *groupGlue) handleFindCoordinator(ctx context.Context, rc *reqCtx, req *protocol.FindCoordinatorRequest) (*protocol.FindCoordinatorResponse, error) {
+	resp := &protocol.FindCoordinatorResponse{}
+	if rc.v < 4 {
+		c := g.findCoordinator(ctx, rc, req.KeyType, req.Key)
+		resp.ErrorCode, resp.ErrorMessage, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.ErrorMessage, c.NodeID, c.Host, c.Port
+		return resp, nil
+	}
+	for _, key := range req.CoordinatorKeys {
+		resp.Coordinators = append(resp.Coordinators, g.findCoordinator(ctx, rc, req.KeyType, key))
+	}
+	return resp, nil
+}
+
+func (g *groupGlue) findCoordinator(ctx context.Context, rc *reqCtx, keyType int8, key string) protocol.FindCoordinatorResponseCoordinator {
+	c := protocol.FindCoordinatorResponseCoordinator{Key: key, NodeID: -1, Port: -1}
+	fail := func(code int16) protocol.FindCoordinatorResponseCoordinator {
+		c.ErrorCode = code
+		msg := errcode.Message(code)
+		c.ErrorMessage = &msg
+		return c
+	}
+	switch keyType {
+	case 0: // GROUP
+	case 1: // TRANSACTION: not served until the transaction coordinator exists
+		return fail(errcode.CoordinatorNotAvailable)
+	default:
+		return fail(errcode.InvalidRequest)
+	}
+	img := g.b.ensureOffsetsTopic(ctx)
+	t := img.Topic(consumerOffsetsTopic)
+	if t == nil {
+		return fail(errcode.CoordinatorNotAvailable)
+	}
+	p := g.coord.PartitionFor(key)
+	if int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
+		return fail(errcode.CoordinatorNotAvailable)
+	}
+	br := img.Broker(t.Partitions[p].Leader)
+	if br == nil || br.Fenced {
+		return fail(errcode.CoordinatorNotAvailable)
+	}
+	ep, ok := br.Endpoint(rc.c.listener)
+	if !ok {
+		return fail(errcode.CoordinatorNotAvailable)
+	}
+	c.NodeID, c.Host, c.Port = protocol.BrokerID(br.ID), ep.Host, int32(ep.Port)
+	return c
+}
+
+// countGroupError records a group API error in the metrics.
+func (g *groupGlue) countGroupError(api string, code int16) {
+	if code != 0 && g.b.metrics != nil {
+		g.b.metrics.errors.WithLabelValues(api, errName(code)).Inc()
+	}
+}

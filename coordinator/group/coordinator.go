@@ -387,4 +387,6 @@ func (s *shard) expireLocked() {
 	}
 }
 
-func (c *Coordinator) String() string { return fmt.Sprintf("group.Coordinator(%d partitions)", c.cfg.NumPartitions) }
+func (c *Coordinator) String() string {
+	return fmt.Sprintf("group.Coordinator(%d partitions)", c.cfg.NumPartitions)
+}

@@ -103,7 +103,7 @@ func (c *conn) finish(f *inflight) {
 }
 
 func (c *conn) readLoop() {
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	br := bufio.NewReaderSize(c.nc, 16<<10)
 	var sizeBuf [4]byte
 	for {
 		if idle := c.s.idleTimeout; idle > 0 {

@@ -383,9 +383,7 @@ func franzGroupConsume(ctx context.Context, topic, group string, n int) ([]rec, 
 }
 
 func franzTransactions(ctx context.Context, topic string) error {
-	if err := franzCreateTopic(ctx, topic, 1); err != nil {
-		return err
-	}
+	// run.sh creates the topic (transactions is a precreate scenario).
 	p, err := kgo.NewClient(kgo.SeedBrokers(brokers()...), kgo.TransactionalID(topic+"-tx"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {

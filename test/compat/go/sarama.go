@@ -236,9 +236,7 @@ func saramaAdminConfigs(ctx context.Context, topic string) error {
 }
 
 func saramaTransactions(ctx context.Context, topic string) error {
-	if err := franzCreateTopic(ctx, topic, 1); err != nil {
-		return err
-	}
+	// run.sh creates the topic (transactions is a precreate scenario).
 	c := saramaConfig()
 	c.Producer.Idempotent = true
 	c.Producer.RequiredAcks = sarama.WaitForAll

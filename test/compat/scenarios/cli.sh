@@ -52,6 +52,7 @@ cli_acks() {
 }
 
 cli_transactions() {
+	mktopic "$TOPIC-x"
 	"$COMPAT_GOBIN" -client franz -scenario transactions -topic "$TOPIC-x" -bootstrap "$(B)"
 	run list kafka-transactions --bootstrap-server "$(B)" list
 	expect_grep "$TOPIC-x-tx" "$W/list.out"

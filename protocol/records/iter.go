@@ -86,6 +86,9 @@ type BatchInfo struct {
 	// MaxTimestamp is the largest record timestamp (CreateTime), or the
 	// header's MaxTimestamp for LogAppendTime batches.
 	MaxTimestamp int64
+	// MinTimestamp is the smallest record timestamp, for the broker's
+	// message.timestamp.before.max.ms check (CreateTime batches).
+	MinTimestamp int64
 	// HasNullKey reports whether any record has a null key, which a
 	// compacted topic rejects.
 	HasNullKey bool
@@ -137,7 +140,7 @@ func Validate(batch []byte, maxDecompressed int) (BatchInfo, error) {
 	}
 	rr := recordReader{b: data}
 	var rec Record
-	maxTS := int64(math.MinInt64)
+	maxTS, minTS := int64(math.MinInt64), int64(math.MaxInt64)
 	for i := range h.RecordCount {
 		if err := rr.next(&rec, h.BaseTimestamp, false); err != nil {
 			return info, fmt.Errorf("record %d: %w", i, err)
@@ -146,6 +149,7 @@ func Validate(batch []byte, maxDecompressed int) (BatchInfo, error) {
 			return info, fmt.Errorf("%w: record %d has offset delta %d", ErrInvalidRecord, i, rec.OffsetDelta)
 		}
 		maxTS = max(maxTS, rec.Timestamp)
+		minTS = min(minTS, rec.Timestamp)
 		if rec.Key == nil {
 			info.HasNullKey = true
 		}
@@ -157,9 +161,9 @@ func Validate(batch []byte, maxDecompressed int) (BatchInfo, error) {
 		return info, fmt.Errorf("%w: control batch with %d records", ErrInvalidRecord, h.RecordCount)
 	}
 	info.RecordCount = int(h.RecordCount)
-	info.MaxTimestamp = maxTS
+	info.MaxTimestamp, info.MinTimestamp = maxTS, minTS
 	if h.LogAppendTime() {
-		info.MaxTimestamp = h.MaxTimestamp
+		info.MaxTimestamp, info.MinTimestamp = h.MaxTimestamp, h.MaxTimestamp
 	}
 	return info, nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math"
+	"math/bits"
 )
 
 // NoTimestamp is the timestamp of records that have none (magic 0).
@@ -124,9 +126,13 @@ func forEachInner(w *Message, codec Compression, maxDecompressed int, fn func(m 
 	if w.Value == nil {
 		return fmt.Errorf("%w: compressed wrapper with a null value", ErrCorrupt)
 	}
+	value := w.Value
+	if w.Magic == 0 && codec == CompressionLZ4 {
+		value = fixLegacyLZ4(value)
+	}
 	scratch := getScratch()
 	defer putScratch(scratch)
-	inner, err := Decompress((*scratch)[:0], codec, w.Value, maxDecompressed)
+	inner, err := Decompress((*scratch)[:0], codec, value, maxDecompressed)
 	*scratch = inner
 	if err != nil {
 		return err
@@ -182,6 +188,7 @@ func validateLegacy(entry []byte, maxDecompressed int) (BatchInfo, error) {
 		info.Compression = Compression(entry[magicOffset+1] & CompressionMask)
 	}
 	var first, prev int64
+	info.MinTimestamp = math.MaxInt64
 	err := ForEachMessage(entry, maxDecompressed, func(m *Message) error {
 		if info.RecordCount == 0 {
 			first = m.Offset
@@ -191,6 +198,7 @@ func validateLegacy(entry []byte, maxDecompressed int) (BatchInfo, error) {
 		prev = m.Offset
 		info.RecordCount++
 		info.MaxTimestamp = max(info.MaxTimestamp, m.Timestamp)
+		info.MinTimestamp = min(info.MinTimestamp, m.Timestamp)
 		if m.Key == nil {
 			info.HasNullKey = true
 		}
@@ -254,4 +262,57 @@ func UpConvert(dst, set []byte, maxDecompressed int, codec Compression) ([]byte,
 	o.BaseOffset = spans[0].offset
 	o.Compression = codec
 	return AppendBatch(dst, o, recs)
+}
+
+// lz4FrameMagic starts every LZ4 frame.
+const lz4FrameMagic = 0x184D2204
+
+// fixLegacyLZ4 returns a copy of a magic-0 LZ4 wrapper value with the frame
+// descriptor checksum recomputed. Clients before Kafka 0.10 hashed the frame
+// magic into that checksum (KAFKA-3160), and magic-0 data keeps the mistake
+// for compatibility, so brokers ignore the field for magic 0. Values that are
+// not a plausible frame are returned unchanged for the decoder to reject.
+func fixLegacyLZ4(value []byte) []byte {
+	if len(value) < 7 || binary.LittleEndian.Uint32(value) != lz4FrameMagic {
+		return value
+	}
+	flg := value[4]
+	hcAt := 6
+	if flg&0x08 != 0 { // content size present
+		hcAt += 8
+	}
+	if flg&0x01 != 0 { // dictionary ID present
+		hcAt += 4
+	}
+	if len(value) <= hcAt {
+		return value
+	}
+	fixed := append([]byte(nil), value...)
+	fixed[hcAt] = byte(xxh32(fixed[4:hcAt]) >> 8) // hcAt-4 <= 14 bytes
+	return fixed
+}
+
+// xxh32 is XXH32 with seed 0 for inputs shorter than 16 bytes, which an LZ4
+// frame descriptor always is (at most 14).
+func xxh32(b []byte) uint32 {
+	const (
+		p1 = 2654435761
+		p2 = 2246822519
+		p3 = 3266489917
+		p4 = 668265263
+		p5 = 374761393
+	)
+	h := uint32(p5) + uint32(len(b))
+	for ; len(b) >= 4; b = b[4:] {
+		h = bits.RotateLeft32(h+binary.LittleEndian.Uint32(b)*p3, 17) * p4
+	}
+	for _, c := range b {
+		h = bits.RotateLeft32(h+uint32(c)*p5, 11) * p1
+	}
+	h ^= h >> 15
+	h *= p2
+	h ^= h >> 13
+	h *= p3
+	h ^= h >> 16
+	return h
 }

@@ -208,3 +208,36 @@ func TestLegacyCorruption(t *testing.T) {
 	_, err = UpConvert(nil, bomb, 1<<20, CompressionNone)
 	require.ErrorIs(t, err, ErrTooLarge)
 }
+
+// TestLegacyLZ4BrokenChecksum decodes a magic-0 LZ4 wrapper whose frame
+// descriptor checksum covers the frame magic too, as pre-0.10 clients wrote.
+func TestLegacyLZ4BrokenChecksum(t *testing.T) {
+	var inner []byte
+	for i := range 3 {
+		inner = appendLegacy(inner, int64(i), 0, 0, 0, []byte("k"), []byte(fmt.Sprint("v", i)))
+	}
+	frame, err := Compress(nil, CompressionLZ4, inner)
+	require.NoError(t, err)
+	flg := frame[4]
+	hcAt := 6
+	if flg&0x08 != 0 {
+		hcAt += 8
+	}
+	// Our xxh32 agrees with the checksum pierrec/lz4 wrote.
+	require.Equal(t, frame[hcAt], byte(xxh32(frame[4:hcAt])>>8))
+	require.Equal(t, uint32(0x02cc5d05), xxh32(nil))
+	require.Equal(t, uint32(0x32d153ff), xxh32([]byte("abc")))
+
+	broken := append([]byte{}, frame...)
+	broken[hcAt] = byte(xxh32(broken[:hcAt]) >> 8) // magic included: the KAFKA-3160 bug
+	require.NotEqual(t, frame[hcAt], broken[hcAt], "pick a payload whose checksums differ")
+	for _, v := range [][]byte{frame, broken} {
+		set := appendLegacy(nil, 2, 0, int8(CompressionLZ4), 0, nil, v)
+		info, err := Validate(set, testMax)
+		require.NoError(t, err)
+		require.Equal(t, 3, info.RecordCount)
+	}
+	// v1 gets no such leniency.
+	_, err = Validate(appendLegacy(nil, 2, 1, int8(CompressionLZ4), 0, nil, broken), testMax)
+	require.ErrorIs(t, err, ErrCorrupt)
+}

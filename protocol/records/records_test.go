@@ -100,6 +100,14 @@ func maxTimestamp(recs []Record) int64 {
 	return m
 }
 
+func minTimestamp(recs []Record) int64 {
+	m := recs[0].Timestamp
+	for _, r := range recs {
+		m = min(m, r.Timestamp)
+	}
+	return m
+}
+
 func TestRoundTrip(t *testing.T) {
 	for _, codec := range allCodecs {
 		for _, n := range []int{1, 5, 1000} {
@@ -137,6 +145,7 @@ func TestRoundTrip(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, n, info.RecordCount)
 				require.Equal(t, maxTimestamp(recs), info.MaxTimestamp)
+				require.Equal(t, minTimestamp(recs), info.MinTimestamp)
 				require.True(t, info.HasNullKey)
 				require.Equal(t, codec, info.Compression)
 

@@ -825,8 +825,9 @@ func (g *group) addMemberAndRebalanceLocked(jr *joinRequest, memberID string) ch
 	// New members can't heartbeat while parked: bound the join instead.
 	g.rescheduleHeartbeatLocked(m, g.shard.c.cfg.NewMemberJoinTimeout)
 	g.removePendingLocked(memberID)
+	ch := m.joinCh // captured first: completing the join clears m.joinCh
 	g.maybePrepareRebalanceOrCompleteJoinLocked("adding member " + memberID)
-	return m.joinCh
+	return ch
 }
 
 // replaceStaticMemberLocked is KIP-345's restart of a static member: the
@@ -872,16 +873,18 @@ func (g *group) replaceStaticMemberLocked(jr *joinRequest, oldID, newID string) 
 			}
 			return r, nil
 		}
-		m.joinCh = make(chan *protocol.JoinGroupResponse, 1)
+	}
+	ch := make(chan *protocol.JoinGroupResponse, 1)
+	m.joinCh = ch
+	switch g.state {
+	case stateStable:
 		g.prepareRebalanceLocked("static member " + *m.instanceID + " changed the selected protocol")
 	case stateCompletingRebalance:
-		m.joinCh = make(chan *protocol.JoinGroupResponse, 1)
 		g.prepareRebalanceLocked("static member " + *m.instanceID + " rejoined during CompletingRebalance")
 	default:
-		m.joinCh = make(chan *protocol.JoinGroupResponse, 1)
 		g.maybeCompleteJoinLocked()
 	}
-	return nil, m.joinCh
+	return nil, ch
 }
 
 // SyncGroup handles a SyncGroup request; members other than the leader

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs everything `make test` needs on a fresh Debian machine. Idempotent.
+# Installs what `make test` needs on a fresh Debian machine (Go comes with the
+# machine). Idempotent; prints what it installs.
 set -euo pipefail
 need_apt=()
+command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v unzip >/dev/null || need_apt+=(unzip)
 command -v kcat >/dev/null || need_apt+=(kcat)
@@ -11,4 +13,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need_apt[@]}"
 fi
+echo "downloading Go modules"
 go mod download
+echo "fetching Kafka's message specs (make specs)"
+make -s specs

@@ -48,11 +48,14 @@ type Log struct {
 	cfg     atomic.Pointer[Config]
 	epochs  *LeaderEpochCache
 
-	mu      sync.Mutex // writer lock; see doc.go for the order
-	closed  bool
-	metas   []batchMeta // scratch for append, reused to avoid allocations
-	pending []*pendingDelete
-	deletes sync.WaitGroup
+	mu     sync.Mutex // writer lock; see doc.go for the order
+	closed bool
+	metas  []batchMeta // scratch for append, reused to avoid allocations
+	// producers is the idempotent/transactional producer table (Kafka's
+	// ProducerStateManager), owned by mu.
+	producers *producerStateManager
+	pending   []*pendingDelete
+	deletes   sync.WaitGroup
 
 	stateMu sync.RWMutex
 	// segments is sorted by base offset and copy-on-write: the writer
@@ -69,6 +72,9 @@ type Log struct {
 	// recoveryPoint: every offset below it is on stable storage.
 	recoveryPoint atomic.Int64
 	lastFlushMs   atomic.Int64
+	// firstUnstable is the first offset of the earliest open transaction,
+	// -1 when none; written under mu, read by fetches without it.
+	firstUnstable atomic.Int64
 }
 
 type pendingDelete struct {
@@ -149,12 +155,12 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 			}
 			bases = append(bases, base)
 			logs[base] = true
-		case strings.HasSuffix(name, indexSuffix) || strings.HasSuffix(name, timeIndexSuffix):
+		case strings.HasSuffix(name, indexSuffix) || strings.HasSuffix(name, timeIndexSuffix) || strings.HasSuffix(name, txnIndexSuffix):
 			indexes = append(indexes, name)
 		}
 	}
 	for _, name := range indexes { // index files without a .log are leftovers
-		base, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSuffix(name, timeIndexSuffix), indexSuffix), 10, 64)
+		base, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, txnIndexSuffix), timeIndexSuffix), indexSuffix), 10, 64)
 		if err != nil || !logs[base] {
 			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
 				return err
@@ -218,7 +224,7 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 			}
 			l.logger.Warn("deleting segment after invalid data",
 				zap.Int64("base_offset", later), zap.Int64("dropped_bytes", size))
-			for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 				if err := os.Remove(segmentName(l.dir, later, suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return err
 				}
@@ -262,6 +268,9 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 		return err
 	}
 	if err := l.epochs.TruncateFromStart(l.logStartOffset); err != nil {
+		return err
+	}
+	if err := l.loadProducerStateLocked(); err != nil {
 		return err
 	}
 	l.logger.Info("log loaded",
@@ -438,6 +447,7 @@ func (l *Log) appendLocked(batches []byte, assign bool, leaderEpoch int32, hook 
 	}
 	metas := l.metas[:0]
 	next := l.logEndOffset
+	pa := l.producers.begin()
 	for pos := 0; pos < len(batches); {
 		b := batches[pos:]
 		h, err := records.ParseHeader(b)
@@ -465,6 +475,9 @@ func (l *Log) appendLocked(batches []byte, assign bool, leaderEpoch int32, hook 
 			if err := hook(b, h); err != nil {
 				return info, err
 			}
+		}
+		if err := pa.add(&h, b, assign); err != nil {
+			return info, err
 		}
 		metas = append(metas, batchMeta{
 			relPos: int64(pos), size: int64(len(b)), baseOffset: h.BaseOffset,
@@ -503,6 +516,9 @@ func (l *Log) appendLocked(batches []byte, assign bool, leaderEpoch int32, hook 
 			break // every batch carries the same epoch
 		}
 	}
+	if err := l.commitProducerAppendLocked(pa, seg); err != nil {
+		return info, err
+	}
 	l.stateMu.Lock()
 	l.logEndOffset = next
 	info.LogStartOffset = l.logStartOffset
@@ -517,6 +533,11 @@ func (l *Log) rollLocked(base int64) (*Segment, error) {
 	cfg := l.cfg.Load()
 	old := l.segments[len(l.segments)-1]
 	segs := append([]*Segment(nil), l.segments...)
+	// The producer table as of base lets recovery start here instead of
+	// rescanning the whole log.
+	if err := writeSnapshot(l.dir, base, l.producers.producers); err != nil {
+		return nil, err
+	}
 	if old.Size() == 0 {
 		segs = segs[:len(segs)-1]
 		if err := old.renameDeleted(); err != nil {
@@ -886,6 +907,10 @@ func (l *Log) deleteSegmentsLocked(n int, reason string) error {
 	if err := l.epochs.TruncateFromStart(lso); err != nil {
 		return err
 	}
+	first := l.segments[0].baseOffset
+	if err := deleteSnapshots(l.dir, func(off int64) bool { return off < first }); err != nil {
+		return err
+	}
 	l.metrics.segmentsDeleted(reason, len(gone))
 	delay := time.Duration(l.cfg.Load().FileDeleteDelayMs) * time.Millisecond
 	for _, s := range gone {
@@ -973,6 +998,9 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	l.logger.Info("log truncated", zap.Int64("target_offset", offset),
 		zap.Int64("log_end_offset", leo), zap.Int64("removed_bytes", removed), zap.Int("removed_segments", len(gone)))
+	if err := l.loadProducerStateLocked(); err != nil {
+		return err
+	}
 	return l.epochs.TruncateFromEnd(leo)
 }
 
@@ -1007,6 +1035,11 @@ func (l *Log) truncateFullyAndStartAtLocked(offset int64) error {
 	l.stateMu.Unlock()
 	l.recoveryPoint.Store(offset)
 	l.logger.Info("log truncated fully", zap.Int64("start_offset", offset), zap.Int("removed_segments", len(gone)))
+	if err := deleteSnapshots(l.dir, func(int64) bool { return true }); err != nil {
+		return err
+	}
+	l.producers = newProducerStateManager()
+	l.firstUnstable.Store(-1)
 	return l.epochs.Clear()
 }
 
@@ -1024,6 +1057,9 @@ func (l *Log) close(flush bool) error {
 	var err error
 	if active := l.segments[len(l.segments)-1]; active != nil {
 		err = active.onBecomeInactiveLocked()
+	}
+	if flush && err == nil {
+		err = writeSnapshot(l.dir, l.logEndOffset, l.producers.producers)
 	}
 	if flush && err == nil {
 		err = l.flushTo(l.logEndOffset, l.logEndOffset)

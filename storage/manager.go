@@ -34,6 +34,11 @@ type ManagerConfig struct {
 	CheckpointInterval time.Duration
 	// Registerer, if not nil, gets the storage metrics.
 	Registerer prometheus.Registerer
+	// ProducerIDExpiration is producer.id.expiration.ms (1 day): producer
+	// state idle this long is dropped, every ProducerIDExpirationCheck
+	// (producer.id.expiration.check.interval.ms, 10 min).
+	ProducerIDExpiration      time.Duration
+	ProducerIDExpirationCheck time.Duration
 }
 
 // Manager owns the logs of one broker across its log dirs and the
@@ -72,6 +77,12 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Minute
 	}
+	if cfg.ProducerIDExpiration <= 0 {
+		cfg.ProducerIDExpiration = 24 * time.Hour
+	}
+	if cfg.ProducerIDExpirationCheck <= 0 {
+		cfg.ProducerIDExpirationCheck = 10 * time.Minute
+	}
 	m := &Manager{
 		cfg: cfg, logger: logger,
 		logs: map[TopicPartition]*Log{}, dirOf: map[TopicPartition]string{},
@@ -94,6 +105,11 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 	m.ctx, m.cancel = ctx, cancel
 	m.goLoop(ctx, cfg.RetentionCheckInterval, m.retentionPass)
 	m.goLoop(ctx, cfg.FlushCheckInterval, m.flushPass)
+	m.goLoop(ctx, cfg.ProducerIDExpirationCheck, func(now time.Time) {
+		for _, l := range m.Logs() {
+			l.RemoveExpiredProducers(now.UnixMilli(), cfg.ProducerIDExpiration.Milliseconds())
+		}
+	})
 	m.goLoop(ctx, cfg.CheckpointInterval, func(time.Time) {
 		if err := m.writeCheckpoints(); err != nil {
 			m.logger.Error("writing checkpoints", zap.Error(err))

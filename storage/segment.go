@@ -37,6 +37,7 @@ type Segment struct {
 	log         *os.File
 	offsetIndex *offsetIndex
 	timeIndex   *timeIndex
+	txnIndex    *txnIndex // aborted transactions whose marker is in this segment
 	created     time.Time
 
 	size    atomic.Int64
@@ -95,6 +96,10 @@ func openSegment(dir string, base int64, cfg *Config, active bool) (*Segment, er
 	}
 	s.offsetIndex = &offsetIndex{oi}
 	s.timeIndex = &timeIndex{ti}
+	if s.txnIndex, err = openTxnIndex(dir, base); err != nil {
+		s.close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -326,6 +331,9 @@ func (s *Segment) truncateToLocked(offset int64) (int64, error) {
 	}
 	s.offsetIndex.truncateTo(offset)
 	s.timeIndex.truncateTo(offset)
+	if err := s.txnIndex.truncateTo(offset); err != nil {
+		return 0, err
+	}
 	if err := s.log.Truncate(pos); err != nil {
 		return 0, fmt.Errorf("storage: truncate segment %d: %w", s.baseOffset, err)
 	}
@@ -404,7 +412,7 @@ func (s *Segment) close() error {
 // keep using the open descriptors until removeFiles.
 func (s *Segment) renameDeleted() error {
 	s.deleted.Store(true)
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		p := segmentName(s.dir, s.baseOffset, suffix)
 		if err := os.Rename(p, p+deletedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("storage: delete segment %d: %w", s.baseOffset, err)
@@ -416,7 +424,7 @@ func (s *Segment) renameDeleted() error {
 // removeFiles closes the segment and unlinks its *.deleted files.
 func (s *Segment) removeFiles() error {
 	err := s.close()
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if e := os.Remove(segmentName(s.dir, s.baseOffset, suffix) + deletedSuffix); e != nil && !errors.Is(e, os.ErrNotExist) && err == nil {
 			err = e
 		}

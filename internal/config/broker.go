@@ -131,6 +131,7 @@ type Broker struct {
 	TransactionStateLogSegmentBytes      int32
 	TransactionMaxTimeoutMs              int32
 	TransactionalIDExpirationMs          int32
+	TransactionAbortCheckIntervalMs      int32 // transaction.abort.timed.out.transaction.cleanup.interval.ms
 	ProducerIDExpirationMs               int32
 
 	// Security: stored for auth/.
@@ -410,6 +411,7 @@ func (b *Broker) fill(r *resolver) {
 	b.TransactionStateLogSegmentBytes = r.i32("transaction.state.log.segment.bytes")
 	b.TransactionMaxTimeoutMs = r.i32("transaction.max.timeout.ms")
 	b.TransactionalIDExpirationMs = r.i32("transactional.id.expiration.ms")
+	b.TransactionAbortCheckIntervalMs = r.i32("transaction.abort.timed.out.transaction.cleanup.interval.ms")
 	b.ProducerIDExpirationMs = r.i32("producer.id.expiration.ms")
 
 	b.SASLEnabledMechanisms = r.list("sasl.enabled.mechanisms")

@@ -79,7 +79,15 @@ func (b *Broker) produceTo(rc *reqCtx, topic string, pr *protocol.ProduceRespons
 		pr.ErrorCode, pr.ErrorMessage = code, &msg
 		return
 	}
-	info, err := p.log.Append(batches, p.leaderEpoch.Load(), nil)
+	info, err := p.log.Append(batches, p.leaderEpoch.Load(), b.txnVerifyHook(rc, topic, pr.Index))
+	var dup *storage.DuplicateBatchError
+	if errors.As(err, &dup) {
+		// A retry of a batch already in the log: answer as the original
+		// append was answered, without appending again.
+		pr.BaseOffset = dup.FirstOffset
+		pr.LogStartOffset = p.log.LogStartOffset()
+		return
+	}
 	if err != nil {
 		pr.ErrorCode = storageErrorCode(err)
 		msg := err.Error()
@@ -201,6 +209,16 @@ func storageErrorCode(err error) int16 {
 		return errcode.OffsetOutOfRange
 	case errors.Is(err, storage.ErrCorrupt):
 		return errcode.CorruptMessage
+	case errors.Is(err, storage.ErrOutOfOrderSequence):
+		return errcode.OutOfOrderSequenceNumber
+	case errors.Is(err, storage.ErrInvalidProducerEpoch):
+		return errcode.InvalidProducerEpoch
+	case errors.Is(err, storage.ErrInvalidTxnState):
+		return errcode.InvalidTxnState
+	case errors.Is(err, storage.ErrCoordinatorFenced):
+		return errcode.TransactionCoordinatorFenced
+	case errors.Is(err, errTxnVerification):
+		return errcode.InvalidTxnState
 	default:
 		return errcode.KafkaStorageError
 	}

@@ -26,6 +26,9 @@ type fetchRead struct {
 	res     storage.ReadResult
 	lso     int64
 	current int32 // leader epoch reported in errors
+	// aborted lists, for read_committed, the aborted transactions that
+	// overlap the data read.
+	aborted []storage.AbortedTxn
 }
 
 func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.FetchRequest) (*protocol.FetchResponse, error) {
@@ -144,7 +147,7 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, isolation int8) (int, 
 		}
 		r.code = 0
 		hw := r.p.log.HighWatermark()
-		r.lso = hw // no transactions yet: the last stable offset is the high watermark
+		r.lso = min(r.p.log.LastStableOffset(), hw)
 		bound := hw
 		if isolation == readCommitted {
 			bound = r.lso
@@ -167,6 +170,10 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, isolation int8) (int, 
 			}
 			anyErr = true
 			continue
+		}
+		r.aborted = nil
+		if isolation == readCommitted && res.Size > 0 {
+			r.aborted = r.p.log.AbortedTransactions(r.fp.fetchOffset, bound)
 		}
 		total += res.Size
 	}
@@ -201,6 +208,11 @@ func (b *Broker) buildFetchResponse(resp *protocol.FetchResponse, v int16, reads
 				} else {
 					pd.Records = buf
 					b.metrics.bytesOut.Add(float64(len(buf)))
+					for _, a := range r.aborted {
+						pd.AbortedTransactions = append(pd.AbortedTransactions, protocol.FetchResponseAbortedTransaction{
+							ProducerID: protocol.ProducerID(a.ProducerID), FirstOffset: a.FirstOffset,
+						})
+					}
 				}
 			}
 		}

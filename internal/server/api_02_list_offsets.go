@@ -67,7 +67,10 @@ func (b *Broker) listOffset(v int16, topic string, isolation int8, rp *protocol.
 	l := p.log
 	switch ts := rp.Timestamp; {
 	case ts == latestTimestamp:
-		pr.Offset = l.HighWatermark() // last stable offset equals it until transactions land
+		pr.Offset = l.HighWatermark()
+		if isolation == readCommitted {
+			pr.Offset = l.LastStableOffset()
+		}
 		pr.LeaderEpoch = epoch
 	case ts == earliestTimestamp || ts == earliestLocalTimestamp:
 		pr.Offset = l.LogStartOffset()
@@ -93,7 +96,6 @@ func (b *Broker) listOffset(v int16, topic string, isolation int8, rp *protocol.
 		}
 		b.exactRecord(p, to.Offset, func(r *records.Record) bool { return r.Timestamp >= ts }, pr)
 	}
-	_ = isolation
 }
 
 // exactRecord finds, from the batch holding offset onward, the first record

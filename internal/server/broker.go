@@ -42,6 +42,8 @@ type Broker struct {
 	partitions map[storage.TopicPartition]*Partition
 
 	fetchSessions *fetchSessionCache
+	// txn is the transaction coordinator's glue (txn.go).
+	txn *txnGlue
 	// leadershipHooks are called by reconcile (see OnLeadership).
 	leadershipHooks []LeadershipHook
 

@@ -198,8 +198,21 @@ func (g *groupGlue) findCoordinator(ctx context.Context, rc *reqCtx, keyType int
 	}
 	switch keyType {
 	case 0: // GROUP
-	case 1: // TRANSACTION: not served until the transaction coordinator exists
-		return fail(errcode.CoordinatorNotAvailable)
+	case 1: // TRANSACTION (txn.go owns this branch)
+		node, code := g.b.txnCoordinatorNode(ctx, key)
+		if code != 0 {
+			return fail(code)
+		}
+		br := g.b.image.Load().Broker(node)
+		if br == nil || br.Fenced {
+			return fail(errcode.CoordinatorNotAvailable)
+		}
+		ep, ok := br.Endpoint(rc.c.listener)
+		if !ok {
+			return fail(errcode.CoordinatorNotAvailable)
+		}
+		c.NodeID, c.Host, c.Port = protocol.BrokerID(br.ID), ep.Host, int32(ep.Port)
+		return c
 	default:
 		return fail(errcode.InvalidRequest)
 	}

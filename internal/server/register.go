@@ -31,5 +31,6 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyDescribeCluster, 0, 2, b.handleDescribeCluster)
 	register(h, protocol.KeyDescribeTopicPartitions, 0, 0, b.handleDescribeTopicPartitions)
 	b.registerGroupHandlers(h) // keys 8-16, 42, 47: groups.go
+	b.registerTxnHandlers(h)   // keys 22, 24, 26, 27, 61, 65, 66: txn.go
 	return h
 }

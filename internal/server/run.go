@@ -93,6 +93,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		Dirs:                   cfg.LogDirs,
 		Default:                def,
 		RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
+		ProducerIDExpiration:   time.Duration(cfg.ProducerIDExpirationMs) * time.Millisecond,
 	}, log.Named("storage"))
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)

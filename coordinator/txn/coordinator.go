@@ -1,0 +1,524 @@
+package txn
+
+import (
+	"context"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/coordinator/group"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// Log persists TransactionLogKey/Value records in __transaction_state.
+type Log interface {
+	// Append writes one record to the partition and returns once it is
+	// committed.
+	Append(ctx context.Context, partition int32, key, value []byte) error
+	// Replay calls fn for every record of the partition, oldest first.
+	Replay(ctx context.Context, partition int32, fn func(key, value []byte) error) error
+}
+
+// Markers writes COMMIT or ABORT control batches to a transaction's
+// partitions (Kafka's TransactionMarkerChannelManager, in-process).
+type Markers interface {
+	WriteMarkers(ctx context.Context, producerID int64, epoch int16, commit bool, coordinatorEpoch int32, parts []TopicPartition) error
+}
+
+// Config is the coordinator's share of the broker config.
+type Config struct {
+	NumPartitions int32         // transaction.state.log.num.partitions
+	MaxTimeout    time.Duration // transaction.max.timeout.ms
+	// AbortCheckInterval is
+	// transaction.abort.timed.out.transaction.cleanup.interval.ms.
+	AbortCheckInterval time.Duration
+	// NextProducerID hands out a new producer id.
+	NextProducerID func(ctx context.Context) (int64, error)
+}
+
+// Coordinator is Kafka's TransactionCoordinator for the __transaction_state
+// partitions this broker leads.
+//
+// Concurrency: mu guards parts and txns and is held for a whole operation,
+// including its log appends and marker writes, so operations on
+// transactions are serialized (the appends are local and short).
+type Coordinator struct {
+	cfg     Config
+	log     Log
+	markers Markers
+	logger  *zap.Logger
+	now     func() time.Time
+
+	mu    sync.Mutex
+	parts map[int32]*partitionState
+	txns  map[string]*Metadata
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type partitionState struct {
+	epoch   int32 // coordinator epoch: the partition's leader epoch
+	loading bool
+}
+
+// New starts a coordinator; Close stops it.
+func New(cfg Config, log Log, markers Markers, logger *zap.Logger) *Coordinator {
+	if cfg.AbortCheckInterval <= 0 {
+		cfg.AbortCheckInterval = 10 * time.Second
+	}
+	c := &Coordinator{
+		cfg: cfg, log: log, markers: markers, logger: logger, now: time.Now,
+		parts: map[int32]*partitionState{}, txns: map[string]*Metadata{},
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.wg.Add(1)
+	go c.run()
+	return c
+}
+
+// Close stops the background work and waits for it.
+func (c *Coordinator) Close() {
+	c.cancel()
+	c.wg.Wait()
+}
+
+// PartitionFor is the __transaction_state partition of a transactional id:
+// Utils.abs(id.hashCode()) % numPartitions, as for groups.
+func (c *Coordinator) PartitionFor(transactionalID string) int32 {
+	return group.PartitionFor(transactionalID, c.cfg.NumPartitions)
+}
+
+// run aborts timed-out transactions and retries unfinished completions.
+func (c *Coordinator) run() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.AbortCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			c.abortTimedOut(c.ctx)
+		}
+	}
+}
+
+// Load reads a __transaction_state partition this broker now leads, then
+// completes the transactions it finds half-way through commit or abort.
+func (c *Coordinator) Load(partition, epoch int32) {
+	c.mu.Lock()
+	c.parts[partition] = &partitionState{epoch: epoch, loading: true}
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		loaded := map[string]*Metadata{}
+		err := c.log.Replay(c.ctx, partition, func(key, value []byte) error {
+			id, err := DecodeKey(key)
+			if err != nil {
+				return err
+			}
+			if value == nil {
+				delete(loaded, id)
+				return nil
+			}
+			m, err := DecodeValue(id, value)
+			if err != nil {
+				return err
+			}
+			if prev := loaded[id]; prev != nil && prev.ProducerID == m.ProducerID {
+				m.LastProducerEpoch = prev.ProducerEpoch
+			}
+			loaded[id] = m
+			return nil
+		})
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		st := c.parts[partition]
+		if st == nil || st.epoch != epoch {
+			return // unloaded or reloaded meanwhile
+		}
+		if err != nil {
+			c.logger.Error("cannot load __transaction_state partition", zap.Int32("partition", partition), zap.Error(err))
+			delete(c.parts, partition)
+			return
+		}
+		for id, m := range loaded {
+			if m.State == Dead {
+				continue
+			}
+			c.txns[id] = m
+		}
+		st.loading = false
+		c.logger.Info("transaction state loaded", zap.Int32("partition", partition), zap.Int("transactions", len(loaded)))
+		for _, m := range loaded {
+			if m.State == PrepareCommit || m.State == PrepareAbort {
+				c.completeLocked(c.ctx, m)
+			}
+		}
+	}()
+}
+
+// Unload forgets a partition this broker no longer leads.
+func (c *Coordinator) Unload(partition int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.parts, partition)
+	for id := range c.txns {
+		if c.PartitionFor(id) == partition {
+			delete(c.txns, id)
+		}
+	}
+}
+
+// checkLocked answers whether this broker coordinates id now.
+func (c *Coordinator) checkLocked(id string) (int32, *partitionState, int16) {
+	p := c.PartitionFor(id)
+	st := c.parts[p]
+	switch {
+	case st == nil:
+		return p, nil, errcode.NotCoordinator
+	case st.loading:
+		return p, nil, errcode.CoordinatorLoadInProgress
+	}
+	return p, st, 0
+}
+
+// writeLocked persists m as id's new state and installs it.
+func (c *Coordinator) writeLocked(ctx context.Context, m *Metadata) int16 {
+	p := c.PartitionFor(m.TransactionalID)
+	if err := c.log.Append(ctx, p, EncodeKey(m.TransactionalID), EncodeValue(m)); err != nil {
+		c.logger.Warn("cannot write transaction state", zap.String("transactional_id", m.TransactionalID), zap.Error(err))
+		return errcode.NotCoordinator
+	}
+	c.txns[m.TransactionalID] = m
+	return 0
+}
+
+// InitResult is InitProducerId's answer.
+type InitResult struct {
+	ErrorCode     int16
+	ProducerID    int64
+	ProducerEpoch int16
+}
+
+// InitProducerID serves InitProducerId for a transactional id. producerID
+// and epoch are the producer's current ones (-1 when it has none, KIP-360).
+func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs int32, producerID int64, epoch int16) InitResult {
+	fail := func(code int16) InitResult { return InitResult{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1} }
+	if timeoutMs <= 0 || time.Duration(timeoutMs)*time.Millisecond > c.cfg.MaxTimeout {
+		return fail(errcode.InvalidTransactionTimeout)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, _, code := c.checkLocked(id); code != 0 {
+		return fail(code)
+	}
+	cur := c.txns[id]
+	if cur == nil {
+		pid, err := c.cfg.NextProducerID(ctx)
+		if err != nil {
+			return fail(errcode.CoordinatorNotAvailable)
+		}
+		cur = &Metadata{TransactionalID: id, ProducerID: pid, PrevProducerID: -1, ProducerEpoch: -1,
+			LastProducerEpoch: -1, TimeoutMs: timeoutMs, State: Empty, StartMs: -1}
+	} else if producerID >= 0 {
+		switch {
+		case cur.ProducerID == producerID && cur.ProducerEpoch == epoch:
+		case (cur.ProducerID == producerID || cur.PrevProducerID == producerID) && cur.LastProducerEpoch == epoch &&
+			(cur.State == Empty || cur.State == CompleteCommit || cur.State == CompleteAbort):
+			// A retry of an InitProducerId that already bumped the epoch.
+			return InitResult{ProducerID: cur.ProducerID, ProducerEpoch: cur.ProducerEpoch}
+		case cur.ProducerID != producerID && cur.PrevProducerID != producerID:
+			return fail(errcode.InvalidProducerIDMapping)
+		default:
+			return fail(errcode.ProducerFenced)
+		}
+	}
+	switch cur.State {
+	case PrepareCommit, PrepareAbort:
+		if code := c.completeLocked(ctx, cur); code != 0 {
+			return fail(errcode.ConcurrentTransactions)
+		}
+		cur = c.txns[id]
+	case Ongoing:
+		// A new producer instance fences the old one: its transaction is
+		// aborted under a bumped epoch, so late writes of the old one fail.
+		if code := c.endLocked(ctx, cur, false, true); code != 0 {
+			return fail(code)
+		}
+		cur = c.txns[id]
+	}
+	if cur.State == PrepareCommit || cur.State == PrepareAbort {
+		return fail(errcode.ConcurrentTransactions) // markers not yet written; retried
+	}
+	next := cur.clone()
+	bumpEpoch(next)
+	if next.ProducerEpoch == math.MaxInt16 || cur.ProducerEpoch >= math.MaxInt16-1 {
+		pid, err := c.cfg.NextProducerID(ctx)
+		if err != nil {
+			return fail(errcode.CoordinatorNotAvailable)
+		}
+		next.PrevProducerID, next.ProducerID, next.ProducerEpoch, next.LastProducerEpoch = cur.ProducerID, pid, 0, -1
+	}
+	next.TimeoutMs = timeoutMs
+	next.State = Empty
+	next.Partitions = nil
+	next.StartMs = -1
+	next.UpdateMs = c.now().UnixMilli()
+	if code := c.writeLocked(ctx, next); code != 0 {
+		return fail(code)
+	}
+	return InitResult{ProducerID: next.ProducerID, ProducerEpoch: next.ProducerEpoch}
+}
+
+func bumpEpoch(m *Metadata) {
+	m.LastProducerEpoch = m.ProducerEpoch
+	m.ProducerEpoch++
+}
+
+// validateLocked checks a request's producer id and epoch against id's
+// state, as AddPartitionsToTxn and EndTxn do.
+func (c *Coordinator) validateLocked(id string, producerID int64, epoch int16) (*Metadata, int16) {
+	if _, _, code := c.checkLocked(id); code != 0 {
+		return nil, code
+	}
+	cur := c.txns[id]
+	switch {
+	case cur == nil || cur.ProducerID != producerID:
+		return nil, errcode.InvalidProducerIDMapping
+	case cur.ProducerEpoch != epoch:
+		return nil, errcode.ProducerFenced
+	}
+	return cur, 0
+}
+
+// AddPartitions adds partitions to id's transaction, starting one if none
+// is open. The result is one code for all the partitions.
+func (c *Coordinator) AddPartitions(ctx context.Context, id string, producerID int64, epoch int16, parts []TopicPartition) int16 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur, code := c.validateLocked(id, producerID, epoch)
+	if code != 0 {
+		return code
+	}
+	switch cur.State {
+	case PrepareCommit, PrepareAbort:
+		return errcode.ConcurrentTransactions
+	case Dead, PrepareEpochFence:
+		return errcode.InvalidTxnState
+	}
+	if cur.State == Ongoing {
+		all := true
+		for _, tp := range parts {
+			all = all && cur.hasPartition(tp)
+		}
+		if all {
+			return 0
+		}
+	}
+	next := cur.clone()
+	now := c.now().UnixMilli()
+	if cur.State != Ongoing {
+		next.Partitions = nil
+		next.StartMs = now
+	}
+	for _, tp := range parts {
+		next.addPartition(tp)
+	}
+	next.State = Ongoing
+	next.UpdateMs = now
+	return c.writeLocked(ctx, next)
+}
+
+// VerifyPartitions is AddPartitionsToTxn with VerifyOnly: which of parts
+// are in id's open transaction (0) and which are not (INVALID_TXN_STATE).
+func (c *Coordinator) VerifyPartitions(id string, producerID int64, epoch int16, parts []TopicPartition) ([]int16, int16) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur, code := c.validateLocked(id, producerID, epoch)
+	if code != 0 {
+		return nil, code
+	}
+	out := make([]int16, len(parts))
+	for i, tp := range parts {
+		if cur.State != Ongoing || !cur.hasPartition(tp) {
+			out[i] = errcode.InvalidTxnState
+		}
+	}
+	return out, 0
+}
+
+// EndTxn commits or aborts id's transaction: PrepareCommit/Abort is
+// written, the markers go to every partition, then CompleteCommit/Abort.
+func (c *Coordinator) EndTxn(ctx context.Context, id string, producerID int64, epoch int16, commit bool) int16 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur, code := c.validateLocked(id, producerID, epoch)
+	if code != 0 {
+		return code
+	}
+	switch cur.State {
+	case Ongoing:
+		return c.endLocked(ctx, cur, commit, false)
+	case CompleteCommit:
+		if commit {
+			return 0 // a retry
+		}
+	case CompleteAbort:
+		if !commit {
+			return 0
+		}
+	case PrepareCommit:
+		if commit {
+			return errcode.ConcurrentTransactions
+		}
+	case PrepareAbort:
+		if !commit {
+			return errcode.ConcurrentTransactions
+		}
+	}
+	return errcode.InvalidTxnState
+}
+
+// endLocked moves an Ongoing transaction to PrepareCommit/PrepareAbort
+// (bumping the epoch first when fencing) and completes it.
+func (c *Coordinator) endLocked(ctx context.Context, cur *Metadata, commit, fence bool) int16 {
+	next := cur.clone()
+	if fence {
+		bumpEpoch(next)
+	}
+	next.State = PrepareAbort
+	if commit {
+		next.State = PrepareCommit
+	}
+	next.UpdateMs = c.now().UnixMilli()
+	if code := c.writeLocked(ctx, next); code != 0 {
+		return code
+	}
+	c.completeLocked(ctx, next)
+	return 0
+}
+
+// completeLocked writes the markers of a PrepareCommit/PrepareAbort
+// transaction and then its CompleteCommit/CompleteAbort. A failure leaves
+// the Prepare state in place; the background loop retries it.
+func (c *Coordinator) completeLocked(ctx context.Context, m *Metadata) int16 {
+	commit := m.State == PrepareCommit
+	p := c.PartitionFor(m.TransactionalID)
+	st := c.parts[p]
+	if st == nil {
+		return errcode.NotCoordinator
+	}
+	if err := c.markers.WriteMarkers(ctx, m.ProducerID, m.ProducerEpoch, commit, st.epoch, m.Partitions); err != nil {
+		c.logger.Warn("cannot write transaction markers; will retry", zap.String("transactional_id", m.TransactionalID), zap.Error(err))
+		return errcode.CoordinatorNotAvailable
+	}
+	done := m.clone()
+	done.State = CompleteAbort
+	if commit {
+		done.State = CompleteCommit
+	}
+	done.Partitions = nil
+	done.UpdateMs = c.now().UnixMilli()
+	return c.writeLocked(ctx, done)
+}
+
+// abortTimedOut aborts Ongoing transactions older than their timeout,
+// fencing their producer with an epoch bump (Kafka's
+// abortTimedOutTransactions), and retries unfinished completions.
+func (c *Coordinator) abortTimedOut(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now().UnixMilli()
+	ids := make([]string, 0, len(c.txns))
+	for id := range c.txns {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		m := c.txns[id]
+		if _, _, code := c.checkLocked(id); code != 0 {
+			continue
+		}
+		switch {
+		case m.State == Ongoing && now-m.StartMs > int64(m.TimeoutMs):
+			c.logger.Info("aborting timed-out transaction", zap.String("transactional_id", id),
+				zap.Int64("producer_id", m.ProducerID), zap.Int16("producer_epoch", m.ProducerEpoch))
+			c.endLocked(ctx, m, false, true)
+		case m.State == PrepareCommit || m.State == PrepareAbort:
+			c.completeLocked(ctx, m)
+		}
+	}
+}
+
+// Describe returns a copy of id's state; code is NOT_COORDINATOR,
+// COORDINATOR_LOAD_IN_PROGRESS or TRANSACTIONAL_ID_NOT_FOUND on failure.
+func (c *Coordinator) Describe(id string) (*Metadata, int16) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, _, code := c.checkLocked(id); code != 0 {
+		return nil, code
+	}
+	m := c.txns[id]
+	if m == nil {
+		return nil, errcode.TransactionalIDNotFound
+	}
+	return m.clone(), 0
+}
+
+// Filter selects transactions for ListTransactions; zero values match all.
+type Filter struct {
+	States      []State
+	ProducerIDs []int64
+	// MinDuration: only transactions running at least this long (KIP-994).
+	MinDuration time.Duration
+}
+
+// List returns the transactions this broker coordinates that match f.
+func (c *Coordinator) List(f Filter) []*Metadata {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now().UnixMilli()
+	var out []*Metadata
+	for id, m := range c.txns {
+		if _, _, code := c.checkLocked(id); code != 0 {
+			continue
+		}
+		if len(f.States) > 0 && !containsState(f.States, m.State) {
+			continue
+		}
+		if len(f.ProducerIDs) > 0 && !containsInt64(f.ProducerIDs, m.ProducerID) {
+			continue
+		}
+		if f.MinDuration > 0 && (m.State != Ongoing || now-m.StartMs < f.MinDuration.Milliseconds()) {
+			continue
+		}
+		out = append(out, m.clone())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].TransactionalID < out[j].TransactionalID })
+	return out
+}
+
+func containsState(s []State, x State) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func containsInt64(s []int64, x int64) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,457 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/coordinator/txn"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/storage"
+)
+
+// errTxnVerification rejects a transactional batch for a partition the
+// producer's transaction does not include (INVALID_TXN_STATE).
+var errTxnVerification = errors.New("server: partition is not part of the producer's transaction")
+
+// txnGlue connects the transaction coordinator to this broker: it persists
+// to the hosted __transaction_state partitions, writes markers to the hosted
+// data partitions, and serves the transaction APIs.
+type txnGlue struct {
+	b     *Broker
+	coord *txn.Coordinator
+	ids   *producerIDs
+}
+
+// registerTxnHandlers starts the transaction coordinator and registers the
+// producer and transaction APIs; called from registerHandlers.
+func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
+	g := &txnGlue{b: b, ids: &producerIDs{alloc: b.ctrl.AllocateProducerIDs}}
+	b.txn = g
+	g.coord = txn.New(txn.Config{
+		NumPartitions:      b.cfg.TransactionStateLogNumPartitions,
+		MaxTimeout:         time.Duration(b.cfg.TransactionMaxTimeoutMs) * time.Millisecond,
+		AbortCheckInterval: time.Duration(b.cfg.TransactionAbortCheckIntervalMs) * time.Millisecond,
+		NextProducerID:     g.ids.Next,
+	}, txnStateLog{b}, txnMarkers{b}, b.log.Named("txn"))
+	b.OnLeadership(func(topic string, partition int32, leader bool, epoch int32) {
+		if topic != transactionStateTopic {
+			return
+		}
+		if leader {
+			g.coord.Load(partition, epoch)
+		} else {
+			g.coord.Unload(partition)
+		}
+	})
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		<-b.ctx.Done()
+		g.coord.Close()
+	}()
+	register(h, protocol.KeyInitProducerId, 0, 5, g.handleInitProducerID)
+	register(h, protocol.KeyAddPartitionsToTxn, 0, 5, g.handleAddPartitionsToTxn)
+	register(h, protocol.KeyEndTxn, 0, 5, g.handleEndTxn)
+	register(h, protocol.KeyWriteTxnMarkers, 1, 2, g.handleWriteTxnMarkers)
+	register(h, protocol.KeyDescribeProducers, 0, 0, g.handleDescribeProducers)
+	register(h, protocol.KeyDescribeTransactions, 0, 0, g.handleDescribeTransactions)
+	register(h, protocol.KeyListTransactions, 0, 2, g.handleListTransactions)
+}
+
+// txnVerifyHook is the produce-path AppendHook for transactional batches.
+// Without transaction.version 2 the broker does not verify partitions with
+// the coordinator (KIP-890 part 1 is not implemented), so it is nil.
+func (b *Broker) txnVerifyHook(rc *reqCtx, topic string, partition int32) storage.AppendHook {
+	return nil
+}
+
+// txnStateLog is txn.Log over the hosted __transaction_state partitions.
+type txnStateLog struct{ b *Broker }
+
+func (l txnStateLog) Append(ctx context.Context, partition int32, key, value []byte) error {
+	p := l.b.partition(transactionStateTopic, partition)
+	if p == nil || !p.isLeader() {
+		return fmt.Errorf("%s-%d: not the leader", transactionStateTopic, partition)
+	}
+	batch, err := records.AppendBatch(nil, records.NewBatchOptions(), []records.Record{{Timestamp: time.Now().UnixMilli(), Key: key, Value: value}})
+	if err != nil {
+		return fmt.Errorf("build __transaction_state batch: %w", err)
+	}
+	info, err := p.log.Append(batch, p.leaderEpoch.Load(), nil)
+	if err != nil {
+		return err
+	}
+	p.log.SetHighWatermark(info.LastOffset + 1)
+	p.waiters.wake()
+	return nil
+}
+
+func (l txnStateLog) Replay(ctx context.Context, partition int32, fn func(key, value []byte) error) error {
+	p := l.b.partition(transactionStateTopic, partition)
+	if p == nil || !p.isLeader() {
+		return fmt.Errorf("%s-%d: not the leader", transactionStateTopic, partition)
+	}
+	return replayLog(ctx, p.log, fn)
+}
+
+// replayLog calls fn for every data record from the log start to the high
+// watermark.
+func replayLog(ctx context.Context, l *storage.Log, fn func(key, value []byte) error) error {
+	off, end := l.LogStartOffset(), l.HighWatermark()
+	var buf []byte
+	for off < end {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res, err := l.Read(off, 1<<20, end, true)
+		if err != nil {
+			return err
+		}
+		if buf, err = res.ReadInto(buf[:0]); err != nil {
+			return err
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		for batch, err := range records.Batches(buf) {
+			if err != nil {
+				return err
+			}
+			h, err := records.ParseHeader(batch)
+			if err != nil {
+				return err
+			}
+			off = h.LastOffset() + 1
+			if h.IsControl() {
+				continue
+			}
+			if err := records.ForEachRecord(batch, maxDecompressedBatch, func(r *records.Record) error {
+				return fn(r.Key, r.Value)
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// txnMarkers writes markers to the partitions this broker leads; it is the
+// in-process stand-in for WriteTxnMarkers requests to other brokers.
+type txnMarkers struct{ b *Broker }
+
+func (m txnMarkers) WriteMarkers(ctx context.Context, producerID int64, epoch int16, commit bool, coordinatorEpoch int32, parts []txn.TopicPartition) error {
+	var errs []error
+	for _, tp := range parts {
+		if code := m.b.writeMarker(tp.Topic, tp.Partition, producerID, epoch, commit, coordinatorEpoch); code != 0 &&
+			code != errcode.UnknownTopicOrPartition { // a deleted topic needs no marker
+			errs = append(errs, fmt.Errorf("%s-%d: %s", tp.Topic, tp.Partition, errName(code)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeMarker appends one COMMIT/ABORT control batch and returns its code.
+func (b *Broker) writeMarker(topic string, partition int32, producerID int64, epoch int16, commit bool, coordinatorEpoch int32) int16 {
+	p := b.partition(topic, partition)
+	if p == nil {
+		return b.missingPartitionCode(topic, partition)
+	}
+	if !p.isLeader() {
+		return errcode.NotLeaderOrFollower
+	}
+	marker := records.EndTxnMarker(producerID, epoch, commit, coordinatorEpoch, time.Now().UnixMilli())
+	info, err := p.log.Append(marker, p.leaderEpoch.Load(), nil)
+	if err != nil {
+		b.log.Warn("cannot write transaction marker", zap.String("topic", topic), zap.Int32("partition", partition), zap.Error(err))
+		return storageErrorCode(err)
+	}
+	p.log.SetHighWatermark(info.LastOffset + 1)
+	p.waiters.wake()
+	return 0
+}
+
+// ensureTxnTopic creates __transaction_state on first use, as Kafka does
+// when a client first looks for a transaction coordinator.
+func (b *Broker) ensureTxnTopic(ctx context.Context) *controller.MetadataImage {
+	img := b.image.Load()
+	if img.Topic(transactionStateTopic) != nil {
+		return img
+	}
+	live := 0
+	for _, br := range img.Brokers() {
+		if !br.Fenced {
+			live++
+		}
+	}
+	rf := b.cfg.TransactionStateLogReplicationFactor
+	if live > 0 && int(rf) > live {
+		rf = int16(live)
+	}
+	compact := "compact"
+	segment := strconv.Itoa(int(b.cfg.TransactionStateLogSegmentBytes))
+	minISR := strconv.Itoa(int(b.cfg.TransactionStateLogMinISR))
+	if live > 0 && int(b.cfg.TransactionStateLogMinISR) > live {
+		minISR = strconv.Itoa(live)
+	}
+	res := b.ctrl.CreateTopics(ctx, []controller.CreateTopic{{
+		Name: transactionStateTopic, NumPartitions: b.cfg.TransactionStateLogNumPartitions, ReplicationFactor: rf,
+		Configs: map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment, "min.insync.replicas": &minISR},
+	}}, false)
+	if err := res[0].Err; err != nil && b.image.Load().Topic(transactionStateTopic) == nil {
+		b.log.Warn("cannot create __transaction_state", zap.Error(err))
+	}
+	return b.syncImage()
+}
+
+// txnCoordinatorNode is FindCoordinator for key type TRANSACTION: the
+// leader of the id's __transaction_state partition, or an error code.
+func (b *Broker) txnCoordinatorNode(ctx context.Context, key string) (int32, int16) {
+	img := b.ensureTxnTopic(ctx)
+	t := img.Topic(transactionStateTopic)
+	if t == nil {
+		return -1, errcode.CoordinatorNotAvailable
+	}
+	p := b.txn.coord.PartitionFor(key)
+	if int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
+		return -1, errcode.CoordinatorNotAvailable
+	}
+	return t.Partitions[p].Leader, 0
+}
+
+func (g *txnGlue) handleInitProducerID(ctx context.Context, rc *reqCtx, req *protocol.InitProducerIdRequest) (*protocol.InitProducerIdResponse, error) {
+	resp := &protocol.InitProducerIdResponse{ProducerID: -1, ProducerEpoch: -1, OngoingTxnProducerID: -1, OngoingTxnProducerEpoch: -1}
+	if req.TransactionalID == nil || *req.TransactionalID == "" {
+		// Idempotent producer: always a fresh producer id, as Kafka does; a
+		// producer bumps its own epoch after a sequence problem (KIP-360).
+		pid, err := g.ids.Next(ctx)
+		if err != nil {
+			resp.ErrorCode = errcode.CoordinatorNotAvailable
+			return resp, nil
+		}
+		resp.ProducerID, resp.ProducerEpoch = protocol.ProducerID(pid), 0
+		return resp, nil
+	}
+	pid, epoch := int64(-1), int16(-1)
+	if rc.v >= 3 {
+		pid, epoch = int64(req.ProducerID), req.ProducerEpoch
+	}
+	r := g.coord.InitProducerID(ctx, string(*req.TransactionalID), req.TransactionTimeoutMs, pid, epoch)
+	resp.ErrorCode, resp.ProducerID, resp.ProducerEpoch = r.ErrorCode, protocol.ProducerID(r.ProducerID), r.ProducerEpoch
+	if rc.v < 4 && resp.ErrorCode == errcode.ProducerFenced {
+		resp.ErrorCode = errcode.InvalidProducerEpoch // PRODUCER_FENCED is v4+
+	}
+	return resp, nil
+}
+
+// topicPartitions resolves a request's topics: partitions that don't exist
+// get UNKNOWN_TOPIC_OR_PARTITION.
+func (g *txnGlue) checkPartitions(topics []protocol.AddPartitionsToTxnRequestAddPartitionsToTxnTopic) ([]txn.TopicPartition, map[txn.TopicPartition]int16) {
+	img := g.b.image.Load()
+	var parts []txn.TopicPartition
+	bad := map[txn.TopicPartition]int16{}
+	for _, t := range topics {
+		ti := img.Topic(string(t.Name))
+		for _, p := range t.Partitions {
+			tp := txn.TopicPartition{Topic: string(t.Name), Partition: p}
+			parts = append(parts, tp)
+			if ti == nil || p < 0 || int(p) >= len(ti.Partitions) {
+				bad[tp] = errcode.UnknownTopicOrPartition
+			}
+		}
+	}
+	return parts, bad
+}
+
+func (g *txnGlue) addPartitions(ctx context.Context, id string, pid int64, epoch int16, verify bool,
+	topics []protocol.AddPartitionsToTxnRequestAddPartitionsToTxnTopic) []protocol.AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
+	parts, bad := g.checkPartitions(topics)
+	codes := make([]int16, len(parts))
+	switch {
+	case len(bad) > 0:
+		for i, tp := range parts {
+			codes[i] = errcode.OperationNotAttempted
+			if c, ok := bad[tp]; ok {
+				codes[i] = c
+			}
+		}
+	case verify:
+		res, code := g.coord.VerifyPartitions(id, pid, epoch, parts)
+		for i := range codes {
+			if code != 0 {
+				codes[i] = code
+			} else {
+				codes[i] = res[i]
+			}
+		}
+	default:
+		code := g.coord.AddPartitions(ctx, id, pid, epoch, parts)
+		for i := range codes {
+			codes[i] = code
+		}
+	}
+	var out []protocol.AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult
+	i := 0
+	for _, t := range topics {
+		tr := protocol.AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult{Name: t.Name}
+		for _, p := range t.Partitions {
+			tr.ResultsByPartition = append(tr.ResultsByPartition, protocol.AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult{
+				PartitionIndex: p, PartitionErrorCode: codes[i]})
+			i++
+		}
+		out = append(out, tr)
+	}
+	return out
+}
+
+func (g *txnGlue) handleAddPartitionsToTxn(ctx context.Context, rc *reqCtx, req *protocol.AddPartitionsToTxnRequest) (*protocol.AddPartitionsToTxnResponse, error) {
+	resp := &protocol.AddPartitionsToTxnResponse{}
+	if rc.v < 4 {
+		res := g.addPartitions(ctx, string(req.V3AndBelowTransactionalID), int64(req.V3AndBelowProducerID), req.V3AndBelowProducerEpoch, false, req.V3AndBelowTopics)
+		if rc.v < 2 { // PRODUCER_FENCED arrived with v2
+			fixFenced(res)
+		}
+		resp.ResultsByTopicV3AndBelow = res
+		return resp, nil
+	}
+	for _, t := range req.Transactions {
+		resp.ResultsByTransaction = append(resp.ResultsByTransaction, protocol.AddPartitionsToTxnResponseAddPartitionsToTxnResult{
+			TransactionalID: t.TransactionalID,
+			TopicResults:    g.addPartitions(ctx, string(t.TransactionalID), int64(t.ProducerID), t.ProducerEpoch, t.VerifyOnly, t.Topics),
+		})
+	}
+	return resp, nil
+}
+
+func fixFenced(res []protocol.AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult) {
+	for i := range res {
+		for j := range res[i].ResultsByPartition {
+			if res[i].ResultsByPartition[j].PartitionErrorCode == errcode.ProducerFenced {
+				res[i].ResultsByPartition[j].PartitionErrorCode = errcode.InvalidProducerEpoch
+			}
+		}
+	}
+}
+
+func (g *txnGlue) handleEndTxn(ctx context.Context, rc *reqCtx, req *protocol.EndTxnRequest) (*protocol.EndTxnResponse, error) {
+	code := g.coord.EndTxn(ctx, string(req.TransactionalID), int64(req.ProducerID), req.ProducerEpoch, req.Committed)
+	if rc.v < 2 && code == errcode.ProducerFenced {
+		code = errcode.InvalidProducerEpoch
+	}
+	return &protocol.EndTxnResponse{ErrorCode: code, ProducerID: req.ProducerID, ProducerEpoch: req.ProducerEpoch}, nil
+}
+
+func (g *txnGlue) handleWriteTxnMarkers(ctx context.Context, rc *reqCtx, req *protocol.WriteTxnMarkersRequest) (*protocol.WriteTxnMarkersResponse, error) {
+	resp := &protocol.WriteTxnMarkersResponse{}
+	for _, m := range req.Markers {
+		mr := protocol.WriteTxnMarkersResponseWritableTxnMarkerResult{ProducerID: m.ProducerID}
+		for _, t := range m.Topics {
+			tr := protocol.WriteTxnMarkersResponseWritableTxnMarkerTopicResult{Name: t.Name}
+			for _, p := range t.PartitionIndexes {
+				code := g.b.writeMarker(string(t.Name), p, int64(m.ProducerID), m.ProducerEpoch, m.TransactionResult, m.CoordinatorEpoch)
+				tr.Partitions = append(tr.Partitions, protocol.WriteTxnMarkersResponseWritableTxnMarkerPartitionResult{PartitionIndex: p, ErrorCode: code})
+			}
+			mr.Topics = append(mr.Topics, tr)
+		}
+		resp.Markers = append(resp.Markers, mr)
+	}
+	return resp, nil
+}
+
+func (g *txnGlue) handleDescribeProducers(ctx context.Context, rc *reqCtx, req *protocol.DescribeProducersRequest) (*protocol.DescribeProducersResponse, error) {
+	resp := &protocol.DescribeProducersResponse{}
+	for _, t := range req.Topics {
+		tr := protocol.DescribeProducersResponseTopicResponse{Name: t.Name}
+		for _, idx := range t.PartitionIndexes {
+			pr := protocol.DescribeProducersResponsePartitionResponse{PartitionIndex: idx}
+			p := g.b.partition(string(t.Name), idx)
+			switch {
+			case p == nil:
+				pr.ErrorCode = g.b.missingPartitionCode(string(t.Name), idx)
+			case !p.isLeader():
+				pr.ErrorCode = errcode.NotLeaderOrFollower
+			default:
+				for _, s := range p.log.ActiveProducers() {
+					pr.ActiveProducers = append(pr.ActiveProducers, protocol.DescribeProducersResponseProducerState{
+						ProducerID: protocol.ProducerID(s.ProducerID), ProducerEpoch: int32(s.Epoch), LastSequence: s.LastSequence,
+						LastTimestamp: s.LastTimestamp, CoordinatorEpoch: s.CoordinatorEpoch, CurrentTxnStartOffset: s.CurrentTxnStartOffset,
+					})
+				}
+			}
+			tr.Partitions = append(tr.Partitions, pr)
+		}
+		resp.Topics = append(resp.Topics, tr)
+	}
+	return resp, nil
+}
+
+func (g *txnGlue) handleDescribeTransactions(ctx context.Context, rc *reqCtx, req *protocol.DescribeTransactionsRequest) (*protocol.DescribeTransactionsResponse, error) {
+	resp := &protocol.DescribeTransactionsResponse{}
+	for _, id := range req.TransactionalIDs {
+		st := protocol.DescribeTransactionsResponseTransactionState{TransactionalID: id, ProducerID: -1, ProducerEpoch: -1, TransactionStartTimeMs: -1}
+		m, code := g.coord.Describe(string(id))
+		st.ErrorCode = code
+		if m != nil {
+			st.TransactionState = m.State.String()
+			st.TransactionTimeoutMs = m.TimeoutMs
+			st.TransactionStartTimeMs = m.StartMs
+			st.ProducerID, st.ProducerEpoch = protocol.ProducerID(m.ProducerID), m.ProducerEpoch
+			for _, tp := range m.Partitions {
+				if n := len(st.Topics); n == 0 || string(st.Topics[n-1].Topic) != tp.Topic {
+					st.Topics = append(st.Topics, protocol.DescribeTransactionsResponseTopicData{Topic: protocol.TopicName(tp.Topic)})
+				}
+				last := &st.Topics[len(st.Topics)-1]
+				last.Partitions = append(last.Partitions, tp.Partition)
+			}
+		}
+		resp.TransactionStates = append(resp.TransactionStates, st)
+	}
+	return resp, nil
+}
+
+func (g *txnGlue) handleListTransactions(ctx context.Context, rc *reqCtx, req *protocol.ListTransactionsRequest) (*protocol.ListTransactionsResponse, error) {
+	resp := &protocol.ListTransactionsResponse{}
+	var f txn.Filter
+	for _, s := range req.StateFilters {
+		if st, ok := txn.ParseState(s); ok {
+			f.States = append(f.States, st)
+		} else {
+			resp.UnknownStateFilters = append(resp.UnknownStateFilters, s)
+		}
+	}
+	if len(req.StateFilters) > 0 && len(f.States) == 0 {
+		return resp, nil // only unknown states: nothing can match
+	}
+	for _, p := range req.ProducerIDFilters {
+		f.ProducerIDs = append(f.ProducerIDs, int64(p))
+	}
+	if rc.v >= 1 && req.DurationFilter > 0 {
+		f.MinDuration = time.Duration(req.DurationFilter) * time.Millisecond
+	}
+	var re *regexp.Regexp
+	if rc.v >= 2 && req.TransactionalIDPattern != nil && *req.TransactionalIDPattern != "" {
+		var err error
+		if re, err = regexp.Compile(*req.TransactionalIDPattern); err != nil {
+			resp.ErrorCode = errcode.InvalidRegularExpression
+			return resp, nil
+		}
+	}
+	for _, m := range g.coord.List(f) {
+		if re != nil && !re.MatchString(m.TransactionalID) {
+			continue
+		}
+		resp.TransactionStates = append(resp.TransactionStates, protocol.ListTransactionsResponseTransactionState{
+			TransactionalID: protocol.TransactionalID(m.TransactionalID), ProducerID: protocol.ProducerID(m.ProducerID),
+			TransactionState: m.State.String(),
+		})
+	}
+	return resp, nil
+}

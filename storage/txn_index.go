@@ -1,0 +1,123 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+)
+
+// txnIndexSuffix names a segment's aborted transaction index.
+const txnIndexSuffix = ".txnindex"
+
+// txnIndexEntrySize is Kafka's AbortedTxn entry: version i16, producerId
+// i64, firstOffset i64, lastOffset i64, lastStableOffset i64.
+const txnIndexEntrySize = 2 + 8 + 8 + 8 + 8
+
+// txnIndex is a segment's .txnindex, kept whole in memory (it holds one
+// entry per aborted transaction, so it is small). The writer appends under
+// Log.mu; fetches read under mu.
+type txnIndex struct {
+	path string
+	mu   sync.Mutex
+	txns []AbortedTxn // ascending by LastOffset
+}
+
+// openTxnIndex loads the index of the segment at base, if it has one. A
+// trailing partial entry (torn write) is dropped.
+func openTxnIndex(dir string, base int64) (*txnIndex, error) {
+	x := &txnIndex{path: segmentName(dir, base, txnIndexSuffix)}
+	b, err := os.ReadFile(x.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return x, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: read %s: %w", x.path, err)
+	}
+	be := binary.BigEndian
+	for ; len(b) >= txnIndexEntrySize; b = b[txnIndexEntrySize:] {
+		x.txns = append(x.txns, AbortedTxn{
+			ProducerID:       int64(be.Uint64(b[2:])),
+			FirstOffset:      int64(be.Uint64(b[10:])),
+			LastOffset:       int64(be.Uint64(b[18:])),
+			LastStableOffset: int64(be.Uint64(b[26:])),
+		})
+	}
+	if len(b) != 0 {
+		return x, x.rewriteLocked()
+	}
+	return x, nil
+}
+
+func appendTxnEntry(b []byte, t AbortedTxn) []byte {
+	be := binary.BigEndian
+	b = be.AppendUint16(b, 0)
+	b = be.AppendUint64(b, uint64(t.ProducerID))
+	b = be.AppendUint64(b, uint64(t.FirstOffset))
+	b = be.AppendUint64(b, uint64(t.LastOffset))
+	return be.AppendUint64(b, uint64(t.LastStableOffset))
+}
+
+// append adds t at the end of the file. Caller holds Log.mu.
+func (x *txnIndex) append(t AbortedTxn) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	f, err := os.OpenFile(x.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("storage: append %s: %w", x.path, err)
+	}
+	_, err = f.Write(appendTxnEntry(nil, t))
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err != nil {
+		return fmt.Errorf("storage: append %s: %w", x.path, err)
+	}
+	x.txns = append(x.txns, t)
+	return nil
+}
+
+// truncateTo drops entries whose marker is at or after offset.
+func (x *txnIndex) truncateTo(offset int64) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	n := len(x.txns)
+	for n > 0 && x.txns[n-1].LastOffset >= offset {
+		n--
+	}
+	if n == len(x.txns) {
+		return nil
+	}
+	x.txns = x.txns[:n]
+	return x.rewriteLocked()
+}
+
+func (x *txnIndex) rewriteLocked() error {
+	if len(x.txns) == 0 {
+		if err := os.Remove(x.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("storage: truncate %s: %w", x.path, err)
+		}
+		return nil
+	}
+	var b []byte
+	for _, t := range x.txns {
+		b = appendTxnEntry(b, t)
+	}
+	if err := os.WriteFile(x.path, b, 0o644); err != nil {
+		return fmt.Errorf("storage: rewrite %s: %w", x.path, err)
+	}
+	return nil
+}
+
+// collect appends the entries overlapping [start, end) to dst.
+func (x *txnIndex) collect(dst []AbortedTxn, start, end int64) []AbortedTxn {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, t := range x.txns {
+		if t.LastOffset >= start && t.FirstOffset < end {
+			dst = append(dst, t)
+		}
+	}
+	return dst
+}

@@ -182,12 +182,12 @@ func goldenResponse(req Request, port int32) Response {
 		}
 	case *MetadataRequest:
 		out := resp.(*MetadataResponse)
-		out.Brokers = []MetadataResponseMetadataResponseBroker{{NodeID: 0, Host: "127.0.0.1", Port: port}}
+		out.Brokers = []MetadataResponseBroker{{NodeID: 0, Host: "127.0.0.1", Port: port}}
 		out.ClusterID = ptr("spool-golden")
 		name := TopicName(goldenTopic)
-		out.Topics = []MetadataResponseMetadataResponseTopic{{
+		out.Topics = []MetadataResponseTopic{{
 			Name: &name, TopicID: UUID{1, 2, 3},
-			Partitions: []MetadataResponseMetadataResponsePartition{{LeaderID: 0, ReplicaNodes: []BrokerID{0}, IsrNodes: []BrokerID{0}}},
+			Partitions: []MetadataResponsePartition{{LeaderID: 0, ReplicaNodes: []BrokerID{0}, IsrNodes: []BrokerID{0}}},
 		}}
 	case *ProduceRequest:
 		out := resp.(*ProduceResponse)

@@ -199,7 +199,7 @@ func TestDefaults(t *testing.T) {
 	require.Nil(t, m.Topics, "null topics means all topics")
 	b = m.AppendTo(nil, 1)
 	require.Equal(t, []byte{0xff, 0xff, 0xff, 0xff}, b, "null array at v1")
-	m.Topics = []MetadataRequestMetadataRequestTopic{}
+	m.Topics = []MetadataRequestTopic{}
 	require.Equal(t, []byte{0, 0, 0, 0}, m.AppendTo(nil, 1), "empty array at v1")
 }
 

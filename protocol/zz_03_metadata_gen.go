@@ -11,13 +11,13 @@ type MetadataResponse struct {
 	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v3-13)
 	ThrottleTimeMs int32
 	// A list of brokers present in the cluster.
-	Brokers []MetadataResponseMetadataResponseBroker
+	Brokers []MetadataResponseBroker
 	// The cluster ID that responding broker belongs to. (v2-13, nullable)
 	ClusterID *string
 	// The ID of the controller broker. (v1-13)
 	ControllerID BrokerID
 	// Each topic in the response.
-	Topics []MetadataResponseMetadataResponseTopic
+	Topics []MetadataResponseTopic
 	// 32-bit bitfield to represent authorized operations for this cluster. (v8-10)
 	ClusterAuthorizedOperations int32
 	// The top-level error code, or 0 if there was no error. (v13)
@@ -88,7 +88,7 @@ func (m *MetadataResponse) Decode(r *wire.Reader, v int16) error {
 		m.ThrottleTimeMs = r.Int32()
 	}
 	if n := readArrayLen(r, flex, false, 10); n >= 0 {
-		m.Brokers = make([]MetadataResponseMetadataResponseBroker, n)
+		m.Brokers = make([]MetadataResponseBroker, n)
 		for i := range m.Brokers {
 			_ = m.Brokers[i].Decode(r, v)
 		}
@@ -100,7 +100,7 @@ func (m *MetadataResponse) Decode(r *wire.Reader, v int16) error {
 		m.ControllerID = BrokerID(r.Int32())
 	}
 	if n := readArrayLen(r, flex, false, 8); n >= 0 {
-		m.Topics = make([]MetadataResponseMetadataResponseTopic, n)
+		m.Topics = make([]MetadataResponseTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -124,8 +124,8 @@ func (m *MetadataResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// MetadataResponseMetadataResponseBroker is a nested struct of MetadataResponse.
-type MetadataResponseMetadataResponseBroker struct {
+// MetadataResponseBroker is a nested struct of MetadataResponse.
+type MetadataResponseBroker struct {
 	// The broker ID. (map key)
 	NodeID BrokerID
 	// The broker hostname.
@@ -139,11 +139,11 @@ type MetadataResponseMetadataResponseBroker struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *MetadataResponseMetadataResponseBroker) Default() {
-	*m = MetadataResponseMetadataResponseBroker{}
+func (m *MetadataResponseBroker) Default() {
+	*m = MetadataResponseBroker{}
 }
 
-func (m *MetadataResponseMetadataResponseBroker) isDefault() bool {
+func (m *MetadataResponseBroker) isDefault() bool {
 	return m.NodeID == 0 &&
 		m.Host == "" &&
 		m.Port == 0 &&
@@ -152,7 +152,7 @@ func (m *MetadataResponseMetadataResponseBroker) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *MetadataResponseMetadataResponseBroker) AppendTo(dst []byte, v int16) []byte {
+func (m *MetadataResponseBroker) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 9
 	_ = flex
 	dst = wire.AppendInt32(dst, int32(m.NodeID))
@@ -168,7 +168,7 @@ func (m *MetadataResponseMetadataResponseBroker) AppendTo(dst []byte, v int16) [
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *MetadataResponseMetadataResponseBroker) Decode(r *wire.Reader, v int16) error {
+func (m *MetadataResponseBroker) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 9
 	_ = flex
@@ -191,8 +191,8 @@ func (m *MetadataResponseMetadataResponseBroker) Decode(r *wire.Reader, v int16)
 	return r.Err()
 }
 
-// MetadataResponseMetadataResponseTopic is a nested struct of MetadataResponse.
-type MetadataResponseMetadataResponseTopic struct {
+// MetadataResponseTopic is a nested struct of MetadataResponse.
+type MetadataResponseTopic struct {
 	// The topic error, or 0 if there was no error.
 	ErrorCode int16
 	// The topic name. Null for non-existing topics queried by ID. This is never null when ErrorCode is zero. One of Name and TopicId is always populated. (nullable v12-13, map key)
@@ -202,7 +202,7 @@ type MetadataResponseMetadataResponseTopic struct {
 	// True if the topic is internal. (v1-13)
 	IsInternal bool
 	// Each partition in the topic.
-	Partitions []MetadataResponseMetadataResponsePartition
+	Partitions []MetadataResponsePartition
 	// 32-bit bitfield to represent authorized operations for this topic. (v8-13)
 	TopicAuthorizedOperations int32
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
@@ -210,12 +210,12 @@ type MetadataResponseMetadataResponseTopic struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *MetadataResponseMetadataResponseTopic) Default() {
-	*m = MetadataResponseMetadataResponseTopic{}
+func (m *MetadataResponseTopic) Default() {
+	*m = MetadataResponseTopic{}
 	m.TopicAuthorizedOperations = -2147483648
 }
 
-func (m *MetadataResponseMetadataResponseTopic) isDefault() bool {
+func (m *MetadataResponseTopic) isDefault() bool {
 	return m.ErrorCode == 0 &&
 		m.Name == nil &&
 		m.TopicID == (UUID{}) &&
@@ -226,7 +226,7 @@ func (m *MetadataResponseMetadataResponseTopic) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *MetadataResponseMetadataResponseTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *MetadataResponseTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 9
 	_ = flex
 	dst = wire.AppendInt16(dst, m.ErrorCode)
@@ -251,7 +251,7 @@ func (m *MetadataResponseMetadataResponseTopic) AppendTo(dst []byte, v int16) []
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *MetadataResponseMetadataResponseTopic) Decode(r *wire.Reader, v int16) error {
+func (m *MetadataResponseTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 9
 	_ = flex
@@ -264,7 +264,7 @@ func (m *MetadataResponseMetadataResponseTopic) Decode(r *wire.Reader, v int16) 
 		m.IsInternal = r.Bool()
 	}
 	if n := readArrayLen(r, flex, false, 18); n >= 0 {
-		m.Partitions = make([]MetadataResponseMetadataResponsePartition, n)
+		m.Partitions = make([]MetadataResponsePartition, n)
 		for i := range m.Partitions {
 			_ = m.Partitions[i].Decode(r, v)
 		}
@@ -285,8 +285,8 @@ func (m *MetadataResponseMetadataResponseTopic) Decode(r *wire.Reader, v int16) 
 	return r.Err()
 }
 
-// MetadataResponseMetadataResponsePartition is a nested struct of MetadataResponse.
-type MetadataResponseMetadataResponsePartition struct {
+// MetadataResponsePartition is a nested struct of MetadataResponse.
+type MetadataResponsePartition struct {
 	// The partition error, or 0 if there was no error.
 	ErrorCode int16
 	// The partition index.
@@ -306,12 +306,12 @@ type MetadataResponseMetadataResponsePartition struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *MetadataResponseMetadataResponsePartition) Default() {
-	*m = MetadataResponseMetadataResponsePartition{}
+func (m *MetadataResponsePartition) Default() {
+	*m = MetadataResponsePartition{}
 	m.LeaderEpoch = -1
 }
 
-func (m *MetadataResponseMetadataResponsePartition) isDefault() bool {
+func (m *MetadataResponsePartition) isDefault() bool {
 	return m.ErrorCode == 0 &&
 		m.PartitionIndex == 0 &&
 		m.LeaderID == 0 &&
@@ -323,7 +323,7 @@ func (m *MetadataResponseMetadataResponsePartition) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *MetadataResponseMetadataResponsePartition) AppendTo(dst []byte, v int16) []byte {
+func (m *MetadataResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 9
 	_ = flex
 	dst = wire.AppendInt16(dst, m.ErrorCode)
@@ -353,7 +353,7 @@ func (m *MetadataResponseMetadataResponsePartition) AppendTo(dst []byte, v int16
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *MetadataResponseMetadataResponsePartition) Decode(r *wire.Reader, v int16) error {
+func (m *MetadataResponsePartition) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 9
 	_ = flex
@@ -399,7 +399,7 @@ func (m *MetadataResponseMetadataResponsePartition) Decode(r *wire.Reader, v int
 // MetadataRequest is API key 3, versions 0-13, flexible from 9.
 type MetadataRequest struct {
 	// The topics to fetch metadata for. (nullable v1-13)
-	Topics []MetadataRequestMetadataRequestTopic
+	Topics []MetadataRequestTopic
 	// If this is true, the broker may auto-create topics that we requested which do not already exist, if it is configured to do so. (v4-13)
 	AllowAutoTopicCreation bool
 	// Whether to include cluster authorized operations. (v8-10)
@@ -462,7 +462,7 @@ func (m *MetadataRequest) Decode(r *wire.Reader, v int16) error {
 	flex := v >= 9
 	_ = flex
 	if n := readArrayLen(r, flex, v >= 1, 2); n >= 0 {
-		m.Topics = make([]MetadataRequestMetadataRequestTopic, n)
+		m.Topics = make([]MetadataRequestTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -489,8 +489,8 @@ func (m *MetadataRequest) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// MetadataRequestMetadataRequestTopic is a nested struct of MetadataRequest.
-type MetadataRequestMetadataRequestTopic struct {
+// MetadataRequestTopic is a nested struct of MetadataRequest.
+type MetadataRequestTopic struct {
 	// The topic id. (v10-13)
 	TopicID UUID
 	// The topic name. (nullable v10-13)
@@ -500,18 +500,18 @@ type MetadataRequestMetadataRequestTopic struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *MetadataRequestMetadataRequestTopic) Default() {
-	*m = MetadataRequestMetadataRequestTopic{}
+func (m *MetadataRequestTopic) Default() {
+	*m = MetadataRequestTopic{}
 }
 
-func (m *MetadataRequestMetadataRequestTopic) isDefault() bool {
+func (m *MetadataRequestTopic) isDefault() bool {
 	return m.TopicID == (UUID{}) &&
 		m.Name == nil &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *MetadataRequestMetadataRequestTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *MetadataRequestTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 9
 	_ = flex
 	if v >= 10 {
@@ -525,7 +525,7 @@ func (m *MetadataRequestMetadataRequestTopic) AppendTo(dst []byte, v int16) []by
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *MetadataRequestMetadataRequestTopic) Decode(r *wire.Reader, v int16) error {
+func (m *MetadataRequestTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 9
 	_ = flex

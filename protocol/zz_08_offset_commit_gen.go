@@ -12,7 +12,7 @@ type OffsetCommitResponse struct {
 	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v3-10)
 	ThrottleTimeMs int32
 	// The responses for each topic.
-	Topics []OffsetCommitResponseOffsetCommitResponseTopic
+	Topics []OffsetCommitResponseTopic
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -61,7 +61,7 @@ func (m *OffsetCommitResponse) Decode(r *wire.Reader, v int16) error {
 		m.ThrottleTimeMs = r.Int32()
 	}
 	if n := readArrayLen(r, flex, false, 3); n >= 0 {
-		m.Topics = make([]OffsetCommitResponseOffsetCommitResponseTopic, n)
+		m.Topics = make([]OffsetCommitResponseTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -79,24 +79,24 @@ func (m *OffsetCommitResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// OffsetCommitResponseOffsetCommitResponseTopic is a nested struct of OffsetCommitResponse.
-type OffsetCommitResponseOffsetCommitResponseTopic struct {
+// OffsetCommitResponseTopic is a nested struct of OffsetCommitResponse.
+type OffsetCommitResponseTopic struct {
 	// The topic name. (v0-9)
 	Name TopicName
 	// The topic ID. (v10)
 	TopicID UUID
 	// The responses for each partition in the topic.
-	Partitions []OffsetCommitResponseOffsetCommitResponsePartition
+	Partitions []OffsetCommitResponsePartition
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetCommitResponseOffsetCommitResponseTopic) Default() {
-	*m = OffsetCommitResponseOffsetCommitResponseTopic{}
+func (m *OffsetCommitResponseTopic) Default() {
+	*m = OffsetCommitResponseTopic{}
 }
 
-func (m *OffsetCommitResponseOffsetCommitResponseTopic) isDefault() bool {
+func (m *OffsetCommitResponseTopic) isDefault() bool {
 	return m.Name == "" &&
 		m.TopicID == (UUID{}) &&
 		len(m.Partitions) == 0 &&
@@ -104,7 +104,7 @@ func (m *OffsetCommitResponseOffsetCommitResponseTopic) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetCommitResponseOffsetCommitResponseTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetCommitResponseTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 8
 	_ = flex
 	if v <= 9 {
@@ -124,7 +124,7 @@ func (m *OffsetCommitResponseOffsetCommitResponseTopic) AppendTo(dst []byte, v i
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetCommitResponseOffsetCommitResponseTopic) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetCommitResponseTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 8
 	_ = flex
@@ -135,7 +135,7 @@ func (m *OffsetCommitResponseOffsetCommitResponseTopic) Decode(r *wire.Reader, v
 		m.TopicID = r.UUID()
 	}
 	if n := readArrayLen(r, flex, false, 6); n >= 0 {
-		m.Partitions = make([]OffsetCommitResponseOffsetCommitResponsePartition, n)
+		m.Partitions = make([]OffsetCommitResponsePartition, n)
 		for i := range m.Partitions {
 			_ = m.Partitions[i].Decode(r, v)
 		}
@@ -153,8 +153,8 @@ func (m *OffsetCommitResponseOffsetCommitResponseTopic) Decode(r *wire.Reader, v
 	return r.Err()
 }
 
-// OffsetCommitResponseOffsetCommitResponsePartition is a nested struct of OffsetCommitResponse.
-type OffsetCommitResponseOffsetCommitResponsePartition struct {
+// OffsetCommitResponsePartition is a nested struct of OffsetCommitResponse.
+type OffsetCommitResponsePartition struct {
 	// The partition index.
 	PartitionIndex int32
 	// The error code, or 0 if there was no error.
@@ -164,18 +164,18 @@ type OffsetCommitResponseOffsetCommitResponsePartition struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetCommitResponseOffsetCommitResponsePartition) Default() {
-	*m = OffsetCommitResponseOffsetCommitResponsePartition{}
+func (m *OffsetCommitResponsePartition) Default() {
+	*m = OffsetCommitResponsePartition{}
 }
 
-func (m *OffsetCommitResponseOffsetCommitResponsePartition) isDefault() bool {
+func (m *OffsetCommitResponsePartition) isDefault() bool {
 	return m.PartitionIndex == 0 &&
 		m.ErrorCode == 0 &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetCommitResponseOffsetCommitResponsePartition) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetCommitResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 8
 	_ = flex
 	dst = wire.AppendInt32(dst, m.PartitionIndex)
@@ -187,7 +187,7 @@ func (m *OffsetCommitResponseOffsetCommitResponsePartition) AppendTo(dst []byte,
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetCommitResponseOffsetCommitResponsePartition) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetCommitResponsePartition) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 8
 	_ = flex
@@ -220,7 +220,7 @@ type OffsetCommitRequest struct {
 	// The time period in ms to retain the offset. (v2-4)
 	RetentionTimeMs int64
 	// The topics to commit offsets for.
-	Topics []OffsetCommitRequestOffsetCommitRequestTopic
+	Topics []OffsetCommitRequestTopic
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -291,7 +291,7 @@ func (m *OffsetCommitRequest) Decode(r *wire.Reader, v int16) error {
 		m.RetentionTimeMs = r.Int64()
 	}
 	if n := readArrayLen(r, flex, false, 3); n >= 0 {
-		m.Topics = make([]OffsetCommitRequestOffsetCommitRequestTopic, n)
+		m.Topics = make([]OffsetCommitRequestTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -309,24 +309,24 @@ func (m *OffsetCommitRequest) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// OffsetCommitRequestOffsetCommitRequestTopic is a nested struct of OffsetCommitRequest.
-type OffsetCommitRequestOffsetCommitRequestTopic struct {
+// OffsetCommitRequestTopic is a nested struct of OffsetCommitRequest.
+type OffsetCommitRequestTopic struct {
 	// The topic name. (v0-9)
 	Name TopicName
 	// The topic ID. (v10)
 	TopicID UUID
 	// Each partition to commit offsets for.
-	Partitions []OffsetCommitRequestOffsetCommitRequestPartition
+	Partitions []OffsetCommitRequestPartition
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetCommitRequestOffsetCommitRequestTopic) Default() {
-	*m = OffsetCommitRequestOffsetCommitRequestTopic{}
+func (m *OffsetCommitRequestTopic) Default() {
+	*m = OffsetCommitRequestTopic{}
 }
 
-func (m *OffsetCommitRequestOffsetCommitRequestTopic) isDefault() bool {
+func (m *OffsetCommitRequestTopic) isDefault() bool {
 	return m.Name == "" &&
 		m.TopicID == (UUID{}) &&
 		len(m.Partitions) == 0 &&
@@ -334,7 +334,7 @@ func (m *OffsetCommitRequestOffsetCommitRequestTopic) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetCommitRequestOffsetCommitRequestTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetCommitRequestTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 8
 	_ = flex
 	if v <= 9 {
@@ -354,7 +354,7 @@ func (m *OffsetCommitRequestOffsetCommitRequestTopic) AppendTo(dst []byte, v int
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetCommitRequestOffsetCommitRequestTopic) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetCommitRequestTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 8
 	_ = flex
@@ -365,7 +365,7 @@ func (m *OffsetCommitRequestOffsetCommitRequestTopic) Decode(r *wire.Reader, v i
 		m.TopicID = r.UUID()
 	}
 	if n := readArrayLen(r, flex, false, 14); n >= 0 {
-		m.Partitions = make([]OffsetCommitRequestOffsetCommitRequestPartition, n)
+		m.Partitions = make([]OffsetCommitRequestPartition, n)
 		for i := range m.Partitions {
 			_ = m.Partitions[i].Decode(r, v)
 		}
@@ -383,8 +383,8 @@ func (m *OffsetCommitRequestOffsetCommitRequestTopic) Decode(r *wire.Reader, v i
 	return r.Err()
 }
 
-// OffsetCommitRequestOffsetCommitRequestPartition is a nested struct of OffsetCommitRequest.
-type OffsetCommitRequestOffsetCommitRequestPartition struct {
+// OffsetCommitRequestPartition is a nested struct of OffsetCommitRequest.
+type OffsetCommitRequestPartition struct {
 	// The partition index.
 	PartitionIndex int32
 	// The message offset to be committed.
@@ -400,13 +400,13 @@ type OffsetCommitRequestOffsetCommitRequestPartition struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetCommitRequestOffsetCommitRequestPartition) Default() {
-	*m = OffsetCommitRequestOffsetCommitRequestPartition{}
+func (m *OffsetCommitRequestPartition) Default() {
+	*m = OffsetCommitRequestPartition{}
 	m.CommittedLeaderEpoch = -1
 	m.CommitTimestamp = -1
 }
 
-func (m *OffsetCommitRequestOffsetCommitRequestPartition) isDefault() bool {
+func (m *OffsetCommitRequestPartition) isDefault() bool {
 	return m.PartitionIndex == 0 &&
 		m.CommittedOffset == 0 &&
 		m.CommittedLeaderEpoch == -1 &&
@@ -416,7 +416,7 @@ func (m *OffsetCommitRequestOffsetCommitRequestPartition) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetCommitRequestOffsetCommitRequestPartition) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetCommitRequestPartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 8
 	_ = flex
 	dst = wire.AppendInt32(dst, m.PartitionIndex)
@@ -435,7 +435,7 @@ func (m *OffsetCommitRequestOffsetCommitRequestPartition) AppendTo(dst []byte, v
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetCommitRequestOffsetCommitRequestPartition) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetCommitRequestPartition) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 8
 	_ = flex

@@ -12,11 +12,11 @@ type OffsetFetchResponse struct {
 	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v3-10)
 	ThrottleTimeMs int32
 	// The responses per topic. (v0-7)
-	Topics []OffsetFetchResponseOffsetFetchResponseTopic
+	Topics []OffsetFetchResponseTopic
 	// The top-level error code, or 0 if there was no error. (v2-7)
 	ErrorCode int16
 	// The responses per group id. (v8-10)
-	Groups []OffsetFetchResponseOffsetFetchResponseGroup
+	Groups []OffsetFetchResponseGroup
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -77,7 +77,7 @@ func (m *OffsetFetchResponse) Decode(r *wire.Reader, v int16) error {
 	}
 	if v <= 7 {
 		if n := readArrayLen(r, flex, false, 1); n >= 0 {
-			m.Topics = make([]OffsetFetchResponseOffsetFetchResponseTopic, n)
+			m.Topics = make([]OffsetFetchResponseTopic, n)
 			for i := range m.Topics {
 				_ = m.Topics[i].Decode(r, v)
 			}
@@ -88,7 +88,7 @@ func (m *OffsetFetchResponse) Decode(r *wire.Reader, v int16) error {
 	}
 	if v >= 8 {
 		if n := readArrayLen(r, flex, false, 1); n >= 0 {
-			m.Groups = make([]OffsetFetchResponseOffsetFetchResponseGroup, n)
+			m.Groups = make([]OffsetFetchResponseGroup, n)
 			for i := range m.Groups {
 				_ = m.Groups[i].Decode(r, v)
 			}
@@ -107,29 +107,29 @@ func (m *OffsetFetchResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// OffsetFetchResponseOffsetFetchResponseTopic is a nested struct of OffsetFetchResponse.
-type OffsetFetchResponseOffsetFetchResponseTopic struct {
+// OffsetFetchResponseTopic is a nested struct of OffsetFetchResponse.
+type OffsetFetchResponseTopic struct {
 	// The topic name. (v0-7)
 	Name TopicName
 	// The responses per partition. (v0-7)
-	Partitions []OffsetFetchResponseOffsetFetchResponsePartition
+	Partitions []OffsetFetchResponsePartition
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetFetchResponseOffsetFetchResponseTopic) Default() {
-	*m = OffsetFetchResponseOffsetFetchResponseTopic{}
+func (m *OffsetFetchResponseTopic) Default() {
+	*m = OffsetFetchResponseTopic{}
 }
 
-func (m *OffsetFetchResponseOffsetFetchResponseTopic) isDefault() bool {
+func (m *OffsetFetchResponseTopic) isDefault() bool {
 	return m.Name == "" &&
 		len(m.Partitions) == 0 &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetFetchResponseOffsetFetchResponseTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetFetchResponseTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	if v <= 7 {
@@ -148,7 +148,7 @@ func (m *OffsetFetchResponseOffsetFetchResponseTopic) AppendTo(dst []byte, v int
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetFetchResponseOffsetFetchResponseTopic) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetFetchResponseTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 6
 	_ = flex
@@ -157,7 +157,7 @@ func (m *OffsetFetchResponseOffsetFetchResponseTopic) Decode(r *wire.Reader, v i
 	}
 	if v <= 7 {
 		if n := readArrayLen(r, flex, false, 1); n >= 0 {
-			m.Partitions = make([]OffsetFetchResponseOffsetFetchResponsePartition, n)
+			m.Partitions = make([]OffsetFetchResponsePartition, n)
 			for i := range m.Partitions {
 				_ = m.Partitions[i].Decode(r, v)
 			}
@@ -176,8 +176,8 @@ func (m *OffsetFetchResponseOffsetFetchResponseTopic) Decode(r *wire.Reader, v i
 	return r.Err()
 }
 
-// OffsetFetchResponseOffsetFetchResponsePartition is a nested struct of OffsetFetchResponse.
-type OffsetFetchResponseOffsetFetchResponsePartition struct {
+// OffsetFetchResponsePartition is a nested struct of OffsetFetchResponse.
+type OffsetFetchResponsePartition struct {
 	// The partition index. (v0-7)
 	PartitionIndex int32
 	// The committed message offset. (v0-7)
@@ -193,12 +193,12 @@ type OffsetFetchResponseOffsetFetchResponsePartition struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetFetchResponseOffsetFetchResponsePartition) Default() {
-	*m = OffsetFetchResponseOffsetFetchResponsePartition{}
+func (m *OffsetFetchResponsePartition) Default() {
+	*m = OffsetFetchResponsePartition{}
 	m.CommittedLeaderEpoch = -1
 }
 
-func (m *OffsetFetchResponseOffsetFetchResponsePartition) isDefault() bool {
+func (m *OffsetFetchResponsePartition) isDefault() bool {
 	return m.PartitionIndex == 0 &&
 		m.CommittedOffset == 0 &&
 		m.CommittedLeaderEpoch == -1 &&
@@ -208,7 +208,7 @@ func (m *OffsetFetchResponseOffsetFetchResponsePartition) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetFetchResponseOffsetFetchResponsePartition) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetFetchResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	if v <= 7 {
@@ -233,7 +233,7 @@ func (m *OffsetFetchResponseOffsetFetchResponsePartition) AppendTo(dst []byte, v
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetFetchResponseOffsetFetchResponsePartition) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetFetchResponsePartition) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 6
 	_ = flex
@@ -265,12 +265,12 @@ func (m *OffsetFetchResponseOffsetFetchResponsePartition) Decode(r *wire.Reader,
 	return r.Err()
 }
 
-// OffsetFetchResponseOffsetFetchResponseGroup is a nested struct of OffsetFetchResponse.
-type OffsetFetchResponseOffsetFetchResponseGroup struct {
+// OffsetFetchResponseGroup is a nested struct of OffsetFetchResponse.
+type OffsetFetchResponseGroup struct {
 	// The group ID. (v8-10)
 	GroupID GroupID
 	// The responses per topic. (v8-10)
-	Topics []OffsetFetchResponseOffsetFetchResponseTopics
+	Topics []OffsetFetchResponseTopics
 	// The group-level error code, or 0 if there was no error. (v8-10)
 	ErrorCode int16
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
@@ -278,11 +278,11 @@ type OffsetFetchResponseOffsetFetchResponseGroup struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetFetchResponseOffsetFetchResponseGroup) Default() {
-	*m = OffsetFetchResponseOffsetFetchResponseGroup{}
+func (m *OffsetFetchResponseGroup) Default() {
+	*m = OffsetFetchResponseGroup{}
 }
 
-func (m *OffsetFetchResponseOffsetFetchResponseGroup) isDefault() bool {
+func (m *OffsetFetchResponseGroup) isDefault() bool {
 	return m.GroupID == "" &&
 		len(m.Topics) == 0 &&
 		m.ErrorCode == 0 &&
@@ -290,7 +290,7 @@ func (m *OffsetFetchResponseOffsetFetchResponseGroup) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetFetchResponseOffsetFetchResponseGroup) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetFetchResponseGroup) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	if v >= 8 {
@@ -312,7 +312,7 @@ func (m *OffsetFetchResponseOffsetFetchResponseGroup) AppendTo(dst []byte, v int
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetFetchResponseOffsetFetchResponseGroup) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetFetchResponseGroup) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 6
 	_ = flex
@@ -321,7 +321,7 @@ func (m *OffsetFetchResponseOffsetFetchResponseGroup) Decode(r *wire.Reader, v i
 	}
 	if v >= 8 {
 		if n := readArrayLen(r, flex, false, 1); n >= 0 {
-			m.Topics = make([]OffsetFetchResponseOffsetFetchResponseTopics, n)
+			m.Topics = make([]OffsetFetchResponseTopics, n)
 			for i := range m.Topics {
 				_ = m.Topics[i].Decode(r, v)
 			}
@@ -343,24 +343,24 @@ func (m *OffsetFetchResponseOffsetFetchResponseGroup) Decode(r *wire.Reader, v i
 	return r.Err()
 }
 
-// OffsetFetchResponseOffsetFetchResponseTopics is a nested struct of OffsetFetchResponse.
-type OffsetFetchResponseOffsetFetchResponseTopics struct {
+// OffsetFetchResponseTopics is a nested struct of OffsetFetchResponse.
+type OffsetFetchResponseTopics struct {
 	// The topic name. (v8-9)
 	Name TopicName
 	// The topic ID. (v10)
 	TopicID UUID
 	// The responses per partition. (v8-10)
-	Partitions []OffsetFetchResponseOffsetFetchResponsePartitions
+	Partitions []OffsetFetchResponsePartitions
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetFetchResponseOffsetFetchResponseTopics) Default() {
-	*m = OffsetFetchResponseOffsetFetchResponseTopics{}
+func (m *OffsetFetchResponseTopics) Default() {
+	*m = OffsetFetchResponseTopics{}
 }
 
-func (m *OffsetFetchResponseOffsetFetchResponseTopics) isDefault() bool {
+func (m *OffsetFetchResponseTopics) isDefault() bool {
 	return m.Name == "" &&
 		m.TopicID == (UUID{}) &&
 		len(m.Partitions) == 0 &&
@@ -368,7 +368,7 @@ func (m *OffsetFetchResponseOffsetFetchResponseTopics) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetFetchResponseOffsetFetchResponseTopics) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetFetchResponseTopics) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	if v >= 8 && v <= 9 {
@@ -390,7 +390,7 @@ func (m *OffsetFetchResponseOffsetFetchResponseTopics) AppendTo(dst []byte, v in
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetFetchResponseOffsetFetchResponseTopics) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetFetchResponseTopics) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 6
 	_ = flex
@@ -402,7 +402,7 @@ func (m *OffsetFetchResponseOffsetFetchResponseTopics) Decode(r *wire.Reader, v 
 	}
 	if v >= 8 {
 		if n := readArrayLen(r, flex, false, 1); n >= 0 {
-			m.Partitions = make([]OffsetFetchResponseOffsetFetchResponsePartitions, n)
+			m.Partitions = make([]OffsetFetchResponsePartitions, n)
 			for i := range m.Partitions {
 				_ = m.Partitions[i].Decode(r, v)
 			}
@@ -421,8 +421,8 @@ func (m *OffsetFetchResponseOffsetFetchResponseTopics) Decode(r *wire.Reader, v 
 	return r.Err()
 }
 
-// OffsetFetchResponseOffsetFetchResponsePartitions is a nested struct of OffsetFetchResponse.
-type OffsetFetchResponseOffsetFetchResponsePartitions struct {
+// OffsetFetchResponsePartitions is a nested struct of OffsetFetchResponse.
+type OffsetFetchResponsePartitions struct {
 	// The partition index. (v8-10)
 	PartitionIndex int32
 	// The committed message offset. (v8-10)
@@ -438,12 +438,12 @@ type OffsetFetchResponseOffsetFetchResponsePartitions struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetFetchResponseOffsetFetchResponsePartitions) Default() {
-	*m = OffsetFetchResponseOffsetFetchResponsePartitions{}
+func (m *OffsetFetchResponsePartitions) Default() {
+	*m = OffsetFetchResponsePartitions{}
 	m.CommittedLeaderEpoch = -1
 }
 
-func (m *OffsetFetchResponseOffsetFetchResponsePartitions) isDefault() bool {
+func (m *OffsetFetchResponsePartitions) isDefault() bool {
 	return m.PartitionIndex == 0 &&
 		m.CommittedOffset == 0 &&
 		m.CommittedLeaderEpoch == -1 &&
@@ -453,7 +453,7 @@ func (m *OffsetFetchResponseOffsetFetchResponsePartitions) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetFetchResponseOffsetFetchResponsePartitions) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetFetchResponsePartitions) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	if v >= 8 {
@@ -478,7 +478,7 @@ func (m *OffsetFetchResponseOffsetFetchResponsePartitions) AppendTo(dst []byte, 
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetFetchResponseOffsetFetchResponsePartitions) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetFetchResponsePartitions) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 6
 	_ = flex
@@ -516,9 +516,9 @@ type OffsetFetchRequest struct {
 	// The group to fetch offsets for. (v0-7)
 	GroupID GroupID
 	// Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. (v0-7, nullable v2-7)
-	Topics []OffsetFetchRequestOffsetFetchRequestTopic
+	Topics []OffsetFetchRequestTopic
 	// Each group we would like to fetch offsets for. (v8-10)
-	Groups []OffsetFetchRequestOffsetFetchRequestGroup
+	Groups []OffsetFetchRequestGroup
 	// Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions. (v7-10)
 	RequireStable bool
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
@@ -585,7 +585,7 @@ func (m *OffsetFetchRequest) Decode(r *wire.Reader, v int16) error {
 	}
 	if v <= 7 {
 		if n := readArrayLen(r, flex, v >= 2 && v <= 7, 1); n >= 0 {
-			m.Topics = make([]OffsetFetchRequestOffsetFetchRequestTopic, n)
+			m.Topics = make([]OffsetFetchRequestTopic, n)
 			for i := range m.Topics {
 				_ = m.Topics[i].Decode(r, v)
 			}
@@ -593,7 +593,7 @@ func (m *OffsetFetchRequest) Decode(r *wire.Reader, v int16) error {
 	}
 	if v >= 8 {
 		if n := readArrayLen(r, flex, false, 1); n >= 0 {
-			m.Groups = make([]OffsetFetchRequestOffsetFetchRequestGroup, n)
+			m.Groups = make([]OffsetFetchRequestGroup, n)
 			for i := range m.Groups {
 				_ = m.Groups[i].Decode(r, v)
 			}
@@ -615,8 +615,8 @@ func (m *OffsetFetchRequest) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// OffsetFetchRequestOffsetFetchRequestTopic is a nested struct of OffsetFetchRequest.
-type OffsetFetchRequestOffsetFetchRequestTopic struct {
+// OffsetFetchRequestTopic is a nested struct of OffsetFetchRequest.
+type OffsetFetchRequestTopic struct {
 	// The topic name. (v0-7)
 	Name TopicName
 	// The partition indexes we would like to fetch offsets for. (v0-7)
@@ -626,18 +626,18 @@ type OffsetFetchRequestOffsetFetchRequestTopic struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetFetchRequestOffsetFetchRequestTopic) Default() {
-	*m = OffsetFetchRequestOffsetFetchRequestTopic{}
+func (m *OffsetFetchRequestTopic) Default() {
+	*m = OffsetFetchRequestTopic{}
 }
 
-func (m *OffsetFetchRequestOffsetFetchRequestTopic) isDefault() bool {
+func (m *OffsetFetchRequestTopic) isDefault() bool {
 	return m.Name == "" &&
 		len(m.PartitionIndexes) == 0 &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetFetchRequestOffsetFetchRequestTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetFetchRequestTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	if v <= 7 {
@@ -656,7 +656,7 @@ func (m *OffsetFetchRequestOffsetFetchRequestTopic) AppendTo(dst []byte, v int16
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetFetchRequestOffsetFetchRequestTopic) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetFetchRequestTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 6
 	_ = flex
@@ -684,8 +684,8 @@ func (m *OffsetFetchRequestOffsetFetchRequestTopic) Decode(r *wire.Reader, v int
 	return r.Err()
 }
 
-// OffsetFetchRequestOffsetFetchRequestGroup is a nested struct of OffsetFetchRequest.
-type OffsetFetchRequestOffsetFetchRequestGroup struct {
+// OffsetFetchRequestGroup is a nested struct of OffsetFetchRequest.
+type OffsetFetchRequestGroup struct {
 	// The group ID. (v8-10)
 	GroupID GroupID
 	// The member id. (v9-10, nullable)
@@ -693,18 +693,18 @@ type OffsetFetchRequestOffsetFetchRequestGroup struct {
 	// The member epoch if using the new consumer protocol (KIP-848). (v9-10)
 	MemberEpoch int32
 	// Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. (v8-10, nullable)
-	Topics []OffsetFetchRequestOffsetFetchRequestTopics
+	Topics []OffsetFetchRequestTopics
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetFetchRequestOffsetFetchRequestGroup) Default() {
-	*m = OffsetFetchRequestOffsetFetchRequestGroup{}
+func (m *OffsetFetchRequestGroup) Default() {
+	*m = OffsetFetchRequestGroup{}
 	m.MemberEpoch = -1
 }
 
-func (m *OffsetFetchRequestOffsetFetchRequestGroup) isDefault() bool {
+func (m *OffsetFetchRequestGroup) isDefault() bool {
 	return m.GroupID == "" &&
 		m.MemberID == nil &&
 		m.MemberEpoch == -1 &&
@@ -713,7 +713,7 @@ func (m *OffsetFetchRequestOffsetFetchRequestGroup) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetFetchRequestOffsetFetchRequestGroup) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetFetchRequestGroup) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	if v >= 8 {
@@ -742,7 +742,7 @@ func (m *OffsetFetchRequestOffsetFetchRequestGroup) AppendTo(dst []byte, v int16
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetFetchRequestOffsetFetchRequestGroup) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetFetchRequestGroup) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 6
 	_ = flex
@@ -757,7 +757,7 @@ func (m *OffsetFetchRequestOffsetFetchRequestGroup) Decode(r *wire.Reader, v int
 	}
 	if v >= 8 {
 		if n := readArrayLen(r, flex, v >= 8, 1); n >= 0 {
-			m.Topics = make([]OffsetFetchRequestOffsetFetchRequestTopics, n)
+			m.Topics = make([]OffsetFetchRequestTopics, n)
 			for i := range m.Topics {
 				_ = m.Topics[i].Decode(r, v)
 			}
@@ -776,8 +776,8 @@ func (m *OffsetFetchRequestOffsetFetchRequestGroup) Decode(r *wire.Reader, v int
 	return r.Err()
 }
 
-// OffsetFetchRequestOffsetFetchRequestTopics is a nested struct of OffsetFetchRequest.
-type OffsetFetchRequestOffsetFetchRequestTopics struct {
+// OffsetFetchRequestTopics is a nested struct of OffsetFetchRequest.
+type OffsetFetchRequestTopics struct {
 	// The topic name. (v8-9)
 	Name TopicName
 	// The topic ID. (v10)
@@ -789,11 +789,11 @@ type OffsetFetchRequestOffsetFetchRequestTopics struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetFetchRequestOffsetFetchRequestTopics) Default() {
-	*m = OffsetFetchRequestOffsetFetchRequestTopics{}
+func (m *OffsetFetchRequestTopics) Default() {
+	*m = OffsetFetchRequestTopics{}
 }
 
-func (m *OffsetFetchRequestOffsetFetchRequestTopics) isDefault() bool {
+func (m *OffsetFetchRequestTopics) isDefault() bool {
 	return m.Name == "" &&
 		m.TopicID == (UUID{}) &&
 		len(m.PartitionIndexes) == 0 &&
@@ -801,7 +801,7 @@ func (m *OffsetFetchRequestOffsetFetchRequestTopics) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetFetchRequestOffsetFetchRequestTopics) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetFetchRequestTopics) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	if v >= 8 && v <= 9 {
@@ -823,7 +823,7 @@ func (m *OffsetFetchRequestOffsetFetchRequestTopics) AppendTo(dst []byte, v int1
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetFetchRequestOffsetFetchRequestTopics) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetFetchRequestTopics) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 6
 	_ = flex

@@ -25,7 +25,7 @@ type JoinGroupResponse struct {
 	// The member ID assigned by the group coordinator.
 	MemberID string
 	// The group members.
-	Members []JoinGroupResponseJoinGroupResponseMember
+	Members []JoinGroupResponseMember
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -97,7 +97,7 @@ func (m *JoinGroupResponse) Decode(r *wire.Reader, v int16) error {
 	}
 	m.MemberID = readString(r, flex)
 	if n := readArrayLen(r, flex, false, 4); n >= 0 {
-		m.Members = make([]JoinGroupResponseJoinGroupResponseMember, n)
+		m.Members = make([]JoinGroupResponseMember, n)
 		for i := range m.Members {
 			_ = m.Members[i].Decode(r, v)
 		}
@@ -115,8 +115,8 @@ func (m *JoinGroupResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// JoinGroupResponseJoinGroupResponseMember is a nested struct of JoinGroupResponse.
-type JoinGroupResponseJoinGroupResponseMember struct {
+// JoinGroupResponseMember is a nested struct of JoinGroupResponse.
+type JoinGroupResponseMember struct {
 	// The group member ID.
 	MemberID string
 	// The unique identifier of the consumer instance provided by end user. (v5-9, nullable)
@@ -128,11 +128,11 @@ type JoinGroupResponseJoinGroupResponseMember struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *JoinGroupResponseJoinGroupResponseMember) Default() {
-	*m = JoinGroupResponseJoinGroupResponseMember{}
+func (m *JoinGroupResponseMember) Default() {
+	*m = JoinGroupResponseMember{}
 }
 
-func (m *JoinGroupResponseJoinGroupResponseMember) isDefault() bool {
+func (m *JoinGroupResponseMember) isDefault() bool {
 	return m.MemberID == "" &&
 		m.GroupInstanceID == nil &&
 		len(m.Metadata) == 0 &&
@@ -140,7 +140,7 @@ func (m *JoinGroupResponseJoinGroupResponseMember) isDefault() bool {
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *JoinGroupResponseJoinGroupResponseMember) AppendTo(dst []byte, v int16) []byte {
+func (m *JoinGroupResponseMember) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	dst = appendString(dst, m.MemberID, flex)
@@ -155,7 +155,7 @@ func (m *JoinGroupResponseJoinGroupResponseMember) AppendTo(dst []byte, v int16)
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *JoinGroupResponseJoinGroupResponseMember) Decode(r *wire.Reader, v int16) error {
+func (m *JoinGroupResponseMember) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 6
 	_ = flex
@@ -192,7 +192,7 @@ type JoinGroupRequest struct {
 	// The unique name the for class of protocols implemented by the group we want to join.
 	ProtocolType string
 	// The list of protocols that the member supports.
-	Protocols []JoinGroupRequestJoinGroupRequestProtocol
+	Protocols []JoinGroupRequestProtocol
 	// The reason why the member (re-)joins the group. (v8-9, nullable)
 	Reason *string
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
@@ -261,7 +261,7 @@ func (m *JoinGroupRequest) Decode(r *wire.Reader, v int16) error {
 	}
 	m.ProtocolType = readString(r, flex)
 	if n := readArrayLen(r, flex, false, 3); n >= 0 {
-		m.Protocols = make([]JoinGroupRequestJoinGroupRequestProtocol, n)
+		m.Protocols = make([]JoinGroupRequestProtocol, n)
 		for i := range m.Protocols {
 			_ = m.Protocols[i].Decode(r, v)
 		}
@@ -282,8 +282,8 @@ func (m *JoinGroupRequest) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// JoinGroupRequestJoinGroupRequestProtocol is a nested struct of JoinGroupRequest.
-type JoinGroupRequestJoinGroupRequestProtocol struct {
+// JoinGroupRequestProtocol is a nested struct of JoinGroupRequest.
+type JoinGroupRequestProtocol struct {
 	// The protocol name. (map key)
 	Name string
 	// The protocol metadata.
@@ -293,18 +293,18 @@ type JoinGroupRequestJoinGroupRequestProtocol struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *JoinGroupRequestJoinGroupRequestProtocol) Default() {
-	*m = JoinGroupRequestJoinGroupRequestProtocol{}
+func (m *JoinGroupRequestProtocol) Default() {
+	*m = JoinGroupRequestProtocol{}
 }
 
-func (m *JoinGroupRequestJoinGroupRequestProtocol) isDefault() bool {
+func (m *JoinGroupRequestProtocol) isDefault() bool {
 	return m.Name == "" &&
 		len(m.Metadata) == 0 &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *JoinGroupRequestJoinGroupRequestProtocol) AppendTo(dst []byte, v int16) []byte {
+func (m *JoinGroupRequestProtocol) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 6
 	_ = flex
 	dst = appendString(dst, m.Name, flex)
@@ -316,7 +316,7 @@ func (m *JoinGroupRequestJoinGroupRequestProtocol) AppendTo(dst []byte, v int16)
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *JoinGroupRequestJoinGroupRequestProtocol) Decode(r *wire.Reader, v int16) error {
+func (m *JoinGroupRequestProtocol) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 6
 	_ = flex

@@ -105,7 +105,7 @@ type SyncGroupRequest struct {
 	// The group protocol name. (v5, nullable)
 	ProtocolName *string
 	// Each assignment.
-	Assignments []SyncGroupRequestSyncGroupRequestAssignment
+	Assignments []SyncGroupRequestAssignment
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -172,7 +172,7 @@ func (m *SyncGroupRequest) Decode(r *wire.Reader, v int16) error {
 		m.ProtocolName = readNullableString(r, flex, v >= 5)
 	}
 	if n := readArrayLen(r, flex, false, 3); n >= 0 {
-		m.Assignments = make([]SyncGroupRequestSyncGroupRequestAssignment, n)
+		m.Assignments = make([]SyncGroupRequestAssignment, n)
 		for i := range m.Assignments {
 			_ = m.Assignments[i].Decode(r, v)
 		}
@@ -190,8 +190,8 @@ func (m *SyncGroupRequest) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// SyncGroupRequestSyncGroupRequestAssignment is a nested struct of SyncGroupRequest.
-type SyncGroupRequestSyncGroupRequestAssignment struct {
+// SyncGroupRequestAssignment is a nested struct of SyncGroupRequest.
+type SyncGroupRequestAssignment struct {
 	// The ID of the member to assign.
 	MemberID string
 	// The member assignment.
@@ -201,18 +201,18 @@ type SyncGroupRequestSyncGroupRequestAssignment struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *SyncGroupRequestSyncGroupRequestAssignment) Default() {
-	*m = SyncGroupRequestSyncGroupRequestAssignment{}
+func (m *SyncGroupRequestAssignment) Default() {
+	*m = SyncGroupRequestAssignment{}
 }
 
-func (m *SyncGroupRequestSyncGroupRequestAssignment) isDefault() bool {
+func (m *SyncGroupRequestAssignment) isDefault() bool {
 	return m.MemberID == "" &&
 		len(m.Assignment) == 0 &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *SyncGroupRequestSyncGroupRequestAssignment) AppendTo(dst []byte, v int16) []byte {
+func (m *SyncGroupRequestAssignment) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 4
 	_ = flex
 	dst = appendString(dst, m.MemberID, flex)
@@ -224,7 +224,7 @@ func (m *SyncGroupRequestSyncGroupRequestAssignment) AppendTo(dst []byte, v int1
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *SyncGroupRequestSyncGroupRequestAssignment) Decode(r *wire.Reader, v int16) error {
+func (m *SyncGroupRequestAssignment) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 4
 	_ = flex

@@ -11,7 +11,7 @@ type TxnOffsetCommitResponse struct {
 	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
 	ThrottleTimeMs int32
 	// The responses for each topic.
-	Topics []TxnOffsetCommitResponseTxnOffsetCommitResponseTopic
+	Topics []TxnOffsetCommitResponseTopic
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -56,7 +56,7 @@ func (m *TxnOffsetCommitResponse) Decode(r *wire.Reader, v int16) error {
 	_ = flex
 	m.ThrottleTimeMs = r.Int32()
 	if n := readArrayLen(r, flex, false, 3); n >= 0 {
-		m.Topics = make([]TxnOffsetCommitResponseTxnOffsetCommitResponseTopic, n)
+		m.Topics = make([]TxnOffsetCommitResponseTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -74,29 +74,29 @@ func (m *TxnOffsetCommitResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// TxnOffsetCommitResponseTxnOffsetCommitResponseTopic is a nested struct of TxnOffsetCommitResponse.
-type TxnOffsetCommitResponseTxnOffsetCommitResponseTopic struct {
+// TxnOffsetCommitResponseTopic is a nested struct of TxnOffsetCommitResponse.
+type TxnOffsetCommitResponseTopic struct {
 	// The topic name.
 	Name TopicName
 	// The responses for each partition in the topic.
-	Partitions []TxnOffsetCommitResponseTxnOffsetCommitResponsePartition
+	Partitions []TxnOffsetCommitResponsePartition
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
 
 // Default resets m to the spec's default values.
-func (m *TxnOffsetCommitResponseTxnOffsetCommitResponseTopic) Default() {
-	*m = TxnOffsetCommitResponseTxnOffsetCommitResponseTopic{}
+func (m *TxnOffsetCommitResponseTopic) Default() {
+	*m = TxnOffsetCommitResponseTopic{}
 }
 
-func (m *TxnOffsetCommitResponseTxnOffsetCommitResponseTopic) isDefault() bool {
+func (m *TxnOffsetCommitResponseTopic) isDefault() bool {
 	return m.Name == "" &&
 		len(m.Partitions) == 0 &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *TxnOffsetCommitResponseTxnOffsetCommitResponseTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *TxnOffsetCommitResponseTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
@@ -111,13 +111,13 @@ func (m *TxnOffsetCommitResponseTxnOffsetCommitResponseTopic) AppendTo(dst []byt
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *TxnOffsetCommitResponseTxnOffsetCommitResponseTopic) Decode(r *wire.Reader, v int16) error {
+func (m *TxnOffsetCommitResponseTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 3
 	_ = flex
 	m.Name = TopicName(readString(r, flex))
 	if n := readArrayLen(r, flex, false, 6); n >= 0 {
-		m.Partitions = make([]TxnOffsetCommitResponseTxnOffsetCommitResponsePartition, n)
+		m.Partitions = make([]TxnOffsetCommitResponsePartition, n)
 		for i := range m.Partitions {
 			_ = m.Partitions[i].Decode(r, v)
 		}
@@ -135,8 +135,8 @@ func (m *TxnOffsetCommitResponseTxnOffsetCommitResponseTopic) Decode(r *wire.Rea
 	return r.Err()
 }
 
-// TxnOffsetCommitResponseTxnOffsetCommitResponsePartition is a nested struct of TxnOffsetCommitResponse.
-type TxnOffsetCommitResponseTxnOffsetCommitResponsePartition struct {
+// TxnOffsetCommitResponsePartition is a nested struct of TxnOffsetCommitResponse.
+type TxnOffsetCommitResponsePartition struct {
 	// The partition index.
 	PartitionIndex int32
 	// The error code, or 0 if there was no error.
@@ -146,18 +146,18 @@ type TxnOffsetCommitResponseTxnOffsetCommitResponsePartition struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *TxnOffsetCommitResponseTxnOffsetCommitResponsePartition) Default() {
-	*m = TxnOffsetCommitResponseTxnOffsetCommitResponsePartition{}
+func (m *TxnOffsetCommitResponsePartition) Default() {
+	*m = TxnOffsetCommitResponsePartition{}
 }
 
-func (m *TxnOffsetCommitResponseTxnOffsetCommitResponsePartition) isDefault() bool {
+func (m *TxnOffsetCommitResponsePartition) isDefault() bool {
 	return m.PartitionIndex == 0 &&
 		m.ErrorCode == 0 &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *TxnOffsetCommitResponseTxnOffsetCommitResponsePartition) AppendTo(dst []byte, v int16) []byte {
+func (m *TxnOffsetCommitResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
 	dst = wire.AppendInt32(dst, m.PartitionIndex)
@@ -169,7 +169,7 @@ func (m *TxnOffsetCommitResponseTxnOffsetCommitResponsePartition) AppendTo(dst [
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *TxnOffsetCommitResponseTxnOffsetCommitResponsePartition) Decode(r *wire.Reader, v int16) error {
+func (m *TxnOffsetCommitResponsePartition) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 3
 	_ = flex
@@ -205,7 +205,7 @@ type TxnOffsetCommitRequest struct {
 	// The unique identifier of the consumer instance provided by end user. (v3-5, nullable)
 	GroupInstanceID *string
 	// Each topic that we want to commit offsets for.
-	Topics []TxnOffsetCommitRequestTxnOffsetCommitRequestTopic
+	Topics []TxnOffsetCommitRequestTopic
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -275,7 +275,7 @@ func (m *TxnOffsetCommitRequest) Decode(r *wire.Reader, v int16) error {
 		m.GroupInstanceID = readNullableString(r, flex, v >= 3)
 	}
 	if n := readArrayLen(r, flex, false, 3); n >= 0 {
-		m.Topics = make([]TxnOffsetCommitRequestTxnOffsetCommitRequestTopic, n)
+		m.Topics = make([]TxnOffsetCommitRequestTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -293,29 +293,29 @@ func (m *TxnOffsetCommitRequest) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// TxnOffsetCommitRequestTxnOffsetCommitRequestTopic is a nested struct of TxnOffsetCommitRequest.
-type TxnOffsetCommitRequestTxnOffsetCommitRequestTopic struct {
+// TxnOffsetCommitRequestTopic is a nested struct of TxnOffsetCommitRequest.
+type TxnOffsetCommitRequestTopic struct {
 	// The topic name.
 	Name TopicName
 	// The partitions inside the topic that we want to commit offsets for.
-	Partitions []TxnOffsetCommitRequestTxnOffsetCommitRequestPartition
+	Partitions []TxnOffsetCommitRequestPartition
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
 
 // Default resets m to the spec's default values.
-func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestTopic) Default() {
-	*m = TxnOffsetCommitRequestTxnOffsetCommitRequestTopic{}
+func (m *TxnOffsetCommitRequestTopic) Default() {
+	*m = TxnOffsetCommitRequestTopic{}
 }
 
-func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestTopic) isDefault() bool {
+func (m *TxnOffsetCommitRequestTopic) isDefault() bool {
 	return m.Name == "" &&
 		len(m.Partitions) == 0 &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *TxnOffsetCommitRequestTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
@@ -330,13 +330,13 @@ func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestTopic) AppendTo(dst []byte,
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestTopic) Decode(r *wire.Reader, v int16) error {
+func (m *TxnOffsetCommitRequestTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 3
 	_ = flex
 	m.Name = TopicName(readString(r, flex))
 	if n := readArrayLen(r, flex, false, 14); n >= 0 {
-		m.Partitions = make([]TxnOffsetCommitRequestTxnOffsetCommitRequestPartition, n)
+		m.Partitions = make([]TxnOffsetCommitRequestPartition, n)
 		for i := range m.Partitions {
 			_ = m.Partitions[i].Decode(r, v)
 		}
@@ -354,8 +354,8 @@ func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestTopic) Decode(r *wire.Reade
 	return r.Err()
 }
 
-// TxnOffsetCommitRequestTxnOffsetCommitRequestPartition is a nested struct of TxnOffsetCommitRequest.
-type TxnOffsetCommitRequestTxnOffsetCommitRequestPartition struct {
+// TxnOffsetCommitRequestPartition is a nested struct of TxnOffsetCommitRequest.
+type TxnOffsetCommitRequestPartition struct {
 	// The index of the partition within the topic.
 	PartitionIndex int32
 	// The message offset to be committed.
@@ -369,12 +369,12 @@ type TxnOffsetCommitRequestTxnOffsetCommitRequestPartition struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestPartition) Default() {
-	*m = TxnOffsetCommitRequestTxnOffsetCommitRequestPartition{}
+func (m *TxnOffsetCommitRequestPartition) Default() {
+	*m = TxnOffsetCommitRequestPartition{}
 	m.CommittedLeaderEpoch = -1
 }
 
-func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestPartition) isDefault() bool {
+func (m *TxnOffsetCommitRequestPartition) isDefault() bool {
 	return m.PartitionIndex == 0 &&
 		m.CommittedOffset == 0 &&
 		m.CommittedLeaderEpoch == -1 &&
@@ -383,7 +383,7 @@ func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestPartition) isDefault() bool
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestPartition) AppendTo(dst []byte, v int16) []byte {
+func (m *TxnOffsetCommitRequestPartition) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
 	dst = wire.AppendInt32(dst, m.PartitionIndex)
@@ -399,7 +399,7 @@ func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestPartition) AppendTo(dst []b
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *TxnOffsetCommitRequestTxnOffsetCommitRequestPartition) Decode(r *wire.Reader, v int16) error {
+func (m *TxnOffsetCommitRequestPartition) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 3
 	_ = flex

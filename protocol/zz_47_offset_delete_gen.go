@@ -13,7 +13,7 @@ type OffsetDeleteResponse struct {
 	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
 	ThrottleTimeMs int32
 	// The responses for each topic.
-	Topics []OffsetDeleteResponseOffsetDeleteResponseTopic
+	Topics []OffsetDeleteResponseTopic
 }
 
 // APIKey returns 47.
@@ -55,7 +55,7 @@ func (m *OffsetDeleteResponse) Decode(r *wire.Reader, v int16) error {
 	m.ErrorCode = r.Int16()
 	m.ThrottleTimeMs = r.Int32()
 	if n := readArrayLen(r, flex, false, 6); n >= 0 {
-		m.Topics = make([]OffsetDeleteResponseOffsetDeleteResponseTopic, n)
+		m.Topics = make([]OffsetDeleteResponseTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -63,26 +63,26 @@ func (m *OffsetDeleteResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// OffsetDeleteResponseOffsetDeleteResponseTopic is a nested struct of OffsetDeleteResponse.
-type OffsetDeleteResponseOffsetDeleteResponseTopic struct {
+// OffsetDeleteResponseTopic is a nested struct of OffsetDeleteResponse.
+type OffsetDeleteResponseTopic struct {
 	// The topic name. (map key)
 	Name TopicName
 	// The responses for each partition in the topic.
-	Partitions []OffsetDeleteResponseOffsetDeleteResponsePartition
+	Partitions []OffsetDeleteResponsePartition
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetDeleteResponseOffsetDeleteResponseTopic) Default() {
-	*m = OffsetDeleteResponseOffsetDeleteResponseTopic{}
+func (m *OffsetDeleteResponseTopic) Default() {
+	*m = OffsetDeleteResponseTopic{}
 }
 
-func (m *OffsetDeleteResponseOffsetDeleteResponseTopic) isDefault() bool {
+func (m *OffsetDeleteResponseTopic) isDefault() bool {
 	return m.Name == "" &&
 		len(m.Partitions) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetDeleteResponseOffsetDeleteResponseTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetDeleteResponseTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := false
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
@@ -94,13 +94,13 @@ func (m *OffsetDeleteResponseOffsetDeleteResponseTopic) AppendTo(dst []byte, v i
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetDeleteResponseOffsetDeleteResponseTopic) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetDeleteResponseTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := false
 	_ = flex
 	m.Name = TopicName(readString(r, flex))
 	if n := readArrayLen(r, flex, false, 6); n >= 0 {
-		m.Partitions = make([]OffsetDeleteResponseOffsetDeleteResponsePartition, n)
+		m.Partitions = make([]OffsetDeleteResponsePartition, n)
 		for i := range m.Partitions {
 			_ = m.Partitions[i].Decode(r, v)
 		}
@@ -108,8 +108,8 @@ func (m *OffsetDeleteResponseOffsetDeleteResponseTopic) Decode(r *wire.Reader, v
 	return r.Err()
 }
 
-// OffsetDeleteResponseOffsetDeleteResponsePartition is a nested struct of OffsetDeleteResponse.
-type OffsetDeleteResponseOffsetDeleteResponsePartition struct {
+// OffsetDeleteResponsePartition is a nested struct of OffsetDeleteResponse.
+type OffsetDeleteResponsePartition struct {
 	// The partition index. (map key)
 	PartitionIndex int32
 	// The error code, or 0 if there was no error.
@@ -117,17 +117,17 @@ type OffsetDeleteResponseOffsetDeleteResponsePartition struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetDeleteResponseOffsetDeleteResponsePartition) Default() {
-	*m = OffsetDeleteResponseOffsetDeleteResponsePartition{}
+func (m *OffsetDeleteResponsePartition) Default() {
+	*m = OffsetDeleteResponsePartition{}
 }
 
-func (m *OffsetDeleteResponseOffsetDeleteResponsePartition) isDefault() bool {
+func (m *OffsetDeleteResponsePartition) isDefault() bool {
 	return m.PartitionIndex == 0 &&
 		m.ErrorCode == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetDeleteResponseOffsetDeleteResponsePartition) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetDeleteResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := false
 	_ = flex
 	dst = wire.AppendInt32(dst, m.PartitionIndex)
@@ -136,7 +136,7 @@ func (m *OffsetDeleteResponseOffsetDeleteResponsePartition) AppendTo(dst []byte,
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetDeleteResponseOffsetDeleteResponsePartition) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetDeleteResponsePartition) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := false
 	_ = flex
@@ -150,7 +150,7 @@ type OffsetDeleteRequest struct {
 	// The unique group identifier.
 	GroupID GroupID
 	// The topics to delete offsets for.
-	Topics []OffsetDeleteRequestOffsetDeleteRequestTopic
+	Topics []OffsetDeleteRequestTopic
 }
 
 // APIKey returns 47.
@@ -190,7 +190,7 @@ func (m *OffsetDeleteRequest) Decode(r *wire.Reader, v int16) error {
 	_ = flex
 	m.GroupID = GroupID(readString(r, flex))
 	if n := readArrayLen(r, flex, false, 6); n >= 0 {
-		m.Topics = make([]OffsetDeleteRequestOffsetDeleteRequestTopic, n)
+		m.Topics = make([]OffsetDeleteRequestTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -198,26 +198,26 @@ func (m *OffsetDeleteRequest) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// OffsetDeleteRequestOffsetDeleteRequestTopic is a nested struct of OffsetDeleteRequest.
-type OffsetDeleteRequestOffsetDeleteRequestTopic struct {
+// OffsetDeleteRequestTopic is a nested struct of OffsetDeleteRequest.
+type OffsetDeleteRequestTopic struct {
 	// The topic name. (map key)
 	Name TopicName
 	// Each partition to delete offsets for.
-	Partitions []OffsetDeleteRequestOffsetDeleteRequestPartition
+	Partitions []OffsetDeleteRequestPartition
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetDeleteRequestOffsetDeleteRequestTopic) Default() {
-	*m = OffsetDeleteRequestOffsetDeleteRequestTopic{}
+func (m *OffsetDeleteRequestTopic) Default() {
+	*m = OffsetDeleteRequestTopic{}
 }
 
-func (m *OffsetDeleteRequestOffsetDeleteRequestTopic) isDefault() bool {
+func (m *OffsetDeleteRequestTopic) isDefault() bool {
 	return m.Name == "" &&
 		len(m.Partitions) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetDeleteRequestOffsetDeleteRequestTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetDeleteRequestTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := false
 	_ = flex
 	dst = appendString(dst, string(m.Name), flex)
@@ -229,13 +229,13 @@ func (m *OffsetDeleteRequestOffsetDeleteRequestTopic) AppendTo(dst []byte, v int
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetDeleteRequestOffsetDeleteRequestTopic) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetDeleteRequestTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := false
 	_ = flex
 	m.Name = TopicName(readString(r, flex))
 	if n := readArrayLen(r, flex, false, 4); n >= 0 {
-		m.Partitions = make([]OffsetDeleteRequestOffsetDeleteRequestPartition, n)
+		m.Partitions = make([]OffsetDeleteRequestPartition, n)
 		for i := range m.Partitions {
 			_ = m.Partitions[i].Decode(r, v)
 		}
@@ -243,23 +243,23 @@ func (m *OffsetDeleteRequestOffsetDeleteRequestTopic) Decode(r *wire.Reader, v i
 	return r.Err()
 }
 
-// OffsetDeleteRequestOffsetDeleteRequestPartition is a nested struct of OffsetDeleteRequest.
-type OffsetDeleteRequestOffsetDeleteRequestPartition struct {
+// OffsetDeleteRequestPartition is a nested struct of OffsetDeleteRequest.
+type OffsetDeleteRequestPartition struct {
 	// The partition index.
 	PartitionIndex int32
 }
 
 // Default resets m to the spec's default values.
-func (m *OffsetDeleteRequestOffsetDeleteRequestPartition) Default() {
-	*m = OffsetDeleteRequestOffsetDeleteRequestPartition{}
+func (m *OffsetDeleteRequestPartition) Default() {
+	*m = OffsetDeleteRequestPartition{}
 }
 
-func (m *OffsetDeleteRequestOffsetDeleteRequestPartition) isDefault() bool {
+func (m *OffsetDeleteRequestPartition) isDefault() bool {
 	return m.PartitionIndex == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *OffsetDeleteRequestOffsetDeleteRequestPartition) AppendTo(dst []byte, v int16) []byte {
+func (m *OffsetDeleteRequestPartition) AppendTo(dst []byte, v int16) []byte {
 	flex := false
 	_ = flex
 	dst = wire.AppendInt32(dst, m.PartitionIndex)
@@ -267,7 +267,7 @@ func (m *OffsetDeleteRequestOffsetDeleteRequestPartition) AppendTo(dst []byte, v
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *OffsetDeleteRequestOffsetDeleteRequestPartition) Decode(r *wire.Reader, v int16) error {
+func (m *OffsetDeleteRequestPartition) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := false
 	_ = flex

@@ -11,7 +11,7 @@ type DescribeTopicPartitionsResponse struct {
 	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
 	ThrottleTimeMs int32
 	// Each topic in the response.
-	Topics []DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic
+	Topics []DescribeTopicPartitionsResponseTopic
 	// The next topic and partition index to fetch details for. (nullable)
 	NextCursor *DescribeTopicPartitionsResponseCursor
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
@@ -72,7 +72,7 @@ func (m *DescribeTopicPartitionsResponse) Decode(r *wire.Reader, v int16) error 
 	_ = flex
 	m.ThrottleTimeMs = r.Int32()
 	if n := readArrayLen(r, flex, false, 26); n >= 0 {
-		m.Topics = make([]DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic, n)
+		m.Topics = make([]DescribeTopicPartitionsResponseTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -94,8 +94,8 @@ func (m *DescribeTopicPartitionsResponse) Decode(r *wire.Reader, v int16) error 
 	return r.Err()
 }
 
-// DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic is a nested struct of DescribeTopicPartitionsResponse.
-type DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic struct {
+// DescribeTopicPartitionsResponseTopic is a nested struct of DescribeTopicPartitionsResponse.
+type DescribeTopicPartitionsResponseTopic struct {
 	// The topic error, or 0 if there was no error.
 	ErrorCode int16
 	// The topic name. (nullable, map key)
@@ -105,7 +105,7 @@ type DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic struct 
 	// True if the topic is internal.
 	IsInternal bool
 	// Each partition in the topic.
-	Partitions []DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition
+	Partitions []DescribeTopicPartitionsResponsePartition
 	// 32-bit bitfield to represent authorized operations for this topic.
 	TopicAuthorizedOperations int32
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
@@ -113,12 +113,12 @@ type DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic struct 
 }
 
 // Default resets m to the spec's default values.
-func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic) Default() {
-	*m = DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic{}
+func (m *DescribeTopicPartitionsResponseTopic) Default() {
+	*m = DescribeTopicPartitionsResponseTopic{}
 	m.TopicAuthorizedOperations = -2147483648
 }
 
-func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic) isDefault() bool {
+func (m *DescribeTopicPartitionsResponseTopic) isDefault() bool {
 	return m.ErrorCode == 0 &&
 		m.Name == nil &&
 		m.TopicID == (UUID{}) &&
@@ -129,7 +129,7 @@ func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic) is
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *DescribeTopicPartitionsResponseTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendInt16(dst, m.ErrorCode)
@@ -148,7 +148,7 @@ func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic) Ap
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic) Decode(r *wire.Reader, v int16) error {
+func (m *DescribeTopicPartitionsResponseTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex
@@ -157,7 +157,7 @@ func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic) De
 	m.TopicID = r.UUID()
 	m.IsInternal = r.Bool()
 	if n := readArrayLen(r, flex, false, 20); n >= 0 {
-		m.Partitions = make([]DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition, n)
+		m.Partitions = make([]DescribeTopicPartitionsResponsePartition, n)
 		for i := range m.Partitions {
 			_ = m.Partitions[i].Decode(r, v)
 		}
@@ -176,8 +176,8 @@ func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic) De
 	return r.Err()
 }
 
-// DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition is a nested struct of DescribeTopicPartitionsResponse.
-type DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition struct {
+// DescribeTopicPartitionsResponsePartition is a nested struct of DescribeTopicPartitionsResponse.
+type DescribeTopicPartitionsResponsePartition struct {
 	// The partition error, or 0 if there was no error.
 	ErrorCode int16
 	// The partition index.
@@ -201,12 +201,12 @@ type DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition str
 }
 
 // Default resets m to the spec's default values.
-func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition) Default() {
-	*m = DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition{}
+func (m *DescribeTopicPartitionsResponsePartition) Default() {
+	*m = DescribeTopicPartitionsResponsePartition{}
 	m.LeaderEpoch = -1
 }
 
-func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition) isDefault() bool {
+func (m *DescribeTopicPartitionsResponsePartition) isDefault() bool {
 	return m.ErrorCode == 0 &&
 		m.PartitionIndex == 0 &&
 		m.LeaderID == 0 &&
@@ -220,7 +220,7 @@ func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition) AppendTo(dst []byte, v int16) []byte {
+func (m *DescribeTopicPartitionsResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendInt16(dst, m.ErrorCode)
@@ -262,7 +262,7 @@ func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition) Decode(r *wire.Reader, v int16) error {
+func (m *DescribeTopicPartitionsResponsePartition) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex

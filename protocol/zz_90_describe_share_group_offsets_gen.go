@@ -11,7 +11,7 @@ type DescribeShareGroupOffsetsResponse struct {
 	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
 	ThrottleTimeMs int32
 	// The results for each group.
-	Groups []DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup
+	Groups []DescribeShareGroupOffsetsResponseGroup
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -56,7 +56,7 @@ func (m *DescribeShareGroupOffsetsResponse) Decode(r *wire.Reader, v int16) erro
 	_ = flex
 	m.ThrottleTimeMs = r.Int32()
 	if n := readArrayLen(r, flex, false, 6); n >= 0 {
-		m.Groups = make([]DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup, n)
+		m.Groups = make([]DescribeShareGroupOffsetsResponseGroup, n)
 		for i := range m.Groups {
 			_ = m.Groups[i].Decode(r, v)
 		}
@@ -74,12 +74,12 @@ func (m *DescribeShareGroupOffsetsResponse) Decode(r *wire.Reader, v int16) erro
 	return r.Err()
 }
 
-// DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup is a nested struct of DescribeShareGroupOffsetsResponse.
-type DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup struct {
+// DescribeShareGroupOffsetsResponseGroup is a nested struct of DescribeShareGroupOffsetsResponse.
+type DescribeShareGroupOffsetsResponseGroup struct {
 	// The group identifier.
 	GroupID GroupID
 	// The results for each topic.
-	Topics []DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic
+	Topics []DescribeShareGroupOffsetsResponseTopic
 	// The group-level error code, or 0 if there was no error.
 	ErrorCode int16
 	// The group-level error message, or null if there was no error. (nullable)
@@ -89,11 +89,11 @@ type DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup str
 }
 
 // Default resets m to the spec's default values.
-func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup) Default() {
-	*m = DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup{}
+func (m *DescribeShareGroupOffsetsResponseGroup) Default() {
+	*m = DescribeShareGroupOffsetsResponseGroup{}
 }
 
-func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup) isDefault() bool {
+func (m *DescribeShareGroupOffsetsResponseGroup) isDefault() bool {
 	return m.GroupID == "" &&
 		len(m.Topics) == 0 &&
 		m.ErrorCode == 0 &&
@@ -102,7 +102,7 @@ func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup) AppendTo(dst []byte, v int16) []byte {
+func (m *DescribeShareGroupOffsetsResponseGroup) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
@@ -119,13 +119,13 @@ func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup) Decode(r *wire.Reader, v int16) error {
+func (m *DescribeShareGroupOffsetsResponseGroup) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex
 	m.GroupID = GroupID(readString(r, flex))
 	if n := readArrayLen(r, flex, false, 19); n >= 0 {
-		m.Topics = make([]DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic, n)
+		m.Topics = make([]DescribeShareGroupOffsetsResponseTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -145,23 +145,23 @@ func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseGroup
 	return r.Err()
 }
 
-// DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic is a nested struct of DescribeShareGroupOffsetsResponse.
-type DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic struct {
+// DescribeShareGroupOffsetsResponseTopic is a nested struct of DescribeShareGroupOffsetsResponse.
+type DescribeShareGroupOffsetsResponseTopic struct {
 	// The topic name.
 	TopicName TopicName
 	// The unique topic ID.
 	TopicID    UUID
-	Partitions []DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition
+	Partitions []DescribeShareGroupOffsetsResponsePartition
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
 
 // Default resets m to the spec's default values.
-func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic) Default() {
-	*m = DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic{}
+func (m *DescribeShareGroupOffsetsResponseTopic) Default() {
+	*m = DescribeShareGroupOffsetsResponseTopic{}
 }
 
-func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic) isDefault() bool {
+func (m *DescribeShareGroupOffsetsResponseTopic) isDefault() bool {
 	return m.TopicName == "" &&
 		m.TopicID == (UUID{}) &&
 		len(m.Partitions) == 0 &&
@@ -169,7 +169,7 @@ func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *DescribeShareGroupOffsetsResponseTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
@@ -185,14 +185,14 @@ func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic) Decode(r *wire.Reader, v int16) error {
+func (m *DescribeShareGroupOffsetsResponseTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex
 	m.TopicName = TopicName(readString(r, flex))
 	m.TopicID = r.UUID()
 	if n := readArrayLen(r, flex, false, 20); n >= 0 {
-		m.Partitions = make([]DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition, n)
+		m.Partitions = make([]DescribeShareGroupOffsetsResponsePartition, n)
 		for i := range m.Partitions {
 			_ = m.Partitions[i].Decode(r, v)
 		}
@@ -210,8 +210,8 @@ func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseTopic
 	return r.Err()
 }
 
-// DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition is a nested struct of DescribeShareGroupOffsetsResponse.
-type DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition struct {
+// DescribeShareGroupOffsetsResponsePartition is a nested struct of DescribeShareGroupOffsetsResponse.
+type DescribeShareGroupOffsetsResponsePartition struct {
 	// The partition index.
 	PartitionIndex int32
 	// The share-partition start offset.
@@ -229,12 +229,12 @@ type DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition
 }
 
 // Default resets m to the spec's default values.
-func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition) Default() {
-	*m = DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition{}
+func (m *DescribeShareGroupOffsetsResponsePartition) Default() {
+	*m = DescribeShareGroupOffsetsResponsePartition{}
 	m.Lag = -1
 }
 
-func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition) isDefault() bool {
+func (m *DescribeShareGroupOffsetsResponsePartition) isDefault() bool {
 	return m.PartitionIndex == 0 &&
 		m.StartOffset == 0 &&
 		m.LeaderEpoch == 0 &&
@@ -245,7 +245,7 @@ func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseParti
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition) AppendTo(dst []byte, v int16) []byte {
+func (m *DescribeShareGroupOffsetsResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, m.PartitionIndex)
@@ -263,7 +263,7 @@ func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseParti
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponsePartition) Decode(r *wire.Reader, v int16) error {
+func (m *DescribeShareGroupOffsetsResponsePartition) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex
@@ -291,7 +291,7 @@ func (m *DescribeShareGroupOffsetsResponseDescribeShareGroupOffsetsResponseParti
 // DescribeShareGroupOffsetsRequest is API key 90, versions 0-1, flexible from 0.
 type DescribeShareGroupOffsetsRequest struct {
 	// The groups to describe offsets for.
-	Groups []DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup
+	Groups []DescribeShareGroupOffsetsRequestGroup
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -334,7 +334,7 @@ func (m *DescribeShareGroupOffsetsRequest) Decode(r *wire.Reader, v int16) error
 	flex := true
 	_ = flex
 	if n := readArrayLen(r, flex, false, 3); n >= 0 {
-		m.Groups = make([]DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup, n)
+		m.Groups = make([]DescribeShareGroupOffsetsRequestGroup, n)
 		for i := range m.Groups {
 			_ = m.Groups[i].Decode(r, v)
 		}
@@ -352,29 +352,29 @@ func (m *DescribeShareGroupOffsetsRequest) Decode(r *wire.Reader, v int16) error
 	return r.Err()
 }
 
-// DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup is a nested struct of DescribeShareGroupOffsetsRequest.
-type DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup struct {
+// DescribeShareGroupOffsetsRequestGroup is a nested struct of DescribeShareGroupOffsetsRequest.
+type DescribeShareGroupOffsetsRequestGroup struct {
 	// The group identifier.
 	GroupID GroupID
 	// The topics to describe offsets for, or null for all topic-partitions. (nullable)
-	Topics []DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic
+	Topics []DescribeShareGroupOffsetsRequestTopic
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
 
 // Default resets m to the spec's default values.
-func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup) Default() {
-	*m = DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup{}
+func (m *DescribeShareGroupOffsetsRequestGroup) Default() {
+	*m = DescribeShareGroupOffsetsRequestGroup{}
 }
 
-func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup) isDefault() bool {
+func (m *DescribeShareGroupOffsetsRequestGroup) isDefault() bool {
 	return m.GroupID == "" &&
 		len(m.Topics) == 0 &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup) AppendTo(dst []byte, v int16) []byte {
+func (m *DescribeShareGroupOffsetsRequestGroup) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
@@ -393,13 +393,13 @@ func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup) 
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup) Decode(r *wire.Reader, v int16) error {
+func (m *DescribeShareGroupOffsetsRequestGroup) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex
 	m.GroupID = GroupID(readString(r, flex))
 	if n := readArrayLen(r, flex, true, 3); n >= 0 {
-		m.Topics = make([]DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic, n)
+		m.Topics = make([]DescribeShareGroupOffsetsRequestTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -417,8 +417,8 @@ func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestGroup) 
 	return r.Err()
 }
 
-// DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic is a nested struct of DescribeShareGroupOffsetsRequest.
-type DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic struct {
+// DescribeShareGroupOffsetsRequestTopic is a nested struct of DescribeShareGroupOffsetsRequest.
+type DescribeShareGroupOffsetsRequestTopic struct {
 	// The topic name.
 	TopicName TopicName
 	// The partitions.
@@ -428,18 +428,18 @@ type DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic struc
 }
 
 // Default resets m to the spec's default values.
-func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic) Default() {
-	*m = DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic{}
+func (m *DescribeShareGroupOffsetsRequestTopic) Default() {
+	*m = DescribeShareGroupOffsetsRequestTopic{}
 }
 
-func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic) isDefault() bool {
+func (m *DescribeShareGroupOffsetsRequestTopic) isDefault() bool {
 	return m.TopicName == "" &&
 		len(m.Partitions) == 0 &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *DescribeShareGroupOffsetsRequestTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
@@ -454,7 +454,7 @@ func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic) 
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *DescribeShareGroupOffsetsRequestDescribeShareGroupOffsetsRequestTopic) Decode(r *wire.Reader, v int16) error {
+func (m *DescribeShareGroupOffsetsRequestTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex

@@ -15,7 +15,7 @@ type AlterShareGroupOffsetsResponse struct {
 	// The top-level error message, or null if there was no error. (nullable)
 	ErrorMessage *string
 	// The results for each topic.
-	Responses []AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic
+	Responses []AlterShareGroupOffsetsResponseTopic
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -64,7 +64,7 @@ func (m *AlterShareGroupOffsetsResponse) Decode(r *wire.Reader, v int16) error {
 	m.ErrorCode = r.Int16()
 	m.ErrorMessage = readNullableString(r, flex, true)
 	if n := readArrayLen(r, flex, false, 19); n >= 0 {
-		m.Responses = make([]AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic, n)
+		m.Responses = make([]AlterShareGroupOffsetsResponseTopic, n)
 		for i := range m.Responses {
 			_ = m.Responses[i].Decode(r, v)
 		}
@@ -82,23 +82,23 @@ func (m *AlterShareGroupOffsetsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic is a nested struct of AlterShareGroupOffsetsResponse.
-type AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic struct {
+// AlterShareGroupOffsetsResponseTopic is a nested struct of AlterShareGroupOffsetsResponse.
+type AlterShareGroupOffsetsResponseTopic struct {
 	// The topic name. (map key)
 	TopicName TopicName
 	// The unique topic ID.
 	TopicID    UUID
-	Partitions []AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition
+	Partitions []AlterShareGroupOffsetsResponsePartition
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
 
 // Default resets m to the spec's default values.
-func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic) Default() {
-	*m = AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic{}
+func (m *AlterShareGroupOffsetsResponseTopic) Default() {
+	*m = AlterShareGroupOffsetsResponseTopic{}
 }
 
-func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic) isDefault() bool {
+func (m *AlterShareGroupOffsetsResponseTopic) isDefault() bool {
 	return m.TopicName == "" &&
 		m.TopicID == (UUID{}) &&
 		len(m.Partitions) == 0 &&
@@ -106,7 +106,7 @@ func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic) isDe
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *AlterShareGroupOffsetsResponseTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
@@ -122,14 +122,14 @@ func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic) Appe
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic) Decode(r *wire.Reader, v int16) error {
+func (m *AlterShareGroupOffsetsResponseTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex
 	m.TopicName = TopicName(readString(r, flex))
 	m.TopicID = r.UUID()
 	if n := readArrayLen(r, flex, false, 8); n >= 0 {
-		m.Partitions = make([]AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition, n)
+		m.Partitions = make([]AlterShareGroupOffsetsResponsePartition, n)
 		for i := range m.Partitions {
 			_ = m.Partitions[i].Decode(r, v)
 		}
@@ -147,8 +147,8 @@ func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponseTopic) Deco
 	return r.Err()
 }
 
-// AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition is a nested struct of AlterShareGroupOffsetsResponse.
-type AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition struct {
+// AlterShareGroupOffsetsResponsePartition is a nested struct of AlterShareGroupOffsetsResponse.
+type AlterShareGroupOffsetsResponsePartition struct {
 	// The partition index.
 	PartitionIndex int32
 	// The error code, or 0 if there was no error.
@@ -160,11 +160,11 @@ type AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition struc
 }
 
 // Default resets m to the spec's default values.
-func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition) Default() {
-	*m = AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition{}
+func (m *AlterShareGroupOffsetsResponsePartition) Default() {
+	*m = AlterShareGroupOffsetsResponsePartition{}
 }
 
-func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition) isDefault() bool {
+func (m *AlterShareGroupOffsetsResponsePartition) isDefault() bool {
 	return m.PartitionIndex == 0 &&
 		m.ErrorCode == 0 &&
 		m.ErrorMessage == nil &&
@@ -172,7 +172,7 @@ func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition) 
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition) AppendTo(dst []byte, v int16) []byte {
+func (m *AlterShareGroupOffsetsResponsePartition) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, m.PartitionIndex)
@@ -185,7 +185,7 @@ func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition) 
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *AlterShareGroupOffsetsResponseAlterShareGroupOffsetsResponsePartition) Decode(r *wire.Reader, v int16) error {
+func (m *AlterShareGroupOffsetsResponsePartition) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex
@@ -210,7 +210,7 @@ type AlterShareGroupOffsetsRequest struct {
 	// The group identifier.
 	GroupID GroupID
 	// The topics to alter offsets for.
-	Topics []AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic
+	Topics []AlterShareGroupOffsetsRequestTopic
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -255,7 +255,7 @@ func (m *AlterShareGroupOffsetsRequest) Decode(r *wire.Reader, v int16) error {
 	_ = flex
 	m.GroupID = GroupID(readString(r, flex))
 	if n := readArrayLen(r, flex, false, 3); n >= 0 {
-		m.Topics = make([]AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic, n)
+		m.Topics = make([]AlterShareGroupOffsetsRequestTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -273,29 +273,29 @@ func (m *AlterShareGroupOffsetsRequest) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic is a nested struct of AlterShareGroupOffsetsRequest.
-type AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic struct {
+// AlterShareGroupOffsetsRequestTopic is a nested struct of AlterShareGroupOffsetsRequest.
+type AlterShareGroupOffsetsRequestTopic struct {
 	// The topic name. (map key)
 	TopicName TopicName
 	// Each partition to alter offsets for.
-	Partitions []AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition
+	Partitions []AlterShareGroupOffsetsRequestPartition
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
 
 // Default resets m to the spec's default values.
-func (m *AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic) Default() {
-	*m = AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic{}
+func (m *AlterShareGroupOffsetsRequestTopic) Default() {
+	*m = AlterShareGroupOffsetsRequestTopic{}
 }
 
-func (m *AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic) isDefault() bool {
+func (m *AlterShareGroupOffsetsRequestTopic) isDefault() bool {
 	return m.TopicName == "" &&
 		len(m.Partitions) == 0 &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *AlterShareGroupOffsetsRequestTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
@@ -310,13 +310,13 @@ func (m *AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic) Append
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic) Decode(r *wire.Reader, v int16) error {
+func (m *AlterShareGroupOffsetsRequestTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex
 	m.TopicName = TopicName(readString(r, flex))
 	if n := readArrayLen(r, flex, false, 13); n >= 0 {
-		m.Partitions = make([]AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition, n)
+		m.Partitions = make([]AlterShareGroupOffsetsRequestPartition, n)
 		for i := range m.Partitions {
 			_ = m.Partitions[i].Decode(r, v)
 		}
@@ -334,8 +334,8 @@ func (m *AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestTopic) Decode
 	return r.Err()
 }
 
-// AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition is a nested struct of AlterShareGroupOffsetsRequest.
-type AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition struct {
+// AlterShareGroupOffsetsRequestPartition is a nested struct of AlterShareGroupOffsetsRequest.
+type AlterShareGroupOffsetsRequestPartition struct {
 	// The partition index.
 	PartitionIndex int32
 	// The share-partition start offset.
@@ -345,18 +345,18 @@ type AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition struct 
 }
 
 // Default resets m to the spec's default values.
-func (m *AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition) Default() {
-	*m = AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition{}
+func (m *AlterShareGroupOffsetsRequestPartition) Default() {
+	*m = AlterShareGroupOffsetsRequestPartition{}
 }
 
-func (m *AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition) isDefault() bool {
+func (m *AlterShareGroupOffsetsRequestPartition) isDefault() bool {
 	return m.PartitionIndex == 0 &&
 		m.StartOffset == 0 &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition) AppendTo(dst []byte, v int16) []byte {
+func (m *AlterShareGroupOffsetsRequestPartition) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = wire.AppendInt32(dst, m.PartitionIndex)
@@ -368,7 +368,7 @@ func (m *AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition) Ap
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *AlterShareGroupOffsetsRequestAlterShareGroupOffsetsRequestPartition) Decode(r *wire.Reader, v int16) error {
+func (m *AlterShareGroupOffsetsRequestPartition) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex

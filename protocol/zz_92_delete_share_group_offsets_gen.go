@@ -15,7 +15,7 @@ type DeleteShareGroupOffsetsResponse struct {
 	// The top-level error message, or null if there was no error. (nullable)
 	ErrorMessage *string
 	// The results for each topic.
-	Responses []DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic
+	Responses []DeleteShareGroupOffsetsResponseTopic
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -64,7 +64,7 @@ func (m *DeleteShareGroupOffsetsResponse) Decode(r *wire.Reader, v int16) error 
 	m.ErrorCode = r.Int16()
 	m.ErrorMessage = readNullableString(r, flex, true)
 	if n := readArrayLen(r, flex, false, 21); n >= 0 {
-		m.Responses = make([]DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic, n)
+		m.Responses = make([]DeleteShareGroupOffsetsResponseTopic, n)
 		for i := range m.Responses {
 			_ = m.Responses[i].Decode(r, v)
 		}
@@ -82,8 +82,8 @@ func (m *DeleteShareGroupOffsetsResponse) Decode(r *wire.Reader, v int16) error 
 	return r.Err()
 }
 
-// DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic is a nested struct of DeleteShareGroupOffsetsResponse.
-type DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic struct {
+// DeleteShareGroupOffsetsResponseTopic is a nested struct of DeleteShareGroupOffsetsResponse.
+type DeleteShareGroupOffsetsResponseTopic struct {
 	// The topic name.
 	TopicName TopicName
 	// The unique topic ID.
@@ -97,11 +97,11 @@ type DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic struct 
 }
 
 // Default resets m to the spec's default values.
-func (m *DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic) Default() {
-	*m = DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic{}
+func (m *DeleteShareGroupOffsetsResponseTopic) Default() {
+	*m = DeleteShareGroupOffsetsResponseTopic{}
 }
 
-func (m *DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic) isDefault() bool {
+func (m *DeleteShareGroupOffsetsResponseTopic) isDefault() bool {
 	return m.TopicName == "" &&
 		m.TopicID == (UUID{}) &&
 		m.ErrorCode == 0 &&
@@ -110,7 +110,7 @@ func (m *DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic) is
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *DeleteShareGroupOffsetsResponseTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
@@ -124,7 +124,7 @@ func (m *DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic) Ap
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *DeleteShareGroupOffsetsResponseDeleteShareGroupOffsetsResponseTopic) Decode(r *wire.Reader, v int16) error {
+func (m *DeleteShareGroupOffsetsResponseTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex
@@ -150,7 +150,7 @@ type DeleteShareGroupOffsetsRequest struct {
 	// The group identifier.
 	GroupID GroupID
 	// The topics to delete offsets for.
-	Topics []DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic
+	Topics []DeleteShareGroupOffsetsRequestTopic
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -195,7 +195,7 @@ func (m *DeleteShareGroupOffsetsRequest) Decode(r *wire.Reader, v int16) error {
 	_ = flex
 	m.GroupID = GroupID(readString(r, flex))
 	if n := readArrayLen(r, flex, false, 2); n >= 0 {
-		m.Topics = make([]DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic, n)
+		m.Topics = make([]DeleteShareGroupOffsetsRequestTopic, n)
 		for i := range m.Topics {
 			_ = m.Topics[i].Decode(r, v)
 		}
@@ -213,8 +213,8 @@ func (m *DeleteShareGroupOffsetsRequest) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
-// DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic is a nested struct of DeleteShareGroupOffsetsRequest.
-type DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic struct {
+// DeleteShareGroupOffsetsRequestTopic is a nested struct of DeleteShareGroupOffsetsRequest.
+type DeleteShareGroupOffsetsRequestTopic struct {
 	// The topic name.
 	TopicName TopicName
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
@@ -222,17 +222,17 @@ type DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic struct {
 }
 
 // Default resets m to the spec's default values.
-func (m *DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic) Default() {
-	*m = DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic{}
+func (m *DeleteShareGroupOffsetsRequestTopic) Default() {
+	*m = DeleteShareGroupOffsetsRequestTopic{}
 }
 
-func (m *DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic) isDefault() bool {
+func (m *DeleteShareGroupOffsetsRequestTopic) isDefault() bool {
 	return m.TopicName == "" &&
 		len(m.UnknownTags) == 0
 }
 
 // AppendTo appends m encoded at version v to dst.
-func (m *DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic) AppendTo(dst []byte, v int16) []byte {
+func (m *DeleteShareGroupOffsetsRequestTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := true
 	_ = flex
 	dst = appendString(dst, string(m.TopicName), flex)
@@ -243,7 +243,7 @@ func (m *DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic) Appe
 }
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
-func (m *DeleteShareGroupOffsetsRequestDeleteShareGroupOffsetsRequestTopic) Decode(r *wire.Reader, v int16) error {
+func (m *DeleteShareGroupOffsetsRequestTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := true
 	_ = flex

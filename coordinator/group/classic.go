@@ -568,14 +568,14 @@ func (g *group) joinResponseLocked(memberID string) *protocol.JoinGroupResponse 
 	pt, pn := g.protocolType, g.protocolName
 	return &protocol.JoinGroupResponse{
 		GenerationID: g.generation, ProtocolType: &pt, ProtocolName: &pn,
-		Leader: g.leader, MemberID: memberID, Members: []protocol.JoinGroupResponseJoinGroupResponseMember{},
+		Leader: g.leader, MemberID: memberID, Members: []protocol.JoinGroupResponseMember{},
 	}
 }
 
-func (g *group) joinMembersLocked() []protocol.JoinGroupResponseJoinGroupResponseMember {
-	var out []protocol.JoinGroupResponseJoinGroupResponseMember
+func (g *group) joinMembersLocked() []protocol.JoinGroupResponseMember {
+	var out []protocol.JoinGroupResponseMember
 	for _, m := range g.sortedMembers() {
-		out = append(out, protocol.JoinGroupResponseJoinGroupResponseMember{
+		out = append(out, protocol.JoinGroupResponseMember{
 			MemberID: m.id, GroupInstanceID: m.instanceID, Metadata: nonNil(m.metadataFor(g.protocolName)),
 		})
 	}

@@ -136,7 +136,7 @@ func newTestCoordinator(t *testing.T, l *memLog, maxSize int) *Coordinator {
 func joinReq(member string, inst *string, session int32) *protocol.JoinGroupRequest {
 	return &protocol.JoinGroupRequest{
 		GroupID: "g", SessionTimeoutMs: session, RebalanceTimeoutMs: 1000, MemberID: member, GroupInstanceID: inst,
-		ProtocolType: "consumer", Protocols: []protocol.JoinGroupRequestJoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0, 0, 0, 0, 0, 0}}},
+		ProtocolType: "consumer", Protocols: []protocol.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0, 0, 0, 0, 0, 0}}},
 	}
 }
 
@@ -158,7 +158,7 @@ func TestClassicStateMachine(t *testing.T) {
 	sync := func(id string, gen int32, assign bool) *protocol.SyncGroupResponse {
 		req := &protocol.SyncGroupRequest{GroupID: "g", GenerationID: gen, MemberID: id}
 		if assign {
-			req.Assignments = []protocol.SyncGroupRequestSyncGroupRequestAssignment{{MemberID: id, Assignment: []byte("A")}}
+			req.Assignments = []protocol.SyncGroupRequestAssignment{{MemberID: id, Assignment: []byte("A")}}
 		}
 		return c.SyncGroup(ctx, 5, req)
 	}
@@ -192,7 +192,7 @@ func TestClassicStateMachine(t *testing.T) {
 	// Complete generation 2.
 	go func() { sync(staticID, 2, false) }()
 	sr = c.SyncGroup(ctx, 5, &protocol.SyncGroupRequest{GroupID: "g", GenerationID: 2, MemberID: id1,
-		Assignments: []protocol.SyncGroupRequestSyncGroupRequestAssignment{{MemberID: id1, Assignment: []byte("1")}, {MemberID: staticID, Assignment: []byte("S")}}})
+		Assignments: []protocol.SyncGroupRequestAssignment{{MemberID: id1, Assignment: []byte("1")}, {MemberID: staticID, Assignment: []byte("S")}}})
 	require.Zero(t, sr.ErrorCode)
 
 	// Offsets: member commit, simple commit refused while members exist.

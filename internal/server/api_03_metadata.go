@@ -67,7 +67,7 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 	}
 
 	addTopic := func(t *controller.TopicImage) {
-		mt := protocol.MetadataResponseMetadataResponseTopic{
+		mt := protocol.MetadataResponseTopic{
 			Name:                      ptrTopic(t.Name),
 			TopicID:                   protocol.UUID(t.ID),
 			IsInternal:                isInternalTopic(t.Name),
@@ -76,7 +76,7 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 		if req.IncludeTopicAuthorizedOperations {
 			mt.TopicAuthorizedOperations = topicOps
 		}
-		mt.Partitions = make([]protocol.MetadataResponseMetadataResponsePartition, len(t.Partitions))
+		mt.Partitions = make([]protocol.MetadataResponsePartition, len(t.Partitions))
 		for i, p := range t.Partitions {
 			mt.Partitions[i] = metadataPartition(img, int32(i), p)
 		}
@@ -96,7 +96,7 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 				addTopic(t)
 				continue
 			}
-			resp.Topics = append(resp.Topics, protocol.MetadataResponseMetadataResponseTopic{
+			resp.Topics = append(resp.Topics, protocol.MetadataResponseTopic{
 				ErrorCode: errcode.UnknownTopicID, TopicID: rt.TopicID,
 				TopicAuthorizedOperations: notRequestedOps,
 			})
@@ -111,15 +111,15 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 		if controller.ValidateTopicName(name) != nil {
 			code = errcode.InvalidTopicException
 		}
-		resp.Topics = append(resp.Topics, protocol.MetadataResponseMetadataResponseTopic{
+		resp.Topics = append(resp.Topics, protocol.MetadataResponseTopic{
 			ErrorCode: code, Name: rt.Name, TopicAuthorizedOperations: notRequestedOps,
 		})
 	}
 	return resp, nil
 }
 
-func metadataPartition(img *controller.MetadataImage, index int32, p *controller.PartitionImage) protocol.MetadataResponseMetadataResponsePartition {
-	mp := protocol.MetadataResponseMetadataResponsePartition{
+func metadataPartition(img *controller.MetadataImage, index int32, p *controller.PartitionImage) protocol.MetadataResponsePartition {
+	mp := protocol.MetadataResponsePartition{
 		PartitionIndex:  index,
 		LeaderID:        protocol.BrokerID(p.Leader),
 		LeaderEpoch:     p.LeaderEpoch,
@@ -140,8 +140,8 @@ func metadataPartition(img *controller.MetadataImage, index int32, p *controller
 
 // metadataBrokers lists unfenced brokers with their endpoint on the listener
 // the client used, as Kafka does.
-func (b *Broker) metadataBrokers(img *controller.MetadataImage, listener string) []protocol.MetadataResponseMetadataResponseBroker {
-	var out []protocol.MetadataResponseMetadataResponseBroker
+func (b *Broker) metadataBrokers(img *controller.MetadataImage, listener string) []protocol.MetadataResponseBroker {
+	var out []protocol.MetadataResponseBroker
 	for _, br := range img.Brokers() {
 		if br.Fenced {
 			continue
@@ -150,7 +150,7 @@ func (b *Broker) metadataBrokers(img *controller.MetadataImage, listener string)
 		if !ok {
 			continue
 		}
-		out = append(out, protocol.MetadataResponseMetadataResponseBroker{
+		out = append(out, protocol.MetadataResponseBroker{
 			NodeID: protocol.BrokerID(br.ID), Host: ep.Host, Port: int32(ep.Port), Rack: br.Rack,
 		})
 	}

@@ -17,7 +17,7 @@ func (g *groupGlue) handleOffsetCommit(ctx context.Context, rc *reqCtx, req *pro
 	if rc.v >= 2 && rc.v <= 4 {
 		creq.RetentionMs = req.RetentionTimeMs
 	}
-	resp := &protocol.OffsetCommitResponse{Topics: make([]protocol.OffsetCommitResponseOffsetCommitResponseTopic, len(req.Topics))}
+	resp := &protocol.OffsetCommitResponse{Topics: make([]protocol.OffsetCommitResponseTopic, len(req.Topics))}
 	type ref struct{ t, p int }
 	var refs []ref
 	for i, t := range req.Topics {
@@ -34,7 +34,7 @@ func (g *groupGlue) handleOffsetCommit(ctx context.Context, rc *reqCtx, req *pro
 			code = errcode.UnknownTopicOrPartition
 		}
 		for j, p := range t.Partitions {
-			rt.Partitions = append(rt.Partitions, protocol.OffsetCommitResponseOffsetCommitResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: code})
+			rt.Partitions = append(rt.Partitions, protocol.OffsetCommitResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: code})
 			if code != 0 {
 				continue
 			}

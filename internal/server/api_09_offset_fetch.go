@@ -25,7 +25,7 @@ func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *prot
 		resp.ErrorCode = code
 		if code != 0 {
 			if rc.v >= 2 {
-				resp.Topics = []protocol.OffsetFetchResponseOffsetFetchResponseTopic{}
+				resp.Topics = []protocol.OffsetFetchResponseTopic{}
 				return resp, nil
 			}
 			// v0-1 have no top-level error: every partition carries it.
@@ -35,21 +35,21 @@ func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *prot
 				}
 			}
 		}
-		resp.Topics = []protocol.OffsetFetchResponseOffsetFetchResponseTopic{}
+		resp.Topics = []protocol.OffsetFetchResponseTopic{}
 		index := map[string]int{}
 		for _, o := range offsets {
 			i, ok := index[o.Topic]
 			if !ok {
 				i = len(resp.Topics)
 				index[o.Topic] = i
-				resp.Topics = append(resp.Topics, protocol.OffsetFetchResponseOffsetFetchResponseTopic{Name: protocol.TopicName(o.Topic)})
+				resp.Topics = append(resp.Topics, protocol.OffsetFetchResponseTopic{Name: protocol.TopicName(o.Topic)})
 			}
 			md := o.Metadata
 			pc := int16(0)
 			if rc.v < 2 {
 				pc = code
 			}
-			resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, protocol.OffsetFetchResponseOffsetFetchResponsePartition{
+			resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, protocol.OffsetFetchResponsePartition{
 				PartitionIndex: o.Partition, CommittedOffset: o.Offset, CommittedLeaderEpoch: o.LeaderEpoch, Metadata: &md, ErrorCode: pc,
 			})
 		}
@@ -62,8 +62,8 @@ func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *prot
 }
 
 // fetchGroupOffsets answers one group of a v8+ OffsetFetch.
-func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.MetadataImage, v int16, requireStable bool, rg protocol.OffsetFetchRequestOffsetFetchRequestGroup) protocol.OffsetFetchResponseOffsetFetchResponseGroup {
-	out := protocol.OffsetFetchResponseOffsetFetchResponseGroup{GroupID: rg.GroupID, Topics: []protocol.OffsetFetchResponseOffsetFetchResponseTopics{}}
+func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.MetadataImage, v int16, requireStable bool, rg protocol.OffsetFetchRequestGroup) protocol.OffsetFetchResponseGroup {
+	out := protocol.OffsetFetchResponseGroup{GroupID: rg.GroupID, Topics: []protocol.OffsetFetchResponseTopics{}}
 	var topics []group.TopicPartitions
 	unknownIDs := map[protocol.UUID][]int32{}
 	if rg.Topics != nil {
@@ -93,21 +93,21 @@ func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.Metad
 		if !ok {
 			i = len(out.Topics)
 			index[o.Topic] = i
-			t := protocol.OffsetFetchResponseOffsetFetchResponseTopics{Name: protocol.TopicName(o.Topic)}
+			t := protocol.OffsetFetchResponseTopics{Name: protocol.TopicName(o.Topic)}
 			if ti := img.Topic(o.Topic); ti != nil {
 				t.TopicID = protocol.UUID(ti.ID)
 			}
 			out.Topics = append(out.Topics, t)
 		}
 		md := o.Metadata
-		out.Topics[i].Partitions = append(out.Topics[i].Partitions, protocol.OffsetFetchResponseOffsetFetchResponsePartitions{
+		out.Topics[i].Partitions = append(out.Topics[i].Partitions, protocol.OffsetFetchResponsePartitions{
 			PartitionIndex: o.Partition, CommittedOffset: o.Offset, CommittedLeaderEpoch: o.LeaderEpoch, Metadata: &md,
 		})
 	}
 	for id, parts := range unknownIDs {
-		t := protocol.OffsetFetchResponseOffsetFetchResponseTopics{TopicID: id}
+		t := protocol.OffsetFetchResponseTopics{TopicID: id}
 		for _, p := range parts {
-			t.Partitions = append(t.Partitions, protocol.OffsetFetchResponseOffsetFetchResponsePartitions{
+			t.Partitions = append(t.Partitions, protocol.OffsetFetchResponsePartitions{
 				PartitionIndex: p, CommittedOffset: -1, CommittedLeaderEpoch: -1, ErrorCode: errcode.UnknownTopicID,
 			})
 		}

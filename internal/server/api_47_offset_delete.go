@@ -22,9 +22,9 @@ func (g *groupGlue) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *pro
 		return resp, nil
 	}
 	for i, t := range req.Topics {
-		rt := protocol.OffsetDeleteResponseOffsetDeleteResponseTopic{Name: t.Name}
+		rt := protocol.OffsetDeleteResponseTopic{Name: t.Name}
 		for j, p := range t.Partitions {
-			rt.Partitions = append(rt.Partitions, protocol.OffsetDeleteResponseOffsetDeleteResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: codes[i][j]})
+			rt.Partitions = append(rt.Partitions, protocol.OffsetDeleteResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: codes[i][j]})
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}

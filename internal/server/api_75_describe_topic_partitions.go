@@ -14,7 +14,7 @@ import (
 const maxRequestPartitionSizeLimit = 2000
 
 func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, req *protocol.DescribeTopicPartitionsRequest) (*protocol.DescribeTopicPartitionsResponse, error) {
-	resp := &protocol.DescribeTopicPartitionsResponse{Topics: []protocol.DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic{}}
+	resp := &protocol.DescribeTopicPartitionsResponse{Topics: []protocol.DescribeTopicPartitionsResponseTopic{}}
 	img := b.image.Load()
 	limit := int(req.ResponsePartitionLimit)
 	if limit <= 0 || limit > maxRequestPartitionSizeLimit {
@@ -50,8 +50,8 @@ func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, 
 			if controller.ValidateTopicName(name) != nil {
 				code = errcode.InvalidTopicException
 			}
-			resp.Topics = append(resp.Topics, protocol.DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic{
-				ErrorCode: code, Name: ptrTopic(name), Partitions: []protocol.DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition{},
+			resp.Topics = append(resp.Topics, protocol.DescribeTopicPartitionsResponseTopic{
+				ErrorCode: code, Name: ptrTopic(name), Partitions: []protocol.DescribeTopicPartitionsResponsePartition{},
 				TopicAuthorizedOperations: topicOps,
 			})
 			b.metrics.errors.WithLabelValues("DescribeTopicPartitions", errName(code)).Inc()
@@ -65,15 +65,15 @@ func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, 
 		if name == first {
 			start = firstPartition
 		}
-		rt := protocol.DescribeTopicPartitionsResponseDescribeTopicPartitionsResponseTopic{
+		rt := protocol.DescribeTopicPartitionsResponseTopic{
 			Name: ptrTopic(name), TopicID: protocol.UUID(t.ID), IsInternal: isInternalTopic(name),
 			TopicAuthorizedOperations: topicOps,
-			Partitions:                []protocol.DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition{},
+			Partitions:                []protocol.DescribeTopicPartitionsResponsePartition{},
 		}
 		p := start
 		for ; int(p) < len(t.Partitions) && n < limit; p++ {
 			mp := metadataPartition(img, p, t.Partitions[p])
-			rt.Partitions = append(rt.Partitions, protocol.DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartition{
+			rt.Partitions = append(rt.Partitions, protocol.DescribeTopicPartitionsResponsePartition{
 				ErrorCode: mp.ErrorCode, PartitionIndex: p, LeaderID: mp.LeaderID, LeaderEpoch: mp.LeaderEpoch,
 				ReplicaNodes: mp.ReplicaNodes, IsrNodes: mp.IsrNodes, OfflineReplicas: mp.OfflineReplicas,
 				EligibleLeaderReplicas: []protocol.BrokerID{}, LastKnownElr: []protocol.BrokerID{},

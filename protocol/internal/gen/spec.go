@@ -442,7 +442,13 @@ func resolve(m *Message) error {
 			if len(f.Fields) == 0 {
 				continue
 			}
-			tn := m.Name + goName(strings.TrimPrefix(f.Type, "[]"))
+			// Nested types are named <Message><Type>; a spec type that
+			// already starts with the message name (MetadataResponseTopic in
+			// MetadataResponse) is used as is rather than stuttering.
+			tn := goName(strings.TrimPrefix(f.Type, "[]"))
+			if !strings.HasPrefix(tn, m.Name) {
+				tn = m.Name + tn
+			}
 			if s, ok := seen[tn]; ok {
 				// commonStructs are used more than once; the first use
 				// (already merged) defines the type.

@@ -26,9 +26,10 @@ var errTxnVerification = errors.New("server: partition is not part of the produc
 // to the hosted __transaction_state partitions, writes markers to the hosted
 // data partitions, and serves the transaction APIs.
 type txnGlue struct {
-	b     *Broker
-	coord *txn.Coordinator
-	ids   *producerIDs
+	b       *Broker
+	coord   *txn.Coordinator
+	ids     *producerIDs
+	pending pendingOffsets // TxnOffsetCommit offsets awaiting their marker
 }
 
 // registerTxnHandlers starts the transaction coordinator and registers the
@@ -41,7 +42,7 @@ func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
 		MaxTimeout:         time.Duration(b.cfg.TransactionMaxTimeoutMs) * time.Millisecond,
 		AbortCheckInterval: time.Duration(b.cfg.TransactionAbortCheckIntervalMs) * time.Millisecond,
 		NextProducerID:     g.ids.Next,
-	}, txnStateLog{b}, txnMarkers{b}, b.log.Named("txn"))
+	}, txnStateLog{b}, txnMarkers{g}, b.log.Named("txn"))
 	b.OnLeadership(func(topic string, partition int32, leader bool, epoch int32) {
 		if topic != transactionStateTopic {
 			return
@@ -65,6 +66,7 @@ func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
 	register(h, protocol.KeyDescribeProducers, 0, 0, g.handleDescribeProducers)
 	register(h, protocol.KeyDescribeTransactions, 0, 0, g.handleDescribeTransactions)
 	register(h, protocol.KeyListTransactions, 0, 2, g.handleListTransactions)
+	g.registerOffsetHandlers(h) // keys 25, 28: txn_offsets.go
 }
 
 // txnVerifyHook is the produce-path AppendHook for transactional batches.
@@ -146,14 +148,18 @@ func replayLog(ctx context.Context, l *storage.Log, fn func(key, value []byte) e
 
 // txnMarkers writes markers to the partitions this broker leads; it is the
 // in-process stand-in for WriteTxnMarkers requests to other brokers.
-type txnMarkers struct{ b *Broker }
+type txnMarkers struct{ g *txnGlue }
 
 func (m txnMarkers) WriteMarkers(ctx context.Context, producerID int64, epoch int16, commit bool, coordinatorEpoch int32, parts []txn.TopicPartition) error {
 	var errs []error
 	for _, tp := range parts {
-		if code := m.b.writeMarker(tp.Topic, tp.Partition, producerID, epoch, commit, coordinatorEpoch); code != 0 &&
-			code != errcode.UnknownTopicOrPartition { // a deleted topic needs no marker
+		code := m.g.b.writeMarker(tp.Topic, tp.Partition, producerID, epoch, commit, coordinatorEpoch)
+		if code != 0 && code != errcode.UnknownTopicOrPartition { // a deleted topic needs no marker
 			errs = append(errs, fmt.Errorf("%s-%d: %s", tp.Topic, tp.Partition, errName(code)))
+			continue
+		}
+		if tp.Topic == consumerOffsetsTopic {
+			m.g.completeOffsets(ctx, producerID, tp.Partition, commit)
 		}
 	}
 	return errors.Join(errs...)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/spool-broker/spool/controller"
@@ -98,8 +99,22 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 			}
 		}
 	}
-	b.buildFetchResponse(resp, rc.v, reads, plan.incremental)
+	b.buildFetchResponse(rc, resp, reads, plan.incremental)
 	return resp, nil
+}
+
+// fetchBufPool holds the buffers fetched records are read into. One buffer
+// serves a whole response; it returns to the pool once the response is
+// encoded (reqCtx.done).
+var fetchBufPool sync.Pool
+
+func getFetchBuf(n int) *[]byte {
+	if p, ok := fetchBufPool.Get().(*[]byte); ok && cap(*p) >= n {
+		*p = (*p)[:0]
+		return p
+	}
+	b := make([]byte, 0, n)
+	return &b
 }
 
 // resolveFetch finds the partition a fetch names and checks leadership and
@@ -182,7 +197,23 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, isolation int8) (int, 
 
 // buildFetchResponse reads the located data into the response. An
 // incremental session response carries only partitions with news.
-func (b *Broker) buildFetchResponse(resp *protocol.FetchResponse, v int16, reads []fetchRead, incremental bool) {
+func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, reads []fetchRead, incremental bool) {
+	v := rc.v
+	total := 0
+	for i := range reads {
+		if reads[i].code == 0 {
+			total += reads[i].res.Size
+		}
+	}
+	var buf *[]byte
+	if total > 0 {
+		buf = getFetchBuf(total)
+		rc.done = append(rc.done, func() {
+			if cap(*buf) <= 64<<20 {
+				fetchBufPool.Put(buf)
+			}
+		})
+	}
 	byTopic := map[fetchTopicKey]int{}
 	for i := range reads {
 		r := &reads[i]

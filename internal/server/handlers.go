@@ -14,6 +14,9 @@ type reqCtx struct {
 	c   *conn
 	hdr *protocol.RequestHeader
 	v   int16
+	// done runs after the response is encoded: buffers the response
+	// aliases (fetched records) go back to their pools there.
+	done []func()
 }
 
 // handlerFunc answers one request. A nil response means "send nothing"
@@ -74,6 +77,11 @@ func (c *conn) handle(f *inflight) error {
 		return fmt.Errorf("%s version %d is not served (supported %d-%d)", apiName(key), v, h.min, h.max)
 	}
 	rc := &reqCtx{c: c, hdr: &f.hdr, v: v}
+	defer func() {
+		for _, fn := range rc.done {
+			fn()
+		}
+	}()
 	resp, err := h.fn(c.ctx, rc, f.req)
 	m := c.s.metrics
 	name := apiName(key)

@@ -8,12 +8,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -99,6 +103,15 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 		log.Error("spool failed to start", zap.Error(err))
 		return 1
 	}
+	if addr := os.Getenv("SPOOL_HTTP_ADDR"); addr != "" {
+		stopHTTP, err := serveHTTP(addr, reg, log)
+		if err != nil {
+			log.Error("cannot serve metrics; unset SPOOL_HTTP_ADDR or pick a free port", zap.String("addr", addr), zap.Error(err))
+			_ = node.Close(context.Background())
+			return 1
+		}
+		defer stopHTTP()
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -109,6 +122,26 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 	}
 	log.Info("shutdown complete")
 	return 0
+}
+
+// serveHTTP exposes Prometheus metrics at /metrics and Go's profiler at
+// /debug/pprof/ on addr (SPOOL_HTTP_ADDR, e.g. 127.0.0.1:9404).
+func serveHTTP(addr string, reg *prometheus.Registry, log *zap.Logger) (func(), error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("serving metrics and pprof", zap.String("addr", ln.Addr().String()))
+	return func() { _ = srv.Close() }, nil
 }
 
 // newLogger logs JSON to stderr, or console text when SPOOL_LOG_FORMAT=console;

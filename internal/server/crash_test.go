@@ -182,3 +182,52 @@ func TestKillDuringProduce(t *testing.T) {
 	logs, _ := os.ReadFile(logPath)
 	require.NotContains(t, string(logs), `"level":"panic"`)
 }
+
+// TestSigtermShutsDownCleanly sends SIGTERM to a serving broker: it exits 0,
+// leaves the clean-shutdown marker, and the next start recovers nothing and
+// serves everything that was written.
+func TestSigtermShutsDownCleanly(t *testing.T) {
+	bin := spoolBinary(t)
+	port, cport := freePort(t), freePort(t)
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	data := filepath.Join(dir, "data")
+	env := []string{
+		fmt.Sprintf("KAFKA_LISTENERS=PLAINTEXT://%s,CONTROLLER://127.0.0.1:%d", addr, cport),
+		fmt.Sprintf("KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s", addr),
+		"KAFKA_NODE_ID=1", "KAFKA_PROCESS_ROLES=broker,controller",
+		"KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
+		fmt.Sprintf("KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:%d", cport),
+		"KAFKA_LOG_DIRS=" + data,
+	}
+	logPath := filepath.Join(dir, "spool.log")
+	p := startProcess(t, bin, env, addr, logPath)
+	createTopic(t, addr, "term", 2, nil)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("term"))
+	require.NoError(t, err)
+	var recs []*kgo.Record
+	for i := 0; i < 1000; i++ {
+		recs = append(recs, &kgo.Record{Value: []byte(strconv.Itoa(i))})
+	}
+	require.NoError(t, cl.ProduceSync(context.Background(), recs...).FirstErr())
+	cl.Close()
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- p.cmd.Wait() }()
+	select {
+	case err := <-waitErr:
+		require.NoError(t, err, "spool must exit 0 on SIGTERM")
+	case <-time.After(30 * time.Second):
+		t.Fatal("spool did not exit within 30 s of SIGTERM")
+	}
+	_, err = os.Stat(filepath.Join(data, ".kafka_cleanshutdown"))
+	require.NoError(t, err, "a clean shutdown leaves the marker")
+
+	startProcess(t, bin, env, addr, logPath)
+	got := consumeAll(t, addr, "term", 1000)
+	require.Len(t, got, 1000)
+	logs, err := os.ReadFile(logPath)
+	require.NoError(t, err)
+	require.Contains(t, string(logs), `"clean_shutdown":true`, "the restart trusts the clean shutdown and rescans nothing")
+}

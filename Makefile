@@ -53,8 +53,14 @@ test: fmt-check vet verify-gen
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
+# bench: Spool vs Apache Kafka 4.3.1 on this machine (test/bench/run.sh; knobs there: PAIRS=, DURATION=, …).
+# Rewrites docs/benchmarks.md and docs/bench/*.png. Go micro-benchmarks: go test -bench . ./protocol/...
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./protocol/...
+	./test/bench/run.sh
+
+# bench-smoke: P1, P2, L1, one pair, 20 s each.
+bench-smoke:
+	LABEL=smoke PAIRS=1 DURATION=20s WARMUP=3s SCENARIOS=P1,P2,L1 ./test/bench/run.sh
 
 # compat: the client compatibility matrix against Apache Kafka 4.3.1 and Spool (see test/compat/run.sh).
 # Filters (comma-separated globs): make compat ONLY=produce-codecs CLIENTS=kcat TARGETS=kafka

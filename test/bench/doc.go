@@ -1,0 +1,25 @@
+// Command spool-bench measures Spool against Apache Kafka on one machine.
+//
+// It is its own Go module so that the broker's module does not depend on
+// franz-go's producer or on gonum/plot.
+//
+// Subcommands:
+//
+//	spool-bench run      the orchestrator behind `make bench`: starts each broker with a
+//	                     fresh data directory, alternates them A/B/A/B, samples the broker's
+//	                     CPU and RSS from /proc, and writes results.json, docs/benchmarks.md
+//	                     and docs/bench/*.png
+//	spool-bench load     one load-generator scenario against any bootstrap address
+//	spool-bench report   redraws the report from a results.json
+//	spool-bench tcp-recv / tcp-send / fsync   the machine's ceilings
+//
+// Latency is measured from each record's intended send time: a fixed-rate schedule
+// assigns record i the time start + i/rate, and that time (not the time the client
+// got round to sending it) is the start of both the produce latency and the
+// end-to-end latency, so a stalled broker cannot hide its stall by slowing the
+// generator down (no coordinated omission). The intended time travels in the first
+// eight bytes of each value so the consumer can compute now − intended.
+//
+// Concurrency: every goroutine is started by a function that waits for it before
+// returning; histograms are guarded by their own mutex.
+package main

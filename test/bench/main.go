@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	log.SetFlags(log.Ltime)
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: spool-bench run|load|report|tcp-recv|tcp-send|fsync [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1], os.Args[2:]); err != nil {
+		log.Fatalf("spool-bench %s: %v", os.Args[1], err)
+	}
+}
+
+func run(ctx context.Context, cmd string, args []string) error {
+	fs := flag.NewFlagSet(cmd, flag.ExitOnError)
+	switch cmd {
+	case "run":
+		var c RunConfig
+		var scenarios, s1 string
+		fs.StringVar(&c.Repo, "repo", "../..", "repository root (bin/spool, test/compat)")
+		fs.StringVar(&c.OutDir, "out", "out", "directory for results.json and broker logs")
+		fs.StringVar(&c.Report, "report", "../../docs/benchmarks.md", "Markdown report to write")
+		fs.StringVar(&c.PlotDir, "plots", "../../docs/bench", "directory for PNG plots")
+		fs.StringVar(&c.Label, "label", "full", "run label: full, smoke, …")
+		fs.IntVar(&c.Pairs, "pairs", 3, "A/B pairs (Spool, Kafka)")
+		fs.StringVar(&scenarios, "scenarios", "M1,P1,C1,P2,L1,PERF,S1", "scenarios, in order")
+		fs.DurationVar(&c.Duration, "duration", 60*time.Second, "measured time per load scenario")
+		fs.DurationVar(&c.Warmup, "warmup", 5*time.Second, "unmeasured warm-up before each load scenario")
+		fs.DurationVar(&c.Idle, "idle", 10*time.Second, "M1: settle time before reading RSS")
+		fs.Float64Var(&c.L1Rate, "l1-rate", 50000, "L1 fixed rate, records/s")
+		fs.Float64Var(&c.S1Rate, "s1-rate", 5000, "S1 fixed rate, records/s")
+		fs.StringVar(&s1, "s1-partitions", "1,10,100,1000,5000", "S1 partition steps")
+		fs.IntVar(&c.PerfRecords, "perf-records", 500000, "records for Kafka's perf tools")
+		fs.StringVar(&c.BrokerCPUs, "broker-cpus", "", "taskset CPU list for brokers")
+		fs.StringVar(&c.LoadCPUs, "load-cpus", "", "CPU list this process is pinned to (for the report)")
+		fs.StringVar(&c.Compression, "compression", "none", "producer compression")
+		fs.DurationVar(&c.Linger, "linger", 5*time.Millisecond, "producer linger")
+		fs.StringVar(&c.SpoolRev, "spool-rev", "", "Spool commit under test (for the report)")
+		fs.Parse(args)
+		c.Scenarios = strings.Split(scenarios, ",")
+		for _, f := range strings.Split(s1, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return fmt.Errorf("-s1-partitions: %w", err)
+			}
+			c.S1Partitions = append(c.S1Partitions, n)
+		}
+		return Orchestrate(ctx, c)
+	case "load":
+		var c LoadConfig
+		var create bool
+		var acks string
+		fs.StringVar(&c.Bootstrap, "bootstrap", "127.0.0.1:9092", "bootstrap address")
+		fs.StringVar(&c.Topic, "topic", "bench", "topic")
+		fs.IntVar(&c.Partitions, "partitions", 100, "partitions (with -create)")
+		fs.BoolVar(&create, "create", true, "create the topic first")
+		fs.StringVar(&acks, "acks", "1", "1 or all")
+		fs.BoolVar(&c.Idempotent, "idempotent", false, "idempotent producer (implies acks=all)")
+		fs.DurationVar(&c.Linger, "linger", 5*time.Millisecond, "producer linger")
+		var batch int
+		fs.IntVar(&batch, "batch-bytes", 0, "max batch bytes (0: franz-go default 1000012)")
+		fs.StringVar(&c.Compression, "compression", "none", "none, snappy, lz4, zstd, gzip")
+		fs.DurationVar(&c.Duration, "duration", 30*time.Second, "measured time")
+		fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "unmeasured warm-up")
+		fs.Float64Var(&c.Rate, "rate", 0, "records/s; 0 = unthrottled")
+		fs.BoolVar(&c.EndToEnd, "e2e", false, "also consume and measure end-to-end latency")
+		var consume bool
+		fs.BoolVar(&consume, "consume", false, "afterwards, consumer catch-up throughput from the start")
+		fs.Parse(args)
+		c.BatchBytes = int32(batch)
+		c.Acks = 1
+		if acks == "all" || acks == "-1" {
+			c.Acks = -1
+		}
+		if create {
+			d, err := CreateTopic(ctx, c.Bootstrap, c.Topic, c.Partitions)
+			if err != nil {
+				return err
+			}
+			log.Printf("created %s (%d partitions) in %s", c.Topic, c.Partitions, d)
+		}
+		r, err := RunLoad(ctx, c)
+		if err != nil {
+			return err
+		}
+		out := map[string]any{"produce": r}
+		if consume {
+			cr, err := RunConsume(ctx, c.Bootstrap, c.Topic, r.TotalRecords, 5*time.Minute)
+			if err != nil {
+				return err
+			}
+			out["consume"] = cr
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case "report":
+		in := fs.String("in", "out/results.json", "results.json")
+		md := fs.String("report", "../../docs/benchmarks.md", "Markdown report")
+		plots := fs.String("plots", "../../docs/bench", "plot directory")
+		fs.Parse(args)
+		b, err := os.ReadFile(*in)
+		if err != nil {
+			return err
+		}
+		var r Results
+		if err := json.Unmarshal(b, &r); err != nil {
+			return err
+		}
+		return WriteReport(&r, *md, *plots)
+	case "tcp-recv":
+		return tcpRecv()
+	case "tcp-send":
+		addr := fs.String("addr", "", "receiver address")
+		d := fs.Duration("duration", 5*time.Second, "")
+		fs.Parse(args)
+		return tcpSend(*addr, *d)
+	case "fsync":
+		dir := fs.String("dir", tempRoot(), "directory on the filesystem to measure")
+		d := fs.Duration("duration", 5*time.Second, "")
+		fs.Parse(args)
+		v, err := FsyncMBPerS(*dir, *d)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%.1f MB/s\n", v)
+		return nil
+	}
+	return fmt.Errorf("unknown subcommand %q", cmd)
+}

@@ -14,7 +14,7 @@ type GroupListing struct {
 	GroupID      string
 	ProtocolType string
 	State        string
-	Type         string // "classic"
+	Type         string // "classic" or "consumer"
 }
 
 // ListGroups lists the groups of every loaded partition, filtered by state
@@ -39,11 +39,14 @@ func (c *Coordinator) ListGroups(states, types []string) (int16, []GroupListing)
 			continue
 		}
 		for _, g := range s.groups {
-			st := g.state.String()
-			if g.state == stateDead || !matchesAny(states, st) || !matchesAny(types, "classic") {
+			st, typ, pt := g.state.String(), "classic", g.protocolType
+			if g.consumer != nil {
+				st, typ, pt = g.consumer.state(), "consumer", consumerProtocolType
+			}
+			if g.state == stateDead || !matchesAny(states, st) || !matchesAny(types, typ) {
 				continue
 			}
-			out = append(out, GroupListing{GroupID: g.id, ProtocolType: g.protocolType, State: st, Type: "classic"})
+			out = append(out, GroupListing{GroupID: g.id, ProtocolType: pt, State: st, Type: typ})
 		}
 		s.mu.Unlock()
 	}
@@ -67,6 +70,7 @@ func matchesAny(filter []string, s string) bool {
 type GroupDescription struct {
 	ErrorCode    int16
 	Found        bool
+	ErrorMessage string // why a group was not found
 	State        string
 	ProtocolType string
 	Protocol     string
@@ -93,7 +97,10 @@ func (c *Coordinator) DescribeGroup(ctx context.Context, groupID string) GroupDe
 	defer s.mu.Unlock()
 	g := s.groups[groupID]
 	if g == nil || g.state == stateDead {
-		return GroupDescription{State: "Dead"}
+		return GroupDescription{State: "Dead", ErrorMessage: "Group " + groupID + " not found."}
+	}
+	if g.consumer != nil {
+		return GroupDescription{State: "Dead", ErrorMessage: "Group " + groupID + " is not a classic group."}
 	}
 	d := GroupDescription{Found: true, State: g.state.String(), ProtocolType: g.protocolType}
 	stable := g.state == stateStable
@@ -130,18 +137,24 @@ func (c *Coordinator) deleteGroup(id string) int16 {
 	switch {
 	case g == nil || g.state == stateDead:
 		return errcode.GroupIDNotFound
-	case g.state != stateEmpty:
+	case !g.isEmpty():
 		return errcode.NonEmptyGroup
 	}
 	var recs []records.Record
+	if g.consumer != nil {
+		recs = g.consumerTombstonesLocked()
+	}
 	for tp := range g.offsets {
 		recs = append(recs, records.Record{Key: EncodeOffsetKey(OffsetKey{id, tp.topic, tp.partition})})
 	}
-	recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
+	if g.consumer == nil {
+		recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
+	}
 	if code := s.appendLocked(recs); code != 0 {
 		return code
 	}
 	g.shutdownLocked(errcode.CoordinatorNotAvailable)
+	g.shutdownConsumerLocked()
 	g.state = stateDead
 	delete(s.groups, id)
 	return 0

@@ -120,6 +120,9 @@ type group struct {
 	syncTimer      *time.Timer
 	nextSeq        uint64
 	offsets        map[topicPartition]OffsetValue
+	// consumer is non-nil exactly when this is a KIP-848 consumer group
+	// (consumer.go); the classic fields above are then unused.
+	consumer *consumerGroup
 }
 
 func newGroup(s *shard, id string, now int64) *group {
@@ -668,6 +671,24 @@ func (c *Coordinator) JoinGroup(ctx context.Context, v int16, clientID, clientHo
 func (s *shard) joinLocked(v int16, clientID, clientHost string, req *protocol.JoinGroupRequest) (*protocol.JoinGroupResponse, chan *protocol.JoinGroupResponse) {
 	id := string(req.GroupID)
 	g := s.groups[id]
+	if g != nil && g.consumer != nil {
+		if len(g.consumer.members) > 0 {
+			// Kafka would let classic members into the consumer group
+			// (mixed groups); Spool doesn't support that.
+			return &protocol.JoinGroupResponse{ErrorCode: errcode.InconsistentGroupProtocol, GenerationID: -1, MemberID: req.MemberID}, nil
+		}
+		// An empty consumer group becomes a classic group, keeping its
+		// offsets (Kafka's maybeDeleteEmptyConsumerGroup).
+		recs := g.consumerTombstonesLocked()
+		if code := s.appendLocked(recs); code != 0 {
+			return &protocol.JoinGroupResponse{ErrorCode: code, GenerationID: -1, MemberID: req.MemberID}, nil
+		}
+		g.shutdownConsumerLocked()
+		if err := s.applyLocked(recs); err != nil {
+			return &protocol.JoinGroupResponse{ErrorCode: errcode.UnknownServerError, GenerationID: -1, MemberID: req.MemberID}, nil
+		}
+		g = s.groups[id]
+	}
 	isNewGroup := g == nil
 	unknown := req.MemberID == ""
 	if g == nil {
@@ -913,7 +934,7 @@ func (s *shard) syncLocked(req *protocol.SyncGroupRequest) (*protocol.SyncGroupR
 	}
 	g := s.groups[string(req.GroupID)]
 	switch {
-	case g == nil:
+	case g == nil || g.consumer != nil:
 		return fail(errcode.UnknownMemberID)
 	case g.state == stateDead:
 		return fail(errcode.CoordinatorNotAvailable)
@@ -992,7 +1013,7 @@ func (c *Coordinator) Heartbeat(ctx context.Context, req *protocol.HeartbeatRequ
 	defer s.mu.Unlock()
 	g := s.groups[string(req.GroupID)]
 	switch {
-	case g == nil:
+	case g == nil || g.consumer != nil:
 		return errcode.UnknownMemberID
 	case g.state == stateDead:
 		return errcode.CoordinatorNotAvailable
@@ -1033,6 +1054,17 @@ func (c *Coordinator) LeaveGroup(ctx context.Context, v int16, req *protocol.Lea
 	switch {
 	case g == nil:
 		resp.ErrorCode = errcode.UnknownMemberID
+		return resp
+	case g.consumer != nil:
+		// No classic members in consumer groups: each one is unknown.
+		for _, id := range idents {
+			resp.Members = append(resp.Members, protocol.LeaveGroupResponseMemberResponse{
+				MemberID: id.MemberID, GroupInstanceID: id.GroupInstanceID, ErrorCode: errcode.UnknownMemberID,
+			})
+		}
+		if v < 3 {
+			resp.ErrorCode, resp.Members = errcode.UnknownMemberID, nil
+		}
 		return resp
 	case g.state == stateDead:
 		resp.ErrorCode = errcode.CoordinatorNotAvailable

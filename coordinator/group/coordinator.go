@@ -42,6 +42,15 @@ type Config struct {
 	// NewMemberJoinTimeout bounds how long a new member's JoinGroup may stay
 	// parked (Kafka's fixed 5 minutes when zero).
 	NewMemberJoinTimeout time.Duration
+
+	// KIP-848 consumer groups.
+	ConsumerSessionTimeout    time.Duration // group.consumer.session.timeout.ms
+	ConsumerHeartbeatInterval time.Duration // group.consumer.heartbeat.interval.ms
+	ConsumerMaxSize           int           // group.consumer.max.size
+	ConsumerAssignors         []string      // group.consumer.assignors; the first is the default
+	// Topics lists the cluster's topics for subscriptions and assignment.
+	// Called with a shard's mu held; it must not call the coordinator.
+	Topics func() []TopicMetadata
 }
 
 // Coordinator is the group coordinator of one broker: it serves the groups
@@ -90,6 +99,25 @@ func New(cfg Config, l Log, logger *zap.Logger) *Coordinator {
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = int(^uint(0) >> 1)
 	}
+	if cfg.ConsumerMaxSize <= 0 {
+		cfg.ConsumerMaxSize = int(^uint(0) >> 1)
+	}
+	if cfg.ConsumerSessionTimeout <= 0 {
+		cfg.ConsumerSessionTimeout = 45 * time.Second
+	}
+	if cfg.ConsumerHeartbeatInterval <= 0 {
+		cfg.ConsumerHeartbeatInterval = 5 * time.Second
+	}
+	var assignors []string
+	for _, a := range cfg.ConsumerAssignors {
+		if assignorByName(a) != nil {
+			assignors = append(assignors, a)
+		}
+	}
+	if len(assignors) == 0 {
+		assignors = []string{"uniform", "range"}
+	}
+	cfg.ConsumerAssignors = assignors
 	c := &Coordinator{cfg: cfg, log: l, logger: logger, now: time.Now, shards: map[int32]*shard{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if cfg.RetentionCheckInterval > 0 {
@@ -165,6 +193,7 @@ func (s *shard) unload() {
 	s.unloaded = true
 	for _, g := range s.groups {
 		g.shutdownLocked(errcode.NotCoordinator)
+		g.shutdownConsumerLocked()
 	}
 	s.groups = map[string]*group{}
 }
@@ -191,13 +220,20 @@ func (s *shard) load(ctx context.Context) {
 	s.groups = groups
 	for _, g := range groups {
 		g.shard = s
-		g.onLoadedLocked()
+		if g.consumer != nil {
+			s.onLoadedConsumerLocked(g)
+		} else {
+			g.onLoadedLocked()
+		}
 	}
 	log.Info("group coordinator partition loaded", zap.Int("groups", len(groups)), zap.Duration("took", time.Since(began)))
 }
 
 // replayRecord applies one __consumer_offsets record to groups.
 func replayRecord(groups map[string]*group, key, value []byte) error {
+	if len(key) >= 2 && isConsumerKeyVersion(int16(key[0])<<8|int16(key[1])) {
+		return replayConsumerRecord(groups, key, value)
+	}
 	kind, k, err := decodeKey(key)
 	if err != nil {
 		return err
@@ -354,7 +390,7 @@ func (s *shard) expireLocked() {
 		var recs []records.Record
 		var expired []topicPartition
 		for tp, o := range g.offsets {
-			if g.state != stateEmpty && g.isSubscribedTo(tp.topic) {
+			if !g.isEmpty() && g.isSubscribedTo(tp.topic) {
 				continue
 			}
 			deadline := base(o) + retention
@@ -366,9 +402,13 @@ func (s *shard) expireLocked() {
 				recs = append(recs, records.Record{Key: EncodeOffsetKey(OffsetKey{id, tp.topic, tp.partition})})
 			}
 		}
-		deleteGroup := g.state == stateEmpty && len(expired) == len(g.offsets)
+		deleteGroup := g.isEmpty() && len(expired) == len(g.offsets)
 		if deleteGroup {
-			recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
+			if g.consumer != nil {
+				recs = append(recs, g.consumerTombstonesLocked()...)
+			} else {
+				recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
+			}
 		}
 		if len(recs) == 0 {
 			continue

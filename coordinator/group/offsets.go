@@ -36,7 +36,10 @@ type CommitRequest struct {
 	MemberID    string
 	InstanceID  *string
 	RetentionMs int64 // v2-v4; -1 for the broker's retention
-	Offsets     []OffsetCommit
+	// Transactional marks a TxnOffsetCommit: consumer group members may
+	// then use any version.
+	Transactional bool
+	Offsets       []OffsetCommit
 }
 
 // CommitOffsets stores offsets. The result is a code for the whole request
@@ -113,6 +116,12 @@ func (s *shard) validateCommitLocked(req CommitRequest) (*group, int16) {
 	if g.state == stateDead {
 		return nil, errcode.CoordinatorNotAvailable
 	}
+	if g.consumer != nil {
+		if code := g.validateConsumerCommitLocked(req); code != 0 {
+			return nil, code
+		}
+		return g, 0
+	}
 	if req.Generation < 0 && g.state == stateEmpty {
 		return g, 0
 	}
@@ -145,12 +154,24 @@ type FetchedOffset struct {
 // them when topics is nil. A group without offsets answers -1 for each
 // partition asked for. The code is for the whole group.
 func (c *Coordinator) FetchOffsets(ctx context.Context, groupID string, topics []TopicPartitions, requireStable bool) (int16, []FetchedOffset) {
+	return c.FetchMemberOffsets(ctx, groupID, nil, -1, topics, requireStable)
+}
+
+// FetchMemberOffsets is FetchOffsets for OffsetFetch v9+, which names the
+// member asking (nil and -1 for none): in a consumer group the member must
+// exist (UNKNOWN_MEMBER_ID) at that epoch (STALE_MEMBER_EPOCH).
+func (c *Coordinator) FetchMemberOffsets(ctx context.Context, groupID string, memberID *string, memberEpoch int32, topics []TopicPartitions, requireStable bool) (int16, []FetchedOffset) {
 	s, code := c.lockedShard(groupID)
 	if code != 0 {
 		return code, nil
 	}
 	defer s.mu.Unlock()
 	g := s.groups[groupID]
+	if g != nil && g.consumer != nil {
+		if code := g.validateConsumerFetchLocked(memberID, memberEpoch); code != 0 {
+			return code, nil
+		}
+	}
 	var out []FetchedOffset
 	if topics == nil {
 		if g == nil {
@@ -193,7 +214,7 @@ func (c *Coordinator) DeleteOffsets(ctx context.Context, groupID string, topics 
 	if g == nil || g.state == stateDead {
 		return errcode.GroupIDNotFound, nil
 	}
-	if g.state != stateEmpty && g.protocolType != consumerProtocolType {
+	if g.consumer == nil && g.state != stateEmpty && g.protocolType != consumerProtocolType {
 		return errcode.NonEmptyGroup, nil
 	}
 	codes := make([][]int16, len(topics))
@@ -201,7 +222,7 @@ func (c *Coordinator) DeleteOffsets(ctx context.Context, groupID string, topics 
 	var gone []topicPartition
 	for i, t := range topics {
 		codes[i] = make([]int16, len(t.Partitions))
-		subscribed := g.state != stateEmpty && g.isSubscribedTo(t.Topic)
+		subscribed := !g.isEmpty() && g.isSubscribedTo(t.Topic)
 		for j, p := range t.Partitions {
 			tp := topicPartition{t.Topic, p}
 			switch _, ok := g.offsets[tp]; {
@@ -243,7 +264,18 @@ func (g *group) subscribedTopics() (map[string]bool, bool) {
 	return topics, true
 }
 
+// isEmpty reports whether the group has no members (classic state Empty).
+func (g *group) isEmpty() bool {
+	if g.consumer != nil {
+		return len(g.consumer.members) == 0
+	}
+	return g.state == stateEmpty
+}
+
 func (g *group) isSubscribedTo(topic string) bool {
+	if g.consumer != nil {
+		return g.consumer.subscribesTo(topic)
+	}
 	ts, ok := g.subscribedTopics()
 	return ok && ts[topic]
 }
@@ -266,7 +298,7 @@ func parseSubscriptionTopics(b []byte) ([]string, error) {
 // offsets don't expire now.
 func (g *group) expirationBase() (func(OffsetValue) int64, bool) {
 	commitTime := func(o OffsetValue) int64 { return o.CommitTimestamp }
-	if g.protocolType == "" {
+	if g.consumer != nil || g.protocolType == "" {
 		return commitTime, true
 	}
 	if g.state == stateEmpty {

@@ -81,7 +81,7 @@ func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.Metad
 			topics = append(topics, group.TopicPartitions{Topic: name, Partitions: t.PartitionIndexes})
 		}
 	}
-	code, offsets := g.coord.FetchOffsets(ctx, string(rg.GroupID), topics, requireStable)
+	code, offsets := g.coord.FetchMemberOffsets(ctx, string(rg.GroupID), rg.MemberID, rg.MemberEpoch, topics, requireStable)
 	g.countGroupError("OffsetFetch", code)
 	out.ErrorCode = code
 	if code != 0 {

@@ -25,7 +25,7 @@ func (g *groupGlue) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *p
 		if d.ErrorCode == 0 && !d.Found && rc.v >= 6 {
 			// KIP-1043: v6 reports unknown groups as an error, not as Dead.
 			dg.ErrorCode = errcode.GroupIDNotFound
-			msg := "Group " + string(id) + " not found."
+			msg := d.ErrorMessage
 			dg.ErrorMessage = &msg
 		}
 		for _, m := range d.Members {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -39,6 +40,12 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		OffsetMetadataMaxBytes: int(cfg.OffsetMetadataMaxBytes),
 		OffsetsRetention:       time.Duration(cfg.OffsetsRetentionMinutes) * time.Minute,
 		RetentionCheckInterval: time.Duration(cfg.OffsetsRetentionCheckIntervalMs) * time.Millisecond,
+
+		ConsumerSessionTimeout:    time.Duration(cfg.GroupConsumerSessionTimeoutMs) * time.Millisecond,
+		ConsumerHeartbeatInterval: time.Duration(cfg.GroupConsumerHeartbeatMs) * time.Millisecond,
+		ConsumerMaxSize:           int(cfg.GroupConsumerMaxSize),
+		ConsumerAssignors:         cfg.GroupConsumerAssignors,
+		Topics:                    b.groupTopics,
 	}, groupLog{b}, b.log.Named("group"))
 	b.OnLeadership(func(topic string, partition int32, leader bool, epoch int32) {
 		if topic != consumerOffsetsTopic {
@@ -68,6 +75,24 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 	register(h, protocol.KeyListGroups, 0, 5, g.handleListGroups)
 	register(h, protocol.KeyDeleteGroups, 0, 2, g.handleDeleteGroups)
 	register(h, protocol.KeyOffsetDelete, 0, 0, g.handleOffsetDelete)
+	if slices.Contains(cfg.GroupCoordinatorProtocols, "consumer") {
+		register(h, protocol.KeyConsumerGroupHeartbeat, 0, 1, g.handleConsumerGroupHeartbeat)
+		register(h, protocol.KeyConsumerGroupDescribe, 0, 1, g.handleConsumerGroupDescribe)
+	}
+}
+
+// groupTopics lists the topics of the current metadata image for KIP-848
+// subscriptions; internal topics are left out.
+func (b *Broker) groupTopics() []group.TopicMetadata {
+	img := b.image.Load()
+	var out []group.TopicMetadata
+	for _, t := range img.Topics() {
+		if t.Name == consumerOffsetsTopic {
+			continue
+		}
+		out = append(out, group.TopicMetadata{Name: t.Name, ID: protocol.UUID(t.ID), Partitions: int32(len(t.Partitions))})
+	}
+	return out
 }
 
 // groupLog is group.Log over the hosted __consumer_offsets partitions.

@@ -159,10 +159,12 @@ func (n *Node) closeParts() error {
 }
 
 // bootstrapFeatures are the feature levels a new cluster finalizes. Only
-// what this build implements is turned on: transaction.version 2 (KIP-890)
-// and group.version 1 (KIP-848) wait for their coordinators.
+// what this build implements is turned on: group.version 1 lets 4.x
+// clients use KIP-848 consumer groups; transaction.version 2 (KIP-890)
+// waits for its coordinator.
 var bootstrapFeatures = map[string]int16{
 	controller.MetadataVersionFeature: 27,
+	"group.version":                   1,
 }
 
 func mustSettings(cfg *config.Broker) config.LogSettings {

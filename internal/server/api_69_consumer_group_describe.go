@@ -1,0 +1,70 @@
+package server
+
+import (
+	"context"
+	"slices"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/protocol"
+)
+
+func (g *groupGlue) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupDescribeRequest) (*protocol.ConsumerGroupDescribeResponse, error) {
+	img := g.b.image.Load()
+	resp := &protocol.ConsumerGroupDescribeResponse{}
+	for _, id := range req.GroupIDs {
+		d := g.coord.DescribeConsumerGroup(ctx, string(id))
+		dg := protocol.ConsumerGroupDescribeResponseDescribedGroup{
+			GroupID: id, ErrorCode: d.ErrorCode, GroupState: d.State, GroupEpoch: d.Epoch, AssignmentEpoch: d.AssignmentEpoch,
+			AssignorName: d.AssignorName, AuthorizedOperations: notRequestedOps, Members: []protocol.ConsumerGroupDescribeResponseMember{},
+		}
+		if d.ErrorMessage != "" {
+			msg := d.ErrorMessage
+			dg.ErrorMessage = &msg
+		}
+		if req.IncludeAuthorizedOperations && d.ErrorCode == 0 {
+			dg.AuthorizedOperations = groupOps
+		}
+		for _, m := range d.Members {
+			dm := protocol.ConsumerGroupDescribeResponseMember{
+				MemberID: m.MemberID, InstanceID: m.InstanceID, RackID: m.RackID, MemberEpoch: m.MemberEpoch,
+				ClientID: m.ClientID, ClientHost: m.ClientHost, SubscribedTopicRegex: m.TopicRegex,
+				SubscribedTopicNames: []protocol.TopicName{},
+				Assignment:           describedAssignment(img, m.Assignment),
+				TargetAssignment:     describedAssignment(img, m.TargetAssignment),
+				MemberType:           1, // consumer protocol (0 would be classic)
+			}
+			for _, t := range m.TopicNames {
+				dm.SubscribedTopicNames = append(dm.SubscribedTopicNames, protocol.TopicName(t))
+			}
+			dg.Members = append(dg.Members, dm)
+		}
+		g.countGroupError("ConsumerGroupDescribe", dg.ErrorCode)
+		resp.Groups = append(resp.Groups, dg)
+	}
+	return resp, nil
+}
+
+// describedAssignment names the topics of an assignment; partitions of
+// topics deleted since are left out, as Kafka does.
+func describedAssignment(img *controller.MetadataImage, a map[protocol.UUID][]int32) protocol.ConsumerGroupDescribeResponseAssignment {
+	out := protocol.ConsumerGroupDescribeResponseAssignment{TopicPartitions: []protocol.ConsumerGroupDescribeResponseTopicPartitions{}}
+	for id, ps := range a {
+		t := img.TopicByID(topicIDOf(id))
+		if t == nil || len(ps) == 0 {
+			continue
+		}
+		out.TopicPartitions = append(out.TopicPartitions, protocol.ConsumerGroupDescribeResponseTopicPartitions{
+			TopicID: id, TopicName: protocol.TopicName(t.Name), Partitions: slices.Clone(ps),
+		})
+	}
+	slices.SortFunc(out.TopicPartitions, func(a, b protocol.ConsumerGroupDescribeResponseTopicPartitions) int {
+		if a.TopicName < b.TopicName {
+			return -1
+		}
+		if a.TopicName > b.TopicName {
+			return 1
+		}
+		return 0
+	})
+	return out
+}

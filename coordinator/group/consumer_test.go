@@ -1,0 +1,267 @@
+package group
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+var (
+	topicA = protocol.UUID{1}
+	topicB = protocol.UUID{2}
+)
+
+func subscribed(ids ...protocol.UUID) map[protocol.UUID]bool {
+	out := map[protocol.UUID]bool{}
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out
+}
+
+// checkAssignment verifies every partition of topics is assigned exactly
+// once, to a member subscribed to its topic.
+func checkAssignment(t *testing.T, members []assignorMember, topics map[protocol.UUID]int32, out map[string]assignment) {
+	t.Helper()
+	seen := map[topicPartitionID]string{}
+	for _, m := range members {
+		for id, ps := range out[m.id] {
+			require.True(t, m.topics[id], "member %s got an unsubscribed topic", m.id)
+			for _, p := range ps {
+				tp := topicPartitionID{id, p}
+				require.Empty(t, seen[tp], "partition %v twice", tp)
+				seen[tp] = m.id
+			}
+		}
+	}
+	total := 0
+	for _, n := range topics {
+		total += int(n)
+	}
+	require.Len(t, seen, total)
+}
+
+func TestUniformAssignor(t *testing.T) {
+	topics := map[protocol.UUID]int32{topicA: 6, topicB: 3}
+	tests := []struct {
+		name    string
+		members []assignorMember
+		sizes   map[string]int
+	}{
+		{"three homogeneous members", []assignorMember{
+			{id: "a", topics: subscribed(topicA, topicB)}, {id: "b", topics: subscribed(topicA, topicB)}, {id: "c", topics: subscribed(topicA, topicB)},
+		}, map[string]int{"a": 3, "b": 3, "c": 3}},
+		{"heterogeneous", []assignorMember{
+			{id: "a", topics: subscribed(topicA)}, {id: "b", topics: subscribed(topicA, topicB)},
+		}, map[string]int{"a": 4, "b": 5}},
+		{"sticky: a keeps what it had", []assignorMember{
+			{id: "a", topics: subscribed(topicA, topicB), previous: assignment{topicA: {0, 1, 2, 3, 4, 5}, topicB: {0, 1, 2}}},
+			{id: "b", topics: subscribed(topicA, topicB)},
+		}, map[string]int{"a": 5, "b": 4}},
+		{"more members than partitions", []assignorMember{
+			{id: "a", topics: subscribed(topicB)}, {id: "b", topics: subscribed(topicB)}, {id: "c", topics: subscribed(topicB)}, {id: "d", topics: subscribed(topicB)},
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := topics
+			if tt.sizes == nil {
+				ts = map[protocol.UUID]int32{topicB: 3}
+			}
+			out := uniformAssignor{}.assign(tt.members, ts)
+			checkAssignment(t, tt.members, ts, out)
+			for id, n := range tt.sizes {
+				require.Equal(t, n, out[id].size(), "member %s: %v", id, out)
+			}
+			if tt.name == "sticky: a keeps what it had" {
+				for id, ps := range out["a"] {
+					for _, p := range ps {
+						require.True(t, tt.members[0].previous.has(id, p), "a only keeps old partitions")
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestRangeAssignor(t *testing.T) {
+	members := []assignorMember{{id: "b", topics: subscribed(topicA)}, {id: "a", topics: subscribed(topicA)}}
+	out := rangeAssignor{}.assign(members, map[protocol.UUID]int32{topicA: 5})
+	require.Equal(t, assignment{topicA: {0, 1, 2}}, out["a"])
+	require.Equal(t, assignment{topicA: {3, 4}}, out["b"])
+}
+
+func owned(a assignment) []protocol.ConsumerGroupHeartbeatRequestTopicPartitions {
+	out := []protocol.ConsumerGroupHeartbeatRequestTopicPartitions{}
+	for id, ps := range a {
+		out = append(out, protocol.ConsumerGroupHeartbeatRequestTopicPartitions{TopicID: id, Partitions: ps})
+	}
+	return out
+}
+
+func TestReconcile(t *testing.T) {
+	stable := currentAssignment{epoch: 3, previousEpoch: 2, state: memberStable, assigned: assignment{topicA: {0, 1, 2}}, pendingRevocation: assignment{}}
+	target := assignment{topicA: {0, 3}}
+
+	// Revocation comes first: the member keeps its epoch and only the
+	// partitions it keeps.
+	next := reconcile(stable, 4, target, owned(stable.assigned), nil)
+	require.Equal(t, memberUnrevokedPartitions, next.state)
+	require.Equal(t, int32(3), next.epoch)
+	require.Equal(t, assignment{topicA: {0}}, next.assigned)
+	require.Equal(t, assignment{topicA: {1, 2}}, next.pendingRevocation)
+
+	// Still reporting a revoked partition: no progress.
+	require.Equal(t, next, reconcile(next, 4, target, owned(assignment{topicA: {0, 2}}), nil))
+
+	// Revoked, but partition 3 still belongs to another member.
+	others := map[topicPartitionID]int32{{topicA, 3}: 4}
+	next = reconcile(next, 4, target, owned(assignment{topicA: {0}}), others)
+	require.Equal(t, memberUnreleasedPartitions, next.state)
+	require.Equal(t, int32(4), next.epoch)
+	require.Equal(t, assignment{topicA: {0}}, next.assigned)
+
+	// Once released, the member gets it and is stable.
+	next = reconcile(next, 4, target, owned(assignment{topicA: {0}}), nil)
+	require.Equal(t, memberStable, next.state)
+	require.Equal(t, assignment{topicA: {0, 3}}, next.assigned)
+	require.Equal(t, int32(4), next.epoch)
+
+	// A member that already dropped the partitions goes straight on.
+	next = reconcile(stable, 5, target, owned(assignment{topicA: {0}}), nil)
+	require.Equal(t, memberStable, next.state)
+	require.Equal(t, int32(5), next.epoch)
+	require.Equal(t, int32(3), next.previousEpoch)
+}
+
+func TestConsumerRecordRoundTrip(t *testing.T) {
+	inst, re := "i", "t.*"
+	md := memberMetadata{instanceID: &inst, clientID: "c", clientHost: "/h", topicNames: []string{"a", "b"}, topicRegex: &re, rebalanceTimeoutMs: 5000}
+	got, err := decodeMemberMetadata(encodeMemberMetadata(md))
+	require.NoError(t, err)
+	require.True(t, got.equal(md))
+	ca := currentAssignment{epoch: 7, previousEpoch: 6, state: memberUnrevokedPartitions, assigned: assignment{topicA: {1, 2}}, pendingRevocation: assignment{topicB: {0}}}
+	gotCA, err := decodeCurrentAssignment(encodeCurrentAssignment(ca))
+	require.NoError(t, err)
+	require.True(t, gotCA.equal(ca))
+	tgt, err := decodeTargetMember(encodeTargetMember(assignment{topicA: {3}}))
+	require.NoError(t, err)
+	require.Equal(t, assignment{topicA: {3}}, tgt)
+	e, err := decodeEpochValue(encodeEpochValue(9), "x")
+	require.NoError(t, err)
+	require.Equal(t, int32(9), e)
+	k, err := decodeConsumerKey(encodeConsumerKey(consumerKey{kind: keyConsumerTargetMember, group: "g", member: "m"}))
+	require.NoError(t, err)
+	require.Equal(t, consumerKey{kind: keyConsumerTargetMember, group: "g", member: "m"}, k)
+}
+
+func FuzzDecodeConsumerRecords(f *testing.F) {
+	f.Add(encodeCurrentAssignment(currentAssignment{epoch: 1, assigned: assignment{topicA: {0}}, pendingRevocation: assignment{}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = decodeCurrentAssignment(b)
+		_, _ = decodeMemberMetadata(b)
+		_, _ = decodeTargetMember(b)
+	})
+}
+
+func newConsumerTestCoordinator(t *testing.T, l *memLog) *Coordinator {
+	c := New(Config{
+		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
+		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour, ConsumerSessionTimeout: time.Minute, ConsumerMaxSize: 3,
+		Topics: func() []TopicMetadata { return []TopicMetadata{{Name: "ta", ID: topicA, Partitions: 4}} },
+	}, l, zaptest.NewLogger(t))
+	t.Cleanup(c.Close)
+	c.Load(0, 1)
+	require.Eventually(t, func() bool {
+		s, _ := c.shardFor("x")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.loading
+	}, 5*time.Second, time.Millisecond)
+	return c
+}
+
+func hb(member string, epoch int32, own assignment) *protocol.ConsumerGroupHeartbeatRequest {
+	req := &protocol.ConsumerGroupHeartbeatRequest{GroupID: "g", MemberID: member, MemberEpoch: epoch, RebalanceTimeoutMs: -1}
+	if epoch == 0 {
+		req.RebalanceTimeoutMs = 1000
+		req.SubscribedTopicNames = []protocol.TopicName{"ta"}
+		req.TopicPartitions = []protocol.ConsumerGroupHeartbeatRequestTopicPartitions{}
+	} else if own != nil {
+		req.TopicPartitions = owned(own)
+	}
+	return req
+}
+
+func assigned(r *protocol.ConsumerGroupHeartbeatResponse) assignment {
+	a := assignment{}
+	for _, tp := range r.Assignment.TopicPartitions {
+		a.add(tp.TopicID, tp.Partitions...)
+	}
+	return a
+}
+
+// TestConsumerGroupHandOff: partitions move from a to b only after a
+// revokes them, and the state survives a reload from the log.
+func TestConsumerGroupHandOff(t *testing.T) {
+	ctx := context.Background()
+	l := &memLog{recs: map[int32][][2][]byte{}}
+	c := newConsumerTestCoordinator(t, l)
+
+	ra := c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("a", 0, nil))
+	require.Zero(t, ra.ErrorCode)
+	require.Equal(t, assignment{topicA: {0, 1, 2, 3}}, assigned(ra))
+	rb := c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("b", 0, nil))
+	require.Zero(t, rb.ErrorCode)
+	require.Equal(t, int32(2), rb.MemberEpoch)
+	require.Empty(t, assigned(rb), "b waits for a to release")
+
+	// a is asked to revoke two partitions and stays at epoch 1.
+	ra = c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("a", 1, assignment{topicA: {0, 1, 2, 3}}))
+	require.Zero(t, ra.ErrorCode)
+	require.Equal(t, int32(1), ra.MemberEpoch)
+	kept := assigned(ra)
+	require.Equal(t, 2, kept.size())
+	d := c.DescribeConsumerGroup(ctx, "g")
+	require.Equal(t, "Reconciling", d.State)
+
+	// b still gets nothing while a owns them.
+	rb = c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("b", 2, assignment{}))
+	require.Nil(t, rb.Assignment)
+
+	// a revokes, moves to epoch 2; then b gets the rest.
+	ra = c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("a", 1, kept))
+	require.Equal(t, int32(2), ra.MemberEpoch)
+	rb = c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("b", 2, assignment{}))
+	require.NotNil(t, rb.Assignment)
+	got := assigned(rb)
+	require.Equal(t, 2, got.size())
+	for _, p := range got[topicA] {
+		require.False(t, kept.has(topicA, p))
+	}
+	require.Equal(t, "Stable", c.DescribeConsumerGroup(ctx, "g").State)
+
+	// A stale epoch: fenced. The previous epoch with a subset is fine.
+	require.Equal(t, errcode.FencedMemberEpoch, c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("a", 7, kept)).ErrorCode)
+	require.Zero(t, c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("a", 1, kept)).ErrorCode)
+
+	// Reload from the log: same epochs and assignments.
+	before := c.DescribeConsumerGroup(ctx, "g")
+	c2 := newConsumerTestCoordinator(t, l)
+	after := c2.DescribeConsumerGroup(ctx, "g")
+	require.Equal(t, before, after)
+
+	// b leaves; a gets everything at the next heartbeat.
+	require.Zero(t, c2.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("b", -1, nil)).ErrorCode)
+	ra = c2.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("a", 2, kept))
+	require.Zero(t, ra.ErrorCode)
+	require.Equal(t, assignment{topicA: {0, 1, 2, 3}}, assigned(ra))
+	require.Equal(t, fmt.Sprint(int32(3)), fmt.Sprint(ra.MemberEpoch))
+}

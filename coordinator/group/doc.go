@@ -4,7 +4,34 @@
 // (ListGroups, DescribeGroups, DeleteGroups), following Apache Kafka 4.3's
 // GroupMetadataManager, ClassicGroup and OffsetMetadataManager, including
 // KIP-394 (member id required), KIP-345 (static membership) and KIP-814
-// (static leader skips assignment).
+// (static leader skips assignment), and KIP-848 consumer groups
+// (ConsumerGroupHeartbeat, ConsumerGroupDescribe; consumer.go), following
+// Kafka's ConsumerGroup, CurrentAssignmentBuilder and the server-side
+// uniform and range assignors (assignor.go).
+//
+// # Consumer groups (KIP-848)
+//
+// A group is classic or consumer (group.consumer != nil), never both; the
+// committed offsets belong to the group id and survive a change of type.
+// An empty classic group becomes a consumer group on the first
+// ConsumerGroupHeartbeat (epoch 0), an empty consumer group becomes classic
+// on the first JoinGroup; otherwise the wrong protocol gets
+// GROUP_ID_NOT_FOUND (heartbeat) or INCONSISTENT_GROUP_PROTOCOL (join):
+// classic members inside consumer groups are not supported.
+//
+// The group epoch is bumped when a member joins, leaves or changes its
+// subscription, or when a subscribed topic's partition count changes. A
+// heartbeat that finds the group epoch ahead of the target assignment epoch
+// runs the group's assignor (the one most members ask for, else the first
+// of group.consumer.assignors) for a new target. Each member then moves
+// towards its target one step per heartbeat (reconcile): first it revokes
+// what it must give up, keeping its epoch; then it takes the epoch of the
+// target and gets the partitions no other member still owns, waiting for
+// the others (UNRELEASED_PARTITIONS). Consumer group state changes only by
+// replaying the records a request appended, so memory never runs ahead of
+// the log. Session timers (group.consumer.session.timeout.ms) and
+// revocation timers (the member's rebalance timeout) remove members, like
+// the classic timers, under shard.mu.
 //
 // The package knows nothing of the network. The broker calls the exported
 // methods with decoded requests and persists through Log, which it
@@ -66,6 +93,28 @@
 //	        bytes subscription | bytes assignment
 //
 // Values of versions 0-4 are read (4 is flexible: compact lengths and tagged
-// fields). Keys of other versions (KIP-848 and share-group records) are
-// skipped on replay.
+// fields).
+//
+// KIP-848 records (Kafka's ConsumerGroup*.json). Keys are not flexible;
+// values are version 0, flexible: compact strings and arrays (length+1 as
+// an unsigned varint, 0 for null) and a tagged-field section (written
+// empty, skipped when read).
+//
+//	key: int16 type | string group [| string member, types 5, 7, 8]
+//	3 ConsumerGroupMetadata           value: int16 0 | int32 epoch | tags
+//	4 ConsumerGroupPartitionMetadata  skipped on replay; only tombstoned
+//	5 ConsumerGroupMemberMetadata     value: int16 0 | nstring instanceId |
+//	        nstring rackId | string clientId | string clientHost |
+//	        []string subscribedTopicNames | nstring subscribedTopicRegex |
+//	        int32 rebalanceTimeoutMs | nstring serverAssignor | tags
+//	6 ConsumerGroupTargetAssignmentMetadata  value: int16 0 | int32 epoch | tags
+//	7 ConsumerGroupTargetAssignmentMember    value: int16 0 | []tp | tags
+//	8 ConsumerGroupCurrentMemberAssignment   value: int16 0 | int32 memberEpoch |
+//	        int32 previousMemberEpoch | int8 state | []tp assigned |
+//	        []tp pendingRevocation | tags
+//	tp: uuid topicId | []int32 partitions | tags
+//
+// A member is removed with tombstones for 8, 7 then 5; a group with
+// tombstones for its members, then 4, 6 and 3. Keys of other versions
+// (share and streams groups) are skipped on replay.
 package group

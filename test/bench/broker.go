@@ -123,14 +123,14 @@ func (b *Broker) launchSpool() error {
 }
 
 // launchKafkaAgain restarts kafka.Kafka on the storage kafka.sh formatted, the way
-// kafka.sh starts it (test/bench/kafka-serve.sh sources the harness's env.sh).
+// kafka.sh starts it (test/bench/kafka-java.sh sources the harness's env.sh).
 func (b *Broker) launchKafkaAgain() error {
 	dataDir, err := os.ReadFile(filepath.Join(b.dir, "bench.dir"))
 	if err != nil {
 		return err
 	}
 	props := filepath.Join(strings.TrimSpace(string(dataDir)), "server.properties")
-	args := b.taskset([]string{filepath.Join(b.Repo, "test/bench/kafka-serve.sh"), props})
+	args := b.taskset([]string{filepath.Join(b.Repo, "test/bench/kafka-java.sh"), "kafka.Kafka", props})
 	cmd := exec.Command(args[0], args[1:]...)
 	lf, err := b.logFile()
 	if err != nil {
@@ -142,7 +142,7 @@ func (b *Broker) launchKafkaAgain() error {
 		return err
 	}
 	lf.Close()
-	// kafka-serve.sh execs java (through taskset, which execs too), so the pid is the JVM's.
+	// kafka-java.sh execs java (through taskset, which execs too), so the pid is the JVM's.
 	b.cmd, b.pid = cmd, cmd.Process.Pid
 	return os.WriteFile(filepath.Join(b.dir, "bench.pid"), []byte(strconv.Itoa(b.pid)), 0o644)
 }

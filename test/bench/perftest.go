@@ -17,8 +17,8 @@ var producerPerfLine = regexp.MustCompile(`(\d+) records sent, ([\d.]+) records/
 // KafkaProducerPerf runs kafka-producer-perf-test (acks=1, 1 KiB, unthrottled) and
 // returns MB/s (Kafka's MB = 2^20 bytes) and p99 ms.
 func KafkaProducerPerf(ctx context.Context, repo, bootstrap, topic string, records int) (mbps, p99 float64, err error) {
-	out, err := exec.CommandContext(ctx, filepath.Join(repo, "test/compat/bin/kafka-producer-perf-test"),
-		"--topic", topic, "--num-records", strconv.Itoa(records), "--record-size", "1024",
+	out, err := exec.CommandContext(ctx, filepath.Join(repo, "test/bench/kafka-java.sh"),
+		"org.apache.kafka.tools.ProducerPerformance", "--topic", topic, "--num-records", strconv.Itoa(records), "--record-size", "1024",
 		"--throughput", "-1", "--producer-props", "bootstrap.servers="+bootstrap, "acks=1",
 		"linger.ms=5", "batch.size=262144").CombinedOutput()
 	if err != nil {
@@ -37,8 +37,8 @@ func KafkaProducerPerf(ctx context.Context, repo, bootstrap, topic string, recor
 // KafkaConsumerPerf runs kafka-consumer-perf-test and returns its fetch MB/s
 // (excluding the group join), in 10^6 bytes.
 func KafkaConsumerPerf(ctx context.Context, repo, bootstrap, topic string, records int) (float64, error) {
-	out, err := exec.CommandContext(ctx, filepath.Join(repo, "test/compat/bin/kafka-consumer-perf-test"),
-		"--bootstrap-server", bootstrap, "--topic", topic, "--num-records", strconv.Itoa(records),
+	out, err := exec.CommandContext(ctx, filepath.Join(repo, "test/bench/kafka-java.sh"),
+		"org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", bootstrap, "--topic", topic, "--num-records", strconv.Itoa(records),
 		"--timeout", "60000").CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("kafka-consumer-perf-test: %w: %s", err, tail(out))

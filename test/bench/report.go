@@ -171,6 +171,8 @@ func WriteReport(r *Results, mdPath, plotDir string) error {
 	b.WriteString(".\n\n")
 	b.WriteString("Records are 1 KiB values (half random, half compressible). Latencies run from each record's *intended* send time" +
 		" (no coordinated omission); HDR-style histograms, ±0.8%. MB = 10^6 bytes of record values." +
+		" P1 and P2 are unthrottled, so their latencies are queueing in the client's 50 000-record buffer, not broker latency;" +
+		" L1 and S1 run at a fixed rate and show the broker's latency (producer linger 5 ms included)." +
 		" Ratio = Spool/Kafka per pair: median (min–max) over pairs. Ceiling = this machine in the same run.\n\n")
 
 	fmt.Fprintf(&b, "## Machine ceilings\n\n| ceiling | value |\n|---|---|\n")
@@ -226,7 +228,7 @@ func WriteReport(r *Results, mdPath, plotDir string) error {
 	}{
 		{"throughput.png", "Throughput (median over pairs)", plotThroughput},
 		{"latency.png", "L1 latency by percentile at a fixed rate (median over pairs)", plotLatency},
-		{"partitions.png", "S1 partition scaling: produce p99 and RSS", plotPartitions(s1)},
+		{"partitions.png", "S1 partition scaling: produce p99, RSS, restart time", plotPartitions(s1)},
 	} {
 		if err := p.draw(r, filepath.Join(plotDir, p.file)); err != nil {
 			fmt.Fprintf(&b, "- %s: not drawn (%v)\n", p.caption, err)
@@ -338,7 +340,7 @@ func plotLatency(r *Results, path string) error {
 	if n == 0 {
 		return fmt.Errorf("no L1 results")
 	}
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.Top, p.Legend.Left = false, false
 	return p.Save(7*vg.Inch, 4*vg.Inch, path)
 }
 
@@ -380,6 +382,8 @@ func plotPartitions(s1 []int) func(*Results, string) error {
 				return fmt.Errorf("no S1 results")
 			}
 			p.Legend.Top, p.Legend.Left = true, true
+			p.Legend.YOffs = -vg.Points(12)
+			p.Legend.XOffs = vg.Points(8)
 			row = append(row, p)
 		}
 		plots = append(plots, row)

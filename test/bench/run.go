@@ -7,10 +7,11 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // RunConfig is the orchestrator's configuration (see run.sh for the env knobs).
@@ -86,7 +87,7 @@ func Orchestrate(ctx context.Context, c RunConfig) error {
 			"load_cpus":     c.LoadCPUs,
 			"compression":   c.Compression,
 			"linger":        c.Linger.String(),
-			"cpus":          fmt.Sprint(runtime.NumCPU()),
+			"cpus":          onlineCPUs(),
 			"kernel":        kernel(),
 			"spool_rev":     c.SpoolRev,
 		},
@@ -134,6 +135,19 @@ func Orchestrate(ctx context.Context, c RunConfig) error {
 	return WriteReport(res, c.Report, c.PlotDir)
 }
 
+// settle writes dirty pages back and pauses, so a scenario does not pay for the
+// previous one's writeback (balance_dirty_pages stalls the next writer otherwise).
+func settle(ctx context.Context) {
+	unix.Sync()
+	sleep(ctx, 2*time.Second)
+}
+
+// onlineCPUs is the machine's CPU list; runtime.NumCPU would see only our affinity mask.
+func onlineCPUs() string {
+	b, _ := os.ReadFile("/sys/devices/system/cpu/online")
+	return strings.TrimSpace(string(b))
+}
+
 func kernel() string {
 	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	return strings.TrimSpace(string(b))
@@ -178,6 +192,7 @@ func (c RunConfig) session(ctx context.Context, b *Broker, run *Run) {
 			run.fail(s, err)
 			return
 		}
+		settle(ctx)
 		switch s {
 		case "P1":
 			lc := base

@@ -63,10 +63,31 @@ start_spool() {
 	local dir start
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/compat-spool.XXXXXX")
 	echo "$dir" > "$COMPAT_RUN/spool.dir"
+	# The same server.properties the reference Kafka gets (lib/kafka.sh), but
+	# for ports and directory: Spool reads Kafka's configuration unchanged.
+	cat > "$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:29093
+listeners=PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093
+advertised.listeners=PLAINTEXT://127.0.0.1:29092
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+PROPS
 	start=$(date +%s.%N)
-	(cd "$root" && KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093 \
-		KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://127.0.0.1:29092 KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:29093 \
-		KAFKA_LOG_DIRS=$dir exec ./bin/spool serve) > "$COMPAT_RUN/spool.log" 2>&1 &
+	(cd "$root" && exec ./bin/spool serve "$dir/server.properties") > "$COMPAT_RUN/spool.log" 2>&1 &
 	echo $! > "$COMPAT_RUN/spool.pid"
 	if ! wait_port 127.0.0.1:29092 30 "$!"; then
 		echo "bin/spool serve did not accept connections on 127.0.0.1:29092 within 30s; log: $COMPAT_RUN/spool.log"

@@ -136,16 +136,7 @@ func (b *Broker) resolveFetch(img *controller.MetadataImage, v int16, r *fetchRe
 		r.code = b.missingPartitionCode(r.topic, k.partition)
 		return
 	}
-	epoch := r.p.leaderEpoch.Load()
-	r.current = epoch
-	switch {
-	case epoch < 0:
-		r.code = errcode.NotLeaderOrFollower
-	case r.fp.leaderEpoch >= 0 && r.fp.leaderEpoch < epoch:
-		r.code = errcode.FencedLeaderEpoch
-	case r.fp.leaderEpoch > epoch:
-		r.code = errcode.UnknownLeaderEpoch
-	}
+	r.current, r.code = r.p.checkLeader(r.fp.leaderEpoch)
 }
 
 // readAll locates the data each partition would return now, without reading

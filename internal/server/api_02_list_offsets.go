@@ -52,16 +52,9 @@ func (b *Broker) listOffset(v int16, topic string, isolation int8, rp *protocol.
 		pr.ErrorCode = b.missingPartitionCode(topic, rp.PartitionIndex)
 		return
 	}
-	epoch := p.leaderEpoch.Load()
-	switch {
-	case epoch < 0:
-		pr.ErrorCode = errcode.NotLeaderOrFollower
-		return
-	case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < epoch:
-		pr.ErrorCode = errcode.FencedLeaderEpoch
-		return
-	case rp.CurrentLeaderEpoch > epoch:
-		pr.ErrorCode = errcode.UnknownLeaderEpoch
+	epoch, code := p.checkLeader(rp.CurrentLeaderEpoch)
+	if code != 0 {
+		pr.ErrorCode = code
 		return
 	}
 	l := p.log

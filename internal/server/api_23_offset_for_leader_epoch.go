@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/spool-broker/spool/protocol"
-	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, rc *reqCtx, req *protocol.OffsetForLeaderEpochRequest) (*protocol.OffsetForLeaderEpochResponse, error) {
@@ -31,16 +30,8 @@ func (b *Broker) endOffsetForEpoch(topic string, rp *protocol.OffsetForLeaderEpo
 		return
 	}
 	// Versions 0-1 have no CurrentLeaderEpoch; it decodes as -1 (no check).
-	epoch := p.leaderEpoch.Load()
-	switch {
-	case epoch < 0:
-		pr.ErrorCode = errcode.NotLeaderOrFollower
-		return
-	case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < epoch:
-		pr.ErrorCode = errcode.FencedLeaderEpoch
-		return
-	case rp.CurrentLeaderEpoch > epoch:
-		pr.ErrorCode = errcode.UnknownLeaderEpoch
+	if _, code := p.checkLeader(rp.CurrentLeaderEpoch); code != 0 {
+		pr.ErrorCode = code
 		return
 	}
 	pr.LeaderEpoch, pr.EndOffset = p.log.EndOffsetForEpoch(rp.LeaderEpoch)

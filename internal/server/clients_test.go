@@ -78,7 +78,6 @@ func TestClientKcat(t *testing.T) {
 	require.Equal(t, want, out)
 }
 
-
 const pyProduceConsume = `
 import sys
 addr, lib = sys.argv[1], sys.argv[2]

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/storage"
 )
 
@@ -29,6 +30,23 @@ type Partition struct {
 }
 
 func (p *Partition) isLeader() bool { return p.leaderEpoch.Load() >= 0 }
+
+// checkLeader validates a request's view of the leader epoch (KIP-320) and
+// returns this broker's epoch with the error code, if any: not the leader,
+// a client behind (FENCED_LEADER_EPOCH) or ahead (UNKNOWN_LEADER_EPOCH) of
+// this broker. A requested epoch of -1 skips the check.
+func (p *Partition) checkLeader(requested int32) (int32, int16) {
+	epoch := p.leaderEpoch.Load()
+	switch {
+	case epoch < 0:
+		return epoch, errcode.NotLeaderOrFollower
+	case requested >= 0 && requested < epoch:
+		return epoch, errcode.FencedLeaderEpoch
+	case requested > epoch:
+		return epoch, errcode.UnknownLeaderEpoch
+	}
+	return epoch, 0
+}
 
 // storageConfig converts a topic's effective settings to the log's config.
 func storageConfig(s config.LogSettings) storage.Config {

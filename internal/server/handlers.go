@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -56,8 +58,18 @@ func register[Req protocol.Request, Resp protocol.Response](h map[int16]apiHandl
 	}}
 }
 
-// handle runs f's handler and leaves the encoded response in f.out.
-func (c *conn) handle(f *inflight) error {
+// handle runs f's handler and leaves the encoded response in f.out. A
+// panicking handler is a bug, never the client's right: it is logged with its
+// stack, the connection closes, and every other client carries on.
+func (c *conn) handle(f *inflight) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("handler panicked; closing the connection (please report this bug)",
+				zap.String("api", apiName(f.hdr.RequestAPIKey)), zap.Int16("api_version", f.hdr.RequestAPIVersion),
+				zap.Any("panic", p), zap.Stack("stack"))
+			err = fmt.Errorf("internal error handling %s", apiName(f.hdr.RequestAPIKey))
+		}
+	}()
 	b := c.s.broker
 	key, v := f.hdr.RequestAPIKey, f.hdr.RequestAPIVersion
 	if f.hdr.ClientID != nil && c.clientID != *f.hdr.ClientID {

@@ -1,0 +1,44 @@
+// Package server is the broker: the network server that speaks Kafka's wire
+// protocol, and the request handlers on top of storage, the metadata
+// controller and the coordinators. Only cmd/spool uses it.
+//
+// # Shape
+//
+//	Node          one process: controller (raft), storage.Manager, Broker, Server
+//	Server        listeners; one conn per client connection
+//	conn          reader → handler → writer goroutines (conn.go)
+//	Broker        hosted partitions, metadata image, handler table
+//	api_NN_*.go   one file per API key: NN is the key (00 Produce, 01 Fetch, ...)
+//	groups.go     group coordinator glue (__consumer_offsets)
+//	txn*.go       transaction coordinator and producer-id glue (__transaction_state)
+//
+// # Requests
+//
+// A connection answers requests strictly in arrival order. The reader parses
+// frames ahead (bounded by the per-connection in-flight limit and the global
+// queued.max.requests), the handler goroutine runs one request at a time, and
+// the writer coalesces ready responses into one writev. A long-polling Fetch
+// therefore delays only the requests behind it on the same connection, as in
+// Kafka. Malformed frames, unknown keys and unsupported versions close the
+// connection (Kafka's behaviour), except ApiVersions at an unknown version,
+// which is answered with UNSUPPORTED_VERSION in v0 form.
+//
+// Handlers turn Go errors into Kafka error codes; a handler returns an error
+// only when the connection must close. A panicking handler closes its own
+// connection and is logged; other clients are unaffected.
+//
+// # Metadata
+//
+// The controller's MetadataImage is the truth for topics, partitions,
+// configs and brokers. Broker.reconcile follows each new image: it opens the
+// logs of partitions assigned here, deletes those of deleted topics, applies
+// topic configs and leadership, and calls leadership hooks (coordinators load
+// their state from the partitions they lead). Handlers that write metadata
+// reconcile right after the write, so the response already reflects it.
+//
+// # Concurrency
+//
+// Lock order is in docs/lock-order.md. A *Partition is safe for concurrent
+// use; its log serializes appends. Fetches wait on per-partition waitSets
+// woken by appends.
+package server

@@ -684,7 +684,7 @@ func (s *shard) joinLocked(v int16, clientID, clientHost string, req *protocol.J
 			return &protocol.JoinGroupResponse{ErrorCode: code, GenerationID: -1, MemberID: req.MemberID}, nil
 		}
 		g.shutdownConsumerLocked()
-		if err := s.applyLocked(recs); err != nil {
+		if err := s.applyLocked(id, recs); err != nil {
 			return &protocol.JoinGroupResponse{ErrorCode: errcode.UnknownServerError, GenerationID: -1, MemberID: req.MemberID}, nil
 		}
 		g = s.groups[id]

@@ -574,7 +574,7 @@ func (s *shard) consumerHeartbeatLocked(clientID, clientHost string, req *protoc
 		if code := s.appendLocked(recs); code != 0 {
 			return heartbeatFail(code, "")
 		}
-		if err := s.applyLocked(recs); err != nil {
+		if err := s.applyLocked(groupID, recs); err != nil {
 			return heartbeatFail(errcode.UnknownServerError, "")
 		}
 	}
@@ -741,18 +741,16 @@ func nextAssignment(cur currentAssignment, memberEpoch, targetEpoch int32, targe
 	return next
 }
 
-// applyLocked replays records appended by a live operation into the
-// shard's groups.
-func (s *shard) applyLocked(recs []records.Record) error {
+// applyLocked replays records a live operation on group id appended into
+// the shard's groups.
+func (s *shard) applyLocked(id string, recs []records.Record) error {
 	for _, r := range recs {
 		if err := replayRecord(s.groups, r.Key, r.Value); err != nil {
 			return err
 		}
 	}
-	for _, g := range s.groups {
-		if g.shard == nil {
-			g.shard = s
-		}
+	if g := s.groups[id]; g != nil && g.shard == nil {
+		g.shard = s
 	}
 	return nil
 }
@@ -833,7 +831,7 @@ func (s *shard) fenceMemberLocked(g *group, m *consumerMember) int16 {
 		return code
 	}
 	m.stopTimers()
-	if err := s.applyLocked(recs); err != nil {
+	if err := s.applyLocked(g.id, recs); err != nil {
 		return errcode.UnknownServerError
 	}
 	return 0
@@ -874,7 +872,7 @@ func (s *shard) consumerLeaveLocked(req *protocol.ConsumerGroupHeartbeatRequest)
 			if code := s.appendLocked(recs); code != 0 {
 				return heartbeatFail(code, "")
 			}
-			if err := s.applyLocked(recs); err != nil {
+			if err := s.applyLocked(groupID, recs); err != nil {
 				return heartbeatFail(errcode.UnknownServerError, "")
 			}
 			s.scheduleRevocationLocked(g, m, m.current)

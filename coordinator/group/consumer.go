@@ -437,7 +437,9 @@ func (s *shard) consumerHeartbeatLocked(clientID, clientHost string, req *protoc
 			case existing == nil:
 				old = cg.members[memberID]
 				updated = newConsumerMember(memberID)
-			case existing.current.epoch != staticLeaveEpoch && existing.id != memberID:
+			case existing.current.epoch != staticLeaveEpoch:
+				// Only an instance that left with epoch -2 may be taken
+				// over, even by the same member id (Kafka's rule).
 				return heartbeatFail(errcode.UnreleasedInstanceID, fmt.Sprintf("Static member %s with instance id %s cannot join the group because the instance id is owned by %s member.", memberID, instanceID, existing.id))
 			default:
 				// The static member comes back under a new member id and

@@ -134,20 +134,27 @@ func TestManagerRetentionLoop(t *testing.T) {
 	// Rolled segments got flushed by the flush loop.
 	require.Eventually(t, func() bool { return l.RecoveryPoint() == l.LogEndOffset() }, 5*time.Second, 10*time.Millisecond)
 
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	got := map[string]float64{}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			switch {
-			case m.GetHistogram() != nil:
-				got[f.GetName()] += float64(m.GetHistogram().GetSampleCount())
-			case m.GetCounter() != nil:
-				got[f.GetName()] += m.GetCounter().GetValue()
+	// The retention pass counts deleted segments after it has removed them,
+	// so the counters may trail the log state by a moment.
+	gather := func() map[string]float64 {
+		families, err := reg.Gather()
+		require.NoError(t, err)
+		got := map[string]float64{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				switch {
+				case m.GetHistogram() != nil:
+					got[f.GetName()] += float64(m.GetHistogram().GetSampleCount())
+				case m.GetCounter() != nil:
+					got[f.GetName()] += m.GetCounter().GetValue()
+				}
 			}
 		}
+		return got
 	}
-	require.Positive(t, got["spool_storage_fsync_seconds"])
-	require.Positive(t, got["spool_storage_segment_rolls_total"])
-	require.Positive(t, got["spool_storage_segments_deleted_total"])
+	require.Eventually(t, func() bool {
+		got := gather()
+		return got["spool_storage_fsync_seconds"] > 0 && got["spool_storage_segment_rolls_total"] > 0 &&
+			got["spool_storage_segments_deleted_total"] > 0
+	}, 5*time.Second, 10*time.Millisecond, "storage metrics: %v", gather())
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 	"syscall"
+	"unsafe"
 )
 
 const (
@@ -34,8 +35,9 @@ type mmapIndex struct {
 	entrySize  int
 	baseOffset int64
 
+	// No file descriptor is kept: like Kafka, an index is mapped and its
+	// file closed, so a partition costs one open file (its .log), not three.
 	mu         sync.RWMutex
-	f          *os.File
 	data       []byte // the mapping; len(data) is the file length
 	entries    int
 	maxEntries int
@@ -50,19 +52,18 @@ func openIndex(path string, entrySize int, baseOffset int64, maxBytes int) (*mma
 	if err != nil {
 		return nil, fmt.Errorf("storage: open index: %w", err)
 	}
+	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
 		return nil, fmt.Errorf("storage: stat index: %w", err)
 	}
-	idx := &mmapIndex{path: path, f: f, entrySize: entrySize, baseOffset: baseOffset}
+	idx := &mmapIndex{path: path, entrySize: entrySize, baseOffset: baseOffset}
 	idx.entries = int(fi.Size()) / entrySize
 	size := idx.entries * entrySize
 	if maxBytes > 0 {
 		size = max(size, maxBytes/entrySize*entrySize)
 	}
-	if err := idx.remapLocked(size); err != nil {
-		f.Close()
+	if err := idx.remapFileLocked(f, size); err != nil {
 		return nil, err
 	}
 	return idx, nil
@@ -70,20 +71,29 @@ func openIndex(path string, entrySize int, baseOffset int64, maxBytes int) (*mma
 
 // remapLocked resizes the file to size bytes and maps it.
 func (x *mmapIndex) remapLocked(size int) error {
+	f, err := os.OpenFile(x.path, os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("storage: reopen index: %w", err)
+	}
+	defer f.Close()
+	return x.remapFileLocked(f, size)
+}
+
+func (x *mmapIndex) remapFileLocked(f *os.File, size int) error {
 	if x.data != nil {
 		if err := syscall.Munmap(x.data); err != nil {
 			return fmt.Errorf("storage: munmap %s: %w", x.path, err)
 		}
 		x.data = nil
 	}
-	if err := x.f.Truncate(int64(size)); err != nil {
+	if err := f.Truncate(int64(size)); err != nil {
 		return fmt.Errorf("storage: resize %s: %w", x.path, err)
 	}
 	x.maxEntries = size / x.entrySize
 	if size == 0 {
 		return nil
 	}
-	b, err := syscall.Mmap(int(x.f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	b, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("storage: mmap %s: %w", x.path, err)
 	}
@@ -120,9 +130,16 @@ func (x *mmapIndex) truncateEntries(n int) {
 	x.mu.Unlock()
 }
 
+// sync writes the mapping's dirty pages to disk (msync, as Kafka's
+// MappedByteBuffer.force).
 func (x *mmapIndex) sync() error {
-	if err := x.f.Sync(); err != nil {
-		return fmt.Errorf("storage: sync %s: %w", x.path, err)
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if len(x.data) == 0 {
+		return nil
+	}
+	if _, _, errno := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(&x.data[0])), uintptr(len(x.data)), syscall.MS_SYNC); errno != 0 {
+		return fmt.Errorf("storage: sync %s: %w", x.path, errno)
 	}
 	return nil
 }
@@ -134,9 +151,6 @@ func (x *mmapIndex) close() error {
 	if x.data != nil {
 		err = syscall.Munmap(x.data)
 		x.data = nil
-	}
-	if cerr := x.f.Close(); err == nil {
-		err = cerr
 	}
 	return err
 }

@@ -204,3 +204,13 @@ func (l *Log) ProducerEpoch(producerID int64) (int16, bool) {
 	}
 	return records.NoProducerEpoch, false
 }
+
+// HasOngoingTransaction reports whether producerID has a transaction open in
+// this partition at epoch: its later transactional batches need no
+// verification with the coordinator (KIP-890 part 1).
+func (l *Log) HasOngoingTransaction(producerID int64, epoch int16) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.producers.producers[producerID]
+	return ok && e.Epoch == epoch && e.CurrentTxnFirstOffset >= 0
+}

@@ -37,6 +37,10 @@ type Config struct {
 	AbortCheckInterval time.Duration
 	// NextProducerID hands out a new producer id.
 	NextProducerID func(ctx context.Context) (int64, error)
+	// TransactionVersion is the finalized transaction.version feature
+	// level; from 2 on, TransactionLogValue is written at version 1, as
+	// Kafka does. nil means 0.
+	TransactionVersion func() int16
 }
 
 // Coordinator is Kafka's TransactionCoordinator for the __transaction_state
@@ -192,7 +196,11 @@ func (c *Coordinator) checkLocked(id string) (int32, *partitionState, int16) {
 // writeLocked persists m as id's new state and installs it.
 func (c *Coordinator) writeLocked(ctx context.Context, m *Metadata) int16 {
 	p := c.PartitionFor(m.TransactionalID)
-	if err := c.log.Append(ctx, p, EncodeKey(m.TransactionalID), EncodeValue(m)); err != nil {
+	version := int16(0)
+	if c.cfg.TransactionVersion != nil && c.cfg.TransactionVersion() >= 2 {
+		version = 1
+	}
+	if err := c.log.Append(ctx, p, EncodeKey(m.TransactionalID), EncodeValue(m, version)); err != nil {
 		c.logger.Warn("cannot write transaction state", zap.String("transactional_id", m.TransactionalID), zap.Error(err))
 		return errcode.NotCoordinator
 	}
@@ -225,7 +233,7 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 		if err != nil {
 			return fail(errcode.CoordinatorNotAvailable)
 		}
-		cur = &Metadata{TransactionalID: id, ProducerID: pid, PrevProducerID: -1, ProducerEpoch: -1,
+		cur = &Metadata{TransactionalID: id, ProducerID: pid, PrevProducerID: -1, NextProducerID: -1, ProducerEpoch: -1,
 			LastProducerEpoch: -1, TimeoutMs: timeoutMs, State: Empty, StartMs: -1}
 	} else if producerID >= 0 {
 		switch {
@@ -249,8 +257,8 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 	case Ongoing:
 		// A new producer instance fences the old one: its transaction is
 		// aborted under a bumped epoch, so late writes of the old one fail.
-		if code := c.endLocked(ctx, cur, false, true); code != 0 {
-			return fail(code)
+		if r := c.endLocked(ctx, cur, false, true, cur.ClientTransactionVersion); r.ErrorCode != 0 {
+			return fail(r.ErrorCode)
 		}
 		cur = c.txns[id]
 	}
@@ -299,8 +307,12 @@ func (c *Coordinator) validateLocked(id string, producerID int64, epoch int16) (
 }
 
 // AddPartitions adds partitions to id's transaction, starting one if none
-// is open. The result is one code for all the partitions.
-func (c *Coordinator) AddPartitions(ctx context.Context, id string, producerID int64, epoch int16, parts []TopicPartition) int16 {
+// is open. The result is one code for all the partitions. tv is the
+// client's transaction version: 2 when the add is implied by a KIP-890
+// part 2 produce or TxnOffsetCommit, 0 for AddPartitionsToTxn and
+// AddOffsetsToTxn; it is recorded with the transaction and decides whether
+// its EndTxn bumps the epoch.
+func (c *Coordinator) AddPartitions(ctx context.Context, id string, producerID int64, epoch int16, parts []TopicPartition, tv int16) int16 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cur, code := c.validateLocked(id, producerID, epoch)
@@ -333,11 +345,15 @@ func (c *Coordinator) AddPartitions(ctx context.Context, id string, producerID i
 	}
 	next.State = Ongoing
 	next.UpdateMs = now
+	next.ClientTransactionVersion = tv
 	return c.writeLocked(ctx, next)
 }
 
-// VerifyPartitions is AddPartitionsToTxn with VerifyOnly: which of parts
-// are in id's open transaction (0) and which are not (INVALID_TXN_STATE).
+// VerifyPartitions is AddPartitionsToTxn with VerifyOnly (KIP-890 part 1):
+// which of parts are in id's open transaction (0) and which are not
+// (TRANSACTION_ABORTABLE, which the produce path turns into
+// INVALID_TXN_STATE for clients older than produce v11). A transaction
+// being completed answers CONCURRENT_TRANSACTIONS for all of them.
 func (c *Coordinator) VerifyPartitions(id string, producerID int64, epoch int16, parts []TopicPartition) ([]int16, int16) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -345,53 +361,106 @@ func (c *Coordinator) VerifyPartitions(id string, producerID int64, epoch int16,
 	if code != 0 {
 		return nil, code
 	}
+	if cur.State == PrepareCommit || cur.State == PrepareAbort {
+		return nil, errcode.ConcurrentTransactions
+	}
 	out := make([]int16, len(parts))
 	for i, tp := range parts {
 		if cur.State != Ongoing || !cur.hasPartition(tp) {
-			out[i] = errcode.InvalidTxnState
+			out[i] = errcode.TransactionAbortable
 		}
 	}
 	return out, 0
 }
 
+// EndResult is EndTxn's answer: with transaction version 2 the producer
+// continues with the bumped epoch (or a new producer id) returned here.
+type EndResult struct {
+	ErrorCode     int16
+	ProducerID    int64
+	ProducerEpoch int16
+}
+
 // EndTxn commits or aborts id's transaction: PrepareCommit/Abort is
 // written, the markers go to every partition, then CompleteCommit/Abort.
-func (c *Coordinator) EndTxn(ctx context.Context, id string, producerID int64, epoch int16, commit bool) int16 {
+// tv is the client's transaction version (2 for EndTxn v5+): with it the
+// epoch is bumped on every commit and abort (KIP-890 part 2), markers carry
+// the bumped epoch so a late write of the finished transaction is fenced,
+// and a retry is recognised by its epoch being one below the current one.
+func (c *Coordinator) EndTxn(ctx context.Context, id string, producerID int64, epoch int16, commit bool, tv int16) EndResult {
+	fail := func(code int16) EndResult { return EndResult{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1} }
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cur, code := c.validateLocked(id, producerID, epoch)
-	if code != 0 {
-		return code
+	if _, _, code := c.checkLocked(id); code != 0 {
+		return fail(code)
 	}
+	cur := c.txns[id]
+	if cur == nil {
+		return fail(errcode.InvalidProducerIDMapping)
+	}
+	// Kafka's TransactionCoordinator.endTransaction epoch rules.
+	v2 := cur.ClientTransactionVersion >= 2
+	retryOnOverflow := v2 && cur.PrevProducerID == producerID && epoch == math.MaxInt16-1 && cur.ProducerEpoch == 0
+	retryOnBump := v2 && int(cur.ProducerEpoch) == int(epoch)+1
+	valid := epoch == cur.ProducerEpoch
+	if v2 {
+		switch cur.State {
+		case PrepareCommit, PrepareAbort:
+			valid = retryOnBump
+		case CompleteCommit, CompleteAbort:
+			valid = retryOnBump || retryOnOverflow
+		}
+	}
+	switch {
+	case cur.ProducerID != producerID && !retryOnOverflow:
+		return fail(errcode.InvalidProducerIDMapping)
+	case !valid:
+		return fail(errcode.ProducerFenced)
+	}
+	current := EndResult{ProducerID: cur.ProducerID, ProducerEpoch: cur.ProducerEpoch}
 	switch cur.State {
 	case Ongoing:
-		return c.endLocked(ctx, cur, commit, false)
+		return c.endLocked(ctx, cur, commit, false, tv)
 	case CompleteCommit:
 		if commit {
-			return 0 // a retry
+			return current // a retry
 		}
 	case CompleteAbort:
 		if !commit {
-			return 0
+			return current
 		}
 	case PrepareCommit:
 		if commit {
-			return errcode.ConcurrentTransactions
+			return fail(errcode.ConcurrentTransactions)
 		}
 	case PrepareAbort:
 		if !commit {
-			return errcode.ConcurrentTransactions
+			return fail(errcode.ConcurrentTransactions)
 		}
 	}
-	return errcode.InvalidTxnState
+	return fail(errcode.InvalidTxnState)
 }
 
-// endLocked moves an Ongoing transaction to PrepareCommit/PrepareAbort
-// (bumping the epoch first when fencing) and completes it.
-func (c *Coordinator) endLocked(ctx context.Context, cur *Metadata, commit, fence bool) int16 {
+// endLocked moves an Ongoing transaction to PrepareCommit/PrepareAbort and
+// completes it. fence bumps the epoch to fence the producer (a timeout or a
+// new InitProducerId); otherwise tv 2 bumps it as every KIP-890 EndTxn
+// does, moving to a new producer id once the epoch is exhausted.
+func (c *Coordinator) endLocked(ctx context.Context, cur *Metadata, commit, fence bool, tv int16) EndResult {
+	fail := func(code int16) EndResult { return EndResult{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1} }
 	next := cur.clone()
-	if fence {
+	switch {
+	case fence:
 		bumpEpoch(next)
+	case tv >= 2:
+		if cur.ProducerEpoch >= math.MaxInt16-1 {
+			pid, err := c.cfg.NextProducerID(ctx)
+			if err != nil {
+				return fail(errcode.CoordinatorNotAvailable)
+			}
+			next.NextProducerID = pid
+		}
+		bumpEpoch(next)
+		next.ClientTransactionVersion = tv
 	}
 	next.State = PrepareAbort
 	if commit {
@@ -399,10 +468,13 @@ func (c *Coordinator) endLocked(ctx context.Context, cur *Metadata, commit, fenc
 	}
 	next.UpdateMs = c.now().UnixMilli()
 	if code := c.writeLocked(ctx, next); code != 0 {
-		return code
+		return fail(code)
 	}
 	c.completeLocked(ctx, next)
-	return 0
+	if next.NextProducerID >= 0 {
+		return EndResult{ProducerID: next.NextProducerID}
+	}
+	return EndResult{ProducerID: next.ProducerID, ProducerEpoch: next.ProducerEpoch}
 }
 
 // completeLocked writes the markers of a PrepareCommit/PrepareAbort
@@ -426,6 +498,12 @@ func (c *Coordinator) completeLocked(ctx context.Context, m *Metadata) int16 {
 	}
 	done.Partitions = nil
 	done.UpdateMs = c.now().UnixMilli()
+	if m.NextProducerID >= 0 {
+		// The exhausted producer id retires; the producer goes on with the
+		// new one from epoch 0 (EndTxn returned it).
+		done.PrevProducerID, done.ProducerID, done.ProducerEpoch = m.ProducerID, m.NextProducerID, 0
+		done.LastProducerEpoch, done.NextProducerID = -1, -1
+	}
 	return c.writeLocked(ctx, done)
 }
 
@@ -450,7 +528,7 @@ func (c *Coordinator) abortTimedOut(ctx context.Context) {
 		case m.State == Ongoing && now-m.StartMs > int64(m.TimeoutMs):
 			c.logger.Info("aborting timed-out transaction", zap.String("transactional_id", id),
 				zap.Int64("producer_id", m.ProducerID), zap.Int16("producer_epoch", m.ProducerEpoch))
-			c.endLocked(ctx, m, false, true)
+			c.endLocked(ctx, m, false, true, m.ClientTransactionVersion)
 		case m.State == PrepareCommit || m.State == PrepareAbort:
 			c.completeLocked(ctx, m)
 		}

@@ -8,10 +8,20 @@
 //
 // Persistence: every state change is appended to that partition (Log) as a
 // TransactionLogKey (version 0: transactional id) / TransactionLogValue
-// (version 0: producer id, epoch, timeout, status, partitions, timestamps)
-// record in Kafka's own schemas, and replayed when the broker becomes the
+// (version 0: producer id, epoch, timeout, status, partitions, timestamps;
+// version 1 once transaction.version 2 is finalized, adding the tagged
+// PreviousProducerId, NextProducerId and ClientTransactionVersion; layouts
+// in records.go) record in Kafka's own schemas, and replayed when the broker becomes the
 // partition's leader (Load). A transaction found in PrepareCommit or
 // PrepareAbort after a reload is completed: its markers are written again.
+//
+// Transaction version 2 (KIP-890 part 2): a transaction started by a
+// Produce v12+ or TxnOffsetCommit v5+ implicit add, or ended by EndTxn v5+,
+// records ClientTransactionVersion 2. Its every commit and abort bumps the
+// producer epoch before the markers are written (an exhausted epoch moves
+// to a new producer id, NextProducerId), so a late write of the finished
+// transaction is fenced in each partition, and EndTxn returns the epoch to
+// continue with. VerifyPartitions serves KIP-890 part 1 verification.
 //
 // Markers: ending a transaction writes COMMIT or ABORT control batches to
 // every partition in it (Markers), then records the Complete state.

@@ -68,6 +68,14 @@ type Metadata struct {
 	Partitions        []TopicPartition // sorted, no duplicates
 	StartMs           int64            // when the transaction began, -1 if none
 	UpdateMs          int64
+	// NextProducerID is the producer id a KIP-890 commit or abort hands
+	// over to when the epoch is exhausted: set in PrepareCommit/PrepareAbort,
+	// installed (epoch 0) by CompleteCommit/CompleteAbort. -1 none.
+	NextProducerID int64
+	// ClientTransactionVersion is the transaction.version the client spoke
+	// in this transaction: 2 (KIP-890 part 2) bumps the epoch on every
+	// EndTxn; 0 does not.
+	ClientTransactionVersion int16
 }
 
 func (m *Metadata) clone() *Metadata {
@@ -119,22 +127,38 @@ func DecodeKey(b []byte) (string, error) {
 	return id, nil
 }
 
-// EncodeValue writes a TransactionLogValue at version 0, which is what
-// Kafka writes while transaction.version < 2:
+// EncodeValue writes a TransactionLogValue. Version 0 is what Kafka writes
+// while transaction.version < 2:
 //
 //	ProducerId i64 | ProducerEpoch i16 | TransactionTimeoutMs i32 |
 //	TransactionStatus i8 | TransactionPartitions [Topic string, PartitionIds [i32]] (nullable) |
 //	TransactionLastUpdateTimestampMs i64 | TransactionStartTimestampMs i64
 //
-// preceded by the version i16.
-func EncodeValue(m *Metadata) []byte {
-	b := wire.AppendInt16(nil, 0)
+// Version 1 (transaction.version 2) has the same fields in the flexible
+// encoding (compact strings and arrays, length+1 as uvarint, an empty
+// tagged-field section after each partitions entry) followed by the
+// value's tagged fields, each written only when not at its default:
+//
+//	tag 0 PreviousProducerId i64 (default -1)
+//	tag 1 NextProducerId i64 (default -1)
+//	tag 2 ClientTransactionVersion i16 (default 0)
+//
+// Both are preceded by the version i16.
+func EncodeValue(m *Metadata, version int16) []byte {
+	flexible := version >= 1
+	b := wire.AppendInt16(nil, version)
 	b = wire.AppendInt64(b, m.ProducerID)
 	b = wire.AppendInt16(b, m.ProducerEpoch)
 	b = wire.AppendInt32(b, m.TimeoutMs)
 	b = wire.AppendInt8(b, int8(m.State))
+	arrayLen := func(b []byte, n int) []byte {
+		if flexible {
+			return wire.AppendCompactArrayLen(b, n)
+		}
+		return wire.AppendArrayLen(b, n)
+	}
 	if len(m.Partitions) == 0 && m.State != Ongoing && m.State != PrepareCommit && m.State != PrepareAbort {
-		b = wire.AppendArrayLen(b, -1)
+		b = arrayLen(b, -1)
 	} else {
 		var topics []string
 		for _, tp := range m.Partitions {
@@ -142,52 +166,125 @@ func EncodeValue(m *Metadata) []byte {
 				topics = append(topics, tp.Topic)
 			}
 		}
-		b = wire.AppendArrayLen(b, len(topics))
+		b = arrayLen(b, len(topics))
 		for _, t := range topics {
-			b = wire.AppendString(b, t)
+			if flexible {
+				b = wire.AppendCompactString(b, t)
+			} else {
+				b = wire.AppendString(b, t)
+			}
 			n := 0
 			for _, tp := range m.Partitions {
 				if tp.Topic == t {
 					n++
 				}
 			}
-			b = wire.AppendArrayLen(b, n)
+			b = arrayLen(b, n)
 			for _, tp := range m.Partitions {
 				if tp.Topic == t {
 					b = wire.AppendInt32(b, tp.Partition)
 				}
 			}
+			if flexible {
+				b = wire.AppendUvarint(b, 0) // no tagged fields
+			}
 		}
 	}
 	b = wire.AppendInt64(b, m.UpdateMs)
-	return wire.AppendInt64(b, m.StartMs)
+	b = wire.AppendInt64(b, m.StartMs)
+	if !flexible {
+		return b
+	}
+	var tags [][]byte
+	if m.PrevProducerID != -1 {
+		tags = append(tags, tagged(0, wire.AppendInt64(nil, m.PrevProducerID)))
+	}
+	if m.NextProducerID != -1 {
+		tags = append(tags, tagged(1, wire.AppendInt64(nil, m.NextProducerID)))
+	}
+	if m.ClientTransactionVersion != 0 {
+		tags = append(tags, tagged(2, wire.AppendInt16(nil, m.ClientTransactionVersion)))
+	}
+	b = wire.AppendUvarint(b, uint32(len(tags)))
+	for _, t := range tags {
+		b = append(b, t...)
+	}
+	return b
 }
 
-// DecodeValue reads a TransactionLogValue of version 0 (and the leading
-// non-tagged fields of version 1, which are the same).
+func tagged(tag uint32, data []byte) []byte {
+	b := wire.AppendUvarint(nil, tag)
+	b = wire.AppendUvarint(b, uint32(len(data)))
+	return append(b, data...)
+}
+
+// DecodeValue reads a TransactionLogValue of version 0 or 1. Unknown tagged
+// fields are skipped, as Kafka does.
 func DecodeValue(id string, b []byte) (*Metadata, error) {
 	r := wire.NewReader(b)
 	v := r.Int16()
-	if v != 0 {
+	if v != 0 && v != 1 {
 		return nil, fmt.Errorf("%w: value version %d of %q not supported", ErrCorruptRecord, v, id)
 	}
-	m := &Metadata{TransactionalID: id, PrevProducerID: -1, LastProducerEpoch: -1}
+	flexible := v == 1
+	m := &Metadata{TransactionalID: id, PrevProducerID: -1, NextProducerID: -1, LastProducerEpoch: -1}
 	m.ProducerID = r.Int64()
 	m.ProducerEpoch = r.Int16()
 	m.TimeoutMs = r.Int32()
 	m.State = State(r.Int8())
-	n := r.ArrayLen(4)
+	arrayLen := func() int {
+		if flexible {
+			return r.CompactArrayLen(4)
+		}
+		return r.ArrayLen(4)
+	}
+	n := arrayLen()
 	for i := 0; i < n && r.Err() == nil; i++ {
-		topic := r.String()
-		k := r.ArrayLen(4)
+		var topic string
+		if flexible {
+			topic = r.CompactString()
+		} else {
+			topic = r.String()
+		}
+		k := arrayLen()
 		for j := 0; j < k && r.Err() == nil; j++ {
 			m.addPartition(TopicPartition{Topic: topic, Partition: r.Int32()})
+		}
+		if flexible {
+			skipTags(r)
 		}
 	}
 	m.UpdateMs = r.Int64()
 	m.StartMs = r.Int64()
+	if flexible {
+		nt := r.Uvarint()
+		for i := uint32(0); i < nt && r.Err() == nil; i++ {
+			tag, size := r.Uvarint(), r.Uvarint()
+			data := wire.NewReader(r.Raw(int(size)))
+			switch tag {
+			case 0:
+				m.PrevProducerID = data.Int64()
+			case 1:
+				m.NextProducerID = data.Int64()
+			case 2:
+				m.ClientTransactionVersion = data.Int16()
+			}
+			if err := data.Err(); err != nil {
+				r.Fail(err)
+			}
+		}
+	}
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("%w: value of %q: %v", ErrCorruptRecord, id, err)
 	}
 	return m, nil
+}
+
+// skipTags skips a tagged-field section.
+func skipTags(r *wire.Reader) {
+	n := r.Uvarint()
+	for i := uint32(0); i < n && r.Err() == nil; i++ {
+		r.Uvarint()
+		r.Raw(int(r.Uvarint()))
+	}
 }

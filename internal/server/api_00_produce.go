@@ -37,7 +37,7 @@ func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.Pr
 			case idErr != 0:
 				pr.ErrorCode = idErr
 			default:
-				b.produceTo(rc, topic, &pr, pd.Records)
+				b.produceTo(rc, req.TransactionalID, topic, &pr, pd.Records)
 			}
 			if pr.ErrorCode != 0 {
 				b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
@@ -53,7 +53,7 @@ func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.Pr
 }
 
 // produceTo validates and appends one partition's records, filling pr.
-func (b *Broker) produceTo(rc *reqCtx, topic string, pr *protocol.ProduceResponsePartitionProduceResponse, recs []byte) {
+func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID, topic string, pr *protocol.ProduceResponsePartitionProduceResponse, recs []byte) {
 	p := b.partition(topic, pr.Index)
 	if p == nil {
 		pr.ErrorCode = b.missingPartitionCode(topic, pr.Index)
@@ -79,7 +79,13 @@ func (b *Broker) produceTo(rc *reqCtx, topic string, pr *protocol.ProduceRespons
 		pr.ErrorCode, pr.ErrorMessage = code, &msg
 		return
 	}
-	info, err := p.log.Append(batches, p.leaderEpoch.Load(), b.txnVerifyHook(rc, topic, pr.Index))
+	hook, release, code := b.txnVerifyHook(rc, transactionalID, topic, p, batches)
+	if code != 0 {
+		pr.ErrorCode = code
+		return
+	}
+	defer release()
+	info, err := p.log.Append(batches, p.leaderEpoch.Load(), hook)
 	var dup *storage.DuplicateBatchError
 	if errors.As(err, &dup) {
 		// A retry of a batch already in the log: answer as the original

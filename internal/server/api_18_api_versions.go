@@ -69,13 +69,14 @@ func (b *Broker) apiVersionsResponse(code int16) *protocol.ApiVersionsResponse {
 }
 
 // supportedFeatures are the feature flags this broker understands (KIP-584).
-// transaction.version 2 enables KIP-890 transactions for 4.x clients once the
-// transaction coordinator supports it; until then it is advertised at 0.
+// transaction.version 2 enables KIP-890 transactions for 4.x clients:
+// server-side partition verification, implicit adds by Produce v12+ and
+// TxnOffsetCommit v5+, and an epoch bump on every EndTxn v5+.
 var supportedFeatures = []struct {
 	name     string
 	min, max int16
 }{
 	{"metadata.version", 7, 27},
 	{"group.version", 0, 1},
-	{"transaction.version", 0, 0},
+	{"transaction.version", 0, 2},
 }

@@ -160,11 +160,13 @@ func (n *Node) closeParts() error {
 
 // bootstrapFeatures are the feature levels a new cluster finalizes. Only
 // what this build implements is turned on: group.version 1 lets 4.x
-// clients use KIP-848 consumer groups; transaction.version 2 (KIP-890)
-// waits for its coordinator.
+// clients use KIP-848 consumer groups; transaction.version 2 lets them use
+// KIP-890 transactions. A cluster bootstrapped before keeps the level its
+// metadata log finalized.
 var bootstrapFeatures = map[string]int16{
 	controller.MetadataVersionFeature: 27,
 	"group.version":                   1,
+	transactionVersionFeature:         2,
 }
 
 func mustSettings(cfg *config.Broker) config.LogSettings {

@@ -30,6 +30,7 @@ type txnGlue struct {
 	coord   *txn.Coordinator
 	ids     *producerIDs
 	pending pendingOffsets // TxnOffsetCommit offsets awaiting their marker
+	guards  verifyGuards   // in-flight verified transactional appends: txn_verify.go
 }
 
 // registerTxnHandlers starts the transaction coordinator and registers the
@@ -42,6 +43,7 @@ func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
 		MaxTimeout:         time.Duration(b.cfg.TransactionMaxTimeoutMs) * time.Millisecond,
 		AbortCheckInterval: time.Duration(b.cfg.TransactionAbortCheckIntervalMs) * time.Millisecond,
 		NextProducerID:     g.ids.Next,
+		TransactionVersion: func() int16 { return b.image.Load().Feature(transactionVersionFeature) },
 	}, txnStateLog{b}, txnMarkers{g}, b.log.Named("txn"))
 	b.OnLeadership(func(topic string, partition int32, leader bool, epoch int32) {
 		if topic != transactionStateTopic {
@@ -69,12 +71,8 @@ func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
 	g.registerOffsetHandlers(h) // keys 25, 28: txn_offsets.go
 }
 
-// txnVerifyHook is the produce-path AppendHook for transactional batches.
-// Without transaction.version 2 the broker does not verify partitions with
-// the coordinator (KIP-890 part 1 is not implemented), so it is nil.
-func (b *Broker) txnVerifyHook(rc *reqCtx, topic string, partition int32) storage.AppendHook {
-	return nil
-}
+// transactionVersionFeature is KIP-584's name for the KIP-890 level.
+const transactionVersionFeature = "transaction.version"
 
 // txnStateLog is txn.Log over the hosted __transaction_state partitions.
 type txnStateLog struct{ b *Broker }
@@ -175,7 +173,13 @@ func (b *Broker) writeMarker(topic string, partition int32, producerID int64, ep
 		return errcode.NotLeaderOrFollower
 	}
 	marker := records.EndTxnMarker(producerID, epoch, commit, coordinatorEpoch, time.Now().UnixMilli())
-	info, err := p.log.Append(marker, p.leaderEpoch.Load(), nil)
+	key := verifyKey{topic: topic, partition: partition, producerID: producerID}
+	info, err := p.log.Append(marker, p.leaderEpoch.Load(), func([]byte, records.Header) error {
+		if b.txn != nil {
+			b.txn.guards.invalidate(key) // under the log's lock: ordered with produce appends
+		}
+		return nil
+	})
 	if err != nil {
 		b.log.Warn("cannot write transaction marker", zap.String("topic", topic), zap.Int32("partition", partition), zap.Error(err))
 		return storageErrorCode(err)
@@ -277,7 +281,7 @@ func (g *txnGlue) checkPartitions(topics []protocol.AddPartitionsToTxnRequestAdd
 	return parts, bad
 }
 
-func (g *txnGlue) addPartitions(ctx context.Context, id string, pid int64, epoch int16, verify bool,
+func (g *txnGlue) addPartitions(ctx context.Context, id string, pid int64, epoch int16, verify bool, tv int16,
 	topics []protocol.AddPartitionsToTxnRequestAddPartitionsToTxnTopic) []protocol.AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
 	parts, bad := g.checkPartitions(topics)
 	codes := make([]int16, len(parts))
@@ -299,7 +303,7 @@ func (g *txnGlue) addPartitions(ctx context.Context, id string, pid int64, epoch
 			}
 		}
 	default:
-		code := g.coord.AddPartitions(ctx, id, pid, epoch, parts)
+		code := g.coord.AddPartitions(ctx, id, pid, epoch, parts, tv)
 		for i := range codes {
 			codes[i] = code
 		}
@@ -321,17 +325,23 @@ func (g *txnGlue) addPartitions(ctx context.Context, id string, pid int64, epoch
 func (g *txnGlue) handleAddPartitionsToTxn(ctx context.Context, rc *reqCtx, req *protocol.AddPartitionsToTxnRequest) (*protocol.AddPartitionsToTxnResponse, error) {
 	resp := &protocol.AddPartitionsToTxnResponse{}
 	if rc.v < 4 {
-		res := g.addPartitions(ctx, string(req.V3AndBelowTransactionalID), int64(req.V3AndBelowProducerID), req.V3AndBelowProducerEpoch, false, req.V3AndBelowTopics)
+		res := g.addPartitions(ctx, string(req.V3AndBelowTransactionalID), int64(req.V3AndBelowProducerID), req.V3AndBelowProducerEpoch, false, 0, req.V3AndBelowTopics)
 		if rc.v < 2 { // PRODUCER_FENCED arrived with v2
 			fixFenced(res)
 		}
 		resp.ResultsByTopicV3AndBelow = res
 		return resp, nil
 	}
+	// v4+ comes from brokers; from v5 a non-verify add is a KIP-890 part 2
+	// implicit add for a transaction.version 2 client.
+	tv := int16(0)
+	if rc.v >= 5 {
+		tv = 2
+	}
 	for _, t := range req.Transactions {
 		resp.ResultsByTransaction = append(resp.ResultsByTransaction, protocol.AddPartitionsToTxnResponseAddPartitionsToTxnResult{
 			TransactionalID: t.TransactionalID,
-			TopicResults:    g.addPartitions(ctx, string(t.TransactionalID), int64(t.ProducerID), t.ProducerEpoch, t.VerifyOnly, t.Topics),
+			TopicResults:    g.addPartitions(ctx, string(t.TransactionalID), int64(t.ProducerID), t.ProducerEpoch, t.VerifyOnly, tv, t.Topics),
 		})
 	}
 	return resp, nil
@@ -348,11 +358,18 @@ func fixFenced(res []protocol.AddPartitionsToTxnResponseAddPartitionsToTxnTopicR
 }
 
 func (g *txnGlue) handleEndTxn(ctx context.Context, rc *reqCtx, req *protocol.EndTxnRequest) (*protocol.EndTxnResponse, error) {
-	code := g.coord.EndTxn(ctx, string(req.TransactionalID), int64(req.ProducerID), req.ProducerEpoch, req.Committed)
-	if rc.v < 2 && code == errcode.ProducerFenced {
-		code = errcode.InvalidProducerEpoch
+	// EndTxn v5+ is sent only by transaction.version 2 clients: the epoch
+	// is bumped and the response carries the producer id and epoch to go on
+	// with (KIP-890 part 2).
+	tv := int16(0)
+	if rc.v >= 5 {
+		tv = 2
 	}
-	return &protocol.EndTxnResponse{ErrorCode: code, ProducerID: req.ProducerID, ProducerEpoch: req.ProducerEpoch}, nil
+	r := g.coord.EndTxn(ctx, string(req.TransactionalID), int64(req.ProducerID), req.ProducerEpoch, req.Committed, tv)
+	if rc.v < 2 && r.ErrorCode == errcode.ProducerFenced {
+		r.ErrorCode = errcode.InvalidProducerEpoch
+	}
+	return &protocol.EndTxnResponse{ErrorCode: r.ErrorCode, ProducerID: protocol.ProducerID(r.ProducerID), ProducerEpoch: r.ProducerEpoch}, nil
 }
 
 func (g *txnGlue) handleWriteTxnMarkers(ctx context.Context, rc *reqCtx, req *protocol.WriteTxnMarkersRequest) (*protocol.WriteTxnMarkersResponse, error) {

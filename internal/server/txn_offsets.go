@@ -38,7 +38,7 @@ func (g *txnGlue) groupPartition(groupID string) int32 {
 func (g *txnGlue) handleAddOffsetsToTxn(ctx context.Context, rc *reqCtx, req *protocol.AddOffsetsToTxnRequest) (*protocol.AddOffsetsToTxnResponse, error) {
 	g.b.ensureOffsetsTopic(ctx)
 	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: g.groupPartition(string(req.GroupID))}
-	code := g.coord.AddPartitions(ctx, string(req.TransactionalID), int64(req.ProducerID), req.ProducerEpoch, []txn.TopicPartition{tp})
+	code := g.coord.AddPartitions(ctx, string(req.TransactionalID), int64(req.ProducerID), req.ProducerEpoch, []txn.TopicPartition{tp}, 0)
 	if rc.v < 2 && code == errcode.ProducerFenced {
 		code = errcode.InvalidProducerEpoch
 	}
@@ -47,9 +47,15 @@ func (g *txnGlue) handleAddOffsetsToTxn(ctx context.Context, rc *reqCtx, req *pr
 
 func (g *txnGlue) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.TxnOffsetCommitRequest) (*protocol.TxnOffsetCommitResponse, error) {
 	code := int16(0)
-	m, c := g.coord.Describe(string(req.TransactionalID))
 	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: g.groupPartition(string(req.GroupID))}
+	if rc.v >= 5 {
+		// transaction.version 2 clients send no AddOffsetsToTxn: the
+		// commit adds the group's partition itself (KIP-890 part 2).
+		code = txnOffsetVerificationError(g.verifyOrAdd(ctx, string(req.TransactionalID), int64(req.ProducerID), req.ProducerEpoch, tp, true))
+	}
+	m, c := g.coord.Describe(string(req.TransactionalID))
 	switch {
+	case code != 0:
 	case c != 0:
 		code = c
 	case m.ProducerID != int64(req.ProducerID):
@@ -95,6 +101,21 @@ func (g *txnGlue) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *pr
 	groups[string(req.GroupID)] = commit
 	g.pending.mu.Unlock()
 	return resp, nil
+}
+
+// txnOffsetVerificationError maps the coordinator's answer to an implicit
+// add into TxnOffsetCommit's errors: a fenced producer is
+// INVALID_PRODUCER_EPOCH, as on the produce path, and the coordinator's
+// retriable errors become COORDINATOR_LOAD_IN_PROGRESS, which the client
+// retries without looking for another group coordinator.
+func txnOffsetVerificationError(code int16) int16 {
+	switch code {
+	case errcode.ProducerFenced:
+		return errcode.InvalidProducerEpoch
+	case errcode.ConcurrentTransactions, errcode.CoordinatorLoadInProgress, errcode.CoordinatorNotAvailable, errcode.NotCoordinator:
+		return errcode.CoordinatorLoadInProgress
+	}
+	return code
 }
 
 func containsTP(parts []txn.TopicPartition, tp txn.TopicPartition) bool {

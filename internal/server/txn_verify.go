@@ -1,0 +1,157 @@
+package server
+
+import (
+	"context"
+	"sync"
+
+	"github.com/spool-broker/spool/coordinator/txn"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/storage"
+)
+
+// Transaction verification (KIP-890). Before a producer's first
+// transactional batch of a transaction lands in a partition, the broker asks
+// the transaction coordinator about it:
+//
+//   - produce v3-v11 (clients on transaction.version < 2, which add their
+//     partitions with AddPartitionsToTxn): verify only. A partition the
+//     coordinator does not have in the open transaction is rejected, so a
+//     late or stray write cannot leave a transaction hanging in the log
+//     (part 1).
+//   - produce v12+ (transaction.version 2): the produce itself adds the
+//     partition to the transaction; clients send no AddPartitionsToTxn for
+//     produce partitions (part 2). TxnOffsetCommit v5+ does the same for
+//     the group's __consumer_offsets partition.
+//
+// A verificationGuard closes the window between the coordinator's answer and
+// the append: a COMMIT/ABORT marker written for the producer in the
+// partition meanwhile invalidates it, and the append is rejected with
+// INVALID_TXN_STATE (Kafka's VerificationGuard). A batch of an already open
+// transaction needs no coordinator call, but takes a guard too, so a marker
+// ending that transaction first still rejects it.
+
+// verificationGuard is one in-flight transactional append.
+type verificationGuard struct {
+	key     verifyKey
+	invalid bool // a marker for key was written; guarded by verifyGuards.mu
+}
+
+type verifyKey struct {
+	topic      string
+	partition  int32
+	producerID int64
+}
+
+// verifyGuards holds the guards of in-flight transactional appends.
+// Lock order: a partition log's lock, then mu (markers invalidate and
+// appends check guards inside storage.AppendHook).
+type verifyGuards struct {
+	mu sync.Mutex
+	m  map[verifyKey]map[*verificationGuard]struct{}
+}
+
+func (v *verifyGuards) start(k verifyKey) *verificationGuard {
+	g := &verificationGuard{key: k}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = map[verifyKey]map[*verificationGuard]struct{}{}
+	}
+	if v.m[k] == nil {
+		v.m[k] = map[*verificationGuard]struct{}{}
+	}
+	v.m[k][g] = struct{}{}
+	return g
+}
+
+func (v *verifyGuards) finish(g *verificationGuard) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.m[g.key], g)
+	if len(v.m[g.key]) == 0 {
+		delete(v.m, g.key)
+	}
+}
+
+func (v *verifyGuards) valid(g *verificationGuard) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return !g.invalid
+}
+
+// invalidate is called, under the partition log's lock, when a marker for
+// k's producer is appended.
+func (v *verifyGuards) invalidate(k verifyKey) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for g := range v.m[k] {
+		g.invalid = true
+	}
+}
+
+// txnVerifyHook verifies (or, for produce v12+, adds) a transactional
+// batch's partition with the transaction coordinator before the append. It
+// returns the storage.AppendHook that checks the guard under the log's
+// lock, a release func to call once the append is done, and a produce
+// error code (0: go ahead).
+func (b *Broker) txnVerifyHook(rc *reqCtx, transactionalID *protocol.TransactionalID, topic string, p *Partition, batches []byte) (storage.AppendHook, func(), int16) {
+	noop := func() {}
+	h, err := records.ParseHeader(batches)
+	if err != nil || !h.IsTransactional() || h.ProducerID < 0 || transactionalID == nil || *transactionalID == "" || b.txn == nil {
+		return nil, noop, 0
+	}
+	g := b.txn
+	guard := g.guards.start(verifyKey{topic: topic, partition: p.index, producerID: h.ProducerID})
+	if !p.log.HasOngoingTransaction(h.ProducerID, h.ProducerEpoch) {
+		tp := txn.TopicPartition{Topic: topic, Partition: p.index}
+		code := g.verifyOrAdd(b.ctx, string(*transactionalID), h.ProducerID, h.ProducerEpoch, tp, rc.v >= 12)
+		if code = produceVerificationError(code, rc.v); code != 0 {
+			g.guards.finish(guard)
+			return nil, noop, code
+		}
+	}
+	hook := func([]byte, records.Header) error {
+		if !g.guards.valid(guard) {
+			return errTxnVerification
+		}
+		return nil
+	}
+	return hook, func() { g.guards.finish(guard) }, 0
+}
+
+// verifyOrAdd asks the coordinator whether tp is in the producer's open
+// transaction (add false) or adds it with transaction version 2 (add true).
+// It returns the coordinator's code for tp.
+func (g *txnGlue) verifyOrAdd(ctx context.Context, id string, producerID int64, epoch int16, tp txn.TopicPartition, add bool) int16 {
+	if add {
+		return g.coord.AddPartitions(ctx, id, producerID, epoch, []txn.TopicPartition{tp}, 2)
+	}
+	res, code := g.coord.VerifyPartitions(id, producerID, epoch, []txn.TopicPartition{tp})
+	if code != 0 {
+		return code
+	}
+	return res[0]
+}
+
+// produceVerificationError turns a coordinator answer into what Kafka's
+// produce path returns (AddPartitionsToTxnManager and ReplicaManager):
+// PRODUCER_FENCED becomes INVALID_PRODUCER_EPOCH; TRANSACTION_ABORTABLE is
+// INVALID_TXN_STATE for clients older than produce v11; retriable
+// coordinator errors become NOT_ENOUGH_REPLICAS, which every producer
+// retries without refreshing metadata.
+func produceVerificationError(code, v int16) int16 {
+	switch code {
+	case errcode.ProducerFenced:
+		return errcode.InvalidProducerEpoch
+	case errcode.TransactionAbortable:
+		if v < 11 {
+			return errcode.InvalidTxnState
+		}
+	case errcode.ConcurrentTransactions, errcode.NetworkException, errcode.CoordinatorLoadInProgress,
+		errcode.CoordinatorNotAvailable, errcode.NotCoordinator:
+		return errcode.NotEnoughReplicas
+	}
+	return code
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -121,18 +122,22 @@ func (c LoadConfig) producerOpts() ([]kgo.Opt, error) {
 // CreateTopic creates topic with n partitions and returns how long it took until
 // every partition had a leader in the metadata.
 func CreateTopic(ctx context.Context, bootstrap, topic string, n int) (time.Duration, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.RequestTimeoutOverhead(5*time.Minute))
 	if err != nil {
 		return 0, err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
+	// Creating thousands of partitions can take longer than kadm's default 15 s; a
+	// client-side retry would then see TOPIC_ALREADY_EXISTS for our own request, which
+	// (names are fresh per run) means it is being created.
+	adm.SetTimeoutMillis(int32((5 * time.Minute).Milliseconds()))
 	start := time.Now()
 	resp, err := adm.CreateTopic(ctx, int32(n), 1, nil, topic)
 	if err == nil {
 		err = resp.Err
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return 0, fmt.Errorf("create topic %s (%d partitions): %w", topic, n, err)
 	}
 	if err := waitLeaders(ctx, adm, []string{topic}); err != nil {
@@ -188,7 +193,7 @@ func RunLoad(ctx context.Context, c LoadConfig) (LoadResult, error) {
 	}
 	defer prod.Close()
 	// Fail fast and clearly if the broker refuses (for example InitProducerId for idempotence).
-	probeCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	probeCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	if err := prod.ProduceSync(probeCtx, &kgo.Record{Value: make([]byte, 8)}).FirstErr(); err != nil {
 		cancel()
 		return res, fmt.Errorf("first produce (acks=%d idempotent=%v): %w", c.Acks, c.Idempotent, err)

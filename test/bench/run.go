@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,6 +150,17 @@ func onlineCPUs() string {
 	return strings.TrimSpace(string(b))
 }
 
+// loadavg is the 1-minute load average: other work on the machine shows up here.
+func loadavg() float64 {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return math.NaN()
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
 func kernel() string {
 	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	return strings.TrimSpace(string(b))
@@ -240,12 +253,16 @@ func (c RunConfig) load(ctx context.Context, b *Broker, run *Run, key string, lc
 		return LoadResult{}
 	}
 	smp := StartSampler(ctx, b.Pid())
+	self := StartSampler(ctx, os.Getpid())
 	r, err := RunLoad(ctx, lc)
 	st := smp.Stop()
+	gen := self.Stop()
 	if err != nil {
 		run.fail(key, err)
 		return r
 	}
+	// Near 1 core per load CPU, the generator (not the broker) may be the limit.
+	run.set(key+".loadgen_cpu_cores", gen.CPUSeconds/gen.WallS)
 	if r.Errors > 0 {
 		run.Errors[key] = fmt.Sprintf("%d records failed, first: %s", r.Errors, r.FirstError)
 	}
@@ -268,6 +285,7 @@ func (c RunConfig) load(ctx context.Context, b *Broker, run *Run, key string, lc
 		run.set(key+".cpu_ms_per_mb", 1000*st.CPUSeconds/(float64(r.TotalRecords)*recordSize/1e6))
 	}
 	run.set(key+".max_rss_mib", st.MaxRSSMiB)
+	run.set(key+".loadavg", loadavg())
 	log.Printf("%s %s: %.1f MB/s %.0f rec/s p50 %.2f p99 %.2f p99.9 %.2f max %.2f ms; e2e p99 %.2f ms; cpu %.2f cores; rss %.0f MiB",
 		b.Name, key, r.MBPerS, r.RecordsPerS, r.Produce.P50, r.Produce.P99, r.Produce.P999, r.Produce.Max,
 		r.EndToEnd.P99, st.CPUSeconds/st.WallS, st.MaxRSSMiB)

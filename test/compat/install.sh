@@ -4,7 +4,7 @@
 #   Java:   Apache Kafka 4.3.1 jars (java/pom.xml) and kafka-clients 3.9.2 (java/pom-old.xml)
 #   Debian: kcat, bc, python3-venv
 #   Python: venv with kafka-python, aiokafka, confluent-kafka (py/requirements.txt)
-#   Node:   node/package.json into the cache (kafkajs; no scenarios use it yet)
+#   Node:   node/package.json into the cache (kafkajs; node/compat.js)
 #   Go:     go/ (its own module: franz-go, sarama, kafka-go) built to the cache
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -57,6 +57,10 @@ echo "ok"
 
 step "Go clients (test/compat/go) → $COMPAT_GOBIN"
 (cd "$here/go" && go build -o "$COMPAT_GOBIN" .) || die "go build test/compat/go"
+echo "ok"
+
+step "Java scenario programs (java/*.java) → $COMPAT_JAVA_CLASSES"
+"$here/lib/javac.sh" "$KAFKA_VERSION" && "$here/lib/javac.sh" "$KAFKA_OLD_VERSION" || die "javac java/*.java"
 echo "ok"
 
 step "smoke: the Java tools run"

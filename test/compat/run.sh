@@ -33,7 +33,8 @@ match() { # match VALUE "glob,glob" → true when the list is empty or a glob ma
 
 cleanup() {
 	"$here/lib/kafka.sh" stop ref >/dev/null 2>&1
-	"$here/lib/kafka.sh" stop ref2 >/dev/null 2>&1
+	"$here/lib/kafka.sh" stop ref2 >/dev/null 2>&1 # scenarios/mm2.sh's second clusters
+	"$here/lib/spool.sh" stop spool2 >/dev/null 2>&1
 	if [ -f "$COMPAT_RUN/spool.pid" ]; then
 		kill "$(cat "$COMPAT_RUN/spool.pid")" 2>/dev/null
 		rm -rf "$(cat "$COMPAT_RUN/spool.dir" 2>/dev/null)"

@@ -8,8 +8,10 @@ case $client in
 franz | sarama | kafkago) exec "$COMPAT_GOBIN" -client "$client" -scenario "$sc" -bootstrap "$bs" -topic "$topic" ;;
 kafka-python | confluent-py | aiokafka) exec "$COMPAT_VENV/bin/python" "$here/py/compat.py" "$client" "$sc" "$bs" "$topic" ;;
 kafkajs) NODE_PATH=$COMPAT_NODE/node_modules exec node "$here/node/compat.js" "$client" "$sc" "$bs" "$topic" ;;
-java) JAVA_EXTRA_CP=$COMPAT_JAVA_CLASSES/$KAFKA_VERSION java_tool Compat "$sc" "$bs" "$topic" ;;
-java-3.9) JAVA_LIB=$JAVA_LIB_OLD JAVA_EXTRA_CP=$COMPAT_JAVA_CLASSES/$KAFKA_OLD_VERSION java_tool Compat "$sc" "$bs" "$topic" ;;
+java) "$here/lib/javac.sh" "$KAFKA_VERSION"
+	JAVA_EXTRA_CP=$COMPAT_JAVA_CLASSES/$KAFKA_VERSION java_tool Compat "$sc" "$bs" "$topic" ;;
+java-3.9) "$here/lib/javac.sh" "$KAFKA_OLD_VERSION"
+	JAVA_LIB=$JAVA_LIB_OLD JAVA_EXTRA_CP=$COMPAT_JAVA_CLASSES/$KAFKA_OLD_VERSION java_tool Compat "$sc" "$bs" "$topic" ;;
 *) # shell scenarios: scenarios/<client>.sh defines <client>_<scenario> (dashes → underscores)
 	f=$here/scenarios/$client.sh fn=${client//-/_}_${sc//-/_}
 	[ -f "$f" ] || { echo "no scenarios/$client.sh"; exit 2; }

@@ -14,8 +14,7 @@ consume_until() {
 		kill -0 $pid 2>/dev/null || break
 		sleep 0.2
 	done
-	kill $pid 2>/dev/null || true
-	wait $pid 2>/dev/null || true
+	stop_bg $pid
 	cat "$f"
 }
 

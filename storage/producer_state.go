@@ -204,8 +204,12 @@ func (a *producerAppend) add(h *records.Header, batch []byte, validate bool) err
 		if d := upd.findDuplicate(h.ProducerEpoch, h.BaseSequence, lastSeq); d != nil && h.BaseSequence >= 0 {
 			return &DuplicateBatchError{FirstOffset: d.FirstOffset, LastOffset: d.LastOffset, Timestamp: d.Timestamp}
 		}
-		if err := checkSequence(cur, upd, h); err != nil {
-			return err
+		// A coordinator's transactional write (TxnOffsetCommit) carries no
+		// sequence; Kafka checks sequences of client appends only.
+		if h.BaseSequence != records.NoSequence {
+			if err := checkSequence(cur, upd, h); err != nil {
+				return err
+			}
 		}
 		if !h.IsTransactional() && upd.CurrentTxnFirstOffset >= 0 {
 			return fmt.Errorf("%w: producer %d sent a non-transactional batch inside a transaction", ErrInvalidTxnState, h.ProducerID)

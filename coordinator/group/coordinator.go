@@ -86,6 +86,7 @@ type shard struct {
 	loadErr  error // replay failed: requests get COORDINATOR_NOT_AVAILABLE
 	unloaded bool  // leadership lost: requests get NOT_COORDINATOR, timers do nothing
 	groups   map[string]*group
+	txn      txnOffsets // pending transactional offsets: txn_offsets.go
 }
 
 // New returns a coordinator that serves nothing until Load is called.
@@ -202,9 +203,8 @@ func (s *shard) unload() {
 func (s *shard) load(ctx context.Context) {
 	began := time.Now()
 	groups := map[string]*group{}
-	err := s.c.log.Replay(ctx, s.partition, func(key, value []byte) error {
-		return replayRecord(groups, key, value)
-	})
+	pending := &txnOffsets{}
+	err := s.replay(ctx, groups, pending)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.unloaded {
@@ -218,6 +218,7 @@ func (s *shard) load(ctx context.Context) {
 		return
 	}
 	s.groups = groups
+	s.installTxnOffsetsLocked(pending)
 	for _, g := range groups {
 		g.shard = s
 		if g.consumer != nil {

@@ -117,4 +117,12 @@
 // A member is removed with tombstones for 8, 7 then 5; a group with
 // tombstones for its members, then 4, 6 and 3. Keys of other versions
 // (share and streams groups) are skipped on replay.
+//
+// Transactional offsets (txn_offsets.go): TxnOffsetCommit writes ordinary
+// OffsetCommitKey/Value records, but as one transactional batch of the
+// transaction's producer id and epoch. They stay pending until that
+// producer's COMMIT (applied) or ABORT (dropped) control batch follows in the
+// partition; the replay applies the same rule, so pending offsets survive a
+// restart. OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for
+// a partition with pending offsets.
 package group

@@ -148,6 +148,9 @@ type FetchedOffset struct {
 	Offset      int64 // -1 when nothing is committed
 	LeaderEpoch int32
 	Metadata    string
+	// ErrorCode is UNSTABLE_OFFSET_COMMIT when require_stable was asked
+	// and a transaction has offsets pending for the partition.
+	ErrorCode int16
 }
 
 // FetchOffsets returns the group's committed offsets for topics, or all of
@@ -178,7 +181,11 @@ func (c *Coordinator) FetchMemberOffsets(ctx context.Context, groupID string, me
 			return 0, nil
 		}
 		for tp, v := range g.offsets {
-			out = append(out, FetchedOffset{Topic: tp.topic, Partition: tp.partition, Offset: v.Offset, LeaderEpoch: v.LeaderEpoch, Metadata: v.Metadata})
+			fo := FetchedOffset{Topic: tp.topic, Partition: tp.partition, Offset: v.Offset, LeaderEpoch: v.LeaderEpoch, Metadata: v.Metadata}
+			if requireStable && s.txn.hasPending(groupID, tp) {
+				fo.Offset, fo.LeaderEpoch, fo.Metadata, fo.ErrorCode = -1, -1, "", errcode.UnstableOffsetCommit
+			}
+			out = append(out, fo)
 		}
 		sort.Slice(out, func(i, j int) bool {
 			if out[i].Topic != out[j].Topic {
@@ -191,7 +198,9 @@ func (c *Coordinator) FetchMemberOffsets(ctx context.Context, groupID string, me
 	for _, t := range topics {
 		for _, p := range t.Partitions {
 			fo := FetchedOffset{Topic: t.Topic, Partition: p, Offset: -1, LeaderEpoch: -1}
-			if g != nil {
+			if requireStable && s.txn.hasPending(groupID, topicPartition{t.Topic, p}) {
+				fo.ErrorCode = errcode.UnstableOffsetCommit
+			} else if g != nil {
 				if v, ok := g.offsets[topicPartition{t.Topic, p}]; ok {
 					fo.Offset, fo.LeaderEpoch, fo.Metadata = v.Offset, v.LeaderEpoch, v.Metadata
 				}

@@ -45,8 +45,8 @@ func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *prot
 				resp.Topics = append(resp.Topics, protocol.OffsetFetchResponseTopic{Name: protocol.TopicName(o.Topic)})
 			}
 			md := o.Metadata
-			pc := int16(0)
-			if rc.v < 2 {
+			pc := o.ErrorCode
+			if rc.v < 2 && code != 0 {
 				pc = code
 			}
 			resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, protocol.OffsetFetchResponsePartition{
@@ -101,7 +101,7 @@ func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.Metad
 		}
 		md := o.Metadata
 		out.Topics[i].Partitions = append(out.Topics[i].Partitions, protocol.OffsetFetchResponsePartitions{
-			PartitionIndex: o.Partition, CommittedOffset: o.Offset, CommittedLeaderEpoch: o.LeaderEpoch, Metadata: &md,
+			PartitionIndex: o.Partition, CommittedOffset: o.Offset, CommittedLeaderEpoch: o.LeaderEpoch, Metadata: &md, ErrorCode: o.ErrorCode,
 		})
 	}
 	for id, parts := range unknownIDs {

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/storage"
 )
@@ -44,6 +45,9 @@ type Broker struct {
 	fetchSessions *fetchSessionCache
 	// txn is the transaction coordinator's glue (txn.go).
 	txn *txnGlue
+	// groupCoord is the group coordinator (groups.go); the transaction
+	// glue hands it transactional offsets and their markers.
+	groupCoord *group.Coordinator
 	// leadershipHooks are called by reconcile (see OnLeadership).
 	leadershipHooks []LeadershipHook
 

@@ -47,6 +47,7 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		ConsumerAssignors:         cfg.GroupConsumerAssignors,
 		Topics:                    b.groupTopics,
 	}, groupLog{b}, b.log.Named("group"))
+	b.groupCoord = g.coord
 	b.OnLeadership(func(topic string, partition int32, leader bool, epoch int32) {
 		if topic != consumerOffsetsTopic {
 			return

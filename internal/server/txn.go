@@ -26,11 +26,10 @@ var errTxnVerification = errors.New("server: partition is not part of the produc
 // to the hosted __transaction_state partitions, writes markers to the hosted
 // data partitions, and serves the transaction APIs.
 type txnGlue struct {
-	b       *Broker
-	coord   *txn.Coordinator
-	ids     *producerIDs
-	pending pendingOffsets // TxnOffsetCommit offsets awaiting their marker
-	guards  verifyGuards   // in-flight verified transactional appends: txn_verify.go
+	b      *Broker
+	coord  *txn.Coordinator
+	ids    *producerIDs
+	guards verifyGuards // in-flight verified transactional appends: txn_verify.go
 }
 
 // registerTxnHandlers starts the transaction coordinator and registers the
@@ -157,7 +156,7 @@ func (m txnMarkers) WriteMarkers(ctx context.Context, producerID int64, epoch in
 			continue
 		}
 		if tp.Topic == consumerOffsetsTopic {
-			m.g.completeOffsets(ctx, producerID, tp.Partition, commit)
+			m.g.completeOffsets(producerID, tp.Partition, commit)
 		}
 	}
 	return errors.Join(errs...)

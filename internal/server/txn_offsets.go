@@ -2,31 +2,25 @@ package server
 
 import (
 	"context"
-	"sync"
-
-	"go.uber.org/zap"
+	"errors"
+	"fmt"
 
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/coordinator/txn"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/storage"
 )
 
-// pendingOffsets holds TxnOffsetCommit offsets until the transaction's
-// marker reaches the group's __consumer_offsets partition: COMMIT makes
-// them a regular offset commit, ABORT drops them.
-//
-// Limitation: they are kept in memory, not written to __consumer_offsets
-// as transactional records, so a broker crash between TxnOffsetCommit and
-// the COMMIT marker loses them (the consumer then re-reads those records).
-type pendingOffsets struct {
-	mu sync.Mutex
-	// byProducer: producer id → group → the latest commit request.
-	byProducer map[int64]map[string]*protocol.OffsetCommitRequest
-}
+// Transactional offsets: TxnOffsetCommit writes them to the group's
+// __consumer_offsets partition as a transactional batch of the producer
+// (group.Coordinator.CommitTxnOffsets), and the transaction's marker in that
+// partition decides them (completeOffsets on the live path, the replay after
+// a restart). So a crash between TxnOffsetCommit and EndTxn neither loses
+// nor exposes them early.
 
 func (g *txnGlue) registerOffsetHandlers(h map[int16]apiHandler) {
-	g.pending.byProducer = map[int64]map[string]*protocol.OffsetCommitRequest{}
 	register(h, protocol.KeyAddOffsetsToTxn, 0, 4, g.handleAddOffsetsToTxn)
 	register(h, protocol.KeyTxnOffsetCommit, 0, 5, g.handleTxnOffsetCommit)
 }
@@ -45,61 +39,67 @@ func (g *txnGlue) handleAddOffsetsToTxn(ctx context.Context, rc *reqCtx, req *pr
 	return &protocol.AddOffsetsToTxnResponse{ErrorCode: code}, nil
 }
 
+// verificationGuardKey carries a TxnOffsetCommit's guard through the group
+// coordinator to groupLog.AppendTxn.
+type verificationGuardKey struct{}
+
 func (g *txnGlue) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.TxnOffsetCommitRequest) (*protocol.TxnOffsetCommitResponse, error) {
-	code := int16(0)
+	pid, epoch := int64(req.ProducerID), req.ProducerEpoch
 	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: g.groupPartition(string(req.GroupID))}
+	// The guard is taken before asking the coordinator, so a marker
+	// written after its answer rejects the append.
+	guard := g.guards.start(verifyKey{topic: tp.Topic, partition: tp.Partition, producerID: pid})
+	defer g.guards.finish(guard)
+	code := int16(0)
 	if rc.v >= 5 {
 		// transaction.version 2 clients send no AddOffsetsToTxn: the
 		// commit adds the group's partition itself (KIP-890 part 2).
-		code = txnOffsetVerificationError(g.verifyOrAdd(ctx, string(req.TransactionalID), int64(req.ProducerID), req.ProducerEpoch, tp, true))
+		code = txnOffsetVerificationError(g.verifyOrAdd(ctx, string(req.TransactionalID), pid, epoch, tp, true))
 	}
-	m, c := g.coord.Describe(string(req.TransactionalID))
-	switch {
-	case code != 0:
-	case c != 0:
-		code = c
-	case m.ProducerID != int64(req.ProducerID):
-		code = errcode.InvalidProducerIDMapping
-	case m.ProducerEpoch != req.ProducerEpoch:
-		code = errcode.ProducerFenced
-		if rc.v < 2 {
-			code = errcode.InvalidProducerEpoch
+	if code == 0 {
+		m, c := g.coord.Describe(string(req.TransactionalID))
+		switch {
+		case c != 0:
+			code = c
+		case m.ProducerID != pid:
+			code = errcode.InvalidProducerIDMapping
+		case m.ProducerEpoch != epoch:
+			code = errcode.ProducerFenced
+		case m.State != txn.Ongoing || !containsTP(m.Partitions, tp):
+			code = errcode.InvalidTxnState // AddOffsetsToTxn must come first
 		}
-	case m.State != txn.Ongoing || !containsTP(m.Partitions, tp):
-		code = errcode.InvalidTxnState // AddOffsetsToTxn must come first
 	}
-	resp := &protocol.TxnOffsetCommitResponse{}
-	commit := &protocol.OffsetCommitRequest{GroupID: req.GroupID, GenerationIDOrMemberEpoch: -1, RetentionTimeMs: -1}
+	if rc.v < 2 && code == errcode.ProducerFenced {
+		code = errcode.InvalidProducerEpoch
+	}
+	commit := group.CommitRequest{Version: 8, Group: string(req.GroupID), Generation: -1, RetentionMs: -1}
 	if rc.v >= 3 {
-		commit.GenerationIDOrMemberEpoch, commit.MemberID, commit.GroupInstanceID = req.GenerationID, req.MemberID, req.GroupInstanceID
+		commit.Generation, commit.MemberID, commit.InstanceID = req.GenerationID, req.MemberID, req.GroupInstanceID
 	}
 	for _, t := range req.Topics {
-		tr := protocol.TxnOffsetCommitResponseTopic{Name: t.Name}
-		ct := protocol.OffsetCommitRequestTopic{Name: t.Name}
 		for _, p := range t.Partitions {
-			tr.Partitions = append(tr.Partitions, protocol.TxnOffsetCommitResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: code})
-			ct.Partitions = append(ct.Partitions, protocol.OffsetCommitRequestPartition{
-				PartitionIndex: p.PartitionIndex, CommittedOffset: p.CommittedOffset, CommittedLeaderEpoch: p.CommittedLeaderEpoch,
-				CommitTimestamp: -1, CommittedMetadata: p.CommittedMetadata,
-			})
+			commit.Offsets = append(commit.Offsets, group.OffsetCommit{Topic: string(t.Name), Partition: p.PartitionIndex,
+				Offset: p.CommittedOffset, LeaderEpoch: p.CommittedLeaderEpoch, Metadata: p.CommittedMetadata})
+		}
+	}
+	var codes []int16
+	if code == 0 {
+		code, codes = g.b.groupCoord.CommitTxnOffsets(context.WithValue(ctx, verificationGuardKey{}, guard), commit, pid, epoch)
+	}
+	resp := &protocol.TxnOffsetCommitResponse{}
+	i := 0
+	for _, t := range req.Topics {
+		tr := protocol.TxnOffsetCommitResponseTopic{Name: t.Name}
+		for _, p := range t.Partitions {
+			pc := code
+			if code == 0 {
+				pc = codes[i]
+			}
+			i++
+			tr.Partitions = append(tr.Partitions, protocol.TxnOffsetCommitResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: pc})
 		}
 		resp.Topics = append(resp.Topics, tr)
-		commit.Topics = append(commit.Topics, ct)
 	}
-	if code != 0 {
-		return resp, nil
-	}
-	g.pending.mu.Lock()
-	groups := g.pending.byProducer[int64(req.ProducerID)]
-	if groups == nil {
-		groups = map[string]*protocol.OffsetCommitRequest{}
-		g.pending.byProducer[int64(req.ProducerID)] = groups
-	}
-	if prev := groups[string(req.GroupID)]; prev != nil {
-		commit.Topics = append(prev.Topics, commit.Topics...) // later entries win when applied
-	}
-	groups[string(req.GroupID)] = commit
-	g.pending.mu.Unlock()
 	return resp, nil
 }
 
@@ -127,38 +127,94 @@ func containsTP(parts []txn.TopicPartition, tp txn.TopicPartition) bool {
 	return false
 }
 
-// completeOffsets applies or drops a producer's pending offsets once its
-// marker is written to the __consumer_offsets partition.
-func (g *txnGlue) completeOffsets(ctx context.Context, producerID int64, partition int32, commit bool) {
-	g.pending.mu.Lock()
-	var apply []*protocol.OffsetCommitRequest
-	for groupID, req := range g.pending.byProducer[producerID] {
-		if g.groupPartition(groupID) != partition {
-			continue
-		}
-		delete(g.pending.byProducer[producerID], groupID)
-		if commit {
-			apply = append(apply, req)
+// completeOffsets tells the group coordinator that a producer's marker is
+// written to a __consumer_offsets partition.
+func (g *txnGlue) completeOffsets(producerID int64, partition int32, commit bool) {
+	if g.b.groupCoord != nil {
+		g.b.groupCoord.CompleteTxn(partition, producerID, commit)
+	}
+}
+
+// AppendTxn writes TxnOffsetCommit records as one transactional batch
+// (group.TxnLog). Like Kafka's coordinator writes it carries no sequence.
+func (l groupLog) AppendTxn(ctx context.Context, partition int32, producerID int64, epoch int16, recs []records.Record) error {
+	p, err := l.leader(partition)
+	if err != nil {
+		return err
+	}
+	opts := records.NewBatchOptions()
+	opts.ProducerID, opts.ProducerEpoch, opts.Transactional = producerID, epoch, true
+	batch, err := records.AppendBatch(nil, opts, recs)
+	if err != nil {
+		return fmt.Errorf("build __consumer_offsets batch: %w", err)
+	}
+	var hook storage.AppendHook
+	if guard, ok := ctx.Value(verificationGuardKey{}).(*verificationGuard); ok && l.b.txn != nil {
+		hook = func([]byte, records.Header) error {
+			if !l.b.txn.guards.valid(guard) {
+				return group.ErrTxnVerification
+			}
+			return nil
 		}
 	}
-	if len(g.pending.byProducer[producerID]) == 0 {
-		delete(g.pending.byProducer, producerID)
+	info, err := p.log.Append(batch, p.leaderEpoch.Load(), hook)
+	if errors.Is(err, storage.ErrInvalidProducerEpoch) {
+		return fmt.Errorf("%w: %w", group.ErrProducerFenced, err)
 	}
-	g.pending.mu.Unlock()
-	h := g.b.handlers[protocol.KeyOffsetCommit]
-	for _, req := range apply {
-		resp, err := h.fn(ctx, &reqCtx{v: 8}, req)
+	if err != nil {
+		return fmt.Errorf("append to %s-%d: %w", consumerOffsetsTopic, partition, err)
+	}
+	p.log.SetHighWatermark(info.LastOffset + 1)
+	p.waiters.wake()
+	return nil
+}
+
+// ReplayTxn reads the partition from its log start to its high watermark,
+// reporting transactional records and COMMIT/ABORT markers (group.TxnLog).
+func (l groupLog) ReplayTxn(ctx context.Context, partition int32, fn func(r group.ReplayedRecord) error) error {
+	p, err := l.leader(partition)
+	if err != nil {
+		return err
+	}
+	off, end := p.log.LogStartOffset(), p.log.HighWatermark()
+	var buf []byte
+	for off < end {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res, err := p.log.Read(off, 1<<20, end, true)
 		if err != nil {
-			g.b.log.Warn("cannot apply transactional offsets", zap.String("group", string(req.GroupID)), zap.Error(err))
-			continue
+			return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
 		}
-		for _, t := range resp.(*protocol.OffsetCommitResponse).Topics {
-			for _, p := range t.Partitions {
-				if p.ErrorCode != 0 {
-					g.b.log.Warn("transactional offset commit failed", zap.String("group", string(req.GroupID)),
-						zap.String("topic", string(t.Name)), zap.Int32("partition", p.PartitionIndex), zap.String("error", errName(p.ErrorCode)))
+		if buf, err = res.ReadInto(buf[:0]); err != nil {
+			return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		for batch, err := range records.Batches(buf) {
+			if err != nil {
+				return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
+			}
+			h, err := records.ParseHeader(batch)
+			if err != nil {
+				return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
+			}
+			off = h.LastOffset() + 1
+			err = records.ForEachRecord(batch, maxDecompressedBatch, func(r *records.Record) error {
+				if !h.IsControl() {
+					return fn(group.ReplayedRecord{ProducerID: h.ProducerID, Transactional: h.IsTransactional(), Key: r.Key, Value: r.Value})
 				}
+				m, err := records.ParseControlRecord(r.Key, r.Value)
+				if err != nil || (m.Type != records.ControlCommit && m.Type != records.ControlAbort) {
+					return err
+				}
+				return fn(group.ReplayedRecord{ProducerID: h.ProducerID, Marker: true, Commit: m.Type == records.ControlCommit})
+			})
+			if err != nil {
+				return fmt.Errorf("replay %s-%d: %w", consumerOffsetsTopic, partition, err)
 			}
 		}
 	}
+	return nil
 }

@@ -116,4 +116,47 @@
 // The Manager owns four kinds of goroutines (retention, flush, checkpoint
 // loops, and delayed removal of deleted logs); Close cancels and waits for
 // them before closing the logs.
+//
+// # Producer state: .snapshot and .txnindex
+//
+// Each Log keeps a producer table (producer_state.go): per producer id its
+// epoch, its last batches' sequences and offsets (duplicate detection), the
+// coordinator epoch of its last marker and the first offset of its open
+// transaction, from which the last stable offset follows.
+//
+//	<topic>-<partition>/
+//	  00000000000000004211.snapshot   producer table as of offset 4211
+//	  00000000000000000000.txnindex   aborted transactions of that segment
+//
+// .snapshot is written (tmp, fsync, rename) when a segment rolls, named by
+// the new segment's base offset, and on a clean Close at the log end offset.
+// Kafka's format, version 1, big-endian; crc is CRC-32C (Castagnoli) of every
+// byte after it:
+//
+//	+-------------+---------+------------+
+//	| version i16 | crc u32 | count i32  |   then count entries of 46 bytes:
+//	+-------------+---------+------------+
+//	+----------------+-------------------+------------------+----------------+
+//	| ProducerId i64 | ProducerEpoch i16 | LastSequence i32 | LastOffset i64 |
+//	+----------------+-------------------+------------------+----------------+
+//	| OffsetDelta i32 | Timestamp i64 | CoordinatorEpoch i32 | CurrentTxnFirstOffset i64 |
+//	+-----------------+---------------+----------------------+---------------------------+
+//
+// Recovery loads the newest snapshot at or below the log end offset (ones
+// past it are deleted) and replays the batches after it; without one it
+// replays from the log start. Only each producer's last batch survives a
+// snapshot.
+//
+// .txnindex lists the segment's aborted transactions, appended when an ABORT
+// marker is written to it (read_committed fetches return them as
+// AbortedTransactions). Kafka's layout: fixed 34-byte big-endian entries,
+// ascending by LastOffset; a torn trailing entry is dropped on open:
+//
+//	+-------------+----------------+-----------------+----------------+----------------------+
+//	| version i16 | ProducerId i64 | FirstOffset i64 | LastOffset i64 | LastStableOffset i64 |
+//	+-------------+----------------+-----------------+----------------+----------------------+
+//
+// version is 0. FirstOffset is the transaction's first batch, LastOffset its
+// ABORT marker, LastStableOffset the partition's LSO once it completed.
+// Entries for the range a recovery replays are dropped and written again.
 package storage

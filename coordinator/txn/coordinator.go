@@ -35,6 +35,12 @@ type Config struct {
 	// AbortCheckInterval is
 	// transaction.abort.timed.out.transaction.cleanup.interval.ms.
 	AbortCheckInterval time.Duration
+	// IDExpiration is transactional.id.expiration.ms: an id whose
+	// transaction has been finished (or never begun) that long is removed.
+	IDExpiration time.Duration
+	// RemoveExpiredInterval is
+	// transaction.remove.expired.transaction.cleanup.interval.ms.
+	RemoveExpiredInterval time.Duration
 	// NextProducerID hands out a new producer id.
 	NextProducerID func(ctx context.Context) (int64, error)
 	// TransactionVersion is the finalized transaction.version feature
@@ -75,6 +81,12 @@ func New(cfg Config, log Log, markers Markers, logger *zap.Logger) *Coordinator 
 	if cfg.AbortCheckInterval <= 0 {
 		cfg.AbortCheckInterval = 10 * time.Second
 	}
+	if cfg.IDExpiration <= 0 {
+		cfg.IDExpiration = 7 * 24 * time.Hour
+	}
+	if cfg.RemoveExpiredInterval <= 0 {
+		cfg.RemoveExpiredInterval = time.Hour
+	}
 	c := &Coordinator{
 		cfg: cfg, log: log, markers: markers, logger: logger, now: time.Now,
 		parts: map[int32]*partitionState{}, txns: map[string]*Metadata{},
@@ -97,18 +109,54 @@ func (c *Coordinator) PartitionFor(transactionalID string) int32 {
 	return group.PartitionFor(transactionalID, c.cfg.NumPartitions)
 }
 
-// run aborts timed-out transactions and retries unfinished completions.
+// run aborts timed-out transactions, retries unfinished completions and
+// removes expired transactional ids.
 func (c *Coordinator) run() {
 	defer c.wg.Done()
 	t := time.NewTicker(c.cfg.AbortCheckInterval)
 	defer t.Stop()
+	expire := time.NewTicker(c.cfg.RemoveExpiredInterval)
+	defer expire.Stop()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-t.C:
 			c.abortTimedOut(c.ctx)
+		case <-expire.C:
+			c.removeExpired(c.ctx)
 		}
+	}
+}
+
+// removeExpired forgets transactional ids idle for IDExpiration whose last
+// transaction is finished (Empty, CompleteCommit, CompleteAbort), writing a
+// tombstone for each so a reload forgets them too (Kafka's
+// removeExpiredTransactionalIds). The next InitProducerId for such an id
+// starts afresh with a new producer id.
+func (c *Coordinator) removeExpired(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cutoff := c.now().Add(-c.cfg.IDExpiration).UnixMilli()
+	ids := make([]string, 0, len(c.txns))
+	for id := range c.txns {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		m := c.txns[id]
+		if _, _, code := c.checkLocked(id); code != 0 {
+			continue
+		}
+		if m.State != Empty && m.State != CompleteCommit && m.State != CompleteAbort || m.UpdateMs > cutoff {
+			continue
+		}
+		if err := c.log.Append(ctx, c.PartitionFor(id), EncodeKey(id), nil); err != nil {
+			c.logger.Warn("cannot remove expired transactional id", zap.String("transactional_id", id), zap.Error(err))
+			continue
+		}
+		delete(c.txns, id)
+		c.logger.Info("transactional id expired", zap.String("transactional_id", id), zap.Int64("producer_id", m.ProducerID))
 	}
 }
 

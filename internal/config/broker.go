@@ -132,6 +132,8 @@ type Broker struct {
 	TransactionMaxTimeoutMs              int32
 	TransactionalIDExpirationMs          int32
 	TransactionAbortCheckIntervalMs      int32 // transaction.abort.timed.out.transaction.cleanup.interval.ms
+	TransactionRemoveExpiredIntervalMs   int32 // transaction.remove.expired.transaction.cleanup.interval.ms
+	TransactionPartitionVerification     bool  // transaction.partition.verification.enable
 	ProducerIDExpirationMs               int32
 
 	// Security: stored for auth/.
@@ -412,6 +414,8 @@ func (b *Broker) fill(r *resolver) {
 	b.TransactionMaxTimeoutMs = r.i32("transaction.max.timeout.ms")
 	b.TransactionalIDExpirationMs = r.i32("transactional.id.expiration.ms")
 	b.TransactionAbortCheckIntervalMs = r.i32("transaction.abort.timed.out.transaction.cleanup.interval.ms")
+	b.TransactionRemoveExpiredIntervalMs = r.i32("transaction.remove.expired.transaction.cleanup.interval.ms")
+	b.TransactionPartitionVerification = r.boolean("transaction.partition.verification.enable")
 	b.ProducerIDExpirationMs = r.i32("producer.id.expiration.ms")
 
 	b.SASLEnabledMechanisms = r.list("sasl.enabled.mechanisms")

@@ -184,6 +184,7 @@ var brokerDefList = []brokerDef{
 	{name: "transaction.max.timeout.ms", group: groupTxn, typ: TypeInt, def: "900000", doc: "Largest transaction.timeout.ms a producer may ask for", check: intAtLeast(1)},
 	{name: "transactional.id.expiration.ms", group: groupTxn, typ: TypeInt, def: "604800000", doc: "Idle time before a transactional id expires", check: intAtLeast(1)},
 	{name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", group: groupTxn, typ: TypeInt, def: "10000", doc: "How often timed-out transactions are aborted", check: intAtLeast(1)},
+	{name: "transaction.remove.expired.transaction.cleanup.interval.ms", group: groupTxn, typ: TypeInt, def: "3600000", doc: "How often expired transactional ids are removed", check: intAtLeast(1)},
 	{name: "transaction.partition.verification.enable", group: groupTxn, typ: TypeBoolean, def: "true", doc: "Verify partitions are in the transaction before appending", mode: ClusterWide},
 	{name: "producer.id.expiration.ms", group: groupTxn, typ: TypeInt, def: "86400000", doc: "Idle time before an idempotent producer's state expires", check: intAtLeast(1), mode: ClusterWide},
 	{name: "producer.id.expiration.check.interval.ms", group: groupTxn, typ: TypeInt, def: "600000", doc: "How often producer ids are expired", check: intAtLeast(1)},

@@ -38,11 +38,13 @@ func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
 	g := &txnGlue{b: b, ids: &producerIDs{alloc: b.ctrl.AllocateProducerIDs}}
 	b.txn = g
 	g.coord = txn.New(txn.Config{
-		NumPartitions:      b.cfg.TransactionStateLogNumPartitions,
-		MaxTimeout:         time.Duration(b.cfg.TransactionMaxTimeoutMs) * time.Millisecond,
-		AbortCheckInterval: time.Duration(b.cfg.TransactionAbortCheckIntervalMs) * time.Millisecond,
-		NextProducerID:     g.ids.Next,
-		TransactionVersion: func() int16 { return b.image.Load().Feature(transactionVersionFeature) },
+		NumPartitions:         b.cfg.TransactionStateLogNumPartitions,
+		MaxTimeout:            time.Duration(b.cfg.TransactionMaxTimeoutMs) * time.Millisecond,
+		AbortCheckInterval:    time.Duration(b.cfg.TransactionAbortCheckIntervalMs) * time.Millisecond,
+		IDExpiration:          time.Duration(b.cfg.TransactionalIDExpirationMs) * time.Millisecond,
+		RemoveExpiredInterval: time.Duration(b.cfg.TransactionRemoveExpiredIntervalMs) * time.Millisecond,
+		NextProducerID:        g.ids.Next,
+		TransactionVersion:    func() int16 { return b.image.Load().Feature(transactionVersionFeature) },
 	}, txnStateLog{b}, txnMarkers{g}, b.log.Named("txn"))
 	b.OnLeadership(func(topic string, partition int32, leader bool, epoch int32) {
 		if topic != transactionStateTopic {

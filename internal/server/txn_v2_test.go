@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -223,4 +224,38 @@ func TestTransactionVersion2Kgo(t *testing.T) {
 		require.Equal(t, epochs[i-1]+1, epochs[i], "epochs %v", epochs)
 	}
 	require.Len(t, txnConsumeAll(t, n, "kgo2", true), 16)
+}
+
+// TestTransactionalIDExpiration: an id idle for transactional.id.expiration.ms
+// after its last transaction is removed, and stays removed after a restart
+// (its tombstone is replayed); the next InitProducerId starts afresh.
+func TestTransactionalIDExpiration(t *testing.T) {
+	n := startTestNode(t, "KAFKA_TRANSACTIONAL_ID_EXPIRATION_MS=1000",
+		"KAFKA_TRANSACTION_REMOVE_EXPIRED_TRANSACTION_CLEANUP_INTERVAL_MS=200")
+	txnTestTopic(t, n, "exp", 2)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.addr), kgo.TransactionalID("exp-id"))
+	require.NoError(t, err)
+	produceTxn(t, cl, "exp", "r", 2, true)
+	cl.Close()
+
+	adm, err := kgo.NewClient(kgo.SeedBrokers(n.addr))
+	require.NoError(t, err)
+	defer adm.Close()
+	describe := func() error {
+		desc, err := kadm.NewClient(adm).DescribeTransactions(context.Background(), "exp-id")
+		if err != nil {
+			return err
+		}
+		return desc["exp-id"].Err
+	}
+	require.NoError(t, describe())
+	require.Eventually(t, func() bool { return errors.Is(describe(), kerr.TransactionalIDNotFound) }, 10*time.Second, 100*time.Millisecond)
+
+	n.restart()
+	require.Eventually(t, func() bool { return errors.Is(describe(), kerr.TransactionalIDNotFound) }, 10*time.Second, 100*time.Millisecond)
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(n.addr), kgo.TransactionalID("exp-id"))
+	require.NoError(t, err)
+	defer cl2.Close()
+	produceTxn(t, cl2, "exp", "again", 2, true)
+	require.Len(t, txnConsumeAll(t, n, "exp", true), 4)
 }

@@ -19,7 +19,7 @@ import (
 //     partitions with AddPartitionsToTxn): verify only. A partition the
 //     coordinator does not have in the open transaction is rejected, so a
 //     late or stray write cannot leave a transaction hanging in the log
-//     (part 1).
+//     (part 1). transaction.partition.verification.enable=false skips it.
 //   - produce v12+ (transaction.version 2): the produce itself adds the
 //     partition to the transaction; clients send no AddPartitionsToTxn for
 //     produce partitions (part 2). TxnOffsetCommit v5+ does the same for
@@ -104,7 +104,8 @@ func (b *Broker) txnVerifyHook(rc *reqCtx, transactionalID *protocol.Transaction
 	}
 	g := b.txn
 	guard := g.guards.start(verifyKey{topic: topic, partition: p.index, producerID: h.ProducerID})
-	if !p.log.HasOngoingTransaction(h.ProducerID, h.ProducerEpoch) {
+	verify := rc.v >= 12 || b.cfg.TransactionPartitionVerification // v12+ must add its partition
+	if verify && !p.log.HasOngoingTransaction(h.ProducerID, h.ProducerEpoch) {
 		tp := txn.TopicPartition{Topic: topic, Partition: p.index}
 		code := g.verifyOrAdd(b.ctx, string(*transactionalID), h.ProducerID, h.ProducerEpoch, tp, rc.v >= 12)
 		if code = produceVerificationError(code, rc.v); code != 0 {

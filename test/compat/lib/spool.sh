@@ -5,6 +5,7 @@
 #   spool.sh start NAME BROKER_PORT CONTROLLER_PORT   # writes $COMPAT_RUN/NAME.{pid,log,dir}
 #   spool.sh stop NAME
 #
+# SPOOL_BIN overrides the binary (default bin/spool).
 # The data directory is fresh every start and removed on stop.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +17,8 @@ run=${COMPAT_RUN:?}
 case $cmd in
 start)
 	bport=$3 cport=$4
-	[ -x "$root/bin/spool" ] || { echo "bin/spool does not exist (make build)" >&2; exit 1; }
+	bin=${SPOOL_BIN:-$root/bin/spool}
+	[ -x "$bin" ] || { echo "$bin does not exist (make build)" >&2; exit 1; }
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/compat-$name.XXXXXX")
 	echo "$dir" > "$run/$name.dir"
 	cat > "$dir/server.properties" <<PROPS
@@ -41,7 +43,7 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS
 	start=$(date +%s.%N)
-	(cd "$root" && exec ./bin/spool serve "$dir/server.properties") > "$run/$name.log" 2>&1 &
+	(cd "$root" && exec "$bin" serve "$dir/server.properties") > "$run/$name.log" 2>&1 &
 	echo $! > "$run/$name.pid"
 	for _ in $(seq 1 150); do
 		if ! kill -0 "$(cat "$run/$name.pid")" 2>/dev/null; then

@@ -30,14 +30,14 @@ run() {
 W=$(mktemp -d "${TMPDIR:-/tmp}/compat-case.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 
-# stop_bg PID: stop a background bin/kafka-* tool started with `&`. The tool is a bash wrapper
-# that waits for its java child, so the child is stopped (10s grace, then SIGKILL): killing
-# only the wrapper would leave the JVM running.
+# stop_bg PID [GRACE_SECONDS]: stop a background bin/kafka-* tool started with `&`. The tool is
+# a bash wrapper that waits for its java child, so the child is stopped (SIGTERM, then SIGKILL
+# after GRACE_SECONDS, default 10): killing only the wrapper would leave the JVM running.
 stop_bg() {
 	local kids i
 	kids=$(pgrep -P "$1" || true)
 	kill $kids "$1" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	for ((i = 0; i < ${2:-10} * 10; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
 	kill -9 $kids "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
 }

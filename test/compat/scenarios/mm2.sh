@@ -10,7 +10,7 @@ mm2_mm2_mirror() {
 	*) fail "unknown COMPAT_TARGET=$COMPAT_TARGET" ;;
 	esac
 	trap 'exit 143' TERM
-	trap 'rm -rf "$W"; [ -n "${MM2_PID:-}" ] && stop_bg $MM2_PID; "$COMPAT_DIR/lib/$COMPAT_TARGET.sh" stop $MM2_PEER || true' EXIT
+	trap 'rm -rf "$W"; [ -n "${MM2_PID:-}" ] && stop_bg $MM2_PID 2; "$COMPAT_DIR/lib/$COMPAT_TARGET.sh" stop $MM2_PEER || true' EXIT
 	if [ "$COMPAT_TARGET" = kafka ]; then
 		"$COMPAT_DIR/lib/kafka.sh" start ref2 39092 39093
 	else

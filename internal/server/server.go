@@ -38,8 +38,8 @@ type Server struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 
-	framePool sync.Pool
-	respPool  sync.Pool
+	framePools [maxFrameClass - minFrameClass + 1]sync.Pool
+	respPool   sync.Pool
 }
 
 // ServerConfig holds the network limits (Kafka's names in comments).
@@ -191,21 +191,43 @@ func (s *Server) Shutdown(ctx context.Context) {
 	<-done
 }
 
-// getFrame returns a pooled buffer of exactly n bytes.
+// Request frames come from size-classed pools (powers of two from 4 KiB to
+// 8 MiB), so a steady stream of produce requests reuses buffers instead of
+// allocating, and zeroing, a fresh one per request.
+const (
+	minFrameClass = 12 // 4 KiB
+	maxFrameClass = 23 // 8 MiB; larger frames are allocated and dropped
+)
+
+func frameClass(n int) int {
+	c := minFrameClass
+	for c <= maxFrameClass && 1<<c < n {
+		c++
+	}
+	return c
+}
+
+// getFrame returns a buffer of exactly n bytes.
 func (s *Server) getFrame(n int) *[]byte {
-	if p, ok := s.framePool.Get().(*[]byte); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
+	c := frameClass(n)
+	if c <= maxFrameClass {
+		if p, ok := s.framePools[c-minFrameClass].Get().(*[]byte); ok {
+			*p = (*p)[:n]
+			return p
+		}
+		b := make([]byte, n, 1<<c)
+		return &b
 	}
 	b := make([]byte, n)
 	return &b
 }
 
 func (s *Server) putFrame(p *[]byte) {
-	if cap(*p) > 8<<20 { // don't pin huge produce buffers
-		return
+	c := frameClass(cap(*p))
+	if c > maxFrameClass || 1<<c != cap(*p) {
+		return // not from a pool
 	}
-	s.framePool.Put(p)
+	s.framePools[c-minFrameClass].Put(p)
 }
 
 func (s *Server) getResp() []byte {

@@ -54,20 +54,41 @@ type Config struct {
 	// FileDeleteDelayMs is file.delete.delay.ms (60000): how long a deleted
 	// segment stays on disk (renamed *.deleted) so in-flight reads finish.
 	FileDeleteDelayMs int64
+
+	// Compact is cleanup.policy containing compact: the log cleaner keeps
+	// the latest record per key (cleaner.go). Retention by time and size
+	// applies independently, as with cleanup.policy=compact,delete.
+	Compact bool
+	// MinCleanableDirtyRatio is min.cleanable.dirty.ratio
+	// (log.cleaner.min.cleanable.ratio, 0.5).
+	MinCleanableDirtyRatio float64
+	// MinCompactionLagMs is min.compaction.lag.ms (0): younger segments are
+	// not cleaned.
+	MinCompactionLagMs int64
+	// MaxCompactionLagMs is max.compaction.lag.ms (MaxInt64): a log whose
+	// oldest dirty segment is older is cleaned regardless of its ratio.
+	MaxCompactionLagMs int64
+	// DeleteRetentionMs is delete.retention.ms (1 day): how long a
+	// tombstone, and a transaction marker with no data left, survive after
+	// the cleaning that stamped their batch's delete horizon.
+	DeleteRetentionMs int64
 }
 
 // DefaultConfig returns Kafka's broker defaults.
 func DefaultConfig() Config {
 	return Config{
-		SegmentBytes:          1 << 30,
-		SegmentMs:             7 * 24 * time.Hour.Milliseconds(),
-		RetentionMs:           7 * 24 * time.Hour.Milliseconds(),
-		RetentionBytes:        -1,
-		IndexIntervalBytes:    4096,
-		IndexMaxBytes:         10 << 20,
-		FlushIntervalMessages: math.MaxInt64,
-		FlushIntervalMs:       math.MaxInt64,
-		FileDeleteDelayMs:     60000,
+		SegmentBytes:           1 << 30,
+		SegmentMs:              7 * 24 * time.Hour.Milliseconds(),
+		RetentionMs:            7 * 24 * time.Hour.Milliseconds(),
+		RetentionBytes:         -1,
+		IndexIntervalBytes:     4096,
+		IndexMaxBytes:          10 << 20,
+		FlushIntervalMessages:  math.MaxInt64,
+		FlushIntervalMs:        math.MaxInt64,
+		FileDeleteDelayMs:      60000,
+		MinCleanableDirtyRatio: 0.5,
+		MaxCompactionLagMs:     math.MaxInt64,
+		DeleteRetentionMs:      24 * time.Hour.Milliseconds(),
 	}
 }
 
@@ -86,6 +107,12 @@ func (c Config) Validate() error {
 		return errors.New("storage: flush intervals must be positive")
 	case c.FileDeleteDelayMs < 0:
 		return errors.New("storage: file.delete.delay.ms negative")
+	case c.MinCleanableDirtyRatio < 0 || c.MinCleanableDirtyRatio > 1:
+		return fmt.Errorf("storage: min.cleanable.dirty.ratio %v not in [0, 1]", c.MinCleanableDirtyRatio)
+	case c.MinCompactionLagMs < 0 || c.DeleteRetentionMs < 0:
+		return errors.New("storage: min.compaction.lag.ms and delete.retention.ms must not be negative")
+	case c.Compact && c.MaxCompactionLagMs < 1:
+		return fmt.Errorf("storage: max.compaction.lag.ms %d must be positive", c.MaxCompactionLagMs)
 	}
 	return nil
 }

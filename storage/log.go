@@ -56,6 +56,12 @@ type Log struct {
 	producers *producerStateManager
 	pending   []*pendingDelete
 	deletes   sync.WaitGroup
+	// truncations counts TruncateTo and TruncateFullyAndStartAt calls, which
+	// rewrite segments in place; the cleaner gives up a pass that saw one.
+	truncations int64
+	// cleanHook, if set (tests), is called at each step of a cleaner swap;
+	// an error stops the swap there, leaving the files as a crash would.
+	cleanHook func(step string) error
 
 	stateMu sync.RWMutex
 	// segments is sorted by base offset and copy-on-write: the writer
@@ -133,6 +139,9 @@ func OpenLog(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) (*Log
 // indexes, re-validate what was not flushed, and derive the offsets.
 func (l *Log) loadLocked(opts OpenOptions) error {
 	cfg := l.cfg.Load()
+	if err := l.completeSwapsLocked(); err != nil {
+		return err
+	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
 		return err
@@ -966,6 +975,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
+	l.truncations++
 	cfg := l.cfg.Load()
 	keep := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].baseOffset > offset })
 	gone := l.segments[keep:]
@@ -1018,6 +1028,7 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 }
 
 func (l *Log) truncateFullyAndStartAtLocked(offset int64) error {
+	l.truncations++
 	gone := l.segments
 	for _, s := range gone {
 		if err := s.renameDeleted(); err != nil {

@@ -39,6 +39,16 @@ type ManagerConfig struct {
 	// (producer.id.expiration.check.interval.ms, 10 min).
 	ProducerIDExpiration      time.Duration
 	ProducerIDExpirationCheck time.Duration
+	// CleanerEnable is log.cleaner.enable: run the log cleaner, which
+	// compacts logs whose Config.Compact is set (cleaner.go).
+	CleanerEnable bool
+	// CleanerBackoff is log.cleaner.backoff.ms (15s): the pause when no
+	// log needs cleaning.
+	CleanerBackoff time.Duration
+	// CleanerDedupeBufferSize is log.cleaner.dedupe.buffer.size (128 MiB):
+	// roughly the memory of one pass's key map; a pass whose map fills
+	// stops at that segment and the next pass continues.
+	CleanerDedupeBufferSize int64
 }
 
 // Manager owns the logs of one broker across its log dirs and the
@@ -56,6 +66,8 @@ type Manager struct {
 	closed bool
 	logs   map[TopicPartition]*Log
 	dirOf  map[TopicPartition]string // the log dir holding each log
+
+	cleaner *logCleaner // nil unless CleanerEnable
 }
 
 // NewManager opens every log found in cfg.Dirs (recovering them when a dir
@@ -82,6 +94,12 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 	}
 	if cfg.ProducerIDExpirationCheck <= 0 {
 		cfg.ProducerIDExpirationCheck = 10 * time.Minute
+	}
+	if cfg.CleanerBackoff <= 0 {
+		cfg.CleanerBackoff = 15 * time.Second
+	}
+	if cfg.CleanerDedupeBufferSize <= 0 {
+		cfg.CleanerDedupeBufferSize = 128 << 20
 	}
 	m := &Manager{
 		cfg: cfg, logger: logger,
@@ -110,6 +128,11 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 			l.RemoveExpiredProducers(now.UnixMilli(), cfg.ProducerIDExpiration.Milliseconds())
 		}
 	})
+	if cfg.CleanerEnable {
+		m.cleaner = newLogCleaner(m, logger)
+		m.wg.Add(1)
+		go m.cleaner.run(ctx)
+	}
 	m.goLoop(ctx, cfg.CheckpointInterval, func(time.Time) {
 		if err := m.writeCheckpoints(); err != nil {
 			m.logger.Error("writing checkpoints", zap.Error(err))
@@ -273,6 +296,9 @@ func (m *Manager) DeleteLog(tp TopicPartition) error {
 	m.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrLogNotFound, tp)
+	}
+	if m.cleaner != nil {
+		m.cleaner.forget(tp)
 	}
 	if err := l.close(false); err != nil {
 		return err

@@ -14,6 +14,12 @@ type Metrics struct {
 	rolls          prometheus.Counter
 	deleted        *prometheus.CounterVec
 	truncatedBytes prometheus.Counter
+
+	cleanerPasses    prometheus.Counter
+	cleanerRead      prometheus.Counter
+	cleanerReclaimed prometheus.Counter
+	cleanerErrors    prometheus.Counter
+	cleanerMaxDirty  prometheus.Gauge
 }
 
 // NewMetrics creates the collectors and registers them with reg.
@@ -36,9 +42,30 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "spool", Subsystem: "storage", Name: "recovery_truncated_bytes_total",
 			Help: "Bytes of invalid log tail dropped by recovery.",
 		}),
+		cleanerPasses: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "spool", Subsystem: "log_cleaner", Name: "passes_total",
+			Help: "Completed cleaning passes of compacted logs.",
+		}),
+		cleanerRead: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "spool", Subsystem: "log_cleaner", Name: "read_bytes_total",
+			Help: "Segment bytes read and rewritten by the log cleaner.",
+		}),
+		cleanerReclaimed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "spool", Subsystem: "log_cleaner", Name: "reclaimed_bytes_total",
+			Help: "Bytes removed from compacted logs by the log cleaner.",
+		}),
+		cleanerErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "spool", Subsystem: "log_cleaner", Name: "errors_total",
+			Help: "Cleaning passes that failed (the log is retried later).",
+		}),
+		cleanerMaxDirty: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "spool", Subsystem: "log_cleaner", Name: "max_dirty_ratio",
+			Help: "Largest dirty ratio among compacted logs at the last check (Kafka's max-dirty-percent / 100).",
+		}),
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.fsync, m.rolls, m.deleted, m.truncatedBytes} {
+	for _, c := range []prometheus.Collector{m.fsync, m.rolls, m.deleted, m.truncatedBytes,
+		m.cleanerPasses, m.cleanerRead, m.cleanerReclaimed, m.cleanerErrors, m.cleanerMaxDirty} {
 		errs = append(errs, reg.Register(c))
 	}
 	return m, errors.Join(errs...)
@@ -65,5 +92,25 @@ func (m *Metrics) segmentsDeleted(reason string, n int) {
 func (m *Metrics) truncated(bytes int64) {
 	if m != nil {
 		m.truncatedBytes.Add(float64(bytes))
+	}
+}
+
+func (m *Metrics) cleaned(read, reclaimed int64) {
+	if m != nil {
+		m.cleanerPasses.Inc()
+		m.cleanerRead.Add(float64(read))
+		m.cleanerReclaimed.Add(float64(max(reclaimed, 0)))
+	}
+}
+
+func (m *Metrics) cleanerError() {
+	if m != nil {
+		m.cleanerErrors.Inc()
+	}
+}
+
+func (m *Metrics) maxDirtyRatio(r float64) {
+	if m != nil {
+		m.cleanerMaxDirty.Set(r)
 	}
 }

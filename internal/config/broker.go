@@ -79,6 +79,8 @@ type Broker struct {
 	LogPreallocate               bool
 	LogCleanupPolicy             []string
 	LogCleanerEnable             bool
+	LogCleanerBackoffMs          int64
+	LogCleanerDedupeBufferSize   int64
 	LogMessageTimestampType      string
 	LogMessageTimestampBeforeMax int64
 	LogMessageTimestampAfterMax  int64
@@ -365,6 +367,8 @@ func (b *Broker) fill(r *resolver) {
 	b.LogPreallocate = r.boolean("log.preallocate")
 	b.LogCleanupPolicy = r.list("log.cleanup.policy")
 	b.LogCleanerEnable = r.boolean("log.cleaner.enable")
+	b.LogCleanerBackoffMs = r.i64("log.cleaner.backoff.ms")
+	b.LogCleanerDedupeBufferSize = r.i64("log.cleaner.dedupe.buffer.size")
 	b.LogMessageTimestampType = r.str("log.message.timestamp.type")
 	b.LogMessageTimestampBeforeMax = r.i64("log.message.timestamp.before.max.ms")
 	b.LogMessageTimestampAfterMax = r.i64("log.message.timestamp.after.max.ms")

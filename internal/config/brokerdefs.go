@@ -111,6 +111,8 @@ var brokerDefList = []brokerDef{
 	{name: "log.preallocate", group: groupLog, typ: TypeBoolean, def: "false", doc: "Preallocate segment files", mode: ClusterWide},
 	{name: "log.cleanup.policy", group: groupLog, typ: TypeList, def: "delete", doc: "Default cleanup policy: delete, compact or both", check: listOf(true, "delete", "compact"), mode: ClusterWide},
 	{name: "log.cleaner.enable", group: groupLog, typ: TypeBoolean, def: "true", doc: "Run the log cleaner (needed for compacted topics)"},
+	{name: "log.cleaner.backoff.ms", group: groupLog, typ: TypeLong, def: "15000", doc: "Sleep when no log needs cleaning", check: longAtLeast(0), mode: ClusterWide},
+	{name: "log.cleaner.dedupe.buffer.size", group: groupLog, typ: TypeLong, def: "134217728", doc: "Memory for the cleaner's key map", check: longAtLeast(0), mode: ClusterWide},
 	{name: "log.cleaner.threads", group: groupLog, typ: TypeInt, def: "1", doc: "Log cleaner threads", check: intAtLeast(0), mode: ClusterWide},
 	{name: "log.cleaner.delete.retention.ms", group: groupLog, typ: TypeLong, def: "86400000", doc: "How long delete markers are kept in compacted topics", check: longAtLeast(0), mode: ClusterWide},
 	{name: "log.cleaner.min.compaction.lag.ms", group: groupLog, typ: TypeLong, def: "0", doc: "Min age of a message before compaction", check: longAtLeast(0), mode: ClusterWide},

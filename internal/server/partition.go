@@ -66,6 +66,11 @@ func storageConfig(s config.LogSettings) storage.Config {
 		c.FlushIntervalMs = math.MaxInt64
 	}
 	c.FileDeleteDelayMs = s.FileDeleteDelayMs
+	c.Compact = s.Compact()
+	c.MinCleanableDirtyRatio = s.MinCleanableDirtyRatio
+	c.MinCompactionLagMs = s.MinCompactionLagMs
+	c.MaxCompactionLagMs = s.MaxCompactionLagMs
+	c.DeleteRetentionMs = s.DeleteRetentionMs
 	if !s.Delete() { // compact-only topics are never deleted by retention
 		c.RetentionMs = -1
 		c.RetentionBytes = -1

@@ -90,10 +90,13 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 
 	def := storageConfig(mustSettings(cfg))
 	n.logs, err = storage.NewManager(storage.ManagerConfig{
-		Dirs:                   cfg.LogDirs,
-		Default:                def,
-		RetentionCheckInterval: time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
-		ProducerIDExpiration:   time.Duration(cfg.ProducerIDExpirationMs) * time.Millisecond,
+		Dirs:                    cfg.LogDirs,
+		Default:                 def,
+		RetentionCheckInterval:  time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
+		ProducerIDExpiration:    time.Duration(cfg.ProducerIDExpirationMs) * time.Millisecond,
+		CleanerEnable:           cfg.LogCleanerEnable,
+		CleanerBackoff:          time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
+		CleanerDedupeBufferSize: cfg.LogCleanerDedupeBufferSize,
 	}, log.Named("storage"))
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)

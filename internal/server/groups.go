@@ -48,22 +48,7 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		Topics:                    b.groupTopics,
 	}, groupLog{b}, b.log.Named("group"))
 	b.groupCoord = g.coord
-	b.OnLeadership(func(topic string, partition int32, leader bool, epoch int32) {
-		if topic != consumerOffsetsTopic {
-			return
-		}
-		if leader {
-			g.coord.Load(partition, epoch)
-		} else {
-			g.coord.Unload(partition)
-		}
-	})
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		<-b.ctx.Done()
-		g.coord.Close()
-	}()
+	b.attachCoordinator(consumerOffsetsTopic, g.coord)
 
 	register(h, protocol.KeyOffsetCommit, 0, 10, g.handleOffsetCommit)
 	register(h, protocol.KeyOffsetFetch, 0, 10, g.handleOffsetFetch)

@@ -46,22 +46,7 @@ func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
 		NextProducerID:        g.ids.Next,
 		TransactionVersion:    func() int16 { return b.image.Load().Feature(transactionVersionFeature) },
 	}, txnStateLog{b}, txnMarkers{g}, b.log.Named("txn"))
-	b.OnLeadership(func(topic string, partition int32, leader bool, epoch int32) {
-		if topic != transactionStateTopic {
-			return
-		}
-		if leader {
-			g.coord.Load(partition, epoch)
-		} else {
-			g.coord.Unload(partition)
-		}
-	})
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		<-b.ctx.Done()
-		g.coord.Close()
-	}()
+	b.attachCoordinator(transactionStateTopic, g.coord)
 	register(h, protocol.KeyInitProducerId, 0, 5, g.handleInitProducerID)
 	register(h, protocol.KeyAddPartitionsToTxn, 0, 5, g.handleAddPartitionsToTxn)
 	register(h, protocol.KeyEndTxn, 0, 5, g.handleEndTxn)

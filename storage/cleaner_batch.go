@@ -171,6 +171,9 @@ func (f *batchFilter) filter(dst, batch []byte, h *records.Header) ([]byte, filt
 		return dst, res, fmt.Errorf("%w: batch at offset %d: %w", ErrCorrupt, h.BaseOffset, err)
 	}
 	needHorizon := tombstones && !hadHorizon
+	if !tombstones {
+		res.horizon = -1 // nothing in the batch waits for its horizon
+	}
 	switch {
 	case res.removed == 0 && !needHorizon:
 		return append(dst, batch...), res, nil
@@ -181,10 +184,11 @@ func (f *batchFilter) filter(dst, batch []byte, h *records.Header) ([]byte, filt
 		}
 		return dst, res, nil
 	}
+	// A rebuilt batch keeps its horizon only while it holds tombstones.
 	horizon := int64(-1)
 	if needHorizon {
 		horizon = f.horizon
-	} else if hadHorizon {
+	} else if hadHorizon && tombstones {
 		horizon = h.BaseTimestamp
 	}
 	return f.rebuild(dst, batch, h, horizon, &res, retain)

@@ -251,8 +251,8 @@ func TestCleanerTransactions(t *testing.T) {
 		require.NoError(t, err)
 		l.SetHighWatermark(l.LogEndOffset())
 	}
-	appendKV(t, l, txn(2, 0), ts, put("a", "committed")) // 0
-	marker(2, true)                                        // 1
+	appendKV(t, l, txn(2, 0), ts, put("a", "committed"))                    // 0
+	marker(2, true)                                                         // 1
 	appendKV(t, l, txn(1, 0), ts, put("a", "aborted"), put("x", "aborted")) // 2-3
 	marker(1, false)                                                        // 4
 	appendKV(t, l, txn(1, 2), ts, put("c", "committed"))                    // 5

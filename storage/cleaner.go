@@ -120,6 +120,7 @@ func (l *Log) cleanPlanLocked(now time.Time, firstDirty int64) cleanPlan {
 		k++
 	}
 	p.segs, p.end = segs[:k], segs[k].baseOffset
+	firstDirty = min(firstDirty, l.truncatedTo)
 	if firstDirty < l.logStartOffset || firstDirty > l.logEndOffset {
 		firstDirty = l.logStartOffset
 	}
@@ -188,7 +189,7 @@ func (l *Log) clean(ctx context.Context, now time.Time, firstDirty int64, dedupe
 	}
 	keys, end, err := buildOffsetMap(ctx, &plan, aborted, dedupeBytes)
 	if err != nil {
-		return st, err
+		return st, abortedIfDeleted(err, plan.segs)
 	}
 	st.keys, st.end = len(keys), max(end, plan.firstDirty)
 	segs := plan.segs
@@ -204,11 +205,27 @@ func (l *Log) clean(ctx context.Context, now time.Time, firstDirty int64, dedupe
 			return st, err
 		}
 		if err := l.cleanGroup(group, f, &plan, &st); err != nil {
-			return st, err
+			return st, abortedIfDeleted(err, group)
 		}
 		st.groups++
 	}
+	l.mu.Lock()
+	if l.truncations == plan.truncations {
+		l.truncatedTo = math.MaxInt64 // the new checkpoint accounts for it
+	}
+	l.mu.Unlock()
 	return st, nil
+}
+
+// abortedIfDeleted turns a read error on a segment that retention or
+// truncation removed during the pass into errCleanAborted.
+func abortedIfDeleted(err error, segs []*Segment) error {
+	for _, s := range segs {
+		if s.deleted.Load() && !errors.Is(err, errCrashInjected) {
+			return fmt.Errorf("%w: %w", errCleanAborted, err)
+		}
+	}
+	return err
 }
 
 // buildOffsetMap maps each key of the dirty section to its last offset. It

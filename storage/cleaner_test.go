@@ -485,3 +485,29 @@ func TestManagerCleaner(t *testing.T) {
 	}
 	require.True(t, found)
 }
+
+// TestCleanerDirtyOffsetBounds: a full key map ends the pass early (the next
+// continues), and a truncation pulls the first dirty offset back.
+func TestCleanerDirtyOffsetBounds(t *testing.T) {
+	l := newTestLog(t, compactConfig())
+	fillUpdates(t, l, records.NewBatchOptions(), 50, 4)
+	fillUpdates(t, l, records.NewBatchOptions(), 50, 4)
+	segs := l.Segments()
+	active := segs[len(segs)-1].baseOffset
+
+	st, err := l.clean(context.Background(), time.Now(), -1, 1) // room for one segment's keys
+	require.NoError(t, err)
+	require.Less(t, st.end, active)
+	require.Greater(t, st.end, int64(0))
+	st, err = l.clean(context.Background(), time.Now(), st.end, 1<<30)
+	require.NoError(t, err)
+	require.Equal(t, active, st.end)
+	recs, _ := readAll(t, l)
+	require.Len(t, recs, 50)
+
+	require.NoError(t, l.TruncateTo(active-10))
+	plan, err := l.cleanPlan(time.Now(), active)
+	require.NoError(t, err)
+	require.Equal(t, l.LogEndOffset(), plan.firstDirty)
+	require.Less(t, plan.firstDirty, active)
+}

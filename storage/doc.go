@@ -15,6 +15,7 @@
 //	  .kafka_cleanshutdown                 empty; written by Manager.Close
 //	  recovery-point-offset-checkpoint     offset checkpoint (below)
 //	  log-start-offset-checkpoint          offset checkpoint (below)
+//	  cleaner-offset-checkpoint            offset checkpoint: first dirty offset of compacted logs
 //	  <topic>-<partition>/
 //	    00000000000000000000.log           batches
 //	    00000000000000000000.index         offset index
@@ -22,6 +23,7 @@
 //	    00000000000000004211.log ...       next segment, named by base offset
 //	    leader-epoch-checkpoint
 //	    *.deleted                          segments awaiting file.delete.delay.ms
+//	    *.cleaned, *.swap                  log cleaner output being written / swapped in
 //	  <topic>-<partition>.<32 hex>-delete/ deleted log awaiting removal
 //
 // Segment files are named by their base offset, zero-padded to 20 digits.
@@ -113,9 +115,18 @@
 // fsync runs; appenders that need a flush queue on flushMu and the first
 // syncs through the current log end offset on behalf of all of them.
 //
-// The Manager owns four kinds of goroutines (retention, flush, checkpoint
-// loops, and delayed removal of deleted logs); Close cancels and waits for
-// them before closing the logs.
+// The Manager owns five kinds of goroutines (retention, flush, checkpoint
+// loops, the log cleaner, and delayed removal of deleted logs); Close cancels
+// and waits for them before closing the logs.
+//
+// # Compaction (cleaner.go)
+//
+// The log cleaner reads inactive segments without locks (they only change
+// by deletion or truncation, which it detects) and takes Log.mu only to plan
+// a pass and to swap a cleaned segment in; appends and reads continue during
+// a pass. Replaced segments are renamed *.deleted and closed after
+// file.delete.delay.ms, like retention's. The cleaner's own mutex is a leaf.
+// The swap protocol and its crash recovery are described in cleaner.go.
 //
 // # Producer state: .snapshot and .txnindex
 //

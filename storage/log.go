@@ -59,6 +59,10 @@ type Log struct {
 	// truncations counts TruncateTo and TruncateFullyAndStartAt calls, which
 	// rewrite segments in place; the cleaner gives up a pass that saw one.
 	truncations int64
+	// truncatedTo is the lowest offset truncated to since the last cleaner
+	// pass (MaxInt64: none): the cleaner's first dirty offset may not pass
+	// it, as data above it was rewritten (Kafka's maybeTruncateCheckpoint).
+	truncatedTo int64
 	// cleanHook, if set (tests), is called at each step of a cleaner swap;
 	// an error stops the swap there, leaving the files as a crash would.
 	cleanHook func(step string) error
@@ -116,7 +120,7 @@ func OpenLog(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) (*Log
 		return nil, fmt.Errorf("storage: create log dir: %w", err)
 	}
 	l := &Log{
-		dir: dir, tp: tp, metrics: opts.Metrics,
+		dir: dir, tp: tp, metrics: opts.Metrics, truncatedTo: math.MaxInt64,
 		logger: logger.With(zap.String("topic", tp.Topic), zap.Int32("partition", tp.Partition)),
 	}
 	l.cfg.Store(&cfg)
@@ -998,6 +1002,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.highWatermark = min(l.highWatermark, l.logEndOffset)
 	leo := l.logEndOffset
 	l.stateMu.Unlock()
+	l.truncatedTo = min(l.truncatedTo, leo)
 	l.recoveryPoint.Store(min(l.recoveryPoint.Load(), leo))
 	for _, s := range gone {
 		removed += s.Size()
@@ -1029,6 +1034,7 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 
 func (l *Log) truncateFullyAndStartAtLocked(offset int64) error {
 	l.truncations++
+	l.truncatedTo = min(l.truncatedTo, offset)
 	gone := l.segments
 	for _, s := range gone {
 		if err := s.renameDeleted(); err != nil {

@@ -278,20 +278,37 @@ func finishBatch(b []byte) {
 
 // appendRecord encodes r in the v2 record format, keeping its offset delta.
 func appendRecord(dst []byte, r *records.Record, tsDelta int64) []byte {
-	var body []byte
-	body = append(body, byte(r.Attributes))
-	body = binary.AppendVarint(body, tsDelta)
-	body = binary.AppendVarint(body, int64(r.OffsetDelta))
-	body = appendVarBytes(body, r.Key)
-	body = appendVarBytes(body, r.Value)
-	body = binary.AppendVarint(body, int64(len(r.Headers)))
+	n := 1 + varintLen(tsDelta) + varintLen(int64(r.OffsetDelta)) +
+		bytesLen(r.Key) + bytesLen(r.Value) + varintLen(int64(len(r.Headers)))
 	for i := range r.Headers {
-		body = binary.AppendVarint(body, int64(len(r.Headers[i].Key)))
-		body = append(body, r.Headers[i].Key...)
-		body = appendVarBytes(body, r.Headers[i].Value)
+		n += varintLen(int64(len(r.Headers[i].Key))) + len(r.Headers[i].Key) + bytesLen(r.Headers[i].Value)
 	}
-	dst = binary.AppendVarint(dst, int64(len(body)))
-	return append(dst, body...)
+	dst = binary.AppendVarint(dst, int64(n))
+	dst = append(dst, byte(r.Attributes))
+	dst = binary.AppendVarint(dst, tsDelta)
+	dst = binary.AppendVarint(dst, int64(r.OffsetDelta))
+	dst = appendVarBytes(dst, r.Key)
+	dst = appendVarBytes(dst, r.Value)
+	dst = binary.AppendVarint(dst, int64(len(r.Headers)))
+	for i := range r.Headers {
+		dst = binary.AppendVarint(dst, int64(len(r.Headers[i].Key)))
+		dst = append(dst, r.Headers[i].Key...)
+		dst = appendVarBytes(dst, r.Headers[i].Value)
+	}
+	return dst
+}
+
+// varintLen is the size of v as a zig-zag varint.
+func varintLen(v int64) int {
+	var buf [binary.MaxVarintLen64]byte
+	return binary.PutVarint(buf[:], v)
+}
+
+func bytesLen(b []byte) int {
+	if b == nil {
+		return 1
+	}
+	return varintLen(int64(len(b))) + len(b)
 }
 
 func appendVarBytes(dst, b []byte) []byte {

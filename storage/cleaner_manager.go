@@ -77,9 +77,10 @@ type candidate struct {
 	plan cleanPlan
 }
 
-// grabFilthiest picks the compacted log with the highest dirty ratio above
-// its min.cleanable.dirty.ratio, preferring logs that must be cleaned (max
-// compaction lag or a passed delete horizon).
+// grabFilthiest picks, among the compacted logs due for cleaning (dirty
+// ratio above min.cleanable.dirty.ratio, dirty data older than
+// max.compaction.lag.ms, or a delete horizon passed), the one with the
+// highest dirty ratio.
 func (c *logCleaner) grabFilthiest(now time.Time) (candidate, bool) {
 	c.m.mu.Lock()
 	var all []candidate
@@ -112,17 +113,12 @@ func (c *logCleaner) grabFilthiest(now time.Time) (candidate, bool) {
 		cand.plan = plan
 		ratio := plan.ratio()
 		maxRatio = max(maxRatio, ratio)
-		score := ratio
-		switch {
-		case plan.mustClean && plan.dirtyBytes > 0:
-			score = 2 + ratio
-		case hasHorizon && horizon >= 0 && now.UnixMilli() >= horizon:
-			score = 1.5 + ratio
-		case plan.dirtyBytes == 0 || ratio < plan.cfg.MinCleanableDirtyRatio:
-			continue
-		}
-		if score > bestScore {
-			best, bestScore = cand, score
+		// Kafka's rule, plus a passed delete horizon (Kafka waits for the
+		// next pass the ratio or max.compaction.lag.ms triggers instead).
+		due := (plan.mustClean && plan.dirtyBytes > 0) || ratio > plan.cfg.MinCleanableDirtyRatio ||
+			(hasHorizon && horizon >= 0 && now.UnixMilli() >= horizon)
+		if due && ratio > bestScore {
+			best, bestScore = cand, ratio
 		}
 	}
 	return best, bestScore >= 0

@@ -511,3 +511,65 @@ func TestCleanerDirtyOffsetBounds(t *testing.T) {
 	require.Equal(t, l.LogEndOffset(), plan.firstDirty)
 	require.Less(t, plan.firstDirty, active)
 }
+
+// TestCleanerRebuildKeepsRecordFields: a rebuilt batch keeps the surviving
+// records' offsets, timestamps, headers and attributes byte for byte, and
+// the batch's producer fields and last offset.
+func TestCleanerRebuildKeepsRecordFields(t *testing.T) {
+	o := records.NewBatchOptions()
+	o.BaseOffset, o.ProducerID, o.ProducerEpoch, o.BaseSequence = 100, 9, 3, 40
+	o.Compression = records.CompressionLZ4
+	recs := []records.Record{
+		{Timestamp: 1000, Key: []byte("a"), Value: []byte("old")},
+		{Timestamp: 1005, Key: []byte("b"), Value: []byte("v"), Headers: []records.RecordHeader{{Key: []byte("h"), Value: []byte("x")}, {Key: []byte("n")}}},
+		{Timestamp: 990, Key: []byte("c"), Value: nil},
+		{Timestamp: 1010, Key: []byte("a"), Value: []byte("new")},
+	}
+	batch, err := records.AppendBatch(nil, o, recs)
+	require.NoError(t, err)
+	h, err := records.ParseHeader(batch)
+	require.NoError(t, err)
+	f := &batchFilter{now: 5000, horizon: 9000, keys: map[string]int64{"a": 103}, txns: newTxnTracker(nil)}
+	out, res, err := f.filter(nil, batch, &h)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.removed)
+	require.Equal(t, int64(9000), res.horizon)
+	nh, err := records.ParseHeader(out)
+	require.NoError(t, err)
+	require.Equal(t, h.BaseOffset, nh.BaseOffset)
+	require.Equal(t, h.LastOffsetDelta, nh.LastOffsetDelta)
+	require.Equal(t, h.ProducerID, nh.ProducerID)
+	require.Equal(t, h.ProducerEpoch, nh.ProducerEpoch)
+	require.Equal(t, h.BaseSequence, nh.BaseSequence)
+	require.Equal(t, records.CompressionLZ4, nh.Compression())
+	require.True(t, hasDeleteHorizon(&nh))
+	require.Equal(t, int64(9000), nh.BaseTimestamp)
+	require.Equal(t, int64(1010), nh.MaxTimestamp)
+	var got []records.Record
+	require.NoError(t, records.ForEachRecord(out, 1<<20, func(r *records.Record) error {
+		c := *r
+		c.Key, c.Value = append([]byte(nil), r.Key...), r.Value
+		if r.Value != nil {
+			c.Value = append([]byte(nil), r.Value...)
+		}
+		c.Headers = nil
+		for _, hd := range r.Headers {
+			c.Headers = append(c.Headers, records.RecordHeader{Key: append([]byte(nil), hd.Key...), Value: hd.Value})
+		}
+		got = append(got, c)
+		return nil
+	}))
+	require.Len(t, got, 3)
+	for i, want := range []struct {
+		off int64
+		rec records.Record
+	}{{101, recs[1]}, {102, recs[2]}, {103, recs[3]}} {
+		require.Equal(t, want.off, got[i].Offset)
+		require.Equal(t, want.rec.Timestamp, got[i].Timestamp)
+		require.Equal(t, want.rec.Key, got[i].Key)
+		require.Equal(t, want.rec.Value, got[i].Value)
+		require.Equal(t, len(want.rec.Headers), len(got[i].Headers))
+	}
+	require.Equal(t, []byte("x"), got[0].Headers[0].Value)
+	require.Nil(t, got[0].Headers[1].Value)
+}

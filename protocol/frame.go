@@ -80,9 +80,8 @@ func ParseRequest(frame []byte) (RequestHeader, Request, error) {
 	if err := req.Decode(r, version); err != nil {
 		return hdr, req, fmt.Errorf("protocol: %s v%d request: %w", api.Name, version, err)
 	}
-	if err := r.Complete(); err != nil {
-		return hdr, req, fmt.Errorf("protocol: %s v%d request: %w", api.Name, version, err)
-	}
+	// Bytes after the body are ignored, as Kafka's broker ignores them:
+	// some clients send them (librdkafka 2.12 adds 3 to Metadata v13).
 	return hdr, req, nil
 }
 

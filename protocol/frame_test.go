@@ -88,11 +88,15 @@ func TestParseRequestErrors(t *testing.T) {
 		_, _, err := ParseRequest([]byte{0, 18})
 		require.Error(t, err)
 	})
-	t.Run("trailing bytes", func(t *testing.T) {
+	t.Run("trailing bytes are ignored, as by Kafka", func(t *testing.T) {
 		frame, err := os.ReadFile(filepath.Join("testdata", "api_versions_v3.bin"))
 		require.NoError(t, err)
-		_, _, err = ParseRequest(append(frame, 0))
-		require.Error(t, err)
+		hdr, req, err := ParseRequest(frame)
+		require.NoError(t, err)
+		hdr2, req2, err := ParseRequest(append(frame, 0, 0, 0))
+		require.NoError(t, err)
+		require.Equal(t, hdr, hdr2)
+		require.Equal(t, req, req2)
 	})
 }
 

@@ -151,7 +151,9 @@ func saramaGroupConsume(ctx context.Context, topic, group string, n int) ([]rec,
 	return h.out, nil
 }
 
-func saramaAdmin() (sarama.ClusterAdmin, error) { return sarama.NewClusterAdmin(brokers(), saramaConfig()) }
+func saramaAdmin() (sarama.ClusterAdmin, error) {
+	return sarama.NewClusterAdmin(brokers(), saramaConfig())
+}
 
 func saramaAdminTopics(ctx context.Context, topic string) error {
 	a, err := saramaAdmin()

@@ -475,15 +475,17 @@ func TestManagerCleaner(t *testing.T) {
 	recs, _ := readAll(t, l)
 	require.Len(t, recs, 3)
 	require.Equal(t, plainSize, plain.Size(), "delete-only logs are not cleaned")
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	found := false
-	for _, mf := range mfs {
-		if mf.GetName() == "spool_log_cleaner_passes_total" {
-			found = mf.GetMetric()[0].GetCounter().GetValue() >= 1
+	// The pass is counted after its checkpoint is written: wait for it.
+	require.Eventually(t, func() bool {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == "spool_log_cleaner_passes_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue() >= 1
+			}
 		}
-	}
-	require.True(t, found)
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "spool_log_cleaner_passes_total never counted the pass")
 }
 
 // TestCleanerDirtyOffsetBounds: a full key map ends the pass early (the next

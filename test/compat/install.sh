@@ -2,9 +2,13 @@
 # Installs everything the compatibility matrix needs, idempotently, into ~/.cache/spool-compat
 # (and ~/.m2). Fails loudly when anything can't be installed.
 #   Java:   Apache Kafka 4.3.1 jars (java/pom.xml) and kafka-clients 3.9.2 (java/pom-old.xml)
-#   Debian: kcat, bc, python3-venv
+#   Debian: kcat, bc, python3-venv; build-essential and the -dev libraries librdkafka links
+#           against (for @confluentinc/kafka-javascript, built from source)
 #   Python: venv with kafka-python, aiokafka, confluent-kafka (py/requirements.txt)
-#   Node:   node/package.json into the cache (kafkajs; node/compat.js)
+#   Node:   node/package.json into the cache: kafkajs (node/compat.js) and
+#           @confluentinc/kafka-javascript (node/cjs.js), whose bundled librdkafka is compiled
+#           here (~3 min on 2 cores) and linked dynamically against the Debian -dev libraries,
+#           instead of its install downloading a prebuilt binary from GitHub
 #   Go:     go/ (its own module: franz-go, sarama, kafka-go) built to the cache
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,9 +19,10 @@ die() { echo "compat install FAILED: $*" >&2; exit 1; }
 stamp_ok() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
-step "Debian packages (kcat bc python3-venv)"
+debs=(kcat bc python3-venv build-essential libssl-dev zlib1g-dev libzstd-dev libsasl2-dev liblz4-dev)
+step "Debian packages (${debs[*]})"
 need=()
-for p in kcat bc python3-venv; do dpkg -s "$p" > /dev/null 2>&1 || need+=("$p"); done
+for p in "${debs[@]}"; do dpkg -s "$p" > /dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then
 	apt-get update -qq || die "apt-get update"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" || die "apt-get install ${need[*]}"
@@ -50,9 +55,30 @@ step "Node modules $COMPAT_NODE"
 h=$(hash_of "$here/node/package.json")
 if ! stamp_ok "$COMPAT_NODE" "$h"; then
 	mkdir -p "$COMPAT_NODE" && cp "$here/node/package.json" "$COMPAT_NODE/"
-	(cd "$COMPAT_NODE" && npm install --no-audit --no-fund) || die "npm install"
+	# @confluentinc/kafka-javascript: npm_config_build_from_source makes node-pre-gyp compile
+	# instead of downloading a prebuilt binary; CKJS_LINKING=dynamic makes its configure skip
+	# --install-deps (which downloads zlib, zstd, ...) and link the system libraries instead.
+	log=$COMPAT_CACHE/npm-install.log
+	echo "npm install: compiles librdkafka for @confluentinc/kafka-javascript (~3 min on 2 cores); full log $log"
+	(cd "$COMPAT_NODE" && CKJS_LINKING=dynamic npm_config_build_from_source=true \
+		npm install --no-audit --no-fund --foreground-scripts > "$log" 2>&1) &
+	npm_pid=$! t0=$SECONDS
+	while kill -0 "$npm_pid" 2>/dev/null; do # progress every 15s: objects compiled so far, last log line
+		sleep 15
+		printf '  %3ss %3s objects compiled | %s\n' "$((SECONDS - t0))" \
+			"$(find "$COMPAT_NODE/node_modules/@confluentinc" -name '*.o' 2>/dev/null | wc -l)" \
+			"$(grep -v '^\s*$' "$log" | tail -n 1 | sed 's/\x1b[[(][0-9;]*[A-Za-z]//g' | cut -c1-80)"
+	done
+	if ! wait "$npm_pid"; then
+		tail -n 40 "$log" | sed 's/^/  | /'
+		die "npm install (kafkajs; @confluentinc/kafka-javascript built from source), log $log"
+	fi
+	tail -n 2 "$log" | sed 's/^/  /'
 	echo "$h" > "$COMPAT_NODE/.stamp"
 fi
+NODE_PATH=$COMPAT_NODE/node_modules node -e "require('kafkajs'); const c = require('@confluentinc/kafka-javascript');
+	console.log('@confluentinc/kafka-javascript', c.librdkafkaVersion ? 'librdkafka ' + c.librdkafkaVersion : 'loaded')" ||
+	die "the node clients do not load (rm -rf $COMPAT_NODE and re-run for a clean build)"
 echo "ok"
 
 step "Go clients (test/compat/go) → $COMPAT_GOBIN"

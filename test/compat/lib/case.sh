@@ -8,6 +8,7 @@ case $client in
 franz | sarama | kafkago) exec "$COMPAT_GOBIN" -client "$client" -scenario "$sc" -bootstrap "$bs" -topic "$topic" ;;
 kafka-python | confluent-py | aiokafka) exec "$COMPAT_VENV/bin/python" "$here/py/compat.py" "$client" "$sc" "$bs" "$topic" ;;
 kafkajs) NODE_PATH=$COMPAT_NODE/node_modules exec node "$here/node/compat.js" "$client" "$sc" "$bs" "$topic" ;;
+confluent-js) NODE_PATH=$COMPAT_NODE/node_modules exec node "$here/node/cjs.js" "$client" "$sc" "$bs" "$topic" ;;
 java) "$here/lib/javac.sh" "$KAFKA_VERSION"
 	JAVA_EXTRA_CP=$COMPAT_JAVA_CLASSES/$KAFKA_VERSION java_tool Compat "$sc" "$bs" "$topic" ;;
 java-3.9) "$here/lib/javac.sh" "$KAFKA_OLD_VERSION"

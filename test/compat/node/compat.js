@@ -2,9 +2,9 @@
 //
 //     node compat.js CLIENT SCENARIO BOOTSTRAP TOPIC
 //
-// CLIENT is kafkajs (@confluentinc/kafka-javascript is not installable offline: its install
-// downloads librdkafka from GitHub). Exits 0 when the scenario passed. Scenario semantics
-// match test/compat/go and py/compat.py: records with keys and headers on partition 0 of TOPIC.
+// CLIENT is kafkajs (@confluentinc/kafka-javascript, client confluent-js, is node/cjs.js).
+// Exits 0 when the scenario passed. Scenario semantics match test/compat/go and py/compat.py:
+// records with keys and headers on partition 0 of TOPIC.
 'use strict';
 const { Kafka, CompressionTypes, logLevel } = require('kafkajs');
 

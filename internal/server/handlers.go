@@ -51,7 +51,11 @@ func register[Req protocol.Request, Resp protocol.Response](h map[int16]apiHandl
 		if err != nil {
 			return nil, err
 		}
-		if any(resp) == nil {
+		// A handler answers "no response" with a nil *XResponse; compare
+		// against Resp's zero value, since a typed nil pointer in an
+		// interface is not == nil.
+		var none Resp
+		if any(resp) == any(none) {
 			return nil, nil
 		}
 		return resp, nil

@@ -244,3 +244,24 @@ func fetchRequest(t *testing.T, cl *kgo.Client, topic string, offset int64, maxW
 	req.Topics = append(req.Topics, ft)
 	return req
 }
+
+// TestProduceAcksZero sends acks=0 produce requests (no response) and then
+// acks=1 ones on the same connection: nothing is lost and the connection
+// stays usable, as with Kafka.
+func TestProduceAcksZero(t *testing.T) {
+	n := startTestNode(t)
+	createTopic(t, n.addr, "acks0", 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fire := newClient(t, n.addr, kgo.DefaultProduceTopic("acks0"), kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite(), kgo.ProducerLinger(0))
+	for i := 0; i < 20; i++ {
+		require.NoError(t, fire.ProduceSync(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}).FirstErr())
+	}
+	require.NoError(t, fire.Flush(ctx))
+	acked := newClient(t, n.addr, kgo.DefaultProduceTopic("acks0"), kgo.DisableIdempotentWrite())
+	require.NoError(t, acked.ProduceSync(ctx, &kgo.Record{Value: []byte("20")}).FirstErr())
+	got := consumeAll(t, n.addr, "acks0", 21)
+	for i, r := range got {
+		require.Equal(t, strconv.Itoa(i), string(r.Value))
+	}
+}

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/protocol"
@@ -119,40 +117,8 @@ func (l groupLog) Replay(ctx context.Context, partition int32, fn func(key, valu
 	if err != nil {
 		return err
 	}
-	off, end := p.log.LogStartOffset(), p.log.HighWatermark()
-	var buf []byte
-	for off < end {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		res, err := p.log.Read(off, 1<<20, end, true)
-		if err != nil {
-			return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
-		}
-		if buf, err = res.ReadInto(buf[:0]); err != nil {
-			return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
-		}
-		if len(buf) == 0 {
-			return nil
-		}
-		for batch, err := range records.Batches(buf) {
-			if err != nil {
-				return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
-			}
-			h, err := records.ParseHeader(batch)
-			if err != nil {
-				return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
-			}
-			off = h.LastOffset() + 1
-			if h.IsControl() {
-				continue
-			}
-			if err := records.ForEachRecord(batch, maxDecompressedBatch, func(r *records.Record) error {
-				return fn(r.Key, r.Value)
-			}); err != nil {
-				return fmt.Errorf("replay %s-%d: %w", consumerOffsetsTopic, partition, err)
-			}
-		}
+	if err := replayLog(ctx, p.log, fn); err != nil {
+		return fmt.Errorf("replay %s-%d: %w", consumerOffsetsTopic, partition, err)
 	}
 	return nil
 }
@@ -160,30 +126,12 @@ func (l groupLog) Replay(ctx context.Context, partition int32, fn func(key, valu
 // ensureOffsetsTopic creates __consumer_offsets on first use, as Kafka
 // does when a client first looks for a group coordinator.
 func (b *Broker) ensureOffsetsTopic(ctx context.Context) *controller.MetadataImage {
-	img := b.image.Load()
-	if img.Topic(consumerOffsetsTopic) != nil {
-		return img
-	}
-	live := 0
-	for _, br := range img.Brokers() {
-		if !br.Fenced {
-			live++
-		}
-	}
-	rf := b.cfg.OffsetsTopicReplicationFactor
-	if live > 0 && int(rf) > live {
-		rf = int16(live)
-	}
-	compact, producer := "compact", "producer"
-	segment := strconv.Itoa(int(b.cfg.OffsetsTopicSegmentBytes))
-	res := b.ctrl.CreateTopics(ctx, []controller.CreateTopic{{
-		Name: consumerOffsetsTopic, NumPartitions: b.cfg.OffsetsTopicNumPartitions, ReplicationFactor: rf,
-		Configs: map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment, "compression.type": &producer},
-	}}, false)
-	if err := res[0].Err; err != nil && b.image.Load().Topic(consumerOffsetsTopic) == nil {
-		b.log.Warn("cannot create __consumer_offsets", zap.Error(err))
-	}
-	return b.syncImage()
+	return b.ensureInternalTopic(ctx, consumerOffsetsTopic, b.cfg.OffsetsTopicNumPartitions, b.cfg.OffsetsTopicReplicationFactor,
+		map[string]string{
+			"cleanup.policy":   "compact",
+			"segment.bytes":    strconv.Itoa(int(b.cfg.OffsetsTopicSegmentBytes)),
+			"compression.type": "producer",
+		})
 }
 
 func (g *groupGlue) handleFindCoordinator(ctx context.Context, rc *reqCtx, req *protocol.FindCoordinatorRequest) (*protocol.FindCoordinatorResponse, error) {

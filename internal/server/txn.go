@@ -15,7 +15,6 @@ import (
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
-	"github.com/spool-broker/spool/storage"
 )
 
 // errTxnVerification rejects a transactional batch for a partition the
@@ -89,47 +88,6 @@ func (l txnStateLog) Replay(ctx context.Context, partition int32, fn func(key, v
 	return replayLog(ctx, p.log, fn)
 }
 
-// replayLog calls fn for every data record from the log start to the high
-// watermark.
-func replayLog(ctx context.Context, l *storage.Log, fn func(key, value []byte) error) error {
-	off, end := l.LogStartOffset(), l.HighWatermark()
-	var buf []byte
-	for off < end {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		res, err := l.Read(off, 1<<20, end, true)
-		if err != nil {
-			return err
-		}
-		if buf, err = res.ReadInto(buf[:0]); err != nil {
-			return err
-		}
-		if len(buf) == 0 {
-			return nil
-		}
-		for batch, err := range records.Batches(buf) {
-			if err != nil {
-				return err
-			}
-			h, err := records.ParseHeader(batch)
-			if err != nil {
-				return err
-			}
-			off = h.LastOffset() + 1
-			if h.IsControl() {
-				continue
-			}
-			if err := records.ForEachRecord(batch, maxDecompressedBatch, func(r *records.Record) error {
-				return fn(r.Key, r.Value)
-			}); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // txnMarkers writes markers to the partitions this broker leads; it is the
 // in-process stand-in for WriteTxnMarkers requests to other brokers.
 type txnMarkers struct{ g *txnGlue }
@@ -178,34 +136,16 @@ func (b *Broker) writeMarker(topic string, partition int32, producerID int64, ep
 // ensureTxnTopic creates __transaction_state on first use, as Kafka does
 // when a client first looks for a transaction coordinator.
 func (b *Broker) ensureTxnTopic(ctx context.Context) *controller.MetadataImage {
-	img := b.image.Load()
-	if img.Topic(transactionStateTopic) != nil {
-		return img
+	minISR := b.cfg.TransactionStateLogMinISR
+	if live := liveBrokers(b.image.Load()); live > 0 && int(minISR) > live {
+		minISR = int32(live)
 	}
-	live := 0
-	for _, br := range img.Brokers() {
-		if !br.Fenced {
-			live++
-		}
-	}
-	rf := b.cfg.TransactionStateLogReplicationFactor
-	if live > 0 && int(rf) > live {
-		rf = int16(live)
-	}
-	compact := "compact"
-	segment := strconv.Itoa(int(b.cfg.TransactionStateLogSegmentBytes))
-	minISR := strconv.Itoa(int(b.cfg.TransactionStateLogMinISR))
-	if live > 0 && int(b.cfg.TransactionStateLogMinISR) > live {
-		minISR = strconv.Itoa(live)
-	}
-	res := b.ctrl.CreateTopics(ctx, []controller.CreateTopic{{
-		Name: transactionStateTopic, NumPartitions: b.cfg.TransactionStateLogNumPartitions, ReplicationFactor: rf,
-		Configs: map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment, "min.insync.replicas": &minISR},
-	}}, false)
-	if err := res[0].Err; err != nil && b.image.Load().Topic(transactionStateTopic) == nil {
-		b.log.Warn("cannot create __transaction_state", zap.Error(err))
-	}
-	return b.syncImage()
+	return b.ensureInternalTopic(ctx, transactionStateTopic, b.cfg.TransactionStateLogNumPartitions, b.cfg.TransactionStateLogReplicationFactor,
+		map[string]string{
+			"cleanup.policy":      "compact",
+			"segment.bytes":       strconv.Itoa(int(b.cfg.TransactionStateLogSegmentBytes)),
+			"min.insync.replicas": strconv.Itoa(int(minISR)),
+		})
 }
 
 // txnCoordinatorNode is FindCoordinator for key type TRANSACTION: the

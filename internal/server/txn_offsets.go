@@ -176,45 +176,20 @@ func (l groupLog) ReplayTxn(ctx context.Context, partition int32, fn func(r grou
 	if err != nil {
 		return err
 	}
-	off, end := p.log.LogStartOffset(), p.log.HighWatermark()
-	var buf []byte
-	for off < end {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		res, err := p.log.Read(off, 1<<20, end, true)
-		if err != nil {
-			return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
-		}
-		if buf, err = res.ReadInto(buf[:0]); err != nil {
-			return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
-		}
-		if len(buf) == 0 {
-			return nil
-		}
-		for batch, err := range records.Batches(buf) {
-			if err != nil {
-				return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
+	err = scanLog(ctx, p.log, func(h records.Header, batch []byte) error {
+		return records.ForEachRecord(batch, maxDecompressedBatch, func(r *records.Record) error {
+			if !h.IsControl() {
+				return fn(group.ReplayedRecord{ProducerID: h.ProducerID, Transactional: h.IsTransactional(), Key: r.Key, Value: r.Value})
 			}
-			h, err := records.ParseHeader(batch)
-			if err != nil {
-				return fmt.Errorf("replay %s-%d at %d: %w", consumerOffsetsTopic, partition, off, err)
+			m, err := records.ParseControlRecord(r.Key, r.Value)
+			if err != nil || (m.Type != records.ControlCommit && m.Type != records.ControlAbort) {
+				return err
 			}
-			off = h.LastOffset() + 1
-			err = records.ForEachRecord(batch, maxDecompressedBatch, func(r *records.Record) error {
-				if !h.IsControl() {
-					return fn(group.ReplayedRecord{ProducerID: h.ProducerID, Transactional: h.IsTransactional(), Key: r.Key, Value: r.Value})
-				}
-				m, err := records.ParseControlRecord(r.Key, r.Value)
-				if err != nil || (m.Type != records.ControlCommit && m.Type != records.ControlAbort) {
-					return err
-				}
-				return fn(group.ReplayedRecord{ProducerID: h.ProducerID, Marker: true, Commit: m.Type == records.ControlCommit})
-			})
-			if err != nil {
-				return fmt.Errorf("replay %s-%d: %w", consumerOffsetsTopic, partition, err)
-			}
-		}
+			return fn(group.ReplayedRecord{ProducerID: h.ProducerID, Marker: true, Commit: m.Type == records.ControlCommit})
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("replay %s-%d: %w", consumerOffsetsTopic, partition, err)
 	}
 	return nil
 }

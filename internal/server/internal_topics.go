@@ -1,0 +1,97 @@
+package server
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/storage"
+)
+
+// scanLog calls fn for every batch of l from its log start to its high
+// watermark, in order. Coordinators use it to rebuild their state when they
+// take over a partition of an internal topic.
+func scanLog(ctx context.Context, l *storage.Log, fn func(h records.Header, batch []byte) error) error {
+	off, end := l.LogStartOffset(), l.HighWatermark()
+	var buf []byte
+	for off < end {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res, err := l.Read(off, 1<<20, end, true)
+		if err != nil {
+			return err
+		}
+		if buf, err = res.ReadInto(buf[:0]); err != nil {
+			return err
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		for batch, err := range records.Batches(buf) {
+			if err != nil {
+				return err
+			}
+			h, err := records.ParseHeader(batch)
+			if err != nil {
+				return err
+			}
+			off = h.LastOffset() + 1
+			if err := fn(h, batch); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// replayLog calls fn for every data record (control batches skipped) from
+// the log start to the high watermark.
+func replayLog(ctx context.Context, l *storage.Log, fn func(key, value []byte) error) error {
+	return scanLog(ctx, l, func(h records.Header, batch []byte) error {
+		if h.IsControl() {
+			return nil
+		}
+		return records.ForEachRecord(batch, maxDecompressedBatch, func(r *records.Record) error {
+			return fn(r.Key, r.Value)
+		})
+	})
+}
+
+// liveBrokers counts the unfenced brokers of img.
+func liveBrokers(img *controller.MetadataImage) int {
+	live := 0
+	for _, br := range img.Brokers() {
+		if !br.Fenced {
+			live++
+		}
+	}
+	return live
+}
+
+// ensureInternalTopic creates a coordinator's internal topic on first use,
+// as Kafka does when a client first looks for a coordinator. The
+// replication factor is capped by the live brokers, so a single node can
+// host topics configured for three.
+func (b *Broker) ensureInternalTopic(ctx context.Context, name string, partitions int32, rf int16, configs map[string]string) *controller.MetadataImage {
+	img := b.image.Load()
+	if img.Topic(name) != nil {
+		return img
+	}
+	if live := liveBrokers(img); live > 0 && int(rf) > live {
+		rf = int16(live)
+	}
+	cfg := make(map[string]*string, len(configs))
+	for k, v := range configs {
+		cfg[k] = &v
+	}
+	res := b.ctrl.CreateTopics(ctx, []controller.CreateTopic{{
+		Name: name, NumPartitions: partitions, ReplicationFactor: rf, Configs: cfg,
+	}}, false)
+	if err := res[0].Err; err != nil && b.image.Load().Topic(name) == nil {
+		b.log.Warn("cannot create internal topic", zap.String("topic", name), zap.Error(err))
+	}
+	return b.syncImage()
+}

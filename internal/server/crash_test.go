@@ -52,6 +52,22 @@ func spoolBinary(t *testing.T) string {
 	return buildOnce.path
 }
 
+// processEnv configures a single-node spool serve subprocess on fresh
+// loopback ports with its data in dataDir; extra adds KAFKA_* variables.
+func processEnv(t *testing.T, dataDir string, extra ...string) (addr string, env []string) {
+	port, cport := freePort(t), freePort(t)
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	env = append([]string{
+		fmt.Sprintf("KAFKA_LISTENERS=PLAINTEXT://%s,CONTROLLER://127.0.0.1:%d", addr, cport),
+		fmt.Sprintf("KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s", addr),
+		"KAFKA_NODE_ID=1", "KAFKA_PROCESS_ROLES=broker,controller",
+		"KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
+		fmt.Sprintf("KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:%d", cport),
+		"KAFKA_LOG_DIRS=" + dataDir,
+	}, extra...)
+	return addr, env
+}
+
 // process is a spool serve subprocess.
 type process struct {
 	cmd  *exec.Cmd
@@ -91,18 +107,8 @@ func startProcess(t *testing.T, bin string, env []string, addr, logPath string) 
 // batch served fails its CRC.
 func TestKillDuringProduce(t *testing.T) {
 	bin := spoolBinary(t)
-	port, cport := freePort(t), freePort(t)
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	env := []string{
-		fmt.Sprintf("KAFKA_LISTENERS=PLAINTEXT://%s,CONTROLLER://127.0.0.1:%d", addr, cport),
-		fmt.Sprintf("KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s", addr),
-		"KAFKA_NODE_ID=1", "KAFKA_PROCESS_ROLES=broker,controller",
-		"KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
-		fmt.Sprintf("KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:%d", cport),
-		"KAFKA_LOG_DIRS=" + filepath.Join(dir, "data"),
-		"KAFKA_LOG_FLUSH_INTERVAL_MESSAGES=1",
-	}
+	addr, env := processEnv(t, filepath.Join(dir, "data"), "KAFKA_LOG_FLUSH_INTERVAL_MESSAGES=1")
 	logPath := filepath.Join(dir, "spool.log")
 	p := startProcess(t, bin, env, addr, logPath)
 	createTopic(t, addr, "crash", 1, nil)
@@ -188,18 +194,9 @@ func TestKillDuringProduce(t *testing.T) {
 // serves everything that was written.
 func TestSigtermShutsDownCleanly(t *testing.T) {
 	bin := spoolBinary(t)
-	port, cport := freePort(t), freePort(t)
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	data := filepath.Join(dir, "data")
-	env := []string{
-		fmt.Sprintf("KAFKA_LISTENERS=PLAINTEXT://%s,CONTROLLER://127.0.0.1:%d", addr, cport),
-		fmt.Sprintf("KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s", addr),
-		"KAFKA_NODE_ID=1", "KAFKA_PROCESS_ROLES=broker,controller",
-		"KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
-		fmt.Sprintf("KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:%d", cport),
-		"KAFKA_LOG_DIRS=" + data,
-	}
+	addr, env := processEnv(t, filepath.Join(dir, "data"))
 	logPath := filepath.Join(dir, "spool.log")
 	p := startProcess(t, bin, env, addr, logPath)
 	createTopic(t, addr, "term", 2, nil)

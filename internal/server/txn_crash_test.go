@@ -18,18 +18,8 @@ import (
 // new producer with the same transactional id commits normally.
 func TestKillDuringTransaction(t *testing.T) {
 	bin := spoolBinary(t)
-	port, cport := freePort(t), freePort(t)
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	env := []string{
-		fmt.Sprintf("KAFKA_LISTENERS=PLAINTEXT://%s,CONTROLLER://127.0.0.1:%d", addr, cport),
-		fmt.Sprintf("KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s", addr),
-		"KAFKA_NODE_ID=1", "KAFKA_PROCESS_ROLES=broker,controller",
-		"KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
-		fmt.Sprintf("KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:%d", cport),
-		"KAFKA_LOG_DIRS=" + filepath.Join(dir, "data"),
-		"KAFKA_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS=200",
-	}
+	addr, env := processEnv(t, filepath.Join(dir, "data"), "KAFKA_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS=200")
 	logPath := filepath.Join(dir, "spool.log")
 	p := startProcess(t, bin, env, addr, logPath)
 	createTopic(t, addr, "crashtx", 2, nil)

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/spool-broker/spool/controller"
@@ -103,20 +102,6 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 	return resp, nil
 }
 
-// fetchBufPool holds the buffers fetched records are read into. One buffer
-// serves a whole response; it returns to the pool once the response is
-// encoded (reqCtx.done).
-var fetchBufPool sync.Pool
-
-func getFetchBuf(n int) *[]byte {
-	if p, ok := fetchBufPool.Get().(*[]byte); ok && cap(*p) >= n {
-		*p = (*p)[:0]
-		return p
-	}
-	b := make([]byte, 0, n)
-	return &b
-}
-
 // resolveFetch finds the partition a fetch names and checks leadership and
 // epochs; problems go to r.code.
 func (b *Broker) resolveFetch(img *controller.MetadataImage, v int16, r *fetchRead) {
@@ -196,14 +181,15 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 			total += reads[i].res.Size
 		}
 	}
+	// Records dominate the response; the rest is tens of bytes a partition.
+	rc.respSize = total + 64*len(reads) + 256
 	var buf *[]byte
 	if total > 0 {
-		buf = getFetchBuf(total)
-		rc.done = append(rc.done, func() {
-			if cap(*buf) <= 64<<20 {
-				fetchBufPool.Put(buf)
-			}
-		})
+		// One pooled buffer holds every partition's records; it goes back
+		// to the pool once the response is encoded.
+		pool := &rc.c.s.bufs
+		buf = pool.get(0, total)
+		rc.done = append(rc.done, func() { pool.put(buf) })
 	}
 	byTopic := map[fetchTopicKey]int{}
 	for i := range reads {
@@ -224,12 +210,15 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 			pd.LastStableOffset = r.lso
 			pd.LogStartOffset = r.res.LogStartOffset
 			if r.code == 0 && r.res.Size > 0 {
-				buf, err := r.res.ReadInto(make([]byte, 0, r.res.Size))
+				start := len(*buf)
+				out, err := r.res.ReadInto(*buf)
 				if err != nil {
 					pd.ErrorCode = errcode.KafkaStorageError
+					*buf = out[:start]
 				} else {
-					pd.Records = buf
-					b.metrics.bytesOut.Add(float64(len(buf)))
+					*buf = out
+					pd.Records = out[start:len(out):len(out)]
+					b.metrics.bytesOut.Add(float64(len(pd.Records)))
 					for _, a := range r.aborted {
 						pd.AbortedTransactions = append(pd.AbortedTransactions, protocol.FetchResponseAbortedTransaction{
 							ProducerID: protocol.ProducerID(a.ProducerID), FirstOffset: a.FirstOffset,

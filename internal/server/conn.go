@@ -53,7 +53,9 @@ type inflight struct {
 	frame    *[]byte // pooled buffer the request aliases
 	received time.Time
 	out      []byte // encoded response, size prefix included; nil: no response
-	release  bool   // holds a global in-flight slot
+	// respSizeHint is the handler's estimate of the response size.
+	respSizeHint int
+	release      bool // holds a global in-flight slot
 }
 
 func (s *Server) serveConn(ctx context.Context, nc net.Conn, listener string) {

@@ -19,6 +19,9 @@ type reqCtx struct {
 	// done runs after the response is encoded: buffers the response
 	// aliases (fetched records) go back to their pools there.
 	done []func()
+	// respSize, when set, is about how large the encoded response will
+	// be, so its buffer is taken from the pool at the right size.
+	respSize int
 }
 
 // handlerFunc answers one request. A nil response means "send nothing"
@@ -99,6 +102,7 @@ func (c *conn) handle(f *inflight) (err error) {
 		}
 	}()
 	resp, err := h.fn(c.ctx, rc, f.req)
+	f.respSizeHint = rc.respSize
 	m := c.s.metrics
 	name := apiName(key)
 	m.requests.WithLabelValues(name).Inc()
@@ -114,7 +118,7 @@ func (c *conn) handle(f *inflight) (err error) {
 
 // encode writes resp as f's response frame.
 func (c *conn) encode(f *inflight, v int16, resp protocol.Response) error {
-	out, err := protocol.AppendResponse(c.s.getResp(), f.hdr.CorrelationID, f.hdr.RequestAPIKey, v, resp)
+	out, err := protocol.AppendResponse(c.s.getResp(f.respSizeHint), f.hdr.CorrelationID, f.hdr.RequestAPIKey, v, resp)
 	if err != nil {
 		return fmt.Errorf("encode %s response: %w", apiName(f.hdr.RequestAPIKey), err)
 	}

@@ -38,8 +38,7 @@ type Server struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 
-	framePools [maxFrameClass - minFrameClass + 1]sync.Pool
-	respPool   sync.Pool
+	bufs bufPool
 }
 
 // ServerConfig holds the network limits (Kafka's names in comments).
@@ -191,56 +190,56 @@ func (s *Server) Shutdown(ctx context.Context) {
 	<-done
 }
 
-// Request frames come from size-classed pools (powers of two from 4 KiB to
-// 8 MiB), so a steady stream of produce requests reuses buffers instead of
-// allocating, and zeroing, a fresh one per request.
+// Request frames and response buffers come from one size-classed pool
+// (powers of two from 4 KiB to 64 MiB), so steady produce and fetch traffic
+// reuses buffers instead of allocating, and zeroing, fresh ones per request.
 const (
-	minFrameClass = 12 // 4 KiB
-	maxFrameClass = 23 // 8 MiB; larger frames are allocated and dropped
+	minBufClass = 12 // 4 KiB
+	maxBufClass = 26 // 64 MiB; larger buffers are allocated and dropped
 )
 
-func frameClass(n int) int {
-	c := minFrameClass
-	for c <= maxFrameClass && 1<<c < n {
-		c++
-	}
-	return c
+// bufPool is a set of sync.Pools by power-of-two capacity.
+type bufPool struct {
+	classes [maxBufClass - minBufClass + 1]sync.Pool
 }
 
-// getFrame returns a buffer of exactly n bytes.
-func (s *Server) getFrame(n int) *[]byte {
-	c := frameClass(n)
-	if c <= maxFrameClass {
-		if p, ok := s.framePools[c-minFrameClass].Get().(*[]byte); ok {
-			*p = (*p)[:n]
-			return p
-		}
-		b := make([]byte, n, 1<<c)
+// get returns a buffer of length n whose capacity is at least max(n, hint).
+func (bp *bufPool) get(n, hint int) *[]byte {
+	c := minBufClass
+	for c <= maxBufClass && 1<<c < max(n, hint) {
+		c++
+	}
+	if c > maxBufClass {
+		b := make([]byte, n, max(n, hint))
 		return &b
 	}
-	b := make([]byte, n)
+	if p, ok := bp.classes[c-minBufClass].Get().(*[]byte); ok {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]byte, n, 1<<c)
 	return &b
 }
 
-func (s *Server) putFrame(p *[]byte) {
-	c := frameClass(cap(*p))
-	if c > maxFrameClass || 1<<c != cap(*p) {
-		return // not from a pool
+// put returns a buffer to the class its capacity fully covers.
+func (bp *bufPool) put(p *[]byte) {
+	c := maxBufClass
+	for c >= minBufClass && 1<<c > cap(*p) {
+		c--
 	}
-	s.framePools[c-minFrameClass].Put(p)
-}
-
-func (s *Server) getResp() []byte {
-	if p, ok := s.respPool.Get().(*[]byte); ok {
-		return (*p)[:0]
-	}
-	return make([]byte, 0, 4096)
-}
-
-func (s *Server) putResp(b []byte) {
-	if cap(b) > 8<<20 {
+	if c < minBufClass || cap(*p) > 1<<(maxBufClass+1) {
 		return
 	}
-	b = b[:0]
-	s.respPool.Put(&b)
+	*p = (*p)[:0]
+	bp.classes[c-minBufClass].Put(p)
 }
+
+// getFrame returns a buffer of exactly n bytes for a request frame.
+func (s *Server) getFrame(n int) *[]byte { return s.bufs.get(n, 0) }
+
+func (s *Server) putFrame(p *[]byte) { s.bufs.put(p) }
+
+// getResp returns an empty buffer for a response of about hint bytes.
+func (s *Server) getResp(hint int) []byte { return *s.bufs.get(0, hint) }
+
+func (s *Server) putResp(b []byte) { s.bufs.put(&b) }

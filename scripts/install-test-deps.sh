@@ -3,7 +3,7 @@
 # machine). Idempotent; prints what it installs.
 set -euo pipefail
 need_apt=()
-command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
+command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v unzip >/dev/null || need_apt+=(unzip)
 command -v kcat >/dev/null || need_apt+=(kcat)

@@ -34,11 +34,8 @@ match() { # match VALUE "glob,glob" → true when the list is empty or a glob ma
 cleanup() {
 	"$here/lib/kafka.sh" stop ref >/dev/null 2>&1
 	"$here/lib/kafka.sh" stop ref2 >/dev/null 2>&1 # scenarios/mm2.sh's second clusters
+	"$here/lib/spool.sh" stop spool >/dev/null 2>&1
 	"$here/lib/spool.sh" stop spool2 >/dev/null 2>&1
-	if [ -f "$COMPAT_RUN/spool.pid" ]; then
-		kill "$(cat "$COMPAT_RUN/spool.pid")" 2>/dev/null
-		rm -rf "$(cat "$COMPAT_RUN/spool.dir" 2>/dev/null)"
-	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -60,42 +57,7 @@ start_spool() {
 		probe "$SPOOL_BOOTSTRAP"
 		return
 	fi
-	[ -x "$root/bin/spool" ] || { echo "bin/spool does not exist (make build)"; return 1; }
-	local dir start
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/compat-spool.XXXXXX")
-	echo "$dir" > "$COMPAT_RUN/spool.dir"
-	# The same server.properties the reference Kafka gets (lib/kafka.sh), but
-	# for ports and directory: Spool reads Kafka's configuration unchanged.
-	cat > "$dir/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:29093
-listeners=PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093
-advertised.listeners=PLAINTEXT://127.0.0.1:29092
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$dir/data
-num.partitions=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=3
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=3
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=true
-PROPS
-	start=$(date +%s.%N)
-	(cd "$root" && exec ./bin/spool serve "$dir/server.properties") > "$COMPAT_RUN/spool.log" 2>&1 &
-	echo $! > "$COMPAT_RUN/spool.pid"
-	if ! wait_port 127.0.0.1:29092 30 "$!"; then
-		echo "bin/spool serve did not accept connections on 127.0.0.1:29092 within 30s; log: $COMPAT_RUN/spool.log"
-		tail -n 5 "$COMPAT_RUN/spool.log"
-		return 1
-	fi
-	printf 'spool: started on 127.0.0.1:29092 in %.1fs\n' "$(echo "$(date +%s.%N) - $start" | bc)"
+	"$here/lib/spool.sh" start spool 29092 29093 || return 1
 	echo 127.0.0.1:29092 > "$COMPAT_RUN/spool.bootstrap"
 	probe 127.0.0.1:29092
 }

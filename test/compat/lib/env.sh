@@ -22,3 +22,31 @@ java_bg() {
 		-Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -Dcompat.log.level=INFO \
 		-cp "$JAVA_LIB/*" "$@"
 }
+
+# server_properties DIR BROKER_PORT CONTROLLER_PORT writes DIR/server.properties for a
+# single-node KRaft combined-mode broker. The reference Kafka (lib/kafka.sh) and Spool
+# (lib/spool.sh) get the very same file: Spool reads Kafka's configuration unchanged.
+server_properties() {
+	local dir=$1 bport=$2 cport=$3
+	cat > "$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+PROPS
+}

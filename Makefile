@@ -11,7 +11,7 @@ SPECS     := $(SPECS_CACHE)/$(KAFKA_VERSION)
 SPECS_OLD := $(SPECS_CACHE)/$(KAFKA_OLD_VERSION)
 FUZZTIME  ?= 60s
 
-.PHONY: all build run test fmt-check vet lint race specs generate gen verify-gen fuzz bench bench-smoke compat clean
+.PHONY: all build run test test-deps fmt-check vet lint race specs generate gen verify-gen fuzz bench bench-smoke compat clean
 
 all: build
 
@@ -47,7 +47,14 @@ lint: fmt-check vet
 race:
 	$(GO) test -race ./...
 
-test: fmt-check vet verify-gen
+# test-deps installs, once and idempotently, what the tests drive: Debian packages (JDK,
+# Maven, kcat), Go modules, Kafka's specs, and the client matrix (Kafka 4.3.1 jars,
+# Python/Node/Go clients) into ~/.cache. A second run takes a second or two.
+test-deps:
+	./scripts/install-test-deps.sh
+	./test/compat/install.sh
+
+test: test-deps fmt-check vet verify-gen
 	$(GO) test -race -timeout 14m ./...
 
 fuzz:

@@ -191,11 +191,11 @@ func (s *Server) Shutdown(ctx context.Context) {
 }
 
 // Request frames and response buffers come from one size-classed pool
-// (powers of two from 4 KiB to 64 MiB), so steady produce and fetch traffic
+// (powers of two from 4 KiB to 8 MiB), so steady produce and fetch traffic
 // reuses buffers instead of allocating, and zeroing, fresh ones per request.
 const (
 	minBufClass = 12 // 4 KiB
-	maxBufClass = 26 // 64 MiB; larger buffers are allocated and dropped
+	maxBufClass = 23 // 8 MiB; larger buffers are allocated and left to the GC, so a burst of huge requests doesn't pin memory
 )
 
 // bufPool is a set of sync.Pools by power-of-two capacity.

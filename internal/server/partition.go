@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -163,14 +164,9 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 	b.imageMu.Unlock()
 }
 
-func sameSettings(a, b *config.LogSettings) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	// LogSettings holds slices and pointers; compare the parts that matter
-	// by value through their string form.
-	return fmt.Sprintf("%+v", *a) == fmt.Sprintf("%+v", *b)
-}
+// sameSettings compares by value; LogSettings holds slices and pointers
+// (CompressionLevel), which DeepEqual follows.
+func sameSettings(a, b *config.LogSettings) bool { return reflect.DeepEqual(a, b) }
 
 func (b *Broker) openPartition(tp storage.TopicPartition, id controller.TopicID, s config.LogSettings) (*Partition, error) {
 	cfg := storageConfig(s)

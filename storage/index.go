@@ -97,6 +97,17 @@ func (x *mmapIndex) remapFileLocked(f *os.File, size int) error {
 	if err != nil {
 		return fmt.Errorf("storage: mmap %s: %w", x.path, err)
 	}
+	// Index pages are touched one at a time (binary searches, one append
+	// position), so turn off the kernel's fault read-around. Without this,
+	// the first store into a preallocated (sparse) index makes the kernel
+	// read around the faulting page: up to read_ahead_kb*2 of zero-filled
+	// page cache (16 MiB where read_ahead_kb is 8192), which took ~4 ms per
+	// index on the produce path and, with 1000 fresh partitions, dominated
+	// produce p99. With MADV_RANDOM the first store costs ~40 µs.
+	if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MADV_RANDOM); errno != 0 {
+		_ = syscall.Munmap(b)
+		return fmt.Errorf("storage: madvise %s: %w", x.path, errno)
+	}
 	x.data = b
 	return nil
 }

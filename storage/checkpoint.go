@@ -64,7 +64,8 @@ func writeCheckpointLines(path string, lines []string) error {
 }
 
 // readCheckpointLines returns the entry lines, each split into fields, after
-// checking the version and count. A missing file yields no lines.
+// checking the version and count. A missing file yields nil lines (an empty
+// one, an empty non-nil slice).
 func readCheckpointLines(path string, fields int) ([][]string, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {

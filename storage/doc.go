@@ -84,6 +84,13 @@
 //	  3 0                        leader epoch, its start offset
 //	  5 640
 //
+// The leader epoch cache lives in memory; leader-epoch-checkpoint is written
+// only when the log is flushed (before the recovery point moves) and after a
+// recovery changed it, never on leader election or partition creation. So
+// it is exact below the recovery point and may be stale (or, for a log never
+// flushed, missing) above it, where recovery rebuilds it from the batches.
+// A new partition's directory gets just its first segment's three files.
+//
 // # Recovery
 //
 // A log dir with .kafka_cleanshutdown trusts its indexes: each segment's
@@ -92,6 +99,11 @@
 // recovery point onward is rescanned: header sanity, increasing offsets and
 // CRC of each batch, indexes rebuilt; the first invalid byte truncates the
 // segment and later segments are deleted (logged with bytes and offsets).
+// The leader epoch entries starting in the rescanned segments are dropped
+// and reassigned from the batches' PartitionLeaderEpoch (a batch whose epoch
+// is above the latest starts an entry, as in Kafka's LogSegment.recover); a
+// missing or unreadable leader-epoch-checkpoint of a non-empty log makes
+// every segment's batch headers be scanned for it, clean shutdown or not.
 // The marker is removed once the dir is loaded and written again by a clean
 // Manager.Close.
 //
@@ -109,6 +121,7 @@
 // Locks are taken in this order, never the reverse:
 //
 //	Manager.mu → Log.mu → Log.flushMu → Log.stateMu → mmapIndex.mu
+//	Log.flushMu → LeaderEpochCache.fileMu → LeaderEpochCache.mu
 //	LeaderEpochCache.mu is a leaf, taken under Log.mu or alone.
 //
 // Flushing (fsync) holds flushMu but not Log.mu, so appends continue while an

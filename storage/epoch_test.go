@@ -11,8 +11,9 @@ import (
 
 func TestLeaderEpochCache(t *testing.T) {
 	dir := t.TempDir()
-	c, err := loadLeaderEpochCache(dir, zaptest.NewLogger(t))
+	c, found, err := loadLeaderEpochCache(dir, zaptest.NewLogger(t))
 	require.NoError(t, err)
+	require.False(t, found)
 	require.Equal(t, UndefinedEpoch, c.LatestEpoch())
 	require.NoError(t, c.Assign(1, 0))
 	require.NoError(t, c.Assign(1, 5)) // same epoch later: no-op
@@ -21,12 +22,17 @@ func TestLeaderEpochCache(t *testing.T) {
 	require.NoError(t, c.Assign(-1, 30)) // no epoch: ignored
 	require.Equal(t, []EpochEntry{{1, 0}, {3, 10}, {4, 25}}, c.Entries())
 
+	// Changes stay in memory until flush writes the file.
+	_, err = os.Stat(filepath.Join(dir, LeaderEpochCheckpointFile))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	require.NoError(t, c.flush())
 	// Kafka's text format: version, count, "epoch startOffset" lines.
 	data, err := os.ReadFile(filepath.Join(dir, LeaderEpochCheckpointFile))
 	require.NoError(t, err)
 	require.Equal(t, "0\n3\n1 0\n3 10\n4 25\n", string(data))
-	c2, err := loadLeaderEpochCache(dir, zaptest.NewLogger(t))
+	c2, found, err := loadLeaderEpochCache(dir, zaptest.NewLogger(t))
 	require.NoError(t, err)
+	require.True(t, found)
 	require.Equal(t, c.Entries(), c2.Entries())
 
 	const leo = 40
@@ -62,6 +68,7 @@ func TestLeaderEpochCache(t *testing.T) {
 	require.NoError(t, c.TruncateFromStart(30))
 	require.Equal(t, []EpochEntry{{6, 30}}, c.Entries())
 	require.NoError(t, c.Clear())
+	require.NoError(t, c.flush())
 	data, err = os.ReadFile(filepath.Join(dir, LeaderEpochCheckpointFile))
 	require.NoError(t, err)
 	require.Equal(t, "0\n0\n", string(data))

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -116,7 +117,8 @@ func OpenLog(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) (*Log
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	fresh, err := makeLogDir(dir)
+	if err != nil {
 		return nil, fmt.Errorf("storage: create log dir: %w", err)
 	}
 	l := &Log{
@@ -124,12 +126,13 @@ func OpenLog(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) (*Log
 		logger: logger.With(zap.String("topic", tp.Topic), zap.Int32("partition", tp.Partition)),
 	}
 	l.cfg.Store(&cfg)
-	if l.epochs, err = loadLeaderEpochCache(dir, l.logger); err != nil {
-		return nil, err
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.loadLocked(opts); err != nil {
+	load := l.loadLocked
+	if fresh {
+		load = l.createLocked
+	}
+	if err := load(opts); err != nil {
 		for _, s := range l.segments {
 			s.close()
 		}
@@ -139,10 +142,63 @@ func OpenLog(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) (*Log
 	return l, nil
 }
 
+// makeLogDir creates dir, reporting whether it is new (fresh); an existing
+// dir is not an error.
+func makeLogDir(dir string) (fresh bool, err error) {
+	err = os.Mkdir(dir, 0o755)
+	if errors.Is(err, os.ErrNotExist) { // the log dir itself is missing
+		if err = os.MkdirAll(filepath.Dir(dir), 0o755); err == nil {
+			err = os.Mkdir(dir, 0o755)
+		}
+	}
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, os.ErrExist):
+		if fi, serr := os.Stat(dir); serr != nil || !fi.IsDir() {
+			return false, err
+		}
+		return false, nil
+	}
+	return false, err
+}
+
+// createLocked sets up a log in a directory OpenLog just created: one empty
+// active segment at the log start offset. There is nothing to list, recover
+// or replay, and no checkpoint to read, so creating a partition costs the
+// directory, the segment's files and no fsync (the epoch cache is written
+// once data is flushed; a crash before that leaves an empty log or a
+// missing directory, both of which the next start handles).
+func (l *Log) createLocked(opts OpenOptions) error {
+	l.epochs = newLeaderEpochCache(l.dir, l.logger)
+	base := max(opts.LogStartOffset, 0)
+	s, err := openSegment(l.dir, base, l.cfg.Load(), true)
+	if err != nil {
+		return err
+	}
+	l.segments = []*Segment{s}
+	l.logStartOffset, l.highWatermark, l.logEndOffset = base, base, base
+	l.recoveryPoint.Store(base)
+	l.producers = newProducerStateManager()
+	l.firstUnstable.Store(-1)
+	return nil
+}
+
 // loadLocked is Kafka's LogLoader: list the segments, trust or rebuild their
-// indexes, re-validate what was not flushed, and derive the offsets.
+// indexes, re-validate what was not flushed, rebuild the leader epochs of
+// what was re-validated, and derive the offsets.
 func (l *Log) loadLocked(opts OpenOptions) error {
 	cfg := l.cfg.Load()
+	epochs, found, err := loadLeaderEpochCache(l.dir, l.logger)
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	if err != nil {
+		l.logger.Warn("unreadable leader epoch checkpoint, rebuilding it from the log", zap.Error(err))
+	}
+	l.epochs = epochs
+	epochsLost := err != nil || !found
+	loaded := epochs.Entries()
 	if err := l.completeSwapsLocked(); err != nil {
 		return err
 	}
@@ -245,6 +301,9 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 		}
 		break
 	}
+	if err := l.rebuildEpochsLocked(segs, firstRecovered, epochsLost); err != nil {
+		return err
+	}
 	if len(segs) == 0 {
 		s, err := openSegment(l.dir, max(opts.LogStartOffset, 0), cfg, true)
 		if err != nil {
@@ -265,6 +324,16 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 	l.logStartOffset = min(max(opts.LogStartOffset, segs[0].baseOffset), l.logEndOffset)
 	l.highWatermark = l.logStartOffset
 	l.recoveryPoint.Store(min(max(opts.RecoveryPoint, 0), l.logEndOffset))
+	// Start before end: entries of a checkpoint older than a
+	// TruncateFullyAndStartAt all lie below the new start; moved up to it,
+	// they are then at the log end offset, which no batch has yet, and go.
+	if err := l.epochs.TruncateFromStart(l.logStartOffset); err != nil {
+		return err
+	}
+	if err := l.epochs.TruncateFromEnd(l.logEndOffset); err != nil {
+		return err
+	}
+	l.epochs.setDirty(epochsLost || !slices.Equal(loaded, l.epochs.Entries()))
 	if firstRecovered >= 0 {
 		// Recovered data is valid; make it durable so the recovery point can
 		// move to the end and the next unclean start rescans none of it.
@@ -275,13 +344,12 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 		}
 	}
 	if firstRecovered >= 0 || opts.CleanShutdown {
+		// The epochs of every batch below the new recovery point must be on
+		// disk first (see LeaderEpochCache); a no-op unless they changed.
+		if err := l.epochs.flush(); err != nil {
+			return err
+		}
 		l.recoveryPoint.Store(l.logEndOffset)
-	}
-	if err := l.epochs.TruncateFromEnd(l.logEndOffset); err != nil {
-		return err
-	}
-	if err := l.epochs.TruncateFromStart(l.logStartOffset); err != nil {
-		return err
 	}
 	if err := l.loadProducerStateLocked(); err != nil {
 		return err
@@ -289,6 +357,51 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 	l.logger.Info("log loaded",
 		zap.Int("segments", len(segs)), zap.Int64("log_start_offset", l.logStartOffset),
 		zap.Int64("log_end_offset", l.logEndOffset), zap.Bool("clean_shutdown", opts.CleanShutdown))
+	return nil
+}
+
+// rebuildEpochsLocked reassigns leader epochs from the batches'
+// PartitionLeaderEpoch, as Kafka's LogSegment.recover does: from segment
+// from on (the first one recovery re-validated, -1 for none), or from the
+// first segment when the checkpoint was lost (missing or unreadable while
+// the log holds batches). Entries starting in the rescanned range are
+// dropped first; then a batch whose epoch is above the latest starts a new
+// entry. Below the rescanned range the checkpoint is trusted: flushTo writes
+// it before it moves the recovery point past any entry.
+func (l *Log) rebuildEpochsLocked(segs []*Segment, from int, lost bool) error {
+	if lost {
+		for i, s := range segs {
+			if s.Size() > 0 {
+				from = i
+				break
+			}
+		}
+	}
+	if from < 0 || from >= len(segs) {
+		return nil
+	}
+	if err := l.epochs.TruncateFromEnd(segs[from].baseOffset); err != nil {
+		return err
+	}
+	for _, s := range segs[from:] {
+		hs := newHeaderScanner(s)
+		limit := s.Size()
+		for pos := int64(0); pos < limit; {
+			h, err := hs.at(pos, limit)
+			if err != nil {
+				hs.release()
+				return fmt.Errorf("storage: rebuild leader epochs: %w", err)
+			}
+			if e := h.PartitionLeaderEpoch; e >= 0 && e > l.epochs.LatestEpoch() {
+				if err := l.epochs.Assign(e, h.BaseOffset); err != nil {
+					hs.release()
+					return err
+				}
+			}
+			pos += int64(h.Size())
+		}
+		hs.release()
+	}
 	return nil
 }
 
@@ -622,6 +735,11 @@ func (l *Log) flushTo(need, upTo int64) error {
 		if err := s.sync(); err != nil {
 			return err
 		}
+	}
+	// Entries of the epochs of the batches just synced must be durable
+	// before the recovery point passes them (see LeaderEpochCache).
+	if err := l.epochs.flush(); err != nil {
+		return err
 	}
 	l.metrics.observeFsync(time.Since(start))
 	l.recoveryPoint.Store(max(rp, target))

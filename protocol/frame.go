@@ -85,6 +85,29 @@ func ParseRequest(frame []byte) (RequestHeader, Request, error) {
 	return hdr, req, nil
 }
 
+// ParseRequestHeader decodes only the request header at the start of b,
+// which may hold just a prefix of the frame, and returns the header's length,
+// so a body can be read separately (ProduceReader). It fails for a key or
+// version Spool does not know, and with wire.ErrShort when b ends inside the
+// header; ParseRequest on the whole frame reports such requests properly.
+func ParseRequestHeader(b []byte) (RequestHeader, int, error) {
+	var hdr RequestHeader
+	if len(b) < 4 {
+		return hdr, 0, wire.ErrShort
+	}
+	key := int16(binary.BigEndian.Uint16(b))
+	version := int16(binary.BigEndian.Uint16(b[2:]))
+	hv := RequestHeaderVersion(key, version)
+	if hv < 0 {
+		return hdr, 0, fmt.Errorf("%w: key %d v%d", ErrUnsupportedVersion, key, version)
+	}
+	r := wire.NewReader(b)
+	if err := hdr.Decode(r, hv); err != nil {
+		return hdr, 0, err
+	}
+	return hdr, r.Offset(), nil
+}
+
 // DecodeResponse decodes a response frame (without size prefix) for key at
 // version: the response header, then the body. It is the client-side
 // counterpart of ParseRequest, used by tests and tools.

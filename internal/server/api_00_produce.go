@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
@@ -13,43 +14,140 @@ import (
 )
 
 func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.ProduceRequest) (*protocol.ProduceResponse, error) {
-	resp := &protocol.ProduceResponse{Responses: make([]protocol.ProduceResponseTopicProduceResponse, 0, len(req.TopicData))}
-	acksValid := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
-	img := b.image.Load()
+	pc := b.newProduceCall(rc, req.TransactionalID, req.Acks)
 	for _, td := range req.TopicData {
-		tr := protocol.ProduceResponseTopicProduceResponse{Name: td.Name, TopicID: td.TopicID}
-		topic := string(td.Name)
-		idErr := int16(0)
-		if rc.v >= 13 {
-			if t := img.TopicByID(topicIDOf(td.TopicID)); t != nil {
-				topic = t.Name
-			} else {
-				idErr = errcode.UnknownTopicID
-			}
-		}
+		t := pc.topic(td.Name, td.TopicID)
 		for _, pd := range td.PartitionData {
-			pr := protocol.ProduceResponsePartitionProduceResponse{
-				Index: pd.Index, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1,
-			}
-			switch {
-			case !acksValid:
-				pr.ErrorCode = errcode.InvalidRequiredAcks
-			case idErr != 0:
-				pr.ErrorCode = idErr
-			default:
-				b.produceTo(rc, req.TransactionalID, topic, &pr, pd.Records)
-			}
-			if pr.ErrorCode != 0 {
-				b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
-			}
-			tr.PartitionResponses = append(tr.PartitionResponses, pr)
+			t.partition(pd.Index, pd.Records)
 		}
-		resp.Responses = append(resp.Responses, tr)
+		pc.endTopic(t)
 	}
 	if req.Acks == 0 {
 		return nil, nil
 	}
-	return resp, nil
+	return pc.resp, nil
+}
+
+// handleProduceBody answers a Produce request whose body the handler reads
+// off the connection (see conn_body.go): each partition is validated and
+// appended as soon as its records are in. An error means the body could not
+// be read or is malformed; the connection closes.
+func (b *Broker) handleProduceBody(ctx context.Context, rc *reqCtx, body *protocol.ProduceReader) (protocol.Response, error) {
+	c := rc.c
+	c.extendReadDeadline()
+	head, err := body.Head()
+	if err != nil {
+		return nil, err
+	}
+	pc := b.newProduceCall(rc, head.TransactionalID, head.Acks)
+	// One pooled buffer holds each partition's records in turn: nothing
+	// keeps them once appended.
+	var buf *[]byte
+	defer func() {
+		if buf != nil {
+			c.s.putFrame(buf)
+		}
+	}()
+	recordsBuf := func(n int) []byte {
+		if buf == nil || cap(*buf) < n {
+			if buf != nil {
+				c.s.putFrame(buf)
+			}
+			buf = c.s.getFrame(n)
+		}
+		return (*buf)[:n]
+	}
+	for {
+		td, ok, err := body.NextTopic()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		t := pc.topic(td.Name, td.TopicID)
+		for range td.Partitions {
+			c.extendReadDeadline()
+			index, recs, err := body.NextPartition(recordsBuf)
+			if err != nil {
+				return nil, err
+			}
+			t.partition(index, recs)
+		}
+		pc.endTopic(t)
+	}
+	if err := body.Finish(); err != nil {
+		return nil, err
+	}
+	if head.Acks == 0 {
+		return nil, nil
+	}
+	return pc.resp, nil
+}
+
+// produceCall answers one Produce request partition by partition, in
+// request order, whether it was decoded whole or is being streamed.
+type produceCall struct {
+	b               *Broker
+	rc              *reqCtx
+	transactionalID *protocol.TransactionalID
+	acksValid       bool
+	img             *controller.MetadataImage
+	resp            *protocol.ProduceResponse
+}
+
+func (b *Broker) newProduceCall(rc *reqCtx, transactionalID *protocol.TransactionalID, acks int16) *produceCall {
+	return &produceCall{
+		b: b, rc: rc, transactionalID: transactionalID,
+		acksValid: acks == 0 || acks == 1 || acks == -1,
+		img:       b.image.Load(),
+		resp:      &protocol.ProduceResponse{},
+	}
+}
+
+// produceTopic is one topic of the request and its partitions' answers.
+type produceTopic struct {
+	pc    *produceCall
+	name  string
+	idErr int16 // v13+: the topic ID is unknown
+	resp  protocol.ProduceResponseTopicProduceResponse
+}
+
+func (pc *produceCall) topic(name protocol.TopicName, id protocol.UUID) *produceTopic {
+	t := &produceTopic{pc: pc, name: string(name),
+		resp: protocol.ProduceResponseTopicProduceResponse{Name: name, TopicID: id}}
+	if pc.rc.v >= 13 {
+		if mt := pc.img.TopicByID(topicIDOf(id)); mt != nil {
+			t.name = mt.Name
+		} else {
+			t.idErr = errcode.UnknownTopicID
+		}
+	}
+	return t
+}
+
+// partition appends one partition's records and records the answer.
+func (t *produceTopic) partition(index int32, recs []byte) {
+	pc := t.pc
+	pr := protocol.ProduceResponsePartitionProduceResponse{
+		Index: index, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1,
+	}
+	switch {
+	case !pc.acksValid:
+		pr.ErrorCode = errcode.InvalidRequiredAcks
+	case t.idErr != 0:
+		pr.ErrorCode = t.idErr
+	default:
+		pc.b.produceTo(pc.rc, pc.transactionalID, t.name, &pr, recs)
+	}
+	if pr.ErrorCode != 0 {
+		pc.b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
+	}
+	t.resp.PartitionResponses = append(t.resp.PartitionResponses, pr)
+}
+
+func (pc *produceCall) endTopic(t *produceTopic) {
+	pc.resp.Responses = append(pc.resp.Responses, t.resp)
 }
 
 // produceTo validates and appends one partition's records, filling pr.

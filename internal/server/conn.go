@@ -18,7 +18,9 @@ import (
 //
 //	reader  reads frames, parses them and queues them on reqs (bounded by the
 //	        per-connection in-flight limit; when full it stops reading, which is
-//	        the back-pressure Kafka gets by muting the channel);
+//	        the back-pressure Kafka gets by muting the channel). Of a Produce
+//	        request it reads only the header, and waits while the handler
+//	        streams the body off the connection (conn_body.go);
 //	handler takes requests from reqs one at a time, in arrival order, and
 //	        queues the encoded responses on resps. A long-polling Fetch blocks
 //	        only this connection's later requests, exactly as in Kafka, so
@@ -56,6 +58,12 @@ type inflight struct {
 	// respSizeHint is the handler's estimate of the response size.
 	respSizeHint int
 	release      bool // holds a global in-flight slot
+	// body, when set, is a Produce request's body still on the connection:
+	// the handler reads it while appending, and the reader waits for
+	// bodyDone before reading the next frame (conn_body.go).
+	body     *protocol.ProduceReader
+	bodyDone chan struct{}
+	bodyErr  error // set before bodyDone closes: the body was not read to its end
 }
 
 func (s *Server) serveConn(ctx context.Context, nc net.Conn, listener string) {
@@ -125,6 +133,12 @@ func (c *conn) readLoop() {
 		// A body read must make progress; a client that sends a size and
 		// stalls is dropped after the request timeout, not the idle one.
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.s.requestReadTimeout))
+		if f := c.streamedRequest(br, size); f != nil {
+			if !c.enqueue(f) || !c.awaitBody(f) {
+				return
+			}
+			continue
+		}
 		frame := c.s.getFrame(int(size))
 		if _, err := io.ReadFull(br, *frame); err != nil {
 			c.s.putFrame(frame)
@@ -140,20 +154,28 @@ func (c *conn) readLoop() {
 				return
 			}
 		}
-		// Global in-flight limit (queued.max.requests): wait for a slot.
-		select {
-		case c.s.globalInflight <- struct{}{}:
-			f.release = true
-		case <-c.ctx.Done():
-			c.finish(f)
+		if !c.enqueue(f) {
 			return
 		}
-		select {
-		case c.reqs <- f:
-		case <-c.ctx.Done():
-			c.finish(f)
-			return
-		}
+	}
+}
+
+// enqueue hands f to the handler once it holds a global in-flight slot
+// (queued.max.requests). False: the connection is closing.
+func (c *conn) enqueue(f *inflight) bool {
+	select {
+	case c.s.globalInflight <- struct{}{}:
+		f.release = true
+	case <-c.ctx.Done():
+		c.finish(f)
+		return false
+	}
+	select {
+	case c.reqs <- f:
+		return true
+	case <-c.ctx.Done():
+		c.finish(f)
+		return false
 	}
 }
 
@@ -201,8 +223,13 @@ func (c *conn) handleLoop() {
 			close(c.resps)
 			return
 		}
-		if err := c.handle(f); err != nil {
-			c.log.Warn("closing connection", zap.Int16("api_key", f.hdr.RequestAPIKey), zap.Error(err))
+		err := c.handle(f)
+		if readFailed := c.endBody(f); err != nil {
+			if readFailed {
+				c.logReadEnd(err)
+			} else {
+				c.log.Warn("closing connection", zap.Int16("api_key", f.hdr.RequestAPIKey), zap.Error(err))
+			}
 			c.finish(f)
 			c.cancel()
 			close(c.resps)

@@ -19,7 +19,9 @@
 // queued.max.requests), the handler goroutine runs one request at a time, and
 // the writer coalesces ready responses into one writev. A long-polling Fetch
 // therefore delays only the requests behind it on the same connection, as in
-// Kafka. Malformed frames, unknown keys and unsupported versions close the
+// Kafka. Produce bodies are not read ahead: the reader parses the header and
+// waits while the handler reads the body itself, appending each partition as
+// soon as its records are in (conn_body.go). Malformed frames, unknown keys and unsupported versions close the
 // connection (Kafka's behaviour), except ApiVersions at an unknown version,
 // which is answered with UNSUPPORTED_VERSION in v0 form.
 //

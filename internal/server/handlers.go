@@ -82,7 +82,7 @@ func (c *conn) handle(f *inflight) (err error) {
 	if f.hdr.ClientID != nil && c.clientID != *f.hdr.ClientID {
 		c.clientID = *f.hdr.ClientID
 	}
-	if f.req == nil { // ApiVersions at a version this broker doesn't know
+	if f.req == nil && f.body == nil { // ApiVersions at a version this broker doesn't know
 		return c.encode(f, 0, b.apiVersionsResponse(errcode.UnsupportedVersion))
 	}
 	h, ok := b.handlers[key]
@@ -101,7 +101,12 @@ func (c *conn) handle(f *inflight) (err error) {
 			fn()
 		}
 	}()
-	resp, err := h.fn(c.ctx, rc, f.req)
+	var resp protocol.Response
+	if f.body != nil { // a Produce request whose body is still on the connection
+		resp, err = b.handleProduceBody(c.ctx, rc, f.body)
+	} else {
+		resp, err = h.fn(c.ctx, rc, f.req)
+	}
 	f.respSizeHint = rc.respSize
 	m := c.s.metrics
 	name := apiName(key)

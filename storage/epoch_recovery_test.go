@@ -200,3 +200,16 @@ func TestManagerCrashAfterCreatingPartitions(t *testing.T) {
 		require.Equal(t, want[tp], l.LeaderEpochCache().Entries(), "%s", tp)
 	}
 }
+
+// A log that never held a batch has no checkpoint to lose: restarting it,
+// cleanly or not, writes none (thousands of empty partitions would
+// otherwise each cost an fsync at startup).
+func TestEmptyLogRestartWritesNoCheckpoint(t *testing.T) {
+	for _, clean := range []bool{true, false} {
+		l := newTestLog(t, testConfig())
+		require.NoError(t, l.AssignEpoch(3, 0))
+		n := reopen(t, l, clean, 0)
+		require.NoFileExists(t, filepath.Join(n.Dir(), LeaderEpochCheckpointFile), "clean=%v", clean)
+		require.Empty(t, n.LeaderEpochCache().Entries())
+	}
+}

@@ -55,8 +55,14 @@ type Log struct {
 	// producers is the idempotent/transactional producer table (Kafka's
 	// ProducerStateManager), owned by mu.
 	producers *producerStateManager
-	pending   []*pendingDelete
-	deletes   sync.WaitGroup
+	// snapshotOffset is the log end offset as of which the producer table
+	// equals what a restart rebuilds from the snapshots and the log (set
+	// when the table was loaded or snapshotted; -1 when not known). Close
+	// writes no snapshot while the log end offset is still there, as
+	// Kafka's takeSnapshot skips when nothing was appended since the last.
+	snapshotOffset int64
+	pending        []*pendingDelete
+	deletes        sync.WaitGroup
 	// truncations counts TruncateTo and TruncateFullyAndStartAt calls, which
 	// rewrite segments in place; the cleaner gives up a pass that saw one.
 	truncations int64
@@ -122,7 +128,7 @@ func OpenLog(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) (*Log
 		return nil, fmt.Errorf("storage: create log dir: %w", err)
 	}
 	l := &Log{
-		dir: dir, tp: tp, metrics: opts.Metrics, truncatedTo: math.MaxInt64,
+		dir: dir, tp: tp, metrics: opts.Metrics, truncatedTo: math.MaxInt64, snapshotOffset: -1,
 		logger: logger.With(zap.String("topic", tp.Topic), zap.Int32("partition", tp.Partition)),
 	}
 	l.cfg.Store(&cfg)
@@ -180,6 +186,7 @@ func (l *Log) createLocked(opts OpenOptions) error {
 	l.logStartOffset, l.highWatermark, l.logEndOffset = base, base, base
 	l.recoveryPoint.Store(base)
 	l.producers = newProducerStateManager()
+	l.snapshotOffset = base
 	l.firstUnstable.Store(-1)
 	return nil
 }
@@ -197,7 +204,7 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 		l.logger.Warn("unreadable leader epoch checkpoint, rebuilding it from the log", zap.Error(err))
 	}
 	l.epochs = epochs
-	epochsLost := err != nil || !found
+	unreadable := err != nil
 	loaded := epochs.Entries()
 	if err := l.completeSwapsLocked(); err != nil {
 		return err
@@ -301,7 +308,8 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 		}
 		break
 	}
-	if err := l.rebuildEpochsLocked(segs, firstRecovered, epochsLost); err != nil {
+	rebuiltAll, err := l.rebuildEpochsLocked(segs, firstRecovered, unreadable || !found)
+	if err != nil {
 		return err
 	}
 	if len(segs) == 0 {
@@ -333,7 +341,9 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 	if err := l.epochs.TruncateFromEnd(l.logEndOffset); err != nil {
 		return err
 	}
-	l.epochs.setDirty(epochsLost || !slices.Equal(loaded, l.epochs.Entries()))
+	// A log that never flushed has no checkpoint, which is fine while it
+	// holds no batches: only a rebuilt or changed cache is written.
+	l.epochs.setDirty(rebuiltAll || unreadable || !slices.Equal(loaded, l.epochs.Entries()))
 	if firstRecovered >= 0 {
 		// Recovered data is valid; make it durable so the recovery point can
 		// move to the end and the next unclean start rescans none of it.
@@ -363,25 +373,26 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 // rebuildEpochsLocked reassigns leader epochs from the batches'
 // PartitionLeaderEpoch, as Kafka's LogSegment.recover does: from segment
 // from on (the first one recovery re-validated, -1 for none), or from the
-// first segment when the checkpoint was lost (missing or unreadable while
-// the log holds batches). Entries starting in the rescanned range are
-// dropped first; then a batch whose epoch is above the latest starts a new
-// entry. Below the rescanned range the checkpoint is trusted: flushTo writes
-// it before it moves the recovery point past any entry.
-func (l *Log) rebuildEpochsLocked(segs []*Segment, from int, lost bool) error {
+// first segment when the checkpoint was lost (missing or unreadable) and
+// the log holds batches, which all reports. Entries starting in the
+// rescanned range are dropped first; then a batch whose epoch is above the
+// latest starts a new entry. Below the rescanned range the checkpoint is
+// trusted: flushTo writes it before it moves the recovery point past any
+// entry.
+func (l *Log) rebuildEpochsLocked(segs []*Segment, from int, lost bool) (all bool, err error) {
 	if lost {
 		for i, s := range segs {
 			if s.Size() > 0 {
-				from = i
+				from, all = i, true
 				break
 			}
 		}
 	}
 	if from < 0 || from >= len(segs) {
-		return nil
+		return all, nil
 	}
 	if err := l.epochs.TruncateFromEnd(segs[from].baseOffset); err != nil {
-		return err
+		return all, err
 	}
 	for _, s := range segs[from:] {
 		hs := newHeaderScanner(s)
@@ -390,19 +401,19 @@ func (l *Log) rebuildEpochsLocked(segs []*Segment, from int, lost bool) error {
 			h, err := hs.at(pos, limit)
 			if err != nil {
 				hs.release()
-				return fmt.Errorf("storage: rebuild leader epochs: %w", err)
+				return all, fmt.Errorf("storage: rebuild leader epochs: %w", err)
 			}
 			if e := h.PartitionLeaderEpoch; e >= 0 && e > l.epochs.LatestEpoch() {
 				if err := l.epochs.Assign(e, h.BaseOffset); err != nil {
 					hs.release()
-					return err
+					return all, err
 				}
 			}
 			pos += int64(h.Size())
 		}
 		hs.release()
 	}
-	return nil
+	return all, nil
 }
 
 // recoverSegmentLocked rebuilds s's indexes from its batches, truncating
@@ -1174,6 +1185,7 @@ func (l *Log) truncateFullyAndStartAtLocked(offset int64) error {
 		return err
 	}
 	l.producers = newProducerStateManager()
+	l.snapshotOffset = offset // no snapshots, no batches: a restart rebuilds this empty table
 	l.firstUnstable.Store(-1)
 	return l.epochs.Clear()
 }
@@ -1193,7 +1205,7 @@ func (l *Log) close(flush bool) error {
 	if active := l.segments[len(l.segments)-1]; active != nil {
 		err = active.onBecomeInactiveLocked()
 	}
-	if flush && err == nil {
+	if flush && err == nil && l.logEndOffset != l.snapshotOffset {
 		err = writeSnapshot(l.dir, l.logEndOffset, l.producers.producers)
 	}
 	if flush && err == nil {

@@ -70,6 +70,7 @@ func (l *Log) loadProducerStateLocked() error {
 	if err != nil {
 		return err
 	}
+	l.snapshotOffset = from // a restart now would load the same table
 	l.firstUnstable.Store(l.producers.firstUnstableOffset())
 	if replayed > 0 || len(l.producers.producers) > 0 {
 		l.logger.Info("producer state loaded", zap.Int64("snapshot_offset", from),
@@ -192,7 +193,11 @@ func (l *Log) RemoveExpiredProducers(nowMs, expirationMs int64) int {
 	if l.closed {
 		return 0
 	}
-	return l.producers.removeExpired(nowMs, expirationMs)
+	n := l.producers.removeExpired(nowMs, expirationMs)
+	if n > 0 {
+		l.snapshotOffset = -1 // the snapshot still has them
+	}
+	return n
 }
 
 // ProducerEpoch reports the epoch this partition last saw from producerID.

@@ -36,11 +36,16 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 func BenchmarkRead(b *testing.B) {
-	for _, maxBytes := range []int{64 << 10, 1 << 20} {
-		b.Run(fmt.Sprintf("regions-%dKiB", maxBytes>>10), func(b *testing.B) {
+	for _, tc := range []struct{ batchBytes, batches, maxBytes int }{
+		{1 << 10, 4096, 64 << 10},
+		{1 << 10, 4096, 1 << 20},
+		{256 << 10, 128, 8 << 20}, // a consumer catching up on big producer batches
+	} {
+		maxBytes := tc.maxBytes
+		b.Run(fmt.Sprintf("batch-%dKiB/regions-%dKiB", tc.batchBytes>>10, maxBytes>>10), func(b *testing.B) {
 			l := benchLog(b)
-			batch := makeBatch(10, testEpochMs, 1024)
-			for range 4096 {
+			batch := makeBatch(10, testEpochMs, tc.batchBytes)
+			for range tc.batches {
 				if _, err := l.Append(batch, 1, nil); err != nil {
 					b.Fatal(err)
 				}
@@ -54,7 +59,7 @@ func BenchmarkRead(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				off = (off + 7919) % (leo - 1000)
+				off = (off + 7919) % (leo * 3 / 4)
 				_ = r
 			}
 		})

@@ -116,7 +116,9 @@
 // writer writes a batch's bytes before publishing the new log end offset
 // under stateMu, so readers only ever see whole batches. Deleted segments are
 // renamed *.deleted and closed after FileDeleteDelayMs, so reads in flight
-// (and Regions handed to sendfile) stay valid for that long.
+// stay valid for that long. A Region pinned by a reader (a fetch response
+// waiting to be written) keeps its .log descriptor open past that, until
+// Unpin: the segment's descriptor is reference counted (Segment.logRefs).
 //
 // Locks are taken in this order, never the reverse:
 //

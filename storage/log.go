@@ -779,11 +779,37 @@ func (l *Log) maybeFlush(now time.Time) error {
 	return nil
 }
 
-// Region is a byte range of a segment file, for sendfile.
+// Region is a byte range of a segment's .log file: whole batches, to be
+// read with pread or sent with sendfile(2) at an explicit offset (never
+// through the file's shared offset).
+//
+// A Region from Read is readable until its segment is closed, which happens
+// FileDeleteDelayMs after the segment is deleted (by retention, compaction or
+// DeleteRecordsBefore), at once when the log is truncated below it, and when
+// the log closes. To keep it readable longer, for instance while a response
+// waits behind others on a connection, Pin it: the descriptor then stays
+// open until Unpin, so it can never be closed and reused for another file
+// underneath the reader. Pinning does not freeze the bytes: a segment
+// truncated in place (TruncateTo) is shorter than the region, and a reader
+// must treat a short read as the data being gone.
 type Region struct {
 	File *os.File
 	Pos  int64
 	Size int32
+	seg  *Segment
+}
+
+// Pin keeps r.File open until Unpin, even if the segment is deleted,
+// compacted away or the log closed meanwhile. It reports false, and takes
+// nothing, when the file is already closed.
+func (r Region) Pin() bool { return r.seg.pinLog() }
+
+// Unpin releases a successful Pin; the file closes now if its segment
+// already has.
+func (r Region) Unpin() {
+	// The close error of a file nobody writes through any more has no
+	// one to go to; the segment's writer saw every write error.
+	_ = r.seg.unpinLog()
 }
 
 // ReadResult is the outcome of Read: whole batches as file regions, plus
@@ -794,6 +820,27 @@ type ReadResult struct {
 	HighWatermark  int64
 	LogStartOffset int64
 	LogEndOffset   int64
+}
+
+// Pin pins every region of r, or none: it reports false when a segment was
+// closed since Read (its records were deleted or rewritten; read again).
+func (r *ReadResult) Pin() bool {
+	for i, reg := range r.Regions {
+		if !reg.Pin() {
+			for _, p := range r.Regions[:i] {
+				p.Unpin()
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// Unpin releases a successful Pin of every region.
+func (r *ReadResult) Unpin() {
+	for _, reg := range r.Regions {
+		reg.Unpin()
+	}
 }
 
 // ReadInto appends the regions' bytes to dst.
@@ -828,7 +875,9 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool
 	if maxOffset < 0 || maxOffset > res.LogEndOffset {
 		maxOffset = res.LogEndOffset
 	}
-	if offset >= maxOffset {
+	if offset >= maxOffset || (maxBytes <= 0 && !minOneBatch) {
+		// Nothing to return; a fetch whose byte budget is spent still
+		// wants the offsets, without paying for a header scan.
 		return res, nil
 	}
 	i := max(sort.Search(len(segs), func(i int) bool { return segs[i].baseOffset > offset })-1, 0)
@@ -876,7 +925,7 @@ func (l *Log) readSegment(res *ReadResult, hs *headerScanner, pos, limit, offset
 			res.Regions[n-1].Pos+int64(res.Regions[n-1].Size) == pos && int64(res.Regions[n-1].Size)+int64(size) <= math.MaxInt32 {
 			res.Regions[n-1].Size += int32(size)
 		} else {
-			res.Regions = append(res.Regions, Region{File: s.log, Pos: pos, Size: int32(size)})
+			res.Regions = append(res.Regions, Region{File: s.log, Pos: pos, Size: int32(size), seg: s})
 		}
 		res.Size += size
 		pos += int64(size)

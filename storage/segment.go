@@ -42,6 +42,13 @@ type Segment struct {
 
 	size    atomic.Int64
 	deleted atomic.Bool
+	// logRefs counts the holders of the .log descriptor: the segment itself
+	// until close, plus each pinned Region (records a fetch response will
+	// send). The descriptor is closed when the count reaches zero, so a
+	// pinned region's descriptor is never closed, and never reused for
+	// another file, while a response may still send from it.
+	logRefs atomic.Int32
+	closed  atomic.Bool
 
 	// nextOffset is one past the last offset in the segment (baseOffset when
 	// empty).
@@ -79,6 +86,7 @@ func openSegment(dir string, base int64, cfg *Config, active bool) (*Segment, er
 		nextOffset: base, maxTimestamp: -1, offsetOfMaxTimestamp: base, firstBatchTimestamp: -1,
 	}
 	s.size.Store(fi.Size())
+	s.logRefs.Store(1)
 	maxBytes := 0
 	if active {
 		maxBytes = int(cfg.IndexMaxBytes)
@@ -397,8 +405,14 @@ func (s *Segment) sync() error {
 	return s.timeIndex.sync()
 }
 
+// close closes the indexes and drops the segment's reference to the .log
+// descriptor; pinned regions keep the descriptor open until they are
+// unpinned. Closing twice is a no-op.
 func (s *Segment) close() error {
-	err := s.log.Close()
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := s.unpinLog()
 	if e := s.offsetIndex.close(); err == nil {
 		err = e
 	}
@@ -406,6 +420,31 @@ func (s *Segment) close() error {
 		err = e
 	}
 	return err
+}
+
+// pinLog takes a reference to the .log descriptor; false if it is closed.
+func (s *Segment) pinLog() bool {
+	for {
+		n := s.logRefs.Load()
+		if n <= 0 {
+			return false
+		}
+		if s.logRefs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// unpinLog drops a reference taken by pinLog (or the segment's own) and
+// closes the descriptor when it was the last.
+func (s *Segment) unpinLog() error {
+	switch n := s.logRefs.Add(-1); {
+	case n == 0:
+		return s.log.Close()
+	case n < 0:
+		panic(fmt.Sprintf("storage: segment %d: .log descriptor released more often than taken", s.baseOffset))
+	}
+	return nil
 }
 
 // renameDeleted renames the three files to *.deleted; in-flight readers
@@ -442,10 +481,14 @@ func readFull(f *os.File, dst []byte, pos int64) error {
 
 // headerScanner reads batch headers through a buffer so that walking many
 // small batches costs one pread per scanBufferSize bytes, not one per batch.
+// Once a batch is found to be at least scanBufferSize long, the buffer could
+// only ever hold the next header, so it reads just that (61 bytes, not 16
+// KiB of records nobody looks at) until smaller batches come back.
 type headerScanner struct {
 	s     *Segment
 	buf   []byte
 	start int64 // file position of buf[0]
+	big   bool  // the last batch parsed was >= scanBufferSize
 }
 
 const scanBufferSize = 16 << 10
@@ -470,7 +513,11 @@ func (hs *headerScanner) at(pos, limit int64) (records.Header, error) {
 			ErrCorrupt, s.baseOffset, limit-pos, pos)
 	}
 	if pos < hs.start || pos+records.HeaderSize > hs.start+int64(len(hs.buf)) {
-		n := min(int64(cap(hs.buf)), limit-pos)
+		n := int64(cap(hs.buf))
+		if hs.big {
+			n = records.HeaderSize
+		}
+		n = min(n, limit-pos)
 		hs.buf = hs.buf[:n]
 		if _, err := s.log.ReadAt(hs.buf, pos); err != nil {
 			hs.buf = hs.buf[:0]
@@ -486,5 +533,6 @@ func (hs *headerScanner) at(pos, limit int64) (records.Header, error) {
 		return h, fmt.Errorf("%w: segment %d position %d: batch of %d bytes past end %d",
 			ErrCorrupt, s.baseOffset, pos, h.Size(), limit)
 	}
+	hs.big = h.Size() >= scanBufferSize
 	return h, nil
 }

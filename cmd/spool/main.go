@@ -9,6 +9,8 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -100,6 +102,7 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 		return 1
 	}
 	if addr := os.Getenv("SPOOL_HTTP_ADDR"); addr != "" {
+		enableContentionProfiles(log)
 		stopHTTP, err := serveHTTP(addr, reg, log)
 		if err != nil {
 			log.Error("cannot serve metrics; unset SPOOL_HTTP_ADDR or pick a free port", zap.String("addr", addr), zap.Error(err))
@@ -138,6 +141,35 @@ func serveHTTP(addr string, reg *prometheus.Registry, log *zap.Logger) (func(), 
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("serving metrics and pprof", zap.String("addr", ln.Addr().String()))
 	return func() { _ = srv.Close() }, nil
+}
+
+// enableContentionProfiles turns on the mutex and block profiles that
+// /debug/pprof/mutex and /debug/pprof/block serve, when asked: both cost
+// time on every contended lock or blocking operation, so they are off by
+// default. SPOOL_MUTEX_PROFILE_FRACTION=n samples one in n contention events
+// (runtime.SetMutexProfileFraction); SPOOL_BLOCK_PROFILE_RATE=ns samples
+// about one blocking event per ns nanoseconds blocked
+// (runtime.SetBlockProfileRate; 1 records every event).
+func enableContentionProfiles(log *zap.Logger) {
+	for _, p := range []struct {
+		env string
+		set func(int)
+	}{
+		{"SPOOL_MUTEX_PROFILE_FRACTION", func(n int) { runtime.SetMutexProfileFraction(n) }},
+		{"SPOOL_BLOCK_PROFILE_RATE", runtime.SetBlockProfileRate},
+	} {
+		s := os.Getenv(p.env)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			log.Warn("ignoring invalid profiling setting; want a non-negative integer", zap.String("variable", p.env), zap.String("value", s))
+			continue
+		}
+		p.set(n)
+		log.Info("contention profile enabled", zap.String("variable", p.env), zap.Int("value", n))
+	}
 }
 
 // newLogger logs JSON to stderr, or console text when SPOOL_LOG_FORMAT=console;

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"sort"
 	"time"
 
 	"github.com/spool-broker/spool/controller"
@@ -171,26 +172,19 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, isolation int8) (int, 
 	return total, anyErr
 }
 
-// buildFetchResponse reads the located data into the response. An
-// incremental session response carries only partitions with news.
+// buildFetchResponse fills the response with the located data. Records are
+// not copied: each partition's regions are pinned and handed to the
+// connection's writer through rc.records, which sends them from the segment
+// files (see response.go). An incremental session response carries only
+// partitions with news.
 func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, reads []fetchRead, incremental bool) {
 	v := rc.v
-	total := 0
-	for i := range reads {
-		if reads[i].code == 0 {
-			total += reads[i].res.Size
-		}
-	}
-	// Records dominate the response; the rest is tens of bytes a partition.
-	rc.respSize = total + 64*len(reads) + 256
-	var buf *[]byte
-	if total > 0 {
-		// One pooled buffer holds every partition's records; it goes back
-		// to the pool once the response is encoded.
-		pool := &rc.c.s.bufs
-		buf = pool.get(0, total)
-		rc.done = append(rc.done, func() { pool.put(buf) })
-	}
+	// The encoded part is tens of bytes a partition; records go out of line.
+	rc.respSize = 64*len(reads) + 256
+	// places[i] is where the partition whose records are rc.records[i]
+	// sits in the response. Pinned regions go to rc.records at once, so
+	// they are unpinned whatever happens next.
+	var places []recordsPlace
 	byTopic := map[fetchTopicKey]int{}
 	for i := range reads {
 		r := &reads[i]
@@ -205,25 +199,22 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 		pd.DivergingEpoch.Epoch, pd.DivergingEpoch.EndOffset = -1, -1
 		pd.CurrentLeader.LeaderID, pd.CurrentLeader.LeaderEpoch = -1, -1
 		pd.SnapshotID.EndOffset, pd.SnapshotID.Epoch = -1, -1
+		hasRecords := false
 		if r.p != nil && (r.code == 0 || r.code == errcode.OffsetOutOfRange) {
 			pd.HighWatermark = r.res.HighWatermark
 			pd.LastStableOffset = r.lso
 			pd.LogStartOffset = r.res.LogStartOffset
-			if r.code == 0 && r.res.Size > 0 {
-				start := len(*buf)
-				out, err := r.res.ReadInto(*buf)
-				if err != nil {
-					pd.ErrorCode = errcode.KafkaStorageError
-					*buf = out[:start]
-				} else {
-					*buf = out
-					pd.Records = out[start:len(out):len(out)]
-					b.metrics.bytesOut.Add(float64(len(pd.Records)))
-					for _, a := range r.aborted {
-						pd.AbortedTransactions = append(pd.AbortedTransactions, protocol.FetchResponseAbortedTransaction{
-							ProducerID: protocol.ProducerID(a.ProducerID), FirstOffset: a.FirstOffset,
-						})
-					}
+			// A segment closed since readAll (truncated, or the log
+			// closed) fails the pin: the partition goes without records
+			// and the client fetches again.
+			if r.code == 0 && r.res.Size > 0 && r.res.Pin() {
+				hasRecords = true
+				rc.records = append(rc.records, outRecords{regions: r.res.Regions, size: r.res.Size})
+				b.metrics.bytesOut.Add(float64(r.res.Size))
+				for _, a := range r.aborted {
+					pd.AbortedTransactions = append(pd.AbortedTransactions, protocol.FetchResponseAbortedTransaction{
+						ProducerID: protocol.ProducerID(a.ProducerID), FirstOffset: a.FirstOffset,
+					})
 				}
 			}
 		}
@@ -232,12 +223,12 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 				pd.CurrentLeader.LeaderID, pd.CurrentLeader.LeaderEpoch = protocol.BrokerID(b.nodeID), r.current
 			}
 		}
-		if incremental && pd.ErrorCode == 0 && len(pd.Records) == 0 &&
+		if incremental && pd.ErrorCode == 0 && !hasRecords &&
 			pd.HighWatermark == r.fp.sentHW && pd.LastStableOffset == r.fp.sentLSO && pd.LogStartOffset == r.fp.sentLogStart {
 			continue
 		}
 		r.fp.sentHW, r.fp.sentLSO, r.fp.sentLogStart = pd.HighWatermark, pd.LastStableOffset, pd.LogStartOffset
-		if pd.Records == nil && v < 13 {
+		if !hasRecords && v < 13 {
 			pd.Records = []byte{} // older clients expect an empty, not null, record set
 		}
 		k := fetchTopicKey{r.fp.key.topic, r.fp.key.topicID}
@@ -249,11 +240,46 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 				Topic: protocol.TopicName(r.fp.key.topic), TopicID: r.fp.key.topicID,
 			})
 		}
+		if hasRecords {
+			places = append(places, recordsPlace{ti, len(resp.Responses[ti].Partitions)})
+		}
 		resp.Responses[ti].Partitions = append(resp.Responses[ti].Partitions, pd)
 		if pd.ErrorCode != 0 {
 			b.metrics.errors.WithLabelValues("Fetch", errName(pd.ErrorCode)).Inc()
 		}
 	}
+	if len(places) == 0 {
+		return
+	}
+	// Put rc.records in encoding order: topic by topic, and within a topic
+	// in the order partitions were added.
+	sort.Stable(byPlace{places, rc.records})
+	rc.markRecords = func(empty bool) {
+		var m []byte
+		if empty {
+			m = []byte{}
+		}
+		for _, w := range places {
+			resp.Responses[w.topic].Partitions[w.partition].Records = m
+		}
+	}
+}
+
+// recordsPlace locates a partition in a FetchResponse: indexes into
+// Responses and its Partitions.
+type recordsPlace struct{ topic, partition int }
+
+// byPlace sorts records and their places by topic.
+type byPlace struct {
+	places  []recordsPlace
+	records []outRecords
+}
+
+func (p byPlace) Len() int           { return len(p.places) }
+func (p byPlace) Less(i, j int) bool { return p.places[i].topic < p.places[j].topic }
+func (p byPlace) Swap(i, j int) {
+	p.places[i], p.places[j] = p.places[j], p.places[i]
+	p.records[i], p.records[j] = p.records[j], p.records[i]
 }
 
 type fetchTopicKey struct {

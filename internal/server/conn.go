@@ -25,7 +25,9 @@ import (
 //	        queues the encoded responses on resps. A long-polling Fetch blocks
 //	        only this connection's later requests, exactly as in Kafka, so
 //	        responses always leave in request order;
-//	writer  writes queued responses, coalescing bursts into one writev.
+//	writer  writes queued responses, coalescing bursts into one writev;
+//	        fetched records go with sendfile or are copied in on the way
+//	        (responseWriter).
 //
 // Closing the connection cancels ctx; every goroutine selects on it.
 type conn struct {
@@ -55,6 +57,9 @@ type inflight struct {
 	frame    *[]byte // pooled buffer the request aliases
 	received time.Time
 	out      []byte // encoded response, size prefix included; nil: no response
+	// records are sent from segment files between out's bytes (Fetch);
+	// their regions are pinned until finish.
+	records []outRecords
 	// respSizeHint is the handler's estimate of the response size.
 	respSizeHint int
 	release      bool // holds a global in-flight slot
@@ -106,6 +111,12 @@ func (c *conn) finish(f *inflight) {
 		c.s.putFrame(f.frame)
 		f.frame = nil
 	}
+	for _, r := range f.records {
+		for _, reg := range r.regions {
+			reg.Unpin()
+		}
+	}
+	f.records = nil
 	if f.release {
 		f.release = false
 		<-c.s.globalInflight
@@ -256,7 +267,7 @@ func (c *conn) handleLoop() {
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
 	var batch []*inflight
-	var bufs net.Buffers
+	w := newResponseWriter(c.nc, &c.s.bufs)
 	for {
 		batch = batch[:0]
 		f, ok := <-c.resps
@@ -276,19 +287,19 @@ func (c *conn) writeLoop() {
 				break more
 			}
 		}
-		bufs = bufs[:0]
-		for _, f := range batch {
-			bufs = append(bufs, f.out)
-		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.writeTimeout))
-		_, err := bufs.WriteTo(c.nc)
+		err := w.write(batch)
 		for _, f := range batch {
 			c.s.putResp(f.out)
 			f.out = nil
 			c.finish(f)
 		}
 		if err != nil {
-			c.log.Debug("connection write failed", zap.Error(err))
+			if errors.Is(err, errRecordsTruncated) {
+				c.log.Info("closing connection: fetched records were truncated before they were sent", zap.Error(err))
+			} else {
+				c.log.Debug("connection write failed", zap.Error(err))
+			}
 			c.cancel()
 			for f := range c.resps { // unblock the handler until it closes resps
 				c.finish(f)

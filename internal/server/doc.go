@@ -21,9 +21,12 @@
 // therefore delays only the requests behind it on the same connection, as in
 // Kafka. Produce bodies are not read ahead: the reader parses the header and
 // waits while the handler reads the body itself, appending each partition as
-// soon as its records are in (conn_body.go). Malformed frames, unknown keys and unsupported versions close the
-// connection (Kafka's behaviour), except ApiVersions at an unknown version,
-// which is answered with UNSUPPORTED_VERSION in v0 form.
+// soon as its records are in (conn_body.go). Fetched records never enter
+// the encoded response: the handler pins the segment regions and the writer
+// sends them with sendfile(2) on TCP, or preads them into pooled buffers
+// elsewhere (response.go). Malformed frames, unknown keys and unsupported
+// versions close the connection (Kafka's behaviour), except ApiVersions at an
+// unknown version, which is answered with UNSUPPORTED_VERSION in v0 form.
 //
 // Handlers turn Go errors into Kafka error codes; a handler returns an error
 // only when the connection must close. A panicking handler closes its own

@@ -22,6 +22,11 @@ type reqCtx struct {
 	// respSize, when set, is about how large the encoded response will
 	// be, so its buffer is taken from the pool at the right size.
 	respSize int
+	// records, when set, are records fields sent from segment files
+	// rather than encoded (Fetch), in encoding order; markRecords sets
+	// those fields nil (false) or empty (true). See encodeWithRecords.
+	records     []outRecords
+	markRecords func(empty bool)
 }
 
 // handlerFunc answers one request. A nil response means "send nothing"
@@ -100,6 +105,9 @@ func (c *conn) handle(f *inflight) (err error) {
 		for _, fn := range rc.done {
 			fn()
 		}
+		// Pinned records become f's even if the handler panicked, so
+		// finish unpins them.
+		f.records = rc.records
 	}()
 	var resp protocol.Response
 	if f.body != nil { // a Produce request whose body is still on the connection
@@ -117,6 +125,10 @@ func (c *conn) handle(f *inflight) (err error) {
 	}
 	if resp == nil {
 		return nil
+	}
+	if len(rc.records) > 0 {
+		f.records = rc.records
+		return c.encodeWithRecords(f, v, resp, rc.markRecords)
 	}
 	return c.encode(f, v, resp)
 }

@@ -132,7 +132,8 @@
 //
 // The Manager owns five kinds of goroutines (retention, flush, checkpoint
 // loops, the log cleaner, and delayed removal of deleted logs); Close cancels
-// and waits for them before closing the logs.
+// and waits for them before closing the logs, 16 at a time (their fsyncs
+// then share journal commits).
 //
 // # Compaction (cleaner.go)
 //
@@ -155,7 +156,9 @@
 //	  00000000000000000000.txnindex   aborted transactions of that segment
 //
 // .snapshot is written (tmp, fsync, rename) when a segment rolls, named by
-// the new segment's base offset, and on a clean Close at the log end offset.
+// the new segment's base offset, and on a clean Close at the log end offset
+// unless the table is unchanged since it was loaded there (nothing appended,
+// no producer expired), as Kafka's takeSnapshot skips.
 // Kafka's format, version 1, big-endian; crc is CRC-32C (Castagnoli) of every
 // byte after it:
 //

@@ -108,12 +108,14 @@ func (b *Broker) syncImage() *controller.MetadataImage {
 
 // reconcile makes the hosted partitions match img: it opens logs for
 // partitions assigned to this node, deletes logs of deleted topics, and
-// updates leadership and configs. Calls are serialized; an image older than
-// the one already applied is ignored.
+// updates leadership and configs. Calls are serialized; an image no newer
+// than the one already applied is ignored (a handler's syncImage after a
+// write usually finds the follower goroutine already did it, and walking
+// every hosted partition again is not free with thousands of them).
 func (b *Broker) reconcile(img *controller.MetadataImage) {
 	b.reconcileMu.Lock()
 	defer b.reconcileMu.Unlock()
-	if cur := b.image.Load(); cur != nil && cur.Offset() > img.Offset() {
+	if cur := b.image.Load(); cur != nil && cur.Offset() >= img.Offset() {
 		return
 	}
 	want := make(map[storage.TopicPartition]bool)

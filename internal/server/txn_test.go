@@ -33,11 +33,15 @@ func txnConsumeAll(t *testing.T, n *testNode, topic string, committed bool) []st
 	require.NoError(t, err)
 	defer cl.Close()
 	var out []string
+	// Until the first record arrives the client may still be connecting
+	// (after a broker restart, on a loaded machine): wait up to 8 s. After
+	// that, 1.5 s without records means the end.
+	first := time.Now().Add(8 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 		fs := cl.PollFetches(ctx)
 		cancel()
-		if ctx.Err() != nil && fs.NumRecords() == 0 {
+		if ctx.Err() != nil && fs.NumRecords() == 0 && (len(out) > 0 || time.Now().After(first)) {
 			return out
 		}
 		fs.EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)) })
@@ -110,7 +114,7 @@ func TestTransactionTimeoutAbortsAndFences(t *testing.T) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(n.addr), kgo.TransactionalID("tx-slow"), kgo.TransactionTimeout(time.Second))
 	require.NoError(t, err)
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, cl.BeginTransaction())
 	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "slow", Value: []byte("late")}).FirstErr())

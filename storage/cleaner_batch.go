@@ -215,7 +215,7 @@ func (f *batchFilter) rebuild(dst, batch []byte, h *records.Header, horizon int6
 			base = r.Timestamp
 		}
 		maxTS = max(maxTS, r.Timestamp)
-		f.raw = appendRecord(f.raw, r, r.Timestamp-base)
+		f.raw = records.AppendRecord(f.raw, r, r.Timestamp-base, r.OffsetDelta)
 		count++
 		return nil
 	})
@@ -274,47 +274,4 @@ func appendBatchHeader(dst []byte, h *records.Header, attrs uint16, baseTS, maxT
 func finishBatch(b []byte) {
 	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-records.LogOverhead))
 	binary.BigEndian.PutUint32(b[17:], records.ComputeCRC(b))
-}
-
-// appendRecord encodes r in the v2 record format, keeping its offset delta.
-func appendRecord(dst []byte, r *records.Record, tsDelta int64) []byte {
-	n := 1 + varintLen(tsDelta) + varintLen(int64(r.OffsetDelta)) +
-		bytesLen(r.Key) + bytesLen(r.Value) + varintLen(int64(len(r.Headers)))
-	for i := range r.Headers {
-		n += varintLen(int64(len(r.Headers[i].Key))) + len(r.Headers[i].Key) + bytesLen(r.Headers[i].Value)
-	}
-	dst = binary.AppendVarint(dst, int64(n))
-	dst = append(dst, byte(r.Attributes))
-	dst = binary.AppendVarint(dst, tsDelta)
-	dst = binary.AppendVarint(dst, int64(r.OffsetDelta))
-	dst = appendVarBytes(dst, r.Key)
-	dst = appendVarBytes(dst, r.Value)
-	dst = binary.AppendVarint(dst, int64(len(r.Headers)))
-	for i := range r.Headers {
-		dst = binary.AppendVarint(dst, int64(len(r.Headers[i].Key)))
-		dst = append(dst, r.Headers[i].Key...)
-		dst = appendVarBytes(dst, r.Headers[i].Value)
-	}
-	return dst
-}
-
-// varintLen is the size of v as a zig-zag varint.
-func varintLen(v int64) int {
-	var buf [binary.MaxVarintLen64]byte
-	return binary.PutVarint(buf[:], v)
-}
-
-func bytesLen(b []byte) int {
-	if b == nil {
-		return 1
-	}
-	return varintLen(int64(len(b))) + len(b)
-}
-
-func appendVarBytes(dst, b []byte) []byte {
-	if b == nil {
-		return binary.AppendVarint(dst, -1)
-	}
-	dst = binary.AppendVarint(dst, int64(len(b)))
-	return append(dst, b...)
 }

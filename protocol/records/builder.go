@@ -128,12 +128,12 @@ func AppendBatch(dst []byte, o BatchOptions, recs []Record) ([]byte, error) {
 
 	if o.Compression == CompressionNone {
 		for i := range recs {
-			dst = appendRecord(dst, &recs[i], recs[i].Timestamp-base, int32(i))
+			dst = AppendRecord(dst, &recs[i], recs[i].Timestamp-base, int32(i))
 		}
 	} else {
 		scratch := getScratch()
 		for i := range recs {
-			*scratch = appendRecord(*scratch, &recs[i], recs[i].Timestamp-base, int32(i))
+			*scratch = AppendRecord(*scratch, &recs[i], recs[i].Timestamp-base, int32(i))
 		}
 		var err error
 		dst, err = Compress(dst, o.Compression, *scratch)
@@ -192,7 +192,9 @@ func ParseControlRecord(key, value []byte) (ControlRecord, error) {
 	return c, nil
 }
 
-func appendRecord(dst []byte, r *Record, tsDelta int64, offDelta int32) []byte {
+// AppendRecord appends r in the v2 record format (length-prefixed) with the
+// given timestamp and offset deltas; the batch header is the caller's.
+func AppendRecord(dst []byte, r *Record, tsDelta int64, offDelta int32) []byte {
 	n := 1 + varlongLen(tsDelta) + varlongLen(int64(offDelta)) +
 		bytesLen(r.Key) + bytesLen(r.Value) + varlongLen(int64(len(r.Headers)))
 	for i := range r.Headers {

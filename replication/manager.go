@@ -254,6 +254,12 @@ func (m *Manager) Open(tp storage.TopicPartition, topicID [16]byte, cfg storage.
 	if err != nil {
 		return nil, fmt.Errorf("replication: open %s: %w", tp, err)
 	}
+	// A log loaded at startup was opened with the broker's defaults; the
+	// topic's own config (cleanup.policy=compact of __consumer_offsets,
+	// say) applies from now.
+	if err := l.SetConfig(cfg); err != nil {
+		return nil, fmt.Errorf("replication: open %s: %w", tp, err)
+	}
 	p := newPartition(m.env, tp, topicID, l, settings)
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -408,6 +408,10 @@ type AppendResult struct {
 	ackErr    error
 }
 
+// Done reports whether Wait returns at once: acks 0 or 1, or acks=all
+// already covered by the high watermark (always, with ISR {self}).
+func (r *AppendResult) Done() bool { return r.ack == nil }
+
 // Wait blocks until the append is acknowledged as its RequiredAcks asked:
 // at once for acks 0 and 1, and for acks=all once the high watermark covers
 // the batch. It returns ErrNotEnoughReplicasAfterAppend if the ISR shrank

@@ -10,6 +10,7 @@ import (
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
 
@@ -25,6 +26,7 @@ func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.Pr
 	if req.Acks == 0 {
 		return nil, nil
 	}
+	pc.awaitAcks(ctx, req.TimeoutMs)
 	return pc.resp, nil
 }
 
@@ -82,6 +84,7 @@ func (b *Broker) handleProduceBody(ctx context.Context, rc *reqCtx, body *protoc
 	if head.Acks == 0 {
 		return nil, nil
 	}
+	pc.awaitAcks(ctx, head.TimeoutMs)
 	return pc.resp, nil
 }
 
@@ -91,14 +94,24 @@ type produceCall struct {
 	b               *Broker
 	rc              *reqCtx
 	transactionalID *protocol.TransactionalID
+	acks            int16
 	acksValid       bool
 	img             *controller.MetadataImage
 	resp            *protocol.ProduceResponse
+	// acks are the acks=all appends not yet committed (awaitAcks).
+	pending []pendingAck
+}
+
+// pendingAck is an appended partition waiting for the high watermark:
+// its place in resp.
+type pendingAck struct {
+	topic, partition int
+	res              *replication.AppendResult
 }
 
 func (b *Broker) newProduceCall(rc *reqCtx, transactionalID *protocol.TransactionalID, acks int16) *produceCall {
 	return &produceCall{
-		b: b, rc: rc, transactionalID: transactionalID,
+		b: b, rc: rc, transactionalID: transactionalID, acks: acks,
 		acksValid: acks == 0 || acks == 1 || acks == -1,
 		img:       b.image.Load(),
 		resp:      &protocol.ProduceResponse{},
@@ -111,6 +124,7 @@ type produceTopic struct {
 	name  string
 	idErr int16 // v13+: the topic ID is unknown
 	resp  protocol.ProduceResponseTopicProduceResponse
+	acks  []pendingAck // partition indexes into resp
 }
 
 func (pc *produceCall) topic(name protocol.TopicName, id protocol.UUID) *produceTopic {
@@ -138,7 +152,9 @@ func (t *produceTopic) partition(index int32, recs []byte) {
 	case t.idErr != 0:
 		pr.ErrorCode = t.idErr
 	default:
-		pc.b.produceTo(pc.rc, pc.transactionalID, t.name, &pr, recs)
+		if res := pc.b.produceTo(pc.rc, pc.transactionalID, pc.acks, t.name, &pr, recs); res != nil {
+			t.acks = append(t.acks, pendingAck{partition: len(t.resp.PartitionResponses), res: res})
+		}
 	}
 	if pr.ErrorCode != 0 {
 		pc.b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
@@ -147,25 +163,49 @@ func (t *produceTopic) partition(index int32, recs []byte) {
 }
 
 func (pc *produceCall) endTopic(t *produceTopic) {
+	for _, a := range t.acks {
+		a.topic = len(pc.resp.Responses)
+		pc.pending = append(pc.pending, a)
+	}
 	pc.resp.Responses = append(pc.resp.Responses, t.resp)
 }
 
-// produceTo validates and appends one partition's records, filling pr.
-func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID, topic string, pr *protocol.ProduceResponsePartitionProduceResponse, recs []byte) {
+// awaitAcks waits, up to the request's timeout, until the high watermark
+// covers every acks=all append (Kafka's DelayedProduce); a partition not
+// committed in time gets REQUEST_TIMED_OUT, one whose leadership moved
+// NOT_LEADER_OR_FOLLOWER.
+func (pc *produceCall) awaitAcks(ctx context.Context, timeoutMs int32) {
+	if len(pc.pending) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(max(timeoutMs, 0))*time.Millisecond)
+	defer cancel()
+	for _, a := range pc.pending {
+		if err := a.res.Wait(ctx); err != nil {
+			pr := &pc.resp.Responses[a.topic].PartitionResponses[a.partition]
+			pr.ErrorCode = replicationErrorCode(err)
+			pc.b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
+		}
+	}
+}
+
+// produceTo validates and appends one partition's records, filling pr. It
+// returns the append when acks=all must still wait for the high watermark.
+func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID, acks int16, topic string, pr *protocol.ProduceResponsePartitionProduceResponse, recs []byte) *replication.AppendResult {
 	p := b.partition(topic, pr.Index)
 	if p == nil {
 		pr.ErrorCode = b.missingPartitionCode(topic, pr.Index)
-		return
+		return nil
 	}
-	if !p.isLeader() {
+	if !p.IsLeader() {
 		pr.ErrorCode = errcode.NotLeaderOrFollower
-		return
+		return nil
 	}
-	settings := p.settings.Load()
+	settings := p.Settings()
 	batches, code, msg := b.validateProduce(rc.v, recs, settings.MaxMessageBytes, settings.Compact(), settings.SegmentBytes)
 	if code != 0 {
 		pr.ErrorCode, pr.ErrorMessage = code, &msg
-		return
+		return nil
 	}
 	now := time.Now().UnixMilli()
 	logAppendTime := settings.MessageTimestampType == "LogAppendTime"
@@ -175,33 +215,36 @@ func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID
 		}
 	} else if code, msg := checkTimestamps(batches, now, settings.MessageTimestampBeforeMaxMs, settings.MessageTimestampAfterMaxMs); code != 0 {
 		pr.ErrorCode, pr.ErrorMessage = code, &msg
-		return
+		return nil
 	}
 	hook, release, code := b.txnVerifyHook(rc, transactionalID, topic, p, batches)
 	if code != 0 {
 		pr.ErrorCode = code
-		return
+		return nil
 	}
 	defer release()
-	info, err := p.log.Append(batches, p.leaderEpoch.Load(), hook)
-	var dup *storage.DuplicateBatchError
-	if errors.As(err, &dup) {
-		// A retry of a batch already in the log: answer as the original
-		// append was answered, without appending again.
-		pr.BaseOffset = dup.FirstOffset
-		pr.LogStartOffset = p.log.LogStartOffset()
-		return
-	}
+	info, err := p.AppendAsLeader(batches, replication.AppendOptions{RequiredAcks: acks, Hook: hook})
 	if err != nil {
-		pr.ErrorCode = storageErrorCode(err)
+		pr.ErrorCode = replicationErrorCode(err)
 		msg := err.Error()
 		pr.ErrorMessage = &msg
-		return
+		return nil
 	}
-	// A single-replica partition commits on append; replication moves the
-	// high watermark itself.
-	p.log.SetHighWatermark(info.LastOffset + 1)
-	p.waiters.wake()
+	var pending *replication.AppendResult
+	if !info.Done() {
+		res := info // only a waiting append escapes to the heap
+		pending = &res
+	} else if err := info.Wait(context.Background()); err != nil {
+		pr.ErrorCode = replicationErrorCode(err)
+		return nil
+	}
+	if info.Duplicate {
+		// A retry of a batch already in the log: answer as the original
+		// append was answered, without appending again.
+		pr.BaseOffset = info.FirstOffset
+		pr.LogStartOffset = p.Log().LogStartOffset()
+		return pending
+	}
 	b.metrics.bytesIn.Add(float64(info.Bytes))
 	b.metrics.messagesIn.Add(float64(info.LastOffset - info.FirstOffset + 1))
 	pr.BaseOffset = info.FirstOffset
@@ -209,6 +252,7 @@ func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID
 	if logAppendTime {
 		pr.LogAppendTimeMs = now
 	}
+	return pending
 }
 
 // validateProduce checks a partition's records as Kafka's LogValidator does

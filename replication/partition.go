@@ -262,7 +262,7 @@ func (p *Partition) makeLeader(st LeaderAndISR) bool {
 		p.consumers.wake()
 	}
 	if newEpoch {
-		p.env.log.Info("leading partition", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", st.LeaderEpoch),
+		p.env.log.Debug("leading partition", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", st.LeaderEpoch),
 			zap.Int32("partition_epoch", st.PartitionEpoch), zap.Int32s("isr", st.ISR), zap.Int64("high_watermark", p.log.HighWatermark()),
 			zap.Int64("leader_epoch_start_offset", start))
 	}

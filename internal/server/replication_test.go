@@ -75,7 +75,9 @@ func TestLeaderSideOfReplication(t *testing.T) {
 
 	cl := newClient(t, n.addr, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
 	produced := make(chan error, 1)
-	go func() { produced <- cl.ProduceSync(ctx, &kgo.Record{Value: []byte("committed once replicated")}).FirstErr() }()
+	go func() {
+		produced <- cl.ProduceSync(ctx, &kgo.Record{Value: []byte("committed once replicated")}).FirstErr()
+	}()
 	require.Eventually(t, func() bool { return p.Log().LogEndOffset() == 1 }, 30*time.Second, 5*time.Millisecond)
 	select {
 	case err := <-produced:

@@ -308,6 +308,7 @@ func (p *Partition) remove() bool {
 	wasLeader := p.leadingLocked()
 	p.removed = true
 	p.leader = -1
+	p.isr = isrState{} // an AlterPartition answer still on its way is ignored
 	p.hwMu.Lock()
 	p.followers = nil
 	p.failAcksLocked(ErrNotLeader)
@@ -460,14 +461,14 @@ func (p *Partition) AppendAsLeader(batches []byte, opts AppendOptions) (AppendRe
 	}
 	info, err := p.log.Append(batches, p.leaderEpoch, opts.Hook)
 	res.AppendInfo = info
-	var dup *storage.DuplicateBatchError
-	switch {
-	case errors.As(err, &dup):
+	if err != nil {
+		dup, ok := errors.AsType[*storage.DuplicateBatchError](err)
+		if !ok {
+			return res, err
+		}
 		res.Duplicate = true
 		res.FirstOffset, res.LastOffset = dup.FirstOffset, dup.LastOffset
-	case err != nil:
-		return res, err
-	default:
+	} else {
 		p.replicaFetches.wake()
 	}
 	p.hwMu.Lock()

@@ -18,7 +18,7 @@ import (
 // testNode is one broker's replication side over a real storage.Manager in
 // a temp dir.
 type testNode struct {
-	t     *testing.T
+	t     testing.TB
 	id    int32
 	dir   string
 	logs  *storage.Manager
@@ -29,7 +29,7 @@ type testNode struct {
 
 var testTP = storage.TopicPartition{Topic: "orders", Partition: 0}
 
-func newTestNode(t *testing.T, id int32, dir string, clock *ManualClock, ctrl *InmemController) *testNode {
+func newTestNode(t testing.TB, id int32, dir string, clock *ManualClock, ctrl *InmemController) *testNode {
 	t.Helper()
 	logs, err := storage.NewManager(storage.ManagerConfig{Dirs: []string{dir}, Default: storage.DefaultConfig()}, zaptest.NewLogger(t))
 	require.NoError(t, err)
@@ -63,11 +63,12 @@ func (n *testNode) open(minISR int32, st LeaderAndISR) *Partition {
 	return p
 }
 
-func batch(t *testing.T, n int) []byte {
+func batch(t testing.TB, n int) []byte {
 	t.Helper()
 	recs := make([]records.Record, n)
+	now := time.Now().UnixMilli()
 	for i := range recs {
-		recs[i] = records.Record{Key: []byte(fmt.Sprint(i)), Value: []byte("v")}
+		recs[i] = records.Record{Timestamp: now, Key: []byte(fmt.Sprint(i)), Value: []byte("v")}
 	}
 	b, err := records.AppendBatch(nil, records.NewBatchOptions(), recs)
 	require.NoError(t, err)

@@ -170,10 +170,12 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, who fetcher) (int, boo
 		r.res, r.lso, r.aborted, r.diverging = info.ReadResult, info.LastStableOffset, info.Aborted, info.DivergingEpoch
 		if err != nil {
 			switch r.code = replicationErrorCode(err); r.code {
-			case errcode.KafkaStorageError:
-				b.log.Sugar().Warnw("fetch read failed", "topic", r.topic, "partition", r.fp.key.partition, "error", err)
+			case errcode.OffsetOutOfRange:
 			case errcode.FencedLeaderEpoch, errcode.UnknownLeaderEpoch, errcode.NotLeaderOrFollower:
 				r.current, _ = r.p.CheckLeader(-1)
+			default:
+				r.code = errcode.KafkaStorageError
+				b.log.Sugar().Warnw("fetch read failed", "topic", r.topic, "partition", r.fp.key.partition, "error", err)
 			}
 			anyErr = true
 			continue

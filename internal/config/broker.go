@@ -212,10 +212,10 @@ func validateClusterID(id string) error {
 	return nil
 }
 
-// resolver reads typed values, remembering the first error.
+// resolver reads typed values from properties that build has already
+// validated, so a value that does not parse reads as zero.
 type resolver struct {
 	vals map[string]string
-	errs []error
 }
 
 func (r *resolver) raw(name string) (string, bool) {

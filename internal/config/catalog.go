@@ -162,6 +162,7 @@ func ValidateTopicConfigs(m map[string]string) error {
 	for _, k := range keys {
 		d, ok := topicDefs[k]
 		if !ok {
+			//lint:ignore ST1005 Kafka's message for an unknown topic config, which CreateTopics sends clients verbatim
 			return fmt.Errorf("Unknown topic config name: %s: %w", k, ErrUnknownTopicConfig)
 		}
 		if err := d.Validate(m[k]); err != nil {

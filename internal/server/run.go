@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,7 +32,6 @@ type Node struct {
 	logs   *storage.Manager
 	broker *Broker
 	server *Server
-	stop   func()
 }
 
 // metadataDirName holds the controller's raft log inside the first log dir.
@@ -196,7 +194,6 @@ func newBroker(cfg *config.Broker, ctrl *controller.Controller, logs *storage.Ma
 		partitions:    make(map[storage.TopicPartition]*Partition),
 		fetchSessions: newFetchSessionCache(1000),
 	}
-	b.imageCond = sync.NewCond(&b.imageMu)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()
 	b.reconcile(ctrl.Image())

@@ -165,7 +165,7 @@ func (b *Broker) Refusals() []Refusal {
 		return names
 	}
 	protoReason := func(protocol string, missing []string) string {
-		return fmt.Sprintf("security protocol %s needs %s, which Spool does not implement yet; supported security protocols: %s",
+		return fmt.Sprintf("security protocol %s needs %s, not implemented yet; supported security protocols: %s",
 			protocol, strings.Join(missing, " and "), listOrNone(supportedProtocols()))
 	}
 

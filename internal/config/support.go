@@ -90,8 +90,8 @@ func (b *Broker) Caveats() []Notice {
 	}
 	if b.MinInsyncReplicas > int32(b.DefaultReplicationFactor) {
 		out = append(out, Notice{Property: "min.insync.replicas", Warn: true, Message: fmt.Sprintf(
-			"is %d, above default.replication.factor=%d: as on Kafka, an acks=all write to a topic with fewer replicas than that succeeds once all its replicas have it (the minimum is capped at the replica count)",
-			b.MinInsyncReplicas, b.DefaultReplicationFactor)})
+			"is %d, above default.replication.factor=%d: as on Kafka, acks=all writes to a topic with fewer than %d replicas succeed once every replica has them (the required ISR is capped at the replica count)",
+			b.MinInsyncReplicas, b.DefaultReplicationFactor, b.MinInsyncReplicas)})
 	}
 	return out
 }

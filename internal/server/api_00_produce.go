@@ -10,6 +10,7 @@ import (
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
 
@@ -91,6 +92,7 @@ type produceCall struct {
 	b               *Broker
 	rc              *reqCtx
 	transactionalID *protocol.TransactionalID
+	acks            int16
 	acksValid       bool
 	img             *controller.MetadataImage
 	resp            *protocol.ProduceResponse
@@ -98,7 +100,7 @@ type produceCall struct {
 
 func (b *Broker) newProduceCall(rc *reqCtx, transactionalID *protocol.TransactionalID, acks int16) *produceCall {
 	return &produceCall{
-		b: b, rc: rc, transactionalID: transactionalID,
+		b: b, rc: rc, transactionalID: transactionalID, acks: acks,
 		acksValid: acks == 0 || acks == 1 || acks == -1,
 		img:       b.image.Load(),
 		resp:      &protocol.ProduceResponse{},
@@ -138,7 +140,7 @@ func (t *produceTopic) partition(index int32, recs []byte) {
 	case t.idErr != 0:
 		pr.ErrorCode = t.idErr
 	default:
-		pc.b.produceTo(pc.rc, pc.transactionalID, t.name, &pr, recs)
+		pc.b.produceTo(pc.rc, pc.transactionalID, pc.acks, t.name, &pr, recs)
 	}
 	if pr.ErrorCode != 0 {
 		pc.b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
@@ -151,7 +153,7 @@ func (pc *produceCall) endTopic(t *produceTopic) {
 }
 
 // produceTo validates and appends one partition's records, filling pr.
-func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID, topic string, pr *protocol.ProduceResponsePartitionProduceResponse, recs []byte) {
+func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID, acks int16, topic string, pr *protocol.ProduceResponsePartitionProduceResponse, recs []byte) {
 	p := b.partition(topic, pr.Index)
 	if p == nil {
 		pr.ErrorCode = b.missingPartitionCode(topic, pr.Index)
@@ -162,6 +164,13 @@ func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID
 		return
 	}
 	settings := p.settings.Load()
+	// Kafka checks min.insync.replicas as the leader's append begins,
+	// before the records are validated; like Kafka, the answer carries no
+	// error message.
+	if err := replication.CheckMinISR(acks, int(p.isrSize.Load()), int(p.replicaCount.Load()), int(settings.MinInsyncReplicas)); err != nil {
+		pr.ErrorCode = errcode.NotEnoughReplicas
+		return
+	}
 	batches, code, msg := b.validateProduce(rc.v, recs, settings.MaxMessageBytes, settings.Compact(), settings.SegmentBytes)
 	if code != 0 {
 		pr.ErrorCode, pr.ErrorMessage = code, &msg

@@ -11,7 +11,8 @@
 //	             (it is a LeaderEndpoint: Fetch, OffsetForLeaderEpoch, ListOffsets)
 //	Partition    one replica: AppendAsLeader, Read, CheckLeader, ISR changes
 //	rules.go     the ISR and high watermark rules as pure functions
-//	minisr.go    EffectiveMinISR: min.insync.replicas capped by the replica count
+//	minisr.go    EffectiveMinISR (min.insync.replicas capped by the replica count)
+//	             and CheckMinISR (NOT_ENOUGH_REPLICAS for acks=all below it)
 //	LeaderEndpoint, InmemNetwork        what a follower fetches from; an in-process
 //	                                    network with per-link drop/delay/partition
 //	AlterPartitionSender, InmemController   ISR changes to the controller; a fake

@@ -2,7 +2,7 @@ package replication
 
 import "errors"
 
-// Errors returned by this package. Handlers turn them into Kafka error codes
+// Errors returned by this package (ErrNotEnoughReplicas is in minisr.go). Handlers turn them into Kafka error codes
 // (named after each); everything else wraps them with context.
 var (
 	// ErrNotLeader: this broker does not lead the partition, or the
@@ -15,10 +15,6 @@ var (
 	// broker's, or the replica asking is not (yet) in the replica set for
 	// that epoch (UNKNOWN_LEADER_EPOCH).
 	ErrUnknownLeaderEpoch = errors.New("replication: unknown leader epoch")
-	// ErrNotEnoughReplicas: an acks=all append with the ISR below the
-	// effective min.insync.replicas; nothing was written
-	// (NOT_ENOUGH_REPLICAS).
-	ErrNotEnoughReplicas = errors.New("replication: not enough in-sync replicas")
 	// ErrNotEnoughReplicasAfterAppend: the batch was written and is
 	// committed, but the ISR shrank below min.insync.replicas meanwhile
 	// (NOT_ENOUGH_REPLICAS_AFTER_APPEND).

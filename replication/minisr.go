@@ -1,22 +1,44 @@
 package replication
 
-// EffectiveMinISR is the min.insync.replicas a partition enforces: the
-// configured value capped by the number of assigned replicas, as Kafka 4.3's
-// Partition.effectiveMinIsr does (min(minInSyncReplicas, remote replicas +
-// 1)). So a topic with replication factor 1 and min.insync.replicas=2
-// accepts acks=all writes instead of refusing every one. A value below 1
-// counts as 1: the leader itself is always needed.
-func EffectiveMinISR(minInsyncReplicas int32, replicas int) int {
-	m := max(int(minInsyncReplicas), 1)
-	if replicas >= 1 {
-		m = min(m, replicas)
-	}
-	return m
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrNotEnoughReplicas rejects an acks=all write before it is appended: the
+// ISR is smaller than the partition's effective min.insync.replicas
+// (Kafka's NotEnoughReplicasException; NOT_ENOUGH_REPLICAS, code 19, at the
+// edge).
+var ErrNotEnoughReplicas = errors.New("replication: not enough in-sync replicas")
+
+// AcksAll is the RequiredAcks of a Produce request that waits for the whole
+// ISR (acks=all).
+const AcksAll int16 = -1
+
+// EffectiveMinISR is the min.insync.replicas a partition with replicaCount
+// assigned replicas actually enforces: the configured minInsync capped at
+// the replica count. Kafka accepts any min.insync.replicas >= 1 whatever the
+// replication factor, and Partition.effectiveMinIsr takes
+// min(min.insync.replicas, replicas) so that such a topic stays writable
+// once every replica is in sync: an RF 1 topic with min.insync.replicas=2
+// accepts acks=all writes on Kafka 4.3.1.
+//
+// replicaCount is the partition's full assignment, leader included (Kafka:
+// remote replicas + 1, which counts replicas being added by a reassignment).
+func EffectiveMinISR(minInsync, replicaCount int) int {
+	return min(minInsync, replicaCount)
 }
 
-// UnderMinISR reports whether an ISR of isrSize is below the effective
-// minimum: acks=all appends are refused (NOT_ENOUGH_REPLICAS) and the high
-// watermark does not advance (Kafka's Partition.isUnderMinIsr, KIP-966).
-func UnderMinISR(isrSize int, minInsyncReplicas int32, replicas int) bool {
-	return isrSize < EffectiveMinISR(minInsyncReplicas, replicas)
+// CheckMinISR is the check Kafka's Partition.appendRecordsToLeader runs
+// before appending as leader: an acks=all write is refused with
+// ErrNotEnoughReplicas while the ISR is smaller than the effective minimum.
+// Writes with acks=0 or acks=1 are never refused by it.
+func CheckMinISR(acks int16, isrSize, replicaCount, minInsync int) error {
+	if acks != AcksAll {
+		return nil
+	}
+	if want := EffectiveMinISR(minInsync, replicaCount); isrSize < want {
+		return fmt.Errorf("%w: the ISR has %d replicas, fewer than the min.isr requirement of %d", ErrNotEnoughReplicas, isrSize, want)
+	}
+	return nil
 }

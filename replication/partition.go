@@ -191,7 +191,24 @@ func (p *Partition) State() State {
 }
 
 func (p *Partition) effectiveMinISRLocked() int {
-	return EffectiveMinISR(p.settings.Load().MinInsyncReplicas, len(p.replicas))
+	return EffectiveMinISR(int(p.settings.Load().MinInsyncReplicas), len(p.replicas))
+}
+
+// CheckMinISR is CheckMinISR against the partition's current ISR and
+// replicas: Produce asks it as Kafka's append begins, before validating the
+// records, for Kafka's error precedence; AppendAsLeader repeats it under
+// the partition lock, which is what guarantees it.
+func (p *Partition) CheckMinISR(acks int16) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.checkMinISRLocked(acks)
+}
+
+func (p *Partition) checkMinISRLocked(acks int16) error {
+	if err := CheckMinISR(acks, len(p.isr.isr), len(p.replicas), int(p.settings.Load().MinInsyncReplicas)); err != nil {
+		return fmt.Errorf("%s: ISR %v: %w", p.tp, p.isr.isr, err)
+	}
+	return nil
 }
 
 // sameStateLocked: st is what was applied last (metadata images repeat
@@ -455,10 +472,10 @@ func (p *Partition) AppendAsLeader(batches []byte, opts AppendOptions) (AppendRe
 	if !p.leadingLocked() {
 		return res, fmt.Errorf("%s: %w", p.tp, ErrNotLeader)
 	}
-	minISR := p.effectiveMinISRLocked()
-	if opts.RequiredAcks == -1 && len(p.isr.isr) < minISR {
-		return res, fmt.Errorf("%s: ISR %v is smaller than min.insync.replicas %d: %w", p.tp, p.isr.isr, minISR, ErrNotEnoughReplicas)
+	if err := p.checkMinISRLocked(opts.RequiredAcks); err != nil {
+		return res, err
 	}
+	minISR := p.effectiveMinISRLocked()
 	info, err := p.log.Append(batches, p.leaderEpoch, opts.Hook)
 	res.AppendInfo = info
 	if err != nil {
@@ -473,7 +490,7 @@ func (p *Partition) AppendAsLeader(batches []byte, opts AppendOptions) (AppendRe
 	}
 	p.hwMu.Lock()
 	moved := p.maybeIncrementHighWatermarkLocked(p.env.nowMs())
-	if opts.RequiredAcks == -1 {
+	if opts.RequiredAcks == AcksAll {
 		required := res.LastOffset + 1
 		if done, err := Acked(p.log.HighWatermark(), required, len(p.isr.maximal), minISR); done {
 			res.ackErr = err

@@ -6,30 +6,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestEffectiveMinISR(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		minISR   int32
-		replicas int
-		want     int
-	}{
-		{"rf1 min1", 1, 1, 1},
-		{"rf1 min2 capped (Kafka 4.3)", 2, 1, 1},
-		{"rf3 min2", 2, 3, 2},
-		{"rf3 min3", 3, 3, 3},
-		{"rf3 min5 capped", 5, 3, 3},
-		{"rf2 min0 counts as 1", 0, 2, 1},
-		{"no replicas known", 2, 0, 2},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, EffectiveMinISR(tc.minISR, tc.replicas))
-		})
-	}
-	require.True(t, UnderMinISR(1, 2, 3))
-	require.False(t, UnderMinISR(2, 2, 3))
-	require.False(t, UnderMinISR(1, 2, 1), "rf 1 with min.insync.replicas=2 accepts acks=all")
-}
-
 func rs(leo, caughtUpMs int64) ReplicaState {
 	s := NewReplicaState()
 	s.LogEndOffset, s.LastCaughtUpTimeMs = leo, caughtUpMs

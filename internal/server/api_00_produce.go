@@ -98,7 +98,7 @@ type produceCall struct {
 	acksValid       bool
 	img             *controller.MetadataImage
 	resp            *protocol.ProduceResponse
-	// acks are the acks=all appends not yet committed (awaitAcks).
+	// pending are the acks=all appends not yet committed (awaitAcks).
 	pending []pendingAck
 }
 
@@ -202,6 +202,13 @@ func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID
 		return nil
 	}
 	settings := p.Settings()
+	// Kafka checks min.insync.replicas as the leader's append begins,
+	// before the records are validated; like Kafka, the answer carries no
+	// error message. AppendAsLeader checks again under the partition lock.
+	if err := p.CheckMinISR(acks); err != nil {
+		pr.ErrorCode = errcode.NotEnoughReplicas
+		return nil
+	}
 	batches, code, msg := b.validateProduce(rc.v, recs, settings.MaxMessageBytes, settings.Compact(), settings.SegmentBytes)
 	if code != 0 {
 		pr.ErrorCode, pr.ErrorMessage = code, &msg
@@ -226,8 +233,10 @@ func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID
 	info, err := p.AppendAsLeader(batches, replication.AppendOptions{RequiredAcks: acks, Hook: hook})
 	if err != nil {
 		pr.ErrorCode = replicationErrorCode(err)
-		msg := err.Error()
-		pr.ErrorMessage = &msg
+		if !errors.Is(err, replication.ErrNotEnoughReplicas) && !errors.Is(err, replication.ErrNotLeader) {
+			msg := err.Error() // Kafka sends none with these two
+			pr.ErrorMessage = &msg
+		}
 		return nil
 	}
 	var pending *replication.AppendResult

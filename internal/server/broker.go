@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -31,10 +30,6 @@ type Broker struct {
 
 	// image is the newest MetadataImage the broker has reconciled.
 	image atomic.Pointer[controller.MetadataImage]
-	// imageMu/imageCond let a handler wait until an image at least as new
-	// as a controller write it made has been reconciled.
-	imageMu   sync.Mutex
-	imageCond *sync.Cond
 	// reconcileMu serializes reconcile.
 	reconcileMu sync.Mutex
 
@@ -57,23 +52,4 @@ type Broker struct {
 // partition returns the hosted partition, or nil.
 func (b *Broker) partition(topic string, p int32) *replication.Partition {
 	return b.replicas.Get(topic, p)
-}
-
-// waitForImage blocks until the reconciled image has reached offset.
-func (b *Broker) waitForImage(ctx context.Context, offset uint64) error {
-	stop := context.AfterFunc(ctx, func() {
-		b.imageMu.Lock()
-		b.imageCond.Broadcast()
-		b.imageMu.Unlock()
-	})
-	defer stop()
-	b.imageMu.Lock()
-	defer b.imageMu.Unlock()
-	for b.image.Load().Offset() < offset {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("waiting for metadata offset %d: %w", offset, err)
-		}
-		b.imageCond.Wait()
-	}
-	return nil
 }

@@ -139,10 +139,7 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 	for _, tp := range gone {
 		b.dropPartition(tp)
 	}
-	b.imageMu.Lock()
 	b.image.Store(img)
-	b.imageCond.Broadcast()
-	b.imageMu.Unlock()
 }
 
 // sameSettings compares by value; LogSettings holds slices and pointers

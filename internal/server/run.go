@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +33,6 @@ type Node struct {
 	logs   *storage.Manager
 	broker *Broker
 	server *Server
-	stop   func()
 }
 
 // metadataDirName holds the controller's raft log inside the first log dir.
@@ -44,6 +42,11 @@ const metadataDirName = "__cluster_metadata"
 // Start brings a node up and returns once it serves clients.
 func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, log *zap.Logger) (*Node, error) {
 	began := time.Now()
+	// Before any log dir is formatted or port opened (the controller binds
+	// its listener first): refuse protection Spool does not implement.
+	if err := cfg.CheckProtections(); err != nil {
+		return nil, err
+	}
 	if len(cfg.LogDirs) == 0 {
 		return nil, errors.New("log.dirs is empty: set log.dirs (or KAFKA_LOG_DIRS) to where data should live")
 	}
@@ -91,13 +94,16 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 
 	def := storageConfig(mustSettings(cfg))
 	n.logs, err = storage.NewManager(storage.ManagerConfig{
-		Dirs:                    cfg.LogDirs,
-		Default:                 def,
-		RetentionCheckInterval:  time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
-		ProducerIDExpiration:    time.Duration(cfg.ProducerIDExpirationMs) * time.Millisecond,
-		CleanerEnable:           cfg.LogCleanerEnable,
-		CleanerBackoff:          time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
-		CleanerDedupeBufferSize: cfg.LogCleanerDedupeBufferSize,
+		Dirs:                      cfg.LogDirs,
+		Default:                   def,
+		RetentionCheckInterval:    time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
+		FlushCheckInterval:        flushCheckInterval(cfg.LogFlushSchedulerIntervalMs),
+		CheckpointInterval:        time.Duration(cfg.LogFlushCheckpointIntervalMs) * time.Millisecond,
+		ProducerIDExpiration:      time.Duration(cfg.ProducerIDExpirationMs) * time.Millisecond,
+		ProducerIDExpirationCheck: time.Duration(cfg.ProducerIDExpirationCheckIntervalMs) * time.Millisecond,
+		CleanerEnable:             cfg.LogCleanerEnable,
+		CleanerBackoff:            time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
+		CleanerDedupeBufferSize:   cfg.LogCleanerDedupeBufferSize,
 
 		HighWatermarkCheckpointInterval: time.Duration(cfg.ReplicaHighWatermarkCheckpointIntervalMs) * time.Millisecond,
 	}, log.Named("storage"))
@@ -175,6 +181,17 @@ var bootstrapFeatures = map[string]int16{
 	transactionVersionFeature:         2,
 }
 
+// flushCheckInterval is how often the storage manager checks flush.ms and
+// flushes rolled segments: log.flush.scheduler.interval.ms, but at least
+// every second (Kafka's default of Long.MAX_VALUE never checks, and Spool
+// flushes rolled segments on this pass).
+func flushCheckInterval(schedulerMs int64) time.Duration {
+	if schedulerMs <= 0 || schedulerMs >= time.Second.Milliseconds() {
+		return time.Second
+	}
+	return time.Duration(schedulerMs) * time.Millisecond
+}
+
 func mustSettings(cfg *config.Broker) config.LogSettings {
 	s, _ := cfg.LogConfigForTopic(nil, config.Dynamic{})
 	return s
@@ -208,7 +225,6 @@ func newBroker(cfg *config.Broker, ctrl *controller.Controller, logs *storage.Ma
 			return st.Epoch
 		},
 	}, logs, log.Named("replication"))
-	b.imageCond = sync.NewCond(&b.imageMu)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()
 	b.reconcile(ctrl.Image())

@@ -223,6 +223,66 @@ func franzAdminConfigs(ctx context.Context, topic string) error {
 	})
 }
 
+// franzMinISRRF1: a topic with replication factor 1 and min.insync.replicas=2
+// takes acks=all writes (Kafka caps the required ISR at the replica count),
+// idempotent or not, and they read back.
+func franzMinISRRF1(ctx context.Context, topic string) error {
+	cl, adm, err := franzAdmin()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	if err := waitFor(ctx, func() error {
+		rc, err := adm.DescribeTopicConfigs(ctx, topic)
+		if err != nil {
+			return err
+		}
+		c, err := rc.On(topic, nil)
+		if err != nil {
+			return err
+		}
+		for _, e := range c.Configs {
+			if e.Key == "min.insync.replicas" && e.MaybeValue() == "2" {
+				return nil
+			}
+		}
+		return fmt.Errorf("describe: min.insync.replicas is not 2: %+v", c.Configs)
+	}); err != nil {
+		return err
+	}
+	var want []rec
+	for _, idempotent := range []bool{false, true} {
+		rs := makeRecs(fmt.Sprintf("minisr-idem-%v", idempotent), 5, 0)
+		opts := []kgo.Opt{kgo.SeedBrokers(brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+			kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0), kgo.RecordRetries(3)}
+		if !idempotent {
+			opts = append(opts, kgo.DisableIdempotentWrite())
+		}
+		p, err := kgo.NewClient(opts...)
+		if err != nil {
+			return err
+		}
+		err = p.ProduceSync(ctx, franzRecords(topic, rs)...).FirstErr()
+		p.Close()
+		if err != nil {
+			return fmt.Errorf("produce acks=all idempotent=%v: %w", idempotent, err)
+		}
+		want = append(want, rs...)
+	}
+	got, err := franzClient{}.consume(ctx, topic, len(want), false)
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	return compare(got, want)
+}
+
 // franzAdminExtra covers the admin scenarios only franz-go's kadm runs among the Go clients.
 func franzAdminExtra(ctx context.Context, sc, topic string) error {
 	cl, adm, err := franzAdmin()

@@ -80,6 +80,8 @@ func run(ctx context.Context, name, sc, topic string, parts int) error {
 		return transactions(ctx, name, topic)
 	case "list-offsets-time", "delete-records", "group-admin":
 		return franzAdminExtra(ctx, sc, topic)
+	case "min-isr-rf1":
+		return minISRRF1(ctx, name, topic)
 	}
 	c, err := newClient(name)
 	if err != nil {

@@ -115,3 +115,24 @@ func TestLeaderSideOfReplication(t *testing.T) {
 		return slices.Equal(pi.ISR, []int32{1}) && slices.Equal(pi.Replicas, []int32{1, 2})
 	}, 10*time.Second, 5*time.Millisecond, "the controller committed the shrink")
 }
+
+// TestTopicConfigAppliesAfterRestart: a log loaded at startup (opened with
+// the broker's defaults) takes its topic's config when the partition opens,
+// not only after the next config change.
+func TestTopicConfigAppliesAfterRestart(t *testing.T) {
+	n := startTestNode(t)
+	seg, compact := "2097152", "compact"
+	createTopic(t, n.addr, "configured", 1, map[string]*string{"segment.bytes": &seg, "cleanup.policy": &compact})
+	check := func() {
+		t.Helper()
+		p := n.Broker().partition("configured", 0)
+		require.NotNil(t, p)
+		cfg := p.Log().Config()
+		require.EqualValues(t, 2097152, cfg.SegmentBytes)
+		require.True(t, cfg.Compact)
+		require.EqualValues(t, -1, cfg.RetentionMs, "compact-only topics are not deleted by retention")
+	}
+	check()
+	n.restart()
+	check()
+}

@@ -134,6 +134,10 @@ func (t *produceTopic) partition(index int32, recs []byte) {
 	pr := protocol.ProduceResponsePartitionProduceResponse{
 		Index: index, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1,
 	}
+	// No current leader (-1, the tagged field left out), as Kafka answers
+	// all but NOT_LEADER_OR_FOLLOWER: librdkafka takes a leader 0 here for
+	// a leader change.
+	pr.CurrentLeader.LeaderID, pr.CurrentLeader.LeaderEpoch = -1, -1
 	switch {
 	case !pc.acksValid:
 		pr.ErrorCode = errcode.InvalidRequiredAcks

@@ -173,6 +173,8 @@ func TestProduceRecordErrors(t *testing.T) {
 				p := produce(t, v, tc.topic, batch)
 				require.Equal(t, tc.code, p.ErrorCode, kerr.ErrorForCode(p.ErrorCode))
 				require.Equal(t, int64(-1), p.BaseOffset)
+				// No current leader tag: librdkafka would take leader 0 for a move.
+				require.Equal(t, kmsg.ProduceResponseTopicPartitionCurrentLeader{LeaderID: -1, LeaderEpoch: -1}, p.CurrentLeader)
 				if v < 8 {
 					return // no record errors nor message before v8
 				}
@@ -211,6 +213,7 @@ func TestProduceRecordErrors(t *testing.T) {
 		require.Zero(t, p.ErrorCode, kerr.ErrorForCode(p.ErrorCode))
 		require.Empty(t, p.ErrorRecords)
 		require.Nil(t, p.ErrorMessage)
+		require.Equal(t, kmsg.ProduceResponseTopicPartitionCurrentLeader{LeaderID: -1, LeaderEpoch: -1}, p.CurrentLeader)
 	}
 	ends, err := kadm.NewClient(newClient(t, n.addr)).ListEndOffsets(context.Background(), "compacted", "bounded", "both", "appendtime")
 	require.NoError(t, err)

@@ -87,6 +87,11 @@ func run(ctx context.Context, name, sc, topic string, parts int) error {
 		return franzCreateTopic(ctx, topic, parts)
 	case "abort-txn":
 		return franzAbortTxn(ctx, topic)
+	case "produce-record-errors":
+		if name != "franz" {
+			return fmt.Errorf("scenario %q not implemented for %s", sc, name)
+		}
+		return franzRecordErrors(ctx, topic)
 	case "admin-topics":
 		return adminTopics(ctx, name, topic)
 	case "admin-configs":

@@ -34,11 +34,14 @@ type recordSummary struct {
 	// minTimestamp and maxTimestamp bound the records' timestamps,
 	// NoTimestamp (-1) included.
 	minTimestamp, maxTimestamp int64
-	batches                    int
+	// logAppendTime: a v2 batch has the LogAppendTime attribute set.
+	logAppendTime bool
+	batches       int
 }
 
 func (s *recordSummary) add(info records.BatchInfo) {
 	s.hasNullKey = s.hasNullKey || info.HasNullKey
+	s.logAppendTime = s.logAppendTime || (info.Magic == 2 && info.Header.LogAppendTime())
 	if s.batches == 0 {
 		s.minTimestamp, s.maxTimestamp = info.MinTimestamp, info.MaxTimestamp
 	} else {
@@ -70,31 +73,21 @@ func (c *recordChecks) timestampOutOfRange(ts int64) bool {
 	return diff > c.beforeMaxMs || -diff > c.afterMaxMs
 }
 
-// mayFail reports whether a record of batches, summarised by sum, can fail a
-// check; when not, checkRecords need not look at the records again.
-func (c *recordChecks) mayFail(batches []byte, sum recordSummary) bool {
-	if c.compacted && sum.hasNullKey {
-		return true
-	}
+// mayFail reports whether a record summarised by sum can fail a check; when
+// not, checkRecords need not look at the records again.
+func (c *recordChecks) mayFail(sum recordSummary) bool {
 	// Timestamps lie between the bounds, so the bounds alone decide, unless
 	// a -1 bound hides the real minimum.
-	if !c.logAppendTime && (sum.minTimestamp == records.NoTimestamp ||
-		c.timestampOutOfRange(sum.minTimestamp) || c.timestampOutOfRange(sum.maxTimestamp)) {
-		return true
-	}
-	for batch := range records.Batches(batches) {
-		if h, err := records.ParseHeader(batch); err == nil && h.LogAppendTime() {
-			return true
-		}
-	}
-	return false
+	return (c.compacted && sum.hasNullKey) || sum.logAppendTime ||
+		(!c.logAppendTime && (sum.minTimestamp == records.NoTimestamp ||
+			c.timestampOutOfRange(sum.minTimestamp) || c.timestampOutOfRange(sum.maxTimestamp)))
 }
 
 // checkRecords applies the per-record checks to validated v2 batches and
 // reports the records of the first batch that has failing ones, as Kafka
 // stops at that batch.
 func checkRecords(batches []byte, sum recordSummary, c recordChecks) recordRejection {
-	if !c.mayFail(batches, sum) {
+	if !c.mayFail(sum) {
 		return recordRejection{}
 	}
 	for batch := range records.Batches(batches) {

@@ -101,7 +101,7 @@ func franzCreateTopic(ctx context.Context, topic string, parts int) error {
 		return err
 	}
 	defer cl.Close()
-	resp, err := adm.CreateTopic(ctx, int32(parts), 1, nil, topic)
+	resp, err := adm.CreateTopic(ctx, int32(parts), 1, topicConfigs, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -473,6 +473,24 @@ func franzTransactions(ctx context.Context, topic string) error {
 		return err
 	}
 	return compare(got, want)
+}
+
+// franzAbortTxn writes 5 records to partition 0 of topic in a transaction and aborts it, so
+// the partition holds only aborted data and its abort marker (offsets 0-5).
+func franzAbortTxn(ctx context.Context, topic string) error {
+	p, err := kgo.NewClient(kgo.SeedBrokers(brokers()...), kgo.TransactionalID(topic+"-abort"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := p.BeginTransaction(); err != nil {
+		return err
+	}
+	if err := p.ProduceSync(ctx, franzRecords(topic, makeRecs("aborted", 5, 0))...).FirstErr(); err != nil {
+		return err
+	}
+	return p.EndTransaction(ctx, kgo.TryAbort)
 }
 
 func waitFor(ctx context.Context, f func() error) error {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
 
@@ -103,6 +104,8 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		CleanerEnable:             cfg.LogCleanerEnable,
 		CleanerBackoff:            time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
 		CleanerDedupeBufferSize:   cfg.LogCleanerDedupeBufferSize,
+
+		HighWatermarkCheckpointInterval: time.Duration(cfg.ReplicaHighWatermarkCheckpointIntervalMs) * time.Millisecond,
 	}, log.Named("storage"))
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)
@@ -210,9 +213,18 @@ func newBroker(cfg *config.Broker, ctrl *controller.Controller, logs *storage.Ma
 		log:           log,
 		ctrl:          ctrl,
 		logs:          logs,
-		partitions:    make(map[storage.TopicPartition]*Partition),
 		fetchSessions: newFetchSessionCache(1000),
 	}
+	b.replicas = replication.NewManager(replication.Config{
+		NodeID:            cfg.NodeID,
+		ReplicaLagTimeMax: time.Duration(cfg.ReplicaLagTimeMaxMs) * time.Millisecond,
+		AlterPartition:    localAlterPartition{ctrl},
+		Brokers:           b.brokerLookup,
+		BrokerEpoch: func() int64 {
+			st, _ := b.brokerLookup(b.nodeID)
+			return st.Epoch
+		},
+	}, logs, log.Named("replication"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()
 	b.reconcile(ctrl.Image())
@@ -272,6 +284,7 @@ func securityProtocolCode(p string) int16 {
 
 // start follows metadata changes until stop.
 func (b *Broker) start() {
+	b.replicas.Start()
 	ch, cancel := b.ctrl.Subscribe()
 	b.wg.Add(1)
 	go func() {
@@ -294,6 +307,7 @@ func (b *Broker) start() {
 func (b *Broker) stop() {
 	b.cancel()
 	b.wg.Wait()
+	b.replicas.Close()
 }
 
 // ensureMetaProperties reads or writes meta.properties in every log dir, as

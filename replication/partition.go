@@ -286,22 +286,32 @@ func (p *Partition) makeLeader(st LeaderAndISR) bool {
 	return newEpoch
 }
 
+// followerChange is what applying a follower state changed.
+type followerChange struct {
+	// wasLeader: this broker stopped leading (the leadership hooks run).
+	wasLeader bool
+	// restart: the leader or the leader epoch changed (or this is the
+	// first state): the replica fetcher starts over for the partition.
+	restart bool
+}
+
 // makeFollower applies a state naming another broker (or none) leader
-// (Kafka's makeFollower) and reports whether this broker stopped leading.
-// Appends waiting for acks fail with ErrNotLeader and waiting fetches wake.
-func (p *Partition) makeFollower(st LeaderAndISR) bool {
+// (Kafka's makeFollower) and reports what changed. Appends waiting for
+// acks fail with ErrNotLeader and waiting fetches wake.
+func (p *Partition) makeFollower(st LeaderAndISR) followerChange {
 	p.mu.RLock()
 	same := p.sameStateLocked(st)
 	p.mu.RUnlock()
 	if same {
-		return false
+		return followerChange{}
 	}
 	p.mu.Lock()
 	if p.removed || st.PartitionEpoch < p.partitionEpoch {
 		p.mu.Unlock()
-		return false
+		return followerChange{}
 	}
 	wasLeader := p.leadingLocked()
+	restart := wasLeader || p.leader != st.Leader || p.leaderEpoch != st.LeaderEpoch
 	p.leader = st.Leader
 	p.leaderEpoch = st.LeaderEpoch
 	p.partitionEpoch = st.PartitionEpoch
@@ -315,7 +325,7 @@ func (p *Partition) makeFollower(st LeaderAndISR) bool {
 	p.mu.Unlock()
 	p.consumers.wake()
 	p.replicaFetches.wake()
-	return wasLeader
+	return followerChange{wasLeader: wasLeader, restart: restart}
 }
 
 // remove retires the partition (deleted, or moved off this broker) and

@@ -492,3 +492,425 @@ func TestClusterReplicates(t *testing.T) {
 	_, ok = c.node(1).m.Following(ctp)
 	require.False(t, ok, "the leader fetches from no one")
 }
+
+func valuesOf(prefix string, batches, perBatch int) []string {
+	var out []string
+	for i := range batches {
+		for j := range perBatch {
+			out = append(out, fmt.Sprintf("%s%d-%d", prefix, i, j))
+		}
+	}
+	return out
+}
+
+func produceAll(t *testing.T, c *testCluster, leader int32, prefix string, batches, perBatch int) []string {
+	t.Helper()
+	for i := range batches {
+		require.NoError(t, c.produceAcked(leader, ctp, fmt.Sprint(prefix, i), perBatch))
+	}
+	return valuesOf(prefix, batches, perBatch)
+}
+
+// cutLinks drops everything between a and b, both ways.
+func (c *testCluster) cutLinks(a, b int32) {
+	c.net.SetLink(a, b, Link{Drop: true})
+	c.net.SetLink(b, a, Link{Drop: true})
+}
+
+// TestClusterFollowerLagsThenCatchesUp: a follower cut off from its leader
+// holds acks=all back until replica.lag.time.max.ms passes; it leaves the
+// ISR through AlterPartition, writes go on with min ISR 2, and once the
+// link heals it catches up and is added back.
+func TestClusterFollowerLagsThenCatchesUp(t *testing.T) {
+	c := newTestCluster(t, 3, 2)
+	c.createPartition(ctp, 1, 2, 3)
+	acked := produceAll(t, c, 1, "before", 3, 2)
+	c.waitInSync(ctp, 1, 2, 3)
+
+	c.cutLinks(1, 3)
+	res, err := c.produce(1, ctp, AcksAll, "during", 2)
+	require.NoError(t, err)
+	done := waitAsync(context.Background(), res)
+	leader := c.node(1).partition(ctp)
+	c.waitFor(func() bool { return c.node(2).partition(ctp).Log().LogEndOffset() == leader.Log().LogEndOffset() }, "follower 2 has it")
+	requireNotDone(t, done)
+	require.Equal(t, int64(6), leader.Log().HighWatermark(), "follower 3 holds the high watermark")
+
+	c.lagPastMax(ctp, 2)
+	require.NoError(t, requireDone(t, done))
+	acked = append(acked, "during-0", "during-1")
+	st := c.waitApplied(ctp)
+	require.Equal(t, []int32{1, 2}, st.ISR)
+	require.Equal(t, int32(2), st.PartitionEpoch)
+	require.Equal(t, int32(1), st.LeaderEpoch, "an ISR change keeps the leader epoch")
+	acked = append(acked, produceAll(t, c, 1, "while", 5, 4)...)
+
+	c.net.Heal()
+	got := c.waitInSync(ctp, 1, 2, 3)
+	require.Equal(t, acked, values(got))
+	reqs := c.ctrl.Requests()
+	require.Len(t, reqs, 2)
+	require.Equal(t, []int32{1, 2}, reqs[0].ISR)
+	require.Equal(t, []int32{1, 2, 3}, reqs[1].ISR)
+	require.Equal(t, int32(2), reqs[1].PartitionEpoch)
+}
+
+// TestClusterLeaderCrashMidAppend: the leader appends a batch no follower
+// got and dies before acknowledging it; the controller elects a follower
+// from the ISR, writes go on there, and the old leader restarts as a
+// follower, truncates the unacknowledged batch by leader epoch and rejoins
+// the ISR. Every acknowledged record is there exactly once.
+func TestClusterLeaderCrashMidAppend(t *testing.T) {
+	c := newTestCluster(t, 3, 2)
+	c.createPartition(ctp, 1, 2, 3)
+	acked := produceAll(t, c, 1, "a", 5, 2)
+	c.waitInSync(ctp, 1, 2, 3)
+
+	// The followers stop getting the leader's answers: what it appends
+	// now reaches its log only.
+	c.net.SetLink(1, 2, Link{Drop: true})
+	c.net.SetLink(1, 3, Link{Drop: true})
+	res, err := c.produce(1, ctp, AcksAll, "lost", 3)
+	require.NoError(t, err)
+	old := c.node(1)
+	lostEnd := old.partition(ctp).Log().LogEndOffset()
+	require.Equal(t, int64(13), lostEnd)
+	old.crash()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	require.ErrorIs(t, res.Wait(ctx), ErrTimedOut, "never acknowledged")
+	cancel()
+
+	c.net.Heal()
+	c.ctrl.Fence(1, true)
+	st := c.ctrl.Elect(ctp, func(id int32) bool { return id != 1 }, false)
+	require.Equal(t, int32(2), st.Leader)
+	require.Equal(t, []int32{2, 3}, st.ISR)
+	require.Equal(t, int32(2), st.LeaderEpoch)
+	c.waitApplied(ctp)
+	acked = append(acked, produceAll(t, c, 2, "b", 4, 2)...)
+
+	old.restart()
+	c.ctrl.Fence(1, false)
+	got := c.waitInSync(ctp, 1, 2, 3)
+	require.Equal(t, acked, values(got))
+	requireAckedOnce(t, got, acked)
+	for _, r := range got {
+		require.Equal(t, r.Offset >= 10, r.Epoch == 2, "offset %d epoch %d", r.Offset, r.Epoch)
+	}
+}
+
+// TestClusterPartitionIsolatesLeader: a leader cut off from its followers
+// and the controller keeps believing it leads, but with min ISR 2 it
+// acknowledges no acks=all write: its high watermark cannot move and its
+// ISR shrink cannot reach the controller. The majority side elects a new
+// leader and goes on; when the partition heals the old leader follows,
+// drops what it never acknowledged and rejoins the ISR.
+func TestClusterPartitionIsolatesLeader(t *testing.T) {
+	c := newTestCluster(t, 3, 2)
+	c.createPartition(ctp, 1, 2, 3)
+	acked := produceAll(t, c, 1, "a", 3, 2)
+	c.waitInSync(ctp, 1, 2, 3)
+
+	c.net.Partition([]int32{1}, []int32{controllerID, 2, 3})
+	old := c.node(1)
+	old.setCut(true)
+	p1 := old.partition(ctp)
+	hw := p1.Log().HighWatermark()
+	var pending []chan error
+	isolatedWrite := func(i int) {
+		res, err := c.produce(1, ctp, AcksAll, fmt.Sprint("isolated", i), 1)
+		require.NoError(t, err, "the ISR it knows is still {1,2,3}")
+		pending = append(pending, waitAsync(context.Background(), res))
+	}
+	isolatedWrite(0)
+	// Its ISR check cannot reach the controller: the ISR it knows stays,
+	// and so does its high watermark.
+	c.clock.Advance(31 * time.Second)
+	old.m.MaybeShrinkISRs()
+	c.waitFor(func() bool { return c.net.Stats(1, controllerID).Dropped > 0 }, "the shrink is sent and lost")
+	require.True(t, p1.State().AlterPartitionInFlight)
+	require.Equal(t, []int32{1, 2, 3}, p1.State().ISR)
+	isolatedWrite(1)
+
+	c.ctrl.Fence(1, true)
+	st := c.ctrl.Elect(ctp, func(id int32) bool { return id != 1 }, false)
+	require.Equal(t, int32(2), st.Leader)
+	c.waitApplied(ctp)
+	acked = append(acked, produceAll(t, c, 2, "b", 3, 2)...)
+	isolatedWrite(2)
+	require.Equal(t, hw, p1.Log().HighWatermark(), "the isolated leader's high watermark never moved")
+	for _, ch := range pending {
+		requireNotDone(t, ch)
+	}
+
+	c.net.Heal()
+	c.ctrl.Fence(1, false)
+	old.setCut(false)
+	for _, ch := range pending {
+		require.ErrorIs(t, requireDone(t, ch), ErrNotLeader, "leadership moved: never acknowledged")
+	}
+	got := c.waitInSync(ctp, 1, 2, 3)
+	require.Equal(t, acked, values(got))
+	requireAckedOnce(t, got, acked)
+}
+
+// TestClusterFlappingLinks: five replicas, min ISR 3, every link drops a
+// third of its messages and links go down and up at random while a
+// producer writes; the ISR shrinks and expands as the clock jumps. Each
+// acknowledged write is in every log exactly once, in order, once the
+// network heals.
+func TestClusterFlappingLinks(t *testing.T) {
+	c := newTestCluster(t, 5, 3)
+	c.createPartition(ctp, 1, 2, 3, 4, 5)
+	for a := int32(1); a <= 5; a++ {
+		for b := int32(1); b <= 5; b++ {
+			if a != b {
+				c.net.SetLink(a, b, Link{DropRate: 0.3})
+			}
+		}
+	}
+	stop := make(chan struct{})
+	flapped := make(chan struct{})
+	go func() {
+		defer close(flapped)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(3 * time.Millisecond):
+			}
+			a, b := int32(2+i%4), int32(1)
+			if i%2 == 1 {
+				a, b = b, a
+			}
+			c.net.SetLink(a, b, Link{DropRate: 0.3, Drop: i%3 == 0})
+		}
+	}()
+	var acked []string
+	shrinks := 0
+	for i := range 40 {
+		res, err := c.produce(1, ctp, AcksAll, fmt.Sprint("f", i), 2)
+		if err != nil {
+			require.ErrorIs(t, err, ErrNotEnoughReplicas)
+			c.waitFor(func() bool { return len(c.node(1).partition(ctp).State().ISR) >= 3 }, "followers rejoin the ISR")
+			continue
+		}
+		if i%8 == 7 {
+			// Before the followers fetched the append: they all lag.
+			c.clock.Advance(31 * time.Second)
+			c.node(1).m.MaybeShrinkISRs()
+			shrinks++
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := res.Wait(ctx); err == nil {
+			acked = append(acked, fmt.Sprintf("f%d-0", i), fmt.Sprintf("f%d-1", i))
+		}
+		cancel()
+	}
+	close(stop)
+	<-flapped
+	c.net.Heal()
+	require.NotEmpty(t, acked)
+	got := c.waitInSync(ctp, 1, 2, 3, 4, 5)
+	var shrank, expanded bool
+	for _, r := range c.ctrl.Requests() {
+		shrank = shrank || len(r.ISR) < 5
+		expanded = expanded || len(r.ISR) > 1
+	}
+	require.True(t, shrank && expanded, "the ISR shrank and expanded (%d lag checks)", shrinks)
+	requireAckedOnce(t, got, acked)
+	require.True(t, slices.IsSortedFunc(got, func(a, b logRecord) int { return int(a.Offset - b.Offset) }))
+}
+
+// TestClusterUncleanLeaderElection: with every ISR member down, a clean
+// election leaves the partition leaderless; an unclean one elects the
+// lagging replica, and the old ISR members restart as its followers and
+// truncate to where its log diverged from theirs, by leader epoch.
+func TestClusterUncleanLeaderElection(t *testing.T) {
+	c := newTestCluster(t, 3, 1)
+	c.createPartition(ctp, 1, 2, 3)
+	shared := produceAll(t, c, 1, "a", 3, 2)
+	c.waitInSync(ctp, 1, 2, 3)
+
+	// 3 is cut off while the leader takes more: it falls behind (a
+	// follower that has the whole log never counts as lagging).
+	c.cutLinks(1, 3)
+	_, err := c.produce(1, ctp, 1, "b", 2)
+	require.NoError(t, err)
+	c.lagPastMax(ctp, 2)
+	c.waitFor(func() bool { st, _ := c.ctrl.Get(ctp); return sameSet(st.ISR, []int32{1, 2}) }, "3 leaves the ISR")
+	c.waitApplied(ctp)
+	lost := append([]string{"b-0", "b-1"}, produceAll(t, c, 1, "b", 3, 2)...)
+	c.waitInSync(ctp, 1, 2)
+
+	n1, n2 := c.node(1), c.node(2)
+	n1.crash()
+	n2.crash()
+	c.net.Heal()
+	c.ctrl.Fence(1, true)
+	c.ctrl.Fence(2, true)
+	alive := func(id int32) bool { return id == 3 }
+	st := c.ctrl.Elect(ctp, alive, false)
+	require.Equal(t, int32(-1), st.Leader, "no ISR member alive: a clean election finds no leader")
+	st = c.ctrl.Elect(ctp, alive, true)
+	require.Equal(t, int32(3), st.Leader)
+	require.Equal(t, []int32{3}, st.ISR)
+	require.Equal(t, int32(3), st.LeaderEpoch)
+	c.waitApplied(ctp)
+	after := produceAll(t, c, 3, "c", 2, 2)
+
+	n1.restart()
+	n2.restart()
+	c.ctrl.Fence(1, false)
+	c.ctrl.Fence(2, false)
+	got := c.waitInSync(ctp, 1, 2, 3)
+	require.Equal(t, append(slices.Clone(shared), after...), values(got))
+	for _, v := range lost {
+		require.NotContains(t, values(got), v, "written after 3 left the ISR: lost to the unclean election")
+	}
+}
+
+// TestClusterStaleAlterPartition: the controller refuses ISR changes made
+// from a stale partition epoch (INVALID_UPDATE_VERSION) or by a leader
+// whose epoch is over (FENCED_LEADER_EPOCH); the leader waits for the
+// metadata, then proposes again from the new state.
+func TestClusterStaleAlterPartition(t *testing.T) {
+	c := newTestCluster(t, 3, 1)
+	c.createPartition(ctp, 1, 2, 3)
+	produceAll(t, c, 1, "a", 2, 2)
+	c.waitInSync(ctp, 1, 2, 3)
+	n1 := c.node(1)
+
+	// The partition epoch moves on while broker 1 does not hear of it.
+	n1.setCut(true)
+	st, _ := c.ctrl.Get(ctp)
+	st.PartitionEpoch++
+	c.ctrl.Set(ctp, st)
+	c.cutLinks(1, 3)
+	_, err := c.produce(1, ctp, 1, "b", 2)
+	require.NoError(t, err)
+	c.lagPastMax(ctp, 2)
+	c.waitFor(func() bool { return len(c.ctrl.Requests()) == 1 }, "the shrink reaches the controller")
+	req := c.ctrl.Requests()[0]
+	require.Equal(t, int32(1), req.PartitionEpoch)
+	require.Equal(t, []int32{1, 2}, req.ISR)
+	got, _ := c.ctrl.Get(ctp)
+	require.Equal(t, []int32{1, 2, 3}, got.ISR, "refused: stale partition epoch")
+	c.waitFor(func() bool { return n1.partition(ctp).State().AlterPartitionInFlight }, "waiting for metadata")
+	require.Never(t, func() bool { return len(c.ctrl.Requests()) > 1 }, 30*time.Millisecond, 5*time.Millisecond,
+		"INVALID_UPDATE_VERSION is not retried")
+
+	n1.setCut(false)
+	c.waitApplied(ctp)
+	require.False(t, n1.partition(ctp).State().AlterPartitionInFlight, "new metadata resets the proposal")
+	n1.m.MaybeShrinkISRs()
+	c.waitFor(func() bool { got, _ := c.ctrl.Get(ctp); return sameSet(got.ISR, []int32{1, 2}) }, "proposed again and committed")
+	require.Equal(t, int32(2), c.ctrl.Requests()[1].PartitionEpoch)
+	c.waitApplied(ctp)
+
+	// Leadership moves to 2 while neither 1 nor 3 hears of it; 1 sees 3
+	// catch up and proposes it for the ISR under its old leader epoch.
+	n1.setCut(true)
+	c.node(3).setCut(true)
+	st, _ = c.ctrl.Get(ctp)
+	st.Leader, st.LeaderEpoch, st.PartitionEpoch = 2, st.LeaderEpoch+1, st.PartitionEpoch+1
+	c.ctrl.Set(ctp, st)
+	c.net.Heal()
+	c.waitFor(func() bool { return len(c.ctrl.Requests()) >= 3 && c.ctrl.Requests()[2].BrokerID == 1 }, "1 proposes adding 3")
+	require.Equal(t, int32(1), c.ctrl.Requests()[2].LeaderEpoch)
+	got, _ = c.ctrl.Get(ctp)
+	require.Equal(t, int32(2), got.Leader)
+	require.Equal(t, []int32{1, 2}, got.ISR, "refused: fenced leader epoch")
+
+	n1.setCut(false)
+	c.node(3).setCut(false)
+	c.waitInSync(ctp, 1, 2, 3)
+	require.Equal(t, int32(2), c.ctrl.Requests()[len(c.ctrl.Requests())-1].BrokerID, "the new leader added 3")
+}
+
+// producerBatch is an idempotent (or transactional) producer's batch of n
+// records starting at sequence seq.
+func producerBatch(t *testing.T, pid int64, seq int32, n int, txn bool, prefix string) []byte {
+	t.Helper()
+	o := records.NewBatchOptions()
+	o.ProducerID, o.ProducerEpoch, o.BaseSequence, o.Transactional = pid, 0, seq, txn
+	recs := make([]records.Record, n)
+	for i := range recs {
+		recs[i] = records.Record{Timestamp: time.Now().UnixMilli(), Value: fmt.Appendf(nil, "%s-%d", prefix, i)}
+	}
+	b, err := records.AppendBatch(nil, o, recs)
+	require.NoError(t, err)
+	return b
+}
+
+func appendWait(t *testing.T, p *Partition, b []byte) AppendResult {
+	t.Helper()
+	res, err := p.AppendAsLeader(b, AppendOptions{RequiredAcks: AcksAll})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, res.Wait(ctx))
+	return res
+}
+
+// TestClusterProducerStateFailover: followers rebuild the producer state
+// and the aborted-transaction index from the batches they replicate, so
+// after a failover an idempotent producer's retry is recognised as a
+// duplicate (no second copy, no OutOfOrderSequence) and read_committed
+// readers get the same last stable offset and aborted transactions.
+func TestClusterProducerStateFailover(t *testing.T) {
+	c := newTestCluster(t, 3, 2)
+	c.createPartition(ctp, 1, 2, 3)
+	p1 := c.node(1).partition(ctp)
+	var firsts []int64
+	for i := range 4 {
+		res := appendWait(t, p1, producerBatch(t, 77, int32(2*i), 2, false, fmt.Sprint("idem", i)))
+		firsts = append(firsts, res.FirstOffset)
+	}
+	// An aborted transaction, then one still open.
+	appendWait(t, p1, producerBatch(t, 88, 0, 2, true, "aborted"))
+	appendWait(t, p1, records.EndTxnMarker(88, 0, false, 0, time.Now().UnixMilli()))
+	open := appendWait(t, p1, producerBatch(t, 99, 0, 1, true, "open"))
+	c.waitInSync(ctp, 1, 2, 3)
+	leaderAborted := p1.Log().AbortedTransactions(0, p1.Log().LogEndOffset())
+	require.Len(t, leaderAborted, 1)
+	for _, id := range []int32{2, 3} {
+		l := c.node(id).partition(ctp).Log()
+		require.Equal(t, p1.Log().ActiveProducers(), l.ActiveProducers(), "broker %d's producer state", id)
+		require.Equal(t, leaderAborted, l.AbortedTransactions(0, l.LogEndOffset()), "broker %d's aborted transactions", id)
+		require.Equal(t, open.FirstOffset, l.LastStableOffset(), "broker %d: the open transaction bounds the LSO", id)
+	}
+
+	old := c.node(1)
+	old.crash()
+	c.ctrl.Fence(1, true)
+	st := c.ctrl.Elect(ctp, func(id int32) bool { return id != 1 }, false)
+	require.Equal(t, int32(2), st.Leader)
+	c.waitApplied(ctp)
+	p2 := c.node(2).partition(ctp)
+
+	res := appendWait(t, p2, producerBatch(t, 77, 6, 2, false, "idem3"))
+	require.True(t, res.Duplicate, "a retry of the last batch after failover")
+	require.Equal(t, firsts[3], res.FirstOffset)
+	res = appendWait(t, p2, producerBatch(t, 77, 8, 2, false, "idem4"))
+	require.False(t, res.Duplicate)
+	_, err := p2.AppendAsLeader(producerBatch(t, 77, 12, 2, false, "gap"), AppendOptions{RequiredAcks: AcksAll})
+	require.ErrorIs(t, err, storage.ErrOutOfOrderSequence)
+
+	info, err := p2.Read(ReadOptions{FetchOffset: 0, MaxBytes: 1 << 20, MinOneBatch: true, Isolation: ReadCommitted, ReplicaID: -1,
+		CurrentLeaderEpoch: -1, LastFetchedEpoch: -1})
+	require.NoError(t, err)
+	require.Equal(t, open.FirstOffset, info.LastStableOffset)
+	require.Equal(t, leaderAborted, info.Aborted)
+
+	old.restart()
+	c.ctrl.Fence(1, false)
+	got := c.waitInSync(ctp, 1, 2, 3)
+	n := 0
+	for _, r := range got {
+		if r.Value == "idem3-0" {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "no duplicate after failover")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"sync"
 	"time"
 
@@ -275,6 +276,9 @@ func (f *fetcher) snapshot() []*fetchState {
 
 func (f *fetcher) run(ctx context.Context) {
 	ep := f.fm.endpoints(f.key.leader)
+	if c, ok := ep.(io.Closer); ok {
+		defer c.Close()
+	}
 	f.log.Debug("replica fetcher started")
 	defer f.log.Debug("replica fetcher stopped")
 	for ctx.Err() == nil {

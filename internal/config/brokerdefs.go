@@ -41,7 +41,6 @@ const (
 // honour them).
 const (
 	notReplicated        = "partitions are not replicated between brokers yet"
-	noFollowers          = notReplicated + ": no follower fetches"
 	leadershipNeverMoves = "leadership never moves to another replica (" + notReplicated + ")"
 )
 
@@ -162,18 +161,18 @@ var brokerDefList = []brokerDef{
 	{name: "alter.config.policy.class.name", group: groupTopic, typ: TypeClass, null: true, doc: "AlterConfigs policy class", ignored: "no policy checks config changes: every valid AlterConfigs request is applied", weakens: true},
 
 	// Replication.
-	{name: "replica.lag.time.max.ms", group: groupRepl, typ: TypeLong, def: "30000", doc: "A follower this far behind leaves the ISR", check: longAtLeast(1), ignored: noFollowers},
-	{name: "replica.fetch.max.bytes", group: groupRepl, typ: TypeInt, def: "1048576", doc: "Bytes per partition a follower fetches", check: intAtLeast(0), ignored: noFollowers},
-	{name: "replica.fetch.min.bytes", group: groupRepl, typ: TypeInt, def: "1", doc: "Min bytes a follower fetch waits for", check: intAtLeast(1), ignored: noFollowers},
-	{name: "replica.fetch.wait.max.ms", group: groupRepl, typ: TypeInt, def: "500", doc: "Max wait of a follower fetch", check: intAtLeast(0), ignored: noFollowers},
-	{name: "replica.fetch.response.max.bytes", group: groupRepl, typ: TypeInt, def: "10485760", doc: "Bytes a whole follower fetch returns", check: intAtLeast(0), ignored: noFollowers},
-	{name: "replica.fetch.backoff.ms", group: groupRepl, typ: TypeInt, def: "1000", doc: "Sleep after a follower fetch error", check: intAtLeast(0), ignored: noFollowers},
-	{name: "replica.socket.timeout.ms", group: groupRepl, typ: TypeInt, def: "30000", doc: "Socket timeout of follower fetches", check: anyInt(), ignored: noFollowers},
-	{name: "replica.socket.receive.buffer.bytes", group: groupRepl, typ: TypeInt, def: "65536", doc: "SO_RCVBUF of follower connections", check: anyInt(), ignored: noFollowers},
-	{name: "replica.high.watermark.checkpoint.interval.ms", group: groupRepl, typ: TypeLong, def: "5000", doc: "How often high watermarks are checkpointed", check: longAtLeast(1), ignored: "the high watermark follows the leader's log end offset (" + notReplicated + "), so it is not checkpointed"},
-	{name: "num.replica.fetchers", group: groupRepl, typ: TypeInt, def: "1", doc: "Fetcher goroutines per source broker", check: intAtLeast(1), mode: ClusterWide, ignored: noFollowers},
-	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: notReplicated + ": there is no replication traffic to throttle"},
-	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: notReplicated + ": there is no replication traffic to throttle"},
+	{name: "replica.lag.time.max.ms", group: groupRepl, typ: TypeLong, def: "30000", doc: "A follower this far behind leaves the ISR", check: longAtLeast(1)},
+	{name: "replica.fetch.max.bytes", group: groupRepl, typ: TypeInt, def: "1048576", doc: "Bytes per partition a follower fetches", check: intAtLeast(0)},
+	{name: "replica.fetch.min.bytes", group: groupRepl, typ: TypeInt, def: "1", doc: "Min bytes a follower fetch waits for", check: intAtLeast(1)},
+	{name: "replica.fetch.wait.max.ms", group: groupRepl, typ: TypeInt, def: "500", doc: "Max wait of a follower fetch", check: intAtLeast(0)},
+	{name: "replica.fetch.response.max.bytes", group: groupRepl, typ: TypeInt, def: "10485760", doc: "Bytes a whole follower fetch returns", check: intAtLeast(0)},
+	{name: "replica.fetch.backoff.ms", group: groupRepl, typ: TypeInt, def: "1000", doc: "Sleep after a follower fetch error", check: intAtLeast(0)},
+	{name: "replica.socket.timeout.ms", group: groupRepl, typ: TypeInt, def: "30000", doc: "Socket timeout of follower fetches", check: anyInt()},
+	{name: "replica.socket.receive.buffer.bytes", group: groupRepl, typ: TypeInt, def: "65536", doc: "SO_RCVBUF of follower connections", check: anyInt(), ignored: "follower connections use the operating system's default receive buffer"},
+	{name: "replica.high.watermark.checkpoint.interval.ms", group: groupRepl, typ: TypeLong, def: "5000", doc: "How often high watermarks are checkpointed", check: longAtLeast(1)},
+	{name: "num.replica.fetchers", group: groupRepl, typ: TypeInt, def: "1", doc: "Fetcher goroutines per source broker", check: intAtLeast(1), mode: ClusterWide},
+	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: "replication traffic is not throttled"},
+	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: "replication traffic is not throttled"},
 
 	// Groups and offsets.
 	{name: "offsets.topic.num.partitions", group: groupGroups, typ: TypeInt, def: "50", doc: "Partitions of __consumer_offsets", check: intAtLeast(1)},

@@ -224,6 +224,12 @@ func newBroker(cfg *config.Broker, ctrl *controller.Controller, logs *storage.Ma
 			st, _ := b.brokerLookup(b.nodeID)
 			return st.Epoch
 		},
+		Endpoints: replication.TCPEndpoints(replication.TCPConfig{
+			NodeID:  cfg.NodeID,
+			Resolve: b.interBrokerAddr,
+			Timeout: time.Duration(cfg.ReplicaSocketTimeoutMs) * time.Millisecond,
+		}),
+		Fetcher: replicaFetcherConfig(cfg),
 	}, logs, log.Named("replication"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/node"
 	"github.com/spool-broker/spool/internal/server"
 )
 
@@ -96,7 +97,7 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 	defer stop()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	node, err := server.Start(ctx, cfg, reg, log)
+	n, err := node.Start(ctx, cfg, reg, log, server.NewNodeBroker)
 	if err != nil {
 		log.Error("spool failed to start", zap.Error(err))
 		return 1
@@ -106,7 +107,7 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 		stopHTTP, err := serveHTTP(addr, reg, log)
 		if err != nil {
 			log.Error("cannot serve metrics; unset SPOOL_HTTP_ADDR or pick a free port", zap.String("addr", addr), zap.Error(err))
-			_ = node.Close(context.Background())
+			_ = n.Close(context.Background())
 			return 1
 		}
 		defer stopHTTP()
@@ -115,7 +116,7 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := node.Close(sctx); err != nil {
+	if err := n.Close(sctx); err != nil {
 		log.Error("shutdown finished with errors", zap.Error(err))
 		return 1
 	}

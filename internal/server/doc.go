@@ -4,7 +4,7 @@
 //
 // # Shape
 //
-//	Node          one process: controller (raft), storage.Manager, Broker, Server
+//	nodeBroker    the broker role internal/node starts (NewNodeBroker)
 //	Server        listeners; one conn per client connection
 //	conn          reader → handler → writer goroutines (conn.go)
 //	Broker        hosted partitions, metadata image, handler table

@@ -18,7 +18,7 @@ type BrokerDeps struct {
 	Config *config.Broker
 	// Controller is this node's member of the metadata quorum: the image
 	// it reads and the controller it writes metadata through.
-	Controller *controller.Controller
+	Controller controller.Client
 	Logs       *storage.Manager
 	Registerer prometheus.Registerer // may be nil
 	Logger     *zap.Logger

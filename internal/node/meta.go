@@ -18,27 +18,28 @@ import (
 
 // ensureMetaProperties reads or writes meta.properties in every log dir, as
 // Kafka's storage format step does, and returns the cluster id. A dir that
-// belongs to another cluster or node is refused.
-func ensureMetaProperties(cfg *config.Broker) (string, error) {
-	clusterID := cfg.ClusterID
+// belongs to another cluster or node is refused. generated reports a new
+// random cluster id: neither configured nor found on disk.
+func ensureMetaProperties(cfg *config.Broker) (clusterID string, generated bool, err error) {
+	clusterID = cfg.ClusterID
 	var found []string
 	for _, dir := range cfg.LogDirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", fmt.Errorf("create log dir %s: %w", dir, err)
+			return "", false, fmt.Errorf("create log dir %s: %w", dir, err)
 		}
 		props, err := readProps(filepath.Join(dir, "meta.properties"))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("read %s: %w", filepath.Join(dir, "meta.properties"), err)
+			return "", false, fmt.Errorf("read %s: %w", filepath.Join(dir, "meta.properties"), err)
 		}
 		id := props["cluster.id"]
 		if clusterID != "" && id != "" && id != clusterID {
-			return "", fmt.Errorf("log dir %s belongs to cluster %s, not %s: point log.dirs elsewhere or unset CLUSTER_ID", dir, id, clusterID)
+			return "", false, fmt.Errorf("log dir %s belongs to cluster %s, not %s: point log.dirs elsewhere or unset CLUSTER_ID", dir, id, clusterID)
 		}
 		if nid := props["node.id"]; nid != "" && nid != strconv.Itoa(int(cfg.NodeID)) {
-			return "", fmt.Errorf("log dir %s belongs to node %s, not %d: point log.dirs elsewhere or fix node.id", dir, nid, cfg.NodeID)
+			return "", false, fmt.Errorf("log dir %s belongs to node %s, not %d: point log.dirs elsewhere or fix node.id", dir, nid, cfg.NodeID)
 		}
 		if id != "" {
 			clusterID = id
@@ -49,6 +50,7 @@ func ensureMetaProperties(cfg *config.Broker) (string, error) {
 		var u [16]byte
 		_, _ = rand.Read(u[:])
 		clusterID = base64.RawURLEncoding.EncodeToString(u[:])
+		generated = true
 	}
 	for _, dir := range cfg.LogDirs {
 		if slices.Contains(found, dir) {
@@ -60,13 +62,13 @@ func ensureMetaProperties(cfg *config.Broker) (string, error) {
 			time.Now().UTC().Format(time.UnixDate), clusterID, base64.RawURLEncoding.EncodeToString(u[:]), cfg.NodeID)
 		path := filepath.Join(dir, "meta.properties")
 		if err := os.WriteFile(path+".tmp", []byte(body), 0o644); err != nil {
-			return "", fmt.Errorf("write %s: %w", path, err)
+			return "", false, fmt.Errorf("write %s: %w", path, err)
 		}
 		if err := os.Rename(path+".tmp", path); err != nil {
-			return "", fmt.Errorf("write %s: %w", path, err)
+			return "", false, fmt.Errorf("write %s: %w", path, err)
 		}
 	}
-	return clusterID, nil
+	return clusterID, generated, nil
 }
 
 func readProps(path string) (map[string]string, error) {

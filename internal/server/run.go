@@ -50,6 +50,7 @@ func (nb *nodeBroker) Endpoints() []controller.Endpoint {
 func (nb *nodeBroker) Start(img *controller.MetadataImage) {
 	nb.b.reconcile(img)
 	nb.b.start()
+	nb.s.Serve()
 }
 
 func (nb *nodeBroker) Shutdown(ctx context.Context) {
@@ -79,7 +80,7 @@ func (nb *nodeBroker) listeners() []Listener {
 	return out
 }
 
-func newBroker(cfg *config.Broker, ctrl *controller.Controller, logs *storage.Manager, log *zap.Logger) *Broker {
+func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager, log *zap.Logger) *Broker {
 	b := &Broker{
 		nodeID:        cfg.NodeID,
 		cfg:           cfg,

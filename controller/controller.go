@@ -454,6 +454,23 @@ func (c *Controller) Snapshot() error {
 	return nil
 }
 
+// Resign hands raft leadership to another voter before this one shuts
+// down, so the quorum does not wait out an election timeout (Kafka's
+// controller resigns on shutdown too). It does nothing on a follower or a
+// sole voter.
+func (c *Controller) Resign() {
+	if c.raft == nil || c.raft.State() != raft.Leader || len(c.cfg.Voters) < 2 {
+		return
+	}
+	c.ready.Store(false)
+	start := time.Now()
+	if err := c.raft.LeadershipTransfer().Error(); err != nil {
+		c.log.Warn("could not hand over controller leadership", zap.Error(err))
+		return
+	}
+	c.log.Info("handed over controller leadership", zap.Duration("took", time.Since(start)))
+}
+
 // Close leaves the quorum process-wise (other voters see a dead peer), stops
 // raft and waits for the controller's goroutines.
 func (c *Controller) Close() error {

@@ -163,7 +163,11 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 	if epoch < 0 {
 		epoch = int64(index)
 	}
-	c.sessions[reg.ID] = &session{lastContact: c.now(), metadataOffset: -1, controlledShutdownOffset: -1}
+	if s := c.sessions[reg.ID]; s != nil && old != nil && old.IncarnationID == reg.IncarnationID {
+		s.lastContact = c.now()
+	} else {
+		c.sessions[reg.ID] = &session{lastContact: c.now(), metadataOffset: -1, controlledShutdownOffset: -1}
+	}
 	c.log.Info("registered broker", zap.Int32("broker_id", reg.ID), zap.Int64("broker_epoch", epoch),
 		zap.Bool("new_incarnation", old == nil || old.IncarnationID != reg.IncarnationID))
 	return epoch, nil

@@ -364,6 +364,9 @@ func (n *Node) close(ctx context.Context) error {
 		errs = append(errs, n.obs.Close())
 	}
 	if n.ctrl != nil {
+		if ctx.Err() == nil {
+			n.ctrl.Resign()
+		}
 		errs = append(errs, n.ctrl.Close())
 	}
 	if n.ctrlLn != nil {

@@ -419,6 +419,30 @@ func (c *Controller) apply(ctx context.Context, records []Record) (uint64, error
 	return f.Index(), nil
 }
 
+// WaitApplied waits until this member has applied the metadata log up to
+// index (a raft index, counting entries that carry no records).
+func (c *Controller) WaitApplied(ctx context.Context, index uint64) error {
+	return waitIndex(ctx, c.fsm, index, c.raft.AppliedIndex)
+}
+
+// waitIndex waits until applied() reaches index. Command entries wake it
+// through the fsm; others (a new leader's no-op) are seen by polling.
+func waitIndex(ctx context.Context, f *fsm, index uint64, applied func() uint64) error {
+	for applied() < index {
+		changed := f.changed()
+		t := time.NewTimer(5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-changed:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
 // Image returns the current metadata image. It never blocks.
 func (c *Controller) Image() *MetadataImage { return c.fsm.image.Load() }
 

@@ -93,6 +93,43 @@ func (r *Router) send(ctx context.Context, req protocol.Request) (protocol.Respo
 	return r.rpc.call(ctx, addr, req)
 }
 
+// catchUpTimeout bounds how long a forwarded write waits to become visible
+// in this node's image.
+const catchUpTimeout = 5 * time.Second
+
+// catchUp makes a forwarded write visible here before the call returns,
+// as a local write is: it asks the leader for its high watermark
+// (DescribeQuorum) and waits until this node has applied that far. It is
+// best effort: on any failure the write still succeeded, and the image
+// follows a moment later.
+func (r *Router) catchUp(ctx context.Context) {
+	w, ok := r.cfg.Metadata.(interface {
+		WaitApplied(ctx context.Context, index uint64) error
+	})
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer cancel()
+	resp, err := r.send(ctx, &protocol.DescribeQuorumRequest{Topics: []protocol.DescribeQuorumRequestTopicData{{
+		TopicName: MetadataTopic, Partitions: []protocol.DescribeQuorumRequestPartitionData{{PartitionIndex: 0}},
+	}}})
+	if err != nil {
+		return
+	}
+	dq := resp.(*protocol.DescribeQuorumResponse)
+	if dq.ErrorCode != 0 || len(dq.Topics) != 1 || len(dq.Topics[0].Partitions) != 1 {
+		return
+	}
+	p := dq.Topics[0].Partitions[0]
+	if p.ErrorCode != 0 || p.HighWatermark < 1 {
+		return
+	}
+	if err := w.WaitApplied(ctx, uint64(p.HighWatermark-1)); err != nil {
+		r.log.Debug("forwarded write not yet visible here", zap.Error(err))
+	}
+}
+
 // retriable errors are worth another attempt, perhaps at another node.
 func retriable(err error) bool {
 	return errors.Is(err, ErrNotController) || errors.Is(err, errTransport)
@@ -132,10 +169,13 @@ func (r *Router) retry(ctx context.Context, op string, attempt func(ctx context.
 // CreateTopics implements Client.
 func (r *Router) CreateTopics(ctx context.Context, topics []CreateTopic, validateOnly bool) []CreateTopicResult {
 	var out []CreateTopicResult
+	remote := false
 	err := r.retry(ctx, "CreateTopics", func(ctx context.Context) error {
+		remote = false
 		if l := r.local(); l != nil {
 			out = l.CreateTopics(ctx, topics, validateOnly)
 		} else {
+			remote = true
 			resp, err := r.send(ctx, createTopicsRequest(ctx, topics, validateOnly))
 			if err != nil {
 				return err
@@ -149,6 +189,9 @@ func (r *Router) CreateTopics(ctx context.Context, topics []CreateTopic, validat
 		}
 		return nil
 	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
 	if err != nil {
 		out = make([]CreateTopicResult, len(topics))
 		for i, t := range topics {
@@ -161,10 +204,13 @@ func (r *Router) CreateTopics(ctx context.Context, topics []CreateTopic, validat
 // DeleteTopics implements Client.
 func (r *Router) DeleteTopics(ctx context.Context, refs []TopicRef) []DeleteTopicResult {
 	var out []DeleteTopicResult
+	remote := false
 	err := r.retry(ctx, "DeleteTopics", func(ctx context.Context) error {
+		remote = false
 		if l := r.local(); l != nil {
 			out = l.DeleteTopics(ctx, refs)
 		} else {
+			remote = true
 			resp, err := r.send(ctx, deleteTopicsRequest(ctx, refs))
 			if err != nil {
 				return err
@@ -178,6 +224,9 @@ func (r *Router) DeleteTopics(ctx context.Context, refs []TopicRef) []DeleteTopi
 		}
 		return nil
 	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
 	if err != nil {
 		out = make([]DeleteTopicResult, len(refs))
 		for i, ref := range refs {
@@ -189,7 +238,9 @@ func (r *Router) DeleteTopics(ctx context.Context, refs []TopicRef) []DeleteTopi
 
 // CreatePartitions implements Client.
 func (r *Router) CreatePartitions(ctx context.Context, topic string, newTotal int32, assignments [][]int32, validateOnly bool) error {
-	return r.retry(ctx, "CreatePartitions", func(ctx context.Context) error {
+	remote := false
+	err := r.retry(ctx, "CreatePartitions", func(ctx context.Context) error {
+		remote = false
 		if l := r.local(); l != nil {
 			return l.CreatePartitions(ctx, topic, newTotal, assignments, validateOnly)
 		}
@@ -200,6 +251,7 @@ func (r *Router) CreatePartitions(ctx context.Context, topic string, newTotal in
 				t.Assignments = append(t.Assignments, protocol.CreatePartitionsRequestCreatePartitionsAssignment{BrokerIDs: brokerIDs(a)})
 			}
 		}
+		remote = true
 		resp, err := r.send(ctx, &protocol.CreatePartitionsRequest{Topics: []protocol.CreatePartitionsRequestCreatePartitionsTopic{t}, TimeoutMs: timeoutMs(ctx), ValidateOnly: validateOnly})
 		if err != nil {
 			return err
@@ -210,11 +262,17 @@ func (r *Router) CreatePartitions(ctx context.Context, topic string, newTotal in
 		}
 		return CodeError(res[0].ErrorCode, res[0].ErrorMessage)
 	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
+	return err
 }
 
 // AlterConfigs implements Client.
 func (r *Router) AlterConfigs(ctx context.Context, resourceType int8, name string, ops []ConfigOp, validateOnly bool) error {
-	return r.retry(ctx, "IncrementalAlterConfigs", func(ctx context.Context) error {
+	remote := false
+	err := r.retry(ctx, "IncrementalAlterConfigs", func(ctx context.Context) error {
+		remote = false
 		if l := r.local(); l != nil {
 			return l.AlterConfigs(ctx, resourceType, name, ops, validateOnly)
 		}
@@ -222,6 +280,7 @@ func (r *Router) AlterConfigs(ctx context.Context, resourceType int8, name strin
 		for _, op := range ops {
 			res.Configs = append(res.Configs, protocol.IncrementalAlterConfigsRequestAlterableConfig{Name: op.Key, ConfigOperation: int8(op.Op), Value: op.Value})
 		}
+		remote = true
 		resp, err := r.send(ctx, &protocol.IncrementalAlterConfigsRequest{Resources: []protocol.IncrementalAlterConfigsRequestAlterConfigsResource{res}, ValidateOnly: validateOnly})
 		if err != nil {
 			return err
@@ -232,11 +291,17 @@ func (r *Router) AlterConfigs(ctx context.Context, resourceType int8, name strin
 		}
 		return CodeError(out[0].ErrorCode, out[0].ErrorMessage)
 	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
+	return err
 }
 
 // ReplaceConfigs implements Client.
 func (r *Router) ReplaceConfigs(ctx context.Context, resourceType int8, name string, configs map[string]string, validateOnly bool) error {
-	return r.retry(ctx, "AlterConfigs", func(ctx context.Context) error {
+	remote := false
+	err := r.retry(ctx, "AlterConfigs", func(ctx context.Context) error {
+		remote = false
 		if l := r.local(); l != nil {
 			return l.ReplaceConfigs(ctx, resourceType, name, configs, validateOnly)
 		}
@@ -245,6 +310,7 @@ func (r *Router) ReplaceConfigs(ctx context.Context, resourceType int8, name str
 			v := configs[k]
 			res.Configs = append(res.Configs, protocol.AlterConfigsRequestAlterableConfig{Name: k, Value: &v})
 		}
+		remote = true
 		resp, err := r.send(ctx, &protocol.AlterConfigsRequest{Resources: []protocol.AlterConfigsRequestAlterConfigsResource{res}, ValidateOnly: validateOnly})
 		if err != nil {
 			return err
@@ -255,18 +321,25 @@ func (r *Router) ReplaceConfigs(ctx context.Context, resourceType int8, name str
 		}
 		return CodeError(out[0].ErrorCode, out[0].ErrorMessage)
 	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
+	return err
 }
 
 // ElectLeaders implements Client.
 func (r *Router) ElectLeaders(ctx context.Context, election Election, parts []TopicPartition) ([]TopicPartition, []error, error) {
 	var outParts []TopicPartition
 	var errs []error
+	remote := false
 	err := r.retry(ctx, "ElectLeaders", func(ctx context.Context) error {
+		remote = false
 		if l := r.local(); l != nil {
 			var err error
 			outParts, errs, err = l.ElectLeaders(ctx, election, parts)
 			return err
 		}
+		remote = true
 		resp, err := r.send(ctx, electLeadersRequest(ctx, election, parts))
 		if err != nil {
 			return err
@@ -274,18 +347,24 @@ func (r *Router) ElectLeaders(ctx context.Context, election Election, parts []To
 		outParts, errs, err = electLeadersResults(resp.(*protocol.ElectLeadersResponse))
 		return err
 	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
 	return outParts, errs, err
 }
 
 // AlterPartitionReassignments implements Client.
 func (r *Router) AlterPartitionReassignments(ctx context.Context, allowRFChange bool, reqs []Reassignment) ([]error, error) {
 	var errs []error
+	remote := false
 	err := r.retry(ctx, "AlterPartitionReassignments", func(ctx context.Context) error {
+		remote = false
 		if l := r.local(); l != nil {
 			var err error
 			errs, err = l.AlterPartitionReassignments(ctx, allowRFChange, reqs)
 			return err
 		}
+		remote = true
 		resp, err := r.send(ctx, reassignmentsRequest(ctx, allowRFChange, reqs))
 		if err != nil {
 			return err
@@ -293,6 +372,9 @@ func (r *Router) AlterPartitionReassignments(ctx context.Context, allowRFChange 
 		errs, err = reassignmentsResults(len(reqs), resp.(*protocol.AlterPartitionReassignmentsResponse))
 		return err
 	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
 	return errs, err
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -55,6 +56,8 @@ type Observer struct {
 	leaderID   int32
 	leaderAddr string
 	epoch      int32
+	// applied is the offset of the last entry applied (records or not).
+	applied atomic.Uint64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -90,6 +93,12 @@ func (o *Observer) Image() *MetadataImage { return o.fsm.image.Load() }
 
 // Subscribe is Controller.Subscribe for the observer's image.
 func (o *Observer) Subscribe() (<-chan *MetadataImage, func()) { return o.fsm.subscribe() }
+
+// WaitApplied waits until the observer has applied the metadata log up to
+// index.
+func (o *Observer) WaitApplied(ctx context.Context, index uint64) error {
+	return waitIndex(ctx, o.fsm, index, o.applied.Load)
+}
 
 // Leader returns the quorum leader's node ID and controller-listener
 // address as last learned from a fetch.
@@ -199,6 +208,9 @@ func (o *Observer) run(ctx context.Context) {
 		}
 		backoff = 10 * time.Millisecond
 		fetchOffset = off
+		if off > 0 {
+			o.applied.Store(uint64(off - 1))
+		}
 	}
 }
 

@@ -323,6 +323,9 @@ func TestClusterInProcess(t *testing.T) {
 	created, err := adm5.CreateTopic(ctx, 8, 3, nil, "orders")
 	require.NoError(t, err)
 	require.NoError(t, created.Err)
+	// A forwarded write is visible on the broker that forwarded it when
+	// the response arrives, as a local write is.
+	require.NotNil(t, c.node(5).Metadata().Image().Topic("orders"))
 	adm4 := newAdmin(t, c.nodes[4].addr())
 	alter, err := adm4.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: kadm.StringPtr("60000")}}, "orders")
 	require.NoError(t, err)

@@ -149,7 +149,7 @@ func (r *Router) retry(ctx context.Context, op string, attempt func(ctx context.
 		if err == nil || !retriable(err) {
 			return err
 		}
-		if n == 3 || n%20 == 0 {
+		if n%50 == 0 {
 			r.log.Info("controller write still waiting for an active controller", zap.String("op", op), zap.Int("attempts", n), zap.Error(err))
 		}
 		t := time.NewTimer(backoff)

@@ -121,6 +121,10 @@ func (c *Controller) validSessionLocked(img *MetadataImage, id int32) bool {
 // incarnation keeps the epoch and state. A new incarnation is refused with
 // ErrDuplicateBrokerRegistration while the previous one holds a session it
 // renewed with this controller: two processes must not share a node.id.
+// (Kafka refuses while the previous session is valid at all; the grace
+// session a new controller gives every broker is not counted here, so a
+// crashed single node restarts at once instead of after a session
+// timeout.)
 func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration) (int64, error) {
 	done, err := c.beginOp(ctx)
 	if err != nil {
@@ -147,12 +151,10 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 		if s := c.sessions[reg.ID]; s != nil && s.heartbeated && c.validSessionLocked(img, reg.ID) {
 			return 0, fmt.Errorf("%w: Another broker is registered with that broker id.", ErrDuplicateBrokerRegistration)
 		}
-		if !old.Fenced {
-			// The previous incarnation is gone without being fenced (it
-			// crashed, and this controller never heard from it): fence it
-			// now so its leaderships move before the new one registers.
-			records = c.fenceRecords(img, old)
-		}
+		// The previous incarnation is gone: as Kafka's registerBroker
+		// (handleBrokerShutdown, ELR disabled) it leaves every ISR and
+		// leadership before the new one registers fenced.
+		records = leadershipChanges(img, old.ID, -1, inISR(old.ID), c.uncleanFor(img))
 	}
 	records = append(records, rec)
 	index, err := c.apply(ctx, records)

@@ -158,7 +158,7 @@ func TestElectLeadersAndAlterPartition(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, parts, 3)
 	require.ErrorIs(t, errs[0], ErrElectionNotNeeded)
-	require.ErrorIs(t, errs[1], ErrUnknownTopic)
+	require.ErrorIs(t, errs[1], ErrUnknownPartition)
 	require.ErrorIs(t, errs[2], ErrUnknownTopic)
 
 	// The leader shrinks the ISR of partition 0 to itself.

@@ -39,8 +39,12 @@ func (c *Controller) ElectLeaders(ctx context.Context, election Election, parts 
 	seen := map[TopicPartition]bool{}
 	for i, tp := range parts {
 		t := img.topics[tp.Topic]
-		if t == nil || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
-			errs[i] = fmt.Errorf("%w: This server does not host this topic-partition.", ErrUnknownTopic)
+		if t == nil {
+			errs[i] = fmt.Errorf("%w: No such topic as %s", ErrUnknownTopic, tp.Topic)
+			continue
+		}
+		if tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
+			errs[i] = fmt.Errorf("%w: No such partition as %s-%d", ErrUnknownPartition, tp.Topic, tp.Partition)
 			continue
 		}
 		if seen[tp] {
@@ -59,11 +63,9 @@ func (c *Controller) ElectLeaders(ctx context.Context, election Election, parts 
 		})
 		if rec == nil {
 			if election == ElectionPreferred {
-				errs[i] = fmt.Errorf("%w: Failed to elect leader for partition %s-%d under strategy PreferredLeaderElectionStrategy",
-					ErrPreferredLeaderNotAvailable, tp.Topic, tp.Partition)
+				errs[i] = fmt.Errorf("%w: The preferred leader was not available.", ErrPreferredLeaderNotAvailable)
 			} else {
-				errs[i] = fmt.Errorf("%w: Failed to elect leader for partition %s-%d under strategy UncleanLeaderElectionStrategy",
-					ErrEligibleLeadersNotAvailable, tp.Topic, tp.Partition)
+				errs[i] = fmt.Errorf("%w: Eligible topic partition leaders are not available.", ErrEligibleLeadersNotAvailable)
 			}
 			continue
 		}

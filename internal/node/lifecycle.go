@@ -155,6 +155,17 @@ func (l *lifecycle) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			if errors.Is(err, controller.ErrBrokerIDNotRegistered) {
+				// Unregistered behind our back (UnregisterBroker): register
+				// again, as Kafka's broker does when its registration
+				// disappears from the metadata.
+				l.log.Warn("this broker is no longer registered; registering again")
+				if !l.register(ctx) {
+					return
+				}
+				delay = 0
+				continue
+			}
 			failures++
 			if failures == 1 || failures%10 == 0 {
 				l.log.Warn("broker heartbeat failed; retrying", zap.Int("failures", failures), zap.Error(err))

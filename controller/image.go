@@ -81,6 +81,10 @@ func emptyImage(clusterID string) *MetadataImage {
 	}
 }
 
+// EmptyImage is the image before any metadata: offset 0, no brokers, no
+// topics. A broker holds it until its first caught-up image.
+func EmptyImage() *MetadataImage { return emptyImage("") }
+
 // Offset is the raft index of the last metadata batch applied to the image.
 func (m *MetadataImage) Offset() uint64 { return m.offset }
 

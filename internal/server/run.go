@@ -91,6 +91,9 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 		fetchSessions: newFetchSessionCache(1000),
 	}
 	b.imageCond = sync.NewCond(&b.imageMu)
+	// Until Start applies the first caught-up image: offset 0, so that
+	// image always replaces it.
+	b.image.Store(controller.EmptyImage())
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()
 	return b

@@ -1,6 +1,10 @@
 package controller
 
-import "context"
+import (
+	"context"
+
+	"github.com/spool-broker/spool/protocol"
+)
 
 // Metadata is a node's own, read-only copy of the cluster metadata: the
 // image of a quorum member (Controller) or of an observer (Observer).
@@ -35,6 +39,10 @@ type Client interface {
 	BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (BrokerHeartbeatReply, error)
 	UnregisterBroker(ctx context.Context, id int32) error
 	AlterPartition(ctx context.Context, brokerID int32, brokerEpoch int64, updates []ISRUpdate) ([]ISRUpdateResult, error)
+
+	// DescribeQuorum is the active controller's view of the metadata
+	// quorum, as Kafka's DescribeQuorum answers it.
+	DescribeQuorum(ctx context.Context) (*protocol.DescribeQuorumResponse, error)
 }
 
 var (

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // RouterConfig configures a Router.
@@ -111,9 +112,7 @@ func (r *Router) catchUp(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
 	defer cancel()
-	resp, err := r.send(ctx, &protocol.DescribeQuorumRequest{Topics: []protocol.DescribeQuorumRequestTopicData{{
-		TopicName: MetadataTopic, Partitions: []protocol.DescribeQuorumRequestPartitionData{{PartitionIndex: 0}},
-	}}})
+	resp, err := r.send(ctx, describeQuorumRequest())
 	if err != nil {
 		return
 	}
@@ -478,6 +477,28 @@ func (r *Router) AlterPartition(ctx context.Context, brokerID int32, brokerEpoch
 		}
 		out, err = alterPartitionResults(len(updates), resp.(*protocol.AlterPartitionResponse))
 		return err
+	})
+	return out, err
+}
+
+// DescribeQuorum implements Client: the leader's answer, asked again while
+// the node asked turns out not to lead.
+func (r *Router) DescribeQuorum(ctx context.Context) (*protocol.DescribeQuorumResponse, error) {
+	var out *protocol.DescribeQuorumResponse
+	err := r.retry(ctx, "DescribeQuorum", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			out, _ = l.DescribeQuorum(ctx)
+		} else {
+			resp, err := r.send(ctx, describeQuorumRequest())
+			if err != nil {
+				return err
+			}
+			out = resp.(*protocol.DescribeQuorumResponse)
+		}
+		if len(out.Topics) == 1 && len(out.Topics[0].Partitions) == 1 && out.Topics[0].Partitions[0].ErrorCode == errcode.NotLeaderOrFollower {
+			return fmt.Errorf("%w: the quorum leader moved", ErrNotController)
+		}
+		return nil
 	})
 	return out, err
 }

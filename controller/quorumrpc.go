@@ -277,6 +277,19 @@ func (c *Controller) handleFetchSnapshot(r *protocol.FetchSnapshotRequest) *prot
 	return resp
 }
 
+// describeQuorumRequest asks about the metadata partition.
+func describeQuorumRequest() *protocol.DescribeQuorumRequest {
+	return &protocol.DescribeQuorumRequest{Topics: []protocol.DescribeQuorumRequestTopicData{{
+		TopicName: MetadataTopic, Partitions: []protocol.DescribeQuorumRequestPartitionData{{PartitionIndex: 0}},
+	}}}
+}
+
+// DescribeQuorum implements Client: this member's answer (NOT_LEADER_OR_FOLLOWER
+// in the partition unless it leads).
+func (c *Controller) DescribeQuorum(ctx context.Context) (*protocol.DescribeQuorumResponse, error) {
+	return c.handleDescribeQuorum(describeQuorumRequest()), nil
+}
+
 // handleDescribeQuorum describes the metadata quorum from the leader's view.
 func (c *Controller) handleDescribeQuorum(r *protocol.DescribeQuorumRequest) *protocol.DescribeQuorumResponse {
 	resp := &protocol.DescribeQuorumResponse{}

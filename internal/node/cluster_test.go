@@ -237,24 +237,30 @@ func newAdmin(t *testing.T, addr string) *kadm.Client {
 	return kadm.NewClient(cl)
 }
 
-// rawMetadata sends one Metadata request to addr and nowhere else.
-func rawMetadata(t *testing.T, addr string) *protocol.MetadataResponse {
+// rawRequest sends one request to addr and nowhere else.
+func rawRequest(t *testing.T, addr string, version int16, req protocol.Request) protocol.Response {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	require.NoError(t, err)
 	defer nc.Close()
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-	id := "meta"
-	hdr := protocol.RequestHeader{RequestAPIKey: protocol.KeyMetadata, RequestAPIVersion: 12, CorrelationID: 1, ClientID: &id}
-	frame, err := protocol.AppendRequest(nil, &hdr, &protocol.MetadataRequest{})
+	id := "test"
+	hdr := protocol.RequestHeader{RequestAPIKey: req.APIKey(), RequestAPIVersion: version, CorrelationID: 1, ClientID: &id}
+	frame, err := protocol.AppendRequest(nil, &hdr, req)
 	require.NoError(t, err)
 	_, err = nc.Write(frame)
 	require.NoError(t, err)
 	resp, err := protocol.ReadFrame(nc, 1<<26, nil)
 	require.NoError(t, err)
-	_, r, err := protocol.DecodeResponse(resp, protocol.KeyMetadata, 12)
+	_, r, err := protocol.DecodeResponse(resp, req.APIKey(), version)
 	require.NoError(t, err)
-	return r.(*protocol.MetadataResponse)
+	return r
+}
+
+// rawMetadata sends one Metadata request to addr and nowhere else.
+func rawMetadata(t *testing.T, addr string) *protocol.MetadataResponse {
+	t.Helper()
+	return rawRequest(t, addr, 12, &protocol.MetadataRequest{}).(*protocol.MetadataResponse)
 }
 
 // metadataView is what a Metadata response says about a topic, for
@@ -358,6 +364,25 @@ func TestClusterInProcess(t *testing.T) {
 		return strings.Contains(want, "brokers=[1 2 4 5]")
 	}, 30*time.Second, 20*time.Millisecond)
 	t.Logf("metadata: %s", want)
+
+	// Brokers forward DescribeQuorum to the active controller.
+	leader := c.activeController()
+	require.Eventually(t, func() bool {
+		dq := rawRequest(t, c.nodes[5].addr(), 2, &protocol.DescribeQuorumRequest{Topics: []protocol.DescribeQuorumRequestTopicData{{
+			TopicName: "__cluster_metadata", Partitions: []protocol.DescribeQuorumRequestPartitionData{{}},
+		}}}).(*protocol.DescribeQuorumResponse)
+		if dq.ErrorCode != 0 || len(dq.Topics) != 1 {
+			return false
+		}
+		p := dq.Topics[0].Partitions[0]
+		var observers []int32
+		for _, o := range p.Observers {
+			observers = append(observers, int32(o.ReplicaID))
+		}
+		slices.Sort(observers)
+		return p.ErrorCode == 0 && int32(p.LeaderID) == leader && p.HighWatermark > 0 && len(p.CurrentVoters) == 3 &&
+			slices.Equal(observers, []int32{4, 5}) && len(dq.Nodes) == 3
+	}, 30*time.Second, 20*time.Millisecond)
 
 	// Kill the active controller: another voter takes over, and writes
 	// through any broker keep working.

@@ -69,7 +69,7 @@ func (m *ApiVersionsResponse) AppendTo(dst []byte, v int16) []byte {
 			present[2] = true
 			n++
 		}
-		if (v >= 3) && !(!m.ZkMigrationReady) {
+		if (v >= 3) && m.ZkMigrationReady {
 			present[3] = true
 			n++
 		}

@@ -17,3 +17,5 @@ echo "downloading Go modules"
 go mod download
 echo "fetching Kafka's message specs (make specs)"
 make -s specs
+echo "building the pinned staticcheck for make lint (make tools)"
+make -s tools

@@ -193,25 +193,79 @@ func (l *Log) createLocked(opts OpenOptions) error {
 
 // loadLocked is Kafka's LogLoader: list the segments, trust or rebuild their
 // indexes, re-validate what was not flushed, rebuild the leader epochs of
-// what was re-validated, and derive the offsets.
+// what was re-validated, and derive the offsets. Each phase is one function
+// below, in the order loadLocked calls them; a phase that fails leaves the
+// segments it opened in l.segments for OpenLog to close.
 func (l *Log) loadLocked(opts OpenOptions) error {
 	cfg := l.cfg.Load()
+	checkpoint, err := l.loadEpochCheckpointLocked()
+	if err != nil {
+		return err
+	}
+	if err := l.completeSwapsLocked(); err != nil {
+		return err
+	}
+	bases, err := l.listSegmentFilesLocked()
+	if err != nil {
+		return err
+	}
+	firstRecovered, err := l.openSegmentsLocked(bases, opts, cfg)
+	if err != nil {
+		return err
+	}
+	rebuiltAll, err := l.rebuildEpochsLocked(l.segments, firstRecovered, checkpoint.unreadable || !checkpoint.found)
+	if err != nil {
+		return err
+	}
+	if err := l.prepareActiveSegmentLocked(opts, cfg); err != nil {
+		return err
+	}
+	if err := l.deriveOffsetsLocked(opts); err != nil {
+		return err
+	}
+	// A log that never flushed has no checkpoint, which is fine while it
+	// holds no batches: only a rebuilt or changed cache is written.
+	l.epochs.setDirty(rebuiltAll || checkpoint.unreadable || !slices.Equal(checkpoint.entries, l.epochs.Entries()))
+	if err := l.syncRecoveredLocked(firstRecovered, opts.CleanShutdown); err != nil {
+		return err
+	}
+	if err := l.loadProducerStateLocked(); err != nil {
+		return err
+	}
+	l.logger.Info("log loaded",
+		zap.Int("segments", len(l.segments)), zap.Int64("log_start_offset", l.logStartOffset),
+		zap.Int64("log_end_offset", l.logEndOffset), zap.Bool("clean_shutdown", opts.CleanShutdown))
+	return nil
+}
+
+// epochCheckpoint is what loadEpochCheckpointLocked found on disk.
+type epochCheckpoint struct {
+	entries    []EpochEntry // as read, before the log is checked against them
+	found      bool         // the checkpoint file exists
+	unreadable bool         // it exists but is corrupt; l.epochs starts empty
+}
+
+// loadEpochCheckpointLocked reads the leader epoch checkpoint into l.epochs.
+// A corrupt checkpoint is not an error: the epochs are rebuilt from the log.
+func (l *Log) loadEpochCheckpointLocked() (epochCheckpoint, error) {
 	epochs, found, err := loadLeaderEpochCache(l.dir, l.logger)
 	if err != nil && !errors.Is(err, ErrCorrupt) {
-		return err
+		return epochCheckpoint{}, err
 	}
 	if err != nil {
 		l.logger.Warn("unreadable leader epoch checkpoint, rebuilding it from the log", zap.Error(err))
 	}
 	l.epochs = epochs
-	unreadable := err != nil
-	loaded := epochs.Entries()
-	if err := l.completeSwapsLocked(); err != nil {
-		return err
-	}
+	return epochCheckpoint{entries: epochs.Entries(), found: found, unreadable: err != nil}, nil
+}
+
+// listSegmentFilesLocked returns the base offsets of the segments in l.dir,
+// ascending, after removing leftovers: files marked deleted, temporary
+// files, and index files whose .log is gone.
+func (l *Log) listSegmentFilesLocked() ([]int64, error) {
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var bases []int64
 	logs := map[int64]bool{}
@@ -222,12 +276,12 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 		switch {
 		case strings.HasSuffix(name, deletedSuffix) || strings.HasSuffix(name, ".tmp"):
 			if err := os.Remove(path); err != nil {
-				return err
+				return nil, err
 			}
 		case strings.HasSuffix(name, logSuffix):
 			base, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix), 10, 64)
 			if err != nil {
-				return fmt.Errorf("%w: unexpected file %s", ErrCorrupt, name)
+				return nil, fmt.Errorf("%w: unexpected file %s", ErrCorrupt, name)
 			}
 			bases = append(bases, base)
 			logs[base] = true
@@ -239,22 +293,29 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 		base, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, txnIndexSuffix), timeIndexSuffix), indexSuffix), 10, 64)
 		if err != nil || !logs[base] {
 			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	return bases, nil
+}
 
-	var segs []*Segment
-	firstRecovered := -1
+// openSegmentsLocked opens the segments at bases into l.segments, trusting
+// the indexes of a segment below the recovery point after a clean shutdown
+// and recovering (re-validating and re-indexing) the others. The first
+// segment whose recovery drops an invalid tail is the last one kept: the
+// segments after it are deleted, since nothing after a hole is trustworthy.
+// It returns the index in l.segments of the first recovered segment, or -1.
+func (l *Log) openSegmentsLocked(bases []int64, opts OpenOptions, cfg *Config) (firstRecovered int, err error) {
+	firstRecovered = -1
 	for i, base := range bases {
 		hadIndexes := indexFilesExist(l.dir, base)
 		s, err := openSegment(l.dir, base, cfg, false)
 		if err != nil {
-			return err
+			return -1, err
 		}
-		segs = append(segs, s)
-		l.segments = segs // so a failure below closes it
+		l.segments = append(l.segments, s) // so a failure below closes it
 		last := i == len(bases)-1
 		recover := !hadIndexes
 		if !opts.CleanShutdown && (last || bases[i+1] > opts.RecoveryPoint) {
@@ -281,10 +342,10 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 		}
 		dropped, reason, err := l.recoverSegmentLocked(s, cfg)
 		if err != nil {
-			return err
+			return -1, err
 		}
 		if firstRecovered < 0 {
-			firstRecovered = len(segs) - 1
+			firstRecovered = len(l.segments) - 1
 		}
 		if dropped == 0 {
 			continue
@@ -293,41 +354,55 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 		l.logger.Warn("truncated invalid log tail",
 			zap.Int64("base_offset", base), zap.Int64("dropped_bytes", dropped),
 			zap.Int64("next_offset", s.nextOffset), zap.NamedError("reason", reason))
-		for _, later := range bases[i+1:] { // nothing after a hole is trustworthy
-			var size int64
-			if fi, err := os.Stat(segmentName(l.dir, later, logSuffix)); err == nil {
-				size = fi.Size()
-			}
-			l.logger.Warn("deleting segment after invalid data",
-				zap.Int64("base_offset", later), zap.Int64("dropped_bytes", size))
-			for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
-				if err := os.Remove(segmentName(l.dir, later, suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return err
-				}
+		return firstRecovered, l.deleteSegmentFilesLocked(bases[i+1:])
+	}
+	return firstRecovered, nil
+}
+
+// deleteSegmentFilesLocked removes the files of the unopened segments at
+// bases, which follow invalid data.
+func (l *Log) deleteSegmentFilesLocked(bases []int64) error {
+	for _, base := range bases {
+		var size int64
+		if fi, err := os.Stat(segmentName(l.dir, base, logSuffix)); err == nil {
+			size = fi.Size()
+		}
+		l.logger.Warn("deleting segment after invalid data",
+			zap.Int64("base_offset", base), zap.Int64("dropped_bytes", size))
+		for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
+			if err := os.Remove(segmentName(l.dir, base, suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
 			}
 		}
-		break
 	}
-	rebuiltAll, err := l.rebuildEpochsLocked(segs, firstRecovered, unreadable || !found)
-	if err != nil {
-		return err
-	}
-	if len(segs) == 0 {
+	return nil
+}
+
+// prepareActiveSegmentLocked makes the last segment ready to append to: an
+// empty one at the log start offset when the directory had none, or the
+// last one with its indexes grown back to their full preallocated size.
+func (l *Log) prepareActiveSegmentLocked(opts OpenOptions, cfg *Config) error {
+	if len(l.segments) == 0 {
 		s, err := openSegment(l.dir, max(opts.LogStartOffset, 0), cfg, true)
 		if err != nil {
 			return err
 		}
-		segs = append(segs, s)
-	} else {
-		active := segs[len(segs)-1]
-		if err := active.offsetIndex.resize(int(cfg.IndexMaxBytes)); err != nil {
-			return err
-		}
-		if err := active.timeIndex.resize(int(cfg.IndexMaxBytes)); err != nil {
-			return err
-		}
+		l.segments = append(l.segments, s)
+		return nil
 	}
-	l.segments = segs
+	active := l.segments[len(l.segments)-1]
+	if err := active.offsetIndex.resize(int(cfg.IndexMaxBytes)); err != nil {
+		return err
+	}
+	return active.timeIndex.resize(int(cfg.IndexMaxBytes))
+}
+
+// deriveOffsetsLocked sets the log end offset from the last segment, the log
+// start offset from opts within the segments, the high watermark to the log
+// start (replication moves it up) and the recovery point from opts, and
+// trims the leader epochs to the offsets the log holds.
+func (l *Log) deriveOffsetsLocked(opts OpenOptions) error {
+	segs := l.segments
 	l.logEndOffset = segs[len(segs)-1].nextOffset
 	l.logStartOffset = min(max(opts.LogStartOffset, segs[0].baseOffset), l.logEndOffset)
 	l.highWatermark = l.logStartOffset
@@ -338,22 +413,22 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 	if err := l.epochs.TruncateFromStart(l.logStartOffset); err != nil {
 		return err
 	}
-	if err := l.epochs.TruncateFromEnd(l.logEndOffset); err != nil {
-		return err
-	}
-	// A log that never flushed has no checkpoint, which is fine while it
-	// holds no batches: only a rebuilt or changed cache is written.
-	l.epochs.setDirty(rebuiltAll || unreadable || !slices.Equal(loaded, l.epochs.Entries()))
+	return l.epochs.TruncateFromEnd(l.logEndOffset)
+}
+
+// syncRecoveredLocked makes what recovery re-validated durable, from
+// segment firstRecovered on (-1: none), so the recovery point can move to
+// the log end and the next unclean start rescans none of it. After a clean
+// shutdown the recovery point moves to the end too.
+func (l *Log) syncRecoveredLocked(firstRecovered int, cleanShutdown bool) error {
 	if firstRecovered >= 0 {
-		// Recovered data is valid; make it durable so the recovery point can
-		// move to the end and the next unclean start rescans none of it.
-		for _, s := range segs[firstRecovered:] {
+		for _, s := range l.segments[firstRecovered:] {
 			if err := s.sync(); err != nil {
 				return err
 			}
 		}
 	}
-	if firstRecovered >= 0 || opts.CleanShutdown {
+	if firstRecovered >= 0 || cleanShutdown {
 		// The epochs of every batch below the new recovery point must be on
 		// disk first (see LeaderEpochCache); a no-op unless they changed.
 		if err := l.epochs.flush(); err != nil {
@@ -361,12 +436,6 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 		}
 		l.recoveryPoint.Store(l.logEndOffset)
 	}
-	if err := l.loadProducerStateLocked(); err != nil {
-		return err
-	}
-	l.logger.Info("log loaded",
-		zap.Int("segments", len(segs)), zap.Int64("log_start_offset", l.logStartOffset),
-		zap.Int64("log_end_offset", l.logEndOffset), zap.Bool("clean_shutdown", opts.CleanShutdown))
 	return nil
 }
 

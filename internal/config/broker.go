@@ -80,6 +80,8 @@ type Broker struct {
 	LogIndexSizeMaxBytes         int32
 	LogFlushIntervalMessages     int64
 	LogFlushIntervalMs           int64 // effective: log.flush.interval.ms, else scheduler interval
+	LogFlushSchedulerIntervalMs  int64 // how often flush.ms is checked
+	LogFlushCheckpointIntervalMs int32 // log.flush.offset.checkpoint.interval.ms
 	LogSegmentDeleteDelayMs      int64
 	LogPreallocate               bool
 	LogCleanupPolicy             []string
@@ -142,6 +144,7 @@ type Broker struct {
 	TransactionRemoveExpiredIntervalMs   int32 // transaction.remove.expired.transaction.cleanup.interval.ms
 	TransactionPartitionVerification     bool  // transaction.partition.verification.enable
 	ProducerIDExpirationMs               int32
+	ProducerIDExpirationCheckIntervalMs  int32
 
 	// Security: stored for auth/.
 	SASLEnabledMechanisms    []string
@@ -217,10 +220,10 @@ func validateClusterID(id string) error {
 	return nil
 }
 
-// resolver reads typed values, remembering the first error.
+// resolver reads typed values from properties that build has already
+// validated, so a value that does not parse reads as zero.
 type resolver struct {
 	vals map[string]string
-	errs []error
 }
 
 func (r *resolver) raw(name string) (string, bool) {
@@ -372,6 +375,8 @@ func (b *Broker) fill(r *resolver) {
 	if r.set("log.flush.interval.ms") {
 		b.LogFlushIntervalMs = r.i64("log.flush.interval.ms")
 	}
+	b.LogFlushSchedulerIntervalMs = r.i64("log.flush.scheduler.interval.ms")
+	b.LogFlushCheckpointIntervalMs = r.i32("log.flush.offset.checkpoint.interval.ms")
 	b.LogSegmentDeleteDelayMs = r.i64("log.segment.delete.delay.ms")
 	b.LogPreallocate = r.boolean("log.preallocate")
 	b.LogCleanupPolicy = r.list("log.cleanup.policy")
@@ -430,6 +435,7 @@ func (b *Broker) fill(r *resolver) {
 	b.TransactionRemoveExpiredIntervalMs = r.i32("transaction.remove.expired.transaction.cleanup.interval.ms")
 	b.TransactionPartitionVerification = r.boolean("transaction.partition.verification.enable")
 	b.ProducerIDExpirationMs = r.i32("producer.id.expiration.ms")
+	b.ProducerIDExpirationCheckIntervalMs = r.i32("producer.id.expiration.check.interval.ms")
 
 	b.SASLEnabledMechanisms = r.list("sasl.enabled.mechanisms")
 	b.SASLInterBrokerMechanism = r.str("sasl.mechanism.inter.broker.protocol")

@@ -162,6 +162,7 @@ func ValidateTopicConfigs(m map[string]string) error {
 	for _, k := range keys {
 		d, ok := topicDefs[k]
 		if !ok {
+			//lint:ignore ST1005 Kafka's message for an unknown topic config, which CreateTopics sends clients verbatim
 			return fmt.Errorf("Unknown topic config name: %s: %w", k, ErrUnknownTopicConfig)
 		}
 		if err := d.Validate(m[k]); err != nil {
@@ -486,6 +487,11 @@ func ValidateBrokerDynamic(m map[string]string) error {
 			if allowed, ok := d.check(m[name]); !ok {
 				return &ValueError{Name: name, Value: m[name], Allowed: allowed}
 			}
+		}
+		// Fail closed at runtime too: a stored client-certificate
+		// requirement that nothing enforces would mislead.
+		if name == "ssl.client.auth" && !implemented(protClientCert) && !strings.EqualFold(strings.TrimSpace(m[name]), "none") {
+			return &ValueError{Name: name, Value: m[name], Allowed: protections[protClientCert].name + " is not implemented yet; supported: none"}
 		}
 	}
 	return nil

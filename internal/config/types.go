@@ -69,10 +69,13 @@ func (e *ValueError) Error() string {
 }
 
 // Notice is a non-fatal remark about the configuration (unknown or ignored
-// settings) that the caller logs as a warning.
+// settings) that the caller logs at startup.
 type Notice struct {
 	Property string
 	Message  string
+	// Warn marks a setting whose ignoring weakens durability or safety:
+	// log it at WARN, not INFO.
+	Warn bool
 }
 
 func (n Notice) String() string { return n.Property + ": " + n.Message }
@@ -109,13 +112,12 @@ func intCheck(bits int, lo, hi int64, loSet, hiSet bool) check {
 	}
 }
 
-func anyInt() check                   { return intCheck(32, 0, 0, false, false) }
-func intAtLeast(lo int64) check       { return intCheck(32, lo, 0, true, false) }
-func intBetween(lo, hi int64) check   { return intCheck(32, lo, hi, true, true) }
-func anyLong() check                  { return intCheck(64, 0, 0, false, false) }
-func longAtLeast(lo int64) check      { return intCheck(64, lo, 0, true, false) }
-func shortAtLeast(lo int64) check     { return intCheck(16, lo, 0, true, false) }
-func shortBetween(lo, hi int64) check { return intCheck(16, lo, hi, true, true) }
+func anyInt() check                 { return intCheck(32, 0, 0, false, false) }
+func intAtLeast(lo int64) check     { return intCheck(32, lo, 0, true, false) }
+func intBetween(lo, hi int64) check { return intCheck(32, lo, hi, true, true) }
+func anyLong() check                { return intCheck(64, 0, 0, false, false) }
+func longAtLeast(lo int64) check    { return intCheck(64, lo, 0, true, false) }
+func shortAtLeast(lo int64) check   { return intCheck(16, lo, 0, true, false) }
 
 func boolCheck(v string) (string, bool) {
 	switch strings.ToLower(v) {
@@ -165,13 +167,6 @@ func listOf(allowEmpty bool, vals ...string) check {
 }
 
 func anyString(string) (string, bool) { return "", true }
-
-func nonEmpty(v string) (string, bool) {
-	if v == "" {
-		return "must not be empty", false
-	}
-	return "", true
-}
 
 // typeCheck is the check every value of a type must pass.
 func typeCheck(t ConfigType) check {

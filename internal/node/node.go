@@ -55,6 +55,11 @@ const metadataDirName = "__cluster_metadata"
 // returns only once the node is ready.
 func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, log *zap.Logger, newBroker NewBrokerFunc) (*Node, error) {
 	began := time.Now()
+	// Before any log dir is formatted or port opened (the controller binds
+	// its listener first): refuse protection Spool does not implement.
+	if err := cfg.CheckProtections(); err != nil {
+		return nil, err
+	}
 	if len(cfg.LogDirs) == 0 {
 		return nil, errors.New("log.dirs is empty: set log.dirs (or KAFKA_LOG_DIRS) to where data should live")
 	}
@@ -117,13 +122,16 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	})
 	def, _ := cfg.LogConfigForTopic(nil, config.Dynamic{})
 	n.logs, err = storage.NewManager(storage.ManagerConfig{
-		Dirs:                    cfg.LogDirs,
-		Default:                 def.StorageConfig(),
-		RetentionCheckInterval:  time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
-		ProducerIDExpiration:    time.Duration(cfg.ProducerIDExpirationMs) * time.Millisecond,
-		CleanerEnable:           cfg.LogCleanerEnable,
-		CleanerBackoff:          time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
-		CleanerDedupeBufferSize: cfg.LogCleanerDedupeBufferSize,
+		Dirs:                      cfg.LogDirs,
+		Default:                   def.StorageConfig(),
+		RetentionCheckInterval:    time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
+		FlushCheckInterval:        flushCheckInterval(cfg.LogFlushSchedulerIntervalMs),
+		CheckpointInterval:        time.Duration(cfg.LogFlushCheckpointIntervalMs) * time.Millisecond,
+		ProducerIDExpiration:      time.Duration(cfg.ProducerIDExpirationMs) * time.Millisecond,
+		ProducerIDExpirationCheck: time.Duration(cfg.ProducerIDExpirationCheckIntervalMs) * time.Millisecond,
+		CleanerEnable:             cfg.LogCleanerEnable,
+		CleanerBackoff:            time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
+		CleanerDedupeBufferSize:   cfg.LogCleanerDedupeBufferSize,
 	}, log.Named("storage"))
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)
@@ -412,6 +420,17 @@ var bootstrapFeatures = map[string]int16{
 	controller.MetadataVersionFeature:    27,
 	controller.GroupVersionFeature:       1,
 	controller.TransactionVersionFeature: 2,
+}
+
+// flushCheckInterval is how often the storage manager checks flush.ms and
+// flushes rolled segments: log.flush.scheduler.interval.ms, but at least
+// every second (Kafka's default of Long.MAX_VALUE never checks, and Spool
+// flushes rolled segments on this pass).
+func flushCheckInterval(schedulerMs int64) time.Duration {
+	if schedulerMs <= 0 || schedulerMs >= time.Second.Milliseconds() {
+		return time.Second
+	}
+	return time.Duration(schedulerMs) * time.Millisecond
 }
 
 // validateResourceConfig is the controller's hook for AlterConfigs and

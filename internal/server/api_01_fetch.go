@@ -99,7 +99,7 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 			}
 		}
 	}
-	b.buildFetchResponse(rc, resp, reads, plan.incremental)
+	b.buildFetchResponse(rc, resp, reads, plan.incremental, req.IsolationLevel)
 	return resp, nil
 }
 
@@ -177,8 +177,21 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, isolation int8) (int, 
 // connection's writer through rc.records, which sends them from the segment
 // files (see response.go). An incremental session response carries only
 // partitions with news.
-func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, reads []fetchRead, incremental bool) {
-	v := rc.v
+//
+// The nullable fields are filled as Kafka 4.3 fills them, which clients
+// depend on (librdkafka rejects a null record set as a parse failure and
+// never reaches partition EOF):
+//   - Records is never null: a partition without data (caught up, empty,
+//     only aborted data under read_committed, any error) gets an empty
+//     record set, at every version.
+//   - AbortedTransactions is an empty list rather than null for a
+//     read_committed read without aborted transactions and for the errors
+//     Kafka answers before reading (unknown topic, partition or topic ID);
+//     it is null for read_uncommitted and for errors met while reading
+//     (offset out of range, leader epoch, not leader, storage), which also
+//     carry -1 for the high watermark and the offsets, as Kafka's
+//     ReplicaManager reports a failed read.
+func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, reads []fetchRead, incremental bool, isolation int8) {
 	// The encoded part is tens of bytes a partition; records go out of line.
 	rc.respSize = 64*len(reads) + 256
 	// places[i] is where the partition whose records are rc.records[i]
@@ -200,14 +213,21 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 		pd.CurrentLeader.LeaderID, pd.CurrentLeader.LeaderEpoch = -1, -1
 		pd.SnapshotID.EndOffset, pd.SnapshotID.Epoch = -1, -1
 		hasRecords := false
-		if r.p != nil && (r.code == 0 || r.code == errcode.OffsetOutOfRange) {
+		switch r.code {
+		case errcode.UnknownTopicOrPartition, errcode.UnknownTopicID:
+			pd.AbortedTransactions = []protocol.FetchResponseAbortedTransaction{}
+		}
+		if r.p != nil && r.code == 0 {
 			pd.HighWatermark = r.res.HighWatermark
 			pd.LastStableOffset = r.lso
 			pd.LogStartOffset = r.res.LogStartOffset
+			if isolation == readCommitted {
+				pd.AbortedTransactions = []protocol.FetchResponseAbortedTransaction{}
+			}
 			// A segment closed since readAll (truncated, or the log
 			// closed) fails the pin: the partition goes without records
 			// and the client fetches again.
-			if r.code == 0 && r.res.Size > 0 && r.res.Pin() {
+			if r.res.Size > 0 && r.res.Pin() {
 				hasRecords = true
 				rc.records = append(rc.records, outRecords{regions: r.res.Regions, size: r.res.Size})
 				b.metrics.bytesOut.Add(float64(r.res.Size))
@@ -218,7 +238,9 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 				}
 			}
 		}
-		if r.code == errcode.FencedLeaderEpoch || r.code == errcode.NotLeaderOrFollower || r.code == errcode.UnknownLeaderEpoch {
+		// Kafka names the current leader for these two errors only, not
+		// for UNKNOWN_LEADER_EPOCH (the client is ahead of this broker).
+		if r.code == errcode.FencedLeaderEpoch || r.code == errcode.NotLeaderOrFollower {
 			if r.p != nil && r.current >= 0 {
 				pd.CurrentLeader.LeaderID, pd.CurrentLeader.LeaderEpoch = protocol.BrokerID(b.nodeID), r.current
 			}
@@ -228,8 +250,8 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 			continue
 		}
 		r.fp.sentHW, r.fp.sentLSO, r.fp.sentLogStart = pd.HighWatermark, pd.LastStableOffset, pd.LogStartOffset
-		if !hasRecords && v < 13 {
-			pd.Records = []byte{} // older clients expect an empty, not null, record set
+		if !hasRecords {
+			pd.Records = []byte{}
 		}
 		k := fetchTopicKey{r.fp.key.topic, r.fp.key.topicID}
 		ti, ok := byTopic[k]

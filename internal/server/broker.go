@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -30,10 +29,6 @@ type Broker struct {
 
 	// image is the newest MetadataImage the broker has reconciled.
 	image atomic.Pointer[controller.MetadataImage]
-	// imageMu/imageCond let a handler wait until an image at least as new
-	// as a controller write it made has been reconciled.
-	imageMu   sync.Mutex
-	imageCond *sync.Cond
 	// reconcileMu serializes reconcile.
 	reconcileMu sync.Mutex
 
@@ -61,23 +56,4 @@ func (b *Broker) partition(topic string, p int32) *Partition {
 	b.partMu.RLock()
 	defer b.partMu.RUnlock()
 	return b.partitions[storage.TopicPartition{Topic: topic, Partition: p}]
-}
-
-// waitForImage blocks until the reconciled image has reached offset.
-func (b *Broker) waitForImage(ctx context.Context, offset uint64) error {
-	stop := context.AfterFunc(ctx, func() {
-		b.imageMu.Lock()
-		b.imageCond.Broadcast()
-		b.imageMu.Unlock()
-	})
-	defer stop()
-	b.imageMu.Lock()
-	defer b.imageMu.Unlock()
-	for b.image.Load().Offset() < offset {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("waiting for metadata offset %d: %w", offset, err)
-		}
-		b.imageCond.Wait()
-	}
-	return nil
 }

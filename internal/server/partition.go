@@ -25,6 +25,12 @@ type Partition struct {
 	leaderEpoch atomic.Int32
 	// settings is the topic's effective log config.
 	settings atomic.Pointer[config.LogSettings]
+	// replicaCount and isrSize are the sizes of the partition's assignment
+	// and ISR in the latest metadata image, for the min-ISR check of
+	// acks=all produces (replication.CheckMinISR). Every partition has a
+	// single replica today, so both are 1.
+	replicaCount atomic.Int32
+	isrSize      atomic.Int32
 	// waiters are long-polling fetches to wake on append.
 	waiters waitSet
 }
@@ -132,10 +138,7 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 	for _, tp := range gone {
 		b.dropPartition(tp)
 	}
-	b.imageMu.Lock()
 	b.image.Store(img)
-	b.imageCond.Broadcast()
-	b.imageMu.Unlock()
 }
 
 // sameSettings compares by value; LogSettings holds slices and pointers
@@ -177,6 +180,8 @@ func (b *Broker) dropPartition(tp storage.TopicPartition) {
 // applyLeadership makes p lead when the image names this broker leader. A
 // new leader epoch starts at the current log end offset.
 func (b *Broker) applyLeadership(p *Partition, pi *controller.PartitionImage) {
+	p.replicaCount.Store(int32(len(pi.Replicas)))
+	p.isrSize.Store(int32(len(pi.ISR)))
 	if pi.Leader != b.nodeID {
 		if p.leaderEpoch.Swap(-1) >= 0 {
 			b.notifyLeadership(p, false)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -90,7 +89,6 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 		partitions:    make(map[storage.TopicPartition]*Partition),
 		fetchSessions: newFetchSessionCache(1000),
 	}
-	b.imageCond = sync.NewCond(&b.imageMu)
 	// Until Start applies the first caught-up image: offset 0, so that
 	// image always replaces it.
 	b.image.Store(controller.EmptyImage())

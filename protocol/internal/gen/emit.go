@@ -337,6 +337,16 @@ func isDefaultExpr(f *Field, x string) string {
 	}
 }
 
+// notDefaultExpr is a Go expression true when field expression x differs from
+// its default: isDefaultExpr negated, without negating a boolean twice.
+func notDefaultExpr(f *Field, x string) string {
+	d := isDefaultExpr(f, x)
+	if d == "!"+x {
+		return x
+	}
+	return "!(" + d + ")"
+}
+
 func (e *emitter) isDefaultMethod(s *Struct) {
 	e.p("func (m *%s) isDefault() bool {", s.GoName)
 	var parts []string
@@ -527,7 +537,7 @@ func (e *emitter) appendMethod(name string, fs []*Field, top bool) {
 			e.p("n := len(m.UnknownTags)")
 			for i, f := range tagged {
 				cond := (f.Tagged & f.Versions & m.Flexible).cond(m.Valid)
-				e.p("if (%s) && !(%s) {", cond, isDefaultExpr(f, "m."+f.GoName))
+				e.p("if (%s) && %s {", cond, notDefaultExpr(f, "m."+f.GoName))
 				e.p("present[%d] = true", i)
 				e.p("n++")
 				e.p("}")
@@ -663,8 +673,7 @@ func (e *emitter) formatMethod(name string, fs []*Field) {
 }
 
 func needsFmt(m *Message) bool {
-	var walk func(fs []*Field) bool
-	walk = func(fs []*Field) bool {
+	walk := func(fs []*Field) bool {
 		for _, f := range fs {
 			if isSensitive(f) {
 				return true

@@ -479,13 +479,26 @@ func loadMessages(specs, oldSpecs string) ([]*Message, error) {
 			return nil, err
 		}
 	}
+	// An old spec belongs to the current spec with the same API key and
+	// kind, whatever its name: Kafka 4.x renamed key 74 from
+	// ListClientMetricsResources to ListConfigResources, and one key must
+	// give one set of types, named as the current release names them.
+	// Headers have no key and match by name.
+	oldByAPI := map[string]*jSpec{}
+	for _, s := range old {
+		oldByAPI[specAPI(s)] = s
+	}
+	curAPIs := map[string]bool{}
+	for _, s := range cur {
+		curAPIs[specAPI(s)] = true
+	}
 	var out []*Message
-	for name, s := range cur {
+	for _, s := range cur {
 		m, err := convertSpec(s)
 		if err != nil {
 			return nil, err
 		}
-		if os, ok := old[name]; ok {
+		if os, ok := oldByAPI[specAPI(s)]; ok {
 			om, err := convertSpec(os)
 			if err != nil {
 				return nil, err
@@ -500,8 +513,8 @@ func loadMessages(specs, oldSpecs string) ([]*Message, error) {
 		out = append(out, m)
 	}
 	// APIs the old release had and the new one dropped entirely.
-	for name, s := range old {
-		if _, ok := cur[name]; ok {
+	for _, s := range old {
+		if curAPIs[specAPI(s)] {
 			continue
 		}
 		m, err := convertSpec(s)
@@ -523,4 +536,13 @@ func loadMessages(specs, oldSpecs string) ([]*Message, error) {
 		return out[i].Name < out[j].Name
 	})
 	return out, nil
+}
+
+// specAPI identifies what a spec describes across releases: the API key and
+// kind ("74 request"), or the name for headers, which have no key.
+func specAPI(s *jSpec) string {
+	if s.APIKey == nil {
+		return s.Name
+	}
+	return fmt.Sprintf("%d %s", *s.APIKey, s.Type)
 }

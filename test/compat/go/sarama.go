@@ -224,13 +224,18 @@ func saramaAdminConfigs(ctx context.Context, topic string) error {
 		return fmt.Errorf("alter: %w", err)
 	}
 	return waitFor(ctx, func() error {
-		es, err := a.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic})
+		rs, err := a.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: topic}}, sarama.DescribeConfigsOptions{})
 		if err != nil {
 			return err
 		}
-		for _, e := range es {
-			if e.Name == "retention.ms" && e.Value == v {
-				return nil
+		for _, r := range rs {
+			if r.ErrorCode != 0 {
+				return &sarama.DescribeConfigError{Err: r.ErrorCode, ErrMsg: r.ErrorMsg}
+			}
+			for _, e := range r.Configs {
+				if e.Name == "retention.ms" && e.Value == v {
+					return nil
+				}
 			}
 		}
 		return fmt.Errorf("retention.ms not %s in describe", v)

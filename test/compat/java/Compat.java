@@ -28,6 +28,7 @@ public class Compat {
             case "eos-loop": eosLoop(topic); break;
             case "create-compacted": createCompacted(Arrays.copyOfRange(args, 2, args.length)); break;
             case "mirror-check": mirrorCheck(topic, args[3], Integer.parseInt(args[4])); break;
+            case "produce-record-errors": produceRecordErrors(topic); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("java " + scenario + ": ok");
@@ -115,6 +116,49 @@ public class Compat {
                     "record " + i + ": got " + r.key() + " " + r.value());
             check("pc".equals(header(r, "h1")) && String.valueOf(i).equals(header(r, "idx")),
                     "record " + i + ": headers " + r.headers());
+        }
+    }
+
+    // produceRecordErrors: one batch of 100 records, 10 without a key, to a compacted topic. From
+    // the response's record errors (KIP-467) the producer fails the 10 with the broker's
+    // InvalidRecordException message and the other 90 with a KafkaException saying a record of
+    // their batch was invalid. Nothing was appended; the 90 resent go in (issue 11).
+    static void produceRecordErrors(String topic) throws Exception {
+        createCompacted(topic);
+        String keyless = "Compacted topic cannot accept message without key in topic partition " + topic + "-0";
+        Map<Integer, Exception> errs = new TreeMap<>();
+        List<Integer> keyed = new ArrayList<>();
+        try (KafkaProducer<String, String> p = producer("acks", "all", "linger.ms", "500")) {
+            p.partitionsFor(topic); // metadata first, so all 100 wait in one batch
+            for (int i = 0; i < 100; i++) {
+                final int idx = i;
+                String key = i % 10 == 3 ? null : "re-key-" + i;
+                if (key != null) keyed.add(i);
+                p.send(new ProducerRecord<>(topic, 0, key, "re-value-" + i), (md, e) -> {
+                    synchronized (errs) { errs.put(idx, e); }
+                });
+            }
+            p.flush();
+        }
+        check(errs.size() == 100, errs.size() + " callbacks, want 100");
+        for (Map.Entry<Integer, Exception> e : errs.entrySet()) {
+            Exception x = e.getValue();
+            if (keyed.contains(e.getKey())) {
+                check(x != null && !(x instanceof org.apache.kafka.common.InvalidRecordException)
+                        && x.getMessage().contains("part of a batch which had one more more invalid records"),
+                        "keyed record " + e.getKey() + ": " + x);
+            } else {
+                check(x instanceof org.apache.kafka.common.InvalidRecordException && keyless.equals(x.getMessage()),
+                        "keyless record " + e.getKey() + ": " + x);
+            }
+        }
+        try (KafkaProducer<String, String> p = producer("acks", "all")) {
+            for (int i : keyed) p.send(new ProducerRecord<>(topic, 0, "re-key-" + i, "re-value-" + i)).get();
+        }
+        List<ConsumerRecord<String, String>> got = readAll(topic, keyed.size(), "read_uncommitted");
+        check(got.size() == keyed.size(), "got " + got.size() + " records, want " + keyed.size());
+        for (int j = 0; j < got.size(); j++) {
+            check(got.get(j).key().equals("re-key-" + keyed.get(j)), "record " + j + ": key " + got.get(j).key());
         }
     }
 

@@ -63,7 +63,10 @@ md += ["", "Notes:", "",
        "- java and java-3.9 are java/Compat.java on kafka-clients 4.3.1 and 3.9.2; eos-loop is a",
        "  consume-transform-produce loop with sendOffsetsToTransaction and one aborted transaction.",
        "- mm2-mirror runs against two clusters of the column's kind: a second reference Kafka, or a",
-       "  second Spool node (lib/spool.sh)."]
+       "  second Spool node (lib/spool.sh).",
+       "- kcat is 1.7.1 on Debian's librdkafka 2.0.2, which stops at Fetch v11 and predates KIP-467;",
+       "  consume-eof* run each kcat consumer again on the newer librdkafka bundled with",
+       "  confluent-kafka-python (Fetch v16), and produce-record-errors produces with that one only."]
 text = "\n".join(md) + "\n"
 open(out_md, "w").write(text)
 print(text)

@@ -1,5 +1,7 @@
 package controller
 
+//lint:file-ignore ST1005 the text after each sentinel is Kafka's error message, which clients receive verbatim (see ErrorCode): Kafka capitalizes it and ends it with a full stop.
+
 import (
 	"context"
 	"fmt"

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/spool-broker/spool/protocol"
-	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // The controller RPCs: Kafka's own request and response types, translated
@@ -627,7 +626,3 @@ func alterPartitionResults(n int, resp *protocol.AlterPartitionResponse) ([]ISRU
 	}
 	return out, nil
 }
-
-// notControllerResponse reports whether code means "ask the active
-// controller instead".
-func notControllerResponse(code int16) bool { return code == errcode.NotController }

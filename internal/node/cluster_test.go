@@ -33,13 +33,12 @@ func freePort(t testing.TB) int {
 
 // testNode is one in-process node of a test cluster.
 type testNode struct {
-	id       int32
-	roles    string
-	port     int // client listener, 0 on a controller-only node
-	env      []string
-	dir      string
-	n        *node.Node
-	stopping bool
+	id    int32
+	roles string
+	port  int // client listener, 0 on a controller-only node
+	env   []string
+	dir   string
+	n     *node.Node
 }
 
 func (tn *testNode) addr() string { return fmt.Sprintf("127.0.0.1:%d", tn.port) }

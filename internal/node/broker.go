@@ -27,9 +27,11 @@ type BrokerDeps struct {
 // Broker is the client-facing broker role: the Kafka API over the hosted
 // partitions (internal/server implements it). The node drives its life:
 //
-//	Listen → (registration) → Start → ... → Shutdown → Close
+//	Listen → (registration, catch-up) → Start → (unfenced) → Serve →
+//	... → Shutdown → Close
 type Broker interface {
-	// Listen binds the client listeners.
+	// Listen binds the client listeners; connections wait in the backlog
+	// until Serve.
 	Listen() error
 	// Addrs are the bound client listener addresses, in listeners order.
 	Addrs() []net.Addr
@@ -39,6 +41,9 @@ type Broker interface {
 	// Start applies img, which holds this broker's registration, and
 	// follows metadata from then on.
 	Start(img *controller.MetadataImage)
+	// Serve applies img if it is newer than what the broker has, then
+	// accepts client connections.
+	Serve(img *controller.MetadataImage)
 	// Shutdown stops taking requests and finishes those in flight until
 	// ctx ends.
 	Shutdown(ctx context.Context)

@@ -33,9 +33,14 @@
 //	           leader exists (Start does not wait for it)
 //	heartbeats until the controller says IsCaughtUp (the local image holds
 //	           this broker's registration record, hence everything before)
-//	broker.Start(image): open and reconcile partitions, follow metadata,
-//	           accept client connections
-//	heartbeat WantFence=false → unfenced → Ready closes
+//	broker.Start(image): open and reconcile partitions, follow metadata
+//	heartbeat WantFence=false → unfenced (the controller gives back the
+//	           leaderships of partitions with no other live ISR member)
+//	broker.Serve: accept client connections → Ready closes
+//
+// (Kafka accepts requests before the broker is unfenced; Spool waits, so
+// clients queued in the backlog do not see a restarted single node's
+// partitions leaderless.)
 //
 // Start waits for Ready only when the quorum is this node alone, so a
 // single node returns ready (in about 0.1 s) and cluster nodes may start in

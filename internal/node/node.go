@@ -169,7 +169,10 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 // becomeReady follows Kafka's BrokerServer start-up: once the controller
 // says this broker has caught up with the metadata log (it holds its own
 // registration, so everything earlier too), the broker applies that image
-// and starts serving clients; then it asks to be unfenced.
+// and follows metadata; then it asks to be unfenced. Kafka accepts client
+// requests before the broker is unfenced; Spool waits for it, so the first
+// requests (which queued in the listen backlog) already find the
+// partitions the unfencing gave back a leader.
 func (n *Node) becomeReady(ctx context.Context, meta controller.Metadata, clusterID string, began time.Time) {
 	defer n.wg.Done()
 	select {
@@ -184,6 +187,7 @@ func (n *Node) becomeReady(ctx context.Context, meta controller.Metadata, cluste
 	case <-ctx.Done():
 		return
 	}
+	n.broker.Serve(meta.Image())
 	close(n.ready)
 	n.log.Info("spool is ready", zap.String("cluster_id", clusterID), zap.Int32("node_id", n.cfg.NodeID),
 		zap.Int64("broker_epoch", n.life.brokerEpoch()), zap.Duration("startup", time.Since(began)))

@@ -49,6 +49,10 @@ func (nb *nodeBroker) Endpoints() []controller.Endpoint {
 func (nb *nodeBroker) Start(img *controller.MetadataImage) {
 	nb.b.reconcile(img)
 	nb.b.start()
+}
+
+func (nb *nodeBroker) Serve(img *controller.MetadataImage) {
+	nb.b.reconcile(img) // no-op unless img is newer than what the follower applied
 	nb.s.Serve()
 }
 

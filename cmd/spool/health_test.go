@@ -16,8 +16,8 @@ func TestProbeStates(t *testing.T) {
 		return rec.Code
 	}
 	for _, tc := range []struct {
-		name           string
-		ready          bool
+		name            string
+		ready           bool
 		healthz, readyz int
 	}{
 		{"starting", false, http.StatusOK, http.StatusServiceUnavailable},

@@ -137,7 +137,7 @@ type common struct {
 }
 
 func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.bootstrap, "bootstrap-server", "", "comma-separated HOST:PORT list (default: bootstrap.servers from --command-config, $SPOOL_BOOTSTRAP_SERVER, or localhost:9092)")
+	fs.StringVar(&c.bootstrap, "bootstrap-server", "", "comma-separated HOST:PORT list (default: bootstrap.servers from --command-config, $SPOOL_BOOTSTRAP_SERVER, the local node's listener when KAFKA_LISTENERS is set as in the container images, or localhost:9092)")
 	fs.StringVar(&c.bootstrap, "b", "", "short for --bootstrap-server")
 	fs.StringVar(&c.commandConfig, "command-config", "", "client properties file with Kafka's names (client.id, security.protocol, request.timeout.ms, bootstrap.servers)")
 	fs.StringVar(&c.output, "output", "table", "output format: table or json")
@@ -168,6 +168,9 @@ func (c *common) client(e *Env) (*Client, error) {
 	}
 	if bs == "" {
 		bs = e.Getenv("SPOOL_BOOTSTRAP_SERVER")
+	}
+	if bs == "" {
+		bs = nodeListener(e)
 	}
 	if bs == "" {
 		bs = "localhost:9092"

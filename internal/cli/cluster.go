@@ -277,6 +277,24 @@ func runHealthcheck(ctx context.Context, e *Env, args []string) int {
 	return exitOK
 }
 
+// nodeListener is the local node's client listener when the environment
+// configures one the apache/kafka way (KAFKA_LISTENERS, as in the container
+// images), so `podman exec kafka spool topic list` needs no flag; "" otherwise.
+func nodeListener(e *Env) string {
+	if e.Environ == nil || e.Getenv("KAFKA_LISTENERS") == "" {
+		return ""
+	}
+	cfg, _, err := config.Load("", e.Environ())
+	if err != nil {
+		return ""
+	}
+	addr, err := localListener(cfg)
+	if err != nil {
+		return ""
+	}
+	return addr
+}
+
 // localListener is the address to reach cfg's first PLAINTEXT client
 // listener from the same host.
 func localListener(cfg *config.Broker) (string, error) {

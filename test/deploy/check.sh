@@ -113,5 +113,5 @@ expect_eq "cluster id is the one install.sh formatted" "$("$spool" cluster info 
 pass "spool healthcheck reads the rendered config and finds the node serving"
 
 stage "kubernetes: manifests and Helm chart"
-# "$here/kubernetes.sh"
+"$here/kubernetes.sh"
 printf '\ndeploy-check: %s passed, 0 failed\n' "$PASSED"

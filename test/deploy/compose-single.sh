@@ -71,12 +71,16 @@ sp cluster health > "$logdir/health" || die "spool cluster health: $(cat "$logdi
 pass "spool cluster health from the host"
 
 stage "single-node: down and up without a named volume (the guides' file as is)"
+anon=$(podman inspect --format '{{range .Mounts}}{{if eq .Destination "/var/lib/kafka/data"}}{{.Name}}{{end}}{{end}}' "$(cid)")
 pc down
+[ -n "$anon" ] && podman volume rm -f "$anon" > /dev/null # down leaves the anonymous volume behind, unused
 up_healthy
 out=$(sp topic list --exclude-internal)
 case $out in *test*) die "the guides' file kept data across down/up: expected a fresh anonymous volume" ;; esac
 pass "data lives in the container's anonymous volume: gone after down/up, as the guides' caveat says"
+anon=$(podman inspect --format '{{range .Mounts}}{{if eq .Destination "/var/lib/kafka/data"}}{{.Name}}{{end}}{{end}}' "$(cid)")
 pc down
+[ -n "$anon" ] && podman volume rm -f "$anon" > /dev/null
 
 stage "single-node: down and up with the named data volume (single-node.data.yml)"
 files+=(-f "$compose_dir/single-node.data.yml")

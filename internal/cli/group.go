@@ -585,7 +585,7 @@ func runGroupDelete(ctx context.Context, e *Env, args []string) int {
 	}
 	defer done()
 	if len(groups) == 0 {
-		return s.exit(usageErr(errors.New("name at least one group: spool group delete GROUP...")))
+		return s.exit(usageErr(errors.New("name at least one group: spool group delete GROUP [GROUP...]")))
 	}
 	var errs []error
 	for _, g := range groups {

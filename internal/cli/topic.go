@@ -389,7 +389,7 @@ func runTopicDelete(ctx context.Context, e *Env, args []string) int {
 	}
 	defer done()
 	if len(names) == 0 {
-		return s.exit(usageErr(errors.New("name at least one topic: spool topic delete NAME...")))
+		return s.exit(usageErr(errors.New("name at least one topic: spool topic delete NAME [NAME...]")))
 	}
 	req := &protocol.DeleteTopicsRequest{TimeoutMs: defaultTopicTimeout}
 	for _, n := range names {

@@ -48,3 +48,4 @@ grep -E '^(--- |ok|FAIL)' "$tmp/go-test.log" | sed 's/^/  /'
 grep -q -- '--- PASS: TestHelmTemplate' "$tmp/go-test.log" && grep -q -- '--- PASS: TestManifests' "$tmp/go-test.log" ||
 	die "the validation tests did not run"
 pass "manifests and helm output decode strictly and have the cluster's properties"
+printf "\nkubernetes: %s passed, 0 failed\n" "$PASSED"

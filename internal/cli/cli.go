@@ -61,7 +61,7 @@ func init() {
 		{"cluster info", "   cluster id, controller and brokers", runClusterInfo},
 		{"cluster health", "   controller, brokers, under-replicated and offline partitions; exit 1 when unhealthy", runClusterHealth},
 		{"healthcheck", "   is the local node serving? For container HEALTHCHECKs; exit 1 when not", runHealthcheck},
-		{"produce", "TOPIC [-p N] [--key K | --key-separator S] [--acks N]   one record per stdin line", runProduce},
+		{"produce", "TOPIC [-p N] [--key K | --key-separator S] [--acks -1|1]   one record per stdin line", runProduce},
 		{"consume", "TOPIC [-p N] [--offset start|end|N] [-n N] [--follow]   print records (to the end of the partitions unless --follow)", runConsume},
 	}
 }

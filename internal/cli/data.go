@@ -82,7 +82,7 @@ func runProduce(ctx context.Context, e *Env, args []string) int {
 	key := s.fs.String("key", "", "key for every record")
 	s.fs.StringVar(key, "k", "", "short for --key")
 	keySep := s.fs.String("key-separator", "", "split each line at the first SEP into key and value (kafka-console-producer's parse.key)")
-	acks := s.fs.Int("acks", -1, "acks: -1 (all in-sync replicas), 1 (leader) or 0")
+	acks := s.fs.Int("acks", -1, "acks: -1 (all in-sync replicas) or 1 (the leader)")
 	maxBatch := s.fs.Int("batch", 500, "records per request at most")
 	pos, cl, cctx, done, err := s.start(ctx, args)
 	if err != nil {
@@ -92,8 +92,9 @@ func runProduce(ctx context.Context, e *Env, args []string) int {
 	if len(pos) != 1 {
 		return s.exit(usageErr(errors.New("name one topic: echo hello | spool produce TOPIC")))
 	}
-	if *acks != -1 && *acks != 0 && *acks != 1 {
-		return s.exit(usageErr(fmt.Errorf("--acks %d: use -1, 0 or 1", *acks)))
+	if *acks != -1 && *acks != 1 {
+		// acks=0 gets no response, so the CLI could not report what was written.
+		return s.exit(usageErr(fmt.Errorf("--acks %d: use -1 (all in-sync replicas) or 1 (the leader)", *acks)))
 	}
 	topic := pos[0]
 	leaders, err := partitionLeaders(cctx, cl, topic)
@@ -143,10 +144,6 @@ func runProduce(ctx context.Context, e *Env, args []string) int {
 			}
 			req := &protocol.ProduceRequest{Acks: int16(*acks), TimeoutMs: 30000, TopicData: []protocol.ProduceRequestTopicProduceData{{
 				Name: protocol.TopicName(topic), PartitionData: []protocol.ProduceRequestPartitionProduceData{{Index: p, Records: batch}}}}}
-			if *acks == 0 {
-				// acks=0 gets no response: Kafka's producers fire and forget.
-				return errors.New("--acks 0 is not supported by the CLI (it could not report what was written); use 1 or -1")
-			}
 			resp, err := cl.Broker(cctx, leaders[p], req)
 			if err != nil {
 				return err

@@ -31,7 +31,7 @@ trap 'down_all; rm -rf "$logdir"' EXIT
 for t in podman-compose kcat "$spool"; do command -v "$t" > /dev/null || die "$t missing (scripts/install-podman.sh, make test-deps, make build)"; done
 podman image exists "$SPOOL_IMAGE" || die "image $SPOOL_IMAGE missing: run make image"
 down_all
-if ss -ltn 'sport = :9092' | grep -q LISTEN; then die "port 9092 is in use on this machine; the quickstart publishes 9092"; fi
+if (exec 3<> /dev/tcp/127.0.0.1/9092) 2> /dev/null; then die "port 9092 is in use on this machine; the quickstart publishes 9092"; fi
 
 cid() { podman ps -q --filter "label=io.podman.compose.project=$project" --filter "label=com.docker.compose.service=kafka"; }
 healthy() { local c; c=$(cid) && [ -n "$c" ] && podman healthcheck run "$c" && [ "$(podman inspect --format '{{.State.Health.Status}}' "$c")" = healthy ]; }

@@ -55,6 +55,26 @@ for j in "$libs"/*.jar; do
 	*) cp "$j" "$ctx/kafka/libs/" ;;
 	esac
 done
+# Every /opt/kafka/bin script must name a class that is in the jars (Kafka moves tools
+# between modules and packages across releases: kafka.admin.AclCommand became
+# org.apache.kafka.tools.AclCommand in 4.0).
+python3 - "$ctx/kafka" << 'PY' || die "a kafka/bin script names a class missing from the jars"
+import glob, os, re, sys, zipfile
+root = sys.argv[1]
+classes = set()
+for j in glob.glob(os.path.join(root, "libs", "*.jar")):
+    with zipfile.ZipFile(j) as z:
+        classes.update(n[:-6].replace("/", ".") for n in z.namelist() if n.endswith(".class"))
+bad = []
+for sh in sorted(glob.glob(os.path.join(root, "bin", "*.sh"))):
+    m = re.search(r"kafka-run-class\.sh\" (\S+)", open(sh).read())
+    if m and m.group(1) not in classes:
+        bad.append(f"{os.path.basename(sh)}: {m.group(1)}")
+for b in bad:
+    print("  missing main class:", b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+say "every /opt/kafka/bin script's main class is in the jars"
 ./scripts/build-jre-base.sh localhost/spool-jre-base:bookworm
 say "building spool:tools with $engine"
 $engine build "${fmt[@]}" -q -f deploy/Containerfile --target tools --build-arg JRE_BASE=localhost/spool-jre-base:bookworm \

@@ -67,6 +67,13 @@ out=$(sp consume test | sort | tr '\n' ' ')
 expect_eq "spool consume reads every record" "$out" "from-kcat-1 from-kcat-2 from-spool hello kafka "
 out=$(kexec /opt/kafka/bin/kafka-console-consumer.sh --topic test --from-beginning --bootstrap-server localhost:9092 --max-messages 4 --timeout-ms 30000 2> /dev/null | sort | tr '\n' ' ')
 expect_eq "the in-container consumer reads the host's records" "$out" "from-kcat-1 from-kcat-2 from-spool hello kafka "
+kexec /opt/kafka/bin/kafka-configs.sh --bootstrap-server localhost:9092 --alter --entity-type topics --entity-name test \
+	--add-config retention.ms=86400000 > /dev/null
+out=$(sp topic describe test)
+expect_contains "kafka-configs.sh --alter in the container, seen by spool topic describe on the host" "$out" "Configs: retention.ms=86400000"
+out=$(kexec /opt/kafka/bin/kafka-acls.sh --bootstrap-server localhost:9092 --list 2>&1 || true)
+case $out in *ClassNotFound* | *"Could not find or load main class"*) die "kafka-acls.sh does not start: $out" ;; esac
+pass "kafka-acls.sh starts (its answer depends on the authorizer, not tested here)"
 sp cluster health > "$logdir/health" || die "spool cluster health: $(cat "$logdir/health")"
 pass "spool cluster health from the host"
 

@@ -37,9 +37,14 @@ cp deploy/image/passwd deploy/image/group "$ctx/etc/"
 grep '^appuser:' deploy/image/passwd > "$ctx/etc/passwd-appuser"
 grep '^appuser:' deploy/image/group > "$ctx/etc/group-appuser"
 
+# A rebuild leaves the previous image untagged: remove it (if no container uses it).
+drop_old() { [ -n "$1" ] && [ "$1" != "$($engine image inspect --format '{{.Id}}' "$2" 2> /dev/null)" ] && $engine rmi "$1" > /dev/null 2>&1 || true; }
+old_broker=$($engine image inspect --format '{{.Id}}' "spool:$tag" 2> /dev/null || true)
+old_tools=$($engine image inspect --format '{{.Id}}' spool:tools 2> /dev/null || true)
 say "building spool:$tag (FROM scratch) with $engine"
 $engine build "${fmt[@]}" -q -f deploy/Containerfile --target broker -t "spool:$tag" "$ctx" > /dev/null
-say "spool:$tag: $($engine image inspect --format '{{.Size}}' "spool:$tag" | numfmt --to=iec) ($((SECONDS - t0))s)"
+drop_old "$old_broker" "spool:$tag"
+say "spool:$tag: $($engine image inspect --format '{{.Size}}' "spool:$tag" | numfmt --to=si) ($((SECONDS - t0))s)"
 [ "$only" = broker ] && exit 0
 
 libs=$HOME/.cache/spool-compat/java/lib-4.3.1
@@ -79,4 +84,5 @@ say "every /opt/kafka/bin script's main class is in the jars"
 say "building spool:tools with $engine"
 $engine build "${fmt[@]}" -q -f deploy/Containerfile --target tools --build-arg JRE_BASE=localhost/spool-jre-base:bookworm \
 	-t spool:tools "$ctx" > /dev/null
-say "spool:tools: $($engine image inspect --format '{{.Size}}' spool:tools | numfmt --to=iec) ($((SECONDS - t0))s)"
+drop_old "$old_tools" spool:tools
+say "spool:tools: $($engine image inspect --format '{{.Size}}' spool:tools | numfmt --to=si) ($((SECONDS - t0))s)"

@@ -80,8 +80,12 @@ func newConsumerMember(id string) *consumerMember {
 	return &consumerMember{
 		id:       id,
 		metadata: memberMetadata{rebalanceTimeoutMs: -1},
-		current:  currentAssignment{assigned: assignment{}, pendingRevocation: assignment{}},
+		current:  emptyCurrentAssignment(),
 	}
+}
+
+func emptyCurrentAssignment() currentAssignment {
+	return currentAssignment{assigned: assignment{}, pendingRevocation: assignment{}, epochs: map[topicPartitionID]int32{}}
 }
 
 func (m *consumerMember) setMetadata(md memberMetadata) {
@@ -113,6 +117,7 @@ func (m *consumerMember) copyMember() *consumerMember {
 	c.metadata.topicNames = slices.Clone(m.metadata.topicNames)
 	c.current.assigned = m.current.assigned.clone()
 	c.current.pendingRevocation = m.current.pendingRevocation.clone()
+	c.current.epochs = cloneEpochs(m.current.epochs)
 	return c
 }
 
@@ -132,7 +137,7 @@ func (a memberMetadata) equal(b memberMetadata) bool {
 
 func (a currentAssignment) equal(b currentAssignment) bool {
 	return a.epoch == b.epoch && a.previousEpoch == b.previousEpoch && a.state == b.state &&
-		a.assigned.equal(b.assigned) && a.pendingRevocation.equal(b.pendingRevocation)
+		a.assigned.equal(b.assigned) && a.pendingRevocation.equal(b.pendingRevocation) && sameEpochs(a.epochs, b.epochs)
 }
 
 // state is the group state as Kafka names it (ConsumerGroupState).
@@ -692,7 +697,7 @@ func reconcile(cur currentAssignment, targetEpoch int32, target assignment, owne
 		return nextAssignment(cur, cur.epoch, targetEpoch, target, owned, owners)
 	}
 	// Unknown state: start the member over at the target epoch.
-	return nextAssignment(currentAssignment{assigned: assignment{}, pendingRevocation: assignment{}}, targetEpoch, targetEpoch, target, owned, owners)
+	return nextAssignment(emptyCurrentAssignment(), targetEpoch, targetEpoch, target, owned, owners)
 }
 
 func nextAssignment(cur currentAssignment, memberEpoch, targetEpoch int32, target assignment, owned []protocol.ConsumerGroupHeartbeatRequestTopicPartitions, owners map[topicPartitionID]int32) currentAssignment {
@@ -725,16 +730,30 @@ func nextAssignment(cur currentAssignment, memberEpoch, targetEpoch int32, targe
 		}
 	}
 	// Like Kafka's updateMemberEpoch, every step records the epoch it
-	// leaves as the previous one.
-	next := currentAssignment{epoch: memberEpoch, previousEpoch: cur.epoch, assigned: assigned, pendingRevocation: assignment{}}
+	// leaves as the previous one. Partitions kept (or moved to pending
+	// revocation) keep their assignment epoch.
+	next := currentAssignment{epoch: memberEpoch, previousEpoch: cur.epoch, assigned: assigned, pendingRevocation: assignment{},
+		epochs: map[topicPartitionID]int32{}}
+	keepEpochs := func(a assignment) {
+		for id, ps := range a {
+			for _, p := range ps {
+				next.epochs[topicPartitionID{id, p}] = cur.epochs[topicPartitionID{id, p}]
+			}
+		}
+	}
+	keepEpochs(assigned)
 	if revoke.size() > 0 && ownsAny(owned, revoke) {
 		next.state = memberUnrevokedPartitions
 		next.pendingRevocation = revoke
+		keepEpochs(revoke)
 		return next
 	}
 	next.epoch = targetEpoch
 	for id, ps := range pending {
 		next.assigned.add(id, ps...)
+		for _, p := range ps {
+			next.epochs[topicPartitionID{id, p}] = targetEpoch // newly assigned
+		}
 	}
 	next.state = memberStable
 	if unreleased {
@@ -870,6 +889,14 @@ func (s *shard) consumerLeaveLocked(req *protocol.ConsumerGroupHeartbeatRequest)
 			u := m.copyMember()
 			u.current.epoch = staticLeaveEpoch
 			u.current.pendingRevocation = assignment{}
+			// Kafka resets the kept partitions' assignment epochs: the
+			// instance that comes back starts over at epoch 0.
+			u.current.epochs = map[topicPartitionID]int32{}
+			for id, ps := range u.current.assigned {
+				for _, p := range ps {
+					u.current.epochs[topicPartitionID{id, p}] = 0
+				}
+			}
 			recs := []records.Record{currentAssignmentRecord(groupID, u)}
 			if code := s.appendLocked(recs); code != 0 {
 				return heartbeatFail(code, "")
@@ -919,10 +946,21 @@ func (g *group) consumerTombstonesLocked() []records.Record {
 		consumerTombstone(keyConsumerGroupMetadata, g.id, ""))
 }
 
-// validateConsumerCommitLocked is ConsumerGroup.validateOffsetCommit.
-func (g *group) validateConsumerCommitLocked(req CommitRequest) int16 {
+// validateConsumerCommitLocked is ConsumerGroup.validateOffsetCommit
+// (Kafka 4.3, with KIP-1251's assignment epochs). A commit at the member's
+// epoch passes. One at an older epoch passes only if every partition it
+// commits is assigned to the member (or being revoked from it) since that
+// epoch or earlier: the member reconciled meanwhile but still owns what it
+// consumed, so a commit racing a heartbeat is not failed. Anything else is
+// STALE_MEMBER_EPOCH, which TxnOffsetCommit turns into ILLEGAL_GENERATION
+// (the producer does not know the former).
+func (s *shard) validateConsumerCommitLocked(g *group, req CommitRequest) int16 {
 	cg := g.consumer
 	if req.Generation < 0 && len(cg.members) == 0 {
+		return 0
+	}
+	// TxnOffsetCommit need not name a member: without one it is not checked.
+	if req.Transactional && req.Generation == -1 && req.MemberID == "" && req.InstanceID == nil {
 		return 0
 	}
 	m := cg.members[req.MemberID]
@@ -932,8 +970,28 @@ func (g *group) validateConsumerCommitLocked(req CommitRequest) int16 {
 	if req.Version < 9 && !req.Transactional {
 		return errcode.UnsupportedVersion
 	}
-	if req.Generation != m.current.epoch {
-		return errcode.StaleMemberEpoch
+	stale := errcode.StaleMemberEpoch
+	if req.Transactional {
+		stale = errcode.IllegalGeneration
+	}
+	switch {
+	case req.Generation == m.current.epoch:
+		return 0
+	case req.Generation > m.current.epoch:
+		return stale
+	}
+	ids := map[string]protocol.UUID{}
+	for _, t := range s.c.topics() {
+		ids[t.Name] = t.ID
+	}
+	for _, o := range req.Offsets {
+		id, ok := ids[o.Topic]
+		if !ok {
+			return stale
+		}
+		if e, ok := m.current.partitionEpoch(id, o.Partition); !ok || req.Generation < e {
+			return stale
+		}
 	}
 	return 0
 }

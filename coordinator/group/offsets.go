@@ -117,7 +117,7 @@ func (s *shard) validateCommitLocked(req CommitRequest) (*group, int16) {
 		return nil, errcode.CoordinatorNotAvailable
 	}
 	if g.consumer != nil {
-		if code := g.validateConsumerCommitLocked(req); code != 0 {
+		if code := s.validateConsumerCommitLocked(g, req); code != 0 {
 			return nil, code
 		}
 		return g, 0

@@ -61,7 +61,10 @@ md += ["", "Notes:", "",
        "- kafkajs implements only the none and gzip codecs itself (snappy, lz4 and zstd need",
        "  third-party codec packages), so its produce-codecs row covers those two.",
        "- java and java-3.9 are java/Compat.java on kafka-clients 4.3.1 and 3.9.2; eos-loop is a",
-       "  consume-transform-produce loop with sendOffsetsToTransaction and one aborted transaction.",
+       "  consume-transform-produce loop with sendOffsetsToTransaction and one aborted transaction;",
+       "  eos-rebalance-* run that ETL in a group whose members (each with its own transactional id)",
+       "  join, leave and restart: classic eager, classic cooperative with static members, and the",
+       "  consumer protocol; half the members abort their open transaction on a revoke.",
        "- mm2-mirror runs against two clusters of the column's kind: a second reference Kafka, or a",
        "  second Spool node (lib/spool.sh)."]
 text = "\n".join(md) + "\n"

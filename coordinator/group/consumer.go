@@ -36,9 +36,6 @@ type TopicMetadata struct {
 	Partitions int32
 }
 
-// internalTopics are never matched by a subscription regex.
-var internalTopics = map[string]bool{"__consumer_offsets": true, "__transaction_state": true, "__share_group_state": true}
-
 // consumerGroup is the KIP-848 state of a group; group.consumer is non-nil
 // exactly for consumer groups. Guarded by the shard's mu. State changes
 // only by replaying records (replayConsumerRecord), after they were
@@ -103,12 +100,28 @@ func compileTopicRegex(re string) (*regexp.Regexp, error) {
 	return regexp.Compile("^(?:" + re + ")$")
 }
 
-// subscribes reports whether the member subscribes to topic.
+// subscribes reports whether the member subscribes to topic, by name or
+// by its regex (SubscribedTopicRegex, resolved by the coordinator).
+//
+// Like Kafka 4.3's TopicRegexResolver, a regex is matched against every
+// topic of the metadata image, internal ones included: `__consumer_offsets`,
+// `__.*` or `.*` get the internal topics too. (Clients that resolve a
+// java.util.regex.Pattern themselves leave them out by
+// exclude.internal.topics; the coordinator does not.) Kafka then drops the
+// topics the member that triggered the resolution may not DESCRIBE; Spool
+// has no authorizer, as Kafka without one, so nothing is dropped.
+//
+// Kafka resolves a group's regexes asynchronously when one is new, when
+// topics were created since the last resolution (at most once every 10 s)
+// and every group.consumer.regex.refresh.interval.ms; Spool matches at
+// every heartbeat against the current topics (subscriptionOf), so a new
+// topic is picked up by the next heartbeat of any member, no later than
+// Kafka would.
 func (m *consumerMember) subscribes(topic string) bool {
 	if _, found := slices.BinarySearch(m.metadata.topicNames, topic); found {
 		return true
 	}
-	return m.regex != nil && !internalTopics[topic] && m.regex.MatchString(topic)
+	return m.regex != nil && m.regex.MatchString(topic)
 }
 
 // copyMember is a detached copy (no timers) to compute an update on.
@@ -277,17 +290,12 @@ func (c *Coordinator) validateHeartbeat(v int16, req *protocol.ConsumerGroupHear
 		if req.TopicPartitions == nil || len(req.TopicPartitions) > 0 {
 			return invalid("TopicPartitions must be empty when (re-)joining.")
 		}
-		noRegex := req.SubscribedTopicRegex == nil || *req.SubscribedTopicRegex == ""
-		if len(req.SubscribedTopicNames) == 0 && noRegex {
-			if v == 0 {
-				return invalid("SubscribedTopicNames must be set in first request.")
-			}
-			return invalid("Subscription must be provided in first request.")
+		// An empty subscription is a subscription: a Java consumer whose
+		// Pattern matches no topic yet joins with no topic names.
+		if req.SubscribedTopicNames == nil && req.SubscribedTopicRegex == nil {
+			return invalid("Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.")
 		}
 	case e == staticLeaveEpoch:
-		if req.MemberID == "" {
-			return invalid("MemberId can't be empty.")
-		}
 		if req.InstanceID == nil {
 			return invalid("InstanceId can't be null.")
 		}

@@ -34,6 +34,7 @@ public class Compat {
             case "eos-rebalance-eager": eosRebalance(topic, "eager"); break;
             case "eos-rebalance-cooperative": eosRebalance(topic, "cooperative"); break;
             case "eos-rebalance-consumer": eosRebalance(topic, "consumer"); break;
+            case "regex-848": regex848(topic); break;
             case "create-compacted": createCompacted(Arrays.copyOfRange(args, 2, args.length)); break;
             case "mirror-check": mirrorCheck(topic, args[3], Integer.parseInt(args[4])); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
@@ -258,6 +259,77 @@ public class Compat {
         }
         check(wrong.isEmpty() && seen.isEmpty(), "not exactly once: " + wrong.size() + " wrong " + wrong.subList(0, Math.min(10, wrong.size()))
                 + ", unexpected " + seen.keySet());
+    }
+
+    // regex848: KIP-848 (group.protocol=consumer) regex subscriptions. A SubscriptionPattern is
+    // resolved by the group coordinator against every topic, internal ones included: one that
+    // names __consumer_offsets, quoted or not, is assigned all its partitions and reads the
+    // group commits in it; a pattern for TOPIC gets only TOPIC. A java.util.regex.Pattern is
+    // resolved by the client (leaving internal topics out): one that matches nothing yet joins
+    // with an empty subscription and picks up a matching topic created later. SubscriptionPattern
+    // is kafka-clients 4.0+, so it is reached by reflection (this file also builds against 3.9).
+    static void regex848(String topic) throws Exception {
+        createTopics(topic);
+        try (KafkaProducer<String, String> p = producer("acks", "all")) {
+            for (int i = 0; i < 5; i++) p.send(new ProducerRecord<>(topic, 0, "k-" + i, "rx-" + i));
+        }
+        int offsetsPartitions;
+        try (Admin a = Admin.create(props())) {
+            // A group commit, so __consumer_offsets exists and holds a record.
+            a.alterConsumerGroupOffsets(topic + "-seed", Map.of(new TopicPartition(topic, 0), new OffsetAndMetadata(1))).all().get();
+            offsetsPartitions = a.describeTopics(List.of("__consumer_offsets")).allTopicNames().get()
+                    .get("__consumer_offsets").partitions().size();
+        }
+        for (String regex : List.of("__consumer_offsets", "\\Q__consumer_offsets\\E", "__consumer_offs.*")) {
+            Map<String, Integer> got = consumeSubscription(topic + "-g-" + regex.hashCode(), regex, true, "__consumer_offsets", 1);
+            check(got.getOrDefault("assigned:__consumer_offsets", 0) == offsetsPartitions,
+                    "regex " + regex + ": assigned " + got + ", want " + offsetsPartitions + " partitions of __consumer_offsets");
+            check(got.getOrDefault("__consumer_offsets", 0) >= 1, "regex " + regex + ": read no record of __consumer_offsets: " + got);
+        }
+        Map<String, Integer> got = consumeSubscription(topic + "-g-own", java.util.regex.Pattern.quote(topic), true, topic, 5);
+        check(got.equals(Map.of("assigned:" + topic, 1, topic, 5)), "regex for the topic only: " + got);
+
+        // A client-side Pattern that matches nothing yet: the member joins with no topic and
+        // gets the topic once it exists.
+        String late = topic + "-late";
+        Thread creator = new Thread(() -> {
+            try {
+                Thread.sleep(3000);
+                createTopics(late);
+                try (KafkaProducer<String, String> p = producer("acks", "all")) {
+                    for (int i = 0; i < 3; i++) p.send(new ProducerRecord<>(late, 0, "k", "late-" + i)).get();
+                }
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        creator.start();
+        got = consumeSubscription(topic + "-g-late", java.util.regex.Pattern.quote(late) + ".*", false, late, 3);
+        creator.join();
+        check(got.getOrDefault(late, 0) == 3, "pattern for a topic created later: " + got);
+    }
+
+    // consumeSubscription joins a consumer-protocol group subscribed to regex (a SubscriptionPattern
+    // when server, else a java.util.regex.Pattern) and polls until it read want records of topic
+    // (or 45 s passed). It returns records per topic and "assigned:T" partition counts.
+    static Map<String, Integer> consumeSubscription(String group, String regex, boolean server, String topic, int want) throws Exception {
+        Map<String, Integer> out = new TreeMap<>();
+        // A short metadata age, so a client-side Pattern sees a new topic soon.
+        try (KafkaConsumer<String, String> c = consumer("group.id", group, "group.protocol", "consumer",
+                "metadata.max.age.ms", "1000")) {
+            if (server) {
+                Class<?> sp = Class.forName("org.apache.kafka.clients.consumer.SubscriptionPattern");
+                KafkaConsumer.class.getMethod("subscribe", sp).invoke(c, sp.getConstructor(String.class).newInstance(regex));
+            } else {
+                c.subscribe(java.util.regex.Pattern.compile(regex));
+            }
+            long deadline = System.currentTimeMillis() + 45_000;
+            while (System.currentTimeMillis() < deadline && out.getOrDefault(topic, 0) < want) {
+                for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(200))) out.merge(r.topic(), 1, Integer::sum);
+            }
+            for (TopicPartition tp : c.assignment()) out.merge("assigned:" + tp.topic(), 1, Integer::sum);
+        }
+        return out;
     }
 
     // groupAtEnd: the group's committed offsets equal the end offsets of every partition of topic.

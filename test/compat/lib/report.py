@@ -65,6 +65,9 @@ md += ["", "Notes:", "",
        "  eos-rebalance-* run that ETL in a group whose members (each with its own transactional id)",
        "  join, leave and restart: classic eager, classic cooperative with static members, and the",
        "  consumer protocol; half the members abort their open transaction on a revoke.",
+       "- regex-848 is KIP-848 regex subscriptions with the Java consumer: SubscriptionPatterns the",
+       "  coordinator resolves (one naming __consumer_offsets is assigned it) and a client-side",
+       "  Pattern that matches nothing until its topic is created.",
        "- mm2-mirror runs against two clusters of the column's kind: a second reference Kafka, or a",
        "  second Spool node (lib/spool.sh)."]
 text = "\n".join(md) + "\n"

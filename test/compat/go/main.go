@@ -45,7 +45,11 @@ func main() {
 	topic := flag.String("topic", "", "topic to use")
 	parts := flag.Int("partitions", 1, "partitions for create-topic")
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
+	timeout := 55 * time.Second
+	if strings.HasPrefix(*sc, "eos-rebalance-") {
+		timeout = 170 * time.Second // cases gives these 180 s
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := run(ctx, *cl, *sc, *topic, *parts); err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL %s/%s: %v\n", *sc, *cl, err)
@@ -80,6 +84,11 @@ func run(ctx context.Context, name, sc, topic string, parts int) error {
 		return transactions(ctx, name, topic)
 	case "list-offsets-time", "delete-records", "group-admin":
 		return franzAdminExtra(ctx, sc, topic)
+	case "eos-rebalance-eager", "eos-rebalance-cooperative", "eos-rebalance-consumer":
+		if name != "franz" {
+			return fmt.Errorf("scenario %q not implemented for %s", sc, name)
+		}
+		return franzEOSRebalance(ctx, topic, strings.TrimPrefix(sc, "eos-rebalance-"))
 	}
 	c, err := newClient(name)
 	if err != nil {

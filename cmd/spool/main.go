@@ -56,10 +56,11 @@ func usage() {
 
 Usage:
   spool serve [--config FILE | FILE]   run a node (broker and controller)
-  spool serve --help                   list every supported property
+  spool serve --help                   list every property: supported, ignored or refused
   spool version                        print the version
 
 With no configuration, spool serves PLAINTEXT on 127.0.0.1:9092 with data in ./data.
+TLS, SASL and ACLs are not implemented yet: spool refuses to start when asked for them.
 SPOOL_HTTP_ADDR (e.g. :9404) serves /metrics, /healthz, /readyz and /debug/pprof/.
 
 `)
@@ -97,8 +98,18 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 		fmt.Fprintf(os.Stderr, "spool: configuration error: %v\n(run `spool serve --help` to list supported properties)\n", err)
 		return 1
 	}
-	for _, n := range notices {
-		log.Info("config notice", zap.String("property", n.Property), zap.String("detail", n.Message))
+	// Fail closed before anything touches a port or a log dir: a setting
+	// asking for protection Spool does not implement yet stops startup.
+	if err := cfg.CheckProtections(); err != nil {
+		fmt.Fprintf(os.Stderr, "spool: %v\n(run `spool serve --help` to see what is supported)\n", err)
+		return 1
+	}
+	for _, n := range append(notices, cfg.Caveats()...) {
+		if n.Warn {
+			log.Warn("config notice", zap.String("property", n.Property), zap.String("detail", n.Message))
+		} else {
+			log.Info("config notice", zap.String("property", n.Property), zap.String("detail", n.Message))
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

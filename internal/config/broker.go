@@ -75,6 +75,8 @@ type Broker struct {
 	LogIndexSizeMaxBytes         int32
 	LogFlushIntervalMessages     int64
 	LogFlushIntervalMs           int64 // effective: log.flush.interval.ms, else scheduler interval
+	LogFlushSchedulerIntervalMs  int64 // how often flush.ms is checked
+	LogFlushCheckpointIntervalMs int32 // log.flush.offset.checkpoint.interval.ms
 	LogSegmentDeleteDelayMs      int64
 	LogPreallocate               bool
 	LogCleanupPolicy             []string
@@ -103,6 +105,9 @@ type Broker struct {
 	ReplicaFetchResponseMaxBytes int32
 	ReplicaFetchBackoffMs        int32
 	NumReplicaFetchers           int32
+	// ReplicaHighWatermarkCheckpointIntervalMs is
+	// replica.high.watermark.checkpoint.interval.ms.
+	ReplicaHighWatermarkCheckpointIntervalMs int64
 
 	// Groups and offsets.
 	OffsetsTopicNumPartitions        int32
@@ -137,6 +142,7 @@ type Broker struct {
 	TransactionRemoveExpiredIntervalMs   int32 // transaction.remove.expired.transaction.cleanup.interval.ms
 	TransactionPartitionVerification     bool  // transaction.partition.verification.enable
 	ProducerIDExpirationMs               int32
+	ProducerIDExpirationCheckIntervalMs  int32
 
 	// Security: stored for auth/.
 	SASLEnabledMechanisms    []string
@@ -363,6 +369,8 @@ func (b *Broker) fill(r *resolver) {
 	if r.set("log.flush.interval.ms") {
 		b.LogFlushIntervalMs = r.i64("log.flush.interval.ms")
 	}
+	b.LogFlushSchedulerIntervalMs = r.i64("log.flush.scheduler.interval.ms")
+	b.LogFlushCheckpointIntervalMs = r.i32("log.flush.offset.checkpoint.interval.ms")
 	b.LogSegmentDeleteDelayMs = r.i64("log.segment.delete.delay.ms")
 	b.LogPreallocate = r.boolean("log.preallocate")
 	b.LogCleanupPolicy = r.list("log.cleanup.policy")
@@ -389,6 +397,7 @@ func (b *Broker) fill(r *resolver) {
 	b.ReplicaFetchResponseMaxBytes = r.i32("replica.fetch.response.max.bytes")
 	b.ReplicaFetchBackoffMs = r.i32("replica.fetch.backoff.ms")
 	b.NumReplicaFetchers = r.i32("num.replica.fetchers")
+	b.ReplicaHighWatermarkCheckpointIntervalMs = r.i64("replica.high.watermark.checkpoint.interval.ms")
 
 	b.OffsetsTopicNumPartitions = r.i32("offsets.topic.num.partitions")
 	b.OffsetsTopicReplicationFactor = r.i16("offsets.topic.replication.factor")
@@ -421,6 +430,7 @@ func (b *Broker) fill(r *resolver) {
 	b.TransactionRemoveExpiredIntervalMs = r.i32("transaction.remove.expired.transaction.cleanup.interval.ms")
 	b.TransactionPartitionVerification = r.boolean("transaction.partition.verification.enable")
 	b.ProducerIDExpirationMs = r.i32("producer.id.expiration.ms")
+	b.ProducerIDExpirationCheckIntervalMs = r.i32("producer.id.expiration.check.interval.ms")
 
 	b.SASLEnabledMechanisms = r.list("sasl.enabled.mechanisms")
 	b.SASLInterBrokerMechanism = r.str("sasl.mechanism.inter.broker.protocol")

@@ -12,6 +12,18 @@ type brokerDef struct {
 	doc   string
 	check check
 	mode  UpdateMode
+	// ignored, when set, marks a property Spool accepts but does not
+	// honour, and says what happens instead (spool serve --help, startup
+	// notices).
+	ignored string
+	// weakens marks an ignored property whose silent ignoring weakens
+	// durability or safety: set to a non-default value, it is logged at
+	// WARN on startup.
+	weakens bool
+	// guard is the protection the property configures (protections.go).
+	// While that protection is not implemented, a setting that asks for it
+	// refuses startup (Broker.CheckProtections).
+	guard protectionID
 }
 
 const (
@@ -23,6 +35,14 @@ const (
 	groupGroups   = "Consumer groups and offsets"
 	groupTxn      = "Transactions and producers"
 	groupSecurity = "Security"
+)
+
+// Why replication settings are ignored (the multi-node cluster work will
+// honour them).
+const (
+	notReplicated        = "partitions are not replicated between brokers yet"
+	noFollowers          = notReplicated + ": no follower fetches"
+	leadershipNeverMoves = "leadership never moves to another replica (" + notReplicated + ")"
 )
 
 const maxLong = "9223372036854775807"
@@ -56,37 +76,37 @@ var brokerDefList = []brokerDef{
 	{name: "broker.id", group: groupNode, typ: TypeInt, def: "-1", doc: "Legacy alias of node.id; must equal node.id if both are set", check: intAtLeast(-1)},
 	{name: "process.roles", group: groupNode, typ: TypeList, def: "", doc: "Roles of this node: broker, controller or both", check: listOf(false, "broker", "controller")},
 	{name: "controller.quorum.voters", group: groupNode, typ: TypeList, def: "", doc: "Static quorum: id@host:port of every controller"},
-	{name: "controller.quorum.bootstrap.servers", group: groupNode, typ: TypeList, def: "", doc: "Dynamic quorum: host:port of controllers to bootstrap from"},
+	{name: "controller.quorum.bootstrap.servers", group: groupNode, typ: TypeList, def: "", doc: "Dynamic quorum: host:port of controllers to bootstrap from", ignored: "dynamic quorums are not supported: every node must be listed in controller.quorum.voters"},
 	{name: "controller.listener.names", group: groupNode, typ: TypeString, null: true, doc: "Names of the listeners used by the controller"},
-	{name: "controller.quorum.election.timeout.ms", group: groupNode, typ: TypeInt, def: "1000", doc: "Max time without a leader before starting an election", check: intAtLeast(0)},
-	{name: "controller.quorum.fetch.timeout.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Max time without a successful fetch from the leader", check: intAtLeast(0)},
+	{name: "controller.quorum.election.timeout.ms", group: groupNode, typ: TypeInt, def: "1000", doc: "Max time without a leader before starting an election", check: intAtLeast(0), ignored: "raft timeouts are tuned by quorum size"},
+	{name: "controller.quorum.fetch.timeout.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Max time without a successful fetch from the leader", check: intAtLeast(0), ignored: "raft timeouts are tuned by quorum size"},
 	{name: "metadata.log.dir", group: groupNode, typ: TypeString, null: true, doc: "Directory of the cluster metadata log (default: first log dir)"},
 	{name: "broker.rack", group: groupNode, typ: TypeString, null: true, doc: "Rack of this broker, for rack-aware replica placement"},
-	{name: "broker.heartbeat.interval.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Interval between broker heartbeats to the controller", check: intAtLeast(1)},
-	{name: "broker.session.timeout.ms", group: groupNode, typ: TypeInt, def: "9000", doc: "Time a broker lease lasts without heartbeats", check: intAtLeast(1)},
-	{name: "controlled.shutdown.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Move leadership away before shutting down"},
-	{name: "auto.leader.rebalance.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Periodically move leadership back to preferred replicas"},
-	{name: "leader.imbalance.check.interval.seconds", group: groupNode, typ: TypeLong, def: "300", doc: "Interval of the preferred-leader check", check: longAtLeast(1)},
-	{name: "leader.imbalance.per.broker.percentage", group: groupNode, typ: TypeInt, def: "10", doc: "Leader imbalance allowed per broker (percent)", check: intAtLeast(0)},
-	{name: "background.threads", group: groupNode, typ: TypeInt, def: "10", doc: "Threads for background tasks", check: intAtLeast(1), mode: ClusterWide},
+	{name: "broker.heartbeat.interval.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Interval between broker heartbeats to the controller", check: intAtLeast(1), ignored: "brokers register once and are not fenced for missed heartbeats"},
+	{name: "broker.session.timeout.ms", group: groupNode, typ: TypeInt, def: "9000", doc: "Time a broker lease lasts without heartbeats", check: intAtLeast(1), ignored: "brokers register once and are not fenced for missed heartbeats"},
+	{name: "controlled.shutdown.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Move leadership away before shutting down", ignored: "shutdown stops the listeners, closes the logs and leaves the quorum without moving leadership first"},
+	{name: "auto.leader.rebalance.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Periodically move leadership back to preferred replicas", ignored: leadershipNeverMoves},
+	{name: "leader.imbalance.check.interval.seconds", group: groupNode, typ: TypeLong, def: "300", doc: "Interval of the preferred-leader check", check: longAtLeast(1), ignored: leadershipNeverMoves},
+	{name: "leader.imbalance.per.broker.percentage", group: groupNode, typ: TypeInt, def: "10", doc: "Leader imbalance allowed per broker (percent)", check: intAtLeast(0), ignored: leadershipNeverMoves},
+	{name: "background.threads", group: groupNode, typ: TypeInt, def: "10", doc: "Threads for background tasks", check: intAtLeast(1), mode: ClusterWide, ignored: "background work runs on goroutines"},
 
 	// Listeners and network.
-	{name: "listeners", group: groupListen, typ: TypeList, def: "PLAINTEXT://:9092", doc: "NAME://host:port to bind; empty host binds all interfaces", mode: PerBroker},
+	{name: "listeners", group: groupListen, typ: TypeList, def: "PLAINTEXT://:9092", doc: "NAME://host:port to bind; empty host binds all interfaces (PLAINTEXT only, see Security)", mode: PerBroker},
 	{name: "advertised.listeners", group: groupListen, typ: TypeList, null: true, doc: "NAME://host:port clients are told to use (default: listeners)", mode: PerBroker},
-	{name: "listener.security.protocol.map", group: groupListen, typ: TypeString, def: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT", doc: "Listener name to security protocol", mode: PerBroker},
+	{name: "listener.security.protocol.map", group: groupListen, typ: TypeString, def: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT", doc: "Listener name to security protocol (PLAINTEXT only, see Security)", mode: PerBroker},
 	{name: "inter.broker.listener.name", group: groupListen, typ: TypeString, null: true, doc: "Listener brokers use to talk to each other"},
 	{name: "security.inter.broker.protocol", group: groupListen, typ: TypeString, def: "PLAINTEXT", doc: "Protocol between brokers (if inter.broker.listener.name is unset)", check: oneOf("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")},
 	{name: "socket.request.max.bytes", group: groupListen, typ: TypeInt, def: "104857600", doc: "Largest request the broker reads", check: intAtLeast(1)},
-	{name: "socket.send.buffer.bytes", group: groupListen, typ: TypeInt, def: "102400", doc: "SO_SNDBUF of server sockets (-1: OS default)", check: anyInt()},
-	{name: "socket.receive.buffer.bytes", group: groupListen, typ: TypeInt, def: "102400", doc: "SO_RCVBUF of server sockets (-1: OS default)", check: anyInt()},
-	{name: "socket.listen.backlog.size", group: groupListen, typ: TypeInt, def: "50", doc: "Listen backlog of server sockets", check: intAtLeast(1)},
-	{name: "num.network.threads", group: groupListen, typ: TypeInt, def: "3", doc: "Network threads (accepted; Spool uses goroutines)", check: intAtLeast(1), mode: ClusterWide},
-	{name: "num.io.threads", group: groupListen, typ: TypeInt, def: "8", doc: "Request handler threads (accepted; Spool uses goroutines)", check: intAtLeast(1), mode: ClusterWide},
+	{name: "socket.send.buffer.bytes", group: groupListen, typ: TypeInt, def: "102400", doc: "SO_SNDBUF of server sockets (-1: OS default)", check: anyInt(), ignored: "sockets keep the OS default buffer sizes"},
+	{name: "socket.receive.buffer.bytes", group: groupListen, typ: TypeInt, def: "102400", doc: "SO_RCVBUF of server sockets (-1: OS default)", check: anyInt(), ignored: "sockets keep the OS default buffer sizes"},
+	{name: "socket.listen.backlog.size", group: groupListen, typ: TypeInt, def: "50", doc: "Listen backlog of server sockets", check: intAtLeast(1), ignored: "listeners use the OS listen backlog (net.core.somaxconn)"},
+	{name: "num.network.threads", group: groupListen, typ: TypeInt, def: "3", doc: "Network threads", check: intAtLeast(1), mode: ClusterWide, ignored: "connections are served by goroutines"},
+	{name: "num.io.threads", group: groupListen, typ: TypeInt, def: "8", doc: "Request handler threads", check: intAtLeast(1), mode: ClusterWide, ignored: "requests are handled by goroutines"},
 	{name: "queued.max.requests", group: groupListen, typ: TypeInt, def: "500", doc: "Requests queued per broker before reads block", check: intAtLeast(1)},
 	{name: "connections.max.idle.ms", group: groupListen, typ: TypeLong, def: "600000", doc: "Close connections idle this long", check: anyLong()},
-	{name: "max.connections", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max connections to this broker", check: intAtLeast(0), mode: ClusterWide},
-	{name: "max.connections.per.ip", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max connections from one IP", check: intAtLeast(0), mode: ClusterWide},
-	{name: "request.timeout.ms", group: groupListen, typ: TypeInt, def: "30000", doc: "Timeout of requests this broker sends", check: intAtLeast(0)},
+	{name: "max.connections", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max connections to this broker", check: intAtLeast(0), mode: ClusterWide, ignored: "connections are not limited: every connection is accepted, up to the process's file descriptor limit", weakens: true},
+	{name: "max.connections.per.ip", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max connections from one IP", check: intAtLeast(0), mode: ClusterWide, ignored: "connections are not limited per IP: every connection is accepted, up to the process's file descriptor limit", weakens: true},
+	{name: "request.timeout.ms", group: groupListen, typ: TypeInt, def: "30000", doc: "Timeout of requests this broker sends", check: intAtLeast(0), ignored: "this broker sends no requests to other brokers"},
 
 	// Log storage.
 	{name: "log.dirs", group: groupLog, typ: TypeList, null: true, doc: "Directories holding partition data (default: log.dir)"},
@@ -94,8 +114,8 @@ var brokerDefList = []brokerDef{
 	{name: "log.segment.bytes", group: groupLog, typ: TypeInt, def: "1073741824", doc: "Max size of a segment file", check: intAtLeast(1048576), mode: ClusterWide},
 	{name: "log.roll.ms", group: groupLog, typ: TypeLong, null: true, doc: "Max age of a segment before rolling (overrides log.roll.hours)", check: longAtLeast(1), mode: ClusterWide},
 	{name: "log.roll.hours", group: groupLog, typ: TypeInt, def: "168", doc: "Max age of a segment before rolling, in hours", check: intAtLeast(1)},
-	{name: "log.roll.jitter.ms", group: groupLog, typ: TypeLong, null: true, doc: "Max jitter subtracted from the roll time", check: longAtLeast(0), mode: ClusterWide},
-	{name: "log.roll.jitter.hours", group: groupLog, typ: TypeInt, def: "0", doc: "Max jitter subtracted from the roll time, in hours", check: intAtLeast(0)},
+	{name: "log.roll.jitter.ms", group: groupLog, typ: TypeLong, null: true, doc: "Max jitter subtracted from the roll time", check: longAtLeast(0), mode: ClusterWide, ignored: "segments roll at segment.ms without jitter"},
+	{name: "log.roll.jitter.hours", group: groupLog, typ: TypeInt, def: "0", doc: "Max jitter subtracted from the roll time, in hours", check: intAtLeast(0), ignored: "segments roll at segment.ms without jitter"},
 	{name: "log.retention.ms", group: groupLog, typ: TypeLong, null: true, doc: "Time to keep a segment; -1 forever (beats minutes and hours)", check: longAtLeast(-1), mode: ClusterWide},
 	{name: "log.retention.minutes", group: groupLog, typ: TypeInt, null: true, doc: "Time to keep a segment in minutes (beats hours)", check: anyInt()},
 	{name: "log.retention.hours", group: groupLog, typ: TypeInt, def: "168", doc: "Time to keep a segment in hours", check: anyInt()},
@@ -108,12 +128,12 @@ var brokerDefList = []brokerDef{
 	{name: "log.flush.scheduler.interval.ms", group: groupLog, typ: TypeLong, def: maxLong, doc: "How often the flusher checks logs", check: anyLong()},
 	{name: "log.flush.offset.checkpoint.interval.ms", group: groupLog, typ: TypeInt, def: "60000", doc: "How often the recovery point is checkpointed", check: intAtLeast(0)},
 	{name: "log.segment.delete.delay.ms", group: groupLog, typ: TypeLong, def: "60000", doc: "Delay before deleting a file from disk", check: longAtLeast(0), mode: ClusterWide},
-	{name: "log.preallocate", group: groupLog, typ: TypeBoolean, def: "false", doc: "Preallocate segment files", mode: ClusterWide},
+	{name: "log.preallocate", group: groupLog, typ: TypeBoolean, def: "false", doc: "Preallocate segment files", mode: ClusterWide, ignored: "segment files grow as they are written"},
 	{name: "log.cleanup.policy", group: groupLog, typ: TypeList, def: "delete", doc: "Default cleanup policy: delete, compact or both", check: listOf(true, "delete", "compact"), mode: ClusterWide},
 	{name: "log.cleaner.enable", group: groupLog, typ: TypeBoolean, def: "true", doc: "Run the log cleaner (needed for compacted topics)"},
 	{name: "log.cleaner.backoff.ms", group: groupLog, typ: TypeLong, def: "15000", doc: "Sleep when no log needs cleaning", check: longAtLeast(0), mode: ClusterWide},
 	{name: "log.cleaner.dedupe.buffer.size", group: groupLog, typ: TypeLong, def: "134217728", doc: "Memory for the cleaner's key map", check: longAtLeast(0), mode: ClusterWide},
-	{name: "log.cleaner.threads", group: groupLog, typ: TypeInt, def: "1", doc: "Log cleaner threads", check: intAtLeast(0), mode: ClusterWide},
+	{name: "log.cleaner.threads", group: groupLog, typ: TypeInt, def: "1", doc: "Log cleaner threads", check: intAtLeast(0), mode: ClusterWide, ignored: "one cleaner goroutine compacts every log"},
 	{name: "log.cleaner.delete.retention.ms", group: groupLog, typ: TypeLong, def: "86400000", doc: "How long delete markers are kept in compacted topics", check: longAtLeast(0), mode: ClusterWide},
 	{name: "log.cleaner.min.compaction.lag.ms", group: groupLog, typ: TypeLong, def: "0", doc: "Min age of a message before compaction", check: longAtLeast(0), mode: ClusterWide},
 	{name: "log.cleaner.max.compaction.lag.ms", group: groupLog, typ: TypeLong, def: maxLong, doc: "Max age of a message before it must be compacted", check: longAtLeast(1), mode: ClusterWide},
@@ -121,15 +141,15 @@ var brokerDefList = []brokerDef{
 	{name: "log.message.timestamp.type", group: groupLog, typ: TypeString, def: "CreateTime", doc: "CreateTime or LogAppendTime", check: oneOf("CreateTime", "LogAppendTime"), mode: ClusterWide},
 	{name: "log.message.timestamp.before.max.ms", group: groupLog, typ: TypeLong, def: maxLong, doc: "How far in the past a CreateTime may be", check: longAtLeast(0), mode: ClusterWide},
 	{name: "log.message.timestamp.after.max.ms", group: groupLog, typ: TypeLong, def: "3600000", doc: "How far in the future a CreateTime may be", check: longAtLeast(0), mode: ClusterWide},
-	{name: "log.local.retention.ms", group: groupLog, typ: TypeLong, def: "-2", doc: "Local retention with tiered storage (-2: log.retention.ms)", check: longAtLeast(-2), mode: ClusterWide},
-	{name: "log.local.retention.bytes", group: groupLog, typ: TypeLong, def: "-2", doc: "Local retention with tiered storage (-2: log.retention.bytes)", check: longAtLeast(-2), mode: ClusterWide},
-	{name: "num.recovery.threads.per.data.dir", group: groupLog, typ: TypeInt, def: "2", doc: "Recovery threads per log dir (accepted)", check: intAtLeast(1), mode: ClusterWide},
-	{name: "remote.log.storage.system.enable", group: groupLog, typ: TypeBoolean, def: "false", doc: "Enable tiered storage (not supported by Spool)"},
+	{name: "log.local.retention.ms", group: groupLog, typ: TypeLong, def: "-2", doc: "Local retention with tiered storage (-2: log.retention.ms)", check: longAtLeast(-2), mode: ClusterWide, ignored: "tiered storage is not supported: all data stays local, under log.retention.*"},
+	{name: "log.local.retention.bytes", group: groupLog, typ: TypeLong, def: "-2", doc: "Local retention with tiered storage (-2: log.retention.bytes)", check: longAtLeast(-2), mode: ClusterWide, ignored: "tiered storage is not supported: all data stays local, under log.retention.*"},
+	{name: "num.recovery.threads.per.data.dir", group: groupLog, typ: TypeInt, def: "2", doc: "Recovery threads per log dir", check: intAtLeast(1), mode: ClusterWide, ignored: "logs are recovered by Spool's own loader"},
+	{name: "remote.log.storage.system.enable", group: groupLog, typ: TypeBoolean, def: "false", doc: "Enable tiered storage", ignored: "tiered storage is not supported: all data stays local, and topics with remote.storage.enable=true are refused"},
 	{name: "message.max.bytes", group: groupLog, typ: TypeInt, def: "1048588", doc: "Largest record batch the broker accepts", check: intAtLeast(0), mode: ClusterWide},
-	{name: "compression.type", group: groupLog, typ: TypeString, def: "producer", doc: "Final compression of topics: uncompressed, zstd, lz4, snappy, gzip or producer", check: oneOf(compressionTypes...), mode: ClusterWide},
-	{name: "compression.gzip.level", group: groupLog, typ: TypeInt, def: "-1", doc: "gzip level when compression.type=gzip", check: gzipLevel, mode: ClusterWide},
-	{name: "compression.lz4.level", group: groupLog, typ: TypeInt, def: "9", doc: "lz4 level when compression.type=lz4", check: intBetween(1, 17), mode: ClusterWide},
-	{name: "compression.zstd.level", group: groupLog, typ: TypeInt, def: "3", doc: "zstd level when compression.type=zstd", check: intBetween(-131072, 22), mode: ClusterWide},
+	{name: "compression.type", group: groupLog, typ: TypeString, def: "producer", doc: "Final compression of topics: uncompressed, zstd, lz4, snappy, gzip or producer", check: oneOf(compressionTypes...), mode: ClusterWide, ignored: "batches are stored as the producer compressed them (as with producer)"},
+	{name: "compression.gzip.level", group: groupLog, typ: TypeInt, def: "-1", doc: "gzip level when compression.type=gzip", check: gzipLevel, mode: ClusterWide, ignored: "batches are stored as the producer compressed them"},
+	{name: "compression.lz4.level", group: groupLog, typ: TypeInt, def: "9", doc: "lz4 level when compression.type=lz4", check: intBetween(1, 17), mode: ClusterWide, ignored: "batches are stored as the producer compressed them"},
+	{name: "compression.zstd.level", group: groupLog, typ: TypeInt, def: "3", doc: "zstd level when compression.type=zstd", check: intBetween(-131072, 22), mode: ClusterWide, ignored: "batches are stored as the producer compressed them"},
 
 	// Topic defaults.
 	{name: "num.partitions", group: groupTopic, typ: TypeInt, def: "1", doc: "Partitions of auto-created topics", check: intAtLeast(1)},
@@ -137,23 +157,23 @@ var brokerDefList = []brokerDef{
 	{name: "min.insync.replicas", group: groupTopic, typ: TypeInt, def: "1", doc: "Replicas that must acknowledge an acks=all write", check: intAtLeast(1), mode: ClusterWide},
 	{name: "auto.create.topics.enable", group: groupTopic, typ: TypeBoolean, def: "true", doc: "Create topics on first Metadata/Produce for them"},
 	{name: "delete.topic.enable", group: groupTopic, typ: TypeBoolean, def: "true", doc: "Allow DeleteTopics"},
-	{name: "unclean.leader.election.enable", group: groupTopic, typ: TypeBoolean, def: "false", doc: "Allow out-of-sync replicas to become leader (data loss)", mode: ClusterWide},
-	{name: "create.topic.policy.class.name", group: groupTopic, typ: TypeClass, null: true, doc: "CreateTopics policy class (accepted, not used)"},
-	{name: "alter.config.policy.class.name", group: groupTopic, typ: TypeClass, null: true, doc: "AlterConfigs policy class (accepted, not used)"},
+	{name: "unclean.leader.election.enable", group: groupTopic, typ: TypeBoolean, def: "false", doc: "Allow out-of-sync replicas to become leader (data loss)", mode: ClusterWide, ignored: leadershipNeverMoves},
+	{name: "create.topic.policy.class.name", group: groupTopic, typ: TypeClass, null: true, doc: "CreateTopics policy class", ignored: "no policy checks topic creation: every valid CreateTopics request is applied", weakens: true},
+	{name: "alter.config.policy.class.name", group: groupTopic, typ: TypeClass, null: true, doc: "AlterConfigs policy class", ignored: "no policy checks config changes: every valid AlterConfigs request is applied", weakens: true},
 
 	// Replication.
-	{name: "replica.lag.time.max.ms", group: groupRepl, typ: TypeLong, def: "30000", doc: "A follower this far behind leaves the ISR", check: longAtLeast(1)},
-	{name: "replica.fetch.max.bytes", group: groupRepl, typ: TypeInt, def: "1048576", doc: "Bytes per partition a follower fetches", check: intAtLeast(0)},
-	{name: "replica.fetch.min.bytes", group: groupRepl, typ: TypeInt, def: "1", doc: "Min bytes a follower fetch waits for", check: intAtLeast(1)},
-	{name: "replica.fetch.wait.max.ms", group: groupRepl, typ: TypeInt, def: "500", doc: "Max wait of a follower fetch", check: intAtLeast(0)},
-	{name: "replica.fetch.response.max.bytes", group: groupRepl, typ: TypeInt, def: "10485760", doc: "Bytes a whole follower fetch returns", check: intAtLeast(0)},
-	{name: "replica.fetch.backoff.ms", group: groupRepl, typ: TypeInt, def: "1000", doc: "Sleep after a follower fetch error", check: intAtLeast(0)},
-	{name: "replica.socket.timeout.ms", group: groupRepl, typ: TypeInt, def: "30000", doc: "Socket timeout of follower fetches", check: anyInt()},
-	{name: "replica.socket.receive.buffer.bytes", group: groupRepl, typ: TypeInt, def: "65536", doc: "SO_RCVBUF of follower connections", check: anyInt()},
-	{name: "replica.high.watermark.checkpoint.interval.ms", group: groupRepl, typ: TypeLong, def: "5000", doc: "How often high watermarks are checkpointed", check: longAtLeast(1)},
-	{name: "num.replica.fetchers", group: groupRepl, typ: TypeInt, def: "1", doc: "Fetcher goroutines per source broker", check: intAtLeast(1), mode: ClusterWide},
-	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker},
-	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker},
+	{name: "replica.lag.time.max.ms", group: groupRepl, typ: TypeLong, def: "30000", doc: "A follower this far behind leaves the ISR", check: longAtLeast(1), ignored: noFollowers},
+	{name: "replica.fetch.max.bytes", group: groupRepl, typ: TypeInt, def: "1048576", doc: "Bytes per partition a follower fetches", check: intAtLeast(0), ignored: noFollowers},
+	{name: "replica.fetch.min.bytes", group: groupRepl, typ: TypeInt, def: "1", doc: "Min bytes a follower fetch waits for", check: intAtLeast(1), ignored: noFollowers},
+	{name: "replica.fetch.wait.max.ms", group: groupRepl, typ: TypeInt, def: "500", doc: "Max wait of a follower fetch", check: intAtLeast(0), ignored: noFollowers},
+	{name: "replica.fetch.response.max.bytes", group: groupRepl, typ: TypeInt, def: "10485760", doc: "Bytes a whole follower fetch returns", check: intAtLeast(0), ignored: noFollowers},
+	{name: "replica.fetch.backoff.ms", group: groupRepl, typ: TypeInt, def: "1000", doc: "Sleep after a follower fetch error", check: intAtLeast(0), ignored: noFollowers},
+	{name: "replica.socket.timeout.ms", group: groupRepl, typ: TypeInt, def: "30000", doc: "Socket timeout of follower fetches", check: anyInt(), ignored: noFollowers},
+	{name: "replica.socket.receive.buffer.bytes", group: groupRepl, typ: TypeInt, def: "65536", doc: "SO_RCVBUF of follower connections", check: anyInt(), ignored: noFollowers},
+	{name: "replica.high.watermark.checkpoint.interval.ms", group: groupRepl, typ: TypeLong, def: "5000", doc: "How often high watermarks are checkpointed", check: longAtLeast(1), ignored: "the high watermark follows the leader's log end offset (" + notReplicated + "), so it is not checkpointed"},
+	{name: "num.replica.fetchers", group: groupRepl, typ: TypeInt, def: "1", doc: "Fetcher goroutines per source broker", check: intAtLeast(1), mode: ClusterWide, ignored: noFollowers},
+	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: notReplicated + ": there is no replication traffic to throttle"},
+	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: notReplicated + ": there is no replication traffic to throttle"},
 
 	// Groups and offsets.
 	{name: "offsets.topic.num.partitions", group: groupGroups, typ: TypeInt, def: "50", doc: "Partitions of __consumer_offsets", check: intAtLeast(1)},
@@ -162,7 +182,7 @@ var brokerDefList = []brokerDef{
 	{name: "offsets.retention.minutes", group: groupGroups, typ: TypeInt, def: "10080", doc: "How long committed offsets of empty groups are kept", check: intAtLeast(1)},
 	{name: "offsets.retention.check.interval.ms", group: groupGroups, typ: TypeLong, def: "600000", doc: "How often stale offsets are expired", check: longAtLeast(1)},
 	{name: "offset.metadata.max.bytes", group: groupGroups, typ: TypeInt, def: "4096", doc: "Max size of offset commit metadata", check: anyInt()},
-	{name: "offsets.commit.timeout.ms", group: groupGroups, typ: TypeInt, def: "5000", doc: "Max wait for an offset commit to replicate", check: intAtLeast(1)},
+	{name: "offsets.commit.timeout.ms", group: groupGroups, typ: TypeInt, def: "5000", doc: "Max wait for an offset commit to replicate", check: intAtLeast(1), ignored: "an offset commit completes once the coordinator has appended it (" + notReplicated + ")"},
 	{name: "group.initial.rebalance.delay.ms", group: groupGroups, typ: TypeInt, def: "3000", doc: "Wait for more members before the first classic rebalance", check: anyInt()},
 	{name: "group.min.session.timeout.ms", group: groupGroups, typ: TypeInt, def: "6000", doc: "Min session timeout of classic members", check: anyInt()},
 	{name: "group.max.session.timeout.ms", group: groupGroups, typ: TypeInt, def: "1800000", doc: "Max session timeout of classic members", check: anyInt()},
@@ -176,7 +196,7 @@ var brokerDefList = []brokerDef{
 	{name: "group.consumer.max.heartbeat.interval.ms", group: groupGroups, typ: TypeInt, def: "15000", doc: "Max heartbeat interval of KIP-848 members", check: intAtLeast(1)},
 	{name: "group.consumer.max.size", group: groupGroups, typ: TypeInt, def: maxInt, doc: "Max members of a KIP-848 group", check: intAtLeast(1)},
 	{name: "group.consumer.assignors", group: groupGroups, typ: TypeList, def: "uniform,range", doc: "Server-side assignors of KIP-848 groups, first is the default", check: nonEmptyList},
-	{name: "group.consumer.migration.policy", group: groupGroups, typ: TypeString, def: "bidirectional", doc: "Classic <-> consumer group conversion policy", check: oneOf("bidirectional", "upgrade", "downgrade", "disabled")},
+	{name: "group.consumer.migration.policy", group: groupGroups, typ: TypeString, def: "bidirectional", doc: "Classic <-> consumer group conversion policy", check: oneOf("bidirectional", "upgrade", "downgrade", "disabled"), ignored: "an empty group converts between the classic and consumer protocols either way; a non-empty group never mixes them"},
 
 	// Transactions and producers.
 	{name: "transaction.state.log.num.partitions", group: groupTxn, typ: TypeInt, def: "50", doc: "Partitions of __transaction_state", check: intAtLeast(1)},
@@ -191,26 +211,26 @@ var brokerDefList = []brokerDef{
 	{name: "producer.id.expiration.ms", group: groupTxn, typ: TypeInt, def: "86400000", doc: "Idle time before an idempotent producer's state expires", check: intAtLeast(1), mode: ClusterWide},
 	{name: "producer.id.expiration.check.interval.ms", group: groupTxn, typ: TypeInt, def: "600000", doc: "How often producer ids are expired", check: intAtLeast(1)},
 
-	// Security (accepted and stored; SASL/ACLs live in auth/).
-	{name: "sasl.enabled.mechanisms", group: groupSecurity, typ: TypeList, def: "GSSAPI", doc: "SASL mechanisms offered to clients", mode: PerBroker},
-	{name: "sasl.mechanism.inter.broker.protocol", group: groupSecurity, typ: TypeString, def: "GSSAPI", doc: "SASL mechanism between brokers", mode: PerBroker},
-	{name: "sasl.mechanism.controller.protocol", group: groupSecurity, typ: TypeString, def: "GSSAPI", doc: "SASL mechanism towards controllers"},
-	{name: "sasl.jaas.config", group: groupSecurity, typ: TypePassword, null: true, doc: "JAAS login configuration", mode: PerBroker},
-	{name: "ssl.keystore.type", group: groupSecurity, typ: TypeString, def: "JKS", doc: "Keystore format: JKS, PKCS12 or PEM", mode: PerBroker},
-	{name: "ssl.keystore.location", group: groupSecurity, typ: TypeString, null: true, doc: "Keystore file", mode: PerBroker},
-	{name: "ssl.keystore.password", group: groupSecurity, typ: TypePassword, null: true, doc: "Keystore password", mode: PerBroker},
-	{name: "ssl.key.password", group: groupSecurity, typ: TypePassword, null: true, doc: "Private key password", mode: PerBroker},
-	{name: "ssl.truststore.type", group: groupSecurity, typ: TypeString, def: "JKS", doc: "Truststore format: JKS, PKCS12 or PEM", mode: PerBroker},
-	{name: "ssl.truststore.location", group: groupSecurity, typ: TypeString, null: true, doc: "Truststore file", mode: PerBroker},
-	{name: "ssl.truststore.password", group: groupSecurity, typ: TypePassword, null: true, doc: "Truststore password", mode: PerBroker},
-	{name: "ssl.client.auth", group: groupSecurity, typ: TypeString, def: "none", doc: "Client certificates: required, requested or none", check: oneOf("required", "requested", "none"), mode: PerBroker},
-	{name: "ssl.endpoint.identification.algorithm", group: groupSecurity, typ: TypeString, def: "https", doc: "Hostname verification towards brokers (empty disables)", mode: PerBroker},
-	{name: "ssl.protocol", group: groupSecurity, typ: TypeString, def: "TLSv1.3", doc: "TLS protocol", mode: PerBroker},
-	{name: "ssl.enabled.protocols", group: groupSecurity, typ: TypeList, def: "TLSv1.2,TLSv1.3", doc: "Enabled TLS versions", mode: PerBroker},
-	{name: "ssl.cipher.suites", group: groupSecurity, typ: TypeList, def: "", doc: "Enabled cipher suites (empty: all)", mode: PerBroker},
-	{name: "super.users", group: groupSecurity, typ: TypeString, null: true, doc: "Semicolon-separated principals that bypass ACLs"},
-	{name: "authorizer.class.name", group: groupSecurity, typ: TypeString, def: "", doc: "Authorizer; org.apache.kafka.metadata.authorizer.StandardAuthorizer enables ACLs"},
-	{name: "allow.everyone.if.no.acl.found", group: groupSecurity, typ: TypeBoolean, def: "false", doc: "Allow access to resources without ACLs"},
+	// Security: stored for auth/; refused at startup while not implemented (protections.go).
+	{name: "sasl.enabled.mechanisms", group: groupSecurity, typ: TypeList, def: "GSSAPI", doc: "SASL mechanisms offered to clients", mode: PerBroker, guard: protSASL},
+	{name: "sasl.mechanism.inter.broker.protocol", group: groupSecurity, typ: TypeString, def: "GSSAPI", doc: "SASL mechanism between brokers", mode: PerBroker, guard: protSASL},
+	{name: "sasl.mechanism.controller.protocol", group: groupSecurity, typ: TypeString, def: "GSSAPI", doc: "SASL mechanism towards controllers", guard: protSASL},
+	{name: "sasl.jaas.config", group: groupSecurity, typ: TypePassword, null: true, doc: "JAAS login configuration", mode: PerBroker, guard: protSASL},
+	{name: "ssl.keystore.type", group: groupSecurity, typ: TypeString, def: "JKS", doc: "Keystore format: JKS, PKCS12 or PEM", mode: PerBroker, guard: protTLS},
+	{name: "ssl.keystore.location", group: groupSecurity, typ: TypeString, null: true, doc: "Keystore file", mode: PerBroker, guard: protTLS},
+	{name: "ssl.keystore.password", group: groupSecurity, typ: TypePassword, null: true, doc: "Keystore password", mode: PerBroker, guard: protTLS},
+	{name: "ssl.key.password", group: groupSecurity, typ: TypePassword, null: true, doc: "Private key password", mode: PerBroker, guard: protTLS},
+	{name: "ssl.truststore.type", group: groupSecurity, typ: TypeString, def: "JKS", doc: "Truststore format: JKS, PKCS12 or PEM", mode: PerBroker, guard: protTLS},
+	{name: "ssl.truststore.location", group: groupSecurity, typ: TypeString, null: true, doc: "Truststore file", mode: PerBroker, guard: protTLS},
+	{name: "ssl.truststore.password", group: groupSecurity, typ: TypePassword, null: true, doc: "Truststore password", mode: PerBroker, guard: protTLS},
+	{name: "ssl.client.auth", group: groupSecurity, typ: TypeString, def: "none", doc: "Client certificates: required, requested or none", check: oneOf("required", "requested", "none"), mode: PerBroker, guard: protClientCert},
+	{name: "ssl.endpoint.identification.algorithm", group: groupSecurity, typ: TypeString, def: "https", doc: "Hostname verification towards brokers (empty disables)", mode: PerBroker, guard: protTLS},
+	{name: "ssl.protocol", group: groupSecurity, typ: TypeString, def: "TLSv1.3", doc: "TLS protocol", mode: PerBroker, guard: protTLS},
+	{name: "ssl.enabled.protocols", group: groupSecurity, typ: TypeList, def: "TLSv1.2,TLSv1.3", doc: "Enabled TLS versions", mode: PerBroker, guard: protTLS},
+	{name: "ssl.cipher.suites", group: groupSecurity, typ: TypeList, def: "", doc: "Enabled cipher suites (empty: all)", mode: PerBroker, guard: protTLS},
+	{name: "super.users", group: groupSecurity, typ: TypeString, null: true, doc: "Semicolon-separated principals that bypass ACLs", guard: protAuthorizer},
+	{name: "authorizer.class.name", group: groupSecurity, typ: TypeString, def: "", doc: "Authorizer; org.apache.kafka.metadata.authorizer.StandardAuthorizer enables ACLs", guard: protAuthorizer},
+	{name: "allow.everyone.if.no.acl.found", group: groupSecurity, typ: TypeBoolean, def: "false", doc: "Allow access to resources without ACLs", guard: protAuthorizer},
 }
 
 var compressionTypes = []string{"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}

@@ -488,6 +488,11 @@ func ValidateBrokerDynamic(m map[string]string) error {
 				return &ValueError{Name: name, Value: m[name], Allowed: allowed}
 			}
 		}
+		// Fail closed at runtime too: a stored client-certificate
+		// requirement that nothing enforces would mislead.
+		if name == "ssl.client.auth" && !implemented(protClientCert) && !strings.EqualFold(strings.TrimSpace(m[name]), "none") {
+			return &ValueError{Name: name, Value: m[name], Allowed: protections[protClientCert].name + " is not implemented yet; supported: none"}
+		}
 	}
 	return nil
 }

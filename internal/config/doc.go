@@ -15,4 +15,12 @@
 //
 // Errors are Go errors naming the property, the bad value and what is allowed;
 // the request handlers turn them into INVALID_CONFIG / INVALID_REQUEST codes.
+//
+// The broker catalogue (brokerdefs.go) marks each property supported, ignored
+// (with what happens instead) or refused (support.go); Broker.Caveats reports
+// ignored settings at startup. Security fails closed: protections.go holds the
+// one table of protections (TLS, SASL and its mechanisms, client
+// certificates, ACLs) and whether each is implemented, and
+// Broker.CheckProtections refuses any setting that asks for an unimplemented
+// one. Loading such a configuration succeeds; starting it does not.
 package config

@@ -69,10 +69,13 @@ func (e *ValueError) Error() string {
 }
 
 // Notice is a non-fatal remark about the configuration (unknown or ignored
-// settings) that the caller logs as a warning.
+// settings) that the caller logs at startup.
 type Notice struct {
 	Property string
 	Message  string
+	// Warn marks a setting whose ignoring weakens durability or safety:
+	// log it at WARN, not INFO.
+	Warn bool
 }
 
 func (n Notice) String() string { return n.Property + ": " + n.Message }

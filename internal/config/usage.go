@@ -6,7 +6,8 @@ import (
 )
 
 // Usage lists every broker property Spool understands, grouped, with its
-// default and a one-line description, for `spool serve --help`.
+// default, whether Spool honours it, and a one-line description, for
+// `spool serve --help`.
 func Usage() string {
 	var sb strings.Builder
 	sb.WriteString("Broker properties (server.properties, or env KAFKA_<NAME> with '.'->'_', '_'->'__', '-'->'___'):\n")
@@ -14,8 +15,18 @@ func Usage() string {
 	for _, k := range []string{"node.id", "process.roles", "listeners", "controller.listener.names", "controller.quorum.voters"} {
 		fmt.Fprintf(&sb, "  %s=%s\n", k, zeroConfig[k])
 	}
+	sb.WriteString(`
+Each property is marked:
+  supported   honoured as Kafka honours it
+  ignored     accepted (DescribeConfigs shows it) but changes nothing; "instead:" says what Spool does.
+              Set to a value other than the default, it is logged at startup, at WARN when
+              ignoring it weakens durability or safety.
+  refused     configures a protection Spool does not implement yet; a setting that asks for it
+              stops startup (see Security below)
+`)
 	group := ""
-	for _, d := range brokerDefList {
+	for i := range brokerDefList {
+		d := &brokerDefList[i]
 		if d.group != group {
 			group = d.group
 			fmt.Fprintf(&sb, "\n%s:\n", group)
@@ -27,9 +38,38 @@ func Usage() string {
 		case def == "":
 			def = `""`
 		}
-		fmt.Fprintf(&sb, "  %-46s %-22s %s\n", d.name, def, d.doc)
+		s, explain := d.support()
+		doc := d.doc
+		if s == Ignored {
+			doc += "; instead: " + explain
+		}
+		fmt.Fprintf(&sb, "  %-46s %-22s %-9s %s\n", d.name, def, s, doc)
 	}
-	sb.WriteString("\nAlso accepted: CLUSTER_ID / KAFKA_CLUSTER_ID (cluster id for a new data dir), ssl.*, sasl.*, listener.name.*.\n")
-	sb.WriteString("Ignored with a warning: JVM variables (KAFKA_HEAP_OPTS, KAFKA_OPTS, KAFKA_JMX_PORT, ...) and ZooKeeper-era properties.\n")
+	sb.WriteString("\nSecurity: Spool fails closed. It refuses to start, before opening any port or formatting any\n")
+	sb.WriteString("log dir, when a setting asks for a protection it does not implement yet:\n")
+	for id, p := range protections {
+		if protectionID(id) == protNone {
+			continue
+		}
+		state := "not implemented yet"
+		if p.implemented {
+			state = "implemented"
+		}
+		fmt.Fprintf(&sb, "  %-46s %s\n", p.name, state)
+	}
+	fmt.Fprintf(&sb, "Supported security protocols: %s. Refused: a listener mapped to any other protocol\n", listOrNone(supportedProtocols()))
+	sb.WriteString("(listener.security.protocol.map; inter-broker and controller listeners included), ssl.client.auth\n")
+	sb.WriteString("other than none, unimplemented sasl.enabled.mechanisms / sasl.mechanism.* on SASL listeners,\n")
+	sb.WriteString("authorizer.class.name, super.users.\n")
+	sb.WriteString("\nAlso accepted: CLUSTER_ID / KAFKA_CLUSTER_ID (cluster id for a new data dir). Stored but ignored\n")
+	sb.WriteString("(logged at startup; quota.* at WARN, as client quotas are not enforced): any other property starting with\n")
+	prefixes := make([]string, len(passthroughPrefixes))
+	for i, p := range passthroughPrefixes {
+		if prefixes[i] = p; strings.HasSuffix(p, ".") {
+			prefixes[i] += "*"
+		}
+	}
+	sb.WriteString("  " + strings.Join(prefixes, ", ") + "\n")
+	sb.WriteString("Ignored with a notice: JVM variables (KAFKA_HEAP_OPTS, KAFKA_OPTS, KAFKA_JMX_PORT, ...) and ZooKeeper-era properties.\n")
 	return sb.String()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
 
@@ -25,6 +26,7 @@ func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.Pr
 	if req.Acks == 0 {
 		return nil, nil
 	}
+	pc.awaitAcks(ctx, req.TimeoutMs)
 	return pc.resp, nil
 }
 
@@ -82,6 +84,7 @@ func (b *Broker) handleProduceBody(ctx context.Context, rc *reqCtx, body *protoc
 	if head.Acks == 0 {
 		return nil, nil
 	}
+	pc.awaitAcks(ctx, head.TimeoutMs)
 	return pc.resp, nil
 }
 
@@ -91,14 +94,24 @@ type produceCall struct {
 	b               *Broker
 	rc              *reqCtx
 	transactionalID *protocol.TransactionalID
+	acks            int16
 	acksValid       bool
 	img             *controller.MetadataImage
 	resp            *protocol.ProduceResponse
+	// pending are the acks=all appends not yet committed (awaitAcks).
+	pending []pendingAck
+}
+
+// pendingAck is an appended partition waiting for the high watermark:
+// its place in resp.
+type pendingAck struct {
+	topic, partition int
+	res              *replication.AppendResult
 }
 
 func (b *Broker) newProduceCall(rc *reqCtx, transactionalID *protocol.TransactionalID, acks int16) *produceCall {
 	return &produceCall{
-		b: b, rc: rc, transactionalID: transactionalID,
+		b: b, rc: rc, transactionalID: transactionalID, acks: acks,
 		acksValid: acks == 0 || acks == 1 || acks == -1,
 		img:       b.image.Load(),
 		resp:      &protocol.ProduceResponse{},
@@ -111,6 +124,7 @@ type produceTopic struct {
 	name  string
 	idErr int16 // v13+: the topic ID is unknown
 	resp  protocol.ProduceResponseTopicProduceResponse
+	acks  []pendingAck // partition indexes into resp
 }
 
 func (pc *produceCall) topic(name protocol.TopicName, id protocol.UUID) *produceTopic {
@@ -132,13 +146,19 @@ func (t *produceTopic) partition(index int32, recs []byte) {
 	pr := protocol.ProduceResponsePartitionProduceResponse{
 		Index: index, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1,
 	}
+	// No current leader (-1, the tagged field left out), as Kafka answers
+	// all but NOT_LEADER_OR_FOLLOWER: librdkafka takes a leader 0 here for
+	// a leader change.
+	pr.CurrentLeader.LeaderID, pr.CurrentLeader.LeaderEpoch = -1, -1
 	switch {
 	case !pc.acksValid:
 		pr.ErrorCode = errcode.InvalidRequiredAcks
 	case t.idErr != 0:
 		pr.ErrorCode = t.idErr
 	default:
-		pc.b.produceTo(pc.rc, pc.transactionalID, t.name, &pr, recs)
+		if res := pc.b.produceTo(pc.rc, pc.transactionalID, pc.acks, t.name, &pr, recs); res != nil {
+			t.acks = append(t.acks, pendingAck{partition: len(t.resp.PartitionResponses), res: res})
+		}
 	}
 	if pr.ErrorCode != 0 {
 		pc.b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
@@ -147,61 +167,109 @@ func (t *produceTopic) partition(index int32, recs []byte) {
 }
 
 func (pc *produceCall) endTopic(t *produceTopic) {
+	for _, a := range t.acks {
+		a.topic = len(pc.resp.Responses)
+		pc.pending = append(pc.pending, a)
+	}
 	pc.resp.Responses = append(pc.resp.Responses, t.resp)
 }
 
-// produceTo validates and appends one partition's records, filling pr.
-func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID, topic string, pr *protocol.ProduceResponsePartitionProduceResponse, recs []byte) {
+// awaitAcks waits, up to the request's timeout, until the high watermark
+// covers every acks=all append (Kafka's DelayedProduce); a partition not
+// committed in time gets REQUEST_TIMED_OUT, one whose leadership moved
+// NOT_LEADER_OR_FOLLOWER.
+func (pc *produceCall) awaitAcks(ctx context.Context, timeoutMs int32) {
+	if len(pc.pending) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(max(timeoutMs, 0))*time.Millisecond)
+	defer cancel()
+	for _, a := range pc.pending {
+		if err := a.res.Wait(ctx); err != nil {
+			pr := &pc.resp.Responses[a.topic].PartitionResponses[a.partition]
+			pr.ErrorCode = replicationErrorCode(err)
+			pc.b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
+		}
+	}
+}
+
+// produceTo validates and appends one partition's records, filling pr. It
+// returns the append when acks=all must still wait for the high watermark.
+func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID, acks int16, topic string, pr *protocol.ProduceResponsePartitionProduceResponse, recs []byte) *replication.AppendResult {
 	p := b.partition(topic, pr.Index)
 	if p == nil {
 		pr.ErrorCode = b.missingPartitionCode(topic, pr.Index)
-		return
+		return nil
 	}
-	if !p.isLeader() {
+	if !p.IsLeader() {
 		pr.ErrorCode = errcode.NotLeaderOrFollower
-		return
+		return nil
 	}
-	settings := p.settings.Load()
-	batches, code, msg := b.validateProduce(rc.v, recs, settings.MaxMessageBytes, settings.Compact(), settings.SegmentBytes)
+	settings := p.Settings()
+	// Kafka checks min.insync.replicas as the leader's append begins,
+	// before the records are validated; like Kafka, the answer carries no
+	// error message. AppendAsLeader checks again under the partition lock.
+	if err := p.CheckMinISR(acks); err != nil {
+		pr.ErrorCode = errcode.NotEnoughReplicas
+		return nil
+	}
+	batches, sum, code, msg := b.validateProduce(rc.v, recs, settings.MaxMessageBytes, settings.SegmentBytes)
 	if code != 0 {
 		pr.ErrorCode, pr.ErrorMessage = code, &msg
-		return
+		return nil
 	}
 	now := time.Now().UnixMilli()
 	logAppendTime := settings.MessageTimestampType == "LogAppendTime"
+	if rej := checkRecords(batches, sum, recordChecks{
+		topicPartition: fmt.Sprintf("%s-%d", topic, pr.Index),
+		compacted:      settings.Compact(),
+		logAppendTime:  logAppendTime,
+		beforeMaxMs:    settings.MessageTimestampBeforeMaxMs,
+		afterMaxMs:     settings.MessageTimestampAfterMaxMs,
+		now:            now,
+	}); rej.code != 0 {
+		// KIP-467: the batch is rejected, naming each bad record, and the
+		// log start offset is reported as Kafka reports it for a batch its
+		// LogValidator refused.
+		pr.ErrorCode, pr.ErrorMessage, pr.RecordErrors = rej.code, &rej.message, rej.records
+		pr.LogStartOffset = p.Log().LogStartOffset()
+		return nil
+	}
 	if logAppendTime {
 		for batch := range records.Batches(batches) {
 			records.SetLogAppendTime(batch, now)
 		}
-	} else if code, msg := checkTimestamps(batches, now, settings.MessageTimestampBeforeMaxMs, settings.MessageTimestampAfterMaxMs); code != 0 {
-		pr.ErrorCode, pr.ErrorMessage = code, &msg
-		return
 	}
 	hook, release, code := b.txnVerifyHook(rc, transactionalID, topic, p, batches)
 	if code != 0 {
 		pr.ErrorCode = code
-		return
+		return nil
 	}
 	defer release()
-	info, err := p.log.Append(batches, p.leaderEpoch.Load(), hook)
-	var dup *storage.DuplicateBatchError
-	if errors.As(err, &dup) {
+	info, err := p.AppendAsLeader(batches, replication.AppendOptions{RequiredAcks: acks, Hook: hook})
+	if err != nil {
+		pr.ErrorCode = replicationErrorCode(err)
+		if !errors.Is(err, replication.ErrNotEnoughReplicas) && !errors.Is(err, replication.ErrNotLeader) {
+			msg := err.Error() // Kafka sends none with these two
+			pr.ErrorMessage = &msg
+		}
+		return nil
+	}
+	var pending *replication.AppendResult
+	if !info.Done() {
+		res := info // only a waiting append escapes to the heap
+		pending = &res
+	} else if err := info.Wait(context.Background()); err != nil {
+		pr.ErrorCode = replicationErrorCode(err)
+		return nil
+	}
+	if info.Duplicate {
 		// A retry of a batch already in the log: answer as the original
 		// append was answered, without appending again.
-		pr.BaseOffset = dup.FirstOffset
-		pr.LogStartOffset = p.log.LogStartOffset()
-		return
+		pr.BaseOffset = info.FirstOffset
+		pr.LogStartOffset = p.Log().LogStartOffset()
+		return pending
 	}
-	if err != nil {
-		pr.ErrorCode = storageErrorCode(err)
-		msg := err.Error()
-		pr.ErrorMessage = &msg
-		return
-	}
-	// A single-replica partition commits on append; replication moves the
-	// high watermark itself.
-	p.log.SetHighWatermark(info.LastOffset + 1)
-	p.waiters.wake()
 	b.metrics.bytesIn.Add(float64(info.Bytes))
 	b.metrics.messagesIn.Add(float64(info.LastOffset - info.FirstOffset + 1))
 	pr.BaseOffset = info.FirstOffset
@@ -209,59 +277,64 @@ func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID
 	if logAppendTime {
 		pr.LogAppendTimeMs = now
 	}
+	return pending
 }
 
-// validateProduce checks a partition's records as Kafka's LogValidator does
-// and returns v2 batches ready to append (legacy v0/v1 message sets from old
-// producers are up-converted). A non-zero code rejects the whole partition.
-func (b *Broker) validateProduce(v int16, recs []byte, maxMessageBytes int32, compacted bool, segmentBytes int32) ([]byte, int16, string) {
+// validateProduce checks a partition's batches as Kafka's LogValidator
+// checks a batch as a whole and returns v2 batches ready for the per-record
+// checks (checkRecords) and the append; legacy v0/v1 message sets from old
+// producers are up-converted. A non-zero code rejects the whole partition.
+// sum summarises the records for checkRecords.
+func (b *Broker) validateProduce(v int16, recs []byte, maxMessageBytes int32, segmentBytes int32) ([]byte, recordSummary, int16, string) {
+	var sum recordSummary
 	if len(recs) == 0 {
-		return nil, errcode.InvalidRecord, "produce request has no record batch"
+		return nil, sum, errcode.InvalidRecord, "produce request has no record batch"
 	}
 	var out []byte
 	n := 0
 	legacy := false
 	for batch, err := range records.Batches(recs) {
 		if err != nil {
-			return nil, errcode.CorruptMessage, err.Error()
+			return nil, sum, errcode.CorruptMessage, err.Error()
 		}
 		n++
 		if len(batch) > int(segmentBytes) {
-			return nil, errcode.RecordListTooLarge, fmt.Sprintf("batch of %d bytes is larger than the segment size %d", len(batch), segmentBytes)
+			return nil, sum, errcode.RecordListTooLarge, fmt.Sprintf("batch of %d bytes is larger than the segment size %d", len(batch), segmentBytes)
 		}
 		if len(batch) > int(maxMessageBytes)+records.LogOverhead {
-			return nil, errcode.MessageTooLarge, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(batch), maxMessageBytes)
+			return nil, sum, errcode.MessageTooLarge, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(batch), maxMessageBytes)
 		}
 		info, err := records.Validate(batch, maxDecompressedBatch)
 		if err != nil {
-			return nil, recordErrorCode(err), err.Error()
+			return nil, sum, recordErrorCode(err), err.Error()
 		}
 		if info.Magic < 2 {
 			legacy = true
 		} else if v < 3 {
-			return nil, errcode.InvalidRecord, "produce versions below 3 carry message format v0/v1 only"
+			return nil, sum, errcode.InvalidRecord, "produce versions below 3 carry message format v0/v1 only"
 		}
 		if info.Magic == 2 && info.Header.IsControl() {
-			return nil, errcode.InvalidRecord, "clients may not produce control batches"
+			return nil, sum, errcode.InvalidRecord, "clients may not produce control batches"
+		}
+		if h := info.Header; info.Magic == 2 && h.ProducerID >= 0 && h.BaseSequence < 0 {
+			return nil, sum, errcode.InvalidRecord, fmt.Sprintf("invalid sequence number %d in a record batch with producer ID %d", h.BaseSequence, h.ProducerID)
 		}
 		if info.Compression == records.CompressionZstd && v < 7 {
-			return nil, errcode.UnsupportedCompressionType, "zstd needs produce version 7 or newer"
+			return nil, sum, errcode.UnsupportedCompressionType, "zstd needs produce version 7 or newer"
 		}
-		if compacted && info.HasNullKey {
-			return nil, errcode.InvalidRecord, "compacted topic cannot accept a record without a key"
-		}
+		sum.add(info)
 	}
 	if v >= 3 && n != 1 {
-		return nil, errcode.InvalidRecord, fmt.Sprintf("produce version %d must carry exactly one record batch, got %d", v, n)
+		return nil, sum, errcode.InvalidRecord, fmt.Sprintf("produce version %d must carry exactly one record batch, got %d", v, n)
 	}
 	if !legacy {
-		return recs, 0, ""
+		return recs, sum, 0, ""
 	}
 	out, err := records.UpConvert(out, recs, maxDecompressedBatch, records.CompressionNone)
 	if err != nil {
-		return nil, recordErrorCode(err), err.Error()
+		return nil, sum, recordErrorCode(err), err.Error()
 	}
-	return out, 0, ""
+	return out, sum, 0, ""
 }
 
 // maxDecompressedBatch bounds how far one batch may expand when validated
@@ -277,25 +350,6 @@ func recordErrorCode(err error) int16 {
 	default:
 		return errcode.CorruptMessage
 	}
-}
-
-// checkTimestamps enforces message.timestamp.before/after.max.ms against each
-// batch's max timestamp, as Kafka's LogValidator does for CreateTime.
-func checkTimestamps(batches []byte, now, beforeMax, afterMax int64) (int16, string) {
-	for batch := range records.Batches(batches) {
-		h, err := records.ParseHeader(batch)
-		if err != nil {
-			continue
-		}
-		ts := h.MaxTimestamp
-		if ts < 0 {
-			continue
-		}
-		if now-ts > beforeMax || ts-now > afterMax {
-			return errcode.InvalidTimestamp, fmt.Sprintf("timestamp %d is out of range (now %d, before.max.ms %d, after.max.ms %d)", ts, now, beforeMax, afterMax)
-		}
-	}
-	return 0, ""
 }
 
 // missingPartitionCode is the error for a partition this broker doesn't host.

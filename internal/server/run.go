@@ -20,6 +20,7 @@ import (
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
 
@@ -41,6 +42,11 @@ const metadataDirName = "__cluster_metadata"
 // Start brings a node up and returns once it serves clients.
 func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, log *zap.Logger) (*Node, error) {
 	began := time.Now()
+	// Before any log dir is formatted or port opened (the controller binds
+	// its listener first): refuse protection Spool does not implement.
+	if err := cfg.CheckProtections(); err != nil {
+		return nil, err
+	}
 	if len(cfg.LogDirs) == 0 {
 		return nil, errors.New("log.dirs is empty: set log.dirs (or KAFKA_LOG_DIRS) to where data should live")
 	}
@@ -88,13 +94,18 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 
 	def := storageConfig(mustSettings(cfg))
 	n.logs, err = storage.NewManager(storage.ManagerConfig{
-		Dirs:                    cfg.LogDirs,
-		Default:                 def,
-		RetentionCheckInterval:  time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
-		ProducerIDExpiration:    time.Duration(cfg.ProducerIDExpirationMs) * time.Millisecond,
-		CleanerEnable:           cfg.LogCleanerEnable,
-		CleanerBackoff:          time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
-		CleanerDedupeBufferSize: cfg.LogCleanerDedupeBufferSize,
+		Dirs:                      cfg.LogDirs,
+		Default:                   def,
+		RetentionCheckInterval:    time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
+		FlushCheckInterval:        flushCheckInterval(cfg.LogFlushSchedulerIntervalMs),
+		CheckpointInterval:        time.Duration(cfg.LogFlushCheckpointIntervalMs) * time.Millisecond,
+		ProducerIDExpiration:      time.Duration(cfg.ProducerIDExpirationMs) * time.Millisecond,
+		ProducerIDExpirationCheck: time.Duration(cfg.ProducerIDExpirationCheckIntervalMs) * time.Millisecond,
+		CleanerEnable:             cfg.LogCleanerEnable,
+		CleanerBackoff:            time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
+		CleanerDedupeBufferSize:   cfg.LogCleanerDedupeBufferSize,
+
+		HighWatermarkCheckpointInterval: time.Duration(cfg.ReplicaHighWatermarkCheckpointIntervalMs) * time.Millisecond,
 	}, log.Named("storage"))
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)
@@ -170,6 +181,17 @@ var bootstrapFeatures = map[string]int16{
 	transactionVersionFeature:         2,
 }
 
+// flushCheckInterval is how often the storage manager checks flush.ms and
+// flushes rolled segments: log.flush.scheduler.interval.ms, but at least
+// every second (Kafka's default of Long.MAX_VALUE never checks, and Spool
+// flushes rolled segments on this pass).
+func flushCheckInterval(schedulerMs int64) time.Duration {
+	if schedulerMs <= 0 || schedulerMs >= time.Second.Milliseconds() {
+		return time.Second
+	}
+	return time.Duration(schedulerMs) * time.Millisecond
+}
+
 func mustSettings(cfg *config.Broker) config.LogSettings {
 	s, _ := cfg.LogConfigForTopic(nil, config.Dynamic{})
 	return s
@@ -191,9 +213,18 @@ func newBroker(cfg *config.Broker, ctrl *controller.Controller, logs *storage.Ma
 		log:           log,
 		ctrl:          ctrl,
 		logs:          logs,
-		partitions:    make(map[storage.TopicPartition]*Partition),
 		fetchSessions: newFetchSessionCache(1000),
 	}
+	b.replicas = replication.NewManager(replication.Config{
+		NodeID:            cfg.NodeID,
+		ReplicaLagTimeMax: time.Duration(cfg.ReplicaLagTimeMaxMs) * time.Millisecond,
+		AlterPartition:    localAlterPartition{ctrl},
+		Brokers:           b.brokerLookup,
+		BrokerEpoch: func() int64 {
+			st, _ := b.brokerLookup(b.nodeID)
+			return st.Epoch
+		},
+	}, logs, log.Named("replication"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()
 	b.reconcile(ctrl.Image())
@@ -253,6 +284,7 @@ func securityProtocolCode(p string) int16 {
 
 // start follows metadata changes until stop.
 func (b *Broker) start() {
+	b.replicas.Start()
 	ch, cancel := b.ctrl.Subscribe()
 	b.wg.Add(1)
 	go func() {
@@ -275,6 +307,7 @@ func (b *Broker) start() {
 func (b *Broker) stop() {
 	b.cancel()
 	b.wg.Wait()
+	b.replicas.Close()
 }
 
 // ensureMetaProperties reads or writes meta.properties in every log dir, as

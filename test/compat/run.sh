@@ -82,7 +82,7 @@ start_kafka() {
 }
 
 # Data scenarios expect their topic (1 partition) to exist already; the rest make their own.
-precreate() { case $1 in produce-* | large-record | acks | idempotent | transactions | group-commit-resume | group-protocol) return 0 ;; esac; return 1; }
+precreate() { case $1 in produce-record-errors) return 1 ;; produce-* | large-record | acks | idempotent | transactions | group-commit-resume | group-protocol | consume-eof*) return 0 ;; esac; return 1; }
 
 run_target() {
 	local target=$1 bs err="" line sc tmo clients client topic log t0 secs rc status

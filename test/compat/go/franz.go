@@ -101,7 +101,7 @@ func franzCreateTopic(ctx context.Context, topic string, parts int) error {
 		return err
 	}
 	defer cl.Close()
-	resp, err := adm.CreateTopic(ctx, int32(parts), 1, nil, topic)
+	resp, err := adm.CreateTopic(ctx, int32(parts), 1, topicConfigs, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -221,6 +221,66 @@ func franzAdminConfigs(ctx context.Context, topic string) error {
 		}
 		return nil
 	})
+}
+
+// franzMinISRRF1: a topic with replication factor 1 and min.insync.replicas=2
+// takes acks=all writes (Kafka caps the required ISR at the replica count),
+// idempotent or not, and they read back.
+func franzMinISRRF1(ctx context.Context, topic string) error {
+	cl, adm, err := franzAdmin()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	if err := waitFor(ctx, func() error {
+		rc, err := adm.DescribeTopicConfigs(ctx, topic)
+		if err != nil {
+			return err
+		}
+		c, err := rc.On(topic, nil)
+		if err != nil {
+			return err
+		}
+		for _, e := range c.Configs {
+			if e.Key == "min.insync.replicas" && e.MaybeValue() == "2" {
+				return nil
+			}
+		}
+		return fmt.Errorf("describe: min.insync.replicas is not 2: %+v", c.Configs)
+	}); err != nil {
+		return err
+	}
+	var want []rec
+	for _, idempotent := range []bool{false, true} {
+		rs := makeRecs(fmt.Sprintf("minisr-idem-%v", idempotent), 5, 0)
+		opts := []kgo.Opt{kgo.SeedBrokers(brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+			kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0), kgo.RecordRetries(3)}
+		if !idempotent {
+			opts = append(opts, kgo.DisableIdempotentWrite())
+		}
+		p, err := kgo.NewClient(opts...)
+		if err != nil {
+			return err
+		}
+		err = p.ProduceSync(ctx, franzRecords(topic, rs)...).FirstErr()
+		p.Close()
+		if err != nil {
+			return fmt.Errorf("produce acks=all idempotent=%v: %w", idempotent, err)
+		}
+		want = append(want, rs...)
+	}
+	got, err := franzClient{}.consume(ctx, topic, len(want), false)
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	return compare(got, want)
 }
 
 // franzAdminExtra covers the admin scenarios only franz-go's kadm runs among the Go clients.
@@ -413,6 +473,24 @@ func franzTransactions(ctx context.Context, topic string) error {
 		return err
 	}
 	return compare(got, want)
+}
+
+// franzAbortTxn writes 5 records to partition 0 of topic in a transaction and aborts it, so
+// the partition holds only aborted data and its abort marker (offsets 0-5).
+func franzAbortTxn(ctx context.Context, topic string) error {
+	p, err := kgo.NewClient(kgo.SeedBrokers(brokers()...), kgo.TransactionalID(topic+"-abort"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := p.BeginTransaction(); err != nil {
+		return err
+	}
+	if err := p.ProduceSync(ctx, franzRecords(topic, makeRecs("aborted", 5, 0))...).FirstErr(); err != nil {
+		return err
+	}
+	return p.EndTransaction(ctx, kgo.TryAbort)
 }
 
 func waitFor(ctx context.Context, f func() error) error {

@@ -3,8 +3,10 @@
 //	compatgo -client franz|sarama|kafkago -scenario ID -bootstrap HOST:PORT -topic T
 //
 // It exits 0 when the scenario passed and prints why it failed otherwise.
-// The special scenario "create-topic" creates -topic with -partitions (franz-go's kadm),
-// used by the runner to prepare topics for clients that have no admin API.
+// The special scenario "create-topic" creates -topic with -partitions and -configs (franz-go's
+// kadm), used by the runner to prepare topics for clients that have no admin API; "abort-txn"
+// writes 5 records to partition 0 of -topic in a transaction it aborts, for clients that
+// cannot write transactions themselves (kcat).
 package main
 
 import (
@@ -38,14 +40,31 @@ type prodOpts struct {
 
 var bootstrap string
 
+// topicConfigs are create-topic's -configs.
+var topicConfigs = map[string]*string{}
+
 func main() {
 	cl := flag.String("client", "franz", "franz, sarama or kafkago")
 	sc := flag.String("scenario", "", "scenario id")
 	flag.StringVar(&bootstrap, "bootstrap", "127.0.0.1:9092", "bootstrap address")
 	topic := flag.String("topic", "", "topic to use")
 	parts := flag.Int("partitions", 1, "partitions for create-topic")
+	flag.Func("configs", "topic configs for create-topic: k=v,k=v", func(s string) error {
+		for _, kv := range strings.Split(s, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return fmt.Errorf("config %q is not k=v", kv)
+			}
+			topicConfigs[k] = &v
+		}
+		return nil
+	})
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
+	timeout := 55 * time.Second
+	if strings.HasPrefix(*sc, "eos-rebalance-") {
+		timeout = 170 * time.Second // cases gives these 180 s
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := run(ctx, *cl, *sc, *topic, *parts); err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL %s/%s: %v\n", *sc, *cl, err)
@@ -70,6 +89,13 @@ func run(ctx context.Context, name, sc, topic string, parts int) error {
 	switch sc {
 	case "create-topic":
 		return franzCreateTopic(ctx, topic, parts)
+	case "abort-txn":
+		return franzAbortTxn(ctx, topic)
+	case "produce-record-errors":
+		if name != "franz" {
+			return fmt.Errorf("scenario %q not implemented for %s", sc, name)
+		}
+		return franzRecordErrors(ctx, topic)
 	case "admin-topics":
 		return adminTopics(ctx, name, topic)
 	case "admin-configs":
@@ -80,6 +106,13 @@ func run(ctx context.Context, name, sc, topic string, parts int) error {
 		return transactions(ctx, name, topic)
 	case "list-offsets-time", "delete-records", "group-admin":
 		return franzAdminExtra(ctx, sc, topic)
+	case "min-isr-rf1":
+		return minISRRF1(ctx, name, topic)
+	case "eos-rebalance-eager", "eos-rebalance-cooperative", "eos-rebalance-consumer":
+		if name != "franz" {
+			return fmt.Errorf("scenario %q not implemented for %s", sc, name)
+		}
+		return franzEOSRebalance(ctx, topic, strings.TrimPrefix(sc, "eos-rebalance-"))
 	}
 	c, err := newClient(name)
 	if err != nil {

@@ -72,3 +72,10 @@ func groupResume(ctx context.Context, name, topic string) error {
 	}
 	return nil
 }
+
+func minISRRF1(ctx context.Context, name, topic string) error {
+	if name == "franz" {
+		return franzMinISRRF1(ctx, topic)
+	}
+	return fmt.Errorf("min-isr-rf1 not implemented for %s", name)
+}

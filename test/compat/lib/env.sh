@@ -7,7 +7,7 @@ JAVA_LIB=$COMPAT_CACHE/java/lib-$KAFKA_VERSION
 JAVA_LIB_OLD=$COMPAT_CACHE/java/lib-$KAFKA_OLD_VERSION
 COMPAT_VENV=$COMPAT_CACHE/venv
 COMPAT_NODE=$COMPAT_CACHE/node
-COMPAT_GOBIN=$COMPAT_CACHE/bin/compatgo
+COMPAT_GOBIN=${COMPAT_GOBIN:-$COMPAT_CACHE/bin/compatgo}
 COMPAT_JAVA_CLASSES=$COMPAT_CACHE/java/classes
 
 # java_tool runs a Kafka main class in the foreground with a small heap and quiet logging.

@@ -61,9 +61,19 @@ md += ["", "Notes:", "",
        "- kafkajs implements only the none and gzip codecs itself (snappy, lz4 and zstd need",
        "  third-party codec packages), so its produce-codecs row covers those two.",
        "- java and java-3.9 are java/Compat.java on kafka-clients 4.3.1 and 3.9.2; eos-loop is a",
-       "  consume-transform-produce loop with sendOffsetsToTransaction and one aborted transaction.",
+       "  consume-transform-produce loop with sendOffsetsToTransaction and one aborted transaction;",
+       "  eos-rebalance-* run that ETL in a group whose members (each with its own transactional id)",
+       "  join, leave and restart: classic eager, classic cooperative with static members, and the",
+       "  consumer protocol; half the members abort their open transaction on a revoke. Their franz",
+       "  rows are the same ETL with kgo.GroupTransactSession (test/compat/go/eos.go).",
+       "- regex-848 is KIP-848 regex subscriptions with the Java consumer: SubscriptionPatterns the",
+       "  coordinator resolves (one naming __consumer_offsets is assigned it) and a client-side",
+       "  Pattern that matches nothing until its topic is created.",
        "- mm2-mirror runs against two clusters of the column's kind: a second reference Kafka, or a",
-       "  second Spool node (lib/spool.sh)."]
+       "  second Spool node (lib/spool.sh).",
+       "- kcat is 1.7.1 on Debian's librdkafka 2.0.2, which stops at Fetch v11 and predates KIP-467;",
+       "  consume-eof* run each kcat consumer again on the newer librdkafka bundled with",
+       "  confluent-kafka-python (Fetch v16), and produce-record-errors produces with that one only."]
 text = "\n".join(md) + "\n"
 open(out_md, "w").write(text)
 print(text)

@@ -59,6 +59,20 @@ cli_transactions() {
 	expect_grep 'CompleteCommit|Empty' "$W/describe.out"
 }
 
+# RF 1 with min.insync.replicas=2: acks=all writes succeed (the required ISR is capped at the
+# replica count) on Kafka 4.3.1, and must on Spool.
+cli_min_isr_rf1() {
+	run create kafka-topics --bootstrap-server "$(B)" --create --topic "$TOPIC" --partitions 1 --replication-factor 1 --config min.insync.replicas=2
+	run describe kafka-configs --bootstrap-server "$(B)" --entity-type topics --entity-name "$TOPIC" --describe
+	expect_grep 'min.insync.replicas=2' "$W/describe.out"
+	printf 'minisr-1\nminisr-2\nminisr-3\n' | kafka-console-producer --bootstrap-server "$(B)" --topic "$TOPIC" \
+		--producer-property acks=all --producer-property delivery.timeout.ms=20000 --producer-property request.timeout.ms=10000
+	kafka-console-consumer --bootstrap-server "$(B)" --topic "$TOPIC" --from-beginning --max-messages 3 --timeout-ms 20000 > "$W/got"
+	cat "$W/got"
+	expect_count 3 "$W/got"
+	expect_grep '^minisr-3$' "$W/got"
+}
+
 # Java consumers with both group protocols (KIP-848 "consumer" and "classic") share a topic.
 cli_group_protocol() {
 	for i in $(seq 1 6); do echo "gp-$i"; done | kafka-console-producer --bootstrap-server "$(B)" --topic "$TOPIC"

@@ -10,10 +10,10 @@ expect_grep() { grep -Eq -- "$1" "$2" || { echo "--- $2:"; cat "$2"; fail "expec
 # Kafka tools' deprecation notices on stdout ("Warning: ...", "Option --...") don't count.
 expect_count() { local n; n=$(grep -Evc '^(Warning: |Option --)' "$2" || true); [ "$n" -eq "$1" ] || { cat "$2"; fail "expected $1 lines in $2, got $n"; }; }
 
-# mktopic TOPIC [PARTITIONS]: create a topic quickly (franz-go admin), 1 partition by default.
-# An existing topic is fine (the seed scenarios share names like "orders").
+# mktopic TOPIC [PARTITIONS [CONFIGS]]: create a topic quickly (franz-go admin), 1 partition by
+# default; CONFIGS is k=v,k=v. An existing topic is fine (the seed scenarios share names like "orders").
 mktopic() {
-	"$COMPAT_GOBIN" -scenario create-topic -topic "$1" -partitions "${2:-1}" -bootstrap "$BOOTSTRAP" > "$W/mktopic" 2>&1 ||
+	"$COMPAT_GOBIN" -scenario create-topic -topic "$1" -partitions "${2:-1}" ${3:+-configs "$3"} -bootstrap "$BOOTSTRAP" > "$W/mktopic" 2>&1 ||
 		grep -q TOPIC_ALREADY_EXISTS "$W/mktopic" || { cat "$W/mktopic"; fail "create topic $1"; }
 }
 

@@ -1,11 +1,12 @@
-package server
+package replication
 
 import "sync"
 
-// waitSet wakes long-polling fetches when a partition they read grows.
-// A fetch registers one channel with every partition it reads; an append
-// wakes (non-blocking send) and forgets every registered channel. Cost is
-// proportional to the waiting fetches, not to appends × partitions.
+// waitSet wakes long-polling fetches when a partition they read changes.
+// A fetch registers one channel (buffer of one) with every partition it
+// reads; wake signals (non-blocking send) and forgets every registered
+// channel, so the cost is proportional to the waiting fetches, not to
+// appends × partitions. mu is a leaf lock.
 type waitSet struct {
 	mu      sync.Mutex
 	waiters map[chan struct{}]struct{}
@@ -26,7 +27,7 @@ func (w *waitSet) remove(ch chan struct{}) {
 	w.mu.Unlock()
 }
 
-// wake signals every waiter once. ch must have a buffer of one.
+// wake signals every waiter once.
 func (w *waitSet) wake() {
 	w.mu.Lock()
 	if len(w.waiters) == 0 {

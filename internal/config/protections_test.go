@@ -1,0 +1,263 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// singleNode is a valid PLAINTEXT single node; cases add to or override it
+// (a value of <unset> removes the variable).
+func singleNode(extra ...string) []string {
+	env := map[string]string{
+		"KAFKA_NODE_ID":                        "1",
+		"KAFKA_PROCESS_ROLES":                  "broker,controller",
+		"KAFKA_LISTENERS":                      "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+		"KAFKA_CONTROLLER_LISTENER_NAMES":      "CONTROLLER",
+		"KAFKA_CONTROLLER_QUORUM_VOTERS":       "1@127.0.0.1:9093",
+		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+	}
+	for _, kv := range extra {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+		if v == "<unset>" {
+			delete(env, k)
+		}
+	}
+	var out []string
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// TestCheckProtections: every setting that asks for a protection Spool does
+// not implement is refused, naming the property; plain settings pass.
+func TestCheckProtections(t *testing.T) {
+	tests := []struct {
+		name string
+		env  []string // added to singleNode
+		want []string // properties refused, in order; nil: accepted
+	}{
+		{"plaintext", nil, nil},
+		{"ssl.client.auth none", []string{"KAFKA_SSL_CLIENT_AUTH=none"}, nil},
+		{"sasl settings without a SASL listener are inert", []string{"KAFKA_SASL_ENABLED_MECHANISMS=PLAIN", "KAFKA_SSL_KEYSTORE_LOCATION=/k"}, nil},
+		{"issue 10", []string{
+			"KAFKA_LISTENERS=SASL_SSL://127.0.0.1:39092,CONTROLLER://127.0.0.1:9093",
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+			"KAFKA_INTER_BROKER_LISTENER_NAME=SASL_SSL",
+			"KAFKA_SASL_ENABLED_MECHANISMS=SCRAM-SHA-512",
+			"KAFKA_AUTHORIZER_CLASS_NAME=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+			"KAFKA_SUPER_USERS=User:admin",
+		}, []string{"listeners", "sasl.enabled.mechanisms", "sasl.mechanism.inter.broker.protocol", "authorizer.class.name", "super.users"}},
+		{"ssl listener", []string{
+			"KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093",
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT",
+		}, []string{"listeners"}},
+		{"default protocol map", []string{
+			"KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093",
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=<unset>",
+		}, []string{"listeners", "sasl.enabled.mechanisms"}},
+		{"per-listener mechanisms", []string{
+			"KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:9092,EXTERNAL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093",
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,EXTERNAL:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+			"KAFKA_SASL_ENABLED_MECHANISMS=PLAIN",
+			"KAFKA_LISTENER_NAME_EXTERNAL_SASL_ENABLED_MECHANISMS=SCRAM-SHA-256,PLAIN",
+		}, []string{"listeners", "listener.name.external.sasl.enabled.mechanisms", "listener.name.external.sasl.enabled.mechanisms", "sasl.enabled.mechanisms"}},
+		{"inter-broker listener", []string{
+			"KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:9092,INTERNAL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093",
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL,CONTROLLER:PLAINTEXT",
+			"KAFKA_INTER_BROKER_LISTENER_NAME=INTERNAL",
+			"KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL=PLAIN",
+			"KAFKA_SASL_ENABLED_MECHANISMS=PLAIN",
+		}, []string{"listeners", "sasl.enabled.mechanisms", "sasl.mechanism.inter.broker.protocol"}},
+		{"controller listener", []string{
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,CONTROLLER:SSL",
+		}, []string{"listeners"}},
+		{"sasl controller listener", []string{
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+			"KAFKA_SASL_ENABLED_MECHANISMS=PLAIN",
+		}, []string{"listeners", "sasl.enabled.mechanisms", "sasl.mechanism.controller.protocol"}},
+		{"controller listener not bound here", []string{
+			"KAFKA_PROCESS_ROLES=broker",
+			"KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:9092",
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,CONTROLLER:SSL",
+		}, []string{"controller.listener.names"}},
+		{"ssl.client.auth required", []string{"KAFKA_SSL_CLIENT_AUTH=required"}, []string{"ssl.client.auth"}},
+		{"ssl.client.auth requested", []string{"KAFKA_SSL_CLIENT_AUTH=requested"}, []string{"ssl.client.auth"}},
+		{"per-listener ssl.client.auth", []string{"KAFKA_LISTENER_NAME_PLAINTEXT_SSL_CLIENT_AUTH=required"}, []string{"listener.name.plaintext.ssl.client.auth"}},
+		{"authorizer", []string{"KAFKA_AUTHORIZER_CLASS_NAME=org.apache.kafka.metadata.authorizer.StandardAuthorizer"}, []string{"authorizer.class.name"}},
+		{"legacy authorizer", []string{"KAFKA_AUTHORIZER_CLASS_NAME=kafka.security.auth.SimpleAclAuthorizer"}, []string{"authorizer.class.name"}},
+		{"super.users", []string{"KAFKA_SUPER_USERS=User:admin;User:ops"}, []string{"super.users"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, _, err := Load("", singleNode(tt.env...))
+			require.NoError(t, err, "loading is fine; only CheckProtections refuses")
+			var got []string
+			for _, r := range b.Refusals() {
+				got = append(got, r.Property)
+				require.Contains(t, r.Reason, "not implemented yet")
+				require.Contains(t, r.Reason, "supported")
+			}
+			require.Equal(t, tt.want, got)
+			err = b.CheckProtections()
+			if tt.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrProtectionNotImplemented)
+			var pe *ProtectionError
+			require.ErrorAs(t, err, &pe)
+			require.Len(t, pe.Refusals, len(tt.want))
+			for _, p := range tt.want {
+				require.Contains(t, err.Error(), p)
+			}
+			require.Contains(t, err.Error(), "security protocols PLAINTEXT")
+		})
+	}
+}
+
+func TestZeroConfigIsNotRefused(t *testing.T) {
+	b, _, err := Load("", nil)
+	require.NoError(t, err)
+	require.NoError(t, b.CheckProtections())
+	require.Empty(t, b.Caveats())
+}
+
+// TestRefusalMessages: each line says what is asked for and what is
+// supported.
+func TestRefusalMessages(t *testing.T) {
+	b, _, err := Load("", singleNode(
+		"KAFKA_LISTENERS=SASL_SSL://127.0.0.1:39092,CONTROLLER://127.0.0.1:9093",
+		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+		"KAFKA_INTER_BROKER_LISTENER_NAME=SASL_SSL",
+	))
+	require.NoError(t, err)
+	msg := b.CheckProtections().Error()
+	require.Contains(t, msg, "listeners=SASL_SSL://127.0.0.1:39092: listener SASL_SSL (the inter-broker listener, inter.broker.listener.name) maps to SASL_SSL")
+	require.Contains(t, msg, "needs TLS encryption and SASL authentication, not implemented yet; supported security protocols: PLAINTEXT")
+	// Kafka's default mechanism is named as such.
+	require.Contains(t, msg, "sasl.enabled.mechanisms=GSSAPI: SASL mechanism GSSAPI is not implemented yet; supported SASL mechanisms: none (sasl.enabled.mechanisms is unset and Kafka's default is GSSAPI)")
+}
+
+// TestProtectionTableDrivesRefusals: implementing a protection shrinks the
+// refusals to what stays unimplemented (here, as when SASL/SCRAM lands,
+// GSSAPI is still refused).
+func TestProtectionTableDrivesRefusals(t *testing.T) {
+	saved := protections
+	t.Cleanup(func() { protections = saved })
+	for _, id := range []protectionID{protTLS, protSASL, protSASLScram512, protSASLPlain} {
+		protections[id].implemented = true
+	}
+	b, _, err := Load("", singleNode(
+		"KAFKA_LISTENERS=SASL_SSL://127.0.0.1:39092,CONTROLLER://127.0.0.1:9093",
+		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+		"KAFKA_INTER_BROKER_LISTENER_NAME=SASL_SSL",
+		"KAFKA_SASL_ENABLED_MECHANISMS=SCRAM-SHA-512,GSSAPI",
+		"KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL=SCRAM-SHA-512",
+	))
+	require.NoError(t, err)
+	rs := b.Refusals()
+	require.Len(t, rs, 1)
+	require.Equal(t, Refusal{Property: "sasl.enabled.mechanisms", Value: "GSSAPI",
+		Reason: "SASL mechanism GSSAPI is not implemented yet; supported SASL mechanisms: PLAIN, SCRAM-SHA-512"}, rs[0])
+	require.Equal(t, []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}, supportedProtocols())
+	s, _, ok := PropertySupport("ssl.keystore.location")
+	require.True(t, ok)
+	require.Equal(t, Supported, s)
+}
+
+// TestPropertySupport: the catalogue marks every property, and security
+// properties are refused while their protection is unimplemented.
+func TestPropertySupport(t *testing.T) {
+	for _, d := range brokerDefList {
+		s, explain, ok := PropertySupport(d.name)
+		require.True(t, ok)
+		switch s {
+		case Ignored:
+			require.NotEmpty(t, explain, d.name)
+		case Refused:
+			require.Equal(t, groupSecurity, d.group, d.name)
+		}
+		if d.group == groupSecurity {
+			require.Equal(t, Refused, s, "%s configures an unimplemented protection", d.name)
+		}
+		require.False(t, d.weakens && d.ignored == "", "%s: weakens applies to ignored properties", d.name)
+	}
+	for name, want := range map[string]Support{
+		"min.insync.replicas":             Supported,
+		"log.flush.interval.messages":     Supported,
+		"log.flush.scheduler.interval.ms": Supported,
+		"max.connections":                 Ignored,
+		"unclean.leader.election.enable":  Ignored,
+		"authorizer.class.name":           Refused,
+		"super.users":                     Refused,
+		"sasl.enabled.mechanisms":         Refused,
+	} {
+		s, _, _ := PropertySupport(name)
+		require.Equal(t, want, s, name)
+	}
+	_, _, ok := PropertySupport("no.such.property")
+	require.False(t, ok)
+}
+
+func TestUsageMarksSupport(t *testing.T) {
+	u := Usage()
+	require.Regexp(t, `\n  min\.insync\.replicas\s+1\s+supported\s+`, u)
+	require.Regexp(t, `\n  max\.connections\s+2147483647\s+ignored\s+Max connections to this broker; instead: connections are not limited`, u)
+	require.Regexp(t, `\n  authorizer\.class\.name\s+""\s+refused\s+`, u)
+	require.Regexp(t, `\n  SASL mechanism GSSAPI \(Kerberos\)\s+not implemented yet\n`, u)
+	require.Contains(t, u, "Supported security protocols: PLAINTEXT.")
+	for _, d := range brokerDefList {
+		require.Regexp(t, `\n  `+strings.ReplaceAll(d.name, ".", `\.`)+`\s+\S+\s+(supported|ignored|refused) `, u)
+	}
+}
+
+// TestCaveats: ignored settings set to a non-default value are reported,
+// at WARN when ignoring them weakens durability or safety.
+func TestCaveats(t *testing.T) {
+	b, _, err := Load("", singleNode(
+		"KAFKA_MAX_CONNECTIONS_PER_IP=100",                        // warn
+		"KAFKA_MAX_CONNECTIONS=2147483647",                        // Kafka's default: nothing asked for
+		"KAFKA_CREATE_TOPIC_POLICY_CLASS_NAME=com.example.Policy", // warn
+		"KAFKA_NUM_NETWORK_THREADS=8",                             // info
+		"KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE=true",               // info: stricter, not weaker
+		"KAFKA_QUOTA_WINDOW_NUM=11",                               // warn: quotas
+		"KAFKA_SSL_KEYSTORE_LOCATION=/k",                          // info: inert
+		"KAFKA_SSL_KEYSTORE_PASSWORD=secret",                      // info, value never shown
+		"KAFKA_MIN_INSYNC_REPLICAS=2",                             // warn: above default.replication.factor
+		"KAFKA_NUM_PARTITIONS=3",                                  // supported: nothing
+	))
+	require.NoError(t, err)
+	require.NoError(t, b.CheckProtections())
+	got := map[string]Notice{}
+	for _, n := range b.Caveats() {
+		got[n.Property] = n
+	}
+	require.ElementsMatch(t, []string{"max.connections.per.ip", "create.topic.policy.class.name", "num.network.threads",
+		"unclean.leader.election.enable", "quota.window.num", "ssl.keystore.location", "ssl.keystore.password", "min.insync.replicas"},
+		keysOf(got))
+	for name, warn := range map[string]bool{"max.connections.per.ip": true, "create.topic.policy.class.name": true, "quota.window.num": true,
+		"min.insync.replicas": true, "num.network.threads": false, "unclean.leader.election.enable": false, "ssl.keystore.location": false} {
+		require.Equal(t, warn, got[name].Warn, name)
+	}
+	require.Contains(t, got["max.connections.per.ip"].Message, `is set to "100" but is not honoured: connections are not limited per IP`)
+	require.NotContains(t, got["ssl.keystore.password"].Message, "secret")
+	require.Contains(t, got["min.insync.replicas"].Message, "capped at the replica count")
+}
+
+func keysOf(m map[string]Notice) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestDynamicClientAuthRefused(t *testing.T) {
+	require.NoError(t, ValidateBrokerDynamic(map[string]string{"ssl.client.auth": "none"}))
+	err := ValidateBrokerDynamic(map[string]string{"ssl.client.auth": "required"})
+	require.ErrorContains(t, err, `invalid value "required" for "ssl.client.auth": TLS client certificate authentication is not implemented yet`)
+}

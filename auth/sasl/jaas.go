@@ -135,7 +135,7 @@ type jaasToken struct {
 	ch   rune
 }
 
-func (t jaasToken) hasString() bool  { return t.kind == tokWord || t.kind == tokQuoted }
+func (t jaasToken) hasString() bool    { return t.kind == tokWord || t.kind == tokQuoted }
 func (t jaasToken) isChar(c rune) bool { return t.kind == tokChar && t.ch == c }
 
 func (t jaasToken) describe() string {

@@ -79,9 +79,8 @@ func ParseServerJAAS(config string) (JAASEntry, error) {
 }
 
 func parseJAASEntry(t *jaasTokenizer, first jaasToken) (JAASEntry, error) {
-	if !first.hasString() || first.sval == "" {
-		return JAASEntry{}, fmt.Errorf("%w: Login module name not specified in JAAS config", ErrJAAS)
-	}
+	// Checked last, where Java's AppConfigurationEntry refuses it.
+	moduleErr := fmt.Errorf("%w: Login module name not specified in JAAS config", ErrJAAS)
 	e := JAASEntry{LoginModule: first.sval, Options: map[string]string{}}
 	flag := t.next()
 	if flag.kind == tokEOF {
@@ -101,6 +100,9 @@ func parseJAASEntry(t *jaasTokenizer, first jaasToken) (JAASEntry, error) {
 		if key.kind == tokEOF || key.isChar(';') {
 			if !key.isChar(';') {
 				return JAASEntry{}, fmt.Errorf("%w: JAAS config entry not terminated by semi-colon", ErrJAAS)
+			}
+			if !first.hasString() || first.sval == "" {
+				return JAASEntry{}, moduleErr
 			}
 			return e, nil
 		}

@@ -1,0 +1,139 @@
+package sasl
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spool-broker/spool/auth/internal/kafkaoracle"
+)
+
+// canonicalJAAS prints a parse result the way Oracle.java prints Kafka's.
+func canonicalJAAS(entries []JAASEntry) string {
+	var sb strings.Builder
+	for _, e := range entries {
+		sb.WriteString(e.LoginModule + "\n" + e.ControlFlag + "\n")
+		for _, k := range slices.Sorted(maps.Keys(e.Options)) {
+			sb.WriteString(k + "=" + e.Options[k] + "\n")
+		}
+		sb.WriteString(";\n")
+	}
+	return sb.String()
+}
+
+// TestJAASAgainstKafka parses the same sasl.jaas.config values with Spool
+// and with Kafka's JaasConfig: the same entries, or both refuse.
+func TestJAASAgainstKafka(t *testing.T) {
+	o := kafkaoracle.Start(t)
+	configs := []string{
+		plainJAAS,
+		`org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="admin-secret";`,
+		"test.testConfigNoOptions required;",
+		"a.B requisite; c sufficient; d Optional;",
+		`test.testQuotedOptionValue required propName="prop value" propName2="value1 = 1, value2 = 2";`,
+		`test.testQuotedOptionName required "prop name"=propValue;`,
+		`m required a='single' b="tab\there" c="q\"q" d="\101\7" e="\477" f="\0" g="\19";`,
+		"org.x.Mod-1 required user_$bob=pw-1.2_x;",
+		"/* c */ m // line\n required /x y z\n k=v; // end",
+		"m required user_jürgen=größe;",
+		`m required k="1" k="2";`,
+		"m required k=\"ab\ncd=\"x\";",
+		"m required k=\"unterminated",
+		"m required k=-x;",
+		"m required k=-;",
+		"m required k=.5;",
+		"m required k=a.b-c;",
+		"m\trequired\r\nk=v\n;",
+		"m required k=v;;",
+		"m required k=v; extra",
+		"  ",
+		"  required option1=value1;",
+		"test.loginModule option1=value1;",
+		"loginModule required option1;",
+		"test.testMissingSemicolon required option1=value1",
+		"test.x required option1=3;",
+		"test.testInvalidControlFlag { option1=3;",
+		"test.x",
+		"m required 3=x;",
+		"m required k==v;",
+		`"quoted.module" required;`,
+		"m required k=\u00a0x;",
+		"m required k=\u0085x;",
+	}
+	for _, c := range configs {
+		want, kerr := o.MustCall(t, "jaas", c)
+		got, err := ParseJAAS(c)
+		if kerr != nil {
+			require.Error(t, err, "Kafka refuses %q (%s); Spool accepted %s", c, kerr.Message, canonicalJAAS(got))
+			if msg, ok := strings.CutPrefix(kerr.Message, "IllegalArgumentException: "); ok {
+				require.Equal(t, ErrJAAS.Error()+": "+msg, err.Error(), "config %q", c)
+			} else {
+				t.Logf("config %q: Kafka fails with %s; Spool: %v", c, kerr.Message, err)
+			}
+			continue
+		}
+		require.NoError(t, err, "Kafka accepts %q as %q", c, want)
+		require.Equal(t, want, canonicalJAAS(got), "config %q", c)
+	}
+}
+
+// TestScramAgainstJavaClient runs Kafka's own ScramSaslClient against the
+// server, for both mechanisms, with right and wrong passwords, escaped
+// names and a delegation token.
+func TestScramAgainstJavaClient(t *testing.T) {
+	o := kafkaoracle.Start(t)
+	now := time.Unix(1_700_000_000, 0)
+	st := scramStore(t, 8192, map[string]string{"alice": "alice-secret", "b,o=b": "pässwörd"})
+	for _, m := range []ScramMechanism{ScramSHA256, ScramSHA512} {
+		c, err := m.NewCredential("dG9rZW4taG1hYw==", 4096)
+		require.NoError(t, err)
+		st.SetToken(m, "tok-1", c, "alice", now.Add(time.Hour))
+	}
+	for _, m := range []ScramMechanism{ScramSHA256, ScramSHA512} {
+		mech, err := NewScram(m, st, WithTokens(st), WithScramClock(func() time.Time { return now }))
+		require.NoError(t, err)
+		for _, tt := range []struct {
+			user, pass, token string
+			want              string // authorization id; "" = refused
+		}{
+			{"alice", "alice-secret", "false", "alice"},
+			{"b,o=b", "pässwörd", "false", "b,o=b"},
+			{"alice", "wrong", "false", ""},
+			{"nobody", "x", "false", ""},
+			{"tok-1", "dG9rZW4taG1hYw==", "true", "alice"},
+			{"tok-1", "wrong", "true", ""},
+		} {
+			t.Run(m.String()+"/"+tt.user+"/"+tt.pass, func(t *testing.T) {
+				srv := mech.NewServer()
+				msg, kerr := o.MustCall(t, "scram-start", m.String(), tt.user, tt.pass, tt.token)
+				require.Nil(t, kerr)
+				for i := 0; ; i++ {
+					require.Less(t, i, 4)
+					out, done, err := srv.Step([]byte(msg))
+					if tt.want == "" {
+						if err != nil {
+							require.True(t, errors.Is(err, ErrAuthenticationFailed))
+							return
+						}
+					} else {
+						require.NoError(t, err)
+					}
+					reply, kerr := o.MustCall(t, "scram-step", string(out))
+					require.Nil(t, kerr, "Kafka's client refused the server's message %q", out)
+					if done {
+						require.Equal(t, "COMPLETE ", reply, "Kafka's client verified the server signature")
+						require.Equal(t, tt.want, srv.Outcome().AuthorizationID)
+						require.Equal(t, tt.token == "true", srv.Outcome().TokenAuthenticated)
+						return
+					}
+					msg = reply
+				}
+			})
+		}
+	}
+}

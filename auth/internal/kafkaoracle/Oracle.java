@@ -36,6 +36,8 @@ import org.apache.kafka.common.acl.AclBinding;
 import org.apache.kafka.common.acl.AclBindingFilter;
 import org.apache.kafka.common.acl.AclOperation;
 import org.apache.kafka.common.acl.AclPermissionType;
+import org.apache.kafka.common.metrics.Metrics;
+import org.apache.kafka.common.metrics.internals.PluginMetricsImpl;
 import org.apache.kafka.common.resource.PatternType;
 import org.apache.kafka.common.resource.ResourcePattern;
 import org.apache.kafka.common.resource.ResourcePatternFilter;
@@ -128,6 +130,7 @@ public class Oracle {
         conf.put(StandardAuthorizer.SUPER_USERS_CONFIG, superUsers);
         conf.put(StandardAuthorizer.ALLOW_EVERYONE_IF_NO_ACL_IS_FOUND_CONFIG, allowEveryone);
         authorizer.configure(conf);
+        authorizer.withPluginMetrics(new PluginMetricsImpl(new Metrics(), Collections.singletonMap("oracle", "acl")));
         authorizer.completeInitialLoad();
         return "";
     }

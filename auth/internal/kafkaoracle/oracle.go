@@ -64,15 +64,18 @@ func LibDir() (string, error) {
 	return dir, nil
 }
 
-// classpath is the Kafka jars and slf4j's API (without a logging backend,
-// so nothing logs to stdout).
+// classpath is the Kafka jars, the libraries the oracle's classes need,
+// and slf4j's API without a logging backend (so nothing logs to stdout).
 func classpath(lib string) (string, error) {
 	jars, err := filepath.Glob(filepath.Join(lib, "kafka-*.jar"))
 	if err != nil {
 		return "", err
 	}
-	slf, _ := filepath.Glob(filepath.Join(lib, "slf4j-api-*.jar"))
-	return strings.Join(append(jars, slf...), string(os.PathListSeparator)), nil
+	for _, dep := range []string{"slf4j-api-*.jar", "pcollections-*.jar", "jose4j-*.jar"} {
+		more, _ := filepath.Glob(filepath.Join(lib, dep))
+		jars = append(jars, more...)
+	}
+	return strings.Join(jars, string(os.PathListSeparator)), nil
 }
 
 var compileMu sync.Mutex

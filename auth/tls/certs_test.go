@@ -122,10 +122,10 @@ func sh(t *testing.T, dir string, name string, args ...string) string {
 // the CA and the signed certificate imported back with keytool; and
 // truststores holding the CA. storetype is JKS or PKCS12.
 type docStores struct {
-	dir                                         string
-	caCert                                      string // PEM file
+	dir                                        string
+	caCert                                     string // PEM file
 	serverKeystore, clientKeystore, truststore string
-	storePass, keyPass                          string
+	storePass, keyPass                         string
 }
 
 // storesDir holds the stores made once per test binary: keytool starts a

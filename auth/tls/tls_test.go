@@ -435,4 +435,3 @@ func TestPrincipalWithoutMatchingRule(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, auth.Anonymous, p)
 }
-

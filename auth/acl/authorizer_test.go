@@ -286,13 +286,12 @@ func TestAuthorizeByResourceType(t *testing.T) {
 	const host1, host2 = "192.168.1.1", "192.168.1.2"
 	u1, u2 := auth.User("user1"), auth.User("user2")
 	type step struct {
-		add   []Binding
-		p     auth.Principal
-		host  string
-		op    Operation
-		rt    ResourceType
-		want  Result
-		super bool
+		add  []Binding
+		p    auth.Principal
+		host string
+		op   Operation
+		rt   ResourceType
+		want Result
 	}
 	ace := func(rt ResourceType, name string, pt PatternType, p string, host string, op Operation, perm Permission) Binding {
 		return acl(rt, name, pt, p, host, op, perm)

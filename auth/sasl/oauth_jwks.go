@@ -315,7 +315,7 @@ func keyFitsAlgorithm(k jose.JSONWebKey, alg string) bool {
 
 // Validate checks a signed JWT.
 func (v *JWKSValidator) Validate(token string) (BearerToken, error) {
-	jws, err := jose.ParseSigned(token, jwksAlgorithms)
+	jws, err := jose.ParseSignedCompact(token, jwksAlgorithms)
 	if err != nil {
 		return BearerToken{}, invalidToken("Could not validate the access token: %v", err)
 	}

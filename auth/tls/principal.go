@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/spool-broker/spool/auth"
 )
@@ -49,9 +49,12 @@ type attributeTypeAndValue struct {
 // prints it, which is what Kafka's default principal builder uses: RDNs
 // last to first, multi-valued RDNs joined with '+' in their DER order,
 // keywords CN, C, L, ST, O, OU, STREET, DC, UID and dotted OIDs otherwise
-// (with "#" and the hex DER value, e.g. emailAddress), backslash before
-// , = + < > # ; " \ anywhere in a value, before leading and trailing
-// spaces, and "\00" for NUL. A subject that does not parse yields "".
+// (with "#" and the hex DER value, e.g. emailAddress), string values read
+// as UTF-8 whatever their ASN.1 string type (as Java does), backslash
+// before , = + < > # ; " \ anywhere in a value, before leading and
+// trailing spaces, and "\00" for NUL. A subject that does not parse
+// yields "". The output is checked against Java's on awkward subjects
+// (TestRFC2253AgainstKafka).
 func RFC2253(c *x509.Certificate) string {
 	s, err := rfc2253(c.RawSubject)
 	if err != nil {
@@ -100,37 +103,26 @@ func avaRFC2253(atv attributeTypeAndValue) string {
 	return kw + "=" + escapeRFC2253(text)
 }
 
-// derString decodes the string types Java prints as text.
+// derString decodes the string types Java prints as text. Java's
+// AVA.toRFC2253String reads the bytes of every one of them as UTF-8,
+// whatever the tag says (a BMPString "ab" prints as "\00a\00b"), with
+// U+FFFD for bytes that are not UTF-8; so does Spool, so the names match.
 func derString(v asn1.RawValue) (string, bool) {
 	if v.Class != asn1.ClassUniversal {
 		return "", false
 	}
 	switch v.Tag {
-	case tagUTF8String:
-		return strings.ToValidUTF8(string(v.Bytes), "\uFFFD"), true
-	case tagPrintableString, tagIA5String, tagGeneralString:
-		return latin1(v.Bytes), true
-	case tagT61String:
-		return latin1(v.Bytes), true // Java decodes T61String as ISO-8859-1
-	case tagBMPString:
-		if len(v.Bytes)%2 != 0 {
-			return "", false
-		}
-		u := make([]uint16, len(v.Bytes)/2)
-		for i := range u {
-			u[i] = uint16(v.Bytes[2*i])<<8 | uint16(v.Bytes[2*i+1])
-		}
-		return string(utf16.Decode(u)), true
+	case tagUTF8String, tagPrintableString, tagIA5String, tagGeneralString, tagT61String, tagBMPString:
+	default:
+		return "", false
 	}
-	return "", false
-}
-
-func latin1(b []byte) string {
-	r := make([]rune, len(b))
-	for i, c := range b {
-		r[i] = rune(c)
+	var sb strings.Builder
+	for b := v.Bytes; len(b) > 0; {
+		r, n := utf8.DecodeRune(b)
+		sb.WriteRune(r) // RuneError (U+FFFD) for each byte that is not UTF-8
+		b = b[n:]
 	}
-	return string(r)
+	return sb.String(), true
 }
 
 // escapeRFC2253 is Java's AVA.toRFC2253String value escaping.

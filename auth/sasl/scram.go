@@ -430,8 +430,11 @@ func (s *scramServer) clientFirst(msg string) ([]byte, *AuthError) {
 	if s.known && (s.cred.Iterations < ScramMinIterations || len(s.cred.Salt) == 0) {
 		s.known = false // never authenticate with a credential Kafka would refuse
 	}
+	// The dummy is made for every user, known or not, so both paths do the
+	// same work (BenchmarkFailedLogin).
+	dummy := s.dummyCredential(user, tokenAuth)
 	if !s.known {
-		s.cred = s.dummyCredential(user, tokenAuth)
+		s.cred = dummy
 	}
 
 	s.nonce = cnonce + s.mech.nonce()

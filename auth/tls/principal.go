@@ -255,7 +255,10 @@ func parseMappingRule(rule string) (*mappingRule, error) {
 	if err != nil {
 		return nil, &ConfigError{Property: PropPrincipalMappingRules, Value: rule, Reason: "the pattern is not a regular expression Spool can run (Go RE2: no backreferences or lookaround)", Err: err}
 	}
-	full := regexp.MustCompile(`^(?:` + pat + `)$`)
+	full, err := regexp.Compile(`^(?:` + pat + `)$`)
+	if err != nil {
+		return nil, &ConfigError{Property: PropPrincipalMappingRules, Value: rule, Reason: "the pattern is not a regular expression Spool can run", Err: err}
+	}
 	return &mappingRule{pattern: pat, find: find, full: full, replacement: repl, lower: flag == "L", upper: flag == "U"}, nil
 }
 

@@ -435,3 +435,21 @@ func TestPrincipalWithoutMatchingRule(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, auth.Anonymous, p)
 }
+
+// TestRequestedRefusesUntrustedCertificate: with ssl.client.auth=requested a
+// client may send no certificate, but one it sends must be trusted (as
+// Java's wantClientAuth).
+func TestRequestedRefusesUntrustedCertificate(t *testing.T) {
+	ca, rogue := newTestCA(t, "CA"), newTestCA(t, "Rogue CA")
+	sc, sk := ca.issue(t, leafOpts{subject: pkix.Name{CommonName: "localhost"}, dns: []string{"localhost"}})
+	cc, ck := rogue.issue(t, leafOpts{subject: pkix.Name{CommonName: "mallory"}})
+	srv, err := NewServer(Props{PropKeystoreType: "PEM", PropKeystoreKey: keyPEM(t, sk), PropKeystoreCertificateChain: certPEM(sc),
+		PropTruststoreType: "PEM", PropTruststoreCertificates: certPEM(ca.cert), PropClientAuth: "requested"})
+	require.NoError(t, err)
+	cl, err := NewClient(Props{PropKeystoreType: "PEM", PropKeystoreKey: keyPEM(t, ck), PropKeystoreCertificateChain: certPEM(cc),
+		PropTruststoreType: "PEM", PropTruststoreCertificates: certPEM(ca.cert)}, "localhost")
+	require.NoError(t, err)
+	res := handshake(t, srv.Config(), cl)
+	require.Error(t, res.serverErr)
+	require.Error(t, res.clientErr)
+}

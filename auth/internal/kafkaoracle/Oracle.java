@@ -87,6 +87,7 @@ public class Oracle {
             case "mapper": return SslPrincipalMapper.fromRules(a[0]).getName(a[1]);
             case "mapper-rules": return SslPrincipalMapper.fromRules(a[0]).toString();
             case "hostaddr": return InetAddress.getByName(a[0]).getHostAddress();
+            case "apikey": return org.apache.kafka.common.protocol.ApiKeys.forId(Integer.parseInt(a[0])).name();
             case "acl-reset": return aclReset(a[0], a[1]);
             case "acl-add": return aclAdd(a);
             case "acl-authorize": return aclAuthorize(a);

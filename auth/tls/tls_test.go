@@ -449,7 +449,17 @@ func TestRequestedRefusesUntrustedCertificate(t *testing.T) {
 	cl, err := NewClient(Props{PropKeystoreType: "PEM", PropKeystoreKey: keyPEM(t, ck), PropKeystoreCertificateChain: certPEM(cc),
 		PropTruststoreType: "PEM", PropTruststoreCertificates: certPEM(ca.cert)}, "localhost")
 	require.NoError(t, err)
+	// A Go (or Java) client offers only a certificate from a CA the server
+	// lists, so it sends none here and is let in as ANONYMOUS...
 	res := handshake(t, srv.Config(), cl)
+	require.NoError(t, res.serverErr)
+	require.Equal(t, auth.Anonymous, principalOf(t, Props{}, res.serverState))
+	// ...a client that sends it anyway is refused.
+	forced := cl.Clone()
+	chain := forced.Certificates[0]
+	forced.Certificates = nil
+	forced.GetClientCertificate = func(*cryptotls.CertificateRequestInfo) (*cryptotls.Certificate, error) { return &chain, nil }
+	res = handshake(t, srv.Config(), forced)
 	require.Error(t, res.serverErr)
 	require.Error(t, res.clientErr)
 }

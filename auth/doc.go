@@ -13,7 +13,7 @@
 //
 // Composition root (internal/node), per listener:
 //
-//	props := tls.ListenerProps(cfg.Security, l.Name)
+//	props := tls.ServerProps(cfg.Security, l.Name, l.SecurityProtocol)
 //	SSL, SASL_SSL:    srv, err := tls.NewServer(props); pb, err := tls.NewPrincipalBuilder(props)
 //	SASL_*:          SASLConfig{
 //	                   Mechanisms: from listener.name.<l>.sasl.enabled.mechanisms or sasl.enabled.mechanisms:

@@ -7,7 +7,9 @@
 // # Properties
 //
 // ListenerProps resolves a listener's properties: listener.name.<l>.ssl.*
-// (listener name in lower case) overrides ssl.*. The store properties
+// (listener name in lower case) overrides ssl.*; ServerProps adds Kafka's
+// rule that a SASL_SSL listener takes ssl.client.auth only
+// listener-prefixed. The store properties
 // follow Kafka's DefaultSslEngineFactory, with its checks and messages:
 //
 //	ssl.keystore.type         JKS (default), PKCS12, PEM

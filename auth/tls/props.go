@@ -65,6 +65,24 @@ func ListenerProps(all map[string]string, listener string) Props {
 	return p
 }
 
+// ServerProps is ListenerProps for a broker listener of the given security
+// protocol. On a SASL_SSL listener ssl.client.auth applies only when it is
+// listener-prefixed; the broker-wide value is ignored and client
+// authentication is off, as Kafka's ChannelBuilders does (SASL
+// authenticates the client there).
+func ServerProps(all map[string]string, listener, securityProtocol string) Props {
+	p := ListenerProps(all, listener)
+	if securityProtocol == "SASL_SSL" {
+		key := "listener.name." + strings.ToLower(listener) + "." + PropClientAuth
+		if v, ok := all[key]; ok {
+			p[PropClientAuth] = v
+		} else {
+			p[PropClientAuth] = "none"
+		}
+	}
+	return p
+}
+
 // get returns a property's value and whether it is set (Kafka treats a
 // present but empty password like an absent one for nullable passwords;
 // callers decide).

@@ -421,6 +421,11 @@ func TestListenerProps(t *testing.T) {
 	}
 	require.Equal(t, Props{"ssl.keystore.location": "/internal.jks", "ssl.client.auth": "required"}, ListenerProps(all, "INTERNAL"))
 	require.Equal(t, Props{"ssl.keystore.location": "/global.jks", "ssl.client.auth": "none", "ssl.cipher.suites": "X"}, ListenerProps(all, "EXTERNAL"))
+
+	all["ssl.client.auth"] = "required"
+	require.Equal(t, "required", ServerProps(all, "EXTERNAL", "SSL")[PropClientAuth])
+	require.Equal(t, "none", ServerProps(all, "EXTERNAL", "SASL_SSL")[PropClientAuth], "broker-wide ssl.client.auth does not apply to SASL_SSL")
+	require.Equal(t, "required", ServerProps(all, "INTERNAL", "SASL_SSL")[PropClientAuth], "listener-prefixed does")
 }
 
 func TestPrincipalWithoutMatchingRule(t *testing.T) {

@@ -313,6 +313,13 @@ type HandshakeResult struct {
 // version 0 makes the following tokens raw frames; version 1 wraps them in
 // SaslAuthenticate.
 func (s *Session) Handshake(mechanism string, version int16) HandshakeResult {
+	switch {
+	case s.cfg == nil:
+		return HandshakeResult{ErrorCode: errcode.IllegalSASLState}
+	case s.phase == PhaseAuthenticate || s.phase == PhaseFailed:
+		s.phase = PhaseFailed
+		return HandshakeResult{ErrorCode: errcode.IllegalSASLState, Mechanisms: s.cfg.mechanismNames(), Close: true}
+	}
 	res := HandshakeResult{Mechanisms: s.cfg.mechanismNames()}
 	m := s.cfg.mechanism(mechanism)
 	if m == nil {

@@ -160,6 +160,12 @@ func TestSessionFailures(t *testing.T) {
 	require.Equal(t, errcode.SASLAuthenticationFailed, res.ErrorCode)
 	require.Equal(t, "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512", res.ErrorMessage)
 
+	// Handshake out of order, or on a listener without SASL.
+	s = NewSASLSession(testSASLConfig(t, 0))
+	s.Handshake("PLAIN", 1)
+	require.Equal(t, HandshakeResult{ErrorCode: errcode.IllegalSASLState, Mechanisms: []string{"PLAIN", "SCRAM-SHA-512"}, Close: true}, s.Handshake("PLAIN", 1))
+	require.Equal(t, errcode.IllegalSASLState, NewAuthenticatedSession(Anonymous).Handshake("PLAIN", 1).ErrorCode)
+
 	// v0: raw tokens, a failure closes without an answer.
 	s = NewSASLSession(testSASLConfig(t, 0))
 	s.Handshake("PLAIN", 0)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,114 @@ func TestScramAgainstJavaClient(t *testing.T) {
 					msg = reply
 				}
 			})
+		}
+	}
+}
+
+// TestOAuthClientInitialResponseAgainstKafka parses the same OAUTHBEARER
+// client messages with Spool and Kafka's OAuthBearerClientInitialResponse.
+func TestOAuthClientInitialResponseAgainstKafka(t *testing.T) {
+	o := kafkaoracle.Start(t)
+	msgs := []string{
+		"n,,\x01auth=Bearer abc.def.\x01\x01",
+		"n,a=bob,\x01auth=bearer  t0k-_~+/=\x01traceId=1 2\x01x=y\x01\x01",
+		"n,a=b=2Cob,\x01auth=Bearer t\x01\x01",
+		"n,,\x01x=y\x01\x01",
+		"n,,\x01auth=Basic abc\x01\x01",
+		"n,,\x01auth=Bearer abc\x01",
+		"p=x,,\x01auth=Bearer abc\x01\x01",
+		"n,,\x01auth=Bearer abc\x01k1=v\x01\x01",
+		"n,,\x01auth=Bearer a*c\x01\x01",
+		"n,,\x01auth=Bearer abc==\x01\x01",
+		"n,,\x01auth=Bearer abc=d\x01\x01",
+		"n,,\x01auth=Bearer abc\x01k=\x01\x01",
+		"n,,\x01auth=Bearer abc\x01k=a=b\x01\x01",
+		"n,,\x01auth=Bearer abc\x01k=é\x01\x01",
+		"n,,\x01auth=Bearer abc\x01auth=Bearer xyz\x01\x01",
+		"n,,\x01auth=Bearer\x01\x01",
+		"n,,\x01auth= Bearer abc\x01\x01",
+		"n,a=,\x01auth=Bearer abc\x01\x01",
+		"n,,\x01\x01",
+		"",
+	}
+	for _, m := range msgs {
+		want, kerr := o.MustCall(t, "oauth-cir", m)
+		got, err := parseClientInitialResponse(m)
+		if kerr != nil {
+			require.Error(t, err, "Kafka refuses %q: %s", m, kerr.Message)
+			continue
+		}
+		require.NoError(t, err, "Kafka accepts %q", m)
+		var sb strings.Builder
+		sb.WriteString(got.token + "\n" + got.authzid + "\n")
+		for _, k := range slices.Sorted(maps.Keys(got.extensions)) {
+			sb.WriteString(k + "=" + got.extensions[k] + "\n")
+		}
+		require.Equal(t, want, sb.String(), "message %q", m)
+	}
+}
+
+// TestUnsecuredValidatorAgainstKafka validates the same unsecured JWTs
+// with Spool and Kafka's OAuthBearerUnsecuredValidatorCallbackHandler, at
+// the same clock, around the skew boundaries.
+func TestUnsecuredValidatorAgainstKafka(t *testing.T) {
+	o := kafkaoracle.Start(t)
+	now := time.UnixMilli(1_700_000_000_500)
+	sec := now.Unix()
+	options := []string{
+		"",
+		"unsecuredValidatorAllowableClockSkewMs=1500\nunsecuredValidatorRequiredScope=kafka  admin",
+		"unsecuredValidatorPrincipalClaimName=client_id\nunsecuredValidatorScopeClaimName=scp",
+	}
+	claims := []map[string]any{
+		{"sub": "alice", "exp": sec + 60, "iat": sec},
+		{"sub": "alice", "exp": sec, "iat": sec - 10},
+		{"sub": "alice", "exp": sec + 1, "iat": sec + 1},
+		{"sub": "alice", "exp": sec - 1},
+		{"sub": "alice", "exp": float64(sec) + 0.6},
+		{"sub": "alice", "exp": float64(sec) + 0.4},
+		{"sub": "alice", "exp": sec + 60, "iat": sec + 2},
+		{"sub": "alice", "exp": sec + 60, "iat": sec + 60},
+		{"sub": "alice"},
+		{"exp": sec + 60},
+		{"sub": " ", "exp": sec + 60},
+		{"sub": 5, "exp": sec + 60},
+		{"sub": "alice", "exp": "soon"},
+		{"sub": "alice", "exp": sec + 60, "scope": "kafka admin"},
+		{"sub": "alice", "exp": sec + 60, "scope": []string{"kafka", "admin", "x"}},
+		{"sub": "alice", "exp": sec + 60, "scope": []string{"kafka", " admin "}},
+		{"sub": "alice", "exp": sec + 60, "scp": []string{"kafka", "admin"}, "client_id": "svc"},
+		{"client_id": "svc", "exp": sec + 60, "scp": "kafka"},
+	}
+	for _, opts := range options {
+		e := JAASEntry{LoginModule: OAuthBearerLoginModule, ControlFlag: "REQUIRED", Options: map[string]string{}}
+		for _, line := range strings.Split(opts, "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				e.Options[k] = v
+			}
+		}
+		v, err := NewUnsecuredValidatorFromJAAS(e)
+		require.NoError(t, err)
+		v.Now = func() time.Time { return now }
+		for _, c := range claims {
+			tok := unsecuredJWT(t, c)
+			want, kerr := o.MustCall(t, "oauth-unsecured", opts, strconv.FormatInt(now.UnixMilli(), 10), tok)
+			require.Nil(t, kerr, "options %q claims %v", opts, c)
+			got, err := v.Validate(tok)
+			var sb strings.Builder
+			if err != nil {
+				var te *TokenError
+				require.ErrorAs(t, err, &te)
+				scope := "null"
+				if te.Scope != "" {
+					scope = te.Scope
+				}
+				sb.WriteString("ERROR " + te.Status + " " + scope)
+			} else {
+				scope := slices.Sorted(slices.Values(got.Scope))
+				sb.WriteString("OK " + got.Principal + " " + strconv.FormatInt(got.Expiry.UnixMilli(), 10) + " [" + strings.Join(scope, ", ") + "]")
+			}
+			require.Equal(t, want, sb.String(), "options %q claims %v", opts, c)
 		}
 	}
 }

@@ -158,9 +158,10 @@ func checkRequiredScope(have, required []string) error {
 	return nil
 }
 
+// secondsToTime converts a NumericDate claim at Kafka's precision:
+// milliseconds, rounded (Math.round(seconds * 1000)).
 func secondsToTime(s float64) time.Time {
-	sec, frac := math.Modf(s)
-	return time.Unix(int64(sec), int64(frac*1e9))
+	return time.UnixMilli(int64(math.Round(s * 1000)))
 }
 
 // decodeJWTPart decodes a base64url (padding optional) JSON object.

@@ -48,6 +48,10 @@ import org.apache.kafka.common.security.scram.ScramExtensionsCallback;
 import org.apache.kafka.common.security.scram.internals.ScramMechanism;
 import org.apache.kafka.common.security.scram.internals.ScramSaslClient;
 import org.apache.kafka.common.security.ssl.SslPrincipalMapper;
+import org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallback;
+import org.apache.kafka.common.security.oauthbearer.internals.OAuthBearerClientInitialResponse;
+import org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler;
+import org.apache.kafka.common.utils.Time;
 import org.apache.kafka.metadata.authorizer.StandardAcl;
 import org.apache.kafka.metadata.authorizer.StandardAuthorizer;
 import org.apache.kafka.server.authorizer.Action;
@@ -95,6 +99,8 @@ public class Oracle {
             case "acl-validate": return aclValidate(a);
             case "acl-filter": return aclFilter(a);
             case "scram-start": return scramStart(a);
+            case "oauth-cir": return oauthCir(a[0]);
+            case "oauth-unsecured": return oauthUnsecured(a);
             case "scram-step": return scramStep(a[0]);
             default: throw new IllegalArgumentException("unknown command " + cmd);
         }
@@ -203,6 +209,44 @@ public class Oracle {
             new ResourcePatternFilter(ResourceType.fromString(a[0]), nullable(a[1]), PatternType.fromString(a[2])),
             new AccessControlEntryFilter(nullable(a[3]), nullable(a[4]), AclOperation.fromString(a[5]), AclPermissionType.fromString(a[6])));
         return Boolean.toString(f.matches(binding(a, 7)));
+    }
+
+    // oauth-cir message: Kafka's parse of an OAUTHBEARER client initial
+    // response: token, authzid, then sorted extensions, one per line.
+    static String oauthCir(String msg) throws Exception {
+        OAuthBearerClientInitialResponse r = new OAuthBearerClientInitialResponse(msg.getBytes(StandardCharsets.UTF_8));
+        StringBuilder sb = new StringBuilder(r.tokenValue()).append('\n').append(r.authorizationId()).append('\n');
+        for (Map.Entry<String, String> e : new TreeMap<>(r.extensions().map()).entrySet())
+            sb.append(e.getKey()).append('=').append(e.getValue()).append('\n');
+        return sb.toString();
+    }
+
+    // oauth-unsecured options nowMs token: Kafka's default OAUTHBEARER
+    // validator. options are key=value lines (the JAAS options).
+    static String oauthUnsecured(String[] a) throws Exception {
+        Map<String, String> options = new HashMap<>();
+        for (String line : a[0].split("\n")) {
+            int i = line.indexOf('=');
+            if (i > 0) options.put(line.substring(0, i), line.substring(i + 1));
+        }
+        long now = Long.parseLong(a[1]);
+        OAuthBearerUnsecuredValidatorCallbackHandler h = new OAuthBearerUnsecuredValidatorCallbackHandler();
+        Method timeSetter = OAuthBearerUnsecuredValidatorCallbackHandler.class.getDeclaredMethod("time", Time.class);
+        timeSetter.setAccessible(true);
+        timeSetter.invoke(h, new Time() {
+            public long milliseconds() { return now; }
+            public long nanoseconds() { return now * 1_000_000L; }
+            public void sleep(long ms) { }
+            public void waitObject(Object o, java.util.function.Supplier<Boolean> c, long d) { }
+        });
+        h.configure(Collections.emptyMap(), "OAUTHBEARER", Collections.singletonList(
+            new AppConfigurationEntry("org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule",
+                AppConfigurationEntry.LoginModuleControlFlag.REQUIRED, options)));
+        OAuthBearerValidatorCallback cb = new OAuthBearerValidatorCallback(a[2]);
+        h.handle(new Callback[] {cb});
+        if (cb.token() == null)
+            return "ERROR " + cb.errorStatus() + " " + cb.errorScope();
+        return "OK " + cb.token().principalName() + " " + cb.token().lifetimeMs() + " " + new java.util.TreeSet<>(cb.token().scope());
     }
 
     // scram-start mechanism user password tokenauth: the client-first message.

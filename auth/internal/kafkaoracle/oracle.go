@@ -71,7 +71,7 @@ func classpath(lib string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, dep := range []string{"slf4j-api-*.jar", "pcollections-*.jar", "jose4j-*.jar"} {
+	for _, dep := range []string{"slf4j-api-*.jar", "pcollections-*.jar", "jose4j-*.jar", "jackson-core-*.jar", "jackson-databind-*.jar", "jackson-annotations-*.jar"} {
 		more, _ := filepath.Glob(filepath.Join(lib, dep))
 		jars = append(jars, more...)
 	}

@@ -1,14 +1,19 @@
 package sasl
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/require"
 
 	"github.com/spool-broker/spool/auth/internal/kafkaoracle"
@@ -244,5 +249,88 @@ func TestUnsecuredValidatorAgainstKafka(t *testing.T) {
 			}
 			require.Equal(t, want, sb.String(), "options %q claims %v", opts, c)
 		}
+	}
+}
+
+// TestJWKSValidatorAgainstKafka validates the same signed JWTs with Spool's
+// JWKSValidator and Kafka's BrokerJwtValidator (jose4j) over the same key
+// set. Kafka's validator reads the real clock, so the times keep wide
+// margins around the 30 s skew.
+func TestJWKSValidatorAgainstKafka(t *testing.T) {
+	o := kafkaoracle.Start(t)
+	f := newJWKSFixture(t)
+	f.addKey(t, "rsa-1", jose.RS256, true)
+	f.addKey(t, "ec-1", jose.ES256, true)
+	f.addKey(t, "rogue", jose.RS256, false)
+	jwks, err := json.Marshal(f.set)
+	require.NoError(t, err)
+	now := time.Now()
+	sec := now.Unix()
+	base := func(over map[string]any) map[string]any {
+		c := map[string]any{"sub": "svc-1", "iss": "https://issuer", "aud": "kafka", "exp": sec + 600, "iat": sec - 10, "scope": "read write"}
+		for k, v := range over {
+			if v == nil {
+				delete(c, k)
+				continue
+			}
+			c[k] = v
+		}
+		return c
+	}
+	tokens := map[string]string{
+		"valid":               f.sign(t, "rsa-1", base(nil)),
+		"ES256":               f.sign(t, "ec-1", base(map[string]any{"scope": []string{"a", "b"}})),
+		"expired within skew": f.sign(t, "rsa-1", base(map[string]any{"exp": sec - 10})),
+		"expired":             f.sign(t, "rsa-1", base(map[string]any{"exp": sec - 120})),
+		"nbf future":          f.sign(t, "rsa-1", base(map[string]any{"nbf": sec + 120})),
+		"nbf within skew":     f.sign(t, "rsa-1", base(map[string]any{"nbf": sec + 10})),
+		"iat future":          f.sign(t, "rsa-1", base(map[string]any{"iat": sec + 120})),
+		"no iat":              f.sign(t, "rsa-1", base(map[string]any{"iat": nil})),
+		"no exp":              f.sign(t, "rsa-1", base(map[string]any{"exp": nil})),
+		"no aud":              f.sign(t, "rsa-1", base(map[string]any{"aud": nil})),
+		"aud list":            f.sign(t, "rsa-1", base(map[string]any{"aud": []string{"x", "kafka"}})),
+		"other aud":           f.sign(t, "rsa-1", base(map[string]any{"aud": "other"})),
+		"other iss":           f.sign(t, "rsa-1", base(map[string]any{"iss": "https://evil"})),
+		"no iss":              f.sign(t, "rsa-1", base(map[string]any{"iss": nil})),
+		"blank sub":           f.sign(t, "rsa-1", base(map[string]any{"sub": "  "})),
+		"padded sub":          f.sign(t, "rsa-1", base(map[string]any{"sub": " svc "})),
+		"no sub":              f.sign(t, "rsa-1", base(map[string]any{"sub": nil})),
+		"no scope":            f.sign(t, "rsa-1", base(map[string]any{"scope": nil})),
+		"blank scope entry":   f.sign(t, "rsa-1", base(map[string]any{"scope": []string{"a", " "}})),
+		"unpublished key":     f.sign(t, "rogue", base(nil)),
+		"unsecured":           unsecuredJWT(t, base(nil)),
+	}
+	configs := []JWKSConfig{
+		{ExpectedAudience: []string{"kafka"}, ExpectedIssuer: "https://issuer"},
+		{},
+		{ExpectedAudience: []string{"other", "kafka"}},
+		{ClockSkew: 0, ClockSkewSet: true},
+	}
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	require.NoError(t, os.WriteFile(path, jwks, 0o600))
+	for i, cfg := range configs {
+		cfg.EndpointURL = "file://" + path
+		v, err := NewJWKSValidator(context.Background(), cfg, nil)
+		require.NoError(t, err)
+		skew := ""
+		if cfg.ClockSkewSet {
+			skew = strconv.Itoa(int(cfg.ClockSkew.Seconds()))
+		}
+		accepted := 0
+		for name, tok := range tokens {
+			want, kerr := o.MustCall(t, "jwt-broker", string(jwks), strings.Join(cfg.ExpectedAudience, ","), cfg.ExpectedIssuer, skew, tok)
+			got, err := v.Validate(tok)
+			if kerr != nil {
+				require.Error(t, err, "config %d, %s: Kafka refuses: %s", i, name, kerr.Message)
+				continue
+			}
+			accepted++
+			require.NoError(t, err, "config %d, %s: Kafka accepts: %s", i, name, want)
+			scope := slices.Sorted(slices.Values(got.Scope))
+			require.Equal(t, want, "OK "+got.Principal+" "+strconv.FormatInt(got.Expiry.UnixMilli(), 10)+" ["+strings.Join(scope, ", ")+"]", "config %d, %s", i, name)
+		}
+		t.Logf("config %d: Kafka and Spool accept %d of %d tokens", i, accepted, len(tokens))
+		require.NotZero(t, accepted)
+		v.Close()
 	}
 }

@@ -101,6 +101,7 @@ public class Oracle {
             case "scram-start": return scramStart(a);
             case "oauth-cir": return oauthCir(a[0]);
             case "oauth-unsecured": return oauthUnsecured(a);
+            case "jwt-broker": return jwtBroker(a);
             case "scram-step": return scramStep(a[0]);
             default: throw new IllegalArgumentException("unknown command " + cmd);
         }
@@ -247,6 +248,37 @@ public class Oracle {
         if (cb.token() == null)
             return "ERROR " + cb.errorStatus() + " " + cb.errorScope();
         return "OK " + cb.token().principalName() + " " + cb.token().lifetimeMs() + " " + new java.util.TreeSet<>(cb.token().scope());
+    }
+
+    // jwt-broker jwks audiences issuer skewSeconds token: Kafka's
+    // BrokerJwtValidator (jose4j) with a resolver over the JWKS, at the real
+    // clock. audiences is comma-separated; empty strings mean unset.
+    static String jwtBroker(String[] a) throws Exception {
+        List<org.jose4j.jwk.JsonWebKey> keys = new org.jose4j.jwk.JsonWebKeySet(a[0]).getJsonWebKeys();
+        org.jose4j.keys.resolvers.JwksVerificationKeyResolver inner = new org.jose4j.keys.resolvers.JwksVerificationKeyResolver(keys);
+        org.apache.kafka.common.security.oauthbearer.internals.secured.CloseableVerificationKeyResolver resolver =
+            new org.apache.kafka.common.security.oauthbearer.internals.secured.CloseableVerificationKeyResolver() {
+                public java.security.Key resolveKey(org.jose4j.jws.JsonWebSignature jws, List<org.jose4j.jwx.JsonWebStructure> nesting)
+                        throws org.jose4j.lang.UnresolvableKeyException {
+                    return inner.resolveKey(jws, nesting);
+                }
+            };
+        Constructor<?> ctor = org.apache.kafka.common.security.oauthbearer.BrokerJwtValidator.class
+            .getDeclaredConstructor(org.apache.kafka.common.security.oauthbearer.internals.secured.CloseableVerificationKeyResolver.class);
+        ctor.setAccessible(true);
+        org.apache.kafka.common.security.oauthbearer.BrokerJwtValidator v =
+            (org.apache.kafka.common.security.oauthbearer.BrokerJwtValidator) ctor.newInstance(resolver);
+        Map<String, Object> conf = new HashMap<>();
+        List<String> aud = new ArrayList<>();
+        for (String s : a[1].split(",")) if (!s.isEmpty()) aud.add(s);
+        conf.put("sasl.oauthbearer.expected.audience", aud);
+        conf.put("sasl.oauthbearer.expected.issuer", a[2].isEmpty() ? null : a[2]);
+        conf.put("sasl.oauthbearer.clock.skew.seconds", a[3].isEmpty() ? 30 : Integer.parseInt(a[3]));
+        conf.put("sasl.oauthbearer.scope.claim.name", "scope");
+        conf.put("sasl.oauthbearer.sub.claim.name", "sub");
+        v.configure(conf, "OAUTHBEARER", Collections.emptyList());
+        org.apache.kafka.common.security.oauthbearer.OAuthBearerToken t = v.validate(a[4]);
+        return "OK " + t.principalName() + " " + t.lifetimeMs() + " " + new java.util.TreeSet<>(t.scope());
     }
 
     // scram-start mechanism user password tokenauth: the client-first message.

@@ -16,9 +16,13 @@ import (
 const (
 	RecoveryPointCheckpointFile  = "recovery-point-offset-checkpoint"
 	LogStartOffsetCheckpointFile = "log-start-offset-checkpoint"
-	LeaderEpochCheckpointFile    = "leader-epoch-checkpoint"
-	CleanShutdownFile            = ".kafka_cleanshutdown"
-	checkpointVersion            = 0
+	// ReplicationOffsetCheckpointFile holds each partition's high
+	// watermark (Kafka's ReplicaManager writes it; here the Manager does,
+	// from the values package replication keeps in each Log).
+	ReplicationOffsetCheckpointFile = "replication-offset-checkpoint"
+	LeaderEpochCheckpointFile       = "leader-epoch-checkpoint"
+	CleanShutdownFile               = ".kafka_cleanshutdown"
+	checkpointVersion               = 0
 )
 
 // TopicPartition names one partition.

@@ -23,6 +23,10 @@ var (
 	ErrBatchTooLarge = errors.New("storage: batches larger than the segment size")
 	// ErrUnexpectedOffset means a follower append does not continue the log.
 	ErrUnexpectedOffset = errors.New("storage: unexpected append offset")
+	// ErrInvalidLeaderEpoch means a leader append came without a leader
+	// epoch (negative): every batch a leader writes records the epoch it
+	// was written under, which truncation by OffsetForLeaderEpoch relies on.
+	ErrInvalidLeaderEpoch = errors.New("storage: leader append without a leader epoch")
 	// ErrClosed is returned by operations on a closed Log or Manager.
 	ErrClosed = errors.New("storage: closed")
 	// ErrLogExists and ErrLogNotFound are returned by the Manager.

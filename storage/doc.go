@@ -15,6 +15,7 @@
 //	  .kafka_cleanshutdown                 empty; written by Manager.Close
 //	  recovery-point-offset-checkpoint     offset checkpoint (below)
 //	  log-start-offset-checkpoint          offset checkpoint (below)
+//	  replication-offset-checkpoint        offset checkpoint: high watermarks
 //	  cleaner-offset-checkpoint            offset checkpoint: first dirty offset of compacted logs
 //	  <topic>-<partition>/
 //	    00000000000000000000.log           batches
@@ -72,7 +73,8 @@
 // # Checkpoint files (Kafka's text format, written to <name>.tmp, fsynced,
 // renamed over <name>, directory fsynced)
 //
-//	recovery-point-offset-checkpoint, log-start-offset-checkpoint:
+//	recovery-point-offset-checkpoint, log-start-offset-checkpoint,
+//	replication-offset-checkpoint:
 //	  0                          version
 //	  2                          number of entries
 //	  orders 0 1200              topic partition offset
@@ -83,6 +85,12 @@
 //	  2                          number of entries
 //	  3 0                        leader epoch, its start offset
 //	  5 640
+//
+// replication-offset-checkpoint keeps each partition's high watermark across
+// restarts: the Manager rewrites it every HighWatermarkCheckpointInterval
+// (replica.high.watermark.checkpoint.interval.ms, when a value changed) and
+// at Close, and a log opens with min(checkpoint, log end offset). Package
+// replication decides the value; storage only keeps it.
 //
 // The leader epoch cache lives in memory; leader-epoch-checkpoint is written
 // only when the log is flushed (before the recovery point moves) and after a

@@ -30,6 +30,11 @@ type OpenOptions struct {
 	RecoveryPoint int64
 	// LogStartOffset is the checkpointed log start offset.
 	LogStartOffset int64
+	// HighWatermark is the checkpointed high watermark
+	// (replication-offset-checkpoint); the log starts with it clamped to
+	// [LogStartOffset, LogEndOffset], as Kafka's Partition does when it
+	// creates the log.
+	HighWatermark int64
 	// Metrics, if not nil, receives fsync times, rolls and deletions.
 	Metrics *Metrics
 }
@@ -398,14 +403,15 @@ func (l *Log) prepareActiveSegmentLocked(opts OpenOptions, cfg *Config) error {
 }
 
 // deriveOffsetsLocked sets the log end offset from the last segment, the log
-// start offset from opts within the segments, the high watermark to the log
-// start (replication moves it up) and the recovery point from opts, and
+// start offset from opts within the segments, the high watermark to the
+// checkpointed one within [log start, log end] (replication moves it up) and
+// the recovery point from opts, and
 // trims the leader epochs to the offsets the log holds.
 func (l *Log) deriveOffsetsLocked(opts OpenOptions) error {
 	segs := l.segments
 	l.logEndOffset = segs[len(segs)-1].nextOffset
 	l.logStartOffset = min(max(opts.LogStartOffset, segs[0].baseOffset), l.logEndOffset)
-	l.highWatermark = l.logStartOffset
+	l.highWatermark = min(max(opts.HighWatermark, l.logStartOffset), l.logEndOffset)
 	l.recoveryPoint.Store(min(max(opts.RecoveryPoint, 0), l.logEndOffset))
 	// Start before end: entries of a checkpoint older than a
 	// TruncateFullyAndStartAt all lie below the new start; moved up to it,
@@ -545,14 +551,30 @@ func (l *Log) HighWatermark() int64 {
 }
 
 // SetHighWatermark sets the high watermark, clamped to [LogStartOffset,
-// LogEndOffset], and returns the value stored. A single-node broker calls it
-// with LogEndOffset after each append and after opening the log (the
-// checkpointed value, if any, is the broker's, not this package's).
+// LogEndOffset], and returns the value stored. A follower sets the leader's
+// high watermark it learned (package replication decides the value; the
+// checkpointed one comes in through OpenOptions).
 func (l *Log) SetHighWatermark(offset int64) int64 {
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
 	l.highWatermark = min(max(offset, l.logStartOffset), l.logEndOffset)
 	return l.highWatermark
+}
+
+// MaybeIncrementHighWatermark moves the high watermark up to offset (clamped
+// to LogEndOffset), never down, and reports the previous value and whether
+// it moved: a leader's high watermark only grows (Kafka's
+// UnifiedLog.maybeIncrementHighWatermark).
+func (l *Log) MaybeIncrementHighWatermark(offset int64) (int64, bool) {
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
+	old := l.highWatermark
+	offset = min(offset, l.logEndOffset)
+	if offset <= old {
+		return old, false
+	}
+	l.highWatermark = offset
+	return old, true
 }
 
 // RecoveryPoint is the offset below which everything was fsynced.
@@ -611,8 +633,13 @@ type AppendHook func(batch []byte, h records.Header) error
 // Append appends already-validated v2 batches as the leader: it rewrites
 // each batch's BaseOffset and PartitionLeaderEpoch in place (outside the
 // CRC, so nothing is re-encoded) and writes the bytes as they are.
-// hook may be nil.
+// hook may be nil. A negative leaderEpoch (a caller that is not, or no
+// longer, the leader) is ErrInvalidLeaderEpoch and writes nothing.
 func (l *Log) Append(batches []byte, leaderEpoch int32, hook AppendHook) (AppendInfo, error) {
+	if leaderEpoch < 0 {
+		return AppendInfo{FirstOffset: -1, LastOffset: -1, MaxTimestamp: -1, OffsetOfMaxTimestamp: -1, LogAppendTime: -1},
+			fmt.Errorf("storage: append to %s: %w: %d", l.tp, ErrInvalidLeaderEpoch, leaderEpoch)
+	}
 	return l.append(batches, true, leaderEpoch, hook)
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,11 @@ type ManagerConfig struct {
 	// CheckpointInterval is log.flush.offset.checkpoint.interval.ms and
 	// log.flush.start.offset.checkpoint.interval.ms (60s).
 	CheckpointInterval time.Duration
+	// HighWatermarkCheckpointInterval is
+	// replica.high.watermark.checkpoint.interval.ms (5s): how often each
+	// dir's replication-offset-checkpoint is rewritten (only when a high
+	// watermark changed). Close writes it too.
+	HighWatermarkCheckpointInterval time.Duration
 	// Registerer, if not nil, gets the storage metrics.
 	Registerer prometheus.Registerer
 	// ProducerIDExpiration is producer.id.expiration.ms (1 day): producer
@@ -72,6 +78,12 @@ type Manager struct {
 	perDir map[string]int
 
 	cleaner *logCleaner // nil unless CleanerEnable
+
+	// hwMu serializes replication-offset-checkpoint writes; lastHW is
+	// what each dir's file holds, so an unchanged one is not rewritten
+	// (and fsynced) every interval. Taken alone, never with mu.
+	hwMu   sync.Mutex
+	lastHW map[string]map[TopicPartition]int64
 }
 
 // NewManager opens every log found in cfg.Dirs (recovering them when a dir
@@ -93,6 +105,9 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Minute
 	}
+	if cfg.HighWatermarkCheckpointInterval <= 0 {
+		cfg.HighWatermarkCheckpointInterval = 5 * time.Second
+	}
 	if cfg.ProducerIDExpiration <= 0 {
 		cfg.ProducerIDExpiration = 24 * time.Hour
 	}
@@ -108,6 +123,7 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 	m := &Manager{
 		cfg: cfg, logger: logger,
 		logs: map[TopicPartition]*Log{}, dirOf: map[TopicPartition]string{}, perDir: map[string]int{},
+		lastHW: map[string]map[TopicPartition]int64{},
 	}
 	if cfg.Registerer != nil {
 		var err error
@@ -142,6 +158,11 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 			m.logger.Error("writing checkpoints", zap.Error(err))
 		}
 	})
+	m.goLoop(ctx, cfg.HighWatermarkCheckpointInterval, func(time.Time) {
+		if err := m.CheckpointHighWatermarks(); err != nil {
+			m.logger.Error("writing high watermark checkpoints", zap.Error(err))
+		}
+	})
 	return m, nil
 }
 
@@ -162,6 +183,15 @@ func (m *Manager) loadDir(dir string) error {
 		m.logger.Warn("unreadable log start offset checkpoint", zap.String("dir", dir), zap.Error(err))
 		starts = nil
 	}
+	// A missing or unreadable high watermark checkpoint starts every log
+	// at its log start offset, as Kafka does (a leader with ISR {self}
+	// moves it to the log end offset at once).
+	hws, err := ReadOffsetCheckpoint(filepath.Join(dir, ReplicationOffsetCheckpointFile))
+	if err != nil {
+		m.logger.Warn("unreadable high watermark checkpoint", zap.String("dir", dir), zap.Error(err))
+		hws = nil
+	}
+	loaded := map[TopicPartition]int64{}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("storage: log dir %s: %w", dir, err)
@@ -185,13 +215,19 @@ func (m *Manager) loadDir(dir string) error {
 			return fmt.Errorf("storage: %s found in two log dirs", tp)
 		}
 		l, err := OpenLog(path, m.cfg.Default, OpenOptions{
-			CleanShutdown: clean, RecoveryPoint: rps[tp], LogStartOffset: starts[tp], Metrics: m.metrics,
+			CleanShutdown: clean, RecoveryPoint: rps[tp], LogStartOffset: starts[tp], HighWatermark: hws[tp], Metrics: m.metrics,
 		}, m.logger)
 		if err != nil {
 			return err
 		}
 		m.logs[tp], m.dirOf[tp] = l, dir
 		m.perDir[dir]++
+		if hw, ok := hws[tp]; ok && hw == l.HighWatermark() {
+			loaded[tp] = hw
+		}
+	}
+	if len(loaded) == len(hws) {
+		m.lastHW[dir] = loaded // the file already says this: no rewrite until one moves
 	}
 	// The marker goes only after loading: a crash now must recover again.
 	if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -385,6 +421,35 @@ func (m *Manager) writeCheckpoints() error {
 	return nil
 }
 
+// CheckpointHighWatermarks writes each dir's replication-offset-checkpoint
+// with the high watermark of every log in it, skipping a dir whose values
+// are what its file already holds. Safe to call concurrently; the Manager
+// calls it every HighWatermarkCheckpointInterval and from Close.
+func (m *Manager) CheckpointHighWatermarks() error {
+	m.mu.Lock()
+	hws := map[string]map[TopicPartition]int64{}
+	for _, d := range m.cfg.Dirs {
+		hws[d] = map[TopicPartition]int64{}
+	}
+	for tp, l := range m.logs {
+		hws[m.dirOf[tp]][tp] = l.HighWatermark()
+	}
+	m.mu.Unlock()
+	m.hwMu.Lock()
+	defer m.hwMu.Unlock()
+	for _, d := range m.cfg.Dirs {
+		if last, ok := m.lastHW[d]; ok && maps.Equal(last, hws[d]) {
+			continue
+		}
+		if err := WriteOffsetCheckpoint(filepath.Join(d, ReplicationOffsetCheckpointFile), hws[d]); err != nil {
+			delete(m.lastHW, d)
+			return err
+		}
+		m.lastHW[d] = hws[d]
+	}
+	return nil
+}
+
 // closeParallelism is how many logs Close closes at once. Closing a log
 // that took writes costs fsyncs (producer snapshot, segment, indexes);
 // issued together they share the file system's journal commits instead of
@@ -428,6 +493,9 @@ func (m *Manager) Close() error {
 	m.wg.Wait()
 	errs := closeLogs(m.Logs())
 	if err := m.writeCheckpoints(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.CheckpointHighWatermarks(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

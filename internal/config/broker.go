@@ -110,6 +110,9 @@ type Broker struct {
 	ReplicaFetchResponseMaxBytes int32
 	ReplicaFetchBackoffMs        int32
 	NumReplicaFetchers           int32
+	// ReplicaHighWatermarkCheckpointIntervalMs is
+	// replica.high.watermark.checkpoint.interval.ms.
+	ReplicaHighWatermarkCheckpointIntervalMs int64
 
 	// Groups and offsets.
 	OffsetsTopicNumPartitions        int32
@@ -403,6 +406,7 @@ func (b *Broker) fill(r *resolver) {
 	b.ReplicaFetchResponseMaxBytes = r.i32("replica.fetch.response.max.bytes")
 	b.ReplicaFetchBackoffMs = r.i32("replica.fetch.backoff.ms")
 	b.NumReplicaFetchers = r.i32("num.replica.fetchers")
+	b.ReplicaHighWatermarkCheckpointIntervalMs = r.i64("replica.high.watermark.checkpoint.interval.ms")
 
 	b.OffsetsTopicNumPartitions = r.i32("offsets.topic.num.partitions")
 	b.OffsetsTopicReplicationFactor = r.i16("offsets.topic.replication.factor")

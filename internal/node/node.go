@@ -132,6 +132,8 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		CleanerEnable:             cfg.LogCleanerEnable,
 		CleanerBackoff:            time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
 		CleanerDedupeBufferSize:   cfg.LogCleanerDedupeBufferSize,
+
+		HighWatermarkCheckpointInterval: time.Duration(cfg.ReplicaHighWatermarkCheckpointIntervalMs) * time.Millisecond,
 	}, log.Named("storage"))
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)

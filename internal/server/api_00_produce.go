@@ -26,6 +26,7 @@ func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.Pr
 	if req.Acks == 0 {
 		return nil, nil
 	}
+	pc.awaitAcks(ctx, req.TimeoutMs)
 	return pc.resp, nil
 }
 
@@ -83,6 +84,7 @@ func (b *Broker) handleProduceBody(ctx context.Context, rc *reqCtx, body *protoc
 	if head.Acks == 0 {
 		return nil, nil
 	}
+	pc.awaitAcks(ctx, head.TimeoutMs)
 	return pc.resp, nil
 }
 
@@ -96,6 +98,15 @@ type produceCall struct {
 	acksValid       bool
 	img             *controller.MetadataImage
 	resp            *protocol.ProduceResponse
+	// pending are the acks=all appends not yet committed (awaitAcks).
+	pending []pendingAck
+}
+
+// pendingAck is an appended partition waiting for the high watermark:
+// its place in resp.
+type pendingAck struct {
+	topic, partition int
+	res              *replication.AppendResult
 }
 
 func (b *Broker) newProduceCall(rc *reqCtx, transactionalID *protocol.TransactionalID, acks int16) *produceCall {
@@ -113,6 +124,7 @@ type produceTopic struct {
 	name  string
 	idErr int16 // v13+: the topic ID is unknown
 	resp  protocol.ProduceResponseTopicProduceResponse
+	acks  []pendingAck // partition indexes into resp
 }
 
 func (pc *produceCall) topic(name protocol.TopicName, id protocol.UUID) *produceTopic {
@@ -144,7 +156,9 @@ func (t *produceTopic) partition(index int32, recs []byte) {
 	case t.idErr != 0:
 		pr.ErrorCode = t.idErr
 	default:
-		pc.b.produceTo(pc.rc, pc.transactionalID, pc.acks, t.name, &pr, recs)
+		if res := pc.b.produceTo(pc.rc, pc.transactionalID, pc.acks, t.name, &pr, recs); res != nil {
+			t.acks = append(t.acks, pendingAck{partition: len(t.resp.PartitionResponses), res: res})
+		}
 	}
 	if pr.ErrorCode != 0 {
 		pc.b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
@@ -153,32 +167,56 @@ func (t *produceTopic) partition(index int32, recs []byte) {
 }
 
 func (pc *produceCall) endTopic(t *produceTopic) {
+	for _, a := range t.acks {
+		a.topic = len(pc.resp.Responses)
+		pc.pending = append(pc.pending, a)
+	}
 	pc.resp.Responses = append(pc.resp.Responses, t.resp)
 }
 
-// produceTo validates and appends one partition's records, filling pr.
-func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID, acks int16, topic string, pr *protocol.ProduceResponsePartitionProduceResponse, recs []byte) {
+// awaitAcks waits, up to the request's timeout, until the high watermark
+// covers every acks=all append (Kafka's DelayedProduce); a partition not
+// committed in time gets REQUEST_TIMED_OUT, one whose leadership moved
+// NOT_LEADER_OR_FOLLOWER.
+func (pc *produceCall) awaitAcks(ctx context.Context, timeoutMs int32) {
+	if len(pc.pending) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(max(timeoutMs, 0))*time.Millisecond)
+	defer cancel()
+	for _, a := range pc.pending {
+		if err := a.res.Wait(ctx); err != nil {
+			pr := &pc.resp.Responses[a.topic].PartitionResponses[a.partition]
+			pr.ErrorCode = replicationErrorCode(err)
+			pc.b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
+		}
+	}
+}
+
+// produceTo validates and appends one partition's records, filling pr. It
+// returns the append when acks=all must still wait for the high watermark.
+func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID, acks int16, topic string, pr *protocol.ProduceResponsePartitionProduceResponse, recs []byte) *replication.AppendResult {
 	p := b.partition(topic, pr.Index)
 	if p == nil {
 		pr.ErrorCode = b.missingPartitionCode(topic, pr.Index)
-		return
+		return nil
 	}
-	if !p.isLeader() {
+	if !p.IsLeader() {
 		pr.ErrorCode = errcode.NotLeaderOrFollower
-		return
+		return nil
 	}
-	settings := p.settings.Load()
+	settings := p.Settings()
 	// Kafka checks min.insync.replicas as the leader's append begins,
 	// before the records are validated; like Kafka, the answer carries no
-	// error message.
-	if err := replication.CheckMinISR(acks, int(p.isrSize.Load()), int(p.replicaCount.Load()), int(settings.MinInsyncReplicas)); err != nil {
+	// error message. AppendAsLeader checks again under the partition lock.
+	if err := p.CheckMinISR(acks); err != nil {
 		pr.ErrorCode = errcode.NotEnoughReplicas
-		return
+		return nil
 	}
 	batches, sum, code, msg := b.validateProduce(rc.v, recs, settings.MaxMessageBytes, settings.SegmentBytes)
 	if code != 0 {
 		pr.ErrorCode, pr.ErrorMessage = code, &msg
-		return
+		return nil
 	}
 	now := time.Now().UnixMilli()
 	logAppendTime := settings.MessageTimestampType == "LogAppendTime"
@@ -194,8 +232,8 @@ func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID
 		// log start offset is reported as Kafka reports it for a batch its
 		// LogValidator refused.
 		pr.ErrorCode, pr.ErrorMessage, pr.RecordErrors = rej.code, &rej.message, rej.records
-		pr.LogStartOffset = p.log.LogStartOffset()
-		return
+		pr.LogStartOffset = p.Log().LogStartOffset()
+		return nil
 	}
 	if logAppendTime {
 		for batch := range records.Batches(batches) {
@@ -205,28 +243,33 @@ func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID
 	hook, release, code := b.txnVerifyHook(rc, transactionalID, topic, p, batches)
 	if code != 0 {
 		pr.ErrorCode = code
-		return
+		return nil
 	}
 	defer release()
-	info, err := p.log.Append(batches, p.leaderEpoch.Load(), hook)
-	var dup *storage.DuplicateBatchError
-	if errors.As(err, &dup) {
+	info, err := p.AppendAsLeader(batches, replication.AppendOptions{RequiredAcks: acks, Hook: hook})
+	if err != nil {
+		pr.ErrorCode = replicationErrorCode(err)
+		if !errors.Is(err, replication.ErrNotEnoughReplicas) && !errors.Is(err, replication.ErrNotLeader) {
+			msg := err.Error() // Kafka sends none with these two
+			pr.ErrorMessage = &msg
+		}
+		return nil
+	}
+	var pending *replication.AppendResult
+	if !info.Done() {
+		res := info // only a waiting append escapes to the heap
+		pending = &res
+	} else if err := info.Wait(context.Background()); err != nil {
+		pr.ErrorCode = replicationErrorCode(err)
+		return nil
+	}
+	if info.Duplicate {
 		// A retry of a batch already in the log: answer as the original
 		// append was answered, without appending again.
-		pr.BaseOffset = dup.FirstOffset
-		pr.LogStartOffset = p.log.LogStartOffset()
-		return
+		pr.BaseOffset = info.FirstOffset
+		pr.LogStartOffset = p.Log().LogStartOffset()
+		return pending
 	}
-	if err != nil {
-		pr.ErrorCode = storageErrorCode(err)
-		msg := err.Error()
-		pr.ErrorMessage = &msg
-		return
-	}
-	// A single-replica partition commits on append; replication moves the
-	// high watermark itself.
-	p.log.SetHighWatermark(info.LastOffset + 1)
-	p.waiters.wake()
 	b.metrics.bytesIn.Add(float64(info.Bytes))
 	b.metrics.messagesIn.Add(float64(info.LastOffset - info.FirstOffset + 1))
 	pr.BaseOffset = info.FirstOffset
@@ -234,6 +277,7 @@ func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID
 	if logAppendTime {
 		pr.LogAppendTimeMs = now
 	}
+	return pending
 }
 
 // validateProduce checks a partition's batches as Kafka's LogValidator

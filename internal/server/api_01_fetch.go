@@ -2,13 +2,13 @@ package server
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"time"
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
 
@@ -21,7 +21,7 @@ const (
 // fetchRead is one partition's share of a fetch in progress.
 type fetchRead struct {
 	fp      *fetchPartition
-	p       *Partition
+	p       *replication.Partition
 	topic   string
 	code    int16
 	res     storage.ReadResult
@@ -30,17 +30,26 @@ type fetchRead struct {
 	// aborted lists, for read_committed, the aborted transactions that
 	// overlap the data read.
 	aborted []storage.AbortedTxn
+	// diverging, for a fetcher whose last fetched epoch ended earlier
+	// here, is where (it must truncate).
+	diverging *replication.EpochEndOffset
+}
+
+// fetcher is who sends a Fetch: a consumer (replicaID -1) or a follower
+// replica and its broker epoch (-1 before v15).
+type fetcher struct {
+	replicaID   int32
+	brokerEpoch int64
+	isolation   int8
 }
 
 func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.FetchRequest) (*protocol.FetchResponse, error) {
 	resp := &protocol.FetchResponse{}
-	if req.ReplicaID >= 0 || req.ReplicaState.ReplicaID >= 0 {
-		// Follower fetches arrive with the replication layer; a client must
-		// not claim to be a replica.
-		resp.ErrorCode = errcode.NotLeaderOrFollower
-		if rc.v < 7 {
-			resp.ErrorCode = 0
-		}
+	// A follower reads to the log end and its fetch records its progress
+	// (replication.Partition.Read); a consumer reads to the high watermark.
+	who := fetcher{replicaID: int32(req.ReplicaID), brokerEpoch: -1, isolation: req.IsolationLevel}
+	if rc.v >= 15 {
+		who.replicaID, who.brokerEpoch = int32(req.ReplicaState.ReplicaID), req.ReplicaState.ReplicaEpoch
 	}
 	plan, code := b.fetchSessions.plan(req, rc.v)
 	if code != 0 {
@@ -69,8 +78,9 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 	}
 
 	var wake chan struct{}
+	replica := who.replicaID >= 0
 	for {
-		total, anyErr := b.readAll(reads, maxBytes, req.IsolationLevel)
+		total, anyErr := b.readAll(reads, maxBytes, who)
 		if total >= int(req.MinBytes) || anyErr || maxWait <= 0 || ctx.Err() != nil {
 			break
 		}
@@ -83,20 +93,27 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 		}
 		for i := range reads {
 			if reads[i].p != nil {
-				reads[i].p.waiters.add(wake)
+				reads[i].p.WatchFetch(wake, replica)
 			}
 		}
-		t := time.NewTimer(left)
-		select {
-		case <-wake:
-		case <-t.C:
-		case <-ctx.Done():
+		// Read again once watching: an append or high watermark move
+		// between the read and the registration would wake no one.
+		if total, anyErr = b.readAll(reads, maxBytes, who); total < int(req.MinBytes) && !anyErr {
+			t := time.NewTimer(left)
+			select {
+			case <-wake:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
 		}
-		t.Stop()
 		for i := range reads {
 			if reads[i].p != nil {
-				reads[i].p.waiters.remove(wake)
+				reads[i].p.UnwatchFetch(wake, replica)
 			}
+		}
+		if total >= int(req.MinBytes) || anyErr {
+			break
 		}
 	}
 	b.buildFetchResponse(rc, resp, reads, plan.incremental, req.IsolationLevel)
@@ -122,13 +139,13 @@ func (b *Broker) resolveFetch(img *controller.MetadataImage, v int16, r *fetchRe
 		r.code = b.missingPartitionCode(r.topic, k.partition)
 		return
 	}
-	r.current, r.code = r.p.checkLeader(r.fp.leaderEpoch)
+	r.current, r.code = leaderCheck(r.p, r.fp.leaderEpoch)
 }
 
 // readAll locates the data each partition would return now, without reading
 // it, and returns the total size and whether any partition has an error.
 // The first partition with data may exceed the limits by one batch (KIP-74).
-func (b *Broker) readAll(reads []fetchRead, maxBytes int, isolation int8) (int, bool) {
+func (b *Broker) readAll(reads []fetchRead, maxBytes int, who fetcher) (int, bool) {
 	total := 0
 	anyErr := false
 	for i := range reads {
@@ -138,12 +155,6 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, isolation int8) (int, 
 			continue
 		}
 		r.code = 0
-		hw := r.p.log.HighWatermark()
-		r.lso = min(r.p.log.LastStableOffset(), hw)
-		bound := hw
-		if isolation == readCommitted {
-			bound = r.lso
-		}
 		limit := int(r.fp.maxBytes)
 		if rest := maxBytes - total; rest < limit {
 			limit = rest
@@ -151,23 +162,29 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, isolation int8) (int, 
 		if limit < 0 {
 			limit = 0
 		}
-		res, err := r.p.log.Read(r.fp.fetchOffset, limit, bound, total == 0)
-		r.res = res
+		info, err := r.p.Read(replication.ReadOptions{
+			FetchOffset: r.fp.fetchOffset, MaxBytes: limit, MinOneBatch: total == 0,
+			Isolation: replication.Isolation(who.isolation), ReplicaID: who.replicaID, BrokerEpoch: who.brokerEpoch,
+			LogStartOffset: r.fp.logStartOffset, CurrentLeaderEpoch: r.fp.leaderEpoch, LastFetchedEpoch: r.fp.lastFetchEpoch,
+		})
+		r.res, r.lso, r.aborted, r.diverging = info.ReadResult, info.LastStableOffset, info.Aborted, info.DivergingEpoch
 		if err != nil {
-			if errors.Is(err, storage.ErrOffsetOutOfRange) {
-				r.code = errcode.OffsetOutOfRange
-			} else {
+			switch r.code = replicationErrorCode(err); r.code {
+			case errcode.OffsetOutOfRange:
+			case errcode.FencedLeaderEpoch, errcode.UnknownLeaderEpoch, errcode.NotLeaderOrFollower:
+				r.current, _ = r.p.CheckLeader(-1)
+			default:
 				r.code = errcode.KafkaStorageError
 				b.log.Sugar().Warnw("fetch read failed", "topic", r.topic, "partition", r.fp.key.partition, "error", err)
 			}
 			anyErr = true
 			continue
 		}
-		r.aborted = nil
-		if isolation == readCommitted && res.Size > 0 {
-			r.aborted = r.p.log.AbortedTransactions(r.fp.fetchOffset, bound)
+		if r.diverging != nil {
+			anyErr = true // answer at once: the fetcher must truncate
+			continue
 		}
-		total += res.Size
+		total += r.res.Size
 	}
 	return total, anyErr
 }
@@ -210,6 +227,9 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 			PreferredReadReplica: -1,
 		}
 		pd.DivergingEpoch.Epoch, pd.DivergingEpoch.EndOffset = -1, -1
+		if r.diverging != nil && r.code == 0 {
+			pd.DivergingEpoch.Epoch, pd.DivergingEpoch.EndOffset = r.diverging.Epoch, r.diverging.EndOffset
+		}
 		pd.CurrentLeader.LeaderID, pd.CurrentLeader.LeaderEpoch = -1, -1
 		pd.SnapshotID.EndOffset, pd.SnapshotID.Epoch = -1, -1
 		hasRecords := false
@@ -227,7 +247,7 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 			// A segment closed since readAll (truncated, or the log
 			// closed) fails the pin: the partition goes without records
 			// and the client fetches again.
-			if r.res.Size > 0 && r.res.Pin() {
+			if r.diverging == nil && r.res.Size > 0 && r.res.Pin() {
 				hasRecords = true
 				rc.records = append(rc.records, outRecords{regions: r.res.Regions, size: r.res.Size})
 				b.metrics.bytesOut.Add(float64(r.res.Size))

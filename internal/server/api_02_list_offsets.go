@@ -7,6 +7,7 @@ import (
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/replication"
 )
 
 // Special ListOffsets timestamps.
@@ -52,12 +53,12 @@ func (b *Broker) listOffset(v int16, topic string, isolation int8, rp *protocol.
 		pr.ErrorCode = b.missingPartitionCode(topic, rp.PartitionIndex)
 		return
 	}
-	epoch, code := p.checkLeader(rp.CurrentLeaderEpoch)
+	epoch, code := leaderCheck(p, rp.CurrentLeaderEpoch)
 	if code != 0 {
 		pr.ErrorCode = code
 		return
 	}
-	l := p.log
+	l := p.Log()
 	switch ts := rp.Timestamp; {
 	case ts == latestTimestamp:
 		pr.Offset = l.HighWatermark()
@@ -94,10 +95,10 @@ func (b *Broker) listOffset(v int16, topic string, isolation int8, rp *protocol.
 // exactRecord finds, from the batch holding offset onward, the first record
 // matching, as Kafka answers timestamp lookups with a record's offset and
 // timestamp (not its batch's).
-func (b *Broker) exactRecord(p *Partition, offset int64, match func(*records.Record) bool, pr *protocol.ListOffsetsResponseListOffsetsPartitionResponse) {
-	hw := p.log.HighWatermark()
+func (b *Broker) exactRecord(p *replication.Partition, offset int64, match func(*records.Record) bool, pr *protocol.ListOffsetsResponseListOffsetsPartitionResponse) {
+	hw := p.Log().HighWatermark()
 	for offset < hw {
-		res, err := p.log.Read(offset, 1, hw, true)
+		res, err := p.Log().Read(offset, 1, hw, true)
 		if err != nil || res.Size == 0 {
 			return
 		}
@@ -133,9 +134,9 @@ func (b *Broker) exactRecord(p *Partition, offset int64, match func(*records.Rec
 }
 
 // epochAt is the leader epoch under which offset was written.
-func epochAt(p *Partition, offset int64) int32 {
+func epochAt(p *replication.Partition, offset int64) int32 {
 	epoch := int32(-1)
-	for _, e := range p.log.LeaderEpochCache().Entries() {
+	for _, e := range p.Log().LeaderEpochCache().Entries() {
 		if e.StartOffset > offset {
 			break
 		}

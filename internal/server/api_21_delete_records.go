@@ -35,11 +35,11 @@ func (b *Broker) deleteRecords(topic string, partition int32, offset int64, pr *
 		pr.ErrorCode = b.missingPartitionCode(topic, partition)
 		return
 	}
-	if !p.isLeader() {
+	if !p.IsLeader() {
 		pr.ErrorCode = errcode.NotLeaderOrFollower
 		return
 	}
-	hw := p.log.HighWatermark()
+	hw := p.Log().HighWatermark()
 	if offset == deleteRecordsHighWatermark {
 		offset = hw
 	}
@@ -47,7 +47,7 @@ func (b *Broker) deleteRecords(topic string, partition int32, offset int64, pr *
 		pr.ErrorCode = errcode.OffsetOutOfRange
 		return
 	}
-	low, err := p.log.DeleteRecordsBefore(offset)
+	low, err := p.Log().DeleteRecordsBefore(offset)
 	if err != nil {
 		pr.ErrorCode = storageErrorCode(err)
 		return

@@ -30,9 +30,10 @@ func (b *Broker) endOffsetForEpoch(topic string, rp *protocol.OffsetForLeaderEpo
 		return
 	}
 	// Versions 0-1 have no CurrentLeaderEpoch; it decodes as -1 (no check).
-	if _, code := p.checkLeader(rp.CurrentLeaderEpoch); code != 0 {
-		pr.ErrorCode = code
+	e, err := p.EndOffsetForEpoch(rp.CurrentLeaderEpoch, rp.LeaderEpoch)
+	if err != nil {
+		pr.ErrorCode = replicationErrorCode(err)
 		return
 	}
-	pr.LeaderEpoch, pr.EndOffset = p.log.EndOffsetForEpoch(rp.LeaderEpoch)
+	pr.LeaderEpoch, pr.EndOffset = e.Epoch, e.EndOffset
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
 
@@ -32,10 +33,9 @@ type Broker struct {
 	// reconcileMu serializes reconcile.
 	reconcileMu sync.Mutex
 
-	// partitions hosted here, by topic-partition. Guarded by partMu; a
-	// *Partition is safe for concurrent use once published.
-	partMu     sync.RWMutex
-	partitions map[storage.TopicPartition]*Partition
+	// replicas owns the partitions hosted here (replication.Manager):
+	// leadership, ISR, high watermark, the one append and read paths.
+	replicas *replication.Manager
 
 	fetchSessions *fetchSessionCache
 	// txn is the transaction coordinator's glue (txn.go).
@@ -43,8 +43,6 @@ type Broker struct {
 	// groupCoord is the group coordinator (groups.go); the transaction
 	// glue hands it transactional offsets and their markers.
 	groupCoord *group.Coordinator
-	// leadershipHooks are called by reconcile (see OnLeadership).
-	leadershipHooks []LeadershipHook
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -52,8 +50,6 @@ type Broker struct {
 }
 
 // partition returns the hosted partition, or nil.
-func (b *Broker) partition(topic string, p int32) *Partition {
-	b.partMu.RLock()
-	defer b.partMu.RUnlock()
-	return b.partitions[storage.TopicPartition{Topic: topic, Partition: p}]
+func (b *Broker) partition(topic string, p int32) *replication.Partition {
+	return b.replicas.Get(topic, p)
 }

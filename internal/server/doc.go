@@ -7,7 +7,8 @@
 //	nodeBroker    the broker role internal/node starts (NewNodeBroker)
 //	Server        listeners; one conn per client connection
 //	conn          reader → handler → writer goroutines (conn.go)
-//	Broker        hosted partitions, metadata image, handler table
+//	Broker        metadata image, handler table; hosted partitions are a
+//	              replication.Manager's (leadership, ISR, high watermark)
 //	api_NN_*.go   one file per API key: NN is the key (00 Produce, 01 Fetch, ...)
 //	groups.go     group coordinator glue (__consumer_offsets)
 //	txn*.go       transaction coordinator and producer-id glue (__transaction_state)
@@ -38,9 +39,10 @@
 // member's or an observer's) is the truth for topics, partitions, configs
 // and brokers. Broker.reconcile follows each new image: it opens the logs
 // of partitions assigned here, deletes those of deleted topics, applies
-// topic configs and leadership, and calls leadership hooks (coordinators
-// load their state from the partitions they lead). The first image the
-// broker applies holds its own registration, so it never mistakes a
+// topic configs, and hands each partition's leader, epochs, replicas and ISR
+// to replication.Manager.Apply, whose leadership hooks let coordinators load
+// their state from the partitions they lead. The first image the broker
+// applies holds its own registration, so it never mistakes a
 // not-yet-caught-up image for deleted topics. Metadata writes go through
 // b.ctrl (controller.Client): to the local controller when it is active,
 // forwarded to the active one otherwise; either way the write is in the
@@ -49,7 +51,10 @@
 //
 // # Concurrency
 //
-// Lock order is in docs/lock-order.md. A *Partition is safe for concurrent
-// use; its log serializes appends. Fetches wait on per-partition waitSets
-// woken by appends.
+// Lock order is in docs/lock-order.md. Every write to a partition this broker
+// leads goes through replication.Partition.AppendAsLeader (Produce, the group
+// and transaction coordinators, markers) and every Fetch read through
+// replication.Partition.Read; handlers decode, call, encode. Long-polling
+// fetches watch their partitions (Partition.WatchFetch): consumers are woken
+// when the high watermark moves, followers when the log grows.
 package server

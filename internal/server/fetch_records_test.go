@@ -206,13 +206,13 @@ func TestFetchSendfileAndCopyAgree(t *testing.T) {
 	for p := range int32(3) {
 		part := n.broker.partition(topic, p)
 		require.NotNil(t, part)
-		topicID = protocol.UUID(part.topicID)
-		res, err := part.log.Read(0, 1<<30, part.log.HighWatermark(), true)
+		topicID = protocol.UUID(part.TopicID())
+		res, err := part.Log().Read(0, 1<<30, part.Log().HighWatermark(), true)
 		require.NoError(t, err)
 		want[p], err = res.ReadInto(nil)
 		require.NoError(t, err)
 	}
-	require.Greater(t, len(n.broker.partition(topic, 0).log.Segments()), 1)
+	require.Greater(t, len(n.broker.partition(topic, 0).Log().Segments()), 1)
 
 	transports := fetchTransports(t, n)
 	for _, v := range []int16{4, 11, 12, 13, 16, 18} {

@@ -42,6 +42,7 @@ type fetchPartition struct {
 	maxBytes       int32
 	leaderEpoch    int32 // CurrentLeaderEpoch from the request
 	lastFetchEpoch int32
+	logStartOffset int64 // a follower's log start offset
 	// Last values sent, to decide whether an incremental response must
 	// include the partition.
 	sentHW, sentLSO, sentLogStart int64
@@ -135,7 +136,7 @@ func (c *fetchSessionCache) plan(req *protocol.FetchRequest, v int16) (fetchPlan
 	for _, np := range requestedPartitions(req, useIDs) {
 		if fp := s.index[np.key]; fp != nil {
 			fp.fetchOffset, fp.maxBytes = np.fetchOffset, np.maxBytes
-			fp.leaderEpoch, fp.lastFetchEpoch = np.leaderEpoch, np.lastFetchEpoch
+			fp.leaderEpoch, fp.lastFetchEpoch, fp.logStartOffset = np.leaderEpoch, np.lastFetchEpoch, np.logStartOffset
 			continue
 		}
 		s.index[np.key] = np
@@ -156,7 +157,7 @@ func requestedPartitions(req *protocol.FetchRequest, useIDs bool) []*fetchPartit
 			}
 			out = append(out, &fetchPartition{
 				key: k, fetchOffset: p.FetchOffset, maxBytes: p.PartitionMaxBytes,
-				leaderEpoch: p.CurrentLeaderEpoch, lastFetchEpoch: p.LastFetchedEpoch,
+				leaderEpoch: p.CurrentLeaderEpoch, lastFetchEpoch: p.LastFetchedEpoch, logStartOffset: p.LogStartOffset,
 				sentHW: -1, sentLSO: -1, sentLogStart: -1,
 			})
 		}

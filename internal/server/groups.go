@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/replication"
 )
 
 // groupGlue connects the group coordinator to this broker: it persists to
@@ -66,14 +68,12 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 }
 
 // groupTopics lists the topics of the current metadata image for KIP-848
-// subscriptions; internal topics are left out.
+// subscriptions, internal ones included: as in Kafka, a member may
+// subscribe to __consumer_offsets by name or by a regex matching it.
 func (b *Broker) groupTopics() []group.TopicMetadata {
 	img := b.image.Load()
 	var out []group.TopicMetadata
 	for _, t := range img.Topics() {
-		if t.Name == consumerOffsetsTopic {
-			continue
-		}
 		out = append(out, group.TopicMetadata{Name: t.Name, ID: protocol.UUID(t.ID), Partitions: int32(len(t.Partitions))})
 	}
 	return out
@@ -82,17 +82,18 @@ func (b *Broker) groupTopics() []group.TopicMetadata {
 // groupLog is group.Log over the hosted __consumer_offsets partitions.
 type groupLog struct{ b *Broker }
 
-func (l groupLog) leader(partition int32) (*Partition, error) {
+func (l groupLog) leader(partition int32) (*replication.Partition, error) {
 	p := l.b.partition(consumerOffsetsTopic, partition)
-	if p == nil || !p.isLeader() {
+	if p == nil || !p.IsLeader() {
 		return nil, fmt.Errorf("%s-%d: %w", consumerOffsetsTopic, partition, group.ErrNotLeader)
 	}
 	return p, nil
 }
 
-// Append writes recs as one batch. With a single replica the batch is
-// committed once appended; like Kafka, durability against power loss comes
-// from replication and the flush policy, not from an fsync per commit.
+// Append writes recs as one batch and returns once it is committed (the
+// high watermark covers it). Like Kafka, durability against power loss
+// comes from replication and the flush policy, not from an fsync per
+// commit.
 func (l groupLog) Append(ctx context.Context, partition int32, recs []records.Record) error {
 	p, err := l.leader(partition)
 	if err != nil {
@@ -102,13 +103,19 @@ func (l groupLog) Append(ctx context.Context, partition int32, recs []records.Re
 	if err != nil {
 		return fmt.Errorf("build __consumer_offsets batch: %w", err)
 	}
-	info, err := p.log.Append(batch, p.leaderEpoch.Load(), nil)
-	if err != nil {
-		return fmt.Errorf("append to %s-%d: %w", consumerOffsetsTopic, partition, err)
+	if _, err := appendCommitted(ctx, p, batch, nil); err != nil {
+		return groupAppendError(partition, err)
 	}
-	p.log.SetHighWatermark(info.LastOffset + 1)
-	p.waiters.wake()
 	return nil
+}
+
+// groupAppendError wraps an append error for the group coordinator, which
+// answers NOT_COORDINATOR for group.ErrNotLeader.
+func groupAppendError(partition int32, err error) error {
+	if errors.Is(err, replication.ErrNotLeader) {
+		return fmt.Errorf("append to %s-%d: %w: %w", consumerOffsetsTopic, partition, group.ErrNotLeader, err)
+	}
+	return fmt.Errorf("append to %s-%d: %w", consumerOffsetsTopic, partition, err)
 }
 
 // Replay reads the partition from its log start to its high watermark.
@@ -117,7 +124,7 @@ func (l groupLog) Replay(ctx context.Context, partition int32, fn func(key, valu
 	if err != nil {
 		return err
 	}
-	if err := replayLog(ctx, p.log, fn); err != nil {
+	if err := replayLog(ctx, p.Log(), fn); err != nil {
 		return fmt.Errorf("replay %s-%d: %w", consumerOffsetsTopic, partition, err)
 	}
 	return nil

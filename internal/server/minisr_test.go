@@ -89,7 +89,7 @@ func TestMinInsyncReplicasNotEnoughReplicas(t *testing.T) {
 	require.Zero(t, cresp.Topics[0].ErrorCode, "%v", cresp.Topics[0].ErrorMessage)
 	require.Eventually(t, func() bool {
 		p := n.broker.partition("min2", 0)
-		return p != nil && p.isLeader()
+		return p != nil && p.IsLeader()
 	}, 10*time.Second, 10*time.Millisecond)
 	pi := n.broker.image.Load().Topic("min2").Partitions[0]
 	require.Equal(t, []int32{1, 2}, pi.Replicas)
@@ -147,7 +147,7 @@ func TestMinInsyncReplicasNotEnoughReplicas(t *testing.T) {
 		accepted++
 	}
 	// Only the accepted writes were appended.
-	require.Equal(t, accepted, n.broker.partition("min2", 0).log.LogEndOffset())
+	require.Equal(t, accepted, n.broker.partition("min2", 0).Log().LogEndOffset())
 }
 
 // produceAcks sends one single-record batch with the given acks (v9) and

@@ -219,8 +219,8 @@ func TestRetentionDeletesOldSegments(t *testing.T) {
 	}, 20*time.Second, 100*time.Millisecond, "retention never advanced the log start offset")
 	p := n.broker.partition("short", 0)
 	require.NotNil(t, p)
-	require.Greater(t, p.log.LogStartOffset(), int64(0))
-	require.EqualValues(t, 50, p.log.LogEndOffset(), "retention deletes whole segments, never appended data beyond them")
+	require.Greater(t, p.Log().LogStartOffset(), int64(0))
+	require.EqualValues(t, 50, p.Log().LogEndOffset(), "retention deletes whole segments, never appended data beyond them")
 }
 
 // fetchRequest is a sessionless Fetch of one partition (0) from offset,

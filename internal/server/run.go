@@ -13,6 +13,7 @@ import (
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
+	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
 
@@ -90,12 +91,21 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 		log:           log,
 		ctrl:          ctrl,
 		logs:          logs,
-		partitions:    make(map[storage.TopicPartition]*Partition),
 		fetchSessions: newFetchSessionCache(1000),
 	}
 	// Until Start applies the first caught-up image: offset 0, so that
 	// image always replaces it.
 	b.image.Store(controller.EmptyImage())
+	b.replicas = replication.NewManager(replication.Config{
+		NodeID:            cfg.NodeID,
+		ReplicaLagTimeMax: time.Duration(cfg.ReplicaLagTimeMaxMs) * time.Millisecond,
+		AlterPartition:    controllerAlterPartition{ctrl},
+		Brokers:           b.brokerLookup,
+		BrokerEpoch: func() int64 {
+			st, _ := b.brokerLookup(b.nodeID)
+			return st.Epoch
+		},
+	}, logs, log.Named("replication"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()
 	return b
@@ -142,6 +152,7 @@ func securityProtocolCode(p string) int16 {
 
 // start follows metadata changes until stop.
 func (b *Broker) start() {
+	b.replicas.Start()
 	ch, cancel := b.ctrl.Subscribe()
 	b.wg.Add(1)
 	go func() {
@@ -164,4 +175,5 @@ func (b *Broker) start() {
 func (b *Broker) stop() {
 	b.cancel()
 	b.wg.Wait()
+	b.replicas.Close()
 }

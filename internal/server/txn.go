@@ -64,28 +64,25 @@ type txnStateLog struct{ b *Broker }
 
 func (l txnStateLog) Append(ctx context.Context, partition int32, key, value []byte) error {
 	p := l.b.partition(transactionStateTopic, partition)
-	if p == nil || !p.isLeader() {
+	if p == nil || !p.IsLeader() {
 		return fmt.Errorf("%s-%d: not the leader", transactionStateTopic, partition)
 	}
 	batch, err := records.AppendBatch(nil, records.NewBatchOptions(), []records.Record{{Timestamp: time.Now().UnixMilli(), Key: key, Value: value}})
 	if err != nil {
 		return fmt.Errorf("build __transaction_state batch: %w", err)
 	}
-	info, err := p.log.Append(batch, p.leaderEpoch.Load(), nil)
-	if err != nil {
-		return err
+	if _, err := appendCommitted(ctx, p, batch, nil); err != nil {
+		return fmt.Errorf("append to %s-%d: %w", transactionStateTopic, partition, err)
 	}
-	p.log.SetHighWatermark(info.LastOffset + 1)
-	p.waiters.wake()
 	return nil
 }
 
 func (l txnStateLog) Replay(ctx context.Context, partition int32, fn func(key, value []byte) error) error {
 	p := l.b.partition(transactionStateTopic, partition)
-	if p == nil || !p.isLeader() {
+	if p == nil || !p.IsLeader() {
 		return fmt.Errorf("%s-%d: not the leader", transactionStateTopic, partition)
 	}
-	return replayLog(ctx, p.log, fn)
+	return replayLog(ctx, p.Log(), fn)
 }
 
 // txnMarkers writes markers to the partitions this broker leads; it is the
@@ -107,18 +104,24 @@ func (m txnMarkers) WriteMarkers(ctx context.Context, producerID int64, epoch in
 	return errors.Join(errs...)
 }
 
+// markerCommitTimeout bounds how long a marker waits to be committed.
+const markerCommitTimeout = 30 * time.Second
+
 // writeMarker appends one COMMIT/ABORT control batch and returns its code.
 func (b *Broker) writeMarker(topic string, partition int32, producerID int64, epoch int16, commit bool, coordinatorEpoch int32) int16 {
 	p := b.partition(topic, partition)
 	if p == nil {
 		return b.missingPartitionCode(topic, partition)
 	}
-	if !p.isLeader() {
+	if !p.IsLeader() {
 		return errcode.NotLeaderOrFollower
 	}
 	marker := records.EndTxnMarker(producerID, epoch, commit, coordinatorEpoch, time.Now().UnixMilli())
 	key := verifyKey{topic: topic, partition: partition, producerID: producerID}
-	info, err := p.log.Append(marker, p.leaderEpoch.Load(), func([]byte, records.Header) error {
+	// Kafka writes markers with acks=all and request.timeout.ms (30s).
+	ctx, cancel := context.WithTimeout(b.ctx, markerCommitTimeout)
+	defer cancel()
+	_, err := appendCommitted(ctx, p, marker, func([]byte, records.Header) error {
 		if b.txn != nil {
 			b.txn.guards.invalidate(key) // under the log's lock: ordered with produce appends
 		}
@@ -126,10 +129,8 @@ func (b *Broker) writeMarker(topic string, partition int32, producerID int64, ep
 	})
 	if err != nil {
 		b.log.Warn("cannot write transaction marker", zap.String("topic", topic), zap.Int32("partition", partition), zap.Error(err))
-		return storageErrorCode(err)
+		return replicationErrorCode(err)
 	}
-	p.log.SetHighWatermark(info.LastOffset + 1)
-	p.waiters.wake()
 	return 0
 }
 
@@ -325,10 +326,10 @@ func (g *txnGlue) handleDescribeProducers(ctx context.Context, rc *reqCtx, req *
 			switch {
 			case p == nil:
 				pr.ErrorCode = g.b.missingPartitionCode(string(t.Name), idx)
-			case !p.isLeader():
+			case !p.IsLeader():
 				pr.ErrorCode = errcode.NotLeaderOrFollower
 			default:
-				for _, s := range p.log.ActiveProducers() {
+				for _, s := range p.Log().ActiveProducers() {
 					pr.ActiveProducers = append(pr.ActiveProducers, protocol.DescribeProducersResponseProducerState{
 						ProducerID: protocol.ProducerID(s.ProducerID), ProducerEpoch: int32(s.Epoch), LastSequence: s.LastSequence,
 						LastTimestamp: s.LastTimestamp, CoordinatorEpoch: s.CoordinatorEpoch, CurrentTxnStartOffset: s.CurrentTxnStartOffset,

@@ -157,15 +157,13 @@ func (l groupLog) AppendTxn(ctx context.Context, partition int32, producerID int
 			return nil
 		}
 	}
-	info, err := p.log.Append(batch, p.leaderEpoch.Load(), hook)
+	_, err = appendCommitted(ctx, p, batch, hook)
 	if errors.Is(err, storage.ErrInvalidProducerEpoch) {
 		return fmt.Errorf("%w: %w", group.ErrProducerFenced, err)
 	}
 	if err != nil {
-		return fmt.Errorf("append to %s-%d: %w", consumerOffsetsTopic, partition, err)
+		return groupAppendError(partition, err)
 	}
-	p.log.SetHighWatermark(info.LastOffset + 1)
-	p.waiters.wake()
 	return nil
 }
 
@@ -176,7 +174,7 @@ func (l groupLog) ReplayTxn(ctx context.Context, partition int32, fn func(r grou
 	if err != nil {
 		return err
 	}
-	err = scanLog(ctx, p.log, func(h records.Header, batch []byte) error {
+	err = scanLog(ctx, p.Log(), func(h records.Header, batch []byte) error {
 		return records.ForEachRecord(batch, maxDecompressedBatch, func(r *records.Record) error {
 			if !h.IsControl() {
 				return fn(group.ReplayedRecord{ProducerID: h.ProducerID, Transactional: h.IsTransactional(), Key: r.Key, Value: r.Value})

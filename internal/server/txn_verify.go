@@ -8,6 +8,7 @@ import (
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
 
@@ -96,17 +97,17 @@ func (v *verifyGuards) invalidate(k verifyKey) {
 // returns the storage.AppendHook that checks the guard under the log's
 // lock, a release func to call once the append is done, and a produce
 // error code (0: go ahead).
-func (b *Broker) txnVerifyHook(rc *reqCtx, transactionalID *protocol.TransactionalID, topic string, p *Partition, batches []byte) (storage.AppendHook, func(), int16) {
+func (b *Broker) txnVerifyHook(rc *reqCtx, transactionalID *protocol.TransactionalID, topic string, p *replication.Partition, batches []byte) (storage.AppendHook, func(), int16) {
 	noop := func() {}
 	h, err := records.ParseHeader(batches)
 	if err != nil || !h.IsTransactional() || h.ProducerID < 0 || transactionalID == nil || *transactionalID == "" || b.txn == nil {
 		return nil, noop, 0
 	}
 	g := b.txn
-	guard := g.guards.start(verifyKey{topic: topic, partition: p.index, producerID: h.ProducerID})
+	guard := g.guards.start(verifyKey{topic: topic, partition: p.Index(), producerID: h.ProducerID})
 	verify := rc.v >= 12 || b.cfg.TransactionPartitionVerification // v12+ must add its partition
-	if verify && !p.log.HasOngoingTransaction(h.ProducerID, h.ProducerEpoch) {
-		tp := txn.TopicPartition{Topic: topic, Partition: p.index}
+	if verify && !p.Log().HasOngoingTransaction(h.ProducerID, h.ProducerEpoch) {
+		tp := txn.TopicPartition{Topic: topic, Partition: p.Index()}
 		code := g.verifyOrAdd(b.ctx, string(*transactionalID), h.ProducerID, h.ProducerEpoch, tp, rc.v >= 12)
 		if code = produceVerificationError(code, rc.v); code != 0 {
 			g.guards.finish(guard)

@@ -1,0 +1,316 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/storage"
+)
+
+// BrokerState is what the metadata says of another broker.
+type BrokerState struct {
+	Epoch                int64
+	Fenced               bool
+	InControlledShutdown bool
+}
+
+// BrokerLookup answers from the current metadata image; ok is false for a
+// broker that is not registered.
+type BrokerLookup func(id int32) (st BrokerState, ok bool)
+
+// Config configures a Manager. Zero values take Kafka's defaults.
+type Config struct {
+	// NodeID is this broker's id.
+	NodeID int32
+	// ReplicaLagTimeMax is replica.lag.time.max.ms (30s): an ISR member
+	// not caught up for this long is removed; the ISR is checked every
+	// half of it.
+	ReplicaLagTimeMax time.Duration
+	// Clock measures ISR lag; nil is the wall clock.
+	Clock Clock
+	// AlterPartition sends ISR changes to the controller; nil means the
+	// ISR never changes (every proposal counts as not attempted).
+	AlterPartition AlterPartitionSender
+	// AlterPartitionRetryBackoff is the pause before resending an
+	// AlterPartition that failed with a retriable error (100ms).
+	AlterPartitionRetryBackoff time.Duration
+	// Brokers looks other brokers up in the metadata (ISR eligibility,
+	// stale broker epochs); nil treats every broker as alive with its
+	// epoch unknown.
+	Brokers BrokerLookup
+	// BrokerEpoch is this broker's registered epoch, sent with
+	// AlterPartition; nil sends -1.
+	BrokerEpoch func() int64
+}
+
+// LeadershipHook learns when this broker starts leading a partition under a
+// new leader epoch (leader true) or stops leading it. The group and
+// transaction coordinators use it to load and unload the state kept in
+// __consumer_offsets and __transaction_state. Hooks run on the goroutine
+// applying metadata, outside every partition lock, and must not block:
+// start loading asynchronously.
+type LeadershipHook func(topic string, partition int32, leader bool, epoch int32)
+
+// Manager owns the partition replicas this broker hosts, as Kafka's
+// ReplicaManager does: it opens and removes them as metadata assigns them,
+// applies leadership and ISR changes from the metadata (Apply), runs the
+// periodic ISR shrink, sends ISR changes to the controller, and answers the
+// leader side of replication (it implements LeaderEndpoint for followers).
+//
+// Apply and Remove are called by one goroutine at a time (the metadata
+// follower); everything else is safe for concurrent use.
+type Manager struct {
+	env  *env
+	logs *storage.Manager
+	lag  time.Duration
+
+	mu         sync.RWMutex
+	partitions map[storage.TopicPartition]*Partition
+	hooks      []LeadershipHook
+}
+
+// env is what every Partition of a Manager shares.
+type env struct {
+	nodeID            int32
+	clock             Clock
+	maxLagMs          int64
+	alter             AlterPartitionSender
+	alterRetryBackoff time.Duration
+	brokers           BrokerLookup
+	epoch             func() int64
+	log               *zap.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	goMu   sync.Mutex // guards closed against wg.Add racing Close's Wait
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func (e *env) nowMs() int64 { return e.clock.Now().UnixMilli() }
+
+func (e *env) selfEpoch() int64 {
+	if e.epoch == nil {
+		return -1
+	}
+	return e.epoch()
+}
+
+// brokerEpoch is a broker's registered epoch, if it is registered.
+func (e *env) brokerEpoch(id int32) (int64, bool) {
+	if e.brokers == nil {
+		return 0, false
+	}
+	st, ok := e.brokers(id)
+	return st.Epoch, ok
+}
+
+// isrEligible is IsrEligible against the metadata.
+func (e *env) isrEligible(id int32, s ReplicaState) bool {
+	if e.brokers == nil {
+		return IsrEligible(s, s.BrokerEpoch, true)
+	}
+	st, ok := e.brokers(id)
+	return IsrEligible(s, st.Epoch, ok && !st.Fenced && !st.InControlledShutdown)
+}
+
+// goFunc runs fn on a goroutine Close waits for; after Close it does
+// nothing.
+func (e *env) goFunc(fn func(ctx context.Context)) {
+	e.goMu.Lock()
+	defer e.goMu.Unlock()
+	if e.closed {
+		return
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		fn(e.ctx)
+	}()
+}
+
+// sleep waits d or until ctx ends, and reports whether d passed.
+func (e *env) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// NewManager returns a Manager for the logs of logs. Start begins the
+// periodic ISR check; Close ends it and the AlterPartition requests in
+// flight.
+func NewManager(cfg Config, logs *storage.Manager, log *zap.Logger) *Manager {
+	if cfg.ReplicaLagTimeMax <= 0 {
+		cfg.ReplicaLagTimeMax = 30 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.AlterPartitionRetryBackoff <= 0 {
+		cfg.AlterPartitionRetryBackoff = 100 * time.Millisecond
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{
+		env: &env{
+			nodeID: cfg.NodeID, clock: cfg.Clock, maxLagMs: cfg.ReplicaLagTimeMax.Milliseconds(),
+			alter: cfg.AlterPartition, alterRetryBackoff: cfg.AlterPartitionRetryBackoff,
+			brokers: cfg.Brokers, epoch: cfg.BrokerEpoch, log: log, ctx: ctx, cancel: cancel,
+		},
+		logs:       logs,
+		lag:        cfg.ReplicaLagTimeMax,
+		partitions: make(map[storage.TopicPartition]*Partition),
+	}
+}
+
+// NodeID is this broker's id.
+func (m *Manager) NodeID() int32 { return m.env.nodeID }
+
+// Start runs the ISR shrink check every half replica.lag.time.max.ms
+// (Kafka's isr-expiration task) until Close.
+func (m *Manager) Start() {
+	m.env.goFunc(func(ctx context.Context) {
+		t := time.NewTicker(m.lag / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				m.MaybeShrinkISRs()
+			}
+		}
+	})
+}
+
+// Close stops the ISR check and abandons AlterPartition requests in flight,
+// and waits for their goroutines. Partitions stay usable (the logs are the
+// storage Manager's to close).
+func (m *Manager) Close() {
+	m.env.goMu.Lock()
+	m.env.closed = true
+	m.env.goMu.Unlock()
+	m.env.cancel()
+	m.env.wg.Wait()
+}
+
+// OnLeadership adds a hook; call before the first Apply.
+func (m *Manager) OnLeadership(h LeadershipHook) {
+	m.mu.Lock()
+	m.hooks = append(m.hooks, h)
+	m.mu.Unlock()
+}
+
+func (m *Manager) notify(p *Partition, leader bool, epoch int32) {
+	m.mu.RLock()
+	hooks := m.hooks
+	m.mu.RUnlock()
+	for _, h := range hooks {
+		h(p.tp.Topic, p.tp.Partition, leader, epoch)
+	}
+}
+
+// Partition returns the hosted partition, or nil.
+func (m *Manager) Partition(tp storage.TopicPartition) *Partition {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.partitions[tp]
+}
+
+// Get returns the hosted partition of topic, or nil.
+func (m *Manager) Get(topic string, partition int32) *Partition {
+	return m.Partition(storage.TopicPartition{Topic: topic, Partition: partition})
+}
+
+// Partitions returns every hosted partition.
+func (m *Manager) Partitions() []*Partition {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]*Partition, 0, len(m.partitions))
+	for _, p := range m.partitions {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Open hosts tp: it opens (or creates) its log with cfg and returns the
+// partition, with no leader until Apply. settings is the topic's
+// effective config (nil: defaults).
+func (m *Manager) Open(tp storage.TopicPartition, topicID [16]byte, cfg storage.Config, settings *config.LogSettings) (*Partition, error) {
+	if p := m.Partition(tp); p != nil {
+		return p, nil
+	}
+	l, err := m.logs.GetOrCreateLog(tp, &cfg)
+	if err != nil {
+		return nil, fmt.Errorf("replication: open %s: %w", tp, err)
+	}
+	// A log loaded at startup was opened with the broker's defaults; the
+	// topic's own config (cleanup.policy=compact of __consumer_offsets,
+	// say) applies from now.
+	if err := l.SetConfig(cfg); err != nil {
+		return nil, fmt.Errorf("replication: open %s: %w", tp, err)
+	}
+	p := newPartition(m.env, tp, topicID, l, settings)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if q := m.partitions[tp]; q != nil {
+		return q, nil
+	}
+	m.partitions[tp] = p
+	return p, nil
+}
+
+// Apply makes p follow the metadata's st (Kafka's becomeLeaderOrFollower
+// for one partition): leader when st names this broker, follower
+// otherwise. A state older than the one applied is ignored; one the same
+// is a no-op. Leadership hooks run when this broker starts a new leader
+// epoch or stops leading.
+func (m *Manager) Apply(p *Partition, st LeaderAndISR) {
+	if st.Leader == m.env.nodeID {
+		if p.makeLeader(st) {
+			m.notify(p, true, st.LeaderEpoch)
+		}
+		return
+	}
+	if p.makeFollower(st) {
+		m.notify(p, false, st.LeaderEpoch)
+	}
+}
+
+// Remove stops hosting tp: the partition stops serving (waiting appends
+// fail, waiting fetches wake), the hooks hear it stopped leading, and its
+// log is deleted.
+func (m *Manager) Remove(tp storage.TopicPartition) error {
+	m.mu.Lock()
+	p := m.partitions[tp]
+	delete(m.partitions, tp)
+	m.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	if p.remove() {
+		m.notify(p, false, -1)
+	}
+	if err := m.logs.DeleteLog(tp); err != nil && !errors.Is(err, storage.ErrLogNotFound) {
+		return fmt.Errorf("replication: delete %s: %w", tp, err)
+	}
+	return nil
+}
+
+// MaybeShrinkISRs runs MaybeShrinkISR on every partition (Start does it
+// periodically; tests call it after moving a ManualClock).
+func (m *Manager) MaybeShrinkISRs() {
+	for _, p := range m.Partitions() {
+		p.MaybeShrinkISR()
+	}
+}

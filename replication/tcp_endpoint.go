@@ -120,10 +120,11 @@ func (e *tcpEndpoint) roundTrip(ctx context.Context, req protocol.Request, v int
 		}
 		return fmt.Errorf("broker %d at %s: %s: %w: %w", e.leader, e.addr, what, ErrUnreachable, err)
 	}
-	_ = e.nc.SetDeadline(time.Now().Add(wait + e.cfg.Timeout))
-	stop := context.AfterFunc(ctx, func() { _ = e.nc.SetDeadline(time.Unix(1, 0)) })
+	nc := e.nc // fail closes and forgets e.nc; the AfterFunc may still run
+	_ = nc.SetDeadline(time.Now().Add(wait + e.cfg.Timeout))
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if _, err := e.nc.Write(frame); err != nil {
+	if _, err := nc.Write(frame); err != nil {
 		return nil, fail("send", err)
 	}
 	respFrame, err := protocol.ReadFrame(e.br, e.cfg.MaxResponseBytes, nil)

@@ -36,9 +36,6 @@ type TopicMetadata struct {
 	Partitions int32
 }
 
-// internalTopics are never matched by a subscription regex.
-var internalTopics = map[string]bool{"__consumer_offsets": true, "__transaction_state": true, "__share_group_state": true}
-
 // consumerGroup is the KIP-848 state of a group; group.consumer is non-nil
 // exactly for consumer groups. Guarded by the shard's mu. State changes
 // only by replaying records (replayConsumerRecord), after they were
@@ -80,8 +77,12 @@ func newConsumerMember(id string) *consumerMember {
 	return &consumerMember{
 		id:       id,
 		metadata: memberMetadata{rebalanceTimeoutMs: -1},
-		current:  currentAssignment{assigned: assignment{}, pendingRevocation: assignment{}},
+		current:  emptyCurrentAssignment(),
 	}
+}
+
+func emptyCurrentAssignment() currentAssignment {
+	return currentAssignment{assigned: assignment{}, pendingRevocation: assignment{}, epochs: map[topicPartitionID]int32{}}
 }
 
 func (m *consumerMember) setMetadata(md memberMetadata) {
@@ -99,12 +100,28 @@ func compileTopicRegex(re string) (*regexp.Regexp, error) {
 	return regexp.Compile("^(?:" + re + ")$")
 }
 
-// subscribes reports whether the member subscribes to topic.
+// subscribes reports whether the member subscribes to topic, by name or
+// by its regex (SubscribedTopicRegex, resolved by the coordinator).
+//
+// Like Kafka 4.3's TopicRegexResolver, a regex is matched against every
+// topic of the metadata image, internal ones included: `__consumer_offsets`,
+// `__.*` or `.*` get the internal topics too. (Clients that resolve a
+// java.util.regex.Pattern themselves leave them out by
+// exclude.internal.topics; the coordinator does not.) Kafka then drops the
+// topics the member that triggered the resolution may not DESCRIBE; Spool
+// has no authorizer, as Kafka without one, so nothing is dropped.
+//
+// Kafka resolves a group's regexes asynchronously when one is new, when
+// topics were created since the last resolution (at most once every 10 s)
+// and every group.consumer.regex.refresh.interval.ms; Spool matches at
+// every heartbeat against the current topics (subscriptionOf), so a new
+// topic is picked up by the next heartbeat of any member, no later than
+// Kafka would.
 func (m *consumerMember) subscribes(topic string) bool {
 	if _, found := slices.BinarySearch(m.metadata.topicNames, topic); found {
 		return true
 	}
-	return m.regex != nil && !internalTopics[topic] && m.regex.MatchString(topic)
+	return m.regex != nil && m.regex.MatchString(topic)
 }
 
 // copyMember is a detached copy (no timers) to compute an update on.
@@ -113,6 +130,7 @@ func (m *consumerMember) copyMember() *consumerMember {
 	c.metadata.topicNames = slices.Clone(m.metadata.topicNames)
 	c.current.assigned = m.current.assigned.clone()
 	c.current.pendingRevocation = m.current.pendingRevocation.clone()
+	c.current.epochs = cloneEpochs(m.current.epochs)
 	return c
 }
 
@@ -132,7 +150,7 @@ func (a memberMetadata) equal(b memberMetadata) bool {
 
 func (a currentAssignment) equal(b currentAssignment) bool {
 	return a.epoch == b.epoch && a.previousEpoch == b.previousEpoch && a.state == b.state &&
-		a.assigned.equal(b.assigned) && a.pendingRevocation.equal(b.pendingRevocation)
+		a.assigned.equal(b.assigned) && a.pendingRevocation.equal(b.pendingRevocation) && sameEpochs(a.epochs, b.epochs)
 }
 
 // state is the group state as Kafka names it (ConsumerGroupState).
@@ -272,17 +290,12 @@ func (c *Coordinator) validateHeartbeat(v int16, req *protocol.ConsumerGroupHear
 		if req.TopicPartitions == nil || len(req.TopicPartitions) > 0 {
 			return invalid("TopicPartitions must be empty when (re-)joining.")
 		}
-		noRegex := req.SubscribedTopicRegex == nil || *req.SubscribedTopicRegex == ""
-		if len(req.SubscribedTopicNames) == 0 && noRegex {
-			if v == 0 {
-				return invalid("SubscribedTopicNames must be set in first request.")
-			}
-			return invalid("Subscription must be provided in first request.")
+		// An empty subscription is a subscription: a Java consumer whose
+		// Pattern matches no topic yet joins with no topic names.
+		if req.SubscribedTopicNames == nil && req.SubscribedTopicRegex == nil {
+			return invalid("Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.")
 		}
 	case e == staticLeaveEpoch:
-		if req.MemberID == "" {
-			return invalid("MemberId can't be empty.")
-		}
 		if req.InstanceID == nil {
 			return invalid("InstanceId can't be null.")
 		}
@@ -692,7 +705,7 @@ func reconcile(cur currentAssignment, targetEpoch int32, target assignment, owne
 		return nextAssignment(cur, cur.epoch, targetEpoch, target, owned, owners)
 	}
 	// Unknown state: start the member over at the target epoch.
-	return nextAssignment(currentAssignment{assigned: assignment{}, pendingRevocation: assignment{}}, targetEpoch, targetEpoch, target, owned, owners)
+	return nextAssignment(emptyCurrentAssignment(), targetEpoch, targetEpoch, target, owned, owners)
 }
 
 func nextAssignment(cur currentAssignment, memberEpoch, targetEpoch int32, target assignment, owned []protocol.ConsumerGroupHeartbeatRequestTopicPartitions, owners map[topicPartitionID]int32) currentAssignment {
@@ -725,16 +738,30 @@ func nextAssignment(cur currentAssignment, memberEpoch, targetEpoch int32, targe
 		}
 	}
 	// Like Kafka's updateMemberEpoch, every step records the epoch it
-	// leaves as the previous one.
-	next := currentAssignment{epoch: memberEpoch, previousEpoch: cur.epoch, assigned: assigned, pendingRevocation: assignment{}}
+	// leaves as the previous one. Partitions kept (or moved to pending
+	// revocation) keep their assignment epoch.
+	next := currentAssignment{epoch: memberEpoch, previousEpoch: cur.epoch, assigned: assigned, pendingRevocation: assignment{},
+		epochs: map[topicPartitionID]int32{}}
+	keepEpochs := func(a assignment) {
+		for id, ps := range a {
+			for _, p := range ps {
+				next.epochs[topicPartitionID{id, p}] = cur.epochs[topicPartitionID{id, p}]
+			}
+		}
+	}
+	keepEpochs(assigned)
 	if revoke.size() > 0 && ownsAny(owned, revoke) {
 		next.state = memberUnrevokedPartitions
 		next.pendingRevocation = revoke
+		keepEpochs(revoke)
 		return next
 	}
 	next.epoch = targetEpoch
 	for id, ps := range pending {
 		next.assigned.add(id, ps...)
+		for _, p := range ps {
+			next.epochs[topicPartitionID{id, p}] = targetEpoch // newly assigned
+		}
 	}
 	next.state = memberStable
 	if unreleased {
@@ -870,6 +897,14 @@ func (s *shard) consumerLeaveLocked(req *protocol.ConsumerGroupHeartbeatRequest)
 			u := m.copyMember()
 			u.current.epoch = staticLeaveEpoch
 			u.current.pendingRevocation = assignment{}
+			// Kafka resets the kept partitions' assignment epochs: the
+			// instance that comes back starts over at epoch 0.
+			u.current.epochs = map[topicPartitionID]int32{}
+			for id, ps := range u.current.assigned {
+				for _, p := range ps {
+					u.current.epochs[topicPartitionID{id, p}] = 0
+				}
+			}
 			recs := []records.Record{currentAssignmentRecord(groupID, u)}
 			if code := s.appendLocked(recs); code != 0 {
 				return heartbeatFail(code, "")
@@ -919,10 +954,21 @@ func (g *group) consumerTombstonesLocked() []records.Record {
 		consumerTombstone(keyConsumerGroupMetadata, g.id, ""))
 }
 
-// validateConsumerCommitLocked is ConsumerGroup.validateOffsetCommit.
-func (g *group) validateConsumerCommitLocked(req CommitRequest) int16 {
+// validateConsumerCommitLocked is ConsumerGroup.validateOffsetCommit
+// (Kafka 4.3, with KIP-1251's assignment epochs). A commit at the member's
+// epoch passes. One at an older epoch passes only if every partition it
+// commits is assigned to the member (or being revoked from it) since that
+// epoch or earlier: the member reconciled meanwhile but still owns what it
+// consumed, so a commit racing a heartbeat is not failed. Anything else is
+// STALE_MEMBER_EPOCH, which TxnOffsetCommit turns into ILLEGAL_GENERATION
+// (the producer does not know the former).
+func (s *shard) validateConsumerCommitLocked(g *group, req CommitRequest) int16 {
 	cg := g.consumer
 	if req.Generation < 0 && len(cg.members) == 0 {
+		return 0
+	}
+	// TxnOffsetCommit need not name a member: without one it is not checked.
+	if req.Transactional && req.Generation == -1 && req.MemberID == "" && req.InstanceID == nil {
 		return 0
 	}
 	m := cg.members[req.MemberID]
@@ -932,8 +978,28 @@ func (g *group) validateConsumerCommitLocked(req CommitRequest) int16 {
 	if req.Version < 9 && !req.Transactional {
 		return errcode.UnsupportedVersion
 	}
-	if req.Generation != m.current.epoch {
-		return errcode.StaleMemberEpoch
+	stale := errcode.StaleMemberEpoch
+	if req.Transactional {
+		stale = errcode.IllegalGeneration
+	}
+	switch {
+	case req.Generation == m.current.epoch:
+		return 0
+	case req.Generation > m.current.epoch:
+		return stale
+	}
+	ids := map[string]protocol.UUID{}
+	for _, t := range s.c.topics() {
+		ids[t.Name] = t.ID
+	}
+	for _, o := range req.Offsets {
+		id, ok := ids[o.Topic]
+		if !ok {
+			return stale
+		}
+		if e, ok := m.current.partitionEpoch(id, o.Partition); !ok || req.Generation < e {
+			return stale
+		}
 	}
 	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/records"
 	"github.com/spool-broker/spool/protocol/wire"
 )
@@ -77,6 +78,42 @@ type currentAssignment struct {
 	state             int8
 	assigned          assignment
 	pendingRevocation assignment
+	// epochs is the assignment epoch of every partition in assigned and
+	// pendingRevocation (KIP-1251; the records' tagged AssignmentEpochs):
+	// the target assignment epoch at which the member got the partition.
+	// An offset commit at a member epoch older than the member's current
+	// one is accepted for a partition the member has held since that
+	// epoch or earlier. Invariant: its keys are exactly the partitions of
+	// assigned and pendingRevocation. nil reads as no epochs (empty
+	// assignments).
+	epochs map[topicPartitionID]int32
+}
+
+// partitionEpoch is the assignment epoch of a partition the member holds
+// (assigned or pending revocation); ok is false when it holds none.
+func (c currentAssignment) partitionEpoch(id protocol.UUID, p int32) (epoch int32, ok bool) {
+	epoch, ok = c.epochs[topicPartitionID{id, p}]
+	return epoch, ok
+}
+
+func cloneEpochs(m map[topicPartitionID]int32) map[topicPartitionID]int32 {
+	out := make(map[topicPartitionID]int32, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func sameEpochs(a, b map[topicPartitionID]int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 func appendCompactNullable(b []byte, s *string) []byte { return wire.AppendCompactNullableString(b, s) }
@@ -131,9 +168,34 @@ func encodeCurrentAssignment(c currentAssignment) []byte {
 	b = wire.AppendInt32(b, c.epoch)
 	b = wire.AppendInt32(b, c.previousEpoch)
 	b = wire.AppendInt8(b, c.state)
-	b = appendAssignment(b, c.assigned)
-	b = appendAssignment(b, c.pendingRevocation)
+	b = appendAssignmentWithEpochs(b, c.assigned, c.epochs)
+	b = appendAssignmentWithEpochs(b, c.pendingRevocation, c.epochs)
 	return wire.AppendUvarint(b, 0)
+}
+
+// appendAssignmentWithEpochs is appendAssignment for the current
+// assignment's TopicPartitions, which carry each partition's assignment
+// epoch in tagged field 0 (AssignmentEpochs, a nullable int32 array as long
+// as Partitions), as Kafka 4.3 writes them.
+func appendAssignmentWithEpochs(b []byte, a assignment, epochs map[topicPartitionID]int32) []byte {
+	ids := a.topicIDs()
+	b = wire.AppendCompactArrayLen(b, len(ids))
+	for _, id := range ids {
+		b = wire.AppendUUID(b, id)
+		ps := a[id]
+		b = wire.AppendCompactArrayLen(b, len(ps))
+		var tag []byte
+		tag = wire.AppendCompactArrayLen(tag, len(ps))
+		for _, p := range ps {
+			b = wire.AppendInt32(b, p)
+			tag = wire.AppendInt32(tag, epochs[topicPartitionID{id, p}])
+		}
+		b = wire.AppendUvarint(b, 1) // one tagged field
+		b = wire.AppendUvarint(b, 0) // tag 0: AssignmentEpochs
+		b = wire.AppendUvarint(b, uint32(len(tag)))
+		b = append(b, tag...)
+	}
+	return b
 }
 
 func readCompactNullable(r *wire.Reader) *string {
@@ -216,16 +278,60 @@ func decodeTargetMember(b []byte) (assignment, error) {
 
 func decodeCurrentAssignment(b []byte) (currentAssignment, error) {
 	r := wire.NewReader(b)
-	var c currentAssignment
+	c := currentAssignment{epochs: map[topicPartitionID]int32{}}
 	if err := readValueVersion(r, "consumer current assignment"); err != nil {
 		return c, err
 	}
 	c.epoch = r.Int32()
 	c.previousEpoch = r.Int32()
 	c.state = r.Int8()
-	c.assigned = readAssignment(r)
-	c.pendingRevocation = readAssignment(r)
+	c.assigned = readAssignmentWithEpochs(r, c.epoch, c.epochs)
+	c.pendingRevocation = readAssignmentWithEpochs(r, c.epoch, c.epochs)
 	return c, finish(r, "consumer current assignment")
+}
+
+// readAssignmentWithEpochs reads what appendAssignmentWithEpochs writes
+// into epochs. A record without AssignmentEpochs (written before KIP-1251,
+// or with a length that does not match) gives every partition the member
+// epoch, as Kafka does.
+func readAssignmentWithEpochs(r *wire.Reader, memberEpoch int32, epochs map[topicPartitionID]int32) assignment {
+	a := assignment{}
+	n := r.CompactArrayLen(17)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		id := r.UUID()
+		m := r.CompactArrayLen(4)
+		ps := make([]int32, 0, max(m, 0))
+		for j := 0; j < m && r.Err() == nil; j++ {
+			ps = append(ps, r.Int32())
+		}
+		var es []int32
+		tags := r.Uvarint()
+		for j := uint32(0); j < tags && r.Err() == nil; j++ {
+			tag, size := r.Uvarint(), r.Uvarint()
+			data := r.Raw(int(size))
+			if tag != 0 {
+				continue
+			}
+			tr := wire.NewReader(data)
+			k := tr.CompactArrayLen(4)
+			es = make([]int32, 0, max(k, 0))
+			for x := 0; x < k && tr.Err() == nil; x++ {
+				es = append(es, tr.Int32())
+			}
+			if tr.Err() != nil || k < 0 {
+				es = nil
+			}
+		}
+		for j, p := range ps {
+			e := memberEpoch
+			if len(es) == len(ps) {
+				e = es[j]
+			}
+			epochs[topicPartitionID{id, p}] = e
+		}
+		a.add(id, ps...)
+	}
+	return a
 }
 
 // Record builders. Each returns one record; a nil value is a tombstone.
@@ -294,7 +400,7 @@ func replayConsumerRecord(groups map[string]*group, key, value []byte) error {
 			delete(cg.target, k.member)
 		case keyConsumerCurrentAssignment:
 			if m := cg.members[k.member]; m != nil {
-				m.current = currentAssignment{assigned: assignment{}, pendingRevocation: assignment{}}
+				m.current = emptyCurrentAssignment()
 			}
 		}
 		return nil

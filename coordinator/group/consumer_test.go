@@ -11,6 +11,8 @@ import (
 
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/protocol/wire"
 )
 
 var (
@@ -107,7 +109,8 @@ func owned(a assignment) []protocol.ConsumerGroupHeartbeatRequestTopicPartitions
 }
 
 func TestReconcile(t *testing.T) {
-	stable := currentAssignment{epoch: 3, previousEpoch: 2, state: memberStable, assigned: assignment{topicA: {0, 1, 2}}, pendingRevocation: assignment{}}
+	stable := currentAssignment{epoch: 3, previousEpoch: 2, state: memberStable, assigned: assignment{topicA: {0, 1, 2}}, pendingRevocation: assignment{},
+		epochs: map[topicPartitionID]int32{{topicA, 0}: 1, {topicA, 1}: 3, {topicA, 2}: 3}}
 	target := assignment{topicA: {0, 3}}
 
 	// Revocation comes first: the member keeps its epoch and only the
@@ -117,6 +120,8 @@ func TestReconcile(t *testing.T) {
 	require.Equal(t, int32(3), next.epoch)
 	require.Equal(t, assignment{topicA: {0}}, next.assigned)
 	require.Equal(t, assignment{topicA: {1, 2}}, next.pendingRevocation)
+	// Assignment epochs stay with the partitions, kept or being revoked.
+	require.Equal(t, map[topicPartitionID]int32{{topicA, 0}: 1, {topicA, 1}: 3, {topicA, 2}: 3}, next.epochs)
 
 	// Still reporting a revoked partition: no progress.
 	require.Equal(t, next, reconcile(next, 4, target, owned(assignment{topicA: {0, 2}}), nil))
@@ -133,6 +138,8 @@ func TestReconcile(t *testing.T) {
 	require.Equal(t, memberStable, next.state)
 	require.Equal(t, assignment{topicA: {0, 3}}, next.assigned)
 	require.Equal(t, int32(4), next.epoch)
+	// A newly assigned partition gets the target epoch; a kept one keeps its own.
+	require.Equal(t, map[topicPartitionID]int32{{topicA, 0}: 1, {topicA, 3}: 4}, next.epochs)
 
 	// A member that already dropped the partitions goes straight on.
 	next = reconcile(stable, 5, target, owned(assignment{topicA: {0}}), nil)
@@ -147,10 +154,23 @@ func TestConsumerRecordRoundTrip(t *testing.T) {
 	got, err := decodeMemberMetadata(encodeMemberMetadata(md))
 	require.NoError(t, err)
 	require.True(t, got.equal(md))
-	ca := currentAssignment{epoch: 7, previousEpoch: 6, state: memberUnrevokedPartitions, assigned: assignment{topicA: {1, 2}}, pendingRevocation: assignment{topicB: {0}}}
+	ca := currentAssignment{epoch: 7, previousEpoch: 6, state: memberUnrevokedPartitions, assigned: assignment{topicA: {1, 2}}, pendingRevocation: assignment{topicB: {0}},
+		epochs: map[topicPartitionID]int32{{topicA, 1}: 5, {topicA, 2}: 7, {topicB, 0}: 3}}
 	gotCA, err := decodeCurrentAssignment(encodeCurrentAssignment(ca))
 	require.NoError(t, err)
-	require.True(t, gotCA.equal(ca))
+	require.True(t, gotCA.equal(ca), "%+v", gotCA)
+	// A record written before KIP-1251 (no AssignmentEpochs) gives every
+	// partition the member epoch.
+	old := wire.AppendInt16(nil, 0)
+	old = wire.AppendInt32(old, 7)
+	old = wire.AppendInt32(old, 6)
+	old = wire.AppendInt8(old, memberUnrevokedPartitions)
+	old = appendAssignment(old, ca.assigned)
+	old = appendAssignment(old, ca.pendingRevocation)
+	old = wire.AppendUvarint(old, 0)
+	gotCA, err = decodeCurrentAssignment(old)
+	require.NoError(t, err)
+	require.Equal(t, map[topicPartitionID]int32{{topicA, 1}: 7, {topicA, 2}: 7, {topicB, 0}: 7}, gotCA.epochs)
 	tgt, err := decodeTargetMember(encodeTargetMember(assignment{topicA: {3}}))
 	require.NoError(t, err)
 	require.Equal(t, assignment{topicA: {3}}, tgt)
@@ -264,4 +284,87 @@ func TestConsumerGroupHandOff(t *testing.T) {
 	require.Zero(t, ra.ErrorCode)
 	require.Equal(t, assignment{topicA: {0, 1, 2, 3}}, assigned(ra))
 	require.Equal(t, fmt.Sprint(int32(3)), fmt.Sprint(ra.MemberEpoch))
+}
+
+// txnMemLog is a memLog that also takes TxnOffsetCommit's transactional
+// batches (as plain records: these tests never end the transactions).
+type txnMemLog struct{ *memLog }
+
+func (l txnMemLog) AppendTxn(ctx context.Context, p int32, _ int64, _ int16, recs []records.Record) error {
+	return l.Append(ctx, p, recs)
+}
+
+func (l txnMemLog) ReplayTxn(ctx context.Context, p int32, fn func(r ReplayedRecord) error) error {
+	return l.Replay(ctx, p, func(k, v []byte) error { return fn(ReplayedRecord{Key: k, Value: v}) })
+}
+
+// TestConsumerGroupCommitEpochs is ConsumerGroup.validateOffsetCommit with
+// KIP-1251's assignment epochs, for OffsetCommit v9 and TxnOffsetCommit: a
+// member may commit at an older epoch the partitions it has held since
+// then, which is what a transactional producer does when the consumer's
+// heartbeat moved the member epoch between poll and
+// sendOffsetsToTransaction. TxnOffsetCommit answers ILLEGAL_GENERATION
+// where OffsetCommit answers STALE_MEMBER_EPOCH: the producer treats the
+// former as a failed commit it can abort, the latter as fatal.
+func TestConsumerGroupCommitEpochs(t *testing.T) {
+	ctx := context.Background()
+	l := txnMemLog{&memLog{recs: map[int32][][2][]byte{}}}
+	c := New(Config{
+		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
+		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour, ConsumerSessionTimeout: time.Minute, ConsumerMaxSize: 3,
+		Topics: func() []TopicMetadata { return []TopicMetadata{{Name: "ta", ID: topicA, Partitions: 4}} },
+	}, l, zaptest.NewLogger(t))
+	t.Cleanup(c.Close)
+	c.Load(0, 1)
+	require.Eventually(t, func() bool {
+		s, _ := c.shardFor("x")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.loading
+	}, 5*time.Second, time.Millisecond)
+
+	// a holds all four partitions since epoch 1; b joins (epoch 2), a gives
+	// two up and moves to epoch 2 keeping the others (assignment epoch 1);
+	// b gets the released two at epoch 2.
+	require.Equal(t, int32(1), c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("a", 0, nil)).MemberEpoch)
+	require.Zero(t, c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("b", 0, nil)).ErrorCode)
+	ra := c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("a", 1, assignment{topicA: {0, 1, 2, 3}}))
+	kept := assigned(ra)
+	require.Equal(t, 2, kept.size())
+	ra = c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("a", 1, kept))
+	require.Equal(t, int32(2), ra.MemberEpoch)
+	rb := c.ConsumerGroupHeartbeat(ctx, 1, "c", "/h", hb("b", 2, assignment{}))
+	given := assigned(rb)
+	require.Equal(t, 2, given.size())
+	keptP, givenP := kept[topicA][0], given[topicA][0]
+
+	for _, tc := range []struct {
+		name       string
+		member     string
+		epoch      int32
+		topic      string
+		partition  int32
+		code       int16 // OffsetCommit v9
+		txnCode    int16 // TxnOffsetCommit
+		noMemberID bool
+	}{
+		{"current epoch", "a", 2, "ta", keptP, 0, 0, false},
+		{"older epoch, partition held since", "a", 1, "ta", keptP, 0, 0, false},
+		{"older epoch, partition given away", "a", 1, "ta", givenP, errcode.StaleMemberEpoch, errcode.IllegalGeneration, false},
+		{"newer epoch", "a", 3, "ta", keptP, errcode.StaleMemberEpoch, errcode.IllegalGeneration, false},
+		{"older epoch than the assignment", "b", 1, "ta", givenP, errcode.StaleMemberEpoch, errcode.IllegalGeneration, false},
+		{"older epoch, unknown topic", "a", 1, "nope", 0, errcode.StaleMemberEpoch, errcode.IllegalGeneration, false},
+		{"unknown member", "z", 2, "ta", keptP, errcode.UnknownMemberID, errcode.UnknownMemberID, false},
+		{"transactional without a member", "", -1, "ta", keptP, errcode.UnknownMemberID, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := CommitRequest{Version: 9, Group: "g", Generation: tc.epoch, MemberID: tc.member, RetentionMs: -1,
+				Offsets: []OffsetCommit{{Topic: tc.topic, Partition: tc.partition, Offset: 5, LeaderEpoch: -1}}}
+			code, _ := c.CommitOffsets(ctx, req)
+			require.Equal(t, tc.code, code, "OffsetCommit: %s", errcode.Name(code))
+			req.Version = 8
+			code, _ = c.CommitTxnOffsets(ctx, req, 42, 0)
+			require.Equal(t, tc.txnCode, code, "TxnOffsetCommit: %s", errcode.Name(code))
+		})
+	}
 }

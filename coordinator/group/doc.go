@@ -27,7 +27,13 @@
 // towards its target one step per heartbeat (reconcile): first it revokes
 // what it must give up, keeping its epoch; then it takes the epoch of the
 // target and gets the partitions no other member still owns, waiting for
-// the others (UNRELEASED_PARTITIONS). Consumer group state changes only by
+// the others (UNRELEASED_PARTITIONS). Each partition a member holds carries
+// its assignment epoch, the target epoch at which the member got it
+// (KIP-1251): an offset commit at an older member epoch is accepted for the
+// partitions the member has held since then, so a commit racing the
+// heartbeat that moved the epoch is not failed. Subscriptions are names
+// and a regex; a regex is matched against every topic, internal ones
+// included, at each heartbeat. Consumer group state changes only by
 // replaying the records a request appended, so memory never runs ahead of
 // the log. Session timers (group.consumer.session.timeout.ms) and
 // revocation timers (the member's rebalance timeout) remove members, like
@@ -98,7 +104,7 @@
 // KIP-848 records (Kafka's ConsumerGroup*.json). Keys are not flexible;
 // values are version 0, flexible: compact strings and arrays (length+1 as
 // an unsigned varint, 0 for null) and a tagged-field section (written
-// empty, skipped when read).
+// empty and skipped when read, but for record 8's AssignmentEpochs).
 //
 //	key: int16 type | string group [| string member, types 5, 7, 8]
 //	3 ConsumerGroupMetadata           value: int16 0 | int32 epoch | tags
@@ -113,6 +119,8 @@
 //	        int32 previousMemberEpoch | int8 state | []tp assigned |
 //	        []tp pendingRevocation | tags
 //	tp: uuid topicId | []int32 partitions | tags
+//	    (in record 8 the tags hold tag 0, nullable []int32 AssignmentEpochs, as
+//	    long as partitions; absent: every partition gets the member epoch)
 //
 // A member is removed with tombstones for 8, 7 then 5; a group with
 // tombstones for its members, then 4, 6 and 3. Keys of other versions

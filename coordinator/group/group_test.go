@@ -267,3 +267,63 @@ func TestGroupMaxSize(t *testing.T) {
 	r = c.JoinGroup(ctx, 9, "cli2", "/h", joinReq("", nil, 10000))
 	require.Equal(t, errcode.GroupMaxSizeReached, r.ErrorCode)
 }
+
+// TestClassicTxnOffsetCommitValidation is ClassicGroup.validateOffsetCommit
+// for TxnOffsetCommit: unlike OffsetCommit, it is taken while the members
+// sync (CompletingRebalance) and without member details, since the
+// producer finds REBALANCE_IN_PROGRESS and UNKNOWN_MEMBER_ID from there
+// fatal or needless; a stale generation is ILLEGAL_GENERATION for both.
+func TestClassicTxnOffsetCommitValidation(t *testing.T) {
+	ctx := context.Background()
+	c := New(Config{
+		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
+		MaxSize: 3, OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
+	}, txnMemLog{&memLog{recs: map[int32][][2][]byte{}}}, zaptest.NewLogger(t))
+	t.Cleanup(c.Close)
+	c.Load(0, 1)
+	require.Eventually(t, func() bool {
+		s, _ := c.shardFor("x")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.loading
+	}, 5*time.Second, time.Millisecond)
+
+	id1 := c.JoinGroup(ctx, 9, "cli", "/h", joinReq("", nil, 10000)).MemberID
+	require.Zero(t, c.JoinGroup(ctx, 9, "cli", "/h", joinReq(id1, nil, 10000)).ErrorCode)
+	require.Zero(t, c.SyncGroup(ctx, 5, &protocol.SyncGroupRequest{GroupID: "g", GenerationID: 1, MemberID: id1,
+		Assignments: []protocol.SyncGroupRequestAssignment{{MemberID: id1, Assignment: []byte("A")}}}).ErrorCode)
+
+	// A second member joins; once both joined the group awaits SyncGroup
+	// at generation 2.
+	inst := "static-2"
+	done := make(chan *protocol.JoinGroupResponse, 1)
+	go func() { done <- c.JoinGroup(ctx, 9, "cli2", "/h", joinReq("", &inst, 10000)) }()
+	require.Eventually(t, func() bool {
+		return c.Heartbeat(ctx, &protocol.HeartbeatRequest{GroupID: "g", GenerationID: 1, MemberID: id1}) == errcode.RebalanceInProgress
+	}, 5*time.Second, time.Millisecond)
+	require.Equal(t, int32(2), c.JoinGroup(ctx, 9, "cli", "/h", joinReq(id1, nil, 10000)).GenerationID)
+	require.Equal(t, int32(2), (<-done).GenerationID)
+	require.Equal(t, "CompletingRebalance", c.DescribeGroup(ctx, "g").State)
+
+	for _, tc := range []struct {
+		name      string
+		gen       int32
+		member    string
+		commit    int16
+		txnCommit int16
+	}{
+		{"current generation while syncing", 2, id1, errcode.RebalanceInProgress, 0},
+		{"no member details", -1, "", errcode.UnknownMemberID, 0},
+		{"stale generation", 1, id1, errcode.IllegalGeneration, errcode.IllegalGeneration},
+		{"unknown member", 2, "ghost", errcode.UnknownMemberID, errcode.UnknownMemberID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := CommitRequest{Version: 8, Group: "g", Generation: tc.gen, MemberID: tc.member, RetentionMs: -1,
+				Offsets: []OffsetCommit{{Topic: "t", Partition: 0, Offset: 5, LeaderEpoch: -1}}}
+			code, _ := c.CommitOffsets(ctx, req)
+			require.Equal(t, tc.commit, code, "OffsetCommit: %s", errcode.Name(code))
+			code, _ = c.CommitTxnOffsets(ctx, req, 42, 0)
+			require.Equal(t, tc.txnCommit, code, "TxnOffsetCommit: %s", errcode.Name(code))
+		})
+	}
+}

@@ -98,7 +98,8 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, req CommitRequest) (int
 	return 0, codes
 }
 
-// validateCommitLocked is Kafka's validateOffsetCommit for classic groups.
+// validateCommitLocked is Kafka's validateOffsetCommit for classic groups
+// (ClassicGroup.validateOffsetCommit), for OffsetCommit and TxnOffsetCommit.
 func (s *shard) validateCommitLocked(req CommitRequest) (*group, int16) {
 	g := s.groups[req.Group]
 	if g == nil {
@@ -117,7 +118,7 @@ func (s *shard) validateCommitLocked(req CommitRequest) (*group, int16) {
 		return nil, errcode.CoordinatorNotAvailable
 	}
 	if g.consumer != nil {
-		if code := g.validateConsumerCommitLocked(req); code != 0 {
+		if code := s.validateConsumerCommitLocked(g, req); code != 0 {
 			return nil, code
 		}
 		return g, 0
@@ -132,10 +133,13 @@ func (s *shard) validateCommitLocked(req CommitRequest) (*group, int16) {
 		if req.Generation != g.generation {
 			return nil, errcode.IllegalGeneration
 		}
-	} else if g.state != stateEmpty {
+	} else if g.state != stateEmpty && !req.Transactional {
+		// A TxnOffsetCommit need not name its member (v0-v2 cannot).
 		return nil, errcode.UnknownMemberID
 	}
-	if g.state == stateCompletingRebalance {
+	// A TxnOffsetCommit at the current generation is taken while the
+	// members sync: the producer would find REBALANCE_IN_PROGRESS fatal.
+	if g.state == stateCompletingRebalance && !req.Transactional {
 		return nil, errcode.RebalanceInProgress
 	}
 	return g, 0

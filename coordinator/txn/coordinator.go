@@ -431,10 +431,29 @@ type EndResult struct {
 
 // EndTxn commits or aborts id's transaction: PrepareCommit/Abort is
 // written, the markers go to every partition, then CompleteCommit/Abort.
-// tv is the client's transaction version (2 for EndTxn v5+): with it the
-// epoch is bumped on every commit and abort (KIP-890 part 2), markers carry
-// the bumped epoch so a late write of the finished transaction is fenced,
-// and a retry is recognised by its epoch being one below the current one.
+// tv is the client's transaction version (2 for EndTxn v5+), and it picks
+// the rules, as in Kafka's TransactionCoordinator.endTransaction:
+//
+//   - tv < 2: the epoch must be the current one and is never bumped; Empty
+//     accepts nothing, a Complete state only a retry of its own outcome.
+//   - tv 2 (KIP-890 part 2): every commit and abort bumps the epoch (a new
+//     producer id once it is exhausted), the markers carry the bumped epoch
+//     so a late write of the finished transaction is fenced, and a retry is
+//     recognised by its epoch being one below the current one. An abort at
+//     the current epoch is accepted in Empty, CompleteCommit and
+//     CompleteAbort too: a transaction that never reached the coordinator
+//     (its records were still in the client's buffer, or the produce that
+//     would have added the partition failed) is aborted with no partitions,
+//     and the producer goes on with the bumped epoch. The client cannot tell
+//     whether its partitions were added, so it always sends the abort.
+//
+// Kafka's table for the states without an open transaction at tv 2
+// (EB: epoch bump; retry: epoch one below the current one):
+//
+//	                 abort retry  abort current  commit retry  commit current
+//	Empty            FENCED       EB             FENCED        INVALID_TXN_STATE
+//	CompleteAbort    NONE         EB             INVALID       INVALID_TXN_STATE
+//	CompleteCommit   INVALID      EB             NONE          INVALID_TXN_STATE
 func (c *Coordinator) EndTxn(ctx context.Context, id string, producerID int64, epoch int16, commit bool, tv int16) EndResult {
 	fail := func(code int16) EndResult { return EndResult{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1} }
 	c.mu.Lock()
@@ -446,18 +465,20 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, producerID int64, e
 	if cur == nil {
 		return fail(errcode.InvalidProducerIDMapping)
 	}
-	// Kafka's TransactionCoordinator.endTransaction epoch rules.
-	v2 := cur.ClientTransactionVersion >= 2
-	retryOnOverflow := v2 && cur.PrevProducerID == producerID && epoch == math.MaxInt16-1 && cur.ProducerEpoch == 0
-	retryOnBump := v2 && int(cur.ProducerEpoch) == int(epoch)+1
-	valid := epoch == cur.ProducerEpoch
-	if v2 {
-		switch cur.State {
-		case PrepareCommit, PrepareAbort:
-			valid = retryOnBump
-		case CompleteCommit, CompleteAbort:
-			valid = retryOnBump || retryOnOverflow
-		}
+	if tv < 2 {
+		return c.endTxnV1Locked(ctx, cur, producerID, epoch, commit)
+	}
+	retryOnOverflow := cur.PrevProducerID == producerID && epoch == math.MaxInt16-1 && cur.ProducerEpoch == 0
+	retryOnBump := int(cur.ProducerEpoch) == int(epoch)+1
+	retry := retryOnBump || retryOnOverflow
+	var valid bool
+	switch cur.State {
+	case PrepareCommit, PrepareAbort:
+		valid = retryOnBump
+	case CompleteCommit, CompleteAbort:
+		valid = retry || epoch == cur.ProducerEpoch
+	default: // Ongoing, Empty (Dead and PrepareEpochFence are never installed)
+		valid = epoch == cur.ProducerEpoch
 	}
 	switch {
 	case cur.ProducerID != producerID && !retryOnOverflow:
@@ -469,13 +490,23 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, producerID int64, e
 	switch cur.State {
 	case Ongoing:
 		return c.endLocked(ctx, cur, commit, false, tv)
+	case Empty:
+		if !commit {
+			return c.endLocked(ctx, cur, false, false, tv)
+		}
 	case CompleteCommit:
-		if commit {
-			return current // a retry
+		switch {
+		case commit && retry:
+			return current
+		case !commit && !retry:
+			return c.endLocked(ctx, cur, false, false, tv)
 		}
 	case CompleteAbort:
-		if !commit {
+		switch {
+		case !commit && retry:
 			return current
+		case !commit:
+			return c.endLocked(ctx, cur, false, false, tv)
 		}
 	case PrepareCommit:
 		if commit {
@@ -486,13 +517,54 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, producerID int64, e
 			return fail(errcode.ConcurrentTransactions)
 		}
 	}
+	c.logger.Warn("end transaction in an invalid state", zap.String("transactional_id", id), zap.Stringer("state", cur.State),
+		zap.Bool("commit", commit), zap.Int16("producer_epoch", epoch), zap.Int16("client_transaction_version", tv))
 	return fail(errcode.InvalidTxnState)
 }
 
-// endLocked moves an Ongoing transaction to PrepareCommit/PrepareAbort and
-// completes it. fence bumps the epoch to fence the producer (a timeout or a
-// new InitProducerId); otherwise tv 2 bumps it as every KIP-890 EndTxn
-// does, moving to a new producer id once the epoch is exhausted.
+// endTxnV1Locked is EndTxn for clients before transaction version 2
+// (Kafka's endTransactionWithTV1): the epoch is the current one and is not
+// bumped, and only a retry of a transaction's own outcome is accepted once
+// it is complete.
+func (c *Coordinator) endTxnV1Locked(ctx context.Context, cur *Metadata, producerID int64, epoch int16, commit bool) EndResult {
+	fail := func(code int16) EndResult { return EndResult{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1} }
+	switch {
+	case cur.ProducerID != producerID:
+		return fail(errcode.InvalidProducerIDMapping)
+	case cur.ProducerEpoch != epoch:
+		return fail(errcode.ProducerFenced)
+	}
+	switch cur.State {
+	case Ongoing:
+		return c.endLocked(ctx, cur, commit, false, 0)
+	case CompleteCommit:
+		if commit {
+			return EndResult{ProducerID: -1, ProducerEpoch: -1}
+		}
+	case CompleteAbort:
+		if !commit {
+			return EndResult{ProducerID: -1, ProducerEpoch: -1}
+		}
+	case PrepareCommit:
+		if commit {
+			return fail(errcode.ConcurrentTransactions)
+		}
+	case PrepareAbort:
+		if !commit {
+			return fail(errcode.ConcurrentTransactions)
+		}
+	}
+	c.logger.Warn("end transaction in an invalid state", zap.String("transactional_id", cur.TransactionalID), zap.Stringer("state", cur.State),
+		zap.Bool("commit", commit), zap.Int16("producer_epoch", epoch), zap.Int16("client_transaction_version", 0))
+	return fail(errcode.InvalidTxnState)
+}
+
+// endLocked moves an Ongoing transaction (or, for a transaction version 2
+// abort, one in Empty, CompleteCommit or CompleteAbort) to
+// PrepareCommit/PrepareAbort and completes it. fence bumps the epoch to
+// fence the producer (a timeout or a new InitProducerId); otherwise tv 2
+// bumps it as every KIP-890 EndTxn does, moving to a new producer id once
+// the epoch is exhausted.
 func (c *Coordinator) endLocked(ctx context.Context, cur *Metadata, commit, fence bool, tv int16) EndResult {
 	fail := func(code int16) EndResult { return EndResult{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1} }
 	next := cur.clone()
@@ -515,6 +587,11 @@ func (c *Coordinator) endLocked(ctx context.Context, cur *Metadata, commit, fenc
 		next.State = PrepareCommit
 	}
 	next.UpdateMs = c.now().UnixMilli()
+	if cur.State != Ongoing {
+		// A transaction version 2 abort of a transaction that added no
+		// partition: it starts and ends now, with no markers to write.
+		next.Partitions, next.StartMs = nil, next.UpdateMs
+	}
 	if code := c.writeLocked(ctx, next); code != 0 {
 		return fail(code)
 	}

@@ -21,7 +21,11 @@
 // producer epoch before the markers are written (an exhausted epoch moves
 // to a new producer id, NextProducerId), so a late write of the finished
 // transaction is fenced in each partition, and EndTxn returns the epoch to
-// continue with. VerifyPartitions serves KIP-890 part 1 verification.
+// continue with. Which rules an EndTxn follows is the request's version's
+// choice (v5+: version 2), not the transaction's: at version 2 an abort is
+// accepted even with no transaction open (the client's records never
+// reached the broker), and bumps the epoch like any other end.
+// VerifyPartitions serves KIP-890 part 1 verification.
 //
 // Markers: ending a transaction writes COMMIT or ABORT control batches to
 // every partition in it (Markers), then records the Complete state.

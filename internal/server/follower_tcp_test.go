@@ -29,13 +29,31 @@ func TestFollowerOverTCP(t *testing.T) {
 	n := startTestNode(t, "KAFKA_REPLICA_FETCH_BACKOFF_MS=20")
 	const topic = "tcp-replicated"
 	createTopic(t, n.addr, topic, 1, nil)
-	b := n.Broker()
+	b := n.broker
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	tp := storage.TopicPartition{Topic: topic, Partition: 0}
 
+	// Broker 2 registers (fenced) and heartbeats, which unfences it once
+	// it has the metadata: only then may it join an ISR.
 	epoch2, err := b.ctrl.RegisterBroker(ctx, controller.BrokerRegistration{ID: 2, IncarnationID: [16]byte{2}})
 	require.NoError(t, err)
+	heartbeats := make(chan struct{})
+	go func() {
+		defer close(heartbeats)
+		for ctx.Err() == nil {
+			_, _ = b.ctrl.BrokerHeartbeat(ctx, controller.BrokerHeartbeat{BrokerID: 2, BrokerEpoch: epoch2, CurrentMetadataOffset: int64(b.ctrl.Image().Offset())})
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-heartbeats })
+	require.Eventually(t, func() bool {
+		br := b.ctrl.Image().Broker(2)
+		return br != nil && !br.Fenced
+	}, 30*time.Second, 5*time.Millisecond, "broker 2 unfenced")
 	logs2, err := storage.NewManager(storage.ManagerConfig{Dirs: []string{t.TempDir()}, Default: storage.DefaultConfig()}, zaptest.NewLogger(t).Named("broker-2"))
 	require.NoError(t, err)
 	m2 := replication.NewManager(replication.Config{
@@ -86,7 +104,7 @@ func TestFollowerOverTCP(t *testing.T) {
 	change := func(ch controller.PartitionChange) {
 		t.Helper()
 		ch.TopicID, ch.PartitionEpoch = b.image.Load().Topic(topic).ID, -1
-		_, err := b.ctrl.ChangePartition(ctx, ch)
+		_, err := n.Controller().ChangePartition(ctx, ch)
 		require.NoError(t, err)
 		b.syncImage()
 	}
@@ -154,6 +172,10 @@ func TestFollowerOverTCP(t *testing.T) {
 	}})
 	require.NoError(t, err)
 	require.ErrorIs(t, oe.Partitions[0].Err, replication.ErrFencedLeaderEpoch, "error codes map back to replication's errors")
+
+	// Broker 2 is gone for good: the node's controlled shutdown has no
+	// one to hand leadership to.
+	require.NoError(t, b.ctrl.UnregisterBroker(ctx, 2))
 }
 
 type batchValue struct {

@@ -68,14 +68,12 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 }
 
 // groupTopics lists the topics of the current metadata image for KIP-848
-// subscriptions; internal topics are left out.
+// subscriptions, internal ones included: as in Kafka, a member may
+// subscribe to __consumer_offsets by name or by a regex matching it.
 func (b *Broker) groupTopics() []group.TopicMetadata {
 	img := b.image.Load()
 	var out []group.TopicMetadata
 	for _, t := range img.Topics() {
-		if t.Name == consumerOffsetsTopic {
-			continue
-		}
 		out = append(out, group.TopicMetadata{Name: t.Name, ID: protocol.UUID(t.ID), Partitions: int32(len(t.Partitions))})
 	}
 	return out

@@ -171,7 +171,7 @@ func TestGroup848RawHeartbeats(t *testing.T) {
 	ghost := &rawMember{id: "ghost", epoch: 3}
 	require.Equal(t, kerr.GroupMaxSizeReached.Code, ghost.heartbeat(t, cl, g).ErrorCode)
 
-	// Committing needs the current member epoch.
+	// Committing needs a member epoch at which the member held the partition.
 	commit := func(member string, epoch int32) int16 {
 		req := kmsg.NewPtrOffsetCommitRequest()
 		req.Version = 9
@@ -190,7 +190,12 @@ func TestGroup848RawHeartbeats(t *testing.T) {
 		return resp.Topics[0].Partitions[0].ErrorCode
 	}
 	require.Zero(t, commit(a.id, a.epoch))
-	require.Equal(t, kerr.StaleMemberEpoch.Code, commit(a.id, a.epoch-1))
+	// KIP-1251: an older epoch is fine for a partition the member has held
+	// since then (a has had it since it joined at epoch 1), not for one
+	// from before it got it, nor from the future.
+	require.Zero(t, commit(a.id, a.epoch-1))
+	require.Equal(t, kerr.StaleMemberEpoch.Code, commit(a.id, 0))
+	require.Equal(t, kerr.StaleMemberEpoch.Code, commit(a.id, a.epoch+1))
 	require.Equal(t, kerr.UnknownMemberID.Code, commit("ghost", 1))
 
 	// OffsetFetch v9 as a member checks the epoch too.
@@ -452,4 +457,78 @@ func TestGroup848KgoConsumersAndRestart(t *testing.T) {
 	for _, m := range after.Members {
 		require.Equal(t, members[m.MemberID], m.Assignment.TopicPartitions[0].Partitions, "member %s", m.MemberID)
 	}
+}
+
+// TestGroup848RegexInternalTopics: as Kafka 4.3's coordinator does, a
+// SubscribedTopicRegex is resolved against every topic, internal ones
+// included, so a member whose regex matches __consumer_offsets (written
+// plainly, quoted, or as a wider pattern) is assigned its partitions; so is
+// a member naming it. A member may join with an empty subscription (a Java
+// consumer whose Pattern matches nothing yet), but not with none.
+func TestGroup848RegexInternalTopics(t *testing.T) {
+	n := startTestNode(t, group848Env...)
+	cl := groupClient(t, n.addr)
+	groupCreateTopic(t, n.addr, "rxt", 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	// A group commit makes __consumer_offsets exist.
+	_, err := adm.CommitOffsets(ctx, "rx-seed", kadm.Offsets{"rxt": {0: kadm.Offset{Topic: "rxt", Partition: 0, At: 0}}})
+	require.NoError(t, err)
+	topics, err := adm.ListTopicsWithInternal(ctx)
+	require.NoError(t, err)
+	ids := map[[16]byte]string{}
+	for name, d := range topics {
+		ids[d.ID] = name
+	}
+	offsets := topics["__consumer_offsets"]
+	require.Len(t, offsets.Partitions, 3)
+
+	join := func(group string, names []string, regex *string) (*kmsg.ConsumerGroupHeartbeatResponse, map[string][]int32) {
+		t.Helper()
+		req := (&rawMember{id: group + "-m"}).request(group)
+		req.SubscribedTopicNames, req.SubscribedTopicRegex = names, regex
+		resp, err := req.RequestWith(ctx, cl)
+		require.NoError(t, err)
+		got := map[string][]int32{}
+		if resp.Assignment != nil {
+			for _, tp := range resp.Assignment.Topics {
+				ps := slices.Clone(tp.Partitions)
+				slices.Sort(ps)
+				got[ids[tp.TopicID]] = ps
+			}
+		}
+		return resp, got
+	}
+	all := []int32{0, 1, 2}
+	for _, tc := range []struct {
+		regex string
+		want  map[string][]int32
+	}{
+		{"__consumer_offsets", map[string][]int32{"__consumer_offsets": all}},
+		{`\Q__consumer_offsets\E`, map[string][]int32{"__consumer_offsets": all}},
+		{"__consumer.*", map[string][]int32{"__consumer_offsets": all}},
+		{"rxt|__consumer_offsets", map[string][]int32{"__consumer_offsets": all, "rxt": {0, 1}}},
+		{"rx.*", map[string][]int32{"rxt": {0, 1}}},
+	} {
+		resp, got := join("rx-"+tc.regex, nil, kmsg.StringPtr(tc.regex))
+		require.Zero(t, resp.ErrorCode, "regex %q: %v", tc.regex, kerr.ErrorForCode(resp.ErrorCode))
+		require.Equal(t, tc.want, got, "regex %q", tc.regex)
+	}
+	// .* gets every topic there is, internal ones too.
+	resp, got := join("rx-all", nil, kmsg.StringPtr(".*"))
+	require.Zero(t, resp.ErrorCode)
+	require.Equal(t, all, got["__consumer_offsets"])
+	require.Len(t, got, len(topics))
+
+	resp, got = join("rx-name", []string{"__consumer_offsets"}, nil)
+	require.Zero(t, resp.ErrorCode)
+	require.Equal(t, map[string][]int32{"__consumer_offsets": all}, got)
+
+	resp, got = join("rx-empty", []string{}, nil)
+	require.Zero(t, resp.ErrorCode, "%v", kerr.ErrorForCode(resp.ErrorCode))
+	require.Empty(t, got)
+	resp, _ = join("rx-none", nil, nil)
+	require.Equal(t, kerr.InvalidRequest.Code, resp.ErrorCode)
+	require.Equal(t, "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.", *resp.ErrorMessage)
 }

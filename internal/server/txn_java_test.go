@@ -69,3 +69,33 @@ func TestJavaExactlyOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, int(desc["eos-txn"].ProducerEpoch), txns, "transaction.version 2 bumps the epoch on every commit and abort")
 }
+
+// TestJavaTransactionalETLRebalance runs the compatibility matrix's
+// eos-rebalance-consumer scenario (test/compat/java/Compat.java) against
+// Spool: four Java 4.3.1 members of a KIP-848 group, each with its own
+// transactional id, move records from one topic to another with
+// sendOffsetsToTransaction while members join, leave and restart. Half of
+// them abort their open transaction when partitions are revoked, before
+// their buffered records reached the broker (an EndTxn abort of a
+// transaction the coordinator never saw), and the heartbeat thread moves
+// member epochs under sendOffsetsToTransaction. The scenario fails on a
+// fenced or failed producer and checks exactly-once output itself.
+func TestJavaTransactionalETLRebalance(t *testing.T) {
+	lib := filepath.Join(compatCache(t), "java", "lib-4.3.1")
+	tool(t, filepath.Join(lib, "kafka-clients-4.3.1.jar"))
+	javac, java := tool(t, "javac"), tool(t, "java")
+	classes := t.TempDir()
+	compat := filepath.Join(repoRoot(t), "test", "compat", "java")
+	cp := lib + "/*"
+	out, err := exec.Command(javac, "-nowarn", "-encoding", "UTF-8", "-cp", cp, "-d", classes, filepath.Join(compat, "Compat.java")).CombinedOutput()
+	require.NoError(t, err, "javac: %s", out)
+
+	node := startTestNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 170*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, java, "-Xmx512m", "-Dlog4j2.configurationFile="+filepath.Join(compat, "log4j2.properties"),
+		"-cp", classes+":"+cp, "Compat", "eos-rebalance-consumer", node.addr, "etl")
+	res, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", res)
+	require.Contains(t, string(res), "java eos-rebalance-consumer: ok")
+}

@@ -161,6 +161,57 @@ func TestTransactionVersion2Raw(t *testing.T) {
 	require.Equal(t, epoch, desc["tv2-id"].ProducerEpoch)
 }
 
+// TestTransactionVersion2AbortWithoutPartitions: a transaction.version 2
+// producer sends EndTxn(abort) for a transaction whose records never
+// reached the broker (the application aborted after a rebalance while they
+// were still buffered). As in Kafka, such an abort at the current epoch is
+// accepted with no transaction open, in Empty, CompleteCommit and
+// CompleteAbort, and bumps the epoch; the producer goes on with it. A
+// commit there is INVALID_TXN_STATE, and a retried abort is answered with
+// the epoch it got.
+func TestTransactionVersion2AbortWithoutPartitions(t *testing.T) {
+	n := startTestNode(t)
+	txnTestTopic(t, n, "tv2e", 1)
+	rc := dialRaw(t, n.addr)
+	rc.findCoordinator("tv2e-id")
+	pid, epoch := rc.initProducer("tv2e-id")
+
+	abort := func(state string) {
+		t.Helper()
+		end := rc.endTxn(5, "tv2e-id", pid, epoch, false)
+		require.Equal(t, "NONE", errName16(end.ErrorCode), "abort in %s", state)
+		require.Equal(t, pid, end.ProducerID)
+		require.Equal(t, epoch+1, end.ProducerEpoch, "abort in %s bumps the epoch", state)
+		retry := rc.endTxn(5, "tv2e-id", pid, epoch, false)
+		require.Equal(t, "NONE", errName16(retry.ErrorCode), "retried abort in %s", state)
+		require.Equal(t, end.ProducerEpoch, retry.ProducerEpoch)
+		epoch = end.ProducerEpoch
+	}
+	commitTxn := func(value string) {
+		t.Helper()
+		require.Equal(t, "NONE", errName16(rc.produceTxn(12, "tv2e-id", "tv2e", pid, epoch, 0, value)))
+		end := rc.endTxn(5, "tv2e-id", pid, epoch, true)
+		require.Equal(t, "NONE", errName16(end.ErrorCode))
+		epoch = end.ProducerEpoch
+	}
+
+	abort("Empty")
+	commitTxn("one")
+	abort("CompleteCommit")
+	abort("CompleteAbort")
+	code := rc.endTxn(5, "tv2e-id", pid, epoch, true).ErrorCode
+	require.Equal(t, kerr.InvalidTxnState.Error(), errName16(code), "a commit with nothing to commit")
+	commitTxn("two")
+	require.Equal(t, []string{"one", "two"}, txnConsumeAll(t, n, "tv2e", true))
+
+	// Before transaction version 2 an abort with no transaction stays
+	// INVALID_TXN_STATE, and the epoch is never bumped.
+	rc.findCoordinator("tv1e-id")
+	pid1, epoch1 := rc.initProducer("tv1e-id")
+	code = rc.endTxn(4, "tv1e-id", pid1, epoch1, false).ErrorCode
+	require.Equal(t, kerr.InvalidTxnState.Error(), errName16(code))
+}
+
 // TestTransactionVerificationRaw is KIP-890 part 1: a transaction.version
 // 0/1 client's transactional produce to a partition it did not add is
 // rejected, with the error its produce version understands, and EndTxn

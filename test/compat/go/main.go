@@ -60,7 +60,11 @@ func main() {
 		return nil
 	})
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Second)
+	timeout := 55 * time.Second
+	if strings.HasPrefix(*sc, "eos-rebalance-") {
+		timeout = 170 * time.Second // cases gives these 180 s
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := run(ctx, *cl, *sc, *topic, *parts); err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL %s/%s: %v\n", *sc, *cl, err)
@@ -104,6 +108,11 @@ func run(ctx context.Context, name, sc, topic string, parts int) error {
 		return franzAdminExtra(ctx, sc, topic)
 	case "min-isr-rf1":
 		return minISRRF1(ctx, name, topic)
+	case "eos-rebalance-eager", "eos-rebalance-cooperative", "eos-rebalance-consumer":
+		if name != "franz" {
+			return fmt.Errorf("scenario %q not implemented for %s", sc, name)
+		}
+		return franzEOSRebalance(ctx, topic, strings.TrimPrefix(sc, "eos-rebalance-"))
 	}
 	c, err := newClient(name)
 	if err != nil {

@@ -349,6 +349,16 @@ func (m *Manager) Remove(tp storage.TopicPartition) error {
 	return nil
 }
 
+// MaybeIncrementHighWatermarks recomputes the high watermark of every
+// partition this broker leads, completing the acks=all appends it now
+// covers: the broker calls it when other brokers' liveness changed in the
+// metadata (ISR eligibility of caught-up followers outside the ISR).
+func (m *Manager) MaybeIncrementHighWatermarks() {
+	for _, p := range m.Partitions() {
+		p.maybeIncrementHighWatermark()
+	}
+}
+
 // MaybeShrinkISRs runs MaybeShrinkISR on every partition (Start does it
 // periodically; tests call it after moving a ManualClock).
 func (m *Manager) MaybeShrinkISRs() {

@@ -382,6 +382,23 @@ func (p *Partition) maybeIncrementHighWatermarkLocked(nowMs int64) bool {
 	return true
 }
 
+// maybeIncrementHighWatermark is maybeIncrementHighWatermarkLocked with
+// the locks taken, waking consumers when it moved.
+func (p *Partition) maybeIncrementHighWatermark() {
+	p.mu.RLock()
+	if !p.leadingLocked() {
+		p.mu.RUnlock()
+		return
+	}
+	p.hwMu.Lock()
+	moved := p.maybeIncrementHighWatermarkLocked(p.env.nowMs())
+	p.hwMu.Unlock()
+	p.mu.RUnlock()
+	if moved {
+		p.consumers.wake()
+	}
+}
+
 // ackWaiter is an acks=all append waiting for the high watermark to reach
 // required (Kafka's DelayedProduce, for one partition).
 type ackWaiter struct {

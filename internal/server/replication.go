@@ -42,7 +42,7 @@ func replicationErrorCode(err error) int16 {
 // brokerLookup answers replication's questions about other brokers from
 // the reconciled metadata image.
 func (b *Broker) brokerLookup(id int32) (replication.BrokerState, bool) {
-	img := b.image.Load()
+	img := b.brokersImage.Load()
 	if img == nil {
 		return replication.BrokerState{}, false
 	}
@@ -108,7 +108,7 @@ func appendCommitted(ctx context.Context, p *replication.Partition, batch []byte
 // its inter-broker listener (inter.broker.listener.name, or the listener of
 // security.inter.broker.protocol) as registered in the metadata.
 func (b *Broker) interBrokerAddr(id int32) (string, error) {
-	img := b.image.Load()
+	img := b.brokersImage.Load()
 	if img == nil {
 		return "", errors.New("no metadata yet")
 	}

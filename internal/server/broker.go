@@ -36,6 +36,9 @@ type Broker struct {
 	// knowing which brokers the same image fenced, as Kafka updates its
 	// metadata cache before applying partition changes.
 	brokersImage atomic.Pointer[controller.MetadataImage]
+	// internalTopicWaits remembers "topic/live brokers" already logged
+	// while an internal topic waits for enough brokers.
+	internalTopicWaits sync.Map
 	// reconcileMu serializes reconcile.
 	reconcileMu sync.Mutex
 

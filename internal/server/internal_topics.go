@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	"go.uber.org/zap"
 
@@ -72,16 +73,27 @@ func liveBrokers(img *controller.MetadataImage) int {
 }
 
 // ensureInternalTopic creates a coordinator's internal topic on first use,
-// as Kafka does when a client first looks for a coordinator. The
-// replication factor is capped by the live brokers, so a single node can
-// host topics configured for three.
+// as Kafka does when a client first looks for a coordinator, with the
+// configured replication factor: never fewer replicas. Until that many
+// brokers are live it is not created (Kafka's controller refuses it with
+// INVALID_REPLICATION_FACTOR) and the coordinator lookups answer
+// COORDINATOR_NOT_AVAILABLE; a single node therefore needs the internal
+// topics' replication set to 1, as Kafka's packaged server.properties and
+// Spool's zero configuration do.
 func (b *Broker) ensureInternalTopic(ctx context.Context, name string, partitions int32, rf int16, configs map[string]string) *controller.MetadataImage {
 	img := b.image.Load()
 	if img.Topic(name) != nil {
 		return img
 	}
-	if live := liveBrokers(img); live > 0 && int(rf) > live {
-		rf = int16(live)
+	if live := liveBrokers(img); int(rf) > live {
+		// Asking the controller would only be refused; say so once per
+		// change in the number of live brokers, not on every lookup.
+		key := fmt.Sprintf("%s/%d", name, live)
+		if _, seen := b.internalTopicWaits.LoadOrStore(key, true); !seen {
+			b.log.Info("internal topic waits for enough live brokers", zap.String("topic", name),
+				zap.Int16("replication_factor", rf), zap.Int("live_brokers", live))
+		}
+		return img
 	}
 	cfg := make(map[string]*string, len(configs))
 	for k, v := range configs {

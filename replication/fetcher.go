@@ -213,6 +213,11 @@ type fetcher struct {
 
 	mu    sync.Mutex
 	parts map[storage.TopicPartition]*fetchState
+
+	// lastErr is the last request-level error logged (fetcher goroutine
+	// only), so an unreachable leader is logged once, not per partition
+	// per backoff.
+	lastErr string
 }
 
 func newFetcher(fm *fetcherManager, key fetcherKey) *fetcher {
@@ -327,6 +332,19 @@ func (f *fetcher) idle(ctx context.Context, next time.Time) {
 	}
 }
 
+// requestFailed backs every partition of a failed request off, logging
+// the failure once per distinct error.
+func (f *fetcher) requestFailed(states []*fetchState, what string, err error) {
+	if msg := err.Error(); msg != f.lastErr {
+		f.lastErr = msg
+		f.log.Info("replica fetcher request failed; backing off", zap.String("request", what), zap.Int("partitions", len(states)),
+			zap.Duration("backoff", f.fm.cfg.Backoff), zap.Error(err))
+	}
+	for _, st := range states {
+		f.delay(st, nil)
+	}
+}
+
 func (f *fetcher) delay(st *fetchState, err error) {
 	st.delayedUntil = time.Now().Add(f.fm.cfg.Backoff)
 	if err == nil {
@@ -334,7 +352,13 @@ func (f *fetcher) delay(st *fetchState, err error) {
 	}
 	if msg := err.Error(); msg != st.lastErr {
 		st.lastErr = msg
-		f.log.Info("replica fetch failed; backing off", zap.String("partition", st.p.tp.String()),
+		// A leader that has not applied the metadata yet answers these
+		// for a moment after every leadership change.
+		level := zap.InfoLevel
+		if errors.Is(err, ErrUnknownTopicOrPartition) || errors.Is(err, ErrUnknownLeaderEpoch) || errors.Is(err, ErrNotLeader) {
+			level = zap.DebugLevel
+		}
+		f.log.Log(level, "replica fetch failed; backing off", zap.String("partition", st.p.tp.String()),
 			zap.Int32("leader_epoch", st.leaderEpoch), zap.Duration("backoff", f.fm.cfg.Backoff), zap.Error(err))
 	}
 }
@@ -391,12 +415,11 @@ func (f *fetcher) truncateByEpoch(ctx context.Context, ep LeaderEndpoint, states
 	resp, err := ep.OffsetForLeaderEpoch(ctx, req)
 	if err != nil {
 		if ctx.Err() == nil {
-			for _, st := range asked {
-				f.delay(st, err)
-			}
+			f.requestFailed(asked, "OffsetForLeaderEpoch", err)
 		}
 		return
 	}
+	f.lastErr = ""
 	for i, st := range asked {
 		if i >= len(resp.Partitions) || !f.current(st) {
 			continue
@@ -514,12 +537,11 @@ func (f *fetcher) fetch(ctx context.Context, ep LeaderEndpoint, states []*fetchS
 	resp, err := ep.Fetch(ctx, req)
 	if err != nil {
 		if ctx.Err() == nil {
-			for _, st := range states {
-				f.delay(st, err)
-			}
+			f.requestFailed(states, "Fetch", err)
 		}
 		return
 	}
+	f.lastErr = ""
 	for i, st := range states {
 		if i >= len(resp.Partitions) || ctx.Err() != nil {
 			return

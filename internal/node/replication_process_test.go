@@ -33,7 +33,10 @@ type ackedRecord struct {
 // min.insync.replicas=2. The leader of partition 0 gets SIGKILL mid-stream
 // and is restarted: every acknowledged record is then read back exactly
 // once, at the offset it was acknowledged with, in order per partition,
-// and the killed node rejoins the ISR of every partition.
+// and the killed node rejoins the ISR of every partition. The node is also
+// a group's coordinator: __consumer_offsets is replicated with Kafka's
+// default replication factor 3, and the group's committed offset survives
+// the failover.
 func TestReplicationProcessesKillLeader(t *testing.T) {
 	bin := spoolBinary(t)
 	hosts := []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
@@ -181,7 +184,35 @@ func TestReplicationProcessesKillLeader(t *testing.T) {
 
 	st := describe()
 	victim := procs[st[0].leader-1]
-	t.Logf("SIGKILL node %d, leader of partition 0 (%d acknowledged so far)", victim.id, ackedCount())
+
+	// __consumer_offsets is created with Kafka's default replication (3;
+	// nothing in this cluster's config lowers it) once three brokers are
+	// live. A group whose coordinator is the node about to be killed
+	// commits an offset.
+	var group string
+	require.Eventually(t, func() bool {
+		for i := range 200 {
+			g := fmt.Sprintf("g%d", i)
+			c := adm.FindGroupCoordinators(ctx, g)[g]
+			if c.Err == nil && c.NodeID == victim.id {
+				group = g
+				return true
+			}
+		}
+		return false
+	}, 60*time.Second, 100*time.Millisecond, "a group coordinated by node %d", victim.id)
+	var commit kadm.Offsets
+	commit.AddOffset(topic, 1, 42, -1)
+	committed, err := adm.CommitOffsets(ctx, group, commit)
+	require.NoError(t, err)
+	require.NoError(t, committed.Error())
+	md, err := adm.Metadata(ctx, "__consumer_offsets")
+	require.NoError(t, err)
+	for _, p := range md.Topics["__consumer_offsets"].Partitions {
+		require.Len(t, p.Replicas, 3, "__consumer_offsets-%d", p.Partition)
+	}
+
+	t.Logf("SIGKILL node %d, leader of partition 0 and coordinator of group %s (%d acknowledged so far)", victim.id, group, ackedCount())
 	before := ackedCount()
 	killed := time.Now()
 	victim.signal(t, syscall.SIGKILL)
@@ -196,6 +227,18 @@ func TestReplicationProcessesKillLeader(t *testing.T) {
 		}
 		return len(st) == partitions
 	}, 30*time.Second, 50*time.Millisecond, "the killed node leads nothing and left every ISR")
+
+	// The group's coordinator moved with the leadership of its
+	// __consumer_offsets partition; the new one loaded the replicated
+	// commit.
+	require.Eventually(t, func() bool {
+		fetched, err := adm.FetchOffsets(ctx, group)
+		if err != nil || fetched.Error() != nil {
+			return false
+		}
+		o, ok := fetched.Lookup(topic, 1)
+		return ok && o.At == 42
+	}, 30*time.Second, 50*time.Millisecond, "the committed offset after the coordinator's node died")
 
 	victim.start(t, bin)
 	rejoined := time.Now()

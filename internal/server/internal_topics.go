@@ -8,14 +8,52 @@ import (
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
 
-// scanLog calls fn for every batch of l from its log start to its high
-// watermark, in order. Coordinators use it to rebuild their state when they
-// take over a partition of an internal topic.
-func scanLog(ctx context.Context, l *storage.Log, fn func(h records.Header, batch []byte) error) error {
-	off, end := l.LogStartOffset(), l.HighWatermark()
+// scanLog calls fn for every batch of p's log from its log start to its
+// log end offset as the scan begins, in order, then waits until the high
+// watermark covers them (or ctx ends, or p stops leading). Coordinators use
+// it to rebuild their state when they take over a partition of an internal
+// topic: a new leader's log end is what the partition will commit (the
+// followers truncate to it), but a follower learns the high watermark one
+// fetch after the data, so a freshly elected leader's high watermark may
+// still stop short of the records its predecessor acknowledged. Loading
+// to the log end, as Kafka's coordinators do, and serving only once that
+// is committed, loses none of them and acts on nothing uncommitted.
+func scanLog(ctx context.Context, p *replication.Partition, fn func(h records.Header, batch []byte) error) error {
+	l := p.Log()
+	off, end := l.LogStartOffset(), l.LogEndOffset()
+	if err := scanRange(ctx, l, off, end, fn); err != nil {
+		return err
+	}
+	return waitCommitted(ctx, p, end)
+}
+
+// waitCommitted waits until p's high watermark reaches offset while p
+// leads.
+func waitCommitted(ctx context.Context, p *replication.Partition, offset int64) error {
+	ch := make(chan struct{}, 1)
+	defer p.UnwatchFetch(ch, false)
+	for {
+		p.WatchFetch(ch, false) // woken by high watermark moves and leadership changes
+		if p.Log().HighWatermark() >= offset {
+			return nil
+		}
+		if !p.IsLeader() {
+			return fmt.Errorf("%s: waiting for the high watermark to reach %d: %w", p.TopicPartition(), offset, replication.ErrNotLeader)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// scanRange calls fn for every batch of l in [off, end).
+func scanRange(ctx context.Context, l *storage.Log, off, end int64, fn func(h records.Header, batch []byte) error) error {
 	var buf []byte
 	for off < end {
 		if err := ctx.Err(); err != nil {
@@ -48,10 +86,10 @@ func scanLog(ctx context.Context, l *storage.Log, fn func(h records.Header, batc
 	return nil
 }
 
-// replayLog calls fn for every data record (control batches skipped) from
-// the log start to the high watermark.
-func replayLog(ctx context.Context, l *storage.Log, fn func(key, value []byte) error) error {
-	return scanLog(ctx, l, func(h records.Header, batch []byte) error {
+// replayLog calls fn for every data record (control batches skipped), as
+// scanLog reads them.
+func replayLog(ctx context.Context, p *replication.Partition, fn func(key, value []byte) error) error {
+	return scanLog(ctx, p, func(h records.Header, batch []byte) error {
 		if h.IsControl() {
 			return nil
 		}

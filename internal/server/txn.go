@@ -82,7 +82,7 @@ func (l txnStateLog) Replay(ctx context.Context, partition int32, fn func(key, v
 	if p == nil || !p.IsLeader() {
 		return fmt.Errorf("%s-%d: not the leader", transactionStateTopic, partition)
 	}
-	return replayLog(ctx, p.Log(), fn)
+	return replayLog(ctx, p, fn)
 }
 
 // txnMarkers writes markers to the partitions this broker leads; it is the

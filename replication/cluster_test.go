@@ -379,8 +379,8 @@ func readLog(t *testing.T, p *Partition, end int64) []logRecord {
 }
 
 // waitInSync waits until tp's committed ISR is want, every live replica
-// has the leader's whole log and the same high watermark, and returns the
-// leader's records.
+// has the leader's whole log, log start and high watermark, and returns
+// the leader's records.
 func (c *testCluster) waitInSync(tp storage.TopicPartition, want ...int32) []logRecord {
 	c.t.Helper()
 	c.waitFor(func() bool {
@@ -402,7 +402,8 @@ func (c *testCluster) waitInSync(tp storage.TopicPartition, want ...int32) []log
 				return false
 			}
 			s := nd.partition(tp).State()
-			if s.LogEndOffset != ls.LogEndOffset || s.HighWatermark != ls.HighWatermark {
+			if s.LogEndOffset != ls.LogEndOffset || s.HighWatermark != ls.HighWatermark ||
+				nd.partition(tp).Log().LogStartOffset() != leader.partition(tp).Log().LogStartOffset() {
 				return false
 			}
 		}
@@ -913,4 +914,58 @@ func TestClusterProducerStateFailover(t *testing.T) {
 		}
 	}
 	require.Equal(t, 1, n, "no duplicate after failover")
+}
+
+// TestClusterDeleteRecords: DeleteRecords moves the leader's log start;
+// followers follow it on their next fetch and the low watermark (smallest
+// log start of the live replicas) reaches the offset only then. A follower
+// that was down meanwhile finds its log end below the leader's log start
+// (OFFSET_OUT_OF_RANGE), restarts its log there and rejoins the ISR.
+func TestClusterDeleteRecords(t *testing.T) {
+	c := newTestCluster(t, 3, 1)
+	c.createPartition(ctp, 1, 2, 3)
+	produceAll(t, c, 1, "a", 5, 2)
+	c.waitInSync(ctp, 1, 2, 3)
+	p1 := c.node(1).partition(ctp)
+
+	start, err := p1.DeleteRecords(4)
+	require.NoError(t, err)
+	require.Equal(t, int64(4), start)
+	c.waitFor(func() bool {
+		low, err := p1.LowWatermark()
+		return err == nil && low == 4
+	}, "the followers report log start 4")
+	for _, id := range []int32{2, 3} {
+		require.Equal(t, int64(4), c.node(id).partition(ctp).Log().LogStartOffset(), "broker %d", id)
+	}
+	_, err = c.node(2).partition(ctp).LowWatermark()
+	require.ErrorIs(t, err, ErrNotLeader)
+
+	// Broker 3 goes down; the leader moves on without it and deletes
+	// past everything 3 has.
+	n3 := c.node(3)
+	n3.crash()
+	_, err = c.produce(1, ctp, 1, "b", 2)
+	require.NoError(t, err)
+	c.lagPastMax(ctp, 2)
+	c.waitFor(func() bool { st, _ := c.ctrl.Get(ctp); return sameSet(st.ISR, []int32{1, 2}) }, "3 leaves the ISR")
+	c.waitApplied(ctp)
+	produceAll(t, c, 1, "c", 4, 2)
+	c.waitInSync(ctp, 1, 2)
+	_, err = p1.DeleteRecords(-1) // up to the high watermark
+	require.NoError(t, err)
+	require.Equal(t, int64(20), p1.Log().LogStartOffset())
+	low, err := p1.LowWatermark()
+	require.NoError(t, err)
+	require.Less(t, low, int64(20), "broker 2 has not fetched since")
+
+	n3.restart()
+	got := c.waitInSync(ctp, 1, 2, 3)
+	require.Empty(t, got, "everything was deleted")
+	require.Equal(t, int64(20), c.node(3).partition(ctp).Log().LogStartOffset())
+	require.Equal(t, int64(20), c.node(3).partition(ctp).Log().LogEndOffset())
+	c.waitFor(func() bool {
+		low, err := p1.LowWatermark()
+		return err == nil && low == 20
+	}, "low watermark 20")
 }

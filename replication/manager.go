@@ -129,6 +129,16 @@ func (e *env) isrEligible(id int32, s ReplicaState) bool {
 	return IsrEligible(s, st.Epoch, ok && !st.Fenced && !st.InControlledShutdown)
 }
 
+// alive reports whether broker id is registered and not fenced (Kafka's
+// hasAliveBroker); without a lookup every broker is.
+func (e *env) alive(id int32) bool {
+	if e.brokers == nil {
+		return true
+	}
+	st, ok := e.brokers(id)
+	return ok && !st.Fenced
+}
+
 // goFunc runs fn on a goroutine Close waits for; after Close it does
 // nothing.
 func (e *env) goFunc(fn func(ctx context.Context)) {

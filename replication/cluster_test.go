@@ -30,11 +30,12 @@ import (
 const controllerID = 0
 
 type testCluster struct {
-	t      *testing.T
-	net    *InmemNetwork
-	ctrl   *InmemController
-	clock  *ManualClock
-	minISR int32
+	t       *testing.T
+	net     *InmemNetwork
+	ctrl    *InmemController
+	clock   *ManualClock
+	minISR  int32
+	fetcher FetcherConfig
 
 	mu    sync.Mutex
 	nodes map[int32]*clusterNode
@@ -69,9 +70,13 @@ type stateUpdate struct {
 var testFetcherConfig = FetcherConfig{MaxWait: 50 * time.Millisecond, Backoff: 10 * time.Millisecond, MaxBytes: 64 << 10}
 
 func newTestCluster(t *testing.T, n int, minISR int32) *testCluster {
+	return newTestClusterWith(t, n, minISR, testFetcherConfig)
+}
+
+func newTestClusterWith(t *testing.T, n int, minISR int32, fc FetcherConfig) *testCluster {
 	c := &testCluster{
 		t: t, net: NewInmemNetwork(int64(n)), ctrl: NewInmemController(),
-		clock: NewManualClock(time.Unix(1_000_000, 0)), minISR: minISR, nodes: map[int32]*clusterNode{},
+		clock: NewManualClock(time.Unix(1_000_000, 0)), minISR: minISR, fetcher: fc, nodes: map[int32]*clusterNode{},
 	}
 	c.ctrl.Subscribe(func(tp storage.TopicPartition, st LeaderAndISR) {
 		c.mu.Lock()
@@ -140,7 +145,7 @@ func (c *testCluster) start(id int32, dir string) *clusterNode {
 	nd := &clusterNode{c: c, id: id, dir: dir, logs: logs, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	nd.m = NewManager(Config{
 		NodeID: id, Clock: c.clock, AlterPartition: alterThroughNetwork{c.net, id, c.ctrl}, AlterPartitionRetryBackoff: 5 * time.Millisecond,
-		Brokers: c.ctrl.Lookup, Endpoints: func(leader int32) LeaderEndpoint { return c.net.Endpoint(id, leader) }, Fetcher: testFetcherConfig,
+		Brokers: c.ctrl.Lookup, Endpoints: func(leader int32) LeaderEndpoint { return c.net.Endpoint(id, leader) }, Fetcher: c.fetcher,
 	}, logs, zaptest.NewLogger(t).Named(fmt.Sprint("broker-", id)))
 	c.net.Register(id, nd.m)
 	c.net.Connect(id)
@@ -968,4 +973,55 @@ func TestClusterDeleteRecords(t *testing.T) {
 		low, err := p1.LowWatermark()
 		return err == nil && low == 20
 	}, "low watermark 20")
+}
+
+// TestClusterSeveralFetchers: with num.replica.fetchers 2 a follower spreads
+// the partitions of one leader over two fetcher goroutines by hash, each
+// with its own connection, and stops a fetcher left without partitions.
+func TestClusterSeveralFetchers(t *testing.T) {
+	fc := testFetcherConfig
+	fc.NumFetchers = 2
+	c := newTestClusterWith(t, 2, 1, fc)
+	var tps []storage.TopicPartition
+	for i := range int32(6) {
+		tp := storage.TopicPartition{Topic: "spread", Partition: i}
+		tps = append(tps, tp)
+		c.createPartition(tp, 1, 2)
+	}
+	for _, tp := range tps {
+		res, err := c.produce(1, tp, AcksAll, tp.String(), 3)
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		require.NoError(t, res.Wait(ctx))
+		cancel()
+	}
+	fm := c.node(2).m.fetchers
+	fm.mu.Lock()
+	used := map[int]int{}
+	for _, key := range fm.assigned {
+		require.Equal(t, int32(1), key.leader)
+		used[key.index]++
+	}
+	fetchers := len(fm.fetchers)
+	fm.mu.Unlock()
+	require.Len(t, used, 2, "both fetchers have partitions: %v", used)
+	require.Equal(t, 2, fetchers)
+	for _, tp := range tps {
+		require.Equal(t, int64(3), c.node(2).partition(tp).Log().LogEndOffset())
+	}
+	// Leadership of every partition moves to broker 2: its fetchers stop.
+	for _, tp := range tps {
+		st, _ := c.ctrl.Get(tp)
+		st.Leader, st.LeaderEpoch, st.PartitionEpoch = 2, st.LeaderEpoch+1, st.PartitionEpoch+1
+		c.ctrl.Set(tp, st)
+	}
+	c.waitFor(func() bool {
+		fm.mu.Lock()
+		defer fm.mu.Unlock()
+		return len(fm.fetchers) == 0 && len(fm.assigned) == 0
+	}, "broker 2 fetches from no one")
+	c.waitFor(func() bool {
+		_, ok := c.node(1).m.Following(tps[0])
+		return ok
+	}, "broker 1 follows broker 2")
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/protocol"
-	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
 	"github.com/spool-broker/spool/replication"
 )
@@ -139,68 +138,6 @@ func (b *Broker) ensureOffsetsTopic(ctx context.Context) *controller.MetadataIma
 			"segment.bytes":    strconv.Itoa(int(b.cfg.OffsetsTopicSegmentBytes)),
 			"compression.type": "producer",
 		})
-}
-
-func (g *groupGlue) handleFindCoordinator(ctx context.Context, rc *reqCtx, req *protocol.FindCoordinatorRequest) (*protocol.FindCoordinatorResponse, error) {
-	resp := &protocol.FindCoordinatorResponse{}
-	if rc.v < 4 {
-		c := g.findCoordinator(ctx, rc, req.KeyType, req.Key)
-		resp.ErrorCode, resp.ErrorMessage, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.ErrorMessage, c.NodeID, c.Host, c.Port
-		return resp, nil
-	}
-	for _, key := range req.CoordinatorKeys {
-		resp.Coordinators = append(resp.Coordinators, g.findCoordinator(ctx, rc, req.KeyType, key))
-	}
-	return resp, nil
-}
-
-func (g *groupGlue) findCoordinator(ctx context.Context, rc *reqCtx, keyType int8, key string) protocol.FindCoordinatorResponseCoordinator {
-	c := protocol.FindCoordinatorResponseCoordinator{Key: key, NodeID: -1, Port: -1}
-	fail := func(code int16) protocol.FindCoordinatorResponseCoordinator {
-		c.ErrorCode = code
-		msg := errcode.Message(code)
-		c.ErrorMessage = &msg
-		return c
-	}
-	switch keyType {
-	case 0: // GROUP
-	case 1: // TRANSACTION (txn.go owns this branch)
-		node, code := g.b.txnCoordinatorNode(ctx, key)
-		if code != 0 {
-			return fail(code)
-		}
-		br := g.b.image.Load().Broker(node)
-		if br == nil || br.Fenced {
-			return fail(errcode.CoordinatorNotAvailable)
-		}
-		ep, ok := br.Endpoint(rc.c.listener)
-		if !ok {
-			return fail(errcode.CoordinatorNotAvailable)
-		}
-		c.NodeID, c.Host, c.Port = protocol.BrokerID(br.ID), ep.Host, int32(ep.Port)
-		return c
-	default:
-		return fail(errcode.InvalidRequest)
-	}
-	img := g.b.ensureOffsetsTopic(ctx)
-	t := img.Topic(consumerOffsetsTopic)
-	if t == nil {
-		return fail(errcode.CoordinatorNotAvailable)
-	}
-	p := g.coord.PartitionFor(key)
-	if int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
-		return fail(errcode.CoordinatorNotAvailable)
-	}
-	br := img.Broker(t.Partitions[p].Leader)
-	if br == nil || br.Fenced {
-		return fail(errcode.CoordinatorNotAvailable)
-	}
-	ep, ok := br.Endpoint(rc.c.listener)
-	if !ok {
-		return fail(errcode.CoordinatorNotAvailable)
-	}
-	c.NodeID, c.Host, c.Port = protocol.BrokerID(br.ID), ep.Host, int32(ep.Port)
-	return c
 }
 
 // countGroupError records a group API error in the metrics.

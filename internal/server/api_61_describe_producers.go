@@ -1,0 +1,35 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+func (g *txnGlue) handleDescribeProducers(ctx context.Context, rc *reqCtx, req *protocol.DescribeProducersRequest) (*protocol.DescribeProducersResponse, error) {
+	resp := &protocol.DescribeProducersResponse{}
+	for _, t := range req.Topics {
+		tr := protocol.DescribeProducersResponseTopicResponse{Name: t.Name}
+		for _, idx := range t.PartitionIndexes {
+			pr := protocol.DescribeProducersResponsePartitionResponse{PartitionIndex: idx}
+			p := g.b.partition(string(t.Name), idx)
+			switch {
+			case p == nil:
+				pr.ErrorCode = g.b.missingPartitionCode(string(t.Name), idx)
+			case !p.IsLeader():
+				pr.ErrorCode = errcode.NotLeaderOrFollower
+			default:
+				for _, s := range p.Log().ActiveProducers() {
+					pr.ActiveProducers = append(pr.ActiveProducers, protocol.DescribeProducersResponseProducerState{
+						ProducerID: protocol.ProducerID(s.ProducerID), ProducerEpoch: int32(s.Epoch), LastSequence: s.LastSequence,
+						LastTimestamp: s.LastTimestamp, CoordinatorEpoch: s.CoordinatorEpoch, CurrentTxnStartOffset: s.CurrentTxnStartOffset,
+					})
+				}
+			}
+			tr.Partitions = append(tr.Partitions, pr)
+		}
+		resp.Topics = append(resp.Topics, tr)
+	}
+	return resp, nil
+}

@@ -9,6 +9,28 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// OffsetFetch (key 9): versions 0-10.
+//
+// Behaviour:
+//   - Served by the group's coordinator (NOT_COORDINATOR,
+//     COORDINATOR_LOAD_IN_PROGRESS). Partitions without a committed offset
+//     answer offset -1; an unknown group answers -1 for what was asked.
+//   - With RequireStable (v7+), a partition with transactional offsets
+//     pending a marker answers UNSTABLE_OFFSET_COMMIT.
+//   - In a KIP-848 consumer group, a request naming a member (v9+) is
+//     checked against it (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH).
+//
+// Version notes:
+//   - v0-v1: no top-level error; each partition carries the group's. v2: a
+//     null topic list asks for every committed offset, and a top-level
+//     ErrorCode. v5: CommittedLeaderEpoch. v6: flexible.
+//   - v7: RequireStable. v8: several groups in one request. v9: MemberID and
+//     MemberEpoch (KIP-848). v10: topic IDs (UNKNOWN_TOPIC_ID).
+//
+// Where Spool differs from Kafka 4.3:
+//   - v0 is served, reading the same offsets as v1 (Kafka's v0 read
+//     ZooKeeper, and Kafka 4 dropped it).
+
 func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *protocol.OffsetFetchRequest) (*protocol.OffsetFetchResponse, error) {
 	img := g.b.image.Load()
 	resp := &protocol.OffsetFetchResponse{}

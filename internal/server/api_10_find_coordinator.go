@@ -7,6 +7,26 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// FindCoordinator (key 10): versions 0-6.
+//
+// Behaviour:
+//   - Key type GROUP (0) names the leader of the group's __consumer_offsets
+//     partition, TRANSACTION (1) the leader of the transactional id's
+//     __transaction_state partition. The internal topic is created on first
+//     use, as Kafka does.
+//   - The coordinator's endpoint is the one on the listener the request came
+//     in on. No leader, a fenced leader or no such endpoint gives
+//     COORDINATOR_NOT_AVAILABLE; every error carries Kafka's message.
+//   - Any other key type is INVALID_REQUEST.
+//
+// Version notes:
+//   - v1: KeyType, error messages. v3: flexible. v4: several keys at once
+//     (KIP-699), answered in Coordinators. v5: may answer
+//     TRANSACTION_ABORTABLE. v6: key type SHARE (KIP-932).
+//
+// Where Spool differs from Kafka 4.3:
+//   - Spool has no share groups: key type SHARE (2) is INVALID_REQUEST.
+
 func (g *groupGlue) handleFindCoordinator(ctx context.Context, rc *reqCtx, req *protocol.FindCoordinatorRequest) (*protocol.FindCoordinatorResponse, error) {
 	resp := &protocol.FindCoordinatorResponse{}
 	if rc.v < 4 {
@@ -30,7 +50,7 @@ func (g *groupGlue) findCoordinator(ctx context.Context, rc *reqCtx, keyType int
 	}
 	switch keyType {
 	case 0: // GROUP
-	case 1: // TRANSACTION (txn.go owns this branch)
+	case 1: // TRANSACTION: txnCoordinatorNode
 		node, code := g.b.txnCoordinatorNode(ctx, key)
 		if code != 0 {
 			return fail(code)

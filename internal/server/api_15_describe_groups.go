@@ -7,6 +7,22 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// DescribeGroups (key 15): versions 0-6.
+//
+// Behaviour:
+//   - Describes classic groups from their coordinator: state, protocol type,
+//     and members; the protocol name and the members' metadata and
+//     assignments only when the group is Stable, as in Kafka.
+//   - An unknown group, or a KIP-848 consumer group (described by
+//     ConsumerGroupDescribe instead), is reported Dead without members.
+//   - Authorized operations, when asked for, are every operation a group
+//     supports (Spool has no authorizer yet).
+//
+// Version notes:
+//   - v3: IncludeAuthorizedOperations. v4: members' GroupInstanceID. v5:
+//     flexible. v6: unknown groups are GROUP_ID_NOT_FOUND with a message
+//     rather than Dead (KIP-1043).
+
 // groupOps are the ACL operations a group supports (READ, DELETE,
 // DESCRIBE), all allowed without an authorizer.
 const groupOps = 1<<opRead | 1<<opDelete | 1<<opDescribe

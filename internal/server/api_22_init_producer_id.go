@@ -7,6 +7,30 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// InitProducerId (key 22): versions 0-5.
+//
+// Behaviour:
+//   - Without a transactional id (an idempotent producer) the answer is a
+//     fresh producer id at epoch 0, from the blocks the controller hands out.
+//   - With one, it goes to the id's transaction coordinator: a new producer
+//     id, or the same one with its epoch bumped, fencing earlier instances.
+//     An open transaction is aborted under the bumped epoch first; one whose
+//     markers are not written yet gives CONCURRENT_TRANSACTIONS. A
+//     TransactionTimeoutMs not in (0, transaction.max.timeout.ms] is
+//     INVALID_TRANSACTION_TIMEOUT.
+//
+// Version notes:
+//   - v2: flexible. v3: ProducerID and ProducerEpoch, so a producer can
+//     resume after INVALID_PRODUCER_EPOCH (KIP-360). v4: PRODUCER_FENCED
+//     (older versions get INVALID_PRODUCER_EPOCH). v5: may answer
+//     TRANSACTION_ABORTABLE (KIP-890).
+//
+// Where Spool differs from Kafka 4.3:
+//   - An open transaction is aborted within the call, which then answers
+//     with the new epoch; Kafka starts the abort and answers
+//     CONCURRENT_TRANSACTIONS, and the producer retries.
+//   - v6 (two-phase commit, KIP-939, unstable in 4.3) is not served.
+
 func (g *txnGlue) handleInitProducerID(ctx context.Context, rc *reqCtx, req *protocol.InitProducerIdRequest) (*protocol.InitProducerIdResponse, error) {
 	resp := &protocol.InitProducerIdResponse{ProducerID: -1, ProducerEpoch: -1, OngoingTxnProducerID: -1, OngoingTxnProducerEpoch: -1}
 	if req.TransactionalID == nil || *req.TransactionalID == "" {

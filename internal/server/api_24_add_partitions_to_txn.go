@@ -8,7 +8,28 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// topicPartitions resolves a request's topics: partitions that don't exist
+// AddPartitionsToTxn (key 24): versions 0-5.
+//
+// Behaviour:
+//   - v0-v3 come from producers: the partitions join the producer's
+//     transaction (Ongoing). If any partition is unknown, it gets
+//     UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED;
+//     otherwise every partition gets the coordinator's one code.
+//   - v4+ come from brokers, batching transactions: VerifyOnly asks whether
+//     each partition is already in the transaction (KIP-890 part 1); at v5
+//     a non-verify add is a transaction.version 2 implicit add.
+//
+// Version notes:
+//   - v2: PRODUCER_FENCED (older versions get INVALID_PRODUCER_EPOCH). v3:
+//     flexible. v4: broker batches with VerifyOnly and a top-level
+//     ErrorCode. v5: TRANSACTION_ABORTABLE.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Spool's own produce path asks its transaction coordinator in process
+//     (txn_verify.go); v4+ is served for other callers.
+//   - The v4+ top-level ErrorCode is never set.
+
+// checkPartitions resolves a request's topics: partitions that don't exist
 // get UNKNOWN_TOPIC_OR_PARTITION.
 func (g *txnGlue) checkPartitions(topics []protocol.AddPartitionsToTxnRequestAddPartitionsToTxnTopic) ([]txn.TopicPartition, map[txn.TopicPartition]int16) {
 	img := g.b.image.Load()

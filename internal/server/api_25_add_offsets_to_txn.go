@@ -8,6 +8,18 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// AddOffsetsToTxn (key 25): versions 0-4.
+//
+// Behaviour:
+//   - Adds the group's __consumer_offsets partition to the producer's
+//     transaction, so that TxnOffsetCommit may write to it; creates
+//     __consumer_offsets if needed. The answer is the transaction
+//     coordinator's code, as for AddPartitionsToTxn.
+//
+// Version notes:
+//   - v2: PRODUCER_FENCED (older versions get INVALID_PRODUCER_EPOCH). v3:
+//     flexible. v4: TRANSACTION_ABORTABLE (KIP-890).
+
 func (g *txnGlue) handleAddOffsetsToTxn(ctx context.Context, rc *reqCtx, req *protocol.AddOffsetsToTxnRequest) (*protocol.AddOffsetsToTxnResponse, error) {
 	g.b.ensureOffsetsTopic(ctx)
 	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: g.groupPartition(string(req.GroupID))}

@@ -6,6 +6,25 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
+// WriteTxnMarkers (key 27): versions 1-2.
+//
+// Behaviour:
+//   - Appends a COMMIT or ABORT control batch for the producer to each
+//     partition this broker leads, with acks=all, waiting up to 30s for the
+//     high watermark (Kafka's request.timeout.ms); a marker invalidates the
+//     producer's in-flight transaction verifications (txn_verify.go).
+//   - Unknown partitions get UNKNOWN_TOPIC_OR_PARTITION, partitions led
+//     elsewhere NOT_LEADER_OR_FOLLOWER.
+//
+// Version notes:
+//   - v1: flexible (v0 was dropped in Kafka 4). v2: TransactionVersion per
+//     marker (KIP-1228).
+//
+// Where Spool differs from Kafka 4.3:
+//   - Spool's transaction coordinator writes markers in process (txnMarkers
+//     in txn.go), not with this request.
+//   - The v2 TransactionVersion is ignored.
+
 func (g *txnGlue) handleWriteTxnMarkers(ctx context.Context, rc *reqCtx, req *protocol.WriteTxnMarkersRequest) (*protocol.WriteTxnMarkersResponse, error) {
 	resp := &protocol.WriteTxnMarkersResponse{}
 	for _, m := range req.Markers {

@@ -9,6 +9,28 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// TxnOffsetCommit (key 28): versions 0-5.
+//
+// Behaviour:
+//   - Writes the offsets to the group's __consumer_offsets partition as a
+//     transactional batch of the producer. They stay pending, invisible to
+//     OffsetFetch, until the transaction's marker lands in that partition:
+//     COMMIT applies them, ABORT drops them (txn_offsets.go).
+//   - The group's partition must be in the producer's open transaction
+//     (AddOffsetsToTxn first, else INVALID_TXN_STATE), with the same
+//     producer id (INVALID_PRODUCER_ID_MAPPING) and epoch
+//     (PRODUCER_FENCED).
+//   - v3+: the member and generation are checked as for OffsetCommit; a
+//     classic group takes the commit while its members sync.
+//
+// Version notes:
+//   - v2: CommittedLeaderEpoch; PRODUCER_FENCED (older versions get
+//     INVALID_PRODUCER_EPOCH). v3: MemberID, GroupInstanceID, GenerationID
+//     (KIP-447). v4: TRANSACTION_ABORTABLE.
+//   - v5: the commit adds the group's partition to the transaction itself
+//     (KIP-890 part 2); the coordinator's retriable errors become
+//     COORDINATOR_LOAD_IN_PROGRESS.
+
 func (g *txnGlue) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.TxnOffsetCommitRequest) (*protocol.TxnOffsetCommitResponse, error) {
 	pid, epoch := int64(req.ProducerID), req.ProducerEpoch
 	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: g.groupPartition(string(req.GroupID))}

@@ -10,6 +10,22 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// ElectLeaders (key 43): versions 0-2.
+//
+// Behaviour:
+//   - PREFERRED (0) moves leadership to the first replica if it is in the
+//     ISR and alive (PREFERRED_LEADER_NOT_AVAILABLE otherwise); UNCLEAN (1)
+//     elects a live replica only for a partition without a leader
+//     (ELIGIBLE_LEADERS_NOT_AVAILABLE if none). A partition that needs no
+//     election gets ELECTION_NOT_NEEDED.
+//   - A null partition list means every partition, and then only the
+//     partitions where an election happened or failed are reported.
+//   - The response waits until this broker's image has the new leaders.
+//
+// Version notes:
+//   - v1: ElectionType (v0 is always preferred, KIP-460) and a top-level
+//     ErrorCode. v2: flexible.
+
 // Election types (ElectLeaders v1+; v0 is always preferred).
 const (
 	electionPreferred = 0

@@ -10,6 +10,25 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// AlterPartitionReassignments (key 45): versions 0-1.
+//
+// Behaviour:
+//   - Each partition's new replica list is validated as Kafka's
+//     ReplicationControlManager does (empty list, duplicate or unregistered
+//     brokers: INVALID_REPLICA_ASSIGNMENT); null replicas cancel a
+//     reassignment (NO_REASSIGNMENT_IN_PROGRESS if none). Unknown partitions
+//     are UNKNOWN_TOPIC_OR_PARTITION.
+//   - The response waits until this broker's image has the change.
+//
+// Version notes:
+//   - v1: AllowReplicationFactorChange (v0 always allows it): a new
+//     replica count is otherwise INVALID_REPLICATION_FACTOR.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Only a reordering of the same replicas completes; moving a partition
+//     to or from a broker is INVALID_REPLICA_ASSIGNMENT (Spool does not
+//     copy replicas between brokers yet).
+
 func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, rc *reqCtx, req *protocol.AlterPartitionReassignmentsRequest) (*protocol.AlterPartitionReassignmentsResponse, error) {
 	resp := &protocol.AlterPartitionReassignmentsResponse{
 		AllowReplicationFactorChange: req.AllowReplicationFactorChange,

@@ -7,6 +7,15 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
+// OffsetDelete (key 47): version 0.
+//
+// Behaviour:
+//   - Deletes a group's committed offsets for the given partitions by
+//     writing tombstones. A topic the group's members are subscribed to gets
+//     GROUP_SUBSCRIBED_TO_TOPIC; a classic group with members that is not a
+//     consumer-protocol group, NON_EMPTY_GROUP; an unknown group,
+//     GROUP_ID_NOT_FOUND.
+
 func (g *groupGlue) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *protocol.OffsetDeleteRequest) (*protocol.OffsetDeleteResponse, error) {
 	topics := make([]group.TopicPartitions, len(req.Topics))
 	for i, t := range req.Topics {

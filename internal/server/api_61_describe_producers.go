@@ -7,6 +7,15 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// DescribeProducers (key 61): version 0.
+//
+// Behaviour:
+//   - For each partition this broker leads, the producers with state in its
+//     log: epoch, last sequence and timestamp, coordinator epoch and the
+//     first offset of an open transaction (-1 if none) (KIP-664).
+//   - Unknown partitions get UNKNOWN_TOPIC_OR_PARTITION, partitions led
+//     elsewhere NOT_LEADER_OR_FOLLOWER.
+
 func (g *txnGlue) handleDescribeProducers(ctx context.Context, rc *reqCtx, req *protocol.DescribeProducersRequest) (*protocol.DescribeProducersResponse, error) {
 	resp := &protocol.DescribeProducersResponse{}
 	for _, t := range req.Topics {

@@ -6,6 +6,14 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
+// DescribeTransactions (key 65): version 0.
+//
+// Behaviour:
+//   - Describes each transactional id from its transaction coordinator:
+//     state, producer id and epoch, timeout, start time and partitions
+//     (KIP-664). NOT_COORDINATOR for ids coordinated elsewhere,
+//     TRANSACTIONAL_ID_NOT_FOUND for unknown ones.
+
 func (g *txnGlue) handleDescribeTransactions(ctx context.Context, rc *reqCtx, req *protocol.DescribeTransactionsRequest) (*protocol.DescribeTransactionsResponse, error) {
 	resp := &protocol.DescribeTransactionsResponse{}
 	for _, id := range req.TransactionalIDs {

@@ -10,6 +10,20 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// ListTransactions (key 66): versions 0-2.
+//
+// Behaviour:
+//   - Lists the transactions this broker coordinates (clients ask every
+//     broker), filtered by state, producer id, duration and id pattern.
+//     Unknown state names come back in UnknownStateFilters; if only unknown
+//     states were given, nothing matches.
+//   - The pattern is a Go (RE2) regular expression; one that does not
+//     compile is INVALID_REGULAR_EXPRESSION.
+//
+// Version notes:
+//   - v1: DurationFilter, transactions open longer than it (KIP-994). v2:
+//     TransactionalIdPattern (KIP-1152).
+
 func (g *txnGlue) handleListTransactions(ctx context.Context, rc *reqCtx, req *protocol.ListTransactionsRequest) (*protocol.ListTransactionsResponse, error) {
 	resp := &protocol.ListTransactionsResponse{}
 	var f txn.Filter

@@ -8,6 +8,21 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
+// ConsumerGroupDescribe (key 69): versions 0-1.
+//
+// Behaviour:
+//   - Describes KIP-848 consumer groups: state, group and assignment epochs,
+//     assignor, and each member's subscription and current and target
+//     assignments (partitions of deleted topics left out). Groups that are
+//     classic or unknown get GROUP_ID_NOT_FOUND with a message.
+//   - Authorized operations, when asked for, are every operation a group
+//     supports (Spool has no authorizer yet).
+//   - Served only when group.coordinator.rebalance.protocols includes
+//     "consumer".
+//
+// Version notes:
+//   - v1: MemberType (KIP-1099); always consumer (1) here.
+
 func (g *groupGlue) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupDescribeRequest) (*protocol.ConsumerGroupDescribeResponse, error) {
 	img := g.b.image.Load()
 	resp := &protocol.ConsumerGroupDescribeResponse{}

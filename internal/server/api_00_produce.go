@@ -11,7 +11,6 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
 	"github.com/spool-broker/spool/replication"
-	"github.com/spool-broker/spool/storage"
 )
 
 // Produce (key 0): versions 0-13.
@@ -383,44 +382,3 @@ func (b *Broker) validateProduce(v int16, recs []byte, maxMessageBytes int32, se
 // maxDecompressedBatch bounds how far one batch may expand when validated
 // (a decompression bomb gets CORRUPT_MESSAGE, not the broker's memory).
 const maxDecompressedBatch = 256 << 20
-
-func recordErrorCode(err error) int16 {
-	switch {
-	case errors.Is(err, records.ErrUnsupportedMagic):
-		return errcode.UnsupportedForMessageFormat
-	case errors.Is(err, records.ErrInvalidRecord):
-		return errcode.InvalidRecord
-	default:
-		return errcode.CorruptMessage
-	}
-}
-
-// missingPartitionCode is the error for a partition this broker doesn't host.
-func (b *Broker) missingPartitionCode(topic string, partition int32) int16 {
-	t := b.image.Load().Topic(topic)
-	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
-		return errcode.UnknownTopicOrPartition
-	}
-	return errcode.NotLeaderOrFollower
-}
-
-func storageErrorCode(err error) int16 {
-	switch {
-	case errors.Is(err, storage.ErrOffsetOutOfRange):
-		return errcode.OffsetOutOfRange
-	case errors.Is(err, storage.ErrCorrupt):
-		return errcode.CorruptMessage
-	case errors.Is(err, storage.ErrOutOfOrderSequence):
-		return errcode.OutOfOrderSequenceNumber
-	case errors.Is(err, storage.ErrInvalidProducerEpoch):
-		return errcode.InvalidProducerEpoch
-	case errors.Is(err, storage.ErrInvalidTxnState):
-		return errcode.InvalidTxnState
-	case errors.Is(err, storage.ErrCoordinatorFenced):
-		return errcode.TransactionCoordinatorFenced
-	case errors.Is(err, errTxnVerification):
-		return errcode.InvalidTxnState
-	default:
-		return errcode.KafkaStorageError
-	}
-}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/records"
+	"github.com/spool-broker/spool/replication"
+	"github.com/spool-broker/spool/storage"
+)
+
+// controllerCodes maps controller errors to Kafka codes, most specific first.
+var controllerCodes = []struct {
+	err  error
+	code int16
+}{
+	{controller.ErrNotController, errcode.NotController},
+	{controller.ErrTopicExists, errcode.TopicAlreadyExists},
+	{controller.ErrUnknownTopicID, errcode.UnknownTopicID},
+	{controller.ErrUnknownTopic, errcode.UnknownTopicOrPartition},
+	{controller.ErrUnknownPartition, errcode.UnknownTopicOrPartition},
+	{controller.ErrInvalidTopic, errcode.InvalidTopicException},
+	{controller.ErrInvalidPartitions, errcode.InvalidPartitions},
+	{controller.ErrInvalidReplicationFactor, errcode.InvalidReplicationFactor},
+	{controller.ErrInvalidReplicaAssignment, errcode.InvalidReplicaAssignment},
+	{controller.ErrInvalidConfig, errcode.InvalidConfig},
+	{controller.ErrInvalidRequest, errcode.InvalidRequest},
+	{controller.ErrTopicDeletionDisabled, errcode.TopicDeletionDisabled},
+	{controller.ErrBrokerIDNotRegistered, errcode.BrokerIDNotRegistered},
+	{controller.ErrStaleBrokerEpoch, errcode.StaleBrokerEpoch},
+	{controller.ErrInvalidUpdateVersion, errcode.InvalidUpdateVersion},
+	{controller.ErrIneligibleReplica, errcode.IneligibleReplica},
+	{context.DeadlineExceeded, errcode.RequestTimedOut},
+}
+
+// controllerErrorCode maps a controller error to its Kafka code and the
+// message Kafka would send: the text the controller wrapped around its
+// sentinel, without Spool's package prefixes.
+func controllerErrorCode(err error) (int16, string) {
+	for _, m := range controllerCodes {
+		if errors.Is(err, m.err) {
+			msg := strings.TrimPrefix(err.Error(), m.err.Error()+": ")
+			msg = strings.TrimSuffix(msg, ": "+config.ErrUnknownTopicConfig.Error())
+			return m.code, msg
+		}
+	}
+	return errcode.UnknownServerError, err.Error()
+}
+
+// replicationErrorCode is the Kafka code of an error from an append or read
+// through package replication; storage's errors fall through to
+// storageErrorCode.
+func replicationErrorCode(err error) int16 {
+	switch {
+	case errors.Is(err, replication.ErrNotLeader):
+		return errcode.NotLeaderOrFollower
+	case errors.Is(err, replication.ErrFencedLeaderEpoch):
+		return errcode.FencedLeaderEpoch
+	case errors.Is(err, replication.ErrUnknownLeaderEpoch):
+		return errcode.UnknownLeaderEpoch
+	case errors.Is(err, replication.ErrNotEnoughReplicas):
+		return errcode.NotEnoughReplicas
+	case errors.Is(err, replication.ErrNotEnoughReplicasAfterAppend):
+		return errcode.NotEnoughReplicasAfterAppend
+	case errors.Is(err, replication.ErrTimedOut):
+		return errcode.RequestTimedOut
+	case errors.Is(err, replication.ErrUnknownTopicOrPartition):
+		return errcode.UnknownTopicOrPartition
+	}
+	return storageErrorCode(err)
+}
+
+func recordErrorCode(err error) int16 {
+	switch {
+	case errors.Is(err, records.ErrUnsupportedMagic):
+		return errcode.UnsupportedForMessageFormat
+	case errors.Is(err, records.ErrInvalidRecord):
+		return errcode.InvalidRecord
+	default:
+		return errcode.CorruptMessage
+	}
+}
+
+// missingPartitionCode is the error for a partition this broker doesn't host.
+func (b *Broker) missingPartitionCode(topic string, partition int32) int16 {
+	t := b.image.Load().Topic(topic)
+	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
+		return errcode.UnknownTopicOrPartition
+	}
+	return errcode.NotLeaderOrFollower
+}
+
+func storageErrorCode(err error) int16 {
+	switch {
+	case errors.Is(err, storage.ErrOffsetOutOfRange):
+		return errcode.OffsetOutOfRange
+	case errors.Is(err, storage.ErrCorrupt):
+		return errcode.CorruptMessage
+	case errors.Is(err, storage.ErrOutOfOrderSequence):
+		return errcode.OutOfOrderSequenceNumber
+	case errors.Is(err, storage.ErrInvalidProducerEpoch):
+		return errcode.InvalidProducerEpoch
+	case errors.Is(err, storage.ErrInvalidTxnState):
+		return errcode.InvalidTxnState
+	case errors.Is(err, storage.ErrCoordinatorFenced):
+		return errcode.TransactionCoordinatorFenced
+	case errors.Is(err, errTxnVerification):
+		return errcode.InvalidTxnState
+	default:
+		return errcode.KafkaStorageError
+	}
+}

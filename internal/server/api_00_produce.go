@@ -202,9 +202,6 @@ func (t *produceTopic) partition(index int32, recs []byte) {
 			t.acks = append(t.acks, pendingAck{partition: len(t.resp.PartitionResponses), res: res})
 		}
 	}
-	if pr.ErrorCode != 0 {
-		pc.b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
-	}
 	t.resp.PartitionResponses = append(t.resp.PartitionResponses, pr)
 }
 
@@ -230,7 +227,6 @@ func (pc *produceCall) awaitAcks(ctx context.Context, timeoutMs int32) {
 		if err := a.res.Wait(ctx); err != nil {
 			pr := &pc.resp.Responses[a.topic].PartitionResponses[a.partition]
 			pr.ErrorCode = replicationErrorCode(err)
-			pc.b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
 		}
 	}
 }

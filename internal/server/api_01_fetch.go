@@ -324,9 +324,6 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 			places = append(places, recordsPlace{ti, len(resp.Responses[ti].Partitions)})
 		}
 		resp.Responses[ti].Partitions = append(resp.Responses[ti].Partitions, pd)
-		if pd.ErrorCode != 0 {
-			b.metrics.errors.WithLabelValues("Fetch", errName(pd.ErrorCode)).Inc()
-		}
 	}
 	if len(places) == 0 {
 		return

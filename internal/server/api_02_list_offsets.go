@@ -64,9 +64,6 @@ func (b *Broker) handleListOffsets(ctx context.Context, rc *reqCtx, req *protoco
 					pr.OldStyleOffsets = []int64{pr.Offset}
 				}
 			}
-			if pr.ErrorCode != 0 {
-				b.metrics.errors.WithLabelValues("ListOffsets", errName(pr.ErrorCode)).Inc()
-			}
 			tr.Partitions = append(tr.Partitions, pr)
 		}
 		resp.Topics = append(resp.Topics, tr)

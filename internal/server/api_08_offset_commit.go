@@ -78,7 +78,6 @@ func (g *groupGlue) handleOffsetCommit(ctx context.Context, rc *reqCtx, req *pro
 		return resp, nil
 	}
 	code, codes := g.coord.CommitOffsets(ctx, creq)
-	g.countGroupError("OffsetCommit", code)
 	for k, r := range refs {
 		pc := code
 		if code == 0 {

@@ -43,7 +43,6 @@ func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *prot
 			}
 		}
 		code, offsets := g.coord.FetchOffsets(ctx, string(req.GroupID), topics, req.RequireStable)
-		g.countGroupError("OffsetFetch", code)
 		resp.ErrorCode = code
 		if code != 0 {
 			if rc.v >= 2 {
@@ -104,7 +103,6 @@ func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.Metad
 		}
 	}
 	code, offsets := g.coord.FetchMemberOffsets(ctx, string(rg.GroupID), rg.MemberID, rg.MemberEpoch, topics, requireStable)
-	g.countGroupError("OffsetFetch", code)
 	out.ErrorCode = code
 	if code != 0 {
 		return out

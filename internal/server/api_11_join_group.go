@@ -35,7 +35,6 @@ import (
 
 func (g *groupGlue) handleJoinGroup(ctx context.Context, rc *reqCtx, req *protocol.JoinGroupRequest) (*protocol.JoinGroupResponse, error) {
 	resp := g.coord.JoinGroup(ctx, rc.v, requestClientID(rc), clientHost(rc), req)
-	g.countGroupError("JoinGroup", resp.ErrorCode)
 	return resp, nil
 }
 

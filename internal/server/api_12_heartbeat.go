@@ -20,6 +20,5 @@ import (
 
 func (g *groupGlue) handleHeartbeat(ctx context.Context, rc *reqCtx, req *protocol.HeartbeatRequest) (*protocol.HeartbeatResponse, error) {
 	code := g.coord.Heartbeat(ctx, req)
-	g.countGroupError("Heartbeat", code)
 	return &protocol.HeartbeatResponse{ErrorCode: code}, nil
 }

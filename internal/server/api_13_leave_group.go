@@ -19,6 +19,5 @@ import (
 
 func (g *groupGlue) handleLeaveGroup(ctx context.Context, rc *reqCtx, req *protocol.LeaveGroupRequest) (*protocol.LeaveGroupResponse, error) {
 	resp := g.coord.LeaveGroup(ctx, rc.v, req)
-	g.countGroupError("LeaveGroup", resp.ErrorCode)
 	return resp, nil
 }

@@ -26,6 +26,5 @@ func (g *groupGlue) handleSyncGroup(ctx context.Context, rc *reqCtx, req *protoc
 	if resp.Assignment == nil {
 		resp.Assignment = []byte{}
 	}
-	g.countGroupError("SyncGroup", resp.ErrorCode)
 	return resp, nil
 }

@@ -50,7 +50,6 @@ func (g *groupGlue) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *p
 				MemberMetadata: m.Metadata, MemberAssignment: m.Assignment,
 			})
 		}
-		g.countGroupError("DescribeGroups", dg.ErrorCode)
 		resp.Groups = append(resp.Groups, dg)
 	}
 	return resp, nil

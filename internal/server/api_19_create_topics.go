@@ -123,11 +123,6 @@ func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, req *protoc
 			}
 		}
 	}
-	for _, t := range resp.Topics {
-		if t.ErrorCode != 0 {
-			b.metrics.errors.WithLabelValues("CreateTopics", errName(t.ErrorCode)).Inc()
-		}
-	}
 	return resp, nil
 }
 

@@ -48,7 +48,6 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, rc *reqCtx, req *protoc
 		if msg != "" {
 			r.ErrorMessage = &msg
 		}
-		b.metrics.errors.WithLabelValues("DeleteTopics", errName(code)).Inc()
 	}
 
 	if !b.cfg.DeleteTopicEnable {

@@ -35,7 +35,6 @@ func (b *Broker) handleDeleteRecords(ctx context.Context, rc *reqCtx, req *proto
 			b.deleteRecords(string(t.Name), rp.PartitionIndex, rp.Offset, &pr)
 			if pr.ErrorCode != 0 {
 				pr.LowWatermark = -1
-				b.metrics.errors.WithLabelValues("DeleteRecords", errName(pr.ErrorCode)).Inc()
 			}
 			tr.Partitions = append(tr.Partitions, pr)
 		}

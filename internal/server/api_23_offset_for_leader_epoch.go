@@ -30,9 +30,6 @@ func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, rc *reqCtx, req
 		for _, rp := range t.Partitions {
 			pr := protocol.OffsetForLeaderEpochResponseEpochEndOffset{Partition: rp.Partition, LeaderEpoch: -1, EndOffset: -1}
 			b.endOffsetForEpoch(string(t.Topic), &rp, &pr)
-			if pr.ErrorCode != 0 {
-				b.metrics.errors.WithLabelValues("OffsetForLeaderEpoch", errName(pr.ErrorCode)).Inc()
-			}
 			tr.Partitions = append(tr.Partitions, pr)
 		}
 		resp.Topics = append(resp.Topics, tr)

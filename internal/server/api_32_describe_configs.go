@@ -58,7 +58,6 @@ func (b *Broker) handleDescribeConfigs(ctx context.Context, rc *reqCtx, req *pro
 		entries, cerr := b.describeResource(img, r.ResourceType, r.ResourceName)
 		if cerr != nil {
 			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
-			b.metrics.errors.WithLabelValues("DescribeConfigs", errName(cerr.code)).Inc()
 			resp.Results = append(resp.Results, res)
 			continue
 		}

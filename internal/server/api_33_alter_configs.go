@@ -29,7 +29,6 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, rc *reqCtx, req *protoc
 		res := protocol.AlterConfigsResponseAlterConfigsResourceResponse{ResourceType: r.ResourceType, ResourceName: r.ResourceName}
 		if cerr := b.replaceConfigs(ctx, &r, req.ValidateOnly); cerr != nil {
 			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
-			b.metrics.errors.WithLabelValues("AlterConfigs", errName(cerr.code)).Inc()
 		} else if !req.ValidateOnly {
 			changed = true
 		}

@@ -48,11 +48,6 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, rc *reqCtx, req *pr
 	if changed {
 		b.syncImage()
 	}
-	for _, r := range resp.Results {
-		if r.ErrorCode != 0 {
-			b.metrics.errors.WithLabelValues("CreatePartitions", errName(r.ErrorCode)).Inc()
-		}
-	}
 	return resp, nil
 }
 

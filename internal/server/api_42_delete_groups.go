@@ -24,7 +24,6 @@ func (g *groupGlue) handleDeleteGroups(ctx context.Context, rc *reqCtx, req *pro
 	codes := g.coord.DeleteGroups(ctx, ids)
 	resp := &protocol.DeleteGroupsResponse{}
 	for i, id := range req.GroupsNames {
-		g.countGroupError("DeleteGroups", codes[i])
 		resp.Results = append(resp.Results, protocol.DeleteGroupsResponseDeletableGroupResult{GroupID: id, ErrorCode: codes[i]})
 	}
 	return resp, nil

@@ -66,7 +66,6 @@ func (b *Broker) handleElectLeaders(ctx context.Context, rc *reqCtx, req *protoc
 			pr := protocol.ElectLeadersResponsePartitionResult{PartitionID: p, ErrorCode: code}
 			if code != 0 {
 				pr.ErrorMessage = &msg
-				b.metrics.errors.WithLabelValues("ElectLeaders", errName(code)).Inc()
 			}
 			res.PartitionResult = append(res.PartitionResult, pr)
 		}

@@ -34,7 +34,6 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, rc *reqCtx, 
 		res := protocol.IncrementalAlterConfigsResponseAlterConfigsResourceResponse{ResourceType: r.ResourceType, ResourceName: r.ResourceName}
 		if cerr := b.incrementalAlterConfigs(ctx, &r, req.ValidateOnly); cerr != nil {
 			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
-			b.metrics.errors.WithLabelValues("IncrementalAlterConfigs", errName(cerr.code)).Inc()
 		} else if !req.ValidateOnly {
 			changed = true
 		}

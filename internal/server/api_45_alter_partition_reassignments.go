@@ -45,7 +45,6 @@ func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, rc *reqC
 			code, msg, moved := b.reassign(ctx, string(t.Name), p.PartitionIndex, p.Replicas, req.AllowReplicationFactorChange)
 			if code != 0 {
 				pr.ErrorCode, pr.ErrorMessage = code, &msg
-				b.metrics.errors.WithLabelValues("AlterPartitionReassignments", errName(code)).Inc()
 			}
 			changed = changed || moved
 			tr.Partitions = append(tr.Partitions, pr)

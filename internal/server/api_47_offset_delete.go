@@ -26,7 +26,6 @@ func (g *groupGlue) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *pro
 	}
 	code, codes := g.coord.DeleteOffsets(ctx, string(req.GroupID), topics)
 	resp := &protocol.OffsetDeleteResponse{ErrorCode: code}
-	g.countGroupError("OffsetDelete", code)
 	if code != 0 {
 		return resp, nil
 	}

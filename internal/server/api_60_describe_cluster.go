@@ -41,7 +41,6 @@ func (b *Broker) handleDescribeCluster(ctx context.Context, rc *reqCtx, req *pro
 		// Clients reach brokers here; controllers are not exposed to them.
 		msg := fmt.Sprintf("The broker does not support endpoint type %d", req.EndpointType)
 		resp.ErrorCode, resp.ErrorMessage = errcode.UnsupportedEndpointType, &msg
-		b.metrics.errors.WithLabelValues("DescribeCluster", errName(resp.ErrorCode)).Inc()
 		return resp, nil
 	}
 	if req.IncludeClusterAuthorizedOperations {

@@ -53,7 +53,6 @@ func (g *groupGlue) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx,
 			}
 			dg.Members = append(dg.Members, dm)
 		}
-		g.countGroupError("ConsumerGroupDescribe", dg.ErrorCode)
 		resp.Groups = append(resp.Groups, dg)
 	}
 	return resp, nil

@@ -69,7 +69,6 @@ func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, 
 				ErrorCode: code, Name: ptrTopic(name), Partitions: []protocol.DescribeTopicPartitionsResponsePartition{},
 				TopicAuthorizedOperations: topicOps,
 			})
-			b.metrics.errors.WithLabelValues("DescribeTopicPartitions", errName(code)).Inc()
 			continue
 		}
 		if n >= limit {

@@ -29,9 +29,12 @@
 // versions close the connection (Kafka's behaviour), except ApiVersions at an
 // unknown version, which is answered with UNSUPPORTED_VERSION in v0 form.
 //
-// Handlers turn Go errors into Kafka error codes; a handler returns an error
-// only when the connection must close. A panicking handler closes its own
-// connection and is logged; other clients are unaffected.
+// Handlers turn Go errors into Kafka error codes (the mappings are in
+// errors.go); a handler returns an error only when the connection must
+// close. Error codes are counted in request_errors_total once, at dispatch,
+// from the response each request gets (protocol.Response.ErrorCodes). A
+// panicking handler closes its own connection and is logged; other clients
+// are unaffected.
 //
 // # Metadata
 //

@@ -13,6 +13,12 @@ import (
 	"github.com/spool-broker/spool/storage"
 )
 
+// Go errors become Kafka error codes here, at the edge: storage,
+// replication, the controller and record validation return wrapped sentinel
+// errors, and the handlers map them with these functions. The codes a
+// response carries are counted once, when the request is dispatched
+// (conn.countErrors), not by the handlers.
+
 // controllerCodes maps controller errors to Kafka codes, most specific first.
 var controllerCodes = []struct {
 	err  error

@@ -139,10 +139,3 @@ func (b *Broker) ensureOffsetsTopic(ctx context.Context) *controller.MetadataIma
 			"compression.type": "producer",
 		})
 }
-
-// countGroupError records a group API error in the metrics.
-func (g *groupGlue) countGroupError(api string, code int16) {
-	if code != 0 && g.b.metrics != nil {
-		g.b.metrics.errors.WithLabelValues(api, errName(code)).Inc()
-	}
-}

@@ -20,7 +20,7 @@ STATICCHECK_VERSION := 0.8.2
 TOOLS_CACHE ?= $(HOME)/.cache/spool/tools
 STATICCHECK := $(TOOLS_CACHE)/staticcheck-$(STATICCHECK_VERSION)-$(shell $(GO) env GOVERSION)
 
-.PHONY: all build run test test-deps tools fmt-check tidy-check vet staticcheck lint lint-selftest race specs generate gen verify-gen fuzz bench bench-smoke compat clean
+.PHONY: all build run test test-deps tools fmt-check tidy-check vet staticcheck lint lint-selftest race specs generate gen verify-gen fuzz bench bench-smoke compat clean image podman deploy-check deploy-test
 
 all: build
 
@@ -116,5 +116,27 @@ compat:
 	./test/compat/install.sh
 	ONLY='$(ONLY)' CLIENTS='$(CLIENTS)' TARGETS='$(TARGETS)' ./test/compat/run.sh
 
+# image: spool:latest (FROM scratch, the broker alone) and spool:tools (the broker with a
+# JRE and Kafka 4.3.1's CLI tools at /opt/kafka/bin) from deploy/Containerfile, with podman
+# (ENGINE=docker where a Docker engine runs). Nothing is pulled: see scripts/build-image.sh.
+image: podman
+	./scripts/build-image.sh
+
+# podman: installs and configures podman, podman-compose, runc, debootstrap (idempotent).
+podman:
+	./scripts/install-podman.sh
+
+# deploy-check: the deployment files without containers: systemd-analyze verify on the
+# unit, the Kubernetes manifests and Helm chart decoded strictly into the API types, helm
+# lint and template (test/deploy/check.sh).
+deploy-check: build
+	./test/deploy/check.sh
+
+# deploy-test: deploy-check, then the images built and run with podman: the broker image
+# alone, and the guides' single-node compose file under podman-compose (test/deploy/*.sh).
+# Runs in CI from .ci/run; one run at a time on a machine (it publishes port 9092).
+deploy-test: test-deps
+	flock /tmp/spool-deploy-test.lock ./test/deploy/run.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin build

@@ -20,7 +20,10 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/spool-broker/spool/internal/cli"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/node"
+	"github.com/spool-broker/spool/internal/sdnotify"
 	"github.com/spool-broker/spool/internal/server"
 )
 
@@ -40,6 +43,9 @@ func main() {
 	case "help", "-h", "--help":
 		usage()
 	default:
+		if cli.IsCommand(os.Args[1]) {
+			os.Exit(cli.Main(os.Args[1:]))
+		}
 		fmt.Fprintf(os.Stderr, "spool: unknown command %q\n\n", os.Args[1])
 		usage()
 		os.Exit(2)
@@ -56,7 +62,10 @@ Usage:
 
 With no configuration, spool serves PLAINTEXT on 127.0.0.1:9092 with data in ./data.
 TLS, SASL and ACLs are not implemented yet: spool refuses to start when asked for them.
+SPOOL_HTTP_ADDR (e.g. :9404) serves /metrics, /healthz, /readyz and /debug/pprof/.
+
 `)
+	cli.Usage(os.Stderr)
 }
 
 func serve(args []string) int {
@@ -108,26 +117,45 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 	defer stop()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	node, err := server.Start(ctx, cfg, reg, log)
-	if err != nil {
-		log.Error("spool failed to start", zap.Error(err))
-		return 1
-	}
+	// The HTTP endpoint comes up first, so /healthz answers (and /readyz
+	// says "starting") during log recovery, which can take minutes.
+	var health healthState
 	if addr := os.Getenv("SPOOL_HTTP_ADDR"); addr != "" {
 		enableContentionProfiles(log)
-		stopHTTP, err := serveHTTP(addr, reg, log)
+		stopHTTP, err := serveHTTP(addr, reg, &health, log)
 		if err != nil {
 			log.Error("cannot serve metrics; unset SPOOL_HTTP_ADDR or pick a free port", zap.String("addr", addr), zap.Error(err))
-			_ = node.Close(context.Background())
 			return 1
 		}
 		defer stopHTTP()
 	}
+	n, err := node.Start(ctx, cfg, reg, log, server.NewNodeBroker)
+	if err != nil {
+		log.Error("spool failed to start", zap.Error(err))
+		return 1
+	}
+	// A node of a cluster is up before it serves: it is ready once it has
+	// registered with the active controller, caught up and been unfenced.
+	select {
+	case <-n.Ready():
+	default:
+		notify(log, "STATUS=waiting for the controller quorum")
+		select {
+		case <-n.Ready():
+		case <-ctx.Done():
+		}
+	}
+	if ctx.Err() == nil {
+		health.setReady(true)
+		notify(log, sdnotify.Ready+"\nSTATUS=serving")
+	}
 	<-ctx.Done()
+	health.setReady(false)
+	notify(log, sdnotify.Stopping+"\nSTATUS=shutting down")
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := node.Close(sctx); err != nil {
+	if err := n.Close(sctx); err != nil {
 		log.Error("shutdown finished with errors", zap.Error(err))
 		return 1
 	}
@@ -135,11 +163,14 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 	return 0
 }
 
-// serveHTTP exposes Prometheus metrics at /metrics and Go's profiler at
-// /debug/pprof/ on addr (SPOOL_HTTP_ADDR, e.g. 127.0.0.1:9404).
-func serveHTTP(addr string, reg *prometheus.Registry, log *zap.Logger) (func(), error) {
+// serveHTTP exposes Prometheus metrics at /metrics, the probes /healthz and
+// /readyz (see healthState) and Go's profiler at /debug/pprof/ on addr
+// (SPOOL_HTTP_ADDR, e.g. 127.0.0.1:9404).
+func serveHTTP(addr string, reg *prometheus.Registry, health *healthState, log *zap.Logger) (func(), error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", health.serveHealthz)
+	mux.HandleFunc("/readyz", health.serveReadyz)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

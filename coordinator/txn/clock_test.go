@@ -53,7 +53,7 @@ func TestTransactionTimeoutByClock(t *testing.T) {
 	c, mk := newClockedCoordinator(t, clk, time.Hour)
 	r := c.InitProducerID(ctx, "tx", 60_000, -1, -1)
 	require.Zero(t, r.ErrorCode)
-	tp := TopicPartition{"out", 0}
+	tp := TopicPartition{Topic: "out", Partition: 0}
 	require.Zero(t, c.AddPartitions(ctx, "tx", r.ProducerID, r.ProducerEpoch, []TopicPartition{tp}, 0))
 
 	clk.advance(time.Minute) // exactly the timeout: not over it yet (Kafka: start + timeout < now)
@@ -86,7 +86,7 @@ func TestTransactionalIDExpirationByClock(t *testing.T) {
 	require.Zero(t, idle.ErrorCode)
 	open := c.InitProducerID(ctx, "open", int32((24 * time.Hour).Milliseconds()), -1, -1)
 	require.Zero(t, open.ErrorCode)
-	require.Zero(t, c.AddPartitions(ctx, "open", open.ProducerID, open.ProducerEpoch, []TopicPartition{{"out", 0}}, 0))
+	require.Zero(t, c.AddPartitions(ctx, "open", open.ProducerID, open.ProducerEpoch, []TopicPartition{{Topic: "out", Partition: 0}}, 0))
 
 	clk.advance(time.Hour - time.Millisecond)
 	c.removeExpired(ctx)

@@ -37,8 +37,8 @@ import (
 //   - Versions 0-1 are served (Kafka 4 dropped them); v1's commit timestamp
 //     is ignored.
 
-func (g *groupGlue) handleOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.OffsetCommitRequest) (*protocol.OffsetCommitResponse, error) {
-	img := g.b.image.Load()
+func (gh *groupHandlers) handleOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.OffsetCommitRequest) (*protocol.OffsetCommitResponse, error) {
+	img := gh.b.image.Load()
 	creq := group.CommitRequest{
 		Version: rc.v, Group: string(req.GroupID), Generation: req.GenerationIDOrMemberEpoch,
 		MemberID: req.MemberID, InstanceID: req.GroupInstanceID, RetentionMs: -1,
@@ -77,7 +77,7 @@ func (g *groupGlue) handleOffsetCommit(ctx context.Context, rc *reqCtx, req *pro
 	if len(creq.Offsets) == 0 && creq.Group != "" {
 		return resp, nil
 	}
-	code, codes := g.coord.CommitOffsets(ctx, creq)
+	code, codes := gh.coord.CommitOffsets(ctx, creq)
 	for k, r := range refs {
 		pc := code
 		if code == 0 {

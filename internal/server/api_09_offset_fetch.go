@@ -31,8 +31,8 @@ import (
 //   - v0 is served, reading the same offsets as v1 (Kafka's v0 read
 //     ZooKeeper, and Kafka 4 dropped it).
 
-func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *protocol.OffsetFetchRequest) (*protocol.OffsetFetchResponse, error) {
-	img := g.b.image.Load()
+func (gh *groupHandlers) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *protocol.OffsetFetchRequest) (*protocol.OffsetFetchResponse, error) {
+	img := gh.b.image.Load()
 	resp := &protocol.OffsetFetchResponse{}
 	if rc.v < 8 {
 		var topics []group.TopicPartitions
@@ -42,7 +42,7 @@ func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *prot
 				topics = append(topics, group.TopicPartitions{Topic: string(t.Name), Partitions: t.PartitionIndexes})
 			}
 		}
-		code, offsets := g.coord.FetchOffsets(ctx, string(req.GroupID), topics, req.RequireStable)
+		code, offsets := gh.coord.FetchOffsets(ctx, string(req.GroupID), topics, req.RequireStable)
 		resp.ErrorCode = code
 		if code != 0 {
 			if rc.v >= 2 {
@@ -77,13 +77,13 @@ func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *prot
 		return resp, nil
 	}
 	for _, rg := range req.Groups {
-		resp.Groups = append(resp.Groups, g.fetchGroupOffsets(ctx, img, rc.v, req.RequireStable, rg))
+		resp.Groups = append(resp.Groups, gh.fetchGroupOffsets(ctx, img, rc.v, req.RequireStable, rg))
 	}
 	return resp, nil
 }
 
 // fetchGroupOffsets answers one group of a v8+ OffsetFetch.
-func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.MetadataImage, v int16, requireStable bool, rg protocol.OffsetFetchRequestGroup) protocol.OffsetFetchResponseGroup {
+func (gh *groupHandlers) fetchGroupOffsets(ctx context.Context, img *controller.MetadataImage, v int16, requireStable bool, rg protocol.OffsetFetchRequestGroup) protocol.OffsetFetchResponseGroup {
 	out := protocol.OffsetFetchResponseGroup{GroupID: rg.GroupID, Topics: []protocol.OffsetFetchResponseTopics{}}
 	var topics []group.TopicPartitions
 	unknownIDs := map[protocol.UUID][]int32{}
@@ -102,7 +102,7 @@ func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.Metad
 			topics = append(topics, group.TopicPartitions{Topic: name, Partitions: t.PartitionIndexes})
 		}
 	}
-	code, offsets := g.coord.FetchMemberOffsets(ctx, string(rg.GroupID), rg.MemberID, rg.MemberEpoch, topics, requireStable)
+	code, offsets := gh.coord.FetchMemberOffsets(ctx, string(rg.GroupID), rg.MemberID, rg.MemberEpoch, topics, requireStable)
 	out.ErrorCode = code
 	if code != 0 {
 		return out

@@ -27,20 +27,20 @@ import (
 // Where Spool differs from Kafka 4.3:
 //   - Spool has no share groups: key type SHARE (2) is INVALID_REQUEST.
 
-func (g *groupGlue) handleFindCoordinator(ctx context.Context, rc *reqCtx, req *protocol.FindCoordinatorRequest) (*protocol.FindCoordinatorResponse, error) {
+func (gh *groupHandlers) handleFindCoordinator(ctx context.Context, rc *reqCtx, req *protocol.FindCoordinatorRequest) (*protocol.FindCoordinatorResponse, error) {
 	resp := &protocol.FindCoordinatorResponse{}
 	if rc.v < 4 {
-		c := g.findCoordinator(ctx, rc, req.KeyType, req.Key)
+		c := gh.findCoordinator(ctx, rc, req.KeyType, req.Key)
 		resp.ErrorCode, resp.ErrorMessage, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.ErrorMessage, c.NodeID, c.Host, c.Port
 		return resp, nil
 	}
 	for _, key := range req.CoordinatorKeys {
-		resp.Coordinators = append(resp.Coordinators, g.findCoordinator(ctx, rc, req.KeyType, key))
+		resp.Coordinators = append(resp.Coordinators, gh.findCoordinator(ctx, rc, req.KeyType, key))
 	}
 	return resp, nil
 }
 
-func (g *groupGlue) findCoordinator(ctx context.Context, rc *reqCtx, keyType int8, key string) protocol.FindCoordinatorResponseCoordinator {
+func (gh *groupHandlers) findCoordinator(ctx context.Context, rc *reqCtx, keyType int8, key string) protocol.FindCoordinatorResponseCoordinator {
 	c := protocol.FindCoordinatorResponseCoordinator{Key: key, NodeID: -1, Port: -1}
 	fail := func(code int16) protocol.FindCoordinatorResponseCoordinator {
 		c.ErrorCode = code
@@ -51,11 +51,11 @@ func (g *groupGlue) findCoordinator(ctx context.Context, rc *reqCtx, keyType int
 	switch keyType {
 	case 0: // GROUP
 	case 1: // TRANSACTION: txnCoordinatorNode
-		node, code := g.b.txnCoordinatorNode(ctx, key)
+		node, code := gh.b.txnCoordinatorNode(ctx, key)
 		if code != 0 {
 			return fail(code)
 		}
-		br := g.b.image.Load().Broker(node)
+		br := gh.b.image.Load().Broker(node)
 		if br == nil || br.Fenced {
 			return fail(errcode.CoordinatorNotAvailable)
 		}
@@ -68,12 +68,12 @@ func (g *groupGlue) findCoordinator(ctx context.Context, rc *reqCtx, keyType int
 	default:
 		return fail(errcode.InvalidRequest)
 	}
-	img := g.b.ensureOffsetsTopic(ctx)
+	img := gh.b.ensureOffsetsTopic(ctx)
 	t := img.Topic(consumerOffsetsTopic)
 	if t == nil {
 		return fail(errcode.CoordinatorNotAvailable)
 	}
-	p := g.coord.PartitionFor(key)
+	p := gh.coord.PartitionFor(key)
 	if int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
 		return fail(errcode.CoordinatorNotAvailable)
 	}
@@ -97,7 +97,7 @@ func (b *Broker) txnCoordinatorNode(ctx context.Context, key string) (int32, int
 	if t == nil {
 		return -1, errcode.CoordinatorNotAvailable
 	}
-	p := b.txn.coord.PartitionFor(key)
+	p := b.txnHandlers.coord.PartitionFor(key)
 	if int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
 		return -1, errcode.CoordinatorNotAvailable
 	}

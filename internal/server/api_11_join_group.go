@@ -33,8 +33,8 @@ import (
 //   - Classic members cannot join a consumer group that has members
 //     (INCONSISTENT_GROUP_PROTOCOL); Kafka runs such mixed groups.
 
-func (g *groupGlue) handleJoinGroup(ctx context.Context, rc *reqCtx, req *protocol.JoinGroupRequest) (*protocol.JoinGroupResponse, error) {
-	resp := g.coord.JoinGroup(ctx, rc.v, requestClientID(rc), clientHost(rc), req)
+func (gh *groupHandlers) handleJoinGroup(ctx context.Context, rc *reqCtx, req *protocol.JoinGroupRequest) (*protocol.JoinGroupResponse, error) {
+	resp := gh.coord.JoinGroup(ctx, rc.v, requestClientID(rc), clientHost(rc), req)
 	return resp, nil
 }
 

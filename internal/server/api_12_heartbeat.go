@@ -18,7 +18,7 @@ import (
 // Version notes:
 //   - v3: GroupInstanceID (KIP-345). v4: flexible.
 
-func (g *groupGlue) handleHeartbeat(ctx context.Context, rc *reqCtx, req *protocol.HeartbeatRequest) (*protocol.HeartbeatResponse, error) {
-	code := g.coord.Heartbeat(ctx, req)
+func (gh *groupHandlers) handleHeartbeat(ctx context.Context, rc *reqCtx, req *protocol.HeartbeatRequest) (*protocol.HeartbeatResponse, error) {
+	code := gh.coord.Heartbeat(ctx, req)
 	return &protocol.HeartbeatResponse{ErrorCode: code}, nil
 }

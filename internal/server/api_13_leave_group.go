@@ -17,7 +17,7 @@ import (
 //   - v0-v2: one MemberID. v3: a batch of members with GroupInstanceID and
 //     per-member errors. v4: flexible. v5: Reason (KIP-800).
 
-func (g *groupGlue) handleLeaveGroup(ctx context.Context, rc *reqCtx, req *protocol.LeaveGroupRequest) (*protocol.LeaveGroupResponse, error) {
-	resp := g.coord.LeaveGroup(ctx, rc.v, req)
+func (gh *groupHandlers) handleLeaveGroup(ctx context.Context, rc *reqCtx, req *protocol.LeaveGroupRequest) (*protocol.LeaveGroupResponse, error) {
+	resp := gh.coord.LeaveGroup(ctx, rc.v, req)
 	return resp, nil
 }

@@ -21,8 +21,8 @@ import (
 //     are checked against the group's (INCONSISTENT_GROUP_PROTOCOL) and
 //     returned (KIP-559).
 
-func (g *groupGlue) handleSyncGroup(ctx context.Context, rc *reqCtx, req *protocol.SyncGroupRequest) (*protocol.SyncGroupResponse, error) {
-	resp := g.coord.SyncGroup(ctx, rc.v, req)
+func (gh *groupHandlers) handleSyncGroup(ctx context.Context, rc *reqCtx, req *protocol.SyncGroupRequest) (*protocol.SyncGroupResponse, error) {
+	resp := gh.coord.SyncGroup(ctx, rc.v, req)
 	if resp.Assignment == nil {
 		resp.Assignment = []byte{}
 	}

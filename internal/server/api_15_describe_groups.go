@@ -27,10 +27,10 @@ import (
 // DESCRIBE), all allowed without an authorizer.
 const groupOps = 1<<opRead | 1<<opDelete | 1<<opDescribe
 
-func (g *groupGlue) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *protocol.DescribeGroupsRequest) (*protocol.DescribeGroupsResponse, error) {
+func (gh *groupHandlers) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *protocol.DescribeGroupsRequest) (*protocol.DescribeGroupsResponse, error) {
 	resp := &protocol.DescribeGroupsResponse{}
 	for _, id := range req.Groups {
-		d := g.coord.DescribeGroup(ctx, string(id))
+		d := gh.coord.DescribeGroup(ctx, string(id))
 		dg := protocol.DescribeGroupsResponseDescribedGroup{
 			GroupID: id, ErrorCode: d.ErrorCode, GroupState: d.State, ProtocolType: d.ProtocolType,
 			ProtocolData: d.Protocol, AuthorizedOperations: notRequestedOps,

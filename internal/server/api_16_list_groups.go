@@ -18,8 +18,8 @@ import (
 //   - v3: flexible. v4: StatesFilter and GroupState (KIP-518). v5:
 //     TypesFilter and GroupType (KIP-848).
 
-func (g *groupGlue) handleListGroups(ctx context.Context, rc *reqCtx, req *protocol.ListGroupsRequest) (*protocol.ListGroupsResponse, error) {
-	code, groups := g.coord.ListGroups(req.StatesFilter, req.TypesFilter)
+func (gh *groupHandlers) handleListGroups(ctx context.Context, rc *reqCtx, req *protocol.ListGroupsRequest) (*protocol.ListGroupsResponse, error) {
+	code, groups := gh.coord.ListGroups(req.StatesFilter, req.TypesFilter)
 	resp := &protocol.ListGroupsResponse{ErrorCode: code, Groups: []protocol.ListGroupsResponseListedGroup{}}
 	for _, l := range groups {
 		resp.Groups = append(resp.Groups, protocol.ListGroupsResponseListedGroup{

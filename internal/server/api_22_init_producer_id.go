@@ -31,12 +31,12 @@ import (
 //     CONCURRENT_TRANSACTIONS, and the producer retries.
 //   - v6 (two-phase commit, KIP-939, unstable in 4.3) is not served.
 
-func (g *txnGlue) handleInitProducerID(ctx context.Context, rc *reqCtx, req *protocol.InitProducerIdRequest) (*protocol.InitProducerIdResponse, error) {
+func (th *txnHandlers) handleInitProducerID(ctx context.Context, rc *reqCtx, req *protocol.InitProducerIdRequest) (*protocol.InitProducerIdResponse, error) {
 	resp := &protocol.InitProducerIdResponse{ProducerID: -1, ProducerEpoch: -1, OngoingTxnProducerID: -1, OngoingTxnProducerEpoch: -1}
 	if req.TransactionalID == nil || *req.TransactionalID == "" {
 		// Idempotent producer: always a fresh producer id, as Kafka does; a
 		// producer bumps its own epoch after a sequence problem (KIP-360).
-		pid, err := g.ids.Next(ctx)
+		pid, err := th.ids.Next(ctx)
 		if err != nil {
 			resp.ErrorCode = errcode.CoordinatorNotAvailable
 			return resp, nil
@@ -48,7 +48,7 @@ func (g *txnGlue) handleInitProducerID(ctx context.Context, rc *reqCtx, req *pro
 	if rc.v >= 3 {
 		pid, epoch = int64(req.ProducerID), req.ProducerEpoch
 	}
-	r := g.coord.InitProducerID(ctx, string(*req.TransactionalID), req.TransactionTimeoutMs, pid, epoch)
+	r := th.coord.InitProducerID(ctx, string(*req.TransactionalID), req.TransactionTimeoutMs, pid, epoch)
 	resp.ErrorCode, resp.ProducerID, resp.ProducerEpoch = r.ErrorCode, protocol.ProducerID(r.ProducerID), r.ProducerEpoch
 	if rc.v < 4 && resp.ErrorCode == errcode.ProducerFenced {
 		resp.ErrorCode = errcode.InvalidProducerEpoch // PRODUCER_FENCED is v4+

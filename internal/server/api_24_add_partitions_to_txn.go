@@ -31,8 +31,8 @@ import (
 
 // checkPartitions resolves a request's topics: partitions that don't exist
 // get UNKNOWN_TOPIC_OR_PARTITION.
-func (g *txnGlue) checkPartitions(topics []protocol.AddPartitionsToTxnRequestAddPartitionsToTxnTopic) ([]txn.TopicPartition, map[txn.TopicPartition]int16) {
-	img := g.b.image.Load()
+func (th *txnHandlers) checkPartitions(topics []protocol.AddPartitionsToTxnRequestAddPartitionsToTxnTopic) ([]txn.TopicPartition, map[txn.TopicPartition]int16) {
+	img := th.b.image.Load()
 	var parts []txn.TopicPartition
 	bad := map[txn.TopicPartition]int16{}
 	for _, t := range topics {
@@ -48,9 +48,9 @@ func (g *txnGlue) checkPartitions(topics []protocol.AddPartitionsToTxnRequestAdd
 	return parts, bad
 }
 
-func (g *txnGlue) addPartitions(ctx context.Context, id string, pid int64, epoch int16, verify bool, tv int16,
+func (th *txnHandlers) addPartitions(ctx context.Context, id string, pid int64, epoch int16, verify bool, tv int16,
 	topics []protocol.AddPartitionsToTxnRequestAddPartitionsToTxnTopic) []protocol.AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult {
-	parts, bad := g.checkPartitions(topics)
+	parts, bad := th.checkPartitions(topics)
 	codes := make([]int16, len(parts))
 	switch {
 	case len(bad) > 0:
@@ -61,7 +61,7 @@ func (g *txnGlue) addPartitions(ctx context.Context, id string, pid int64, epoch
 			}
 		}
 	case verify:
-		res, code := g.coord.VerifyPartitions(id, pid, epoch, parts)
+		res, code := th.coord.VerifyPartitions(id, pid, epoch, parts)
 		for i := range codes {
 			if code != 0 {
 				codes[i] = code
@@ -70,7 +70,7 @@ func (g *txnGlue) addPartitions(ctx context.Context, id string, pid int64, epoch
 			}
 		}
 	default:
-		code := g.coord.AddPartitions(ctx, id, pid, epoch, parts, tv)
+		code := th.coord.AddPartitions(ctx, id, pid, epoch, parts, tv)
 		for i := range codes {
 			codes[i] = code
 		}
@@ -89,10 +89,10 @@ func (g *txnGlue) addPartitions(ctx context.Context, id string, pid int64, epoch
 	return out
 }
 
-func (g *txnGlue) handleAddPartitionsToTxn(ctx context.Context, rc *reqCtx, req *protocol.AddPartitionsToTxnRequest) (*protocol.AddPartitionsToTxnResponse, error) {
+func (th *txnHandlers) handleAddPartitionsToTxn(ctx context.Context, rc *reqCtx, req *protocol.AddPartitionsToTxnRequest) (*protocol.AddPartitionsToTxnResponse, error) {
 	resp := &protocol.AddPartitionsToTxnResponse{}
 	if rc.v < 4 {
-		res := g.addPartitions(ctx, string(req.V3AndBelowTransactionalID), int64(req.V3AndBelowProducerID), req.V3AndBelowProducerEpoch, false, 0, req.V3AndBelowTopics)
+		res := th.addPartitions(ctx, string(req.V3AndBelowTransactionalID), int64(req.V3AndBelowProducerID), req.V3AndBelowProducerEpoch, false, 0, req.V3AndBelowTopics)
 		if rc.v < 2 { // PRODUCER_FENCED arrived with v2
 			fixFenced(res)
 		}
@@ -108,7 +108,7 @@ func (g *txnGlue) handleAddPartitionsToTxn(ctx context.Context, rc *reqCtx, req 
 	for _, t := range req.Transactions {
 		resp.ResultsByTransaction = append(resp.ResultsByTransaction, protocol.AddPartitionsToTxnResponseAddPartitionsToTxnResult{
 			TransactionalID: t.TransactionalID,
-			TopicResults:    g.addPartitions(ctx, string(t.TransactionalID), int64(t.ProducerID), t.ProducerEpoch, t.VerifyOnly, tv, t.Topics),
+			TopicResults:    th.addPartitions(ctx, string(t.TransactionalID), int64(t.ProducerID), t.ProducerEpoch, t.VerifyOnly, tv, t.Topics),
 		})
 	}
 	return resp, nil

@@ -20,10 +20,10 @@ import (
 //   - v2: PRODUCER_FENCED (older versions get INVALID_PRODUCER_EPOCH). v3:
 //     flexible. v4: TRANSACTION_ABORTABLE (KIP-890).
 
-func (g *txnGlue) handleAddOffsetsToTxn(ctx context.Context, rc *reqCtx, req *protocol.AddOffsetsToTxnRequest) (*protocol.AddOffsetsToTxnResponse, error) {
-	g.b.ensureOffsetsTopic(ctx)
-	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: g.groupPartition(string(req.GroupID))}
-	code := g.coord.AddPartitions(ctx, string(req.TransactionalID), int64(req.ProducerID), req.ProducerEpoch, []txn.TopicPartition{tp}, 0)
+func (th *txnHandlers) handleAddOffsetsToTxn(ctx context.Context, rc *reqCtx, req *protocol.AddOffsetsToTxnRequest) (*protocol.AddOffsetsToTxnResponse, error) {
+	th.b.ensureOffsetsTopic(ctx)
+	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: th.groupPartition(string(req.GroupID))}
+	code := th.coord.AddPartitions(ctx, string(req.TransactionalID), int64(req.ProducerID), req.ProducerEpoch, []txn.TopicPartition{tp}, 0)
 	if rc.v < 2 && code == errcode.ProducerFenced {
 		code = errcode.InvalidProducerEpoch
 	}

@@ -28,7 +28,7 @@ import (
 //   - The markers are written before the answer; Kafka answers once the
 //     Prepare state is written and sends the markers after.
 
-func (g *txnGlue) handleEndTxn(ctx context.Context, rc *reqCtx, req *protocol.EndTxnRequest) (*protocol.EndTxnResponse, error) {
+func (th *txnHandlers) handleEndTxn(ctx context.Context, rc *reqCtx, req *protocol.EndTxnRequest) (*protocol.EndTxnResponse, error) {
 	// EndTxn v5+ is sent only by transaction.version 2 clients: the epoch
 	// is bumped and the response carries the producer id and epoch to go on
 	// with (KIP-890 part 2).
@@ -36,7 +36,7 @@ func (g *txnGlue) handleEndTxn(ctx context.Context, rc *reqCtx, req *protocol.En
 	if rc.v >= 5 {
 		tv = 2
 	}
-	r := g.coord.EndTxn(ctx, string(req.TransactionalID), int64(req.ProducerID), req.ProducerEpoch, req.Committed, tv)
+	r := th.coord.EndTxn(ctx, string(req.TransactionalID), int64(req.ProducerID), req.ProducerEpoch, req.Committed, tv)
 	if rc.v < 2 && r.ErrorCode == errcode.ProducerFenced {
 		r.ErrorCode = errcode.InvalidProducerEpoch
 	}

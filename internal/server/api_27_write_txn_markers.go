@@ -25,14 +25,14 @@ import (
 //     in txn.go), not with this request.
 //   - The v2 TransactionVersion is ignored.
 
-func (g *txnGlue) handleWriteTxnMarkers(ctx context.Context, rc *reqCtx, req *protocol.WriteTxnMarkersRequest) (*protocol.WriteTxnMarkersResponse, error) {
+func (th *txnHandlers) handleWriteTxnMarkers(ctx context.Context, rc *reqCtx, req *protocol.WriteTxnMarkersRequest) (*protocol.WriteTxnMarkersResponse, error) {
 	resp := &protocol.WriteTxnMarkersResponse{}
 	for _, m := range req.Markers {
 		mr := protocol.WriteTxnMarkersResponseWritableTxnMarkerResult{ProducerID: m.ProducerID}
 		for _, t := range m.Topics {
 			tr := protocol.WriteTxnMarkersResponseWritableTxnMarkerTopicResult{Name: t.Name}
 			for _, p := range t.PartitionIndexes {
-				code := g.b.writeMarker(string(t.Name), p, int64(m.ProducerID), m.ProducerEpoch, m.TransactionResult, m.CoordinatorEpoch)
+				code := th.b.writeMarker(string(t.Name), p, int64(m.ProducerID), m.ProducerEpoch, m.TransactionResult, m.CoordinatorEpoch)
 				tr.Partitions = append(tr.Partitions, protocol.WriteTxnMarkersResponseWritableTxnMarkerPartitionResult{PartitionIndex: p, ErrorCode: code})
 			}
 			mr.Topics = append(mr.Topics, tr)

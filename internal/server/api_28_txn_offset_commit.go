@@ -31,21 +31,21 @@ import (
 //     (KIP-890 part 2); the coordinator's retriable errors become
 //     COORDINATOR_LOAD_IN_PROGRESS.
 
-func (g *txnGlue) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.TxnOffsetCommitRequest) (*protocol.TxnOffsetCommitResponse, error) {
+func (th *txnHandlers) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.TxnOffsetCommitRequest) (*protocol.TxnOffsetCommitResponse, error) {
 	pid, epoch := int64(req.ProducerID), req.ProducerEpoch
-	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: g.groupPartition(string(req.GroupID))}
+	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: th.groupPartition(string(req.GroupID))}
 	// The guard is taken before asking the coordinator, so a marker
 	// written after its answer rejects the append.
-	guard := g.guards.start(verifyKey{topic: tp.Topic, partition: tp.Partition, producerID: pid})
-	defer g.guards.finish(guard)
+	guard := th.guards.start(verifyKey{topic: tp.Topic, partition: tp.Partition, producerID: pid})
+	defer th.guards.finish(guard)
 	code := int16(0)
 	if rc.v >= 5 {
 		// transaction.version 2 clients send no AddOffsetsToTxn: the
 		// commit adds the group's partition itself (KIP-890 part 2).
-		code = txnOffsetVerificationError(g.verifyOrAdd(ctx, string(req.TransactionalID), pid, epoch, tp, true))
+		code = txnOffsetVerificationError(th.verifyOrAdd(ctx, string(req.TransactionalID), pid, epoch, tp, true))
 	}
 	if code == 0 {
-		m, c := g.coord.Describe(string(req.TransactionalID))
+		m, c := th.coord.Describe(string(req.TransactionalID))
 		switch {
 		case c != 0:
 			code = c
@@ -72,7 +72,7 @@ func (g *txnGlue) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *pr
 	}
 	var codes []int16
 	if code == 0 {
-		code, codes = g.b.groupCoord.CommitTxnOffsets(context.WithValue(ctx, verificationGuardKey{}, guard), commit, pid, epoch)
+		code, codes = th.b.groupHandlers.coord.CommitTxnOffsets(context.WithValue(ctx, verificationGuardKey{}, guard), commit, pid, epoch)
 	}
 	resp := &protocol.TxnOffsetCommitResponse{}
 	i := 0

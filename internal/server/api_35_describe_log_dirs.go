@@ -41,7 +41,7 @@ func (b *Broker) handleDescribeLogDirs(ctx context.Context, rc *reqCtx, req *pro
 		want = func(tp storage.TopicPartition) bool { return asked[tp] }
 	}
 	byDir := map[string]map[string][]protocol.DescribeLogDirsResponseDescribeLogDirsPartition{}
-	for _, l := range b.logs.Logs() {
+	for _, l := range b.logManager.Logs() {
 		tp := l.TopicPartition()
 		if !want(tp) {
 			continue

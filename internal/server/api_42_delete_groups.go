@@ -16,12 +16,12 @@ import (
 // Version notes:
 //   - v2: flexible.
 
-func (g *groupGlue) handleDeleteGroups(ctx context.Context, rc *reqCtx, req *protocol.DeleteGroupsRequest) (*protocol.DeleteGroupsResponse, error) {
+func (gh *groupHandlers) handleDeleteGroups(ctx context.Context, rc *reqCtx, req *protocol.DeleteGroupsRequest) (*protocol.DeleteGroupsResponse, error) {
 	ids := make([]string, len(req.GroupsNames))
 	for i, id := range req.GroupsNames {
 		ids[i] = string(id)
 	}
-	codes := g.coord.DeleteGroups(ctx, ids)
+	codes := gh.coord.DeleteGroups(ctx, ids)
 	resp := &protocol.DeleteGroupsResponse{}
 	for i, id := range req.GroupsNames {
 		resp.Results = append(resp.Results, protocol.DeleteGroupsResponseDeletableGroupResult{GroupID: id, ErrorCode: codes[i]})

@@ -16,7 +16,7 @@ import (
 //     consumer-protocol group, NON_EMPTY_GROUP; an unknown group,
 //     GROUP_ID_NOT_FOUND.
 
-func (g *groupGlue) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *protocol.OffsetDeleteRequest) (*protocol.OffsetDeleteResponse, error) {
+func (gh *groupHandlers) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *protocol.OffsetDeleteRequest) (*protocol.OffsetDeleteResponse, error) {
 	topics := make([]group.TopicPartitions, len(req.Topics))
 	for i, t := range req.Topics {
 		topics[i].Topic = string(t.Name)
@@ -24,7 +24,7 @@ func (g *groupGlue) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *pro
 			topics[i].Partitions = append(topics[i].Partitions, p.PartitionIndex)
 		}
 	}
-	code, codes := g.coord.DeleteOffsets(ctx, string(req.GroupID), topics)
+	code, codes := gh.coord.DeleteOffsets(ctx, string(req.GroupID), topics)
 	resp := &protocol.OffsetDeleteResponse{ErrorCode: code}
 	if code != 0 {
 		return resp, nil

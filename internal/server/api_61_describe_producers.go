@@ -16,16 +16,16 @@ import (
 //   - Unknown partitions get UNKNOWN_TOPIC_OR_PARTITION, partitions led
 //     elsewhere NOT_LEADER_OR_FOLLOWER.
 
-func (g *txnGlue) handleDescribeProducers(ctx context.Context, rc *reqCtx, req *protocol.DescribeProducersRequest) (*protocol.DescribeProducersResponse, error) {
+func (th *txnHandlers) handleDescribeProducers(ctx context.Context, rc *reqCtx, req *protocol.DescribeProducersRequest) (*protocol.DescribeProducersResponse, error) {
 	resp := &protocol.DescribeProducersResponse{}
 	for _, t := range req.Topics {
 		tr := protocol.DescribeProducersResponseTopicResponse{Name: t.Name}
 		for _, idx := range t.PartitionIndexes {
 			pr := protocol.DescribeProducersResponsePartitionResponse{PartitionIndex: idx}
-			p := g.b.partition(string(t.Name), idx)
+			p := th.b.partition(string(t.Name), idx)
 			switch {
 			case p == nil:
-				pr.ErrorCode = g.b.missingPartitionCode(string(t.Name), idx)
+				pr.ErrorCode = th.b.missingPartitionCode(string(t.Name), idx)
 			case !p.IsLeader():
 				pr.ErrorCode = errcode.NotLeaderOrFollower
 			default:

@@ -14,11 +14,11 @@ import (
 //     (KIP-664). NOT_COORDINATOR for ids coordinated elsewhere,
 //     TRANSACTIONAL_ID_NOT_FOUND for unknown ones.
 
-func (g *txnGlue) handleDescribeTransactions(ctx context.Context, rc *reqCtx, req *protocol.DescribeTransactionsRequest) (*protocol.DescribeTransactionsResponse, error) {
+func (th *txnHandlers) handleDescribeTransactions(ctx context.Context, rc *reqCtx, req *protocol.DescribeTransactionsRequest) (*protocol.DescribeTransactionsResponse, error) {
 	resp := &protocol.DescribeTransactionsResponse{}
 	for _, id := range req.TransactionalIDs {
 		st := protocol.DescribeTransactionsResponseTransactionState{TransactionalID: id, ProducerID: -1, ProducerEpoch: -1, TransactionStartTimeMs: -1}
-		m, code := g.coord.Describe(string(id))
+		m, code := th.coord.Describe(string(id))
 		st.ErrorCode = code
 		if m != nil {
 			st.TransactionState = m.State.String()

@@ -24,7 +24,7 @@ import (
 //   - v1: DurationFilter, transactions open longer than it (KIP-994). v2:
 //     TransactionalIdPattern (KIP-1152).
 
-func (g *txnGlue) handleListTransactions(ctx context.Context, rc *reqCtx, req *protocol.ListTransactionsRequest) (*protocol.ListTransactionsResponse, error) {
+func (th *txnHandlers) handleListTransactions(ctx context.Context, rc *reqCtx, req *protocol.ListTransactionsRequest) (*protocol.ListTransactionsResponse, error) {
 	resp := &protocol.ListTransactionsResponse{}
 	var f txn.Filter
 	for _, s := range req.StateFilters {
@@ -51,7 +51,7 @@ func (g *txnGlue) handleListTransactions(ctx context.Context, rc *reqCtx, req *p
 			return resp, nil
 		}
 	}
-	for _, m := range g.coord.List(f) {
+	for _, m := range th.coord.List(f) {
 		if re != nil && !re.MatchString(m.TransactionalID) {
 			continue
 		}

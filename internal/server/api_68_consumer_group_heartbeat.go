@@ -24,7 +24,7 @@ import (
 // Where Spool differs from Kafka 4.3:
 //   - Classic members cannot be in a consumer group (no mixed groups).
 
-func (g *groupGlue) handleConsumerGroupHeartbeat(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupHeartbeatRequest) (*protocol.ConsumerGroupHeartbeatResponse, error) {
-	resp := g.coord.ConsumerGroupHeartbeat(ctx, rc.v, requestClientID(rc), clientHost(rc), req)
+func (gh *groupHandlers) handleConsumerGroupHeartbeat(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupHeartbeatRequest) (*protocol.ConsumerGroupHeartbeatResponse, error) {
+	resp := gh.coord.ConsumerGroupHeartbeat(ctx, rc.v, requestClientID(rc), clientHost(rc), req)
 	return resp, nil
 }

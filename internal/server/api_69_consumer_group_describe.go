@@ -23,11 +23,11 @@ import (
 // Version notes:
 //   - v1: MemberType (KIP-1099); always consumer (1) here.
 
-func (g *groupGlue) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupDescribeRequest) (*protocol.ConsumerGroupDescribeResponse, error) {
-	img := g.b.image.Load()
+func (gh *groupHandlers) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupDescribeRequest) (*protocol.ConsumerGroupDescribeResponse, error) {
+	img := gh.b.image.Load()
 	resp := &protocol.ConsumerGroupDescribeResponse{}
 	for _, id := range req.GroupIDs {
-		d := g.coord.DescribeConsumerGroup(ctx, string(id))
+		d := gh.coord.DescribeConsumerGroup(ctx, string(id))
 		dg := protocol.ConsumerGroupDescribeResponseDescribedGroup{
 			GroupID: id, ErrorCode: d.ErrorCode, GroupState: d.State, GroupEpoch: d.Epoch, AssignmentEpoch: d.AssignmentEpoch,
 			AssignorName: d.AssignorName, AuthorizedOperations: notRequestedOps, Members: []protocol.ConsumerGroupDescribeResponseMember{},

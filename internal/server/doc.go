@@ -10,8 +10,9 @@
 //	Broker        metadata image, handler table; hosted partitions are a
 //	              replication.Manager's (leadership, ISR, high watermark)
 //	api_NN_*.go   one file per API key: NN is the key (00 Produce, 01 Fetch, ...)
-//	groups.go     group coordinator glue (__consumer_offsets)
-//	txn*.go       transaction coordinator and producer-id glue (__transaction_state)
+//	groups.go     groupHandlers: the group coordinator on __consumer_offsets
+//	txn*.go       txnHandlers: the transaction coordinator on __transaction_state,
+//	              producer ids, transaction verification
 //
 // # Requests
 //

@@ -15,10 +15,10 @@ import (
 	"github.com/spool-broker/spool/replication"
 )
 
-// groupGlue connects the group coordinator to this broker: it persists to
-// the hosted __consumer_offsets partitions, follows their leadership, and
-// serves the group APIs.
-type groupGlue struct {
+// groupHandlers serve the group APIs (the api_NN files with a groupHandlers
+// receiver) over coord, the group coordinator, which persists to the hosted
+// __consumer_offsets partitions (groupLog) and follows their leadership.
+type groupHandlers struct {
 	b     *Broker
 	coord *group.Coordinator
 }
@@ -29,8 +29,8 @@ type groupGlue struct {
 // coordinator stops when the broker does.
 func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 	cfg := b.cfg
-	g := &groupGlue{b: b}
-	g.coord = group.New(group.Config{
+	gh := &groupHandlers{b: b}
+	gh.coord = group.New(group.Config{
 		NumPartitions:          cfg.OffsetsTopicNumPartitions,
 		InitialRebalanceDelay:  time.Duration(cfg.GroupInitialRebalanceDelayMs) * time.Millisecond,
 		MinSessionTimeout:      time.Duration(cfg.GroupMinSessionTimeoutMs) * time.Millisecond,
@@ -46,23 +46,23 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		ConsumerAssignors:         cfg.GroupConsumerAssignors,
 		Topics:                    b.groupTopics,
 	}, groupLog{b}, b.log.Named("group"))
-	b.groupCoord = g.coord
-	b.attachCoordinator(consumerOffsetsTopic, g.coord)
+	b.groupHandlers = gh
+	b.attachCoordinator(consumerOffsetsTopic, gh.coord)
 
-	register(h, protocol.KeyOffsetCommit, 0, 10, g.handleOffsetCommit)
-	register(h, protocol.KeyOffsetFetch, 0, 10, g.handleOffsetFetch)
-	register(h, protocol.KeyFindCoordinator, 0, 6, g.handleFindCoordinator)
-	register(h, protocol.KeyJoinGroup, 0, 9, g.handleJoinGroup)
-	register(h, protocol.KeyHeartbeat, 0, 4, g.handleHeartbeat)
-	register(h, protocol.KeyLeaveGroup, 0, 5, g.handleLeaveGroup)
-	register(h, protocol.KeySyncGroup, 0, 5, g.handleSyncGroup)
-	register(h, protocol.KeyDescribeGroups, 0, 6, g.handleDescribeGroups)
-	register(h, protocol.KeyListGroups, 0, 5, g.handleListGroups)
-	register(h, protocol.KeyDeleteGroups, 0, 2, g.handleDeleteGroups)
-	register(h, protocol.KeyOffsetDelete, 0, 0, g.handleOffsetDelete)
+	register(h, protocol.KeyOffsetCommit, 0, 10, gh.handleOffsetCommit)
+	register(h, protocol.KeyOffsetFetch, 0, 10, gh.handleOffsetFetch)
+	register(h, protocol.KeyFindCoordinator, 0, 6, gh.handleFindCoordinator)
+	register(h, protocol.KeyJoinGroup, 0, 9, gh.handleJoinGroup)
+	register(h, protocol.KeyHeartbeat, 0, 4, gh.handleHeartbeat)
+	register(h, protocol.KeyLeaveGroup, 0, 5, gh.handleLeaveGroup)
+	register(h, protocol.KeySyncGroup, 0, 5, gh.handleSyncGroup)
+	register(h, protocol.KeyDescribeGroups, 0, 6, gh.handleDescribeGroups)
+	register(h, protocol.KeyListGroups, 0, 5, gh.handleListGroups)
+	register(h, protocol.KeyDeleteGroups, 0, 2, gh.handleDeleteGroups)
+	register(h, protocol.KeyOffsetDelete, 0, 0, gh.handleOffsetDelete)
 	if slices.Contains(cfg.GroupCoordinatorProtocols, "consumer") {
-		register(h, protocol.KeyConsumerGroupHeartbeat, 0, 1, g.handleConsumerGroupHeartbeat)
-		register(h, protocol.KeyConsumerGroupDescribe, 0, 1, g.handleConsumerGroupDescribe)
+		register(h, protocol.KeyConsumerGroupHeartbeat, 0, 1, gh.handleConsumerGroupHeartbeat)
+		register(h, protocol.KeyConsumerGroupDescribe, 0, 1, gh.handleConsumerGroupDescribe)
 	}
 }
 

@@ -20,10 +20,11 @@ import (
 // producer's transaction does not include (INVALID_TXN_STATE).
 var errTxnVerification = errors.New("server: partition is not part of the producer's transaction")
 
-// txnGlue connects the transaction coordinator to this broker: it persists
-// to the hosted __transaction_state partitions, writes markers to the hosted
-// data partitions, and serves the transaction APIs.
-type txnGlue struct {
+// txnHandlers serve the producer and transaction APIs (the api_NN files with
+// a txnHandlers receiver) over coord, the transaction coordinator, which
+// persists to the hosted __transaction_state partitions (txnStateLog) and
+// writes markers to the hosted data partitions (txnMarkers).
+type txnHandlers struct {
 	b      *Broker
 	coord  *txn.Coordinator
 	ids    *producerIDs
@@ -33,26 +34,26 @@ type txnGlue struct {
 // registerTxnHandlers starts the transaction coordinator and registers the
 // producer and transaction APIs; called from registerHandlers.
 func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
-	g := &txnGlue{b: b, ids: &producerIDs{alloc: b.ctrl.AllocateProducerIDs}}
-	b.txn = g
-	g.coord = txn.New(txn.Config{
+	th := &txnHandlers{b: b, ids: &producerIDs{alloc: b.ctrl.AllocateProducerIDs}}
+	b.txnHandlers = th
+	th.coord = txn.New(txn.Config{
 		NumPartitions:         b.cfg.TransactionStateLogNumPartitions,
 		MaxTimeout:            time.Duration(b.cfg.TransactionMaxTimeoutMs) * time.Millisecond,
 		AbortCheckInterval:    time.Duration(b.cfg.TransactionAbortCheckIntervalMs) * time.Millisecond,
 		IDExpiration:          time.Duration(b.cfg.TransactionalIDExpirationMs) * time.Millisecond,
 		RemoveExpiredInterval: time.Duration(b.cfg.TransactionRemoveExpiredIntervalMs) * time.Millisecond,
-		NextProducerID:        g.ids.Next,
+		NextProducerID:        th.ids.Next,
 		TransactionVersion:    func() int16 { return b.image.Load().Feature(transactionVersionFeature) },
-	}, txnStateLog{b}, txnMarkers{g}, b.log.Named("txn"))
-	b.attachCoordinator(transactionStateTopic, g.coord)
-	register(h, protocol.KeyInitProducerId, 0, 5, g.handleInitProducerID)
-	register(h, protocol.KeyAddPartitionsToTxn, 0, 5, g.handleAddPartitionsToTxn)
-	register(h, protocol.KeyEndTxn, 0, 5, g.handleEndTxn)
-	register(h, protocol.KeyWriteTxnMarkers, 1, 2, g.handleWriteTxnMarkers)
-	register(h, protocol.KeyDescribeProducers, 0, 0, g.handleDescribeProducers)
-	register(h, protocol.KeyDescribeTransactions, 0, 0, g.handleDescribeTransactions)
-	register(h, protocol.KeyListTransactions, 0, 2, g.handleListTransactions)
-	g.registerOffsetHandlers(h) // keys 25, 28: txn_offsets.go
+	}, txnStateLog{b}, txnMarkers{th}, b.log.Named("txn"))
+	b.attachCoordinator(transactionStateTopic, th.coord)
+	register(h, protocol.KeyInitProducerId, 0, 5, th.handleInitProducerID)
+	register(h, protocol.KeyAddPartitionsToTxn, 0, 5, th.handleAddPartitionsToTxn)
+	register(h, protocol.KeyEndTxn, 0, 5, th.handleEndTxn)
+	register(h, protocol.KeyWriteTxnMarkers, 1, 2, th.handleWriteTxnMarkers)
+	register(h, protocol.KeyDescribeProducers, 0, 0, th.handleDescribeProducers)
+	register(h, protocol.KeyDescribeTransactions, 0, 0, th.handleDescribeTransactions)
+	register(h, protocol.KeyListTransactions, 0, 2, th.handleListTransactions)
+	th.registerOffsetHandlers(h) // keys 25, 28: txn_offsets.go
 }
 
 // transactionVersionFeature is KIP-584's name for the KIP-890 level.
@@ -86,18 +87,18 @@ func (l txnStateLog) Replay(ctx context.Context, partition int32, fn func(key, v
 
 // txnMarkers writes markers to the partitions this broker leads; it is the
 // in-process stand-in for WriteTxnMarkers requests to other brokers.
-type txnMarkers struct{ g *txnGlue }
+type txnMarkers struct{ th *txnHandlers }
 
 func (m txnMarkers) WriteMarkers(ctx context.Context, producerID int64, epoch int16, commit bool, coordinatorEpoch int32, parts []txn.TopicPartition) error {
 	var errs []error
 	for _, tp := range parts {
-		code := m.g.b.writeMarker(tp.Topic, tp.Partition, producerID, epoch, commit, coordinatorEpoch)
+		code := m.th.b.writeMarker(tp.Topic, tp.Partition, producerID, epoch, commit, coordinatorEpoch)
 		if code != 0 && code != errcode.UnknownTopicOrPartition { // a deleted topic needs no marker
 			errs = append(errs, fmt.Errorf("%s-%d: %s", tp.Topic, tp.Partition, errName(code)))
 			continue
 		}
 		if tp.Topic == consumerOffsetsTopic {
-			m.g.completeOffsets(producerID, tp.Partition, commit)
+			m.th.completeOffsets(producerID, tp.Partition, commit)
 		}
 	}
 	return errors.Join(errs...)
@@ -121,8 +122,8 @@ func (b *Broker) writeMarker(topic string, partition int32, producerID int64, ep
 	ctx, cancel := context.WithTimeout(b.ctx, markerCommitTimeout)
 	defer cancel()
 	_, err := appendCommitted(ctx, p, marker, func([]byte, records.Header) error {
-		if b.txn != nil {
-			b.txn.guards.invalidate(key) // under the log's lock: ordered with produce appends
+		if b.txnHandlers != nil {
+			b.txnHandlers.guards.invalidate(key) // under the log's lock: ordered with produce appends
 		}
 		return nil
 	})

@@ -18,13 +18,13 @@ import (
 // a restart). So a crash between TxnOffsetCommit and EndTxn neither loses
 // nor exposes them early.
 
-func (g *txnGlue) registerOffsetHandlers(h map[int16]apiHandler) {
-	register(h, protocol.KeyAddOffsetsToTxn, 0, 4, g.handleAddOffsetsToTxn)
-	register(h, protocol.KeyTxnOffsetCommit, 0, 5, g.handleTxnOffsetCommit)
+func (th *txnHandlers) registerOffsetHandlers(h map[int16]apiHandler) {
+	register(h, protocol.KeyAddOffsetsToTxn, 0, 4, th.handleAddOffsetsToTxn)
+	register(h, protocol.KeyTxnOffsetCommit, 0, 5, th.handleTxnOffsetCommit)
 }
 
-func (g *txnGlue) groupPartition(groupID string) int32 {
-	return group.PartitionFor(groupID, g.b.cfg.OffsetsTopicNumPartitions)
+func (th *txnHandlers) groupPartition(groupID string) int32 {
+	return group.PartitionFor(groupID, th.b.cfg.OffsetsTopicNumPartitions)
 }
 
 // verificationGuardKey carries a TxnOffsetCommit's guard through the group
@@ -33,9 +33,9 @@ type verificationGuardKey struct{}
 
 // completeOffsets tells the group coordinator that a producer's marker is
 // written to a __consumer_offsets partition.
-func (g *txnGlue) completeOffsets(producerID int64, partition int32, commit bool) {
-	if g.b.groupCoord != nil {
-		g.b.groupCoord.CompleteTxn(partition, producerID, commit)
+func (th *txnHandlers) completeOffsets(producerID int64, partition int32, commit bool) {
+	if th.b.groupHandlers != nil {
+		th.b.groupHandlers.coord.CompleteTxn(partition, producerID, commit)
 	}
 }
 
@@ -53,9 +53,9 @@ func (l groupLog) AppendTxn(ctx context.Context, partition int32, producerID int
 		return fmt.Errorf("build __consumer_offsets batch: %w", err)
 	}
 	var hook storage.AppendHook
-	if guard, ok := ctx.Value(verificationGuardKey{}).(*verificationGuard); ok && l.b.txn != nil {
+	if guard, ok := ctx.Value(verificationGuardKey{}).(*verificationGuard); ok && l.b.txnHandlers != nil {
 		hook = func([]byte, records.Header) error {
-			if !l.b.txn.guards.valid(guard) {
+			if !l.b.txnHandlers.guards.valid(guard) {
 				return group.ErrTxnVerification
 			}
 			return nil

@@ -9,6 +9,22 @@ import (
 	"github.com/spool-broker/spool/replication"
 )
 
+// DeleteRecords (key 21): versions 0-2.
+//
+// Behaviour:
+//   - On the partition's leader, moves the log start offset up to Offset
+//     (-1: the high watermark); an offset below 0 or above the high
+//     watermark is OFFSET_OUT_OF_RANGE. Segments wholly below it are
+//     deleted. Followers follow the log start on their next fetch.
+//   - As Kafka's DelayedDeleteRecords, the answer waits, up to TimeoutMs,
+//     until the low watermark (the smallest log start offset of the leader
+//     and its live followers) reaches Offset, and carries it as
+//     LowWatermark; still short then: REQUEST_TIMED_OUT; leadership moved
+//     meanwhile: NOT_LEADER_OR_FOLLOWER.
+//
+// Version notes:
+//   - v2: flexible.
+
 // deleteRecordsHighWatermark in a DeleteRecords request means "up to the
 // high watermark".
 const deleteRecordsHighWatermark = -1
@@ -32,7 +48,6 @@ func (b *Broker) handleDeleteRecords(ctx context.Context, rc *reqCtx, req *proto
 		for i := range t.Partitions {
 			if pr := &t.Partitions[i]; pr.ErrorCode != 0 {
 				pr.LowWatermark = -1
-				b.metrics.errors.WithLabelValues("DeleteRecords", errName(pr.ErrorCode)).Inc()
 			}
 		}
 	}

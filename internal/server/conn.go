@@ -48,6 +48,12 @@ type conn struct {
 	clientID        string
 	softwareName    string
 	softwareVersion string
+
+	// errAPI names the API whose response countErrors is walking, for
+	// countError, which is bound once so that counting allocates nothing.
+	// Both belong to the handler goroutine.
+	errAPI     string
+	countError func(code int16)
 }
 
 // inflight is one request from read to written response.

@@ -109,6 +109,7 @@ type Broker struct {
 	ReplicaFetchWaitMaxMs        int32
 	ReplicaFetchResponseMaxBytes int32
 	ReplicaFetchBackoffMs        int32
+	ReplicaSocketTimeoutMs       int32
 	NumReplicaFetchers           int32
 	// ReplicaHighWatermarkCheckpointIntervalMs is
 	// replica.high.watermark.checkpoint.interval.ms.
@@ -405,6 +406,7 @@ func (b *Broker) fill(r *resolver) {
 	b.ReplicaFetchWaitMaxMs = r.i32("replica.fetch.wait.max.ms")
 	b.ReplicaFetchResponseMaxBytes = r.i32("replica.fetch.response.max.bytes")
 	b.ReplicaFetchBackoffMs = r.i32("replica.fetch.backoff.ms")
+	b.ReplicaSocketTimeoutMs = r.i32("replica.socket.timeout.ms")
 	b.NumReplicaFetchers = r.i32("num.replica.fetchers")
 	b.ReplicaHighWatermarkCheckpointIntervalMs = r.i64("replica.high.watermark.checkpoint.interval.ms")
 

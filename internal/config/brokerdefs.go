@@ -41,7 +41,6 @@ const (
 // honour them).
 const (
 	notReplicated        = "partitions are not replicated between brokers yet"
-	noFollowers          = notReplicated + ": no follower fetches"
 	leadershipNeverMoves = "leaders are not moved back to preferred replicas automatically; use kafka-leader-election"
 )
 
@@ -49,13 +48,24 @@ const maxLong = "9223372036854775807"
 const maxInt = "2147483647"
 
 // zeroConfig is Spool's single-node setup, used as a bundle only when none of
-// the node/quorum/listener properties is configured anywhere.
+// the node/quorum/listener properties is configured anywhere: what Kafka's
+// packaged config/server.properties is to the apache/kafka image started
+// without any configuration. Like that file, it sets the internal topics'
+// replication to 1, so a lone node serves groups and transactions; any
+// explicit node configuration gets Kafka's own defaults instead
+// (offsets.topic.replication.factor=3, transaction.state.log.
+// replication.factor=3, transaction.state.log.min.isr=2), under which the
+// internal topics wait for three live brokers, as on Kafka.
 var zeroConfig = map[string]string{
 	"node.id":                   "1",
 	"process.roles":             "broker,controller",
 	"listeners":                 "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
 	"controller.listener.names": "CONTROLLER",
 	"controller.quorum.voters":  "1@127.0.0.1:9093",
+
+	"offsets.topic.replication.factor":         "1",
+	"transaction.state.log.replication.factor": "1",
+	"transaction.state.log.min.isr":            "1",
 }
 
 // zeroConfigTriggers: setting any of these turns the zeroConfig bundle off.
@@ -64,10 +74,7 @@ var zeroConfigTriggers = []string{"node.id", "broker.id", "process.roles", "list
 
 // spoolDefaults replace Kafka's defaults unconditionally.
 var spoolDefaults = map[string]string{
-	"log.dirs":                                 "./data",
-	"offsets.topic.replication.factor":         "1",
-	"transaction.state.log.replication.factor": "1",
-	"transaction.state.log.min.isr":            "1",
+	"log.dirs": "./data",
 }
 
 var brokerDefList = []brokerDef{
@@ -162,22 +169,22 @@ var brokerDefList = []brokerDef{
 	{name: "alter.config.policy.class.name", group: groupTopic, typ: TypeClass, null: true, doc: "AlterConfigs policy class", ignored: "no policy checks config changes: every valid AlterConfigs request is applied", weakens: true},
 
 	// Replication.
-	{name: "replica.lag.time.max.ms", group: groupRepl, typ: TypeLong, def: "30000", doc: "A follower this far behind leaves the ISR", check: longAtLeast(1), ignored: noFollowers},
-	{name: "replica.fetch.max.bytes", group: groupRepl, typ: TypeInt, def: "1048576", doc: "Bytes per partition a follower fetches", check: intAtLeast(0), ignored: noFollowers},
-	{name: "replica.fetch.min.bytes", group: groupRepl, typ: TypeInt, def: "1", doc: "Min bytes a follower fetch waits for", check: intAtLeast(1), ignored: noFollowers},
-	{name: "replica.fetch.wait.max.ms", group: groupRepl, typ: TypeInt, def: "500", doc: "Max wait of a follower fetch", check: intAtLeast(0), ignored: noFollowers},
-	{name: "replica.fetch.response.max.bytes", group: groupRepl, typ: TypeInt, def: "10485760", doc: "Bytes a whole follower fetch returns", check: intAtLeast(0), ignored: noFollowers},
-	{name: "replica.fetch.backoff.ms", group: groupRepl, typ: TypeInt, def: "1000", doc: "Sleep after a follower fetch error", check: intAtLeast(0), ignored: noFollowers},
-	{name: "replica.socket.timeout.ms", group: groupRepl, typ: TypeInt, def: "30000", doc: "Socket timeout of follower fetches", check: anyInt(), ignored: noFollowers},
-	{name: "replica.socket.receive.buffer.bytes", group: groupRepl, typ: TypeInt, def: "65536", doc: "SO_RCVBUF of follower connections", check: anyInt(), ignored: noFollowers},
-	{name: "replica.high.watermark.checkpoint.interval.ms", group: groupRepl, typ: TypeLong, def: "5000", doc: "How often high watermarks are checkpointed", check: longAtLeast(1), ignored: "the high watermark follows the leader's log end offset (" + notReplicated + "), so it is not checkpointed"},
-	{name: "num.replica.fetchers", group: groupRepl, typ: TypeInt, def: "1", doc: "Fetcher goroutines per source broker", check: intAtLeast(1), mode: ClusterWide, ignored: noFollowers},
-	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: notReplicated + ": there is no replication traffic to throttle"},
-	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: notReplicated + ": there is no replication traffic to throttle"},
+	{name: "replica.lag.time.max.ms", group: groupRepl, typ: TypeLong, def: "30000", doc: "A follower this far behind leaves the ISR", check: longAtLeast(1)},
+	{name: "replica.fetch.max.bytes", group: groupRepl, typ: TypeInt, def: "1048576", doc: "Bytes per partition a follower fetches", check: intAtLeast(0)},
+	{name: "replica.fetch.min.bytes", group: groupRepl, typ: TypeInt, def: "1", doc: "Min bytes a follower fetch waits for", check: intAtLeast(1)},
+	{name: "replica.fetch.wait.max.ms", group: groupRepl, typ: TypeInt, def: "500", doc: "Max wait of a follower fetch", check: intAtLeast(0)},
+	{name: "replica.fetch.response.max.bytes", group: groupRepl, typ: TypeInt, def: "10485760", doc: "Bytes a whole follower fetch returns", check: intAtLeast(0)},
+	{name: "replica.fetch.backoff.ms", group: groupRepl, typ: TypeInt, def: "1000", doc: "Sleep after a follower fetch error", check: intAtLeast(0)},
+	{name: "replica.socket.timeout.ms", group: groupRepl, typ: TypeInt, def: "30000", doc: "Socket timeout of follower fetches", check: anyInt()},
+	{name: "replica.socket.receive.buffer.bytes", group: groupRepl, typ: TypeInt, def: "65536", doc: "SO_RCVBUF of follower connections", check: anyInt(), ignored: "follower connections use the operating system's default receive buffer"},
+	{name: "replica.high.watermark.checkpoint.interval.ms", group: groupRepl, typ: TypeLong, def: "5000", doc: "How often high watermarks are checkpointed", check: longAtLeast(1)},
+	{name: "num.replica.fetchers", group: groupRepl, typ: TypeInt, def: "1", doc: "Fetcher goroutines per source broker", check: intAtLeast(1), mode: ClusterWide},
+	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: "replication traffic is not throttled"},
+	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: "replication traffic is not throttled"},
 
 	// Groups and offsets.
 	{name: "offsets.topic.num.partitions", group: groupGroups, typ: TypeInt, def: "50", doc: "Partitions of __consumer_offsets", check: intAtLeast(1)},
-	{name: "offsets.topic.replication.factor", group: groupGroups, typ: TypeShort, def: "3", doc: "Replication factor of __consumer_offsets (capped by broker count)", check: shortAtLeast(1)},
+	{name: "offsets.topic.replication.factor", group: groupGroups, typ: TypeShort, def: "3", doc: "Replication factor of __consumer_offsets (created once this many brokers are live)", check: shortAtLeast(1)},
 	{name: "offsets.topic.segment.bytes", group: groupGroups, typ: TypeInt, def: "104857600", doc: "Segment size of __consumer_offsets", check: intAtLeast(1)},
 	{name: "offsets.retention.minutes", group: groupGroups, typ: TypeInt, def: "10080", doc: "How long committed offsets of empty groups are kept", check: intAtLeast(1)},
 	{name: "offsets.retention.check.interval.ms", group: groupGroups, typ: TypeLong, def: "600000", doc: "How often stale offsets are expired", check: longAtLeast(1)},
@@ -200,7 +207,7 @@ var brokerDefList = []brokerDef{
 
 	// Transactions and producers.
 	{name: "transaction.state.log.num.partitions", group: groupTxn, typ: TypeInt, def: "50", doc: "Partitions of __transaction_state", check: intAtLeast(1)},
-	{name: "transaction.state.log.replication.factor", group: groupTxn, typ: TypeShort, def: "3", doc: "Replication factor of __transaction_state (capped by broker count)", check: shortAtLeast(1)},
+	{name: "transaction.state.log.replication.factor", group: groupTxn, typ: TypeShort, def: "3", doc: "Replication factor of __transaction_state (created once this many brokers are live)", check: shortAtLeast(1)},
 	{name: "transaction.state.log.min.isr", group: groupTxn, typ: TypeInt, def: "2", doc: "min.insync.replicas of __transaction_state", check: intAtLeast(1)},
 	{name: "transaction.state.log.segment.bytes", group: groupTxn, typ: TypeInt, def: "104857600", doc: "Segment size of __transaction_state", check: intAtLeast(1)},
 	{name: "transaction.max.timeout.ms", group: groupTxn, typ: TypeInt, def: "900000", doc: "Largest transaction.timeout.ms a producer may ask for", check: intAtLeast(1)},

@@ -291,8 +291,8 @@ func metadataView(r *protocol.MetadataResponse, topic string) string {
 // in any start order, forwarding of metadata writes from every broker,
 // agreement of every broker's Metadata, failover of the active controller,
 // fencing of a silent broker with its leaderships moved within the ISR,
-// its return, and a controlled shutdown. Data is not replicated between
-// brokers yet; this test checks metadata only.
+// its return, and a controlled shutdown. It checks metadata only;
+// replicated data is TestReplicationProcessesKillLeader's.
 func TestClusterInProcess(t *testing.T) {
 	c := newTestCluster(t, []clusterSpec{
 		{1, "broker,controller", "voters"},

@@ -13,7 +13,9 @@ import (
 //   - Key type GROUP (0) names the leader of the group's __consumer_offsets
 //     partition, TRANSACTION (1) the leader of the transactional id's
 //     __transaction_state partition. The internal topic is created on first
-//     use, as Kafka does.
+//     use, as Kafka does, with offsets.topic.replication.factor or
+//     transaction.state.log.replication.factor replicas: while fewer brokers
+//     are live it is not created and the answer is COORDINATOR_NOT_AVAILABLE.
 //   - The coordinator's endpoint is the one on the listener the request came
 //     in on. No leader, a fenced leader or no such endpoint gives
 //     COORDINATOR_NOT_AVAILABLE; every error carries Kafka's message.

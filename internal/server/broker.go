@@ -29,6 +29,15 @@ type Broker struct {
 
 	// image is the newest MetadataImage the broker has reconciled.
 	image atomic.Pointer[controller.MetadataImage]
+	// brokersImage is the image whose brokers replication sees (ISR
+	// eligibility, broker epochs, inter-broker addresses): stored as
+	// reconcile begins, so leadership and ISR changes are applied
+	// knowing which brokers the same image fenced, as Kafka updates its
+	// metadata cache before applying partition changes.
+	brokersImage atomic.Pointer[controller.MetadataImage]
+	// internalTopicWaits remembers "topic/live brokers" already logged
+	// while an internal topic waits for enough brokers.
+	internalTopicWaits sync.Map
 	// reconcileMu serializes reconcile.
 	reconcileMu sync.Mutex
 

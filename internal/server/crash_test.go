@@ -64,6 +64,7 @@ func processEnv(t *testing.T, dataDir string, extra ...string) (addr string, env
 		"KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
 		fmt.Sprintf("KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:%d", cport),
 		"KAFKA_LOG_DIRS=" + dataDir,
+		"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=1", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR=1", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=1",
 	}, extra...)
 	return addr, env
 }

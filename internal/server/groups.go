@@ -117,13 +117,14 @@ func groupAppendError(partition int32, err error) error {
 	return fmt.Errorf("append to %s-%d: %w", consumerOffsetsTopic, partition, err)
 }
 
-// Replay reads the partition from its log start to its high watermark.
+// Replay reads the partition from its log start to its log end and
+// returns once that is committed (scanLog).
 func (l groupLog) Replay(ctx context.Context, partition int32, fn func(key, value []byte) error) error {
 	p, err := l.leader(partition)
 	if err != nil {
 		return err
 	}
-	if err := replayLog(ctx, p.Log(), fn); err != nil {
+	if err := replayLog(ctx, p, fn); err != nil {
 		return fmt.Errorf("replay %s-%d: %w", consumerOffsetsTopic, partition, err)
 	}
 	return nil

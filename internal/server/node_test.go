@@ -48,6 +48,9 @@ func startTestNode(t *testing.T, extra ...string) *testNode {
 		fmt.Sprintf("KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:%d", cport),
 		"KAFKA_LOG_DIRS=" + t.TempDir(),
 		"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS=0",
+		// A single node serves the internal topics only with their
+		// replication at 1, as Kafka's single-node examples set it.
+		"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=1", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR=1", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=1",
 	}, extra...)
 	n := &testNode{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), env: env}
 	n.start()

@@ -68,9 +68,11 @@ func (b *Broker) syncImage() *controller.MetadataImage {
 func (b *Broker) reconcile(img *controller.MetadataImage) {
 	b.reconcileMu.Lock()
 	defer b.reconcileMu.Unlock()
-	if cur := b.image.Load(); cur != nil && cur.Offset() >= img.Offset() {
+	cur := b.image.Load()
+	if cur != nil && cur.Offset() >= img.Offset() {
 		return
 	}
+	b.brokersImage.Store(img)
 	want := make(map[storage.TopicPartition]bool)
 	for _, t := range img.Topics() {
 		settings := b.topicSettings(img, t.Name)
@@ -111,7 +113,30 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 	for _, tp := range gone {
 		b.dropPartition(tp)
 	}
+	if cur != nil && brokerLivenessChanged(cur, img) {
+		// A follower fenced or shutting down no longer holds back a high
+		// watermark it held as a caught-up replica outside the ISR, and
+		// one unfenced may count again; partitions whose ISR changed were
+		// recomputed by Apply already.
+		b.replicas.MaybeIncrementHighWatermarks()
+	}
 	b.image.Store(img)
+}
+
+// brokerLivenessChanged reports whether a broker registered, left, or
+// changed epoch, fencing or controlled-shutdown state between two images.
+func brokerLivenessChanged(a, b *controller.MetadataImage) bool {
+	ab, bb := a.Brokers(), b.Brokers()
+	if len(ab) != len(bb) {
+		return true
+	}
+	for _, x := range ab {
+		y := b.Broker(x.ID)
+		if y == nil || y.Epoch != x.Epoch || y.Fenced != x.Fenced || y.InControlledShutdown != x.InControlledShutdown {
+			return true
+		}
+	}
+	return false
 }
 
 // sameSettings compares by value; LogSettings holds slices and pointers

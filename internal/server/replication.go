@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
@@ -14,7 +18,7 @@ import (
 // brokerLookup answers replication's questions about other brokers from
 // the reconciled metadata image.
 func (b *Broker) brokerLookup(id int32) (replication.BrokerState, bool) {
-	img := b.image.Load()
+	img := b.brokersImage.Load()
 	if img == nil {
 		return replication.BrokerState{}, false
 	}
@@ -74,4 +78,48 @@ func appendCommitted(ctx context.Context, p *replication.Partition, batch []byte
 		return res.AppendInfo, err
 	}
 	return res.AppendInfo, res.Wait(ctx)
+}
+
+// interBrokerAddr is where this broker's replica fetchers reach broker id:
+// its inter-broker listener (inter.broker.listener.name, or the listener of
+// security.inter.broker.protocol) as registered in the metadata.
+func (b *Broker) interBrokerAddr(id int32) (string, error) {
+	img := b.brokersImage.Load()
+	if img == nil {
+		return "", errors.New("no metadata yet")
+	}
+	br := img.Broker(id)
+	if br == nil {
+		return "", fmt.Errorf("broker %d is not registered", id)
+	}
+	name := b.cfg.InterBrokerListenerName
+	ep, ok := br.Endpoint(name)
+	if !ok {
+		return "", fmt.Errorf("broker %d registered no %s listener (inter.broker.listener.name)", id, name)
+	}
+	if ep.SecurityProtocol != securityProtocolCode("PLAINTEXT") {
+		return "", fmt.Errorf("broker %d's %s listener is not PLAINTEXT: the replica fetcher speaks PLAINTEXT only", id, name)
+	}
+	return net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), nil
+}
+
+// replicaFetcherConfig is the replica fetchers' share of the broker
+// config (replica.fetch.*, num.replica.fetchers).
+func replicaFetcherConfig(cfg *config.Broker) replication.FetcherConfig {
+	fc := replication.FetcherConfig{
+		NumFetchers:      int(cfg.NumReplicaFetchers),
+		MaxBytes:         int(cfg.ReplicaFetchMaxBytes),
+		MinBytes:         int(cfg.ReplicaFetchMinBytes),
+		MaxWait:          time.Duration(cfg.ReplicaFetchWaitMaxMs) * time.Millisecond,
+		ResponseMaxBytes: int(cfg.ReplicaFetchResponseMaxBytes),
+		Backoff:          time.Duration(cfg.ReplicaFetchBackoffMs) * time.Millisecond,
+	}
+	// 0 means "do not wait" / "no pause" here, not the default.
+	if cfg.ReplicaFetchWaitMaxMs == 0 {
+		fc.MaxWait = -1
+	}
+	if cfg.ReplicaFetchBackoffMs == 0 {
+		fc.Backoff = time.Millisecond
+	}
+	return fc
 }

@@ -105,6 +105,12 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 			st, _ := b.brokerLookup(b.nodeID)
 			return st.Epoch
 		},
+		Endpoints: replication.TCPEndpoints(replication.TCPConfig{
+			NodeID:  cfg.NodeID,
+			Resolve: b.interBrokerAddr,
+			Timeout: time.Duration(cfg.ReplicaSocketTimeoutMs) * time.Millisecond,
+		}),
+		Fetcher: replicaFetcherConfig(cfg),
 	}, logs, log.Named("replication"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()

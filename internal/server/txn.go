@@ -82,7 +82,7 @@ func (l txnStateLog) Replay(ctx context.Context, partition int32, fn func(key, v
 	if p == nil || !p.IsLeader() {
 		return fmt.Errorf("%s-%d: not the leader", transactionStateTopic, partition)
 	}
-	return replayLog(ctx, p.Log(), fn)
+	return replayLog(ctx, p, fn)
 }
 
 // txnMarkers writes markers to the partitions this broker leads; it is the
@@ -137,10 +137,9 @@ func (b *Broker) writeMarker(topic string, partition int32, producerID int64, ep
 // ensureTxnTopic creates __transaction_state on first use, as Kafka does
 // when a client first looks for a transaction coordinator.
 func (b *Broker) ensureTxnTopic(ctx context.Context) *controller.MetadataImage {
+	// transaction.state.log.min.isr as configured: Kafka does not lower
+	// it (the effective min ISR is capped by the replica count anyway).
 	minISR := b.cfg.TransactionStateLogMinISR
-	if live := liveBrokers(b.image.Load()); live > 0 && int(minISR) > live {
-		minISR = int32(live)
-	}
 	return b.ensureInternalTopic(ctx, transactionStateTopic, b.cfg.TransactionStateLogNumPartitions, b.cfg.TransactionStateLogReplicationFactor,
 		map[string]string{
 			"cleanup.policy":      "compact",

@@ -71,14 +71,14 @@ func (l groupLog) AppendTxn(ctx context.Context, partition int32, producerID int
 	return nil
 }
 
-// ReplayTxn reads the partition from its log start to its high watermark,
+// ReplayTxn reads the partition as scanLog does (to the log end, committed),
 // reporting transactional records and COMMIT/ABORT markers (group.TxnLog).
 func (l groupLog) ReplayTxn(ctx context.Context, partition int32, fn func(r group.ReplayedRecord) error) error {
 	p, err := l.leader(partition)
 	if err != nil {
 		return err
 	}
-	err = scanLog(ctx, p.Log(), func(h records.Header, batch []byte) error {
+	err = scanLog(ctx, p, func(h records.Header, batch []byte) error {
 		return records.ForEachRecord(batch, maxDecompressedBatch, func(r *records.Record) error {
 			if !h.IsControl() {
 				return fn(group.ReplayedRecord{ProducerID: h.ProducerID, Transactional: h.IsTransactional(), Key: r.Key, Value: r.Value})

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/spool-broker/spool/quota"
 )
 
 // MetadataImage is an immutable view of the cluster metadata as of one
@@ -20,6 +22,7 @@ type MetadataImage struct {
 	configs        map[ConfigResource]map[string]string
 	features       map[string]int16
 	nextProducerID int64
+	clientQuotas   map[quota.Entity]map[string]float64 // quotas.go
 }
 
 // ConfigResource names a config resource: a topic, a broker, or (broker with
@@ -135,6 +138,7 @@ type builder struct {
 	img *MetadataImage
 
 	brokersCloned, topicsCloned, configsCloned, featuresCloned bool
+	quotasCloned                                               bool
 	ownTopics                                                  map[*TopicImage]bool
 	ownConfigs                                                 map[ConfigResource]bool
 }
@@ -335,6 +339,8 @@ func (b *builder) apply(rec Record) error {
 			return fmt.Errorf("producer ids would go backwards: %d < %d", r.NextProducerID, b.img.nextProducerID)
 		}
 		b.img.nextProducerID = r.NextProducerID
+	case *ClientQuotaRecord:
+		return b.applyClientQuota(r)
 	default:
 		return fmt.Errorf("unhandled record type %d", rec.Type())
 	}
@@ -375,6 +381,7 @@ func (m *MetadataImage) records() []Record {
 			out = append(out, &ConfigRecord{ResourceType: res.Type, ResourceName: res.Name, Name: k, Value: &v})
 		}
 	}
+	out = append(out, m.clientQuotaRecords()...)
 	if m.nextProducerID != 0 {
 		out = append(out, &ProducerIDsRecord{BrokerID: -1, BrokerEpoch: -1, NextProducerID: m.nextProducerID})
 	}

@@ -187,6 +187,7 @@ func (b *Broker) validate(r *resolver) error {
 	if b.CompressionType == "producer" || b.CompressionType == "" {
 		b.CompressionType = "producer"
 	}
+	errs = append(errs, validateConnectionLimits(r, b.static)...)
 	return errors.Join(errs...)
 }
 

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-
-	"github.com/spool-broker/spool/quota"
 )
 
 // MetadataImage is an immutable view of the cluster metadata as of one
@@ -22,7 +20,7 @@ type MetadataImage struct {
 	configs        map[ConfigResource]map[string]string
 	features       map[string]int16
 	nextProducerID int64
-	clientQuotas   map[quota.Entity]map[string]float64 // quotas.go
+	clientQuotas   clientQuotaSet // quotas.go
 }
 
 // ConfigResource names a config resource: a topic, a broker, or (broker with

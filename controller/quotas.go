@@ -131,6 +131,20 @@ func entityData(e quota.Entity) []QuotaEntityData {
 	return out
 }
 
+// clientQuotaSet is the image's client quotas. Entities carry the order
+// they were created in, which decides Kafka's answer order within a hash
+// bucket (see DescribeClientQuotas). Copy-on-write like the rest of the
+// image: a set and its maps are never modified once published.
+type clientQuotaSet struct {
+	entities map[quota.Entity]*clientQuotaEntry
+	next     uint64 // seq of the next new entity
+}
+
+type clientQuotaEntry struct {
+	seq    uint64
+	values map[string]float64
+}
+
 // applyClientQuota replays a ClientQuotaRecord (Kafka's
 // ClientQuotaControlManager.replay): an entity whose last key is removed
 // disappears.
@@ -139,37 +153,49 @@ func (b *builder) applyClientQuota(r *ClientQuotaRecord) error {
 	if err != nil {
 		return err
 	}
+	set := &b.img.clientQuotas
 	if !b.quotasCloned {
-		b.img.clientQuotas = maps.Clone(b.img.clientQuotas)
-		if b.img.clientQuotas == nil {
-			b.img.clientQuotas = map[quota.Entity]map[string]float64{}
+		set.entities = maps.Clone(set.entities)
+		if set.entities == nil {
+			set.entities = map[quota.Entity]*clientQuotaEntry{}
 		}
 		b.quotasCloned = true
 	}
-	kv := maps.Clone(b.img.clientQuotas[e])
-	if kv == nil {
-		kv = map[string]float64{}
+	entry := &clientQuotaEntry{seq: set.next}
+	if old := set.entities[e]; old != nil {
+		entry.seq, entry.values = old.seq, maps.Clone(old.values)
+	} else {
+		set.next++
+	}
+	if entry.values == nil {
+		entry.values = map[string]float64{}
 	}
 	if r.Remove {
-		delete(kv, r.Key)
+		delete(entry.values, r.Key)
 	} else {
-		kv[r.Key] = r.Value
+		entry.values[r.Key] = r.Value
 	}
-	if len(kv) == 0 {
-		delete(b.img.clientQuotas, e)
+	if len(entry.values) == 0 {
+		delete(set.entities, e)
 	} else {
-		b.img.clientQuotas[e] = kv
+		set.entities[e] = entry
 	}
 	return nil
 }
 
-// clientQuotaRecords rebuild the image's quotas (for snapshots), in a
-// deterministic order.
+// orderedEntities lists the entities in creation order.
+func (s clientQuotaSet) orderedEntities() []quota.Entity {
+	return slices.SortedFunc(maps.Keys(s.entities), func(a, b quota.Entity) int {
+		return cmp.Compare(s.entities[a].seq, s.entities[b].seq)
+	})
+}
+
+// clientQuotaRecords rebuild the image's quotas (for snapshots), entities
+// in creation order so a restored image keeps it.
 func (m *MetadataImage) clientQuotaRecords() []Record {
-	entities := slices.SortedFunc(maps.Keys(m.clientQuotas), compareEntities)
 	var out []Record
-	for _, e := range entities {
-		kv := m.clientQuotas[e]
+	for _, e := range m.clientQuotas.orderedEntities() {
+		kv := m.clientQuotas.entities[e].values
 		for _, k := range slices.Sorted(maps.Keys(kv)) {
 			out = append(out, &ClientQuotaRecord{Entity: entityData(e), Key: k, Value: kv[k]})
 		}
@@ -177,16 +203,23 @@ func (m *MetadataImage) clientQuotaRecords() []Record {
 	return out
 }
 
-func compareEntities(a, b quota.Entity) int {
-	part := func(x, y quota.EntityName) int {
-		return cmp.Or(cmp.Compare(x.Kind, y.Kind), cmp.Compare(x.Name, y.Name))
+// ClientQuotas returns every entity's quotas (entity → key → value). The
+// inner maps are shared with the image and must not be modified.
+func (m *MetadataImage) ClientQuotas() map[quota.Entity]map[string]float64 {
+	out := make(map[quota.Entity]map[string]float64, len(m.clientQuotas.entities))
+	for e, entry := range m.clientQuotas.entities {
+		out[e] = entry.values
 	}
-	return cmp.Or(part(a.User, b.User), part(a.ClientID, b.ClientID), part(a.IP, b.IP))
+	return out
 }
 
-// ClientQuotas returns every entity's quotas (entity → key → value). The
-// maps are shared with the image and must not be modified.
-func (m *MetadataImage) ClientQuotas() map[quota.Entity]map[string]float64 { return m.clientQuotas }
+// clientQuota returns one entity's quotas, nil if none.
+func (m *MetadataImage) clientQuota(e quota.Entity) map[string]float64 {
+	if entry := m.clientQuotas.entities[e]; entry != nil {
+		return entry.values
+	}
+	return nil
+}
 
 // QuotaAlteration is one entry of AlterClientQuotas, as the request carries
 // it: the entity's components (a repeated type replaces the earlier one,
@@ -271,28 +304,59 @@ func (r rawEntity) String() string {
 // insertion. Kafka builds its quota entities and operations in such maps,
 // and the first failing one decides the error reported.
 func javaHashOrder(keys []string, initialCapacity int) []string {
+	table := javaTableSize(initialCapacity, len(keys))
+	out := slices.Clone(keys)
+	slices.SortStableFunc(out, func(a, b string) int {
+		return cmp.Compare(javaBucket(javaStringHash(a), table), javaBucket(javaStringHash(b), table))
+	})
+	return out
+}
+
+// javaTableSize is the table length of a java.util.HashMap created with
+// initialCapacity once count keys are in it.
+func javaTableSize(initialCapacity, count int) int {
 	table := 1
 	for table < initialCapacity {
 		table <<= 1
 	}
 	threshold := int(float64(table) * 0.75)
-	for size := 1; size <= len(keys); size++ {
+	for size := 1; size <= count; size++ {
 		if size > threshold {
 			table <<= 1
 			threshold = int(float64(table) * 0.75)
 		}
 	}
-	bucket := func(k string) int {
-		var h int32
-		for _, c := range utf16Units(k) {
-			h = 31*h + int32(c)
-		}
-		u := uint32(h)
-		return int((u ^ u>>16) & uint32(table-1))
+	return table
+}
+
+// javaBucket is the bucket of a key with hashCode h in a HashMap table.
+func javaBucket(h int32, table int) int {
+	u := uint32(h)
+	return int((u ^ u>>16) & uint32(table-1))
+}
+
+// javaStringHash is Java's String.hashCode.
+func javaStringHash(s string) int32 {
+	var h int32
+	for _, c := range utf16Units(s) {
+		h = 31*h + int32(c)
 	}
-	out := slices.Clone(keys)
-	slices.SortStableFunc(out, func(a, b string) int { return cmp.Compare(bucket(a), bucket(b)) })
-	return out
+	return h
+}
+
+// javaEntityHash is ClientQuotaEntity.hashCode: Objects.hash of its
+// HashMap, whose hash is the sum of key.hashCode ^ value.hashCode (0 for
+// the null default name).
+func javaEntityHash(parts []QuotaEntityData) int32 {
+	var sum int32
+	for _, p := range parts {
+		var v int32
+		if p.EntityName != nil {
+			v = javaStringHash(*p.EntityName)
+		}
+		sum += javaStringHash(p.EntityType) ^ v
+	}
+	return 31 + sum
 }
 
 // utf16Units are the UTF-16 code units Java's String.hashCode runs over.
@@ -421,7 +485,7 @@ func (c *Controller) alterEntity(ctx context.Context, img *MetadataImage, r rawE
 			return nil, quotaError("%s is not a valid IP or resolvable host.", e.IP.Name)
 		}
 	}
-	current := img.clientQuotas[e]
+	current := img.clientQuota(e)
 	var records []Record
 	for _, k := range keys {
 		v := ops[k]
@@ -544,7 +608,7 @@ func (m *MetadataImage) DescribeClientQuotas(components []QuotaFilterComponent, 
 		return nil, quotaError("Invalid entity filter component combination. IP filter component should not be used with user or clientId filter component.")
 	}
 	var out []QuotaEntry
-	for _, e := range slices.SortedFunc(maps.Keys(m.clientQuotas), compareEntities) {
+	for _, e := range m.clientQuotas.javaOrder() {
 		if strict && len(e.Components()) != len(exact)+len(typed) {
 			continue
 		}
@@ -560,10 +624,27 @@ func (m *MetadataImage) DescribeClientQuotas(components []QuotaFilterComponent, 
 			}
 		}
 		if ok {
-			out = append(out, QuotaEntry{Entity: entityData(e), Values: m.clientQuotas[e]})
+			out = append(out, QuotaEntry{Entity: entityData(e), Values: m.clientQuotas.entities[e].values})
 		}
 	}
 	return out, nil
+}
+
+// javaOrder lists the entities in the order Kafka's ClientQuotasImage
+// iterates them, which is the order of its DescribeClientQuotas answers and
+// so, where two entities share a bucket of the client's own map, of
+// kafka-configs.sh's output: a java.util.HashMap rebuilt for every metadata
+// delta (sized for the entities it held), by bucket of
+// ClientQuotaEntity.hashCode, then in creation order.
+func (s clientQuotaSet) javaOrder() []quota.Entity {
+	table := javaTableSize(len(s.entities), len(s.entities))
+	bucket := map[quota.Entity]int{}
+	for e := range s.entities {
+		bucket[e] = javaBucket(javaEntityHash(entityData(e)), table)
+	}
+	out := s.orderedEntities()
+	slices.SortStableFunc(out, func(a, b quota.Entity) int { return cmp.Compare(bucket[a], bucket[b]) })
+	return out
 }
 
 // PartitionChangeQuota is charged with the number of partitions each topic

@@ -14,16 +14,15 @@ type fakeClock struct{ t time.Time }
 
 func newFakeClock() *fakeClock { return &fakeClock{t: time.UnixMilli(1_700_000_000_000)} }
 
-func (c *fakeClock) now() time.Time                  { return c.t }
-func (c *fakeClock) sleep(d time.Duration)           { c.t = c.t.Add(d) }
-func (c *fakeClock) sleepMs(ms int64)                { c.sleep(time.Duration(ms) * time.Millisecond) }
-func ptrFloat(v float64) *float64                    { return &v }
-func user(n string) EntityName                       { return Name(n) }
-func clientEntity(n EntityName) Entity               { return Entity{ClientID: n} }
-func userEntity(n EntityName) Entity                 { return Entity{User: n} }
-func userClient(u, c EntityName) Entity              { return Entity{User: u, ClientID: c} }
-func anonymous(clientID string) Client               { return Client{User: "ANONYMOUS", ClientID: clientID} }
-func withKey(k string, v float64) map[string]float64 { return map[string]float64{k: v} }
+func (c *fakeClock) now() time.Time        { return c.t }
+func (c *fakeClock) sleep(d time.Duration) { c.t = c.t.Add(d) }
+func (c *fakeClock) sleepMs(ms int64)      { c.sleep(time.Duration(ms) * time.Millisecond) }
+func ptrFloat(v float64) *float64          { return &v }
+func user(n string) EntityName             { return Name(n) }
+func clientEntity(n EntityName) Entity     { return Entity{ClientID: n} }
+func userEntity(n EntityName) Entity       { return Entity{User: n} }
+func userClient(u, c EntityName) Entity    { return Entity{User: u, ClientID: c} }
+func anonymous(clientID string) Client     { return Client{User: "ANONYMOUS", ClientID: clientID} }
 
 // quotaSet holds a whole set of quotas as the metadata image does and
 // applies it after each change, as the broker does on a new image.

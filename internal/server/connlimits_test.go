@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -161,4 +162,23 @@ func TestIPConnectionRateQuota(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, gaugeValue(t, connMetrics(n), "spool_connections_rejected_total",
 		map[string]string{"listener": "PLAINTEXT", "reason": "connection_creation_rate"}), 1.0)
+}
+
+// TestDynamicConnectionLimits: the limits are cluster-wide dynamic configs;
+// a change through AlterConfigs applies to the next connection.
+func TestDynamicConnectionLimits(t *testing.T) {
+	n := startTestNode(t)
+	adm := kadm.NewClient(newClient(t, n.addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	two := "2"
+	res, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "max.connections.per.ip", Value: &two}})
+	require.NoError(t, err)
+	require.NoError(t, res[0].Err)
+	for i := range 2 {
+		_, err = connect(t, n.addr, "127.0.0.5")
+		require.NoError(t, err, "connection %d from 127.0.0.5", i+1)
+	}
+	_, err = connect(t, n.addr, "127.0.0.5")
+	require.Error(t, err, "the third is over the new limit")
 }

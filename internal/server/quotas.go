@@ -49,7 +49,9 @@ type serverQuotas struct {
 	clients *quota.Manager
 	conns   *quota.ConnectionQuotas
 
-	// acceptCtx ends blocked accepts when the listeners close.
+	// acceptCtx ends when the listeners close (Shutdown): blocked accepts
+	// give up, and muted connections stop waiting so they notice the
+	// shutdown.
 	acceptCtx  context.Context
 	stopAccept context.CancelFunc
 
@@ -368,8 +370,8 @@ func (c *conn) throttleFor(d time.Duration) {
 	}
 }
 
-// waitUnthrottled waits until the connection is no longer muted. False:
-// the connection is closing.
+// waitUnthrottled waits until the connection is no longer muted, or the
+// server is shutting down. False: the connection is closing.
 func (c *conn) waitUnthrottled() bool {
 	for {
 		left := time.Until(time.Unix(0, c.throttle.until.Load()))
@@ -381,6 +383,9 @@ func (c *conn) waitUnthrottled() bool {
 		case <-c.ctx.Done():
 			t.Stop()
 			return false
+		case <-c.s.quotas.acceptCtx.Done():
+			t.Stop()
+			return true
 		case <-t.C:
 		}
 	}

@@ -447,12 +447,25 @@ func (c *Controller) AlterClientQuotas(ctx context.Context, alterations []QuotaA
 	return collectResults(order, results)
 }
 
+// collectResults lists the results as Kafka's response does: in the order
+// of its HashMap<ClientQuotaEntity, ApiError> (default capacity), by
+// bucket, then in the order the entities were first met.
 func collectResults(order []string, results map[string]*QuotaAlterationResult) []QuotaAlterationResult {
 	out := make([]QuotaAlterationResult, len(order))
 	for i, k := range order {
 		out[i] = *results[k]
 	}
+	table := javaTableSize(16, len(out))
+	slices.SortStableFunc(out, func(a, b QuotaAlterationResult) int {
+		return cmp.Compare(javaBucket(javaEntityHash(a.Entity), table), javaBucket(javaEntityHash(b.Entity), table))
+	})
 	return out
+}
+
+// QuotaKeysInKafkaOrder lists an entity's quota keys in the order Kafka's
+// ClientQuotaImage (a HashMap) iterates them.
+func QuotaKeysInKafkaOrder(values map[string]float64) []string {
+	return javaHashOrder(slices.Sorted(maps.Keys(values)), len(values))
 }
 
 // alterEntity validates one entity's operations and returns its records

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"maps"
-	"slices"
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
@@ -31,7 +29,7 @@ func (b *Broker) handleDescribeClientQuotas(ctx context.Context, rc *reqCtx, req
 		for _, d := range e.Entity {
 			out.Entity = append(out.Entity, protocol.DescribeClientQuotasResponseEntityData{EntityType: d.EntityType, EntityName: d.EntityName})
 		}
-		for _, k := range slices.Sorted(maps.Keys(e.Values)) {
+		for _, k := range controller.QuotaKeysInKafkaOrder(e.Values) {
 			out.Values = append(out.Values, protocol.DescribeClientQuotasResponseValueData{Key: k, Value: e.Values[k]})
 		}
 	}

@@ -40,6 +40,9 @@ func TestConnectionSettings(t *testing.T) {
 	require.Equal(t, ListenerConnectionSettings{MaxConnections: 3, MaxConnectionCreationRate: 30}, s.Listeners["PLAINTEXT"])
 
 	require.Equal(t, QuotaWindows{Num: 11, SizeSeconds: 1, ControllerNum: 11, ControllerSizeSeconds: 1}, b.QuotaWindows())
+	for _, n := range b.Caveats() {
+		require.NotContains(t, n.Property, "connection", "connection limits are honoured: %s", n)
+	}
 }
 
 func TestConnectionLimitValidation(t *testing.T) {

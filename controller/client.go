@@ -34,6 +34,7 @@ type Client interface {
 	ElectLeaders(ctx context.Context, election Election, parts []TopicPartition) ([]TopicPartition, []error, error)
 	AlterPartitionReassignments(ctx context.Context, allowRFChange bool, reqs []Reassignment) ([]error, error)
 	AllocateProducerIDs(ctx context.Context, n int32) (int64, error)
+	AlterClientQuotas(ctx context.Context, alterations []QuotaAlteration, validateOnly bool) []QuotaAlterationResult
 
 	RegisterBroker(ctx context.Context, reg BrokerRegistration) (int64, error)
 	BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (BrokerHeartbeatReply, error)

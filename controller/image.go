@@ -20,6 +20,7 @@ type MetadataImage struct {
 	configs        map[ConfigResource]map[string]string
 	features       map[string]int16
 	nextProducerID int64
+	clientQuotas   clientQuotaSet // quotas.go
 }
 
 // ConfigResource names a config resource: a topic, a broker, or (broker with
@@ -142,6 +143,7 @@ type builder struct {
 	index uint64
 
 	brokersCloned, topicsCloned, configsCloned, featuresCloned bool
+	quotasCloned                                               bool
 	ownTopics                                                  map[*TopicImage]bool
 	ownConfigs                                                 map[ConfigResource]bool
 }
@@ -346,6 +348,8 @@ func (b *builder) apply(rec Record) error {
 			return fmt.Errorf("producer ids would go backwards: %d < %d", r.NextProducerID, b.img.nextProducerID)
 		}
 		b.img.nextProducerID = r.NextProducerID
+	case *ClientQuotaRecord:
+		return b.applyClientQuota(r)
 	default:
 		return fmt.Errorf("unhandled record type %d", rec.Type())
 	}
@@ -386,6 +390,7 @@ func (m *MetadataImage) records() []Record {
 			out = append(out, &ConfigRecord{ResourceType: res.Type, ResourceName: res.Name, Name: k, Value: &v})
 		}
 	}
+	out = append(out, m.clientQuotaRecords()...)
 	if m.nextProducerID != 0 {
 		out = append(out, &ProducerIDsRecord{BrokerID: -1, BrokerEpoch: -1, NextProducerID: m.nextProducerID})
 	}

@@ -362,6 +362,8 @@ func newRecord(t RecordType) Record {
 		return &FeatureLevelRecord{}
 	case ProducerIDsRecordType:
 		return &ProducerIDsRecord{}
+	case ClientQuotaRecordType:
+		return &ClientQuotaRecord{}
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ const (
 	groupLog      = "Log storage and retention"
 	groupTopic    = "Topic defaults"
 	groupRepl     = "Replication"
+	groupQuotas   = "Client quotas"
 	groupGroups   = "Consumer groups and offsets"
 	groupTxn      = "Transactions and producers"
 	groupSecurity = "Security"
@@ -111,8 +112,10 @@ var brokerDefList = []brokerDef{
 	{name: "num.io.threads", group: groupListen, typ: TypeInt, def: "8", doc: "Request handler threads", check: intAtLeast(1), mode: ClusterWide, ignored: "requests are handled by goroutines"},
 	{name: "queued.max.requests", group: groupListen, typ: TypeInt, def: "500", doc: "Requests queued per broker before reads block", check: intAtLeast(1)},
 	{name: "connections.max.idle.ms", group: groupListen, typ: TypeLong, def: "600000", doc: "Close connections idle this long", check: anyLong()},
-	{name: "max.connections", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max connections to this broker", check: intAtLeast(0), mode: ClusterWide, ignored: "connections are not limited: every connection is accepted, up to the process's file descriptor limit", weakens: true},
-	{name: "max.connections.per.ip", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max connections from one IP", check: intAtLeast(0), mode: ClusterWide, ignored: "connections are not limited per IP: every connection is accepted, up to the process's file descriptor limit", weakens: true},
+	{name: "max.connections", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max connections to this broker (per listener: listener.name.<l>.max.connections); further connections wait in the listen backlog", check: intAtLeast(0), mode: ClusterWide},
+	{name: "max.connections.per.ip", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max connections from one IP; further ones are closed at once", check: intAtLeast(0), mode: ClusterWide},
+	{name: "max.connections.per.ip.overrides", group: groupListen, typ: TypeString, def: "", doc: "Per-IP or hostname overrides of max.connections.per.ip: host:count,host:count", check: checkIPOverrides, mode: ClusterWide},
+	{name: "max.connection.creation.rate", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max new connections per second (per listener: listener.name.<l>.max.connection.creation.rate); further ones wait", check: intAtLeast(0), mode: ClusterWide},
 	{name: "request.timeout.ms", group: groupListen, typ: TypeInt, def: "30000", doc: "Timeout of requests this broker sends", check: intAtLeast(0), ignored: "this broker sends no requests to other brokers"},
 
 	// Log storage.
@@ -181,6 +184,17 @@ var brokerDefList = []brokerDef{
 	{name: "num.replica.fetchers", group: groupRepl, typ: TypeInt, def: "1", doc: "Fetcher goroutines per source broker", check: intAtLeast(1), mode: ClusterWide},
 	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: "replication traffic is not throttled"},
 	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: "replication traffic is not throttled"},
+
+	// Client quotas (the quotas themselves are set with AlterClientQuotas).
+	{name: "quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of client quota rates", check: intAtLeast(1)},
+	{name: "quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each client quota sample", check: intAtLeast(1)},
+	{name: "controller.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of controller mutation quota rates", check: intAtLeast(1)},
+	{name: "controller.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each controller mutation quota sample", check: intAtLeast(1)},
+	{name: "replication.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of replication quota rates", check: intAtLeast(1), ignored: "replication throttles are not implemented: no replication traffic is throttled"},
+	{name: "replication.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each replication quota sample", check: intAtLeast(1), ignored: "replication throttles are not implemented: no replication traffic is throttled"},
+	{name: "alter.log.dirs.replication.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of log dir move quota rates", check: intAtLeast(1), ignored: "replicas are not moved between log dirs (no AlterReplicaLogDirs)"},
+	{name: "alter.log.dirs.replication.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each log dir move quota sample", check: intAtLeast(1), ignored: "replicas are not moved between log dirs (no AlterReplicaLogDirs)"},
+	{name: "client.quota.callback.class", group: groupQuotas, typ: TypeClass, null: true, doc: "Custom ClientQuotaCallback class", ignored: "custom quota callbacks are not supported: quotas follow Kafka's default callback (user and client-id quotas from AlterClientQuotas)", weakens: true},
 
 	// Groups and offsets.
 	{name: "offsets.topic.num.partitions", group: groupGroups, typ: TypeInt, def: "50", doc: "Partitions of __consumer_offsets", check: intAtLeast(1)},

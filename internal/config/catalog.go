@@ -476,6 +476,12 @@ func (b *Broker) LogConfigForTopic(overrides map[string]string, dyn Dynamic) (Lo
 // must be valid for it.
 func ValidateBrokerDynamic(m map[string]string) error {
 	for _, name := range slices.Sorted(maps.Keys(m)) {
+		if err, ok := checkListenerLimit(name, m[name]); ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		d := brokerDefs[name]
 		if d == nil {
 			return fmt.Errorf("%w: %s", ErrUnknownBrokerConfig, name)

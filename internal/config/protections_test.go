@@ -190,7 +190,12 @@ func TestPropertySupport(t *testing.T) {
 		"min.insync.replicas":             Supported,
 		"log.flush.interval.messages":     Supported,
 		"log.flush.scheduler.interval.ms": Supported,
-		"max.connections":                 Ignored,
+		"max.connections":                 Supported,
+		"max.connections.per.ip":          Supported,
+		"max.connection.creation.rate":    Supported,
+		"quota.window.num":                Supported,
+		"client.quota.callback.class":     Ignored,
+		"replication.quota.window.num":    Ignored,
 		"unclean.leader.election.enable":  Supported,
 		"broker.session.timeout.ms":       Supported,
 		"controlled.shutdown.enable":      Supported,
@@ -209,7 +214,8 @@ func TestPropertySupport(t *testing.T) {
 func TestUsageMarksSupport(t *testing.T) {
 	u := Usage()
 	require.Regexp(t, `\n  min\.insync\.replicas\s+1\s+supported\s+`, u)
-	require.Regexp(t, `\n  max\.connections\s+2147483647\s+ignored\s+Max connections to this broker; instead: connections are not limited`, u)
+	require.Regexp(t, `\n  max\.connections\s+2147483647\s+supported\s+Max connections to this broker`, u)
+	require.Regexp(t, `\n  client\.quota\.callback\.class\s+\(none\)\s+ignored\s+Custom ClientQuotaCallback class; instead: custom quota callbacks are not supported`, u)
 	require.Regexp(t, `\n  authorizer\.class\.name\s+""\s+refused\s+`, u)
 	require.Regexp(t, `\n  SASL mechanism GSSAPI \(Kerberos\)\s+not implemented yet\n`, u)
 	require.Contains(t, u, "Supported security protocols: PLAINTEXT.")
@@ -222,12 +228,14 @@ func TestUsageMarksSupport(t *testing.T) {
 // at WARN when ignoring them weakens durability or safety.
 func TestCaveats(t *testing.T) {
 	b, _, err := Load("", singleNode(
-		"KAFKA_MAX_CONNECTIONS_PER_IP=100",                        // warn
-		"KAFKA_MAX_CONNECTIONS=2147483647",                        // Kafka's default: nothing asked for
+		"KAFKA_CLIENT_QUOTA_CALLBACK_CLASS=com.example.Quotas",    // warn
+		"KAFKA_MAX_CONNECTIONS_PER_IP=100",                        // supported: nothing
+		"KAFKA_REPLICATION_QUOTA_WINDOW_NUM=11",                   // Kafka's default: nothing asked for
 		"KAFKA_CREATE_TOPIC_POLICY_CLASS_NAME=com.example.Policy", // warn
 		"KAFKA_NUM_NETWORK_THREADS=8",                             // info
 		"KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE=true",               // supported: nothing
-		"KAFKA_QUOTA_WINDOW_NUM=11",                               // warn: quotas
+		"KAFKA_QUOTA_WINDOW_NUM=11",                               // supported: nothing
+		"KAFKA_QUOTA_PRODUCER_DEFAULT=1000",                       // warn: removed in Kafka 4
 		"KAFKA_SSL_KEYSTORE_LOCATION=/k",                          // info: inert
 		"KAFKA_SSL_KEYSTORE_PASSWORD=secret",                      // info, value never shown
 		"KAFKA_MIN_INSYNC_REPLICAS=2",                             // warn: above default.replication.factor
@@ -239,14 +247,15 @@ func TestCaveats(t *testing.T) {
 	for _, n := range b.Caveats() {
 		got[n.Property] = n
 	}
-	require.ElementsMatch(t, []string{"max.connections.per.ip", "create.topic.policy.class.name", "num.network.threads",
-		"quota.window.num", "ssl.keystore.location", "ssl.keystore.password", "min.insync.replicas"},
+	require.ElementsMatch(t, []string{"client.quota.callback.class", "create.topic.policy.class.name", "num.network.threads",
+		"quota.producer.default", "ssl.keystore.location", "ssl.keystore.password", "min.insync.replicas"},
 		keysOf(got))
-	for name, warn := range map[string]bool{"max.connections.per.ip": true, "create.topic.policy.class.name": true, "quota.window.num": true,
+	for name, warn := range map[string]bool{"client.quota.callback.class": true, "create.topic.policy.class.name": true, "quota.producer.default": true,
 		"min.insync.replicas": true, "num.network.threads": false, "ssl.keystore.location": false} {
 		require.Equal(t, warn, got[name].Warn, name)
 	}
-	require.Contains(t, got["max.connections.per.ip"].Message, `is set to "100" but is not honoured: connections are not limited per IP`)
+	require.Contains(t, got["client.quota.callback.class"].Message, `is set to "com.example.Quotas" but is not honoured: custom quota callbacks are not supported`)
+	require.Contains(t, got["quota.producer.default"].Message, "removed in Kafka 4.0")
 	require.NotContains(t, got["ssl.keystore.password"].Message, "secret")
 	require.Contains(t, got["min.insync.replicas"].Message, "capped at the replica count")
 }

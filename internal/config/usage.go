@@ -62,7 +62,7 @@ Each property is marked:
 	sb.WriteString("other than none, unimplemented sasl.enabled.mechanisms / sasl.mechanism.* on SASL listeners,\n")
 	sb.WriteString("authorizer.class.name, super.users.\n")
 	sb.WriteString("\nAlso accepted: CLUSTER_ID / KAFKA_CLUSTER_ID (cluster id for a new data dir). Stored but ignored\n")
-	sb.WriteString("(logged at startup; quota.* at WARN, as client quotas are not enforced): any other property starting with\n")
+	sb.WriteString("(logged at startup; quota.* at WARN: Kafka 4 has no static client quotas): any other property starting with\n")
 	prefixes := make([]string, len(passthroughPrefixes))
 	for i, p := range passthroughPrefixes {
 		if prefixes[i] = p; strings.HasSuffix(p, ".") {

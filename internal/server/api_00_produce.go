@@ -65,6 +65,7 @@ func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.Pr
 		}
 		pc.endTopic(t)
 	}
+	rc.recordProduce(req.Acks) // producer_byte_rate (quotas.go)
 	if req.Acks == 0 {
 		return nil, nil
 	}
@@ -123,6 +124,7 @@ func (b *Broker) handleProduceBody(ctx context.Context, rc *reqCtx, body *protoc
 	if err := body.Finish(); err != nil {
 		return nil, err
 	}
+	rc.recordProduce(head.Acks) // producer_byte_rate (quotas.go)
 	if head.Acks == 0 {
 		return nil, nil
 	}
@@ -221,6 +223,7 @@ func (pc *produceCall) awaitAcks(ctx context.Context, timeoutMs int32) {
 	if len(pc.pending) == 0 {
 		return
 	}
+	defer pc.rc.waiting()() // not request handler time (Kafka's purgatory)
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(max(timeoutMs, 0))*time.Millisecond)
 	defer cancel()
 	for _, a := range pc.pending {

@@ -108,6 +108,8 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 	if rc.v < 3 || maxBytes <= 0 {
 		maxBytes = int(^uint(0) >> 1)
 	}
+	maxBytes = rc.fetchMaxBytes(maxBytes, who.replicaID) // consumer_byte_rate (quotas.go)
+	minBytes := min(int(req.MinBytes), maxBytes)
 	img := b.image.Load()
 	reads := make([]fetchRead, len(plan.parts))
 	for i, fp := range plan.parts {
@@ -119,7 +121,7 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 	replica := who.replicaID >= 0
 	for {
 		total, anyErr := b.readAll(reads, maxBytes, who)
-		if total >= int(req.MinBytes) || anyErr || maxWait <= 0 || ctx.Err() != nil {
+		if total >= minBytes || anyErr || maxWait <= 0 || ctx.Err() != nil {
 			break
 		}
 		left := time.Until(deadline)
@@ -136,13 +138,15 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 		}
 		// Read again once watching: an append or high watermark move
 		// between the read and the registration would wake no one.
-		if total, anyErr = b.readAll(reads, maxBytes, who); total < int(req.MinBytes) && !anyErr {
+		if total, anyErr = b.readAll(reads, maxBytes, who); total < minBytes && !anyErr {
 			t := time.NewTimer(left)
+			waited := rc.waiting() // not request handler time
 			select {
 			case <-wake:
 			case <-t.C:
 			case <-ctx.Done():
 			}
+			waited()
 			t.Stop()
 		}
 		for i := range reads {
@@ -150,12 +154,35 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 				reads[i].p.UnwatchFetch(wake, replica)
 			}
 		}
-		if total >= int(req.MinBytes) || anyErr {
+		if total >= minBytes || anyErr {
 			break
 		}
 	}
+	if rc.throttleFetch(fetchResponseSize(reads)) {
+		// Kafka's getThrottledResponse: no partitions; a session this
+		// fetch would have opened is not opened.
+		if plan.session != nil && !plan.incremental {
+			b.fetchSessions.remove(plan.session.id)
+			resp.SessionID = 0
+		}
+		return resp, nil
+	}
 	b.buildFetchResponse(rc, resp, reads, plan.incremental, req.IsolationLevel)
 	return resp, nil
+}
+
+// fetchResponseSize is about the size of the response the reads make: the
+// records, plus each partition's fixed fields (Kafka meters the whole
+// response against consumer_byte_rate).
+func fetchResponseSize(reads []fetchRead) int {
+	n := 32
+	for i := range reads {
+		n += 64 + len(reads[i].topic)
+		if reads[i].p != nil && reads[i].code == 0 {
+			n += reads[i].res.Size
+		}
+	}
+	return n
 }
 
 // resolveFetch finds the partition a fetch names and checks leadership and

@@ -40,6 +40,7 @@ import (
 const clusterMetadataTopic = "__cluster_metadata"
 
 func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, req *protocol.CreateTopicsRequest) (*protocol.CreateTopicsResponse, error) {
+	ctx = rc.mutationQuota(ctx, 6) // controller_mutation_rate, strict from v6 (quotas.go)
 	resp := &protocol.CreateTopicsResponse{}
 	counts := map[protocol.TopicName]int{}
 	for _, t := range req.Topics {

@@ -30,6 +30,7 @@ import (
 //   - No controller mutation quota: never THROTTLING_QUOTA_EXCEEDED.
 
 func (b *Broker) handleDeleteTopics(ctx context.Context, rc *reqCtx, req *protocol.DeleteTopicsRequest) (*protocol.DeleteTopicsResponse, error) {
+	ctx = rc.mutationQuota(ctx, 5) // controller_mutation_rate, strict from v5 (quotas.go)
 	resp := &protocol.DeleteTopicsResponse{}
 	// v0-5 name topics in TopicNames; v6+ in Topics, by name or by ID.
 	states := req.Topics

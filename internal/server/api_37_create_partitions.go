@@ -24,6 +24,7 @@ import (
 //   - No controller mutation quota: never THROTTLING_QUOTA_EXCEEDED.
 
 func (b *Broker) handleCreatePartitions(ctx context.Context, rc *reqCtx, req *protocol.CreatePartitionsRequest) (*protocol.CreatePartitionsResponse, error) {
+	ctx = rc.mutationQuota(ctx, 3) // controller_mutation_rate, strict from v3 (quotas.go)
 	resp := &protocol.CreatePartitionsResponse{}
 	counts := map[protocol.TopicName]int{}
 	for _, t := range req.Topics {

@@ -54,6 +54,8 @@ type conn struct {
 	// Both belong to the handler goroutine.
 	errAPI     string
 	countError func(code int16)
+	// throttle mutes the connection while a quota throttle lasts (quotas.go).
+	throttle connThrottle
 }
 
 // inflight is one request from read to written response.
@@ -61,6 +63,7 @@ type inflight struct {
 	hdr      protocol.RequestHeader
 	req      protocol.Request
 	frame    *[]byte // pooled buffer the request aliases
+	size     int32   // the frame's size (its prefix), which producer_byte_rate meters
 	received time.Time
 	out      []byte // encoded response, size prefix included; nil: no response
 	// records are sent from segment files between out's bytes (Fetch);
@@ -133,6 +136,10 @@ func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, 16<<10)
 	var sizeBuf [4]byte
 	for {
+		// A throttled client's connection is muted: nothing is read.
+		if !c.waitUnthrottled() {
+			return
+		}
 		if idle := c.s.idleTimeout; idle > 0 {
 			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
@@ -162,7 +169,7 @@ func (c *conn) readLoop() {
 			c.logReadEnd(err)
 			return
 		}
-		f := &inflight{frame: frame, received: time.Now()}
+		f := &inflight{frame: frame, size: size, received: time.Now()}
 		hdr, req, err := protocol.ParseRequest(*frame)
 		f.hdr, f.req = hdr, req
 		if err != nil {
@@ -237,6 +244,12 @@ func (c *conn) handleLoop() {
 		case f = <-c.reqs:
 		}
 		if f == nil { // reqs closed: no more requests
+			close(c.resps)
+			return
+		}
+		// Requests read before a throttle began wait it out too.
+		if !c.waitUnthrottled() {
+			c.finish(f)
 			close(c.resps)
 			return
 		}

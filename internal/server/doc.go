@@ -37,6 +37,15 @@
 // panicking handler closes its own connection and is logged; other clients
 // are unaffected.
 //
+// # Quotas
+//
+// Client quotas (producer_byte_rate, consumer_byte_rate, request_percentage,
+// controller_mutation_rate; package quota) are metered per request and a
+// client over its quota gets throttle_time_ms in the response while its
+// connection is muted for that long (KIP-219); connection limits
+// (max.connections, max.connections.per.ip, max.connection.creation.rate,
+// IP connection_creation_rate quotas) apply at accept. See quotas.go.
+//
 // # Metadata
 //
 // The node's MetadataImage (its own copy of the metadata log: a quorum

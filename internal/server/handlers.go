@@ -27,6 +27,8 @@ type reqCtx struct {
 	// those fields nil (false) or empty (true). See encodeWithRecords.
 	records     []outRecords
 	markRecords func(empty bool)
+	// quota is the request's quota accounting (quotas.go).
+	quota requestQuota
 }
 
 // handlerFunc answers one request. A nil response means "send nothing"
@@ -100,7 +102,10 @@ func (c *conn) handle(f *inflight) (err error) {
 		}
 		return fmt.Errorf("%s version %d is not served (supported %d-%d)", apiName(key), v, h.min, h.max)
 	}
-	rc := &reqCtx{c: c, hdr: &f.hdr, v: v}
+	c.s.quotas.follow(b.image.Load())
+	rc := &reqCtx{c: c, hdr: &f.hdr, v: v, quota: requestQuota{
+		client: c.quotaClient(&f.hdr), size: f.size, start: time.Now(), exempt: requestExempt[key],
+	}}
 	defer func() {
 		for _, fn := range rc.done {
 			fn()
@@ -123,6 +128,7 @@ func (c *conn) handle(f *inflight) (err error) {
 	if err != nil {
 		return err
 	}
+	c.finishQuotas(rc, resp)
 	if resp == nil {
 		return nil
 	}

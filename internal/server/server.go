@@ -23,6 +23,7 @@ type Server struct {
 	log     *zap.Logger
 	broker  *Broker
 	metrics *serverMetrics
+	quotas  *serverQuotas // client quotas and connection limits (quotas.go)
 
 	maxRequestSize     int32
 	perConnInflight    int
@@ -67,6 +68,7 @@ func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.
 		log:                log,
 		broker:             b,
 		metrics:            newServerMetrics(reg),
+		quotas:             newServerQuotas(b.cfg, reg, log),
 		maxRequestSize:     cfg.MaxRequestSize,
 		perConnInflight:    cfg.PerConnInflight,
 		globalInflight:     make(chan struct{}, cfg.GlobalInflight),
@@ -153,9 +155,13 @@ func (s *Server) acceptLoop(ln net.Listener, name string) {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
+		if !s.admit(nc, name) { // connection limits (quotas.go)
+			continue
+		}
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
+			s.release(nc, name)
 			_ = nc.Close()
 			return
 		}
@@ -168,11 +174,13 @@ func (s *Server) acceptLoop(ln net.Listener, name string) {
 			s.mu.Lock()
 			delete(s.conns, nc)
 			s.mu.Unlock()
+			s.release(nc, name)
 		}()
 	}
 }
 
 func (s *Server) closeListeners() {
+	s.quotas.stopAccept() // an accept waiting for a connection slot gives up
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ln := range s.listeners {

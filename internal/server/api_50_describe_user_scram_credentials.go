@@ -1,0 +1,38 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// handleDescribeUserScramCredentials answers as Kafka's ScramImage.describe
+// does for a cluster without SCRAM credentials, which Spool's metadata log
+// cannot hold yet: every named user is RESOURCE_NOT_FOUND (DUPLICATE_RESOURCE
+// when named twice), and a request for all users gets none.
+// kafka-configs.sh --describe --entity-type users asks for it after the
+// user's quotas. The SCRAM credential store (auth work) replaces this.
+func (b *Broker) handleDescribeUserScramCredentials(ctx context.Context, rc *reqCtx, req *protocol.DescribeUserScramCredentialsRequest) (*protocol.DescribeUserScramCredentialsResponse, error) {
+	resp := &protocol.DescribeUserScramCredentialsResponse{}
+	count := map[string]int{}
+	var order []string
+	for _, u := range req.Users {
+		if count[u.Name] == 0 {
+			order = append(order, u.Name)
+		}
+		count[u.Name]++
+	}
+	for _, name := range order {
+		r := protocol.DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult{User: name}
+		msg := "Attempt to describe a user credential that does not exist: " + name
+		r.ErrorCode = errcode.ResourceNotFound
+		if count[name] > 1 {
+			msg = "Cannot describe SCRAM credentials for the same user twice in a single request: " + name
+			r.ErrorCode = errcode.DuplicateResource
+		}
+		r.ErrorMessage = &msg
+		resp.Results = append(resp.Results, r)
+	}
+	return resp, nil
+}

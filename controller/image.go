@@ -20,6 +20,8 @@ type MetadataImage struct {
 	configs        map[ConfigResource]map[string]string
 	features       map[string]int16
 	nextProducerID int64
+	// sec holds SCRAM credentials and ACLs (security.go); nil: none.
+	sec *securityState
 }
 
 // ConfigResource names a config resource: a topic, a broker, or (broker with
@@ -135,6 +137,7 @@ type builder struct {
 	img *MetadataImage
 
 	brokersCloned, topicsCloned, configsCloned, featuresCloned bool
+	secCloned                                                  bool
 	ownTopics                                                  map[*TopicImage]bool
 	ownConfigs                                                 map[ConfigResource]bool
 }
@@ -336,6 +339,9 @@ func (b *builder) apply(rec Record) error {
 		}
 		b.img.nextProducerID = r.NextProducerID
 	default:
+		if ok, err := b.applySecurity(rec); ok { // security.go
+			return err
+		}
 		return fmt.Errorf("unhandled record type %d", rec.Type())
 	}
 	return nil
@@ -378,5 +384,5 @@ func (m *MetadataImage) records() []Record {
 	if m.nextProducerID != 0 {
 		out = append(out, &ProducerIDsRecord{BrokerID: -1, BrokerEpoch: -1, NextProducerID: m.nextProducerID})
 	}
-	return out
+	return append(out, m.securityRecords()...)
 }

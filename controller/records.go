@@ -363,7 +363,7 @@ func newRecord(t RecordType) Record {
 	case ProducerIDsRecordType:
 		return &ProducerIDsRecord{}
 	}
-	return nil
+	return newSecurityRecord(t) // security.go
 }
 
 // batchMagic opens every encoded batch, and batchVersion is the batch

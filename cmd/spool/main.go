@@ -104,6 +104,13 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 		fmt.Fprintf(os.Stderr, "spool: %v\n(run `spool serve --help` to see what is supported)\n", err)
 		return 1
 	}
+	// SPOOL_ADD_SCRAM: the container's `spool format --add-scram`.
+	if msg, err := cli.BootstrapFromEnv(cfg, os.Environ()); err != nil {
+		fmt.Fprintf(os.Stderr, "spool: %v\n", err)
+		return 1
+	} else if msg != "" {
+		log.Info(msg)
+	}
 	for _, n := range append(notices, cfg.Caveats()...) {
 		if n.Warn {
 			log.Warn("config notice", zap.String("property", n.Property), zap.String("detail", n.Message))

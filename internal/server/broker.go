@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/internal/config"
@@ -43,6 +44,9 @@ type Broker struct {
 	// groupCoord is the group coordinator (groups.go); the transaction
 	// glue hands it transactional offsets and their markers.
 	groupCoord *group.Coordinator
+	// authz is the ACL authorizer (authz.go); nil: authorizer.class.name is
+	// unset and everything is allowed. Set by Listen before any request.
+	authz *acl.Authorizer
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -139,6 +139,7 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 	for _, tp := range gone {
 		b.dropPartition(tp)
 	}
+	b.applySecurityImageLocked(img) // authz.go
 	b.image.Store(img)
 }
 

@@ -60,7 +60,8 @@ Usage:
   spool version                        print the version
 
 With no configuration, spool serves PLAINTEXT on 127.0.0.1:9092 with data in ./data.
-TLS, SASL and ACLs are not implemented yet: spool refuses to start when asked for them.
+TLS (SSL, mTLS), SASL (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER) and ACLs are supported; spool
+refuses to start when asked for what is not (GSSAPI, TLS/SASL between nodes): see --help.
 SPOOL_HTTP_ADDR (e.g. :9404) serves /metrics, /healthz, /readyz and /debug/pprof/.
 
 `)

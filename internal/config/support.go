@@ -102,7 +102,7 @@ func passthroughCaveat(name string) (Notice, bool) {
 	case strings.HasPrefix(name, "quota.") || strings.HasPrefix(name, "client.quota."):
 		return Notice{Property: name, Warn: true, Message: "is stored but not honoured: client quotas are not enforced, no client is throttled"}, true
 	case strings.HasPrefix(name, "ssl.") || strings.HasPrefix(name, "sasl.") || strings.HasPrefix(name, "listener.name."):
-		return Notice{Property: name, Message: "is stored but has no effect: TLS and SASL are not implemented yet, and no listener uses them"}, true
+		return Notice{}, false // read by the listeners that use TLS or SASL
 	case hasPassthroughPrefix(name):
 		return Notice{Property: name, Message: "is stored but not honoured"}, true
 	}

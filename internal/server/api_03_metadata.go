@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -40,14 +41,46 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 	// v0-3 have no flag: auto-creation is allowed whenever the broker allows it.
 	allowAuto := req.AllowAutoTopicCreation || v < 4
 
+	// Authorization (authz.go), as Kafka's handleTopicMetadataRequest:
+	// topics the principal may not DESCRIBE are left out of "all topics"
+	// and answered TOPIC_AUTHORIZATION_FAILED when named, without saying
+	// whether they exist; auto-creation needs CREATE on the cluster or the
+	// topic. Denied topics come after the others, as in Kafka.
+	var deniedCreate, deniedDescribe []protocol.MetadataResponseTopic
+	describable, createDenied := map[string]bool{}, map[string]bool{}
+	mayDescribe := func(name string) bool {
+		ok, seen := describable[name]
+		if !seen {
+			ok = b.authorize(rc, acl.OpDescribe, acl.ResourceTopic, name)
+			describable[name] = ok
+		}
+		return ok
+	}
 	if !all {
 		var create []controller.CreateTopic
+		clusterCreate := -1 // unknown until needed
 		for _, t := range req.Topics {
 			if t.Name == nil || *t.Name == "" {
 				continue
 			}
 			name := string(*t.Name)
 			if img.Topic(name) == nil && allowAuto && b.cfg.AutoCreateTopicsEnable && controller.ValidateTopicName(name) == nil && !isInternalTopic(name) {
+				if !mayDescribe(name) {
+					continue
+				}
+				if clusterCreate < 0 {
+					clusterCreate = 0
+					if b.authorizeCluster(rc, acl.OpCreate) {
+						clusterCreate = 1
+					}
+				}
+				if clusterCreate == 0 && !b.authorize(rc, acl.OpCreate, acl.ResourceTopic, name) {
+					deniedCreate = append(deniedCreate, protocol.MetadataResponseTopic{
+						ErrorCode: errcode.TopicAuthorizationFailed, Name: t.Name, TopicAuthorizedOperations: notRequestedOps,
+						IsInternal: isInternalTopic(name)})
+					createDenied[name] = true
+					continue
+				}
 				create = append(create, controller.CreateTopic{Name: name, NumPartitions: -1, ReplicationFactor: -1})
 			}
 		}
@@ -63,7 +96,7 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 	resp.ControllerID = protocol.BrokerID(b.controllerIDForClients())
 	resp.ClusterAuthorizedOperations = notRequestedOps
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterOps
+		resp.ClusterAuthorizedOperations = b.authorizedOperationsIfDescribed(rc, acl.ResourceCluster, acl.ClusterName)
 	}
 
 	addTopic := func(t *controller.TopicImage) {
@@ -74,7 +107,7 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 			TopicAuthorizedOperations: notRequestedOps,
 		}
 		if req.IncludeTopicAuthorizedOperations {
-			mt.TopicAuthorizedOperations = topicOps
+			mt.TopicAuthorizedOperations = b.authorizedOperations(rc, acl.ResourceTopic, t.Name)
 		}
 		mt.Partitions = make([]protocol.MetadataResponsePartition, len(t.Partitions))
 		for i, p := range t.Partitions {
@@ -85,7 +118,9 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 
 	if all {
 		for _, t := range img.Topics() {
-			addTopic(t)
+			if mayDescribe(t.Name) {
+				addTopic(t)
+			}
 		}
 		return resp, nil
 	}
@@ -93,6 +128,12 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 		if rt.Name == nil || *rt.Name == "" {
 			// Lookup by topic ID (v10+ with a null name).
 			if t := img.TopicByID(controller.TopicID(rt.TopicID)); t != nil && rt.TopicID != (protocol.UUID{}) {
+				if !mayDescribe(t.Name) {
+					// Topic IDs are not secret: Kafka answers with the ID.
+					deniedDescribe = append(deniedDescribe, protocol.MetadataResponseTopic{
+						ErrorCode: errcode.TopicAuthorizationFailed, TopicID: rt.TopicID, TopicAuthorizedOperations: notRequestedOps})
+					continue
+				}
 				addTopic(t)
 				continue
 			}
@@ -103,6 +144,14 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 			continue
 		}
 		name := string(*rt.Name)
+		if createDenied[name] {
+			continue // answered above
+		}
+		if !mayDescribe(name) {
+			deniedDescribe = append(deniedDescribe, protocol.MetadataResponseTopic{
+				ErrorCode: errcode.TopicAuthorizationFailed, Name: rt.Name, TopicAuthorizedOperations: notRequestedOps})
+			continue
+		}
 		if t := img.Topic(name); t != nil {
 			addTopic(t)
 			continue
@@ -115,6 +164,7 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 			ErrorCode: code, Name: rt.Name, TopicAuthorizedOperations: notRequestedOps,
 		})
 	}
+	resp.Topics = append(append(resp.Topics, deniedCreate...), deniedDescribe...)
 	return resp, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -31,7 +32,8 @@ func (b *Broker) handleDescribeCluster(ctx context.Context, rc *reqCtx, req *pro
 		return resp, nil
 	}
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterOps
+		// Kafka answers without a check; the operations need DESCRIBE.
+		resp.ClusterAuthorizedOperations = b.authorizedOperationsIfDescribed(rc, acl.ResourceCluster, acl.ClusterName)
 	}
 	for _, br := range img.Brokers() {
 		if br.Fenced && !req.IncludeFencedBrokers {

@@ -32,6 +32,9 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyDescribeTopicPartitions, 0, 0, b.handleDescribeTopicPartitions)
 	register(h, protocol.KeySaslHandshake, 0, 1, b.handleSaslHandshake)
 	register(h, protocol.KeySaslAuthenticate, 0, 2, b.handleSaslAuthenticate)
+	register(h, protocol.KeyDescribeAcls, 0, 3, b.handleDescribeAcls)
+	register(h, protocol.KeyCreateAcls, 0, 3, b.handleCreateAcls)
+	register(h, protocol.KeyDeleteAcls, 0, 3, b.handleDeleteAcls)
 	register(h, protocol.KeyDescribeUserScramCredentials, 0, 0, b.handleDescribeUserScramCredentials)
 	register(h, protocol.KeyAlterUserScramCredentials, 0, 0, b.handleAlterUserScramCredentials)
 	b.registerGroupHandlers(h) // keys 8-16, 42, 47, 68, 69: groups.go

@@ -130,8 +130,8 @@ type produceTopic struct {
 	idErr int16 // v13+: the topic ID is unknown
 	// denied: the principal may not WRITE the topic (authz.go).
 	denied bool
-	resp  protocol.ProduceResponseTopicProduceResponse
-	acks  []pendingAck // partition indexes into resp
+	resp   protocol.ProduceResponseTopicProduceResponse
+	acks   []pendingAck // partition indexes into resp
 }
 
 func (pc *produceCall) topic(name protocol.TopicName, id protocol.UUID) *produceTopic {

@@ -46,6 +46,11 @@ type Broker struct {
 	BrokerRack                string
 	AutoLeaderRebalanceEnable bool
 	ControlledShutdownEnable  bool
+	// Broker liveness and quorum timing.
+	BrokerHeartbeatIntervalMs         int32
+	BrokerSessionTimeoutMs            int32
+	ControllerQuorumElectionTimeoutMs int32
+	ControllerQuorumFetchTimeoutMs    int32
 
 	// Listeners. AdvertisedListeners is effective: explicit entries, plus
 	// listeners not advertised explicitly (Kafka's fallback).
@@ -340,6 +345,10 @@ func (b *Broker) fill(r *resolver) {
 	b.BrokerRack = r.str("broker.rack")
 	b.AutoLeaderRebalanceEnable = r.boolean("auto.leader.rebalance.enable")
 	b.ControlledShutdownEnable = r.boolean("controlled.shutdown.enable")
+	b.BrokerHeartbeatIntervalMs = r.i32("broker.heartbeat.interval.ms")
+	b.BrokerSessionTimeoutMs = r.i32("broker.session.timeout.ms")
+	b.ControllerQuorumElectionTimeoutMs = r.i32("controller.quorum.election.timeout.ms")
+	b.ControllerQuorumFetchTimeoutMs = r.i32("controller.quorum.fetch.timeout.ms")
 
 	b.InterBrokerListenerName = strings.ToUpper(r.str("inter.broker.listener.name"))
 	b.SocketRequestMaxBytes = r.i32("socket.request.max.bytes")

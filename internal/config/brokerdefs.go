@@ -42,7 +42,7 @@ const (
 const (
 	notReplicated        = "partitions are not replicated between brokers yet"
 	noFollowers          = notReplicated + ": no follower fetches"
-	leadershipNeverMoves = "leadership never moves to another replica (" + notReplicated + ")"
+	leadershipNeverMoves = "leaders are not moved back to preferred replicas automatically; use kafka-leader-election"
 )
 
 const maxLong = "9223372036854775807"
@@ -76,15 +76,15 @@ var brokerDefList = []brokerDef{
 	{name: "broker.id", group: groupNode, typ: TypeInt, def: "-1", doc: "Legacy alias of node.id; must equal node.id if both are set", check: intAtLeast(-1)},
 	{name: "process.roles", group: groupNode, typ: TypeList, def: "", doc: "Roles of this node: broker, controller or both", check: listOf(false, "broker", "controller")},
 	{name: "controller.quorum.voters", group: groupNode, typ: TypeList, def: "", doc: "Static quorum: id@host:port of every controller"},
-	{name: "controller.quorum.bootstrap.servers", group: groupNode, typ: TypeList, def: "", doc: "Dynamic quorum: host:port of controllers to bootstrap from", ignored: "dynamic quorums are not supported: every node must be listed in controller.quorum.voters"},
+	{name: "controller.quorum.bootstrap.servers", group: groupNode, typ: TypeList, def: "", doc: "host:port of controllers to find the quorum from (brokers; a controller only when it is the sole, standalone voter)"},
 	{name: "controller.listener.names", group: groupNode, typ: TypeString, null: true, doc: "Names of the listeners used by the controller"},
-	{name: "controller.quorum.election.timeout.ms", group: groupNode, typ: TypeInt, def: "1000", doc: "Max time without a leader before starting an election", check: intAtLeast(0), ignored: "raft timeouts are tuned by quorum size"},
-	{name: "controller.quorum.fetch.timeout.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Max time without a successful fetch from the leader", check: intAtLeast(0), ignored: "raft timeouts are tuned by quorum size"},
+	{name: "controller.quorum.election.timeout.ms", group: groupNode, typ: TypeInt, def: "1000", doc: "Max time without a leader before starting an election (unset: tuned by quorum size)", check: intAtLeast(0)},
+	{name: "controller.quorum.fetch.timeout.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Max time without a successful fetch from the leader", check: intAtLeast(0)},
 	{name: "metadata.log.dir", group: groupNode, typ: TypeString, null: true, doc: "Directory of the cluster metadata log (default: first log dir)"},
 	{name: "broker.rack", group: groupNode, typ: TypeString, null: true, doc: "Rack of this broker, for rack-aware replica placement"},
-	{name: "broker.heartbeat.interval.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Interval between broker heartbeats to the controller", check: intAtLeast(1), ignored: "brokers register once and are not fenced for missed heartbeats"},
-	{name: "broker.session.timeout.ms", group: groupNode, typ: TypeInt, def: "9000", doc: "Time a broker lease lasts without heartbeats", check: intAtLeast(1), ignored: "brokers register once and are not fenced for missed heartbeats"},
-	{name: "controlled.shutdown.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Move leadership away before shutting down", ignored: "shutdown stops the listeners, closes the logs and leaves the quorum without moving leadership first"},
+	{name: "broker.heartbeat.interval.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Interval between broker heartbeats to the controller", check: intAtLeast(1)},
+	{name: "broker.session.timeout.ms", group: groupNode, typ: TypeInt, def: "9000", doc: "Time a broker lease lasts without heartbeats", check: intAtLeast(1)},
+	{name: "controlled.shutdown.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Move leadership away before shutting down"},
 	{name: "auto.leader.rebalance.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Periodically move leadership back to preferred replicas", ignored: leadershipNeverMoves},
 	{name: "leader.imbalance.check.interval.seconds", group: groupNode, typ: TypeLong, def: "300", doc: "Interval of the preferred-leader check", check: longAtLeast(1), ignored: leadershipNeverMoves},
 	{name: "leader.imbalance.per.broker.percentage", group: groupNode, typ: TypeInt, def: "10", doc: "Leader imbalance allowed per broker (percent)", check: intAtLeast(0), ignored: leadershipNeverMoves},
@@ -157,7 +157,7 @@ var brokerDefList = []brokerDef{
 	{name: "min.insync.replicas", group: groupTopic, typ: TypeInt, def: "1", doc: "Replicas that must acknowledge an acks=all write", check: intAtLeast(1), mode: ClusterWide},
 	{name: "auto.create.topics.enable", group: groupTopic, typ: TypeBoolean, def: "true", doc: "Create topics on first Metadata/Produce for them"},
 	{name: "delete.topic.enable", group: groupTopic, typ: TypeBoolean, def: "true", doc: "Allow DeleteTopics"},
-	{name: "unclean.leader.election.enable", group: groupTopic, typ: TypeBoolean, def: "false", doc: "Allow out-of-sync replicas to become leader (data loss)", mode: ClusterWide, ignored: leadershipNeverMoves},
+	{name: "unclean.leader.election.enable", group: groupTopic, typ: TypeBoolean, def: "false", doc: "Allow out-of-sync replicas to become leader (data loss)", mode: ClusterWide},
 	{name: "create.topic.policy.class.name", group: groupTopic, typ: TypeClass, null: true, doc: "CreateTopics policy class", ignored: "no policy checks topic creation: every valid CreateTopics request is applied", weakens: true},
 	{name: "alter.config.policy.class.name", group: groupTopic, typ: TypeClass, null: true, doc: "AlterConfigs policy class", ignored: "no policy checks config changes: every valid AlterConfigs request is applied", weakens: true},
 

@@ -211,7 +211,10 @@ func TestPropertySupport(t *testing.T) {
 		"log.flush.interval.messages":     Supported,
 		"log.flush.scheduler.interval.ms": Supported,
 		"max.connections":                 Ignored,
-		"unclean.leader.election.enable":  Ignored,
+		"unclean.leader.election.enable":  Supported,
+		"broker.session.timeout.ms":       Supported,
+		"controlled.shutdown.enable":      Supported,
+		"auto.leader.rebalance.enable":    Ignored,
 		"authorizer.class.name":           Supported,
 		"super.users":                     Supported,
 		"sasl.enabled.mechanisms":         Supported,
@@ -246,7 +249,7 @@ func TestCaveats(t *testing.T) {
 		"KAFKA_MAX_CONNECTIONS=2147483647",                        // Kafka's default: nothing asked for
 		"KAFKA_CREATE_TOPIC_POLICY_CLASS_NAME=com.example.Policy", // warn
 		"KAFKA_NUM_NETWORK_THREADS=8",                             // info
-		"KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE=true",               // info: stricter, not weaker
+		"KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE=true",               // supported: nothing
 		"KAFKA_QUOTA_WINDOW_NUM=11",                               // warn: quotas
 		"KAFKA_SSL_KEYSTORE_LOCATION=/k",                          // supported: nothing
 		"KAFKA_SASL_JAAS_CONFIG=secret",                           // ignored (as Kafka's brokers), value never shown
@@ -260,10 +263,10 @@ func TestCaveats(t *testing.T) {
 		got[n.Property] = n
 	}
 	require.ElementsMatch(t, []string{"max.connections.per.ip", "create.topic.policy.class.name", "num.network.threads",
-		"unclean.leader.election.enable", "quota.window.num", "sasl.jaas.config", "min.insync.replicas"},
+		"quota.window.num", "sasl.jaas.config", "min.insync.replicas"},
 		keysOf(got))
 	for name, warn := range map[string]bool{"max.connections.per.ip": true, "create.topic.policy.class.name": true, "quota.window.num": true,
-		"min.insync.replicas": true, "num.network.threads": false, "unclean.leader.election.enable": false, "sasl.jaas.config": false} {
+		"min.insync.replicas": true, "num.network.threads": false, "sasl.jaas.config": false} {
 		require.Equal(t, warn, got[name].Warn, name)
 	}
 	require.Contains(t, got["max.connections.per.ip"].Message, `is set to "100" but is not honoured: connections are not limited per IP`)

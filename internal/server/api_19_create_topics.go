@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -113,40 +112,10 @@ func setTopicError(res *protocol.CreateTopicsResponseCreatableTopicResult, code 
 	res.NumPartitions, res.ReplicationFactor, res.Configs = -1, -1, nil
 }
 
-// controllerCodes maps controller errors to Kafka codes, most specific first.
-var controllerCodes = []struct {
-	err  error
-	code int16
-}{
-	{controller.ErrNotController, errcode.NotController},
-	{controller.ErrTopicExists, errcode.TopicAlreadyExists},
-	{controller.ErrUnknownTopicID, errcode.UnknownTopicID},
-	{controller.ErrUnknownTopic, errcode.UnknownTopicOrPartition},
-	{controller.ErrUnknownPartition, errcode.UnknownTopicOrPartition},
-	{controller.ErrInvalidTopic, errcode.InvalidTopicException},
-	{controller.ErrInvalidPartitions, errcode.InvalidPartitions},
-	{controller.ErrInvalidReplicationFactor, errcode.InvalidReplicationFactor},
-	{controller.ErrInvalidReplicaAssignment, errcode.InvalidReplicaAssignment},
-	{controller.ErrInvalidConfig, errcode.InvalidConfig},
-	{controller.ErrInvalidRequest, errcode.InvalidRequest},
-	{controller.ErrTopicDeletionDisabled, errcode.TopicDeletionDisabled},
-	{controller.ErrBrokerIDNotRegistered, errcode.BrokerIDNotRegistered},
-	{controller.ErrStaleBrokerEpoch, errcode.StaleBrokerEpoch},
-	{controller.ErrInvalidUpdateVersion, errcode.InvalidUpdateVersion},
-	{controller.ErrIneligibleReplica, errcode.IneligibleReplica},
-	{context.DeadlineExceeded, errcode.RequestTimedOut},
-}
-
 // controllerErrorCode maps a controller error to its Kafka code and the
 // message Kafka would send: the text the controller wrapped around its
 // sentinel, without Spool's package prefixes.
 func controllerErrorCode(err error) (int16, string) {
-	for _, m := range controllerCodes {
-		if errors.Is(err, m.err) {
-			msg := strings.TrimPrefix(err.Error(), m.err.Error()+": ")
-			msg = strings.TrimSuffix(msg, ": "+config.ErrUnknownTopicConfig.Error())
-			return m.code, msg
-		}
-	}
-	return errcode.UnknownServerError, err.Error()
+	code, msg := controller.ErrorCode(err)
+	return code, strings.TrimSuffix(msg, ": "+config.ErrUnknownTopicConfig.Error())
 }

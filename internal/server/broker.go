@@ -23,7 +23,7 @@ type Broker struct {
 	nodeID int32
 	cfg    *config.Broker
 	log    *zap.Logger
-	ctrl   *controller.Controller
+	ctrl   controller.Client
 	logs   *storage.Manager
 
 	handlers map[int16]apiHandler

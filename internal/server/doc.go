@@ -4,7 +4,7 @@
 //
 // # Shape
 //
-//	Node          one process: controller (raft), storage.Manager, Broker, Server
+//	nodeBroker    the broker role internal/node starts (NewNodeBroker)
 //	Server        listeners; one conn per client connection
 //	conn          reader → handler → writer goroutines (conn.go)
 //	Broker        metadata image, handler table; hosted partitions are a
@@ -35,13 +35,19 @@
 //
 // # Metadata
 //
-// The controller's MetadataImage is the truth for topics, partitions,
-// configs and brokers. Broker.reconcile follows each new image: it opens the
-// logs of partitions assigned here, deletes those of deleted topics, applies
+// The node's MetadataImage (its own copy of the metadata log: a quorum
+// member's or an observer's) is the truth for topics, partitions, configs
+// and brokers. Broker.reconcile follows each new image: it opens the logs
+// of partitions assigned here, deletes those of deleted topics, applies
 // topic configs, and hands each partition's leader, epochs, replicas and ISR
 // to replication.Manager.Apply, whose leadership hooks let coordinators load
-// their state from the partitions they lead. Handlers that write metadata
-// reconcile right after the write, so the response already reflects it.
+// their state from the partitions they lead. The first image the broker
+// applies holds its own registration, so it never mistakes a
+// not-yet-caught-up image for deleted topics. Metadata writes go through
+// b.ctrl (controller.Client): to the local controller when it is active,
+// forwarded to the active one otherwise; either way the write is in the
+// local image when the call returns, and handlers reconcile right after
+// it, so the response already reflects it.
 //
 // # Concurrency
 //

@@ -11,11 +11,14 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/node"
 )
 
 // testNode is a real Spool node on loopback ports, for integration tests.
 type testNode struct {
-	*Node
+	*node.Node
+	broker *Broker // the node's broker role, for tests that look inside
+	server *Server
 	t      *testing.T
 	addr   string   // client listener host:port
 	env    []string // configuration, reused by restart
@@ -58,9 +61,10 @@ func (n *testNode) start() {
 	require.NoError(n.t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	node, err := Start(ctx, cfg, nil, zaptest.NewLogger(n.t).Named(n.t.Name()))
+	nd, err := node.Start(ctx, cfg, nil, zaptest.NewLogger(n.t).Named(n.t.Name()), NewNodeBroker)
 	require.NoError(n.t, err)
-	n.Node, n.closed = node, false
+	nb := nd.Broker().(*nodeBroker)
+	n.Node, n.broker, n.server, n.closed = nd, nb.b, nb.s, false
 }
 
 func (n *testNode) stop() {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"math"
 	"reflect"
 	"slices"
 
@@ -31,34 +30,7 @@ func leaderCheck(p *replication.Partition, requested int32) (int32, int16) {
 }
 
 // storageConfig converts a topic's effective settings to the log's config.
-func storageConfig(s config.LogSettings) storage.Config {
-	c := storage.DefaultConfig()
-	c.SegmentBytes = int64(s.SegmentBytes)
-	c.SegmentMs = s.SegmentMs
-	c.RetentionMs = s.RetentionMs
-	c.RetentionBytes = s.RetentionBytes
-	c.IndexIntervalBytes = s.IndexIntervalBytes
-	c.IndexMaxBytes = s.SegmentIndexBytes
-	c.FlushIntervalMessages = s.FlushMessages
-	c.FlushIntervalMs = s.FlushMs
-	if c.FlushIntervalMessages <= 0 {
-		c.FlushIntervalMessages = math.MaxInt64
-	}
-	if c.FlushIntervalMs <= 0 {
-		c.FlushIntervalMs = math.MaxInt64
-	}
-	c.FileDeleteDelayMs = s.FileDeleteDelayMs
-	c.Compact = s.Compact()
-	c.MinCleanableDirtyRatio = s.MinCleanableDirtyRatio
-	c.MinCompactionLagMs = s.MinCompactionLagMs
-	c.MaxCompactionLagMs = s.MaxCompactionLagMs
-	c.DeleteRetentionMs = s.DeleteRetentionMs
-	if !s.Delete() { // compact-only topics are never deleted by retention
-		c.RetentionMs = -1
-		c.RetentionBytes = -1
-	}
-	return c
-}
+func storageConfig(s config.LogSettings) storage.Config { return s.StorageConfig() }
 
 // dynamicBrokerConfig is what AlterConfigs set for brokers, as the catalog
 // resolves it.

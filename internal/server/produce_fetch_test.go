@@ -217,7 +217,7 @@ func TestRetentionDeletesOldSegments(t *testing.T) {
 		o, _ := starts.Lookup("short", 0)
 		return o.Offset > 0
 	}, 20*time.Second, 100*time.Millisecond, "retention never advanced the log start offset")
-	p := n.Broker().partition("short", 0)
+	p := n.broker.partition("short", 0)
 	require.NotNil(t, p)
 	require.Greater(t, p.Log().LogStartOffset(), int64(0))
 	require.EqualValues(t, 50, p.Log().LogEndOffset(), "retention deletes whole segments, never appended data beyond them")

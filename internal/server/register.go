@@ -37,7 +37,9 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyDeleteAcls, 0, 3, b.handleDeleteAcls)
 	register(h, protocol.KeyDescribeUserScramCredentials, 0, 0, b.handleDescribeUserScramCredentials)
 	register(h, protocol.KeyAlterUserScramCredentials, 0, 0, b.handleAlterUserScramCredentials)
-	b.registerGroupHandlers(h) // keys 8-16, 42, 47, 68, 69: groups.go
-	b.registerTxnHandlers(h)   // keys 22, 24, 26, 27, 61, 65, 66: txn.go
+	register(h, protocol.KeyDescribeQuorum, 0, 2, b.handleDescribeQuorum)     // forwarded to the controller
+	register(h, protocol.KeyUnregisterBroker, 0, 0, b.handleUnregisterBroker) // forwarded to the controller
+	b.registerGroupHandlers(h)                                                // keys 8-16, 42, 47, 68, 69: groups.go
+	b.registerTxnHandlers(h)                                                  // keys 22, 24, 26, 27, 61, 65, 66: txn.go
 	return h
 }

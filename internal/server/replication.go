@@ -49,48 +49,43 @@ func (b *Broker) brokerLookup(id int32) (replication.BrokerState, bool) {
 	return replication.BrokerState{Epoch: br.Epoch, Fenced: br.Fenced, InControlledShutdown: br.InControlledShutdown}, true
 }
 
-// localAlterPartition sends AlterPartition to the controller in this
-// process, with the checks Kafka's controller makes. It stands in until the
-// controller client (forwarding to the active controller) implements
-// replication.AlterPartitionSender.
-type localAlterPartition struct{ ctrl *controller.Controller }
+// controllerAlterPartition sends a leader's ISR change to the active
+// controller through the controller client (locally when this node's
+// controller is active, else as Kafka's AlterPartition RPC), which makes
+// Kafka's checks; its refusals are translated to replication's errors.
+type controllerAlterPartition struct{ ctrl controller.Client }
 
-func (l localAlterPartition) AlterPartition(ctx context.Context, req replication.AlterPartitionRequest) (replication.LeaderAndISR, error) {
-	img := l.ctrl.Image()
-	t := img.TopicByID(controller.TopicID(req.TopicID))
-	if t == nil || req.TopicPartition.Partition < 0 || int(req.TopicPartition.Partition) >= len(t.Partitions) {
-		return replication.LeaderAndISR{}, fmt.Errorf("%s: %w", req.TopicPartition, replication.ErrUnknownTopicOrPartition)
+func (c controllerAlterPartition) AlterPartition(ctx context.Context, req replication.AlterPartitionRequest) (replication.LeaderAndISR, error) {
+	out, err := c.ctrl.AlterPartition(ctx, req.BrokerID, req.BrokerEpoch, []controller.ISRUpdate{{
+		TopicID: controller.TopicID(req.TopicID), Partition: req.TopicPartition.Partition,
+		LeaderEpoch: req.LeaderEpoch, PartitionEpoch: req.PartitionEpoch, NewISR: slices.Clone(req.ISR),
+	}})
+	if err == nil {
+		err = out[0].Err
 	}
-	pi := t.Partitions[req.TopicPartition.Partition]
 	switch {
-	case req.LeaderEpoch != pi.LeaderEpoch:
-		return replication.LeaderAndISR{}, fmt.Errorf("%s: leader epoch %d, current %d: %w", req.TopicPartition, req.LeaderEpoch, pi.LeaderEpoch, replication.ErrFencedLeaderEpoch)
-	case req.BrokerID != pi.Leader:
-		return replication.LeaderAndISR{}, fmt.Errorf("%s: broker %d is not the leader: %w", req.TopicPartition, req.BrokerID, replication.ErrInvalidRequest)
-	}
-	for _, id := range req.ISR {
-		if slices.Contains(pi.ISR, id) {
-			continue
-		}
-		if br := img.Broker(id); br == nil || br.Fenced || br.InControlledShutdown {
-			return replication.LeaderAndISR{}, fmt.Errorf("%s: broker %d may not join the ISR: %w", req.TopicPartition, id, replication.ErrIneligibleReplica)
-		}
-	}
-	res, err := l.ctrl.ChangePartition(ctx, controller.PartitionChange{
-		TopicID: t.ID, Partition: req.TopicPartition.Partition, Leader: controller.NoLeaderChange,
-		ISR: req.ISR, PartitionEpoch: req.PartitionEpoch,
-	})
-	switch {
+	case err == nil:
 	case errors.Is(err, controller.ErrInvalidUpdateVersion):
-		return replication.LeaderAndISR{}, fmt.Errorf("%w: %w", replication.ErrInvalidUpdateVersion, err)
+		return replication.LeaderAndISR{}, fmt.Errorf("%s: %w: %w", req.TopicPartition, replication.ErrInvalidUpdateVersion, err)
 	case errors.Is(err, controller.ErrIneligibleReplica):
-		return replication.LeaderAndISR{}, fmt.Errorf("%w: %w", replication.ErrIneligibleReplica, err)
-	case errors.Is(err, controller.ErrUnknownTopicID), errors.Is(err, controller.ErrUnknownPartition):
-		return replication.LeaderAndISR{}, fmt.Errorf("%w: %w", replication.ErrUnknownTopicOrPartition, err)
-	case err != nil:
+		return replication.LeaderAndISR{}, fmt.Errorf("%s: %w: %w", req.TopicPartition, replication.ErrIneligibleReplica, err)
+	case errors.Is(err, controller.ErrFencedLeaderEpoch):
+		return replication.LeaderAndISR{}, fmt.Errorf("%s: %w: %w", req.TopicPartition, replication.ErrFencedLeaderEpoch, err)
+	case errors.Is(err, controller.ErrUnknownTopicID), errors.Is(err, controller.ErrUnknownPartition), errors.Is(err, controller.ErrUnknownTopic):
+		return replication.LeaderAndISR{}, fmt.Errorf("%s: %w: %w", req.TopicPartition, replication.ErrUnknownTopicOrPartition, err)
+	case errors.Is(err, controller.ErrInvalidRequest):
+		return replication.LeaderAndISR{}, fmt.Errorf("%s: %w: %w", req.TopicPartition, replication.ErrInvalidRequest, err)
+	default: // NOT_CONTROLLER, STALE_BROKER_EPOCH, transport: retried
 		return replication.LeaderAndISR{}, err
 	}
-	return leaderAndISR(res), nil
+	res := out[0]
+	li := replication.LeaderAndISR{Leader: res.Leader, LeaderEpoch: res.LeaderEpoch, PartitionEpoch: res.PartitionEpoch, ISR: res.ISR}
+	// AlterPartition never changes the replicas; the response does not
+	// carry them.
+	if t := c.ctrl.Image().TopicByID(controller.TopicID(req.TopicID)); t != nil && int(req.TopicPartition.Partition) < len(t.Partitions) {
+		li.Replicas = t.Partitions[req.TopicPartition.Partition].Replicas
+	}
+	return li, nil
 }
 
 // appendCommitted is how the group and transaction coordinators write: one

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/node"
 )
 
 // scramUsers creates SCRAM users through AlterUserScramCredentials on the
@@ -189,8 +190,8 @@ func TestStartRefusesBrokenSecurity(t *testing.T) {
 			require.NoError(t, cfg.CheckProtections())
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			node, err := Start(ctx, cfg, nil, zaptest.NewLogger(t))
-			require.Nil(t, node)
+			nd, err := node.Start(ctx, cfg, nil, zaptest.NewLogger(t), NewNodeBroker)
+			require.Nil(t, nd)
 			require.ErrorContains(t, err, tc.want)
 			require.NotContains(t, err.Error(), "pw-not-in-message")
 			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)

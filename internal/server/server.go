@@ -33,6 +33,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
+	names     []string // listener names, by index of listeners
+	serving   bool
 	conns     map[net.Conn]struct{}
 	wg        sync.WaitGroup
 	ctx       context.Context
@@ -83,7 +85,9 @@ func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.
 }
 
 // Listen binds every listener before any is served, so a port conflict
-// fails start-up instead of leaving a half-listening broker.
+// fails start-up instead of leaving a half-listening broker. Connections
+// wait in the listen backlog until Serve, as Kafka's do until the broker
+// has caught up with the metadata log.
 func (s *Server) Listen(ls []Listener) error {
 	// --- security (security.go): TLS, SASL and the authorizer, per listener ---
 	if err := s.initSecurity(ls); err != nil {
@@ -98,12 +102,26 @@ func (s *Server) Listen(ls []Listener) error {
 		}
 		s.mu.Lock()
 		s.listeners = append(s.listeners, ln)
+		s.names = append(s.names, l.Name)
 		s.mu.Unlock()
-		s.wg.Add(1)
-		go s.acceptLoop(ln, l.Name)
 		s.log.Info("listening", zap.String("listener", l.Name), zap.String("addr", ln.Addr().String()))
 	}
 	return nil
+}
+
+// Serve starts accepting on the bound listeners. Calls after the first do
+// nothing.
+func (s *Server) Serve() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.serving || s.ctx.Err() != nil {
+		return
+	}
+	s.serving = true
+	for i, ln := range s.listeners {
+		s.wg.Add(1)
+		go s.acceptLoop(ln, s.names[i])
+	}
 }
 
 // Addrs returns the bound addresses, in Listen order.

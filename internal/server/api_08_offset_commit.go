@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -18,6 +19,8 @@ func (g *groupGlue) handleOffsetCommit(ctx context.Context, rc *reqCtx, req *pro
 		creq.RetentionMs = req.RetentionTimeMs
 	}
 	resp := &protocol.OffsetCommitResponse{Topics: make([]protocol.OffsetCommitResponseTopic, len(req.Topics))}
+	// READ on the group, then READ on each topic (authz.go).
+	groupAllowed := g.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID))
 	type ref struct{ t, p int }
 	var refs []ref
 	for i, t := range req.Topics {
@@ -32,6 +35,12 @@ func (g *groupGlue) handleOffsetCommit(ctx context.Context, rc *reqCtx, req *pro
 			}
 		} else if img.Topic(name) == nil {
 			code = errcode.UnknownTopicOrPartition
+		}
+		switch {
+		case !groupAllowed:
+			code = errcode.GroupAuthorizationFailed
+		case code != errcode.UnknownTopicID && !g.b.authorize(rc, acl.OpRead, acl.ResourceTopic, name):
+			code = errcode.TopicAuthorizationFailed
 		}
 		for j, p := range t.Partitions {
 			rt.Partitions = append(rt.Partitions, protocol.OffsetCommitResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: code})

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/protocol"
@@ -13,14 +14,22 @@ func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *prot
 	img := g.b.image.Load()
 	resp := &protocol.OffsetFetchResponse{}
 	if rc.v < 8 {
-		var topics []group.TopicPartitions
+		var topics, denied []group.TopicPartitions
 		if req.Topics != nil || rc.v < 2 {
 			topics = []group.TopicPartitions{}
 			for _, t := range req.Topics {
 				topics = append(topics, group.TopicPartitions{Topic: string(t.Name), Partitions: t.PartitionIndexes})
 			}
+			topics, denied = g.b.describableTopics(rc, topics)
 		}
-		code, offsets := g.coord.FetchOffsets(ctx, string(req.GroupID), topics, req.RequireStable)
+		var code int16
+		var offsets []group.FetchedOffset
+		if g.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(req.GroupID)) {
+			code, offsets = g.coord.FetchOffsets(ctx, string(req.GroupID), topics, req.RequireStable)
+			offsets = g.b.withDeniedOffsets(rc, topics == nil, offsets, denied)
+		} else {
+			code = errcode.GroupAuthorizationFailed
+		}
 		g.countGroupError("OffsetFetch", code)
 		resp.ErrorCode = code
 		if code != 0 {
@@ -56,13 +65,63 @@ func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *prot
 		return resp, nil
 	}
 	for _, rg := range req.Groups {
-		resp.Groups = append(resp.Groups, g.fetchGroupOffsets(ctx, img, rc.v, req.RequireStable, rg))
+		if !g.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(rg.GroupID)) {
+			resp.Groups = append(resp.Groups, protocol.OffsetFetchResponseGroup{GroupID: rg.GroupID,
+				Topics: []protocol.OffsetFetchResponseTopics{}, ErrorCode: errcode.GroupAuthorizationFailed})
+			g.countGroupError("OffsetFetch", errcode.GroupAuthorizationFailed)
+			continue
+		}
+		resp.Groups = append(resp.Groups, g.fetchGroupOffsets(ctx, rc, img, req.RequireStable, rg))
 	}
 	return resp, nil
 }
 
+// describableTopics splits the topics of an OffsetFetch into those the
+// principal may DESCRIBE and the rest (authz.go); Kafka does not let a
+// client see offsets of topics it may not describe.
+func (b *Broker) describableTopics(rc *reqCtx, topics []group.TopicPartitions) (allowed, denied []group.TopicPartitions) {
+	allowed = []group.TopicPartitions{}
+	for _, t := range topics {
+		if b.authorize(rc, acl.OpDescribe, acl.ResourceTopic, t.Topic) {
+			allowed = append(allowed, t)
+		} else {
+			denied = append(denied, t)
+		}
+	}
+	return allowed, denied
+}
+
+// withDeniedOffsets finishes fetched offsets for the authorizer: for all
+// topics (all), those the principal may not DESCRIBE are dropped; named
+// topics it may not describe answer TOPIC_AUTHORIZATION_FAILED.
+func (b *Broker) withDeniedOffsets(rc *reqCtx, all bool, offsets []group.FetchedOffset, denied []group.TopicPartitions) []group.FetchedOffset {
+	if all && b.authz != nil {
+		kept := offsets[:0]
+		allowed := map[string]bool{}
+		for _, o := range offsets {
+			ok, seen := allowed[o.Topic]
+			if !seen {
+				ok = b.authorize(rc, acl.OpDescribe, acl.ResourceTopic, o.Topic)
+				allowed[o.Topic] = ok
+			}
+			if ok {
+				kept = append(kept, o)
+			}
+		}
+		offsets = kept
+	}
+	for _, t := range denied {
+		for _, p := range t.Partitions {
+			offsets = append(offsets, group.FetchedOffset{Topic: t.Topic, Partition: p, Offset: -1, LeaderEpoch: -1,
+				ErrorCode: errcode.TopicAuthorizationFailed})
+		}
+	}
+	return offsets
+}
+
 // fetchGroupOffsets answers one group of a v8+ OffsetFetch.
-func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.MetadataImage, v int16, requireStable bool, rg protocol.OffsetFetchRequestGroup) protocol.OffsetFetchResponseGroup {
+func (g *groupGlue) fetchGroupOffsets(ctx context.Context, rc *reqCtx, img *controller.MetadataImage, requireStable bool, rg protocol.OffsetFetchRequestGroup) protocol.OffsetFetchResponseGroup {
+	v := rc.v
 	out := protocol.OffsetFetchResponseGroup{GroupID: rg.GroupID, Topics: []protocol.OffsetFetchResponseTopics{}}
 	var topics []group.TopicPartitions
 	unknownIDs := map[protocol.UUID][]int32{}
@@ -81,12 +140,17 @@ func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.Metad
 			topics = append(topics, group.TopicPartitions{Topic: name, Partitions: t.PartitionIndexes})
 		}
 	}
+	var denied []group.TopicPartitions
+	if topics != nil {
+		topics, denied = g.b.describableTopics(rc, topics)
+	}
 	code, offsets := g.coord.FetchMemberOffsets(ctx, string(rg.GroupID), rg.MemberID, rg.MemberEpoch, topics, requireStable)
 	g.countGroupError("OffsetFetch", code)
 	out.ErrorCode = code
 	if code != 0 {
 		return out
 	}
+	offsets = g.b.withDeniedOffsets(rc, topics == nil, offsets, denied)
 	index := map[string]int{}
 	for _, o := range offsets {
 		i, ok := index[o.Topic]

@@ -2,12 +2,24 @@ package server
 
 import (
 	"context"
+
 	"net"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 func (g *groupGlue) handleJoinGroup(ctx context.Context, rc *reqCtx, req *protocol.JoinGroupRequest) (*protocol.JoinGroupResponse, error) {
+	if !g.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go
+		g.countGroupError("JoinGroup", errcode.GroupAuthorizationFailed)
+		resp := &protocol.JoinGroupResponse{ErrorCode: errcode.GroupAuthorizationFailed, GenerationID: -1, Members: []protocol.JoinGroupResponseMember{}}
+		if rc.v < 7 {
+			empty := ""
+			resp.ProtocolName = &empty
+		}
+		return resp, nil
+	}
 	resp := g.coord.JoinGroup(ctx, rc.v, requestClientID(rc), clientHost(rc), req)
 	g.countGroupError("JoinGroup", resp.ErrorCode)
 	return resp, nil

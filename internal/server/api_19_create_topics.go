@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/protocol"
@@ -26,6 +27,9 @@ func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, req *protoc
 	var create []controller.CreateTopic
 	var slots []int // index in resp.Topics of each create entry
 	reported := map[protocol.TopicName]bool{}
+	// CREATE on the cluster, or else on each topic (authz.go);
+	// DESCRIBE_CONFIGS on a topic to see its configs in the answer.
+	clusterCreate := b.authorizeCluster(rc, acl.OpCreate)
 	for _, t := range req.Topics {
 		res := protocol.CreateTopicsResponseCreatableTopicResult{Name: t.Name, NumPartitions: -1, ReplicationFactor: -1}
 		switch {
@@ -37,6 +41,8 @@ func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, req *protoc
 			setTopicError(&res, errcode.InvalidRequest, "Duplicate topic name.")
 		case t.Name == clusterMetadataTopic:
 			setTopicError(&res, errcode.InvalidRequest, "Creation of internal topic "+clusterMetadataTopic+" is prohibited.")
+		case !clusterCreate && !b.authorize(rc, acl.OpCreate, acl.ResourceTopic, string(t.Name)):
+			setTopicError(&res, errcode.TopicAuthorizationFailed, "Authorization failed.")
 		default:
 			ct := controller.CreateTopic{Name: string(t.Name), NumPartitions: t.NumPartitions, ReplicationFactor: t.ReplicationFactor}
 			if len(t.Assignments) > 0 {
@@ -86,6 +92,10 @@ func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, req *protoc
 			overrides := make(map[string]string, len(create[i].Configs))
 			for k, v := range create[i].Configs {
 				overrides[k] = *v // non-nil: the controller refuses null values
+			}
+			if !b.authorize(rc, acl.OpDescribeConfigs, acl.ResourceTopic, r.Name) {
+				res.TopicConfigErrorCode = errcode.TopicAuthorizationFailed
+				continue
 			}
 			res.Configs = []protocol.CreateTopicsResponseCreatableTopicConfigs{}
 			for _, e := range config.ResolveTopic(overrides, b.cfg, dyn) {

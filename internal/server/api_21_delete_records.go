@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -15,9 +16,14 @@ func (b *Broker) handleDeleteRecords(ctx context.Context, rc *reqCtx, req *proto
 	resp := &protocol.DeleteRecordsResponse{}
 	for _, t := range req.Topics {
 		tr := protocol.DeleteRecordsResponseDeleteRecordsTopicResult{Name: t.Name}
+		allowed := b.authorize(rc, acl.OpDelete, acl.ResourceTopic, string(t.Name)) // authz.go
 		for _, rp := range t.Partitions {
 			pr := protocol.DeleteRecordsResponseDeleteRecordsPartitionResult{PartitionIndex: rp.PartitionIndex, LowWatermark: -1}
-			b.deleteRecords(string(t.Name), rp.PartitionIndex, rp.Offset, &pr)
+			if allowed {
+				b.deleteRecords(string(t.Name), rp.PartitionIndex, rp.Offset, &pr)
+			} else {
+				pr.ErrorCode = errcode.TopicAuthorizationFailed
+			}
 			if pr.ErrorCode != 0 {
 				pr.LowWatermark = -1
 				b.metrics.errors.WithLabelValues("DeleteRecords", errName(pr.ErrorCode)).Inc()

@@ -3,16 +3,26 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, rc *reqCtx, req *protocol.OffsetForLeaderEpochRequest) (*protocol.OffsetForLeaderEpochResponse, error) {
 	resp := &protocol.OffsetForLeaderEpochResponse{}
+	// CLUSTER_ACTION on the cluster (followers), else DESCRIBE on each
+	// topic (authz.go).
+	clusterAction := b.authorizeCluster(rc, acl.OpClusterAction)
 	for _, t := range req.Topics {
 		tr := protocol.OffsetForLeaderEpochResponseOffsetForLeaderTopicResult{Topic: t.Topic}
+		allowed := clusterAction || b.authorize(rc, acl.OpDescribe, acl.ResourceTopic, string(t.Topic))
 		for _, rp := range t.Partitions {
 			pr := protocol.OffsetForLeaderEpochResponseEpochEndOffset{Partition: rp.Partition, LeaderEpoch: -1, EndOffset: -1}
-			b.endOffsetForEpoch(string(t.Topic), &rp, &pr)
+			if !allowed {
+				pr.ErrorCode = errcode.TopicAuthorizationFailed
+			} else {
+				b.endOffsetForEpoch(string(t.Topic), &rp, &pr)
+			}
 			if pr.ErrorCode != 0 {
 				b.metrics.errors.WithLabelValues("OffsetForLeaderEpoch", errName(pr.ErrorCode)).Inc()
 			}

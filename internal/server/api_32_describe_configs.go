@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+
 	"fmt"
 	"slices"
 	"strconv"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/protocol"
@@ -32,8 +34,18 @@ func (e *configError) Error() string { return e.msg }
 func (b *Broker) handleDescribeConfigs(ctx context.Context, rc *reqCtx, req *protocol.DescribeConfigsRequest) (*protocol.DescribeConfigsResponse, error) {
 	resp := &protocol.DescribeConfigsResponse{}
 	img := b.image.Load()
+	// DESCRIBE_CONFIGS per resource (authz.go); refusals come after the
+	// rest, with Kafka's default message and no configs.
+	var denied []protocol.DescribeConfigsResponseDescribeConfigsResult
 	for _, r := range req.Resources {
 		res := protocol.DescribeConfigsResponseDescribeConfigsResult{ResourceType: r.ResourceType, ResourceName: r.ResourceName}
+		if code := b.authorizeConfigResource(rc, acl.OpDescribeConfigs, r.ResourceType, r.ResourceName); code != 0 {
+			msg := errcode.Message(code)
+			res.ErrorCode, res.ErrorMessage, res.Configs = code, &msg, []protocol.DescribeConfigsResponseDescribeConfigsResourceResult{}
+			b.metrics.errors.WithLabelValues("DescribeConfigs", errName(code)).Inc()
+			denied = append(denied, res)
+			continue
+		}
 		entries, cerr := b.describeResource(img, r.ResourceType, r.ResourceName)
 		if cerr != nil {
 			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
@@ -50,6 +62,7 @@ func (b *Broker) handleDescribeConfigs(ctx context.Context, rc *reqCtx, req *pro
 		}
 		resp.Results = append(resp.Results, res)
 	}
+	resp.Results = append(resp.Results, denied...)
 	return resp, nil
 }
 

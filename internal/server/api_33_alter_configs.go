@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+
 	"fmt"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -13,8 +15,17 @@ import (
 func (b *Broker) handleAlterConfigs(ctx context.Context, rc *reqCtx, req *protocol.AlterConfigsRequest) (*protocol.AlterConfigsResponse, error) {
 	resp := &protocol.AlterConfigsResponse{}
 	changed := false
+	// ALTER_CONFIGS per resource (authz.go); refusals come after the rest,
+	// without a message, as Kafka's controller answers them.
+	var denied []protocol.AlterConfigsResponseAlterConfigsResourceResponse
 	for _, r := range req.Resources {
 		res := protocol.AlterConfigsResponseAlterConfigsResourceResponse{ResourceType: r.ResourceType, ResourceName: r.ResourceName}
+		if code := b.authorizeConfigResource(rc, acl.OpAlterConfigs, r.ResourceType, r.ResourceName); code != 0 {
+			res.ErrorCode = code
+			b.metrics.errors.WithLabelValues("AlterConfigs", errName(code)).Inc()
+			denied = append(denied, res)
+			continue
+		}
 		if cerr := b.replaceConfigs(ctx, &r, req.ValidateOnly); cerr != nil {
 			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
 			b.metrics.errors.WithLabelValues("AlterConfigs", errName(cerr.code)).Inc()
@@ -23,6 +34,7 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, rc *reqCtx, req *protoc
 		}
 		resp.Responses = append(resp.Responses, res)
 	}
+	resp.Responses = append(resp.Responses, denied...)
 	if changed {
 		b.syncImage()
 	}

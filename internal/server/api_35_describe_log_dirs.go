@@ -2,17 +2,24 @@ package server
 
 import (
 	"context"
+
 	"path/filepath"
 	"slices"
 	"sort"
 	"syscall"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/storage"
 )
 
 func (b *Broker) handleDescribeLogDirs(ctx context.Context, rc *reqCtx, req *protocol.DescribeLogDirsRequest) (*protocol.DescribeLogDirsResponse, error) {
 	resp := &protocol.DescribeLogDirsResponse{}
+	if !b.authorizeCluster(rc, acl.OpDescribe) { // authz.go
+		resp.ErrorCode, resp.Results = errcode.ClusterAuthorizationFailed, []protocol.DescribeLogDirsResponseDescribeLogDirsResult{}
+		return resp, nil
+	}
 	// A null topic list asks for every partition.
 	want := func(storage.TopicPartition) bool { return true }
 	if req.Topics != nil {

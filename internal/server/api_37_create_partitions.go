@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -22,6 +23,10 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, rc *reqCtx, req *pr
 				reported[t.Name] = true
 				resp.Results = append(resp.Results, createPartitionsError(t.Name, errcode.InvalidRequest, "Duplicate topic name."))
 			}
+			continue
+		}
+		if !b.authorize(rc, acl.OpAlter, acl.ResourceTopic, string(t.Name)) { // authz.go
+			resp.Results = append(resp.Results, createPartitionsError(t.Name, errcode.TopicAuthorizationFailed, "The topic authorization is failed."))
 			continue
 		}
 		res := b.createPartitions(ctx, &t, req.ValidateOnly)

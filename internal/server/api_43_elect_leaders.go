@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+
 	"fmt"
 	"time"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -21,6 +23,19 @@ func (b *Broker) handleElectLeaders(ctx context.Context, rc *reqCtx, req *protoc
 	electionType := req.ElectionType
 	if rc.v == 0 {
 		electionType = electionPreferred
+	}
+	if !b.authorizeCluster(rc, acl.OpAlter) { // authz.go: every partition named, and the request, refused
+		resp.ErrorCode = errcode.ClusterAuthorizationFailed
+		msg := clusterAuthzMessage
+		for _, t := range req.TopicPartitions {
+			res := protocol.ElectLeadersResponseReplicaElectionResult{Topic: t.Topic}
+			for _, p := range t.Partitions {
+				res.PartitionResult = append(res.PartitionResult, protocol.ElectLeadersResponsePartitionResult{PartitionID: p,
+					ErrorCode: errcode.ClusterAuthorizationFailed, ErrorMessage: &msg})
+			}
+			resp.ReplicaElectionResults = append(resp.ReplicaElectionResults, res)
+		}
+		return resp, nil
 	}
 	if electionType != electionPreferred && electionType != electionUnclean {
 		msg := fmt.Sprintf("Unknown election type %d", electionType)

@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+
 	"time"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, rc *reqCtx, req *protocol.AlterPartitionReassignmentsRequest) (*protocol.AlterPartitionReassignmentsResponse, error) {
@@ -15,6 +18,19 @@ func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, rc *reqC
 	}
 	if rc.v == 0 {
 		req.AllowReplicationFactorChange = true // v0 has no flag and allows it
+	}
+	if !b.authorizeCluster(rc, acl.OpAlter) { // authz.go: the request and every partition refused
+		msg := clusterAuthzMessage
+		resp.ErrorCode, resp.ErrorMessage = errcode.ClusterAuthorizationFailed, &msg
+		for _, t := range req.Topics {
+			rt := protocol.AlterPartitionReassignmentsResponseReassignableTopicResponse{Name: t.Name}
+			for _, p := range t.Partitions {
+				rt.Partitions = append(rt.Partitions, protocol.AlterPartitionReassignmentsResponseReassignablePartitionResponse{
+					PartitionIndex: p.PartitionIndex, ErrorCode: errcode.ClusterAuthorizationFailed, ErrorMessage: &msg})
+			}
+			resp.Responses = append(resp.Responses, rt)
+		}
+		return resp, nil
 	}
 	if req.TimeoutMs > 0 {
 		var cancel context.CancelFunc

@@ -3,11 +3,18 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 func (b *Broker) handleListPartitionReassignments(ctx context.Context, rc *reqCtx, req *protocol.ListPartitionReassignmentsRequest) (*protocol.ListPartitionReassignmentsResponse, error) {
 	resp := &protocol.ListPartitionReassignmentsResponse{Topics: []protocol.ListPartitionReassignmentsResponseOngoingTopicReassignment{}}
+	if !b.authorizeCluster(rc, acl.OpDescribe) { // authz.go
+		msg := clusterAuthzMessage
+		resp.ErrorCode, resp.ErrorMessage = errcode.ClusterAuthorizationFailed, &msg
+		return resp, nil
+	}
 	img := b.image.Load()
 	add := func(name string, partitions []int32) {
 		t := img.Topic(name)

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // handleUnregisterBroker forwards UnregisterBroker (kafka-cluster
@@ -12,6 +14,11 @@ import (
 // still running registers again.
 func (b *Broker) handleUnregisterBroker(ctx context.Context, rc *reqCtx, req *protocol.UnregisterBrokerRequest) (*protocol.UnregisterBrokerResponse, error) {
 	resp := &protocol.UnregisterBrokerResponse{}
+	if !b.authorizeCluster(rc, acl.OpAlter) { // authz.go
+		msg := clusterAuthzMessage
+		resp.ErrorCode, resp.ErrorMessage = errcode.ClusterAuthorizationFailed, &msg
+		return resp, nil
+	}
 	if err := b.ctrl.UnregisterBroker(ctx, int32(req.BrokerID)); err != nil {
 		code, msg := controllerErrorCode(err)
 		resp.ErrorCode, resp.ErrorMessage = code, &msg

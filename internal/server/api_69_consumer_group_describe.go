@@ -4,14 +4,24 @@ import (
 	"context"
 	"slices"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 func (g *groupGlue) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupDescribeRequest) (*protocol.ConsumerGroupDescribeResponse, error) {
 	img := g.b.image.Load()
 	resp := &protocol.ConsumerGroupDescribeResponse{}
 	for _, id := range req.GroupIDs {
+		if !g.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(id)) { // authz.go
+			g.countGroupError("ConsumerGroupDescribe", errcode.GroupAuthorizationFailed)
+			msg := errcode.Message(errcode.GroupAuthorizationFailed)
+			resp.Groups = append(resp.Groups, protocol.ConsumerGroupDescribeResponseDescribedGroup{GroupID: id,
+				ErrorCode: errcode.GroupAuthorizationFailed, ErrorMessage: &msg, AuthorizedOperations: notRequestedOps,
+				Members: []protocol.ConsumerGroupDescribeResponseMember{}})
+			continue
+		}
 		d := g.coord.DescribeConsumerGroup(ctx, string(id))
 		dg := protocol.ConsumerGroupDescribeResponseDescribedGroup{
 			GroupID: id, ErrorCode: d.ErrorCode, GroupState: d.State, GroupEpoch: d.Epoch, AssignmentEpoch: d.AssignmentEpoch,
@@ -22,7 +32,7 @@ func (g *groupGlue) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx,
 			dg.ErrorMessage = &msg
 		}
 		if req.IncludeAuthorizedOperations && d.ErrorCode == 0 {
-			dg.AuthorizedOperations = groupOps
+			dg.AuthorizedOperations = g.b.authorizedOperations(rc, acl.ResourceGroup, string(id))
 		}
 		for _, m := range d.Members {
 			dm := protocol.ConsumerGroupDescribeResponseMember{

@@ -132,3 +132,58 @@ func authzFailed(rt acl.ResourceType) int16 {
 	}
 	return errcode.ClusterAuthorizationFailed
 }
+
+// authorizeCoordinatorKey is FindCoordinator's check: DESCRIBE on the group
+// or the transactional id the key names (0 when allowed).
+func (b *Broker) authorizeCoordinatorKey(rc *reqCtx, keyType int8, key string) int16 {
+	switch keyType {
+	case 0:
+		if !b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, key) {
+			return errcode.GroupAuthorizationFailed
+		}
+	case 1:
+		if !b.authorize(rc, acl.OpDescribe, acl.ResourceTransactionalID, key) {
+			return errcode.TransactionalIDAuthorizationFailed
+		}
+	}
+	return 0
+}
+
+// Config resource types (Kafka's ConfigResource.Type).
+const (
+	configResourceTopic         int8 = 2
+	configResourceBroker        int8 = 4
+	configResourceBrokerLogger  int8 = 8
+	configResourceClientMetrics int8 = 16
+	configResourceGroup         int8 = 32
+)
+
+// authorizeConfigResource is the check of DescribeConfigs (op
+// DESCRIBE_CONFIGS) and AlterConfigs/IncrementalAlterConfigs
+// (ALTER_CONFIGS) on one config resource, as Kafka's ConfigHelper: brokers
+// and broker loggers on the cluster (client metrics too for describe),
+// topics and groups on themselves. It returns 0 or the refusal's code; a
+// resource type it does not know is left to the handler's own errors.
+func (b *Broker) authorizeConfigResource(rc *reqCtx, op acl.Operation, resourceType int8, name string) int16 {
+	rt, code := acl.ResourceCluster, errcode.ClusterAuthorizationFailed
+	switch resourceType {
+	case configResourceBroker, configResourceBrokerLogger:
+	case configResourceClientMetrics:
+		if op != acl.OpDescribeConfigs {
+			return 0
+		}
+	case configResourceTopic:
+		rt, code = acl.ResourceTopic, errcode.TopicAuthorizationFailed
+	case configResourceGroup:
+		rt, code = acl.ResourceGroup, errcode.GroupAuthorizationFailed
+	default:
+		return 0
+	}
+	if rt == acl.ResourceCluster {
+		name = acl.ClusterName
+	}
+	if b.authorize(rc, op, rt, name) {
+		return 0
+	}
+	return code
+}

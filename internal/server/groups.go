@@ -162,6 +162,9 @@ func (g *groupGlue) findCoordinator(ctx context.Context, rc *reqCtx, keyType int
 		c.ErrorMessage = &msg
 		return c
 	}
+	if code := g.b.authorizeCoordinatorKey(rc, keyType, key); code != 0 { // authz.go
+		return fail(code)
+	}
 	switch keyType {
 	case 0: // GROUP
 	case 1: // TRANSACTION (txn.go owns this branch)

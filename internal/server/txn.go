@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/coordinator/txn"
 	"github.com/spool-broker/spool/protocol"
@@ -165,6 +166,9 @@ func (b *Broker) txnCoordinatorNode(ctx context.Context, key string) (int32, int
 }
 
 func (g *txnGlue) handleInitProducerID(ctx context.Context, rc *reqCtx, req *protocol.InitProducerIdRequest) (*protocol.InitProducerIdResponse, error) {
+	if denied := g.b.authorizeInitProducerID(rc, req); denied != nil { // authz_txn.go
+		return denied, nil
+	}
 	resp := &protocol.InitProducerIdResponse{ProducerID: -1, ProducerEpoch: -1, OngoingTxnProducerID: -1, OngoingTxnProducerEpoch: -1}
 	if req.TransactionalID == nil || *req.TransactionalID == "" {
 		// Idempotent producer: always a fresh producer id, as Kafka does; a
@@ -250,6 +254,9 @@ func (g *txnGlue) addPartitions(ctx context.Context, id string, pid int64, epoch
 }
 
 func (g *txnGlue) handleAddPartitionsToTxn(ctx context.Context, rc *reqCtx, req *protocol.AddPartitionsToTxnRequest) (*protocol.AddPartitionsToTxnResponse, error) {
+	if denied := g.b.authorizeAddPartitionsToTxn(rc, req); denied != nil { // authz_txn.go
+		return denied, nil
+	}
 	resp := &protocol.AddPartitionsToTxnResponse{}
 	if rc.v < 4 {
 		res := g.addPartitions(ctx, string(req.V3AndBelowTransactionalID), int64(req.V3AndBelowProducerID), req.V3AndBelowProducerEpoch, false, 0, req.V3AndBelowTopics)
@@ -288,6 +295,9 @@ func (g *txnGlue) handleEndTxn(ctx context.Context, rc *reqCtx, req *protocol.En
 	// EndTxn v5+ is sent only by transaction.version 2 clients: the epoch
 	// is bumped and the response carries the producer id and epoch to go on
 	// with (KIP-890 part 2).
+	if denied := g.b.authorizeEndTxn(rc, req); denied != nil { // authz_txn.go
+		return denied, nil
+	}
 	tv := int16(0)
 	if rc.v >= 5 {
 		tv = 2
@@ -300,6 +310,9 @@ func (g *txnGlue) handleEndTxn(ctx context.Context, rc *reqCtx, req *protocol.En
 }
 
 func (g *txnGlue) handleWriteTxnMarkers(ctx context.Context, rc *reqCtx, req *protocol.WriteTxnMarkersRequest) (*protocol.WriteTxnMarkersResponse, error) {
+	if denied := g.b.authorizeWriteTxnMarkers(rc, req); denied != nil { // authz_txn.go
+		return denied, nil
+	}
 	resp := &protocol.WriteTxnMarkersResponse{}
 	for _, m := range req.Markers {
 		mr := protocol.WriteTxnMarkersResponseWritableTxnMarkerResult{ProducerID: m.ProducerID}
@@ -319,6 +332,10 @@ func (g *txnGlue) handleWriteTxnMarkers(ctx context.Context, rc *reqCtx, req *pr
 func (g *txnGlue) handleDescribeProducers(ctx context.Context, rc *reqCtx, req *protocol.DescribeProducersRequest) (*protocol.DescribeProducersResponse, error) {
 	resp := &protocol.DescribeProducersResponse{}
 	for _, t := range req.Topics {
+		if denied := g.b.describeProducersDenied(rc, t); denied != nil { // authz_txn.go
+			resp.Topics = append(resp.Topics, *denied)
+			continue
+		}
 		tr := protocol.DescribeProducersResponseTopicResponse{Name: t.Name}
 		for _, idx := range t.PartitionIndexes {
 			pr := protocol.DescribeProducersResponsePartitionResponse{PartitionIndex: idx}
@@ -362,6 +379,10 @@ func (g *txnGlue) handleDescribeTransactions(ctx context.Context, rc *reqCtx, re
 				last.Partitions = append(last.Partitions, tp.Partition)
 			}
 		}
+		if !g.b.authorizeDescribeTransaction(rc, &st) { // authz_txn.go
+			st = protocol.DescribeTransactionsResponseTransactionState{TransactionalID: id, ProducerID: -1, ProducerEpoch: -1,
+				TransactionStartTimeMs: -1, ErrorCode: errcode.TransactionalIDAuthorizationFailed}
+		}
 		resp.TransactionStates = append(resp.TransactionStates, st)
 	}
 	return resp, nil
@@ -396,6 +417,9 @@ func (g *txnGlue) handleListTransactions(ctx context.Context, rc *reqCtx, req *p
 	}
 	for _, m := range g.coord.List(f) {
 		if re != nil && !re.MatchString(m.TransactionalID) {
+			continue
+		}
+		if !g.b.authorize(rc, acl.OpDescribe, acl.ResourceTransactionalID, m.TransactionalID) { // authz.go
 			continue
 		}
 		resp.TransactionStates = append(resp.TransactionStates, protocol.ListTransactionsResponseTransactionState{

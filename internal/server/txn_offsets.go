@@ -30,6 +30,9 @@ func (g *txnGlue) groupPartition(groupID string) int32 {
 }
 
 func (g *txnGlue) handleAddOffsetsToTxn(ctx context.Context, rc *reqCtx, req *protocol.AddOffsetsToTxnRequest) (*protocol.AddOffsetsToTxnResponse, error) {
+	if denied := g.b.authorizeAddOffsetsToTxn(rc, req); denied != nil { // authz_txn.go
+		return denied, nil
+	}
 	g.b.ensureOffsetsTopic(ctx)
 	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: g.groupPartition(string(req.GroupID))}
 	code := g.coord.AddPartitions(ctx, string(req.TransactionalID), int64(req.ProducerID), req.ProducerEpoch, []txn.TopicPartition{tp}, 0)
@@ -44,6 +47,10 @@ func (g *txnGlue) handleAddOffsetsToTxn(ctx context.Context, rc *reqCtx, req *pr
 type verificationGuardKey struct{}
 
 func (g *txnGlue) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.TxnOffsetCommitRequest) (*protocol.TxnOffsetCommitResponse, error) {
+	refused, deniedTopics := g.b.authorizeTxnOffsetCommit(rc, req) // authz_txn.go
+	if refused != nil {
+		return refused, nil
+	}
 	pid, epoch := int64(req.ProducerID), req.ProducerEpoch
 	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: g.groupPartition(string(req.GroupID))}
 	// The guard is taken before asking the coordinator, so a marker
@@ -100,7 +107,7 @@ func (g *txnGlue) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *pr
 		}
 		resp.Topics = append(resp.Topics, tr)
 	}
-	return resp, nil
+	return txnOffsetCommitDenied(resp, deniedTopics, errcode.TopicAuthorizationFailed), nil
 }
 
 // txnOffsetVerificationError maps the coordinator's answer to an implicit

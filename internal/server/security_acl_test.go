@@ -292,7 +292,9 @@ func TestACLs(t *testing.T) {
 	)
 	checks := []check{
 		{"Produce", func(t *testing.T, cl *kgo.Client) int16 { return produceCode(t, cl, "orders", nil) }, map[string]int16{"admin": ok, "alice": ok, "bob": taf}},
-		{"Produce transactional", func(t *testing.T, cl *kgo.Client) int16 { return produceCode(t, cl, "orders", kmsg.StringPtr("tx-bob")) }, map[string]int16{"alice": txaf, "bob": txaf}},
+		{"Produce transactional", func(t *testing.T, cl *kgo.Client) int16 {
+			return produceCode(t, cl, "orders", kmsg.StringPtr("tx-bob"))
+		}, map[string]int16{"alice": txaf, "bob": txaf}},
 		{"Fetch", fetch, map[string]int16{"admin": ok, "alice": ok, "bob": taf}},
 		{"ListOffsets", listOffsets, map[string]int16{"admin": ok, "alice": ok, "bob": taf}},
 		{"Metadata named", metaNamed, map[string]int16{"admin": ok, "alice": ok, "bob": taf}},

@@ -161,6 +161,9 @@ func (c *conn) readLoop() {
 		if idle := c.s.idleTimeout; idle > 0 {
 			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
+		if c.ctx.Err() != nil { // closing: the handler's wake-up may predate the deadline above
+			return
+		}
 		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
 			c.logReadEnd(err)
 			return
@@ -286,6 +289,10 @@ func (c *conn) handleLoop() {
 			}
 			c.finish(f)
 			c.cancel()
+			// The reader may be blocked reading the next frame: wake it, so
+			// the connection closes now rather than at the client's next
+			// write (a client waiting for this answer would wait forever).
+			_ = c.nc.SetReadDeadline(time.Now())
 			close(c.resps)
 			return
 		}

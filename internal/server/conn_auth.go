@@ -119,6 +119,9 @@ func (c *conn) readUntilAuthenticated(br *bufio.Reader) bool {
 		if idle := c.s.idleTimeout; idle > 0 {
 			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
+		if c.ctx.Err() != nil {
+			return false
+		}
 		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
 			c.logReadEnd(err)
 			return false

@@ -21,6 +21,7 @@ import (
 
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
+	"github.com/spool-broker/spool/protocol"
 )
 
 // scramUsers creates SCRAM users through AlterUserScramCredentials on the
@@ -201,4 +202,43 @@ func TestStartRefusesBrokenSecurity(t *testing.T) {
 			require.Error(t, err, "nothing listens on the client port")
 		})
 	}
+}
+
+// TestReauthentication: with connections.max.reauth.ms the broker gives
+// SASL sessions a lifetime (KIP-368); franz-go re-authenticates on the open
+// connection before it ends and keeps producing, and an expired session that
+// does not re-authenticate is closed.
+func TestReauthentication(t *testing.T) {
+	p := makePKI(t)
+	n := startSecureNode(t, p, "KAFKA_CONNECTIONS_MAX_REAUTH_MS=1500")
+	scramUsers(t, n.plain)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(n.saslPlain), kgo.DefaultProduceTopic("reauth"), kgo.AllowAutoTopicCreation(),
+		kgo.SASL(scram.Auth{User: "alice", Pass: "alice-scram"}.AsSha512Mechanism()))
+	require.NoError(t, err)
+	defer cl.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		require.NoError(t, cl.ProduceSync(ctx10(t), &kgo.Record{Value: []byte("v")}).FirstErr())
+		time.Sleep(100 * time.Millisecond) // pacing the producer over several session lifetimes, not waiting for state
+	}
+
+	// A raw client that authenticates and then sits past its lifetime is
+	// closed at its next request.
+	conn, err := net.DialTimeout("tcp", n.saslPlain, 5*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	resp, err := rawCall(t, conn, 1, protocol.KeySaslHandshake, 1, &protocol.SaslHandshakeRequest{Mechanism: "PLAIN"})
+	require.NoError(t, err)
+	require.Zero(t, resp.(*protocol.SaslHandshakeResponse).ErrorCode)
+	resp, err = rawCall(t, conn, 2, protocol.KeySaslAuthenticate, 2, &protocol.SaslAuthenticateRequest{AuthBytes: []byte("\x00bob\x00bob-secret")})
+	require.NoError(t, err)
+	ar := resp.(*protocol.SaslAuthenticateResponse)
+	require.Zero(t, ar.ErrorCode)
+	require.Equal(t, int64(1500), ar.SessionLifetimeMs)
+	_, err = rawCall(t, conn, 3, protocol.KeyMetadata, 12, &protocol.MetadataRequest{})
+	require.NoError(t, err, "within the lifetime")
+	require.Eventually(t, func() bool {
+		_, err := rawCall(t, conn, 4, protocol.KeyMetadata, 12, &protocol.MetadataRequest{})
+		return err != nil
+	}, 10*time.Second, 200*time.Millisecond, "the expired session is closed")
 }

@@ -10,26 +10,9 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// Authorized-operation bitfields (bit n set = AclOperation n allowed). With no
-// authorizer configured every operation the resource supports is allowed,
-// which is what Kafka reports then.
-const (
-	opRead            = 3
-	opWrite           = 4
-	opCreate          = 5
-	opDelete          = 6
-	opAlter           = 7
-	opDescribe        = 8
-	opClusterAction   = 9
-	opDescribeConfigs = 10
-	opAlterConfigs    = 11
-	opIdempotentWrite = 12
-
-	topicOps   = 1<<opRead | 1<<opWrite | 1<<opCreate | 1<<opDelete | 1<<opAlter | 1<<opDescribe | 1<<opDescribeConfigs | 1<<opAlterConfigs
-	clusterOps = 1<<opCreate | 1<<opAlter | 1<<opDescribe | 1<<opClusterAction | 1<<opDescribeConfigs | 1<<opAlterConfigs | 1<<opIdempotentWrite
-	// notRequestedOps is the "not provided" value of authorized-operations fields.
-	notRequestedOps = math.MinInt32
-)
+// notRequestedOps is the "not provided" value of authorized-operations
+// fields; what a principal may do comes from the authorizer (authz.go).
+const notRequestedOps = math.MinInt32
 
 func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.MetadataRequest) (*protocol.MetadataResponse, error) {
 	resp := &protocol.MetadataResponse{}

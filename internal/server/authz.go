@@ -118,21 +118,6 @@ func (b *Broker) authorizedOperationsIfDescribed(rc *reqCtx, rt acl.ResourceType
 	return b.authorizedOperations(rc, rt, name)
 }
 
-// authzFailed is the code of a refused check on a resource type.
-func authzFailed(rt acl.ResourceType) int16 {
-	switch rt {
-	case acl.ResourceTopic:
-		return errcode.TopicAuthorizationFailed
-	case acl.ResourceGroup:
-		return errcode.GroupAuthorizationFailed
-	case acl.ResourceTransactionalID:
-		return errcode.TransactionalIDAuthorizationFailed
-	case acl.ResourceDelegationToken:
-		return errcode.DelegationTokenAuthorizationFailed
-	}
-	return errcode.ClusterAuthorizationFailed
-}
-
 // authorizeCoordinatorKey is FindCoordinator's check: DESCRIBE on the group
 // or the transactional id the key names (0 when allowed).
 func (b *Broker) authorizeCoordinatorKey(rc *reqCtx, keyType int8, key string) int16 {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	cryptotls "crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"go.uber.org/zap/zaptest"
@@ -241,4 +243,30 @@ func TestReauthentication(t *testing.T) {
 		_, err := rawCall(t, conn, 4, protocol.KeyMetadata, 12, &protocol.MetadataRequest{})
 		return err != nil
 	}, 10*time.Second, 200*time.Millisecond, "the expired session is closed")
+}
+
+// unsecuredJWT is an unsigned token as Kafka's
+// OAuthBearerUnsecuredLoginCallbackHandler makes one (alg "none").
+func unsecuredJWT(sub string, exp time.Time) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	payload := fmt.Sprintf(`{"sub":%q,"iat":%d,"exp":%d}`, sub, time.Now().Unix(), exp.Unix())
+	return enc([]byte(`{"alg":"none"}`)) + "." + enc([]byte(payload)) + "."
+}
+
+// TestOAuthBearerUnsecured: OAUTHBEARER with Kafka's default (unsecured,
+// development) validator authenticates a franz-go client as the token's
+// subject and refuses an expired token.
+func TestOAuthBearerUnsecured(t *testing.T) {
+	p := makePKI(t)
+	n := startSecureNode(t, p,
+		"KAFKA_LISTENER_NAME_SASL__PLAINTEXT_SASL_ENABLED_MECHANISMS=OAUTHBEARER,PLAIN",
+		"KAFKA_LISTENER_NAME_SASL__PLAINTEXT_OAUTHBEARER_SASL_JAAS_CONFIG=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;")
+	tok := unsecuredJWT("alice", time.Now().Add(time.Hour))
+	require.NoError(t, roundTrip(t, "oauth", kgo.SeedBrokers(n.saslPlain), kgo.SASL(oauth.Auth{Token: tok}.AsMechanism())))
+	// The broker answers an invalid token with Kafka's JSON error
+	// challenge ({"status":"invalid_token"}), which franz-go refuses to
+	// go on with, as it does against Kafka.
+	expired := unsecuredJWT("alice", time.Now().Add(-time.Hour))
+	require.ErrorContains(t, metadataOnce(t, kgo.SeedBrokers(n.saslPlain), kgo.SASL(oauth.Auth{Token: expired}.AsMechanism())),
+		"unexpected data in oauth response")
 }

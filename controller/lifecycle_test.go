@@ -154,7 +154,7 @@ func TestElectLeadersAndAlterPartition(t *testing.T) {
 	require.NoError(t, res[0].Err)
 	id := res[0].TopicID
 
-	parts, errs, err := c.ElectLeaders(ctx, ElectionPreferred, []TopicPartition{{"t", 0}, {"t", 9}, {"nope", 0}})
+	parts, errs, err := c.ElectLeaders(ctx, ElectionPreferred, []TopicPartition{{Topic: "t", Partition: 0}, {Topic: "t", Partition: 9}, {Topic: "nope", Partition: 0}})
 	require.NoError(t, err)
 	require.Len(t, parts, 3)
 	require.ErrorIs(t, errs[0], ErrElectionNotNeeded)
@@ -197,7 +197,7 @@ func TestElectLeadersAndAlterPartition(t *testing.T) {
 	p0 = c.Image().Topic("t").Partitions[0]
 	require.Equal(t, NoLeader, p0.Leader)
 	require.Equal(t, []int32{1}, p0.ISR)
-	_, errs, err = c.ElectLeaders(ctx, ElectionUnclean, []TopicPartition{{"t", 0}, {"t", 1}})
+	_, errs, err = c.ElectLeaders(ctx, ElectionUnclean, []TopicPartition{{Topic: "t", Partition: 0}, {Topic: "t", Partition: 1}})
 	require.NoError(t, err)
 	require.NoError(t, errs[0])
 	require.ErrorIs(t, errs[1], ErrElectionNotNeeded)
@@ -206,7 +206,7 @@ func TestElectLeadersAndAlterPartition(t *testing.T) {
 	require.Equal(t, []int32{2}, p0.ISR)
 
 	// Preferred election where the preferred replica (1) is fenced.
-	_, errs, err = c.ElectLeaders(ctx, ElectionPreferred, []TopicPartition{{"t", 0}})
+	_, errs, err = c.ElectLeaders(ctx, ElectionPreferred, []TopicPartition{{Topic: "t", Partition: 0}})
 	require.NoError(t, err)
 	require.ErrorIs(t, errs[0], ErrPreferredLeaderNotAvailable)
 }

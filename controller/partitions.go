@@ -6,13 +6,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/spool-broker/spool/storage"
 )
 
-// TopicPartition names one partition.
-type TopicPartition struct {
-	Topic     string
-	Partition int32
-}
+// TopicPartition names one partition. It is storage.TopicPartition, the
+// one name every package gives a partition.
+type TopicPartition = storage.TopicPartition
 
 // ElectLeaders runs a preferred or unclean leader election on each
 // partition (nil: every partition) as Kafka's ReplicationControlManager
@@ -31,7 +31,7 @@ func (c *Controller) ElectLeaders(ctx context.Context, election Election, parts 
 	if parts == nil {
 		for _, t := range img.Topics() {
 			for i := range t.Partitions {
-				parts = append(parts, TopicPartition{t.Name, int32(i)})
+				parts = append(parts, TopicPartition{Topic: t.Name, Partition: int32(i)})
 			}
 		}
 	}

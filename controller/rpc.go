@@ -376,7 +376,7 @@ func electLeadersFromRequest(r *protocol.ElectLeadersRequest) []TopicPartition {
 	parts := []TopicPartition{}
 	for _, t := range r.TopicPartitions {
 		for _, p := range t.Partitions {
-			parts = append(parts, TopicPartition{string(t.Topic), p})
+			parts = append(parts, TopicPartition{Topic: string(t.Topic), Partition: p})
 		}
 	}
 	return parts
@@ -412,7 +412,7 @@ func electLeadersResults(resp *protocol.ElectLeadersResponse) ([]TopicPartition,
 	var errs []error
 	for _, t := range resp.ReplicaElectionResults {
 		for _, p := range t.PartitionResult {
-			parts = append(parts, TopicPartition{string(t.Topic), p.PartitionID})
+			parts = append(parts, TopicPartition{Topic: string(t.Topic), Partition: p.PartitionID})
 			errs = append(errs, CodeError(p.ErrorCode, p.ErrorMessage))
 		}
 	}

@@ -160,9 +160,9 @@ func TestClientImplementations(t *testing.T) {
 			require.Equal(t, map[string]string{"segment.ms": "5000"}, cl.Image().Config(ResourceTopic, "a"))
 			require.ErrorIs(t, cl.ReplaceConfigs(ctx, 99, "x", nil, false), ErrInvalidRequest)
 
-			parts, errs, err := cl.ElectLeaders(ctx, ElectionPreferred, []TopicPartition{{"a", 0}, {"nope", 1}})
+			parts, errs, err := cl.ElectLeaders(ctx, ElectionPreferred, []TopicPartition{{Topic: "a", Partition: 0}, {Topic: "nope", Partition: 1}})
 			require.NoError(t, err)
-			require.Equal(t, []TopicPartition{{"a", 0}, {"nope", 1}}, parts)
+			require.Equal(t, []TopicPartition{{Topic: "a", Partition: 0}, {Topic: "nope", Partition: 1}}, parts)
 			require.ErrorIs(t, errs[0], ErrElectionNotNeeded)
 			require.ErrorIs(t, errs[1], ErrUnknownTopic)
 

@@ -838,6 +838,13 @@ func (p *Partition) UnwatchFetch(ch chan struct{}, replica bool) {
 	}
 }
 
+// FetchWatchers counts the fetches watching the partition (WatchFetch) by
+// consumers and by follower replicas, so a test can wait until a long poll
+// is parked.
+func (p *Partition) FetchWatchers() (consumers, replicas int) {
+	return p.consumers.len(), p.replicaFetches.len()
+}
+
 // EndOffsetForEpoch answers OffsetForLeaderEpoch (KIP-101/279): the
 // largest epoch ≤ epoch here and the offset it ended at, after checking the
 // requester's leader epoch. Only the leader answers (followers and

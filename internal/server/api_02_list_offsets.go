@@ -11,6 +11,33 @@ import (
 	"github.com/spool-broker/spool/replication"
 )
 
+// ListOffsets (key 2): versions 0-11.
+//
+// Behaviour:
+//   - Only the leader answers; CurrentLeaderEpoch is checked (v4+).
+//   - Timestamp -1 (latest) is the high watermark, or the last stable offset
+//     under read_committed; -2 (earliest) and -4 (earliest local) are the log
+//     start offset; -3 is the record with the largest timestamp.
+//   - A timestamp >= 0 finds the first record at or after it, and answers
+//     that record's own offset and timestamp (not its batch's); none gives
+//     offset -1.
+//   - Any other negative timestamp is INVALID_REQUEST.
+//   - LeaderEpoch is the current epoch for latest, else the epoch the
+//     answered offset was written in.
+//
+// Version notes:
+//   - v0: OldStyleOffsets (MaxNumOffsets). v1: one offset with its
+//     timestamp. v2: IsolationLevel. v4: CurrentLeaderEpoch and LeaderEpoch.
+//   - v6: flexible. v7: -3 max timestamp (KIP-734). v8: -4 earliest local
+//     (KIP-405). v9: -5 latest tiered (KIP-1005). v10: TimeoutMs for
+//     remote lookups (KIP-1075). v11: -6 earliest pending upload (KIP-1023).
+//
+// Where Spool differs from Kafka 4.3:
+//   - v0 is served (Kafka 4 dropped it); OldStyleOffsets holds at most the
+//     one offset found, not a list of segment base offsets.
+//   - No tiered storage: -5 and -6 answer offset -1, and TimeoutMs is
+//     unused.
+
 // Special ListOffsets timestamps.
 const (
 	latestTimestamp          = -1
@@ -43,9 +70,6 @@ func (b *Broker) handleListOffsets(ctx context.Context, rc *reqCtx, req *protoco
 				if pr.Offset >= 0 && rp.MaxNumOffsets > 0 {
 					pr.OldStyleOffsets = []int64{pr.Offset}
 				}
-			}
-			if pr.ErrorCode != 0 {
-				b.metrics.errors.WithLabelValues("ListOffsets", errName(pr.ErrorCode)).Inc()
 			}
 			tr.Partitions = append(tr.Partitions, pr)
 		}

@@ -8,12 +8,22 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-func (g *groupGlue) handleHeartbeat(ctx context.Context, rc *reqCtx, req *protocol.HeartbeatRequest) (*protocol.HeartbeatResponse, error) {
-	if !g.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go
-		g.countGroupError("Heartbeat", errcode.GroupAuthorizationFailed)
+// Heartbeat (key 12): versions 0-4.
+//
+// Behaviour:
+//   - Keeps a classic group member's session alive. During a rebalance the
+//     answer is REBALANCE_IN_PROGRESS, which tells the member to rejoin;
+//     unknown members get UNKNOWN_MEMBER_ID, a wrong generation
+//     ILLEGAL_GENERATION, and a static member replaced by another instance
+//     FENCED_INSTANCE_ID.
+//
+// Version notes:
+//   - v3: GroupInstanceID (KIP-345). v4: flexible.
+
+func (gh *groupHandlers) handleHeartbeat(ctx context.Context, rc *reqCtx, req *protocol.HeartbeatRequest) (*protocol.HeartbeatResponse, error) {
+	if !gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go
 		return &protocol.HeartbeatResponse{ErrorCode: errcode.GroupAuthorizationFailed}, nil
 	}
-	code := g.coord.Heartbeat(ctx, req)
-	g.countGroupError("Heartbeat", code)
+	code := gh.coord.Heartbeat(ctx, req)
 	return &protocol.HeartbeatResponse{ErrorCode: code}, nil
 }

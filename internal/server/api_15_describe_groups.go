@@ -8,23 +8,39 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-func (g *groupGlue) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *protocol.DescribeGroupsRequest) (*protocol.DescribeGroupsResponse, error) {
+// DescribeGroups (key 15): versions 0-6.
+//
+// Behaviour:
+//   - Describes classic groups from their coordinator: state, protocol type,
+//     and members; the protocol name and the members' metadata and
+//     assignments only when the group is Stable, as in Kafka.
+//   - An unknown group, or a KIP-848 consumer group (described by
+//     ConsumerGroupDescribe instead), is reported Dead without members.
+//   - Authorization (authz.go): DESCRIBE on each group, else
+//     GROUP_AUTHORIZATION_FAILED; authorized operations, when asked for,
+//     come from the authorizer.
+//
+// Version notes:
+//   - v3: IncludeAuthorizedOperations. v4: members' GroupInstanceID. v5:
+//     flexible. v6: unknown groups are GROUP_ID_NOT_FOUND with a message
+//     rather than Dead (KIP-1043).
+
+func (gh *groupHandlers) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *protocol.DescribeGroupsRequest) (*protocol.DescribeGroupsResponse, error) {
 	resp := &protocol.DescribeGroupsResponse{}
 	for _, id := range req.Groups {
-		if !g.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(id)) { // authz.go
-			g.countGroupError("DescribeGroups", errcode.GroupAuthorizationFailed)
+		if !gh.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(id)) { // authz.go
 			resp.Groups = append(resp.Groups, protocol.DescribeGroupsResponseDescribedGroup{GroupID: id,
 				ErrorCode: errcode.GroupAuthorizationFailed, AuthorizedOperations: notRequestedOps,
 				Members: []protocol.DescribeGroupsResponseDescribedGroupMember{}})
 			continue
 		}
-		d := g.coord.DescribeGroup(ctx, string(id))
+		d := gh.coord.DescribeGroup(ctx, string(id))
 		dg := protocol.DescribeGroupsResponseDescribedGroup{
 			GroupID: id, ErrorCode: d.ErrorCode, GroupState: d.State, ProtocolType: d.ProtocolType,
 			ProtocolData: d.Protocol, AuthorizedOperations: notRequestedOps,
 		}
 		if req.IncludeAuthorizedOperations {
-			dg.AuthorizedOperations = g.b.authorizedOperations(rc, acl.ResourceGroup, string(id))
+			dg.AuthorizedOperations = gh.b.authorizedOperations(rc, acl.ResourceGroup, string(id))
 		}
 		if d.ErrorCode == 0 && !d.Found && rc.v >= 6 {
 			// KIP-1043: v6 reports unknown groups as an error, not as Dead.
@@ -38,7 +54,6 @@ func (g *groupGlue) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *p
 				MemberMetadata: m.Metadata, MemberAssignment: m.Assignment,
 			})
 		}
-		g.countGroupError("DescribeGroups", dg.ErrorCode)
 		resp.Groups = append(resp.Groups, dg)
 	}
 	return resp, nil

@@ -8,6 +8,21 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// DeleteRecords (key 21): versions 0-2.
+//
+// Behaviour:
+//   - On the partition's leader, moves the log start offset up to Offset
+//     (-1: the high watermark); an offset below 0 or above the high
+//     watermark is OFFSET_OUT_OF_RANGE. LowWatermark is the new log start
+//     offset. Segments wholly below it are deleted.
+//
+// Version notes:
+//   - v2: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - The answer is the leader's new log start offset at once; Kafka waits,
+//     up to TimeoutMs, for every replica's and answers their minimum.
+
 // deleteRecordsHighWatermark in a DeleteRecords request means "up to the
 // high watermark".
 const deleteRecordsHighWatermark = -1
@@ -26,7 +41,6 @@ func (b *Broker) handleDeleteRecords(ctx context.Context, rc *reqCtx, req *proto
 			}
 			if pr.ErrorCode != 0 {
 				pr.LowWatermark = -1
-				b.metrics.errors.WithLabelValues("DeleteRecords", errName(pr.ErrorCode)).Inc()
 			}
 			tr.Partitions = append(tr.Partitions, pr)
 		}

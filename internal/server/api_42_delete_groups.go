@@ -8,13 +8,23 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-func (g *groupGlue) handleDeleteGroups(ctx context.Context, rc *reqCtx, req *protocol.DeleteGroupsRequest) (*protocol.DeleteGroupsResponse, error) {
+// DeleteGroups (key 42): versions 0-2.
+//
+// Behaviour:
+//   - Each group's coordinator deletes it with its committed offsets by
+//     writing tombstones; a group with members is NON_EMPTY_GROUP, an
+//     unknown one GROUP_ID_NOT_FOUND. Classic and consumer groups alike.
+//
+// Version notes:
+//   - v2: flexible.
+
+func (gh *groupHandlers) handleDeleteGroups(ctx context.Context, rc *reqCtx, req *protocol.DeleteGroupsRequest) (*protocol.DeleteGroupsResponse, error) {
 	// DELETE on each group (authz.go); refused groups answer
 	// GROUP_AUTHORIZATION_FAILED after the others, as in Kafka.
 	var ids []string
 	var denied []protocol.GroupID
 	for _, id := range req.GroupsNames {
-		if g.b.authorize(rc, acl.OpDelete, acl.ResourceGroup, string(id)) {
+		if gh.b.authorize(rc, acl.OpDelete, acl.ResourceGroup, string(id)) {
 			ids = append(ids, string(id))
 		} else {
 			denied = append(denied, id)
@@ -22,14 +32,12 @@ func (g *groupGlue) handleDeleteGroups(ctx context.Context, rc *reqCtx, req *pro
 	}
 	resp := &protocol.DeleteGroupsResponse{}
 	if len(ids) > 0 {
-		codes := g.coord.DeleteGroups(ctx, ids)
+		codes := gh.coord.DeleteGroups(ctx, ids)
 		for i, id := range ids {
-			g.countGroupError("DeleteGroups", codes[i])
 			resp.Results = append(resp.Results, protocol.DeleteGroupsResponseDeletableGroupResult{GroupID: protocol.GroupID(id), ErrorCode: codes[i]})
 		}
 	}
 	for _, id := range denied {
-		g.countGroupError("DeleteGroups", errcode.GroupAuthorizationFailed)
 		resp.Results = append(resp.Results, protocol.DeleteGroupsResponseDeletableGroupResult{GroupID: id, ErrorCode: errcode.GroupAuthorizationFailed})
 	}
 	return resp, nil

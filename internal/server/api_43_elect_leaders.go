@@ -12,6 +12,27 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// ElectLeaders (key 43): versions 0-2.
+//
+// Behaviour:
+//   - The controller runs the elections as Kafka's ReplicationControlManager
+//     does and writes them in one batch: PREFERRED (0) moves leadership to
+//     the first replica if it is in the ISR and alive
+//     (PREFERRED_LEADER_NOT_AVAILABLE otherwise); UNCLEAN (1) elects a live
+//     replica only for a partition without a leader
+//     (ELIGIBLE_LEADERS_NOT_AVAILABLE if none). A partition that needs no
+//     election gets ELECTION_NOT_NEEDED; an unknown election type is
+//     INVALID_REQUEST for every partition.
+//   - A null partition list means every partition, and then only the
+//     partitions where an election happened or failed are reported.
+//   - A failure of the whole request (no reachable controller) is the
+//     top-level ErrorCode; TimeoutMs bounds the wait for the controller.
+//   - The response waits until this broker's image has the new leaders.
+//
+// Version notes:
+//   - v1: ElectionType (v0 is always preferred, KIP-460) and a top-level
+//     ErrorCode. v2: flexible.
+
 // Election types (ElectLeaders v1+; v0 is always preferred).
 const (
 	electionPreferred = 0
@@ -68,7 +89,6 @@ func (b *Broker) handleElectLeaders(ctx context.Context, rc *reqCtx, req *protoc
 	parts, errs, err := b.ctrl.ElectLeaders(ctx, controller.Election(electionType), parts)
 	if err != nil {
 		resp.ErrorCode, _ = controllerErrorCode(err)
-		b.metrics.errors.WithLabelValues("ElectLeaders", errName(resp.ErrorCode)).Inc()
 		return resp, nil
 	}
 	changed := false
@@ -85,7 +105,6 @@ func (b *Broker) handleElectLeaders(ctx context.Context, rc *reqCtx, req *protoc
 		pr := protocol.ElectLeadersResponsePartitionResult{PartitionID: tp.Partition, ErrorCode: code}
 		if code != 0 {
 			pr.ErrorMessage = &msg
-			b.metrics.errors.WithLabelValues("ElectLeaders", errName(code)).Inc()
 		}
 		n := len(resp.ReplicaElectionResults)
 		if n > 0 && string(resp.ReplicaElectionResults[n-1].Topic) == tp.Topic {

@@ -11,6 +11,27 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// AlterPartitionReassignments (key 45): versions 0-1.
+//
+// Behaviour:
+//   - Each partition's new replica list is validated as Kafka's
+//     ReplicationControlManager does (empty list, duplicate or unregistered
+//     brokers: INVALID_REPLICA_ASSIGNMENT); null replicas cancel a
+//     reassignment (NO_REASSIGNMENT_IN_PROGRESS if none). Unknown partitions
+//     are UNKNOWN_TOPIC_OR_PARTITION.
+//   - A failure of the whole request (no reachable controller) is the
+//     top-level ErrorCode; TimeoutMs bounds the wait for the controller.
+//   - The response waits until this broker's image has the change.
+//
+// Version notes:
+//   - v1: AllowReplicationFactorChange (v0 always allows it): a new
+//     replica count is otherwise INVALID_REPLICATION_FACTOR.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Only a reordering of the same replicas completes; moving a partition
+//     to or from a broker is INVALID_REPLICA_ASSIGNMENT (Spool does not
+//     copy replicas between brokers yet).
+
 func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, rc *reqCtx, req *protocol.AlterPartitionReassignmentsRequest) (*protocol.AlterPartitionReassignmentsResponse, error) {
 	resp := &protocol.AlterPartitionReassignmentsResponse{
 		AllowReplicationFactorChange: req.AllowReplicationFactorChange,
@@ -54,7 +75,6 @@ func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, rc *reqC
 	if err != nil {
 		code, msg := controllerErrorCode(err)
 		resp.ErrorCode, resp.ErrorMessage = code, &msg
-		b.metrics.errors.WithLabelValues("AlterPartitionReassignments", errName(code)).Inc()
 		return resp, nil
 	}
 	i := 0
@@ -65,7 +85,6 @@ func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, rc *reqC
 			if errs[i] != nil {
 				code, msg := controllerErrorCode(errs[i])
 				pr.ErrorCode, pr.ErrorMessage = code, &msg
-				b.metrics.errors.WithLabelValues("AlterPartitionReassignments", errName(code)).Inc()
 			}
 			i++
 			tr.Partitions = append(tr.Partitions, pr)

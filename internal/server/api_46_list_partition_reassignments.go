@@ -8,6 +8,13 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// ListPartitionReassignments (key 46): version 0.
+//
+// Behaviour:
+//   - Lists the partitions with adding or removing replicas, of every topic
+//     for a null topic list; unknown topics and partitions are skipped, as
+//     Kafka skips them.
+
 func (b *Broker) handleListPartitionReassignments(ctx context.Context, rc *reqCtx, req *protocol.ListPartitionReassignmentsRequest) (*protocol.ListPartitionReassignmentsResponse, error) {
 	resp := &protocol.ListPartitionReassignmentsResponse{Topics: []protocol.ListPartitionReassignmentsResponseOngoingTopicReassignment{}}
 	if !b.authorizeCluster(rc, acl.OpDescribe) { // authz.go

@@ -9,16 +9,24 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-func (g *groupGlue) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *protocol.OffsetDeleteRequest) (*protocol.OffsetDeleteResponse, error) {
+// OffsetDelete (key 47): version 0.
+//
+// Behaviour:
+//   - Deletes a group's committed offsets for the given partitions by
+//     writing tombstones. A topic the group's members are subscribed to gets
+//     GROUP_SUBSCRIBED_TO_TOPIC; a classic group with members that is not a
+//     consumer-protocol group, NON_EMPTY_GROUP; an unknown group,
+//     GROUP_ID_NOT_FOUND.
+
+func (gh *groupHandlers) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *protocol.OffsetDeleteRequest) (*protocol.OffsetDeleteResponse, error) {
 	// DELETE on the group, READ on each topic (authz.go).
-	if !g.b.authorize(rc, acl.OpDelete, acl.ResourceGroup, string(req.GroupID)) {
-		g.countGroupError("OffsetDelete", errcode.GroupAuthorizationFailed)
+	if !gh.b.authorize(rc, acl.OpDelete, acl.ResourceGroup, string(req.GroupID)) {
 		return &protocol.OffsetDeleteResponse{ErrorCode: errcode.GroupAuthorizationFailed}, nil
 	}
 	var topics []group.TopicPartitions
 	slot := make([]int, len(req.Topics)) // index into topics, -1: denied
 	for i, t := range req.Topics {
-		if !g.b.authorize(rc, acl.OpRead, acl.ResourceTopic, string(t.Name)) {
+		if !gh.b.authorize(rc, acl.OpRead, acl.ResourceTopic, string(t.Name)) {
 			slot[i] = -1
 			continue
 		}
@@ -29,9 +37,8 @@ func (g *groupGlue) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *pro
 		}
 		topics = append(topics, tp)
 	}
-	code, codes := g.coord.DeleteOffsets(ctx, string(req.GroupID), topics)
+	code, codes := gh.coord.DeleteOffsets(ctx, string(req.GroupID), topics)
 	resp := &protocol.OffsetDeleteResponse{ErrorCode: code}
-	g.countGroupError("OffsetDelete", code)
 	if code != 0 {
 		return resp, nil
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+
 	"slices"
 
 	"github.com/spool-broker/spool/auth/acl"
@@ -10,19 +11,34 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-func (g *groupGlue) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupDescribeRequest) (*protocol.ConsumerGroupDescribeResponse, error) {
-	img := g.b.image.Load()
+// ConsumerGroupDescribe (key 69): versions 0-1.
+//
+// Behaviour:
+//   - Describes KIP-848 consumer groups: state, group and assignment epochs,
+//     assignor, and each member's subscription and current and target
+//     assignments (partitions of deleted topics left out). Groups that are
+//     classic or unknown get GROUP_ID_NOT_FOUND with a message.
+//   - Authorization (authz.go): DESCRIBE on each group, else
+//     GROUP_AUTHORIZATION_FAILED; authorized operations, when asked for,
+//     come from the authorizer.
+//   - Served only when group.coordinator.rebalance.protocols includes
+//     "consumer".
+//
+// Version notes:
+//   - v1: MemberType (KIP-1099); always consumer (1) here.
+
+func (gh *groupHandlers) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupDescribeRequest) (*protocol.ConsumerGroupDescribeResponse, error) {
+	img := gh.b.image.Load()
 	resp := &protocol.ConsumerGroupDescribeResponse{}
 	for _, id := range req.GroupIDs {
-		if !g.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(id)) { // authz.go
-			g.countGroupError("ConsumerGroupDescribe", errcode.GroupAuthorizationFailed)
+		if !gh.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(id)) { // authz.go
 			msg := errcode.Message(errcode.GroupAuthorizationFailed)
 			resp.Groups = append(resp.Groups, protocol.ConsumerGroupDescribeResponseDescribedGroup{GroupID: id,
 				ErrorCode: errcode.GroupAuthorizationFailed, ErrorMessage: &msg, AuthorizedOperations: notRequestedOps,
 				Members: []protocol.ConsumerGroupDescribeResponseMember{}})
 			continue
 		}
-		d := g.coord.DescribeConsumerGroup(ctx, string(id))
+		d := gh.coord.DescribeConsumerGroup(ctx, string(id))
 		dg := protocol.ConsumerGroupDescribeResponseDescribedGroup{
 			GroupID: id, ErrorCode: d.ErrorCode, GroupState: d.State, GroupEpoch: d.Epoch, AssignmentEpoch: d.AssignmentEpoch,
 			AssignorName: d.AssignorName, AuthorizedOperations: notRequestedOps, Members: []protocol.ConsumerGroupDescribeResponseMember{},
@@ -32,7 +48,7 @@ func (g *groupGlue) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx,
 			dg.ErrorMessage = &msg
 		}
 		if req.IncludeAuthorizedOperations && d.ErrorCode == 0 {
-			dg.AuthorizedOperations = g.b.authorizedOperations(rc, acl.ResourceGroup, string(id))
+			dg.AuthorizedOperations = gh.b.authorizedOperations(rc, acl.ResourceGroup, string(id))
 		}
 		for _, m := range d.Members {
 			dm := protocol.ConsumerGroupDescribeResponseMember{
@@ -48,7 +64,6 @@ func (g *groupGlue) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx,
 			}
 			dg.Members = append(dg.Members, dm)
 		}
-		g.countGroupError("ConsumerGroupDescribe", dg.ErrorCode)
 		resp.Groups = append(resp.Groups, dg)
 	}
 	return resp, nil

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
-	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
@@ -20,11 +19,11 @@ import (
 // broker follows every new image (reconcile) to create and delete the
 // partition logs it hosts.
 type Broker struct {
-	nodeID int32
-	cfg    *config.Broker
-	log    *zap.Logger
-	ctrl   controller.Client
-	logs   *storage.Manager
+	nodeID     int32
+	cfg        *config.Broker
+	log        *zap.Logger
+	ctrl       controller.Client
+	logManager *storage.Manager
 
 	handlers map[int16]apiHandler
 	metrics  *serverMetrics
@@ -39,11 +38,12 @@ type Broker struct {
 	replicas *replication.Manager
 
 	fetchSessions *fetchSessionCache
-	// txn is the transaction coordinator's glue (txn.go).
-	txn *txnGlue
-	// groupCoord is the group coordinator (groups.go); the transaction
-	// glue hands it transactional offsets and their markers.
-	groupCoord *group.Coordinator
+	// groupHandlers serve the group APIs over the group coordinator
+	// (groupHandlers.coord, groups.go); txnHandlers the producer and
+	// transaction APIs over the transaction coordinator (txn.go), and hand
+	// transactional offsets and their markers to the group coordinator.
+	groupHandlers *groupHandlers
+	txnHandlers   *txnHandlers
 	// authz is the ACL authorizer (authz.go); nil: authorizer.class.name is
 	// unset and everything is allowed. Set by Listen before any request.
 	authz *acl.Authorizer

@@ -50,6 +50,12 @@ type conn struct {
 	softwareName    string
 	softwareVersion string
 
+	// errAPI names the API whose response countErrors is walking, for
+	// countError, which is bound once so that counting allocates nothing.
+	// Both belong to the handler goroutine.
+	errAPI     string
+	countError func(code int16)
+
 	// Authentication (conn_auth.go). sec is the listener's setup; sess,
 	// principal and host belong to the handler goroutine (the reader reads
 	// sess only while the handler is idle).

@@ -10,8 +10,9 @@
 //	Broker        metadata image, handler table; hosted partitions are a
 //	              replication.Manager's (leadership, ISR, high watermark)
 //	api_NN_*.go   one file per API key: NN is the key (00 Produce, 01 Fetch, ...)
-//	groups.go     group coordinator glue (__consumer_offsets)
-//	txn*.go       transaction coordinator and producer-id glue (__transaction_state)
+//	groups.go     groupHandlers: the group coordinator on __consumer_offsets
+//	txn*.go       txnHandlers: the transaction coordinator on __transaction_state,
+//	              producer ids, transaction verification
 //
 // # Requests
 //
@@ -48,9 +49,12 @@
 // Fetch uses sendfile only on plain TCP connections; TLS connections get the
 // pooled-read path.
 //
-// Handlers turn Go errors into Kafka error codes; a handler returns an error
-// only when the connection must close. A panicking handler closes its own
-// connection and is logged; other clients are unaffected.
+// Handlers turn Go errors into Kafka error codes (the mappings are in
+// errors.go); a handler returns an error only when the connection must
+// close. Error codes are counted in request_errors_total once, at dispatch,
+// from the response each request gets (protocol.Response.ErrorCodes). A
+// panicking handler closes its own connection and is logged; other clients
+// are unaffected.
 //
 // # Metadata
 //

@@ -131,7 +131,10 @@ func TestLongPollWakesOnProduce(t *testing.T) {
 			resp, err := req.RequestWith(ctx, cl)
 			done <- result{time.Now(), resp, err}
 		}()
-		time.Sleep(300 * time.Millisecond) // let the fetch park
+		require.Eventually(t, func() bool { // the fetch is parked, watching the partition
+			consumers, _ := n.broker.partition("poll", 0).FetchWatchers()
+			return consumers == 1
+		}, 10*time.Second, 5*time.Millisecond)
 		select {
 		case r := <-done:
 			t.Fatalf("fetch returned before any produce: %+v %v", r.resp, r.err)

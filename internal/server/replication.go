@@ -7,33 +7,9 @@ import (
 	"slices"
 
 	"github.com/spool-broker/spool/controller"
-	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
-
-// replicationErrorCode is the Kafka code of an error from an append or read
-// through package replication; storage's errors fall through to
-// storageErrorCode.
-func replicationErrorCode(err error) int16 {
-	switch {
-	case errors.Is(err, replication.ErrNotLeader):
-		return errcode.NotLeaderOrFollower
-	case errors.Is(err, replication.ErrFencedLeaderEpoch):
-		return errcode.FencedLeaderEpoch
-	case errors.Is(err, replication.ErrUnknownLeaderEpoch):
-		return errcode.UnknownLeaderEpoch
-	case errors.Is(err, replication.ErrNotEnoughReplicas):
-		return errcode.NotEnoughReplicas
-	case errors.Is(err, replication.ErrNotEnoughReplicasAfterAppend):
-		return errcode.NotEnoughReplicasAfterAppend
-	case errors.Is(err, replication.ErrTimedOut):
-		return errcode.RequestTimedOut
-	case errors.Is(err, replication.ErrUnknownTopicOrPartition):
-		return errcode.UnknownTopicOrPartition
-	}
-	return storageErrorCode(err)
-}
 
 // brokerLookup answers replication's questions about other brokers from
 // the reconciled metadata image.

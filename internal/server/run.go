@@ -90,7 +90,7 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 		cfg:           cfg,
 		log:           log,
 		ctrl:          ctrl,
-		logs:          logs,
+		logManager:    logs,
 		fetchSessions: newFetchSessionCache(1000),
 	}
 	// Until Start applies the first caught-up image: offset 0, so that

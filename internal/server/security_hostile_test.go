@@ -228,3 +228,30 @@ func readOne(c net.Conn) []byte {
 	}
 	return b
 }
+
+// TestSaslHandshakeV0RawTokens: after SaslHandshake v0 (old clients such
+// as sarama's default) the SASL tokens are bare frames, answered with bare
+// frames; the connection then serves requests, and a wrong password closes
+// it without an answer.
+func TestSaslHandshakeV0RawTokens(t *testing.T) {
+	p := makePKI(t)
+	n := startSecureNode(t, p)
+	login := func(t *testing.T, pass string) net.Conn {
+		c, err := net.Dial("tcp", n.saslPlain)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		resp, err := rawCall(t, c, 1, protocol.KeySaslHandshake, 0, &protocol.SaslHandshakeRequest{Mechanism: "PLAIN"})
+		require.NoError(t, err)
+		require.Zero(t, resp.(*protocol.SaslHandshakeResponse).ErrorCode)
+		_, err = c.Write(frame([]byte("\x00alice\x00" + pass)))
+		require.NoError(t, err)
+		return c
+	}
+	c := login(t, "alice-secret")
+	require.Empty(t, readResponse(t, c), "PLAIN's final token is empty")
+	resp, err := rawCall(t, c, 2, protocol.KeyMetadata, 1, &protocol.MetadataRequest{})
+	require.NoError(t, err)
+	require.NotEmpty(t, resp.(*protocol.MetadataResponse).Brokers)
+
+	expectClosed(t, login(t, "wrong"))
+}

@@ -270,3 +270,23 @@ func TestOAuthBearerUnsecured(t *testing.T) {
 	require.ErrorContains(t, metadataOnce(t, kgo.SeedBrokers(n.saslPlain), kgo.SASL(oauth.Auth{Token: expired}.AsMechanism())),
 		"unexpected data in oauth response")
 }
+
+// TestFetchOverTLSCopies: the writer sends records with sendfile only on a
+// plain TCP socket; a TLS connection gets the pooled-read path (records
+// must be encrypted), which the SSL and SASL_SSL consumers above use.
+func TestFetchOverTLSCopies(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			defer c.Close()
+			_, _ = c.Read(make([]byte, 1))
+		}
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer raw.Close()
+	require.NotNil(t, sendfileConn(raw), "plain TCP: sendfile")
+	require.Nil(t, sendfileConn(cryptotls.Client(raw, &cryptotls.Config{InsecureSkipVerify: true})), "TLS: copy")
+}

@@ -39,6 +39,10 @@ import (
 //   - The body is read off the connection by the handler and each partition
 //     is appended as soon as its records are in (conn_body.go); a malformed
 //     body closes the connection.
+//   - Authorization (authz.go): WRITE on each topic
+//     (TOPIC_AUTHORIZATION_FAILED) and on the transactional id
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition), the
+//     streamed body included.
 //
 // Version notes:
 //   - v0-v2: message format v0/v1 only; v2 adds LogAppendTimeMs.

@@ -33,6 +33,8 @@ import (
 //   - Records are never copied into the response: the segment regions are
 //     pinned and sent with sendfile(2) (response.go). Records is never null,
 //     which librdkafka relies on.
+//   - Authorization (authz.go): READ on each topic; a follower fetch needs
+//     CLUSTER_ACTION on the cluster (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v4: IsolationLevel, LastStableOffset and AbortedTransactions. v5:

@@ -24,6 +24,8 @@ import (
 //   - Any other negative timestamp is INVALID_REQUEST.
 //   - LeaderEpoch is the current epoch for latest, else the epoch the
 //     answered offset was written in.
+//   - Authorization (authz.go): DESCRIBE on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v0: OldStyleOffsets (MaxNumOffsets). v1: one offset with its

@@ -25,6 +25,9 @@ import (
 //   - Topics the metadata lacks get UNKNOWN_TOPIC_OR_PARTITION (by name) or
 //     UNKNOWN_TOPIC_ID (v10); metadata longer than offset.metadata.max.bytes,
 //     OFFSET_METADATA_TOO_LARGE.
+//   - Authorization (authz.go): READ on the group (GROUP_AUTHORIZATION_FAILED
+//     for every partition), then READ on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: generation and member id. v2-v4: RetentionTimeMs (else

@@ -20,6 +20,10 @@ import (
 //     pending a marker answers UNSTABLE_OFFSET_COMMIT.
 //   - In a KIP-848 consumer group, a request naming a member (v9+) is
 //     checked against it (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH).
+//   - Authorization (authz.go): DESCRIBE on the group
+//     (GROUP_AUTHORIZATION_FAILED); topics the principal may not DESCRIBE are
+//     left out of "all topics" and answered TOPIC_AUTHORIZATION_FAILED when
+//     named.
 //
 // Version notes:
 //   - v0-v1: no top-level error; each partition carries the group's. v2: a

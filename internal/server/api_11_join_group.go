@@ -23,6 +23,8 @@ import (
 //     INCONSISTENT_GROUP_PROTOCOL.
 //   - An empty KIP-848 consumer group turns classic on the first join,
 //     keeping its offsets.
+//   - Authorization (authz.go): READ on the group
+//     (GROUP_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: RebalanceTimeoutMs (v0 uses the session timeout). v4: a new member

@@ -16,6 +16,8 @@ import (
 //     unknown members get UNKNOWN_MEMBER_ID, a wrong generation
 //     ILLEGAL_GENERATION, and a static member replaced by another instance
 //     FENCED_INSTANCE_ID.
+//   - Authorization (authz.go): READ on the group
+//     (GROUP_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v3: GroupInstanceID (KIP-345). v4: flexible.

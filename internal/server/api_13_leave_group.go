@@ -14,6 +14,8 @@ import (
 //   - Removes members from a classic group and rebalances the rest. A static
 //     member is identified by its instance id and must match its member id
 //     (FENCED_INSTANCE_ID); each member of a batch gets its own code.
+//   - Authorization (authz.go): READ on the group
+//     (GROUP_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v0-v2: one MemberID. v3: a batch of members with GroupInstanceID and

@@ -17,6 +17,8 @@ import (
 //     UNKNOWN_MEMBER_ID; a rebalance started meanwhile,
 //     REBALANCE_IN_PROGRESS.
 //   - Assignment is an empty byte string, never null, when there is none.
+//   - Authorization (authz.go): READ on the group
+//     (GROUP_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v3: GroupInstanceID. v4: flexible. v5: ProtocolType and ProtocolName

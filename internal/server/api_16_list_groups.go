@@ -14,6 +14,8 @@ import (
 //     (clients ask every broker), classic and consumer, sorted by id; the
 //     code is COORDINATOR_LOAD_IN_PROGRESS while a partition still loads.
 //   - Filters match case-insensitively; empty filters match everything.
+//   - Authorization (authz.go): DESCRIBE on the cluster lists every group;
+//     otherwise only the groups the principal may DESCRIBE.
 //
 // Version notes:
 //   - v3: flexible. v4: StatesFilter and GroupState (KIP-518). v5:

@@ -7,13 +7,23 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
-// handleSaslHandshake chooses the SASL mechanism of the connection's
-// exchange (conn_auth.go decided the request may be served). Version 0
-// makes the following tokens bare frames, version 1 wraps them in
-// SaslAuthenticate. An unknown mechanism is UNSUPPORTED_SASL_MECHANISM and
-// closes the connection; on a connection that is not SASL, or is
-// authenticated and cannot re-authenticate, the answer is
-// ILLEGAL_SASL_STATE, as Kafka's.
+// SaslHandshake (key 17): versions 0-1.
+//
+// Behaviour:
+//   - Chooses the mechanism of the connection's SASL exchange and lists the
+//     listener's enabled mechanisms (conn_auth.go decided the request may be
+//     served: only before authentication, or to re-authenticate, KIP-368).
+//   - A mechanism the listener does not enable is UNSUPPORTED_SASL_MECHANISM
+//     and the connection closes after the answer; a second handshake during
+//     an exchange is ILLEGAL_SASL_STATE and closes.
+//   - On a PLAINTEXT or SSL listener, and on an authenticated connection
+//     whose client cannot re-authenticate, the answer is ILLEGAL_SASL_STATE
+//     with no mechanisms, as Kafka's KafkaApis.
+//
+// Version notes:
+//   - v0: the tokens that follow are bare frames, not SaslAuthenticate
+//     requests, answered with bare frames. v1: tokens in SaslAuthenticate.
+
 func (b *Broker) handleSaslHandshake(ctx context.Context, rc *reqCtx, req *protocol.SaslHandshakeRequest) (*protocol.SaslHandshakeResponse, error) {
 	c := rc.c
 	switch rc.auth.Action {

@@ -25,6 +25,10 @@ import (
 //     (REQUEST_TIMED_OUT).
 //   - v5+: each created topic's resolved configs come back, sensitive
 //     values as null.
+//   - Authorization (authz.go): CREATE on the cluster or on the topic
+//     (TOPIC_AUTHORIZATION_FAILED "Authorization failed."); the configs in the
+//     answer need DESCRIBE_CONFIGS on the topic (else TopicConfigErrorCode
+//     TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: ValidateOnly, ErrorMessage. v4: NumPartitions and

@@ -20,6 +20,8 @@ import (
 //     UNKNOWN_TOPIC_ID.
 //   - The controller deletes them; the response waits until this broker's
 //     image no longer has them and names each deleted topic by name and ID.
+//   - Authorization (authz.go): DELETE on each topic, and DESCRIBE for a topic
+//     named by ID (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v3: TOPIC_DELETION_DISABLED. v4: flexible. v5: ErrorMessage,

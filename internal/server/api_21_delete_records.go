@@ -15,6 +15,8 @@ import (
 //     (-1: the high watermark); an offset below 0 or above the high
 //     watermark is OFFSET_OUT_OF_RANGE. LowWatermark is the new log start
 //     offset. Segments wholly below it are deleted.
+//   - Authorization (authz.go): DELETE on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v2: flexible.

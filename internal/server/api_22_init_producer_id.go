@@ -18,6 +18,10 @@ import (
 //     markers are not written yet gives CONCURRENT_TRANSACTIONS. A
 //     TransactionTimeoutMs not in (0, transaction.max.timeout.ms] is
 //     INVALID_TRANSACTION_TIMEOUT.
+//   - Authorization (authz.go): WRITE on the transactional id
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an idempotent producer needs
+//     IDEMPOTENT_WRITE on the cluster or WRITE on some topic
+//     (CLUSTER_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v2: flexible. v3: ProducerID and ProducerEpoch, so a producer can

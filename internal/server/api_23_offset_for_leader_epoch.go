@@ -17,6 +17,8 @@ import (
 //     follower or consumer knows where to truncate (KIP-101, KIP-320).
 //   - CurrentLeaderEpoch (v2+) is checked: FENCED_LEADER_EPOCH when older
 //     than the leader's, UNKNOWN_LEADER_EPOCH when newer.
+//   - Authorization (authz.go): CLUSTER_ACTION on the cluster, else DESCRIBE
+//     on each topic (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: LeaderEpoch in the response. v2: CurrentLeaderEpoch. v3:

@@ -18,6 +18,9 @@ import (
 //   - v4+ come from brokers, batching transactions: VerifyOnly asks whether
 //     each partition is already in the transaction (KIP-890 part 1); at v5
 //     a non-verify add is a transaction.version 2 implicit add.
+//   - Authorization (authz.go): v0-3: WRITE on the transactional id and on
+//     every topic (the refused ones TOPIC_AUTHORIZATION_FAILED, the rest
+//     OPERATION_NOT_ATTEMPTED); v4+ (brokers): CLUSTER_ACTION on the cluster.
 //
 // Version notes:
 //   - v2: PRODUCER_FENCED (older versions get INVALID_PRODUCER_EPOCH). v3:

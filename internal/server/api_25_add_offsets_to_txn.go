@@ -15,6 +15,8 @@ import (
 //     transaction, so that TxnOffsetCommit may write to it; creates
 //     __consumer_offsets if needed. The answer is the transaction
 //     coordinator's code, as for AddPartitionsToTxn.
+//   - Authorization (authz.go): WRITE on the transactional id, READ on the
+//     group.
 //
 // Version notes:
 //   - v2: PRODUCER_FENCED (older versions get INVALID_PRODUCER_EPOCH). v3:

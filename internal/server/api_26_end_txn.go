@@ -18,6 +18,8 @@ import (
 //   - v5 (transaction.version 2, KIP-890 part 2) bumps the epoch on every
 //     end and returns the producer id and epoch to continue with; an abort
 //     is accepted with no transaction open.
+//   - Authorization (authz.go): WRITE on the transactional id
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v2: PRODUCER_FENCED (older versions get INVALID_PRODUCER_EPOCH). v3:

@@ -22,6 +22,9 @@ import (
 //     (PRODUCER_FENCED).
 //   - v3+: the member and generation are checked as for OffsetCommit; a
 //     classic group takes the commit while its members sync.
+//   - Authorization (authz.go): WRITE on the transactional id, READ on the
+//     group (every partition refused), READ on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v2: CommittedLeaderEpoch; PRODUCER_FENCED (older versions get

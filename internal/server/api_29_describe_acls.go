@@ -9,8 +9,20 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// handleDescribeAcls lists the ACLs a filter matches, grouped by resource
-// pattern (DescribeAclsResponse.aclsResources), from the broker's image.
+// DescribeAcls (key 29): versions 0-3.
+//
+// Behaviour:
+//   - Lists the ACLs a filter matches (resource type and name, pattern type
+//     LITERAL, PREFIXED, ANY or MATCH, principal, host, operation,
+//     permission), grouped by resource pattern, from the broker's image.
+//   - Needs DESCRIBE on the cluster, else CLUSTER_AUTHORIZATION_FAILED;
+//     without an authorizer, SECURITY_DISABLED.
+//
+// Version notes:
+//   - v0: LITERAL patterns only (ANY becomes LITERAL). An UNKNOWN (0) enum or
+//     another pattern type in v0 closes the connection, as Kafka's request
+//     parsing refuses it. v1: pattern types. v2: flexible.
+
 func (b *Broker) handleDescribeAcls(ctx context.Context, rc *reqCtx, req *protocol.DescribeAclsRequest) (*protocol.DescribeAclsResponse, error) {
 	if rc.v == 0 {
 		switch acl.PatternTypeFromCode(req.PatternTypeFilter) {

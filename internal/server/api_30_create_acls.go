@@ -10,16 +10,28 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// The ACL APIs (CreateAcls 30, DescribeAcls 29, DeleteAcls 31) follow
-// Kafka's AclApis: each needs ALTER (create, delete) or DESCRIBE (describe)
-// on the cluster, answered with CLUSTER_AUTHORIZATION_FAILED in every result;
-// without an authorizer they answer SECURITY_DISABLED. ACLs are written to
-// the metadata log by the controller (controller.CreateACLs, DeleteACLs) and
-// read from the broker's image. A request Kafka cannot even parse (an
-// UNKNOWN (0) enum, a pattern type other than LITERAL in version 0) closes
-// the connection, as Kafka's request parsing does.
+// CreateAcls (key 30): versions 0-3.
+//
+// Behaviour:
+//   - Adds ACLs to the metadata log, each with a fresh ID, as Kafka's
+//     AclControlManager: each creation is validated on its own
+//     (INVALID_REQUEST with Kafka's messages); one that exists already, or
+//     repeats an earlier one of the request, succeeds without a new record.
+//     The change applies to every open connection at its next request.
+//   - Needs ALTER on the cluster, else CLUSTER_AUTHORIZATION_FAILED for every
+//     creation; without an authorizer, SECURITY_DISABLED "No Authorizer is
+//     configured.".
+//
+// Version notes:
+//   - v0: LITERAL patterns only; another pattern type or an UNKNOWN (0) enum
+//     closes the connection, as Kafka's request parsing refuses it.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Made on the node of the active controller only (NOT_CONTROLLER
+//     elsewhere), as AlterUserScramCredentials.
 
-// errACLRequest is a request Kafka refuses while parsing it.
+// errACLRequest is a request Kafka refuses while parsing it: the
+// connection closes.
 var errACLRequest = errors.New("invalid ACL request")
 
 // clusterAuthzMessage is the message of a refused cluster operation.

@@ -9,8 +9,23 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// handleDeleteAcls removes the ACLs each filter matches and lists them per
-// filter (controller.DeleteACLs has Kafka's rules).
+// DeleteAcls (key 31): versions 0-3.
+//
+// Behaviour:
+//   - Removes the ACLs each filter matches and lists them per filter; an ACL
+//     matched by several filters is listed under each and removed once; an
+//     invalid filter fails alone. At most 10000 removals per request.
+//   - Needs ALTER on the cluster, else CLUSTER_AUTHORIZATION_FAILED for every
+//     filter; without an authorizer, SECURITY_DISABLED.
+//
+// Version notes:
+//   - v0: LITERAL (or ANY, read as LITERAL) patterns only; an UNKNOWN (0)
+//     enum closes the connection.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Made on the node of the active controller only (NOT_CONTROLLER
+//     elsewhere).
+
 func (b *Broker) handleDeleteAcls(ctx context.Context, rc *reqCtx, req *protocol.DeleteAclsRequest) (*protocol.DeleteAclsResponse, error) {
 	for i := range req.Filters {
 		f := &req.Filters[i]

@@ -25,6 +25,9 @@ import (
 //     entity and lists only what is set on it. Another broker's id is
 //     INVALID_REQUEST.
 //   - ConfigurationKeys restricts the answer; sensitive values are null.
+//   - Authorization (authz.go): DESCRIBE_CONFIGS on the cluster (brokers), the
+//     topic or the group; refusals (CLUSTER/TOPIC/GROUP_AUTHORIZATION_FAILED)
+//     come after the other resources.
 //
 // Version notes:
 //   - v1: IncludeSynonyms, ConfigSource (v0 has IsDefault). v3:

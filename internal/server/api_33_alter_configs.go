@@ -18,6 +18,9 @@ import (
 //     the controller with Kafka's errors; ValidateOnly checks only. A null
 //     value is INVALID_REQUEST, and so is any other resource type.
 //   - The response waits until this broker's image has the change.
+//   - Authorization (authz.go): ALTER_CONFIGS on the cluster (brokers), the
+//     topic or the group; refusals come after the other resources, without a
+//     message.
 //
 // Version notes:
 //   - v2: flexible.

@@ -20,6 +20,8 @@ import (
 //   - Lists each of log.dirs with the partitions this broker holds in it
 //     (all of them for a null topic list) and their size on disk, and the
 //     directory's total and usable bytes from statfs(2) (-1 if unknown).
+//   - Authorization (authz.go): DESCRIBE on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v2: flexible. v3: a top-level ErrorCode. v4: TotalBytes and

@@ -9,13 +9,26 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// handleSaslAuthenticate feeds one client token to the connection's SASL
-// exchange. When the exchange completes, the connection's principal is the
-// authenticated user for every later request. Wrong credentials are
-// SASL_AUTHENTICATION_FAILED, answered after
-// connection.failed.authentication.delay.ms, and the connection closes; the
-// message never says whether the user exists. AuthBytes are never logged
-// (protocol redacts them).
+// SaslAuthenticate (key 36): versions 0-2.
+//
+// Behaviour:
+//   - Feeds one client token to the connection's SASL exchange (PLAIN,
+//     SCRAM-SHA-256/512, OAUTHBEARER, auth/sasl) and answers the server's
+//     token. When the exchange completes, every later request carries the
+//     authenticated principal User:<name>.
+//   - Wrong credentials are SASL_AUTHENTICATION_FAILED with Kafka's message
+//     (which never tells whether the user exists), answered after
+//     connection.failed.authentication.delay.ms; then the connection closes.
+//   - After authentication it is ILLEGAL_SASL_STATE ("SaslAuthenticate
+//     request received after successful authentication"), as on listeners
+//     without SASL.
+//   - AuthBytes are never logged (protocol redacts them).
+//
+// Version notes:
+//   - v1: SessionLifetimeMs (KIP-368): connections.max.reauth.ms, or less
+//     when the credential expires sooner; the client re-authenticates before
+//     it ends, or the connection closes at its next request. v2: flexible.
+
 func (b *Broker) handleSaslAuthenticate(ctx context.Context, rc *reqCtx, req *protocol.SaslAuthenticateRequest) (*protocol.SaslAuthenticateResponse, error) {
 	c := rc.c
 	switch rc.auth.Action {

@@ -17,6 +17,8 @@ import (
 //     is INVALID_PARTITIONS with Kafka's messages, a topic given twice
 //     INVALID_REQUEST. ValidateOnly checks only.
 //   - The response waits until this broker's image has the new partitions.
+//   - Authorization (authz.go): ALTER on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v2: flexible. v3: may answer THROTTLING_QUOTA_EXCEEDED (KIP-599).

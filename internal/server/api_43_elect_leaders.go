@@ -28,6 +28,9 @@ import (
 //   - A failure of the whole request (no reachable controller) is the
 //     top-level ErrorCode; TimeoutMs bounds the wait for the controller.
 //   - The response waits until this broker's image has the new leaders.
+//   - Authorization (authz.go): ALTER on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED for the request and every partition
+//     named).
 //
 // Version notes:
 //   - v1: ElectionType (v0 is always preferred, KIP-460) and a top-level

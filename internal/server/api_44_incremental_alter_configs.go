@@ -20,6 +20,8 @@ import (
 //     errors; APPEND and SUBTRACT only on LIST configs (INVALID_CONFIG).
 //     ValidateOnly checks only. The response waits until this broker's
 //     image has the change.
+//   - Authorization (authz.go): ALTER_CONFIGS on the cluster (brokers), the
+//     topic or the group; refusals come after the other resources.
 //
 // Version notes:
 //   - v1: flexible.

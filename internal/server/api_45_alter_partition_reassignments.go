@@ -22,6 +22,8 @@ import (
 //   - A failure of the whole request (no reachable controller) is the
 //     top-level ErrorCode; TimeoutMs bounds the wait for the controller.
 //   - The response waits until this broker's image has the change.
+//   - Authorization (authz.go): ALTER on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED for the request and every partition).
 //
 // Version notes:
 //   - v1: AllowReplicationFactorChange (v0 always allows it): a new

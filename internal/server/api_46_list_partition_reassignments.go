@@ -14,6 +14,8 @@ import (
 //   - Lists the partitions with adding or removing replicas, of every topic
 //     for a null topic list; unknown topics and partitions are skipped, as
 //     Kafka skips them.
+//   - Authorization (authz.go): DESCRIBE on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED).
 
 func (b *Broker) handleListPartitionReassignments(ctx context.Context, rc *reqCtx, req *protocol.ListPartitionReassignmentsRequest) (*protocol.ListPartitionReassignmentsResponse, error) {
 	resp := &protocol.ListPartitionReassignmentsResponse{Topics: []protocol.ListPartitionReassignmentsResponseOngoingTopicReassignment{}}

@@ -17,6 +17,9 @@ import (
 //     GROUP_SUBSCRIBED_TO_TOPIC; a classic group with members that is not a
 //     consumer-protocol group, NON_EMPTY_GROUP; an unknown group,
 //     GROUP_ID_NOT_FOUND.
+//   - Authorization (authz.go): DELETE on the group
+//     (GROUP_AUTHORIZATION_FAILED), READ on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 
 func (gh *groupHandlers) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *protocol.OffsetDeleteRequest) (*protocol.OffsetDeleteResponse, error) {
 	// DELETE on the group, READ on each topic (authz.go).

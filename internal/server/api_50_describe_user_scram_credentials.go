@@ -8,11 +8,16 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// handleDescribeUserScramCredentials lists users' SCRAM mechanisms and
-// iteration counts (never salts or keys) from the metadata image, as
-// Kafka's ScramImage.describe: no users named lists every user; a user
-// named twice is DUPLICATE_RESOURCE, one without credentials
-// RESOURCE_NOT_FOUND. It needs DESCRIBE on the cluster.
+// DescribeUserScramCredentials (key 50): version 0.
+//
+// Behaviour:
+//   - Lists users' SCRAM mechanisms and iteration counts (never salts or
+//     keys) from the metadata image, as Kafka's ScramImage.describe: no users
+//     named lists every user; a user named twice is DUPLICATE_RESOURCE, one
+//     without credentials RESOURCE_NOT_FOUND.
+//   - Needs DESCRIBE on the cluster, else CLUSTER_AUTHORIZATION_FAILED at the
+//     top and for every user named.
+
 func (b *Broker) handleDescribeUserScramCredentials(ctx context.Context, rc *reqCtx, req *protocol.DescribeUserScramCredentialsRequest) (*protocol.DescribeUserScramCredentialsResponse, error) {
 	resp := &protocol.DescribeUserScramCredentialsResponse{}
 	if !b.authorizeCluster(rc, acl.OpDescribe) {

@@ -10,13 +10,26 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// handleAlterUserScramCredentials creates, replaces and deletes SCRAM
-// credentials in the metadata log (kafka-configs.sh --alter --entity-type
-// users --add-config 'SCRAM-SHA-512=[iterations=8192,password=...]'). The
-// client sends salted passwords; the controller stores only the derived
-// keys (controller.AlterUserScramCredentials has Kafka's rules). It needs
-// ALTER on the cluster; a refusal answers every user named, sorted, as
-// Kafka's error response.
+// AlterUserScramCredentials (key 51): version 0.
+//
+// Behaviour:
+//   - Creates, replaces and deletes SCRAM credentials in the metadata log
+//     (kafka-configs.sh --alter --entity-type users --add-config
+//     'SCRAM-SHA-512=[iterations=8192,password=...]'). The client sends
+//     salted passwords; only the derived keys are stored.
+//   - Kafka's ScramControlManager rules: a user named twice in the request
+//     is DUPLICATE_RESOURCE, deleting a missing credential
+//     RESOURCE_NOT_FOUND, iterations outside 4096..16384 or an empty name
+//     UNACCEPTABLE_CREDENTIAL, an unknown mechanism UNSUPPORTED_SASL_MECHANISM;
+//     the valid changes are written in one batch.
+//   - Needs ALTER on the cluster, else CLUSTER_AUTHORIZATION_FAILED for every
+//     user named, sorted.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Made on the node of the active controller only: a broker elsewhere
+//     answers NOT_CONTROLLER rather than forwarding (connections between
+//     nodes are not authenticated yet).
+
 func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, rc *reqCtx, req *protocol.AlterUserScramCredentialsRequest) (*protocol.AlterUserScramCredentialsResponse, error) {
 	if !b.authorizeCluster(rc, acl.OpAlter) {
 		return alterScramError(req, errcode.ClusterAuthorizationFailed, errcode.Message(errcode.ClusterAuthorizationFailed)), nil

@@ -19,6 +19,8 @@ import (
 //   - A controller that does not lead answers NOT_LEADER_OR_FOLLOWER in the
 //     partition, naming the leader if it knows it; no reachable controller
 //     is the top-level error.
+//   - Authorization (authz.go): DESCRIBE on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: LastFetchTimestamp and LastCaughtUpTimestamp (KIP-836). v2:

@@ -15,6 +15,8 @@ import (
 //     first offset of an open transaction (-1 if none) (KIP-664).
 //   - Unknown partitions get UNKNOWN_TOPIC_OR_PARTITION, partitions led
 //     elsewhere NOT_LEADER_OR_FOLLOWER.
+//   - Authorization (authz.go): READ on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 
 func (th *txnHandlers) handleDescribeProducers(ctx context.Context, rc *reqCtx, req *protocol.DescribeProducersRequest) (*protocol.DescribeProducersResponse, error) {
 	resp := &protocol.DescribeProducersResponse{}

@@ -15,6 +15,8 @@ import (
 //     moves the broker out of every ISR and leadership and removes its
 //     registration; an unknown broker id is BROKER_ID_NOT_REGISTERED. A
 //     broker that is still running registers again.
+//   - Authorization (authz.go): ALTER on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED).
 
 // handleUnregisterBroker forwards UnregisterBroker (kafka-cluster
 // unregister) to the active controller, which takes the broker out of

@@ -14,6 +14,9 @@ import (
 //     state, producer id and epoch, timeout, start time and partitions
 //     (KIP-664). NOT_COORDINATOR for ids coordinated elsewhere,
 //     TRANSACTIONAL_ID_NOT_FOUND for unknown ones.
+//   - Authorization (authz.go): DESCRIBE on the transactional id
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); only partitions of topics the
+//     principal may DESCRIBE are listed.
 
 func (th *txnHandlers) handleDescribeTransactions(ctx context.Context, rc *reqCtx, req *protocol.DescribeTransactionsRequest) (*protocol.DescribeTransactionsResponse, error) {
 	resp := &protocol.DescribeTransactionsResponse{}

@@ -20,6 +20,8 @@ import (
 //     states were given, nothing matches.
 //   - The pattern is a Go (RE2) regular expression; one that does not
 //     compile is INVALID_REGULAR_EXPRESSION.
+//   - Authorization (authz.go): only transactional ids the principal may
+//     DESCRIBE are listed.
 //
 // Version notes:
 //   - v1: DurationFilter, transactions open longer than it (KIP-994). v2:

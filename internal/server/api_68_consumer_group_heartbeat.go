@@ -18,6 +18,8 @@ import (
 //     member towards it one heartbeat at a time.
 //   - Served only when group.coordinator.rebalance.protocols includes
 //     "consumer".
+//   - Authorization (authz.go): READ on the group
+//     (GROUP_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: SubscribedTopicRegex, and the member generates its own id

@@ -20,6 +20,9 @@ import (
 //     topics.
 //   - Missing topics get UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION
 //     for an illegal name).
+//   - Authorization (authz.go): topics the principal may not DESCRIBE are left
+//     out of "all topics" and answered TOPIC_AUTHORIZATION_FAILED when named,
+//     after the rest; authorized operations come from the authorizer.
 //
 // Where Spool differs from Kafka 4.3:
 //   - No eligible leader replicas (KIP-966): EligibleLeaderReplicas and

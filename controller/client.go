@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 )
 
@@ -34,6 +35,7 @@ type Client interface {
 	ElectLeaders(ctx context.Context, election Election, parts []TopicPartition) ([]TopicPartition, []error, error)
 	AlterPartitionReassignments(ctx context.Context, allowRFChange bool, reqs []Reassignment) ([]error, error)
 	AllocateProducerIDs(ctx context.Context, n int32) (int64, error)
+	AlterClientQuotas(ctx context.Context, alterations []QuotaAlteration, validateOnly bool) []QuotaAlterationResult
 
 	RegisterBroker(ctx context.Context, reg BrokerRegistration) (int64, error)
 	BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (BrokerHeartbeatReply, error)
@@ -43,6 +45,12 @@ type Client interface {
 	// DescribeQuorum is the active controller's view of the metadata
 	// quorum, as Kafka's DescribeQuorum answers it.
 	DescribeQuorum(ctx context.Context) (*protocol.DescribeQuorumResponse, error)
+
+	// Security metadata (security_ops.go): made on the active controller's
+	// node only, not forwarded (errSecurityNotForwarded).
+	AlterUserScramCredentials(ctx context.Context, deletions []ScramDeletion, upsertions []ScramUpsertion) ([]ScramAlterResult, error)
+	CreateACLs(ctx context.Context, bindings []acl.Binding) ([]ACLCreateResult, error)
+	DeleteACLs(ctx context.Context, filters []acl.BindingFilter) ([]ACLDeleteResult, error)
 }
 
 var (

@@ -8,7 +8,10 @@
 //     metadata records, with Kafka's apiKeys as type codes.
 //   - The MetadataImage: cluster ID, brokers, topics by name and ID with
 //     their partitions, topic/broker/cluster-default dynamic configs,
-//     finalized features and the next producer ID.
+//     finalized features, the next producer ID and client quotas
+//     (quotas.go: ClientQuotaRecord, AlterClientQuotas, DescribeClientQuotas;
+//     CreateTopics, CreatePartitions and DeleteTopics charge the
+//     PartitionChangeQuota their context carries).
 //   - The Controller API (the Client interface, client.go): CreateTopics,
 //     DeleteTopics, CreatePartitions, AlterConfigs/ReplaceConfigs,
 //     ElectLeaders, AlterPartitionReassignments, AllocateProducerIDs,

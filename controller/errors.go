@@ -71,6 +71,8 @@ var errorCodes = []struct {
 	{ErrEligibleLeadersNotAvailable, errcode.EligibleLeadersNotAvailable},
 	{ErrNoReassignmentInProgress, errcode.NoReassignmentInProgress},
 	{ErrRequestTimedOut, errcode.RequestTimedOut},
+	{ErrThrottlingQuotaExceeded, errcode.ThrottlingQuotaExceeded},
+	{ErrUnsupportedVersion, errcode.UnsupportedVersion},
 }
 
 // ErrorCode maps an error of this package to its Kafka code and the message

@@ -20,6 +20,9 @@ type MetadataImage struct {
 	configs        map[ConfigResource]map[string]string
 	features       map[string]int16
 	nextProducerID int64
+	clientQuotas   clientQuotaSet // quotas.go
+	// sec holds SCRAM credentials and ACLs (security.go); nil: none.
+	sec *securityState
 }
 
 // ConfigResource names a config resource: a topic, a broker, or (broker with
@@ -142,6 +145,8 @@ type builder struct {
 	index uint64
 
 	brokersCloned, topicsCloned, configsCloned, featuresCloned bool
+	quotasCloned                                               bool
+	secCloned                                                  bool
 	ownTopics                                                  map[*TopicImage]bool
 	ownConfigs                                                 map[ConfigResource]bool
 }
@@ -346,7 +351,12 @@ func (b *builder) apply(rec Record) error {
 			return fmt.Errorf("producer ids would go backwards: %d < %d", r.NextProducerID, b.img.nextProducerID)
 		}
 		b.img.nextProducerID = r.NextProducerID
+	case *ClientQuotaRecord:
+		return b.applyClientQuota(r)
 	default:
+		if ok, err := b.applySecurity(rec); ok { // security.go
+			return err
+		}
 		return fmt.Errorf("unhandled record type %d", rec.Type())
 	}
 	return nil
@@ -386,8 +396,9 @@ func (m *MetadataImage) records() []Record {
 			out = append(out, &ConfigRecord{ResourceType: res.Type, ResourceName: res.Name, Name: k, Value: &v})
 		}
 	}
+	out = append(out, m.clientQuotaRecords()...)
 	if m.nextProducerID != 0 {
 		out = append(out, &ProducerIDsRecord{BrokerID: -1, BrokerEpoch: -1, NextProducerID: m.nextProducerID})
 	}
-	return out
+	return append(out, m.securityRecords()...)
 }

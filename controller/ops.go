@@ -71,6 +71,10 @@ func (c *Controller) CreateTopics(ctx context.Context, topics []CreateTopic, val
 			res.Err = err
 			continue
 		}
+		if err := applyPartitionChangeQuota(ctx, int(res.NumPartitions)); err != nil {
+			res.Err, res.TopicID = err, TopicID{}
+			continue
+		}
 		unified[unifyTopicName(t.Name)] = t.Name
 		if validateOnly {
 			res.TopicID = TopicID{}
@@ -231,6 +235,10 @@ func (c *Controller) DeleteTopics(ctx context.Context, refs []TopicRef) []Delete
 			continue
 		}
 		seen[t.ID] = true
+		if err := applyPartitionChangeQuota(ctx, len(t.Partitions)); err != nil {
+			res.Err = err
+			continue
+		}
 		records = append(records, &RemoveTopicRecord{TopicID: t.ID})
 		deleted = append(deleted, i)
 	}
@@ -264,6 +272,12 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, newTota
 		return fmt.Errorf("%w: Topic already has %d partitions.", ErrInvalidPartitions, cur)
 	}
 	add := newTotal - cur
+	// Charged once the number of assignments is known to fit, as Kafka does.
+	if assignments == nil || int32(len(assignments)) == add {
+		if err := applyPartitionChangeQuota(ctx, int(add)); err != nil {
+			return err
+		}
+	}
 	rf := len(t.Partitions[0].Replicas)
 	var assignment [][]int32
 	if assignments != nil {

@@ -362,8 +362,10 @@ func newRecord(t RecordType) Record {
 		return &FeatureLevelRecord{}
 	case ProducerIDsRecordType:
 		return &ProducerIDsRecord{}
+	case ClientQuotaRecordType:
+		return &ClientQuotaRecord{}
 	}
-	return nil
+	return newSecurityRecord(t) // security.go
 }
 
 // batchMagic opens every encoded batch, and batchVersion is the batch

@@ -30,6 +30,8 @@ func sampleRecords() []Record {
 		&BrokerRegistrationChangeRecord{BrokerID: 3, BrokerEpoch: 5, Fenced: -1, InControlledShutdown: 1},
 		&FeatureLevelRecord{Name: "metadata.version", FeatureLevel: 27},
 		&ProducerIDsRecord{BrokerID: 1, BrokerEpoch: -1, NextProducerID: 1000},
+		&ClientQuotaRecord{Entity: []QuotaEntityData{{EntityType: "client-id", EntityName: strp("app")}, {EntityType: "user"}},
+			Key: "producer_byte_rate", Value: 1048576},
 	}
 }
 

@@ -25,6 +25,7 @@ var rpcKeys = []int16{
 	protocol.KeyBrokerRegistration, protocol.KeyBrokerHeartbeat, protocol.KeyUnregisterBroker,
 	protocol.KeyAllocateProducerIds, protocol.KeyAlterPartition,
 	protocol.KeyFetch, protocol.KeyFetchSnapshot, protocol.KeyDescribeQuorum,
+	protocol.KeyAlterClientQuotas,
 }
 
 // producerIDBlock is how many producer IDs one AllocateProducerIds
@@ -125,6 +126,8 @@ func (c *Controller) HandleRPC(ctx context.Context, hdr *protocol.RequestHeader,
 		reqs := reassignmentsFromRequest(r)
 		errs, err := c.AlterPartitionReassignments(ctx, allow, reqs)
 		return reassignmentsResponse(r, allow, errs, err)
+	case *protocol.AlterClientQuotasRequest:
+		return AlterClientQuotasResponse(c.AlterClientQuotas(ctx, QuotaAlterationsFromRequest(r), r.ValidateOnly))
 	case *protocol.BrokerRegistrationRequest:
 		epoch, err := c.RegisterBroker(ctx, registrationFromRequest(r))
 		resp := &protocol.BrokerRegistrationResponse{BrokerEpoch: epoch}

@@ -32,6 +32,7 @@ const (
 	groupLog      = "Log storage and retention"
 	groupTopic    = "Topic defaults"
 	groupRepl     = "Replication"
+	groupQuotas   = "Client quotas"
 	groupGroups   = "Consumer groups and offsets"
 	groupTxn      = "Transactions and producers"
 	groupSecurity = "Security"
@@ -111,8 +112,10 @@ var brokerDefList = []brokerDef{
 	{name: "num.io.threads", group: groupListen, typ: TypeInt, def: "8", doc: "Request handler threads", check: intAtLeast(1), mode: ClusterWide, ignored: "requests are handled by goroutines"},
 	{name: "queued.max.requests", group: groupListen, typ: TypeInt, def: "500", doc: "Requests queued per broker before reads block", check: intAtLeast(1)},
 	{name: "connections.max.idle.ms", group: groupListen, typ: TypeLong, def: "600000", doc: "Close connections idle this long", check: anyLong()},
-	{name: "max.connections", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max connections to this broker", check: intAtLeast(0), mode: ClusterWide, ignored: "connections are not limited: every connection is accepted, up to the process's file descriptor limit", weakens: true},
-	{name: "max.connections.per.ip", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max connections from one IP", check: intAtLeast(0), mode: ClusterWide, ignored: "connections are not limited per IP: every connection is accepted, up to the process's file descriptor limit", weakens: true},
+	{name: "max.connections", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max connections to this broker (per listener: listener.name.<l>.max.connections); further connections wait in the listen backlog", check: intAtLeast(0), mode: ClusterWide},
+	{name: "max.connections.per.ip", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max connections from one IP; further ones are closed at once", check: intAtLeast(0), mode: ClusterWide},
+	{name: "max.connections.per.ip.overrides", group: groupListen, typ: TypeString, def: "", doc: "Per-IP or hostname overrides of max.connections.per.ip: host:count,host:count", check: checkIPOverrides, mode: ClusterWide},
+	{name: "max.connection.creation.rate", group: groupListen, typ: TypeInt, def: maxInt, doc: "Max new connections per second (per listener: listener.name.<l>.max.connection.creation.rate); further ones wait", check: intAtLeast(0), mode: ClusterWide},
 	{name: "request.timeout.ms", group: groupListen, typ: TypeInt, def: "30000", doc: "Timeout of requests this broker sends", check: intAtLeast(0), ignored: "this broker sends no requests to other brokers"},
 
 	// Log storage.
@@ -182,6 +185,17 @@ var brokerDefList = []brokerDef{
 	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: "replication traffic is not throttled"},
 	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: "replication traffic is not throttled"},
 
+	// Client quotas (the quotas themselves are set with AlterClientQuotas).
+	{name: "quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of client quota rates", check: intAtLeast(1)},
+	{name: "quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each client quota sample", check: intAtLeast(1)},
+	{name: "controller.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of controller mutation quota rates", check: intAtLeast(1)},
+	{name: "controller.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each controller mutation quota sample", check: intAtLeast(1)},
+	{name: "replication.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of replication quota rates", check: intAtLeast(1), ignored: "replication throttles are not implemented: no replication traffic is throttled"},
+	{name: "replication.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each replication quota sample", check: intAtLeast(1), ignored: "replication throttles are not implemented: no replication traffic is throttled"},
+	{name: "alter.log.dirs.replication.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of log dir move quota rates", check: intAtLeast(1), ignored: "replicas are not moved between log dirs (no AlterReplicaLogDirs)"},
+	{name: "alter.log.dirs.replication.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each log dir move quota sample", check: intAtLeast(1), ignored: "replicas are not moved between log dirs (no AlterReplicaLogDirs)"},
+	{name: "client.quota.callback.class", group: groupQuotas, typ: TypeClass, null: true, doc: "Custom ClientQuotaCallback class", ignored: "custom quota callbacks are not supported: quotas follow Kafka's default callback (user and client-id quotas from AlterClientQuotas)", weakens: true},
+
 	// Groups and offsets.
 	{name: "offsets.topic.num.partitions", group: groupGroups, typ: TypeInt, def: "50", doc: "Partitions of __consumer_offsets", check: intAtLeast(1)},
 	{name: "offsets.topic.replication.factor", group: groupGroups, typ: TypeShort, def: "3", doc: "Replication factor of __consumer_offsets (created once this many brokers are live)", check: shortAtLeast(1)},
@@ -218,11 +232,15 @@ var brokerDefList = []brokerDef{
 	{name: "producer.id.expiration.ms", group: groupTxn, typ: TypeInt, def: "86400000", doc: "Idle time before an idempotent producer's state expires", check: intAtLeast(1), mode: ClusterWide},
 	{name: "producer.id.expiration.check.interval.ms", group: groupTxn, typ: TypeInt, def: "600000", doc: "How often producer ids are expired", check: intAtLeast(1)},
 
-	// Security: stored for auth/; refused at startup while not implemented (protections.go).
+	// Security (auth/, internal/server/security.go); refused at startup while not implemented (protections.go).
 	{name: "sasl.enabled.mechanisms", group: groupSecurity, typ: TypeList, def: "GSSAPI", doc: "SASL mechanisms offered to clients", mode: PerBroker, guard: protSASL},
 	{name: "sasl.mechanism.inter.broker.protocol", group: groupSecurity, typ: TypeString, def: "GSSAPI", doc: "SASL mechanism between brokers", mode: PerBroker, guard: protSASL},
 	{name: "sasl.mechanism.controller.protocol", group: groupSecurity, typ: TypeString, def: "GSSAPI", doc: "SASL mechanism towards controllers", guard: protSASL},
-	{name: "sasl.jaas.config", group: groupSecurity, typ: TypePassword, null: true, doc: "JAAS login configuration", mode: PerBroker, guard: protSASL},
+	{name: "sasl.jaas.config", group: groupSecurity, typ: TypePassword, null: true, doc: "JAAS login configuration", mode: PerBroker, guard: protSASL,
+		ignored: "brokers read listener.name.<listener>.<mechanism>.sasl.jaas.config, as Kafka's do"},
+	{name: "sasl.server.max.receive.size", group: groupSecurity, typ: TypeInt, def: "524288", doc: "Largest frame read before a SASL client is authenticated", check: intAtLeast(1), guard: protSASL},
+	{name: "connections.max.reauth.ms", group: groupSecurity, typ: TypeLong, def: "0", doc: "SASL session lifetime; clients re-authenticate before it ends (0: never)", check: longAtLeast(0), guard: protSASL},
+	{name: "connection.failed.authentication.delay.ms", group: groupSecurity, typ: TypeInt, def: "100", doc: "Delay before a failed SASL authentication is answered and the connection closed", check: intAtLeast(0), guard: protSASL},
 	{name: "ssl.keystore.type", group: groupSecurity, typ: TypeString, def: "JKS", doc: "Keystore format: JKS, PKCS12 or PEM", mode: PerBroker, guard: protTLS},
 	{name: "ssl.keystore.location", group: groupSecurity, typ: TypeString, null: true, doc: "Keystore file", mode: PerBroker, guard: protTLS},
 	{name: "ssl.keystore.password", group: groupSecurity, typ: TypePassword, null: true, doc: "Keystore password", mode: PerBroker, guard: protTLS},

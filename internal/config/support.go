@@ -94,9 +94,11 @@ func (b *Broker) Caveats() []Notice {
 func passthroughCaveat(name string) (Notice, bool) {
 	switch {
 	case strings.HasPrefix(name, "quota.") || strings.HasPrefix(name, "client.quota."):
-		return Notice{Property: name, Warn: true, Message: "is stored but not honoured: client quotas are not enforced, no client is throttled"}, true
+		return Notice{Property: name, Warn: true, Message: "is not a Kafka 4 quota config and is not honoured (static default quotas such as quota.producer.default were removed in Kafka 4.0: set client quotas with kafka-configs.sh --alter --add-config)"}, true
+	case listenerLimitKey.MatchString(name):
+		return Notice{}, false // honoured: a listener's connection limit
 	case strings.HasPrefix(name, "ssl.") || strings.HasPrefix(name, "sasl.") || strings.HasPrefix(name, "listener.name."):
-		return Notice{Property: name, Message: "is stored but has no effect: TLS and SASL are not implemented yet, and no listener uses them"}, true
+		return Notice{}, false // read by the listeners that use TLS or SASL
 	case hasPassthroughPrefix(name):
 		return Notice{Property: name, Message: "is stored but not honoured"}, true
 	}

@@ -251,6 +251,7 @@ func (b *Broker) checkValues(v *validation) {
 	if b.ReplicaFetchWaitMaxMs > int32(min(b.ReplicaLagTimeMaxMs, 1<<31-1)) {
 		v.fail("replica.fetch.wait.max.ms", r.str("replica.fetch.wait.max.ms"), "must be <= replica.lag.time.max.ms")
 	}
+	v.errs = append(v.errs, validateConnectionLimits(r, b.static)...)
 }
 
 func retentionSource(r *resolver) string {

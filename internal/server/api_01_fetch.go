@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -32,6 +33,8 @@ import (
 //   - Records are never copied into the response: the segment regions are
 //     pinned and sent with sendfile(2) (response.go). Records is never null,
 //     which librdkafka relies on.
+//   - Authorization (authz.go): READ on each topic; a follower fetch needs
+//     CLUSTER_ACTION on the cluster (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v4: IsolationLevel, LastStableOffset and AbortedTransactions. v5:
@@ -108,18 +111,21 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 	if rc.v < 3 || maxBytes <= 0 {
 		maxBytes = int(^uint(0) >> 1)
 	}
+	maxBytes = rc.fetchMaxBytes(maxBytes, who.replicaID) // consumer_byte_rate (quotas.go)
+	minBytes := min(int(req.MinBytes), maxBytes)
 	img := b.image.Load()
 	reads := make([]fetchRead, len(plan.parts))
 	for i, fp := range plan.parts {
 		reads[i] = fetchRead{fp: fp}
 		b.resolveFetch(img, rc.v, &reads[i])
 	}
+	b.authorizeFetch(rc, who.replicaID >= 0, reads)
 
 	var wake chan struct{}
 	replica := who.replicaID >= 0
 	for {
 		total, anyErr := b.readAll(reads, maxBytes, who)
-		if total >= int(req.MinBytes) || anyErr || maxWait <= 0 || ctx.Err() != nil {
+		if total >= minBytes || anyErr || maxWait <= 0 || ctx.Err() != nil {
 			break
 		}
 		left := time.Until(deadline)
@@ -136,13 +142,15 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 		}
 		// Read again once watching: an append or high watermark move
 		// between the read and the registration would wake no one.
-		if total, anyErr = b.readAll(reads, maxBytes, who); total < int(req.MinBytes) && !anyErr {
+		if total, anyErr = b.readAll(reads, maxBytes, who); total < minBytes && !anyErr {
 			t := time.NewTimer(left)
+			waited := rc.waiting() // not request handler time
 			select {
 			case <-wake:
 			case <-t.C:
 			case <-ctx.Done():
 			}
+			waited()
 			t.Stop()
 		}
 		for i := range reads {
@@ -150,12 +158,35 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 				reads[i].p.UnwatchFetch(wake, replica)
 			}
 		}
-		if total >= int(req.MinBytes) || anyErr {
+		if total >= minBytes || anyErr {
 			break
 		}
 	}
+	if rc.throttleFetch(fetchResponseSize(reads)) {
+		// Kafka's getThrottledResponse: no partitions; a session this
+		// fetch would have opened is not opened.
+		if plan.session != nil && !plan.incremental {
+			b.fetchSessions.remove(plan.session.id)
+			resp.SessionID = 0
+		}
+		return resp, nil
+	}
 	b.buildFetchResponse(rc, resp, reads, plan.incremental, req.IsolationLevel)
 	return resp, nil
+}
+
+// fetchResponseSize is about the size of the response the reads make: the
+// records, plus each partition's fixed fields (Kafka meters the whole
+// response against consumer_byte_rate).
+func fetchResponseSize(reads []fetchRead) int {
+	n := 32
+	for i := range reads {
+		n += 64 + len(reads[i].topic)
+		if reads[i].p != nil && reads[i].code == 0 {
+			n += reads[i].res.Size
+		}
+	}
+	return n
 }
 
 // resolveFetch finds the partition a fetch names and checks leadership and
@@ -178,6 +209,35 @@ func (b *Broker) resolveFetch(img *controller.MetadataImage, v int16, r *fetchRe
 		return
 	}
 	r.current, r.code = leaderCheck(r.p, r.fp.leaderEpoch)
+}
+
+// authorizeFetch is Kafka's check of a Fetch: a consumer needs READ on each
+// topic, a follower CLUSTER_ACTION on the cluster; a refused partition
+// answers TOPIC_AUTHORIZATION_FAILED before its existence is considered.
+// One authorizer call per topic.
+func (b *Broker) authorizeFetch(rc *reqCtx, follower bool, reads []fetchRead) {
+	if b.authz == nil {
+		return
+	}
+	clusterAction := follower && b.authorizeCluster(rc, acl.OpClusterAction)
+	allowed := map[string]bool{}
+	for i := range reads {
+		r := &reads[i]
+		if r.code == errcode.UnknownTopicID {
+			continue
+		}
+		ok := clusterAction
+		if !follower {
+			var seen bool
+			if ok, seen = allowed[r.topic]; !seen {
+				ok = b.authorize(rc, acl.OpRead, acl.ResourceTopic, r.topic)
+				allowed[r.topic] = ok
+			}
+		}
+		if !ok {
+			r.p, r.code = nil, errcode.TopicAuthorizationFailed
+		}
+	}
 }
 
 // readAll locates the data each partition would return now, without reading

@@ -59,7 +59,7 @@ func (c *conn) streamedRequest(br *bufio.Reader, size int32) *inflight {
 			return nil
 		}
 		_, _ = br.Discard(hlen) // peeked: cannot fail
-		return &inflight{hdr: hdr, received: time.Now(), body: body, bodyDone: make(chan struct{})}
+		return &inflight{hdr: hdr, size: size, received: time.Now(), body: body, bodyDone: make(chan struct{})}
 	}
 	return nil
 }

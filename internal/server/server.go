@@ -23,6 +23,7 @@ type Server struct {
 	log     *zap.Logger
 	broker  *Broker
 	metrics *serverMetrics
+	quotas  *serverQuotas // client quotas and connection limits (quotas.go)
 
 	maxRequestSize     int32
 	perConnInflight    int
@@ -41,6 +42,10 @@ type Server struct {
 	cancel    context.CancelFunc
 
 	bufs bufPool
+
+	// security is each listener's setup by name (security.go), built by
+	// Listen before any connection is accepted and read-only afterwards.
+	security map[string]*listenerSecurity
 }
 
 // ServerConfig holds the network limits (Kafka's names in comments).
@@ -67,6 +72,7 @@ func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.
 		log:                log,
 		broker:             b,
 		metrics:            newServerMetrics(reg),
+		quotas:             newServerQuotas(b.cfg, reg, log),
 		maxRequestSize:     cfg.MaxRequestSize,
 		perConnInflight:    cfg.PerConnInflight,
 		globalInflight:     make(chan struct{}, cfg.GlobalInflight),
@@ -85,6 +91,11 @@ func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.
 // wait in the listen backlog until Serve, as Kafka's do until the broker
 // has caught up with the metadata log.
 func (s *Server) Listen(ls []Listener) error {
+	// --- security (security.go): TLS, SASL and the authorizer, per listener ---
+	if err := s.initSecurity(ls); err != nil {
+		return err
+	}
+	// ---
 	for _, l := range ls {
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
@@ -153,9 +164,13 @@ func (s *Server) acceptLoop(ln net.Listener, name string) {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
+		if !s.admit(nc, name) { // connection limits (quotas.go)
+			continue
+		}
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
+			s.release(nc, name)
 			_ = nc.Close()
 			return
 		}
@@ -168,11 +183,13 @@ func (s *Server) acceptLoop(ln net.Listener, name string) {
 			s.mu.Lock()
 			delete(s.conns, nc)
 			s.mu.Unlock()
+			s.release(nc, name)
 		}()
 	}
 }
 
 func (s *Server) closeListeners() {
+	s.quotas.stopAccept() // an accept waiting for a connection slot gives up
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ln := range s.listeners {
@@ -206,6 +223,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	<-done
+	s.closeSecurity()
 }
 
 // Request frames and response buffers come from one size-classed pool

@@ -135,6 +135,57 @@ cli_admin_configs() {
 	expect_grep 'log.retention.hours' "$W/broker.out"
 }
 
+# Client quotas with kafka-configs.sh: clients, users, user+client, defaults, ips, delete, an
+# invalid value, and describes. The expected lines are Kafka 4.3.1's output.
+cli_client_quotas() {
+	local c="${TOPIC}-app" u="${TOPIC}-alice" q=kafka-configs
+	run a1 $q --bootstrap-server "$(B)" --alter --entity-type clients --entity-name "$c" \
+		--add-config producer_byte_rate=1048576,consumer_byte_rate=2097152
+	expect_grep "^Completed updating config for client $c\.$" "$W/a1.out"
+	run d1 $q --bootstrap-server "$(B)" --describe --entity-type clients --entity-name "$c"
+	expect_grep "^Quota configs for client-id '$c' are consumer_byte_rate=2097152\.0, producer_byte_rate=1048576\.0$" "$W/d1.out"
+	run a2 $q --bootstrap-server "$(B)" --alter --entity-type users --entity-name "$u" \
+		--add-config request_percentage=50,controller_mutation_rate=10
+	expect_grep "^Completed updating config for user $u\.$" "$W/a2.out"
+	# Describing users also asks for their SCRAM credentials (none here).
+	run d2 $q --bootstrap-server "$(B)" --describe --entity-type users --entity-name "$u"
+	expect_grep "^Quota configs for user-principal '$u' are controller_mutation_rate=10\.0, request_percentage=50\.0$" "$W/d2.out"
+	expect_count 1 "$W/d2.out"
+	run a3 $q --bootstrap-server "$(B)" --alter --entity-type users --entity-name "$u" \
+		--entity-type clients --entity-name "$c" --add-config producer_byte_rate=500000
+	run d3 $q --bootstrap-server "$(B)" --describe --entity-type users --entity-name "$u" \
+		--entity-type clients --entity-name "$c"
+	expect_grep "^Quota configs for user-principal '$u', client-id '$c' are producer_byte_rate=500000\.0$" "$W/d3.out"
+	run a4 $q --bootstrap-server "$(B)" --alter --entity-type clients --entity-default \
+		--add-config consumer_byte_rate=1000000
+	expect_grep "^Completed updating default config for clients in the cluster\.$" "$W/a4.out"
+	run d4 $q --bootstrap-server "$(B)" --describe --entity-type clients --entity-default
+	expect_grep "^Quota configs for the default client-id are consumer_byte_rate=1000000\.0$" "$W/d4.out"
+	run a5 $q --bootstrap-server "$(B)" --alter --entity-type clients --entity-name "$c" \
+		--delete-config producer_byte_rate
+	run d5 $q --bootstrap-server "$(B)" --describe --entity-type clients --entity-name "$c"
+	expect_grep "^Quota configs for client-id '$c' are consumer_byte_rate=2097152\.0$" "$W/d5.out"
+	if $q --bootstrap-server "$(B)" --alter --entity-type clients --entity-name "$c" \
+		--add-config producer_byte_rate=1.5 > "$W/bad.out" 2>&1; then
+		cat "$W/bad.out"
+		fail "a fractional producer_byte_rate was accepted"
+	fi
+	expect_grep "InvalidRequestException: producer_byte_rate cannot be a fractional value\.$" "$W/bad.out"
+	run d6 $q --bootstrap-server "$(B)" --describe --entity-type clients
+	expect_grep "^Quota configs for client-id '$c' are consumer_byte_rate=2097152\.0$" "$W/d6.out"
+	expect_grep "^Quota configs for the default client-id are consumer_byte_rate=1000000\.0$" "$W/d6.out"
+	run a7 $q --bootstrap-server "$(B)" --alter --entity-type ips --entity-name 127.0.0.9 \
+		--add-config connection_creation_rate=100
+	expect_grep "^Completed updating config for ip 127\.0\.0\.9\.$" "$W/a7.out"
+	run d7 $q --bootstrap-server "$(B)" --describe --entity-type ips --entity-name 127.0.0.9
+	expect_grep "^Quota configs for ip '127\.0\.0\.9' are connection_creation_rate=100\.0$" "$W/d7.out"
+	# Clean up what other scenarios on this broker could see.
+	run c1 $q --bootstrap-server "$(B)" --alter --entity-type clients --entity-default --delete-config consumer_byte_rate
+	run c2 $q --bootstrap-server "$(B)" --alter --entity-type ips --entity-name 127.0.0.9 --delete-config connection_creation_rate
+	run d8 $q --bootstrap-server "$(B)" --describe --entity-type clients --entity-default
+	expect_count 0 "$W/d8.out"
+}
+
 cli_list_offsets_time() {
 	mktopic "$TOPIC"
 	for i in $(seq 1 5); do echo "v$i"; done | kafka-console-producer --bootstrap-server "$(B)" --topic "$TOPIC"

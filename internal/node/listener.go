@@ -236,7 +236,13 @@ func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 // Requests for APIs the controller does not serve close the connection;
 // ApiVersions at an unknown version gets Kafka's v0 UNSUPPORTED_VERSION
 // answer.
-func serveControllerRPCs(ctx context.Context, nc net.Conn, ctrl *controller.Controller, maxRequest int32, log *zap.Logger) {
+//
+// The controller listener does not authenticate or authorize its callers
+// yet. With an authorizer configured it therefore fails closed: it serves
+// the broker lifecycle and quorum RPCs but closes a connection that sends
+// a metadata write a client could use to bypass ACLs (adminWrites false);
+// such writes then work only on the node that is the active controller.
+func serveControllerRPCs(ctx context.Context, nc net.Conn, ctrl *controller.Controller, maxRequest int32, adminWrites bool, log *zap.Logger) {
 	log = log.With(zap.String("remote", nc.RemoteAddr().String()))
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
@@ -258,6 +264,10 @@ func serveControllerRPCs(ctx context.Context, nc net.Conn, ctrl *controller.Cont
 			resp, v = protocol.UnsupportedAPIVersionsResponse(), 0
 		case err != nil:
 			log.Warn("closing controller connection: unparsable request", zap.Int16("api_key", hdr.RequestAPIKey), zap.Error(err))
+			return
+		case !adminWrites && unauthenticatedAdminWrite[hdr.RequestAPIKey]:
+			log.Warn("closing controller connection: metadata writes on the controller listener are refused while an authorizer is configured (the listener does not authenticate yet)",
+				zap.Int16("api_key", hdr.RequestAPIKey))
 			return
 		case !controller.Serves(hdr.RequestAPIKey, v):
 			log.Info("closing controller connection: API not served by the controller listener",
@@ -287,4 +297,18 @@ func serveControllerRPCs(ctx context.Context, nc net.Conn, ctrl *controller.Cont
 			buf = nil
 		}
 	}
+}
+
+// unauthenticatedAdminWrite are the controller-listener RPCs that change
+// topics, configs, leaders or quotas on a client's behalf: refused there
+// while an authorizer is configured (serveControllerRPCs).
+var unauthenticatedAdminWrite = map[int16]bool{
+	protocol.KeyCreateTopics:                true,
+	protocol.KeyDeleteTopics:                true,
+	protocol.KeyCreatePartitions:            true,
+	protocol.KeyAlterConfigs:                true,
+	protocol.KeyIncrementalAlterConfigs:     true,
+	protocol.KeyElectLeaders:                true,
+	protocol.KeyAlterPartitionReassignments: true,
+	protocol.KeyAlterClientQuotas:           true,
 }

@@ -231,7 +231,7 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 			return
 		}
 		if ctrl != nil {
-			serveControllerRPCs(ctx, nc, ctrl, cfg.SocketRequestMaxBytes, n.log.Named("controller-rpc"))
+			serveControllerRPCs(ctx, nc, ctrl, cfg.SocketRequestMaxBytes, cfg.AuthorizerClassName == "", n.log.Named("controller-rpc"))
 		}
 	})
 	ctrl, err = controller.Open(ctx, controller.Config{

@@ -5,6 +5,7 @@ import (
 	cryptotls "crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,6 +104,20 @@ func (p *testPKI) clientTLS(t *testing.T, cert bool) *cryptotls.Config {
 	return c
 }
 
+// distinctPorts returns n ports that were free a moment ago, all different:
+// they are held open together, so the kernel cannot hand one out twice.
+func distinctPorts(t *testing.T, n int) []int {
+	t.Helper()
+	var out []int
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return out
+}
+
 // secureNode is a node with a PLAINTEXT, a SASL_SSL (SCRAM-SHA-512,
 // SCRAM-SHA-256 and PLAIN), an SSL (ssl.client.auth=required) and a
 // SASL_PLAINTEXT listener.
@@ -116,7 +131,7 @@ const plainUsersJAAS = `org.apache.kafka.common.security.plain.PlainLoginModule 
 
 func startSecureNode(t *testing.T, p *testPKI, extra ...string) *secureNode {
 	t.Helper()
-	ports := [...]int{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)}
+	ports := distinctPorts(t, 5)
 	a := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", ports[i]) }
 	env := append([]string{
 		"KAFKA_NODE_ID=1",
@@ -129,6 +144,8 @@ func startSecureNode(t *testing.T, p *testPKI, extra ...string) *secureNode {
 		fmt.Sprintf("KAFKA_CONTROLLER_QUORUM_VOTERS=1@%s", a(4)),
 		"KAFKA_LOG_DIRS=" + t.TempDir(),
 		"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS=0",
+		// One broker: internal topics with one replica, as Kafka's single-node examples set them.
+		"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=1", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR=1", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=1",
 		"KAFKA_SASL_ENABLED_MECHANISMS=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN",
 		"KAFKA_LISTENER_NAME_SASL__SSL_PLAIN_SASL_JAAS_CONFIG=" + plainUsersJAAS,
 		"KAFKA_LISTENER_NAME_SASL__PLAINTEXT_PLAIN_SASL_JAAS_CONFIG=" + plainUsersJAAS,

@@ -178,7 +178,8 @@ func TestStartRefusesBrokenSecurity(t *testing.T) {
 			"listener.name.secure.plain.sasl.jaas.config"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			port, cport := freePort(t), freePort(t)
+			ports := distinctPorts(t, 2)
+			port, cport := ports[0], ports[1]
 			cfg, _, err := config.Load("", append([]string{
 				"KAFKA_NODE_ID=1", "KAFKA_PROCESS_ROLES=broker,controller",
 				fmt.Sprintf("KAFKA_LISTENERS=SECURE://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", port, cport),

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -231,14 +232,28 @@ func TestReplicationProcessesKillLeader(t *testing.T) {
 	// The group's coordinator moved with the leadership of its
 	// __consumer_offsets partition; the new one loaded the replicated
 	// commit.
-	require.Eventually(t, func() bool {
-		fetched, err := adm.FetchOffsets(ctx, group)
+	var last string
+	if !assert.Eventually(t, func() bool {
+		// A fresh client each time: a cached coordinator (the dead node)
+		// would have the client retry it until its own timeout.
+		cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+		if err != nil {
+			return false
+		}
+		defer cl.Close()
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		defer acancel()
+		fetched, err := kadm.NewClient(cl).FetchOffsets(actx, group)
 		if err != nil || fetched.Error() != nil {
+			last = fmt.Sprintf("error %v / %v", err, fetched.Error())
 			return false
 		}
 		o, ok := fetched.Lookup(topic, 1)
+		last = fmt.Sprintf("%+v %v", o, ok)
 		return ok && o.At == 42
-	}, 30*time.Second, 50*time.Millisecond, "the committed offset after the coordinator's node died")
+	}, 30*time.Second, 50*time.Millisecond) {
+		t.Fatalf("the committed offset after the coordinator's node died: last answer %s", last)
+	}
 
 	victim.start(t, bin)
 	rejoined := time.Now()

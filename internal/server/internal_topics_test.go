@@ -27,7 +27,7 @@ func TestInternalTopicsWaitForBrokers(t *testing.T) {
 		env  []string
 		want int16
 	}{
-		{"Kafka defaults, one broker", []string{"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=3",
+		{"Kafka defaults on one broker", []string{"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=3",
 			"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR=3", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=2"}, errcode.CoordinatorNotAvailable},
 		{"replication 1", nil, errcode.None},
 	} {

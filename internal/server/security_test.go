@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,14 +216,20 @@ func TestReauthentication(t *testing.T) {
 	p := makePKI(t)
 	n := startSecureNode(t, p, "KAFKA_CONNECTIONS_MAX_REAUTH_MS=1500")
 	scramUsers(t, n.plain)
+	var auths saslAuthWrites
 	cl, err := kgo.NewClient(kgo.SeedBrokers(n.saslPlain), kgo.DefaultProduceTopic("reauth"), kgo.AllowAutoTopicCreation(),
-		kgo.SASL(scram.Auth{User: "alice", Pass: "alice-scram"}.AsSha512Mechanism()))
+		kgo.SASL(scram.Auth{User: "alice", Pass: "alice-scram"}.AsSha512Mechanism()), kgo.WithHooks(&auths))
 	require.NoError(t, err)
 	defer cl.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	// Produce until the client has re-authenticated twice on its open
+	// connections (franz-go does so before a request once the session's
+	// lifetime is nearly over): every produce across the sessions succeeds.
+	require.NoError(t, cl.ProduceSync(ctx10(t), &kgo.Record{Value: []byte("v")}).FirstErr())
+	base := auths.n.Load()
+	deadline := time.Now().Add(30 * time.Second)
+	for auths.n.Load() < base+2 {
+		require.True(t, time.Now().Before(deadline), "no re-authentication within 30 s (SaslAuthenticate writes: %d, before: %d)", auths.n.Load(), base)
 		require.NoError(t, cl.ProduceSync(ctx10(t), &kgo.Record{Value: []byte("v")}).FirstErr())
-		time.Sleep(100 * time.Millisecond) // pacing the producer over several session lifetimes, not waiting for state
 	}
 
 	// A raw client that authenticates and then sits past its lifetime is
@@ -290,4 +297,13 @@ func TestFetchOverTLSCopies(t *testing.T) {
 	defer raw.Close()
 	require.NotNil(t, sendfileConn(raw), "plain TCP: sendfile")
 	require.Nil(t, sendfileConn(cryptotls.Client(raw, &cryptotls.Config{InsecureSkipVerify: true})), "TLS: copy")
+}
+
+// saslAuthWrites counts the SaslAuthenticate requests a kgo client writes.
+type saslAuthWrites struct{ n atomic.Int64 }
+
+func (h *saslAuthWrites) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == protocol.KeySaslAuthenticate && err == nil {
+		h.n.Add(1)
+	}
 }

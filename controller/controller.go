@@ -86,6 +86,20 @@ type Config struct {
 	TrailingLogs uint64
 	// ApplyTimeout bounds one raft Apply when ctx has no deadline.
 	ApplyTimeout time.Duration
+
+	// Stream carries raft's traffic; nil means a plain TCP listener on
+	// RaftBind. The node passes the CONTROLLER listener's raft side, which
+	// shares the port with the Kafka controller RPCs.
+	Stream raft.StreamLayer
+	// SessionTimeout is broker.session.timeout.ms: an unfenced broker
+	// that has not heartbeated for this long is fenced. Zero means 9 s.
+	SessionTimeout time.Duration
+	// UncleanLeaderElection reports whether a topic allows unclean
+	// leader election (unclean.leader.election.enable as the topic
+	// resolves it in img). Nil means never.
+	UncleanLeaderElection func(img *MetadataImage, topic string) bool
+	// Now is the clock of broker sessions; nil means time.Now.
+	Now func() time.Time
 }
 
 // Feature names and the levels a new cluster starts at.
@@ -112,6 +126,7 @@ type Controller struct {
 	fsm   *fsm
 	trans *raft.NetworkTransport
 	logs  *LogStore
+	snaps *raft.FileSnapshotStore
 
 	notifyCh chan bool
 	ready    atomic.Bool // leader and the FSM has caught up (barrier done)
@@ -119,6 +134,11 @@ type Controller struct {
 	// opMu serializes mutating operations so each validates against the
 	// image produced by the previous one.
 	opMu sync.Mutex
+	// sessions are the broker sessions of the active controller
+	// (lifecycle.go). Guarded by opMu; replaced on each activation.
+	sessions sessions
+	// observers are the observers that fetched the metadata log here.
+	observers observers
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -144,6 +164,9 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 	}
 	if cfg.ApplyTimeout <= 0 {
 		cfg.ApplyTimeout = 10 * time.Second
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 9 * time.Second
 	}
 	var self *Voter
 	for i := range cfg.Voters {
@@ -209,13 +232,20 @@ func (c *Controller) start(advertise string, sole bool) error {
 	if err != nil {
 		return fmt.Errorf("controller: snapshot store: %w", err)
 	}
-	adv, err := net.ResolveTCPAddr("tcp", advertise)
-	if err != nil {
-		return fmt.Errorf("controller: resolve %s: %w", advertise, err)
-	}
-	c.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftBind, adv, 3, 10*time.Second, hlog)
-	if err != nil {
-		return fmt.Errorf("controller: raft transport on %s: %w", cfg.RaftBind, err)
+	c.snaps = snaps
+	if cfg.Stream != nil {
+		c.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: cfg.Stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+		})
+	} else {
+		adv, err := net.ResolveTCPAddr("tcp", advertise)
+		if err != nil {
+			return fmt.Errorf("controller: resolve %s: %w", advertise, err)
+		}
+		c.trans, err = raft.NewTCPTransportWithLogger(cfg.RaftBind, adv, 3, 10*time.Second, hlog)
+		if err != nil {
+			return fmt.Errorf("controller: raft transport on %s: %w", cfg.RaftBind, err)
+		}
 	}
 
 	rc := raft.DefaultConfig()
@@ -268,8 +298,9 @@ func (c *Controller) start(advertise string, sole bool) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.watchLeadership(ctx)
+	go c.fenceStaleBrokers(ctx)
 	return nil
 }
 
@@ -298,7 +329,10 @@ func (c *Controller) watchLeadership(ctx context.Context) {
 				c.log.Warn("write bootstrap features", zap.Error(err))
 				continue
 			}
+			c.opMu.Lock()
+			c.activateLocked()
 			c.ready.Store(true)
+			c.opMu.Unlock()
 			c.log.Info("became active controller", zap.Duration("catch_up", time.Since(start)),
 				zap.Uint64("offset", c.Image().Offset()))
 		}
@@ -334,19 +368,21 @@ func (c *Controller) waitReady(ctx context.Context) error {
 // beginOp serializes a mutating operation and checks leadership. A node that
 // just won an election waits (bounded by ctx) for its catch-up barrier.
 func (c *Controller) beginOp(ctx context.Context) (func(), error) {
-	c.opMu.Lock()
 	if !c.ready.Load() {
 		if c.raft.State() != raft.Leader {
-			c.opMu.Unlock()
 			return nil, c.notController()
 		}
 		wctx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout)
 		err := c.waitReady(wctx)
 		cancel()
 		if err != nil {
-			c.opMu.Unlock()
 			return nil, c.notController()
 		}
+	}
+	c.opMu.Lock()
+	if !c.ready.Load() {
+		c.opMu.Unlock()
+		return nil, c.notController()
 	}
 	return c.opMu.Unlock, nil
 }
@@ -383,6 +419,30 @@ func (c *Controller) apply(ctx context.Context, records []Record) (uint64, error
 	return f.Index(), nil
 }
 
+// WaitApplied waits until this member has applied the metadata log up to
+// index (a raft index, counting entries that carry no records).
+func (c *Controller) WaitApplied(ctx context.Context, index uint64) error {
+	return waitIndex(ctx, c.fsm, index, c.raft.AppliedIndex)
+}
+
+// waitIndex waits until applied() reaches index. Command entries wake it
+// through the fsm; others (a new leader's no-op) are seen by polling.
+func waitIndex(ctx context.Context, f *fsm, index uint64, applied func() uint64) error {
+	for applied() < index {
+		changed := f.changed()
+		t := time.NewTimer(5 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-changed:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
 // Image returns the current metadata image. It never blocks.
 func (c *Controller) Image() *MetadataImage { return c.fsm.image.Load() }
 
@@ -416,6 +476,23 @@ func (c *Controller) Snapshot() error {
 		return fmt.Errorf("controller: snapshot: %w", err)
 	}
 	return nil
+}
+
+// Resign hands raft leadership to another voter before this one shuts
+// down, so the quorum does not wait out an election timeout (Kafka's
+// controller resigns on shutdown too). It does nothing on a follower or a
+// sole voter.
+func (c *Controller) Resign() {
+	if c.raft == nil || c.raft.State() != raft.Leader || len(c.cfg.Voters) < 2 {
+		return
+	}
+	c.ready.Store(false)
+	start := time.Now()
+	if err := c.raft.LeadershipTransfer().Error(); err != nil {
+		c.log.Warn("could not hand over controller leadership", zap.Error(err))
+		return
+	}
+	c.log.Info("handed over controller leadership", zap.Duration("took", time.Since(start)))
 }
 
 // Close leaves the quorum process-wise (other voters see a dead peer), stops

@@ -48,15 +48,32 @@ func openController(t testing.TB, cfg Config) *Controller {
 	return c
 }
 
+// registerBrokers registers brokers and unfences them, as their lifecycle
+// would: a heartbeat reporting the registration applied, not wanting fence.
 func registerBrokers(t testing.TB, c *Controller, ids ...int32) {
 	t.Helper()
 	for _, id := range ids {
-		_, err := c.RegisterBroker(context.Background(), BrokerRegistration{
-			ID: id, IncarnationID: NewTopicID(),
-			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}},
-		})
-		require.NoError(t, err)
+		require.NoError(t, registerBroker(c, id))
 	}
+}
+
+func registerBroker(c *Controller, id int32) error {
+	ctx := context.Background()
+	epoch, err := c.RegisterBroker(ctx, BrokerRegistration{
+		ID: id, IncarnationID: NewTopicID(),
+		Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}},
+	})
+	if err != nil {
+		return err
+	}
+	reply, err := c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: id, BrokerEpoch: epoch, CurrentMetadataOffset: epoch})
+	if err != nil {
+		return err
+	}
+	if reply.IsFenced {
+		return fmt.Errorf("broker %d still fenced", id)
+	}
+	return nil
 }
 
 func TestSingleVoterLifecycle(t *testing.T) {
@@ -345,7 +362,7 @@ func TestQuorumFailover(t *testing.T) {
 	require.Eventually(t, func() bool {
 		leader = waitLeader(t, ctrls)
 		for _, id := range []int32{1, 2, 3} {
-			if _, err := leader.RegisterBroker(ctx, BrokerRegistration{ID: id}); err != nil {
+			if err := registerBroker(leader, id); err != nil {
 				return false
 			}
 		}

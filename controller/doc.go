@@ -12,13 +12,20 @@
 //     (quotas.go: ClientQuotaRecord, AlterClientQuotas, DescribeClientQuotas;
 //     CreateTopics, CreatePartitions and DeleteTopics charge the
 //     PartitionChangeQuota their context carries).
-//   - The Controller API the broker's request handlers call: CreateTopics,
+//   - The Controller API (the Client interface, client.go): CreateTopics,
 //     DeleteTopics, CreatePartitions, AlterConfigs/ReplaceConfigs,
-//     RegisterBroker, SetBrokerFenced, UnregisterBroker,
-//     AllocateProducerIDs, ChangePartition. Each is validated on the leader
-//     against the current image and written as ONE raft entry, so a
-//     multi-topic create is atomic. Errors are sentinels (errors.go) wrapped
-//     with Kafka's message; the handler maps them to error codes.
+//     ElectLeaders, AlterPartitionReassignments, AllocateProducerIDs,
+//     RegisterBroker, BrokerHeartbeat, UnregisterBroker, AlterPartition
+//     (plus SetBrokerFenced and ChangePartition for tests and tools). Each
+//     is validated on the active controller against the current image and
+//     written as ONE raft entry, so a multi-topic create is atomic. Errors
+//     are sentinels (errors.go) wrapped with Kafka's message; ErrorCode and
+//     CodeError map them to Kafka codes and back.
+//   - The controller RPCs (rpc.go, quorumrpc.go): Kafka's own requests,
+//     served by HandleRPC on the CONTROLLER listener (internal/node owns the
+//     socket) and sent by the Router (forward.go) and the Observer.
+//   - Leader election policy (election.go) and broker liveness
+//     (lifecycle.go).
 //   - On-disk state under Config.Dir:
 //     raft-log/<first index, 20 digits>.seg  raft log segments (LogStore)
 //     raft-log/first-index                   start of the log after compaction
@@ -28,7 +35,9 @@
 // # Quorum
 //
 // Config.Voters is controller.quorum.voters (ParseVoters reads
-// "1@host:port,2@host:port"). On first start with no raft state the node
+// "1@host:port,2@host:port"). Raft's traffic goes through Config.Stream,
+// which internal/node multiplexes with the Kafka controller RPCs on the
+// CONTROLLER listener. On first start with no raft state the node
 // bootstraps the raft configuration from the full voter list; every voter
 // does so with the same list, which raft accepts. A sole voter uses a 50 ms
 // heartbeat timeout (it elects itself after one, so Open returns in
@@ -38,6 +47,50 @@
 // earlier leaders committed, and only then accepts writes (IsActive). The
 // first leader of a new cluster writes BootstrapFeatures (metadata.version,
 // transaction.version, group.version).
+//
+// # Roles, and how metadata reaches every node
+//
+// A node is a quorum member (Controller: process.roles has controller) or
+// an observer (Observer: process.roles=broker). Kafka makes broker-only
+// nodes raft observers that fetch the metadata log from the quorum leader;
+// Spool does the same with Kafka's RPCs rather than making them hashicorp
+// raft non-voters, so brokers never take part in raft's own protocol and a
+// broker can follow the quorum given only controller.quorum.bootstrap.servers:
+//
+//	observer ──Fetch(__cluster_metadata, offset)──► any voter
+//	         ◄── NOT_LEADER_OR_FOLLOWER + leader id and endpoint (not leader)
+//	         ◄── committed entries as record batches, HW   (leader)
+//	         ◄── SnapshotID when offset < first retained entry
+//	observer ──FetchSnapshot(id, position)──► leader ◄── snapshot bytes
+//
+// The observer applies the same batches with the same fsm code as the
+// voters, so images agree offset for offset. It keeps nothing on disk: a
+// restarted broker-only node loads the snapshot and the log from the
+// leader again (metadata is small; Kafka keeps a local copy instead). The
+// serving layout is in quorumrpc.go.
+//
+// Every metadata write goes to the active controller. A broker's Client is
+// a Router: when this node's own Controller is active it is called
+// directly; otherwise the Router sends the Kafka RPC (CreateTopics,
+// BrokerHeartbeat, ...) to the raft leader's CONTROLLER listener (the
+// leader's address from raft on a voter, from Fetch responses on an
+// observer) and retries NOT_CONTROLLER with bounded back-off. The
+// translations between calls and RPCs are shared by both ends, so a
+// forwarded call fails with the same sentinel and message as a local one.
+//
+// # Broker liveness
+//
+// See lifecycle.go for the state machine. Brokers register fenced; the
+// broker epoch is the raft index of the registration record (the fsm fills
+// it in for a record written with BrokerEpoch -1), so "caught up" is
+// "applied offset >= epoch". Sessions live in the active controller's
+// memory only; a newly active controller gives every unfenced broker a
+// fresh session. Fencing, unfencing, unregistering and controlled shutdown
+// change leaderships with Kafka's rules (election.go, ELR disabled): the
+// broker leaves every ISR it is in unless it is the last member; a
+// partition whose ISR has no live member is left leaderless with its ISR
+// unchanged, unless unclean.leader.election.enable lets a live replica
+// outside the ISR lead.
 //
 // # Batch encoding (one raft entry)
 //
@@ -92,7 +145,12 @@
 // Controller methods are safe for concurrent use. Mutating calls are
 // serialized by Controller.opMu (validate, raft Apply, wait for local apply)
 // so each validates against the result of the previous one; raft Apply
-// returns after the local FSM applied the entry. LogStore and StableStore
+// returns after the local FSM applied the entry. opMu also guards the
+// broker sessions; the stale-broker check takes it like any write. beginOp
+// waits for a new leader's barrier before taking opMu, never while holding
+// it. An Observer's fetch goroutine is the only writer of its fsm; Router
+// and Observer connections come from an rpcClient pool (one request per
+// connection at a time) guarded by its own mutex. LogStore and StableStore
 // each guard their state with their own mutex; no lock is held while calling
 // into another of this package's locks except raft's own calls.
 package controller

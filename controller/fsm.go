@@ -21,13 +21,16 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type fsm struct {
 	image atomic.Pointer[MetadataImage]
 
-	mu   sync.Mutex // guards subs
+	mu   sync.Mutex // guards subs and changedCh
 	subs map[int]chan *MetadataImage
 	next int
+	// changedCh is closed (and replaced) by every publish, so waiters on
+	// "a new image" need no subscription.
+	changedCh chan struct{}
 }
 
 func newFSM(clusterID string) *fsm {
-	f := &fsm{subs: map[int]chan *MetadataImage{}}
+	f := &fsm{subs: map[int]chan *MetadataImage{}, changedCh: make(chan struct{})}
 	f.image.Store(emptyImage(clusterID))
 	return f
 }
@@ -50,6 +53,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return applyResult{err: err}
 	}
 	b := newBuilder(base)
+	b.index = l.Index
 	for _, rec := range records {
 		if err := b.apply(rec); err != nil {
 			return applyResult{err: fmt.Errorf("controller: apply index %d: %w", l.Index, err)}
@@ -64,6 +68,8 @@ func (f *fsm) publish(img *MetadataImage) {
 	f.image.Store(img)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	close(f.changedCh)
+	f.changedCh = make(chan struct{})
 	for _, ch := range f.subs {
 		// Each channel holds at most the latest image: replace a stale one
 		// instead of blocking the FSM on a slow subscriber. Only publish
@@ -74,6 +80,13 @@ func (f *fsm) publish(img *MetadataImage) {
 		}
 		ch <- img
 	}
+}
+
+// changed returns a channel closed by the next publish.
+func (f *fsm) changed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changedCh
 }
 
 func (f *fsm) subscribe() (<-chan *MetadataImage, func()) {

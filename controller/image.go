@@ -82,6 +82,10 @@ func emptyImage(clusterID string) *MetadataImage {
 	}
 }
 
+// EmptyImage is the image before any metadata: offset 0, no brokers, no
+// topics. A broker holds it until its first caught-up image.
+func EmptyImage() *MetadataImage { return emptyImage("") }
+
 // Offset is the raft index of the last metadata batch applied to the image.
 func (m *MetadataImage) Offset() uint64 { return m.offset }
 
@@ -134,6 +138,9 @@ func (m *MetadataImage) NextProducerID() int64 { return m.nextProducerID }
 // untouched and readers of it never see a partial batch.
 type builder struct {
 	img *MetadataImage
+	// index is the raft index of the batch being applied: the broker
+	// epoch of a registration written with BrokerEpoch -1.
+	index uint64
 
 	brokersCloned, topicsCloned, configsCloned, featuresCloned bool
 	quotasCloned                                               bool
@@ -292,8 +299,12 @@ func (b *builder) apply(rec Record) error {
 		if len(r.Features) == 0 {
 			r.Features = nil
 		}
+		epoch := r.BrokerEpoch
+		if epoch < 0 {
+			epoch = int64(b.index)
+		}
 		b.brokers()[r.BrokerID] = &BrokerImage{
-			ID: r.BrokerID, IncarnationID: r.IncarnationID, Epoch: r.BrokerEpoch,
+			ID: r.BrokerID, IncarnationID: r.IncarnationID, Epoch: epoch,
 			Endpoints: r.Endpoints, Features: r.Features, Rack: r.Rack,
 			Fenced: r.Fenced, InControlledShutdown: r.InControlledShutdown,
 		}

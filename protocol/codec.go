@@ -51,6 +51,11 @@ type Request interface {
 type Response interface {
 	Message
 	IsResponse()
+	// ErrorCodes calls fn with each non-zero error code (every int16 field
+	// named *ErrorCode, at any depth) that the encoding at version v
+	// carries, in field order. The server counts the errors it sends
+	// with it.
+	ErrorCodes(v int16, fn func(code int16))
 }
 
 // Listener is a bit set of the server roles that accept an API.

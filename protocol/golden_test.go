@@ -117,8 +117,10 @@ func captureGolden(t *testing.T) {
 					}
 					mu.Unlock()
 					resp := goldenResponse(req, int32(port))
-					if hdr.RequestAPIKey == KeyFetch {
-						time.Sleep(50 * time.Millisecond)
+					if fr, ok := req.(*FetchRequest); ok {
+						// No data: answer when MaxWaitMs ends, as a broker
+						// answers a long poll, so the client does not spin.
+						<-time.After(time.Duration(fr.MaxWaitMs) * time.Millisecond)
 					}
 					out, err := AppendResponse(nil, hdr.CorrelationID, hdr.RequestAPIKey, hdr.RequestAPIVersion, resp)
 					require.NoError(t, err)

@@ -115,6 +115,14 @@ func (m *ProduceResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ProduceResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Responses {
+		m.Responses[i].errorCodes(v, fn)
+	}
+}
+
 // ProduceResponseTopicProduceResponse is a nested struct of ProduceResponse.
 type ProduceResponseTopicProduceResponse struct {
 	// The topic name. (v0-12, map key)
@@ -187,6 +195,12 @@ func (m *ProduceResponseTopicProduceResponse) Decode(r *wire.Reader, v int16) er
 		}
 	}
 	return r.Err()
+}
+
+func (m *ProduceResponseTopicProduceResponse) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.PartitionResponses {
+		m.PartitionResponses[i].errorCodes(v, fn)
+	}
 }
 
 // ProduceResponsePartitionProduceResponse is a nested struct of ProduceResponse.
@@ -321,6 +335,12 @@ func (m *ProduceResponsePartitionProduceResponse) Decode(r *wire.Reader, v int16
 		}
 	}
 	return r.Err()
+}
+
+func (m *ProduceResponsePartitionProduceResponse) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // ProduceResponseBatchIndexAndErrorMessage is a nested struct of ProduceResponse.

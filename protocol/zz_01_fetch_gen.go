@@ -131,6 +131,19 @@ func (m *FetchResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *FetchResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if v >= 7 {
+		if m.ErrorCode != 0 {
+			fn(m.ErrorCode)
+		}
+	}
+	for i := range m.Responses {
+		m.Responses[i].errorCodes(v, fn)
+	}
+}
+
 // FetchResponseFetchableTopicResponse is a nested struct of FetchResponse.
 type FetchResponseFetchableTopicResponse struct {
 	// The topic name. (v0-12)
@@ -203,6 +216,12 @@ func (m *FetchResponseFetchableTopicResponse) Decode(r *wire.Reader, v int16) er
 		}
 	}
 	return r.Err()
+}
+
+func (m *FetchResponseFetchableTopicResponse) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // FetchResponsePartitionData is a nested struct of FetchResponse.
@@ -395,6 +414,12 @@ func (m *FetchResponsePartitionData) Decode(r *wire.Reader, v int16) error {
 		}
 	}
 	return r.Err()
+}
+
+func (m *FetchResponsePartitionData) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // FetchResponseEpochEndOffset is a nested struct of FetchResponse.

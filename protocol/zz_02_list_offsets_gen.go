@@ -79,6 +79,14 @@ func (m *ListOffsetsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ListOffsetsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // ListOffsetsResponseListOffsetsTopicResponse is a nested struct of ListOffsetsResponse.
 type ListOffsetsResponseListOffsetsTopicResponse struct {
 	// The topic name.
@@ -138,6 +146,12 @@ func (m *ListOffsetsResponseListOffsetsTopicResponse) Decode(r *wire.Reader, v i
 		}
 	}
 	return r.Err()
+}
+
+func (m *ListOffsetsResponseListOffsetsTopicResponse) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // ListOffsetsResponseListOffsetsPartitionResponse is a nested struct of ListOffsetsResponse.
@@ -238,6 +252,12 @@ func (m *ListOffsetsResponseListOffsetsPartitionResponse) Decode(r *wire.Reader,
 		}
 	}
 	return r.Err()
+}
+
+func (m *ListOffsetsResponseListOffsetsPartitionResponse) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // ListOffsetsRequest is API key 2, versions 0-11, flexible from 6.

@@ -124,6 +124,19 @@ func (m *MetadataResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *MetadataResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+	if v >= 13 {
+		if m.ErrorCode != 0 {
+			fn(m.ErrorCode)
+		}
+	}
+}
+
 // MetadataResponseBroker is a nested struct of MetadataResponse.
 type MetadataResponseBroker struct {
 	// The broker ID. (map key)
@@ -285,6 +298,15 @@ func (m *MetadataResponseTopic) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+func (m *MetadataResponseTopic) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // MetadataResponsePartition is a nested struct of MetadataResponse.
 type MetadataResponsePartition struct {
 	// The partition error, or 0 if there was no error.
@@ -394,6 +416,12 @@ func (m *MetadataResponsePartition) Decode(r *wire.Reader, v int16) error {
 		}
 	}
 	return r.Err()
+}
+
+func (m *MetadataResponsePartition) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // MetadataRequest is API key 3, versions 0-13, flexible from 9.

@@ -95,6 +95,24 @@ func (m *LeaderAndIsrResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *LeaderAndIsrResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	if v <= 4 {
+		for i := range m.PartitionErrors {
+			m.PartitionErrors[i].errorCodes(v, fn)
+		}
+	}
+	if v >= 5 {
+		for i := range m.Topics {
+			m.Topics[i].errorCodes(v, fn)
+		}
+	}
+}
+
 // LeaderAndIsrResponseLeaderAndIsrPartitionError is a nested struct of LeaderAndIsrResponse.
 type LeaderAndIsrResponseLeaderAndIsrPartitionError struct {
 	// The topic name. (v0-4)
@@ -155,6 +173,12 @@ func (m *LeaderAndIsrResponseLeaderAndIsrPartitionError) Decode(r *wire.Reader, 
 		}
 	}
 	return r.Err()
+}
+
+func (m *LeaderAndIsrResponseLeaderAndIsrPartitionError) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // LeaderAndIsrResponseLeaderAndIsrTopicError is a nested struct of LeaderAndIsrResponse.
@@ -224,6 +248,14 @@ func (m *LeaderAndIsrResponseLeaderAndIsrTopicError) Decode(r *wire.Reader, v in
 		}
 	}
 	return r.Err()
+}
+
+func (m *LeaderAndIsrResponseLeaderAndIsrTopicError) errorCodes(v int16, fn func(code int16)) {
+	if v >= 5 {
+		for i := range m.PartitionErrors {
+			m.PartitionErrors[i].errorCodes(v, fn)
+		}
+	}
 }
 
 // LeaderAndIsrRequest is API key 4, versions 0-7, flexible from 4.

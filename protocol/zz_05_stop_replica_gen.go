@@ -75,6 +75,17 @@ func (m *StopReplicaResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *StopReplicaResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.PartitionErrors {
+		m.PartitionErrors[i].errorCodes(v, fn)
+	}
+}
+
 // StopReplicaResponseStopReplicaPartitionError is a nested struct of StopReplicaResponse.
 type StopReplicaResponseStopReplicaPartitionError struct {
 	// The topic name.
@@ -131,6 +142,12 @@ func (m *StopReplicaResponseStopReplicaPartitionError) Decode(r *wire.Reader, v 
 		}
 	}
 	return r.Err()
+}
+
+func (m *StopReplicaResponseStopReplicaPartitionError) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // StopReplicaRequest is API key 5, versions 0-4, flexible from 2.

@@ -63,6 +63,14 @@ func (m *UpdateMetadataResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *UpdateMetadataResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // UpdateMetadataRequest is API key 6, versions 0-8, flexible from 6.
 // Kafka 4.x removed it; all versions come from the old (3.x) spec.
 type UpdateMetadataRequest struct {

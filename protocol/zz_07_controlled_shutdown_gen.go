@@ -75,6 +75,14 @@ func (m *ControlledShutdownResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ControlledShutdownResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // ControlledShutdownResponseRemainingPartition is a nested struct of ControlledShutdownResponse.
 type ControlledShutdownResponseRemainingPartition struct {
 	// The name of the topic. (map key)

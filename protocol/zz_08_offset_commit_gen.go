@@ -79,6 +79,14 @@ func (m *OffsetCommitResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *OffsetCommitResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // OffsetCommitResponseTopic is a nested struct of OffsetCommitResponse.
 type OffsetCommitResponseTopic struct {
 	// The topic name. (v0-9)
@@ -153,6 +161,12 @@ func (m *OffsetCommitResponseTopic) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+func (m *OffsetCommitResponseTopic) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // OffsetCommitResponsePartition is a nested struct of OffsetCommitResponse.
 type OffsetCommitResponsePartition struct {
 	// The partition index.
@@ -204,6 +218,12 @@ func (m *OffsetCommitResponsePartition) Decode(r *wire.Reader, v int16) error {
 		}
 	}
 	return r.Err()
+}
+
+func (m *OffsetCommitResponsePartition) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // OffsetCommitRequest is API key 8, versions 0-10, flexible from 8.

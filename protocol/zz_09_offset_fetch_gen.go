@@ -107,6 +107,26 @@ func (m *OffsetFetchResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *OffsetFetchResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if v <= 7 {
+		for i := range m.Topics {
+			m.Topics[i].errorCodes(v, fn)
+		}
+	}
+	if v >= 2 && v <= 7 {
+		if m.ErrorCode != 0 {
+			fn(m.ErrorCode)
+		}
+	}
+	if v >= 8 {
+		for i := range m.Groups {
+			m.Groups[i].errorCodes(v, fn)
+		}
+	}
+}
+
 // OffsetFetchResponseTopic is a nested struct of OffsetFetchResponse.
 type OffsetFetchResponseTopic struct {
 	// The topic name. (v0-7)
@@ -174,6 +194,14 @@ func (m *OffsetFetchResponseTopic) Decode(r *wire.Reader, v int16) error {
 		}
 	}
 	return r.Err()
+}
+
+func (m *OffsetFetchResponseTopic) errorCodes(v int16, fn func(code int16)) {
+	if v <= 7 {
+		for i := range m.Partitions {
+			m.Partitions[i].errorCodes(v, fn)
+		}
+	}
 }
 
 // OffsetFetchResponsePartition is a nested struct of OffsetFetchResponse.
@@ -265,6 +293,14 @@ func (m *OffsetFetchResponsePartition) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+func (m *OffsetFetchResponsePartition) errorCodes(v int16, fn func(code int16)) {
+	if v <= 7 {
+		if m.ErrorCode != 0 {
+			fn(m.ErrorCode)
+		}
+	}
+}
+
 // OffsetFetchResponseGroup is a nested struct of OffsetFetchResponse.
 type OffsetFetchResponseGroup struct {
 	// The group ID. (v8-10)
@@ -343,6 +379,19 @@ func (m *OffsetFetchResponseGroup) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+func (m *OffsetFetchResponseGroup) errorCodes(v int16, fn func(code int16)) {
+	if v >= 8 {
+		for i := range m.Topics {
+			m.Topics[i].errorCodes(v, fn)
+		}
+	}
+	if v >= 8 {
+		if m.ErrorCode != 0 {
+			fn(m.ErrorCode)
+		}
+	}
+}
+
 // OffsetFetchResponseTopics is a nested struct of OffsetFetchResponse.
 type OffsetFetchResponseTopics struct {
 	// The topic name. (v8-9)
@@ -419,6 +468,14 @@ func (m *OffsetFetchResponseTopics) Decode(r *wire.Reader, v int16) error {
 		}
 	}
 	return r.Err()
+}
+
+func (m *OffsetFetchResponseTopics) errorCodes(v int16, fn func(code int16)) {
+	if v >= 8 {
+		for i := range m.Partitions {
+			m.Partitions[i].errorCodes(v, fn)
+		}
+	}
 }
 
 // OffsetFetchResponsePartitions is a nested struct of OffsetFetchResponse.
@@ -508,6 +565,14 @@ func (m *OffsetFetchResponsePartitions) Decode(r *wire.Reader, v int16) error {
 		}
 	}
 	return r.Err()
+}
+
+func (m *OffsetFetchResponsePartitions) errorCodes(v int16, fn func(code int16)) {
+	if v >= 8 {
+		if m.ErrorCode != 0 {
+			fn(m.ErrorCode)
+		}
+	}
 }
 
 // OffsetFetchRequest is API key 9, versions 0-10, flexible from 6.

@@ -122,6 +122,21 @@ func (m *FindCoordinatorResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *FindCoordinatorResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if v <= 3 {
+		if m.ErrorCode != 0 {
+			fn(m.ErrorCode)
+		}
+	}
+	if v >= 4 {
+		for i := range m.Coordinators {
+			m.Coordinators[i].errorCodes(v, fn)
+		}
+	}
+}
+
 // FindCoordinatorResponseCoordinator is a nested struct of FindCoordinatorResponse.
 type FindCoordinatorResponseCoordinator struct {
 	// The coordinator key. (v4-6)
@@ -217,6 +232,14 @@ func (m *FindCoordinatorResponseCoordinator) Decode(r *wire.Reader, v int16) err
 		}
 	}
 	return r.Err()
+}
+
+func (m *FindCoordinatorResponseCoordinator) errorCodes(v int16, fn func(code int16)) {
+	if v >= 4 {
+		if m.ErrorCode != 0 {
+			fn(m.ErrorCode)
+		}
+	}
 }
 
 // FindCoordinatorRequest is API key 10, versions 0-6, flexible from 3.

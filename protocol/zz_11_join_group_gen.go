@@ -115,6 +115,14 @@ func (m *JoinGroupResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *JoinGroupResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // JoinGroupResponseMember is a nested struct of JoinGroupResponse.
 type JoinGroupResponseMember struct {
 	// The group member ID.

@@ -70,6 +70,14 @@ func (m *HeartbeatResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *HeartbeatResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // HeartbeatRequest is API key 12, versions 0-4, flexible from 4.
 type HeartbeatRequest struct {
 	// The group id.

@@ -86,6 +86,19 @@ func (m *LeaveGroupResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *LeaveGroupResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	if v >= 3 {
+		for i := range m.Members {
+			m.Members[i].errorCodes(v, fn)
+		}
+	}
+}
+
 // LeaveGroupResponseMemberResponse is a nested struct of LeaveGroupResponse.
 type LeaveGroupResponseMemberResponse struct {
 	// The member ID to remove from the group. (v3-5)
@@ -154,6 +167,14 @@ func (m *LeaveGroupResponseMemberResponse) Decode(r *wire.Reader, v int16) error
 		}
 	}
 	return r.Err()
+}
+
+func (m *LeaveGroupResponseMemberResponse) errorCodes(v int16, fn func(code int16)) {
+	if v >= 3 {
+		if m.ErrorCode != 0 {
+			fn(m.ErrorCode)
+		}
+	}
 }
 
 // LeaveGroupRequest is API key 13, versions 0-5, flexible from 4.

@@ -90,6 +90,14 @@ func (m *SyncGroupResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *SyncGroupResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // SyncGroupRequest is API key 14, versions 0-5, flexible from 4.
 type SyncGroupRequest struct {
 	// The unique group identifier.

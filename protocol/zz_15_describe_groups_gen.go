@@ -78,6 +78,14 @@ func (m *DescribeGroupsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeGroupsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Groups {
+		m.Groups[i].errorCodes(v, fn)
+	}
+}
+
 // DescribeGroupsResponseDescribedGroup is a nested struct of DescribeGroupsResponse.
 type DescribeGroupsResponseDescribedGroup struct {
 	// The describe error, or 0 if there was no error.
@@ -176,6 +184,12 @@ func (m *DescribeGroupsResponseDescribedGroup) Decode(r *wire.Reader, v int16) e
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeGroupsResponseDescribedGroup) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DescribeGroupsResponseDescribedGroupMember is a nested struct of DescribeGroupsResponse.

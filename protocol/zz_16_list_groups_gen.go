@@ -82,6 +82,14 @@ func (m *ListGroupsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ListGroupsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // ListGroupsResponseListedGroup is a nested struct of ListGroupsResponse.
 type ListGroupsResponseListedGroup struct {
 	// The group ID.

@@ -59,6 +59,14 @@ func (m *SaslHandshakeResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *SaslHandshakeResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // SaslHandshakeRequest is API key 17, versions 0-1.
 type SaslHandshakeRequest struct {
 	// The SASL mechanism chosen by the client.

@@ -193,6 +193,14 @@ func (m *ApiVersionsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ApiVersionsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // ApiVersionsResponseAPIVersion is a nested struct of ApiVersionsResponse.
 type ApiVersionsResponseAPIVersion struct {
 	// The API index. (map key)

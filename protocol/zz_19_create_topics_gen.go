@@ -79,6 +79,14 @@ func (m *CreateTopicsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *CreateTopicsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // CreateTopicsResponseCreatableTopicResult is a nested struct of CreateTopicsResponse.
 type CreateTopicsResponseCreatableTopicResult struct {
 	// The topic name. (map key)
@@ -218,6 +226,17 @@ func (m *CreateTopicsResponseCreatableTopicResult) Decode(r *wire.Reader, v int1
 		}
 	}
 	return r.Err()
+}
+
+func (m *CreateTopicsResponseCreatableTopicResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	if v >= 5 {
+		if m.TopicConfigErrorCode != 0 {
+			fn(m.TopicConfigErrorCode)
+		}
+	}
 }
 
 // CreateTopicsResponseCreatableTopicConfigs is a nested struct of CreateTopicsResponse.

@@ -79,6 +79,14 @@ func (m *DeleteTopicsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DeleteTopicsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Responses {
+		m.Responses[i].errorCodes(v, fn)
+	}
+}
+
 // DeleteTopicsResponseDeletableTopicResult is a nested struct of DeleteTopicsResponse.
 type DeleteTopicsResponseDeletableTopicResult struct {
 	// The topic name. (nullable v6, map key)
@@ -148,6 +156,12 @@ func (m *DeleteTopicsResponseDeletableTopicResult) Decode(r *wire.Reader, v int1
 		}
 	}
 	return r.Err()
+}
+
+func (m *DeleteTopicsResponseDeletableTopicResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DeleteTopicsRequest is API key 20, versions 0-6, flexible from 4.

@@ -74,6 +74,14 @@ func (m *DeleteRecordsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DeleteRecordsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // DeleteRecordsResponseDeleteRecordsTopicResult is a nested struct of DeleteRecordsResponse.
 type DeleteRecordsResponseDeleteRecordsTopicResult struct {
 	// The topic name. (map key)
@@ -135,6 +143,12 @@ func (m *DeleteRecordsResponseDeleteRecordsTopicResult) Decode(r *wire.Reader, v
 	return r.Err()
 }
 
+func (m *DeleteRecordsResponseDeleteRecordsTopicResult) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // DeleteRecordsResponseDeleteRecordsPartitionResult is a nested struct of DeleteRecordsResponse.
 type DeleteRecordsResponseDeleteRecordsPartitionResult struct {
 	// The partition index. (map key)
@@ -191,6 +205,12 @@ func (m *DeleteRecordsResponseDeleteRecordsPartitionResult) Decode(r *wire.Reade
 		}
 	}
 	return r.Err()
+}
+
+func (m *DeleteRecordsResponseDeleteRecordsPartitionResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DeleteRecordsRequest is API key 21, versions 0-2, flexible from 2.

@@ -93,6 +93,14 @@ func (m *InitProducerIdResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *InitProducerIdResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // InitProducerIdRequest is API key 22, versions 0-6, flexible from 2.
 // Version 6 is unstable upstream and is not advertised.
 type InitProducerIdRequest struct {

@@ -79,6 +79,14 @@ func (m *OffsetForLeaderEpochResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *OffsetForLeaderEpochResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // OffsetForLeaderEpochResponseOffsetForLeaderTopicResult is a nested struct of OffsetForLeaderEpochResponse.
 type OffsetForLeaderEpochResponseOffsetForLeaderTopicResult struct {
 	// The topic name. (map key)
@@ -138,6 +146,12 @@ func (m *OffsetForLeaderEpochResponseOffsetForLeaderTopicResult) Decode(r *wire.
 		}
 	}
 	return r.Err()
+}
+
+func (m *OffsetForLeaderEpochResponseOffsetForLeaderTopicResult) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // OffsetForLeaderEpochResponseEpochEndOffset is a nested struct of OffsetForLeaderEpochResponse.
@@ -207,6 +221,12 @@ func (m *OffsetForLeaderEpochResponseEpochEndOffset) Decode(r *wire.Reader, v in
 		}
 	}
 	return r.Err()
+}
+
+func (m *OffsetForLeaderEpochResponseEpochEndOffset) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // OffsetForLeaderEpochRequest is API key 23, versions 0-4, flexible from 4.

@@ -102,6 +102,26 @@ func (m *AddPartitionsToTxnResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *AddPartitionsToTxnResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if v >= 4 {
+		if m.ErrorCode != 0 {
+			fn(m.ErrorCode)
+		}
+	}
+	if v >= 4 {
+		for i := range m.ResultsByTransaction {
+			m.ResultsByTransaction[i].errorCodes(v, fn)
+		}
+	}
+	if v <= 3 {
+		for i := range m.ResultsByTopicV3AndBelow {
+			m.ResultsByTopicV3AndBelow[i].errorCodes(v, fn)
+		}
+	}
+}
+
 // AddPartitionsToTxnResponseAddPartitionsToTxnResult is a nested struct of AddPartitionsToTxnResponse.
 type AddPartitionsToTxnResponseAddPartitionsToTxnResult struct {
 	// The transactional id corresponding to the transaction. (v4-5, map key)
@@ -171,6 +191,14 @@ func (m *AddPartitionsToTxnResponseAddPartitionsToTxnResult) Decode(r *wire.Read
 	return r.Err()
 }
 
+func (m *AddPartitionsToTxnResponseAddPartitionsToTxnResult) errorCodes(v int16, fn func(code int16)) {
+	if v >= 4 {
+		for i := range m.TopicResults {
+			m.TopicResults[i].errorCodes(v, fn)
+		}
+	}
+}
+
 // AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult is a nested struct of AddPartitionsToTxnResponse.
 type AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult struct {
 	// The topic name. (map key)
@@ -232,6 +260,12 @@ func (m *AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult) Decode(r *wire
 	return r.Err()
 }
 
+func (m *AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.ResultsByPartition {
+		m.ResultsByPartition[i].errorCodes(v, fn)
+	}
+}
+
 // AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult is a nested struct of AddPartitionsToTxnResponse.
 type AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult struct {
 	// The partition indexes. (map key)
@@ -283,6 +317,12 @@ func (m *AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult) Decode(r *
 		}
 	}
 	return r.Err()
+}
+
+func (m *AddPartitionsToTxnResponseAddPartitionsToTxnPartitionResult) errorCodes(v int16, fn func(code int16)) {
+	if m.PartitionErrorCode != 0 {
+		fn(m.PartitionErrorCode)
+	}
 }
 
 // AddPartitionsToTxnRequest is API key 24, versions 0-5, flexible from 3.

@@ -66,6 +66,14 @@ func (m *AddOffsetsToTxnResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *AddOffsetsToTxnResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // AddOffsetsToTxnRequest is API key 25, versions 0-4, flexible from 3.
 type AddOffsetsToTxnRequest struct {
 	// The transactional id corresponding to the transaction.

@@ -84,6 +84,14 @@ func (m *EndTxnResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *EndTxnResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // EndTxnRequest is API key 26, versions 0-5, flexible from 3.
 type EndTxnRequest struct {
 	// The ID of the transaction to end.

@@ -71,6 +71,14 @@ func (m *WriteTxnMarkersResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *WriteTxnMarkersResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Markers {
+		m.Markers[i].errorCodes(v, fn)
+	}
+}
+
 // WriteTxnMarkersResponseWritableTxnMarkerResult is a nested struct of WriteTxnMarkersResponse.
 type WriteTxnMarkersResponseWritableTxnMarkerResult struct {
 	// The current producer ID in use by the transactional ID.
@@ -130,6 +138,12 @@ func (m *WriteTxnMarkersResponseWritableTxnMarkerResult) Decode(r *wire.Reader, 
 		}
 	}
 	return r.Err()
+}
+
+func (m *WriteTxnMarkersResponseWritableTxnMarkerResult) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
 }
 
 // WriteTxnMarkersResponseWritableTxnMarkerTopicResult is a nested struct of WriteTxnMarkersResponse.
@@ -193,6 +207,12 @@ func (m *WriteTxnMarkersResponseWritableTxnMarkerTopicResult) Decode(r *wire.Rea
 	return r.Err()
 }
 
+func (m *WriteTxnMarkersResponseWritableTxnMarkerTopicResult) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // WriteTxnMarkersResponseWritableTxnMarkerPartitionResult is a nested struct of WriteTxnMarkersResponse.
 type WriteTxnMarkersResponseWritableTxnMarkerPartitionResult struct {
 	// The partition index.
@@ -244,6 +264,12 @@ func (m *WriteTxnMarkersResponseWritableTxnMarkerPartitionResult) Decode(r *wire
 		}
 	}
 	return r.Err()
+}
+
+func (m *WriteTxnMarkersResponseWritableTxnMarkerPartitionResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // WriteTxnMarkersRequest is API key 27, versions 0-2, flexible from 1.

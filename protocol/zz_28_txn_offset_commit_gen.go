@@ -74,6 +74,14 @@ func (m *TxnOffsetCommitResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *TxnOffsetCommitResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // TxnOffsetCommitResponseTopic is a nested struct of TxnOffsetCommitResponse.
 type TxnOffsetCommitResponseTopic struct {
 	// The topic name.
@@ -135,6 +143,12 @@ func (m *TxnOffsetCommitResponseTopic) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+func (m *TxnOffsetCommitResponseTopic) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // TxnOffsetCommitResponsePartition is a nested struct of TxnOffsetCommitResponse.
 type TxnOffsetCommitResponsePartition struct {
 	// The partition index.
@@ -186,6 +200,12 @@ func (m *TxnOffsetCommitResponsePartition) Decode(r *wire.Reader, v int16) error
 		}
 	}
 	return r.Err()
+}
+
+func (m *TxnOffsetCommitResponsePartition) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // TxnOffsetCommitRequest is API key 28, versions 0-5, flexible from 3.

@@ -83,6 +83,14 @@ func (m *DescribeAclsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeAclsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // DescribeAclsResponseDescribeAclsResource is a nested struct of DescribeAclsResponse.
 type DescribeAclsResponseDescribeAclsResource struct {
 	// The resource type.

@@ -75,6 +75,14 @@ func (m *CreateAclsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *CreateAclsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // CreateAclsResponseAclCreationResult is a nested struct of CreateAclsResponse.
 type CreateAclsResponseAclCreationResult struct {
 	// The result error, or zero if there was no error.
@@ -126,6 +134,12 @@ func (m *CreateAclsResponseAclCreationResult) Decode(r *wire.Reader, v int16) er
 		}
 	}
 	return r.Err()
+}
+
+func (m *CreateAclsResponseAclCreationResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // CreateAclsRequest is API key 30, versions 0-3, flexible from 2.

@@ -75,6 +75,14 @@ func (m *DeleteAclsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DeleteAclsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.FilterResults {
+		m.FilterResults[i].errorCodes(v, fn)
+	}
+}
+
 // DeleteAclsResponseDeleteAclsFilterResult is a nested struct of DeleteAclsResponse.
 type DeleteAclsResponseDeleteAclsFilterResult struct {
 	// The error code, or 0 if the filter succeeded.
@@ -139,6 +147,15 @@ func (m *DeleteAclsResponseDeleteAclsFilterResult) Decode(r *wire.Reader, v int1
 		}
 	}
 	return r.Err()
+}
+
+func (m *DeleteAclsResponseDeleteAclsFilterResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.MatchingAcls {
+		m.MatchingAcls[i].errorCodes(v, fn)
+	}
 }
 
 // DeleteAclsResponseDeleteAclsMatchingAcl is a nested struct of DeleteAclsResponse.
@@ -232,6 +249,12 @@ func (m *DeleteAclsResponseDeleteAclsMatchingAcl) Decode(r *wire.Reader, v int16
 		}
 	}
 	return r.Err()
+}
+
+func (m *DeleteAclsResponseDeleteAclsMatchingAcl) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DeleteAclsRequest is API key 31, versions 0-3, flexible from 2.

@@ -75,6 +75,14 @@ func (m *DescribeConfigsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeConfigsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // DescribeConfigsResponseDescribeConfigsResult is a nested struct of DescribeConfigsResponse.
 type DescribeConfigsResponseDescribeConfigsResult struct {
 	// The error code, or 0 if we were able to successfully describe the configurations.
@@ -149,6 +157,12 @@ func (m *DescribeConfigsResponseDescribeConfigsResult) Decode(r *wire.Reader, v 
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeConfigsResponseDescribeConfigsResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DescribeConfigsResponseDescribeConfigsResourceResult is a nested struct of DescribeConfigsResponse.

@@ -74,6 +74,14 @@ func (m *AlterConfigsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *AlterConfigsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Responses {
+		m.Responses[i].errorCodes(v, fn)
+	}
+}
+
 // AlterConfigsResponseAlterConfigsResourceResponse is a nested struct of AlterConfigsResponse.
 type AlterConfigsResponseAlterConfigsResourceResponse struct {
 	// The resource error code.
@@ -135,6 +143,12 @@ func (m *AlterConfigsResponseAlterConfigsResourceResponse) Decode(r *wire.Reader
 		}
 	}
 	return r.Err()
+}
+
+func (m *AlterConfigsResponseAlterConfigsResourceResponse) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // AlterConfigsRequest is API key 33, versions 0-2, flexible from 2.

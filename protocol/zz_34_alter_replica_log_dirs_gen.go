@@ -75,6 +75,14 @@ func (m *AlterReplicaLogDirsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *AlterReplicaLogDirsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult is a nested struct of AlterReplicaLogDirsResponse.
 type AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult struct {
 	// The name of the topic.
@@ -136,6 +144,12 @@ func (m *AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult) Decode(r *wir
 	return r.Err()
 }
 
+func (m *AlterReplicaLogDirsResponseAlterReplicaLogDirTopicResult) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult is a nested struct of AlterReplicaLogDirsResponse.
 type AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult struct {
 	// The partition index.
@@ -187,6 +201,12 @@ func (m *AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult) Decode(r 
 		}
 	}
 	return r.Err()
+}
+
+func (m *AlterReplicaLogDirsResponseAlterReplicaLogDirPartitionResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // AlterReplicaLogDirsRequest is API key 34, versions 0-2, flexible from 2.

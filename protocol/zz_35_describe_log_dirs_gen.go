@@ -83,6 +83,19 @@ func (m *DescribeLogDirsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeLogDirsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if v >= 3 {
+		if m.ErrorCode != 0 {
+			fn(m.ErrorCode)
+		}
+	}
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // DescribeLogDirsResponseDescribeLogDirsResult is a nested struct of DescribeLogDirsResponse.
 type DescribeLogDirsResponseDescribeLogDirsResult struct {
 	// The error code, or 0 if there was no error.
@@ -176,6 +189,12 @@ func (m *DescribeLogDirsResponseDescribeLogDirsResult) Decode(r *wire.Reader, v 
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeLogDirsResponseDescribeLogDirsResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DescribeLogDirsResponseDescribeLogDirsTopic is a nested struct of DescribeLogDirsResponse.

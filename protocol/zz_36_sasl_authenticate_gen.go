@@ -91,6 +91,14 @@ func (m SaslAuthenticateResponse) Format(f fmt.State, verb rune) {
 	_, _ = io.WriteString(f, "}")
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *SaslAuthenticateResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // SaslAuthenticateRequest is API key 36, versions 0-2, flexible from 2.
 type SaslAuthenticateRequest struct {
 	// The SASL authentication bytes from the client, as defined by the SASL mechanism. (sensitive)

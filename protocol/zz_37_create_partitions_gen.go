@@ -74,6 +74,14 @@ func (m *CreatePartitionsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *CreatePartitionsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // CreatePartitionsResponseCreatePartitionsTopicResult is a nested struct of CreatePartitionsResponse.
 type CreatePartitionsResponseCreatePartitionsTopicResult struct {
 	// The topic name.
@@ -130,6 +138,12 @@ func (m *CreatePartitionsResponseCreatePartitionsTopicResult) Decode(r *wire.Rea
 		}
 	}
 	return r.Err()
+}
+
+func (m *CreatePartitionsResponseCreatePartitionsTopicResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // CreatePartitionsRequest is API key 37, versions 0-3, flexible from 2.

@@ -131,6 +131,14 @@ func (m CreateDelegationTokenResponse) Format(f fmt.State, verb rune) {
 	_, _ = io.WriteString(f, "}")
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *CreateDelegationTokenResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // CreateDelegationTokenRequest is API key 38, versions 0-3, flexible from 2.
 // Versions below 1 come from the old (3.x) spec (removed by KIP-896).
 type CreateDelegationTokenRequest struct {

@@ -74,6 +74,14 @@ func (m *RenewDelegationTokenResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *RenewDelegationTokenResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // RenewDelegationTokenRequest is API key 39, versions 0-2, flexible from 2.
 // Versions below 1 come from the old (3.x) spec (removed by KIP-896).
 type RenewDelegationTokenRequest struct {

@@ -82,6 +82,14 @@ func (m *DescribeDelegationTokenResponse) Decode(r *wire.Reader, v int16) error 
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeDelegationTokenResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // DescribeDelegationTokenResponseDescribedDelegationToken is a nested struct of DescribeDelegationTokenResponse.
 type DescribeDelegationTokenResponseDescribedDelegationToken struct {
 	// The token principal type.

@@ -74,6 +74,14 @@ func (m *DeleteGroupsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DeleteGroupsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // DeleteGroupsResponseDeletableGroupResult is a nested struct of DeleteGroupsResponse.
 type DeleteGroupsResponseDeletableGroupResult struct {
 	// The group id. (map key)
@@ -125,6 +133,12 @@ func (m *DeleteGroupsResponseDeletableGroupResult) Decode(r *wire.Reader, v int1
 		}
 	}
 	return r.Err()
+}
+
+func (m *DeleteGroupsResponseDeletableGroupResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DeleteGroupsRequest is API key 42, versions 0-2, flexible from 2.

@@ -82,6 +82,19 @@ func (m *ElectLeadersResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ElectLeadersResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if v >= 1 {
+		if m.ErrorCode != 0 {
+			fn(m.ErrorCode)
+		}
+	}
+	for i := range m.ReplicaElectionResults {
+		m.ReplicaElectionResults[i].errorCodes(v, fn)
+	}
+}
+
 // ElectLeadersResponseReplicaElectionResult is a nested struct of ElectLeadersResponse.
 type ElectLeadersResponseReplicaElectionResult struct {
 	// The topic name.
@@ -143,6 +156,12 @@ func (m *ElectLeadersResponseReplicaElectionResult) Decode(r *wire.Reader, v int
 	return r.Err()
 }
 
+func (m *ElectLeadersResponseReplicaElectionResult) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.PartitionResult {
+		m.PartitionResult[i].errorCodes(v, fn)
+	}
+}
+
 // ElectLeadersResponsePartitionResult is a nested struct of ElectLeadersResponse.
 type ElectLeadersResponsePartitionResult struct {
 	// The partition id.
@@ -199,6 +218,12 @@ func (m *ElectLeadersResponsePartitionResult) Decode(r *wire.Reader, v int16) er
 		}
 	}
 	return r.Err()
+}
+
+func (m *ElectLeadersResponsePartitionResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // ElectLeadersRequest is API key 43, versions 0-2, flexible from 2.

@@ -74,6 +74,14 @@ func (m *IncrementalAlterConfigsResponse) Decode(r *wire.Reader, v int16) error 
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *IncrementalAlterConfigsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Responses {
+		m.Responses[i].errorCodes(v, fn)
+	}
+}
+
 // IncrementalAlterConfigsResponseAlterConfigsResourceResponse is a nested struct of IncrementalAlterConfigsResponse.
 type IncrementalAlterConfigsResponseAlterConfigsResourceResponse struct {
 	// The resource error code.
@@ -135,6 +143,12 @@ func (m *IncrementalAlterConfigsResponseAlterConfigsResourceResponse) Decode(r *
 		}
 	}
 	return r.Err()
+}
+
+func (m *IncrementalAlterConfigsResponseAlterConfigsResourceResponse) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // IncrementalAlterConfigsRequest is API key 44, versions 0-1, flexible from 1.

@@ -91,6 +91,17 @@ func (m *AlterPartitionReassignmentsResponse) Decode(r *wire.Reader, v int16) er
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *AlterPartitionReassignmentsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Responses {
+		m.Responses[i].errorCodes(v, fn)
+	}
+}
+
 // AlterPartitionReassignmentsResponseReassignableTopicResponse is a nested struct of AlterPartitionReassignmentsResponse.
 type AlterPartitionReassignmentsResponseReassignableTopicResponse struct {
 	// The topic name.
@@ -152,6 +163,12 @@ func (m *AlterPartitionReassignmentsResponseReassignableTopicResponse) Decode(r 
 	return r.Err()
 }
 
+func (m *AlterPartitionReassignmentsResponseReassignableTopicResponse) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // AlterPartitionReassignmentsResponseReassignablePartitionResponse is a nested struct of AlterPartitionReassignmentsResponse.
 type AlterPartitionReassignmentsResponseReassignablePartitionResponse struct {
 	// The partition index.
@@ -208,6 +225,12 @@ func (m *AlterPartitionReassignmentsResponseReassignablePartitionResponse) Decod
 		}
 	}
 	return r.Err()
+}
+
+func (m *AlterPartitionReassignmentsResponseReassignablePartitionResponse) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // AlterPartitionReassignmentsRequest is API key 45, versions 0-1, flexible from 0.

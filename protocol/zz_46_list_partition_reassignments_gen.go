@@ -82,6 +82,14 @@ func (m *ListPartitionReassignmentsResponse) Decode(r *wire.Reader, v int16) err
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ListPartitionReassignmentsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // ListPartitionReassignmentsResponseOngoingTopicReassignment is a nested struct of ListPartitionReassignmentsResponse.
 type ListPartitionReassignmentsResponseOngoingTopicReassignment struct {
 	// The topic name.

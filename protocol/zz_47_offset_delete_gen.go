@@ -63,6 +63,17 @@ func (m *OffsetDeleteResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *OffsetDeleteResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // OffsetDeleteResponseTopic is a nested struct of OffsetDeleteResponse.
 type OffsetDeleteResponseTopic struct {
 	// The topic name. (map key)
@@ -108,6 +119,12 @@ func (m *OffsetDeleteResponseTopic) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+func (m *OffsetDeleteResponseTopic) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // OffsetDeleteResponsePartition is a nested struct of OffsetDeleteResponse.
 type OffsetDeleteResponsePartition struct {
 	// The partition index. (map key)
@@ -143,6 +160,12 @@ func (m *OffsetDeleteResponsePartition) Decode(r *wire.Reader, v int16) error {
 	m.PartitionIndex = r.Int32()
 	m.ErrorCode = r.Int16()
 	return r.Err()
+}
+
+func (m *OffsetDeleteResponsePartition) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // OffsetDeleteRequest is API key 47, versions 0.

@@ -86,6 +86,14 @@ func (m *DescribeClientQuotasResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeClientQuotasResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // DescribeClientQuotasResponseEntryData is a nested struct of DescribeClientQuotasResponse.
 type DescribeClientQuotasResponseEntryData struct {
 	// The quota entity description.

@@ -74,6 +74,14 @@ func (m *AlterClientQuotasResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *AlterClientQuotasResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Entries {
+		m.Entries[i].errorCodes(v, fn)
+	}
+}
+
 // AlterClientQuotasResponseEntryData is a nested struct of AlterClientQuotasResponse.
 type AlterClientQuotasResponseEntryData struct {
 	// The error code, or `0` if the quota alteration succeeded.
@@ -138,6 +146,12 @@ func (m *AlterClientQuotasResponseEntryData) Decode(r *wire.Reader, v int16) err
 		}
 	}
 	return r.Err()
+}
+
+func (m *AlterClientQuotasResponseEntryData) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // AlterClientQuotasResponseEntityData is a nested struct of AlterClientQuotasResponse.

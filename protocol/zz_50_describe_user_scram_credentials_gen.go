@@ -82,6 +82,17 @@ func (m *DescribeUserScramCredentialsResponse) Decode(r *wire.Reader, v int16) e
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeUserScramCredentialsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult is a nested struct of DescribeUserScramCredentialsResponse.
 type DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult struct {
 	// The user name.
@@ -151,6 +162,12 @@ func (m *DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult)
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeUserScramCredentialsResponseDescribeUserScramCredentialsResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DescribeUserScramCredentialsResponseCredentialInfo is a nested struct of DescribeUserScramCredentialsResponse.

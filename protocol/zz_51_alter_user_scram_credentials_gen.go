@@ -77,6 +77,14 @@ func (m *AlterUserScramCredentialsResponse) Decode(r *wire.Reader, v int16) erro
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *AlterUserScramCredentialsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // AlterUserScramCredentialsResponseAlterUserScramCredentialsResult is a nested struct of AlterUserScramCredentialsResponse.
 type AlterUserScramCredentialsResponseAlterUserScramCredentialsResult struct {
 	// The user name.
@@ -133,6 +141,12 @@ func (m *AlterUserScramCredentialsResponseAlterUserScramCredentialsResult) Decod
 		}
 	}
 	return r.Err()
+}
+
+func (m *AlterUserScramCredentialsResponseAlterUserScramCredentialsResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // AlterUserScramCredentialsRequest is API key 51, versions 0, flexible from 0.

@@ -110,6 +110,17 @@ func (m *VoteResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *VoteResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // VoteResponseTopicData is a nested struct of VoteResponse.
 type VoteResponseTopicData struct {
 	// The topic name.
@@ -169,6 +180,12 @@ func (m *VoteResponseTopicData) Decode(r *wire.Reader, v int16) error {
 		}
 	}
 	return r.Err()
+}
+
+func (m *VoteResponseTopicData) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // VoteResponsePartitionData is a nested struct of VoteResponse.
@@ -237,6 +254,12 @@ func (m *VoteResponsePartitionData) Decode(r *wire.Reader, v int16) error {
 		}
 	}
 	return r.Err()
+}
+
+func (m *VoteResponsePartitionData) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // VoteResponseNodeEndpoint is a nested struct of VoteResponse.

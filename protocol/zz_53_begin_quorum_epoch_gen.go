@@ -110,6 +110,17 @@ func (m *BeginQuorumEpochResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *BeginQuorumEpochResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // BeginQuorumEpochResponseTopicData is a nested struct of BeginQuorumEpochResponse.
 type BeginQuorumEpochResponseTopicData struct {
 	// The topic name.
@@ -169,6 +180,12 @@ func (m *BeginQuorumEpochResponseTopicData) Decode(r *wire.Reader, v int16) erro
 		}
 	}
 	return r.Err()
+}
+
+func (m *BeginQuorumEpochResponseTopicData) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // BeginQuorumEpochResponsePartitionData is a nested struct of BeginQuorumEpochResponse.
@@ -232,6 +249,12 @@ func (m *BeginQuorumEpochResponsePartitionData) Decode(r *wire.Reader, v int16) 
 		}
 	}
 	return r.Err()
+}
+
+func (m *BeginQuorumEpochResponsePartitionData) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // BeginQuorumEpochResponseNodeEndpoint is a nested struct of BeginQuorumEpochResponse.

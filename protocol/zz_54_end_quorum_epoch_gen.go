@@ -110,6 +110,17 @@ func (m *EndQuorumEpochResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *EndQuorumEpochResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // EndQuorumEpochResponseTopicData is a nested struct of EndQuorumEpochResponse.
 type EndQuorumEpochResponseTopicData struct {
 	// The topic name.
@@ -169,6 +180,12 @@ func (m *EndQuorumEpochResponseTopicData) Decode(r *wire.Reader, v int16) error 
 		}
 	}
 	return r.Err()
+}
+
+func (m *EndQuorumEpochResponseTopicData) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // EndQuorumEpochResponsePartitionData is a nested struct of EndQuorumEpochResponse.
@@ -232,6 +249,12 @@ func (m *EndQuorumEpochResponsePartitionData) Decode(r *wire.Reader, v int16) er
 		}
 	}
 	return r.Err()
+}
+
+func (m *EndQuorumEpochResponsePartitionData) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // EndQuorumEpochResponseNodeEndpoint is a nested struct of EndQuorumEpochResponse.

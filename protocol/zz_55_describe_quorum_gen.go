@@ -98,6 +98,17 @@ func (m *DescribeQuorumResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeQuorumResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // DescribeQuorumResponseTopicData is a nested struct of DescribeQuorumResponse.
 type DescribeQuorumResponseTopicData struct {
 	// The topic name.
@@ -157,6 +168,12 @@ func (m *DescribeQuorumResponseTopicData) Decode(r *wire.Reader, v int16) error 
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeQuorumResponseTopicData) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // DescribeQuorumResponsePartitionData is a nested struct of DescribeQuorumResponse.
@@ -260,6 +277,12 @@ func (m *DescribeQuorumResponsePartitionData) Decode(r *wire.Reader, v int16) er
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeQuorumResponsePartitionData) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DescribeQuorumResponseReplicaState is a nested struct of DescribeQuorumResponse.

@@ -79,6 +79,17 @@ func (m *AlterPartitionResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *AlterPartitionResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // AlterPartitionResponseTopicData is a nested struct of AlterPartitionResponse.
 type AlterPartitionResponseTopicData struct {
 	// The name of the topic (v0-1)
@@ -151,6 +162,12 @@ func (m *AlterPartitionResponseTopicData) Decode(r *wire.Reader, v int16) error 
 		}
 	}
 	return r.Err()
+}
+
+func (m *AlterPartitionResponseTopicData) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // AlterPartitionResponsePartitionData is a nested struct of AlterPartitionResponse.
@@ -241,6 +258,12 @@ func (m *AlterPartitionResponsePartitionData) Decode(r *wire.Reader, v int16) er
 		}
 	}
 	return r.Err()
+}
+
+func (m *AlterPartitionResponsePartitionData) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // AlterPartitionRequest is API key 56, versions 0-3, flexible from 0.

@@ -86,6 +86,19 @@ func (m *UpdateFeaturesResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *UpdateFeaturesResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	if v <= 1 {
+		for i := range m.Results {
+			m.Results[i].errorCodes(v, fn)
+		}
+	}
+}
+
 // UpdateFeaturesResponseUpdatableFeatureResult is a nested struct of UpdateFeaturesResponse.
 type UpdateFeaturesResponseUpdatableFeatureResult struct {
 	// The name of the finalized feature. (map key)
@@ -142,6 +155,12 @@ func (m *UpdateFeaturesResponseUpdatableFeatureResult) Decode(r *wire.Reader, v 
 		}
 	}
 	return r.Err()
+}
+
+func (m *UpdateFeaturesResponseUpdatableFeatureResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // UpdateFeaturesRequest is API key 57, versions 0-2, flexible from 0.

@@ -66,6 +66,14 @@ func (m *EnvelopeResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *EnvelopeResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // EnvelopeRequest is API key 58, versions 0, flexible from 0.
 type EnvelopeRequest struct {
 	// The embedded request header and data.

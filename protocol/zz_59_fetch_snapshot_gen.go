@@ -114,6 +114,17 @@ func (m *FetchSnapshotResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *FetchSnapshotResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // FetchSnapshotResponseTopicSnapshot is a nested struct of FetchSnapshotResponse.
 type FetchSnapshotResponseTopicSnapshot struct {
 	// The name of the topic to fetch.
@@ -173,6 +184,12 @@ func (m *FetchSnapshotResponseTopicSnapshot) Decode(r *wire.Reader, v int16) err
 		}
 	}
 	return r.Err()
+}
+
+func (m *FetchSnapshotResponseTopicSnapshot) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // FetchSnapshotResponsePartitionSnapshot is a nested struct of FetchSnapshotResponse.
@@ -277,6 +294,12 @@ func (m *FetchSnapshotResponsePartitionSnapshot) Decode(r *wire.Reader, v int16)
 		}
 	}
 	return r.Err()
+}
+
+func (m *FetchSnapshotResponsePartitionSnapshot) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // FetchSnapshotResponseSnapshotID is a nested struct of FetchSnapshotResponse.

@@ -105,6 +105,14 @@ func (m *DescribeClusterResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeClusterResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // DescribeClusterResponseDescribeClusterBroker is a nested struct of DescribeClusterResponse.
 type DescribeClusterResponseDescribeClusterBroker struct {
 	// The broker ID. (map key)

@@ -74,6 +74,14 @@ func (m *DescribeProducersResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeProducersResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // DescribeProducersResponseTopicResponse is a nested struct of DescribeProducersResponse.
 type DescribeProducersResponseTopicResponse struct {
 	// The topic name.
@@ -133,6 +141,12 @@ func (m *DescribeProducersResponseTopicResponse) Decode(r *wire.Reader, v int16)
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeProducersResponseTopicResponse) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // DescribeProducersResponsePartitionResponse is a nested struct of DescribeProducersResponse.
@@ -204,6 +218,12 @@ func (m *DescribeProducersResponsePartitionResponse) Decode(r *wire.Reader, v in
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeProducersResponsePartitionResponse) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DescribeProducersResponseProducerState is a nested struct of DescribeProducersResponse.

@@ -71,6 +71,14 @@ func (m *BrokerRegistrationResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *BrokerRegistrationResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // BrokerRegistrationRequest is API key 62, versions 0-4, flexible from 0.
 type BrokerRegistrationRequest struct {
 	// The broker ID.

@@ -79,6 +79,14 @@ func (m *BrokerHeartbeatResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *BrokerHeartbeatResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // BrokerHeartbeatRequest is API key 63, versions 0-2, flexible from 0.
 type BrokerHeartbeatRequest struct {
 	// The broker ID.

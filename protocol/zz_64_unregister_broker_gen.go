@@ -70,6 +70,14 @@ func (m *UnregisterBrokerResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *UnregisterBrokerResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // UnregisterBrokerRequest is API key 64, versions 0, flexible from 0.
 type UnregisterBrokerRequest struct {
 	// The broker ID to unregister.

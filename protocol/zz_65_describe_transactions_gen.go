@@ -74,6 +74,14 @@ func (m *DescribeTransactionsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeTransactionsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.TransactionStates {
+		m.TransactionStates[i].errorCodes(v, fn)
+	}
+}
+
 // DescribeTransactionsResponseTransactionState is a nested struct of DescribeTransactionsResponse.
 type DescribeTransactionsResponseTransactionState struct {
 	// The error code.
@@ -163,6 +171,12 @@ func (m *DescribeTransactionsResponseTransactionState) Decode(r *wire.Reader, v 
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeTransactionsResponseTransactionState) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DescribeTransactionsResponseTopicData is a nested struct of DescribeTransactionsResponse.

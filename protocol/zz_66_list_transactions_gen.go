@@ -90,6 +90,14 @@ func (m *ListTransactionsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ListTransactionsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // ListTransactionsResponseTransactionState is a nested struct of ListTransactionsResponse.
 type ListTransactionsResponseTransactionState struct {
 	// The transactional id.

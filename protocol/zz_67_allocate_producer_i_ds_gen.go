@@ -74,6 +74,14 @@ func (m *AllocateProducerIdsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *AllocateProducerIdsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // AllocateProducerIdsRequest is API key 67, versions 0, flexible from 0.
 type AllocateProducerIdsRequest struct {
 	// The ID of the requesting broker.

@@ -102,6 +102,14 @@ func (m *ConsumerGroupHeartbeatResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ConsumerGroupHeartbeatResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // ConsumerGroupHeartbeatResponseAssignment is a nested struct of ConsumerGroupHeartbeatResponse.
 type ConsumerGroupHeartbeatResponseAssignment struct {
 	// The partitions assigned to the member that can be used immediately.

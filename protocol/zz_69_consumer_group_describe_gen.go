@@ -74,6 +74,14 @@ func (m *ConsumerGroupDescribeResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ConsumerGroupDescribeResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Groups {
+		m.Groups[i].errorCodes(v, fn)
+	}
+}
+
 // ConsumerGroupDescribeResponseDescribedGroup is a nested struct of ConsumerGroupDescribeResponse.
 type ConsumerGroupDescribeResponseDescribedGroup struct {
 	// The describe error, or 0 if there was no error.
@@ -169,6 +177,12 @@ func (m *ConsumerGroupDescribeResponseDescribedGroup) Decode(r *wire.Reader, v i
 		}
 	}
 	return r.Err()
+}
+
+func (m *ConsumerGroupDescribeResponseDescribedGroup) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // ConsumerGroupDescribeResponseMember is a nested struct of ConsumerGroupDescribeResponse.

@@ -70,6 +70,14 @@ func (m *ControllerRegistrationResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ControllerRegistrationResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // ControllerRegistrationRequest is API key 70, versions 0, flexible from 0.
 type ControllerRegistrationRequest struct {
 	// The ID of the controller to register.

@@ -110,6 +110,14 @@ func (m *GetTelemetrySubscriptionsResponse) Decode(r *wire.Reader, v int16) erro
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *GetTelemetrySubscriptionsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // GetTelemetrySubscriptionsRequest is API key 71, versions 0, flexible from 0.
 type GetTelemetrySubscriptionsRequest struct {
 	// Unique id for this client instance, must be set to 0 on the first request.

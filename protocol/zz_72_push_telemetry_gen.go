@@ -66,6 +66,14 @@ func (m *PushTelemetryResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *PushTelemetryResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // PushTelemetryRequest is API key 72, versions 0, flexible from 0.
 type PushTelemetryRequest struct {
 	// Unique id for this client instance.

@@ -78,6 +78,17 @@ func (m *AssignReplicasToDirsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *AssignReplicasToDirsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Directories {
+		m.Directories[i].errorCodes(v, fn)
+	}
+}
+
 // AssignReplicasToDirsResponseDirectoryData is a nested struct of AssignReplicasToDirsResponse.
 type AssignReplicasToDirsResponseDirectoryData struct {
 	// The ID of the directory.
@@ -137,6 +148,12 @@ func (m *AssignReplicasToDirsResponseDirectoryData) Decode(r *wire.Reader, v int
 		}
 	}
 	return r.Err()
+}
+
+func (m *AssignReplicasToDirsResponseDirectoryData) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
 }
 
 // AssignReplicasToDirsResponseTopicData is a nested struct of AssignReplicasToDirsResponse.
@@ -200,6 +217,12 @@ func (m *AssignReplicasToDirsResponseTopicData) Decode(r *wire.Reader, v int16) 
 	return r.Err()
 }
 
+func (m *AssignReplicasToDirsResponseTopicData) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // AssignReplicasToDirsResponsePartitionData is a nested struct of AssignReplicasToDirsResponse.
 type AssignReplicasToDirsResponsePartitionData struct {
 	// The partition index.
@@ -251,6 +274,12 @@ func (m *AssignReplicasToDirsResponsePartitionData) Decode(r *wire.Reader, v int
 		}
 	}
 	return r.Err()
+}
+
+func (m *AssignReplicasToDirsResponsePartitionData) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // AssignReplicasToDirsRequest is API key 73, versions 0, flexible from 0.

@@ -78,6 +78,14 @@ func (m *ListConfigResourcesResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ListConfigResourcesResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // ListConfigResourcesResponseConfigResource is a nested struct of ListConfigResourcesResponse.
 type ListConfigResourcesResponseConfigResource struct {
 	// The resource name.

@@ -94,6 +94,14 @@ func (m *DescribeTopicPartitionsResponse) Decode(r *wire.Reader, v int16) error 
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeTopicPartitionsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+}
+
 // DescribeTopicPartitionsResponseTopic is a nested struct of DescribeTopicPartitionsResponse.
 type DescribeTopicPartitionsResponseTopic struct {
 	// The topic error, or 0 if there was no error.
@@ -174,6 +182,15 @@ func (m *DescribeTopicPartitionsResponseTopic) Decode(r *wire.Reader, v int16) e
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeTopicPartitionsResponseTopic) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // DescribeTopicPartitionsResponsePartition is a nested struct of DescribeTopicPartitionsResponse.
@@ -311,6 +328,12 @@ func (m *DescribeTopicPartitionsResponsePartition) Decode(r *wire.Reader, v int1
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeTopicPartitionsResponsePartition) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DescribeTopicPartitionsResponseCursor is a nested struct of DescribeTopicPartitionsResponse.

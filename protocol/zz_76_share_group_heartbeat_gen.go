@@ -103,6 +103,14 @@ func (m *ShareGroupHeartbeatResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ShareGroupHeartbeatResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // ShareGroupHeartbeatResponseAssignment is a nested struct of ShareGroupHeartbeatResponse.
 type ShareGroupHeartbeatResponseAssignment struct {
 	// The partitions assigned to the member.

@@ -75,6 +75,14 @@ func (m *ShareGroupDescribeResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ShareGroupDescribeResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Groups {
+		m.Groups[i].errorCodes(v, fn)
+	}
+}
+
 // ShareGroupDescribeResponseDescribedGroup is a nested struct of ShareGroupDescribeResponse.
 type ShareGroupDescribeResponseDescribedGroup struct {
 	// The describe error, or 0 if there was no error.
@@ -170,6 +178,12 @@ func (m *ShareGroupDescribeResponseDescribedGroup) Decode(r *wire.Reader, v int1
 		}
 	}
 	return r.Err()
+}
+
+func (m *ShareGroupDescribeResponseDescribedGroup) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // ShareGroupDescribeResponseMember is a nested struct of ShareGroupDescribeResponse.

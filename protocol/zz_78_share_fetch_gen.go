@@ -103,6 +103,17 @@ func (m *ShareFetchResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ShareFetchResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Responses {
+		m.Responses[i].errorCodes(v, fn)
+	}
+}
+
 // ShareFetchResponseShareFetchableTopicResponse is a nested struct of ShareFetchResponse.
 type ShareFetchResponseShareFetchableTopicResponse struct {
 	// The unique topic ID. (map key)
@@ -162,6 +173,12 @@ func (m *ShareFetchResponseShareFetchableTopicResponse) Decode(r *wire.Reader, v
 		}
 	}
 	return r.Err()
+}
+
+func (m *ShareFetchResponseShareFetchableTopicResponse) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // ShareFetchResponsePartitionData is a nested struct of ShareFetchResponse.
@@ -254,6 +271,15 @@ func (m *ShareFetchResponsePartitionData) Decode(r *wire.Reader, v int16) error 
 		}
 	}
 	return r.Err()
+}
+
+func (m *ShareFetchResponsePartitionData) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	if m.AcknowledgeErrorCode != 0 {
+		fn(m.AcknowledgeErrorCode)
+	}
 }
 
 // ShareFetchResponseLeaderIDAndEpoch is a nested struct of ShareFetchResponse.

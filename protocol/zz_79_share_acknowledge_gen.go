@@ -103,6 +103,17 @@ func (m *ShareAcknowledgeResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ShareAcknowledgeResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Responses {
+		m.Responses[i].errorCodes(v, fn)
+	}
+}
+
 // ShareAcknowledgeResponseShareAcknowledgeTopicResponse is a nested struct of ShareAcknowledgeResponse.
 type ShareAcknowledgeResponseShareAcknowledgeTopicResponse struct {
 	// The unique topic ID. (map key)
@@ -162,6 +173,12 @@ func (m *ShareAcknowledgeResponseShareAcknowledgeTopicResponse) Decode(r *wire.R
 		}
 	}
 	return r.Err()
+}
+
+func (m *ShareAcknowledgeResponseShareAcknowledgeTopicResponse) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // ShareAcknowledgeResponsePartitionData is a nested struct of ShareAcknowledgeResponse.
@@ -226,6 +243,12 @@ func (m *ShareAcknowledgeResponsePartitionData) Decode(r *wire.Reader, v int16) 
 		}
 	}
 	return r.Err()
+}
+
+func (m *ShareAcknowledgeResponsePartitionData) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // ShareAcknowledgeResponseLeaderIDAndEpoch is a nested struct of ShareAcknowledgeResponse.

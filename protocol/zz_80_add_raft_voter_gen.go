@@ -70,6 +70,14 @@ func (m *AddRaftVoterResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *AddRaftVoterResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // AddRaftVoterRequest is API key 80, versions 0-1, flexible from 0.
 type AddRaftVoterRequest struct {
 	// The cluster id. (nullable)

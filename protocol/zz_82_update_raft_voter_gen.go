@@ -95,6 +95,14 @@ func (m *UpdateRaftVoterResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *UpdateRaftVoterResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // UpdateRaftVoterResponseCurrentLeader is a nested struct of UpdateRaftVoterResponse.
 type UpdateRaftVoterResponseCurrentLeader struct {
 	// The replica id of the current leader or -1 if the leader is unknown.

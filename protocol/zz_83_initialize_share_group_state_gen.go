@@ -70,6 +70,14 @@ func (m *InitializeShareGroupStateResponse) Decode(r *wire.Reader, v int16) erro
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *InitializeShareGroupStateResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // InitializeShareGroupStateResponseInitializeStateResult is a nested struct of InitializeShareGroupStateResponse.
 type InitializeShareGroupStateResponseInitializeStateResult struct {
 	// The topic identifier.
@@ -131,6 +139,12 @@ func (m *InitializeShareGroupStateResponseInitializeStateResult) Decode(r *wire.
 	return r.Err()
 }
 
+func (m *InitializeShareGroupStateResponseInitializeStateResult) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // InitializeShareGroupStateResponsePartitionResult is a nested struct of InitializeShareGroupStateResponse.
 type InitializeShareGroupStateResponsePartitionResult struct {
 	// The partition index.
@@ -187,6 +201,12 @@ func (m *InitializeShareGroupStateResponsePartitionResult) Decode(r *wire.Reader
 		}
 	}
 	return r.Err()
+}
+
+func (m *InitializeShareGroupStateResponsePartitionResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // InitializeShareGroupStateRequest is API key 83, versions 0, flexible from 0.

@@ -70,6 +70,14 @@ func (m *ReadShareGroupStateResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ReadShareGroupStateResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // ReadShareGroupStateResponseReadStateResult is a nested struct of ReadShareGroupStateResponse.
 type ReadShareGroupStateResponseReadStateResult struct {
 	// The topic identifier.
@@ -129,6 +137,12 @@ func (m *ReadShareGroupStateResponseReadStateResult) Decode(r *wire.Reader, v in
 		}
 	}
 	return r.Err()
+}
+
+func (m *ReadShareGroupStateResponseReadStateResult) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // ReadShareGroupStateResponsePartitionResult is a nested struct of ReadShareGroupStateResponse.
@@ -210,6 +224,12 @@ func (m *ReadShareGroupStateResponsePartitionResult) Decode(r *wire.Reader, v in
 		}
 	}
 	return r.Err()
+}
+
+func (m *ReadShareGroupStateResponsePartitionResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // ReadShareGroupStateResponseStateBatch is a nested struct of ReadShareGroupStateResponse.

@@ -70,6 +70,14 @@ func (m *WriteShareGroupStateResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *WriteShareGroupStateResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // WriteShareGroupStateResponseWriteStateResult is a nested struct of WriteShareGroupStateResponse.
 type WriteShareGroupStateResponseWriteStateResult struct {
 	// The topic identifier.
@@ -131,6 +139,12 @@ func (m *WriteShareGroupStateResponseWriteStateResult) Decode(r *wire.Reader, v 
 	return r.Err()
 }
 
+func (m *WriteShareGroupStateResponseWriteStateResult) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // WriteShareGroupStateResponsePartitionResult is a nested struct of WriteShareGroupStateResponse.
 type WriteShareGroupStateResponsePartitionResult struct {
 	// The partition index.
@@ -187,6 +201,12 @@ func (m *WriteShareGroupStateResponsePartitionResult) Decode(r *wire.Reader, v i
 		}
 	}
 	return r.Err()
+}
+
+func (m *WriteShareGroupStateResponsePartitionResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // WriteShareGroupStateRequest is API key 85, versions 0-1, flexible from 0.

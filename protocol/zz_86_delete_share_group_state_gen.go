@@ -70,6 +70,14 @@ func (m *DeleteShareGroupStateResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DeleteShareGroupStateResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // DeleteShareGroupStateResponseDeleteStateResult is a nested struct of DeleteShareGroupStateResponse.
 type DeleteShareGroupStateResponseDeleteStateResult struct {
 	// The topic identifier.
@@ -131,6 +139,12 @@ func (m *DeleteShareGroupStateResponseDeleteStateResult) Decode(r *wire.Reader, 
 	return r.Err()
 }
 
+func (m *DeleteShareGroupStateResponseDeleteStateResult) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // DeleteShareGroupStateResponsePartitionResult is a nested struct of DeleteShareGroupStateResponse.
 type DeleteShareGroupStateResponsePartitionResult struct {
 	// The partition index.
@@ -187,6 +201,12 @@ func (m *DeleteShareGroupStateResponsePartitionResult) Decode(r *wire.Reader, v 
 		}
 	}
 	return r.Err()
+}
+
+func (m *DeleteShareGroupStateResponsePartitionResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DeleteShareGroupStateRequest is API key 86, versions 0, flexible from 0.

@@ -70,6 +70,14 @@ func (m *ReadShareGroupStateSummaryResponse) Decode(r *wire.Reader, v int16) err
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *ReadShareGroupStateSummaryResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Results {
+		m.Results[i].errorCodes(v, fn)
+	}
+}
+
 // ReadShareGroupStateSummaryResponseReadStateSummaryResult is a nested struct of ReadShareGroupStateSummaryResponse.
 type ReadShareGroupStateSummaryResponseReadStateSummaryResult struct {
 	// The topic identifier.
@@ -129,6 +137,12 @@ func (m *ReadShareGroupStateSummaryResponseReadStateSummaryResult) Decode(r *wir
 		}
 	}
 	return r.Err()
+}
+
+func (m *ReadShareGroupStateSummaryResponseReadStateSummaryResult) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // ReadShareGroupStateSummaryResponsePartitionResult is a nested struct of ReadShareGroupStateSummaryResponse.
@@ -212,6 +226,12 @@ func (m *ReadShareGroupStateSummaryResponsePartitionResult) Decode(r *wire.Reade
 		}
 	}
 	return r.Err()
+}
+
+func (m *ReadShareGroupStateSummaryResponsePartitionResult) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // ReadShareGroupStateSummaryRequest is API key 87, versions 0-1, flexible from 0.

@@ -174,6 +174,14 @@ func (m *StreamsGroupHeartbeatResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *StreamsGroupHeartbeatResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // StreamsGroupHeartbeatResponseStatus is a nested struct of StreamsGroupHeartbeatResponse.
 type StreamsGroupHeartbeatResponseStatus struct {
 	// A code to indicate that a particular status is active for the group membership

@@ -74,6 +74,14 @@ func (m *StreamsGroupDescribeResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *StreamsGroupDescribeResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Groups {
+		m.Groups[i].errorCodes(v, fn)
+	}
+}
+
 // StreamsGroupDescribeResponseDescribedGroup is a nested struct of StreamsGroupDescribeResponse.
 type StreamsGroupDescribeResponseDescribedGroup struct {
 	// The describe error, or 0 if there was no error.
@@ -185,6 +193,12 @@ func (m *StreamsGroupDescribeResponseDescribedGroup) Decode(r *wire.Reader, v in
 		}
 	}
 	return r.Err()
+}
+
+func (m *StreamsGroupDescribeResponseDescribedGroup) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // StreamsGroupDescribeResponseTopology is a nested struct of StreamsGroupDescribeResponse.

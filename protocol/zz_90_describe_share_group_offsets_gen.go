@@ -74,6 +74,14 @@ func (m *DescribeShareGroupOffsetsResponse) Decode(r *wire.Reader, v int16) erro
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DescribeShareGroupOffsetsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	for i := range m.Groups {
+		m.Groups[i].errorCodes(v, fn)
+	}
+}
+
 // DescribeShareGroupOffsetsResponseGroup is a nested struct of DescribeShareGroupOffsetsResponse.
 type DescribeShareGroupOffsetsResponseGroup struct {
 	// The group identifier.
@@ -145,6 +153,15 @@ func (m *DescribeShareGroupOffsetsResponseGroup) Decode(r *wire.Reader, v int16)
 	return r.Err()
 }
 
+func (m *DescribeShareGroupOffsetsResponseGroup) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Topics {
+		m.Topics[i].errorCodes(v, fn)
+	}
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+}
+
 // DescribeShareGroupOffsetsResponseTopic is a nested struct of DescribeShareGroupOffsetsResponse.
 type DescribeShareGroupOffsetsResponseTopic struct {
 	// The topic name.
@@ -208,6 +225,12 @@ func (m *DescribeShareGroupOffsetsResponseTopic) Decode(r *wire.Reader, v int16)
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeShareGroupOffsetsResponseTopic) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
 }
 
 // DescribeShareGroupOffsetsResponsePartition is a nested struct of DescribeShareGroupOffsetsResponse.
@@ -286,6 +309,12 @@ func (m *DescribeShareGroupOffsetsResponsePartition) Decode(r *wire.Reader, v in
 		}
 	}
 	return r.Err()
+}
+
+func (m *DescribeShareGroupOffsetsResponsePartition) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DescribeShareGroupOffsetsRequest is API key 90, versions 0-1, flexible from 0.

@@ -82,6 +82,17 @@ func (m *AlterShareGroupOffsetsResponse) Decode(r *wire.Reader, v int16) error {
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *AlterShareGroupOffsetsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Responses {
+		m.Responses[i].errorCodes(v, fn)
+	}
+}
+
 // AlterShareGroupOffsetsResponseTopic is a nested struct of AlterShareGroupOffsetsResponse.
 type AlterShareGroupOffsetsResponseTopic struct {
 	// The topic name. (map key)
@@ -147,6 +158,12 @@ func (m *AlterShareGroupOffsetsResponseTopic) Decode(r *wire.Reader, v int16) er
 	return r.Err()
 }
 
+func (m *AlterShareGroupOffsetsResponseTopic) errorCodes(v int16, fn func(code int16)) {
+	for i := range m.Partitions {
+		m.Partitions[i].errorCodes(v, fn)
+	}
+}
+
 // AlterShareGroupOffsetsResponsePartition is a nested struct of AlterShareGroupOffsetsResponse.
 type AlterShareGroupOffsetsResponsePartition struct {
 	// The partition index.
@@ -203,6 +220,12 @@ func (m *AlterShareGroupOffsetsResponsePartition) Decode(r *wire.Reader, v int16
 		}
 	}
 	return r.Err()
+}
+
+func (m *AlterShareGroupOffsetsResponsePartition) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // AlterShareGroupOffsetsRequest is API key 91, versions 0, flexible from 0.

@@ -82,6 +82,17 @@ func (m *DeleteShareGroupOffsetsResponse) Decode(r *wire.Reader, v int16) error 
 	return r.Err()
 }
 
+// ErrorCodes calls fn with each non-zero error code m carries at version v, in
+// field order; fields version v does not encode are skipped.
+func (m *DeleteShareGroupOffsetsResponse) ErrorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
+	for i := range m.Responses {
+		m.Responses[i].errorCodes(v, fn)
+	}
+}
+
 // DeleteShareGroupOffsetsResponseTopic is a nested struct of DeleteShareGroupOffsetsResponse.
 type DeleteShareGroupOffsetsResponseTopic struct {
 	// The topic name.
@@ -143,6 +154,12 @@ func (m *DeleteShareGroupOffsetsResponseTopic) Decode(r *wire.Reader, v int16) e
 		}
 	}
 	return r.Err()
+}
+
+func (m *DeleteShareGroupOffsetsResponseTopic) errorCodes(v int16, fn func(code int16)) {
+	if m.ErrorCode != 0 {
+		fn(m.ErrorCode)
+	}
 }
 
 // DeleteShareGroupOffsetsRequest is API key 92, versions 0, flexible from 0.

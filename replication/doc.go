@@ -9,7 +9,12 @@
 //	Manager      hosted partitions (Open, Apply from metadata, Remove), leadership
 //	             hooks, the periodic ISR shrink, the leader side of replication
 //	             (it is a LeaderEndpoint: Fetch, OffsetForLeaderEpoch, ListOffsets)
-//	Partition    one replica: AppendAsLeader, Read, CheckLeader, ISR changes
+//	Partition    one replica: AppendAsLeader, Read, CheckLeader, ISR changes;
+//	             as a follower (follower.go) AppendAsFollower, TruncateAsFollower
+//	fetcher.go   the replica fetchers (Kafka's ReplicaFetcherManager and
+//	             ReplicaFetcherThread): num.replica.fetchers goroutines per leader
+//	TCPEndpoints the LeaderEndpoint of real brokers: Kafka's Fetch (v18, replica
+//	             state), OffsetForLeaderEpoch and ListOffsets over the wire
 //	rules.go     the ISR and high watermark rules as pure functions
 //	minisr.go    EffectiveMinISR (min.insync.replicas capped by the replica count)
 //	             and CheckMinISR (NOT_ENOUGH_REPLICAS for acks=all below it)
@@ -35,6 +40,37 @@
 // follower's (ReadOptions.ReplicaID >= 0) by the log end, and the read
 // records the follower's progress, may move the high watermark and may
 // propose adding the follower to the ISR.
+//
+// # The follower side
+//
+// Manager.Apply hands a partition whose leader or leader epoch changed to
+// the fetcher of its new leader (fetcherIndex spreads partitions over
+// num.replica.fetchers goroutines per leader; a fetcher left without
+// partitions stops). A partition starts in the truncating state: the
+// fetcher asks the leader, with OffsetForLeaderEpoch, where the follower's
+// latest leader epoch ends there, and truncates to min(that end, its own
+// end of that epoch) — again when the leader names an epoch the follower
+// never had (KIP-279); a log without any epoch has nothing to truncate. It
+// is never truncated to its high watermark alone. Then it fetches from its
+// log end with LastFetchedEpoch: a diverging epoch in the answer truncates
+// again (KIP-320); OFFSET_OUT_OF_RANGE compares log ends and starts with
+// the leader's (ListOffsets): a leader whose log ends earlier (an unclean
+// leader change) truncates the follower to its end, one whose log starts
+// after the follower's end restarts the follower's log there.
+//
+// A follower appends the leader's batches as they are (offsets and leader
+// epochs kept; storage.Log.AppendAsFollower feeds the producer state and
+// the aborted-transaction index, so idempotence and read_committed survive
+// a failover), never a batch of an epoch newer than the one it follows,
+// sets its high watermark to min(leader's, own log end) — the leader's as
+// of the read, so a follower learns a new high watermark one fetch later,
+// as in Kafka — and moves its log start up to the leader's. Every follower
+// append and truncation names the leader epoch it was fetched under and is
+// refused (ErrNotFollower) unless the partition still follows under it,
+// checked under the partition lock: a fetcher that has not yet heard of a
+// leadership change cannot write into a log that moved on. Errors back a
+// partition off for replica.fetch.backoff.ms; FENCED_LEADER_EPOCH parks it
+// until new metadata restarts it.
 //
 // # Rules (Kafka 4.3's Partition; rules.go)
 //
@@ -65,8 +101,11 @@
 // progress, high watermark moves, acks=all waiters), never while appending;
 // the wait sets' locks are leaves. See docs/lock-order.md. Manager.Apply and
 // Remove are called by the one goroutine following metadata; everything
-// else is safe for concurrent use. AlterPartition requests and the ISR
-// check run on goroutines the Manager owns; Close stops and waits for them.
+// else is safe for concurrent use. AlterPartition requests, the ISR check
+// and the replica fetchers run on goroutines the Manager owns; Close stops
+// and waits for them. A fetcher's partition states belong to its goroutine;
+// fetcherManager.mu and then a fetcher's mu guard only which partitions it
+// has, and no fetcher lock is held across a request or a partition call.
 //
 // # On disk
 //

@@ -39,7 +39,9 @@ type FetchRequest struct {
 
 // FetchPartition is one partition of a FetchRequest.
 type FetchPartition struct {
-	TopicPartition     storage.TopicPartition
+	TopicPartition storage.TopicPartition
+	// TopicID names the topic on the wire (Fetch v13+).
+	TopicID            [16]byte
 	FetchOffset        int64
 	LogStartOffset     int64
 	CurrentLeaderEpoch int32 // -1: unchecked

@@ -133,3 +133,78 @@ func (c *InmemController) AlterPartition(ctx context.Context, req AlterPartition
 	}
 	return st, nil
 }
+
+// Lookup is a BrokerLookup over the brokers this controller knows of:
+// every broker is registered (epoch 0, which fetches without a broker
+// epoch match) and alive unless Fence marked it.
+func (c *InmemController) Lookup(id int32) (BrokerState, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return BrokerState{Fenced: c.fenced[id]}, true
+}
+
+// Elect moves tp's leadership off the brokers alive rejects, as the
+// controller does when it fences a broker (package controller's
+// leadershipChanges, without Eligible Leader Replicas): the ISR loses the
+// rejected brokers (but never its last member), the current leader stays
+// if it may, else the first ISR member in assignment order that is alive
+// leads; with unclean (unclean.leader.election.enable) and no such member,
+// the first alive replica leads and becomes the whole ISR. No candidate
+// leaves the partition leaderless (-1). A leader change bumps the leader
+// epoch; any change bumps the partition epoch. The new state is published
+// and returned.
+func (c *InmemController) Elect(tp storage.TopicPartition, alive func(id int32) bool, unclean bool) LeaderAndISR {
+	c.mu.Lock()
+	st := c.parts[tp]
+	st.Replicas, st.ISR = slices.Clone(st.Replicas), slices.Clone(st.ISR)
+	target := slices.DeleteFunc(slices.Clone(st.ISR), func(id int32) bool { return !alive(id) })
+	if len(target) == 0 && len(st.ISR) > 0 {
+		target = st.ISR[:1]
+		if st.Leader >= 0 {
+			target = []int32{st.Leader}
+		}
+	}
+	valid := func(id int32) bool { return slices.Contains(target, id) && alive(id) }
+	leader, isr := int32(-1), target
+	switch {
+	case st.Leader >= 0 && valid(st.Leader):
+		leader = st.Leader
+	default:
+		for _, id := range st.Replicas {
+			if valid(id) {
+				leader = id
+				break
+			}
+		}
+		if leader < 0 && unclean {
+			for _, id := range st.Replicas {
+				if alive(id) {
+					leader, isr = id, []int32{id}
+					break
+				}
+			}
+		}
+	}
+	changed := false
+	if leader != st.Leader {
+		st.Leader = leader
+		st.LeaderEpoch++
+		changed = true
+	}
+	if !slices.Equal(isr, st.ISR) {
+		st.ISR = slices.Clone(isr)
+		changed = true
+	}
+	if !changed {
+		c.mu.Unlock()
+		return st
+	}
+	st.PartitionEpoch++
+	c.parts[tp] = st
+	subs := c.subs
+	c.mu.Unlock()
+	for _, fn := range subs {
+		fn(tp, st)
+	}
+	return st
+}

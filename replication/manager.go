@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,8 +46,13 @@ type Config struct {
 	// epoch unknown.
 	Brokers BrokerLookup
 	// BrokerEpoch is this broker's registered epoch, sent with
-	// AlterPartition; nil sends -1.
+	// AlterPartition and follower fetches; nil sends -1.
 	BrokerEpoch func() int64
+	// Endpoints reaches the leaders this broker follows; nil means no
+	// replica fetcher runs (a single node never follows anyone).
+	Endpoints EndpointFactory
+	// Fetcher configures the replica fetchers.
+	Fetcher FetcherConfig
 }
 
 // LeadershipHook learns when this broker starts leading a partition under a
@@ -69,6 +75,9 @@ type Manager struct {
 	env  *env
 	logs *storage.Manager
 	lag  time.Duration
+
+	// fetchers runs the follower side (nil without Config.Endpoints).
+	fetchers *fetcherManager
 
 	mu         sync.RWMutex
 	partitions map[storage.TopicPartition]*Partition
@@ -120,6 +129,16 @@ func (e *env) isrEligible(id int32, s ReplicaState) bool {
 	return IsrEligible(s, st.Epoch, ok && !st.Fenced && !st.InControlledShutdown)
 }
 
+// alive reports whether broker id is registered and not fenced (Kafka's
+// hasAliveBroker); without a lookup every broker is.
+func (e *env) alive(id int32) bool {
+	if e.brokers == nil {
+		return true
+	}
+	st, ok := e.brokers(id)
+	return ok && !st.Fenced
+}
+
 // goFunc runs fn on a goroutine Close waits for; after Close it does
 // nothing.
 func (e *env) goFunc(fn func(ctx context.Context)) {
@@ -161,7 +180,7 @@ func NewManager(cfg Config, logs *storage.Manager, log *zap.Logger) *Manager {
 		cfg.AlterPartitionRetryBackoff = 100 * time.Millisecond
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{
+	m := &Manager{
 		env: &env{
 			nodeID: cfg.NodeID, clock: cfg.Clock, maxLagMs: cfg.ReplicaLagTimeMax.Milliseconds(),
 			alter: cfg.AlterPartition, alterRetryBackoff: cfg.AlterPartitionRetryBackoff,
@@ -171,6 +190,10 @@ func NewManager(cfg Config, logs *storage.Manager, log *zap.Logger) *Manager {
 		lag:        cfg.ReplicaLagTimeMax,
 		partitions: make(map[storage.TopicPartition]*Partition),
 	}
+	if cfg.Endpoints != nil {
+		m.fetchers = newFetcherManager(m.env, cfg.Fetcher, cfg.Endpoints)
+	}
+	return m
 }
 
 // NodeID is this broker's id.
@@ -193,10 +216,13 @@ func (m *Manager) Start() {
 	})
 }
 
-// Close stops the ISR check and abandons AlterPartition requests in flight,
-// and waits for their goroutines. Partitions stay usable (the logs are the
-// storage Manager's to close).
+// Close stops the ISR check and the replica fetchers, abandons
+// AlterPartition requests in flight, and waits for their goroutines.
+// Partitions stay usable (the logs are the storage Manager's to close).
 func (m *Manager) Close() {
+	if m.fetchers != nil {
+		m.fetchers.close()
+	}
 	m.env.goMu.Lock()
 	m.env.closed = true
 	m.env.goMu.Unlock()
@@ -274,17 +300,40 @@ func (m *Manager) Open(tp storage.TopicPartition, topicID [16]byte, cfg storage.
 // for one partition): leader when st names this broker, follower
 // otherwise. A state older than the one applied is ignored; one the same
 // is a no-op. Leadership hooks run when this broker starts a new leader
-// epoch or stops leading.
+// epoch or stops leading. A follower whose leader or leader epoch changed
+// (re)starts fetching from the new leader, truncating first; a leader, or
+// a partition without a leader, stops fetching.
 func (m *Manager) Apply(p *Partition, st LeaderAndISR) {
 	if st.Leader == m.env.nodeID {
+		// Kafka stops the fetcher before makeLeader; the partition lock
+		// and leader epoch would refuse a late follower append anyway.
+		if m.fetchers != nil {
+			m.fetchers.remove(p.tp)
+		}
 		if p.makeLeader(st) {
 			m.notify(p, true, st.LeaderEpoch)
 		}
 		return
 	}
-	if p.makeFollower(st) {
+	ch := p.makeFollower(st)
+	if ch.restart && m.fetchers != nil {
+		if st.Leader >= 0 && slices.Contains(st.Replicas, m.env.nodeID) {
+			m.fetchers.add(p, st.Leader, st.LeaderEpoch)
+		} else {
+			m.fetchers.remove(p.tp)
+		}
+	}
+	if ch.wasLeader {
 		m.notify(p, false, st.LeaderEpoch)
 	}
+}
+
+// Following reports which leader this broker fetches tp from, if any.
+func (m *Manager) Following(tp storage.TopicPartition) (leader int32, ok bool) {
+	if m.fetchers == nil {
+		return -1, false
+	}
+	return m.fetchers.following(tp)
 }
 
 // Remove stops hosting tp: the partition stops serving (waiting appends
@@ -298,6 +347,9 @@ func (m *Manager) Remove(tp storage.TopicPartition) error {
 	if p == nil {
 		return nil
 	}
+	if m.fetchers != nil {
+		m.fetchers.remove(tp)
+	}
 	if p.remove() {
 		m.notify(p, false, -1)
 	}
@@ -305,6 +357,16 @@ func (m *Manager) Remove(tp storage.TopicPartition) error {
 		return fmt.Errorf("replication: delete %s: %w", tp, err)
 	}
 	return nil
+}
+
+// MaybeIncrementHighWatermarks recomputes the high watermark of every
+// partition this broker leads, completing the acks=all appends it now
+// covers: the broker calls it when other brokers' liveness changed in the
+// metadata (ISR eligibility of caught-up followers outside the ISR).
+func (m *Manager) MaybeIncrementHighWatermarks() {
+	for _, p := range m.Partitions() {
+		p.maybeIncrementHighWatermark()
+	}
 }
 
 // MaybeShrinkISRs runs MaybeShrinkISR on every partition (Start does it

@@ -64,6 +64,10 @@ type Partition struct {
 	// are woken when leadership changes.
 	consumers      waitSet
 	replicaFetches waitSet
+	// startOffsets are DeleteRecords waiting for the low watermark: woken
+	// when a follower reports a new log start offset and on leadership
+	// changes.
+	startOffsets waitSet
 }
 
 // isrState is Kafka's PartitionState: the committed ISR, and an
@@ -286,22 +290,32 @@ func (p *Partition) makeLeader(st LeaderAndISR) bool {
 	return newEpoch
 }
 
+// followerChange is what applying a follower state changed.
+type followerChange struct {
+	// wasLeader: this broker stopped leading (the leadership hooks run).
+	wasLeader bool
+	// restart: the leader or the leader epoch changed (or this is the
+	// first state): the replica fetcher starts over for the partition.
+	restart bool
+}
+
 // makeFollower applies a state naming another broker (or none) leader
-// (Kafka's makeFollower) and reports whether this broker stopped leading.
-// Appends waiting for acks fail with ErrNotLeader and waiting fetches wake.
-func (p *Partition) makeFollower(st LeaderAndISR) bool {
+// (Kafka's makeFollower) and reports what changed. Appends waiting for
+// acks fail with ErrNotLeader and waiting fetches wake.
+func (p *Partition) makeFollower(st LeaderAndISR) followerChange {
 	p.mu.RLock()
 	same := p.sameStateLocked(st)
 	p.mu.RUnlock()
 	if same {
-		return false
+		return followerChange{}
 	}
 	p.mu.Lock()
 	if p.removed || st.PartitionEpoch < p.partitionEpoch {
 		p.mu.Unlock()
-		return false
+		return followerChange{}
 	}
 	wasLeader := p.leadingLocked()
+	restart := wasLeader || p.leader != st.Leader || p.leaderEpoch != st.LeaderEpoch
 	p.leader = st.Leader
 	p.leaderEpoch = st.LeaderEpoch
 	p.partitionEpoch = st.PartitionEpoch
@@ -315,7 +329,8 @@ func (p *Partition) makeFollower(st LeaderAndISR) bool {
 	p.mu.Unlock()
 	p.consumers.wake()
 	p.replicaFetches.wake()
-	return wasLeader
+	p.startOffsets.wake()
+	return followerChange{wasLeader: wasLeader, restart: restart}
 }
 
 // remove retires the partition (deleted, or moved off this broker) and
@@ -333,6 +348,7 @@ func (p *Partition) remove() bool {
 	p.mu.Unlock()
 	p.consumers.wake()
 	p.replicaFetches.wake()
+	p.startOffsets.wake()
 	return wasLeader
 }
 
@@ -370,6 +386,23 @@ func (p *Partition) maybeIncrementHighWatermarkLocked(nowMs int64) bool {
 	}
 	p.completeAcksLocked()
 	return true
+}
+
+// maybeIncrementHighWatermark is maybeIncrementHighWatermarkLocked with
+// the locks taken, waking consumers when it moved.
+func (p *Partition) maybeIncrementHighWatermark() {
+	p.mu.RLock()
+	if !p.leadingLocked() {
+		p.mu.RUnlock()
+		return
+	}
+	p.hwMu.Lock()
+	moved := p.maybeIncrementHighWatermarkLocked(p.env.nowMs())
+	p.hwMu.Unlock()
+	p.mu.RUnlock()
+	if moved {
+		p.consumers.wake()
+	}
 }
 
 // ackWaiter is an acks=all append waiting for the high watermark to reach
@@ -637,7 +670,7 @@ func (p *Partition) read(opts ReadOptions) (info ReadInfo, expand bool, err erro
 	now := p.env.nowMs()
 	p.hwMu.Lock()
 	f := &p.followers[fi]
-	prev := f.State.LogEndOffset
+	prev, prevStart := f.State.LogEndOffset, f.State.LogStartOffset
 	f.State = f.State.AfterFetch(FollowerFetch{
 		FetchOffset: opts.FetchOffset, LogStartOffset: opts.LogStartOffset, FetchTimeMs: now,
 		LeaderEndOffset: res.LogEndOffset, BrokerEpoch: opts.BrokerEpoch,
@@ -647,12 +680,67 @@ func (p *Partition) read(opts ReadOptions) (info ReadInfo, expand bool, err erro
 		moved = p.maybeIncrementHighWatermarkLocked(now)
 	}
 	expand = p.needsExpandLocked(fi)
+	startMoved := prevStart != f.State.LogStartOffset
 	p.hwMu.Unlock()
 	if moved {
 		p.consumers.wake()
 	}
+	if startMoved {
+		p.startOffsets.wake()
+	}
 	return info, expand, nil
 }
+
+// DeleteRecords moves the leader's log start offset up to offset (the high
+// watermark when offset is -1), as DeleteRecords asks, and returns the new
+// log start. Followers follow on their next fetches; LowWatermark says when
+// they all have (Kafka's DelayedDeleteRecords waits for it). Errors:
+// ErrNotLeader, storage.ErrOffsetOutOfRange (offset beyond the high
+// watermark or negative), storage errors.
+func (p *Partition) DeleteRecords(offset int64) (int64, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if !p.leadingLocked() {
+		return -1, fmt.Errorf("%s: %w", p.tp, ErrNotLeader)
+	}
+	hw := p.log.HighWatermark()
+	if offset == -1 {
+		offset = hw
+	}
+	if offset < 0 || offset > hw {
+		return -1, fmt.Errorf("%s: delete records before %d, high watermark %d: %w", p.tp, offset, hw, storage.ErrOffsetOutOfRange)
+	}
+	return p.log.DeleteRecordsBefore(offset)
+}
+
+// LowWatermark is the smallest log start offset among the leader and its
+// followers whose brokers are alive (Kafka's lowWatermarkIfLeader; a
+// follower that has not fetched under this leader counts as -1). With no
+// followers it is the log start offset. ErrNotLeader when not leading.
+func (p *Partition) LowWatermark() (int64, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if !p.leadingLocked() {
+		return -1, fmt.Errorf("%s: %w", p.tp, ErrNotLeader)
+	}
+	low := p.log.LogStartOffset()
+	p.hwMu.Lock()
+	defer p.hwMu.Unlock()
+	for _, f := range p.followers {
+		if f.State.LogStartOffset < low && p.env.alive(f.ID) {
+			low = f.State.LogStartOffset
+		}
+	}
+	return low, nil
+}
+
+// WatchLowWatermark registers ch (buffer of one) to be signalled when a
+// follower reports a new log start offset or leadership changes; a signal
+// unregisters it, UnwatchLowWatermark otherwise.
+func (p *Partition) WatchLowWatermark(ch chan struct{}) { p.startOffsets.add(ch) }
+
+// UnwatchLowWatermark undoes WatchLowWatermark.
+func (p *Partition) UnwatchLowWatermark(ch chan struct{}) { p.startOffsets.remove(ch) }
 
 // followerIndexLocked finds a follower; mu held. It reads only the IDs,
 // which never change once the slice is published (hwMu writers change the
@@ -836,6 +924,13 @@ func (p *Partition) UnwatchFetch(ch chan struct{}, replica bool) {
 	} else {
 		p.consumers.remove(ch)
 	}
+}
+
+// FetchWatchers counts the fetches watching the partition (WatchFetch) by
+// consumers and by follower replicas, so a test can wait until a long poll
+// is parked.
+func (p *Partition) FetchWatchers() (consumers, replicas int) {
+	return p.consumers.len(), p.replicaFetches.len()
 }
 
 // EndOffsetForEpoch answers OffsetForLeaderEpoch (KIP-101/279): the

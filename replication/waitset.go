@@ -27,6 +27,12 @@ func (w *waitSet) remove(ch chan struct{}) {
 	w.mu.Unlock()
 }
 
+func (w *waitSet) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.waiters)
+}
+
 // wake signals every waiter once.
 func (w *waitSet) wake() {
 	w.mu.Lock()

@@ -25,7 +25,11 @@ const (
 	checkpointVersion               = 0
 )
 
-// TopicPartition names one partition.
+// TopicPartition names one partition of a topic, as Kafka's
+// org.apache.kafka.common.TopicPartition does. It is the one such type:
+// replication, the controller (controller.TopicPartition) and the
+// transaction coordinator (txn.TopicPartition) use it under their own
+// names, as aliases.
 type TopicPartition struct {
 	Topic     string
 	Partition int32

@@ -439,9 +439,7 @@ func TestCleanerConcurrentReads(t *testing.T) {
 		_, err := l.clean(context.Background(), time.Now(), -1, 1<<30)
 		require.NoError(t, err, "pass %d", i)
 	}
-	for reads.Load() < 10 {
-		time.Sleep(time.Millisecond)
-	}
+	require.Eventually(t, func() bool { return reads.Load() >= 10 }, 30*time.Second, time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
 	recs, _ := readAll(t, l)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/spool-broker/spool/internal/cli"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/node"
 	"github.com/spool-broker/spool/internal/sdnotify"
 	"github.com/spool-broker/spool/internal/server"
 )
@@ -128,20 +129,33 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 		}
 		defer stopHTTP()
 	}
-	node, err := server.Start(ctx, cfg, reg, log)
+	n, err := node.Start(ctx, cfg, reg, log, server.NewNodeBroker)
 	if err != nil {
 		log.Error("spool failed to start", zap.Error(err))
 		return 1
 	}
-	health.setReady(true)
-	notify(log, sdnotify.Ready+"\nSTATUS=serving")
+	// A node of a cluster is up before it serves: it is ready once it has
+	// registered with the active controller, caught up and been unfenced.
+	select {
+	case <-n.Ready():
+	default:
+		notify(log, "STATUS=waiting for the controller quorum")
+		select {
+		case <-n.Ready():
+		case <-ctx.Done():
+		}
+	}
+	if ctx.Err() == nil {
+		health.setReady(true)
+		notify(log, sdnotify.Ready+"\nSTATUS=serving")
+	}
 	<-ctx.Done()
 	health.setReady(false)
 	notify(log, sdnotify.Stopping+"\nSTATUS=shutting down")
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := node.Close(sctx); err != nil {
+	if err := n.Close(sctx); err != nil {
 		log.Error("shutdown finished with errors", zap.Error(err))
 		return 1
 	}

@@ -401,15 +401,51 @@ func ownsAny(owned []protocol.ConsumerGroupHeartbeatRequestTopicPartitions, a as
 	return false
 }
 
+// consumerHeartbeat carries one ConsumerGroupHeartbeat (other than a leave)
+// through the phases of consumerHeartbeatLocked. It belongs to the call,
+// which holds the shard's mu throughout.
+type consumerHeartbeat struct {
+	req     *protocol.ConsumerGroupHeartbeatRequest
+	groupID string
+	create  bool // MemberEpoch 0: the member joins, or rejoins from scratch
+	cg      *consumerGroup
+
+	// old is the member as the group knows it, nil if it is new; replaced
+	// is a static member whose instance id moves to another member id;
+	// updated is the member as this heartbeat leaves it.
+	old, replaced, updated *consumerMember
+	// md and prevMD are updated's metadata after and before the request.
+	md, prevMD memberMetadata
+	// bump: the group epoch moves (a member joined, or a subscription or
+	// the assignor asked for changed).
+	bump bool
+	// members are the group's members as they will be; sub is their
+	// subscription and subscriptionChanged whether it moved.
+	members             []*consumerMember
+	topics              []TopicMetadata
+	sub                 map[string]int32
+	subscriptionChanged bool
+	groupEpoch          int32
+	// targetEpoch and target are the target assignment updated moves to.
+	targetEpoch int32
+	target      assignment
+	// before is updated's current assignment before reconciling.
+	before currentAssignment
+	recs   []records.Record // to append, in order
+}
+
+// consumerHeartbeatLocked runs a joining or ongoing member's heartbeat:
+// find or create the member and check its epoch, apply the request to it,
+// work out the group epoch and, past it, a new target assignment, move the
+// member towards its target, then append the records and apply them.
 func (s *shard) consumerHeartbeatLocked(clientID, clientHost string, req *protocol.ConsumerGroupHeartbeatRequest) *protocol.ConsumerGroupHeartbeatResponse {
 	c := s.c
-	groupID := string(req.GroupID)
-	create := req.MemberEpoch == 0
-	var recs []records.Record
-	cg, code, msg := s.consumerGroupLocked(groupID, create, &recs)
+	hb := &consumerHeartbeat{req: req, groupID: string(req.GroupID), create: req.MemberEpoch == 0}
+	cg, code, msg := s.consumerGroupLocked(hb.groupID, hb.create, &hb.recs)
 	if code != 0 {
 		return heartbeatFail(code, msg)
 	}
+	hb.cg = cg
 	memberID := req.MemberID
 	if memberID == "" {
 		memberID = randomUUID() // v0: the coordinator names new members
@@ -417,72 +453,91 @@ func (s *shard) consumerHeartbeatLocked(clientID, clientHost string, req *protoc
 	if len(cg.members) >= c.cfg.ConsumerMaxSize && cg.members[memberID] == nil {
 		return heartbeatFail(errcode.GroupMaxSizeReached, fmt.Sprintf("The consumer group has reached its maximum capacity of %d members.", c.cfg.ConsumerMaxSize))
 	}
+	if code, msg := hb.findMember(memberID); code != 0 {
+		return heartbeatFail(code, msg)
+	}
+	hb.applyRequest(clientID, clientHost)
+	hb.nextGroupEpoch(c.topics())
+	c.updateTarget(hb)
+	hb.reconcile()
+	m, code := s.commitHeartbeatLocked(hb)
+	if code != 0 {
+		return heartbeatFail(code, "")
+	}
+	return hb.response(m, int32(c.cfg.ConsumerHeartbeatInterval.Milliseconds()))
+}
 
-	// Find the member, or create it, and check its epoch.
-	var old *consumerMember      // the member as the group knows it; nil if new
-	var replaced *consumerMember // a static member whose instance id moves to memberID
-	var updated *consumerMember
+// findMember finds the member, or creates it, and checks its epoch: it sets
+// old, replaced and updated, or returns the error to answer.
+func (hb *consumerHeartbeat) findMember(memberID string) (int16, string) {
+	req, cg := hb.req, hb.cg
 	if req.InstanceID == nil {
-		old = cg.members[memberID]
+		hb.old = cg.members[memberID]
 		switch {
-		case old == nil && !create:
-			return heartbeatFail(errcode.UnknownMemberID, fmt.Sprintf("Member %s is not a member of group %s.", memberID, groupID))
-		case old == nil || create:
+		case hb.old == nil && !hb.create:
+			return errcode.UnknownMemberID, fmt.Sprintf("Member %s is not a member of group %s.", memberID, hb.groupID)
+		case hb.old == nil || hb.create:
 			// A rejoin at epoch 0 starts over: the member has dropped its
 			// partitions, so it holds nothing until reconciled again.
-			updated = newConsumerMember(memberID)
-			if old != nil {
-				updated.metadata = old.metadata
-				updated.regex = old.regex
-				updated.metadata.topicNames = slices.Clone(old.metadata.topicNames)
+			hb.updated = newConsumerMember(memberID)
+			if hb.old != nil {
+				hb.updated.metadata = hb.old.metadata
+				hb.updated.regex = hb.old.regex
+				hb.updated.metadata.topicNames = slices.Clone(hb.old.metadata.topicNames)
 			}
 		default:
-			if code, msg := throwIfEpochInvalid(old, req.MemberEpoch, req.TopicPartitions); code != 0 {
-				return heartbeatFail(code, msg)
+			if code, msg := throwIfEpochInvalid(hb.old, req.MemberEpoch, req.TopicPartitions); code != 0 {
+				return code, msg
 			}
-			updated = old.copyMember()
+			hb.updated = hb.old.copyMember()
 		}
-	} else {
-		instanceID := *req.InstanceID
-		existing := cg.staticMember(instanceID)
-		if create {
-			switch {
-			case existing == nil:
-				old = cg.members[memberID]
-				updated = newConsumerMember(memberID)
-			case existing.current.epoch != staticLeaveEpoch:
-				// Only an instance that left with epoch -2 may be taken
-				// over, even by the same member id (Kafka's rule).
-				return heartbeatFail(errcode.UnreleasedInstanceID, fmt.Sprintf("Static member %s with instance id %s cannot join the group because the instance id is owned by %s member.", memberID, instanceID, existing.id))
-			default:
-				// The static member comes back under a new member id and
-				// keeps its assignment.
-				updated = existing.copyMember()
-				updated.id = memberID
-				updated.current.epoch, updated.current.previousEpoch = 0, 0
-				if existing.id != memberID {
-					replaced = existing
-				} else {
-					old = existing
-				}
-			}
-		} else {
-			switch {
-			case existing == nil:
-				return heartbeatFail(errcode.UnknownMemberID, fmt.Sprintf("Instance id %s is unknown.", instanceID))
-			case existing.id != memberID:
-				return heartbeatFail(errcode.FencedInstanceID, fmt.Sprintf("Static member %s with instance id %s was fenced by member %s.", memberID, instanceID, existing.id))
-			}
-			if code, msg := throwIfEpochInvalid(existing, req.MemberEpoch, req.TopicPartitions); code != 0 {
-				return heartbeatFail(code, msg)
-			}
-			old = existing
-			updated = existing.copyMember()
-		}
+		return 0, ""
 	}
+	instanceID := *req.InstanceID
+	existing := cg.staticMember(instanceID)
+	if hb.create {
+		switch {
+		case existing == nil:
+			hb.old = cg.members[memberID]
+			hb.updated = newConsumerMember(memberID)
+		case existing.current.epoch != staticLeaveEpoch:
+			// Only an instance that left with epoch -2 may be taken
+			// over, even by the same member id (Kafka's rule).
+			return errcode.UnreleasedInstanceID, fmt.Sprintf("Static member %s with instance id %s cannot join the group because the instance id is owned by %s member.", memberID, instanceID, existing.id)
+		default:
+			// The static member comes back under a new member id and
+			// keeps its assignment.
+			hb.updated = existing.copyMember()
+			hb.updated.id = memberID
+			hb.updated.current.epoch, hb.updated.current.previousEpoch = 0, 0
+			if existing.id != memberID {
+				hb.replaced = existing
+			} else {
+				hb.old = existing
+			}
+		}
+		return 0, ""
+	}
+	switch {
+	case existing == nil:
+		return errcode.UnknownMemberID, fmt.Sprintf("Instance id %s is unknown.", instanceID)
+	case existing.id != memberID:
+		return errcode.FencedInstanceID, fmt.Sprintf("Static member %s with instance id %s was fenced by member %s.", memberID, instanceID, existing.id)
+	}
+	if code, msg := throwIfEpochInvalid(existing, req.MemberEpoch, req.TopicPartitions); code != 0 {
+		return code, msg
+	}
+	hb.old = existing
+	hb.updated = existing.copyMember()
+	return 0, ""
+}
 
-	// Apply the request's changes to the member.
-	md := updated.metadata
+// applyRequest applies the request's changes to the member's metadata and
+// records them; a new member or a changed subscription or assignor bumps
+// the group epoch.
+func (hb *consumerHeartbeat) applyRequest(clientID, clientHost string) {
+	req := hb.req
+	md := hb.updated.metadata
 	if req.InstanceID != nil {
 		md.instanceID = req.InstanceID
 	}
@@ -512,112 +567,141 @@ func (s *shard) consumerHeartbeatLocked(clientID, clientHost string, req *protoc
 	}
 	md.clientID, md.clientHost = clientID, clientHost
 	prevMD := memberMetadata{rebalanceTimeoutMs: -1}
-	if old != nil {
-		prevMD = old.metadata
-	} else if replaced != nil {
-		prevMD = replaced.metadata
+	if hb.old != nil {
+		prevMD = hb.old.metadata
+	} else if hb.replaced != nil {
+		prevMD = hb.replaced.metadata
 	}
-	updated.setMetadata(md)
+	hb.updated.setMetadata(md)
+	hb.md, hb.prevMD = md, prevMD
 
-	if replaced != nil {
-		recs = append(recs, memberTombstones(groupID, replaced.id)...)
+	if hb.replaced != nil {
+		hb.recs = append(hb.recs, memberTombstones(hb.groupID, hb.replaced.id)...)
 	}
-	bump := old == nil && replaced == nil
-	if !md.equal(prevMD) || replaced != nil || old == nil {
-		recs = append(recs, memberMetadataRecord(groupID, updated))
+	hb.bump = hb.old == nil && hb.replaced == nil
+	if !md.equal(prevMD) || hb.replaced != nil || hb.old == nil {
+		hb.recs = append(hb.recs, memberMetadataRecord(hb.groupID, hb.updated))
 		if !slices.Equal(md.topicNames, prevMD.topicNames) || !sameString(md.topicRegex, prevMD.topicRegex) ||
 			!sameString(md.serverAssignor, prevMD.serverAssignor) {
-			bump = true
+			hb.bump = true
 		}
 	}
+}
 
-	// The members as they will be, for subscriptions and assignment.
+// nextGroupEpoch works out the members as they will be, their
+// subscription over topics, and the group epoch, bumped (and recorded) when
+// a member joined or the subscription changed.
+func (hb *consumerHeartbeat) nextGroupEpoch(topics []TopicMetadata) {
+	cg, updated, replaced := hb.cg, hb.updated, hb.replaced
 	members := make([]*consumerMember, 0, len(cg.members)+1)
 	for _, m := range cg.members {
 		if m.id != updated.id && (replaced == nil || m.id != replaced.id) {
 			members = append(members, m)
 		}
 	}
-	members = append(members, updated)
-	topics := c.topics()
-	sub := subscriptionOf(members, topics)
-	subscriptionChanged := cg.subscriptionKnown && !sameSubscription(sub, cg.subscription)
-	groupEpoch := cg.epoch
-	if bump || subscriptionChanged {
-		groupEpoch++
-		recs = append(recs, groupEpochRecord(groupID, groupEpoch))
+	hb.members = append(members, updated)
+	hb.topics = topics
+	hb.sub = subscriptionOf(hb.members, topics)
+	hb.subscriptionChanged = cg.subscriptionKnown && !sameSubscription(hb.sub, cg.subscription)
+	hb.groupEpoch = cg.epoch
+	if hb.bump || hb.subscriptionChanged {
+		hb.groupEpoch++
+		hb.recs = append(hb.recs, groupEpochRecord(hb.groupID, hb.groupEpoch))
 	}
+}
 
-	// A new target assignment when the group epoch moved past it.
-	targetEpoch := cg.assignmentEpoch
-	target := cg.target[updated.id]
+// updateTarget computes a new target assignment when the group epoch moved
+// past the assignment epoch, recording the members' targets that changed,
+// and sets the target the heartbeat's member moves to.
+func (c *Coordinator) updateTarget(hb *consumerHeartbeat) {
+	cg, updated, replaced := hb.cg, hb.updated, hb.replaced
+	hb.targetEpoch = cg.assignmentEpoch
+	hb.target = cg.target[updated.id]
 	if replaced != nil {
-		target = cg.target[replaced.id]
+		hb.target = cg.target[replaced.id]
 	}
-	var newTargets map[string]assignment
-	if groupEpoch > cg.assignmentEpoch {
-		newTargets = c.computeTarget(cg, members, replaced, topics)
-		for _, m := range members {
+	if hb.groupEpoch > cg.assignmentEpoch {
+		newTargets := c.computeTarget(cg, hb.members, replaced, hb.topics)
+		for _, m := range hb.members {
 			prev, ok := cg.target[m.id]
 			if m == updated && replaced != nil {
 				prev, ok = cg.target[replaced.id], false
 			}
 			if !ok || !prev.equal(newTargets[m.id]) {
-				recs = append(recs, targetMemberRecord(groupID, m.id, newTargets[m.id]))
+				hb.recs = append(hb.recs, targetMemberRecord(hb.groupID, m.id, newTargets[m.id]))
 			}
 		}
-		recs = append(recs, targetEpochRecord(groupID, groupEpoch))
-		targetEpoch = groupEpoch
-		target = newTargets[updated.id]
+		hb.recs = append(hb.recs, targetEpochRecord(hb.groupID, hb.groupEpoch))
+		hb.targetEpoch = hb.groupEpoch
+		hb.target = newTargets[updated.id]
 	} else if replaced != nil {
-		recs = append(recs, targetMemberRecord(groupID, updated.id, target))
+		hb.recs = append(hb.recs, targetMemberRecord(hb.groupID, updated.id, hb.target))
 	}
-	if target == nil {
-		target = assignment{}
+	if hb.target == nil {
+		hb.target = assignment{}
 	}
+}
 
-	// Reconcile the member towards its target.
-	owners := partitionOwners(members, updated.id)
-	before := updated.current
-	next := reconcile(updated.current, targetEpoch, target, req.TopicPartitions, owners)
+// reconcile moves the member towards its target one step and records its
+// current assignment when it changed (or the member is new, replaced or
+// rejoining).
+func (hb *consumerHeartbeat) reconcile() {
+	updated := hb.updated
+	owners := partitionOwners(hb.members, updated.id)
+	hb.before = updated.current
+	next := reconcile(updated.current, hb.targetEpoch, hb.target, hb.req.TopicPartitions, owners)
 	updated.current = next
-	if !next.equal(before) || old == nil || replaced != nil || create {
-		recs = append(recs, currentAssignmentRecord(groupID, updated))
+	if !next.equal(hb.before) || hb.old == nil || hb.replaced != nil || hb.create {
+		hb.recs = append(hb.recs, currentAssignmentRecord(hb.groupID, updated))
 	}
+}
 
-	if len(recs) > 0 {
-		if code := s.appendLocked(recs); code != 0 {
-			return heartbeatFail(code, "")
+// commitHeartbeatLocked appends the heartbeat's records and applies them,
+// so the group's state changes only by replay, then restarts the member's
+// timers. It returns the member as the group now holds it, or an error
+// code.
+func (s *shard) commitHeartbeatLocked(hb *consumerHeartbeat) (*consumerMember, int16) {
+	c := s.c
+	if len(hb.recs) > 0 {
+		if code := s.appendLocked(hb.recs); code != 0 {
+			return nil, code
 		}
-		if err := s.applyLocked(groupID, recs); err != nil {
-			return heartbeatFail(errcode.UnknownServerError, "")
+		if err := s.applyLocked(hb.groupID, hb.recs); err != nil {
+			return nil, errcode.UnknownServerError
 		}
 	}
-	g := s.groups[groupID]
+	g := s.groups[hb.groupID]
 	live := g.consumer
-	if !live.subscriptionKnown || bump || subscriptionChanged {
-		live.subscription, live.subscriptionKnown = sub, true
+	if !live.subscriptionKnown || hb.bump || hb.subscriptionChanged {
+		live.subscription, live.subscriptionKnown = hb.sub, true
 	}
-	if replaced != nil {
-		replaced.stopTimers()
+	if hb.replaced != nil {
+		hb.replaced.stopTimers()
 	}
-	m := live.members[updated.id]
-	if old != nil && old != m {
-		old.stopTimers()
+	m := live.members[hb.updated.id]
+	if hb.old != nil && hb.old != m {
+		hb.old.stopTimers()
 	}
 	s.scheduleSessionLocked(g, m)
-	s.scheduleRevocationLocked(g, m, before)
-	if create || bump {
-		c.logger.Info("consumer group member heartbeat changed the group", zap.String("group", groupID), zap.String("member", m.id),
-			zap.Int32("group_epoch", live.epoch), zap.Int32("member_epoch", m.current.epoch), zap.Bool("joined", create))
+	s.scheduleRevocationLocked(g, m, hb.before)
+	if hb.create || hb.bump {
+		c.logger.Info("consumer group member heartbeat changed the group", zap.String("group", hb.groupID), zap.String("member", m.id),
+			zap.Int32("group_epoch", live.epoch), zap.Int32("member_epoch", m.current.epoch), zap.Bool("joined", hb.create))
 	}
+	return m, 0
+}
 
+// response answers the heartbeat for m, the member as the group now holds
+// it: the assignment is sent in full on a join or a full heartbeat, and
+// whenever it changed.
+func (hb *consumerHeartbeat) response(m *consumerMember, heartbeatIntervalMs int32) *protocol.ConsumerGroupHeartbeatResponse {
+	req := hb.req
 	resp := &protocol.ConsumerGroupHeartbeatResponse{
 		MemberID: &m.id, MemberEpoch: m.current.epoch,
-		HeartbeatIntervalMs: int32(c.cfg.ConsumerHeartbeatInterval.Milliseconds()),
+		HeartbeatIntervalMs: heartbeatIntervalMs,
 	}
-	full := create || (req.RebalanceTimeoutMs != -1 && (req.SubscribedTopicNames != nil || req.SubscribedTopicRegex != nil) && req.TopicPartitions != nil)
-	if full || old == nil || !before.assigned.equal(m.current.assigned) {
+	full := hb.create || (req.RebalanceTimeoutMs != -1 && (req.SubscribedTopicNames != nil || req.SubscribedTopicRegex != nil) && req.TopicPartitions != nil)
+	if full || hb.old == nil || !hb.before.assigned.equal(m.current.assigned) {
 		resp.Assignment = &protocol.ConsumerGroupHeartbeatResponseAssignment{}
 		for _, id := range m.current.assigned.topicIDs() {
 			resp.Assignment.TopicPartitions = append(resp.Assignment.TopicPartitions, protocol.ConsumerGroupHeartbeatResponseTopicPartitions{

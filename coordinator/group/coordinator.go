@@ -25,7 +25,8 @@ type Log interface {
 	// are committed (readable by Replay after a restart).
 	Append(ctx context.Context, partition int32, recs []records.Record) error
 	// Replay calls fn for every record of partition from the log start to
-	// the high watermark, in offset order. value is nil for a tombstone.
+	// the log end, in offset order, and returns once all of it is
+	// committed. value is nil for a tombstone.
 	Replay(ctx context.Context, partition int32, fn func(key, value []byte) error) error
 }
 

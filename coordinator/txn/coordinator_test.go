@@ -93,7 +93,7 @@ func newTestCoordinator(t *testing.T) (*Coordinator, *memMarkers) {
 // were still buffered when a rebalance made the application abort).
 func TestEndTxnWithoutOpenTransaction(t *testing.T) {
 	ctx := context.Background()
-	tp := TopicPartition{"out", 0}
+	tp := TopicPartition{Topic: "out", Partition: 0}
 	const (
 		none  = 0
 		bump  = 1 // no error, epoch bumped

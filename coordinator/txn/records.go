@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/spool-broker/spool/protocol/wire"
+	"github.com/spool-broker/spool/storage"
 )
 
 // ErrCorruptRecord means a __transaction_state record could not be decoded.
@@ -47,11 +48,9 @@ func ParseState(name string) (State, bool) {
 	return 0, false
 }
 
-// TopicPartition names a partition of a transaction.
-type TopicPartition struct {
-	Topic     string
-	Partition int32
-}
+// TopicPartition names a partition of a transaction. It is
+// storage.TopicPartition, the one name every package gives a partition.
+type TopicPartition = storage.TopicPartition
 
 // Metadata is a transactional id's state: what TransactionLogValue holds.
 type Metadata struct {

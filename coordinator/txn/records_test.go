@@ -9,7 +9,7 @@ import (
 func TestValueRoundTrip(t *testing.T) {
 	base := Metadata{TransactionalID: "t", ProducerID: 7, PrevProducerID: -1, NextProducerID: -1, ProducerEpoch: 3,
 		LastProducerEpoch: -1, TimeoutMs: 60000, State: Ongoing, StartMs: 10, UpdateMs: 20,
-		Partitions: []TopicPartition{{"a", 0}, {"a", 2}, {"b", 1}}}
+		Partitions: []TopicPartition{{Topic: "a", Partition: 0}, {Topic: "a", Partition: 2}, {Topic: "b", Partition: 1}}}
 	v2 := base
 	v2.ClientTransactionVersion, v2.PrevProducerID, v2.NextProducerID, v2.State = 2, 5, 9, PrepareCommit
 	empty := base
@@ -43,7 +43,7 @@ func TestValueRoundTrip(t *testing.T) {
 
 func FuzzDecodeValue(f *testing.F) {
 	m := &Metadata{TransactionalID: "t", ProducerID: 1, PrevProducerID: 2, NextProducerID: 3, ClientTransactionVersion: 2,
-		State: Ongoing, Partitions: []TopicPartition{{"a", 0}}}
+		State: Ongoing, Partitions: []TopicPartition{{Topic: "a", Partition: 0}}}
 	f.Add(EncodeValue(m, 0))
 	f.Add(EncodeValue(m, 1))
 	f.Fuzz(func(t *testing.T, b []byte) { _, _ = DecodeValue("t", b) })

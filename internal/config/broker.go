@@ -46,6 +46,11 @@ type Broker struct {
 	BrokerRack                string
 	AutoLeaderRebalanceEnable bool
 	ControlledShutdownEnable  bool
+	// Broker liveness and quorum timing.
+	BrokerHeartbeatIntervalMs         int32
+	BrokerSessionTimeoutMs            int32
+	ControllerQuorumElectionTimeoutMs int32
+	ControllerQuorumFetchTimeoutMs    int32
 
 	// Listeners. AdvertisedListeners is effective: explicit entries, plus
 	// listeners not advertised explicitly (Kafka's fallback).
@@ -104,6 +109,7 @@ type Broker struct {
 	ReplicaFetchWaitMaxMs        int32
 	ReplicaFetchResponseMaxBytes int32
 	ReplicaFetchBackoffMs        int32
+	ReplicaSocketTimeoutMs       int32
 	NumReplicaFetchers           int32
 	// ReplicaHighWatermarkCheckpointIntervalMs is
 	// replica.high.watermark.checkpoint.interval.ms.
@@ -340,6 +346,10 @@ func (b *Broker) fill(r *resolver) {
 	b.BrokerRack = r.str("broker.rack")
 	b.AutoLeaderRebalanceEnable = r.boolean("auto.leader.rebalance.enable")
 	b.ControlledShutdownEnable = r.boolean("controlled.shutdown.enable")
+	b.BrokerHeartbeatIntervalMs = r.i32("broker.heartbeat.interval.ms")
+	b.BrokerSessionTimeoutMs = r.i32("broker.session.timeout.ms")
+	b.ControllerQuorumElectionTimeoutMs = r.i32("controller.quorum.election.timeout.ms")
+	b.ControllerQuorumFetchTimeoutMs = r.i32("controller.quorum.fetch.timeout.ms")
 
 	b.InterBrokerListenerName = strings.ToUpper(r.str("inter.broker.listener.name"))
 	b.SocketRequestMaxBytes = r.i32("socket.request.max.bytes")
@@ -396,6 +406,7 @@ func (b *Broker) fill(r *resolver) {
 	b.ReplicaFetchWaitMaxMs = r.i32("replica.fetch.wait.max.ms")
 	b.ReplicaFetchResponseMaxBytes = r.i32("replica.fetch.response.max.bytes")
 	b.ReplicaFetchBackoffMs = r.i32("replica.fetch.backoff.ms")
+	b.ReplicaSocketTimeoutMs = r.i32("replica.socket.timeout.ms")
 	b.NumReplicaFetchers = r.i32("num.replica.fetchers")
 	b.ReplicaHighWatermarkCheckpointIntervalMs = r.i64("replica.high.watermark.checkpoint.interval.ms")
 

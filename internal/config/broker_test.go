@@ -137,8 +137,11 @@ func TestComposeSC21(t *testing.T) {
 	require.Equal(t, int32(1073741824), b.LogSegmentBytes)
 	require.Equal(t, int32(8), b.NumNetworkThreads)
 	require.Equal(t, int32(16), b.NumIOThreads)
-	// offsets RF not set: Spool's default of 1, capped by broker count anyway.
-	require.Equal(t, int16(1), b.OffsetsTopicReplicationFactor)
+	// Internal topic replication not set: Kafka's defaults (only the
+	// zero-config bundle, like Kafka's packaged server.properties, sets 1).
+	require.Equal(t, int16(3), b.OffsetsTopicReplicationFactor)
+	require.Equal(t, int16(3), b.TransactionStateLogReplicationFactor)
+	require.Equal(t, int32(2), b.TransactionStateLogMinISR)
 	var ignored []string
 	for _, n := range notices {
 		ignored = append(ignored, n.Property)

@@ -42,21 +42,31 @@ const (
 // honour them).
 const (
 	notReplicated        = "partitions are not replicated between brokers yet"
-	noFollowers          = notReplicated + ": no follower fetches"
-	leadershipNeverMoves = "leadership never moves to another replica (" + notReplicated + ")"
+	leadershipNeverMoves = "leaders are not moved back to preferred replicas automatically; use kafka-leader-election"
 )
 
 const maxLong = "9223372036854775807"
 const maxInt = "2147483647"
 
 // zeroConfig is Spool's single-node setup, used as a bundle only when none of
-// the node/quorum/listener properties is configured anywhere.
+// the node/quorum/listener properties is configured anywhere: what Kafka's
+// packaged config/server.properties is to the apache/kafka image started
+// without any configuration. Like that file, it sets the internal topics'
+// replication to 1, so a lone node serves groups and transactions; any
+// explicit node configuration gets Kafka's own defaults instead
+// (offsets.topic.replication.factor=3, transaction.state.log.
+// replication.factor=3, transaction.state.log.min.isr=2), under which the
+// internal topics wait for three live brokers, as on Kafka.
 var zeroConfig = map[string]string{
 	"node.id":                   "1",
 	"process.roles":             "broker,controller",
 	"listeners":                 "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
 	"controller.listener.names": "CONTROLLER",
 	"controller.quorum.voters":  "1@127.0.0.1:9093",
+
+	"offsets.topic.replication.factor":         "1",
+	"transaction.state.log.replication.factor": "1",
+	"transaction.state.log.min.isr":            "1",
 }
 
 // zeroConfigTriggers: setting any of these turns the zeroConfig bundle off.
@@ -65,10 +75,7 @@ var zeroConfigTriggers = []string{"node.id", "broker.id", "process.roles", "list
 
 // spoolDefaults replace Kafka's defaults unconditionally.
 var spoolDefaults = map[string]string{
-	"log.dirs":                                 "./data",
-	"offsets.topic.replication.factor":         "1",
-	"transaction.state.log.replication.factor": "1",
-	"transaction.state.log.min.isr":            "1",
+	"log.dirs": "./data",
 }
 
 var brokerDefList = []brokerDef{
@@ -77,15 +84,15 @@ var brokerDefList = []brokerDef{
 	{name: "broker.id", group: groupNode, typ: TypeInt, def: "-1", doc: "Legacy alias of node.id; must equal node.id if both are set", check: intAtLeast(-1)},
 	{name: "process.roles", group: groupNode, typ: TypeList, def: "", doc: "Roles of this node: broker, controller or both", check: listOf(false, "broker", "controller")},
 	{name: "controller.quorum.voters", group: groupNode, typ: TypeList, def: "", doc: "Static quorum: id@host:port of every controller"},
-	{name: "controller.quorum.bootstrap.servers", group: groupNode, typ: TypeList, def: "", doc: "Dynamic quorum: host:port of controllers to bootstrap from", ignored: "dynamic quorums are not supported: every node must be listed in controller.quorum.voters"},
+	{name: "controller.quorum.bootstrap.servers", group: groupNode, typ: TypeList, def: "", doc: "host:port of controllers to find the quorum from (brokers; a controller only when it is the sole, standalone voter)"},
 	{name: "controller.listener.names", group: groupNode, typ: TypeString, null: true, doc: "Names of the listeners used by the controller"},
-	{name: "controller.quorum.election.timeout.ms", group: groupNode, typ: TypeInt, def: "1000", doc: "Max time without a leader before starting an election", check: intAtLeast(0), ignored: "raft timeouts are tuned by quorum size"},
-	{name: "controller.quorum.fetch.timeout.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Max time without a successful fetch from the leader", check: intAtLeast(0), ignored: "raft timeouts are tuned by quorum size"},
+	{name: "controller.quorum.election.timeout.ms", group: groupNode, typ: TypeInt, def: "1000", doc: "Max time without a leader before starting an election (unset: tuned by quorum size)", check: intAtLeast(0)},
+	{name: "controller.quorum.fetch.timeout.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Max time without a successful fetch from the leader", check: intAtLeast(0)},
 	{name: "metadata.log.dir", group: groupNode, typ: TypeString, null: true, doc: "Directory of the cluster metadata log (default: first log dir)"},
 	{name: "broker.rack", group: groupNode, typ: TypeString, null: true, doc: "Rack of this broker, for rack-aware replica placement"},
-	{name: "broker.heartbeat.interval.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Interval between broker heartbeats to the controller", check: intAtLeast(1), ignored: "brokers register once and are not fenced for missed heartbeats"},
-	{name: "broker.session.timeout.ms", group: groupNode, typ: TypeInt, def: "9000", doc: "Time a broker lease lasts without heartbeats", check: intAtLeast(1), ignored: "brokers register once and are not fenced for missed heartbeats"},
-	{name: "controlled.shutdown.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Move leadership away before shutting down", ignored: "shutdown stops the listeners, closes the logs and leaves the quorum without moving leadership first"},
+	{name: "broker.heartbeat.interval.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Interval between broker heartbeats to the controller", check: intAtLeast(1)},
+	{name: "broker.session.timeout.ms", group: groupNode, typ: TypeInt, def: "9000", doc: "Time a broker lease lasts without heartbeats", check: intAtLeast(1)},
+	{name: "controlled.shutdown.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Move leadership away before shutting down"},
 	{name: "auto.leader.rebalance.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Periodically move leadership back to preferred replicas", ignored: leadershipNeverMoves},
 	{name: "leader.imbalance.check.interval.seconds", group: groupNode, typ: TypeLong, def: "300", doc: "Interval of the preferred-leader check", check: longAtLeast(1), ignored: leadershipNeverMoves},
 	{name: "leader.imbalance.per.broker.percentage", group: groupNode, typ: TypeInt, def: "10", doc: "Leader imbalance allowed per broker (percent)", check: intAtLeast(0), ignored: leadershipNeverMoves},
@@ -160,23 +167,23 @@ var brokerDefList = []brokerDef{
 	{name: "min.insync.replicas", group: groupTopic, typ: TypeInt, def: "1", doc: "Replicas that must acknowledge an acks=all write", check: intAtLeast(1), mode: ClusterWide},
 	{name: "auto.create.topics.enable", group: groupTopic, typ: TypeBoolean, def: "true", doc: "Create topics on first Metadata/Produce for them"},
 	{name: "delete.topic.enable", group: groupTopic, typ: TypeBoolean, def: "true", doc: "Allow DeleteTopics"},
-	{name: "unclean.leader.election.enable", group: groupTopic, typ: TypeBoolean, def: "false", doc: "Allow out-of-sync replicas to become leader (data loss)", mode: ClusterWide, ignored: leadershipNeverMoves},
+	{name: "unclean.leader.election.enable", group: groupTopic, typ: TypeBoolean, def: "false", doc: "Allow out-of-sync replicas to become leader (data loss)", mode: ClusterWide},
 	{name: "create.topic.policy.class.name", group: groupTopic, typ: TypeClass, null: true, doc: "CreateTopics policy class", ignored: "no policy checks topic creation: every valid CreateTopics request is applied", weakens: true},
 	{name: "alter.config.policy.class.name", group: groupTopic, typ: TypeClass, null: true, doc: "AlterConfigs policy class", ignored: "no policy checks config changes: every valid AlterConfigs request is applied", weakens: true},
 
 	// Replication.
-	{name: "replica.lag.time.max.ms", group: groupRepl, typ: TypeLong, def: "30000", doc: "A follower this far behind leaves the ISR", check: longAtLeast(1), ignored: noFollowers},
-	{name: "replica.fetch.max.bytes", group: groupRepl, typ: TypeInt, def: "1048576", doc: "Bytes per partition a follower fetches", check: intAtLeast(0), ignored: noFollowers},
-	{name: "replica.fetch.min.bytes", group: groupRepl, typ: TypeInt, def: "1", doc: "Min bytes a follower fetch waits for", check: intAtLeast(1), ignored: noFollowers},
-	{name: "replica.fetch.wait.max.ms", group: groupRepl, typ: TypeInt, def: "500", doc: "Max wait of a follower fetch", check: intAtLeast(0), ignored: noFollowers},
-	{name: "replica.fetch.response.max.bytes", group: groupRepl, typ: TypeInt, def: "10485760", doc: "Bytes a whole follower fetch returns", check: intAtLeast(0), ignored: noFollowers},
-	{name: "replica.fetch.backoff.ms", group: groupRepl, typ: TypeInt, def: "1000", doc: "Sleep after a follower fetch error", check: intAtLeast(0), ignored: noFollowers},
-	{name: "replica.socket.timeout.ms", group: groupRepl, typ: TypeInt, def: "30000", doc: "Socket timeout of follower fetches", check: anyInt(), ignored: noFollowers},
-	{name: "replica.socket.receive.buffer.bytes", group: groupRepl, typ: TypeInt, def: "65536", doc: "SO_RCVBUF of follower connections", check: anyInt(), ignored: noFollowers},
-	{name: "replica.high.watermark.checkpoint.interval.ms", group: groupRepl, typ: TypeLong, def: "5000", doc: "How often high watermarks are checkpointed", check: longAtLeast(1), ignored: "the high watermark follows the leader's log end offset (" + notReplicated + "), so it is not checkpointed"},
-	{name: "num.replica.fetchers", group: groupRepl, typ: TypeInt, def: "1", doc: "Fetcher goroutines per source broker", check: intAtLeast(1), mode: ClusterWide, ignored: noFollowers},
-	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: notReplicated + ": there is no replication traffic to throttle"},
-	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: notReplicated + ": there is no replication traffic to throttle"},
+	{name: "replica.lag.time.max.ms", group: groupRepl, typ: TypeLong, def: "30000", doc: "A follower this far behind leaves the ISR", check: longAtLeast(1)},
+	{name: "replica.fetch.max.bytes", group: groupRepl, typ: TypeInt, def: "1048576", doc: "Bytes per partition a follower fetches", check: intAtLeast(0)},
+	{name: "replica.fetch.min.bytes", group: groupRepl, typ: TypeInt, def: "1", doc: "Min bytes a follower fetch waits for", check: intAtLeast(1)},
+	{name: "replica.fetch.wait.max.ms", group: groupRepl, typ: TypeInt, def: "500", doc: "Max wait of a follower fetch", check: intAtLeast(0)},
+	{name: "replica.fetch.response.max.bytes", group: groupRepl, typ: TypeInt, def: "10485760", doc: "Bytes a whole follower fetch returns", check: intAtLeast(0)},
+	{name: "replica.fetch.backoff.ms", group: groupRepl, typ: TypeInt, def: "1000", doc: "Sleep after a follower fetch error", check: intAtLeast(0)},
+	{name: "replica.socket.timeout.ms", group: groupRepl, typ: TypeInt, def: "30000", doc: "Socket timeout of follower fetches", check: anyInt()},
+	{name: "replica.socket.receive.buffer.bytes", group: groupRepl, typ: TypeInt, def: "65536", doc: "SO_RCVBUF of follower connections", check: anyInt(), ignored: "follower connections use the operating system's default receive buffer"},
+	{name: "replica.high.watermark.checkpoint.interval.ms", group: groupRepl, typ: TypeLong, def: "5000", doc: "How often high watermarks are checkpointed", check: longAtLeast(1)},
+	{name: "num.replica.fetchers", group: groupRepl, typ: TypeInt, def: "1", doc: "Fetcher goroutines per source broker", check: intAtLeast(1), mode: ClusterWide},
+	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: "replication traffic is not throttled"},
+	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: "replication traffic is not throttled"},
 
 	// Client quotas (the quotas themselves are set with AlterClientQuotas).
 	{name: "quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of client quota rates", check: intAtLeast(1)},
@@ -191,7 +198,7 @@ var brokerDefList = []brokerDef{
 
 	// Groups and offsets.
 	{name: "offsets.topic.num.partitions", group: groupGroups, typ: TypeInt, def: "50", doc: "Partitions of __consumer_offsets", check: intAtLeast(1)},
-	{name: "offsets.topic.replication.factor", group: groupGroups, typ: TypeShort, def: "3", doc: "Replication factor of __consumer_offsets (capped by broker count)", check: shortAtLeast(1)},
+	{name: "offsets.topic.replication.factor", group: groupGroups, typ: TypeShort, def: "3", doc: "Replication factor of __consumer_offsets (created once this many brokers are live)", check: shortAtLeast(1)},
 	{name: "offsets.topic.segment.bytes", group: groupGroups, typ: TypeInt, def: "104857600", doc: "Segment size of __consumer_offsets", check: intAtLeast(1)},
 	{name: "offsets.retention.minutes", group: groupGroups, typ: TypeInt, def: "10080", doc: "How long committed offsets of empty groups are kept", check: intAtLeast(1)},
 	{name: "offsets.retention.check.interval.ms", group: groupGroups, typ: TypeLong, def: "600000", doc: "How often stale offsets are expired", check: longAtLeast(1)},
@@ -214,7 +221,7 @@ var brokerDefList = []brokerDef{
 
 	// Transactions and producers.
 	{name: "transaction.state.log.num.partitions", group: groupTxn, typ: TypeInt, def: "50", doc: "Partitions of __transaction_state", check: intAtLeast(1)},
-	{name: "transaction.state.log.replication.factor", group: groupTxn, typ: TypeShort, def: "3", doc: "Replication factor of __transaction_state (capped by broker count)", check: shortAtLeast(1)},
+	{name: "transaction.state.log.replication.factor", group: groupTxn, typ: TypeShort, def: "3", doc: "Replication factor of __transaction_state (created once this many brokers are live)", check: shortAtLeast(1)},
 	{name: "transaction.state.log.min.isr", group: groupTxn, typ: TypeInt, def: "2", doc: "min.insync.replicas of __transaction_state", check: intAtLeast(1)},
 	{name: "transaction.state.log.segment.bytes", group: groupTxn, typ: TypeInt, def: "104857600", doc: "Segment size of __transaction_state", check: intAtLeast(1)},
 	{name: "transaction.max.timeout.ms", group: groupTxn, typ: TypeInt, def: "900000", doc: "Largest transaction.timeout.ms a producer may ask for", check: intAtLeast(1)},

@@ -293,7 +293,7 @@ func TestResolveBroker(t *testing.T) {
 	require.Equal(t, SourceStaticBroker, e.Source)
 
 	e = find(t, es, "offsets.topic.replication.factor")
-	require.Equal(t, s("1"), e.Value)
+	require.Equal(t, s("3"), e.Value)
 	require.Equal(t, SourceDefault, e.Source)
 	require.Equal(t, TypeShort, e.Type)
 
@@ -305,4 +305,11 @@ func TestResolveBroker(t *testing.T) {
 	e = find(t, ResolveBroker(Default(), Dynamic{}), "node.id")
 	require.Equal(t, s("1"), e.Value)
 	require.Equal(t, SourceDefault, e.Source)
+	e = find(t, ResolveBroker(Default(), Dynamic{}), "offsets.topic.replication.factor")
+	require.Equal(t, s("1"), e.Value)
+	require.Equal(t, SourceDefault, e.Source)
+	d := Default()
+	require.Equal(t, int16(1), d.OffsetsTopicReplicationFactor, "zero config: a lone node serves groups")
+	require.Equal(t, int16(1), d.TransactionStateLogReplicationFactor)
+	require.Equal(t, int32(1), d.TransactionStateLogMinISR)
 }

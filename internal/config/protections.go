@@ -272,7 +272,7 @@ func (b *Broker) Refusals() []Refusal {
 }
 
 // CheckProtections refuses a configuration that asks for protection Spool
-// does not provide yet. cmd/spool calls it right after Load and server.Start
+// does not provide yet. cmd/spool calls it right after Load and node.Start
 // calls it before it touches a log dir or opens a port, so a broker that
 // should be locked down never serves in the clear. The error names every
 // such property, what it asks for and what is supported.

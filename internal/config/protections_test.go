@@ -196,7 +196,10 @@ func TestPropertySupport(t *testing.T) {
 		"quota.window.num":                Supported,
 		"client.quota.callback.class":     Ignored,
 		"replication.quota.window.num":    Ignored,
-		"unclean.leader.election.enable":  Ignored,
+		"unclean.leader.election.enable":  Supported,
+		"broker.session.timeout.ms":       Supported,
+		"controlled.shutdown.enable":      Supported,
+		"auto.leader.rebalance.enable":    Ignored,
 		"authorizer.class.name":           Refused,
 		"super.users":                     Refused,
 		"sasl.enabled.mechanisms":         Refused,
@@ -230,7 +233,7 @@ func TestCaveats(t *testing.T) {
 		"KAFKA_REPLICATION_QUOTA_WINDOW_NUM=11",                   // Kafka's default: nothing asked for
 		"KAFKA_CREATE_TOPIC_POLICY_CLASS_NAME=com.example.Policy", // warn
 		"KAFKA_NUM_NETWORK_THREADS=8",                             // info
-		"KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE=true",               // info: stricter, not weaker
+		"KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE=true",               // supported: nothing
 		"KAFKA_QUOTA_WINDOW_NUM=11",                               // supported: nothing
 		"KAFKA_QUOTA_PRODUCER_DEFAULT=1000",                       // warn: removed in Kafka 4
 		"KAFKA_SSL_KEYSTORE_LOCATION=/k",                          // info: inert
@@ -245,10 +248,10 @@ func TestCaveats(t *testing.T) {
 		got[n.Property] = n
 	}
 	require.ElementsMatch(t, []string{"client.quota.callback.class", "create.topic.policy.class.name", "num.network.threads",
-		"unclean.leader.election.enable", "quota.producer.default", "ssl.keystore.location", "ssl.keystore.password", "min.insync.replicas"},
+		"quota.producer.default", "ssl.keystore.location", "ssl.keystore.password", "min.insync.replicas"},
 		keysOf(got))
 	for name, warn := range map[string]bool{"client.quota.callback.class": true, "create.topic.policy.class.name": true, "quota.producer.default": true,
-		"min.insync.replicas": true, "num.network.threads": false, "unclean.leader.election.enable": false, "ssl.keystore.location": false} {
+		"min.insync.replicas": true, "num.network.threads": false, "ssl.keystore.location": false} {
 		require.Equal(t, warn, got[name].Warn, name)
 	}
 	require.Contains(t, got["client.quota.callback.class"].Message, `is set to "com.example.Quotas" but is not honoured: custom quota callbacks are not supported`)

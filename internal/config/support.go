@@ -82,12 +82,6 @@ func (b *Broker) Caveats() []Notice {
 				Message: fmt.Sprintf("is set but has no effect: %s, and no listener uses it", protections[d.guard].name+" is not implemented yet")})
 		}
 	}
-	for _, name := range []string{"default.replication.factor", "offsets.topic.replication.factor", "transaction.state.log.replication.factor"} {
-		if v, ok := b.static[name]; ok && strings.TrimSpace(v) != "1" {
-			out = append(out, Notice{Property: name, Warn: true, Message: fmt.Sprintf(
-				"is %s, but %s: the replicas other than the leader hold no data", strings.TrimSpace(v), notReplicated)})
-		}
-	}
 	if b.MinInsyncReplicas > int32(b.DefaultReplicationFactor) {
 		out = append(out, Notice{Property: "min.insync.replicas", Warn: true, Message: fmt.Sprintf(
 			"is %d, above default.replication.factor=%d: as on Kafka, acks=all writes to a topic with fewer than %d replicas succeed once every replica has them (the required ISR is capped at the replica count)",

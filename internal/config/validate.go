@@ -8,12 +8,44 @@ import (
 )
 
 // validate parses the structured properties and runs Kafka's cross-field
-// checks (KafkaConfig.validateValues, KRaft mode).
+// checks (KafkaConfig.validateValues, KRaft mode), reporting every problem
+// at once. Phases run in order, since later ones use what earlier ones
+// resolved (listener protocols, effective advertised listeners).
 func (b *Broker) validate(r *resolver) error {
-	var errs []error
-	fail := func(name, value, allowed string) {
-		errs = append(errs, &ValueError{Name: name, Value: value, Allowed: allowed})
+	advertised, err := b.parseStructured(r)
+	if err != nil {
+		return err
 	}
+	v := &validation{r: r}
+	b.checkRolesAndQuorum(v)
+	b.checkControllerListeners(v)
+	b.resolveListenerProtocols(v)
+	b.resolveAdvertisedListeners(v, advertised)
+	if b.HasRole("broker") {
+		b.resolveInterBrokerListener(v)
+	}
+	b.checkValues(v)
+	if b.CompressionType == "producer" || b.CompressionType == "" {
+		b.CompressionType = "producer"
+	}
+	return errors.Join(v.errs...)
+}
+
+// validation collects a configuration's problems.
+type validation struct {
+	r    *resolver
+	errs []error
+}
+
+func (v *validation) fail(name, value, allowed string) {
+	v.errs = append(v.errs, &ValueError{Name: name, Value: value, Allowed: allowed})
+}
+
+// parseStructured parses listeners, advertised.listeners,
+// controller.quorum.voters and listener.security.protocol.map; the
+// cross-field checks need all of them, so a parse error ends validation.
+func (b *Broker) parseStructured(r *resolver) ([]Listener, error) {
+	var errs []error
 	var err error
 	if b.Listeners, err = parseListeners("listeners", r.str("listeners")); err != nil {
 		errs = append(errs, err)
@@ -28,56 +60,71 @@ func (b *Broker) validate(r *resolver) error {
 	if b.ListenerSecurityProtocolMap, err = parseProtocolMap(r.str("listener.security.protocol.map")); err != nil {
 		errs = append(errs, err)
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
+	return advertised, errors.Join(errs...)
+}
+
+// checkRolesAndQuorum checks the node's identity and roles and how it finds
+// the controller quorum.
+func (b *Broker) checkRolesAndQuorum(v *validation) {
+	r := v.r
 	if r.set("node.id") && r.set("broker.id") && r.i32("node.id") != r.i32("broker.id") {
-		fail("broker.id", r.str("broker.id"), fmt.Sprintf("must equal node.id (%d) when both are set", r.i32("node.id")))
+		v.fail("broker.id", r.str("broker.id"), fmt.Sprintf("must equal node.id (%d) when both are set", r.i32("node.id")))
 	}
-	roles := b.ProcessRoles
-	isController, isBroker := b.HasRole("controller"), b.HasRole("broker")
-	if len(roles) == 0 {
-		fail("process.roles", r.str("process.roles"), "must be set to broker, controller or broker,controller (ZooKeeper mode is not supported)")
+	if len(b.ProcessRoles) == 0 {
+		v.fail("process.roles", r.str("process.roles"), "must be set to broker, controller or broker,controller (ZooKeeper mode is not supported)")
 	}
 	if b.NodeID < 0 {
-		fail("node.id", r.str("node.id"), "must be set to an integer >= 0 when process.roles is set")
+		v.fail("node.id", r.str("node.id"), "must be set to an integer >= 0 when process.roles is set")
 	}
 	if len(b.ControllerQuorumVoters) == 0 && len(b.ControllerQuorumBootstrap) == 0 {
-		fail("controller.quorum.voters", r.str("controller.quorum.voters"), "either controller.quorum.voters or controller.quorum.bootstrap.servers must be set")
+		v.fail("controller.quorum.voters", r.str("controller.quorum.voters"), "either controller.quorum.voters or controller.quorum.bootstrap.servers must be set")
 	}
 	for _, s := range b.ControllerQuorumBootstrap {
 		if _, _, e := splitHostPort(s); e != nil {
-			fail("controller.quorum.bootstrap.servers", r.str("controller.quorum.bootstrap.servers"), fmt.Sprintf("%q must look like host:port", s))
+			v.fail("controller.quorum.bootstrap.servers", r.str("controller.quorum.bootstrap.servers"), fmt.Sprintf("%q must look like host:port", s))
 		}
 	}
-	if isController && len(b.ControllerQuorumVoters) > 0 && b.NodeID >= 0 &&
-		!slices.ContainsFunc(b.ControllerQuorumVoters, func(v Voter) bool { return v.ID == b.NodeID }) {
-		fail("controller.quorum.voters", r.str("controller.quorum.voters"),
+	if b.HasRole("controller") && len(b.ControllerQuorumVoters) > 0 && b.NodeID >= 0 &&
+		!slices.ContainsFunc(b.ControllerQuorumVoters, func(voter Voter) bool { return voter.ID == b.NodeID }) {
+		v.fail("controller.quorum.voters", r.str("controller.quorum.voters"),
 			fmt.Sprintf("must contain this node (node.id=%d) because process.roles contains controller", b.NodeID))
 	}
+}
+
+// checkControllerListeners checks controller.listener.names against
+// listeners for the node's roles.
+func (b *Broker) checkControllerListeners(v *validation) {
+	r := v.r
+	isController, isBroker := b.HasRole("controller"), b.HasRole("broker")
 	if len(b.ControllerListenerNames) == 0 {
-		fail("controller.listener.names", "", "must be set when process.roles is set")
+		v.fail("controller.listener.names", "", "must be set when process.roles is set")
 	}
 	listenerNames := names(b.Listeners)
 	if isController && len(b.ControllerListenerNames) > 0 && !slices.Contains(listenerNames, b.ControllerListenerNames[0]) {
-		fail("controller.listener.names", strings.Join(b.ControllerListenerNames, ","),
+		v.fail("controller.listener.names", strings.Join(b.ControllerListenerNames, ","),
 			fmt.Sprintf("the first name must appear in listeners (%s) when process.roles contains controller", strings.Join(listenerNames, ",")))
 	}
 	if !isController {
 		for _, n := range b.ControllerListenerNames {
 			if slices.Contains(listenerNames, n) {
-				fail("listeners", r.str("listeners"), fmt.Sprintf("must not contain the controller listener %s when process.roles is broker only", n))
+				v.fail("listeners", r.str("listeners"), fmt.Sprintf("must not contain the controller listener %s when process.roles is broker only", n))
 			}
 		}
 	}
 	if isController && !isBroker {
 		for _, n := range listenerNames {
 			if !slices.Contains(b.ControllerListenerNames, n) {
-				fail("listeners", r.str("listeners"), fmt.Sprintf("must contain only controller listeners (%s) when process.roles is controller only; found %s",
+				v.fail("listeners", r.str("listeners"), fmt.Sprintf("must contain only controller listeners (%s) when process.roles is controller only; found %s",
 					strings.Join(b.ControllerListenerNames, ","), n))
 			}
 		}
 	}
+}
+
+// resolveListenerProtocols gives each listener its security protocol from
+// listener.security.protocol.map, and checks that listeners' ports differ.
+func (b *Broker) resolveListenerProtocols(v *validation) {
+	r := v.r
 	// Controller listener names default to PLAINTEXT unless the map is explicit.
 	if !r.set("listener.security.protocol.map") {
 		for _, n := range b.ControllerListenerNames {
@@ -90,33 +137,41 @@ func (b *Broker) validate(r *resolver) error {
 	for i, l := range b.Listeners {
 		proto, ok := b.ListenerSecurityProtocolMap[l.Name]
 		if !ok {
-			fail("listener.security.protocol.map", r.str("listener.security.protocol.map"),
+			v.fail("listener.security.protocol.map", r.str("listener.security.protocol.map"),
 				fmt.Sprintf("must map listener %s, which is in listeners", l.Name))
 			continue
 		}
 		b.Listeners[i].SecurityProtocol = proto
 		if l.Port != 0 {
 			if other, dup := ports[l.Port]; dup {
-				fail("listeners", r.str("listeners"), fmt.Sprintf("each listener needs its own port; %s and %s both use %d", other, l.Name, l.Port))
+				v.fail("listeners", r.str("listeners"), fmt.Sprintf("each listener needs its own port; %s and %s both use %d", other, l.Name, l.Port))
 			}
 			ports[l.Port] = l.Name
 		}
 	}
+}
+
+// resolveAdvertisedListeners checks advertised.listeners and sets the
+// effective AdvertisedListeners.
+func (b *Broker) resolveAdvertisedListeners(v *validation, advertised []Listener) {
+	r := v.r
+	isController, isBroker := b.HasRole("controller"), b.HasRole("broker")
+	listenerNames := names(b.Listeners)
 	for i, l := range advertised {
 		proto, ok := b.ListenerSecurityProtocolMap[l.Name]
 		if !ok {
-			fail("listener.security.protocol.map", r.str("listener.security.protocol.map"),
+			v.fail("listener.security.protocol.map", r.str("listener.security.protocol.map"),
 				fmt.Sprintf("must map listener %s, which is in advertised.listeners", l.Name))
 		}
 		advertised[i].SecurityProtocol = proto
 		if !slices.Contains(listenerNames, l.Name) {
-			fail("advertised.listeners", r.str("advertised.listeners"), fmt.Sprintf("listener %s is not in listeners", l.Name))
+			v.fail("advertised.listeners", r.str("advertised.listeners"), fmt.Sprintf("listener %s is not in listeners", l.Name))
 		}
 		if l.Host == "0.0.0.0" || l.Host == "::" {
-			fail("advertised.listeners", r.str("advertised.listeners"), "cannot use the nonroutable meta-address "+l.Host+"; use a routable host name or IP")
+			v.fail("advertised.listeners", r.str("advertised.listeners"), "cannot use the nonroutable meta-address "+l.Host+"; use a routable host name or IP")
 		}
 		if isBroker && !isController && slices.Contains(b.ControllerListenerNames, l.Name) {
-			fail("advertised.listeners", r.str("advertised.listeners"),
+			v.fail("advertised.listeners", r.str("advertised.listeners"),
 				fmt.Sprintf("must not contain the controller listener %s when process.roles is broker only", l.Name))
 		}
 	}
@@ -131,64 +186,72 @@ func (b *Broker) validate(r *resolver) error {
 	if !r.set("advertised.listeners") {
 		for _, l := range b.Listeners {
 			if (l.Host == "0.0.0.0" || l.Host == "::") && !slices.Contains(b.ControllerListenerNames, l.Name) {
-				fail("advertised.listeners", "", fmt.Sprintf("must be set: listener %s binds the nonroutable meta-address %s and would be advertised as is", l.Name, l.Host))
+				v.fail("advertised.listeners", "", fmt.Sprintf("must be set: listener %s binds the nonroutable meta-address %s and would be advertised as is", l.Name, l.Host))
 			}
 		}
 	}
-	if isBroker {
-		ib := b.InterBrokerListenerName
-		if ib == "" {
-			if r.set("security.inter.broker.protocol") || !slices.Contains(listenerNames, "PLAINTEXT") {
-				// Kafka: the listener whose name equals security.inter.broker.protocol.
-				ib = r.str("security.inter.broker.protocol")
-			} else {
-				ib = "PLAINTEXT"
-			}
-		} else if r.set("security.inter.broker.protocol") {
-			fail("security.inter.broker.protocol", r.str("security.inter.broker.protocol"), "only one of inter.broker.listener.name and security.inter.broker.protocol may be set")
+}
+
+// resolveInterBrokerListener picks a broker's inter-broker listener from
+// inter.broker.listener.name or security.inter.broker.protocol, as Kafka
+// does, and checks it.
+func (b *Broker) resolveInterBrokerListener(v *validation) {
+	r := v.r
+	listenerNames := names(b.Listeners)
+	ib := b.InterBrokerListenerName
+	if ib == "" {
+		if r.set("security.inter.broker.protocol") || !slices.Contains(listenerNames, "PLAINTEXT") {
+			// Kafka: the listener whose name equals security.inter.broker.protocol.
+			ib = r.str("security.inter.broker.protocol")
+		} else {
+			ib = "PLAINTEXT"
 		}
-		if slices.Contains(b.ControllerListenerNames, ib) {
-			fail("inter.broker.listener.name", ib, "must not be a controller listener")
-		} else if !slices.Contains(listenerNames, ib) {
-			fail("inter.broker.listener.name", ib, fmt.Sprintf("must be one of the listeners (%s)", strings.Join(nonController(listenerNames, b.ControllerListenerNames), ",")))
-		}
-		b.InterBrokerListenerName = ib
+	} else if r.set("security.inter.broker.protocol") {
+		v.fail("security.inter.broker.protocol", r.str("security.inter.broker.protocol"), "only one of inter.broker.listener.name and security.inter.broker.protocol may be set")
 	}
+	if slices.Contains(b.ControllerListenerNames, ib) {
+		v.fail("inter.broker.listener.name", ib, "must not be a controller listener")
+	} else if !slices.Contains(listenerNames, ib) {
+		v.fail("inter.broker.listener.name", ib, fmt.Sprintf("must be one of the listeners (%s)", strings.Join(nonController(listenerNames, b.ControllerListenerNames), ",")))
+	}
+	b.InterBrokerListenerName = ib
+}
+
+// checkValues runs the remaining cross-field checks: log directories,
+// group session and heartbeat timeouts, retention and replica fetching.
+func (b *Broker) checkValues(v *validation) {
+	r := v.r
 	if len(b.LogDirs) == 0 {
-		fail("log.dirs", r.str("log.dirs"), "must name at least one directory")
+		v.fail("log.dirs", r.str("log.dirs"), "must name at least one directory")
 	}
 	if dup := firstDuplicate(b.LogDirs); dup != "" {
-		fail("log.dirs", r.str("log.dirs"), fmt.Sprintf("directory %q is listed twice", dup))
+		v.fail("log.dirs", r.str("log.dirs"), fmt.Sprintf("directory %q is listed twice", dup))
 	}
 	if b.GroupMinSessionTimeoutMs > b.GroupMaxSessionTimeoutMs {
-		fail("group.min.session.timeout.ms", r.str("group.min.session.timeout.ms"), "must be <= group.max.session.timeout.ms")
+		v.fail("group.min.session.timeout.ms", r.str("group.min.session.timeout.ms"), "must be <= group.max.session.timeout.ms")
 	}
 	if b.GroupConsumerMinSessionTimeoutMs > b.GroupConsumerMaxSessionTimeoutMs {
-		fail("group.consumer.min.session.timeout.ms", r.str("group.consumer.min.session.timeout.ms"), "must be <= group.consumer.max.session.timeout.ms")
+		v.fail("group.consumer.min.session.timeout.ms", r.str("group.consumer.min.session.timeout.ms"), "must be <= group.consumer.max.session.timeout.ms")
 	}
 	if t := b.GroupConsumerSessionTimeoutMs; t < b.GroupConsumerMinSessionTimeoutMs || t > b.GroupConsumerMaxSessionTimeoutMs {
-		fail("group.consumer.session.timeout.ms", r.str("group.consumer.session.timeout.ms"), "must be between group.consumer.min and max.session.timeout.ms")
+		v.fail("group.consumer.session.timeout.ms", r.str("group.consumer.session.timeout.ms"), "must be between group.consumer.min and max.session.timeout.ms")
 	}
 	if b.GroupConsumerMinHeartbeatMs > b.GroupConsumerMaxHeartbeatMs {
-		fail("group.consumer.min.heartbeat.interval.ms", r.str("group.consumer.min.heartbeat.interval.ms"), "must be <= group.consumer.max.heartbeat.interval.ms")
+		v.fail("group.consumer.min.heartbeat.interval.ms", r.str("group.consumer.min.heartbeat.interval.ms"), "must be <= group.consumer.max.heartbeat.interval.ms")
 	}
 	if h := b.GroupConsumerHeartbeatMs; h < b.GroupConsumerMinHeartbeatMs || h > b.GroupConsumerMaxHeartbeatMs {
-		fail("group.consumer.heartbeat.interval.ms", r.str("group.consumer.heartbeat.interval.ms"), "must be between group.consumer.min and max.heartbeat.interval.ms")
+		v.fail("group.consumer.heartbeat.interval.ms", r.str("group.consumer.heartbeat.interval.ms"), "must be between group.consumer.min and max.heartbeat.interval.ms")
 	}
 	if b.GroupConsumerHeartbeatMs >= b.GroupConsumerSessionTimeoutMs {
-		fail("group.consumer.heartbeat.interval.ms", r.str("group.consumer.heartbeat.interval.ms"), "must be lower than group.consumer.session.timeout.ms")
+		v.fail("group.consumer.heartbeat.interval.ms", r.str("group.consumer.heartbeat.interval.ms"), "must be lower than group.consumer.session.timeout.ms")
 	}
 	if b.LogRetentionMs == 0 {
-		fail(retentionSource(r), r.str(retentionSource(r)), "must not resolve to 0 ms; use -1 for unlimited retention")
+		v.fail(retentionSource(r), r.str(retentionSource(r)), "must not resolve to 0 ms; use -1 for unlimited retention")
 	}
 	if b.ReplicaFetchWaitMaxMs > int32(min(b.ReplicaLagTimeMaxMs, 1<<31-1)) {
-		fail("replica.fetch.wait.max.ms", r.str("replica.fetch.wait.max.ms"), "must be <= replica.lag.time.max.ms")
+		v.fail("replica.fetch.wait.max.ms", r.str("replica.fetch.wait.max.ms"), "must be <= replica.lag.time.max.ms")
 	}
-	if b.CompressionType == "producer" || b.CompressionType == "" {
-		b.CompressionType = "producer"
-	}
-	errs = append(errs, validateConnectionLimits(r, b.static)...)
-	return errors.Join(errs...)
+	v.errs = append(v.errs, validateConnectionLimits(r, b.static)...)
 }
 
 func retentionSource(r *resolver) string {

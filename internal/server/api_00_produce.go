@@ -11,8 +11,50 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
 	"github.com/spool-broker/spool/replication"
-	"github.com/spool-broker/spool/storage"
 )
+
+// Produce (key 0): versions 0-13.
+//
+// Behaviour:
+//   - Each partition must be led here (else NOT_LEADER_OR_FOLLOWER, or
+//     UNKNOWN_TOPIC_OR_PARTITION for a partition the metadata lacks). Acks
+//     other than 0, 1 and -1 get INVALID_REQUIRED_ACKS on every partition.
+//   - min.insync.replicas is checked for acks=-1 before the records are
+//     looked at (NOT_ENOUGH_REPLICAS, no message), and again under the
+//     partition lock in AppendAsLeader.
+//   - A partition's records are checked as Kafka's LogValidator checks them:
+//     exactly one v2 batch from v3 on, sizes against max.message.bytes and
+//     segment.bytes, CRC and structure (CORRUPT_MESSAGE), no control
+//     batches, a sequence with every producer id, then each record (KIP-467,
+//     see produce_validate.go). LogAppendTime topics get the broker's time.
+//   - Idempotent and transactional batches are deduplicated and sequenced by
+//     the log's producer state; a retried batch is answered with its original
+//     offset. Transactional batches are verified with (v3-v11, unless
+//     transaction.partition.verification.enable=false) or added to (v12+)
+//     the producer's transaction first (txn_verify.go).
+//   - acks=0 sends no response. acks=-1 answers once the high watermark
+//     covers every appended partition or TimeoutMs passes (REQUEST_TIMED_OUT
+//     for those left, as Kafka's DelayedProduce).
+//   - The body is read off the connection by the handler and each partition
+//     is appended as soon as its records are in (conn_body.go); a malformed
+//     body closes the connection.
+//
+// Version notes:
+//   - v0-v2: message format v0/v1 only; v2 adds LogAppendTimeMs.
+//   - v3: message format v2 and TransactionalID; one batch per partition.
+//   - v5: LogStartOffset in the response. v7: zstd (older versions get
+//     UNSUPPORTED_COMPRESSION_TYPE).
+//   - v8: ErrorMessage and RecordErrors (KIP-467). v9: flexible.
+//   - v10: CurrentLeader/NodeEndpoints tags (KIP-951). v11: may answer
+//     TRANSACTION_ABORTABLE (older versions get INVALID_TXN_STATE instead).
+//   - v12: a transactional produce adds its partition to the transaction
+//     (KIP-890 part 2). v13: topics named by ID (UNKNOWN_TOPIC_ID).
+//
+// Where Spool differs from Kafka 4.3:
+//   - Versions 0-2 are served, their v0/v1 message sets up-converted to v2;
+//     Kafka 4 advertises them but rejects them.
+//   - CurrentLeader and NodeEndpoints are never filled, not even for
+//     NOT_LEADER_OR_FOLLOWER.
 
 func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.ProduceRequest) (*protocol.ProduceResponse, error) {
 	pc := b.newProduceCall(rc, req.TransactionalID, req.Acks)
@@ -162,9 +204,6 @@ func (t *produceTopic) partition(index int32, recs []byte) {
 			t.acks = append(t.acks, pendingAck{partition: len(t.resp.PartitionResponses), res: res})
 		}
 	}
-	if pr.ErrorCode != 0 {
-		pc.b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
-	}
 	t.resp.PartitionResponses = append(t.resp.PartitionResponses, pr)
 }
 
@@ -191,7 +230,6 @@ func (pc *produceCall) awaitAcks(ctx context.Context, timeoutMs int32) {
 		if err := a.res.Wait(ctx); err != nil {
 			pr := &pc.resp.Responses[a.topic].PartitionResponses[a.partition]
 			pr.ErrorCode = replicationErrorCode(err)
-			pc.b.metrics.errors.WithLabelValues("Produce", errName(pr.ErrorCode)).Inc()
 		}
 	}
 }
@@ -343,44 +381,3 @@ func (b *Broker) validateProduce(v int16, recs []byte, maxMessageBytes int32, se
 // maxDecompressedBatch bounds how far one batch may expand when validated
 // (a decompression bomb gets CORRUPT_MESSAGE, not the broker's memory).
 const maxDecompressedBatch = 256 << 20
-
-func recordErrorCode(err error) int16 {
-	switch {
-	case errors.Is(err, records.ErrUnsupportedMagic):
-		return errcode.UnsupportedForMessageFormat
-	case errors.Is(err, records.ErrInvalidRecord):
-		return errcode.InvalidRecord
-	default:
-		return errcode.CorruptMessage
-	}
-}
-
-// missingPartitionCode is the error for a partition this broker doesn't host.
-func (b *Broker) missingPartitionCode(topic string, partition int32) int16 {
-	t := b.image.Load().Topic(topic)
-	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
-		return errcode.UnknownTopicOrPartition
-	}
-	return errcode.NotLeaderOrFollower
-}
-
-func storageErrorCode(err error) int16 {
-	switch {
-	case errors.Is(err, storage.ErrOffsetOutOfRange):
-		return errcode.OffsetOutOfRange
-	case errors.Is(err, storage.ErrCorrupt):
-		return errcode.CorruptMessage
-	case errors.Is(err, storage.ErrOutOfOrderSequence):
-		return errcode.OutOfOrderSequenceNumber
-	case errors.Is(err, storage.ErrInvalidProducerEpoch):
-		return errcode.InvalidProducerEpoch
-	case errors.Is(err, storage.ErrInvalidTxnState):
-		return errcode.InvalidTxnState
-	case errors.Is(err, storage.ErrCoordinatorFenced):
-		return errcode.TransactionCoordinatorFenced
-	case errors.Is(err, errTxnVerification):
-		return errcode.InvalidTxnState
-	default:
-		return errcode.KafkaStorageError
-	}
-}

@@ -12,6 +12,44 @@ import (
 	"github.com/spool-broker/spool/storage"
 )
 
+// Fetch (key 1): versions 4-18.
+//
+// Behaviour:
+//   - Consumers (ReplicaID -1) read up to the high watermark, or the last
+//     stable offset under read_committed with the overlapping aborted
+//     transactions listed; followers read up to the log end and their fetch
+//     records their progress for the ISR and high watermark (replication).
+//   - The request waits until MinBytes are available, an error occurs, or
+//     MaxWaitMs passes, woken by appends and high watermark moves
+//     (Partition.WatchFetch). MaxBytes and PartitionMaxBytes bound the
+//     response, but the first partition with data returns at least one
+//     whole batch (KIP-74).
+//   - Incremental fetch sessions (KIP-227) are kept in a cache of
+//     max.incremental.fetch.session.cache.slots (fetch_session.go).
+//   - Leader epochs are checked (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH),
+//     and a fetcher whose LastFetchedEpoch ended earlier here is told where
+//     to truncate (DivergingEpoch) without data.
+//   - Records are never copied into the response: the segment regions are
+//     pinned and sent with sendfile(2) (response.go). Records is never null,
+//     which librdkafka relies on.
+//
+// Version notes:
+//   - v4: IsolationLevel, LastStableOffset and AbortedTransactions. v5:
+//     LogStartOffset. v7: fetch sessions. v9: CurrentLeaderEpoch (KIP-320).
+//   - v10: zstd batches may be returned. v12: flexible, LastFetchedEpoch and
+//     DivergingEpoch, CurrentLeader. v13: topic IDs (UNKNOWN_TOPIC_ID).
+//   - v15: ReplicaState replaces ReplicaID (KIP-903). v16: NodeEndpoints.
+//   - v17: ReplicaDirectoryId (KIP-853). v18: the follower's HighWatermark
+//     (KIP-1166).
+//
+// Where Spool differs from Kafka 4.3:
+//   - No rack-aware reads: PreferredReadReplica is always -1 (KIP-392).
+//   - No tiered storage, so never OFFSET_MOVED_TO_TIERED_STORAGE.
+//   - NodeEndpoints is never sent; ReplicaDirectoryId and the follower's
+//     HighWatermark are ignored.
+//   - A full session cache evicts the least recently used session; Kafka
+//     weighs privileged (follower) sessions, size and age.
+
 // Isolation levels of Fetch and ListOffsets.
 const (
 	readUncommitted = 0
@@ -313,9 +351,6 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 			places = append(places, recordsPlace{ti, len(resp.Responses[ti].Partitions)})
 		}
 		resp.Responses[ti].Partitions = append(resp.Responses[ti].Partitions, pd)
-		if pd.ErrorCode != 0 {
-			b.metrics.errors.WithLabelValues("Fetch", errName(pd.ErrorCode)).Inc()
-		}
 	}
 	if len(places) == 0 {
 		return

@@ -10,6 +10,35 @@ import (
 	"github.com/spool-broker/spool/replication"
 )
 
+// ListOffsets (key 2): versions 0-11.
+//
+// Behaviour:
+//   - Only the leader answers; CurrentLeaderEpoch is checked (v4+).
+//   - Timestamp -1 (latest) is the high watermark, or the last stable offset
+//     under read_committed; for a replica (ReplicaID other than -1, as a
+//     follower asks after OFFSET_OUT_OF_RANGE) it is the log end offset.
+//     -2 (earliest) and -4 (earliest local) are the log start offset; -3 is
+//     the record with the largest timestamp.
+//   - A timestamp >= 0 finds the first record at or after it, and answers
+//     that record's own offset and timestamp (not its batch's); none gives
+//     offset -1.
+//   - Any other negative timestamp is INVALID_REQUEST.
+//   - LeaderEpoch is the current epoch for latest, else the epoch the
+//     answered offset was written in.
+//
+// Version notes:
+//   - v0: OldStyleOffsets (MaxNumOffsets). v1: one offset with its
+//     timestamp. v2: IsolationLevel. v4: CurrentLeaderEpoch and LeaderEpoch.
+//   - v6: flexible. v7: -3 max timestamp (KIP-734). v8: -4 earliest local
+//     (KIP-405). v9: -5 latest tiered (KIP-1005). v10: TimeoutMs for
+//     remote lookups (KIP-1075). v11: -6 earliest pending upload (KIP-1023).
+//
+// Where Spool differs from Kafka 4.3:
+//   - v0 is served (Kafka 4 dropped it); OldStyleOffsets holds at most the
+//     one offset found, not a list of segment base offsets.
+//   - No tiered storage: -5 and -6 answer offset -1, and TimeoutMs is
+//     unused.
+
 // Special ListOffsets timestamps.
 const (
 	latestTimestamp          = -1
@@ -30,15 +59,12 @@ func (b *Broker) handleListOffsets(ctx context.Context, rc *reqCtx, req *protoco
 			pr := protocol.ListOffsetsResponseListOffsetsPartitionResponse{
 				PartitionIndex: rp.PartitionIndex, Timestamp: -1, Offset: -1, LeaderEpoch: -1,
 			}
-			b.listOffset(rc.v, string(t.Name), req.IsolationLevel, &rp, &pr)
+			b.listOffset(rc.v, string(t.Name), int32(req.ReplicaID), req.IsolationLevel, &rp, &pr)
 			if rc.v == 0 && pr.ErrorCode == 0 {
 				pr.OldStyleOffsets = []int64{}
 				if pr.Offset >= 0 && rp.MaxNumOffsets > 0 {
 					pr.OldStyleOffsets = []int64{pr.Offset}
 				}
-			}
-			if pr.ErrorCode != 0 {
-				b.metrics.errors.WithLabelValues("ListOffsets", errName(pr.ErrorCode)).Inc()
 			}
 			tr.Partitions = append(tr.Partitions, pr)
 		}
@@ -47,7 +73,7 @@ func (b *Broker) handleListOffsets(ctx context.Context, rc *reqCtx, req *protoco
 	return resp, nil
 }
 
-func (b *Broker) listOffset(v int16, topic string, isolation int8, rp *protocol.ListOffsetsRequestListOffsetsPartition, pr *protocol.ListOffsetsResponseListOffsetsPartitionResponse) {
+func (b *Broker) listOffset(v int16, topic string, replicaID int32, isolation int8, rp *protocol.ListOffsetsRequestListOffsetsPartition, pr *protocol.ListOffsetsResponseListOffsetsPartitionResponse) {
 	p := b.partition(topic, rp.PartitionIndex)
 	if p == nil {
 		pr.ErrorCode = b.missingPartitionCode(topic, rp.PartitionIndex)
@@ -60,6 +86,21 @@ func (b *Broker) listOffset(v int16, topic string, isolation int8, rp *protocol.
 	}
 	l := p.Log()
 	switch ts := rp.Timestamp; {
+	case ts == latestTimestamp && replicaID != -1:
+		// A follower (Kafka: any replica id but the consumer's -1) is
+		// not bounded by the high watermark: the leader's log end, from
+		// the one replica path (replication.Manager.ListOffsets).
+		res, err := b.replicas.ListOffsets(context.Background(), &replication.ListOffsetsRequest{ReplicaID: replicaID,
+			Partitions: []replication.ListOffsetsPartition{{TopicPartition: p.TopicPartition(), CurrentLeaderEpoch: rp.CurrentLeaderEpoch, Timestamp: replication.LatestTimestamp}}})
+		if err != nil {
+			pr.ErrorCode = replicationErrorCode(err)
+			return
+		}
+		if err := res.Partitions[0].Err; err != nil {
+			pr.ErrorCode = replicationErrorCode(err)
+			return
+		}
+		pr.Offset, pr.LeaderEpoch = res.Partitions[0].Offset, res.Partitions[0].LeaderEpoch
 	case ts == latestTimestamp:
 		pr.Offset = l.HighWatermark()
 		if isolation == readCommitted {

@@ -9,6 +9,39 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// Metadata (key 3): versions 0-13.
+//
+// Behaviour:
+//   - Answers from this broker's metadata image: unfenced brokers with their
+//     endpoint on the listener the request came in on, and topics with each
+//     partition's leader, epoch, replicas, ISR and offline replicas
+//     (replicas on fenced or unknown brokers). A partition without a leader
+//     has LEADER_NOT_AVAILABLE.
+//   - A missing topic gets UNKNOWN_TOPIC_OR_PARTITION, or
+//     INVALID_TOPIC_EXCEPTION for an illegal name; one asked for by ID,
+//     UNKNOWN_TOPIC_ID.
+//   - Missing topics are created with the broker defaults when
+//     auto.create.topics.enable is set and the request allows it (always
+//     before v4); internal topic names are never auto-created.
+//   - Authorized operations, when asked for, are every operation the
+//     resource supports (Spool has no authorizer yet).
+//
+// Version notes:
+//   - v0: an empty topic list means all topics; v1+: null means all and
+//     empty means none. v1: racks, controller, IsInternal. v2: ClusterID.
+//   - v4: AllowAutoTopicCreation. v5: OfflineReplicas. v7: LeaderEpoch.
+//   - v8: authorized operations. v9: flexible. v10: TopicID. v11: cluster
+//     operations moved to DescribeCluster (KIP-700). v12: topics by ID.
+//     v13: a top-level ErrorCode.
+//
+// Where Spool differs from Kafka 4.3:
+//   - ControllerID is this broker (Kafka names a random live broker, since
+//     KRaft controllers are not reachable by clients).
+//   - An auto-created topic comes back with its partitions in the same
+//     response; Kafka answers LEADER_NOT_AVAILABLE until it has propagated.
+//   - Topics are looked up by ID from v10 (Kafka refuses IDs below v12), and
+//     the v13 top-level ErrorCode is never set.
+
 // Authorized-operation bitfields (bit n set = AclOperation n allowed). With no
 // authorizer configured every operation the resource supports is allowed,
 // which is what Kafka reports then.

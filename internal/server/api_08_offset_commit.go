@@ -8,8 +8,37 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-func (g *groupGlue) handleOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.OffsetCommitRequest) (*protocol.OffsetCommitResponse, error) {
-	img := g.b.image.Load()
+// OffsetCommit (key 8): versions 0-10.
+//
+// Behaviour:
+//   - Served by the group coordinator for the group's __consumer_offsets
+//     partition (NOT_COORDINATOR elsewhere, COORDINATOR_LOAD_IN_PROGRESS
+//     while it loads). The offsets are appended there and answered once
+//     committed.
+//   - A commit with generation -1 and no member comes from outside the group
+//     (a simple consumer or an admin) and is refused while a classic group
+//     has members; otherwise member, generation (ILLEGAL_GENERATION) and
+//     state (REBALANCE_IN_PROGRESS) are checked as ClassicGroup does, or the
+//     member epoch as ConsumerGroup does (STALE_MEMBER_EPOCH,
+//     FENCED_MEMBER_EPOCH).
+//   - Topics the metadata lacks get UNKNOWN_TOPIC_OR_PARTITION (by name) or
+//     UNKNOWN_TOPIC_ID (v10); metadata longer than offset.metadata.max.bytes,
+//     OFFSET_METADATA_TOO_LARGE.
+//
+// Version notes:
+//   - v1: generation and member id. v2-v4: RetentionTimeMs (else
+//     offsets.retention.minutes). v6: CommittedLeaderEpoch. v7:
+//     GroupInstanceID (KIP-345). v8: flexible.
+//   - v9: usable by KIP-848 consumer groups (member epoch in the generation
+//     field); GROUP_ID_NOT_FOUND for a member commit to no group. v10: topic
+//     IDs (KIP-848).
+//
+// Where Spool differs from Kafka 4.3:
+//   - Versions 0-1 are served (Kafka 4 dropped them); v1's commit timestamp
+//     is ignored.
+
+func (gh *groupHandlers) handleOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.OffsetCommitRequest) (*protocol.OffsetCommitResponse, error) {
+	img := gh.b.image.Load()
 	creq := group.CommitRequest{
 		Version: rc.v, Group: string(req.GroupID), Generation: req.GenerationIDOrMemberEpoch,
 		MemberID: req.MemberID, InstanceID: req.GroupInstanceID, RetentionMs: -1,
@@ -48,8 +77,7 @@ func (g *groupGlue) handleOffsetCommit(ctx context.Context, rc *reqCtx, req *pro
 	if len(creq.Offsets) == 0 && creq.Group != "" {
 		return resp, nil
 	}
-	code, codes := g.coord.CommitOffsets(ctx, creq)
-	g.countGroupError("OffsetCommit", code)
+	code, codes := gh.coord.CommitOffsets(ctx, creq)
 	for k, r := range refs {
 		pc := code
 		if code == 0 {

@@ -9,8 +9,30 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *protocol.OffsetFetchRequest) (*protocol.OffsetFetchResponse, error) {
-	img := g.b.image.Load()
+// OffsetFetch (key 9): versions 0-10.
+//
+// Behaviour:
+//   - Served by the group's coordinator (NOT_COORDINATOR,
+//     COORDINATOR_LOAD_IN_PROGRESS). Partitions without a committed offset
+//     answer offset -1; an unknown group answers -1 for what was asked.
+//   - With RequireStable (v7+), a partition with transactional offsets
+//     pending a marker answers UNSTABLE_OFFSET_COMMIT.
+//   - In a KIP-848 consumer group, a request naming a member (v9+) is
+//     checked against it (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH).
+//
+// Version notes:
+//   - v0-v1: no top-level error; each partition carries the group's. v2: a
+//     null topic list asks for every committed offset, and a top-level
+//     ErrorCode. v5: CommittedLeaderEpoch. v6: flexible.
+//   - v7: RequireStable. v8: several groups in one request. v9: MemberID and
+//     MemberEpoch (KIP-848). v10: topic IDs (UNKNOWN_TOPIC_ID).
+//
+// Where Spool differs from Kafka 4.3:
+//   - v0 is served, reading the same offsets as v1 (Kafka's v0 read
+//     ZooKeeper, and Kafka 4 dropped it).
+
+func (gh *groupHandlers) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *protocol.OffsetFetchRequest) (*protocol.OffsetFetchResponse, error) {
+	img := gh.b.image.Load()
 	resp := &protocol.OffsetFetchResponse{}
 	if rc.v < 8 {
 		var topics []group.TopicPartitions
@@ -20,8 +42,7 @@ func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *prot
 				topics = append(topics, group.TopicPartitions{Topic: string(t.Name), Partitions: t.PartitionIndexes})
 			}
 		}
-		code, offsets := g.coord.FetchOffsets(ctx, string(req.GroupID), topics, req.RequireStable)
-		g.countGroupError("OffsetFetch", code)
+		code, offsets := gh.coord.FetchOffsets(ctx, string(req.GroupID), topics, req.RequireStable)
 		resp.ErrorCode = code
 		if code != 0 {
 			if rc.v >= 2 {
@@ -56,13 +77,13 @@ func (g *groupGlue) handleOffsetFetch(ctx context.Context, rc *reqCtx, req *prot
 		return resp, nil
 	}
 	for _, rg := range req.Groups {
-		resp.Groups = append(resp.Groups, g.fetchGroupOffsets(ctx, img, rc.v, req.RequireStable, rg))
+		resp.Groups = append(resp.Groups, gh.fetchGroupOffsets(ctx, img, rc.v, req.RequireStable, rg))
 	}
 	return resp, nil
 }
 
 // fetchGroupOffsets answers one group of a v8+ OffsetFetch.
-func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.MetadataImage, v int16, requireStable bool, rg protocol.OffsetFetchRequestGroup) protocol.OffsetFetchResponseGroup {
+func (gh *groupHandlers) fetchGroupOffsets(ctx context.Context, img *controller.MetadataImage, v int16, requireStable bool, rg protocol.OffsetFetchRequestGroup) protocol.OffsetFetchResponseGroup {
 	out := protocol.OffsetFetchResponseGroup{GroupID: rg.GroupID, Topics: []protocol.OffsetFetchResponseTopics{}}
 	var topics []group.TopicPartitions
 	unknownIDs := map[protocol.UUID][]int32{}
@@ -81,8 +102,7 @@ func (g *groupGlue) fetchGroupOffsets(ctx context.Context, img *controller.Metad
 			topics = append(topics, group.TopicPartitions{Topic: name, Partitions: t.PartitionIndexes})
 		}
 	}
-	code, offsets := g.coord.FetchMemberOffsets(ctx, string(rg.GroupID), rg.MemberID, rg.MemberEpoch, topics, requireStable)
-	g.countGroupError("OffsetFetch", code)
+	code, offsets := gh.coord.FetchMemberOffsets(ctx, string(rg.GroupID), rg.MemberID, rg.MemberEpoch, topics, requireStable)
 	out.ErrorCode = code
 	if code != 0 {
 		return out

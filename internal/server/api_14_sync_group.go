@@ -6,11 +6,25 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
-func (g *groupGlue) handleSyncGroup(ctx context.Context, rc *reqCtx, req *protocol.SyncGroupRequest) (*protocol.SyncGroupResponse, error) {
-	resp := g.coord.SyncGroup(ctx, rc.v, req)
+// SyncGroup (key 14): versions 0-5.
+//
+// Behaviour:
+//   - After a join, the leader sends the assignments; each member's request
+//     parks until they are stored in __consumer_offsets, then gets its own.
+//     A member outside the current generation gets ILLEGAL_GENERATION or
+//     UNKNOWN_MEMBER_ID; a rebalance started meanwhile,
+//     REBALANCE_IN_PROGRESS.
+//   - Assignment is an empty byte string, never null, when there is none.
+//
+// Version notes:
+//   - v3: GroupInstanceID. v4: flexible. v5: ProtocolType and ProtocolName
+//     are checked against the group's (INCONSISTENT_GROUP_PROTOCOL) and
+//     returned (KIP-559).
+
+func (gh *groupHandlers) handleSyncGroup(ctx context.Context, rc *reqCtx, req *protocol.SyncGroupRequest) (*protocol.SyncGroupResponse, error) {
+	resp := gh.coord.SyncGroup(ctx, rc.v, req)
 	if resp.Assignment == nil {
 		resp.Assignment = []byte{}
 	}
-	g.countGroupError("SyncGroup", resp.ErrorCode)
 	return resp, nil
 }

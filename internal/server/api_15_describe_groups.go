@@ -7,14 +7,30 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// DescribeGroups (key 15): versions 0-6.
+//
+// Behaviour:
+//   - Describes classic groups from their coordinator: state, protocol type,
+//     and members; the protocol name and the members' metadata and
+//     assignments only when the group is Stable, as in Kafka.
+//   - An unknown group, or a KIP-848 consumer group (described by
+//     ConsumerGroupDescribe instead), is reported Dead without members.
+//   - Authorized operations, when asked for, are every operation a group
+//     supports (Spool has no authorizer yet).
+//
+// Version notes:
+//   - v3: IncludeAuthorizedOperations. v4: members' GroupInstanceID. v5:
+//     flexible. v6: unknown groups are GROUP_ID_NOT_FOUND with a message
+//     rather than Dead (KIP-1043).
+
 // groupOps are the ACL operations a group supports (READ, DELETE,
 // DESCRIBE), all allowed without an authorizer.
 const groupOps = 1<<opRead | 1<<opDelete | 1<<opDescribe
 
-func (g *groupGlue) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *protocol.DescribeGroupsRequest) (*protocol.DescribeGroupsResponse, error) {
+func (gh *groupHandlers) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *protocol.DescribeGroupsRequest) (*protocol.DescribeGroupsResponse, error) {
 	resp := &protocol.DescribeGroupsResponse{}
 	for _, id := range req.Groups {
-		d := g.coord.DescribeGroup(ctx, string(id))
+		d := gh.coord.DescribeGroup(ctx, string(id))
 		dg := protocol.DescribeGroupsResponseDescribedGroup{
 			GroupID: id, ErrorCode: d.ErrorCode, GroupState: d.State, ProtocolType: d.ProtocolType,
 			ProtocolData: d.Protocol, AuthorizedOperations: notRequestedOps,
@@ -34,7 +50,6 @@ func (g *groupGlue) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *p
 				MemberMetadata: m.Metadata, MemberAssignment: m.Assignment,
 			})
 		}
-		g.countGroupError("DescribeGroups", dg.ErrorCode)
 		resp.Groups = append(resp.Groups, dg)
 	}
 	return resp, nil

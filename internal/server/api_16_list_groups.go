@@ -6,8 +6,20 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
-func (g *groupGlue) handleListGroups(ctx context.Context, rc *reqCtx, req *protocol.ListGroupsRequest) (*protocol.ListGroupsResponse, error) {
-	code, groups := g.coord.ListGroups(req.StatesFilter, req.TypesFilter)
+// ListGroups (key 16): versions 0-5.
+//
+// Behaviour:
+//   - Lists the groups of the __consumer_offsets partitions this broker leads
+//     (clients ask every broker), classic and consumer, sorted by id; the
+//     code is COORDINATOR_LOAD_IN_PROGRESS while a partition still loads.
+//   - Filters match case-insensitively; empty filters match everything.
+//
+// Version notes:
+//   - v3: flexible. v4: StatesFilter and GroupState (KIP-518). v5:
+//     TypesFilter and GroupType (KIP-848).
+
+func (gh *groupHandlers) handleListGroups(ctx context.Context, rc *reqCtx, req *protocol.ListGroupsRequest) (*protocol.ListGroupsResponse, error) {
+	code, groups := gh.coord.ListGroups(req.StatesFilter, req.TypesFilter)
 	resp := &protocol.ListGroupsResponse{ErrorCode: code, Groups: []protocol.ListGroupsResponseListedGroup{}}
 	for _, l := range groups {
 		resp.Groups = append(resp.Groups, protocol.ListGroupsResponseListedGroup{

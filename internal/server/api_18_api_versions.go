@@ -8,6 +8,29 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// ApiVersions (key 18): versions 0-4.
+//
+// Behaviour:
+//   - Lists every API key this broker serves with exactly the versions its
+//     handler serves (register.go), and the feature flags it supports and
+//     has finalized (KIP-584); FinalizedFeaturesEpoch is the metadata
+//     image's offset.
+//   - A request at a version this broker does not know is answered with
+//     UNSUPPORTED_VERSION in v0 form with the key list (KIP-511), so the
+//     client can retry at a version both serve; conn.go does this before
+//     decoding.
+//   - v3+: ClientSoftwareName and ClientSoftwareVersion must be non-empty,
+//     of letters, digits, '.' and '-', starting and ending with a letter or
+//     digit (INVALID_REQUEST); they are kept for the connection.
+//
+// Version notes:
+//   - v1: ThrottleTimeMs. v3: flexible, client software name and version,
+//     features. v4: SupportedFeatures may start at 0 (KAFKA-17011).
+//
+// Where Spool differs from Kafka 4.3:
+//   - Only metadata.version, group.version and transaction.version are
+//     advertised.
+
 func (b *Broker) handleApiVersions(ctx context.Context, rc *reqCtx, req *protocol.ApiVersionsRequest) (*protocol.ApiVersionsResponse, error) {
 	if rc.v >= 3 {
 		rc.c.softwareName = req.ClientSoftwareName

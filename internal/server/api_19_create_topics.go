@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"time"
 
 	"github.com/spool-broker/spool/controller"
@@ -11,6 +9,31 @@ import (
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
+
+// CreateTopics (key 19): versions 0-7.
+//
+// Behaviour:
+//   - The controller validates and creates the topics (name, partitions,
+//     replication factor or explicit assignments, configs) with Kafka's error
+//     codes and messages; -1 takes num.partitions and
+//     default.replication.factor. ValidateOnly checks without creating.
+//   - A name given twice is answered once with INVALID_REQUEST and the rest
+//     is created; __cluster_metadata is refused.
+//   - The response waits until this broker's metadata image has the new
+//     topics; TimeoutMs bounds the wait for the controller
+//     (REQUEST_TIMED_OUT).
+//   - v5+: each created topic's resolved configs come back, sensitive
+//     values as null.
+//
+// Version notes:
+//   - v1: ValidateOnly, ErrorMessage. v4: NumPartitions and
+//     ReplicationFactor may be -1 (KIP-464). v5: flexible, configs in the
+//     response (KIP-525). v6: may answer THROTTLING_QUOTA_EXCEEDED
+//     (KIP-599). v7: TopicID in the response.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Versions 0-1 are served (Kafka 4 dropped them).
+//   - No controller mutation quota: never THROTTLING_QUOTA_EXCEEDED.
 
 // clusterMetadataTopic is the name of KRaft's metadata log; Kafka refuses to
 // create a topic with it.
@@ -101,55 +124,10 @@ func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, req *protoc
 			}
 		}
 	}
-	for _, t := range resp.Topics {
-		if t.ErrorCode != 0 {
-			b.metrics.errors.WithLabelValues("CreateTopics", errName(t.ErrorCode)).Inc()
-		}
-	}
 	return resp, nil
 }
 
 func setTopicError(res *protocol.CreateTopicsResponseCreatableTopicResult, code int16, msg string) {
 	res.ErrorCode, res.ErrorMessage = code, &msg
 	res.NumPartitions, res.ReplicationFactor, res.Configs = -1, -1, nil
-}
-
-// controllerCodes maps controller errors to Kafka codes, most specific first.
-var controllerCodes = []struct {
-	err  error
-	code int16
-}{
-	{controller.ErrNotController, errcode.NotController},
-	{controller.ErrTopicExists, errcode.TopicAlreadyExists},
-	{controller.ErrUnknownTopicID, errcode.UnknownTopicID},
-	{controller.ErrUnknownTopic, errcode.UnknownTopicOrPartition},
-	{controller.ErrUnknownPartition, errcode.UnknownTopicOrPartition},
-	{controller.ErrInvalidTopic, errcode.InvalidTopicException},
-	{controller.ErrInvalidPartitions, errcode.InvalidPartitions},
-	{controller.ErrInvalidReplicationFactor, errcode.InvalidReplicationFactor},
-	{controller.ErrInvalidReplicaAssignment, errcode.InvalidReplicaAssignment},
-	{controller.ErrInvalidConfig, errcode.InvalidConfig},
-	{controller.ErrInvalidRequest, errcode.InvalidRequest},
-	{controller.ErrTopicDeletionDisabled, errcode.TopicDeletionDisabled},
-	{controller.ErrBrokerIDNotRegistered, errcode.BrokerIDNotRegistered},
-	{controller.ErrStaleBrokerEpoch, errcode.StaleBrokerEpoch},
-	{controller.ErrInvalidUpdateVersion, errcode.InvalidUpdateVersion},
-	{controller.ErrIneligibleReplica, errcode.IneligibleReplica},
-	{controller.ErrThrottlingQuotaExceeded, errcode.ThrottlingQuotaExceeded},
-	{controller.ErrUnsupportedVersion, errcode.UnsupportedVersion},
-	{context.DeadlineExceeded, errcode.RequestTimedOut},
-}
-
-// controllerErrorCode maps a controller error to its Kafka code and the
-// message Kafka would send: the text the controller wrapped around its
-// sentinel, without Spool's package prefixes.
-func controllerErrorCode(err error) (int16, string) {
-	for _, m := range controllerCodes {
-		if errors.Is(err, m.err) {
-			msg := strings.TrimPrefix(err.Error(), m.err.Error()+": ")
-			msg = strings.TrimSuffix(msg, ": "+config.ErrUnknownTopicConfig.Error())
-			return m.code, msg
-		}
-	}
-	return errcode.UnknownServerError, err.Error()
 }

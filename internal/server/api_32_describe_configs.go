@@ -12,6 +12,27 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// DescribeConfigs (key 32): versions 0-4.
+//
+// Behaviour:
+//   - TOPIC: the topic's configs resolved as Kafka's ConfigHelper resolves
+//     them (topic override, dynamic per-broker and cluster-default broker
+//     configs, static broker config, default), each with its source;
+//     unknown topics are UNKNOWN_TOPIC_OR_PARTITION.
+//   - BROKER: this broker's configs; an empty name is the cluster default
+//     entity and lists only what is set on it. Another broker's id is
+//     INVALID_REQUEST.
+//   - ConfigurationKeys restricts the answer; sensitive values are null.
+//
+// Version notes:
+//   - v1: IncludeSynonyms, ConfigSource (v0 has IsDefault). v3:
+//     IncludeDocumentation and ConfigType. v4: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - v0 is served (Kafka 4 dropped it).
+//   - BROKER_LOGGER lists no loggers (Spool has no log4j), and GROUP and
+//     CLIENT_METRICS resources are INVALID_REQUEST (unsupported type).
+
 // Config resource types (Kafka's ConfigResource.Type).
 const (
 	resourceTopic         = int8(controller.ResourceTopic)  // 2
@@ -37,7 +58,6 @@ func (b *Broker) handleDescribeConfigs(ctx context.Context, rc *reqCtx, req *pro
 		entries, cerr := b.describeResource(img, r.ResourceType, r.ResourceName)
 		if cerr != nil {
 			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
-			b.metrics.errors.WithLabelValues("DescribeConfigs", errName(cerr.code)).Inc()
 			resp.Results = append(resp.Results, res)
 			continue
 		}

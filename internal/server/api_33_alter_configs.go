@@ -8,6 +8,18 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// AlterConfigs (key 33): versions 0-2.
+//
+// Behaviour:
+//   - The legacy, non-incremental call: each TOPIC or BROKER resource's
+//     dynamic configs are replaced as a whole by the request's, validated by
+//     the controller with Kafka's errors; ValidateOnly checks only. A null
+//     value is INVALID_REQUEST, and so is any other resource type.
+//   - The response waits until this broker's image has the change.
+//
+// Version notes:
+//   - v2: flexible.
+
 // handleAlterConfigs is the legacy AlterConfigs: each resource's dynamic
 // config is replaced as a whole by the request's.
 func (b *Broker) handleAlterConfigs(ctx context.Context, rc *reqCtx, req *protocol.AlterConfigsRequest) (*protocol.AlterConfigsResponse, error) {
@@ -17,7 +29,6 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, rc *reqCtx, req *protoc
 		res := protocol.AlterConfigsResponseAlterConfigsResourceResponse{ResourceType: r.ResourceType, ResourceName: r.ResourceName}
 		if cerr := b.replaceConfigs(ctx, &r, req.ValidateOnly); cerr != nil {
 			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
-			b.metrics.errors.WithLabelValues("AlterConfigs", errName(cerr.code)).Inc()
 		} else if !req.ValidateOnly {
 			changed = true
 		}

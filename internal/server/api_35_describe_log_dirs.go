@@ -11,6 +11,22 @@ import (
 	"github.com/spool-broker/spool/storage"
 )
 
+// DescribeLogDirs (key 35): versions 0-5.
+//
+// Behaviour:
+//   - Lists each of log.dirs with the partitions this broker holds in it
+//     (all of them for a null topic list) and their size on disk, and the
+//     directory's total and usable bytes from statfs(2) (-1 if unknown).
+//
+// Version notes:
+//   - v2: flexible. v3: a top-level ErrorCode. v4: TotalBytes and
+//     UsableBytes. v5: IsCordoned.
+//
+// Where Spool differs from Kafka 4.3:
+//   - v0 is served (Kafka 4 dropped it).
+//   - OffsetLag is always 0 and IsFutureKey false (no intra-broker moves);
+//     no directory is ever reported offline or cordoned.
+
 func (b *Broker) handleDescribeLogDirs(ctx context.Context, rc *reqCtx, req *protocol.DescribeLogDirsRequest) (*protocol.DescribeLogDirsResponse, error) {
 	resp := &protocol.DescribeLogDirsResponse{}
 	// A null topic list asks for every partition.
@@ -25,7 +41,7 @@ func (b *Broker) handleDescribeLogDirs(ctx context.Context, rc *reqCtx, req *pro
 		want = func(tp storage.TopicPartition) bool { return asked[tp] }
 	}
 	byDir := map[string]map[string][]protocol.DescribeLogDirsResponseDescribeLogDirsPartition{}
-	for _, l := range b.logs.Logs() {
+	for _, l := range b.logManager.Logs() {
 		tp := l.TopicPartition()
 		if !want(tp) {
 			continue

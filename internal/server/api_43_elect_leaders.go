@@ -3,12 +3,33 @@ package server
 import (
 	"context"
 	"fmt"
-	"slices"
+	"time"
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
+
+// ElectLeaders (key 43): versions 0-2.
+//
+// Behaviour:
+//   - The controller runs the elections as Kafka's ReplicationControlManager
+//     does and writes them in one batch: PREFERRED (0) moves leadership to
+//     the first replica if it is in the ISR and alive
+//     (PREFERRED_LEADER_NOT_AVAILABLE otherwise); UNCLEAN (1) elects a live
+//     replica only for a partition without a leader
+//     (ELIGIBLE_LEADERS_NOT_AVAILABLE if none). A partition that needs no
+//     election gets ELECTION_NOT_NEEDED; an unknown election type is
+//     INVALID_REQUEST for every partition.
+//   - A null partition list means every partition, and then only the
+//     partitions where an election happened or failed are reported.
+//   - A failure of the whole request (no reachable controller) is the
+//     top-level ErrorCode; TimeoutMs bounds the wait for the controller.
+//   - The response waits until this broker's image has the new leaders.
+//
+// Version notes:
+//   - v1: ElectionType (v0 is always preferred, KIP-460) and a top-level
+//     ErrorCode. v2: flexible.
 
 // Election types (ElectLeaders v1+; v0 is always preferred).
 const (
@@ -18,95 +39,69 @@ const (
 
 func (b *Broker) handleElectLeaders(ctx context.Context, rc *reqCtx, req *protocol.ElectLeadersRequest) (*protocol.ElectLeadersResponse, error) {
 	resp := &protocol.ElectLeadersResponse{ReplicaElectionResults: []protocol.ElectLeadersResponseReplicaElectionResult{}}
-	img := b.ctrl.Image()
 	electionType := req.ElectionType
 	if rc.v == 0 {
 		electionType = electionPreferred
 	}
+	if electionType != electionPreferred && electionType != electionUnclean {
+		msg := fmt.Sprintf("Unknown election type %d", electionType)
+		for _, t := range req.TopicPartitions {
+			res := protocol.ElectLeadersResponseReplicaElectionResult{Topic: t.Topic}
+			for _, p := range t.Partitions {
+				res.PartitionResult = append(res.PartitionResult, protocol.ElectLeadersResponsePartitionResult{PartitionID: p, ErrorCode: errcode.InvalidRequest, ErrorMessage: &msg})
+			}
+			resp.ReplicaElectionResults = append(resp.ReplicaElectionResults, res)
+		}
+		return resp, nil
+	}
+	if req.TimeoutMs > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMs)*time.Millisecond)
+		defer cancel()
+	}
 	// A null list elects every partition; Kafka then reports only the
 	// partitions where an election was needed.
 	all := req.TopicPartitions == nil
-	requested := req.TopicPartitions
-	if all {
-		for _, t := range img.Topics() {
-			tp := protocol.ElectLeadersRequestTopicPartitions{Topic: protocol.TopicName(t.Name)}
-			for i := range t.Partitions {
-				tp.Partitions = append(tp.Partitions, int32(i))
+	var parts []controller.TopicPartition
+	if !all {
+		parts = []controller.TopicPartition{}
+		for _, t := range req.TopicPartitions {
+			for _, p := range t.Partitions {
+				parts = append(parts, controller.TopicPartition{Topic: string(t.Topic), Partition: p})
 			}
-			requested = append(requested, tp)
 		}
 	}
+	parts, errs, err := b.ctrl.ElectLeaders(ctx, controller.Election(electionType), parts)
+	if err != nil {
+		resp.ErrorCode, _ = controllerErrorCode(err)
+		return resp, nil
+	}
 	changed := false
-	for _, t := range requested {
-		res := protocol.ElectLeadersResponseReplicaElectionResult{Topic: t.Topic, PartitionResult: []protocol.ElectLeadersResponsePartitionResult{}}
-		for _, p := range t.Partitions {
-			code, msg := b.electLeader(ctx, img, string(t.Topic), p, int8(electionType))
-			if code == 0 {
-				changed = true
-			}
-			if all && code == errcode.ElectionNotNeeded {
-				continue
-			}
-			pr := protocol.ElectLeadersResponsePartitionResult{PartitionID: p, ErrorCode: code}
-			if code != 0 {
-				pr.ErrorMessage = &msg
-				b.metrics.errors.WithLabelValues("ElectLeaders", errName(code)).Inc()
-			}
-			res.PartitionResult = append(res.PartitionResult, pr)
+	for i, tp := range parts {
+		code, msg := int16(0), ""
+		if errs[i] != nil {
+			code, msg = controllerErrorCode(errs[i])
+		} else {
+			changed = true
 		}
-		if len(res.PartitionResult) > 0 || !all {
-			resp.ReplicaElectionResults = append(resp.ReplicaElectionResults, res)
+		if all && code == errcode.ElectionNotNeeded {
+			continue
 		}
+		pr := protocol.ElectLeadersResponsePartitionResult{PartitionID: tp.Partition, ErrorCode: code}
+		if code != 0 {
+			pr.ErrorMessage = &msg
+		}
+		n := len(resp.ReplicaElectionResults)
+		if n > 0 && string(resp.ReplicaElectionResults[n-1].Topic) == tp.Topic {
+			resp.ReplicaElectionResults[n-1].PartitionResult = append(resp.ReplicaElectionResults[n-1].PartitionResult, pr)
+			continue
+		}
+		resp.ReplicaElectionResults = append(resp.ReplicaElectionResults, protocol.ElectLeadersResponseReplicaElectionResult{
+			Topic: protocol.TopicName(tp.Topic), PartitionResult: []protocol.ElectLeadersResponsePartitionResult{pr},
+		})
 	}
 	if changed {
 		b.syncImage()
 	}
 	return resp, nil
-}
-
-// electLeader runs one election as Kafka's controller does: preferred moves
-// leadership to the first replica if it is in the ISR and alive; unclean
-// picks any live replica only when there is no leader.
-func (b *Broker) electLeader(ctx context.Context, img *controller.MetadataImage, topic string, partition int32, electionType int8) (int16, string) {
-	t := img.Topic(topic)
-	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
-		return errcode.UnknownTopicOrPartition, errcode.Message(errcode.UnknownTopicOrPartition)
-	}
-	p := t.Partitions[partition]
-	alive := func(id int32) bool { br := img.Broker(id); return br != nil && !br.Fenced }
-	var leader int32 = -1
-	switch electionType {
-	case electionPreferred:
-		if len(p.Replicas) == 0 || p.Leader == p.Replicas[0] {
-			return errcode.ElectionNotNeeded, errcode.Message(errcode.ElectionNotNeeded)
-		}
-		preferred := p.Replicas[0]
-		if !slices.Contains(p.ISR, preferred) || !alive(preferred) {
-			return errcode.PreferredLeaderNotAvailable, errcode.Message(errcode.PreferredLeaderNotAvailable)
-		}
-		leader = preferred
-	case electionUnclean:
-		if p.Leader >= 0 {
-			return errcode.ElectionNotNeeded, errcode.Message(errcode.ElectionNotNeeded)
-		}
-		for _, r := range p.Replicas {
-			if alive(r) {
-				leader = r
-				break
-			}
-		}
-		if leader < 0 {
-			return errcode.EligibleLeadersNotAvailable, errcode.Message(errcode.EligibleLeadersNotAvailable)
-		}
-	default:
-		return errcode.InvalidRequest, fmt.Sprintf("Unknown election type %d", electionType)
-	}
-	ch := controller.PartitionChange{TopicID: t.ID, Partition: partition, Leader: leader, PartitionEpoch: p.PartitionEpoch}
-	if !slices.Contains(p.ISR, leader) {
-		ch.ISR = []int32{leader} // unclean: the new leader is the whole ISR
-	}
-	if _, err := b.ctrl.ChangePartition(ctx, ch); err != nil {
-		return controllerErrorCode(err)
-	}
-	return 0, ""
 }

@@ -10,6 +10,23 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// IncrementalAlterConfigs (key 44): versions 0-1.
+//
+// Behaviour:
+//   - SET, DELETE, APPEND and SUBTRACT operations on TOPIC and BROKER
+//     resources, validated and applied by the controller with Kafka's
+//     errors; APPEND and SUBTRACT only on LIST configs (INVALID_CONFIG).
+//     ValidateOnly checks only. The response waits until this broker's
+//     image has the change.
+//
+// Version notes:
+//   - v1: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - BROKER_LOGGER takes no changes (Spool has no log4j loggers:
+//     INVALID_CONFIG naming the logger); GROUP and CLIENT_METRICS resources
+//     are INVALID_REQUEST (unsupported type).
+
 func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, rc *reqCtx, req *protocol.IncrementalAlterConfigsRequest) (*protocol.IncrementalAlterConfigsResponse, error) {
 	resp := &protocol.IncrementalAlterConfigsResponse{}
 	changed := false
@@ -17,7 +34,6 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, rc *reqCtx, 
 		res := protocol.IncrementalAlterConfigsResponseAlterConfigsResourceResponse{ResourceType: r.ResourceType, ResourceName: r.ResourceName}
 		if cerr := b.incrementalAlterConfigs(ctx, &r, req.ValidateOnly); cerr != nil {
 			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
-			b.metrics.errors.WithLabelValues("IncrementalAlterConfigs", errName(cerr.code)).Inc()
 		} else if !req.ValidateOnly {
 			changed = true
 		}

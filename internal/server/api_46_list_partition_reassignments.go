@@ -6,6 +6,13 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
+// ListPartitionReassignments (key 46): version 0.
+//
+// Behaviour:
+//   - Lists the partitions with adding or removing replicas, of every topic
+//     for a null topic list; unknown topics and partitions are skipped, as
+//     Kafka skips them.
+
 func (b *Broker) handleListPartitionReassignments(ctx context.Context, rc *reqCtx, req *protocol.ListPartitionReassignmentsRequest) (*protocol.ListPartitionReassignmentsResponse, error) {
 	resp := &protocol.ListPartitionReassignmentsResponse{Topics: []protocol.ListPartitionReassignmentsResponseOngoingTopicReassignment{}}
 	img := b.image.Load()

@@ -7,7 +7,16 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
-func (g *groupGlue) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *protocol.OffsetDeleteRequest) (*protocol.OffsetDeleteResponse, error) {
+// OffsetDelete (key 47): version 0.
+//
+// Behaviour:
+//   - Deletes a group's committed offsets for the given partitions by
+//     writing tombstones. A topic the group's members are subscribed to gets
+//     GROUP_SUBSCRIBED_TO_TOPIC; a classic group with members that is not a
+//     consumer-protocol group, NON_EMPTY_GROUP; an unknown group,
+//     GROUP_ID_NOT_FOUND.
+
+func (gh *groupHandlers) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *protocol.OffsetDeleteRequest) (*protocol.OffsetDeleteResponse, error) {
 	topics := make([]group.TopicPartitions, len(req.Topics))
 	for i, t := range req.Topics {
 		topics[i].Topic = string(t.Name)
@@ -15,9 +24,8 @@ func (g *groupGlue) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *pro
 			topics[i].Partitions = append(topics[i].Partitions, p.PartitionIndex)
 		}
 	}
-	code, codes := g.coord.DeleteOffsets(ctx, string(req.GroupID), topics)
+	code, codes := gh.coord.DeleteOffsets(ctx, string(req.GroupID), topics)
 	resp := &protocol.OffsetDeleteResponse{ErrorCode: code}
-	g.countGroupError("OffsetDelete", code)
 	if code != 0 {
 		return resp, nil
 	}

@@ -20,7 +20,6 @@ func (b *Broker) handleDescribeClientQuotas(ctx context.Context, rc *reqCtx, req
 	if err != nil {
 		code, msg := controllerErrorCode(err)
 		resp.ErrorCode, resp.ErrorMessage = code, &msg
-		b.metrics.errors.WithLabelValues("DescribeClientQuotas", errName(code)).Inc()
 		return resp, nil
 	}
 	resp.Entries = make([]protocol.DescribeClientQuotasResponseEntryData, len(entries))

@@ -8,6 +8,20 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// DescribeCluster (key 60): versions 0-2.
+//
+// Behaviour:
+//   - The cluster id, the controller id as Metadata reports it, and the
+//     brokers with their endpoint on the listener the request came in on.
+//   - v1+: only EndpointType BROKER (1) is answered here; anything else is
+//     UNSUPPORTED_ENDPOINT_TYPE (controllers are not exposed to clients).
+//   - Authorized operations, when asked for, are every cluster operation
+//     (Spool has no authorizer yet).
+//
+// Version notes:
+//   - v1: EndpointType (KIP-919). v2: IncludeFencedBrokers and IsFenced
+//     (KIP-1073).
+
 // DescribeCluster endpoint types (v1+).
 const (
 	endpointTypeBroker     = 1
@@ -27,7 +41,6 @@ func (b *Broker) handleDescribeCluster(ctx context.Context, rc *reqCtx, req *pro
 		// Clients reach brokers here; controllers are not exposed to them.
 		msg := fmt.Sprintf("The broker does not support endpoint type %d", req.EndpointType)
 		resp.ErrorCode, resp.ErrorMessage = errcode.UnsupportedEndpointType, &msg
-		b.metrics.errors.WithLabelValues("DescribeCluster", errName(resp.ErrorCode)).Inc()
 		return resp, nil
 	}
 	if req.IncludeClusterAuthorizedOperations {

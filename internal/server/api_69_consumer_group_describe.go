@@ -8,11 +8,26 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
-func (g *groupGlue) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupDescribeRequest) (*protocol.ConsumerGroupDescribeResponse, error) {
-	img := g.b.image.Load()
+// ConsumerGroupDescribe (key 69): versions 0-1.
+//
+// Behaviour:
+//   - Describes KIP-848 consumer groups: state, group and assignment epochs,
+//     assignor, and each member's subscription and current and target
+//     assignments (partitions of deleted topics left out). Groups that are
+//     classic or unknown get GROUP_ID_NOT_FOUND with a message.
+//   - Authorized operations, when asked for, are every operation a group
+//     supports (Spool has no authorizer yet).
+//   - Served only when group.coordinator.rebalance.protocols includes
+//     "consumer".
+//
+// Version notes:
+//   - v1: MemberType (KIP-1099); always consumer (1) here.
+
+func (gh *groupHandlers) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupDescribeRequest) (*protocol.ConsumerGroupDescribeResponse, error) {
+	img := gh.b.image.Load()
 	resp := &protocol.ConsumerGroupDescribeResponse{}
 	for _, id := range req.GroupIDs {
-		d := g.coord.DescribeConsumerGroup(ctx, string(id))
+		d := gh.coord.DescribeConsumerGroup(ctx, string(id))
 		dg := protocol.ConsumerGroupDescribeResponseDescribedGroup{
 			GroupID: id, ErrorCode: d.ErrorCode, GroupState: d.State, GroupEpoch: d.Epoch, AssignmentEpoch: d.AssignmentEpoch,
 			AssignorName: d.AssignorName, AuthorizedOperations: notRequestedOps, Members: []protocol.ConsumerGroupDescribeResponseMember{},
@@ -38,7 +53,6 @@ func (g *groupGlue) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx,
 			}
 			dg.Members = append(dg.Members, dm)
 		}
-		g.countGroupError("ConsumerGroupDescribe", dg.ErrorCode)
 		resp.Groups = append(resp.Groups, dg)
 	}
 	return resp, nil

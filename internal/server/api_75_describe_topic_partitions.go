@@ -9,6 +9,21 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
+// DescribeTopicPartitions (key 75): version 0.
+//
+// Behaviour:
+//   - Topic and partition metadata as Metadata reports it, in topic name
+//     order and paginated (KIP-966): at most ResponsePartitionLimit
+//     partitions (capped at 2000, max.request.partition.size.limit), with a
+//     NextCursor where the answer stopped. An empty topic list means all
+//     topics.
+//   - Missing topics get UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION
+//     for an illegal name).
+//
+// Where Spool differs from Kafka 4.3:
+//   - No eligible leader replicas (KIP-966): EligibleLeaderReplicas and
+//     LastKnownElr are always empty.
+
 // maxRequestPartitionSizeLimit is Kafka's max.request.partition.size.limit
 // default: the most partitions one DescribeTopicPartitions response holds.
 const maxRequestPartitionSizeLimit = 2000
@@ -54,7 +69,6 @@ func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, 
 				ErrorCode: code, Name: ptrTopic(name), Partitions: []protocol.DescribeTopicPartitionsResponsePartition{},
 				TopicAuthorizedOperations: topicOps,
 			})
-			b.metrics.errors.WithLabelValues("DescribeTopicPartitions", errName(code)).Inc()
 			continue
 		}
 		if n >= limit {

@@ -8,7 +8,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spool-broker/spool/controller"
-	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
@@ -19,17 +18,26 @@ import (
 // broker follows every new image (reconcile) to create and delete the
 // partition logs it hosts.
 type Broker struct {
-	nodeID int32
-	cfg    *config.Broker
-	log    *zap.Logger
-	ctrl   *controller.Controller
-	logs   *storage.Manager
+	nodeID     int32
+	cfg        *config.Broker
+	log        *zap.Logger
+	ctrl       controller.Client
+	logManager *storage.Manager
 
 	handlers map[int16]apiHandler
 	metrics  *serverMetrics
 
 	// image is the newest MetadataImage the broker has reconciled.
 	image atomic.Pointer[controller.MetadataImage]
+	// brokersImage is the image whose brokers replication sees (ISR
+	// eligibility, broker epochs, inter-broker addresses): stored as
+	// reconcile begins, so leadership and ISR changes are applied
+	// knowing which brokers the same image fenced, as Kafka updates its
+	// metadata cache before applying partition changes.
+	brokersImage atomic.Pointer[controller.MetadataImage]
+	// internalTopicWaits remembers "topic/live brokers" already logged
+	// while an internal topic waits for enough brokers.
+	internalTopicWaits sync.Map
 	// reconcileMu serializes reconcile.
 	reconcileMu sync.Mutex
 
@@ -38,11 +46,12 @@ type Broker struct {
 	replicas *replication.Manager
 
 	fetchSessions *fetchSessionCache
-	// txn is the transaction coordinator's glue (txn.go).
-	txn *txnGlue
-	// groupCoord is the group coordinator (groups.go); the transaction
-	// glue hands it transactional offsets and their markers.
-	groupCoord *group.Coordinator
+	// groupHandlers serve the group APIs over the group coordinator
+	// (groupHandlers.coord, groups.go); txnHandlers the producer and
+	// transaction APIs over the transaction coordinator (txn.go), and hand
+	// transactional offsets and their markers to the group coordinator.
+	groupHandlers *groupHandlers
+	txnHandlers   *txnHandlers
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -15,6 +15,11 @@ import (
 // 100ms, and waits for the log cleaner (backoff 200ms): a consumer from the
 // start then sees only the latest value of each key, at its original offset,
 // and the tombstone (delete.retention.ms is a day).
+//
+// segment.ms counts from a segment's first record timestamp, as in Kafka, so
+// the updates carry a timestamp an hour old: each append rolls the segment
+// before it, and the last record ("z", timestamped now) leaves everything
+// before it in closed, cleanable segments without the test waiting.
 func TestCompactedTopicIsCleaned(t *testing.T) {
 	n := startTestNode(t, "KAFKA_LOG_CLEANER_BACKOFF_MS=200")
 	const topic = "compacted"
@@ -28,20 +33,20 @@ func TestCompactedTopicIsCleaned(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	prod := newClient(t, n.addr, kgo.DefaultProduceTopic(topic))
-	produce := func(key string, value []byte) int64 {
-		r, err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte(key), Value: value}).First()
+	produce := func(key string, value []byte, ts time.Time) int64 {
+		r, err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte(key), Value: value, Timestamp: ts}).First()
 		require.NoError(t, err)
 		return r.Offset
 	}
+	old := time.Now().Add(-time.Hour)
 	want := map[string]int64{} // key → offset of its latest record
 	for round := range 20 {
 		for _, k := range []string{"a", "b", "c"} {
-			want[k] = produce(k, fmt.Appendf(nil, "%s%d", k, round))
+			want[k] = produce(k, fmt.Appendf(nil, "%s%d", k, round), old)
 		}
 	}
-	want["c"] = produce("c", nil) // tombstone
-	time.Sleep(150 * time.Millisecond)
-	want["z"] = produce("z", []byte("z")) // rolls: everything before is cleanable
+	want["c"] = produce("c", nil, old)                // tombstone
+	want["z"] = produce("z", []byte("z"), time.Now()) // rolls: everything before is cleanable
 
 	require.Eventually(t, func() bool {
 		recs := consumeUpTo(t, n.addr, topic, want["z"])

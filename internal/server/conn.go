@@ -49,6 +49,12 @@ type conn struct {
 	softwareName    string
 	softwareVersion string
 
+	// errAPI names the API whose response countErrors is walking, for
+	// countError, which is bound once so that counting allocates nothing.
+	// Both belong to the handler goroutine.
+	errAPI     string
+	countError func(code int16)
+
 	// throttle mutes the connection while a quota throttle lasts (quotas.go).
 	throttle connThrottle
 }

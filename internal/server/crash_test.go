@@ -64,6 +64,7 @@ func processEnv(t *testing.T, dataDir string, extra ...string) (addr string, env
 		"KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
 		fmt.Sprintf("KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:%d", cport),
 		"KAFKA_LOG_DIRS=" + dataDir,
+		"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=1", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR=1", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=1",
 	}, extra...)
 	return addr, env
 }
@@ -86,19 +87,18 @@ func startProcess(t *testing.T, bin string, env []string, addr, logPath string) 
 	require.NoError(t, cmd.Start())
 	p := &process{cmd: cmd, addr: addr, log: logPath}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	listening := pollUntil(30*time.Second, 50*time.Millisecond, func() bool {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return p
 		}
-		if time.Now().After(deadline) {
-			logs, _ := os.ReadFile(logPath)
-			t.Fatalf("spool did not start listening on %s:\n%s", addr, logs)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return err == nil
+	})
+	if !listening {
+		logs, _ := os.ReadFile(logPath)
+		t.Fatalf("spool did not start listening on %s:\n%s", addr, logs)
 	}
+	return p
 }
 
 // TestKillDuringProduce SIGKILLs the broker process in the middle of a

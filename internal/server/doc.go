@@ -4,14 +4,15 @@
 //
 // # Shape
 //
-//	Node          one process: controller (raft), storage.Manager, Broker, Server
+//	nodeBroker    the broker role internal/node starts (NewNodeBroker)
 //	Server        listeners; one conn per client connection
 //	conn          reader → handler → writer goroutines (conn.go)
 //	Broker        metadata image, handler table; hosted partitions are a
 //	              replication.Manager's (leadership, ISR, high watermark)
 //	api_NN_*.go   one file per API key: NN is the key (00 Produce, 01 Fetch, ...)
-//	groups.go     group coordinator glue (__consumer_offsets)
-//	txn*.go       transaction coordinator and producer-id glue (__transaction_state)
+//	groups.go     groupHandlers: the group coordinator on __consumer_offsets
+//	txn*.go       txnHandlers: the transaction coordinator on __transaction_state,
+//	              producer ids, transaction verification
 //
 // # Requests
 //
@@ -29,9 +30,12 @@
 // versions close the connection (Kafka's behaviour), except ApiVersions at an
 // unknown version, which is answered with UNSUPPORTED_VERSION in v0 form.
 //
-// Handlers turn Go errors into Kafka error codes; a handler returns an error
-// only when the connection must close. A panicking handler closes its own
-// connection and is logged; other clients are unaffected.
+// Handlers turn Go errors into Kafka error codes (the mappings are in
+// errors.go); a handler returns an error only when the connection must
+// close. Error codes are counted in request_errors_total once, at dispatch,
+// from the response each request gets (protocol.Response.ErrorCodes). A
+// panicking handler closes its own connection and is logged; other clients
+// are unaffected.
 //
 // # Quotas
 //
@@ -44,13 +48,19 @@
 //
 // # Metadata
 //
-// The controller's MetadataImage is the truth for topics, partitions,
-// configs and brokers. Broker.reconcile follows each new image: it opens the
-// logs of partitions assigned here, deletes those of deleted topics, applies
+// The node's MetadataImage (its own copy of the metadata log: a quorum
+// member's or an observer's) is the truth for topics, partitions, configs
+// and brokers. Broker.reconcile follows each new image: it opens the logs
+// of partitions assigned here, deletes those of deleted topics, applies
 // topic configs, and hands each partition's leader, epochs, replicas and ISR
 // to replication.Manager.Apply, whose leadership hooks let coordinators load
-// their state from the partitions they lead. Handlers that write metadata
-// reconcile right after the write, so the response already reflects it.
+// their state from the partitions they lead. The first image the broker
+// applies holds its own registration, so it never mistakes a
+// not-yet-caught-up image for deleted topics. Metadata writes go through
+// b.ctrl (controller.Client): to the local controller when it is active,
+// forwarded to the active one otherwise; either way the write is in the
+// local image when the call returns, and handlers reconcile right after
+// it, so the response already reflects it.
 //
 // # Concurrency
 //

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/node"
 )
 
 // TestFailClosed starts the real binary with configurations that ask for
@@ -218,8 +219,8 @@ func TestStartRefusesProtections(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	node, err := Start(ctx, cfg, nil, zaptest.NewLogger(t))
-	require.Nil(t, node)
+	n, err := node.Start(ctx, cfg, nil, zaptest.NewLogger(t), NewNodeBroker)
+	require.Nil(t, n)
 	require.ErrorIs(t, err, config.ErrProtectionNotImplemented)
 	require.ErrorContains(t, err, "super.users=User:admin")
 	_, err = os.Stat(data)

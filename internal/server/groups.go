@@ -11,15 +11,14 @@ import (
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/protocol"
-	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
 	"github.com/spool-broker/spool/replication"
 )
 
-// groupGlue connects the group coordinator to this broker: it persists to
-// the hosted __consumer_offsets partitions, follows their leadership, and
-// serves the group APIs.
-type groupGlue struct {
+// groupHandlers serve the group APIs (the api_NN files with a groupHandlers
+// receiver) over coord, the group coordinator, which persists to the hosted
+// __consumer_offsets partitions (groupLog) and follows their leadership.
+type groupHandlers struct {
 	b     *Broker
 	coord *group.Coordinator
 }
@@ -30,8 +29,8 @@ type groupGlue struct {
 // coordinator stops when the broker does.
 func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 	cfg := b.cfg
-	g := &groupGlue{b: b}
-	g.coord = group.New(group.Config{
+	gh := &groupHandlers{b: b}
+	gh.coord = group.New(group.Config{
 		NumPartitions:          cfg.OffsetsTopicNumPartitions,
 		InitialRebalanceDelay:  time.Duration(cfg.GroupInitialRebalanceDelayMs) * time.Millisecond,
 		MinSessionTimeout:      time.Duration(cfg.GroupMinSessionTimeoutMs) * time.Millisecond,
@@ -47,23 +46,23 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		ConsumerAssignors:         cfg.GroupConsumerAssignors,
 		Topics:                    b.groupTopics,
 	}, groupLog{b}, b.log.Named("group"))
-	b.groupCoord = g.coord
-	b.attachCoordinator(consumerOffsetsTopic, g.coord)
+	b.groupHandlers = gh
+	b.attachCoordinator(consumerOffsetsTopic, gh.coord)
 
-	register(h, protocol.KeyOffsetCommit, 0, 10, g.handleOffsetCommit)
-	register(h, protocol.KeyOffsetFetch, 0, 10, g.handleOffsetFetch)
-	register(h, protocol.KeyFindCoordinator, 0, 6, g.handleFindCoordinator)
-	register(h, protocol.KeyJoinGroup, 0, 9, g.handleJoinGroup)
-	register(h, protocol.KeyHeartbeat, 0, 4, g.handleHeartbeat)
-	register(h, protocol.KeyLeaveGroup, 0, 5, g.handleLeaveGroup)
-	register(h, protocol.KeySyncGroup, 0, 5, g.handleSyncGroup)
-	register(h, protocol.KeyDescribeGroups, 0, 6, g.handleDescribeGroups)
-	register(h, protocol.KeyListGroups, 0, 5, g.handleListGroups)
-	register(h, protocol.KeyDeleteGroups, 0, 2, g.handleDeleteGroups)
-	register(h, protocol.KeyOffsetDelete, 0, 0, g.handleOffsetDelete)
+	register(h, protocol.KeyOffsetCommit, 0, 10, gh.handleOffsetCommit)
+	register(h, protocol.KeyOffsetFetch, 0, 10, gh.handleOffsetFetch)
+	register(h, protocol.KeyFindCoordinator, 0, 6, gh.handleFindCoordinator)
+	register(h, protocol.KeyJoinGroup, 0, 9, gh.handleJoinGroup)
+	register(h, protocol.KeyHeartbeat, 0, 4, gh.handleHeartbeat)
+	register(h, protocol.KeyLeaveGroup, 0, 5, gh.handleLeaveGroup)
+	register(h, protocol.KeySyncGroup, 0, 5, gh.handleSyncGroup)
+	register(h, protocol.KeyDescribeGroups, 0, 6, gh.handleDescribeGroups)
+	register(h, protocol.KeyListGroups, 0, 5, gh.handleListGroups)
+	register(h, protocol.KeyDeleteGroups, 0, 2, gh.handleDeleteGroups)
+	register(h, protocol.KeyOffsetDelete, 0, 0, gh.handleOffsetDelete)
 	if slices.Contains(cfg.GroupCoordinatorProtocols, "consumer") {
-		register(h, protocol.KeyConsumerGroupHeartbeat, 0, 1, g.handleConsumerGroupHeartbeat)
-		register(h, protocol.KeyConsumerGroupDescribe, 0, 1, g.handleConsumerGroupDescribe)
+		register(h, protocol.KeyConsumerGroupHeartbeat, 0, 1, gh.handleConsumerGroupHeartbeat)
+		register(h, protocol.KeyConsumerGroupDescribe, 0, 1, gh.handleConsumerGroupDescribe)
 	}
 }
 
@@ -118,13 +117,14 @@ func groupAppendError(partition int32, err error) error {
 	return fmt.Errorf("append to %s-%d: %w", consumerOffsetsTopic, partition, err)
 }
 
-// Replay reads the partition from its log start to its high watermark.
+// Replay reads the partition from its log start to its log end and
+// returns once that is committed (scanLog).
 func (l groupLog) Replay(ctx context.Context, partition int32, fn func(key, value []byte) error) error {
 	p, err := l.leader(partition)
 	if err != nil {
 		return err
 	}
-	if err := replayLog(ctx, p.Log(), fn); err != nil {
+	if err := replayLog(ctx, p, fn); err != nil {
 		return fmt.Errorf("replay %s-%d: %w", consumerOffsetsTopic, partition, err)
 	}
 	return nil
@@ -139,73 +139,4 @@ func (b *Broker) ensureOffsetsTopic(ctx context.Context) *controller.MetadataIma
 			"segment.bytes":    strconv.Itoa(int(b.cfg.OffsetsTopicSegmentBytes)),
 			"compression.type": "producer",
 		})
-}
-
-func (g *groupGlue) handleFindCoordinator(ctx context.Context, rc *reqCtx, req *protocol.FindCoordinatorRequest) (*protocol.FindCoordinatorResponse, error) {
-	resp := &protocol.FindCoordinatorResponse{}
-	if rc.v < 4 {
-		c := g.findCoordinator(ctx, rc, req.KeyType, req.Key)
-		resp.ErrorCode, resp.ErrorMessage, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.ErrorMessage, c.NodeID, c.Host, c.Port
-		return resp, nil
-	}
-	for _, key := range req.CoordinatorKeys {
-		resp.Coordinators = append(resp.Coordinators, g.findCoordinator(ctx, rc, req.KeyType, key))
-	}
-	return resp, nil
-}
-
-func (g *groupGlue) findCoordinator(ctx context.Context, rc *reqCtx, keyType int8, key string) protocol.FindCoordinatorResponseCoordinator {
-	c := protocol.FindCoordinatorResponseCoordinator{Key: key, NodeID: -1, Port: -1}
-	fail := func(code int16) protocol.FindCoordinatorResponseCoordinator {
-		c.ErrorCode = code
-		msg := errcode.Message(code)
-		c.ErrorMessage = &msg
-		return c
-	}
-	switch keyType {
-	case 0: // GROUP
-	case 1: // TRANSACTION (txn.go owns this branch)
-		node, code := g.b.txnCoordinatorNode(ctx, key)
-		if code != 0 {
-			return fail(code)
-		}
-		br := g.b.image.Load().Broker(node)
-		if br == nil || br.Fenced {
-			return fail(errcode.CoordinatorNotAvailable)
-		}
-		ep, ok := br.Endpoint(rc.c.listener)
-		if !ok {
-			return fail(errcode.CoordinatorNotAvailable)
-		}
-		c.NodeID, c.Host, c.Port = protocol.BrokerID(br.ID), ep.Host, int32(ep.Port)
-		return c
-	default:
-		return fail(errcode.InvalidRequest)
-	}
-	img := g.b.ensureOffsetsTopic(ctx)
-	t := img.Topic(consumerOffsetsTopic)
-	if t == nil {
-		return fail(errcode.CoordinatorNotAvailable)
-	}
-	p := g.coord.PartitionFor(key)
-	if int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
-		return fail(errcode.CoordinatorNotAvailable)
-	}
-	br := img.Broker(t.Partitions[p].Leader)
-	if br == nil || br.Fenced {
-		return fail(errcode.CoordinatorNotAvailable)
-	}
-	ep, ok := br.Endpoint(rc.c.listener)
-	if !ok {
-		return fail(errcode.CoordinatorNotAvailable)
-	}
-	c.NodeID, c.Host, c.Port = protocol.BrokerID(br.ID), ep.Host, int32(ep.Port)
-	return c
-}
-
-// countGroupError records a group API error in the metrics.
-func (g *groupGlue) countGroupError(api string, code int16) {
-	if code != 0 && g.b.metrics != nil {
-		g.b.metrics.errors.WithLabelValues(api, errName(code)).Inc()
-	}
 }

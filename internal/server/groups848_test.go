@@ -89,8 +89,7 @@ func (m *rawMember) partitions() []int32 {
 // 0..n-1, each of size want (or want+1), at the same epoch.
 func settle(t *testing.T, cl *kgo.Client, group, topic string, n int, members ...*rawMember) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	settled := pollUntil(10*time.Second, 20*time.Millisecond, func() bool {
 		for _, m := range members {
 			r := m.heartbeat(t, cl, group, topic)
 			require.Zero(t, r.ErrorCode, "member %s: %v", m.id, kerr.ErrorForCode(r.ErrorCode))
@@ -109,10 +108,10 @@ func settle(t *testing.T, cl *kgo.Client, group, topic string, n int, members ..
 				seen[p] = true
 			}
 		}
-		if ok && len(seen) == n {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+		return ok && len(seen) == n
+	})
+	if settled {
+		return
 	}
 	for _, m := range members {
 		t.Logf("member %s epoch %d owns %v", m.id, m.epoch, m.partitions())
@@ -246,10 +245,16 @@ func TestGroup848RawHeartbeats(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, kerr.GroupIDNotFound.Code, dgr.Groups[0].ErrorCode)
 
-	// Session expiry: b stops heartbeating, a ends with everything.
-	for end := time.Now().Add(3500 * time.Millisecond); time.Now().Before(end); time.Sleep(300 * time.Millisecond) {
+	// Session expiry: b stops heartbeating while a goes on, until the
+	// coordinator has removed b (3s session); a then ends with everything.
+	describe := kmsg.NewPtrConsumerGroupDescribeRequest()
+	describe.Groups = []string{g}
+	require.True(t, pollUntil(20*time.Second, 200*time.Millisecond, func() bool {
 		require.Zero(t, a.heartbeat(t, cl, g).ErrorCode)
-	}
+		d := rawGroupRequest[*kmsg.ConsumerGroupDescribeResponse](t, cl, describe)
+		require.Len(t, d.Groups, 1)
+		return len(d.Groups[0].Members) == 1 && d.Groups[0].Members[0].MemberID == a.id
+	}), "b's session did not expire")
 	settle(t, cl, g, "t848", 6, a)
 	require.Equal(t, kerr.UnknownMemberID.Code, b.heartbeat(t, cl, g).ErrorCode)
 }

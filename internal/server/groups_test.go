@@ -315,7 +315,12 @@ func TestGroupErrorCodes(t *testing.T) {
 	// the leader leaves instead, which completes it.
 	s1 := make(chan *kmsg.JoinGroupResponse, 1)
 	go func() { s1 <- join("", &inst) }()
-	time.Sleep(300 * time.Millisecond)
+	rebalancing := kmsg.NewPtrDescribeGroupsRequest()
+	rebalancing.Groups = []string{"raw"}
+	require.Eventually(t, func() bool { // the static join has started the rebalance
+		resp, err := rebalancing.RequestWith(context.Background(), cl)
+		return err == nil && len(resp.Groups) == 1 && resp.Groups[0].State == "PreparingRebalance"
+	}, 20*time.Second, 10*time.Millisecond)
 	lr := kmsg.NewPtrLeaveGroupRequest()
 	lr.Group = "raw"
 	mi := kmsg.NewLeaveGroupRequestMember()

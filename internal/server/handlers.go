@@ -132,11 +132,27 @@ func (c *conn) handle(f *inflight) (err error) {
 	if resp == nil {
 		return nil
 	}
+	c.countErrors(name, v, resp)
 	if len(rc.records) > 0 {
 		f.records = rc.records
 		return c.encodeWithRecords(f, v, resp, rc.markRecords)
 	}
 	return c.encode(f, v, resp)
+}
+
+// countErrors counts each error code resp carries at version v in
+// request_errors_total, by API and error name. Every API's errors are
+// counted here, once, from the response that goes out, rather than by each
+// handler: the generated ErrorCodes walks every *ErrorCode field the
+// version encodes.
+func (c *conn) countErrors(api string, v int16, resp protocol.Response) {
+	if c.countError == nil {
+		c.countError = func(code int16) {
+			c.s.metrics.errors.WithLabelValues(c.errAPI, errName(code)).Inc()
+		}
+	}
+	c.errAPI = api
+	resp.ErrorCodes(v, c.countError)
 }
 
 // encode writes resp as f's response frame.

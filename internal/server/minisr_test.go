@@ -67,9 +67,9 @@ func TestMinInsyncReplicasNotEnoughReplicas(t *testing.T) {
 	n := startTestNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// Broker 2 registers fenced, so a new partition on {1, 2} starts with
-	// ISR {1}.
-	_, err := n.broker.ctrl.RegisterBroker(ctx, controller.BrokerRegistration{ID: 2, Fenced: true})
+	// Broker 2 registers (brokers register fenced) and never heartbeats,
+	// so a new partition on {1, 2} starts with ISR {1}.
+	_, err := n.broker.ctrl.RegisterBroker(ctx, controller.BrokerRegistration{ID: 2})
 	require.NoError(t, err)
 
 	cl := newClient(t, n.addr)

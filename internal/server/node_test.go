@@ -11,11 +11,14 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/node"
 )
 
 // testNode is a real Spool node on loopback ports, for integration tests.
 type testNode struct {
-	*Node
+	*node.Node
+	broker *Broker // the node's broker role, for tests that look inside
+	server *Server
 	t      *testing.T
 	addr   string   // client listener host:port
 	env    []string // configuration, reused by restart
@@ -45,6 +48,9 @@ func startTestNode(t *testing.T, extra ...string) *testNode {
 		fmt.Sprintf("KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:%d", cport),
 		"KAFKA_LOG_DIRS=" + t.TempDir(),
 		"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS=0",
+		// A single node serves the internal topics only with their
+		// replication at 1, as Kafka's single-node examples set it.
+		"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=1", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR=1", "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=1",
 	}, extra...)
 	n := &testNode{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), env: env}
 	n.start()
@@ -58,9 +64,10 @@ func (n *testNode) start() {
 	require.NoError(n.t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	node, err := Start(ctx, cfg, nil, zaptest.NewLogger(n.t).Named(n.t.Name()))
+	nd, err := node.Start(ctx, cfg, nil, zaptest.NewLogger(n.t).Named(n.t.Name()), NewNodeBroker)
 	require.NoError(n.t, err)
-	n.Node, n.closed = node, false
+	nb := nd.Broker().(*nodeBroker)
+	n.Node, n.broker, n.server, n.closed = nd, nb.b, nb.s, false
 }
 
 func (n *testNode) stop() {

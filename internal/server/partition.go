@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"math"
 	"reflect"
 	"slices"
 
@@ -31,34 +30,7 @@ func leaderCheck(p *replication.Partition, requested int32) (int32, int16) {
 }
 
 // storageConfig converts a topic's effective settings to the log's config.
-func storageConfig(s config.LogSettings) storage.Config {
-	c := storage.DefaultConfig()
-	c.SegmentBytes = int64(s.SegmentBytes)
-	c.SegmentMs = s.SegmentMs
-	c.RetentionMs = s.RetentionMs
-	c.RetentionBytes = s.RetentionBytes
-	c.IndexIntervalBytes = s.IndexIntervalBytes
-	c.IndexMaxBytes = s.SegmentIndexBytes
-	c.FlushIntervalMessages = s.FlushMessages
-	c.FlushIntervalMs = s.FlushMs
-	if c.FlushIntervalMessages <= 0 {
-		c.FlushIntervalMessages = math.MaxInt64
-	}
-	if c.FlushIntervalMs <= 0 {
-		c.FlushIntervalMs = math.MaxInt64
-	}
-	c.FileDeleteDelayMs = s.FileDeleteDelayMs
-	c.Compact = s.Compact()
-	c.MinCleanableDirtyRatio = s.MinCleanableDirtyRatio
-	c.MinCompactionLagMs = s.MinCompactionLagMs
-	c.MaxCompactionLagMs = s.MaxCompactionLagMs
-	c.DeleteRetentionMs = s.DeleteRetentionMs
-	if !s.Delete() { // compact-only topics are never deleted by retention
-		c.RetentionMs = -1
-		c.RetentionBytes = -1
-	}
-	return c
-}
+func storageConfig(s config.LogSettings) storage.Config { return s.StorageConfig() }
 
 // dynamicBrokerConfig is what AlterConfigs set for brokers, as the catalog
 // resolves it.
@@ -96,9 +68,11 @@ func (b *Broker) syncImage() *controller.MetadataImage {
 func (b *Broker) reconcile(img *controller.MetadataImage) {
 	b.reconcileMu.Lock()
 	defer b.reconcileMu.Unlock()
-	if cur := b.image.Load(); cur != nil && cur.Offset() >= img.Offset() {
+	cur := b.image.Load()
+	if cur != nil && cur.Offset() >= img.Offset() {
 		return
 	}
+	b.brokersImage.Store(img)
 	want := make(map[storage.TopicPartition]bool)
 	for _, t := range img.Topics() {
 		settings := b.topicSettings(img, t.Name)
@@ -139,7 +113,30 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 	for _, tp := range gone {
 		b.dropPartition(tp)
 	}
+	if cur != nil && brokerLivenessChanged(cur, img) {
+		// A follower fenced or shutting down no longer holds back a high
+		// watermark it held as a caught-up replica outside the ISR, and
+		// one unfenced may count again; partitions whose ISR changed were
+		// recomputed by Apply already.
+		b.replicas.MaybeIncrementHighWatermarks()
+	}
 	b.image.Store(img)
+}
+
+// brokerLivenessChanged reports whether a broker registered, left, or
+// changed epoch, fencing or controlled-shutdown state between two images.
+func brokerLivenessChanged(a, b *controller.MetadataImage) bool {
+	ab, bb := a.Brokers(), b.Brokers()
+	if len(ab) != len(bb) {
+		return true
+	}
+	for _, x := range ab {
+		y := b.Broker(x.ID)
+		if y == nil || y.Epoch != x.Epoch || y.Fenced != x.Fenced || y.InControlledShutdown != x.InControlledShutdown {
+			return true
+		}
+	}
+	return false
 }
 
 // sameSettings compares by value; LogSettings holds slices and pointers

@@ -131,7 +131,10 @@ func TestLongPollWakesOnProduce(t *testing.T) {
 			resp, err := req.RequestWith(ctx, cl)
 			done <- result{time.Now(), resp, err}
 		}()
-		time.Sleep(300 * time.Millisecond) // let the fetch park
+		require.Eventually(t, func() bool { // the fetch is parked, watching the partition
+			consumers, _ := n.broker.partition("poll", 0).FetchWatchers()
+			return consumers == 1
+		}, 10*time.Second, 5*time.Millisecond)
 		select {
 		case r := <-done:
 			t.Fatalf("fetch returned before any produce: %+v %v", r.resp, r.err)
@@ -217,7 +220,7 @@ func TestRetentionDeletesOldSegments(t *testing.T) {
 		o, _ := starts.Lookup("short", 0)
 		return o.Offset > 0
 	}, 20*time.Second, 100*time.Millisecond, "retention never advanced the log start offset")
-	p := n.Broker().partition("short", 0)
+	p := n.broker.partition("short", 0)
 	require.NotNil(t, p)
 	require.Greater(t, p.Log().LogStartOffset(), int64(0))
 	require.EqualValues(t, 50, p.Log().LogEndOffset(), "retention deletes whole segments, never appended data beyond them")

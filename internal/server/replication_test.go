@@ -27,14 +27,14 @@ func TestLeaderSideOfReplication(t *testing.T) {
 	n := startTestNode(t, "KAFKA_REPLICA_LAG_TIME_MAX_MS=1000")
 	const topic = "replicated"
 	createTopic(t, n.addr, topic, 1, nil)
-	b := n.Broker()
+	b := n.broker
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	// Make broker 2 (not running; this test speaks for it) a replica in
 	// the ISR, as a reassignment would.
 	tid := b.image.Load().Topic(topic).ID
-	_, err := b.ctrl.ChangePartition(ctx, controller.PartitionChange{
+	_, err := n.Controller().ChangePartition(ctx, controller.PartitionChange{
 		TopicID: tid, Partition: 0, Leader: controller.NoLeaderChange, Replicas: []int32{1, 2}, ISR: []int32{1, 2}, PartitionEpoch: -1,
 	})
 	require.NoError(t, err)
@@ -125,7 +125,7 @@ func TestTopicConfigAppliesAfterRestart(t *testing.T) {
 	createTopic(t, n.addr, "configured", 1, map[string]*string{"segment.bytes": &seg, "cleanup.policy": &compact})
 	check := func() {
 		t.Helper()
-		p := n.Broker().partition("configured", 0)
+		p := n.broker.partition("configured", 0)
 		require.NotNil(t, p)
 		cfg := p.Log().Config()
 		require.EqualValues(t, 2097152, cfg.SegmentBytes)

@@ -34,6 +34,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
+	names     []string // listener names, by index of listeners
+	serving   bool
 	conns     map[net.Conn]struct{}
 	wg        sync.WaitGroup
 	ctx       context.Context
@@ -81,7 +83,9 @@ func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.
 }
 
 // Listen binds every listener before any is served, so a port conflict
-// fails start-up instead of leaving a half-listening broker.
+// fails start-up instead of leaving a half-listening broker. Connections
+// wait in the listen backlog until Serve, as Kafka's do until the broker
+// has caught up with the metadata log.
 func (s *Server) Listen(ls []Listener) error {
 	for _, l := range ls {
 		ln, err := net.Listen("tcp", l.Addr)
@@ -91,12 +95,26 @@ func (s *Server) Listen(ls []Listener) error {
 		}
 		s.mu.Lock()
 		s.listeners = append(s.listeners, ln)
+		s.names = append(s.names, l.Name)
 		s.mu.Unlock()
-		s.wg.Add(1)
-		go s.acceptLoop(ln, l.Name)
 		s.log.Info("listening", zap.String("listener", l.Name), zap.String("addr", ln.Addr().String()))
 	}
 	return nil
+}
+
+// Serve starts accepting on the bound listeners. Calls after the first do
+// nothing.
+func (s *Server) Serve() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.serving || s.ctx.Err() != nil {
+		return
+	}
+	s.serving = true
+	for i, ln := range s.listeners {
+		s.wg.Add(1)
+		go s.acceptLoop(ln, s.names[i])
+	}
 }
 
 // Addrs returns the bound addresses, in Listen order.

@@ -123,7 +123,12 @@ func TestTransactionTimeoutAbortsAndFences(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), offs["slow"][0].Offset)
 
-	time.Sleep(2 * time.Second) // the coordinator aborts and bumps the epoch
+	// Once the 1s timeout passes, the coordinator's next check aborts the
+	// transaction and bumps the epoch.
+	require.Eventually(t, func() bool {
+		desc, err := adm.DescribeTransactions(ctx, "tx-slow")
+		return err == nil && desc["tx-slow"].State == "CompleteAbort"
+	}, 20*time.Second, 20*time.Millisecond)
 	err = cl.EndTransaction(ctx, kgo.TryCommit)
 	require.Error(t, err, "the timed-out producer is fenced")
 	require.Empty(t, txnConsumeAll(t, n, "slow", true))

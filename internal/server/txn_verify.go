@@ -100,37 +100,37 @@ func (v *verifyGuards) invalidate(k verifyKey) {
 func (b *Broker) txnVerifyHook(rc *reqCtx, transactionalID *protocol.TransactionalID, topic string, p *replication.Partition, batches []byte) (storage.AppendHook, func(), int16) {
 	noop := func() {}
 	h, err := records.ParseHeader(batches)
-	if err != nil || !h.IsTransactional() || h.ProducerID < 0 || transactionalID == nil || *transactionalID == "" || b.txn == nil {
+	if err != nil || !h.IsTransactional() || h.ProducerID < 0 || transactionalID == nil || *transactionalID == "" || b.txnHandlers == nil {
 		return nil, noop, 0
 	}
-	g := b.txn
-	guard := g.guards.start(verifyKey{topic: topic, partition: p.Index(), producerID: h.ProducerID})
+	th := b.txnHandlers
+	guard := th.guards.start(verifyKey{topic: topic, partition: p.Index(), producerID: h.ProducerID})
 	verify := rc.v >= 12 || b.cfg.TransactionPartitionVerification // v12+ must add its partition
 	if verify && !p.Log().HasOngoingTransaction(h.ProducerID, h.ProducerEpoch) {
 		tp := txn.TopicPartition{Topic: topic, Partition: p.Index()}
-		code := g.verifyOrAdd(b.ctx, string(*transactionalID), h.ProducerID, h.ProducerEpoch, tp, rc.v >= 12)
+		code := th.verifyOrAdd(b.ctx, string(*transactionalID), h.ProducerID, h.ProducerEpoch, tp, rc.v >= 12)
 		if code = produceVerificationError(code, rc.v); code != 0 {
-			g.guards.finish(guard)
+			th.guards.finish(guard)
 			return nil, noop, code
 		}
 	}
 	hook := func([]byte, records.Header) error {
-		if !g.guards.valid(guard) {
+		if !th.guards.valid(guard) {
 			return errTxnVerification
 		}
 		return nil
 	}
-	return hook, func() { g.guards.finish(guard) }, 0
+	return hook, func() { th.guards.finish(guard) }, 0
 }
 
 // verifyOrAdd asks the coordinator whether tp is in the producer's open
 // transaction (add false) or adds it with transaction version 2 (add true).
 // It returns the coordinator's code for tp.
-func (g *txnGlue) verifyOrAdd(ctx context.Context, id string, producerID int64, epoch int16, tp txn.TopicPartition, add bool) int16 {
+func (th *txnHandlers) verifyOrAdd(ctx context.Context, id string, producerID int64, epoch int16, tp txn.TopicPartition, add bool) int16 {
 	if add {
-		return g.coord.AddPartitions(ctx, id, producerID, epoch, []txn.TopicPartition{tp}, 2)
+		return th.coord.AddPartitions(ctx, id, producerID, epoch, []txn.TopicPartition{tp}, 2)
 	}
-	res, code := g.coord.VerifyPartitions(id, producerID, epoch, []txn.TopicPartition{tp})
+	res, code := th.coord.VerifyPartitions(id, producerID, epoch, []txn.TopicPartition{tp})
 	if code != 0 {
 		return code
 	}

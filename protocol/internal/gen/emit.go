@@ -672,6 +672,94 @@ func (e *emitter) formatMethod(name string, fs []*Field) {
 	e.p("")
 }
 
+// isErrorCode reports whether f holds one Kafka error code: an int16 named
+// ErrorCode or ...ErrorCode (PartitionErrorCode, TopicConfigErrorCode, ...).
+func isErrorCode(f *Field) bool {
+	return f.Type == "int16" && strings.HasSuffix(f.GoName, "ErrorCode")
+}
+
+// carriesErrorCodes reports whether fields fs hold an error code, directly
+// or in a nested struct.
+func carriesErrorCodes(fs []*Field) bool {
+	return carriesErrorCodesSeen(fs, map[*Struct]bool{})
+}
+
+func carriesErrorCodesSeen(fs []*Field, seen map[*Struct]bool) bool {
+	for _, f := range fs {
+		if isErrorCode(f) {
+			return true
+		}
+		if f.Struct != nil && !seen[f.Struct] {
+			seen[f.Struct] = true
+			if carriesErrorCodesSeen(f.Struct.Fields, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// errorCodesMethod emits ErrorCodes for a response (errorCodes for its
+// nested structs): the non-zero error codes the encoding at version v
+// carries, in field order, so the server can count the errors it sends
+// without each handler doing so. A field a version does not encode is
+// skipped, even if set.
+func (e *emitter) errorCodesMethod(name string, fs []*Field, top bool) {
+	m := e.m
+	if !carriesErrorCodes(fs) {
+		if top {
+			e.p("// ErrorCodes calls fn with each non-zero error code m carries at version v; %s has none.", name)
+			e.p("func (*%s) ErrorCodes(int16, func(int16)) {}", name)
+			e.p("")
+		}
+		return
+	}
+	method := "errorCodes"
+	if top {
+		e.p("// ErrorCodes calls fn with each non-zero error code m carries at version v, in")
+		e.p("// field order; fields version v does not encode are skipped.")
+		method = "ErrorCodes"
+	}
+	e.p("func (m *%s) %s(v int16, fn func(code int16)) {", name, method)
+	for _, f := range fs {
+		nested := f.Struct != nil && carriesErrorCodes(f.Struct.Fields)
+		if !isErrorCode(f) && !nested {
+			continue
+		}
+		// A field is encoded where it is regular, or tagged in a flexible version.
+		sent := (f.Versions &^ f.Tagged) | (f.Tagged & f.Versions & m.Flexible)
+		cond := sent.cond(m.Valid)
+		if cond == "false" {
+			continue
+		}
+		if cond != "true" {
+			e.p("if %s {", cond)
+		}
+		x := "m." + f.GoName
+		switch {
+		case isErrorCode(f):
+			e.p("if %s != 0 {", x)
+			e.p("fn(%s)", x)
+			e.p("}")
+		case isArray(f):
+			e.p("for i := range %s {", x)
+			e.p("%s[i].errorCodes(v, fn)", x)
+			e.p("}")
+		case nullableEver(f):
+			e.p("if %s != nil {", x)
+			e.p("%s.errorCodes(v, fn)", x)
+			e.p("}")
+		default:
+			e.p("%s.errorCodes(v, fn)", x)
+		}
+		if cond != "true" {
+			e.p("}")
+		}
+	}
+	e.p("}")
+	e.p("")
+}
+
 func needsFmt(m *Message) bool {
 	walk := func(fs []*Field) bool {
 		for _, f := range fs {
@@ -733,6 +821,9 @@ func (e *emitter) message() {
 	e.appendMethod(m.Name, m.Fields, true)
 	e.decodeMethod(m.Name, m.Fields, true)
 	e.formatMethod(m.Name, m.Fields)
+	if m.Kind == "response" {
+		e.errorCodesMethod(m.Name, m.Fields, true)
+	}
 	for _, s := range m.Structs {
 		e.structDecl(s.GoName, s.Fields, fmt.Sprintf("// %s is a nested struct of %s.", s.GoName, m.Name))
 		e.defaultMethod(s.GoName, s.Fields)
@@ -740,5 +831,8 @@ func (e *emitter) message() {
 		e.appendMethod(s.GoName, s.Fields, false)
 		e.decodeMethod(s.GoName, s.Fields, false)
 		e.formatMethod(s.GoName, s.Fields)
+		if m.Kind == "response" {
+			e.errorCodesMethod(s.GoName, s.Fields, false)
+		}
 	}
 }

@@ -1,0 +1,504 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// RouterConfig configures a Router.
+type RouterConfig struct {
+	NodeID int32
+	// Local is this node's quorum member; nil on a broker-only node.
+	Local *Controller
+	// Metadata is this node's copy of the metadata (Local, or an
+	// Observer).
+	Metadata Metadata
+	// Leader returns the node ID and controller-listener address of the
+	// active controller as far as this node knows.
+	Leader func() (id int32, addr string, ok bool)
+	Logger *zap.Logger
+	// Backoff bounds the wait between attempts (default 10 ms doubling to
+	// 250 ms: finding a new controller must fit well within a broker
+	// session).
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Router is the Client every broker uses: reads come from the node's own
+// metadata copy; each write runs on the local controller when it is the
+// active one, and is otherwise sent as the Kafka RPC to the active
+// controller. NOT_CONTROLLER, an unknown leader and connection failures are
+// retried with bounded exponential back-off until ctx ends (30 s when ctx
+// has no deadline); errors of the write itself are returned as they are.
+type Router struct {
+	cfg   RouterConfig
+	log   *zap.Logger
+	rpc   *rpcClient
+	epoch atomic.Int64 // this broker's epoch, for AllocateProducerIds
+}
+
+// errNoLeader: no controller leader is known yet.
+var errNoLeader = fmt.Errorf("%w: no controller leader is known", ErrNotController)
+
+// NewRouter returns a Router.
+func NewRouter(cfg RouterConfig) *Router {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 10 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 250 * time.Millisecond
+	}
+	r := &Router{cfg: cfg, log: cfg.Logger, rpc: newRPCClient("spool-node-" + strconv.Itoa(int(cfg.NodeID)))}
+	r.epoch.Store(-1)
+	return r
+}
+
+// SetBrokerEpoch records this broker's epoch once registered; forwarded
+// AllocateProducerIds requests carry it.
+func (r *Router) SetBrokerEpoch(epoch int64) { r.epoch.Store(epoch) }
+
+// Close releases the Router's connections.
+func (r *Router) Close() { r.rpc.close() }
+
+// Image implements Metadata.
+func (r *Router) Image() *MetadataImage { return r.cfg.Metadata.Image() }
+
+// Subscribe implements Metadata.
+func (r *Router) Subscribe() (<-chan *MetadataImage, func()) { return r.cfg.Metadata.Subscribe() }
+
+// local returns the local controller when it is the active one.
+func (r *Router) local() *Controller {
+	if l := r.cfg.Local; l != nil && l.IsActive() {
+		return l
+	}
+	return nil
+}
+
+// send forwards req to the active controller.
+func (r *Router) send(ctx context.Context, req protocol.Request) (protocol.Response, error) {
+	_, addr, ok := r.cfg.Leader()
+	if !ok {
+		return nil, errNoLeader
+	}
+	return r.rpc.call(ctx, addr, req)
+}
+
+// catchUpTimeout bounds how long a forwarded write waits to become visible
+// in this node's image.
+const catchUpTimeout = 5 * time.Second
+
+// catchUp makes a forwarded write visible here before the call returns,
+// as a local write is: it asks the leader for its high watermark
+// (DescribeQuorum) and waits until this node has applied that far. It is
+// best effort: on any failure the write still succeeded, and the image
+// follows a moment later.
+func (r *Router) catchUp(ctx context.Context) {
+	w, ok := r.cfg.Metadata.(interface {
+		WaitApplied(ctx context.Context, index uint64) error
+	})
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer cancel()
+	resp, err := r.send(ctx, describeQuorumRequest())
+	if err != nil {
+		return
+	}
+	dq := resp.(*protocol.DescribeQuorumResponse)
+	if dq.ErrorCode != 0 || len(dq.Topics) != 1 || len(dq.Topics[0].Partitions) != 1 {
+		return
+	}
+	p := dq.Topics[0].Partitions[0]
+	if p.ErrorCode != 0 || p.HighWatermark < 1 {
+		return
+	}
+	if err := w.WaitApplied(ctx, uint64(p.HighWatermark-1)); err != nil {
+		r.log.Debug("forwarded write not yet visible here", zap.Error(err))
+	}
+}
+
+// retriable errors are worth another attempt, perhaps at another node.
+func retriable(err error) bool {
+	return errors.Is(err, ErrNotController) || errors.Is(err, errTransport)
+}
+
+// retry runs attempt until it succeeds, fails for good, or ctx (bounded to
+// 30 s) ends; then it returns the last error.
+func (r *Router) retry(ctx context.Context, op string, attempt func(ctx context.Context) error) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultRPCTimeout)
+		defer cancel()
+	}
+	backoff := r.cfg.MinBackoff
+	for n := 1; ; n++ {
+		err := attempt(ctx)
+		if err == nil || !retriable(err) {
+			return err
+		}
+		if n%50 == 0 {
+			r.log.Info("controller write still waiting for an active controller", zap.String("op", op), zap.Int("attempts", n), zap.Error(err))
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if errors.Is(err, errTransport) {
+				return fmt.Errorf("%w: %s: %w", ErrRequestTimedOut, op, err)
+			}
+			return err
+		case <-t.C:
+		}
+		backoff = min(backoff*2, r.cfg.MaxBackoff)
+	}
+}
+
+// CreateTopics implements Client.
+func (r *Router) CreateTopics(ctx context.Context, topics []CreateTopic, validateOnly bool) []CreateTopicResult {
+	var out []CreateTopicResult
+	remote := false
+	err := r.retry(ctx, "CreateTopics", func(ctx context.Context) error {
+		remote = false
+		if l := r.local(); l != nil {
+			out = l.CreateTopics(ctx, topics, validateOnly)
+		} else {
+			remote = true
+			resp, err := r.send(ctx, createTopicsRequest(ctx, topics, validateOnly))
+			if err != nil {
+				return err
+			}
+			out = createTopicsResults(topics, resp.(*protocol.CreateTopicsResponse))
+		}
+		for _, res := range out {
+			if errors.Is(res.Err, ErrNotController) {
+				return res.Err
+			}
+		}
+		return nil
+	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
+	if err != nil {
+		out = make([]CreateTopicResult, len(topics))
+		for i, t := range topics {
+			out[i] = CreateTopicResult{Name: t.Name, NumPartitions: t.NumPartitions, ReplicationFactor: t.ReplicationFactor, Err: err}
+		}
+	}
+	return out
+}
+
+// DeleteTopics implements Client.
+func (r *Router) DeleteTopics(ctx context.Context, refs []TopicRef) []DeleteTopicResult {
+	var out []DeleteTopicResult
+	remote := false
+	err := r.retry(ctx, "DeleteTopics", func(ctx context.Context) error {
+		remote = false
+		if l := r.local(); l != nil {
+			out = l.DeleteTopics(ctx, refs)
+		} else {
+			remote = true
+			resp, err := r.send(ctx, deleteTopicsRequest(ctx, refs))
+			if err != nil {
+				return err
+			}
+			out = deleteTopicsResults(refs, resp.(*protocol.DeleteTopicsResponse))
+		}
+		for _, res := range out {
+			if errors.Is(res.Err, ErrNotController) {
+				return res.Err
+			}
+		}
+		return nil
+	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
+	if err != nil {
+		out = make([]DeleteTopicResult, len(refs))
+		for i, ref := range refs {
+			out[i] = DeleteTopicResult{Name: ref.Name, TopicID: ref.ID, Err: err}
+		}
+	}
+	return out
+}
+
+// CreatePartitions implements Client.
+func (r *Router) CreatePartitions(ctx context.Context, topic string, newTotal int32, assignments [][]int32, validateOnly bool) error {
+	remote := false
+	err := r.retry(ctx, "CreatePartitions", func(ctx context.Context) error {
+		remote = false
+		if l := r.local(); l != nil {
+			return l.CreatePartitions(ctx, topic, newTotal, assignments, validateOnly)
+		}
+		t := protocol.CreatePartitionsRequestCreatePartitionsTopic{Name: protocol.TopicName(topic), Count: newTotal}
+		if assignments != nil {
+			t.Assignments = []protocol.CreatePartitionsRequestCreatePartitionsAssignment{}
+			for _, a := range assignments {
+				t.Assignments = append(t.Assignments, protocol.CreatePartitionsRequestCreatePartitionsAssignment{BrokerIDs: brokerIDs(a)})
+			}
+		}
+		remote = true
+		resp, err := r.send(ctx, &protocol.CreatePartitionsRequest{Topics: []protocol.CreatePartitionsRequestCreatePartitionsTopic{t}, TimeoutMs: timeoutMs(ctx), ValidateOnly: validateOnly})
+		if err != nil {
+			return err
+		}
+		res := resp.(*protocol.CreatePartitionsResponse).Results
+		if len(res) != 1 {
+			return fmt.Errorf("%w: CreatePartitions answered %d results for 1 topic", ErrUnknownServerError, len(res))
+		}
+		return CodeError(res[0].ErrorCode, res[0].ErrorMessage)
+	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
+	return err
+}
+
+// AlterConfigs implements Client.
+func (r *Router) AlterConfigs(ctx context.Context, resourceType int8, name string, ops []ConfigOp, validateOnly bool) error {
+	remote := false
+	err := r.retry(ctx, "IncrementalAlterConfigs", func(ctx context.Context) error {
+		remote = false
+		if l := r.local(); l != nil {
+			return l.AlterConfigs(ctx, resourceType, name, ops, validateOnly)
+		}
+		res := protocol.IncrementalAlterConfigsRequestAlterConfigsResource{ResourceType: resourceType, ResourceName: name}
+		for _, op := range ops {
+			res.Configs = append(res.Configs, protocol.IncrementalAlterConfigsRequestAlterableConfig{Name: op.Key, ConfigOperation: int8(op.Op), Value: op.Value})
+		}
+		remote = true
+		resp, err := r.send(ctx, &protocol.IncrementalAlterConfigsRequest{Resources: []protocol.IncrementalAlterConfigsRequestAlterConfigsResource{res}, ValidateOnly: validateOnly})
+		if err != nil {
+			return err
+		}
+		out := resp.(*protocol.IncrementalAlterConfigsResponse).Responses
+		if len(out) != 1 {
+			return fmt.Errorf("%w: IncrementalAlterConfigs answered %d results for 1 resource", ErrUnknownServerError, len(out))
+		}
+		return CodeError(out[0].ErrorCode, out[0].ErrorMessage)
+	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
+	return err
+}
+
+// ReplaceConfigs implements Client.
+func (r *Router) ReplaceConfigs(ctx context.Context, resourceType int8, name string, configs map[string]string, validateOnly bool) error {
+	remote := false
+	err := r.retry(ctx, "AlterConfigs", func(ctx context.Context) error {
+		remote = false
+		if l := r.local(); l != nil {
+			return l.ReplaceConfigs(ctx, resourceType, name, configs, validateOnly)
+		}
+		res := protocol.AlterConfigsRequestAlterConfigsResource{ResourceType: resourceType, ResourceName: name, Configs: []protocol.AlterConfigsRequestAlterableConfig{}}
+		for _, k := range sortedKeys(configs) {
+			v := configs[k]
+			res.Configs = append(res.Configs, protocol.AlterConfigsRequestAlterableConfig{Name: k, Value: &v})
+		}
+		remote = true
+		resp, err := r.send(ctx, &protocol.AlterConfigsRequest{Resources: []protocol.AlterConfigsRequestAlterConfigsResource{res}, ValidateOnly: validateOnly})
+		if err != nil {
+			return err
+		}
+		out := resp.(*protocol.AlterConfigsResponse).Responses
+		if len(out) != 1 {
+			return fmt.Errorf("%w: AlterConfigs answered %d results for 1 resource", ErrUnknownServerError, len(out))
+		}
+		return CodeError(out[0].ErrorCode, out[0].ErrorMessage)
+	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
+	return err
+}
+
+// ElectLeaders implements Client.
+func (r *Router) ElectLeaders(ctx context.Context, election Election, parts []TopicPartition) ([]TopicPartition, []error, error) {
+	var outParts []TopicPartition
+	var errs []error
+	remote := false
+	err := r.retry(ctx, "ElectLeaders", func(ctx context.Context) error {
+		remote = false
+		if l := r.local(); l != nil {
+			var err error
+			outParts, errs, err = l.ElectLeaders(ctx, election, parts)
+			return err
+		}
+		remote = true
+		resp, err := r.send(ctx, electLeadersRequest(ctx, election, parts))
+		if err != nil {
+			return err
+		}
+		outParts, errs, err = electLeadersResults(resp.(*protocol.ElectLeadersResponse))
+		return err
+	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
+	return outParts, errs, err
+}
+
+// AlterPartitionReassignments implements Client.
+func (r *Router) AlterPartitionReassignments(ctx context.Context, allowRFChange bool, reqs []Reassignment) ([]error, error) {
+	var errs []error
+	remote := false
+	err := r.retry(ctx, "AlterPartitionReassignments", func(ctx context.Context) error {
+		remote = false
+		if l := r.local(); l != nil {
+			var err error
+			errs, err = l.AlterPartitionReassignments(ctx, allowRFChange, reqs)
+			return err
+		}
+		remote = true
+		resp, err := r.send(ctx, reassignmentsRequest(ctx, allowRFChange, reqs))
+		if err != nil {
+			return err
+		}
+		errs, err = reassignmentsResults(len(reqs), resp.(*protocol.AlterPartitionReassignmentsResponse))
+		return err
+	})
+	if remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
+	return errs, err
+}
+
+// AllocateProducerIDs implements Client. A forwarded call reserves Kafka's
+// block of 1000 whatever n is; n must be 1000 there.
+func (r *Router) AllocateProducerIDs(ctx context.Context, n int32) (int64, error) {
+	var first int64
+	err := r.retry(ctx, "AllocateProducerIds", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			var err error
+			first, err = l.AllocateProducerIDs(ctx, n)
+			return err
+		}
+		if n != producerIDBlock {
+			return fmt.Errorf("%w: a forwarded producer id block is %d ids, not %d", ErrInvalidRequest, producerIDBlock, n)
+		}
+		resp, err := r.send(ctx, &protocol.AllocateProducerIdsRequest{BrokerID: protocol.BrokerID(r.cfg.NodeID), BrokerEpoch: r.epoch.Load()})
+		if err != nil {
+			return err
+		}
+		out := resp.(*protocol.AllocateProducerIdsResponse)
+		if err := CodeError(out.ErrorCode, nil); err != nil {
+			return err
+		}
+		first = int64(out.ProducerIDStart)
+		return nil
+	})
+	return first, err
+}
+
+// RegisterBroker implements Client.
+func (r *Router) RegisterBroker(ctx context.Context, reg BrokerRegistration) (int64, error) {
+	var epoch int64
+	err := r.retry(ctx, "BrokerRegistration", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			var err error
+			epoch, err = l.RegisterBroker(ctx, reg)
+			return err
+		}
+		resp, err := r.send(ctx, registrationRequest(reg))
+		if err != nil {
+			return err
+		}
+		out := resp.(*protocol.BrokerRegistrationResponse)
+		epoch = out.BrokerEpoch
+		return CodeError(out.ErrorCode, nil)
+	})
+	return epoch, err
+}
+
+// BrokerHeartbeat implements Client.
+func (r *Router) BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (BrokerHeartbeatReply, error) {
+	var reply BrokerHeartbeatReply
+	err := r.retry(ctx, "BrokerHeartbeat", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			var err error
+			reply, err = l.BrokerHeartbeat(ctx, hb)
+			return err
+		}
+		resp, err := r.send(ctx, &protocol.BrokerHeartbeatRequest{
+			BrokerID: protocol.BrokerID(hb.BrokerID), BrokerEpoch: hb.BrokerEpoch, CurrentMetadataOffset: hb.CurrentMetadataOffset,
+			WantFence: hb.WantFence, WantShutDown: hb.WantShutDown,
+		})
+		if err != nil {
+			return err
+		}
+		out := resp.(*protocol.BrokerHeartbeatResponse)
+		reply = BrokerHeartbeatReply{IsCaughtUp: out.IsCaughtUp, IsFenced: out.IsFenced, ShouldShutDown: out.ShouldShutDown}
+		return CodeError(out.ErrorCode, nil)
+	})
+	return reply, err
+}
+
+// UnregisterBroker implements Client.
+func (r *Router) UnregisterBroker(ctx context.Context, id int32) error {
+	return r.retry(ctx, "UnregisterBroker", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			return l.UnregisterBroker(ctx, id)
+		}
+		resp, err := r.send(ctx, &protocol.UnregisterBrokerRequest{BrokerID: protocol.BrokerID(id)})
+		if err != nil {
+			return err
+		}
+		out := resp.(*protocol.UnregisterBrokerResponse)
+		return CodeError(out.ErrorCode, out.ErrorMessage)
+	})
+}
+
+// AlterPartition implements Client.
+func (r *Router) AlterPartition(ctx context.Context, brokerID int32, brokerEpoch int64, updates []ISRUpdate) ([]ISRUpdateResult, error) {
+	var out []ISRUpdateResult
+	err := r.retry(ctx, "AlterPartition", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			var err error
+			out, err = l.AlterPartition(ctx, brokerID, brokerEpoch, updates)
+			return err
+		}
+		resp, err := r.send(ctx, alterPartitionRequest(brokerID, brokerEpoch, updates))
+		if err != nil {
+			return err
+		}
+		out, err = alterPartitionResults(len(updates), resp.(*protocol.AlterPartitionResponse))
+		return err
+	})
+	return out, err
+}
+
+// DescribeQuorum implements Client: the leader's answer, asked again while
+// the node asked turns out not to lead.
+func (r *Router) DescribeQuorum(ctx context.Context) (*protocol.DescribeQuorumResponse, error) {
+	var out *protocol.DescribeQuorumResponse
+	err := r.retry(ctx, "DescribeQuorum", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			out, _ = l.DescribeQuorum(ctx)
+		} else {
+			resp, err := r.send(ctx, describeQuorumRequest())
+			if err != nil {
+				return err
+			}
+			out = resp.(*protocol.DescribeQuorumResponse)
+		}
+		if len(out.Topics) == 1 && len(out.Topics[0].Partitions) == 1 && out.Topics[0].Partitions[0].ErrorCode == errcode.NotLeaderOrFollower {
+			return fmt.Errorf("%w: the quorum leader moved", ErrNotController)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,277 @@
+package controller
+
+//lint:file-ignore ST1005 the text after each sentinel is Kafka's error message, which clients receive verbatim (see ErrorCode): Kafka capitalizes it and ends it with a full stop.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/spool-broker/spool/storage"
+)
+
+// TopicPartition names one partition. It is storage.TopicPartition, the
+// one name every package gives a partition.
+type TopicPartition = storage.TopicPartition
+
+// ElectLeaders runs a preferred or unclean leader election on each
+// partition (nil: every partition) as Kafka's ReplicationControlManager
+// does, and writes all the elections in one batch. It returns the
+// partitions (parts, or every partition for nil) and an error for each:
+// nil where the leader moved, ErrElectionNotNeeded where it already is
+// where the election would put it. The last error is for the whole request
+// (ErrNotController).
+func (c *Controller) ElectLeaders(ctx context.Context, election Election, parts []TopicPartition) ([]TopicPartition, []error, error) {
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	img := c.Image()
+	if parts == nil {
+		for _, t := range img.Topics() {
+			for i := range t.Partitions {
+				parts = append(parts, TopicPartition{Topic: t.Name, Partition: int32(i)})
+			}
+		}
+	}
+	errs := make([]error, len(parts))
+	var records []Record
+	var elected []int
+	seen := map[TopicPartition]bool{}
+	for i, tp := range parts {
+		t := img.topics[tp.Topic]
+		if t == nil {
+			errs[i] = fmt.Errorf("%w: No such topic as %s", ErrUnknownTopic, tp.Topic)
+			continue
+		}
+		if tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
+			errs[i] = fmt.Errorf("%w: No such partition as %s-%d", ErrUnknownPartition, tp.Topic, tp.Partition)
+			continue
+		}
+		if seen[tp] {
+			continue
+		}
+		seen[tp] = true
+		p := t.Partitions[tp.Partition]
+		if (election == ElectionPreferred && len(p.Replicas) > 0 && p.Leader == p.Replicas[0]) ||
+			(election == ElectionUnclean && p.Leader >= 0) {
+			errs[i] = fmt.Errorf("%w: Leader election not needed for topic partition.", ErrElectionNotNeeded)
+			continue
+		}
+		rec := partitionChange(changeInput{
+			topicID: t.ID, partition: tp.Partition, cur: p, targetISR: p.ISR, election: election,
+			acceptable: func(r int32) bool { return isActive(img, r) },
+		})
+		if rec == nil {
+			if election == ElectionPreferred {
+				errs[i] = fmt.Errorf("%w: The preferred leader was not available.", ErrPreferredLeaderNotAvailable)
+			} else {
+				errs[i] = fmt.Errorf("%w: Eligible topic partition leaders are not available.", ErrEligibleLeadersNotAvailable)
+			}
+			continue
+		}
+		records = append(records, rec)
+		elected = append(elected, i)
+	}
+	if _, err := c.apply(ctx, records); err != nil {
+		for _, i := range elected {
+			errs[i] = err
+		}
+	}
+	return parts, errs, nil
+}
+
+// Reassignment is one partition of AlterPartitionReassignments; nil
+// Replicas cancels an ongoing reassignment.
+type Reassignment struct {
+	Topic     string
+	Partition int32
+	Replicas  []int32
+}
+
+// AlterPartitionReassignments validates reassignments as Kafka's
+// ReplicationControlManager does and applies the ones that only reorder
+// the replicas (a new preferred leader). Moving a replica to another
+// broker needs follower replication, which Spool does not have yet, so it
+// is refused. The result for each entry is nil on success; the error is
+// for the whole request (ErrNotController).
+func (c *Controller) AlterPartitionReassignments(ctx context.Context, allowRFChange bool, reqs []Reassignment) ([]error, error) {
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	errs := make([]error, len(reqs))
+	img := c.Image()
+	var records []Record
+	var changed []int
+	for i, r := range reqs {
+		rec, err := reassignment(img, r, allowRFChange)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		if rec != nil {
+			records = append(records, rec)
+			changed = append(changed, i)
+		}
+	}
+	if _, err := c.apply(ctx, records); err != nil {
+		for _, i := range changed {
+			errs[i] = err
+		}
+	}
+	return errs, nil
+}
+
+func reassignment(img *MetadataImage, r Reassignment, allowRFChange bool) (Record, error) {
+	t := img.topics[r.Topic]
+	if t == nil || r.Partition < 0 || int(r.Partition) >= len(t.Partitions) {
+		return nil, fmt.Errorf("%w: This server does not host this topic-partition.", ErrUnknownTopic)
+	}
+	p := t.Partitions[r.Partition]
+	if r.Replicas == nil { // cancel
+		if len(p.AddingReplicas) == 0 && len(p.RemovingReplicas) == 0 {
+			return nil, fmt.Errorf("%w: No partition reassignment is in progress.", ErrNoReassignmentInProgress)
+		}
+		return nil, nil
+	}
+	if len(r.Replicas) == 0 {
+		return nil, fmt.Errorf("%w: The manual partition assignment includes an empty replica list.", ErrInvalidReplicaAssignment)
+	}
+	seen := map[int32]bool{}
+	for _, id := range r.Replicas {
+		if seen[id] {
+			return nil, fmt.Errorf("%w: The manual partition assignment includes the broker %d more than once.", ErrInvalidReplicaAssignment, id)
+		}
+		seen[id] = true
+		if img.brokers[id] == nil {
+			return nil, fmt.Errorf("%w: The manual partition assignment includes broker %d, but no such broker is registered.", ErrInvalidReplicaAssignment, id)
+		}
+	}
+	if !allowRFChange && len(r.Replicas) != len(p.Replicas) {
+		return nil, fmt.Errorf("%w: The replication factor is changed from %d to %d", ErrInvalidReplicationFactor, len(p.Replicas), len(r.Replicas))
+	}
+	if slices.Equal(r.Replicas, p.Replicas) {
+		return nil, nil
+	}
+	for _, id := range r.Replicas {
+		if !slices.Contains(p.Replicas, id) {
+			return nil, fmt.Errorf("%w: Moving partition %s-%d to broker %d is not supported: Spool does not copy replicas between brokers yet.",
+				ErrInvalidReplicaAssignment, r.Topic, r.Partition, id)
+		}
+	}
+	for _, id := range p.Replicas {
+		if !slices.Contains(r.Replicas, id) {
+			return nil, fmt.Errorf("%w: Removing broker %d from partition %s-%d is not supported yet.", ErrInvalidReplicaAssignment, id, r.Topic, r.Partition)
+		}
+	}
+	return &PartitionChangeRecord{TopicID: t.ID, PartitionID: r.Partition, Leader: NoLeaderChange, Replicas: slices.Clone(r.Replicas)}, nil
+}
+
+// ISRUpdate is one partition of an AlterPartition request: the leader asks
+// for a new ISR, stating the epochs its view is based on.
+type ISRUpdate struct {
+	TopicID        TopicID
+	Partition      int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	// NewISR lists the proposed ISR; BrokerEpochs, when not nil, holds
+	// each member's broker epoch as the leader knows it (-1: unknown).
+	NewISR       []int32
+	BrokerEpochs []int64
+}
+
+// ISRUpdateResult is the partition's state after an accepted update, or
+// Err.
+type ISRUpdateResult struct {
+	Err            error
+	Leader         int32
+	LeaderEpoch    int32
+	ISR            []int32
+	PartitionEpoch int32
+}
+
+// AlterPartition applies ISR changes a partition leader asks for, with
+// Kafka's checks: the requester's broker epoch (else ErrStaleBrokerEpoch
+// for the whole request), then per partition the leader and partition
+// epochs, that the requester leads, and that every new ISR member is a
+// replica on an active broker of the stated epoch.
+func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerEpoch int64, updates []ISRUpdate) ([]ISRUpdateResult, error) {
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	img := c.Image()
+	if b := img.brokers[brokerID]; b == nil || (brokerEpoch >= 0 && b.Epoch != brokerEpoch) {
+		return nil, fmt.Errorf("%w: broker %d epoch %d is not current", ErrStaleBrokerEpoch, brokerID, brokerEpoch)
+	}
+	results := make([]ISRUpdateResult, len(updates))
+	var records []Record
+	for i, u := range updates {
+		res := &results[i]
+		t := img.topicsByID[u.TopicID]
+		if t == nil {
+			res.Err = fmt.Errorf("%w: %x", ErrUnknownTopicID, u.TopicID)
+			continue
+		}
+		if u.Partition < 0 || int(u.Partition) >= len(t.Partitions) {
+			res.Err = fmt.Errorf("%w: %s-%d", ErrUnknownPartition, t.Name, u.Partition)
+			continue
+		}
+		p := t.Partitions[u.Partition]
+		if res.Err = validateISRUpdate(img, brokerID, t.Name, p, u); res.Err != nil {
+			continue
+		}
+		res.Leader, res.LeaderEpoch, res.ISR, res.PartitionEpoch = p.Leader, p.LeaderEpoch, u.NewISR, p.PartitionEpoch
+		if !slices.Equal(u.NewISR, p.ISR) {
+			records = append(records, &PartitionChangeRecord{TopicID: t.ID, PartitionID: u.Partition, Leader: NoLeaderChange, ISR: slices.Clone(u.NewISR)})
+			res.PartitionEpoch++
+		}
+	}
+	if _, err := c.apply(ctx, records); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func validateISRUpdate(img *MetadataImage, brokerID int32, topic string, p *PartitionImage, u ISRUpdate) error {
+	switch {
+	case u.LeaderEpoch > p.LeaderEpoch || u.PartitionEpoch > p.PartitionEpoch:
+		// The leader knows newer state than this controller: it is likely
+		// no longer the active one.
+		return fmt.Errorf("%w: %s-%d is at leader epoch %d, partition epoch %d here", ErrNotController, topic, u.Partition, p.LeaderEpoch, p.PartitionEpoch)
+	case u.LeaderEpoch < p.LeaderEpoch:
+		return fmt.Errorf("%w: %s-%d is at leader epoch %d, not %d", ErrFencedLeaderEpoch, topic, u.Partition, p.LeaderEpoch, u.LeaderEpoch)
+	case brokerID != p.Leader:
+		return fmt.Errorf("%w: node %d is not the leader of %s-%d (the leader is %d)", ErrInvalidRequest, brokerID, topic, u.Partition, p.Leader)
+	case u.PartitionEpoch < p.PartitionEpoch:
+		return fmt.Errorf("%w: %s-%d is at partition epoch %d, not %d", ErrInvalidUpdateVersion, topic, u.Partition, p.PartitionEpoch, u.PartitionEpoch)
+	}
+	seen := map[int32]bool{}
+	for _, r := range u.NewISR {
+		if seen[r] || !slices.Contains(p.Replicas, r) {
+			return fmt.Errorf("%w: invalid ISR %v for replicas %v", ErrInvalidRequest, u.NewISR, p.Replicas)
+		}
+		seen[r] = true
+	}
+	if !seen[p.Leader] {
+		return fmt.Errorf("%w: the ISR %v does not include the leader %d", ErrInvalidRequest, u.NewISR, p.Leader)
+	}
+	for i, r := range u.NewISR {
+		b := img.brokers[r]
+		switch {
+		case b == nil:
+			return fmt.Errorf("%w: replica %d is not registered", ErrIneligibleReplica, r)
+		case b.InControlledShutdown:
+			return fmt.Errorf("%w: replica %d is shutting down", ErrIneligibleReplica, r)
+		case b.Fenced:
+			return fmt.Errorf("%w: replica %d is fenced", ErrIneligibleReplica, r)
+		case i < len(u.BrokerEpochs) && u.BrokerEpochs[i] != -1 && u.BrokerEpochs[i] != b.Epoch:
+			return fmt.Errorf("%w: replica %d: broker epoch mismatch: requested=%d VS expected=%d", ErrIneligibleReplica, r, u.BrokerEpochs[i], b.Epoch)
+		}
+	}
+	return nil
+}

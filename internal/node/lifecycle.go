@@ -1,0 +1,256 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/controller"
+)
+
+// lifecycle is the broker side of broker liveness, as Kafka's
+// BrokerLifecycleManager: it registers the broker with the active
+// controller (retrying with bounded back-off until a controller exists),
+// then heartbeats. States:
+//
+//	STARTING   registered, catching up: heartbeats every 10 ms until the
+//	           controller answers IsCaughtUp (this broker applied its own
+//	           registration record) → caughtUp closes
+//	RECOVERY   wants to be unfenced once the node calls setReadyToUnfence;
+//	           the first unfenced answer closes unfenced
+//	RUNNING    heartbeats every broker.heartbeat.interval.ms
+//	PENDING_CONTROLLED_SHUTDOWN
+//	           beginControlledShutdown: heartbeats with WantShutDown until
+//	           the controller answers ShouldShutDown → shutdownDone closes
+//
+// One goroutine (run) owns the state; the node talks to it through the
+// channels and the guarded flags.
+type lifecycle struct {
+	log       *zap.Logger
+	client    controller.Client
+	router    *controller.Router
+	meta      controller.Metadata
+	reg       controller.BrokerRegistration
+	interval  time.Duration
+	endpoints func() []controller.Endpoint
+
+	caughtUp     chan struct{} // closed once the controller says caught up
+	unfenced     chan struct{} // closed once unfenced after readyToUnfence
+	shutdownDone chan struct{} // closed when the controller lets us go
+	wake         chan struct{} // 1-buffered: heartbeat now
+
+	mu             sync.Mutex // guards the fields below
+	epoch          int64
+	readyToUnfence bool
+	wantShutDown   bool
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newLifecycle(client controller.Client, router *controller.Router, meta controller.Metadata,
+	reg controller.BrokerRegistration, interval time.Duration, log *zap.Logger) *lifecycle {
+	_, _ = rand.Read(reg.IncarnationID[:])
+	return &lifecycle{
+		log: log, client: client, router: router, meta: meta, reg: reg, interval: interval,
+		caughtUp: make(chan struct{}), unfenced: make(chan struct{}), shutdownDone: make(chan struct{}),
+		wake: make(chan struct{}, 1), epoch: -1,
+	}
+}
+
+func (l *lifecycle) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	l.wg.Add(1)
+	go l.run(ctx)
+}
+
+// stop ends heartbeats (the controller fences the broker when its session
+// runs out, unless a controlled shutdown finished first).
+func (l *lifecycle) stop() {
+	if l.cancel != nil {
+		l.cancel()
+		l.wg.Wait()
+	}
+}
+
+func (l *lifecycle) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// setReadyToUnfence asks the controller to unfence this broker from the
+// next heartbeat on (sent at once).
+func (l *lifecycle) setReadyToUnfence() {
+	l.mu.Lock()
+	l.readyToUnfence = true
+	l.mu.Unlock()
+	l.poke()
+}
+
+// beginControlledShutdown asks the controller to move this broker's
+// leaderships away; shutdownDone closes when it has.
+func (l *lifecycle) beginControlledShutdown() {
+	l.mu.Lock()
+	l.wantShutDown = true
+	l.mu.Unlock()
+	l.poke()
+}
+
+// brokerEpoch is the epoch of this incarnation's registration, or -1.
+func (l *lifecycle) brokerEpoch() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.epoch
+}
+
+func closeOnce(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}
+
+func (l *lifecycle) run(ctx context.Context) {
+	defer l.wg.Done()
+	if !l.register(ctx) {
+		return
+	}
+	var (
+		failures        int
+		shutdownAnswers int
+		delay           time.Duration // 0: heartbeat at once
+	)
+	for {
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-l.wake:
+				t.Stop()
+			case <-t.C:
+			}
+		} else if ctx.Err() != nil {
+			return
+		}
+		l.mu.Lock()
+		hb := controller.BrokerHeartbeat{
+			BrokerID: l.reg.ID, BrokerEpoch: l.epoch, CurrentMetadataOffset: int64(l.meta.Image().Offset()),
+			WantFence: !l.readyToUnfence, WantShutDown: l.wantShutDown,
+		}
+		l.mu.Unlock()
+		hctx, cancel := context.WithTimeout(ctx, max(l.interval, time.Second))
+		reply, err := l.client.BrokerHeartbeat(hctx, hb)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, controller.ErrBrokerIDNotRegistered) {
+				// Unregistered behind our back (UnregisterBroker): register
+				// again, as Kafka's broker does when its registration
+				// disappears from the metadata.
+				l.log.Warn("this broker is no longer registered; registering again")
+				if !l.register(ctx) {
+					return
+				}
+				delay = 0
+				continue
+			}
+			failures++
+			if failures == 1 || failures%10 == 0 {
+				l.log.Warn("broker heartbeat failed; retrying", zap.Int("failures", failures), zap.Error(err))
+			}
+			delay = backoff(failures, l.interval)
+			continue
+		}
+		failures = 0
+		delay = l.interval
+		select {
+		case <-l.caughtUp:
+		default:
+			if reply.IsCaughtUp {
+				l.log.Info("the broker has caught up with the metadata log", zap.Int64("offset", hb.CurrentMetadataOffset))
+				closeOnce(l.caughtUp)
+			} else {
+				delay = 10 * time.Millisecond
+			}
+		}
+		if !hb.WantFence && !reply.IsFenced {
+			select {
+			case <-l.unfenced:
+			default:
+				l.log.Info("the broker has been unfenced")
+				closeOnce(l.unfenced)
+			}
+		} else if !hb.WantFence {
+			delay = min(delay, 50*time.Millisecond)
+		}
+		if hb.WantShutDown {
+			if reply.ShouldShutDown {
+				l.log.Info("the controller has let this broker shut down")
+				closeOnce(l.shutdownDone)
+				return
+			}
+			shutdownAnswers++
+			if shutdownAnswers == 1 {
+				delay = 50 * time.Millisecond
+			} else {
+				delay = min(delay, 200*time.Millisecond)
+			}
+		}
+	}
+}
+
+// register retries until the active controller accepts this broker.
+func (l *lifecycle) register(ctx context.Context) bool {
+	reg := l.reg
+	reg.Endpoints = l.endpoints()
+	for attempt := 1; ; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		epoch, err := l.client.RegisterBroker(rctx, reg)
+		cancel()
+		if err == nil {
+			l.mu.Lock()
+			l.epoch = epoch
+			l.mu.Unlock()
+			if l.router != nil {
+				l.router.SetBrokerEpoch(epoch)
+			}
+			l.log.Info("registered with the controller", zap.Int64("broker_epoch", epoch), zap.Int("attempts", attempt))
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if attempt == 1 || attempt%10 == 0 || !errors.Is(err, controller.ErrNotController) {
+			l.log.Info("broker registration not accepted yet; retrying", zap.Int("attempt", attempt), zap.Error(err))
+		}
+		t := time.NewTimer(backoff(attempt, l.interval))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is the wait after the n-th consecutive failure: 50 ms doubling,
+// capped at the heartbeat interval (and 2 s).
+func backoff(n int, interval time.Duration) time.Duration {
+	d := 50 * time.Millisecond
+	for i := 1; i < n && d < 2*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, max(interval, 50*time.Millisecond), 2*time.Second)
+}

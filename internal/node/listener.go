@@ -1,0 +1,290 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/protocol"
+)
+
+// raftPreamble opens every raft connection on the CONTROLLER listener. A
+// Kafka frame starts with its int32 size, and "SP" read as the top bytes of
+// a size is over 1.3 GB, far above any socket.request.max.bytes, so no
+// valid Kafka request starts like this.
+const raftPreamble = "SPOOLRAFT1"
+
+// detectTimeout bounds how long a new connection may take to send its
+// first bytes before it is dropped.
+const detectTimeout = 10 * time.Second
+
+// controllerListener is the CONTROLLER listener: one port that carries both
+// raft (connections opening with raftPreamble, handed to raft's
+// NetworkTransport through Raft()) and Kafka controller RPCs (every other
+// connection, served by serve).
+type controllerListener struct {
+	ln        net.Listener
+	advertise string // this voter's address in controller.quorum.voters
+	log       *zap.Logger
+	serve     func(ctx context.Context, nc net.Conn)
+
+	raftConns  chan net.Conn
+	raftClosed chan struct{}
+	raftOnce   sync.Once
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+}
+
+// listenController binds addr. Connections are accepted once serve is set
+// and start is called.
+func listenController(addr, advertise string, log *zap.Logger) (*controllerListener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (controller listener): %w; is another node already using that port?", addr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &controllerListener{
+		ln: ln, advertise: advertise, log: log,
+		raftConns: make(chan net.Conn), raftClosed: make(chan struct{}),
+		ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
+	}, nil
+}
+
+func (l *controllerListener) start(serve func(ctx context.Context, nc net.Conn)) {
+	l.serve = serve
+	l.wg.Add(1)
+	go l.acceptLoop()
+}
+
+func (l *controllerListener) acceptLoop() {
+	defer l.wg.Done()
+	var backoff time.Duration
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || l.ctx.Err() != nil {
+				return
+			}
+			backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
+			l.log.Warn("controller listener accept failed", zap.Error(err), zap.Duration("retry_in", backoff))
+			select {
+			case <-time.After(backoff):
+			case <-l.ctx.Done():
+				return
+			}
+			continue
+		}
+		backoff = 0
+		if !l.track(nc) {
+			_ = nc.Close()
+			return
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.dispatch(nc)
+		}()
+	}
+}
+
+// track records a connection so close can end it; false once closing.
+func (l *controllerListener) track(nc net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ctx.Err() != nil {
+		return false
+	}
+	l.conns[nc] = struct{}{}
+	return true
+}
+
+func (l *controllerListener) untrack(nc net.Conn) {
+	l.mu.Lock()
+	delete(l.conns, nc)
+	l.mu.Unlock()
+}
+
+// dispatch reads the first bytes of nc and hands it to raft or to the
+// Kafka RPC server.
+func (l *controllerListener) dispatch(nc net.Conn) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(detectTimeout))
+	br := bufio.NewReaderSize(nc, 16<<10)
+	first, err := br.Peek(1)
+	if err != nil {
+		l.untrack(nc)
+		_ = nc.Close()
+		return
+	}
+	bc := &bufConn{Conn: nc, r: br}
+	if first[0] == raftPreamble[0] {
+		pre, err := br.Peek(len(raftPreamble))
+		if err != nil || string(pre) != raftPreamble {
+			l.untrack(nc)
+			_ = nc.Close()
+			return
+		}
+		_, _ = br.Discard(len(raftPreamble))
+		_ = nc.SetReadDeadline(time.Time{})
+		// raft owns the connection from here; it is no longer tracked
+		// (raft's transport closes its own connections).
+		l.untrack(nc)
+		select {
+		case l.raftConns <- bc:
+		case <-l.raftClosed:
+			_ = nc.Close()
+		case <-l.ctx.Done():
+			_ = nc.Close()
+		}
+		return
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+	l.serve(l.ctx, bc)
+	l.untrack(nc)
+	_ = nc.Close()
+}
+
+// close stops accepting, ends every Kafka connection and waits for their
+// goroutines. Raft's side closes through Raft().Close.
+func (l *controllerListener) close() {
+	l.cancel()
+	_ = l.ln.Close()
+	l.mu.Lock()
+	for nc := range l.conns {
+		_ = nc.Close()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+}
+
+// Raft is the raft.StreamLayer of this listener.
+func (l *controllerListener) Raft() raft.StreamLayer { return raftLayer{l} }
+
+// raftLayer is raft's view of the CONTROLLER listener.
+type raftLayer struct{ l *controllerListener }
+
+func (r raftLayer) Accept() (net.Conn, error) {
+	select {
+	case nc := <-r.l.raftConns:
+		return nc, nil
+	case <-r.l.raftClosed:
+		return nil, net.ErrClosed
+	case <-r.l.ctx.Done():
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops handing connections to raft; the port stays open for the
+// Kafka side until the node closes the listener.
+func (r raftLayer) Close() error {
+	r.l.raftOnce.Do(func() { close(r.l.raftClosed) })
+	return nil
+}
+
+// Addr is this voter's advertised address: raft tells followers where the
+// leader is with it.
+func (r raftLayer) Addr() net.Addr { return strAddr(r.l.advertise) }
+
+// Dial connects to another voter's CONTROLLER listener and announces raft.
+func (r raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	nc, err := net.DialTimeout("tcp", string(addr), timeout)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := nc.Write([]byte(raftPreamble)); err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	_ = nc.SetWriteDeadline(time.Time{})
+	return nc, nil
+}
+
+// strAddr is a host:port that is not resolved.
+type strAddr string
+
+func (a strAddr) Network() string { return "tcp" }
+func (a strAddr) String() string  { return string(a) }
+
+// bufConn is a connection whose first bytes were peeked into r.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// serveControllerRPCs answers Kafka requests on a CONTROLLER listener
+// connection, one at a time in arrival order, as Kafka's controller does.
+// Requests for APIs the controller does not serve close the connection;
+// ApiVersions at an unknown version gets Kafka's v0 UNSUPPORTED_VERSION
+// answer.
+func serveControllerRPCs(ctx context.Context, nc net.Conn, ctrl *controller.Controller, maxRequest int32, log *zap.Logger) {
+	log = log.With(zap.String("remote", nc.RemoteAddr().String()))
+	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
+	defer stop()
+	var buf, out []byte
+	for {
+		frame, err := protocol.ReadFrame(nc, maxRequest, buf)
+		if err != nil {
+			if errors.Is(err, protocol.ErrFrameSize) {
+				log.Warn("closing controller connection: request size out of range", zap.Error(err))
+			}
+			return
+		}
+		buf = frame
+		hdr, req, err := protocol.ParseRequest(frame)
+		var resp protocol.Response
+		v := hdr.RequestAPIVersion
+		switch {
+		case err != nil && hdr.RequestAPIKey == protocol.KeyApiVersions && errors.Is(err, protocol.ErrUnsupportedVersion):
+			resp, v = protocol.UnsupportedAPIVersionsResponse(), 0
+		case err != nil:
+			log.Warn("closing controller connection: unparsable request", zap.Int16("api_key", hdr.RequestAPIKey), zap.Error(err))
+			return
+		case !controller.Serves(hdr.RequestAPIKey, v):
+			log.Info("closing controller connection: API not served by the controller listener",
+				zap.Int16("api_key", hdr.RequestAPIKey), zap.Int16("api_version", v))
+			return
+		default:
+			resp = ctrl.HandleRPC(ctx, &hdr, req)
+		}
+		if resp == nil {
+			return
+		}
+		out, err = protocol.AppendResponse(out[:0], hdr.CorrelationID, hdr.RequestAPIKey, v, resp)
+		if err != nil {
+			log.Warn("closing controller connection: cannot encode response", zap.Error(err))
+			return
+		}
+		_ = nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := nc.Write(out); err != nil {
+			return
+		}
+		// Fetched records alias a fresh buffer per response; don't keep a
+		// large one around.
+		if cap(out) > 1<<20 {
+			out = nil
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package node
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spool-broker/spool/internal/config"
+)
+
+// ensureMetaProperties reads or writes meta.properties in every log dir, as
+// Kafka's storage format step does, and returns the cluster id. A dir that
+// belongs to another cluster or node is refused. generated reports a new
+// random cluster id: neither configured nor found on disk.
+func ensureMetaProperties(cfg *config.Broker) (clusterID string, generated bool, err error) {
+	clusterID = cfg.ClusterID
+	var found []string
+	for _, dir := range cfg.LogDirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", false, fmt.Errorf("create log dir %s: %w", dir, err)
+		}
+		props, err := readProps(filepath.Join(dir, "meta.properties"))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", false, fmt.Errorf("read %s: %w", filepath.Join(dir, "meta.properties"), err)
+		}
+		id := props["cluster.id"]
+		if clusterID != "" && id != "" && id != clusterID {
+			return "", false, fmt.Errorf("log dir %s belongs to cluster %s, not %s: point log.dirs elsewhere or unset CLUSTER_ID", dir, id, clusterID)
+		}
+		if nid := props["node.id"]; nid != "" && nid != strconv.Itoa(int(cfg.NodeID)) {
+			return "", false, fmt.Errorf("log dir %s belongs to node %s, not %d: point log.dirs elsewhere or fix node.id", dir, nid, cfg.NodeID)
+		}
+		if id != "" {
+			clusterID = id
+			found = append(found, dir)
+		}
+	}
+	if clusterID == "" {
+		var u [16]byte
+		_, _ = rand.Read(u[:])
+		clusterID = base64.RawURLEncoding.EncodeToString(u[:])
+		generated = true
+	}
+	for _, dir := range cfg.LogDirs {
+		if slices.Contains(found, dir) {
+			continue
+		}
+		var u [16]byte
+		_, _ = rand.Read(u[:])
+		body := fmt.Sprintf("#\n#%s\ncluster.id=%s\ndirectory.id=%s\nnode.id=%d\nversion=1\n",
+			time.Now().UTC().Format(time.UnixDate), clusterID, base64.RawURLEncoding.EncodeToString(u[:]), cfg.NodeID)
+		path := filepath.Join(dir, "meta.properties")
+		if err := os.WriteFile(path+".tmp", []byte(body), 0o644); err != nil {
+			return "", false, fmt.Errorf("write %s: %w", path, err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			return "", false, fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return clusterID, generated, nil
+}
+
+func readProps(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		k, v, _ := strings.Cut(line, "=")
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out, sc.Err()
+}

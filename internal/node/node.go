@@ -1,0 +1,449 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/storage"
+)
+
+// Node is a running Spool process in one of Kafka's three roles:
+// broker,controller (combined), controller only, or broker only.
+type Node struct {
+	log *zap.Logger
+	cfg *config.Broker
+
+	ctrlLn *controllerListener    // controller role
+	ctrl   *controller.Controller // controller role
+	obs    *controller.Observer   // broker-only role
+	router *controller.Router     // broker role
+	logs   *storage.Manager       // broker role
+	broker Broker                 // broker role
+	life   *lifecycle             // broker role
+
+	ready     chan struct{} // closed once the node serves (see Ready)
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// metadataDirName holds the controller's raft log inside the metadata log
+// dir. It doesn't look like <topic>-<partition>, so storage leaves it alone.
+const metadataDirName = "__cluster_metadata"
+
+// Start brings a node up. newBroker builds the broker role
+// (server.NewNodeBroker); it is unused on a controller-only node.
+//
+// Start does not wait for the rest of the cluster: nodes may start in any
+// order. A broker binds its client listeners at once but accepts
+// connections only after it has registered with the active controller and
+// caught up with the metadata log, as Kafka's BrokerServer does; Ready
+// tells when the node serves. When the quorum is this node alone, Start
+// returns only once the node is ready.
+func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, log *zap.Logger, newBroker NewBrokerFunc) (*Node, error) {
+	began := time.Now()
+	// Before any log dir is formatted or port opened (the controller binds
+	// its listener first): refuse protection Spool does not implement.
+	if err := cfg.CheckProtections(); err != nil {
+		return nil, err
+	}
+	if len(cfg.LogDirs) == 0 {
+		return nil, errors.New("log.dirs is empty: set log.dirs (or KAFKA_LOG_DIRS) to where data should live")
+	}
+	isController, isBroker := cfg.HasRole("controller"), cfg.HasRole("broker")
+	if !isController && !isBroker {
+		return nil, errors.New("process.roles must contain broker, controller or both")
+	}
+	voters, err := quorumVoters(cfg, isController)
+	if err != nil {
+		return nil, err
+	}
+	sole := isController && len(voters) == 1 && voters[0].ID == cfg.NodeID
+	clusterID, generated, err := ensureMetaProperties(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if generated && !sole {
+		return nil, errors.New("a node of a multi-node cluster needs the cluster id: set CLUSTER_ID (KAFKA_CLUSTER_ID) to the same value on every node")
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	n := &Node{log: log, cfg: cfg, ready: make(chan struct{}), cancel: cancel}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = n.Close(context.Background())
+		}
+	}()
+
+	metaDir := cfg.MetadataLogDir
+	if metaDir == "" {
+		metaDir = cfg.LogDirs[0]
+	}
+	var meta controller.Metadata
+	if isController {
+		if err := n.startController(ctx, clusterID, voters, filepath.Join(metaDir, metadataDirName)); err != nil {
+			return nil, err
+		}
+		meta = n.ctrl
+	} else {
+		n.obs, err = controller.OpenObserver(controller.ObserverConfig{
+			NodeID: cfg.NodeID, ClusterID: clusterID, Voters: voters, Bootstrap: cfg.ControllerQuorumBootstrap,
+			Logger: log.Named("metadata"), FetchTimeout: time.Duration(cfg.ControllerQuorumFetchTimeoutMs) * time.Millisecond,
+		})
+		if err != nil {
+			return nil, err
+		}
+		meta = n.obs
+	}
+
+	if !isBroker {
+		ok = true
+		close(n.ready)
+		log.Info("spool controller is running", zap.String("cluster_id", clusterID), zap.Int32("node_id", cfg.NodeID),
+			zap.Duration("startup", time.Since(began)))
+		return n, nil
+	}
+
+	n.router = controller.NewRouter(controller.RouterConfig{
+		NodeID: cfg.NodeID, Local: n.ctrl, Metadata: meta, Leader: n.leader, Logger: log.Named("forward"),
+	})
+	def, _ := cfg.LogConfigForTopic(nil, config.Dynamic{})
+	n.logs, err = storage.NewManager(storage.ManagerConfig{
+		Dirs:                      cfg.LogDirs,
+		Default:                   def.StorageConfig(),
+		RetentionCheckInterval:    time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
+		FlushCheckInterval:        flushCheckInterval(cfg.LogFlushSchedulerIntervalMs),
+		CheckpointInterval:        time.Duration(cfg.LogFlushCheckpointIntervalMs) * time.Millisecond,
+		ProducerIDExpiration:      time.Duration(cfg.ProducerIDExpirationMs) * time.Millisecond,
+		ProducerIDExpirationCheck: time.Duration(cfg.ProducerIDExpirationCheckIntervalMs) * time.Millisecond,
+		CleanerEnable:             cfg.LogCleanerEnable,
+		CleanerBackoff:            time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
+		CleanerDedupeBufferSize:   cfg.LogCleanerDedupeBufferSize,
+
+		HighWatermarkCheckpointInterval: time.Duration(cfg.ReplicaHighWatermarkCheckpointIntervalMs) * time.Millisecond,
+	}, log.Named("storage"))
+	if err != nil {
+		return nil, fmt.Errorf("open log dirs: %w", err)
+	}
+	n.broker, err = newBroker(BrokerDeps{Config: cfg, Controller: n.router, Logs: n.logs, Registerer: reg, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := n.broker.Listen(); err != nil {
+		return nil, err
+	}
+	var rack *string
+	if cfg.BrokerRack != "" {
+		rack = &cfg.BrokerRack
+	}
+	n.life = newLifecycle(n.router, n.router, meta, controller.BrokerRegistration{ID: cfg.NodeID, ClusterID: clusterID, Rack: rack},
+		time.Duration(cfg.BrokerHeartbeatIntervalMs)*time.Millisecond, log.Named("lifecycle"))
+	n.life.endpoints = n.broker.Endpoints
+	n.life.start()
+	n.wg.Add(1)
+	go n.becomeReady(runCtx, meta, clusterID, began)
+
+	ok = true
+	if sole {
+		select {
+		case <-n.ready:
+		case <-ctx.Done():
+			ok = false
+			return nil, fmt.Errorf("waiting for the broker to register: %w", ctx.Err())
+		}
+	}
+	return n, nil
+}
+
+// becomeReady follows Kafka's BrokerServer start-up: once the controller
+// says this broker has caught up with the metadata log (it holds its own
+// registration, so everything earlier too), the broker applies that image
+// and follows metadata; then it asks to be unfenced. Kafka accepts client
+// requests before the broker is unfenced; Spool waits for it, so the first
+// requests (which queued in the listen backlog) already find the
+// partitions the unfencing gave back a leader.
+func (n *Node) becomeReady(ctx context.Context, meta controller.Metadata, clusterID string, began time.Time) {
+	defer n.wg.Done()
+	select {
+	case <-n.life.caughtUp:
+	case <-ctx.Done():
+		return
+	}
+	n.broker.Start(meta.Image())
+	n.life.setReadyToUnfence()
+	select {
+	case <-n.life.unfenced:
+	case <-ctx.Done():
+		return
+	}
+	n.broker.Serve(meta.Image())
+	close(n.ready)
+	n.log.Info("spool is ready", zap.String("cluster_id", clusterID), zap.Int32("node_id", n.cfg.NodeID),
+		zap.Int64("broker_epoch", n.life.brokerEpoch()), zap.Duration("startup", time.Since(began)))
+}
+
+// startController opens the CONTROLLER listener and this node's quorum
+// member, and serves the controller RPCs.
+func (n *Node) startController(ctx context.Context, clusterID string, voters []controller.Voter, dir string) error {
+	cfg := n.cfg
+	var self controller.Voter
+	for _, v := range voters {
+		if v.ID == cfg.NodeID {
+			self = v
+		}
+	}
+	bind := self.Addr
+	for _, l := range cfg.Listeners {
+		if len(cfg.ControllerListenerNames) > 0 && l.Name == cfg.ControllerListenerNames[0] {
+			bind = l.Addr()
+		}
+	}
+	var err error
+	n.ctrlLn, err = listenController(bind, self.Addr, n.log.Named("controller-listener"))
+	if err != nil {
+		return err
+	}
+	electionTimeout := time.Duration(0) // tuned by quorum size (controller/doc.go)
+	if _, set := cfg.Static("controller.quorum.election.timeout.ms"); set {
+		electionTimeout = time.Duration(cfg.ControllerQuorumElectionTimeoutMs) * time.Millisecond
+	}
+	// Serve RPCs (and raft) before Open: a sole voter's Open waits for its
+	// own election, and other voters may already be calling.
+	var ctrl *controller.Controller
+	ctrlReady := make(chan struct{})
+	n.ctrlLn.start(func(ctx context.Context, nc net.Conn) {
+		select {
+		case <-ctrlReady:
+		case <-ctx.Done():
+			return
+		}
+		if ctrl != nil {
+			serveControllerRPCs(ctx, nc, ctrl, cfg.SocketRequestMaxBytes, n.log.Named("controller-rpc"))
+		}
+	})
+	ctrl, err = controller.Open(ctx, controller.Config{
+		NodeID:                   cfg.NodeID,
+		ClusterID:                clusterID,
+		Dir:                      dir,
+		Stream:                   n.ctrlLn.Raft(),
+		Voters:                   voters,
+		Logger:                   n.log.Named("controller"),
+		DefaultNumPartitions:     cfg.NumPartitions,
+		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+		BootstrapFeatures:        bootstrapFeatures,
+		ValidateConfig:           validateResourceConfig,
+		HeartbeatTimeout:         electionTimeout,
+		ElectionTimeout:          electionTimeout,
+		SessionTimeout:           time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
+		UncleanLeaderElection:    n.uncleanLeaderElection,
+	})
+	close(ctrlReady)
+	if err != nil {
+		return fmt.Errorf("start controller: %w", err)
+	}
+	n.ctrl = ctrl
+	return nil
+}
+
+// uncleanLeaderElection resolves unclean.leader.election.enable for a
+// topic: topic config, then dynamic broker configs, then static.
+func (n *Node) uncleanLeaderElection(img *controller.MetadataImage, topic string) bool {
+	s, err := n.cfg.LogConfigForTopic(img.Config(controller.ResourceTopic, topic), config.Dynamic{
+		PerBroker:      img.Config(controller.ResourceBroker, strconv.Itoa(int(n.cfg.NodeID))),
+		ClusterDefault: img.Config(controller.ResourceBroker, ""),
+	})
+	return err == nil && s.UncleanLeaderElectionEnable
+}
+
+// leader is where this node believes the active controller is.
+func (n *Node) leader() (int32, string, bool) {
+	if n.ctrl != nil {
+		return n.ctrl.LeaderEndpoint()
+	}
+	return n.obs.Leader()
+}
+
+// quorumVoters resolves the voter set. controller.quorum.voters lists it.
+// With controller.quorum.bootstrap.servers only, a broker-only node just
+// asks those servers; a controller may use it only standalone (the list is
+// its own CONTROLLER listener), which makes it the sole voter.
+func quorumVoters(cfg *config.Broker, isController bool) ([]controller.Voter, error) {
+	var voters []controller.Voter
+	for _, v := range cfg.ControllerQuorumVoters {
+		voters = append(voters, controller.Voter{ID: v.ID, Addr: net.JoinHostPort(v.Host, strconv.Itoa(v.Port))})
+	}
+	if len(voters) > 0 || !isController {
+		return voters, nil
+	}
+	for _, l := range cfg.Listeners {
+		if len(cfg.ControllerListenerNames) > 0 && l.Name == cfg.ControllerListenerNames[0] &&
+			len(cfg.ControllerQuorumBootstrap) == 1 && sameEndpoint(cfg.ControllerQuorumBootstrap[0], l.Addr()) {
+			return []controller.Voter{{ID: cfg.NodeID, Addr: cfg.ControllerQuorumBootstrap[0]}}, nil
+		}
+	}
+	return nil, errors.New("a controller needs controller.quorum.voters (id@host:port of every controller); controller.quorum.bootstrap.servers alone works for brokers, or for a standalone controller listing only its own CONTROLLER listener")
+}
+
+func sameEndpoint(a, b string) bool {
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || pa != pb {
+		return false
+	}
+	return ha == hb || slices.Contains([]string{"", "0.0.0.0", "::"}, hb)
+}
+
+// Ready is closed once the node serves: a broker has registered, caught up
+// and been unfenced; a controller-only node at once.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// Addrs are the client listeners' bound addresses (none on a
+// controller-only node).
+func (n *Node) Addrs() []net.Addr {
+	if n.broker == nil {
+		return nil
+	}
+	return n.broker.Addrs()
+}
+
+// Broker is the broker role this node runs, or nil.
+func (n *Node) Broker() Broker { return n.broker }
+
+// Controller is this node's quorum member, or nil on a broker-only node.
+func (n *Node) Controller() *controller.Controller { return n.ctrl }
+
+// Metadata is this node's copy of the cluster metadata.
+func (n *Node) Metadata() controller.Metadata {
+	if n.ctrl != nil {
+		return n.ctrl
+	}
+	return n.obs
+}
+
+// BrokerEpoch is the broker's registration epoch, or -1.
+func (n *Node) BrokerEpoch() int64 {
+	if n.life == nil {
+		return -1
+	}
+	return n.life.brokerEpoch()
+}
+
+// Close shuts down in Kafka's order: a controlled shutdown first (the
+// controller moves this broker's leaderships away; bounded by ctx and the
+// session timeout), then stop taking requests and finish those in flight,
+// stop heartbeating, stop the broker, flush and close the logs (writing
+// the clean shutdown marker), then leave the quorum. A ctx that is already
+// done skips the controlled shutdown and the drain.
+func (n *Node) Close(ctx context.Context) error {
+	n.closeOnce.Do(func() { n.closeErr = n.close(ctx) })
+	return n.closeErr
+}
+
+func (n *Node) close(ctx context.Context) error {
+	if n.life != nil && n.cfg.ControlledShutdownEnable && n.isReady() && ctx.Err() == nil {
+		n.controlledShutdown(ctx)
+	}
+	n.cancel()
+	n.wg.Wait()
+	if n.broker != nil {
+		n.broker.Shutdown(ctx)
+	}
+	if n.life != nil {
+		n.life.stop()
+	}
+	var errs []error
+	if n.broker != nil {
+		n.broker.Close()
+	}
+	if n.logs != nil {
+		errs = append(errs, n.logs.Close())
+	}
+	if n.router != nil {
+		n.router.Close()
+	}
+	if n.obs != nil {
+		errs = append(errs, n.obs.Close())
+	}
+	if n.ctrl != nil {
+		if ctx.Err() == nil {
+			n.ctrl.Resign()
+		}
+		errs = append(errs, n.ctrl.Close())
+	}
+	if n.ctrlLn != nil {
+		n.ctrlLn.close()
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Node) isReady() bool {
+	select {
+	case <-n.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// controlledShutdown asks the controller to move this broker's
+// leaderships away and waits until it lets the broker go, at most the
+// session timeout (after that the controller would fence it anyway).
+func (n *Node) controlledShutdown(ctx context.Context) {
+	start := time.Now()
+	n.log.Info("beginning controlled shutdown")
+	n.life.beginControlledShutdown()
+	limit := time.NewTimer(time.Duration(n.cfg.BrokerSessionTimeoutMs) * time.Millisecond)
+	defer limit.Stop()
+	select {
+	case <-n.life.shutdownDone:
+		n.log.Info("controlled shutdown complete", zap.Duration("took", time.Since(start)))
+	case <-limit.C:
+		n.log.Warn("controlled shutdown did not complete within broker.session.timeout.ms; shutting down anyway")
+	case <-ctx.Done():
+		n.log.Warn("controlled shutdown interrupted", zap.Error(ctx.Err()))
+	}
+}
+
+// bootstrapFeatures are the feature levels a new cluster finalizes. Only
+// what this build implements is turned on: group.version 1 lets 4.x
+// clients use KIP-848 consumer groups; transaction.version 2 lets them use
+// KIP-890 transactions. A cluster bootstrapped before keeps the level its
+// metadata log finalized.
+var bootstrapFeatures = map[string]int16{
+	controller.MetadataVersionFeature:    27,
+	controller.GroupVersionFeature:       1,
+	controller.TransactionVersionFeature: 2,
+}
+
+// flushCheckInterval is how often the storage manager checks flush.ms and
+// flushes rolled segments: log.flush.scheduler.interval.ms, but at least
+// every second (Kafka's default of Long.MAX_VALUE never checks, and Spool
+// flushes rolled segments on this pass).
+func flushCheckInterval(schedulerMs int64) time.Duration {
+	if schedulerMs <= 0 || schedulerMs >= time.Second.Milliseconds() {
+		return time.Second
+	}
+	return time.Duration(schedulerMs) * time.Millisecond
+}
+
+// validateResourceConfig is the controller's hook for AlterConfigs and
+// CreateTopics: topic configs must be known and valid.
+func validateResourceConfig(resourceType int8, name string, merged map[string]string) error {
+	if resourceType == controller.ResourceTopic {
+		return config.ValidateTopicConfigs(merged)
+	}
+	return config.ValidateBrokerDynamic(merged)
+}

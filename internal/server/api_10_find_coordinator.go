@@ -1,0 +1,107 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// FindCoordinator (key 10): versions 0-6.
+//
+// Behaviour:
+//   - Key type GROUP (0) names the leader of the group's __consumer_offsets
+//     partition, TRANSACTION (1) the leader of the transactional id's
+//     __transaction_state partition. The internal topic is created on first
+//     use, as Kafka does, with offsets.topic.replication.factor or
+//     transaction.state.log.replication.factor replicas: while fewer brokers
+//     are live it is not created and the answer is COORDINATOR_NOT_AVAILABLE.
+//   - The coordinator's endpoint is the one on the listener the request came
+//     in on. No leader, a fenced leader or no such endpoint gives
+//     COORDINATOR_NOT_AVAILABLE; every error carries Kafka's message.
+//   - Any other key type is INVALID_REQUEST.
+//
+// Version notes:
+//   - v1: KeyType, error messages. v3: flexible. v4: several keys at once
+//     (KIP-699), answered in Coordinators. v5: may answer
+//     TRANSACTION_ABORTABLE. v6: key type SHARE (KIP-932).
+//
+// Where Spool differs from Kafka 4.3:
+//   - Spool has no share groups: key type SHARE (2) is INVALID_REQUEST.
+
+func (gh *groupHandlers) handleFindCoordinator(ctx context.Context, rc *reqCtx, req *protocol.FindCoordinatorRequest) (*protocol.FindCoordinatorResponse, error) {
+	resp := &protocol.FindCoordinatorResponse{}
+	if rc.v < 4 {
+		c := gh.findCoordinator(ctx, rc, req.KeyType, req.Key)
+		resp.ErrorCode, resp.ErrorMessage, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.ErrorMessage, c.NodeID, c.Host, c.Port
+		return resp, nil
+	}
+	for _, key := range req.CoordinatorKeys {
+		resp.Coordinators = append(resp.Coordinators, gh.findCoordinator(ctx, rc, req.KeyType, key))
+	}
+	return resp, nil
+}
+
+func (gh *groupHandlers) findCoordinator(ctx context.Context, rc *reqCtx, keyType int8, key string) protocol.FindCoordinatorResponseCoordinator {
+	c := protocol.FindCoordinatorResponseCoordinator{Key: key, NodeID: -1, Port: -1}
+	fail := func(code int16) protocol.FindCoordinatorResponseCoordinator {
+		c.ErrorCode = code
+		msg := errcode.Message(code)
+		c.ErrorMessage = &msg
+		return c
+	}
+	switch keyType {
+	case 0: // GROUP
+	case 1: // TRANSACTION: txnCoordinatorNode
+		node, code := gh.b.txnCoordinatorNode(ctx, key)
+		if code != 0 {
+			return fail(code)
+		}
+		br := gh.b.image.Load().Broker(node)
+		if br == nil || br.Fenced {
+			return fail(errcode.CoordinatorNotAvailable)
+		}
+		ep, ok := br.Endpoint(rc.c.listener)
+		if !ok {
+			return fail(errcode.CoordinatorNotAvailable)
+		}
+		c.NodeID, c.Host, c.Port = protocol.BrokerID(br.ID), ep.Host, int32(ep.Port)
+		return c
+	default:
+		return fail(errcode.InvalidRequest)
+	}
+	img := gh.b.ensureOffsetsTopic(ctx)
+	t := img.Topic(consumerOffsetsTopic)
+	if t == nil {
+		return fail(errcode.CoordinatorNotAvailable)
+	}
+	p := gh.coord.PartitionFor(key)
+	if int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
+		return fail(errcode.CoordinatorNotAvailable)
+	}
+	br := img.Broker(t.Partitions[p].Leader)
+	if br == nil || br.Fenced {
+		return fail(errcode.CoordinatorNotAvailable)
+	}
+	ep, ok := br.Endpoint(rc.c.listener)
+	if !ok {
+		return fail(errcode.CoordinatorNotAvailable)
+	}
+	c.NodeID, c.Host, c.Port = protocol.BrokerID(br.ID), ep.Host, int32(ep.Port)
+	return c
+}
+
+// txnCoordinatorNode is FindCoordinator for key type TRANSACTION: the
+// leader of the id's __transaction_state partition, or an error code.
+func (b *Broker) txnCoordinatorNode(ctx context.Context, key string) (int32, int16) {
+	img := b.ensureTxnTopic(ctx)
+	t := img.Topic(transactionStateTopic)
+	if t == nil {
+		return -1, errcode.CoordinatorNotAvailable
+	}
+	p := b.txnHandlers.coord.PartitionFor(key)
+	if int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
+		return -1, errcode.CoordinatorNotAvailable
+	}
+	return t.Partitions[p].Leader, 0
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/coordinator/group"
+	"github.com/spool-broker/spool/coordinator/txn"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// TxnOffsetCommit (key 28): versions 0-5.
+//
+// Behaviour:
+//   - Writes the offsets to the group's __consumer_offsets partition as a
+//     transactional batch of the producer. They stay pending, invisible to
+//     OffsetFetch, until the transaction's marker lands in that partition:
+//     COMMIT applies them, ABORT drops them (txn_offsets.go).
+//   - The group's partition must be in the producer's open transaction
+//     (AddOffsetsToTxn first, else INVALID_TXN_STATE), with the same
+//     producer id (INVALID_PRODUCER_ID_MAPPING) and epoch
+//     (PRODUCER_FENCED).
+//   - v3+: the member and generation are checked as for OffsetCommit; a
+//     classic group takes the commit while its members sync.
+//
+// Version notes:
+//   - v2: CommittedLeaderEpoch; PRODUCER_FENCED (older versions get
+//     INVALID_PRODUCER_EPOCH). v3: MemberID, GroupInstanceID, GenerationID
+//     (KIP-447). v4: TRANSACTION_ABORTABLE.
+//   - v5: the commit adds the group's partition to the transaction itself
+//     (KIP-890 part 2); the coordinator's retriable errors become
+//     COORDINATOR_LOAD_IN_PROGRESS.
+
+func (th *txnHandlers) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.TxnOffsetCommitRequest) (*protocol.TxnOffsetCommitResponse, error) {
+	pid, epoch := int64(req.ProducerID), req.ProducerEpoch
+	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: th.groupPartition(string(req.GroupID))}
+	// The guard is taken before asking the coordinator, so a marker
+	// written after its answer rejects the append.
+	guard := th.guards.start(verifyKey{topic: tp.Topic, partition: tp.Partition, producerID: pid})
+	defer th.guards.finish(guard)
+	code := int16(0)
+	if rc.v >= 5 {
+		// transaction.version 2 clients send no AddOffsetsToTxn: the
+		// commit adds the group's partition itself (KIP-890 part 2).
+		code = txnOffsetVerificationError(th.verifyOrAdd(ctx, string(req.TransactionalID), pid, epoch, tp, true))
+	}
+	if code == 0 {
+		m, c := th.coord.Describe(string(req.TransactionalID))
+		switch {
+		case c != 0:
+			code = c
+		case m.ProducerID != pid:
+			code = errcode.InvalidProducerIDMapping
+		case m.ProducerEpoch != epoch:
+			code = errcode.ProducerFenced
+		case m.State != txn.Ongoing || !containsTP(m.Partitions, tp):
+			code = errcode.InvalidTxnState // AddOffsetsToTxn must come first
+		}
+	}
+	if rc.v < 2 && code == errcode.ProducerFenced {
+		code = errcode.InvalidProducerEpoch
+	}
+	commit := group.CommitRequest{Version: 8, Group: string(req.GroupID), Generation: -1, RetentionMs: -1}
+	if rc.v >= 3 {
+		commit.Generation, commit.MemberID, commit.InstanceID = req.GenerationID, req.MemberID, req.GroupInstanceID
+	}
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			commit.Offsets = append(commit.Offsets, group.OffsetCommit{Topic: string(t.Name), Partition: p.PartitionIndex,
+				Offset: p.CommittedOffset, LeaderEpoch: p.CommittedLeaderEpoch, Metadata: p.CommittedMetadata})
+		}
+	}
+	var codes []int16
+	if code == 0 {
+		code, codes = th.b.groupHandlers.coord.CommitTxnOffsets(context.WithValue(ctx, verificationGuardKey{}, guard), commit, pid, epoch)
+	}
+	resp := &protocol.TxnOffsetCommitResponse{}
+	i := 0
+	for _, t := range req.Topics {
+		tr := protocol.TxnOffsetCommitResponseTopic{Name: t.Name}
+		for _, p := range t.Partitions {
+			pc := code
+			if code == 0 {
+				pc = codes[i]
+			}
+			i++
+			tr.Partitions = append(tr.Partitions, protocol.TxnOffsetCommitResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: pc})
+		}
+		resp.Topics = append(resp.Topics, tr)
+	}
+	return resp, nil
+}
+
+// txnOffsetVerificationError maps the coordinator's answer to an implicit
+// add into TxnOffsetCommit's errors: a fenced producer is
+// INVALID_PRODUCER_EPOCH, as on the produce path, and the coordinator's
+// retriable errors become COORDINATOR_LOAD_IN_PROGRESS, which the client
+// retries without looking for another group coordinator.
+func txnOffsetVerificationError(code int16) int16 {
+	switch code {
+	case errcode.ProducerFenced:
+		return errcode.InvalidProducerEpoch
+	case errcode.ConcurrentTransactions, errcode.CoordinatorLoadInProgress, errcode.CoordinatorNotAvailable, errcode.NotCoordinator:
+		return errcode.CoordinatorLoadInProgress
+	}
+	return code
+}
+
+func containsTP(parts []txn.TopicPartition, tp txn.TopicPartition) bool {
+	for _, p := range parts {
+		if p == tp {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,30 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/protocol"
+)
+
+// UnregisterBroker (key 64): version 0.
+//
+// Behaviour:
+//   - Forwarded to the active controller (kafka-cluster unregister), which
+//     moves the broker out of every ISR and leadership and removes its
+//     registration; an unknown broker id is BROKER_ID_NOT_REGISTERED. A
+//     broker that is still running registers again.
+
+// handleUnregisterBroker forwards UnregisterBroker (kafka-cluster
+// unregister) to the active controller, which takes the broker out of
+// every ISR and leadership and removes its registration. A broker that is
+// still running registers again.
+func (b *Broker) handleUnregisterBroker(ctx context.Context, rc *reqCtx, req *protocol.UnregisterBrokerRequest) (*protocol.UnregisterBrokerResponse, error) {
+	resp := &protocol.UnregisterBrokerResponse{}
+	if err := b.ctrl.UnregisterBroker(ctx, int32(req.BrokerID)); err != nil {
+		code, msg := controllerErrorCode(err)
+		resp.ErrorCode, resp.ErrorMessage = code, &msg
+		return resp, nil
+	}
+	b.syncImage()
+	return resp, nil
+}

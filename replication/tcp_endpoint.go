@@ -1,0 +1,313 @@
+package replication
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/storage"
+)
+
+// TCPConfig configures the LeaderEndpoints a broker's replica fetchers
+// reach their leaders through over Kafka's wire protocol.
+type TCPConfig struct {
+	// NodeID is this broker's id (the requests' replica id).
+	NodeID int32
+	// Resolve returns the host:port of broker id's inter-broker listener
+	// (inter.broker.listener.name, or the listener of
+	// security.inter.broker.protocol) from the current metadata. It is
+	// asked again on every reconnect, so a broker that re-registered at
+	// another address is found.
+	Resolve func(id int32) (string, error)
+	// Timeout is replica.socket.timeout.ms (30s): how long a request may
+	// take beyond a fetch's own wait before the connection is dropped.
+	Timeout time.Duration
+	// MaxResponseBytes bounds a response frame (a fetch answer may exceed
+	// replica.fetch.response.max.bytes by one batch); 0 is 100 MiB.
+	MaxResponseBytes int32
+}
+
+// TCPEndpoints returns the EndpointFactory of real brokers: each replica
+// fetcher gets its own connection to its leader (Kafka's per-fetcher
+// NetworkClient), opened on first use and after any error.
+func TCPEndpoints(cfg TCPConfig) EndpointFactory {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = protocol.DefaultMaxRequestSize
+	}
+	return func(leader int32) LeaderEndpoint {
+		return &tcpEndpoint{cfg: cfg, leader: leader, clientID: fmt.Sprintf("broker-%d-fetcher", cfg.NodeID)}
+	}
+}
+
+// The versions a follower sends: the newest Spool serves (both ends are
+// Spool). Fetch v15+ carries the replica id and broker epoch in
+// ReplicaState and names topics by ID (v13+); v12+ carries
+// LastFetchedEpoch and answers DivergingEpoch.
+var (
+	fetchVersion       = protocol.LookupAPI(protocol.KeyFetch).MaxStableVersion()
+	epochsVersion      = protocol.LookupAPI(protocol.KeyOffsetForLeaderEpoch).MaxStableVersion()
+	listOffsetsVersion = protocol.LookupAPI(protocol.KeyListOffsets).MaxStableVersion()
+)
+
+// tcpEndpoint is one fetcher's connection to its leader. Not safe for
+// concurrent use: its fetcher goroutine is its only user.
+type tcpEndpoint struct {
+	cfg      TCPConfig
+	leader   int32
+	clientID string
+
+	nc   net.Conn
+	br   *bufio.Reader
+	addr string
+	corr int32
+}
+
+var _ LeaderEndpoint = (*tcpEndpoint)(nil)
+
+// Close drops the connection; the fetcher calls it when it stops.
+func (e *tcpEndpoint) Close() error {
+	if e.nc == nil {
+		return nil
+	}
+	err := e.nc.Close()
+	e.nc, e.br = nil, nil
+	return err
+}
+
+func (e *tcpEndpoint) connect(ctx context.Context) error {
+	if e.nc != nil {
+		return nil
+	}
+	addr, err := e.cfg.Resolve(e.leader)
+	if err != nil {
+		return fmt.Errorf("broker %d: %w: %w", e.leader, ErrUnreachable, err)
+	}
+	d := net.Dialer{Timeout: 10 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("broker %d at %s: %w: %w", e.leader, addr, ErrUnreachable, err)
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	e.nc, e.br, e.addr = nc, bufio.NewReaderSize(nc, 64<<10), addr
+	return nil
+}
+
+// roundTrip sends req at version v and reads its response. Any failure
+// below the Kafka protocol drops the connection and is ErrUnreachable.
+func (e *tcpEndpoint) roundTrip(ctx context.Context, req protocol.Request, v int16, wait time.Duration) (protocol.Response, error) {
+	if err := e.connect(ctx); err != nil {
+		return nil, err
+	}
+	e.corr++
+	hdr := protocol.RequestHeader{RequestAPIKey: req.APIKey(), RequestAPIVersion: v, CorrelationID: e.corr, ClientID: &e.clientID}
+	frame, err := protocol.AppendRequest(nil, &hdr, req)
+	if err != nil {
+		return nil, fmt.Errorf("replication: encode request %d v%d: %w", req.APIKey(), v, err)
+	}
+	fail := func(what string, err error) error {
+		_ = e.Close()
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return fmt.Errorf("broker %d at %s: %s: %w: %w", e.leader, e.addr, what, ErrUnreachable, err)
+	}
+	nc := e.nc // fail closes and forgets e.nc; the AfterFunc may still run
+	_ = nc.SetDeadline(time.Now().Add(wait + e.cfg.Timeout))
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := nc.Write(frame); err != nil {
+		return nil, fail("send", err)
+	}
+	respFrame, err := protocol.ReadFrame(e.br, e.cfg.MaxResponseBytes, nil)
+	if err != nil {
+		return nil, fail("read", err)
+	}
+	rh, resp, err := protocol.DecodeResponse(respFrame, req.APIKey(), v)
+	if err == nil && rh.CorrelationID != hdr.CorrelationID {
+		err = fmt.Errorf("correlation id %d, want %d", rh.CorrelationID, hdr.CorrelationID)
+	}
+	if err != nil {
+		return nil, fail("decode", err)
+	}
+	return resp, nil
+}
+
+// codeError maps a Kafka error code in a leader's answer back to this
+// package's and storage's errors, so the fetcher treats a TCP leader as it
+// treats an in-process one.
+func codeError(code int16) error {
+	switch code {
+	case errcode.None:
+		return nil
+	case errcode.NotLeaderOrFollower:
+		return ErrNotLeader
+	case errcode.FencedLeaderEpoch:
+		return ErrFencedLeaderEpoch
+	case errcode.UnknownLeaderEpoch:
+		return ErrUnknownLeaderEpoch
+	case errcode.OffsetOutOfRange:
+		return storage.ErrOffsetOutOfRange
+	case errcode.UnknownTopicOrPartition, errcode.UnknownTopicID, errcode.InconsistentTopicID:
+		return ErrUnknownTopicOrPartition
+	}
+	return fmt.Errorf("replication: leader answered %s (%d)", errcode.Name(code), code)
+}
+
+type topicPartitionID struct {
+	id        [16]byte
+	partition int32
+}
+
+// Fetch sends a sessionless full Fetch (session id 0, epoch -1) with the
+// replica state.
+func (e *tcpEndpoint) Fetch(ctx context.Context, req *FetchRequest) (*FetchResponse, error) {
+	var r protocol.FetchRequest
+	r.Default()
+	r.ReplicaID = protocol.BrokerID(req.ReplicaID)
+	r.ReplicaState.ReplicaID, r.ReplicaState.ReplicaEpoch = protocol.BrokerID(req.ReplicaID), req.BrokerEpoch
+	r.MaxWaitMs = int32(req.MaxWait / time.Millisecond)
+	r.MinBytes, r.MaxBytes = int32(req.MinBytes), int32(req.MaxBytes)
+	r.SessionID, r.SessionEpoch = 0, -1
+	index := make(map[topicPartitionID]int, len(req.Partitions))
+	topics := map[[16]byte]int{}
+	for i, fp := range req.Partitions {
+		index[topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}] = i
+		ti, ok := topics[fp.TopicID]
+		if !ok {
+			ti = len(r.Topics)
+			topics[fp.TopicID] = ti
+			r.Topics = append(r.Topics, protocol.FetchRequestFetchTopic{Topic: protocol.TopicName(fp.TopicPartition.Topic), TopicID: protocol.UUID(fp.TopicID)})
+		}
+		var p protocol.FetchRequestFetchPartition
+		p.Default()
+		p.Partition, p.CurrentLeaderEpoch, p.FetchOffset = fp.TopicPartition.Partition, fp.CurrentLeaderEpoch, fp.FetchOffset
+		p.LastFetchedEpoch, p.LogStartOffset, p.PartitionMaxBytes = fp.LastFetchedEpoch, fp.LogStartOffset, int32(fp.MaxBytes)
+		r.Topics[ti].Partitions = append(r.Topics[ti].Partitions, p)
+	}
+	raw, err := e.roundTrip(ctx, &r, fetchVersion, req.MaxWait)
+	if err != nil {
+		return nil, err
+	}
+	fr := raw.(*protocol.FetchResponse)
+	out := &FetchResponse{Partitions: make([]FetchPartitionResponse, len(req.Partitions))}
+	seen := make([]bool, len(req.Partitions))
+	for i, fp := range req.Partitions {
+		out.Partitions[i] = FetchPartitionResponse{TopicPartition: fp.TopicPartition, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}
+		if fr.ErrorCode != 0 {
+			out.Partitions[i].Err = codeError(fr.ErrorCode)
+			seen[i] = true
+		}
+	}
+	for _, t := range fr.Responses {
+		for _, pd := range t.Partitions {
+			i, ok := index[topicPartitionID{[16]byte(t.TopicID), pd.PartitionIndex}]
+			if !ok || seen[i] {
+				continue
+			}
+			seen[i] = true
+			pr := &out.Partitions[i]
+			pr.Err = codeError(pd.ErrorCode)
+			pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = pd.HighWatermark, pd.LastStableOffset, pd.LogStartOffset
+			if pd.DivergingEpoch.EndOffset >= 0 && pd.DivergingEpoch.Epoch >= 0 {
+				pr.DivergingEpoch = &EpochEndOffset{Epoch: pd.DivergingEpoch.Epoch, EndOffset: pd.DivergingEpoch.EndOffset}
+			}
+			pr.Records = pd.Records
+		}
+	}
+	for i := range seen {
+		if !seen[i] {
+			out.Partitions[i].Err = fmt.Errorf("%s: missing from broker %d's fetch answer: %w", req.Partitions[i].TopicPartition, e.leader, ErrUnknownTopicOrPartition)
+		}
+	}
+	return out, nil
+}
+
+// OffsetForLeaderEpoch asks for the end offsets of the follower's epochs.
+func (e *tcpEndpoint) OffsetForLeaderEpoch(ctx context.Context, req *OffsetForLeaderEpochRequest) (*OffsetForLeaderEpochResponse, error) {
+	r := &protocol.OffsetForLeaderEpochRequest{ReplicaID: protocol.BrokerID(req.ReplicaID)}
+	topics := map[string]int{}
+	for _, p := range req.Partitions {
+		ti, ok := topics[p.TopicPartition.Topic]
+		if !ok {
+			ti = len(r.Topics)
+			topics[p.TopicPartition.Topic] = ti
+			r.Topics = append(r.Topics, protocol.OffsetForLeaderEpochRequestOffsetForLeaderTopic{Topic: protocol.TopicName(p.TopicPartition.Topic)})
+		}
+		r.Topics[ti].Partitions = append(r.Topics[ti].Partitions, protocol.OffsetForLeaderEpochRequestOffsetForLeaderPartition{
+			Partition: p.TopicPartition.Partition, CurrentLeaderEpoch: p.CurrentLeaderEpoch, LeaderEpoch: p.LeaderEpoch,
+		})
+	}
+	raw, err := e.roundTrip(ctx, r, epochsVersion, 0)
+	if err != nil {
+		return nil, err
+	}
+	answers := map[storage.TopicPartition]protocol.OffsetForLeaderEpochResponseEpochEndOffset{}
+	for _, t := range raw.(*protocol.OffsetForLeaderEpochResponse).Topics {
+		for _, p := range t.Partitions {
+			answers[storage.TopicPartition{Topic: string(t.Topic), Partition: p.Partition}] = p
+		}
+	}
+	out := &OffsetForLeaderEpochResponse{Partitions: make([]OffsetForLeaderEpochPartitionResponse, len(req.Partitions))}
+	for i, p := range req.Partitions {
+		pr := &out.Partitions[i]
+		pr.TopicPartition, pr.EpochEndOffset = p.TopicPartition, EpochEndOffset{Epoch: -1, EndOffset: -1}
+		a, ok := answers[p.TopicPartition]
+		if !ok {
+			pr.Err = fmt.Errorf("%s: missing from broker %d's answer: %w", p.TopicPartition, e.leader, ErrUnknownTopicOrPartition)
+			continue
+		}
+		pr.Err = codeError(a.ErrorCode)
+		pr.EpochEndOffset = EpochEndOffset{Epoch: a.LeaderEpoch, EndOffset: a.EndOffset}
+	}
+	return out, nil
+}
+
+// ListOffsets asks for the leader's log start or end offsets as a replica
+// (the log end, not the high watermark, for LatestTimestamp).
+func (e *tcpEndpoint) ListOffsets(ctx context.Context, req *ListOffsetsRequest) (*ListOffsetsResponse, error) {
+	r := &protocol.ListOffsetsRequest{ReplicaID: protocol.BrokerID(req.ReplicaID), TimeoutMs: int32(e.cfg.Timeout / time.Millisecond)}
+	topics := map[string]int{}
+	for _, p := range req.Partitions {
+		ti, ok := topics[p.TopicPartition.Topic]
+		if !ok {
+			ti = len(r.Topics)
+			topics[p.TopicPartition.Topic] = ti
+			r.Topics = append(r.Topics, protocol.ListOffsetsRequestListOffsetsTopic{Name: protocol.TopicName(p.TopicPartition.Topic)})
+		}
+		r.Topics[ti].Partitions = append(r.Topics[ti].Partitions, protocol.ListOffsetsRequestListOffsetsPartition{
+			PartitionIndex: p.TopicPartition.Partition, CurrentLeaderEpoch: p.CurrentLeaderEpoch, Timestamp: p.Timestamp, MaxNumOffsets: 1,
+		})
+	}
+	raw, err := e.roundTrip(ctx, r, listOffsetsVersion, 0)
+	if err != nil {
+		return nil, err
+	}
+	answers := map[storage.TopicPartition]protocol.ListOffsetsResponseListOffsetsPartitionResponse{}
+	for _, t := range raw.(*protocol.ListOffsetsResponse).Topics {
+		for _, p := range t.Partitions {
+			answers[storage.TopicPartition{Topic: string(t.Name), Partition: p.PartitionIndex}] = p
+		}
+	}
+	out := &ListOffsetsResponse{Partitions: make([]ListOffsetsPartitionResponse, len(req.Partitions))}
+	for i, p := range req.Partitions {
+		pr := &out.Partitions[i]
+		pr.TopicPartition, pr.Offset, pr.LeaderEpoch = p.TopicPartition, -1, -1
+		a, ok := answers[p.TopicPartition]
+		if !ok {
+			pr.Err = fmt.Errorf("%s: missing from broker %d's answer: %w", p.TopicPartition, e.leader, ErrUnknownTopicOrPartition)
+			continue
+		}
+		pr.Err = codeError(a.ErrorCode)
+		pr.Offset, pr.LeaderEpoch = a.Offset, a.LeaderEpoch
+	}
+	return out, nil
+}

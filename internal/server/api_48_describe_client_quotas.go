@@ -7,9 +7,26 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
-// handleDescribeClientQuotas answers from the broker's metadata image, as
-// Kafka's brokers do (ClientQuotasImage.describe). An invalid filter is a
-// top-level error with no entries.
+// DescribeClientQuotas (key 48): versions 0-1.
+//
+// Behaviour:
+//   - Answered from this broker's metadata image, as Kafka's brokers do
+//     (ClientQuotasImage.describe): every filter component must match
+//     (exact name, the default, or any entity of the type, the default
+//     included); with strict, the entity has no other components.
+//   - An invalid filter (empty or repeated type, a match string where none
+//     belongs or none where one does, ip with user or client-id) is a
+//     top-level INVALID_REQUEST with Kafka's message and no entries; an
+//     entity type Kafka does not know is UNSUPPORTED_VERSION.
+//   - Entries and their values come in the order Kafka's HashMaps give
+//     them, so kafka-configs.sh prints describes as it does against Kafka.
+//
+// Version notes:
+//   - v1: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Not authorized yet (Kafka: DESCRIBE_CONFIGS on the cluster).
+
 func (b *Broker) handleDescribeClientQuotas(ctx context.Context, rc *reqCtx, req *protocol.DescribeClientQuotasRequest) (*protocol.DescribeClientQuotasResponse, error) {
 	resp := &protocol.DescribeClientQuotasResponse{}
 	filter := make([]controller.QuotaFilterComponent, len(req.Components))

@@ -7,12 +7,21 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// handleDescribeUserScramCredentials answers as Kafka's ScramImage.describe
-// does for a cluster without SCRAM credentials, which Spool's metadata log
-// cannot hold yet: every named user is RESOURCE_NOT_FOUND (DUPLICATE_RESOURCE
-// when named twice), and a request for all users gets none.
-// kafka-configs.sh --describe --entity-type users asks for it after the
-// user's quotas. The SCRAM credential store (auth work) replaces this.
+// DescribeUserScramCredentials (key 50): version 0.
+//
+// Behaviour:
+//   - Answers as Kafka's ScramImage.describe does for a cluster without
+//     SCRAM credentials, which Spool's metadata log cannot hold yet: every
+//     named user is RESOURCE_NOT_FOUND ("Attempt to describe a user
+//     credential that does not exist: <user>"), DUPLICATE_RESOURCE when
+//     named twice, and a request for all users gets none.
+//     kafka-configs.sh --describe --entity-type users asks for it after
+//     the user's quotas.
+//
+// Where Spool differs from Kafka 4.3:
+//   - No credential store: the SCRAM work replaces this with the
+//     credentials in the metadata log.
+
 func (b *Broker) handleDescribeUserScramCredentials(ctx context.Context, rc *reqCtx, req *protocol.DescribeUserScramCredentialsRequest) (*protocol.DescribeUserScramCredentialsResponse, error) {
 	resp := &protocol.DescribeUserScramCredentialsResponse{}
 	count := map[string]int{}

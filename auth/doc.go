@@ -9,7 +9,13 @@
 // SaslHandshake and SaslAuthenticate until the Session is authenticated;
 // each handler asks the authorizer once per resource it touches.
 //
-// # Integration contract (the next wave wires this)
+// # Integration contract
+//
+// Wired in internal/server (security.go, conn_auth.go, authz.go,
+// authz_txn.go, api_17/29/30/31/36/50/51) and controller (security.go,
+// security_ops.go, bootstrap.go), as follows; not wired yet: re-authentication
+// beyond connections.max.reauth.ms, delegation tokens (TokenStore), keystore
+// Reload from a dynamic config update, the audit log.
 //
 // Composition root (internal/node), per listener:
 //

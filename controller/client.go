@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 )
 
@@ -44,6 +45,12 @@ type Client interface {
 	// DescribeQuorum is the active controller's view of the metadata
 	// quorum, as Kafka's DescribeQuorum answers it.
 	DescribeQuorum(ctx context.Context) (*protocol.DescribeQuorumResponse, error)
+
+	// Security metadata (security_ops.go): made on the active controller's
+	// node only, not forwarded (errSecurityNotForwarded).
+	AlterUserScramCredentials(ctx context.Context, deletions []ScramDeletion, upsertions []ScramUpsertion) ([]ScramAlterResult, error)
+	CreateACLs(ctx context.Context, bindings []acl.Binding) ([]ACLCreateResult, error)
+	DeleteACLs(ctx context.Context, filters []acl.BindingFilter) ([]ACLDeleteResult, error)
 }
 
 var (

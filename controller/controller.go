@@ -74,6 +74,10 @@ type Config struct {
 	// BootstrapFeatures are written by the first leader of a new cluster;
 	// nil means DefaultFeatures.
 	BootstrapFeatures map[string]int16
+	// BootstrapRecords are written by the first leader of a new cluster in
+	// the same batch as BootstrapFeatures: the SCRAM credentials of
+	// `spool format --add-scram` (Kafka's bootstrap.checkpoint).
+	BootstrapRecords []Record
 
 	// Raft timing; zero values are tuned by quorum size (see doc.go).
 	HeartbeatTimeout time.Duration
@@ -164,6 +168,15 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 	}
 	if cfg.ApplyTimeout <= 0 {
 		cfg.ApplyTimeout = 10 * time.Second
+	}
+	if cfg.BootstrapRecords == nil && cfg.Dir != "" {
+		// Dir is <metadata log dir>/__cluster_metadata; `spool format`
+		// leaves the bootstrap file in the metadata log dir (bootstrap.go).
+		recs, err := ReadBootstrap(filepath.Dir(cfg.Dir))
+		if err != nil {
+			return nil, err
+		}
+		cfg.BootstrapRecords = recs
 	}
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 9 * time.Second
@@ -347,6 +360,7 @@ func (c *Controller) bootstrapFeatures() error {
 	for _, name := range sortedKeys(c.cfg.BootstrapFeatures) {
 		recs = append(recs, &FeatureLevelRecord{Name: name, FeatureLevel: c.cfg.BootstrapFeatures[name]})
 	}
+	recs = append(recs, c.cfg.BootstrapRecords...)
 	_, err := c.apply(context.Background(), recs)
 	return err
 }

@@ -37,8 +37,6 @@ var (
 	ErrNoReassignmentInProgress    = errors.New("controller: no reassignment in progress")            // NO_REASSIGNMENT_IN_PROGRESS
 	ErrRequestTimedOut             = errors.New("controller: request timed out")                      // REQUEST_TIMED_OUT
 	ErrUnknownServerError          = errors.New("controller: unknown server error")                   // UNKNOWN_SERVER_ERROR
-	ErrThrottlingQuotaExceeded     = errors.New("controller: throttling quota exceeded")              // THROTTLING_QUOTA_EXCEEDED
-	ErrUnsupportedVersion          = errors.New("controller: unsupported version")                    // UNSUPPORTED_VERSION
 )
 
 // errorCodes pairs each sentinel with its Kafka error code, most specific

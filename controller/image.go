@@ -21,6 +21,8 @@ type MetadataImage struct {
 	features       map[string]int16
 	nextProducerID int64
 	clientQuotas   clientQuotaSet // quotas.go
+	// sec holds SCRAM credentials and ACLs (security.go); nil: none.
+	sec *securityState
 }
 
 // ConfigResource names a config resource: a topic, a broker, or (broker with
@@ -144,6 +146,7 @@ type builder struct {
 
 	brokersCloned, topicsCloned, configsCloned, featuresCloned bool
 	quotasCloned                                               bool
+	secCloned                                                  bool
 	ownTopics                                                  map[*TopicImage]bool
 	ownConfigs                                                 map[ConfigResource]bool
 }
@@ -351,6 +354,9 @@ func (b *builder) apply(rec Record) error {
 	case *ClientQuotaRecord:
 		return b.applyClientQuota(r)
 	default:
+		if ok, err := b.applySecurity(rec); ok { // security.go
+			return err
+		}
 		return fmt.Errorf("unhandled record type %d", rec.Type())
 	}
 	return nil
@@ -394,5 +400,5 @@ func (m *MetadataImage) records() []Record {
 	if m.nextProducerID != 0 {
 		out = append(out, &ProducerIDsRecord{BrokerID: -1, BrokerEpoch: -1, NextProducerID: m.nextProducerID})
 	}
-	return out
+	return append(out, m.securityRecords()...)
 }

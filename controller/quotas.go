@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/quota"
 )
 
@@ -31,6 +30,12 @@ import (
 
 // ClientQuotaRecordType is Kafka's ClientQuotaRecord apiKey.
 const ClientQuotaRecordType RecordType = 14
+
+// Errors of the quota operations; the handler maps them to Kafka codes.
+var (
+	ErrThrottlingQuotaExceeded = errors.New("controller: throttling quota exceeded") // THROTTLING_QUOTA_EXCEEDED
+	ErrUnsupportedVersion      = errors.New("controller: unsupported version")       // UNSUPPORTED_VERSION
+)
 
 // QuotaEntityData is one component of a quota entity: its type (user,
 // client-id, ip) and name, nil for the default entity.
@@ -676,110 +681,4 @@ func applyPartitionChangeQuota(ctx context.Context, partitions int) error {
 		return q(partitions)
 	}
 	return nil
-}
-
-// AlterClientQuotas implements Client: on the active controller, locally or
-// through Kafka's AlterClientQuotas request, as Kafka's brokers forward it.
-func (r *Router) AlterClientQuotas(ctx context.Context, alterations []QuotaAlteration, validateOnly bool) []QuotaAlterationResult {
-	var out []QuotaAlterationResult
-	remote := false
-	err := r.retry(ctx, "AlterClientQuotas", func(ctx context.Context) error {
-		remote = false
-		if l := r.local(); l != nil {
-			out = l.AlterClientQuotas(ctx, alterations, validateOnly)
-		} else {
-			remote = true
-			resp, err := r.send(ctx, alterClientQuotasRequest(alterations, validateOnly))
-			if err != nil {
-				return err
-			}
-			out = alterClientQuotasResults(resp.(*protocol.AlterClientQuotasResponse))
-		}
-		for _, res := range out {
-			if errors.Is(res.Err, ErrNotController) {
-				return res.Err
-			}
-		}
-		return nil
-	})
-	if remote && !retriable(err) {
-		r.catchUp(ctx)
-	}
-	if err != nil {
-		out = nil
-		seen := map[string]bool{}
-		for _, a := range alterations {
-			e := newRawEntity(a.Entity)
-			if !seen[e.key()] {
-				seen[e.key()] = true
-				out = append(out, QuotaAlterationResult{Entity: e.parts, Err: err})
-			}
-		}
-	}
-	return out
-}
-
-func alterClientQuotasRequest(alterations []QuotaAlteration, validateOnly bool) *protocol.AlterClientQuotasRequest {
-	req := &protocol.AlterClientQuotasRequest{ValidateOnly: validateOnly}
-	for _, a := range alterations {
-		e := protocol.AlterClientQuotasRequestEntryData{}
-		for _, d := range a.Entity {
-			e.Entity = append(e.Entity, protocol.AlterClientQuotasRequestEntityData{EntityType: d.EntityType, EntityName: d.EntityName})
-		}
-		for _, op := range a.Ops {
-			o := protocol.AlterClientQuotasRequestOpData{Key: op.Key, Remove: op.Value == nil}
-			if op.Value != nil {
-				o.Value = *op.Value
-			}
-			e.Ops = append(e.Ops, o)
-		}
-		req.Entries = append(req.Entries, e)
-	}
-	return req
-}
-
-// AlterClientQuotasFromRequest turns a request into alterations, as Kafka's
-// AlterClientQuotasRequest.entries does (Remove means a null value).
-func AlterClientQuotasFromRequest(req *protocol.AlterClientQuotasRequest) []QuotaAlteration {
-	out := make([]QuotaAlteration, len(req.Entries))
-	for i, e := range req.Entries {
-		a := &out[i]
-		for _, d := range e.Entity {
-			a.Entity = append(a.Entity, QuotaEntityData{EntityType: d.EntityType, EntityName: d.EntityName})
-		}
-		for _, op := range e.Ops {
-			o := QuotaOp{Key: op.Key}
-			if !op.Remove {
-				v := op.Value
-				o.Value = &v
-			}
-			a.Ops = append(a.Ops, o)
-		}
-	}
-	return out
-}
-
-// AlterClientQuotasResponse is Kafka's response for the results.
-func AlterClientQuotasResponse(results []QuotaAlterationResult) *protocol.AlterClientQuotasResponse {
-	resp := &protocol.AlterClientQuotasResponse{Entries: make([]protocol.AlterClientQuotasResponseEntryData, len(results))}
-	for i, r := range results {
-		out := &resp.Entries[i]
-		out.Entity = make([]protocol.AlterClientQuotasResponseEntityData, len(r.Entity))
-		for j, d := range r.Entity {
-			out.Entity[j] = protocol.AlterClientQuotasResponseEntityData{EntityType: d.EntityType, EntityName: d.EntityName}
-		}
-		out.ErrorCode, out.ErrorMessage = errorFields(r.Err)
-	}
-	return resp
-}
-
-func alterClientQuotasResults(resp *protocol.AlterClientQuotasResponse) []QuotaAlterationResult {
-	out := make([]QuotaAlterationResult, len(resp.Entries))
-	for i, e := range resp.Entries {
-		for _, d := range e.Entity {
-			out[i].Entity = append(out[i].Entity, QuotaEntityData{EntityType: d.EntityType, EntityName: d.EntityName})
-		}
-		out[i].Err = CodeError(e.ErrorCode, e.ErrorMessage)
-	}
-	return out
 }

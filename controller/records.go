@@ -365,7 +365,7 @@ func newRecord(t RecordType) Record {
 	case ClientQuotaRecordType:
 		return &ClientQuotaRecord{}
 	}
-	return nil
+	return newSecurityRecord(t) // security.go
 }
 
 // batchMagic opens every encoded batch, and batchVersion is the batch

@@ -23,8 +23,9 @@ var rpcKeys = []int16{
 	protocol.KeyAlterConfigs, protocol.KeyIncrementalAlterConfigs,
 	protocol.KeyElectLeaders, protocol.KeyAlterPartitionReassignments,
 	protocol.KeyBrokerRegistration, protocol.KeyBrokerHeartbeat, protocol.KeyUnregisterBroker,
-	protocol.KeyAllocateProducerIds, protocol.KeyAlterPartition, protocol.KeyAlterClientQuotas,
+	protocol.KeyAllocateProducerIds, protocol.KeyAlterPartition,
 	protocol.KeyFetch, protocol.KeyFetchSnapshot, protocol.KeyDescribeQuorum,
+	protocol.KeyAlterClientQuotas,
 }
 
 // producerIDBlock is how many producer IDs one AllocateProducerIds
@@ -76,8 +77,6 @@ func (c *Controller) HandleRPC(ctx context.Context, hdr *protocol.RequestHeader,
 			resp.Results = append(resp.Results, res)
 		}
 		return resp
-	case *protocol.AlterClientQuotasRequest:
-		return AlterClientQuotasResponse(c.AlterClientQuotas(ctx, AlterClientQuotasFromRequest(r), r.ValidateOnly))
 	case *protocol.IncrementalAlterConfigsRequest:
 		resp := &protocol.IncrementalAlterConfigsResponse{}
 		for _, res := range r.Resources {
@@ -127,6 +126,8 @@ func (c *Controller) HandleRPC(ctx context.Context, hdr *protocol.RequestHeader,
 		reqs := reassignmentsFromRequest(r)
 		errs, err := c.AlterPartitionReassignments(ctx, allow, reqs)
 		return reassignmentsResponse(r, allow, errs, err)
+	case *protocol.AlterClientQuotasRequest:
+		return AlterClientQuotasResponse(c.AlterClientQuotas(ctx, QuotaAlterationsFromRequest(r), r.ValidateOnly))
 	case *protocol.BrokerRegistrationRequest:
 		epoch, err := c.RegisterBroker(ctx, registrationFromRequest(r))
 		resp := &protocol.BrokerRegistrationResponse{BrokerEpoch: epoch}

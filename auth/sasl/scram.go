@@ -484,8 +484,12 @@ func (s *scramServer) clientFinal(msg string) ([]byte, *AuthError) {
 	if err != nil || (string(cbBytes) != s.gs2Header && string(cbBytes) != "n,,") {
 		return nil, bad("channel binding does not match the gs2 header")
 	}
+	// Kafka's ScramSaslServer only checks that the nonce ends with the
+	// server-first nonce, and librdkafka (2.0 at least) relies on it: it
+	// sends its own nonce followed by the whole server nonce, i.e. the
+	// client nonce twice. The proof covers what was sent either way.
 	nonce, ok := scramAttr(fields[1], 'r')
-	if !ok || !hmac.Equal([]byte(nonce), []byte(s.nonce)) {
+	if !ok || len(nonce) < len(s.nonce) || !hmac.Equal([]byte(nonce[len(nonce)-len(s.nonce):]), []byte(s.nonce)) {
 		return nil, bad("nonce does not match")
 	}
 	for _, f := range fields[2:] {

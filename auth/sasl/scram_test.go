@@ -41,6 +41,36 @@ func TestScramRFC7677(t *testing.T) {
 	require.Equal(t, Outcome{AuthorizationID: "user"}, s.Outcome())
 }
 
+// TestScramLibrdkafkaNonce: librdkafka sends its nonce and then the whole
+// server nonce in the client final message (the client nonce twice);
+// Kafka accepts a nonce that ends with the server's, and the proof is over
+// what was sent.
+func TestScramLibrdkafkaNonce(t *testing.T) {
+	salt := []byte("librdkafka-salt")
+	sp, err := ScramSHA512.SaltedPassword("pw", salt, 4096)
+	require.NoError(t, err)
+	store := NewMemoryStore()
+	store.SetUser(ScramSHA512, "alice", ScramSHA512.CredentialFromSaltedPassword(salt, sp, 4096))
+	m, err := NewScram(ScramSHA512, store, withNonce(func() string { return "SERVER" }))
+	require.NoError(t, err)
+	s := m.NewServer()
+	clientFirstBare := "n=alice,r=client"
+	first, _, err := s.Step([]byte("n,," + clientFirstBare))
+	require.NoError(t, err)
+	require.Equal(t, "r=clientSERVER,s="+base64.StdEncoding.EncodeToString(salt)+",i=4096", string(first))
+	withoutProof := "c=biws,r=clientclientSERVER"
+	authMessage := clientFirstBare + "," + string(first) + "," + withoutProof
+	clientKey := ScramSHA512.hmac(sp, "Client Key")
+	sig := ScramSHA512.hmac(ScramSHA512.digest(clientKey), authMessage)
+	proof := make([]byte, len(sig))
+	for i := range sig {
+		proof[i] = clientKey[i] ^ sig[i]
+	}
+	_, done, err := s.Step([]byte(withoutProof + ",p=" + base64.StdEncoding.EncodeToString(proof)))
+	require.NoError(t, err)
+	require.True(t, done)
+}
+
 // exchange runs a franz-go client mechanism against a server until one side
 // finishes, as the connection would. A server error is returned; a client
 // that refuses the server's message fails the test.
@@ -204,6 +234,7 @@ func TestScramMalformed(t *testing.T) {
 		{"no proof", "c=biws,r=%s"},
 		{"wrong nonce", "c=biws,r=abcX,p=AAAA"},
 		{"nonce prefix only", "c=biws,r=abc,p=AAAA"},
+		{"server nonce then more", "c=biws,r=%sX,p=AAAA"},
 		{"channel binding not the gs2 header", "c=eSws,r=%s,p=AAAA"},
 		{"bad base64 proof", "c=biws,r=%s,p=!!!!"},
 		{"short proof", "c=biws,r=%s,p=AAAA"},

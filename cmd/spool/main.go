@@ -61,7 +61,8 @@ Usage:
   spool version                        print the version
 
 With no configuration, spool serves PLAINTEXT on 127.0.0.1:9092 with data in ./data.
-TLS, SASL and ACLs are not implemented yet: spool refuses to start when asked for them.
+TLS (SSL, mTLS), SASL (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER) and ACLs are supported; spool
+refuses to start when asked for what is not (GSSAPI, TLS/SASL between nodes): see --help.
 SPOOL_HTTP_ADDR (e.g. :9404) serves /metrics, /healthz, /readyz and /debug/pprof/.
 
 `)
@@ -104,6 +105,13 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 	if err := cfg.CheckProtections(); err != nil {
 		fmt.Fprintf(os.Stderr, "spool: %v\n(run `spool serve --help` to see what is supported)\n", err)
 		return 1
+	}
+	// SPOOL_ADD_SCRAM: the container's `spool format --add-scram`.
+	if msg, err := cli.BootstrapFromEnv(cfg, os.Environ()); err != nil {
+		fmt.Fprintf(os.Stderr, "spool: %v\n", err)
+		return 1
+	} else if msg != "" {
+		log.Info(msg)
 	}
 	for _, n := range append(notices, cfg.Caveats()...) {
 		if n.Warn {

@@ -378,7 +378,9 @@ func TestFormat(t *testing.T) {
 	}{
 		{"no cluster id", []string{"format", "-c", cfg}, 2, "--cluster-id is required"},
 		{"bad cluster id", []string{"format", "-c", cfg, "-t", "not-a-uuid"}, 2, "not a Kafka Uuid"},
-		{"scram", []string{"format", "-c", cfg, "-t", id, "--add-scram", "SCRAM-SHA-256=[name=alice,password=x]"}, 1, "not implemented until"},
+		{"scram without a name", []string{"format", "-c", cfg, "-t", id, "--add-scram", "SCRAM-SHA-256=[password=x]"}, 2, "you must supply 'name' to add-scram"},
+		{"scram mechanism", []string{"format", "-c", cfg, "-t", id, "--add-scram", "SCRAM-SHA-1=[name=a,password=x]"}, 2, "the add-scram mechanism SCRAM-SHA-1 is not supported"},
+		{"scram iterations", []string{"format", "-c", cfg, "-t", id, "--add-scram", "SCRAM-SHA-512=[name=a,password=x,iterations=100]"}, 2, "must be >= 4096"},
 		{"missing config", []string{"format", "-c", filepath.Join(dir, "absent"), "-t", id}, 1, "no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -390,7 +392,8 @@ func TestFormat(t *testing.T) {
 	_, err := os.Stat(filepath.Join(dir, "data", "meta.properties"))
 	require.ErrorIs(t, err, os.ErrNotExist, "failed formats write nothing")
 
-	r = spool(t, "", "", "format", "-c", cfg, "-t", id)
+	r = spool(t, "", "", "format", "-c", cfg, "-t", id, "--add-scram", "SCRAM-SHA-512=[name=admin,password=admin-secret]",
+		"--add-scram", `SCRAM-SHA-256=[name=admin,iterations=8192,password="admin-secret"]`)
 	requireOK(t, r)
 	require.Contains(t, r.stdout, "cluster "+id)
 	r = spool(t, "", "", "format", "-c", cfg, "-t", id)
@@ -400,10 +403,26 @@ func TestFormat(t *testing.T) {
 	r = spool(t, "", "", "format", "-c", cfg, "-t", "AAAAAAAAAAAAAAAAAAAAAA", "-g")
 	require.Equal(t, 1, r.code, "a directory of another cluster is never reformatted")
 
-	// The node starts in the formatted cluster.
+	// The node starts in the formatted cluster, with the credentials of
+	// --add-scram (DescribeUserScramCredentials shows mechanisms and
+	// iterations).
 	b := spooltest.Start(t, spooltest.Options{Dir: dir, Port: port, CtrlPort: ctrl})
 	ci := decode[clusterInfo](t, spool(t, b.Addr, "", "cluster", "info", "-o", "json"))
 	require.Equal(t, id, ci.ClusterID)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := kmsg.NewPtrDescribeUserSCRAMCredentialsRequest().RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Len(t, resp.Results, 1)
+	require.Equal(t, "admin", resp.Results[0].User)
+	var creds []string
+	for _, c := range resp.Results[0].CredentialInfos {
+		creds = append(creds, fmt.Sprintf("%d/%d", c.Mechanism, c.Iterations))
+	}
+	require.ElementsMatch(t, []string{"1/8192", "2/4096"}, creds)
 }
 
 func TestCommandConfig(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 )
 
@@ -66,7 +67,7 @@ func runFormat(_ context.Context, e *Env, args []string) int {
 	ignore := fs.Bool("ignore-formatted", false, "succeed when a directory is already formatted for this cluster and node")
 	fs.BoolVar(ignore, "g", false, "short for --ignore-formatted")
 	var scram multi
-	fs.Var(&scram, "add-scram", "SCRAM credential to create (not implemented yet)")
+	fs.Var(&scram, "add-scram", "SCRAM credential the new cluster starts with, as kafka-storage.sh: 'SCRAM-SHA-512=[name=admin,password=admin-secret]' (repeatable)")
 	fs.Bool("standalone", false, "accepted for kafka-storage.sh compatibility; Spool bootstraps its quorum from controller.quorum.voters")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -82,9 +83,9 @@ func runFormat(_ context.Context, e *Env, args []string) int {
 	if len(pos) > 0 {
 		return fail(e, "format", usageErr(fmt.Errorf("unexpected argument %q: use `spool format random-uuid` or `spool format --config FILE --cluster-id ID`", pos[0])))
 	}
-	if len(scram) > 0 {
-		return fail(e, "format", errors.New("--add-scram is not implemented until SCRAM authentication lands (the security issue); "+
-			"format without it, and create credentials later with kafka-configs.sh --alter --add-config 'SCRAM-SHA-256=[...]' once supported"))
+	bootstrap, err := parseAddScrams(scram)
+	if err != nil {
+		return fail(e, "format", usageErr(err))
 	}
 	var environ []string
 	if e.Environ != nil {
@@ -133,6 +134,21 @@ func runFormat(_ context.Context, e *Env, args []string) int {
 			return fail(e, "format", fmt.Errorf("log directory %s is already formatted; use --ignore-formatted to ignore this directory and format the others", dir))
 		}
 		fmt.Fprintf(e.Stdout, "%s: already formatted for cluster %s\n", dir, id)
+	}
+	if len(bootstrap) > 0 {
+		// The metadata log dir holds the bootstrap file the first
+		// controller leader commits (Kafka's bootstrap.checkpoint).
+		meta := metadataLogDir(cfg)
+		if !slices.Contains(todo, meta) {
+			return fail(e, "format", fmt.Errorf("--add-scram: the metadata log directory %s is already formatted; "+
+				"create credentials with kafka-configs.sh --alter --entity-type users --add-config 'SCRAM-SHA-512=[...]'", meta))
+		}
+		if err := os.MkdirAll(meta, 0o755); err != nil {
+			return fail(e, "format", fmt.Errorf("create %s: %w", meta, err))
+		}
+		if err := controller.WriteBootstrap(meta, bootstrap); err != nil {
+			return fail(e, "format", err)
+		}
 	}
 	for _, dir := range todo {
 		if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -232,11 +232,15 @@ var brokerDefList = []brokerDef{
 	{name: "producer.id.expiration.ms", group: groupTxn, typ: TypeInt, def: "86400000", doc: "Idle time before an idempotent producer's state expires", check: intAtLeast(1), mode: ClusterWide},
 	{name: "producer.id.expiration.check.interval.ms", group: groupTxn, typ: TypeInt, def: "600000", doc: "How often producer ids are expired", check: intAtLeast(1)},
 
-	// Security: stored for auth/; refused at startup while not implemented (protections.go).
+	// Security (auth/, internal/server/security.go); refused at startup while not implemented (protections.go).
 	{name: "sasl.enabled.mechanisms", group: groupSecurity, typ: TypeList, def: "GSSAPI", doc: "SASL mechanisms offered to clients", mode: PerBroker, guard: protSASL},
 	{name: "sasl.mechanism.inter.broker.protocol", group: groupSecurity, typ: TypeString, def: "GSSAPI", doc: "SASL mechanism between brokers", mode: PerBroker, guard: protSASL},
 	{name: "sasl.mechanism.controller.protocol", group: groupSecurity, typ: TypeString, def: "GSSAPI", doc: "SASL mechanism towards controllers", guard: protSASL},
-	{name: "sasl.jaas.config", group: groupSecurity, typ: TypePassword, null: true, doc: "JAAS login configuration", mode: PerBroker, guard: protSASL},
+	{name: "sasl.jaas.config", group: groupSecurity, typ: TypePassword, null: true, doc: "JAAS login configuration", mode: PerBroker, guard: protSASL,
+		ignored: "brokers read listener.name.<listener>.<mechanism>.sasl.jaas.config, as Kafka's do"},
+	{name: "sasl.server.max.receive.size", group: groupSecurity, typ: TypeInt, def: "524288", doc: "Largest frame read before a SASL client is authenticated", check: intAtLeast(1), guard: protSASL},
+	{name: "connections.max.reauth.ms", group: groupSecurity, typ: TypeLong, def: "0", doc: "SASL session lifetime; clients re-authenticate before it ends (0: never)", check: longAtLeast(0), guard: protSASL},
+	{name: "connection.failed.authentication.delay.ms", group: groupSecurity, typ: TypeInt, def: "100", doc: "Delay before a failed SASL authentication is answered and the connection closed", check: intAtLeast(0), guard: protSASL},
 	{name: "ssl.keystore.type", group: groupSecurity, typ: TypeString, def: "JKS", doc: "Keystore format: JKS, PKCS12 or PEM", mode: PerBroker, guard: protTLS},
 	{name: "ssl.keystore.location", group: groupSecurity, typ: TypeString, null: true, doc: "Keystore file", mode: PerBroker, guard: protTLS},
 	{name: "ssl.keystore.password", group: groupSecurity, typ: TypePassword, null: true, doc: "Keystore password", mode: PerBroker, guard: protTLS},

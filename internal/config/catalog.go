@@ -494,10 +494,10 @@ func ValidateBrokerDynamic(m map[string]string) error {
 				return &ValueError{Name: name, Value: m[name], Allowed: allowed}
 			}
 		}
-		// Fail closed at runtime too: a stored client-certificate
-		// requirement that nothing enforces would mislead.
-		if name == "ssl.client.auth" && !implemented(protClientCert) && !strings.EqualFold(strings.TrimSpace(m[name]), "none") {
-			return &ValueError{Name: name, Value: m[name], Allowed: protections[protClientCert].name + " is not implemented yet; supported: none"}
+		// Fail closed at runtime too: a stored keystore, client-certificate
+		// requirement or mechanism that nothing reloads would mislead.
+		if d.group == groupSecurity && d.mode != ReadOnly {
+			return fmt.Errorf("cannot update %s at runtime: dynamic updates of TLS and SASL settings (Kafka's keystore reload) are not implemented yet; set it in server.properties and restart", name)
 		}
 	}
 	return nil

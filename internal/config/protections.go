@@ -28,6 +28,7 @@ const (
 	protSASLScram512
 	protSASLOAuthBearer
 	protSASLGSSAPI
+	protNodeLinks
 )
 
 // protections is every protection a setting can ask for and whether Spool
@@ -39,16 +40,24 @@ var protections = [...]struct {
 	implemented bool
 }{
 	protNone:            {"", true},
-	protTLS:             {"TLS encryption", false},
-	protSASL:            {"SASL authentication", false},
-	protClientCert:      {"TLS client certificate authentication", false},
-	protAuthorizer:      {"ACL authorization", false},
-	protSASLPlain:       {"SASL mechanism PLAIN", false},
-	protSASLScram256:    {"SASL mechanism SCRAM-SHA-256", false},
-	protSASLScram512:    {"SASL mechanism SCRAM-SHA-512", false},
-	protSASLOAuthBearer: {"SASL mechanism OAUTHBEARER", false},
+	protTLS:             {"TLS encryption", true},
+	protSASL:            {"SASL authentication", true},
+	protClientCert:      {"TLS client certificate authentication", true},
+	protAuthorizer:      {"ACL authorization", true},
+	protSASLPlain:       {"SASL mechanism PLAIN", true},
+	protSASLScram256:    {"SASL mechanism SCRAM-SHA-256", true},
+	protSASLScram512:    {"SASL mechanism SCRAM-SHA-512", true},
+	protSASLOAuthBearer: {"SASL mechanism OAUTHBEARER", true},
 	protSASLGSSAPI:      {"SASL mechanism GSSAPI (Kerberos)", false},
+	// Connections between nodes (raft and controller RPCs on the
+	// CONTROLLER listener, replica fetches and forwarding towards the
+	// inter-broker listener) are made in the clear.
+	protNodeLinks: {"TLS and SASL on connections between nodes (controller listeners, the inter-broker listener of a multi-node cluster)", false},
 }
+
+// AuthorizerClassStandard is the authorizer.class.name that selects ACLs:
+// Kafka's KRaft authorizer, the only one Spool implements.
+const AuthorizerClassStandard = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
 // saslMechanisms maps Kafka's mechanism names to their protection. A name
 // not listed (a custom mechanism) is never implemented.
@@ -169,11 +178,25 @@ func (b *Broker) Refusals() []Refusal {
 			protocol, strings.Join(missing, " and "), listOrNone(supportedProtocols()))
 	}
 
+	// Connections between nodes are made in the clear: a controller
+	// listener, and the inter-broker listener of a node that talks to
+	// other nodes, must not ask for TLS or SASL.
+	multiNode := len(b.ControllerQuorumVoters) > 1 || !b.HasRole("controller")
+	nodeLink := func(listener, protocol string) []string {
+		if len(protocolNeeds(protocol)) == 0 || implemented(protNodeLinks) {
+			return nil
+		}
+		if slices.Contains(b.ControllerListenerNames, listener) || (listener == b.InterBrokerListenerName && multiNode) {
+			return []string{protections[protNodeLinks].name}
+		}
+		return nil
+	}
+
 	// Listeners bound here, named with their role.
 	bound := map[string]bool{}
 	for _, l := range b.Listeners {
 		bound[l.Name] = true
-		missing := unimplemented(l.SecurityProtocol)
+		missing := append(unimplemented(l.SecurityProtocol), nodeLink(l.Name, l.SecurityProtocol)...)
 		if len(missing) == 0 {
 			continue
 		}
@@ -192,7 +215,7 @@ func (b *Broker) Refusals() []Refusal {
 		if bound[n] {
 			continue
 		}
-		if missing := unimplemented(protoOf(n)); len(missing) > 0 {
+		if missing := append(unimplemented(protoOf(n)), nodeLink(n, protoOf(n))...); len(missing) > 0 {
 			add("controller.listener.names", n, fmt.Sprintf("controllers are reached with %s: %s", protoOf(n), protoReason(protoOf(n), missing)))
 		}
 	}
@@ -258,6 +281,10 @@ func (b *Broker) Refusals() []Refusal {
 	}
 
 	// Authorization.
+	if implemented(protAuthorizer) && b.AuthorizerClassName != "" && strings.TrimSpace(b.AuthorizerClassName) != AuthorizerClassStandard {
+		add("authorizer.class.name", b.AuthorizerClassName, "this authorizer is not implemented yet; supported: "+AuthorizerClassStandard+
+			" (ACLs in the metadata log) or no authorizer")
+	}
 	if !implemented(protAuthorizer) {
 		if b.AuthorizerClassName != "" {
 			add("authorizer.class.name", b.AuthorizerClassName, protections[protAuthorizer].name+

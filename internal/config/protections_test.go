@@ -33,7 +33,9 @@ func singleNode(extra ...string) []string {
 }
 
 // TestCheckProtections: every setting that asks for a protection Spool does
-// not implement is refused, naming the property; plain settings pass.
+// not implement (GSSAPI, another authorizer, TLS or SASL on connections
+// between nodes) is refused, naming the property; what Spool implements
+// (TLS, mTLS, SASL PLAIN/SCRAM/OAUTHBEARER, ACLs) passes.
 func TestCheckProtections(t *testing.T) {
 	tests := []struct {
 		name string
@@ -48,48 +50,61 @@ func TestCheckProtections(t *testing.T) {
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
 			"KAFKA_INTER_BROKER_LISTENER_NAME=SASL_SSL",
 			"KAFKA_SASL_ENABLED_MECHANISMS=SCRAM-SHA-512",
+			"KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL=SCRAM-SHA-512",
 			"KAFKA_AUTHORIZER_CLASS_NAME=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
 			"KAFKA_SUPER_USERS=User:admin",
-		}, []string{"listeners", "sasl.enabled.mechanisms", "sasl.mechanism.inter.broker.protocol", "authorizer.class.name", "super.users"}},
+		}, nil},
+		{"issue 10 with Kafka's default inter-broker mechanism", []string{
+			"KAFKA_LISTENERS=SASL_SSL://127.0.0.1:39092,CONTROLLER://127.0.0.1:9093",
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+			"KAFKA_INTER_BROKER_LISTENER_NAME=SASL_SSL",
+			"KAFKA_SASL_ENABLED_MECHANISMS=SCRAM-SHA-512",
+		}, []string{"sasl.mechanism.inter.broker.protocol"}},
 		{"ssl listener", []string{
 			"KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093",
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT",
-		}, []string{"listeners"}},
-		{"default protocol map", []string{
+		}, nil},
+		{"default protocol map, default mechanism GSSAPI", []string{
 			"KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093",
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=<unset>",
-		}, []string{"listeners", "sasl.enabled.mechanisms"}},
+		}, []string{"sasl.enabled.mechanisms"}},
 		{"per-listener mechanisms", []string{
 			"KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:9092,EXTERNAL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093",
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,EXTERNAL:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
 			"KAFKA_SASL_ENABLED_MECHANISMS=PLAIN",
-			"KAFKA_LISTENER_NAME_EXTERNAL_SASL_ENABLED_MECHANISMS=SCRAM-SHA-256,PLAIN",
-		}, []string{"listeners", "listener.name.external.sasl.enabled.mechanisms", "listener.name.external.sasl.enabled.mechanisms", "sasl.enabled.mechanisms"}},
-		{"inter-broker listener", []string{
+			"KAFKA_LISTENER_NAME_EXTERNAL_SASL_ENABLED_MECHANISMS=SCRAM-SHA-256,GSSAPI,PLAIN",
+		}, []string{"listener.name.external.sasl.enabled.mechanisms"}},
+		{"inter-broker listener of a single node", []string{
 			"KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:9092,INTERNAL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093",
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL,CONTROLLER:PLAINTEXT",
 			"KAFKA_INTER_BROKER_LISTENER_NAME=INTERNAL",
 			"KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL=PLAIN",
 			"KAFKA_SASL_ENABLED_MECHANISMS=PLAIN",
-		}, []string{"listeners", "sasl.enabled.mechanisms", "sasl.mechanism.inter.broker.protocol"}},
+		}, nil},
+		{"inter-broker listener of a cluster", []string{
+			"KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:9092,INTERNAL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9093",
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,INTERNAL:SSL,CONTROLLER:PLAINTEXT",
+			"KAFKA_INTER_BROKER_LISTENER_NAME=INTERNAL",
+			"KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:9093,2@127.0.0.2:9093,3@127.0.0.3:9093",
+		}, []string{"listeners"}},
 		{"controller listener", []string{
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,CONTROLLER:SSL",
 		}, []string{"listeners"}},
 		{"sasl controller listener", []string{
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
 			"KAFKA_SASL_ENABLED_MECHANISMS=PLAIN",
-		}, []string{"listeners", "sasl.enabled.mechanisms", "sasl.mechanism.controller.protocol"}},
+		}, []string{"listeners", "sasl.mechanism.controller.protocol"}},
 		{"controller listener not bound here", []string{
 			"KAFKA_PROCESS_ROLES=broker",
 			"KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:9092",
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,CONTROLLER:SSL",
 		}, []string{"controller.listener.names"}},
-		{"ssl.client.auth required", []string{"KAFKA_SSL_CLIENT_AUTH=required"}, []string{"ssl.client.auth"}},
-		{"ssl.client.auth requested", []string{"KAFKA_SSL_CLIENT_AUTH=requested"}, []string{"ssl.client.auth"}},
-		{"per-listener ssl.client.auth", []string{"KAFKA_LISTENER_NAME_PLAINTEXT_SSL_CLIENT_AUTH=required"}, []string{"listener.name.plaintext.ssl.client.auth"}},
-		{"authorizer", []string{"KAFKA_AUTHORIZER_CLASS_NAME=org.apache.kafka.metadata.authorizer.StandardAuthorizer"}, []string{"authorizer.class.name"}},
+		{"ssl.client.auth required", []string{"KAFKA_SSL_CLIENT_AUTH=required"}, nil},
+		{"ssl.client.auth requested", []string{"KAFKA_SSL_CLIENT_AUTH=requested"}, nil},
+		{"per-listener ssl.client.auth", []string{"KAFKA_LISTENER_NAME_PLAINTEXT_SSL_CLIENT_AUTH=required"}, nil},
+		{"authorizer", []string{"KAFKA_AUTHORIZER_CLASS_NAME=org.apache.kafka.metadata.authorizer.StandardAuthorizer"}, nil},
 		{"legacy authorizer", []string{"KAFKA_AUTHORIZER_CLASS_NAME=kafka.security.auth.SimpleAclAuthorizer"}, []string{"authorizer.class.name"}},
-		{"super.users", []string{"KAFKA_SUPER_USERS=User:admin;User:ops"}, []string{"super.users"}},
+		{"super.users", []string{"KAFKA_SUPER_USERS=User:admin;User:ops"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,7 +129,7 @@ func TestCheckProtections(t *testing.T) {
 			for _, p := range tt.want {
 				require.Contains(t, err.Error(), p)
 			}
-			require.Contains(t, err.Error(), "security protocols PLAINTEXT")
+			require.Contains(t, err.Error(), "security protocols PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL")
 		})
 	}
 }
@@ -131,46 +146,53 @@ func TestZeroConfigIsNotRefused(t *testing.T) {
 func TestRefusalMessages(t *testing.T) {
 	b, _, err := Load("", singleNode(
 		"KAFKA_LISTENERS=SASL_SSL://127.0.0.1:39092,CONTROLLER://127.0.0.1:9093",
-		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:SSL,SASL_SSL:SASL_SSL",
 		"KAFKA_INTER_BROKER_LISTENER_NAME=SASL_SSL",
 	))
 	require.NoError(t, err)
 	msg := b.CheckProtections().Error()
-	require.Contains(t, msg, "listeners=SASL_SSL://127.0.0.1:39092: listener SASL_SSL (the inter-broker listener, inter.broker.listener.name) maps to SASL_SSL")
-	require.Contains(t, msg, "needs TLS encryption and SASL authentication, not implemented yet; supported security protocols: PLAINTEXT")
+	require.Contains(t, msg, "listeners=CONTROLLER://127.0.0.1:9093: listener CONTROLLER (a controller listener, controller.listener.names) maps to SSL")
+	require.Contains(t, msg, "needs TLS and SASL on connections between nodes")
 	// Kafka's default mechanism is named as such.
-	require.Contains(t, msg, "sasl.enabled.mechanisms=GSSAPI: SASL mechanism GSSAPI is not implemented yet; supported SASL mechanisms: none (sasl.enabled.mechanisms is unset and Kafka's default is GSSAPI)")
+	require.Contains(t, msg, "sasl.enabled.mechanisms=GSSAPI: SASL mechanism GSSAPI is not implemented yet; supported SASL mechanisms: "+
+		"OAUTHBEARER, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (sasl.enabled.mechanisms is unset and Kafka's default is GSSAPI)")
 }
 
-// TestProtectionTableDrivesRefusals: implementing a protection shrinks the
-// refusals to what stays unimplemented (here, as when SASL/SCRAM lands,
-// GSSAPI is still refused).
+// TestProtectionTableDrivesRefusals: the table is the one switch. Marking
+// a protection unimplemented brings its refusals back (as before TLS and
+// SASL landed); GSSAPI stays refused either way.
 func TestProtectionTableDrivesRefusals(t *testing.T) {
-	saved := protections
-	t.Cleanup(func() { protections = saved })
-	for _, id := range []protectionID{protTLS, protSASL, protSASLScram512, protSASLPlain} {
-		protections[id].implemented = true
-	}
-	b, _, err := Load("", singleNode(
+	env := singleNode(
 		"KAFKA_LISTENERS=SASL_SSL://127.0.0.1:39092,CONTROLLER://127.0.0.1:9093",
 		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
 		"KAFKA_INTER_BROKER_LISTENER_NAME=SASL_SSL",
 		"KAFKA_SASL_ENABLED_MECHANISMS=SCRAM-SHA-512,GSSAPI",
 		"KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL=SCRAM-SHA-512",
-	))
+	)
+	b, _, err := Load("", env)
 	require.NoError(t, err)
 	rs := b.Refusals()
 	require.Len(t, rs, 1)
 	require.Equal(t, Refusal{Property: "sasl.enabled.mechanisms", Value: "GSSAPI",
-		Reason: "SASL mechanism GSSAPI is not implemented yet; supported SASL mechanisms: PLAIN, SCRAM-SHA-512"}, rs[0])
+		Reason: "SASL mechanism GSSAPI is not implemented yet; supported SASL mechanisms: OAUTHBEARER, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"}, rs[0])
 	require.Equal(t, []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}, supportedProtocols())
+
+	saved := protections
+	t.Cleanup(func() { protections = saved })
+	protections[protTLS].implemented = false
+	var got []string
+	for _, r := range b.Refusals() {
+		got = append(got, r.Property+"="+r.Value)
+	}
+	require.Equal(t, []string{"listeners=SASL_SSL://127.0.0.1:39092", "sasl.enabled.mechanisms=GSSAPI"}, got)
+	require.Equal(t, []string{"PLAINTEXT", "SASL_PLAINTEXT"}, supportedProtocols())
 	s, _, ok := PropertySupport("ssl.keystore.location")
 	require.True(t, ok)
-	require.Equal(t, Supported, s)
+	require.Equal(t, Refused, s)
 }
 
-// TestPropertySupport: the catalogue marks every property, and security
-// properties are refused while their protection is unimplemented.
+// TestPropertySupport: the catalogue marks every property; security
+// properties are supported now that TLS, SASL and ACLs are.
 func TestPropertySupport(t *testing.T) {
 	for _, d := range brokerDefList {
 		s, explain, ok := PropertySupport(d.name)
@@ -181,9 +203,7 @@ func TestPropertySupport(t *testing.T) {
 		case Refused:
 			require.Equal(t, groupSecurity, d.group, d.name)
 		}
-		if d.group == groupSecurity {
-			require.Equal(t, Refused, s, "%s configures an unimplemented protection", d.name)
-		}
+		require.NotEqual(t, Refused, s, "%s: nothing in the catalogue configures an unimplemented protection", d.name)
 		require.False(t, d.weakens && d.ignored == "", "%s: weakens applies to ignored properties", d.name)
 	}
 	for name, want := range map[string]Support{
@@ -200,9 +220,11 @@ func TestPropertySupport(t *testing.T) {
 		"broker.session.timeout.ms":       Supported,
 		"controlled.shutdown.enable":      Supported,
 		"auto.leader.rebalance.enable":    Ignored,
-		"authorizer.class.name":           Refused,
-		"super.users":                     Refused,
-		"sasl.enabled.mechanisms":         Refused,
+		"authorizer.class.name":           Supported,
+		"super.users":                     Supported,
+		"sasl.enabled.mechanisms":         Supported,
+		"ssl.client.auth":                 Supported,
+		"sasl.jaas.config":                Ignored,
 	} {
 		s, _, _ := PropertySupport(name)
 		require.Equal(t, want, s, name)
@@ -216,9 +238,10 @@ func TestUsageMarksSupport(t *testing.T) {
 	require.Regexp(t, `\n  min\.insync\.replicas\s+1\s+supported\s+`, u)
 	require.Regexp(t, `\n  max\.connections\s+2147483647\s+supported\s+Max connections to this broker`, u)
 	require.Regexp(t, `\n  client\.quota\.callback\.class\s+\(none\)\s+ignored\s+Custom ClientQuotaCallback class; instead: custom quota callbacks are not supported`, u)
-	require.Regexp(t, `\n  authorizer\.class\.name\s+""\s+refused\s+`, u)
+	require.Regexp(t, `\n  authorizer\.class\.name\s+""\s+supported\s+`, u)
 	require.Regexp(t, `\n  SASL mechanism GSSAPI \(Kerberos\)\s+not implemented yet\n`, u)
-	require.Contains(t, u, "Supported security protocols: PLAINTEXT.")
+	require.Regexp(t, `\n  SASL mechanism SCRAM-SHA-512\s+implemented\n`, u)
+	require.Contains(t, u, "Supported security protocols: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL; SASL mechanisms: OAUTHBEARER, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512;")
 	for _, d := range brokerDefList {
 		require.Regexp(t, `\n  `+strings.ReplaceAll(d.name, ".", `\.`)+`\s+\S+\s+(supported|ignored|refused) `, u)
 	}
@@ -236,8 +259,8 @@ func TestCaveats(t *testing.T) {
 		"KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE=true",               // supported: nothing
 		"KAFKA_QUOTA_WINDOW_NUM=11",                               // supported: nothing
 		"KAFKA_QUOTA_PRODUCER_DEFAULT=1000",                       // warn: removed in Kafka 4
-		"KAFKA_SSL_KEYSTORE_LOCATION=/k",                          // info: inert
-		"KAFKA_SSL_KEYSTORE_PASSWORD=secret",                      // info, value never shown
+		"KAFKA_SSL_KEYSTORE_LOCATION=/k",                          // supported: nothing
+		"KAFKA_SASL_JAAS_CONFIG=secret",                           // ignored (as Kafka's brokers), value never shown
 		"KAFKA_MIN_INSYNC_REPLICAS=2",                             // warn: above default.replication.factor
 		"KAFKA_NUM_PARTITIONS=3",                                  // supported: nothing
 	))
@@ -248,15 +271,15 @@ func TestCaveats(t *testing.T) {
 		got[n.Property] = n
 	}
 	require.ElementsMatch(t, []string{"client.quota.callback.class", "create.topic.policy.class.name", "num.network.threads",
-		"quota.producer.default", "ssl.keystore.location", "ssl.keystore.password", "min.insync.replicas"},
+		"quota.producer.default", "sasl.jaas.config", "min.insync.replicas"},
 		keysOf(got))
 	for name, warn := range map[string]bool{"client.quota.callback.class": true, "create.topic.policy.class.name": true, "quota.producer.default": true,
-		"min.insync.replicas": true, "num.network.threads": false, "ssl.keystore.location": false} {
+		"min.insync.replicas": true, "num.network.threads": false, "sasl.jaas.config": false} {
 		require.Equal(t, warn, got[name].Warn, name)
 	}
 	require.Contains(t, got["client.quota.callback.class"].Message, `is set to "com.example.Quotas" but is not honoured: custom quota callbacks are not supported`)
 	require.Contains(t, got["quota.producer.default"].Message, "removed in Kafka 4.0")
-	require.NotContains(t, got["ssl.keystore.password"].Message, "secret")
+	require.NotContains(t, got["sasl.jaas.config"].Message, "secret")
 	require.Contains(t, got["min.insync.replicas"].Message, "capped at the replica count")
 }
 
@@ -268,8 +291,13 @@ func keysOf(m map[string]Notice) []string {
 	return out
 }
 
-func TestDynamicClientAuthRefused(t *testing.T) {
-	require.NoError(t, ValidateBrokerDynamic(map[string]string{"ssl.client.auth": "none"}))
-	err := ValidateBrokerDynamic(map[string]string{"ssl.client.auth": "required"})
-	require.ErrorContains(t, err, `invalid value "required" for "ssl.client.auth": TLS client certificate authentication is not implemented yet`)
+// TestDynamicSecurityRefused: TLS and SASL settings are not reloaded at
+// runtime, so a dynamic update of one is refused rather than stored and
+// ignored.
+func TestDynamicSecurityRefused(t *testing.T) {
+	for _, name := range []string{"ssl.client.auth", "ssl.keystore.location", "sasl.enabled.mechanisms"} {
+		err := ValidateBrokerDynamic(map[string]string{name: "none"})
+		require.ErrorContains(t, err, "cannot update "+name+" at runtime: dynamic updates of TLS and SASL settings")
+	}
+	require.NoError(t, ValidateBrokerDynamic(map[string]string{"log.retention.ms": "1000"}))
 }

@@ -98,7 +98,7 @@ func passthroughCaveat(name string) (Notice, bool) {
 	case listenerLimitKey.MatchString(name):
 		return Notice{}, false // honoured: a listener's connection limit
 	case strings.HasPrefix(name, "ssl.") || strings.HasPrefix(name, "sasl.") || strings.HasPrefix(name, "listener.name."):
-		return Notice{Property: name, Message: "is stored but has no effect: TLS and SASL are not implemented yet, and no listener uses them"}, true
+		return Notice{}, false // read by the listeners that use TLS or SASL
 	case hasPassthroughPrefix(name):
 		return Notice{Property: name, Message: "is stored but not honoured"}, true
 	}

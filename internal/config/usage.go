@@ -57,10 +57,15 @@ Each property is marked:
 		}
 		fmt.Fprintf(&sb, "  %-46s %s\n", p.name, state)
 	}
-	fmt.Fprintf(&sb, "Supported security protocols: %s. Refused: a listener mapped to any other protocol\n", listOrNone(supportedProtocols()))
-	sb.WriteString("(listener.security.protocol.map; inter-broker and controller listeners included), ssl.client.auth\n")
-	sb.WriteString("other than none, unimplemented sasl.enabled.mechanisms / sasl.mechanism.* on SASL listeners,\n")
-	sb.WriteString("authorizer.class.name, super.users.\n")
+	fmt.Fprintf(&sb, "Supported security protocols: %s; SASL mechanisms: %s; authorizer.class.name=%s.\n",
+		listOrNone(supportedProtocols()), listOrNone(supportedMechanisms()), AuthorizerClassStandard)
+	sb.WriteString("Refused: unimplemented SASL mechanisms (sasl.enabled.mechanisms, listener.name.<l>.sasl.enabled.mechanisms,\n")
+	sb.WriteString("sasl.mechanism.* where used), any other authorizer, TLS or SASL on controller listeners and on the\n")
+	sb.WriteString("inter-broker listener of a multi-node cluster (connections between nodes are not secured yet), and\n")
+	sb.WriteString("dynamic updates of ssl.* and sasl.* (keystore reload): set them in server.properties and restart.\n")
+	sb.WriteString("SCRAM users: kafka-configs.sh --alter --entity-type users, or for the first admin of a new cluster\n")
+	sb.WriteString("spool format --add-scram 'SCRAM-SHA-512=[name=admin,password=...]' (containers: SPOOL_ADD_SCRAM).\n")
+	sb.WriteString("PLAIN users: listener.name.<l>.plain.sasl.jaas.config (user_<name>=\"<password>\").\n")
 	sb.WriteString("\nAlso accepted: CLUSTER_ID / KAFKA_CLUSTER_ID (cluster id for a new data dir). Stored but ignored\n")
 	sb.WriteString("(logged at startup; quota.* at WARN: Kafka 4 has no static client quotas): any other property starting with\n")
 	prefixes := make([]string, len(passthroughPrefixes))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -38,6 +39,10 @@ import (
 //   - The body is read off the connection by the handler and each partition
 //     is appended as soon as its records are in (conn_body.go); a malformed
 //     body closes the connection.
+//   - Authorization (authz.go): WRITE on each topic
+//     (TOPIC_AUTHORIZATION_FAILED) and on the transactional id
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition), the
+//     streamed body included.
 //
 // Version notes:
 //   - v0-v2: message format v0/v1 only; v2 adds LogAppendTimeMs.
@@ -142,6 +147,9 @@ type produceCall struct {
 	acksValid       bool
 	img             *controller.MetadataImage
 	resp            *protocol.ProduceResponse
+	// txnDenied: the principal may not WRITE the transactional id; every
+	// partition answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED (authz.go).
+	txnDenied bool
 	// pending are the acks=all appends not yet committed (awaitAcks).
 	pending []pendingAck
 }
@@ -159,6 +167,7 @@ func (b *Broker) newProduceCall(rc *reqCtx, transactionalID *protocol.Transactio
 		acksValid: acks == 0 || acks == 1 || acks == -1,
 		img:       b.image.Load(),
 		resp:      &protocol.ProduceResponse{},
+		txnDenied: transactionalID != nil && !b.authorize(rc, acl.OpWrite, acl.ResourceTransactionalID, string(*transactionalID)),
 	}
 }
 
@@ -167,8 +176,10 @@ type produceTopic struct {
 	pc    *produceCall
 	name  string
 	idErr int16 // v13+: the topic ID is unknown
-	resp  protocol.ProduceResponseTopicProduceResponse
-	acks  []pendingAck // partition indexes into resp
+	// denied: the principal may not WRITE the topic (authz.go).
+	denied bool
+	resp   protocol.ProduceResponseTopicProduceResponse
+	acks   []pendingAck // partition indexes into resp
 }
 
 func (pc *produceCall) topic(name protocol.TopicName, id protocol.UUID) *produceTopic {
@@ -181,6 +192,7 @@ func (pc *produceCall) topic(name protocol.TopicName, id protocol.UUID) *produce
 			t.idErr = errcode.UnknownTopicID
 		}
 	}
+	t.denied = t.idErr == 0 && !pc.txnDenied && !pc.b.authorize(pc.rc, acl.OpWrite, acl.ResourceTopic, t.name)
 	return t
 }
 
@@ -195,10 +207,14 @@ func (t *produceTopic) partition(index int32, recs []byte) {
 	// a leader change.
 	pr.CurrentLeader.LeaderID, pr.CurrentLeader.LeaderEpoch = -1, -1
 	switch {
+	case pc.txnDenied:
+		pr.ErrorCode = errcode.TransactionalIDAuthorizationFailed
 	case !pc.acksValid:
 		pr.ErrorCode = errcode.InvalidRequiredAcks
 	case t.idErr != 0:
 		pr.ErrorCode = t.idErr
+	case t.denied:
+		pr.ErrorCode = errcode.TopicAuthorizationFailed
 	default:
 		if res := pc.b.produceTo(pc.rc, pc.transactionalID, pc.acks, t.name, &pr, recs); res != nil {
 			t.acks = append(t.acks, pendingAck{partition: len(t.resp.PartitionResponses), res: res})

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -32,6 +33,8 @@ import (
 //   - Records are never copied into the response: the segment regions are
 //     pinned and sent with sendfile(2) (response.go). Records is never null,
 //     which librdkafka relies on.
+//   - Authorization (authz.go): READ on each topic; a follower fetch needs
+//     CLUSTER_ACTION on the cluster (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v4: IsolationLevel, LastStableOffset and AbortedTransactions. v5:
@@ -116,6 +119,7 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 		reads[i] = fetchRead{fp: fp}
 		b.resolveFetch(img, rc.v, &reads[i])
 	}
+	b.authorizeFetch(rc, who.replicaID >= 0, reads)
 
 	var wake chan struct{}
 	replica := who.replicaID >= 0
@@ -205,6 +209,35 @@ func (b *Broker) resolveFetch(img *controller.MetadataImage, v int16, r *fetchRe
 		return
 	}
 	r.current, r.code = leaderCheck(r.p, r.fp.leaderEpoch)
+}
+
+// authorizeFetch is Kafka's check of a Fetch: a consumer needs READ on each
+// topic, a follower CLUSTER_ACTION on the cluster; a refused partition
+// answers TOPIC_AUTHORIZATION_FAILED before its existence is considered.
+// One authorizer call per topic.
+func (b *Broker) authorizeFetch(rc *reqCtx, follower bool, reads []fetchRead) {
+	if b.authz == nil {
+		return
+	}
+	clusterAction := follower && b.authorizeCluster(rc, acl.OpClusterAction)
+	allowed := map[string]bool{}
+	for i := range reads {
+		r := &reads[i]
+		if r.code == errcode.UnknownTopicID {
+			continue
+		}
+		ok := clusterAction
+		if !follower {
+			var seen bool
+			if ok, seen = allowed[r.topic]; !seen {
+				ok = b.authorize(rc, acl.OpRead, acl.ResourceTopic, r.topic)
+				allowed[r.topic] = ok
+			}
+		}
+		if !ok {
+			r.p, r.code = nil, errcode.TopicAuthorizationFailed
+		}
+	}
 }
 
 // readAll locates the data each partition would return now, without reading

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
@@ -25,6 +26,8 @@ import (
 //   - Any other negative timestamp is INVALID_REQUEST.
 //   - LeaderEpoch is the current epoch for latest, else the epoch the
 //     answered offset was written in.
+//   - Authorization (authz.go): DESCRIBE on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v0: OldStyleOffsets (MaxNumOffsets). v1: one offset with its
@@ -55,11 +58,17 @@ func (b *Broker) handleListOffsets(ctx context.Context, rc *reqCtx, req *protoco
 	resp := &protocol.ListOffsetsResponse{}
 	for _, t := range req.Topics {
 		tr := protocol.ListOffsetsResponseListOffsetsTopicResponse{Name: t.Name}
+		// One check per topic: DESCRIBE (authz.go).
+		allowed := b.authorize(rc, acl.OpDescribe, acl.ResourceTopic, string(t.Name))
 		for _, rp := range t.Partitions {
 			pr := protocol.ListOffsetsResponseListOffsetsPartitionResponse{
 				PartitionIndex: rp.PartitionIndex, Timestamp: -1, Offset: -1, LeaderEpoch: -1,
 			}
-			b.listOffset(rc.v, string(t.Name), int32(req.ReplicaID), req.IsolationLevel, &rp, &pr)
+			if allowed {
+				b.listOffset(rc.v, string(t.Name), int32(req.ReplicaID), req.IsolationLevel, &rp, &pr)
+			} else {
+				pr.ErrorCode = errcode.TopicAuthorizationFailed
+			}
 			if rc.v == 0 && pr.ErrorCode == 0 {
 				pr.OldStyleOffsets = []int64{}
 				if pr.Offset >= 0 && rp.MaxNumOffsets > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -23,8 +24,12 @@ import (
 //   - Missing topics are created with the broker defaults when
 //     auto.create.topics.enable is set and the request allows it (always
 //     before v4); internal topic names are never auto-created.
-//   - Authorized operations, when asked for, are every operation the
-//     resource supports (Spool has no authorizer yet).
+//   - Authorization (authz.go): topics the principal may not DESCRIBE are
+//     left out of "all topics" and answered TOPIC_AUTHORIZATION_FAILED when
+//     named (by ID: with the ID and no name), after the other topics;
+//     auto-creation needs CREATE on the cluster or the topic. Authorized
+//     operations come from the authorizer; the cluster's need DESCRIBE on
+//     it.
 //
 // Version notes:
 //   - v0: an empty topic list means all topics; v1+: null means all and
@@ -42,26 +47,9 @@ import (
 //   - Topics are looked up by ID from v10 (Kafka refuses IDs below v12), and
 //     the v13 top-level ErrorCode is never set.
 
-// Authorized-operation bitfields (bit n set = AclOperation n allowed). With no
-// authorizer configured every operation the resource supports is allowed,
-// which is what Kafka reports then.
-const (
-	opRead            = 3
-	opWrite           = 4
-	opCreate          = 5
-	opDelete          = 6
-	opAlter           = 7
-	opDescribe        = 8
-	opClusterAction   = 9
-	opDescribeConfigs = 10
-	opAlterConfigs    = 11
-	opIdempotentWrite = 12
-
-	topicOps   = 1<<opRead | 1<<opWrite | 1<<opCreate | 1<<opDelete | 1<<opAlter | 1<<opDescribe | 1<<opDescribeConfigs | 1<<opAlterConfigs
-	clusterOps = 1<<opCreate | 1<<opAlter | 1<<opDescribe | 1<<opClusterAction | 1<<opDescribeConfigs | 1<<opAlterConfigs | 1<<opIdempotentWrite
-	// notRequestedOps is the "not provided" value of authorized-operations fields.
-	notRequestedOps = math.MinInt32
-)
+// notRequestedOps is the "not provided" value of authorized-operations
+// fields; what a principal may do comes from the authorizer (authz.go).
+const notRequestedOps = math.MinInt32
 
 func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.MetadataRequest) (*protocol.MetadataResponse, error) {
 	resp := &protocol.MetadataResponse{}
@@ -73,14 +61,46 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 	// v0-3 have no flag: auto-creation is allowed whenever the broker allows it.
 	allowAuto := req.AllowAutoTopicCreation || v < 4
 
+	// Authorization (authz.go), as Kafka's handleTopicMetadataRequest:
+	// topics the principal may not DESCRIBE are left out of "all topics"
+	// and answered TOPIC_AUTHORIZATION_FAILED when named, without saying
+	// whether they exist; auto-creation needs CREATE on the cluster or the
+	// topic. Denied topics come after the others, as in Kafka.
+	var deniedCreate, deniedDescribe []protocol.MetadataResponseTopic
+	describable, createDenied := map[string]bool{}, map[string]bool{}
+	mayDescribe := func(name string) bool {
+		ok, seen := describable[name]
+		if !seen {
+			ok = b.authorize(rc, acl.OpDescribe, acl.ResourceTopic, name)
+			describable[name] = ok
+		}
+		return ok
+	}
 	if !all {
 		var create []controller.CreateTopic
+		clusterCreate := -1 // unknown until needed
 		for _, t := range req.Topics {
 			if t.Name == nil || *t.Name == "" {
 				continue
 			}
 			name := string(*t.Name)
 			if img.Topic(name) == nil && allowAuto && b.cfg.AutoCreateTopicsEnable && controller.ValidateTopicName(name) == nil && !isInternalTopic(name) {
+				if !mayDescribe(name) {
+					continue
+				}
+				if clusterCreate < 0 {
+					clusterCreate = 0
+					if b.authorizeCluster(rc, acl.OpCreate) {
+						clusterCreate = 1
+					}
+				}
+				if clusterCreate == 0 && !b.authorize(rc, acl.OpCreate, acl.ResourceTopic, name) {
+					deniedCreate = append(deniedCreate, protocol.MetadataResponseTopic{
+						ErrorCode: errcode.TopicAuthorizationFailed, Name: t.Name, TopicAuthorizedOperations: notRequestedOps,
+						IsInternal: isInternalTopic(name)})
+					createDenied[name] = true
+					continue
+				}
 				create = append(create, controller.CreateTopic{Name: name, NumPartitions: -1, ReplicationFactor: -1})
 			}
 		}
@@ -96,7 +116,7 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 	resp.ControllerID = protocol.BrokerID(b.controllerIDForClients())
 	resp.ClusterAuthorizedOperations = notRequestedOps
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterOps
+		resp.ClusterAuthorizedOperations = b.authorizedOperationsIfDescribed(rc, acl.ResourceCluster, acl.ClusterName)
 	}
 
 	addTopic := func(t *controller.TopicImage) {
@@ -107,7 +127,7 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 			TopicAuthorizedOperations: notRequestedOps,
 		}
 		if req.IncludeTopicAuthorizedOperations {
-			mt.TopicAuthorizedOperations = topicOps
+			mt.TopicAuthorizedOperations = b.authorizedOperations(rc, acl.ResourceTopic, t.Name)
 		}
 		mt.Partitions = make([]protocol.MetadataResponsePartition, len(t.Partitions))
 		for i, p := range t.Partitions {
@@ -118,7 +138,9 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 
 	if all {
 		for _, t := range img.Topics() {
-			addTopic(t)
+			if mayDescribe(t.Name) {
+				addTopic(t)
+			}
 		}
 		return resp, nil
 	}
@@ -126,6 +148,12 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 		if rt.Name == nil || *rt.Name == "" {
 			// Lookup by topic ID (v10+ with a null name).
 			if t := img.TopicByID(controller.TopicID(rt.TopicID)); t != nil && rt.TopicID != (protocol.UUID{}) {
+				if !mayDescribe(t.Name) {
+					// Topic IDs are not secret: Kafka answers with the ID.
+					deniedDescribe = append(deniedDescribe, protocol.MetadataResponseTopic{
+						ErrorCode: errcode.TopicAuthorizationFailed, TopicID: rt.TopicID, TopicAuthorizedOperations: notRequestedOps})
+					continue
+				}
 				addTopic(t)
 				continue
 			}
@@ -136,6 +164,14 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 			continue
 		}
 		name := string(*rt.Name)
+		if createDenied[name] {
+			continue // answered above
+		}
+		if !mayDescribe(name) {
+			deniedDescribe = append(deniedDescribe, protocol.MetadataResponseTopic{
+				ErrorCode: errcode.TopicAuthorizationFailed, Name: rt.Name, TopicAuthorizedOperations: notRequestedOps})
+			continue
+		}
 		if t := img.Topic(name); t != nil {
 			addTopic(t)
 			continue
@@ -148,6 +184,7 @@ func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.M
 			ErrorCode: code, Name: rt.Name, TopicAuthorizedOperations: notRequestedOps,
 		})
 	}
+	resp.Topics = append(append(resp.Topics, deniedCreate...), deniedDescribe...)
 	return resp, nil
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -24,6 +25,9 @@ import (
 //   - Topics the metadata lacks get UNKNOWN_TOPIC_OR_PARTITION (by name) or
 //     UNKNOWN_TOPIC_ID (v10); metadata longer than offset.metadata.max.bytes,
 //     OFFSET_METADATA_TOO_LARGE.
+//   - Authorization (authz.go): READ on the group (GROUP_AUTHORIZATION_FAILED
+//     for every partition), then READ on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: generation and member id. v2-v4: RetentionTimeMs (else
@@ -47,6 +51,8 @@ func (gh *groupHandlers) handleOffsetCommit(ctx context.Context, rc *reqCtx, req
 		creq.RetentionMs = req.RetentionTimeMs
 	}
 	resp := &protocol.OffsetCommitResponse{Topics: make([]protocol.OffsetCommitResponseTopic, len(req.Topics))}
+	// READ on the group, then READ on each topic (authz.go).
+	groupAllowed := gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID))
 	type ref struct{ t, p int }
 	var refs []ref
 	for i, t := range req.Topics {
@@ -61,6 +67,12 @@ func (gh *groupHandlers) handleOffsetCommit(ctx context.Context, rc *reqCtx, req
 			}
 		} else if img.Topic(name) == nil {
 			code = errcode.UnknownTopicOrPartition
+		}
+		switch {
+		case !groupAllowed:
+			code = errcode.GroupAuthorizationFailed
+		case code != errcode.UnknownTopicID && !gh.b.authorize(rc, acl.OpRead, acl.ResourceTopic, name):
+			code = errcode.TopicAuthorizationFailed
 		}
 		for j, p := range t.Partitions {
 			rt.Partitions = append(rt.Partitions, protocol.OffsetCommitResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: code})

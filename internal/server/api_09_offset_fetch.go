@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/protocol"
@@ -19,6 +20,10 @@ import (
 //     pending a marker answers UNSTABLE_OFFSET_COMMIT.
 //   - In a KIP-848 consumer group, a request naming a member (v9+) is
 //     checked against it (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH).
+//   - Authorization (authz.go): DESCRIBE on the group
+//     (GROUP_AUTHORIZATION_FAILED); topics the principal may not DESCRIBE are
+//     left out of "all topics" and answered TOPIC_AUTHORIZATION_FAILED when
+//     named.
 //
 // Version notes:
 //   - v0-v1: no top-level error; each partition carries the group's. v2: a
@@ -35,14 +40,23 @@ func (gh *groupHandlers) handleOffsetFetch(ctx context.Context, rc *reqCtx, req 
 	img := gh.b.image.Load()
 	resp := &protocol.OffsetFetchResponse{}
 	if rc.v < 8 {
-		var topics []group.TopicPartitions
+		var topics, denied []group.TopicPartitions
 		if req.Topics != nil || rc.v < 2 {
 			topics = []group.TopicPartitions{}
 			for _, t := range req.Topics {
 				topics = append(topics, group.TopicPartitions{Topic: string(t.Name), Partitions: t.PartitionIndexes})
 			}
+			topics, denied = gh.b.describableTopics(rc, topics)
 		}
-		code, offsets := gh.coord.FetchOffsets(ctx, string(req.GroupID), topics, req.RequireStable)
+		// DESCRIBE on the group, then on each topic (authz.go).
+		var code int16
+		var offsets []group.FetchedOffset
+		if gh.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(req.GroupID)) {
+			code, offsets = gh.coord.FetchOffsets(ctx, string(req.GroupID), topics, req.RequireStable)
+			offsets = gh.b.withDeniedOffsets(rc, topics == nil, offsets, denied)
+		} else {
+			code = errcode.GroupAuthorizationFailed
+		}
 		resp.ErrorCode = code
 		if code != 0 {
 			if rc.v >= 2 {
@@ -77,13 +91,62 @@ func (gh *groupHandlers) handleOffsetFetch(ctx context.Context, rc *reqCtx, req 
 		return resp, nil
 	}
 	for _, rg := range req.Groups {
-		resp.Groups = append(resp.Groups, gh.fetchGroupOffsets(ctx, img, rc.v, req.RequireStable, rg))
+		if !gh.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(rg.GroupID)) { // authz.go
+			resp.Groups = append(resp.Groups, protocol.OffsetFetchResponseGroup{GroupID: rg.GroupID,
+				Topics: []protocol.OffsetFetchResponseTopics{}, ErrorCode: errcode.GroupAuthorizationFailed})
+			continue
+		}
+		resp.Groups = append(resp.Groups, gh.fetchGroupOffsets(ctx, rc, img, req.RequireStable, rg))
 	}
 	return resp, nil
 }
 
+// describableTopics splits the topics of an OffsetFetch into those the
+// principal may DESCRIBE and the rest (authz.go); Kafka does not let a
+// client see offsets of topics it may not describe.
+func (b *Broker) describableTopics(rc *reqCtx, topics []group.TopicPartitions) (allowed, denied []group.TopicPartitions) {
+	allowed = []group.TopicPartitions{}
+	for _, t := range topics {
+		if b.authorize(rc, acl.OpDescribe, acl.ResourceTopic, t.Topic) {
+			allowed = append(allowed, t)
+		} else {
+			denied = append(denied, t)
+		}
+	}
+	return allowed, denied
+}
+
+// withDeniedOffsets finishes fetched offsets for the authorizer: for all
+// topics (all), those the principal may not DESCRIBE are dropped; named
+// topics it may not describe answer TOPIC_AUTHORIZATION_FAILED.
+func (b *Broker) withDeniedOffsets(rc *reqCtx, all bool, offsets []group.FetchedOffset, denied []group.TopicPartitions) []group.FetchedOffset {
+	if all && b.authz != nil {
+		kept := offsets[:0]
+		allowed := map[string]bool{}
+		for _, o := range offsets {
+			ok, seen := allowed[o.Topic]
+			if !seen {
+				ok = b.authorize(rc, acl.OpDescribe, acl.ResourceTopic, o.Topic)
+				allowed[o.Topic] = ok
+			}
+			if ok {
+				kept = append(kept, o)
+			}
+		}
+		offsets = kept
+	}
+	for _, t := range denied {
+		for _, p := range t.Partitions {
+			offsets = append(offsets, group.FetchedOffset{Topic: t.Topic, Partition: p, Offset: -1, LeaderEpoch: -1,
+				ErrorCode: errcode.TopicAuthorizationFailed})
+		}
+	}
+	return offsets
+}
+
 // fetchGroupOffsets answers one group of a v8+ OffsetFetch.
-func (gh *groupHandlers) fetchGroupOffsets(ctx context.Context, img *controller.MetadataImage, v int16, requireStable bool, rg protocol.OffsetFetchRequestGroup) protocol.OffsetFetchResponseGroup {
+func (gh *groupHandlers) fetchGroupOffsets(ctx context.Context, rc *reqCtx, img *controller.MetadataImage, requireStable bool, rg protocol.OffsetFetchRequestGroup) protocol.OffsetFetchResponseGroup {
+	v := rc.v
 	out := protocol.OffsetFetchResponseGroup{GroupID: rg.GroupID, Topics: []protocol.OffsetFetchResponseTopics{}}
 	var topics []group.TopicPartitions
 	unknownIDs := map[protocol.UUID][]int32{}
@@ -102,11 +165,16 @@ func (gh *groupHandlers) fetchGroupOffsets(ctx context.Context, img *controller.
 			topics = append(topics, group.TopicPartitions{Topic: name, Partitions: t.PartitionIndexes})
 		}
 	}
+	var denied []group.TopicPartitions
+	if topics != nil {
+		topics, denied = gh.b.describableTopics(rc, topics)
+	}
 	code, offsets := gh.coord.FetchMemberOffsets(ctx, string(rg.GroupID), rg.MemberID, rg.MemberEpoch, topics, requireStable)
 	out.ErrorCode = code
 	if code != 0 {
 		return out
 	}
+	offsets = gh.b.withDeniedOffsets(rc, topics == nil, offsets, denied)
 	index := map[string]int{}
 	for _, o := range offsets {
 		i, ok := index[o.Topic]

@@ -20,6 +20,9 @@ import (
 //     in on. No leader, a fenced leader or no such endpoint gives
 //     COORDINATOR_NOT_AVAILABLE; every error carries Kafka's message.
 //   - Any other key type is INVALID_REQUEST.
+//   - Authorization (authz.go): DESCRIBE on the group
+//     (GROUP_AUTHORIZATION_FAILED) or the transactional id
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: KeyType, error messages. v3: flexible. v4: several keys at once
@@ -49,6 +52,9 @@ func (gh *groupHandlers) findCoordinator(ctx context.Context, rc *reqCtx, keyTyp
 		msg := errcode.Message(code)
 		c.ErrorMessage = &msg
 		return c
+	}
+	if code := gh.b.authorizeCoordinatorKey(rc, keyType, key); code != 0 { // authz.go
+		return fail(code)
 	}
 	switch keyType {
 	case 0: // GROUP

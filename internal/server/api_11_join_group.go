@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+
 	"net"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // JoinGroup (key 11): versions 0-9.
@@ -20,6 +23,8 @@ import (
 //     INCONSISTENT_GROUP_PROTOCOL.
 //   - An empty KIP-848 consumer group turns classic on the first join,
 //     keeping its offsets.
+//   - Authorization (authz.go): READ on the group
+//     (GROUP_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: RebalanceTimeoutMs (v0 uses the session timeout). v4: a new member
@@ -34,6 +39,14 @@ import (
 //     (INCONSISTENT_GROUP_PROTOCOL); Kafka runs such mixed groups.
 
 func (gh *groupHandlers) handleJoinGroup(ctx context.Context, rc *reqCtx, req *protocol.JoinGroupRequest) (*protocol.JoinGroupResponse, error) {
+	if !gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go
+		resp := &protocol.JoinGroupResponse{ErrorCode: errcode.GroupAuthorizationFailed, GenerationID: -1, Members: []protocol.JoinGroupResponseMember{}}
+		if rc.v < 7 {
+			empty := ""
+			resp.ProtocolName = &empty
+		}
+		return resp, nil
+	}
 	resp := gh.coord.JoinGroup(ctx, rc.v, requestClientID(rc), clientHost(rc), req)
 	return resp, nil
 }

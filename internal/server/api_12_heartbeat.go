@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // Heartbeat (key 12): versions 0-4.
@@ -14,11 +16,16 @@ import (
 //     unknown members get UNKNOWN_MEMBER_ID, a wrong generation
 //     ILLEGAL_GENERATION, and a static member replaced by another instance
 //     FENCED_INSTANCE_ID.
+//   - Authorization (authz.go): READ on the group
+//     (GROUP_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v3: GroupInstanceID (KIP-345). v4: flexible.
 
 func (gh *groupHandlers) handleHeartbeat(ctx context.Context, rc *reqCtx, req *protocol.HeartbeatRequest) (*protocol.HeartbeatResponse, error) {
+	if !gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go
+		return &protocol.HeartbeatResponse{ErrorCode: errcode.GroupAuthorizationFailed}, nil
+	}
 	code := gh.coord.Heartbeat(ctx, req)
 	return &protocol.HeartbeatResponse{ErrorCode: code}, nil
 }

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // SyncGroup (key 14): versions 0-5.
@@ -15,6 +17,8 @@ import (
 //     UNKNOWN_MEMBER_ID; a rebalance started meanwhile,
 //     REBALANCE_IN_PROGRESS.
 //   - Assignment is an empty byte string, never null, when there is none.
+//   - Authorization (authz.go): READ on the group
+//     (GROUP_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v3: GroupInstanceID. v4: flexible. v5: ProtocolType and ProtocolName
@@ -22,6 +26,9 @@ import (
 //     returned (KIP-559).
 
 func (gh *groupHandlers) handleSyncGroup(ctx context.Context, rc *reqCtx, req *protocol.SyncGroupRequest) (*protocol.SyncGroupResponse, error) {
+	if !gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go
+		return &protocol.SyncGroupResponse{ErrorCode: errcode.GroupAuthorizationFailed, Assignment: []byte{}}, nil
+	}
 	resp := gh.coord.SyncGroup(ctx, rc.v, req)
 	if resp.Assignment == nil {
 		resp.Assignment = []byte{}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -15,28 +16,31 @@ import (
 //     assignments only when the group is Stable, as in Kafka.
 //   - An unknown group, or a KIP-848 consumer group (described by
 //     ConsumerGroupDescribe instead), is reported Dead without members.
-//   - Authorized operations, when asked for, are every operation a group
-//     supports (Spool has no authorizer yet).
+//   - Authorization (authz.go): DESCRIBE on each group, else
+//     GROUP_AUTHORIZATION_FAILED; authorized operations, when asked for,
+//     come from the authorizer.
 //
 // Version notes:
 //   - v3: IncludeAuthorizedOperations. v4: members' GroupInstanceID. v5:
 //     flexible. v6: unknown groups are GROUP_ID_NOT_FOUND with a message
 //     rather than Dead (KIP-1043).
 
-// groupOps are the ACL operations a group supports (READ, DELETE,
-// DESCRIBE), all allowed without an authorizer.
-const groupOps = 1<<opRead | 1<<opDelete | 1<<opDescribe
-
 func (gh *groupHandlers) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *protocol.DescribeGroupsRequest) (*protocol.DescribeGroupsResponse, error) {
 	resp := &protocol.DescribeGroupsResponse{}
 	for _, id := range req.Groups {
+		if !gh.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(id)) { // authz.go
+			resp.Groups = append(resp.Groups, protocol.DescribeGroupsResponseDescribedGroup{GroupID: id,
+				ErrorCode: errcode.GroupAuthorizationFailed, AuthorizedOperations: notRequestedOps,
+				Members: []protocol.DescribeGroupsResponseDescribedGroupMember{}})
+			continue
+		}
 		d := gh.coord.DescribeGroup(ctx, string(id))
 		dg := protocol.DescribeGroupsResponseDescribedGroup{
 			GroupID: id, ErrorCode: d.ErrorCode, GroupState: d.State, ProtocolType: d.ProtocolType,
 			ProtocolData: d.Protocol, AuthorizedOperations: notRequestedOps,
 		}
 		if req.IncludeAuthorizedOperations {
-			dg.AuthorizedOperations = groupOps
+			dg.AuthorizedOperations = gh.b.authorizedOperations(rc, acl.ResourceGroup, string(id))
 		}
 		if d.ErrorCode == 0 && !d.Found && rc.v >= 6 {
 			// KIP-1043: v6 reports unknown groups as an error, not as Dead.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 )
 
@@ -13,6 +14,8 @@ import (
 //     (clients ask every broker), classic and consumer, sorted by id; the
 //     code is COORDINATOR_LOAD_IN_PROGRESS while a partition still loads.
 //   - Filters match case-insensitively; empty filters match everything.
+//   - Authorization (authz.go): DESCRIBE on the cluster lists every group;
+//     otherwise only the groups the principal may DESCRIBE.
 //
 // Version notes:
 //   - v3: flexible. v4: StatesFilter and GroupState (KIP-518). v5:
@@ -21,7 +24,13 @@ import (
 func (gh *groupHandlers) handleListGroups(ctx context.Context, rc *reqCtx, req *protocol.ListGroupsRequest) (*protocol.ListGroupsResponse, error) {
 	code, groups := gh.coord.ListGroups(req.StatesFilter, req.TypesFilter)
 	resp := &protocol.ListGroupsResponse{ErrorCode: code, Groups: []protocol.ListGroupsResponseListedGroup{}}
+	// DESCRIBE on the cluster lists every group; otherwise only the groups
+	// the principal may DESCRIBE (authz.go).
+	all := gh.b.authorizeCluster(rc, acl.OpDescribe)
 	for _, l := range groups {
+		if !all && !gh.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, l.GroupID) {
+			continue
+		}
 		resp.Groups = append(resp.Groups, protocol.ListGroupsResponseListedGroup{
 			GroupID: protocol.GroupID(l.GroupID), ProtocolType: l.ProtocolType, GroupState: l.State, GroupType: l.Type,
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/spool-broker/spool/auth"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -32,14 +33,23 @@ import (
 //     advertised.
 
 func (b *Broker) handleApiVersions(ctx context.Context, rc *reqCtx, req *protocol.ApiVersionsRequest) (*protocol.ApiVersionsResponse, error) {
+	if rc.auth.Action == auth.RespondAndClose { // during a SASL exchange (conn_auth.go)
+		return b.apiVersionsResponse(rc.auth.ErrorCode), nil
+	}
+	code := errcode.None
 	if rc.v >= 3 {
 		rc.c.softwareName = req.ClientSoftwareName
 		rc.c.softwareVersion = req.ClientSoftwareVersion
 		if !validSoftwareField(req.ClientSoftwareName) || !validSoftwareField(req.ClientSoftwareVersion) {
-			return b.apiVersionsResponse(errcode.InvalidRequest), nil
+			code = errcode.InvalidRequest
 		}
 	}
-	return b.apiVersionsResponse(errcode.None), nil
+	if rc.c.sess != nil {
+		// Before SASL authentication, a good answer moves the session on
+		// to SaslHandshake; an error lets the client try again.
+		rc.c.sess.ApiVersionsAnswered(code == errcode.None)
+	}
+	return b.apiVersionsResponse(code), nil
 }
 
 // validSoftwareField checks KIP-511's rule for client software name and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/protocol"
@@ -24,6 +25,10 @@ import (
 //     (REQUEST_TIMED_OUT).
 //   - v5+: each created topic's resolved configs come back, sensitive
 //     values as null.
+//   - Authorization (authz.go): CREATE on the cluster or on the topic
+//     (TOPIC_AUTHORIZATION_FAILED "Authorization failed."); the configs in the
+//     answer need DESCRIBE_CONFIGS on the topic (else TopicConfigErrorCode
+//     TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: ValidateOnly, ErrorMessage. v4: NumPartitions and
@@ -51,6 +56,9 @@ func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, req *protoc
 	var create []controller.CreateTopic
 	var slots []int // index in resp.Topics of each create entry
 	reported := map[protocol.TopicName]bool{}
+	// CREATE on the cluster, or else on each topic (authz.go);
+	// DESCRIBE_CONFIGS on a topic to see its configs in the answer.
+	clusterCreate := b.authorizeCluster(rc, acl.OpCreate)
 	for _, t := range req.Topics {
 		res := protocol.CreateTopicsResponseCreatableTopicResult{Name: t.Name, NumPartitions: -1, ReplicationFactor: -1}
 		switch {
@@ -62,6 +70,8 @@ func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, req *protoc
 			setTopicError(&res, errcode.InvalidRequest, "Duplicate topic name.")
 		case t.Name == clusterMetadataTopic:
 			setTopicError(&res, errcode.InvalidRequest, "Creation of internal topic "+clusterMetadataTopic+" is prohibited.")
+		case !clusterCreate && !b.authorize(rc, acl.OpCreate, acl.ResourceTopic, string(t.Name)):
+			setTopicError(&res, errcode.TopicAuthorizationFailed, "Authorization failed.")
 		default:
 			ct := controller.CreateTopic{Name: string(t.Name), NumPartitions: t.NumPartitions, ReplicationFactor: t.ReplicationFactor}
 			if len(t.Assignments) > 0 {
@@ -111,6 +121,10 @@ func (b *Broker) handleCreateTopics(ctx context.Context, rc *reqCtx, req *protoc
 			overrides := make(map[string]string, len(create[i].Configs))
 			for k, v := range create[i].Configs {
 				overrides[k] = *v // non-nil: the controller refuses null values
+			}
+			if !b.authorize(rc, acl.OpDescribeConfigs, acl.ResourceTopic, r.Name) {
+				res.TopicConfigErrorCode = errcode.TopicAuthorizationFailed
+				continue
 			}
 			res.Configs = []protocol.CreateTopicsResponseCreatableTopicConfigs{}
 			for _, e := range config.ResolveTopic(overrides, b.cfg, dyn) {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -19,6 +20,8 @@ import (
 //     UNKNOWN_TOPIC_ID.
 //   - The controller deletes them; the response waits until this broker's
 //     image no longer has them and names each deleted topic by name and ID.
+//   - Authorization (authz.go): DELETE on each topic, and DESCRIBE for a topic
+//     named by ID (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v3: TOPIC_DELETION_DISABLED. v4: flexible. v5: ErrorMessage,
@@ -94,6 +97,14 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, rc *reqCtx, req *protoc
 			name = string(*s.Name)
 		} else if t := img.TopicByID(controller.TopicID(s.TopicID)); t != nil {
 			name = t.Name
+			if !b.authorize(rc, acl.OpDescribe, acl.ResourceTopic, name) { // authz.go
+				fail(r, errcode.TopicAuthorizationFailed, errcode.Message(errcode.TopicAuthorizationFailed))
+				continue
+			}
+		}
+		if name != "" && !b.authorize(rc, acl.OpDelete, acl.ResourceTopic, name) { // authz.go
+			fail(r, errcode.TopicAuthorizationFailed, errcode.Message(errcode.TopicAuthorizationFailed))
+			continue
 		}
 		if isInternalTopic(name) {
 			fail(r, errcode.InvalidRequest, "Topic "+name+" is a kafka internal topic and is not allowed to be marked for deletion.")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/replication"
@@ -21,6 +22,8 @@ import (
 //     and its live followers) reaches Offset, and carries it as
 //     LowWatermark; still short then: REQUEST_TIMED_OUT; leadership moved
 //     meanwhile: NOT_LEADER_OR_FOLLOWER.
+//   - Authorization (authz.go): DELETE on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v2: flexible.
@@ -34,9 +37,12 @@ func (b *Broker) handleDeleteRecords(ctx context.Context, rc *reqCtx, req *proto
 	var pending []pendingDelete
 	for _, t := range req.Topics {
 		tr := protocol.DeleteRecordsResponseDeleteRecordsTopicResult{Name: t.Name}
+		allowed := b.authorize(rc, acl.OpDelete, acl.ResourceTopic, string(t.Name)) // authz.go
 		for _, rp := range t.Partitions {
 			pr := protocol.DeleteRecordsResponseDeleteRecordsPartitionResult{PartitionIndex: rp.PartitionIndex, LowWatermark: -1}
-			if p, required := b.deleteRecords(string(t.Name), rp.PartitionIndex, rp.Offset, &pr); p != nil {
+			if !allowed {
+				pr.ErrorCode = errcode.TopicAuthorizationFailed
+			} else if p, required := b.deleteRecords(string(t.Name), rp.PartitionIndex, rp.Offset, &pr); p != nil {
 				pending = append(pending, pendingDelete{p: p, required: required, topic: len(resp.Topics), partition: len(tr.Partitions)})
 			}
 			tr.Partitions = append(tr.Partitions, pr)

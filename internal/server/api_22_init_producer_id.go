@@ -18,6 +18,10 @@ import (
 //     markers are not written yet gives CONCURRENT_TRANSACTIONS. A
 //     TransactionTimeoutMs not in (0, transaction.max.timeout.ms] is
 //     INVALID_TRANSACTION_TIMEOUT.
+//   - Authorization (authz.go): WRITE on the transactional id
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an idempotent producer needs
+//     IDEMPOTENT_WRITE on the cluster or WRITE on some topic
+//     (CLUSTER_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v2: flexible. v3: ProducerID and ProducerEpoch, so a producer can
@@ -32,6 +36,9 @@ import (
 //   - v6 (two-phase commit, KIP-939, unstable in 4.3) is not served.
 
 func (th *txnHandlers) handleInitProducerID(ctx context.Context, rc *reqCtx, req *protocol.InitProducerIdRequest) (*protocol.InitProducerIdResponse, error) {
+	if denied := th.b.authorizeInitProducerID(rc, req); denied != nil { // authz_txn.go
+		return denied, nil
+	}
 	resp := &protocol.InitProducerIdResponse{ProducerID: -1, ProducerEpoch: -1, OngoingTxnProducerID: -1, OngoingTxnProducerEpoch: -1}
 	if req.TransactionalID == nil || *req.TransactionalID == "" {
 		// Idempotent producer: always a fresh producer id, as Kafka does; a

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // OffsetForLeaderEpoch (key 23): versions 0-4.
@@ -15,6 +17,8 @@ import (
 //     follower or consumer knows where to truncate (KIP-101, KIP-320).
 //   - CurrentLeaderEpoch (v2+) is checked: FENCED_LEADER_EPOCH when older
 //     than the leader's, UNKNOWN_LEADER_EPOCH when newer.
+//   - Authorization (authz.go): CLUSTER_ACTION on the cluster, else DESCRIBE
+//     on each topic (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: LeaderEpoch in the response. v2: CurrentLeaderEpoch. v3:
@@ -25,11 +29,19 @@ import (
 
 func (b *Broker) handleOffsetForLeaderEpoch(ctx context.Context, rc *reqCtx, req *protocol.OffsetForLeaderEpochRequest) (*protocol.OffsetForLeaderEpochResponse, error) {
 	resp := &protocol.OffsetForLeaderEpochResponse{}
+	// CLUSTER_ACTION on the cluster (followers), else DESCRIBE on each
+	// topic (authz.go).
+	clusterAction := b.authorizeCluster(rc, acl.OpClusterAction)
 	for _, t := range req.Topics {
 		tr := protocol.OffsetForLeaderEpochResponseOffsetForLeaderTopicResult{Topic: t.Topic}
+		allowed := clusterAction || b.authorize(rc, acl.OpDescribe, acl.ResourceTopic, string(t.Topic))
 		for _, rp := range t.Partitions {
 			pr := protocol.OffsetForLeaderEpochResponseEpochEndOffset{Partition: rp.Partition, LeaderEpoch: -1, EndOffset: -1}
-			b.endOffsetForEpoch(string(t.Topic), &rp, &pr)
+			if !allowed {
+				pr.ErrorCode = errcode.TopicAuthorizationFailed
+			} else {
+				b.endOffsetForEpoch(string(t.Topic), &rp, &pr)
+			}
 			tr.Partitions = append(tr.Partitions, pr)
 		}
 		resp.Topics = append(resp.Topics, tr)

@@ -18,6 +18,9 @@ import (
 //   - v4+ come from brokers, batching transactions: VerifyOnly asks whether
 //     each partition is already in the transaction (KIP-890 part 1); at v5
 //     a non-verify add is a transaction.version 2 implicit add.
+//   - Authorization (authz.go): v0-3: WRITE on the transactional id and on
+//     every topic (the refused ones TOPIC_AUTHORIZATION_FAILED, the rest
+//     OPERATION_NOT_ATTEMPTED); v4+ (brokers): CLUSTER_ACTION on the cluster.
 //
 // Version notes:
 //   - v2: PRODUCER_FENCED (older versions get INVALID_PRODUCER_EPOCH). v3:
@@ -90,6 +93,9 @@ func (th *txnHandlers) addPartitions(ctx context.Context, id string, pid int64, 
 }
 
 func (th *txnHandlers) handleAddPartitionsToTxn(ctx context.Context, rc *reqCtx, req *protocol.AddPartitionsToTxnRequest) (*protocol.AddPartitionsToTxnResponse, error) {
+	if denied := th.b.authorizeAddPartitionsToTxn(rc, req); denied != nil { // authz_txn.go
+		return denied, nil
+	}
 	resp := &protocol.AddPartitionsToTxnResponse{}
 	if rc.v < 4 {
 		res := th.addPartitions(ctx, string(req.V3AndBelowTransactionalID), int64(req.V3AndBelowProducerID), req.V3AndBelowProducerEpoch, false, 0, req.V3AndBelowTopics)

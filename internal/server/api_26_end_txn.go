@@ -18,6 +18,8 @@ import (
 //   - v5 (transaction.version 2, KIP-890 part 2) bumps the epoch on every
 //     end and returns the producer id and epoch to continue with; an abort
 //     is accepted with no transaction open.
+//   - Authorization (authz.go): WRITE on the transactional id
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v2: PRODUCER_FENCED (older versions get INVALID_PRODUCER_EPOCH). v3:
@@ -32,6 +34,9 @@ func (th *txnHandlers) handleEndTxn(ctx context.Context, rc *reqCtx, req *protoc
 	// EndTxn v5+ is sent only by transaction.version 2 clients: the epoch
 	// is bumped and the response carries the producer id and epoch to go on
 	// with (KIP-890 part 2).
+	if denied := th.b.authorizeEndTxn(rc, req); denied != nil { // authz_txn.go
+		return denied, nil
+	}
 	tv := int16(0)
 	if rc.v >= 5 {
 		tv = 2

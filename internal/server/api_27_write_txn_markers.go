@@ -15,6 +15,8 @@ import (
 //     producer's in-flight transaction verifications (txn_verify.go).
 //   - Unknown partitions get UNKNOWN_TOPIC_OR_PARTITION, partitions led
 //     elsewhere NOT_LEADER_OR_FOLLOWER.
+//   - Authorization (authz.go): ALTER or CLUSTER_ACTION on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED for every partition).
 //
 // Version notes:
 //   - v1: flexible (v0 was dropped in Kafka 4). v2: TransactionVersion per
@@ -26,6 +28,9 @@ import (
 //   - The v2 TransactionVersion is ignored.
 
 func (th *txnHandlers) handleWriteTxnMarkers(ctx context.Context, rc *reqCtx, req *protocol.WriteTxnMarkersRequest) (*protocol.WriteTxnMarkersResponse, error) {
+	if denied := th.b.authorizeWriteTxnMarkers(rc, req); denied != nil { // authz_txn.go
+		return denied, nil
+	}
 	resp := &protocol.WriteTxnMarkersResponse{}
 	for _, m := range req.Markers {
 		mr := protocol.WriteTxnMarkersResponseWritableTxnMarkerResult{ProducerID: m.ProducerID}

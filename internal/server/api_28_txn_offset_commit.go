@@ -22,6 +22,9 @@ import (
 //     (PRODUCER_FENCED).
 //   - v3+: the member and generation are checked as for OffsetCommit; a
 //     classic group takes the commit while its members sync.
+//   - Authorization (authz.go): WRITE on the transactional id, READ on the
+//     group (every partition refused), READ on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v2: CommittedLeaderEpoch; PRODUCER_FENCED (older versions get
@@ -32,6 +35,10 @@ import (
 //     COORDINATOR_LOAD_IN_PROGRESS.
 
 func (th *txnHandlers) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.TxnOffsetCommitRequest) (*protocol.TxnOffsetCommitResponse, error) {
+	refused, deniedTopics := th.b.authorizeTxnOffsetCommit(rc, req) // authz_txn.go
+	if refused != nil {
+		return refused, nil
+	}
 	pid, epoch := int64(req.ProducerID), req.ProducerEpoch
 	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: th.groupPartition(string(req.GroupID))}
 	// The guard is taken before asking the coordinator, so a marker
@@ -88,7 +95,7 @@ func (th *txnHandlers) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, re
 		}
 		resp.Topics = append(resp.Topics, tr)
 	}
-	return resp, nil
+	return txnOffsetCommitDenied(resp, deniedTopics, errcode.TopicAuthorizationFailed), nil
 }
 
 // txnOffsetVerificationError maps the coordinator's answer to an implicit

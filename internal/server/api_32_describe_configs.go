@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+
 	"fmt"
 	"slices"
 	"strconv"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/protocol"
@@ -23,6 +25,9 @@ import (
 //     entity and lists only what is set on it. Another broker's id is
 //     INVALID_REQUEST.
 //   - ConfigurationKeys restricts the answer; sensitive values are null.
+//   - Authorization (authz.go): DESCRIBE_CONFIGS on the cluster (brokers), the
+//     topic or the group; refusals (CLUSTER/TOPIC/GROUP_AUTHORIZATION_FAILED)
+//     come after the other resources.
 //
 // Version notes:
 //   - v1: IncludeSynonyms, ConfigSource (v0 has IsDefault). v3:
@@ -53,8 +58,17 @@ func (e *configError) Error() string { return e.msg }
 func (b *Broker) handleDescribeConfigs(ctx context.Context, rc *reqCtx, req *protocol.DescribeConfigsRequest) (*protocol.DescribeConfigsResponse, error) {
 	resp := &protocol.DescribeConfigsResponse{}
 	img := b.image.Load()
+	// DESCRIBE_CONFIGS per resource (authz.go); refusals come after the
+	// rest, with Kafka's default message and no configs.
+	var denied []protocol.DescribeConfigsResponseDescribeConfigsResult
 	for _, r := range req.Resources {
 		res := protocol.DescribeConfigsResponseDescribeConfigsResult{ResourceType: r.ResourceType, ResourceName: r.ResourceName}
+		if code := b.authorizeConfigResource(rc, acl.OpDescribeConfigs, r.ResourceType, r.ResourceName); code != 0 {
+			msg := errcode.Message(code)
+			res.ErrorCode, res.ErrorMessage, res.Configs = code, &msg, []protocol.DescribeConfigsResponseDescribeConfigsResourceResult{}
+			denied = append(denied, res)
+			continue
+		}
 		entries, cerr := b.describeResource(img, r.ResourceType, r.ResourceName)
 		if cerr != nil {
 			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
@@ -70,6 +84,7 @@ func (b *Broker) handleDescribeConfigs(ctx context.Context, rc *reqCtx, req *pro
 		}
 		resp.Results = append(resp.Results, res)
 	}
+	resp.Results = append(resp.Results, denied...)
 	return resp, nil
 }
 

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+
 	"fmt"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -16,6 +18,9 @@ import (
 //     the controller with Kafka's errors; ValidateOnly checks only. A null
 //     value is INVALID_REQUEST, and so is any other resource type.
 //   - The response waits until this broker's image has the change.
+//   - Authorization (authz.go): ALTER_CONFIGS on the cluster (brokers), the
+//     topic or the group; refusals come after the other resources, without a
+//     message.
 //
 // Version notes:
 //   - v2: flexible.
@@ -25,8 +30,16 @@ import (
 func (b *Broker) handleAlterConfigs(ctx context.Context, rc *reqCtx, req *protocol.AlterConfigsRequest) (*protocol.AlterConfigsResponse, error) {
 	resp := &protocol.AlterConfigsResponse{}
 	changed := false
+	// ALTER_CONFIGS per resource (authz.go); refusals come after the rest,
+	// without a message, as Kafka's controller answers them.
+	var denied []protocol.AlterConfigsResponseAlterConfigsResourceResponse
 	for _, r := range req.Resources {
 		res := protocol.AlterConfigsResponseAlterConfigsResourceResponse{ResourceType: r.ResourceType, ResourceName: r.ResourceName}
+		if code := b.authorizeConfigResource(rc, acl.OpAlterConfigs, r.ResourceType, r.ResourceName); code != 0 {
+			res.ErrorCode = code
+			denied = append(denied, res)
+			continue
+		}
 		if cerr := b.replaceConfigs(ctx, &r, req.ValidateOnly); cerr != nil {
 			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
 		} else if !req.ValidateOnly {
@@ -34,6 +47,7 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, rc *reqCtx, req *protoc
 		}
 		resp.Responses = append(resp.Responses, res)
 	}
+	resp.Responses = append(resp.Responses, denied...)
 	if changed {
 		b.syncImage()
 	}

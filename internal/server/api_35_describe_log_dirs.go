@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+
 	"path/filepath"
 	"slices"
 	"sort"
 	"syscall"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/storage"
 )
 
@@ -17,6 +20,8 @@ import (
 //   - Lists each of log.dirs with the partitions this broker holds in it
 //     (all of them for a null topic list) and their size on disk, and the
 //     directory's total and usable bytes from statfs(2) (-1 if unknown).
+//   - Authorization (authz.go): DESCRIBE on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v2: flexible. v3: a top-level ErrorCode. v4: TotalBytes and
@@ -29,6 +34,10 @@ import (
 
 func (b *Broker) handleDescribeLogDirs(ctx context.Context, rc *reqCtx, req *protocol.DescribeLogDirsRequest) (*protocol.DescribeLogDirsResponse, error) {
 	resp := &protocol.DescribeLogDirsResponse{}
+	if !b.authorizeCluster(rc, acl.OpDescribe) { // authz.go
+		resp.ErrorCode, resp.Results = errcode.ClusterAuthorizationFailed, []protocol.DescribeLogDirsResponseDescribeLogDirsResult{}
+		return resp, nil
+	}
 	// A null topic list asks for every partition.
 	want := func(storage.TopicPartition) bool { return true }
 	if req.Topics != nil {

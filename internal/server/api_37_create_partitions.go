@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -16,6 +17,8 @@ import (
 //     is INVALID_PARTITIONS with Kafka's messages, a topic given twice
 //     INVALID_REQUEST. ValidateOnly checks only.
 //   - The response waits until this broker's image has the new partitions.
+//   - Authorization (authz.go): ALTER on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v2: flexible. v3: may answer THROTTLING_QUOTA_EXCEEDED (KIP-599).
@@ -38,6 +41,10 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, rc *reqCtx, req *pr
 				reported[t.Name] = true
 				resp.Results = append(resp.Results, createPartitionsError(t.Name, errcode.InvalidRequest, "Duplicate topic name."))
 			}
+			continue
+		}
+		if !b.authorize(rc, acl.OpAlter, acl.ResourceTopic, string(t.Name)) { // authz.go
+			resp.Results = append(resp.Results, createPartitionsError(t.Name, errcode.TopicAuthorizationFailed, "The topic authorization is failed."))
 			continue
 		}
 		res := b.createPartitions(ctx, &t, req.ValidateOnly)

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // DeleteGroups (key 42): versions 0-2.
@@ -12,19 +14,33 @@ import (
 //   - Each group's coordinator deletes it with its committed offsets by
 //     writing tombstones; a group with members is NON_EMPTY_GROUP, an
 //     unknown one GROUP_ID_NOT_FOUND. Classic and consumer groups alike.
+//   - Authorization (authz.go): DELETE on each group
+//     (GROUP_AUTHORIZATION_FAILED, after the others).
 //
 // Version notes:
 //   - v2: flexible.
 
 func (gh *groupHandlers) handleDeleteGroups(ctx context.Context, rc *reqCtx, req *protocol.DeleteGroupsRequest) (*protocol.DeleteGroupsResponse, error) {
-	ids := make([]string, len(req.GroupsNames))
-	for i, id := range req.GroupsNames {
-		ids[i] = string(id)
+	// DELETE on each group (authz.go); refused groups answer
+	// GROUP_AUTHORIZATION_FAILED after the others, as in Kafka.
+	var ids []string
+	var denied []protocol.GroupID
+	for _, id := range req.GroupsNames {
+		if gh.b.authorize(rc, acl.OpDelete, acl.ResourceGroup, string(id)) {
+			ids = append(ids, string(id))
+		} else {
+			denied = append(denied, id)
+		}
 	}
-	codes := gh.coord.DeleteGroups(ctx, ids)
 	resp := &protocol.DeleteGroupsResponse{}
-	for i, id := range req.GroupsNames {
-		resp.Results = append(resp.Results, protocol.DeleteGroupsResponseDeletableGroupResult{GroupID: id, ErrorCode: codes[i]})
+	if len(ids) > 0 {
+		codes := gh.coord.DeleteGroups(ctx, ids)
+		for i, id := range ids {
+			resp.Results = append(resp.Results, protocol.DeleteGroupsResponseDeletableGroupResult{GroupID: protocol.GroupID(id), ErrorCode: codes[i]})
+		}
+	}
+	for _, id := range denied {
+		resp.Results = append(resp.Results, protocol.DeleteGroupsResponseDeletableGroupResult{GroupID: id, ErrorCode: errcode.GroupAuthorizationFailed})
 	}
 	return resp, nil
 }

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+
 	"fmt"
 	"time"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -26,6 +28,9 @@ import (
 //   - A failure of the whole request (no reachable controller) is the
 //     top-level ErrorCode; TimeoutMs bounds the wait for the controller.
 //   - The response waits until this broker's image has the new leaders.
+//   - Authorization (authz.go): ALTER on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED for the request and every partition
+//     named).
 //
 // Version notes:
 //   - v1: ElectionType (v0 is always preferred, KIP-460) and a top-level
@@ -42,6 +47,19 @@ func (b *Broker) handleElectLeaders(ctx context.Context, rc *reqCtx, req *protoc
 	electionType := req.ElectionType
 	if rc.v == 0 {
 		electionType = electionPreferred
+	}
+	if !b.authorizeCluster(rc, acl.OpAlter) { // authz.go: every partition named, and the request, refused
+		resp.ErrorCode = errcode.ClusterAuthorizationFailed
+		msg := clusterAuthzMessage
+		for _, t := range req.TopicPartitions {
+			res := protocol.ElectLeadersResponseReplicaElectionResult{Topic: t.Topic}
+			for _, p := range t.Partitions {
+				res.PartitionResult = append(res.PartitionResult, protocol.ElectLeadersResponsePartitionResult{PartitionID: p,
+					ErrorCode: errcode.ClusterAuthorizationFailed, ErrorMessage: &msg})
+			}
+			resp.ReplicaElectionResults = append(resp.ReplicaElectionResults, res)
+		}
+		return resp, nil
 	}
 	if electionType != electionPreferred && electionType != electionUnclean {
 		msg := fmt.Sprintf("Unknown election type %d", electionType)

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+
 	"fmt"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/protocol"
@@ -18,6 +20,8 @@ import (
 //     errors; APPEND and SUBTRACT only on LIST configs (INVALID_CONFIG).
 //     ValidateOnly checks only. The response waits until this broker's
 //     image has the change.
+//   - Authorization (authz.go): ALTER_CONFIGS on the cluster (brokers), the
+//     topic or the group; refusals come after the other resources.
 //
 // Version notes:
 //   - v1: flexible.
@@ -30,8 +34,15 @@ import (
 func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, rc *reqCtx, req *protocol.IncrementalAlterConfigsRequest) (*protocol.IncrementalAlterConfigsResponse, error) {
 	resp := &protocol.IncrementalAlterConfigsResponse{}
 	changed := false
+	// ALTER_CONFIGS per resource (authz.go), as AlterConfigs.
+	var denied []protocol.IncrementalAlterConfigsResponseAlterConfigsResourceResponse
 	for _, r := range req.Resources {
 		res := protocol.IncrementalAlterConfigsResponseAlterConfigsResourceResponse{ResourceType: r.ResourceType, ResourceName: r.ResourceName}
+		if code := b.authorizeConfigResource(rc, acl.OpAlterConfigs, r.ResourceType, r.ResourceName); code != 0 {
+			res.ErrorCode = code
+			denied = append(denied, res)
+			continue
+		}
 		if cerr := b.incrementalAlterConfigs(ctx, &r, req.ValidateOnly); cerr != nil {
 			res.ErrorCode, res.ErrorMessage = cerr.code, &cerr.msg
 		} else if !req.ValidateOnly {
@@ -39,6 +50,7 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, rc *reqCtx, 
 		}
 		resp.Responses = append(resp.Responses, res)
 	}
+	resp.Responses = append(resp.Responses, denied...)
 	if changed {
 		b.syncImage()
 	}

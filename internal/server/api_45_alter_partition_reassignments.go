@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+
 	"time"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // AlterPartitionReassignments (key 45): versions 0-1.
@@ -19,6 +22,8 @@ import (
 //   - A failure of the whole request (no reachable controller) is the
 //     top-level ErrorCode; TimeoutMs bounds the wait for the controller.
 //   - The response waits until this broker's image has the change.
+//   - Authorization (authz.go): ALTER on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED for the request and every partition).
 //
 // Version notes:
 //   - v1: AllowReplicationFactorChange (v0 always allows it): a new
@@ -36,6 +41,19 @@ func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, rc *reqC
 	}
 	if rc.v == 0 {
 		req.AllowReplicationFactorChange = true // v0 has no flag and allows it
+	}
+	if !b.authorizeCluster(rc, acl.OpAlter) { // authz.go: the request and every partition refused
+		msg := clusterAuthzMessage
+		resp.ErrorCode, resp.ErrorMessage = errcode.ClusterAuthorizationFailed, &msg
+		for _, t := range req.Topics {
+			rt := protocol.AlterPartitionReassignmentsResponseReassignableTopicResponse{Name: t.Name}
+			for _, p := range t.Partitions {
+				rt.Partitions = append(rt.Partitions, protocol.AlterPartitionReassignmentsResponseReassignablePartitionResponse{
+					PartitionIndex: p.PartitionIndex, ErrorCode: errcode.ClusterAuthorizationFailed, ErrorMessage: &msg})
+			}
+			resp.Responses = append(resp.Responses, rt)
+		}
+		return resp, nil
 	}
 	if req.TimeoutMs > 0 {
 		var cancel context.CancelFunc

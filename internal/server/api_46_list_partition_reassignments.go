@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // ListPartitionReassignments (key 46): version 0.
@@ -12,9 +14,16 @@ import (
 //   - Lists the partitions with adding or removing replicas, of every topic
 //     for a null topic list; unknown topics and partitions are skipped, as
 //     Kafka skips them.
+//   - Authorization (authz.go): DESCRIBE on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED).
 
 func (b *Broker) handleListPartitionReassignments(ctx context.Context, rc *reqCtx, req *protocol.ListPartitionReassignmentsRequest) (*protocol.ListPartitionReassignmentsResponse, error) {
 	resp := &protocol.ListPartitionReassignmentsResponse{Topics: []protocol.ListPartitionReassignmentsResponseOngoingTopicReassignment{}}
+	if !b.authorizeCluster(rc, acl.OpDescribe) { // authz.go
+		msg := clusterAuthzMessage
+		resp.ErrorCode, resp.ErrorMessage = errcode.ClusterAuthorizationFailed, &msg
+		return resp, nil
+	}
 	img := b.image.Load()
 	add := func(name string, partitions []int32) {
 		t := img.Topic(name)

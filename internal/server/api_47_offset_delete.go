@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // OffsetDelete (key 47): version 0.
@@ -15,14 +17,28 @@ import (
 //     GROUP_SUBSCRIBED_TO_TOPIC; a classic group with members that is not a
 //     consumer-protocol group, NON_EMPTY_GROUP; an unknown group,
 //     GROUP_ID_NOT_FOUND.
+//   - Authorization (authz.go): DELETE on the group
+//     (GROUP_AUTHORIZATION_FAILED), READ on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 
 func (gh *groupHandlers) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *protocol.OffsetDeleteRequest) (*protocol.OffsetDeleteResponse, error) {
-	topics := make([]group.TopicPartitions, len(req.Topics))
+	// DELETE on the group, READ on each topic (authz.go).
+	if !gh.b.authorize(rc, acl.OpDelete, acl.ResourceGroup, string(req.GroupID)) {
+		return &protocol.OffsetDeleteResponse{ErrorCode: errcode.GroupAuthorizationFailed}, nil
+	}
+	var topics []group.TopicPartitions
+	slot := make([]int, len(req.Topics)) // index into topics, -1: denied
 	for i, t := range req.Topics {
-		topics[i].Topic = string(t.Name)
-		for _, p := range t.Partitions {
-			topics[i].Partitions = append(topics[i].Partitions, p.PartitionIndex)
+		if !gh.b.authorize(rc, acl.OpRead, acl.ResourceTopic, string(t.Name)) {
+			slot[i] = -1
+			continue
 		}
+		slot[i] = len(topics)
+		tp := group.TopicPartitions{Topic: string(t.Name)}
+		for _, p := range t.Partitions {
+			tp.Partitions = append(tp.Partitions, p.PartitionIndex)
+		}
+		topics = append(topics, tp)
 	}
 	code, codes := gh.coord.DeleteOffsets(ctx, string(req.GroupID), topics)
 	resp := &protocol.OffsetDeleteResponse{ErrorCode: code}
@@ -32,7 +48,11 @@ func (gh *groupHandlers) handleOffsetDelete(ctx context.Context, rc *reqCtx, req
 	for i, t := range req.Topics {
 		rt := protocol.OffsetDeleteResponseTopic{Name: t.Name}
 		for j, p := range t.Partitions {
-			rt.Partitions = append(rt.Partitions, protocol.OffsetDeleteResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: codes[i][j]})
+			pc := errcode.TopicAuthorizationFailed
+			if slot[i] >= 0 {
+				pc = codes[slot[i]][j]
+			}
+			rt.Partitions = append(rt.Partitions, protocol.OffsetDeleteResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: pc})
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}

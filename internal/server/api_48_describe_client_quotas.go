@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"github.com/spool-broker/spool/auth/acl"
+	"github.com/spool-broker/spool/protocol/errcode"
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
@@ -10,25 +12,26 @@ import (
 // DescribeClientQuotas (key 48): versions 0-1.
 //
 // Behaviour:
-//   - Answered from this broker's metadata image, as Kafka's brokers do
-//     (ClientQuotasImage.describe): every filter component must match
-//     (exact name, the default, or any entity of the type, the default
-//     included); with strict, the entity has no other components.
-//   - An invalid filter (empty or repeated type, a match string where none
-//     belongs or none where one does, ip with user or client-id) is a
-//     top-level INVALID_REQUEST with Kafka's message and no entries; an
-//     entity type Kafka does not know is UNSUPPORTED_VERSION.
-//   - Entries and their values come in the order Kafka's HashMaps give
-//     them, so kafka-configs.sh prints describes as it does against Kafka.
+//   - Answers from the broker's metadata image, as Kafka's brokers do
+//     (ClientQuotasImage.describe): entities matching the filter's
+//     components (exact name, default entity, any), strict or not, with
+//     their quota values; an invalid filter is a top-level error with no
+//     entries.
+//   - Authorization (authz.go): DESCRIBE_CONFIGS on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED), as Kafka.
 //
-// Version notes:
-//   - v1: flexible.
-//
-// Where Spool differs from Kafka 4.3:
-//   - Not authorized yet (Kafka: DESCRIBE_CONFIGS on the cluster).
+// Version notes: v1 is the first flexible version.
 
+// handleDescribeClientQuotas answers from the broker's metadata image, as
+// Kafka's brokers do (ClientQuotasImage.describe). An invalid filter is a
+// top-level error with no entries.
 func (b *Broker) handleDescribeClientQuotas(ctx context.Context, rc *reqCtx, req *protocol.DescribeClientQuotasRequest) (*protocol.DescribeClientQuotasResponse, error) {
 	resp := &protocol.DescribeClientQuotasResponse{}
+	if !b.authorize(rc, acl.OpDescribeConfigs, acl.ResourceCluster, acl.ClusterName) {
+		msg := errcode.Message(errcode.ClusterAuthorizationFailed)
+		resp.ErrorCode, resp.ErrorMessage = errcode.ClusterAuthorizationFailed, &msg
+		return resp, nil
+	}
 	filter := make([]controller.QuotaFilterComponent, len(req.Components))
 	for i, c := range req.Components {
 		filter[i] = controller.QuotaFilterComponent{EntityType: c.EntityType, MatchType: c.MatchType, Match: c.Match}

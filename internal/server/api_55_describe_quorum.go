@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // DescribeQuorum (key 55): versions 0-2.
@@ -17,6 +19,8 @@ import (
 //   - A controller that does not lead answers NOT_LEADER_OR_FOLLOWER in the
 //     partition, naming the leader if it knows it; no reachable controller
 //     is the top-level error.
+//   - Authorization (authz.go): DESCRIBE on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: LastFetchTimestamp and LastCaughtUpTimestamp (KIP-836). v2:
@@ -31,6 +35,10 @@ import (
 // metadata quorum: brokers forward DescribeQuorum, as Kafka's do, so
 // kafka-metadata-quorum --bootstrap-server works against any broker.
 func (b *Broker) handleDescribeQuorum(ctx context.Context, rc *reqCtx, req *protocol.DescribeQuorumRequest) (*protocol.DescribeQuorumResponse, error) {
+	if !b.authorizeCluster(rc, acl.OpDescribe) { // authz.go
+		msg := clusterAuthzMessage
+		return &protocol.DescribeQuorumResponse{ErrorCode: errcode.ClusterAuthorizationFailed, ErrorMessage: &msg}, nil
+	}
 	resp, err := b.ctrl.DescribeQuorum(ctx)
 	if err != nil {
 		code, msg := controllerErrorCode(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -15,8 +16,8 @@ import (
 //     brokers with their endpoint on the listener the request came in on.
 //   - v1+: only EndpointType BROKER (1) is answered here; anything else is
 //     UNSUPPORTED_ENDPOINT_TYPE (controllers are not exposed to clients).
-//   - Authorized operations, when asked for, are every cluster operation
-//     (Spool has no authorizer yet).
+//   - Authorized operations, when asked for, come from the authorizer, and
+//     are 0 without DESCRIBE on the cluster (Kafka checks nothing else here).
 //
 // Version notes:
 //   - v1: EndpointType (KIP-919). v2: IncludeFencedBrokers and IsFenced
@@ -44,7 +45,8 @@ func (b *Broker) handleDescribeCluster(ctx context.Context, rc *reqCtx, req *pro
 		return resp, nil
 	}
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterOps
+		// Kafka answers without a check; the operations need DESCRIBE.
+		resp.ClusterAuthorizedOperations = b.authorizedOperationsIfDescribed(rc, acl.ResourceCluster, acl.ClusterName)
 	}
 	for _, br := range img.Brokers() {
 		if br.Fenced && !req.IncludeFencedBrokers {

@@ -15,10 +15,16 @@ import (
 //     first offset of an open transaction (-1 if none) (KIP-664).
 //   - Unknown partitions get UNKNOWN_TOPIC_OR_PARTITION, partitions led
 //     elsewhere NOT_LEADER_OR_FOLLOWER.
+//   - Authorization (authz.go): READ on each topic
+//     (TOPIC_AUTHORIZATION_FAILED).
 
 func (th *txnHandlers) handleDescribeProducers(ctx context.Context, rc *reqCtx, req *protocol.DescribeProducersRequest) (*protocol.DescribeProducersResponse, error) {
 	resp := &protocol.DescribeProducersResponse{}
 	for _, t := range req.Topics {
+		if denied := th.b.describeProducersDenied(rc, t); denied != nil { // authz_txn.go
+			resp.Topics = append(resp.Topics, *denied)
+			continue
+		}
 		tr := protocol.DescribeProducersResponseTopicResponse{Name: t.Name}
 		for _, idx := range t.PartitionIndexes {
 			pr := protocol.DescribeProducersResponsePartitionResponse{PartitionIndex: idx}

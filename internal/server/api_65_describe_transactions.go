@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // DescribeTransactions (key 65): version 0.
@@ -13,6 +14,9 @@ import (
 //     state, producer id and epoch, timeout, start time and partitions
 //     (KIP-664). NOT_COORDINATOR for ids coordinated elsewhere,
 //     TRANSACTIONAL_ID_NOT_FOUND for unknown ones.
+//   - Authorization (authz.go): DESCRIBE on the transactional id
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); only partitions of topics the
+//     principal may DESCRIBE are listed.
 
 func (th *txnHandlers) handleDescribeTransactions(ctx context.Context, rc *reqCtx, req *protocol.DescribeTransactionsRequest) (*protocol.DescribeTransactionsResponse, error) {
 	resp := &protocol.DescribeTransactionsResponse{}
@@ -32,6 +36,10 @@ func (th *txnHandlers) handleDescribeTransactions(ctx context.Context, rc *reqCt
 				last := &st.Topics[len(st.Topics)-1]
 				last.Partitions = append(last.Partitions, tp.Partition)
 			}
+		}
+		if !th.b.authorizeDescribeTransaction(rc, &st) { // authz_txn.go
+			st = protocol.DescribeTransactionsResponseTransactionState{TransactionalID: id, ProducerID: -1, ProducerEpoch: -1,
+				TransactionStartTimeMs: -1, ErrorCode: errcode.TransactionalIDAuthorizationFailed}
 		}
 		resp.TransactionStates = append(resp.TransactionStates, st)
 	}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/coordinator/txn"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -19,6 +20,8 @@ import (
 //     states were given, nothing matches.
 //   - The pattern is a Go (RE2) regular expression; one that does not
 //     compile is INVALID_REGULAR_EXPRESSION.
+//   - Authorization (authz.go): only transactional ids the principal may
+//     DESCRIBE are listed.
 //
 // Version notes:
 //   - v1: DurationFilter, transactions open longer than it (KIP-994). v2:
@@ -53,6 +56,9 @@ func (th *txnHandlers) handleListTransactions(ctx context.Context, rc *reqCtx, r
 	}
 	for _, m := range th.coord.List(f) {
 		if re != nil && !re.MatchString(m.TransactionalID) {
+			continue
+		}
+		if !th.b.authorize(rc, acl.OpDescribe, acl.ResourceTransactionalID, m.TransactionalID) { // authz.go
 			continue
 		}
 		resp.TransactionStates = append(resp.TransactionStates, protocol.ListTransactionsResponseTransactionState{

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // ConsumerGroupHeartbeat (key 68): versions 0-1.
@@ -16,6 +18,8 @@ import (
 //     member towards it one heartbeat at a time.
 //   - Served only when group.coordinator.rebalance.protocols includes
 //     "consumer".
+//   - Authorization (authz.go): READ on the group
+//     (GROUP_AUTHORIZATION_FAILED).
 //
 // Version notes:
 //   - v1: SubscribedTopicRegex, and the member generates its own id
@@ -25,6 +29,10 @@ import (
 //   - Classic members cannot be in a consumer group (no mixed groups).
 
 func (gh *groupHandlers) handleConsumerGroupHeartbeat(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupHeartbeatRequest) (*protocol.ConsumerGroupHeartbeatResponse, error) {
+	if !gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go
+		msg := errcode.Message(errcode.GroupAuthorizationFailed)
+		return &protocol.ConsumerGroupHeartbeatResponse{ErrorCode: errcode.GroupAuthorizationFailed, ErrorMessage: &msg}, nil
+	}
 	resp := gh.coord.ConsumerGroupHeartbeat(ctx, rc.v, requestClientID(rc), clientHost(rc), req)
 	return resp, nil
 }

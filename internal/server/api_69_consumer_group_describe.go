@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+
 	"slices"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // ConsumerGroupDescribe (key 69): versions 0-1.
@@ -15,8 +18,9 @@ import (
 //     assignor, and each member's subscription and current and target
 //     assignments (partitions of deleted topics left out). Groups that are
 //     classic or unknown get GROUP_ID_NOT_FOUND with a message.
-//   - Authorized operations, when asked for, are every operation a group
-//     supports (Spool has no authorizer yet).
+//   - Authorization (authz.go): DESCRIBE on each group, else
+//     GROUP_AUTHORIZATION_FAILED; authorized operations, when asked for,
+//     come from the authorizer.
 //   - Served only when group.coordinator.rebalance.protocols includes
 //     "consumer".
 //
@@ -27,6 +31,13 @@ func (gh *groupHandlers) handleConsumerGroupDescribe(ctx context.Context, rc *re
 	img := gh.b.image.Load()
 	resp := &protocol.ConsumerGroupDescribeResponse{}
 	for _, id := range req.GroupIDs {
+		if !gh.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(id)) { // authz.go
+			msg := errcode.Message(errcode.GroupAuthorizationFailed)
+			resp.Groups = append(resp.Groups, protocol.ConsumerGroupDescribeResponseDescribedGroup{GroupID: id,
+				ErrorCode: errcode.GroupAuthorizationFailed, ErrorMessage: &msg, AuthorizedOperations: notRequestedOps,
+				Members: []protocol.ConsumerGroupDescribeResponseMember{}})
+			continue
+		}
 		d := gh.coord.DescribeConsumerGroup(ctx, string(id))
 		dg := protocol.ConsumerGroupDescribeResponseDescribedGroup{
 			GroupID: id, ErrorCode: d.ErrorCode, GroupState: d.State, GroupEpoch: d.Epoch, AssignmentEpoch: d.AssignmentEpoch,
@@ -37,7 +48,7 @@ func (gh *groupHandlers) handleConsumerGroupDescribe(ctx context.Context, rc *re
 			dg.ErrorMessage = &msg
 		}
 		if req.IncludeAuthorizedOperations && d.ErrorCode == 0 {
-			dg.AuthorizedOperations = groupOps
+			dg.AuthorizedOperations = gh.b.authorizedOperations(rc, acl.ResourceGroup, string(id))
 		}
 		for _, m := range d.Members {
 			dm := protocol.ConsumerGroupDescribeResponseMember{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -19,6 +20,9 @@ import (
 //     topics.
 //   - Missing topics get UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION
 //     for an illegal name).
+//   - Authorization (authz.go): topics the principal may not DESCRIBE are left
+//     out of "all topics" and answered TOPIC_AUTHORIZATION_FAILED when named,
+//     after the rest; authorized operations come from the authorizer.
 //
 // Where Spool differs from Kafka 4.3:
 //   - No eligible leader replicas (KIP-966): EligibleLeaderReplicas and
@@ -54,9 +58,22 @@ func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, 
 		first, firstPartition = string(req.Cursor.TopicName), req.Cursor.PartitionIndex
 	}
 
+	// Topics the principal may not DESCRIBE are left out of "all topics"
+	// and answered TOPIC_AUTHORIZATION_FAILED when named, after the others,
+	// without saying whether they exist (authz.go).
+	var denied []protocol.DescribeTopicPartitionsResponseTopic
 	n := 0
 	for i, name := range names {
 		if name < first {
+			continue
+		}
+		if !b.authorize(rc, acl.OpDescribe, acl.ResourceTopic, name) {
+			if len(req.Topics) > 0 {
+				denied = append(denied, protocol.DescribeTopicPartitionsResponseTopic{
+					ErrorCode: errcode.TopicAuthorizationFailed, Name: ptrTopic(name),
+					Partitions: []protocol.DescribeTopicPartitionsResponsePartition{}, TopicAuthorizedOperations: notRequestedOps,
+				})
+			}
 			continue
 		}
 		t := img.Topic(name)
@@ -67,7 +84,7 @@ func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, 
 			}
 			resp.Topics = append(resp.Topics, protocol.DescribeTopicPartitionsResponseTopic{
 				ErrorCode: code, Name: ptrTopic(name), Partitions: []protocol.DescribeTopicPartitionsResponsePartition{},
-				TopicAuthorizedOperations: topicOps,
+				TopicAuthorizedOperations: b.authorizedOperations(rc, acl.ResourceTopic, name),
 			})
 			continue
 		}
@@ -81,7 +98,7 @@ func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, 
 		}
 		rt := protocol.DescribeTopicPartitionsResponseTopic{
 			Name: ptrTopic(name), TopicID: protocol.UUID(t.ID), IsInternal: isInternalTopic(name),
-			TopicAuthorizedOperations: topicOps,
+			TopicAuthorizedOperations: b.authorizedOperations(rc, acl.ResourceTopic, name),
 			Partitions:                []protocol.DescribeTopicPartitionsResponsePartition{},
 		}
 		p := start
@@ -111,5 +128,6 @@ func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, 
 			break
 		}
 	}
+	resp.Topics = append(resp.Topics, denied...)
 	return resp, nil
 }

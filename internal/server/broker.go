@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/replication"
@@ -52,6 +53,9 @@ type Broker struct {
 	// transactional offsets and their markers to the group coordinator.
 	groupHandlers *groupHandlers
 	txnHandlers   *txnHandlers
+	// authz is the ACL authorizer (authz.go); nil: authorizer.class.name is
+	// unset and everything is allowed. Set by Listen before any request.
+	authz *acl.Authorizer
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spool-broker/spool/auth"
 	"github.com/spool-broker/spool/protocol"
 )
 
@@ -54,9 +55,16 @@ type conn struct {
 	// Both belong to the handler goroutine.
 	errAPI     string
 	countError func(code int16)
-
 	// throttle mutes the connection while a quota throttle lasts (quotas.go).
 	throttle connThrottle
+
+	// Authentication (conn_auth.go). sec is the listener's setup; sess,
+	// principal and host belong to the handler goroutine (the reader reads
+	// sess only while the handler is idle).
+	sec       *listenerSecurity
+	sess      *auth.Session
+	principal auth.Principal
+	host      string
 }
 
 // inflight is one request from read to written response.
@@ -79,6 +87,16 @@ type inflight struct {
 	body     *protocol.ProduceReader
 	bodyDone chan struct{}
 	bodyErr  error // set before bodyDone closes: the body was not read to its end
+
+	// Authentication (conn_auth.go): handled, when set, is closed once the
+	// handler has answered the request and the connection goes on; the
+	// reader waits for it before reading further. gated marks a request
+	// read before authentication (only its header is parsed), raw a bare
+	// SASL token, closeAfter a response after which the connection closes.
+	handled    chan struct{}
+	gated      bool
+	raw        bool
+	closeAfter bool
 }
 
 func (s *Server) serveConn(ctx context.Context, nc net.Conn, listener string) {
@@ -95,6 +113,13 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, listener string) {
 	}
 	s.metrics.connections.Inc()
 	defer s.metrics.connections.Dec()
+	// --- security (conn_auth.go): TLS handshake, Session ---
+	if !c.startSecurity() {
+		cancel()
+		_ = nc.Close()
+		return
+	}
+	// ---
 	c.wg.Add(2)
 	go c.handleLoop()
 	go c.writeLoop()
@@ -135,6 +160,11 @@ func (c *conn) finish(f *inflight) {
 
 func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, 16<<10)
+	// --- authentication (conn_auth.go): one frame at a time until authenticated ---
+	if !c.readUntilAuthenticated(br) {
+		return
+	}
+	// ---
 	var sizeBuf [4]byte
 	for {
 		// A throttled client's connection is muted: nothing is read.
@@ -143,6 +173,9 @@ func (c *conn) readLoop() {
 		}
 		if idle := c.s.idleTimeout; idle > 0 {
 			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
+		if c.ctx.Err() != nil { // closing: the handler's wake-up may predate the deadline above
+			return
 		}
 		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
 			c.logReadEnd(err)
@@ -179,6 +212,15 @@ func (c *conn) readLoop() {
 				return
 			}
 		}
+		// --- re-authentication (KIP-368, conn_auth.go): SaslHandshake on a SASL connection ---
+		if hdr.RequestAPIKey == protocol.KeySaslHandshake && c.sec != nil && c.sec.sasl != nil {
+			f.handled = make(chan struct{})
+			if !c.enqueue(f) || !c.awaitHandled(f) || !c.readUntilAuthenticated(br) {
+				return
+			}
+			continue
+		}
+		// ---
 		if !c.enqueue(f) {
 			return
 		}
@@ -256,13 +298,20 @@ func (c *conn) handleLoop() {
 		}
 		err := c.handle(f)
 		if readFailed := c.endBody(f); err != nil {
+			var ae *errAuthClose
 			if readFailed {
 				c.logReadEnd(err)
+			} else if errors.As(err, &ae) {
+				c.log.Debug("closing connection", zap.Int16("api_key", f.hdr.RequestAPIKey), zap.Error(err))
 			} else {
 				c.log.Warn("closing connection", zap.Int16("api_key", f.hdr.RequestAPIKey), zap.Error(err))
 			}
 			c.finish(f)
 			c.cancel()
+			// The reader may be blocked reading the next frame: wake it, so
+			// the connection closes now rather than at the client's next
+			// write (a client waiting for this answer would wait forever).
+			_ = c.nc.SetReadDeadline(time.Now())
 			close(c.resps)
 			return
 		}
@@ -270,6 +319,20 @@ func (c *conn) handleLoop() {
 			c.s.putFrame(f.frame)
 			f.frame = nil
 		}
+		// --- authentication (conn_auth.go): let the reader go on, or stop after this answer ---
+		if f.closeAfter {
+			select {
+			case c.resps <- f: // the writer closes the connection after it
+			case <-c.ctx.Done():
+				c.finish(f)
+			}
+			close(c.resps)
+			return
+		}
+		if f.handled != nil {
+			close(f.handled)
+		}
+		// ---
 		if f.out == nil { // acks=0 produce: nothing to write
 			c.finish(f)
 			continue
@@ -309,10 +372,16 @@ func (c *conn) writeLoop() {
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.writeTimeout))
 		err := w.write(batch)
+		closeAfter := false
 		for _, f := range batch {
+			closeAfter = closeAfter || f.closeAfter
 			c.s.putResp(f.out)
 			f.out = nil
 			c.finish(f)
+		}
+		if closeAfter && err == nil { // a failed authentication was answered (conn_auth.go)
+			c.cancel()
+			return
 		}
 		if err != nil {
 			if errors.Is(err, errRecordsTruncated) {

@@ -26,9 +26,28 @@
 // soon as its records are in (conn_body.go). Fetched records never enter
 // the encoded response: the handler pins the segment regions and the writer
 // sends them with sendfile(2) on TCP, or preads them into pooled buffers
-// elsewhere (response.go). Malformed frames, unknown keys and unsupported
+// elsewhere, TLS included (response.go). Before SASL authentication nothing
+// is read ahead (conn_auth.go). Malformed frames, unknown keys and unsupported
 // versions close the connection (Kafka's behaviour), except ApiVersions at an
 // unknown version, which is answered with UNSUPPORTED_VERSION in v0 form.
+//
+// # Security
+//
+// Decided before dispatch, checked at the resource. Listen builds each
+// listener's setup from Kafka's properties (security.go): TLS for SSL and
+// SASL_SSL, the client certificate's principal for SSL, the SASL mechanisms
+// for SASL_*; a setup that fails stops startup. A connection does its TLS
+// handshake before any frame, then holds an auth.Session: until it is
+// authenticated, frames are read one at a time, capped at
+// sasl.server.max.receive.size, and only ApiVersions, SaslHandshake and
+// SaslAuthenticate are answered (conn_auth.go). Every request's reqCtx
+// carries the principal and client host; handlers ask the ACL authorizer
+// (authorizer.class.name=StandardAuthorizer) once per resource and answer
+// Kafka's codes (authz.go, authz_txn.go). ACLs and SCRAM credentials live in
+// the metadata log (controller/security.go); the authorizer follows every
+// image, so a change applies to open connections at their next request.
+// Fetch uses sendfile only on plain TCP connections; TLS connections get the
+// pooled-read path.
 //
 // Handlers turn Go errors into Kafka error codes (the mappings are in
 // errors.go); a handler returns an error only when the connection must

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -42,6 +43,9 @@ func TestErrorsCountedAtDispatch(t *testing.T) {
 	})
 	reg := prometheus.NewRegistry()
 	s := &Server{broker: b, metrics: newServerMetrics(reg), log: zaptest.NewLogger(t)}
+	cfg, _, err := config.Load("", nil)
+	require.NoError(t, err)
+	s.quotas = newServerQuotas(cfg, reg, s.log)
 	c := &conn{s: s, ctx: context.Background(), log: s.log}
 
 	for _, r := range []struct {

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spool-broker/spool/auth"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -29,6 +30,16 @@ type reqCtx struct {
 	markRecords func(empty bool)
 	// quota is the request's quota accounting (quotas.go).
 	quota requestQuota
+
+	// Authentication (conn_auth.go): who sent the request and from where,
+	// the same for a Produce body streamed off the connection. auth is the
+	// Session's decision for the request (the SASL handlers answer it);
+	// closeConn, set by a handler, closes the connection after the
+	// response.
+	principal auth.Principal
+	host      string
+	auth      auth.Decision
+	closeConn bool
 }
 
 // handlerFunc answers one request. A nil response means "send nothing"
@@ -85,6 +96,15 @@ func (c *conn) handle(f *inflight) (err error) {
 		}
 	}()
 	b := c.s.broker
+	// --- authentication gate (conn_auth.go) ---
+	if f.raw {
+		return c.handleRawToken(f)
+	}
+	decision, proceed, err := c.gate(f)
+	if err != nil || !proceed {
+		return err
+	}
+	// ---
 	key, v := f.hdr.RequestAPIKey, f.hdr.RequestAPIVersion
 	if f.hdr.ClientID != nil && c.clientID != *f.hdr.ClientID {
 		c.clientID = *f.hdr.ClientID
@@ -103,7 +123,7 @@ func (c *conn) handle(f *inflight) (err error) {
 		return fmt.Errorf("%s version %d is not served (supported %d-%d)", apiName(key), v, h.min, h.max)
 	}
 	c.s.quotas.follow(b.image.Load())
-	rc := &reqCtx{c: c, hdr: &f.hdr, v: v, quota: requestQuota{
+	rc := &reqCtx{c: c, hdr: &f.hdr, v: v, principal: c.principal, host: c.host, auth: decision, quota: requestQuota{
 		client: c.quotaClient(&f.hdr), size: f.size, start: time.Now(), exempt: requestExempt[key],
 	}}
 	defer func() {
@@ -121,6 +141,7 @@ func (c *conn) handle(f *inflight) (err error) {
 		resp, err = h.fn(c.ctx, rc, f.req)
 	}
 	f.respSizeHint = rc.respSize
+	f.closeAfter = f.closeAfter || rc.closeConn
 	m := c.s.metrics
 	name := apiName(key)
 	m.requests.WithLabelValues(name).Inc()

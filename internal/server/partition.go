@@ -120,6 +120,7 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 		// recomputed by Apply already.
 		b.replicas.MaybeIncrementHighWatermarks()
 	}
+	b.applySecurityImageLocked(img) // authz.go
 	b.image.Store(img)
 }
 

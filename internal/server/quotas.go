@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/spool-broker/spool/auth"
 	"net"
 	"net/netip"
 	"reflect"
@@ -186,9 +187,14 @@ func (s *Server) draining() <-chan struct{} {
 }
 
 // principalName is the name of the connection's principal: the user of
-// user quotas. PLAINTEXT listeners authenticate nobody, so it is Kafka's
-// ANONYMOUS; the auth work replaces this with the session's principal.
-func (c *conn) principalName() string { return "ANONYMOUS" }
+// user quotas (conn_auth.go sets it; a connection nobody authenticated is
+// Kafka's ANONYMOUS).
+func (c *conn) principalName() string {
+	if c.principal.Name == "" {
+		return auth.Anonymous.Name
+	}
+	return c.principal.Name
+}
 
 // quotaClient is who a request is from, for quotas.
 func (c *conn) quotaClient(hdr *protocol.RequestHeader) quota.Client {

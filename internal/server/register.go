@@ -30,12 +30,18 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyListPartitionReassignments, 0, 0, b.handleListPartitionReassignments)
 	register(h, protocol.KeyDescribeCluster, 0, 2, b.handleDescribeCluster)
 	register(h, protocol.KeyDescribeTopicPartitions, 0, 0, b.handleDescribeTopicPartitions)
-	register(h, protocol.KeyDescribeQuorum, 0, 2, b.handleDescribeQuorum)                             // forwarded to the controller
-	register(h, protocol.KeyUnregisterBroker, 0, 0, b.handleUnregisterBroker)                         // forwarded to the controller
-	register(h, protocol.KeyDescribeClientQuotas, 0, 1, b.handleDescribeClientQuotas)                 // from the metadata image
-	register(h, protocol.KeyAlterClientQuotas, 0, 1, b.handleAlterClientQuotas)                       // forwarded to the controller
-	register(h, protocol.KeyDescribeUserScramCredentials, 0, 0, b.handleDescribeUserScramCredentials) // no credential store yet
-	b.registerGroupHandlers(h)                                                                        // keys 8-16, 42, 47, 68, 69: groups.go
-	b.registerTxnHandlers(h)                                                                          // keys 22, 24, 26, 27, 61, 65, 66: txn.go
+	register(h, protocol.KeySaslHandshake, 0, 1, b.handleSaslHandshake)
+	register(h, protocol.KeySaslAuthenticate, 0, 2, b.handleSaslAuthenticate)
+	register(h, protocol.KeyDescribeAcls, 0, 3, b.handleDescribeAcls)
+	register(h, protocol.KeyCreateAcls, 0, 3, b.handleCreateAcls)
+	register(h, protocol.KeyDeleteAcls, 0, 3, b.handleDeleteAcls)
+	register(h, protocol.KeyDescribeUserScramCredentials, 0, 0, b.handleDescribeUserScramCredentials)
+	register(h, protocol.KeyAlterUserScramCredentials, 0, 0, b.handleAlterUserScramCredentials)
+	register(h, protocol.KeyDescribeQuorum, 0, 2, b.handleDescribeQuorum)     // forwarded to the controller
+	register(h, protocol.KeyUnregisterBroker, 0, 0, b.handleUnregisterBroker) // forwarded to the controller
+	register(h, protocol.KeyDescribeClientQuotas, 0, 1, b.handleDescribeClientQuotas)
+	register(h, protocol.KeyAlterClientQuotas, 0, 1, b.handleAlterClientQuotas)
+	b.registerGroupHandlers(h) // keys 8-16, 42, 47, 68, 69: groups.go
+	b.registerTxnHandlers(h)   // keys 22, 24, 26, 27, 61, 65, 66: txn.go
 	return h
 }

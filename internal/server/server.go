@@ -42,6 +42,10 @@ type Server struct {
 	cancel    context.CancelFunc
 
 	bufs bufPool
+
+	// security is each listener's setup by name (security.go), built by
+	// Listen before any connection is accepted and read-only afterwards.
+	security map[string]*listenerSecurity
 }
 
 // ServerConfig holds the network limits (Kafka's names in comments).
@@ -87,6 +91,11 @@ func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.
 // wait in the listen backlog until Serve, as Kafka's do until the broker
 // has caught up with the metadata log.
 func (s *Server) Listen(ls []Listener) error {
+	// --- security (security.go): TLS, SASL and the authorizer, per listener ---
+	if err := s.initSecurity(ls); err != nil {
+		return err
+	}
+	// ---
 	for _, l := range ls {
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
@@ -216,6 +225,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	<-done
+	s.closeSecurity()
 }
 
 // Request frames and response buffers come from one size-classed pool

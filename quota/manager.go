@@ -60,7 +60,7 @@ var ErrThrottled = errors.New("quota: throttling quota exceeded")
 // each client's usage in sampled rates keyed by quota metric tags, and says
 // how long to throttle a client that is over its quota. Quotas come from the
 // metadata log through Apply. Safe for concurrent use: each quota type has
-// its own mutex, which is a leaf lock.
+// its own mutex, which is a leaf lock. A nil *Manager enforces nothing.
 type Manager struct {
 	now     func() time.Time
 	expire  bool
@@ -123,7 +123,7 @@ type clientSensors struct {
 
 // Enabled reports whether any quota of type t was ever configured; until
 // then nothing is recorded and nobody is throttled.
-func (m *Manager) Enabled(t Type) bool { return m.types[t].enabled.Load() }
+func (m *Manager) Enabled(t Type) bool { return m != nil && m.types[t].enabled.Load() }
 
 // sensorsLocked returns the client's sensors and their bound (ok false:
 // no quota applies).
@@ -158,10 +158,10 @@ func (tm *typeManager) sweepLocked(nowMs int64) {
 // records nothing more (Kafka's maybeRecordAndGetThrottleTimeMs). Request
 // throttles are capped at one quota window.
 func (m *Manager) RecordAndThrottle(t Type, c Client, value float64) int32 {
-	tm := m.types[t]
-	if !tm.enabled.Load() {
+	if !m.Enabled(t) {
 		return 0
 	}
+	tm := m.types[t]
 	now := m.nowMs()
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
@@ -185,10 +185,10 @@ func (m *Manager) RecordAndThrottle(t Type, c Client, value float64) int32 {
 // Unrecord takes back a value recorded by RecordAndThrottle, for a Fetch
 // answered empty because it was throttled (Kafka's unrecordQuotaSensor).
 func (m *Manager) Unrecord(t Type, c Client, value float64) {
-	tm := m.types[t]
-	if !tm.enabled.Load() {
+	if !m.Enabled(t) {
 		return
 	}
+	tm := m.types[t]
 	now := m.nowMs()
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
@@ -201,10 +201,10 @@ func (m *Manager) Unrecord(t Type, c Client, value float64) {
 // getMaxValueInQuotaWindow). Fetch responses are capped at it. +Inf when no
 // quota applies.
 func (m *Manager) MaxValueInWindow(t Type, c Client) float64 {
-	tm := m.types[t]
-	if !tm.enabled.Load() {
+	if !m.Enabled(t) {
 		return math.Inf(1)
 	}
+	tm := m.types[t]
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
 	bound, ok := tm.quotas.limit(tm.quotas.tagsFor(c.User, c.ClientID))
@@ -218,10 +218,10 @@ func (m *Manager) MaxValueInWindow(t Type, c Client) float64 {
 // milliseconds because of quota type t (Kafka's ClientQuotaManager.throttle:
 // the throttle-time metric).
 func (m *Manager) Throttled(t Type, c Client, ms int32) {
-	tm := m.types[t]
-	if ms <= 0 || !tm.enabled.Load() {
+	if ms <= 0 || !m.Enabled(t) {
 		return
 	}
+	tm := m.types[t]
 	now := m.nowMs()
 	tm.mu.Lock()
 	defer tm.mu.Unlock()
@@ -295,7 +295,7 @@ type MutationQuota struct {
 // MutationQuota returns the client's quota for one request, nil when no
 // controller mutation quota was ever configured.
 func (m *Manager) MutationQuota(c Client, strict bool) *MutationQuota {
-	if !m.types[ControllerMutation].enabled.Load() {
+	if !m.Enabled(ControllerMutation) {
 		return nil
 	}
 	return &MutationQuota{m: m, c: c, strict: strict}

@@ -88,7 +88,7 @@ func newServerQuotas(cfg *config.Broker, reg prometheus.Registerer, log *zap.Log
 // follow brings quotas and limits up to img; cheap when img was followed
 // already.
 func (q *serverQuotas) follow(img *controller.MetadataImage) {
-	if img == nil || q.img.Load() == img {
+	if q == nil || img == nil || q.img.Load() == img {
 		return
 	}
 	q.mu.Lock()
@@ -169,6 +169,23 @@ func (q *serverQuotas) resolve(host string) []netip.Addr {
 	return addrs
 }
 
+// clientQuotas is the server's client quota manager; nil (enforcing
+// nothing) for a Server built without quotas, as some tests build it.
+func (s *Server) clientQuotas() *quota.Manager {
+	if s.quotas == nil {
+		return nil
+	}
+	return s.quotas.clients
+}
+
+// draining ends when the server stops accepting (nil: never).
+func (s *Server) draining() <-chan struct{} {
+	if s.quotas == nil {
+		return nil
+	}
+	return s.quotas.acceptCtx.Done()
+}
+
 // principalName is the name of the connection's principal: the user of
 // user quotas (conn_auth.go sets it; a connection nobody authenticated is
 // Kafka's ANONYMOUS).
@@ -235,7 +252,7 @@ func (rc *reqCtx) recordRequestQuota() int32 {
 	}
 	q.requestDone = true
 	busy := time.Since(q.start) - q.waited
-	q.requestMs = rc.c.s.quotas.clients.RecordAndThrottle(quota.Request, q.client, nanosToPercent(max(busy, 0)))
+	q.requestMs = rc.c.s.clientQuotas().RecordAndThrottle(quota.Request, q.client, nanosToPercent(max(busy, 0)))
 	return q.requestMs
 }
 
@@ -244,7 +261,7 @@ func (rc *reqCtx) recordRequestQuota() int32 {
 // time against request_percentage.
 func (rc *reqCtx) recordProduce(acks int16) {
 	q := &rc.quota
-	q.apiMs = rc.c.s.quotas.clients.RecordAndThrottle(quota.Produce, q.client, float64(q.size))
+	q.apiMs = rc.c.s.clientQuotas().RecordAndThrottle(quota.Produce, q.client, float64(q.size))
 	q.apiType = quota.Produce
 	if acks == 0 {
 		q.exempt = true
@@ -256,7 +273,7 @@ func (rc *reqCtx) recordProduce(acks int16) {
 // mutationQuota returns ctx charging the client's controller mutation
 // quota: strict from version strictSince on (KIP-599), permissive before.
 func (rc *reqCtx) mutationQuota(ctx context.Context, strictSince int16) context.Context {
-	mq := rc.c.s.quotas.clients.MutationQuota(rc.quota.client, rc.v >= strictSince)
+	mq := rc.c.s.clientQuotas().MutationQuota(rc.quota.client, rc.v >= strictSince)
 	if mq == nil {
 		return ctx
 	}
@@ -281,7 +298,7 @@ func (rc *reqCtx) fetchMaxBytes(maxBytes int, replicaID int32) int {
 		rc.quota.exempt = true
 		return maxBytes
 	}
-	limit := rc.c.s.quotas.clients.MaxValueInWindow(quota.Fetch, rc.quota.client)
+	limit := rc.c.s.clientQuotas().MaxValueInWindow(quota.Fetch, rc.quota.client)
 	if limit < float64(maxBytes) {
 		return max(int(limit), 0)
 	}
@@ -296,7 +313,7 @@ func (rc *reqCtx) throttleFetch(size int) bool {
 	if rc.quota.exempt {
 		return false
 	}
-	m := rc.c.s.quotas.clients
+	m := rc.c.s.clientQuotas()
 	requestMs := rc.recordRequestQuota()
 	bandwidthMs := m.RecordAndThrottle(quota.Fetch, rc.quota.client, float64(size))
 	rc.quota.apiMs, rc.quota.apiType = bandwidthMs, quota.Fetch
@@ -313,7 +330,7 @@ func (rc *reqCtx) throttleFetch(size int) bool {
 // (acks=0).
 func (c *conn) finishQuotas(rc *reqCtx, resp protocol.Response) {
 	q := &rc.quota
-	m := c.s.quotas.clients
+	m := c.s.clientQuotas()
 	rc.recordRequestQuota()
 	apiMs, apiType := q.apiMs, q.apiType
 	if q.mutation != nil {
@@ -389,7 +406,7 @@ func (c *conn) waitUnthrottled() bool {
 		case <-c.ctx.Done():
 			t.Stop()
 			return false
-		case <-c.s.quotas.acceptCtx.Done():
+		case <-c.s.draining():
 			t.Stop()
 			return true
 		case <-t.C:
@@ -403,6 +420,9 @@ func (c *conn) waitUnthrottled() bool {
 // quota) after the throttle time. False: do not serve nc.
 func (s *Server) admit(nc net.Conn, listener string) bool {
 	q := s.quotas
+	if q == nil {
+		return true
+	}
 	q.follow(s.broker.image.Load())
 	addr := remoteAddr(nc)
 	verdict, delay, ok := q.conns.Accept(q.acceptCtx, listener, addr)
@@ -438,7 +458,9 @@ func (s *Server) admit(nc net.Conn, listener string) bool {
 
 // release uncounts a connection admit let in.
 func (s *Server) release(nc net.Conn, listener string) {
-	s.quotas.conns.Release(listener, remoteAddr(nc))
+	if s.quotas != nil {
+		s.quotas.conns.Release(listener, remoteAddr(nc))
+	}
 }
 
 func remoteAddr(nc net.Conn) netip.Addr {

@@ -189,7 +189,9 @@ func (s *Server) acceptLoop(ln net.Listener, name string) {
 }
 
 func (s *Server) closeListeners() {
-	s.quotas.stopAccept() // an accept waiting for a connection slot gives up
+	if s.quotas != nil {
+		s.quotas.stopAccept() // an accept waiting for a connection slot gives up
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ln := range s.listeners {

@@ -1,0 +1,62 @@
+package node_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/quota"
+)
+
+// TestClientQuotasInCluster: AlterClientQuotas sent to a broker that is
+// not the active controller is forwarded to it, the quota reaches every
+// node's metadata image, and every broker enforces it and describes it.
+func TestClientQuotasInCluster(t *testing.T) {
+	c := newTestCluster(t, []clusterSpec{
+		{1, "broker,controller", "voters"},
+		{2, "broker", "voters"},
+		{3, "broker", "voters"},
+	})
+	for _, id := range []int32{1, 2, 3} {
+		c.start(id)
+	}
+	for _, id := range []int32{1, 2, 3} {
+		c.waitReady(id)
+	}
+	c.waitImages("every broker registered and unfenced", unfenced(1, 2, 3))
+
+	// rawRequest's client id is "test": a request_percentage so small that
+	// any request is over it.
+	adm := newAdmin(t, c.nodes[3].addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := adm.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+		Entity: kadm.ClientQuotaEntity{{Type: quota.EntityClientID, Name: kadm.StringPtr("test")}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: quota.RequestPercentage, Value: 0.00001}},
+	}})
+	require.NoError(t, err)
+	require.NoError(t, res[0].Err)
+	entity := quota.Entity{ClientID: quota.Name("test")}
+	c.waitImages("the quota everywhere", func(img *controller.MetadataImage) bool {
+		return img.ClientQuotas()[entity][quota.RequestPercentage] == 0.00001
+	})
+
+	for _, id := range []int32{1, 2, 3} {
+		addr := c.nodes[id].addr()
+		// The first request records the rate; the next one is over it.
+		rawRequest(t, addr, 12, &protocol.MetadataRequest{})
+		resp := rawRequest(t, addr, 12, &protocol.MetadataRequest{}).(*protocol.MetadataResponse)
+		require.Positive(t, resp.ThrottleTimeMs, "broker %d enforces the quota", id)
+		require.LessOrEqual(t, resp.ThrottleTimeMs, int32(1000), "request throttles stop at one window")
+
+		d := rawRequest(t, addr, 1, &protocol.DescribeClientQuotasRequest{}).(*protocol.DescribeClientQuotasResponse)
+		require.Zero(t, d.ErrorCode)
+		require.Len(t, d.Entries, 1, "broker %d describes the quota", id)
+		require.Equal(t, quota.RequestPercentage, d.Entries[0].Values[0].Key)
+	}
+}

@@ -12,6 +12,7 @@
 #                                scenarios, which run on them only
 #   KAFKA_BOOTSTRAP=H:P          use a running Kafka instead of starting one
 #   SPOOL_BOOTSTRAP=H:P          use a running Spool instead of starting bin/spool serve
+#   COMPAT_OUT=DIR               results and logs (default test/compat/out; wiped first)
 # Exit status is non-zero when a case passes on Kafka but fails on Spool and is not listed in
 # known-gaps, or when a case fails on Kafka (a broken scenario).
 set -uo pipefail
@@ -20,7 +21,7 @@ root=$(cd "$here/../.." && pwd)
 source "$here/lib/env.sh"
 
 ONLY=${ONLY:-} CLIENTS=${CLIENTS:-} TARGETS=${TARGETS:-kafka,spool,kafka3,spool3}
-out=$here/out
+out=${COMPAT_OUT:-$here/out}
 export COMPAT_RUN=$out/run
 rm -rf "$out" && mkdir -p "$COMPAT_RUN"
 results=$out/results.tsv

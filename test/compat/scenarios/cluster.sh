@@ -132,10 +132,10 @@ cli_cluster_leader_election() {
 
 # cluster-rolling-restart: an acks=all producer (kafka-verifiable-producer: idempotent, 3
 # partitions) runs while each node in turn gets SIGTERM (controlled shutdown) and is started
-# again; while a node is down its partitions are under-replicated but not under min ISR nor
-# unavailable; after each restart --under-replicated-partitions is empty again. At the end every
-# acknowledged record is in the topic exactly once, and records kept being acknowledged
-# during each node's absence.
+# again. While a node is down its partitions are under-replicated with the two others in the
+# ISR (and, checked with the second node down, neither under min ISR nor unavailable), and
+# records keep being acknowledged; after each restart --under-replicated-partitions is empty
+# again. At the end every acknowledged record is in the topic exactly once.
 cli_cluster_rolling_restart() {
 	local i acked n end
 	run create kafka-topics --bootstrap-server "$(B)" --create --topic "$TOPIC" --partitions 3 --replication-factor 3
@@ -146,7 +146,7 @@ cli_cluster_rolling_restart() {
 		--command-config "$W/producer.properties" > "$W/prod" 2> "$W/prod.err" &
 	PROD_PID=$!
 	trap 'stop_bg $PROD_PID 2; rm -rf "$W"' EXIT
-	acks() { grep -c '"name":"producer_send_success"' "$W/prod" || true; }
+	acks() { local n; n=$(grep -c '"name":"producer_send_success"' "$W/prod" 2> /dev/null) || true; echo "${n:-0}"; }
 	until_ok 60 "the producer's first 100 acks" eval '[ "$(acks)" -ge 100 ]'
 	for i in 1 2 3; do
 		echo "== node $i: SIGTERM"
@@ -156,10 +156,12 @@ cli_cluster_rolling_restart() {
 		[ "$(partition_lines "$W/urp" "$TOPIC" | grep -vcP "\tIsr: [0-9]+,[0-9]+\t" || true)" -eq 0 ] ||
 			fail "with node $i down, an under-replicated partition's ISR is not the two other nodes"
 		[ "$(partition_lines "$W/urp" "$TOPIC" | wc -l)" -eq 3 ] || fail "with node $i down, $(partition_lines "$W/urp" "$TOPIC" | wc -l) of 3 partitions are under-replicated"
-		describe minisr --under-min-isr-partitions --topic "$TOPIC"
-		expect_empty "$W/minisr" "with node $i down, partitions are under min ISR"
-		describe unav --unavailable-partitions --topic "$TOPIC"
-		expect_empty "$W/unav" "with node $i down, partitions are unavailable"
+		if [ "$i" = 2 ]; then # once is enough, and each describe is a JVM start
+			describe minisr --under-min-isr-partitions --topic "$TOPIC"
+			expect_empty "$W/minisr" "with node $i down, partitions are under min ISR"
+			describe unav --unavailable-partitions --topic "$TOPIC"
+			expect_empty "$W/unav" "with node $i down, partitions are unavailable"
+		fi
 		n=$(acks)
 		until_ok 30 "acks with node $i down" eval '[ "$(acks)" -ge $((n + 100)) ]'
 		echo "== node $i: start"

@@ -11,7 +11,8 @@ import os
 import sys
 
 results, gaps_file, out_md, targets = sys.argv[1:5]
-targets = targets.split(",")
+order = ["kafka", "spool", "kafka3", "spool3"]  # the table's column order, whatever ran first
+targets = sorted(targets.split(","), key=lambda t: order.index(t) if t in order else len(order))
 durations = {}
 if len(sys.argv) > 5 and os.path.exists(sys.argv[5]):
     for line in open(sys.argv[5]):

@@ -15,7 +15,7 @@ const { Kafka, CompressionTypes, logLevel } = cjs.KafkaJS;
 
 const [client, scenario, bootstrap, topic] = process.argv.slice(2);
 const kafka = new Kafka({
-  kafkaJS: { clientId: 'spool-compat-cjs', brokers: [bootstrap], logLevel: logLevel.ERROR },
+  kafkaJS: { clientId: 'spool-compat-cjs', brokers: bootstrap.split(','), logLevel: logLevel.ERROR },
 });
 
 function makeRecs(prefix, n) {

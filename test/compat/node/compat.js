@@ -11,7 +11,7 @@ const { Kafka, CompressionTypes, logLevel } = require('kafkajs');
 const [client, scenario, bootstrap, topic] = process.argv.slice(2);
 const kafka = new Kafka({
   clientId: 'spool-compat',
-  brokers: [bootstrap],
+  brokers: bootstrap.split(','),
   logLevel: logLevel.ERROR,
   retry: { retries: 8 },
 });

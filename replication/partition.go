@@ -263,7 +263,7 @@ func (p *Partition) makeLeader(st LeaderAndISR) bool {
 		// lets OffsetForLeaderEpoch truncate it correctly.
 		if p.log.LeaderEpochCache().LatestEpoch() < st.LeaderEpoch {
 			if err := p.log.AssignEpoch(st.LeaderEpoch, start); err != nil {
-				p.env.log.Warn("cannot record leader epoch", zap.String("partition", p.tp.String()), zap.Error(err))
+				p.env.logger.Warn("cannot record leader epoch", zap.String("partition", p.tp.String()), zap.Error(err))
 			}
 		}
 		for i := range followers {
@@ -283,7 +283,7 @@ func (p *Partition) makeLeader(st LeaderAndISR) bool {
 		p.consumers.wake()
 	}
 	if newEpoch {
-		p.env.log.Debug("leading partition", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", st.LeaderEpoch),
+		p.env.logger.Debug("leading partition", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", st.LeaderEpoch),
 			zap.Int32("partition_epoch", st.PartitionEpoch), zap.Int32s("isr", st.ISR), zap.Int64("high_watermark", p.log.HighWatermark()),
 			zap.Int64("leader_epoch_start_offset", start))
 	}
@@ -784,7 +784,7 @@ func (p *Partition) maybeExpandISR(id int32) {
 		newISR := append(slices.Clone(p.isr.isr), id)
 		pd = &pendingISR{req: p.alterRequestLocked(newISR), expand: true, committed: p.isr.isr}
 		p.isr = isrState{isr: p.isr.isr, maximal: newISR, pending: pd}
-		p.env.log.Info("expanding ISR", zap.String("partition", p.tp.String()), zap.Int32s("isr", p.isr.isr), zap.Int32("adding", id))
+		p.env.logger.Info("expanding ISR", zap.String("partition", p.tp.String()), zap.Int32s("isr", p.isr.isr), zap.Int32("adding", id))
 	}
 	p.mu.Unlock()
 	if pd != nil {
@@ -810,7 +810,7 @@ func (p *Partition) MaybeShrinkISR() {
 			newISR := slices.DeleteFunc(slices.Clone(p.isr.isr), func(id int32) bool { return slices.Contains(out, id) })
 			pd = &pendingISR{req: p.alterRequestLocked(newISR), committed: p.isr.isr}
 			p.isr = isrState{isr: p.isr.isr, maximal: p.isr.isr, pending: pd}
-			p.env.log.Info("shrinking ISR", zap.String("partition", p.tp.String()), zap.Int32s("isr", p.isr.isr),
+			p.env.logger.Info("shrinking ISR", zap.String("partition", p.tp.String()), zap.Int32s("isr", p.isr.isr),
 				zap.Int32s("out_of_sync", out), zap.Int64("high_watermark", p.log.HighWatermark()), zap.Int64("log_end_offset", p.log.LogEndOffset()))
 		}
 	}
@@ -859,7 +859,7 @@ func (p *Partition) submitAlterPartition(pd *pendingISR) {
 // (Kafka's submitAlterPartition callback).
 func (p *Partition) handleAlterPartition(pd *pendingISR, st LeaderAndISR, err error) (retry bool) {
 	p.mu.Lock()
-	log := p.env.log.With(zap.String("partition", p.tp.String()), zap.Int32s("proposed_isr", pd.req.ISR))
+	log := p.env.logger.With(zap.String("partition", p.tp.String()), zap.Int32s("proposed_isr", pd.req.ISR))
 	if p.isr.pending != pd {
 		// Leadership or the ISR changed through metadata since: this
 		// answer is out of date.

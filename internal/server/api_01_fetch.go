@@ -273,7 +273,7 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, who fetcher) (int, boo
 				r.current, _ = r.p.CheckLeader(-1)
 			default:
 				r.code = errcode.KafkaStorageError
-				b.log.Sugar().Warnw("fetch read failed", "topic", r.topic, "partition", r.fp.key.partition, "error", err)
+				b.logger.Sugar().Warnw("fetch read failed", "topic", r.topic, "partition", r.fp.key.partition, "error", err)
 			}
 			anyErr = true
 			continue

@@ -21,7 +21,7 @@ import (
 type Broker struct {
 	nodeID     int32
 	cfg        *config.Broker
-	log        *zap.Logger
+	logger     *zap.Logger
 	ctrl       controller.Client
 	logManager *storage.Manager
 

@@ -88,7 +88,7 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 	b := &Broker{
 		nodeID:        cfg.NodeID,
 		cfg:           cfg,
-		log:           log,
+		logger:        log,
 		ctrl:          ctrl,
 		logManager:    logs,
 		fetchSessions: newFetchSessionCache(1000),

@@ -218,7 +218,12 @@ func (p *Partition) checkMinISRLocked(acks int16) error {
 // sameStateLocked: st is what was applied last (metadata images repeat
 // every partition's state; only changes bump an epoch).
 func (p *Partition) sameStateLocked(st LeaderAndISR) bool {
-	return !p.removed && p.leader == st.Leader && p.leaderEpoch == st.LeaderEpoch && p.partitionEpoch == st.PartitionEpoch
+	// The replicas are compared too: an AlterPartition answer that
+	// completed a reassignment (controller/reassign.go) moved the
+	// partition epoch without telling the new replica set, which the
+	// next image brings at that same epoch.
+	return !p.removed && p.leader == st.Leader && p.leaderEpoch == st.LeaderEpoch && p.partitionEpoch == st.PartitionEpoch &&
+		slices.Equal(p.replicas, st.Replicas)
 }
 
 // makeLeader applies a state naming this broker leader (Kafka's

@@ -519,9 +519,32 @@ func (f *fetcher) resetOutOfRange(ctx context.Context, ep LeaderEndpoint, st *fe
 	st.lastErr = ""
 }
 
-// fetch sends one Fetch for states and applies the answer.
+// fetch sends one Fetch for states and applies the answer. While the
+// follower replication quota is exceeded, throttled partitions (replicas
+// outside the ISR listed in follower.replication.throttled.replicas) are
+// left out; with nothing left the fetcher waits a backoff, as Kafka's
+// does with an empty fetch.
 func (f *fetcher) fetch(ctx context.Context, ep LeaderEndpoint, states []*fetchState) {
 	cfg := f.fm.cfg
+	quota := f.fm.env.followerThrottle
+	throttled := make([]bool, 0, len(states))
+	if quota != nil {
+		exceeded := quota.Exceeded()
+		kept := states[:0:0]
+		for _, st := range states {
+			t := st.p.followerThrottled()
+			if t && exceeded {
+				continue
+			}
+			kept = append(kept, st)
+			throttled = append(throttled, t)
+		}
+		if len(kept) == 0 {
+			f.idle(ctx, time.Now().Add(cfg.Backoff))
+			return
+		}
+		states = kept
+	}
 	req := &FetchRequest{
 		ReplicaID: f.fm.env.nodeID, BrokerEpoch: f.fm.env.selfEpoch(),
 		MaxWait: cfg.MaxWait, MinBytes: cfg.MinBytes, MaxBytes: cfg.ResponseMaxBytes,
@@ -550,6 +573,9 @@ func (f *fetcher) fetch(ctx context.Context, ep LeaderEndpoint, states []*fetchS
 		// (and its epoch check would refuse the append anyway).
 		if !f.current(st) || st.fetchOffset != req.Partitions[i].FetchOffset {
 			continue
+		}
+		if i < len(throttled) && throttled[i] {
+			quota.Record(len(resp.Partitions[i].Records))
 		}
 		f.apply(ctx, ep, st, &resp.Partitions[i])
 	}

@@ -53,6 +53,11 @@ type Config struct {
 	Endpoints EndpointFactory
 	// Fetcher configures the replica fetchers.
 	Fetcher FetcherConfig
+	// LeaderThrottle and FollowerThrottle are the replication quotas
+	// (leader/follower.replication.throttled.rate) for the replicas the
+	// topics list in leader/follower.replication.throttled.replicas;
+	// nil: never throttled (throttle.go).
+	LeaderThrottle, FollowerThrottle Throttle
 }
 
 // LeadershipHook learns when this broker starts leading a partition under a
@@ -94,6 +99,8 @@ type env struct {
 	brokers           BrokerLookup
 	epoch             func() int64
 	logger            *zap.Logger
+	leaderThrottle    Throttle
+	followerThrottle  Throttle
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -185,6 +192,7 @@ func NewManager(cfg Config, logs *storage.Manager, log *zap.Logger) *Manager {
 			nodeID: cfg.NodeID, clock: cfg.Clock, maxLagMs: cfg.ReplicaLagTimeMax.Milliseconds(),
 			alter: cfg.AlterPartition, alterRetryBackoff: cfg.AlterPartitionRetryBackoff,
 			brokers: cfg.Brokers, epoch: cfg.BrokerEpoch, logger: log, ctx: ctx, cancel: cancel,
+			leaderThrottle: cfg.LeaderThrottle, followerThrottle: cfg.FollowerThrottle,
 		},
 		logManager: logs,
 		lag:        cfg.ReplicaLagTimeMax,

@@ -47,6 +47,9 @@ type Partition struct {
 	partitionEpoch int32
 	replicas       []int32
 	isr            isrState
+	// inSyncAsFollower: while following, this broker is in the ISR the
+	// metadata names (the follower replication quota spares it).
+	inSyncAsFollower bool
 	// leaderEpochStartOffset is the log end offset when this broker's
 	// current leader epoch began; -1 unless leading.
 	leaderEpochStartOffset int64
@@ -327,6 +330,7 @@ func (p *Partition) makeFollower(st LeaderAndISR) followerChange {
 	p.leaderEpochStartOffset = -1
 	p.replicas = slices.Clone(st.Replicas)
 	p.isr = isrState{} // a follower keeps no ISR (Kafka's makeFollower)
+	p.inSyncAsFollower = slices.Contains(st.ISR, p.env.nodeID)
 	p.hwMu.Lock()
 	p.followers = nil
 	p.failAcksLocked(ErrNotLeader)
@@ -597,6 +601,11 @@ type ReadInfo struct {
 	// leader's (its LastFetchedEpoch ended earlier here): it must
 	// truncate, and no data is returned.
 	DivergingEpoch *EpochEndOffset
+	// Throttled: a follower's read of a throttled replica outside the ISR
+	// (throttle.go). Its bytes count against the leader's replication
+	// quota, which the caller records once per response; while the quota
+	// is exceeded the read returns no records.
+	Throttled bool
 }
 
 // Read is the one read path of Fetch, for consumers and followers alike
@@ -660,7 +669,16 @@ func (p *Partition) read(opts ReadOptions) (info ReadInfo, expand bool, err erro
 			bound = lso
 		}
 	}
-	res, err := p.log.Read(opts.FetchOffset, opts.MaxBytes, bound, opts.MinOneBatch)
+	maxBytes, minOne := opts.MaxBytes, opts.MinOneBatch
+	if fi >= 0 && p.leaderThrottledLocked(opts.ReplicaID) {
+		info.Throttled = true
+		if p.env.leaderThrottle.Exceeded() {
+			// Kafka's shouldLeaderThrottle: no records, but the
+			// follower's position below still counts.
+			maxBytes, minOne = 0, false
+		}
+	}
+	res, err := p.log.Read(opts.FetchOffset, maxBytes, bound, minOne)
 	info.ReadResult = res
 	info.LastStableOffset = lso
 	if err != nil {

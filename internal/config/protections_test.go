@@ -215,7 +215,7 @@ func TestPropertySupport(t *testing.T) {
 		"max.connection.creation.rate":    Supported,
 		"quota.window.num":                Supported,
 		"client.quota.callback.class":     Ignored,
-		"replication.quota.window.num":    Ignored,
+		"replication.quota.window.num":    Supported,
 		"unclean.leader.election.enable":  Supported,
 		"broker.session.timeout.ms":       Supported,
 		"controlled.shutdown.enable":      Supported,

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/spool-broker/spool/controller"
 )
 
 // TestReassignmentMovesData moves a loaded partition from brokers {1,2,3}
@@ -197,4 +200,87 @@ func filterIn(got, want []string) []string {
 		}
 	}
 	return out
+}
+
+// TestReassignmentThrottled adds a replica under a replication throttle as
+// kafka-reassign-partitions.sh --execute --throttle sets it: the rates on
+// every broker, the throttled replicas on the topic. The copy of ~6 MB at
+// 1 MB/s cannot finish before the throttle allows it (a lower bound only:
+// a loaded machine is slower, never faster); the in-sync replicas are not
+// throttled, so acks=all produce keeps working throughout.
+func TestReassignmentThrottled(t *testing.T) {
+	c := newTestCluster(t, []clusterSpec{
+		{1, "broker,controller", "voters"},
+		{2, "broker,controller", "voters"},
+		{3, "broker,controller", "voters"},
+	}, "KAFKA_REPLICATION_QUOTA_WINDOW_NUM=2", "KAFKA_REPLICATION_QUOTA_WINDOW_SIZE_SECONDS=1")
+	for id := int32(1); id <= 3; id++ {
+		c.start(id)
+	}
+	for id := int32(1); id <= 3; id++ {
+		c.waitReady(id)
+	}
+	c.waitImages("three unfenced brokers", unfenced(1, 2, 3))
+	seeds := []string{c.nodes[1].addr(), c.nodes[2].addr(), c.nodes[3].addr()}
+	adm := newAdmin(t, seeds[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	const topic = "throttled"
+	cr, err := adm.CreateTopic(ctx, 1, 2, nil, topic)
+	require.NoError(t, err)
+	require.NoError(t, cr.Err)
+	moveTo(ctx, t, adm, topic, 1, 2)
+	waitPartition(t, c, topic, []int32{1, 2}, func(leader int32) bool { return leader == 1 || leader == 2 })
+
+	const total = 6 << 20
+	pr, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	require.NoError(t, err)
+	defer pr.Close()
+	var recs []*kgo.Record
+	for i := 0; i < total/1024; i++ {
+		value := make([]byte, 1024) // incompressible: the log holds ~6 MB
+		for j := range value {
+			value[j] = byte(rand.IntN(256))
+		}
+		recs = append(recs, &kgo.Record{Value: value})
+	}
+	require.NoError(t, pr.ProduceSync(ctx, recs...).FirstErr())
+
+	// What kafka-reassign-partitions.sh --throttle 1000000 sets.
+	const rate = "1000000"
+	var alters []kadm.AlterConfig
+	for _, name := range []string{"leader.replication.throttled.rate", "follower.replication.throttled.rate"} {
+		alters = append(alters, kadm.AlterConfig{Name: name, Value: kadm.StringPtr(rate)})
+	}
+	for id := int32(1); id <= 3; id++ {
+		res, err := adm.AlterBrokerConfigs(ctx, alters, id)
+		require.NoError(t, err)
+		for _, r := range res {
+			require.NoError(t, r.Err)
+		}
+	}
+	res, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
+		{Name: "leader.replication.throttled.replicas", Value: kadm.StringPtr("0:1,0:2")},
+		{Name: "follower.replication.throttled.replicas", Value: kadm.StringPtr("0:3")},
+	}, topic)
+	require.NoError(t, err)
+	for _, r := range res {
+		require.NoError(t, r.Err)
+	}
+	c.waitImages("throttles applied", func(img *controller.MetadataImage) bool {
+		return img.Config(controller.ResourceTopic, topic)["follower.replication.throttled.replicas"] == "0:3" &&
+			img.Config(controller.ResourceBroker, "3")["follower.replication.throttled.rate"] == rate
+	})
+
+	start := time.Now()
+	moveTo(ctx, t, adm, topic, 1, 2, 3)
+	// In-sync replicas are not throttled: acks=all goes on during the copy.
+	require.NoError(t, pr.ProduceSync(ctx, &kgo.Record{Value: []byte("during the copy")}).FirstErr())
+	waitPartition(t, c, topic, []int32{1, 2, 3}, func(leader int32) bool { return leader > 0 })
+	took := time.Since(start)
+	t.Logf("copied %d MB at a 1 MB/s throttle in %v", total>>20, took)
+	// Two windows of one second allow about two seconds' worth at once;
+	// the rest goes at the bound.
+	require.GreaterOrEqual(t, took, 3*time.Second, "the copy must not outrun the throttle")
 }

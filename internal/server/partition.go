@@ -73,6 +73,9 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 		return
 	}
 	b.brokersImage.Store(img)
+	rt := b.cfg.ReplicationThrottles(b.dynamicBrokerConfig(img))
+	b.leaderThrottle.SetBound(rt.LeaderRate)
+	b.followerThrottle.SetBound(rt.FollowerRate)
 	want := make(map[storage.TopicPartition]bool)
 	for _, t := range img.Topics() {
 		settings := b.topicSettings(img, t.Name)

@@ -102,6 +102,11 @@ type Config struct {
 	// leader election (unclean.leader.election.enable as the topic
 	// resolves it in img). Nil means never.
 	UncleanLeaderElection func(img *MetadataImage, topic string) bool
+	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds
+	// when auto.leader.rebalance.enable is true: how often the active
+	// controller moves leaderships back to preferred replicas
+	// (rebalance.go). Zero disables it.
+	LeaderImbalanceCheckInterval time.Duration
 	// Now is the clock of broker sessions; nil means time.Now.
 	Now func() time.Time
 }
@@ -314,6 +319,10 @@ func (c *Controller) start(advertise string, sole bool) error {
 	c.wg.Add(2)
 	go c.watchLeadership(ctx)
 	go c.fenceStaleBrokers(ctx)
+	if c.cfg.LeaderImbalanceCheckInterval > 0 {
+		c.wg.Add(1)
+		go c.balanceLeaders(ctx)
+	}
 	return nil
 }
 

@@ -42,7 +42,7 @@ const (
 // honour them).
 const (
 	notReplicated        = "partitions are not replicated between brokers yet"
-	leadershipNeverMoves = "leaders are not moved back to preferred replicas automatically; use kafka-leader-election"
+	imbalancePercentage = "as in Kafka's KRaft controller, every partition whose preferred replica can lead is moved back at each check"
 )
 
 const maxLong = "9223372036854775807"
@@ -93,9 +93,9 @@ var brokerDefList = []brokerDef{
 	{name: "broker.heartbeat.interval.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Interval between broker heartbeats to the controller", check: intAtLeast(1)},
 	{name: "broker.session.timeout.ms", group: groupNode, typ: TypeInt, def: "9000", doc: "Time a broker lease lasts without heartbeats", check: intAtLeast(1)},
 	{name: "controlled.shutdown.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Move leadership away before shutting down"},
-	{name: "auto.leader.rebalance.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Periodically move leadership back to preferred replicas", ignored: leadershipNeverMoves},
-	{name: "leader.imbalance.check.interval.seconds", group: groupNode, typ: TypeLong, def: "300", doc: "Interval of the preferred-leader check", check: longAtLeast(1), ignored: leadershipNeverMoves},
-	{name: "leader.imbalance.per.broker.percentage", group: groupNode, typ: TypeInt, def: "10", doc: "Leader imbalance allowed per broker (percent)", check: intAtLeast(0), ignored: leadershipNeverMoves},
+	{name: "auto.leader.rebalance.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Periodically move leadership back to preferred replicas"},
+	{name: "leader.imbalance.check.interval.seconds", group: groupNode, typ: TypeLong, def: "300", doc: "Interval of the preferred-leader check", check: longAtLeast(1)},
+	{name: "leader.imbalance.per.broker.percentage", group: groupNode, typ: TypeInt, def: "10", doc: "Leader imbalance allowed per broker (percent)", check: intAtLeast(0), ignored: imbalancePercentage},
 	{name: "background.threads", group: groupNode, typ: TypeInt, def: "10", doc: "Threads for background tasks", check: intAtLeast(1), mode: ClusterWide, ignored: "background work runs on goroutines"},
 
 	// Listeners and network.

@@ -219,7 +219,7 @@ func TestPropertySupport(t *testing.T) {
 		"unclean.leader.election.enable":  Supported,
 		"broker.session.timeout.ms":       Supported,
 		"controlled.shutdown.enable":      Supported,
-		"auto.leader.rebalance.enable":    Ignored,
+		"auto.leader.rebalance.enable":    Supported,
 		"authorizer.class.name":           Supported,
 		"super.users":                     Supported,
 		"sasl.enabled.mechanisms":         Supported,

@@ -235,20 +235,21 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		}
 	})
 	ctrl, err = controller.Open(ctx, controller.Config{
-		NodeID:                   cfg.NodeID,
-		ClusterID:                clusterID,
-		Dir:                      dir,
-		Stream:                   n.ctrlLn.Raft(),
-		Voters:                   voters,
-		Logger:                   n.logger.Named("controller"),
-		DefaultNumPartitions:     cfg.NumPartitions,
-		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
-		BootstrapFeatures:        bootstrapFeatures,
-		ValidateConfig:           validateResourceConfig,
-		HeartbeatTimeout:         electionTimeout,
-		ElectionTimeout:          electionTimeout,
-		SessionTimeout:           time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
-		UncleanLeaderElection:    n.uncleanLeaderElection,
+		NodeID:                       cfg.NodeID,
+		ClusterID:                    clusterID,
+		Dir:                          dir,
+		Stream:                       n.ctrlLn.Raft(),
+		Voters:                       voters,
+		Logger:                       n.logger.Named("controller"),
+		DefaultNumPartitions:         cfg.NumPartitions,
+		DefaultReplicationFactor:     cfg.DefaultReplicationFactor,
+		BootstrapFeatures:            bootstrapFeatures,
+		ValidateConfig:               validateResourceConfig,
+		HeartbeatTimeout:             electionTimeout,
+		ElectionTimeout:              electionTimeout,
+		SessionTimeout:               time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
+		UncleanLeaderElection:        n.uncleanLeaderElection,
+		LeaderImbalanceCheckInterval: leaderImbalanceCheckInterval(cfg),
 	})
 	close(ctrlReady)
 	if err != nil {
@@ -446,4 +447,14 @@ func validateResourceConfig(resourceType int8, name string, merged map[string]st
 		return config.ValidateTopicConfigs(merged)
 	}
 	return config.ValidateBrokerDynamic(merged)
+}
+
+// leaderImbalanceCheckInterval is how often the active controller moves
+// leaderships back to preferred replicas; zero when
+// auto.leader.rebalance.enable is false.
+func leaderImbalanceCheckInterval(cfg *config.Broker) time.Duration {
+	if !cfg.AutoLeaderRebalanceEnable {
+		return 0
+	}
+	return time.Duration(cfg.LeaderImbalanceCheckIntervalSeconds) * time.Second
 }

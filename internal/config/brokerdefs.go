@@ -41,7 +41,7 @@ const (
 // Why replication settings are ignored (the multi-node cluster work will
 // honour them).
 const (
-	notReplicated        = "partitions are not replicated between brokers yet"
+	notReplicated       = "partitions are not replicated between brokers yet"
 	imbalancePercentage = "as in Kafka's KRaft controller, every partition whose preferred replica can lead is moved back at each check"
 )
 

@@ -6,6 +6,7 @@
 #   4. the FROM-scratch broker image run alone                         test/deploy/image-broker.sh
 #   5. the guides' single-node compose file under podman-compose        test/deploy/compose-single.sh
 #   6. the 3-node compose file, a node killed under acks=all load        test/deploy/compose-cluster.sh
+#   7. the SASL_SSL compose variant (keystores made by the test)          test/deploy/compose-sasl-ssl.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -24,4 +25,5 @@ timed "build images" ./scripts/build-image.sh
 timed "broker image" ./test/deploy/image-broker.sh
 timed "single-node compose" ./test/deploy/compose-single.sh
 timed "3-node compose (node killed under acks=all)" ./test/deploy/compose-cluster.sh
+timed "SASL_SSL compose" ./test/deploy/compose-sasl-ssl.sh
 printf '\n==== deploy-test: all stages passed in %ss\n' "$((SECONDS - DEPLOY_TEST_T0))"

@@ -127,36 +127,11 @@ wait "$prod_pid" || true
 prod_pid=
 total=$(acked)
 errors=$(grep -c '"producer_send_error"' "$logdir/prod.out" || true)
-kinds=$(grep '"producer_send_error"' "$logdir/prod.out" | python3 -c '
-import collections, json, sys
-c = collections.Counter(json.loads(l).get("exception", "?") + ": " + json.loads(l).get("message", "")[:120] for l in sys.stdin)
-print("; ".join(f"{n} x {k}" for k, n in c.most_common()))')
+kinds=$(send_errors "$logdir/prod.out")
 pass "producer: $total records acknowledged, $errors send errors reported to the client${kinds:+ ($kinds)}"
 
 stage "3-node compose: every acknowledged record read back"
-# verify FILE: every acknowledged (partition, offset, value) is in FILE, and no value twice.
-verify() {
-	python3 - "$logdir/prod.out" "$1" << 'PY'
-import json, sys
-acked = set()
-for line in open(sys.argv[1]):
-    try:
-        j = json.loads(line)
-    except ValueError:
-        continue
-    if j.get("name") == "producer_send_success":
-        acked.add((j["partition"], j["offset"], j["value"]))
-got = [tuple(l.split(" ", 2)) for l in open(sys.argv[2]).read().splitlines()]
-got = [(int(p), int(o), v) for p, o, v in got]
-values = [v for _, _, v in got]
-missing = acked - set(got)
-dups = len(values) - len(set(values))
-print(f"acknowledged {len(acked)}, read {len(got)}, missing {len(missing)}, duplicated values {dups}")
-if missing:
-    print("first missing (partition, offset, value):", sorted(missing)[:10])
-sys.exit(1 if missing or dups or not acked else 0)
-PY
-}
+verify() { verify_acked "$logdir/prod.out" "$1"; }
 kcat -b "$B" -C -t $topic -e -q -f '%p %o %s\n' > "$logdir/read1"
 out=$(verify "$logdir/read1") || die "records lost or duplicated: $out"
 pass "read 1 (leaders as after the failure): $out"

@@ -45,7 +45,7 @@ PY
 }
 # send_errors PRODUCER_OUT: the VerifiableProducer's send errors, counted by exception.
 send_errors() {
-	grep '"producer_send_error"' "$1" | python3 -c '
+	{ grep '"producer_send_error"' "$1" || true; } | python3 -c '
 import collections, json, sys
 c = collections.Counter(json.loads(l).get("exception", "?") + ": " + json.loads(l).get("message", "")[:120] for l in sys.stdin)
 print("; ".join(f"{n} x {k}" for k, n in c.most_common()))'

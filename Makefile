@@ -133,7 +133,8 @@ deploy-check: build
 	./test/deploy/check.sh
 
 # deploy-test: deploy-check, then the images built and run with podman: the broker image
-# alone, and the guides' single-node compose file under podman-compose (test/deploy/*.sh).
+# alone, the guides' single-node compose file and the 3-node cluster (a node killed under
+# acks=all load) under podman-compose (test/deploy/*.sh).
 # Runs in CI from .ci/run; one run at a time on a machine (it publishes port 9092).
 deploy-test: test-deps
 	flock /tmp/spool-deploy-test.lock ./test/deploy/run.sh

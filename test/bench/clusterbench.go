@@ -278,7 +278,11 @@ func failover(ctx context.Context, cfg ClusterConfig, c *Cluster, run *ClusterRu
 	}
 	cl, err := c.client(kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0),
-		kgo.RecordDeliveryTimeout(2*time.Minute), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }))
+		kgo.RecordDeliveryTimeout(2*time.Minute), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
+		// franz-go refreshes metadata after an error at most every 5 s by
+		// default, which would measure the client's cadence rather than
+		// the cluster's failover; the Java client retries after 100 ms.
+		kgo.MetadataMinAge(100*time.Millisecond))
 	if err != nil {
 		return err
 	}

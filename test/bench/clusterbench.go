@@ -30,6 +30,7 @@ type ClusterConfig struct {
 	Partitions           int
 	BrokerCPUs, LoadCPUs string
 	SpoolRev             string
+	Note                 string // free text for the report (the machine, what else ran)
 	Extra                map[string]string // properties for both systems
 }
 
@@ -63,6 +64,7 @@ type ClusterResults struct {
 	Settings map[string]string `json:"settings"`
 	Runs     []ClusterRun      `json:"runs"`
 	Load     string            `json:"load_average"`
+	Note     string            `json:"note,omitempty"`
 }
 
 // ClusterBench runs the pairs and writes the results and the report
@@ -71,7 +73,7 @@ func ClusterBench(ctx context.Context, cfg ClusterConfig) error {
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return err
 	}
-	res := ClusterResults{Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Label: cfg.Label, Settings: map[string]string{
+	res := ClusterResults{Note: cfg.Note, Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Label: cfg.Label, Settings: map[string]string{
 		"pairs": fmt.Sprint(cfg.Pairs), "duration": cfg.Duration.String(), "warmup": cfg.Warmup.String(),
 		"latency_rate": fmt.Sprint(cfg.LatencyRate), "failover_rate": fmt.Sprint(cfg.FailoverRate),
 		"partitions": fmt.Sprint(cfg.Partitions), "broker_cpus": cfg.BrokerCPUs, "load_cpus": cfg.LoadCPUs,
@@ -483,6 +485,9 @@ func writeClusterSection(r *ClusterResults, mdPath string) error {
 		fmt.Fprintf(&b, " `%s=%s`", k, r.Settings[k])
 	}
 	b.WriteString(".\n\n")
+	if r.Note != "" {
+		fmt.Fprintf(&b, "> %s\n\n", r.Note)
+	}
 	b.WriteString("Each system runs as three combined-mode (broker,controller) nodes on 127.0.0.1, .2 and .3, started from the same " +
 		"server.properties (addresses only; every timeout is the default, which Spool shares with Kafka: " +
 		"broker.heartbeat.interval.ms=2000, broker.session.timeout.ms=9000, replica.lag.time.max.ms=30000), fresh storage per run, " +
@@ -492,7 +497,12 @@ func writeClusterSection(r *ClusterResults, mdPath string) error {
 		"fixed rate. Failover: SIGKILL of a node that leads partitions and is not the active controller while a producer sends at a " +
 		"fixed rate; the longest time any partition went from its last acknowledgement before the kill to its first after it. " +
 		"Controlled-shutdown stall: SIGTERM of such a node; the longest gap between two acknowledgements of one partition from one second " +
-		"before the signal to ten seconds after. Lost = acknowledged records not read back at their offset. Values: median (min–max) over pairs.\n\n")
+		"before the signal to ten seconds after. Lost = acknowledged records not read back at their offset. Values: median (min–max) over pairs.\n\n" +
+		"Neither system learns of a crashed broker before its session expires: the controller fences it broker.session.timeout.ms " +
+		"after its last heartbeat (which was up to broker.heartbeat.interval.ms before the kill), and only then elects new leaders and " +
+		"shrinks the ISRs that acks=all writes wait for. With Kafka's defaults (9 s, 2 s) failover is therefore 7–9 s plus the " +
+		"election on both systems; the 2 s target needs a shorter session timeout (`SET=broker.session.timeout.ms=1500," +
+		"broker.heartbeat.interval.ms=500 make bench-cluster` gives it to both systems).\n\n")
 	type metric struct {
 		name   string
 		get    func(ClusterRun) float64

@@ -14,6 +14,7 @@
 //	                     storage: throughput and broker CPU per MB, end-to-end latency at a
 //	                     fixed rate, failover after SIGKILL of a leader, controlled-shutdown
 //	                     stall; rewrites the cluster section of docs/benchmarks.md
+//	spool-bench cluster-report   redraws that section from a cluster-results.json
 //	spool-bench load     one load-generator scenario against any bootstrap address
 //	spool-bench report   redraws the report from a results.json
 //	spool-bench tcp-recv / tcp-send / fsync   the machine's ceilings

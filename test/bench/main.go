@@ -17,7 +17,7 @@ import (
 func main() {
 	log.SetFlags(log.Ltime)
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: spool-bench run|cluster|load|report|tcp-recv|tcp-send|fsync [flags]")
+		fmt.Fprintln(os.Stderr, "usage: spool-bench run|cluster|cluster-report|load|report|tcp-recv|tcp-send|fsync [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -127,6 +127,7 @@ func run(ctx context.Context, cmd string, args []string) error {
 		fs.StringVar(&c.LoadCPUs, "load-cpus", "", "CPU list this process is pinned to (for the report)")
 		fs.StringVar(&c.SpoolRev, "spool-rev", "", "Spool commit under test (for the report)")
 		fs.StringVar(&extra, "set", "", "extra server properties for both systems, k=v,k=v")
+		fs.StringVar(&c.Note, "note", "", "a note for the report: the machine, what else was running")
 		fs.Parse(args)
 		c.Extra = map[string]string{}
 		for _, kv := range strings.Split(extra, ",") {
@@ -135,6 +136,23 @@ func run(ctx context.Context, cmd string, args []string) error {
 			}
 		}
 		return ClusterBench(ctx, c)
+	case "cluster-report":
+		in := fs.String("in", "out/cluster-results.json", "cluster-results.json")
+		md := fs.String("report", "../../docs/benchmarks.md", "Markdown report whose cluster section is rewritten")
+		note := fs.String("note", "", "replaces the results' note")
+		fs.Parse(args)
+		b, err := os.ReadFile(*in)
+		if err != nil {
+			return err
+		}
+		var r ClusterResults
+		if err := json.Unmarshal(b, &r); err != nil {
+			return err
+		}
+		if *note != "" {
+			r.Note = *note
+		}
+		return writeClusterSection(&r, *md)
 	case "report":
 		in := fs.String("in", "out/results.json", "results.json")
 		md := fs.String("report", "../../docs/benchmarks.md", "Markdown report")

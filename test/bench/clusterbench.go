@@ -30,7 +30,7 @@ type ClusterConfig struct {
 	Partitions           int
 	BrokerCPUs, LoadCPUs string
 	SpoolRev             string
-	Note                 string // free text for the report (the machine, what else ran)
+	Note                 string            // free text for the report (the machine, what else ran)
 	Extra                map[string]string // properties for both systems
 }
 

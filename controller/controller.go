@@ -239,12 +239,12 @@ func (c *Controller) start(advertise string, sole bool) error {
 		return fmt.Errorf("controller: %w", err)
 	}
 	hlog := newHCLogger(c.logger.Named("raft"))
-	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft-log"))
+	logs, err := OpenLogStore(filepath.Join(cfg.Dir, raftLogDir))
 	if err != nil {
 		return err
 	}
 	c.logs = logs
-	stable, err := OpenStableStore(filepath.Join(cfg.Dir, "raft-stable"))
+	stable, err := OpenStableStore(filepath.Join(cfg.Dir, raftStableFile))
 	if err != nil {
 		return err
 	}

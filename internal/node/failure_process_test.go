@@ -62,7 +62,9 @@ func TestPausedLeaderIsFenced(t *testing.T) {
 
 	// Fenced, its leaderships moved, and the producer carries on.
 	others := slices.DeleteFunc(c.brokers(), func(id int32) bool { return id == victimID })
-	c.waitInSync(ctx, adm, topic, partitions, others, 30*time.Second)
+	// The session timeout is 2 s; a paused active controller adds an
+	// election, and a loaded machine more.
+	c.waitInSync(ctx, adm, topic, partitions, others, 60*time.Second)
 	t.Logf("node %d out of every ISR %v after the pause", victimID, time.Since(paused))
 	for p, s := range describe(ctx, adm, topic) {
 		require.NotEqual(t, victimID, s.leader, "partition %d", p)

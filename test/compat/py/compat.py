@@ -303,7 +303,7 @@ class ConfluentPy:
     def admin_configs(self, topic):
         from confluent_kafka.admin import NewTopic, ConfigResource, ConfigEntry, AlterConfigOpType
         a = self.admin()
-        for f in a.create_topics([NewTopic(topic, 1, 1)]).values():
+        for f in a.create_topics([NewTopic(topic, 1, RF)]).values():
             f.result(30)
         r = ConfigResource("topic", topic, incremental_configs=[
             ConfigEntry("retention.ms", "86400000", incremental_operation=AlterConfigOpType.SET)])

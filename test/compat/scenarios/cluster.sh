@@ -76,7 +76,8 @@ check_placement() {
 # cluster-describe: kafka-topics --describe of a 6-partition RF 3 topic has Kafka 4.3.1's shape
 # (fields, order, the Elr columns, the broker-level min.insync.replicas among the configs),
 # leaders on the preferred replicas and balanced, full ISRs; --under-replicated-partitions,
-# --under-min-isr-partitions and --unavailable-partitions list nothing; a topic with a
+# --under-min-isr-partitions and --unavailable-partitions list none of its partitions (other
+# scenarios' topics can be under min ISR: RF 1 with min.insync.replicas=2); a topic with a
 # replica set given by --replica-assignment is described with it.
 cli_cluster_describe() {
 	run create kafka-topics --bootstrap-server "$(B)" --create --topic "$TOPIC" --partitions 6 --replication-factor 3
@@ -93,7 +94,7 @@ cli_cluster_describe() {
 	diff -u "$W/want" "$W/shape" || fail "kafka-topics --describe output differs from Kafka 4.3.1's shape (- Kafka, + this broker)"
 	check_placement "$W/d" "$TOPIC" 6
 	for opt in --under-replicated-partitions --under-min-isr-partitions --unavailable-partitions; do
-		describe health "$opt"
+		describe health "$opt" --topic "$TOPIC"
 		expect_empty "$W/health" "kafka-topics --describe $opt lists partitions on a healthy cluster"
 	done
 	run create2 kafka-topics --bootstrap-server "$(B)" --create --topic "$TOPIC-a" --replica-assignment 3:1:2,2:3:1

@@ -51,7 +51,7 @@ offset.lag.max=0
 PROPS
 	# MM2's worker for A->B keeps its state in compacted topics on B; made here, as a client's
 	# metadata request can otherwise auto-create one with cleanup.policy=delete first.
-	JAVA_EXTRA_CP=$COMPAT_JAVA_CLASSES/$KAFKA_VERSION java_tool Compat create-compacted "$b" \
+	COMPAT_RF=1 JAVA_EXTRA_CP=$COMPAT_JAVA_CLASSES/$KAFKA_VERSION java_tool Compat create-compacted "$b" \
 		mm2-offsets.A.internal mm2-configs.A.internal mm2-status.A.internal
 	connect-mirror-maker "$W/mm2.properties" > "$W/mm2.log" 2>&1 &
 	MM2_PID=$!

@@ -14,12 +14,12 @@ import (
 // violation, capped in the printout.
 type verdict struct {
 	Attempted, Acked, Failed, Read int
-	Lost          []string // acknowledged, but not read at its offset
-	Duplicated    []string // one value read at two offsets
-	Reordered     []string // a producer's sequence going backwards in a partition
-	Changed       []string // an offset read with two different values
-	Unknown       []string // a value nobody produced
-	FailedPresent int      // failed (indeterminate) writes that are present anyway
+	Lost                           []string // acknowledged, but not read at its offset
+	Duplicated                     []string // one value read at two offsets
+	Reordered                      []string // a producer's sequence going backwards in a partition
+	Changed                        []string // an offset read with two different values
+	Unknown                        []string // a value nobody produced
+	FailedPresent                  int      // failed (indeterminate) writes that are present anyway
 }
 
 func (v *verdict) violations() int {

@@ -20,10 +20,13 @@ type verdict struct {
 	Changed                        []string // an offset read with two different values
 	Unknown                        []string // a value nobody produced
 	FailedPresent                  int      // failed (indeterminate) writes that are present anyway
+	TxnStats                       string
+	TxnViolations                  []string // aborted reads, committed transactions lost or partial
+	TxnErrors                      []string // transactional producer errors: context, not violations
 }
 
 func (v *verdict) violations() int {
-	return len(v.Lost) + len(v.Duplicated) + len(v.Reordered) + len(v.Changed) + len(v.Unknown)
+	return len(v.Lost) + len(v.Duplicated) + len(v.Reordered) + len(v.Changed) + len(v.Unknown) + len(v.TxnViolations)
 }
 
 // parseValue splits "p<id>-<seq>".

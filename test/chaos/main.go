@@ -29,6 +29,7 @@ type options struct {
 	kinds                string
 	partitions           int
 	producers            int
+	txnProducers         int
 	rate                 int
 	repo, bin, out       string
 	gapMin, gapMax       time.Duration
@@ -44,6 +45,7 @@ func main() {
 	flag.StringVar(&o.kinds, "kinds", strings.Join(faultKinds, ","), "fault kinds to choose from")
 	flag.IntVar(&o.partitions, "partitions", 6, "partitions of the topic under test")
 	flag.IntVar(&o.producers, "producers", 3, "idempotent acks=all producers")
+	flag.IntVar(&o.txnProducers, "txn-producers", 1, "transactional producers (commit/abort mix) on a second topic, checked read_committed")
 	flag.IntVar(&o.rate, "rate", 200, "records per second per producer")
 	flag.StringVar(&o.repo, "repo", ".", "Spool source tree to build cmd/spool from")
 	flag.StringVar(&o.bin, "bin", "", "spool binary (default: go build from -repo)")
@@ -73,7 +75,19 @@ func run(o options) (int, error) {
 	if os.Geteuid() != 0 {
 		return 2, errors.New("must run as root: it creates network namespaces and iptables rules")
 	}
-	var err error
+	// One run at a time on a machine: the bridge, namespaces and
+	// addresses are fixed names. The lock goes with the process.
+	lock, err := os.OpenFile("/run/spool-chaos.lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return 2, err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		fmt.Println("chaos: another run holds /run/spool-chaos.lock; waiting")
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			return 2, fmt.Errorf("lock: %w", err)
+		}
+	}
 	if o.out == "" {
 		if o.out, err = os.MkdirTemp("", fmt.Sprintf("spool-chaos-%d-", o.seed)); err != nil {
 			return 2, err
@@ -141,7 +155,7 @@ func run(o options) (int, error) {
 	}
 	logf("cluster up: %v", c.seeds())
 
-	const topic = "chaos"
+	const topic, txnTopic, txnPartitions = "chaos", "chaos-txn", 3
 	admCl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.DialTimeout(2*time.Second))
 	if err != nil {
 		return 2, err
@@ -156,6 +170,17 @@ func run(o options) (int, error) {
 	}
 	if err != nil {
 		return 2, fmt.Errorf("create topic: %w", err)
+	}
+	if o.txnProducers > 0 {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		created, err := adm.CreateTopic(cctx, txnPartitions, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, txnTopic)
+		cancel()
+		if err == nil {
+			err = created.Err
+		}
+		if err != nil {
+			return 2, fmt.Errorf("create topic %s: %w", txnTopic, err)
+		}
 	}
 	fullISR := func() bool {
 		st, err := describeTopic(ctx, adm, topic)
@@ -185,6 +210,14 @@ func run(o options) (int, error) {
 			if err := produce(wctx, c.seeds(), topic, id, o.partitions, o.rate, time.Minute, h); err != nil {
 				logf("producer %d: %v", id, err)
 			}
+		}()
+	}
+	th := newTxnHistory()
+	for id := 1; id <= o.txnProducers; id++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			produceTxns(wctx, c.seeds(), txnTopic, id, o.seed, th)
 		}()
 	}
 	rctx, stopReader := context.WithCancel(ctx)
@@ -267,6 +300,19 @@ func run(o options) (int, error) {
 		logf("%v", readErr)
 	}
 	v := check(h, final)
+	if o.txnProducers > 0 {
+		tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		txnFinal, err := readCommitted(tctx, c.seeds(), txnTopic, txnPartitions)
+		cancel()
+		if err != nil {
+			logf("%v", err)
+			readErr = errors.Join(readErr, err)
+		}
+		v.TxnStats, v.TxnViolations = checkTxns(th, txnFinal)
+		th.mu.Lock()
+		v.TxnErrors = slices.Clone(th.errs)
+		th.mu.Unlock()
+	}
 	sum := summary(o, nem.faults, faultStart, faultEnd, h, v, recErr, readErr)
 	fmt.Print(sum)
 	if err := os.WriteFile(filepath.Join(o.out, "summary.md"), []byte(sum), 0o644); err != nil {
@@ -313,7 +359,10 @@ func summary(o options, faults []fault, start, end time.Time, h *history, v verd
 		v.Attempted, v.Acked, v.Failed, v.FailedPresent, v.Read, live)
 	fmt.Fprintf(&b, "\n| check | violations |\n|---|---|\n| lost acknowledged writes | %d |\n| duplicates | %d |\n| reordered | %d |\n| offset changed value | %d |\n| unknown values | %d |\n",
 		len(v.Lost), len(v.Duplicated), len(v.Reordered), len(v.Changed), len(v.Unknown))
-	verdictLine := "PASS: lost=0 dup=0 reorder=0 changed=0"
+	if o.txnProducers > 0 {
+		fmt.Fprintf(&b, "| transactions (%s) | %d |\n", v.TxnStats, len(v.TxnViolations))
+	}
+	verdictLine := "PASS: lost=0 dup=0 reorder=0 changed=0 txn=0"
 	if v.violations() > 0 {
 		verdictLine = fmt.Sprintf("FAIL: %d safety violations", v.violations())
 	}
@@ -327,7 +376,7 @@ func summary(o options, faults []fault, start, end time.Time, h *history, v verd
 	for _, l := range []struct {
 		name  string
 		lines []string
-	}{{"lost", v.Lost}, {"duplicated", v.Duplicated}, {"reordered", v.Reordered}, {"changed", v.Changed}, {"unknown", v.Unknown}, {"live reader errors", liveErrs}} {
+	}{{"lost", v.Lost}, {"duplicated", v.Duplicated}, {"reordered", v.Reordered}, {"changed", v.Changed}, {"unknown", v.Unknown}, {"transactions", v.TxnViolations}, {"live reader errors", liveErrs}, {"transactional producer errors (not violations)", v.TxnErrors}} {
 		if len(l.lines) == 0 {
 			continue
 		}

@@ -66,6 +66,9 @@ func (n *nemesis) run(ctx context.Context, max int) error {
 		hold := n.between(n.holdMin, n.holdMax)
 		part := int32(n.rng.Intn(1 << 16))
 		f := fault{Kind: kind, Node: node}
+		if kind == "loss" {
+			f.Node = 0 // every node
+		}
 		if kind == "kill-leader" {
 			st, err := describeTopic(ctx, n.adm, n.topic)
 			if err == nil && len(st) > 0 {
@@ -116,7 +119,6 @@ func (n *nemesis) inject(ctx context.Context, f *fault, hold time.Duration) erro
 		return nw.heal(f.Node)
 	case "loss":
 		p := 0.05 + 0.25*n.rng.Float64()
-		f.Node = 0
 		f.Note = fmt.Sprintf("p=%.2f on every node", p)
 		n.logf("  loss %s", f.Note)
 		for i := 1; i <= len(n.c.node); i++ {

@@ -223,3 +223,27 @@ func (c *cluster) brokersUp(ctx context.Context, i int) bool {
 	md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
 	return err == nil && len(md.Brokers) == len(c.node)
 }
+
+// dump sends SIGQUIT to node i (the Go runtime prints every goroutine's
+// stack to the node's log and exits) and waits for it to exit, killing it
+// after 10 s; the node is then stopped.
+func (c *cluster) dump(i int) {
+	c.mu.Lock()
+	n := c.node[i-1]
+	cmd, exited := n.cmd, n.exited
+	c.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	_ = cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	c.mu.Lock()
+	n.cmd = nil
+	c.mu.Unlock()
+}

@@ -265,6 +265,21 @@ func run(o options) (int, error) {
 	recErr := waitFor(ctx, o.recoverLimit, "full ISR after healing", fullISR)
 	if recErr != nil {
 		logf("liveness: %v", recErr)
+		if st, err := describeTopic(ctx, adm, topic); err == nil {
+			logf("partition states (leader, ISR): %v", st)
+		}
+		// A goroutine dump of every node (Go prints all stacks on
+		// SIGQUIT and exits) shows where a stuck node waits.
+		for i := 1; i <= nw.nodes; i++ {
+			c.dump(i)
+		}
+		for i := 1; i <= nw.nodes; i++ {
+			if err := c.start(i); err != nil {
+				return 2, err
+			}
+		}
+		logf("goroutine dumps written to node*.log (SIGQUIT); nodes restarted to check safety")
+		_ = waitFor(ctx, o.recoverLimit, "full ISR after restarting every node", fullISR)
 	} else {
 		logf("recovered: full ISR %s after the last heal", time.Since(recovered).Round(time.Millisecond))
 	}
@@ -276,19 +291,24 @@ func run(o options) (int, error) {
 	stopReader()
 	rwg.Wait()
 
-	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	ends, err := adm.ListEndOffsets(ectx, topic)
-	cancel()
-	if err != nil {
-		return 2, fmt.Errorf("list end offsets: %w", err)
-	}
 	endMap := map[int32]int64{}
 	var endErr error
-	ends.Each(func(lo kadm.ListedOffset) {
-		endMap[lo.Partition] = lo.Offset
-		if lo.Err != nil {
-			endErr = fmt.Errorf("end offset of partition %d: %w", lo.Partition, lo.Err)
+	_ = waitFor(ctx, time.Minute, "end offsets", func() bool {
+		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		ends, err := adm.ListEndOffsets(ectx, topic)
+		if err != nil {
+			endErr = fmt.Errorf("list end offsets: %w", err)
+			return false
 		}
+		endErr = nil
+		ends.Each(func(lo kadm.ListedOffset) {
+			endMap[lo.Partition] = lo.Offset
+			if lo.Err != nil {
+				endErr = fmt.Errorf("end offset of partition %d: %w", lo.Partition, lo.Err)
+			}
+		})
+		return endErr == nil
 	})
 	if endErr != nil {
 		return 2, endErr

@@ -502,3 +502,24 @@ func (r *Router) DescribeQuorum(ctx context.Context) (*protocol.DescribeQuorumRe
 	})
 	return out, err
 }
+
+// UpdateFeatures implements Client.
+func (r *Router) UpdateFeatures(ctx context.Context, updates []FeatureUpdate, validateOnly bool) error {
+	return r.retry(ctx, "UpdateFeatures", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			return l.UpdateFeatures(ctx, updates, validateOnly)
+		}
+		req := &protocol.UpdateFeaturesRequest{TimeoutMs: timeoutMs(ctx), ValidateOnly: validateOnly}
+		for _, u := range updates {
+			req.FeatureUpdates = append(req.FeatureUpdates, protocol.UpdateFeaturesRequestFeatureUpdateKey{
+				Feature: u.Name, MaxVersionLevel: u.Level, UpgradeType: int8(u.Type), AllowDowngrade: u.Type != Upgrade,
+			})
+		}
+		resp, err := r.send(ctx, req)
+		if err != nil {
+			return err
+		}
+		out := resp.(*protocol.UpdateFeaturesResponse)
+		return CodeError(out.ErrorCode, out.ErrorMessage)
+	})
+}

@@ -149,7 +149,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	if cfg.BrokerRack != "" {
 		rack = &cfg.BrokerRack
 	}
-	n.life = newLifecycle(n.router, n.router, meta, controller.BrokerRegistration{ID: cfg.NodeID, ClusterID: clusterID, Rack: rack},
+	n.life = newLifecycle(n.router, n.router, meta, controller.BrokerRegistration{ID: cfg.NodeID, ClusterID: clusterID, Rack: rack, Features: controller.SupportedFeatures},
 		time.Duration(cfg.BrokerHeartbeatIntervalMs)*time.Millisecond, log.Named("lifecycle"))
 	n.life.endpoints = n.broker.Endpoints
 	n.life.start()

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/cli"
 )
 
 // TestReassignmentMovesData moves a loaded partition from brokers {1,2,3}
@@ -283,4 +285,72 @@ func TestReassignmentThrottled(t *testing.T) {
 	// Two windows of one second allow about two seconds' worth at once;
 	// the rest goes at the bound.
 	require.GreaterOrEqual(t, took, 3*time.Second, "the copy must not outrun the throttle")
+}
+
+// TestSpoolReassignCommand runs `spool reassign` against a cluster: with a
+// throttle it moves a loaded partition, shows progress until done, and
+// removes the throttle; --list and --cancel answer as the Kafka tool's.
+func TestSpoolReassignCommand(t *testing.T) {
+	c := newTestCluster(t, []clusterSpec{
+		{1, "broker,controller", "voters"},
+		{2, "broker,controller", "voters"},
+		{3, "broker,controller", "voters"},
+	})
+	for id := int32(1); id <= 3; id++ {
+		c.start(id)
+	}
+	for id := int32(1); id <= 3; id++ {
+		c.waitReady(id)
+	}
+	c.waitImages("three unfenced brokers", unfenced(1, 2, 3))
+	seeds := []string{c.nodes[1].addr(), c.nodes[2].addr(), c.nodes[3].addr()}
+	adm := newAdmin(t, seeds[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cr, err := adm.CreateTopic(ctx, 1, 1, nil, "cmd")
+	require.NoError(t, err)
+	require.NoError(t, cr.Err)
+	moveTo(ctx, t, adm, "cmd", 1)
+	waitPartition(t, c, "cmd", []int32{1}, func(leader int32) bool { return leader == 1 })
+	pr, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic("cmd"))
+	require.NoError(t, err)
+	defer pr.Close()
+	var recs []*kgo.Record
+	for i := 0; i < 2000; i++ {
+		v := make([]byte, 1024)
+		for j := range v {
+			v[j] = byte(rand.IntN(256))
+		}
+		recs = append(recs, &kgo.Record{Value: v})
+	}
+	require.NoError(t, pr.ProduceSync(ctx, recs...).FirstErr())
+
+	run := func(args ...string) (int, string, string) {
+		var out, errOut strings.Builder
+		code := cli.Run(ctx, &cli.Env{Stdout: &out, Stderr: &errOut}, append(args, "--bootstrap-server", seeds[1]))
+		return code, out.String(), errOut.String()
+	}
+	code, out, errOut := run("reassign", "cmd:0=2,3", "--throttle", "50000000")
+	require.Equal(t, 0, code, "stdout: %s\nstderr: %s", out, errOut)
+	require.Contains(t, out, "partition cmd-0: reassignment started")
+	require.Contains(t, errOut, "100%", "progress reaches 100%")
+	require.Contains(t, errOut, "1/1 partitions done")
+	require.Contains(t, errOut, "throttle removed")
+	t.Logf("spool reassign progress:\n%s", errOut)
+	waitPartition(t, c, "cmd", []int32{2, 3}, func(leader int32) bool { return leader == 2 || leader == 3 })
+	img := c.image()
+	require.Empty(t, img.Config(controller.ResourceTopic, "cmd")["follower.replication.throttled.replicas"], "throttle removed from the topic")
+	require.Empty(t, img.Config(controller.ResourceBroker, "2")["leader.replication.throttled.rate"], "throttle removed from the brokers")
+
+	code, out, _ = run("reassign", "--list")
+	require.Equal(t, 0, code)
+	require.Equal(t, "no reassignment in progress\n", out)
+	code, _, errOut = run("reassign", "--cancel", "cmd:0")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "NO_REASSIGNMENT_IN_PROGRESS")
+	code, _, errOut = run("reassign", "cmd:0=9")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "INVALID_REPLICA_ASSIGNMENT")
+	code, _, _ = run("reassign", "cmd=1")
+	require.Equal(t, 2, code, "usage error")
 }

@@ -265,6 +265,7 @@ func run(o options) (int, error) {
 	recErr := waitFor(ctx, o.recoverLimit, "full ISR after healing", fullISR)
 	if recErr != nil {
 		logf("liveness: %v", recErr)
+		logf("acknowledgements per partition in the last 30 s: %v", h.recentAcks(30*time.Second))
 		if st, err := describeTopic(ctx, adm, topic); err == nil {
 			logf("partition states (leader, ISR): %v", st)
 		}
@@ -320,6 +321,9 @@ func run(o options) (int, error) {
 		logf("%v", readErr)
 	}
 	v := check(h, final)
+	if err := h.write(filepath.Join(o.out, "history.csv")); err != nil {
+		logf("history: %v", err)
+	}
 	if o.txnProducers > 0 {
 		tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		txnFinal, err := readCommitted(tctx, c.seeds(), txnTopic, txnPartitions)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -174,4 +175,34 @@ func readAll(ctx context.Context, seeds []string, topic string, ends map[int32]i
 		fs.EachRecord(func(r *kgo.Record) { out[r.Partition] = append(out[r.Partition], r) })
 	}
 	return out, nil
+}
+
+// recentAcks counts the acknowledgements of the last d per partition.
+func (h *history) recentAcks(d time.Duration) map[int32]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	since := time.Now().Add(-d)
+	out := map[int32]int{}
+	for _, a := range h.acks {
+		if a.at.After(since) {
+			out[a.partition]++
+		}
+	}
+	return out
+}
+
+// write saves every acknowledgement as CSV: ack time (UTC), value,
+// partition, offset; then every failed write with its error.
+func (h *history) write(path string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var b []byte
+	b = append(b, "ack_time,value,partition,offset\n"...)
+	for _, a := range h.acks {
+		b = fmt.Appendf(b, "%s,%s,%d,%d\n", a.at.UTC().Format(time.RFC3339Nano), a.value, a.partition, a.offset)
+	}
+	for v, err := range h.failed {
+		b = fmt.Appendf(b, "failed,%s,-1,-1,%q\n", v, err.Error())
+	}
+	return os.WriteFile(path, b, 0o644)
 }

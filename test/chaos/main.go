@@ -213,10 +213,16 @@ func run(o options) (int, error) {
 		}()
 	}
 	th := newTxnHistory()
+	// The transactional producers have their own group: franz-go's
+	// BeginTransaction takes no context and retries InitProducerID for as
+	// long as the coordinator answers CONCURRENT_TRANSACTIONS, so the run
+	// waits for them only so long (a stuck one is reported, and leaks
+	// until the harness exits).
+	var twg sync.WaitGroup
 	for id := 1; id <= o.txnProducers; id++ {
-		wg.Add(1)
+		twg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer twg.Done()
 			produceTxns(wctx, c.seeds(), txnTopic, id, o.seed, th)
 		}()
 	}
@@ -289,6 +295,15 @@ func run(o options) (int, error) {
 	logf("acknowledgements during the %s after healing: %d", o.settle, h.ackCount()-before)
 	stopWorkload()
 	wg.Wait()
+	txnDone := make(chan struct{})
+	go func() { twg.Wait(); close(txnDone) }()
+	var txnStuck error
+	select {
+	case <-txnDone:
+	case <-time.After(90 * time.Second):
+		txnStuck = errors.New("a transactional producer did not stop within 90 s of the end of the workload (stuck in BeginTransaction/InitProducerID)")
+		logf("liveness: %v", txnStuck)
+	}
 	stopReader()
 	rwg.Wait()
 
@@ -332,6 +347,7 @@ func run(o options) (int, error) {
 			logf("%v", err)
 			readErr = errors.Join(readErr, err)
 		}
+		readErr = errors.Join(readErr, txnStuck)
 		v.TxnStats, v.TxnViolations = checkTxns(th, txnFinal)
 		th.mu.Lock()
 		v.TxnErrors = slices.Clone(th.errs)

@@ -23,7 +23,8 @@ var errTxnVerification = errors.New("server: partition is not part of the produc
 // txnHandlers serve the producer and transaction APIs (the api_NN files with
 // a txnHandlers receiver) over coord, the transaction coordinator, which
 // persists to the hosted __transaction_state partitions (txnStateLog) and
-// writes markers to the hosted data partitions (txnMarkers).
+// writes markers to the partitions' leaders, here or on other brokers
+// (txnMarkers, txn_markers.go).
 type txnHandlers struct {
 	b      *Broker
 	coord  *txn.Coordinator
@@ -36,6 +37,7 @@ type txnHandlers struct {
 func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
 	th := &txnHandlers{b: b, ids: &producerIDs{alloc: b.ctrl.AllocateProducerIDs}}
 	b.txnHandlers = th
+	markerRPC := newMarkerClient(b.nodeID)
 	th.coord = txn.New(txn.Config{
 		NumPartitions:         b.cfg.TransactionStateLogNumPartitions,
 		MaxTimeout:            time.Duration(b.cfg.TransactionMaxTimeoutMs) * time.Millisecond,
@@ -44,8 +46,14 @@ func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
 		RemoveExpiredInterval: time.Duration(b.cfg.TransactionRemoveExpiredIntervalMs) * time.Millisecond,
 		NextProducerID:        th.ids.Next,
 		TransactionVersion:    func() int16 { return b.image.Load().Feature(transactionVersionFeature) },
-	}, txnStateLog{b}, txnMarkers{th}, b.log.Named("txn"))
+	}, txnStateLog{b}, txnMarkers{th: th, rpc: markerRPC}, b.log.Named("txn"))
 	b.attachCoordinator(transactionStateTopic, th.coord)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		<-b.ctx.Done()
+		markerRPC.Close()
+	}()
 	register(h, protocol.KeyInitProducerId, 0, 5, th.handleInitProducerID)
 	register(h, protocol.KeyAddPartitionsToTxn, 0, 5, th.handleAddPartitionsToTxn)
 	register(h, protocol.KeyEndTxn, 0, 5, th.handleEndTxn)
@@ -83,25 +91,6 @@ func (l txnStateLog) Replay(ctx context.Context, partition int32, fn func(key, v
 		return fmt.Errorf("%s-%d: not the leader", transactionStateTopic, partition)
 	}
 	return replayLog(ctx, p, fn)
-}
-
-// txnMarkers writes markers to the partitions this broker leads; it is the
-// in-process stand-in for WriteTxnMarkers requests to other brokers.
-type txnMarkers struct{ th *txnHandlers }
-
-func (m txnMarkers) WriteMarkers(ctx context.Context, producerID int64, epoch int16, commit bool, coordinatorEpoch int32, parts []txn.TopicPartition) error {
-	var errs []error
-	for _, tp := range parts {
-		code := m.th.b.writeMarker(tp.Topic, tp.Partition, producerID, epoch, commit, coordinatorEpoch)
-		if code != 0 && code != errcode.UnknownTopicOrPartition { // a deleted topic needs no marker
-			errs = append(errs, fmt.Errorf("%s-%d: %s", tp.Topic, tp.Partition, errName(code)))
-			continue
-		}
-		if tp.Topic == consumerOffsetsTopic {
-			m.th.completeOffsets(producerID, tp.Partition, commit)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // markerCommitTimeout bounds how long a marker waits to be committed.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/coordinator/txn"
+	"github.com/spool-broker/spool/internal/kafkarpc"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
@@ -30,14 +31,16 @@ type txnHandlers struct {
 	coord  *txn.Coordinator
 	ids    *producerIDs
 	guards verifyGuards // in-flight verified transactional appends: txn_verify.go
+	// rpc carries WriteTxnMarkers (txn_markers.go) and AddPartitionsToTxn
+	// verifications (txn_verify.go) to other brokers.
+	rpc *kafkarpc.Client
 }
 
 // registerTxnHandlers starts the transaction coordinator and registers the
 // producer and transaction APIs; called from registerHandlers.
 func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
-	th := &txnHandlers{b: b, ids: &producerIDs{alloc: b.ctrl.AllocateProducerIDs}}
+	th := &txnHandlers{b: b, ids: &producerIDs{alloc: b.ctrl.AllocateProducerIDs}, rpc: newInterBrokerClient(b.nodeID)}
 	b.txnHandlers = th
-	markerRPC := newMarkerClient(b.nodeID)
 	th.coord = txn.New(txn.Config{
 		NumPartitions:         b.cfg.TransactionStateLogNumPartitions,
 		MaxTimeout:            time.Duration(b.cfg.TransactionMaxTimeoutMs) * time.Millisecond,
@@ -46,13 +49,13 @@ func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
 		RemoveExpiredInterval: time.Duration(b.cfg.TransactionRemoveExpiredIntervalMs) * time.Millisecond,
 		NextProducerID:        th.ids.Next,
 		TransactionVersion:    func() int16 { return b.image.Load().Feature(transactionVersionFeature) },
-	}, txnStateLog{b}, txnMarkers{th: th, rpc: markerRPC}, b.log.Named("txn"))
+	}, txnStateLog{b}, txnMarkers{th}, b.log.Named("txn"))
 	b.attachCoordinator(transactionStateTopic, th.coord)
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
 		<-b.ctx.Done()
-		markerRPC.Close()
+		th.rpc.Close()
 	}()
 	register(h, protocol.KeyInitProducerId, 0, 5, th.handleInitProducerID)
 	register(h, protocol.KeyAddPartitionsToTxn, 0, 5, th.handleAddPartitionsToTxn)

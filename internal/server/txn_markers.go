@@ -28,12 +28,9 @@ import (
 // dropped, as Kafka drops it.
 //
 // Concurrency: WriteMarkers is called without any coordinator lock held
-// and may run for several transactions at once; rpc is safe for concurrent
-// use.
-type txnMarkers struct {
-	th  *txnHandlers
-	rpc *kafkarpc.Client
-}
+// and may run for several transactions at once; th.rpc is safe for
+// concurrent use.
+type txnMarkers struct{ th *txnHandlers }
 
 // errMarkersFenced: a partition leader refused a marker because the
 // transaction's producer epoch or this coordinator's epoch is stale
@@ -174,7 +171,7 @@ func (m txnMarkers) send(ctx context.Context, leader int32, producerID int64, ep
 	}
 	rctx, cancel := context.WithTimeout(ctx, markerRequestTimeout)
 	defer cancel()
-	r, err := m.rpc.Call(rctx, addr, &protocol.WriteTxnMarkersRequest{Markers: []protocol.WriteTxnMarkersRequestWritableTxnMarker{marker}})
+	r, err := m.th.rpc.Call(rctx, addr, &protocol.WriteTxnMarkersRequest{Markers: []protocol.WriteTxnMarkersRequestWritableTxnMarker{marker}})
 	if err != nil {
 		return fail(err)
 	}
@@ -209,7 +206,8 @@ func (th *txnHandlers) writeMarker(topic string, partition int32, producerID int
 	return code
 }
 
-// newMarkerClient is the marker channel's inter-broker client.
-func newMarkerClient(nodeID int32) *kafkarpc.Client {
-	return kafkarpc.New("broker-" + strconv.Itoa(int(nodeID)) + "-txn-marker-sender")
+// newInterBrokerClient is the transaction coordinator's and the produce
+// path's client for other brokers.
+func newInterBrokerClient(nodeID int32) *kafkarpc.Client {
+	return kafkarpc.New("broker-" + strconv.Itoa(int(nodeID)) + "-txn")
 }

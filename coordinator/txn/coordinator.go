@@ -57,8 +57,8 @@ type Config struct {
 //
 // Concurrency: mu guards parts, txns, writing and completing. It is held
 // for a whole operation except while a state record waits to be committed
-// (writeLocked releases it; writing[id] meanwhile answers other operations
-// on id CONCURRENT_TRANSACTIONS, as Kafka's pending transition does) and
+// (writeLocked releases it; operations on the same id wait for writing[id]
+// to end, so they apply in turn) and
 // while markers are written (a completion goroutine per transaction,
 // completing[id], with the transaction in PrepareCommit/PrepareAbort).
 type Coordinator struct {
@@ -71,8 +71,9 @@ type Coordinator struct {
 	mu    sync.Mutex
 	parts map[int32]*partitionState
 	txns  map[string]*Metadata
-	// writing holds the ids whose state record is being appended.
-	writing map[string]bool
+	// writing holds the ids whose state record is being appended; the
+	// channel is closed when the append is done.
+	writing map[string]chan struct{}
 	// completing holds the ids whose markers are being written; the
 	// channel is closed when the completion ends (done or given up).
 	completing map[string]chan struct{}
@@ -114,7 +115,7 @@ func New(cfg Config, log Log, markers Markers, logger *zap.Logger) *Coordinator 
 	c := &Coordinator{
 		cfg: cfg, log: log, markers: markers, logger: logger, now: time.Now,
 		parts: map[int32]*partitionState{}, txns: map[string]*Metadata{},
-		writing: map[string]bool{}, completing: map[string]chan struct{}{},
+		writing: map[string]chan struct{}{}, completing: map[string]chan struct{}{},
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
@@ -278,15 +279,38 @@ func (c *Coordinator) checkLocked(id string) (int32, *partitionState, int16) {
 }
 
 // busyLocked reports whether id's state is being written or its markers
-// are; an operation that would change it answers CONCURRENT_TRANSACTIONS.
+// are.
 func (c *Coordinator) busyLocked(id string) bool {
+	_, writing := c.writing[id]
 	_, completing := c.completing[id]
-	return c.writing[id] || completing
+	return writing || completing
+}
+
+// waitWriteLocked waits, releasing mu meanwhile, until no state record of
+// id is being appended, so operations on one transaction apply in turn (as
+// the lock held across the append made them). false: ctx ended first.
+func (c *Coordinator) waitWriteLocked(ctx context.Context, id string) bool {
+	for {
+		ch, ok := c.writing[id]
+		if !ok {
+			return true
+		}
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		c.mu.Lock()
+		if ctx.Err() != nil {
+			return false
+		}
+	}
 }
 
 // writeLocked persists m as id's new state and installs it. It releases
-// mu while the record waits to be committed (writing[id] marks it); the
-// caller must not rely on other transactions' state across the call.
+// mu while the record waits to be committed (writing[id] marks it, and
+// other operations on id wait for it: waitWriteLocked); the caller must
+// not rely on other transactions' state across the call.
 func (c *Coordinator) writeLocked(ctx context.Context, m *Metadata) int16 {
 	version := int16(0)
 	if c.cfg.TransactionVersion != nil && c.cfg.TransactionVersion() >= 2 {
@@ -309,11 +333,13 @@ func (c *Coordinator) appendLocked(ctx context.Context, id string, value []byte)
 	if st == nil {
 		return errcode.NotCoordinator
 	}
-	c.writing[id] = true
+	done := make(chan struct{})
+	c.writing[id] = done
 	c.mu.Unlock()
 	err := c.log.Append(ctx, p, EncodeKey(id), value)
 	c.mu.Lock()
 	delete(c.writing, id)
+	close(done)
 	if err != nil {
 		c.logger.Warn("cannot write transaction state", zap.String("transactional_id", id), zap.Error(err))
 		return errcode.NotCoordinator
@@ -370,11 +396,11 @@ func (c *Coordinator) await(ctx context.Context, done <-chan struct{}) bool {
 // completion to wait for before another attempt (nil: answer now).
 func (c *Coordinator) initProducerIDLocked(ctx context.Context, id string, timeoutMs int32, producerID int64, epoch int16) (_ InitResult, wait <-chan struct{}) {
 	fail := func(code int16) InitResult { return InitResult{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1} }
+	if !c.waitWriteLocked(ctx, id) {
+		return fail(errcode.ConcurrentTransactions), nil
+	}
 	if _, _, code := c.checkLocked(id); code != 0 {
 		return fail(code), nil
-	}
-	if c.writing[id] {
-		return fail(errcode.ConcurrentTransactions), nil
 	}
 	cur := c.txns[id]
 	if cur == nil {
@@ -460,12 +486,12 @@ func (c *Coordinator) validateLocked(id string, producerID int64, epoch int16) (
 func (c *Coordinator) AddPartitions(ctx context.Context, id string, producerID int64, epoch int16, parts []TopicPartition, tv int16) int16 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.waitWriteLocked(ctx, id) {
+		return errcode.ConcurrentTransactions
+	}
 	cur, code := c.validateLocked(id, producerID, epoch)
 	if code != 0 {
 		return code
-	}
-	if c.writing[id] {
-		return errcode.ConcurrentTransactions
 	}
 	switch cur.State {
 	case PrepareCommit, PrepareAbort:
@@ -571,11 +597,11 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, producerID int64, e
 
 func (c *Coordinator) endTxnLocked(ctx context.Context, id string, producerID int64, epoch int16, commit bool, tv int16) EndResult {
 	fail := func(code int16) EndResult { return EndResult{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1} }
+	if !c.waitWriteLocked(ctx, id) {
+		return fail(errcode.ConcurrentTransactions)
+	}
 	if _, _, code := c.checkLocked(id); code != 0 {
 		return fail(code)
-	}
-	if c.writing[id] {
-		return fail(errcode.ConcurrentTransactions)
 	}
 	cur := c.txns[id]
 	if cur == nil {
@@ -795,7 +821,7 @@ func (c *Coordinator) abortTimedOut(ctx context.Context) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		m := c.txns[id]
-		if _, _, code := c.checkLocked(id); code != 0 || m == nil || c.writing[id] {
+		if _, _, code := c.checkLocked(id); code != 0 || m == nil || c.writing[id] != nil {
 			continue
 		}
 		switch {

@@ -34,8 +34,8 @@
 //
 // Concurrency: the Coordinator's methods are safe for concurrent use. One
 // mutex guards the state, but is not held while a state record waits to
-// be committed (the id is marked pending: other changes to it answer
-// CONCURRENT_TRANSACTIONS, as Kafka's pendingState) nor while markers are
+// be committed (the id is marked pending: other changes to it wait for
+// that write, where Kafka answers CONCURRENT_TRANSACTIONS) nor while markers are
 // written: a completion goroutine per transaction writes them (Markers
 // sends them to the partitions' leaders) and then the Complete state.
 // EndTxn and InitProducerId wait for it a bounded time.

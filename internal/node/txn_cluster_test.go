@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -127,22 +128,30 @@ func writeSentinels(ctx context.Context, t *testing.T, seeds []string, topic str
 // transaction is left open on any leader.
 func waitLSOAtEnd(ctx context.Context, t *testing.T, adm *kadm.Client, topic string) {
 	t.Helper()
-	require.Eventually(t, func() bool {
+	var last string
+	atEnd := func() bool {
 		lso, err := adm.ListCommittedOffsets(ctx, topic)
 		if err != nil || lso.Error() != nil {
+			last = fmt.Sprint(err, lso.Error())
 			return false
 		}
 		hw, err := adm.ListEndOffsets(ctx, topic)
 		if err != nil || hw.Error() != nil {
+			last = fmt.Sprint(err, hw.Error())
 			return false
 		}
 		ok := true
+		last = ""
 		hw.Each(func(o kadm.ListedOffset) {
 			l, found := lso.Lookup(o.Topic, o.Partition)
-			ok = ok && found && l.Offset == o.Offset && o.Offset > 0
+			ok = ok && found && l.Offset == o.Offset
+			last += fmt.Sprintf(" %d: lso %d hw %d;", o.Partition, l.Offset, o.Offset)
 		})
 		return ok
-	}, 30*time.Second, 10*time.Millisecond, "LSO = HW on every partition of %s", topic)
+	}
+	if !assert.Eventually(t, atEnd, 30*time.Second, 10*time.Millisecond) {
+		require.FailNow(t, "LSO != HW", "%s:%s", topic, last)
+	}
 }
 
 func values(rs []*kgo.Record) []string {
@@ -432,4 +441,169 @@ func TestClusterIdempotentProducerLeaderFailover(t *testing.T) {
 	}
 	require.Len(t, got, sent, "every record sent was written once (all were acknowledged)")
 	require.True(t, slices.IsSortedFunc(got, func(a, b *kgo.Record) int { return int(a.Offset - b.Offset) }))
+}
+
+// TestClusterReadCommittedAfterLeaderFailover: a transaction's records sit
+// in a partition whose leader crashes before the transaction ends. The
+// new leader built the producer state and the ongoing transaction from the
+// replicated batches: its last stable offset stays at the transaction's
+// first offset until the ABORT marker (sent by the coordinator to the new
+// leader) lands, and read_committed skips the aborted range there, while
+// the committed records around it are read.
+func TestClusterReadCommittedAfterLeaderFailover(t *testing.T) {
+	c := startTxnCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	adm := newAdmin(t, c.seeds()[0])
+	c.createSpreadTopic(ctx, adm, "out", 3)
+
+	const txnID = "crosser"
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.TransactionalID(txnID), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	require.NoError(t, err)
+	defer cl.Close()
+	// The victim leads a partition of out but not the coordinator's
+	// __transaction_state partition.
+	require.Eventually(t, func() bool {
+		r, ok := adm.FindTxnCoordinators(ctx, txnID)[txnID]
+		return ok && r.Err == nil // creates __transaction_state
+	}, 30*time.Second, 10*time.Millisecond)
+	c.waitImages("__transaction_state led", func(img *controller.MetadataImage) bool {
+		ti := img.Topic("__transaction_state")
+		return ti != nil && ti.Partitions[group.PartitionFor(txnID, txnClusterInternalPartitions)].Leader >= 0
+	})
+	img := c.image()
+	coord := img.Topic("__transaction_state").Partitions[group.PartitionFor(txnID, txnClusterInternalPartitions)].Leader
+	part := int32(-1)
+	for i, p := range img.Topic("out").Partitions {
+		if p.Leader != coord {
+			part = int32(i)
+			break
+		}
+	}
+	require.GreaterOrEqual(t, part, int32(0))
+	victim := img.Topic("out").Partitions[part].Leader
+
+	txn := func(prefix string, commit bool, beforeEnd func()) []string {
+		require.NoError(t, cl.BeginTransaction())
+		var vs []string
+		for i := range 5 {
+			v := fmt.Sprintf("%s-%d", prefix, i)
+			require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "out", Partition: part, Value: []byte(v)}).FirstErr())
+			vs = append(vs, v)
+		}
+		if beforeEnd != nil {
+			beforeEnd()
+		}
+		require.NoError(t, cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)))
+		return vs
+	}
+	want := txn("before", true, nil)
+	lsoAndHW := func() (int64, int64, bool) {
+		lso, err := adm.ListCommittedOffsets(ctx, "out")
+		if err != nil || lso.Error() != nil {
+			return 0, 0, false
+		}
+		hw, err := adm.ListEndOffsets(ctx, "out")
+		if err != nil || hw.Error() != nil {
+			return 0, 0, false
+		}
+		l, _ := lso.Lookup("out", part)
+		h, _ := hw.Lookup("out", part)
+		return l.Offset, h.Offset, true
+	}
+	var openStart int64
+	txn("aborted", false, func() {
+		_, hw, ok := lsoAndHW()
+		require.True(t, ok)
+		openStart = hw - 5
+		t.Logf("killing leader %d of out-%d with a transaction open at offset %d", victim, part, openStart)
+		c.kill(victim)
+		c.waitImages("new leader", func(img *controller.MetadataImage) bool {
+			p := img.Topic("out").Partitions[part]
+			return p.Leader >= 0 && p.Leader != victim
+		})
+		// The new leader holds the LSO at the open transaction's start.
+		require.Eventually(t, func() bool {
+			lso, hw, ok := lsoAndHW()
+			return ok && lso == openStart && hw == openStart+5
+		}, 30*time.Second, 10*time.Millisecond, "LSO held at %d on the new leader", openStart)
+	})
+	want = append(want, txn("after", true, nil)...)
+	waitLSOAtEnd(ctx, t, adm, "out")
+	writeSentinels(ctx, t, c.seeds(), "out", 3)
+	got := consumeToSentinels(ctx, t, c.seeds(), "out", 3)
+	require.Equal(t, want, values(got), "read_committed on the new leader skips the aborted range")
+}
+
+// TestClusterGroupCoordinatorFailover: the broker leading a consumer
+// group's __consumer_offsets partition crashes. Another replica loads the
+// group's offsets and coordinates it: FindCoordinator names it, the
+// consumer goes on from its committed offset (no record read twice or
+// skipped), and the old broker, restarted as a follower, answers
+// NOT_COORDINATOR for the group.
+func TestClusterGroupCoordinatorFailover(t *testing.T) {
+	c := startTxnCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	adm := newAdmin(t, c.seeds()[0])
+	c.createSpreadTopic(ctx, adm, "events", 1)
+	prod, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.DefaultProduceTopic("events"))
+	require.NoError(t, err)
+	defer prod.Close()
+	const n = 40
+	for i := range n {
+		require.NoError(t, prod.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "%03d", i)}).FirstErr())
+	}
+
+	const groupID = "readers"
+	consume := func(upTo int) []string {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.ConsumerGroup(groupID), kgo.ConsumeTopics("events"),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(), kgo.FetchMaxPartitionBytes(100))
+		require.NoError(t, err)
+		defer cl.Close()
+		var got []string
+		for len(got) < upTo {
+			fs := cl.PollRecords(ctx, upTo-len(got))
+			require.NoError(t, ctx.Err())
+			fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+			require.NoError(t, cl.CommitUncommittedOffsets(ctx))
+		}
+		cl.LeaveGroup()
+		return got
+	}
+	first := consume(15)
+	statePart := group.PartitionFor(groupID, txnClusterInternalPartitions)
+	coord := c.image().Topic("__consumer_offsets").Partitions[statePart].Leader
+	t.Logf("killing group coordinator %d (__consumer_offsets-%d)", coord, statePart)
+	c.kill(coord)
+	c.waitImages("coordinator partition moved", func(img *controller.MetadataImage) bool {
+		p := img.Topic("__consumer_offsets").Partitions[statePart]
+		return p.Leader >= 0 && p.Leader != coord
+	})
+	rest := consume(n - 15)
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprintf("%03d", i))
+	}
+	require.Equal(t, want, append(first, rest...), "the group went on from its committed offset")
+
+	adm = newAdmin(t, c.seeds()[0]) // a fresh client: the old one may still name the dead coordinator
+	offs, err := adm.FetchOffsets(ctx, groupID)
+	require.NoError(t, err)
+	o, ok := offs.Lookup("events", 0)
+	require.True(t, ok)
+	require.EqualValues(t, n, o.At)
+
+	c.start(coord)
+	c.waitReady(coord)
+	c.waitImages("old coordinator unfenced", unfenced(coord))
+	find := adm.FindGroupCoordinators(ctx, groupID)
+	r, ok := find[groupID]
+	require.True(t, ok)
+	require.NoError(t, r.Err)
+	require.NotEqual(t, coord, r.NodeID, "FindCoordinator names the new leader")
+	require.Eventually(t, func() bool {
+		r := rawRequest(t, c.nodes[coord].addr(), 8, &protocol.OffsetFetchRequest{Groups: []protocol.OffsetFetchRequestGroup{{GroupID: groupID}}}).(*protocol.OffsetFetchResponse)
+		return len(r.Groups) == 1 && r.Groups[0].ErrorCode == errcode.NotCoordinator
+	}, 30*time.Second, 10*time.Millisecond, "the old coordinator answers NOT_COORDINATOR")
 }

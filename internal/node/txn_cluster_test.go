@@ -260,6 +260,27 @@ func TestClusterTransactionsAcrossLeaders(t *testing.T) {
 		}
 	}
 	require.Len(t, remote, 2, "two of out's leaders are not the coordinator %d", coord)
+
+	// A partition deleted before the commit needs no marker: the
+	// coordinator drops it, as Kafka does, and completes the transaction.
+	c.createSpreadTopic(ctx, adm, "doomed", 1)
+	require.NoError(t, aborter.BeginTransaction())
+	require.NoError(t, aborter.ProduceSync(ctx, &kgo.Record{Topic: "doomed", Partition: 0, Value: []byte("lost")}).FirstErr())
+	require.NoError(t, aborter.ProduceSync(ctx, &kgo.Record{Topic: "out", Partition: 0, Value: []byte("kept")}).FirstErr())
+	deleted, err := adm.DeleteTopics(ctx, "doomed")
+	require.NoError(t, err)
+	require.NoError(t, deleted.Error())
+	c.waitImages("doomed deleted", func(img *controller.MetadataImage) bool { return img.Topic("doomed") == nil })
+	require.NoError(t, aborter.EndTransaction(ctx, kgo.TryCommit))
+	waitLSOAtEnd(ctx, t, adm, "out")
+	require.Eventually(t, func() bool {
+		d, err := adm.DescribeTransactions(ctx, "aborter")
+		if err != nil {
+			return false
+		}
+		tx, ok := d["aborter"]
+		return ok && tx.Err == nil && tx.State == "CompleteCommit"
+	}, 30*time.Second, 10*time.Millisecond)
 }
 
 // TestClusterTransactionCoordinatorFailover: the broker leading the

@@ -26,10 +26,12 @@ import (
 //   - v1: flexible (v0 was dropped in Kafka 4). v2: TransactionVersion per
 //     marker (KIP-1228).
 //
+//   - A marker older than the producer's epoch is INVALID_PRODUCER_EPOCH,
+//     one from an older coordinator epoch TRANSACTION_COORDINATOR_FENCED
+//     (storage's producer state decides, as Kafka's).
+//
 // Where Spool differs from Kafka 4.3:
 //   - The v2 TransactionVersion is ignored.
-//   - The CoordinatorEpoch is not checked against the producer state
-//     (Kafka answers TRANSACTION_COORDINATOR_FENCED for an older one).
 
 func (th *txnHandlers) handleWriteTxnMarkers(ctx context.Context, rc *reqCtx, req *protocol.WriteTxnMarkersRequest) (*protocol.WriteTxnMarkersResponse, error) {
 	if denied := th.b.authorizeWriteTxnMarkers(rc, req); denied != nil { // authz_txn.go

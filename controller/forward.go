@@ -40,10 +40,10 @@ type RouterConfig struct {
 // retried with bounded exponential back-off until ctx ends (30 s when ctx
 // has no deadline); errors of the write itself are returned as they are.
 type Router struct {
-	cfg   RouterConfig
-	log   *zap.Logger
-	rpc   *kafkarpc.Client
-	epoch atomic.Int64 // this broker's epoch, for AllocateProducerIds
+	cfg    RouterConfig
+	logger *zap.Logger
+	rpc    *kafkarpc.Client
+	epoch  atomic.Int64 // this broker's epoch, for AllocateProducerIds
 }
 
 // errNoLeader: no controller leader is known yet.
@@ -60,7 +60,7 @@ func NewRouter(cfg RouterConfig) *Router {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 250 * time.Millisecond
 	}
-	r := &Router{cfg: cfg, log: cfg.Logger, rpc: kafkarpc.New("spool-node-" + strconv.Itoa(int(cfg.NodeID)))}
+	r := &Router{cfg: cfg, logger: cfg.Logger, rpc: kafkarpc.New("spool-node-" + strconv.Itoa(int(cfg.NodeID)))}
 	r.epoch.Store(-1)
 	return r
 }
@@ -126,7 +126,7 @@ func (r *Router) catchUp(ctx context.Context) {
 		return
 	}
 	if err := w.WaitApplied(ctx, uint64(p.HighWatermark-1)); err != nil {
-		r.log.Debug("forwarded write not yet visible here", zap.Error(err))
+		r.logger.Debug("forwarded write not yet visible here", zap.Error(err))
 	}
 }
 
@@ -150,7 +150,7 @@ func (r *Router) retry(ctx context.Context, op string, attempt func(ctx context.
 			return err
 		}
 		if n%50 == 0 {
-			r.log.Info("controller write still waiting for an active controller", zap.String("op", op), zap.Int("attempts", n), zap.Error(err))
+			r.logger.Info("controller write still waiting for an active controller", zap.String("op", op), zap.Int("attempts", n), zap.Error(err))
 		}
 		t := time.NewTimer(backoff)
 		select {

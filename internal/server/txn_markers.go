@@ -58,7 +58,7 @@ func (m txnMarkers) WriteMarkers(ctx context.Context, producerID int64, epoch in
 			return nil
 		}
 		if attempt%50 == 49 { // every ~5 s
-			m.th.b.log.Warn("transaction markers still pending", zap.Int64("producer_id", producerID),
+			m.th.b.logger.Warn("transaction markers still pending", zap.Int64("producer_id", producerID),
 				zap.Int16("producer_epoch", epoch), zap.Int("partitions", len(pending)))
 		}
 		t := time.NewTimer(markerRetryBackoff)
@@ -81,7 +81,7 @@ func (m txnMarkers) round(ctx context.Context, producerID int64, epoch int16, co
 	for _, tp := range pending {
 		t := img.Topic(tp.Topic)
 		if t == nil || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
-			b.log.Info("transaction marker dropped: partition no longer exists", zap.String("topic", tp.Topic),
+			b.logger.Info("transaction marker dropped: partition no longer exists", zap.String("topic", tp.Topic),
 				zap.Int32("partition", tp.Partition), zap.Int64("producer_id", producerID))
 			continue
 		}
@@ -146,7 +146,7 @@ func (m txnMarkers) round(ctx context.Context, producerID int64, epoch int16, co
 func (m txnMarkers) send(ctx context.Context, leader int32, producerID int64, epoch int16, commit bool, coordinatorEpoch int32, tps []txn.TopicPartition) []int16 {
 	codes := make([]int16, len(tps))
 	fail := func(err error) []int16 {
-		m.th.b.log.Info("cannot send transaction markers", zap.Int32("leader", leader), zap.Int64("producer_id", producerID), zap.Error(err))
+		m.th.b.logger.Info("cannot send transaction markers", zap.Int32("leader", leader), zap.Int64("producer_id", producerID), zap.Error(err))
 		for i := range codes {
 			codes[i] = errcode.NotLeaderOrFollower
 		}

@@ -27,8 +27,14 @@
 // reached the broker), and bumps the epoch like any other end.
 // VerifyPartitions serves KIP-890 part 1 verification.
 //
-// Markers: ending a transaction writes COMMIT or ABORT control batches to
-// every partition in it (Markers), then records the Complete state.
+// Markers: ending a transaction records PrepareCommit/PrepareAbort, writes
+// COMMIT or ABORT control batches to every partition in it (Markers: the
+// broker appends those it leads and sends WriteTxnMarkers to the leaders
+// of the others, retrying until all are written; a deleted partition needs
+// none), then records the Complete state. Until then the transaction stays
+// in its Prepare state: a broker that takes over the partition (Load)
+// writes the markers again, and an Ongoing transaction it finds stays open
+// for its producer to end, or is aborted when it times out, as in Kafka.
 // Transactions open longer than their timeout are aborted proactively and
 // their producer is fenced by an epoch bump.
 //

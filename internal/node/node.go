@@ -134,6 +134,8 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		CleanerDedupeBufferSize:   cfg.LogCleanerDedupeBufferSize,
 
 		HighWatermarkCheckpointInterval: time.Duration(cfg.ReplicaHighWatermarkCheckpointIntervalMs) * time.Millisecond,
+
+		Registerer: reg, // storage and log cleaner metrics (regression: were never registered)
 	}, log.Named("storage"))
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)

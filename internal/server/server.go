@@ -71,7 +71,7 @@ func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.
 	s := &Server{
 		log:                log,
 		broker:             b,
-		metrics:            newServerMetrics(reg),
+		metrics:            newServerMetrics(reg, b.cfg.NumIOThreads, b.cfg.NumNetworkThreads),
 		quotas:             newServerQuotas(b.cfg, reg, log),
 		maxRequestSize:     cfg.MaxRequestSize,
 		perConnInflight:    cfg.PerConnInflight,

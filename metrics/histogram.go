@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Histogram records durations into log-linear buckets, four per power of
@@ -119,11 +121,34 @@ func (h *Histogram) Quantiles(now time.Time, qs []float64, out []float64) {
 				continue
 			}
 			if seen+float64(w) >= rank {
-				frac := (rank - seen) / float64(w)
+				frac := 0.0
+				if i >= 1<<histSubBits { // below, a bucket is one exact value
+					frac = (rank - seen) / float64(w)
+				}
 				out[j] = (float64(histLower(i)) + frac*float64(histWidth(i))) / 1000
 				break
 			}
 			seen += float64(w)
 		}
+	}
+}
+
+// HistogramDescs are the two families Strimzi's rules make of a Kafka
+// histogram or timer bean: name{labels...,quantile="0.NN"} (gauges, ms)
+// and name_count{labels...} (counter).
+func HistogramDescs(name, help string, labels []string) (q, count *prometheus.Desc) {
+	return prometheus.NewDesc(name, help+" Quantiles in ms of the last minute or two.", append(append([]string{}, labels...), "quantile"), nil),
+		prometheus.NewDesc(name+"_count", help+" Count.", labels, nil)
+}
+
+// Emit sends h's quantiles and count as the families of HistogramDescs.
+func (h *Histogram) Emit(ch chan<- prometheus.Metric, q, count *prometheus.Desc, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(count, prometheus.CounterValue, float64(h.Count()), labels...)
+	var out [6]float64
+	h.Quantiles(time.Now(), quantiles, out[:])
+	lv := append(append(make([]string, 0, len(labels)+1), labels...), "")
+	for j, v := range out {
+		lv[len(lv)-1] = quantileLabels[j]
+		ch <- prometheus.MustNewConstMetric(q, prometheus.GaugeValue, v, lv...)
 	}
 }

@@ -249,12 +249,8 @@ var (
 
 func init() {
 	for i, n := range requestHistNames {
-		descHistQ[i] = prometheus.NewDesc("kafka_network_requestmetrics_"+n,
-			"Quantiles (ms) of the last minute or two, by request (kafka.network:type=RequestMetrics,name="+kafkaHistName[i]+").",
-			[]string{"request", "quantile"}, nil)
-		descHistCount[i] = prometheus.NewDesc("kafka_network_requestmetrics_"+n+"_count",
-			"Requests measured, by request (kafka.network:type=RequestMetrics,name="+kafkaHistName[i]+" Count).",
-			[]string{"request"}, nil)
+		descHistQ[i], descHistCount[i] = HistogramDescs("kafka_network_requestmetrics_"+n,
+			"By request (kafka.network:type=RequestMetrics,name="+kafkaHistName[i]+").", []string{"request"})
 	}
 }
 
@@ -280,7 +276,6 @@ func (m *RequestMetrics) Describe(ch chan<- *prometheus.Desc) {
 func (m *RequestMetrics) Collect(ch chan<- prometheus.Metric) {
 	now := time.Now()
 	var busy, send int64
-	out := make([]float64, len(quantiles))
 	m.series.Range(func(_, v any) bool {
 		s := v.(*RequestSeries)
 		busy += s.busyNs.Load()
@@ -296,12 +291,7 @@ func (m *RequestMetrics) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		for i := range s.hists {
-			h := &s.hists[i]
-			ch <- prometheus.MustNewConstMetric(descHistCount[i], prometheus.CounterValue, float64(h.Count()), s.name)
-			h.Quantiles(now, quantiles, out)
-			for j, q := range out {
-				ch <- prometheus.MustNewConstMetric(descHistQ[i], prometheus.GaugeValue, q, s.name, quantileLabels[j])
-			}
+			s.hists[i].Emit(ch, descHistQ[i], descHistCount[i], s.name)
 		}
 		return true
 	})

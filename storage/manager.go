@@ -130,6 +130,9 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 		if m.metrics, err = NewMetrics(cfg.Registerer); err != nil {
 			return nil, fmt.Errorf("storage: register metrics: %w", err)
 		}
+		if err := cfg.Registerer.Register(logsCollector{m}); err != nil {
+			return nil, fmt.Errorf("storage: register metrics: %w", err)
+		}
 	}
 	for _, dir := range cfg.Dirs {
 		if err := m.loadDir(dir); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
+	"github.com/spool-broker/spool/metrics"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
@@ -36,6 +37,10 @@ func NewNodeBroker(d node.BrokerDeps) (node.Broker, error) {
 		PerConnInflight: 16,
 	}, d.Registerer, d.Logger.Named("server"))
 	b.metrics = s.metrics
+	b.replicas.Register(d.Registerer)
+	if d.Registerer != nil { // kafka-exporter's series (exporter_metrics.go)
+		d.Registerer.MustRegister(&exporterCollector{b: b, lag: metrics.NewLagHistory()})
+	}
 	return &nodeBroker{b: b, s: s}, nil
 }
 

@@ -47,7 +47,11 @@ func (h *Health) ServeReadyz(w http.ResponseWriter, _ *http.Request) {
 // /debug/pprof/.
 func Handler(g prometheus.Gatherer, h *Health) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	if r, ok := g.(*Registry); ok {
+		mux.Handle("/metrics", textHandler(r))
+	} else {
+		mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("/healthz", h.ServeHealthz)
 	mux.HandleFunc("/readyz", h.ServeReadyz)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

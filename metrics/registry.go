@@ -8,8 +8,8 @@ import (
 // NewRegistry is the process's registry, with Go runtime and process
 // collectors. Only the composition root (cmd/spool) calls it; everything
 // else takes a prometheus.Registerer.
-func NewRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
+func NewRegistry() *Registry {
+	reg := &Registry{Registry: prometheus.NewRegistry(), slow: prometheus.NewRegistry()}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
 }

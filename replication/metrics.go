@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spool-broker/spool/metrics"
 )
 
 // Replica manager metrics under the names the JMX exporter with Strimzi's
@@ -23,34 +25,36 @@ import (
 // Everything is computed at scrape from the partitions' state (one read
 // lock per partition), so nothing is kept up to date on the data path.
 var (
-	descPartitionCount = prometheus.NewDesc("kafka_server_replicamanager_partitioncount",
-		"Partitions hosted by this broker (ReplicaManager PartitionCount).", nil, nil)
-	descLeaderCount = prometheus.NewDesc("kafka_server_replicamanager_leadercount",
-		"Partitions this broker leads (ReplicaManager LeaderCount).", nil, nil)
-	descURP = prometheus.NewDesc("kafka_server_replicamanager_underreplicatedpartitions",
-		"Led partitions whose ISR is smaller than the replica set (ReplicaManager UnderReplicatedPartitions).", nil, nil)
-	descUnderMinISR = prometheus.NewDesc("kafka_server_replicamanager_underminisrpartitioncount",
-		"Led partitions whose ISR is smaller than min.insync.replicas (ReplicaManager UnderMinIsrPartitionCount).", nil, nil)
-	descAtMinISR = prometheus.NewDesc("kafka_server_replicamanager_atminisrpartitioncount",
-		"Led partitions whose ISR is exactly min.insync.replicas (ReplicaManager AtMinIsrPartitionCount).", nil, nil)
-	descOffline = prometheus.NewDesc("kafka_server_replicamanager_offlinereplicacount",
-		"Hosted replicas on a failed log dir (ReplicaManager OfflineReplicaCount); Spool stops on a log dir failure, so 0.", nil, nil)
-	descShrinks = prometheus.NewDesc("kafka_server_replicamanager_isrshrinks_total",
-		"ISR shrinks committed by this broker as leader (ReplicaManager IsrShrinksPerSec).", nil, nil)
-	descExpands = prometheus.NewDesc("kafka_server_replicamanager_isrexpands_total",
-		"ISR expansions committed by this broker as leader (ReplicaManager IsrExpandsPerSec).", nil, nil)
-	descPartitionURP = prometheus.NewDesc("kafka_cluster_partition_underreplicated",
+	famPartitionCount = metrics.NewFamily("kafka_server_replicamanager_partitioncount",
+		"Partitions hosted by this broker (ReplicaManager PartitionCount).", prometheus.GaugeValue)
+	famLeaderCount = metrics.NewFamily("kafka_server_replicamanager_leadercount",
+		"Partitions this broker leads (ReplicaManager LeaderCount).", prometheus.GaugeValue)
+	famURP = metrics.NewFamily("kafka_server_replicamanager_underreplicatedpartitions",
+		"Led partitions whose ISR is smaller than the replica set (ReplicaManager UnderReplicatedPartitions).", prometheus.GaugeValue)
+	famUnderMinISR = metrics.NewFamily("kafka_server_replicamanager_underminisrpartitioncount",
+		"Led partitions whose ISR is smaller than min.insync.replicas (ReplicaManager UnderMinIsrPartitionCount).", prometheus.GaugeValue)
+	famAtMinISR = metrics.NewFamily("kafka_server_replicamanager_atminisrpartitioncount",
+		"Led partitions whose ISR is exactly min.insync.replicas (ReplicaManager AtMinIsrPartitionCount).", prometheus.GaugeValue)
+	famOffline = metrics.NewFamily("kafka_server_replicamanager_offlinereplicacount",
+		"Hosted replicas on a failed log dir (ReplicaManager OfflineReplicaCount); Spool stops on a log dir failure, so 0.", prometheus.GaugeValue)
+	famShrinks = metrics.NewFamily("kafka_server_replicamanager_isrshrinks_total",
+		"ISR shrinks committed by this broker as leader (ReplicaManager IsrShrinksPerSec).", prometheus.CounterValue)
+	famExpands = metrics.NewFamily("kafka_server_replicamanager_isrexpands_total",
+		"ISR expansions committed by this broker as leader (ReplicaManager IsrExpandsPerSec).", prometheus.CounterValue)
+	famPartitionURP = metrics.NewFamily("kafka_cluster_partition_underreplicated",
 		"1 when this broker leads the partition and its ISR is smaller than the replica set (kafka.cluster:type=Partition,name=UnderReplicated).",
-		[]string{"topic", "partition"}, nil)
-	descFetcherLag = prometheus.NewDesc("kafka_server_fetcherlagmetrics_consumerlag",
+		prometheus.GaugeValue, "topic", "partition")
+	famFetcherLag = metrics.NewFamily("kafka_server_fetcherlagmetrics_consumerlag",
 		"Leader's high watermark minus this follower's log end offset after its last fetch (FetcherLagMetrics ConsumerLag).",
-		[]string{"clientId", "topic", "partition"}, nil)
+		prometheus.GaugeValue, "clientId", "topic", "partition")
+	managerFamilies = []*metrics.Family{famPartitionCount, famLeaderCount, famURP, famUnderMinISR, famAtMinISR,
+		famOffline, famShrinks, famExpands, famPartitionURP, famFetcherLag}
 )
 
 // Register adds the manager's metrics to reg (nil: none).
 func (m *Manager) Register(reg prometheus.Registerer) {
 	if reg != nil {
-		reg.MustRegister(managerCollector{m})
+		metrics.MustRegister(reg, managerCollector{m})
 	}
 }
 
@@ -64,18 +68,12 @@ func (e *env) countISRChange(expand bool) {
 
 type managerCollector struct{ m *Manager }
 
-func (c managerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPartitionCount, descLeaderCount, descURP, descUnderMinISR, descAtMinISR,
-		descOffline, descShrinks, descExpands, descPartitionURP, descFetcherLag} {
-		ch <- d
-	}
-}
+func (c managerCollector) Families() []*metrics.Family { return managerFamilies }
 
-func (c managerCollector) Collect(ch chan<- prometheus.Metric) {
+func (c managerCollector) Visit(e metrics.Emitter) {
 	parts := c.m.Partitions()
 	self := c.m.env.nodeID
 	var leaders, urp, underMin, atMin int
-	var buf []byte
 	for _, p := range parts {
 		p.mu.RLock()
 		removed, leader, nReplicas, nISR := p.removed, p.leader, len(p.replicas), len(p.isr.isr)
@@ -87,8 +85,7 @@ func (c managerCollector) Collect(ch chan<- prometheus.Metric) {
 		if removed {
 			continue
 		}
-		buf = strconv.AppendInt(buf[:0], int64(p.tp.Partition), 10)
-		partition := string(buf)
+		partition := strconv.Itoa(int(p.tp.Partition))
 		under := 0.0
 		switch {
 		case leader == self:
@@ -105,17 +102,16 @@ func (c managerCollector) Collect(ch chan<- prometheus.Metric) {
 		case leader >= 0:
 			// Kafka's clientId is the fetcher thread's name:
 			// ReplicaFetcherThread-<fetcherId>-<leaderId>.
-			ch <- prometheus.MustNewConstMetric(descFetcherLag, prometheus.GaugeValue, float64(p.fetcherLag.Load()),
-				"ReplicaFetcherThread-0-"+strconv.Itoa(int(leader)), p.tp.Topic, partition)
+			e.Emit(famFetcherLag, float64(p.fetcherLag.Load()), "ReplicaFetcherThread-0-"+strconv.Itoa(int(leader)), p.tp.Topic, partition)
 		}
-		ch <- prometheus.MustNewConstMetric(descPartitionURP, prometheus.GaugeValue, under, p.tp.Topic, partition)
+		e.Emit(famPartitionURP, under, p.tp.Topic, partition)
 	}
-	ch <- prometheus.MustNewConstMetric(descPartitionCount, prometheus.GaugeValue, float64(len(parts)))
-	ch <- prometheus.MustNewConstMetric(descLeaderCount, prometheus.GaugeValue, float64(leaders))
-	ch <- prometheus.MustNewConstMetric(descURP, prometheus.GaugeValue, float64(urp))
-	ch <- prometheus.MustNewConstMetric(descUnderMinISR, prometheus.GaugeValue, float64(underMin))
-	ch <- prometheus.MustNewConstMetric(descAtMinISR, prometheus.GaugeValue, float64(atMin))
-	ch <- prometheus.MustNewConstMetric(descOffline, prometheus.GaugeValue, 0)
-	ch <- prometheus.MustNewConstMetric(descShrinks, prometheus.CounterValue, float64(c.m.env.isrShrinks.Load()))
-	ch <- prometheus.MustNewConstMetric(descExpands, prometheus.CounterValue, float64(c.m.env.isrExpands.Load()))
+	e.Emit(famPartitionCount, float64(len(parts)))
+	e.Emit(famLeaderCount, float64(leaders))
+	e.Emit(famURP, float64(urp))
+	e.Emit(famUnderMinISR, float64(underMin))
+	e.Emit(famAtMinISR, float64(atMin))
+	e.Emit(famOffline, 0)
+	e.Emit(famShrinks, float64(c.m.env.isrShrinks.Load()))
+	e.Emit(famExpands, float64(c.m.env.isrExpands.Load()))
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/metrics"
 )
 
 const deleteDirSuffix = "-delete"
@@ -130,7 +132,7 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 		if m.metrics, err = NewMetrics(cfg.Registerer); err != nil {
 			return nil, fmt.Errorf("storage: register metrics: %w", err)
 		}
-		if err := cfg.Registerer.Register(logsCollector{m}); err != nil {
+		if err := metrics.Register(cfg.Registerer, logsCollector{m}); err != nil {
 			return nil, fmt.Errorf("storage: register metrics: %w", err)
 		}
 	}

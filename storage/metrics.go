@@ -136,25 +136,22 @@ func (c flushCollector) Collect(ch chan<- prometheus.Metric) {
 // kafka.log:type=Log,name=<Name>,topic=...,partition=... gauges. They are
 // read at scrape from each log's in-memory state.
 var (
-	descLogSize = prometheus.NewDesc("kafka_log_log_size",
-		"Bytes of the partition's segments (kafka.log:type=Log,name=Size).", []string{"topic", "partition"}, nil)
-	descLogStart = prometheus.NewDesc("kafka_log_log_logstartoffset",
-		"The partition's log start offset (kafka.log:type=Log,name=LogStartOffset).", []string{"topic", "partition"}, nil)
-	descLogEnd = prometheus.NewDesc("kafka_log_log_logendoffset",
-		"The partition's log end offset (kafka.log:type=Log,name=LogEndOffset).", []string{"topic", "partition"}, nil)
-	descLogSegments = prometheus.NewDesc("kafka_log_log_numlogsegments",
-		"The partition's segment count (kafka.log:type=Log,name=NumLogSegments).", []string{"topic", "partition"}, nil)
+	famLogSize = metrics.NewFamily("kafka_log_log_size",
+		"Bytes of the partition's segments (kafka.log:type=Log,name=Size).", prometheus.GaugeValue, "topic", "partition")
+	famLogStart = metrics.NewFamily("kafka_log_log_logstartoffset",
+		"The partition's log start offset (kafka.log:type=Log,name=LogStartOffset).", prometheus.GaugeValue, "topic", "partition")
+	famLogEnd = metrics.NewFamily("kafka_log_log_logendoffset",
+		"The partition's log end offset (kafka.log:type=Log,name=LogEndOffset).", prometheus.GaugeValue, "topic", "partition")
+	famLogSegments = metrics.NewFamily("kafka_log_log_numlogsegments",
+		"The partition's segment count (kafka.log:type=Log,name=NumLogSegments).", prometheus.GaugeValue, "topic", "partition")
+	logFamilies = []*metrics.Family{famLogSize, famLogStart, famLogEnd, famLogSegments}
 )
 
 type logsCollector struct{ m *Manager }
 
-func (c logsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLogSize, descLogStart, descLogEnd, descLogSegments} {
-		ch <- d
-	}
-}
+func (c logsCollector) Families() []*metrics.Family { return logFamilies }
 
-func (c logsCollector) Collect(ch chan<- prometheus.Metric) {
+func (c logsCollector) Visit(e metrics.Emitter) {
 	for _, l := range c.m.Logs() {
 		topic, partition := l.tp.Topic, strconv.Itoa(int(l.tp.Partition))
 		segs := l.Segments()
@@ -162,9 +159,9 @@ func (c logsCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, s := range segs {
 			size += s.Size()
 		}
-		ch <- prometheus.MustNewConstMetric(descLogSize, prometheus.GaugeValue, float64(size), topic, partition)
-		ch <- prometheus.MustNewConstMetric(descLogStart, prometheus.GaugeValue, float64(l.LogStartOffset()), topic, partition)
-		ch <- prometheus.MustNewConstMetric(descLogEnd, prometheus.GaugeValue, float64(l.LogEndOffset()), topic, partition)
-		ch <- prometheus.MustNewConstMetric(descLogSegments, prometheus.GaugeValue, float64(len(segs)), topic, partition)
+		e.Emit(famLogSize, float64(size), topic, partition)
+		e.Emit(famLogStart, float64(l.LogStartOffset()), topic, partition)
+		e.Emit(famLogEnd, float64(l.LogEndOffset()), topic, partition)
+		e.Emit(famLogSegments, float64(len(segs)), topic, partition)
 	}
 }

@@ -28,27 +28,28 @@ import (
 // offsets, each scrape adding the commits made since the last one to a
 // window of ten per partition.
 var (
-	descExpBrokers    = prometheus.NewDesc("kafka_brokers", "Number of Brokers in the Kafka Cluster.", nil, nil)
-	descExpBrokerInfo = prometheus.NewDesc("kafka_broker_info", "Information about the Kafka Broker.", []string{"address", "id"}, nil)
-	descExpPartitions = prometheus.NewDesc("kafka_topic_partitions", "Number of partitions for this Topic", []string{"topic"}, nil)
-	tpLabels          = []string{"topic", "partition"}
-	descExpCurrent    = prometheus.NewDesc("kafka_topic_partition_current_offset", "Current Offset of a Broker at Topic/Partition", tpLabels, nil)
-	descExpOldest     = prometheus.NewDesc("kafka_topic_partition_oldest_offset", "Oldest Offset of a Broker at Topic/Partition", tpLabels, nil)
-	descExpISR        = prometheus.NewDesc("kafka_topic_partition_in_sync_replica", "Number of In-Sync Replicas for this Topic/Partition", tpLabels, nil)
-	descExpLeader     = prometheus.NewDesc("kafka_topic_partition_leader", "Leader Broker ID of this Topic/Partition", tpLabels, nil)
-	descExpPreferred  = prometheus.NewDesc("kafka_topic_partition_leader_is_preferred", "1 if Topic/Partition is using the Preferred Broker", tpLabels, nil)
-	descExpReplicas   = prometheus.NewDesc("kafka_topic_partition_replicas", "Number of Replicas for this Topic/Partition", tpLabels, nil)
-	descExpURP        = prometheus.NewDesc("kafka_topic_partition_under_replicated_partition", "1 if Topic/Partition is under Replicated", tpLabels, nil)
-	cgLabels          = []string{"consumergroup", "topic", "partition"}
-	descExpCGOffset   = prometheus.NewDesc("kafka_consumergroup_current_offset", "Current Offset of a ConsumerGroup at Topic/Partition", cgLabels, nil)
-	descExpCGLag      = prometheus.NewDesc("kafka_consumergroup_lag", "Current Approximate Lag of a ConsumerGroup at Topic/Partition", cgLabels, nil)
-	descExpCGOffSum   = prometheus.NewDesc("kafka_consumergroup_current_offset_sum", "Current Offset of a ConsumerGroup at Topic for all partitions", []string{"consumergroup", "topic"}, nil)
-	descExpCGLagSum   = prometheus.NewDesc("kafka_consumergroup_lag_sum", "Current Approximate Lag of a ConsumerGroup at Topic for all partitions", []string{"consumergroup", "topic"}, nil)
-	descExpCGMembers  = prometheus.NewDesc("kafka_consumergroup_members", "Amount of members in a consumer group", []string{"consumergroup"}, nil)
-	descBurrowGroup   = prometheus.NewDesc("spool_consumergroup_status",
-		"Burrow's evaluation of the group: 1 OK, 2 WARN, 3 ERR (a partition stopped, stalled or rewound).", []string{"consumergroup"}, nil)
-	descBurrowPart = prometheus.NewDesc("spool_consumergroup_partition_status",
-		"Burrow's evaluation of the group's partition: 1 OK, 2 WARN, 4 STOP, 5 STALL, 6 REWIND.", cgLabels, nil)
+	famExpBrokers    = metrics.NewFamily("kafka_brokers", "Number of Brokers in the Kafka Cluster.", prometheus.GaugeValue)
+	famExpBrokerInfo = metrics.NewFamily("kafka_broker_info", "Information about the Kafka Broker.", prometheus.GaugeValue, "address", "id")
+	famExpPartitions = metrics.NewFamily("kafka_topic_partitions", "Number of partitions for this Topic", prometheus.GaugeValue, "topic")
+	famExpCurrent    = metrics.NewFamily("kafka_topic_partition_current_offset", "Current Offset of a Broker at Topic/Partition", prometheus.GaugeValue, "topic", "partition")
+	famExpOldest     = metrics.NewFamily("kafka_topic_partition_oldest_offset", "Oldest Offset of a Broker at Topic/Partition", prometheus.GaugeValue, "topic", "partition")
+	famExpISR        = metrics.NewFamily("kafka_topic_partition_in_sync_replica", "Number of In-Sync Replicas for this Topic/Partition", prometheus.GaugeValue, "topic", "partition")
+	famExpLeader     = metrics.NewFamily("kafka_topic_partition_leader", "Leader Broker ID of this Topic/Partition", prometheus.GaugeValue, "topic", "partition")
+	famExpPreferred  = metrics.NewFamily("kafka_topic_partition_leader_is_preferred", "1 if Topic/Partition is using the Preferred Broker", prometheus.GaugeValue, "topic", "partition")
+	famExpReplicas   = metrics.NewFamily("kafka_topic_partition_replicas", "Number of Replicas for this Topic/Partition", prometheus.GaugeValue, "topic", "partition")
+	famExpURP        = metrics.NewFamily("kafka_topic_partition_under_replicated_partition", "1 if Topic/Partition is under Replicated", prometheus.GaugeValue, "topic", "partition")
+	famExpCGOffset   = metrics.NewFamily("kafka_consumergroup_current_offset", "Current Offset of a ConsumerGroup at Topic/Partition", prometheus.GaugeValue, "consumergroup", "topic", "partition")
+	famExpCGLag      = metrics.NewFamily("kafka_consumergroup_lag", "Current Approximate Lag of a ConsumerGroup at Topic/Partition", prometheus.GaugeValue, "consumergroup", "topic", "partition")
+	famExpCGOffSum   = metrics.NewFamily("kafka_consumergroup_current_offset_sum", "Current Offset of a ConsumerGroup at Topic for all partitions", prometheus.GaugeValue, "consumergroup", "topic")
+	famExpCGLagSum   = metrics.NewFamily("kafka_consumergroup_lag_sum", "Current Approximate Lag of a ConsumerGroup at Topic for all partitions", prometheus.GaugeValue, "consumergroup", "topic")
+	famExpCGMembers  = metrics.NewFamily("kafka_consumergroup_members", "Amount of members in a consumer group", prometheus.GaugeValue, "consumergroup")
+	famBurrowGroup   = metrics.NewFamily("spool_consumergroup_status",
+		"Burrow's evaluation of the group: 1 OK, 2 WARN, 3 ERR (a partition stopped, stalled or rewound).", prometheus.GaugeValue, "consumergroup")
+	famBurrowPart = metrics.NewFamily("spool_consumergroup_partition_status",
+		"Burrow's evaluation of the group's partition: 1 OK, 2 WARN, 4 STOP, 5 STALL, 6 REWIND.", prometheus.GaugeValue, "consumergroup", "topic", "partition")
+	exporterFamilies = []*metrics.Family{famExpBrokers, famExpBrokerInfo, famExpPartitions, famExpCurrent, famExpOldest,
+		famExpISR, famExpLeader, famExpPreferred, famExpReplicas, famExpURP, famExpCGOffset, famExpCGLag,
+		famExpCGOffSum, famExpCGLagSum, famExpCGMembers, famBurrowGroup, famBurrowPart}
 )
 
 type exporterCollector struct {
@@ -56,20 +57,12 @@ type exporterCollector struct {
 	lag *metrics.LagHistory
 }
 
-func (c *exporterCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descExpBrokers, descExpBrokerInfo, descExpPartitions, descExpCurrent, descExpOldest,
-		descExpISR, descExpLeader, descExpPreferred, descExpReplicas, descExpURP, descExpCGOffset, descExpCGLag,
-		descExpCGOffSum, descExpCGLagSum, descExpCGMembers, descBurrowGroup, descBurrowPart} {
-		ch <- d
-	}
-}
+func (c *exporterCollector) Families() []*metrics.Family { return exporterFamilies }
 
-func (c *exporterCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *exporterCollector) Visit(e metrics.Emitter) {
 	b := c.b
 	img := b.image.Load()
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
+	gauge := e.Emit
 	bool01 := func(v bool) float64 {
 		if v {
 			return 1
@@ -86,16 +79,16 @@ func (c *exporterCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	topics := img.Topics()
 	if reporter == b.nodeID {
-		gauge(descExpBrokers, float64(len(brokers)))
+		gauge(famExpBrokers, float64(len(brokers)))
 		for _, br := range brokers {
 			addr := ""
 			if len(br.Endpoints) > 0 {
 				addr = net.JoinHostPort(br.Endpoints[0].Host, strconv.Itoa(int(br.Endpoints[0].Port)))
 			}
-			gauge(descExpBrokerInfo, 1, addr, strconv.Itoa(int(br.ID)))
+			gauge(famExpBrokerInfo, 1, addr, strconv.Itoa(int(br.ID)))
 		}
 		for _, t := range topics {
-			gauge(descExpPartitions, float64(len(t.Partitions)), t.Name)
+			gauge(famExpPartitions, float64(len(t.Partitions)), t.Name)
 		}
 	}
 	for _, t := range topics {
@@ -109,13 +102,13 @@ func (c *exporterCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			part := strconv.Itoa(i)
 			l := p.Log()
-			gauge(descExpCurrent, float64(l.HighWatermark()), t.Name, part)
-			gauge(descExpOldest, float64(l.LogStartOffset()), t.Name, part)
-			gauge(descExpISR, float64(len(pi.ISR)), t.Name, part)
-			gauge(descExpLeader, float64(pi.Leader), t.Name, part)
-			gauge(descExpPreferred, bool01(len(pi.Replicas) > 0 && pi.Replicas[0] == pi.Leader), t.Name, part)
-			gauge(descExpReplicas, float64(len(pi.Replicas)), t.Name, part)
-			gauge(descExpURP, bool01(len(pi.ISR) < len(pi.Replicas)), t.Name, part)
+			gauge(famExpCurrent, float64(l.HighWatermark()), t.Name, part)
+			gauge(famExpOldest, float64(l.LogStartOffset()), t.Name, part)
+			gauge(famExpISR, float64(len(pi.ISR)), t.Name, part)
+			gauge(famExpLeader, float64(pi.Leader), t.Name, part)
+			gauge(famExpPreferred, bool01(len(pi.Replicas) > 0 && pi.Replicas[0] == pi.Leader), t.Name, part)
+			gauge(famExpReplicas, float64(len(pi.Replicas)), t.Name, part)
+			gauge(famExpURP, bool01(len(pi.ISR) < len(pi.Replicas)), t.Name, part)
 		}
 	}
 	if b.groupHandlers == nil || b.groupHandlers.coord == nil {
@@ -123,7 +116,7 @@ func (c *exporterCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	groups, offsets := b.groupHandlers.coord.Snapshot()
 	for _, g := range groups {
-		gauge(descExpCGMembers, float64(g.Members), g.Group)
+		gauge(famExpCGMembers, float64(g.Members), g.Group)
 	}
 	type gt struct{ group, topic string }
 	offSum, lagSum := map[gt]float64{}, map[gt]float64{}
@@ -134,7 +127,7 @@ func (c *exporterCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, o := range offsets {
 		part := strconv.Itoa(int(o.Partition))
 		k := gt{o.Group, o.Topic}
-		gauge(descExpCGOffset, float64(o.Offset), o.Group, o.Topic, part)
+		gauge(famExpCGOffset, float64(o.Offset), o.Group, o.Topic, part)
 		offSum[k] += float64(o.Offset)
 		p := b.partition(o.Topic, o.Partition)
 		if p == nil {
@@ -142,22 +135,22 @@ func (c *exporterCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		hw := p.Log().HighWatermark()
 		lag := hw - o.Offset
-		gauge(descExpCGLag, float64(lag), o.Group, o.Topic, part)
+		gauge(famExpCGLag, float64(lag), o.Group, o.Topic, part)
 		lagSum[k] += float64(lag)
 		hasLag[k] = true
 		st := c.lag.Observe(metrics.LagKey{Group: o.Group, Topic: o.Topic, Partition: o.Partition}, o.Offset,
 			time.UnixMilli(o.CommitTimestamp), max(lag, 0), hw, now)
 		statuses[o.Group] = append(statuses[o.Group], st)
-		gauge(descBurrowPart, float64(st), o.Group, o.Topic, part)
+		gauge(famBurrowPart, float64(st), o.Group, o.Topic, part)
 	}
 	c.lag.End()
 	for k, v := range offSum {
-		gauge(descExpCGOffSum, v, k.group, k.topic)
+		gauge(famExpCGOffSum, v, k.group, k.topic)
 		if hasLag[k] {
-			gauge(descExpCGLagSum, lagSum[k], k.group, k.topic)
+			gauge(famExpCGLagSum, lagSum[k], k.group, k.topic)
 		}
 	}
 	for g, st := range statuses {
-		gauge(descBurrowGroup, float64(metrics.EvaluateGroup(st)), g)
+		gauge(famBurrowGroup, float64(metrics.EvaluateGroup(st)), g)
 	}
 }

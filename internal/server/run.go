@@ -38,9 +38,8 @@ func NewNodeBroker(d node.BrokerDeps) (node.Broker, error) {
 	}, d.Registerer, d.Logger.Named("server"))
 	b.metrics = s.metrics
 	b.replicas.Register(d.Registerer)
-	if d.Registerer != nil { // kafka-exporter's series (exporter_metrics.go)
-		d.Registerer.MustRegister(&exporterCollector{b: b, lag: metrics.NewLagHistory()})
-	}
+	// kafka-exporter's series (exporter_metrics.go)
+	metrics.MustRegister(d.Registerer, &exporterCollector{b: b, lag: metrics.NewLagHistory()})
 	return &nodeBroker{b: b, s: s}, nil
 }
 

@@ -56,6 +56,7 @@ func init() {
 		{"topic delete", "NAME... [--if-exists]   delete topics", runTopicDelete},
 		{"group list", "   list consumer groups with their state", runGroupList},
 		{"group describe", "GROUP...   offsets and lag per partition (kafka-consumer-groups --describe)", runGroupDescribe},
+		{"group lag", "GROUP... [--samples N] [--interval 1s]   Burrow's lag evaluation (OK/WARN/STALL/REWIND per partition, OK/WARN/ERR per group); exit 1 on ERR", runGroupLag},
 		{"group reset-offsets", "GROUP --topic T[:P,...] (--to-earliest|--to-latest|--to-offset N|--shift-by N) [--execute]   reset committed offsets (dry run unless --execute)", runGroupReset},
 		{"group delete", "GROUP...   delete empty groups", runGroupDelete},
 		{"cluster info", "   cluster id, controller and brokers", runClusterInfo},

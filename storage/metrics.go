@@ -144,7 +144,11 @@ var (
 		"The partition's log end offset (kafka.log:type=Log,name=LogEndOffset).", prometheus.GaugeValue, "topic", "partition")
 	famLogSegments = metrics.NewFamily("kafka_log_log_numlogsegments",
 		"The partition's segment count (kafka.log:type=Log,name=NumLogSegments).", prometheus.GaugeValue, "topic", "partition")
-	logFamilies = []*metrics.Family{famLogSize, famLogStart, famLogEnd, famLogSegments}
+	famDirCapacity = metrics.NewFamily("spool_log_dir_capacity_bytes",
+		"Size of the filesystem holding the log dir.", prometheus.GaugeValue, "dir")
+	famDirAvailable = metrics.NewFamily("spool_log_dir_available_bytes",
+		"Bytes available on the filesystem holding the log dir (the disk-full alert divides by the capacity).", prometheus.GaugeValue, "dir")
+	logFamilies = []*metrics.Family{famLogSize, famLogStart, famLogEnd, famLogSegments, famDirCapacity, famDirAvailable}
 )
 
 type logsCollector struct{ m *Manager }
@@ -152,6 +156,12 @@ type logsCollector struct{ m *Manager }
 func (c logsCollector) Families() []*metrics.Family { return logFamilies }
 
 func (c logsCollector) Visit(e metrics.Emitter) {
+	for _, dir := range c.m.cfg.Dirs {
+		if capacity, avail, ok := dirSpace(dir); ok {
+			e.Emit(famDirCapacity, float64(capacity), dir)
+			e.Emit(famDirAvailable, float64(avail), dir)
+		}
+	}
 	for _, l := range c.m.Logs() {
 		topic, partition := l.tp.Topic, strconv.Itoa(int(l.tp.Partition))
 		segs := l.Segments()

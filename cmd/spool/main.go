@@ -16,6 +16,7 @@ import (
 
 	"github.com/spool-broker/spool/internal/cli"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/logging"
 	"github.com/spool-broker/spool/internal/node"
 	"github.com/spool-broker/spool/internal/sdnotify"
 	"github.com/spool-broker/spool/internal/server"
@@ -194,25 +195,17 @@ func enableContentionProfiles(log *zap.Logger) {
 	}
 }
 
-// newLogger logs JSON to stderr, or console text when SPOOL_LOG_FORMAT=console;
-// SPOOL_LOG_LEVEL sets the level (debug, info, warn, error).
+// newLogger logs to stderr: console lines when it is a terminal, JSON
+// otherwise; SPOOL_LOG_FORMAT=console|json overrides, SPOOL_LOG_LEVEL sets
+// the root level (debug, info, warn, error). Each component logs under its
+// name (server, broker, controller, storage, ...), whose level can be
+// changed at runtime as Kafka's broker loggers (kafka-configs.sh
+// --entity-type broker-loggers).
 func newLogger() *zap.Logger {
 	level := zapcore.InfoLevel
 	if s := os.Getenv("SPOOL_LOG_LEVEL"); s != "" {
 		_ = level.Set(s)
 	}
-	cfg := zap.NewProductionConfig()
-	cfg.Level = zap.NewAtomicLevelAt(level)
-	cfg.Sampling = nil
-	cfg.EncoderConfig.TimeKey = "ts"
-	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	if os.Getenv("SPOOL_LOG_FORMAT") == "console" {
-		cfg.Encoding = "console"
-		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
-	}
-	log, err := cfg.Build()
-	if err != nil {
-		return zap.NewNop()
-	}
+	log, _ := logging.New(os.Getenv("SPOOL_LOG_FORMAT"), level)
 	return log
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/metrics"
@@ -20,6 +21,9 @@ import (
 type serverMetrics struct {
 	requests *metrics.RequestMetrics
 	topics   *metrics.BrokerTopicMetrics
+	// reqLog logs every completed request at debug ("server.request",
+	// Kafka's kafka.request.logger); nil: none.
+	reqLog *zap.Logger
 }
 
 // newServerMetrics registers with reg (nil: records without registering).
@@ -53,6 +57,20 @@ func (m *serverMetrics) complete(f *inflight, sending, sent time.Time) {
 	f.times.Sending, f.times.Sent = sending, sent
 	f.probe.Complete(f.hdr.RequestAPIVersion, &f.times)
 	f.probe = nil
+	if m.reqLog != nil {
+		if ce := m.reqLog.Check(zap.DebugLevel, "completed request"); ce != nil {
+			end := orNow(sent, f.times.Handled)
+			ce.Write(zap.String("api", apiName(f.hdr.RequestAPIKey)), zap.Int16("api_version", f.hdr.RequestAPIVersion),
+				zap.Int32("correlation_id", f.hdr.CorrelationID), zap.Duration("total_time", end.Sub(f.times.Received)))
+		}
+	}
+}
+
+func orNow(t, def time.Time) time.Time {
+	if t.IsZero() {
+		return def
+	}
+	return t
 }
 
 // produced counts an append by a producer.

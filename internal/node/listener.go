@@ -33,7 +33,7 @@ const detectTimeout = 10 * time.Second
 type controllerListener struct {
 	ln        net.Listener
 	advertise string // this voter's address in controller.quorum.voters
-	log       *zap.Logger
+	logger    *zap.Logger
 	serve     func(ctx context.Context, nc net.Conn)
 
 	raftConns  chan net.Conn
@@ -56,7 +56,7 @@ func listenController(addr, advertise string, log *zap.Logger) (*controllerListe
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &controllerListener{
-		ln: ln, advertise: advertise, log: log,
+		ln: ln, advertise: advertise, logger: log,
 		raftConns: make(chan net.Conn), raftClosed: make(chan struct{}),
 		ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
 	}, nil
@@ -78,7 +78,7 @@ func (l *controllerListener) acceptLoop() {
 				return
 			}
 			backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
-			l.log.Warn("controller listener accept failed", zap.Error(err), zap.Duration("retry_in", backoff))
+			l.logger.Warn("controller listener accept failed", zap.Error(err), zap.Duration("retry_in", backoff))
 			select {
 			case <-time.After(backoff):
 			case <-l.ctx.Done():

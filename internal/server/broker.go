@@ -10,6 +10,7 @@ import (
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/quota"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
@@ -21,7 +22,7 @@ import (
 type Broker struct {
 	nodeID     int32
 	cfg        *config.Broker
-	log        *zap.Logger
+	logger     *zap.Logger
 	ctrl       controller.Client
 	logManager *storage.Manager
 
@@ -45,6 +46,10 @@ type Broker struct {
 	// replicas owns the partitions hosted here (replication.Manager):
 	// leadership, ISR, high watermark, the one append and read paths.
 	replicas *replication.Manager
+	// leaderThrottle and followerThrottle are the replication quotas
+	// (leader/follower.replication.throttled.rate), their bounds updated
+	// from the dynamic broker configs on every image (partition.go).
+	leaderThrottle, followerThrottle *quota.ReplicationQuota
 
 	fetchSessions *fetchSessionCache
 	// groupHandlers serve the group APIs over the group coordinator

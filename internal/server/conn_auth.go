@@ -72,7 +72,7 @@ func (c *conn) startSecurity() bool {
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
-			c.log.Info("closing connection: TLS handshake failed", zap.String("listener", c.listener), zap.Error(err))
+			c.logger.Info("closing connection: TLS handshake failed", zap.String("listener", c.listener), zap.Error(err))
 			return false
 		}
 		c.nc = tc
@@ -83,7 +83,7 @@ func (c *conn) startSecurity() bool {
 	case sec.principals != nil:
 		p, err := sec.principals.Principal(c.nc.(*cryptotls.Conn).ConnectionState())
 		if err != nil {
-			c.log.Info("closing connection: no principal for the client certificate", zap.String("listener", c.listener), zap.Error(err))
+			c.logger.Info("closing connection: no principal for the client certificate", zap.String("listener", c.listener), zap.Error(err))
 			return false
 		}
 		c.sess = auth.NewAuthenticatedSession(p)
@@ -129,7 +129,7 @@ func (c *conn) readUntilAuthenticated(br *bufio.Reader) bool {
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
 		if limit := c.sess.MaxFrameSize(c.s.maxRequestSize); size < 0 || size > limit {
 			// Before anything is allocated: a hostile size costs nothing.
-			c.log.Info("closing connection: frame before authentication larger than sasl.server.max.receive.size",
+			c.logger.Info("closing connection: frame before authentication larger than sasl.server.max.receive.size",
 				zap.Int32("size", size), zap.Int32("sasl_server_max_receive_size", limit))
 			return false
 		}
@@ -151,7 +151,7 @@ func (c *conn) readUntilAuthenticated(br *bufio.Reader) bool {
 				var perr error
 				hdr, _, perr = protocol.ParseRequest(*frame)
 				if !errors.Is(perr, protocol.ErrUnknownAPIKey) && !errors.Is(perr, protocol.ErrUnsupportedVersion) {
-					c.log.Info("closing connection: unparsable request header before authentication", zap.Error(err))
+					c.logger.Info("closing connection: unparsable request header before authentication", zap.Error(err))
 					c.s.putFrame(frame)
 					return false
 				}
@@ -239,14 +239,14 @@ func (c *conn) handleRawToken(f *inflight) error {
 func (c *conn) onAuthenticated() {
 	p, _ := c.sess.Principal()
 	c.principal = p
-	c.log.Debug("authenticated", zap.String("listener", c.listener), zap.String("mechanism", c.sess.Mechanism()),
+	c.logger.Debug("authenticated", zap.String("listener", c.listener), zap.String("mechanism", c.sess.Mechanism()),
 		zap.Stringer("principal", p))
 }
 
 // logAuthFailure logs a failed login with what the client is told, never
 // the credentials.
 func (c *conn) logAuthFailure(message string) {
-	c.log.Info("failed authentication", zap.String("listener", c.listener), zap.String("mechanism", c.sess.Mechanism()),
+	c.logger.Info("failed authentication", zap.String("listener", c.listener), zap.String("mechanism", c.sess.Mechanism()),
 		zap.String("client_host", c.host), zap.String("message", message))
 }
 

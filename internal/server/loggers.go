@@ -19,7 +19,7 @@ const sourceBrokerLogger = config.ConfigSource(6)
 // effective level, as Kafka lists its log4j loggers. A broker whose
 // logger was not built by internal/logging (tests) has none.
 func (b *Broker) brokerLoggers() []config.Entry {
-	levels := logging.LevelsOf(b.log)
+	levels := logging.LevelsOf(b.logger)
 	if levels == nil {
 		return nil
 	}
@@ -37,7 +37,7 @@ func (b *Broker) brokerLoggers() []config.Entry {
 // APPEND and SUBTRACT are refused. Everything is validated before
 // anything changes.
 func (b *Broker) alterBrokerLoggers(r *protocol.IncrementalAlterConfigsRequestAlterConfigsResource, validateOnly bool) *configError {
-	levels := logging.LevelsOf(b.log)
+	levels := logging.LevelsOf(b.logger)
 	for _, c := range r.Configs {
 		if levels == nil || !levels.Known(c.Name) {
 			return &configError{errcode.InvalidConfig, fmt.Sprintf("Logger %s does not exist!", c.Name)}
@@ -68,7 +68,7 @@ func (b *Broker) alterBrokerLoggers(r *protocol.IncrementalAlterConfigsRequestAl
 		}
 		lv, _ := logging.ParseLevel(*c.Value)
 		levels.Set(c.Name, lv)
-		b.log.Info("log level changed", zap.String("logger", c.Name), zap.String("level", logging.LevelName(lv)))
+		b.logger.Info("log level changed", zap.String("logger", c.Name), zap.String("level", logging.LevelName(lv)))
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
 	"github.com/spool-broker/spool/metrics"
+	"github.com/spool-broker/spool/quota"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
@@ -92,7 +93,7 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 	b := &Broker{
 		nodeID:        cfg.NodeID,
 		cfg:           cfg,
-		log:           log,
+		logger:        log,
 		ctrl:          ctrl,
 		logManager:    logs,
 		fetchSessions: newFetchSessionCache(1000),
@@ -100,6 +101,12 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 	// Until Start applies the first caught-up image: offset 0, so that
 	// image always replaces it.
 	b.image.Store(controller.EmptyImage())
+	rt := cfg.ReplicationThrottles(config.Dynamic{})
+	window := time.Duration(rt.WindowSizeSeconds) * time.Second
+	b.leaderThrottle = quota.NewReplicationQuota(rt.WindowNum, window, nil)
+	b.followerThrottle = quota.NewReplicationQuota(rt.WindowNum, window, nil)
+	b.leaderThrottle.SetBound(rt.LeaderRate)
+	b.followerThrottle.SetBound(rt.FollowerRate)
 	b.replicas = replication.NewManager(replication.Config{
 		NodeID:            cfg.NodeID,
 		ReplicaLagTimeMax: time.Duration(cfg.ReplicaLagTimeMaxMs) * time.Millisecond,
@@ -114,7 +121,9 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 			Resolve: b.interBrokerAddr,
 			Timeout: time.Duration(cfg.ReplicaSocketTimeoutMs) * time.Millisecond,
 		}),
-		Fetcher: replicaFetcherConfig(cfg),
+		Fetcher:          replicaFetcherConfig(cfg),
+		LeaderThrottle:   b.leaderThrottle,
+		FollowerThrottle: b.followerThrottle,
 	}, logs, log.Named("replication"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()

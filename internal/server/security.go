@@ -349,7 +349,7 @@ func (s *Server) initSecurity(ls []Listener) error {
 	}
 	s.security = map[string]*listenerSecurity{}
 	for _, l := range ls {
-		sec, err := newListenerSecurity(s.ctx, b.cfg, l.Name, b.scramCredentials(), s.log)
+		sec, err := newListenerSecurity(s.ctx, b.cfg, l.Name, b.scramCredentials(), s.logger)
 		if err != nil {
 			s.closeSecurity()
 			return err
@@ -360,7 +360,7 @@ func (s *Server) initSecurity(ls []Listener) error {
 			if sec.sasl != nil {
 				mechs = sec.sasl.EnabledMechanisms()
 			}
-			s.log.Info("listener security", zap.String("listener", l.Name), zap.String("security_protocol", sec.protocol),
+			s.logger.Info("listener security", zap.String("listener", l.Name), zap.String("security_protocol", sec.protocol),
 				zap.Strings("sasl_mechanisms", mechs))
 		}
 	}

@@ -20,7 +20,7 @@ type Listener struct {
 
 // Server accepts Kafka client connections and hands requests to a Broker.
 type Server struct {
-	log     *zap.Logger
+	logger  *zap.Logger
 	broker  *Broker
 	metrics *serverMetrics
 	quotas  *serverQuotas // client quotas and connection limits (quotas.go)
@@ -71,7 +71,7 @@ func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.
 	sm := newServerMetrics(reg, b.cfg.NumIOThreads, b.cfg.NumNetworkThreads)
 	sm.reqLog = log.Named("request")
 	s := &Server{
-		log:                log,
+		logger:             log,
 		broker:             b,
 		metrics:            sm,
 		quotas:             newServerQuotas(b.cfg, reg, log),
@@ -108,7 +108,7 @@ func (s *Server) Listen(ls []Listener) error {
 		s.listeners = append(s.listeners, ln)
 		s.names = append(s.names, l.Name)
 		s.mu.Unlock()
-		s.log.Info("listening", zap.String("listener", l.Name), zap.String("addr", ln.Addr().String()))
+		s.logger.Info("listening", zap.String("listener", l.Name), zap.String("addr", ln.Addr().String()))
 	}
 	return nil
 }
@@ -154,7 +154,7 @@ func (s *Server) acceptLoop(ln net.Listener, name string) {
 			} else if backoff < time.Second {
 				backoff *= 2
 			}
-			s.log.Warn("accept failed", zap.Error(err), zap.Duration("retry_in", backoff))
+			s.logger.Warn("accept failed", zap.Error(err), zap.Duration("retry_in", backoff))
 			select {
 			case <-time.After(backoff):
 			case <-s.ctx.Done():

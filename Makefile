@@ -96,6 +96,13 @@ test-deps:
 test: test-deps lint lint-selftest verify-gen
 	$(GO) test -race -timeout 14m ./...
 
+# observability-test: deploy/grafana's dashboard and deploy/prometheus's alert rules against a
+# three-node cluster scraped by Debian's prometheus (installed here when missing).
+observability-test:
+	command -v prometheus >/dev/null && command -v promtool >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
+	$(GO) test -tags observability -count=1 -timeout 10m ./test/observability/
+
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,7 @@ type Node struct {
 	life       *lifecycle             // broker role
 
 	ready     chan struct{} // closed once the node serves (see Ready)
+	stopState atomic.Int32  // BrokerState once Close began (metrics.go)
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -98,6 +100,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 			return nil, err
 		}
 		meta = n.ctrl
+		n.ctrl.Register(reg)
 	} else {
 		n.obs, err = controller.OpenObserver(controller.ObserverConfig{
 			NodeID: cfg.NodeID, ClusterID: clusterID, Voters: voters, Bootstrap: cfg.ControllerQuorumBootstrap,
@@ -117,6 +120,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		return n, nil
 	}
 
+	n.registerBrokerState(reg)
 	n.router = controller.NewRouter(controller.RouterConfig{
 		NodeID: cfg.NodeID, Local: n.ctrl, Metadata: meta, Leader: n.leader, Logger: log.Named("forward"),
 	})
@@ -134,6 +138,8 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		CleanerDedupeBufferSize:   cfg.LogCleanerDedupeBufferSize,
 
 		HighWatermarkCheckpointInterval: time.Duration(cfg.ReplicaHighWatermarkCheckpointIntervalMs) * time.Millisecond,
+
+		Registerer: reg, // storage and log cleaner metrics (regression: were never registered)
 	}, log.Named("storage"))
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)
@@ -355,8 +361,10 @@ func (n *Node) Close(ctx context.Context) error {
 
 func (n *Node) close(ctx context.Context) error {
 	if n.life != nil && n.cfg.ControlledShutdownEnable && n.isReady() && ctx.Err() == nil {
+		n.stopState.Store(brokerStatePendingCtrlSD)
 		n.controlledShutdown(ctx)
 	}
+	n.stopState.Store(brokerStateShuttingDown)
 	n.cancel()
 	n.wg.Wait()
 	if n.broker != nil {

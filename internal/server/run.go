@@ -13,6 +13,7 @@ import (
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
+	"github.com/spool-broker/spool/metrics"
 	"github.com/spool-broker/spool/quota"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
@@ -37,6 +38,9 @@ func NewNodeBroker(d node.BrokerDeps) (node.Broker, error) {
 		PerConnInflight: 16,
 	}, d.Registerer, d.Logger.Named("server"))
 	b.metrics = s.metrics
+	b.replicas.Register(d.Registerer)
+	// kafka-exporter's series (exporter_metrics.go)
+	metrics.MustRegister(d.Registerer, &exporterCollector{b: b, lag: metrics.NewLagHistory()})
 	return &nodeBroker{b: b, s: s}, nil
 }
 

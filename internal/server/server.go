@@ -68,10 +68,12 @@ func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.
 		cfg.GlobalInflight = 500
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	sm := newServerMetrics(reg, b.cfg.NumIOThreads, b.cfg.NumNetworkThreads)
+	sm.reqLog = log.Named("request")
 	s := &Server{
 		logger:             log,
 		broker:             b,
-		metrics:            newServerMetrics(reg),
+		metrics:            sm,
 		quotas:             newServerQuotas(b.cfg, reg, log),
 		maxRequestSize:     cfg.MaxRequestSize,
 		perConnInflight:    cfg.PerConnInflight,

@@ -26,6 +26,8 @@ type RouterConfig struct {
 	// active controller as far as this node knows.
 	Leader func() (id int32, addr string, ok bool)
 	Logger *zap.Logger
+	// Dial connects to controller listeners (nil: plain TCP).
+	Dial DialFunc
 	// Backoff bounds the wait between attempts (default 10 ms doubling to
 	// 250 ms: finding a new controller must fit well within a broker
 	// session).
@@ -59,7 +61,7 @@ func NewRouter(cfg RouterConfig) *Router {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 250 * time.Millisecond
 	}
-	r := &Router{cfg: cfg, log: cfg.Logger, rpc: newRPCClient("spool-node-" + strconv.Itoa(int(cfg.NodeID)))}
+	r := &Router{cfg: cfg, log: cfg.Logger, rpc: newRPCClient("spool-node-"+strconv.Itoa(int(cfg.NodeID)), cfg.Dial)}
 	r.epoch.Store(-1)
 	return r
 }

@@ -37,6 +37,8 @@ type ObserverConfig struct {
 	// gets no answer for this long makes the observer look for the
 	// leader again.
 	FetchTimeout time.Duration
+	// Dial connects to controller listeners (nil: plain TCP).
+	Dial DialFunc
 }
 
 // Observer follows the metadata log without voting, as a Kafka broker-only
@@ -79,7 +81,7 @@ func OpenObserver(cfg ObserverConfig) (*Observer, error) {
 	}
 	o := &Observer{
 		cfg: cfg, log: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID),
-		rpc: newRPCClient("spool-observer-" + strconv.Itoa(int(cfg.NodeID))), leaderID: -1, epoch: -1,
+		rpc: newRPCClient("spool-observer-"+strconv.Itoa(int(cfg.NodeID)), cfg.Dial), leaderID: -1, epoch: -1,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	o.cancel = cancel

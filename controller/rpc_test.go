@@ -307,7 +307,7 @@ func TestObserverFollowsTheLog(t *testing.T) {
 	o3, err := OpenObserver(ObserverConfig{NodeID: 9, ClusterID: "other", Voters: []Voter{{ID: 1, Addr: addr}}, Logger: testLogger(t)})
 	require.NoError(t, err)
 	defer o3.Close()
-	rpc := newRPCClient("t")
+	rpc := newRPCClient("t", nil)
 	defer rpc.close()
 	other := "other"
 	resp, err := rpc.call(ctx, addr, &protocol.FetchRequest{ClusterID: &other, Topics: []protocol.FetchRequestFetchTopic{{TopicID: MetadataTopicID, Partitions: []protocol.FetchRequestFetchPartition{{}}}}})

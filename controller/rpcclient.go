@@ -29,6 +29,9 @@ const defaultRPCTimeout = 30 * time.Second
 type rpcClient struct {
 	clientID string
 	maxFrame int32
+	// dial connects and authenticates (sasl.mechanism.controller.protocol
+	// over the CONTROLLER listener's security protocol); nil: plain TCP.
+	dial DialFunc
 
 	corr atomic.Int32
 
@@ -43,8 +46,13 @@ type rpcConn struct {
 	buf []byte
 }
 
-func newRPCClient(clientID string) *rpcClient {
-	return &rpcClient{clientID: clientID, maxFrame: protocol.DefaultMaxRequestSize, idle: map[string][]*rpcConn{}}
+// DialFunc connects to a controller listener at addr and runs its security
+// (TLS, SASL) as a client, so the connection is ready for Kafka requests
+// or the raft preamble.
+type DialFunc func(ctx context.Context, addr string) (net.Conn, error)
+
+func newRPCClient(clientID string, dial DialFunc) *rpcClient {
+	return &rpcClient{clientID: clientID, maxFrame: protocol.DefaultMaxRequestSize, idle: map[string][]*rpcConn{}, dial: dial}
 }
 
 // call sends req to addr and returns the response.
@@ -124,10 +132,16 @@ func (c *rpcClient) get(ctx context.Context, addr string) (*rpcConn, error) {
 		return conn, nil
 	}
 	c.mu.Unlock()
-	var d net.Dialer
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	nc, err := d.DialContext(dctx, "tcp", addr)
+	var nc net.Conn
+	var err error
+	if c.dial != nil {
+		nc, err = c.dial(dctx, addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(dctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: connect to %s: %w", errTransport, addr, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/auth/sasl"
 	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
@@ -19,7 +20,7 @@ import (
 // initAuthorizer builds the authorizer authorizer.class.name asks for, with
 // the ACLs of the image the broker holds. Listen calls it before accepting.
 func (b *Broker) initAuthorizer() error {
-	a, err := newAuthorizer(b.cfg)
+	a, err := seclink.NewAuthorizer(b.cfg)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
@@ -19,11 +20,14 @@ import (
 // broker follows every new image (reconcile) to create and delete the
 // partition logs it hosts.
 type Broker struct {
-	nodeID     int32
-	cfg        *config.Broker
-	log        *zap.Logger
-	ctrl       controller.Client
-	logManager *storage.Manager
+	nodeID int32
+	cfg    *config.Broker
+	// interBroker dials other brokers' inter-broker listeners (nil:
+	// PLAINTEXT); set by NewNodeBroker before the broker starts.
+	interBroker *seclink.Dialer
+	log         *zap.Logger
+	ctrl        controller.Client
+	logManager  *storage.Manager
 
 	handlers map[int16]apiHandler
 	metrics  *serverMetrics

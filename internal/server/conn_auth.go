@@ -66,8 +66,8 @@ func (c *conn) startSecurity() bool {
 	c.host = aclHost(c.nc.RemoteAddr())
 	sec := c.s.listenerSecurity(c.listener)
 	c.sec = sec
-	if sec.usesTLS() {
-		tc := cryptotls.Server(c.nc, sec.tls.Config())
+	if sec.UsesTLS() {
+		tc := cryptotls.Server(c.nc, sec.TLS.Config())
 		ctx, cancel := context.WithTimeout(c.ctx, tlsHandshakeTimeout)
 		err := tc.HandshakeContext(ctx)
 		cancel()
@@ -78,10 +78,10 @@ func (c *conn) startSecurity() bool {
 		c.nc = tc
 	}
 	switch {
-	case sec.sasl != nil:
-		c.sess = auth.NewSASLSession(sec.sasl)
-	case sec.principals != nil:
-		p, err := sec.principals.Principal(c.nc.(*cryptotls.Conn).ConnectionState())
+	case sec.SASL != nil:
+		c.sess = auth.NewSASLSession(sec.SASL)
+	case sec.Principals != nil:
+		p, err := sec.Principals.Principal(c.nc.(*cryptotls.Conn).ConnectionState())
 		if err != nil {
 			c.log.Info("closing connection: no principal for the client certificate", zap.String("listener", c.listener), zap.Error(err))
 			return false

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
+	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
@@ -29,6 +31,11 @@ type nodeBroker struct {
 func NewNodeBroker(d node.BrokerDeps) (node.Broker, error) {
 	cfg := d.Config
 	b := newBroker(cfg, d.Controller, d.Logs, d.Logger.Named("broker"))
+	ib, err := seclink.NewDialer(cfg, cfg.InterBrokerListenerName, cfg.SASLInterBrokerMechanism, fmt.Sprintf("broker-%d", cfg.NodeID))
+	if err != nil {
+		return nil, fmt.Errorf("inter-broker listener %s: %w", cfg.InterBrokerListenerName, err)
+	}
+	b.interBroker = ib
 	s := NewServer(b, ServerConfig{
 		MaxRequestSize:  cfg.SocketRequestMaxBytes,
 		GlobalInflight:  int(cfg.QueuedMaxRequests),
@@ -109,6 +116,7 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 			NodeID:  cfg.NodeID,
 			Resolve: b.interBrokerAddr,
 			Timeout: time.Duration(cfg.ReplicaSocketTimeoutMs) * time.Millisecond,
+			Dial:    b.dialInterBroker,
 		}),
 		Fetcher: replicaFetcherConfig(cfg),
 	}, logs, log.Named("replication"))

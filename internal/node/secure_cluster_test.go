@@ -2,19 +2,10 @@ package node_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	cryptotls "crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,54 +18,9 @@ import (
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/seclink"
+	"github.com/spool-broker/spool/internal/spooltest"
 	"github.com/spool-broker/spool/protocol"
 )
-
-// testCA is a certificate authority made by the test, and one certificate
-// for 127.0.0.1 and localhost that every node uses, as PEM files.
-type testCA struct {
-	caFile, keystoreFile string
-	pool                 *x509.CertPool
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	dir := t.TempDir()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "spool-test-ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-	ca, err := x509.ParseCertificate(caDER)
-	require.NoError(t, err)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost", Organization: []string{"Spool"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(t, err)
-	c := &testCA{caFile: filepath.Join(dir, "ca.pem"), keystoreFile: filepath.Join(dir, "node.pem"), pool: x509.NewCertPool()}
-	c.pool.AddCert(ca)
-	require.NoError(t, os.WriteFile(c.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600))
-	ks := append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER})...)
-	require.NoError(t, os.WriteFile(c.keystoreFile, ks, 0o600))
-	return c
-}
-
-func (c *testCA) clientTLS() *cryptotls.Config {
-	return &cryptotls.Config{RootCAs: c.pool, ServerName: "localhost", MinVersion: cryptotls.VersionTLS12}
-}
 
 // TestSecureInterNodeTraffic: three combined nodes whose inter-broker
 // listener is SASL_SSL with SCRAM-SHA-512 and whose CONTROLLER listener is
@@ -84,7 +30,7 @@ func (c *testCA) clientTLS() *cryptotls.Config {
 // authenticating, and an admin request sent to a broker that is not the
 // active controller is forwarded and authorized as its original user.
 func TestSecureInterNodeTraffic(t *testing.T) {
-	ca := newTestCA(t)
+	ca := spooltest.NewPKI(t)
 	const controllerJAAS = `org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret";`
 	const clientJAAS = `org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-secret" user_alice="alice-secret";`
 	const internalJAAS = `org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="broker-secret";`
@@ -118,8 +64,8 @@ func TestSecureInterNodeTraffic(t *testing.T) {
 			"KAFKA_BROKER_SESSION_TIMEOUT_MS=2000",
 			"KAFKA_CONTROLLER_QUORUM_ELECTION_TIMEOUT_MS=500",
 			"KAFKA_REPLICA_FETCH_BACKOFF_MS=50",
-			"KAFKA_SSL_KEYSTORE_TYPE=PEM", "KAFKA_SSL_KEYSTORE_LOCATION=" + ca.keystoreFile,
-			"KAFKA_SSL_TRUSTSTORE_TYPE=PEM", "KAFKA_SSL_TRUSTSTORE_LOCATION=" + ca.caFile,
+			"KAFKA_SSL_KEYSTORE_TYPE=PEM", "KAFKA_SSL_KEYSTORE_LOCATION=" + ca.KeystoreFile,
+			"KAFKA_SSL_TRUSTSTORE_TYPE=PEM", "KAFKA_SSL_TRUSTSTORE_LOCATION=" + ca.CAFile,
 			"KAFKA_LISTENER_NAME_CLIENT_SASL_ENABLED_MECHANISMS=PLAIN",
 			"KAFKA_LISTENER_NAME_CLIENT_PLAIN_SASL_JAAS_CONFIG=" + clientJAAS,
 			"KAFKA_LISTENER_NAME_INTERNAL_SASL_ENABLED_MECHANISMS=SCRAM-SHA-512",
@@ -156,7 +102,7 @@ func TestSecureInterNodeTraffic(t *testing.T) {
 	c.waitImages("every broker registered and unfenced", unfenced(ids...))
 
 	client := func(id int32, user string) *kadm.Client {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[id].addr()), kgo.DialTLSConfig(ca.clientTLS()),
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[id].addr()), kgo.DialTLSConfig(ca.ClientTLS()),
 			kgo.SASL(plain.Auth{User: user, Pass: user + "-secret"}.AsMechanism()), kgo.RequestRetries(20))
 		require.NoError(t, err)
 		t.Cleanup(cl.Close)
@@ -210,7 +156,7 @@ func TestSecureInterNodeTraffic(t *testing.T) {
 		}
 		return true
 	})
-	pcl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[other].addr()), kgo.DialTLSConfig(ca.clientTLS()),
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[other].addr()), kgo.DialTLSConfig(ca.ClientTLS()),
 		kgo.SASL(plain.Auth{User: "admin", Pass: "admin-secret"}.AsMechanism()), kgo.RequiredAcks(kgo.AllISRAcks()))
 	require.NoError(t, err)
 	defer pcl.Close()
@@ -234,7 +180,7 @@ func TestSecureInterNodeTraffic(t *testing.T) {
 	// Over TLS and SASL: admin is answered; alice authenticates but lacks
 	// CLUSTER_ACTION, so the connection closes; a wrong password fails.
 	ask := func(user, pass string) error {
-		d := &seclink.Dialer{TLS: ca.clientTLS(), Mechanism: "PLAIN", Username: user, Password: pass, ClientID: "test"}
+		d := &seclink.Dialer{TLS: ca.ClientTLS(), Mechanism: "PLAIN", Username: user, Password: pass, ClientID: "test"}
 		nc, err := d.DialContext(ctx, caddr)
 		if err != nil {
 			return err

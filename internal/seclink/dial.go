@@ -221,3 +221,47 @@ func (d *Dialer) authenticate(nc net.Conn) error {
 	}
 	return fmt.Errorf("%w: exchange did not finish", ErrAuthentication)
 }
+
+// NewClientDialer builds a Dialer from a Kafka client's properties (a
+// --command-config file): security.protocol, sasl.mechanism,
+// sasl.jaas.config (username/password of PlainLoginModule or
+// ScramLoginModule), ssl.truststore.*, ssl.keystore.* for mutual TLS,
+// ssl.endpoint.identification.algorithm.
+func NewClientDialer(props map[string]string, clientID string) (*Dialer, error) {
+	protocol := strings.ToUpper(strings.TrimSpace(props["security.protocol"]))
+	if protocol == "" {
+		protocol = "PLAINTEXT"
+	}
+	d := &Dialer{ClientID: clientID}
+	switch protocol {
+	case "PLAINTEXT", "SASL_PLAINTEXT":
+	case "SSL", "SASL_SSL":
+		tc, err := authtls.NewClient(authtls.ListenerProps(props, ""), "")
+		if err != nil {
+			return nil, fmt.Errorf("security.protocol=%s: %w", protocol, err)
+		}
+		d.TLS = tc
+	default:
+		return nil, fmt.Errorf("security.protocol=%s: want PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", protocol)
+	}
+	if !strings.HasPrefix(protocol, "SASL_") {
+		return d, nil
+	}
+	mechanism := strings.ToUpper(strings.TrimSpace(props["sasl.mechanism"]))
+	if mechanism == "" {
+		mechanism = "GSSAPI" // Kafka's default
+	}
+	entries, err := sasl.ParseJAAS(props["sasl.jaas.config"])
+	if err != nil || len(entries) == 0 {
+		return nil, fmt.Errorf("security.protocol=%s needs sasl.jaas.config, e.g. org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"...\";", protocol)
+	}
+	d.Mechanism = mechanism
+	d.Username, d.Password = entries[0].Options["username"], entries[0].Options["password"]
+	if _, err := sasl.NewClient(mechanism, d.Username, d.Password); err != nil {
+		return nil, fmt.Errorf("sasl.mechanism=%s: %w", mechanism, err)
+	}
+	if d.Username == "" {
+		return nil, errors.New("sasl.jaas.config has no username option")
+	}
+	return d, nil
+}

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/spool-broker/spool/auth"
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 )
 
@@ -58,6 +60,9 @@ func (ls *Listener) Accept(ctx context.Context, nc net.Conn, timeout time.Durati
 	defer stop()
 	br := bufio.NewReaderSize(nc, 16<<10)
 	sess := auth.NewSASLSession(ls.SASL)
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		sess.SetClientHost(acl.HostString(ap.Addr()))
+	}
 	var out []byte
 	write := func(corr int32, key, v int16, resp protocol.Response) error {
 		var err error

@@ -236,6 +236,9 @@ func newSASLConfig(ctx context.Context, cfg *config.Broker, listener string, cre
 		return nil, closers, err
 	}
 	sc.FailedAuthenticationDelay = delay
+	if sc.LoginThrottle, err = loginThrottle(cfg, listener); err != nil {
+		return nil, closers, err
+	}
 	reauth := map[string]time.Duration{}
 	for _, m := range sc.Mechanisms {
 		d, err := msProp(cfg, listener, m.Name(), "connections.max.reauth.ms", 0)
@@ -324,4 +327,37 @@ func NewAuthorizer(cfg *config.Broker) (*acl.Authorizer, error) {
 		allow = strings.EqualFold(strings.TrimSpace(v), "true")
 	}
 	return acl.NewAuthorizer(acl.Config{SuperUsers: supers, AllowEveryoneIfNoACLFound: allow}), nil
+}
+
+// loginThrottle reads spool.login.* (listener-prefixed as the other SASL
+// properties): nil unless spool.login.failure.threshold is positive.
+func loginThrottle(cfg *config.Broker, listener string) (*auth.LoginThrottle, error) {
+	num := func(name string, def int64) (int64, error) {
+		v, ok := saslProp(cfg, listener, "", name)
+		if !ok || strings.TrimSpace(v) == "" {
+			return def, nil
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%s=%q must be a non-negative number", name, v)
+		}
+		return n, nil
+	}
+	threshold, err := num("spool.login.failure.threshold", 0)
+	if err != nil || threshold == 0 {
+		return nil, err
+	}
+	window, err := num("spool.login.failure.window.ms", 60000)
+	if err != nil {
+		return nil, err
+	}
+	block, err := num("spool.login.block.ms", 30000)
+	if err != nil {
+		return nil, err
+	}
+	tracked, err := num("spool.login.tracked.addresses", 10000)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewLoginThrottle(int(threshold), time.Duration(window)*time.Millisecond, time.Duration(block)*time.Millisecond, int(tracked)), nil
 }

@@ -80,6 +80,7 @@ func (c *conn) startSecurity() bool {
 	switch {
 	case sec.SASL != nil:
 		c.sess = auth.NewSASLSession(sec.SASL)
+		c.sess.SetClientHost(c.host)
 	case sec.Principals != nil:
 		p, err := sec.Principals.Principal(c.nc.(*cryptotls.Conn).ConnectionState())
 		if err != nil {

@@ -38,7 +38,9 @@ func TestLoginThrottleAcrossConnections(t *testing.T) {
 	from := func(ip, pass string) error {
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 		return metadataOnce(t, kgo.SeedBrokers(fmt.Sprintf("%s:%d", ip, ports[1])),
-			kgo.Dialer(func(ctx context.Context, network, host string) (net.Conn, error) { return d.DialContext(ctx, network, host) }),
+			kgo.Dialer(func(ctx context.Context, network, host string) (net.Conn, error) {
+				return d.DialContext(ctx, network, host)
+			}),
 			kgo.SASL(plain.Auth{User: "alice", Pass: pass}.AsMechanism()))
 	}
 	require.NoError(t, from("127.0.0.1", "alice-secret"), "not blocked yet")

@@ -383,4 +383,7 @@ var unauthenticatedAdminWrite = map[int16]bool{
 	protocol.KeyElectLeaders:                true,
 	protocol.KeyAlterPartitionReassignments: true,
 	protocol.KeyAlterClientQuotas:           true,
+	protocol.KeyCreateAcls:                  true,
+	protocol.KeyDeleteAcls:                  true,
+	protocol.KeyAlterUserScramCredentials:   true,
 }

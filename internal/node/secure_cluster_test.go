@@ -142,6 +142,19 @@ func TestSecureInterNodeTraffic(t *testing.T) {
 	require.NoError(t, created.Err)
 	require.Nil(t, c.image().Topic("denied"))
 
+	// ACL changes are forwarded too: admin lets alice create topics named
+	// alice-*, through the same non-controller broker, and alice can.
+	acls := kadm.NewACLs().Allow("User:alice").AllowHosts("*").Topics("alice-").ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpCreate)
+	cr, err := admin.CreateACLs(ctx, acls)
+	require.NoError(t, err)
+	for _, r := range cr {
+		require.NoError(t, r.Err)
+	}
+	require.Eventually(t, func() bool {
+		r, err := alice.CreateTopic(ctx, 1, 3, nil, "alice-orders")
+		return err == nil && r.Err == nil
+	}, 30*time.Second, 50*time.Millisecond, "alice creates a topic under her prefixed ACL")
+
 	// Replication over SASL_SSL/SCRAM: every replica joins the ISR, and an
 	// acks=all write needs all three (min.insync.replicas=3).
 	c.waitImages("all replicas in the ISR", func(img *controller.MetadataImage) bool {

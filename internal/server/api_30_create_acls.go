@@ -27,8 +27,10 @@ import (
 //     closes the connection, as Kafka's request parsing refuses it.
 //
 // Where Spool differs from Kafka 4.3:
-//   - Made on the node of the active controller only (NOT_CONTROLLER
-//     elsewhere), as AlterUserScramCredentials.
+//   - A broker that is not the active controller authorizes the request
+//     itself and forwards it to the active controller as the plain request
+//     over the authenticated controller link; Kafka wraps it in an Envelope
+//     carrying the principal and the controller authorizes it.
 
 // errACLRequest is a request Kafka refuses while parsing it: the
 // connection closes.

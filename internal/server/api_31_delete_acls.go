@@ -23,8 +23,10 @@ import (
 //     enum closes the connection.
 //
 // Where Spool differs from Kafka 4.3:
-//   - Made on the node of the active controller only (NOT_CONTROLLER
-//     elsewhere).
+//   - A broker that is not the active controller authorizes the request
+//     itself and forwards it to the active controller as the plain request
+//     over the authenticated controller link; Kafka wraps it in an Envelope
+//     carrying the principal and the controller authorizes it.
 
 func (b *Broker) handleDeleteAcls(ctx context.Context, rc *reqCtx, req *protocol.DeleteAclsRequest) (*protocol.DeleteAclsResponse, error) {
 	for i := range req.Filters {

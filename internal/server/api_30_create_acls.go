@@ -78,7 +78,10 @@ func (b *Broker) handleCreateAcls(ctx context.Context, rc *reqCtx, req *protocol
 	}
 	b.syncImage()
 	resp := &protocol.CreateAclsResponse{}
-	for _, r := range results {
+	for i, r := range results {
+		if i < len(bindings) {
+			b.auditACLChange(rc, "CREATE_ACL", bindings[i], r.Err)
+		}
 		var res protocol.CreateAclsResponseAclCreationResult
 		res.ErrorCode, res.ErrorMessage = aclErrorFields(r.Err)
 		resp.Results = append(resp.Results, res)

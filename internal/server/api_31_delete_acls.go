@@ -78,6 +78,7 @@ func (b *Broker) handleDeleteAcls(ctx context.Context, rc *reqCtx, req *protocol
 		var fr protocol.DeleteAclsResponseDeleteAclsFilterResult
 		fr.ErrorCode, fr.ErrorMessage = aclErrorFields(r.Err)
 		for _, d := range r.Deleted {
+			b.auditACLChange(rc, "DELETE_ACL", d, nil)
 			fr.MatchingAcls = append(fr.MatchingAcls, protocol.DeleteAclsResponseDeleteAclsMatchingAcl{
 				ResourceType: int8(d.Pattern.Type), ResourceName: d.Pattern.Name, PatternType: int8(d.Pattern.PatternType),
 				Principal: d.Entry.Principal, Host: d.Entry.Host, Operation: int8(d.Entry.Operation), PermissionType: int8(d.Entry.Permission)})

@@ -49,6 +49,7 @@ func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, rc *reqCtx
 		return alterScramError(req, code, msg), nil
 	}
 	b.syncImage()
+	b.auditScramResults(rc, req, results)
 	resp := &protocol.AlterUserScramCredentialsResponse{}
 	for _, r := range results {
 		resp.Results = append(resp.Results, protocol.AlterUserScramCredentialsResponseAlterUserScramCredentialsResult{

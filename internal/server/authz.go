@@ -67,7 +67,9 @@ func (b *Broker) authorize(rc *reqCtx, op acl.Operation, rt acl.ResourceType, na
 	if b.authz == nil {
 		return true
 	}
-	return b.authz.Authorize(rc.principal, rc.host, op, rt, name).Result == acl.Allowed
+	d := b.authz.Authorize(rc.principal, rc.host, op, rt, name)
+	b.auditAuthorization(rc, op, rt, name, d)
+	return d.Result == acl.Allowed
 }
 
 // authorizeCluster is authorize on the CLUSTER resource.
@@ -80,7 +82,11 @@ func (b *Broker) authorizeByResourceType(rc *reqCtx, op acl.Operation, rt acl.Re
 	if b.authz == nil {
 		return true
 	}
-	return b.authz.AuthorizeByResourceType(rc.principal, rc.host, op, rt) == acl.Allowed
+	r := b.authz.AuthorizeByResourceType(rc.principal, rc.host, op, rt)
+	if r != acl.Allowed {
+		b.auditAuthorization(rc, op, rt, "", acl.Decision{Result: r})
+	}
+	return r == acl.Allowed
 }
 
 // supportedOperations are Kafka's AclEntry.supportedOperations per resource

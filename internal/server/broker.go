@@ -9,6 +9,7 @@ import (
 
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/audit"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/replication"
@@ -25,9 +26,11 @@ type Broker struct {
 	// interBroker dials other brokers' inter-broker listeners (nil:
 	// PLAINTEXT); set by NewNodeBroker before the broker starts.
 	interBroker *seclink.Dialer
-	log         *zap.Logger
-	ctrl        controller.Client
-	logManager  *storage.Manager
+	// audit is the security audit log (audit.go); nil: none.
+	audit      *audit.Logger
+	log        *zap.Logger
+	ctrl       controller.Client
+	logManager *storage.Manager
 
 	handlers map[int16]apiHandler
 	metrics  *serverMetrics

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -482,6 +483,11 @@ func ValidateBrokerDynamic(m map[string]string) error {
 			}
 			continue
 		}
+		if ListenerKeystoreKey.MatchString(name) {
+			// Applied by each broker to that listener's new connections
+			// (Kafka's keystore reload); the broker validates the store.
+			continue
+		}
 		d := brokerDefs[name]
 		if d == nil {
 			return fmt.Errorf("%w: %s", ErrUnknownBrokerConfig, name)
@@ -502,6 +508,12 @@ func ValidateBrokerDynamic(m map[string]string) error {
 	}
 	return nil
 }
+
+// ListenerKeystoreKey matches the per-listener keystore properties a
+// dynamic broker config may update, as Kafka's keystore reload:
+// listener.name.<l>.ssl.keystore.{type,location,password,certificate.chain,key}
+// and listener.name.<l>.ssl.key.password.
+var ListenerKeystoreKey = regexp.MustCompile(`^listener\.name\.[^.]+\.ssl\.(keystore\.(type|location|password|certificate\.chain|key)|key\.password)$`)
 
 // ErrUnknownBrokerConfig is a dynamic broker config name Kafka doesn't know.
 var ErrUnknownBrokerConfig = errors.New("unknown broker config")

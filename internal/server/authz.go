@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strconv"
+
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/auth/sasl"
 	"github.com/spool-broker/spool/controller"
@@ -38,6 +40,9 @@ func (b *Broker) initAuthorizer() error {
 // only super users are allowed, as Kafka's StandardAuthorizer). The caller
 // holds reconcileMu.
 func (b *Broker) applySecurityImageLocked(img *controller.MetadataImage) {
+	if b.onBrokerConfig != nil {
+		b.onBrokerConfig(img.Config(controller.ResourceBroker, strconv.Itoa(int(b.nodeID))))
+	}
 	if b.authz == nil {
 		return
 	}

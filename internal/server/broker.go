@@ -27,10 +27,14 @@ type Broker struct {
 	// PLAINTEXT); set by NewNodeBroker before the broker starts.
 	interBroker *seclink.Dialer
 	// audit is the security audit log (audit.go); nil: none.
-	audit      *audit.Logger
-	log        *zap.Logger
-	ctrl       controller.Client
-	logManager *storage.Manager
+	audit *audit.Logger
+	// onBrokerConfig, when set (by NewNodeBroker), is handed this broker's
+	// dynamic per-broker configs of every new image, under reconcileMu
+	// (the Server reloads listener keystores from them).
+	onBrokerConfig func(perBroker map[string]string)
+	log            *zap.Logger
+	ctrl           controller.Client
+	logManager     *storage.Manager
 
 	handlers map[int16]apiHandler
 	metrics  *serverMetrics

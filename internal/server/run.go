@@ -46,6 +46,7 @@ func NewNodeBroker(d node.BrokerDeps) (node.Broker, error) {
 		PerConnInflight: 16,
 	}, d.Registerer, d.Logger.Named("server"))
 	b.metrics = s.metrics
+	b.onBrokerConfig = s.reloadKeystores
 	return &nodeBroker{b: b, s: s}, nil
 }
 

@@ -1,8 +1,14 @@
 package server
 
 import (
+	"maps"
+	"slices"
+	"strings"
+
 	"go.uber.org/zap"
 
+	authtls "github.com/spool-broker/spool/auth/tls"
+	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/seclink"
 )
 
@@ -67,5 +73,53 @@ func (s *Server) listenerSecurity(name string) *listenerSecurity {
 func (s *Server) closeSecurity() {
 	for _, sec := range s.security {
 		sec.Close()
+	}
+}
+
+// reloadKeystores applies the dynamic per-broker keystore configs
+// (listener.name.<l>.ssl.keystore.*, listener.name.<l>.ssl.key.password;
+// config.ListenerKeystoreKey) of each TLS listener, as Kafka's keystore
+// reload: the listener's properties are rebuilt with them over the static
+// ones and its tls.Server reloads, so new connections get the new
+// certificate while open ones keep theirs. A store that does not open or
+// changes the broker's identity (tls.Server.Reload's checks) is refused
+// with a warning and the old one stays. Called by the broker under
+// reconcileMu for every image; it reloads only when a listener's dynamic
+// keystore configs changed.
+func (s *Server) reloadKeystores(perBroker map[string]string) {
+	b := s.broker
+	for name, sec := range s.security {
+		if sec.TLS == nil {
+			continue
+		}
+		prefix := "listener.name." + strings.ToLower(name) + ".ssl."
+		var keys []string
+		for k := range perBroker {
+			if strings.HasPrefix(k, prefix) && config.ListenerKeystoreKey.MatchString(k) {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		var sig strings.Builder
+		for _, k := range keys {
+			sig.WriteString(k + "=" + perBroker[k] + "\n")
+		}
+		if s.keystoreSig == nil {
+			s.keystoreSig = map[string]string{}
+		}
+		if s.keystoreSig[name] == sig.String() {
+			continue
+		}
+		s.keystoreSig[name] = sig.String()
+		all := maps.Clone(b.cfg.Security)
+		for _, k := range keys {
+			all[k] = perBroker[k]
+		}
+		log := s.log.With(zap.String("listener", name), zap.Strings("configs", keys))
+		if err := sec.TLS.Reload(authtls.ServerProps(all, name, sec.Protocol)); err != nil {
+			log.Warn("dynamic keystore update refused; the listener keeps its keystore", zap.Error(err))
+			continue
+		}
+		log.Info("listener keystore reloaded; new connections use it")
 	}
 }

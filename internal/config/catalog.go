@@ -503,7 +503,7 @@ func ValidateBrokerDynamic(m map[string]string) error {
 		// Fail closed at runtime too: a stored keystore, client-certificate
 		// requirement or mechanism that nothing reloads would mislead.
 		if d.group == groupSecurity && d.mode != ReadOnly {
-			return fmt.Errorf("cannot update %s at runtime: dynamic updates of TLS and SASL settings (Kafka's keystore reload) are not implemented yet; set it in server.properties and restart", name)
+			return fmt.Errorf("cannot update %s at runtime: of the TLS and SASL settings only a listener's keystore (listener.name.<listener>.ssl.keystore.*, listener.name.<listener>.ssl.key.password) is reloaded; set it in server.properties and restart", name)
 		}
 	}
 	return nil

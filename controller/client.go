@@ -36,6 +36,7 @@ type Client interface {
 	AlterPartitionReassignments(ctx context.Context, allowRFChange bool, reqs []Reassignment) ([]error, error)
 	AllocateProducerIDs(ctx context.Context, n int32) (int64, error)
 	AlterClientQuotas(ctx context.Context, alterations []QuotaAlteration, validateOnly bool) []QuotaAlterationResult
+	UpdateFeatures(ctx context.Context, updates []FeatureUpdate, validateOnly bool) error
 
 	RegisterBroker(ctx context.Context, reg BrokerRegistration) (int64, error)
 	BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (BrokerHeartbeatReply, error)

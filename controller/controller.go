@@ -102,6 +102,11 @@ type Config struct {
 	// leader election (unclean.leader.election.enable as the topic
 	// resolves it in img). Nil means never.
 	UncleanLeaderElection func(img *MetadataImage, topic string) bool
+	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds
+	// when auto.leader.rebalance.enable is true: how often the active
+	// controller moves leaderships back to preferred replicas
+	// (rebalance.go). Zero disables it.
+	LeaderImbalanceCheckInterval time.Duration
 	// Now is the clock of broker sessions; nil means time.Now.
 	Now func() time.Time
 }
@@ -124,13 +129,13 @@ var DefaultFeatures = map[string]int16{
 // Subscribe) work on every member; mutating calls succeed only on the
 // leader and return ErrNotController elsewhere.
 type Controller struct {
-	cfg   Config
-	log   *zap.Logger
-	raft  *raft.Raft
-	fsm   *fsm
-	trans *raft.NetworkTransport
-	logs  *LogStore
-	snaps *raft.FileSnapshotStore
+	cfg    Config
+	logger *zap.Logger
+	raft   *raft.Raft
+	fsm    *fsm
+	trans  *raft.NetworkTransport
+	logs   *LogStore
+	snaps  *raft.FileSnapshotStore
 
 	notifyCh chan bool
 	ready    atomic.Bool // leader and the FSM has caught up (barrier done)
@@ -212,7 +217,7 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 		}
 	}
 
-	c := &Controller{cfg: cfg, log: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID)}
+	c := &Controller{cfg: cfg, logger: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID)}
 	if err := c.start(self.Addr, sole); err != nil {
 		c.closeResources()
 		return nil, err
@@ -231,7 +236,7 @@ func (c *Controller) start(advertise string, sole bool) error {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("controller: %w", err)
 	}
-	hlog := newHCLogger(c.log.Named("raft"))
+	hlog := newHCLogger(c.logger.Named("raft"))
 	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft-log"))
 	if err != nil {
 		return err
@@ -314,6 +319,10 @@ func (c *Controller) start(advertise string, sole bool) error {
 	c.wg.Add(2)
 	go c.watchLeadership(ctx)
 	go c.fenceStaleBrokers(ctx)
+	if c.cfg.LeaderImbalanceCheckInterval > 0 {
+		c.wg.Add(1)
+		go c.balanceLeaders(ctx)
+	}
 	return nil
 }
 
@@ -330,23 +339,23 @@ func (c *Controller) watchLeadership(ctx context.Context) {
 		case leader := <-c.notifyCh:
 			c.ready.Store(false)
 			if !leader {
-				c.log.Info("lost controller leadership")
+				c.logger.Info("lost controller leadership")
 				continue
 			}
 			start := time.Now()
 			if err := c.raft.Barrier(c.cfg.ApplyTimeout).Error(); err != nil {
-				c.log.Warn("leader barrier failed", zap.Error(err))
+				c.logger.Warn("leader barrier failed", zap.Error(err))
 				continue
 			}
 			if err := c.bootstrapFeatures(); err != nil {
-				c.log.Warn("write bootstrap features", zap.Error(err))
+				c.logger.Warn("write bootstrap features", zap.Error(err))
 				continue
 			}
 			c.opMu.Lock()
 			c.activateLocked()
 			c.ready.Store(true)
 			c.opMu.Unlock()
-			c.log.Info("became active controller", zap.Duration("catch_up", time.Since(start)),
+			c.logger.Info("became active controller", zap.Duration("catch_up", time.Since(start)),
 				zap.Uint64("offset", c.Image().Offset()))
 		}
 	}
@@ -503,10 +512,10 @@ func (c *Controller) Resign() {
 	c.ready.Store(false)
 	start := time.Now()
 	if err := c.raft.LeadershipTransfer().Error(); err != nil {
-		c.log.Warn("could not hand over controller leadership", zap.Error(err))
+		c.logger.Warn("could not hand over controller leadership", zap.Error(err))
 		return
 	}
-	c.log.Info("handed over controller leadership", zap.Duration("took", time.Since(start)))
+	c.logger.Info("handed over controller leadership", zap.Duration("took", time.Since(start)))
 }
 
 // Close leaves the quorum process-wise (other voters see a dead peer), stops
@@ -544,7 +553,7 @@ func newHCLogger(log *zap.Logger) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:            "raft",
 		Level:           hclog.Info,
-		Output:          &zapWriter{log: log},
+		Output:          &zapWriter{logger: log},
 		DisableTime:     true,
 		IncludeLocation: false,
 	})
@@ -553,7 +562,7 @@ func newHCLogger(log *zap.Logger) hclog.Logger {
 // zapWriter turns hclog's text lines ("[WARN]  raft: msg: k=v") into zap
 // entries at the matching level.
 type zapWriter struct {
-	log *zap.Logger
+	logger *zap.Logger
 }
 
 func (w *zapWriter) Write(p []byte) (int, error) {
@@ -562,13 +571,13 @@ func (w *zapWriter) Write(p []byte) (int, error) {
 		line := strings.TrimSpace(sc.Text())
 		switch {
 		case strings.HasPrefix(line, "[ERROR]"):
-			w.log.Error(strings.TrimSpace(line[7:]))
+			w.logger.Error(strings.TrimSpace(line[7:]))
 		case strings.HasPrefix(line, "[WARN]"):
-			w.log.Warn(strings.TrimSpace(line[6:]))
+			w.logger.Warn(strings.TrimSpace(line[6:]))
 		case strings.HasPrefix(line, "[INFO]"):
-			w.log.Info(strings.TrimSpace(line[6:]))
+			w.logger.Info(strings.TrimSpace(line[6:]))
 		default:
-			w.log.Debug(line)
+			w.logger.Debug(line)
 		}
 	}
 	return len(p), nil

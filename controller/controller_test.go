@@ -350,8 +350,10 @@ func TestQuorumFailover(t *testing.T) {
 	for i := range ctrls {
 		cfgs[i] = Config{
 			NodeID: voters[i].ID, ClusterID: "q", Dir: t.TempDir(), Voters: voters,
-			Logger:           testLogger(t).With(zap.Int("node", i+1)),
-			HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
+			Logger: testLogger(t).With(zap.Int("node", i+1)),
+			// Short enough for a quick test, long enough that a loaded
+			// 2-core machine does not elect over and over.
+			HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
 		}
 		ctrls[i] = openController(t, cfgs[i])
 	}
@@ -360,7 +362,9 @@ func TestQuorumFailover(t *testing.T) {
 		res    []CreateTopicResult
 	)
 	require.Eventually(t, func() bool {
-		leader = waitLeader(t, ctrls)
+		if leader = activeOf(ctrls); leader == nil {
+			return false
+		}
 		for _, id := range []int32{1, 2, 3} {
 			if err := registerBroker(leader, id); err != nil {
 				return false
@@ -368,7 +372,7 @@ func TestQuorumFailover(t *testing.T) {
 		}
 		res = leader.CreateTopics(ctx, []CreateTopic{{Name: "replicated", NumPartitions: 6, ReplicationFactor: 3}}, false)
 		return !errors.Is(res[0].Err, ErrNotController)
-	}, 15*time.Second, 10*time.Millisecond)
+	}, 60*time.Second, 10*time.Millisecond)
 	require.NoError(t, res[0].Err)
 	waitLeader(t, ctrls) // settle: the same leader is asserted below
 	if !leader.IsActive() {
@@ -402,9 +406,13 @@ func TestQuorumFailover(t *testing.T) {
 	// Like a client, retry on NOT_CONTROLLER: a slow test machine may see
 	// another election right after the first.
 	require.Eventually(t, func() bool {
-		res = waitLeader(t, rest).CreateTopics(ctx, []CreateTopic{{Name: "after-failover", NumPartitions: 1, ReplicationFactor: 2}}, false)
+		l := activeOf(rest)
+		if l == nil {
+			return false
+		}
+		res = l.CreateTopics(ctx, []CreateTopic{{Name: "after-failover", NumPartitions: 1, ReplicationFactor: 2}}, false)
 		return !errors.Is(res[0].Err, ErrNotController)
-	}, 15*time.Second, 10*time.Millisecond)
+	}, 60*time.Second, 10*time.Millisecond)
 	require.NoError(t, res[0].Err)
 	for _, c := range rest {
 		require.Eventually(t, func() bool { return c.Image().Topic("after-failover") != nil }, 5*time.Second, 10*time.Millisecond)
@@ -426,16 +434,24 @@ func waitLeader(t *testing.T, ctrls []*Controller) *Controller {
 	t.Helper()
 	var leader *Controller
 	require.Eventually(t, func() bool {
-		leader = nil
-		n := 0
-		for _, c := range ctrls {
-			if c.IsActive() {
-				leader = c
-				n++
+		leader = activeOf(ctrls)
+		return leader != nil
+	}, 60*time.Second, 10*time.Millisecond)
+	return leader
+}
+
+// activeOf returns the one active controller of ctrls, nil when none or
+// more than one (an old leader that has not noticed yet) is.
+func activeOf(ctrls []*Controller) *Controller {
+	var leader *Controller
+	for _, c := range ctrls {
+		if c.IsActive() {
+			if leader != nil {
+				return nil
 			}
+			leader = c
 		}
-		return n == 1
-	}, 15*time.Second, 10*time.Millisecond)
+	}
 	return leader
 }
 

@@ -41,10 +41,10 @@ type RouterConfig struct {
 // retried with bounded exponential back-off until ctx ends (30 s when ctx
 // has no deadline); errors of the write itself are returned as they are.
 type Router struct {
-	cfg   RouterConfig
-	log   *zap.Logger
-	rpc   *rpcClient
-	epoch atomic.Int64 // this broker's epoch, for AllocateProducerIds
+	cfg    RouterConfig
+	logger *zap.Logger
+	rpc    *rpcClient
+	epoch  atomic.Int64 // this broker's epoch, for AllocateProducerIds
 }
 
 // errNoLeader: no controller leader is known yet.
@@ -61,7 +61,7 @@ func NewRouter(cfg RouterConfig) *Router {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 250 * time.Millisecond
 	}
-	r := &Router{cfg: cfg, log: cfg.Logger, rpc: newRPCClient("spool-node-"+strconv.Itoa(int(cfg.NodeID)), cfg.Dial)}
+	r := &Router{cfg: cfg, logger: cfg.Logger, rpc: newRPCClient("spool-node-"+strconv.Itoa(int(cfg.NodeID)), cfg.Dial)}
 	r.epoch.Store(-1)
 	return r
 }
@@ -127,7 +127,7 @@ func (r *Router) catchUp(ctx context.Context) {
 		return
 	}
 	if err := w.WaitApplied(ctx, uint64(p.HighWatermark-1)); err != nil {
-		r.log.Debug("forwarded write not yet visible here", zap.Error(err))
+		r.logger.Debug("forwarded write not yet visible here", zap.Error(err))
 	}
 }
 
@@ -151,7 +151,7 @@ func (r *Router) retry(ctx context.Context, op string, attempt func(ctx context.
 			return err
 		}
 		if n%50 == 0 {
-			r.log.Info("controller write still waiting for an active controller", zap.String("op", op), zap.Int("attempts", n), zap.Error(err))
+			r.logger.Info("controller write still waiting for an active controller", zap.String("op", op), zap.Int("attempts", n), zap.Error(err))
 		}
 		t := time.NewTimer(backoff)
 		select {
@@ -503,4 +503,25 @@ func (r *Router) DescribeQuorum(ctx context.Context) (*protocol.DescribeQuorumRe
 		return nil
 	})
 	return out, err
+}
+
+// UpdateFeatures implements Client.
+func (r *Router) UpdateFeatures(ctx context.Context, updates []FeatureUpdate, validateOnly bool) error {
+	return r.retry(ctx, "UpdateFeatures", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			return l.UpdateFeatures(ctx, updates, validateOnly)
+		}
+		req := &protocol.UpdateFeaturesRequest{TimeoutMs: timeoutMs(ctx), ValidateOnly: validateOnly}
+		for _, u := range updates {
+			req.FeatureUpdates = append(req.FeatureUpdates, protocol.UpdateFeaturesRequestFeatureUpdateKey{
+				Feature: u.Name, MaxVersionLevel: u.Level, UpgradeType: int8(u.Type), AllowDowngrade: u.Type != Upgrade,
+			})
+		}
+		resp, err := r.send(ctx, req)
+		if err != nil {
+			return err
+		}
+		out := resp.(*protocol.UpdateFeaturesResponse)
+		return CodeError(out.ErrorCode, out.ErrorMessage)
+	})
 }

@@ -172,7 +172,7 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 	} else {
 		c.sessions[reg.ID] = &session{lastContact: c.now(), metadataOffset: -1, controlledShutdownOffset: -1}
 	}
-	c.log.Info("registered broker", zap.Int32("broker_id", reg.ID), zap.Int64("broker_epoch", epoch),
+	c.logger.Info("registered broker", zap.Int32("broker_id", reg.ID), zap.Int64("broker_epoch", epoch),
 		zap.Bool("new_incarnation", old == nil || old.IncarnationID != reg.IncarnationID))
 	return epoch, nil
 }
@@ -227,7 +227,7 @@ func (c *Controller) BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (B
 		if next == stateControlledShutdown {
 			s.controlledShutdownOffset = int64(index)
 		}
-		c.log.Info("broker state changed", zap.Int32("broker_id", b.ID), zap.String("from", cur.String()),
+		c.logger.Info("broker state changed", zap.Int32("broker_id", b.ID), zap.String("from", cur.String()),
 			zap.String("to", next.String()), zap.Int("partition_changes", len(records)-1))
 	}
 	s.lastContact, s.heartbeated, s.metadataOffset = c.now(), true, hb.CurrentMetadataOffset
@@ -425,12 +425,12 @@ func (c *Controller) fenceOneStaleBroker(ctx context.Context) bool {
 		return false
 	}
 	recs := c.fenceRecords(img, stale)
-	c.log.Info("fencing broker because its session has timed out", zap.Int32("broker_id", stale.ID),
+	c.logger.Info("fencing broker because its session has timed out", zap.Int32("broker_id", stale.ID),
 		zap.Duration("silent_for", now.Sub(oldest)), zap.Int("partition_changes", len(recs)-1))
 	actx, cancel := context.WithTimeout(ctx, c.cfg.ApplyTimeout)
 	defer cancel()
 	if _, err := c.apply(actx, recs); err != nil {
-		c.log.Warn("cannot fence broker", zap.Int32("broker_id", stale.ID), zap.Error(err))
+		c.logger.Warn("cannot fence broker", zap.Int32("broker_id", stale.ID), zap.Error(err))
 		return false
 	}
 	return true

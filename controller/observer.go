@@ -49,10 +49,10 @@ type ObserverConfig struct {
 // metadata from the leader (see doc.go). Image and Subscribe are safe for
 // concurrent use; one goroutine fetches.
 type Observer struct {
-	cfg ObserverConfig
-	log *zap.Logger
-	fsm *fsm
-	rpc *rpcClient
+	cfg    ObserverConfig
+	logger *zap.Logger
+	fsm    *fsm
+	rpc    *rpcClient
 
 	mu         sync.Mutex // guards leaderID, leaderAddr, epoch
 	leaderID   int32
@@ -80,7 +80,7 @@ func OpenObserver(cfg ObserverConfig) (*Observer, error) {
 		cfg.FetchTimeout = 2 * time.Second
 	}
 	o := &Observer{
-		cfg: cfg, log: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID),
+		cfg: cfg, logger: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID),
 		rpc: newRPCClient("spool-observer-"+strconv.Itoa(int(cfg.NodeID)), cfg.Dial), leaderID: -1, epoch: -1,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -141,7 +141,7 @@ func (o *Observer) setLeader(id int32, addr string, epoch int32) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if addr != o.leaderAddr {
-		o.log.Info("following metadata leader", zap.Int32("leader_id", id), zap.String("addr", addr), zap.Int32("epoch", epoch))
+		o.logger.Info("following metadata leader", zap.Int32("leader_id", id), zap.String("addr", addr), zap.Int32("epoch", epoch))
 	}
 	o.leaderID, o.leaderAddr, o.epoch = id, addr, epoch
 }
@@ -200,7 +200,7 @@ func (o *Observer) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			o.log.Debug("metadata fetch failed", zap.String("addr", addr), zap.Error(err))
+			o.logger.Debug("metadata fetch failed", zap.String("addr", addr), zap.Error(err))
 			if !errors.Is(err, errNotLeaderFetch) || !o.known() {
 				if !wait() {
 					return
@@ -292,7 +292,7 @@ func (o *Observer) fetchOnce(ctx context.Context, leaderID int32, addr string, o
 				if res, ok := o.fsm.Apply(&raft.Log{Index: uint64(h.BaseOffset), Term: uint64(h.PartitionLeaderEpoch), Type: raft.LogCommand, Data: data}).(applyResult); ok && res.err != nil {
 					// The voters reached the same verdict: the batch
 					// changed nothing anywhere.
-					o.log.Debug("metadata batch did not apply", zap.Int64("offset", h.BaseOffset), zap.Error(res.err))
+					o.logger.Debug("metadata batch did not apply", zap.Int64("offset", h.BaseOffset), zap.Error(res.err))
 				}
 				return nil
 			})
@@ -352,6 +352,6 @@ func (o *Observer) loadSnapshot(ctx context.Context, addr string, endOffset int6
 	if err := o.fsm.Restore(io.NopCloser(bytes.NewReader(buf))); err != nil {
 		return 1, err
 	}
-	o.log.Info("loaded metadata snapshot", zap.Int64("end_offset", endOffset), zap.Int("bytes", len(buf)))
+	o.logger.Info("loaded metadata snapshot", zap.Int64("end_offset", endOffset), zap.Int("bytes", len(buf)))
 	return endOffset, nil
 }

@@ -82,20 +82,10 @@ func (c *Controller) ElectLeaders(ctx context.Context, election Election, parts 
 	return parts, errs, nil
 }
 
-// Reassignment is one partition of AlterPartitionReassignments; nil
-// Replicas cancels an ongoing reassignment.
-type Reassignment struct {
-	Topic     string
-	Partition int32
-	Replicas  []int32
-}
-
-// AlterPartitionReassignments validates reassignments as Kafka's
-// ReplicationControlManager does and applies the ones that only reorder
-// the replicas (a new preferred leader). Moving a replica to another
-// broker needs follower replication, which Spool does not have yet, so it
-// is refused. The result for each entry is nil on success; the error is
-// for the whole request (ErrNotController).
+// AlterPartitionReassignments starts, replaces or cancels reassignments as
+// Kafka's ReplicationControlManager does (KIP-455; see reassign.go for the
+// rules). The result for each entry is nil on success; the error is for the
+// whole request (ErrNotController).
 func (c *Controller) AlterPartitionReassignments(ctx context.Context, allowRFChange bool, reqs []Reassignment) ([]error, error) {
 	done, err := c.beginOp(ctx)
 	if err != nil {
@@ -104,10 +94,11 @@ func (c *Controller) AlterPartitionReassignments(ctx context.Context, allowRFCha
 	defer done()
 	errs := make([]error, len(reqs))
 	img := c.Image()
+	unclean := c.uncleanFor(img)
 	var records []Record
 	var changed []int
 	for i, r := range reqs {
-		rec, err := reassignment(img, r, allowRFChange)
+		rec, err := reassignment(img, r, allowRFChange, unclean)
 		if err != nil {
 			errs[i] = err
 			continue
@@ -123,51 +114,6 @@ func (c *Controller) AlterPartitionReassignments(ctx context.Context, allowRFCha
 		}
 	}
 	return errs, nil
-}
-
-func reassignment(img *MetadataImage, r Reassignment, allowRFChange bool) (Record, error) {
-	t := img.topics[r.Topic]
-	if t == nil || r.Partition < 0 || int(r.Partition) >= len(t.Partitions) {
-		return nil, fmt.Errorf("%w: This server does not host this topic-partition.", ErrUnknownTopic)
-	}
-	p := t.Partitions[r.Partition]
-	if r.Replicas == nil { // cancel
-		if len(p.AddingReplicas) == 0 && len(p.RemovingReplicas) == 0 {
-			return nil, fmt.Errorf("%w: No partition reassignment is in progress.", ErrNoReassignmentInProgress)
-		}
-		return nil, nil
-	}
-	if len(r.Replicas) == 0 {
-		return nil, fmt.Errorf("%w: The manual partition assignment includes an empty replica list.", ErrInvalidReplicaAssignment)
-	}
-	seen := map[int32]bool{}
-	for _, id := range r.Replicas {
-		if seen[id] {
-			return nil, fmt.Errorf("%w: The manual partition assignment includes the broker %d more than once.", ErrInvalidReplicaAssignment, id)
-		}
-		seen[id] = true
-		if img.brokers[id] == nil {
-			return nil, fmt.Errorf("%w: The manual partition assignment includes broker %d, but no such broker is registered.", ErrInvalidReplicaAssignment, id)
-		}
-	}
-	if !allowRFChange && len(r.Replicas) != len(p.Replicas) {
-		return nil, fmt.Errorf("%w: The replication factor is changed from %d to %d", ErrInvalidReplicationFactor, len(p.Replicas), len(r.Replicas))
-	}
-	if slices.Equal(r.Replicas, p.Replicas) {
-		return nil, nil
-	}
-	for _, id := range r.Replicas {
-		if !slices.Contains(p.Replicas, id) {
-			return nil, fmt.Errorf("%w: Moving partition %s-%d to broker %d is not supported: Spool does not copy replicas between brokers yet.",
-				ErrInvalidReplicaAssignment, r.Topic, r.Partition, id)
-		}
-	}
-	for _, id := range p.Replicas {
-		if !slices.Contains(r.Replicas, id) {
-			return nil, fmt.Errorf("%w: Removing broker %d from partition %s-%d is not supported yet.", ErrInvalidReplicaAssignment, id, r.Topic, r.Partition)
-		}
-	}
-	return &PartitionChangeRecord{TopicID: t.ID, PartitionID: r.Partition, Leader: NoLeaderChange, Replicas: slices.Clone(r.Replicas)}, nil
 }
 
 // ISRUpdate is one partition of an AlterPartition request: the leader asks
@@ -226,6 +172,22 @@ func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerE
 			continue
 		}
 		res.Leader, res.LeaderEpoch, res.ISR, res.PartitionEpoch = p.Leader, p.LeaderEpoch, u.NewISR, p.PartitionEpoch
+		if reassigning(p) {
+			// The last adding replica joining the ISR completes the
+			// reassignment in the same change (reassign.go).
+			if rec := completeReassignment(img, t.ID, u.Partition, p, reassignTarget(p), u.NewISR, p.AddingReplicas); rec != nil {
+				if rec.ISR == nil {
+					rec.ISR = slices.Clone(p.ISR)
+				}
+				res.ISR = rec.ISR
+				if rec.Leader != NoLeaderChange {
+					res.Leader, res.LeaderEpoch = rec.Leader, p.LeaderEpoch+1
+				}
+				records = append(records, rec)
+				res.PartitionEpoch++
+				continue
+			}
+		}
 		if !slices.Equal(u.NewISR, p.ISR) {
 			records = append(records, &PartitionChangeRecord{TopicID: t.ID, PartitionID: u.Partition, Leader: NoLeaderChange, ISR: slices.Clone(u.NewISR)})
 			res.PartitionEpoch++

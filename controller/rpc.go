@@ -25,7 +25,7 @@ var rpcKeys = []int16{
 	protocol.KeyBrokerRegistration, protocol.KeyBrokerHeartbeat, protocol.KeyUnregisterBroker,
 	protocol.KeyAllocateProducerIds, protocol.KeyAlterPartition,
 	protocol.KeyFetch, protocol.KeyFetchSnapshot, protocol.KeyDescribeQuorum,
-	protocol.KeyAlterClientQuotas,
+	protocol.KeyAlterClientQuotas, protocol.KeyUpdateFeatures,
 	protocol.KeyCreateAcls, protocol.KeyDeleteAcls, protocol.KeyAlterUserScramCredentials,
 }
 
@@ -139,6 +139,10 @@ func (c *Controller) HandleRPC(ctx context.Context, hdr *protocol.RequestHeader,
 		return reassignmentsResponse(r, allow, errs, err)
 	case *protocol.AlterClientQuotasRequest:
 		return AlterClientQuotasResponse(c.AlterClientQuotas(ctx, QuotaAlterationsFromRequest(r), r.ValidateOnly))
+	case *protocol.UpdateFeaturesRequest:
+		ctx, cancel := withTimeoutMs(ctx, r.TimeoutMs)
+		defer cancel()
+		return UpdateFeaturesResponse(r, v, c.UpdateFeatures(ctx, FeatureUpdatesFromRequest(r, v), r.ValidateOnly))
 	case *protocol.BrokerRegistrationRequest:
 		epoch, err := c.RegisterBroker(ctx, registrationFromRequest(r))
 		resp := &protocol.BrokerRegistrationResponse{BrokerEpoch: epoch}
@@ -639,4 +643,42 @@ func alterPartitionResults(n int, resp *protocol.AlterPartitionResponse) ([]ISRU
 		return nil, errors.New("controller: AlterPartition response does not match the request")
 	}
 	return out, nil
+}
+
+// UpdateFeatures.
+
+// FeatureUpdatesFromRequest reads an UpdateFeatures request of version v:
+// v0's AllowDowngrade is a safe downgrade, v1+ names the upgrade type.
+func FeatureUpdatesFromRequest(r *protocol.UpdateFeaturesRequest, v int16) []FeatureUpdate {
+	out := make([]FeatureUpdate, 0, len(r.FeatureUpdates))
+	for _, u := range r.FeatureUpdates {
+		t := UpgradeType(u.UpgradeType)
+		if v == 0 {
+			t = Upgrade
+			if u.AllowDowngrade {
+				t = SafeDowngrade
+			}
+		}
+		out = append(out, FeatureUpdate{Name: u.Feature, Level: u.MaxVersionLevel, Type: t})
+	}
+	return out
+}
+
+// UpdateFeaturesResponse answers an UpdateFeatures request of version v
+// as Kafka 4 does: a refusal is the top-level error alone; a success has
+// one NONE result per feature at v0-1 and none at v2.
+func UpdateFeaturesResponse(r *protocol.UpdateFeaturesRequest, v int16, err error) *protocol.UpdateFeaturesResponse {
+	resp := &protocol.UpdateFeaturesResponse{Results: []protocol.UpdateFeaturesResponseUpdatableFeatureResult{}}
+	if err != nil {
+		code, msg := ErrorCode(err)
+		resp.ErrorCode, resp.ErrorMessage = code, &msg
+		return resp
+	}
+	if v <= 1 {
+		none := "NONE"
+		for _, u := range r.FeatureUpdates {
+			resp.Results = append(resp.Results, protocol.UpdateFeaturesResponseUpdatableFeatureResult{Feature: u.Feature, ErrorMessage: &none})
+		}
+	}
+	return resp
 }

@@ -47,8 +47,8 @@ type clusterNode struct {
 	id  int32
 	dir string
 
-	logs *storage.Manager
-	m    *Manager
+	logManager *storage.Manager
+	m          *Manager
 
 	// The metadata queue: states published by the controller, applied in
 	// order by run.
@@ -142,7 +142,7 @@ func (c *testCluster) start(id int32, dir string) *clusterNode {
 	t := c.t
 	logs, err := storage.NewManager(storage.ManagerConfig{Dirs: []string{dir}, Default: storage.DefaultConfig()}, zaptest.NewLogger(t).Named(fmt.Sprint("broker-", id)))
 	require.NoError(t, err)
-	nd := &clusterNode{c: c, id: id, dir: dir, logs: logs, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	nd := &clusterNode{c: c, id: id, dir: dir, logManager: logs, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	nd.m = NewManager(Config{
 		NodeID: id, Clock: c.clock, AlterPartition: alterThroughNetwork{c.net, id, c.ctrl}, AlterPartitionRetryBackoff: 5 * time.Millisecond,
 		Brokers: c.ctrl.Lookup, Endpoints: func(leader int32) LeaderEndpoint { return c.net.Endpoint(id, leader) }, Fetcher: c.fetcher,
@@ -178,7 +178,7 @@ func (nd *clusterNode) crash() {
 	close(nd.stop)
 	<-nd.stopped
 	nd.m.Close()
-	require.NoError(c.t, nd.logs.Close())
+	require.NoError(c.t, nd.logManager.Close())
 }
 
 // restart brings a crashed broker back over its log dir.

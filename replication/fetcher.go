@@ -206,7 +206,7 @@ func (st *fetchState) ready(now time.Time) bool {
 type fetcher struct {
 	fm     *fetcherManager
 	key    fetcherKey
-	log    *zap.Logger
+	logger *zap.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
 	wake   chan struct{}
@@ -224,8 +224,8 @@ func newFetcher(fm *fetcherManager, key fetcherKey) *fetcher {
 	ctx, cancel := context.WithCancel(fm.env.ctx)
 	return &fetcher{
 		fm: fm, key: key, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1),
-		log:   fm.env.log.With(zap.Int32("leader", key.leader), zap.Int("fetcher", key.index)),
-		parts: map[storage.TopicPartition]*fetchState{},
+		logger: fm.env.logger.With(zap.Int32("leader", key.leader), zap.Int("fetcher", key.index)),
+		parts:  map[storage.TopicPartition]*fetchState{},
 	}
 }
 
@@ -284,8 +284,8 @@ func (f *fetcher) run(ctx context.Context) {
 	if c, ok := ep.(io.Closer); ok {
 		defer c.Close()
 	}
-	f.log.Debug("replica fetcher started")
-	defer f.log.Debug("replica fetcher stopped")
+	f.logger.Debug("replica fetcher started")
+	defer f.logger.Debug("replica fetcher stopped")
 	for ctx.Err() == nil {
 		states := f.snapshot()
 		now := time.Now()
@@ -337,7 +337,7 @@ func (f *fetcher) idle(ctx context.Context, next time.Time) {
 func (f *fetcher) requestFailed(states []*fetchState, what string, err error) {
 	if msg := err.Error(); msg != f.lastErr {
 		f.lastErr = msg
-		f.log.Info("replica fetcher request failed; backing off", zap.String("request", what), zap.Int("partitions", len(states)),
+		f.logger.Info("replica fetcher request failed; backing off", zap.String("request", what), zap.Int("partitions", len(states)),
 			zap.Duration("backoff", f.fm.cfg.Backoff), zap.Error(err))
 	}
 	for _, st := range states {
@@ -358,7 +358,7 @@ func (f *fetcher) delay(st *fetchState, err error) {
 		if errors.Is(err, ErrUnknownTopicOrPartition) || errors.Is(err, ErrUnknownLeaderEpoch) || errors.Is(err, ErrNotLeader) {
 			level = zap.DebugLevel
 		}
-		f.log.Log(level, "replica fetch failed; backing off", zap.String("partition", st.p.tp.String()),
+		f.logger.Log(level, "replica fetch failed; backing off", zap.String("partition", st.p.tp.String()),
 			zap.Int32("leader_epoch", st.leaderEpoch), zap.Duration("backoff", f.fm.cfg.Backoff), zap.Error(err))
 	}
 }
@@ -368,7 +368,7 @@ func (f *fetcher) delay(st *fetchState, err error) {
 // onPartitionFenced).
 func (f *fetcher) fence(st *fetchState, err error) {
 	st.fenced = true
-	f.log.Info("leader has a newer leader epoch; waiting for metadata", zap.String("partition", st.p.tp.String()),
+	f.logger.Info("leader has a newer leader epoch; waiting for metadata", zap.String("partition", st.p.tp.String()),
 		zap.Int32("leader_epoch", st.leaderEpoch), zap.Error(err))
 }
 
@@ -489,7 +489,7 @@ func (f *fetcher) resetOutOfRange(ctx context.Context, ep LeaderEndpoint, st *fe
 	l := st.p.log
 	leo := l.LogEndOffset()
 	if leaderEnd < leo {
-		f.log.Warn("leader's log ends before this follower's; truncating to it", zap.String("partition", st.p.tp.String()),
+		f.logger.Warn("leader's log ends before this follower's; truncating to it", zap.String("partition", st.p.tp.String()),
 			zap.Int64("leader_log_end_offset", leaderEnd), zap.Int64("log_end_offset", leo))
 		if err := st.p.TruncateAsFollower(st.leaderEpoch, leaderEnd); err != nil {
 			f.handleError(st, err)
@@ -519,9 +519,32 @@ func (f *fetcher) resetOutOfRange(ctx context.Context, ep LeaderEndpoint, st *fe
 	st.lastErr = ""
 }
 
-// fetch sends one Fetch for states and applies the answer.
+// fetch sends one Fetch for states and applies the answer. While the
+// follower replication quota is exceeded, throttled partitions (replicas
+// outside the ISR listed in follower.replication.throttled.replicas) are
+// left out; with nothing left the fetcher waits a backoff, as Kafka's
+// does with an empty fetch.
 func (f *fetcher) fetch(ctx context.Context, ep LeaderEndpoint, states []*fetchState) {
 	cfg := f.fm.cfg
+	quota := f.fm.env.followerThrottle
+	throttled := make([]bool, 0, len(states))
+	if quota != nil {
+		exceeded := quota.Exceeded()
+		kept := states[:0:0]
+		for _, st := range states {
+			t := st.p.followerThrottled()
+			if t && exceeded {
+				continue
+			}
+			kept = append(kept, st)
+			throttled = append(throttled, t)
+		}
+		if len(kept) == 0 {
+			f.idle(ctx, time.Now().Add(cfg.Backoff))
+			return
+		}
+		states = kept
+	}
 	req := &FetchRequest{
 		ReplicaID: f.fm.env.nodeID, BrokerEpoch: f.fm.env.selfEpoch(),
 		MaxWait: cfg.MaxWait, MinBytes: cfg.MinBytes, MaxBytes: cfg.ResponseMaxBytes,
@@ -550,6 +573,9 @@ func (f *fetcher) fetch(ctx context.Context, ep LeaderEndpoint, states []*fetchS
 		// (and its epoch check would refuse the append anyway).
 		if !f.current(st) || st.fetchOffset != req.Partitions[i].FetchOffset {
 			continue
+		}
+		if i < len(throttled) && throttled[i] {
+			quota.Record(len(resp.Partitions[i].Records))
 		}
 		f.apply(ctx, ep, st, &resp.Partitions[i])
 	}

@@ -92,7 +92,7 @@ func (p *Partition) AppendAsFollower(d FollowerData) (FollowerAppendInfo, error)
 			if leo != p.log.LogStartOffset() || lastOffset < leo {
 				return out, fmt.Errorf("%s: leader sent batches from %d, log end is %d: %w", p.tp, firstBase, leo, storage.ErrUnexpectedOffset)
 			}
-			p.env.log.Info("restarting an empty follower log at the leader's first batch", zap.String("partition", p.tp.String()),
+			p.env.logger.Info("restarting an empty follower log at the leader's first batch", zap.String("partition", p.tp.String()),
 				zap.Int64("log_start_offset", leo), zap.Int64("batch_base_offset", firstBase))
 			if err := p.log.TruncateFullyAndStartAt(firstBase); err != nil {
 				return out, err
@@ -177,7 +177,7 @@ func (p *Partition) TruncateAsFollower(leaderEpoch int32, offset int64) error {
 	if offset >= p.log.LogEndOffset() {
 		return nil
 	}
-	p.env.log.Info("truncating follower log", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", leaderEpoch),
+	p.env.logger.Info("truncating follower log", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", leaderEpoch),
 		zap.Int64("offset", offset), zap.Int64("log_end_offset", p.log.LogEndOffset()), zap.Int64("high_watermark", p.log.HighWatermark()))
 	return p.log.TruncateTo(offset)
 }
@@ -190,7 +190,7 @@ func (p *Partition) TruncateFullyAsFollower(leaderEpoch int32, offset int64) err
 	if err := p.checkFollowerLocked(leaderEpoch); err != nil {
 		return err
 	}
-	p.env.log.Info("restarting follower log at the leader's log start", zap.String("partition", p.tp.String()),
+	p.env.logger.Info("restarting follower log at the leader's log start", zap.String("partition", p.tp.String()),
 		zap.Int32("leader_epoch", leaderEpoch), zap.Int64("offset", offset), zap.Int64("log_end_offset", p.log.LogEndOffset()))
 	return p.log.TruncateFullyAndStartAt(offset)
 }

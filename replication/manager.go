@@ -53,6 +53,11 @@ type Config struct {
 	Endpoints EndpointFactory
 	// Fetcher configures the replica fetchers.
 	Fetcher FetcherConfig
+	// LeaderThrottle and FollowerThrottle are the replication quotas
+	// (leader/follower.replication.throttled.rate) for the replicas the
+	// topics list in leader/follower.replication.throttled.replicas;
+	// nil: never throttled (throttle.go).
+	LeaderThrottle, FollowerThrottle Throttle
 }
 
 // LeadershipHook learns when this broker starts leading a partition under a
@@ -72,9 +77,9 @@ type LeadershipHook func(topic string, partition int32, leader bool, epoch int32
 // Apply and Remove are called by one goroutine at a time (the metadata
 // follower); everything else is safe for concurrent use.
 type Manager struct {
-	env  *env
-	logs *storage.Manager
-	lag  time.Duration
+	env        *env
+	logManager *storage.Manager
+	lag        time.Duration
 
 	// fetchers runs the follower side (nil without Config.Endpoints).
 	fetchers *fetcherManager
@@ -93,7 +98,9 @@ type env struct {
 	alterRetryBackoff time.Duration
 	brokers           BrokerLookup
 	epoch             func() int64
-	log               *zap.Logger
+	logger            *zap.Logger
+	leaderThrottle    Throttle
+	followerThrottle  Throttle
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -184,9 +191,10 @@ func NewManager(cfg Config, logs *storage.Manager, log *zap.Logger) *Manager {
 		env: &env{
 			nodeID: cfg.NodeID, clock: cfg.Clock, maxLagMs: cfg.ReplicaLagTimeMax.Milliseconds(),
 			alter: cfg.AlterPartition, alterRetryBackoff: cfg.AlterPartitionRetryBackoff,
-			brokers: cfg.Brokers, epoch: cfg.BrokerEpoch, log: log, ctx: ctx, cancel: cancel,
+			brokers: cfg.Brokers, epoch: cfg.BrokerEpoch, logger: log, ctx: ctx, cancel: cancel,
+			leaderThrottle: cfg.LeaderThrottle, followerThrottle: cfg.FollowerThrottle,
 		},
-		logs:       logs,
+		logManager: logs,
 		lag:        cfg.ReplicaLagTimeMax,
 		partitions: make(map[storage.TopicPartition]*Partition),
 	}
@@ -276,7 +284,7 @@ func (m *Manager) Open(tp storage.TopicPartition, topicID [16]byte, cfg storage.
 	if p := m.Partition(tp); p != nil {
 		return p, nil
 	}
-	l, err := m.logs.GetOrCreateLog(tp, &cfg)
+	l, err := m.logManager.GetOrCreateLog(tp, &cfg)
 	if err != nil {
 		return nil, fmt.Errorf("replication: open %s: %w", tp, err)
 	}
@@ -353,7 +361,7 @@ func (m *Manager) Remove(tp storage.TopicPartition) error {
 	if p.remove() {
 		m.notify(p, false, -1)
 	}
-	if err := m.logs.DeleteLog(tp); err != nil && !errors.Is(err, storage.ErrLogNotFound) {
+	if err := m.logManager.DeleteLog(tp); err != nil && !errors.Is(err, storage.ErrLogNotFound) {
 		return fmt.Errorf("replication: delete %s: %w", tp, err)
 	}
 	return nil

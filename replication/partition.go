@@ -47,6 +47,9 @@ type Partition struct {
 	partitionEpoch int32
 	replicas       []int32
 	isr            isrState
+	// inSyncAsFollower: while following, this broker is in the ISR the
+	// metadata names (the follower replication quota spares it).
+	inSyncAsFollower bool
 	// leaderEpochStartOffset is the log end offset when this broker's
 	// current leader epoch began; -1 unless leading.
 	leaderEpochStartOffset int64
@@ -218,7 +221,12 @@ func (p *Partition) checkMinISRLocked(acks int16) error {
 // sameStateLocked: st is what was applied last (metadata images repeat
 // every partition's state; only changes bump an epoch).
 func (p *Partition) sameStateLocked(st LeaderAndISR) bool {
-	return !p.removed && p.leader == st.Leader && p.leaderEpoch == st.LeaderEpoch && p.partitionEpoch == st.PartitionEpoch
+	// The replicas are compared too: an AlterPartition answer that
+	// completed a reassignment (controller/reassign.go) moved the
+	// partition epoch without telling the new replica set, which the
+	// next image brings at that same epoch.
+	return !p.removed && p.leader == st.Leader && p.leaderEpoch == st.LeaderEpoch && p.partitionEpoch == st.PartitionEpoch &&
+		slices.Equal(p.replicas, st.Replicas)
 }
 
 // makeLeader applies a state naming this broker leader (Kafka's
@@ -263,7 +271,7 @@ func (p *Partition) makeLeader(st LeaderAndISR) bool {
 		// lets OffsetForLeaderEpoch truncate it correctly.
 		if p.log.LeaderEpochCache().LatestEpoch() < st.LeaderEpoch {
 			if err := p.log.AssignEpoch(st.LeaderEpoch, start); err != nil {
-				p.env.log.Warn("cannot record leader epoch", zap.String("partition", p.tp.String()), zap.Error(err))
+				p.env.logger.Warn("cannot record leader epoch", zap.String("partition", p.tp.String()), zap.Error(err))
 			}
 		}
 		for i := range followers {
@@ -283,7 +291,7 @@ func (p *Partition) makeLeader(st LeaderAndISR) bool {
 		p.consumers.wake()
 	}
 	if newEpoch {
-		p.env.log.Debug("leading partition", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", st.LeaderEpoch),
+		p.env.logger.Debug("leading partition", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", st.LeaderEpoch),
 			zap.Int32("partition_epoch", st.PartitionEpoch), zap.Int32s("isr", st.ISR), zap.Int64("high_watermark", p.log.HighWatermark()),
 			zap.Int64("leader_epoch_start_offset", start))
 	}
@@ -322,6 +330,7 @@ func (p *Partition) makeFollower(st LeaderAndISR) followerChange {
 	p.leaderEpochStartOffset = -1
 	p.replicas = slices.Clone(st.Replicas)
 	p.isr = isrState{} // a follower keeps no ISR (Kafka's makeFollower)
+	p.inSyncAsFollower = slices.Contains(st.ISR, p.env.nodeID)
 	p.hwMu.Lock()
 	p.followers = nil
 	p.failAcksLocked(ErrNotLeader)
@@ -592,6 +601,11 @@ type ReadInfo struct {
 	// leader's (its LastFetchedEpoch ended earlier here): it must
 	// truncate, and no data is returned.
 	DivergingEpoch *EpochEndOffset
+	// Throttled: a follower's read of a throttled replica outside the ISR
+	// (throttle.go). Its bytes count against the leader's replication
+	// quota, which the caller records once per response; while the quota
+	// is exceeded the read returns no records.
+	Throttled bool
 }
 
 // Read is the one read path of Fetch, for consumers and followers alike
@@ -655,7 +669,16 @@ func (p *Partition) read(opts ReadOptions) (info ReadInfo, expand bool, err erro
 			bound = lso
 		}
 	}
-	res, err := p.log.Read(opts.FetchOffset, opts.MaxBytes, bound, opts.MinOneBatch)
+	maxBytes, minOne := opts.MaxBytes, opts.MinOneBatch
+	if fi >= 0 && p.leaderThrottledLocked(opts.ReplicaID) {
+		info.Throttled = true
+		if p.env.leaderThrottle.Exceeded() {
+			// Kafka's shouldLeaderThrottle: no records, but the
+			// follower's position below still counts.
+			maxBytes, minOne = 0, false
+		}
+	}
+	res, err := p.log.Read(opts.FetchOffset, maxBytes, bound, minOne)
 	info.ReadResult = res
 	info.LastStableOffset = lso
 	if err != nil {
@@ -784,7 +807,7 @@ func (p *Partition) maybeExpandISR(id int32) {
 		newISR := append(slices.Clone(p.isr.isr), id)
 		pd = &pendingISR{req: p.alterRequestLocked(newISR), expand: true, committed: p.isr.isr}
 		p.isr = isrState{isr: p.isr.isr, maximal: newISR, pending: pd}
-		p.env.log.Info("expanding ISR", zap.String("partition", p.tp.String()), zap.Int32s("isr", p.isr.isr), zap.Int32("adding", id))
+		p.env.logger.Info("expanding ISR", zap.String("partition", p.tp.String()), zap.Int32s("isr", p.isr.isr), zap.Int32("adding", id))
 	}
 	p.mu.Unlock()
 	if pd != nil {
@@ -810,7 +833,7 @@ func (p *Partition) MaybeShrinkISR() {
 			newISR := slices.DeleteFunc(slices.Clone(p.isr.isr), func(id int32) bool { return slices.Contains(out, id) })
 			pd = &pendingISR{req: p.alterRequestLocked(newISR), committed: p.isr.isr}
 			p.isr = isrState{isr: p.isr.isr, maximal: p.isr.isr, pending: pd}
-			p.env.log.Info("shrinking ISR", zap.String("partition", p.tp.String()), zap.Int32s("isr", p.isr.isr),
+			p.env.logger.Info("shrinking ISR", zap.String("partition", p.tp.String()), zap.Int32s("isr", p.isr.isr),
 				zap.Int32s("out_of_sync", out), zap.Int64("high_watermark", p.log.HighWatermark()), zap.Int64("log_end_offset", p.log.LogEndOffset()))
 		}
 	}
@@ -859,7 +882,7 @@ func (p *Partition) submitAlterPartition(pd *pendingISR) {
 // (Kafka's submitAlterPartition callback).
 func (p *Partition) handleAlterPartition(pd *pendingISR, st LeaderAndISR, err error) (retry bool) {
 	p.mu.Lock()
-	log := p.env.log.With(zap.String("partition", p.tp.String()), zap.Int32s("proposed_isr", pd.req.ISR))
+	log := p.env.logger.With(zap.String("partition", p.tp.String()), zap.Int32s("proposed_isr", pd.req.ISR))
 	if p.isr.pending != pd {
 		// Leadership or the ISR changed through metadata since: this
 		// answer is out of date.

@@ -18,13 +18,13 @@ import (
 // testNode is one broker's replication side over a real storage.Manager in
 // a temp dir.
 type testNode struct {
-	t     testing.TB
-	id    int32
-	dir   string
-	logs  *storage.Manager
-	m     *Manager
-	clock *ManualClock
-	ctrl  *InmemController
+	t          testing.TB
+	id         int32
+	dir        string
+	logManager *storage.Manager
+	m          *Manager
+	clock      *ManualClock
+	ctrl       *InmemController
 }
 
 var testTP = storage.TopicPartition{Topic: "orders", Partition: 0}
@@ -33,7 +33,7 @@ func newTestNode(t testing.TB, id int32, dir string, clock *ManualClock, ctrl *I
 	t.Helper()
 	logs, err := storage.NewManager(storage.ManagerConfig{Dirs: []string{dir}, Default: storage.DefaultConfig()}, zaptest.NewLogger(t))
 	require.NoError(t, err)
-	n := &testNode{t: t, id: id, dir: dir, logs: logs, clock: clock, ctrl: ctrl}
+	n := &testNode{t: t, id: id, dir: dir, logManager: logs, clock: clock, ctrl: ctrl}
 	var sender AlterPartitionSender
 	if ctrl != nil {
 		sender = ctrl
@@ -46,7 +46,7 @@ func newTestNode(t testing.TB, id int32, dir string, clock *ManualClock, ctrl *I
 func (n *testNode) close() {
 	if n.m != nil {
 		n.m.Close()
-		require.NoError(n.t, n.logs.Close())
+		require.NoError(n.t, n.logManager.Close())
 		n.m = nil
 	}
 }

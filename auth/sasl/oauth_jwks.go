@@ -94,8 +94,8 @@ const (
 // names an unknown key ID. Close stops the goroutine. Validate never does
 // network I/O: it reads the current key set.
 type JWKSValidator struct {
-	cfg JWKSConfig
-	log *zap.Logger
+	cfg    JWKSConfig
+	logger *zap.Logger
 
 	mu      sync.RWMutex
 	keys    jose.JSONWebKeySet
@@ -139,7 +139,7 @@ func NewJWKSValidator(ctx context.Context, cfg JWKSConfig, log *zap.Logger) (*JW
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "file") {
 		return nil, fmt.Errorf("sasl: sasl.oauthbearer.jwks.endpoint.url=%q must be an https, http or file URL", cfg.EndpointURL)
 	}
-	v := &JWKSValidator{cfg: cfg, log: log.With(zap.String("jwks_endpoint", cfg.EndpointURL)),
+	v := &JWKSValidator{cfg: cfg, logger: log.With(zap.String("jwks_endpoint", cfg.EndpointURL)),
 		missing: map[string]time.Time{}, refreshNow: make(chan struct{}, 1)}
 	keys, err := v.fetch(ctx)
 	if err != nil {
@@ -231,11 +231,11 @@ func (v *JWKSValidator) refresh(ctx context.Context) {
 				delete(v.missing, k.KeyID)
 			}
 			v.mu.Unlock()
-			v.log.Info("oauth jwks refreshed", zap.Int("keys", len(keys.Keys)))
+			v.logger.Info("oauth jwks refreshed", zap.Int("keys", len(keys.Keys)))
 			return
 		}
 		if time.Now().Add(backoff).After(deadline) {
-			v.log.Warn("oauth jwks refresh failed; keeping the cached keys", zap.Error(err))
+			v.logger.Warn("oauth jwks refresh failed; keeping the cached keys", zap.Error(err))
 			return
 		}
 		select {

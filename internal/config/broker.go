@@ -46,6 +46,9 @@ type Broker struct {
 	BrokerRack                string
 	AutoLeaderRebalanceEnable bool
 	ControlledShutdownEnable  bool
+	// LeaderImbalanceCheckIntervalSeconds paces the active controller's
+	// preferred-leader rebalance (with AutoLeaderRebalanceEnable).
+	LeaderImbalanceCheckIntervalSeconds int64
 	// Broker liveness and quorum timing.
 	BrokerHeartbeatIntervalMs         int32
 	BrokerSessionTimeoutMs            int32
@@ -346,6 +349,7 @@ func (b *Broker) fill(r *resolver) {
 	b.BrokerRack = r.str("broker.rack")
 	b.AutoLeaderRebalanceEnable = r.boolean("auto.leader.rebalance.enable")
 	b.ControlledShutdownEnable = r.boolean("controlled.shutdown.enable")
+	b.LeaderImbalanceCheckIntervalSeconds = r.i64("leader.imbalance.check.interval.seconds")
 	b.BrokerHeartbeatIntervalMs = r.i32("broker.heartbeat.interval.ms")
 	b.BrokerSessionTimeoutMs = r.i32("broker.session.timeout.ms")
 	b.ControllerQuorumElectionTimeoutMs = r.i32("controller.quorum.election.timeout.ms")

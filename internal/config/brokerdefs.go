@@ -41,8 +41,8 @@ const (
 // Why replication settings are ignored (the multi-node cluster work will
 // honour them).
 const (
-	notReplicated        = "partitions are not replicated between brokers yet"
-	leadershipNeverMoves = "leaders are not moved back to preferred replicas automatically; use kafka-leader-election"
+	notReplicated       = "partitions are not replicated between brokers yet"
+	imbalancePercentage = "as in Kafka's KRaft controller, every partition whose preferred replica can lead is moved back at each check"
 )
 
 const maxLong = "9223372036854775807"
@@ -93,9 +93,9 @@ var brokerDefList = []brokerDef{
 	{name: "broker.heartbeat.interval.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Interval between broker heartbeats to the controller", check: intAtLeast(1)},
 	{name: "broker.session.timeout.ms", group: groupNode, typ: TypeInt, def: "9000", doc: "Time a broker lease lasts without heartbeats", check: intAtLeast(1)},
 	{name: "controlled.shutdown.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Move leadership away before shutting down"},
-	{name: "auto.leader.rebalance.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Periodically move leadership back to preferred replicas", ignored: leadershipNeverMoves},
-	{name: "leader.imbalance.check.interval.seconds", group: groupNode, typ: TypeLong, def: "300", doc: "Interval of the preferred-leader check", check: longAtLeast(1), ignored: leadershipNeverMoves},
-	{name: "leader.imbalance.per.broker.percentage", group: groupNode, typ: TypeInt, def: "10", doc: "Leader imbalance allowed per broker (percent)", check: intAtLeast(0), ignored: leadershipNeverMoves},
+	{name: "auto.leader.rebalance.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Periodically move leadership back to preferred replicas"},
+	{name: "leader.imbalance.check.interval.seconds", group: groupNode, typ: TypeLong, def: "300", doc: "Interval of the preferred-leader check", check: longAtLeast(1)},
+	{name: "leader.imbalance.per.broker.percentage", group: groupNode, typ: TypeInt, def: "10", doc: "Leader imbalance allowed per broker (percent)", check: intAtLeast(0), ignored: imbalancePercentage},
 	{name: "background.threads", group: groupNode, typ: TypeInt, def: "10", doc: "Threads for background tasks", check: intAtLeast(1), mode: ClusterWide, ignored: "background work runs on goroutines"},
 
 	// Listeners and network.
@@ -182,16 +182,16 @@ var brokerDefList = []brokerDef{
 	{name: "replica.socket.receive.buffer.bytes", group: groupRepl, typ: TypeInt, def: "65536", doc: "SO_RCVBUF of follower connections", check: anyInt(), ignored: "follower connections use the operating system's default receive buffer"},
 	{name: "replica.high.watermark.checkpoint.interval.ms", group: groupRepl, typ: TypeLong, def: "5000", doc: "How often high watermarks are checkpointed", check: longAtLeast(1)},
 	{name: "num.replica.fetchers", group: groupRepl, typ: TypeInt, def: "1", doc: "Fetcher goroutines per source broker", check: intAtLeast(1), mode: ClusterWide},
-	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: "replication traffic is not throttled"},
-	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker, ignored: "replication traffic is not throttled"},
+	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker},
+	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker},
 
 	// Client quotas (the quotas themselves are set with AlterClientQuotas).
 	{name: "quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of client quota rates", check: intAtLeast(1)},
 	{name: "quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each client quota sample", check: intAtLeast(1)},
 	{name: "controller.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of controller mutation quota rates", check: intAtLeast(1)},
 	{name: "controller.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each controller mutation quota sample", check: intAtLeast(1)},
-	{name: "replication.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of replication quota rates", check: intAtLeast(1), ignored: "replication throttles are not implemented: no replication traffic is throttled"},
-	{name: "replication.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each replication quota sample", check: intAtLeast(1), ignored: "replication throttles are not implemented: no replication traffic is throttled"},
+	{name: "replication.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of replication quota rates", check: intAtLeast(1)},
+	{name: "replication.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each replication quota sample", check: intAtLeast(1)},
 	{name: "alter.log.dirs.replication.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of log dir move quota rates", check: intAtLeast(1), ignored: "replicas are not moved between log dirs (no AlterReplicaLogDirs)"},
 	{name: "alter.log.dirs.replication.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each log dir move quota sample", check: intAtLeast(1), ignored: "replicas are not moved between log dirs (no AlterReplicaLogDirs)"},
 	{name: "client.quota.callback.class", group: groupQuotas, typ: TypeClass, null: true, doc: "Custom ClientQuotaCallback class", ignored: "custom quota callbacks are not supported: quotas follow Kafka's default callback (user and client-id quotas from AlterClientQuotas)", weakens: true},

@@ -191,3 +191,33 @@ func validateConnectionLimits(r *resolver, static map[string]string) []error {
 	}
 	return errs
 }
+
+// ReplicationThrottles are the replication quotas in force (Kafka's
+// ReplicationQuotaManagerConfig and the dynamic throttle rates).
+type ReplicationThrottles struct {
+	WindowNum         int   // replication.quota.window.num
+	WindowSizeSeconds int   // replication.quota.window.size.seconds
+	LeaderRate        int64 // leader.replication.throttled.rate, bytes/s; MaxInt64: none
+	FollowerRate      int64 // follower.replication.throttled.rate
+}
+
+// ReplicationThrottles resolves the replication quotas: the rates are
+// dynamic per-broker > dynamic cluster default > static > default, as
+// kafka-reassign-partitions.sh --throttle sets them per broker.
+func (b *Broker) ReplicationThrottles(dyn Dynamic) ReplicationThrottles {
+	long := func(name string) int64 {
+		n, err := strconv.ParseInt(strings.TrimSpace(b.effective(name, dyn)), 10, 64)
+		if err != nil || n < 0 {
+			return 1<<63 - 1
+		}
+		return n
+	}
+	num := func(name string) int {
+		n, _ := strconv.Atoi(strings.TrimSpace(b.effective(name, Dynamic{})))
+		return n
+	}
+	return ReplicationThrottles{
+		WindowNum: num("replication.quota.window.num"), WindowSizeSeconds: num("replication.quota.window.size.seconds"),
+		LeaderRate: long("leader.replication.throttled.rate"), FollowerRate: long("follower.replication.throttled.rate"),
+	}
+}

@@ -30,7 +30,7 @@ import (
 // One goroutine (run) owns the state; the node talks to it through the
 // channels and the guarded flags.
 type lifecycle struct {
-	log       *zap.Logger
+	logger    *zap.Logger
 	client    controller.Client
 	router    *controller.Router
 	meta      controller.Metadata
@@ -56,7 +56,7 @@ func newLifecycle(client controller.Client, router *controller.Router, meta cont
 	reg controller.BrokerRegistration, interval time.Duration, log *zap.Logger) *lifecycle {
 	_, _ = rand.Read(reg.IncarnationID[:])
 	return &lifecycle{
-		log: log, client: client, router: router, meta: meta, reg: reg, interval: interval,
+		logger: log, client: client, router: router, meta: meta, reg: reg, interval: interval,
 		caughtUp: make(chan struct{}), unfenced: make(chan struct{}), shutdownDone: make(chan struct{}),
 		wake: make(chan struct{}, 1), epoch: -1,
 	}
@@ -159,7 +159,7 @@ func (l *lifecycle) run(ctx context.Context) {
 				// Unregistered behind our back (UnregisterBroker): register
 				// again, as Kafka's broker does when its registration
 				// disappears from the metadata.
-				l.log.Warn("this broker is no longer registered; registering again")
+				l.logger.Warn("this broker is no longer registered; registering again")
 				if !l.register(ctx) {
 					return
 				}
@@ -168,7 +168,7 @@ func (l *lifecycle) run(ctx context.Context) {
 			}
 			failures++
 			if failures == 1 || failures%10 == 0 {
-				l.log.Warn("broker heartbeat failed; retrying", zap.Int("failures", failures), zap.Error(err))
+				l.logger.Warn("broker heartbeat failed; retrying", zap.Int("failures", failures), zap.Error(err))
 			}
 			delay = backoff(failures, l.interval)
 			continue
@@ -179,7 +179,7 @@ func (l *lifecycle) run(ctx context.Context) {
 		case <-l.caughtUp:
 		default:
 			if reply.IsCaughtUp {
-				l.log.Info("the broker has caught up with the metadata log", zap.Int64("offset", hb.CurrentMetadataOffset))
+				l.logger.Info("the broker has caught up with the metadata log", zap.Int64("offset", hb.CurrentMetadataOffset))
 				closeOnce(l.caughtUp)
 			} else {
 				delay = 10 * time.Millisecond
@@ -189,7 +189,7 @@ func (l *lifecycle) run(ctx context.Context) {
 			select {
 			case <-l.unfenced:
 			default:
-				l.log.Info("the broker has been unfenced")
+				l.logger.Info("the broker has been unfenced")
 				closeOnce(l.unfenced)
 			}
 		} else if !hb.WantFence {
@@ -197,7 +197,7 @@ func (l *lifecycle) run(ctx context.Context) {
 		}
 		if hb.WantShutDown {
 			if reply.ShouldShutDown {
-				l.log.Info("the controller has let this broker shut down")
+				l.logger.Info("the controller has let this broker shut down")
 				closeOnce(l.shutdownDone)
 				return
 			}
@@ -226,14 +226,14 @@ func (l *lifecycle) register(ctx context.Context) bool {
 			if l.router != nil {
 				l.router.SetBrokerEpoch(epoch)
 			}
-			l.log.Info("registered with the controller", zap.Int64("broker_epoch", epoch), zap.Int("attempts", attempt))
+			l.logger.Info("registered with the controller", zap.Int64("broker_epoch", epoch), zap.Int("attempts", attempt))
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
 		if attempt == 1 || attempt%10 == 0 || !errors.Is(err, controller.ErrNotController) {
-			l.log.Info("broker registration not accepted yet; retrying", zap.Int("attempt", attempt), zap.Error(err))
+			l.logger.Info("broker registration not accepted yet; retrying", zap.Int("attempt", attempt), zap.Error(err))
 		}
 		t := time.NewTimer(backoff(attempt, l.interval))
 		select {

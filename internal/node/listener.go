@@ -37,7 +37,7 @@ const detectTimeout = 10 * time.Second
 type controllerListener struct {
 	ln        net.Listener
 	advertise string // this voter's address in controller.quorum.voters
-	log       *zap.Logger
+	logger    *zap.Logger
 	serve     func(ctx context.Context, nc net.Conn, access controllerAccess)
 
 	// sec authenticates accepted connections (TLS, SASL) before anything
@@ -70,7 +70,7 @@ func listenController(addr, advertise string, log *zap.Logger) (*controllerListe
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &controllerListener{
-		ln: ln, advertise: advertise, log: log,
+		ln: ln, advertise: advertise, logger: log,
 		raftConns: make(chan net.Conn), raftClosed: make(chan struct{}),
 		ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{},
 	}, nil
@@ -102,7 +102,7 @@ func (l *controllerListener) acceptLoop() {
 				return
 			}
 			backoff = min(max(backoff*2, 5*time.Millisecond), time.Second)
-			l.log.Warn("controller listener accept failed", zap.Error(err), zap.Duration("retry_in", backoff))
+			l.logger.Warn("controller listener accept failed", zap.Error(err), zap.Duration("retry_in", backoff))
 			select {
 			case <-time.After(backoff):
 			case <-l.ctx.Done():
@@ -152,7 +152,7 @@ func (l *controllerListener) dispatch(raw net.Conn) {
 	if l.sec != nil && l.sec.Protocol != "PLAINTEXT" {
 		c, p, err := l.sec.Accept(l.ctx, raw, detectTimeout, l.apiVersions)
 		if err != nil {
-			l.log.Info("closing controller connection: authentication failed", zap.String("remote", raw.RemoteAddr().String()), zap.Error(err))
+			l.logger.Info("closing controller connection: authentication failed", zap.String("remote", raw.RemoteAddr().String()), zap.Error(err))
 			l.untrack(raw)
 			_ = raw.Close()
 			return
@@ -164,7 +164,7 @@ func (l *controllerListener) dispatch(raw net.Conn) {
 		access = l.admit(principal, aclHost(raw.RemoteAddr()))
 	}
 	if !access.allowed {
-		l.log.Warn("closing controller connection: the principal may not use the controller listener (it needs CLUSTER_ACTION on the cluster, or to be in super.users)",
+		l.logger.Warn("closing controller connection: the principal may not use the controller listener (it needs CLUSTER_ACTION on the cluster, or to be in super.users)",
 			zap.String("remote", raw.RemoteAddr().String()), zap.Stringer("principal", principal))
 		l.untrack(raw)
 		_ = raw.Close()

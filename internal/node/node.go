@@ -29,20 +29,20 @@ import (
 // Node is a running Spool process in one of Kafka's three roles:
 // broker,controller (combined), controller only, or broker only.
 type Node struct {
-	log *zap.Logger
-	cfg *config.Broker
+	logger *zap.Logger
+	cfg    *config.Broker
 
 	ctrlDial *seclink.Dialer        // how this node reaches controller listeners
 	ctrlLn   *controllerListener    // controller role
 	ctrl     *controller.Controller // controller role
 	// live is ctrl for the CONTROLLER listener's connection goroutines,
 	// which start before controller.Open returns.
-	live   atomic.Pointer[controller.Controller]
-	obs    *controller.Observer // broker-only role
-	router *controller.Router   // broker role
-	logs   *storage.Manager     // broker role
-	broker Broker               // broker role
-	life   *lifecycle           // broker role
+	live       atomic.Pointer[controller.Controller]
+	obs        *controller.Observer // broker-only role
+	router     *controller.Router   // broker role
+	logManager *storage.Manager     // broker role
+	broker     Broker               // broker role
+	life       *lifecycle           // broker role
 
 	ready     chan struct{} // closed once the node serves (see Ready)
 	cancel    context.CancelFunc
@@ -91,7 +91,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		return nil, errors.New("a node of a multi-node cluster needs the cluster id: set CLUSTER_ID (KAFKA_CLUSTER_ID) to the same value on every node")
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	n := &Node{log: log, cfg: cfg, ready: make(chan struct{}), cancel: cancel}
+	n := &Node{logger: log, cfg: cfg, ready: make(chan struct{}), cancel: cancel}
 	ok := false
 	defer func() {
 		if !ok {
@@ -137,7 +137,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		Dial: n.ctrlDial.DialContext,
 	})
 	def, _ := cfg.LogConfigForTopic(nil, config.Dynamic{})
-	n.logs, err = storage.NewManager(storage.ManagerConfig{
+	n.logManager, err = storage.NewManager(storage.ManagerConfig{
 		Dirs:                      cfg.LogDirs,
 		Default:                   def.StorageConfig(),
 		RetentionCheckInterval:    time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
@@ -154,7 +154,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)
 	}
-	n.broker, err = newBroker(BrokerDeps{Config: cfg, Controller: n.router, Logs: n.logs, Registerer: reg, Logger: log})
+	n.broker, err = newBroker(BrokerDeps{Config: cfg, Controller: n.router, Logs: n.logManager, Registerer: reg, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	if cfg.BrokerRack != "" {
 		rack = &cfg.BrokerRack
 	}
-	n.life = newLifecycle(n.router, n.router, meta, controller.BrokerRegistration{ID: cfg.NodeID, ClusterID: clusterID, Rack: rack},
+	n.life = newLifecycle(n.router, n.router, meta, controller.BrokerRegistration{ID: cfg.NodeID, ClusterID: clusterID, Rack: rack, Features: controller.SupportedFeatures},
 		time.Duration(cfg.BrokerHeartbeatIntervalMs)*time.Millisecond, log.Named("lifecycle"))
 	n.life.endpoints = n.broker.Endpoints
 	n.life.start()
@@ -207,7 +207,7 @@ func (n *Node) becomeReady(ctx context.Context, meta controller.Metadata, cluste
 	}
 	n.broker.Serve(meta.Image())
 	close(n.ready)
-	n.log.Info("spool is ready", zap.String("cluster_id", clusterID), zap.Int32("node_id", n.cfg.NodeID),
+	n.logger.Info("spool is ready", zap.String("cluster_id", clusterID), zap.Int32("node_id", n.cfg.NodeID),
 		zap.Int64("broker_epoch", n.life.brokerEpoch()), zap.Duration("startup", time.Since(began)))
 }
 
@@ -228,7 +228,7 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		}
 	}
 	var err error
-	n.ctrlLn, err = listenController(bind, self.Addr, n.log.Named("controller-listener"))
+	n.ctrlLn, err = listenController(bind, self.Addr, n.logger.Named("controller-listener"))
 	if err != nil {
 		return err
 	}
@@ -260,24 +260,25 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 			return
 		}
 		if ctrl != nil {
-			serveControllerRPCs(ctx, nc, ctrl, cfg.SocketRequestMaxBytes, access.adminWrites, n.log.Named("controller-rpc"))
+			serveControllerRPCs(ctx, nc, ctrl, cfg.SocketRequestMaxBytes, access.adminWrites, n.logger.Named("controller-rpc"))
 		}
 	})
 	ctrl, err = controller.Open(ctx, controller.Config{
-		NodeID:                   cfg.NodeID,
-		ClusterID:                clusterID,
-		Dir:                      dir,
-		Stream:                   n.ctrlLn.Raft(),
-		Voters:                   voters,
-		Logger:                   n.log.Named("controller"),
-		DefaultNumPartitions:     cfg.NumPartitions,
-		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
-		BootstrapFeatures:        bootstrapFeatures,
-		ValidateConfig:           validateResourceConfig,
-		HeartbeatTimeout:         electionTimeout,
-		ElectionTimeout:          electionTimeout,
-		SessionTimeout:           time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
-		UncleanLeaderElection:    n.uncleanLeaderElection,
+		NodeID:                       cfg.NodeID,
+		ClusterID:                    clusterID,
+		Dir:                          dir,
+		Stream:                       n.ctrlLn.Raft(),
+		Voters:                       voters,
+		Logger:                       n.logger.Named("controller"),
+		DefaultNumPartitions:         cfg.NumPartitions,
+		DefaultReplicationFactor:     cfg.DefaultReplicationFactor,
+		BootstrapFeatures:            bootstrapFeatures,
+		ValidateConfig:               validateResourceConfig,
+		HeartbeatTimeout:             electionTimeout,
+		ElectionTimeout:              electionTimeout,
+		SessionTimeout:               time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
+		UncleanLeaderElection:        n.uncleanLeaderElection,
+		LeaderImbalanceCheckInterval: leaderImbalanceCheckInterval(cfg),
 	})
 	if err == nil {
 		n.live.Store(ctrl)
@@ -400,8 +401,8 @@ func (n *Node) close(ctx context.Context) error {
 	if n.broker != nil {
 		n.broker.Close()
 	}
-	if n.logs != nil {
-		errs = append(errs, n.logs.Close())
+	if n.logManager != nil {
+		errs = append(errs, n.logManager.Close())
 	}
 	if n.router != nil {
 		n.router.Close()
@@ -435,17 +436,17 @@ func (n *Node) isReady() bool {
 // session timeout (after that the controller would fence it anyway).
 func (n *Node) controlledShutdown(ctx context.Context) {
 	start := time.Now()
-	n.log.Info("beginning controlled shutdown")
+	n.logger.Info("beginning controlled shutdown")
 	n.life.beginControlledShutdown()
 	limit := time.NewTimer(time.Duration(n.cfg.BrokerSessionTimeoutMs) * time.Millisecond)
 	defer limit.Stop()
 	select {
 	case <-n.life.shutdownDone:
-		n.log.Info("controlled shutdown complete", zap.Duration("took", time.Since(start)))
+		n.logger.Info("controlled shutdown complete", zap.Duration("took", time.Since(start)))
 	case <-limit.C:
-		n.log.Warn("controlled shutdown did not complete within broker.session.timeout.ms; shutting down anyway")
+		n.logger.Warn("controlled shutdown did not complete within broker.session.timeout.ms; shutting down anyway")
 	case <-ctx.Done():
-		n.log.Warn("controlled shutdown interrupted", zap.Error(ctx.Err()))
+		n.logger.Warn("controlled shutdown interrupted", zap.Error(ctx.Err()))
 	}
 }
 
@@ -514,7 +515,7 @@ func controllerDialer(cfg *config.Broker) (*seclink.Dialer, error) {
 func (n *Node) secureControllerListener(ctx context.Context) error {
 	cfg := n.cfg
 	name := cfg.ControllerListenerNames[0]
-	sec, err := seclink.NewListener(ctx, cfg, name, controllerCredentials{n}, n.log.Named("controller-listener"))
+	sec, err := seclink.NewListener(ctx, cfg, name, controllerCredentials{n}, n.logger.Named("controller-listener"))
 	if err != nil {
 		return fmt.Errorf("controller listener: %w", err)
 	}
@@ -554,4 +555,14 @@ func (c controllerCredentials) ScramCredential(m sasl.ScramMechanism, user strin
 		return sasl.ScramCredential{}, false
 	}
 	return ctrl.Image().ScramCredential(m, user)
+}
+
+// leaderImbalanceCheckInterval is how often the active controller moves
+// leaderships back to preferred replicas; zero when
+// auto.leader.rebalance.enable is false.
+func leaderImbalanceCheckInterval(cfg *config.Broker) time.Duration {
+	if !cfg.AutoLeaderRebalanceEnable {
+		return 0
+	}
+	return time.Duration(cfg.LeaderImbalanceCheckIntervalSeconds) * time.Second
 }

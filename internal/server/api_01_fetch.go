@@ -74,6 +74,8 @@ type fetchRead struct {
 	// diverging, for a fetcher whose last fetched epoch ended earlier
 	// here, is where (it must truncate).
 	diverging *replication.EpochEndOffset
+	// throttled: a follower's read under the leader replication quota.
+	throttled bool
 }
 
 // fetcher is who sends a Fetch: a consumer (replicaID -1) or a follower
@@ -171,6 +173,17 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 		}
 		return resp, nil
 	}
+	if replica {
+		// The leader's replication quota counts what throttled replicas
+		// are sent, once per response (Kafka's quotas.leader.record).
+		n := 0
+		for i := range reads {
+			if reads[i].throttled && reads[i].code == 0 {
+				n += reads[i].res.Size
+			}
+		}
+		b.leaderThrottle.Record(n)
+	}
 	b.buildFetchResponse(rc, resp, reads, plan.incremental, req.IsolationLevel)
 	return resp, nil
 }
@@ -265,7 +278,7 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, who fetcher) (int, boo
 			Isolation: replication.Isolation(who.isolation), ReplicaID: who.replicaID, BrokerEpoch: who.brokerEpoch,
 			LogStartOffset: r.fp.logStartOffset, CurrentLeaderEpoch: r.fp.leaderEpoch, LastFetchedEpoch: r.fp.lastFetchEpoch,
 		})
-		r.res, r.lso, r.aborted, r.diverging = info.ReadResult, info.LastStableOffset, info.Aborted, info.DivergingEpoch
+		r.res, r.lso, r.aborted, r.diverging, r.throttled = info.ReadResult, info.LastStableOffset, info.Aborted, info.DivergingEpoch, info.Throttled
 		if err != nil {
 			switch r.code = replicationErrorCode(err); r.code {
 			case errcode.OffsetOutOfRange:
@@ -273,7 +286,7 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, who fetcher) (int, boo
 				r.current, _ = r.p.CheckLeader(-1)
 			default:
 				r.code = errcode.KafkaStorageError
-				b.log.Sugar().Warnw("fetch read failed", "topic", r.topic, "partition", r.fp.key.partition, "error", err)
+				b.logger.Sugar().Warnw("fetch read failed", "topic", r.topic, "partition", r.fp.key.partition, "error", err)
 			}
 			anyErr = true
 			continue

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/spool-broker/spool/auth"
+	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -88,28 +89,15 @@ func (b *Broker) apiVersionsResponse(code int16) *protocol.ApiVersionsResponse {
 	}
 	img := b.image.Load()
 	resp.FinalizedFeaturesEpoch = int64(img.Offset())
-	for _, f := range supportedFeatures {
+	for _, f := range controller.SupportedFeatures {
 		resp.SupportedFeatures = append(resp.SupportedFeatures, protocol.ApiVersionsResponseSupportedFeatureKey{
-			Name: f.name, MinVersion: f.min, MaxVersion: f.max,
+			Name: f.Name, MinVersion: f.MinSupportedVersion, MaxVersion: f.MaxSupportedVersion,
 		})
-		if lvl := img.Feature(f.name); lvl > 0 {
+		if lvl := img.Feature(f.Name); lvl > 0 {
 			resp.FinalizedFeatures = append(resp.FinalizedFeatures, protocol.ApiVersionsResponseFinalizedFeatureKey{
-				Name: f.name, MinVersionLevel: lvl, MaxVersionLevel: lvl,
+				Name: f.Name, MinVersionLevel: lvl, MaxVersionLevel: lvl,
 			})
 		}
 	}
 	return resp
-}
-
-// supportedFeatures are the feature flags this broker understands (KIP-584).
-// transaction.version 2 enables KIP-890 transactions for 4.x clients:
-// server-side partition verification, implicit adds by Produce v12+ and
-// TxnOffsetCommit v5+, and an epoch bump on every EndTxn v5+.
-var supportedFeatures = []struct {
-	name     string
-	min, max int16
-}{
-	{"metadata.version", 7, 27},
-	{"group.version", 0, 1},
-	{"transaction.version", 0, 2},
 }

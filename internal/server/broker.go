@@ -12,6 +12,7 @@ import (
 	"github.com/spool-broker/spool/internal/audit"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/seclink"
+	"github.com/spool-broker/spool/quota"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
@@ -32,7 +33,7 @@ type Broker struct {
 	// dynamic per-broker configs of every new image, under reconcileMu
 	// (the Server reloads listener keystores from them).
 	onBrokerConfig func(perBroker map[string]string)
-	log            *zap.Logger
+	logger         *zap.Logger
 	ctrl           controller.Client
 	logManager     *storage.Manager
 
@@ -56,6 +57,10 @@ type Broker struct {
 	// replicas owns the partitions hosted here (replication.Manager):
 	// leadership, ISR, high watermark, the one append and read paths.
 	replicas *replication.Manager
+	// leaderThrottle and followerThrottle are the replication quotas
+	// (leader/follower.replication.throttled.rate), their bounds updated
+	// from the dynamic broker configs on every image (partition.go).
+	leaderThrottle, followerThrottle *quota.ReplicationQuota
 
 	fetchSessions *fetchSessionCache
 	// groupHandlers serve the group APIs over the group coordinator

@@ -34,7 +34,7 @@ import (
 type conn struct {
 	s      *Server
 	nc     net.Conn
-	log    *zap.Logger
+	logger *zap.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
 	reqs   chan *inflight
@@ -104,7 +104,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, listener string) {
 	c := &conn{
 		s:        s,
 		nc:       nc,
-		log:      s.log.With(zap.String("remote", nc.RemoteAddr().String())),
+		logger:   s.logger.With(zap.String("remote", nc.RemoteAddr().String())),
 		ctx:      ctx,
 		cancel:   cancel,
 		reqs:     make(chan *inflight, s.perConnInflight),
@@ -184,7 +184,7 @@ func (c *conn) readLoop() {
 		size := int32(uint32(sizeBuf[0])<<24 | uint32(sizeBuf[1])<<16 | uint32(sizeBuf[2])<<8 | uint32(sizeBuf[3]))
 		if size < 0 || size > c.s.maxRequestSize {
 			// Checked before allocating: a hostile prefix costs nothing.
-			c.log.Warn("closing connection: request size out of range; raise socket.request.max.bytes if this client is legitimate",
+			c.logger.Warn("closing connection: request size out of range; raise socket.request.max.bytes if this client is legitimate",
 				zap.Int32("size", size), zap.Int32("socket_request_max_bytes", c.s.maxRequestSize))
 			return
 		}
@@ -257,7 +257,7 @@ func (c *conn) answerUnparsable(f *inflight, err error) bool {
 		f.req = nil // handleLoop answers with the v0 error response
 		return true
 	}
-	c.log.Warn("closing connection: unparsable request",
+	c.logger.Warn("closing connection: unparsable request",
 		zap.Int16("api_key", f.hdr.RequestAPIKey), zap.Int16("api_version", f.hdr.RequestAPIVersion),
 		zap.Int32("correlation_id", f.hdr.CorrelationID), zap.Error(err))
 	return false
@@ -268,11 +268,11 @@ func (c *conn) logReadEnd(err error) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.ctx.Err() != nil:
 	case errors.As(err, &ne) && ne.Timeout():
-		c.log.Debug("closing idle connection")
+		c.logger.Debug("closing idle connection")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		c.log.Debug("connection closed mid-frame")
+		c.logger.Debug("connection closed mid-frame")
 	default:
-		c.log.Debug("connection read failed", zap.Error(err))
+		c.logger.Debug("connection read failed", zap.Error(err))
 	}
 }
 
@@ -302,9 +302,9 @@ func (c *conn) handleLoop() {
 			if readFailed {
 				c.logReadEnd(err)
 			} else if errors.As(err, &ae) {
-				c.log.Debug("closing connection", zap.Int16("api_key", f.hdr.RequestAPIKey), zap.Error(err))
+				c.logger.Debug("closing connection", zap.Int16("api_key", f.hdr.RequestAPIKey), zap.Error(err))
 			} else {
-				c.log.Warn("closing connection", zap.Int16("api_key", f.hdr.RequestAPIKey), zap.Error(err))
+				c.logger.Warn("closing connection", zap.Int16("api_key", f.hdr.RequestAPIKey), zap.Error(err))
 			}
 			c.finish(f)
 			c.cancel()
@@ -385,9 +385,9 @@ func (c *conn) writeLoop() {
 		}
 		if err != nil {
 			if errors.Is(err, errRecordsTruncated) {
-				c.log.Info("closing connection: fetched records were truncated before they were sent", zap.Error(err))
+				c.logger.Info("closing connection: fetched records were truncated before they were sent", zap.Error(err))
 			} else {
-				c.log.Debug("connection write failed", zap.Error(err))
+				c.logger.Debug("connection write failed", zap.Error(err))
 			}
 			c.cancel()
 			for f := range c.resps { // unblock the handler until it closes resps

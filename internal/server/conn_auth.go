@@ -76,7 +76,7 @@ func (c *conn) startSecurity() bool {
 			if sec.Principals != nil {
 				c.auditAuthentication(audit.Failure, "", "SSL", "TLS handshake: "+err.Error())
 			}
-			c.log.Info("closing connection: TLS handshake failed", zap.String("listener", c.listener), zap.Error(err))
+			c.logger.Info("closing connection: TLS handshake failed", zap.String("listener", c.listener), zap.Error(err))
 			return false
 		}
 		c.nc = tc
@@ -93,7 +93,7 @@ func (c *conn) startSecurity() bool {
 			c.auditAuthentication(audit.Failure, "", "SSL", err.Error())
 		}
 		if err != nil {
-			c.log.Info("closing connection: no principal for the client certificate", zap.String("listener", c.listener), zap.Error(err))
+			c.logger.Info("closing connection: no principal for the client certificate", zap.String("listener", c.listener), zap.Error(err))
 			return false
 		}
 		c.sess = auth.NewAuthenticatedSession(p)
@@ -139,7 +139,7 @@ func (c *conn) readUntilAuthenticated(br *bufio.Reader) bool {
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
 		if limit := c.sess.MaxFrameSize(c.s.maxRequestSize); size < 0 || size > limit {
 			// Before anything is allocated: a hostile size costs nothing.
-			c.log.Info("closing connection: frame before authentication larger than sasl.server.max.receive.size",
+			c.logger.Info("closing connection: frame before authentication larger than sasl.server.max.receive.size",
 				zap.Int32("size", size), zap.Int32("sasl_server_max_receive_size", limit))
 			return false
 		}
@@ -161,7 +161,7 @@ func (c *conn) readUntilAuthenticated(br *bufio.Reader) bool {
 				var perr error
 				hdr, _, perr = protocol.ParseRequest(*frame)
 				if !errors.Is(perr, protocol.ErrUnknownAPIKey) && !errors.Is(perr, protocol.ErrUnsupportedVersion) {
-					c.log.Info("closing connection: unparsable request header before authentication", zap.Error(err))
+					c.logger.Info("closing connection: unparsable request header before authentication", zap.Error(err))
 					c.s.putFrame(frame)
 					return false
 				}
@@ -250,7 +250,7 @@ func (c *conn) onAuthenticated() {
 	p, _ := c.sess.Principal()
 	c.principal = p
 	c.auditAuthentication(audit.Success, p.String(), c.sess.Mechanism(), "")
-	c.log.Debug("authenticated", zap.String("listener", c.listener), zap.String("mechanism", c.sess.Mechanism()),
+	c.logger.Debug("authenticated", zap.String("listener", c.listener), zap.String("mechanism", c.sess.Mechanism()),
 		zap.Stringer("principal", p))
 }
 
@@ -258,7 +258,7 @@ func (c *conn) onAuthenticated() {
 // the credentials.
 func (c *conn) logAuthFailure(message string) {
 	c.auditAuthentication(audit.Failure, "", c.sess.Mechanism(), message)
-	c.log.Info("failed authentication", zap.String("listener", c.listener), zap.String("mechanism", c.sess.Mechanism()),
+	c.logger.Info("failed authentication", zap.String("listener", c.listener), zap.String("mechanism", c.sess.Mechanism()),
 		zap.String("client_host", c.host), zap.String("message", message))
 }
 

@@ -42,11 +42,11 @@ func TestErrorsCountedAtDispatch(t *testing.T) {
 		}}, nil
 	})
 	reg := prometheus.NewRegistry()
-	s := &Server{broker: b, metrics: newServerMetrics(reg), log: zaptest.NewLogger(t)}
+	s := &Server{broker: b, metrics: newServerMetrics(reg), logger: zaptest.NewLogger(t)}
 	cfg, _, err := config.Load("", nil)
 	require.NoError(t, err)
-	s.quotas = newServerQuotas(cfg, reg, s.log)
-	c := &conn{s: s, ctx: context.Background(), log: s.log}
+	s.quotas = newServerQuotas(cfg, reg, s.logger)
+	c := &conn{s: s, ctx: context.Background(), logger: s.logger}
 
 	for _, r := range []struct {
 		key, version int16

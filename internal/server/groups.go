@@ -45,7 +45,7 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		ConsumerMaxSize:           int(cfg.GroupConsumerMaxSize),
 		ConsumerAssignors:         cfg.GroupConsumerAssignors,
 		Topics:                    b.groupTopics,
-	}, groupLog{b}, b.log.Named("group"))
+	}, groupLog{b}, b.logger.Named("group"))
 	b.groupHandlers = gh
 	b.attachCoordinator(consumerOffsetsTopic, gh.coord)
 

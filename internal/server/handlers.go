@@ -89,7 +89,7 @@ func register[Req protocol.Request, Resp protocol.Response](h map[int16]apiHandl
 func (c *conn) handle(f *inflight) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.log.Error("handler panicked; closing the connection (please report this bug)",
+			c.logger.Error("handler panicked; closing the connection (please report this bug)",
 				zap.String("api", apiName(f.hdr.RequestAPIKey)), zap.Int16("api_version", f.hdr.RequestAPIVersion),
 				zap.Any("panic", p), zap.Stack("stack"))
 			err = fmt.Errorf("internal error handling %s", apiName(f.hdr.RequestAPIKey))

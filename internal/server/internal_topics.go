@@ -128,7 +128,7 @@ func (b *Broker) ensureInternalTopic(ctx context.Context, name string, partition
 		// change in the number of live brokers, not on every lookup.
 		key := fmt.Sprintf("%s/%d", name, live)
 		if _, seen := b.internalTopicWaits.LoadOrStore(key, true); !seen {
-			b.log.Info("internal topic waits for enough live brokers", zap.String("topic", name),
+			b.logger.Info("internal topic waits for enough live brokers", zap.String("topic", name),
 				zap.Int16("replication_factor", rf), zap.Int("live_brokers", live))
 		}
 		return img
@@ -141,7 +141,7 @@ func (b *Broker) ensureInternalTopic(ctx context.Context, name string, partition
 		Name: name, NumPartitions: partitions, ReplicationFactor: rf, Configs: cfg,
 	}}, false)
 	if err := res[0].Err; err != nil && b.image.Load().Topic(name) == nil {
-		b.log.Warn("cannot create internal topic", zap.String("topic", name), zap.Error(err))
+		b.logger.Warn("cannot create internal topic", zap.String("topic", name), zap.Error(err))
 	}
 	return b.syncImage()
 }

@@ -47,7 +47,7 @@ func (b *Broker) topicSettings(img *controller.MetadataImage, topic string) conf
 	if err != nil {
 		// Configs were validated before they were committed; a failure here
 		// means a default changed underneath. Keep serving with what parsed.
-		b.log.Warn("topic config does not resolve cleanly", zap.String("topic", topic), zap.Error(err))
+		b.logger.Warn("topic config does not resolve cleanly", zap.String("topic", topic), zap.Error(err))
 	}
 	return s
 }
@@ -73,6 +73,9 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 		return
 	}
 	b.brokersImage.Store(img)
+	rt := b.cfg.ReplicationThrottles(b.dynamicBrokerConfig(img))
+	b.leaderThrottle.SetBound(rt.LeaderRate)
+	b.followerThrottle.SetBound(rt.FollowerRate)
 	want := make(map[storage.TopicPartition]bool)
 	for _, t := range img.Topics() {
 		settings := b.topicSettings(img, t.Name)
@@ -91,14 +94,14 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 			if p == nil {
 				var err error
 				if p, err = b.openPartition(tp, t.ID, settings); err != nil {
-					b.log.Error("cannot open partition log; the partition stays offline on this broker",
+					b.logger.Error("cannot open partition log; the partition stays offline on this broker",
 						zap.String("topic", t.Name), zap.Int("partition", i), zap.Error(err))
 					continue
 				}
 			} else if old := p.Settings(); !sameSettings(old, &settings) {
 				p.SetSettings(&settings)
 				if err := p.Log().SetConfig(storageConfig(settings)); err != nil {
-					b.log.Warn("cannot apply topic config", zap.String("topic", t.Name), zap.Error(err))
+					b.logger.Warn("cannot apply topic config", zap.String("topic", t.Name), zap.Error(err))
 				}
 			}
 			b.replicas.Apply(p, leaderAndISR(pi))
@@ -150,7 +153,7 @@ func (b *Broker) openPartition(tp storage.TopicPartition, id controller.TopicID,
 
 func (b *Broker) dropPartition(tp storage.TopicPartition) {
 	if err := b.replicas.Remove(tp); err != nil {
-		b.log.Warn("cannot delete partition log", zap.String("partition", tp.String()), zap.Error(err))
+		b.logger.Warn("cannot delete partition log", zap.String("partition", tp.String()), zap.Error(err))
 	}
 }
 

@@ -44,7 +44,7 @@ import (
 // connection-rate quotas from the ClientQuotaRecords, connection limits
 // from the static and dynamic broker configs.
 type serverQuotas struct {
-	log     *zap.Logger
+	logger  *zap.Logger
 	cfg     *config.Broker
 	nodeID  string
 	clients *quota.Manager
@@ -68,7 +68,7 @@ func newServerQuotas(cfg *config.Broker, reg prometheus.Registerer, log *zap.Log
 	w := cfg.QuotaWindows()
 	window := time.Duration(w.SizeSeconds) * time.Second
 	q := &serverQuotas{
-		log:    log,
+		logger: log,
 		cfg:    cfg,
 		nodeID: strconv.Itoa(int(cfg.NodeID)),
 		clients: quota.NewManager(quota.Config{
@@ -160,7 +160,7 @@ func (q *serverQuotas) resolve(host string) []netip.Addr {
 	defer cancel()
 	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 	if err != nil {
-		q.log.Warn("cannot resolve a host of a connection limit; the limit does not apply to it", zap.String("host", host), zap.Error(err))
+		q.logger.Warn("cannot resolve a host of a connection limit; the limit does not apply to it", zap.String("host", host), zap.Error(err))
 	}
 	for i := range addrs {
 		addrs[i] = addrs[i].Unmap()
@@ -432,7 +432,7 @@ func (s *Server) admit(nc net.Conn, listener string) bool {
 	}
 	switch verdict {
 	case quota.TooManyFromIP:
-		s.log.Info("rejected connection: the address already has the configured maximum of connections (max.connections.per.ip)",
+		s.logger.Info("rejected connection: the address already has the configured maximum of connections (max.connections.per.ip)",
 			zap.String("listener", listener), zap.Stringer("remote", addr))
 		_ = nc.Close()
 		return false

@@ -39,6 +39,7 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyAlterUserScramCredentials, 0, 0, b.handleAlterUserScramCredentials)
 	register(h, protocol.KeyDescribeQuorum, 0, 2, b.handleDescribeQuorum)     // forwarded to the controller
 	register(h, protocol.KeyUnregisterBroker, 0, 0, b.handleUnregisterBroker) // forwarded to the controller
+	register(h, protocol.KeyUpdateFeatures, 0, 2, b.handleUpdateFeatures)     // forwarded to the controller
 	register(h, protocol.KeyDescribeClientQuotas, 0, 1, b.handleDescribeClientQuotas)
 	register(h, protocol.KeyAlterClientQuotas, 0, 1, b.handleAlterClientQuotas)
 	b.registerGroupHandlers(h) // keys 8-16, 42, 47, 68, 69: groups.go

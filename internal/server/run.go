@@ -15,6 +15,7 @@ import (
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
 	"github.com/spool-broker/spool/internal/seclink"
+	"github.com/spool-broker/spool/quota"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
 )
@@ -81,7 +82,7 @@ func (nb *nodeBroker) Close() {
 	}
 	nb.b.stop()
 	if err := nb.b.audit.Close(); err != nil {
-		nb.b.log.Warn("closing the audit log", zap.Error(err))
+		nb.b.logger.Warn("closing the audit log", zap.Error(err))
 	}
 }
 
@@ -102,7 +103,7 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 	b := &Broker{
 		nodeID:        cfg.NodeID,
 		cfg:           cfg,
-		log:           log,
+		logger:        log,
 		ctrl:          ctrl,
 		logManager:    logs,
 		fetchSessions: newFetchSessionCache(1000),
@@ -110,6 +111,12 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 	// Until Start applies the first caught-up image: offset 0, so that
 	// image always replaces it.
 	b.image.Store(controller.EmptyImage())
+	rt := cfg.ReplicationThrottles(config.Dynamic{})
+	window := time.Duration(rt.WindowSizeSeconds) * time.Second
+	b.leaderThrottle = quota.NewReplicationQuota(rt.WindowNum, window, nil)
+	b.followerThrottle = quota.NewReplicationQuota(rt.WindowNum, window, nil)
+	b.leaderThrottle.SetBound(rt.LeaderRate)
+	b.followerThrottle.SetBound(rt.FollowerRate)
 	b.replicas = replication.NewManager(replication.Config{
 		NodeID:            cfg.NodeID,
 		ReplicaLagTimeMax: time.Duration(cfg.ReplicaLagTimeMaxMs) * time.Millisecond,
@@ -125,7 +132,9 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 			Timeout: time.Duration(cfg.ReplicaSocketTimeoutMs) * time.Millisecond,
 			Dial:    b.dialInterBroker,
 		}),
-		Fetcher: replicaFetcherConfig(cfg),
+		Fetcher:          replicaFetcherConfig(cfg),
+		LeaderThrottle:   b.leaderThrottle,
+		FollowerThrottle: b.followerThrottle,
 	}, logs, log.Named("replication"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()

@@ -43,7 +43,7 @@ func (s *Server) initSecurity(ls []Listener) error {
 	}
 	s.security = map[string]*listenerSecurity{}
 	for _, l := range ls {
-		sec, err := seclink.NewListener(s.ctx, b.cfg, l.Name, b.scramCredentials(), s.log)
+		sec, err := seclink.NewListener(s.ctx, b.cfg, l.Name, b.scramCredentials(), s.logger)
 		if err != nil {
 			s.closeSecurity()
 			return err
@@ -54,7 +54,7 @@ func (s *Server) initSecurity(ls []Listener) error {
 			if sec.SASL != nil {
 				mechs = sec.SASL.EnabledMechanisms()
 			}
-			s.log.Info("listener security", zap.String("listener", l.Name), zap.String("security_protocol", sec.Protocol),
+			s.logger.Info("listener security", zap.String("listener", l.Name), zap.String("security_protocol", sec.Protocol),
 				zap.Strings("sasl_mechanisms", mechs))
 		}
 	}
@@ -115,7 +115,7 @@ func (s *Server) reloadKeystores(perBroker map[string]string) {
 		for _, k := range keys {
 			all[k] = perBroker[k]
 		}
-		log := s.log.With(zap.String("listener", name), zap.Strings("configs", keys))
+		log := s.logger.With(zap.String("listener", name), zap.Strings("configs", keys))
 		if err := sec.TLS.Reload(authtls.ServerProps(all, name, sec.Protocol)); err != nil {
 			log.Warn("dynamic keystore update refused; the listener keeps its keystore", zap.Error(err))
 			continue

@@ -20,7 +20,7 @@ type Listener struct {
 
 // Server accepts Kafka client connections and hands requests to a Broker.
 type Server struct {
-	log     *zap.Logger
+	logger  *zap.Logger
 	broker  *Broker
 	metrics *serverMetrics
 	quotas  *serverQuotas // client quotas and connection limits (quotas.go)
@@ -72,7 +72,7 @@ func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		log:                log,
+		logger:             log,
 		broker:             b,
 		metrics:            newServerMetrics(reg),
 		quotas:             newServerQuotas(b.cfg, reg, log),
@@ -109,7 +109,7 @@ func (s *Server) Listen(ls []Listener) error {
 		s.listeners = append(s.listeners, ln)
 		s.names = append(s.names, l.Name)
 		s.mu.Unlock()
-		s.log.Info("listening", zap.String("listener", l.Name), zap.String("addr", ln.Addr().String()))
+		s.logger.Info("listening", zap.String("listener", l.Name), zap.String("addr", ln.Addr().String()))
 	}
 	return nil
 }
@@ -155,7 +155,7 @@ func (s *Server) acceptLoop(ln net.Listener, name string) {
 			} else if backoff < time.Second {
 				backoff *= 2
 			}
-			s.log.Warn("accept failed", zap.Error(err), zap.Duration("retry_in", backoff))
+			s.logger.Warn("accept failed", zap.Error(err), zap.Duration("retry_in", backoff))
 			select {
 			case <-time.After(backoff):
 			case <-s.ctx.Done():

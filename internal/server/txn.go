@@ -44,7 +44,7 @@ func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
 		RemoveExpiredInterval: time.Duration(b.cfg.TransactionRemoveExpiredIntervalMs) * time.Millisecond,
 		NextProducerID:        th.ids.Next,
 		TransactionVersion:    func() int16 { return b.image.Load().Feature(transactionVersionFeature) },
-	}, txnStateLog{b}, txnMarkers{th}, b.log.Named("txn"))
+	}, txnStateLog{b}, txnMarkers{th}, b.logger.Named("txn"))
 	b.attachCoordinator(transactionStateTopic, th.coord)
 	register(h, protocol.KeyInitProducerId, 0, 5, th.handleInitProducerID)
 	register(h, protocol.KeyAddPartitionsToTxn, 0, 5, th.handleAddPartitionsToTxn)
@@ -128,7 +128,7 @@ func (b *Broker) writeMarker(topic string, partition int32, producerID int64, ep
 		return nil
 	})
 	if err != nil {
-		b.log.Warn("cannot write transaction marker", zap.String("topic", topic), zap.Int32("partition", partition), zap.Error(err))
+		b.logger.Warn("cannot write transaction marker", zap.String("topic", topic), zap.Int32("partition", partition), zap.Error(err))
 		return replicationErrorCode(err)
 	}
 	return 0

@@ -148,6 +148,8 @@ type Controller struct {
 	sessions sessions
 	// observers are the observers that fetched the metadata log here.
 	observers observers
+	// voters is the leader's view of the other voters' logs (DescribeQuorum).
+	voters voterProgress
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -237,12 +239,12 @@ func (c *Controller) start(advertise string, sole bool) error {
 		return fmt.Errorf("controller: %w", err)
 	}
 	hlog := newHCLogger(c.logger.Named("raft"))
-	logs, err := OpenLogStore(filepath.Join(cfg.Dir, "raft-log"))
+	logs, err := OpenLogStore(filepath.Join(cfg.Dir, raftLogDir))
 	if err != nil {
 		return err
 	}
 	c.logs = logs
-	stable, err := OpenStableStore(filepath.Join(cfg.Dir, "raft-stable"))
+	stable, err := OpenStableStore(filepath.Join(cfg.Dir, raftStableFile))
 	if err != nil {
 		return err
 	}
@@ -310,7 +312,11 @@ func (c *Controller) start(advertise string, sole bool) error {
 	if err != nil {
 		return err
 	}
-	c.raft, err = raft.NewRaft(rc, c.fsm, cached, stable, snaps, c.trans)
+	trans := &progressTransport{NetworkTransport: c.trans, progress: &c.voters}
+	c.raft, err = raft.NewRaft(rc, c.fsm, cached, stable, snaps, trans)
+	if err == nil {
+		trans.raft.Store(c.raft)
+	}
 	if err != nil {
 		return fmt.Errorf("controller: start raft: %w", err)
 	}

@@ -319,6 +319,12 @@ func (c *Controller) handleDescribeQuorum(r *protocol.DescribeQuorumRequest) *pr
 			if int32(id) == c.cfg.NodeID {
 				st.LogEndOffset = int64(c.raft.LastIndex()) + 1
 				st.LastFetchTimestamp, st.LastCaughtUpTimestamp = now, now
+			} else if v, ok := c.voters.get(s.ID); ok {
+				st.LogEndOffset = int64(v.lastLog) + 1
+				st.LastFetchTimestamp = v.lastFetch.UnixMilli()
+				if !v.caughtUpAt.IsZero() {
+					st.LastCaughtUpTimestamp = v.caughtUpAt.UnixMilli()
+				}
 			}
 			pd.CurrentVoters = append(pd.CurrentVoters, st)
 			host, port := splitEndpoint(string(s.Address))

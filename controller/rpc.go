@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spool-broker/spool/internal/kafkarpc"
 	"github.com/spool-broker/spool/protocol"
 )
 
@@ -201,7 +202,7 @@ func timeoutMs(ctx context.Context) int32 {
 	if dl, ok := ctx.Deadline(); ok {
 		return int32(max(time.Until(dl).Milliseconds(), 1))
 	}
-	return int32(defaultRPCTimeout.Milliseconds())
+	return int32(kafkarpc.DefaultTimeout.Milliseconds())
 }
 
 func apiVersionsResponse() *protocol.ApiVersionsResponse {

@@ -69,8 +69,10 @@
 // refused (ErrNotFollower) unless the partition still follows under it,
 // checked under the partition lock: a fetcher that has not yet heard of a
 // leadership change cannot write into a log that moved on. Errors back a
-// partition off for replica.fetch.backoff.ms; FENCED_LEADER_EPOCH parks it
-// until new metadata restarts it.
+// partition off for replica.fetch.backoff.ms, except a leader that has not
+// applied the leadership change yet (UNKNOWN_LEADER_EPOCH,
+// NOT_LEADER_OR_FOLLOWER): 50 ms, since acks=all producers wait for this
+// follower; FENCED_LEADER_EPOCH parks it until new metadata restarts it.
 //
 // # Rules (Kafka 4.3's Partition; rules.go)
 //

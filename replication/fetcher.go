@@ -345,8 +345,20 @@ func (f *fetcher) requestFailed(states []*fetchState, what string, err error) {
 	}
 }
 
+// metadataLagBackoff is how long a partition waits when its leader has
+// not applied the leadership change yet (UNKNOWN_LEADER_EPOCH, or
+// NOT_LEADER_OR_FOLLOWER from the broker the metadata names): that lasts
+// milliseconds, and acks=all producers wait for this follower, so the
+// full replica.fetch.backoff.ms would stall them for a second after every
+// leadership change (Kafka waits the full backoff).
+const metadataLagBackoff = 50 * time.Millisecond
+
 func (f *fetcher) delay(st *fetchState, err error) {
-	st.delayedUntil = time.Now().Add(f.fm.cfg.Backoff)
+	d := f.fm.cfg.Backoff
+	if errors.Is(err, ErrUnknownLeaderEpoch) || errors.Is(err, ErrNotLeader) {
+		d = min(d, metadataLagBackoff)
+	}
+	st.delayedUntil = time.Now().Add(d)
 	if err == nil {
 		return
 	}

@@ -165,6 +165,19 @@ func (p *Partition) CheckLeader(requested int32) (int32, error) {
 	return epoch, p.checkLeaderLocked(requested)
 }
 
+// Leader is the leader and leader epoch as this replica knows them (-1
+// when there is none): what Kafka names as CurrentLeader in a
+// NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH answer (KIP-951), so a
+// client can go to the new leader without a Metadata round trip.
+func (p *Partition) Leader() (id, epoch int32) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.removed {
+		return -1, -1
+	}
+	return p.leader, p.leaderEpoch
+}
+
 // State is a snapshot of a partition for tests and metrics.
 type State struct {
 	LeaderAndISR

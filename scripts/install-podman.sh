@@ -2,7 +2,10 @@
 # Installs and configures a container engine on a fresh Debian machine, idempotently:
 # Debian's podman, podman-compose, runc (the OCI runtime), debootstrap (the JRE tools
 # image's root filesystem is built from Debian's packages: no image is ever pulled),
-# and ca-certificates (copied into the broker image).
+# and ca-certificates (copied into the broker image), and the CNI dnsname plugin: Debian
+# bookworm's podman 4.3 uses CNI networks, which resolve service names (kafka1, kafka2, ...
+# in the compose files) only with that plugin; without it a container asks the host's
+# resolver for its peers and gets "no such host".
 #
 # /etc/containers/containers.conf gets runtime="runc" and cgroup_manager="cgroupfs"
 # (there is no systemd as PID 1 here, and crun's cgroup handling fails in this
@@ -16,7 +19,7 @@ say() { printf '== install-podman: %s\n' "$*"; }
 die() { echo "install-podman FAILED: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (apt-get and /etc/containers need it)"
 
-pkgs=(podman podman-compose runc debootstrap ca-certificates uidmap)
+pkgs=(podman podman-compose runc debootstrap ca-certificates uidmap golang-github-containernetworking-plugin-dnsname)
 need=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" > /dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then
@@ -86,6 +89,16 @@ fi
 
 podman --version > /dev/null || die "podman does not run"
 podman-compose --version > /dev/null 2>&1 || die "podman-compose does not run"
+# Service names resolve on a new network (a network made before dnsname was installed keeps
+# dns_enabled false: remove it; the compose tests remove theirs before `up`).
+if [ "$(podman info --format '{{.Host.NetworkBackend}}' 2> /dev/null)" = cni ]; then
+	net=spool-install-dnscheck
+	podman network rm -f $net > /dev/null 2>&1 || true
+	podman network create $net > /dev/null || die "podman network create"
+	dns=$(podman network inspect --format '{{.DNSEnabled}}' $net 2> /dev/null || echo error)
+	podman network rm -f $net > /dev/null 2>&1 || true
+	[ "$dns" = true ] || die "a new podman network has dns_enabled=$dns: containers could not resolve each other (CNI dnsname plugin)"
+fi
 got=$(podman info --format '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}}' 2> /dev/null) || die "podman info failed"
 [ "$got" = "runc cgroupfs" ] || die "podman uses '$got', want 'runc cgroupfs' (check $conf)"
 say "ok: $(podman --version), $(podman-compose --version 2> /dev/null | grep -m1 -o "podman-compose[r]* version.*"), runtime runc, cgroupfs, nofile=$nofile nproc=$nproc"

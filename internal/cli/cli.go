@@ -59,6 +59,7 @@ func init() {
 		{"group reset-offsets", "GROUP --topic T[:P,...] (--to-earliest|--to-latest|--to-offset N|--shift-by N) [--execute]   reset committed offsets (dry run unless --execute)", runGroupReset},
 		{"group delete", "GROUP...   delete empty groups", runGroupDelete},
 		{"reassign", "TOPIC:PARTITION=B1,B2,...  [--throttle BYTES/s] [--no-wait] | --cancel TOPIC:PARTITION... | --list   move replicas (kafka-reassign-partitions), with progress until done", runReassign},
+		{"metadata dump", "DIR [--output table|json]   print a node's metadata log: newest snapshot, then each entry (kafka-dump-log --cluster-metadata-decoder); read-only", runMetadataDump},
 		{"cluster info", "   cluster id, controller and brokers", runClusterInfo},
 		{"cluster health", "   controller, brokers, under-replicated and offline partitions; exit 1 when unhealthy", runClusterHealth},
 		{"healthcheck", "   is the local node serving? For container HEALTHCHECKs; exit 1 when not", runHealthcheck},

@@ -157,7 +157,7 @@ func currentReplicas(ctx context.Context, cl *Client, timeout time.Duration, mov
 			return nil, codeErr(t.ErrorCode, nil, fmt.Sprintf("topic %q", *t.Name))
 		}
 		for _, p := range t.Partitions {
-			out[fmt.Sprintf("%s-%d", *t.Name, p.PartitionIndex)] = brokerInts(p.ReplicaNodes)
+			out[fmt.Sprintf("%s-%d", *t.Name, p.PartitionIndex)] = ids(p.ReplicaNodes)
 		}
 	}
 	for _, m := range moves {
@@ -166,14 +166,6 @@ func currentReplicas(ctx context.Context, cl *Client, timeout time.Duration, mov
 		}
 	}
 	return out, nil
-}
-
-func brokerInts(ids []protocol.BrokerID) []int32 {
-	out := make([]int32, len(ids))
-	for i, id := range ids {
-		out[i] = int32(id)
-	}
-	return out
 }
 
 // alterReassignments sends AlterPartitionReassignments for moves (nil
@@ -235,7 +227,7 @@ func listReassignments(e *Env, output string, call func(protocol.Request) (proto
 	rows := []row{}
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
-			rows = append(rows, row{string(t.Name), p.PartitionIndex, brokerInts(p.Replicas), brokerInts(p.AddingReplicas), brokerInts(p.RemovingReplicas)})
+			rows = append(rows, row{string(t.Name), p.PartitionIndex, ids(p.Replicas), ids(p.AddingReplicas), ids(p.RemovingReplicas)})
 		}
 	}
 	sort.Slice(rows, func(i, j int) bool {
@@ -250,18 +242,10 @@ func listReassignments(e *Env, output string, call func(protocol.Request) (proto
 	}
 	tb := newTable(e.Stdout, "TOPIC", "PARTITION", "REPLICAS", "ADDING", "REMOVING")
 	for _, x := range rows {
-		tb.row(x.Topic, x.Partition, ints(x.Replicas), ints(x.Adding), ints(x.Removing))
+		tb.row(x.Topic, x.Partition, joinIDs(x.Replicas), joinIDs(x.Adding), joinIDs(x.Removing))
 	}
 	tb.flush()
 	return nil
-}
-
-func ints(a []int32) string {
-	s := make([]string, len(a))
-	for i, x := range a {
-		s[i] = strconv.Itoa(int(x))
-	}
-	return strings.Join(s, ",")
 }
 
 // setThrottle sets (rate > 0) or removes (rate 0) the replication throttle

@@ -202,6 +202,9 @@ func Load(path string, environ []string) (*Broker, []Notice, error) {
 		}
 	}
 	env, notices := readEnv(environ)
+	if err := applyImageSecrets(env.props, env.propEnv); err != nil {
+		return nil, nil, err
+	}
 	for k, v := range env.props {
 		props[k] = v
 	}

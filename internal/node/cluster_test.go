@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -24,6 +25,7 @@ import (
 	"github.com/spool-broker/spool/internal/node"
 	"github.com/spool-broker/spool/internal/server"
 	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 func freePort(t testing.TB) int {
@@ -366,6 +368,51 @@ func TestClusterInProcess(t *testing.T) {
 	}, 30*time.Second, 20*time.Millisecond)
 	t.Logf("metadata: %s", want)
 
+	// Metadata's ControllerID is, as in Kafka 4.3, an unfenced broker
+	// (KRaftMetadataCache.getRandomAliveBrokerId): one the client can
+	// resolve in the brokers list, never the controller-only node 3.
+	for _, id := range brokers {
+		md := rawMetadata(t, c.nodes[id].addr())
+		require.Contains(t, brokers, int32(md.ControllerID), "ControllerID from broker %d", id)
+	}
+
+	// A consumer fetch sent to a follower is answered NOT_LEADER_OR_FOLLOWER
+	// naming the real leader and its epoch, with the leader's endpoint
+	// (KIP-951), not the follower itself.
+	orders := c.image().Topic("orders")
+	p0 := orders.Partitions[0]
+	var follower int32 = -1
+	for _, r := range p0.Replicas {
+		if r != p0.Leader && c.nodes[r].isBroker() {
+			follower = r
+			break
+		}
+	}
+	require.GreaterOrEqual(t, follower, int32(0))
+	var lastFetch string
+	if !assert.Eventually(t, func() bool {
+		fr := rawRequest(t, c.nodes[follower].addr(), 16, &protocol.FetchRequest{
+			ReplicaID: -1, MaxWaitMs: 0, MaxBytes: 1 << 20, SessionEpoch: -1,
+			Topics: []protocol.FetchRequestFetchTopic{{TopicID: protocol.UUID(orders.ID), Partitions: []protocol.FetchRequestFetchPartition{{
+				Partition: 0, CurrentLeaderEpoch: -1, LastFetchedEpoch: -1, LogStartOffset: -1, PartitionMaxBytes: 1 << 20,
+			}}}},
+		}).(*protocol.FetchResponse)
+		if len(fr.Responses) != 1 || len(fr.Responses[0].Partitions) != 1 {
+			lastFetch = fmt.Sprintf("%+v", fr)
+			return false
+		}
+		pd := fr.Responses[0].Partitions[0]
+		lastFetch = fmt.Sprintf("error %d, current leader %+v, endpoints %+v", pd.ErrorCode, pd.CurrentLeader, fr.NodeEndpoints)
+		if pd.ErrorCode != errcode.NotLeaderOrFollower || int32(pd.CurrentLeader.LeaderID) != p0.Leader ||
+			pd.CurrentLeader.LeaderEpoch != p0.LeaderEpoch || len(fr.NodeEndpoints) != 1 {
+			return false
+		}
+		ep := fr.NodeEndpoints[0]
+		return int32(ep.NodeID) == p0.Leader && fmt.Sprintf("%s:%d", ep.Host, ep.Port) == c.nodes[p0.Leader].addr()
+	}, 30*time.Second, 20*time.Millisecond) {
+		t.Fatalf("fetch from follower %d names leader %d: last answer %s", follower, p0.Leader, lastFetch)
+	}
+
 	// Brokers forward DescribeQuorum to the active controller.
 	leader := c.activeController()
 	require.Eventually(t, func() bool {
@@ -381,6 +428,19 @@ func TestClusterInProcess(t *testing.T) {
 			observers = append(observers, int32(o.ReplicaID))
 		}
 		slices.Sort(observers)
+		// Every voter's log end is known (not -1), and none is past the
+		// leader's.
+		var leaderEnd int64 = -1
+		for _, v := range p.CurrentVoters {
+			if int32(v.ReplicaID) == leader {
+				leaderEnd = v.LogEndOffset
+			}
+		}
+		for _, v := range p.CurrentVoters {
+			if v.LogEndOffset <= 0 || v.LogEndOffset > leaderEnd || v.LastFetchTimestamp <= 0 || v.LastCaughtUpTimestamp <= 0 {
+				return false
+			}
+		}
 		return p.ErrorCode == 0 && int32(p.LeaderID) == leader && p.HighWatermark > 0 && len(p.CurrentVoters) == 3 &&
 			slices.Equal(observers, []int32{4, 5}) && len(dq.Nodes) == 3
 	}, 30*time.Second, 20*time.Millisecond)

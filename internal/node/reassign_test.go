@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -33,13 +34,7 @@ func TestReassignmentMovesData(t *testing.T) {
 		{3, "broker,controller", "voters"},
 		{4, "broker", "voters"},
 	}, "KAFKA_LOG_SEGMENT_BYTES=1048576")
-	for id := int32(1); id <= 4; id++ {
-		c.start(id)
-	}
-	for id := int32(1); id <= 4; id++ {
-		c.waitReady(id)
-	}
-	c.waitImages("four unfenced brokers", unfenced(1, 2, 3, 4))
+	c.startAll(1, 2, 3, 4)
 	seeds := []string{c.nodes[1].addr(), c.nodes[2].addr(), c.nodes[3].addr(), c.nodes[4].addr()}
 	adm := newAdmin(t, seeds[1])
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -216,13 +211,7 @@ func TestReassignmentThrottled(t *testing.T) {
 		{2, "broker,controller", "voters"},
 		{3, "broker,controller", "voters"},
 	}, "KAFKA_REPLICATION_QUOTA_WINDOW_NUM=2", "KAFKA_REPLICATION_QUOTA_WINDOW_SIZE_SECONDS=1")
-	for id := int32(1); id <= 3; id++ {
-		c.start(id)
-	}
-	for id := int32(1); id <= 3; id++ {
-		c.waitReady(id)
-	}
-	c.waitImages("three unfenced brokers", unfenced(1, 2, 3))
+	c.startAll(1, 2, 3)
 	seeds := []string{c.nodes[1].addr(), c.nodes[2].addr(), c.nodes[3].addr()}
 	adm := newAdmin(t, seeds[0])
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -296,13 +285,7 @@ func TestSpoolReassignCommand(t *testing.T) {
 		{2, "broker,controller", "voters"},
 		{3, "broker,controller", "voters"},
 	})
-	for id := int32(1); id <= 3; id++ {
-		c.start(id)
-	}
-	for id := int32(1); id <= 3; id++ {
-		c.waitReady(id)
-	}
-	c.waitImages("three unfenced brokers", unfenced(1, 2, 3))
+	c.startAll(1, 2, 3)
 	seeds := []string{c.nodes[1].addr(), c.nodes[2].addr(), c.nodes[3].addr()}
 	adm := newAdmin(t, seeds[0])
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -353,4 +336,21 @@ func TestSpoolReassignCommand(t *testing.T) {
 	require.Contains(t, errOut, "INVALID_REPLICA_ASSIGNMENT")
 	code, _, _ = run("reassign", "cmd=1")
 	require.Equal(t, 2, code, "usage error")
+}
+
+// startAll starts the nodes and waits until they serve and every broker
+// among them is registered and unfenced.
+func (c *testCluster) startAll(ids ...int32) {
+	c.t.Helper()
+	for _, id := range ids {
+		c.start(id)
+	}
+	var brokers []int32
+	for _, id := range ids {
+		c.waitReady(id)
+		if c.nodes[id].isBroker() {
+			brokers = append(brokers, id)
+		}
+	}
+	c.waitImages(fmt.Sprintf("brokers %v unfenced", brokers), unfenced(brokers...))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spool-broker/spool/auth/acl"
@@ -58,8 +59,6 @@ import (
 // Where Spool differs from Kafka 4.3:
 //   - Versions 0-2 are served, their v0/v1 message sets up-converted to v2;
 //     Kafka 4 advertises them but rejects them.
-//   - CurrentLeader and NodeEndpoints are never filled, not even for
-//     NOT_LEADER_OR_FOLLOWER.
 
 func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.ProduceRequest) (*protocol.ProduceResponse, error) {
 	pc := b.newProduceCall(rc, req.TransactionalID, req.Acks)
@@ -75,6 +74,7 @@ func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.Pr
 		return nil, nil
 	}
 	pc.awaitAcks(ctx, req.TimeoutMs)
+	pc.nameCurrentLeaders()
 	return pc.resp, nil
 }
 
@@ -134,6 +134,7 @@ func (b *Broker) handleProduceBody(ctx context.Context, rc *reqCtx, body *protoc
 		return nil, nil
 	}
 	pc.awaitAcks(ctx, head.TimeoutMs)
+	pc.nameCurrentLeaders()
 	return pc.resp, nil
 }
 
@@ -152,6 +153,9 @@ type produceCall struct {
 	txnDenied bool
 	// pending are the acks=all appends not yet committed (awaitAcks).
 	pending []pendingAck
+	// topics are the topic names of resp.Responses, index for index (a
+	// v13 response names topics by ID only).
+	topics []string
 }
 
 // pendingAck is an appended partition waiting for the high watermark:
@@ -229,6 +233,40 @@ func (pc *produceCall) endTopic(t *produceTopic) {
 		pc.pending = append(pc.pending, a)
 	}
 	pc.resp.Responses = append(pc.resp.Responses, t.resp)
+	pc.topics = append(pc.topics, t.name)
+}
+
+// nameCurrentLeaders fills CurrentLeader of every NOT_LEADER_OR_FOLLOWER
+// answer with the leader and epoch this replica knows, and from v10 the
+// live leaders' endpoints, as Kafka does (KIP-951): the producer moves to
+// the new leader without waiting for a Metadata refresh, which is most of
+// the stall of a controlled shutdown.
+func (pc *produceCall) nameCurrentLeaders() {
+	if pc.rc.v < 10 {
+		return
+	}
+	for ti := range pc.resp.Responses {
+		for pi := range pc.resp.Responses[ti].PartitionResponses {
+			pr := &pc.resp.Responses[ti].PartitionResponses[pi]
+			if pr.ErrorCode != errcode.NotLeaderOrFollower {
+				continue
+			}
+			p := pc.b.partition(pc.topics[ti], pr.Index)
+			if p == nil {
+				continue
+			}
+			id, epoch := p.Leader()
+			if id < 0 || id == pc.b.nodeID {
+				continue
+			}
+			pr.CurrentLeader.LeaderID, pr.CurrentLeader.LeaderEpoch = protocol.BrokerID(id), epoch
+			if !slices.ContainsFunc(pc.resp.NodeEndpoints, func(e protocol.ProduceResponseNodeEndpoint) bool { return int32(e.NodeID) == id }) {
+				if ep, ok := pc.b.liveEndpoint(id, pc.rc.c.listener); ok {
+					pc.resp.NodeEndpoints = append(pc.resp.NodeEndpoints, protocol.ProduceResponseNodeEndpoint{NodeID: ep.NodeID, Host: ep.Host, Port: ep.Port, Rack: ep.Rack})
+				}
+			}
+		}
+	}
 }
 
 // awaitAcks waits, up to the request's timeout, until the high watermark

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 
@@ -48,8 +49,7 @@ import (
 // Where Spool differs from Kafka 4.3:
 //   - No rack-aware reads: PreferredReadReplica is always -1 (KIP-392).
 //   - No tiered storage, so never OFFSET_MOVED_TO_TIERED_STORAGE.
-//   - NodeEndpoints is never sent; ReplicaDirectoryId and the follower's
-//     HighWatermark are ignored.
+//   - ReplicaDirectoryId and the follower's HighWatermark are ignored.
 //   - A full session cache evicts the least recently used session; Kafka
 //     weighs privileged (follower) sessions, size and age.
 
@@ -67,6 +67,7 @@ type fetchRead struct {
 	code    int16
 	res     storage.ReadResult
 	lso     int64
+	leader  int32 // leader reported in errors (this replica's view)
 	current int32 // leader epoch reported in errors
 	// aborted lists, for read_committed, the aborted transactions that
 	// overlap the data read.
@@ -222,6 +223,9 @@ func (b *Broker) resolveFetch(img *controller.MetadataImage, v int16, r *fetchRe
 		return
 	}
 	r.current, r.code = leaderCheck(r.p, r.fp.leaderEpoch)
+	if r.code != 0 {
+		r.leader, r.current = r.p.Leader()
+	}
 }
 
 // authorizeFetch is Kafka's check of a Fetch: a consumer needs READ on each
@@ -283,7 +287,7 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, who fetcher) (int, boo
 			switch r.code = replicationErrorCode(err); r.code {
 			case errcode.OffsetOutOfRange:
 			case errcode.FencedLeaderEpoch, errcode.UnknownLeaderEpoch, errcode.NotLeaderOrFollower:
-				r.current, _ = r.p.CheckLeader(-1)
+				r.leader, r.current = r.p.Leader()
 			default:
 				r.code = errcode.KafkaStorageError
 				b.logger.Sugar().Warnw("fetch read failed", "topic", r.topic, "partition", r.fp.key.partition, "error", err)
@@ -370,10 +374,17 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 			}
 		}
 		// Kafka names the current leader for these two errors only, not
-		// for UNKNOWN_LEADER_EPOCH (the client is ahead of this broker).
+		// for UNKNOWN_LEADER_EPOCH (the client is ahead of this broker):
+		// the leader this replica knows (on a follower, another broker),
+		// with its endpoint from v16 when it is a live broker (KIP-951).
 		if r.code == errcode.FencedLeaderEpoch || r.code == errcode.NotLeaderOrFollower {
-			if r.p != nil && r.current >= 0 {
-				pd.CurrentLeader.LeaderID, pd.CurrentLeader.LeaderEpoch = protocol.BrokerID(b.nodeID), r.current
+			if r.p != nil && r.leader >= 0 {
+				pd.CurrentLeader.LeaderID, pd.CurrentLeader.LeaderEpoch = protocol.BrokerID(r.leader), r.current
+				if rc.v >= 16 && !slices.ContainsFunc(resp.NodeEndpoints, func(e protocol.FetchResponseNodeEndpoint) bool { return int32(e.NodeID) == r.leader }) {
+					if ep, ok := b.liveEndpoint(r.leader, rc.c.listener); ok {
+						resp.NodeEndpoints = append(resp.NodeEndpoints, protocol.FetchResponseNodeEndpoint{NodeID: ep.NodeID, Host: ep.Host, Port: ep.Port, Rack: ep.Rack})
+					}
+				}
 			}
 		}
 		if incremental && pd.ErrorCode == 0 && !hasRecords &&

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
@@ -40,8 +41,6 @@ import (
 //     v13: a top-level ErrorCode.
 //
 // Where Spool differs from Kafka 4.3:
-//   - ControllerID is this broker (Kafka names a random live broker, since
-//     KRaft controllers are not reachable by clients).
 //   - An auto-created topic comes back with its partitions in the same
 //     response; Kafka answers LEADER_NOT_AVAILABLE until it has propagated.
 //   - Topics are looked up by ID from v10 (Kafka refuses IDs below v12), and
@@ -228,9 +227,37 @@ func (b *Broker) metadataBrokers(img *controller.MetadataImage, listener string)
 }
 
 // controllerIDForClients is what Metadata and DescribeCluster report as the
-// controller. KRaft controllers are not reachable by clients, so Kafka
-// reports a live broker instead; Spool reports itself.
-func (b *Broker) controllerIDForClients() int32 { return b.nodeID }
+// controller. KRaft controllers are not reachable by clients, so Kafka 4.3
+// reports a random unfenced broker of its metadata image
+// (KRaftMetadataCache.getRandomAliveBrokerId), -1 when there is none; so
+// does Spool. It is never a controller-only node, which clients could not
+// resolve against the brokers list.
+func (b *Broker) controllerIDForClients() int32 {
+	var alive []int32
+	for _, br := range b.image.Load().Brokers() {
+		if !br.Fenced {
+			alive = append(alive, br.ID)
+		}
+	}
+	if len(alive) == 0 {
+		return -1
+	}
+	return alive[rand.IntN(len(alive))]
+}
+
+// liveEndpoint is broker id's endpoint on listener when it is registered
+// and unfenced (Kafka's getAliveBrokerNode), for KIP-951's NodeEndpoints.
+func (b *Broker) liveEndpoint(id int32, listener string) (protocol.MetadataResponseBroker, bool) {
+	br := b.image.Load().Broker(id)
+	if br == nil || br.Fenced {
+		return protocol.MetadataResponseBroker{}, false
+	}
+	ep, ok := br.Endpoint(listener)
+	if !ok {
+		return protocol.MetadataResponseBroker{}, false
+	}
+	return protocol.MetadataResponseBroker{NodeID: protocol.BrokerID(id), Host: ep.Host, Port: int32(ep.Port), Rack: br.Rack}, true
+}
 
 func brokerIDs(ids []int32) []protocol.BrokerID {
 	out := make([]protocol.BrokerID, len(ids))

@@ -28,8 +28,10 @@ import (
 //
 // Where Spool differs from Kafka 4.3:
 //   - The quorum is hashicorp/raft, not KRaft: offsets and the high
-//     watermark are raft log indexes, other voters' LogEndOffset is -1 and
-//     observers' LastCaughtUpTimestamp -1; ReplicaDirectoryId is never set.
+//     watermark are raft log indexes (+1); another voter's LogEndOffset is
+//     the last index it acknowledged to this leader (-1 before its first
+//     answer), observers' LastCaughtUpTimestamp is -1; ReplicaDirectoryId
+//     is never set.
 
 // handleDescribeQuorum answers with the active controller's view of the
 // metadata quorum: brokers forward DescribeQuorum, as Kafka's do, so

@@ -9,6 +9,12 @@
 //	                     fresh data directory, alternates them A/B/A/B, samples the broker's
 //	                     CPU and RSS from /proc, and writes results.json, docs/benchmarks.md
 //	                     and docs/bench/*.png
+//	spool-bench cluster  the orchestrator behind `make bench-cluster`: three-node clusters of
+//	                     Spool and Kafka (acks=all, RF 3, min ISR 2) alternated A/B on fresh
+//	                     storage: throughput and broker CPU per MB, end-to-end latency at a
+//	                     fixed rate, failover after SIGKILL of a leader, controlled-shutdown
+//	                     stall; rewrites the cluster section of docs/benchmarks.md
+//	spool-bench cluster-report   redraws that section from a cluster-results.json
 //	spool-bench load     one load-generator scenario against any bootstrap address
 //	spool-bench report   redraws the report from a results.json
 //	spool-bench tcp-recv / tcp-send / fsync   the machine's ceilings

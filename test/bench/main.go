@@ -17,7 +17,7 @@ import (
 func main() {
 	log.SetFlags(log.Ltime)
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: spool-bench run|load|report|tcp-recv|tcp-send|fsync [flags]")
+		fmt.Fprintln(os.Stderr, "usage: spool-bench run|cluster|cluster-report|load|report|tcp-recv|tcp-send|fsync [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -110,6 +110,49 @@ func run(ctx context.Context, cmd string, args []string) error {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
+	case "cluster":
+		var c ClusterConfig
+		var extra string
+		fs.StringVar(&c.Repo, "repo", "../..", "repository root (bin/spool, test/compat)")
+		fs.StringVar(&c.OutDir, "out", "out", "directory for cluster-results.json and node logs")
+		fs.StringVar(&c.Report, "report", "../../docs/benchmarks.md", "Markdown report whose cluster section is rewritten")
+		fs.StringVar(&c.Label, "label", "full", "run label: full, smoke, …")
+		fs.IntVar(&c.Pairs, "pairs", 3, "A/B pairs (Spool, Kafka), alternating which goes first")
+		fs.DurationVar(&c.Duration, "duration", 30*time.Second, "measured time of the throughput and latency runs")
+		fs.DurationVar(&c.Warmup, "warmup", 5*time.Second, "unmeasured warm-up before them")
+		fs.Float64Var(&c.LatencyRate, "latency-rate", 5000, "end-to-end latency run, records/s")
+		fs.Float64Var(&c.FailoverRate, "failover-rate", 1000, "records/s while nodes are killed and restarted")
+		fs.IntVar(&c.Partitions, "partitions", 6, "partitions of every topic")
+		fs.StringVar(&c.BrokerCPUs, "broker-cpus", "", "taskset CPU list for the nodes")
+		fs.StringVar(&c.LoadCPUs, "load-cpus", "", "CPU list this process is pinned to (for the report)")
+		fs.StringVar(&c.SpoolRev, "spool-rev", "", "Spool commit under test (for the report)")
+		fs.StringVar(&extra, "set", "", "extra server properties for both systems, k=v,k=v")
+		fs.StringVar(&c.Note, "note", "", "a note for the report: the machine, what else was running")
+		fs.Parse(args)
+		c.Extra = map[string]string{}
+		for _, kv := range strings.Split(extra, ",") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+				c.Extra[k] = v
+			}
+		}
+		return ClusterBench(ctx, c)
+	case "cluster-report":
+		in := fs.String("in", "out/cluster-results.json", "cluster-results.json")
+		md := fs.String("report", "../../docs/benchmarks.md", "Markdown report whose cluster section is rewritten")
+		note := fs.String("note", "", "replaces the results' note")
+		fs.Parse(args)
+		b, err := os.ReadFile(*in)
+		if err != nil {
+			return err
+		}
+		var r ClusterResults
+		if err := json.Unmarshal(b, &r); err != nil {
+			return err
+		}
+		if *note != "" {
+			r.Note = *note
+		}
+		return writeClusterSection(&r, *md)
 	case "report":
 		in := fs.String("in", "out/results.json", "results.json")
 		md := fs.String("report", "../../docs/benchmarks.md", "Markdown report")

@@ -244,7 +244,7 @@ func WriteReport(r *Results, mdPath, plotDir string) error {
 	}
 	b.WriteString("\n## Reproduce\n\n`make bench` (full: PAIRS=3, 60 s scenarios) or `make bench-smoke` (P1, P2, L1, one pair, 20 s);" +
 		" knobs are described in `test/bench/run.sh`. Raw numbers: `test/bench/out/results.json`.\n")
-	return os.WriteFile(mdPath, []byte(b.String()), 0o644)
+	return os.WriteFile(mdPath, []byte(keepClusterSection(mdPath, b.String())), 0o644)
 }
 
 func oneLine(s string) string {

@@ -5,7 +5,9 @@
 #   3. both images built (debootstrap of the JRE base on a cold cache)  scripts/build-image.sh
 #   4. the FROM-scratch broker image run alone                         test/deploy/image-broker.sh
 #   5. the guides' single-node compose file under podman-compose        test/deploy/compose-single.sh
-# The 3-node compose test (deploy/compose/cluster.yml) joins when replication lands.
+#   6. the 3-node compose file, a node killed under acks=all load        test/deploy/compose-cluster.sh
+#   7. the SASL_SSL compose variant (keystores made by the test)          test/deploy/compose-sasl-ssl.sh
+#   8. docs/deploy.md's bare-metal walkthrough, three network namespaces  test/deploy/netns-cluster.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -23,4 +25,7 @@ timed "install podman" ./scripts/install-podman.sh
 timed "build images" ./scripts/build-image.sh
 timed "broker image" ./test/deploy/image-broker.sh
 timed "single-node compose" ./test/deploy/compose-single.sh
+timed "3-node compose (node killed under acks=all)" ./test/deploy/compose-cluster.sh
+timed "SASL_SSL compose" ./test/deploy/compose-sasl-ssl.sh
+timed "bare metal: 3 nodes in network namespaces" ./test/deploy/netns-cluster.sh
 printf '\n==== deploy-test: all stages passed in %ss\n' "$((SECONDS - DEPLOY_TEST_T0))"

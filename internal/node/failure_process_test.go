@@ -1,0 +1,182 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/records"
+)
+
+// mixedRoles is a cluster with every kind of node: two combined nodes, a
+// controller-only voter (node 3) and a broker-only node (node 4) that
+// follows the metadata log without voting. Brokers 1, 2 and 4 hold the
+// replicas; controllers 1, 2 and 3 form the quorum.
+var mixedRoles = []procSpec{{1, "broker,controller"}, {2, "broker,controller"}, {3, "controller"}, {4, "broker"}}
+
+// TestPausedLeaderIsFenced pauses the leader of a partition with SIGSTOP
+// while a franz-go producer writes with acks=all (replication factor 3,
+// min.insync.replicas=2) to a cluster of mixed roles (mixedRoles). A
+// paused process is not dead: its sockets stay open and it wakes with the
+// state it had. The controller must fence it when its heartbeats stop
+// (broker.session.timeout.ms) and move its leaderships within the ISR, so
+// acknowledgements go on; after SIGCONT it must not acknowledge an acks=all
+// write as the old leader, must learn the new leader epoch, truncate what it
+// appended on its own and rejoin the ISR. Then it leads again (preferred
+// election) and every acknowledged record is read back exactly once, in
+// order.
+func TestPausedLeaderIsFenced(t *testing.T) {
+	c := newProcCluster(t, mixedRoles)
+	c.startAll()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	adm := c.admin()
+	const topic, partitions = "paused", 3
+	c.createTopic(ctx, adm, topic, partitions)
+
+	acks, stop := produceFranz(t, ctx, c.seeds(), topic, partitions)
+	acks.waitCount(t, 300, 60*time.Second, "before the pause")
+	before := describe(ctx, adm, topic)
+	victimID := before[0].leader
+	victim := c.procs[victimID]
+	var led []int32
+	for p, s := range before {
+		if s.leader == victimID {
+			led = append(led, p)
+		}
+	}
+	t.Logf("SIGSTOP node %d, leader of partitions %v (epoch of partition 0: %d)", victimID, led, before[0].epoch)
+	paused := time.Now()
+	n := acks.count()
+	victim.signal(t, syscall.SIGSTOP)
+
+	// Fenced, its leaderships moved, and the producer carries on.
+	others := slices.DeleteFunc(c.brokers(), func(id int32) bool { return id == victimID })
+	// The session timeout is 2 s; a paused active controller adds an
+	// election, and a loaded machine more.
+	c.waitInSync(ctx, adm, topic, partitions, others, 60*time.Second)
+	t.Logf("node %d out of every ISR %v after the pause", victimID, time.Since(paused))
+	for p, s := range describe(ctx, adm, topic) {
+		require.NotEqual(t, victimID, s.leader, "partition %d", p)
+	}
+	acks.waitCount(t, n+300, 60*time.Second, "while node is paused")
+	t.Logf("300 more acknowledgements %v after the pause", time.Since(paused))
+
+	// Woken up, the old leader still believes in its leadership until
+	// it hears otherwise: an acks=all write sent to it now must not be
+	// acknowledged (the other replicas no longer fetch from it, and it is
+	// not in the ISR the controller knows).
+	require.NoError(t, victim.cmd.Process.Signal(syscall.SIGCONT))
+	resumed := time.Now()
+	batch, err := records.AppendBatch(nil, records.NewBatchOptions(), []records.Record{{Timestamp: time.Now().UnixMilli(), Value: []byte("stale")}})
+	require.NoError(t, err)
+	pr := rawRequest(t, c.addr(victimID), 9, &protocol.ProduceRequest{Acks: -1, TimeoutMs: 3000, TopicData: []protocol.ProduceRequestTopicProduceData{{
+		Name: topic, PartitionData: []protocol.ProduceRequestPartitionProduceData{{Index: 0, Records: batch}},
+	}}}).(*protocol.ProduceResponse)
+	code := pr.Responses[0].PartitionResponses[0].ErrorCode
+	t.Logf("acks=all produce to node %d right after SIGCONT: %s", victimID, errcode.Name(code))
+	require.NotZero(t, code, "the resumed old leader acknowledged an acks=all write")
+
+	// It learns the new leader epoch from the metadata log.
+	require.Eventually(t, func() bool {
+		md := rawMetadata(t, c.addr(victimID))
+		for _, tp := range md.Topics {
+			if tp.Name == nil || string(*tp.Name) != topic {
+				continue
+			}
+			for _, p := range tp.Partitions {
+				if p.PartitionIndex == 0 {
+					return int32(p.LeaderID) != victimID && p.LeaderEpoch > before[0].epoch
+				}
+			}
+		}
+		return false
+	}, 30*time.Second, 50*time.Millisecond, "node %d learns partition 0's new leader", victimID)
+
+	// It catches up (truncating its own appends first) and rejoins.
+	c.waitInSync(ctx, adm, topic, partitions, c.brokers(), 60*time.Second)
+	t.Logf("node %d back in every ISR %v after SIGCONT", victimID, time.Since(resumed))
+
+	// A preferred election hands it back partition 0 (it was the first
+	// replica): what it serves as leader must be the committed log.
+	_, err = adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}}})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return describe(ctx, adm, topic)[0].leader == victimID }, 30*time.Second, 50*time.Millisecond,
+		"node %d leads partition 0 again", victimID)
+	acks.waitCount(t, acks.count()+300, 60*time.Second, "after the return")
+	stop()
+
+	got, failed := acks.snapshot()
+	require.Empty(t, failed, "the producer gave up on records")
+	logs := readAll(t, ctx, c.seeds(), adm, topic, partitions)
+	for p, recs := range logs {
+		for _, r := range recs {
+			require.NotEqual(t, "stale", r.value, "partition %d keeps the write the paused leader took at offset %d", p, r.offset)
+		}
+	}
+	verifyAcked(t, logs, got, func(a, b string) bool { return a < b })
+	b, err := os.ReadFile(victim.log)
+	require.NoError(t, err)
+	t.Logf("node %d truncations after SIGCONT: %d", victimID, strings.Count(string(b), "truncat"))
+}
+
+// TestRollingRestartUnderLoad restarts each node of a three-node cluster
+// in turn with SIGTERM (controlled shutdown first: its leaderships move
+// before it exits) while a franz-go producer writes with acks=all to a
+// topic with replication factor 3 and min.insync.replicas=2. Every
+// acknowledged record is read back exactly once, in order per partition.
+// It logs each node's producer stall: the longest gap between two
+// acknowledgements of one partition from the SIGTERM until the node is
+// back in every ISR.
+func TestRollingRestartUnderLoad(t *testing.T) {
+	c := newProcCluster(t, []procSpec{{1, "broker,controller"}, {2, "broker,controller"}, {3, "broker,controller"}})
+	c.startAll()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	adm := c.admin()
+	const topic, partitions = "rolling", 6
+	c.createTopic(ctx, adm, topic, partitions)
+
+	acks, stop := produceFranz(t, ctx, c.seeds(), topic, partitions)
+	acks.waitCount(t, 300, 60*time.Second, "before the restarts")
+	stalls := map[int32]time.Duration{}
+	for _, id := range c.brokers() {
+		p := c.procs[id]
+		n := acks.count()
+		term := time.Now()
+		p.signal(t, syscall.SIGTERM) // waits for the exit
+		exited := time.Since(term)
+		b, err := os.ReadFile(p.log)
+		require.NoError(t, err)
+		require.Contains(t, string(b), "controlled shutdown complete", "node %d", id)
+		acks.waitCount(t, n+300, 60*time.Second, fmt.Sprintf("while node %d is down", id))
+		p.start(t, c.bin)
+		c.waitInSync(ctx, adm, topic, partitions, c.brokers(), 90*time.Second)
+		back := time.Now()
+		acks.waitCount(t, acks.count()+100, 60*time.Second, fmt.Sprintf("after node %d is back", id))
+		gap, on := acks.maxGap(term.Add(-time.Second), back)
+		stalls[id] = gap
+		t.Logf("node %d: exited %v after SIGTERM, back in every ISR %v after it; longest producer stall %v (partition %d)",
+			id, exited, back.Sub(term), gap, on)
+	}
+	stop()
+	got, failed := acks.snapshot()
+	require.Empty(t, failed, "the producer gave up on records")
+	verifyAcked(t, readAll(t, ctx, c.seeds(), adm, topic, partitions), got, func(a, b string) bool { return a < b })
+	for id, s := range stalls {
+		// The target is 0.5 s on a quiet machine (docs/benchmarks.md); a
+		// stall near the 30 s request timeout would mean a produce waited
+		// on a replica that was gone.
+		require.Less(t, s, 10*time.Second, "producer stall while node %d restarted", id)
+	}
+}

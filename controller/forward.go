@@ -27,6 +27,8 @@ type RouterConfig struct {
 	// active controller as far as this node knows.
 	Leader func() (id int32, addr string, ok bool)
 	Logger *zap.Logger
+	// Dial connects to controller listeners (nil: plain TCP).
+	Dial DialFunc
 	// Backoff bounds the wait between attempts (default 10 ms doubling to
 	// 250 ms: finding a new controller must fit well within a broker
 	// session).
@@ -60,7 +62,7 @@ func NewRouter(cfg RouterConfig) *Router {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 250 * time.Millisecond
 	}
-	r := &Router{cfg: cfg, logger: cfg.Logger, rpc: kafkarpc.New("spool-node-" + strconv.Itoa(int(cfg.NodeID)))}
+	r := &Router{cfg: cfg, logger: cfg.Logger, rpc: kafkarpc.NewDialing("spool-node-"+strconv.Itoa(int(cfg.NodeID)), cfg.Dial)}
 	r.epoch.Store(-1)
 	return r
 }
@@ -524,3 +526,8 @@ func (r *Router) UpdateFeatures(ctx context.Context, updates []FeatureUpdate, va
 		return CodeError(out.ErrorCode, out.ErrorMessage)
 	})
 }
+
+// DialFunc connects to a controller listener and runs its security as a
+// client (internal/node passes the seclink.Dialer of
+// sasl.mechanism.controller.protocol); nil dials plain TCP.
+type DialFunc = kafkarpc.DialFunc

@@ -38,6 +38,8 @@ type ObserverConfig struct {
 	// gets no answer for this long makes the observer look for the
 	// leader again.
 	FetchTimeout time.Duration
+	// Dial connects to controller listeners (nil: plain TCP).
+	Dial DialFunc
 }
 
 // Observer follows the metadata log without voting, as a Kafka broker-only
@@ -80,7 +82,7 @@ func OpenObserver(cfg ObserverConfig) (*Observer, error) {
 	}
 	o := &Observer{
 		cfg: cfg, logger: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID),
-		rpc: kafkarpc.New("spool-observer-" + strconv.Itoa(int(cfg.NodeID))), leaderID: -1, epoch: -1,
+		rpc: kafkarpc.NewDialing("spool-observer-"+strconv.Itoa(int(cfg.NodeID)), cfg.Dial), leaderID: -1, epoch: -1,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	o.cancel = cancel

@@ -27,6 +27,9 @@ const DefaultTimeout = 30 * time.Second
 type Client struct {
 	clientID string
 	maxFrame int32
+	// dial connects and authenticates (a seclink.Dialer's DialContext);
+	// nil: plain TCP.
+	dial DialFunc
 
 	corr atomic.Int32
 
@@ -41,9 +44,18 @@ type rpcConn struct {
 	buf []byte
 }
 
-// New returns a Client whose requests carry clientID.
-func New(clientID string) *Client {
-	return &Client{clientID: clientID, maxFrame: protocol.DefaultMaxRequestSize, idle: map[string][]*rpcConn{}}
+// DialFunc connects to a listener at addr and runs its security (TLS, SASL)
+// as a client, so the connection is ready for Kafka requests (or, on a
+// CONTROLLER listener, the raft preamble).
+type DialFunc func(ctx context.Context, addr string) (net.Conn, error)
+
+// New returns a Client whose requests carry clientID, connecting in plain
+// TCP.
+func New(clientID string) *Client { return NewDialing(clientID, nil) }
+
+// NewDialing returns a Client that connects with dial (nil: plain TCP).
+func NewDialing(clientID string, dial DialFunc) *Client {
+	return &Client{clientID: clientID, maxFrame: protocol.DefaultMaxRequestSize, idle: map[string][]*rpcConn{}, dial: dial}
 }
 
 // Call sends req to addr and returns the response.
@@ -123,10 +135,16 @@ func (c *Client) get(ctx context.Context, addr string) (*rpcConn, error) {
 		return conn, nil
 	}
 	c.mu.Unlock()
-	var d net.Dialer
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	nc, err := d.DialContext(dctx, "tcp", addr)
+	var nc net.Conn
+	var err error
+	if c.dial != nil {
+		nc, err = c.dial(dctx, addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(dctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: connect to %s: %w", ErrTransport, addr, err)
 	}

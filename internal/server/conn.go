@@ -220,7 +220,7 @@ func (c *conn) readLoop() {
 			}
 		}
 		// --- re-authentication (KIP-368, conn_auth.go): SaslHandshake on a SASL connection ---
-		if hdr.RequestAPIKey == protocol.KeySaslHandshake && c.sec != nil && c.sec.sasl != nil {
+		if hdr.RequestAPIKey == protocol.KeySaslHandshake && c.sec != nil && c.sec.SASL != nil {
 			f.handled = make(chan struct{})
 			if !c.enqueue(f) || !c.awaitHandled(f) || !c.readUntilAuthenticated(br) {
 				return

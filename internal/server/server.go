@@ -46,6 +46,9 @@ type Server struct {
 	// security is each listener's setup by name (security.go), built by
 	// Listen before any connection is accepted and read-only afterwards.
 	security map[string]*listenerSecurity
+	// keystoreSig is, per listener, the dynamic keystore configs last
+	// applied (reloadKeystores; under the broker's reconcileMu).
+	keystoreSig map[string]string
 }
 
 // ServerConfig holds the network limits (Kafka's names in comments).

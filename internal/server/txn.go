@@ -39,7 +39,7 @@ type txnHandlers struct {
 // registerTxnHandlers starts the transaction coordinator and registers the
 // producer and transaction APIs; called from registerHandlers.
 func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
-	th := &txnHandlers{b: b, ids: &producerIDs{alloc: b.ctrl.AllocateProducerIDs}, rpc: newInterBrokerClient(b.nodeID)}
+	th := &txnHandlers{b: b, ids: &producerIDs{alloc: b.ctrl.AllocateProducerIDs}, rpc: newInterBrokerClient(b)}
 	b.txnHandlers = th
 	th.coord = txn.New(txn.Config{
 		NumPartitions:         b.cfg.TransactionStateLogNumPartitions,

@@ -207,7 +207,8 @@ func (th *txnHandlers) writeMarker(topic string, partition int32, producerID int
 }
 
 // newInterBrokerClient is the transaction coordinator's and the produce
-// path's client for other brokers.
-func newInterBrokerClient(nodeID int32) *kafkarpc.Client {
-	return kafkarpc.New("broker-" + strconv.Itoa(int(nodeID)) + "-txn")
+// path's client for other brokers: it dials their inter-broker listeners
+// with this broker's credentials, as the replica fetchers do.
+func newInterBrokerClient(b *Broker) *kafkarpc.Client {
+	return kafkarpc.NewDialing("broker-"+strconv.Itoa(int(b.nodeID))+"-txn", b.dialInterBroker)
 }

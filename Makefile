@@ -20,7 +20,7 @@ STATICCHECK_VERSION := 0.8.2
 TOOLS_CACHE ?= $(HOME)/.cache/spool/tools
 STATICCHECK := $(TOOLS_CACHE)/staticcheck-$(STATICCHECK_VERSION)-$(shell $(GO) env GOVERSION)
 
-.PHONY: all build run test test-deps tools fmt-check tidy-check vet staticcheck lint lint-selftest race specs generate gen verify-gen fuzz bench bench-smoke bench-cluster bench-cluster-smoke compat compat-cluster clean image podman deploy-check deploy-test
+.PHONY: all build run test test-deps tools fmt-check tidy-check vet staticcheck lint lint-selftest race specs generate gen verify-gen fuzz bench bench-smoke bench-cluster bench-cluster-smoke chaos chaos-smoke compat compat-cluster clean image podman deploy-check deploy-test
 
 all: build
 
@@ -96,6 +96,13 @@ test-deps:
 test: test-deps lint lint-selftest verify-gen
 	$(GO) test -race -timeout 14m ./...
 
+# observability-test: deploy/grafana's dashboard and deploy/prometheus's alert rules against a
+# three-node cluster scraped by Debian's prometheus (installed here when missing).
+observability-test:
+	command -v prometheus >/dev/null && command -v promtool >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
+	$(GO) test -tags observability -count=1 -timeout 10m ./test/observability/
+
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
@@ -116,6 +123,21 @@ bench-cluster:
 # bench-cluster-smoke: one pair, 5 s runs (a few minutes; for CI).
 bench-cluster-smoke:
 	LABEL=smoke PAIRS=1 DURATION=5s WARMUP=2s ./test/bench/cluster.sh
+
+# chaos: the fault harness (test/chaos, issue 13; needs root): 3 Spool nodes, each in its own
+# network namespace, under a seeded schedule of kill -9, SIGSTOP, network partition and packet
+# loss, with acks=all idempotent producers; exits 1 on a lost, duplicated or reordered write.
+# SEED=n replays a fault schedule; CHAOS_FLAGS passes more (see `bin/chaos -h`).
+SEED ?= 0
+CHAOS_DURATION ?= 10m
+chaos:
+	cd test/chaos && $(GO) build -o ../../bin/chaos .
+	./bin/chaos -repo . -seed $(SEED) -duration $(CHAOS_DURATION) $(CHAOS_FLAGS)
+
+# chaos-smoke: the same for 100 s of faults (2-4 minutes in all). Not in .ci/run yet: seed 7
+# leaves partitions stuck (docs/chaos.md).
+chaos-smoke:
+	$(MAKE) chaos CHAOS_DURATION=100s
 
 # compat: the client compatibility matrix against Apache Kafka 4.3.1 and Spool, single nodes
 # (kafka, spool) and 3-node clusters (kafka3, spool3), see test/compat/run.sh.

@@ -13,9 +13,10 @@
 //
 // Wired in internal/server (security.go, conn_auth.go, authz.go,
 // authz_txn.go, api_17/29/30/31/36/50/51) and controller (security.go,
-// security_ops.go, bootstrap.go), as follows; not wired yet: re-authentication
-// beyond connections.max.reauth.ms, delegation tokens (TokenStore), keystore
-// Reload from a dynamic config update, the audit log.
+// security_ops.go, bootstrap.go), internal/seclink (listener setup, the
+// CONTROLLER listener's handshake, the Dialer of inter-node links) and
+// internal/audit, as follows; not wired yet: re-authentication beyond
+// connections.max.reauth.ms, delegation tokens (TokenStore).
 //
 // Composition root (internal/node), per listener:
 //

@@ -45,6 +45,10 @@ type SASLConfig struct {
 	// FailedAuthenticationDelay is connection.failed.authentication.delay.ms
 	// (0: none; use DefaultFailedAuthenticationDelay for Kafka's default).
 	FailedAuthenticationDelay time.Duration
+	// LoginThrottle limits failed logins per client address across the
+	// listener's connections (nil: no limit, as Kafka). Sessions name
+	// their client with SetClientHost.
+	LoginThrottle *LoginThrottle
 }
 
 func (c *SASLConfig) mechanism(name string) sasl.Mechanism {
@@ -157,7 +161,13 @@ type Session struct {
 	principal          Principal
 	tokenAuthenticated bool
 	sessionExpiry      time.Time // zero: none
+
+	host string // the client's address, for SASLConfig.LoginThrottle
 }
+
+// SetClientHost names the client's address (as ACL hosts are written): the
+// key of SASLConfig.LoginThrottle.
+func (s *Session) SetClientHost(host string) { s.host = host }
 
 // NewSASLSession starts a connection on a SASL_PLAINTEXT or SASL_SSL
 // listener.
@@ -378,6 +388,10 @@ func (s *Session) AuthenticateRaw(token []byte, now time.Time) AuthenticateResul
 	return res
 }
 
+// errLoginThrottled fails an authentication from an address that
+// LoginThrottle blocks; the client sees the mechanism's generic failure.
+var errLoginThrottled = errors.New("auth: too many failed logins from this address")
+
 // reauthPrincipalError is a re-authentication as another principal.
 type reauthPrincipalError struct{ msg string }
 
@@ -392,7 +406,25 @@ func (s *Session) step(token []byte, now time.Time) AuthenticateResult {
 		s.phase = PhaseFailed
 		return AuthenticateResult{NoResponse: true, Close: true}
 	}
-	challenge, done, err := s.server.Step(token)
+	var throttle *LoginThrottle
+	if s.cfg != nil {
+		throttle = s.cfg.LoginThrottle
+	}
+	var challenge []byte
+	var done bool
+	var err error
+	blocked := throttle.Blocked(s.host, now)
+	if blocked {
+		// Fail without checking the credentials, with the mechanism's
+		// generic answer whatever the client sends: no oracle for a
+		// guesser.
+		err = errLoginThrottled
+	} else {
+		challenge, done, err = s.server.Step(token)
+	}
+	if err != nil && !blocked {
+		throttle.Failed(s.host, now)
+	}
 	if err == nil && done {
 		out := s.server.Outcome()
 		p := User(out.AuthorizationID)

@@ -47,8 +47,7 @@ type Client interface {
 	// quorum, as Kafka's DescribeQuorum answers it.
 	DescribeQuorum(ctx context.Context) (*protocol.DescribeQuorumResponse, error)
 
-	// Security metadata (security_ops.go): made on the active controller's
-	// node only, not forwarded (errSecurityNotForwarded).
+	// Security metadata (security_ops.go, forwarded by security_rpc.go).
 	AlterUserScramCredentials(ctx context.Context, deletions []ScramDeletion, upsertions []ScramUpsertion) ([]ScramAlterResult, error)
 	CreateACLs(ctx context.Context, bindings []acl.Binding) ([]ACLCreateResult, error)
 	DeleteACLs(ctx context.Context, filters []acl.BindingFilter) ([]ACLDeleteResult, error)

@@ -149,7 +149,7 @@
 // broker sessions; the stale-broker check takes it like any write. beginOp
 // waits for a new leader's barrier before taking opMu, never while holding
 // it. An Observer's fetch goroutine is the only writer of its fsm; Router
-// and Observer connections come from an rpcClient pool (one request per
+// and Observer connections come from a kafkarpc.Client pool (one request per
 // connection at a time) guarded by its own mutex. LogStore and StableStore
 // each guard their state with their own mutex; no lock is held while calling
 // into another of this package's locks except raft's own calls.

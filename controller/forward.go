@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/spool-broker/spool/internal/kafkarpc"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -26,6 +27,8 @@ type RouterConfig struct {
 	// active controller as far as this node knows.
 	Leader func() (id int32, addr string, ok bool)
 	Logger *zap.Logger
+	// Dial connects to controller listeners (nil: plain TCP).
+	Dial DialFunc
 	// Backoff bounds the wait between attempts (default 10 ms doubling to
 	// 250 ms: finding a new controller must fit well within a broker
 	// session).
@@ -41,7 +44,7 @@ type RouterConfig struct {
 type Router struct {
 	cfg    RouterConfig
 	logger *zap.Logger
-	rpc    *rpcClient
+	rpc    *kafkarpc.Client
 	epoch  atomic.Int64 // this broker's epoch, for AllocateProducerIds
 }
 
@@ -59,7 +62,7 @@ func NewRouter(cfg RouterConfig) *Router {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 250 * time.Millisecond
 	}
-	r := &Router{cfg: cfg, logger: cfg.Logger, rpc: newRPCClient("spool-node-" + strconv.Itoa(int(cfg.NodeID)))}
+	r := &Router{cfg: cfg, logger: cfg.Logger, rpc: kafkarpc.NewDialing("spool-node-"+strconv.Itoa(int(cfg.NodeID)), cfg.Dial)}
 	r.epoch.Store(-1)
 	return r
 }
@@ -69,7 +72,7 @@ func NewRouter(cfg RouterConfig) *Router {
 func (r *Router) SetBrokerEpoch(epoch int64) { r.epoch.Store(epoch) }
 
 // Close releases the Router's connections.
-func (r *Router) Close() { r.rpc.close() }
+func (r *Router) Close() { r.rpc.Close() }
 
 // Image implements Metadata.
 func (r *Router) Image() *MetadataImage { return r.cfg.Metadata.Image() }
@@ -91,7 +94,7 @@ func (r *Router) send(ctx context.Context, req protocol.Request) (protocol.Respo
 	if !ok {
 		return nil, errNoLeader
 	}
-	return r.rpc.call(ctx, addr, req)
+	return r.rpc.Call(ctx, addr, req)
 }
 
 // catchUpTimeout bounds how long a forwarded write waits to become visible
@@ -131,7 +134,7 @@ func (r *Router) catchUp(ctx context.Context) {
 
 // retriable errors are worth another attempt, perhaps at another node.
 func retriable(err error) bool {
-	return errors.Is(err, ErrNotController) || errors.Is(err, errTransport)
+	return errors.Is(err, ErrNotController) || errors.Is(err, kafkarpc.ErrTransport)
 }
 
 // retry runs attempt until it succeeds, fails for good, or ctx (bounded to
@@ -139,7 +142,7 @@ func retriable(err error) bool {
 func (r *Router) retry(ctx context.Context, op string, attempt func(ctx context.Context) error) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, defaultRPCTimeout)
+		ctx, cancel = context.WithTimeout(ctx, kafkarpc.DefaultTimeout)
 		defer cancel()
 	}
 	backoff := r.cfg.MinBackoff
@@ -155,7 +158,7 @@ func (r *Router) retry(ctx context.Context, op string, attempt func(ctx context.
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			if errors.Is(err, errTransport) {
+			if errors.Is(err, kafkarpc.ErrTransport) {
 				return fmt.Errorf("%w: %s: %w", ErrRequestTimedOut, op, err)
 			}
 			return err
@@ -523,3 +526,8 @@ func (r *Router) UpdateFeatures(ctx context.Context, updates []FeatureUpdate, va
 		return CodeError(out.ErrorCode, out.ErrorMessage)
 	})
 }
+
+// DialFunc connects to a controller listener and runs its security as a
+// client (internal/node passes the seclink.Dialer of
+// sasl.mechanism.controller.protocol); nil dials plain TCP.
+type DialFunc = kafkarpc.DialFunc

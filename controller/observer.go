@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
+	"github.com/spool-broker/spool/internal/kafkarpc"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
@@ -37,6 +38,8 @@ type ObserverConfig struct {
 	// gets no answer for this long makes the observer look for the
 	// leader again.
 	FetchTimeout time.Duration
+	// Dial connects to controller listeners (nil: plain TCP).
+	Dial DialFunc
 }
 
 // Observer follows the metadata log without voting, as a Kafka broker-only
@@ -50,7 +53,7 @@ type Observer struct {
 	cfg    ObserverConfig
 	logger *zap.Logger
 	fsm    *fsm
-	rpc    *rpcClient
+	rpc    *kafkarpc.Client
 
 	mu         sync.Mutex // guards leaderID, leaderAddr, epoch
 	leaderID   int32
@@ -79,7 +82,7 @@ func OpenObserver(cfg ObserverConfig) (*Observer, error) {
 	}
 	o := &Observer{
 		cfg: cfg, logger: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID),
-		rpc: newRPCClient("spool-observer-" + strconv.Itoa(int(cfg.NodeID))), leaderID: -1, epoch: -1,
+		rpc: kafkarpc.NewDialing("spool-observer-"+strconv.Itoa(int(cfg.NodeID)), cfg.Dial), leaderID: -1, epoch: -1,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	o.cancel = cancel
@@ -112,7 +115,7 @@ func (o *Observer) Leader() (int32, string, bool) {
 func (o *Observer) Close() error {
 	o.cancel()
 	o.wg.Wait()
-	o.rpc.close()
+	o.rpc.Close()
 	return nil
 }
 
@@ -239,7 +242,7 @@ func (o *Observer) fetchOnce(ctx context.Context, leaderID int32, addr string, o
 	}
 	fctx, cancel := context.WithTimeout(ctx, o.cfg.FetchTimeout+o.cfg.FetchMaxWait)
 	defer cancel()
-	r, err := o.rpc.call(fctx, addr, req)
+	r, err := o.rpc.Call(fctx, addr, req)
 	if err != nil {
 		o.forgetLeader()
 		return offset, err
@@ -320,7 +323,7 @@ func (o *Observer) loadSnapshot(ctx context.Context, addr string, endOffset int6
 			req.ClusterID = &clusterID
 		}
 		fctx, cancel := context.WithTimeout(ctx, o.cfg.FetchTimeout)
-		r, err := o.rpc.call(fctx, addr, req)
+		r, err := o.rpc.Call(fctx, addr, req)
 		cancel()
 		if err != nil {
 			o.forgetLeader()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spool-broker/spool/internal/kafkarpc"
 	"github.com/spool-broker/spool/protocol"
 )
 
@@ -26,6 +27,7 @@ var rpcKeys = []int16{
 	protocol.KeyAllocateProducerIds, protocol.KeyAlterPartition,
 	protocol.KeyFetch, protocol.KeyFetchSnapshot, protocol.KeyDescribeQuorum,
 	protocol.KeyAlterClientQuotas, protocol.KeyUpdateFeatures,
+	protocol.KeyCreateAcls, protocol.KeyDeleteAcls, protocol.KeyAlterUserScramCredentials,
 }
 
 // producerIDBlock is how many producer IDs one AllocateProducerIds
@@ -51,6 +53,16 @@ func (c *Controller) HandleRPC(ctx context.Context, hdr *protocol.RequestHeader,
 	switch r := req.(type) {
 	case *protocol.ApiVersionsRequest:
 		return apiVersionsResponse()
+	case *protocol.CreateAclsRequest:
+		results, err := c.CreateACLs(ctx, bindingsFromCreateAcls(r))
+		return createAclsResponse(results, err, len(r.Creations))
+	case *protocol.DeleteAclsRequest:
+		results, err := c.DeleteACLs(ctx, filtersFromDeleteAcls(r))
+		return deleteAclsResponse(results, err, len(r.Filters))
+	case *protocol.AlterUserScramCredentialsRequest:
+		dels, ups := scramOpsFromRequest(r)
+		results, err := c.AlterUserScramCredentials(ctx, dels, ups)
+		return alterScramResponse(results, err, r)
 	case *protocol.CreateTopicsRequest:
 		ctx, cancel := withTimeoutMs(ctx, r.TimeoutMs)
 		defer cancel()
@@ -190,7 +202,7 @@ func timeoutMs(ctx context.Context) int32 {
 	if dl, ok := ctx.Deadline(); ok {
 		return int32(max(time.Until(dl).Milliseconds(), 1))
 	}
-	return int32(defaultRPCTimeout.Milliseconds())
+	return int32(kafkarpc.DefaultTimeout.Milliseconds())
 }
 
 func apiVersionsResponse() *protocol.ApiVersionsResponse {

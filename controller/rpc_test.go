@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spool-broker/spool/internal/kafkarpc"
 	"github.com/spool-broker/spool/protocol"
 )
 
@@ -307,10 +308,10 @@ func TestObserverFollowsTheLog(t *testing.T) {
 	o3, err := OpenObserver(ObserverConfig{NodeID: 9, ClusterID: "other", Voters: []Voter{{ID: 1, Addr: addr}}, Logger: testLogger(t)})
 	require.NoError(t, err)
 	defer o3.Close()
-	rpc := newRPCClient("t")
-	defer rpc.close()
+	rpc := kafkarpc.New("t")
+	defer rpc.Close()
 	other := "other"
-	resp, err := rpc.call(ctx, addr, &protocol.FetchRequest{ClusterID: &other, Topics: []protocol.FetchRequestFetchTopic{{TopicID: MetadataTopicID, Partitions: []protocol.FetchRequestFetchPartition{{}}}}})
+	resp, err := rpc.Call(ctx, addr, &protocol.FetchRequest{ClusterID: &other, Topics: []protocol.FetchRequestFetchTopic{{TopicID: MetadataTopicID, Partitions: []protocol.FetchRequestFetchPartition{{}}}}})
 	require.NoError(t, err)
 	require.True(t, errors.Is(CodeError(resp.(*protocol.FetchResponse).ErrorCode, nil), ErrInconsistentClusterID))
 	require.Zero(t, o3.Image().Offset())

@@ -274,39 +274,3 @@ func BootstrapScramRecord(name string, mech sasl.ScramMechanism, cred sasl.Scram
 	return &UserScramCredentialRecord{Name: name, Mechanism: int8(mech), Salt: cred.Salt,
 		StoredKey: cred.StoredKey, ServerKey: cred.ServerKey, Iterations: int32(cred.Iterations)}
 }
-
-// errSecurityNotForwarded: a broker whose node is not the active
-// controller does not forward ACL and SCRAM changes. The controller
-// listener does not authenticate its peers yet, so serving these writes
-// there would let anyone who reaches that port grant themselves access or
-// replace a password; they are made on the active controller's node only.
-var errSecurityNotForwarded = fmt.Errorf("%w: ACL and SCRAM credential changes are not forwarded between nodes yet "+
-	"(connections between nodes are not authenticated); send them to a broker on the node of the active controller", ErrNotController)
-
-// AlterUserScramCredentials implements Client on the active controller's
-// node (see errSecurityNotForwarded).
-func (r *Router) AlterUserScramCredentials(ctx context.Context, deletions []ScramDeletion, upsertions []ScramUpsertion) ([]ScramAlterResult, error) {
-	l := r.local()
-	if l == nil {
-		return nil, errSecurityNotForwarded
-	}
-	return l.AlterUserScramCredentials(ctx, deletions, upsertions)
-}
-
-// CreateACLs implements Client on the active controller's node.
-func (r *Router) CreateACLs(ctx context.Context, bindings []acl.Binding) ([]ACLCreateResult, error) {
-	l := r.local()
-	if l == nil {
-		return nil, errSecurityNotForwarded
-	}
-	return l.CreateACLs(ctx, bindings)
-}
-
-// DeleteACLs implements Client on the active controller's node.
-func (r *Router) DeleteACLs(ctx context.Context, filters []acl.BindingFilter) ([]ACLDeleteResult, error) {
-	l := r.local()
-	if l == nil {
-		return nil, errSecurityNotForwarded
-	}
-	return l.DeleteACLs(ctx, filters)
-}

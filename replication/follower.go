@@ -105,6 +105,7 @@ func (p *Partition) AppendAsFollower(d FollowerData) (FollowerAppendInfo, error)
 	}
 	out.LogEndOffset = p.log.LogEndOffset()
 	out.LatestEpoch = p.log.LeaderEpochCache().LatestEpoch()
+	p.fetcherLag.Store(max(d.HighWatermark-out.LogEndOffset, 0)) // metrics.go
 	if d.HighWatermark >= 0 {
 		out.HighWatermark = p.log.SetHighWatermark(min(d.HighWatermark, out.LogEndOffset))
 	} else {

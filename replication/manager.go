@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -104,6 +105,10 @@ type env struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	// isrShrinks and isrExpands count committed ISR changes this broker
+	// made as leader (metrics.go).
+	isrShrinks, isrExpands atomic.Int64
+
 	goMu   sync.Mutex // guards closed against wg.Add racing Close's Wait
 	closed bool
 	wg     sync.WaitGroup

@@ -37,6 +37,9 @@ type Partition struct {
 	// settings is the topic's effective log config (min.insync.replicas
 	// among it); replaced whole by SetSettings.
 	settings atomic.Pointer[config.LogSettings]
+	// fetcherLag is the leader's high watermark minus this follower's
+	// log end after its last fetch (Kafka's FetcherLagMetrics).
+	fetcherLag atomic.Int64
 
 	mu      sync.RWMutex
 	removed bool
@@ -910,6 +913,7 @@ func (p *Partition) handleAlterPartition(pd *pendingISR, st LeaderAndISR, err er
 		}
 		p.isr = committedISR(st.ISR)
 		p.partitionEpoch = st.PartitionEpoch
+		p.env.countISRChange(pd.expand) // metrics.go
 		p.hwMu.Lock()
 		moved := p.maybeIncrementHighWatermarkLocked(p.env.nowMs())
 		p.hwMu.Unlock()

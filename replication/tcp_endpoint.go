@@ -29,6 +29,10 @@ type TCPConfig struct {
 	// MaxResponseBytes bounds a response frame (a fetch answer may exceed
 	// replica.fetch.response.max.bytes by one batch); 0 is 100 MiB.
 	MaxResponseBytes int32
+	// Dial connects to a leader's inter-broker listener and runs its
+	// security as a client (TLS, SASL with
+	// sasl.mechanism.inter.broker.protocol); nil: plain TCP.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 }
 
 // TCPEndpoints returns the EndpointFactory of real brokers: each replica
@@ -89,8 +93,13 @@ func (e *tcpEndpoint) connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("broker %d: %w: %w", e.leader, ErrUnreachable, err)
 	}
-	d := net.Dialer{Timeout: 10 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	var nc net.Conn
+	if e.cfg.Dial != nil {
+		nc, err = e.cfg.Dial(ctx, addr)
+	} else {
+		d := net.Dialer{Timeout: 10 * time.Second}
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return fmt.Errorf("broker %d at %s: %w: %w", e.leader, addr, ErrUnreachable, err)
 	}

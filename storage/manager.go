@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/metrics"
 )
 
 const deleteDirSuffix = "-delete"
@@ -128,6 +130,9 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 	if cfg.Registerer != nil {
 		var err error
 		if m.metrics, err = NewMetrics(cfg.Registerer); err != nil {
+			return nil, fmt.Errorf("storage: register metrics: %w", err)
+		}
+		if err := metrics.Register(cfg.Registerer, logsCollector{m}); err != nil {
 			return nil, fmt.Errorf("storage: register metrics: %w", err)
 		}
 	}

@@ -2,14 +2,19 @@ package storage
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spool-broker/spool/metrics"
 )
 
 // Metrics are the package's prometheus collectors; a nil *Metrics records
 // nothing. One Metrics is shared by every log of a Manager.
 type Metrics struct {
+	// flush is Kafka's LogFlushStats LogFlushRateAndTimeMs (a timer).
+	flush          metrics.Histogram
 	fsync          prometheus.Histogram
 	rolls          prometheus.Counter
 	deleted        *prometheus.CounterVec
@@ -64,7 +69,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.fsync, m.rolls, m.deleted, m.truncatedBytes,
+	for _, c := range []prometheus.Collector{flushCollector{m}, m.fsync, m.rolls, m.deleted, m.truncatedBytes,
 		m.cleanerPasses, m.cleanerRead, m.cleanerReclaimed, m.cleanerErrors, m.cleanerMaxDirty} {
 		errs = append(errs, reg.Register(c))
 	}
@@ -74,6 +79,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 func (m *Metrics) observeFsync(d time.Duration) {
 	if m != nil {
 		m.fsync.Observe(d.Seconds())
+		m.flush.Observe(d)
 	}
 }
 
@@ -112,5 +118,60 @@ func (m *Metrics) cleanerError() {
 func (m *Metrics) maxDirtyRatio(r float64) {
 	if m != nil {
 		m.cleanerMaxDirty.Set(r)
+	}
+}
+
+var descFlushQ, descFlushCount = metrics.HistogramDescs("kafka_log_logflushstats_logflushrateandtimems",
+	"Log flushes (fsync of a log's unflushed segments) (kafka.log:type=LogFlushStats,name=LogFlushRateAndTimeMs).", nil)
+
+type flushCollector struct{ m *Metrics }
+
+func (c flushCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descFlushQ; ch <- descFlushCount }
+
+func (c flushCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.flush.Emit(ch, descFlushQ, descFlushCount)
+}
+
+// Per-partition log metrics, as Strimzi's rules name Kafka's
+// kafka.log:type=Log,name=<Name>,topic=...,partition=... gauges. They are
+// read at scrape from each log's in-memory state.
+var (
+	famLogSize = metrics.NewFamily("kafka_log_log_size",
+		"Bytes of the partition's segments (kafka.log:type=Log,name=Size).", prometheus.GaugeValue, "topic", "partition")
+	famLogStart = metrics.NewFamily("kafka_log_log_logstartoffset",
+		"The partition's log start offset (kafka.log:type=Log,name=LogStartOffset).", prometheus.GaugeValue, "topic", "partition")
+	famLogEnd = metrics.NewFamily("kafka_log_log_logendoffset",
+		"The partition's log end offset (kafka.log:type=Log,name=LogEndOffset).", prometheus.GaugeValue, "topic", "partition")
+	famLogSegments = metrics.NewFamily("kafka_log_log_numlogsegments",
+		"The partition's segment count (kafka.log:type=Log,name=NumLogSegments).", prometheus.GaugeValue, "topic", "partition")
+	famDirCapacity = metrics.NewFamily("spool_log_dir_capacity_bytes",
+		"Size of the filesystem holding the log dir.", prometheus.GaugeValue, "dir")
+	famDirAvailable = metrics.NewFamily("spool_log_dir_available_bytes",
+		"Bytes available on the filesystem holding the log dir (the disk-full alert divides by the capacity).", prometheus.GaugeValue, "dir")
+	logFamilies = []*metrics.Family{famLogSize, famLogStart, famLogEnd, famLogSegments, famDirCapacity, famDirAvailable}
+)
+
+type logsCollector struct{ m *Manager }
+
+func (c logsCollector) Families() []*metrics.Family { return logFamilies }
+
+func (c logsCollector) Visit(e metrics.Emitter) {
+	for _, dir := range c.m.cfg.Dirs {
+		if capacity, avail, ok := dirSpace(dir); ok {
+			e.Emit(famDirCapacity, float64(capacity), dir)
+			e.Emit(famDirAvailable, float64(avail), dir)
+		}
+	}
+	for _, l := range c.m.Logs() {
+		topic, partition := l.tp.Topic, strconv.Itoa(int(l.tp.Partition))
+		segs := l.Segments()
+		var size int64
+		for _, s := range segs {
+			size += s.Size()
+		}
+		e.Emit(famLogSize, float64(size), topic, partition)
+		e.Emit(famLogStart, float64(l.LogStartOffset()), topic, partition)
+		e.Emit(famLogEnd, float64(l.LogEndOffset()), topic, partition)
+		e.Emit(famLogSegments, float64(len(segs)), topic, partition)
 	}
 }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime"
@@ -14,17 +11,16 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/spool-broker/spool/internal/cli"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/logging"
 	"github.com/spool-broker/spool/internal/node"
 	"github.com/spool-broker/spool/internal/sdnotify"
 	"github.com/spool-broker/spool/internal/server"
+	"github.com/spool-broker/spool/metrics"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -123,14 +119,13 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := metrics.NewRegistry()
 	// The HTTP endpoint comes up first, so /healthz answers (and /readyz
 	// says "starting") during log recovery, which can take minutes.
-	var health healthState
+	var health metrics.Health
 	if addr := os.Getenv("SPOOL_HTTP_ADDR"); addr != "" {
 		enableContentionProfiles(log)
-		stopHTTP, err := serveHTTP(addr, reg, &health, log)
+		stopHTTP, _, err := metrics.Serve(addr, reg, &health, log)
 		if err != nil {
 			log.Error("cannot serve metrics; unset SPOOL_HTTP_ADDR or pick a free port", zap.String("addr", addr), zap.Error(err))
 			return 1
@@ -154,11 +149,11 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 		}
 	}
 	if ctx.Err() == nil {
-		health.setReady(true)
+		health.SetReady(true)
 		notify(log, sdnotify.Ready+"\nSTATUS=serving")
 	}
 	<-ctx.Done()
-	health.setReady(false)
+	health.SetReady(false)
 	notify(log, sdnotify.Stopping+"\nSTATUS=shutting down")
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -169,29 +164,6 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 	}
 	log.Info("shutdown complete")
 	return 0
-}
-
-// serveHTTP exposes Prometheus metrics at /metrics, the probes /healthz and
-// /readyz (see healthState) and Go's profiler at /debug/pprof/ on addr
-// (SPOOL_HTTP_ADDR, e.g. 127.0.0.1:9404).
-func serveHTTP(addr string, reg *prometheus.Registry, health *healthState, log *zap.Logger) (func(), error) {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", health.serveHealthz)
-	mux.HandleFunc("/readyz", health.serveReadyz)
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	log.Info("serving metrics and pprof", zap.String("addr", ln.Addr().String()))
-	return func() { _ = srv.Close() }, nil
 }
 
 // enableContentionProfiles turns on the mutex and block profiles that
@@ -223,25 +195,17 @@ func enableContentionProfiles(log *zap.Logger) {
 	}
 }
 
-// newLogger logs JSON to stderr, or console text when SPOOL_LOG_FORMAT=console;
-// SPOOL_LOG_LEVEL sets the level (debug, info, warn, error).
+// newLogger logs to stderr: console lines when it is a terminal, JSON
+// otherwise; SPOOL_LOG_FORMAT=console|json overrides, SPOOL_LOG_LEVEL sets
+// the root level (debug, info, warn, error). Each component logs under its
+// name (server, broker, controller, storage, ...), whose level can be
+// changed at runtime as Kafka's broker loggers (kafka-configs.sh
+// --entity-type broker-loggers).
 func newLogger() *zap.Logger {
 	level := zapcore.InfoLevel
 	if s := os.Getenv("SPOOL_LOG_LEVEL"); s != "" {
 		_ = level.Set(s)
 	}
-	cfg := zap.NewProductionConfig()
-	cfg.Level = zap.NewAtomicLevelAt(level)
-	cfg.Sampling = nil
-	cfg.EncoderConfig.TimeKey = "ts"
-	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	if os.Getenv("SPOOL_LOG_FORMAT") == "console" {
-		cfg.Encoding = "console"
-		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
-	}
-	log, err := cfg.Build()
-	if err != nil {
-		return zap.NewNop()
-	}
+	log, _ := logging.New(os.Getenv("SPOOL_LOG_FORMAT"), level)
 	return log
 }

@@ -64,9 +64,11 @@ func TestTransactionTimeoutByClock(t *testing.T) {
 
 	clk.advance(time.Millisecond)
 	c.abortTimedOut(ctx)
-	m, code = c.Describe("tx")
-	require.Zero(t, code)
-	require.Equal(t, CompleteAbort, m.State)
+	// The markers are written in the background: wait for the completion.
+	require.Eventually(t, func() bool {
+		m, code = c.Describe("tx")
+		return code == 0 && m.State == CompleteAbort
+	}, 10*time.Second, time.Millisecond)
 	require.Equal(t, r.ProducerEpoch+1, m.ProducerEpoch, "the producer is fenced")
 	require.Equal(t, []marker{{r.ProducerID, r.ProducerEpoch + 1, false, []TopicPartition{tp}}}, mk.got)
 	end := c.EndTxn(ctx, "tx", r.ProducerID, r.ProducerEpoch, true, 0)

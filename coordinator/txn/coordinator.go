@@ -23,7 +23,10 @@ type Log interface {
 }
 
 // Markers writes COMMIT or ABORT control batches to a transaction's
-// partitions (Kafka's TransactionMarkerChannelManager, in-process).
+// partitions (Kafka's TransactionMarkerChannelManager): it returns once
+// every marker is written (a partition whose topic is gone needs none), or
+// with an error when ctx ends or the partition leaders fenced the
+// markers. The Coordinator never holds its lock while calling it.
 type Markers interface {
 	WriteMarkers(ctx context.Context, producerID int64, epoch int16, commit bool, coordinatorEpoch int32, parts []TopicPartition) error
 }
@@ -52,9 +55,12 @@ type Config struct {
 // Coordinator is Kafka's TransactionCoordinator for the __transaction_state
 // partitions this broker leads.
 //
-// Concurrency: mu guards parts and txns and is held for a whole operation,
-// including its log appends and marker writes, so operations on
-// transactions are serialized (the appends are local and short).
+// Concurrency: mu guards parts, txns, writing and completing. It is held
+// for a whole operation except while a state record waits to be committed
+// (writeLocked releases it; operations on the same id wait for writing[id]
+// to end, so they apply in turn) and
+// while markers are written (a completion goroutine per transaction,
+// completing[id], with the transaction in PrepareCommit/PrepareAbort).
 type Coordinator struct {
 	cfg     Config
 	log     Log
@@ -65,6 +71,12 @@ type Coordinator struct {
 	mu    sync.Mutex
 	parts map[int32]*partitionState
 	txns  map[string]*Metadata
+	// writing holds the ids whose state record is being appended; the
+	// channel is closed when the append is done.
+	writing map[string]chan struct{}
+	// completing holds the ids whose markers are being written; the
+	// channel is closed when the completion ends (done or given up).
+	completing map[string]chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -74,7 +86,20 @@ type Coordinator struct {
 type partitionState struct {
 	epoch   int32 // coordinator epoch: the partition's leader epoch
 	loading bool
+	// ctx ends when the partition is unloaded or reloaded: the
+	// completions started for its transactions stop.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
+
+// completionWait bounds how long EndTxn and InitProducerId wait for a
+// transaction's markers before answering; the completion goes on in the
+// background (Kafka answers EndTxn without waiting at all).
+const completionWait = 10 * time.Second
+
+// stateWriteTimeout bounds the commit of a state record written by a
+// background completion (Kafka: the coordinator's append timeout).
+const stateWriteTimeout = 30 * time.Second
 
 // New starts a coordinator; Close stops it.
 func New(cfg Config, log Log, markers Markers, logger *zap.Logger) *Coordinator {
@@ -90,6 +115,7 @@ func New(cfg Config, log Log, markers Markers, logger *zap.Logger) *Coordinator 
 	c := &Coordinator{
 		cfg: cfg, log: log, markers: markers, logger: logger, now: time.Now,
 		parts: map[int32]*partitionState{}, txns: map[string]*Metadata{},
+		writing: map[string]chan struct{}{}, completing: map[string]chan struct{}{},
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
@@ -145,15 +171,18 @@ func (c *Coordinator) removeExpired(ctx context.Context) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		m := c.txns[id]
-		if _, _, code := c.checkLocked(id); code != 0 {
+		if _, _, code := c.checkLocked(id); code != 0 || m == nil || c.busyLocked(id) {
 			continue
 		}
 		if m.State != Empty && m.State != CompleteCommit && m.State != CompleteAbort || m.UpdateMs > cutoff {
 			continue
 		}
-		if err := c.log.Append(ctx, c.PartitionFor(id), EncodeKey(id), nil); err != nil {
-			c.logger.Warn("cannot remove expired transactional id", zap.String("transactional_id", id), zap.Error(err))
+		if code := c.appendLocked(ctx, id, nil); code != 0 {
+			c.logger.Warn("cannot remove expired transactional id", zap.String("transactional_id", id), zap.Int16("error_code", code))
 			continue
+		}
+		if c.txns[id] != m {
+			continue // changed while the tombstone was written (unloaded)
 		}
 		delete(c.txns, id)
 		c.logger.Info("transactional id expired", zap.String("transactional_id", id), zap.Int64("producer_id", m.ProducerID))
@@ -164,7 +193,12 @@ func (c *Coordinator) removeExpired(ctx context.Context) {
 // completes the transactions it finds half-way through commit or abort.
 func (c *Coordinator) Load(partition, epoch int32) {
 	c.mu.Lock()
-	c.parts[partition] = &partitionState{epoch: epoch, loading: true}
+	if old := c.parts[partition]; old != nil {
+		old.cancel()
+	}
+	st := &partitionState{epoch: epoch, loading: true}
+	st.ctx, st.cancel = context.WithCancel(c.ctx)
+	c.parts[partition] = st
 	c.mu.Unlock()
 	c.wg.Add(1)
 	go func() {
@@ -191,12 +225,12 @@ func (c *Coordinator) Load(partition, epoch int32) {
 		})
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		st := c.parts[partition]
-		if st == nil || st.epoch != epoch {
+		if c.parts[partition] != st {
 			return // unloaded or reloaded meanwhile
 		}
 		if err != nil {
 			c.logger.Error("cannot load __transaction_state partition", zap.Int32("partition", partition), zap.Error(err))
+			st.cancel()
 			delete(c.parts, partition)
 			return
 		}
@@ -208,9 +242,9 @@ func (c *Coordinator) Load(partition, epoch int32) {
 		}
 		st.loading = false
 		c.logger.Info("transaction state loaded", zap.Int32("partition", partition), zap.Int("transactions", len(loaded)))
-		for _, m := range loaded {
+		for id, m := range loaded {
 			if m.State == PrepareCommit || m.State == PrepareAbort {
-				c.completeLocked(c.ctx, m)
+				c.startCompletionLocked(c.txns[id])
 			}
 		}
 	}()
@@ -220,6 +254,9 @@ func (c *Coordinator) Load(partition, epoch int32) {
 func (c *Coordinator) Unload(partition int32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if st := c.parts[partition]; st != nil {
+		st.cancel() // stops the partition's completions
+	}
 	delete(c.parts, partition)
 	for id := range c.txns {
 		if c.PartitionFor(id) == partition {
@@ -241,18 +278,75 @@ func (c *Coordinator) checkLocked(id string) (int32, *partitionState, int16) {
 	return p, st, 0
 }
 
-// writeLocked persists m as id's new state and installs it.
+// busyLocked reports whether id's state is being written or its markers
+// are.
+func (c *Coordinator) busyLocked(id string) bool {
+	_, writing := c.writing[id]
+	_, completing := c.completing[id]
+	return writing || completing
+}
+
+// waitWriteLocked waits, releasing mu meanwhile, until no state record of
+// id is being appended, so operations on one transaction apply in turn (as
+// the lock held across the append made them). false: ctx ended first.
+func (c *Coordinator) waitWriteLocked(ctx context.Context, id string) bool {
+	for {
+		ch, ok := c.writing[id]
+		if !ok {
+			return true
+		}
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		c.mu.Lock()
+		if ctx.Err() != nil {
+			return false
+		}
+	}
+}
+
+// writeLocked persists m as id's new state and installs it. It releases
+// mu while the record waits to be committed (writing[id] marks it, and
+// other operations on id wait for it: waitWriteLocked); the caller must
+// not rely on other transactions' state across the call.
 func (c *Coordinator) writeLocked(ctx context.Context, m *Metadata) int16 {
-	p := c.PartitionFor(m.TransactionalID)
 	version := int16(0)
 	if c.cfg.TransactionVersion != nil && c.cfg.TransactionVersion() >= 2 {
 		version = 1
 	}
-	if err := c.log.Append(ctx, p, EncodeKey(m.TransactionalID), EncodeValue(m, version)); err != nil {
-		c.logger.Warn("cannot write transaction state", zap.String("transactional_id", m.TransactionalID), zap.Error(err))
-		return errcode.NotCoordinator
+	if code := c.appendLocked(ctx, m.TransactionalID, EncodeValue(m, version)); code != 0 {
+		return code
 	}
 	c.txns[m.TransactionalID] = m
+	return 0
+}
+
+// appendLocked appends id's record (value nil: a tombstone) without
+// holding mu while it waits to be committed, and answers NOT_COORDINATOR
+// when the append fails or the partition was unloaded or reloaded
+// meanwhile (the new leader's state, loaded from the log, decides).
+func (c *Coordinator) appendLocked(ctx context.Context, id string, value []byte) int16 {
+	p := c.PartitionFor(id)
+	st := c.parts[p]
+	if st == nil {
+		return errcode.NotCoordinator
+	}
+	done := make(chan struct{})
+	c.writing[id] = done
+	c.mu.Unlock()
+	err := c.log.Append(ctx, p, EncodeKey(id), value)
+	c.mu.Lock()
+	delete(c.writing, id)
+	close(done)
+	if err != nil {
+		c.logger.Warn("cannot write transaction state", zap.String("transactional_id", id), zap.Error(err))
+		return errcode.NotCoordinator
+	}
+	if c.parts[p] != st {
+		return errcode.NotCoordinator
+	}
 	return 0
 }
 
@@ -265,21 +359,54 @@ type InitResult struct {
 
 // InitProducerID serves InitProducerId for a transactional id. producerID
 // and epoch are the producer's current ones (-1 when it has none, KIP-360).
+//
+// A transaction still open or being completed is ended first; until its
+// markers are written the answer is CONCURRENT_TRANSACTIONS (the client
+// retries), as Kafka's. InitProducerID waits up to completionWait for
+// that completion and tries once more before answering so.
 func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs int32, producerID int64, epoch int16) InitResult {
-	fail := func(code int16) InitResult { return InitResult{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1} }
 	if timeoutMs <= 0 || time.Duration(timeoutMs)*time.Millisecond > c.cfg.MaxTimeout {
-		return fail(errcode.InvalidTransactionTimeout)
+		return InitResult{ErrorCode: errcode.InvalidTransactionTimeout, ProducerID: -1, ProducerEpoch: -1}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		c.mu.Lock()
+		r, wait := c.initProducerIDLocked(ctx, id, timeoutMs, producerID, epoch)
+		c.mu.Unlock()
+		if wait == nil || attempt == 1 || !c.await(ctx, wait) {
+			return r
+		}
+	}
+}
+
+// await waits for a completion, at most completionWait; false when it did
+// not end in time.
+func (c *Coordinator) await(ctx context.Context, done <-chan struct{}) bool {
+	t := time.NewTimer(completionWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return false
+}
+
+// initProducerIDLocked is one attempt of InitProducerID; wait is the
+// completion to wait for before another attempt (nil: answer now).
+func (c *Coordinator) initProducerIDLocked(ctx context.Context, id string, timeoutMs int32, producerID int64, epoch int16) (_ InitResult, wait <-chan struct{}) {
+	fail := func(code int16) InitResult { return InitResult{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1} }
+	if !c.waitWriteLocked(ctx, id) {
+		return fail(errcode.ConcurrentTransactions), nil
+	}
 	if _, _, code := c.checkLocked(id); code != 0 {
-		return fail(code)
+		return fail(code), nil
 	}
 	cur := c.txns[id]
 	if cur == nil {
 		pid, err := c.cfg.NextProducerID(ctx)
 		if err != nil {
-			return fail(errcode.CoordinatorNotAvailable)
+			return fail(errcode.CoordinatorNotAvailable), nil
 		}
 		cur = &Metadata{TransactionalID: id, ProducerID: pid, PrevProducerID: -1, NextProducerID: -1, ProducerEpoch: -1,
 			LastProducerEpoch: -1, TimeoutMs: timeoutMs, State: Empty, StartMs: -1}
@@ -289,36 +416,32 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 		case (cur.ProducerID == producerID || cur.PrevProducerID == producerID) && cur.LastProducerEpoch == epoch &&
 			(cur.State == Empty || cur.State == CompleteCommit || cur.State == CompleteAbort):
 			// A retry of an InitProducerId that already bumped the epoch.
-			return InitResult{ProducerID: cur.ProducerID, ProducerEpoch: cur.ProducerEpoch}
+			return InitResult{ProducerID: cur.ProducerID, ProducerEpoch: cur.ProducerEpoch}, nil
 		case cur.ProducerID != producerID && cur.PrevProducerID != producerID:
-			return fail(errcode.InvalidProducerIDMapping)
+			return fail(errcode.InvalidProducerIDMapping), nil
 		default:
-			return fail(errcode.ProducerFenced)
+			return fail(errcode.ProducerFenced), nil
 		}
 	}
 	switch cur.State {
 	case PrepareCommit, PrepareAbort:
-		if code := c.completeLocked(ctx, cur); code != 0 {
-			return fail(errcode.ConcurrentTransactions)
-		}
-		cur = c.txns[id]
+		// Markers not yet written; the client retries.
+		return fail(errcode.ConcurrentTransactions), c.startCompletionLocked(cur)
 	case Ongoing:
 		// A new producer instance fences the old one: its transaction is
-		// aborted under a bumped epoch, so late writes of the old one fail.
+		// aborted under a bumped epoch, so late writes of the old one
+		// fail; the client retries once the abort is complete.
 		if r := c.endLocked(ctx, cur, false, true, cur.ClientTransactionVersion); r.ErrorCode != 0 {
-			return fail(r.ErrorCode)
+			return fail(r.ErrorCode), nil
 		}
-		cur = c.txns[id]
-	}
-	if cur.State == PrepareCommit || cur.State == PrepareAbort {
-		return fail(errcode.ConcurrentTransactions) // markers not yet written; retried
+		return fail(errcode.ConcurrentTransactions), c.completing[id]
 	}
 	next := cur.clone()
 	bumpEpoch(next)
 	if next.ProducerEpoch == math.MaxInt16 || cur.ProducerEpoch >= math.MaxInt16-1 {
 		pid, err := c.cfg.NextProducerID(ctx)
 		if err != nil {
-			return fail(errcode.CoordinatorNotAvailable)
+			return fail(errcode.CoordinatorNotAvailable), nil
 		}
 		next.PrevProducerID, next.ProducerID, next.ProducerEpoch, next.LastProducerEpoch = cur.ProducerID, pid, 0, -1
 	}
@@ -328,9 +451,9 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 	next.StartMs = -1
 	next.UpdateMs = c.now().UnixMilli()
 	if code := c.writeLocked(ctx, next); code != 0 {
-		return fail(code)
+		return fail(code), nil
 	}
-	return InitResult{ProducerID: next.ProducerID, ProducerEpoch: next.ProducerEpoch}
+	return InitResult{ProducerID: next.ProducerID, ProducerEpoch: next.ProducerEpoch}, nil
 }
 
 func bumpEpoch(m *Metadata) {
@@ -363,6 +486,9 @@ func (c *Coordinator) validateLocked(id string, producerID int64, epoch int16) (
 func (c *Coordinator) AddPartitions(ctx context.Context, id string, producerID int64, epoch int16, parts []TopicPartition, tv int16) int16 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.waitWriteLocked(ctx, id) {
+		return errcode.ConcurrentTransactions
+	}
 	cur, code := c.validateLocked(id, producerID, epoch)
 	if code != 0 {
 		return code
@@ -454,10 +580,26 @@ type EndResult struct {
 //	Empty            FENCED       EB             FENCED        INVALID_TXN_STATE
 //	CompleteAbort    NONE         EB             INVALID       INVALID_TXN_STATE
 //	CompleteCommit   INVALID      EB             NONE          INVALID_TXN_STATE
+//
+// The answer comes once the Prepare state is committed and the markers are
+// written, or after completionWait with the markers still being written
+// in the background (Kafka answers once the Prepare state is committed).
 func (c *Coordinator) EndTxn(ctx context.Context, id string, producerID int64, epoch int16, commit bool, tv int16) EndResult {
-	fail := func(code int16) EndResult { return EndResult{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1} }
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	r := c.endTxnLocked(ctx, id, producerID, epoch, commit, tv)
+	wait := c.completing[id]
+	c.mu.Unlock()
+	if r.ErrorCode == 0 && wait != nil {
+		c.await(ctx, wait)
+	}
+	return r
+}
+
+func (c *Coordinator) endTxnLocked(ctx context.Context, id string, producerID int64, epoch int16, commit bool, tv int16) EndResult {
+	fail := func(code int16) EndResult { return EndResult{ErrorCode: code, ProducerID: -1, ProducerEpoch: -1} }
+	if !c.waitWriteLocked(ctx, id) {
+		return fail(errcode.ConcurrentTransactions)
+	}
 	if _, _, code := c.checkLocked(id); code != 0 {
 		return fail(code)
 	}
@@ -595,41 +737,74 @@ func (c *Coordinator) endLocked(ctx context.Context, cur *Metadata, commit, fenc
 	if code := c.writeLocked(ctx, next); code != 0 {
 		return fail(code)
 	}
-	c.completeLocked(ctx, next)
+	c.startCompletionLocked(next)
 	if next.NextProducerID >= 0 {
 		return EndResult{ProducerID: next.NextProducerID}
 	}
 	return EndResult{ProducerID: next.ProducerID, ProducerEpoch: next.ProducerEpoch}
 }
 
-// completeLocked writes the markers of a PrepareCommit/PrepareAbort
-// transaction and then its CompleteCommit/CompleteAbort. A failure leaves
-// the Prepare state in place; the background loop retries it.
-func (c *Coordinator) completeLocked(ctx context.Context, m *Metadata) int16 {
+// startCompletionLocked starts writing the markers of a PrepareCommit or
+// PrepareAbort transaction m (the installed state of its id) in the
+// background, unless that is under way, and returns the channel closed
+// when the attempt ends; nil when this broker does not coordinate m's
+// partition.
+func (c *Coordinator) startCompletionLocked(m *Metadata) <-chan struct{} {
+	id := m.TransactionalID
+	if ch, ok := c.completing[id]; ok {
+		return ch
+	}
+	st := c.parts[c.PartitionFor(id)]
+	if st == nil || st.loading {
+		return nil
+	}
+	ch := make(chan struct{})
+	c.completing[id] = ch
+	c.wg.Add(1)
+	go c.complete(st, m, ch)
+	return ch
+}
+
+// complete writes m's markers, without mu, then its CompleteCommit or
+// CompleteAbort. A failure leaves the Prepare state in place, and the
+// background loop tries again; an unload of the partition stops it (the
+// new coordinator completes the transaction when it loads the state).
+func (c *Coordinator) complete(st *partitionState, m *Metadata, done chan struct{}) {
+	defer c.wg.Done()
+	id := m.TransactionalID
 	commit := m.State == PrepareCommit
-	p := c.PartitionFor(m.TransactionalID)
-	st := c.parts[p]
-	if st == nil {
-		return errcode.NotCoordinator
+	err := c.markers.WriteMarkers(st.ctx, m.ProducerID, m.ProducerEpoch, commit, st.epoch, m.Partitions)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer func() {
+		delete(c.completing, id)
+		close(done)
+	}()
+	if err != nil {
+		if st.ctx.Err() == nil {
+			c.logger.Warn("cannot write transaction markers; will retry", zap.String("transactional_id", id), zap.Error(err))
+		}
+		return
 	}
-	if err := c.markers.WriteMarkers(ctx, m.ProducerID, m.ProducerEpoch, commit, st.epoch, m.Partitions); err != nil {
-		c.logger.Warn("cannot write transaction markers; will retry", zap.String("transactional_id", m.TransactionalID), zap.Error(err))
-		return errcode.CoordinatorNotAvailable
+	if c.parts[c.PartitionFor(id)] != st || c.txns[id] != m {
+		return // unloaded, or no longer this transaction
 	}
-	done := m.clone()
-	done.State = CompleteAbort
+	next := m.clone()
+	next.State = CompleteAbort
 	if commit {
-		done.State = CompleteCommit
+		next.State = CompleteCommit
 	}
-	done.Partitions = nil
-	done.UpdateMs = c.now().UnixMilli()
+	next.Partitions = nil
+	next.UpdateMs = c.now().UnixMilli()
 	if m.NextProducerID >= 0 {
 		// The exhausted producer id retires; the producer goes on with the
 		// new one from epoch 0 (EndTxn returned it).
-		done.PrevProducerID, done.ProducerID, done.ProducerEpoch = m.ProducerID, m.NextProducerID, 0
-		done.LastProducerEpoch, done.NextProducerID = -1, -1
+		next.PrevProducerID, next.ProducerID, next.ProducerEpoch = m.ProducerID, m.NextProducerID, 0
+		next.LastProducerEpoch, next.NextProducerID = -1, -1
 	}
-	return c.writeLocked(ctx, done)
+	ctx, cancel := context.WithTimeout(st.ctx, stateWriteTimeout)
+	defer cancel()
+	c.writeLocked(ctx, next)
 }
 
 // abortTimedOut aborts Ongoing transactions older than their timeout,
@@ -646,7 +821,7 @@ func (c *Coordinator) abortTimedOut(ctx context.Context) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		m := c.txns[id]
-		if _, _, code := c.checkLocked(id); code != 0 {
+		if _, _, code := c.checkLocked(id); code != 0 || m == nil || c.writing[id] != nil {
 			continue
 		}
 		switch {
@@ -655,7 +830,7 @@ func (c *Coordinator) abortTimedOut(ctx context.Context) {
 				zap.Int64("producer_id", m.ProducerID), zap.Int16("producer_epoch", m.ProducerEpoch))
 			c.endLocked(ctx, m, false, true, m.ClientTransactionVersion)
 		case m.State == PrepareCommit || m.State == PrepareAbort:
-			c.completeLocked(ctx, m)
+			c.startCompletionLocked(m)
 		}
 	}
 }

@@ -27,11 +27,22 @@
 // reached the broker), and bumps the epoch like any other end.
 // VerifyPartitions serves KIP-890 part 1 verification.
 //
-// Markers: ending a transaction writes COMMIT or ABORT control batches to
-// every partition in it (Markers), then records the Complete state.
+// Markers: ending a transaction records PrepareCommit/PrepareAbort, writes
+// COMMIT or ABORT control batches to every partition in it (Markers: the
+// broker appends those it leads and sends WriteTxnMarkers to the leaders
+// of the others, retrying until all are written; a deleted partition needs
+// none), then records the Complete state. Until then the transaction stays
+// in its Prepare state: a broker that takes over the partition (Load)
+// writes the markers again, and an Ongoing transaction it finds stays open
+// for its producer to end, or is aborted when it times out, as in Kafka.
 // Transactions open longer than their timeout are aborted proactively and
 // their producer is fenced by an epoch bump.
 //
-// Concurrency: the Coordinator's methods are safe for concurrent use; one
-// mutex serializes state changes, including their log and marker writes.
+// Concurrency: the Coordinator's methods are safe for concurrent use. One
+// mutex guards the state, but is not held while a state record waits to
+// be committed (the id is marked pending: other changes to it wait for
+// that write, where Kafka answers CONCURRENT_TRANSACTIONS) nor while markers are
+// written: a completion goroutine per transaction writes them (Markers
+// sends them to the partitions' leaders) and then the Complete state.
+// EndTxn and InitProducerId wait for it a bounded time.
 package txn

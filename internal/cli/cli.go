@@ -56,6 +56,7 @@ func init() {
 		{"topic delete", "NAME... [--if-exists]   delete topics", runTopicDelete},
 		{"group list", "   list consumer groups with their state", runGroupList},
 		{"group describe", "GROUP...   offsets and lag per partition (kafka-consumer-groups --describe)", runGroupDescribe},
+		{"group lag", "GROUP... [--samples N] [--interval 1s]   Burrow's lag evaluation (OK/WARN/STALL/REWIND per partition, OK/WARN/ERR per group); exit 1 on ERR", runGroupLag},
 		{"group reset-offsets", "GROUP --topic T[:P,...] (--to-earliest|--to-latest|--to-offset N|--shift-by N) [--execute]   reset committed offsets (dry run unless --execute)", runGroupReset},
 		{"group delete", "GROUP...   delete empty groups", runGroupDelete},
 		{"reassign", "TOPIC:PARTITION=B1,B2,...  [--throttle BYTES/s] [--no-wait] | --cancel TOPIC:PARTITION... | --list   move replicas (kafka-reassign-partitions), with progress until done", runReassign},

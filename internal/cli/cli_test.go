@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -439,8 +440,12 @@ func TestCommandConfig(t *testing.T) {
 
 	sasl := write("sasl.properties", "bootstrap.servers="+b.Addr+"\nsecurity.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n")
 	r = spool(t, "", "", "topic", "list", "--command-config", sasl)
-	require.Equal(t, 1, r.code)
-	require.Contains(t, r.stderr, "security.protocol=SASL_SSL is not supported by the spool CLI yet")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "needs sasl.jaas.config")
+	gss := write("gss.properties", "bootstrap.servers="+b.Addr+"\nsecurity.protocol=SASL_PLAINTEXT\nsasl.jaas.config=x required username=\"a\";\n")
+	r = spool(t, "", "", "topic", "list", "--command-config", gss)
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "sasl.mechanism=GSSAPI")
 
 	bad := write("bad.properties", "request.timeout.ms=soon\n")
 	r = spool(t, b.Addr, "", "topic", "list", "--command-config", bad)
@@ -476,5 +481,74 @@ func TestParseConsumerAssignment(t *testing.T) {
 	require.Equal(t, []tp{{"a", 0}, {"a", 2}, {"bb", 1}}, parseConsumerAssignment(b))
 	for i := range b { // truncations never panic
 		_ = parseConsumerAssignment(b[:i])
+	}
+}
+
+// TestCommandConfigSecurity: the CLI reads Kafka's client security
+// properties from --command-config and talks to a SASL_SSL listener
+// (SCRAM-SHA-512 and PLAIN, a PEM truststore) and to an SSL listener with
+// ssl.client.auth=required (a PEM keystore); wrong credentials, a missing
+// truststore and a missing client certificate fail.
+func TestCommandConfigSecurity(t *testing.T) {
+	pki := spooltest.NewPKI(t)
+	saslPort, sslPort := spooltest.FreePort(t), spooltest.FreePort(t)
+	port, ctrl := spooltest.FreePort(t), spooltest.FreePort(t)
+	b := spooltest.Start(t, spooltest.Options{Port: port, CtrlPort: ctrl, Env: []string{
+		fmt.Sprintf("KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:%d,SASL_SSL://127.0.0.1:%d,SSL://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", port, saslPort, sslPort, ctrl),
+		fmt.Sprintf("KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://127.0.0.1:%d,SASL_SSL://127.0.0.1:%d,SSL://127.0.0.1:%d", port, saslPort, sslPort),
+		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:PLAINTEXT",
+		"KAFKA_INTER_BROKER_LISTENER_NAME=PLAINTEXT",
+		"KAFKA_SASL_ENABLED_MECHANISMS=SCRAM-SHA-512,PLAIN",
+		`KAFKA_LISTENER_NAME_SASL__SSL_PLAIN_SASL_JAAS_CONFIG=org.apache.kafka.common.security.plain.PlainLoginModule required user_ops="ops-secret";`,
+		"KAFKA_SSL_KEYSTORE_TYPE=PEM", "KAFKA_SSL_KEYSTORE_LOCATION=" + pki.KeystoreFile,
+		"KAFKA_SSL_TRUSTSTORE_TYPE=PEM", "KAFKA_SSL_TRUSTSTORE_LOCATION=" + pki.CAFile,
+		"KAFKA_LISTENER_NAME_SSL_SSL_CLIENT_AUTH=required",
+	}})
+	// alice's SCRAM credential, through the PLAINTEXT listener.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := kadm.NewClient(cl).AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "alice", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "alice-secret"}})
+	require.NoError(t, err)
+	require.NoError(t, res.Error())
+
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	saslAddr, sslAddr := fmt.Sprintf("127.0.0.1:%d", saslPort), fmt.Sprintf("127.0.0.1:%d", sslPort)
+	trust := "ssl.truststore.type=PEM\nssl.truststore.location=" + pki.CAFile + "\n"
+	for _, tc := range []struct {
+		name, addr, props string
+		ok                bool
+		want              string // in stderr when not ok
+	}{
+		{"scram", saslAddr, "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n" + trust +
+			`sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="alice-secret";` + "\n", true, ""},
+		{"plain", saslAddr, "security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\n" + trust +
+			`sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="ops" password="ops-secret";` + "\n", true, ""},
+		{"scram wrong password", saslAddr, "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n" + trust +
+			`sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="nope";` + "\n", false, "check the credentials"},
+		{"untrusted server", saslAddr, "security.protocol=SASL_SSL\nsasl.mechanism=PLAIN\n" +
+			`sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="ops" password="ops-secret";` + "\n", false, "certificate signed by unknown authority"},
+		{"mtls", sslAddr, "security.protocol=SSL\n" + trust + "ssl.keystore.type=PEM\nssl.keystore.location=" + pki.KeystoreFile + "\n", true, ""},
+		{"tls without a client certificate", sslAddr, "security.protocol=SSL\n" + trust, false, "certificate required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			props := write(strings.ReplaceAll(tc.name, " ", "-")+".properties", "bootstrap.servers="+tc.addr+"\n"+tc.props)
+			r := spool(t, "", "", "cluster", "info", "--command-config", props, "-o", "json", "--timeout", "10s")
+			if !tc.ok {
+				require.NotZero(t, r.code, r.stdout)
+				require.Contains(t, r.stderr, tc.want)
+				return
+			}
+			requireOK(t, r)
+			ci := decode[clusterInfo](t, r)
+			require.NotEmpty(t, ci.ClusterID)
+		})
 	}
 }

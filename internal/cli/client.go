@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -96,6 +97,9 @@ type ClientConfig struct {
 	ClientID       string
 	RequestTimeout time.Duration
 	DialTimeout    time.Duration
+	// Dialer connects with the configured security (TLS, SASL); nil is
+	// PLAINTEXT.
+	Dialer *seclink.Dialer
 }
 
 // Client talks to a cluster over Kafka's protocol with the project's own
@@ -153,6 +157,9 @@ type ConnectError struct {
 
 func (e *ConnectError) Error() string {
 	hint := "is a broker running there? Pass --bootstrap-server HOST:PORT (or bootstrap.servers in --command-config)"
+	if errors.Is(e.Err, seclink.ErrAuthentication) {
+		hint = "check the credentials (sasl.jaas.config) and sasl.mechanism in --command-config"
+	}
 	if errors.Is(e.Err, syscall.ECONNREFUSED) {
 		return fmt.Sprintf("cannot connect to %s: connection refused\n  %s", e.Addr, hint)
 	}
@@ -169,8 +176,9 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 		return cn, nil
 	}
 	c.mu.Unlock()
-	d := net.Dialer{Timeout: c.cfg.DialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	nc, err := c.cfg.Dialer.DialContext(dctx, addr)
+	cancel()
 	if err != nil {
 		return nil, &ConnectError{Addr: addr, Err: err}
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/spool-broker/spool/internal/seclink"
 )
 
 // loadClientConfig reads a Java properties file as Kafka's tools take with
@@ -45,10 +47,13 @@ func loadClientConfig(path string) (map[string]string, error) {
 	return out, nil
 }
 
-// applyClientProps applies the client properties the CLI understands.
-// Security settings are refused with what to do instead, never ignored:
-// connecting in plaintext to a listener that expects TLS or SASL would
-// otherwise fail obscurely, or leak credentials to the wrong listener.
+// applyClientProps applies the client properties the CLI understands,
+// security included (seclink.NewClientDialer): security.protocol,
+// sasl.mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), sasl.jaas.config,
+// ssl.truststore.*, ssl.keystore.* (mutual TLS),
+// ssl.endpoint.identification.algorithm. What cannot be honoured (GSSAPI,
+// OAUTHBEARER) is refused, never ignored: connecting without the asked-for
+// protection would fail obscurely or leak credentials.
 func applyClientProps(cfg *ClientConfig, props map[string]string) error {
 	if v := props["client.id"]; v != "" {
 		cfg.ClientID = v
@@ -67,15 +72,10 @@ func applyClientProps(cfg *ClientConfig, props map[string]string) error {
 		}
 		cfg.DialTimeout = time.Duration(ms) * time.Millisecond
 	}
-	if p := strings.ToUpper(props["security.protocol"]); p != "" && p != "PLAINTEXT" {
-		return fmt.Errorf("security.protocol=%s is not supported by the spool CLI yet (TLS and SASL arrive with the security work); "+
-			"use a PLAINTEXT listener, or Kafka's own tools in the spool tools image (/opt/kafka/bin/*.sh take the same --command-config)", p)
+	d, err := seclink.NewClientDialer(props, cfg.ClientID)
+	if err != nil {
+		return usageErr(fmt.Errorf("--command-config: %w", err))
 	}
-	for k := range props {
-		if strings.HasPrefix(k, "sasl.") || strings.HasPrefix(k, "ssl.") {
-			return fmt.Errorf("%s is set but the spool CLI speaks PLAINTEXT only for now; "+
-				"remove the sasl.*/ssl.* settings to use a PLAINTEXT listener, or use Kafka's tools in the spool tools image", k)
-		}
-	}
+	cfg.Dialer = d
 	return nil
 }

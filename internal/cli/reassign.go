@@ -84,7 +84,7 @@ func runReassign(ctx context.Context, e *Env, args []string) int {
 	case *cancel:
 		moves, err := parseMoves(pos, false)
 		if err == nil && len(moves) == 0 {
-			err = usageErr(errors.New("name the partitions to cancel: spool reassign --cancel TOPIC:PARTITION..."))
+			err = usageErr(errors.New("name the partitions to cancel: spool reassign --cancel TOPIC:PARTITION [TOPIC:PARTITION ...]"))
 		}
 		if err != nil {
 			return s.exit(err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -482,6 +483,11 @@ func ValidateBrokerDynamic(m map[string]string) error {
 			}
 			continue
 		}
+		if ListenerKeystoreKey.MatchString(name) {
+			// Applied by each broker to that listener's new connections
+			// (Kafka's keystore reload); the broker validates the store.
+			continue
+		}
 		d := brokerDefs[name]
 		if d == nil {
 			return fmt.Errorf("%w: %s", ErrUnknownBrokerConfig, name)
@@ -497,11 +503,17 @@ func ValidateBrokerDynamic(m map[string]string) error {
 		// Fail closed at runtime too: a stored keystore, client-certificate
 		// requirement or mechanism that nothing reloads would mislead.
 		if d.group == groupSecurity && d.mode != ReadOnly {
-			return fmt.Errorf("cannot update %s at runtime: dynamic updates of TLS and SASL settings (Kafka's keystore reload) are not implemented yet; set it in server.properties and restart", name)
+			return fmt.Errorf("cannot update %s at runtime: of the TLS and SASL settings only a listener's keystore (listener.name.<listener>.ssl.keystore.*, listener.name.<listener>.ssl.key.password) is reloaded; set it in server.properties and restart", name)
 		}
 	}
 	return nil
 }
+
+// ListenerKeystoreKey matches the per-listener keystore properties a
+// dynamic broker config may update, as Kafka's keystore reload:
+// listener.name.<l>.ssl.keystore.{type,location,password,certificate.chain,key}
+// and listener.name.<l>.ssl.key.password.
+var ListenerKeystoreKey = regexp.MustCompile(`^listener\.name\.[^.]+\.ssl\.(keystore\.(type|location|password|certificate\.chain|key)|key\.password)$`)
 
 // ErrUnknownBrokerConfig is a dynamic broker config name Kafka doesn't know.
 var ErrUnknownBrokerConfig = errors.New("unknown broker config")

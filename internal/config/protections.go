@@ -52,7 +52,7 @@ var protections = [...]struct {
 	// Connections between nodes (raft and controller RPCs on the
 	// CONTROLLER listener, replica fetches and forwarding towards the
 	// inter-broker listener) are made in the clear.
-	protNodeLinks: {"TLS and SASL on connections between nodes (controller listeners, the inter-broker listener of a multi-node cluster)", false},
+	protNodeLinks: {"TLS and SASL on connections between nodes (controller listeners, the inter-broker listener of a multi-node cluster)", true},
 }
 
 // AuthorizerClassStandard is the authorizer.class.name that selects ACLs:
@@ -255,12 +255,14 @@ func (b *Broker) Refusals() []Refusal {
 		if !isSASL(l.SecurityProtocol) {
 			continue
 		}
-		saslListener = true
 		key := "listener.name." + strings.ToLower(l.Name) + ".sasl.enabled.mechanisms"
 		if v, ok := b.Security[key]; ok {
 			for _, m := range unimplementedMechs(splitList(v)) {
 				add(key, m, mechReason(m))
 			}
+		} else {
+			// Only listeners without their own list use the broker-wide one.
+			saslListener = true
 		}
 	}
 	if saslListener {

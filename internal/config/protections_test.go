@@ -33,9 +33,9 @@ func singleNode(extra ...string) []string {
 }
 
 // TestCheckProtections: every setting that asks for a protection Spool does
-// not implement (GSSAPI, another authorizer, TLS or SASL on connections
-// between nodes) is refused, naming the property; what Spool implements
-// (TLS, mTLS, SASL PLAIN/SCRAM/OAUTHBEARER, ACLs) passes.
+// not implement (GSSAPI, another authorizer) is refused, naming the
+// property; what Spool implements (TLS, mTLS, SASL PLAIN/SCRAM/OAUTHBEARER,
+// ACLs, all of them also between nodes) passes.
 func TestCheckProtections(t *testing.T) {
 	tests := []struct {
 		name string
@@ -86,19 +86,24 @@ func TestCheckProtections(t *testing.T) {
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,INTERNAL:SSL,CONTROLLER:PLAINTEXT",
 			"KAFKA_INTER_BROKER_LISTENER_NAME=INTERNAL",
 			"KAFKA_CONTROLLER_QUORUM_VOTERS=1@127.0.0.1:9093,2@127.0.0.2:9093,3@127.0.0.3:9093",
-		}, []string{"listeners"}},
+		}, nil},
 		{"controller listener", []string{
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,CONTROLLER:SSL",
-		}, []string{"listeners"}},
-		{"sasl controller listener", []string{
+		}, nil},
+		{"sasl controller listener with Kafka's default mechanism GSSAPI", []string{
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
 			"KAFKA_SASL_ENABLED_MECHANISMS=PLAIN",
-		}, []string{"listeners", "sasl.mechanism.controller.protocol"}},
+		}, []string{"sasl.mechanism.controller.protocol"}},
+		{"sasl controller listener with PLAIN", []string{
+			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_SSL",
+			"KAFKA_SASL_ENABLED_MECHANISMS=PLAIN",
+			"KAFKA_SASL_MECHANISM_CONTROLLER_PROTOCOL=PLAIN",
+		}, nil},
 		{"controller listener not bound here", []string{
 			"KAFKA_PROCESS_ROLES=broker",
 			"KAFKA_LISTENERS=PLAINTEXT://127.0.0.1:9092",
 			"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:PLAINTEXT,CONTROLLER:SSL",
-		}, []string{"controller.listener.names"}},
+		}, nil},
 		{"ssl.client.auth required", []string{"KAFKA_SSL_CLIENT_AUTH=required"}, nil},
 		{"ssl.client.auth requested", []string{"KAFKA_SSL_CLIENT_AUTH=requested"}, nil},
 		{"per-listener ssl.client.auth", []string{"KAFKA_LISTENER_NAME_PLAINTEXT_SSL_CLIENT_AUTH=required"}, nil},
@@ -151,8 +156,7 @@ func TestRefusalMessages(t *testing.T) {
 	))
 	require.NoError(t, err)
 	msg := b.CheckProtections().Error()
-	require.Contains(t, msg, "listeners=CONTROLLER://127.0.0.1:9093: listener CONTROLLER (a controller listener, controller.listener.names) maps to SSL")
-	require.Contains(t, msg, "needs TLS and SASL on connections between nodes")
+	require.NotContains(t, msg, "listeners=CONTROLLER://", "TLS on the controller listener is implemented")
 	// Kafka's default mechanism is named as such.
 	require.Contains(t, msg, "sasl.enabled.mechanisms=GSSAPI: SASL mechanism GSSAPI is not implemented yet; supported SASL mechanisms: "+
 		"OAUTHBEARER, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (sasl.enabled.mechanisms is unset and Kafka's default is GSSAPI)")
@@ -291,13 +295,22 @@ func keysOf(m map[string]Notice) []string {
 	return out
 }
 
-// TestDynamicSecurityRefused: TLS and SASL settings are not reloaded at
-// runtime, so a dynamic update of one is refused rather than stored and
-// ignored.
+// TestDynamicSecurityRefused: TLS and SASL settings other than a
+// listener's keystore are not reloaded at runtime, so a dynamic update of
+// one is refused rather than stored and ignored; the listener keystore
+// settings Kafka reloads are accepted.
 func TestDynamicSecurityRefused(t *testing.T) {
-	for _, name := range []string{"ssl.client.auth", "ssl.keystore.location", "sasl.enabled.mechanisms"} {
+	for _, name := range []string{"ssl.client.auth", "ssl.keystore.location", "sasl.enabled.mechanisms",
+		"listener.name.ssl.ssl.truststore.location", "listener.name.ssl.ssl.client.auth"} {
 		err := ValidateBrokerDynamic(map[string]string{name: "none"})
-		require.ErrorContains(t, err, "cannot update "+name+" at runtime: dynamic updates of TLS and SASL settings")
+		require.Error(t, err, name)
+		if !strings.HasPrefix(name, "listener.name.") { // those are unknown broker configs
+			require.Contains(t, err.Error(), "cannot update "+name+" at runtime", name)
+		}
+	}
+	for _, name := range []string{"listener.name.ssl.ssl.keystore.location", "listener.name.sasl_ssl.ssl.keystore.password",
+		"listener.name.ssl.ssl.key.password", "listener.name.ssl.ssl.keystore.type"} {
+		require.NoError(t, ValidateBrokerDynamic(map[string]string{name: "x"}), name)
 	}
 	require.NoError(t, ValidateBrokerDynamic(map[string]string{"log.retention.ms": "1000"}))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -127,12 +128,18 @@ func newTestCluster(t *testing.T, specs []clusterSpec, extra ...string) *testClu
 // start starts a node; it does not wait for it to be ready.
 func (c *testCluster) start(id int32, extraEnv ...string) {
 	c.t.Helper()
+	c.startWith(id, nil, extraEnv...)
+}
+
+// startWith starts a node registering its metrics with reg (nil: none).
+func (c *testCluster) startWith(id int32, reg prometheus.Registerer, extraEnv ...string) {
+	c.t.Helper()
 	tn := c.nodes[id]
 	cfg, _, err := config.Load("", append(append([]string{}, tn.env...), extraEnv...))
 	require.NoError(c.t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := node.Start(ctx, cfg, nil, zaptest.NewLogger(c.t).Named(fmt.Sprintf("node%d", id)), server.NewNodeBroker)
+	n, err := node.Start(ctx, cfg, reg, zaptest.NewLogger(c.t).Named(fmt.Sprintf("node%d", id)), server.NewNodeBroker)
 	require.NoError(c.t, err)
 	c.mu.Lock()
 	tn.n = n

@@ -6,13 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
 
+	"github.com/spool-broker/spool/auth"
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/protocol"
 )
 
@@ -34,7 +38,17 @@ type controllerListener struct {
 	ln        net.Listener
 	advertise string // this voter's address in controller.quorum.voters
 	logger    *zap.Logger
-	serve     func(ctx context.Context, nc net.Conn)
+	serve     func(ctx context.Context, nc net.Conn, access controllerAccess)
+
+	// sec authenticates accepted connections (TLS, SASL) before anything
+	// else is read; nil or PLAINTEXT: nothing to do. admit decides what an
+	// authenticated principal may do; apiVersions answers ApiVersions
+	// during SASL. dial is how this node reaches other voters (nil: plain
+	// TCP).
+	sec         *seclink.Listener
+	admit       func(p auth.Principal, host string) controllerAccess
+	apiVersions func(hdr *protocol.RequestHeader, req protocol.Request) protocol.Response
+	dial        controller.DialFunc
 
 	raftConns  chan net.Conn
 	raftClosed chan struct{}
@@ -62,7 +76,17 @@ func listenController(addr, advertise string, log *zap.Logger) (*controllerListe
 	}, nil
 }
 
-func (l *controllerListener) start(serve func(ctx context.Context, nc net.Conn)) {
+// controllerAccess is what a connection on the CONTROLLER listener may do,
+// decided once its principal is known.
+type controllerAccess struct {
+	// allowed: raft and the controller RPCs; false closes the connection.
+	allowed bool
+	// adminWrites: the metadata writes brokers forward (CreateTopics,
+	// configs, ...), see unauthenticatedAdminWrite.
+	adminWrites bool
+}
+
+func (l *controllerListener) start(serve func(ctx context.Context, nc net.Conn, access controllerAccess)) {
 	l.serve = serve
 	l.wg.Add(1)
 	go l.acceptLoop()
@@ -116,17 +140,41 @@ func (l *controllerListener) untrack(nc net.Conn) {
 	l.mu.Unlock()
 }
 
-// dispatch reads the first bytes of nc and hands it to raft or to the
-// Kafka RPC server.
-func (l *controllerListener) dispatch(nc net.Conn) {
-	if tc, ok := nc.(*net.TCPConn); ok {
+// dispatch authenticates nc (the listener's TLS and SASL, seclink.Accept),
+// decides what its principal may do, then reads its first bytes and hands
+// it to raft or to the Kafka RPC server.
+func (l *controllerListener) dispatch(raw net.Conn) {
+	if tc, ok := raw.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+	}
+	nc := raw
+	principal := auth.Anonymous
+	if l.sec != nil && l.sec.Protocol != "PLAINTEXT" {
+		c, p, err := l.sec.Accept(l.ctx, raw, detectTimeout, l.apiVersions)
+		if err != nil {
+			l.logger.Info("closing controller connection: authentication failed", zap.String("remote", raw.RemoteAddr().String()), zap.Error(err))
+			l.untrack(raw)
+			_ = raw.Close()
+			return
+		}
+		nc, principal = c, p
+	}
+	access := controllerAccess{allowed: true, adminWrites: true}
+	if l.admit != nil {
+		access = l.admit(principal, aclHost(raw.RemoteAddr()))
+	}
+	if !access.allowed {
+		l.logger.Warn("closing controller connection: the principal may not use the controller listener (it needs CLUSTER_ACTION on the cluster, or to be in super.users)",
+			zap.String("remote", raw.RemoteAddr().String()), zap.Stringer("principal", principal))
+		l.untrack(raw)
+		_ = raw.Close()
+		return
 	}
 	_ = nc.SetReadDeadline(time.Now().Add(detectTimeout))
 	br := bufio.NewReaderSize(nc, 16<<10)
 	first, err := br.Peek(1)
 	if err != nil {
-		l.untrack(nc)
+		l.untrack(raw)
 		_ = nc.Close()
 		return
 	}
@@ -134,7 +182,7 @@ func (l *controllerListener) dispatch(nc net.Conn) {
 	if first[0] == raftPreamble[0] {
 		pre, err := br.Peek(len(raftPreamble))
 		if err != nil || string(pre) != raftPreamble {
-			l.untrack(nc)
+			l.untrack(raw)
 			_ = nc.Close()
 			return
 		}
@@ -142,7 +190,7 @@ func (l *controllerListener) dispatch(nc net.Conn) {
 		_ = nc.SetReadDeadline(time.Time{})
 		// raft owns the connection from here; it is no longer tracked
 		// (raft's transport closes its own connections).
-		l.untrack(nc)
+		l.untrack(raw)
 		select {
 		case l.raftConns <- bc:
 		case <-l.raftClosed:
@@ -153,9 +201,18 @@ func (l *controllerListener) dispatch(nc net.Conn) {
 		return
 	}
 	_ = nc.SetReadDeadline(time.Time{})
-	l.serve(l.ctx, bc)
-	l.untrack(nc)
+	l.serve(l.ctx, bc, access)
+	l.untrack(raw)
 	_ = nc.Close()
+}
+
+// aclHost is the client's IP as ACL hosts are written.
+func aclHost(a net.Addr) string {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return ""
+	}
+	return acl.HostString(ap.Addr())
 }
 
 // close stops accepting, ends every Kafka connection and waits for their
@@ -199,9 +256,19 @@ func (r raftLayer) Close() error {
 // leader is with it.
 func (r raftLayer) Addr() net.Addr { return strAddr(r.l.advertise) }
 
-// Dial connects to another voter's CONTROLLER listener and announces raft.
+// Dial connects to another voter's CONTROLLER listener, authenticates as
+// this node (sasl.mechanism.controller.protocol, the listener's TLS) and
+// announces raft.
 func (r raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	nc, err := net.DialTimeout("tcp", string(addr), timeout)
+	var nc net.Conn
+	var err error
+	if r.l.dial != nil {
+		ctx, cancel := context.WithTimeout(r.l.ctx, timeout)
+		nc, err = r.l.dial(ctx, string(addr))
+		cancel()
+	} else {
+		nc, err = net.DialTimeout("tcp", string(addr), timeout)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -237,11 +304,15 @@ func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 // ApiVersions at an unknown version gets Kafka's v0 UNSUPPORTED_VERSION
 // answer.
 //
-// The controller listener does not authenticate or authorize its callers
-// yet. With an authorizer configured it therefore fails closed: it serves
-// the broker lifecycle and quorum RPCs but closes a connection that sends
-// a metadata write a client could use to bypass ACLs (adminWrites false);
-// such writes then work only on the node that is the active controller.
+// The listener authenticated the connection before (dispatch). With an
+// authorizer configured, an authenticated principal is served only when it
+// may CLUSTER_ACTION the cluster (a broker, a super user), and then fully:
+// the brokers authorized the metadata writes they forward with the
+// original user's principal. An unauthenticated connection (User:ANONYMOUS:
+// a PLAINTEXT controller listener, or SSL without a client certificate)
+// fails closed: it is served the broker lifecycle and quorum RPCs, but a
+// metadata write a client could use to bypass ACLs closes it (adminWrites
+// false).
 func serveControllerRPCs(ctx context.Context, nc net.Conn, ctrl *controller.Controller, maxRequest int32, adminWrites bool, log *zap.Logger) {
 	log = log.With(zap.String("remote", nc.RemoteAddr().String()))
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
@@ -266,7 +337,7 @@ func serveControllerRPCs(ctx context.Context, nc net.Conn, ctrl *controller.Cont
 			log.Warn("closing controller connection: unparsable request", zap.Int16("api_key", hdr.RequestAPIKey), zap.Error(err))
 			return
 		case !adminWrites && unauthenticatedAdminWrite[hdr.RequestAPIKey]:
-			log.Warn("closing controller connection: metadata writes on the controller listener are refused while an authorizer is configured (the listener does not authenticate yet)",
+			log.Warn("closing controller connection: metadata writes from unauthenticated connections are refused while an authorizer is configured (secure the controller listener with SSL client authentication or SASL)",
 				zap.Int16("api_key", hdr.RequestAPIKey))
 			return
 		case !controller.Serves(hdr.RequestAPIKey, v):
@@ -300,8 +371,9 @@ func serveControllerRPCs(ctx context.Context, nc net.Conn, ctrl *controller.Cont
 }
 
 // unauthenticatedAdminWrite are the controller-listener RPCs that change
-// topics, configs, leaders or quotas on a client's behalf: refused there
-// while an authorizer is configured (serveControllerRPCs).
+// topics, configs, leaders or quotas on a client's behalf: refused to
+// unauthenticated connections while an authorizer is configured
+// (serveControllerRPCs).
 var unauthenticatedAdminWrite = map[int16]bool{
 	protocol.KeyCreateTopics:                true,
 	protocol.KeyDeleteTopics:                true,
@@ -311,4 +383,7 @@ var unauthenticatedAdminWrite = map[int16]bool{
 	protocol.KeyElectLeaders:                true,
 	protocol.KeyAlterPartitionReassignments: true,
 	protocol.KeyAlterClientQuotas:           true,
+	protocol.KeyCreateAcls:                  true,
+	protocol.KeyDeleteAcls:                  true,
+	protocol.KeyAlterUserScramCredentials:   true,
 }

@@ -8,14 +8,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/spool-broker/spool/auth"
+	"github.com/spool-broker/spool/auth/acl"
+	"github.com/spool-broker/spool/auth/sasl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/seclink"
+	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/storage"
 )
 
@@ -25,15 +32,20 @@ type Node struct {
 	logger *zap.Logger
 	cfg    *config.Broker
 
-	ctrlLn     *controllerListener    // controller role
-	ctrl       *controller.Controller // controller role
-	obs        *controller.Observer   // broker-only role
-	router     *controller.Router     // broker role
-	logManager *storage.Manager       // broker role
-	broker     Broker                 // broker role
-	life       *lifecycle             // broker role
+	ctrlDial *seclink.Dialer        // how this node reaches controller listeners
+	ctrlLn   *controllerListener    // controller role
+	ctrl     *controller.Controller // controller role
+	// live is ctrl for the CONTROLLER listener's connection goroutines,
+	// which start before controller.Open returns.
+	live       atomic.Pointer[controller.Controller]
+	obs        *controller.Observer // broker-only role
+	router     *controller.Router   // broker role
+	logManager *storage.Manager     // broker role
+	broker     Broker               // broker role
+	life       *lifecycle           // broker role
 
 	ready     chan struct{} // closed once the node serves (see Ready)
+	stopState atomic.Int32  // BrokerState once Close began (metrics.go)
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -88,6 +100,9 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		}
 	}()
 
+	if n.ctrlDial, err = controllerDialer(cfg); err != nil {
+		return nil, err
+	}
 	metaDir := cfg.MetadataLogDir
 	if metaDir == "" {
 		metaDir = cfg.LogDirs[0]
@@ -98,10 +113,12 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 			return nil, err
 		}
 		meta = n.ctrl
+		n.ctrl.Register(reg)
 	} else {
 		n.obs, err = controller.OpenObserver(controller.ObserverConfig{
 			NodeID: cfg.NodeID, ClusterID: clusterID, Voters: voters, Bootstrap: cfg.ControllerQuorumBootstrap,
 			Logger: log.Named("metadata"), FetchTimeout: time.Duration(cfg.ControllerQuorumFetchTimeoutMs) * time.Millisecond,
+			Dial: n.ctrlDial.DialContext,
 		})
 		if err != nil {
 			return nil, err
@@ -117,8 +134,10 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		return n, nil
 	}
 
+	n.registerBrokerState(reg)
 	n.router = controller.NewRouter(controller.RouterConfig{
 		NodeID: cfg.NodeID, Local: n.ctrl, Metadata: meta, Leader: n.leader, Logger: log.Named("forward"),
+		Dial: n.ctrlDial.DialContext,
 	})
 	def, _ := cfg.LogConfigForTopic(nil, config.Dynamic{})
 	n.logManager, err = storage.NewManager(storage.ManagerConfig{
@@ -134,6 +153,8 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		CleanerDedupeBufferSize:   cfg.LogCleanerDedupeBufferSize,
 
 		HighWatermarkCheckpointInterval: time.Duration(cfg.ReplicaHighWatermarkCheckpointIntervalMs) * time.Millisecond,
+
+		Registerer: reg, // storage and log cleaner metrics (regression: were never registered)
 	}, log.Named("storage"))
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)
@@ -216,6 +237,9 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 	if err != nil {
 		return err
 	}
+	if err := n.secureControllerListener(ctx); err != nil {
+		return err
+	}
 	electionTimeout := time.Duration(0) // tuned by quorum size (controller/doc.go)
 	if _, set := cfg.Static("controller.quorum.election.timeout.ms"); set {
 		electionTimeout = time.Duration(cfg.ControllerQuorumElectionTimeoutMs) * time.Millisecond
@@ -224,14 +248,24 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 	// own election, and other voters may already be calling.
 	var ctrl *controller.Controller
 	ctrlReady := make(chan struct{})
-	n.ctrlLn.start(func(ctx context.Context, nc net.Conn) {
+	n.ctrlLn.apiVersions = func(hdr *protocol.RequestHeader, req protocol.Request) protocol.Response {
+		select {
+		case <-ctrlReady:
+		case <-n.ctrlLn.ctx.Done():
+		}
+		if ctrl == nil {
+			return protocol.UnsupportedAPIVersionsResponse()
+		}
+		return ctrl.HandleRPC(n.ctrlLn.ctx, hdr, req)
+	}
+	n.ctrlLn.start(func(ctx context.Context, nc net.Conn, access controllerAccess) {
 		select {
 		case <-ctrlReady:
 		case <-ctx.Done():
 			return
 		}
 		if ctrl != nil {
-			serveControllerRPCs(ctx, nc, ctrl, cfg.SocketRequestMaxBytes, cfg.AuthorizerClassName == "", n.logger.Named("controller-rpc"))
+			serveControllerRPCs(ctx, nc, ctrl, cfg.SocketRequestMaxBytes, access.adminWrites, n.logger.Named("controller-rpc"))
 		}
 	})
 	ctrl, err = controller.Open(ctx, controller.Config{
@@ -251,6 +285,9 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		UncleanLeaderElection:        n.uncleanLeaderElection,
 		LeaderImbalanceCheckInterval: leaderImbalanceCheckInterval(cfg),
 	})
+	if err == nil {
+		n.live.Store(ctrl)
+	}
 	close(ctrlReady)
 	if err != nil {
 		return fmt.Errorf("start controller: %w", err)
@@ -355,8 +392,10 @@ func (n *Node) Close(ctx context.Context) error {
 
 func (n *Node) close(ctx context.Context) error {
 	if n.life != nil && n.cfg.ControlledShutdownEnable && n.isReady() && ctx.Err() == nil {
+		n.stopState.Store(brokerStatePendingCtrlSD)
 		n.controlledShutdown(ctx)
 	}
+	n.stopState.Store(brokerStateShuttingDown)
 	n.cancel()
 	n.wg.Wait()
 	if n.broker != nil {
@@ -447,6 +486,82 @@ func validateResourceConfig(resourceType int8, name string, merged map[string]st
 		return config.ValidateTopicConfigs(merged)
 	}
 	return config.ValidateBrokerDynamic(merged)
+}
+
+// controllerDialer is how this node reaches controller listeners: the
+// security protocol of controller.listener.names[0], with
+// sasl.mechanism.controller.protocol and the listener's own credentials
+// (seclink.NewDialer).
+func controllerDialer(cfg *config.Broker) (*seclink.Dialer, error) {
+	if len(cfg.ControllerListenerNames) == 0 {
+		return nil, nil
+	}
+	name := cfg.ControllerListenerNames[0]
+	mech, _ := cfg.Static("sasl.mechanism.controller.protocol")
+	if strings.TrimSpace(mech) == "" {
+		mech = "GSSAPI" // Kafka's default; CheckProtections refuses it on a SASL controller listener
+	}
+	d, err := seclink.NewDialer(cfg, name, mech, "spool-node-"+strconv.Itoa(int(cfg.NodeID)))
+	if err != nil {
+		return nil, fmt.Errorf("controller listener %s (controller.listener.names): %w", name, err)
+	}
+	return d, nil
+}
+
+// secureControllerListener sets up the CONTROLLER listener's own security
+// (its ssl.* and sasl.* properties as any listener's; SCRAM credentials
+// from this controller's metadata, PLAIN users from its JAAS entry), who
+// may use it, and how this voter dials the others.
+//
+// Who may use it, with an authorizer configured: an authenticated
+// principal needs CLUSTER_ACTION on the cluster (super users have it),
+// read from the controller's newest ACLs at connect time; an
+// unauthenticated connection is served but may not send metadata writes
+// (serveControllerRPCs). Without an authorizer every authenticated
+// connection is served, as Kafka.
+func (n *Node) secureControllerListener(ctx context.Context) error {
+	cfg := n.cfg
+	name := cfg.ControllerListenerNames[0]
+	sec, err := seclink.NewListener(ctx, cfg, name, controllerCredentials{n}, n.logger.Named("controller-listener"))
+	if err != nil {
+		return fmt.Errorf("controller listener: %w", err)
+	}
+	n.ctrlLn.sec = sec
+	n.ctrlLn.dial = n.ctrlDial.DialContext
+	authz, err := seclink.NewAuthorizer(cfg)
+	if err != nil {
+		return err
+	}
+	if authz == nil {
+		return nil
+	}
+	n.ctrlLn.admit = func(p auth.Principal, host string) controllerAccess {
+		if p == auth.Anonymous {
+			return controllerAccess{allowed: true}
+		}
+		if c := n.live.Load(); c != nil {
+			img := c.Image()
+			authz.SetSnapshot(img.ACLs())
+			if img.Offset() > 0 {
+				authz.CompleteInitialLoad()
+			}
+		}
+		ok := authz.Authorize(p, host, acl.OpClusterAction, acl.ResourceCluster, acl.ClusterName).Result == acl.Allowed
+		return controllerAccess{allowed: ok, adminWrites: ok}
+	}
+	return nil
+}
+
+// controllerCredentials are the SCRAM credentials the CONTROLLER listener
+// checks: those of this controller's newest metadata image.
+type controllerCredentials struct{ n *Node }
+
+func (c controllerCredentials) ScramCredential(m sasl.ScramMechanism, user string) (sasl.ScramCredential, bool) {
+	ctrl := c.n.live.Load()
+	if ctrl == nil {
+		return sasl.ScramCredential{}, false
+	}
+	return ctrl.Image().ScramCredential(m, user)
 }
 
 // leaderImbalanceCheckInterval is how often the active controller moves

@@ -365,8 +365,7 @@ func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID
 		pr.LogStartOffset = p.Log().LogStartOffset()
 		return pending
 	}
-	b.metrics.bytesIn.Add(float64(info.Bytes))
-	b.metrics.messagesIn.Add(float64(info.LastOffset - info.FirstOffset + 1))
+	b.metrics.produced(topic, info.Bytes, info.LastOffset-info.FirstOffset+1)
 	pr.BaseOffset = info.FirstOffset
 	pr.LogStartOffset = info.LogStartOffset
 	if logAppendTime {

@@ -126,6 +126,7 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 
 	var wake chan struct{}
 	replica := who.replicaID >= 0
+	rc.replicaFetch = replica
 	for {
 		total, anyErr := b.readAll(reads, maxBytes, who)
 		if total >= minBytes || anyErr || maxWait <= 0 || ctx.Err() != nil {
@@ -365,7 +366,7 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 			if r.diverging == nil && r.res.Size > 0 && r.res.Pin() {
 				hasRecords = true
 				rc.records = append(rc.records, outRecords{regions: r.res.Regions, size: r.res.Size})
-				b.metrics.bytesOut.Add(float64(r.res.Size))
+				b.metrics.fetched(r.p.Topic(), int64(r.res.Size), rc.replicaFetch)
 				for _, a := range r.aborted {
 					pd.AbortedTransactions = append(pd.AbortedTransactions, protocol.FetchResponseAbortedTransaction{
 						ProducerID: protocol.ProducerID(a.ProducerID), FirstOffset: a.FirstOffset,

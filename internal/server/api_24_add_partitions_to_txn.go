@@ -28,8 +28,8 @@ import (
 //     ErrorCode. v5: TRANSACTION_ABORTABLE.
 //
 // Where Spool differs from Kafka 4.3:
-//   - Spool's own produce path asks its transaction coordinator in process
-//     (txn_verify.go); v4+ is served for other callers.
+//   - Spool's produce path asks a transaction coordinator on the same
+//     broker in process, one on another broker with v4+ (txn_verify.go).
 //   - The v4+ top-level ErrorCode is never set.
 
 // checkPartitions resolves a request's topics: partitions that don't exist

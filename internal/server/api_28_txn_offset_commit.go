@@ -45,23 +45,19 @@ func (th *txnHandlers) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, re
 	// written after its answer rejects the append.
 	guard := th.guards.start(verifyKey{topic: tp.Topic, partition: tp.Partition, producerID: pid})
 	defer th.guards.finish(guard)
-	code := int16(0)
+	var code int16
 	if rc.v >= 5 {
 		// transaction.version 2 clients send no AddOffsetsToTxn: the
 		// commit adds the group's partition itself (KIP-890 part 2).
 		code = txnOffsetVerificationError(th.verifyOrAdd(ctx, string(req.TransactionalID), pid, epoch, tp, true))
-	}
-	if code == 0 {
-		m, c := th.coord.Describe(string(req.TransactionalID))
-		switch {
-		case c != 0:
-			code = c
-		case m.ProducerID != pid:
-			code = errcode.InvalidProducerIDMapping
-		case m.ProducerEpoch != epoch:
-			code = errcode.ProducerFenced
-		case m.State != txn.Ongoing || !containsTP(m.Partitions, tp):
+	} else {
+		// The partition must be in the open transaction already; the
+		// transaction coordinator may be on another broker.
+		switch code = th.verifyOrAdd(ctx, string(req.TransactionalID), pid, epoch, tp, false); code {
+		case errcode.TransactionAbortable, errcode.ConcurrentTransactions:
 			code = errcode.InvalidTxnState // AddOffsetsToTxn must come first
+		case errcode.CoordinatorNotAvailable, errcode.NotCoordinator:
+			code = errcode.CoordinatorLoadInProgress // the transaction coordinator's, not the group's
 		}
 	}
 	if rc.v < 2 && code == errcode.ProducerFenced {
@@ -111,13 +107,4 @@ func txnOffsetVerificationError(code int16) int16 {
 		return errcode.CoordinatorLoadInProgress
 	}
 	return code
-}
-
-func containsTP(parts []txn.TopicPartition, tp txn.TopicPartition) bool {
-	for _, p := range parts {
-		if p == tp {
-			return true
-		}
-	}
-	return false
 }

@@ -27,8 +27,10 @@ import (
 //     closes the connection, as Kafka's request parsing refuses it.
 //
 // Where Spool differs from Kafka 4.3:
-//   - Made on the node of the active controller only (NOT_CONTROLLER
-//     elsewhere), as AlterUserScramCredentials.
+//   - A broker that is not the active controller authorizes the request
+//     itself and forwards it to the active controller as the plain request
+//     over the authenticated controller link; Kafka wraps it in an Envelope
+//     carrying the principal and the controller authorizes it.
 
 // errACLRequest is a request Kafka refuses while parsing it: the
 // connection closes.
@@ -76,7 +78,10 @@ func (b *Broker) handleCreateAcls(ctx context.Context, rc *reqCtx, req *protocol
 	}
 	b.syncImage()
 	resp := &protocol.CreateAclsResponse{}
-	for _, r := range results {
+	for i, r := range results {
+		if i < len(bindings) {
+			b.auditACLChange(rc, "CREATE_ACL", bindings[i], r.Err)
+		}
 		var res protocol.CreateAclsResponseAclCreationResult
 		res.ErrorCode, res.ErrorMessage = aclErrorFields(r.Err)
 		resp.Results = append(resp.Results, res)

@@ -23,8 +23,10 @@ import (
 //     enum closes the connection.
 //
 // Where Spool differs from Kafka 4.3:
-//   - Made on the node of the active controller only (NOT_CONTROLLER
-//     elsewhere).
+//   - A broker that is not the active controller authorizes the request
+//     itself and forwards it to the active controller as the plain request
+//     over the authenticated controller link; Kafka wraps it in an Envelope
+//     carrying the principal and the controller authorizes it.
 
 func (b *Broker) handleDeleteAcls(ctx context.Context, rc *reqCtx, req *protocol.DeleteAclsRequest) (*protocol.DeleteAclsResponse, error) {
 	for i := range req.Filters {
@@ -76,6 +78,7 @@ func (b *Broker) handleDeleteAcls(ctx context.Context, rc *reqCtx, req *protocol
 		var fr protocol.DeleteAclsResponseDeleteAclsFilterResult
 		fr.ErrorCode, fr.ErrorMessage = aclErrorFields(r.Err)
 		for _, d := range r.Deleted {
+			b.auditACLChange(rc, "DELETE_ACL", d, nil)
 			fr.MatchingAcls = append(fr.MatchingAcls, protocol.DeleteAclsResponseDeleteAclsMatchingAcl{
 				ResourceType: int8(d.Pattern.Type), ResourceName: d.Pattern.Name, PatternType: int8(d.Pattern.PatternType),
 				Principal: d.Entry.Principal, Host: d.Entry.Host, Operation: int8(d.Entry.Operation), PermissionType: int8(d.Entry.Permission)})

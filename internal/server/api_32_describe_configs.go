@@ -124,7 +124,7 @@ func (b *Broker) describeResource(img *controller.MetadataImage, typ int8, name 
 		if cerr := b.checkOwnBrokerID(name); cerr != nil {
 			return nil, cerr
 		}
-		return nil, nil // Spool exposes no log4j loggers
+		return b.brokerLoggers(), nil
 	default:
 		return nil, &configError{errcode.InvalidRequest, fmt.Sprintf("Unsupported resource type: %s", resourceTypeName(typ))}
 	}

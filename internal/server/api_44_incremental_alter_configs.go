@@ -64,11 +64,7 @@ func (b *Broker) incrementalAlterConfigs(ctx context.Context, r *protocol.Increm
 		if cerr := b.checkOwnBrokerID(r.ResourceName); cerr != nil {
 			return cerr
 		}
-		if len(r.Configs) > 0 {
-			// Spool has no log4j loggers to change.
-			return &configError{errcode.InvalidConfig, fmt.Sprintf("Logger %s does not exist!", r.Configs[0].Name)}
-		}
-		return nil
+		return b.alterBrokerLoggers(r, validateOnly)
 	default:
 		return &configError{errcode.InvalidRequest, fmt.Sprintf("Unsupported resource type: %s", resourceTypeName(r.ResourceType))}
 	}

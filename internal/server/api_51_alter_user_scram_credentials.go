@@ -26,9 +26,10 @@ import (
 //     user named, sorted.
 //
 // Where Spool differs from Kafka 4.3:
-//   - Made on the node of the active controller only: a broker elsewhere
-//     answers NOT_CONTROLLER rather than forwarding (connections between
-//     nodes are not authenticated yet).
+//   - A broker that is not the active controller authorizes the request
+//     itself and forwards it to the active controller as the plain request
+//     over the authenticated controller link; Kafka wraps it in an Envelope
+//     carrying the principal and the controller authorizes it.
 
 func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, rc *reqCtx, req *protocol.AlterUserScramCredentialsRequest) (*protocol.AlterUserScramCredentialsResponse, error) {
 	if !b.authorizeCluster(rc, acl.OpAlter) {
@@ -48,6 +49,7 @@ func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, rc *reqCtx
 		return alterScramError(req, code, msg), nil
 	}
 	b.syncImage()
+	b.auditScramResults(rc, req, results)
 	resp := &protocol.AlterUserScramCredentialsResponse{}
 	for _, r := range results {
 		resp.Results = append(resp.Results, protocol.AlterUserScramCredentialsResponseAlterUserScramCredentialsResult{

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"strconv"
+
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/auth/sasl"
 	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
@@ -19,7 +22,7 @@ import (
 // initAuthorizer builds the authorizer authorizer.class.name asks for, with
 // the ACLs of the image the broker holds. Listen calls it before accepting.
 func (b *Broker) initAuthorizer() error {
-	a, err := newAuthorizer(b.cfg)
+	a, err := seclink.NewAuthorizer(b.cfg)
 	if err != nil {
 		return err
 	}
@@ -37,6 +40,9 @@ func (b *Broker) initAuthorizer() error {
 // only super users are allowed, as Kafka's StandardAuthorizer). The caller
 // holds reconcileMu.
 func (b *Broker) applySecurityImageLocked(img *controller.MetadataImage) {
+	if b.onBrokerConfig != nil {
+		b.onBrokerConfig(img.Config(controller.ResourceBroker, strconv.Itoa(int(b.nodeID))))
+	}
 	if b.authz == nil {
 		return
 	}
@@ -66,7 +72,9 @@ func (b *Broker) authorize(rc *reqCtx, op acl.Operation, rt acl.ResourceType, na
 	if b.authz == nil {
 		return true
 	}
-	return b.authz.Authorize(rc.principal, rc.host, op, rt, name).Result == acl.Allowed
+	d := b.authz.Authorize(rc.principal, rc.host, op, rt, name)
+	b.auditAuthorization(rc, op, rt, name, d)
+	return d.Result == acl.Allowed
 }
 
 // authorizeCluster is authorize on the CLUSTER resource.
@@ -79,7 +87,11 @@ func (b *Broker) authorizeByResourceType(rc *reqCtx, op acl.Operation, rt acl.Re
 	if b.authz == nil {
 		return true
 	}
-	return b.authz.AuthorizeByResourceType(rc.principal, rc.host, op, rt) == acl.Allowed
+	r := b.authz.AuthorizeByResourceType(rc.principal, rc.host, op, rt)
+	if r != acl.Allowed {
+		b.auditAuthorization(rc, op, rt, "", acl.Decision{Result: r})
+	}
+	return r == acl.Allowed
 }
 
 // supportedOperations are Kafka's AclEntry.supportedOperations per resource

@@ -9,7 +9,9 @@ import (
 
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/audit"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/quota"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
@@ -20,11 +22,20 @@ import (
 // broker follows every new image (reconcile) to create and delete the
 // partition logs it hosts.
 type Broker struct {
-	nodeID     int32
-	cfg        *config.Broker
-	logger     *zap.Logger
-	ctrl       controller.Client
-	logManager *storage.Manager
+	nodeID int32
+	cfg    *config.Broker
+	// interBroker dials other brokers' inter-broker listeners (nil:
+	// PLAINTEXT); set by NewNodeBroker before the broker starts.
+	interBroker *seclink.Dialer
+	// audit is the security audit log (audit.go); nil: none.
+	audit *audit.Logger
+	// onBrokerConfig, when set (by NewNodeBroker), is handed this broker's
+	// dynamic per-broker configs of every new image, under reconcileMu
+	// (the Server reloads listener keystores from them).
+	onBrokerConfig func(perBroker map[string]string)
+	logger         *zap.Logger
+	ctrl           controller.Client
+	logManager     *storage.Manager
 
 	handlers map[int16]apiHandler
 	metrics  *serverMetrics

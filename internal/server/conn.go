@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spool-broker/spool/auth"
+	"github.com/spool-broker/spool/metrics"
 	"github.com/spool-broker/spool/protocol"
 )
 
@@ -50,10 +51,11 @@ type conn struct {
 	softwareName    string
 	softwareVersion string
 
-	// errAPI names the API whose response countErrors is walking, for
+	// errSeries is the request series whose response countErrors is walking, for
 	// countError, which is bound once so that counting allocates nothing.
 	// Both belong to the handler goroutine.
-	errAPI     string
+	errSeries  *metrics.RequestSeries
+	errSeen    bool
 	countError func(code int16)
 	// throttle mutes the connection while a quota throttle lasts (quotas.go).
 	throttle connThrottle
@@ -87,6 +89,10 @@ type inflight struct {
 	body     *protocol.ProduceReader
 	bodyDone chan struct{}
 	bodyErr  error // set before bodyDone closes: the body was not read to its end
+	// probe and times record the request in RequestMetrics once its
+	// response is written (metrics.go); nil probe: not recorded.
+	probe *metrics.RequestSeries
+	times metrics.RequestTimes
 
 	// Authentication (conn_auth.go): handled, when set, is closed once the
 	// handler has answered the request and the connection goes on; the
@@ -111,8 +117,9 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, listener string) {
 		resps:    make(chan *inflight, s.perConnInflight),
 		listener: listener,
 	}
-	s.metrics.connections.Inc()
-	defer s.metrics.connections.Dec()
+	open := s.metrics.requests.Connection(listener)
+	open.Add(1)
+	defer open.Add(-1)
 	// --- security (conn_auth.go): TLS handshake, Session ---
 	if !c.startSecurity() {
 		cancel()
@@ -213,7 +220,7 @@ func (c *conn) readLoop() {
 			}
 		}
 		// --- re-authentication (KIP-368, conn_auth.go): SaslHandshake on a SASL connection ---
-		if hdr.RequestAPIKey == protocol.KeySaslHandshake && c.sec != nil && c.sec.sasl != nil {
+		if hdr.RequestAPIKey == protocol.KeySaslHandshake && c.sec != nil && c.sec.SASL != nil {
 			f.handled = make(chan struct{})
 			if !c.enqueue(f) || !c.awaitHandled(f) || !c.readUntilAuthenticated(br) {
 				return
@@ -334,6 +341,7 @@ func (c *conn) handleLoop() {
 		}
 		// ---
 		if f.out == nil { // acks=0 produce: nothing to write
+			c.s.metrics.complete(f, time.Time{}, time.Time{})
 			c.finish(f)
 			continue
 		}
@@ -370,10 +378,13 @@ func (c *conn) writeLoop() {
 				break more
 			}
 		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.writeTimeout))
+		sending := time.Now()
+		_ = c.nc.SetWriteDeadline(sending.Add(c.s.writeTimeout))
 		err := w.write(batch)
+		sent := time.Now()
 		closeAfter := false
 		for _, f := range batch {
+			c.s.metrics.complete(f, sending, sent)
 			closeAfter = closeAfter || f.closeAfter
 			c.s.putResp(f.out)
 			f.out = nil

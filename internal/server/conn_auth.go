@@ -16,6 +16,7 @@ import (
 
 	"github.com/spool-broker/spool/auth"
 	"github.com/spool-broker/spool/auth/acl"
+	"github.com/spool-broker/spool/internal/audit"
 	"github.com/spool-broker/spool/protocol"
 )
 
@@ -66,22 +67,31 @@ func (c *conn) startSecurity() bool {
 	c.host = aclHost(c.nc.RemoteAddr())
 	sec := c.s.listenerSecurity(c.listener)
 	c.sec = sec
-	if sec.usesTLS() {
-		tc := cryptotls.Server(c.nc, sec.tls.Config())
+	if sec.UsesTLS() {
+		tc := cryptotls.Server(c.nc, sec.TLS.Config())
 		ctx, cancel := context.WithTimeout(c.ctx, tlsHandshakeTimeout)
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
+			if sec.Principals != nil {
+				c.auditAuthentication(audit.Failure, "", "SSL", "TLS handshake: "+err.Error())
+			}
 			c.logger.Info("closing connection: TLS handshake failed", zap.String("listener", c.listener), zap.Error(err))
 			return false
 		}
 		c.nc = tc
 	}
 	switch {
-	case sec.sasl != nil:
-		c.sess = auth.NewSASLSession(sec.sasl)
-	case sec.principals != nil:
-		p, err := sec.principals.Principal(c.nc.(*cryptotls.Conn).ConnectionState())
+	case sec.SASL != nil:
+		c.sess = auth.NewSASLSession(sec.SASL)
+		c.sess.SetClientHost(c.host)
+	case sec.Principals != nil:
+		p, err := sec.Principals.Principal(c.nc.(*cryptotls.Conn).ConnectionState())
+		if err == nil {
+			c.auditAuthentication(audit.Success, p.String(), "SSL", "")
+		} else {
+			c.auditAuthentication(audit.Failure, "", "SSL", err.Error())
+		}
 		if err != nil {
 			c.logger.Info("closing connection: no principal for the client certificate", zap.String("listener", c.listener), zap.Error(err))
 			return false
@@ -239,6 +249,7 @@ func (c *conn) handleRawToken(f *inflight) error {
 func (c *conn) onAuthenticated() {
 	p, _ := c.sess.Principal()
 	c.principal = p
+	c.auditAuthentication(audit.Success, p.String(), c.sess.Mechanism(), "")
 	c.logger.Debug("authenticated", zap.String("listener", c.listener), zap.String("mechanism", c.sess.Mechanism()),
 		zap.Stringer("principal", p))
 }
@@ -246,6 +257,7 @@ func (c *conn) onAuthenticated() {
 // logAuthFailure logs a failed login with what the client is told, never
 // the credentials.
 func (c *conn) logAuthFailure(message string) {
+	c.auditAuthentication(audit.Failure, "", c.sess.Mechanism(), message)
 	c.logger.Info("failed authentication", zap.String("listener", c.listener), zap.String("mechanism", c.sess.Mechanism()),
 		zap.String("client_host", c.host), zap.String("message", message))
 }

@@ -70,7 +70,7 @@ func TestErrorsCountedAtDispatch(t *testing.T) {
 	require.NoError(t, err)
 	got := map[string]float64{}
 	for _, mf := range families {
-		if mf.GetName() != "spool_request_errors_total" {
+		if mf.GetName() != "kafka_network_requestmetrics_errors_total" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
@@ -78,7 +78,7 @@ func TestErrorsCountedAtDispatch(t *testing.T) {
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			got[labels["api"]+" "+labels["error"]] = m.GetCounter().GetValue()
+			got[labels["request"]+" "+labels["error"]] = m.GetCounter().GetValue()
 		}
 	}
 	require.Equal(t, map[string]float64{
@@ -113,7 +113,8 @@ func BenchmarkCountErrors(b *testing.B) {
 		}
 		return &protocol.FetchResponse{Responses: []protocol.FetchResponseFetchableTopicResponse{t}}
 	}
-	c := &conn{s: &Server{metrics: newServerMetrics(nil)}}
+	sm := newServerMetrics(nil)
+	c := &conn{s: &Server{metrics: sm}}
 	for _, api := range []struct {
 		name string
 		key  int16
@@ -127,7 +128,7 @@ func BenchmarkCountErrors(b *testing.B) {
 				b.Run(name+"/count", func(b *testing.B) {
 					b.ReportAllocs()
 					for b.Loop() {
-						c.countErrors(api.name, api.v, resp)
+						c.countErrors(sm.requests.Series(api.key, false), api.v, resp)
 					}
 				})
 				b.Run(name+"/encode", func(b *testing.B) {

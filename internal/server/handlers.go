@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spool-broker/spool/auth"
+	"github.com/spool-broker/spool/metrics"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -40,6 +41,9 @@ type reqCtx struct {
 	host      string
 	auth      auth.Decision
 	closeConn bool
+	// replicaFetch: a Fetch from a follower (metrics: FetchFollower,
+	// ReplicationBytesOut).
+	replicaFetch bool
 }
 
 // handlerFunc answers one request. A nil response means "send nothing"
@@ -142,38 +146,48 @@ func (c *conn) handle(f *inflight) (err error) {
 	}
 	f.respSizeHint = rc.respSize
 	f.closeAfter = f.closeAfter || rc.closeConn
-	m := c.s.metrics
-	name := apiName(key)
-	m.requests.WithLabelValues(name).Inc()
-	m.latency.WithLabelValues(name).Observe(time.Since(f.received).Seconds())
+	// --- metrics (metrics.go): the request is recorded once, when its
+	// response has been written (or, without a response, here) ---
+	f.probe = c.s.metrics.series(f)
+	f.times.Received, f.times.Dequeued = f.received, rc.quota.start
+	// ---
 	if err != nil {
 		return err
 	}
 	c.finishQuotas(rc, resp)
 	if resp == nil {
+		f.times.Handled = time.Now()
 		return nil
 	}
-	c.countErrors(name, v, resp)
+	c.countErrors(f.probe, v, resp)
+	c.s.metrics.countTopicRequests(b.image.Load(), rc.replicaFetch, resp)
 	if len(rc.records) > 0 {
 		f.records = rc.records
-		return c.encodeWithRecords(f, v, resp, rc.markRecords)
+		err = c.encodeWithRecords(f, v, resp, rc.markRecords)
+	} else {
+		err = c.encode(f, v, resp)
 	}
-	return c.encode(f, v, resp)
+	f.times.Handled = time.Now()
+	return err
 }
 
 // countErrors counts each error code resp carries at version v in
-// request_errors_total, by API and error name. Every API's errors are
-// counted here, once, from the response that goes out, rather than by each
-// handler: the generated ErrorCodes walks every *ErrorCode field the
-// version encodes.
-func (c *conn) countErrors(api string, v int16, resp protocol.Response) {
+// Kafka's ErrorsPerSec of the request (s), and NONE once for a response
+// without errors. Every API's errors are counted here, once, from the
+// response that goes out, rather than by each handler: the generated
+// ErrorCodes walks every *ErrorCode field the version encodes.
+func (c *conn) countErrors(s *metrics.RequestSeries, v int16, resp protocol.Response) {
 	if c.countError == nil {
 		c.countError = func(code int16) {
-			c.s.metrics.errors.WithLabelValues(c.errAPI, errName(code)).Inc()
+			c.errSeen = true
+			c.errSeries.Error(code)
 		}
 	}
-	c.errAPI = api
+	c.errSeries, c.errSeen = s, false
 	resp.ErrorCodes(v, c.countError)
+	if !c.errSeen {
+		s.Error(errcode.None)
+	}
 }
 
 // encode writes resp as f's response frame.

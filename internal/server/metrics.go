@@ -1,55 +1,145 @@
 package server
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/metrics"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// serverMetrics are the request-level metrics, labelled by API name the way
-// Kafka's RequestMetrics are (kafka.network:type=RequestMetrics,request=Produce).
+// serverMetrics are the request path's metrics under Kafka's names
+// (docs/metrics.md): kafka.network:type=RequestMetrics per request, the
+// handler pool's and network processors' idle ratios, connection counts,
+// and kafka.server:type=BrokerTopicMetrics per topic. Recording is atomic
+// adds into preallocated series (metrics.RequestSeries); nothing here
+// allocates per request.
 type serverMetrics struct {
-	connections prometheus.Gauge
-	requests    *prometheus.CounterVec
-	errors      *prometheus.CounterVec
-	latency     *prometheus.HistogramVec
-	bytesIn     prometheus.Counter
-	bytesOut    prometheus.Counter
-	messagesIn  prometheus.Counter
+	requests *metrics.RequestMetrics
+	topics   *metrics.BrokerTopicMetrics
+	// reqLog logs every completed request at debug ("server.request",
+	// Kafka's kafka.request.logger); nil: none.
+	reqLog *zap.Logger
 }
 
-func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
-	m := &serverMetrics{
-		connections: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "spool", Name: "connections",
-			Help: "Open client connections.",
-		}),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "spool", Name: "requests_total",
-			Help: "Requests handled, by API.",
-		}, []string{"api"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "spool", Name: "request_errors_total",
-			Help: "Error codes returned in responses, by API and error name.",
-		}, []string{"api", "error"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: "spool", Name: "request_duration_seconds",
-			Help:    "Time from reading a request to having its response ready, by API.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
-		}, []string{"api"}),
-		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "spool", Name: "bytes_in_total",
-			Help: "Record bytes appended by producers (kafka.server BytesInPerSec).",
-		}),
-		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "spool", Name: "bytes_out_total",
-			Help: "Record bytes sent to fetchers (kafka.server BytesOutPerSec).",
-		}),
-		messagesIn: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "spool", Name: "messages_in_total",
-			Help: "Records appended by producers (kafka.server MessagesInPerSec).",
-		}),
+// newServerMetrics registers with reg (nil: records without registering).
+// threads are num.io.threads and num.network.threads (0: Kafka's 8 and 3).
+func newServerMetrics(reg prometheus.Registerer, threads ...int32) *serverMetrics {
+	opts := metrics.RequestOptions{IOThreads: 8, NetworkThreads: 3}
+	if len(threads) == 2 && threads[0] > 0 && threads[1] > 0 {
+		opts = metrics.RequestOptions{IOThreads: int(threads[0]), NetworkThreads: int(threads[1])}
 	}
-	if reg != nil {
-		reg.MustRegister(m.connections, m.requests, m.errors, m.latency, m.bytesIn, m.bytesOut, m.messagesIn)
+	return &serverMetrics{
+		requests: metrics.NewRequestMetrics(reg, opts),
+		topics:   metrics.NewBrokerTopicMetrics(reg),
 	}
-	return m
+}
+
+// series is f's request series: Fetch from a replica is FetchFollower.
+func (m *serverMetrics) series(f *inflight) *metrics.RequestSeries {
+	follower := false
+	if fr, ok := f.req.(*protocol.FetchRequest); ok {
+		follower = fr.ReplicaID >= 0 || fr.ReplicaState.ReplicaID >= 0
+	}
+	return m.requests.Series(f.hdr.RequestAPIKey, follower)
+}
+
+// complete records f's request as finished at sent (zero: no response was
+// written).
+func (m *serverMetrics) complete(f *inflight, sending, sent time.Time) {
+	if f.probe == nil {
+		return
+	}
+	f.times.Sending, f.times.Sent = sending, sent
+	f.probe.Complete(f.hdr.RequestAPIVersion, &f.times)
+	f.probe = nil
+	if m.reqLog != nil {
+		if ce := m.reqLog.Check(zap.DebugLevel, "completed request"); ce != nil {
+			end := orNow(sent, f.times.Handled)
+			ce.Write(zap.String("api", apiName(f.hdr.RequestAPIKey)), zap.Int16("api_version", f.hdr.RequestAPIVersion),
+				zap.Int32("correlation_id", f.hdr.CorrelationID), zap.Duration("total_time", end.Sub(f.times.Received)))
+		}
+	}
+}
+
+func orNow(t, def time.Time) time.Time {
+	if t.IsZero() {
+		return def
+	}
+	return t
+}
+
+// produced counts an append by a producer.
+func (m *serverMetrics) produced(topic string, bytes int, records int64) {
+	m.topics.Add(topic, metrics.TopicBytesIn, uint64(max(bytes, 0)))
+	m.topics.Add(topic, metrics.TopicMessagesIn, uint64(max(records, 0)))
+}
+
+// fetched counts record bytes sent to a consumer (BytesOut) or a follower
+// (ReplicationBytesOut, which Kafka keeps for all topics only).
+func (m *serverMetrics) fetched(topic string, bytes int64, follower bool) {
+	if follower {
+		m.topics.Add("", metrics.TopicReplicationBytesOut, uint64(max(bytes, 0)))
+		return
+	}
+	m.topics.Add(topic, metrics.TopicBytesOut, uint64(max(bytes, 0)))
+}
+
+// countTopicRequests counts Produce and consumer Fetch partitions per topic
+// (Total*RequestsPerSec) and those that failed (Failed*RequestsPerSec).
+// Like Kafka's ReplicaManager, the errors that say "ask elsewhere" or
+// "not this record" are not failures of the broker: unknown partition,
+// not leader, record too large, corrupt record, storage error.
+func (m *serverMetrics) countTopicRequests(img *controller.MetadataImage, follower bool, resp protocol.Response) {
+	switch r := resp.(type) {
+	case *protocol.ProduceResponse:
+		for i := range r.Responses {
+			t := &r.Responses[i]
+			name := topicName(img, string(t.Name), t.TopicID)
+			for j := range t.PartitionResponses {
+				m.topics.Add(name, metrics.TopicTotalProduceRequests, 1)
+				if failedRequest(t.PartitionResponses[j].ErrorCode) {
+					m.topics.Add(name, metrics.TopicFailedProduceRequests, 1)
+				}
+			}
+		}
+	case *protocol.FetchResponse:
+		if follower {
+			return
+		}
+		for i := range r.Responses {
+			t := &r.Responses[i]
+			name := topicName(img, string(t.Topic), t.TopicID)
+			for j := range t.Partitions {
+				m.topics.Add(name, metrics.TopicTotalFetchRequests, 1)
+				if failedRequest(t.Partitions[j].ErrorCode) {
+					m.topics.Add(name, metrics.TopicFailedFetchRequests, 1)
+				}
+			}
+		}
+	}
+}
+
+func topicName(img *controller.MetadataImage, name string, id protocol.UUID) string {
+	if name != "" || img == nil {
+		return name
+	}
+	if t := img.TopicByID(controller.TopicID(id)); t != nil {
+		return t.Name
+	}
+	return ""
+}
+
+func failedRequest(code int16) bool {
+	switch code {
+	case errcode.None, errcode.UnknownTopicOrPartition, errcode.UnknownTopicID, errcode.NotLeaderOrFollower,
+		errcode.MessageTooLarge, errcode.RecordListTooLarge, errcode.CorruptMessage, errcode.KafkaStorageError,
+		errcode.FencedLeaderEpoch, errcode.UnknownLeaderEpoch, errcode.OffsetOutOfRange, errcode.TopicAuthorizationFailed:
+		return false
+	}
+	return true
 }

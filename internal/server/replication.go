@@ -97,10 +97,17 @@ func (b *Broker) interBrokerAddr(id int32) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("broker %d registered no %s listener (inter.broker.listener.name)", id, name)
 	}
-	if ep.SecurityProtocol != securityProtocolCode("PLAINTEXT") {
-		return "", fmt.Errorf("broker %d's %s listener is not PLAINTEXT: the replica fetcher speaks PLAINTEXT only", id, name)
+	if want := b.interBroker.Protocol(); ep.SecurityProtocol != securityProtocolCode(want) {
+		return "", fmt.Errorf("broker %d's %s listener is registered with security protocol %d; this broker dials it as %s", id, name, ep.SecurityProtocol, want)
 	}
 	return net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), nil
+}
+
+// dialInterBroker connects to another broker's inter-broker listener with
+// this broker's own credentials (seclink.Dialer: TLS and
+// sasl.mechanism.inter.broker.protocol as the listener asks).
+func (b *Broker) dialInterBroker(ctx context.Context, addr string) (net.Conn, error) {
+	return b.interBroker.DialContext(ctx, addr)
 }
 
 // replicaFetcherConfig is the replica fetchers' share of the broker

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
+	"github.com/spool-broker/spool/internal/seclink"
+	"github.com/spool-broker/spool/metrics"
 	"github.com/spool-broker/spool/quota"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
@@ -30,6 +33,14 @@ type nodeBroker struct {
 func NewNodeBroker(d node.BrokerDeps) (node.Broker, error) {
 	cfg := d.Config
 	b := newBroker(cfg, d.Controller, d.Logs, d.Logger.Named("broker"))
+	ib, err := seclink.NewDialer(cfg, cfg.InterBrokerListenerName, cfg.SASLInterBrokerMechanism, fmt.Sprintf("broker-%d", cfg.NodeID))
+	if err != nil {
+		return nil, fmt.Errorf("inter-broker listener %s: %w", cfg.InterBrokerListenerName, err)
+	}
+	b.interBroker = ib
+	if b.audit, err = openAudit(cfg); err != nil {
+		return nil, fmt.Errorf("spool.audit.log.file: %w", err)
+	}
 	s := NewServer(b, ServerConfig{
 		MaxRequestSize:  cfg.SocketRequestMaxBytes,
 		GlobalInflight:  int(cfg.QueuedMaxRequests),
@@ -37,6 +48,10 @@ func NewNodeBroker(d node.BrokerDeps) (node.Broker, error) {
 		PerConnInflight: 16,
 	}, d.Registerer, d.Logger.Named("server"))
 	b.metrics = s.metrics
+	b.replicas.Register(d.Registerer)
+	// kafka-exporter's series (exporter_metrics.go)
+	metrics.MustRegister(d.Registerer, &exporterCollector{b: b, lag: metrics.NewLagHistory()})
+	b.onBrokerConfig = s.reloadKeystores
 	return &nodeBroker{b: b, s: s}, nil
 }
 
@@ -70,6 +85,9 @@ func (nb *nodeBroker) Close() {
 		nb.Shutdown(ctx)
 	}
 	nb.b.stop()
+	if err := nb.b.audit.Close(); err != nil {
+		nb.b.logger.Warn("closing the audit log", zap.Error(err))
+	}
 }
 
 // listeners are the client listeners: every listener but the controller's.
@@ -116,6 +134,7 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 			NodeID:  cfg.NodeID,
 			Resolve: b.interBrokerAddr,
 			Timeout: time.Duration(cfg.ReplicaSocketTimeoutMs) * time.Millisecond,
+			Dial:    b.dialInterBroker,
 		}),
 		Fetcher:          replicaFetcherConfig(cfg),
 		LeaderThrottle:   b.leaderThrottle,

@@ -1,20 +1,15 @@
 package server
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"strconv"
+	"maps"
+	"slices"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/spool-broker/spool/auth"
-	"github.com/spool-broker/spool/auth/acl"
-	"github.com/spool-broker/spool/auth/sasl"
 	authtls "github.com/spool-broker/spool/auth/tls"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/seclink"
 )
 
 // Security is wired from Kafka's properties, per listener, when the Server
@@ -30,312 +25,11 @@ import (
 // A listener whose setup cannot be built (a keystore that does not open, a
 // PLAIN mechanism without users) fails Listen, so the broker does not start.
 
-// listenerSecurity is how one listener secures its connections. It is
-// read-only once built and shared by the listener's connections.
-type listenerSecurity struct {
-	protocol   string                    // PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
-	tls        *authtls.Server           // SSL, SASL_SSL
-	principals *authtls.PrincipalBuilder // SSL
-	sasl       *auth.SASLConfig          // SASL_PLAINTEXT, SASL_SSL
-	// closers release what the setup started (a JWKS refresher).
-	closers []func()
-}
-
-func (ls *listenerSecurity) usesTLS() bool { return ls.tls != nil }
-
-func (ls *listenerSecurity) close() {
-	for _, c := range ls.closers {
-		c()
-	}
-}
+// listenerSecurity is a listener's setup (seclink.Listener).
+type listenerSecurity = seclink.Listener
 
 // plaintextSecurity is the setup of a PLAINTEXT listener.
-var plaintextSecurity = &listenerSecurity{protocol: "PLAINTEXT"}
-
-// The OAUTHBEARER server callback handler that selects JWKS validation;
-// Kafka 3.x named it in the .secured package, Kafka 4 moved it.
-var jwksCallbackHandlers = []string{
-	"org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
-	"org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerValidatorCallbackHandler",
-}
-
-// newListenerSecurity builds a listener's setup from the broker's
-// properties. creds are the SCRAM credentials (the metadata image).
-func newListenerSecurity(ctx context.Context, cfg *config.Broker, listener string, creds sasl.CredentialStore, log *zap.Logger) (*listenerSecurity, error) {
-	protocol := cfg.ListenerSecurityProtocolMap[listener]
-	if protocol == "" {
-		protocol = "PLAINTEXT"
-	}
-	ls := &listenerSecurity{protocol: protocol}
-	ok := false
-	defer func() {
-		if !ok {
-			ls.close()
-		}
-	}()
-	switch protocol {
-	case "PLAINTEXT":
-		ok = true
-		return plaintextSecurity, nil
-	case "SSL", "SASL_SSL":
-		props := authtls.ServerProps(cfg.Security, listener, protocol)
-		srv, err := authtls.NewServer(props)
-		if err != nil {
-			return nil, fmt.Errorf("listener %s (%s): %w", listener, protocol, err)
-		}
-		ls.tls = srv
-		if protocol == "SSL" {
-			pb, err := authtls.NewPrincipalBuilder(props)
-			if err != nil {
-				return nil, fmt.Errorf("listener %s (%s): %w", listener, protocol, err)
-			}
-			ls.principals = pb
-		}
-	case "SASL_PLAINTEXT":
-	default:
-		return nil, fmt.Errorf("listener %s: unknown security protocol %q", listener, protocol)
-	}
-	if strings.HasPrefix(protocol, "SASL_") {
-		sc, closers, err := newSASLConfig(ctx, cfg, listener, creds, log)
-		ls.closers = append(ls.closers, closers...)
-		if err != nil {
-			return nil, fmt.Errorf("listener %s (%s): %w", listener, protocol, err)
-		}
-		ls.sasl = sc
-	}
-	ok = true
-	return ls, nil
-}
-
-// listenerPrefix is Kafka's ListenerName.configPrefix.
-func listenerPrefix(listener string) string {
-	return "listener.name." + strings.ToLower(listener) + "."
-}
-
-// saslProp looks a SASL property up as Kafka's SaslChannelBuilder sees it:
-// listener.name.<l>.<mechanism>.<name>, then listener.name.<l>.<name>, then
-// <name> (mechanism "" skips the first).
-func saslProp(cfg *config.Broker, listener, mechanism, name string) (string, bool) {
-	lp := listenerPrefix(listener)
-	if mechanism != "" {
-		if v, ok := cfg.Security[lp+strings.ToLower(mechanism)+"."+name]; ok {
-			return v, true
-		}
-	}
-	if v, ok := cfg.Security[lp+name]; ok {
-		return v, true
-	}
-	if v, ok := cfg.Security[name]; ok {
-		return v, true
-	}
-	if v, ok := cfg.Static(name); ok {
-		return v, true
-	}
-	return "", false
-}
-
-// msProp reads a millisecond property (listener and mechanism prefixes as
-// saslProp), def when unset.
-func msProp(cfg *config.Broker, listener, mechanism, name string, def time.Duration) (time.Duration, error) {
-	v, ok := saslProp(cfg, listener, mechanism, name)
-	if !ok || strings.TrimSpace(v) == "" {
-		return def, nil
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%s=%q must be a non-negative number of milliseconds", name, v)
-	}
-	return time.Duration(n) * time.Millisecond, nil
-}
-
-// newSASLConfig builds the SASL setup of a SASL_* listener: the enabled
-// mechanisms (listener.name.<l>.sasl.enabled.mechanisms, else
-// sasl.enabled.mechanisms), each configured as Kafka configures it, and
-// the frame cap, re-authentication and failure delay.
-func newSASLConfig(ctx context.Context, cfg *config.Broker, listener string, creds sasl.CredentialStore, log *zap.Logger) (*auth.SASLConfig, []func(), error) {
-	names := cfg.SASLEnabledMechanisms
-	if v, ok := cfg.Security[listenerPrefix(listener)+"sasl.enabled.mechanisms"]; ok {
-		names = nil
-		for _, m := range strings.Split(v, ",") {
-			if m = strings.TrimSpace(m); m != "" {
-				names = append(names, m)
-			}
-		}
-	}
-	if len(names) == 0 {
-		return nil, nil, errors.New("no SASL mechanism is enabled (sasl.enabled.mechanisms)")
-	}
-	sc := &auth.SASLConfig{}
-	var closers []func()
-	for _, name := range names {
-		name = strings.ToUpper(name)
-		jaas := func() (sasl.JAASEntry, bool, error) {
-			v, ok := cfg.Security[listenerPrefix(listener)+strings.ToLower(name)+".sasl.jaas.config"]
-			if !ok {
-				return sasl.JAASEntry{}, false, nil
-			}
-			e, err := sasl.ParseServerJAAS(v)
-			if err != nil {
-				// Never echo the value: it holds passwords.
-				return e, true, fmt.Errorf("%s: %w", listenerPrefix(listener)+strings.ToLower(name)+".sasl.jaas.config", err)
-			}
-			return e, true, nil
-		}
-		switch name {
-		case sasl.MechanismPlain:
-			e, ok, err := jaas()
-			if err != nil {
-				return nil, closers, err
-			}
-			if !ok {
-				return nil, closers, fmt.Errorf("SASL mechanism PLAIN needs its users: set %splain.sasl.jaas.config to "+
-					"org.apache.kafka.common.security.plain.PlainLoginModule required user_<name>=\"<password>\" ...;", listenerPrefix(listener))
-			}
-			p, err := sasl.NewPlainFromJAAS(e)
-			if err != nil {
-				return nil, closers, fmt.Errorf("%splain.sasl.jaas.config: %w", listenerPrefix(listener), err)
-			}
-			sc.Mechanisms = append(sc.Mechanisms, p)
-		case sasl.MechanismScramSHA256, sasl.MechanismScramSHA512:
-			if _, _, err := jaas(); err != nil {
-				return nil, closers, err
-			}
-			m, _ := sasl.ParseScramMechanism(name)
-			s, err := sasl.NewScram(m, creds)
-			if err != nil {
-				return nil, closers, err
-			}
-			sc.Mechanisms = append(sc.Mechanisms, s)
-		case sasl.MechanismOAuthBearer:
-			e, _, err := jaas()
-			if err != nil {
-				return nil, closers, err
-			}
-			handler, _ := saslProp(cfg, listener, name, "sasl.server.callback.handler.class")
-			var v sasl.TokenValidator
-			if isJWKSHandler(strings.TrimSpace(handler)) {
-				jv, err := newJWKSValidator(ctx, cfg, listener, log)
-				if err != nil {
-					return nil, closers, err
-				}
-				closers = append(closers, jv.Close)
-				v = jv
-			} else if strings.TrimSpace(handler) != "" {
-				return nil, closers, fmt.Errorf("OAUTHBEARER server callback handler %s is not supported; supported: %s (JWKS) or none (unsecured JWTs, development only)",
-					strings.TrimSpace(handler), jwksCallbackHandlers[0])
-			} else {
-				uv, err := sasl.NewUnsecuredValidatorFromJAAS(e)
-				if err != nil {
-					return nil, closers, err
-				}
-				v = uv
-			}
-			sc.Mechanisms = append(sc.Mechanisms, sasl.NewOAuthBearer(v))
-		default:
-			return nil, closers, fmt.Errorf("SASL mechanism %s is not supported", name)
-		}
-	}
-	if v, ok := saslProp(cfg, listener, "", "sasl.server.max.receive.size"); ok && strings.TrimSpace(v) != "" {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
-		if err != nil || n <= 0 {
-			return nil, closers, fmt.Errorf("sasl.server.max.receive.size=%q must be a positive int", v)
-		}
-		sc.MaxReceiveSize = int32(n)
-	}
-	delay, err := msProp(cfg, listener, "", "connection.failed.authentication.delay.ms", auth.DefaultFailedAuthenticationDelay)
-	if err != nil {
-		return nil, closers, err
-	}
-	sc.FailedAuthenticationDelay = delay
-	reauth := map[string]time.Duration{}
-	for _, m := range sc.Mechanisms {
-		d, err := msProp(cfg, listener, m.Name(), "connections.max.reauth.ms", 0)
-		if err != nil {
-			return nil, closers, err
-		}
-		reauth[m.Name()] = d
-	}
-	sc.MaxReauth = func(mechanism string) time.Duration { return reauth[mechanism] }
-	return sc, closers, nil
-}
-
-func isJWKSHandler(class string) bool {
-	for _, h := range jwksCallbackHandlers {
-		if class == h {
-			return true
-		}
-	}
-	return false
-}
-
-// newJWKSValidator reads the sasl.oauthbearer.* properties of a listener.
-func newJWKSValidator(ctx context.Context, cfg *config.Broker, listener string, log *zap.Logger) (*sasl.JWKSValidator, error) {
-	get := func(name string) string {
-		v, _ := saslProp(cfg, listener, sasl.MechanismOAuthBearer, name)
-		return strings.TrimSpace(v)
-	}
-	jc := sasl.JWKSConfig{
-		EndpointURL:    get("sasl.oauthbearer.jwks.endpoint.url"),
-		ExpectedIssuer: get("sasl.oauthbearer.expected.issuer"),
-		ScopeClaim:     get("sasl.oauthbearer.scope.claim.name"),
-		SubClaim:       get("sasl.oauthbearer.sub.claim.name"),
-	}
-	if jc.EndpointURL == "" {
-		return nil, errors.New("OAUTHBEARER with " + jwksCallbackHandlers[0] + " needs sasl.oauthbearer.jwks.endpoint.url")
-	}
-	for _, a := range strings.Split(get("sasl.oauthbearer.expected.audience"), ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			jc.ExpectedAudience = append(jc.ExpectedAudience, a)
-		}
-	}
-	var err error
-	for name, dst := range map[string]*time.Duration{
-		"sasl.oauthbearer.jwks.endpoint.refresh.ms":           &jc.RefreshInterval,
-		"sasl.oauthbearer.jwks.endpoint.retry.backoff.ms":     &jc.RetryBackoff,
-		"sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms": &jc.RetryBackoffMax,
-	} {
-		if *dst, err = msProp(cfg, listener, sasl.MechanismOAuthBearer, name, 0); err != nil {
-			return nil, err
-		}
-	}
-	if s := get("sasl.oauthbearer.clock.skew.seconds"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("sasl.oauthbearer.clock.skew.seconds=%q must be an int", s)
-		}
-		jc.ClockSkew, jc.ClockSkewSet = time.Duration(n)*time.Second, true
-	}
-	return sasl.NewJWKSValidator(ctx, jc, log.Named("jwks"))
-}
-
-// authorizerClassStandard is the authorizer.class.name that selects ACLs
-// (Kafka's KRaft authorizer).
-const authorizerClassStandard = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
-
-// newAuthorizer builds the ACL authorizer authorizer.class.name asks for,
-// nil when none is configured (everything is allowed, as in Kafka).
-func newAuthorizer(cfg *config.Broker) (*acl.Authorizer, error) {
-	class := strings.TrimSpace(cfg.AuthorizerClassName)
-	switch class {
-	case "":
-		return nil, nil
-	case authorizerClassStandard, "kafka.security.authorizer.AclAuthorizer":
-		if class != authorizerClassStandard {
-			return nil, fmt.Errorf("authorizer.class.name=%s is ZooKeeper's authorizer, gone in Kafka 4; use %s", class, authorizerClassStandard)
-		}
-	default:
-		return nil, fmt.Errorf("authorizer.class.name=%s is not supported; use %s", class, authorizerClassStandard)
-	}
-	supers, err := auth.ParseSuperUsers(strings.Join(cfg.SuperUsers, ";"))
-	if err != nil {
-		return nil, err
-	}
-	allow := false
-	if v, ok := cfg.Static("allow.everyone.if.no.acl.found"); ok {
-		allow = strings.EqualFold(strings.TrimSpace(v), "true")
-	}
-	return acl.NewAuthorizer(acl.Config{SuperUsers: supers, AllowEveryoneIfNoACLFound: allow}), nil
-}
+var plaintextSecurity = seclink.Plaintext
 
 // initSecurity builds the setup of every listener in ls and the broker's
 // authorizer. It runs in Listen, before any connection is accepted.
@@ -349,18 +43,18 @@ func (s *Server) initSecurity(ls []Listener) error {
 	}
 	s.security = map[string]*listenerSecurity{}
 	for _, l := range ls {
-		sec, err := newListenerSecurity(s.ctx, b.cfg, l.Name, b.scramCredentials(), s.logger)
+		sec, err := seclink.NewListener(s.ctx, b.cfg, l.Name, b.scramCredentials(), s.logger)
 		if err != nil {
 			s.closeSecurity()
 			return err
 		}
 		s.security[l.Name] = sec
-		if sec.protocol != "PLAINTEXT" {
+		if sec.Protocol != "PLAINTEXT" {
 			var mechs []string
-			if sec.sasl != nil {
-				mechs = sec.sasl.EnabledMechanisms()
+			if sec.SASL != nil {
+				mechs = sec.SASL.EnabledMechanisms()
 			}
-			s.logger.Info("listener security", zap.String("listener", l.Name), zap.String("security_protocol", sec.protocol),
+			s.logger.Info("listener security", zap.String("listener", l.Name), zap.String("security_protocol", sec.Protocol),
 				zap.Strings("sasl_mechanisms", mechs))
 		}
 	}
@@ -378,6 +72,54 @@ func (s *Server) listenerSecurity(name string) *listenerSecurity {
 
 func (s *Server) closeSecurity() {
 	for _, sec := range s.security {
-		sec.close()
+		sec.Close()
+	}
+}
+
+// reloadKeystores applies the dynamic per-broker keystore configs
+// (listener.name.<l>.ssl.keystore.*, listener.name.<l>.ssl.key.password;
+// config.ListenerKeystoreKey) of each TLS listener, as Kafka's keystore
+// reload: the listener's properties are rebuilt with them over the static
+// ones and its tls.Server reloads, so new connections get the new
+// certificate while open ones keep theirs. A store that does not open or
+// changes the broker's identity (tls.Server.Reload's checks) is refused
+// with a warning and the old one stays. Called by the broker under
+// reconcileMu for every image; it reloads only when a listener's dynamic
+// keystore configs changed.
+func (s *Server) reloadKeystores(perBroker map[string]string) {
+	b := s.broker
+	for name, sec := range s.security {
+		if sec.TLS == nil {
+			continue
+		}
+		prefix := "listener.name." + strings.ToLower(name) + ".ssl."
+		var keys []string
+		for k := range perBroker {
+			if strings.HasPrefix(k, prefix) && config.ListenerKeystoreKey.MatchString(k) {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		var sig strings.Builder
+		for _, k := range keys {
+			sig.WriteString(k + "=" + perBroker[k] + "\n")
+		}
+		if s.keystoreSig == nil {
+			s.keystoreSig = map[string]string{}
+		}
+		if s.keystoreSig[name] == sig.String() {
+			continue
+		}
+		s.keystoreSig[name] = sig.String()
+		all := maps.Clone(b.cfg.Security)
+		for _, k := range keys {
+			all[k] = perBroker[k]
+		}
+		log := s.logger.With(zap.String("listener", name), zap.Strings("configs", keys))
+		if err := sec.TLS.Reload(authtls.ServerProps(all, name, sec.Protocol)); err != nil {
+			log.Warn("dynamic keystore update refused; the listener keeps its keystore", zap.Error(err))
+			continue
+		}
+		log.Info("listener keystore reloaded; new connections use it")
 	}
 }

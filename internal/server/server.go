@@ -46,6 +46,9 @@ type Server struct {
 	// security is each listener's setup by name (security.go), built by
 	// Listen before any connection is accepted and read-only afterwards.
 	security map[string]*listenerSecurity
+	// keystoreSig is, per listener, the dynamic keystore configs last
+	// applied (reloadKeystores; under the broker's reconcileMu).
+	keystoreSig map[string]string
 }
 
 // ServerConfig holds the network limits (Kafka's names in comments).
@@ -68,10 +71,12 @@ func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.
 		cfg.GlobalInflight = 500
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	sm := newServerMetrics(reg, b.cfg.NumIOThreads, b.cfg.NumNetworkThreads)
+	sm.reqLog = log.Named("request")
 	s := &Server{
 		logger:             log,
 		broker:             b,
-		metrics:            newServerMetrics(reg),
+		metrics:            sm,
 		quotas:             newServerQuotas(b.cfg, reg, log),
 		maxRequestSize:     cfg.MaxRequestSize,
 		perConnInflight:    cfg.PerConnInflight,

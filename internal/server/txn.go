@@ -11,6 +11,7 @@ import (
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/coordinator/txn"
+	"github.com/spool-broker/spool/internal/kafkarpc"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
@@ -23,18 +24,22 @@ var errTxnVerification = errors.New("server: partition is not part of the produc
 // txnHandlers serve the producer and transaction APIs (the api_NN files with
 // a txnHandlers receiver) over coord, the transaction coordinator, which
 // persists to the hosted __transaction_state partitions (txnStateLog) and
-// writes markers to the hosted data partitions (txnMarkers).
+// writes markers to the partitions' leaders, here or on other brokers
+// (txnMarkers, txn_markers.go).
 type txnHandlers struct {
 	b      *Broker
 	coord  *txn.Coordinator
 	ids    *producerIDs
 	guards verifyGuards // in-flight verified transactional appends: txn_verify.go
+	// rpc carries WriteTxnMarkers (txn_markers.go) and AddPartitionsToTxn
+	// verifications (txn_verify.go) to other brokers.
+	rpc *kafkarpc.Client
 }
 
 // registerTxnHandlers starts the transaction coordinator and registers the
 // producer and transaction APIs; called from registerHandlers.
 func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
-	th := &txnHandlers{b: b, ids: &producerIDs{alloc: b.ctrl.AllocateProducerIDs}}
+	th := &txnHandlers{b: b, ids: &producerIDs{alloc: b.ctrl.AllocateProducerIDs}, rpc: newInterBrokerClient(b)}
 	b.txnHandlers = th
 	th.coord = txn.New(txn.Config{
 		NumPartitions:         b.cfg.TransactionStateLogNumPartitions,
@@ -46,6 +51,12 @@ func (b *Broker) registerTxnHandlers(h map[int16]apiHandler) {
 		TransactionVersion:    func() int16 { return b.image.Load().Feature(transactionVersionFeature) },
 	}, txnStateLog{b}, txnMarkers{th}, b.logger.Named("txn"))
 	b.attachCoordinator(transactionStateTopic, th.coord)
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		<-b.ctx.Done()
+		th.rpc.Close()
+	}()
 	register(h, protocol.KeyInitProducerId, 0, 5, th.handleInitProducerID)
 	register(h, protocol.KeyAddPartitionsToTxn, 0, 5, th.handleAddPartitionsToTxn)
 	register(h, protocol.KeyEndTxn, 0, 5, th.handleEndTxn)
@@ -83,25 +94,6 @@ func (l txnStateLog) Replay(ctx context.Context, partition int32, fn func(key, v
 		return fmt.Errorf("%s-%d: not the leader", transactionStateTopic, partition)
 	}
 	return replayLog(ctx, p, fn)
-}
-
-// txnMarkers writes markers to the partitions this broker leads; it is the
-// in-process stand-in for WriteTxnMarkers requests to other brokers.
-type txnMarkers struct{ th *txnHandlers }
-
-func (m txnMarkers) WriteMarkers(ctx context.Context, producerID int64, epoch int16, commit bool, coordinatorEpoch int32, parts []txn.TopicPartition) error {
-	var errs []error
-	for _, tp := range parts {
-		code := m.th.b.writeMarker(tp.Topic, tp.Partition, producerID, epoch, commit, coordinatorEpoch)
-		if code != 0 && code != errcode.UnknownTopicOrPartition { // a deleted topic needs no marker
-			errs = append(errs, fmt.Errorf("%s-%d: %s", tp.Topic, tp.Partition, errName(code)))
-			continue
-		}
-		if tp.Topic == consumerOffsetsTopic {
-			m.th.completeOffsets(producerID, tp.Partition, commit)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // markerCommitTimeout bounds how long a marker waits to be committed.

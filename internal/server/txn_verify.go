@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/spool-broker/spool/coordinator/txn"
 	"github.com/spool-broker/spool/protocol"
@@ -125,8 +126,13 @@ func (b *Broker) txnVerifyHook(rc *reqCtx, transactionalID *protocol.Transaction
 
 // verifyOrAdd asks the coordinator whether tp is in the producer's open
 // transaction (add false) or adds it with transaction version 2 (add true).
-// It returns the coordinator's code for tp.
+// It returns the coordinator's code for tp. A coordinator on another broker
+// (the leader of id's __transaction_state partition) is asked with
+// AddPartitionsToTxn v4+ as Kafka's AddPartitionsToTxnManager does.
 func (th *txnHandlers) verifyOrAdd(ctx context.Context, id string, producerID int64, epoch int16, tp txn.TopicPartition, add bool) int16 {
+	if coord := th.coordinatorOf(id); coord >= 0 && coord != th.b.nodeID {
+		return th.verifyOrAddRemote(ctx, coord, id, producerID, epoch, tp, add)
+	}
 	if add {
 		return th.coord.AddPartitions(ctx, id, producerID, epoch, []txn.TopicPartition{tp}, 2)
 	}
@@ -156,4 +162,52 @@ func produceVerificationError(code, v int16) int16 {
 		return errcode.NotEnoughReplicas
 	}
 	return code
+}
+
+// coordinatorOf is the broker leading id's __transaction_state partition
+// in the newest image, or -1.
+func (th *txnHandlers) coordinatorOf(id string) int32 {
+	t := th.b.image.Load().Topic(transactionStateTopic)
+	p := th.coord.PartitionFor(id)
+	if t == nil || int(p) >= len(t.Partitions) {
+		return -1
+	}
+	return t.Partitions[p].Leader
+}
+
+// verifyRequestTimeout bounds an AddPartitionsToTxn to another broker's
+// coordinator (the add waits for the state record's commit).
+const verifyRequestTimeout = 15 * time.Second
+
+// verifyOrAddRemote is verifyOrAdd against broker coord. A request that
+// fails below the Kafka protocol is NOT_COORDINATOR: the produce answers
+// NOT_ENOUGH_REPLICAS and the producer retries.
+func (th *txnHandlers) verifyOrAddRemote(ctx context.Context, coord int32, id string, producerID int64, epoch int16, tp txn.TopicPartition, add bool) int16 {
+	addr, err := th.b.interBrokerAddr(coord)
+	if err != nil {
+		return errcode.CoordinatorNotAvailable
+	}
+	ctx, cancel := context.WithTimeout(ctx, verifyRequestTimeout)
+	defer cancel()
+	r, err := th.rpc.Call(ctx, addr, &protocol.AddPartitionsToTxnRequest{Transactions: []protocol.AddPartitionsToTxnRequestAddPartitionsToTxnTransaction{{
+		TransactionalID: protocol.TransactionalID(id), ProducerID: protocol.ProducerID(producerID), ProducerEpoch: epoch, VerifyOnly: !add,
+		Topics: []protocol.AddPartitionsToTxnRequestAddPartitionsToTxnTopic{{Name: protocol.TopicName(tp.Topic), Partitions: []int32{tp.Partition}}},
+	}}})
+	if err != nil {
+		return errcode.NotCoordinator
+	}
+	resp := r.(*protocol.AddPartitionsToTxnResponse)
+	if resp.ErrorCode != 0 {
+		return resp.ErrorCode
+	}
+	for _, tr := range resp.ResultsByTransaction {
+		for _, t := range tr.TopicResults {
+			for _, p := range t.ResultsByPartition {
+				if string(t.Name) == tp.Topic && p.PartitionIndex == tp.Partition {
+					return p.PartitionErrorCode
+				}
+			}
+		}
+	}
+	return errcode.NotCoordinator
 }

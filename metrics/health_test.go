@@ -1,4 +1,4 @@
-package main
+package metrics
 
 import (
 	"net/http"
@@ -9,7 +9,7 @@ import (
 )
 
 func TestProbeStates(t *testing.T) {
-	var h healthState
+	var h Health
 	probe := func(fn http.HandlerFunc) int {
 		rec := httptest.NewRecorder()
 		fn(rec, httptest.NewRequest(http.MethodGet, "/", nil))
@@ -25,9 +25,9 @@ func TestProbeStates(t *testing.T) {
 		{"shutting down", false, http.StatusOK, http.StatusServiceUnavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h.setReady(tc.ready)
-			require.Equal(t, tc.healthz, probe(h.serveHealthz))
-			require.Equal(t, tc.readyz, probe(h.serveReadyz))
+			h.SetReady(tc.ready)
+			require.Equal(t, tc.healthz, probe(h.ServeHealthz))
+			require.Equal(t, tc.readyz, probe(h.ServeReadyz))
 		})
 	}
 }

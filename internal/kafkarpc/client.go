@@ -1,4 +1,4 @@
-package controller
+package kafkarpc
 
 import (
 	"bufio"
@@ -13,22 +13,23 @@ import (
 	"github.com/spool-broker/spool/protocol"
 )
 
-// errTransport marks a controller RPC that failed below the Kafka protocol
-// (connect, write, read, decode): the request may or may not have reached
-// the controller, and another attempt, perhaps at another controller, may
-// succeed.
-var errTransport = errors.New("controller: rpc transport")
+// ErrTransport marks a request that failed below the Kafka protocol
+// (connect, write, read, decode): it may or may not have reached the other
+// node, and another attempt, perhaps at another node, may succeed.
+var ErrTransport = errors.New("kafkarpc: transport")
 
-// defaultRPCTimeout bounds one controller RPC whose ctx has no deadline.
-const defaultRPCTimeout = 30 * time.Second
+// DefaultTimeout bounds one request whose ctx has no deadline.
+const DefaultTimeout = 30 * time.Second
 
-// rpcClient sends Kafka requests to controller listeners, at the newest
-// version both sides know (both are Spool). Connections are pooled per
-// address and carry one request at a time, so a long-polling Fetch on one
-// never delays a heartbeat on another. Safe for concurrent use.
-type rpcClient struct {
+// Client sends Kafka requests to other nodes' listeners, at the newest
+// stable version (both sides are Spool). Connections are pooled per address
+// and carry one request at a time. Safe for concurrent use.
+type Client struct {
 	clientID string
 	maxFrame int32
+	// dial connects and authenticates (a seclink.Dialer's DialContext);
+	// nil: plain TCP.
+	dial DialFunc
 
 	corr atomic.Int32
 
@@ -43,20 +44,30 @@ type rpcConn struct {
 	buf []byte
 }
 
-func newRPCClient(clientID string) *rpcClient {
-	return &rpcClient{clientID: clientID, maxFrame: protocol.DefaultMaxRequestSize, idle: map[string][]*rpcConn{}}
+// DialFunc connects to a listener at addr and runs its security (TLS, SASL)
+// as a client, so the connection is ready for Kafka requests (or, on a
+// CONTROLLER listener, the raft preamble).
+type DialFunc func(ctx context.Context, addr string) (net.Conn, error)
+
+// New returns a Client whose requests carry clientID, connecting in plain
+// TCP.
+func New(clientID string) *Client { return NewDialing(clientID, nil) }
+
+// NewDialing returns a Client that connects with dial (nil: plain TCP).
+func NewDialing(clientID string, dial DialFunc) *Client {
+	return &Client{clientID: clientID, maxFrame: protocol.DefaultMaxRequestSize, idle: map[string][]*rpcConn{}, dial: dial}
 }
 
-// call sends req to addr and returns the response.
-func (c *rpcClient) call(ctx context.Context, addr string, req protocol.Request) (protocol.Response, error) {
+// Call sends req to addr and returns the response.
+func (c *Client) Call(ctx context.Context, addr string, req protocol.Request) (protocol.Response, error) {
 	key := req.APIKey()
 	api := protocol.LookupAPI(key)
 	if api == nil {
-		return nil, fmt.Errorf("controller: rpc: unknown api key %d", key)
+		return nil, fmt.Errorf("kafkarpc: unknown api key %d", key)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, defaultRPCTimeout)
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
 	conn, err := c.get(ctx, addr)
@@ -68,7 +79,7 @@ func (c *rpcClient) call(ctx context.Context, addr string, req protocol.Request)
 	frame, err := protocol.AppendRequest(conn.buf[:0], &hdr, req)
 	if err != nil {
 		c.discard(conn)
-		return nil, fmt.Errorf("controller: rpc: encode %s: %w", api.Name, err)
+		return nil, fmt.Errorf("kafkarpc: encode %s: %w", api.Name, err)
 	}
 	dl, _ := ctx.Deadline()
 	_ = conn.nc.SetDeadline(dl)
@@ -77,12 +88,12 @@ func (c *rpcClient) call(ctx context.Context, addr string, req protocol.Request)
 	defer stop()
 	if _, err := conn.nc.Write(frame); err != nil {
 		c.discard(conn)
-		return nil, fmt.Errorf("%w: send %s to %s: %w", errTransport, api.Name, addr, ctxErr(ctx, err))
+		return nil, fmt.Errorf("%w: send %s to %s: %w", ErrTransport, api.Name, addr, ctxErr(ctx, err))
 	}
 	respFrame, err := protocol.ReadFrame(conn.br, c.maxFrame, frame[:0])
 	if err != nil {
 		c.discard(conn)
-		return nil, fmt.Errorf("%w: read %s response from %s: %w", errTransport, api.Name, addr, ctxErr(ctx, err))
+		return nil, fmt.Errorf("%w: read %s response from %s: %w", ErrTransport, api.Name, addr, ctxErr(ctx, err))
 	}
 	rh, resp, err := protocol.DecodeResponse(respFrame, key, v)
 	if err != nil || rh.CorrelationID != hdr.CorrelationID {
@@ -90,7 +101,7 @@ func (c *rpcClient) call(ctx context.Context, addr string, req protocol.Request)
 		if err == nil {
 			err = fmt.Errorf("correlation id %d, want %d", rh.CorrelationID, hdr.CorrelationID)
 		}
-		return nil, fmt.Errorf("%w: %s response from %s: %w", errTransport, api.Name, addr, err)
+		return nil, fmt.Errorf("%w: %s response from %s: %w", ErrTransport, api.Name, addr, err)
 	}
 	// Records in the response alias the frame: keep the buffer with the
 	// response, and give the connection a fresh one.
@@ -111,11 +122,11 @@ func ctxErr(ctx context.Context, err error) error {
 	return err
 }
 
-func (c *rpcClient) get(ctx context.Context, addr string) (*rpcConn, error) {
+func (c *Client) get(ctx context.Context, addr string) (*rpcConn, error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, fmt.Errorf("%w: client closed", errTransport)
+		return nil, fmt.Errorf("%w: client closed", ErrTransport)
 	}
 	if list := c.idle[addr]; len(list) > 0 {
 		conn := list[len(list)-1]
@@ -124,12 +135,18 @@ func (c *rpcClient) get(ctx context.Context, addr string) (*rpcConn, error) {
 		return conn, nil
 	}
 	c.mu.Unlock()
-	var d net.Dialer
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	nc, err := d.DialContext(dctx, "tcp", addr)
+	var nc net.Conn
+	var err error
+	if c.dial != nil {
+		nc, err = c.dial(dctx, addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(dctx, "tcp", addr)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: connect to %s: %w", errTransport, addr, err)
+		return nil, fmt.Errorf("%w: connect to %s: %w", ErrTransport, addr, err)
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
@@ -137,7 +154,7 @@ func (c *rpcClient) get(ctx context.Context, addr string) (*rpcConn, error) {
 	return &rpcConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10)}, nil
 }
 
-func (c *rpcClient) put(addr string, conn *rpcConn) {
+func (c *Client) put(addr string, conn *rpcConn) {
 	_ = conn.nc.SetDeadline(time.Time{})
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -148,11 +165,11 @@ func (c *rpcClient) put(addr string, conn *rpcConn) {
 	c.idle[addr] = append(c.idle[addr], conn)
 }
 
-func (c *rpcClient) discard(conn *rpcConn) { _ = conn.nc.Close() }
+func (c *Client) discard(conn *rpcConn) { _ = conn.nc.Close() }
 
-// close closes idle connections; calls in flight finish or fail on their
+// Close closes idle connections; calls in flight finish or fail on their
 // own, and their connections are closed when they return.
-func (c *rpcClient) close() {
+func (c *Client) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true

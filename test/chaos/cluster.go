@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+const (
+	clientPort     = 49092
+	controllerPort = 49093
+)
+
+// node is one `spool serve` process in its own namespace. Its log file and
+// log dir survive restarts.
+type node struct {
+	id      int
+	dir     string // KAFKA_LOG_DIRS
+	logPath string
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when cmd has been reaped
+}
+
+// cluster owns the node processes. The mutex guards the nodes' cmd fields:
+// the nemesis restarts nodes while the final cleanup may kill them.
+type cluster struct {
+	bin  string
+	nw   *network
+	env  []string // common to every node
+	mu   sync.Mutex
+	node []*node // index id-1
+}
+
+func newCluster(bin, outDir string, nw *network) (*cluster, error) {
+	var voters []string
+	for i := 1; i <= nw.nodes; i++ {
+		voters = append(voters, fmt.Sprintf("%d@%s:%d", i, nw.host(i), controllerPort))
+	}
+	c := &cluster{bin: bin, nw: nw, env: []string{
+		"KAFKA_PROCESS_ROLES=broker,controller",
+		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+		"KAFKA_CONTROLLER_QUORUM_VOTERS=" + strings.Join(voters, ","),
+		"KAFKA_INTER_BROKER_LISTENER_NAME=PLAINTEXT",
+		"KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
+		"CLUSTER_ID=Ch4osKk3lLQ8yE7vS0a1bQ",
+		"KAFKA_DEFAULT_REPLICATION_FACTOR=3",
+		"KAFKA_MIN_INSYNC_REPLICAS=2",
+		"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=3",
+		"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR=3",
+		"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=2",
+		"KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE=false",
+		// Short liveness timeouts so that a fault is noticed within a
+		// few seconds, as in internal/node's process tests.
+		"KAFKA_BROKER_HEARTBEAT_INTERVAL_MS=200",
+		"KAFKA_BROKER_SESSION_TIMEOUT_MS=2000",
+	}}
+	for i := 1; i <= nw.nodes; i++ {
+		n := &node{id: i, dir: filepath.Join(outDir, fmt.Sprintf("data%d", i)), logPath: filepath.Join(outDir, fmt.Sprintf("node%d.log", i))}
+		if err := os.MkdirAll(n.dir, 0o755); err != nil {
+			return nil, err
+		}
+		c.node = append(c.node, n)
+	}
+	return c, nil
+}
+
+func (c *cluster) addr(i int) string { return fmt.Sprintf("%s:%d", c.nw.host(i), clientPort) }
+
+func (c *cluster) seeds() []string {
+	var s []string
+	for i := 1; i <= len(c.node); i++ {
+		s = append(s, c.addr(i))
+	}
+	return s
+}
+
+// start launches node i inside its namespace. `ip netns exec` execs the
+// command in place, so the child's pid is spool's own and signals reach it.
+func (c *cluster) start(i int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.node[i-1]
+	if n.cmd != nil {
+		return fmt.Errorf("node %d already running", i)
+	}
+	f, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := c.nw.host(i)
+	cmd := exec.Command("ip", "netns", "exec", c.nw.ns(i), c.bin, "serve")
+	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Env = append(cmd.Env,
+		fmt.Sprintf("KAFKA_NODE_ID=%d", i),
+		fmt.Sprintf("KAFKA_LISTENERS=PLAINTEXT://%s:%d,CONTROLLER://%s:%d", h, clientPort, h, controllerPort),
+		fmt.Sprintf("KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s:%d", h, clientPort),
+		"KAFKA_LOG_DIRS="+n.dir)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start node %d: %w", i, err)
+	}
+	n.cmd, n.exited = cmd, make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		_ = cmd.Wait()
+		close(exited)
+	}(cmd, n.exited)
+	return nil
+}
+
+// signal sends sig to node i; for SIGKILL it also waits until the process is
+// reaped and marks the node stopped.
+func (c *cluster) signal(i int, sig syscall.Signal) error {
+	c.mu.Lock()
+	n := c.node[i-1]
+	cmd, exited := n.cmd, n.exited
+	c.mu.Unlock()
+	if cmd == nil {
+		return fmt.Errorf("node %d not running", i)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal %v to node %d: %w", sig, i, err)
+	}
+	if sig == syscall.SIGKILL {
+		<-exited
+		c.mu.Lock()
+		n.cmd = nil
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// running reports whether node i's process is alive (started and not exited).
+func (c *cluster) running(i int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.node[i-1]
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stopAll kills every node (SIGCONT first, in case one is paused).
+func (c *cluster) stopAll() {
+	for i := 1; i <= len(c.node); i++ {
+		c.mu.Lock()
+		cmd := c.node[i-1].cmd
+		c.mu.Unlock()
+		if cmd != nil {
+			_ = cmd.Process.Signal(syscall.SIGCONT)
+			_ = c.signal(i, syscall.SIGKILL)
+		}
+	}
+}
+
+// partitionState is one partition's leader and ISR as metadata reports it.
+type partitionState struct {
+	leader int32
+	isr    []int32
+}
+
+func describeTopic(ctx context.Context, adm *kadm.Client, topic string) (map[int32]partitionState, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	md, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := md.Topics[topic]
+	if !ok || t.Err != nil {
+		return nil, fmt.Errorf("topic %s: %v", topic, t.Err)
+	}
+	out := map[int32]partitionState{}
+	for _, p := range t.Partitions {
+		out[p.Partition] = partitionState{leader: p.Leader, isr: p.ISR}
+	}
+	return out, nil
+}
+
+// waitFor polls cond every 200 ms until it is true or the deadline passes.
+func waitFor(ctx context.Context, d time.Duration, what string, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if cond() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// brokersUp reports whether node i answers Metadata listing every node.
+func (c *cluster) brokersUp(ctx context.Context, i int) bool {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addr(i)), kgo.DialTimeout(time.Second), kgo.RequestRetries(0))
+	if err != nil {
+		return false
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	return err == nil && len(md.Brokers) == len(c.node)
+}
+
+// dump sends SIGQUIT to node i (the Go runtime prints every goroutine's
+// stack to the node's log and exits) and waits for it to exit, killing it
+// after 10 s; the node is then stopped.
+func (c *cluster) dump(i int) {
+	c.mu.Lock()
+	n := c.node[i-1]
+	cmd, exited := n.cmd, n.exited
+	c.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	_ = cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	c.mu.Lock()
+	n.cmd = nil
+	c.mu.Unlock()
+}

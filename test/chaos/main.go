@@ -1,0 +1,440 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+type options struct {
+	seed                 int64
+	duration             time.Duration
+	maxFaults            int
+	kinds                string
+	partitions           int
+	producers            int
+	txnProducers         int
+	rate                 int
+	repo, bin, out       string
+	gapMin, gapMax       time.Duration
+	holdMin, holdMax     time.Duration
+	settle, recoverLimit time.Duration
+}
+
+func main() {
+	var o options
+	flag.Int64Var(&o.seed, "seed", 0, "nemesis seed (0: from the clock; printed either way)")
+	flag.DurationVar(&o.duration, "duration", 10*time.Minute, "how long faults are injected")
+	flag.IntVar(&o.maxFaults, "faults", 1000, "at most this many faults")
+	flag.StringVar(&o.kinds, "kinds", strings.Join(faultKinds, ","), "fault kinds to choose from")
+	flag.IntVar(&o.partitions, "partitions", 6, "partitions of the topic under test")
+	flag.IntVar(&o.producers, "producers", 3, "idempotent acks=all producers")
+	flag.IntVar(&o.txnProducers, "txn-producers", 1, "transactional producers (commit/abort mix) on a second topic, checked read_committed")
+	flag.IntVar(&o.rate, "rate", 200, "records per second per producer")
+	flag.StringVar(&o.repo, "repo", ".", "Spool source tree to build cmd/spool from")
+	flag.StringVar(&o.bin, "bin", "", "spool binary (default: go build from -repo)")
+	flag.StringVar(&o.out, "out", "", "directory for logs, data and the summary (default: a new temp dir)")
+	flag.DurationVar(&o.gapMin, "gap-min", 2*time.Second, "healthy time between faults, lower bound")
+	flag.DurationVar(&o.gapMax, "gap-max", 5*time.Second, "healthy time between faults, upper bound")
+	flag.DurationVar(&o.holdMin, "hold-min", 1*time.Second, "time a fault lasts, lower bound")
+	flag.DurationVar(&o.holdMax, "hold-max", 6*time.Second, "time a fault lasts, upper bound (pauses beyond the 2 s session timeout)")
+	flag.DurationVar(&o.settle, "settle", 5*time.Second, "time the workload goes on after the last fault healed")
+	flag.DurationVar(&o.recoverLimit, "recover", 2*time.Minute, "limit for the cluster to recover after the faults")
+	flag.Parse()
+	if o.seed == 0 {
+		o.seed = time.Now().UnixNano() % 1_000_000_007
+	}
+	code, err := run(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		if code == 0 {
+			code = 2
+		}
+	}
+	os.Exit(code)
+}
+
+// run returns 1 on a safety violation, 2 when the harness could not finish.
+func run(o options) (int, error) {
+	if os.Geteuid() != 0 {
+		return 2, errors.New("must run as root: it creates network namespaces and iptables rules")
+	}
+	// One run at a time on a machine: the bridge, namespaces and
+	// addresses are fixed names. The lock goes with the process.
+	lock, err := os.OpenFile("/run/spool-chaos.lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return 2, err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		fmt.Println("chaos: another run holds /run/spool-chaos.lock; waiting")
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			return 2, fmt.Errorf("lock: %w", err)
+		}
+	}
+	if o.out == "" {
+		if o.out, err = os.MkdirTemp("", fmt.Sprintf("spool-chaos-%d-", o.seed)); err != nil {
+			return 2, err
+		}
+	} else if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return 2, err
+	}
+	evf, err := os.Create(filepath.Join(o.out, "events.log"))
+	if err != nil {
+		return 2, err
+	}
+	defer evf.Close()
+	logger := log.New(io.MultiWriter(os.Stdout, evf), "", log.LUTC|log.Ldate|log.Lmicroseconds)
+	logf := logger.Printf
+	logf("seed=%d duration=%s faults<=%d kinds=%s out=%s", o.seed, o.duration, o.maxFaults, o.kinds, o.out)
+
+	// SIGINT/SIGTERM cancel ctx; every step below then returns and the
+	// deferred cleanups kill the nodes and remove the namespaces.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if o.bin == "" {
+		o.bin = filepath.Join(o.out, "spool")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", o.bin, "./cmd/spool")
+		cmd.Dir = o.repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return 2, fmt.Errorf("go build ./cmd/spool: %w\n%s", err, out)
+		}
+	}
+
+	nw := &network{bridge: "spchaos0", prefix: "spchaos", subnet: "10.77.0", nodes: 3, logf: logf}
+	defer func() { nw.teardown(); logf("network removed") }()
+	if err := nw.setup(); err != nil {
+		return 2, err
+	}
+	c, err := newCluster(o.bin, o.out, nw)
+	if err != nil {
+		return 2, err
+	}
+	defer c.stopAll()
+	for i := 1; i <= nw.nodes; i++ {
+		if err := c.start(i); err != nil {
+			return 2, err
+		}
+	}
+	var exited error
+	if err := waitFor(ctx, 90*time.Second, "three live brokers", func() bool {
+		for i := 1; i <= nw.nodes; i++ {
+			if !c.running(i) {
+				exited = fmt.Errorf("node %d exited at startup; tail of %s:\n%s", i, c.node[i-1].logPath, tail(c.node[i-1].logPath, 20))
+				return true
+			}
+		}
+		for i := 1; i <= nw.nodes; i++ {
+			if !c.brokersUp(ctx, i) {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return 2, err
+	}
+	if exited != nil {
+		return 2, exited
+	}
+	logf("cluster up: %v", c.seeds())
+
+	const topic, txnTopic, txnPartitions = "chaos", "chaos-txn", 3
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.DialTimeout(2*time.Second))
+	if err != nil {
+		return 2, err
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	created, err := adm.CreateTopic(cctx, int32(o.partitions), 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, topic)
+	cancel()
+	if err == nil {
+		err = created.Err
+	}
+	if err != nil {
+		return 2, fmt.Errorf("create topic: %w", err)
+	}
+	if o.txnProducers > 0 {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		created, err := adm.CreateTopic(cctx, txnPartitions, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, txnTopic)
+		cancel()
+		if err == nil {
+			err = created.Err
+		}
+		if err != nil {
+			return 2, fmt.Errorf("create topic %s: %w", txnTopic, err)
+		}
+	}
+	fullISR := func() bool {
+		st, err := describeTopic(ctx, adm, topic)
+		if err != nil || len(st) != o.partitions {
+			return false
+		}
+		for _, p := range st {
+			if p.leader < 0 || len(p.isr) != nw.nodes {
+				return false
+			}
+		}
+		return true
+	}
+	if err := waitFor(ctx, 60*time.Second, "every partition with a full ISR", fullISR); err != nil {
+		return 2, err
+	}
+	logf("topic %s: %d partitions, RF 3, min.insync.replicas 2", topic, o.partitions)
+
+	h := newHistory()
+	wctx, stopWorkload := context.WithCancel(ctx)
+	defer stopWorkload()
+	var wg sync.WaitGroup
+	for id := 1; id <= o.producers; id++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := produce(wctx, c.seeds(), topic, id, o.partitions, o.rate, time.Minute, h); err != nil {
+				logf("producer %d: %v", id, err)
+			}
+		}()
+	}
+	th := newTxnHistory()
+	// The transactional producers have their own group: franz-go's
+	// BeginTransaction takes no context and retries InitProducerID for as
+	// long as the coordinator answers CONCURRENT_TRANSACTIONS, so the run
+	// waits for them only so long (a stuck one is reported, and leaks
+	// until the harness exits).
+	var twg sync.WaitGroup
+	for id := 1; id <= o.txnProducers; id++ {
+		twg.Add(1)
+		go func() {
+			defer twg.Done()
+			produceTxns(wctx, c.seeds(), txnTopic, id, o.seed, th)
+		}()
+	}
+	rctx, stopReader := context.WithCancel(ctx)
+	defer stopReader()
+	var rwg sync.WaitGroup
+	rwg.Add(1)
+	go func() {
+		defer rwg.Done()
+		if err := liveRead(rctx, c.seeds(), topic, h); err != nil {
+			logf("live reader: %v", err)
+		}
+	}()
+	if err := waitFor(ctx, 60*time.Second, "first acknowledgements", func() bool { return h.ackCount() >= 100 }); err != nil {
+		return 2, err
+	}
+
+	nem := &nemesis{c: c, adm: adm, topic: topic, rng: newRand(o.seed), logf: logf, kinds: strings.Split(o.kinds, ","),
+		gapMin: o.gapMin, gapMax: o.gapMax, holdMin: o.holdMin, holdMax: o.holdMax}
+	fctx, cancel := context.WithTimeout(ctx, o.duration)
+	faultStart := time.Now()
+	nemErr := nem.run(fctx, o.maxFaults)
+	cancel()
+	faultEnd := time.Now()
+	if nemErr != nil {
+		logf("nemesis: %v", nemErr)
+	}
+	if ctx.Err() != nil {
+		return 2, errors.New("interrupted")
+	}
+
+	// Heal: every node running, no rules left; wait for the cluster.
+	for i := 1; i <= nw.nodes; i++ {
+		_ = nw.heal(i)
+		if !c.running(i) {
+			c.mu.Lock()
+			c.node[i-1].cmd = nil
+			c.mu.Unlock()
+			logf("node %d was not running after the faults; restarting (see node%d.log)", i, i)
+			if err := c.start(i); err != nil {
+				return 2, err
+			}
+		}
+	}
+	recovered := time.Now()
+	recErr := waitFor(ctx, o.recoverLimit, "full ISR after healing", fullISR)
+	if recErr != nil {
+		logf("liveness: %v", recErr)
+		logf("acknowledgements per partition in the last 30 s: %v", h.recentAcks(30*time.Second))
+		if st, err := describeTopic(ctx, adm, topic); err == nil {
+			logf("partition states (leader, ISR): %v", st)
+		}
+		// A goroutine dump of every node (Go prints all stacks on
+		// SIGQUIT and exits) shows where a stuck node waits.
+		for i := 1; i <= nw.nodes; i++ {
+			c.dump(i)
+		}
+		for i := 1; i <= nw.nodes; i++ {
+			if err := c.start(i); err != nil {
+				return 2, err
+			}
+		}
+		logf("goroutine dumps written to node*.log (SIGQUIT); nodes restarted to check safety")
+		_ = waitFor(ctx, o.recoverLimit, "full ISR after restarting every node", fullISR)
+	} else {
+		logf("recovered: full ISR %s after the last heal", time.Since(recovered).Round(time.Millisecond))
+	}
+	before := h.ackCount()
+	sleepCtx(ctx, o.settle)
+	logf("acknowledgements during the %s after healing: %d", o.settle, h.ackCount()-before)
+	stopWorkload()
+	wg.Wait()
+	txnDone := make(chan struct{})
+	go func() { twg.Wait(); close(txnDone) }()
+	var txnStuck error
+	select {
+	case <-txnDone:
+	case <-time.After(90 * time.Second):
+		txnStuck = errors.New("a transactional producer did not stop within 90 s of the end of the workload (stuck in BeginTransaction/InitProducerID)")
+		logf("liveness: %v", txnStuck)
+	}
+	stopReader()
+	rwg.Wait()
+
+	endMap := map[int32]int64{}
+	var endErr error
+	_ = waitFor(ctx, time.Minute, "end offsets", func() bool {
+		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		ends, err := adm.ListEndOffsets(ectx, topic)
+		if err != nil {
+			endErr = fmt.Errorf("list end offsets: %w", err)
+			return false
+		}
+		endErr = nil
+		ends.Each(func(lo kadm.ListedOffset) {
+			endMap[lo.Partition] = lo.Offset
+			if lo.Err != nil {
+				endErr = fmt.Errorf("end offset of partition %d: %w", lo.Partition, lo.Err)
+			}
+		})
+		return endErr == nil
+	})
+	if endErr != nil {
+		return 2, endErr
+	}
+	rdctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	final, readErr := readAll(rdctx, c.seeds(), topic, endMap)
+	cancel()
+	if readErr != nil {
+		logf("%v", readErr)
+	}
+	v := check(h, final)
+	if err := h.write(filepath.Join(o.out, "history.csv")); err != nil {
+		logf("history: %v", err)
+	}
+	if o.txnProducers > 0 {
+		tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		txnFinal, err := readCommitted(tctx, c.seeds(), txnTopic, txnPartitions)
+		cancel()
+		if err != nil {
+			logf("%v", err)
+			readErr = errors.Join(readErr, err)
+		}
+		readErr = errors.Join(readErr, txnStuck)
+		v.TxnStats, v.TxnViolations = checkTxns(th, txnFinal)
+		th.mu.Lock()
+		v.TxnErrors = slices.Clone(th.errs)
+		th.mu.Unlock()
+	}
+	sum := summary(o, nem.faults, faultStart, faultEnd, h, v, recErr, readErr)
+	fmt.Print(sum)
+	if err := os.WriteFile(filepath.Join(o.out, "summary.md"), []byte(sum), 0o644); err != nil {
+		return 2, err
+	}
+	switch {
+	case v.violations() > 0:
+		return 1, fmt.Errorf("%d safety violations (seed %d, logs in %s)", v.violations(), o.seed, o.out)
+	case readErr != nil || recErr != nil || nemErr != nil:
+		return 2, fmt.Errorf("run incomplete (seed %d, logs in %s)", o.seed, o.out)
+	}
+	return 0, nil
+}
+
+func summary(o options, faults []fault, start, end time.Time, h *history, v verdict, recErr, readErr error) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## chaos run seed=%d\n\n", o.seed)
+	fmt.Fprintf(&b, "Faults for %s (%s): %d injected; workload %d idempotent acks=all producers x %d rec/s over %d partitions (RF 3, min.insync.replicas 2).\n\n",
+		end.Sub(start).Round(time.Second), o.kinds, len(faults), o.producers, o.rate, o.partitions)
+	h.mu.Lock()
+	ackTimes := make([]time.Time, len(h.acks))
+	for i, a := range h.acks {
+		ackTimes[i] = a.at
+	}
+	live, liveErrs := h.liveReads, slices.Clone(h.liveErrors)
+	h.mu.Unlock()
+	sort.Slice(ackTimes, func(i, j int) bool { return ackTimes[i].Before(ackTimes[j]) })
+	b.WriteString("| fault | count | max ack stall | median ack stall |\n|---|---|---|---|\n")
+	byKind := map[string][]time.Duration{}
+	for _, f := range faults {
+		byKind[f.Kind] = append(byKind[f.Kind], stall(ackTimes, f.Start, f.End.Add(2*time.Second)))
+	}
+	kinds := make([]string, 0, len(byKind))
+	for k := range byKind {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		ds := byKind[k]
+		slices.Sort(ds)
+		fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", k, len(ds), ds[len(ds)-1].Round(time.Millisecond), ds[len(ds)/2].Round(time.Millisecond))
+	}
+	fmt.Fprintf(&b, "\n| records | count |\n|---|---|\n| attempted | %d |\n| acknowledged | %d |\n| failed (indeterminate) | %d |\n| failed but present | %d |\n| read back | %d |\n| read live during faults | %d |\n",
+		v.Attempted, v.Acked, v.Failed, v.FailedPresent, v.Read, live)
+	fmt.Fprintf(&b, "\n| check | violations |\n|---|---|\n| lost acknowledged writes | %d |\n| duplicates | %d |\n| reordered | %d |\n| offset changed value | %d |\n| unknown values | %d |\n",
+		len(v.Lost), len(v.Duplicated), len(v.Reordered), len(v.Changed), len(v.Unknown))
+	if o.txnProducers > 0 {
+		fmt.Fprintf(&b, "| transactions (%s) | %d |\n", v.TxnStats, len(v.TxnViolations))
+	}
+	verdictLine := "PASS: lost=0 dup=0 reorder=0 changed=0 txn=0"
+	if v.violations() > 0 {
+		verdictLine = fmt.Sprintf("FAIL: %d safety violations", v.violations())
+	}
+	fmt.Fprintf(&b, "\n**%s**\n", verdictLine)
+	if recErr != nil {
+		fmt.Fprintf(&b, "\nLiveness: %v\n", recErr)
+	}
+	if readErr != nil {
+		fmt.Fprintf(&b, "\nFinal read: %v\n", readErr)
+	}
+	for _, l := range []struct {
+		name  string
+		lines []string
+	}{{"lost", v.Lost}, {"duplicated", v.Duplicated}, {"reordered", v.Reordered}, {"changed", v.Changed}, {"unknown", v.Unknown}, {"transactions", v.TxnViolations}, {"live reader errors", liveErrs}, {"transactional producer errors (not violations)", v.TxnErrors}} {
+		if len(l.lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s (%d, first 20):\n", l.name, len(l.lines))
+		for _, s := range l.lines[:min(20, len(l.lines))] {
+			fmt.Fprintf(&b, "    %s\n", s)
+		}
+	}
+	fmt.Fprintf(&b, "\nReproduce the fault schedule: `sudo make chaos SEED=%d` (logs: events.log, node*.log in %s).\n", o.seed, o.out)
+	return b.String()
+}
+
+// tail returns the last n lines of the file at path.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}

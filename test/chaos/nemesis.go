@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// faultKinds are the faults the nemesis chooses from.
+var faultKinds = []string{"kill", "kill-leader", "pause", "partition", "loss"}
+
+// fault is one injected fault, as logged and reported.
+type fault struct {
+	Kind  string
+	Node  int
+	Start time.Time
+	End   time.Time // when healed
+	Note  string
+}
+
+// nemesis injects faults one at a time from a seeded source, so that a
+// schedule replays from its seed (the timing of the workload does not).
+type nemesis struct {
+	c     *cluster
+	adm   *kadm.Client
+	topic string
+	rng   *rand.Rand
+	logf  func(format string, args ...any)
+	kinds []string
+	// gap is the healthy time between two faults; hold the time a fault lasts.
+	gapMin, gapMax, holdMin, holdMax time.Duration
+	faults                           []fault
+}
+
+func (n *nemesis) between(lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(n.rng.Int63n(int64(hi-lo)))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// run injects up to max faults until ctx is done. Every fault is healed
+// before run returns, even when ctx ends in the middle of one.
+func (n *nemesis) run(ctx context.Context, max int) error {
+	for len(n.faults) < max {
+		if !sleepCtx(ctx, n.between(n.gapMin, n.gapMax)) {
+			return nil
+		}
+		kind := n.kinds[n.rng.Intn(len(n.kinds))]
+		node := 1 + n.rng.Intn(len(n.c.node))
+		hold := n.between(n.holdMin, n.holdMax)
+		part := int32(n.rng.Intn(1 << 16))
+		f := fault{Kind: kind, Node: node}
+		if kind == "loss" {
+			f.Node = 0 // every node
+		}
+		if kind == "kill-leader" {
+			st, err := describeTopic(ctx, n.adm, n.topic)
+			if err == nil && len(st) > 0 {
+				p := st[part%int32(len(st))]
+				if p.leader > 0 {
+					f.Node = int(p.leader)
+					f.Note = fmt.Sprintf("leader of partition %d", part%int32(len(st)))
+				}
+			}
+			if f.Note == "" {
+				f.Note = "no leader known; random node"
+			}
+		}
+		f.Start = time.Now()
+		n.logf("fault start #%d %s node=%d hold=%s %s", len(n.faults)+1, f.Kind, f.Node, hold.Round(time.Millisecond), f.Note)
+		if err := n.inject(ctx, &f, hold); err != nil {
+			return fmt.Errorf("fault %s on node %d: %w", f.Kind, f.Node, err)
+		}
+		f.End = time.Now()
+		n.logf("fault end   #%d %s node=%d took=%s", len(n.faults)+1, f.Kind, f.Node, f.End.Sub(f.Start).Round(time.Millisecond))
+		n.faults = append(n.faults, f)
+	}
+	return nil
+}
+
+// inject applies f for hold, then heals it. The heal uses a fresh context
+// so that an interrupted run still restarts and reconnects its node.
+func (n *nemesis) inject(ctx context.Context, f *fault, hold time.Duration) error {
+	nw := n.c.nw
+	switch f.Kind {
+	case "kill", "kill-leader":
+		if err := n.c.signal(f.Node, syscall.SIGKILL); err != nil {
+			return err
+		}
+		sleepCtx(ctx, hold)
+		return n.c.start(f.Node)
+	case "pause":
+		if err := n.c.signal(f.Node, syscall.SIGSTOP); err != nil {
+			return err
+		}
+		sleepCtx(ctx, hold)
+		return n.c.signal(f.Node, syscall.SIGCONT)
+	case "partition":
+		if err := nw.isolate(f.Node); err != nil {
+			return err
+		}
+		sleepCtx(ctx, hold)
+		return nw.heal(f.Node)
+	case "loss":
+		p := 0.05 + 0.25*n.rng.Float64()
+		f.Note = fmt.Sprintf("p=%.2f on every node", p)
+		n.logf("  loss %s", f.Note)
+		for i := 1; i <= len(n.c.node); i++ {
+			if err := nw.loss(i, p); err != nil {
+				return err
+			}
+		}
+		sleepCtx(ctx, hold)
+		for i := 1; i <= len(n.c.node); i++ {
+			if err := nw.heal(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown fault %q", f.Kind)
+}

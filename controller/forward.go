@@ -178,11 +178,23 @@ func (r *Router) CreateTopics(ctx context.Context, topics []CreateTopic, validat
 			out = l.CreateTopics(ctx, topics, validateOnly)
 		} else {
 			remote = true
+			if err := forwardedQuotaCheck(ctx); err != nil {
+				out = make([]CreateTopicResult, len(topics))
+				for i, t := range topics {
+					out[i] = CreateTopicResult{Name: t.Name, NumPartitions: t.NumPartitions, ReplicationFactor: t.ReplicationFactor, Err: err}
+				}
+				return nil
+			}
 			resp, err := r.send(ctx, createTopicsRequest(ctx, topics, validateOnly))
 			if err != nil {
 				return err
 			}
 			out = createTopicsResults(topics, resp.(*protocol.CreateTopicsResponse))
+			for _, res := range out {
+				if res.Err == nil {
+					chargeForwarded(ctx, int(res.NumPartitions))
+				}
+			}
 		}
 		for _, res := range out {
 			if errors.Is(res.Err, ErrNotController) {
@@ -213,11 +225,26 @@ func (r *Router) DeleteTopics(ctx context.Context, refs []TopicRef) []DeleteTopi
 			out = l.DeleteTopics(ctx, refs)
 		} else {
 			remote = true
+			if err := forwardedQuotaCheck(ctx); err != nil {
+				out = make([]DeleteTopicResult, len(refs))
+				for i, ref := range refs {
+					out[i] = DeleteTopicResult{Name: ref.Name, TopicID: ref.ID, Err: err}
+				}
+				return nil
+			}
+			img := r.Image()
 			resp, err := r.send(ctx, deleteTopicsRequest(ctx, refs))
 			if err != nil {
 				return err
 			}
 			out = deleteTopicsResults(refs, resp.(*protocol.DeleteTopicsResponse))
+			for _, res := range out {
+				if t := img.TopicByID(res.TopicID); res.Err == nil && t != nil {
+					chargeForwarded(ctx, len(t.Partitions))
+				} else if t := img.Topic(res.Name); res.Err == nil && t != nil {
+					chargeForwarded(ctx, len(t.Partitions))
+				}
+			}
 		}
 		for _, res := range out {
 			if errors.Is(res.Err, ErrNotController) {
@@ -254,6 +281,13 @@ func (r *Router) CreatePartitions(ctx context.Context, topic string, newTotal in
 			}
 		}
 		remote = true
+		if err := forwardedQuotaCheck(ctx); err != nil {
+			return err
+		}
+		before := 0
+		if ti := r.Image().Topic(topic); ti != nil {
+			before = len(ti.Partitions)
+		}
 		resp, err := r.send(ctx, &protocol.CreatePartitionsRequest{Topics: []protocol.CreatePartitionsRequestCreatePartitionsTopic{t}, TimeoutMs: timeoutMs(ctx), ValidateOnly: validateOnly})
 		if err != nil {
 			return err
@@ -262,7 +296,11 @@ func (r *Router) CreatePartitions(ctx context.Context, topic string, newTotal in
 		if len(res) != 1 {
 			return fmt.Errorf("%w: CreatePartitions answered %d results for 1 topic", ErrUnknownServerError, len(res))
 		}
-		return CodeError(res[0].ErrorCode, res[0].ErrorMessage)
+		err = CodeError(res[0].ErrorCode, res[0].ErrorMessage)
+		if err == nil && int(newTotal) > before {
+			chargeForwarded(ctx, int(newTotal)-before)
+		}
+		return err
 	})
 	if remote && !retriable(err) {
 		r.catchUp(ctx)

@@ -682,3 +682,21 @@ func applyPartitionChangeQuota(ctx context.Context, partitions int) error {
 	}
 	return nil
 }
+
+// forwardedQuotaCheck is the forwarding broker's half of the controller
+// mutation quota: the active controller cannot see the quota of a client on
+// another broker (Kafka passes the principal in an EnvelopeRequest), so the
+// broker that received CreateTopics, CreatePartitions or DeleteTopics
+// refuses it while a strict quota is already exceeded (as Kafka's
+// ControllerMutationQuota.record: a request that starts with tokens left is
+// accepted whole) ...
+func forwardedQuotaCheck(ctx context.Context) error { return applyPartitionChangeQuota(ctx, 0) }
+
+// ... and charges the partitions the controller accepted. A strict quota
+// that another request exhausted meanwhile refuses the charge; the
+// partitions exist, so that is ignored.
+func chargeForwarded(ctx context.Context, partitions int) {
+	if partitions > 0 {
+		_ = applyPartitionChangeQuota(ctx, partitions)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -367,13 +366,4 @@ func (c *Cluster) ActiveController(ctx context.Context) (int32, error) {
 		return -1, errors.New("malformed DescribeQuorum response")
 	}
 	return resp.Topics[0].Partitions[0].LeaderID, nil
-}
-
-// pidString lists pids for logs.
-func pidString(pids []int) string {
-	var s []string
-	for _, p := range pids {
-		s = append(s, strconv.Itoa(p))
-	}
-	return strings.Join(s, ",")
 }

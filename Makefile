@@ -20,7 +20,7 @@ STATICCHECK_VERSION := 0.8.2
 TOOLS_CACHE ?= $(HOME)/.cache/spool/tools
 STATICCHECK := $(TOOLS_CACHE)/staticcheck-$(STATICCHECK_VERSION)-$(shell $(GO) env GOVERSION)
 
-.PHONY: all build run test test-deps tools fmt-check tidy-check vet staticcheck lint lint-selftest race specs generate gen verify-gen fuzz bench bench-smoke bench-cluster bench-cluster-smoke chaos chaos-smoke compat clean image podman deploy-check deploy-test
+.PHONY: all build run test test-deps tools fmt-check tidy-check vet staticcheck lint lint-selftest race specs generate gen verify-gen fuzz bench bench-smoke bench-cluster bench-cluster-smoke chaos chaos-smoke compat compat-cluster clean image podman deploy-check deploy-test
 
 all: build
 
@@ -139,13 +139,26 @@ chaos:
 chaos-smoke:
 	$(MAKE) chaos CHAOS_DURATION=100s
 
-# compat: the client compatibility matrix against Apache Kafka 4.3.1 and Spool (see test/compat/run.sh).
+# compat: the client compatibility matrix against Apache Kafka 4.3.1 and Spool, single nodes
+# (kafka, spool) and 3-node clusters (kafka3, spool3), see test/compat/run.sh.
 # Filters (comma-separated globs): make compat ONLY=produce-codecs CLIENTS=kcat TARGETS=kafka
 # A failed build is not fatal here: the Spool column then fails with the reason.
 compat:
 	@$(MAKE) build || echo "compat: make build failed; Spool cases will fail"
 	./test/compat/install.sh
 	ONLY='$(ONLY)' CLIENTS='$(CLIENTS)' TARGETS='$(TARGETS)' ./test/compat/run.sh
+
+# compat-cluster: the 3-node columns (kafka3, spool3) on CI's subset of the matrix: the
+# cluster-* scenarios and, among the rest, the rows replication changes most (acks=all
+# produce, idempotence, transactions, groups, EOS) with a few clients; the full matrix on
+# all four columns is `make compat`. Results go to test/compat/out-cluster/.
+COMPAT_CLUSTER_ONLY    ?= cluster-*,produce-consume,acks,idempotent,transactions,group-commit-resume,eos-loop,admin-topics,min-isr-rf1
+COMPAT_CLUSTER_CLIENTS ?= franz,java,cli,confluent-py
+compat-cluster:
+	@$(MAKE) build || echo "compat: make build failed; Spool cases will fail"
+	./test/compat/install.sh
+	ONLY='$(COMPAT_CLUSTER_ONLY)' CLIENTS='$(COMPAT_CLUSTER_CLIENTS)' TARGETS=kafka3,spool3 \
+		COMPAT_OUT='$(CURDIR)/test/compat/out-cluster' ./test/compat/run.sh
 
 # image: spool:latest (FROM scratch, the broker alone) and spool:tools (the broker with a
 # JRE and Kafka 4.3.1's CLI tools at /opt/kafka/bin) from deploy/Containerfile, with podman

@@ -5,9 +5,14 @@
 # Environment:
 #   ONLY=produce-codecs,seed-*   scenarios to run (comma-separated globs; default all)
 #   CLIENTS=kcat,franz           clients to run (comma-separated globs; default all)
-#   TARGETS=kafka,spool          which brokers (default both)
+#   TARGETS=kafka,spool          which columns (default all four: kafka,spool,kafka3,spool3);
+#                                kafka3 and spool3 are 3-node clusters of combined-mode nodes
+#                                (lib/cluster.sh: replication factor 3, min ISR 2) that run every
+#                                scenario with the three brokers as bootstrap, plus the cluster-*
+#                                scenarios, which run on them only
 #   KAFKA_BOOTSTRAP=H:P          use a running Kafka instead of starting one
 #   SPOOL_BOOTSTRAP=H:P          use a running Spool instead of starting bin/spool serve
+#   COMPAT_OUT=DIR               results and logs (default test/compat/out; wiped first)
 # Exit status is non-zero when a case passes on Kafka but fails on Spool and is not listed in
 # known-gaps, or when a case fails on Kafka (a broken scenario).
 set -uo pipefail
@@ -15,12 +20,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$here/lib/env.sh"
 
-ONLY=${ONLY:-} CLIENTS=${CLIENTS:-} TARGETS=${TARGETS:-kafka,spool}
-out=$here/out
+ONLY=${ONLY:-} CLIENTS=${CLIENTS:-} TARGETS=${TARGETS:-kafka,spool,kafka3,spool3}
+out=${COMPAT_OUT:-$here/out}
 export COMPAT_RUN=$out/run
 rm -rf "$out" && mkdir -p "$COMPAT_RUN"
 results=$out/results.tsv
 : > "$results"
+: > "$out/durations.tsv"
 runid=$(date +%H%M%S)
 
 match() { # match VALUE "glob,glob" → true when the list is empty or a glob matches
@@ -36,6 +42,8 @@ cleanup() {
 	"$here/lib/kafka.sh" stop ref2 >/dev/null 2>&1 # scenarios/mm2.sh's second clusters
 	"$here/lib/spool.sh" stop spool >/dev/null 2>&1
 	"$here/lib/spool.sh" stop spool2 >/dev/null 2>&1
+	"$here/lib/cluster.sh" kafka stop kafka3 >/dev/null 2>&1
+	"$here/lib/cluster.sh" spool stop spool3 >/dev/null 2>&1
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -81,13 +89,40 @@ start_kafka() {
 	echo 127.0.0.1:19092 > "$COMPAT_RUN/kafka.bootstrap"
 }
 
+# start_cluster KIND NAME BROKER_PORT CONTROLLER_PORT: three combined-mode nodes, then wait
+# until every node lists all three brokers and a replication-factor-3 topic can be created
+# with its full ISR.
+start_cluster() {
+	"$here/lib/cluster.sh" "$1" start "$2" "$3" "$4" || return 1
+	local bs
+	bs=$(cat "$COMPAT_RUN/$2.bootstrap")
+	if ! timeout 90 "$COMPAT_GOBIN" -scenario cluster-ready -brokers 3 -bootstrap "$bs" > "$COMPAT_RUN/$2.ready.log" 2>&1; then
+		echo "$2: the cluster did not list 3 live brokers on every node (log: $COMPAT_RUN/$2.ready.log)"
+		tail -n 3 "$COMPAT_RUN/$2.ready.log"
+		return 1
+	fi
+	probe "$bs"
+}
+start_kafka3() { start_cluster kafka kafka3 19192 19195; }
+start_spool3() {
+	[ -x "${SPOOL_BIN:-$root/bin/spool}" ] || { echo "bin/spool does not exist (make build)"; return 1; }
+	start_cluster spool spool3 29192 29195
+}
+
 # Data scenarios expect their topic (1 partition) to exist already; the rest make their own.
 precreate() { case $1 in produce-record-errors) return 1 ;; produce-* | large-record | acks | idempotent | transactions | group-commit-resume | group-protocol | consume-eof*) return 0 ;; esac; return 1; }
 
 run_target() {
-	local target=$1 bs err="" line sc tmo clients client topic log t0 secs rc status
+	local target=$1 bs err="" line sc tmo clients client topic log t0 secs rc status cluster="" began
+	began=$(date +%s)
 	mkdir -p "$out/$target"
 	echo "=== $target"
+	# Scenarios create their topics with COMPAT_RF replicas; cluster-* scenarios operate the
+	# nodes through COMPAT_CLUSTER ("KIND NAME" for lib/cluster.sh).
+	case $target in
+	kafka3 | spool3) cluster="${target%3} $target" ;;
+	esac
+	export COMPAT_CLUSTER=$cluster COMPAT_RF=$([ -n "$cluster" ] && echo 3 || echo 1)
 	if ! err=$("start_$target" 2>&1); then
 		echo "$err"
 		echo "$err" > "$out/$target/startup-failure.log"
@@ -99,6 +134,7 @@ run_target() {
 	fi
 	while read -r sc tmo clients; do
 		match "$sc" "$ONLY" || continue
+		[[ $sc == cluster-* && -z $cluster ]] && continue
 		for client in $clients; do
 			match "$client" "$CLIENTS" || continue
 			log=$out/$target/$sc.$client.log
@@ -126,13 +162,16 @@ run_target() {
 		done
 	done < <(grep -v '^\s*#' "$here/cases" | grep -v '^\s*$')
 	cleanup >/dev/null 2>&1
+	secs=$(($(date +%s) - began))
+	printf '%s\t%s\n' "$target" "$secs" >> "$out/durations.tsv"
+	printf '=== %s took %dm%02ds\n' "$target" $((secs / 60)) $((secs % 60))
 }
 
 IFS=, read -ra targets <<< "$TARGETS"
 for t in "${targets[@]}"; do run_target "$t"; done
-python3 "$here/lib/report.py" "$results" "$here/known-gaps" "$out/compatibility.md" "$TARGETS"
+python3 "$here/lib/report.py" "$results" "$here/known-gaps" "$out/compatibility.md" "$TARGETS" "$out/durations.tsv"
 rc=$?
-if [ -z "$ONLY$CLIENTS" ] && [ "$TARGETS" = kafka,spool ]; then
+if [ -z "$ONLY$CLIENTS" ] && [ "$(tr , '\n' <<< "$TARGETS" | sort | paste -sd,)" = kafka,kafka3,spool,spool3 ]; then
 	cp "$out/compatibility.md" "$root/docs/compatibility.md"
 	echo "wrote docs/compatibility.md"
 fi

@@ -32,7 +32,7 @@ func franzEOSRebalance(ctx context.Context, topic, variant string) error {
 	}
 	defer adm.Close()
 	for t, p := range map[string]int32{in: parts, out: 3} {
-		if r, err := kadmc.CreateTopic(ctx, p, 1, nil, t); err != nil || r.Err != nil {
+		if r, err := kadmc.CreateTopic(ctx, p, replicationFactor(), nil, t); err != nil || r.Err != nil {
 			return fmt.Errorf("create %s: %w", t, errors.Join(err, r.Err))
 		}
 	}

@@ -101,7 +101,7 @@ func franzCreateTopic(ctx context.Context, topic string, parts int) error {
 		return err
 	}
 	defer cl.Close()
-	resp, err := adm.CreateTopic(ctx, int32(parts), 1, topicConfigs, topic)
+	resp, err := adm.CreateTopic(ctx, int32(parts), replicationFactor(), topicConfigs, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -134,7 +134,7 @@ func franzAdminTopics(ctx context.Context, topic string) error {
 		return err
 	}
 	defer cl.Close()
-	r, err := adm.CreateTopic(ctx, 3, 1, map[string]*string{"retention.ms": kadm.StringPtr("604800000")}, topic)
+	r, err := adm.CreateTopic(ctx, 3, replicationFactor(), map[string]*string{"retention.ms": kadm.StringPtr("604800000")}, topic)
 	if err != nil || r.Err != nil {
 		return fmt.Errorf("create: %v %v", err, r.Err)
 	}
@@ -491,6 +491,33 @@ func franzAbortTxn(ctx context.Context, topic string) error {
 		return err
 	}
 	return p.EndTransaction(ctx, kgo.TryAbort)
+}
+
+// franzClusterReady waits until every bootstrap address, asked directly, lists want brokers.
+func franzClusterReady(ctx context.Context, want int) error {
+	for _, addr := range brokers() {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			return err
+		}
+		err = waitFor(ctx, func() error {
+			req := kmsg.NewPtrMetadataRequest()
+			resp, err := cl.SeedBrokers()[0].Request(ctx, req)
+			if err != nil {
+				return fmt.Errorf("%s: %w", addr, err)
+			}
+			if n := len(resp.(*kmsg.MetadataResponse).Brokers); n != want {
+				return fmt.Errorf("%s lists %d brokers, want %d", addr, n, want)
+			}
+			return nil
+		})
+		cl.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s lists %d brokers\n", addr, want)
+	}
+	return nil
 }
 
 func waitFor(ctx context.Context, f func() error) error {

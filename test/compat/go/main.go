@@ -6,7 +6,11 @@
 // The special scenario "create-topic" creates -topic with -partitions and -configs (franz-go's
 // kadm), used by the runner to prepare topics for clients that have no admin API; "abort-txn"
 // writes 5 records to partition 0 of -topic in a transaction it aborts, for clients that
-// cannot write transactions themselves (kcat).
+// cannot write transactions themselves (kcat); "cluster-ready" waits until every -bootstrap
+// address answers Metadata listing -brokers brokers.
+//
+// Topics are created with the replication factor in COMPAT_RF (run.sh sets 1 for a single
+// node, 3 for a cluster column; default 1).
 package main
 
 import (
@@ -15,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -49,6 +54,7 @@ func main() {
 	flag.StringVar(&bootstrap, "bootstrap", "127.0.0.1:9092", "bootstrap address")
 	topic := flag.String("topic", "", "topic to use")
 	parts := flag.Int("partitions", 1, "partitions for create-topic")
+	flag.IntVar(&wantBrokers, "brokers", 1, "live brokers cluster-ready waits for")
 	flag.Func("configs", "topic configs for create-topic: k=v,k=v", func(s string) error {
 		for _, kv := range strings.Split(s, ",") {
 			k, v, ok := strings.Cut(kv, "=")
@@ -89,6 +95,8 @@ func run(ctx context.Context, name, sc, topic string, parts int) error {
 	switch sc {
 	case "create-topic":
 		return franzCreateTopic(ctx, topic, parts)
+	case "cluster-ready":
+		return franzClusterReady(ctx, wantBrokers)
 	case "abort-txn":
 		return franzAbortTxn(ctx, topic)
 	case "produce-record-errors":
@@ -195,3 +203,15 @@ func compare(got, want []rec) error {
 }
 
 func brokers() []string { return strings.Split(bootstrap, ",") }
+
+// wantBrokers is cluster-ready's -brokers.
+var wantBrokers int
+
+// replicationFactor is COMPAT_RF, the replication factor scenarios give the topics they create.
+func replicationFactor() int16 {
+	rf, err := strconv.Atoi(os.Getenv("COMPAT_RF"))
+	if err != nil || rf < 1 {
+		return 1
+	}
+	return int16(rf)
+}

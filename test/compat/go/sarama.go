@@ -162,7 +162,7 @@ func saramaAdminTopics(ctx context.Context, topic string) error {
 	}
 	defer a.Close()
 	ret := "604800000"
-	if err := a.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 3, ReplicationFactor: 1,
+	if err := a.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 3, ReplicationFactor: replicationFactor(),
 		ConfigEntries: map[string]*string{"retention.ms": &ret}}, false); err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
@@ -215,7 +215,7 @@ func saramaAdminConfigs(ctx context.Context, topic string) error {
 		return err
 	}
 	defer a.Close()
-	if err := a.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: 1}, false); err != nil {
+	if err := a.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 1, ReplicationFactor: replicationFactor()}, false); err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
 	v := "86400000"

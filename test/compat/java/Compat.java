@@ -23,6 +23,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 public class Compat {
     static String bootstrap;
+    /** The replication factor for topics scenarios create: COMPAT_RF (run.sh: 1, or 3 on a cluster column). */
+    static final short RF = Short.parseShort(Optional.ofNullable(System.getenv("COMPAT_RF")).orElse("1"));
 
     public static void main(String[] args) throws Exception {
         String scenario = args[0];
@@ -74,7 +76,7 @@ public class Compat {
     static void createTopics(String... names) throws Exception {
         try (Admin a = Admin.create(props())) {
             List<NewTopic> ts = new ArrayList<>();
-            for (String n : names) ts.add(new NewTopic(n, 1, (short) 1));
+            for (String n : names) ts.add(new NewTopic(n, 1, RF));
             a.createTopics(ts).all().get();
         }
     }
@@ -84,7 +86,7 @@ public class Compat {
     static void createCompacted(String... names) throws Exception {
         try (Admin a = Admin.create(props())) {
             List<NewTopic> ts = new ArrayList<>();
-            for (String n : names) ts.add(new NewTopic(n, 1, (short) 1).configs(Map.of("cleanup.policy", "compact")));
+            for (String n : names) ts.add(new NewTopic(n, 1, RF).configs(Map.of("cleanup.policy", "compact")));
             a.createTopics(ts).all().get();
         }
     }
@@ -241,7 +243,7 @@ public class Compat {
         int n = 1200, parts = 6;
         String out = in + "-out", group = in + "-g";
         try (Admin a = Admin.create(props())) {
-            a.createTopics(List.of(new NewTopic(in, parts, (short) 1), new NewTopic(out, 3, (short) 1))).all().get();
+            a.createTopics(List.of(new NewTopic(in, parts, RF), new NewTopic(out, 3, RF))).all().get();
         }
         Map<String, Integer> errors = new ConcurrentHashMap<>();
         AtomicInteger moved = new AtomicInteger(), produced = new AtomicInteger();

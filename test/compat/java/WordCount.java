@@ -23,10 +23,12 @@ public class WordCount {
     public static void main(String[] args) throws Exception {
         String bootstrap = args[0], in = args[1], out = in + "-counts";
         int lines = Integer.parseInt(args[2]);
+        // COMPAT_RF: the replication factor run.sh wants (1, or 3 on a cluster column).
+        String rf = Optional.ofNullable(System.getenv("COMPAT_RF")).orElse("1");
         Properties base = new Properties();
         base.put("bootstrap.servers", bootstrap);
         try (Admin a = Admin.create(base)) {
-            a.createTopics(List.of(new NewTopic(in, 1, (short) 1), new NewTopic(out, 1, (short) 1))).all().get();
+            a.createTopics(List.of(new NewTopic(in, 1, Short.parseShort(rf)), new NewTopic(out, 1, Short.parseShort(rf)))).all().get();
         }
 
         Map<String, Long> want = new TreeMap<>();
@@ -49,7 +51,7 @@ public class WordCount {
         sp.putAll(base);
         sp.put("application.id", in + "-app");
         sp.put("processing.guarantee", "exactly_once_v2");
-        sp.put("replication.factor", "1");
+        sp.put("replication.factor", rf);
         sp.put("num.stream.threads", "1");
         sp.put("commit.interval.ms", "200");
         sp.put("state.dir", args[3]);

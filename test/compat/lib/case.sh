@@ -19,6 +19,8 @@ java-3.9) "$here/lib/javac.sh" "$KAFKA_OLD_VERSION"
 	PATH=$here/bin:$PATH BOOTSTRAP=$bs TOPIC=$topic
 	source "$here/scenarios/lib.sh"
 	source "$f"
+	# cluster-* scenarios (3-node columns) live in scenarios/cluster.sh, run with client cli.
+	if [[ $sc == cluster-* ]]; then source "$here/scenarios/cluster.sh"; fi
 	declare -F "$fn" > /dev/null || { echo "$fn is not defined in scenarios/$client.sh"; exit 2; }
 	"$fn" "$bs" "$topic"
 	;;

@@ -16,22 +16,27 @@ java_tool() {
 		-Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" \
 		-cp "$JAVA_LIB/*${JAVA_EXTRA_CP:+:$JAVA_EXTRA_CP}" "$@"
 }
-# java_bg is java_tool for long-running servers (full JIT).
+# java_bg is java_tool for long-running servers (full JIT); JAVA_BG_WRAP (e.g. setsid) goes
+# before java.
 java_bg() {
-	exec java ${KAFKA_HEAP:--Xmx1g} -XX:+UseSerialGC \
+	exec ${JAVA_BG_WRAP:-} java ${KAFKA_HEAP:--Xmx1g} -XX:+UseSerialGC \
 		-Dlog4j2.configurationFile="$COMPAT_DIR/java/log4j2.properties" -Dcompat.log.level=INFO \
 		-cp "$JAVA_LIB/*" "$@"
 }
 
-# server_properties DIR BROKER_PORT CONTROLLER_PORT writes DIR/server.properties for a
-# single-node KRaft combined-mode broker. The reference Kafka (lib/kafka.sh) and Spool
+# server_properties DIR BROKER_PORT CONTROLLER_PORT [NODE_ID VOTERS] writes DIR/server.properties
+# for a KRaft combined-mode broker: a single node by default, or node NODE_ID of the cluster whose
+# controller.quorum.voters is VOTERS (id@host:port,...). A cluster of three or more gets replication
+# factor 3 and min.insync.replicas 2 by default, for its topics and the internal ones, as
+# Kafka's defaults for a production cluster. The reference Kafka (lib/kafka.sh) and Spool
 # (lib/spool.sh) get the very same file: Spool reads Kafka's configuration unchanged.
 server_properties() {
-	local dir=$1 bport=$2 cport=$3
+	local dir=$1 bport=$2 cport=$3 id=${4:-1} voters=${5:-1@127.0.0.1:$3} rf=1 isr=1
+	case $voters in *,*,*) rf=3 isr=2 ;; esac
 	cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
+node.id=$id
+controller.quorum.voters=$voters
 listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
 advertised.listeners=PLAINTEXT://127.0.0.1:$bport
 controller.listener.names=CONTROLLER
@@ -39,13 +44,15 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$dir/data
 num.partitions=1
-offsets.topic.replication.factor=1
+default.replication.factor=$rf
+min.insync.replicas=$isr
+offsets.topic.replication.factor=$rf
 offsets.topic.num.partitions=3
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=3
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS

@@ -15,7 +15,7 @@ const { Kafka, CompressionTypes, logLevel } = cjs.KafkaJS;
 
 const [client, scenario, bootstrap, topic] = process.argv.slice(2);
 const kafka = new Kafka({
-  kafkaJS: { clientId: 'spool-compat-cjs', brokers: [bootstrap], logLevel: logLevel.ERROR },
+  kafkaJS: { clientId: 'spool-compat-cjs', brokers: bootstrap.split(','), logLevel: logLevel.ERROR },
 });
 
 function makeRecs(prefix, n) {
@@ -251,7 +251,7 @@ const scenarios = {
     try {
       const created = await a.createTopics({
         timeout: 30000,
-        topics: [{ topic, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: '604800000' }] }],
+        topics: [{ topic, numPartitions: 3, replicationFactor: Number(process.env.COMPAT_RF || 1), configEntries: [{ name: 'retention.ms', value: '604800000' }] }],
       });
       if (!created) throw new Error('createTopics returned false: topic already existed');
       await waitFor('topic in listTopics', async () => (await a.listTopics()).includes(topic));

@@ -11,7 +11,7 @@ const { Kafka, CompressionTypes, logLevel } = require('kafkajs');
 const [client, scenario, bootstrap, topic] = process.argv.slice(2);
 const kafka = new Kafka({
   clientId: 'spool-compat',
-  brokers: [bootstrap],
+  brokers: bootstrap.split(','),
   logLevel: logLevel.ERROR,
   retry: { retries: 8 },
 });
@@ -162,7 +162,7 @@ const scenarios = {
     try {
       const created = await a.createTopics({
         waitForLeaders: true,
-        topics: [{ topic, numPartitions: 3, replicationFactor: 1, configEntries: [{ name: 'retention.ms', value: '604800000' }] }],
+        topics: [{ topic, numPartitions: 3, replicationFactor: Number(process.env.COMPAT_RF || 1), configEntries: [{ name: 'retention.ms', value: '604800000' }] }],
       });
       if (!created) throw new Error('createTopics returned false: topic already existed');
       await waitFor('topic in listTopics', async () => (await a.listTopics()).includes(topic));

@@ -6,8 +6,12 @@ CLIENT is kafka-python, confluent-py or aiokafka. Exits 0 when the scenario pass
 Scenario semantics match test/compat/go (records k/v/headers on partition 0 of TOPIC).
 """
 import asyncio
+import os
 import sys
 import time
+
+# RF: the replication factor for topics scenarios create (run.sh: 1, or 3 on a cluster column).
+RF = int(os.environ.get("COMPAT_RF") or 1)
 
 CODECS = ["gzip", "snappy", "lz4", "zstd"]
 
@@ -105,7 +109,7 @@ class KafkaPython:
     def admin_topics(self, topic):
         from kafka.admin import KafkaAdminClient, NewTopic, NewPartitions
         a = KafkaAdminClient(bootstrap_servers=self.bs)
-        a.create_topics([NewTopic(topic, 3, 1, topic_configs={"retention.ms": "604800000"})])
+        a.create_topics([NewTopic(topic, 3, RF, topic_configs={"retention.ms": "604800000"})])
         wait(lambda: topic in a.list_topics())
         wait(lambda: len(a.describe_topics([topic])[0]["partitions"]) == 3)
         a.create_partitions({topic: NewPartitions(6)})
@@ -117,7 +121,7 @@ class KafkaPython:
     def admin_configs(self, topic):
         from kafka.admin import KafkaAdminClient, NewTopic, ConfigResource, ConfigResourceType
         a = KafkaAdminClient(bootstrap_servers=self.bs)
-        a.create_topics([NewTopic(topic, 1, 1)])
+        a.create_topics([NewTopic(topic, 1, RF)])
         a.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": "86400000"})])
 
         def ok():
@@ -258,7 +262,7 @@ class ConfluentPy:
         from confluent_kafka import KafkaError
         from confluent_kafka.admin import NewTopic
         a = self.admin()
-        for f in a.create_topics([NewTopic(topic, 1, 1, config={"cleanup.policy": "compact"})]).values():
+        for f in a.create_topics([NewTopic(topic, 1, RF, config={"cleanup.policy": "compact"})]).values():
             f.result(30)
         recs = make_recs("re", 100)
         recs = [(None if i % 10 == 3 else k, v, h) for i, (k, v, h) in enumerate(recs)]
@@ -285,7 +289,7 @@ class ConfluentPy:
     def admin_topics(self, topic):
         from confluent_kafka.admin import NewTopic, NewPartitions
         a = self.admin()
-        for f in a.create_topics([NewTopic(topic, 3, 1, config={"retention.ms": "604800000"})]).values():
+        for f in a.create_topics([NewTopic(topic, 3, RF, config={"retention.ms": "604800000"})]).values():
             f.result(30)
         wait(lambda: topic in a.list_topics(timeout=10).topics and
              len(a.list_topics(timeout=10).topics[topic].partitions) == 3)
@@ -299,7 +303,7 @@ class ConfluentPy:
     def admin_configs(self, topic):
         from confluent_kafka.admin import NewTopic, ConfigResource, ConfigEntry, AlterConfigOpType
         a = self.admin()
-        for f in a.create_topics([NewTopic(topic, 1, 1)]).values():
+        for f in a.create_topics([NewTopic(topic, 1, RF)]).values():
             f.result(30)
         r = ConfigResource("topic", topic, incremental_configs=[
             ConfigEntry("retention.ms", "86400000", incremental_operation=AlterConfigOpType.SET)])

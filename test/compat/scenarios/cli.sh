@@ -106,7 +106,7 @@ cli_group_admin() {
 }
 
 cli_admin_topics() {
-	run create kafka-topics --bootstrap-server "$(B)" --create --topic "$TOPIC" --partitions 3 --replication-factor 1 --config retention.ms=604800000
+	run create kafka-topics --bootstrap-server "$(B)" --create --topic "$TOPIC" --partitions 3 --replication-factor "$COMPAT_RF" --config retention.ms=604800000
 	run describe kafka-topics --bootstrap-server "$(B)" --describe --topic "$TOPIC"
 	expect_grep 'PartitionCount: 3' "$W/describe.out"
 	expect_grep 'retention.ms=604800000' "$W/describe.out"
@@ -212,7 +212,7 @@ cli_delete_records() {
 # SC-01: the container quick start's CLI block.
 cli_seed_sc01_smoke() {
 	run create kafka-topics.sh --create \
-		--topic test --partitions 3 --replication-factor 1 \
+		--topic test --partitions 3 --replication-factor "$COMPAT_RF" \
 		--bootstrap-server "$(B)"
 	run list kafka-topics.sh --list \
 		--bootstrap-server "$(B)"
@@ -224,13 +224,13 @@ cli_seed_sc01_smoke() {
 	expect_grep '^hello kafka$' "$W/c"
 }
 
-# SC-02: topic lifecycle with configs (RF 1: the harness has one broker).
+# SC-02: topic lifecycle with configs (RF 1 on a single broker, 3 on a cluster column).
 cli_seed_sc02_topics() {
 	run create kafka-topics.sh --bootstrap-server "$(B)" \
 		--create \
 		--topic orders \
 		--partitions 6 \
-		--replication-factor 1 \
+		--replication-factor "$COMPAT_RF" \
 		--config min.insync.replicas=2 \
 		--config retention.ms=604800000
 	run describe kafka-topics.sh --bootstrap-server "$(B)" --describe --topic orders

@@ -1,6 +1,9 @@
 # Helpers for shell scenarios; sourced by lib/case.sh. Each scenario function gets
 # BOOTSTRAP and TOPIC, runs with `set -euo pipefail`, and fails by returning non-zero or via fail.
 
+# COMPAT_RF: the replication factor for topics scenarios create (run.sh: 1, or 3 on a cluster).
+COMPAT_RF=${COMPAT_RF:-1}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # expect_grep PATTERN FILE: FILE must contain PATTERN (extended regex).

@@ -4,14 +4,15 @@
 
 mm2_mm2_mirror() {
 	local n=20 b
-	case $COMPAT_TARGET in
+	MM2_KIND=${COMPAT_TARGET%3} # a cluster column mirrors to a single node of its kind
+	case $MM2_KIND in
 	kafka) MM2_PEER=ref2 b=127.0.0.1:39092 ;;
 	spool) MM2_PEER=spool2 b=127.0.0.1:39192 ;;
 	*) fail "unknown COMPAT_TARGET=$COMPAT_TARGET" ;;
 	esac
 	trap 'exit 143' TERM
-	trap 'rm -rf "$W"; [ -n "${MM2_PID:-}" ] && stop_bg $MM2_PID 2; "$COMPAT_DIR/lib/$COMPAT_TARGET.sh" stop $MM2_PEER || true' EXIT
-	if [ "$COMPAT_TARGET" = kafka ]; then
+	trap 'rm -rf "$W"; [ -n "${MM2_PID:-}" ] && stop_bg $MM2_PID 2; "$COMPAT_DIR/lib/$MM2_KIND.sh" stop $MM2_PEER || true' EXIT
+	if [ "$MM2_KIND" = kafka ]; then
 		"$COMPAT_DIR/lib/kafka.sh" start ref2 39092 39093
 	else
 		"$COMPAT_DIR/lib/spool.sh" start spool2 39192 39193
@@ -50,7 +51,7 @@ offset.lag.max=0
 PROPS
 	# MM2's worker for A->B keeps its state in compacted topics on B; made here, as a client's
 	# metadata request can otherwise auto-create one with cleanup.policy=delete first.
-	JAVA_EXTRA_CP=$COMPAT_JAVA_CLASSES/$KAFKA_VERSION java_tool Compat create-compacted "$b" \
+	COMPAT_RF=1 JAVA_EXTRA_CP=$COMPAT_JAVA_CLASSES/$KAFKA_VERSION java_tool Compat create-compacted "$b" \
 		mm2-offsets.A.internal mm2-configs.A.internal mm2-status.A.internal
 	connect-mirror-maker "$W/mm2.properties" > "$W/mm2.log" 2>&1 &
 	MM2_PID=$!

@@ -72,16 +72,20 @@ func BenchmarkScrape(b *testing.B) {
 			offs.Add(kadm.Offset{Topic: name, Partition: p, At: 0, LeaderEpoch: -1})
 		}
 	}
-	// Wait for every partition to be hosted and led here.
+	// Wait for every partition to be hosted and led here: poll the
+	// metric until it says so, or until ctx's deadline.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		v, _ := gatherValueB(b, reg, "kafka_server_replicamanager_leadercount")
 		if v >= topics*perTopic {
 			break
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
 			b.Fatalf("only %v partitions led", v)
+		case <-tick.C:
 		}
-		time.Sleep(50 * time.Millisecond) // polling the state, not waiting for a guess
 	}
 	if _, err := adm.CommitOffsets(ctx, "bench", offs); err != nil {
 		b.Fatal(err)

@@ -2,12 +2,14 @@ package metrics_test
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/spool-broker/spool/internal/spooltest"
@@ -64,6 +66,16 @@ func TestDocumentedMetrics(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, resps.Error())
 
+	// A batch over the topic's max.message.bytes is refused and its bytes
+	// counted as rejected.
+	const small = "metrics-e2e-small"
+	_, err = adm.CreateTopic(ctx, 1, 1, map[string]*string{"max.message.bytes": kadm.StringPtr("200")}, small)
+	require.NoError(t, err)
+	big := make([]byte, 1000)
+	_, _ = rand.Read(big) // incompressible: the batch stays over 200 bytes
+	err = cl.ProduceSync(ctx, &kgo.Record{Topic: small, Value: big}).FirstErr()
+	require.ErrorIs(t, err, kerr.MessageTooLarge)
+
 	after := fetchScrape(t, base+"/metrics")
 	for _, name := range documentedMetrics(t, "supported", "partial") {
 		_, plain := after[name]
@@ -85,6 +97,8 @@ func TestDocumentedMetrics(t *testing.T) {
 	check("kafka_server_brokertopicmetrics_messagesin_total", map[string]string{"topic": ""}, func(v float64) bool { return v >= msgsBefore+10 }, "all-topics up by 10")
 	check("kafka_server_brokertopicmetrics_bytesin_total", map[string]string{"topic": topic}, pos, "> 0")
 	check("kafka_server_brokertopicmetrics_bytesout_total", map[string]string{"topic": topic}, pos, "> 0")
+	check("kafka_server_brokertopicmetrics_bytesrejected_total", map[string]string{"topic": small}, func(v float64) bool { return v >= 1000 }, ">= the 1000-byte value")
+	check("kafka_server_brokertopicmetrics_bytesrejected_total", map[string]string{"topic": ""}, func(v float64) bool { return v >= 1000 }, "all topics >= 1000")
 	check("kafka_server_brokertopicmetrics_totalproducerequests_total", map[string]string{"topic": topic}, eq(10), "10 produce partitions")
 	check("kafka_server_brokertopicmetrics_totalfetchrequests_total", map[string]string{"topic": topic}, pos, "> 0")
 	check("kafka_network_requestmetrics_requests_total", map[string]string{"request": "Produce"}, func(v float64) bool { return v >= 10 }, ">= 10")

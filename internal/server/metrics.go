@@ -83,8 +83,7 @@ func orNow(t, def time.Time) time.Time {
 
 // produced counts an append by a producer.
 func (m *serverMetrics) produced(topic string, bytes int, records int64) {
-	m.topics.Add(topic, metrics.TopicBytesIn, uint64(max(bytes, 0)))
-	m.topics.Add(topic, metrics.TopicMessagesIn, uint64(max(records, 0)))
+	m.topics.Add2(topic, metrics.TopicBytesIn, uint64(max(bytes, 0)), metrics.TopicMessagesIn, uint64(max(records, 0)))
 }
 
 // rejected counts the bytes of a partition's records refused as too large

@@ -301,6 +301,105 @@ func RunRawLoad(ctx context.Context, c RawConfig) (LoadResult, error) {
 	return res, nil
 }
 
+// prime writes one batch to each partition, one request at a time,
+// retrying the partitions whose leader is not ready yet (a broker may
+// answer NOT_LEADER_OR_FOLLOWER for a moment after a topic is created,
+// before the pipeline starts: an idempotent pipeline cannot retry a batch
+// once later ones are in flight).
+func (rc *rawConn) prime(ctx context.Context, nc net.Conn, c RawConfig) error {
+	fmtr := kmsg.NewRequestFormatter(kmsg.FormatterClientID("spool-bench-raw"))
+	todo := rc.parts
+	var lastErr error
+	for attempt := 0; len(todo) > 0; attempt++ {
+		if attempt == 100 {
+			return fmt.Errorf("%d partitions still refuse the first batch: %w", len(todo), lastErr)
+		}
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		req := kmsg.NewPtrProduceRequest()
+		req.Version, req.Acks, req.TimeoutMillis = rawProduceVersion, int16(c.Acks), 30000
+		t := kmsg.NewProduceRequestTopic()
+		t.Topic = c.Topic
+		byID := map[int32]*rawPartition{}
+		for _, p := range todo {
+			if c.Idempotent {
+				setSequence(p.batch, p.seq)
+			}
+			t.Partitions = append(t.Partitions, kmsg.ProduceRequestTopicPartition{Partition: p.id, Records: bytes.Clone(p.batch)})
+			byID[p.id] = p
+		}
+		req.Topics = []kmsg.ProduceRequestTopic{t}
+		if _, err := nc.Write(fmtr.AppendRequest(nil, req, int32(-1-attempt))); err != nil {
+			return err
+		}
+		resp, err := readProduceResponse(bufio.NewReader(nc), int32(-1-attempt))
+		if err != nil {
+			return err
+		}
+		todo = todo[:0:0]
+		for _, rt := range resp.Topics {
+			for _, pr := range rt.Partitions {
+				p := byID[pr.Partition]
+				switch err := kerr.ErrorForCode(pr.ErrorCode); {
+				case err == nil:
+					if c.Idempotent {
+						p.seq = int32((int64(p.seq) + int64(c.BatchRecords)) % (1 << 31))
+					}
+				case kerr.IsRetriable(err):
+					todo, lastErr = append(todo, p), err
+				default:
+					return fmt.Errorf("partition %d: %w", pr.Partition, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// readProduceResponse reads one Produce response of correlation id corr.
+func readProduceResponse(br *bufio.Reader, corr int32) (*kmsg.ProduceResponse, error) {
+	var size [4]byte
+	if _, err := io.ReadFull(br, size[:]); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(br, buf); err != nil {
+		return nil, err
+	}
+	return decodeProduceResponse(buf, corr)
+}
+
+// decodeProduceResponse decodes a Produce response frame (after its size).
+func decodeProduceResponse(buf []byte, corr int32) (*kmsg.ProduceResponse, error) {
+	if len(buf) < 5 || int32(binary.BigEndian.Uint32(buf)) != corr {
+		return nil, fmt.Errorf("response out of order: want correlation id %d", corr)
+	}
+	body := buf[4:]
+	// The flexible response header's tagged fields: a count, then (tag,
+	// size, bytes) each.
+	tags, k := binary.Uvarint(body)
+	body = body[k:]
+	for range tags {
+		_, k1 := binary.Uvarint(body)
+		sz, k2 := binary.Uvarint(body[k1:])
+		if k1 <= 0 || k2 <= 0 || k1+k2+int(sz) > len(body) {
+			return nil, errors.New("bad tagged field in the response header")
+		}
+		body = body[k1+k2+int(sz):]
+	}
+	resp := kmsg.NewPtrProduceResponse()
+	resp.Version = rawProduceVersion
+	if err := resp.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("decode produce response: %w", err)
+	}
+	return resp, nil
+}
+
 // run writes Produce requests on one connection, at most c.Inflight
 // unanswered, until ctx ends; done is called per partition answered.
 func (rc *rawConn) run(ctx context.Context, c RawConfig, done func(sent time.Time, records int, err error)) error {
@@ -312,6 +411,9 @@ func (rc *rawConn) run(ctx context.Context, c RawConfig, done func(sent time.Tim
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Now()) })
 	defer stop()
+	if err := rc.prime(ctx, nc, c); err != nil {
+		return err
+	}
 
 	type pending struct {
 		corr int32
@@ -340,24 +442,9 @@ func (rc *rawConn) run(ctx context.Context, c RawConfig, done func(sent time.Tim
 				readErr <- err
 				return
 			}
-			if n < 5 || int32(binary.BigEndian.Uint32(buf)) != p.corr {
-				readErr <- fmt.Errorf("response out of order: want correlation id %d", p.corr)
-				return
-			}
-			body := buf[4:]
-			// The flexible response header's tagged fields: a count, then
-			// (tag, size, bytes) each.
-			tags, k := binary.Uvarint(body)
-			body = body[k:]
-			for range tags {
-				_, k1 := binary.Uvarint(body)
-				sz, k2 := binary.Uvarint(body[k1:])
-				body = body[k1+k2+int(sz):]
-			}
-			resp := kmsg.NewPtrProduceResponse()
-			resp.Version = rawProduceVersion
-			if err := resp.ReadFrom(body); err != nil {
-				readErr <- fmt.Errorf("decode produce response: %w", err)
+			resp, err := decodeProduceResponse(buf, p.corr)
+			if err != nil {
+				readErr <- err
 				return
 			}
 			for _, t := range resp.Topics {

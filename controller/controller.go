@@ -114,6 +114,7 @@ type Config struct {
 // Feature names and the levels a new cluster starts at.
 const (
 	MetadataVersionFeature    = "metadata.version"
+	StreamsVersionFeature     = "streams.version" // KIP-1071; 1 from metadata version 4.2-IV1
 	TransactionVersionFeature = "transaction.version"
 	GroupVersionFeature       = "group.version"
 )
@@ -121,6 +122,7 @@ const (
 // DefaultFeatures are the finalized feature levels of a new cluster.
 var DefaultFeatures = map[string]int16{
 	MetadataVersionFeature:    27,
+	StreamsVersionFeature:     1,
 	TransactionVersionFeature: 2,
 	GroupVersionFeature:       1,
 }

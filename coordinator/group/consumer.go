@@ -346,6 +346,13 @@ func (s *shard) consumerGroupLocked(id string, create bool, recs *[]records.Reco
 		return newConsumerGroup(), 0, ""
 	case g.consumer != nil:
 		return g.consumer, 0, ""
+	case g.streams != nil && (!create || len(g.streams.members) > 0):
+		return nil, errcode.GroupIDNotFound, fmt.Sprintf("Group %s is not a consumer group.", id)
+	case g.streams != nil:
+		// An empty streams group becomes a consumer group, keeping its
+		// offsets (nothing of it is persisted).
+		g.streams = nil
+		return newConsumerGroup(), 0, ""
 	case create && g.state == stateEmpty:
 		// Kafka deletes an empty classic group (its offsets stay) and
 		// creates the consumer group in its place.

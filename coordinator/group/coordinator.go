@@ -49,6 +49,14 @@ type Config struct {
 	ConsumerHeartbeatInterval time.Duration // group.consumer.heartbeat.interval.ms
 	ConsumerMaxSize           int           // group.consumer.max.size
 	ConsumerAssignors         []string      // group.consumer.assignors; the first is the default
+	// KIP-1071 streams groups (streams.go).
+	StreamsSessionTimeout     time.Duration // group.streams.session.timeout.ms
+	StreamsHeartbeatInterval  time.Duration // group.streams.heartbeat.interval.ms
+	StreamsMaxSize            int           // group.streams.max.size
+	StreamsNumStandbyReplicas int           // group.streams.num.standby.replicas
+	// CreateStreamsTopics creates the internal topics a streams group's
+	// topology misses. Called on its own goroutine, without locks.
+	CreateStreamsTopics func(ctx context.Context, group string, topics []StreamsInternalTopic)
 	// Topics lists the cluster's topics for subscriptions and assignment.
 	// Called with a shard's mu held; it must not call the coordinator.
 	Topics func() []TopicMetadata
@@ -106,6 +114,15 @@ func New(cfg Config, l Log, logger *zap.Logger) *Coordinator {
 	}
 	if cfg.ConsumerSessionTimeout <= 0 {
 		cfg.ConsumerSessionTimeout = 45 * time.Second
+	}
+	if cfg.StreamsSessionTimeout <= 0 {
+		cfg.StreamsSessionTimeout = 45 * time.Second
+	}
+	if cfg.StreamsHeartbeatInterval <= 0 {
+		cfg.StreamsHeartbeatInterval = 5 * time.Second
+	}
+	if cfg.StreamsMaxSize <= 0 {
+		cfg.StreamsMaxSize = int(^uint(0) >> 1)
 	}
 	if cfg.ConsumerHeartbeatInterval <= 0 {
 		cfg.ConsumerHeartbeatInterval = 5 * time.Second
@@ -196,6 +213,7 @@ func (s *shard) unload() {
 	for _, g := range s.groups {
 		g.shutdownLocked(errcode.NotCoordinator)
 		g.shutdownConsumerLocked()
+		g.shutdownStreamsLocked()
 	}
 	s.groups = map[string]*group{}
 }

@@ -139,6 +139,10 @@ type Broker struct {
 	GroupConsumerMaxSize             int32
 	GroupConsumerAssignors           []string
 	GroupConsumerMigrationPolicy     string
+	GroupStreamsSessionTimeoutMs     int32
+	GroupStreamsHeartbeatMs          int32
+	GroupStreamsMaxSize              int32
+	GroupStreamsNumStandbyReplicas   int32
 
 	// Transactions and producers.
 	TransactionStateLogNumPartitions     int32
@@ -437,6 +441,10 @@ func (b *Broker) fill(r *resolver) {
 	b.GroupConsumerMaxSize = r.i32("group.consumer.max.size")
 	b.GroupConsumerAssignors = r.list("group.consumer.assignors")
 	b.GroupConsumerMigrationPolicy = r.str("group.consumer.migration.policy")
+	b.GroupStreamsSessionTimeoutMs = r.i32("group.streams.session.timeout.ms")
+	b.GroupStreamsHeartbeatMs = r.i32("group.streams.heartbeat.interval.ms")
+	b.GroupStreamsMaxSize = r.i32("group.streams.max.size")
+	b.GroupStreamsNumStandbyReplicas = r.i32("group.streams.num.standby.replicas")
 
 	b.TransactionStateLogNumPartitions = r.i32("transaction.state.log.num.partitions")
 	b.TransactionStateLogReplicationFactor = r.i16("transaction.state.log.replication.factor")

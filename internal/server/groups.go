@@ -45,6 +45,12 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		ConsumerMaxSize:           int(cfg.GroupConsumerMaxSize),
 		ConsumerAssignors:         cfg.GroupConsumerAssignors,
 		Topics:                    b.groupTopics,
+
+		StreamsSessionTimeout:     time.Duration(cfg.GroupStreamsSessionTimeoutMs) * time.Millisecond,
+		StreamsHeartbeatInterval:  time.Duration(cfg.GroupStreamsHeartbeatMs) * time.Millisecond,
+		StreamsMaxSize:            int(cfg.GroupStreamsMaxSize),
+		StreamsNumStandbyReplicas: int(cfg.GroupStreamsNumStandbyReplicas),
+		CreateStreamsTopics:       b.createStreamsTopics, // api_88_streams_group_heartbeat.go
 	}, groupLog{b}, b.logger.Named("group"))
 	b.groupHandlers = gh
 	b.attachCoordinator(consumerOffsetsTopic, gh.coord)
@@ -63,6 +69,10 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 	if slices.Contains(cfg.GroupCoordinatorProtocols, "consumer") {
 		register(h, protocol.KeyConsumerGroupHeartbeat, 0, 1, gh.handleConsumerGroupHeartbeat)
 		register(h, protocol.KeyConsumerGroupDescribe, 0, 1, gh.handleConsumerGroupDescribe)
+	}
+	if slices.Contains(cfg.GroupCoordinatorProtocols, "streams") {
+		register(h, protocol.KeyStreamsGroupHeartbeat, 0, 0, gh.handleStreamsGroupHeartbeat)
+		register(h, protocol.KeyStreamsGroupDescribe, 0, 0, gh.handleStreamsGroupDescribe)
 	}
 }
 

@@ -42,7 +42,7 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyUpdateFeatures, 0, 2, b.handleUpdateFeatures)     // forwarded to the controller
 	register(h, protocol.KeyDescribeClientQuotas, 0, 1, b.handleDescribeClientQuotas)
 	register(h, protocol.KeyAlterClientQuotas, 0, 1, b.handleAlterClientQuotas)
-	b.registerGroupHandlers(h) // keys 8-16, 42, 47, 68, 69: groups.go
+	b.registerGroupHandlers(h) // keys 8-16, 42, 47, 68, 69, 88, 89: groups.go
 	b.registerTxnHandlers(h)   // keys 22, 24, 26, 27, 61, 65, 66: txn.go
 	return h
 }

@@ -150,7 +150,9 @@ func (c *Coordinator) deleteGroup(id string) int16 {
 	for tp := range g.offsets {
 		recs = append(recs, records.Record{Key: EncodeOffsetKey(OffsetKey{id, tp.topic, tp.partition})})
 	}
-	if g.consumer == nil && g.streams == nil {
+	if g.streams != nil {
+		recs = append(recs, streamsGroupTombstone(id))
+	} else if g.consumer == nil {
 		recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
 	}
 	if code := s.appendLocked(recs); code != 0 {

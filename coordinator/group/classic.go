@@ -675,7 +675,19 @@ func (s *shard) joinLocked(v int16, clientID, clientHost string, req *protocol.J
 	id := string(req.GroupID)
 	g := s.groups[id]
 	if g != nil && g.streams != nil {
-		return &protocol.JoinGroupResponse{ErrorCode: errcode.InconsistentGroupProtocol, GenerationID: -1, MemberID: req.MemberID}, nil
+		if len(g.streams.members) > 0 {
+			return &protocol.JoinGroupResponse{ErrorCode: errcode.InconsistentGroupProtocol, GenerationID: -1, MemberID: req.MemberID}, nil
+		}
+		// An empty streams group becomes a classic group, keeping its
+		// offsets (streams.go).
+		recs := []records.Record{streamsGroupTombstone(id)}
+		if code := s.appendLocked(recs); code != 0 {
+			return &protocol.JoinGroupResponse{ErrorCode: code, GenerationID: -1, MemberID: req.MemberID}, nil
+		}
+		if err := s.applyLocked(id, recs); err != nil {
+			return &protocol.JoinGroupResponse{ErrorCode: errcode.UnknownServerError, GenerationID: -1, MemberID: req.MemberID}, nil
+		}
+		g = s.groups[id]
 	}
 	if g != nil && g.consumer != nil {
 		if len(g.consumer.members) > 0 {

@@ -350,8 +350,8 @@ func (s *shard) consumerGroupLocked(id string, create bool, recs *[]records.Reco
 		return nil, errcode.GroupIDNotFound, fmt.Sprintf("Group %s is not a consumer group.", id)
 	case g.streams != nil:
 		// An empty streams group becomes a consumer group, keeping its
-		// offsets (nothing of it is persisted).
-		g.streams = nil
+		// offsets.
+		*recs = append(*recs, streamsGroupTombstone(id))
 		return newConsumerGroup(), 0, ""
 	case create && g.state == stateEmpty:
 		// Kafka deletes an empty classic group (its offsets stay) and

@@ -251,6 +251,9 @@ func (s *shard) load(ctx context.Context) {
 
 // replayRecord applies one __consumer_offsets record to groups.
 func replayRecord(groups map[string]*group, key, value []byte) error {
+	if len(key) >= 2 && int16(key[0])<<8|int16(key[1]) == keyStreamsGroupMetadata {
+		return replayStreamsRecord(groups, key, value) // streams_records.go
+	}
 	if len(key) >= 2 && isConsumerKeyVersion(int16(key[0])<<8|int16(key[1])) {
 		return replayConsumerRecord(groups, key, value)
 	}
@@ -426,6 +429,8 @@ func (s *shard) expireLocked() {
 		if deleteGroup {
 			if g.consumer != nil {
 				recs = append(recs, g.consumerTombstonesLocked()...)
+			} else if g.streams != nil {
+				recs = append(recs, streamsGroupTombstone(id))
 			} else {
 				recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
 			}

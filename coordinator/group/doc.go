@@ -54,9 +54,11 @@
 // group.streams.num.standby.replicas standbys on other processes. Members
 // move to their target as consumer members do: active tasks are revoked
 // first, and a task another member still holds is not handed out until it
-// is released. Unlike consumer groups, a streams group's state is kept in
-// memory only; its committed offsets are ordinary offset records. After a
-// coordinator move the members are unknown and join again.
+// is released. Unlike consumer groups, only the group and its epoch are
+// persisted (StreamsGroupMetadata, record type 17, streams_records.go);
+// members, topology and assignments are kept in memory, and its committed
+// offsets are ordinary offset records. After a coordinator move the group
+// is empty at its epoch and the members join again.
 //
 // The package knows nothing of the network. The broker calls the exported
 // methods with decoded requests and persists through Log, which it

@@ -28,10 +28,11 @@ const (
 // streamsGroup is the KIP-1071 state of a group; group.streams is non-nil
 // exactly for streams groups. Guarded by the shard's mu.
 //
-// Unlike consumer groups, a streams group lives in memory only: nothing
-// but committed offsets is written to __consumer_offsets, so after a
-// coordinator move or restart the members get UNKNOWN_MEMBER_ID and join
-// again, and the first one initializes the topology again.
+// Unlike consumer groups, only the group and its epoch are written to
+// __consumer_offsets (streams_records.go) besides committed offsets: after
+// a coordinator move or restart the group is empty at its epoch, members
+// get UNKNOWN_MEMBER_ID and join again, and the first one initializes the
+// topology again.
 //
 // Invariant: an active task is in the assigned or pending-revocation
 // active set of at most one member.
@@ -443,6 +444,9 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	}
 	if bump {
 		sg.epoch++
+		if code := s.persistStreamsEpochLocked(g); code != 0 {
+			return streamsFail(code, ""), nil
+		}
 	}
 	if sg.epoch > sg.assignmentEpoch {
 		s.updateStreamsTargetLocked(sg)
@@ -712,6 +716,9 @@ func (s *shard) removeStreamsMemberLocked(g *group, m *streamsMember) {
 	delete(sg.target, m.id)
 	sg.epoch++
 	sg.endpointEpoch++
+	// A failed write means this broker lost the partition: the group goes
+	// with it.
+	s.persistStreamsEpochLocked(g)
 	if len(sg.members) == 0 {
 		// Kafka clears the shutdown request with the last member.
 		sg.shutdownRequested = false

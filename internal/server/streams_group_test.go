@@ -370,3 +370,49 @@ func TestStreamsGroupHeartbeatErrors(t *testing.T) {
 	s := &rawStreamsMember{id: "s", process: "p"}
 	require.Equal(t, kerr.GroupIDNotFound.Code, s.heartbeat(t, cl, "consumers", wordCountTopology("consumers", "ct")).ErrorCode)
 }
+
+// TestStreamsGroupRestart restarts the broker under a streams group: the
+// group survives as an empty streams group at its epoch (its
+// StreamsGroupMetadata record), the old member is unknown, and a member
+// joining again continues past the persisted epoch.
+func TestStreamsGroupRestart(t *testing.T) {
+	n := startTestNode(t, streamsEnv...)
+	cl := groupClient(t, n.addr)
+	groupCreateTopic(t, n.addr, "rs-in", 2)
+	const g = "rs-app"
+	a := &rawStreamsMember{id: "member-a", process: "p"}
+	require.Zero(t, a.heartbeat(t, cl, g, wordCountTopology(g, "rs-in")).ErrorCode)
+	require.True(t, pollUntil(10*time.Second, 50*time.Millisecond, func() bool {
+		require.Zero(t, a.heartbeat(t, cl, g, nil).ErrorCode)
+		return len(a.tasks()) == 4
+	}))
+	epoch := describeStreams(t, cl, g).Epoch
+
+	n.restart()
+	cl = groupClient(t, n.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var d kmsg.StreamsGroupDescribeResponseGroup
+	require.True(t, pollUntil(20*time.Second, 100*time.Millisecond, func() bool {
+		req := kmsg.NewPtrStreamsGroupDescribeRequest()
+		req.Groups = []string{g}
+		resp, err := streamsRequest(ctx, cl, req)
+		if err != nil || len(resp.Groups) != 1 || resp.Groups[0].ErrorCode != 0 {
+			return false
+		}
+		d = resp.Groups[0]
+		return true
+	}))
+	require.Equal(t, "Empty", d.State)
+	require.Equal(t, epoch, d.Epoch)
+	lg, err := kadm.NewClient(cl).ListGroupsByType(ctx, []string{"streams"})
+	require.NoError(t, err)
+	require.Contains(t, lg.Groups(), g)
+
+	require.Equal(t, kerr.UnknownMemberID.Code, a.heartbeat(t, cl, g, nil).ErrorCode)
+	b := &rawStreamsMember{id: "member-b", process: "p"}
+	r := b.heartbeat(t, cl, g, wordCountTopology(g, "rs-in"))
+	require.Zero(t, r.ErrorCode)
+	require.Equal(t, epoch+1, r.MemberEpoch)
+	settleStreams(t, cl, g, 4, b)
+}

@@ -54,6 +54,7 @@ type Config struct {
 	StreamsHeartbeatInterval  time.Duration // group.streams.heartbeat.interval.ms
 	StreamsMaxSize            int           // group.streams.max.size
 	StreamsNumStandbyReplicas int           // group.streams.num.standby.replicas
+	StreamsInitialDelay       time.Duration // group.streams.initial.rebalance.delay.ms
 	// CreateStreamsTopics creates the internal topics a streams group's
 	// topology misses. Called on its own goroutine, without locks.
 	CreateStreamsTopics func(ctx context.Context, group string, topics []StreamsInternalTopic)

@@ -49,6 +49,10 @@ type streamsGroup struct {
 	endpointEpoch int32
 	// shutdownRequested: a member asked the whole application to shut down.
 	shutdownRequested bool
+	// firstAssignmentAt is when a new group computes its first target
+	// (group.streams.initial.rebalance.delay.ms after its first member
+	// joined), so more members can join first; zero once assigned.
+	firstAssignmentAt time.Time
 }
 
 // streamsMember is one member of a streams group.
@@ -384,6 +388,9 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 		if m != nil {
 			m.stopTimers()
 		}
+		if len(sg.members) == 0 && sg.assignmentEpoch == 0 && c.cfg.StreamsInitialDelay > 0 {
+			sg.firstAssignmentAt = c.now().Add(c.cfg.StreamsInitialDelay)
+		}
 		nm := &streamsMember{id: req.MemberID, rebalanceTimeoutMs: -1, assigned: emptyStreamsTasks(), pendingRevocation: taskSet{},
 			activeEpochs: map[taskID]int32{}, clientTags: [][2]string{}}
 		if m != nil {
@@ -448,8 +455,25 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 			return streamsFail(code, ""), nil
 		}
 	}
+	// A new group's first target waits for the initial rebalance delay:
+	// meanwhile the target is empty (ASSIGNMENT_DELAYED); when it is over,
+	// the group epoch moves so the real target is computed (Kafka's
+	// delayed target assignment).
+	delayed := !sg.firstAssignmentAt.IsZero() && c.now().Before(sg.firstAssignmentAt)
+	if !sg.firstAssignmentAt.IsZero() && !delayed {
+		sg.firstAssignmentAt = time.Time{}
+		sg.epoch++
+		if code := s.persistStreamsEpochLocked(g); code != 0 {
+			return streamsFail(code, ""), nil
+		}
+	}
 	if sg.epoch > sg.assignmentEpoch {
-		s.updateStreamsTargetLocked(sg)
+		if delayed {
+			sg.target = map[string]streamsTasks{}
+			sg.assignmentEpoch = sg.epoch
+		} else {
+			s.updateStreamsTargetLocked(sg)
+		}
 	}
 
 	before := m.assigned.clone()
@@ -480,6 +504,10 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	if m.topologyEpoch != sg.topology.epoch {
 		statuses = append(statuses, protocol.StreamsGroupHeartbeatResponseStatus{StatusCode: StreamsStatusStaleTopology,
 			StatusDetail: fmt.Sprintf("The member's topology epoch %d is behind the group's topology epoch %d.", m.topologyEpoch, sg.topology.epoch)})
+	}
+	if delayed {
+		statuses = append(statuses, protocol.StreamsGroupHeartbeatResponseStatus{StatusCode: StreamsStatusAssignmentDelayed,
+			StatusDetail: "Assignment delayed due to the configured initial rebalance delay."})
 	}
 	var missing []StreamsInternalTopic
 	if ct := sg.configured; ct.hasStatus {

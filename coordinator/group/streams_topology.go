@@ -18,6 +18,7 @@ const (
 	StreamsStatusIncorrectlyPartitionedTopics int8 = 2
 	StreamsStatusMissingInternalTopics        int8 = 3
 	StreamsStatusShutdownApplication          int8 = 4
+	StreamsStatusAssignmentDelayed            int8 = 5
 )
 
 // StreamsInternalTopic is a repartition or changelog topic a streams

@@ -143,6 +143,7 @@ type Broker struct {
 	GroupStreamsHeartbeatMs          int32
 	GroupStreamsMaxSize              int32
 	GroupStreamsNumStandbyReplicas   int32
+	GroupStreamsInitialRebalanceMs   int32
 
 	// Transactions and producers.
 	TransactionStateLogNumPartitions     int32
@@ -445,6 +446,7 @@ func (b *Broker) fill(r *resolver) {
 	b.GroupStreamsHeartbeatMs = r.i32("group.streams.heartbeat.interval.ms")
 	b.GroupStreamsMaxSize = r.i32("group.streams.max.size")
 	b.GroupStreamsNumStandbyReplicas = r.i32("group.streams.num.standby.replicas")
+	b.GroupStreamsInitialRebalanceMs = r.i32("group.streams.initial.rebalance.delay.ms")
 
 	b.TransactionStateLogNumPartitions = r.i32("transaction.state.log.num.partitions")
 	b.TransactionStateLogReplicationFactor = r.i16("transaction.state.log.replication.factor")

@@ -28,6 +28,9 @@ import (
 //     status, missing internal topics MISSING_INTERNAL_TOPICS while this
 //     broker creates them in the background (createStreamsTopics); no tasks
 //     are assigned until all exist with the expected partition counts.
+//   - A new group's first assignment waits
+//     group.streams.initial.rebalance.delay.ms (default 3000) for more
+//     members, answering ASSIGNMENT_DELAYED meanwhile.
 //   - Task assignment with a sticky assignor (active tasks stay with their
 //     owner, members balanced within one task) and
 //     group.streams.num.standby.replicas standbys on other processes;
@@ -39,12 +42,13 @@ import (
 //     (GROUP_AUTHORIZATION_FAILED).
 //
 // Where Spool differs from Kafka 4.3:
-//   - The group's state is not written to __consumer_offsets (only its
-//     committed offsets are): after a coordinator move or restart members
-//     are unknown and join again.
-//   - No warm-up tasks, no initial rebalance delay
-//     (group.streams.initial.rebalance.delay.ms) and no assignment interval:
-//     a new target is computed at the heartbeat that bumps the group epoch.
+//   - Of the group's records only StreamsGroupMetadata (its epoch) is
+//     written to __consumer_offsets, besides committed offsets: after a
+//     coordinator move or restart the group is there, empty, and members
+//     join again (UNKNOWN_MEMBER_ID first).
+//   - No warm-up tasks and no assignment interval
+//     (group.streams.assignment.interval.ms): a new target is computed at
+//     the heartbeat that bumps the group epoch.
 //   - Internal topics are created without Kafka's CREATE authorization of
 //     the member's principal.
 

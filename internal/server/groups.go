@@ -50,6 +50,7 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		StreamsHeartbeatInterval:  time.Duration(cfg.GroupStreamsHeartbeatMs) * time.Millisecond,
 		StreamsMaxSize:            int(cfg.GroupStreamsMaxSize),
 		StreamsNumStandbyReplicas: int(cfg.GroupStreamsNumStandbyReplicas),
+		StreamsInitialDelay:       time.Duration(cfg.GroupStreamsInitialRebalanceMs) * time.Millisecond,
 		CreateStreamsTopics:       b.createStreamsTopics, // api_88_streams_group_heartbeat.go
 	}, groupLog{b}, b.logger.Named("group"))
 	b.groupHandlers = gh

@@ -19,6 +19,7 @@ var streamsEnv = []string{
 	"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS=3",
 	"KAFKA_GROUP_STREAMS_SESSION_TIMEOUT_MS=3000",
 	"KAFKA_GROUP_STREAMS_HEARTBEAT_INTERVAL_MS=100",
+	"KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=0",
 }
 
 // rawStreamsMember drives StreamsGroupHeartbeat by hand: it takes what it
@@ -415,4 +416,32 @@ func TestStreamsGroupRestart(t *testing.T) {
 	require.Zero(t, r.ErrorCode)
 	require.Equal(t, epoch+1, r.MemberEpoch)
 	settleStreams(t, cl, g, 4, b)
+}
+
+// TestStreamsGroupInitialDelay: a new group waits
+// group.streams.initial.rebalance.delay.ms for more members before its
+// first assignment, answering ASSIGNMENT_DELAYED meanwhile, as Kafka.
+func TestStreamsGroupInitialDelay(t *testing.T) {
+	env := append(append([]string{}, streamsEnv[:3]...), "KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=1000")
+	n := startTestNode(t, env...)
+	cl := groupClient(t, n.addr)
+	groupCreateTopic(t, n.addr, "delay-in", 2)
+	const g = "delay-app"
+	a := &rawStreamsMember{id: "member-a", process: "p"}
+	began := time.Now()
+	r := a.heartbeat(t, cl, g, wordCountTopology(g, "delay-in"))
+	require.Zero(t, r.ErrorCode)
+	var codes []int8
+	for _, st := range r.Status {
+		codes = append(codes, st.StatusCode)
+		if st.StatusCode == 5 {
+			require.Equal(t, "Assignment delayed due to the configured initial rebalance delay.", st.StatusDetail)
+		}
+	}
+	require.Contains(t, codes, int8(5), "ASSIGNMENT_DELAYED")
+	require.Empty(t, r.ActiveTasks)
+	b := &rawStreamsMember{id: "member-b", process: "q"}
+	require.Zero(t, b.heartbeat(t, cl, g, wordCountTopology(g, "delay-in")).ErrorCode)
+	settleStreams(t, cl, g, 4, a, b)
+	require.GreaterOrEqual(t, time.Since(began), time.Second, "no tasks before the delay")
 }

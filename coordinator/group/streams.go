@@ -492,9 +492,9 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	resp := &protocol.StreamsGroupHeartbeatResponse{
 		MemberID: m.id, MemberEpoch: m.epoch,
 		HeartbeatIntervalMs:      int32(c.cfg.StreamsHeartbeatInterval.Milliseconds()),
-		AcceptableRecoveryLag:    10000,
-		TaskOffsetIntervalMs:     60000,
 		EndpointInformationEpoch: sg.endpointEpoch,
+		// AcceptableRecoveryLag and TaskOffsetIntervalMs stay 0: Kafka
+		// 4.3.1 does not set them either (no warm-up tasks yet).
 	}
 	var statuses []protocol.StreamsGroupHeartbeatResponseStatus
 	if sg.shutdownRequested {

@@ -224,8 +224,19 @@ func (c *Coordinator) StreamsGroupHeartbeat(ctx context.Context, clientID, clien
 	if len(create) > 0 && c.cfg.CreateStreamsTopics != nil {
 		// Like Kafka, the coordinator answers MISSING_INTERNAL_TOPICS and
 		// the broker creates them in the background; a later heartbeat
-		// sees them and the group gets its tasks.
-		go c.cfg.CreateStreamsTopics(context.WithoutCancel(ctx), string(req.GroupID), create)
+		// sees them and the group gets its tasks. The goroutine belongs to
+		// the coordinator: Close cancels and waits for it.
+		c.mu.Lock()
+		if !c.closed {
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				cctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+				defer cancel()
+				c.cfg.CreateStreamsTopics(cctx, string(req.GroupID), create)
+			}()
+		}
+		c.mu.Unlock()
 	}
 	return resp
 }

@@ -28,7 +28,10 @@ type rawStreamsMember struct {
 	id, process string
 	epoch       int32
 	active      map[string][]int32
-	sentTasks   bool
+	standby     map[string][]int32
+	endpoint    *kmsg.StreamsGroupHeartbeatRequestUserEndpoint
+	partitions  []kmsg.StreamsGroupHeartbeatResponsePartitionsByUserEndpoint
+	endpointEp  int32
 }
 
 // wordCountTopology is the topology of a word count over input: a source
@@ -65,13 +68,18 @@ func (m *rawStreamsMember) heartbeat(t *testing.T, cl *kgo.Client, group string,
 		req.RebalanceTimeoutMillis = 10000
 		req.Topology = topology
 		req.ProcessID = kmsg.StringPtr(m.process)
+		req.UserEndpoint = m.endpoint
 		req.ActiveTasks, req.StandbyTasks, req.WarmupTasks = []kmsg.TaskIDs{}, []kmsg.TaskIDs{}, []kmsg.TaskIDs{}
 	} else {
 		req.ActiveTasks, req.StandbyTasks, req.WarmupTasks = []kmsg.TaskIDs{}, []kmsg.TaskIDs{}, []kmsg.TaskIDs{}
 		for s, ps := range m.active {
 			req.ActiveTasks = append(req.ActiveTasks, kmsg.TaskIDs{SubtopologyID: s, Partitions: ps})
 		}
+		for s, ps := range m.standby {
+			req.StandbyTasks = append(req.StandbyTasks, kmsg.TaskIDs{SubtopologyID: s, Partitions: ps})
+		}
 	}
+	req.EndpointInformationEpoch = m.endpointEp
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var resp *kmsg.StreamsGroupHeartbeatResponse
@@ -94,11 +102,18 @@ func (m *rawStreamsMember) heartbeat(t *testing.T, cl *kgo.Client, group string,
 	if resp.ErrorCode == 0 {
 		m.epoch = resp.MemberEpoch
 		if resp.ActiveTasks != nil {
-			m.active = map[string][]int32{}
+			m.active, m.standby = map[string][]int32{}, map[string][]int32{}
 			for _, ts := range resp.ActiveTasks {
 				m.active[ts.SubtopologyID] = append([]int32(nil), ts.Partitions...)
 			}
+			for _, ts := range resp.StandbyTasks {
+				m.standby[ts.SubtopologyID] = append([]int32(nil), ts.Partitions...)
+			}
 		}
+		if resp.PartitionsByUserEndpoint != nil {
+			m.partitions = resp.PartitionsByUserEndpoint
+		}
+		m.endpointEp = resp.EndpointInformationEpoch
 	}
 	return resp
 }
@@ -444,4 +459,55 @@ func TestStreamsGroupInitialDelay(t *testing.T) {
 	require.Zero(t, b.heartbeat(t, cl, g, wordCountTopology(g, "delay-in")).ErrorCode)
 	settleStreams(t, cl, g, 4, a, b)
 	require.GreaterOrEqual(t, time.Since(began), time.Second, "no tasks before the delay")
+}
+
+// TestStreamsGroupStandbyAndEndpoints: with group.streams.num.standby.replicas
+// 1, each task has a standby on the other process; members with a user
+// endpoint learn which input partitions every endpoint serves.
+func TestStreamsGroupStandbyAndEndpoints(t *testing.T) {
+	n := startTestNode(t, append(append([]string{}, streamsEnv...), "KAFKA_GROUP_STREAMS_NUM_STANDBY_REPLICAS=1")...)
+	cl := groupClient(t, n.addr)
+	groupCreateTopic(t, n.addr, "sb-in", 2)
+	const g = "sb-app"
+	a := &rawStreamsMember{id: "member-a", process: "pa", endpoint: &kmsg.StreamsGroupHeartbeatRequestUserEndpoint{Host: "ha", Port: 1}}
+	b := &rawStreamsMember{id: "member-b", process: "pb", endpoint: &kmsg.StreamsGroupHeartbeatRequestUserEndpoint{Host: "hb", Port: 2}}
+	require.Zero(t, a.heartbeat(t, cl, g, wordCountTopology(g, "sb-in")).ErrorCode)
+	require.Zero(t, b.heartbeat(t, cl, g, wordCountTopology(g, "sb-in")).ErrorCode)
+	settleStreams(t, cl, g, 4, a, b)
+	require.True(t, pollUntil(10*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range []*rawStreamsMember{a, b} {
+			require.Zero(t, m.heartbeat(t, cl, g, nil).ErrorCode)
+		}
+		return len(a.partitions) == 2 && len(b.partitions) == 2
+	}))
+	for _, pair := range [][2]*rawStreamsMember{{a, b}, {b, a}} {
+		m, other := pair[0], pair[1]
+		// m's standbys are exactly the other's active tasks.
+		require.Equal(t, other.active, m.standby, "member %s", m.id)
+	}
+	// Endpoints: each member's active input partitions, source topic and
+	// repartition topic alike.
+	byHost := map[string]kmsg.StreamsGroupHeartbeatResponsePartitionsByUserEndpoint{}
+	for _, e := range a.partitions {
+		byHost[e.UserEndpoint.Host] = e
+	}
+	require.Len(t, byHost, 2)
+	for host, m := range map[string]*rawStreamsMember{"ha": a, "hb": b} {
+		e := byHost[host]
+		var got []string
+		for _, tp := range e.ActivePartitions {
+			for _, p := range tp.Partitions {
+				got = append(got, fmt.Sprintf("%s-%d", tp.Topic, p))
+			}
+		}
+		var want []string
+		for _, p := range m.active["0"] {
+			want = append(want, fmt.Sprintf("sb-in-%d", p))
+		}
+		for _, p := range m.active["1"] {
+			want = append(want, fmt.Sprintf("%s-count-repartition-%d", g, p))
+		}
+		require.ElementsMatch(t, want, got, "endpoint %s", host)
+		require.NotEmpty(t, e.StandbyPartitions)
+	}
 }

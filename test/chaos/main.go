@@ -82,6 +82,11 @@ func run(o options) (int, error) {
 	if os.Geteuid() != 0 {
 		return 2, errors.New("must run as root: it creates network namespaces and iptables rules")
 	}
+	for _, tool := range []string{"ip", "iptables"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return 2, fmt.Errorf("needs %s on PATH (Debian: apt-get install iproute2 iptables): %w", tool, err)
+		}
+	}
 	// One run at a time on a machine: the bridge, namespaces and
 	// addresses are fixed names. The lock goes with the process.
 	lock, err := os.OpenFile("/run/spool-chaos.lock", os.O_CREATE|os.O_RDWR, 0o644)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -24,6 +25,9 @@ import (
 //   - BROKER: this broker's configs; an empty name is the cluster default
 //     entity and lists only what is set on it. Another broker's id is
 //     INVALID_REQUEST.
+//   - CLIENT_METRICS: the subscription's configs as set (metrics,
+//     interval.ms, match), source CLIENT_METRICS_CONFIG, none for an
+//     unknown name; an empty name is INVALID_REQUEST.
 //   - ConfigurationKeys restricts the answer; sensitive values are null.
 //   - Authorization (authz.go): DESCRIBE_CONFIGS on the cluster (brokers), the
 //     topic or the group; refusals (CLUSTER/TOPIC/GROUP_AUTHORIZATION_FAILED)
@@ -35,8 +39,8 @@ import (
 //
 // Where Spool differs from Kafka 4.3:
 //   - v0 is served (Kafka 4 dropped it).
-//   - BROKER_LOGGER lists no loggers (Spool has no log4j), and GROUP and
-//     CLIENT_METRICS resources are INVALID_REQUEST (unsupported type).
+//   - BROKER_LOGGER lists no loggers (Spool has no log4j), and GROUP
+//     resources are INVALID_REQUEST (unsupported type).
 
 // Config resource types (Kafka's ConfigResource.Type).
 const (
@@ -125,6 +129,19 @@ func (b *Broker) describeResource(img *controller.MetadataImage, typ int8, name 
 			return nil, cerr
 		}
 		return b.brokerLoggers(), nil
+	case resourceClientMetrics:
+		// The subscription's configs as set, source CLIENT_METRICS_CONFIG;
+		// an unknown subscription has none (Kafka's ConfigHelper).
+		if name == "" {
+			return nil, &configError{errcode.InvalidRequest, "Client metrics subscription name must not be empty"}
+		}
+		cfg := img.Config(controller.ResourceClientMetrics, name)
+		var out []config.Entry
+		for _, k := range slices.Sorted(maps.Keys(cfg)) {
+			v := cfg[k]
+			out = append(out, config.Entry{Name: k, Value: &v, Source: config.SourceClientMetrics})
+		}
+		return out, nil
 	default:
 		return nil, &configError{errcode.InvalidRequest, fmt.Sprintf("Unsupported resource type: %s", resourceTypeName(typ))}
 	}

@@ -25,8 +25,8 @@ func (b pb) bytes(field int, v []byte) pb {
 func (b pb) str(field int, s string) pb { return b.bytes(field, []byte(s)) }
 
 func kv(key string, value pb) pb { return pb(nil).str(1, key).bytes(2, value) }
-func strValue(s string) pb      { return pb(nil).str(1, s) }
-func intValue(v int64) pb       { return pb(nil).varint(3, uint64(v)) }
+func strValue(s string) pb       { return pb(nil).str(1, s) }
+func intValue(v int64) pb        { return pb(nil).varint(3, uint64(v)) }
 
 // craftedMetricsData is what a Java client pushes, in shape: resource
 // attributes, one scope, a gauge with a double point, a delta monotonic

@@ -65,7 +65,7 @@ func (th *txnHandlers) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, re
 	}
 	commit := group.CommitRequest{Version: 8, Group: string(req.GroupID), Generation: -1, RetentionMs: -1}
 	if rc.v >= 3 {
-		commit.Generation, commit.MemberID, commit.InstanceID = req.GenerationID, req.MemberID, req.GroupInstanceID
+		commit.Generation, commit.MemberID, commit.InstanceID = req.GenerationIDOrMemberEpoch, req.MemberID, req.GroupInstanceID
 	}
 	for _, t := range req.Topics {
 		for _, p := range t.Partitions {

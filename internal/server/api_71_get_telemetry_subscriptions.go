@@ -13,7 +13,8 @@ import (
 
 // GetTelemetrySubscriptions (key 71): version 0.
 //
-// Behaviour (KIP-714, Kafka's ClientMetricsManager):
+// Behaviour:
+//   - KIP-714, as Kafka's ClientMetricsManager.
 //   - A zero ClientInstanceId gets a new random id (never a reserved one);
 //     the instance's subscription is the union of the metrics of every
 //     client-metrics resource whose match patterns all match the client

@@ -12,7 +12,8 @@ import (
 
 // PushTelemetry (key 72): version 0.
 //
-// Behaviour (KIP-714, Kafka's ClientMetricsManager):
+// Behaviour:
+//   - KIP-714, as Kafka's ClientMetricsManager.
 //   - A zero or reserved ClientInstanceId is INVALID_REQUEST.
 //   - Checked in Kafka's order: a push after one with Terminating set is
 //     INVALID_REQUEST; a push within the push interval of the last one is

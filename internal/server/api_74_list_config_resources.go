@@ -12,10 +12,10 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// ListConfigResources (key 74): versions 0-1 (v0 was
-// ListClientMetricsResources).
+// ListConfigResources (key 74): versions 0-1.
 //
 // Behaviour:
+//   - v0 was ListClientMetricsResources.
 //   - Needs DESCRIBE_CONFIGS on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 //   - v0: the client-metrics resources (subscriptions) in the metadata
 //     image, the list kafka-client-metrics.sh --list prints.

@@ -11,7 +11,7 @@ import "github.com/spool-broker/spool/protocol"
 // need message-format down-conversion, which Kafka 4 dropped too.
 func (b *Broker) registerHandlers() map[int16]apiHandler {
 	h := map[int16]apiHandler{}
-	register(h, protocol.KeyApiVersions, 0, 4, b.handleApiVersions)
+	register(h, protocol.KeyApiVersions, 0, 5, b.handleApiVersions)
 	register(h, protocol.KeyMetadata, 0, 13, b.handleMetadata)
 	register(h, protocol.KeyProduce, 0, 13, b.handleProduce)
 	register(h, protocol.KeyFetch, 4, 18, b.handleFetch)

@@ -4,12 +4,10 @@ import (
 	"context"
 
 	"fmt"
-	"slices"
 
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
-	"github.com/spool-broker/spool/internal/telemetry"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -64,22 +62,19 @@ func (b *Broker) incrementalAlterConfigs(ctx context.Context, r *protocol.Increm
 	switch r.ResourceType {
 	case resourceTopic, resourceBroker:
 	case resourceClientMetrics:
-		// Only SET and DELETE apply; the merged configs are validated as
-		// Kafka's ClientMetricsConfigs (node.validateResourceConfig).
+		// Only SET and DELETE apply: Kafka 4.3 refuses APPEND and
+		// SUBTRACT on every client-metrics key, its LIST ones included.
+		// The merged configs are validated as Kafka's
+		// ClientMetricsConfigs (node.validateResourceConfig).
 		ops := make([]controller.ConfigOp, len(r.Configs))
 		for i, c := range r.Configs {
 			op := controller.ConfigOpType(c.ConfigOperation)
 			if op == controller.ConfigAppend || op == controller.ConfigSubtract {
-				if !slices.Contains(telemetry.ConfigNames, c.Name) {
-					return &configError{errcode.InvalidRequest, "Unknown client metrics configuration: " + c.Name}
+				verb := "APPEND"
+				if op == controller.ConfigSubtract {
+					verb = "SUBTRACT"
 				}
-				if c.Name == telemetry.ConfigIntervalMs {
-					verb := "APPEND"
-					if op == controller.ConfigSubtract {
-						verb = "SUBTRACT"
-					}
-					return &configError{errcode.InvalidConfig, fmt.Sprintf("Can't %s to key %s because its type is not LIST.", verb, c.Name)}
-				}
+				return &configError{errcode.InvalidConfig, fmt.Sprintf("Can't %s to key %s because its type is not LIST.", verb, c.Name)}
 			}
 			ops[i] = controller.ConfigOp{Key: c.Name, Value: c.Value, Op: op}
 		}

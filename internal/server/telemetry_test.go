@@ -61,19 +61,53 @@ func TestTelemetryWire(t *testing.T) {
 		require.Equal(t, c.msg, msg)
 	}
 
+	// Every config, set or default, also for an unknown subscription, as
+	// Kafka 4.3 describes them.
 	dreq := kmsg.NewPtrDescribeConfigsRequest()
-	dr := kmsg.NewDescribeConfigsRequestResource()
-	dr.ResourceType, dr.ResourceName = kmsg.ConfigResourceTypeClientMetrics, "s1"
-	dreq.Resources = append(dreq.Resources, dr)
+	for _, name := range []string{"s1", "nosuch"} {
+		dr := kmsg.NewDescribeConfigsRequestResource()
+		dr.ResourceType, dr.ResourceName = kmsg.ConfigResourceTypeClientMetrics, name
+		dreq.Resources = append(dreq.Resources, dr)
+	}
 	dresp, err := dreq.RequestWith(ctx, cl)
 	require.NoError(t, err)
-	require.Zero(t, dresp.Resources[0].ErrorCode)
-	got := map[string]string{}
-	for _, c := range dresp.Resources[0].Configs {
-		require.Equal(t, kmsg.ConfigSourceClientMetricsConfig, c.Source)
-		got[c.Name] = *c.Value
+	type entry struct {
+		value  string
+		source kmsg.ConfigSource
+		typ    kmsg.ConfigType
 	}
-	require.Equal(t, map[string]string{"metrics": "org.apache.kafka.producer.", "interval.ms": "1000", "match": "client_id=kgo"}, got)
+	described := func(r kmsg.DescribeConfigsResponseResource) map[string]entry {
+		require.Zero(t, r.ErrorCode)
+		got := map[string]entry{}
+		for _, c := range r.Configs {
+			got[c.Name] = entry{*c.Value, c.Source, c.ConfigType}
+		}
+		return got
+	}
+	set, def := kmsg.ConfigSourceClientMetricsConfig, kmsg.ConfigSourceDefaultConfig
+	require.Equal(t, map[string]entry{
+		"metrics":     {"org.apache.kafka.producer.", set, kmsg.ConfigTypeList},
+		"interval.ms": {"1000", set, kmsg.ConfigTypeInt},
+		"match":       {"client_id=kgo", set, kmsg.ConfigTypeList},
+	}, described(dresp.Resources[0]))
+	require.Equal(t, map[string]entry{
+		"metrics":     {"", def, kmsg.ConfigTypeList},
+		"interval.ms": {"300000", def, kmsg.ConfigTypeInt},
+		"match":       {"", def, kmsg.ConfigTypeList},
+	}, described(dresp.Resources[1]))
+
+	// Kafka 4.3 refuses APPEND and SUBTRACT on every client-metrics key.
+	areq := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	ar := kmsg.NewIncrementalAlterConfigsRequestResource()
+	ar.ResourceType, ar.ResourceName = kmsg.ConfigResourceTypeClientMetrics, "s1"
+	ac := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	ac.Name, ac.Value, ac.Op = "metrics", kmsg.StringPtr("x."), kmsg.IncrementalAlterConfigOpAppend
+	ar.Configs = append(ar.Configs, ac)
+	areq.Resources = append(areq.Resources, ar)
+	aresp, err := areq.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Equal(t, errcode.InvalidConfig, aresp.Resources[0].ErrorCode)
+	require.Equal(t, "Can't APPEND to key metrics because its type is not LIST.", *aresp.Resources[0].ErrorMessage)
 
 	// v0 (ListClientMetricsResources, pinned through a 4.0 client) and v1
 	// asking for CLIENT_METRICS list the subscription; v1 with no types

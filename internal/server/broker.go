@@ -13,6 +13,7 @@ import (
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/internal/telemetry"
+	"github.com/spool-broker/spool/metrics"
 	"github.com/spool-broker/spool/quota"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
@@ -67,6 +68,9 @@ type Broker struct {
 	// telemetry is client telemetry (KIP-714): subscriptions from the
 	// client-metrics config resources, pushed metrics for /metrics.
 	telemetry *telemetry.Manager
+	// topicMetrics are Kafka's BrokerTopicMetrics, counted by the request
+	// path (serverMetrics) and the replica fetchers (ReplicationBytesIn).
+	topicMetrics *metrics.BrokerTopicMetrics
 	// groupHandlers serve the group APIs over the group coordinator
 	// (groupHandlers.coord, groups.go); txnHandlers the producer and
 	// transaction APIs over the transaction coordinator (txn.go), and hand

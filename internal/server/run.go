@@ -117,6 +117,7 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 		ctrl:          ctrl,
 		logManager:    logs,
 		fetchSessions: newFetchSessionCache(1000),
+		topicMetrics:  metrics.NewBrokerTopicMetrics(nil), // registered by NewServer
 		telemetry: telemetry.NewManager(telemetry.Config{
 			MaxBytes:           cfg.TelemetryMaxBytes,
 			MaxClients:         int(cfg.ClientTelemetryMaxClients),
@@ -150,6 +151,9 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 		Fetcher:          replicaFetcherConfig(cfg),
 		LeaderThrottle:   b.leaderThrottle,
 		FollowerThrottle: b.followerThrottle,
+		ReplicatedBytes: func(_ string, n int) {
+			b.topicMetrics.Add("", metrics.TopicReplicationBytesIn, uint64(n))
+		},
 	}, logs, log.Named("replication"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()

@@ -4,10 +4,14 @@ GO        ?= go
 BIN       := bin/spool
 KAFKA_VERSION     ?= 4.3.1
 KAFKA_OLD_VERSION ?= 3.9.2
+# The protocol is generated from the newest release's specs (KAFKA_SPECS_VERSION);
+# versions below its floors come from 4.3.1's, then 3.9.2's (those Kafka 4 removed).
+KAFKA_SPECS_VERSION ?= 4.4.0
 # Kafka's JSON message specs are extracted from the kafka-clients jars into this
 # cache, outside git (never commit spec files; commit the generator's output).
 SPECS_CACHE ?= $(HOME)/.cache/spool/kafka-specs
-SPECS     := $(SPECS_CACHE)/$(KAFKA_VERSION)
+SPECS     := $(SPECS_CACHE)/$(KAFKA_SPECS_VERSION)
+SPECS_MID := $(SPECS_CACHE)/$(KAFKA_VERSION)
 SPECS_OLD := $(SPECS_CACHE)/$(KAFKA_OLD_VERSION)
 FUZZTIME  ?= 60s
 # Go modules linted: the broker and the test harnesses that have their own go.mod
@@ -30,18 +34,18 @@ build:
 run: build
 	./$(BIN) serve
 
-specs: $(SPECS)/.done $(SPECS_OLD)/.done
+specs: $(SPECS)/.done $(SPECS_MID)/.done $(SPECS_OLD)/.done
 
 $(SPECS_CACHE)/%/.done:
 	./protocol/internal/gen/fetch-specs.sh $* $(SPECS_CACHE)/$*
 
 generate gen: specs
-	$(GO) run ./protocol/internal/gen -specs $(SPECS) -old-specs $(SPECS_OLD) -errors $(SPECS)/errors.csv -out protocol
+	$(GO) run ./protocol/internal/gen -specs $(SPECS) -old-specs $(SPECS_MID),$(SPECS_OLD) -errors $(SPECS)/errors.csv -out protocol
 
 # verify-gen regenerates into a scratch tree and fails if the committed output differs.
 verify-gen: specs
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
-	$(GO) run ./protocol/internal/gen -specs $(SPECS) -old-specs $(SPECS_OLD) -errors $(SPECS)/errors.csv -out $$tmp && \
+	$(GO) run ./protocol/internal/gen -specs $(SPECS) -old-specs $(SPECS_MID),$(SPECS_OLD) -errors $(SPECS)/errors.csv -out $$tmp && \
 	./protocol/internal/gen/compare.sh $$tmp protocol
 
 fmt-check:

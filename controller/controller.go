@@ -246,6 +246,7 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 		cfg.RaftBind = self.Addr
 	}
 	sole := !join && len(cfg.Voters) == 1
+	soleTimed := sole && cfg.HeartbeatTimeout <= 0
 	if cfg.HeartbeatTimeout <= 0 {
 		// A sole voter has nobody to hear from: it only waits out one
 		// heartbeat timeout before electing itself, so keep it short.
@@ -267,11 +268,14 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 	c := &Controller{cfg: cfg, logger: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID)}
 	c.members.dirs = map[int32]protocol.UUID{cfg.NodeID: cfg.DirectoryID}
 	c.members.announced = -1
+	c.members.soleTimed = soleTimed
 	if err := c.start(self.Addr, sole, join); err != nil {
 		c.closeResources()
 		return nil, err
 	}
-	if sole {
+	// A quorum bootstrapped by this node alone may have grown since
+	// (AddRaftVoter): then another voter may lead, so do not wait.
+	if sole && len(c.voterIDs()) <= 1 {
 		if err := c.waitReady(ctx); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("controller: wait for leadership: %w", err)

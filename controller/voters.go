@@ -78,6 +78,10 @@ type members struct {
 	// runMembership starts and stops it.
 	obs *Observer
 	rpc *kafkarpc.Client
+	// soleTimed is set while raft runs with a sole voter's timing (50 ms
+	// heartbeat timeout) that runMembership relaxes once there are more
+	// voters. Only runMembership reads it after Open.
+	soleTimed bool
 }
 
 func (m *members) dir(id int32) (protocol.UUID, bool) {
@@ -190,6 +194,15 @@ func (c *Controller) runMembership(ctx context.Context) {
 	t := time.NewTicker(membershipTick)
 	defer t.Stop()
 	for {
+		if c.members.soleTimed && len(c.voterIDs()) > 1 {
+			// The multi-voter defaults of doc.go (the leader lease is not
+			// reloadable and keeps the sole voter's).
+			rc := c.raft.ReloadableConfig()
+			rc.HeartbeatTimeout, rc.ElectionTimeout = 500*time.Millisecond, 500*time.Millisecond
+			if err := c.raft.ReloadConfig(rc); err == nil {
+				c.members.soleTimed = false
+			}
+		}
 		if c.IsVoter() {
 			c.stopObserving()
 			c.announce(ctx)

@@ -121,8 +121,10 @@ type Config struct {
 	// ListenerName is the controller listener's name (the first of
 	// controller.listener.names); "" means CONTROLLER.
 	ListenerName string
-	// Advertise is this node's controller listener address when it is not
-	// in Voters (it joins a running quorum with AddRaftVoter).
+	// Advertise is this node's controller listener address as other
+	// controllers reach it: required when the node is not in Voters (it
+	// joins a running quorum with AddRaftVoter); otherwise its Voters
+	// entry.
 	Advertise string
 	// Bootstrap is controller.quorum.bootstrap.servers: where a controller
 	// that is not a voter finds the quorum to observe.
@@ -244,6 +246,11 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 	}
 	if cfg.RaftBind == "" {
 		cfg.RaftBind = self.Addr
+	}
+	if cfg.Advertise == "" {
+		// What UpdateRaftVoter announces: the voter's entry, never the
+		// bound address (which may be 0.0.0.0).
+		cfg.Advertise = self.Addr
 	}
 	sole := !join && len(cfg.Voters) == 1
 	soleTimed := sole && cfg.HeartbeatTimeout <= 0

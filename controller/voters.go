@@ -318,9 +318,6 @@ func (c *Controller) announce(ctx context.Context) {
 		return
 	}
 	host, port := splitEndpoint(c.cfg.Advertise)
-	if c.cfg.Advertise == "" {
-		host, port = splitEndpoint(string(c.trans.LocalAddr()))
-	}
 	clusterID := c.cfg.ClusterID
 	req := &protocol.UpdateRaftVoterRequest{
 		CurrentLeaderEpoch: term, VoterID: c.cfg.NodeID, VoterDirectoryID: c.cfg.DirectoryID,

@@ -153,6 +153,12 @@ JSON
 	expect_grep '"after":\{"id":1,"name":"apple","qty":4\}' "$W/events.txt"
 	expect_grep '"before":\{"id":2,"name":"pear","qty":5\},"after":null' "$W/events.txt"
 
+	# The worker commits the task's source offsets (the PostgreSQL LSN) every second; once they
+	# are in the offsets topic a restarted task resumes streaming instead of snapshotting again.
+	for ((i = 0; i < 300; i++)); do
+		kcat -b "$BOOTSTRAP" -C -t "$TOPIC-offsets" -o beginning -e -q -f '%k %s\n' 2>/dev/null | grep -q "$TOPIC-pg.*lsn" && break
+		sleep 0.2
+	done
 	# Kill the worker that runs the task (SIGKILL: no graceful leave); the survivors take it over.
 	local victim=$((owner - 39180))
 	kill -9 $(pgrep -P "${pids[$((victim - 1))]}") "${pids[$((victim - 1))]}" 2>/dev/null # the JVM and its wrapper

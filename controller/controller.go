@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/protocol"
 )
 
 // Voter is one member of the controller quorum.
@@ -109,6 +112,34 @@ type Config struct {
 	LeaderImbalanceCheckInterval time.Duration
 	// Now is the clock of broker sessions; nil means time.Now.
 	Now func() time.Time
+
+	// Dynamic quorum (KIP-853, voters.go).
+	//
+	// DirectoryID is the directory.id of this node's metadata log dir
+	// (meta.properties): with NodeID it is the node's replica key.
+	DirectoryID protocol.UUID
+	// ListenerName is the controller listener's name (the first of
+	// controller.listener.names); "" means CONTROLLER.
+	ListenerName string
+	// Advertise is this node's controller listener address as other
+	// controllers reach it: required when the node is not in Voters (it
+	// joins a running quorum with AddRaftVoter); otherwise its Voters
+	// entry.
+	Advertise string
+	// Bootstrap is controller.quorum.bootstrap.servers: where a controller
+	// that is not a voter finds the quorum to observe.
+	Bootstrap []string
+	// DynamicQuorum is set when the voter set comes from
+	// controller.quorum.bootstrap.servers rather than
+	// controller.quorum.voters: a new cluster then finalizes kraft.version
+	// 1, as Kafka does for a quorum formatted with --standalone or
+	// --initial-controllers.
+	DynamicQuorum bool
+	// Dial connects to other controller listeners (nil: plain TCP).
+	Dial DialFunc
+	// FetchTimeout is controller.quorum.fetch.timeout.ms (zero: 2 s): how
+	// recently an observer must have been caught up to become a voter.
+	FetchTimeout time.Duration
 }
 
 // Feature names and the levels a new cluster starts at.
@@ -150,6 +181,10 @@ type Controller struct {
 	observers observers
 	// voters is the leader's view of the other voters' logs (DescribeQuorum).
 	voters voterProgress
+	// members is the dynamic-quorum state of voters.go: voter directory
+	// IDs, the one voter change under way, and the observer this node
+	// runs while it is not a voter.
+	members members
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -188,19 +223,37 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 9 * time.Second
 	}
+	if cfg.ListenerName == "" {
+		cfg.ListenerName = "CONTROLLER"
+	}
+	if cfg.FetchTimeout <= 0 {
+		cfg.FetchTimeout = 2 * time.Second
+	}
 	var self *Voter
 	for i := range cfg.Voters {
 		if cfg.Voters[i].ID == cfg.NodeID {
 			self = &cfg.Voters[i]
 		}
 	}
-	if self == nil {
-		return nil, fmt.Errorf("controller: node %d is not in the voter list", cfg.NodeID)
+	join := self == nil
+	if join {
+		// Not a voter: start without a raft configuration and observe the
+		// quorum until a voter adds this node (AddRaftVoter).
+		if cfg.Advertise == "" || (len(cfg.Bootstrap) == 0 && len(cfg.Voters) == 0) {
+			return nil, fmt.Errorf("controller: node %d is not in the voter list and has no controller.quorum.bootstrap.servers to join through", cfg.NodeID)
+		}
+		self = &Voter{ID: cfg.NodeID, Addr: cfg.Advertise}
 	}
 	if cfg.RaftBind == "" {
 		cfg.RaftBind = self.Addr
 	}
-	sole := len(cfg.Voters) == 1
+	if cfg.Advertise == "" {
+		// What UpdateRaftVoter announces: the voter's entry, never the
+		// bound address (which may be 0.0.0.0).
+		cfg.Advertise = self.Addr
+	}
+	sole := !join && len(cfg.Voters) == 1
+	soleTimed := sole && cfg.HeartbeatTimeout <= 0
 	if cfg.HeartbeatTimeout <= 0 {
 		// A sole voter has nobody to hear from: it only waits out one
 		// heartbeat timeout before electing itself, so keep it short.
@@ -220,11 +273,16 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 	}
 
 	c := &Controller{cfg: cfg, logger: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID)}
-	if err := c.start(self.Addr, sole); err != nil {
+	c.members.dirs = map[int32]protocol.UUID{cfg.NodeID: cfg.DirectoryID}
+	c.members.announced = -1
+	c.members.soleTimed = soleTimed
+	if err := c.start(self.Addr, sole, join); err != nil {
 		c.closeResources()
 		return nil, err
 	}
-	if sole {
+	// A quorum bootstrapped by this node alone may have grown since
+	// (AddRaftVoter): then another voter may lead, so do not wait.
+	if sole && len(c.voterIDs()) <= 1 {
 		if err := c.waitReady(ctx); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("controller: wait for leadership: %w", err)
@@ -233,7 +291,7 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 	return c, nil
 }
 
-func (c *Controller) start(advertise string, sole bool) error {
+func (c *Controller) start(advertise string, sole, join bool) error {
 	cfg := c.cfg
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("controller: %w", err)
@@ -290,12 +348,15 @@ func (c *Controller) start(advertise string, sole bool) error {
 	// while watchLeadership waits on a barrier.
 	c.notifyCh = make(chan bool, 16)
 	rc.NotifyCh = c.notifyCh
+	// A voter removed by RemoveRaftVoter keeps running as an observer
+	// (voters.go), as Kafka's controllers do, rather than stopping raft.
+	rc.ShutdownOnRemove = false
 
 	has, err := raft.HasExistingState(logs, stable, snaps)
 	if err != nil {
 		return fmt.Errorf("controller: inspect raft state: %w", err)
 	}
-	if !has {
+	if !has && !join {
 		var conf raft.Configuration
 		for _, v := range cfg.Voters {
 			conf.Servers = append(conf.Servers, raft.Server{
@@ -322,9 +383,10 @@ func (c *Controller) start(advertise string, sole bool) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	c.wg.Add(2)
+	c.wg.Add(3)
 	go c.watchLeadership(ctx)
 	go c.fenceStaleBrokers(ctx)
+	go c.runMembership(ctx)
 	if c.cfg.LeaderImbalanceCheckInterval > 0 {
 		c.wg.Add(1)
 		go c.balanceLeaders(ctx)
@@ -372,8 +434,12 @@ func (c *Controller) bootstrapFeatures() error {
 		return nil
 	}
 	var recs []Record
-	for _, name := range sortedKeys(c.cfg.BootstrapFeatures) {
-		recs = append(recs, &FeatureLevelRecord{Name: name, FeatureLevel: c.cfg.BootstrapFeatures[name]})
+	features := maps.Clone(c.cfg.BootstrapFeatures)
+	if c.cfg.DynamicQuorum {
+		features[KRaftVersionFeature] = 1
+	}
+	for _, name := range sortedKeys(features) {
+		recs = append(recs, &FeatureLevelRecord{Name: name, FeatureLevel: features[name]})
 	}
 	recs = append(recs, c.cfg.BootstrapRecords...)
 	_, err := c.apply(context.Background(), recs)
@@ -451,7 +517,7 @@ func (c *Controller) apply(ctx context.Context, records []Record) (uint64, error
 // WaitApplied waits until this member has applied the metadata log up to
 // index (a raft index, counting entries that carry no records).
 func (c *Controller) WaitApplied(ctx context.Context, index uint64) error {
-	return waitIndex(ctx, c.fsm, index, c.raft.AppliedIndex)
+	return waitIndex(ctx, c.fsm, index, c.appliedIndex)
 }
 
 // waitIndex waits until applied() reaches index. Command entries wake it
@@ -485,10 +551,16 @@ func (c *Controller) Subscribe() (<-chan *MetadataImage, func()) { return c.fsm.
 // controller.
 func (c *Controller) IsActive() bool { return c.ready.Load() }
 
-// LeaderID returns the node ID of the current raft leader, if known.
+// LeaderID returns the node ID of the current raft leader, if known (from
+// the observer while this node is not a voter).
 func (c *Controller) LeaderID() (int32, bool) {
 	_, id := c.raft.LeaderWithID()
 	if id == "" {
+		if o := c.observer(); o != nil {
+			if lid, _, ok := o.Leader(); ok {
+				return lid, true
+			}
+		}
 		return -1, false
 	}
 	n, err := strconv.ParseInt(string(id), 10, 32)
@@ -512,7 +584,7 @@ func (c *Controller) Snapshot() error {
 // controller resigns on shutdown too). It does nothing on a follower or a
 // sole voter.
 func (c *Controller) Resign() {
-	if c.raft == nil || c.raft.State() != raft.Leader || len(c.cfg.Voters) < 2 {
+	if c.raft == nil || c.raft.State() != raft.Leader || len(c.voterIDs()) < 2 {
 		return
 	}
 	c.ready.Store(false)
@@ -537,6 +609,7 @@ func (c *Controller) Close() error {
 			c.cancel()
 		}
 		c.wg.Wait()
+		c.closeMembers()
 		errs = append(errs, c.closeResources())
 		c.closeErr = errors.Join(errs...)
 	})

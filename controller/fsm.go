@@ -20,6 +20,11 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // atomically and never block it.
 type fsm struct {
 	image atomic.Pointer[MetadataImage]
+	// applyMu serializes Apply and Restore. raft's FSM goroutine is the
+	// usual only writer; a controller that is not a voter also applies
+	// what its observer fetches (voters.go), and both write while raft
+	// starts replicating to it.
+	applyMu sync.Mutex
 
 	mu   sync.Mutex // guards subs and changedCh
 	subs map[int]chan *MetadataImage
@@ -47,7 +52,14 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
 	base := f.image.Load()
+	if base.offset > 0 && l.Index <= base.offset {
+		// Already applied (fetched as an observer before raft replicated
+		// it here): the image at an offset is a function of the log.
+		return applyResult{}
+	}
 	records, err := DecodeBatch(l.Data)
 	if err != nil {
 		return applyResult{err: err}
@@ -122,8 +134,15 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
-	if cur := f.image.Load(); cur.clusterID != "" && img.clusterID != cur.clusterID {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	cur := f.image.Load()
+	if cur.clusterID != "" && img.clusterID != cur.clusterID {
 		return fmt.Errorf("controller: snapshot of cluster %q, this node is in cluster %q", img.clusterID, cur.clusterID)
+	}
+	if cur.offset > 0 && img.offset <= cur.offset {
+		// This image already holds the snapshot's state (see Apply).
+		return nil
 	}
 	f.publish(img)
 	return nil

@@ -386,4 +386,6 @@ var unauthenticatedAdminWrite = map[int16]bool{
 	protocol.KeyCreateAcls:                  true,
 	protocol.KeyDeleteAcls:                  true,
 	protocol.KeyAlterUserScramCredentials:   true,
+	protocol.KeyAddRaftVoter:                true,
+	protocol.KeyRemoveRaftVoter:             true,
 }

@@ -221,12 +221,7 @@ func (n *Node) becomeReady(ctx context.Context, meta controller.Metadata, cluste
 // member, and serves the controller RPCs.
 func (n *Node) startController(ctx context.Context, clusterID string, voters []controller.Voter, dir string) error {
 	cfg := n.cfg
-	var self controller.Voter
-	for _, v := range voters {
-		if v.ID == cfg.NodeID {
-			self = v
-		}
-	}
+	self, join := controllerSelf(cfg, voters)
 	bind := self.Addr
 	for _, l := range cfg.Listeners {
 		if len(cfg.ControllerListenerNames) > 0 && l.Name == cfg.ControllerListenerNames[0] {
@@ -285,6 +280,13 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		SessionTimeout:               time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
 		UncleanLeaderElection:        n.uncleanLeaderElection,
 		LeaderImbalanceCheckInterval: leaderImbalanceCheckInterval(cfg),
+		DirectoryID:                  metadataDirectoryID(filepath.Dir(dir)),
+		ListenerName:                 firstOr(cfg.ControllerListenerNames, "CONTROLLER"),
+		Advertise:                    joinAddr(self, join),
+		Bootstrap:                    cfg.ControllerQuorumBootstrap,
+		DynamicQuorum:                len(cfg.ControllerQuorumVoters) == 0,
+		Dial:                         n.ctrlDial.DialContext,
+		FetchTimeout:                 time.Duration(cfg.ControllerQuorumFetchTimeoutMs) * time.Millisecond,
 	})
 	if err == nil {
 		n.live.Store(ctrl)
@@ -315,10 +317,70 @@ func (n *Node) leader() (int32, string, bool) {
 	return n.obs.Leader()
 }
 
-// quorumVoters resolves the voter set. controller.quorum.voters lists it.
-// With controller.quorum.bootstrap.servers only, a broker-only node just
-// asks those servers; a controller may use it only standalone (the list is
-// its own CONTROLLER listener), which makes it the sole voter.
+// controllerSelf is this controller's entry in voters; join reports a
+// controller outside the voter set (it joins a dynamic quorum with
+// AddRaftVoter), whose entry is its controller listener as advertised.
+func controllerSelf(cfg *config.Broker, voters []controller.Voter) (self controller.Voter, join bool) {
+	for _, v := range voters {
+		if v.ID == cfg.NodeID {
+			return v, false
+		}
+	}
+	name := firstOr(cfg.ControllerListenerNames, "CONTROLLER")
+	self.ID = cfg.NodeID
+	for _, l := range cfg.Listeners {
+		if l.Name == name {
+			host := l.Host
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = "localhost"
+			}
+			self.Addr = net.JoinHostPort(host, strconv.Itoa(l.Port))
+		}
+	}
+	for _, l := range cfg.AdvertisedListeners {
+		if l.Name == name && l.Host != "" {
+			self.Addr = l.Addr()
+		}
+	}
+	return self, true
+}
+
+func joinAddr(self controller.Voter, join bool) string {
+	if !join {
+		return ""
+	}
+	return self.Addr
+}
+
+func firstOr(list []string, def string) string {
+	if len(list) > 0 {
+		return list[0]
+	}
+	return def
+}
+
+// metadataDirectoryID is the directory.id of the metadata log dir's
+// meta.properties (zero when it has none): with node.id, the key Kafka's
+// add-controller and remove-controller name a controller by.
+func metadataDirectoryID(dir string) protocol.UUID {
+	props, err := readProps(filepath.Join(dir, "meta.properties"))
+	if err != nil {
+		return protocol.UUID{}
+	}
+	id, err := controller.ParseUUID(props["directory.id"])
+	if err != nil {
+		return protocol.UUID{}
+	}
+	return id
+}
+
+// quorumVoters resolves the voter set. controller.quorum.voters lists it
+// (a static quorum, kraft.version 0). With controller.quorum.bootstrap.servers
+// only (a dynamic quorum, kraft.version 1), a broker-only node just asks
+// those servers; a controller whose list is its own CONTROLLER listener
+// alone bootstraps the quorum as its sole voter (Kafka's format
+// --standalone), and any other controller starts outside the voter set and
+// observes until `kafka-metadata-quorum.sh add-controller` adds it.
 func quorumVoters(cfg *config.Broker, isController bool) ([]controller.Voter, error) {
 	var voters []controller.Voter
 	for _, v := range cfg.ControllerQuorumVoters {
@@ -333,7 +395,10 @@ func quorumVoters(cfg *config.Broker, isController bool) ([]controller.Voter, er
 			return []controller.Voter{{ID: cfg.NodeID, Addr: cfg.ControllerQuorumBootstrap[0]}}, nil
 		}
 	}
-	return nil, errors.New("a controller needs controller.quorum.voters (id@host:port of every controller); controller.quorum.bootstrap.servers alone works for brokers, or for a standalone controller listing only its own CONTROLLER listener")
+	if len(cfg.ControllerQuorumBootstrap) > 0 {
+		return nil, nil
+	}
+	return nil, errors.New("a controller needs controller.quorum.voters (id@host:port of every controller) or controller.quorum.bootstrap.servers")
 }
 
 func sameEndpoint(a, b string) bool {

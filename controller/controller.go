@@ -107,6 +107,9 @@ type Config struct {
 	// controller moves leaderships back to preferred replicas
 	// (rebalance.go). Zero disables it.
 	LeaderImbalanceCheckInterval time.Duration
+	// DelegationTokens is the delegation token setup (tokens.go); a zero
+	// value disables tokens.
+	DelegationTokens DelegationTokenConfig
 	// Now is the clock of broker sessions; nil means time.Now.
 	Now func() time.Time
 }
@@ -325,6 +328,10 @@ func (c *Controller) start(advertise string, sole bool) error {
 	c.wg.Add(2)
 	go c.watchLeadership(ctx)
 	go c.fenceStaleBrokers(ctx)
+	if c.tokensEnabled() && c.cfg.DelegationTokens.CheckInterval > 0 {
+		c.wg.Add(1)
+		go c.sweepDelegationTokens(ctx)
+	}
 	if c.cfg.LeaderImbalanceCheckInterval > 0 {
 		c.wg.Add(1)
 		go c.balanceLeaders(ctx)

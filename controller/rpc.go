@@ -28,6 +28,7 @@ var rpcKeys = []int16{
 	protocol.KeyFetch, protocol.KeyFetchSnapshot, protocol.KeyDescribeQuorum,
 	protocol.KeyAlterClientQuotas, protocol.KeyUpdateFeatures,
 	protocol.KeyCreateAcls, protocol.KeyDeleteAcls, protocol.KeyAlterUserScramCredentials,
+	protocol.KeyEnvelope, // the delegation token writes (envelope.go)
 }
 
 // producerIDBlock is how many producer IDs one AllocateProducerIds
@@ -53,6 +54,8 @@ func (c *Controller) HandleRPC(ctx context.Context, hdr *protocol.RequestHeader,
 	switch r := req.(type) {
 	case *protocol.ApiVersionsRequest:
 		return apiVersionsResponse()
+	case *protocol.EnvelopeRequest:
+		return c.handleEnvelope(ctx, r)
 	case *protocol.CreateAclsRequest:
 		results, err := c.CreateACLs(ctx, bindingsFromCreateAcls(r))
 		return createAclsResponse(results, err, len(r.Creations))

@@ -386,4 +386,5 @@ var unauthenticatedAdminWrite = map[int16]bool{
 	protocol.KeyCreateAcls:                  true,
 	protocol.KeyDeleteAcls:                  true,
 	protocol.KeyAlterUserScramCredentials:   true,
+	protocol.KeyEnvelope:                    true, // a principal of the sender's choice
 }

@@ -284,6 +284,7 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		SessionTimeout:               time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
 		UncleanLeaderElection:        n.uncleanLeaderElection,
 		LeaderImbalanceCheckInterval: leaderImbalanceCheckInterval(cfg),
+		DelegationTokens:             delegationTokenConfig(cfg),
 	})
 	if err == nil {
 		n.live.Store(ctrl)
@@ -562,6 +563,12 @@ func (c controllerCredentials) ScramCredential(m sasl.ScramMechanism, user strin
 		return sasl.ScramCredential{}, false
 	}
 	return ctrl.Image().ScramCredential(m, user)
+}
+
+// delegationTokenConfig is the controller's delegation.token.* setup.
+func delegationTokenConfig(cfg *config.Broker) controller.DelegationTokenConfig {
+	t := cfg.DelegationTokens()
+	return controller.DelegationTokenConfig{SecretKey: t.SecretKey, MaxLifetime: t.MaxLifetime, ExpiryTime: t.ExpiryTime, CheckInterval: t.CheckInterval}
 }
 
 // leaderImbalanceCheckInterval is how often the active controller moves

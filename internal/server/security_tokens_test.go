@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/base64"
 	"errors"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,4 +239,66 @@ func TestDelegationTokensDisabled(t *testing.T) {
 	require.Equal(t, errcode.DelegationTokenAuthDisabled, code)
 	code, _ = expireToken(t, alice, "AAAA", -1)
 	require.Equal(t, errcode.DelegationTokenAuthDisabled, code)
+}
+
+// TestKafkaDelegationTokensTool: kafka-delegation-tokens.sh
+// (org.apache.kafka.tools.DelegationTokenCommand) works unchanged: create
+// with a renewer, describe, renew, expire; Kafka's Java client
+// authenticates with the token (ScramLoginModule, tokenauth="true") as the
+// owner, and is refused once the token expired.
+func TestKafkaDelegationTokensTool(t *testing.T) {
+	bin := filepath.Join(repoRoot(t), "test", "compat", "bin")
+	tokens := tool(t, filepath.Join(bin, "kafka-delegation-tokens"))
+	topics := tool(t, filepath.Join(bin, "kafka-topics"))
+	n, p := tokenNode(t)
+	dir := t.TempDir()
+	props := func(user string) string {
+		return writeFile(t, dir, user+".properties", "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"+
+			`sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="`+user+`" password="`+user+"-secret\";\n")
+	}
+	cmd := func(user string, args ...string) []string {
+		return append([]string{"--bootstrap-server", n.saslPlain, "--command-config", props(user)}, args...)
+	}
+	out := run(t, "", tokens, cmd("alice", "--create", "--max-life-time-period", "-1", "--renewer-principal", "User:bob")...)
+	require.Contains(t, out, "Created delegation token with tokenId : ")
+	var id, hmac string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 5 && f[2] == "User:alice" {
+			id, hmac = f[0], f[1]
+		}
+	}
+	require.NotEmpty(t, id, "token line in:\n%s", out)
+	require.Contains(t, out, "[User:bob]")
+
+	// Without --owner-principal the tool sends an empty owner list, which
+	// Kafka answers with no tokens; with it, the renewer sees the token.
+	require.Contains(t, run(t, "", tokens, cmd("bob", "--describe")...), "Total number of tokens : 0")
+	out = run(t, "", tokens, cmd("bob", "--describe", "--owner-principal", "User:alice")...)
+	require.Contains(t, out, "Total number of tokens : 1")
+	require.Contains(t, out, id)
+	require.Contains(t, run(t, "", tokens, cmd("bob", "--renew", "--hmac", hmac, "--renew-time-period", "3600000")...),
+		"Completed renew operation. New expiry date : ")
+	fail := runFail(t, "", tokens, cmd("admin", "--renew", "--hmac", hmac, "--renew-time-period", "-1")...)
+	require.Contains(t, fail, "DelegationTokenOwnerMismatchException")
+
+	// The Java client logs in with the token as User:alice.
+	admin := as(t, n, "admin")
+	ct := kmsg.NewPtrCreateTopicsRequest()
+	tp := kmsg.NewCreateTopicsRequestTopic()
+	tp.Topic, tp.NumPartitions, tp.ReplicationFactor = "alice-topic", 1, 1
+	ct.Topics = append(ct.Topics, tp)
+	_, err := ct.RequestWith(ctx10(t), admin)
+	require.NoError(t, err)
+	addACL(t, admin, acl.ResourceTopic, "alice-topic", acl.PatternLiteral, "User:alice", acl.OpDescribe, acl.Allow)
+	tokenProps := writeFile(t, dir, "token.properties", "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n"+
+		`sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="`+id+`" password="`+hmac+`" tokenauth="true";`+"\n"+
+		"ssl.truststore.location="+p.truststore+"\nssl.truststore.password="+p.password+"\n")
+	require.Contains(t, run(t, "", topics, "--bootstrap-server", n.saslSSL, "--command-config", tokenProps, "--list"), "alice-topic")
+	fail = runFail(t, "", tokens, "--bootstrap-server", n.saslSSL, "--command-config", tokenProps, "--create", "--max-life-time-period", "-1")
+	require.Contains(t, fail, "UnsupportedByAuthenticationException: Delegation Token requests are not allowed on PLAINTEXT/1-way SSL channels and on delegation token authenticated channels")
+
+	require.Contains(t, run(t, "", tokens, cmd("alice", "--expire", "--hmac", hmac, "--expiry-time-period", "-1")...),
+		"Completed expire operation. New expiry date : ")
+	fail = runFail(t, "", topics, "--bootstrap-server", n.saslSSL, "--command-config", tokenProps, "--list")
+	require.Contains(t, fail, "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512")
 }

@@ -210,7 +210,10 @@ func timeoutMs(ctx context.Context) int32 {
 
 func apiVersionsResponse() *protocol.ApiVersionsResponse {
 	resp := &protocol.ApiVersionsResponse{}
-	for _, k := range rpcKeys {
+	// SaslHandshake and SaslAuthenticate are answered by the listener before
+	// authentication (internal/seclink.Accept), as Kafka's controller lists
+	// them: without them a client falls back to raw SASL v0 tokens.
+	for _, k := range append([]int16{protocol.KeySaslHandshake, protocol.KeySaslAuthenticate}, rpcKeys...) {
 		api := protocol.LookupAPI(k)
 		resp.APIKeys = append(resp.APIKeys, protocol.ApiVersionsResponseAPIVersion{APIKey: k, MinVersion: api.MinVersion, MaxVersion: api.MaxStableVersion()})
 	}

@@ -141,3 +141,10 @@ kcat_produce_record_errors() {
 	expect_grep '^0 re-key-0 re-value-0$' "$W/keyed.system"
 	expect_grep '^89 re-key-99 re-value-99$' "$W/keyed.system"
 }
+
+# On the SASL_SSL columns (lib/secure.sh: KCAT_CONFIG) kcat runs on the bundled librdkafka:
+# Debian's 2.0.2 fails SCRAM-SHA-512 against Kafka 4.3.1 (SASL_AUTHENTICATION_FAILED) while
+# confluent-kafka-python's librdkafka logs in with the same configuration.
+if [ -n "${COMPAT_SECURITY_DIR:-}" ]; then
+	kcat() { LD_LIBRARY_PATH=$(kcat_new_libs) command kcat "$@"; }
+fi

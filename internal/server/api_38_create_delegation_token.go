@@ -15,11 +15,15 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// Delegation tokens (keys 38-41): CreateDelegationToken v1-3,
-// RenewDelegationToken v1-2, ExpireDelegationToken v1-2,
-// DescribeDelegationToken v1-3, Kafka 4.3's versions.
+// CreateDelegationToken (key 38): versions 1-3.
 //
-// Behaviour, as Kafka's KafkaApis and DelegationTokenControlManager:
+// Delegation tokens (keys 38-41, Kafka 4.3's versions; this file holds what
+// the four share: the connection check, the audit and the SCRAM
+// credentials of tokens).
+//
+// Behaviour:
+//
+// As Kafka's KafkaApis and DelegationTokenControlManager:
 //   - Token requests are refused with DELEGATION_TOKEN_REQUEST_NOT_ALLOWED
 //     on a connection that authenticated with a delegation token, on a
 //     PLAINTEXT listener, and on an SSL listener without a client
@@ -97,103 +101,6 @@ func (b *Broker) handleCreateDelegationToken(ctx context.Context, rc *reqCtx, re
 	b.syncImage()
 	b.auditTokenChange(rc, "CREATE_DELEGATION_TOKEN", resp.TokenID, owner, resp.ErrorCode)
 	return resp, nil
-}
-
-func (b *Broker) handleRenewDelegationToken(ctx context.Context, rc *reqCtx, req *protocol.RenewDelegationTokenRequest) (*protocol.RenewDelegationTokenResponse, error) {
-	tokenID := b.tokenIDForHMAC(req.Hmac)
-	if !allowTokenRequests(rc) {
-		b.auditTokenChange(rc, "RENEW_DELEGATION_TOKEN", tokenID, auth.Principal{}, errcode.DelegationTokenRequestNotAllowed)
-		return &protocol.RenewDelegationTokenResponse{ErrorCode: errcode.DelegationTokenRequestNotAllowed, ExpiryTimestampMs: errorTimestamp}, nil
-	}
-	resp, err := b.ctrl.RenewDelegationToken(ctx, rc.principal, rc.host, req)
-	if err != nil {
-		code, _ := controllerErrorCode(err)
-		resp = &protocol.RenewDelegationTokenResponse{ErrorCode: code, ExpiryTimestampMs: errorTimestamp}
-	} else {
-		b.syncImage()
-	}
-	b.auditTokenChange(rc, "RENEW_DELEGATION_TOKEN", tokenID, auth.Principal{}, resp.ErrorCode)
-	return resp, nil
-}
-
-func (b *Broker) handleExpireDelegationToken(ctx context.Context, rc *reqCtx, req *protocol.ExpireDelegationTokenRequest) (*protocol.ExpireDelegationTokenResponse, error) {
-	tokenID := b.tokenIDForHMAC(req.Hmac)
-	if !allowTokenRequests(rc) {
-		b.auditTokenChange(rc, "EXPIRE_DELEGATION_TOKEN", tokenID, auth.Principal{}, errcode.DelegationTokenRequestNotAllowed)
-		return &protocol.ExpireDelegationTokenResponse{ErrorCode: errcode.DelegationTokenRequestNotAllowed, ExpiryTimestampMs: errorTimestamp}, nil
-	}
-	resp, err := b.ctrl.ExpireDelegationToken(ctx, rc.principal, rc.host, req)
-	if err != nil {
-		code, _ := controllerErrorCode(err)
-		resp = &protocol.ExpireDelegationTokenResponse{ErrorCode: code, ExpiryTimestampMs: errorTimestamp}
-	} else {
-		b.syncImage()
-	}
-	b.auditTokenChange(rc, "EXPIRE_DELEGATION_TOKEN", tokenID, auth.Principal{}, resp.ErrorCode)
-	return resp, nil
-}
-
-func (b *Broker) handleDescribeDelegationToken(ctx context.Context, rc *reqCtx, req *protocol.DescribeDelegationTokenRequest) (*protocol.DescribeDelegationTokenResponse, error) {
-	resp := &protocol.DescribeDelegationTokenResponse{}
-	key := b.tokenSecretKey()
-	switch {
-	case !allowTokenRequests(rc):
-		resp.ErrorCode = errcode.DelegationTokenRequestNotAllowed
-		return resp, nil
-	case key == "":
-		resp.ErrorCode = errcode.DelegationTokenAuthDisabled
-		return resp, nil
-	case req.Owners != nil && len(req.Owners) == 0:
-		return resp, nil
-	}
-	var owners []auth.Principal
-	for _, o := range req.Owners {
-		owners = append(owners, auth.Principal{Type: o.PrincipalType, Name: o.PrincipalName})
-	}
-	img := b.image.Load()
-	if img == nil {
-		return resp, nil
-	}
-	for _, t := range img.DelegationTokens() {
-		if !b.describableToken(rc, req.Owners != nil, owners, t) {
-			continue
-		}
-		d := protocol.DescribeDelegationTokenResponseDescribedDelegationToken{
-			PrincipalType: t.Owner.Type, PrincipalName: t.Owner.Name,
-			TokenRequesterPrincipalType: t.Requester.Type, TokenRequesterPrincipalName: t.Requester.Name,
-			IssueTimestamp: t.IssueTimestamp, ExpiryTimestamp: t.ExpirationTimestamp, MaxTimestamp: t.MaxTimestamp,
-			TokenID: t.TokenID, Hmac: controller.DelegationTokenHMAC(key, t.TokenID)}
-		for _, r := range t.Renewers {
-			d.Renewers = append(d.Renewers, protocol.DescribeDelegationTokenResponseDescribedDelegationTokenRenewer{
-				PrincipalType: r.Type, PrincipalName: r.Name})
-		}
-		resp.Tokens = append(resp.Tokens, d)
-	}
-	return resp, nil
-}
-
-// describableToken is Kafka's DelegationTokenManager.filterToken: the
-// token is one of the owners asked for (when listed), and the principal
-// owns, requested or renews it, or may DESCRIBE the token or
-// DESCRIBE_TOKENS its owner.
-func (b *Broker) describableToken(rc *reqCtx, filtered bool, owners []auth.Principal, t controller.DelegationToken) bool {
-	if filtered {
-		match := false
-		for _, o := range owners {
-			if t.OwnerOrRenewer(o) {
-				match = true
-				break
-			}
-		}
-		if !match {
-			return false
-		}
-	}
-	if t.OwnerOrRenewer(rc.principal) {
-		return true
-	}
-	return b.authorize(rc, acl.OpDescribe, acl.ResourceDelegationToken, t.TokenID) ||
-		b.authorize(rc, acl.OpDescribeTokens, acl.ResourceUser, t.Owner.String())
 }
 
 // tokenSecretKey is delegation.token.secret.key ("" when tokens are

@@ -110,6 +110,9 @@ type Config struct {
 	// controller moves leaderships back to preferred replicas
 	// (rebalance.go). Zero disables it.
 	LeaderImbalanceCheckInterval time.Duration
+	// DelegationTokens is the delegation token setup (tokens.go); a zero
+	// value disables tokens.
+	DelegationTokens DelegationTokenConfig
 	// Now is the clock of broker sessions; nil means time.Now.
 	Now func() time.Time
 
@@ -387,6 +390,10 @@ func (c *Controller) start(advertise string, sole, join bool) error {
 	go c.watchLeadership(ctx)
 	go c.fenceStaleBrokers(ctx)
 	go c.runMembership(ctx)
+	if c.tokensEnabled() && c.cfg.DelegationTokens.CheckInterval > 0 {
+		c.wg.Add(1)
+		go c.sweepDelegationTokens(ctx)
+	}
 	if c.cfg.LeaderImbalanceCheckInterval > 0 {
 		c.wg.Add(1)
 		go c.balanceLeaders(ctx)

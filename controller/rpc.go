@@ -29,6 +29,7 @@ var rpcKeys = []int16{
 	protocol.KeyAlterClientQuotas, protocol.KeyUpdateFeatures,
 	protocol.KeyCreateAcls, protocol.KeyDeleteAcls, protocol.KeyAlterUserScramCredentials,
 	protocol.KeyDescribeCluster, protocol.KeyAddRaftVoter, protocol.KeyRemoveRaftVoter, protocol.KeyUpdateRaftVoter,
+	protocol.KeyEnvelope, // the delegation token writes (envelope.go)
 }
 
 // producerIDBlock is how many producer IDs one AllocateProducerIds
@@ -62,6 +63,8 @@ func (c *Controller) HandleRPC(ctx context.Context, hdr *protocol.RequestHeader,
 		return c.handleRemoveRaftVoter(ctx, r)
 	case *protocol.UpdateRaftVoterRequest:
 		return c.handleUpdateRaftVoter(r)
+	case *protocol.EnvelopeRequest:
+		return c.handleEnvelope(ctx, r)
 	case *protocol.CreateAclsRequest:
 		results, err := c.CreateACLs(ctx, bindingsFromCreateAcls(r))
 		return createAclsResponse(results, err, len(r.Creations))
@@ -219,7 +222,10 @@ func timeoutMs(ctx context.Context) int32 {
 // joining the quorum is asked for its kraft.version range).
 func (c *Controller) apiVersionsResponse() *protocol.ApiVersionsResponse {
 	resp := &protocol.ApiVersionsResponse{}
-	for _, k := range rpcKeys {
+	// SaslHandshake and SaslAuthenticate are answered by the listener before
+	// authentication (internal/seclink.Accept), as Kafka's controller lists
+	// them: without them a client falls back to raw SASL v0 tokens.
+	for _, k := range append([]int16{protocol.KeySaslHandshake, protocol.KeySaslAuthenticate}, rpcKeys...) {
 		api := protocol.LookupAPI(k)
 		resp.APIKeys = append(resp.APIKeys, protocol.ApiVersionsResponseAPIVersion{APIKey: k, MinVersion: api.MinVersion, MaxVersion: api.MaxStableVersion()})
 	}

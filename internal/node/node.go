@@ -20,6 +20,7 @@ import (
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/auth/sasl"
 	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/audit"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/internal/telemetry"
@@ -44,6 +45,7 @@ type Node struct {
 	logManager *storage.Manager     // broker role
 	broker     Broker               // broker role
 	life       *lifecycle           // broker role
+	audit      *audit.Logger        // spool.audit.log.file (nil: none); both roles log to it
 
 	ready     chan struct{} // closed once the node serves (see Ready)
 	stopState atomic.Int32  // BrokerState once Close began (metrics.go)
@@ -101,6 +103,9 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		}
 	}()
 
+	if n.audit, err = audit.OpenConfig(cfg); err != nil {
+		return nil, fmt.Errorf("spool.audit.log.file: %w", err)
+	}
 	if n.ctrlDial, err = controllerDialer(cfg); err != nil {
 		return nil, err
 	}
@@ -160,7 +165,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)
 	}
-	n.broker, err = newBroker(BrokerDeps{Config: cfg, Controller: n.router, Logs: n.logManager, Registerer: reg, Logger: log})
+	n.broker, err = newBroker(BrokerDeps{Config: cfg, Controller: n.router, Logs: n.logManager, Registerer: reg, Logger: log, Audit: n.audit})
 	if err != nil {
 		return nil, err
 	}
@@ -287,6 +292,7 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		DynamicQuorum:                len(cfg.ControllerQuorumVoters) == 0,
 		Dial:                         n.ctrlDial.DialContext,
 		FetchTimeout:                 time.Duration(cfg.ControllerQuorumFetchTimeoutMs) * time.Millisecond,
+		DelegationTokens:             delegationTokenConfig(cfg),
 	})
 	if err == nil {
 		n.live.Store(ctrl)
@@ -492,6 +498,9 @@ func (n *Node) close(ctx context.Context) error {
 	if n.ctrlLn != nil {
 		n.ctrlLn.close()
 	}
+	if err := n.audit.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the audit log: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -605,6 +614,7 @@ func (n *Node) secureControllerListener(ctx context.Context) error {
 		return fmt.Errorf("controller listener: %w", err)
 	}
 	n.ctrlLn.sec = sec
+	n.ctrlLn.audit, n.ctrlLn.name = n.audit, name
 	n.ctrlLn.dial = n.ctrlDial.DialContext
 	authz, err := seclink.NewAuthorizer(cfg)
 	if err != nil {
@@ -640,6 +650,12 @@ func (c controllerCredentials) ScramCredential(m sasl.ScramMechanism, user strin
 		return sasl.ScramCredential{}, false
 	}
 	return ctrl.Image().ScramCredential(m, user)
+}
+
+// delegationTokenConfig is the controller's delegation.token.* setup.
+func delegationTokenConfig(cfg *config.Broker) controller.DelegationTokenConfig {
+	t := cfg.DelegationTokens()
+	return controller.DelegationTokenConfig{SecretKey: t.SecretKey, MaxLifetime: t.MaxLifetime, ExpiryTime: t.ExpiryTime, CheckInterval: t.CheckInterval}
 }
 
 // leaderImbalanceCheckInterval is how often the active controller moves

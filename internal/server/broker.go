@@ -37,6 +37,7 @@ type Broker struct {
 	onBrokerConfig func(perBroker map[string]string)
 	logger         *zap.Logger
 	ctrl           controller.Client
+	tokenCreds     tokenCredentials // SCRAM credentials of delegation tokens (api_38_delegation_tokens.go)
 	logManager     *storage.Manager
 
 	handlers map[int16]apiHandler

@@ -49,6 +49,15 @@ public class Compat {
     static Properties props(Object... kv) {
         Properties p = new Properties();
         p.put("bootstrap.servers", bootstrap);
+        // The SASL_SSL columns (lib/secure.sh): security.protocol, sasl.*, ssl.truststore.*.
+        String sec = System.getenv("COMPAT_CLIENT_CONFIG");
+        if (sec != null && !sec.isEmpty()) {
+            try (java.io.FileInputStream in = new java.io.FileInputStream(sec)) {
+                p.load(in);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
         for (int i = 0; i < kv.length; i += 2) p.put(kv[i], kv[i + 1]);
         return p;
     }

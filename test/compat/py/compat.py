@@ -16,6 +16,23 @@ RF = int(os.environ.get("COMPAT_RF") or 1)
 CODECS = ["gzip", "snappy", "lz4", "zstd"]
 
 
+def librdkafka_security():
+    """The SASL_SSL columns (lib/secure.sh): librdkafka properties from COMPAT_LIBRDKAFKA_CONFIG
+    (the file kcat reads too), or none."""
+    path = os.environ.get("COMPAT_LIBRDKAFKA_CONFIG")
+    out = {}
+    if path:
+        for line in open(path):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                out[k.strip()] = v.strip()
+    return out
+
+
+SEC = librdkafka_security()
+
+
 def make_recs(prefix, n, size=0):
     out = []
     for i in range(n):
@@ -138,7 +155,7 @@ class ConfluentPy:
 
     def producer(self, **extra):
         from confluent_kafka import Producer
-        return Producer({"bootstrap.servers": self.bs, "linger.ms": 0, "message.max.bytes": 2 << 20, **extra})
+        return Producer({"bootstrap.servers": self.bs, **SEC, "linger.ms": 0, "message.max.bytes": 2 << 20, **extra})
 
     def produce(self, topic, recs, codec=None, acks="all", idempotent=False):
         p = self.producer(**{"compression.type": codec or "none", "acks": str(acks),
@@ -152,7 +169,7 @@ class ConfluentPy:
 
     def consumer(self, **extra):
         from confluent_kafka import Consumer
-        return Consumer({"bootstrap.servers": self.bs, "group.id": "unused-assign-only", "enable.auto.commit": False,
+        return Consumer({"bootstrap.servers": self.bs, **SEC, "group.id": "unused-assign-only", "enable.auto.commit": False,
                          "fetch.max.bytes": 4 << 20, **extra})
 
     def consume(self, topic, n, read_committed=False):
@@ -353,7 +370,7 @@ class ConfluentPy:
 
     def admin(self):
         from confluent_kafka.admin import AdminClient
-        return AdminClient({"bootstrap.servers": self.bs})
+        return AdminClient({"bootstrap.servers": self.bs, **SEC})
 
     def admin_topics(self, topic):
         from confluent_kafka.admin import NewTopic, NewPartitions

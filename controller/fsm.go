@@ -27,6 +27,11 @@ type fsm struct {
 	// changedCh is closed (and replaced) by every publish, so waiters on
 	// "a new image" need no subscription.
 	changedCh chan struct{}
+	// processed is the raft index of the last command entry the FSM has
+	// finished with (applied or refused), or of the restored snapshot.
+	// raft's AppliedIndex moves when an entry is handed to the FSM, before
+	// Apply has run, so waiting for the image needs this too (WaitApplied).
+	processed atomic.Uint64
 }
 
 func newFSM(clusterID string) *fsm {
@@ -47,6 +52,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	defer f.processed.Store(l.Index)
 	base := f.image.Load()
 	records, err := DecodeBatch(l.Data)
 	if err != nil {
@@ -126,6 +132,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("controller: snapshot of cluster %q, this node is in cluster %q", img.clusterID, cur.clusterID)
 	}
 	f.publish(img)
+	f.processed.Store(img.offset)
 	return nil
 }
 

@@ -102,6 +102,10 @@ type Config struct {
 	// leader election (unclean.leader.election.enable as the topic
 	// resolves it in img). Nil means never.
 	UncleanLeaderElection func(img *MetadataImage, topic string) bool
+	// MinInsyncReplicas is a topic's effective min.insync.replicas (topic
+	// config, then broker configs, capped by its replica count as Kafka's
+	// getTopicEffectiveMinIsr), for ELR (election.go); nil means 1.
+	MinInsyncReplicas func(img *MetadataImage, topic string) int
 	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds
 	// when auto.leader.rebalance.enable is true: how often the active
 	// controller moves leaderships back to preferred replicas
@@ -123,6 +127,9 @@ var DefaultFeatures = map[string]int16{
 	MetadataVersionFeature:    27,
 	TransactionVersionFeature: 2,
 	GroupVersionFeature:       1,
+	// Kafka 4.1+ formats new clusters with ELR on (4.3.1's version
+	// mapping: eligible.leader.replicas.version=1).
+	EligibleLeaderReplicasFeature: 1,
 }
 
 // Controller is this node's member of the metadata quorum. Reads (Image,

@@ -57,16 +57,6 @@ func (w *pendingWrite) wait(ctx context.Context) int16 {
 	}
 }
 
-// finished reports whether w is done (committed or failed).
-func (w *pendingWrite) finished() bool {
-	select {
-	case <-w.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // writeErrorCode is the answer for a failed __consumer_offsets write, as
 // Kafka's GroupCoordinatorService normalizes it: NOT_COORDINATOR when this
 // broker no longer leads the partition, COORDINATOR_NOT_AVAILABLE otherwise
@@ -98,6 +88,11 @@ func (s *shard) trackLocked(keys [][]byte, commit Committed) {
 		ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
 		err := commit(ctx)
 		cancel()
+		// Finish under mu: an operation that made or read this write
+		// before it finished (under mu) waits for it and gets its code;
+		// later ones no longer find it.
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		if err != nil {
 			w.code = writeErrorCode(err)
 			if s.ctx.Err() != nil {
@@ -105,25 +100,20 @@ func (s *shard) trackLocked(keys [][]byte, commit Committed) {
 			}
 		}
 		close(w.done)
-		s.mu.Lock()
 		for _, id := range ids {
 			if s.pending[id] == w {
 				delete(s.pending, id)
 			}
 		}
-		s.mu.Unlock()
 	}()
 }
 
 // pendingLocked is group id's latest write still waiting, or nil. A write
-// that has failed is not: only the answers that waited for it report the
-// failure; later ones see the state, which includes it (it is in the log).
+// that has failed is gone once finished: only the answers that waited for
+// it report the failure; later ones see the state, which includes it (it
+// is in the log).
 func (s *shard) pendingLocked(id string) *pendingWrite {
-	w := s.pending[id]
-	if w != nil && w.finished() {
-		return nil
-	}
-	return w
+	return s.pending[id]
 }
 
 // unlockAndAwait releases s.mu and waits until group id's latest write is

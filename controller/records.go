@@ -30,6 +30,9 @@ type TopicID [16]byte
 const (
 	ResourceTopic  int8 = 2
 	ResourceBroker int8 = 4
+	// ResourceClientMetrics is a client-metrics subscription (KIP-714):
+	// its configs are metrics, interval.ms and match.
+	ResourceClientMetrics int8 = 16
 )
 
 // Sentinels of PartitionChangeRecord.

@@ -105,6 +105,10 @@ type Config struct {
 	// leader election (unclean.leader.election.enable as the topic
 	// resolves it in img). Nil means never.
 	UncleanLeaderElection func(img *MetadataImage, topic string) bool
+	// MinInsyncReplicas is a topic's effective min.insync.replicas (topic
+	// config, then broker configs, capped by its replica count as Kafka's
+	// getTopicEffectiveMinIsr), for ELR (election.go); nil means 1.
+	MinInsyncReplicas func(img *MetadataImage, topic string) int
 	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds
 	// when auto.leader.rebalance.enable is true: how often the active
 	// controller moves leaderships back to preferred replicas
@@ -157,6 +161,9 @@ var DefaultFeatures = map[string]int16{
 	MetadataVersionFeature:    27,
 	TransactionVersionFeature: 2,
 	GroupVersionFeature:       1,
+	// Kafka 4.1+ formats new clusters with ELR on (4.3.1's version
+	// mapping: eligible.leader.replicas.version=1).
+	EligibleLeaderReplicasFeature: 1,
 }
 
 // Controller is this node's member of the metadata quorum. Reads (Image,
@@ -524,7 +531,31 @@ func (c *Controller) apply(ctx context.Context, records []Record) (uint64, error
 // WaitApplied waits until this member has applied the metadata log up to
 // index (a raft index, counting entries that carry no records).
 func (c *Controller) WaitApplied(ctx context.Context, index uint64) error {
-	return waitIndex(ctx, c.fsm, index, c.appliedIndex)
+	if err := waitIndex(ctx, c.fsm, index, c.appliedIndex); err != nil {
+		return err
+	}
+	// raft counts an entry applied once it is handed to the FSM; wait for
+	// the FSM to finish the last command entry up to index as well, so the
+	// image includes it when this returns.
+	return waitIndex(ctx, c.fsm, c.lastCommandUpTo(index), c.fsm.processed.Load)
+}
+
+// lastCommandUpTo is the index of the last command entry at or below index
+// the FSM has not processed yet, or 0 when there is none (the entries
+// between are no-ops and configuration, or compacted into a snapshot the
+// FSM restored).
+func (c *Controller) lastCommandUpTo(index uint64) uint64 {
+	done := c.fsm.processed.Load()
+	for i := index; i > done; i-- {
+		var l raft.Log
+		if err := c.logs.GetLog(i, &l); err != nil {
+			return 0
+		}
+		if l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return 0
 }
 
 // waitIndex waits until applied() reaches index. Command entries wake it

@@ -32,6 +32,11 @@ type fsm struct {
 	// changedCh is closed (and replaced) by every publish, so waiters on
 	// "a new image" need no subscription.
 	changedCh chan struct{}
+	// processed is the raft index of the last command entry the FSM has
+	// finished with (applied or refused), or of the restored snapshot.
+	// raft's AppliedIndex moves when an entry is handed to the FSM, before
+	// Apply has run, so waiting for the image needs this too (WaitApplied).
+	processed atomic.Uint64
 }
 
 func newFSM(clusterID string) *fsm {
@@ -54,6 +59,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	f.applyMu.Lock()
 	defer f.applyMu.Unlock()
+	defer f.processed.Store(l.Index)
 	base := f.image.Load()
 	if base.offset > 0 && l.Index <= base.offset {
 		// Already applied (fetched as an observer before raft replicated
@@ -145,6 +151,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return nil
 	}
 	f.publish(img)
+	f.processed.Store(img.offset)
 	return nil
 }
 

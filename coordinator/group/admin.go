@@ -89,12 +89,12 @@ type MemberDescription struct {
 
 // DescribeGroup describes one group as Kafka does: members' metadata and
 // assignments only when the group is Stable.
-func (c *Coordinator) DescribeGroup(ctx context.Context, groupID string) GroupDescription {
+func (c *Coordinator) DescribeGroup(ctx context.Context, groupID string) (d GroupDescription) {
 	s, code := c.lockedShard(groupID)
 	if code != 0 {
 		return GroupDescription{ErrorCode: code, State: "Dead"}
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, groupID, func(wc int16) { d = GroupDescription{ErrorCode: wc, State: "Dead"} })
 	g := s.groups[groupID]
 	if g == nil || g.state == stateDead {
 		return GroupDescription{State: "Dead", ErrorMessage: "Group " + groupID + " not found."}
@@ -102,7 +102,7 @@ func (c *Coordinator) DescribeGroup(ctx context.Context, groupID string) GroupDe
 	if g.consumer != nil {
 		return GroupDescription{State: "Dead", ErrorMessage: "Group " + groupID + " is not a classic group."}
 	}
-	d := GroupDescription{Found: true, State: g.state.String(), ProtocolType: g.protocolType}
+	d = GroupDescription{Found: true, State: g.state.String(), ProtocolType: g.protocolType}
 	stable := g.state == stateStable
 	if stable {
 		d.Protocol = g.protocolName
@@ -122,17 +122,17 @@ func (c *Coordinator) DescribeGroup(ctx context.Context, groupID string) GroupDe
 func (c *Coordinator) DeleteGroups(ctx context.Context, ids []string) []int16 {
 	codes := make([]int16, len(ids))
 	for i, id := range ids {
-		codes[i] = c.deleteGroup(id)
+		codes[i] = c.deleteGroup(ctx, id)
 	}
 	return codes
 }
 
-func (c *Coordinator) deleteGroup(id string) int16 {
+func (c *Coordinator) deleteGroup(ctx context.Context, id string) (code int16) {
 	s, code := c.lockedShard(id)
 	if code != 0 {
 		return code
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, id, func(wc int16) { code = wc })
 	g := s.groups[id]
 	switch {
 	case g == nil || g.state == stateDead:

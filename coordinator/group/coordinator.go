@@ -21,9 +21,12 @@ var ErrNotLeader = errors.New("group: not the leader of the __consumer_offsets p
 // Log is the coordinator's persistence: the partitions of __consumer_offsets
 // this broker leads. The broker implements it.
 type Log interface {
-	// Append writes recs to partition as one batch and returns once they
-	// are committed (readable by Replay after a restart).
-	Append(ctx context.Context, partition int32, recs []records.Record) error
+	// Append writes recs to partition as one batch without waiting for
+	// replication, and returns how to wait until the batch is committed
+	// (readable by Replay after a failover); nil when it already is. The
+	// coordinator calls it with a shard's lock held, so it must not wait
+	// for the high watermark itself.
+	Append(ctx context.Context, partition int32, recs []records.Record) (Committed, error)
 	// Replay calls fn for every record of partition from the log start to
 	// the log end, in offset order, and returns once all of it is
 	// committed. value is nil for a tombstone.
@@ -80,6 +83,7 @@ type shard struct {
 	c         *Coordinator
 	partition int32
 	epoch     int32
+	ctx       context.Context // cancelled by unload: ends the loader and pending writes' waits
 	cancel    context.CancelFunc
 
 	mu       sync.Mutex
@@ -88,6 +92,9 @@ type shard struct {
 	unloaded bool  // leadership lost: requests get NOT_COORDINATOR, timers do nothing
 	groups   map[string]*group
 	txn      txnOffsets // pending transactional offsets: txn_offsets.go
+	// pending is each group's latest write not known to be committed
+	// (writes.go); answers about a group wait for it outside mu.
+	pending map[string]*pendingWrite
 }
 
 // New returns a coordinator that serves nothing until Load is called.
@@ -166,7 +173,8 @@ func (c *Coordinator) Load(partition, epoch int32) {
 		defer old.unload()
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
-	s := &shard{c: c, partition: partition, epoch: epoch, cancel: cancel, loading: true, groups: map[string]*group{}}
+	s := &shard{c: c, partition: partition, epoch: epoch, ctx: ctx, cancel: cancel, loading: true,
+		groups: map[string]*group{}, pending: map[string]*pendingWrite{}}
 	c.shards[partition] = s
 	c.wg.Add(1)
 	c.mu.Unlock()
@@ -323,22 +331,24 @@ func (s *shard) availableLocked() int16 {
 	return 0
 }
 
-// appendLocked writes records to the shard's partition. Holding s.mu across
-// the write keeps the log in the order state changed.
+// appendLocked writes records to the shard's partition; the caller applies
+// them to the state before releasing s.mu, so the log's order is the order
+// state changed. It does not wait for replication: the write becomes its
+// groups' pending write (writes.go), which their answers wait for outside
+// the lock. A non-zero code means nothing was written.
 func (s *shard) appendLocked(recs []records.Record) int16 {
-	ctx, cancel := context.WithTimeout(s.c.ctx, 30*time.Second)
-	defer cancel()
 	now := s.c.now().UnixMilli()
+	keys := make([][]byte, len(recs))
 	for i := range recs {
 		recs[i].Timestamp = now
+		keys[i] = recs[i].Key
 	}
-	if err := s.c.log.Append(ctx, s.partition, recs); err != nil {
+	commit, err := s.c.log.Append(s.ctx, s.partition, recs)
+	if err != nil {
 		s.c.logger.Warn("cannot write to __consumer_offsets", zap.Int32("partition", s.partition), zap.Error(err))
-		if errors.Is(err, ErrNotLeader) {
-			return errcode.NotCoordinator
-		}
-		return errcode.CoordinatorNotAvailable
+		return writeErrorCode(err)
 	}
+	s.trackLocked(keys, commit)
 	return 0
 }
 

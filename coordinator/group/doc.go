@@ -61,7 +61,10 @@
 // and the expiration loop take shard.mu; timers carry a sequence number so a
 // superseded timer does nothing. Coordinator.mu guards the shard map and is
 // taken before shard.mu, never while calling the Log. Log.Append is called
-// with shard.mu held so the log's order is the order state changed. A
+// with shard.mu held so the log's order is the order state changed, but it
+// does not wait for replication: the answer waits for the high watermark
+// after shard.mu is released (writes.go), so a slow follower delays the
+// answers about the group that wrote, not the shard. A
 // parked JoinGroup or SyncGroup waits on a one-slot channel outside the
 // lock; completing it never blocks. All methods are safe for concurrent
 // use. Close stops the expiration goroutine and the loaders.

@@ -284,6 +284,7 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		ElectionTimeout:              electionTimeout,
 		SessionTimeout:               time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
 		UncleanLeaderElection:        n.uncleanLeaderElection,
+		MinInsyncReplicas:            n.minInsyncReplicas,
 		LeaderImbalanceCheckInterval: leaderImbalanceCheckInterval(cfg),
 		DirectoryID:                  metadataDirectoryID(filepath.Dir(dir)),
 		ListenerName:                 firstOr(cfg.ControllerListenerNames, "CONTROLLER"),
@@ -313,6 +314,24 @@ func (n *Node) uncleanLeaderElection(img *controller.MetadataImage, topic string
 		ClusterDefault: img.Config(controller.ResourceBroker, ""),
 	})
 	return err == nil && s.UncleanLeaderElectionEnable
+}
+
+// minInsyncReplicas resolves a topic's effective min.insync.replicas as
+// the leaders do: topic config, then dynamic and static broker configs,
+// capped by the replica count (Kafka 4.3's effective minimum).
+func (n *Node) minInsyncReplicas(img *controller.MetadataImage, topic string) int {
+	s, err := n.cfg.LogConfigForTopic(img.Config(controller.ResourceTopic, topic), config.Dynamic{
+		PerBroker:      img.Config(controller.ResourceBroker, strconv.Itoa(int(n.cfg.NodeID))),
+		ClusterDefault: img.Config(controller.ResourceBroker, ""),
+	})
+	minISR := 1
+	if err == nil {
+		minISR = int(s.MinInsyncReplicas)
+	}
+	if t := img.Topic(topic); t != nil && len(t.Partitions) > 0 {
+		minISR = min(minISR, len(t.Partitions[0].Replicas))
+	}
+	return max(minISR, 1)
 }
 
 // leader is where this node believes the active controller is.
@@ -535,12 +554,15 @@ func (n *Node) controlledShutdown(ctx context.Context) {
 // bootstrapFeatures are the feature levels a new cluster finalizes. Only
 // what this build implements is turned on: group.version 1 lets 4.x
 // clients use KIP-848 consumer groups; transaction.version 2 lets them use
-// KIP-890 transactions. A cluster bootstrapped before keeps the level its
-// metadata log finalized.
+// KIP-890 transactions; eligible.leader.replicas.version 1 tracks KIP-966's
+// Eligible Leader Replicas, on for new clusters as in Kafka 4.1+. A cluster
+// bootstrapped before keeps the levels its metadata log finalized
+// (kafka-features.sh upgrade turns ELR on).
 var bootstrapFeatures = map[string]int16{
-	controller.MetadataVersionFeature:    27,
-	controller.GroupVersionFeature:       1,
-	controller.TransactionVersionFeature: 2,
+	controller.MetadataVersionFeature:        27,
+	controller.GroupVersionFeature:           1,
+	controller.TransactionVersionFeature:     2,
+	controller.EligibleLeaderReplicasFeature: 1,
 }
 
 // flushCheckInterval is how often the storage manager checks flush.ms and

@@ -56,6 +56,12 @@ type Broker struct {
 	internalTopicWaits sync.Map
 	// reconcileMu serializes reconcile.
 	reconcileMu sync.Mutex
+	// leaderGains wakes parked replica fetches on a new leadership
+	// (leadership_gains.go).
+	leaderGains leadershipGains
+	// metaCatchUp coalesces catch-ups before answering that a topic is
+	// unknown (metadata_catchup.go).
+	metaCatchUp metadataCatchUp
 
 	// replicas owns the partitions hosted here (replication.Manager):
 	// leadership, ISR, high watermark, the one append and read paths.

@@ -152,6 +152,7 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 	}, logs, log.Named("replication"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()
+	b.followLeadershipGains()
 	return b
 }
 

@@ -170,7 +170,10 @@ var DefaultFeatures = map[string]int16{
 // Subscribe) work on every member; mutating calls succeed only on the
 // leader and return ErrNotController elsewhere.
 type Controller struct {
-	cfg    Config
+	cfg Config
+	// stats are the leader's commit latencies and record rate
+	// (raftstats.go), exported as KRaft's raft-metrics.
+	stats  *raftStats
 	logger *zap.Logger
 	raft   *raft.Raft
 	fsm    *fsm
@@ -282,7 +285,7 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 		}
 	}
 
-	c := &Controller{cfg: cfg, logger: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID)}
+	c := &Controller{cfg: cfg, logger: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID), stats: newRaftStats(nil)}
 	c.members.dirs = map[int32]protocol.UUID{cfg.NodeID: cfg.DirectoryID}
 	c.members.announced = -1
 	c.members.soleTimed = soleTimed
@@ -515,6 +518,7 @@ func (c *Controller) apply(ctx context.Context, records []Record) (uint64, error
 			return 0, ctx.Err()
 		}
 	}
+	proposed := time.Now()
 	f := c.raft.Apply(EncodeBatch(records), timeout)
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) {
@@ -522,6 +526,7 @@ func (c *Controller) apply(ctx context.Context, records []Record) (uint64, error
 		}
 		return 0, fmt.Errorf("controller: apply: %w", err)
 	}
+	c.stats.committed(len(records), time.Since(proposed)) // raft-metrics (metrics.go)
 	if res, ok := f.Response().(applyResult); ok && res.err != nil {
 		return 0, res.err
 	}

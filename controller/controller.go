@@ -116,6 +116,7 @@ const (
 	MetadataVersionFeature    = "metadata.version"
 	TransactionVersionFeature = "transaction.version"
 	GroupVersionFeature       = "group.version"
+	ShareVersionFeature       = "share.version"
 )
 
 // DefaultFeatures are the finalized feature levels of a new cluster.
@@ -123,6 +124,7 @@ var DefaultFeatures = map[string]int16{
 	MetadataVersionFeature:    27,
 	TransactionVersionFeature: 2,
 	GroupVersionFeature:       1,
+	ShareVersionFeature:       1,
 }
 
 // Controller is this node's member of the metadata quorum. Reads (Image,

@@ -15,6 +15,7 @@ var SupportedFeatures = []FeatureRange{
 	{Name: MetadataVersionFeature, MinSupportedVersion: 7, MaxSupportedVersion: 27},
 	{Name: GroupVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
 	{Name: TransactionVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 2},
+	{Name: ShareVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
 }
 
 // UpgradeType is how UpdateFeatures may move a level (KIP-778).

@@ -49,6 +49,16 @@ type Config struct {
 	ConsumerHeartbeatInterval time.Duration // group.consumer.heartbeat.interval.ms
 	ConsumerMaxSize           int           // group.consumer.max.size
 	ConsumerAssignors         []string      // group.consumer.assignors; the first is the default
+	// Share groups (KIP-932, share.go).
+	ShareSessionTimeout    time.Duration // group.share.session.timeout.ms
+	ShareHeartbeatInterval time.Duration // group.share.heartbeat.interval.ms
+	// ShareMemberRemoved is called, with a shard's mu held, when a member
+	// leaves a share group or its session expires, so the share partitions
+	// release what it holds. It must not call the coordinator.
+	ShareMemberRemoved func(group, member string)
+	// ShareGroupDeleted is called, with a shard's mu held, when DeleteGroups
+	// deleted a share group, so its share-partition state is deleted too.
+	ShareGroupDeleted func(group string)
 	// Topics lists the cluster's topics for subscriptions and assignment.
 	// Called with a shard's mu held; it must not call the coordinator.
 	Topics func() []TopicMetadata
@@ -106,6 +116,12 @@ func New(cfg Config, l Log, logger *zap.Logger) *Coordinator {
 	}
 	if cfg.ConsumerSessionTimeout <= 0 {
 		cfg.ConsumerSessionTimeout = 45 * time.Second
+	}
+	if cfg.ShareSessionTimeout <= 0 {
+		cfg.ShareSessionTimeout = 45 * time.Second
+	}
+	if cfg.ShareHeartbeatInterval <= 0 {
+		cfg.ShareHeartbeatInterval = 5 * time.Second
 	}
 	if cfg.ConsumerHeartbeatInterval <= 0 {
 		cfg.ConsumerHeartbeatInterval = 5 * time.Second
@@ -196,6 +212,7 @@ func (s *shard) unload() {
 	for _, g := range s.groups {
 		g.shutdownLocked(errcode.NotCoordinator)
 		g.shutdownConsumerLocked()
+		g.shutdownShareLocked()
 	}
 	s.groups = map[string]*group{}
 }
@@ -235,6 +252,9 @@ func (s *shard) load(ctx context.Context) {
 func replayRecord(groups map[string]*group, key, value []byte) error {
 	if len(key) >= 2 && isConsumerKeyVersion(int16(key[0])<<8|int16(key[1])) {
 		return replayConsumerRecord(groups, key, value)
+	}
+	if len(key) >= 2 && int16(key[0])<<8|int16(key[1]) == keyShareGroupMetadata {
+		return replayShareRecord(groups, key, value)
 	}
 	kind, k, err := decodeKey(key)
 	if err != nil {
@@ -385,6 +405,9 @@ func (s *shard) expireLocked() {
 	sort.Strings(ids)
 	for _, id := range ids {
 		g := s.groups[id]
+		if g.share != nil {
+			continue // share groups have no committed offsets to expire
+		}
 		base, ok := g.expirationBase()
 		if !ok {
 			continue

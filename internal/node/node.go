@@ -460,12 +460,14 @@ func (n *Node) controlledShutdown(ctx context.Context) {
 // bootstrapFeatures are the feature levels a new cluster finalizes. Only
 // what this build implements is turned on: group.version 1 lets 4.x
 // clients use KIP-848 consumer groups; transaction.version 2 lets them use
-// KIP-890 transactions. A cluster bootstrapped before keeps the level its
+// KIP-890 transactions; share.version 1 lets them use KIP-932 share groups
+// (Kafka 4.2+ finalizes it too). A cluster bootstrapped before keeps the level its
 // metadata log finalized.
 var bootstrapFeatures = map[string]int16{
 	controller.MetadataVersionFeature:    27,
 	controller.GroupVersionFeature:       1,
 	controller.TransactionVersionFeature: 2,
+	controller.ShareVersionFeature:       1,
 }
 
 // flushCheckInterval is how often the storage manager checks flush.ms and

@@ -1,0 +1,351 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// shareEnv: internal topics at one replica, three share-state partitions,
+// short share sessions, a delivery limit of 3.
+var shareEnv = []string{
+	"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS=3",
+	"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS=3",
+	"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR=1",
+	"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR=1",
+	"KAFKA_GROUP_SHARE_HEARTBEAT_INTERVAL_MS=200",
+	"KAFKA_GROUP_SHARE_DELIVERY_COUNT_LIMIT=3",
+}
+
+// shareClock is the acquisition locks' clock under the test's control.
+type shareClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *shareClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *shareClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func produceStrings(t *testing.T, cl *kgo.Client, topic string, partition int32, n int, prefix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var rs []*kgo.Record
+	for i := 0; i < n; i++ {
+		rs = append(rs, &kgo.Record{Topic: topic, Partition: partition, Value: []byte(prefix + strconv.Itoa(i))})
+	}
+	require.NoError(t, cl.ProduceSync(ctx, rs...).FirstErr())
+}
+
+// alterShareOffsets sets the group's start offset of topic's partitions.
+func alterShareOffsets(t *testing.T, cl *kgo.Client, group, topic string, offsets map[int32]int64) {
+	t.Helper()
+	req := kmsg.NewPtrAlterShareGroupOffsetsRequest()
+	req.GroupID = group
+	rt := kmsg.NewAlterShareGroupOffsetsRequestTopic()
+	rt.Topic = topic
+	for p, o := range offsets {
+		rp := kmsg.NewAlterShareGroupOffsetsRequestTopicPartition()
+		rp.Partition, rp.StartOffset = p, o
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Zero(t, resp.ErrorCode)
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			require.Zero(t, rp.ErrorCode, "partition %d", rp.Partition)
+		}
+	}
+}
+
+func describeShareOffsets(t *testing.T, cl *kgo.Client, group, topic string) map[int32][2]int64 {
+	t.Helper()
+	req := kmsg.NewPtrDescribeShareGroupOffsetsRequest()
+	rg := kmsg.NewDescribeShareGroupOffsetsRequestGroup()
+	rg.GroupID = group
+	rt := kmsg.NewDescribeShareGroupOffsetsRequestGroupTopic()
+	rt.Topic = topic
+	rt.Partitions = []int32{0}
+	rg.Topics = append(rg.Topics, rt)
+	req.Groups = append(req.Groups, rg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Len(t, resp.Groups, 1)
+	require.Zero(t, resp.Groups[0].ErrorCode)
+	out := map[int32][2]int64{}
+	for _, rt := range resp.Groups[0].Topics {
+		for _, rp := range rt.Partitions {
+			require.Zero(t, rp.ErrorCode)
+			out[rp.Partition] = [2]int64{rp.StartOffset, rp.Lag}
+		}
+	}
+	return out
+}
+
+// TestShareConsumersDisjoint: three franz-go share consumers in one group
+// over a two-partition topic get every record exactly once between them.
+func TestShareConsumersDisjoint(t *testing.T) {
+	n := startTestNode(t, shareEnv...)
+	const topic, group, total = "share-disjoint", "sg-disjoint", 300
+	groupCreateTopic(t, n.addr, topic, 2)
+	admin := groupClient(t, n.addr)
+	produceStrings(t, admin, topic, 0, total/2, "a")
+	produceStrings(t, admin, topic, 1, total/2, "b")
+	alterShareOffsets(t, admin, group, topic, map[int32]int64{0: 0, 1: 0})
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	byConsumer := map[int]int{}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		cl := groupClient(t, n.addr, kgo.ShareGroup(group), kgo.ConsumeTopics(topic), kgo.ShareMaxRecords(20), kgo.FetchMaxWait(200*time.Millisecond))
+		wg.Add(1)
+		go func(i int, cl *kgo.Client) {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				fs := cl.PollFetches(ctx)
+				fs.EachRecord(func(r *kgo.Record) {
+					mu.Lock()
+					seen[string(r.Value)]++
+					byConsumer[i]++
+					mu.Unlock()
+				})
+				mu.Lock()
+				done := len(seen) == total
+				mu.Unlock()
+				if done {
+					return
+				}
+			}
+		}(i, cl)
+	}
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == total
+	}, 60*time.Second, 50*time.Millisecond)
+	cancel()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for v, c := range seen {
+		require.Equal(t, 1, c, "record %s delivered %d times", v, c)
+	}
+	t.Logf("records per consumer: %v", byConsumer)
+	require.GreaterOrEqual(t, len(byConsumer), 2, "the partitions were shared out")
+
+	// The group is a share group for the admin APIs.
+	lg := kmsg.NewPtrListGroupsRequest()
+	lg.TypesFilter = []string{"share"}
+	lr, err := lg.RequestWith(context.Background(), admin)
+	require.NoError(t, err)
+	require.Len(t, lr.Groups, 1)
+	require.Equal(t, group, lr.Groups[0].Group)
+	require.Equal(t, "share", lr.Groups[0].GroupType)
+}
+
+// rawShare drives ShareFetch/ShareAcknowledge by hand for one member.
+type rawShare struct {
+	t       *testing.T
+	cl      *kgo.Client
+	group   string
+	member  string
+	topicID [16]byte
+	epoch   int32
+}
+
+func (s *rawShare) fetch(acks ...kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch) *kmsg.ShareFetchResponse {
+	s.t.Helper()
+	req := kmsg.NewPtrShareFetchRequest()
+	req.Version = 1
+	req.GroupID, req.MemberID = &s.group, &s.member
+	req.ShareSessionEpoch = s.epoch
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords, req.BatchSize = 0, 1, 1<<20, 100, 100
+	rt := kmsg.NewShareFetchRequestTopic()
+	rt.TopicID = s.topicID
+	rp := kmsg.NewShareFetchRequestTopicPartition()
+	rp.Partition = 0
+	rp.AcknowledgementBatches = acks
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), s.cl)
+	require.NoError(s.t, err)
+	if resp.ErrorCode == 0 {
+		s.epoch++
+	}
+	return resp
+}
+
+func (s *rawShare) ack(epoch int32, acks ...kmsg.ShareAcknowledgeRequestTopicPartitionAcknowledgementBatch) *kmsg.ShareAcknowledgeResponse {
+	s.t.Helper()
+	req := kmsg.NewPtrShareAcknowledgeRequest()
+	req.Version = 2
+	req.GroupID, req.MemberID = &s.group, &s.member
+	req.ShareSessionEpoch = epoch
+	rt := kmsg.NewShareAcknowledgeRequestTopic()
+	rt.TopicID = s.topicID
+	rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
+	rp.Partition = 0
+	rp.AcknowledgementBatches = acks
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), s.cl)
+	require.NoError(s.t, err)
+	if resp.ErrorCode == 0 && epoch > 0 {
+		s.epoch++
+	}
+	return resp
+}
+
+func shareFetchAck(first, last int64, types ...int8) kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch {
+	b := kmsg.NewShareFetchRequestTopicPartitionAcknowledgementBatch()
+	b.FirstOffset, b.LastOffset, b.AcknowledgeTypes = first, last, types
+	return b
+}
+
+func shareAckBatch(first, last int64, types ...int8) kmsg.ShareAcknowledgeRequestTopicPartitionAcknowledgementBatch {
+	b := kmsg.NewShareAcknowledgeRequestTopicPartitionAcknowledgementBatch()
+	b.FirstOffset, b.LastOffset, b.AcknowledgeTypes = first, last, types
+	return b
+}
+
+// acquired returns the single partition's acquired ranges as
+// "first-last@count" and its error codes.
+func acquired(t *testing.T, resp *kmsg.ShareFetchResponse) ([]string, int16, int16) {
+	t.Helper()
+	require.Zero(t, resp.ErrorCode, "top-level error %v", kerr.ErrorForCode(resp.ErrorCode))
+	require.Len(t, resp.Topics, 1)
+	require.Len(t, resp.Topics[0].Partitions, 1)
+	p := resp.Topics[0].Partitions[0]
+	var out []string
+	for _, a := range p.AcquiredRecords {
+		out = append(out, fmt.Sprintf("%d-%d@%d", a.FirstOffset, a.LastOffset, a.DeliveryCount))
+	}
+	return out, p.ErrorCode, p.AcknowledgeErrorCode
+}
+
+// TestShareLocksAcksAndRestart: with a fake lock clock, an unacknowledged
+// record comes back after the lock duration with its delivery count up; a
+// record released at the delivery limit is archived; RELEASE, REJECT,
+// ACCEPT and RENEW do what KIP-932 and KIP-1222 say; the share-partition
+// state survives a broker restart.
+func TestShareLocksAcksAndRestart(t *testing.T) {
+	n := startTestNode(t, shareEnv...)
+	clk := &shareClock{t: time.UnixMilli(1_800_000_000_000)}
+	n.broker.shareHandlers.setClock(clk.now)
+	const topic, group = "share-raw", "sg-raw"
+	groupCreateTopic(t, n.addr, topic, 1)
+	cl := groupClient(t, n.addr)
+	produceStrings(t, cl, topic, 0, 10, "r")
+	alterShareOffsets(t, cl, group, topic, map[int32]int64{0: 0})
+	topicID := n.broker.image.Load().Topic(topic).ID
+	m := &rawShare{t: t, cl: cl, group: group, member: "m1", topicID: [16]byte(topicID)}
+
+	// A member must be in a share session: no session yet.
+	m.epoch = 1
+	require.Equal(t, kerr.ShareSessionNotFound.Code, m.fetch().ErrorCode)
+	m.epoch = 0
+	// Acks on the initial fetch are refused.
+	require.Equal(t, kerr.InvalidRequest.Code, m.fetch(shareFetchAck(0, 0, 1)).ErrorCode)
+
+	got, code, _ := acquired(t, m.fetch())
+	require.Zero(t, code)
+	require.Equal(t, []string{"0-9@1"}, got)
+	// Nothing else to acquire while the locks hold.
+	got, _, _ = acquired(t, m.fetch())
+	require.Empty(t, got)
+
+	// Lock timeout: everything comes back, delivered twice.
+	clk.advance(30 * time.Second)
+	got, _, _ = acquired(t, m.fetch())
+	require.Equal(t, []string{"0-9@2"}, got)
+
+	// Per-offset acknowledgement piggybacked on the fetch: 0 ACCEPT,
+	// 1 RELEASE, 2 REJECT; 3-9 RELEASE. The released records come back at
+	// once, delivered a third time.
+	got, code, ackCode := acquired(t, m.fetch(shareFetchAck(0, 2, 1, 2, 3), shareFetchAck(3, 9, 2)))
+	require.Zero(t, code)
+	require.Zero(t, ackCode)
+	require.Equal(t, []string{"1-1@3", "3-9@3"}, got)
+
+	// Acknowledging a record not held: INVALID_RECORD_STATE, nothing
+	// applied.
+	ar := m.ack(m.epoch, shareAckBatch(0, 1, 1))
+	require.Zero(t, ar.ErrorCode)
+	require.Equal(t, kerr.InvalidRecordState.Code, ar.Topics[0].Partitions[0].ErrorCode)
+	// A wrong session epoch.
+	ar = m.ack(m.epoch+5, shareAckBatch(1, 1, 1))
+	require.Equal(t, kerr.InvalidShareSessionEpoch.Code, ar.ErrorCode)
+
+	// RENEW (v2) keeps record 9's lock across the lock duration.
+	clk.advance(20 * time.Second)
+	ar = m.ack(m.epoch, shareAckBatch(9, 9, 4))
+	require.Zero(t, ar.Topics[0].Partitions[0].ErrorCode)
+	clk.advance(15 * time.Second) // 35 s after acquisition, 15 s after renewal
+	// 1 and 3-8 timed out at their third delivery: archived (limit 3).
+	got, _, _ = acquired(t, m.fetch())
+	require.Empty(t, got)
+	ar = m.ack(m.epoch, shareAckBatch(9, 9, 1))
+	require.Zero(t, ar.Topics[0].Partitions[0].ErrorCode)
+	off := describeShareOffsets(t, cl, group, topic)
+	require.Equal(t, [2]int64{10, 0}, off[0], "start offset past everything; no lag")
+
+	// New records after a restart: state and start offset survive.
+	produceStrings(t, cl, topic, 0, 5, "s") // offsets 10-14
+	m.epoch = 0
+	got, _, _ = acquired(t, m.fetch())
+	require.Equal(t, []string{"10-14@1"}, got)
+	got, _, ackCode = acquired(t, m.fetch(shareFetchAck(10, 11, 1), shareFetchAck(12, 12, 3)))
+	require.Zero(t, ackCode)
+	require.Empty(t, got)
+	require.Equal(t, [2]int64{13, 2}, describeShareOffsets(t, cl, group, topic)[0])
+
+	n.restart()
+	n.broker.shareHandlers.setClock(clk.now)
+	cl2 := groupClient(t, n.addr)
+	require.Eventually(t, func() bool {
+		req := kmsg.NewPtrDescribeShareGroupOffsetsRequest()
+		rg := kmsg.NewDescribeShareGroupOffsetsRequestGroup()
+		rg.GroupID = group
+		req.Groups = append(req.Groups, rg)
+		resp, err := req.RequestWith(context.Background(), cl2)
+		return err == nil && resp.Groups[0].ErrorCode == 0
+	}, 30*time.Second, 50*time.Millisecond)
+	require.Equal(t, [2]int64{13, 2}, describeShareOffsets(t, cl2, group, topic)[0])
+	m2 := &rawShare{t: t, cl: cl2, group: group, member: "m2", topicID: [16]byte(topicID)}
+	var resp *kmsg.ShareFetchResponse
+	require.Eventually(t, func() bool {
+		m2.epoch = 0
+		resp = m2.fetch()
+		return resp.ErrorCode == 0 && resp.Topics[0].Partitions[0].ErrorCode == 0
+	}, 30*time.Second, 50*time.Millisecond)
+	got, _, _ = acquired(t, resp)
+	// 13 and 14 were acquired (delivery 1) when the broker stopped: they
+	// are available again, with the delivery count last persisted.
+	require.Equal(t, []string{"13-14@2"}, got)
+}

@@ -30,6 +30,7 @@ type TopicID [16]byte
 const (
 	ResourceTopic  int8 = 2
 	ResourceBroker int8 = 4
+	ResourceGroup  int8 = 32 // group configs (KIP-848, KIP-932)
 )
 
 // Sentinels of PartitionChangeRecord.

@@ -487,6 +487,9 @@ func validateResourceConfig(resourceType int8, name string, merged map[string]st
 	if resourceType == controller.ResourceTopic {
 		return config.ValidateTopicConfigs(merged)
 	}
+	if resourceType == controller.ResourceGroup {
+		return config.ValidateGroupConfigs(merged)
+	}
 	return config.ValidateBrokerDynamic(merged)
 }
 

@@ -28,8 +28,10 @@ import (
 //
 // Where Spool differs from Kafka 4.3:
 //   - BROKER_LOGGER takes no changes (Spool has no log4j loggers:
-//     INVALID_CONFIG naming the logger); GROUP and CLIENT_METRICS resources
-//     are INVALID_REQUEST (unsupported type).
+//     INVALID_CONFIG naming the logger); CLIENT_METRICS resources are
+//     INVALID_REQUEST (unsupported type). GROUP configs (Kafka's
+//     GroupConfig: consumer.*, share.* such as share.auto.offset.reset)
+//     are kept in the metadata log like topic configs.
 
 func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, rc *reqCtx, req *protocol.IncrementalAlterConfigsRequest) (*protocol.IncrementalAlterConfigsResponse, error) {
 	resp := &protocol.IncrementalAlterConfigsResponse{}
@@ -59,7 +61,7 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, rc *reqCtx, 
 
 func (b *Broker) incrementalAlterConfigs(ctx context.Context, r *protocol.IncrementalAlterConfigsRequestAlterConfigsResource, validateOnly bool) *configError {
 	switch r.ResourceType {
-	case resourceTopic, resourceBroker:
+	case resourceTopic, resourceBroker, resourceGroup:
 	case resourceBrokerLogger:
 		if cerr := b.checkOwnBrokerID(r.ResourceName); cerr != nil {
 			return cerr
@@ -77,6 +79,9 @@ func (b *Broker) incrementalAlterConfigs(ctx context.Context, r *protocol.Increm
 			var typ config.ConfigType
 			if r.ResourceType == resourceTopic {
 				d, _ := config.LookupTopicConfig(c.Name)
+				typ = d.Type
+			} else if r.ResourceType == resourceGroup {
+				d, _ := config.LookupGroupConfig(c.Name)
 				typ = d.Type
 			} else {
 				if brokerTypes == nil {

@@ -50,7 +50,7 @@ import (
 
 func (sh *shareHandlers) handleShareFetch(ctx context.Context, rc *reqCtx, req *protocol.ShareFetchRequest) (*protocol.ShareFetchResponse, error) {
 	resp := &protocol.ShareFetchResponse{
-		AcquisitionLockTimeoutMs: int32(sh.partCfg.LockDuration / time.Millisecond),
+		AcquisitionLockTimeoutMs: int32(sh.config().LockDuration / time.Millisecond),
 		Responses:                []protocol.ShareFetchResponseShareFetchableTopicResponse{},
 		NodeEndpoints:            []protocol.ShareFetchResponseNodeEndpoint{},
 	}
@@ -72,6 +72,7 @@ func (sh *shareHandlers) handleShareFetch(ctx context.Context, rc *reqCtx, req *
 		return fail(errcode.InvalidRequest, "Member ID is not provided.")
 	}
 	groupID, member := string(*req.GroupID), *req.MemberID
+	resp.AcquisitionLockTimeoutMs = int32(sh.groupConfig(groupID).LockDuration / time.Millisecond)
 	if !sh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, groupID) {
 		return fail(errcode.GroupAuthorizationFailed, "")
 	}

@@ -30,7 +30,7 @@ import (
 
 func (sh *shareHandlers) handleShareAcknowledge(ctx context.Context, rc *reqCtx, req *protocol.ShareAcknowledgeRequest) (*protocol.ShareAcknowledgeResponse, error) {
 	resp := &protocol.ShareAcknowledgeResponse{
-		AcquisitionLockTimeoutMs: int32(sh.partCfg.LockDuration / time.Millisecond),
+		AcquisitionLockTimeoutMs: int32(sh.config().LockDuration / time.Millisecond),
 		Responses:                []protocol.ShareAcknowledgeResponseShareAcknowledgeTopicResponse{},
 		NodeEndpoints:            []protocol.ShareAcknowledgeResponseNodeEndpoint{},
 	}
@@ -52,6 +52,7 @@ func (sh *shareHandlers) handleShareAcknowledge(ctx context.Context, rc *reqCtx,
 		return fail(errcode.InvalidRequest, "Member ID is not provided.")
 	}
 	groupID, member := string(*req.GroupID), *req.MemberID
+	resp.AcquisitionLockTimeoutMs = int32(sh.groupConfig(groupID).LockDuration / time.Millisecond)
 	if !sh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, groupID) {
 		return fail(errcode.GroupAuthorizationFailed, "")
 	}

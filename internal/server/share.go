@@ -192,6 +192,21 @@ func (sh *shareHandlers) config() share.Config {
 	return sh.partCfg
 }
 
+// groupConfig is the share partitions' configuration for groupID: the
+// group's share.record.lock.duration.ms and share.delivery.count.limit
+// when set (GROUP configs), else the broker's.
+func (sh *shareHandlers) groupConfig(groupID string) share.Config {
+	cfg := sh.config()
+	gc := sh.b.image.Load().Config(resourceGroup, groupID)
+	if v, err := strconv.ParseInt(gc["share.record.lock.duration.ms"], 10, 32); err == nil && v > 0 {
+		cfg.LockDuration = time.Duration(v) * time.Millisecond
+	}
+	if v, err := strconv.ParseInt(gc["share.delivery.count.limit"], 10, 16); err == nil && v > 0 {
+		cfg.DeliveryCountLimit = int16(v)
+	}
+	return cfg
+}
+
 // setClock replaces the clock of acquisition locks for the share
 // partitions created from now on (tests).
 func (sh *shareHandlers) setClock(now func() time.Time) {
@@ -228,7 +243,7 @@ func (sh *shareHandlers) sharePartition(ctx context.Context, k share.Key, p *rep
 			return nil, code
 		}
 	}
-	sp := share.NewPartition(sh.config(), st, l.LogStartOffset())
+	sp := share.NewPartition(sh.groupConfig(k.GroupID), st, l.LogStartOffset())
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if cur := sh.partitions[k]; cur != nil {

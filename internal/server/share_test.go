@@ -111,9 +111,7 @@ func TestShareConsumersDisjoint(t *testing.T) {
 	n := startTestNode(t, shareEnv...)
 	const topic, group, total = "share-disjoint", "sg-disjoint", 300
 	groupCreateTopic(t, n.addr, topic, 2)
-	admin := groupClient(t, n.addr)
-	produceStrings(t, admin, topic, 0, total/2, "a")
-	produceStrings(t, admin, topic, 1, total/2, "b")
+	admin := groupClient(t, n.addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	alterShareOffsets(t, admin, group, topic, map[int32]int64{0: 0, 1: 0})
 
 	var mu sync.Mutex
@@ -144,11 +142,25 @@ func TestShareConsumersDisjoint(t *testing.T) {
 			}
 		}(i, cl)
 	}
+	// Rounds of records until two consumers have had some: a member learns
+	// that it shares or lost a partition at its next heartbeat, so the
+	// first rounds may all go to the first member.
 	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(seen) == total
-	}, 60*time.Second, 50*time.Millisecond)
+		req := kmsg.NewPtrShareGroupDescribeRequest()
+		req.GroupIDs = []string{group}
+		resp, err := req.RequestWith(context.Background(), admin)
+		return err == nil && len(resp.Groups) == 1 && len(resp.Groups[0].Members) == 3
+	}, 30*time.Second, 20*time.Millisecond)
+	for round := 0; round < total/20; round++ {
+		produceStrings(t, admin, topic, 0, 10, fmt.Sprintf("a%d-", round))
+		produceStrings(t, admin, topic, 1, 10, fmt.Sprintf("b%d-", round))
+		want := (round + 1) * 20
+		require.Eventually(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(seen) == want
+		}, 30*time.Second, 10*time.Millisecond)
+	}
 	cancel()
 	wg.Wait()
 	mu.Lock()
@@ -348,4 +360,64 @@ func TestShareLocksAcksAndRestart(t *testing.T) {
 	// 13 and 14 were acquired (delivery 1) when the broker stopped: they
 	// are available again, with the delivery count last persisted.
 	require.Equal(t, []string{"13-14@2"}, got)
+}
+
+// TestShareAutoOffsetReset: a share partition without state starts at the
+// log end (share.auto.offset.reset latest, the default) or, with the GROUP
+// config set to earliest, at the log start; DescribeConfigs shows the
+// group config and unknown group configs are refused.
+func TestShareAutoOffsetReset(t *testing.T) {
+	n := startTestNode(t, shareEnv...)
+	const topic = "share-reset"
+	groupCreateTopic(t, n.addr, topic, 1)
+	cl := groupClient(t, n.addr)
+	produceStrings(t, cl, topic, 0, 4, "old")
+	topicID := [16]byte(n.broker.image.Load().Topic(topic).ID)
+
+	alter := func(group, name, value string) int16 {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		r := kmsg.NewIncrementalAlterConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceType(32), group
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = name, kmsg.StringPtr(value)
+		r.Configs = append(r.Configs, c)
+		req.Resources = append(req.Resources, r)
+		resp, err := req.RequestWith(context.Background(), cl)
+		require.NoError(t, err)
+		return resp.Resources[0].ErrorCode
+	}
+	require.Equal(t, kerr.InvalidConfig.Code, alter("sg-early", "share.no.such.config", "1"))
+	require.Equal(t, kerr.InvalidConfig.Code, alter("sg-early", "share.auto.offset.reset", "sometimes"))
+	require.Zero(t, alter("sg-early", "share.auto.offset.reset", "earliest"))
+
+	dreq := kmsg.NewPtrDescribeConfigsRequest()
+	dr := kmsg.NewDescribeConfigsRequestResource()
+	dr.ResourceType, dr.ResourceName = kmsg.ConfigResourceType(32), "sg-early"
+	dreq.Resources = append(dreq.Resources, dr)
+	dresp, err := dreq.RequestWith(context.Background(), cl)
+	require.NoError(t, err)
+	require.Zero(t, dresp.Resources[0].ErrorCode)
+	found := false
+	for _, c := range dresp.Resources[0].Configs {
+		if c.Name == "share.auto.offset.reset" {
+			found = true
+			require.Equal(t, "earliest", *c.Value)
+			require.EqualValues(t, 8, c.Source) // GROUP_CONFIG
+		}
+	}
+	require.True(t, found)
+
+	latest := &rawShare{t: t, cl: cl, group: "sg-late", member: "m", topicID: topicID}
+	got, _, _ := acquired(t, latest.fetch())
+	require.Empty(t, got, "latest: the records already there are not delivered")
+	produceStrings(t, cl, topic, 0, 2, "new") // offsets 4-5
+	got, _, _ = acquired(t, latest.fetch())
+	require.Equal(t, []string{"4-5@1"}, got)
+
+	require.Eventually(t, func() bool {
+		return n.broker.image.Load().Config(resourceGroup, "sg-early")["share.auto.offset.reset"] == "earliest"
+	}, 10*time.Second, 10*time.Millisecond)
+	early := &rawShare{t: t, cl: cl, group: "sg-early", member: "m", topicID: topicID}
+	got, _, _ = acquired(t, early.fetch())
+	require.Equal(t, []string{"0-5@1"}, got)
 }

@@ -117,9 +117,8 @@ func (c *Coordinator) IsShareGroup(id string) (bool, int16) {
 }
 
 // ShareGroupEmpty reports whether share group id exists and has no
-// members (what AlterShareGroupOffsets requires); code is
-// GROUP_ID_NOT_FOUND for an unknown group, INCONSISTENT_GROUP_PROTOCOL... as
-// Kafka for a group of another type.
+// members (what DeleteShareGroupOffsets requires); a group of another type
+// is GROUP_ID_NOT_FOUND.
 func (c *Coordinator) ShareGroupEmpty(id string) (exists, empty bool, code int16) {
 	s, code := c.lockedShard(id)
 	if code != 0 {

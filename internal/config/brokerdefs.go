@@ -64,9 +64,11 @@ var zeroConfig = map[string]string{
 	"controller.listener.names": "CONTROLLER",
 	"controller.quorum.voters":  "1@127.0.0.1:9093",
 
-	"offsets.topic.replication.factor":         "1",
-	"transaction.state.log.replication.factor": "1",
-	"transaction.state.log.min.isr":            "1",
+	"offsets.topic.replication.factor":                 "1",
+	"transaction.state.log.replication.factor":         "1",
+	"transaction.state.log.min.isr":                    "1",
+	"share.coordinator.state.topic.replication.factor": "1",
+	"share.coordinator.state.topic.min.isr":            "1",
 }
 
 // zeroConfigTriggers: setting any of these turns the zeroConfig bundle off.

@@ -108,6 +108,14 @@ func (b *Broker) registerShareHandlers(h map[int16]apiHandler) {
 	sh.store = share.NewStore(cfg.ShareCoordinatorStateTopicPartitions, shareStateLog{b}, b.logger.Named("share"))
 	b.shareHandlers = sh
 	b.attachCoordinator(shareGroupStateTopic, sh.store)
+	// A share partition lives on the partition's leader: when leadership
+	// moves away its in-memory state goes (the persisted state stays, and
+	// is read again when leadership comes back).
+	b.OnLeadership(func(topic string, partition int32, leader bool, epoch int32) {
+		if !leader {
+			sh.dropPartition(topic, partition)
+		}
+	})
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -158,6 +166,18 @@ func (sh *shareHandlers) memberRemoved(groupID, member string) {
 			}
 		}
 	}()
+}
+
+// dropPartition forgets every share partition of topic's partition.
+func (sh *shareHandlers) dropPartition(topic string, partition int32) {
+	t := sh.b.image.Load().Topic(topic)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for k := range sh.partitions {
+		if k.Partition == partition && (t == nil || k.TopicID == [16]byte(t.ID)) {
+			delete(sh.partitions, k)
+		}
+	}
 }
 
 // groupDeleted is the group coordinator's hook when DeleteGroups removed a

@@ -29,8 +29,12 @@ import (
 //     ranges with their delivery counts; AcquisitionLockTimeoutMs is
 //     group.share.record.lock.duration.ms.
 //   - A share partition starts at the persisted start offset, else at
-//     share.auto.offset.reset (the GROUP config; latest by default) and is
-//     persisted at once in __share_group_state.
+//     share.auto.offset.reset (the GROUP config: latest by default,
+//     earliest, by_duration:<ISO-8601>) and is persisted at once in
+//     __share_group_state.
+//   - share.isolation.level (GROUP config) read_committed reads up to the
+//     last stable offset and never hands out records of aborted
+//     transactions.
 //   - Without acquired records the request waits up to MaxWaitMs, woken by
 //     appends to its partitions.
 //   - v2 IsRenewAck: the request only acknowledges (RENEW extends locks),
@@ -213,6 +217,7 @@ func (sh *shareHandlers) fetchSession(ctx context.Context, rc *reqCtx, req *prot
 		maxBytes = 50 << 20
 	}
 	batchAligned := req.ShareAcquireMode == 0
+	readCommitted := sh.b.image.Load().Config(resourceGroup, string(*req.GroupID))["share.isolation.level"] == "read_committed"
 	cfg := sh.config()
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMs) * time.Millisecond)
 	var wake chan struct{}
@@ -226,7 +231,7 @@ func (sh *shareHandlers) fetchSession(ctx context.Context, rc *reqCtx, req *prot
 			if got >= maxRecords || len(r.records) >= maxBytes {
 				break
 			}
-			sh.acquire(r, member, maxRecords-got, maxBytes, batchAligned)
+			sh.acquire(r, member, maxRecords-got, maxBytes, batchAligned, readCommitted)
 			got += acquiredCount(r.acquired)
 			maxBytes -= len(r.records)
 		}

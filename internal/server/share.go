@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -256,8 +258,16 @@ func (sh *shareHandlers) sharePartition(ctx context.Context, k share.Key, p *rep
 	l := p.Log()
 	if !found || st.StartOffset < 0 {
 		st = share.State{StartOffset: l.HighWatermark()}
-		if sh.b.shareAutoOffsetReset(k.GroupID) == "earliest" {
+		switch reset := sh.b.shareAutoOffsetReset(k.GroupID); {
+		case reset == "earliest":
 			st.StartOffset = l.LogStartOffset()
+		case strings.HasPrefix(reset, "by_duration:"):
+			// The first record no older than the duration; none: latest.
+			if d, ok := parseISODuration(strings.TrimPrefix(reset, "by_duration:")); ok {
+				if to, found, err := l.OffsetForTimestamp(time.Now().Add(-d).UnixMilli()); err == nil && found {
+					st.StartOffset = min(to.Offset, st.StartOffset)
+				}
+			}
 		}
 		if code := sh.writeState(ctx, k, st); code != 0 {
 			return nil, code
@@ -281,6 +291,35 @@ func (b *Broker) shareAutoOffsetReset(groupID string) string {
 		return v
 	}
 	return "latest"
+}
+
+// isoDuration is java.time.Duration's text form: PnDTnHnMn.nS.
+var isoDuration = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$`)
+
+// parseISODuration parses share.auto.offset.reset's by_duration value.
+func parseISODuration(s string) (time.Duration, bool) {
+	m := isoDuration.FindStringSubmatch(strings.ToUpper(s))
+	if m == nil || s == "P" || strings.HasSuffix(strings.ToUpper(s), "T") {
+		return 0, false
+	}
+	var d time.Duration
+	for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute} {
+		if m[i+1] != "" {
+			n, err := strconv.ParseInt(m[i+1], 10, 64)
+			if err != nil {
+				return 0, false
+			}
+			d += time.Duration(n) * unit
+		}
+	}
+	if m[4] != "" {
+		f, err := strconv.ParseFloat(m[4], 64)
+		if err != nil {
+			return 0, false
+		}
+		d += time.Duration(f * float64(time.Second))
+	}
+	return d, true
 }
 
 // persist writes sp's state when it changed since the last write.
@@ -550,7 +589,7 @@ func (sh *shareHandlers) resolve(ctx context.Context, img *controller.MetadataIm
 
 // acquire reads the log at r's next fetch offset and acquires what it
 // can for member, up to maxRecords records and maxBytes bytes.
-func (sh *shareHandlers) acquire(r *shareRead, member string, maxRecords, maxBytes int, batchAligned bool) {
+func (sh *shareHandlers) acquire(r *shareRead, member string, maxRecords, maxBytes int, batchAligned, readCommitted bool) {
 	if r.sp == nil || r.code != 0 || maxRecords <= 0 {
 		return
 	}
@@ -559,8 +598,12 @@ func (sh *shareHandlers) acquire(r *shareRead, member string, maxRecords, maxByt
 	if !ok {
 		return
 	}
+	isolation := replication.ReadUncommitted
+	if readCommitted {
+		isolation = replication.ReadCommitted
+	}
 	info, err := r.p.Read(replication.ReadOptions{
-		FetchOffset: off, MaxBytes: maxBytes, MinOneBatch: true, Isolation: replication.ReadUncommitted,
+		FetchOffset: off, MaxBytes: maxBytes, MinOneBatch: true, Isolation: isolation,
 		ReplicaID: -1, BrokerEpoch: -1, LogStartOffset: -1, CurrentLeaderEpoch: -1, LastFetchedEpoch: -1,
 	})
 	if err != nil {
@@ -588,12 +631,21 @@ func (sh *shareHandlers) acquire(r *shareRead, member string, maxRecords, maxByt
 	type span struct{ start, end int }
 	var batches []share.Batch
 	var spans []span
+	// Under read_committed the batches of aborted transactions (between a
+	// transaction's first offset and its ABORT marker) are never acquired,
+	// like control batches: the start offset moves past them.
 	for pos := 0; pos+records.LogOverhead <= len(data); {
 		h, err := records.ParseHeader(data[pos:])
 		if err != nil || pos+h.Size() > len(data) {
 			break
 		}
-		batches = append(batches, share.Batch{BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(), Control: h.IsControl()})
+		skip := h.IsControl()
+		if readCommitted && h.IsTransactional() {
+			for _, a := range info.Aborted {
+				skip = skip || (a.ProducerID == h.ProducerID && a.FirstOffset <= h.BaseOffset && h.BaseOffset <= a.LastOffset)
+			}
+		}
+		batches = append(batches, share.Batch{BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(), Control: skip})
 		spans = append(spans, span{pos, pos + h.Size()})
 		pos += h.Size()
 	}

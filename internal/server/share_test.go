@@ -421,3 +421,71 @@ func TestShareAutoOffsetReset(t *testing.T) {
 	got, _, _ = acquired(t, early.fetch())
 	require.Equal(t, []string{"0-5@1"}, got)
 }
+
+func TestParseISODuration(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"PT1H", time.Hour, true},
+		{"P1DT30M", 24*time.Hour + 30*time.Minute, true},
+		{"PT0.5S", 500 * time.Millisecond, true},
+		{"pt10m", 10 * time.Minute, true},
+		{"P", 0, false},
+		{"PT", 0, false},
+		{"1H", 0, false},
+	} {
+		d, ok := parseISODuration(tc.in)
+		require.Equal(t, tc.ok, ok, tc.in)
+		require.Equal(t, tc.want, d, tc.in)
+	}
+}
+
+// TestShareReadCommitted: with share.isolation.level=read_committed a share
+// group never gets the records of an aborted transaction; with the default
+// read_uncommitted it does.
+func TestShareReadCommitted(t *testing.T) {
+	n := startTestNode(t, shareEnv...)
+	const topic = "share-txn"
+	groupCreateTopic(t, n.addr, topic, 1)
+	cl := groupClient(t, n.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	txp := groupClient(t, n.addr, kgo.TransactionalID("share-txn-p"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for _, commit := range []bool{false, true} {
+		require.NoError(t, txp.BeginTransaction())
+		for i := 0; i < 3; i++ {
+			require.NoError(t, txp.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("x")}).FirstErr())
+		}
+		require.NoError(t, txp.EndTransaction(ctx, kgo.TransactionEndTry(commit)))
+	}
+	// Offsets: 0-2 aborted, 3 ABORT, 4-6 committed, 7 COMMIT.
+	topicID := [16]byte(n.broker.image.Load().Topic(topic).ID)
+	for _, tc := range []struct {
+		group, isolation string
+		want             []string
+	}{
+		{"sg-rc", "read_committed", []string{"4-6@1"}},
+		{"sg-ru", "read_uncommitted", []string{"0-2@1", "4-6@1"}},
+	} {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		r := kmsg.NewIncrementalAlterConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceType(32), tc.group
+		for name, value := range map[string]string{"share.isolation.level": tc.isolation, "share.auto.offset.reset": "earliest"} {
+			c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+			c.Name, c.Value = name, kmsg.StringPtr(value)
+			r.Configs = append(r.Configs, c)
+		}
+		req.Resources = append(req.Resources, r)
+		resp, err := req.RequestWith(ctx, cl)
+		require.NoError(t, err)
+		require.Zero(t, resp.Resources[0].ErrorCode)
+		require.Eventually(t, func() bool {
+			return n.broker.image.Load().Config(resourceGroup, tc.group)["share.isolation.level"] == tc.isolation
+		}, 10*time.Second, 10*time.Millisecond)
+		m := &rawShare{t: t, cl: cl, group: tc.group, member: "m", topicID: topicID}
+		got, _, _ := acquired(t, m.fetch())
+		require.Equal(t, tc.want, got, tc.isolation)
+	}
+}

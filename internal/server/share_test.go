@@ -489,3 +489,79 @@ func TestShareReadCommitted(t *testing.T) {
 		require.Equal(t, tc.want, got, tc.isolation)
 	}
 }
+
+// TestShareStateRPCs: the share coordinator's inter-broker keys 83-87
+// against a single node, which coordinates every key.
+func TestShareStateRPCs(t *testing.T) {
+	n := startTestNode(t, shareEnv...)
+	cl := groupClient(t, n.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// The state topic is created on first use (FindCoordinator SHARE).
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorType = 2
+	fc.CoordinatorKeys = []string{"g:AAAAAAAAAAAAAAAAAAAAAQ:0"}
+	require.Eventually(t, func() bool {
+		r, err := fc.RequestWith(ctx, cl)
+		return err == nil && len(r.Coordinators) == 1 && r.Coordinators[0].ErrorCode == 0 && r.Coordinators[0].NodeID == 1
+	}, 20*time.Second, 50*time.Millisecond)
+	bad := kmsg.NewPtrFindCoordinatorRequest()
+	bad.CoordinatorType = 2
+	bad.CoordinatorKeys = []string{"no-partition"}
+	br, err := bad.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Equal(t, kerr.InvalidRequest.Code, br.Coordinators[0].ErrorCode)
+
+	tid := [16]byte{1}
+	init := kmsg.NewPtrInitializeShareGroupStateRequest()
+	init.GroupID = "g"
+	init.Topics = []kmsg.InitializeShareGroupStateRequestTopic{{TopicID: tid, Partitions: []kmsg.InitializeShareGroupStateRequestTopicPartition{{Partition: 0, StateEpoch: 1, StartOffset: 5}}}}
+	require.Eventually(t, func() bool {
+		r, err := init.RequestWith(ctx, cl)
+		return err == nil && r.Topics[0].Partitions[0].ErrorCode == 0
+	}, 20*time.Second, 50*time.Millisecond)
+
+	w := kmsg.NewPtrWriteShareGroupStateRequest()
+	w.GroupID = "g"
+	w.Topics = []kmsg.WriteShareGroupStateRequestTopic{{TopicID: tid, Partitions: []kmsg.WriteShareGroupStateRequestTopicPartition{{
+		Partition: 0, StateEpoch: 1, LeaderEpoch: 0, StartOffset: 6,
+		StateBatches: []kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{{FirstOffset: 7, LastOffset: 8, DeliveryState: 2, DeliveryCount: 1}, {FirstOffset: 9, LastOffset: 9, DeliveryState: 0, DeliveryCount: 3}},
+	}}}}
+	wr, err := w.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Zero(t, wr.Topics[0].Partitions[0].ErrorCode)
+	w.Topics[0].Partitions[0].StateEpoch = 0
+	wr, err = w.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Equal(t, kerr.FencedStateEpoch.Code, wr.Topics[0].Partitions[0].ErrorCode)
+
+	rd := kmsg.NewPtrReadShareGroupStateRequest()
+	rd.GroupID = "g"
+	rd.Topics = []kmsg.ReadShareGroupStateRequestTopic{{TopicID: tid, Partitions: []kmsg.ReadShareGroupStateRequestTopicPartition{{Partition: 0, LeaderEpoch: -1}, {Partition: 1, LeaderEpoch: -1}}}}
+	rr, err := rd.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	p0, p1 := rr.Topics[0].Partitions[0], rr.Topics[0].Partitions[1]
+	require.Zero(t, p0.ErrorCode)
+	require.EqualValues(t, 6, p0.StartOffset)
+	require.EqualValues(t, 1, p0.StateEpoch)
+	require.Len(t, p0.StateBatches, 2)
+	require.EqualValues(t, -1, p1.StartOffset, "never written")
+
+	sm := kmsg.NewPtrReadShareGroupStateSummaryRequest()
+	sm.GroupID = "g"
+	sm.Topics = []kmsg.ReadShareGroupStateSummaryRequestTopic{{TopicID: tid, Partitions: []kmsg.ReadShareGroupStateSummaryRequestTopicPartition{{Partition: 0, LeaderEpoch: -1}}}}
+	sr, err := sm.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.EqualValues(t, 6, sr.Topics[0].Partitions[0].StartOffset)
+	require.EqualValues(t, 2, sr.Topics[0].Partitions[0].DeliveryCompleteCount)
+
+	del := kmsg.NewPtrDeleteShareGroupStateRequest()
+	del.GroupID = "g"
+	del.Topics = []kmsg.DeleteShareGroupStateRequestTopic{{TopicID: tid, Partitions: []kmsg.DeleteShareGroupStateRequestTopicPartition{{Partition: 0}}}}
+	dr, err := del.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Zero(t, dr.Topics[0].Partitions[0].ErrorCode)
+	rr, err = rd.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.EqualValues(t, -1, rr.Topics[0].Partitions[0].StartOffset)
+}

@@ -59,6 +59,10 @@ type Config struct {
 	// ShareGroupDeleted is called, with a shard's mu held, when DeleteGroups
 	// deleted a share group, so its share-partition state is deleted too.
 	ShareGroupDeleted func(group string)
+	// GroupConfig returns a group's dynamic configs (GROUP resources:
+	// share.session.timeout.ms, share.heartbeat.interval.ms override the
+	// broker's); nil means none. Called with a shard's mu held.
+	GroupConfig func(group string) map[string]string
 	// Topics lists the cluster's topics for subscriptions and assignment.
 	// Called with a shard's mu held; it must not call the coordinator.
 	Topics func() []TopicMetadata

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -238,7 +239,7 @@ func (c *Coordinator) ShareGroupHeartbeat(ctx context.Context, v int16, clientID
 	resp := &protocol.ShareGroupHeartbeatResponse{
 		MemberID:            &m.id,
 		MemberEpoch:         m.epoch,
-		HeartbeatIntervalMs: int32(s.c.cfg.ShareHeartbeatInterval / time.Millisecond),
+		HeartbeatIntervalMs: int32(s.c.shareTimeout(id, "share.heartbeat.interval.ms", s.c.cfg.ShareHeartbeatInterval) / time.Millisecond),
 	}
 	if m.sentEpoch != m.epoch {
 		a := &protocol.ShareGroupHeartbeatResponseAssignment{TopicPartitions: []protocol.ShareGroupHeartbeatResponseTopicPartitions{}}
@@ -384,7 +385,7 @@ func (s *shard) scheduleShareSessionLocked(g *group, m *shareMember) {
 	if m.sessionTimer != nil {
 		m.sessionTimer.Stop()
 	}
-	m.sessionTimer = time.AfterFunc(s.c.cfg.ShareSessionTimeout, func() {
+	m.sessionTimer = time.AfterFunc(s.c.shareTimeout(g.id, "share.session.timeout.ms", s.c.cfg.ShareSessionTimeout), func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.unloaded || m.sessionSeq != seq || s.groups[g.id] != g || g.share == nil || g.share.members[m.id] != m {
@@ -396,6 +397,18 @@ func (s *shard) scheduleShareSessionLocked(g *group, m *shareMember) {
 		}
 		s.c.logger.Info("share group member session expired", zap.String("group", g.id), zap.String("member", m.id))
 	})
+}
+
+// shareTimeout is the group's config name (milliseconds) when set, else
+// def.
+func (c *Coordinator) shareTimeout(group, name string, def time.Duration) time.Duration {
+	if c.cfg.GroupConfig == nil {
+		return def
+	}
+	if v, err := strconv.ParseInt(c.cfg.GroupConfig(group)[name], 10, 32); err == nil && v > 0 {
+		return time.Duration(v) * time.Millisecond
+	}
+	return def
 }
 
 // shutdownShareLocked stops the timers of a share group.

@@ -53,6 +53,9 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 				sh.memberRemoved(groupID, member)
 			}
 		},
+		GroupConfig: func(groupID string) map[string]string {
+			return b.image.Load().Config(resourceGroup, groupID)
+		},
 		ShareGroupDeleted: func(groupID string) {
 			if sh := b.shareHandlers; sh != nil {
 				sh.groupDeleted(groupID)

@@ -47,9 +47,10 @@ import (
 // Where Spool differs from Kafka 4.3:
 //   - Records are copied into the response rather than sent from the
 //     segment files; MinBytes is treated as 1.
-//   - Share sessions are not bounded by a cache size nor removed when the
-//     connection closes; a member's session goes when it leaves the group
-//     or its group session expires.
+//   - Share sessions are not bounded by a cache size (Kafka's
+//     group.share.max.share.sessions). A session goes when its connection
+//     closes (its records are released, as Kafka 4.1+), when the member
+//     leaves the group or its group session expires.
 //   - The session's partitions are all answered on every request.
 
 func (sh *shareHandlers) handleShareFetch(ctx context.Context, rc *reqCtx, req *protocol.ShareFetchRequest) (*protocol.ShareFetchResponse, error) {
@@ -97,6 +98,17 @@ func (sh *shareHandlers) handleShareFetch(ctx context.Context, rc *reqCtx, req *
 		return fail(code, "")
 	}
 	defer sess.mu.Unlock()
+	if req.ShareSessionEpoch == 0 {
+		// The connection closes the member's session; a session it
+		// replaced is no longer its to close.
+		kept := rc.c.shareSessions[:0]
+		for _, s := range rc.c.shareSessions {
+			if s.key != sess.key {
+				kept = append(kept, s)
+			}
+		}
+		rc.c.shareSessions = append(kept, sess)
+	}
 	final := req.ShareSessionEpoch == -1
 
 	img := sh.b.image.Load()

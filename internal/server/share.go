@@ -64,6 +64,7 @@ type shareTP struct {
 // shareSession is Kafka's ShareSession: the partitions a member fetches and
 // the epoch its next request must carry.
 type shareSession struct {
+	key   shareSessionKey
 	mu    sync.Mutex // held for a whole request, so epochs don't interleave
 	epoch int32
 	parts map[shareTP]bool
@@ -727,7 +728,7 @@ func (sh *shareHandlers) session(groupID, member string, epoch int32, allowIniti
 		if !allowInitial {
 			return nil, errcode.InvalidShareSessionEpoch
 		}
-		s := &shareSession{epoch: 1, parts: map[shareTP]bool{}}
+		s := &shareSession{key: key, epoch: 1, parts: map[shareTP]bool{}}
 		sh.mu.Lock()
 		old := sh.sessions[key]
 		sh.sessions[key] = s
@@ -772,6 +773,28 @@ func (sh *shareHandlers) session(groupID, member string, epoch int32, allowIniti
 		s.epoch++
 	}
 	return s, 0
+}
+
+// connClosed removes the share sessions a closed connection opened, when
+// they are still current, and releases what their members held (Kafka
+// 4.1+ does the same when a share consumer's connection drops).
+func (sh *shareHandlers) connClosed(sessions []*shareSession) {
+	for _, s := range sessions {
+		sh.mu.Lock()
+		current := sh.sessions[s.key] == s
+		if current {
+			delete(sh.sessions, s.key)
+		}
+		sh.mu.Unlock()
+		if !current {
+			continue
+		}
+		s.mu.Lock()
+		s.dead = true
+		parts := s.order
+		s.mu.Unlock()
+		sh.releaseIn(s.key.group, s.key.member, parts)
+	}
 }
 
 // releaseIn releases member's records in the share partitions of parts.

@@ -565,3 +565,31 @@ func TestShareStateRPCs(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, -1, rr.Topics[0].Partitions[0].StartOffset)
 }
+
+// TestShareConnectionCloseReleases: records acquired over a connection that
+// closes are released at once (not after the lock duration), with their
+// delivery counted.
+func TestShareConnectionCloseReleases(t *testing.T) {
+	n := startTestNode(t, shareEnv...)
+	const topic, group = "share-close", "sg-close"
+	groupCreateTopic(t, n.addr, topic, 1)
+	cl := groupClient(t, n.addr)
+	produceStrings(t, cl, topic, 0, 3, "c")
+	alterShareOffsets(t, cl, group, topic, map[int32]int64{0: 0})
+	topicID := [16]byte(n.broker.image.Load().Topic(topic).ID)
+
+	cl1, err := kgo.NewClient(kgo.SeedBrokers(n.addr))
+	require.NoError(t, err)
+	m1 := &rawShare{t: t, cl: cl1, group: group, member: "m1", topicID: topicID}
+	got, _, _ := acquired(t, m1.fetch())
+	require.Equal(t, []string{"0-2@1"}, got)
+	m2 := &rawShare{t: t, cl: cl, group: group, member: "m2", topicID: topicID}
+	got, _, _ = acquired(t, m2.fetch())
+	require.Empty(t, got, "held by m1")
+	cl1.Close()
+	require.Eventually(t, func() bool {
+		got, _, _ = acquired(t, m2.fetch())
+		return len(got) > 0
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, []string{"0-2@2"}, got)
+}

@@ -119,7 +119,7 @@ func TestShareGroupsInCluster(t *testing.T) {
 		}
 		done := 0
 		for _, p := range r.Groups[0].Topics[0].Partitions {
-			if p.ErrorCode == 0 && p.StartOffset == per {
+			if p.ErrorCode == 0 && p.StartOffset == per && p.Lag == 0 {
 				done++
 			}
 		}

@@ -20,8 +20,8 @@ import (
 //     when Topics is null), read from the share coordinator; -1 for a
 //     partition never initialized (left out when Topics is null).
 //   - v1 Lag: the records from the start offset to the high watermark
-//     that are not yet acknowledged or archived, when this broker hosts
-//     the partition; -1 otherwise.
+//     (read here, or asked of the partition's leader with ListOffsets)
+//     that are not yet acknowledged or archived; -1 when it is unknown.
 //   - Groups that are not share groups get GROUP_ID_NOT_FOUND.
 //   - Authorization (authz.go): DESCRIBE on the group, DESCRIBE on each
 //     topic (topics refused are left out).
@@ -141,8 +141,8 @@ func (sh *shareHandlers) handleDescribeShareGroupOffsets(ctx context.Context, rc
 				}
 				op.StartOffset = st.StartOffset
 				op.LeaderEpoch = t.Partitions[p].LeaderEpoch
-				if lp := sh.b.partition(a.name, p); lp != nil {
-					op.Lag = shareLag(lp.Log().HighWatermark(), st)
+				if hw, ok := sh.highWatermark(ctx, a.name, p, t.Partitions[p].Leader); ok {
+					op.Lag = shareLag(hw, st)
 				}
 				ot.Partitions = append(ot.Partitions, op)
 			}
@@ -153,6 +153,28 @@ func (sh *shareHandlers) handleDescribeShareGroupOffsets(ctx context.Context, rc
 		resp.Groups = append(resp.Groups, out)
 	}
 	return resp, nil
+}
+
+// highWatermark is the partition's high watermark: read here when this
+// broker leads it, else asked of its leader (ListOffsets LATEST).
+func (sh *shareHandlers) highWatermark(ctx context.Context, topic string, partition, leader int32) (int64, bool) {
+	if lp := sh.b.partition(topic, partition); lp != nil && lp.IsLeader() {
+		return lp.Log().HighWatermark(), true
+	}
+	if leader < 0 {
+		return 0, false
+	}
+	resp, err := sh.call(ctx, leader, &protocol.ListOffsetsRequest{ReplicaID: -1, Topics: []protocol.ListOffsetsRequestListOffsetsTopic{{
+		Name: protocol.TopicName(topic), Partitions: []protocol.ListOffsetsRequestListOffsetsPartition{{PartitionIndex: partition, CurrentLeaderEpoch: -1, Timestamp: -1}},
+	}}})
+	if err != nil {
+		return 0, false
+	}
+	r := resp.(*protocol.ListOffsetsResponse)
+	if len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 || r.Topics[0].Partitions[0].ErrorCode != 0 {
+		return 0, false
+	}
+	return r.Topics[0].Partitions[0].Offset, true
 }
 
 // shareLag counts the records in [start offset, hw) not yet acknowledged

@@ -2,13 +2,16 @@ package metrics_test
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/spool-broker/spool/internal/spooltest"
 )
@@ -64,6 +67,33 @@ func TestDocumentedMetrics(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, resps.Error())
 
+	// A batch over the topic's max.message.bytes is refused and its bytes
+	// counted as rejected.
+	const small = "metrics-e2e-small"
+	_, err = adm.CreateTopic(ctx, 1, 1, map[string]*string{"max.message.bytes": kadm.StringPtr("200")}, small)
+	require.NoError(t, err)
+	big := make([]byte, 1000)
+	_, _ = rand.Read(big) // incompressible: the batch stays over 200 bytes
+	err = cl.ProduceSync(ctx, &kgo.Record{Topic: small, Value: big}).FirstErr()
+	require.ErrorIs(t, err, kerr.MessageTooLarge)
+
+	// A fetch at the log end parks for its MaxWaitMs: RemoteTimeMs, not
+	// LocalTimeMs (Kafka's DelayedFetch in purgatory).
+	freq := kmsg.NewPtrFetchRequest()
+	freq.MaxWaitMillis, freq.MinBytes, freq.MaxBytes = 300, 1, 1<<20
+	ft := kmsg.NewFetchRequestTopic()
+	td, err := adm.ListTopics(ctx, topic)
+	require.NoError(t, err)
+	ft.Topic, ft.TopicID = topic, td[topic].ID
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.Partition, fp.FetchOffset, fp.PartitionMaxBytes, fp.CurrentLeaderEpoch = 0, 10, 1<<20, -1
+	ft.Partitions = append(ft.Partitions, fp)
+	freq.Topics = append(freq.Topics, ft)
+	fresp, err := freq.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Zero(t, fresp.Topics[0].Partitions[0].ErrorCode)
+	require.Empty(t, fresp.Topics[0].Partitions[0].RecordBatches, "nothing past offset 10")
+
 	after := fetchScrape(t, base+"/metrics")
 	for _, name := range documentedMetrics(t, "supported", "partial") {
 		_, plain := after[name]
@@ -85,6 +115,8 @@ func TestDocumentedMetrics(t *testing.T) {
 	check("kafka_server_brokertopicmetrics_messagesin_total", map[string]string{"topic": ""}, func(v float64) bool { return v >= msgsBefore+10 }, "all-topics up by 10")
 	check("kafka_server_brokertopicmetrics_bytesin_total", map[string]string{"topic": topic}, pos, "> 0")
 	check("kafka_server_brokertopicmetrics_bytesout_total", map[string]string{"topic": topic}, pos, "> 0")
+	check("kafka_server_brokertopicmetrics_bytesrejected_total", map[string]string{"topic": small}, func(v float64) bool { return v >= 1000 }, ">= the 1000-byte value")
+	check("kafka_server_brokertopicmetrics_bytesrejected_total", map[string]string{"topic": ""}, func(v float64) bool { return v >= 1000 }, "all topics >= 1000")
 	check("kafka_server_brokertopicmetrics_totalproducerequests_total", map[string]string{"topic": topic}, eq(10), "10 produce partitions")
 	check("kafka_server_brokertopicmetrics_totalfetchrequests_total", map[string]string{"topic": topic}, pos, "> 0")
 	check("kafka_network_requestmetrics_requests_total", map[string]string{"request": "Produce"}, func(v float64) bool { return v >= 10 }, ">= 10")
@@ -92,6 +124,7 @@ func TestDocumentedMetrics(t *testing.T) {
 	check("kafka_network_requestmetrics_errors_total", map[string]string{"request": "Produce", "error": "NONE"}, func(v float64) bool { return v >= 10 }, ">= 10")
 	check("kafka_network_requestmetrics_totaltimems_count", map[string]string{"request": "Produce"}, func(v float64) bool { return v >= 10 }, ">= 10")
 	check("kafka_network_requestmetrics_totaltimems", map[string]string{"request": "Produce", "quantile": "0.99"}, pos, "> 0 ms")
+	check("kafka_network_requestmetrics_remotetimems", map[string]string{"request": "FetchConsumer", "quantile": "0.999"}, func(v float64) bool { return v >= 250 }, ">= the 300 ms long poll")
 	check("kafka_server_socket_server_metrics_connection_count", map[string]string{"listener": "PLAINTEXT"}, func(v float64) bool { return v >= 2 }, ">= 2 clients")
 	check("kafka_log_log_size", tp0, pos, "> 0 bytes")
 	check("kafka_log_log_logendoffset", tp0, eq(10), "10")

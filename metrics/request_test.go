@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -43,4 +44,26 @@ func TestRequestProbeNoAllocs(t *testing.T) {
 	require.Equal(t, "FetchFollower", m.Series(protocol.KeyFetch, true).name)
 	require.Equal(t, "FetchConsumer", m.Series(protocol.KeyFetch, false).name)
 	require.Equal(t, uint64(101), m.Series(protocol.KeyFetch, true).Requests())
+}
+
+// BenchmarkTopicMetricsAdd is the per-partition cost Produce pays for
+// BrokerTopicMetrics (BytesIn, MessagesIn, TotalProduceRequests: three
+// adds per partition of a request), the rest of the metrics' share of the
+// produce path besides BenchmarkRequestProbe.
+//
+//	go test -run '^$' -bench TopicMetricsAdd ./metrics/
+func BenchmarkTopicMetricsAdd(b *testing.B) {
+	m := NewBrokerTopicMetrics(nil)
+	topics := make([]string, 100)
+	for i := range topics {
+		topics[i] = fmt.Sprintf("topic-%d", i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		t := topics[i%len(topics)]
+		m.Add2(t, TopicBytesIn, 16384, TopicMessagesIn, 16)
+		m.Add(t, TopicTotalProduceRequests, 1)
+		i++
+	}
 }

@@ -67,14 +67,34 @@ func (m *BrokerTopicMetrics) Add(topic string, meter int, n uint64) {
 		return
 	}
 	m.all[meter].Add(n)
-	if topic == "" {
+	if c := m.counters(topic); c != nil {
+		c[meter].Add(n)
+	}
+}
+
+// Add2 adds n1 to meter1 and n2 to meter2 with one lookup of topic (the
+// produce path's BytesIn and MessagesIn).
+func (m *BrokerTopicMetrics) Add2(topic string, meter1 int, n1 uint64, meter2 int, n2 uint64) {
+	if m == nil {
 		return
+	}
+	m.all[meter1].Add(n1)
+	m.all[meter2].Add(n2)
+	if c := m.counters(topic); c != nil {
+		c[meter1].Add(n1)
+		c[meter2].Add(n2)
+	}
+}
+
+func (m *BrokerTopicMetrics) counters(topic string) *TopicCounters {
+	if topic == "" {
+		return nil
 	}
 	c, ok := m.topics.Load(topic)
 	if !ok {
 		c, _ = m.topics.LoadOrStore(topic, new(TopicCounters))
 	}
-	c.(*TopicCounters)[meter].Add(n)
+	return c.(*TopicCounters)
 }
 
 // RemoveTopic drops a deleted topic's series, as Kafka removes its beans.

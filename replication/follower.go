@@ -102,6 +102,9 @@ func (p *Partition) AppendAsFollower(d FollowerData) (FollowerAppendInfo, error)
 			return out, err
 		}
 		out.Appended = len(batches)
+		if p.env.replicatedBytes != nil {
+			p.env.replicatedBytes(p.tp.Topic, len(batches))
+		}
 	}
 	out.LogEndOffset = p.log.LogEndOffset()
 	out.LatestEpoch = p.log.LeaderEpochCache().LatestEpoch()

@@ -59,6 +59,10 @@ type Config struct {
 	// topics list in leader/follower.replication.throttled.replicas;
 	// nil: never throttled (throttle.go).
 	LeaderThrottle, FollowerThrottle Throttle
+	// ReplicatedBytes, if set, is told the bytes of batches each follower
+	// append wrote (Kafka's ReplicationBytesInPerSec, counted in
+	// ReplicaFetcherThread.processPartitionData). It must not block.
+	ReplicatedBytes func(topic string, n int)
 }
 
 // LeadershipHook learns when this broker starts leading a partition under a
@@ -102,6 +106,7 @@ type env struct {
 	logger            *zap.Logger
 	leaderThrottle    Throttle
 	followerThrottle  Throttle
+	replicatedBytes   func(topic string, n int)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -198,6 +203,7 @@ func NewManager(cfg Config, logs *storage.Manager, log *zap.Logger) *Manager {
 			alter: cfg.AlterPartition, alterRetryBackoff: cfg.AlterPartitionRetryBackoff,
 			brokers: cfg.Brokers, epoch: cfg.BrokerEpoch, logger: log, ctx: ctx, cancel: cancel,
 			leaderThrottle: cfg.LeaderThrottle, followerThrottle: cfg.FollowerThrottle,
+			replicatedBytes: cfg.ReplicatedBytes,
 		},
 		logManager: logs,
 		lag:        cfg.ReplicaLagTimeMax,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/logging"
 	"github.com/spool-broker/spool/internal/node"
+	"github.com/spool-broker/spool/internal/rotfile"
 	"github.com/spool-broker/spool/internal/sdnotify"
 	"github.com/spool-broker/spool/internal/server"
 	"github.com/spool-broker/spool/metrics"
@@ -88,8 +90,12 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 	if *cfgPath == "" && fs.NArg() > 0 {
 		*cfgPath = fs.Arg(0)
 	}
-	log := newLogger()
-	defer func() { _ = log.Sync() }()
+	log, closeLog, err := newLogger(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "spool: %v\n", err)
+		return 1
+	}
+	defer closeLog()
 
 	cfg, notices, err := config.Load(*cfgPath, os.Environ())
 	if err != nil {
@@ -197,15 +203,55 @@ func enableContentionProfiles(log *zap.Logger) {
 
 // newLogger logs to stderr: console lines when it is a terminal, JSON
 // otherwise; SPOOL_LOG_FORMAT=console|json overrides, SPOOL_LOG_LEVEL sets
-// the root level (debug, info, warn, error). Each component logs under its
-// name (server, broker, controller, storage, ...), whose level can be
+// the root level (debug, info, warn, error). SPOOL_LOG_FILE also writes
+// every line as JSON to that file, rotated at SPOOL_LOG_FILE_MAX_BYTES
+// (100 MiB) keeping SPOOL_LOG_FILE_MAX_BACKUPS (10) older files — Kafka's
+// server.log with log4j's RollingFileAppender. Each component logs under
+// its name (server, broker, controller, storage, ...), whose level can be
 // changed at runtime as Kafka's broker loggers (kafka-configs.sh
-// --entity-type broker-loggers).
-func newLogger() *zap.Logger {
+// --entity-type broker-loggers). A bad value stops startup with its name.
+func newLogger(getenv func(string) string) (*zap.Logger, func(), error) {
 	level := zapcore.InfoLevel
-	if s := os.Getenv("SPOOL_LOG_LEVEL"); s != "" {
-		_ = level.Set(s)
+	if s := getenv("SPOOL_LOG_LEVEL"); s != "" {
+		if err := level.Set(s); err != nil {
+			return nil, nil, fmt.Errorf("SPOOL_LOG_LEVEL=%q: want debug, info, warn or error", s)
+		}
 	}
-	log, _ := logging.New(os.Getenv("SPOOL_LOG_FORMAT"), level)
-	return log
+	format := getenv("SPOOL_LOG_FORMAT")
+	if format != "" && format != "console" && format != "json" {
+		return nil, nil, fmt.Errorf("SPOOL_LOG_FORMAT=%q: want console or json", format)
+	}
+	var file *rotfile.File
+	if path := getenv("SPOOL_LOG_FILE"); path != "" {
+		maxBytes, backups := int64(100<<20), int64(10)
+		for _, v := range []struct {
+			name     string
+			dst      *int64
+			min, max int64
+		}{{"SPOOL_LOG_FILE_MAX_BYTES", &maxBytes, 1024, 1 << 50}, {"SPOOL_LOG_FILE_MAX_BACKUPS", &backups, 1, 1000}} {
+			if s := getenv(v.name); s != "" {
+				n, err := strconv.ParseInt(s, 10, 64)
+				if err != nil || n < v.min || n > v.max {
+					return nil, nil, fmt.Errorf("%s=%q: want a whole number from %d to %d", v.name, s, v.min, v.max)
+				}
+				*v.dst = n
+			}
+		}
+		f, err := rotfile.Open(path, maxBytes, int(backups), 0o644)
+		if err != nil {
+			return nil, nil, fmt.Errorf("SPOOL_LOG_FILE: %w (create the directory or fix its permissions)", err)
+		}
+		file = f
+	}
+	var w io.Writer
+	if file != nil {
+		w = file
+	}
+	log, _ := logging.New(format, level, w)
+	return log, func() {
+		_ = log.Sync()
+		if file != nil {
+			_ = file.Close()
+		}
+	}, nil
 }

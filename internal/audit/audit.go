@@ -24,19 +24,18 @@
 //
 // # Concurrency
 //
-// A Logger is safe for concurrent use; one mutex orders the lines. A nil
+// A Logger is safe for concurrent use; the file (internal/rotfile) orders
+// the lines. A nil
 // *Logger logs nothing, so callers need no checks.
 package audit
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/spool-broker/spool/internal/rotfile"
 )
 
 // Event is one audit line.
@@ -85,9 +84,7 @@ type Config struct {
 // Logger appends events to the audit file.
 type Logger struct {
 	cfg     Config
-	mu      sync.Mutex
-	f       *os.File
-	size    int64
+	f       *rotfile.File
 	dropped atomic.Int64
 }
 
@@ -106,25 +103,11 @@ func Open(cfg Config) (*Logger, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	l := &Logger{cfg: cfg}
-	if err := l.openLocked(); err != nil {
-		return nil, err
-	}
-	return l, nil
-}
-
-func (l *Logger) openLocked() error {
-	f, err := os.OpenFile(l.cfg.File, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := rotfile.Open(cfg.File, cfg.MaxBytes, cfg.MaxBackups, 0o600)
 	if err != nil {
-		return fmt.Errorf("audit: open %s: %w", l.cfg.File, err)
+		return nil, fmt.Errorf("audit: %w", err)
 	}
-	st, err := f.Stat()
-	if err != nil {
-		_ = f.Close()
-		return fmt.Errorf("audit: stat %s: %w", l.cfg.File, err)
-	}
-	l.f, l.size = f, st.Size()
-	return nil
+	return &Logger{cfg: cfg, f: f}, nil
 }
 
 // LogsAllowed reports whether allowed authorizations are logged.
@@ -144,42 +127,9 @@ func (l *Logger) Log(e Event) {
 		l.dropped.Add(1)
 		return
 	}
-	line = append(line, '\n')
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil {
-		l.dropped.Add(1)
-		return
-	}
-	if l.size > 0 && l.size+int64(len(line)) > l.cfg.MaxBytes {
-		if err := l.rotateLocked(); err != nil {
-			l.dropped.Add(1)
-			return
-		}
-	}
-	n, err := l.f.Write(line)
-	l.size += int64(n)
-	if err != nil {
+	if _, err := l.f.Write(append(line, '\n')); err != nil {
 		l.dropped.Add(1)
 	}
-}
-
-// rotateLocked shifts <file>.i to <file>.i+1, the file to <file>.1, and
-// opens a new file.
-func (l *Logger) rotateLocked() error {
-	_ = l.f.Close()
-	l.f = nil
-	name := func(i int) string { return l.cfg.File + "." + strconv.Itoa(i) }
-	_ = os.Remove(name(l.cfg.MaxBackups))
-	for i := l.cfg.MaxBackups - 1; i >= 1; i-- {
-		if err := os.Rename(name(i), name(i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
-	if err := os.Rename(l.cfg.File, name(1)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return l.openLocked()
 }
 
 // Dropped is how many events could not be written.
@@ -195,12 +145,5 @@ func (l *Logger) Close() error {
 	if l == nil {
 		return nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.f == nil {
-		return nil
-	}
-	err := errors.Join(l.f.Sync(), l.f.Close())
-	l.f = nil
-	return err
+	return l.f.Close()
 }

@@ -10,6 +10,7 @@ package logging
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -185,8 +186,10 @@ func LevelsOf(log *zap.Logger) *Levels {
 
 // New builds the process logger writing to stderr: console lines when
 // format is "console", JSON when "json", and when format is empty console
-// if stderr is a terminal (a person reads it) and JSON otherwise.
-func New(format string, root zapcore.Level) (*zap.Logger, *Levels) {
+// if stderr is a terminal (a person reads it) and JSON otherwise. When
+// file is not nil every line is also written to it, always as JSON (a file
+// is read by tools; internal/rotfile rotates it).
+func New(format string, root zapcore.Level, file io.Writer) (*zap.Logger, *Levels) {
 	if format == "" {
 		format = "json"
 		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
@@ -196,14 +199,17 @@ func New(format string, root zapcore.Level) (*zap.Logger, *Levels) {
 	enc := zap.NewProductionEncoderConfig()
 	enc.TimeKey = "ts"
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	var encoder zapcore.Encoder
+	jsonEnc := zapcore.NewJSONEncoder(enc)
+	encoder := jsonEnc
 	if format == "console" {
-		enc.EncodeLevel = zapcore.CapitalLevelEncoder
-		encoder = zapcore.NewConsoleEncoder(enc)
-	} else {
-		encoder = zapcore.NewJSONEncoder(enc)
+		cenc := enc
+		cenc.EncodeLevel = zapcore.CapitalLevelEncoder
+		encoder = zapcore.NewConsoleEncoder(cenc)
 	}
 	levels := NewLevels(root)
 	c := zapcore.NewCore(encoder, zapcore.Lock(os.Stderr), zapcore.DebugLevel)
+	if file != nil {
+		c = zapcore.NewTee(c, zapcore.NewCore(jsonEnc, zapcore.AddSync(file), zapcore.DebugLevel))
+	}
 	return zap.New(core{Core: c, levels: levels}, zap.AddCaller(), zap.AddStacktrace(zapcore.ErrorLevel)), levels
 }

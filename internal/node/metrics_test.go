@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/spool-broker/spool/controller"
 )
@@ -107,6 +108,24 @@ func TestClusterMetrics(t *testing.T) {
 			_, ok := gatherValue(t, regs[id], "kafka_server_fetcherlagmetrics_consumerlag", tp)
 			return ok
 		}, 30*time.Second, 20*time.Millisecond, "node %d has no fetcher lag series", id)
+	}
+	// A write replicated to the followers counts as their ReplicationBytesIn
+	// and as the leader's ReplicationBytesOut (all-topics series only, as
+	// Kafka keeps them).
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[1].addr()), kgo.RequiredAcks(kgo.AllISRAcks()))
+	require.NoError(t, err)
+	defer pcl.Close()
+	require.NoError(t, pcl.ProduceSync(ctx, &kgo.Record{Topic: "urp", Value: []byte("replicated")}).FirstErr())
+	all := map[string]string{"topic": ""}
+	for id := int32(1); id <= 3; id++ {
+		name := "kafka_server_brokertopicmetrics_replicationbytesin_total"
+		if id == leader {
+			name = "kafka_server_brokertopicmetrics_replicationbytesout_total"
+		}
+		require.Eventually(t, func() bool {
+			v, _ := gatherValue(t, regs[id], name, all)
+			return v > 0
+		}, 30*time.Second, 20*time.Millisecond, "node %d: %s stays 0 after an acks=all write", id, name)
 	}
 	v, _ := gatherValue(t, regs[leader], "kafka_server_replicamanager_underreplicatedpartitions", nil)
 	require.Zero(t, v, "fully replicated before the kill")

@@ -311,6 +311,11 @@ func (b *Broker) produceTo(rc *reqCtx, transactionalID *protocol.TransactionalID
 	batches, sum, code, msg := b.validateProduce(rc.v, recs, settings.MaxMessageBytes, settings.SegmentBytes)
 	if code != 0 {
 		pr.ErrorCode, pr.ErrorMessage = code, &msg
+		if code == errcode.MessageTooLarge {
+			// Kafka's UnifiedLog marks BytesRejectedPerSec with the
+			// partition's records when a batch exceeds max.message.bytes.
+			b.metrics.rejected(topic, len(recs))
+		}
 		return nil
 	}
 	now := time.Now().UnixMilli()

@@ -12,6 +12,7 @@ import (
 	"github.com/spool-broker/spool/internal/audit"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/seclink"
+	"github.com/spool-broker/spool/metrics"
 	"github.com/spool-broker/spool/quota"
 	"github.com/spool-broker/spool/replication"
 	"github.com/spool-broker/spool/storage"
@@ -63,6 +64,9 @@ type Broker struct {
 	leaderThrottle, followerThrottle *quota.ReplicationQuota
 
 	fetchSessions *fetchSessionCache
+	// topicMetrics are Kafka's BrokerTopicMetrics, counted by the request
+	// path (serverMetrics) and the replica fetchers (ReplicationBytesIn).
+	topicMetrics *metrics.BrokerTopicMetrics
 	// groupHandlers serve the group APIs over the group coordinator
 	// (groupHandlers.coord, groups.go); txnHandlers the producer and
 	// transaction APIs over the transaction coordinator (txn.go), and hand

@@ -42,7 +42,7 @@ func TestErrorsCountedAtDispatch(t *testing.T) {
 		}}, nil
 	})
 	reg := prometheus.NewRegistry()
-	s := &Server{broker: b, metrics: newServerMetrics(reg), logger: zaptest.NewLogger(t)}
+	s := &Server{broker: b, metrics: newServerMetrics(reg, nil), logger: zaptest.NewLogger(t)}
 	cfg, _, err := config.Load("", nil)
 	require.NoError(t, err)
 	s.quotas = newServerQuotas(cfg, reg, s.logger)
@@ -113,7 +113,7 @@ func BenchmarkCountErrors(b *testing.B) {
 		}
 		return &protocol.FetchResponse{Responses: []protocol.FetchResponseFetchableTopicResponse{t}}
 	}
-	sm := newServerMetrics(nil)
+	sm := newServerMetrics(nil, nil)
 	c := &conn{s: &Server{metrics: sm}}
 	for _, api := range []struct {
 		name string

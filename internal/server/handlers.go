@@ -150,6 +150,9 @@ func (c *conn) handle(f *inflight) (err error) {
 	// response has been written (or, without a response, here) ---
 	f.probe = c.s.metrics.series(f)
 	f.times.Received, f.times.Dequeued = f.received, rc.quota.start
+	// Time parked waiting for others (acks=all replication, a fetch's
+	// long poll) is Kafka's RemoteTimeMs, not local time.
+	f.times.Remote = rc.quota.waited
 	// ---
 	if err != nil {
 		return err

@@ -26,16 +26,24 @@ type serverMetrics struct {
 	reqLog *zap.Logger
 }
 
-// newServerMetrics registers with reg (nil: records without registering).
-// threads are num.io.threads and num.network.threads (0: Kafka's 8 and 3).
-func newServerMetrics(reg prometheus.Registerer, threads ...int32) *serverMetrics {
+// newServerMetrics registers with reg (nil: records without registering)
+// the request metrics and topics, the broker's BrokerTopicMetrics (which the
+// replica fetchers count ReplicationBytesIn into). threads are
+// num.io.threads and num.network.threads (0: Kafka's 8 and 3).
+func newServerMetrics(reg prometheus.Registerer, topics *metrics.BrokerTopicMetrics, threads ...int32) *serverMetrics {
+	if topics == nil {
+		topics = metrics.NewBrokerTopicMetrics(nil)
+	}
+	if reg != nil {
+		reg.MustRegister(topics)
+	}
 	opts := metrics.RequestOptions{IOThreads: 8, NetworkThreads: 3}
 	if len(threads) == 2 && threads[0] > 0 && threads[1] > 0 {
 		opts = metrics.RequestOptions{IOThreads: int(threads[0]), NetworkThreads: int(threads[1])}
 	}
 	return &serverMetrics{
 		requests: metrics.NewRequestMetrics(reg, opts),
-		topics:   metrics.NewBrokerTopicMetrics(reg),
+		topics:   topics,
 	}
 }
 
@@ -75,8 +83,13 @@ func orNow(t, def time.Time) time.Time {
 
 // produced counts an append by a producer.
 func (m *serverMetrics) produced(topic string, bytes int, records int64) {
-	m.topics.Add(topic, metrics.TopicBytesIn, uint64(max(bytes, 0)))
-	m.topics.Add(topic, metrics.TopicMessagesIn, uint64(max(records, 0)))
+	m.topics.Add2(topic, metrics.TopicBytesIn, uint64(max(bytes, 0)), metrics.TopicMessagesIn, uint64(max(records, 0)))
+}
+
+// rejected counts the bytes of a partition's records refused as too large
+// (BytesRejectedPerSec).
+func (m *serverMetrics) rejected(topic string, bytes int) {
+	m.topics.Add(topic, metrics.TopicBytesRejected, uint64(max(bytes, 0)))
 }
 
 // fetched counts record bytes sent to a consumer (BytesOut) or a follower

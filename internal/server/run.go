@@ -111,6 +111,7 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 		ctrl:          ctrl,
 		logManager:    logs,
 		fetchSessions: newFetchSessionCache(1000),
+		topicMetrics:  metrics.NewBrokerTopicMetrics(nil), // registered by NewServer
 	}
 	// Until Start applies the first caught-up image: offset 0, so that
 	// image always replaces it.
@@ -139,6 +140,9 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 		Fetcher:          replicaFetcherConfig(cfg),
 		LeaderThrottle:   b.leaderThrottle,
 		FollowerThrottle: b.followerThrottle,
+		ReplicatedBytes: func(_ string, n int) {
+			b.topicMetrics.Add("", metrics.TopicReplicationBytesIn, uint64(n))
+		},
 	}, logs, log.Named("replication"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()

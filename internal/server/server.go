@@ -71,7 +71,7 @@ func NewServer(b *Broker, cfg ServerConfig, reg prometheus.Registerer, log *zap.
 		cfg.GlobalInflight = 500
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sm := newServerMetrics(reg, b.cfg.NumIOThreads, b.cfg.NumNetworkThreads)
+	sm := newServerMetrics(reg, b.topicMetrics, b.cfg.NumIOThreads, b.cfg.NumNetworkThreads)
 	sm.reqLog = log.Named("request")
 	s := &Server{
 		logger:             log,

@@ -33,6 +33,10 @@ type LoadConfig struct {
 	Warmup      time.Duration
 	Rate        float64 // records/s; 0 = as fast as the broker takes them
 	EndToEnd    bool    // also consume and measure now − intended
+	// Raw uses the raw producer (rawload.go): pre-built batches of
+	// BatchRecords records, unthrottled, no end-to-end measurement.
+	Raw          bool
+	BatchRecords int
 }
 
 // LoadResult is what one scenario measured. Throughput counts records whose
@@ -183,6 +187,13 @@ func waitLeaders(ctx context.Context, adm *kadm.Client, topics []string) error {
 // RunLoad produces (and, with EndToEnd, consumes) according to c. The topic must exist.
 func RunLoad(ctx context.Context, c LoadConfig) (LoadResult, error) {
 	var res LoadResult
+	if c.Raw {
+		if c.Rate > 0 || c.EndToEnd {
+			return res, errors.New("the raw producer runs unthrottled and measures no end-to-end latency")
+		}
+		return RunRawLoad(ctx, RawConfig{Bootstrap: c.Bootstrap, Topic: c.Topic, Acks: c.Acks, Idempotent: c.Idempotent,
+			Compression: c.Compression, BatchRecords: c.BatchRecords, Duration: c.Duration, Warmup: c.Warmup})
+	}
 	opts, err := c.producerOpts()
 	if err != nil {
 		return res, err

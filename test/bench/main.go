@@ -17,7 +17,7 @@ import (
 func main() {
 	log.SetFlags(log.Ltime)
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: spool-bench run|cluster|cluster-report|load|report|tcp-recv|tcp-send|fsync [flags]")
+		fmt.Fprintln(os.Stderr, "usage: spool-bench run|cluster|cluster-report|load|raw|report|tcp-recv|tcp-send|fsync [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -39,7 +39,7 @@ func run(ctx context.Context, cmd string, args []string) error {
 		fs.StringVar(&c.PlotDir, "plots", "../../docs/bench", "directory for PNG plots")
 		fs.StringVar(&c.Label, "label", "full", "run label: full, smoke, …")
 		fs.IntVar(&c.Pairs, "pairs", 3, "A/B pairs (Spool, Kafka)")
-		fs.StringVar(&scenarios, "scenarios", "M1,P1,C1,P2,L1,PERF,S1", "scenarios, in order")
+		fs.StringVar(&scenarios, "scenarios", "M1,P1,C1,P2,X1,X2,L1,PERF,S1", "scenarios, in order")
 		fs.DurationVar(&c.Duration, "duration", 60*time.Second, "measured time per load scenario")
 		fs.DurationVar(&c.Warmup, "warmup", 5*time.Second, "unmeasured warm-up before each load scenario")
 		fs.DurationVar(&c.Idle, "idle", 10*time.Second, "M1: settle time before reading RSS")
@@ -110,6 +110,47 @@ func run(ctx context.Context, cmd string, args []string) error {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
+	case "raw":
+		var c RawConfig
+		var acks string
+		var partitions int
+		var create bool
+		fs.StringVar(&c.Bootstrap, "bootstrap", "127.0.0.1:9092", "bootstrap address")
+		fs.StringVar(&c.Topic, "topic", "raw", "topic")
+		fs.IntVar(&partitions, "partitions", 100, "partitions (with -create)")
+		fs.BoolVar(&create, "create", true, "create the topic first")
+		fs.StringVar(&acks, "acks", "1", "1 or all")
+		fs.BoolVar(&c.Idempotent, "idempotent", false, "idempotent batches with sequence numbers (implies acks=all)")
+		fs.StringVar(&c.Compression, "compression", "none", "none, lz4, zstd (compressed once, before the run)")
+		fs.IntVar(&c.BatchRecords, "batch-records", 16, "1 KiB records per batch")
+		fs.IntVar(&c.ConnsPerNode, "conns", 2, "connections per broker")
+		fs.IntVar(&c.Inflight, "inflight", 5, "requests in flight per connection")
+		fs.DurationVar(&c.Duration, "duration", 30*time.Second, "measured time")
+		fs.DurationVar(&c.Warmup, "warmup", 2*time.Second, "unmeasured warm-up")
+		fs.Parse(args)
+		c.Acks = 1
+		if acks == "all" || acks == "-1" {
+			c.Acks = -1
+		}
+		if create {
+			d, err := CreateTopic(ctx, c.Bootstrap, c.Topic, partitions)
+			if err != nil {
+				return err
+			}
+			log.Printf("created %s (%d partitions) in %s", c.Topic, partitions, d)
+		}
+		self := StartSampler(ctx, os.Getpid())
+		r, err := RunRawLoad(ctx, c)
+		gen := self.Stop()
+		if err != nil {
+			return err
+		}
+		mb := float64(r.TotalRecords) * recordSize / 1e6
+		log.Printf("raw producer: %.1f MB/s, %.0f records/s, request p50 %.2f p99 %.2f ms; its own CPU %.3f ms per MB (%.2f cores)",
+			r.MBPerS, r.RecordsPerS, r.Produce.P50, r.Produce.P99, 1000*gen.CPUSeconds/max(mb, 1e-9), gen.CPUSeconds/gen.WallS)
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"produce": r, "loadgen_cpu_ms_per_mb": 1000 * gen.CPUSeconds / max(mb, 1e-9)})
 	case "cluster":
 		var c ClusterConfig
 		var extra string

@@ -40,6 +40,14 @@ func reportRows(s1 []int) []row {
 		{"p1.max_rss_mib", "P1 broker max RSS, MiB", ""},
 		{"p1.cpu_cores", "P1 broker CPU, cores (pinned to 1)", ""},
 		{"p1.loadgen_cpu_cores", "P1 load generator CPU, cores (limit check)", ""},
+		{"x1.mb_per_s", "X1 raw producer acks=1, 100 partitions, MB/s (broker's ceiling)", "ceiling.tcp_mb_per_s"},
+		{"x1.p99_ms", "X1 request latency p99, ms", ""},
+		{"x1.cpu_ms_per_mb", "X1 broker CPU ms per MB", ""},
+		{"x1.cpu_cores", "X1 broker CPU, cores (pinned to 1)", ""},
+		{"x1.loadgen_cpu_cores", "X1 raw producer CPU, cores", ""},
+		{"x2.mb_per_s", "X2 raw producer acks=all idempotent, MB/s", "ceiling.tcp_mb_per_s"},
+		{"x2.cpu_ms_per_mb", "X2 broker CPU ms per MB", ""},
+		{"x2.loadgen_cpu_cores", "X2 raw producer CPU, cores", ""},
 		{"c1.mb_per_s", "C1 consumer catch-up (page cache), MB/s", "ceiling.tcp_mb_per_s"},
 		{"p2.mb_per_s", "P2 produce acks=all idempotent, MB/s", "ceiling.tcp_mb_per_s"},
 		{"p2.p99_ms", "P2 produce latency p99, ms", ""},
@@ -179,6 +187,9 @@ func WriteReport(r *Results, mdPath, plotDir string) error {
 		" (no coordinated omission); HDR-style histograms, ±0.8%. MB = 10^6 bytes of record values." +
 		" P1 and P2 are unthrottled, so their latencies are queueing in the client's 50 000-record buffer, not broker latency;" +
 		" L1 and S1 run at a fixed rate and show the broker's latency (producer linger 5 ms included)." +
+		" X1 and X2 are P1 and P2 with the raw producer (`spool-bench raw`: pre-built 16-record batches copied into pipelined" +
+		" Produce requests, 5 in flight on 2 connections per broker; X2 patches sequence numbers and CRCs), which costs a" +
+		" fraction of franz-go's CPU per MB, so they show the broker's own ceiling on this machine; their latency is per request." +
 		" Ratio = Spool/Kafka per pair: median (min–max) over pairs. Ceiling = this machine in the same run.\n\n")
 
 	fmt.Fprintf(&b, "## Machine ceilings\n\n| ceiling | value |\n|---|---|\n")

@@ -231,6 +231,14 @@ func (c RunConfig) session(ctx context.Context, b *Broker, run *Run) {
 			lc := base
 			lc.Topic, lc.Acks, lc.Idempotent = "p2", -1, true
 			c.load(ctx, b, run, "p2", lc)
+		case "X1": // P1 with the raw producer: the broker's ceiling
+			lc := base
+			lc.Topic, lc.Acks, lc.Raw = "x1", 1, true
+			c.load(ctx, b, run, "x1", lc)
+		case "X2": // P2 with the raw producer
+			lc := base
+			lc.Topic, lc.Acks, lc.Idempotent, lc.Raw = "x2", -1, true, true
+			c.load(ctx, b, run, "x2", lc)
 		case "L1":
 			lc := base
 			lc.Topic, lc.Acks, lc.Rate, lc.EndToEnd = "l1", 1, c.L1Rate, true

@@ -6,7 +6,7 @@
 # test/bench/out/results.json, docs/benchmarks.md and docs/bench/*.png.
 # Brokers are pinned to CPU 0 and the load generator to the other CPUs with taskset.
 #
-# Knobs (env): PAIRS=3 DURATION=60s WARMUP=5s IDLE=10s SCENARIOS=M1,P1,C1,P2,L1,PERF,S1
+# Knobs (env): PAIRS=3 DURATION=60s WARMUP=5s IDLE=10s SCENARIOS=M1,P1,C1,P2,X1,X2,L1,PERF,S1
 #   L1_RATE=50000 S1_RATE=5000 S1_PARTITIONS=1,10,100,1000,5000 PERF_RECORDS=500000
 #   COMPRESSION=none LINGER=5ms LABEL=full
 # Reference Kafka comes from test/compat (run test/compat/install.sh once).
@@ -38,7 +38,7 @@ fi
 cd test/bench
 "${pin[@]}" "$repo/bin/spool-bench" run -repo "$repo" -out out \
 	-report "$repo/docs/benchmarks.md" -plots "$repo/docs/bench" \
-	-label "${LABEL:-full}" -pairs "${PAIRS:-3}" -scenarios "${SCENARIOS:-M1,P1,C1,P2,L1,PERF,S1}" \
+	-label "${LABEL:-full}" -pairs "${PAIRS:-3}" -scenarios "${SCENARIOS:-M1,P1,C1,P2,X1,X2,L1,PERF,S1}" \
 	-duration "${DURATION:-60s}" -warmup "${WARMUP:-5s}" -idle "${IDLE:-10s}" \
 	-l1-rate "${L1_RATE:-50000}" -s1-rate "${S1_RATE:-5000}" \
 	-s1-partitions "${S1_PARTITIONS:-1,10,100,1000,5000}" -perf-records "${PERF_RECORDS:-500000}" \

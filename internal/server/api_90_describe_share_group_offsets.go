@@ -25,6 +25,16 @@ import (
 //   - Groups that are not share groups get GROUP_ID_NOT_FOUND.
 //   - Authorization (authz.go): DESCRIBE on the group, DESCRIBE on each
 //     topic (topics refused are left out).
+//
+// Where Spool differs from Kafka 4.3:
+//   - With Topics null, the topics are those the members subscribe to and
+//     those with share-partition state in the __share_group_state
+//     partitions this broker leads; Kafka keeps the initialized partitions
+//     in the group's records (ShareGroupStatePartitionMetadata). In a
+//     cluster, a topic nobody subscribes to any more whose state lives on
+//     another broker is left out: name the topics.
+//   - The start offset moves past acknowledged records at once; Kafka's may
+//     trail them (its lag is the same).
 
 func (sh *shareHandlers) handleDescribeShareGroupOffsets(ctx context.Context, rc *reqCtx, req *protocol.DescribeShareGroupOffsetsRequest) (*protocol.DescribeShareGroupOffsetsResponse, error) {
 	resp := &protocol.DescribeShareGroupOffsetsResponse{Groups: []protocol.DescribeShareGroupOffsetsResponseGroup{}}

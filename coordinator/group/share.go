@@ -190,7 +190,11 @@ func (c *Coordinator) ShareGroupHeartbeat(ctx context.Context, v int16, clientID
 	case m == nil && req.MemberEpoch != 0:
 		return shareHeartbeatFail(errcode.UnknownMemberID, fmt.Sprintf("Member %s is not a member of group %s.", req.MemberID, id))
 	case m != nil && req.MemberEpoch != 0 && req.MemberEpoch != m.epoch:
-		return shareHeartbeatFail(errcode.FencedMemberEpoch, fmt.Sprintf("The share group member has a different member epoch (%d) than the one known by the group coordinator (%d). The member must abandon all its partitions and rejoin.", req.MemberEpoch, m.epoch))
+		cmp := "greater"
+		if req.MemberEpoch < m.epoch {
+			cmp = "smaller"
+		}
+		return shareHeartbeatFail(errcode.FencedMemberEpoch, fmt.Sprintf("The share group member has a %s member epoch (%d) than the one known by the group coordinator (%d). The member must abandon all its partitions and rejoin.", cmp, req.MemberEpoch, m.epoch))
 	}
 	bump := created
 	if m == nil {
@@ -438,13 +442,13 @@ func (c *Coordinator) DescribeShareGroup(id string) ShareGroupDescription {
 	defer s.mu.Unlock()
 	g := s.groups[id]
 	if g == nil || g.state == stateDead {
-		d.ErrorCode, d.GroupState = errcode.GroupIDNotFound, "Dead"
+		d.ErrorCode = errcode.GroupIDNotFound
 		msg := fmt.Sprintf("Group %s not found.", id)
 		d.ErrorMessage = &msg
 		return d
 	}
 	if g.share == nil {
-		d.ErrorCode, d.GroupState = errcode.GroupIDNotFound, "Dead"
+		d.ErrorCode = errcode.GroupIDNotFound
 		msg := fmt.Sprintf("Group %s is not a share group.", id)
 		d.ErrorMessage = &msg
 		return d
@@ -550,11 +554,14 @@ func (c *Coordinator) EnsureShareGroup(id string) int16 {
 	case g != nil && g.state != stateDead && (g.consumer != nil || g.protocolType != "" || len(g.offsets) > 0):
 		return errcode.GroupIDNotFound
 	}
-	if code := s.appendLocked([]records.Record{{Key: encodeShareGroupKey(id), Value: encodeShareGroupValue(0)}}); code != 0 {
+	// Kafka's group starts at epoch 1 here: initializing share partitions
+	// bumps the epoch (a first member then gets 2).
+	if code := s.appendLocked([]records.Record{{Key: encodeShareGroupKey(id), Value: encodeShareGroupValue(1)}}); code != 0 {
 		return code
 	}
 	g = newGroup(s, id, s.c.now().UnixMilli())
 	g.share = newShareGroup()
+	g.share.epoch = 1
 	s.groups[id] = g
 	return 0
 }

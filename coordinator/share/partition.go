@@ -315,7 +315,8 @@ func (p *Partition) Acquire(member string, batches []Batch, maxRecords int, batc
 // Acknowledge applies one acknowledgement batch of member: types holds one
 // type for the whole range or one per offset. The batch is checked as a
 // whole first (Kafka's INVALID_RECORD_STATE when any record is not
-// acquired by member, INVALID_REQUEST for a malformed batch) and then
+// acquired by member, INVALID_REQUEST for a malformed batch or one reaching
+// past the end offset) and then
 // applied, so it is all or nothing.
 func (p *Partition) Acknowledge(member string, first, last int64, types []int8) int16 {
 	p.mu.Lock()
@@ -323,6 +324,9 @@ func (p *Partition) Acknowledge(member string, first, last int64, types []int8) 
 	p.expireLocked()
 	if first > last || len(types) == 0 || (len(types) != 1 && int64(len(types)) != last-first+1) {
 		return errcode.InvalidRequest
+	}
+	if last >= p.endOffset {
+		return errcode.InvalidRequest // past anything ever acquired (Kafka answers the same)
 	}
 	typeAt := func(o int64) AckType {
 		if len(types) == 1 {

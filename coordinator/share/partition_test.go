@@ -163,3 +163,12 @@ func TestSnapshotRestore(t *testing.T) {
 	r := NewPartition(Config{Now: clk.now}, st, 7)
 	require.EqualValues(t, 7, r.StartOffset())
 }
+
+func TestAcknowledgePastEndIsInvalidRequest(t *testing.T) {
+	clk := &fakeClock{t: time.Unix(1000, 0)}
+	p := newTestPartition(clk, 5)
+	p.Acquire("m", []Batch{{0, 4, false}}, 10, false)
+	require.Equal(t, errcode.InvalidRequest, p.Acknowledge("m", 0, 9, []int8{1}))
+	r, _ := p.Record(0)
+	require.Equal(t, Acquired, r.State, "nothing applied")
+}

@@ -27,7 +27,10 @@ import (
 //     in record_limit mode, v2 ShareAcquireMode) and MaxBytes. The response
 //     carries the batches holding acquired records and the acquired
 //     ranges with their delivery counts; AcquisitionLockTimeoutMs is
-//     group.share.record.lock.duration.ms.
+//     group.share.record.lock.duration.ms (0 with a top-level error). The
+//     initial fetch answers every partition asked for, later ones only
+//     partitions with records, errors or acknowledgement results, as
+//     Kafka.
 //   - A share partition starts at the persisted start offset, else at
 //     share.auto.offset.reset (the GROUP config: latest by default,
 //     earliest, by_duration:<ISO-8601>) and is persisted at once in
@@ -51,16 +54,14 @@ import (
 //     group.share.max.share.sessions). A session goes when its connection
 //     closes (its records are released, as Kafka 4.1+), when the member
 //     leaves the group or its group session expires.
-//   - The session's partitions are all answered on every request.
 
 func (sh *shareHandlers) handleShareFetch(ctx context.Context, rc *reqCtx, req *protocol.ShareFetchRequest) (*protocol.ShareFetchResponse, error) {
 	resp := &protocol.ShareFetchResponse{
-		AcquisitionLockTimeoutMs: int32(sh.config().LockDuration / time.Millisecond),
-		Responses:                []protocol.ShareFetchResponseShareFetchableTopicResponse{},
-		NodeEndpoints:            []protocol.ShareFetchResponseNodeEndpoint{},
+		Responses:     []protocol.ShareFetchResponseShareFetchableTopicResponse{},
+		NodeEndpoints: []protocol.ShareFetchResponseNodeEndpoint{},
 	}
 	fail := func(code int16, msg string) (*protocol.ShareFetchResponse, error) {
-		resp.ErrorCode = code
+		resp.ErrorCode, resp.AcquisitionLockTimeoutMs = code, 0
 		if msg == "" {
 			msg = errcode.Message(code)
 		}
@@ -173,13 +174,18 @@ func (sh *shareHandlers) handleShareFetch(ctx context.Context, rc *reqCtx, req *
 	byTopic := map[protocol.UUID]int{}
 	for _, tp := range order {
 		r := reads[tp]
+		if req.ShareSessionEpoch > 0 && r.code == 0 && !r.acked && len(r.acquired) == 0 {
+			continue // as Kafka: a later fetch answers only partitions with news
+		}
 		pd := protocol.ShareFetchResponsePartitionData{
 			PartitionIndex: tp.partition, ErrorCode: r.code, Records: r.records,
-			CurrentLeader:   protocol.ShareFetchResponseLeaderIDAndEpoch{LeaderID: r.leader, LeaderEpoch: r.epoch},
 			AcquiredRecords: []protocol.ShareFetchResponseAcquiredRecords{},
 		}
-		if r.p == nil && r.code != 0 {
-			pd.CurrentLeader = protocol.ShareFetchResponseLeaderIDAndEpoch{LeaderID: -1, LeaderEpoch: -1}
+		if r.code == errcode.NotLeaderOrFollower || r.code == errcode.FencedLeaderEpoch {
+			pd.CurrentLeader = protocol.ShareFetchResponseLeaderIDAndEpoch{LeaderID: r.leader, LeaderEpoch: r.epoch}
+			if r.p == nil {
+				pd.CurrentLeader = protocol.ShareFetchResponseLeaderIDAndEpoch{LeaderID: -1, LeaderEpoch: -1}
+			}
 		}
 		if r.acked {
 			pd.AcknowledgeErrorCode = r.ackCode

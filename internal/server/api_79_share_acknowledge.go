@@ -30,12 +30,11 @@ import (
 
 func (sh *shareHandlers) handleShareAcknowledge(ctx context.Context, rc *reqCtx, req *protocol.ShareAcknowledgeRequest) (*protocol.ShareAcknowledgeResponse, error) {
 	resp := &protocol.ShareAcknowledgeResponse{
-		AcquisitionLockTimeoutMs: int32(sh.config().LockDuration / time.Millisecond),
-		Responses:                []protocol.ShareAcknowledgeResponseShareAcknowledgeTopicResponse{},
-		NodeEndpoints:            []protocol.ShareAcknowledgeResponseNodeEndpoint{},
+		Responses:     []protocol.ShareAcknowledgeResponseShareAcknowledgeTopicResponse{},
+		NodeEndpoints: []protocol.ShareAcknowledgeResponseNodeEndpoint{},
 	}
 	fail := func(code int16, msg string) (*protocol.ShareAcknowledgeResponse, error) {
-		resp.ErrorCode = code
+		resp.ErrorCode, resp.AcquisitionLockTimeoutMs = code, 0
 		if msg == "" {
 			msg = errcode.Message(code)
 		}
@@ -85,10 +84,12 @@ func (sh *shareHandlers) handleShareAcknowledge(ctx context.Context, rc *reqCtx,
 			pd := protocol.ShareAcknowledgeResponsePartitionData{
 				PartitionIndex: p.PartitionIndex,
 				ErrorCode:      sh.acknowledge(ctx, r, member, batches, rc.v >= 2),
-				CurrentLeader:  protocol.ShareAcknowledgeResponseLeaderIDAndEpoch{LeaderID: r.leader, LeaderEpoch: r.epoch},
 			}
-			if r.p == nil {
-				pd.CurrentLeader = protocol.ShareAcknowledgeResponseLeaderIDAndEpoch{LeaderID: -1, LeaderEpoch: -1}
+			if pd.ErrorCode == errcode.NotLeaderOrFollower || pd.ErrorCode == errcode.FencedLeaderEpoch {
+				pd.CurrentLeader = protocol.ShareAcknowledgeResponseLeaderIDAndEpoch{LeaderID: r.leader, LeaderEpoch: r.epoch}
+				if r.p == nil {
+					pd.CurrentLeader = protocol.ShareAcknowledgeResponseLeaderIDAndEpoch{LeaderID: -1, LeaderEpoch: -1}
+				}
 			}
 			if pd.ErrorCode == errcode.NotLeaderOrFollower && r.leader >= 0 {
 				if ep, ok := sh.b.liveEndpoint(r.leader, rc.c.listener); ok && !hasAckEndpoint(resp.NodeEndpoints, r.leader) {

@@ -52,6 +52,7 @@ type Config struct {
 	// Share groups (KIP-932, share.go).
 	ShareSessionTimeout    time.Duration // group.share.session.timeout.ms
 	ShareHeartbeatInterval time.Duration // group.share.heartbeat.interval.ms
+	ShareMaxSize           int           // group.share.max.size
 	// ShareMemberRemoved is called, with a shard's mu held, when a member
 	// leaves a share group or its session expires, so the share partitions
 	// release what it holds. It must not call the coordinator.
@@ -120,6 +121,9 @@ func New(cfg Config, l Log, logger *zap.Logger) *Coordinator {
 	}
 	if cfg.ConsumerSessionTimeout <= 0 {
 		cfg.ConsumerSessionTimeout = 45 * time.Second
+	}
+	if cfg.ShareMaxSize <= 0 {
+		cfg.ShareMaxSize = 200
 	}
 	if cfg.ShareSessionTimeout <= 0 {
 		cfg.ShareSessionTimeout = 45 * time.Second

@@ -197,6 +197,9 @@ func (c *Coordinator) ShareGroupHeartbeat(ctx context.Context, v int16, clientID
 		return shareHeartbeatFail(errcode.FencedMemberEpoch, fmt.Sprintf("The share group member has a %s member epoch (%d) than the one known by the group coordinator (%d). The member must abandon all its partitions and rejoin.", cmp, req.MemberEpoch, m.epoch))
 	}
 	bump := created
+	if m == nil && len(sg.members) >= s.c.cfg.ShareMaxSize {
+		return shareHeartbeatFail(errcode.GroupMaxSizeReached, fmt.Sprintf("The share group has reached its maximum capacity of %d members.", s.c.cfg.ShareMaxSize))
+	}
 	if m == nil {
 		m = &shareMember{id: req.MemberID, sentEpoch: -1}
 		bump = true

@@ -122,3 +122,24 @@ func TestShareGroupHeartbeat(t *testing.T) {
 	require.Equal(t, []int16{0}, c2.DeleteGroups(ctx, []string{"sg"}))
 	require.Equal(t, errcode.GroupIDNotFound, c2.DescribeShareGroup("sg").ErrorCode)
 }
+
+func TestShareGroupMaxSize(t *testing.T) {
+	ctx := context.Background()
+	c := New(Config{
+		NumPartitions: 1, OffsetsRetention: time.Hour, ShareSessionTimeout: time.Hour, ShareMaxSize: 2,
+		Topics: func() []TopicMetadata { return []TopicMetadata{{Name: "a", ID: topicA, Partitions: 2}} },
+	}, &memLog{recs: map[int32][][2][]byte{}}, zaptest.NewLogger(t))
+	t.Cleanup(c.Close)
+	c.Load(0, 1)
+	require.Eventually(t, func() bool {
+		s, _ := c.shardFor("x")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.loading
+	}, 5*time.Second, time.Millisecond)
+	require.Zero(t, c.ShareGroupHeartbeat(ctx, 1, "c", "h", shareHB("m1", 0, "a")).ErrorCode)
+	require.Zero(t, c.ShareGroupHeartbeat(ctx, 1, "c", "h", shareHB("m2", 0, "a")).ErrorCode)
+	require.Equal(t, errcode.GroupMaxSizeReached, c.ShareGroupHeartbeat(ctx, 1, "c", "h", shareHB("m3", 0, "a")).ErrorCode)
+	// A member already in rejoins (epoch 0) within the limit.
+	require.Zero(t, c.ShareGroupHeartbeat(ctx, 1, "c", "h", shareHB("m2", 0, "a")).ErrorCode)
+}

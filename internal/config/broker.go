@@ -146,6 +146,8 @@ type Broker struct {
 	GroupShareRecordLockDurationMs        int32
 	GroupShareDeliveryCountLimit          int32
 	GroupSharePartitionMaxRecordLocks     int32
+	GroupShareMaxSize                     int16
+	GroupShareMaxShareSessions            int32
 	ShareCoordinatorStateTopicPartitions  int32
 	ShareCoordinatorStateTopicRF          int16
 	ShareCoordinatorStateTopicSegmentSize int32
@@ -453,6 +455,8 @@ func (b *Broker) fill(r *resolver) {
 	b.GroupShareRecordLockDurationMs = r.i32("group.share.record.lock.duration.ms")
 	b.GroupShareDeliveryCountLimit = r.i32("group.share.delivery.count.limit")
 	b.GroupSharePartitionMaxRecordLocks = r.i32("group.share.partition.max.record.locks")
+	b.GroupShareMaxSize = r.i16("group.share.max.size")
+	b.GroupShareMaxShareSessions = r.i32("group.share.max.share.sessions")
 	b.ShareCoordinatorStateTopicPartitions = r.i32("share.coordinator.state.topic.num.partitions")
 	b.ShareCoordinatorStateTopicRF = r.i16("share.coordinator.state.topic.replication.factor")
 	b.ShareCoordinatorStateTopicSegmentSize = r.i32("share.coordinator.state.topic.segment.bytes")

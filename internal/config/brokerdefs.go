@@ -226,6 +226,8 @@ var brokerDefList = []brokerDef{
 	{name: "group.share.heartbeat.interval.ms", group: groupGroups, typ: TypeInt, def: "5000", doc: "Heartbeat interval of share group members", check: intAtLeast(1)},
 	{name: "group.share.record.lock.duration.ms", group: groupGroups, typ: TypeInt, def: "30000", doc: "How long a share consumer holds an acquired record", check: intAtLeast(1000)},
 	{name: "group.share.delivery.count.limit", group: groupGroups, typ: TypeInt, def: "5", doc: "Deliveries of a record before it is archived", check: intAtLeast(2)},
+	{name: "group.share.max.size", group: groupGroups, typ: TypeShort, def: "200", doc: "Max members of a share group", check: shortAtLeast(1)},
+	{name: "group.share.max.share.sessions", group: groupGroups, typ: TypeInt, def: "2000", doc: "Share sessions a broker keeps", check: intAtLeast(1)},
 	{name: "group.share.partition.max.record.locks", group: groupGroups, typ: TypeInt, def: "2000", doc: "In-flight records of a share partition", check: intAtLeast(100)},
 	{name: "share.coordinator.state.topic.num.partitions", group: groupGroups, typ: TypeInt, def: "50", doc: "Partitions of __share_group_state", check: intAtLeast(1)},
 	{name: "share.coordinator.state.topic.replication.factor", group: groupGroups, typ: TypeShort, def: "3", doc: "Replication factor of __share_group_state (created once this many brokers are live)", check: shortAtLeast(1)},

@@ -28,7 +28,8 @@ import (
 // Where Spool differs from Kafka 4.3:
 //   - Members are not persisted: after a coordinator move a member's next
 //     heartbeat gets UNKNOWN_MEMBER_ID and it rejoins.
-//   - No rack-aware assignment; group.share.max.size is not enforced.
+//   - No rack-aware assignment. group.share.max.size is enforced
+//     (GROUP_MAX_SIZE_REACHED for a new member beyond it).
 
 func (gh *groupHandlers) handleShareGroupHeartbeat(ctx context.Context, rc *reqCtx, req *protocol.ShareGroupHeartbeatRequest) (*protocol.ShareGroupHeartbeatResponse, error) {
 	if !gh.b.shareEnabled() {

@@ -50,10 +50,11 @@ import (
 // Where Spool differs from Kafka 4.3:
 //   - Records are copied into the response rather than sent from the
 //     segment files; MinBytes is treated as 1.
-//   - Share sessions are not bounded by a cache size (Kafka's
-//     group.share.max.share.sessions). A session goes when its connection
-//     closes (its records are released, as Kafka 4.1+), when the member
-//     leaves the group or its group session expires.
+//   - A broker keeps at most group.share.max.share.sessions sessions (a new
+//     one beyond is SHARE_SESSION_LIMIT_REACHED; Kafka may evict an idle
+//     one instead). A session goes when its connection closes (its records
+//     are released, as Kafka 4.1+), when the member leaves the group or its
+//     group session expires.
 
 func (sh *shareHandlers) handleShareFetch(ctx context.Context, rc *reqCtx, req *protocol.ShareFetchRequest) (*protocol.ShareFetchResponse, error) {
 	resp := &protocol.ShareFetchResponse{

@@ -48,6 +48,7 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 
 		ShareSessionTimeout:    time.Duration(cfg.GroupShareSessionTimeoutMs) * time.Millisecond,
 		ShareHeartbeatInterval: time.Duration(cfg.GroupShareHeartbeatMs) * time.Millisecond,
+		ShareMaxSize:           int(cfg.GroupShareMaxSize),
 		ShareMemberRemoved: func(groupID, member string) {
 			if sh := b.shareHandlers; sh != nil {
 				sh.memberRemoved(groupID, member)

@@ -731,6 +731,10 @@ func (sh *shareHandlers) session(groupID, member string, epoch int32, allowIniti
 		s := &shareSession{key: key, epoch: 1, parts: map[shareTP]bool{}}
 		sh.mu.Lock()
 		old := sh.sessions[key]
+		if old == nil && len(sh.sessions) >= int(sh.b.cfg.GroupShareMaxShareSessions) {
+			sh.mu.Unlock()
+			return nil, errcode.ShareSessionLimitReached
+		}
 		sh.sessions[key] = s
 		sh.mu.Unlock()
 		if old != nil {

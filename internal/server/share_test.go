@@ -133,12 +133,6 @@ func TestShareConsumersDisjoint(t *testing.T) {
 					byConsumer[i]++
 					mu.Unlock()
 				})
-				mu.Lock()
-				done := len(seen) == total
-				mu.Unlock()
-				if done {
-					return
-				}
 			}
 		}(i, cl)
 	}
@@ -151,15 +145,25 @@ func TestShareConsumersDisjoint(t *testing.T) {
 		resp, err := req.RequestWith(context.Background(), admin)
 		return err == nil && len(resp.Groups) == 1 && len(resp.Groups[0].Members) == 3
 	}, 30*time.Second, 20*time.Millisecond)
-	for round := 0; round < total/20; round++ {
+	// Rounds of 20 records until two consumers have had some (at least
+	// total records in all); each round is consumed before the next.
+	produced := 0
+	deadline := time.Now().Add(60 * time.Second)
+	for round := 0; ; round++ {
+		mu.Lock()
+		consumers := len(byConsumer)
+		mu.Unlock()
+		if (consumers >= 2 && produced >= total) || time.Now().After(deadline) {
+			break
+		}
 		produceStrings(t, admin, topic, 0, 10, fmt.Sprintf("a%d-", round))
 		produceStrings(t, admin, topic, 1, 10, fmt.Sprintf("b%d-", round))
-		want := (round + 1) * 20
+		produced += 20
 		require.Eventually(t, func() bool {
 			mu.Lock()
 			defer mu.Unlock()
-			return len(seen) == want
-		}, 30*time.Second, 10*time.Millisecond)
+			return len(seen) == produced
+		}, 30*time.Second, 5*time.Millisecond)
 	}
 	cancel()
 	wg.Wait()

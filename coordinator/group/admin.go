@@ -151,7 +151,7 @@ func (c *Coordinator) deleteGroup(id string) int16 {
 		recs = append(recs, records.Record{Key: EncodeOffsetKey(OffsetKey{id, tp.topic, tp.partition})})
 	}
 	if g.share != nil {
-		recs = append(recs, records.Record{Key: encodeShareGroupKey(id)})
+		recs = append(recs, records.Record{Key: encodeShareTopicsKey(id)}, records.Record{Key: encodeShareGroupKey(id)})
 	} else if g.consumer == nil {
 		recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
 	}

@@ -261,7 +261,7 @@ func replayRecord(groups map[string]*group, key, value []byte) error {
 	if len(key) >= 2 && isConsumerKeyVersion(int16(key[0])<<8|int16(key[1])) {
 		return replayConsumerRecord(groups, key, value)
 	}
-	if len(key) >= 2 && int16(key[0])<<8|int16(key[1]) == keyShareGroupMetadata {
+	if len(key) >= 2 && (int16(key[0])<<8|int16(key[1]) == keyShareGroupMetadata || int16(key[0])<<8|int16(key[1]) == keyShareGroupTopics) {
 		return replayShareRecord(groups, key, value)
 	}
 	kind, k, err := decodeKey(key)

@@ -54,7 +54,10 @@
 // records out one acquisition at a time, coordinator/share). Only the
 // group and its epoch are persisted, as a ShareGroupMetadata record (key
 // version 11: int16 11 | string group; value int16 0 | int32 epoch | int64
-// metadataHash | tags); members are kept in memory and rejoin after a
+// metadataHash | tags) and the topics its share partitions were
+// initialized for (Spool's record, key version 15: int16 15 | string group;
+// value int16 0 | compact []compact string | tags, in place of Kafka's
+// ShareGroupStatePartitionMetadata); members are kept in memory and rejoin after a
 // coordinator move. Share groups are listed as type "share", deleted by
 // DeleteGroups when empty (Config.ShareGroupDeleted removes their state),
 // and refused by the classic and consumer protocols (and vice versa). A
@@ -140,7 +143,7 @@
 //
 // A member is removed with tombstones for 8, 7 then 5; a group with
 // tombstones for its members, then 4, 6 and 3. Keys of other versions
-// (streams groups, and share records but 11) are skipped on replay.
+// (streams groups, and share records but 11 and 15) are skipped on replay.
 //
 // Transactional offsets (txn_offsets.go): TxnOffsetCommit writes ordinary
 // OffsetCommitKey/Value records, but as one transactional batch of the

@@ -30,8 +30,12 @@ import (
 
 const (
 	keyShareGroupMetadata = 11
-	shareProtocolType     = "share"
-	shareAssignorName     = "simple"
+	// keyShareGroupTopics is Spool's stand-in for Kafka's
+	// ShareGroupStatePartitionMetadata (15): the topics whose share
+	// partitions the group has state for.
+	keyShareGroupTopics = 15
+	shareProtocolType   = "share"
+	shareAssignorName   = "simple"
 )
 
 // shareGroup is the share-group state of a group; group.share is non-nil
@@ -42,6 +46,11 @@ type shareGroup struct {
 	// partitions is the partition count of each subscribed topic as of
 	// the last assignment; a difference bumps the epoch.
 	partitions map[string]int32
+	// topics are the topics the group's share partitions were initialized
+	// for (subscribed by a member, or set by AlterShareGroupOffsets), by
+	// name; persisted (keyShareGroupTopics) so admin requests find them
+	// once the members are gone.
+	topics map[string]bool
 }
 
 // shareMember is one member of a share group.
@@ -60,7 +69,7 @@ type shareMember struct {
 }
 
 func newShareGroup() *shareGroup {
-	return &shareGroup{members: map[string]*shareMember{}, partitions: map[string]int32{}}
+	return &shareGroup{members: map[string]*shareMember{}, partitions: map[string]int32{}, topics: map[string]bool{}}
 }
 
 func (sg *shareGroup) state() string {
@@ -80,7 +89,8 @@ func (sg *shareGroup) sortedMembers() []*shareMember {
 }
 
 // SubscribedTopics lists the topics some member of share group id
-// subscribes to (admin describe of a group without explicit topics).
+// subscribes to or that its share partitions were initialized for (admin
+// describe of a group without explicit topics).
 func (c *Coordinator) SubscribedTopics(id string) ([]string, int16) {
 	s, code := c.lockedShard(id)
 	if code != 0 {
@@ -93,6 +103,10 @@ func (c *Coordinator) SubscribedTopics(id string) ([]string, int16) {
 	}
 	seen := map[string]bool{}
 	var out []string
+	for t := range g.share.topics {
+		seen[t] = true
+		out = append(out, t)
+	}
 	for _, m := range g.share.members {
 		for _, t := range m.topics {
 			if !seen[t] {
@@ -241,6 +255,7 @@ func (c *Coordinator) ShareGroupHeartbeat(ctx context.Context, v int16, clientID
 			s.groups[id] = g
 		}
 		sg.assignLocked(topicMeta)
+		s.addShareTopicsLocked(g, m.topics, topicMeta)
 	}
 	s.scheduleShareSessionLocked(g, m)
 	resp := &protocol.ShareGroupHeartbeatResponse{
@@ -344,6 +359,55 @@ func (sg *shareGroup) assignLocked(topics map[string]TopicMetadata) {
 			m.assignment[md.ID] = append(m.assignment[md.ID], int32(j%p))
 		}
 	}
+}
+
+// addShareTopicsLocked adds the existing topics of names to the group's
+// initialized topics, persisting the set when it grew. A failed write is
+// only logged: the next change writes the set again.
+func (s *shard) addShareTopicsLocked(g *group, names []string, existing map[string]TopicMetadata) {
+	grew := false
+	for _, t := range names {
+		if _, ok := existing[t]; ok && !g.share.topics[t] {
+			g.share.topics[t] = true
+			grew = true
+		}
+	}
+	if grew {
+		if code := s.appendLocked([]records.Record{{Key: encodeShareTopicsKey(g.id), Value: encodeShareTopicsValue(g.share.topics)}}); code != 0 {
+			s.c.logger.Warn("cannot persist a share group's topics", zap.String("group", g.id), zap.Int16("error_code", code))
+		}
+	}
+}
+
+// SetShareGroupTopic adds (AlterShareGroupOffsets) or removes
+// (DeleteShareGroupOffsets) topic in share group id's initialized topics.
+func (c *Coordinator) SetShareGroupTopic(id, topic string, add bool) int16 {
+	s, code := c.lockedShard(id)
+	if code != 0 {
+		return code
+	}
+	defer s.mu.Unlock()
+	g := s.groups[id]
+	if g == nil || g.share == nil {
+		return errcode.GroupIDNotFound
+	}
+	if g.share.topics[topic] == add {
+		return 0
+	}
+	next := map[string]bool{}
+	for t := range g.share.topics {
+		next[t] = true
+	}
+	if add {
+		next[topic] = true
+	} else {
+		delete(next, topic)
+	}
+	if code := s.appendLocked([]records.Record{{Key: encodeShareTopicsKey(id), Value: encodeShareTopicsValue(next)}}); code != 0 {
+		return code
+	}
+	g.share.topics = next
+	return 0
 }
 
 // shareLeaveLocked removes member id (epoch -1).
@@ -501,6 +565,42 @@ func encodeShareGroupValue(epoch int32) []byte {
 	return wire.AppendUvarint(b, 0)
 }
 
+// Share group topics record (Spool's, key version 15): key int16 15 |
+// string group; value int16 0 | compact array of compact string topic |
+// tags.
+func encodeShareTopicsKey(group string) []byte {
+	b := wire.AppendInt16(nil, keyShareGroupTopics)
+	return wire.AppendString(b, group)
+}
+
+func encodeShareTopicsValue(topics map[string]bool) []byte {
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	b := wire.AppendInt16(nil, 0)
+	b = wire.AppendCompactArrayLen(b, len(names))
+	for _, t := range names {
+		b = wire.AppendCompactString(b, t)
+	}
+	return wire.AppendUvarint(b, 0)
+}
+
+func decodeShareTopicsValue(b []byte) (map[string]bool, error) {
+	r := wire.NewReader(b)
+	r.Int16()
+	n := r.CompactArrayLen(1)
+	out := map[string]bool{}
+	for i := 0; i < n && r.Err() == nil; i++ {
+		out[r.CompactString()] = true
+	}
+	if r.Err() != nil {
+		return nil, fmt.Errorf("%w: share group topics: %w", ErrCorruptRecord, r.Err())
+	}
+	return out, nil
+}
+
 // replayShareRecord applies a ShareGroupMetadata record: the group exists
 // (with its epoch and no members) or, for a tombstone, is gone.
 func replayShareRecord(groups map[string]*group, key, value []byte) error {
@@ -511,6 +611,21 @@ func replayShareRecord(groups map[string]*group, key, value []byte) error {
 		return fmt.Errorf("%w: share group key: %w", ErrCorruptRecord, err)
 	}
 	g := groups[id]
+	if version := int16(key[0])<<8 | int16(key[1]); version == keyShareGroupTopics {
+		if g == nil || g.share == nil {
+			return nil
+		}
+		if value == nil {
+			g.share.topics = map[string]bool{}
+			return nil
+		}
+		topics, err := decodeShareTopicsValue(value)
+		if err != nil {
+			return err
+		}
+		g.share.topics = topics
+		return nil
+	}
 	if value == nil {
 		if g != nil && g.share != nil {
 			g.share = nil

@@ -119,6 +119,9 @@ func TestShareGroupHeartbeat(t *testing.T) {
 	require.Zero(t, d.ErrorCode)
 	require.Equal(t, "Empty", d.GroupState)
 	require.EqualValues(t, 4, d.GroupEpoch)
+	topics, code := c2.SubscribedTopics("sg")
+	require.Zero(t, code)
+	require.Equal(t, []string{"a"}, topics, "the group's topics survive the reload without members")
 	require.Equal(t, []int16{0}, c2.DeleteGroups(ctx, []string{"sg"}))
 	require.Equal(t, errcode.GroupIDNotFound, c2.DescribeShareGroup("sg").ErrorCode)
 }

@@ -27,12 +27,10 @@ import (
 //     topic (topics refused are left out).
 //
 // Where Spool differs from Kafka 4.3:
-//   - With Topics null, the topics are those the members subscribe to and
-//     those with share-partition state in the __share_group_state
-//     partitions this broker leads; Kafka keeps the initialized partitions
-//     in the group's records (ShareGroupStatePartitionMetadata). In a
-//     cluster, a topic nobody subscribes to any more whose state lives on
-//     another broker is left out: name the topics.
+//   - With Topics null, the topics are those the group coordinator
+//     recorded for the group (subscribed by a member, or set by
+//     AlterShareGroupOffsets; a record of Spool's own, key version 15)
+//     rather than Kafka's per-partition ShareGroupStatePartitionMetadata.
 //   - The start offset moves past acknowledged records at once; Kafka's may
 //     trail them (its lag is the same).
 

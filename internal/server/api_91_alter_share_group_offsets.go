@@ -66,6 +66,9 @@ func (sh *shareHandlers) handleAlterShareGroupOffsets(ctx context.Context, rc *r
 				if code == 0 {
 					code = sh.writeState(ctx, k, share.State{StateEpoch: cur.StateEpoch + 1, StartOffset: p.StartOffset})
 				}
+				if code == 0 {
+					code = sh.gh.coord.SetShareGroupTopic(id, name, true)
+				}
 				op.ErrorCode = code
 				if code == 0 {
 					sh.mu.Lock()

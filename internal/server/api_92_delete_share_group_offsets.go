@@ -61,6 +61,9 @@ func (sh *shareHandlers) handleDeleteShareGroupOffsets(ctx context.Context, rc *
 					ot.ErrorCode = code
 				}
 			}
+			if ot.ErrorCode == 0 {
+				ot.ErrorCode = sh.gh.coord.SetShareGroupTopic(id, name, false)
+			}
 		}
 		if ot.ErrorCode != 0 {
 			msg := errcode.Message(ot.ErrorCode)

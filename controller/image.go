@@ -126,6 +126,19 @@ func (m *MetadataImage) Config(resourceType int8, name string) map[string]string
 	return m.configs[ConfigResource{resourceType, name}]
 }
 
+// ConfigsOfType returns the configs of every resource of one type, by
+// name (e.g. the client-metrics subscriptions). The maps are the image's:
+// read-only.
+func (m *MetadataImage) ConfigsOfType(resourceType int8) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for res, cfg := range m.configs {
+		if res.Type == resourceType {
+			out[res.Name] = cfg
+		}
+	}
+	return out
+}
+
 // Feature returns the finalized level of a feature (0 if unset).
 func (m *MetadataImage) Feature(name string) int16 { return m.features[name] }
 

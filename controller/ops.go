@@ -4,6 +4,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -179,6 +180,9 @@ func (c *Controller) validateConfig(resourceType int8, name string, merged map[s
 		return nil
 	}
 	if err := c.cfg.ValidateConfig(resourceType, name, merged); err != nil {
+		if errors.Is(err, ErrInvalidRequest) { // the validator chose the code (client metrics)
+			return err
+		}
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
@@ -450,6 +454,10 @@ func checkResource(img *MetadataImage, resourceType int8, name string) error {
 	case ResourceGroup:
 		if name == "" {
 			return fmt.Errorf("%w: Group name must not be empty.", ErrInvalidRequest)
+		}
+	case ResourceClientMetrics:
+		if name == "" {
+			return fmt.Errorf("%w: Subscription name can't be empty", ErrInvalidRequest)
 		}
 	default:
 		return fmt.Errorf("%w: Unsupported resource type %d.", ErrInvalidRequest, resourceType)

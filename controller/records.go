@@ -30,7 +30,10 @@ type TopicID [16]byte
 const (
 	ResourceTopic  int8 = 2
 	ResourceBroker int8 = 4
-	ResourceGroup  int8 = 32 // group configs (KIP-848, KIP-932)
+	// ResourceClientMetrics is a client-metrics subscription (KIP-714):
+	// its configs are metrics, interval.ms and match.
+	ResourceClientMetrics int8 = 16
+	ResourceGroup         int8 = 32 // group configs (KIP-848, KIP-932)
 )
 
 // Sentinels of PartitionChangeRecord.

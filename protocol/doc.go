@@ -31,9 +31,13 @@
 // fields (SASL AuthBytes, SCRAM Salt/SaltedPassword, delegation-token HMACs,
 // anything named *Password*) print as <redacted>.
 //
-// # Version floor: 4.3.1 plus the old versions of 3.9.2
+// # Version floor: 4.4.0, then 4.3.1, plus the old versions of 3.9.2
 //
-// The newest versions come from Kafka 4.3.1. Kafka 4.0 removed the oldest
+// The newest versions come from Kafka 4.4.0 (generated from its specs; the
+// broker advertises only the new versions whose semantics it implements,
+// internal/server/register.go), with 4.3.1's and then 3.9.2's specs merged
+// below each floor (`make gen`: -old-specs 4.3.1,3.9.2). In what follows,
+// "4.3.1" stands for that newest release's floor. Kafka 4.0 removed the oldest
 // versions of many APIs (KIP-896: e.g. Produce 0-2, Fetch 0-3, OffsetCommit
 // 0-1) and the ZooKeeper-era APIs (LeaderAndIsr, StopReplica, UpdateMetadata,
 // ControlledShutdown), but old clients still send them, so Spool decodes the

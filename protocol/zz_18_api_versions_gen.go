@@ -6,21 +6,21 @@ import (
 	"github.com/spool-broker/spool/protocol/wire"
 )
 
-// ApiVersionsResponse is API key 18, versions 0-4, flexible from 3.
+// ApiVersionsResponse is API key 18, versions 0-5, flexible from 3.
 type ApiVersionsResponse struct {
 	// The top-level error code.
 	ErrorCode int16
 	// The APIs supported by the broker.
 	APIKeys []ApiVersionsResponseAPIVersion
-	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v1-4)
+	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. (v1-5)
 	ThrottleTimeMs int32
-	// Features supported by the broker. Note: in v0-v3, features with MinSupportedVersion = 0 are omitted. (v3-4, tag 0 v3-4)
+	// Features supported by the broker. Note: in v0-v3, features with MinSupportedVersion = 0 are omitted. (v3-5, tag 0 v3-5)
 	SupportedFeatures []ApiVersionsResponseSupportedFeatureKey
-	// The monotonically increasing epoch for the finalized features information. Valid values are >= 0. A value of -1 is special and represents unknown epoch. (v3-4, tag 1 v3-4)
+	// The monotonically increasing epoch for the finalized features information. Valid values are >= 0. A value of -1 is special and represents unknown epoch. (v3-5, tag 1 v3-5)
 	FinalizedFeaturesEpoch int64
-	// List of cluster-wide finalized features. The information is valid only if FinalizedFeaturesEpoch >= 0. (v3-4, tag 2 v3-4)
+	// List of cluster-wide finalized features. The information is valid only if FinalizedFeaturesEpoch >= 0. (v3-5, tag 2 v3-5)
 	FinalizedFeatures []ApiVersionsResponseFinalizedFeatureKey
-	// Set by a KRaft controller if the required configurations for ZK migration are present. (v3-4, tag 3 v3-4)
+	// Set by a KRaft controller if the required configurations for ZK migration are present. (v3-5, tag 3 v3-5)
 	ZkMigrationReady bool
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
@@ -41,7 +41,7 @@ func (m *ApiVersionsResponse) Default() {
 // AppendTo appends m encoded at version v to dst.
 // An unsupported version appends nothing.
 func (m *ApiVersionsResponse) AppendTo(dst []byte, v int16) []byte {
-	if v < 0 || v > 4 {
+	if v < 0 || v > 5 {
 		return dst
 	}
 	flex := v >= 3
@@ -123,7 +123,7 @@ func (m *ApiVersionsResponse) AppendTo(dst []byte, v int16) []byte {
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
 func (m *ApiVersionsResponse) Decode(r *wire.Reader, v int16) error {
-	if v < 0 || v > 4 {
+	if v < 0 || v > 5 {
 		return unsupported("ApiVersionsResponse", v)
 	}
 	m.Default()
@@ -261,11 +261,11 @@ func (m *ApiVersionsResponseAPIVersion) Decode(r *wire.Reader, v int16) error {
 
 // ApiVersionsResponseSupportedFeatureKey is a nested struct of ApiVersionsResponse.
 type ApiVersionsResponseSupportedFeatureKey struct {
-	// The name of the feature. (v3-4, map key)
+	// The name of the feature. (v3-5, map key)
 	Name string
-	// The minimum supported version for the feature. (v3-4)
+	// The minimum supported version for the feature. (v3-5)
 	MinVersion int16
-	// The maximum supported version for the feature. (v3-4)
+	// The maximum supported version for the feature. (v3-5)
 	MaxVersion int16
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
@@ -331,11 +331,11 @@ func (m *ApiVersionsResponseSupportedFeatureKey) Decode(r *wire.Reader, v int16)
 
 // ApiVersionsResponseFinalizedFeatureKey is a nested struct of ApiVersionsResponse.
 type ApiVersionsResponseFinalizedFeatureKey struct {
-	// The name of the feature. (v3-4, map key)
+	// The name of the feature. (v3-5, map key)
 	Name string
-	// The cluster-wide finalized max version level for the feature. (v3-4)
+	// The cluster-wide finalized max version level for the feature. (v3-5)
 	MaxVersionLevel int16
-	// The cluster-wide finalized min version level for the feature. (v3-4)
+	// The cluster-wide finalized min version level for the feature. (v3-5)
 	MinVersionLevel int16
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
@@ -399,12 +399,16 @@ func (m *ApiVersionsResponseFinalizedFeatureKey) Decode(r *wire.Reader, v int16)
 	return r.Err()
 }
 
-// ApiVersionsRequest is API key 18, versions 0-4, flexible from 3.
+// ApiVersionsRequest is API key 18, versions 0-5, flexible from 3.
 type ApiVersionsRequest struct {
-	// The name of the client. (v3-4)
+	// The name of the client. (v3-5)
 	ClientSoftwareName string
-	// The version of the client. (v3-4)
+	// The version of the client. (v3-5)
 	ClientSoftwareVersion string
+	// The cluster ID the client intends to connect to. Provide both ClusterId and NodeId, if known. (v5, nullable)
+	ClusterID *string
+	// The node ID the client intends to connect to. Provide both ClusterId and NodeId, if known. (v5)
+	NodeID int32
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -418,12 +422,13 @@ func (*ApiVersionsRequest) IsRequest() {}
 // Default resets m to the spec's default values.
 func (m *ApiVersionsRequest) Default() {
 	*m = ApiVersionsRequest{}
+	m.NodeID = -1
 }
 
 // AppendTo appends m encoded at version v to dst.
 // An unsupported version appends nothing.
 func (m *ApiVersionsRequest) AppendTo(dst []byte, v int16) []byte {
-	if v < 0 || v > 4 {
+	if v < 0 || v > 5 {
 		return dst
 	}
 	flex := v >= 3
@@ -434,6 +439,12 @@ func (m *ApiVersionsRequest) AppendTo(dst []byte, v int16) []byte {
 	if v >= 3 {
 		dst = appendString(dst, m.ClientSoftwareVersion, flex)
 	}
+	if v >= 5 {
+		dst = appendNullableString(dst, m.ClusterID, flex, v >= 5)
+	}
+	if v >= 5 {
+		dst = wire.AppendInt32(dst, m.NodeID)
+	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -442,7 +453,7 @@ func (m *ApiVersionsRequest) AppendTo(dst []byte, v int16) []byte {
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
 func (m *ApiVersionsRequest) Decode(r *wire.Reader, v int16) error {
-	if v < 0 || v > 4 {
+	if v < 0 || v > 5 {
 		return unsupported("ApiVersionsRequest", v)
 	}
 	m.Default()
@@ -453,6 +464,12 @@ func (m *ApiVersionsRequest) Decode(r *wire.Reader, v int16) error {
 	}
 	if v >= 3 {
 		m.ClientSoftwareVersion = readString(r, flex)
+	}
+	if v >= 5 {
+		m.ClusterID = readNullableString(r, flex, v >= 5)
+	}
+	if v >= 5 {
+		m.NodeID = r.Int32()
 	}
 	if flex {
 		for n := r.Uvarint(); n > 0 && r.Err() == nil; n-- {

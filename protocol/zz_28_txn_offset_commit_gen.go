@@ -6,7 +6,7 @@ import (
 	"github.com/spool-broker/spool/protocol/wire"
 )
 
-// TxnOffsetCommitResponse is API key 28, versions 0-5, flexible from 3.
+// TxnOffsetCommitResponse is API key 28, versions 0-6, flexible from 3.
 type TxnOffsetCommitResponse struct {
 	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
 	ThrottleTimeMs int32
@@ -30,7 +30,7 @@ func (m *TxnOffsetCommitResponse) Default() {
 // AppendTo appends m encoded at version v to dst.
 // An unsupported version appends nothing.
 func (m *TxnOffsetCommitResponse) AppendTo(dst []byte, v int16) []byte {
-	if v < 0 || v > 5 {
+	if v < 0 || v > 6 {
 		return dst
 	}
 	flex := v >= 3
@@ -48,7 +48,7 @@ func (m *TxnOffsetCommitResponse) AppendTo(dst []byte, v int16) []byte {
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
 func (m *TxnOffsetCommitResponse) Decode(r *wire.Reader, v int16) error {
-	if v < 0 || v > 5 {
+	if v < 0 || v > 6 {
 		return unsupported("TxnOffsetCommitResponse", v)
 	}
 	m.Default()
@@ -84,8 +84,10 @@ func (m *TxnOffsetCommitResponse) ErrorCodes(v int16, fn func(code int16)) {
 
 // TxnOffsetCommitResponseTopic is a nested struct of TxnOffsetCommitResponse.
 type TxnOffsetCommitResponseTopic struct {
-	// The topic name.
+	// The topic name. (v0-5)
 	Name TopicName
+	// The topic ID. (v6)
+	TopicID UUID
 	// The responses for each partition in the topic.
 	Partitions []TxnOffsetCommitResponsePartition
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
@@ -99,6 +101,7 @@ func (m *TxnOffsetCommitResponseTopic) Default() {
 
 func (m *TxnOffsetCommitResponseTopic) isDefault() bool {
 	return m.Name == "" &&
+		m.TopicID == (UUID{}) &&
 		len(m.Partitions) == 0 &&
 		len(m.UnknownTags) == 0
 }
@@ -107,7 +110,12 @@ func (m *TxnOffsetCommitResponseTopic) isDefault() bool {
 func (m *TxnOffsetCommitResponseTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
+	if v <= 5 {
+		dst = appendString(dst, string(m.Name), flex)
+	}
+	if v >= 6 {
+		dst = wire.AppendUUID(dst, m.TopicID)
+	}
 	dst = appendArrayLen(dst, len(m.Partitions), flex)
 	for i := range m.Partitions {
 		dst = m.Partitions[i].AppendTo(dst, v)
@@ -123,7 +131,12 @@ func (m *TxnOffsetCommitResponseTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 3
 	_ = flex
-	m.Name = TopicName(readString(r, flex))
+	if v <= 5 {
+		m.Name = TopicName(readString(r, flex))
+	}
+	if v >= 6 {
+		m.TopicID = r.UUID()
+	}
 	if n := readArrayLen(r, flex, false, 6); n >= 0 {
 		m.Partitions = make([]TxnOffsetCommitResponsePartition, n)
 		for i := range m.Partitions {
@@ -208,7 +221,7 @@ func (m *TxnOffsetCommitResponsePartition) errorCodes(v int16, fn func(code int1
 	}
 }
 
-// TxnOffsetCommitRequest is API key 28, versions 0-5, flexible from 3.
+// TxnOffsetCommitRequest is API key 28, versions 0-6, flexible from 3.
 type TxnOffsetCommitRequest struct {
 	// The ID of the transaction.
 	TransactionalID TransactionalID
@@ -218,11 +231,11 @@ type TxnOffsetCommitRequest struct {
 	ProducerID ProducerID
 	// The current epoch associated with the producer ID.
 	ProducerEpoch int16
-	// The generation of the consumer. (v3-5)
-	GenerationID int32
-	// The member ID assigned by the group coordinator. (v3-5)
+	// The generation of the group if using the classic group protocol or the member epoch if using the consumer protocol. (v3-6)
+	GenerationIDOrMemberEpoch int32
+	// The member ID assigned by the group coordinator. (v3-6)
 	MemberID string
-	// The unique identifier of the consumer instance provided by end user. (v3-5, nullable)
+	// The unique identifier of the consumer instance provided by end user. (v3-6, nullable)
 	GroupInstanceID *string
 	// Each topic that we want to commit offsets for.
 	Topics []TxnOffsetCommitRequestTopic
@@ -239,13 +252,13 @@ func (*TxnOffsetCommitRequest) IsRequest() {}
 // Default resets m to the spec's default values.
 func (m *TxnOffsetCommitRequest) Default() {
 	*m = TxnOffsetCommitRequest{}
-	m.GenerationID = -1
+	m.GenerationIDOrMemberEpoch = -1
 }
 
 // AppendTo appends m encoded at version v to dst.
 // An unsupported version appends nothing.
 func (m *TxnOffsetCommitRequest) AppendTo(dst []byte, v int16) []byte {
-	if v < 0 || v > 5 {
+	if v < 0 || v > 6 {
 		return dst
 	}
 	flex := v >= 3
@@ -255,7 +268,7 @@ func (m *TxnOffsetCommitRequest) AppendTo(dst []byte, v int16) []byte {
 	dst = wire.AppendInt64(dst, int64(m.ProducerID))
 	dst = wire.AppendInt16(dst, m.ProducerEpoch)
 	if v >= 3 {
-		dst = wire.AppendInt32(dst, m.GenerationID)
+		dst = wire.AppendInt32(dst, m.GenerationIDOrMemberEpoch)
 	}
 	if v >= 3 {
 		dst = appendString(dst, m.MemberID, flex)
@@ -275,7 +288,7 @@ func (m *TxnOffsetCommitRequest) AppendTo(dst []byte, v int16) []byte {
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
 func (m *TxnOffsetCommitRequest) Decode(r *wire.Reader, v int16) error {
-	if v < 0 || v > 5 {
+	if v < 0 || v > 6 {
 		return unsupported("TxnOffsetCommitRequest", v)
 	}
 	m.Default()
@@ -286,7 +299,7 @@ func (m *TxnOffsetCommitRequest) Decode(r *wire.Reader, v int16) error {
 	m.ProducerID = ProducerID(r.Int64())
 	m.ProducerEpoch = r.Int16()
 	if v >= 3 {
-		m.GenerationID = r.Int32()
+		m.GenerationIDOrMemberEpoch = r.Int32()
 	}
 	if v >= 3 {
 		m.MemberID = readString(r, flex)
@@ -315,8 +328,10 @@ func (m *TxnOffsetCommitRequest) Decode(r *wire.Reader, v int16) error {
 
 // TxnOffsetCommitRequestTopic is a nested struct of TxnOffsetCommitRequest.
 type TxnOffsetCommitRequestTopic struct {
-	// The topic name.
+	// The topic name. (v0-5)
 	Name TopicName
+	// The topic ID. (v6)
+	TopicID UUID
 	// The partitions inside the topic that we want to commit offsets for.
 	Partitions []TxnOffsetCommitRequestPartition
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
@@ -330,6 +345,7 @@ func (m *TxnOffsetCommitRequestTopic) Default() {
 
 func (m *TxnOffsetCommitRequestTopic) isDefault() bool {
 	return m.Name == "" &&
+		m.TopicID == (UUID{}) &&
 		len(m.Partitions) == 0 &&
 		len(m.UnknownTags) == 0
 }
@@ -338,7 +354,12 @@ func (m *TxnOffsetCommitRequestTopic) isDefault() bool {
 func (m *TxnOffsetCommitRequestTopic) AppendTo(dst []byte, v int16) []byte {
 	flex := v >= 3
 	_ = flex
-	dst = appendString(dst, string(m.Name), flex)
+	if v <= 5 {
+		dst = appendString(dst, string(m.Name), flex)
+	}
+	if v >= 6 {
+		dst = wire.AppendUUID(dst, m.TopicID)
+	}
 	dst = appendArrayLen(dst, len(m.Partitions), flex)
 	for i := range m.Partitions {
 		dst = m.Partitions[i].AppendTo(dst, v)
@@ -354,7 +375,12 @@ func (m *TxnOffsetCommitRequestTopic) Decode(r *wire.Reader, v int16) error {
 	m.Default()
 	flex := v >= 3
 	_ = flex
-	m.Name = TopicName(readString(r, flex))
+	if v <= 5 {
+		m.Name = TopicName(readString(r, flex))
+	}
+	if v >= 6 {
+		m.TopicID = r.UUID()
+	}
 	if n := readArrayLen(r, flex, false, 14); n >= 0 {
 		m.Partitions = make([]TxnOffsetCommitRequestPartition, n)
 		for i := range m.Partitions {
@@ -380,7 +406,7 @@ type TxnOffsetCommitRequestPartition struct {
 	PartitionIndex int32
 	// The message offset to be committed.
 	CommittedOffset int64
-	// The leader epoch of the last consumed record. (v2-5)
+	// The leader epoch of the last consumed record. (v2-6)
 	CommittedLeaderEpoch int32
 	// Any associated metadata the client wants to keep. (nullable)
 	CommittedMetadata *string

@@ -6,7 +6,7 @@ import (
 	"github.com/spool-broker/spool/protocol/wire"
 )
 
-// DeleteGroupsResponse is API key 42, versions 0-2, flexible from 2.
+// DeleteGroupsResponse is API key 42, versions 0-3, flexible from 2.
 type DeleteGroupsResponse struct {
 	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
 	ThrottleTimeMs int32
@@ -30,7 +30,7 @@ func (m *DeleteGroupsResponse) Default() {
 // AppendTo appends m encoded at version v to dst.
 // An unsupported version appends nothing.
 func (m *DeleteGroupsResponse) AppendTo(dst []byte, v int16) []byte {
-	if v < 0 || v > 2 {
+	if v < 0 || v > 3 {
 		return dst
 	}
 	flex := v >= 2
@@ -48,7 +48,7 @@ func (m *DeleteGroupsResponse) AppendTo(dst []byte, v int16) []byte {
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
 func (m *DeleteGroupsResponse) Decode(r *wire.Reader, v int16) error {
-	if v < 0 || v > 2 {
+	if v < 0 || v > 3 {
 		return unsupported("DeleteGroupsResponse", v)
 	}
 	m.Default()
@@ -88,6 +88,8 @@ type DeleteGroupsResponseDeletableGroupResult struct {
 	GroupID GroupID
 	// The deletion error, or 0 if the deletion succeeded.
 	ErrorCode int16
+	// The error message, or null if there was no error. (v3, nullable)
+	ErrorMessage *string
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -100,6 +102,7 @@ func (m *DeleteGroupsResponseDeletableGroupResult) Default() {
 func (m *DeleteGroupsResponseDeletableGroupResult) isDefault() bool {
 	return m.GroupID == "" &&
 		m.ErrorCode == 0 &&
+		m.ErrorMessage == nil &&
 		len(m.UnknownTags) == 0
 }
 
@@ -109,6 +112,9 @@ func (m *DeleteGroupsResponseDeletableGroupResult) AppendTo(dst []byte, v int16)
 	_ = flex
 	dst = appendString(dst, string(m.GroupID), flex)
 	dst = wire.AppendInt16(dst, m.ErrorCode)
+	if v >= 3 {
+		dst = appendNullableString(dst, m.ErrorMessage, flex, v >= 3)
+	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -122,6 +128,9 @@ func (m *DeleteGroupsResponseDeletableGroupResult) Decode(r *wire.Reader, v int1
 	_ = flex
 	m.GroupID = GroupID(readString(r, flex))
 	m.ErrorCode = r.Int16()
+	if v >= 3 {
+		m.ErrorMessage = readNullableString(r, flex, v >= 3)
+	}
 	if flex {
 		for n := r.Uvarint(); n > 0 && r.Err() == nil; n-- {
 			tag := r.Uvarint()
@@ -141,7 +150,7 @@ func (m *DeleteGroupsResponseDeletableGroupResult) errorCodes(v int16, fn func(c
 	}
 }
 
-// DeleteGroupsRequest is API key 42, versions 0-2, flexible from 2.
+// DeleteGroupsRequest is API key 42, versions 0-3, flexible from 2.
 type DeleteGroupsRequest struct {
 	// The group names to delete.
 	GroupsNames []GroupID
@@ -163,7 +172,7 @@ func (m *DeleteGroupsRequest) Default() {
 // AppendTo appends m encoded at version v to dst.
 // An unsupported version appends nothing.
 func (m *DeleteGroupsRequest) AppendTo(dst []byte, v int16) []byte {
-	if v < 0 || v > 2 {
+	if v < 0 || v > 3 {
 		return dst
 	}
 	flex := v >= 2
@@ -180,7 +189,7 @@ func (m *DeleteGroupsRequest) AppendTo(dst []byte, v int16) []byte {
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
 func (m *DeleteGroupsRequest) Decode(r *wire.Reader, v int16) error {
-	if v < 0 || v > 2 {
+	if v < 0 || v > 3 {
 		return unsupported("DeleteGroupsRequest", v)
 	}
 	m.Default()

@@ -368,7 +368,7 @@ func (m *DescribeProducersRequest) Decode(r *wire.Reader, v int16) error {
 
 // DescribeProducersRequestTopicRequest is a nested struct of DescribeProducersRequest.
 type DescribeProducersRequestTopicRequest struct {
-	// The topic name.
+	// The topic name. (map key)
 	Name TopicName
 	// The indexes of the partitions to list producers for.
 	PartitionIndexes []int32

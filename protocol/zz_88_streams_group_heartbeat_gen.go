@@ -6,7 +6,7 @@ import (
 	"github.com/spool-broker/spool/protocol/wire"
 )
 
-// StreamsGroupHeartbeatResponse is API key 88, versions 0, flexible from 0.
+// StreamsGroupHeartbeatResponse is API key 88, versions 0-1, flexible from 0.
 type StreamsGroupHeartbeatResponse struct {
 	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
 	ThrottleTimeMs int32
@@ -20,10 +20,12 @@ type StreamsGroupHeartbeatResponse struct {
 	MemberEpoch int32
 	// The heartbeat interval in milliseconds.
 	HeartbeatIntervalMs int32
-	// The maximal lag a warm-up task can have to be considered caught-up.
-	AcceptableRecoveryLag int32
+	// Deprecated. The maximum acceptable lag (number of offsets to catch up) for a client to be considered caught-up enough to receive an active task assignment. Use AcceptableRecoveryLag instead. (v0)
+	AcceptableRecoveryLagLegacy int32
 	// The interval in which the task changelog offsets on a client are updated on the broker. The offsets are sent with the next heartbeat after this time has passed.
 	TaskOffsetIntervalMs int32
+	// The maximum acceptable lag (number of offsets to catch up) for a client to be considered caught-up enough to receive an active task assignment. A value of -1 indicates the broker does not support this configuration. (v1)
+	AcceptableRecoveryLag int64
 	// Indicate zero or more status for the group. (nullable)
 	Status []StreamsGroupHeartbeatResponseStatus
 	// Assigned active tasks for this client. Null if unchanged since last heartbeat. (nullable)
@@ -32,9 +34,11 @@ type StreamsGroupHeartbeatResponse struct {
 	StandbyTasks []StreamsGroupHeartbeatResponseTaskIDs
 	// Assigned warm-up tasks for this client. Null if unchanged since last heartbeat. (nullable)
 	WarmupTasks []StreamsGroupHeartbeatResponseTaskIDs
+	// True if the broker does not have an up-to-date topology description for this group. The client should send the topology description via StreamsGroupTopologyDescriptionUpdate. (v1)
+	TopologyDescriptionRequired bool
 	// The endpoint epoch set in the response
 	EndpointInformationEpoch int32
-	// Global assignment information used for IQ. Null if unchanged since last heartbeat. (nullable)
+	// Global assignment information used for IQ. There is one entry per member, so several entries carry the same UserEndpoint when a client runs more than one stream thread; clients must union the entries of an endpoint. Null if unchanged since last heartbeat. (nullable)
 	PartitionsByUserEndpoint []StreamsGroupHeartbeatResponseEndpointToPartitions
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
@@ -49,12 +53,13 @@ func (*StreamsGroupHeartbeatResponse) IsResponse() {}
 // Default resets m to the spec's default values.
 func (m *StreamsGroupHeartbeatResponse) Default() {
 	*m = StreamsGroupHeartbeatResponse{}
+	m.AcceptableRecoveryLag = -1
 }
 
 // AppendTo appends m encoded at version v to dst.
 // An unsupported version appends nothing.
 func (m *StreamsGroupHeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
-	if v < 0 || v > 0 {
+	if v < 0 || v > 1 {
 		return dst
 	}
 	flex := true
@@ -65,8 +70,13 @@ func (m *StreamsGroupHeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
 	dst = appendString(dst, m.MemberID, flex)
 	dst = wire.AppendInt32(dst, m.MemberEpoch)
 	dst = wire.AppendInt32(dst, m.HeartbeatIntervalMs)
-	dst = wire.AppendInt32(dst, m.AcceptableRecoveryLag)
+	if v <= 0 {
+		dst = wire.AppendInt32(dst, m.AcceptableRecoveryLagLegacy)
+	}
 	dst = wire.AppendInt32(dst, m.TaskOffsetIntervalMs)
+	if v >= 1 {
+		dst = wire.AppendInt64(dst, m.AcceptableRecoveryLag)
+	}
 	if m.Status == nil {
 		dst = appendArrayLen(dst, -1, flex)
 	} else {
@@ -99,6 +109,9 @@ func (m *StreamsGroupHeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
 			dst = m.WarmupTasks[i].AppendTo(dst, v)
 		}
 	}
+	if v >= 1 {
+		dst = wire.AppendBool(dst, m.TopologyDescriptionRequired)
+	}
 	dst = wire.AppendInt32(dst, m.EndpointInformationEpoch)
 	if m.PartitionsByUserEndpoint == nil {
 		dst = appendArrayLen(dst, -1, flex)
@@ -116,7 +129,7 @@ func (m *StreamsGroupHeartbeatResponse) AppendTo(dst []byte, v int16) []byte {
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
 func (m *StreamsGroupHeartbeatResponse) Decode(r *wire.Reader, v int16) error {
-	if v < 0 || v > 0 {
+	if v < 0 || v > 1 {
 		return unsupported("StreamsGroupHeartbeatResponse", v)
 	}
 	m.Default()
@@ -128,8 +141,13 @@ func (m *StreamsGroupHeartbeatResponse) Decode(r *wire.Reader, v int16) error {
 	m.MemberID = readString(r, flex)
 	m.MemberEpoch = r.Int32()
 	m.HeartbeatIntervalMs = r.Int32()
-	m.AcceptableRecoveryLag = r.Int32()
+	if v <= 0 {
+		m.AcceptableRecoveryLagLegacy = r.Int32()
+	}
 	m.TaskOffsetIntervalMs = r.Int32()
+	if v >= 1 {
+		m.AcceptableRecoveryLag = r.Int64()
+	}
 	if n := readArrayLen(r, flex, true, 3); n >= 0 {
 		m.Status = make([]StreamsGroupHeartbeatResponseStatus, n)
 		for i := range m.Status {
@@ -153,6 +171,9 @@ func (m *StreamsGroupHeartbeatResponse) Decode(r *wire.Reader, v int16) error {
 		for i := range m.WarmupTasks {
 			_ = m.WarmupTasks[i].Decode(r, v)
 		}
+	}
+	if v >= 1 {
+		m.TopologyDescriptionRequired = r.Bool()
 	}
 	m.EndpointInformationEpoch = r.Int32()
 	if n := readArrayLen(r, flex, true, 7); n >= 0 {
@@ -300,9 +321,9 @@ func (m *StreamsGroupHeartbeatResponseTaskIDs) Decode(r *wire.Reader, v int16) e
 type StreamsGroupHeartbeatResponseEndpointToPartitions struct {
 	// User-defined endpoint to connect to the node
 	UserEndpoint StreamsGroupHeartbeatResponseEndpoint
-	// All topic partitions materialized by active tasks on the node
+	// The source topic partitions, including repartition source topics, of the active tasks assigned to this member
 	ActivePartitions []StreamsGroupHeartbeatResponseTopicPartition
-	// All topic partitions materialized by standby tasks on the node
+	// The source topic partitions, including repartition source topics, of the standby and warm-up tasks assigned to this member
 	StandbyPartitions []StreamsGroupHeartbeatResponseTopicPartition
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
@@ -485,7 +506,7 @@ func (m *StreamsGroupHeartbeatResponseTopicPartition) Decode(r *wire.Reader, v i
 	return r.Err()
 }
 
-// StreamsGroupHeartbeatRequest is API key 88, versions 0, flexible from 0.
+// StreamsGroupHeartbeatRequest is API key 88, versions 0-1, flexible from 0.
 type StreamsGroupHeartbeatRequest struct {
 	// The group identifier.
 	GroupID GroupID
@@ -540,7 +561,7 @@ func (m *StreamsGroupHeartbeatRequest) Default() {
 // AppendTo appends m encoded at version v to dst.
 // An unsupported version appends nothing.
 func (m *StreamsGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
-	if v < 0 || v > 0 {
+	if v < 0 || v > 1 {
 		return dst
 	}
 	flex := true
@@ -638,7 +659,7 @@ func (m *StreamsGroupHeartbeatRequest) AppendTo(dst []byte, v int16) []byte {
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
 func (m *StreamsGroupHeartbeatRequest) Decode(r *wire.Reader, v int16) error {
-	if v < 0 || v > 0 {
+	if v < 0 || v > 1 {
 		return unsupported("StreamsGroupHeartbeatRequest", v)
 	}
 	m.Default()

@@ -6,7 +6,7 @@ import (
 	"github.com/spool-broker/spool/protocol/wire"
 )
 
-// StreamsGroupDescribeResponse is API key 89, versions 0, flexible from 0.
+// StreamsGroupDescribeResponse is API key 89, versions 0-1, flexible from 0.
 type StreamsGroupDescribeResponse struct {
 	// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
 	ThrottleTimeMs int32
@@ -30,7 +30,7 @@ func (m *StreamsGroupDescribeResponse) Default() {
 // AppendTo appends m encoded at version v to dst.
 // An unsupported version appends nothing.
 func (m *StreamsGroupDescribeResponse) AppendTo(dst []byte, v int16) []byte {
-	if v < 0 || v > 0 {
+	if v < 0 || v > 1 {
 		return dst
 	}
 	flex := true
@@ -48,7 +48,7 @@ func (m *StreamsGroupDescribeResponse) AppendTo(dst []byte, v int16) []byte {
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
 func (m *StreamsGroupDescribeResponse) Decode(r *wire.Reader, v int16) error {
-	if v < 0 || v > 0 {
+	if v < 0 || v > 1 {
 		return unsupported("StreamsGroupDescribeResponse", v)
 	}
 	m.Default()
@@ -102,6 +102,12 @@ type StreamsGroupDescribeResponseDescribedGroup struct {
 	Members []StreamsGroupDescribeResponseMember
 	// 32-bit bitfield to represent authorized operations for this group.
 	AuthorizedOperations int32
+	// The full topology description for this group. Non-null if and only if TopologyDescriptionStatus is AVAILABLE (3); null otherwise. (v1, nullable)
+	TopologyDescription *StreamsGroupDescribeResponseTopologyDescription
+	// The status of the topology description for this group, paired with TopologyDescription: 0=NOT_REQUESTED (client did not set IncludeTopologyDescription; TopologyDescription is null); 1=NOT_STORED (no description recorded for this group; TopologyDescription is null); 2=ERROR (broker failed to fetch the description, see broker logs; TopologyDescription is null); 3=AVAILABLE (TopologyDescription is non-null and carries the description). (v1)
+	TopologyDescriptionStatus int8
+	// The task assignor that the group coordinator will use for the next assignment computation. This may differ from the assignor that computed the current assignment, because changing the assignor configuration does not trigger a rebalance. Null in case of a describe error. (v1, nullable)
+	AssignorName *string
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -122,6 +128,9 @@ func (m *StreamsGroupDescribeResponseDescribedGroup) isDefault() bool {
 		m.Topology == nil &&
 		len(m.Members) == 0 &&
 		m.AuthorizedOperations == -2147483648 &&
+		m.TopologyDescription == nil &&
+		m.TopologyDescriptionStatus == 0 &&
+		m.AssignorName == nil &&
 		len(m.UnknownTags) == 0
 }
 
@@ -154,6 +163,28 @@ func (m *StreamsGroupDescribeResponseDescribedGroup) AppendTo(dst []byte, v int1
 		dst = m.Members[i].AppendTo(dst, v)
 	}
 	dst = wire.AppendInt32(dst, m.AuthorizedOperations)
+	if v >= 1 {
+		if v >= 1 {
+			if m.TopologyDescription == nil {
+				dst = append(dst, 0xff)
+			} else {
+				dst = append(dst, 1)
+				dst = m.TopologyDescription.AppendTo(dst, v)
+			}
+		} else if m.TopologyDescription == nil {
+			var z StreamsGroupDescribeResponseTopologyDescription
+			z.Default()
+			dst = z.AppendTo(dst, v)
+		} else {
+			dst = m.TopologyDescription.AppendTo(dst, v)
+		}
+	}
+	if v >= 1 {
+		dst = wire.AppendInt8(dst, m.TopologyDescriptionStatus)
+	}
+	if v >= 1 {
+		dst = appendNullableString(dst, m.AssignorName, flex, v >= 1)
+	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -182,6 +213,18 @@ func (m *StreamsGroupDescribeResponseDescribedGroup) Decode(r *wire.Reader, v in
 		}
 	}
 	m.AuthorizedOperations = r.Int32()
+	if v >= 1 {
+		if !(v >= 1) || r.Int8() >= 0 {
+			m.TopologyDescription = new(StreamsGroupDescribeResponseTopologyDescription)
+			_ = m.TopologyDescription.Decode(r, v)
+		}
+	}
+	if v >= 1 {
+		m.TopologyDescriptionStatus = r.Int8()
+	}
+	if v >= 1 {
+		m.AssignorName = readNullableString(r, flex, v >= 1)
+	}
 	if flex {
 		for n := r.Uvarint(); n > 0 && r.Err() == nil; n-- {
 			tag := r.Uvarint()
@@ -904,12 +947,344 @@ func (m *StreamsGroupDescribeResponseTaskIDs) Decode(r *wire.Reader, v int16) er
 	return r.Err()
 }
 
-// StreamsGroupDescribeRequest is API key 89, versions 0, flexible from 0.
+// StreamsGroupDescribeResponseTopologyDescription is a nested struct of StreamsGroupDescribeResponse.
+type StreamsGroupDescribeResponseTopologyDescription struct {
+	// The subtopologies that make up this topology. (v1)
+	Subtopologies []StreamsGroupDescribeResponseTopologyDescriptionSubtopology
+	// Global state stores used by this topology. (v1)
+	GlobalStores []StreamsGroupDescribeResponseTopologyDescriptionGlobalStore
+	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
+	UnknownTags []TaggedField
+}
+
+// Default resets m to the spec's default values.
+func (m *StreamsGroupDescribeResponseTopologyDescription) Default() {
+	*m = StreamsGroupDescribeResponseTopologyDescription{}
+}
+
+func (m *StreamsGroupDescribeResponseTopologyDescription) isDefault() bool {
+	return len(m.Subtopologies) == 0 &&
+		len(m.GlobalStores) == 0 &&
+		len(m.UnknownTags) == 0
+}
+
+// AppendTo appends m encoded at version v to dst.
+func (m *StreamsGroupDescribeResponseTopologyDescription) AppendTo(dst []byte, v int16) []byte {
+	flex := true
+	_ = flex
+	if v >= 1 {
+		dst = appendArrayLen(dst, len(m.Subtopologies), flex)
+		for i := range m.Subtopologies {
+			dst = m.Subtopologies[i].AppendTo(dst, v)
+		}
+	}
+	if v >= 1 {
+		dst = appendArrayLen(dst, len(m.GlobalStores), flex)
+		for i := range m.GlobalStores {
+			dst = m.GlobalStores[i].AppendTo(dst, v)
+		}
+	}
+	if flex {
+		dst = appendUnknownTags(dst, m.UnknownTags)
+	}
+	return dst
+}
+
+// Decode reads m at version v from r, setting fields absent in v to their defaults.
+func (m *StreamsGroupDescribeResponseTopologyDescription) Decode(r *wire.Reader, v int16) error {
+	m.Default()
+	flex := true
+	_ = flex
+	if v >= 1 {
+		if n := readArrayLen(r, flex, false, 1); n >= 0 {
+			m.Subtopologies = make([]StreamsGroupDescribeResponseTopologyDescriptionSubtopology, n)
+			for i := range m.Subtopologies {
+				_ = m.Subtopologies[i].Decode(r, v)
+			}
+		}
+	}
+	if v >= 1 {
+		if n := readArrayLen(r, flex, false, 1); n >= 0 {
+			m.GlobalStores = make([]StreamsGroupDescribeResponseTopologyDescriptionGlobalStore, n)
+			for i := range m.GlobalStores {
+				_ = m.GlobalStores[i].Decode(r, v)
+			}
+		}
+	}
+	if flex {
+		for n := r.Uvarint(); n > 0 && r.Err() == nil; n-- {
+			tag := r.Uvarint()
+			data := r.Raw(int(r.Uvarint()))
+			if r.Err() != nil {
+				break
+			}
+			m.UnknownTags = append(m.UnknownTags, TaggedField{Tag: tag, Data: data})
+		}
+	}
+	return r.Err()
+}
+
+// StreamsGroupDescribeResponseTopologyDescriptionSubtopology is a nested struct of StreamsGroupDescribeResponse.
+type StreamsGroupDescribeResponseTopologyDescriptionSubtopology struct {
+	// The subtopology identifier, unique within the topology. (v1)
+	SubtopologyID string
+	// The processing nodes in this subtopology. (v1)
+	Nodes []StreamsGroupDescribeResponseTopologyDescriptionNode
+	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
+	UnknownTags []TaggedField
+}
+
+// Default resets m to the spec's default values.
+func (m *StreamsGroupDescribeResponseTopologyDescriptionSubtopology) Default() {
+	*m = StreamsGroupDescribeResponseTopologyDescriptionSubtopology{}
+}
+
+func (m *StreamsGroupDescribeResponseTopologyDescriptionSubtopology) isDefault() bool {
+	return m.SubtopologyID == "" &&
+		len(m.Nodes) == 0 &&
+		len(m.UnknownTags) == 0
+}
+
+// AppendTo appends m encoded at version v to dst.
+func (m *StreamsGroupDescribeResponseTopologyDescriptionSubtopology) AppendTo(dst []byte, v int16) []byte {
+	flex := true
+	_ = flex
+	if v >= 1 {
+		dst = appendString(dst, m.SubtopologyID, flex)
+	}
+	if v >= 1 {
+		dst = appendArrayLen(dst, len(m.Nodes), flex)
+		for i := range m.Nodes {
+			dst = m.Nodes[i].AppendTo(dst, v)
+		}
+	}
+	if flex {
+		dst = appendUnknownTags(dst, m.UnknownTags)
+	}
+	return dst
+}
+
+// Decode reads m at version v from r, setting fields absent in v to their defaults.
+func (m *StreamsGroupDescribeResponseTopologyDescriptionSubtopology) Decode(r *wire.Reader, v int16) error {
+	m.Default()
+	flex := true
+	_ = flex
+	if v >= 1 {
+		m.SubtopologyID = readString(r, flex)
+	}
+	if v >= 1 {
+		if n := readArrayLen(r, flex, false, 1); n >= 0 {
+			m.Nodes = make([]StreamsGroupDescribeResponseTopologyDescriptionNode, n)
+			for i := range m.Nodes {
+				_ = m.Nodes[i].Decode(r, v)
+			}
+		}
+	}
+	if flex {
+		for n := r.Uvarint(); n > 0 && r.Err() == nil; n-- {
+			tag := r.Uvarint()
+			data := r.Raw(int(r.Uvarint()))
+			if r.Err() != nil {
+				break
+			}
+			m.UnknownTags = append(m.UnknownTags, TaggedField{Tag: tag, Data: data})
+		}
+	}
+	return r.Err()
+}
+
+// StreamsGroupDescribeResponseTopologyDescriptionNode is a nested struct of StreamsGroupDescribeResponse.
+type StreamsGroupDescribeResponseTopologyDescriptionNode struct {
+	// The name of this node (e.g., KSTREAM-SOURCE-0000000000). (v1)
+	Name string
+	// The type of this node: 1=SOURCE, 2=PROCESSOR, 3=SINK. (v1)
+	NodeType int8
+	// The source topics this node reads from. Defined only for source nodes, may be empty if source topics are dynamically determined. (v1)
+	SourceTopics []TopicName
+	// The topic this node writes to. Defined only for sink nodes, may be null if sink topic is dynamically determined. (v1, nullable)
+	SinkTopic *TopicName
+	// The state store names accessed by this node. Defined only for processor nodes. (v1)
+	Stores []string
+	// The names of successor nodes in the processing graph. Predecessor relationships are reconstructed from this field. (v1)
+	Successors []string
+	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
+	UnknownTags []TaggedField
+}
+
+// Default resets m to the spec's default values.
+func (m *StreamsGroupDescribeResponseTopologyDescriptionNode) Default() {
+	*m = StreamsGroupDescribeResponseTopologyDescriptionNode{}
+}
+
+func (m *StreamsGroupDescribeResponseTopologyDescriptionNode) isDefault() bool {
+	return m.Name == "" &&
+		m.NodeType == 0 &&
+		len(m.SourceTopics) == 0 &&
+		m.SinkTopic == nil &&
+		len(m.Stores) == 0 &&
+		len(m.Successors) == 0 &&
+		len(m.UnknownTags) == 0
+}
+
+// AppendTo appends m encoded at version v to dst.
+func (m *StreamsGroupDescribeResponseTopologyDescriptionNode) AppendTo(dst []byte, v int16) []byte {
+	flex := true
+	_ = flex
+	if v >= 1 {
+		dst = appendString(dst, m.Name, flex)
+	}
+	if v >= 1 {
+		dst = wire.AppendInt8(dst, m.NodeType)
+	}
+	if v >= 1 {
+		dst = appendArrayLen(dst, len(m.SourceTopics), flex)
+		for i := range m.SourceTopics {
+			dst = appendString(dst, string(m.SourceTopics[i]), flex)
+		}
+	}
+	if v >= 1 {
+		dst = appendNullableString(dst, (*string)(m.SinkTopic), flex, v >= 1)
+	}
+	if v >= 1 {
+		dst = appendArrayLen(dst, len(m.Stores), flex)
+		for i := range m.Stores {
+			dst = appendString(dst, m.Stores[i], flex)
+		}
+	}
+	if v >= 1 {
+		dst = appendArrayLen(dst, len(m.Successors), flex)
+		for i := range m.Successors {
+			dst = appendString(dst, m.Successors[i], flex)
+		}
+	}
+	if flex {
+		dst = appendUnknownTags(dst, m.UnknownTags)
+	}
+	return dst
+}
+
+// Decode reads m at version v from r, setting fields absent in v to their defaults.
+func (m *StreamsGroupDescribeResponseTopologyDescriptionNode) Decode(r *wire.Reader, v int16) error {
+	m.Default()
+	flex := true
+	_ = flex
+	if v >= 1 {
+		m.Name = readString(r, flex)
+	}
+	if v >= 1 {
+		m.NodeType = r.Int8()
+	}
+	if v >= 1 {
+		if n := readArrayLen(r, flex, false, 1); n >= 0 {
+			m.SourceTopics = make([]TopicName, n)
+			for i := range m.SourceTopics {
+				m.SourceTopics[i] = TopicName(readString(r, flex))
+			}
+		}
+	}
+	if v >= 1 {
+		m.SinkTopic = (*TopicName)(readNullableString(r, flex, v >= 1))
+	}
+	if v >= 1 {
+		if n := readArrayLen(r, flex, false, 1); n >= 0 {
+			m.Stores = make([]string, n)
+			for i := range m.Stores {
+				m.Stores[i] = readString(r, flex)
+			}
+		}
+	}
+	if v >= 1 {
+		if n := readArrayLen(r, flex, false, 1); n >= 0 {
+			m.Successors = make([]string, n)
+			for i := range m.Successors {
+				m.Successors[i] = readString(r, flex)
+			}
+		}
+	}
+	if flex {
+		for n := r.Uvarint(); n > 0 && r.Err() == nil; n-- {
+			tag := r.Uvarint()
+			data := r.Raw(int(r.Uvarint()))
+			if r.Err() != nil {
+				break
+			}
+			m.UnknownTags = append(m.UnknownTags, TaggedField{Tag: tag, Data: data})
+		}
+	}
+	return r.Err()
+}
+
+// StreamsGroupDescribeResponseTopologyDescriptionGlobalStore is a nested struct of StreamsGroupDescribeResponse.
+type StreamsGroupDescribeResponseTopologyDescriptionGlobalStore struct {
+	// The source node providing data to the global store. (v1)
+	Source StreamsGroupDescribeResponseTopologyDescriptionNode
+	// The processor node that populates the global store. (v1)
+	Processor StreamsGroupDescribeResponseTopologyDescriptionNode
+	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
+	UnknownTags []TaggedField
+}
+
+// Default resets m to the spec's default values.
+func (m *StreamsGroupDescribeResponseTopologyDescriptionGlobalStore) Default() {
+	*m = StreamsGroupDescribeResponseTopologyDescriptionGlobalStore{}
+	m.Source.Default()
+	m.Processor.Default()
+}
+
+func (m *StreamsGroupDescribeResponseTopologyDescriptionGlobalStore) isDefault() bool {
+	return m.Source.isDefault() &&
+		m.Processor.isDefault() &&
+		len(m.UnknownTags) == 0
+}
+
+// AppendTo appends m encoded at version v to dst.
+func (m *StreamsGroupDescribeResponseTopologyDescriptionGlobalStore) AppendTo(dst []byte, v int16) []byte {
+	flex := true
+	_ = flex
+	if v >= 1 {
+		dst = m.Source.AppendTo(dst, v)
+	}
+	if v >= 1 {
+		dst = m.Processor.AppendTo(dst, v)
+	}
+	if flex {
+		dst = appendUnknownTags(dst, m.UnknownTags)
+	}
+	return dst
+}
+
+// Decode reads m at version v from r, setting fields absent in v to their defaults.
+func (m *StreamsGroupDescribeResponseTopologyDescriptionGlobalStore) Decode(r *wire.Reader, v int16) error {
+	m.Default()
+	flex := true
+	_ = flex
+	if v >= 1 {
+		_ = m.Source.Decode(r, v)
+	}
+	if v >= 1 {
+		_ = m.Processor.Decode(r, v)
+	}
+	if flex {
+		for n := r.Uvarint(); n > 0 && r.Err() == nil; n-- {
+			tag := r.Uvarint()
+			data := r.Raw(int(r.Uvarint()))
+			if r.Err() != nil {
+				break
+			}
+			m.UnknownTags = append(m.UnknownTags, TaggedField{Tag: tag, Data: data})
+		}
+	}
+	return r.Err()
+}
+
+// StreamsGroupDescribeRequest is API key 89, versions 0-1, flexible from 0.
 type StreamsGroupDescribeRequest struct {
 	// The ids of the groups to describe
 	GroupIDs []GroupID
 	// Whether to include authorized operations.
 	IncludeAuthorizedOperations bool
+	// Whether to include the full topology description from the topology description plugin in the response. (v1)
+	IncludeTopologyDescription bool
 	// UnknownTags holds tagged fields this version does not know, in wire order, so re-encoding is exact.
 	UnknownTags []TaggedField
 }
@@ -928,7 +1303,7 @@ func (m *StreamsGroupDescribeRequest) Default() {
 // AppendTo appends m encoded at version v to dst.
 // An unsupported version appends nothing.
 func (m *StreamsGroupDescribeRequest) AppendTo(dst []byte, v int16) []byte {
-	if v < 0 || v > 0 {
+	if v < 0 || v > 1 {
 		return dst
 	}
 	flex := true
@@ -938,6 +1313,9 @@ func (m *StreamsGroupDescribeRequest) AppendTo(dst []byte, v int16) []byte {
 		dst = appendString(dst, string(m.GroupIDs[i]), flex)
 	}
 	dst = wire.AppendBool(dst, m.IncludeAuthorizedOperations)
+	if v >= 1 {
+		dst = wire.AppendBool(dst, m.IncludeTopologyDescription)
+	}
 	if flex {
 		dst = appendUnknownTags(dst, m.UnknownTags)
 	}
@@ -946,7 +1324,7 @@ func (m *StreamsGroupDescribeRequest) AppendTo(dst []byte, v int16) []byte {
 
 // Decode reads m at version v from r, setting fields absent in v to their defaults.
 func (m *StreamsGroupDescribeRequest) Decode(r *wire.Reader, v int16) error {
-	if v < 0 || v > 0 {
+	if v < 0 || v > 1 {
 		return unsupported("StreamsGroupDescribeRequest", v)
 	}
 	m.Default()
@@ -959,6 +1337,9 @@ func (m *StreamsGroupDescribeRequest) Decode(r *wire.Reader, v int16) error {
 		}
 	}
 	m.IncludeAuthorizedOperations = r.Bool()
+	if v >= 1 {
+		m.IncludeTopologyDescription = r.Bool()
+	}
 	if flex {
 		for n := r.Uvarint(); n > 0 && r.Err() == nil; n-- {
 			tag := r.Uvarint()

@@ -19,99 +19,101 @@ type TransactionalID string
 
 // API keys.
 const (
-	KeyProduce                      int16 = 0
-	KeyFetch                        int16 = 1
-	KeyListOffsets                  int16 = 2
-	KeyMetadata                     int16 = 3
-	KeyLeaderAndIsr                 int16 = 4
-	KeyStopReplica                  int16 = 5
-	KeyUpdateMetadata               int16 = 6
-	KeyControlledShutdown           int16 = 7
-	KeyOffsetCommit                 int16 = 8
-	KeyOffsetFetch                  int16 = 9
-	KeyFindCoordinator              int16 = 10
-	KeyJoinGroup                    int16 = 11
-	KeyHeartbeat                    int16 = 12
-	KeyLeaveGroup                   int16 = 13
-	KeySyncGroup                    int16 = 14
-	KeyDescribeGroups               int16 = 15
-	KeyListGroups                   int16 = 16
-	KeySaslHandshake                int16 = 17
-	KeyApiVersions                  int16 = 18
-	KeyCreateTopics                 int16 = 19
-	KeyDeleteTopics                 int16 = 20
-	KeyDeleteRecords                int16 = 21
-	KeyInitProducerId               int16 = 22
-	KeyOffsetForLeaderEpoch         int16 = 23
-	KeyAddPartitionsToTxn           int16 = 24
-	KeyAddOffsetsToTxn              int16 = 25
-	KeyEndTxn                       int16 = 26
-	KeyWriteTxnMarkers              int16 = 27
-	KeyTxnOffsetCommit              int16 = 28
-	KeyDescribeAcls                 int16 = 29
-	KeyCreateAcls                   int16 = 30
-	KeyDeleteAcls                   int16 = 31
-	KeyDescribeConfigs              int16 = 32
-	KeyAlterConfigs                 int16 = 33
-	KeyAlterReplicaLogDirs          int16 = 34
-	KeyDescribeLogDirs              int16 = 35
-	KeySaslAuthenticate             int16 = 36
-	KeyCreatePartitions             int16 = 37
-	KeyCreateDelegationToken        int16 = 38
-	KeyRenewDelegationToken         int16 = 39
-	KeyExpireDelegationToken        int16 = 40
-	KeyDescribeDelegationToken      int16 = 41
-	KeyDeleteGroups                 int16 = 42
-	KeyElectLeaders                 int16 = 43
-	KeyIncrementalAlterConfigs      int16 = 44
-	KeyAlterPartitionReassignments  int16 = 45
-	KeyListPartitionReassignments   int16 = 46
-	KeyOffsetDelete                 int16 = 47
-	KeyDescribeClientQuotas         int16 = 48
-	KeyAlterClientQuotas            int16 = 49
-	KeyDescribeUserScramCredentials int16 = 50
-	KeyAlterUserScramCredentials    int16 = 51
-	KeyVote                         int16 = 52
-	KeyBeginQuorumEpoch             int16 = 53
-	KeyEndQuorumEpoch               int16 = 54
-	KeyDescribeQuorum               int16 = 55
-	KeyAlterPartition               int16 = 56
-	KeyUpdateFeatures               int16 = 57
-	KeyEnvelope                     int16 = 58
-	KeyFetchSnapshot                int16 = 59
-	KeyDescribeCluster              int16 = 60
-	KeyDescribeProducers            int16 = 61
-	KeyBrokerRegistration           int16 = 62
-	KeyBrokerHeartbeat              int16 = 63
-	KeyUnregisterBroker             int16 = 64
-	KeyDescribeTransactions         int16 = 65
-	KeyListTransactions             int16 = 66
-	KeyAllocateProducerIds          int16 = 67
-	KeyConsumerGroupHeartbeat       int16 = 68
-	KeyConsumerGroupDescribe        int16 = 69
-	KeyControllerRegistration       int16 = 70
-	KeyGetTelemetrySubscriptions    int16 = 71
-	KeyPushTelemetry                int16 = 72
-	KeyAssignReplicasToDirs         int16 = 73
-	KeyListConfigResources          int16 = 74
-	KeyDescribeTopicPartitions      int16 = 75
-	KeyShareGroupHeartbeat          int16 = 76
-	KeyShareGroupDescribe           int16 = 77
-	KeyShareFetch                   int16 = 78
-	KeyShareAcknowledge             int16 = 79
-	KeyAddRaftVoter                 int16 = 80
-	KeyRemoveRaftVoter              int16 = 81
-	KeyUpdateRaftVoter              int16 = 82
-	KeyInitializeShareGroupState    int16 = 83
-	KeyReadShareGroupState          int16 = 84
-	KeyWriteShareGroupState         int16 = 85
-	KeyDeleteShareGroupState        int16 = 86
-	KeyReadShareGroupStateSummary   int16 = 87
-	KeyStreamsGroupHeartbeat        int16 = 88
-	KeyStreamsGroupDescribe         int16 = 89
-	KeyDescribeShareGroupOffsets    int16 = 90
-	KeyAlterShareGroupOffsets       int16 = 91
-	KeyDeleteShareGroupOffsets      int16 = 92
+	KeyProduce                               int16 = 0
+	KeyFetch                                 int16 = 1
+	KeyListOffsets                           int16 = 2
+	KeyMetadata                              int16 = 3
+	KeyLeaderAndIsr                          int16 = 4
+	KeyStopReplica                           int16 = 5
+	KeyUpdateMetadata                        int16 = 6
+	KeyControlledShutdown                    int16 = 7
+	KeyOffsetCommit                          int16 = 8
+	KeyOffsetFetch                           int16 = 9
+	KeyFindCoordinator                       int16 = 10
+	KeyJoinGroup                             int16 = 11
+	KeyHeartbeat                             int16 = 12
+	KeyLeaveGroup                            int16 = 13
+	KeySyncGroup                             int16 = 14
+	KeyDescribeGroups                        int16 = 15
+	KeyListGroups                            int16 = 16
+	KeySaslHandshake                         int16 = 17
+	KeyApiVersions                           int16 = 18
+	KeyCreateTopics                          int16 = 19
+	KeyDeleteTopics                          int16 = 20
+	KeyDeleteRecords                         int16 = 21
+	KeyInitProducerId                        int16 = 22
+	KeyOffsetForLeaderEpoch                  int16 = 23
+	KeyAddPartitionsToTxn                    int16 = 24
+	KeyAddOffsetsToTxn                       int16 = 25
+	KeyEndTxn                                int16 = 26
+	KeyWriteTxnMarkers                       int16 = 27
+	KeyTxnOffsetCommit                       int16 = 28
+	KeyDescribeAcls                          int16 = 29
+	KeyCreateAcls                            int16 = 30
+	KeyDeleteAcls                            int16 = 31
+	KeyDescribeConfigs                       int16 = 32
+	KeyAlterConfigs                          int16 = 33
+	KeyAlterReplicaLogDirs                   int16 = 34
+	KeyDescribeLogDirs                       int16 = 35
+	KeySaslAuthenticate                      int16 = 36
+	KeyCreatePartitions                      int16 = 37
+	KeyCreateDelegationToken                 int16 = 38
+	KeyRenewDelegationToken                  int16 = 39
+	KeyExpireDelegationToken                 int16 = 40
+	KeyDescribeDelegationToken               int16 = 41
+	KeyDeleteGroups                          int16 = 42
+	KeyElectLeaders                          int16 = 43
+	KeyIncrementalAlterConfigs               int16 = 44
+	KeyAlterPartitionReassignments           int16 = 45
+	KeyListPartitionReassignments            int16 = 46
+	KeyOffsetDelete                          int16 = 47
+	KeyDescribeClientQuotas                  int16 = 48
+	KeyAlterClientQuotas                     int16 = 49
+	KeyDescribeUserScramCredentials          int16 = 50
+	KeyAlterUserScramCredentials             int16 = 51
+	KeyVote                                  int16 = 52
+	KeyBeginQuorumEpoch                      int16 = 53
+	KeyEndQuorumEpoch                        int16 = 54
+	KeyDescribeQuorum                        int16 = 55
+	KeyAlterPartition                        int16 = 56
+	KeyUpdateFeatures                        int16 = 57
+	KeyEnvelope                              int16 = 58
+	KeyFetchSnapshot                         int16 = 59
+	KeyDescribeCluster                       int16 = 60
+	KeyDescribeProducers                     int16 = 61
+	KeyBrokerRegistration                    int16 = 62
+	KeyBrokerHeartbeat                       int16 = 63
+	KeyUnregisterBroker                      int16 = 64
+	KeyDescribeTransactions                  int16 = 65
+	KeyListTransactions                      int16 = 66
+	KeyAllocateProducerIds                   int16 = 67
+	KeyConsumerGroupHeartbeat                int16 = 68
+	KeyConsumerGroupDescribe                 int16 = 69
+	KeyControllerRegistration                int16 = 70
+	KeyGetTelemetrySubscriptions             int16 = 71
+	KeyPushTelemetry                         int16 = 72
+	KeyAssignReplicasToDirs                  int16 = 73
+	KeyListConfigResources                   int16 = 74
+	KeyDescribeTopicPartitions               int16 = 75
+	KeyShareGroupHeartbeat                   int16 = 76
+	KeyShareGroupDescribe                    int16 = 77
+	KeyShareFetch                            int16 = 78
+	KeyShareAcknowledge                      int16 = 79
+	KeyAddRaftVoter                          int16 = 80
+	KeyRemoveRaftVoter                       int16 = 81
+	KeyUpdateRaftVoter                       int16 = 82
+	KeyInitializeShareGroupState             int16 = 83
+	KeyReadShareGroupState                   int16 = 84
+	KeyWriteShareGroupState                  int16 = 85
+	KeyDeleteShareGroupState                 int16 = 86
+	KeyReadShareGroupStateSummary            int16 = 87
+	KeyStreamsGroupHeartbeat                 int16 = 88
+	KeyStreamsGroupDescribe                  int16 = 89
+	KeyDescribeShareGroupOffsets             int16 = 90
+	KeyAlterShareGroupOffsets                int16 = 91
+	KeyDeleteShareGroupOffsets               int16 = 92
+	KeyStreamsGroupTopologyDescriptionUpdate int16 = 93
+	KeyUnregisterController                  int16 = 94
 )
 
 // APIs lists every API key Spool has messages for, by key.
@@ -134,7 +136,7 @@ var APIs = []APIInfo{
 	{Key: 15, Name: "DescribeGroups", MinVersion: 0, MaxVersion: 6, CurrentMinVersion: 0, FlexibleFrom: 5, Listeners: ListenerBroker, LatestVersionUnstable: false},
 	{Key: 16, Name: "ListGroups", MinVersion: 0, MaxVersion: 5, CurrentMinVersion: 0, FlexibleFrom: 3, Listeners: ListenerBroker, LatestVersionUnstable: false},
 	{Key: 17, Name: "SaslHandshake", MinVersion: 0, MaxVersion: 1, CurrentMinVersion: 0, FlexibleFrom: -1, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
-	{Key: 18, Name: "ApiVersions", MinVersion: 0, MaxVersion: 4, CurrentMinVersion: 0, FlexibleFrom: 3, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
+	{Key: 18, Name: "ApiVersions", MinVersion: 0, MaxVersion: 5, CurrentMinVersion: 0, FlexibleFrom: 3, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
 	{Key: 19, Name: "CreateTopics", MinVersion: 0, MaxVersion: 7, CurrentMinVersion: 2, FlexibleFrom: 5, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
 	{Key: 20, Name: "DeleteTopics", MinVersion: 0, MaxVersion: 6, CurrentMinVersion: 1, FlexibleFrom: 4, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
 	{Key: 21, Name: "DeleteRecords", MinVersion: 0, MaxVersion: 2, CurrentMinVersion: 0, FlexibleFrom: 2, Listeners: ListenerBroker, LatestVersionUnstable: false},
@@ -144,7 +146,7 @@ var APIs = []APIInfo{
 	{Key: 25, Name: "AddOffsetsToTxn", MinVersion: 0, MaxVersion: 4, CurrentMinVersion: 0, FlexibleFrom: 3, Listeners: ListenerBroker, LatestVersionUnstable: false},
 	{Key: 26, Name: "EndTxn", MinVersion: 0, MaxVersion: 5, CurrentMinVersion: 0, FlexibleFrom: 3, Listeners: ListenerBroker, LatestVersionUnstable: false},
 	{Key: 27, Name: "WriteTxnMarkers", MinVersion: 0, MaxVersion: 2, CurrentMinVersion: 1, FlexibleFrom: 1, Listeners: ListenerBroker, LatestVersionUnstable: false},
-	{Key: 28, Name: "TxnOffsetCommit", MinVersion: 0, MaxVersion: 5, CurrentMinVersion: 0, FlexibleFrom: 3, Listeners: ListenerBroker, LatestVersionUnstable: false},
+	{Key: 28, Name: "TxnOffsetCommit", MinVersion: 0, MaxVersion: 6, CurrentMinVersion: 0, FlexibleFrom: 3, Listeners: ListenerBroker, LatestVersionUnstable: false},
 	{Key: 29, Name: "DescribeAcls", MinVersion: 0, MaxVersion: 3, CurrentMinVersion: 1, FlexibleFrom: 2, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
 	{Key: 30, Name: "CreateAcls", MinVersion: 0, MaxVersion: 3, CurrentMinVersion: 1, FlexibleFrom: 2, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
 	{Key: 31, Name: "DeleteAcls", MinVersion: 0, MaxVersion: 3, CurrentMinVersion: 1, FlexibleFrom: 2, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
@@ -158,7 +160,7 @@ var APIs = []APIInfo{
 	{Key: 39, Name: "RenewDelegationToken", MinVersion: 0, MaxVersion: 2, CurrentMinVersion: 1, FlexibleFrom: 2, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
 	{Key: 40, Name: "ExpireDelegationToken", MinVersion: 0, MaxVersion: 2, CurrentMinVersion: 1, FlexibleFrom: 2, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
 	{Key: 41, Name: "DescribeDelegationToken", MinVersion: 0, MaxVersion: 3, CurrentMinVersion: 1, FlexibleFrom: 2, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
-	{Key: 42, Name: "DeleteGroups", MinVersion: 0, MaxVersion: 2, CurrentMinVersion: 0, FlexibleFrom: 2, Listeners: ListenerBroker, LatestVersionUnstable: false},
+	{Key: 42, Name: "DeleteGroups", MinVersion: 0, MaxVersion: 3, CurrentMinVersion: 0, FlexibleFrom: 2, Listeners: ListenerBroker, LatestVersionUnstable: false},
 	{Key: 43, Name: "ElectLeaders", MinVersion: 0, MaxVersion: 2, CurrentMinVersion: 0, FlexibleFrom: 2, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
 	{Key: 44, Name: "IncrementalAlterConfigs", MinVersion: 0, MaxVersion: 1, CurrentMinVersion: 0, FlexibleFrom: 1, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
 	{Key: 45, Name: "AlterPartitionReassignments", MinVersion: 0, MaxVersion: 1, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
@@ -204,11 +206,13 @@ var APIs = []APIInfo{
 	{Key: 85, Name: "WriteShareGroupState", MinVersion: 0, MaxVersion: 1, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker, LatestVersionUnstable: false},
 	{Key: 86, Name: "DeleteShareGroupState", MinVersion: 0, MaxVersion: 0, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker, LatestVersionUnstable: false},
 	{Key: 87, Name: "ReadShareGroupStateSummary", MinVersion: 0, MaxVersion: 1, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker, LatestVersionUnstable: false},
-	{Key: 88, Name: "StreamsGroupHeartbeat", MinVersion: 0, MaxVersion: 0, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker, LatestVersionUnstable: false},
-	{Key: 89, Name: "StreamsGroupDescribe", MinVersion: 0, MaxVersion: 0, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker, LatestVersionUnstable: false},
+	{Key: 88, Name: "StreamsGroupHeartbeat", MinVersion: 0, MaxVersion: 1, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker, LatestVersionUnstable: false},
+	{Key: 89, Name: "StreamsGroupDescribe", MinVersion: 0, MaxVersion: 1, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker, LatestVersionUnstable: false},
 	{Key: 90, Name: "DescribeShareGroupOffsets", MinVersion: 0, MaxVersion: 1, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker, LatestVersionUnstable: false},
 	{Key: 91, Name: "AlterShareGroupOffsets", MinVersion: 0, MaxVersion: 0, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker, LatestVersionUnstable: false},
 	{Key: 92, Name: "DeleteShareGroupOffsets", MinVersion: 0, MaxVersion: 0, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker, LatestVersionUnstable: false},
+	{Key: 93, Name: "StreamsGroupTopologyDescriptionUpdate", MinVersion: 0, MaxVersion: 0, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker, LatestVersionUnstable: false},
+	{Key: 94, Name: "UnregisterController", MinVersion: 0, MaxVersion: 0, CurrentMinVersion: 0, FlexibleFrom: 0, Listeners: ListenerBroker | ListenerController, LatestVersionUnstable: false},
 }
 
 // NewRequest returns a new request with defaults set for key, or nil if the key is unknown.
@@ -584,6 +588,14 @@ func NewRequest(key int16) Request {
 		return m
 	case 92:
 		m := new(DeleteShareGroupOffsetsRequest)
+		m.Default()
+		return m
+	case 93:
+		m := new(StreamsGroupTopologyDescriptionUpdateRequest)
+		m.Default()
+		return m
+	case 94:
+		m := new(UnregisterControllerRequest)
 		m.Default()
 		return m
 	}
@@ -963,6 +975,14 @@ func NewResponse(key int16) Response {
 		return m
 	case 92:
 		m := new(DeleteShareGroupOffsetsResponse)
+		m.Default()
+		return m
+	case 93:
+		m := new(StreamsGroupTopologyDescriptionUpdateResponse)
+		m.Default()
+		return m
+	case 94:
+		m := new(UnregisterControllerResponse)
 		m.Default()
 		return m
 	}

@@ -834,6 +834,50 @@ func TestClusterStaleAlterPartition(t *testing.T) {
 	require.Equal(t, int32(2), c.ctrl.Requests()[len(c.ctrl.Requests())-1].BrokerID, "the new leader added 3")
 }
 
+// TestClusterLeaderWithoutAppendsRejoins is chaos seed 7's stuck ISR: a
+// broker becomes leader, records its new epoch's start at its log end, and
+// loses leadership (paused past its session, fenced) before appending
+// anything under it. As a follower its latest epoch is then one the new
+// leader never had: the leader answers every fetch with a diverging epoch
+// ending at the follower's log end, so the truncation removes no batch. It
+// must still drop that empty epoch (Kafka's truncateTo), or the follower
+// asks again at once with the same epoch, forever, and never rejoins the
+// ISR.
+func TestClusterLeaderWithoutAppendsRejoins(t *testing.T) {
+	c := newTestCluster(t, 3, 2)
+	c.createPartition(ctp, 1, 2, 3)
+	acked := produceAll(t, c, 1, "a", 3, 2)
+	c.waitInSync(ctp, 1, 2, 3)
+
+	// Broker 3 leads epoch 2 and appends nothing.
+	st, _ := c.ctrl.Get(ctp)
+	st.Leader, st.LeaderEpoch, st.PartitionEpoch = 3, st.LeaderEpoch+1, st.PartitionEpoch+1
+	c.ctrl.Set(ctp, st)
+	c.waitApplied(ctp)
+	p3 := c.node(3).partition(ctp)
+	leo := p3.Log().LogEndOffset()
+	require.Equal(t, storage.EpochEntry{Epoch: 2, StartOffset: leo}, lastEpoch(p3), "epoch 2 starts at the log end")
+
+	// It is fenced: broker 1 leads epoch 3 without it and appends.
+	st.Leader, st.LeaderEpoch, st.PartitionEpoch, st.ISR = 1, st.LeaderEpoch+1, st.PartitionEpoch+1, []int32{1, 2}
+	c.ctrl.Set(ctp, st)
+	c.waitApplied(ctp)
+	acked = append(acked, produceAll(t, c, 1, "b", 3, 2)...)
+
+	got := c.waitInSync(ctp, 1, 2, 3)
+	require.Equal(t, acked, values(got))
+	require.Equal(t, c.node(1).partition(ctp).Log().LeaderEpochCache().Entries(), p3.Log().LeaderEpochCache().Entries(),
+		"broker 3 dropped its empty epoch 2")
+}
+
+func lastEpoch(p *Partition) storage.EpochEntry {
+	es := p.Log().LeaderEpochCache().Entries()
+	if len(es) == 0 {
+		return storage.EpochEntry{Epoch: -1, StartOffset: -1}
+	}
+	return es[len(es)-1]
+}
+
 // producerBatch is an idempotent (or transactional) producer's batch of n
 // records starting at sequence seq.
 func producerBatch(t *testing.T, pid int64, seq int32, n int, txn bool, prefix string) []byte {

@@ -171,18 +171,20 @@ func acceptedBatches(recs []byte, maxEpoch int32) (out []byte, firstBase, lastOf
 // TruncateAsFollower removes every batch at or after offset (Kafka's
 // Partition.truncateTo), as the replica fetcher decides from the leader's
 // epoch end offsets. The producer state, aborted-transaction index and
-// leader epoch cache are rolled back with the log.
+// leader epoch cache are rolled back with the log. An offset at or past the
+// log end removes no batch but still drops a leader epoch starting at the
+// log end (storage.Log.TruncateTo): one this broker began as leader and
+// never appended to, which the new leader does not have.
 func (p *Partition) TruncateAsFollower(leaderEpoch int32, offset int64) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if err := p.checkFollowerLocked(leaderEpoch); err != nil {
 		return err
 	}
-	if offset >= p.log.LogEndOffset() {
-		return nil
+	if leo := p.log.LogEndOffset(); offset < leo {
+		p.env.logger.Info("truncating follower log", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", leaderEpoch),
+			zap.Int64("offset", offset), zap.Int64("log_end_offset", leo), zap.Int64("high_watermark", p.log.HighWatermark()))
 	}
-	p.env.logger.Info("truncating follower log", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", leaderEpoch),
-		zap.Int64("offset", offset), zap.Int64("log_end_offset", p.log.LogEndOffset()), zap.Int64("high_watermark", p.log.HighWatermark()))
 	return p.log.TruncateTo(offset)
 }
 

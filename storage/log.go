@@ -1236,6 +1236,13 @@ func (l *Log) scheduleDeleteLocked(s *Segment, delay time.Duration) {
 // TruncateTo removes every batch with an offset >= offset (a follower
 // diverged from its leader). A batch straddling offset is removed whole, so
 // LogEndOffset becomes the base of the first removed batch.
+//
+// With offset at or past the log end no batch goes, but leader epochs
+// starting at the log end do (Kafka's UnifiedLog.truncateTo): a broker
+// that became leader recorded its epoch's start there and lost leadership
+// before appending to it. Kept, that epoch would be the follower's
+// LastFetchedEpoch, which its new leader never had: every fetch would be
+// answered with the same diverging epoch and truncate nothing, forever.
 func (l *Log) TruncateTo(offset int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -1246,7 +1253,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		return fmt.Errorf("storage: truncate %s to negative offset %d", l.tp, offset)
 	}
 	if offset >= l.logEndOffset {
-		return nil
+		return l.epochs.TruncateFromEnd(l.logEndOffset)
 	}
 	if offset < l.logStartOffset {
 		return l.truncateFullyAndStartAtLocked(offset)

@@ -432,6 +432,34 @@ func TestTruncateTo(t *testing.T) {
 	require.FileExists(t, filepath.Join(l2.Dir(), "00000000000000001000.log"))
 }
 
+// TestTruncateToLogEndDropsEmptyEpoch: a truncation at or past the log end
+// removes no batch but drops a leader epoch that starts at the log end
+// (one this broker began as leader and never appended to), as Kafka's
+// truncateTo does; epochs with batches stay.
+func TestTruncateToLogEndDropsEmptyEpoch(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		offset func(leo int64) int64
+	}{
+		{"at the log end", func(leo int64) int64 { return leo }},
+		{"past the log end", func(leo int64) int64 { return leo + 10 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newTestLog(t, testConfig())
+			fill(t, l, 10, 100, constTS)
+			leo := l.LogEndOffset()
+			require.NoError(t, l.AssignEpoch(6, leo)) // leader of epoch 6, nothing appended
+			require.Equal(t, int32(6), l.LeaderEpochCache().LatestEpoch())
+			require.NoError(t, l.TruncateTo(tc.offset(leo)))
+			require.Equal(t, leo, l.LogEndOffset(), "no batch removed")
+			require.Equal(t, []EpochEntry{{5, 0}}, l.LeaderEpochCache().Entries())
+			ep, end := l.EndOffsetForEpoch(5)
+			require.Equal(t, int32(5), ep)
+			require.Equal(t, leo, end)
+		})
+	}
+}
+
 func TestFlushPolicy(t *testing.T) {
 	cfg := testConfig()
 	cfg.FlushIntervalMessages = 1

@@ -1065,7 +1065,7 @@ func (s *shard) validateConsumerCommitLocked(g *group, req CommitRequest) int16 
 		return errcode.UnsupportedVersion
 	}
 	stale := errcode.StaleMemberEpoch
-	if req.Transactional {
+	if req.Transactional && !req.TxnMemberErrors {
 		stale = errcode.IllegalGeneration
 	}
 	switch {

@@ -365,6 +365,15 @@ func TestConsumerGroupCommitEpochs(t *testing.T) {
 			req.Version = 8
 			code, _ = c.CommitTxnOffsets(ctx, req, 42, 0)
 			require.Equal(t, tc.txnCode, code, "TxnOffsetCommit: %s", errcode.Name(code))
+			// TxnOffsetCommit v6 (KIP-1319) gets STALE_MEMBER_EPOCH as
+			// OffsetCommit does, other codes unchanged.
+			want := tc.txnCode
+			if tc.code == errcode.StaleMemberEpoch {
+				want = errcode.StaleMemberEpoch
+			}
+			req.TxnMemberErrors = true
+			code, _ = c.CommitTxnOffsets(ctx, req, 42, 0)
+			require.Equal(t, want, code, "TxnOffsetCommit v6: %s", errcode.Name(code))
 		})
 	}
 }

@@ -39,7 +39,12 @@ type CommitRequest struct {
 	// Transactional marks a TxnOffsetCommit: consumer group members may
 	// then use any version.
 	Transactional bool
-	Offsets       []OffsetCommit
+	// TxnMemberErrors: a TxnOffsetCommit v6+ (KIP-1319, Kafka 4.4), which
+	// gets GROUP_ID_NOT_FOUND for a missing group and STALE_MEMBER_EPOCH
+	// for a stale consumer-group member where older versions get
+	// ILLEGAL_GENERATION.
+	TxnMemberErrors bool
+	Offsets         []OffsetCommit
 }
 
 // CommitOffsets stores offsets. The result is a code for the whole request
@@ -104,7 +109,7 @@ func (s *shard) validateCommitLocked(req CommitRequest) (*group, int16) {
 	g := s.groups[req.Group]
 	if g == nil {
 		if req.Generation >= 0 {
-			if req.Version >= 9 {
+			if req.Version >= 9 || req.TxnMemberErrors {
 				return nil, errcode.GroupIDNotFound
 			}
 			return nil, errcode.IllegalGeneration

@@ -67,9 +67,14 @@ type Broker struct {
 	NumNetworkThreads           int32 // accepted, unused
 	NumIOThreads                int32 // accepted, unused
 	QueuedMaxRequests           int32
-	ConnectionsMaxIdleMs        int64
-	MaxConnections              int32
-	MaxConnectionsPerIP         int32
+	// Client telemetry (KIP-714): telemetry.max.bytes and Spool's caps on
+	// what /metrics exports.
+	TelemetryMaxBytes         int32
+	ClientTelemetryMaxClients int32
+	ClientTelemetryMaxSeries  int32
+	ConnectionsMaxIdleMs      int64
+	MaxConnections            int32
+	MaxConnectionsPerIP       int32
 
 	// Log.
 	LogDirs                      []string
@@ -378,6 +383,9 @@ func (b *Broker) fill(r *resolver) {
 	b.NumNetworkThreads = r.i32("num.network.threads")
 	b.NumIOThreads = r.i32("num.io.threads")
 	b.QueuedMaxRequests = r.i32("queued.max.requests")
+	b.TelemetryMaxBytes = r.i32("telemetry.max.bytes")
+	b.ClientTelemetryMaxClients = r.i32("spool.client.telemetry.max.clients")
+	b.ClientTelemetryMaxSeries = r.i32("spool.client.telemetry.max.series.per.client")
 	b.ConnectionsMaxIdleMs = r.i64("connections.max.idle.ms")
 	b.MaxConnections = r.i32("max.connections")
 	b.MaxConnectionsPerIP = r.i32("max.connections.per.ip")

@@ -6,9 +6,6 @@ import (
 	"strings"
 )
 
-// SourceGroup is DescribeConfigs' GROUP_CONFIG source (Kafka 4.x).
-const SourceGroup ConfigSource = 8
-
 // groupDefList are the group configs of Kafka 4.3's GroupConfig that Spool
 // follows, each defaulting to its broker config (BrokerSynonyms[0]).
 var groupDefList = []ConfigDef{

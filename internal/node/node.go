@@ -22,6 +22,7 @@ import (
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/seclink"
+	"github.com/spool-broker/spool/internal/telemetry"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/storage"
 )
@@ -484,10 +485,21 @@ func flushCheckInterval(schedulerMs int64) time.Duration {
 // validateResourceConfig is the controller's hook for AlterConfigs and
 // CreateTopics: topic configs must be known and valid.
 func validateResourceConfig(resourceType int8, name string, merged map[string]string) error {
-	if resourceType == controller.ResourceTopic {
+	switch resourceType {
+	case controller.ResourceTopic:
 		return config.ValidateTopicConfigs(merged)
-	}
-	if resourceType == controller.ResourceGroup {
+	case controller.ResourceClientMetrics:
+		// Kafka answers an unknown key or an interval out of range with
+		// INVALID_REQUEST, a bad match pattern with INVALID_CONFIG.
+		err := telemetry.ValidateConfig(name, merged)
+		if errors.Is(err, telemetry.ErrInvalidRequest) {
+			return fmt.Errorf("%w: %s", controller.ErrInvalidRequest, strings.TrimPrefix(err.Error(), telemetry.ErrInvalidRequest.Error()+": "))
+		}
+		if err != nil {
+			return errors.New(strings.TrimPrefix(err.Error(), telemetry.ErrInvalidConfig.Error()+": "))
+		}
+		return nil
+	case controller.ResourceGroup:
 		return config.ValidateGroupConfigs(merged)
 	}
 	return config.ValidateBrokerDynamic(merged)

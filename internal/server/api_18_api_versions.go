@@ -10,7 +10,7 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// ApiVersions (key 18): versions 0-4.
+// ApiVersions (key 18): versions 0-5.
 //
 // Behaviour:
 //   - Lists every API key this broker serves with exactly the versions its
@@ -24,6 +24,12 @@ import (
 //   - v3+: ClientSoftwareName and ClientSoftwareVersion must be non-empty,
 //     of letters, digits, '.' and '-', starting and ending with a letter or
 //     digit (INVALID_REQUEST); they are kept for the connection.
+//   - v5 (KIP-1242, Kafka 4.4): ClusterId and NodeId are both set or both
+//     unset (-1), else INVALID_REQUEST; when set and either is not this
+//     broker's (the client reached another cluster or another node at a
+//     known address), REBOOTSTRAP_REQUIRED with no key list, and the
+//     client bootstraps again. Checked after the software fields, as
+//     Kafka's KafkaApis.
 //
 // Version notes:
 //   - v1: ThrottleTimeMs. v3: flexible, client software name and version,
@@ -43,6 +49,18 @@ func (b *Broker) handleApiVersions(ctx context.Context, rc *reqCtx, req *protoco
 		rc.c.softwareVersion = req.ClientSoftwareVersion
 		if !validSoftwareField(req.ClientSoftwareName) || !validSoftwareField(req.ClientSoftwareVersion) {
 			code = errcode.InvalidRequest
+		}
+	}
+	if rc.v >= 5 {
+		switch {
+		case (req.ClusterID == nil) != (req.NodeID == -1):
+			code = errcode.InvalidRequest
+		case code == errcode.None && req.ClusterID != nil &&
+			(*req.ClusterID != b.image.Load().ClusterID() || req.NodeID != b.nodeID):
+			if rc.c.sess != nil {
+				rc.c.sess.ApiVersionsAnswered(false)
+			}
+			return &protocol.ApiVersionsResponse{ErrorCode: errcode.RebootstrapRequired}, nil
 		}
 	}
 	if rc.c.sess != nil {

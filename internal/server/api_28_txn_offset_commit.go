@@ -3,13 +3,14 @@ package server
 import (
 	"context"
 
+	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/coordinator/txn"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// TxnOffsetCommit (key 28): versions 0-5.
+// TxnOffsetCommit (key 28): versions 0-6.
 //
 // Behaviour:
 //   - Writes the offsets to the group's __consumer_offsets partition as a
@@ -33,11 +34,32 @@ import (
 //   - v5: the commit adds the group's partition to the transaction itself
 //     (KIP-890 part 2); the coordinator's retriable errors become
 //     COORDINATOR_LOAD_IN_PROGRESS.
+//   - v6 (KIP-1319, Kafka 4.4): topics by ID, not name: an ID the metadata
+//     does not know is UNKNOWN_TOPIC_ID for its partitions (resolved before
+//     authorization, which is by name); GenerationIdOrMemberEpoch is the
+//     classic generation or the consumer-group member epoch, as before, but
+//     a missing group (with an epoch >= 0) is GROUP_ID_NOT_FOUND and a
+//     stale consumer-group member STALE_MEMBER_EPOCH, where older versions
+//     get ILLEGAL_GENERATION.
 
 func (th *txnHandlers) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.TxnOffsetCommitRequest) (*protocol.TxnOffsetCommitResponse, error) {
+	var unknownIDs []protocol.TxnOffsetCommitRequestTopic
+	if rc.v >= 6 { // topics by ID: names for authorization and the log
+		img := th.b.image.Load()
+		var known []protocol.TxnOffsetCommitRequestTopic
+		for _, t := range req.Topics {
+			if ti := img.TopicByID(controller.TopicID(t.TopicID)); ti != nil {
+				t.Name = protocol.TopicName(ti.Name)
+				known = append(known, t)
+			} else {
+				unknownIDs = append(unknownIDs, t)
+			}
+		}
+		req.Topics = known
+	}
 	refused, deniedTopics := th.b.authorizeTxnOffsetCommit(rc, req) // authz_txn.go
 	if refused != nil {
-		return refused, nil
+		return txnOffsetCommitDenied(refused, unknownIDs, errcode.UnknownTopicID), nil
 	}
 	pid, epoch := int64(req.ProducerID), req.ProducerEpoch
 	tp := txn.TopicPartition{Topic: consumerOffsetsTopic, Partition: th.groupPartition(string(req.GroupID))}
@@ -65,8 +87,9 @@ func (th *txnHandlers) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, re
 	}
 	commit := group.CommitRequest{Version: 8, Group: string(req.GroupID), Generation: -1, RetentionMs: -1}
 	if rc.v >= 3 {
-		commit.Generation, commit.MemberID, commit.InstanceID = req.GenerationID, req.MemberID, req.GroupInstanceID
+		commit.Generation, commit.MemberID, commit.InstanceID = req.GenerationIDOrMemberEpoch, req.MemberID, req.GroupInstanceID
 	}
+	commit.TxnMemberErrors = rc.v >= 6
 	for _, t := range req.Topics {
 		for _, p := range t.Partitions {
 			commit.Offsets = append(commit.Offsets, group.OffsetCommit{Topic: string(t.Name), Partition: p.PartitionIndex,
@@ -80,7 +103,7 @@ func (th *txnHandlers) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, re
 	resp := &protocol.TxnOffsetCommitResponse{}
 	i := 0
 	for _, t := range req.Topics {
-		tr := protocol.TxnOffsetCommitResponseTopic{Name: t.Name}
+		tr := protocol.TxnOffsetCommitResponseTopic{Name: t.Name, TopicID: t.TopicID}
 		for _, p := range t.Partitions {
 			pc := code
 			if code == 0 {
@@ -91,7 +114,8 @@ func (th *txnHandlers) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, re
 		}
 		resp.Topics = append(resp.Topics, tr)
 	}
-	return txnOffsetCommitDenied(resp, deniedTopics, errcode.TopicAuthorizationFailed), nil
+	resp = txnOffsetCommitDenied(resp, deniedTopics, errcode.TopicAuthorizationFailed)
+	return txnOffsetCommitDenied(resp, unknownIDs, errcode.UnknownTopicID), nil
 }
 
 // txnOffsetVerificationError maps the coordinator's answer to an implicit

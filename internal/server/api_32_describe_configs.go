@@ -10,6 +10,7 @@ import (
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/telemetry"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -24,6 +25,10 @@ import (
 //   - BROKER: this broker's configs; an empty name is the cluster default
 //     entity and lists only what is set on it. Another broker's id is
 //     INVALID_REQUEST.
+//   - CLIENT_METRICS: interval.ms, match and metrics, each as set (source
+//     CLIENT_METRICS_CONFIG) or its default (DEFAULT_CONFIG: 300000, empty
+//     lists), also for an unknown name, as Kafka 4.3; an empty name is
+//     INVALID_REQUEST.
 //   - ConfigurationKeys restricts the answer; sensitive values are null.
 //   - Authorization (authz.go): DESCRIBE_CONFIGS on the cluster (brokers), the
 //     topic or the group; refusals (CLUSTER/TOPIC/GROUP_AUTHORIZATION_FAILED)
@@ -35,9 +40,8 @@ import (
 //
 // Where Spool differs from Kafka 4.3:
 //   - v0 is served (Kafka 4 dropped it).
-//   - BROKER_LOGGER lists no loggers (Spool has no log4j), and
-//     CLIENT_METRICS resources are INVALID_REQUEST (unsupported type).
-//     GROUP lists the group configs Spool follows (config/group.go), each
+//   - BROKER_LOGGER lists no loggers (Spool has no log4j). GROUP lists
+//     the group configs Spool follows (config/group.go), each
 //     GROUP_CONFIG when set, else its broker default.
 
 // Config resource types (Kafka's ConfigResource.Type).
@@ -132,6 +136,31 @@ func (b *Broker) describeResource(img *controller.MetadataImage, typ int8, name 
 			return nil, cerr
 		}
 		return b.brokerLoggers(), nil
+	case resourceClientMetrics:
+		// Every client-metrics config, by name, as Kafka 4.3: the value
+		// set (CLIENT_METRICS_CONFIG) or the default (DEFAULT_CONFIG),
+		// also for a subscription that does not exist.
+		if name == "" {
+			return nil, &configError{errcode.InvalidRequest, "Client metrics subscription name must not be empty"}
+		}
+		cfg := img.Config(controller.ResourceClientMetrics, name)
+		var out []config.Entry
+		for _, k := range []string{telemetry.ConfigIntervalMs, telemetry.ConfigMatch, telemetry.ConfigMetrics} {
+			e := config.Entry{Name: k, Source: config.SourceDefault, Type: config.TypeList}
+			if k == telemetry.ConfigIntervalMs {
+				e.Type = config.TypeInt
+			}
+			v, ok := cfg[k]
+			switch {
+			case ok:
+				e.Source = config.SourceClientMetrics
+			case k == telemetry.ConfigIntervalMs:
+				v = strconv.Itoa(telemetry.DefaultIntervalMs)
+			}
+			e.Value = &v
+			out = append(out, e)
+		}
+		return out, nil
 	default:
 		return nil, &configError{errcode.InvalidRequest, fmt.Sprintf("Unsupported resource type: %s", resourceTypeName(typ))}
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// DeleteGroups (key 42): versions 0-2.
+// DeleteGroups (key 42): versions 0-3.
 //
 // Behaviour:
 //   - Each group's coordinator deletes it with its committed offsets by
@@ -18,7 +18,10 @@ import (
 //     (GROUP_AUTHORIZATION_FAILED, after the others).
 //
 // Version notes:
-//   - v2: flexible.
+//   - v2: flexible. v3 (Kafka 4.4): a per-group ErrorMessage, null unless
+//     the broker has a cause to report beyond the code; Spool's coordinator
+//     reports codes only (as Kafka's for NON_EMPTY_GROUP and
+//     GROUP_ID_NOT_FOUND), so it is always null.
 
 func (gh *groupHandlers) handleDeleteGroups(ctx context.Context, rc *reqCtx, req *protocol.DeleteGroupsRequest) (*protocol.DeleteGroupsResponse, error) {
 	// DELETE on each group (authz.go); refused groups answer

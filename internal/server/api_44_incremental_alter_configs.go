@@ -15,8 +15,9 @@ import (
 // IncrementalAlterConfigs (key 44): versions 0-1.
 //
 // Behaviour:
-//   - SET, DELETE, APPEND and SUBTRACT operations on TOPIC and BROKER
-//     resources, validated and applied by the controller with Kafka's
+//   - SET, DELETE, APPEND and SUBTRACT operations on TOPIC, BROKER and
+//     CLIENT_METRICS resources (kafka-client-metrics.sh --alter/--delete;
+//     the subscription is gone when its last config is deleted), validated and applied by the controller with Kafka's
 //     errors; APPEND and SUBTRACT only on LIST configs (INVALID_CONFIG).
 //     ValidateOnly checks only. The response waits until this broker's
 //     image has the change.
@@ -28,8 +29,7 @@ import (
 //
 // Where Spool differs from Kafka 4.3:
 //   - BROKER_LOGGER takes no changes (Spool has no log4j loggers:
-//     INVALID_CONFIG naming the logger); CLIENT_METRICS resources are
-//     INVALID_REQUEST (unsupported type). GROUP configs (Kafka's
+//     INVALID_CONFIG naming the logger). GROUP configs (Kafka's
 //     GroupConfig: consumer.*, share.* such as share.auto.offset.reset)
 //     are kept in the metadata log like topic configs.
 
@@ -62,6 +62,28 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, rc *reqCtx, 
 func (b *Broker) incrementalAlterConfigs(ctx context.Context, r *protocol.IncrementalAlterConfigsRequestAlterConfigsResource, validateOnly bool) *configError {
 	switch r.ResourceType {
 	case resourceTopic, resourceBroker, resourceGroup:
+	case resourceClientMetrics:
+		// Only SET and DELETE apply: Kafka 4.3 refuses APPEND and
+		// SUBTRACT on every client-metrics key, its LIST ones included.
+		// The merged configs are validated as Kafka's
+		// ClientMetricsConfigs (node.validateResourceConfig).
+		ops := make([]controller.ConfigOp, len(r.Configs))
+		for i, c := range r.Configs {
+			op := controller.ConfigOpType(c.ConfigOperation)
+			if op == controller.ConfigAppend || op == controller.ConfigSubtract {
+				verb := "APPEND"
+				if op == controller.ConfigSubtract {
+					verb = "SUBTRACT"
+				}
+				return &configError{errcode.InvalidConfig, fmt.Sprintf("Can't %s to key %s because its type is not LIST.", verb, c.Name)}
+			}
+			ops[i] = controller.ConfigOp{Key: c.Name, Value: c.Value, Op: op}
+		}
+		if err := b.ctrl.AlterConfigs(ctx, r.ResourceType, r.ResourceName, ops, validateOnly); err != nil {
+			code, msg := controllerErrorCode(err)
+			return &configError{code, msg}
+		}
+		return nil
 	case resourceBrokerLogger:
 		if cerr := b.checkOwnBrokerID(r.ResourceName); cerr != nil {
 			return cerr

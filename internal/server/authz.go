@@ -168,11 +168,7 @@ const (
 func (b *Broker) authorizeConfigResource(rc *reqCtx, op acl.Operation, resourceType int8, name string) int16 {
 	rt, code := acl.ResourceCluster, errcode.ClusterAuthorizationFailed
 	switch resourceType {
-	case configResourceBroker, configResourceBrokerLogger:
-	case configResourceClientMetrics:
-		if op != acl.OpDescribeConfigs {
-			return 0
-		}
+	case configResourceBroker, configResourceBrokerLogger, configResourceClientMetrics:
 	case configResourceTopic:
 		rt, code = acl.ResourceTopic, errcode.TopicAuthorizationFailed
 	case configResourceGroup:

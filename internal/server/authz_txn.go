@@ -150,7 +150,7 @@ func (b *Broker) authorizeTxnOffsetCommit(rc *reqCtx, req *protocol.TxnOffsetCom
 // txnOffsetCommitDenied answers every partition of topics with code.
 func txnOffsetCommitDenied(resp *protocol.TxnOffsetCommitResponse, topics []protocol.TxnOffsetCommitRequestTopic, code int16) *protocol.TxnOffsetCommitResponse {
 	for _, t := range topics {
-		tr := protocol.TxnOffsetCommitResponseTopic{Name: t.Name}
+		tr := protocol.TxnOffsetCommitResponseTopic{Name: t.Name, TopicID: t.TopicID}
 		for _, p := range t.Partitions {
 			tr.Partitions = append(tr.Partitions, protocol.TxnOffsetCommitResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: code})
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/spool-broker/spool/internal/audit"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/seclink"
+	"github.com/spool-broker/spool/internal/telemetry"
 	"github.com/spool-broker/spool/metrics"
 	"github.com/spool-broker/spool/quota"
 	"github.com/spool-broker/spool/replication"
@@ -64,6 +65,9 @@ type Broker struct {
 	leaderThrottle, followerThrottle *quota.ReplicationQuota
 
 	fetchSessions *fetchSessionCache
+	// telemetry is client telemetry (KIP-714): subscriptions from the
+	// client-metrics config resources, pushed metrics for /metrics.
+	telemetry *telemetry.Manager
 	// topicMetrics are Kafka's BrokerTopicMetrics, counted by the request
 	// path (serverMetrics) and the replica fetchers (ReplicationBytesIn).
 	topicMetrics *metrics.BrokerTopicMetrics

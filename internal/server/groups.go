@@ -75,7 +75,7 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 	register(h, protocol.KeySyncGroup, 0, 5, gh.handleSyncGroup)
 	register(h, protocol.KeyDescribeGroups, 0, 6, gh.handleDescribeGroups)
 	register(h, protocol.KeyListGroups, 0, 5, gh.handleListGroups)
-	register(h, protocol.KeyDeleteGroups, 0, 2, gh.handleDeleteGroups)
+	register(h, protocol.KeyDeleteGroups, 0, 3, gh.handleDeleteGroups)
 	register(h, protocol.KeyOffsetDelete, 0, 0, gh.handleOffsetDelete)
 	if slices.Contains(cfg.GroupCoordinatorProtocols, "consumer") {
 		register(h, protocol.KeyConsumerGroupHeartbeat, 0, 1, gh.handleConsumerGroupHeartbeat)

@@ -124,6 +124,7 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 		b.replicas.MaybeIncrementHighWatermarks()
 	}
 	b.applySecurityImageLocked(img) // authz.go
+	b.telemetry.SetSubscriptions(img.ConfigsOfType(controller.ResourceClientMetrics))
 	b.image.Store(img)
 }
 

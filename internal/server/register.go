@@ -11,7 +11,7 @@ import "github.com/spool-broker/spool/protocol"
 // need message-format down-conversion, which Kafka 4 dropped too.
 func (b *Broker) registerHandlers() map[int16]apiHandler {
 	h := map[int16]apiHandler{}
-	register(h, protocol.KeyApiVersions, 0, 4, b.handleApiVersions)
+	register(h, protocol.KeyApiVersions, 0, 5, b.handleApiVersions)
 	register(h, protocol.KeyMetadata, 0, 13, b.handleMetadata)
 	register(h, protocol.KeyProduce, 0, 13, b.handleProduce)
 	register(h, protocol.KeyFetch, 4, 18, b.handleFetch)
@@ -42,6 +42,9 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyUpdateFeatures, 0, 2, b.handleUpdateFeatures)     // forwarded to the controller
 	register(h, protocol.KeyDescribeClientQuotas, 0, 1, b.handleDescribeClientQuotas)
 	register(h, protocol.KeyAlterClientQuotas, 0, 1, b.handleAlterClientQuotas)
+	register(h, protocol.KeyGetTelemetrySubscriptions, 0, 0, b.handleGetTelemetrySubscriptions)
+	register(h, protocol.KeyPushTelemetry, 0, 0, b.handlePushTelemetry)
+	register(h, protocol.KeyListConfigResources, 0, 1, b.handleListConfigResources)
 	b.registerGroupHandlers(h) // keys 8-16, 42, 47, 68, 69: groups.go
 	b.registerTxnHandlers(h)   // keys 22, 24, 26, 27, 61, 65, 66: txn.go
 	b.registerShareHandlers(h) // keys 76-79, 83-87, 90-92: share.go

@@ -15,6 +15,7 @@ import (
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
 	"github.com/spool-broker/spool/internal/seclink"
+	"github.com/spool-broker/spool/internal/telemetry"
 	"github.com/spool-broker/spool/metrics"
 	"github.com/spool-broker/spool/quota"
 	"github.com/spool-broker/spool/replication"
@@ -51,6 +52,11 @@ func NewNodeBroker(d node.BrokerDeps) (node.Broker, error) {
 	b.replicas.Register(d.Registerer)
 	// kafka-exporter's series (exporter_metrics.go)
 	metrics.MustRegister(d.Registerer, &exporterCollector{b: b, lag: metrics.NewLagHistory()})
+	if d.Registerer != nil { // pushed client metrics (api_72_push_telemetry.go): an unchecked collector
+		if err := d.Registerer.Register(b.telemetry); err != nil {
+			return nil, fmt.Errorf("registering client telemetry metrics: %w", err)
+		}
+	}
 	b.onBrokerConfig = s.reloadKeystores
 	return &nodeBroker{b: b, s: s}, nil
 }
@@ -112,6 +118,11 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 		logManager:    logs,
 		fetchSessions: newFetchSessionCache(1000),
 		topicMetrics:  metrics.NewBrokerTopicMetrics(nil), // registered by NewServer
+		telemetry: telemetry.NewManager(telemetry.Config{
+			MaxBytes:           cfg.TelemetryMaxBytes,
+			MaxClients:         int(cfg.ClientTelemetryMaxClients),
+			MaxSeriesPerClient: int(cfg.ClientTelemetryMaxSeries),
+		}),
 	}
 	// Until Start applies the first caught-up image: offset 0, so that
 	// image always replaces it.

@@ -15,14 +15,23 @@ import (
 )
 
 // TestJavaExactlyOnce runs a consume-transform-produce loop with the Java
-// 4.3.1 client (testdata/java/ExactlyOnce.java), which negotiates
+// 4.3.1 and 4.4.0 clients (testdata/java/ExactlyOnce.java), which negotiates
 // transaction.version 2: no AddPartitionsToTxn or AddOffsetsToTxn, an epoch
 // bump on every commit and abort. A read_committed consumer then sees every
 // input record exactly once, and the group's offsets are at the end.
 func TestJavaExactlyOnce(t *testing.T) {
+	// 4.3.1 and 4.4.0: 4.4 commits the offsets with TxnOffsetCommit v6
+	// (topic ids, KIP-1319) and checks the cluster and node with ApiVersions
+	// v5 (KIP-1242).
+	for _, v := range []string{"4.3.1", "4.4.0"} {
+		t.Run(v, func(t *testing.T) { testJavaExactlyOnce(t, v) })
+	}
+}
+
+func testJavaExactlyOnce(t *testing.T, version string) {
 	const n = 60
-	lib := filepath.Join(compatCache(t), "java", "lib-4.3.1")
-	tool(t, filepath.Join(lib, "kafka-clients-4.3.1.jar"))
+	lib := filepath.Join(compatCache(t), "java", "lib-"+version)
+	tool(t, filepath.Join(lib, "kafka-clients-"+version+".jar"))
 	javac, java := tool(t, "javac"), tool(t, "java")
 	classes := t.TempDir()
 	src := filepath.Join(repoRoot(t), "internal", "server", "testdata", "java", "ExactlyOnce.java")

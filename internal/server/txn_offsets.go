@@ -20,7 +20,7 @@ import (
 
 func (th *txnHandlers) registerOffsetHandlers(h map[int16]apiHandler) {
 	register(h, protocol.KeyAddOffsetsToTxn, 0, 4, th.handleAddOffsetsToTxn)
-	register(h, protocol.KeyTxnOffsetCommit, 0, 5, th.handleTxnOffsetCommit)
+	register(h, protocol.KeyTxnOffsetCommit, 0, 6, th.handleTxnOffsetCommit)
 }
 
 func (th *txnHandlers) groupPartition(groupID string) int32 {

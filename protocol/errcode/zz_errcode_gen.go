@@ -4,277 +4,283 @@ package errcode
 
 // Kafka error codes.
 const (
-	UnknownServerError                 int16 = -1
-	None                               int16 = 0
-	OffsetOutOfRange                   int16 = 1
-	CorruptMessage                     int16 = 2
-	UnknownTopicOrPartition            int16 = 3
-	InvalidFetchSize                   int16 = 4
-	LeaderNotAvailable                 int16 = 5
-	NotLeaderOrFollower                int16 = 6
-	RequestTimedOut                    int16 = 7
-	BrokerNotAvailable                 int16 = 8
-	ReplicaNotAvailable                int16 = 9
-	MessageTooLarge                    int16 = 10
-	StaleControllerEpoch               int16 = 11
-	OffsetMetadataTooLarge             int16 = 12
-	NetworkException                   int16 = 13
-	CoordinatorLoadInProgress          int16 = 14
-	CoordinatorNotAvailable            int16 = 15
-	NotCoordinator                     int16 = 16
-	InvalidTopicException              int16 = 17
-	RecordListTooLarge                 int16 = 18
-	NotEnoughReplicas                  int16 = 19
-	NotEnoughReplicasAfterAppend       int16 = 20
-	InvalidRequiredAcks                int16 = 21
-	IllegalGeneration                  int16 = 22
-	InconsistentGroupProtocol          int16 = 23
-	InvalidGroupID                     int16 = 24
-	UnknownMemberID                    int16 = 25
-	InvalidSessionTimeout              int16 = 26
-	RebalanceInProgress                int16 = 27
-	InvalidCommitOffsetSize            int16 = 28
-	TopicAuthorizationFailed           int16 = 29
-	GroupAuthorizationFailed           int16 = 30
-	ClusterAuthorizationFailed         int16 = 31
-	InvalidTimestamp                   int16 = 32
-	UnsupportedSASLMechanism           int16 = 33
-	IllegalSASLState                   int16 = 34
-	UnsupportedVersion                 int16 = 35
-	TopicAlreadyExists                 int16 = 36
-	InvalidPartitions                  int16 = 37
-	InvalidReplicationFactor           int16 = 38
-	InvalidReplicaAssignment           int16 = 39
-	InvalidConfig                      int16 = 40
-	NotController                      int16 = 41
-	InvalidRequest                     int16 = 42
-	UnsupportedForMessageFormat        int16 = 43
-	PolicyViolation                    int16 = 44
-	OutOfOrderSequenceNumber           int16 = 45
-	DuplicateSequenceNumber            int16 = 46
-	InvalidProducerEpoch               int16 = 47
-	InvalidTxnState                    int16 = 48
-	InvalidProducerIDMapping           int16 = 49
-	InvalidTransactionTimeout          int16 = 50
-	ConcurrentTransactions             int16 = 51
-	TransactionCoordinatorFenced       int16 = 52
-	TransactionalIDAuthorizationFailed int16 = 53
-	SecurityDisabled                   int16 = 54
-	OperationNotAttempted              int16 = 55
-	KafkaStorageError                  int16 = 56
-	LogDirNotFound                     int16 = 57
-	SASLAuthenticationFailed           int16 = 58
-	UnknownProducerID                  int16 = 59
-	ReassignmentInProgress             int16 = 60
-	DelegationTokenAuthDisabled        int16 = 61
-	DelegationTokenNotFound            int16 = 62
-	DelegationTokenOwnerMismatch       int16 = 63
-	DelegationTokenRequestNotAllowed   int16 = 64
-	DelegationTokenAuthorizationFailed int16 = 65
-	DelegationTokenExpired             int16 = 66
-	InvalidPrincipalType               int16 = 67
-	NonEmptyGroup                      int16 = 68
-	GroupIDNotFound                    int16 = 69
-	FetchSessionIDNotFound             int16 = 70
-	InvalidFetchSessionEpoch           int16 = 71
-	ListenerNotFound                   int16 = 72
-	TopicDeletionDisabled              int16 = 73
-	FencedLeaderEpoch                  int16 = 74
-	UnknownLeaderEpoch                 int16 = 75
-	UnsupportedCompressionType         int16 = 76
-	StaleBrokerEpoch                   int16 = 77
-	OffsetNotAvailable                 int16 = 78
-	MemberIDRequired                   int16 = 79
-	PreferredLeaderNotAvailable        int16 = 80
-	GroupMaxSizeReached                int16 = 81
-	FencedInstanceID                   int16 = 82
-	EligibleLeadersNotAvailable        int16 = 83
-	ElectionNotNeeded                  int16 = 84
-	NoReassignmentInProgress           int16 = 85
-	GroupSubscribedToTopic             int16 = 86
-	InvalidRecord                      int16 = 87
-	UnstableOffsetCommit               int16 = 88
-	ThrottlingQuotaExceeded            int16 = 89
-	ProducerFenced                     int16 = 90
-	ResourceNotFound                   int16 = 91
-	DuplicateResource                  int16 = 92
-	UnacceptableCredential             int16 = 93
-	InconsistentVoterSet               int16 = 94
-	InvalidUpdateVersion               int16 = 95
-	FeatureUpdateFailed                int16 = 96
-	PrincipalDeserializationFailure    int16 = 97
-	SnapshotNotFound                   int16 = 98
-	PositionOutOfRange                 int16 = 99
-	UnknownTopicID                     int16 = 100
-	DuplicateBrokerRegistration        int16 = 101
-	BrokerIDNotRegistered              int16 = 102
-	InconsistentTopicID                int16 = 103
-	InconsistentClusterID              int16 = 104
-	TransactionalIDNotFound            int16 = 105
-	FetchSessionTopicIDError           int16 = 106
-	IneligibleReplica                  int16 = 107
-	NewLeaderElected                   int16 = 108
-	OffsetMovedToTieredStorage         int16 = 109
-	FencedMemberEpoch                  int16 = 110
-	UnreleasedInstanceID               int16 = 111
-	UnsupportedAssignor                int16 = 112
-	StaleMemberEpoch                   int16 = 113
-	MismatchedEndpointType             int16 = 114
-	UnsupportedEndpointType            int16 = 115
-	UnknownControllerID                int16 = 116
-	UnknownSubscriptionID              int16 = 117
-	TelemetryTooLarge                  int16 = 118
-	InvalidRegistration                int16 = 119
-	TransactionAbortable               int16 = 120
-	InvalidRecordState                 int16 = 121
-	ShareSessionNotFound               int16 = 122
-	InvalidShareSessionEpoch           int16 = 123
-	FencedStateEpoch                   int16 = 124
-	InvalidVoterKey                    int16 = 125
-	DuplicateVoter                     int16 = 126
-	VoterNotFound                      int16 = 127
-	InvalidRegularExpression           int16 = 128
-	RebootstrapRequired                int16 = 129
-	StreamsInvalidTopology             int16 = 130
-	StreamsInvalidTopologyEpoch        int16 = 131
-	StreamsTopologyFenced              int16 = 132
-	ShareSessionLimitReached           int16 = 133
+	UnknownServerError                     int16 = -1
+	None                                   int16 = 0
+	OffsetOutOfRange                       int16 = 1
+	CorruptMessage                         int16 = 2
+	UnknownTopicOrPartition                int16 = 3
+	InvalidFetchSize                       int16 = 4
+	LeaderNotAvailable                     int16 = 5
+	NotLeaderOrFollower                    int16 = 6
+	RequestTimedOut                        int16 = 7
+	BrokerNotAvailable                     int16 = 8
+	ReplicaNotAvailable                    int16 = 9
+	MessageTooLarge                        int16 = 10
+	StaleControllerEpoch                   int16 = 11
+	OffsetMetadataTooLarge                 int16 = 12
+	NetworkException                       int16 = 13
+	CoordinatorLoadInProgress              int16 = 14
+	CoordinatorNotAvailable                int16 = 15
+	NotCoordinator                         int16 = 16
+	InvalidTopicException                  int16 = 17
+	RecordListTooLarge                     int16 = 18
+	NotEnoughReplicas                      int16 = 19
+	NotEnoughReplicasAfterAppend           int16 = 20
+	InvalidRequiredAcks                    int16 = 21
+	IllegalGeneration                      int16 = 22
+	InconsistentGroupProtocol              int16 = 23
+	InvalidGroupID                         int16 = 24
+	UnknownMemberID                        int16 = 25
+	InvalidSessionTimeout                  int16 = 26
+	RebalanceInProgress                    int16 = 27
+	InvalidCommitOffsetSize                int16 = 28
+	TopicAuthorizationFailed               int16 = 29
+	GroupAuthorizationFailed               int16 = 30
+	ClusterAuthorizationFailed             int16 = 31
+	InvalidTimestamp                       int16 = 32
+	UnsupportedSASLMechanism               int16 = 33
+	IllegalSASLState                       int16 = 34
+	UnsupportedVersion                     int16 = 35
+	TopicAlreadyExists                     int16 = 36
+	InvalidPartitions                      int16 = 37
+	InvalidReplicationFactor               int16 = 38
+	InvalidReplicaAssignment               int16 = 39
+	InvalidConfig                          int16 = 40
+	NotController                          int16 = 41
+	InvalidRequest                         int16 = 42
+	UnsupportedForMessageFormat            int16 = 43
+	PolicyViolation                        int16 = 44
+	OutOfOrderSequenceNumber               int16 = 45
+	DuplicateSequenceNumber                int16 = 46
+	InvalidProducerEpoch                   int16 = 47
+	InvalidTxnState                        int16 = 48
+	InvalidProducerIDMapping               int16 = 49
+	InvalidTransactionTimeout              int16 = 50
+	ConcurrentTransactions                 int16 = 51
+	TransactionCoordinatorFenced           int16 = 52
+	TransactionalIDAuthorizationFailed     int16 = 53
+	SecurityDisabled                       int16 = 54
+	OperationNotAttempted                  int16 = 55
+	KafkaStorageError                      int16 = 56
+	LogDirNotFound                         int16 = 57
+	SASLAuthenticationFailed               int16 = 58
+	UnknownProducerID                      int16 = 59
+	ReassignmentInProgress                 int16 = 60
+	DelegationTokenAuthDisabled            int16 = 61
+	DelegationTokenNotFound                int16 = 62
+	DelegationTokenOwnerMismatch           int16 = 63
+	DelegationTokenRequestNotAllowed       int16 = 64
+	DelegationTokenAuthorizationFailed     int16 = 65
+	DelegationTokenExpired                 int16 = 66
+	InvalidPrincipalType                   int16 = 67
+	NonEmptyGroup                          int16 = 68
+	GroupIDNotFound                        int16 = 69
+	FetchSessionIDNotFound                 int16 = 70
+	InvalidFetchSessionEpoch               int16 = 71
+	ListenerNotFound                       int16 = 72
+	TopicDeletionDisabled                  int16 = 73
+	FencedLeaderEpoch                      int16 = 74
+	UnknownLeaderEpoch                     int16 = 75
+	UnsupportedCompressionType             int16 = 76
+	StaleBrokerEpoch                       int16 = 77
+	OffsetNotAvailable                     int16 = 78
+	MemberIDRequired                       int16 = 79
+	PreferredLeaderNotAvailable            int16 = 80
+	GroupMaxSizeReached                    int16 = 81
+	FencedInstanceID                       int16 = 82
+	EligibleLeadersNotAvailable            int16 = 83
+	ElectionNotNeeded                      int16 = 84
+	NoReassignmentInProgress               int16 = 85
+	GroupSubscribedToTopic                 int16 = 86
+	InvalidRecord                          int16 = 87
+	UnstableOffsetCommit                   int16 = 88
+	ThrottlingQuotaExceeded                int16 = 89
+	ProducerFenced                         int16 = 90
+	ResourceNotFound                       int16 = 91
+	DuplicateResource                      int16 = 92
+	UnacceptableCredential                 int16 = 93
+	InconsistentVoterSet                   int16 = 94
+	InvalidUpdateVersion                   int16 = 95
+	FeatureUpdateFailed                    int16 = 96
+	PrincipalDeserializationFailure        int16 = 97
+	SnapshotNotFound                       int16 = 98
+	PositionOutOfRange                     int16 = 99
+	UnknownTopicID                         int16 = 100
+	DuplicateBrokerRegistration            int16 = 101
+	BrokerIDNotRegistered                  int16 = 102
+	InconsistentTopicID                    int16 = 103
+	InconsistentClusterID                  int16 = 104
+	TransactionalIDNotFound                int16 = 105
+	FetchSessionTopicIDError               int16 = 106
+	IneligibleReplica                      int16 = 107
+	NewLeaderElected                       int16 = 108
+	OffsetMovedToTieredStorage             int16 = 109
+	FencedMemberEpoch                      int16 = 110
+	UnreleasedInstanceID                   int16 = 111
+	UnsupportedAssignor                    int16 = 112
+	StaleMemberEpoch                       int16 = 113
+	MismatchedEndpointType                 int16 = 114
+	UnsupportedEndpointType                int16 = 115
+	UnknownControllerID                    int16 = 116
+	UnknownSubscriptionID                  int16 = 117
+	TelemetryTooLarge                      int16 = 118
+	InvalidRegistration                    int16 = 119
+	TransactionAbortable                   int16 = 120
+	InvalidRecordState                     int16 = 121
+	ShareSessionNotFound                   int16 = 122
+	InvalidShareSessionEpoch               int16 = 123
+	FencedStateEpoch                       int16 = 124
+	InvalidVoterKey                        int16 = 125
+	DuplicateVoter                         int16 = 126
+	VoterNotFound                          int16 = 127
+	InvalidRegularExpression               int16 = 128
+	RebootstrapRequired                    int16 = 129
+	StreamsInvalidTopology                 int16 = 130
+	StreamsInvalidTopologyEpoch            int16 = 131
+	StreamsTopologyFenced                  int16 = 132
+	ShareSessionLimitReached               int16 = 133
+	GroupDeletionFailed                    int16 = 134
+	StreamsTopologyDescriptionUpdateFailed int16 = 135
+	ControllerIDNotRegistered              int16 = 136
 )
 
 var table = map[int16]info{
-	UnknownServerError:                 {name: "UNKNOWN_SERVER_ERROR", message: "The server experienced an unexpected error when processing the request.", retriable: false},
-	None:                               {name: "NONE", message: "", retriable: false},
-	OffsetOutOfRange:                   {name: "OFFSET_OUT_OF_RANGE", message: "The requested offset is not within the range of offsets maintained by the server.", retriable: false},
-	CorruptMessage:                     {name: "CORRUPT_MESSAGE", message: "This message has failed its CRC checksum, exceeds the valid size, has a null key for a compacted topic, or is otherwise corrupt.", retriable: true},
-	UnknownTopicOrPartition:            {name: "UNKNOWN_TOPIC_OR_PARTITION", message: "This server does not host this topic-partition.", retriable: true},
-	InvalidFetchSize:                   {name: "INVALID_FETCH_SIZE", message: "The requested fetch size is invalid.", retriable: false},
-	LeaderNotAvailable:                 {name: "LEADER_NOT_AVAILABLE", message: "There is no leader for this topic-partition as we are in the middle of a leadership election.", retriable: true},
-	NotLeaderOrFollower:                {name: "NOT_LEADER_OR_FOLLOWER", message: "For requests intended only for the leader, this error indicates that the broker is not the current leader. For requests intended for any replica, this error indicates that the broker is not a replica of the topic partition.", retriable: true},
-	RequestTimedOut:                    {name: "REQUEST_TIMED_OUT", message: "The request timed out.", retriable: true},
-	BrokerNotAvailable:                 {name: "BROKER_NOT_AVAILABLE", message: "The broker is not available.", retriable: false},
-	ReplicaNotAvailable:                {name: "REPLICA_NOT_AVAILABLE", message: "The replica is not available for the requested topic-partition. Produce/Fetch requests and other requests intended only for the leader or follower return NOT_LEADER_OR_FOLLOWER if the broker is not a replica of the topic-partition.", retriable: true},
-	MessageTooLarge:                    {name: "MESSAGE_TOO_LARGE", message: "The request included a message larger than the max message size the server will accept.", retriable: false},
-	StaleControllerEpoch:               {name: "STALE_CONTROLLER_EPOCH", message: "The controller moved to another broker.", retriable: false},
-	OffsetMetadataTooLarge:             {name: "OFFSET_METADATA_TOO_LARGE", message: "The metadata field of the offset request was too large.", retriable: false},
-	NetworkException:                   {name: "NETWORK_EXCEPTION", message: "The server disconnected before a response was received.", retriable: true},
-	CoordinatorLoadInProgress:          {name: "COORDINATOR_LOAD_IN_PROGRESS", message: "The coordinator is loading and hence can't process requests.", retriable: true},
-	CoordinatorNotAvailable:            {name: "COORDINATOR_NOT_AVAILABLE", message: "The coordinator is not available.", retriable: true},
-	NotCoordinator:                     {name: "NOT_COORDINATOR", message: "This is not the correct coordinator.", retriable: true},
-	InvalidTopicException:              {name: "INVALID_TOPIC_EXCEPTION", message: "The request attempted to perform an operation on an invalid topic.", retriable: false},
-	RecordListTooLarge:                 {name: "RECORD_LIST_TOO_LARGE", message: "The request included message batch larger than the configured segment size on the server.", retriable: false},
-	NotEnoughReplicas:                  {name: "NOT_ENOUGH_REPLICAS", message: "Messages are rejected since there are fewer in-sync replicas than required.", retriable: true},
-	NotEnoughReplicasAfterAppend:       {name: "NOT_ENOUGH_REPLICAS_AFTER_APPEND", message: "Messages are written to the log, but to fewer in-sync replicas than required.", retriable: true},
-	InvalidRequiredAcks:                {name: "INVALID_REQUIRED_ACKS", message: "Produce request specified an invalid value for required acks.", retriable: false},
-	IllegalGeneration:                  {name: "ILLEGAL_GENERATION", message: "Specified group generation id is not valid.", retriable: false},
-	InconsistentGroupProtocol:          {name: "INCONSISTENT_GROUP_PROTOCOL", message: "The group member's supported protocols are incompatible with those of existing members or first group member tried to join with empty protocol type or empty protocol list.", retriable: false},
-	InvalidGroupID:                     {name: "INVALID_GROUP_ID", message: "The group id is invalid.", retriable: false},
-	UnknownMemberID:                    {name: "UNKNOWN_MEMBER_ID", message: "The coordinator is not aware of this member.", retriable: false},
-	InvalidSessionTimeout:              {name: "INVALID_SESSION_TIMEOUT", message: "The session timeout is not within the range allowed by the broker (as configured by group.min.session.timeout.ms and group.max.session.timeout.ms).", retriable: false},
-	RebalanceInProgress:                {name: "REBALANCE_IN_PROGRESS", message: "The group is rebalancing, so a rejoin is needed.", retriable: false},
-	InvalidCommitOffsetSize:            {name: "INVALID_COMMIT_OFFSET_SIZE", message: "The committing offset data size is not valid.", retriable: false},
-	TopicAuthorizationFailed:           {name: "TOPIC_AUTHORIZATION_FAILED", message: "Topic authorization failed.", retriable: false},
-	GroupAuthorizationFailed:           {name: "GROUP_AUTHORIZATION_FAILED", message: "Group authorization failed.", retriable: false},
-	ClusterAuthorizationFailed:         {name: "CLUSTER_AUTHORIZATION_FAILED", message: "Cluster authorization failed.", retriable: false},
-	InvalidTimestamp:                   {name: "INVALID_TIMESTAMP", message: "The timestamp of the message is out of acceptable range.", retriable: false},
-	UnsupportedSASLMechanism:           {name: "UNSUPPORTED_SASL_MECHANISM", message: "The broker does not support the requested SASL mechanism.", retriable: false},
-	IllegalSASLState:                   {name: "ILLEGAL_SASL_STATE", message: "Request is not valid given the current SASL state.", retriable: false},
-	UnsupportedVersion:                 {name: "UNSUPPORTED_VERSION", message: "The version of API is not supported.", retriable: false},
-	TopicAlreadyExists:                 {name: "TOPIC_ALREADY_EXISTS", message: "Topic with this name already exists.", retriable: false},
-	InvalidPartitions:                  {name: "INVALID_PARTITIONS", message: "Number of partitions is below 1.", retriable: false},
-	InvalidReplicationFactor:           {name: "INVALID_REPLICATION_FACTOR", message: "Replication factor is below 1 or larger than the number of available brokers.", retriable: false},
-	InvalidReplicaAssignment:           {name: "INVALID_REPLICA_ASSIGNMENT", message: "Replica assignment is invalid.", retriable: false},
-	InvalidConfig:                      {name: "INVALID_CONFIG", message: "Configuration is invalid.", retriable: false},
-	NotController:                      {name: "NOT_CONTROLLER", message: "This is not the correct controller for this cluster.", retriable: true},
-	InvalidRequest:                     {name: "INVALID_REQUEST", message: "This most likely occurs because of a request being malformed by the client library or the message was sent to an incompatible broker. See the broker logs for more details.", retriable: false},
-	UnsupportedForMessageFormat:        {name: "UNSUPPORTED_FOR_MESSAGE_FORMAT", message: "The message format version on the broker does not support the request.", retriable: false},
-	PolicyViolation:                    {name: "POLICY_VIOLATION", message: "Request parameters do not satisfy the configured policy.", retriable: false},
-	OutOfOrderSequenceNumber:           {name: "OUT_OF_ORDER_SEQUENCE_NUMBER", message: "The broker received an out of order sequence number.", retriable: false},
-	DuplicateSequenceNumber:            {name: "DUPLICATE_SEQUENCE_NUMBER", message: "The broker received a duplicate sequence number.", retriable: false},
-	InvalidProducerEpoch:               {name: "INVALID_PRODUCER_EPOCH", message: "Producer attempted to produce with an old epoch.", retriable: false},
-	InvalidTxnState:                    {name: "INVALID_TXN_STATE", message: "The producer attempted a transactional operation in an invalid state.", retriable: false},
-	InvalidProducerIDMapping:           {name: "INVALID_PRODUCER_ID_MAPPING", message: "The producer attempted to use a producer id which is not currently assigned to its transactional id.", retriable: false},
-	InvalidTransactionTimeout:          {name: "INVALID_TRANSACTION_TIMEOUT", message: "The transaction timeout is larger than the maximum value allowed by the broker (as configured by transaction.max.timeout.ms).", retriable: false},
-	ConcurrentTransactions:             {name: "CONCURRENT_TRANSACTIONS", message: "The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing.", retriable: true},
-	TransactionCoordinatorFenced:       {name: "TRANSACTION_COORDINATOR_FENCED", message: "Indicates that the transaction coordinator sending a WriteTxnMarker is no longer the current coordinator for a given producer.", retriable: false},
-	TransactionalIDAuthorizationFailed: {name: "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", message: "Transactional Id authorization failed.", retriable: false},
-	SecurityDisabled:                   {name: "SECURITY_DISABLED", message: "Security features are disabled.", retriable: false},
-	OperationNotAttempted:              {name: "OPERATION_NOT_ATTEMPTED", message: "The broker did not attempt to execute this operation. This may happen for batched RPCs where some operations in the batch failed, causing the broker to respond without trying the rest.", retriable: false},
-	KafkaStorageError:                  {name: "KAFKA_STORAGE_ERROR", message: "Disk error when trying to access log file on the disk.", retriable: true},
-	LogDirNotFound:                     {name: "LOG_DIR_NOT_FOUND", message: "The user-specified log directory is not found in the broker config.", retriable: false},
-	SASLAuthenticationFailed:           {name: "SASL_AUTHENTICATION_FAILED", message: "SASL Authentication failed.", retriable: false},
-	UnknownProducerID:                  {name: "UNKNOWN_PRODUCER_ID", message: "This exception is raised by the broker if it could not locate the producer metadata associated with the producerId in question. This could happen if, for instance, the producer's records were deleted because their retention time had elapsed. Once the last records of the producerId are removed, the producer's metadata is removed from the broker, and future appends by the producer will return this exception.", retriable: false},
-	ReassignmentInProgress:             {name: "REASSIGNMENT_IN_PROGRESS", message: "A partition reassignment is in progress.", retriable: false},
-	DelegationTokenAuthDisabled:        {name: "DELEGATION_TOKEN_AUTH_DISABLED", message: "Delegation Token feature is not enabled.", retriable: false},
-	DelegationTokenNotFound:            {name: "DELEGATION_TOKEN_NOT_FOUND", message: "Delegation Token is not found on server.", retriable: false},
-	DelegationTokenOwnerMismatch:       {name: "DELEGATION_TOKEN_OWNER_MISMATCH", message: "Specified Principal is not valid Owner/Renewer.", retriable: false},
-	DelegationTokenRequestNotAllowed:   {name: "DELEGATION_TOKEN_REQUEST_NOT_ALLOWED", message: "Delegation Token requests are not allowed on PLAINTEXT/1-way SSL channels and on delegation token authenticated channels.", retriable: false},
-	DelegationTokenAuthorizationFailed: {name: "DELEGATION_TOKEN_AUTHORIZATION_FAILED", message: "Delegation Token authorization failed.", retriable: false},
-	DelegationTokenExpired:             {name: "DELEGATION_TOKEN_EXPIRED", message: "Delegation Token is expired.", retriable: false},
-	InvalidPrincipalType:               {name: "INVALID_PRINCIPAL_TYPE", message: "Supplied principalType is not supported.", retriable: false},
-	NonEmptyGroup:                      {name: "NON_EMPTY_GROUP", message: "The group is not empty.", retriable: false},
-	GroupIDNotFound:                    {name: "GROUP_ID_NOT_FOUND", message: "The group id does not exist.", retriable: false},
-	FetchSessionIDNotFound:             {name: "FETCH_SESSION_ID_NOT_FOUND", message: "The fetch session ID was not found.", retriable: true},
-	InvalidFetchSessionEpoch:           {name: "INVALID_FETCH_SESSION_EPOCH", message: "The fetch session epoch is invalid.", retriable: true},
-	ListenerNotFound:                   {name: "LISTENER_NOT_FOUND", message: "There is no listener on the leader broker that matches the listener on which metadata request was processed.", retriable: true},
-	TopicDeletionDisabled:              {name: "TOPIC_DELETION_DISABLED", message: "Topic deletion is disabled.", retriable: false},
-	FencedLeaderEpoch:                  {name: "FENCED_LEADER_EPOCH", message: "The leader epoch in the request is older than the epoch on the broker.", retriable: true},
-	UnknownLeaderEpoch:                 {name: "UNKNOWN_LEADER_EPOCH", message: "The leader epoch in the request is newer than the epoch on the broker.", retriable: true},
-	UnsupportedCompressionType:         {name: "UNSUPPORTED_COMPRESSION_TYPE", message: "The requesting client does not support the compression type of given partition.", retriable: false},
-	StaleBrokerEpoch:                   {name: "STALE_BROKER_EPOCH", message: "Broker epoch has changed.", retriable: false},
-	OffsetNotAvailable:                 {name: "OFFSET_NOT_AVAILABLE", message: "The leader high watermark has not caught up from a recent leader election so the offsets cannot be guaranteed to be monotonically increasing.", retriable: true},
-	MemberIDRequired:                   {name: "MEMBER_ID_REQUIRED", message: "The group member needs to have a valid member id before actually entering a consumer group.", retriable: false},
-	PreferredLeaderNotAvailable:        {name: "PREFERRED_LEADER_NOT_AVAILABLE", message: "The preferred leader was not available.", retriable: true},
-	GroupMaxSizeReached:                {name: "GROUP_MAX_SIZE_REACHED", message: "The group has reached its maximum size.", retriable: false},
-	FencedInstanceID:                   {name: "FENCED_INSTANCE_ID", message: "The broker rejected this static consumer since another consumer with the same group.instance.id has registered with a different member.id.", retriable: false},
-	EligibleLeadersNotAvailable:        {name: "ELIGIBLE_LEADERS_NOT_AVAILABLE", message: "Eligible topic partition leaders are not available.", retriable: true},
-	ElectionNotNeeded:                  {name: "ELECTION_NOT_NEEDED", message: "Leader election not needed for topic partition.", retriable: true},
-	NoReassignmentInProgress:           {name: "NO_REASSIGNMENT_IN_PROGRESS", message: "No partition reassignment is in progress.", retriable: false},
-	GroupSubscribedToTopic:             {name: "GROUP_SUBSCRIBED_TO_TOPIC", message: "Deleting offsets of a topic is forbidden while the consumer group is actively subscribed to it.", retriable: false},
-	InvalidRecord:                      {name: "INVALID_RECORD", message: "This record has failed the validation on broker and hence will be rejected.", retriable: false},
-	UnstableOffsetCommit:               {name: "UNSTABLE_OFFSET_COMMIT", message: "There are unstable offsets that need to be cleared.", retriable: true},
-	ThrottlingQuotaExceeded:            {name: "THROTTLING_QUOTA_EXCEEDED", message: "The throttling quota has been exceeded.", retriable: true},
-	ProducerFenced:                     {name: "PRODUCER_FENCED", message: "There is a newer producer with the same transactionalId which fences the current one.", retriable: false},
-	ResourceNotFound:                   {name: "RESOURCE_NOT_FOUND", message: "A request illegally referred to a resource that does not exist.", retriable: false},
-	DuplicateResource:                  {name: "DUPLICATE_RESOURCE", message: "A request illegally referred to the same resource twice.", retriable: false},
-	UnacceptableCredential:             {name: "UNACCEPTABLE_CREDENTIAL", message: "Requested credential would not meet criteria for acceptability.", retriable: false},
-	InconsistentVoterSet:               {name: "INCONSISTENT_VOTER_SET", message: "Indicates that the either the sender or recipient of a voter-only request is not one of the expected voters.", retriable: false},
-	InvalidUpdateVersion:               {name: "INVALID_UPDATE_VERSION", message: "The given update version was invalid.", retriable: false},
-	FeatureUpdateFailed:                {name: "FEATURE_UPDATE_FAILED", message: "Unable to update finalized features due to an unexpected server error.", retriable: false},
-	PrincipalDeserializationFailure:    {name: "PRINCIPAL_DESERIALIZATION_FAILURE", message: "Request principal deserialization failed during forwarding. This indicates an internal error on the broker cluster security setup.", retriable: false},
-	SnapshotNotFound:                   {name: "SNAPSHOT_NOT_FOUND", message: "Requested snapshot was not found.", retriable: false},
-	PositionOutOfRange:                 {name: "POSITION_OUT_OF_RANGE", message: "Requested position is not greater than or equal to zero, and less than the size of the snapshot.", retriable: false},
-	UnknownTopicID:                     {name: "UNKNOWN_TOPIC_ID", message: "This server does not host this topic ID.", retriable: true},
-	DuplicateBrokerRegistration:        {name: "DUPLICATE_BROKER_REGISTRATION", message: "This broker ID is already in use.", retriable: false},
-	BrokerIDNotRegistered:              {name: "BROKER_ID_NOT_REGISTERED", message: "The given broker ID was not registered.", retriable: false},
-	InconsistentTopicID:                {name: "INCONSISTENT_TOPIC_ID", message: "The log's topic ID did not match the topic ID in the request.", retriable: true},
-	InconsistentClusterID:              {name: "INCONSISTENT_CLUSTER_ID", message: "The clusterId in the request does not match that found on the server.", retriable: false},
-	TransactionalIDNotFound:            {name: "TRANSACTIONAL_ID_NOT_FOUND", message: "The transactionalId could not be found.", retriable: false},
-	FetchSessionTopicIDError:           {name: "FETCH_SESSION_TOPIC_ID_ERROR", message: "The fetch session encountered inconsistent topic ID usage.", retriable: true},
-	IneligibleReplica:                  {name: "INELIGIBLE_REPLICA", message: "The new ISR contains at least one ineligible replica.", retriable: false},
-	NewLeaderElected:                   {name: "NEW_LEADER_ELECTED", message: "The AlterPartition request successfully updated the partition state but the leader has changed.", retriable: false},
-	OffsetMovedToTieredStorage:         {name: "OFFSET_MOVED_TO_TIERED_STORAGE", message: "The requested offset is moved to tiered storage.", retriable: false},
-	FencedMemberEpoch:                  {name: "FENCED_MEMBER_EPOCH", message: "The member epoch is fenced by the group coordinator. The member must abandon all its partitions and rejoin.", retriable: false},
-	UnreleasedInstanceID:               {name: "UNRELEASED_INSTANCE_ID", message: "The instance ID is still used by another member in the consumer group. That member must leave first.", retriable: false},
-	UnsupportedAssignor:                {name: "UNSUPPORTED_ASSIGNOR", message: "The assignor or its version range is not supported by the consumer group.", retriable: false},
-	StaleMemberEpoch:                   {name: "STALE_MEMBER_EPOCH", message: "The member epoch is stale. The member must retry after receiving its updated member epoch via the ConsumerGroupHeartbeat API.", retriable: false},
-	MismatchedEndpointType:             {name: "MISMATCHED_ENDPOINT_TYPE", message: "The request was sent to an endpoint of the wrong type.", retriable: false},
-	UnsupportedEndpointType:            {name: "UNSUPPORTED_ENDPOINT_TYPE", message: "This endpoint type is not supported yet.", retriable: false},
-	UnknownControllerID:                {name: "UNKNOWN_CONTROLLER_ID", message: "This controller ID is not known.", retriable: false},
-	UnknownSubscriptionID:              {name: "UNKNOWN_SUBSCRIPTION_ID", message: "Client sent a push telemetry request with an invalid or outdated subscription ID.", retriable: false},
-	TelemetryTooLarge:                  {name: "TELEMETRY_TOO_LARGE", message: "Client sent a push telemetry request larger than the maximum size the broker will accept.", retriable: false},
-	InvalidRegistration:                {name: "INVALID_REGISTRATION", message: "The controller has considered the broker registration to be invalid.", retriable: false},
-	TransactionAbortable:               {name: "TRANSACTION_ABORTABLE", message: "The server encountered an error with the transaction. The client can abort the transaction to continue using this transactional ID.", retriable: false},
-	InvalidRecordState:                 {name: "INVALID_RECORD_STATE", message: "The record state is invalid. The acknowledgement of delivery could not be completed.", retriable: false},
-	ShareSessionNotFound:               {name: "SHARE_SESSION_NOT_FOUND", message: "The share session was not found.", retriable: true},
-	InvalidShareSessionEpoch:           {name: "INVALID_SHARE_SESSION_EPOCH", message: "The share session epoch is invalid.", retriable: true},
-	FencedStateEpoch:                   {name: "FENCED_STATE_EPOCH", message: "The share coordinator rejected the request because the share-group state epoch did not match.", retriable: false},
-	InvalidVoterKey:                    {name: "INVALID_VOTER_KEY", message: "The voter key doesn't match the receiving replica's key.", retriable: false},
-	DuplicateVoter:                     {name: "DUPLICATE_VOTER", message: "The voter is already part of the set of voters.", retriable: false},
-	VoterNotFound:                      {name: "VOTER_NOT_FOUND", message: "The voter is not part of the set of voters.", retriable: false},
-	InvalidRegularExpression:           {name: "INVALID_REGULAR_EXPRESSION", message: "The regular expression is not valid.", retriable: false},
-	RebootstrapRequired:                {name: "REBOOTSTRAP_REQUIRED", message: "Client metadata is stale. The client should rebootstrap to obtain new metadata.", retriable: false},
-	StreamsInvalidTopology:             {name: "STREAMS_INVALID_TOPOLOGY", message: "The supplied topology is invalid.", retriable: false},
-	StreamsInvalidTopologyEpoch:        {name: "STREAMS_INVALID_TOPOLOGY_EPOCH", message: "The supplied topology epoch is invalid.", retriable: false},
-	StreamsTopologyFenced:              {name: "STREAMS_TOPOLOGY_FENCED", message: "The supplied topology epoch is outdated.", retriable: false},
-	ShareSessionLimitReached:           {name: "SHARE_SESSION_LIMIT_REACHED", message: "The limit of share sessions has been reached.", retriable: true},
+	UnknownServerError:                     {name: "UNKNOWN_SERVER_ERROR", message: "The server experienced an unexpected error when processing the request.", retriable: false},
+	None:                                   {name: "NONE", message: "", retriable: false},
+	OffsetOutOfRange:                       {name: "OFFSET_OUT_OF_RANGE", message: "The requested offset is not within the range of offsets maintained by the server.", retriable: false},
+	CorruptMessage:                         {name: "CORRUPT_MESSAGE", message: "This message has failed its CRC checksum, exceeds the valid size, has a null key for a compacted topic, or is otherwise corrupt.", retriable: true},
+	UnknownTopicOrPartition:                {name: "UNKNOWN_TOPIC_OR_PARTITION", message: "This server does not host this topic-partition.", retriable: true},
+	InvalidFetchSize:                       {name: "INVALID_FETCH_SIZE", message: "The requested fetch size is invalid.", retriable: false},
+	LeaderNotAvailable:                     {name: "LEADER_NOT_AVAILABLE", message: "There is no leader for this topic-partition as we are in the middle of a leadership election.", retriable: true},
+	NotLeaderOrFollower:                    {name: "NOT_LEADER_OR_FOLLOWER", message: "For requests intended only for the leader, this error indicates that the broker is not the current leader. For requests intended for any replica, this error indicates that the broker is not a replica of the topic partition.", retriable: true},
+	RequestTimedOut:                        {name: "REQUEST_TIMED_OUT", message: "The request timed out.", retriable: true},
+	BrokerNotAvailable:                     {name: "BROKER_NOT_AVAILABLE", message: "The broker is not available.", retriable: false},
+	ReplicaNotAvailable:                    {name: "REPLICA_NOT_AVAILABLE", message: "The replica is not available for the requested topic-partition. Produce/Fetch requests and other requests intended only for the leader or follower return NOT_LEADER_OR_FOLLOWER if the broker is not a replica of the topic-partition.", retriable: true},
+	MessageTooLarge:                        {name: "MESSAGE_TOO_LARGE", message: "The request included a message larger than the max message size the server will accept.", retriable: false},
+	StaleControllerEpoch:                   {name: "STALE_CONTROLLER_EPOCH", message: "The controller moved to another broker.", retriable: false},
+	OffsetMetadataTooLarge:                 {name: "OFFSET_METADATA_TOO_LARGE", message: "The metadata field of the offset request was too large.", retriable: false},
+	NetworkException:                       {name: "NETWORK_EXCEPTION", message: "The server disconnected before a response was received.", retriable: true},
+	CoordinatorLoadInProgress:              {name: "COORDINATOR_LOAD_IN_PROGRESS", message: "The coordinator is loading and hence can't process requests.", retriable: true},
+	CoordinatorNotAvailable:                {name: "COORDINATOR_NOT_AVAILABLE", message: "The coordinator is not available.", retriable: true},
+	NotCoordinator:                         {name: "NOT_COORDINATOR", message: "This is not the correct coordinator.", retriable: true},
+	InvalidTopicException:                  {name: "INVALID_TOPIC_EXCEPTION", message: "The request attempted to perform an operation on an invalid topic.", retriable: false},
+	RecordListTooLarge:                     {name: "RECORD_LIST_TOO_LARGE", message: "The request included message batch larger than the configured segment size on the server.", retriable: false},
+	NotEnoughReplicas:                      {name: "NOT_ENOUGH_REPLICAS", message: "Messages are rejected since there are fewer in-sync replicas than required.", retriable: true},
+	NotEnoughReplicasAfterAppend:           {name: "NOT_ENOUGH_REPLICAS_AFTER_APPEND", message: "Messages are written to the log, but to fewer in-sync replicas than required.", retriable: true},
+	InvalidRequiredAcks:                    {name: "INVALID_REQUIRED_ACKS", message: "Produce request specified an invalid value for required acks.", retriable: false},
+	IllegalGeneration:                      {name: "ILLEGAL_GENERATION", message: "Specified group generation id is not valid.", retriable: false},
+	InconsistentGroupProtocol:              {name: "INCONSISTENT_GROUP_PROTOCOL", message: "The group member's supported protocols are incompatible with those of existing members or first group member tried to join with empty protocol type or empty protocol list.", retriable: false},
+	InvalidGroupID:                         {name: "INVALID_GROUP_ID", message: "The group id is invalid.", retriable: false},
+	UnknownMemberID:                        {name: "UNKNOWN_MEMBER_ID", message: "The coordinator is not aware of this member.", retriable: false},
+	InvalidSessionTimeout:                  {name: "INVALID_SESSION_TIMEOUT", message: "The session timeout is not within the range allowed by the broker (as configured by group.min.session.timeout.ms and group.max.session.timeout.ms).", retriable: false},
+	RebalanceInProgress:                    {name: "REBALANCE_IN_PROGRESS", message: "The group is rebalancing, so a rejoin is needed.", retriable: false},
+	InvalidCommitOffsetSize:                {name: "INVALID_COMMIT_OFFSET_SIZE", message: "The committing offset data size is not valid.", retriable: false},
+	TopicAuthorizationFailed:               {name: "TOPIC_AUTHORIZATION_FAILED", message: "Topic authorization failed.", retriable: false},
+	GroupAuthorizationFailed:               {name: "GROUP_AUTHORIZATION_FAILED", message: "Group authorization failed.", retriable: false},
+	ClusterAuthorizationFailed:             {name: "CLUSTER_AUTHORIZATION_FAILED", message: "Cluster authorization failed.", retriable: false},
+	InvalidTimestamp:                       {name: "INVALID_TIMESTAMP", message: "The timestamp of the message is out of acceptable range.", retriable: false},
+	UnsupportedSASLMechanism:               {name: "UNSUPPORTED_SASL_MECHANISM", message: "The broker does not support the requested SASL mechanism.", retriable: false},
+	IllegalSASLState:                       {name: "ILLEGAL_SASL_STATE", message: "Request is not valid given the current SASL state.", retriable: false},
+	UnsupportedVersion:                     {name: "UNSUPPORTED_VERSION", message: "The version of API is not supported.", retriable: false},
+	TopicAlreadyExists:                     {name: "TOPIC_ALREADY_EXISTS", message: "Topic with this name already exists.", retriable: false},
+	InvalidPartitions:                      {name: "INVALID_PARTITIONS", message: "Number of partitions is below 1.", retriable: false},
+	InvalidReplicationFactor:               {name: "INVALID_REPLICATION_FACTOR", message: "Replication factor is below 1 or larger than the number of available brokers.", retriable: false},
+	InvalidReplicaAssignment:               {name: "INVALID_REPLICA_ASSIGNMENT", message: "Replica assignment is invalid.", retriable: false},
+	InvalidConfig:                          {name: "INVALID_CONFIG", message: "Configuration is invalid.", retriable: false},
+	NotController:                          {name: "NOT_CONTROLLER", message: "This is not the correct controller for this cluster.", retriable: true},
+	InvalidRequest:                         {name: "INVALID_REQUEST", message: "This most likely occurs because of a request being malformed by the client library or the message was sent to an incompatible broker. See the broker logs for more details.", retriable: false},
+	UnsupportedForMessageFormat:            {name: "UNSUPPORTED_FOR_MESSAGE_FORMAT", message: "The message format version on the broker does not support the request.", retriable: false},
+	PolicyViolation:                        {name: "POLICY_VIOLATION", message: "Request parameters do not satisfy the configured policy.", retriable: false},
+	OutOfOrderSequenceNumber:               {name: "OUT_OF_ORDER_SEQUENCE_NUMBER", message: "The broker received an out of order sequence number.", retriable: false},
+	DuplicateSequenceNumber:                {name: "DUPLICATE_SEQUENCE_NUMBER", message: "The broker received a duplicate sequence number.", retriable: false},
+	InvalidProducerEpoch:                   {name: "INVALID_PRODUCER_EPOCH", message: "Producer attempted to produce with an old epoch.", retriable: false},
+	InvalidTxnState:                        {name: "INVALID_TXN_STATE", message: "The producer attempted a transactional operation in an invalid state.", retriable: false},
+	InvalidProducerIDMapping:               {name: "INVALID_PRODUCER_ID_MAPPING", message: "The producer attempted to use a producer id which is not currently assigned to its transactional id.", retriable: false},
+	InvalidTransactionTimeout:              {name: "INVALID_TRANSACTION_TIMEOUT", message: "The transaction timeout is larger than the maximum value allowed by the broker (as configured by transaction.max.timeout.ms).", retriable: false},
+	ConcurrentTransactions:                 {name: "CONCURRENT_TRANSACTIONS", message: "The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing.", retriable: true},
+	TransactionCoordinatorFenced:           {name: "TRANSACTION_COORDINATOR_FENCED", message: "Indicates that the transaction coordinator sending a WriteTxnMarker is no longer the current coordinator for a given producer.", retriable: false},
+	TransactionalIDAuthorizationFailed:     {name: "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", message: "Transactional Id authorization failed.", retriable: false},
+	SecurityDisabled:                       {name: "SECURITY_DISABLED", message: "Security features are disabled.", retriable: false},
+	OperationNotAttempted:                  {name: "OPERATION_NOT_ATTEMPTED", message: "The broker did not attempt to execute this operation. This may happen for batched RPCs where some operations in the batch failed, causing the broker to respond without trying the rest.", retriable: false},
+	KafkaStorageError:                      {name: "KAFKA_STORAGE_ERROR", message: "Disk error when trying to access log file on the disk.", retriable: true},
+	LogDirNotFound:                         {name: "LOG_DIR_NOT_FOUND", message: "The user-specified log directory is not found in the broker config.", retriable: false},
+	SASLAuthenticationFailed:               {name: "SASL_AUTHENTICATION_FAILED", message: "SASL Authentication failed.", retriable: false},
+	UnknownProducerID:                      {name: "UNKNOWN_PRODUCER_ID", message: "This exception is raised by the broker if it could not locate the producer metadata associated with the producerId in question. This could happen if, for instance, the producer's records were deleted because their retention time had elapsed. Once the last records of the producerId are removed, the producer's metadata is removed from the broker, and future appends by the producer will return this exception.", retriable: false},
+	ReassignmentInProgress:                 {name: "REASSIGNMENT_IN_PROGRESS", message: "A partition reassignment is in progress.", retriable: false},
+	DelegationTokenAuthDisabled:            {name: "DELEGATION_TOKEN_AUTH_DISABLED", message: "Delegation Token feature is not enabled.", retriable: false},
+	DelegationTokenNotFound:                {name: "DELEGATION_TOKEN_NOT_FOUND", message: "Delegation Token is not found on server.", retriable: false},
+	DelegationTokenOwnerMismatch:           {name: "DELEGATION_TOKEN_OWNER_MISMATCH", message: "Specified Principal is not valid Owner/Renewer.", retriable: false},
+	DelegationTokenRequestNotAllowed:       {name: "DELEGATION_TOKEN_REQUEST_NOT_ALLOWED", message: "Delegation Token requests are not allowed on PLAINTEXT/1-way SSL channels and on delegation token authenticated channels.", retriable: false},
+	DelegationTokenAuthorizationFailed:     {name: "DELEGATION_TOKEN_AUTHORIZATION_FAILED", message: "Delegation Token authorization failed.", retriable: false},
+	DelegationTokenExpired:                 {name: "DELEGATION_TOKEN_EXPIRED", message: "Delegation Token is expired.", retriable: false},
+	InvalidPrincipalType:                   {name: "INVALID_PRINCIPAL_TYPE", message: "Supplied principalType is not supported.", retriable: false},
+	NonEmptyGroup:                          {name: "NON_EMPTY_GROUP", message: "The group is not empty.", retriable: false},
+	GroupIDNotFound:                        {name: "GROUP_ID_NOT_FOUND", message: "The group id does not exist.", retriable: false},
+	FetchSessionIDNotFound:                 {name: "FETCH_SESSION_ID_NOT_FOUND", message: "The fetch session ID was not found.", retriable: true},
+	InvalidFetchSessionEpoch:               {name: "INVALID_FETCH_SESSION_EPOCH", message: "The fetch session epoch is invalid.", retriable: true},
+	ListenerNotFound:                       {name: "LISTENER_NOT_FOUND", message: "There is no listener on the leader broker that matches the listener on which metadata request was processed.", retriable: true},
+	TopicDeletionDisabled:                  {name: "TOPIC_DELETION_DISABLED", message: "Topic deletion is disabled.", retriable: false},
+	FencedLeaderEpoch:                      {name: "FENCED_LEADER_EPOCH", message: "The leader epoch in the request is older than the epoch on the broker.", retriable: true},
+	UnknownLeaderEpoch:                     {name: "UNKNOWN_LEADER_EPOCH", message: "The leader epoch in the request is newer than the epoch on the broker.", retriable: true},
+	UnsupportedCompressionType:             {name: "UNSUPPORTED_COMPRESSION_TYPE", message: "The requesting client does not support the compression type of given partition.", retriable: false},
+	StaleBrokerEpoch:                       {name: "STALE_BROKER_EPOCH", message: "Broker epoch has changed.", retriable: false},
+	OffsetNotAvailable:                     {name: "OFFSET_NOT_AVAILABLE", message: "The leader high watermark has not caught up from a recent leader election so the offsets cannot be guaranteed to be monotonically increasing.", retriable: true},
+	MemberIDRequired:                       {name: "MEMBER_ID_REQUIRED", message: "The group member needs to have a valid member id before actually entering a consumer group.", retriable: false},
+	PreferredLeaderNotAvailable:            {name: "PREFERRED_LEADER_NOT_AVAILABLE", message: "The preferred leader was not available.", retriable: true},
+	GroupMaxSizeReached:                    {name: "GROUP_MAX_SIZE_REACHED", message: "The group has reached its maximum size.", retriable: false},
+	FencedInstanceID:                       {name: "FENCED_INSTANCE_ID", message: "The broker rejected this static consumer since another consumer with the same group.instance.id has registered with a different member.id.", retriable: false},
+	EligibleLeadersNotAvailable:            {name: "ELIGIBLE_LEADERS_NOT_AVAILABLE", message: "Eligible topic partition leaders are not available.", retriable: true},
+	ElectionNotNeeded:                      {name: "ELECTION_NOT_NEEDED", message: "Leader election not needed for topic partition.", retriable: true},
+	NoReassignmentInProgress:               {name: "NO_REASSIGNMENT_IN_PROGRESS", message: "No partition reassignment is in progress.", retriable: false},
+	GroupSubscribedToTopic:                 {name: "GROUP_SUBSCRIBED_TO_TOPIC", message: "Deleting offsets of a topic is forbidden while the consumer group is actively subscribed to it.", retriable: false},
+	InvalidRecord:                          {name: "INVALID_RECORD", message: "This record has failed the validation on broker and hence will be rejected.", retriable: false},
+	UnstableOffsetCommit:                   {name: "UNSTABLE_OFFSET_COMMIT", message: "There are unstable offsets that need to be cleared.", retriable: true},
+	ThrottlingQuotaExceeded:                {name: "THROTTLING_QUOTA_EXCEEDED", message: "The throttling quota has been exceeded.", retriable: true},
+	ProducerFenced:                         {name: "PRODUCER_FENCED", message: "There is a newer producer with the same transactionalId which fences the current one.", retriable: false},
+	ResourceNotFound:                       {name: "RESOURCE_NOT_FOUND", message: "A request illegally referred to a resource that does not exist.", retriable: false},
+	DuplicateResource:                      {name: "DUPLICATE_RESOURCE", message: "A request illegally referred to the same resource twice.", retriable: false},
+	UnacceptableCredential:                 {name: "UNACCEPTABLE_CREDENTIAL", message: "Requested credential would not meet criteria for acceptability.", retriable: false},
+	InconsistentVoterSet:                   {name: "INCONSISTENT_VOTER_SET", message: "Indicates that the either the sender or recipient of a voter-only request is not one of the expected voters.", retriable: false},
+	InvalidUpdateVersion:                   {name: "INVALID_UPDATE_VERSION", message: "The given update version was invalid.", retriable: false},
+	FeatureUpdateFailed:                    {name: "FEATURE_UPDATE_FAILED", message: "Unable to update finalized features due to an unexpected server error.", retriable: false},
+	PrincipalDeserializationFailure:        {name: "PRINCIPAL_DESERIALIZATION_FAILURE", message: "Request principal deserialization failed during forwarding. This indicates an internal error on the broker cluster security setup.", retriable: false},
+	SnapshotNotFound:                       {name: "SNAPSHOT_NOT_FOUND", message: "Requested snapshot was not found.", retriable: false},
+	PositionOutOfRange:                     {name: "POSITION_OUT_OF_RANGE", message: "Requested position is not greater than or equal to zero, and less than the size of the snapshot.", retriable: false},
+	UnknownTopicID:                         {name: "UNKNOWN_TOPIC_ID", message: "This server does not host this topic ID.", retriable: true},
+	DuplicateBrokerRegistration:            {name: "DUPLICATE_BROKER_REGISTRATION", message: "This broker ID is already in use.", retriable: false},
+	BrokerIDNotRegistered:                  {name: "BROKER_ID_NOT_REGISTERED", message: "The given broker ID was not registered.", retriable: false},
+	InconsistentTopicID:                    {name: "INCONSISTENT_TOPIC_ID", message: "The log's topic ID did not match the topic ID in the request.", retriable: true},
+	InconsistentClusterID:                  {name: "INCONSISTENT_CLUSTER_ID", message: "The clusterId in the request does not match that found on the server.", retriable: false},
+	TransactionalIDNotFound:                {name: "TRANSACTIONAL_ID_NOT_FOUND", message: "The transactionalId could not be found.", retriable: false},
+	FetchSessionTopicIDError:               {name: "FETCH_SESSION_TOPIC_ID_ERROR", message: "The fetch session encountered inconsistent topic ID usage.", retriable: true},
+	IneligibleReplica:                      {name: "INELIGIBLE_REPLICA", message: "The new ISR contains at least one ineligible replica.", retriable: false},
+	NewLeaderElected:                       {name: "NEW_LEADER_ELECTED", message: "The AlterPartition request successfully updated the partition state but the leader has changed.", retriable: false},
+	OffsetMovedToTieredStorage:             {name: "OFFSET_MOVED_TO_TIERED_STORAGE", message: "The requested offset is moved to tiered storage.", retriable: false},
+	FencedMemberEpoch:                      {name: "FENCED_MEMBER_EPOCH", message: "The member epoch is fenced by the group coordinator. The member must abandon all its partitions and rejoin.", retriable: false},
+	UnreleasedInstanceID:                   {name: "UNRELEASED_INSTANCE_ID", message: "The instance ID is still used by another member in the consumer group. That member must leave first.", retriable: false},
+	UnsupportedAssignor:                    {name: "UNSUPPORTED_ASSIGNOR", message: "The assignor or its version range is not supported by the consumer group.", retriable: false},
+	StaleMemberEpoch:                       {name: "STALE_MEMBER_EPOCH", message: "The member epoch is stale. The member must retry after receiving its updated member epoch via the ConsumerGroupHeartbeat API.", retriable: false},
+	MismatchedEndpointType:                 {name: "MISMATCHED_ENDPOINT_TYPE", message: "The request was sent to an endpoint of the wrong type.", retriable: false},
+	UnsupportedEndpointType:                {name: "UNSUPPORTED_ENDPOINT_TYPE", message: "This endpoint type is not supported yet.", retriable: false},
+	UnknownControllerID:                    {name: "UNKNOWN_CONTROLLER_ID", message: "This controller ID is not known.", retriable: false},
+	UnknownSubscriptionID:                  {name: "UNKNOWN_SUBSCRIPTION_ID", message: "Client sent a push telemetry request with an invalid or outdated subscription ID.", retriable: false},
+	TelemetryTooLarge:                      {name: "TELEMETRY_TOO_LARGE", message: "Client sent a push telemetry request larger than the maximum size the broker will accept.", retriable: false},
+	InvalidRegistration:                    {name: "INVALID_REGISTRATION", message: "The controller has considered the broker registration to be invalid.", retriable: false},
+	TransactionAbortable:                   {name: "TRANSACTION_ABORTABLE", message: "The server encountered an error with the transaction. The client can abort the transaction to continue using this transactional ID.", retriable: false},
+	InvalidRecordState:                     {name: "INVALID_RECORD_STATE", message: "The record state is invalid. The acknowledgement of delivery could not be completed.", retriable: false},
+	ShareSessionNotFound:                   {name: "SHARE_SESSION_NOT_FOUND", message: "The share session was not found.", retriable: true},
+	InvalidShareSessionEpoch:               {name: "INVALID_SHARE_SESSION_EPOCH", message: "The share session epoch is invalid.", retriable: true},
+	FencedStateEpoch:                       {name: "FENCED_STATE_EPOCH", message: "The coordinator rejected the request because the state epoch did not match.", retriable: false},
+	InvalidVoterKey:                        {name: "INVALID_VOTER_KEY", message: "The voter key doesn't match the receiving replica's key.", retriable: false},
+	DuplicateVoter:                         {name: "DUPLICATE_VOTER", message: "The voter is already part of the set of voters.", retriable: false},
+	VoterNotFound:                          {name: "VOTER_NOT_FOUND", message: "The voter is not part of the set of voters.", retriable: false},
+	InvalidRegularExpression:               {name: "INVALID_REGULAR_EXPRESSION", message: "The regular expression is not valid.", retriable: false},
+	RebootstrapRequired:                    {name: "REBOOTSTRAP_REQUIRED", message: "Client metadata is stale. The client should rebootstrap to obtain new metadata.", retriable: false},
+	StreamsInvalidTopology:                 {name: "STREAMS_INVALID_TOPOLOGY", message: "The supplied topology is invalid.", retriable: false},
+	StreamsInvalidTopologyEpoch:            {name: "STREAMS_INVALID_TOPOLOGY_EPOCH", message: "The supplied topology epoch is invalid.", retriable: false},
+	StreamsTopologyFenced:                  {name: "STREAMS_TOPOLOGY_FENCED", message: "The supplied topology epoch is outdated.", retriable: false},
+	ShareSessionLimitReached:               {name: "SHARE_SESSION_LIMIT_REACHED", message: "The limit of share sessions has been reached.", retriable: true},
+	GroupDeletionFailed:                    {name: "GROUP_DELETION_FAILED", message: "DeleteGroups could not complete; see the error message on the per-group result for details.", retriable: false},
+	StreamsTopologyDescriptionUpdateFailed: {name: "STREAMS_TOPOLOGY_DESCRIPTION_UPDATE_FAILED", message: "The broker could not process the topology description update; see the error message for details.", retriable: false},
+	ControllerIDNotRegistered:              {name: "CONTROLLER_ID_NOT_REGISTERED", message: "The given controller ID was not registered.", retriable: false},
 }

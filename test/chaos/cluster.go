@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -191,6 +192,44 @@ func describeTopic(ctx context.Context, adm *kadm.Client, topic string) (map[int
 		out[p.Partition] = partitionState{leader: p.Leader, isr: p.ISR}
 	}
 	return out, nil
+}
+
+// underReplicated lists every partition of every topic, internal ones
+// included, that has no leader or whose ISR is not its whole replica set, as
+// "topic-p leader L isr [..] replicas [..]"; the cluster has healed when the
+// list is empty.
+func underReplicated(ctx context.Context, adm *kadm.Client) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	md, err := adm.Metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range md.Topics.Sorted() {
+		if t.Err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", t.Topic, t.Err))
+			continue
+		}
+		for _, p := range t.Partitions.Sorted() {
+			if p.Err != nil || p.Leader < 0 || !sameMembers(p.ISR, p.Replicas) {
+				out = append(out, fmt.Sprintf("%s-%d leader %d isr %v replicas %v", t.Topic, p.Partition, p.Leader, p.ISR, p.Replicas))
+			}
+		}
+	}
+	return out, nil
+}
+
+func sameMembers(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // waitFor polls cond every 200 ms until it is true or the deadline passes.

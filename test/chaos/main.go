@@ -27,6 +27,7 @@ type options struct {
 	duration             time.Duration
 	maxFaults            int
 	kinds                string
+	nodes                int
 	partitions           int
 	producers            int
 	txnProducers         int
@@ -43,6 +44,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Minute, "how long faults are injected")
 	flag.IntVar(&o.maxFaults, "faults", 1000, "at most this many faults")
 	flag.StringVar(&o.kinds, "kinds", strings.Join(faultKinds, ","), "fault kinds to choose from")
+	flag.IntVar(&o.nodes, "nodes", 3, "cluster size (3-9): every node a broker and a controller (quorum voter); topics keep RF 3")
 	flag.IntVar(&o.partitions, "partitions", 6, "partitions of the topic under test")
 	flag.IntVar(&o.producers, "producers", 3, "idempotent acks=all producers")
 	flag.IntVar(&o.txnProducers, "txn-producers", 1, "transactional producers (commit/abort mix) on a second topic, checked read_committed")
@@ -62,18 +64,28 @@ func main() {
 	}
 	code, err := run(o)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "chaos:", err)
+		fmt.Fprintln(os.Stderr, "chaos: FAIL:", err)
 		if code == 0 {
 			code = 2
 		}
+	} else {
+		fmt.Printf("chaos: PASS (seed %d): no safety violation, every partition back to a full ISR after the faults\n", o.seed)
 	}
 	os.Exit(code)
 }
 
 // run returns 1 on a safety violation, 2 when the harness could not finish.
 func run(o options) (int, error) {
+	if o.nodes < 3 || o.nodes > maxNodes {
+		return 2, fmt.Errorf("-nodes %d: want 3 to %d", o.nodes, maxNodes)
+	}
 	if os.Geteuid() != 0 {
 		return 2, errors.New("must run as root: it creates network namespaces and iptables rules")
+	}
+	for _, tool := range []string{"ip", "iptables"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return 2, fmt.Errorf("needs %s on PATH (Debian: apt-get install iproute2 iptables): %w", tool, err)
+		}
 	}
 	// One run at a time on a machine: the bridge, namespaces and
 	// addresses are fixed names. The lock goes with the process.
@@ -102,7 +114,7 @@ func run(o options) (int, error) {
 	defer evf.Close()
 	logger := log.New(io.MultiWriter(os.Stdout, evf), "", log.LUTC|log.Ldate|log.Lmicroseconds)
 	logf := logger.Printf
-	logf("seed=%d duration=%s faults<=%d kinds=%s out=%s", o.seed, o.duration, o.maxFaults, o.kinds, o.out)
+	logf("seed=%d nodes=%d duration=%s faults<=%d kinds=%s out=%s", o.seed, o.nodes, o.duration, o.maxFaults, o.kinds, o.out)
 
 	// SIGINT/SIGTERM cancel ctx; every step below then returns and the
 	// deferred cleanups kill the nodes and remove the namespaces.
@@ -118,7 +130,7 @@ func run(o options) (int, error) {
 		}
 	}
 
-	nw := &network{bridge: "spchaos0", prefix: "spchaos", subnet: "10.77.0", nodes: 3, logf: logf}
+	nw := &network{bridge: "spchaos0", prefix: "spchaos", subnet: "10.77.0", nodes: o.nodes, logf: logf}
 	defer func() { nw.teardown(); logf("network removed") }()
 	if err := nw.setup(); err != nil {
 		return 2, err
@@ -134,7 +146,7 @@ func run(o options) (int, error) {
 		}
 	}
 	var exited error
-	if err := waitFor(ctx, 90*time.Second, "three live brokers", func() bool {
+	if err := waitFor(ctx, 90*time.Second, fmt.Sprintf("%d live brokers", nw.nodes), func() bool {
 		for i := 1; i <= nw.nodes; i++ {
 			if !c.running(i) {
 				exited = fmt.Errorf("node %d exited at startup; tail of %s:\n%s", i, c.node[i-1].logPath, tail(c.node[i-1].logPath, 20))
@@ -182,17 +194,22 @@ func run(o options) (int, error) {
 			return 2, fmt.Errorf("create topic %s: %w", txnTopic, err)
 		}
 	}
+	// fullISR: every partition of every topic (internal ones included)
+	// has a leader and all its replicas in the ISR; lagging keeps the
+	// last list of those that do not, for the report.
+	var lagging []string
 	fullISR := func() bool {
 		st, err := describeTopic(ctx, adm, topic)
 		if err != nil || len(st) != o.partitions {
+			lagging = []string{fmt.Sprintf("topic %s: %d partitions known, err %v", topic, len(st), err)}
 			return false
 		}
-		for _, p := range st {
-			if p.leader < 0 || len(p.isr) != nw.nodes {
-				return false
-			}
+		lag, err := underReplicated(ctx, adm)
+		if err != nil {
+			lag = []string{err.Error()}
 		}
-		return true
+		lagging = lag
+		return len(lag) == 0
 	}
 	if err := waitFor(ctx, 60*time.Second, "every partition with a full ISR", fullISR); err != nil {
 		return 2, err
@@ -240,8 +257,13 @@ func run(o options) (int, error) {
 		return 2, err
 	}
 
-	nem := &nemesis{c: c, adm: adm, topic: topic, rng: newRand(o.seed), logf: logf, kinds: strings.Split(o.kinds, ","),
+	nem := &nemesis{c: c, cl: admCl, adm: adm, topic: topic, rng: newRand(o.seed), logf: logf, kinds: strings.Split(o.kinds, ","),
 		gapMin: o.gapMin, gapMax: o.gapMax, holdMin: o.holdMin, holdMax: o.holdMax}
+	// A progress line every 15 s until the checks begin, so a CI log
+	// shows a run that is alive (and how the cluster is doing).
+	pctx, stopProgress := context.WithCancel(ctx)
+	defer stopProgress()
+	go progress(pctx, logf, 15*time.Second, nem, h, th)
 	fctx, cancel := context.WithTimeout(ctx, o.duration)
 	faultStart := time.Now()
 	nemErr := nem.run(fctx, o.maxFaults)
@@ -270,6 +292,7 @@ func run(o options) (int, error) {
 	recovered := time.Now()
 	recErr := waitFor(ctx, o.recoverLimit, "full ISR after healing", fullISR)
 	if recErr != nil {
+		recErr = fmt.Errorf("%w; %d partitions without a full ISR: %s", recErr, len(lagging), strings.Join(lagging[:min(len(lagging), 10)], "; "))
 		logf("liveness: %v", recErr)
 		logf("acknowledgements per partition in the last 30 s: %v", h.recentAcks(30*time.Second))
 		if st, err := describeTopic(ctx, adm, topic); err == nil {
@@ -292,6 +315,7 @@ func run(o options) (int, error) {
 	}
 	before := h.ackCount()
 	sleepCtx(ctx, o.settle)
+	stopProgress()
 	logf("acknowledgements during the %s after healing: %d", o.settle, h.ackCount()-before)
 	stopWorkload()
 	wg.Wait()
@@ -427,6 +451,25 @@ func summary(o options, faults []fault, start, end time.Time, h *history, v verd
 	}
 	fmt.Fprintf(&b, "\nReproduce the fault schedule: `sudo make chaos SEED=%d` (logs: events.log, node*.log in %s).\n", o.seed, o.out)
 	return b.String()
+}
+
+// progress logs the faults injected and the writes acknowledged every
+// period until ctx ends.
+func progress(ctx context.Context, logf func(string, ...any), period time.Duration, nem *nemesis, h *history, th *txnHistory) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	start, last := time.Now(), h.ackCount()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		acked := h.ackCount()
+		logf("progress: %s in, %d faults, %d writes acknowledged (+%d), %s",
+			time.Since(start).Round(time.Second), nem.injected.Load(), acked, acked-last, th.summary())
+		last = acked
+	}
 }
 
 // tail returns the last n lines of the file at path.

@@ -4,14 +4,20 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// faultKinds are the faults the nemesis chooses from.
-var faultKinds = []string{"kill", "kill-leader", "pause", "partition", "loss"}
+// faultKinds are the faults the nemesis chooses from by default. Seeds of
+// runs made before kill-controller existed replay with
+// -kinds kill,kill-leader,pause,partition,loss.
+var faultKinds = []string{"kill", "kill-leader", "kill-controller", "pause", "partition", "loss"}
 
 // fault is one injected fault, as logged and reported.
 type fault struct {
@@ -26,6 +32,7 @@ type fault struct {
 // schedule replays from its seed (the timing of the workload does not).
 type nemesis struct {
 	c     *cluster
+	cl    *kgo.Client // DescribeQuorum for kill-controller
 	adm   *kadm.Client
 	topic string
 	rng   *rand.Rand
@@ -34,6 +41,9 @@ type nemesis struct {
 	// gap is the healthy time between two faults; hold the time a fault lasts.
 	gapMin, gapMax, holdMin, holdMax time.Duration
 	faults                           []fault
+	// injected counts the faults healed so far, for progress lines read
+	// by another goroutine (faults belongs to run's goroutine).
+	injected atomic.Int64
 }
 
 func (n *nemesis) between(lo, hi time.Duration) time.Duration {
@@ -82,6 +92,14 @@ func (n *nemesis) run(ctx context.Context, max int) error {
 				f.Note = "no leader known; random node"
 			}
 		}
+		if kind == "kill-controller" {
+			if id, err := n.activeController(ctx); err == nil {
+				f.Node = int(id)
+				f.Note = "active controller (raft leader)"
+			} else {
+				f.Note = fmt.Sprintf("no active controller known (%v); random node", err)
+			}
+		}
 		f.Start = time.Now()
 		n.logf("fault start #%d %s node=%d hold=%s %s", len(n.faults)+1, f.Kind, f.Node, hold.Round(time.Millisecond), f.Note)
 		if err := n.inject(ctx, &f, hold); err != nil {
@@ -90,8 +108,40 @@ func (n *nemesis) run(ctx context.Context, max int) error {
 		f.End = time.Now()
 		n.logf("fault end   #%d %s node=%d took=%s", len(n.faults)+1, f.Kind, f.Node, f.End.Sub(f.Start).Round(time.Millisecond))
 		n.faults = append(n.faults, f)
+		n.injected.Add(1)
 	}
 	return nil
+}
+
+// activeController asks the cluster for the leader of the metadata quorum
+// (DescribeQuorum on __cluster_metadata-0, forwarded by any broker).
+func (n *nemesis) activeController(ctx context.Context) (int32, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	t := kmsg.NewDescribeQuorumRequestTopic()
+	t.Topic = "__cluster_metadata"
+	p := kmsg.NewDescribeQuorumRequestTopicPartition()
+	t.Partitions = append(t.Partitions, p)
+	req.Topics = append(req.Topics, t)
+	resp, err := req.RequestWith(ctx, n.cl)
+	if err != nil {
+		return -1, err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return -1, err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return -1, fmt.Errorf("DescribeQuorum: no answer for __cluster_metadata-0")
+	}
+	rp := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+		return -1, err
+	}
+	if rp.LeaderID < 1 || int(rp.LeaderID) > len(n.c.node) {
+		return -1, fmt.Errorf("DescribeQuorum: leader %d", rp.LeaderID)
+	}
+	return rp.LeaderID, nil
 }
 
 // inject applies f for hold, then heals it. The heal uses a fresh context
@@ -99,7 +149,7 @@ func (n *nemesis) run(ctx context.Context, max int) error {
 func (n *nemesis) inject(ctx context.Context, f *fault, hold time.Duration) error {
 	nw := n.c.nw
 	switch f.Kind {
-	case "kill", "kill-leader":
+	case "kill", "kill-leader", "kill-controller":
 		if err := n.c.signal(f.Node, syscall.SIGKILL); err != nil {
 			return err
 		}

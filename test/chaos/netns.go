@@ -62,11 +62,15 @@ func (nw *network) setup() error {
 	return nil
 }
 
+// maxNodes bounds -nodes; teardown removes that many namespaces, so the
+// leftovers of an earlier, larger run go too.
+const maxNodes = 9
+
 // teardown deletes the namespaces (which deletes their veth pairs and
 // iptables rules) and the bridge. Errors are ignored: it also runs on
 // leftovers that may not exist.
 func (nw *network) teardown() {
-	for i := 1; i <= nw.nodes; i++ {
+	for i := 1; i <= maxNodes; i++ {
 		_ = sh("ip", "netns", "del", nw.ns(i))
 		_ = sh("ip", "link", "del", nw.veth(i))
 	}

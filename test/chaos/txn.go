@@ -34,6 +34,24 @@ func newTxnHistory() *txnHistory {
 	return &txnHistory{records: map[string]int{}, outcome: map[string]txnOutcome{}}
 }
 
+// summary counts the transactions by outcome so far.
+func (th *txnHistory) summary() string {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	var c, a, u int
+	for _, o := range th.outcome {
+		switch o {
+		case txnCommitted:
+			c++
+		case txnAborted:
+			a++
+		default:
+			u++
+		}
+	}
+	return fmt.Sprintf("transactions %d committed, %d aborted, %d unknown", c, a, u)
+}
+
 // produceTxns runs one transactional producer until ctx is done. Each
 // transaction writes 2-6 records "x<id>.<n>-<i>" over the partitions and
 // then commits, or (one in four, chosen by a workload source seeded from

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the compatibility matrix needs, idempotently, into ~/.cache/spool-compat
 # (and ~/.m2). Fails loudly when anything can't be installed.
-#   Java:   Apache Kafka 4.3.1 jars (java/pom.xml) and kafka-clients 3.9.2 (java/pom-old.xml)
+#   Java:   Apache Kafka 4.3.1 jars (java/pom.xml), kafka-clients 3.9.2 (java/pom-old.xml) and
+#           kafka-clients 4.4.0 (java/pom-new.xml)
 #   Debian: kcat, bc, python3-venv; build-essential and the -dev libraries librdkafka links
 #           against (for @confluentinc/kafka-javascript, built from source)
 #   Python: venv with kafka-python, aiokafka, confluent-kafka (py/requirements.txt)
@@ -29,7 +30,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 echo "ok"
 
-for pom in pom.xml:$JAVA_LIB pom-old.xml:$JAVA_LIB_OLD; do
+for pom in pom.xml:$JAVA_LIB pom-old.xml:$JAVA_LIB_OLD pom-new.xml:$JAVA_LIB_NEW; do
 	f=${pom%%:*} dir=${pom#*:}
 	h=$(hash_of "$here/java/$f")
 	step "Java jars from java/$f into $dir"
@@ -86,7 +87,8 @@ step "Go clients (test/compat/go) → $COMPAT_GOBIN"
 echo "ok"
 
 step "Java scenario programs (java/*.java) → $COMPAT_JAVA_CLASSES"
-"$here/lib/javac.sh" "$KAFKA_VERSION" && "$here/lib/javac.sh" "$KAFKA_OLD_VERSION" || die "javac java/*.java"
+"$here/lib/javac.sh" "$KAFKA_VERSION" && "$here/lib/javac.sh" "$KAFKA_OLD_VERSION" &&
+	"$here/lib/javac.sh" "$KAFKA_NEW_VERSION" || die "javac java/*.java"
 echo "ok"
 
 step "smoke: the Java tools run"

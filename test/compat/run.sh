@@ -9,7 +9,9 @@
 #                                kafka3 and spool3 are 3-node clusters of combined-mode nodes
 #                                (lib/cluster.sh: replication factor 3, min ISR 2) that run every
 #                                scenario with the three brokers as bootstrap, plus the cluster-*
-#                                scenarios, which run on them only
+#                                scenarios, which run on them only; kafka44 (opt-in, not in the
+#                                default) is a single Apache Kafka 4.4.0 node, another reference,
+#                                e.g. TARGETS=kafka44,spool CLIENTS='java*'
 #   KAFKA_BOOTSTRAP=H:P          use a running Kafka instead of starting one
 #   SPOOL_BOOTSTRAP=H:P          use a running Spool instead of starting bin/spool serve
 #   COMPAT_OUT=DIR               results and logs (default test/compat/out; wiped first)
@@ -40,6 +42,7 @@ match() { # match VALUE "glob,glob" → true when the list is empty or a glob ma
 cleanup() {
 	"$here/lib/kafka.sh" stop ref >/dev/null 2>&1
 	"$here/lib/kafka.sh" stop ref2 >/dev/null 2>&1 # scenarios/mm2.sh's second clusters
+	"$here/lib/kafka.sh" stop ref44 >/dev/null 2>&1
 	"$here/lib/spool.sh" stop spool >/dev/null 2>&1
 	"$here/lib/spool.sh" stop spool2 >/dev/null 2>&1
 	"$here/lib/cluster.sh" kafka stop kafka3 >/dev/null 2>&1
@@ -104,6 +107,11 @@ start_cluster() {
 	probe "$bs"
 }
 start_kafka3() { start_cluster kafka kafka3 19192 19195; }
+# kafka44: the newest release, from lib-$KAFKA_NEW_VERSION (java/pom-new.xml).
+start_kafka44() {
+	KAFKA_VERSION=$KAFKA_NEW_VERSION "$here/lib/kafka.sh" start ref44 19392 19393 || return 1
+	echo 127.0.0.1:19392 > "$COMPAT_RUN/kafka44.bootstrap"
+}
 start_spool3() {
 	[ -x "${SPOOL_BIN:-$root/bin/spool}" ] || { echo "bin/spool does not exist (make build)"; return 1; }
 	start_cluster spool spool3 29192 29195

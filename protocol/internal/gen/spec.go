@@ -469,65 +469,60 @@ func resolve(m *Message) error {
 }
 
 func loadMessages(specs, oldSpecs string) ([]*Message, error) {
-	cur, err := readSpecs(specs)
-	if err != nil {
-		return nil, err
-	}
-	var old map[string]*jSpec
-	if oldSpecs != "" {
-		if old, err = readSpecs(oldSpecs); err != nil {
-			return nil, err
+	// oldSpecs lists older releases newest first (4.3.1,3.9.2). They are
+	// merged from the oldest up: each release serves its own versions and
+	// the versions below its floor come from the releases before it, so
+	// the result serves the union and a version a newer release dropped
+	// keeps the shape its last release gave it.
+	dirs := []string{specs}
+	for _, d := range strings.Split(oldSpecs, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			dirs = append(dirs, d)
 		}
 	}
-	// An old spec belongs to the current spec with the same API key and
-	// kind, whatever its name: Kafka 4.x renamed key 74 from
+	// older holds the merged messages of the releases seen so far by API:
+	// an old spec belongs to the newer spec with the same API key and
+	// kind, whatever its name (Kafka 4.x renamed key 74 from
 	// ListClientMetricsResources to ListConfigResources, and one key must
-	// give one set of types, named as the current release names them.
+	// give one set of types, named as the newest release names them).
 	// Headers have no key and match by name.
-	oldByAPI := map[string]*jSpec{}
-	for _, s := range old {
-		oldByAPI[specAPI(s)] = s
-	}
-	curAPIs := map[string]bool{}
-	for _, s := range cur {
-		curAPIs[specAPI(s)] = true
-	}
-	var out []*Message
-	for _, s := range cur {
-		m, err := convertSpec(s)
+	var older map[string]*Message
+	for i := len(dirs) - 1; i >= 0; i-- {
+		specs, err := readSpecs(dirs[i])
 		if err != nil {
 			return nil, err
 		}
-		if os, ok := oldByAPI[specAPI(s)]; ok {
-			om, err := convertSpec(os)
+		cur := map[string]*Message{}
+		for _, s := range specs {
+			m, err := convertSpec(s)
 			if err != nil {
 				return nil, err
 			}
-			if err := mergeOld(m, om); err != nil {
-				return nil, err
+			if om, ok := older[specAPI(s)]; ok {
+				if err := mergeOld(m, om); err != nil {
+					return nil, err
+				}
+			}
+			cur[specAPI(s)] = m
+		}
+		// APIs an older release had and this one dropped entirely.
+		for k, om := range older {
+			if _, ok := cur[k]; !ok {
+				om.CurValid = 0
+				cur[k] = om
 			}
 		}
+		older = cur
+	}
+	var out []*Message
+	for _, m := range older {
 		if m.Valid == 0 {
-			continue // neither spec has a version of it
+			continue // no release has a version of it
 		}
-		out = append(out, m)
-	}
-	// APIs the old release had and the new one dropped entirely.
-	for _, s := range old {
-		if curAPIs[specAPI(s)] {
-			continue
-		}
-		m, err := convertSpec(s)
-		if err != nil {
-			return nil, err
-		}
-		m.CurValid = 0
-		out = append(out, m)
-	}
-	for _, m := range out {
 		if err := resolve(m); err != nil {
 			return nil, err
 		}
+		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Key != out[j].Key {

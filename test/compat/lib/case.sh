@@ -13,6 +13,8 @@ java) "$here/lib/javac.sh" "$KAFKA_VERSION"
 	JAVA_EXTRA_CP=$COMPAT_JAVA_CLASSES/$KAFKA_VERSION java_tool Compat "$sc" "$bs" "$topic" ;;
 java-3.9) "$here/lib/javac.sh" "$KAFKA_OLD_VERSION"
 	JAVA_LIB=$JAVA_LIB_OLD JAVA_EXTRA_CP=$COMPAT_JAVA_CLASSES/$KAFKA_OLD_VERSION java_tool Compat "$sc" "$bs" "$topic" ;;
+java-4.4) "$here/lib/javac.sh" "$KAFKA_NEW_VERSION"
+	JAVA_LIB=$JAVA_LIB_NEW JAVA_EXTRA_CP=$COMPAT_JAVA_CLASSES/$KAFKA_NEW_VERSION java_tool Compat "$sc" "$bs" "$topic" ;;
 *) # shell scenarios: scenarios/<client>.sh defines <client>_<scenario> (dashes → underscores)
 	f=$here/scenarios/$client.sh fn=${client//-/_}_${sc//-/_}
 	[ -f "$f" ] || { echo "no scenarios/$client.sh"; exit 2; }

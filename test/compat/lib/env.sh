@@ -1,10 +1,13 @@
 # Shared settings for the compatibility matrix scripts; sourced, not run.
 KAFKA_VERSION=${KAFKA_VERSION:-4.3.1}
 KAFKA_OLD_VERSION=${KAFKA_OLD_VERSION:-3.9.2}
+# The newest client release, a client variant of the matrix (java-4.4) next to java (4.3.1).
+KAFKA_NEW_VERSION=${KAFKA_NEW_VERSION:-4.4.0}
 COMPAT_CACHE=${COMPAT_CACHE:-$HOME/.cache/spool-compat}
 COMPAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 JAVA_LIB=$COMPAT_CACHE/java/lib-$KAFKA_VERSION
 JAVA_LIB_OLD=$COMPAT_CACHE/java/lib-$KAFKA_OLD_VERSION
+JAVA_LIB_NEW=$COMPAT_CACHE/java/lib-$KAFKA_NEW_VERSION
 COMPAT_VENV=$COMPAT_CACHE/venv
 COMPAT_NODE=$COMPAT_CACHE/node
 COMPAT_GOBIN=${COMPAT_GOBIN:-$COMPAT_CACHE/bin/compatgo}

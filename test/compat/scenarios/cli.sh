@@ -179,6 +179,42 @@ cli_admin_configs() {
 
 # Client quotas with kafka-configs.sh: clients, users, user+client, defaults, ips, delete, an
 # invalid value, and describes. The expected lines are Kafka 4.3.1's output.
+# client-metrics: KIP-714 subscriptions (CLIENT_METRICS config resources) with
+# kafka-client-metrics.sh: create, list, describe (set values and defaults), Kafka's errors for
+# a bad interval and a bad match pattern, delete.
+cli_client_metrics() {
+	local n="${TOPIC}-sub" q=kafka-client-metrics
+	run a1 $q --bootstrap-server "$(B)" --alter --name "$n" --metrics org.apache.kafka.producer. \
+		--interval 1000 --match 'client_id=tele-.*'
+	expect_grep "^Altered client metrics config for $n\.$" "$W/a1.out"
+	run l1 $q --bootstrap-server "$(B)" --list
+	expect_grep "^$n$" "$W/l1.out"
+	run d1 $q --bootstrap-server "$(B)" --describe --name "$n"
+	expect_grep "^Client metrics configs for $n are:$" "$W/d1.out"
+	expect_grep "^  interval\.ms=1000$" "$W/d1.out"
+	expect_grep "^  match=client_id=tele-\.\*$" "$W/d1.out"
+	expect_grep "^  metrics=org\.apache\.kafka\.producer\.$" "$W/d1.out"
+	run a2 $q --bootstrap-server "$(B)" --alter --name "$n" --metrics '*'
+	run d2 $q --bootstrap-server "$(B)" --describe --name "$n"
+	expect_grep "^  metrics=\*$" "$W/d2.out"
+	if $q --bootstrap-server "$(B)" --alter --name "$n" --interval 50 > "$W/bad1.out" 2>&1; then
+		cat "$W/bad1.out"
+		fail "interval 50 was accepted"
+	fi
+	expect_grep "InvalidRequestException: Invalid value 50 for interval\.ms, interval must be between 100 and 3600000 \(1 hour\)$" "$W/bad1.out"
+	if $q --bootstrap-server "$(B)" --alter --name "$n" --match client_id > "$W/bad2.out" 2>&1; then
+		cat "$W/bad2.out"
+		fail "match pattern 'client_id' was accepted"
+	fi
+	expect_grep "InvalidConfigurationException: Illegal client matching pattern: client_id$" "$W/bad2.out"
+	run x1 $q --bootstrap-server "$(B)" --delete --name "$n"
+	expect_grep "^Deleted client metrics config for $n\.$" "$W/x1.out"
+	run l2 $q --bootstrap-server "$(B)" --list
+	if grep -q "^$n$" "$W/l2.out"; then fail "$n still listed after --delete"; fi
+	run d3 $q --bootstrap-server "$(B)" --describe --name "$n"
+	expect_grep "^The client metric resource $n doesn't exist and doesn't have dynamic config\.$" "$W/d3.out"
+}
+
 cli_client_quotas() {
 	local c="${TOPIC}-app" u="${TOPIC}-alice" q=kafka-configs
 	run a1 $q --bootstrap-server "$(B)" --alter --entity-type clients --entity-name "$c" \

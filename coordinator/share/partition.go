@@ -170,6 +170,13 @@ func NewPartition(cfg Config, st State, logStart int64) *Partition {
 	return p
 }
 
+// StateEpoch is the state epoch the partition was restored or reset at.
+func (p *Partition) StateEpoch() int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stateEpoch
+}
+
 // StartOffset is the share-partition start offset: every record below it
 // is acknowledged or archived.
 func (p *Partition) StartOffset() int64 {

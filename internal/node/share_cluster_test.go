@@ -125,4 +125,30 @@ func TestShareGroupsInCluster(t *testing.T) {
 		}
 		return done == parts
 	}, 30*time.Second, 100*time.Millisecond)
+
+	// Reset to the start through the group coordinator: the partition
+	// leaders, on other brokers, reread the state when a member opens its
+	// share session, and deliver everything again.
+	require.Eventually(t, func() bool {
+		r, err := alter.RequestWith(ctx, cl)
+		if err != nil || r.ErrorCode != 0 {
+			return false // the members may still be leaving
+		}
+		for _, rp := range r.Topics[0].Partitions {
+			if rp.ErrorCode != 0 {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 100*time.Millisecond)
+	again := map[string]bool{}
+	sc, err := kgo.NewClient(kgo.SeedBrokers(addrs[2]), kgo.ShareGroup(group), kgo.ConsumeTopics(topic), kgo.FetchMaxWait(200*time.Millisecond))
+	require.NoError(t, err)
+	defer sc.Close()
+	require.Eventually(t, func() bool {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		defer pcancel()
+		sc.PollFetches(pctx).EachRecord(func(r *kgo.Record) { again[string(r.Value)] = true })
+		return len(again) == parts*per
+	}, 60*time.Second, 10*time.Millisecond)
 }

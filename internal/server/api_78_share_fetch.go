@@ -123,7 +123,7 @@ func (sh *shareHandlers) handleShareFetch(ctx context.Context, rc *reqCtx, req *
 		r := &shareRead{tp: tp}
 		reads[tp] = r
 		order = append(order, tp)
-		sh.resolve(ctx, img, groupID, r)
+		sh.resolve(ctx, img, groupID, r, req.ShareSessionEpoch == 0)
 		return r
 	}
 	topicAllowed := map[protocol.UUID]bool{}

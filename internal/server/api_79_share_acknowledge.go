@@ -66,7 +66,7 @@ func (sh *shareHandlers) handleShareAcknowledge(ctx context.Context, rc *reqCtx,
 		tr := protocol.ShareAcknowledgeResponseShareAcknowledgeTopicResponse{TopicID: t.TopicID}
 		for _, p := range t.Partitions {
 			r := &shareRead{tp: shareTP{t.TopicID, p.PartitionIndex}}
-			sh.resolve(ctx, img, groupID, r)
+			sh.resolve(ctx, img, groupID, r, false)
 			if r.topic != "" {
 				ok, seen := allowed[t.TopicID]
 				if !seen {

@@ -24,10 +24,10 @@ import (
 //     partition.
 //   - Authorization (authz.go): READ on the group, READ on each topic.
 //
-// Where Spool differs from Kafka 4.3:
-//   - The share partition kept by another broker (the leader of the topic
-//     partition) keeps its in-memory state until its next write is fenced
-//     by the new state epoch.
+// The share partition kept by another broker (the leader of the topic
+// partition) is replaced when a member next opens a share session there (it
+// rereads the state and finds the newer state epoch), or when its next
+// write is fenced by it.
 
 func (sh *shareHandlers) handleAlterShareGroupOffsets(ctx context.Context, rc *reqCtx, req *protocol.AlterShareGroupOffsetsRequest) (*protocol.AlterShareGroupOffsetsResponse, error) {
 	resp := &protocol.AlterShareGroupOffsetsResponse{Responses: []protocol.AlterShareGroupOffsetsResponseTopic{}}

@@ -250,13 +250,30 @@ func (sh *shareHandlers) get(k share.Key) *share.Partition {
 // leads), initializing it from the persisted state, or from
 // share.auto.offset.reset (latest) when there is none; the initial start
 // offset is written at once, as Kafka's InitializeShareGroupState.
-func (sh *shareHandlers) sharePartition(ctx context.Context, k share.Key, p *replication.Partition) (*share.Partition, int16) {
-	if sp := sh.get(k); sp != nil {
-		return sp, 0
+//
+// With recheck (a member opening a share session) a cached share partition
+// is compared with the persisted state first: AlterShareGroupOffsets or
+// DeleteShareGroupOffsets handled by the group coordinator on another
+// broker rewrote it (a newer state epoch, or no state), so the cached one
+// is replaced.
+func (sh *shareHandlers) sharePartition(ctx context.Context, k share.Key, p *replication.Partition, recheck bool) (*share.Partition, int16) {
+	cached := sh.get(k)
+	if cached != nil && !recheck {
+		return cached, 0
 	}
 	st, found, code := sh.readState(ctx, k)
 	if code != 0 {
 		return nil, code
+	}
+	if cached != nil {
+		if found && st.StartOffset >= 0 && st.StateEpoch <= cached.StateEpoch() {
+			return cached, 0
+		}
+		sh.mu.Lock()
+		if sh.partitions[k] == cached {
+			delete(sh.partitions, k)
+		}
+		sh.mu.Unlock()
 	}
 	l := p.Log()
 	if !found || st.StartOffset < 0 {
@@ -559,7 +576,7 @@ type shareRead struct {
 }
 
 // resolve finds the partition and its share partition, or the error code.
-func (sh *shareHandlers) resolve(ctx context.Context, img *controller.MetadataImage, groupID string, r *shareRead) {
+func (sh *shareHandlers) resolve(ctx context.Context, img *controller.MetadataImage, groupID string, r *shareRead, recheck bool) {
 	t := img.TopicByID(topicIDOf(r.tp.topicID))
 	if t == nil {
 		r.code = errcode.UnknownTopicID
@@ -580,7 +597,7 @@ func (sh *shareHandlers) resolve(ctx context.Context, img *controller.MetadataIm
 		r.code = errcode.NotLeaderOrFollower
 		return
 	}
-	r.sp, r.code = sh.sharePartition(ctx, r.key, r.p)
+	r.sp, r.code = sh.sharePartition(ctx, r.key, r.p, recheck)
 	if r.code != 0 {
 		r.sp = nil
 		if retriableCoordinatorCode(r.code) {

@@ -12,6 +12,9 @@ COMPAT_VENV=$COMPAT_CACHE/venv
 COMPAT_NODE=$COMPAT_CACHE/node
 COMPAT_GOBIN=${COMPAT_GOBIN:-$COMPAT_CACHE/bin/compatgo}
 COMPAT_JAVA_CLASSES=$COMPAT_CACHE/java/classes
+# The Debezium PostgreSQL connector and its dependencies (java/pom-debezium.xml): the
+# Connect workers' plugin.path (its parent: a plugin is a directory) in scenarios/connect.sh.
+COMPAT_DEBEZIUM=$COMPAT_CACHE/java/connect-plugins/debezium-3.6.1
 
 # java_tool runs a Kafka main class in the foreground with a small heap and quiet logging.
 java_tool() {

@@ -154,6 +154,7 @@ const (
 	MetadataVersionFeature    = "metadata.version"
 	TransactionVersionFeature = "transaction.version"
 	GroupVersionFeature       = "group.version"
+	ShareVersionFeature       = "share.version"
 )
 
 // DefaultFeatures are the finalized feature levels of a new cluster.
@@ -164,6 +165,7 @@ var DefaultFeatures = map[string]int16{
 	// Kafka 4.1+ formats new clusters with ELR on (4.3.1's version
 	// mapping: eligible.leader.replicas.version=1).
 	EligibleLeaderReplicasFeature: 1,
+	ShareVersionFeature:           1,
 }
 
 // Controller is this node's member of the metadata quorum. Reads (Image,

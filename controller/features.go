@@ -17,6 +17,7 @@ var SupportedFeatures = []FeatureRange{
 	{Name: TransactionVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 2},
 	{Name: KRaftVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
 	{Name: EligibleLeaderReplicasFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
+	{Name: ShareVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
 }
 
 // UpgradeType is how UpdateFeatures may move a level (KIP-778).

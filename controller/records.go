@@ -33,6 +33,7 @@ const (
 	// ResourceClientMetrics is a client-metrics subscription (KIP-714):
 	// its configs are metrics, interval.ms and match.
 	ResourceClientMetrics int8 = 16
+	ResourceGroup         int8 = 32 // group configs (KIP-848, KIP-932)
 )
 
 // Sentinels of PartitionChangeRecord.

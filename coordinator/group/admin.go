@@ -43,6 +43,9 @@ func (c *Coordinator) ListGroups(states, types []string) (int16, []GroupListing)
 			if g.consumer != nil {
 				st, typ, pt = g.consumer.state(), "consumer", consumerProtocolType
 			}
+			if g.share != nil {
+				st, typ, pt = g.share.state(), "share", shareProtocolType
+			}
 			if g.state == stateDead || !matchesAny(states, st) || !matchesAny(types, typ) {
 				continue
 			}
@@ -99,7 +102,7 @@ func (c *Coordinator) DescribeGroup(ctx context.Context, groupID string) (d Grou
 	if g == nil || g.state == stateDead {
 		return GroupDescription{State: "Dead", ErrorMessage: "Group " + groupID + " not found."}
 	}
-	if g.consumer != nil {
+	if g.consumer != nil || g.share != nil {
 		return GroupDescription{State: "Dead", ErrorMessage: "Group " + groupID + " is not a classic group."}
 	}
 	d = GroupDescription{Found: true, State: g.state.String(), ProtocolType: g.protocolType}
@@ -147,7 +150,9 @@ func (c *Coordinator) deleteGroup(ctx context.Context, id string) (code int16) {
 	for tp := range g.offsets {
 		recs = append(recs, records.Record{Key: EncodeOffsetKey(OffsetKey{id, tp.topic, tp.partition})})
 	}
-	if g.consumer == nil {
+	if g.share != nil {
+		recs = append(recs, records.Record{Key: encodeShareTopicsKey(id)}, records.Record{Key: encodeShareGroupKey(id)})
+	} else if g.consumer == nil {
 		recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
 	}
 	if code := s.appendLocked(recs); code != 0 {
@@ -155,7 +160,11 @@ func (c *Coordinator) deleteGroup(ctx context.Context, id string) (code int16) {
 	}
 	g.shutdownLocked(errcode.CoordinatorNotAvailable)
 	g.shutdownConsumerLocked()
+	wasShare := g.share != nil
 	g.state = stateDead
 	delete(s.groups, id)
+	if wasShare && s.c.cfg.ShareGroupDeleted != nil {
+		s.c.cfg.ShareGroupDeleted(id)
+	}
 	return 0
 }

@@ -123,6 +123,9 @@ type group struct {
 	// consumer is non-nil exactly when this is a KIP-848 consumer group
 	// (consumer.go); the classic fields above are then unused.
 	consumer *consumerGroup
+	// share is non-nil exactly when this is a KIP-932 share group
+	// (share.go); the classic fields are then unused too.
+	share *shareGroup
 }
 
 func newGroup(s *shard, id string, now int64) *group {
@@ -673,6 +676,9 @@ func (c *Coordinator) JoinGroup(ctx context.Context, v int16, clientID, clientHo
 func (s *shard) joinLocked(v int16, clientID, clientHost string, req *protocol.JoinGroupRequest) (*protocol.JoinGroupResponse, chan *protocol.JoinGroupResponse) {
 	id := string(req.GroupID)
 	g := s.groups[id]
+	if g != nil && g.share != nil {
+		return &protocol.JoinGroupResponse{ErrorCode: errcode.InconsistentGroupProtocol, GenerationID: -1, MemberID: req.MemberID}, nil
+	}
 	if g != nil && g.consumer != nil {
 		if len(g.consumer.members) > 0 {
 			// Kafka would let classic members into the consumer group
@@ -938,7 +944,7 @@ func (s *shard) syncLocked(req *protocol.SyncGroupRequest) (*protocol.SyncGroupR
 	}
 	g := s.groups[string(req.GroupID)]
 	switch {
-	case g == nil || g.consumer != nil:
+	case g == nil || g.consumer != nil || g.share != nil:
 		return fail(errcode.UnknownMemberID)
 	case g.state == stateDead:
 		return fail(errcode.CoordinatorNotAvailable)
@@ -1017,7 +1023,7 @@ func (c *Coordinator) Heartbeat(ctx context.Context, req *protocol.HeartbeatRequ
 	defer s.unlockAndAwait(ctx, string(req.GroupID), func(wc int16) { code = wc })
 	g := s.groups[string(req.GroupID)]
 	switch {
-	case g == nil || g.consumer != nil:
+	case g == nil || g.consumer != nil || g.share != nil:
 		return errcode.UnknownMemberID
 	case g.state == stateDead:
 		return errcode.CoordinatorNotAvailable
@@ -1059,7 +1065,7 @@ func (c *Coordinator) LeaveGroup(ctx context.Context, v int16, req *protocol.Lea
 	case g == nil:
 		resp.ErrorCode = errcode.UnknownMemberID
 		return resp
-	case g.consumer != nil:
+	case g.consumer != nil || g.share != nil:
 		// No classic members in consumer groups: each one is unknown.
 		for _, id := range idents {
 			resp.Members = append(resp.Members, protocol.LeaveGroupResponseMemberResponse{

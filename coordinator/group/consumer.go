@@ -346,6 +346,8 @@ func (s *shard) consumerGroupLocked(id string, create bool, recs *[]records.Reco
 		return newConsumerGroup(), 0, ""
 	case g.consumer != nil:
 		return g.consumer, 0, ""
+	case g.share != nil:
+		return nil, errcode.GroupIDNotFound, fmt.Sprintf("Group %s is not a consumer group.", id)
 	case create && g.state == stateEmpty:
 		// Kafka deletes an empty classic group (its offsets stay) and
 		// creates the consumer group in its place.

@@ -52,6 +52,21 @@ type Config struct {
 	ConsumerHeartbeatInterval time.Duration // group.consumer.heartbeat.interval.ms
 	ConsumerMaxSize           int           // group.consumer.max.size
 	ConsumerAssignors         []string      // group.consumer.assignors; the first is the default
+	// Share groups (KIP-932, share.go).
+	ShareSessionTimeout    time.Duration // group.share.session.timeout.ms
+	ShareHeartbeatInterval time.Duration // group.share.heartbeat.interval.ms
+	ShareMaxSize           int           // group.share.max.size
+	// ShareMemberRemoved is called, with a shard's mu held, when a member
+	// leaves a share group or its session expires, so the share partitions
+	// release what it holds. It must not call the coordinator.
+	ShareMemberRemoved func(group, member string)
+	// ShareGroupDeleted is called, with a shard's mu held, when DeleteGroups
+	// deleted a share group, so its share-partition state is deleted too.
+	ShareGroupDeleted func(group string)
+	// GroupConfig returns a group's dynamic configs (GROUP resources:
+	// share.session.timeout.ms, share.heartbeat.interval.ms override the
+	// broker's); nil means none. Called with a shard's mu held.
+	GroupConfig func(group string) map[string]string
 	// Topics lists the cluster's topics for subscriptions and assignment.
 	// Called with a shard's mu held; it must not call the coordinator.
 	Topics func() []TopicMetadata
@@ -113,6 +128,15 @@ func New(cfg Config, l Log, logger *zap.Logger) *Coordinator {
 	}
 	if cfg.ConsumerSessionTimeout <= 0 {
 		cfg.ConsumerSessionTimeout = 45 * time.Second
+	}
+	if cfg.ShareMaxSize <= 0 {
+		cfg.ShareMaxSize = 200
+	}
+	if cfg.ShareSessionTimeout <= 0 {
+		cfg.ShareSessionTimeout = 45 * time.Second
+	}
+	if cfg.ShareHeartbeatInterval <= 0 {
+		cfg.ShareHeartbeatInterval = 5 * time.Second
 	}
 	if cfg.ConsumerHeartbeatInterval <= 0 {
 		cfg.ConsumerHeartbeatInterval = 5 * time.Second
@@ -204,6 +228,7 @@ func (s *shard) unload() {
 	for _, g := range s.groups {
 		g.shutdownLocked(errcode.NotCoordinator)
 		g.shutdownConsumerLocked()
+		g.shutdownShareLocked()
 	}
 	s.groups = map[string]*group{}
 }
@@ -243,6 +268,9 @@ func (s *shard) load(ctx context.Context) {
 func replayRecord(groups map[string]*group, key, value []byte) error {
 	if len(key) >= 2 && isConsumerKeyVersion(int16(key[0])<<8|int16(key[1])) {
 		return replayConsumerRecord(groups, key, value)
+	}
+	if len(key) >= 2 && (int16(key[0])<<8|int16(key[1]) == keyShareGroupMetadata || int16(key[0])<<8|int16(key[1]) == keyShareGroupTopics) {
+		return replayShareRecord(groups, key, value)
 	}
 	kind, k, err := decodeKey(key)
 	if err != nil {
@@ -395,6 +423,9 @@ func (s *shard) expireLocked() {
 	sort.Strings(ids)
 	for _, id := range ids {
 		g := s.groups[id]
+		if g.share != nil {
+			continue // share groups have no committed offsets to expire
+		}
 		base, ok := g.expirationBase()
 		if !ok {
 			continue

@@ -122,6 +122,9 @@ func (s *shard) validateCommitLocked(req CommitRequest) (*group, int16) {
 	if g.state == stateDead {
 		return nil, errcode.CoordinatorNotAvailable
 	}
+	if g.share != nil {
+		return nil, errcode.GroupIDNotFound
+	}
 	if g.consumer != nil {
 		if code := s.validateConsumerCommitLocked(g, req); code != 0 {
 			return nil, code
@@ -285,6 +288,9 @@ func (g *group) subscribedTopics() (map[string]bool, bool) {
 func (g *group) isEmpty() bool {
 	if g.consumer != nil {
 		return len(g.consumer.members) == 0
+	}
+	if g.share != nil {
+		return len(g.share.members) == 0
 	}
 	return g.state == stateEmpty
 }

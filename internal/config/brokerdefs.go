@@ -64,9 +64,11 @@ var zeroConfig = map[string]string{
 	"controller.listener.names": "CONTROLLER",
 	"controller.quorum.voters":  "1@127.0.0.1:9093",
 
-	"offsets.topic.replication.factor":         "1",
-	"transaction.state.log.replication.factor": "1",
-	"transaction.state.log.min.isr":            "1",
+	"offsets.topic.replication.factor":                 "1",
+	"transaction.state.log.replication.factor":         "1",
+	"transaction.state.log.min.isr":                    "1",
+	"share.coordinator.state.topic.replication.factor": "1",
+	"share.coordinator.state.topic.min.isr":            "1",
 }
 
 // zeroConfigTriggers: setting any of these turns the zeroConfig bundle off.
@@ -221,6 +223,19 @@ var brokerDefList = []brokerDef{
 	{name: "group.consumer.max.size", group: groupGroups, typ: TypeInt, def: maxInt, doc: "Max members of a KIP-848 group", check: intAtLeast(1)},
 	{name: "group.consumer.assignors", group: groupGroups, typ: TypeList, def: "uniform,range", doc: "Server-side assignors of KIP-848 groups, first is the default", check: nonEmptyList},
 	{name: "group.consumer.migration.policy", group: groupGroups, typ: TypeString, def: "bidirectional", doc: "Classic <-> consumer group conversion policy", check: oneOf("bidirectional", "upgrade", "downgrade", "disabled"), ignored: "an empty group converts between the classic and consumer protocols either way; a non-empty group never mixes them"},
+
+	// Share groups (KIP-932).
+	{name: "group.share.session.timeout.ms", group: groupGroups, typ: TypeInt, def: "45000", doc: "Session timeout of share group members", check: intAtLeast(1)},
+	{name: "group.share.heartbeat.interval.ms", group: groupGroups, typ: TypeInt, def: "5000", doc: "Heartbeat interval of share group members", check: intAtLeast(1)},
+	{name: "group.share.record.lock.duration.ms", group: groupGroups, typ: TypeInt, def: "30000", doc: "How long a share consumer holds an acquired record", check: intAtLeast(1000)},
+	{name: "group.share.delivery.count.limit", group: groupGroups, typ: TypeInt, def: "5", doc: "Deliveries of a record before it is archived", check: intAtLeast(2)},
+	{name: "group.share.max.size", group: groupGroups, typ: TypeShort, def: "200", doc: "Max members of a share group", check: shortAtLeast(1)},
+	{name: "group.share.max.share.sessions", group: groupGroups, typ: TypeInt, def: "2000", doc: "Share sessions a broker keeps", check: intAtLeast(1)},
+	{name: "group.share.partition.max.record.locks", group: groupGroups, typ: TypeInt, def: "2000", doc: "In-flight records of a share partition", check: intAtLeast(100)},
+	{name: "share.coordinator.state.topic.num.partitions", group: groupGroups, typ: TypeInt, def: "50", doc: "Partitions of __share_group_state", check: intAtLeast(1)},
+	{name: "share.coordinator.state.topic.replication.factor", group: groupGroups, typ: TypeShort, def: "3", doc: "Replication factor of __share_group_state (created once this many brokers are live)", check: shortAtLeast(1)},
+	{name: "share.coordinator.state.topic.min.isr", group: groupGroups, typ: TypeShort, def: "2", doc: "min.insync.replicas of __share_group_state", check: shortAtLeast(1)},
+	{name: "share.coordinator.state.topic.segment.bytes", group: groupGroups, typ: TypeInt, def: "104857600", doc: "Segment size of __share_group_state", check: intAtLeast(1)},
 
 	// Transactions and producers.
 	{name: "transaction.state.log.num.partitions", group: groupTxn, typ: TypeInt, def: "50", doc: "Partitions of __transaction_state", check: intAtLeast(1)},

@@ -555,14 +555,16 @@ func (n *Node) controlledShutdown(ctx context.Context) {
 // what this build implements is turned on: group.version 1 lets 4.x
 // clients use KIP-848 consumer groups; transaction.version 2 lets them use
 // KIP-890 transactions; eligible.leader.replicas.version 1 tracks KIP-966's
-// Eligible Leader Replicas, on for new clusters as in Kafka 4.1+. A cluster
+// Eligible Leader Replicas, on for new clusters as in Kafka 4.1+; share.version
+// 1 lets them use KIP-932 share groups (Kafka 4.2+ finalizes it too). A cluster
 // bootstrapped before keeps the levels its metadata log finalized
-// (kafka-features.sh upgrade turns ELR on).
+// (kafka-features.sh upgrade turns ELR and share groups on).
 var bootstrapFeatures = map[string]int16{
 	controller.MetadataVersionFeature:        27,
 	controller.GroupVersionFeature:           1,
 	controller.TransactionVersionFeature:     2,
 	controller.EligibleLeaderReplicasFeature: 1,
+	controller.ShareVersionFeature:           1,
 }
 
 // flushCheckInterval is how often the storage manager checks flush.ms and
@@ -593,6 +595,8 @@ func validateResourceConfig(resourceType int8, name string, merged map[string]st
 			return errors.New(strings.TrimPrefix(err.Error(), telemetry.ErrInvalidConfig.Error()+": "))
 		}
 		return nil
+	case controller.ResourceGroup:
+		return config.ValidateGroupConfigs(merged)
 	}
 	return config.ValidateBrokerDynamic(merged)
 }

@@ -84,6 +84,8 @@ type Broker struct {
 	// transactional offsets and their markers to the group coordinator.
 	groupHandlers *groupHandlers
 	txnHandlers   *txnHandlers
+	// shareHandlers serve the share-group APIs (share.go).
+	shareHandlers *shareHandlers
 	// authz is the ACL authorizer (authz.go); nil: authorizer.class.name is
 	// unset and everything is allowed. Set by Listen before any request.
 	authz *acl.Authorizer

@@ -46,6 +46,23 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		ConsumerMaxSize:           int(cfg.GroupConsumerMaxSize),
 		ConsumerAssignors:         cfg.GroupConsumerAssignors,
 		Topics:                    b.groupTopics,
+
+		ShareSessionTimeout:    time.Duration(cfg.GroupShareSessionTimeoutMs) * time.Millisecond,
+		ShareHeartbeatInterval: time.Duration(cfg.GroupShareHeartbeatMs) * time.Millisecond,
+		ShareMaxSize:           int(cfg.GroupShareMaxSize),
+		ShareMemberRemoved: func(groupID, member string) {
+			if sh := b.shareHandlers; sh != nil {
+				sh.memberRemoved(groupID, member)
+			}
+		},
+		GroupConfig: func(groupID string) map[string]string {
+			return b.image.Load().Config(resourceGroup, groupID)
+		},
+		ShareGroupDeleted: func(groupID string) {
+			if sh := b.shareHandlers; sh != nil {
+				sh.groupDeleted(groupID)
+			}
+		},
 	}, groupLog{b}, b.logger.Named("group"))
 	b.groupHandlers = gh
 	b.attachCoordinator(consumerOffsetsTopic, gh.coord)

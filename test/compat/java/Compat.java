@@ -40,6 +40,9 @@ public class Compat {
             case "create-compacted": createCompacted(Arrays.copyOfRange(args, 2, args.length)); break;
             case "mirror-check": mirrorCheck(topic, args[3], Integer.parseInt(args[4])); break;
             case "produce-record-errors": produceRecordErrors(topic); break;
+            // ShareCompat.java is compiled against kafka-clients 4.x only.
+            case "share-consumer": Class.forName("ShareCompat").getMethod("run", String.class, String.class, short.class)
+                    .invoke(null, bootstrap, topic, RF); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("java " + scenario + ": ok");

@@ -154,6 +154,8 @@ chaos-smoke:
 # compat: the client compatibility matrix against Apache Kafka 4.3.1 and Spool, single nodes
 # (kafka, spool) and 3-node clusters (kafka3, spool3), see test/compat/run.sh.
 # Filters (comma-separated globs): make compat ONLY=produce-codecs CLIENTS=kcat TARGETS=kafka
+# The SASL_SSL columns (SCRAM-SHA-512 + ACLs, a subset of scenarios and clients; not in the
+# default TARGETS): make compat TARGETS=kafka-sasl,spool-sasl
 # A failed build is not fatal here: the Spool column then fails with the reason.
 compat:
 	@$(MAKE) build || echo "compat: make build failed; Spool cases will fail"

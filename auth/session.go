@@ -160,6 +160,7 @@ type Session struct {
 
 	principal          Principal
 	tokenAuthenticated bool
+	tokenID            string    // the delegation token of a token login
 	sessionExpiry      time.Time // zero: none
 
 	host string // the client's address, for SASLConfig.LoginThrottle
@@ -195,6 +196,9 @@ func (s *Session) Principal() (p Principal, ok bool) {
 // TokenAuthenticated reports a delegation-token login (Kafka refuses such
 // connections CreateDelegationToken and friends).
 func (s *Session) TokenAuthenticated() bool { return s.tokenAuthenticated }
+
+// TokenID is the delegation token a token login used ("" otherwise).
+func (s *Session) TokenID() string { return s.tokenID }
 
 // Mechanism is the SASL mechanism of the current or last exchange.
 func (s *Session) Mechanism() string { return s.mechanism }
@@ -434,6 +438,7 @@ func (s *Session) step(token []byte, now time.Time) AuthenticateResult {
 		} else {
 			s.principal = p
 			s.tokenAuthenticated = out.TokenAuthenticated
+			s.tokenID = out.TokenID
 			lifetime := s.sessionLifetime(out.CredentialExpiry, now)
 			s.sessionExpiry = time.Time{}
 			if lifetime > 0 || !out.CredentialExpiry.IsZero() {

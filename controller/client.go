@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 
+	"github.com/spool-broker/spool/auth"
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
 )
@@ -51,6 +52,12 @@ type Client interface {
 	AlterUserScramCredentials(ctx context.Context, deletions []ScramDeletion, upsertions []ScramUpsertion) ([]ScramAlterResult, error)
 	CreateACLs(ctx context.Context, bindings []acl.Binding) ([]ACLCreateResult, error)
 	DeleteACLs(ctx context.Context, filters []acl.BindingFilter) ([]ACLDeleteResult, error)
+
+	// Delegation tokens (tokens.go) on behalf of the principal that sent
+	// the request from host, forwarded in an Envelope (envelope.go).
+	CreateDelegationToken(ctx context.Context, requester auth.Principal, host string, req *protocol.CreateDelegationTokenRequest) (*protocol.CreateDelegationTokenResponse, error)
+	RenewDelegationToken(ctx context.Context, principal auth.Principal, host string, req *protocol.RenewDelegationTokenRequest) (*protocol.RenewDelegationTokenResponse, error)
+	ExpireDelegationToken(ctx context.Context, principal auth.Principal, host string, req *protocol.ExpireDelegationTokenRequest) (*protocol.ExpireDelegationTokenResponse, error)
 }
 
 var (

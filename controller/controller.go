@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"go.uber.org/zap"
+
+	"github.com/spool-broker/spool/protocol"
 )
 
 // Voter is one member of the controller quorum.
@@ -102,13 +105,48 @@ type Config struct {
 	// leader election (unclean.leader.election.enable as the topic
 	// resolves it in img). Nil means never.
 	UncleanLeaderElection func(img *MetadataImage, topic string) bool
+	// MinInsyncReplicas is a topic's effective min.insync.replicas (topic
+	// config, then broker configs, capped by its replica count as Kafka's
+	// getTopicEffectiveMinIsr), for ELR (election.go); nil means 1.
+	MinInsyncReplicas func(img *MetadataImage, topic string) int
 	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds
 	// when auto.leader.rebalance.enable is true: how often the active
 	// controller moves leaderships back to preferred replicas
 	// (rebalance.go). Zero disables it.
 	LeaderImbalanceCheckInterval time.Duration
+	// DelegationTokens is the delegation token setup (tokens.go); a zero
+	// value disables tokens.
+	DelegationTokens DelegationTokenConfig
 	// Now is the clock of broker sessions; nil means time.Now.
 	Now func() time.Time
+
+	// Dynamic quorum (KIP-853, voters.go).
+	//
+	// DirectoryID is the directory.id of this node's metadata log dir
+	// (meta.properties): with NodeID it is the node's replica key.
+	DirectoryID protocol.UUID
+	// ListenerName is the controller listener's name (the first of
+	// controller.listener.names); "" means CONTROLLER.
+	ListenerName string
+	// Advertise is this node's controller listener address as other
+	// controllers reach it: required when the node is not in Voters (it
+	// joins a running quorum with AddRaftVoter); otherwise its Voters
+	// entry.
+	Advertise string
+	// Bootstrap is controller.quorum.bootstrap.servers: where a controller
+	// that is not a voter finds the quorum to observe.
+	Bootstrap []string
+	// DynamicQuorum is set when the voter set comes from
+	// controller.quorum.bootstrap.servers rather than
+	// controller.quorum.voters: a new cluster then finalizes kraft.version
+	// 1, as Kafka does for a quorum formatted with --standalone or
+	// --initial-controllers.
+	DynamicQuorum bool
+	// Dial connects to other controller listeners (nil: plain TCP).
+	Dial DialFunc
+	// FetchTimeout is controller.quorum.fetch.timeout.ms (zero: 2 s): how
+	// recently an observer must have been caught up to become a voter.
+	FetchTimeout time.Duration
 }
 
 // Feature names and the levels a new cluster starts at.
@@ -117,6 +155,7 @@ const (
 	StreamsVersionFeature     = "streams.version" // KIP-1071; 1 from metadata version 4.2-IV1
 	TransactionVersionFeature = "transaction.version"
 	GroupVersionFeature       = "group.version"
+	ShareVersionFeature       = "share.version"
 )
 
 // DefaultFeatures are the finalized feature levels of a new cluster.
@@ -125,13 +164,20 @@ var DefaultFeatures = map[string]int16{
 	StreamsVersionFeature:     1,
 	TransactionVersionFeature: 2,
 	GroupVersionFeature:       1,
+	// Kafka 4.1+ formats new clusters with ELR on (4.3.1's version
+	// mapping: eligible.leader.replicas.version=1).
+	EligibleLeaderReplicasFeature: 1,
+	ShareVersionFeature:           1,
 }
 
 // Controller is this node's member of the metadata quorum. Reads (Image,
 // Subscribe) work on every member; mutating calls succeed only on the
 // leader and return ErrNotController elsewhere.
 type Controller struct {
-	cfg    Config
+	cfg Config
+	// stats are the leader's commit latencies and record rate
+	// (raftstats.go), exported as KRaft's raft-metrics.
+	stats  *raftStats
 	logger *zap.Logger
 	raft   *raft.Raft
 	fsm    *fsm
@@ -152,6 +198,10 @@ type Controller struct {
 	observers observers
 	// voters is the leader's view of the other voters' logs (DescribeQuorum).
 	voters voterProgress
+	// members is the dynamic-quorum state of voters.go: voter directory
+	// IDs, the one voter change under way, and the observer this node
+	// runs while it is not a voter.
+	members members
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -190,19 +240,37 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 9 * time.Second
 	}
+	if cfg.ListenerName == "" {
+		cfg.ListenerName = "CONTROLLER"
+	}
+	if cfg.FetchTimeout <= 0 {
+		cfg.FetchTimeout = 2 * time.Second
+	}
 	var self *Voter
 	for i := range cfg.Voters {
 		if cfg.Voters[i].ID == cfg.NodeID {
 			self = &cfg.Voters[i]
 		}
 	}
-	if self == nil {
-		return nil, fmt.Errorf("controller: node %d is not in the voter list", cfg.NodeID)
+	join := self == nil
+	if join {
+		// Not a voter: start without a raft configuration and observe the
+		// quorum until a voter adds this node (AddRaftVoter).
+		if cfg.Advertise == "" || (len(cfg.Bootstrap) == 0 && len(cfg.Voters) == 0) {
+			return nil, fmt.Errorf("controller: node %d is not in the voter list and has no controller.quorum.bootstrap.servers to join through", cfg.NodeID)
+		}
+		self = &Voter{ID: cfg.NodeID, Addr: cfg.Advertise}
 	}
 	if cfg.RaftBind == "" {
 		cfg.RaftBind = self.Addr
 	}
-	sole := len(cfg.Voters) == 1
+	if cfg.Advertise == "" {
+		// What UpdateRaftVoter announces: the voter's entry, never the
+		// bound address (which may be 0.0.0.0).
+		cfg.Advertise = self.Addr
+	}
+	sole := !join && len(cfg.Voters) == 1
+	soleTimed := sole && cfg.HeartbeatTimeout <= 0
 	if cfg.HeartbeatTimeout <= 0 {
 		// A sole voter has nobody to hear from: it only waits out one
 		// heartbeat timeout before electing itself, so keep it short.
@@ -221,12 +289,17 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 		}
 	}
 
-	c := &Controller{cfg: cfg, logger: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID)}
-	if err := c.start(self.Addr, sole); err != nil {
+	c := &Controller{cfg: cfg, logger: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID), stats: newRaftStats(nil)}
+	c.members.dirs = map[int32]protocol.UUID{cfg.NodeID: cfg.DirectoryID}
+	c.members.announced = -1
+	c.members.soleTimed = soleTimed
+	if err := c.start(self.Addr, sole, join); err != nil {
 		c.closeResources()
 		return nil, err
 	}
-	if sole {
+	// A quorum bootstrapped by this node alone may have grown since
+	// (AddRaftVoter): then another voter may lead, so do not wait.
+	if sole && len(c.voterIDs()) <= 1 {
 		if err := c.waitReady(ctx); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("controller: wait for leadership: %w", err)
@@ -235,7 +308,7 @@ func Open(ctx context.Context, cfg Config) (*Controller, error) {
 	return c, nil
 }
 
-func (c *Controller) start(advertise string, sole bool) error {
+func (c *Controller) start(advertise string, sole, join bool) error {
 	cfg := c.cfg
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("controller: %w", err)
@@ -292,12 +365,15 @@ func (c *Controller) start(advertise string, sole bool) error {
 	// while watchLeadership waits on a barrier.
 	c.notifyCh = make(chan bool, 16)
 	rc.NotifyCh = c.notifyCh
+	// A voter removed by RemoveRaftVoter keeps running as an observer
+	// (voters.go), as Kafka's controllers do, rather than stopping raft.
+	rc.ShutdownOnRemove = false
 
 	has, err := raft.HasExistingState(logs, stable, snaps)
 	if err != nil {
 		return fmt.Errorf("controller: inspect raft state: %w", err)
 	}
-	if !has {
+	if !has && !join {
 		var conf raft.Configuration
 		for _, v := range cfg.Voters {
 			conf.Servers = append(conf.Servers, raft.Server{
@@ -324,9 +400,14 @@ func (c *Controller) start(advertise string, sole bool) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	c.wg.Add(2)
+	c.wg.Add(3)
 	go c.watchLeadership(ctx)
 	go c.fenceStaleBrokers(ctx)
+	go c.runMembership(ctx)
+	if c.tokensEnabled() && c.cfg.DelegationTokens.CheckInterval > 0 {
+		c.wg.Add(1)
+		go c.sweepDelegationTokens(ctx)
+	}
 	if c.cfg.LeaderImbalanceCheckInterval > 0 {
 		c.wg.Add(1)
 		go c.balanceLeaders(ctx)
@@ -374,8 +455,12 @@ func (c *Controller) bootstrapFeatures() error {
 		return nil
 	}
 	var recs []Record
-	for _, name := range sortedKeys(c.cfg.BootstrapFeatures) {
-		recs = append(recs, &FeatureLevelRecord{Name: name, FeatureLevel: c.cfg.BootstrapFeatures[name]})
+	features := maps.Clone(c.cfg.BootstrapFeatures)
+	if c.cfg.DynamicQuorum {
+		features[KRaftVersionFeature] = 1
+	}
+	for _, name := range sortedKeys(features) {
+		recs = append(recs, &FeatureLevelRecord{Name: name, FeatureLevel: features[name]})
 	}
 	recs = append(recs, c.cfg.BootstrapRecords...)
 	_, err := c.apply(context.Background(), recs)
@@ -437,6 +522,7 @@ func (c *Controller) apply(ctx context.Context, records []Record) (uint64, error
 			return 0, ctx.Err()
 		}
 	}
+	proposed := time.Now()
 	f := c.raft.Apply(EncodeBatch(records), timeout)
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) {
@@ -444,6 +530,7 @@ func (c *Controller) apply(ctx context.Context, records []Record) (uint64, error
 		}
 		return 0, fmt.Errorf("controller: apply: %w", err)
 	}
+	c.stats.committed(len(records), time.Since(proposed)) // raft-metrics (metrics.go)
 	if res, ok := f.Response().(applyResult); ok && res.err != nil {
 		return 0, res.err
 	}
@@ -453,7 +540,31 @@ func (c *Controller) apply(ctx context.Context, records []Record) (uint64, error
 // WaitApplied waits until this member has applied the metadata log up to
 // index (a raft index, counting entries that carry no records).
 func (c *Controller) WaitApplied(ctx context.Context, index uint64) error {
-	return waitIndex(ctx, c.fsm, index, c.raft.AppliedIndex)
+	if err := waitIndex(ctx, c.fsm, index, c.appliedIndex); err != nil {
+		return err
+	}
+	// raft counts an entry applied once it is handed to the FSM; wait for
+	// the FSM to finish the last command entry up to index as well, so the
+	// image includes it when this returns.
+	return waitIndex(ctx, c.fsm, c.lastCommandUpTo(index), c.fsm.processed.Load)
+}
+
+// lastCommandUpTo is the index of the last command entry at or below index
+// the FSM has not processed yet, or 0 when there is none (the entries
+// between are no-ops and configuration, or compacted into a snapshot the
+// FSM restored).
+func (c *Controller) lastCommandUpTo(index uint64) uint64 {
+	done := c.fsm.processed.Load()
+	for i := index; i > done; i-- {
+		var l raft.Log
+		if err := c.logs.GetLog(i, &l); err != nil {
+			return 0
+		}
+		if l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return 0
 }
 
 // waitIndex waits until applied() reaches index. Command entries wake it
@@ -487,10 +598,16 @@ func (c *Controller) Subscribe() (<-chan *MetadataImage, func()) { return c.fsm.
 // controller.
 func (c *Controller) IsActive() bool { return c.ready.Load() }
 
-// LeaderID returns the node ID of the current raft leader, if known.
+// LeaderID returns the node ID of the current raft leader, if known (from
+// the observer while this node is not a voter).
 func (c *Controller) LeaderID() (int32, bool) {
 	_, id := c.raft.LeaderWithID()
 	if id == "" {
+		if o := c.observer(); o != nil {
+			if lid, _, ok := o.Leader(); ok {
+				return lid, true
+			}
+		}
 		return -1, false
 	}
 	n, err := strconv.ParseInt(string(id), 10, 32)
@@ -514,7 +631,7 @@ func (c *Controller) Snapshot() error {
 // controller resigns on shutdown too). It does nothing on a follower or a
 // sole voter.
 func (c *Controller) Resign() {
-	if c.raft == nil || c.raft.State() != raft.Leader || len(c.cfg.Voters) < 2 {
+	if c.raft == nil || c.raft.State() != raft.Leader || len(c.voterIDs()) < 2 {
 		return
 	}
 	c.ready.Store(false)
@@ -539,6 +656,7 @@ func (c *Controller) Close() error {
 			c.cancel()
 		}
 		c.wg.Wait()
+		c.closeMembers()
 		errs = append(errs, c.closeResources())
 		c.closeErr = errors.Join(errs...)
 	})

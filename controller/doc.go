@@ -46,7 +46,16 @@
 // election a leader issues a raft barrier, so its image holds everything
 // earlier leaders committed, and only then accepts writes (IsActive). The
 // first leader of a new cluster writes BootstrapFeatures (metadata.version,
-// transaction.version, group.version).
+// transaction.version, group.version, and kraft.version 1 for a dynamic
+// quorum).
+//
+// The voter set can change at runtime (KIP-853, voters.go): AddRaftVoter,
+// RemoveRaftVoter and UpdateRaftVoter map onto raft's AddNonvoter/AddVoter,
+// DemoteVoter/RemoveServer. A controller outside the voter set (Config.Voters
+// without NodeID: it starts with no raft configuration) runs an Observer
+// that applies the fetched log to the controller's own fsm until raft
+// replicates to it; the fsm skips entries its image already holds, so the
+// two writers (serialized by fsm.applyMu) agree.
 //
 // # Roles, and how metadata reaches every node
 //

@@ -4,11 +4,23 @@ import (
 	"slices"
 )
 
-// Leader election policy, as Kafka's PartitionChangeBuilder computes it with
-// Eligible Leader Replicas (KIP-966) disabled. Every leadership or ISR
-// change the controller makes on its own (a broker fenced, unfenced,
-// unregistered or shutting down; ElectLeaders) goes through
-// partitionChange, so the rules live in one place.
+// Leader election policy, as Kafka's PartitionChangeBuilder computes it,
+// with Eligible Leader Replicas (KIP-966) when the cluster finalized
+// eligible.leader.replicas.version >= 1 (the default of a new cluster, as
+// in Kafka 4.1+). Every leadership or ISR change the controller makes (a
+// broker fenced, unfenced, unregistered or shutting down; ElectLeaders;
+// AlterPartition) goes through partitionChange, so the rules live in one
+// place.
+//
+// ELR (KIP-966): the high watermark does not move while the ISR is below
+// min.insync.replicas (replication.HighWatermark), so a replica that leaves
+// the ISR once it is below that minimum holds every committed record. Such
+// replicas are kept as the partition's ELR; when the ISR empties, an
+// unfenced ELR member may lead (cleanly: it becomes the ISR). The ISR may
+// then be empty, and the last leader is kept as LastKnownELR; with neither
+// ISR nor ELR it is elected again once unfenced, as before ELR the last
+// ISR member was. Once the ISR is back at min.insync.replicas the ELR is
+// cleared; an unclean election clears it too.
 
 // Election is how a new leader may be chosen.
 type Election int8
@@ -20,13 +32,45 @@ const (
 	ElectionPreferred Election = 0
 	// ElectionOnline keeps the current leader if it is eligible, else
 	// elects the first eligible replica: one in the (target) ISR whose
-	// broker is active.
+	// broker is active, or with an empty ISR one in the ELR.
 	ElectionOnline Election = 2
-	// ElectionUnclean is ElectionOnline, and when no ISR member is
-	// eligible, elects the first active replica outside the ISR, which
-	// then becomes the whole ISR (possible data loss).
+	// ElectionUnclean is ElectionOnline, and when no replica is eligible,
+	// elects the first active replica, which then becomes the whole ISR
+	// (possible data loss).
 	ElectionUnclean Election = 1
 )
+
+// EligibleLeaderReplicasFeature is KIP-966's feature: level 1 tracks ELR.
+const EligibleLeaderReplicasFeature = "eligible.leader.replicas.version"
+
+// electionPolicy is what a partition change needs to know about its
+// topic and the cluster.
+type electionPolicy struct {
+	// unclean reports whether a topic allows unclean leader election
+	// (nil: none does).
+	unclean func(topic string) bool
+	// minISR is a topic's effective min.insync.replicas (nil: 1).
+	minISR func(topic string) int
+	// elr: eligible.leader.replicas.version >= 1 is finalized.
+	elr bool
+}
+
+func (pol electionPolicy) election(topic string) Election {
+	if pol.unclean != nil && pol.unclean(topic) {
+		return ElectionUnclean
+	}
+	return ElectionOnline
+}
+
+func (pol electionPolicy) minISRFor(topic string) int {
+	if pol.minISR == nil {
+		return 1
+	}
+	return pol.minISR(topic)
+}
+
+// elrEnabled reports whether img finalized KIP-966's feature.
+func elrEnabled(img *MetadataImage) bool { return img.Feature(EligibleLeaderReplicasFeature) >= 1 }
 
 // changeInput describes one partition change to compute.
 type changeInput struct {
@@ -34,22 +78,30 @@ type changeInput struct {
 	partition int32
 	cur       *PartitionImage
 	// targetISR is the ISR the change aims for (the current ISR minus a
-	// departing broker, say). An empty target leaves the ISR unchanged:
-	// without ELR, Kafka never writes an empty ISR, so the last member of
-	// a leaderless partition stays recorded.
+	// departing broker, say). Without ELR an empty target leaves the ISR
+	// unchanged: Kafka then never writes an empty ISR, so the last member
+	// of a leaderless partition stays recorded. With ELR it is written.
 	targetISR []int32
+	// targetELR is the ELR the change computes (populateELR).
+	targetELR []int32
 	election  Election
 	// acceptable reports whether a replica may lead: its broker is
 	// registered, unfenced and not shutting down (with the exceptions the
 	// caller builds in: a broker being fenced is never acceptable, one
 	// being unfenced always is).
 	acceptable func(replica int32) bool
+	// elr and minISR: ELR tracking (eligible.leader.replicas.version >= 1)
+	// and the topic's effective min.insync.replicas.
+	elr    bool
+	minISR int
 }
 
 // electLeader returns the leader the election picks (NoLeader if none) and
-// whether the pick is unclean (outside the target ISR).
+// whether the pick is unclean (outside the target ISR and ELR).
 func (in *changeInput) electLeader() (int32, bool) {
-	valid := func(r int32) bool { return slices.Contains(in.targetISR, r) && in.acceptable(r) }
+	valid := func(r int32) bool {
+		return (slices.Contains(in.targetISR, r) || (len(in.targetISR) == 0 && slices.Contains(in.targetELR, r))) && in.acceptable(r)
+	}
 	replicas := in.cur.Replicas
 	if in.election == ElectionPreferred {
 		if len(replicas) > 0 && valid(replicas[0]) {
@@ -63,6 +115,9 @@ func (in *changeInput) electLeader() (int32, bool) {
 				return r, false
 			}
 		}
+		if r, ok := in.lastKnownLeader(); ok {
+			return r, true
+		}
 		return NoLeader, false
 	}
 	if in.cur.Leader >= 0 && valid(in.cur.Leader) {
@@ -72,6 +127,9 @@ func (in *changeInput) electLeader() (int32, bool) {
 		if valid(r) {
 			return r, false
 		}
+	}
+	if r, ok := in.lastKnownLeader(); ok {
+		return r, true
 	}
 	if in.election == ElectionUnclean {
 		for _, r := range replicas {
@@ -83,23 +141,85 @@ func (in *changeInput) electLeader() (int32, bool) {
 	return NoLeader, false
 }
 
+// lastKnownLeader is the ELR "balanced recovery" pick: with ELR tracked
+// and neither ISR nor ELR left, the partition's last leader (the only
+// member of LastKnownELR) once it is acceptable again.
+func (in *changeInput) lastKnownLeader() (int32, bool) {
+	if !in.elr || len(in.targetISR) > 0 || len(in.targetELR) > 0 || len(in.cur.LastKnownELR) != 1 {
+		return NoLeader, false
+	}
+	r := in.cur.LastKnownELR[0]
+	return r, in.acceptable(r)
+}
+
+// populateELR is Kafka's maybePopulateTargetElr: with the target ISR at
+// min.insync.replicas or more the ELR is empty; below it, the ELR is the
+// current ELR plus the current ISR, minus the target ISR.
+func populateELR(cur *PartitionImage, targetISR []int32, minISR int) []int32 {
+	if len(targetISR) >= minISR {
+		return nil
+	}
+	var elr []int32
+	add := func(r int32) {
+		if !slices.Contains(targetISR, r) && !slices.Contains(elr, r) {
+			elr = append(elr, r)
+		}
+	}
+	for _, r := range cur.ELR {
+		add(r)
+	}
+	for _, r := range cur.ISR {
+		add(r)
+	}
+	return elr
+}
+
 // partitionChange returns the record that moves the partition to its
 // target ISR and elected leader, or nil when nothing would change. The
 // leader epoch moves only with the leader (since metadata.version 3.6 an
 // ISR shrink does not bump it).
 func partitionChange(in changeInput) *PartitionChangeRecord {
 	rec := &PartitionChangeRecord{TopicID: in.topicID, PartitionID: in.partition, Leader: NoLeaderChange}
+	cur := in.cur
+	in.targetELR = cur.ELR
+	if in.elr {
+		in.targetELR = populateELR(cur, in.targetISR, in.minISR)
+	}
 	leader, unclean := in.electLeader()
-	if leader != in.cur.Leader {
+	if leader != cur.Leader {
 		rec.Leader = leader
+		if slices.Contains(in.targetELR, leader) {
+			// Elected from the ELR: it is the new ISR.
+			in.targetISR = []int32{leader}
+			in.targetELR = without(in.targetELR, leader)
+		}
 		if unclean {
 			rec.ISR = []int32{leader}
 		}
 	}
-	if rec.ISR == nil && len(in.targetISR) > 0 && !slices.Equal(in.targetISR, in.cur.ISR) {
-		rec.ISR = slices.Clone(in.targetISR)
+	// An unclean election, or ELR off, clears the ELR.
+	if rec.ISR != nil || !in.elr {
+		in.targetELR = nil
 	}
-	if rec.Leader == NoLeaderChange && rec.ISR == nil {
+	if !slices.Equal(in.targetELR, cur.ELR) {
+		rec.ELR = nonNil(in.targetELR)
+	}
+	if rec.ISR == nil && (len(in.targetISR) > 0 || in.elr) && !slices.Equal(in.targetISR, cur.ISR) {
+		rec.ISR = nonNil(slices.Clone(in.targetISR))
+	}
+	if in.elr {
+		// The last leader is remembered when the ISR empties, and
+		// forgotten once the partition has a leader again.
+		switch {
+		case rec.ISR != nil && len(rec.ISR) == 0:
+			if len(cur.LastKnownELR) != 1 || cur.LastKnownELR[0] != cur.Leader {
+				rec.LastKnownELR = []int32{cur.Leader}
+			}
+		case (rec.Leader >= 0 || (cur.Leader != NoLeader && rec.Leader != NoLeader)) && len(cur.LastKnownELR) > 0:
+			rec.LastKnownELR = []int32{}
+		}
+	}
+	if rec.Leader == NoLeaderChange && rec.ISR == nil && rec.ELR == nil && rec.LastKnownELR == nil {
 		return nil
 	}
 	return rec
@@ -128,25 +248,23 @@ func isActive(img *MetadataImage, id int32) bool {
 // partition that match selects, it removes brokerToRemove (if >= 0) from
 // the target ISR and from the candidate leaders, treats brokerToAdd (if >=
 // 0) as active although the image may still show it fenced, and elects
-// with ElectionOnline, or ElectionUnclean where unclean(topic) allows.
+// with ElectionOnline, or ElectionUnclean where the policy allows.
 func leadershipChanges(img *MetadataImage, brokerToRemove, brokerToAdd int32,
-	match func(p *PartitionImage) bool, unclean func(topic string) bool) []Record {
+	match func(p *PartitionImage) bool, pol electionPolicy) []Record {
 	acceptable := func(r int32) bool {
 		return r != brokerToRemove && (r == brokerToAdd || isActive(img, r))
 	}
 	var out []Record
 	for _, t := range img.Topics() {
-		election := ElectionOnline
-		electionSet := false
+		election, minISR := ElectionOnline, 1
+		policySet := false
 		for i, p := range t.Partitions {
 			if !match(p) {
 				continue
 			}
-			if !electionSet {
-				electionSet = true
-				if unclean != nil && unclean(t.Name) {
-					election = ElectionUnclean
-				}
+			if !policySet {
+				policySet = true
+				election, minISR = pol.election(t.Name), pol.minISRFor(t.Name)
 			}
 			target := p.ISR
 			if brokerToRemove >= 0 {
@@ -154,7 +272,7 @@ func leadershipChanges(img *MetadataImage, brokerToRemove, brokerToAdd int32,
 			}
 			if rec := partitionChange(changeInput{
 				topicID: t.ID, partition: int32(i), cur: p, targetISR: target,
-				election: election, acceptable: acceptable,
+				election: election, acceptable: acceptable, elr: pol.elr, minISR: minISR,
 			}); rec != nil {
 				out = append(out, rec)
 			}
@@ -163,7 +281,9 @@ func leadershipChanges(img *MetadataImage, brokerToRemove, brokerToAdd int32,
 	return out
 }
 
-// inISR matches partitions whose ISR holds id.
+// inISR matches partitions whose ISR holds id. A broker in a partition's
+// ELR only stays there when fenced, as in Kafka: it still holds every
+// committed record, and it is not acceptable as a leader while fenced.
 func inISR(id int32) func(p *PartitionImage) bool {
 	return func(p *PartitionImage) bool { return slices.Contains(p.ISR, id) }
 }

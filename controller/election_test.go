@@ -132,7 +132,7 @@ func TestLeadershipChanges(t *testing.T) {
 	require.NoError(t, applyBatch(t, f, 1, recs...))
 	img := f.image.Load()
 
-	changes := leadershipChanges(img, 1, -1, inISR(1), nil)
+	changes := leadershipChanges(img, 1, -1, inISR(1), electionPolicy{})
 	require.Len(t, changes, 3)
 	require.NoError(t, applyBatch(t, f, 2, changes...))
 	parts := f.image.Load().Topic("t").Partitions
@@ -149,7 +149,7 @@ func TestLeadershipChanges(t *testing.T) {
 	// Unfencing broker 1 (still fenced in the image) gives it back the
 	// partition it is the only ISR member of.
 	img = f.image.Load()
-	changes = leadershipChanges(img, -1, 1, leaderless, nil)
+	changes = leadershipChanges(img, -1, 1, leaderless, electionPolicy{})
 	require.Len(t, changes, 1)
 	require.Equal(t, int32(1), changes[0].(*PartitionChangeRecord).Leader)
 	require.Equal(t, int32(2), changes[0].(*PartitionChangeRecord).PartitionID)

@@ -16,6 +16,9 @@ var SupportedFeatures = []FeatureRange{
 	{Name: StreamsVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
 	{Name: GroupVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
 	{Name: TransactionVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 2},
+	{Name: KRaftVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
+	{Name: EligibleLeaderReplicasFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
+	{Name: ShareVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
 }
 
 // UpgradeType is how UpdateFeatures may move a level (KIP-778).
@@ -119,6 +122,8 @@ func refuseFeatureUpdate(img *MetadataImage, self int32, u FeatureUpdate) string
 		return invalid("Can't downgrade the version of this feature without setting the upgrade type to either safe or unsafe downgrade.")
 	case u.Level > current && u.Type != Upgrade:
 		return invalid("Can't downgrade to a newer version.")
+	case u.Name == KRaftVersionFeature && u.Level < current:
+		return invalid("Downgrading kraft.version is not supported.")
 	case u.Name == MetadataVersionFeature && u.Level < current && u.Type == UnsafeDowngrade:
 		return fmt.Sprintf("Invalid metadata.version %d. Unsafe metadata downgrade is not supported in this version.", u.Level)
 	case u.Name == MetadataVersionFeature && u.Level < current:

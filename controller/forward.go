@@ -102,34 +102,46 @@ func (r *Router) send(ctx context.Context, req protocol.Request) (protocol.Respo
 const catchUpTimeout = 5 * time.Second
 
 // catchUp makes a forwarded write visible here before the call returns,
-// as a local write is: it asks the leader for its high watermark
-// (DescribeQuorum) and waits until this node has applied that far. It is
-// best effort: on any failure the write still succeeded, and the image
-// follows a moment later.
+// as a local write is (CatchUp). It is best effort: on any failure the
+// write still succeeded, and the image follows a moment later.
 func (r *Router) catchUp(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer cancel()
+	if err := r.CatchUp(ctx); err != nil {
+		r.logger.Debug("forwarded write not yet visible here", zap.Error(err))
+	}
+}
+
+// CatchUp waits until this node has applied the metadata log as far as
+// it was committed when the call began: it asks the active controller for
+// its high watermark (DescribeQuorum; read locally when this node is the
+// active controller) and waits for this node's image to reach it.
+func (r *Router) CatchUp(ctx context.Context) error {
 	w, ok := r.cfg.Metadata.(interface {
 		WaitApplied(ctx context.Context, index uint64) error
 	})
 	if !ok {
-		return
+		return errors.New("controller: this node's metadata cannot be waited for")
 	}
-	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
-	defer cancel()
+	if l := r.local(); l != nil {
+		return w.WaitApplied(ctx, l.raft.CommitIndex())
+	}
 	resp, err := r.send(ctx, describeQuorumRequest())
 	if err != nil {
-		return
+		return err
 	}
 	dq := resp.(*protocol.DescribeQuorumResponse)
 	if dq.ErrorCode != 0 || len(dq.Topics) != 1 || len(dq.Topics[0].Partitions) != 1 {
-		return
+		return fmt.Errorf("controller: DescribeQuorum answered error %d", dq.ErrorCode)
 	}
 	p := dq.Topics[0].Partitions[0]
-	if p.ErrorCode != 0 || p.HighWatermark < 1 {
-		return
+	if p.ErrorCode != 0 {
+		return fmt.Errorf("controller: DescribeQuorum answered error %d for the metadata partition", p.ErrorCode)
 	}
-	if err := w.WaitApplied(ctx, uint64(p.HighWatermark-1)); err != nil {
-		r.logger.Debug("forwarded write not yet visible here", zap.Error(err))
+	if p.HighWatermark < 1 {
+		return nil
 	}
+	return w.WaitApplied(ctx, uint64(p.HighWatermark-1))
 }
 
 // retriable errors are worth another attempt, perhaps at another node.

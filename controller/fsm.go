@@ -20,6 +20,11 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // atomically and never block it.
 type fsm struct {
 	image atomic.Pointer[MetadataImage]
+	// applyMu serializes Apply and Restore. raft's FSM goroutine is the
+	// usual only writer; a controller that is not a voter also applies
+	// what its observer fetches (voters.go), and both write while raft
+	// starts replicating to it.
+	applyMu sync.Mutex
 
 	mu   sync.Mutex // guards subs and changedCh
 	subs map[int]chan *MetadataImage
@@ -27,6 +32,11 @@ type fsm struct {
 	// changedCh is closed (and replaced) by every publish, so waiters on
 	// "a new image" need no subscription.
 	changedCh chan struct{}
+	// processed is the raft index of the last command entry the FSM has
+	// finished with (applied or refused), or of the restored snapshot.
+	// raft's AppliedIndex moves when an entry is handed to the FSM, before
+	// Apply has run, so waiting for the image needs this too (WaitApplied).
+	processed atomic.Uint64
 }
 
 func newFSM(clusterID string) *fsm {
@@ -47,7 +57,15 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	defer f.processed.Store(l.Index)
 	base := f.image.Load()
+	if base.offset > 0 && l.Index <= base.offset {
+		// Already applied (fetched as an observer before raft replicated
+		// it here): the image at an offset is a function of the log.
+		return applyResult{}
+	}
 	records, err := DecodeBatch(l.Data)
 	if err != nil {
 		return applyResult{err: err}
@@ -122,10 +140,18 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
-	if cur := f.image.Load(); cur.clusterID != "" && img.clusterID != cur.clusterID {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	cur := f.image.Load()
+	if cur.clusterID != "" && img.clusterID != cur.clusterID {
 		return fmt.Errorf("controller: snapshot of cluster %q, this node is in cluster %q", img.clusterID, cur.clusterID)
 	}
+	if cur.offset > 0 && img.offset <= cur.offset {
+		// This image already holds the snapshot's state (see Apply).
+		return nil
+	}
 	f.publish(img)
+	f.processed.Store(img.offset)
 	return nil
 }
 

@@ -70,6 +70,14 @@ type PartitionImage struct {
 	Leader           int32
 	LeaderEpoch      int32
 	PartitionEpoch   int32
+	// ELR are the Eligible Leader Replicas (KIP-966): replicas that left
+	// the ISR while it was below min.insync.replicas, so they hold every
+	// committed record (the high watermark does not move then) and may
+	// lead when the ISR is empty. LastKnownELR holds the last leader once
+	// the partition has neither ISR nor ELR (election.go). Both nil when
+	// empty; tracked only with eligible.leader.replicas.version >= 1.
+	ELR          []int32
+	LastKnownELR []int32
 }
 
 func emptyImage(clusterID string) *MetadataImage {
@@ -244,6 +252,7 @@ func (b *builder) apply(rec Record) error {
 		p := &PartitionImage{
 			Replicas: r.Replicas, ISR: r.ISR, RemovingReplicas: r.RemovingReplicas, AddingReplicas: r.AddingReplicas,
 			Leader: r.Leader, LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch,
+			ELR: nilIfEmpty(r.ELR), LastKnownELR: nilIfEmpty(r.LastKnownELR),
 		}
 		switch n := int32(len(t.Partitions)); {
 		case r.PartitionID == n:
@@ -273,6 +282,12 @@ func (b *builder) apply(rec Record) error {
 		}
 		if r.AddingReplicas != nil {
 			p.AddingReplicas = r.AddingReplicas
+		}
+		if r.ELR != nil {
+			p.ELR = nilIfEmpty(r.ELR)
+		}
+		if r.LastKnownELR != nil {
+			p.LastKnownELR = nilIfEmpty(r.LastKnownELR)
 		}
 		if r.Leader != NoLeaderChange && r.Leader != p.Leader {
 			p.Leader = r.Leader
@@ -396,6 +411,7 @@ func (m *MetadataImage) records() []Record {
 				PartitionID: int32(i), TopicID: t.ID,
 				Replicas: p.Replicas, ISR: p.ISR, RemovingReplicas: p.RemovingReplicas, AddingReplicas: p.AddingReplicas,
 				Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+				ELR: p.ELR, LastKnownELR: p.LastKnownELR,
 			})
 		}
 	}
@@ -414,4 +430,12 @@ func (m *MetadataImage) records() []Record {
 		out = append(out, &ProducerIDsRecord{BrokerID: -1, BrokerEpoch: -1, NextProducerID: m.nextProducerID})
 	}
 	return append(out, m.securityRecords()...)
+}
+
+// nilIfEmpty returns a, or nil when a has no members.
+func nilIfEmpty(a []int32) []int32 {
+	if len(a) == 0 {
+		return nil
+	}
+	return a
 }

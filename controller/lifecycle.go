@@ -156,7 +156,7 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 		// The previous incarnation is gone: as Kafka's registerBroker
 		// (handleBrokerShutdown, ELR disabled) it leaves every ISR and
 		// leadership before the new one registers fenced.
-		records = leadershipChanges(img, old.ID, -1, inISR(old.ID), c.uncleanFor(img))
+		records = leadershipChanges(img, old.ID, -1, inISR(old.ID), c.policyFor(img))
 	}
 	records = append(records, rec)
 	index, err := c.apply(ctx, records)
@@ -300,18 +300,23 @@ func (s brokerState) String() string {
 	return "SHUTDOWN_NOW"
 }
 
-// uncleanFor reports whether a topic allows unclean leader election.
-func (c *Controller) uncleanFor(img *MetadataImage) func(topic string) bool {
-	if c.cfg.UncleanLeaderElection == nil {
-		return nil
+// policyFor is the election policy of img's topics: unclean leader
+// election and min.insync.replicas per topic, ELR when finalized.
+func (c *Controller) policyFor(img *MetadataImage) electionPolicy {
+	pol := electionPolicy{elr: elrEnabled(img)}
+	if c.cfg.UncleanLeaderElection != nil {
+		pol.unclean = func(topic string) bool { return c.cfg.UncleanLeaderElection(img, topic) }
 	}
-	return func(topic string) bool { return c.cfg.UncleanLeaderElection(img, topic) }
+	if c.cfg.MinInsyncReplicas != nil {
+		pol.minISR = func(topic string) int { return c.cfg.MinInsyncReplicas(img, topic) }
+	}
+	return pol
 }
 
 // fenceRecords fences b: it leaves every ISR it is in (unless it is the
 // last member) and its leaderships move (handleBrokerFenced).
 func (c *Controller) fenceRecords(img *MetadataImage, b *BrokerImage) []Record {
-	recs := leadershipChanges(img, b.ID, -1, inISR(b.ID), c.uncleanFor(img))
+	recs := leadershipChanges(img, b.ID, -1, inISR(b.ID), c.policyFor(img))
 	return append(recs, &BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, Fenced: 1})
 }
 
@@ -319,7 +324,7 @@ func (c *Controller) fenceRecords(img *MetadataImage, b *BrokerImage) []Record {
 // member of have no leader (handleBrokerUnfenced).
 func (c *Controller) unfenceRecords(img *MetadataImage, b *BrokerImage) []Record {
 	recs := []Record{&BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, Fenced: -1}}
-	return append(recs, leadershipChanges(img, -1, b.ID, leaderless, c.uncleanFor(img))...)
+	return append(recs, leadershipChanges(img, -1, b.ID, leaderless, c.policyFor(img))...)
 }
 
 // controlledShutdownRecords marks b shutting down, takes it out of every
@@ -329,7 +334,7 @@ func (c *Controller) controlledShutdownRecords(img *MetadataImage, b *BrokerImag
 	if !b.InControlledShutdown {
 		recs = append(recs, &BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, InControlledShutdown: 1})
 	}
-	return append(recs, leadershipChanges(img, b.ID, -1, inISR(b.ID), c.uncleanFor(img))...)
+	return append(recs, leadershipChanges(img, b.ID, -1, inISR(b.ID), c.policyFor(img))...)
 }
 
 // UnregisterBroker removes a broker registration after taking it out of
@@ -345,7 +350,7 @@ func (c *Controller) UnregisterBroker(ctx context.Context, id int32) error {
 	if b == nil {
 		return fmt.Errorf("%w: Broker ID %d is not currently registered", ErrBrokerIDNotRegistered, id)
 	}
-	recs := leadershipChanges(img, id, -1, inISR(id), c.uncleanFor(img))
+	recs := leadershipChanges(img, id, -1, inISR(id), c.policyFor(img))
 	recs = append(recs, &UnregisterBrokerRecord{BrokerID: id, BrokerEpoch: b.Epoch})
 	if _, err := c.apply(ctx, recs); err != nil {
 		return err

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestBrokerLifecycle(t *testing.T) {
 	cfg := soleConfig(t, t.TempDir())
 	cfg.SessionTimeout = 10 * time.Second
 	cfg.Now = clock.Now
-	c := openController(t, cfg)
+	c := openController(t, withoutELR(cfg))
 
 	inc1 := NewTopicID()
 	epoch1, err := c.RegisterBroker(ctx, BrokerRegistration{ID: 1, ClusterID: "test-cluster", IncarnationID: inc1})
@@ -148,7 +149,7 @@ func TestBrokerLifecycle(t *testing.T) {
 // elections and the leader's ISR changes.
 func TestElectLeadersAndAlterPartition(t *testing.T) {
 	ctx := context.Background()
-	c := openController(t, soleConfig(t, t.TempDir()))
+	c := openController(t, withoutELR(soleConfig(t, t.TempDir())))
 	registerBrokers(t, c, 1, 2, 3)
 	res := c.CreateTopics(ctx, []CreateTopic{{Name: "t", Assignments: map[int32][]int32{0: {1, 2, 3}, 1: {2, 3, 1}}, NumPartitions: -1, ReplicationFactor: -1}}, false)
 	require.NoError(t, res[0].Err)
@@ -209,4 +210,13 @@ func TestElectLeadersAndAlterPartition(t *testing.T) {
 	_, errs, err = c.ElectLeaders(ctx, ElectionPreferred, []TopicPartition{{Topic: "t", Partition: 0}})
 	require.NoError(t, err)
 	require.ErrorIs(t, errs[0], ErrPreferredLeaderNotAvailable)
+}
+
+// withoutELR is cfg for a cluster bootstrapped with
+// eligible.leader.replicas.version 0 (Kafka before 4.1, or disabled): the
+// last ISR member of a leaderless partition stays in its ISR.
+func withoutELR(cfg Config) Config {
+	cfg.BootstrapFeatures = maps.Clone(DefaultFeatures)
+	delete(cfg.BootstrapFeatures, EligibleLeaderReplicasFeature)
+	return cfg
 }

@@ -42,6 +42,12 @@ var (
 		"The metadata log's high watermark (raft-metrics high-watermark).", nil, nil)
 	descRaftLEO = prometheus.NewDesc("kafka_server_raftmetrics_log_end_offset",
 		"The metadata log's end offset (raft-metrics log-end-offset).", nil, nil)
+	descRaftCommitAvg = prometheus.NewDesc("kafka_server_raftmetrics_commit_latency_avg",
+		"Average ms from proposing a metadata batch to its commit, on the leader, over the last 30-60 s; NaN when none (raft-metrics commit-latency-avg).", nil, nil)
+	descRaftCommitMax = prometheus.NewDesc("kafka_server_raftmetrics_commit_latency_max",
+		"Maximum ms from proposing a metadata batch to its commit, on the leader, over the last 30-60 s; NaN when none (raft-metrics commit-latency-max).", nil, nil)
+	descRaftAppendRate = prometheus.NewDesc("kafka_server_raftmetrics_append_records_rate",
+		"Metadata records appended per second by this node as leader, over the last 30-60 s (raft-metrics append-records-rate).", nil, nil)
 )
 
 // Register adds the controller's metrics to reg (nil: none).
@@ -56,7 +62,8 @@ type controllerCollector struct{ c *Controller }
 func (cc controllerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descActiveController, descGlobalTopics, descGlobalPartitions, descOfflinePartitions,
 		descImbalance, descActiveBrokers, descFencedBrokers, descLastApplied, descLastCommitted,
-		descRaftState, descRaftLeader, descRaftEpoch, descRaftHW, descRaftLEO} {
+		descRaftState, descRaftLeader, descRaftEpoch, descRaftHW, descRaftLEO,
+		descRaftCommitAvg, descRaftCommitMax, descRaftAppendRate} {
 		ch <- d
 	}
 }
@@ -126,4 +133,8 @@ func (cc controllerCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descRaftEpoch, float64(c.raft.CurrentTerm()))
 	gauge(descRaftHW, float64(c.raft.CommitIndex()))
 	gauge(descRaftLEO, float64(c.raft.LastIndex()))
+	avg, mx, rate := c.stats.read()
+	gauge(descRaftCommitAvg, avg)
+	gauge(descRaftCommitMax, mx)
+	gauge(descRaftAppendRate, rate)
 }

@@ -23,8 +23,12 @@ import (
 
 // ObserverConfig configures an Observer.
 type ObserverConfig struct {
-	NodeID    int32
-	ClusterID string
+	NodeID int32
+	// DirectoryID is the node's metadata log directory ID, sent with each
+	// fetch (Kafka's ReplicaDirectoryId) so the leader knows the replica
+	// key a controller would join the voters with.
+	DirectoryID protocol.UUID
+	ClusterID   string
 	// Voters is controller.quorum.voters; Bootstrap is
 	// controller.quorum.bootstrap.servers (host:port). At least one must
 	// be set: the observer asks them who leads.
@@ -40,6 +44,12 @@ type ObserverConfig struct {
 	FetchTimeout time.Duration
 	// Dial connects to controller listeners (nil: plain TCP).
 	Dial DialFunc
+
+	// fsm, when set, is the fsm to apply to (a controller that is not a
+	// voter shares its raft fsm), and startOffset the offset its image
+	// already holds.
+	fsm         *fsm
+	startOffset int64
 }
 
 // Observer follows the metadata log without voting, as a Kafka broker-only
@@ -81,8 +91,11 @@ func OpenObserver(cfg ObserverConfig) (*Observer, error) {
 		cfg.FetchTimeout = 2 * time.Second
 	}
 	o := &Observer{
-		cfg: cfg, logger: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: newFSM(cfg.ClusterID),
+		cfg: cfg, logger: cfg.Logger.With(zap.Int32("node_id", cfg.NodeID)), fsm: cfg.fsm,
 		rpc: kafkarpc.NewDialing("spool-observer-"+strconv.Itoa(int(cfg.NodeID)), cfg.Dial), leaderID: -1, epoch: -1,
+	}
+	if o.fsm == nil {
+		o.fsm = newFSM(cfg.ClusterID)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	o.cancel = cancel
@@ -172,7 +185,7 @@ func (o *Observer) leaderAddrFor(id int32, endpoints []protocol.FetchResponseNod
 // run fetches until Close.
 func (o *Observer) run(ctx context.Context) {
 	defer o.wg.Done()
-	fetchOffset := int64(1)
+	fetchOffset := max(o.cfg.startOffset, 1)
 	next := 0 // round-robin index into candidates
 	// Looking for the leader goes round the candidates quickly (Kafka's
 	// controller.quorum.retry.backoff.ms is 20 ms): brokers must find a
@@ -234,7 +247,7 @@ func (o *Observer) fetchOnce(ctx context.Context, leaderID int32, addr string, o
 		MaxWaitMs: int32(o.cfg.FetchMaxWait.Milliseconds()), MinBytes: 1, MaxBytes: 8 << 20, SessionEpoch: -1,
 		Topics: []protocol.FetchRequestFetchTopic{{TopicID: MetadataTopicID, Topic: MetadataTopic, Partitions: []protocol.FetchRequestFetchPartition{{
 			Partition: 0, CurrentLeaderEpoch: epoch, FetchOffset: offset, LastFetchedEpoch: -1, LogStartOffset: -1,
-			PartitionMaxBytes: 8 << 20, HighWatermark: -1,
+			PartitionMaxBytes: 8 << 20, HighWatermark: -1, ReplicaDirectoryID: o.cfg.DirectoryID,
 		}}}},
 	}
 	if clusterID != "" {

@@ -451,6 +451,10 @@ func checkResource(img *MetadataImage, resourceType int8, name string) error {
 				return fmt.Errorf("%w: Illegal broker resource name %q: not an integer.", ErrInvalidRequest, name)
 			}
 		}
+	case ResourceGroup:
+		if name == "" {
+			return fmt.Errorf("%w: Group name must not be empty.", ErrInvalidRequest)
+		}
 	case ResourceClientMetrics:
 		if name == "" {
 			return fmt.Errorf("%w: Subscription name can't be empty", ErrInvalidRequest)

@@ -28,6 +28,7 @@ func (c *Controller) ElectLeaders(ctx context.Context, election Election, parts 
 	}
 	defer done()
 	img := c.Image()
+	pol := c.policyFor(img)
 	if parts == nil {
 		for _, t := range img.Topics() {
 			for i := range t.Partitions {
@@ -62,6 +63,7 @@ func (c *Controller) ElectLeaders(ctx context.Context, election Election, parts 
 		rec := partitionChange(changeInput{
 			topicID: t.ID, partition: tp.Partition, cur: p, targetISR: p.ISR, election: election,
 			acceptable: func(r int32) bool { return isActive(img, r) },
+			elr:        pol.elr, minISR: pol.minISRFor(tp.Topic),
 		})
 		if rec == nil {
 			if election == ElectionPreferred {
@@ -94,7 +96,7 @@ func (c *Controller) AlterPartitionReassignments(ctx context.Context, allowRFCha
 	defer done()
 	errs := make([]error, len(reqs))
 	img := c.Image()
-	unclean := c.uncleanFor(img)
+	unclean := c.policyFor(img).unclean
 	var records []Record
 	var changed []int
 	for i, r := range reqs {
@@ -155,6 +157,7 @@ func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerE
 		return nil, fmt.Errorf("%w: broker %d epoch %d is not current", ErrStaleBrokerEpoch, brokerID, brokerEpoch)
 	}
 	results := make([]ISRUpdateResult, len(updates))
+	pol := c.policyFor(img)
 	var records []Record
 	for i, u := range updates {
 		res := &results[i]
@@ -188,8 +191,18 @@ func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerE
 				continue
 			}
 		}
-		if !slices.Equal(u.NewISR, p.ISR) {
-			records = append(records, &PartitionChangeRecord{TopicID: t.ID, PartitionID: u.Partition, Leader: NoLeaderChange, ISR: slices.Clone(u.NewISR)})
+		// The leader stays (it is in its new ISR); with ELR the change
+		// also moves members leaving an ISR below min.insync.replicas into
+		// the ELR, and clears it once the ISR is back at the minimum.
+		if rec := partitionChange(changeInput{
+			topicID: t.ID, partition: u.Partition, cur: p, targetISR: slices.Clone(u.NewISR), election: ElectionOnline,
+			acceptable: func(r int32) bool { return r == p.Leader || isActive(img, r) },
+			elr:        pol.elr, minISR: pol.minISRFor(t.Name),
+		}); rec != nil {
+			if rec.Leader != NoLeaderChange {
+				return nil, fmt.Errorf("controller: AlterPartition from leader %d of %s-%d would move the leader to %d", brokerID, t.Name, u.Partition, rec.Leader)
+			}
+			records = append(records, rec)
 			res.PartitionEpoch++
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -44,10 +45,17 @@ var MetadataTopicID = protocol.UUID{15: 1}
 // served as (Kafka's LEADER_CHANGE).
 const controlLeaderChange = 2
 
-// observerState is what the leader knows of an observer, for DescribeQuorum.
+// observerState is what the leader knows of an observer, for DescribeQuorum
+// and AddRaftVoter.
 type observerState struct {
+	dirID        protocol.UUID
 	logEndOffset int64
 	lastFetch    time.Time
+	// leaderEnd is the leader's log end when lastFetch was answered; a
+	// later fetch from at least there means the observer was caught up at
+	// lastFetch (Kafka's lastCaughtUpTimestamp).
+	leaderEnd  int64
+	caughtUpAt time.Time
 }
 
 // observers tracks the observers that fetched from this node.
@@ -56,7 +64,7 @@ type observers struct {
 	m  map[int32]observerState
 }
 
-func (o *observers) saw(id int32, offset int64, now time.Time) {
+func (o *observers) saw(id int32, dir protocol.UUID, offset, leaderEnd int64, now time.Time) {
 	if id < 0 {
 		return
 	}
@@ -65,7 +73,23 @@ func (o *observers) saw(id int32, offset int64, now time.Time) {
 	if o.m == nil {
 		o.m = map[int32]observerState{}
 	}
-	o.m[id] = observerState{logEndOffset: offset, lastFetch: now}
+	st := o.m[id]
+	if st.dirID != dir {
+		st = observerState{}
+	}
+	if !st.lastFetch.IsZero() && offset >= st.leaderEnd {
+		st.caughtUpAt = st.lastFetch
+	}
+	if offset >= leaderEnd {
+		st.caughtUpAt = now
+	}
+	st.dirID, st.logEndOffset, st.lastFetch, st.leaderEnd = dir, offset, now, leaderEnd
+	o.m[id] = st
+	for id, st := range o.m {
+		if now.Sub(st.lastFetch) > observerSessionTimeout {
+			delete(o.m, id)
+		}
+	}
 }
 
 // leaderEndpoint returns the raft leader's id and address, if known.
@@ -82,8 +106,17 @@ func (c *Controller) leaderEndpoint() (int32, string, bool) {
 }
 
 // LeaderEndpoint returns the node ID and controller-listener address of the
-// raft leader, as far as this member knows.
-func (c *Controller) LeaderEndpoint() (int32, string, bool) { return c.leaderEndpoint() }
+// raft leader, as far as this member knows (from its observer while it is
+// not a voter).
+func (c *Controller) LeaderEndpoint() (int32, string, bool) {
+	if id, addr, ok := c.leaderEndpoint(); ok {
+		return id, addr, true
+	}
+	if o := c.observer(); o != nil {
+		return o.Leader()
+	}
+	return -1, "", false
+}
 
 func splitEndpoint(addr string) (string, int) {
 	host, port, err := net.SplitHostPort(addr)
@@ -148,7 +181,7 @@ func (c *Controller) handleFetch(ctx context.Context, r *protocol.FetchRequest) 
 			start = first
 		}
 	}
-	c.observers.saw(int32(replica), int64(start), time.Now())
+	c.observers.saw(int32(replica), fp.ReplicaDirectoryID, int64(start), int64(c.raft.CommitIndex())+1, time.Now())
 
 	// Long-poll until something past start is committed.
 	deadline := time.Now().Add(time.Duration(max(r.MaxWaitMs, 0)) * time.Millisecond)
@@ -308,37 +341,45 @@ func (c *Controller) handleDescribeQuorum(r *protocol.DescribeQuorumRequest) *pr
 	pd.LeaderID = protocol.BrokerID(c.cfg.NodeID)
 	pd.HighWatermark = int64(c.raft.CommitIndex()) + 1
 	now := time.Now().UnixMilli()
-	cf := c.raft.GetConfiguration()
-	if cf.Error() == nil {
-		for _, s := range cf.Configuration().Servers {
-			id, err := strconv.ParseInt(string(s.ID), 10, 32)
-			if err != nil {
-				continue
-			}
-			st := protocol.DescribeQuorumResponseReplicaState{ReplicaID: protocol.BrokerID(id), LogEndOffset: -1, LastFetchTimestamp: -1, LastCaughtUpTimestamp: -1}
-			if int32(id) == c.cfg.NodeID {
-				st.LogEndOffset = int64(c.raft.LastIndex()) + 1
-				st.LastFetchTimestamp, st.LastCaughtUpTimestamp = now, now
-			} else if v, ok := c.voters.get(s.ID); ok {
-				st.LogEndOffset = int64(v.lastLog) + 1
-				st.LastFetchTimestamp = v.lastFetch.UnixMilli()
-				if !v.caughtUpAt.IsZero() {
-					st.LastCaughtUpTimestamp = v.caughtUpAt.UnixMilli()
-				}
-			}
-			pd.CurrentVoters = append(pd.CurrentVoters, st)
-			host, port := splitEndpoint(string(s.Address))
-			resp.Nodes = append(resp.Nodes, protocol.DescribeQuorumResponseNode{
-				NodeID: protocol.BrokerID(id), Listeners: []protocol.DescribeQuorumResponseListener{{Name: "CONTROLLER", Host: host, Port: uint16(port)}},
-			})
+	var voterIDs []int32
+	servers, _ := c.raftServers()
+	for _, s := range servers {
+		id, err := strconv.ParseInt(string(s.ID), 10, 32)
+		if err != nil || s.Suffrage != raft.Voter {
+			continue
 		}
+		voterIDs = append(voterIDs, int32(id))
+		dir, _ := c.members.dir(int32(id))
+		st := protocol.DescribeQuorumResponseReplicaState{ReplicaID: protocol.BrokerID(id), ReplicaDirectoryID: dir, LogEndOffset: -1, LastFetchTimestamp: -1, LastCaughtUpTimestamp: -1}
+		if int32(id) == c.cfg.NodeID {
+			st.LogEndOffset = int64(c.raft.LastIndex()) + 1
+			st.LastFetchTimestamp, st.LastCaughtUpTimestamp = now, now
+		} else if v, ok := c.voters.get(s.ID); ok {
+			st.LogEndOffset = int64(v.lastLog) + 1
+			st.LastFetchTimestamp = v.lastFetch.UnixMilli()
+			if !v.caughtUpAt.IsZero() {
+				st.LastCaughtUpTimestamp = v.caughtUpAt.UnixMilli()
+			}
+		}
+		pd.CurrentVoters = append(pd.CurrentVoters, st)
+		host, port := splitEndpoint(string(s.Address))
+		resp.Nodes = append(resp.Nodes, protocol.DescribeQuorumResponseNode{
+			NodeID: protocol.BrokerID(id), Listeners: []protocol.DescribeQuorumResponseListener{{Name: c.cfg.ListenerName, Host: host, Port: uint16(port)}},
+		})
 	}
 	c.observers.mu.Lock()
 	for _, id := range sortedKeys(c.observers.m) {
 		o := c.observers.m[id]
-		pd.Observers = append(pd.Observers, protocol.DescribeQuorumResponseReplicaState{
-			ReplicaID: protocol.BrokerID(id), LogEndOffset: o.logEndOffset, LastFetchTimestamp: o.lastFetch.UnixMilli(), LastCaughtUpTimestamp: -1,
-		})
+		if slices.Contains(voterIDs, id) || time.Since(o.lastFetch) > observerSessionTimeout {
+			continue
+		}
+		st := protocol.DescribeQuorumResponseReplicaState{
+			ReplicaID: protocol.BrokerID(id), ReplicaDirectoryID: o.dirID, LogEndOffset: o.logEndOffset, LastFetchTimestamp: o.lastFetch.UnixMilli(), LastCaughtUpTimestamp: -1,
+		}
+		if !o.caughtUpAt.IsZero() {
+			st.LastCaughtUpTimestamp = o.caughtUpAt.UnixMilli()
+		}
+		pd.Observers = append(pd.Observers, st)
 	}
 	c.observers.mu.Unlock()
 	if pd.CurrentVoters == nil {

@@ -33,6 +33,7 @@ const (
 	// ResourceClientMetrics is a client-metrics subscription (KIP-714):
 	// its configs are metrics, interval.ms and match.
 	ResourceClientMetrics int8 = 16
+	ResourceGroup         int8 = 32 // group configs (KIP-848, KIP-932)
 )
 
 // Sentinels of PartitionChangeRecord.
@@ -69,6 +70,12 @@ type PartitionRecord struct {
 	Leader           int32
 	LeaderEpoch      int32
 	PartitionEpoch   int32
+	// ELR and LastKnownELR are the Eligible Leader Replicas (KIP-966;
+	// election.go). Written (as version 1) only when either is not empty,
+	// so nodes that predate them read every record of a cluster that never
+	// enabled eligible.leader.replicas.version.
+	ELR          []int32
+	LastKnownELR []int32
 }
 
 // PartitionChangeRecord changes a partition. Nil slices and NoLeaderChange
@@ -82,6 +89,10 @@ type PartitionChangeRecord struct {
 	Replicas         []int32
 	RemovingReplicas []int32
 	AddingReplicas   []int32
+	// ELR and LastKnownELR replace the partition's (nil: unchanged; written
+	// as version 1 only when one is set).
+	ELR          []int32
+	LastKnownELR []int32
 }
 
 // ConfigRecord sets a dynamic config (Value nil deletes it). ResourceName ""
@@ -165,8 +176,8 @@ func (*FeatureLevelRecord) Type() RecordType             { return FeatureLevelRe
 func (*ProducerIDsRecord) Type() RecordType              { return ProducerIDsRecordType }
 
 func (*TopicRecord) version() uint8                    { return 0 }
-func (*PartitionRecord) version() uint8                { return 0 }
-func (*PartitionChangeRecord) version() uint8          { return 0 }
+func (*PartitionRecord) version() uint8                { return 1 }
+func (*PartitionChangeRecord) version() uint8          { return 1 }
 func (*ConfigRecord) version() uint8                   { return 0 }
 func (*RemoveTopicRecord) version() uint8              { return 0 }
 func (*RegisterBrokerRecord) version() uint8           { return 0 }
@@ -194,10 +205,22 @@ func (r *PartitionRecord) appendBody(dst []byte) []byte {
 	dst = appendInt32s(dst, r.AddingReplicas)
 	dst = appendVarint(dst, int64(r.Leader))
 	dst = appendVarint(dst, int64(r.LeaderEpoch))
-	return appendVarint(dst, int64(r.PartitionEpoch))
+	dst = appendVarint(dst, int64(r.PartitionEpoch))
+	if r.writeVersion() >= 1 {
+		dst = appendInt32s(dst, r.ELR)
+		dst = appendInt32s(dst, r.LastKnownELR)
+	}
+	return dst
 }
 
-func (r *PartitionRecord) decodeBody(d *reader, _ uint8) {
+func (r *PartitionRecord) writeVersion() uint8 {
+	if len(r.ELR) > 0 || len(r.LastKnownELR) > 0 {
+		return 1
+	}
+	return 0
+}
+
+func (r *PartitionRecord) decodeBody(d *reader, v uint8) {
 	r.PartitionID = d.int32()
 	r.TopicID = d.uuid()
 	r.Replicas = d.int32s()
@@ -207,6 +230,10 @@ func (r *PartitionRecord) decodeBody(d *reader, _ uint8) {
 	r.Leader = d.int32()
 	r.LeaderEpoch = d.int32()
 	r.PartitionEpoch = d.int32()
+	if v >= 1 {
+		r.ELR = d.int32s()
+		r.LastKnownELR = d.int32s()
+	}
 }
 
 func (r *PartitionChangeRecord) appendBody(dst []byte) []byte {
@@ -216,10 +243,22 @@ func (r *PartitionChangeRecord) appendBody(dst []byte) []byte {
 	dst = appendVarint(dst, int64(r.Leader))
 	dst = appendInt32s(dst, r.Replicas)
 	dst = appendInt32s(dst, r.RemovingReplicas)
-	return appendInt32s(dst, r.AddingReplicas)
+	dst = appendInt32s(dst, r.AddingReplicas)
+	if r.writeVersion() >= 1 {
+		dst = appendInt32s(dst, r.ELR)
+		dst = appendInt32s(dst, r.LastKnownELR)
+	}
+	return dst
 }
 
-func (r *PartitionChangeRecord) decodeBody(d *reader, _ uint8) {
+func (r *PartitionChangeRecord) writeVersion() uint8 {
+	if r.ELR != nil || r.LastKnownELR != nil {
+		return 1
+	}
+	return 0
+}
+
+func (r *PartitionChangeRecord) decodeBody(d *reader, v uint8) {
 	r.PartitionID = d.int32()
 	r.TopicID = d.uuid()
 	r.ISR = d.int32s()
@@ -227,6 +266,10 @@ func (r *PartitionChangeRecord) decodeBody(d *reader, _ uint8) {
 	r.Replicas = d.int32s()
 	r.RemovingReplicas = d.int32s()
 	r.AddingReplicas = d.int32s()
+	if v >= 1 {
+		r.ELR = d.int32s()
+		r.LastKnownELR = d.int32s()
+	}
 }
 
 func (r *ConfigRecord) appendBody(dst []byte) []byte {
@@ -392,8 +435,16 @@ func EncodeBatch(records []Record) []byte {
 	return dst
 }
 
+// contentVersioned is a record whose written version depends on its
+// content: newer fields are written only when set.
+type contentVersioned interface{ writeVersion() uint8 }
+
 func appendRecord(dst []byte, rec Record) []byte {
-	dst = append(dst, byte(rec.Type()), rec.version())
+	v := rec.version()
+	if cv, ok := rec.(contentVersioned); ok {
+		v = cv.writeVersion()
+	}
+	dst = append(dst, byte(rec.Type()), v)
 	// The body length is written after the body is known: reserve the
 	// common case of a one-byte length and shift when it is longer.
 	start := len(dst)

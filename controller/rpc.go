@@ -28,6 +28,8 @@ var rpcKeys = []int16{
 	protocol.KeyFetch, protocol.KeyFetchSnapshot, protocol.KeyDescribeQuorum,
 	protocol.KeyAlterClientQuotas, protocol.KeyUpdateFeatures,
 	protocol.KeyCreateAcls, protocol.KeyDeleteAcls, protocol.KeyAlterUserScramCredentials,
+	protocol.KeyDescribeCluster, protocol.KeyAddRaftVoter, protocol.KeyRemoveRaftVoter, protocol.KeyUpdateRaftVoter,
+	protocol.KeyEnvelope, // the delegation token writes (envelope.go)
 }
 
 // producerIDBlock is how many producer IDs one AllocateProducerIds
@@ -52,7 +54,17 @@ func (c *Controller) HandleRPC(ctx context.Context, hdr *protocol.RequestHeader,
 	v := hdr.RequestAPIVersion
 	switch r := req.(type) {
 	case *protocol.ApiVersionsRequest:
-		return apiVersionsResponse()
+		return c.apiVersionsResponse()
+	case *protocol.DescribeClusterRequest:
+		return c.handleDescribeCluster(v, r)
+	case *protocol.AddRaftVoterRequest:
+		return c.handleAddRaftVoter(ctx, r)
+	case *protocol.RemoveRaftVoterRequest:
+		return c.handleRemoveRaftVoter(ctx, r)
+	case *protocol.UpdateRaftVoterRequest:
+		return c.handleUpdateRaftVoter(r)
+	case *protocol.EnvelopeRequest:
+		return c.handleEnvelope(ctx, r)
 	case *protocol.CreateAclsRequest:
 		results, err := c.CreateACLs(ctx, bindingsFromCreateAcls(r))
 		return createAclsResponse(results, err, len(r.Creations))
@@ -205,11 +217,29 @@ func timeoutMs(ctx context.Context) int32 {
 	return int32(kafkarpc.DefaultTimeout.Milliseconds())
 }
 
-func apiVersionsResponse() *protocol.ApiVersionsResponse {
+// apiVersionsResponse lists the controller listener's APIs and, as Kafka's
+// controllers do, the supported and finalized features (a controller
+// joining the quorum is asked for its kraft.version range).
+func (c *Controller) apiVersionsResponse() *protocol.ApiVersionsResponse {
 	resp := &protocol.ApiVersionsResponse{}
-	for _, k := range rpcKeys {
+	// SaslHandshake and SaslAuthenticate are answered by the listener before
+	// authentication (internal/seclink.Accept), as Kafka's controller lists
+	// them: without them a client falls back to raw SASL v0 tokens.
+	for _, k := range append([]int16{protocol.KeySaslHandshake, protocol.KeySaslAuthenticate}, rpcKeys...) {
 		api := protocol.LookupAPI(k)
 		resp.APIKeys = append(resp.APIKeys, protocol.ApiVersionsResponseAPIVersion{APIKey: k, MinVersion: api.MinVersion, MaxVersion: api.MaxStableVersion()})
+	}
+	img := c.Image()
+	resp.FinalizedFeaturesEpoch = int64(img.Offset())
+	for _, f := range SupportedFeatures {
+		resp.SupportedFeatures = append(resp.SupportedFeatures, protocol.ApiVersionsResponseSupportedFeatureKey{
+			Name: f.Name, MinVersion: f.MinSupportedVersion, MaxVersion: f.MaxSupportedVersion,
+		})
+		if lvl := img.Feature(f.Name); lvl > 0 {
+			resp.FinalizedFeatures = append(resp.FinalizedFeatures, protocol.ApiVersionsResponseFinalizedFeatureKey{
+				Name: f.Name, MinVersionLevel: lvl, MaxVersionLevel: lvl,
+			})
+		}
 	}
 	return resp
 }

@@ -148,6 +148,10 @@ func newSecurityRecord(t RecordType) Record {
 		return &AccessControlEntryRecord{}
 	case RemoveAccessControlEntryRecordType:
 		return &RemoveAccessControlEntryRecord{}
+	case DelegationTokenRecordType:
+		return &DelegationTokenRecord{}
+	case RemoveDelegationTokenRecordType:
+		return &RemoveDelegationTokenRecord{}
 	}
 	return nil
 }
@@ -176,8 +180,9 @@ type scramKey struct {
 // securityState is the image's security metadata. An image shares it with
 // the next until a batch changes it; then the builder copies it.
 type securityState struct {
-	scram map[scramKey]sasl.ScramCredential
-	acls  map[acl.ID]acl.Binding
+	scram  map[scramKey]sasl.ScramCredential
+	acls   map[acl.ID]acl.Binding
+	tokens map[string]DelegationToken // by token ID (tokens.go)
 
 	// snap is acls indexed for the authorizer, built once on first use.
 	once sync.Once
@@ -241,12 +246,15 @@ func (m *MetadataImage) ACLs() *acl.Snapshot {
 func (b *builder) mutableSecurity() *securityState {
 	if !b.secCloned {
 		old := b.img.security()
-		b.img.sec = &securityState{scram: maps.Clone(old.scram), acls: maps.Clone(old.acls)}
+		b.img.sec = &securityState{scram: maps.Clone(old.scram), acls: maps.Clone(old.acls), tokens: maps.Clone(old.tokens)}
 		if b.img.sec.scram == nil {
 			b.img.sec.scram = map[scramKey]sasl.ScramCredential{}
 		}
 		if b.img.sec.acls == nil {
 			b.img.sec.acls = map[acl.ID]acl.Binding{}
+		}
+		if b.img.sec.tokens == nil {
+			b.img.sec.tokens = map[string]DelegationToken{}
 		}
 		b.secCloned = true
 	}
@@ -282,7 +290,7 @@ func (b *builder) applySecurity(rec Record) (handled bool, err error) {
 		}
 		delete(b.mutableSecurity().acls, r.ID)
 	default:
-		return false, nil
+		return b.applyTokenRecord(rec) // tokens.go
 	}
 	return true, nil
 }
@@ -304,5 +312,5 @@ func (m *MetadataImage) securityRecords() []Record {
 	for _, id := range ids {
 		out = append(out, aclRecord(id, s.acls[id]))
 	}
-	return out
+	return append(out, m.tokenRecords()...)
 }

@@ -145,6 +145,8 @@ func TestDocumentedMetrics(t *testing.T) {
 	check("kafka_controller_kafkacontroller_offlinepartitionscount", nil, eq(0), "0")
 	check("kafka_server_raftmetrics_current_state", map[string]string{"current_state": "leader"}, eq(1), "leader")
 	check("kafka_server_raftmetrics_current_leader", nil, eq(1), "node 1")
+	check("kafka_server_raftmetrics_commit_latency_max", nil, pos, "> 0 ms: topics were created")
+	check("kafka_server_raftmetrics_append_records_rate", nil, pos, "> 0 records/s")
 	check("kafka_server_kafkaserver_brokerstate", nil, eq(3), "RUNNING")
 	check("kafka_log_logflushstats_logflushrateandtimems_count", nil, func(v float64) bool { return v >= 0 }, ">= 0")
 }

@@ -3,8 +3,11 @@ package replication
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/spool-broker/spool/protocol"
@@ -111,8 +114,35 @@ func (e *tcpEndpoint) connect(ctx context.Context) error {
 }
 
 // roundTrip sends req at version v and reads its response. Any failure
-// below the Kafka protocol drops the connection and is ErrUnreachable.
+// below the Kafka protocol drops the connection and is ErrUnreachable. A
+// connection kept from earlier requests that fails before any answer is
+// dialled again once: a fetcher idle while its leader restarted holds a
+// dead connection, and failing on it would back every partition it just
+// got off for replica.fetch.backoff.ms (a second of acks=all stall after
+// a leadership moved to the restarted broker). A follower's requests
+// (Fetch, OffsetForLeaderEpoch, ListOffsets) are reads, safe to repeat.
 func (e *tcpEndpoint) roundTrip(ctx context.Context, req protocol.Request, v int16, wait time.Duration) (protocol.Response, error) {
+	reused := e.nc != nil
+	resp, err := e.roundTripOnce(ctx, req, v, wait)
+	if err != nil && reused && ctx.Err() == nil && errors.Is(err, errConnLost) && closedByPeer(err) {
+		resp, err = e.roundTripOnce(ctx, req, v, wait)
+	}
+	return resp, err
+}
+
+// errConnLost marks a send or read failure of roundTripOnce: the
+// connection broke before an answer arrived.
+var errConnLost = errors.New("connection lost")
+
+// closedByPeer reports whether err says the other end closed or reset the
+// connection (what a dead connection gives at once), as opposed to a
+// timeout, which is not worth doubling.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+func (e *tcpEndpoint) roundTripOnce(ctx context.Context, req protocol.Request, v int16, wait time.Duration) (protocol.Response, error) {
 	if err := e.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -134,11 +164,11 @@ func (e *tcpEndpoint) roundTrip(ctx context.Context, req protocol.Request, v int
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if _, err := nc.Write(frame); err != nil {
-		return nil, fail("send", err)
+		return nil, fail("send", fmt.Errorf("%w: %w", errConnLost, err))
 	}
 	respFrame, err := protocol.ReadFrame(e.br, e.cfg.MaxResponseBytes, nil)
 	if err != nil {
-		return nil, fail("read", err)
+		return nil, fail("read", fmt.Errorf("%w: %w", errConnLost, err))
 	}
 	rh, resp, err := protocol.DecodeResponse(respFrame, req.APIKey(), v)
 	if err == nil && rh.CorrelationID != hdr.CorrelationID {

@@ -50,6 +50,9 @@ type Outcome struct {
 	// delegation token (SCRAM with tokenauth=true); Kafka then refuses that
 	// connection delegation-token requests.
 	TokenAuthenticated bool
+	// TokenID is the delegation token's ID (the SCRAM user name) when
+	// TokenAuthenticated, for the audit log.
+	TokenID string
 	// CredentialExpiry is when the credential stops being valid (an
 	// OAUTHBEARER token's exp, a delegation token's expiry); zero when it
 	// does not expire. It bounds the session lifetime (KIP-368).

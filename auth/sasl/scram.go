@@ -421,6 +421,7 @@ func (s *scramServer) clientFirst(msg string) ([]byte, *AuthError) {
 		}
 		s.cred, s.known = cred, ok
 		s.outcome.AuthorizationID = owner
+		s.outcome.TokenID = user
 		s.outcome.CredentialExpiry = expiry
 	case tokenAuth:
 		s.known = false // delegation tokens are not enabled

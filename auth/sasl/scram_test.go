@@ -149,7 +149,7 @@ func TestScramFranzGo(t *testing.T) {
 		{"unknown user", scram.Auth{User: "mallory", Pass: "alice-secret"}, Outcome{}, true},
 		{"matching authzid", scram.Auth{User: "alice", Pass: "alice-secret", Zid: "alice"}, Outcome{AuthorizationID: "alice"}, false},
 		{"delegation token", scram.Auth{User: "tok-1", Pass: "dG9rZW4taG1hYw==", IsToken: true},
-			Outcome{AuthorizationID: "alice", TokenAuthenticated: true, CredentialExpiry: now.Add(time.Hour), Extensions: map[string]string{"tokenauth": "true"}}, false},
+			Outcome{AuthorizationID: "alice", TokenAuthenticated: true, TokenID: "tok-1", CredentialExpiry: now.Add(time.Hour), Extensions: map[string]string{"tokenauth": "true"}}, false},
 		{"expired token", scram.Auth{User: "tok-expired", Pass: "dG9rZW4taG1hYw==", IsToken: true}, Outcome{}, true},
 		{"token id as user name", scram.Auth{User: "tok-1", Pass: "dG9rZW4taG1hYw=="}, Outcome{}, true},
 		{"user name as token", scram.Auth{User: "alice", Pass: "alice-secret", IsToken: true}, Outcome{}, true},

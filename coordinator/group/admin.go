@@ -43,6 +43,9 @@ func (c *Coordinator) ListGroups(states, types []string) (int16, []GroupListing)
 			if g.consumer != nil {
 				st, typ, pt = g.consumer.state(), "consumer", consumerProtocolType
 			}
+			if g.share != nil {
+				st, typ, pt = g.share.state(), "share", shareProtocolType
+			}
 			if g.streams != nil {
 				st, typ, pt = g.streams.state(), "streams", streamsProtocolType
 			}
@@ -92,20 +95,20 @@ type MemberDescription struct {
 
 // DescribeGroup describes one group as Kafka does: members' metadata and
 // assignments only when the group is Stable.
-func (c *Coordinator) DescribeGroup(ctx context.Context, groupID string) GroupDescription {
+func (c *Coordinator) DescribeGroup(ctx context.Context, groupID string) (d GroupDescription) {
 	s, code := c.lockedShard(groupID)
 	if code != 0 {
 		return GroupDescription{ErrorCode: code, State: "Dead"}
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, groupID, func(wc int16) { d = GroupDescription{ErrorCode: wc, State: "Dead"} })
 	g := s.groups[groupID]
 	if g == nil || g.state == stateDead {
 		return GroupDescription{State: "Dead", ErrorMessage: "Group " + groupID + " not found."}
 	}
-	if g.consumer != nil || g.streams != nil {
+	if g.consumer != nil || g.streams != nil || g.share != nil {
 		return GroupDescription{State: "Dead", ErrorMessage: "Group " + groupID + " is not a classic group."}
 	}
-	d := GroupDescription{Found: true, State: g.state.String(), ProtocolType: g.protocolType}
+	d = GroupDescription{Found: true, State: g.state.String(), ProtocolType: g.protocolType}
 	stable := g.state == stateStable
 	if stable {
 		d.Protocol = g.protocolName
@@ -125,17 +128,17 @@ func (c *Coordinator) DescribeGroup(ctx context.Context, groupID string) GroupDe
 func (c *Coordinator) DeleteGroups(ctx context.Context, ids []string) []int16 {
 	codes := make([]int16, len(ids))
 	for i, id := range ids {
-		codes[i] = c.deleteGroup(id)
+		codes[i] = c.deleteGroup(ctx, id)
 	}
 	return codes
 }
 
-func (c *Coordinator) deleteGroup(id string) int16 {
+func (c *Coordinator) deleteGroup(ctx context.Context, id string) (code int16) {
 	s, code := c.lockedShard(id)
 	if code != 0 {
 		return code
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, id, func(wc int16) { code = wc })
 	g := s.groups[id]
 	switch {
 	case g == nil || g.state == stateDead:
@@ -150,7 +153,9 @@ func (c *Coordinator) deleteGroup(id string) int16 {
 	for tp := range g.offsets {
 		recs = append(recs, records.Record{Key: EncodeOffsetKey(OffsetKey{id, tp.topic, tp.partition})})
 	}
-	if g.streams != nil {
+	if g.share != nil {
+		recs = append(recs, records.Record{Key: encodeShareTopicsKey(id)}, records.Record{Key: encodeShareGroupKey(id)})
+	} else if g.streams != nil {
 		recs = append(recs, streamsGroupTombstone(id))
 	} else if g.consumer == nil {
 		recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
@@ -161,7 +166,11 @@ func (c *Coordinator) deleteGroup(id string) int16 {
 	g.shutdownLocked(errcode.CoordinatorNotAvailable)
 	g.shutdownConsumerLocked()
 	g.shutdownStreamsLocked()
+	wasShare := g.share != nil
 	g.state = stateDead
 	delete(s.groups, id)
+	if wasShare && s.c.cfg.ShareGroupDeleted != nil {
+		s.c.cfg.ShareGroupDeleted(id)
+	}
 	return 0
 }

@@ -123,6 +123,9 @@ type group struct {
 	// consumer is non-nil exactly when this is a KIP-848 consumer group
 	// (consumer.go); the classic fields above are then unused.
 	consumer *consumerGroup
+	// share is non-nil exactly when this is a KIP-932 share group
+	// (share.go); the classic fields are then unused too.
+	share *shareGroup
 	// streams is non-nil exactly when this is a KIP-1071 streams group
 	// (streams.go); the classic fields are then unused too.
 	streams *streamsGroup
@@ -660,20 +663,25 @@ func (c *Coordinator) JoinGroup(ctx context.Context, v int16, clientID, clientHo
 	}
 	resp, ch := s.joinLocked(v, clientID, clientHost, req)
 	s.mu.Unlock()
-	if ch == nil {
-		return resp
+	if ch != nil {
+		select {
+		case resp = <-ch:
+		case <-ctx.Done():
+			return fail(errcode.CoordinatorNotAvailable)
+		}
 	}
-	select {
-	case r := <-ch:
-		return r
-	case <-ctx.Done():
-		return fail(errcode.CoordinatorNotAvailable)
+	if code := s.awaitGroup(ctx, string(req.GroupID)); code != 0 {
+		return fail(code)
 	}
+	return resp
 }
 
 func (s *shard) joinLocked(v int16, clientID, clientHost string, req *protocol.JoinGroupRequest) (*protocol.JoinGroupResponse, chan *protocol.JoinGroupResponse) {
 	id := string(req.GroupID)
 	g := s.groups[id]
+	if g != nil && g.share != nil {
+		return &protocol.JoinGroupResponse{ErrorCode: errcode.InconsistentGroupProtocol, GenerationID: -1, MemberID: req.MemberID}, nil
+	}
 	if g != nil && g.streams != nil {
 		if len(g.streams.members) > 0 {
 			return &protocol.JoinGroupResponse{ErrorCode: errcode.InconsistentGroupProtocol, GenerationID: -1, MemberID: req.MemberID}, nil
@@ -935,15 +943,17 @@ func (c *Coordinator) SyncGroup(ctx context.Context, v int16, req *protocol.Sync
 	}
 	resp, ch := s.syncLocked(req)
 	s.mu.Unlock()
-	if ch == nil {
-		return resp
+	if ch != nil {
+		select {
+		case resp = <-ch:
+		case <-ctx.Done():
+			return &protocol.SyncGroupResponse{ErrorCode: errcode.CoordinatorNotAvailable}
+		}
 	}
-	select {
-	case r := <-ch:
-		return r
-	case <-ctx.Done():
-		return &protocol.SyncGroupResponse{ErrorCode: errcode.CoordinatorNotAvailable}
+	if code := s.awaitGroup(ctx, string(req.GroupID)); code != 0 {
+		return &protocol.SyncGroupResponse{ErrorCode: code}
 	}
+	return resp
 }
 
 func (s *shard) syncLocked(req *protocol.SyncGroupRequest) (*protocol.SyncGroupResponse, chan *protocol.SyncGroupResponse) {
@@ -952,7 +962,7 @@ func (s *shard) syncLocked(req *protocol.SyncGroupRequest) (*protocol.SyncGroupR
 	}
 	g := s.groups[string(req.GroupID)]
 	switch {
-	case g == nil || g.consumer != nil || g.streams != nil:
+	case g == nil || g.consumer != nil || g.streams != nil || g.share != nil:
 		return fail(errcode.UnknownMemberID)
 	case g.state == stateDead:
 		return fail(errcode.CoordinatorNotAvailable)
@@ -1023,15 +1033,15 @@ func (g *group) syncResponseLocked(m *member) *protocol.SyncGroupResponse {
 }
 
 // Heartbeat handles a Heartbeat request and returns its error code.
-func (c *Coordinator) Heartbeat(ctx context.Context, req *protocol.HeartbeatRequest) int16 {
+func (c *Coordinator) Heartbeat(ctx context.Context, req *protocol.HeartbeatRequest) (code int16) {
 	s, code := c.lockedShard(string(req.GroupID))
 	if code != 0 {
 		return code
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, string(req.GroupID), func(wc int16) { code = wc })
 	g := s.groups[string(req.GroupID)]
 	switch {
-	case g == nil || g.consumer != nil || g.streams != nil:
+	case g == nil || g.consumer != nil || g.streams != nil || g.share != nil:
 		return errcode.UnknownMemberID
 	case g.state == stateDead:
 		return errcode.CoordinatorNotAvailable
@@ -1056,24 +1066,24 @@ func (c *Coordinator) Heartbeat(ctx context.Context, req *protocol.HeartbeatRequ
 
 // LeaveGroup handles a LeaveGroup request at version v (v3+ batches
 // members; earlier versions name one member and answer at the top level).
-func (c *Coordinator) LeaveGroup(ctx context.Context, v int16, req *protocol.LeaveGroupRequest) *protocol.LeaveGroupResponse {
+func (c *Coordinator) LeaveGroup(ctx context.Context, v int16, req *protocol.LeaveGroupRequest) (resp *protocol.LeaveGroupResponse) {
 	idents := req.Members
 	if v < 3 {
 		idents = []protocol.LeaveGroupRequestMemberIdentity{{MemberID: req.MemberID}}
 	}
-	resp := &protocol.LeaveGroupResponse{}
+	resp = &protocol.LeaveGroupResponse{}
 	s, code := c.lockedShard(string(req.GroupID))
 	if code != 0 {
 		resp.ErrorCode = code
 		return resp
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, string(req.GroupID), func(wc int16) { resp = &protocol.LeaveGroupResponse{ErrorCode: wc} })
 	g := s.groups[string(req.GroupID)]
 	switch {
 	case g == nil:
 		resp.ErrorCode = errcode.UnknownMemberID
 		return resp
-	case g.consumer != nil || g.streams != nil:
+	case g.consumer != nil || g.streams != nil || g.share != nil:
 		// No classic members in consumer groups: each one is unknown.
 		for _, id := range idents {
 			resp.Members = append(resp.Members, protocol.LeaveGroupResponseMemberResponse{

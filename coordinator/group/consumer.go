@@ -317,7 +317,7 @@ func (c *Coordinator) validateHeartbeat(v int16, req *protocol.ConsumerGroupHear
 // ConsumerGroupHeartbeat handles a KIP-848 ConsumerGroupHeartbeat at
 // version v: joins (epoch 0), heartbeats and reconciliation (epoch > 0)
 // and leaves (-1, or -2 for a static member that will come back).
-func (c *Coordinator) ConsumerGroupHeartbeat(ctx context.Context, v int16, clientID, clientHost string, req *protocol.ConsumerGroupHeartbeatRequest) *protocol.ConsumerGroupHeartbeatResponse {
+func (c *Coordinator) ConsumerGroupHeartbeat(ctx context.Context, v int16, clientID, clientHost string, req *protocol.ConsumerGroupHeartbeatRequest) (resp *protocol.ConsumerGroupHeartbeatResponse) {
 	if r := c.validateHeartbeat(v, req); r != nil {
 		return r
 	}
@@ -325,7 +325,7 @@ func (c *Coordinator) ConsumerGroupHeartbeat(ctx context.Context, v int16, clien
 	if code != 0 {
 		return heartbeatFail(code, "")
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, string(req.GroupID), func(wc int16) { resp = heartbeatFail(wc, "") })
 	if req.MemberEpoch == leaveEpoch || req.MemberEpoch == staticLeaveEpoch {
 		return s.consumerLeaveLocked(req)
 	}
@@ -346,6 +346,8 @@ func (s *shard) consumerGroupLocked(id string, create bool, recs *[]records.Reco
 		return newConsumerGroup(), 0, ""
 	case g.consumer != nil:
 		return g.consumer, 0, ""
+	case g.share != nil:
+		return nil, errcode.GroupIDNotFound, fmt.Sprintf("Group %s is not a consumer group.", id)
 	case g.streams != nil && (!create || len(g.streams.members) > 0):
 		return nil, errcode.GroupIDNotFound, fmt.Sprintf("Group %s is not a consumer group.", id)
 	case g.streams != nil:
@@ -1143,12 +1145,12 @@ type ConsumerMemberDescription struct {
 // DescribeConsumerGroup describes a consumer group; a classic or unknown
 // group is GROUP_ID_NOT_FOUND, as in Kafka (clients then fall back to
 // DescribeGroups).
-func (c *Coordinator) DescribeConsumerGroup(ctx context.Context, groupID string) ConsumerGroupDescription {
+func (c *Coordinator) DescribeConsumerGroup(ctx context.Context, groupID string) (d ConsumerGroupDescription) {
 	s, code := c.lockedShard(groupID)
 	if code != 0 {
 		return ConsumerGroupDescription{ErrorCode: code}
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, groupID, func(wc int16) { d = ConsumerGroupDescription{ErrorCode: wc} })
 	g := s.groups[groupID]
 	switch {
 	case g == nil || g.state == stateDead:
@@ -1158,7 +1160,7 @@ func (c *Coordinator) DescribeConsumerGroup(ctx context.Context, groupID string)
 	}
 	cg := g.consumer
 	members := cg.sortedMembers()
-	d := ConsumerGroupDescription{
+	d = ConsumerGroupDescription{
 		State: cg.state(), Epoch: cg.epoch, AssignmentEpoch: cg.assignmentEpoch, AssignorName: c.preferredAssignor(members),
 	}
 	for _, m := range members {

@@ -290,7 +290,7 @@ func TestConsumerGroupHandOff(t *testing.T) {
 // batches (as plain records: these tests never end the transactions).
 type txnMemLog struct{ *memLog }
 
-func (l txnMemLog) AppendTxn(ctx context.Context, p int32, _ int64, _ int16, recs []records.Record) error {
+func (l txnMemLog) AppendTxn(ctx context.Context, p int32, _ int64, _ int16, recs []records.Record) (Committed, error) {
 	return l.Append(ctx, p, recs)
 }
 

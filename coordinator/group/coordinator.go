@@ -21,9 +21,12 @@ var ErrNotLeader = errors.New("group: not the leader of the __consumer_offsets p
 // Log is the coordinator's persistence: the partitions of __consumer_offsets
 // this broker leads. The broker implements it.
 type Log interface {
-	// Append writes recs to partition as one batch and returns once they
-	// are committed (readable by Replay after a restart).
-	Append(ctx context.Context, partition int32, recs []records.Record) error
+	// Append writes recs to partition as one batch without waiting for
+	// replication, and returns how to wait until the batch is committed
+	// (readable by Replay after a failover); nil when it already is. The
+	// coordinator calls it with a shard's lock held, so it must not wait
+	// for the high watermark itself.
+	Append(ctx context.Context, partition int32, recs []records.Record) (Committed, error)
 	// Replay calls fn for every record of partition from the log start to
 	// the log end, in offset order, and returns once all of it is
 	// committed. value is nil for a tombstone.
@@ -58,6 +61,21 @@ type Config struct {
 	// CreateStreamsTopics creates the internal topics a streams group's
 	// topology misses. Called on its own goroutine, without locks.
 	CreateStreamsTopics func(ctx context.Context, group string, topics []StreamsInternalTopic)
+	// Share groups (KIP-932, share.go).
+	ShareSessionTimeout    time.Duration // group.share.session.timeout.ms
+	ShareHeartbeatInterval time.Duration // group.share.heartbeat.interval.ms
+	ShareMaxSize           int           // group.share.max.size
+	// ShareMemberRemoved is called, with a shard's mu held, when a member
+	// leaves a share group or its session expires, so the share partitions
+	// release what it holds. It must not call the coordinator.
+	ShareMemberRemoved func(group, member string)
+	// ShareGroupDeleted is called, with a shard's mu held, when DeleteGroups
+	// deleted a share group, so its share-partition state is deleted too.
+	ShareGroupDeleted func(group string)
+	// GroupConfig returns a group's dynamic configs (GROUP resources:
+	// share.session.timeout.ms, share.heartbeat.interval.ms override the
+	// broker's); nil means none. Called with a shard's mu held.
+	GroupConfig func(group string) map[string]string
 	// Topics lists the cluster's topics for subscriptions and assignment.
 	// Called with a shard's mu held; it must not call the coordinator.
 	Topics func() []TopicMetadata
@@ -89,6 +107,7 @@ type shard struct {
 	c         *Coordinator
 	partition int32
 	epoch     int32
+	ctx       context.Context // cancelled by unload: ends the loader and pending writes' waits
 	cancel    context.CancelFunc
 
 	mu       sync.Mutex
@@ -97,6 +116,9 @@ type shard struct {
 	unloaded bool  // leadership lost: requests get NOT_COORDINATOR, timers do nothing
 	groups   map[string]*group
 	txn      txnOffsets // pending transactional offsets: txn_offsets.go
+	// pending is each group's latest write not known to be committed
+	// (writes.go); answers about a group wait for it outside mu.
+	pending map[string]*pendingWrite
 }
 
 // New returns a coordinator that serves nothing until Load is called.
@@ -124,6 +146,15 @@ func New(cfg Config, l Log, logger *zap.Logger) *Coordinator {
 	}
 	if cfg.StreamsMaxSize <= 0 {
 		cfg.StreamsMaxSize = int(^uint(0) >> 1)
+	}
+	if cfg.ShareMaxSize <= 0 {
+		cfg.ShareMaxSize = 200
+	}
+	if cfg.ShareSessionTimeout <= 0 {
+		cfg.ShareSessionTimeout = 45 * time.Second
+	}
+	if cfg.ShareHeartbeatInterval <= 0 {
+		cfg.ShareHeartbeatInterval = 5 * time.Second
 	}
 	if cfg.ConsumerHeartbeatInterval <= 0 {
 		cfg.ConsumerHeartbeatInterval = 5 * time.Second
@@ -184,7 +215,8 @@ func (c *Coordinator) Load(partition, epoch int32) {
 		defer old.unload()
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
-	s := &shard{c: c, partition: partition, epoch: epoch, cancel: cancel, loading: true, groups: map[string]*group{}}
+	s := &shard{c: c, partition: partition, epoch: epoch, ctx: ctx, cancel: cancel, loading: true,
+		groups: map[string]*group{}, pending: map[string]*pendingWrite{}}
 	c.shards[partition] = s
 	c.wg.Add(1)
 	c.mu.Unlock()
@@ -215,6 +247,7 @@ func (s *shard) unload() {
 		g.shutdownLocked(errcode.NotCoordinator)
 		g.shutdownConsumerLocked()
 		g.shutdownStreamsLocked()
+		g.shutdownShareLocked()
 	}
 	s.groups = map[string]*group{}
 }
@@ -257,6 +290,9 @@ func replayRecord(groups map[string]*group, key, value []byte) error {
 	}
 	if len(key) >= 2 && isConsumerKeyVersion(int16(key[0])<<8|int16(key[1])) {
 		return replayConsumerRecord(groups, key, value)
+	}
+	if len(key) >= 2 && (int16(key[0])<<8|int16(key[1]) == keyShareGroupMetadata || int16(key[0])<<8|int16(key[1]) == keyShareGroupTopics) {
+		return replayShareRecord(groups, key, value)
 	}
 	kind, k, err := decodeKey(key)
 	if err != nil {
@@ -345,22 +381,24 @@ func (s *shard) availableLocked() int16 {
 	return 0
 }
 
-// appendLocked writes records to the shard's partition. Holding s.mu across
-// the write keeps the log in the order state changed.
+// appendLocked writes records to the shard's partition; the caller applies
+// them to the state before releasing s.mu, so the log's order is the order
+// state changed. It does not wait for replication: the write becomes its
+// groups' pending write (writes.go), which their answers wait for outside
+// the lock. A non-zero code means nothing was written.
 func (s *shard) appendLocked(recs []records.Record) int16 {
-	ctx, cancel := context.WithTimeout(s.c.ctx, 30*time.Second)
-	defer cancel()
 	now := s.c.now().UnixMilli()
+	keys := make([][]byte, len(recs))
 	for i := range recs {
 		recs[i].Timestamp = now
+		keys[i] = recs[i].Key
 	}
-	if err := s.c.log.Append(ctx, s.partition, recs); err != nil {
+	commit, err := s.c.log.Append(s.ctx, s.partition, recs)
+	if err != nil {
 		s.c.logger.Warn("cannot write to __consumer_offsets", zap.Int32("partition", s.partition), zap.Error(err))
-		if errors.Is(err, ErrNotLeader) {
-			return errcode.NotCoordinator
-		}
-		return errcode.CoordinatorNotAvailable
+		return writeErrorCode(err)
 	}
+	s.trackLocked(keys, commit)
 	return 0
 }
 
@@ -407,6 +445,9 @@ func (s *shard) expireLocked() {
 	sort.Strings(ids)
 	for _, id := range ids {
 		g := s.groups[id]
+		if g.share != nil {
+			continue // share groups have no committed offsets to expire
+		}
 		base, ok := g.expirationBase()
 		if !ok {
 			continue

@@ -66,6 +66,25 @@
 // Kafka error codes: the coordinator implements protocol semantics, and the
 // codes are its answers, not failures of the coordinator.
 //
+// # Share groups (KIP-932)
+//
+// A share group (group.share != nil; share.go) is the third type: members
+// join with ShareGroupHeartbeat, subscribe by topic name and get their
+// partitions from the simple assignor at once (no revocation: partitions
+// are shared when members outnumber them, and the partition leaders hand
+// records out one acquisition at a time, coordinator/share). Only the
+// group and its epoch are persisted, as a ShareGroupMetadata record (key
+// version 11: int16 11 | string group; value int16 0 | int32 epoch | int64
+// metadataHash | tags) and the topics its share partitions were
+// initialized for (Spool's record, key version 15: int16 15 | string group;
+// value int16 0 | compact []compact string | tags, in place of Kafka's
+// ShareGroupStatePartitionMetadata); members are kept in memory and rejoin after a
+// coordinator move. Share groups are listed as type "share", deleted by
+// DeleteGroups when empty (Config.ShareGroupDeleted removes their state),
+// and refused by the classic and consumer protocols (and vice versa). A
+// member leaving or timing out (group.share.session.timeout.ms) calls
+// Config.ShareMemberRemoved so its acquired records are released.
+//
 // # Placement and loading
 //
 // Group g lives in partition PartitionFor(g, offsets.topic.num.partitions)
@@ -82,7 +101,10 @@
 // and the expiration loop take shard.mu; timers carry a sequence number so a
 // superseded timer does nothing. Coordinator.mu guards the shard map and is
 // taken before shard.mu, never while calling the Log. Log.Append is called
-// with shard.mu held so the log's order is the order state changed. A
+// with shard.mu held so the log's order is the order state changed, but it
+// does not wait for replication: the answer waits for the high watermark
+// after shard.mu is released (writes.go), so a slow follower delays the
+// answers about the group that wrote, not the shard. A
 // parked JoinGroup or SyncGroup waits on a one-slot channel outside the
 // lock; completing it never blocks. All methods are safe for concurrent
 // use. Close stops the expiration goroutine and the loaders.
@@ -145,7 +167,7 @@
 //
 // A member is removed with tombstones for 8, 7 then 5; a group with
 // tombstones for its members, then 4, 6 and 3. Keys of other versions
-// (share and streams groups) are skipped on replay.
+// (streams groups, and share records but 11 and 15) are skipped on replay.
 //
 // Transactional offsets (txn_offsets.go): TxnOffsetCommit writes ordinary
 // OffsetCommitKey/Value records, but as one transactional batch of the

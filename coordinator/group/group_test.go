@@ -90,19 +90,25 @@ func FuzzDecodeGroupValue(f *testing.F) {
 	})
 }
 
-// memLog is an in-memory Log: one record list per partition.
+// memLog is an in-memory Log: one record list per partition. Records are
+// committed at once unless replication is set: then each append is
+// committed when it returns (a follower's fetch, in a test).
 type memLog struct {
-	mu   sync.Mutex
-	recs map[int32][][2][]byte
+	mu          sync.Mutex
+	recs        map[int32][][2][]byte
+	replication func(ctx context.Context, recs []records.Record) error
 }
 
-func (l *memLog) Append(ctx context.Context, p int32, recs []records.Record) error {
+func (l *memLog) Append(ctx context.Context, p int32, recs []records.Record) (Committed, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, r := range recs {
 		l.recs[p] = append(l.recs[p], [2][]byte{r.Key, r.Value})
 	}
-	return nil
+	if repl := l.replication; repl != nil {
+		return func(ctx context.Context) error { return repl(ctx, recs) }, nil
+	}
+	return nil, nil
 }
 
 func (l *memLog) Replay(ctx context.Context, p int32, fn func(k, v []byte) error) error {

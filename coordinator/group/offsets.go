@@ -49,7 +49,7 @@ type CommitRequest struct {
 
 // CommitOffsets stores offsets. The result is a code for the whole request
 // (0 if the group checks passed) and, when that is 0, one code per offset.
-func (c *Coordinator) CommitOffsets(ctx context.Context, req CommitRequest) (int16, []int16) {
+func (c *Coordinator) CommitOffsets(ctx context.Context, req CommitRequest) (code int16, codes []int16) {
 	if req.Group == "" {
 		return errcode.InvalidGroupID, nil
 	}
@@ -57,12 +57,12 @@ func (c *Coordinator) CommitOffsets(ctx context.Context, req CommitRequest) (int
 	if code != 0 {
 		return code, nil
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, req.Group, func(wc int16) { failCodes(code, codes, wc) })
 	g, code := s.validateCommitLocked(req)
 	if code != 0 {
 		return code, nil
 	}
-	codes := make([]int16, len(req.Offsets))
+	codes = make([]int16, len(req.Offsets))
 	now := c.now().UnixMilli()
 	var recs []records.Record
 	var idx []int
@@ -122,6 +122,9 @@ func (s *shard) validateCommitLocked(req CommitRequest) (*group, int16) {
 	if g.state == stateDead {
 		return nil, errcode.CoordinatorNotAvailable
 	}
+	if g.share != nil {
+		return nil, errcode.GroupIDNotFound
+	}
 	if g.streams != nil {
 		if code := s.validateStreamsCommitLocked(g, req); code != 0 {
 			return nil, code
@@ -178,12 +181,12 @@ func (c *Coordinator) FetchOffsets(ctx context.Context, groupID string, topics [
 // FetchMemberOffsets is FetchOffsets for OffsetFetch v9+, which names the
 // member asking (nil and -1 for none): in a consumer group the member must
 // exist (UNKNOWN_MEMBER_ID) at that epoch (STALE_MEMBER_EPOCH).
-func (c *Coordinator) FetchMemberOffsets(ctx context.Context, groupID string, memberID *string, memberEpoch int32, topics []TopicPartitions, requireStable bool) (int16, []FetchedOffset) {
+func (c *Coordinator) FetchMemberOffsets(ctx context.Context, groupID string, memberID *string, memberEpoch int32, topics []TopicPartitions, requireStable bool) (code int16, out []FetchedOffset) {
 	s, code := c.lockedShard(groupID)
 	if code != 0 {
 		return code, nil
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, groupID, func(wc int16) { code, out = wc, nil })
 	g := s.groups[groupID]
 	if g != nil && g.consumer != nil {
 		if code := g.validateConsumerFetchLocked(memberID, memberEpoch); code != 0 {
@@ -195,7 +198,6 @@ func (c *Coordinator) FetchMemberOffsets(ctx context.Context, groupID string, me
 			return code, nil
 		}
 	}
-	var out []FetchedOffset
 	if topics == nil {
 		if g == nil {
 			return 0, nil
@@ -233,12 +235,12 @@ func (c *Coordinator) FetchMemberOffsets(ctx context.Context, groupID string, me
 
 // DeleteOffsets is OffsetDelete: the group-level code, then one code per
 // partition in the order given.
-func (c *Coordinator) DeleteOffsets(ctx context.Context, groupID string, topics []TopicPartitions) (int16, [][]int16) {
+func (c *Coordinator) DeleteOffsets(ctx context.Context, groupID string, topics []TopicPartitions) (code int16, codes [][]int16) {
 	s, code := c.lockedShard(groupID)
 	if code != 0 {
 		return code, nil
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, groupID, func(wc int16) { code, codes = wc, nil })
 	g := s.groups[groupID]
 	if g == nil || g.state == stateDead {
 		return errcode.GroupIDNotFound, nil
@@ -246,7 +248,7 @@ func (c *Coordinator) DeleteOffsets(ctx context.Context, groupID string, topics 
 	if g.consumer == nil && g.streams == nil && g.state != stateEmpty && g.protocolType != consumerProtocolType {
 		return errcode.NonEmptyGroup, nil
 	}
-	codes := make([][]int16, len(topics))
+	codes = make([][]int16, len(topics))
 	var recs []records.Record
 	var gone []topicPartition
 	for i, t := range topics {
@@ -298,6 +300,9 @@ func (g *group) isEmpty() bool {
 	if g.consumer != nil {
 		return len(g.consumer.members) == 0
 	}
+	if g.share != nil {
+		return len(g.share.members) == 0
+	}
 	if g.streams != nil {
 		return len(g.streams.members) == 0
 	}
@@ -348,4 +353,17 @@ func (g *group) expirationBase() (func(OffsetValue) int64, bool) {
 		return commitTime, true
 	}
 	return nil, false
+}
+
+// failCodes answers a commit whose write was not committed: wc for every
+// offset that was accepted (the whole request's code is then 0).
+func failCodes(code int16, codes []int16, wc int16) {
+	if code != 0 {
+		return
+	}
+	for i := range codes {
+		if codes[i] == 0 {
+			codes[i] = wc
+		}
+	}
 }

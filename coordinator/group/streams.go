@@ -212,8 +212,9 @@ func (c *Coordinator) StreamsGroupHeartbeat(ctx context.Context, clientID, clien
 		return streamsFail(code, "")
 	}
 	var create []StreamsInternalTopic
-	resp := func() *protocol.StreamsGroupHeartbeatResponse {
-		defer s.mu.Unlock()
+	resp := func() (resp *protocol.StreamsGroupHeartbeatResponse) {
+		// Answer once the heartbeat's records are committed.
+		defer s.unlockAndAwait(ctx, string(req.GroupID), func(wc int16) { resp = streamsFail(wc, "") })
 		if req.MemberEpoch == leaveEpoch {
 			return s.streamsLeaveLocked(req)
 		}
@@ -266,7 +267,7 @@ func (s *shard) streamsGroupLocked(id string, create bool) (*group, int16, strin
 		g.consumer = nil
 		g.streams = newStreamsGroup()
 		return g, 0, ""
-	case create && g.isEmpty() && g.consumer == nil:
+	case create && g.isEmpty() && g.consumer == nil && g.share == nil:
 		if g.protocolType != "" {
 			if code := s.appendLocked([]records.Record{{Key: EncodeGroupKey(id)}}); code != 0 {
 				return nil, code, ""
@@ -890,14 +891,17 @@ func describeTaskOffsets(ts []protocol.StreamsGroupHeartbeatRequestTaskOffset) [
 // DescribeStreamsGroup describes a streams group (StreamsGroupDescribe);
 // other and unknown groups are GROUP_ID_NOT_FOUND, as in Kafka. The
 // broker fills in the authorized operations.
-func (c *Coordinator) DescribeStreamsGroup(ctx context.Context, groupID string) protocol.StreamsGroupDescribeResponseDescribedGroup {
-	d := protocol.StreamsGroupDescribeResponseDescribedGroup{GroupID: protocol.GroupID(groupID), Members: []protocol.StreamsGroupDescribeResponseMember{}}
+func (c *Coordinator) DescribeStreamsGroup(ctx context.Context, groupID string) (d protocol.StreamsGroupDescribeResponseDescribedGroup) {
+	d = protocol.StreamsGroupDescribeResponseDescribedGroup{GroupID: protocol.GroupID(groupID), Members: []protocol.StreamsGroupDescribeResponseMember{}}
 	s, code := c.lockedShard(groupID)
 	if code != 0 {
 		d.ErrorCode = code
 		return d
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, groupID, func(wc int16) {
+		d = protocol.StreamsGroupDescribeResponseDescribedGroup{GroupID: protocol.GroupID(groupID), ErrorCode: wc,
+			Members: []protocol.StreamsGroupDescribeResponseMember{}}
+	})
 	g := s.groups[groupID]
 	fail := func(msg string) protocol.StreamsGroupDescribeResponseDescribedGroup {
 		d.ErrorCode, d.ErrorMessage = errcode.GroupIDNotFound, &msg

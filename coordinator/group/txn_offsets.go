@@ -3,7 +3,6 @@ package group
 import (
 	"context"
 	"errors"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -37,8 +36,8 @@ var (
 type TxnLog interface {
 	Log
 	// AppendTxn writes recs as one transactional batch of producerID at
-	// epoch and returns once it is committed.
-	AppendTxn(ctx context.Context, partition int32, producerID int64, epoch int16, recs []records.Record) error
+	// epoch, as Log.Append: without waiting for the batch to be committed.
+	AppendTxn(ctx context.Context, partition int32, producerID int64, epoch int16, recs []records.Record) (Committed, error)
 	// ReplayTxn is Replay that says, for each record, whether a
 	// transaction wrote it, and reports COMMIT/ABORT markers.
 	ReplayTxn(ctx context.Context, partition int32, fn func(r ReplayedRecord) error) error
@@ -165,7 +164,7 @@ func (s *shard) installTxnOffsetsLocked(pending *txnOffsets) {
 // transactional batch of producerID/epoch and stay pending until
 // CompleteTxn. The caller has checked that the group's partition is in the
 // producer's transaction. Results are as for CommitOffsets.
-func (c *Coordinator) CommitTxnOffsets(ctx context.Context, req CommitRequest, producerID int64, epoch int16) (int16, []int16) {
+func (c *Coordinator) CommitTxnOffsets(ctx context.Context, req CommitRequest, producerID int64, epoch int16) (code int16, codes []int16) {
 	if req.Group == "" {
 		return errcode.InvalidGroupID, nil
 	}
@@ -177,12 +176,12 @@ func (c *Coordinator) CommitTxnOffsets(ctx context.Context, req CommitRequest, p
 	if code != 0 {
 		return code, nil
 	}
-	defer s.mu.Unlock()
+	defer s.unlockAndAwait(ctx, req.Group, func(wc int16) { failCodes(code, codes, wc) })
 	req.Transactional = true
 	if _, code := s.validateCommitLocked(req); code != 0 {
 		return code, nil
 	}
-	codes := make([]int16, len(req.Offsets))
+	codes = make([]int16, len(req.Offsets))
 	now := c.now().UnixMilli()
 	var recs []records.Record
 	var idx []int
@@ -208,9 +207,14 @@ func (c *Coordinator) CommitTxnOffsets(ctx context.Context, req CommitRequest, p
 	if len(recs) == 0 {
 		return 0, codes
 	}
-	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := tl.AppendTxn(actx, s.partition, producerID, epoch, recs); err != nil {
+	keys := make([][]byte, len(recs))
+	for i := range recs {
+		keys[i] = recs[i].Key
+	}
+	// ctx carries the broker's verification guard to AppendTxn; the wait
+	// for the high watermark happens after s.mu is released.
+	commit, err := tl.AppendTxn(ctx, s.partition, producerID, epoch, recs)
+	if err != nil {
 		code := errcode.CoordinatorNotAvailable
 		switch {
 		case errors.Is(err, ErrTxnVerification):
@@ -227,6 +231,7 @@ func (c *Coordinator) CommitTxnOffsets(ctx context.Context, req CommitRequest, p
 		}
 		return 0, codes
 	}
+	s.trackLocked(keys, commit)
 	for j, i := range idx {
 		o := req.Offsets[i]
 		s.txn.add(producerID, req.Group, topicPartition{o.Topic, o.Partition}, vals[j])

@@ -60,6 +60,7 @@ const (
 	EventAuthentication   = "authentication"
 	EventACLChange        = "acl_change"
 	EventCredentialChange = "credential_change"
+	EventTokenChange      = "token_change" // delegation token created, renewed or expired
 
 	Allowed = "allowed"
 	Denied  = "denied"

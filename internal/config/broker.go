@@ -150,6 +150,19 @@ type Broker struct {
 	GroupStreamsNumStandbyReplicas   int32
 	GroupStreamsInitialRebalanceMs   int32
 
+	// Share groups (KIP-932).
+	GroupShareSessionTimeoutMs            int32
+	GroupShareHeartbeatMs                 int32
+	GroupShareRecordLockDurationMs        int32
+	GroupShareDeliveryCountLimit          int32
+	GroupSharePartitionMaxRecordLocks     int32
+	GroupShareMaxSize                     int16
+	GroupShareMaxShareSessions            int32
+	ShareCoordinatorStateTopicPartitions  int32
+	ShareCoordinatorStateTopicRF          int16
+	ShareCoordinatorStateTopicSegmentSize int32
+	ShareCoordinatorStateTopicMinISR      int32
+
 	// Transactions and producers.
 	TransactionStateLogNumPartitions     int32
 	TransactionStateLogReplicationFactor int16
@@ -455,6 +468,17 @@ func (b *Broker) fill(r *resolver) {
 	b.GroupStreamsMaxSize = r.i32("group.streams.max.size")
 	b.GroupStreamsNumStandbyReplicas = r.i32("group.streams.num.standby.replicas")
 	b.GroupStreamsInitialRebalanceMs = r.i32("group.streams.initial.rebalance.delay.ms")
+	b.GroupShareSessionTimeoutMs = r.i32("group.share.session.timeout.ms")
+	b.GroupShareHeartbeatMs = r.i32("group.share.heartbeat.interval.ms")
+	b.GroupShareRecordLockDurationMs = r.i32("group.share.record.lock.duration.ms")
+	b.GroupShareDeliveryCountLimit = r.i32("group.share.delivery.count.limit")
+	b.GroupSharePartitionMaxRecordLocks = r.i32("group.share.partition.max.record.locks")
+	b.GroupShareMaxSize = r.i16("group.share.max.size")
+	b.GroupShareMaxShareSessions = r.i32("group.share.max.share.sessions")
+	b.ShareCoordinatorStateTopicPartitions = r.i32("share.coordinator.state.topic.num.partitions")
+	b.ShareCoordinatorStateTopicRF = r.i16("share.coordinator.state.topic.replication.factor")
+	b.ShareCoordinatorStateTopicSegmentSize = r.i32("share.coordinator.state.topic.segment.bytes")
+	b.ShareCoordinatorStateTopicMinISR = r.i32("share.coordinator.state.topic.min.isr")
 
 	b.TransactionStateLogNumPartitions = r.i32("transaction.state.log.num.partitions")
 	b.TransactionStateLogReplicationFactor = r.i16("transaction.state.log.replication.factor")

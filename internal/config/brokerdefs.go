@@ -64,9 +64,11 @@ var zeroConfig = map[string]string{
 	"controller.listener.names": "CONTROLLER",
 	"controller.quorum.voters":  "1@127.0.0.1:9093",
 
-	"offsets.topic.replication.factor":         "1",
-	"transaction.state.log.replication.factor": "1",
-	"transaction.state.log.min.isr":            "1",
+	"offsets.topic.replication.factor":                 "1",
+	"transaction.state.log.replication.factor":         "1",
+	"transaction.state.log.min.isr":                    "1",
+	"share.coordinator.state.topic.replication.factor": "1",
+	"share.coordinator.state.topic.min.isr":            "1",
 }
 
 // zeroConfigTriggers: setting any of these turns the zeroConfig bundle off.
@@ -227,6 +229,19 @@ var brokerDefList = []brokerDef{
 	{name: "group.consumer.assignors", group: groupGroups, typ: TypeList, def: "uniform,range", doc: "Server-side assignors of KIP-848 groups, first is the default", check: nonEmptyList},
 	{name: "group.consumer.migration.policy", group: groupGroups, typ: TypeString, def: "bidirectional", doc: "Classic <-> consumer group conversion policy", check: oneOf("bidirectional", "upgrade", "downgrade", "disabled"), ignored: "an empty group converts between the classic and consumer protocols either way; a non-empty group never mixes them"},
 
+	// Share groups (KIP-932).
+	{name: "group.share.session.timeout.ms", group: groupGroups, typ: TypeInt, def: "45000", doc: "Session timeout of share group members", check: intAtLeast(1)},
+	{name: "group.share.heartbeat.interval.ms", group: groupGroups, typ: TypeInt, def: "5000", doc: "Heartbeat interval of share group members", check: intAtLeast(1)},
+	{name: "group.share.record.lock.duration.ms", group: groupGroups, typ: TypeInt, def: "30000", doc: "How long a share consumer holds an acquired record", check: intAtLeast(1000)},
+	{name: "group.share.delivery.count.limit", group: groupGroups, typ: TypeInt, def: "5", doc: "Deliveries of a record before it is archived", check: intAtLeast(2)},
+	{name: "group.share.max.size", group: groupGroups, typ: TypeShort, def: "200", doc: "Max members of a share group", check: shortAtLeast(1)},
+	{name: "group.share.max.share.sessions", group: groupGroups, typ: TypeInt, def: "2000", doc: "Share sessions a broker keeps", check: intAtLeast(1)},
+	{name: "group.share.partition.max.record.locks", group: groupGroups, typ: TypeInt, def: "2000", doc: "In-flight records of a share partition", check: intAtLeast(100)},
+	{name: "share.coordinator.state.topic.num.partitions", group: groupGroups, typ: TypeInt, def: "50", doc: "Partitions of __share_group_state", check: intAtLeast(1)},
+	{name: "share.coordinator.state.topic.replication.factor", group: groupGroups, typ: TypeShort, def: "3", doc: "Replication factor of __share_group_state (created once this many brokers are live)", check: shortAtLeast(1)},
+	{name: "share.coordinator.state.topic.min.isr", group: groupGroups, typ: TypeShort, def: "2", doc: "min.insync.replicas of __share_group_state", check: shortAtLeast(1)},
+	{name: "share.coordinator.state.topic.segment.bytes", group: groupGroups, typ: TypeInt, def: "104857600", doc: "Segment size of __share_group_state", check: intAtLeast(1)},
+
 	// Transactions and producers.
 	{name: "transaction.state.log.num.partitions", group: groupTxn, typ: TypeInt, def: "50", doc: "Partitions of __transaction_state", check: intAtLeast(1)},
 	{name: "transaction.state.log.replication.factor", group: groupTxn, typ: TypeShort, def: "3", doc: "Replication factor of __transaction_state (created once this many brokers are live)", check: shortAtLeast(1)},
@@ -248,6 +263,10 @@ var brokerDefList = []brokerDef{
 		ignored: "brokers read listener.name.<listener>.<mechanism>.sasl.jaas.config, as Kafka's do"},
 	{name: "sasl.server.max.receive.size", group: groupSecurity, typ: TypeInt, def: "524288", doc: "Largest frame read before a SASL client is authenticated", check: intAtLeast(1), guard: protSASL},
 	{name: "connections.max.reauth.ms", group: groupSecurity, typ: TypeLong, def: "0", doc: "SASL session lifetime; clients re-authenticate before it ends (0: never)", check: longAtLeast(0), guard: protSASL},
+	{name: "delegation.token.secret.key", group: groupSecurity, typ: TypePassword, null: true, doc: "Secret for delegation token HMACs, the same on every node; unset: delegation tokens disabled"},
+	{name: "delegation.token.max.lifetime.ms", group: groupSecurity, typ: TypeLong, def: "604800000", doc: "Longest a delegation token can be renewed for", check: longAtLeast(1)},
+	{name: "delegation.token.expiry.time.ms", group: groupSecurity, typ: TypeLong, def: "86400000", doc: "Default renewal period of a delegation token", check: longAtLeast(1)},
+	{name: "delegation.token.expiry.check.interval.ms", group: groupSecurity, typ: TypeLong, def: "3600000", doc: "How often the active controller removes expired delegation tokens", check: longAtLeast(1)},
 	{name: "spool.audit.log.file", group: groupSecurity, typ: TypeString, null: true, doc: "Spool only: the security audit log, JSON lines (authorization denials, authentications, ACL and SCRAM credential changes); unset: none"},
 	{name: "spool.audit.log.max.bytes", group: groupSecurity, typ: TypeLong, def: "104857600", doc: "Spool only: size at which the audit log rotates to <file>.1", check: longAtLeast(1024)},
 	{name: "spool.audit.log.max.backups", group: groupSecurity, typ: TypeInt, def: "5", doc: "Spool only: rotated audit log files kept (<file>.1 newest)", check: intAtLeast(1)},

@@ -42,12 +42,13 @@ const (
 	SourceDefault              ConfigSource = 5
 	SourceBrokerLogger         ConfigSource = 6
 	SourceClientMetrics        ConfigSource = 7
+	SourceGroup                ConfigSource = 8 // GROUP_CONFIG (group.go)
 )
 
 func (s ConfigSource) String() string {
 	return [...]string{"UNKNOWN", "DYNAMIC_TOPIC_CONFIG", "DYNAMIC_BROKER_CONFIG",
 		"DYNAMIC_DEFAULT_BROKER_CONFIG", "STATIC_BROKER_CONFIG", "DEFAULT_CONFIG", "DYNAMIC_BROKER_LOGGER_CONFIG",
-		"CLIENT_METRICS_CONFIG"}[s]
+		"CLIENT_METRICS_CONFIG", "GROUP_CONFIG"}[s]
 }
 
 // UpdateMode says whether and where a broker config can change at runtime

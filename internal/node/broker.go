@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/audit"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/storage"
 )
@@ -22,6 +23,9 @@ type BrokerDeps struct {
 	Logs       *storage.Manager
 	Registerer prometheus.Registerer // may be nil
 	Logger     *zap.Logger
+	// Audit is the node's security audit log (nil: none); the node
+	// closes it after the broker.
+	Audit *audit.Logger
 }
 
 // Broker is the client-facing broker role: the Kafka API over the hosted

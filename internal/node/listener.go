@@ -16,6 +16,7 @@ import (
 	"github.com/spool-broker/spool/auth"
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/audit"
 	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/protocol"
 )
@@ -46,6 +47,8 @@ type controllerListener struct {
 	// during SASL. dial is how this node reaches other voters (nil: plain
 	// TCP).
 	sec         *seclink.Listener
+	audit       *audit.Logger // logins (nil: not audited)
+	name        string        // the listener's name, for the audit log
 	admit       func(p auth.Principal, host string) controllerAccess
 	apiVersions func(hdr *protocol.RequestHeader, req protocol.Request) protocol.Response
 	dial        controller.DialFunc
@@ -150,7 +153,9 @@ func (l *controllerListener) dispatch(raw net.Conn) {
 	nc := raw
 	principal := auth.Anonymous
 	if l.sec != nil && l.sec.Protocol != "PLAINTEXT" {
-		c, p, err := l.sec.Accept(l.ctx, raw, detectTimeout, l.apiVersions)
+		var login seclink.Login
+		c, p, err := l.sec.AcceptLogin(l.ctx, raw, detectTimeout, l.apiVersions, &login)
+		l.auditLogin(raw, p, login, err)
 		if err != nil {
 			l.logger.Info("closing controller connection: authentication failed", zap.String("remote", raw.RemoteAddr().String()), zap.Error(err))
 			l.untrack(raw)
@@ -284,6 +289,27 @@ func (r raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Con
 	return nc, nil
 }
 
+// auditLogin writes a CONTROLLER listener login to the audit log, as the
+// broker's listeners do (internal/server/audit.go): the principal and
+// mechanism on success, the reason on failure. A TLS-only listener's
+// anonymous login (no client certificate) is logged too.
+func (l *controllerListener) auditLogin(raw net.Conn, p auth.Principal, login seclink.Login, err error) {
+	if l.audit == nil {
+		return
+	}
+	e := audit.Event{Event: audit.EventAuthentication, Outcome: audit.Success, ClientAddress: aclHost(raw.RemoteAddr()),
+		Listener: l.name, Mechanism: login.Mechanism}
+	if err != nil {
+		e.Outcome, e.Detail = audit.Failure, err.Error()
+	} else {
+		e.Principal = p.String()
+		if login.TokenID != "" {
+			e.Detail = "delegation token " + login.TokenID
+		}
+	}
+	l.audit.Log(e)
+}
+
 // strAddr is a host:port that is not resolved.
 type strAddr string
 
@@ -386,4 +412,7 @@ var unauthenticatedAdminWrite = map[int16]bool{
 	protocol.KeyCreateAcls:                  true,
 	protocol.KeyDeleteAcls:                  true,
 	protocol.KeyAlterUserScramCredentials:   true,
+	protocol.KeyAddRaftVoter:                true,
+	protocol.KeyRemoveRaftVoter:             true,
+	protocol.KeyEnvelope:                    true, // a principal of the sender's choice
 }

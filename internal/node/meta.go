@@ -47,19 +47,15 @@ func ensureMetaProperties(cfg *config.Broker) (clusterID string, generated bool,
 		}
 	}
 	if clusterID == "" {
-		var u [16]byte
-		_, _ = rand.Read(u[:])
-		clusterID = base64.RawURLEncoding.EncodeToString(u[:])
+		clusterID = randomUUID()
 		generated = true
 	}
 	for _, dir := range cfg.LogDirs {
 		if slices.Contains(found, dir) {
 			continue
 		}
-		var u [16]byte
-		_, _ = rand.Read(u[:])
 		body := fmt.Sprintf("#\n#%s\ncluster.id=%s\ndirectory.id=%s\nnode.id=%d\nversion=1\n",
-			time.Now().UTC().Format(time.UnixDate), clusterID, base64.RawURLEncoding.EncodeToString(u[:]), cfg.NodeID)
+			time.Now().UTC().Format(time.UnixDate), clusterID, randomUUID(), cfg.NodeID)
 		path := filepath.Join(dir, "meta.properties")
 		if err := os.WriteFile(path+".tmp", []byte(body), 0o644); err != nil {
 			return "", false, fmt.Errorf("write %s: %w", path, err)
@@ -69,6 +65,25 @@ func ensureMetaProperties(cfg *config.Broker) (clusterID string, generated bool,
 		}
 	}
 	return clusterID, generated, nil
+}
+
+// randomUUID is a new random ID as Kafka's Uuid.randomUuid and
+// DirectoryId.random print it: never one of the reserved IDs (the first
+// 100) nor one starting with '-', which command-line tools would take for
+// an option (kafka-metadata-quorum remove-controller --controller-directory-id).
+func randomUUID() string {
+	for {
+		var u [16]byte
+		_, _ = rand.Read(u[:])
+		reserved := true
+		for _, b := range u[:15] {
+			reserved = reserved && b == 0
+		}
+		s := base64.RawURLEncoding.EncodeToString(u[:])
+		if !(reserved && u[15] < 100) && s[0] != '-' {
+			return s
+		}
+	}
 }
 
 func readProps(path string) (map[string]string, error) {

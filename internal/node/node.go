@@ -20,6 +20,7 @@ import (
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/auth/sasl"
 	"github.com/spool-broker/spool/controller"
+	"github.com/spool-broker/spool/internal/audit"
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/internal/telemetry"
@@ -44,6 +45,7 @@ type Node struct {
 	logManager *storage.Manager     // broker role
 	broker     Broker               // broker role
 	life       *lifecycle           // broker role
+	audit      *audit.Logger        // spool.audit.log.file (nil: none); both roles log to it
 
 	ready     chan struct{} // closed once the node serves (see Ready)
 	stopState atomic.Int32  // BrokerState once Close began (metrics.go)
@@ -101,6 +103,9 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		}
 	}()
 
+	if n.audit, err = audit.OpenConfig(cfg); err != nil {
+		return nil, fmt.Errorf("spool.audit.log.file: %w", err)
+	}
 	if n.ctrlDial, err = controllerDialer(cfg); err != nil {
 		return nil, err
 	}
@@ -160,7 +165,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)
 	}
-	n.broker, err = newBroker(BrokerDeps{Config: cfg, Controller: n.router, Logs: n.logManager, Registerer: reg, Logger: log})
+	n.broker, err = newBroker(BrokerDeps{Config: cfg, Controller: n.router, Logs: n.logManager, Registerer: reg, Logger: log, Audit: n.audit})
 	if err != nil {
 		return nil, err
 	}
@@ -221,12 +226,7 @@ func (n *Node) becomeReady(ctx context.Context, meta controller.Metadata, cluste
 // member, and serves the controller RPCs.
 func (n *Node) startController(ctx context.Context, clusterID string, voters []controller.Voter, dir string) error {
 	cfg := n.cfg
-	var self controller.Voter
-	for _, v := range voters {
-		if v.ID == cfg.NodeID {
-			self = v
-		}
-	}
+	self, join := controllerSelf(cfg, voters)
 	bind := self.Addr
 	for _, l := range cfg.Listeners {
 		if len(cfg.ControllerListenerNames) > 0 && l.Name == cfg.ControllerListenerNames[0] {
@@ -284,7 +284,16 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		ElectionTimeout:              electionTimeout,
 		SessionTimeout:               time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
 		UncleanLeaderElection:        n.uncleanLeaderElection,
+		MinInsyncReplicas:            n.minInsyncReplicas,
 		LeaderImbalanceCheckInterval: leaderImbalanceCheckInterval(cfg),
+		DirectoryID:                  metadataDirectoryID(filepath.Dir(dir)),
+		ListenerName:                 firstOr(cfg.ControllerListenerNames, "CONTROLLER"),
+		Advertise:                    joinAddr(self, join),
+		Bootstrap:                    cfg.ControllerQuorumBootstrap,
+		DynamicQuorum:                len(cfg.ControllerQuorumVoters) == 0,
+		Dial:                         n.ctrlDial.DialContext,
+		FetchTimeout:                 time.Duration(cfg.ControllerQuorumFetchTimeoutMs) * time.Millisecond,
+		DelegationTokens:             delegationTokenConfig(cfg),
 	})
 	if err == nil {
 		n.live.Store(ctrl)
@@ -307,6 +316,24 @@ func (n *Node) uncleanLeaderElection(img *controller.MetadataImage, topic string
 	return err == nil && s.UncleanLeaderElectionEnable
 }
 
+// minInsyncReplicas resolves a topic's effective min.insync.replicas as
+// the leaders do: topic config, then dynamic and static broker configs,
+// capped by the replica count (Kafka 4.3's effective minimum).
+func (n *Node) minInsyncReplicas(img *controller.MetadataImage, topic string) int {
+	s, err := n.cfg.LogConfigForTopic(img.Config(controller.ResourceTopic, topic), config.Dynamic{
+		PerBroker:      img.Config(controller.ResourceBroker, strconv.Itoa(int(n.cfg.NodeID))),
+		ClusterDefault: img.Config(controller.ResourceBroker, ""),
+	})
+	minISR := 1
+	if err == nil {
+		minISR = int(s.MinInsyncReplicas)
+	}
+	if t := img.Topic(topic); t != nil && len(t.Partitions) > 0 {
+		minISR = min(minISR, len(t.Partitions[0].Replicas))
+	}
+	return max(minISR, 1)
+}
+
 // leader is where this node believes the active controller is.
 func (n *Node) leader() (int32, string, bool) {
 	if n.ctrl != nil {
@@ -315,10 +342,70 @@ func (n *Node) leader() (int32, string, bool) {
 	return n.obs.Leader()
 }
 
-// quorumVoters resolves the voter set. controller.quorum.voters lists it.
-// With controller.quorum.bootstrap.servers only, a broker-only node just
-// asks those servers; a controller may use it only standalone (the list is
-// its own CONTROLLER listener), which makes it the sole voter.
+// controllerSelf is this controller's entry in voters; join reports a
+// controller outside the voter set (it joins a dynamic quorum with
+// AddRaftVoter), whose entry is its controller listener as advertised.
+func controllerSelf(cfg *config.Broker, voters []controller.Voter) (self controller.Voter, join bool) {
+	for _, v := range voters {
+		if v.ID == cfg.NodeID {
+			return v, false
+		}
+	}
+	name := firstOr(cfg.ControllerListenerNames, "CONTROLLER")
+	self.ID = cfg.NodeID
+	for _, l := range cfg.Listeners {
+		if l.Name == name {
+			host := l.Host
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = "localhost"
+			}
+			self.Addr = net.JoinHostPort(host, strconv.Itoa(l.Port))
+		}
+	}
+	for _, l := range cfg.AdvertisedListeners {
+		if l.Name == name && l.Host != "" {
+			self.Addr = l.Addr()
+		}
+	}
+	return self, true
+}
+
+func joinAddr(self controller.Voter, join bool) string {
+	if !join {
+		return ""
+	}
+	return self.Addr
+}
+
+func firstOr(list []string, def string) string {
+	if len(list) > 0 {
+		return list[0]
+	}
+	return def
+}
+
+// metadataDirectoryID is the directory.id of the metadata log dir's
+// meta.properties (zero when it has none): with node.id, the key Kafka's
+// add-controller and remove-controller name a controller by.
+func metadataDirectoryID(dir string) protocol.UUID {
+	props, err := readProps(filepath.Join(dir, "meta.properties"))
+	if err != nil {
+		return protocol.UUID{}
+	}
+	id, err := controller.ParseUUID(props["directory.id"])
+	if err != nil {
+		return protocol.UUID{}
+	}
+	return id
+}
+
+// quorumVoters resolves the voter set. controller.quorum.voters lists it
+// (a static quorum, kraft.version 0). With controller.quorum.bootstrap.servers
+// only (a dynamic quorum, kraft.version 1), a broker-only node just asks
+// those servers; a controller whose list is its own CONTROLLER listener
+// alone bootstraps the quorum as its sole voter (Kafka's format
+// --standalone), and any other controller starts outside the voter set and
+// observes until `kafka-metadata-quorum.sh add-controller` adds it.
 func quorumVoters(cfg *config.Broker, isController bool) ([]controller.Voter, error) {
 	var voters []controller.Voter
 	for _, v := range cfg.ControllerQuorumVoters {
@@ -333,7 +420,10 @@ func quorumVoters(cfg *config.Broker, isController bool) ([]controller.Voter, er
 			return []controller.Voter{{ID: cfg.NodeID, Addr: cfg.ControllerQuorumBootstrap[0]}}, nil
 		}
 	}
-	return nil, errors.New("a controller needs controller.quorum.voters (id@host:port of every controller); controller.quorum.bootstrap.servers alone works for brokers, or for a standalone controller listing only its own CONTROLLER listener")
+	if len(cfg.ControllerQuorumBootstrap) > 0 {
+		return nil, nil
+	}
+	return nil, errors.New("a controller needs controller.quorum.voters (id@host:port of every controller) or controller.quorum.bootstrap.servers")
 }
 
 func sameEndpoint(a, b string) bool {
@@ -427,6 +517,9 @@ func (n *Node) close(ctx context.Context) error {
 	if n.ctrlLn != nil {
 		n.ctrlLn.close()
 	}
+	if err := n.audit.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing the audit log: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -461,13 +554,18 @@ func (n *Node) controlledShutdown(ctx context.Context) {
 // bootstrapFeatures are the feature levels a new cluster finalizes. Only
 // what this build implements is turned on: group.version 1 lets 4.x
 // clients use KIP-848 consumer groups; transaction.version 2 lets them use
-// KIP-890 transactions. A cluster bootstrapped before keeps the level its
-// metadata log finalized.
+// KIP-890 transactions; eligible.leader.replicas.version 1 tracks KIP-966's
+// Eligible Leader Replicas, on for new clusters as in Kafka 4.1+; share.version
+// 1 lets them use KIP-932 share groups (Kafka 4.2+ finalizes it too). A cluster
+// bootstrapped before keeps the levels its metadata log finalized
+// (kafka-features.sh upgrade turns ELR and share groups on).
 var bootstrapFeatures = map[string]int16{
-	controller.MetadataVersionFeature:    27,
-	controller.StreamsVersionFeature:     1, // KIP-1071 streams groups, finalized by Kafka 4.2+ too
-	controller.GroupVersionFeature:       1,
-	controller.TransactionVersionFeature: 2,
+	controller.MetadataVersionFeature:        27,
+	controller.StreamsVersionFeature:         1, // KIP-1071 streams groups, finalized by Kafka 4.2+ too
+	controller.GroupVersionFeature:           1,
+	controller.TransactionVersionFeature:     2,
+	controller.EligibleLeaderReplicasFeature: 1,
+	controller.ShareVersionFeature:           1,
 }
 
 // flushCheckInterval is how often the storage manager checks flush.ms and
@@ -498,6 +596,8 @@ func validateResourceConfig(resourceType int8, name string, merged map[string]st
 			return errors.New(strings.TrimPrefix(err.Error(), telemetry.ErrInvalidConfig.Error()+": "))
 		}
 		return nil
+	case controller.ResourceGroup:
+		return config.ValidateGroupConfigs(merged)
 	}
 	return config.ValidateBrokerDynamic(merged)
 }
@@ -541,6 +641,7 @@ func (n *Node) secureControllerListener(ctx context.Context) error {
 		return fmt.Errorf("controller listener: %w", err)
 	}
 	n.ctrlLn.sec = sec
+	n.ctrlLn.audit, n.ctrlLn.name = n.audit, name
 	n.ctrlLn.dial = n.ctrlDial.DialContext
 	authz, err := seclink.NewAuthorizer(cfg)
 	if err != nil {
@@ -576,6 +677,12 @@ func (c controllerCredentials) ScramCredential(m sasl.ScramMechanism, user strin
 		return sasl.ScramCredential{}, false
 	}
 	return ctrl.Image().ScramCredential(m, user)
+}
+
+// delegationTokenConfig is the controller's delegation.token.* setup.
+func delegationTokenConfig(cfg *config.Broker) controller.DelegationTokenConfig {
+	t := cfg.DelegationTokens()
+	return controller.DelegationTokenConfig{SecretKey: t.SecretKey, MaxLifetime: t.MaxLifetime, ExpiryTime: t.ExpiryTime, CheckInterval: t.CheckInterval}
 }
 
 // leaderImbalanceCheckInterval is how often the active controller moves

@@ -35,6 +35,7 @@ type procCluster struct {
 	t          *testing.T
 	bin        string
 	clientPort int
+	ctrlPort   int // every controller's CONTROLLER listener port
 	procs      map[int32]*spoolProcess
 	specs      []procSpec
 }
@@ -50,6 +51,7 @@ func newProcCluster(t *testing.T, specs []procSpec, extraEnv ...string) *procClu
 	}
 	c := &procCluster{t: t, bin: spoolBinary(t), clientPort: commonPort(t, hosts), procs: map[int32]*spoolProcess{}, specs: specs}
 	controllerPort := commonPort(t, hosts)
+	c.ctrlPort = controllerPort
 	var voters []string
 	for _, s := range specs {
 		if s.controller() {

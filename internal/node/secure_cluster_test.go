@@ -14,7 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/seclink"
@@ -66,7 +69,8 @@ func TestSecureInterNodeTraffic(t *testing.T) {
 			"KAFKA_REPLICA_FETCH_BACKOFF_MS=50",
 			"KAFKA_SSL_KEYSTORE_TYPE=PEM", "KAFKA_SSL_KEYSTORE_LOCATION=" + ca.KeystoreFile,
 			"KAFKA_SSL_TRUSTSTORE_TYPE=PEM", "KAFKA_SSL_TRUSTSTORE_LOCATION=" + ca.CAFile,
-			"KAFKA_LISTENER_NAME_CLIENT_SASL_ENABLED_MECHANISMS=PLAIN",
+			"KAFKA_LISTENER_NAME_CLIENT_SASL_ENABLED_MECHANISMS=PLAIN,SCRAM-SHA-512",
+			"KAFKA_DELEGATION_TOKEN_SECRET_KEY=cluster-token-secret",
 			"KAFKA_LISTENER_NAME_CLIENT_PLAIN_SASL_JAAS_CONFIG=" + clientJAAS,
 			"KAFKA_LISTENER_NAME_INTERNAL_SASL_ENABLED_MECHANISMS=SCRAM-SHA-512",
 			"KAFKA_LISTENER_NAME_INTERNAL_SCRAM-SHA-512_SASL_JAAS_CONFIG=" + internalJAAS,
@@ -154,6 +158,37 @@ func TestSecureInterNodeTraffic(t *testing.T) {
 		r, err := alice.CreateTopic(ctx, 1, 3, nil, "alice-orders")
 		return err == nil && r.Err == nil
 	}, 30*time.Second, 50*time.Millisecond, "alice creates a topic under her prefixed ACL")
+
+	// Delegation tokens through a broker that is not the active
+	// controller: forwarded in an Envelope as the original user, so the
+	// token's owner is alice and admin (a super user, but neither owner
+	// nor renewer) may not renew it; alice's token logs in on every broker
+	// as User:alice.
+	kcl := func(id int32, m sasl.Mechanism) *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.nodes[id].addr()), kgo.DialTLSConfig(ca.ClientTLS()), kgo.SASL(m), kgo.RequestRetries(20))
+		require.NoError(t, err)
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	ctreq := kmsg.NewPtrCreateDelegationTokenRequest()
+	ctreq.MaxLifetimeMillis = -1
+	tok, err := ctreq.RequestWith(ctx, kcl(other, plain.Auth{User: "alice", Pass: "alice-secret"}.AsMechanism()))
+	require.NoError(t, err)
+	require.Zero(t, tok.ErrorCode)
+	require.Equal(t, "alice", tok.PrincipalName)
+	require.Equal(t, "alice", tok.TokenRequesterPrincipalName)
+	renew := kmsg.NewPtrRenewDelegationTokenRequest()
+	renew.HMAC, renew.RenewTimeMillis = tok.HMAC, -1
+	rr, err := renew.RequestWith(ctx, kcl(other, plain.Auth{User: "admin", Pass: "admin-secret"}.AsMechanism()))
+	require.NoError(t, err)
+	require.Equal(t, kerr.DelegationTokenOwnerMismatch.Code, rr.ErrorCode)
+	for _, id := range ids {
+		tokCl := kadm.NewClient(kcl(id, scram.Auth{User: tok.TokenID, Pass: base64.StdEncoding.EncodeToString(tok.HMAC), IsToken: true}.AsSha512Mechanism()))
+		require.Eventually(t, func() bool {
+			r, err := tokCl.CreateTopic(ctx, 1, 3, nil, fmt.Sprintf("alice-token-%d", id))
+			return err == nil && r.Err == nil
+		}, 30*time.Second, 50*time.Millisecond, "alice's token logs in on node %d and may create alice-* topics", id)
+	}
 
 	// Replication over SASL_SSL/SCRAM: every replica joins the ISR, and an
 	// acks=all write needs all three (min.insync.replicas=3).

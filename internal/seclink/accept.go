@@ -34,6 +34,26 @@ var ErrRefused = errors.New("seclink: connection refused")
 // User:ANONYMOUS on PLAINTEXT, and on SSL without a client certificate.
 // The whole exchange must finish within timeout.
 func (ls *Listener) Accept(ctx context.Context, nc net.Conn, timeout time.Duration, apiVersions func(hdr *protocol.RequestHeader, req protocol.Request) protocol.Response) (net.Conn, auth.Principal, error) {
+	return ls.AcceptLogin(ctx, nc, timeout, apiVersions, nil)
+}
+
+// Login is what AcceptLogin learned of a login, for the audit log: the
+// SASL mechanism ("SSL" for a TLS-only listener) and, for a delegation
+// token login, the token's ID.
+type Login struct {
+	Mechanism string
+	TokenID   string
+}
+
+// AcceptLogin is Accept that also fills login (when not nil), whether the
+// login succeeded or not.
+func (ls *Listener) AcceptLogin(ctx context.Context, nc net.Conn, timeout time.Duration, apiVersions func(hdr *protocol.RequestHeader, req protocol.Request) protocol.Response, login *Login) (net.Conn, auth.Principal, error) {
+	if login == nil {
+		login = &Login{}
+	}
+	if ls.UsesTLS() {
+		login.Mechanism = "SSL"
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	principal := auth.Anonymous
@@ -60,6 +80,7 @@ func (ls *Listener) Accept(ctx context.Context, nc net.Conn, timeout time.Durati
 	defer stop()
 	br := bufio.NewReaderSize(nc, 16<<10)
 	sess := auth.NewSASLSession(ls.SASL)
+	defer func() { login.Mechanism, login.TokenID = sess.Mechanism(), sess.TokenID() }()
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		sess.SetClientHost(acl.HostString(ap.Addr()))
 	}
@@ -149,7 +170,7 @@ func (ls *Listener) Accept(ctx context.Context, nc net.Conn, timeout time.Durati
 				return nil, principal, err
 			}
 			if r.Close {
-				return nil, principal, fmt.Errorf("%w: SASL authentication failed", ErrRefused)
+				return nil, principal, fmt.Errorf("%w: SASL authentication failed: %s", ErrRefused, r.ErrorMessage)
 			}
 		default:
 			return nil, principal, fmt.Errorf("%w: %s", ErrRefused, d.Reason)

@@ -49,7 +49,8 @@ var jwksCallbackHandlers = []string{
 }
 
 // NewListener builds a listener's setup from the broker's
-// properties. creds are the SCRAM credentials (the metadata image).
+// properties. creds are the SCRAM credentials (the metadata image); when
+// creds is also a sasl.TokenStore, SCRAM accepts delegation tokens.
 func NewListener(ctx context.Context, cfg *config.Broker, listener string, creds sasl.CredentialStore, log *zap.Logger) (*Listener, error) {
 	protocol := cfg.ListenerSecurityProtocolMap[listener]
 	if protocol == "" {
@@ -190,7 +191,11 @@ func newSASLConfig(ctx context.Context, cfg *config.Broker, listener string, cre
 				return nil, closers, err
 			}
 			m, _ := sasl.ParseScramMechanism(name)
-			s, err := sasl.NewScram(m, creds)
+			var opts []sasl.ScramOption
+			if ts, ok := creds.(sasl.TokenStore); ok {
+				opts = append(opts, sasl.WithTokens(ts)) // delegation tokens (tokenauth=true)
+			}
+			s, err := sasl.NewScram(m, creds, opts...)
 			if err != nil {
 				return nil, closers, err
 			}

@@ -501,6 +501,10 @@ func TestAdminClusterAndPartitions(t *testing.T) {
 	dc.EndpointType = 2
 	resp, err = dc.RequestWith(e.ctx, e.cl)
 	require.NoError(t, err)
+	require.Equal(t, kerr.MismatchedEndpointType.Code, resp.ErrorCode)
+	dc.EndpointType = 3
+	resp, err = dc.RequestWith(e.ctx, e.cl)
+	require.NoError(t, err)
 	require.Equal(t, kerr.UnsupportedEndpointType.Code, resp.ErrorCode)
 
 	// DescribeTopicPartitions pages through partitions in topic order.

@@ -61,6 +61,7 @@ import (
 //     Kafka 4 advertises them but rejects them.
 
 func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.ProduceRequest) (*protocol.ProduceResponse, error) {
+	b.catchUpForProduce(ctx, rc.v, req)
 	pc := b.newProduceCall(rc, req.TransactionalID, req.Acks)
 	for _, td := range req.TopicData {
 		t := pc.topic(td.Name, td.TopicID)

@@ -23,7 +23,9 @@ import (
 //     records their progress for the ISR and high watermark (replication).
 //   - The request waits until MinBytes are available, an error occurs, or
 //     MaxWaitMs passes, woken by appends and high watermark moves
-//     (Partition.WatchFetch). MaxBytes and PartitionMaxBytes bound the
+//     (Partition.WatchFetch); a replica fetch also wakes, and parks at most
+//     20 ms for a second, when this broker starts leading a partition
+//     (leadership_gains.go). MaxBytes and PartitionMaxBytes bound the
 //     response, but the first partition with data returns at least one
 //     whole batch (KIP-74).
 //   - Incremental fetch sessions (KIP-227) are kept in a cache of
@@ -128,6 +130,12 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 	replica := who.replicaID >= 0
 	rc.replicaFetch = replica
 	for {
+		var gained <-chan struct{}
+		if replica {
+			// A new leadership here wakes the park (leadership_gains.go).
+			gained = b.leaderGains.watch()
+			deadline = b.leaderGains.parkUntil(time.Now(), deadline)
+		}
 		total, anyErr := b.readAll(reads, maxBytes, who)
 		if total >= minBytes || anyErr || maxWait <= 0 || ctx.Err() != nil {
 			break
@@ -153,6 +161,7 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 			case <-wake:
 			case <-t.C:
 			case <-ctx.Done():
+			case <-gained:
 			}
 			waited()
 			t.Stop()

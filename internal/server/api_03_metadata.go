@@ -21,7 +21,9 @@ import (
 //     has LEADER_NOT_AVAILABLE.
 //   - A missing topic gets UNKNOWN_TOPIC_OR_PARTITION, or
 //     INVALID_TOPIC_EXCEPTION for an illegal name; one asked for by ID,
-//     UNKNOWN_TOPIC_ID.
+//     UNKNOWN_TOPIC_ID. Before answering that a named topic is missing the
+//     broker catches up with the committed metadata log
+//     (metadata_catchup.go).
 //   - Missing topics are created with the broker defaults when
 //     auto.create.topics.enable is set and the request allows it (always
 //     before v4); internal topic names are never auto-created.
@@ -41,6 +43,9 @@ import (
 //     v13: a top-level ErrorCode.
 //
 // Where Spool differs from Kafka 4.3:
+//   - Kafka answers from its metadata cache as it is, so a topic created a
+//     moment ago may be unknown to a broker that has not applied it yet;
+//     Spool waits (≤ 1 s) until it has applied what was committed.
 //   - An auto-created topic comes back with its partitions in the same
 //     response; Kafka answers LEADER_NOT_AVAILABLE until it has propagated.
 //   - Topics are looked up by ID from v10 (Kafka refuses IDs below v12), and
@@ -52,8 +57,13 @@ const notRequestedOps = math.MinInt32
 
 func (b *Broker) handleMetadata(ctx context.Context, rc *reqCtx, req *protocol.MetadataRequest) (*protocol.MetadataResponse, error) {
 	resp := &protocol.MetadataResponse{}
-	img := b.image.Load()
 	v := rc.v
+	// A named topic this broker does not know may be one whose creation
+	// it has not applied yet: catch up before saying so.
+	img := b.image.Load()
+	if req.Topics != nil && !(v == 0 && len(req.Topics) == 0) {
+		img = b.imageKnowing(ctx, metadataRequestTopics(req))
+	}
 
 	// Which topics: v0 uses an empty list for "all"; v1+ uses null for all.
 	all := req.Topics == nil || (v == 0 && len(req.Topics) == 0)

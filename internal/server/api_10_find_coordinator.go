@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"strconv"
+	"strings"
 
+	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
@@ -29,8 +32,9 @@ import (
 //     (KIP-699), answered in Coordinators. v5: may answer
 //     TRANSACTION_ABORTABLE. v6: key type SHARE (KIP-932).
 //
-// Where Spool differs from Kafka 4.3:
-//   - Spool has no share groups: key type SHARE (2) is INVALID_REQUEST.
+//   - Key type SHARE (2, v6+, inter-broker) names the share coordinator of
+//     "group:topicId:partition": the leader of its __share_group_state
+//     partition (CLUSTER_ACTION on the cluster).
 
 func (gh *groupHandlers) handleFindCoordinator(ctx context.Context, rc *reqCtx, req *protocol.FindCoordinatorRequest) (*protocol.FindCoordinatorResponse, error) {
 	resp := &protocol.FindCoordinatorResponse{}
@@ -64,6 +68,26 @@ func (gh *groupHandlers) findCoordinator(ctx context.Context, rc *reqCtx, keyTyp
 			return fail(code)
 		}
 		br := gh.b.image.Load().Broker(node)
+		if br == nil || br.Fenced {
+			return fail(errcode.CoordinatorNotAvailable)
+		}
+		ep, ok := br.Endpoint(rc.c.listener)
+		if !ok {
+			return fail(errcode.CoordinatorNotAvailable)
+		}
+		c.NodeID, c.Host, c.Port = protocol.BrokerID(br.ID), ep.Host, int32(ep.Port)
+		return c
+	case 2: // SHARE: "group:topicId:partition", the share coordinator
+		if rc.v < 6 || !validShareCoordinatorKey(key) {
+			return fail(errcode.InvalidRequest)
+		}
+		img := gh.b.ensureShareStateTopic(ctx)
+		t := img.Topic(shareGroupStateTopic)
+		p := group.PartitionFor(key, gh.b.cfg.ShareCoordinatorStateTopicPartitions)
+		if t == nil || int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
+			return fail(errcode.CoordinatorNotAvailable)
+		}
+		br := img.Broker(t.Partitions[p].Leader)
 		if br == nil || br.Fenced {
 			return fail(errcode.CoordinatorNotAvailable)
 		}
@@ -110,4 +134,19 @@ func (b *Broker) txnCoordinatorNode(ctx context.Context, key string) (int32, int
 		return -1, errcode.CoordinatorNotAvailable
 	}
 	return t.Partitions[p].Leader, 0
+}
+
+// validShareCoordinatorKey checks a SHARE key "group:topicId:partition"
+// (the group may hold colons; the last two fields are the topic id and a
+// partition number).
+func validShareCoordinatorKey(key string) bool {
+	i := strings.LastIndexByte(key, ':')
+	if i <= 0 {
+		return false
+	}
+	if _, err := strconv.ParseInt(key[i+1:], 10, 32); err != nil {
+		return false
+	}
+	j := strings.LastIndexByte(key[:i], ':')
+	return j > 0 && j < i-1
 }

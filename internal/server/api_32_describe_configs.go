@@ -40,8 +40,9 @@ import (
 //
 // Where Spool differs from Kafka 4.3:
 //   - v0 is served (Kafka 4 dropped it).
-//   - BROKER_LOGGER lists no loggers (Spool has no log4j), and GROUP
-//     resources are INVALID_REQUEST (unsupported type).
+//   - BROKER_LOGGER lists no loggers (Spool has no log4j). GROUP lists
+//     the group configs Spool follows (config/group.go), each
+//     GROUP_CONFIG when set, else its broker default.
 
 // Config resource types (Kafka's ConfigResource.Type).
 const (
@@ -122,6 +123,11 @@ func (b *Broker) describeResource(img *controller.MetadataImage, typ int8, name 
 			return nil, cerr
 		}
 		return config.ResolveBroker(b.cfg, b.dynamicBrokerConfig(img)), nil
+	case resourceGroup:
+		if name == "" {
+			return nil, &configError{errcode.InvalidRequest, "Group name must not be empty."}
+		}
+		return config.ResolveGroup(img.Config(controller.ResourceGroup, name), b.cfg), nil
 	case resourceBrokerLogger:
 		if name == "" {
 			return nil, &configError{errcode.InvalidRequest, "Broker id must not be empty"}

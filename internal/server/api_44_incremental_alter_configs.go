@@ -29,8 +29,9 @@ import (
 //
 // Where Spool differs from Kafka 4.3:
 //   - BROKER_LOGGER takes no changes (Spool has no log4j loggers:
-//     INVALID_CONFIG naming the logger); GROUP resources are
-//     INVALID_REQUEST (unsupported type).
+//     INVALID_CONFIG naming the logger). GROUP configs (Kafka's
+//     GroupConfig: consumer.*, share.* such as share.auto.offset.reset)
+//     are kept in the metadata log like topic configs.
 
 func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, rc *reqCtx, req *protocol.IncrementalAlterConfigsRequest) (*protocol.IncrementalAlterConfigsResponse, error) {
 	resp := &protocol.IncrementalAlterConfigsResponse{}
@@ -60,7 +61,7 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, rc *reqCtx, 
 
 func (b *Broker) incrementalAlterConfigs(ctx context.Context, r *protocol.IncrementalAlterConfigsRequestAlterConfigsResource, validateOnly bool) *configError {
 	switch r.ResourceType {
-	case resourceTopic, resourceBroker:
+	case resourceTopic, resourceBroker, resourceGroup:
 	case resourceClientMetrics:
 		// Only SET and DELETE apply: Kafka 4.3 refuses APPEND and
 		// SUBTRACT on every client-metrics key, its LIST ones included.
@@ -100,6 +101,9 @@ func (b *Broker) incrementalAlterConfigs(ctx context.Context, r *protocol.Increm
 			var typ config.ConfigType
 			if r.ResourceType == resourceTopic {
 				d, _ := config.LookupTopicConfig(c.Name)
+				typ = d.Type
+			} else if r.ResourceType == resourceGroup {
+				d, _ := config.LookupGroupConfig(c.Name)
 				typ = d.Type
 			} else {
 				if brokerTypes == nil {

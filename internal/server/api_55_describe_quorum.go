@@ -30,8 +30,9 @@ import (
 //   - The quorum is hashicorp/raft, not KRaft: offsets and the high
 //     watermark are raft log indexes (+1); another voter's LogEndOffset is
 //     the last index it acknowledged to this leader (-1 before its first
-//     answer), observers' LastCaughtUpTimestamp is -1; ReplicaDirectoryId
-//     is never set.
+//     answer); ReplicaDirectoryId is what the leader learned (voters'
+//     UpdateRaftVoter, observers' fetches; controller/voters.go) and zero
+//     for brokers, which fetch without one.
 
 // handleDescribeQuorum answers with the active controller's view of the
 // metadata quorum: brokers forward DescribeQuorum, as Kafka's do, so

@@ -14,8 +14,9 @@ import (
 // Behaviour:
 //   - The cluster id, the controller id as Metadata reports it, and the
 //     brokers with their endpoint on the listener the request came in on.
-//   - v1+: only EndpointType BROKER (1) is answered here; anything else is
-//     UNSUPPORTED_ENDPOINT_TYPE (controllers are not exposed to clients).
+//   - v1+: only EndpointType BROKER (1) is answered here: CONTROLLER (2) is
+//     MISMATCHED_ENDPOINT_TYPE (the controller listener answers it, see
+//     controller/voters.go), anything else UNSUPPORTED_ENDPOINT_TYPE.
 //   - Authorized operations, when asked for, come from the authorizer, and
 //     are 0 without DESCRIBE on the cluster (Kafka checks nothing else here).
 //
@@ -39,9 +40,14 @@ func (b *Broker) handleDescribeCluster(ctx context.Context, rc *reqCtx, req *pro
 		Brokers:                     []protocol.DescribeClusterResponseDescribeClusterBroker{},
 	}
 	if rc.v >= 1 && req.EndpointType != endpointTypeBroker {
-		// Clients reach brokers here; controllers are not exposed to them.
-		msg := fmt.Sprintf("The broker does not support endpoint type %d", req.EndpointType)
+		// As Kafka's AuthHelper.computeDescribeClusterResponse: controllers
+		// answer CONTROLLER requests on their own listener.
+		msg := fmt.Sprintf("Unsupported endpoint type %d", req.EndpointType)
 		resp.ErrorCode, resp.ErrorMessage = errcode.UnsupportedEndpointType, &msg
+		if req.EndpointType == endpointTypeController {
+			msg = "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER"
+			resp.ErrorCode = errcode.MismatchedEndpointType
+		}
 		return resp, nil
 	}
 	if req.IncludeClusterAuthorizedOperations {

@@ -23,10 +23,9 @@ import (
 //   - Authorization (authz.go): topics the principal may not DESCRIBE are left
 //     out of "all topics" and answered TOPIC_AUTHORIZATION_FAILED when named,
 //     after the rest; authorized operations come from the authorizer.
-//
-// Where Spool differs from Kafka 4.3:
-//   - No eligible leader replicas (KIP-966): EligibleLeaderReplicas and
-//     LastKnownElr are always empty.
+//   - EligibleLeaderReplicas and LastKnownElr are the partition's KIP-966
+//     fields (empty lists when none, or with eligible.leader.replicas.version
+//     0).
 
 // maxRequestPartitionSizeLimit is Kafka's max.request.partition.size.limit
 // default: the most partitions one DescribeTopicPartitions response holds.
@@ -107,7 +106,7 @@ func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, 
 			rt.Partitions = append(rt.Partitions, protocol.DescribeTopicPartitionsResponsePartition{
 				ErrorCode: mp.ErrorCode, PartitionIndex: p, LeaderID: mp.LeaderID, LeaderEpoch: mp.LeaderEpoch,
 				ReplicaNodes: mp.ReplicaNodes, IsrNodes: mp.IsrNodes, OfflineReplicas: mp.OfflineReplicas,
-				EligibleLeaderReplicas: []protocol.BrokerID{}, LastKnownElr: []protocol.BrokerID{},
+				EligibleLeaderReplicas: brokerIDs(t.Partitions[p].ELR), LastKnownElr: brokerIDs(t.Partitions[p].LastKnownELR),
 			})
 			n++
 		}

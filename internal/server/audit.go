@@ -2,13 +2,11 @@ package server
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/auth/sasl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/audit"
-	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/protocol"
 )
 
@@ -20,27 +18,6 @@ import (
 // CreateAcls, DeleteAcls and AlterUserScramCredentials handlers. The
 // authorized_operations bit fields are computed without logging, as Kafka
 // does not log them either.
-
-// openAudit opens the audit log spool.audit.log.file names (nil when
-// unset).
-func openAudit(cfg *config.Broker) (*audit.Logger, error) {
-	file, _ := cfg.Static("spool.audit.log.file")
-	file = strings.TrimSpace(file)
-	if file == "" {
-		return nil, nil
-	}
-	ac := audit.Config{File: file}
-	if v, ok := cfg.Static("spool.audit.log.max.bytes"); ok {
-		ac.MaxBytes, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	}
-	if v, ok := cfg.Static("spool.audit.log.max.backups"); ok {
-		ac.MaxBackups, _ = strconv.Atoi(strings.TrimSpace(v))
-	}
-	if v, ok := cfg.Static("spool.audit.log.allowed"); ok {
-		ac.Allowed = strings.EqualFold(strings.TrimSpace(v), "true")
-	}
-	return audit.Open(ac)
-}
 
 // auditListener is the listener a request came in on, for the audit log.
 func (rc *reqCtx) auditListener() string {

@@ -142,6 +142,10 @@ func (b *Broker) authorizeCoordinatorKey(rc *reqCtx, keyType int8, key string) i
 		if !b.authorize(rc, acl.OpDescribe, acl.ResourceTransactionalID, key) {
 			return errcode.TransactionalIDAuthorizationFailed
 		}
+	case 2:
+		if !b.authorizeCluster(rc, acl.OpClusterAction) {
+			return errcode.ClusterAuthorizationFailed
+		}
 	}
 	return 0
 }

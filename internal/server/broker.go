@@ -37,6 +37,7 @@ type Broker struct {
 	onBrokerConfig func(perBroker map[string]string)
 	logger         *zap.Logger
 	ctrl           controller.Client
+	tokenCreds     tokenCredentials // SCRAM credentials of delegation tokens (api_38_delegation_tokens.go)
 	logManager     *storage.Manager
 
 	handlers map[int16]apiHandler
@@ -59,6 +60,12 @@ type Broker struct {
 	streamsTopicsCreating sync.Map
 	// reconcileMu serializes reconcile.
 	reconcileMu sync.Mutex
+	// leaderGains wakes parked replica fetches on a new leadership
+	// (leadership_gains.go).
+	leaderGains leadershipGains
+	// metaCatchUp coalesces catch-ups before answering that a topic is
+	// unknown (metadata_catchup.go).
+	metaCatchUp metadataCatchUp
 
 	// replicas owns the partitions hosted here (replication.Manager):
 	// leadership, ISR, high watermark, the one append and read paths.
@@ -81,6 +88,8 @@ type Broker struct {
 	// transactional offsets and their markers to the group coordinator.
 	groupHandlers *groupHandlers
 	txnHandlers   *txnHandlers
+	// shareHandlers serve the share-group APIs (share.go).
+	shareHandlers *shareHandlers
 	// authz is the ACL authorizer (authz.go); nil: authorizer.class.name is
 	// unset and everything is allowed. Set by Listen before any request.
 	authz *acl.Authorizer

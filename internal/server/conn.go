@@ -59,6 +59,9 @@ type conn struct {
 	countError func(code int16)
 	// throttle mutes the connection while a quota throttle lasts (quotas.go).
 	throttle connThrottle
+	// shareSessions are the share sessions opened on this connection
+	// (share.go), closed with it. Handler goroutine only.
+	shareSessions []*shareSession
 
 	// Authentication (conn_auth.go). sec is the listener's setup; sess,
 	// principal and host belong to the handler goroutine (the reader reads
@@ -139,6 +142,9 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, listener string) {
 	c.wg.Wait()
 	cancel()
 	_ = nc.Close()
+	if len(c.shareSessions) > 0 {
+		s.broker.shareHandlers.connClosed(c.shareSessions)
+	}
 	// Return pooled buffers and global slots of anything abandoned.
 	for f := range c.reqs {
 		c.finish(f)

@@ -249,7 +249,11 @@ func (c *conn) handleRawToken(f *inflight) error {
 func (c *conn) onAuthenticated() {
 	p, _ := c.sess.Principal()
 	c.principal = p
-	c.auditAuthentication(audit.Success, p.String(), c.sess.Mechanism(), "")
+	detail := ""
+	if c.sess.TokenAuthenticated() {
+		detail = "delegation token " + c.sess.TokenID()
+	}
+	c.auditAuthentication(audit.Success, p.String(), c.sess.Mechanism(), detail)
 	c.logger.Debug("authenticated", zap.String("listener", c.listener), zap.String("mechanism", c.sess.Mechanism()),
 		zap.Stringer("principal", p))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/records"
 	"github.com/spool-broker/spool/replication"
+	"github.com/spool-broker/spool/storage"
 )
 
 // groupHandlers serve the group APIs (the api_NN files with a groupHandlers
@@ -52,6 +53,23 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		StreamsNumStandbyReplicas: int(cfg.GroupStreamsNumStandbyReplicas),
 		StreamsInitialDelay:       time.Duration(cfg.GroupStreamsInitialRebalanceMs) * time.Millisecond,
 		CreateStreamsTopics:       b.createStreamsTopics, // api_88_streams_group_heartbeat.go
+
+		ShareSessionTimeout:    time.Duration(cfg.GroupShareSessionTimeoutMs) * time.Millisecond,
+		ShareHeartbeatInterval: time.Duration(cfg.GroupShareHeartbeatMs) * time.Millisecond,
+		ShareMaxSize:           int(cfg.GroupShareMaxSize),
+		ShareMemberRemoved: func(groupID, member string) {
+			if sh := b.shareHandlers; sh != nil {
+				sh.memberRemoved(groupID, member)
+			}
+		},
+		GroupConfig: func(groupID string) map[string]string {
+			return b.image.Load().Config(resourceGroup, groupID)
+		},
+		ShareGroupDeleted: func(groupID string) {
+			if sh := b.shareHandlers; sh != nil {
+				sh.groupDeleted(groupID)
+			}
+		},
 	}, groupLog{b}, b.logger.Named("group"))
 	b.groupHandlers = gh
 	b.attachCoordinator(consumerOffsetsTopic, gh.coord)
@@ -100,23 +118,44 @@ func (l groupLog) leader(partition int32) (*replication.Partition, error) {
 	return p, nil
 }
 
-// Append writes recs as one batch and returns once it is committed (the
-// high watermark covers it). Like Kafka, durability against power loss
-// comes from replication and the flush policy, not from an fsync per
-// commit.
-func (l groupLog) Append(ctx context.Context, partition int32, recs []records.Record) error {
+// Append writes recs as one batch (acks=all: refused below
+// min.insync.replicas) and returns how to wait until it is committed (the
+// high watermark covers it); the group coordinator waits with no lock held.
+// Like Kafka, durability against power loss comes from replication and the
+// flush policy, not from an fsync per commit.
+func (l groupLog) Append(ctx context.Context, partition int32, recs []records.Record) (group.Committed, error) {
 	p, err := l.leader(partition)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	batch, err := records.AppendBatch(nil, records.NewBatchOptions(), recs)
 	if err != nil {
-		return fmt.Errorf("build __consumer_offsets batch: %w", err)
+		return nil, fmt.Errorf("build __consumer_offsets batch: %w", err)
 	}
-	if _, err := appendCommitted(ctx, p, batch, nil); err != nil {
-		return groupAppendError(partition, err)
+	return groupAppend(p, batch, nil)
+}
+
+// groupAppend appends batch for the group coordinator: the error of the
+// append itself, or how to wait for the high watermark (nil when it covers
+// the batch already: ISR {self}).
+func groupAppend(p *replication.Partition, batch []byte, hook storage.AppendHook) (group.Committed, error) {
+	partition := p.Index()
+	res, err := p.AppendAsLeader(batch, replication.AppendOptions{RequiredAcks: -1, Hook: hook})
+	if err != nil {
+		return nil, groupAppendError(partition, err)
 	}
-	return nil
+	if res.Done() {
+		if err := res.Wait(context.Background()); err != nil {
+			return nil, groupAppendError(partition, err)
+		}
+		return nil, nil
+	}
+	return func(ctx context.Context) error {
+		if err := res.Wait(ctx); err != nil {
+			return groupAppendError(partition, err)
+		}
+		return nil
+	}, nil
 }
 
 // groupAppendError wraps an append error for the group coordinator, which

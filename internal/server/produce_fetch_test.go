@@ -261,6 +261,10 @@ func TestProduceAcksZero(t *testing.T) {
 		require.NoError(t, fire.ProduceSync(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}).FirstErr())
 	}
 	require.NoError(t, fire.Flush(ctx))
+	// Flush returns once the requests are sent, not handled: wait until
+	// the broker has appended them before another connection writes, or
+	// its record may come first.
+	consumeAll(t, n.addr, "acks0", 20)
 	acked := newClient(t, n.addr, kgo.DefaultProduceTopic("acks0"), kgo.DisableIdempotentWrite())
 	require.NoError(t, acked.ProduceSync(ctx, &kgo.Record{Value: []byte("20")}).FirstErr())
 	got := consumeAll(t, n.addr, "acks0", 21)

@@ -37,6 +37,10 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyDeleteAcls, 0, 3, b.handleDeleteAcls)
 	register(h, protocol.KeyDescribeUserScramCredentials, 0, 0, b.handleDescribeUserScramCredentials)
 	register(h, protocol.KeyAlterUserScramCredentials, 0, 0, b.handleAlterUserScramCredentials)
+	register(h, protocol.KeyCreateDelegationToken, 1, 3, b.handleCreateDelegationToken)
+	register(h, protocol.KeyRenewDelegationToken, 1, 2, b.handleRenewDelegationToken)
+	register(h, protocol.KeyExpireDelegationToken, 1, 2, b.handleExpireDelegationToken)
+	register(h, protocol.KeyDescribeDelegationToken, 1, 3, b.handleDescribeDelegationToken)
 	register(h, protocol.KeyDescribeQuorum, 0, 2, b.handleDescribeQuorum)     // forwarded to the controller
 	register(h, protocol.KeyUnregisterBroker, 0, 0, b.handleUnregisterBroker) // forwarded to the controller
 	register(h, protocol.KeyUpdateFeatures, 0, 2, b.handleUpdateFeatures)     // forwarded to the controller
@@ -47,5 +51,6 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyListConfigResources, 0, 1, b.handleListConfigResources)
 	b.registerGroupHandlers(h) // keys 8-16, 42, 47, 68, 69, 88, 89: groups.go
 	b.registerTxnHandlers(h)   // keys 22, 24, 26, 27, 61, 65, 66: txn.go
+	b.registerShareHandlers(h) // keys 76-79, 83-87, 90-92: share.go
 	return h
 }

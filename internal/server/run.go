@@ -39,9 +39,7 @@ func NewNodeBroker(d node.BrokerDeps) (node.Broker, error) {
 		return nil, fmt.Errorf("inter-broker listener %s: %w", cfg.InterBrokerListenerName, err)
 	}
 	b.interBroker = ib
-	if b.audit, err = openAudit(cfg); err != nil {
-		return nil, fmt.Errorf("spool.audit.log.file: %w", err)
-	}
+	b.audit = d.Audit // the node's, shared with the controller listener
 	s := NewServer(b, ServerConfig{
 		MaxRequestSize:  cfg.SocketRequestMaxBytes,
 		GlobalInflight:  int(cfg.QueuedMaxRequests),
@@ -91,9 +89,6 @@ func (nb *nodeBroker) Close() {
 		nb.Shutdown(ctx)
 	}
 	nb.b.stop()
-	if err := nb.b.audit.Close(); err != nil {
-		nb.b.logger.Warn("closing the audit log", zap.Error(err))
-	}
 }
 
 // listeners are the client listeners: every listener but the controller's.
@@ -157,6 +152,7 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 	}, logs, log.Named("replication"))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.handlers = b.registerHandlers()
+	b.followLeadershipGains()
 	return b
 }
 

@@ -40,17 +40,18 @@ func (th *txnHandlers) completeOffsets(producerID int64, partition int32, commit
 }
 
 // AppendTxn writes TxnOffsetCommit records as one transactional batch
-// (group.TxnLog). Like Kafka's coordinator writes it carries no sequence.
-func (l groupLog) AppendTxn(ctx context.Context, partition int32, producerID int64, epoch int16, recs []records.Record) error {
+// (group.TxnLog), returning how to wait for the high watermark as Append
+// does. Like Kafka's coordinator writes it carries no sequence.
+func (l groupLog) AppendTxn(ctx context.Context, partition int32, producerID int64, epoch int16, recs []records.Record) (group.Committed, error) {
 	p, err := l.leader(partition)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	opts := records.NewBatchOptions()
 	opts.ProducerID, opts.ProducerEpoch, opts.Transactional = producerID, epoch, true
 	batch, err := records.AppendBatch(nil, opts, recs)
 	if err != nil {
-		return fmt.Errorf("build __consumer_offsets batch: %w", err)
+		return nil, fmt.Errorf("build __consumer_offsets batch: %w", err)
 	}
 	var hook storage.AppendHook
 	if guard, ok := ctx.Value(verificationGuardKey{}).(*verificationGuard); ok && l.b.txnHandlers != nil {
@@ -61,14 +62,14 @@ func (l groupLog) AppendTxn(ctx context.Context, partition int32, producerID int
 			return nil
 		}
 	}
-	_, err = appendCommitted(ctx, p, batch, hook)
+	commit, err := groupAppend(p, batch, hook)
 	if errors.Is(err, storage.ErrInvalidProducerEpoch) {
-		return fmt.Errorf("%w: %w", group.ErrProducerFenced, err)
+		return nil, fmt.Errorf("%w: %w", group.ErrProducerFenced, err)
 	}
 	if err != nil {
-		return groupAppendError(partition, err)
+		return nil, err
 	}
-	return nil
+	return commit, nil
 }
 
 // ReplayTxn reads the partition as scanLog does (to the log end, committed),

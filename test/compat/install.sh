@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything the compatibility matrix needs, idempotently, into ~/.cache/spool-compat
 # (and ~/.m2). Fails loudly when anything can't be installed.
-#   Java:   Apache Kafka 4.3.1 jars (java/pom.xml), kafka-clients 3.9.2 (java/pom-old.xml) and
-#           kafka-clients 4.4.0 (java/pom-new.xml)
-#   Debian: kcat, bc, python3-venv; build-essential and the -dev libraries librdkafka links
+#   Java:   Apache Kafka 4.3.1 jars (java/pom.xml), kafka-clients 3.9.2 (java/pom-old.xml),
+#           kafka-clients 4.4.0 (java/pom-new.xml), the Debezium PostgreSQL connector
+#           (java/pom-debezium.xml)
+#   Debian: kcat, bc, python3-venv, postgresql (connect-debezium), curl; build-essential and
+#           the -dev libraries librdkafka links
 #           against (for @confluentinc/kafka-javascript, built from source)
 #   Python: venv with kafka-python, aiokafka, confluent-kafka (py/requirements.txt)
 #   Node:   node/package.json into the cache: kafkajs (node/compat.js) and
@@ -20,7 +22,7 @@ die() { echo "compat install FAILED: $*" >&2; exit 1; }
 stamp_ok() { [ -f "$1/.stamp" ] && [ "$(cat "$1/.stamp")" = "$2" ]; }
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
-debs=(kcat bc python3-venv build-essential libssl-dev zlib1g-dev libzstd-dev libsasl2-dev liblz4-dev)
+debs=(kcat bc python3-venv build-essential libssl-dev zlib1g-dev libzstd-dev libsasl2-dev liblz4-dev postgresql curl)
 step "Debian packages (${debs[*]})"
 need=()
 for p in "${debs[@]}"; do dpkg -s "$p" > /dev/null 2>&1 || need+=("$p"); done
@@ -41,6 +43,18 @@ for pom in pom.xml:$JAVA_LIB pom-old.xml:$JAVA_LIB_OLD pom-new.xml:$JAVA_LIB_NEW
 	[ -f "$dir/kafka-clients-$(grep -o '<kafka.version>[^<]*' "$here/java/$f" | cut -d'>' -f2).jar" ] || die "maven did not produce $dir"
 	echo "$h" > "$dir/.stamp"
 done
+
+step "Debezium PostgreSQL connector from java/pom-debezium.xml into $COMPAT_DEBEZIUM"
+h=$(hash_of "$here/java/pom-debezium.xml")
+if stamp_ok "$COMPAT_DEBEZIUM" "$h"; then echo "cached"; else
+	rm -rf "$COMPAT_DEBEZIUM" && mkdir -p "$(dirname "$COMPAT_DEBEZIUM")"
+	mvn -B -ntp -f "$here/java/pom-debezium.xml" dependency:copy-dependencies -DincludeScope=runtime \
+		-DoutputDirectory="$COMPAT_DEBEZIUM" | grep -E 'BUILD|ERROR' | sed 's/^/  /' || true
+	ls "$COMPAT_DEBEZIUM"/debezium-connector-postgres-*.jar > /dev/null 2>&1 || die "maven did not produce $COMPAT_DEBEZIUM"
+	# Connect provides these to every plugin: keep one copy, the worker's.
+	rm -f "$COMPAT_DEBEZIUM"/kafka-clients-*.jar "$COMPAT_DEBEZIUM"/connect-api-*.jar "$COMPAT_DEBEZIUM"/slf4j-api-*.jar
+	echo "$h" > "$COMPAT_DEBEZIUM/.stamp"
+fi
 
 step "Python venv $COMPAT_VENV"
 h=$(hash_of "$here/py/requirements.txt")

@@ -11,7 +11,10 @@
 #                                scenario with the three brokers as bootstrap, plus the cluster-*
 #                                scenarios, which run on them only; kafka44 (opt-in, not in the
 #                                default) is a single Apache Kafka 4.4.0 node, another reference,
-#                                e.g. TARGETS=kafka44,spool CLIENTS='java*'
+#                                e.g. TARGETS=kafka44,spool CLIENTS='java*'; kafka-sasl and
+#                                spool-sasl (opt-in) are single nodes whose only client listener
+#                                is SASL_SSL with SCRAM-SHA-512 and ACLs (lib/secure.sh), running
+#                                SASL_SCENARIOS with the clients that have security plumbing
 #   KAFKA_BOOTSTRAP=H:P          use a running Kafka instead of starting one
 #   SPOOL_BOOTSTRAP=H:P          use a running Spool instead of starting bin/spool serve
 #   COMPAT_OUT=DIR               results and logs (default test/compat/out; wiped first)
@@ -21,6 +24,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$here/lib/env.sh"
+source "$here/lib/secure.sh"
 
 ONLY=${ONLY:-} CLIENTS=${CLIENTS:-} TARGETS=${TARGETS:-kafka,spool,kafka3,spool3}
 out=${COMPAT_OUT:-$here/out}
@@ -47,6 +51,8 @@ cleanup() {
 	"$here/lib/spool.sh" stop spool2 >/dev/null 2>&1
 	"$here/lib/cluster.sh" kafka stop kafka3 >/dev/null 2>&1
 	"$here/lib/cluster.sh" spool stop spool3 >/dev/null 2>&1
+	"$here/lib/kafka.sh" stop refsasl >/dev/null 2>&1
+	"$here/lib/spool.sh" stop spoolsasl >/dev/null 2>&1
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -117,6 +123,26 @@ start_spool3() {
 	start_cluster spool spool3 29192 29195
 }
 
+# The SASL_SSL columns: every client logs in as User:compat (SCRAM-SHA-512, ACLs) made by
+# secure_setup with Kafka's tools as the super user; a subset of the matrix runs there.
+SASL_SCENARIOS=${SASL_SCENARIOS:-produce-consume,group-commit-resume,transactions,eos-loop,admin-topics,idempotent,consume-eof}
+SASL_CLIENTS=${SASL_CLIENTS:-java,franz,kcat,confluent-py,sarama}
+start_secure() { # start_secure KIND NAME PORT TARGET
+	"$here/lib/$1.sh" start "$2" "$3" "$(($3 + 1))" || return 1
+	local bs=127.0.0.1:$3 i
+	for i in 1 2 3; do # Spool accepts connections before it registered; the tools retry within their timeout
+		secure_setup "$bs" > "$COMPAT_RUN/$2.setup.log" 2>&1 && break
+		[ $i = 3 ] && { echo "$2: creating the SCRAM user and ACLs failed (log: $COMPAT_RUN/$2.setup.log)"; tail -n 5 "$COMPAT_RUN/$2.setup.log"; return 1; }
+	done
+	echo "$bs" > "$COMPAT_RUN/$4.bootstrap"
+	probe "$bs"
+}
+start_kafka-sasl() { start_secure kafka refsasl 19492 kafka-sasl; }
+start_spool-sasl() {
+	[ -x "${SPOOL_BIN:-$root/bin/spool}" ] || { echo "bin/spool does not exist (make build)"; return 1; }
+	start_secure spool spoolsasl 29492 spool-sasl
+}
+
 # Data scenarios expect their topic (1 partition) to exist already; the rest make their own.
 precreate() { case $1 in produce-record-errors) return 1 ;; produce-* | large-record | acks | idempotent | transactions | group-commit-resume | group-protocol | consume-eof*) return 0 ;; esac; return 1; }
 
@@ -131,7 +157,17 @@ run_target() {
 	kafka3 | spool3) cluster="${target%3} $target" ;;
 	esac
 	export COMPAT_CLUSTER=$cluster COMPAT_RF=$([ -n "$cluster" ] && echo 3 || echo 1)
-	if ! err=$("start_$target" 2>&1); then
+	local only=$ONLY clients_filter=$CLIENTS
+	secure_off
+	case $target in
+	*-sasl)
+		secure_pki "$COMPAT_RUN/pki-$target" || err="certificates: see $COMPAT_RUN/pki-$target/pki.log"
+		only=${ONLY:-$SASL_SCENARIOS} clients_filter=${CLIENTS:-$SASL_CLIENTS}
+		;;
+	esac
+	if [ -n "$err" ]; then
+		echo "$err" > "$out/$target/startup-failure.log"
+	elif ! err=$("start_$target" 2>&1); then
 		echo "$err"
 		echo "$err" > "$out/$target/startup-failure.log"
 	else
@@ -141,10 +177,12 @@ run_target() {
 		export COMPAT_TARGET=$target
 	fi
 	while read -r sc tmo clients; do
-		match "$sc" "$ONLY" || continue
+		match "$sc" "$only" || continue
+		[[ $target == *-sasl ]] && ! match "$sc" "$SASL_SCENARIOS" && continue
 		[[ $sc == cluster-* && -z $cluster ]] && continue
 		for client in $clients; do
-			match "$client" "$CLIENTS" || continue
+			match "$client" "$clients_filter" || continue
+			[[ $target == *-sasl ]] && ! match "$client" "$SASL_CLIENTS" && continue
 			log=$out/$target/$sc.$client.log
 			if [ -n "$err" ]; then
 				printf '%s\t%s\t%s\tFAIL\t0\t%s\n' "$target" "$sc" "$client" "$out/$target/startup-failure.log" >> "$results"

@@ -39,7 +39,7 @@ func franzEOSRebalance(ctx context.Context, topic, variant string) error {
 
 	feedErr := make(chan error, 1)
 	go func() { // 100 records a second, so the work spans the membership changes
-		p, err := kgo.NewClient(kgo.SeedBrokers(brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		p, err := newKgo(kgo.SeedBrokers(brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 		if err != nil {
 			feedErr <- err
 			return
@@ -215,7 +215,7 @@ func franzEOSRebalance(ctx context.Context, topic, variant string) error {
 // franzReadAll reads every partition of topic read_committed from the start until n records
 // arrived, then one more second for extra records.
 func franzReadAll(ctx context.Context, topic string, n int) ([]string, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers()...), kgo.ConsumeTopics(topic),
+	cl, err := newKgo(kgo.SeedBrokers(brokers()...), kgo.ConsumeTopics(topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		return nil, err

@@ -30,7 +30,7 @@ func (franzClient) produce(ctx context.Context, topic string, recs []rec, o prod
 	default:
 		opts = append(opts, kgo.DisableIdempotentWrite())
 	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := newKgo(opts...)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func (franzClient) consume(ctx context.Context, topic string, n int, readCommitt
 	if readCommitted {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := newKgo(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func franzPoll(ctx context.Context, cl *kgo.Client, n int) ([]rec, error) {
 }
 
 func franzAdmin() (*kgo.Client, *kadm.Client, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers()...))
+	cl, err := newKgo(kgo.SeedBrokers(brokers()...))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -265,7 +265,7 @@ func franzMinISRRF1(ctx context.Context, topic string) error {
 		if !idempotent {
 			opts = append(opts, kgo.DisableIdempotentWrite())
 		}
-		p, err := kgo.NewClient(opts...)
+		p, err := newKgo(opts...)
 		if err != nil {
 			return err
 		}
@@ -300,7 +300,7 @@ func franzAdminExtra(ctx context.Context, sc, topic string) error {
 		r.Timestamp = t0
 	}
 	rs2 := franzRecords(topic, makeRecs("new", 5, 0))
-	p, err := kgo.NewClient(kgo.SeedBrokers(brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	p, err := newKgo(kgo.SeedBrokers(brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		return err
 	}
@@ -361,7 +361,7 @@ func franzAdminExtra(ctx context.Context, sc, topic string) error {
 		}
 	case "group-admin":
 		g := topic + "-g"
-		c, err := kgo.NewClient(kgo.SeedBrokers(brokers()...), kgo.ConsumerGroup(g), kgo.ConsumeTopics(topic),
+		c, err := newKgo(kgo.SeedBrokers(brokers()...), kgo.ConsumerGroup(g), kgo.ConsumeTopics(topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
 		if err != nil {
 			return err
@@ -421,7 +421,7 @@ func franzAdminExtra(ctx context.Context, sc, topic string) error {
 }
 
 func franzGroupConsume(ctx context.Context, topic, group string, n int) ([]rec, error) {
-	c, err := kgo.NewClient(kgo.SeedBrokers(brokers()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+	c, err := newKgo(kgo.SeedBrokers(brokers()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
 	if err != nil {
 		return nil, err
@@ -446,7 +446,7 @@ func franzGroupConsume(ctx context.Context, topic, group string, n int) ([]rec, 
 
 func franzTransactions(ctx context.Context, topic string) error {
 	// run.sh creates the topic (transactions is a precreate scenario).
-	p, err := kgo.NewClient(kgo.SeedBrokers(brokers()...), kgo.TransactionalID(topic+"-tx"),
+	p, err := newKgo(kgo.SeedBrokers(brokers()...), kgo.TransactionalID(topic+"-tx"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		return err
@@ -478,7 +478,7 @@ func franzTransactions(ctx context.Context, topic string) error {
 // franzAbortTxn writes 5 records to partition 0 of topic in a transaction and aborts it, so
 // the partition holds only aborted data and its abort marker (offsets 0-5).
 func franzAbortTxn(ctx context.Context, topic string) error {
-	p, err := kgo.NewClient(kgo.SeedBrokers(brokers()...), kgo.TransactionalID(topic+"-abort"),
+	p, err := newKgo(kgo.SeedBrokers(brokers()...), kgo.TransactionalID(topic+"-abort"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		return err
@@ -496,7 +496,7 @@ func franzAbortTxn(ctx context.Context, topic string) error {
 // franzClusterReady waits until every bootstrap address, asked directly, lists want brokers.
 func franzClusterReady(ctx context.Context, want int) error {
 	for _, addr := range brokers() {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		cl, err := newKgo(kgo.SeedBrokers(addr))
 		if err != nil {
 			return err
 		}

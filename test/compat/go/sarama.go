@@ -18,6 +18,7 @@ func saramaConfig() *sarama.Config {
 	c.Producer.Return.Successes = true
 	c.Producer.Partitioner = sarama.NewManualPartitioner
 	c.Consumer.Return.Errors = true
+	saramaSecurity(c)
 	return c
 }
 

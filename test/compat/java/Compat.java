@@ -40,6 +40,9 @@ public class Compat {
             case "create-compacted": createCompacted(Arrays.copyOfRange(args, 2, args.length)); break;
             case "mirror-check": mirrorCheck(topic, args[3], Integer.parseInt(args[4])); break;
             case "produce-record-errors": produceRecordErrors(topic); break;
+            // ShareCompat.java is compiled against kafka-clients 4.x only.
+            case "share-consumer": Class.forName("ShareCompat").getMethod("run", String.class, String.class, short.class)
+                    .invoke(null, bootstrap, topic, RF); break;
             default: throw new IllegalArgumentException("unknown scenario " + scenario);
         }
         System.out.println("java " + scenario + ": ok");
@@ -49,6 +52,15 @@ public class Compat {
     static Properties props(Object... kv) {
         Properties p = new Properties();
         p.put("bootstrap.servers", bootstrap);
+        // The SASL_SSL columns (lib/secure.sh): security.protocol, sasl.*, ssl.truststore.*.
+        String sec = System.getenv("COMPAT_CLIENT_CONFIG");
+        if (sec != null && !sec.isEmpty()) {
+            try (java.io.FileInputStream in = new java.io.FileInputStream(sec)) {
+                p.load(in);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
         for (int i = 0; i < kv.length; i += 2) p.put(kv[i], kv[i + 1]);
         return p;
     }

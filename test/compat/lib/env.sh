@@ -12,6 +12,9 @@ COMPAT_VENV=$COMPAT_CACHE/venv
 COMPAT_NODE=$COMPAT_CACHE/node
 COMPAT_GOBIN=${COMPAT_GOBIN:-$COMPAT_CACHE/bin/compatgo}
 COMPAT_JAVA_CLASSES=$COMPAT_CACHE/java/classes
+# The Debezium PostgreSQL connector and its dependencies (java/pom-debezium.xml): the
+# Connect workers' plugin.path (its parent: a plugin is a directory) in scenarios/connect.sh.
+COMPAT_DEBEZIUM=$COMPAT_CACHE/java/connect-plugins/debezium-3.6.1
 
 # java_tool runs a Kafka main class in the foreground with a small heap and quiet logging.
 java_tool() {
@@ -33,18 +36,24 @@ java_bg() {
 # factor 3 and min.insync.replicas 2 by default, for its topics and the internal ones, as
 # Kafka's defaults for a production cluster. The reference Kafka (lib/kafka.sh) and Spool
 # (lib/spool.sh) get the very same file: Spool reads Kafka's configuration unchanged.
+#
+# With COMPAT_SECURITY_DIR set (the SASL_SSL columns, lib/secure.sh), the client and
+# inter-broker listener is SASL_SSL instead: SCRAM-SHA-512 for the clients, PLAIN for the
+# super user admin (inter-broker), the keystore and truststore secure_pki made, Kafka's
+# StandardAuthorizer with super.users (User:ANONYMOUS for the PLAINTEXT CONTROLLER listener).
 server_properties() {
-	local dir=$1 bport=$2 cport=$3 id=${4:-1} voters=${5:-1@127.0.0.1:$3} rf=1 isr=1
+	local dir=$1 bport=$2 cport=$3 id=${4:-1} voters=${5:-1@127.0.0.1:$3} rf=1 isr=1 proto=PLAINTEXT
 	case $voters in *,*,*) rf=3 isr=2 ;; esac
+	[ -n "${COMPAT_SECURITY_DIR:-}" ] && proto=SASL_SSL
 	cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=$id
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+listeners=$proto://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=$proto://127.0.0.1:$bport
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=$proto
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,$proto:$proto
 log.dirs=$dir/data
 num.partitions=1
 default.replication.factor=$rf
@@ -59,4 +68,22 @@ share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS
+	if [ -n "${COMPAT_SECURITY_DIR:-}" ]; then
+		local sec=$COMPAT_SECURITY_DIR
+		cat >> "$dir/server.properties" <<PROPS
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret";
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=JKS
+ssl.keystore.location=$sec/keystore.jks
+ssl.keystore.password=compat-pass
+ssl.key.password=compat-pass
+ssl.truststore.type=JKS
+ssl.truststore.location=$sec/truststore.jks
+ssl.truststore.password=compat-pass
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin;User:ANONYMOUS
+PROPS
+	fi
 }

@@ -16,6 +16,23 @@ RF = int(os.environ.get("COMPAT_RF") or 1)
 CODECS = ["gzip", "snappy", "lz4", "zstd"]
 
 
+def librdkafka_security():
+    """The SASL_SSL columns (lib/secure.sh): librdkafka properties from COMPAT_LIBRDKAFKA_CONFIG
+    (the file kcat reads too), or none."""
+    path = os.environ.get("COMPAT_LIBRDKAFKA_CONFIG")
+    out = {}
+    if path:
+        for line in open(path):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                out[k.strip()] = v.strip()
+    return out
+
+
+SEC = librdkafka_security()
+
+
 def make_recs(prefix, n, size=0):
     out = []
     for i in range(n):
@@ -138,7 +155,7 @@ class ConfluentPy:
 
     def producer(self, **extra):
         from confluent_kafka import Producer
-        return Producer({"bootstrap.servers": self.bs, "linger.ms": 0, "message.max.bytes": 2 << 20, **extra})
+        return Producer({"bootstrap.servers": self.bs, **SEC, "linger.ms": 0, "message.max.bytes": 2 << 20, **extra})
 
     def produce(self, topic, recs, codec=None, acks="all", idempotent=False):
         p = self.producer(**{"compression.type": codec or "none", "acks": str(acks),
@@ -152,7 +169,7 @@ class ConfluentPy:
 
     def consumer(self, **extra):
         from confluent_kafka import Consumer
-        return Consumer({"bootstrap.servers": self.bs, "group.id": "unused-assign-only", "enable.auto.commit": False,
+        return Consumer({"bootstrap.servers": self.bs, **SEC, "group.id": "unused-assign-only", "enable.auto.commit": False,
                          "fetch.max.bytes": 4 << 20, **extra})
 
     def consume(self, topic, n, read_committed=False):
@@ -178,6 +195,75 @@ class ConfluentPy:
             c.commit(message=m, asynchronous=False)
         c.close()
         return out
+
+    def group_consumer_protocol(self, topic):
+        """KIP-848 with librdkafka (group.protocol=consumer): two members of a
+        group split four partitions between them with disjoint assignments
+        from the broker's assignor, each record is read once, and when one
+        member leaves the other is given every partition."""
+        from confluent_kafka.admin import AdminClient, NewTopic
+        a = AdminClient({"bootstrap.servers": self.bs})
+        for f in a.create_topics([NewTopic(topic, 4, RF)]).values():
+            f.result(30)
+        g = topic + "-g"
+        members = [self.consumer(**{"group.id": g, "group.protocol": "consumer", "auto.offset.reset": "earliest"})
+                   for _ in range(2)]
+        for m in members:
+            m.subscribe([topic])
+
+        def assigned():
+            return [{tp.partition for tp in m.assignment()} for m in members]
+
+        def poll_all():
+            out = []
+            for m in members:
+                msg = m.poll(0.2)
+                if msg is not None:
+                    raise_err(msg)
+                    out.append((members.index(m), msg))
+            return out
+
+        def split():
+            poll_all()
+            a0, a1 = assigned()
+            return a0 and a1 and not (a0 & a1) and (a0 | a1) == {0, 1, 2, 3}
+        wait(split, 60)
+        owners = assigned()
+        p = self.producer()
+        for i in range(40):
+            p.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode(), partition=i % 4)
+        if p.flush(30) != 0:
+            raise RuntimeError("delivery failed")
+        got = {}
+        deadline = time.time() + 45
+        while len(got) < 40:
+            if time.time() > deadline:
+                raise TimeoutError(f"got {len(got)} of 40 records")
+            for who, msg in poll_all():
+                key = msg.value()
+                if key in got:
+                    raise AssertionError(f"{key!r} read twice")
+                if msg.partition() not in owners[who]:
+                    raise AssertionError(f"member {who} read partition {msg.partition()}, assigned {owners[who]}")
+                got[key] = who
+                members[who].commit(message=msg, asynchronous=False)
+        members[1].close()
+        members.pop()
+        wait(lambda: poll_all() is not None and assigned()[0] == {0, 1, 2, 3}, 60)
+        for i in range(40, 48):
+            p.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode(), partition=i % 4)
+        if p.flush(30) != 0:
+            raise RuntimeError("delivery failed")
+        more = set()
+        deadline = time.time() + 45
+        while len(more) < 8:
+            if time.time() > deadline:
+                raise TimeoutError(f"after the rebalance got {len(more)} of 8 records")
+            for _, msg in poll_all():
+                if msg.value() in got or msg.value() in more:
+                    raise AssertionError(f"{msg.value()!r} read again after the rebalance (committed)")
+                more.add(msg.value())
+        members[0].close()
 
     def transactions(self, topic):
         p = self.producer(**{"transactional.id": topic + "-tx"})
@@ -284,7 +370,7 @@ class ConfluentPy:
 
     def admin(self):
         from confluent_kafka.admin import AdminClient
-        return AdminClient({"bootstrap.servers": self.bs})
+        return AdminClient({"bootstrap.servers": self.bs, **SEC})
 
     def admin_topics(self, topic):
         from confluent_kafka.admin import NewTopic, NewPartitions
@@ -464,7 +550,7 @@ def main():
         print(f"PASS {sc}/{client}")
         return
     elif sc in ("transactions", "admin-topics", "admin-configs", "consume-eof", "consume-eof-aborted",
-                "produce-record-errors"):
+                "produce-record-errors", "group-consumer-protocol"):
         getattr(c, sc.replace("-", "_"))(topic)
         print(f"PASS {sc}/{client}")
         return

@@ -1,0 +1,179 @@
+package controller
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestPartitionChangeELR checks the ELR rules (KIP-966) against Kafka's
+// PartitionChangeBuilder with eligible.leader.replicas.version 1: replicas
+// 1, 2, 3 and min.insync.replicas 2. Nil want fields: unchanged.
+func TestPartitionChangeELR(t *testing.T) {
+	alive := func(ids ...int32) func(int32) bool {
+		return func(r int32) bool { return slices.Contains(ids, r) }
+	}
+	none := NoLeaderChange
+	replicas := []int32{1, 2, 3}
+	tests := []struct {
+		name         string
+		cur          PartitionImage
+		target       []int32
+		election     Election
+		acceptable   func(int32) bool
+		elrOff       bool
+		wantNil      bool
+		wantLeader   int32
+		wantISR      []int32
+		wantELR      []int32
+		wantLastKnow []int32
+	}{
+		{
+			name:   "ISR shrinks but stays at min ISR: no ELR",
+			cur:    PartitionImage{Replicas: replicas, ISR: []int32{1, 2, 3}, Leader: 1},
+			target: []int32{1, 2}, acceptable: alive(1, 2),
+			wantLeader: none, wantISR: []int32{1, 2},
+		},
+		{
+			name:   "ISR drops below min ISR: the member leaving joins the ELR",
+			cur:    PartitionImage{Replicas: replicas, ISR: []int32{1, 2}, Leader: 1},
+			target: []int32{1}, acceptable: alive(1),
+			wantLeader: none, wantISR: []int32{1}, wantELR: []int32{2},
+		},
+		{
+			name:   "last ISR member fenced: ISR empty, it joins the ELR, the last leader is remembered",
+			cur:    PartitionImage{Replicas: replicas, ISR: []int32{1}, ELR: []int32{2}, Leader: 1},
+			target: []int32{}, acceptable: alive(3),
+			wantLeader: NoLeader, wantISR: []int32{}, wantELR: []int32{2, 1}, wantLastKnow: []int32{1},
+		},
+		{
+			name:   "without ELR the last ISR member stays recorded",
+			cur:    PartitionImage{Replicas: replicas, ISR: []int32{1}, Leader: 1},
+			target: []int32{}, acceptable: alive(3), elrOff: true,
+			wantLeader: NoLeader,
+		},
+		{
+			name:   "an ELR member comes back: it leads cleanly and becomes the ISR",
+			cur:    PartitionImage{Replicas: replicas, ISR: []int32{}, ELR: []int32{2, 1}, LastKnownELR: []int32{1}, Leader: NoLeader},
+			target: []int32{}, acceptable: alive(2, 3),
+			wantLeader: 2, wantISR: []int32{2}, wantELR: []int32{1}, wantLastKnow: []int32{},
+		},
+		{
+			name:   "a replica outside ISR and ELR may not lead without unclean election",
+			cur:    PartitionImage{Replicas: replicas, ISR: []int32{}, ELR: []int32{2}, LastKnownELR: []int32{1}, Leader: NoLeader},
+			target: []int32{}, acceptable: alive(3),
+			wantNil: true,
+		},
+		{
+			name:   "unclean election clears the ELR",
+			cur:    PartitionImage{Replicas: replicas, ISR: []int32{}, ELR: []int32{2}, LastKnownELR: []int32{1}, Leader: NoLeader},
+			target: []int32{}, acceptable: alive(3), election: ElectionUnclean,
+			wantLeader: 3, wantISR: []int32{3}, wantELR: []int32{}, wantLastKnow: []int32{},
+		},
+		{
+			name:   "no ISR nor ELR: the last known leader leads again once unfenced",
+			cur:    PartitionImage{Replicas: replicas, ISR: []int32{}, LastKnownELR: []int32{1}, Leader: NoLeader},
+			target: []int32{}, acceptable: alive(1, 3),
+			wantLeader: 1, wantISR: []int32{1}, wantLastKnow: []int32{},
+		},
+		{
+			name:   "ISR back at min ISR: the ELR is cleared",
+			cur:    PartitionImage{Replicas: replicas, ISR: []int32{1}, ELR: []int32{2}, Leader: 1},
+			target: []int32{1, 2}, acceptable: alive(1, 2),
+			wantLeader: none, wantISR: []int32{1, 2}, wantELR: []int32{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cur := tt.cur
+			election := tt.election
+			if election == 0 {
+				election = ElectionOnline
+			}
+			rec := partitionChange(changeInput{topicID: NewTopicID(), cur: &cur, targetISR: tt.target,
+				election: election, acceptable: tt.acceptable, elr: !tt.elrOff, minISR: 2})
+			if tt.wantNil {
+				require.Nil(t, rec)
+				return
+			}
+			require.NotNil(t, rec)
+			require.Equal(t, tt.wantLeader, rec.Leader, "leader")
+			require.Equal(t, tt.wantISR, rec.ISR, "ISR")
+			require.Equal(t, tt.wantELR, rec.ELR, "ELR")
+			require.Equal(t, tt.wantLastKnow, rec.LastKnownELR, "LastKnownELR")
+		})
+	}
+}
+
+// TestPartitionRecordsELRRoundTrip: ELR fields survive encoding, and
+// records without them are written as version 0, which nodes predating
+// ELR read.
+func TestPartitionRecordsELRRoundTrip(t *testing.T) {
+	id := NewTopicID()
+	recs := []Record{
+		&PartitionRecord{TopicID: id, Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1, ELR: []int32{2}, LastKnownELR: []int32{3}},
+		&PartitionChangeRecord{TopicID: id, Leader: NoLeaderChange, ISR: []int32{}, ELR: []int32{2, 1}, LastKnownELR: []int32{1}},
+		&PartitionChangeRecord{TopicID: id, Leader: NoLeaderChange, ELR: []int32{}},
+	}
+	got, err := DecodeBatch(EncodeBatch(recs))
+	require.NoError(t, err)
+	require.Equal(t, recs, got)
+
+	plain := EncodeBatch([]Record{&PartitionChangeRecord{TopicID: id, Leader: 2}, &PartitionRecord{TopicID: id, Replicas: []int32{1}, Leader: 1}})
+	// magic, batch version, count, then type and version of the first record.
+	require.Equal(t, byte(0), plain[4], "a change without ELR fields is version 0")
+}
+
+// TestELRFailover walks a partition (replicas 1, 2, 3; min.insync.replicas
+// 2) through KIP-966 on a sole controller with ELR finalized by default:
+// brokers fenced one by one, the ISR emptied with the ELR kept, an ELR
+// member that is not the last leader elected when it returns.
+func TestELRFailover(t *testing.T) {
+	ctx := context.Background()
+	cfg := soleConfig(t, t.TempDir())
+	cfg.MinInsyncReplicas = func(*MetadataImage, string) int { return 2 }
+	c := openController(t, cfg)
+	require.Equal(t, int16(1), c.Image().Feature(EligibleLeaderReplicasFeature), "a new cluster finalizes ELR, as Kafka 4.1+")
+	registerBrokers(t, c, 1, 2, 3)
+	res := c.CreateTopics(ctx, []CreateTopic{{Name: "t", Assignments: map[int32][]int32{0: {1, 2, 3}}, NumPartitions: -1, ReplicationFactor: -1}}, false)
+	require.NoError(t, res[0].Err)
+	part := func() PartitionImage { return *c.Image().Topic("t").Partitions[0] }
+	fence := func(id int32) {
+		require.NoError(t, c.SetBrokerFenced(ctx, id, c.Image().Broker(id).Epoch, true))
+	}
+
+	fence(3)
+	require.Equal(t, []int32{1, 2}, part().ISR)
+	require.Nil(t, part().ELR)
+	fence(2)
+	p := part()
+	require.Equal(t, []int32{1}, p.ISR)
+	require.Equal(t, []int32{2}, p.ELR, "2 left an ISR below min.insync.replicas: it has every committed record")
+	fence(1)
+	p = part()
+	require.Equal(t, NoLeader, p.Leader)
+	require.Empty(t, p.ISR)
+	require.ElementsMatch(t, []int32{1, 2}, p.ELR)
+	require.Equal(t, []int32{1}, p.LastKnownELR)
+
+	// Broker 3 returns first: outside ISR and ELR, it may not lead.
+	require.NoError(t, c.SetBrokerFenced(ctx, 3, c.Image().Broker(3).Epoch, false))
+	require.Equal(t, NoLeader, part().Leader)
+	// Broker 2 returns: an ELR member, it leads and is the ISR.
+	require.NoError(t, c.SetBrokerFenced(ctx, 2, c.Image().Broker(2).Epoch, false))
+	p = part()
+	require.Equal(t, int32(2), p.Leader)
+	require.Equal(t, []int32{2}, p.ISR)
+	require.Equal(t, []int32{1}, p.ELR)
+	require.Nil(t, p.LastKnownELR)
+
+	// Broker 3 catches up: the ISR is back at the minimum, the ELR goes.
+	out, err := c.AlterPartition(ctx, 2, c.Image().Broker(2).Epoch, []ISRUpdate{{TopicID: res[0].TopicID, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, NewISR: []int32{2, 3}}})
+	require.NoError(t, err)
+	require.NoError(t, out[0].Err)
+	p = part()
+	require.Equal(t, []int32{2, 3}, p.ISR)
+	require.Nil(t, p.ELR)
+}

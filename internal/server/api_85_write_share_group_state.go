@@ -1,0 +1,55 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/auth/acl"
+	"github.com/spool-broker/spool/coordinator/share"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// WriteShareGroupState (key 85): versions 0-1.
+//
+// Inter-broker (the share coordinator).
+//
+// Behaviour:
+//   - The share coordinator's write (coordinator/share.Store): replaces a
+//     share partition's state with the request's (start offset, state
+//     epoch, state batches) once it is committed to __share_group_state.
+//     A state epoch older than the one held is FENCED_STATE_EPOCH;
+//     NOT_COORDINATOR when this broker does not lead the key's partition.
+//   - Authorization: CLUSTER_ACTION on the cluster.
+//
+// Where Spool differs from Kafka 4.3:
+//   - v1 DeliveryCompleteCount is ignored (the state batches say it).
+//   - Every write is a full snapshot (ShareSnapshot); Kafka writes
+//     ShareUpdate deltas between snapshots.
+
+func (sh *shareHandlers) handleWriteShareGroupState(ctx context.Context, rc *reqCtx, req *protocol.WriteShareGroupStateRequest) (*protocol.WriteShareGroupStateResponse, error) {
+	resp := &protocol.WriteShareGroupStateResponse{Results: []protocol.WriteShareGroupStateResponseWriteStateResult{}}
+	allowed := sh.b.authorizeCluster(rc, acl.OpClusterAction)
+	for _, t := range req.Topics {
+		tr := protocol.WriteShareGroupStateResponseWriteStateResult{TopicID: t.TopicID}
+		for _, p := range t.Partitions {
+			pr := protocol.WriteShareGroupStateResponsePartitionResult{Partition: p.Partition}
+			if !allowed {
+				pr.ErrorCode = errcode.ClusterAuthorizationFailed
+			} else {
+				st := share.State{StateEpoch: p.StateEpoch, LeaderEpoch: p.LeaderEpoch, StartOffset: p.StartOffset}
+				for _, b := range p.StateBatches {
+					st.Batches = append(st.Batches, share.StateBatch{FirstOffset: b.FirstOffset, LastOffset: b.LastOffset,
+						DeliveryState: share.RecordState(b.DeliveryState), DeliveryCount: b.DeliveryCount})
+				}
+				pr.ErrorCode = sh.store.Write(ctx, share.Key{GroupID: req.GroupID, TopicID: [16]byte(t.TopicID), Partition: p.Partition}, st)
+			}
+			if pr.ErrorCode != 0 {
+				msg := errcode.Message(pr.ErrorCode)
+				pr.ErrorMessage = &msg
+			}
+			tr.Partitions = append(tr.Partitions, pr)
+		}
+		resp.Results = append(resp.Results, tr)
+	}
+	return resp, nil
+}

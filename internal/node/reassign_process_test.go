@@ -136,8 +136,8 @@ func TestReassignLoadedTopicProcesses(t *testing.T) {
 	require.NoError(t, created.Err)
 	c.waitInSync(ctx, adm, topic, partitions, []int32{1, 2, 3}, time.Minute)
 
-	// Load: 8 MB of incompressible 1 KiB records, acks=all.
-	const preload = 8 << 10
+	// Load: 16 MB of incompressible 1 KiB records, acks=all.
+	const preload = 16 << 10 // ~16 s at the throttle: a long span to average the rate over
 	loader, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	require.NoError(t, err)

@@ -152,6 +152,7 @@ type Config struct {
 // Feature names and the levels a new cluster starts at.
 const (
 	MetadataVersionFeature    = "metadata.version"
+	StreamsVersionFeature     = "streams.version" // KIP-1071; 1 from metadata version 4.2-IV1
 	TransactionVersionFeature = "transaction.version"
 	GroupVersionFeature       = "group.version"
 	ShareVersionFeature       = "share.version"
@@ -160,6 +161,7 @@ const (
 // DefaultFeatures are the finalized feature levels of a new cluster.
 var DefaultFeatures = map[string]int16{
 	MetadataVersionFeature:    27,
+	StreamsVersionFeature:     1,
 	TransactionVersionFeature: 2,
 	GroupVersionFeature:       1,
 	// Kafka 4.1+ formats new clusters with ELR on (4.3.1's version

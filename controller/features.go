@@ -13,6 +13,7 @@ import (
 // clients.
 var SupportedFeatures = []FeatureRange{
 	{Name: MetadataVersionFeature, MinSupportedVersion: 7, MaxSupportedVersion: 27},
+	{Name: StreamsVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
 	{Name: GroupVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
 	{Name: TransactionVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 2},
 	{Name: KRaftVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},

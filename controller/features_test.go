@@ -27,7 +27,7 @@ func TestUpdateFeatures(t *testing.T) {
 		want    string // "" accepted
 	}{
 		{"negative", []FeatureUpdate{{"group.version", -1, Upgrade}}, "Invalid update version -1 for feature group.version. A feature version cannot be less than 0."},
-		{"unknown feature", []FeatureUpdate{{"streams.version", 1, Upgrade}}, "Invalid update version 1 for feature streams.version. Local controller 1 does not support this feature."},
+		{"unknown feature", []FeatureUpdate{{"no.such.version", 1, Upgrade}}, "Invalid update version 1 for feature no.such.version. Local controller 1 does not support this feature."},
 		{"beyond the controller", []FeatureUpdate{{"transaction.version", 3, Upgrade}}, "Invalid update version 3 for feature transaction.version. Local controller 1 only supports versions 0-2"},
 		{"downgrade without a type", []FeatureUpdate{{"transaction.version", 1, Upgrade}}, "Invalid update version 1 for feature transaction.version. Can't downgrade the version of this feature without setting the upgrade type to either safe or unsafe downgrade."},
 		{"downgrade to a newer level", []FeatureUpdate{{"metadata.version", 27, SafeDowngrade}}, ""},

@@ -46,6 +46,9 @@ func (c *Coordinator) ListGroups(states, types []string) (int16, []GroupListing)
 			if g.share != nil {
 				st, typ, pt = g.share.state(), "share", shareProtocolType
 			}
+			if g.streams != nil {
+				st, typ, pt = g.streams.state(), "streams", streamsProtocolType
+			}
 			if g.state == stateDead || !matchesAny(states, st) || !matchesAny(types, typ) {
 				continue
 			}
@@ -102,7 +105,7 @@ func (c *Coordinator) DescribeGroup(ctx context.Context, groupID string) (d Grou
 	if g == nil || g.state == stateDead {
 		return GroupDescription{State: "Dead", ErrorMessage: "Group " + groupID + " not found."}
 	}
-	if g.consumer != nil || g.share != nil {
+	if g.consumer != nil || g.streams != nil || g.share != nil {
 		return GroupDescription{State: "Dead", ErrorMessage: "Group " + groupID + " is not a classic group."}
 	}
 	d = GroupDescription{Found: true, State: g.state.String(), ProtocolType: g.protocolType}
@@ -152,6 +155,8 @@ func (c *Coordinator) deleteGroup(ctx context.Context, id string) (code int16) {
 	}
 	if g.share != nil {
 		recs = append(recs, records.Record{Key: encodeShareTopicsKey(id)}, records.Record{Key: encodeShareGroupKey(id)})
+	} else if g.streams != nil {
+		recs = append(recs, streamsGroupTombstone(id))
 	} else if g.consumer == nil {
 		recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
 	}
@@ -160,6 +165,7 @@ func (c *Coordinator) deleteGroup(ctx context.Context, id string) (code int16) {
 	}
 	g.shutdownLocked(errcode.CoordinatorNotAvailable)
 	g.shutdownConsumerLocked()
+	g.shutdownStreamsLocked()
 	wasShare := g.share != nil
 	g.state = stateDead
 	delete(s.groups, id)

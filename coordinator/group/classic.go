@@ -126,6 +126,9 @@ type group struct {
 	// share is non-nil exactly when this is a KIP-932 share group
 	// (share.go); the classic fields are then unused too.
 	share *shareGroup
+	// streams is non-nil exactly when this is a KIP-1071 streams group
+	// (streams.go); the classic fields are then unused too.
+	streams *streamsGroup
 }
 
 func newGroup(s *shard, id string, now int64) *group {
@@ -679,6 +682,21 @@ func (s *shard) joinLocked(v int16, clientID, clientHost string, req *protocol.J
 	if g != nil && g.share != nil {
 		return &protocol.JoinGroupResponse{ErrorCode: errcode.InconsistentGroupProtocol, GenerationID: -1, MemberID: req.MemberID}, nil
 	}
+	if g != nil && g.streams != nil {
+		if len(g.streams.members) > 0 {
+			return &protocol.JoinGroupResponse{ErrorCode: errcode.InconsistentGroupProtocol, GenerationID: -1, MemberID: req.MemberID}, nil
+		}
+		// An empty streams group becomes a classic group, keeping its
+		// offsets (streams.go).
+		recs := []records.Record{streamsGroupTombstone(id)}
+		if code := s.appendLocked(recs); code != 0 {
+			return &protocol.JoinGroupResponse{ErrorCode: code, GenerationID: -1, MemberID: req.MemberID}, nil
+		}
+		if err := s.applyLocked(id, recs); err != nil {
+			return &protocol.JoinGroupResponse{ErrorCode: errcode.UnknownServerError, GenerationID: -1, MemberID: req.MemberID}, nil
+		}
+		g = s.groups[id]
+	}
 	if g != nil && g.consumer != nil {
 		if len(g.consumer.members) > 0 {
 			// Kafka would let classic members into the consumer group
@@ -944,7 +962,7 @@ func (s *shard) syncLocked(req *protocol.SyncGroupRequest) (*protocol.SyncGroupR
 	}
 	g := s.groups[string(req.GroupID)]
 	switch {
-	case g == nil || g.consumer != nil || g.share != nil:
+	case g == nil || g.consumer != nil || g.streams != nil || g.share != nil:
 		return fail(errcode.UnknownMemberID)
 	case g.state == stateDead:
 		return fail(errcode.CoordinatorNotAvailable)
@@ -1023,7 +1041,7 @@ func (c *Coordinator) Heartbeat(ctx context.Context, req *protocol.HeartbeatRequ
 	defer s.unlockAndAwait(ctx, string(req.GroupID), func(wc int16) { code = wc })
 	g := s.groups[string(req.GroupID)]
 	switch {
-	case g == nil || g.consumer != nil || g.share != nil:
+	case g == nil || g.consumer != nil || g.streams != nil || g.share != nil:
 		return errcode.UnknownMemberID
 	case g.state == stateDead:
 		return errcode.CoordinatorNotAvailable
@@ -1065,7 +1083,7 @@ func (c *Coordinator) LeaveGroup(ctx context.Context, v int16, req *protocol.Lea
 	case g == nil:
 		resp.ErrorCode = errcode.UnknownMemberID
 		return resp
-	case g.consumer != nil || g.share != nil:
+	case g.consumer != nil || g.streams != nil || g.share != nil:
 		// No classic members in consumer groups: each one is unknown.
 		for _, id := range idents {
 			resp.Members = append(resp.Members, protocol.LeaveGroupResponseMemberResponse{

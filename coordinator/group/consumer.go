@@ -348,6 +348,13 @@ func (s *shard) consumerGroupLocked(id string, create bool, recs *[]records.Reco
 		return g.consumer, 0, ""
 	case g.share != nil:
 		return nil, errcode.GroupIDNotFound, fmt.Sprintf("Group %s is not a consumer group.", id)
+	case g.streams != nil && (!create || len(g.streams.members) > 0):
+		return nil, errcode.GroupIDNotFound, fmt.Sprintf("Group %s is not a consumer group.", id)
+	case g.streams != nil:
+		// An empty streams group becomes a consumer group, keeping its
+		// offsets.
+		*recs = append(*recs, streamsGroupTombstone(id))
+		return newConsumerGroup(), 0, ""
 	case create && g.state == stateEmpty:
 		// Kafka deletes an empty classic group (its offsets stay) and
 		// creates the consumer group in its place.

@@ -52,6 +52,15 @@ type Config struct {
 	ConsumerHeartbeatInterval time.Duration // group.consumer.heartbeat.interval.ms
 	ConsumerMaxSize           int           // group.consumer.max.size
 	ConsumerAssignors         []string      // group.consumer.assignors; the first is the default
+	// KIP-1071 streams groups (streams.go).
+	StreamsSessionTimeout     time.Duration // group.streams.session.timeout.ms
+	StreamsHeartbeatInterval  time.Duration // group.streams.heartbeat.interval.ms
+	StreamsMaxSize            int           // group.streams.max.size
+	StreamsNumStandbyReplicas int           // group.streams.num.standby.replicas
+	StreamsInitialDelay       time.Duration // group.streams.initial.rebalance.delay.ms
+	// CreateStreamsTopics creates the internal topics a streams group's
+	// topology misses. Called on its own goroutine, without locks.
+	CreateStreamsTopics func(ctx context.Context, group string, topics []StreamsInternalTopic)
 	// Share groups (KIP-932, share.go).
 	ShareSessionTimeout    time.Duration // group.share.session.timeout.ms
 	ShareHeartbeatInterval time.Duration // group.share.heartbeat.interval.ms
@@ -128,6 +137,15 @@ func New(cfg Config, l Log, logger *zap.Logger) *Coordinator {
 	}
 	if cfg.ConsumerSessionTimeout <= 0 {
 		cfg.ConsumerSessionTimeout = 45 * time.Second
+	}
+	if cfg.StreamsSessionTimeout <= 0 {
+		cfg.StreamsSessionTimeout = 45 * time.Second
+	}
+	if cfg.StreamsHeartbeatInterval <= 0 {
+		cfg.StreamsHeartbeatInterval = 5 * time.Second
+	}
+	if cfg.StreamsMaxSize <= 0 {
+		cfg.StreamsMaxSize = int(^uint(0) >> 1)
 	}
 	if cfg.ShareMaxSize <= 0 {
 		cfg.ShareMaxSize = 200
@@ -228,6 +246,7 @@ func (s *shard) unload() {
 	for _, g := range s.groups {
 		g.shutdownLocked(errcode.NotCoordinator)
 		g.shutdownConsumerLocked()
+		g.shutdownStreamsLocked()
 		g.shutdownShareLocked()
 	}
 	s.groups = map[string]*group{}
@@ -266,6 +285,9 @@ func (s *shard) load(ctx context.Context) {
 
 // replayRecord applies one __consumer_offsets record to groups.
 func replayRecord(groups map[string]*group, key, value []byte) error {
+	if len(key) >= 2 && int16(key[0])<<8|int16(key[1]) == keyStreamsGroupMetadata {
+		return replayStreamsRecord(groups, key, value) // streams_records.go
+	}
 	if len(key) >= 2 && isConsumerKeyVersion(int16(key[0])<<8|int16(key[1])) {
 		return replayConsumerRecord(groups, key, value)
 	}
@@ -449,6 +471,8 @@ func (s *shard) expireLocked() {
 		if deleteGroup {
 			if g.consumer != nil {
 				recs = append(recs, g.consumerTombstonesLocked()...)
+			} else if g.streams != nil {
+				recs = append(recs, streamsGroupTombstone(id))
 			} else {
 				recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
 			}

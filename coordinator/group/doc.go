@@ -39,6 +39,27 @@
 // revocation timers (the member's rebalance timeout) remove members, like
 // the classic timers, under shard.mu.
 //
+// # Streams groups (KIP-1071)
+//
+// A group may instead be a streams group (group.streams != nil; streams.go)
+// for Kafka Streams' group.protocol=streams. The first member to join
+// brings the topology (subtopologies with their source, repartition and
+// changelog topics); the coordinator resolves it against the cluster's
+// topics (streams_topology.go, Kafka's InternalTopicManager), reports
+// missing source or internal topics as heartbeat statuses and hands the
+// missing internal topics to Config.CreateStreamsTopics, and assigns tasks
+// (subtopology, partition) only once every topic exists with the expected
+// partition count. The sticky task assignor (streams_assignor.go) keeps
+// active tasks with their owner, balances members within one task and puts
+// group.streams.num.standby.replicas standbys on other processes. Members
+// move to their target as consumer members do: active tasks are revoked
+// first, and a task another member still holds is not handed out until it
+// is released. Unlike consumer groups, only the group and its epoch are
+// persisted (StreamsGroupMetadata, record type 17, streams_records.go);
+// members, topology and assignments are kept in memory, and its committed
+// offsets are ordinary offset records. After a coordinator move the group
+// is empty at its epoch and the members join again.
+//
 // The package knows nothing of the network. The broker calls the exported
 // methods with decoded requests and persists through Log, which it
 // implements over the __consumer_offsets partitions it leads. Results are

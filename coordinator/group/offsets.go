@@ -125,6 +125,12 @@ func (s *shard) validateCommitLocked(req CommitRequest) (*group, int16) {
 	if g.share != nil {
 		return nil, errcode.GroupIDNotFound
 	}
+	if g.streams != nil {
+		if code := s.validateStreamsCommitLocked(g, req); code != 0 {
+			return nil, code
+		}
+		return g, 0
+	}
 	if g.consumer != nil {
 		if code := s.validateConsumerCommitLocked(g, req); code != 0 {
 			return nil, code
@@ -187,6 +193,11 @@ func (c *Coordinator) FetchMemberOffsets(ctx context.Context, groupID string, me
 			return code, nil
 		}
 	}
+	if g != nil && g.streams != nil {
+		if code := g.validateStreamsFetchLocked(memberID, memberEpoch); code != 0 {
+			return code, nil
+		}
+	}
 	if topics == nil {
 		if g == nil {
 			return 0, nil
@@ -234,7 +245,7 @@ func (c *Coordinator) DeleteOffsets(ctx context.Context, groupID string, topics 
 	if g == nil || g.state == stateDead {
 		return errcode.GroupIDNotFound, nil
 	}
-	if g.consumer == nil && g.state != stateEmpty && g.protocolType != consumerProtocolType {
+	if g.consumer == nil && g.streams == nil && g.state != stateEmpty && g.protocolType != consumerProtocolType {
 		return errcode.NonEmptyGroup, nil
 	}
 	codes = make([][]int16, len(topics))
@@ -292,12 +303,18 @@ func (g *group) isEmpty() bool {
 	if g.share != nil {
 		return len(g.share.members) == 0
 	}
+	if g.streams != nil {
+		return len(g.streams.members) == 0
+	}
 	return g.state == stateEmpty
 }
 
 func (g *group) isSubscribedTo(topic string) bool {
 	if g.consumer != nil {
 		return g.consumer.subscribesTo(topic)
+	}
+	if g.streams != nil {
+		return g.streams.subscribesTo(topic)
 	}
 	ts, ok := g.subscribedTopics()
 	return ok && ts[topic]
@@ -321,7 +338,7 @@ func parseSubscriptionTopics(b []byte) ([]string, error) {
 // offsets don't expire now.
 func (g *group) expirationBase() (func(OffsetValue) int64, bool) {
 	commitTime := func(o OffsetValue) int64 { return o.CommitTimestamp }
-	if g.consumer != nil || g.protocolType == "" {
+	if g.consumer != nil || g.streams != nil || g.protocolType == "" {
 		return commitTime, true
 	}
 	if g.state == stateEmpty {

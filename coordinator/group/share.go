@@ -182,7 +182,7 @@ func (c *Coordinator) ShareGroupHeartbeat(ctx context.Context, v int16, clientID
 	if g != nil && g.state != stateDead && g.share == nil {
 		// Kafka converts nothing into a share group: a classic or
 		// consumer group of this id stays what it is.
-		if !(req.MemberEpoch == 0 && g.consumer == nil && g.state == stateEmpty && g.protocolType == "" && len(g.offsets) == 0) {
+		if !(req.MemberEpoch == 0 && g.consumer == nil && g.streams == nil && g.state == stateEmpty && g.protocolType == "" && len(g.offsets) == 0) {
 			return shareHeartbeatFail(errcode.GroupIDNotFound, fmt.Sprintf("Group %s is not a share group.", id))
 		}
 	}
@@ -669,7 +669,7 @@ func (c *Coordinator) EnsureShareGroup(id string) int16 {
 			return errcode.NonEmptyGroup
 		}
 		return 0
-	case g != nil && g.state != stateDead && (g.consumer != nil || g.protocolType != "" || len(g.offsets) > 0):
+	case g != nil && g.state != stateDead && (g.consumer != nil || g.streams != nil || g.protocolType != "" || len(g.offsets) > 0):
 		return errcode.GroupIDNotFound
 	}
 	// Kafka's group starts at epoch 1 here: initializing share partitions

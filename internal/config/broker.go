@@ -144,6 +144,11 @@ type Broker struct {
 	GroupConsumerMaxSize             int32
 	GroupConsumerAssignors           []string
 	GroupConsumerMigrationPolicy     string
+	GroupStreamsSessionTimeoutMs     int32
+	GroupStreamsHeartbeatMs          int32
+	GroupStreamsMaxSize              int32
+	GroupStreamsNumStandbyReplicas   int32
+	GroupStreamsInitialRebalanceMs   int32
 
 	// Share groups (KIP-932).
 	GroupShareSessionTimeoutMs            int32
@@ -458,6 +463,11 @@ func (b *Broker) fill(r *resolver) {
 	b.GroupConsumerMaxSize = r.i32("group.consumer.max.size")
 	b.GroupConsumerAssignors = r.list("group.consumer.assignors")
 	b.GroupConsumerMigrationPolicy = r.str("group.consumer.migration.policy")
+	b.GroupStreamsSessionTimeoutMs = r.i32("group.streams.session.timeout.ms")
+	b.GroupStreamsHeartbeatMs = r.i32("group.streams.heartbeat.interval.ms")
+	b.GroupStreamsMaxSize = r.i32("group.streams.max.size")
+	b.GroupStreamsNumStandbyReplicas = r.i32("group.streams.num.standby.replicas")
+	b.GroupStreamsInitialRebalanceMs = r.i32("group.streams.initial.rebalance.delay.ms")
 	b.GroupShareSessionTimeoutMs = r.i32("group.share.session.timeout.ms")
 	b.GroupShareHeartbeatMs = r.i32("group.share.heartbeat.interval.ms")
 	b.GroupShareRecordLockDurationMs = r.i32("group.share.record.lock.duration.ms")

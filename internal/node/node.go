@@ -561,6 +561,7 @@ func (n *Node) controlledShutdown(ctx context.Context) {
 // (kafka-features.sh upgrade turns ELR and share groups on).
 var bootstrapFeatures = map[string]int16{
 	controller.MetadataVersionFeature:        27,
+	controller.StreamsVersionFeature:         1, // KIP-1071 streams groups, finalized by Kafka 4.2+ too
 	controller.GroupVersionFeature:           1,
 	controller.TransactionVersionFeature:     2,
 	controller.EligibleLeaderReplicasFeature: 1,

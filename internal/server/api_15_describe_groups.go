@@ -15,7 +15,8 @@ import (
 //     and members; the protocol name and the members' metadata and
 //     assignments only when the group is Stable, as in Kafka.
 //   - An unknown group, or a KIP-848 consumer group (described by
-//     ConsumerGroupDescribe instead), is reported Dead without members.
+//     ConsumerGroupDescribe instead), is reported Dead without members;
+//     so is a KIP-1071 streams group (StreamsGroupDescribe).
 //   - Authorization (authz.go): DESCRIBE on each group, else
 //     GROUP_AUTHORIZATION_FAILED; authorized operations, when asked for,
 //     come from the authorizer.

@@ -11,7 +11,7 @@ import (
 //
 // Behaviour:
 //   - Lists the groups of the __consumer_offsets partitions this broker leads
-//     (clients ask every broker), classic and consumer, sorted by id; the
+//     (clients ask every broker), classic, consumer and streams, sorted by id; the
 //     code is COORDINATOR_LOAD_IN_PROGRESS while a partition still loads.
 //   - Filters match case-insensitively; empty filters match everything.
 //   - Authorization (authz.go): DESCRIBE on the cluster lists every group;

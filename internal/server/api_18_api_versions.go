@@ -36,8 +36,8 @@ import (
 //     features. v4: SupportedFeatures may start at 0 (KAFKA-17011).
 //
 // Where Spool differs from Kafka 4.3:
-//   - Only metadata.version, group.version and transaction.version are
-//     advertised.
+//   - Only metadata.version, group.version, transaction.version and
+//     streams.version are advertised.
 
 func (b *Broker) handleApiVersions(ctx context.Context, rc *reqCtx, req *protocol.ApiVersionsRequest) (*protocol.ApiVersionsResponse, error) {
 	if rc.auth.Action == auth.RespondAndClose { // during a SASL exchange (conn_auth.go)

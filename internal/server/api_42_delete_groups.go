@@ -13,7 +13,8 @@ import (
 // Behaviour:
 //   - Each group's coordinator deletes it with its committed offsets by
 //     writing tombstones; a group with members is NON_EMPTY_GROUP, an
-//     unknown one GROUP_ID_NOT_FOUND. Classic and consumer groups alike.
+//     unknown one GROUP_ID_NOT_FOUND. Classic, consumer and streams groups
+//     alike.
 //   - Authorization (authz.go): DELETE on each group
 //     (GROUP_AUTHORIZATION_FAILED, after the others).
 //

@@ -54,6 +54,10 @@ type Broker struct {
 	// internalTopicWaits remembers "topic/live brokers" already logged
 	// while an internal topic waits for enough brokers.
 	internalTopicWaits sync.Map
+	// streamsTopicsCreating holds the streams internal topics being
+	// created (api_88_streams_group_heartbeat.go), so concurrent heartbeats
+	// do not ask the controller twice.
+	streamsTopicsCreating sync.Map
 	// reconcileMu serializes reconcile.
 	reconcileMu sync.Mutex
 	// leaderGains wakes parked replica fetches on a new leadership

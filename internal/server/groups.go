@@ -47,6 +47,13 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		ConsumerAssignors:         cfg.GroupConsumerAssignors,
 		Topics:                    b.groupTopics,
 
+		StreamsSessionTimeout:     time.Duration(cfg.GroupStreamsSessionTimeoutMs) * time.Millisecond,
+		StreamsHeartbeatInterval:  time.Duration(cfg.GroupStreamsHeartbeatMs) * time.Millisecond,
+		StreamsMaxSize:            int(cfg.GroupStreamsMaxSize),
+		StreamsNumStandbyReplicas: int(cfg.GroupStreamsNumStandbyReplicas),
+		StreamsInitialDelay:       time.Duration(cfg.GroupStreamsInitialRebalanceMs) * time.Millisecond,
+		CreateStreamsTopics:       b.createStreamsTopics, // api_88_streams_group_heartbeat.go
+
 		ShareSessionTimeout:    time.Duration(cfg.GroupShareSessionTimeoutMs) * time.Millisecond,
 		ShareHeartbeatInterval: time.Duration(cfg.GroupShareHeartbeatMs) * time.Millisecond,
 		ShareMaxSize:           int(cfg.GroupShareMaxSize),
@@ -81,6 +88,10 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 	if slices.Contains(cfg.GroupCoordinatorProtocols, "consumer") {
 		register(h, protocol.KeyConsumerGroupHeartbeat, 0, 1, gh.handleConsumerGroupHeartbeat)
 		register(h, protocol.KeyConsumerGroupDescribe, 0, 1, gh.handleConsumerGroupDescribe)
+	}
+	if slices.Contains(cfg.GroupCoordinatorProtocols, "streams") {
+		register(h, protocol.KeyStreamsGroupHeartbeat, 0, 0, gh.handleStreamsGroupHeartbeat)
+		register(h, protocol.KeyStreamsGroupDescribe, 0, 0, gh.handleStreamsGroupDescribe)
 	}
 }
 

@@ -49,7 +49,7 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyGetTelemetrySubscriptions, 0, 0, b.handleGetTelemetrySubscriptions)
 	register(h, protocol.KeyPushTelemetry, 0, 0, b.handlePushTelemetry)
 	register(h, protocol.KeyListConfigResources, 0, 1, b.handleListConfigResources)
-	b.registerGroupHandlers(h) // keys 8-16, 42, 47, 68, 69: groups.go
+	b.registerGroupHandlers(h) // keys 8-16, 42, 47, 68, 69, 88, 89: groups.go
 	b.registerTxnHandlers(h)   // keys 22, 24, 26, 27, 61, 65, 66: txn.go
 	b.registerShareHandlers(h) // keys 76-79, 83-87, 90-92: share.go
 	return h

@@ -8,6 +8,10 @@
 import java.time.Duration;
 import java.util.*;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.StreamsGroupDescription;
+import org.apache.kafka.clients.admin.StreamsGroupMemberAssignment;
+import org.apache.kafka.clients.admin.StreamsGroupMemberDescription;
+import org.apache.kafka.common.GroupState;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -58,6 +62,9 @@ public class WordCount {
         sp.put("default.key.serde", Serdes.String().getClass().getName());
         sp.put("default.value.serde", Serdes.String().getClass().getName());
         sp.put("consumer.auto.offset.reset", "earliest");
+        // An optional fifth argument picks the rebalance protocol: "streams"
+        // for KIP-1071 (broker-side task assignment), else the classic one.
+        if (args.length > 4) sp.put("group.protocol", args[4]);
         KafkaStreams streams = new KafkaStreams(b.build(), sp);
         streams.setUncaughtExceptionHandler(e -> {
             e.printStackTrace();
@@ -84,8 +91,36 @@ public class WordCount {
                 for (ConsumerRecord<String, Long> r : c.poll(Duration.ofMillis(500))) got.put(r.key(), r.value());
             }
         }
+        if (args.length > 4 && args[4].equals("streams")) describeStreamsGroup(base, in + "-app");
         streams.close(Duration.ofSeconds(10));
         System.out.println("wordcount: " + lines + " lines, final counts " + got);
         System.exit(0);
+    }
+
+    // describeStreamsGroup checks, through Admin#describeStreamsGroups (StreamsGroupDescribe), that
+    // the application runs as a KIP-1071 streams group: one member holding both subtopologies' task.
+    static void describeStreamsGroup(Properties base, String app) throws Exception {
+        try (Admin a = Admin.create(base)) {
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (true) {
+                StreamsGroupDescription d = a.describeStreamsGroups(List.of(app)).describedGroups().get(app).get();
+                List<String> active = new ArrayList<>();
+                for (StreamsGroupMemberDescription m : d.members())
+                    for (StreamsGroupMemberAssignment.TaskIds t : m.assignment().activeTasks())
+                        for (int p : t.partitions()) active.add(t.subtopologyId() + "_" + p);
+                Collections.sort(active);
+                String line = "streams group " + d.groupId() + ": " + d.groupState() + ", " + d.members().size()
+                        + " member(s), " + d.subtopologies().size() + " subtopologies, active tasks " + active;
+                if (d.groupState() == GroupState.STABLE && d.members().size() == 1 && active.size() == 2) {
+                    System.out.println(line);
+                    return;
+                }
+                if (System.currentTimeMillis() > deadline) {
+                    System.err.println("FAIL: " + line);
+                    System.exit(1);
+                }
+                Thread.sleep(200);
+            }
+        }
     }
 }

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"context"
+
+	"github.com/spool-broker/spool/auth/acl"
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// StreamsGroupDescribe (key 89): version 0.
+//
+// Behaviour:
+//   - Describes KIP-1071 streams groups: state (Empty, NotReady, Assigning,
+//     Reconciling, Stable), group and assignment epochs, the topology as the
+//     first member sent it (source topics resolved, repartition and
+//     changelog topics), and each member's process id, endpoint, client
+//     tags, task offsets and current and target assignments. Groups of
+//     another type or unknown get GROUP_ID_NOT_FOUND with a message.
+//   - Authorization (authz.go): DESCRIBE on each group, else
+//     GROUP_AUTHORIZATION_FAILED; authorized operations, when asked for,
+//     come from the authorizer.
+//   - Served only when group.coordinator.rebalance.protocols includes
+//     "streams"; UNSUPPORTED_VERSION for every group while streams.version
+//     is not finalized.
+
+func (gh *groupHandlers) handleStreamsGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.StreamsGroupDescribeRequest) (*protocol.StreamsGroupDescribeResponse, error) {
+	resp := &protocol.StreamsGroupDescribeResponse{Groups: []protocol.StreamsGroupDescribeResponseDescribedGroup{}}
+	enabled := gh.b.streamsGroupsEnabled()
+	for _, id := range req.GroupIDs {
+		fail := func(code int16) {
+			msg := errcode.Message(code)
+			resp.Groups = append(resp.Groups, protocol.StreamsGroupDescribeResponseDescribedGroup{GroupID: id,
+				ErrorCode: code, ErrorMessage: &msg, AuthorizedOperations: notRequestedOps,
+				Members: []protocol.StreamsGroupDescribeResponseMember{}})
+		}
+		if !enabled {
+			fail(errcode.UnsupportedVersion)
+			continue
+		}
+		if !gh.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(id)) { // authz.go
+			fail(errcode.GroupAuthorizationFailed)
+			continue
+		}
+		d := gh.coord.DescribeStreamsGroup(ctx, string(id))
+		d.AuthorizedOperations = notRequestedOps
+		if req.IncludeAuthorizedOperations && d.ErrorCode == 0 {
+			d.AuthorizedOperations = gh.b.authorizedOperations(rc, acl.ResourceGroup, string(id))
+		}
+		resp.Groups = append(resp.Groups, d)
+	}
+	return resp, nil
+}

@@ -1,0 +1,513 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// streamsEnv makes streams sessions short (3s) with fast heartbeats.
+var streamsEnv = []string{
+	"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS=3",
+	"KAFKA_GROUP_STREAMS_SESSION_TIMEOUT_MS=3000",
+	"KAFKA_GROUP_STREAMS_HEARTBEAT_INTERVAL_MS=100",
+	"KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=0",
+}
+
+// rawStreamsMember drives StreamsGroupHeartbeat by hand: it takes what it
+// is assigned and gives revoked tasks up at once.
+type rawStreamsMember struct {
+	id, process string
+	epoch       int32
+	active      map[string][]int32
+	standby     map[string][]int32
+	endpoint    *kmsg.StreamsGroupHeartbeatRequestUserEndpoint
+	partitions  []kmsg.StreamsGroupHeartbeatResponsePartitionsByUserEndpoint
+	endpointEp  int32
+}
+
+// wordCountTopology is the topology of a word count over input: a source
+// subtopology writing to a repartition topic, and a counting subtopology
+// with a changelog.
+func wordCountTopology(app, input string) *kmsg.StreamsGroupHeartbeatRequestTopology {
+	t := kmsg.NewStreamsGroupHeartbeatRequestTopology()
+	t.Epoch = 1
+	s0 := kmsg.NewStreamsGroupHeartbeatRequestTopologySubtopology()
+	s0.SubtopologyID = "0"
+	s0.SourceTopics = []string{input}
+	s0.RepartitionSinkTopics = []string{app + "-count-repartition"}
+	s1 := kmsg.NewStreamsGroupHeartbeatRequestTopologySubtopology()
+	s1.SubtopologyID = "1"
+	rp := kmsg.NewTopicInfo()
+	rp.Topic = app + "-count-repartition"
+	rp.Configs = []kmsg.TopicInfoConfig{{Key: "cleanup.policy", Value: "delete"}}
+	s1.RepartitionSourceTopics = []kmsg.TopicInfo{rp}
+	cl := kmsg.NewTopicInfo()
+	cl.Topic = app + "-count-changelog"
+	cl.Configs = []kmsg.TopicInfoConfig{{Key: "cleanup.policy", Value: "compact"}}
+	s1.StateChangelogTopics = []kmsg.TopicInfo{cl}
+	t.Subtopologies = []kmsg.StreamsGroupHeartbeatRequestTopologySubtopology{s0, s1}
+	return &t
+}
+
+func (m *rawStreamsMember) heartbeat(t *testing.T, cl *kgo.Client, group string, topology *kmsg.StreamsGroupHeartbeatRequestTopology) *kmsg.StreamsGroupHeartbeatResponse {
+	t.Helper()
+	req := kmsg.NewPtrStreamsGroupHeartbeatRequest()
+	req.Version = 0
+	req.Group, req.MemberID, req.MemberEpoch = group, m.id, m.epoch
+	req.RebalanceTimeoutMillis = -1
+	if m.epoch == 0 {
+		req.RebalanceTimeoutMillis = 10000
+		req.Topology = topology
+		req.ProcessID = kmsg.StringPtr(m.process)
+		req.UserEndpoint = m.endpoint
+		req.ActiveTasks, req.StandbyTasks, req.WarmupTasks = []kmsg.TaskIDs{}, []kmsg.TaskIDs{}, []kmsg.TaskIDs{}
+	} else {
+		req.ActiveTasks, req.StandbyTasks, req.WarmupTasks = []kmsg.TaskIDs{}, []kmsg.TaskIDs{}, []kmsg.TaskIDs{}
+		for s, ps := range m.active {
+			req.ActiveTasks = append(req.ActiveTasks, kmsg.TaskIDs{SubtopologyID: s, Partitions: ps})
+		}
+		for s, ps := range m.standby {
+			req.StandbyTasks = append(req.StandbyTasks, kmsg.TaskIDs{SubtopologyID: s, Partitions: ps})
+		}
+	}
+	req.EndpointInformationEpoch = m.endpointEp
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var resp *kmsg.StreamsGroupHeartbeatResponse
+	// The first request creates __consumer_offsets (FindCoordinator) and
+	// waits for its partition to load.
+	require.True(t, pollUntil(10*time.Second, 20*time.Millisecond, func() bool {
+		var err error
+		resp, err = streamsRequest(ctx, cl, req)
+		require.NoError(t, err)
+		switch resp.ErrorCode {
+		case kerr.NotCoordinator.Code, kerr.CoordinatorLoadInProgress.Code, kerr.CoordinatorNotAvailable.Code:
+			fc := kmsg.NewPtrFindCoordinatorRequest()
+			fc.CoordinatorKey = group
+			_, err := fc.RequestWith(ctx, cl)
+			require.NoError(t, err)
+			return false
+		}
+		return true
+	}))
+	if resp.ErrorCode == 0 {
+		m.epoch = resp.MemberEpoch
+		if resp.ActiveTasks != nil {
+			m.active, m.standby = map[string][]int32{}, map[string][]int32{}
+			for _, ts := range resp.ActiveTasks {
+				m.active[ts.SubtopologyID] = append([]int32(nil), ts.Partitions...)
+			}
+			for _, ts := range resp.StandbyTasks {
+				m.standby[ts.SubtopologyID] = append([]int32(nil), ts.Partitions...)
+			}
+		}
+		if resp.PartitionsByUserEndpoint != nil {
+			m.partitions = resp.PartitionsByUserEndpoint
+		}
+		m.endpointEp = resp.EndpointInformationEpoch
+	}
+	return resp
+}
+
+// streamsRequest sends req to the single test node: franz-go's kgo does
+// not route the streams group keys to a coordinator itself.
+func streamsRequest[R kmsg.Response](ctx context.Context, cl *kgo.Client, req interface {
+	kmsg.Request
+	RequestWith(context.Context, kmsg.Requestor) (R, error)
+}) (R, error) {
+	return req.RequestWith(ctx, cl.Broker(1))
+}
+
+func (m *rawStreamsMember) tasks() []string {
+	var out []string
+	for s, ps := range m.active {
+		for _, p := range ps {
+			out = append(out, fmt.Sprintf("%s_%d", s, p))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// settleStreams heartbeats members until they hold disjoint active tasks
+// covering n tasks, balanced within one, at one epoch.
+func settleStreams(t *testing.T, cl *kgo.Client, group string, n int, members ...*rawStreamsMember) {
+	t.Helper()
+	ok := pollUntil(15*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range members {
+			r := m.heartbeat(t, cl, group, nil)
+			require.Zero(t, r.ErrorCode, "member %s: %v", m.id, kerr.ErrorForCode(r.ErrorCode))
+		}
+		seen := map[string]bool{}
+		for _, m := range members {
+			ts := m.tasks()
+			if len(ts) < n/len(members) || len(ts) > (n+len(members)-1)/len(members) || m.epoch != members[0].epoch {
+				return false
+			}
+			for _, x := range ts {
+				if seen[x] {
+					return false
+				}
+				seen[x] = true
+			}
+		}
+		return len(seen) == n
+	})
+	if !ok {
+		for _, m := range members {
+			t.Logf("member %s epoch %d holds %v", m.id, m.epoch, m.tasks())
+		}
+		t.Fatal("members did not settle on a balanced assignment")
+	}
+}
+
+func describeStreams(t *testing.T, cl *kgo.Client, group string) kmsg.StreamsGroupDescribeResponseGroup {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrStreamsGroupDescribeRequest()
+	req.Version = 0
+	req.Groups = []string{group}
+	resp, err := streamsRequest(ctx, cl, req)
+	require.NoError(t, err)
+	require.Len(t, resp.Groups, 1)
+	return resp.Groups[0]
+}
+
+func TestStreamsGroupHeartbeat(t *testing.T) {
+	n := startTestNode(t, streamsEnv...)
+	cl := groupClient(t, n.addr)
+	groupCreateTopic(t, n.addr, "words", 4)
+	const g = "wc-app"
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// The first member initializes the topology; the internal topics are
+	// missing, so no tasks yet and the broker creates them.
+	a := &rawStreamsMember{id: "member-a", process: "process-a"}
+	r := a.heartbeat(t, cl, g, wordCountTopology(g, "words"))
+	require.Zero(t, r.ErrorCode)
+	require.Equal(t, int32(1), r.MemberEpoch)
+	require.Equal(t, int32(100), r.HeartbeatIntervalMillis)
+	require.NotNil(t, r.ActiveTasks)
+	require.Empty(t, r.ActiveTasks)
+	require.Len(t, r.Status, 1)
+	require.Equal(t, int8(3), r.Status[0].StatusCode, "MISSING_INTERNAL_TOPICS")
+	require.Equal(t, "Internal topics are missing: wc-app-count-changelog, wc-app-count-repartition", r.Status[0].StatusDetail)
+	require.Equal(t, "NotReady", describeStreams(t, cl, g).State)
+
+	// Internal topics: the repartition topic takes the source topic's four
+	// partitions, the changelog its subtopology's; configs as sent.
+	require.True(t, pollUntil(10*time.Second, 20*time.Millisecond, func() bool {
+		require.Zero(t, a.heartbeat(t, cl, g, nil).ErrorCode)
+		td, err := adm.ListTopics(ctx, g+"-count-repartition", g+"-count-changelog")
+		require.NoError(t, err)
+		return len(td) == 2 && td[g+"-count-repartition"].Err == nil && td[g+"-count-changelog"].Err == nil
+	}))
+	td, err := adm.ListTopics(ctx, g+"-count-repartition", g+"-count-changelog")
+	require.NoError(t, err)
+	require.Len(t, td[g+"-count-repartition"].Partitions, 4)
+	require.Len(t, td[g+"-count-changelog"].Partitions, 4)
+	rc, err := adm.DescribeTopicConfigs(ctx, g+"-count-changelog")
+	require.NoError(t, err)
+	policy, err := rc.On(g+"-count-changelog", nil)
+	require.NoError(t, err)
+	found := false
+	for _, c := range policy.Configs {
+		if c.Key == "cleanup.policy" {
+			require.Equal(t, "compact", c.MaybeValue())
+			found = true
+		}
+	}
+	require.True(t, found)
+
+	// With the topics there, the member gets all eight tasks.
+	settleStreams(t, cl, g, 8, a)
+	require.Equal(t, []string{"0_0", "0_1", "0_2", "0_3", "1_0", "1_1", "1_2", "1_3"}, a.tasks())
+
+	// A second member: a revokes half before b gets them.
+	b := &rawStreamsMember{id: "member-b", process: "process-b"}
+	r = b.heartbeat(t, cl, g, wordCountTopology(g, "words"))
+	require.Zero(t, r.ErrorCode)
+	require.Empty(t, r.Status)
+	require.Empty(t, r.ActiveTasks, "b waits until a released its tasks")
+	before := a.tasks()
+	r = a.heartbeat(t, cl, g, nil)
+	require.Zero(t, r.ErrorCode)
+	require.Len(t, a.tasks(), 4, "a keeps half, revoking the rest")
+	require.Subset(t, before, a.tasks(), "sticky: a keeps tasks it had")
+	settleStreams(t, cl, g, 8, a, b)
+
+	d := describeStreams(t, cl, g)
+	require.Zero(t, d.ErrorCode)
+	require.Equal(t, "Stable", d.State)
+	require.Equal(t, d.Epoch, d.AssignmentEpoch)
+	require.Len(t, d.Members, 2)
+	require.NotNil(t, d.Topology)
+	require.Len(t, d.Topology.Subtopologies, 2)
+	require.Equal(t, []string{"words"}, d.Topology.Subtopologies[0].SourceTopics)
+	for _, m := range d.Members {
+		require.Len(t, m.Assignment.ActiveTasks, 2)
+		require.Equal(t, m.Assignment, m.TargetAssignment)
+	}
+
+	// ListGroups shows a streams group; DescribeGroups says it is not a
+	// classic group; the consumer protocol cannot use it.
+	lg, err := adm.ListGroupsByType(ctx, []string{"streams"})
+	require.NoError(t, err)
+	require.Contains(t, lg.Groups(), g)
+	require.Equal(t, "streams", lg[g].ProtocolType)
+	require.Equal(t, "Stable", lg[g].State)
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Groups = []string{g}
+	dgr, err := dg.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.Equal(t, "Dead", dgr.Groups[0].State)
+	cm := &rawMember{id: "consumer"}
+	require.Equal(t, kerr.GroupIDNotFound.Code, cm.heartbeat(t, cl, g, "words").ErrorCode)
+	del, err := adm.DeleteGroups(ctx, g)
+	require.NoError(t, err)
+	require.ErrorIs(t, del[g].Err, kerr.NonEmptyGroup)
+
+	// Committing offsets needs the member's epoch.
+	commit := func(member string, epoch int32) int16 {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Version = 9
+		req.Group, req.MemberID, req.Generation = g, member, epoch
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = "words"
+		wt, err := adm.ListTopics(ctx, "words")
+		require.NoError(t, err)
+		rt.TopicID = wt["words"].ID // v10 names topics by ID
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset = a.active["0"][0], 1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		require.NoError(t, err)
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	require.Zero(t, commit(a.id, a.epoch))
+	require.Equal(t, kerr.StaleMemberEpoch.Code, commit(a.id, a.epoch+1))
+	require.Equal(t, kerr.UnknownMemberID.Code, commit("ghost", 1))
+
+	// Fencing: an epoch from the future, an unknown member.
+	bad := &rawStreamsMember{id: a.id, epoch: a.epoch + 5, active: a.active}
+	require.Equal(t, kerr.FencedMemberEpoch.Code, bad.heartbeat(t, cl, g, nil).ErrorCode)
+	ghost := &rawStreamsMember{id: "ghost", epoch: 3}
+	require.Equal(t, kerr.UnknownMemberID.Code, ghost.heartbeat(t, cl, g, nil).ErrorCode)
+
+	// b leaves: a gets everything back.
+	leave := &rawStreamsMember{id: b.id, epoch: -1}
+	r = leave.heartbeat(t, cl, g, nil)
+	require.Zero(t, r.ErrorCode)
+	require.Equal(t, int32(-1), r.MemberEpoch)
+	settleStreams(t, cl, g, 8, a)
+
+	// c joins, then stops heartbeating: its session expires and a gets
+	// its tasks back.
+	c := &rawStreamsMember{id: "member-c", process: "process-c"}
+	require.Zero(t, c.heartbeat(t, cl, g, wordCountTopology(g, "words")).ErrorCode)
+	settleStreams(t, cl, g, 8, a, c)
+	require.True(t, pollUntil(10*time.Second, 100*time.Millisecond, func() bool {
+		require.Zero(t, a.heartbeat(t, cl, g, nil).ErrorCode)
+		return len(a.tasks()) == 8
+	}), "c's session expired and a took its tasks")
+	require.Len(t, describeStreams(t, cl, g).Members, 1)
+	require.Equal(t, kerr.UnknownMemberID.Code, c.heartbeat(t, cl, g, nil).ErrorCode)
+
+	// The last member leaves; the empty group can be deleted.
+	require.Zero(t, (&rawStreamsMember{id: a.id, epoch: -1}).heartbeat(t, cl, g, nil).ErrorCode)
+	require.Equal(t, "Empty", describeStreams(t, cl, g).State)
+	del, err = adm.DeleteGroups(ctx, g)
+	require.NoError(t, err)
+	require.NoError(t, del[g].Err)
+	require.Equal(t, kerr.GroupIDNotFound.Code, describeStreams(t, cl, g).ErrorCode)
+}
+
+func TestStreamsGroupHeartbeatErrors(t *testing.T) {
+	n := startTestNode(t, streamsEnv...)
+	cl := groupClient(t, n.addr)
+
+	// A missing source topic is a status, with no tasks.
+	m := &rawStreamsMember{id: "m", process: "p"}
+	r := m.heartbeat(t, cl, "missing-src", wordCountTopology("missing-src", "nope"))
+	require.Zero(t, r.ErrorCode)
+	require.Len(t, r.Status, 1)
+	require.Equal(t, int8(1), r.Status[0].StatusCode, "MISSING_SOURCE_TOPICS")
+	require.Equal(t, "Source topics nope are missing.", r.Status[0].StatusDetail)
+	require.Empty(t, r.ActiveTasks)
+
+	tests := []struct {
+		name string
+		mod  func(*kmsg.StreamsGroupHeartbeatRequest)
+		code int16
+	}{
+		{"no member id", func(r *kmsg.StreamsGroupHeartbeatRequest) { r.MemberID = "" }, kerr.InvalidRequest.Code},
+		{"static member", func(r *kmsg.StreamsGroupHeartbeatRequest) { r.InstanceID = kmsg.StringPtr("i") }, kerr.InvalidRequest.Code},
+		{"join without topology", func(r *kmsg.StreamsGroupHeartbeatRequest) { r.Topology = nil }, kerr.InvalidRequest.Code},
+		{"join without process", func(r *kmsg.StreamsGroupHeartbeatRequest) { r.ProcessID = nil }, kerr.InvalidRequest.Code},
+		{"join owning tasks", func(r *kmsg.StreamsGroupHeartbeatRequest) {
+			r.ActiveTasks = []kmsg.TaskIDs{{SubtopologyID: "0", Partitions: []int32{0}}}
+		}, kerr.InvalidRequest.Code},
+		{"bad epoch", func(r *kmsg.StreamsGroupHeartbeatRequest) { r.MemberEpoch = -3 }, kerr.InvalidRequest.Code},
+		{"unknown group", func(r *kmsg.StreamsGroupHeartbeatRequest) { r.MemberEpoch, r.Topology = 4, nil }, kerr.GroupIDNotFound.Code},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := kmsg.NewPtrStreamsGroupHeartbeatRequest()
+			req.Group, req.MemberID, req.RebalanceTimeoutMillis = "errs", "x", 1000
+			req.Topology = wordCountTopology("errs", "nope")
+			req.ProcessID = kmsg.StringPtr("p")
+			req.ActiveTasks, req.StandbyTasks, req.WarmupTasks = []kmsg.TaskIDs{}, []kmsg.TaskIDs{}, []kmsg.TaskIDs{}
+			tc.mod(req)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			resp, err := streamsRequest(ctx, cl, req)
+			require.NoError(t, err)
+			require.Equal(t, tc.code, resp.ErrorCode, "%v", resp.ErrorMessage)
+		})
+	}
+
+	// A consumer group cannot be joined with the streams protocol.
+	groupCreateTopic(t, n.addr, "ct", 1)
+	cm := &rawMember{id: "consumer"}
+	require.Zero(t, cm.heartbeat(t, cl, "consumers", "ct").ErrorCode)
+	s := &rawStreamsMember{id: "s", process: "p"}
+	require.Equal(t, kerr.GroupIDNotFound.Code, s.heartbeat(t, cl, "consumers", wordCountTopology("consumers", "ct")).ErrorCode)
+}
+
+// TestStreamsGroupRestart restarts the broker under a streams group: the
+// group survives as an empty streams group at its epoch (its
+// StreamsGroupMetadata record), the old member is unknown, and a member
+// joining again continues past the persisted epoch.
+func TestStreamsGroupRestart(t *testing.T) {
+	n := startTestNode(t, streamsEnv...)
+	cl := groupClient(t, n.addr)
+	groupCreateTopic(t, n.addr, "rs-in", 2)
+	const g = "rs-app"
+	a := &rawStreamsMember{id: "member-a", process: "p"}
+	require.Zero(t, a.heartbeat(t, cl, g, wordCountTopology(g, "rs-in")).ErrorCode)
+	require.True(t, pollUntil(10*time.Second, 50*time.Millisecond, func() bool {
+		require.Zero(t, a.heartbeat(t, cl, g, nil).ErrorCode)
+		return len(a.tasks()) == 4
+	}))
+	epoch := describeStreams(t, cl, g).Epoch
+
+	n.restart()
+	cl = groupClient(t, n.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var d kmsg.StreamsGroupDescribeResponseGroup
+	require.True(t, pollUntil(20*time.Second, 100*time.Millisecond, func() bool {
+		req := kmsg.NewPtrStreamsGroupDescribeRequest()
+		req.Groups = []string{g}
+		resp, err := streamsRequest(ctx, cl, req)
+		if err != nil || len(resp.Groups) != 1 || resp.Groups[0].ErrorCode != 0 {
+			return false
+		}
+		d = resp.Groups[0]
+		return true
+	}))
+	require.Equal(t, "Empty", d.State)
+	require.Equal(t, epoch, d.Epoch)
+	lg, err := kadm.NewClient(cl).ListGroupsByType(ctx, []string{"streams"})
+	require.NoError(t, err)
+	require.Contains(t, lg.Groups(), g)
+
+	require.Equal(t, kerr.UnknownMemberID.Code, a.heartbeat(t, cl, g, nil).ErrorCode)
+	b := &rawStreamsMember{id: "member-b", process: "p"}
+	r := b.heartbeat(t, cl, g, wordCountTopology(g, "rs-in"))
+	require.Zero(t, r.ErrorCode)
+	require.Equal(t, epoch+1, r.MemberEpoch)
+	settleStreams(t, cl, g, 4, b)
+}
+
+// TestStreamsGroupInitialDelay: a new group waits
+// group.streams.initial.rebalance.delay.ms for more members before its
+// first assignment, answering ASSIGNMENT_DELAYED meanwhile, as Kafka.
+func TestStreamsGroupInitialDelay(t *testing.T) {
+	env := append(append([]string{}, streamsEnv[:3]...), "KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=1000")
+	n := startTestNode(t, env...)
+	cl := groupClient(t, n.addr)
+	groupCreateTopic(t, n.addr, "delay-in", 2)
+	const g = "delay-app"
+	a := &rawStreamsMember{id: "member-a", process: "p"}
+	began := time.Now()
+	r := a.heartbeat(t, cl, g, wordCountTopology(g, "delay-in"))
+	require.Zero(t, r.ErrorCode)
+	var codes []int8
+	for _, st := range r.Status {
+		codes = append(codes, st.StatusCode)
+		if st.StatusCode == 5 {
+			require.Equal(t, "Assignment delayed due to the configured initial rebalance delay.", st.StatusDetail)
+		}
+	}
+	require.Contains(t, codes, int8(5), "ASSIGNMENT_DELAYED")
+	require.Empty(t, r.ActiveTasks)
+	b := &rawStreamsMember{id: "member-b", process: "q"}
+	require.Zero(t, b.heartbeat(t, cl, g, wordCountTopology(g, "delay-in")).ErrorCode)
+	settleStreams(t, cl, g, 4, a, b)
+	require.GreaterOrEqual(t, time.Since(began), time.Second, "no tasks before the delay")
+}
+
+// TestStreamsGroupStandbyAndEndpoints: with group.streams.num.standby.replicas
+// 1, each task has a standby on the other process; members with a user
+// endpoint learn which input partitions every endpoint serves.
+func TestStreamsGroupStandbyAndEndpoints(t *testing.T) {
+	n := startTestNode(t, append(append([]string{}, streamsEnv...), "KAFKA_GROUP_STREAMS_NUM_STANDBY_REPLICAS=1")...)
+	cl := groupClient(t, n.addr)
+	groupCreateTopic(t, n.addr, "sb-in", 2)
+	const g = "sb-app"
+	a := &rawStreamsMember{id: "member-a", process: "pa", endpoint: &kmsg.StreamsGroupHeartbeatRequestUserEndpoint{Host: "ha", Port: 1}}
+	b := &rawStreamsMember{id: "member-b", process: "pb", endpoint: &kmsg.StreamsGroupHeartbeatRequestUserEndpoint{Host: "hb", Port: 2}}
+	require.Zero(t, a.heartbeat(t, cl, g, wordCountTopology(g, "sb-in")).ErrorCode)
+	require.Zero(t, b.heartbeat(t, cl, g, wordCountTopology(g, "sb-in")).ErrorCode)
+	settleStreams(t, cl, g, 4, a, b)
+	require.True(t, pollUntil(10*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range []*rawStreamsMember{a, b} {
+			require.Zero(t, m.heartbeat(t, cl, g, nil).ErrorCode)
+		}
+		return len(a.partitions) == 2 && len(b.partitions) == 2
+	}))
+	for _, pair := range [][2]*rawStreamsMember{{a, b}, {b, a}} {
+		m, other := pair[0], pair[1]
+		// m's standbys are exactly the other's active tasks.
+		require.Equal(t, other.active, m.standby, "member %s", m.id)
+	}
+	// Endpoints: each member's active input partitions, source topic and
+	// repartition topic alike.
+	byHost := map[string]kmsg.StreamsGroupHeartbeatResponsePartitionsByUserEndpoint{}
+	for _, e := range a.partitions {
+		byHost[e.UserEndpoint.Host] = e
+	}
+	require.Len(t, byHost, 2)
+	for host, m := range map[string]*rawStreamsMember{"ha": a, "hb": b} {
+		e := byHost[host]
+		var got []string
+		for _, tp := range e.ActivePartitions {
+			for _, p := range tp.Partitions {
+				got = append(got, fmt.Sprintf("%s-%d", tp.Topic, p))
+			}
+		}
+		var want []string
+		for _, p := range m.active["0"] {
+			want = append(want, fmt.Sprintf("sb-in-%d", p))
+		}
+		for _, p := range m.active["1"] {
+			want = append(want, fmt.Sprintf("%s-count-repartition-%d", g, p))
+		}
+		require.ElementsMatch(t, want, got, "endpoint %s", host)
+		require.NotEmpty(t, e.StandbyPartitions)
+	}
+}

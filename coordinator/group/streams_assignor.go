@@ -87,8 +87,6 @@ func (a streamsTasks) equal(b streamsTasks) bool {
 	return a.active.equal(b.active) && a.standby.equal(b.standby) && a.warmup.equal(b.warmup)
 }
 
-func (a streamsTasks) size() int { return a.active.size() + a.standby.size() + a.warmup.size() }
-
 // stickyMember is a member as the sticky task assignor sees it.
 type stickyMember struct {
 	id        string

@@ -92,12 +92,14 @@ func newStreamsTopology(t *protocol.StreamsGroupHeartbeatRequestTopology) (*stre
 			var names []string
 			for _, i := range cg.SourceTopics {
 				if int(i) < 0 || int(i) >= len(s.sourceTopics) {
+					//lint:ignore ST1005 Kafka's message, which the member is sent verbatim
 					return nil, fmt.Errorf("Copartition group refers to an unknown source topic index %d", i)
 				}
 				names = append(names, s.sourceTopics[i])
 			}
 			for _, i := range cg.RepartitionSourceTopics {
 				if int(i) < 0 || int(i) >= len(s.repartitionSource) {
+					//lint:ignore ST1005 Kafka's message, which the member is sent verbatim
 					return nil, fmt.Errorf("Copartition group refers to an unknown repartition source topic index %d", i)
 				}
 				names = append(names, s.repartitionSource[i].name)

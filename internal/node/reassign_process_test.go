@@ -112,11 +112,13 @@ func TestReassignLoadedTopicProcesses(t *testing.T) {
 	}
 	tool := kafkaTool(t, "kafka-run-class")
 	c := newProcCluster(t, []procSpec{{5, "controller"}, {1, "broker"}, {2, "broker"}, {3, "broker"}, {4, "broker"}},
-		// Short quota windows so the first burst is small; 256 KiB follower
-		// fetches (Kafka's default is 1 MiB, a second's worth of the
-		// throttle per partition) so the copy moves in steps small enough
-		// to measure a rate over a few seconds.
-		"KAFKA_REPLICATION_QUOTA_WINDOW_NUM=2", "KAFKA_REPLICATION_QUOTA_WINDOW_SIZE_SECONDS=1",
+		// Five 1 s quota windows (Kafka's default is 11): a catch-up copy
+		// moves in bursts of (windows−1) × the throttle once every
+		// `windows` seconds, Kafka's sampled Rate, so five keep the first
+		// burst small (4 MB) and the long-run rate within 20 % (4/5 of
+		// the bound plus one fetch); two windows would halve it. 256 KiB
+		// follower fetches (Kafka's default is 1 MiB) keep each step small.
+		"KAFKA_REPLICATION_QUOTA_WINDOW_NUM=5", "KAFKA_REPLICATION_QUOTA_WINDOW_SIZE_SECONDS=1",
 		"KAFKA_REPLICA_FETCH_MAX_BYTES=262144", "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=3")
 	for _, id := range []int32{5, 1, 2, 3} {
 		c.procs[id].start(t, c.bin)
@@ -138,8 +140,12 @@ func TestReassignLoadedTopicProcesses(t *testing.T) {
 
 	// Load: 16 MB of incompressible 1 KiB records, acks=all.
 	const preload = 16 << 10 // ~16 s at the throttle: a long span to average the rate over
+	// 64 KiB batches: a follower fetch returns at least one whole batch
+	// (KIP-74), so ~1 MB batches (kgo's default) would make the throttled
+	// copy move in steps of a batch per partition per quota cycle — 2.8 MB
+	// every 2 s, 1.4 MB/s — however small replica.fetch.max.bytes is.
 	loader, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchMaxBytes(64<<10))
 	require.NoError(t, err)
 	var pre []*kgo.Record
 	for i := range preload {

@@ -69,8 +69,22 @@ func alterShareOffsets(t *testing.T, cl *kgo.Client, group, topic string, offset
 	req.Topics = append(req.Topics, rt)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := req.RequestWith(ctx, cl)
-	require.NoError(t, err)
+	// The coordinator may still be loading its partition right after the
+	// group's first lookup: retry the retriable codes as clients do.
+	var resp *kmsg.AlterShareGroupOffsetsResponse
+	for {
+		var err error
+		resp, err = req.RequestWith(ctx, cl)
+		require.NoError(t, err)
+		if e := kerr.ErrorForCode(resp.ErrorCode); e == nil || !kerr.IsRetriable(e) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("AlterShareGroupOffsets still %v", kerr.ErrorForCode(resp.ErrorCode))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	require.Zero(t, resp.ErrorCode)
 	for _, rt := range resp.Topics {
 		for _, rp := range rt.Partitions {

@@ -36,7 +36,7 @@ var (
 	famAtMinISR = metrics.NewFamily("kafka_server_replicamanager_atminisrpartitioncount",
 		"Led partitions whose ISR is exactly min.insync.replicas (ReplicaManager AtMinIsrPartitionCount).", prometheus.GaugeValue)
 	famOffline = metrics.NewFamily("kafka_server_replicamanager_offlinereplicacount",
-		"Hosted replicas on a failed log dir (ReplicaManager OfflineReplicaCount); Spool stops on a log dir failure, so 0.", prometheus.GaugeValue)
+		"Hosted replicas on a failed log dir (ReplicaManager OfflineReplicaCount); always 0: Spool does not take replicas offline yet (requests to a failing dir get KAFKA_STORAGE_ERROR).", prometheus.GaugeValue)
 	famShrinks = metrics.NewFamily("kafka_server_replicamanager_isrshrinks_total",
 		"ISR shrinks committed by this broker as leader (ReplicaManager IsrShrinksPerSec).", prometheus.CounterValue)
 	famExpands = metrics.NewFamily("kafka_server_replicamanager_isrexpands_total",

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -86,8 +87,7 @@ func (s *raftStats) read() (avgMs, maxMs, recordsPerSec float64) {
 			oldest = x.start
 		}
 	}
-	nan := func() float64 { var z float64; return z / z }
-	avgMs, maxMs = nan(), nan()
+	avgMs, maxMs = math.NaN(), math.NaN()
 	if commits > 0 {
 		avgMs = float64(sum.Microseconds()) / float64(commits) / 1000
 		maxMs = float64(mx.Microseconds()) / 1000

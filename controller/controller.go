@@ -119,6 +119,10 @@ type Config struct {
 	DelegationTokens DelegationTokenConfig
 	// Now is the clock of broker sessions; nil means time.Now.
 	Now func() time.Time
+	// Probe tells whether a broker's process is gone after its heartbeat
+	// connection closed (liveness.go), usually DialProbe; nil: brokers
+	// are fenced only when their sessions expire, as in Kafka.
+	Probe ProbeFunc
 
 	// Dynamic quorum (KIP-853, voters.go).
 	//
@@ -202,6 +206,13 @@ type Controller struct {
 	// IDs, the one voter change under way, and the observer this node
 	// runs while it is not a voter.
 	members members
+
+	// runCtx is cancelled by Close; goroutines started on demand (broker
+	// probes, liveness.go) stop with it.
+	runCtx context.Context
+	// probing: brokers with a probe running. Guarded by probeMu.
+	probeMu sync.Mutex
+	probing map[int32]bool
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -399,7 +410,9 @@ func (c *Controller) start(advertise string, sole, join bool) error {
 		return fmt.Errorf("controller: start raft: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
+	c.probeMu.Lock()
+	c.runCtx, c.cancel = ctx, cancel
+	c.probeMu.Unlock()
 	c.wg.Add(3)
 	go c.watchLeadership(ctx)
 	go c.fenceStaleBrokers(ctx)
@@ -443,6 +456,7 @@ func (c *Controller) watchLeadership(ctx context.Context) {
 			c.opMu.Lock()
 			c.activateLocked()
 			c.ready.Store(true)
+			c.probeAllLocked()
 			c.opMu.Unlock()
 			c.logger.Info("became active controller", zap.Duration("catch_up", time.Since(start)),
 				zap.Uint64("offset", c.Image().Offset()))
@@ -652,9 +666,11 @@ func (c *Controller) Close() error {
 		if c.raft != nil {
 			errs = append(errs, c.raft.Shutdown().Error())
 		}
+		c.probeMu.Lock() // no probe starts after this (startProbe)
 		if c.cancel != nil {
 			c.cancel()
 		}
+		c.probeMu.Unlock()
 		c.wg.Wait()
 		c.closeMembers()
 		errs = append(errs, c.closeResources())

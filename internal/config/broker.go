@@ -50,8 +50,10 @@ type Broker struct {
 	// preferred-leader rebalance (with AutoLeaderRebalanceEnable).
 	LeaderImbalanceCheckIntervalSeconds int64
 	// Broker liveness and quorum timing.
-	BrokerHeartbeatIntervalMs         int32
-	BrokerSessionTimeoutMs            int32
+	BrokerHeartbeatIntervalMs int32
+	BrokerSessionTimeoutMs    int32
+	// BrokerFastFencing: spool.broker.fast.fencing.enable.
+	BrokerFastFencing                 bool
 	ControllerQuorumElectionTimeoutMs int32
 	ControllerQuorumFetchTimeoutMs    int32
 
@@ -378,6 +380,7 @@ func (b *Broker) fill(r *resolver) {
 	b.LeaderImbalanceCheckIntervalSeconds = r.i64("leader.imbalance.check.interval.seconds")
 	b.BrokerHeartbeatIntervalMs = r.i32("broker.heartbeat.interval.ms")
 	b.BrokerSessionTimeoutMs = r.i32("broker.session.timeout.ms")
+	b.BrokerFastFencing = r.boolean("spool.broker.fast.fencing.enable")
 	b.ControllerQuorumElectionTimeoutMs = r.i32("controller.quorum.election.timeout.ms")
 	b.ControllerQuorumFetchTimeoutMs = r.i32("controller.quorum.fetch.timeout.ms")
 

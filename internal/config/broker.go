@@ -131,6 +131,7 @@ type Broker struct {
 	OffsetsTopicSegmentBytes         int32
 	OffsetsRetentionMinutes          int32
 	OffsetsRetentionCheckIntervalMs  int64
+	OffsetsCommitTimeoutMs           int32
 	OffsetMetadataMaxBytes           int32
 	GroupInitialRebalanceDelayMs     int32
 	GroupMinSessionTimeoutMs         int32
@@ -451,6 +452,7 @@ func (b *Broker) fill(r *resolver) {
 	b.OffsetsTopicSegmentBytes = r.i32("offsets.topic.segment.bytes")
 	b.OffsetsRetentionMinutes = r.i32("offsets.retention.minutes")
 	b.OffsetsRetentionCheckIntervalMs = r.i64("offsets.retention.check.interval.ms")
+	b.OffsetsCommitTimeoutMs = r.i32("offsets.commit.timeout.ms")
 	b.OffsetMetadataMaxBytes = r.i32("offset.metadata.max.bytes")
 	b.GroupInitialRebalanceDelayMs = r.i32("group.initial.rebalance.delay.ms")
 	b.GroupMinSessionTimeoutMs = r.i32("group.min.session.timeout.ms")

@@ -41,7 +41,9 @@ type cluster struct {
 	node []*node // index id-1
 }
 
-func newCluster(bin, outDir string, nw *network) (*cluster, error) {
+// newCluster lays out the nodes' dirs: under outDir, or on d's filesystems
+// when d is not nil (d must be set up).
+func newCluster(bin, outDir string, nw *network, d *disks) (*cluster, error) {
 	var voters []string
 	for i := 1; i <= nw.nodes; i++ {
 		voters = append(voters, fmt.Sprintf("%d@%s:%d", i, nw.host(i), controllerPort))
@@ -66,6 +68,9 @@ func newCluster(bin, outDir string, nw *network) (*cluster, error) {
 	}}
 	for i := 1; i <= nw.nodes; i++ {
 		n := &node{id: i, dir: filepath.Join(outDir, fmt.Sprintf("data%d", i)), logPath: filepath.Join(outDir, fmt.Sprintf("node%d.log", i))}
+		if d != nil {
+			n.dir = d.dataDir(i)
+		}
 		if err := os.MkdirAll(n.dir, 0o755); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -17,7 +18,14 @@ import (
 // faultKinds are the faults the nemesis chooses from by default. Seeds of
 // runs made before kill-controller existed replay with
 // -kinds kill,kill-leader,pause,partition,loss.
+//
+// The default stays the same so that seed 7 (make chaos-smoke) keeps its
+// schedule; -kinds all adds the faults of 2026-12-07's third session (split,
+// oneway, disk-full, power-loss), which need -disks for the disk kinds.
 var faultKinds = []string{"kill", "kill-leader", "kill-controller", "pause", "partition", "loss"}
+
+// allKinds is every fault the nemesis knows, for -kinds all.
+var allKinds = append(slices.Clone(faultKinds), "split", "oneway", "disk-full", "power-loss")
 
 // fault is one injected fault, as logged and reported.
 type fault struct {
@@ -32,6 +40,7 @@ type fault struct {
 // schedule replays from its seed (the timing of the workload does not).
 type nemesis struct {
 	c     *cluster
+	disks *disks      // nil unless -disks
 	cl    *kgo.Client // DescribeQuorum for kill-controller
 	adm   *kadm.Client
 	topic string
@@ -167,6 +176,64 @@ func (n *nemesis) inject(ctx context.Context, f *fault, hold time.Duration) erro
 		}
 		sleepCtx(ctx, hold)
 		return nw.heal(f.Node)
+	case "split":
+		minority, majority := splitSides(n.rng, len(n.c.node), f.Node)
+		f.Note = fmt.Sprintf("minority %v | majority %v", minority, majority)
+		n.logf("  split %s", f.Note)
+		for _, i := range minority {
+			if err := nw.cut(i, majority); err != nil {
+				return err
+			}
+		}
+		for _, i := range majority {
+			if err := nw.cut(i, minority); err != nil {
+				return err
+			}
+		}
+		sleepCtx(ctx, hold)
+		for j := 1; j <= len(n.c.node); j++ {
+			if err := nw.heal(j); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "oneway":
+		dir := []string{"in", "out"}[n.rng.Intn(2)]
+		p := 1.0
+		if n.rng.Intn(2) == 0 {
+			p = 0.3 + 0.6*n.rng.Float64()
+		}
+		f.Note = fmt.Sprintf("drop %s p=%.2f", dir, p)
+		n.logf("  oneway %s", f.Note)
+		if err := nw.oneWay(f.Node, dir, p); err != nil {
+			return err
+		}
+		sleepCtx(ctx, hold)
+		return nw.heal(f.Node)
+	case "disk-full":
+		if n.disks == nil {
+			return fmt.Errorf("disk-full needs -disks")
+		}
+		filled, err := n.disks.fill(f.Node)
+		if err != nil {
+			return err
+		}
+		f.Note = fmt.Sprintf("filled %d MiB", filled>>20)
+		n.logf("  disk-full %s", f.Note)
+		sleepCtx(ctx, hold)
+		return n.disks.free(f.Node)
+	case "power-loss":
+		if n.disks == nil {
+			return fmt.Errorf("power-loss needs -disks")
+		}
+		if err := n.c.signal(f.Node, syscall.SIGKILL); err != nil {
+			return err
+		}
+		if err := n.disks.powerLoss(f.Node); err != nil {
+			return err
+		}
+		sleepCtx(ctx, hold)
+		return n.c.start(f.Node)
 	case "loss":
 		p := 0.05 + 0.25*n.rng.Float64()
 		f.Note = fmt.Sprintf("p=%.2f on every node", p)
@@ -185,4 +252,24 @@ func (n *nemesis) inject(ctx context.Context, f *fault, hold time.Duration) erro
 		return nil
 	}
 	return fmt.Errorf("unknown fault %q", f.Kind)
+}
+
+// splitSides chooses a majority/minority split of nodes 1..n: a minority of
+// (n-1)/2 nodes (1 of 3, 2 of 5) that holds node, the rest the majority.
+func splitSides(rng *rand.Rand, n, node int) (minority, majority []int) {
+	minority = []int{node}
+	for _, j := range rng.Perm(n) {
+		if len(minority) == (n-1)/2 {
+			break
+		}
+		if j+1 != node {
+			minority = append(minority, j+1)
+		}
+	}
+	for j := 1; j <= n; j++ {
+		if !slices.Contains(minority, j) {
+			majority = append(majority, j)
+		}
+	}
+	return minority, majority
 }

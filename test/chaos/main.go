@@ -37,6 +37,8 @@ type options struct {
 	holdMin, holdMax     time.Duration
 	settle, recoverLimit time.Duration
 	disks                bool
+	target               string
+	proxy                bool
 	groupConsumers       int
 	admin                bool
 	diskSize             int64
@@ -64,11 +66,16 @@ func main() {
 	flag.DurationVar(&o.recoverLimit, "recover", 2*time.Minute, "limit for the cluster to recover after the faults")
 	flag.IntVar(&o.groupConsumers, "group-consumers", 2, "members of a classic consumer group on the topic under test, committing offsets (0: no group workload)")
 	flag.BoolVar(&o.admin, "admin", true, "admin workload: create, grow and delete topics while faults run")
+	flag.StringVar(&o.target, "target", "spool", "spool, or kafka: the reference Apache Kafka 4.3.1 (test/compat's jars in ~/.cache/spool-compat, make test-deps), same workloads, faults and checker")
+	flag.BoolVar(&o.proxy, "proxy", false, "carry all traffic between nodes through the harness's delay proxy (for the delay fault)")
 	flag.BoolVar(&o.disks, "disks", false, "give each node its own loop-mounted ext4 (for disk-full and power-loss; needs mkfs.xfs for the reflink clones)")
 	flag.Int64Var(&o.diskSize, "disk-size-mb", 1024, "size of each node's filesystem with -disks, MiB")
 	flag.Parse()
 	if o.kinds == "all" {
 		o.kinds = strings.Join(allKinds, ",")
+	}
+	if strings.Contains(o.kinds, "delay") {
+		o.proxy = true
 	}
 	if !o.disks && (strings.Contains(o.kinds, "disk-full") || strings.Contains(o.kinds, "power-loss")) {
 		o.disks = true
@@ -128,14 +135,20 @@ func run(o options) (int, error) {
 	defer evf.Close()
 	logger := log.New(io.MultiWriter(os.Stdout, evf), "", log.LUTC|log.Ldate|log.Lmicroseconds)
 	logf := logger.Printf
-	logf("seed=%d nodes=%d duration=%s faults<=%d kinds=%s out=%s", o.seed, o.nodes, o.duration, o.maxFaults, o.kinds, o.out)
+	logf("target=%s seed=%d nodes=%d duration=%s faults<=%d kinds=%s out=%s", o.target, o.seed, o.nodes, o.duration, o.maxFaults, o.kinds, o.out)
 
 	// SIGINT/SIGTERM cancel ctx; every step below then returns and the
 	// deferred cleanups kill the nodes and remove the namespaces.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if o.bin == "" {
+	if abs, err := filepath.Abs(o.repo); err == nil {
+		o.repo = abs
+	}
+	if o.target != "spool" && o.target != "kafka" {
+		return 2, fmt.Errorf("-target %q: want spool or kafka", o.target)
+	}
+	if o.target == "spool" && o.bin == "" {
 		o.bin = filepath.Join(o.out, "spool")
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", o.bin, "./cmd/spool")
 		cmd.Dir = o.repo
@@ -149,6 +162,15 @@ func run(o options) (int, error) {
 	if err := nw.setup(); err != nil {
 		return 2, err
 	}
+	var px *proxy
+	if o.proxy {
+		px = &proxy{nw: nw, logf: logf}
+		defer px.stop()
+		if err := px.start(ctx); err != nil {
+			return 2, err
+		}
+		logf("proxy: every connection between nodes goes through the harness (%s.254:%d+)", nw.subnet, proxyPortBase)
+	}
 	var dk *disks
 	if o.disks {
 		dk = &disks{out: o.out, nodes: o.nodes, size: o.diskSize << 20, logf: logf}
@@ -158,7 +180,7 @@ func run(o options) (int, error) {
 		}
 		logf("disks: each node's log dir on its own %d MiB ext4 (loop image in an XFS for reflink clones)", o.diskSize)
 	}
-	c, err := newCluster(o.bin, o.out, nw, dk)
+	c, err := newCluster(o.target, o.repo, o.bin, o.out, nw, dk)
 	if err != nil {
 		return 2, err
 	}
@@ -306,7 +328,7 @@ func run(o options) (int, error) {
 		return 2, err
 	}
 
-	nem := &nemesis{c: c, disks: dk, cl: admCl, adm: adm, topic: topic, rng: newRand(o.seed), logf: logf, kinds: strings.Split(o.kinds, ","),
+	nem := &nemesis{c: c, disks: dk, proxy: px, cl: admCl, adm: adm, topic: topic, rng: newRand(o.seed), logf: logf, kinds: strings.Split(o.kinds, ","),
 		gapMin: o.gapMin, gapMax: o.gapMax, holdMin: o.holdMin, holdMax: o.holdMax}
 	// A progress line every 15 s until the checks begin, so a CI log
 	// shows a run that is alive (and how the cluster is doing).
@@ -472,7 +494,7 @@ func run(o options) (int, error) {
 
 func summary(o options, faults []fault, start, end time.Time, h *history, v verdict, recErr, readErr error) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n## chaos run seed=%d\n\n", o.seed)
+	fmt.Fprintf(&b, "\n## chaos run target=%s seed=%d nodes=%d\n\n", o.target, o.seed, o.nodes)
 	fmt.Fprintf(&b, "Faults for %s (%s): %d injected; workload %d idempotent acks=all producers x %d rec/s over %d partitions (RF 3, min.insync.replicas 2).\n\n",
 		end.Sub(start).Round(time.Second), o.kinds, len(faults), o.producers, o.rate, o.partitions)
 	h.mu.Lock()

@@ -21,11 +21,12 @@ import (
 //
 // The default stays the same so that seed 7 (make chaos-smoke) keeps its
 // schedule; -kinds all adds the faults of 2026-12-07's third session (split,
-// oneway, disk-full, power-loss), which need -disks for the disk kinds.
+// oneway, disk-full, power-loss, delay); the disk kinds turn -disks on, delay
+// turns -proxy on.
 var faultKinds = []string{"kill", "kill-leader", "kill-controller", "pause", "partition", "loss"}
 
 // allKinds is every fault the nemesis knows, for -kinds all.
-var allKinds = append(slices.Clone(faultKinds), "split", "oneway", "disk-full", "power-loss")
+var allKinds = append(slices.Clone(faultKinds), "split", "oneway", "disk-full", "power-loss", "delay")
 
 // fault is one injected fault, as logged and reported.
 type fault struct {
@@ -41,6 +42,7 @@ type fault struct {
 type nemesis struct {
 	c     *cluster
 	disks *disks      // nil unless -disks
+	proxy *proxy      // nil unless -proxy
 	cl    *kgo.Client // DescribeQuorum for kill-controller
 	adm   *kadm.Client
 	topic string
@@ -210,6 +212,18 @@ func (n *nemesis) inject(ctx context.Context, f *fault, hold time.Duration) erro
 		}
 		sleepCtx(ctx, hold)
 		return nw.heal(f.Node)
+	case "delay":
+		if n.proxy == nil {
+			return fmt.Errorf("delay needs -proxy")
+		}
+		base := time.Duration(20+n.rng.Intn(480)) * time.Millisecond
+		d := delaySpec{base: base, jitter: time.Duration(n.rng.Int63n(int64(base) + 1))}
+		f.Note = fmt.Sprintf("every connection to or from the node delayed %s + up to %s", d.base, d.jitter.Round(time.Millisecond))
+		n.logf("  delay %s", f.Note)
+		n.proxy.set(f.Node, d)
+		sleepCtx(ctx, hold)
+		n.proxy.set(f.Node, delaySpec{})
+		return nil
 	case "disk-full":
 		if n.disks == nil {
 			return fmt.Errorf("disk-full needs -disks")

@@ -100,7 +100,8 @@ func (nw *network) loss(i int, p float64) error {
 	return nw.iptables(i, "-A", "OUTPUT", "-o", "eth0", "-m", "statistic", "--mode", "random", "--probability", prob, "-j", "DROP")
 }
 
-// heal removes every rule in node i's namespace.
+// heal removes every filter rule in node i's namespace (the proxy's nat
+// rules stay).
 func (nw *network) heal(i int) error { return nw.iptables(i, "-F") }
 
 // cut drops everything between node i and each of peers, both ways; the
@@ -113,6 +114,11 @@ func (nw *network) cut(i int, peers []int) error {
 			return err
 		}
 		if err := nw.iptables(i, "-A", "OUTPUT", "-o", "eth0", "-d", h, "-j", "DROP"); err != nil {
+			return err
+		}
+		// Through the proxy the packets go to .254: conntrack still
+		// knows the connection's original destination.
+		if err := nw.iptables(i, "-A", "OUTPUT", "-o", "eth0", "-m", "conntrack", "--ctorigdst", h, "-j", "DROP"); err != nil {
 			return err
 		}
 	}

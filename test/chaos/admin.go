@@ -86,9 +86,9 @@ func runAdmin(ctx context.Context, adm *kadm.Client, period time.Duration, a *ad
 		if err == nil {
 			err = r.Err
 		}
-		if ctx.Err() != nil {
-			return
-		}
+		// A request cut short by the end of the workload may have
+		// happened: indeterminate, as a failed one.
+		err = orDone(ctx, err)
 		a.record(name, func(t *adminTopic) { t.create = state(err) }, err)
 		if err != nil || !wait() {
 			continue
@@ -99,9 +99,7 @@ func runAdmin(ctx context.Context, adm *kadm.Client, period time.Duration, a *ad
 		if err == nil {
 			err = rs.Error()
 		}
-		if ctx.Err() != nil {
-			return
-		}
+		err = orDone(ctx, err)
 		a.record(name, func(t *adminTopic) { t.grow = state(err) }, err)
 		if n%3 == 0 || !wait() {
 			continue
@@ -112,11 +110,17 @@ func runAdmin(ctx context.Context, adm *kadm.Client, period time.Duration, a *ad
 		if err == nil {
 			err = ds.Error()
 		}
-		if ctx.Err() != nil {
-			return
-		}
+		err = orDone(ctx, err)
 		a.record(name, func(t *adminTopic) { t.del = state(err) }, err)
 	}
+}
+
+// orDone is err, or ctx's error when ctx ended while the request ran.
+func orDone(ctx context.Context, err error) error {
+	if err == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // brokerTopics asks broker id alone for the metadata of every topic and

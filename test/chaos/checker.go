@@ -27,6 +27,7 @@ type verdict struct {
 	GroupViolations                []string // committed offsets lost or going backwards
 	AdminViolations                []string // metadata that did not converge to what was acknowledged
 	WorkloadErrors                 []string // group and admin request errors: context, not violations
+	Exits                          []string // nodes that exited by themselves during the faults
 }
 
 func (v *verdict) violations() int {

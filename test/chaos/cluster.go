@@ -28,6 +28,7 @@ const (
 type node struct {
 	id      int
 	dir     string // KAFKA_LOG_DIRS
+	metaDir string // metadata.log.dir; "" for the first log dir
 	logPath string
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when cmd has been reaped
@@ -77,7 +78,7 @@ func newCluster(kind, repo, bin, outDir string, nw *network, d *disks) (*cluster
 	for i := 1; i <= nw.nodes; i++ {
 		n := &node{id: i, dir: filepath.Join(outDir, fmt.Sprintf("data%d", i)), logPath: filepath.Join(outDir, fmt.Sprintf("node%d.log", i))}
 		if d != nil {
-			n.dir = d.dataDir(i)
+			n.dir, n.metaDir = d.dataDir(i), d.metaDir(i)
 		}
 		if err := os.MkdirAll(n.dir, 0o755); err != nil {
 			return nil, err
@@ -130,6 +131,9 @@ func (c *cluster) kafkaProps(i int) (string, error) {
 	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		if strings.HasPrefix(l, "log.dirs=") {
 			l = "log.dirs=" + n.dir
+			if n.metaDir != "" {
+				lines = append(lines, "metadata.log.dir="+n.metaDir)
+			}
 		}
 		if strings.HasPrefix(l, "controller.quorum.voters=") {
 			lines = append(lines, l)
@@ -170,6 +174,9 @@ func (c *cluster) command(i int) (*exec.Cmd, error) {
 		fmt.Sprintf("KAFKA_LISTENERS=PLAINTEXT://%s:%d,CONTROLLER://%s:%d", h, clientPort, h, controllerPort),
 		fmt.Sprintf("KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s:%d", h, clientPort),
 		"KAFKA_LOG_DIRS="+n.dir)
+	if n.metaDir != "" {
+		cmd.Env = append(cmd.Env, "KAFKA_METADATA_LOG_DIR="+n.metaDir)
+	}
 	return cmd, nil
 }
 

@@ -16,7 +16,10 @@ import (
 //
 //	<out>/disks.img   sparse image, XFS (reflink=1), loop-mounted at <out>/disks
 //	<out>/disks/nN.img sparse image, ext4 (-m 0), loop-mounted at <out>/fsN
-//	<out>/fsN/data    node N's KAFKA_LOG_DIRS (its metadata log included)
+//	<out>/fsN/data    node N's KAFKA_LOG_DIRS
+//	<out>/disks/mN.img, <out>/metaN/data  the same, 256 MiB, for its
+//	                  metadata.log.dir (the raft log): disk-full fills the data
+//	                  filesystem only, power loss hits both
 //
 // The outer XFS exists only for FICLONE (cp --reflink=always): cloning nN.img
 // takes the inode locks, writes the image's own dirty pages back and shares its
@@ -38,10 +41,17 @@ type disks struct {
 	logf  func(format string, args ...any)
 }
 
-func (d *disks) outerImg() string   { return filepath.Join(d.out, "disks.img") }
-func (d *disks) outerDir() string   { return filepath.Join(d.out, "disks") }
-func (d *disks) img(i int) string   { return filepath.Join(d.outerDir(), fmt.Sprintf("n%d.img", i)) }
-func (d *disks) mount(i int) string { return filepath.Join(d.out, fmt.Sprintf("fs%d", i)) }
+func (d *disks) outerImg() string       { return filepath.Join(d.out, "disks.img") }
+func (d *disks) outerDir() string       { return filepath.Join(d.out, "disks") }
+func (d *disks) img(i int) string       { return filepath.Join(d.outerDir(), fmt.Sprintf("n%d.img", i)) }
+func (d *disks) mount(i int) string     { return filepath.Join(d.out, fmt.Sprintf("fs%d", i)) }
+func (d *disks) metaImg(i int) string   { return filepath.Join(d.outerDir(), fmt.Sprintf("m%d.img", i)) }
+func (d *disks) metaMount(i int) string { return filepath.Join(d.out, fmt.Sprintf("meta%d", i)) }
+
+// metaDir is node i's metadata.log.dir.
+func (d *disks) metaDir(i int) string { return filepath.Join(d.metaMount(i), "data") }
+
+const metaDiskSize = 256 << 20
 
 // dataDir is node i's log dir: a subdirectory, so that ext4's lost+found is
 // not in the log dir.
@@ -58,7 +68,7 @@ func (d *disks) setup() error {
 	}
 	d.teardown()
 	steps := [][]string{
-		{"truncate", "-s", fmt.Sprint(int64(d.nodes)*d.size + 512<<20), d.outerImg()},
+		{"truncate", "-s", fmt.Sprint(int64(d.nodes)*(d.size+metaDiskSize) + 512<<20), d.outerImg()},
 		{"mkfs.xfs", "-q", "-f", "-m", "reflink=1", d.outerImg()},
 		{"mkdir", "-p", d.outerDir()},
 		{"mount", "-o", "loop", d.outerImg(), d.outerDir()},
@@ -72,6 +82,12 @@ func (d *disks) setup() error {
 			[]string{"mkdir", "-p", d.dataDir(i)},
 			// The log dir itself must survive a power loss.
 			[]string{"sync", "-f", d.dataDir(i)},
+			[]string{"truncate", "-s", fmt.Sprint(metaDiskSize), d.metaImg(i)},
+			[]string{"mkfs.ext4", "-q", "-F", "-m", "0", d.metaImg(i)},
+			[]string{"mkdir", "-p", d.metaMount(i)},
+			[]string{"mount", "-o", "loop", d.metaImg(i), d.metaMount(i)},
+			[]string{"mkdir", "-p", d.metaDir(i)},
+			[]string{"sync", "-f", d.metaDir(i)},
 		)
 	}
 	for _, s := range steps {
@@ -108,6 +124,7 @@ func unmount(dir, img string) error {
 func (d *disks) teardown() {
 	for i := 1; i <= maxNodes; i++ {
 		_ = unmount(d.mount(i), d.img(i))
+		_ = unmount(d.metaMount(i), d.metaImg(i))
 	}
 	if err := unmount(d.outerDir(), d.outerImg()); err != nil && d.logf != nil {
 		d.logf("disks: %v", err)
@@ -153,23 +170,27 @@ func (d *disks) fill(i int) (int64, error) {
 // free removes the filler.
 func (d *disks) free(i int) error { return os.Remove(d.fillFile(i)) }
 
-// powerLoss replaces node i's filesystem (the node must be stopped) with
-// what a power cut at this instant leaves on its device: see disks.
+// powerLoss replaces node i's filesystems (the node must be stopped) with
+// what a power cut at this instant leaves on their devices: see disks. The
+// two clones are not taken at one instant, which a power cut allows too: the
+// devices are independent, and what was fsynced is on both.
 func (d *disks) powerLoss(i int) error {
-	crash := d.img(i) + ".crash"
-	if err := sh("cp", "--reflink=always", d.img(i), crash); err != nil {
-		return fmt.Errorf("power loss: clone: %w", err)
-	}
-	// Unmounting writes the dirty pages back, into the image that is
-	// thrown away.
-	if err := unmount(d.mount(i), d.img(i)); err != nil {
-		return fmt.Errorf("power loss: %w", err)
-	}
-	if err := os.Rename(crash, d.img(i)); err != nil {
-		return err
-	}
-	if err := sh("mount", "-o", "loop", d.img(i), d.mount(i)); err != nil {
-		return fmt.Errorf("power loss: mount the crashed image: %w", err)
+	for _, fs := range []struct{ img, mnt string }{{d.img(i), d.mount(i)}, {d.metaImg(i), d.metaMount(i)}} {
+		crash := fs.img + ".crash"
+		if err := sh("cp", "--reflink=always", fs.img, crash); err != nil {
+			return fmt.Errorf("power loss: clone: %w", err)
+		}
+		// Unmounting writes the dirty pages back, into the image that
+		// is thrown away.
+		if err := unmount(fs.mnt, fs.img); err != nil {
+			return fmt.Errorf("power loss: %w", err)
+		}
+		if err := os.Rename(crash, fs.img); err != nil {
+			return err
+		}
+		if err := sh("mount", "-o", "loop", fs.img, fs.mnt); err != nil {
+			return fmt.Errorf("power loss: mount the crashed image: %w", err)
+		}
 	}
 	return nil
 }

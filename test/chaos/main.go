@@ -478,6 +478,7 @@ func run(o options) (int, error) {
 		v.WorkloadErrors = append(v.WorkloadErrors, ah.errs...)
 		ah.mu.Unlock()
 	}
+	v.Exits = nem.exits
 	sum := summary(o, nem.faults, faultStart, faultEnd, h, v, recErr, readErr)
 	fmt.Print(sum)
 	if err := os.WriteFile(filepath.Join(o.out, "summary.md"), []byte(sum), 0o644); err != nil {
@@ -547,7 +548,7 @@ func summary(o options, faults []fault, start, end time.Time, h *history, v verd
 	for _, l := range []struct {
 		name  string
 		lines []string
-	}{{"lost", v.Lost}, {"duplicated", v.Duplicated}, {"reordered", v.Reordered}, {"changed", v.Changed}, {"unknown", v.Unknown}, {"transactions", v.TxnViolations}, {"consumer group", v.GroupViolations}, {"admin", v.AdminViolations}, {"live reader errors", liveErrs}, {"transactional producer errors (not violations)", v.TxnErrors}, {"group and admin errors (not violations)", v.WorkloadErrors}} {
+	}{{"lost", v.Lost}, {"duplicated", v.Duplicated}, {"reordered", v.Reordered}, {"changed", v.Changed}, {"unknown", v.Unknown}, {"transactions", v.TxnViolations}, {"consumer group", v.GroupViolations}, {"admin", v.AdminViolations}, {"live reader errors", liveErrs}, {"transactional producer errors (not violations)", v.TxnErrors}, {"group and admin errors (not violations)", v.WorkloadErrors}, {"nodes that exited by themselves (restarted; findings, not safety violations)", v.Exits}} {
 		if len(l.lines) == 0 {
 			continue
 		}

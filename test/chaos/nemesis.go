@@ -52,6 +52,9 @@ type nemesis struct {
 	// gap is the healthy time between two faults; hold the time a fault lasts.
 	gapMin, gapMax, holdMin, holdMax time.Duration
 	faults                           []fault
+	// exits lists the nodes that exited by themselves (not killed by a
+	// fault), found before each fault and restarted: a finding each.
+	exits []string
 	// injected counts the faults healed so far, for progress lines read
 	// by another goroutine (faults belongs to run's goroutine).
 	injected atomic.Int64
@@ -81,6 +84,9 @@ func (n *nemesis) run(ctx context.Context, max int) error {
 	for len(n.faults) < max {
 		if !sleepCtx(ctx, n.between(n.gapMin, n.gapMax)) {
 			return nil
+		}
+		if err := n.reviveExited(); err != nil {
+			return err
 		}
 		kind := n.kinds[n.rng.Intn(len(n.kinds))]
 		node := 1 + n.rng.Intn(len(n.c.node))
@@ -122,6 +128,39 @@ func (n *nemesis) run(ctx context.Context, max int) error {
 		n.injected.Add(1)
 	}
 	return nil
+}
+
+// reviveExited restarts every node whose process exited by itself, and
+// records it with the last lines of its log.
+func (n *nemesis) reviveExited() error {
+	for i := 1; i <= len(n.c.node); i++ {
+		if n.c.running(i) {
+			continue
+		}
+		nd := n.c.node[i-1]
+		last := tail(nd.logPath, 3)
+		if len(last) > 600 {
+			last = last[len(last)-600:]
+		}
+		msg := fmt.Sprintf("node %d exited by itself before fault #%d (after %s); log tail: %s", i, len(n.faults)+1, n.lastFault(), last)
+		n.logf("%s", msg)
+		n.exits = append(n.exits, msg)
+		n.c.mu.Lock()
+		nd.cmd = nil
+		n.c.mu.Unlock()
+		if err := n.c.start(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *nemesis) lastFault() string {
+	if len(n.faults) == 0 {
+		return "no fault"
+	}
+	f := n.faults[len(n.faults)-1]
+	return fmt.Sprintf("%s on node %d", f.Kind, f.Node)
 }
 
 // activeController asks the cluster for the leader of the metadata quorum

@@ -557,7 +557,21 @@ func summary(o options, faults []fault, start, end time.Time, h *history, v verd
 			fmt.Fprintf(&b, "    %s\n", s)
 		}
 	}
-	fmt.Fprintf(&b, "\nReproduce the fault schedule: `sudo make chaos SEED=%d` (logs: events.log, node*.log in %s).\n", o.seed, o.out)
+	flags := ""
+	if o.kinds != strings.Join(faultKinds, ",") {
+		flags += " -kinds " + o.kinds
+	}
+	if o.nodes != 3 {
+		flags += fmt.Sprintf(" -nodes %d", o.nodes)
+	}
+	if o.target != "spool" {
+		flags += " -target " + o.target
+	}
+	if flags != "" {
+		flags = fmt.Sprintf(" CHAOS_FLAGS='%s'", strings.TrimSpace(flags))
+	}
+	fmt.Fprintf(&b, "\nReproduce the fault schedule: `sudo make chaos SEED=%d%s` (gaps %s-%s, holds %s-%s; logs: events.log, node*.log in %s).\n",
+		o.seed, flags, o.gapMin, o.gapMax, o.holdMin, o.holdMax, o.out)
 	return b.String()
 }
 

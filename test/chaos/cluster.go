@@ -43,21 +43,24 @@ type cluster struct {
 	// server.properties from server_properties, as the compat kafka3 column).
 	kind string
 	repo string // for kafka: test/compat/lib/env.sh
-	out  string
-	nw   *network
-	env  []string // common to every node
-	mu   sync.Mutex
-	node []*node // index id-1
+	// heartbeatMs, sessionMs: broker.heartbeat.interval.ms and
+	// broker.session.timeout.ms, the same for both kinds.
+	heartbeatMs, sessionMs string
+	out                    string
+	nw                     *network
+	env                    []string // common to every node
+	mu                     sync.Mutex
+	node                   []*node // index id-1
 }
 
 // newCluster lays out the nodes' dirs: under outDir, or on d's filesystems
 // when d is not nil (d must be set up).
-func newCluster(kind, repo, bin, outDir string, nw *network, d *disks) (*cluster, error) {
+func newCluster(kind, repo, bin, outDir string, nw *network, d *disks, heartbeat, session time.Duration) (*cluster, error) {
 	var voters []string
 	for i := 1; i <= nw.nodes; i++ {
 		voters = append(voters, fmt.Sprintf("%d@%s:%d", i, nw.host(i), controllerPort))
 	}
-	c := &cluster{kind: kind, repo: repo, out: outDir, bin: bin, nw: nw, env: []string{
+	c := &cluster{heartbeatMs: fmt.Sprint(heartbeat.Milliseconds()), sessionMs: fmt.Sprint(session.Milliseconds()), kind: kind, repo: repo, out: outDir, bin: bin, nw: nw, env: []string{
 		"KAFKA_PROCESS_ROLES=broker,controller",
 		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
 		"KAFKA_CONTROLLER_QUORUM_VOTERS=" + strings.Join(voters, ","),
@@ -72,8 +75,8 @@ func newCluster(kind, repo, bin, outDir string, nw *network, d *disks) (*cluster
 		"KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE=false",
 		// Short liveness timeouts so that a fault is noticed within a
 		// few seconds, as in internal/node's process tests.
-		"KAFKA_BROKER_HEARTBEAT_INTERVAL_MS=200",
-		"KAFKA_BROKER_SESSION_TIMEOUT_MS=2000",
+		fmt.Sprintf("KAFKA_BROKER_HEARTBEAT_INTERVAL_MS=%d", heartbeat.Milliseconds()),
+		fmt.Sprintf("KAFKA_BROKER_SESSION_TIMEOUT_MS=%d", session.Milliseconds()),
 	}}
 	for i := 1; i <= nw.nodes; i++ {
 		n := &node{id: i, dir: filepath.Join(outDir, fmt.Sprintf("data%d", i)), logPath: filepath.Join(outDir, fmt.Sprintf("node%d.log", i))}
@@ -92,8 +95,6 @@ func newCluster(kind, repo, bin, outDir string, nw *network, d *disks) (*cluster
 // the reference runs with the same liveness timeouts and settings as Spool's
 // nodes (c.env).
 var kafkaOverrides = []string{
-	"broker.heartbeat.interval.ms=200",
-	"broker.session.timeout.ms=2000",
 	"unclean.leader.election.enable=false",
 	"auto.create.topics.enable=false",
 	"offsets.topic.num.partitions=50",
@@ -142,6 +143,7 @@ func (c *cluster) kafkaProps(i int) (string, error) {
 		lines = append(lines, strings.ReplaceAll(l, "127.0.0.1", c.nw.host(i)))
 	}
 	lines = append(lines, kafkaOverrides...)
+	lines = append(lines, "broker.heartbeat.interval.ms="+c.heartbeatMs, "broker.session.timeout.ms="+c.sessionMs)
 	if err := os.WriteFile(props, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		return "", err
 	}

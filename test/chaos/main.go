@@ -39,6 +39,7 @@ type options struct {
 	disks                bool
 	target               string
 	proxy                bool
+	heartbeat, session   time.Duration
 	groupConsumers       int
 	admin                bool
 	diskSize             int64
@@ -67,6 +68,8 @@ func main() {
 	flag.IntVar(&o.groupConsumers, "group-consumers", 2, "members of a classic consumer group on the topic under test, committing offsets (0: no group workload)")
 	flag.BoolVar(&o.admin, "admin", true, "admin workload: create, grow and delete topics while faults run")
 	flag.StringVar(&o.target, "target", "spool", "spool, or kafka: the reference Apache Kafka 4.3.1 (test/compat's jars in ~/.cache/spool-compat, make test-deps), same workloads, faults and checker")
+	flag.DurationVar(&o.heartbeat, "heartbeat", 200*time.Millisecond, "broker.heartbeat.interval.ms of every node")
+	flag.DurationVar(&o.session, "session", 2*time.Second, "broker.session.timeout.ms of every node (a JVM on a loaded machine needs more than the default 2 s: see docs/reliability.md)")
 	flag.BoolVar(&o.proxy, "proxy", false, "carry all traffic between nodes through the harness's delay proxy (for the delay fault)")
 	flag.BoolVar(&o.disks, "disks", false, "give each node its own loop-mounted ext4 (for disk-full and power-loss; needs mkfs.xfs for the reflink clones)")
 	flag.Int64Var(&o.diskSize, "disk-size-mb", 1024, "size of each node's filesystem with -disks, MiB")
@@ -180,7 +183,7 @@ func run(o options) (int, error) {
 		}
 		logf("disks: each node's log dir on its own %d MiB ext4 (loop image in an XFS for reflink clones)", o.diskSize)
 	}
-	c, err := newCluster(o.target, o.repo, o.bin, o.out, nw, dk)
+	c, err := newCluster(o.target, o.repo, o.bin, o.out, nw, dk, o.heartbeat, o.session)
 	if err != nil {
 		return 2, err
 	}
@@ -566,6 +569,9 @@ func summary(o options, faults []fault, start, end time.Time, h *history, v verd
 	}
 	if o.target != "spool" {
 		flags += " -target " + o.target
+	}
+	if o.heartbeat != 200*time.Millisecond || o.session != 2*time.Second {
+		flags += fmt.Sprintf(" -heartbeat %s -session %s", o.heartbeat, o.session)
 	}
 	if flags != "" {
 		flags = fmt.Sprintf(" CHAOS_FLAGS='%s'", strings.TrimSpace(flags))

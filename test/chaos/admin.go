@@ -123,13 +123,20 @@ func orDone(ctx context.Context, err error) error {
 	return err
 }
 
-// brokerTopics asks broker id alone for the metadata of every topic and
-// returns the admin workload's topics as name -> "topicID/partitions".
-func brokerTopics(ctx context.Context, cl *kgo.Client, id int32) (map[string]string, error) {
+// brokerTopics asks the broker at addr alone (a client whose only seed it
+// is, the request sent to that seed: not by node ID, which a client only
+// knows while the broker is in its metadata) for the metadata of every topic
+// and returns the admin workload's topics as name -> "topicID/partitions".
+func brokerTopics(ctx context.Context, addr string) (map[string]string, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DialTimeout(2*time.Second), kgo.RequestRetries(0))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req := kmsg.NewPtrMetadataRequest()
-	resp, err := req.RequestWith(ctx, cl.Broker(int(id)))
+	resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
 	if err != nil {
 		return nil, err
 	}
@@ -146,13 +153,13 @@ func brokerTopics(ctx context.Context, cl *kgo.Client, id int32) (map[string]str
 // checkAdmin lists what is wrong with the brokers' metadata now: brokers
 // that disagree, and answers that contradict an acknowledgement. An empty
 // list means the metadata converged to an answer the history allows.
-func (a *adminHistory) checkAdmin(ctx context.Context, cl *kgo.Client, nodes int) []string {
+func (a *adminHistory) checkAdmin(ctx context.Context, addrs []string) []string {
 	var views []map[string]string
 	var bad []string
-	for id := 1; id <= nodes; id++ {
-		v, err := brokerTopics(ctx, cl, int32(id))
+	for i, addr := range addrs {
+		v, err := brokerTopics(ctx, addr)
 		if err != nil {
-			return []string{fmt.Sprintf("broker %d: metadata: %v", id, err)}
+			return []string{fmt.Sprintf("broker %d (%s): metadata: %v", i+1, addr, err)}
 		}
 		views = append(views, v)
 	}

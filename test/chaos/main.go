@@ -471,7 +471,7 @@ func run(o options) (int, error) {
 	if o.admin {
 		var bad []string
 		if err := waitFor(ctx, time.Minute, "admin metadata to converge on every broker", func() bool {
-			bad = ah.checkAdmin(ctx, admCl, o.nodes)
+			bad = ah.checkAdmin(ctx, c.seeds())
 			return len(bad) == 0
 		}); err != nil {
 			v.AdminViolations = bad

@@ -135,6 +135,13 @@ func (g *groupHistory) observe(ctx context.Context, adm *kadm.Client, group stri
 	sent := time.Now()
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	// Which broker answers is not visible through kadm: the coordinator
+	// a FindCoordinator names just before goes into a violation's line,
+	// as a lead (finding 3 in docs/reliability.md).
+	via := "?"
+	if fc, ok := adm.FindGroupCoordinators(fctx, group)[group]; ok && fc.Err == nil {
+		via = fmt.Sprintf("node %d", fc.NodeID)
+	}
 	resp, err := adm.FetchOffsets(fctx, group)
 	if err == nil {
 		err = resp.Error()
@@ -151,13 +158,14 @@ func (g *groupHistory) observe(ctx context.Context, adm *kadm.Client, group stri
 			got[o.Partition] = o.At
 		}
 	})
-	g.checkFetch(sent, got)
+	g.checkFetch(sent, via, got)
 	return nil
 }
 
 // checkFetch checks one OffsetFetch answer, got (partition -> committed
-// offset), sent at sent, against the history, and remembers it.
-func (g *groupHistory) checkFetch(sent time.Time, got map[int32]int64) {
+// offset), sent at sent, against the history, and remembers it. via names
+// the coordinator FindCoordinator gave just before, for the report.
+func (g *groupHistory) checkFetch(sent time.Time, via string, got map[int32]int64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.fetches++
@@ -169,14 +177,14 @@ func (g *groupHistory) checkFetch(sent time.Time, got map[int32]int64) {
 	}
 	for p, c := range acked {
 		if off, ok := got[p]; !ok || off < c.offset {
-			g.violations = append(g.violations, fmt.Sprintf("p%d: commit of %d acknowledged at %s, OffsetFetch sent at %s returned %d (present %v)",
-				p, c.offset, c.at.UTC().Format("15:04:05.000"), sent.UTC().Format("15:04:05.000"), off, ok))
+			g.violations = append(g.violations, fmt.Sprintf("p%d: commit of %d acknowledged at %s, OffsetFetch sent at %s returned %d (present %v; coordinator per FindCoordinator: %s)",
+				p, c.offset, c.at.UTC().Format("15:04:05.000"), sent.UTC().Format("15:04:05.000"), off, ok, via))
 		}
 	}
 	for p, off := range got {
 		if prev, ok := g.last[p]; ok && off < prev {
-			g.violations = append(g.violations, fmt.Sprintf("p%d: committed offset went back from %d to %d (OffsetFetch sent at %s)",
-				p, prev, off, sent.UTC().Format("15:04:05.000")))
+			g.violations = append(g.violations, fmt.Sprintf("p%d: committed offset went back from %d to %d (OffsetFetch sent at %s; coordinator per FindCoordinator: %s)",
+				p, prev, off, sent.UTC().Format("15:04:05.000"), via))
 		}
 		g.last[p] = max(g.last[p], off)
 	}

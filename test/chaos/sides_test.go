@@ -47,7 +47,7 @@ func TestCheckFetch(t *testing.T) {
 			g := newGroupHistory()
 			g.commits = tc.commits
 			for i, f := range tc.fetches {
-				g.checkFetch(t0.Add(time.Duration(i+1)*time.Second), f)
+				g.checkFetch(t0.Add(time.Duration(i+1)*time.Second), "node 1", f)
 			}
 			if len(g.violations) != tc.want {
 				t.Fatalf("violations %v, want %d", g.violations, tc.want)

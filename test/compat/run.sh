@@ -131,7 +131,7 @@ start_spool3() {
 # The SASL_SSL columns: every client logs in as User:compat (SCRAM-SHA-512, ACLs) made by
 # secure_setup with Kafka's tools as the super user; a subset of the matrix runs there.
 SASL_SCENARIOS=${SASL_SCENARIOS:-produce-consume,group-commit-resume,transactions,eos-loop,admin-topics,idempotent,consume-eof}
-SASL_CLIENTS=${SASL_CLIENTS:-java,franz,kcat,confluent-py,sarama}
+SASL_CLIENTS=${SASL_CLIENTS:-java,franz,kcat,confluent-py,sarama,kafkajs}
 start_secure() { # start_secure KIND NAME PORT TARGET
 	"$here/lib/$1.sh" start "$2" "$3" "$(($3 + 1))" || return 1
 	local bs=127.0.0.1:$3 i

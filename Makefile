@@ -161,7 +161,8 @@ chaos-smoke:
 # (kafka, spool) and 3-node clusters (kafka3, spool3), see test/compat/run.sh.
 # Filters (comma-separated globs): make compat ONLY=produce-codecs CLIENTS=kcat TARGETS=kafka
 # The SASL_SSL columns (SCRAM-SHA-512 + ACLs, a subset of scenarios and clients; not in the
-# default TARGETS): make compat TARGETS=kafka-sasl,spool-sasl
+# default TARGETS): make compat TARGETS=kafka-sasl,spool-sasl; on 3-node clusters with
+# SASL_SSL between brokers and an mTLS CONTROLLER listener: TARGETS=kafka3-sasl,spool3-sasl
 # A failed build is not fatal here: the Spool column then fails with the reason.
 compat:
 	@$(MAKE) build || echo "compat: make build failed; Spool cases will fail"

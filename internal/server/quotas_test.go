@@ -109,7 +109,8 @@ func TestProducerByteRateQuota(t *testing.T) {
 	// fast enough that a quota wrongly shared between the two clients
 	// (1 MiB/s + 0.5 MiB/s) would throttle it.
 	const freeRate = 512 << 10 // bytes/s
-	go func() { // paced by elapsed time, so a stalled tick is made up
+	// Paced by elapsed time, so that a stalled tick is made up.
+	go func() {
 		defer wg.Done()
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()

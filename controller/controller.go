@@ -123,6 +123,11 @@ type Config struct {
 	// connection closed (liveness.go), usually DialProbe; nil: brokers
 	// are fenced only when their sessions expire, as in Kafka.
 	Probe ProbeFunc
+	// OnMetadataDirFailure is called when the raft term or vote cannot be
+	// saved (a full or failing metadata log dir). raft cannot go on
+	// without them and panics when the call returns; the node passes a
+	// clean stop, as Kafka halts when its metadata log dir fails.
+	OnMetadataDirFailure func(error)
 
 	// Dynamic quorum (KIP-853, voters.go).
 	//
@@ -334,6 +339,7 @@ func (c *Controller) start(advertise string, sole, join bool) error {
 	if err != nil {
 		return err
 	}
+	stable.SetFailureHandler(cfg.OnMetadataDirFailure)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("controller: snapshot store: %w", err)

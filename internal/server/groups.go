@@ -40,6 +40,7 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		OffsetMetadataMaxBytes: int(cfg.OffsetMetadataMaxBytes),
 		OffsetsRetention:       time.Duration(cfg.OffsetsRetentionMinutes) * time.Minute,
 		RetentionCheckInterval: time.Duration(cfg.OffsetsRetentionCheckIntervalMs) * time.Millisecond,
+		WriteTimeout:           time.Duration(cfg.OffsetsCommitTimeoutMs) * time.Millisecond,
 
 		ConsumerSessionTimeout:    time.Duration(cfg.GroupConsumerSessionTimeoutMs) * time.Millisecond,
 		ConsumerHeartbeatInterval: time.Duration(cfg.GroupConsumerHeartbeatMs) * time.Millisecond,

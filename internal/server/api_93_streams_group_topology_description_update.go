@@ -7,15 +7,15 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// StreamsGroupTopologyDescriptionUpdate (key 93): version 0 (Kafka 4.4,
-// KIP-1331).
+// StreamsGroupTopologyDescriptionUpdate (key 93): version 0.
 //
 // Behaviour:
-//   - A member pushes its topology description for a broker-side topology
-//     description plugin. Spool has no such plugin, and answers as Kafka
-//     4.4.0 does when none is configured: UNSUPPORTED_VERSION with Kafka's
-//     message, whatever the group and member (StreamsGroupHeartbeat v1
-//     never asks for a description, so clients do not send one).
+//   - Kafka 4.4, KIP-1331: a member pushes its topology description for a
+//     broker-side topology description plugin. Spool has no such plugin,
+//     and answers as Kafka 4.4.0 does when none is configured:
+//     UNSUPPORTED_VERSION with Kafka's message, whatever the group and
+//     member (StreamsGroupHeartbeat v1 never asks for a description, so
+//     clients do not send one).
 //   - Advertised, as by Kafka 4.4.0, when group.coordinator.rebalance.protocols
 //     includes "streams".
 

@@ -567,6 +567,10 @@ func TestStreamsGroupKafka44(t *testing.T) {
 			require.Equal(t, tc.offsetIntervalMs, r.TaskOffsetIntervalMillis)
 			require.Equal(t, tc.acceptableRecLag, r.AcceptableRecoveryLag)
 			require.False(t, r.TopologyDescriptionRequired)
+			// No member has a user endpoint: Kafka keeps the endpoint
+			// information epoch at 0 and sends no partitions by endpoint.
+			require.Zero(t, r.EndpointInformationEpoch)
+			require.Nil(t, r.PartitionsByUserEndpoint)
 
 			req := kmsg.NewPtrStreamsGroupDescribeRequest()
 			req.Groups, req.IncludeTopologyDescription = []string{g, "no-such-group"}, tc.includeTopology

@@ -44,9 +44,12 @@ type Cluster struct {
 }
 
 type clusterNode struct {
-	id    int
-	props string
-	cmd   *exec.Cmd
+	id     int
+	props  string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd has been waited for
+	// relaunches counts relaunchIfExited's starts.
+	relaunches int
 }
 
 func (c *Cluster) host(id int) string {
@@ -213,7 +216,33 @@ func (c *Cluster) launch(id int) error {
 	}
 	// kafka-java.sh and taskset exec, so the pid is the broker's.
 	n.cmd = cmd
+	exited := make(chan struct{})
+	n.exited = exited
+	go func() { _ = cmd.Wait(); close(exited) }()
 	return nil
+}
+
+// relaunchIfExited starts node id again if its process has exited, and
+// reports whether it did. With BasePort the ports lie in Linux's default
+// ephemeral range (32768-60999), so an outgoing connection can hold one
+// when a node starts; the node then exits at once, and a second start
+// finds the port free.
+func (c *Cluster) relaunchIfExited(id int) (bool, error) {
+	n := c.nodes[id-1]
+	if n == nil || n.cmd == nil {
+		return false, nil
+	}
+	select {
+	case <-n.exited:
+	default:
+		return false, nil
+	}
+	n.relaunches++
+	if n.relaunches > 3 {
+		return false, fmt.Errorf("%s node %d keeps exiting; see %s", c.Name, id, c.OutDir)
+	}
+	n.cmd = nil
+	return true, c.launch(id)
 }
 
 // Kill crashes node id (SIGKILL) and reaps it.
@@ -223,7 +252,7 @@ func (c *Cluster) Kill(id int) {
 		return
 	}
 	_ = n.cmd.Process.Kill()
-	_ = n.cmd.Wait()
+	<-n.exited
 	n.cmd = nil
 }
 
@@ -235,8 +264,7 @@ func (c *Cluster) Terminate(id int) error {
 		return nil
 	}
 	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = n.cmd.Wait(); close(done) }()
+	done := n.exited
 	defer func() { n.cmd = nil }()
 	select {
 	case <-done:
@@ -279,8 +307,19 @@ func (c *Cluster) waitBrokers(ctx context.Context, want int) error {
 	var last error
 	for {
 		for _, n := range c.nodes {
-			if n.cmd != nil && n.cmd.ProcessState != nil {
+			if n.cmd == nil {
+				continue
+			}
+			if c.BasePort != 0 {
+				if _, err := c.relaunchIfExited(n.id); err != nil {
+					return err
+				}
+				continue
+			}
+			select {
+			case <-n.exited:
 				return fmt.Errorf("%s node %d exited; see %s", c.Name, n.id, c.OutDir)
+			default:
 			}
 		}
 		last = func() error {

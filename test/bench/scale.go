@@ -180,8 +180,22 @@ func scaleStep(ctx context.Context, cfg ScaleConfig, c *Cluster, step *ScaleStep
 	if err := c.Restart(node); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, cfg.StepLimit, "restarted node live", func() bool { return c.brokerLive(ctx, node) }); err != nil {
+	var relaunchErr error
+	if err := waitFor(ctx, cfg.StepLimit, "restarted node live", func() bool {
+		again, err := c.relaunchIfExited(node)
+		if err != nil {
+			relaunchErr = err
+			return true
+		}
+		if again {
+			start = time.Now() // its port was taken (see relaunchIfExited): time the start that ran
+		}
+		return c.brokerLive(ctx, node)
+	}); err != nil {
 		return err
+	}
+	if relaunchErr != nil {
+		return relaunchErr
 	}
 	step.ReadyS = time.Since(start).Seconds()
 	if err := waitFor(ctx, cfg.StepLimit, "every replica in sync", func() bool { return c.allInSync(ctx, cfg.RF) }); err != nil {

@@ -285,8 +285,20 @@ func (c *Cluster) waitAllBrokersSee(ctx context.Context, total int, limit time.D
 	return nil
 }
 
+// brokerLive reports whether node id answers Metadata on its own listener
+// and lists itself among the live brokers (asking another node could count
+// a node that is still listed while it shuts down).
 func (c *Cluster) brokerLive(ctx context.Context, id int) bool {
-	md, err := c.metadataFrom(ctx, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr(id)))
+	if err != nil {
+		return false
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	md, err := req.RequestWith(rctx, cl)
 	if err != nil {
 		return false
 	}

@@ -24,7 +24,7 @@ STATICCHECK_VERSION := 0.8.2
 TOOLS_CACHE ?= $(HOME)/.cache/spool/tools
 STATICCHECK := $(TOOLS_CACHE)/staticcheck-$(STATICCHECK_VERSION)-$(shell $(GO) env GOVERSION)
 
-.PHONY: all build run test test-deps tools fmt-check tidy-check vet staticcheck lint lint-selftest race specs generate gen verify-gen fuzz bench bench-smoke bench-cluster bench-cluster-smoke chaos chaos-smoke compat compat-cluster clean image podman deploy-check deploy-test
+.PHONY: all build run test test-deps tools fmt-check tidy-check vet staticcheck lint lint-selftest race specs generate gen verify-gen fuzz bench bench-smoke bench-cluster bench-cluster-smoke bench-scale chaos chaos-smoke compat compat-cluster clean image podman deploy-check deploy-test
 
 all: build
 
@@ -127,6 +127,14 @@ bench-cluster:
 # bench-cluster-smoke: one pair, 5 s runs (a few minutes; for CI).
 bench-cluster-smoke:
 	LABEL=smoke PAIRS=1 DURATION=5s WARMUP=2s ./test/bench/cluster.sh
+
+# bench-scale: scenario R5, idle partitions in steps on a three-node Spool and Kafka cluster on
+# 127.0.0.1 (ports 45000-45999): create time, propagation, RSS/fds/maps/idle CPU per node, acks=all
+# probe p99, restart-to-ready. Writes test/bench/out-scale/scale-results.json and prints a table.
+# Knobs: STEPS=1000,10000,100000 RF=3 SYSTEMS=spool,kafka KAFKA_MAX=10000
+bench-scale: build
+	cd test/bench && go build -o ../../bin/spool-bench . && nice -n 10 ../../bin/spool-bench scale -repo $(CURDIR) \
+		-out out-scale -steps $${STEPS:-1000,10000,100000} -rf $${RF:-3} -systems $${SYSTEMS:-spool,kafka} -kafka-max $${KAFKA_MAX:-10000}
 
 # chaos: the fault harness (test/chaos, issue 13; needs root): 3 Spool nodes, each in its own
 # network namespace, under a seeded schedule of kill -9, SIGSTOP, network partition and packet

@@ -64,6 +64,10 @@ type FetchPartitionResponse struct {
 	// DivergingEpoch, when set, tells the follower to truncate first.
 	DivergingEpoch *EpochEndOffset
 	Records        []byte
+	// Unchanged: an incremental fetch session's answer left the partition
+	// out, as it had no news (no records, the same high watermark, last
+	// stable and log start offsets, no error); the other fields are unset.
+	Unchanged bool
 }
 
 // OffsetForLeaderEpochRequest asks where each epoch ended on the leader.

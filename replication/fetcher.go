@@ -597,6 +597,8 @@ func (f *fetcher) fetch(ctx context.Context, ep LeaderEndpoint, states []*fetchS
 // and processPartitionData).
 func (f *fetcher) apply(ctx context.Context, ep LeaderEndpoint, st *fetchState, pr *FetchPartitionResponse) {
 	switch {
+	case pr.Unchanged:
+		return
 	case errors.Is(pr.Err, storage.ErrOffsetOutOfRange):
 		f.resetOutOfRange(ctx, ep, st)
 		return

@@ -74,6 +74,19 @@ type tcpEndpoint struct {
 	br   *bufio.Reader
 	addr string
 	corr int32
+
+	// The incremental fetch session (KIP-227) with the leader, as Kafka's
+	// FetchSessionHandler keeps it: sessionID 0 means none (the next fetch
+	// is full and asks for one); sent is what the leader's session holds
+	// for each partition, so a fetch carries only the partitions whose
+	// state changed and forgets those no longer fetched, and the answer
+	// carries only the partitions with news. Without it every fetch named
+	// and answered every partition the follower shares with this leader:
+	// with thousands of idle partitions, each acks=all produce waited for
+	// round trips of megabytes.
+	sessionID    int32
+	sessionEpoch int32
+	sent         map[topicPartitionID]FetchPartition
 }
 
 var _ LeaderEndpoint = (*tcpEndpoint)(nil)
@@ -206,20 +219,47 @@ type topicPartitionID struct {
 	partition int32
 }
 
-// Fetch sends a sessionless full Fetch (session id 0, epoch -1) with the
-// replica state.
+// resetSession forgets the fetch session: the next fetch is full.
+func (e *tcpEndpoint) resetSession() {
+	e.sessionID, e.sessionEpoch, e.sent = 0, 0, nil
+}
+
+// Fetch sends the replica state in the fetch session with the leader:
+// a full fetch opening one when there is none, else an incremental fetch
+// with the partitions that changed. A partition the leader's incremental
+// answer leaves out had no news and comes back Unchanged. An answer saying
+// the session is gone (evicted, or the leader restarted) is followed at
+// once by a full fetch opening a new one.
 func (e *tcpEndpoint) Fetch(ctx context.Context, req *FetchRequest) (*FetchResponse, error) {
+	resp, code, err := e.fetchInSession(ctx, req)
+	if err == nil && (code == errcode.FetchSessionIDNotFound || code == errcode.InvalidFetchSessionEpoch || code == errcode.FetchSessionTopicIDError) {
+		e.resetSession()
+		resp, _, err = e.fetchInSession(ctx, req)
+	}
+	return resp, err
+}
+
+func (e *tcpEndpoint) fetchInSession(ctx context.Context, req *FetchRequest) (*FetchResponse, int16, error) {
 	var r protocol.FetchRequest
 	r.Default()
 	r.ReplicaID = protocol.BrokerID(req.ReplicaID)
 	r.ReplicaState.ReplicaID, r.ReplicaState.ReplicaEpoch = protocol.BrokerID(req.ReplicaID), req.BrokerEpoch
 	r.MaxWaitMs = int32(req.MaxWait / time.Millisecond)
 	r.MinBytes, r.MaxBytes = int32(req.MinBytes), int32(req.MaxBytes)
-	r.SessionID, r.SessionEpoch = 0, -1
+	full := e.sessionID == 0
+	if full {
+		r.SessionID, r.SessionEpoch = 0, 0 // full, opening a session
+	} else {
+		r.SessionID, r.SessionEpoch = e.sessionID, e.sessionEpoch
+	}
 	index := make(map[topicPartitionID]int, len(req.Partitions))
 	topics := map[[16]byte]int{}
 	for i, fp := range req.Partitions {
-		index[topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}] = i
+		key := topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}
+		index[key] = i
+		if prev, ok := e.sent[key]; !full && ok && sameSessionState(prev, fp) {
+			continue
+		}
 		ti, ok := topics[fp.TopicID]
 		if !ok {
 			ti = len(r.Topics)
@@ -232,11 +272,50 @@ func (e *tcpEndpoint) Fetch(ctx context.Context, req *FetchRequest) (*FetchRespo
 		p.LastFetchedEpoch, p.LogStartOffset, p.PartitionMaxBytes = fp.LastFetchedEpoch, fp.LogStartOffset, int32(fp.MaxBytes)
 		r.Topics[ti].Partitions = append(r.Topics[ti].Partitions, p)
 	}
+	var forgotten []topicPartitionID
+	if !full {
+		forget := map[[16]byte]int{}
+		for key := range e.sent {
+			if _, ok := index[key]; ok {
+				continue
+			}
+			forgotten = append(forgotten, key)
+			fi, ok := forget[key.id]
+			if !ok {
+				fi = len(r.ForgottenTopicsData)
+				forget[key.id] = fi
+				r.ForgottenTopicsData = append(r.ForgottenTopicsData, protocol.FetchRequestForgottenTopic{TopicID: protocol.UUID(key.id)})
+			}
+			r.ForgottenTopicsData[fi].Partitions = append(r.ForgottenTopicsData[fi].Partitions, key.partition)
+		}
+	}
 	raw, err := e.roundTrip(ctx, &r, fetchVersion, req.MaxWait)
 	if err != nil {
-		return nil, err
+		e.resetSession() // a new connection may meet a restarted leader
+		return nil, 0, err
 	}
 	fr := raw.(*protocol.FetchResponse)
+	switch {
+	case fr.ErrorCode != 0:
+		e.resetSession()
+	case full && fr.SessionID != 0:
+		e.sessionID, e.sessionEpoch = fr.SessionID, 1
+		e.sent = make(map[topicPartitionID]FetchPartition, len(req.Partitions))
+		for _, fp := range req.Partitions {
+			e.sent[topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}] = fp
+		}
+	case !full:
+		e.sessionEpoch++
+		if e.sessionEpoch <= 0 { // wraps to 1, as Kafka's nextEpoch
+			e.sessionEpoch = 1
+		}
+		for _, key := range forgotten {
+			delete(e.sent, key)
+		}
+		for _, fp := range req.Partitions {
+			e.sent[topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}] = fp
+		}
+	}
 	out := &FetchResponse{Partitions: make([]FetchPartitionResponse, len(req.Partitions))}
 	seen := make([]bool, len(req.Partitions))
 	for i, fp := range req.Partitions {
@@ -263,11 +342,22 @@ func (e *tcpEndpoint) Fetch(ctx context.Context, req *FetchRequest) (*FetchRespo
 		}
 	}
 	for i := range seen {
-		if !seen[i] {
+		switch {
+		case seen[i]:
+		case !full && fr.ErrorCode == 0:
+			out.Partitions[i].Unchanged = true // no news in the session
+		default:
 			out.Partitions[i].Err = fmt.Errorf("%s: missing from broker %d's fetch answer: %w", req.Partitions[i].TopicPartition, e.leader, ErrUnknownTopicOrPartition)
 		}
 	}
-	return out, nil
+	return out, fr.ErrorCode, nil
+}
+
+// sameSessionState reports whether the leader's session already holds fp
+// (so an incremental fetch leaves it out).
+func sameSessionState(a, b FetchPartition) bool {
+	return a.FetchOffset == b.FetchOffset && a.LogStartOffset == b.LogStartOffset && a.CurrentLeaderEpoch == b.CurrentLeaderEpoch &&
+		a.LastFetchedEpoch == b.LastFetchedEpoch && a.MaxBytes == b.MaxBytes && a.TopicPartition == b.TopicPartition
 }
 
 // OffsetForLeaderEpoch asks for the end offsets of the follower's epochs.

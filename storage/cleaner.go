@@ -341,8 +341,8 @@ func (l *Log) cleanGroup(group []*Segment, f *batchFilter, plan *cleanPlan, st *
 	}()
 	var out []byte
 	for _, s := range group {
-		if fi, err := s.log.Stat(); err == nil && fi.ModTime().After(c.lastModified) {
-			c.lastModified = fi.ModTime()
+		if t := s.modTime(); t.After(c.lastModified) {
+			c.lastModified = t
 		}
 		err := forEachBatch(s, func(h *records.Header, batch []byte) error {
 			st.bytesRead += int64(len(batch))

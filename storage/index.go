@@ -41,6 +41,14 @@ type mmapIndex struct {
 	data       []byte // the mapping; len(data) is the file length
 	entries    int
 	maxEntries int
+	// pendingBytes > 0 defers the preallocation: the index of an active
+	// segment with no entries stays an empty, unmapped file until its first
+	// entry grows it to pendingBytes and maps it (ensureMappedLocked). A
+	// partition that never receives IndexIntervalBytes of data, such as
+	// most of 100k idle ones, then costs no mapping (vm.max_map_count is
+	// 65530 by default) and no sparse 10 MiB file. maxEntries already
+	// counts the deferred size, so roll decisions do not change.
+	pendingBytes int
 }
 
 // openIndex opens (creating if needed) an index file. Existing entries are
@@ -60,6 +68,10 @@ func openIndex(path string, entrySize int, baseOffset int64, maxBytes int) (*mma
 	idx := &mmapIndex{path: path, entrySize: entrySize, baseOffset: baseOffset}
 	idx.entries = int(fi.Size()) / entrySize
 	size := idx.entries * entrySize
+	if idx.entries == 0 && fi.Size() == 0 && maxBytes/entrySize > 0 {
+		idx.deferLocked(maxBytes)
+		return idx, nil
+	}
 	if maxBytes > 0 {
 		size = max(size, maxBytes/entrySize*entrySize)
 	}
@@ -67,6 +79,21 @@ func openIndex(path string, entrySize int, baseOffset int64, maxBytes int) (*mma
 		return nil, err
 	}
 	return idx, nil
+}
+
+// deferLocked makes an index with no entries and no mapping wait for its
+// first entry before it grows to maxBytes.
+func (x *mmapIndex) deferLocked(maxBytes int) {
+	x.pendingBytes = maxBytes / x.entrySize * x.entrySize
+	x.maxEntries = x.pendingBytes / x.entrySize
+}
+
+// ensureMappedLocked performs a deferred preallocation; mu held for writing.
+func (x *mmapIndex) ensureMappedLocked() error {
+	if x.pendingBytes == 0 {
+		return nil
+	}
+	return x.remapLocked(x.pendingBytes)
 }
 
 // remapLocked resizes the file to size bytes and maps it.
@@ -80,6 +107,7 @@ func (x *mmapIndex) remapLocked(size int) error {
 }
 
 func (x *mmapIndex) remapFileLocked(f *os.File, size int) error {
+	x.pendingBytes = 0
 	if x.data != nil {
 		if err := syscall.Munmap(x.data); err != nil {
 			return fmt.Errorf("storage: munmap %s: %w", x.path, err)
@@ -128,6 +156,18 @@ func (x *mmapIndex) len() int {
 func (x *mmapIndex) resize(maxBytes int) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.entries == 0 && x.data == nil && maxBytes/x.entrySize > 0 {
+		// Nothing mapped and nothing to keep: grow on the first entry. An
+		// index trimmed to 0 bytes is an empty file already; a deferred
+		// one never grew.
+		if x.pendingBytes == 0 {
+			if err := x.remapLocked(0); err != nil {
+				return err
+			}
+		}
+		x.deferLocked(maxBytes)
+		return nil
+	}
 	return x.remapLocked(max(x.entries*x.entrySize, maxBytes/x.entrySize*x.entrySize))
 }
 
@@ -186,6 +226,9 @@ func (x *offsetIndex) append(offset, position int64) error {
 	defer x.mu.Unlock()
 	if x.entries >= x.maxEntries {
 		return fmt.Errorf("storage: offset index %s full", x.path)
+	}
+	if err := x.ensureMappedLocked(); err != nil {
+		return err
 	}
 	if x.entries > 0 && int64(x.relOffset(x.entries-1))+x.baseOffset >= offset {
 		return fmt.Errorf("%w: offset index entry %d not above last", ErrCorrupt, offset)
@@ -281,6 +324,12 @@ func (x *timeIndex) maybeAppend(timestamp, offset int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.entries >= x.maxEntries {
+		return
+	}
+	if err := x.ensureMappedLocked(); err != nil {
+		// The entry is an optimisation of lookups by time; without a
+		// mapping (vm.max_map_count reached) the index keeps what it has
+		// and lookups scan further.
 		return
 	}
 	if x.entries > 0 {

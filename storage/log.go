@@ -1147,8 +1147,8 @@ func (s *Segment) largestTimestamp() int64 {
 	if s.maxTimestamp >= 0 {
 		return s.maxTimestamp
 	}
-	if fi, err := s.log.Stat(); err == nil {
-		return fi.ModTime().UnixMilli()
+	if t := s.modTime(); !t.IsZero() {
+		return t.UnixMilli()
 	}
 	return math.MaxInt64
 }

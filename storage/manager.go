@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,13 @@ type ManagerConfig struct {
 	// roughly the memory of one pass's key map; a pass whose map fills
 	// stops at that segment and the next pass continues.
 	CleanerDedupeBufferSize int64
+	// RecoveryThreadsPerDir is num.recovery.threads.per.data.dir (2): how
+	// many logs of one dir are opened (and recovered) at once at startup.
+	// Opening an idle log is a handful of metadata syscalls (list the
+	// directory, open the segments, read the epoch checkpoint); with tens
+	// of thousands of logs one at a time is what made a restart slow.
+	// 0 means 1.
+	RecoveryThreadsPerDir int
 }
 
 // Manager owns the logs of one broker across its log dirs and the
@@ -201,6 +209,14 @@ func (m *Manager) loadDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("storage: log dir %s: %w", dir, err)
 	}
+	type toOpen struct {
+		tp   TopicPartition
+		path string
+		l    *Log
+		err  error
+	}
+	var work []*toOpen
+	seen := map[TopicPartition]bool{}
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -216,15 +232,46 @@ func (m *Manager) loadDir(dir string) error {
 		if err != nil {
 			continue // not a log
 		}
-		if _, dup := m.logs[tp]; dup {
+		if _, dup := m.logs[tp]; dup || seen[tp] {
 			return fmt.Errorf("storage: %s found in two log dirs", tp)
 		}
-		l, err := OpenLog(path, m.cfg.Default, OpenOptions{
-			CleanShutdown: clean, RecoveryPoint: rps[tp], LogStartOffset: starts[tp], HighWatermark: hws[tp], Metrics: m.metrics,
-		}, m.logger)
-		if err != nil {
-			return err
+		seen[tp] = true
+		work = append(work, &toOpen{tp: tp, path: path})
+	}
+	// Open the logs on RecoveryThreadsPerDir goroutines; each takes the
+	// next index, and every one has returned before the results are read.
+	threads := max(m.cfg.RecoveryThreadsPerDir, 1)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(threads, len(work)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(len(work)); i = next.Add(1) - 1 {
+				w := work[i]
+				w.l, w.err = OpenLog(w.path, m.cfg.Default, OpenOptions{
+					CleanShutdown: clean, RecoveryPoint: rps[w.tp], LogStartOffset: starts[w.tp], HighWatermark: hws[w.tp], Metrics: m.metrics,
+				}, m.logger)
+			}
+		}()
+	}
+	wg.Wait()
+	var firstErr error
+	for _, w := range work {
+		if w.err != nil && firstErr == nil {
+			firstErr = w.err
 		}
+	}
+	if firstErr != nil {
+		for _, w := range work {
+			if w.l != nil {
+				w.l.close(false)
+			}
+		}
+		return firstErr
+	}
+	for _, w := range work {
+		tp, l := w.tp, w.l
 		m.logs[tp], m.dirOf[tp] = l, dir
 		m.perDir[dir]++
 		if hw, ok := hws[tp]; ok && hw == l.HighWatermark() {

@@ -158,3 +158,42 @@ func TestManagerRetentionLoop(t *testing.T) {
 			got["spool_storage_segments_deleted_total"] > 0
 	}, 5*time.Second, 10*time.Millisecond, "storage metrics: %v", gather())
 }
+
+// TestManagerLoadsOnRecoveryThreads: a dir's logs are opened on
+// num.recovery.threads.per.data.dir goroutines, every one with its data,
+// and an unopenable log fails the load with every opened log closed.
+func TestManagerLoadsOnRecoveryThreads(t *testing.T) {
+	for _, threads := range []int{0, 1, 4} {
+		t.Run(fmt.Sprint(threads), func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := ManagerConfig{Dirs: []string{dir}, Default: testConfig(), RecoveryThreadsPerDir: threads}
+			m, err := NewManager(cfg, zaptest.NewLogger(t))
+			require.NoError(t, err)
+			leos := map[TopicPartition]int64{}
+			for p := range int32(40) {
+				tp := TopicPartition{"load", p}
+				l, err := m.GetOrCreateLog(tp, nil)
+				require.NoError(t, err)
+				fill(t, l, int(p%3), 50, constTS) // a third of them stay empty
+				leos[tp] = l.LogEndOffset()
+			}
+			require.NoError(t, m.Close())
+
+			m, err = NewManager(cfg, zaptest.NewLogger(t))
+			require.NoError(t, err)
+			got := map[TopicPartition]int64{}
+			for _, l := range m.Logs() {
+				got[l.tp] = l.LogEndOffset()
+			}
+			require.Equal(t, leos, got)
+			require.NoError(t, m.Close())
+
+			// A log whose segment cannot be read fails the load.
+			bad := filepath.Join(dir, "load-7", "00000000000000000000.log")
+			require.NoError(t, os.Remove(bad))
+			require.NoError(t, os.Mkdir(bad, 0o755))
+			_, err = NewManager(cfg, zaptest.NewLogger(t))
+			require.Error(t, err)
+		})
+	}
+}

@@ -32,8 +32,17 @@ func segmentName(dir string, base int64, suffix string) string {
 // only under Log.mu). size is atomic so readers can bound their scans without
 // the writer's lock: a batch's bytes are written before size covers them.
 type Segment struct {
-	baseOffset  int64
-	dir         string
+	baseOffset int64
+	dir        string
+	// log is the .log descriptor; nil while the segment is empty: an empty
+	// segment (a new partition's, or an idle one's after a restart) keeps
+	// no descriptor until its first append opens it (openLogLocked, under
+	// Log.mu, before size grows). A reader touches log only below size, so
+	// it sees the descriptor the append stored before size.Store. Idle
+	// partitions then cost no open file (and, with the lazily mapped
+	// indexes, no mapping): 100k of them would otherwise need 100k
+	// descriptors and 200k mappings per broker, past common
+	// RLIMIT_NOFILE and vm.max_map_count (65530) limits.
 	log         *os.File
 	offsetIndex *offsetIndex
 	timeIndex   *timeIndex
@@ -87,6 +96,13 @@ func openSegment(dir string, base int64, cfg *Config, active bool) (*Segment, er
 	}
 	s.size.Store(fi.Size())
 	s.logRefs.Store(1)
+	if fi.Size() == 0 {
+		// Empty: the first append opens it again (see Segment.log).
+		s.log = nil
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("storage: open segment %d: %w", base, err)
+		}
+	}
 	maxBytes := 0
 	if active {
 		maxBytes = int(cfg.IndexMaxBytes)
@@ -133,6 +149,9 @@ type batchMeta struct {
 // append writes batches at the end of the .log and adds index entries
 // every IndexIntervalBytes. Caller holds Log.mu.
 func (s *Segment) append(batches []byte, metas []batchMeta, indexInterval int64) error {
+	if err := s.openLogLocked(); err != nil {
+		return err
+	}
 	pos := s.size.Load()
 	if _, err := s.log.WriteAt(batches, pos); err != nil {
 		return fmt.Errorf("storage: append to segment %d: %w", s.baseOffset, err)
@@ -144,6 +163,35 @@ func (s *Segment) append(batches []byte, metas []batchMeta, indexInterval int64)
 	}
 	s.size.Store(pos + int64(len(batches)))
 	return nil
+}
+
+// openLogLocked opens the .log of a segment that was empty when opened.
+// Caller holds Log.mu.
+func (s *Segment) openLogLocked() error {
+	if s.log != nil {
+		return nil
+	}
+	f, err := os.OpenFile(segmentName(s.dir, s.baseOffset, logSuffix), os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("storage: open segment %d: %w", s.baseOffset, err)
+	}
+	s.log = f
+	return nil
+}
+
+// modTime is the .log file's modification time (zero if unknown).
+func (s *Segment) modTime() time.Time {
+	var fi os.FileInfo
+	var err error
+	if s.log != nil {
+		fi, err = s.log.Stat()
+	} else {
+		fi, err = os.Stat(segmentName(s.dir, s.baseOffset, logSuffix))
+	}
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
 }
 
 // indexBatchLocked updates the in-memory state and the indexes for one batch
@@ -393,6 +441,9 @@ func (s *Segment) onBecomeInactiveLocked() error {
 
 // sync fsyncs the log and both indexes.
 func (s *Segment) sync() error {
+	if s.log == nil {
+		return nil // empty and never written: nothing to write back
+	}
 	if err := s.log.Sync(); err != nil {
 		if s.deleted.Load() && errors.Is(err, os.ErrClosed) {
 			return nil
@@ -440,6 +491,9 @@ func (s *Segment) pinLog() bool {
 func (s *Segment) unpinLog() error {
 	switch n := s.logRefs.Add(-1); {
 	case n == 0:
+		if s.log == nil {
+			return nil
+		}
 		return s.log.Close()
 	case n < 0:
 		panic(fmt.Sprintf("storage: segment %d: .log descriptor released more often than taken", s.baseOffset))

@@ -68,7 +68,9 @@ type Broker struct {
 	SocketReceiveBufferBytes    int32
 	NumNetworkThreads           int32 // accepted, unused
 	NumIOThreads                int32 // accepted, unused
-	QueuedMaxRequests           int32
+	// NumRecoveryThreadsPerDataDir is num.recovery.threads.per.data.dir.
+	NumRecoveryThreadsPerDataDir int32
+	QueuedMaxRequests            int32
 	// Client telemetry (KIP-714): telemetry.max.bytes and Spool's caps on
 	// what /metrics exports.
 	TelemetryMaxBytes         int32
@@ -391,6 +393,7 @@ func (b *Broker) fill(r *resolver) {
 	b.SocketReceiveBufferBytes = r.i32("socket.receive.buffer.bytes")
 	b.NumNetworkThreads = r.i32("num.network.threads")
 	b.NumIOThreads = r.i32("num.io.threads")
+	b.NumRecoveryThreadsPerDataDir = r.i32("num.recovery.threads.per.data.dir")
 	b.QueuedMaxRequests = r.i32("queued.max.requests")
 	b.TelemetryMaxBytes = r.i32("telemetry.max.bytes")
 	b.ClientTelemetryMaxClients = r.i32("spool.client.telemetry.max.clients")

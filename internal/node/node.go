@@ -158,6 +158,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		CleanerEnable:             cfg.LogCleanerEnable,
 		CleanerBackoff:            time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
 		CleanerDedupeBufferSize:   cfg.LogCleanerDedupeBufferSize,
+		RecoveryThreadsPerDir:     int(cfg.NumRecoveryThreadsPerDataDir),
 
 		HighWatermarkCheckpointInterval: time.Duration(cfg.ReplicaHighWatermarkCheckpointIntervalMs) * time.Millisecond,
 

@@ -397,7 +397,7 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 				}
 			}
 		}
-		if incremental && pd.ErrorCode == 0 && !hasRecords &&
+		if incremental && pd.ErrorCode == 0 && !hasRecords && r.diverging == nil &&
 			pd.HighWatermark == r.fp.sentHW && pd.LastStableOffset == r.fp.sentLSO && pd.LogStartOffset == r.fp.sentLogStart {
 			continue
 		}

@@ -58,8 +58,15 @@ type Broker struct {
 	// created (api_88_streams_group_heartbeat.go), so concurrent heartbeats
 	// do not ask the controller twice.
 	streamsTopicsCreating sync.Map
+	// alterPartitions sends the ISR changes of the partitions this broker
+	// leads, batched (replication.go); its run goroutine is started by start.
+	alterPartitions *alterPartitionBatcher
 	// reconcileMu serializes reconcile.
 	reconcileMu sync.Mutex
+	// openFailed holds the partitions whose log failed to open, so the
+	// next reconcile walks the whole image and retries them; under
+	// reconcileMu.
+	openFailed map[storage.TopicPartition]bool
 	// leaderGains wakes parked replica fetches on a new leadership
 	// (leadership_gains.go).
 	leaderGains leadershipGains

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 
@@ -63,8 +64,18 @@ func (b *Broker) syncImage() *controller.MetadataImage {
 // partitions assigned to this node, deletes logs of deleted topics, and
 // updates leadership and configs. Calls are serialized; an image no newer
 // than the one already applied is ignored (a handler's syncImage after a
-// write usually finds the follower goroutine already did it, and walking
-// every hosted partition again is not free with thousands of them).
+// write usually finds the follower goroutine already did it).
+//
+// Only what changed since the applied image is walked: images share every
+// TopicImage and PartitionImage a record batch did not touch (the
+// controller's builder is copy-on-write), so an unchanged pointer with
+// unchanged configs is an unchanged partition, and Apply of an unchanged
+// state is a no-op anyway. Walking every hosted partition per image made a
+// burst of n metadata changes (topic creation, ISR changes after a restart)
+// cost O(n × partitions). The whole image is walked on the first image,
+// when the broker's dynamic configs changed (every topic's effective
+// settings may have), when a topic name now has another id, and while a
+// partition failed to open (so it is retried).
 func (b *Broker) reconcile(img *controller.MetadataImage) {
 	b.reconcileMu.Lock()
 	defer b.reconcileMu.Unlock()
@@ -76,45 +87,10 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 	rt := b.cfg.ReplicationThrottles(b.dynamicBrokerConfig(img))
 	b.leaderThrottle.SetBound(rt.LeaderRate)
 	b.followerThrottle.SetBound(rt.FollowerRate)
-	want := make(map[storage.TopicPartition]bool)
-	for _, t := range img.Topics() {
-		settings := b.topicSettings(img, t.Name)
-		for i, pi := range t.Partitions {
-			if !slices.Contains(pi.Replicas, b.nodeID) {
-				continue
-			}
-			tp := storage.TopicPartition{Topic: t.Name, Partition: int32(i)}
-			want[tp] = true
-			p := b.partition(t.Name, int32(i))
-			if p != nil && controller.TopicID(p.TopicID()) != t.ID {
-				// Same name, new topic: the old one was deleted and recreated.
-				b.dropPartition(tp)
-				p = nil
-			}
-			if p == nil {
-				var err error
-				if p, err = b.openPartition(tp, t.ID, settings); err != nil {
-					b.logger.Error("cannot open partition log; the partition stays offline on this broker",
-						zap.String("topic", t.Name), zap.Int("partition", i), zap.Error(err))
-					continue
-				}
-			} else if old := p.Settings(); !sameSettings(old, &settings) {
-				p.SetSettings(&settings)
-				if err := p.Log().SetConfig(storageConfig(settings)); err != nil {
-					b.logger.Warn("cannot apply topic config", zap.String("topic", t.Name), zap.Error(err))
-				}
-			}
-			b.replicas.Apply(p, leaderAndISR(pi))
-		}
-	}
-	var gone []storage.TopicPartition
-	for _, p := range b.replicas.Partitions() {
-		if tp := p.TopicPartition(); !want[tp] {
-			gone = append(gone, tp)
-		}
-	}
-	for _, tp := range gone {
-		b.dropPartition(tp)
+	if b.needsFullReconcileLocked(cur, img) {
+		b.reconcileAllLocked(img)
+	} else {
+		b.reconcileChangedLocked(cur, img)
 	}
 	if cur != nil && brokerLivenessChanged(cur, img) {
 		// A follower fenced or shutting down no longer holds back a high
@@ -126,6 +102,117 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 	b.applySecurityImageLocked(img) // authz.go
 	b.telemetry.SetSubscriptions(img.ConfigsOfType(controller.ResourceClientMetrics))
 	b.image.Store(img)
+}
+
+func (b *Broker) needsFullReconcileLocked(cur, img *controller.MetadataImage) bool {
+	if cur == nil || cur.Offset() == 0 || len(b.openFailed) > 0 {
+		return true
+	}
+	node := fmt.Sprint(b.nodeID)
+	if !maps.Equal(cur.Config(controller.ResourceBroker, node), img.Config(controller.ResourceBroker, node)) ||
+		!maps.Equal(cur.Config(controller.ResourceBroker, ""), img.Config(controller.ResourceBroker, "")) {
+		return true
+	}
+	for _, t := range img.Topics() {
+		if old := cur.Topic(t.Name); old != nil && old.ID != t.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// reconcileAllLocked walks every partition of img and drops hosted
+// partitions img does not assign here.
+func (b *Broker) reconcileAllLocked(img *controller.MetadataImage) {
+	want := make(map[storage.TopicPartition]bool)
+	clear(b.openFailed)
+	for _, t := range img.Topics() {
+		b.reconcileTopicLocked(img, t, nil, want)
+	}
+	var gone []storage.TopicPartition
+	for _, p := range b.replicas.Partitions() {
+		if tp := p.TopicPartition(); !want[tp] {
+			gone = append(gone, tp)
+		}
+	}
+	for _, tp := range gone {
+		b.dropPartition(tp)
+	}
+}
+
+// reconcileChangedLocked walks the topics whose image or config differs
+// between cur and img, and drops the partitions of deleted topics.
+func (b *Broker) reconcileChangedLocked(cur, img *controller.MetadataImage) {
+	for _, t := range img.Topics() {
+		old := cur.Topic(t.Name)
+		if old == t && maps.Equal(cur.Config(controller.ResourceTopic, t.Name), img.Config(controller.ResourceTopic, t.Name)) {
+			continue
+		}
+		if old != nil && !maps.Equal(cur.Config(controller.ResourceTopic, t.Name), img.Config(controller.ResourceTopic, t.Name)) {
+			old = nil // every partition's settings may have changed
+		}
+		b.reconcileTopicLocked(img, t, old, nil)
+	}
+	for _, old := range cur.Topics() {
+		if img.Topic(old.Name) != nil {
+			continue
+		}
+		for i := range old.Partitions {
+			if b.partition(old.Name, int32(i)) != nil {
+				b.dropPartition(storage.TopicPartition{Topic: old.Name, Partition: int32(i)})
+			}
+		}
+	}
+}
+
+// reconcileTopicLocked opens, updates and (when want is nil) drops t's
+// partitions on this broker. Partitions whose image is the same pointer in
+// old (the topic as last applied, with the same configs; nil: none) are
+// skipped. With want non-nil the hosted partitions are recorded there and
+// the caller drops the rest.
+func (b *Broker) reconcileTopicLocked(img *controller.MetadataImage, t, old *controller.TopicImage, want map[storage.TopicPartition]bool) {
+	var settings *config.LogSettings // resolved once, when first needed
+	for i, pi := range t.Partitions {
+		if old != nil && i < len(old.Partitions) && old.Partitions[i] == pi {
+			continue
+		}
+		tp := storage.TopicPartition{Topic: t.Name, Partition: int32(i)}
+		if !slices.Contains(pi.Replicas, b.nodeID) {
+			if want == nil && b.partition(t.Name, int32(i)) != nil {
+				b.dropPartition(tp) // moved away by a reassignment
+			}
+			continue
+		}
+		if want != nil {
+			want[tp] = true
+		}
+		if settings == nil {
+			s := b.topicSettings(img, t.Name)
+			settings = &s
+		}
+		p := b.partition(t.Name, int32(i))
+		if p != nil && controller.TopicID(p.TopicID()) != t.ID {
+			// Same name, new topic: the old one was deleted and recreated.
+			b.dropPartition(tp)
+			p = nil
+		}
+		if p == nil {
+			var err error
+			if p, err = b.openPartition(tp, t.ID, *settings); err != nil {
+				b.logger.Error("cannot open partition log; the partition stays offline on this broker",
+					zap.String("topic", t.Name), zap.Int("partition", i), zap.Error(err))
+				b.openFailed[tp] = true
+				continue
+			}
+		} else if cur := p.Settings(); !sameSettings(cur, settings) {
+			s := *settings
+			p.SetSettings(&s)
+			if err := p.Log().SetConfig(storageConfig(s)); err != nil {
+				b.logger.Warn("cannot apply topic config", zap.String("topic", t.Name), zap.Error(err))
+			}
+		}
+		b.replicas.Apply(p, leaderAndISR(pi))
+	}
 }
 
 // brokerLivenessChanged reports whether a broker registered, left, or

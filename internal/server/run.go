@@ -112,6 +112,7 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 		ctrl:          ctrl,
 		logManager:    logs,
 		fetchSessions: newFetchSessionCache(1000),
+		openFailed:    map[storage.TopicPartition]bool{},
 		topicMetrics:  metrics.NewBrokerTopicMetrics(nil), // registered by NewServer
 		telemetry: telemetry.NewManager(telemetry.Config{
 			MaxBytes:           cfg.TelemetryMaxBytes,
@@ -128,10 +129,11 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 	b.followerThrottle = quota.NewReplicationQuota(rt.WindowNum, window, nil)
 	b.leaderThrottle.SetBound(rt.LeaderRate)
 	b.followerThrottle.SetBound(rt.FollowerRate)
+	b.alterPartitions = newAlterPartitionBatcher(ctrl)
 	b.replicas = replication.NewManager(replication.Config{
 		NodeID:            cfg.NodeID,
 		ReplicaLagTimeMax: time.Duration(cfg.ReplicaLagTimeMaxMs) * time.Millisecond,
-		AlterPartition:    controllerAlterPartition{ctrl},
+		AlterPartition:    b.alterPartitions,
 		Brokers:           b.brokerLookup,
 		BrokerEpoch: func() int64 {
 			st, _ := b.brokerLookup(b.nodeID)
@@ -197,6 +199,11 @@ func securityProtocolCode(p string) int16 {
 
 // start follows metadata changes until stop.
 func (b *Broker) start() {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.alterPartitions.run(b.ctx)
+	}()
 	b.replicas.Start()
 	ch, cancel := b.ctrl.Subscribe()
 	b.wg.Add(1)

@@ -32,22 +32,63 @@ type Cluster struct {
 	BrokerCPUs string
 	Port       int
 	CtrlPort   int
-	Extra      map[string]string
+	// BasePort, when set, puts every node on 127.0.0.1 with its own ports:
+	// node i listens on BasePort+10i (clients), BasePort+10i+1 (controller)
+	// and, for Spool, BasePort+10i+2 (SPOOL_HTTP_ADDR: /metrics,
+	// /debug/pprof). Port and CtrlPort are then unused.
+	BasePort int
+	Extra    map[string]string
 
 	root  string
 	nodes [3]*clusterNode
 }
 
 type clusterNode struct {
-	id    int
-	props string
-	cmd   *exec.Cmd
+	id     int
+	props  string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd has been waited for
+	// relaunches counts relaunchIfExited's starts.
+	relaunches int
 }
 
-func (c *Cluster) host(id int) string { return fmt.Sprintf("127.0.0.%d", id) }
+func (c *Cluster) host(id int) string {
+	if c.BasePort != 0 {
+		return "127.0.0.1"
+	}
+	return fmt.Sprintf("127.0.0.%d", id)
+}
+
+func (c *Cluster) port(id int) int {
+	if c.BasePort != 0 {
+		return c.BasePort + 10*id
+	}
+	return c.Port
+}
+
+func (c *Cluster) ctrlPort(id int) int {
+	if c.BasePort != 0 {
+		return c.BasePort + 10*id + 1
+	}
+	return c.CtrlPort
+}
+
+// HTTPAddr is Spool node id's SPOOL_HTTP_ADDR (only with BasePort).
+func (c *Cluster) HTTPAddr(id int) string { return fmt.Sprintf("127.0.0.1:%d", c.BasePort+10*id+2) }
+
+// Addr is node id's client address.
+func (c *Cluster) Addr(id int) string { return fmt.Sprintf("%s:%d", c.host(id), c.port(id)) }
 
 // Bootstrap is node 1's client address; clients discover the others.
-func (c *Cluster) Bootstrap() string { return fmt.Sprintf("127.0.0.1:%d", c.Port) }
+func (c *Cluster) Bootstrap() string { return c.Addr(1) }
+
+// Pid is node id's process, 0 when it is not running.
+func (c *Cluster) Pid(id int) int {
+	if n := c.nodes[id-1]; n != nil && n.cmd != nil {
+		return n.cmd.Process.Pid
+	}
+	return 0
+}
 
 // Pids are the running nodes' processes (the JVMs for Kafka).
 func (c *Cluster) Pids() []int {
@@ -73,7 +114,7 @@ func (c *Cluster) CPUSeconds() float64 {
 func (c *Cluster) properties(id int, dir string) string {
 	var voters []string
 	for i := 1; i <= 3; i++ {
-		voters = append(voters, fmt.Sprintf("%d@%s:%d", i, c.host(i), c.CtrlPort))
+		voters = append(voters, fmt.Sprintf("%d@%s:%d", i, c.host(i), c.ctrlPort(i)))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `process.roles=broker,controller
@@ -86,7 +127,7 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=%s
 group.initial.rebalance.delay.ms=0
-`, id, strings.Join(voters, ","), c.host(id), c.Port, c.host(id), c.CtrlPort, c.host(id), c.Port, filepath.Join(dir, "data"))
+`, id, strings.Join(voters, ","), c.host(id), c.port(id), c.host(id), c.ctrlPort(id), c.host(id), c.port(id), filepath.Join(dir, "data"))
 	for k, v := range c.Extra {
 		fmt.Fprintf(&b, "%s=%s\n", k, v)
 	}
@@ -161,6 +202,9 @@ func (c *Cluster) launch(id int) error {
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "CLUSTER_ID="+benchClusterID)
+	if c.BasePort != 0 && c.Name == "spool" {
+		cmd.Env = append(cmd.Env, "SPOOL_HTTP_ADDR="+c.HTTPAddr(id))
+	}
 	lf, err := os.OpenFile(filepath.Join(c.OutDir, fmt.Sprintf("cluster-%s-node%d.log", c.Name, id)), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
@@ -172,7 +216,33 @@ func (c *Cluster) launch(id int) error {
 	}
 	// kafka-java.sh and taskset exec, so the pid is the broker's.
 	n.cmd = cmd
+	exited := make(chan struct{})
+	n.exited = exited
+	go func() { _ = cmd.Wait(); close(exited) }()
 	return nil
+}
+
+// relaunchIfExited starts node id again if its process has exited, and
+// reports whether it did. With BasePort the ports lie in Linux's default
+// ephemeral range (32768-60999), so an outgoing connection can hold one
+// when a node starts; the node then exits at once, and a second start
+// finds the port free.
+func (c *Cluster) relaunchIfExited(id int) (bool, error) {
+	n := c.nodes[id-1]
+	if n == nil || n.cmd == nil {
+		return false, nil
+	}
+	select {
+	case <-n.exited:
+	default:
+		return false, nil
+	}
+	n.relaunches++
+	if n.relaunches > 3 {
+		return false, fmt.Errorf("%s node %d keeps exiting; see %s", c.Name, id, c.OutDir)
+	}
+	n.cmd = nil
+	return true, c.launch(id)
 }
 
 // Kill crashes node id (SIGKILL) and reaps it.
@@ -182,7 +252,7 @@ func (c *Cluster) Kill(id int) {
 		return
 	}
 	_ = n.cmd.Process.Kill()
-	_ = n.cmd.Wait()
+	<-n.exited
 	n.cmd = nil
 }
 
@@ -194,8 +264,7 @@ func (c *Cluster) Terminate(id int) error {
 		return nil
 	}
 	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = n.cmd.Wait(); close(done) }()
+	done := n.exited
 	defer func() { n.cmd = nil }()
 	select {
 	case <-done:
@@ -226,7 +295,7 @@ func (c *Cluster) Stop() {
 func (c *Cluster) client(opts ...kgo.Opt) (*kgo.Client, error) {
 	var seeds []string
 	for i := 1; i <= 3; i++ {
-		seeds = append(seeds, fmt.Sprintf("%s:%d", c.host(i), c.Port))
+		seeds = append(seeds, c.Addr(i))
 	}
 	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, opts...)...)
 }
@@ -238,8 +307,19 @@ func (c *Cluster) waitBrokers(ctx context.Context, want int) error {
 	var last error
 	for {
 		for _, n := range c.nodes {
-			if n.cmd != nil && n.cmd.ProcessState != nil {
+			if n.cmd == nil {
+				continue
+			}
+			if c.BasePort != 0 {
+				if _, err := c.relaunchIfExited(n.id); err != nil {
+					return err
+				}
+				continue
+			}
+			select {
+			case <-n.exited:
 				return fmt.Errorf("%s node %d exited; see %s", c.Name, n.id, c.OutDir)
+			default:
 			}
 		}
 		last = func() error {

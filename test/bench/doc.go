@@ -15,6 +15,12 @@
 //	                     fixed rate, failover after SIGKILL of a leader, controlled-shutdown
 //	                     stall; rewrites the cluster section of docs/benchmarks.md
 //	spool-bench cluster-report   redraws that section from a cluster-results.json
+//	spool-bench scale    the orchestrator behind `make bench-scale` (scenario R5): a
+//	                     three-node cluster on 127.0.0.1 with per-node ports, idle partitions
+//	                     added in steps (1k → 10k → 100k); per step the create time, the
+//	                     propagation to every broker, RSS, open files, mappings and idle CPU
+//	                     per node, acks=all probe latency at a fixed rate, and the restart
+//	                     of one node (exit, live again, every replica in sync)
 //	spool-bench load     one load-generator scenario against any bootstrap address
 //	spool-bench report   redraws the report from a results.json
 //	spool-bench tcp-recv / tcp-send / fsync   the machine's ceilings

@@ -17,7 +17,7 @@ import (
 func main() {
 	log.SetFlags(log.Ltime)
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: spool-bench run|cluster|cluster-report|load|raw|report|tcp-recv|tcp-send|fsync [flags]")
+		fmt.Fprintln(os.Stderr, "usage: spool-bench run|cluster|cluster-report|scale|load|raw|report|tcp-recv|tcp-send|fsync [flags]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -177,6 +177,42 @@ func run(ctx context.Context, cmd string, args []string) error {
 			}
 		}
 		return ClusterBench(ctx, c)
+	case "scale":
+		var c ScaleConfig
+		var systems, steps, extra string
+		fs.StringVar(&c.Repo, "repo", "../..", "repository root (bin/spool, test/compat)")
+		fs.StringVar(&c.OutDir, "out", "out", "directory for scale-results.json and node logs")
+		fs.StringVar(&systems, "systems", "spool,kafka", "systems, in order")
+		fs.StringVar(&steps, "steps", "1000,10000,100000", "cumulative idle partition counts")
+		fs.IntVar(&c.KafkaMax, "kafka-max", 10000, "Kafka runs the steps up to this count (0: all)")
+		fs.IntVar(&c.RF, "rf", 3, "replication factor of every topic")
+		fs.IntVar(&c.TopicSize, "topic-size", 1000, "partitions per topic (steps are multiples of it)")
+		fs.IntVar(&c.PerRequest, "per-request", 5, "topics per CreateTopics request (Kafka refuses over 10000 records per request)")
+		fs.IntVar(&c.BasePort, "base-port", 45000, "node i listens on base+10i (clients), base+10i+1 (controller), base+10i+2 (Spool HTTP)")
+		fs.Float64Var(&c.ProbeRate, "probe-rate", 1000, "records/s of the fixed-rate acks=all probe")
+		fs.IntVar(&c.ProbeParts, "probe-partitions", 12, "partitions of the probe topic")
+		fs.DurationVar(&c.ProbeTime, "probe-time", 10*time.Second, "measured time of the probe")
+		fs.DurationVar(&c.IdleWindow, "idle-window", 10*time.Second, "window for CPU at rest")
+		fs.BoolVar(&c.Restart, "restart", true, "restart node 3 at every step")
+		fs.DurationVar(&c.StepLimit, "step-limit", 5*time.Minute, "bound on every wait of a step")
+		fs.StringVar(&extra, "set", "", "extra server properties for both systems, k=v,k=v")
+		fs.StringVar(&c.Note, "note", "", "a note for the results")
+		fs.Parse(args)
+		c.Systems = strings.Split(systems, ",")
+		for _, f := range strings.Split(steps, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n%c.TopicSize != 0 {
+				return fmt.Errorf("-steps: %q is not a multiple of -topic-size", f)
+			}
+			c.Steps = append(c.Steps, n)
+		}
+		c.Extra = map[string]string{}
+		for _, kv := range strings.Split(extra, ",") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+				c.Extra[k] = v
+			}
+		}
+		return ScaleBench(ctx, c)
 	case "cluster-report":
 		in := fs.String("in", "out/cluster-results.json", "cluster-results.json")
 		md := fs.String("report", "../../docs/benchmarks.md", "Markdown report whose cluster section is rewritten")

@@ -31,6 +31,10 @@ var (
 	ErrClosed = errors.New("storage: closed")
 	// ErrLogExists and ErrLogNotFound are returned by the Manager.
 	ErrLogNotFound = errors.New("storage: log not found")
+	// ErrLogDirOffline is returned for a log in a log dir that failed
+	// (an I/O error): the Manager took the dir offline (dirfailure.go);
+	// maps to KAFKA_STORAGE_ERROR.
+	ErrLogDirOffline = errors.New("storage: log dir offline")
 )
 
 // Config holds the per-topic log settings. Names follow Kafka's topic

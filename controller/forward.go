@@ -486,10 +486,14 @@ func (r *Router) BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (Broke
 			reply, err = l.BrokerHeartbeat(ctx, hb)
 			return err
 		}
-		resp, err := r.send(ctx, &protocol.BrokerHeartbeatRequest{
+		req := &protocol.BrokerHeartbeatRequest{
 			BrokerID: protocol.BrokerID(hb.BrokerID), BrokerEpoch: hb.BrokerEpoch, CurrentMetadataOffset: hb.CurrentMetadataOffset,
-			WantFence: hb.WantFence, WantShutDown: hb.WantShutDown,
-		})
+			WantFence: hb.WantFence, WantShutDown: hb.WantShutDown, OfflineLogDirs: []protocol.UUID{},
+		}
+		for _, d := range hb.OfflineLogDirs {
+			req.OfflineLogDirs = append(req.OfflineLogDirs, protocol.UUID(d))
+		}
+		resp, err := r.send(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -529,6 +533,25 @@ func (r *Router) AlterPartition(ctx context.Context, brokerID int32, brokerEpoch
 			return err
 		}
 		out, err = alterPartitionResults(len(updates), resp.(*protocol.AlterPartitionResponse))
+		return err
+	})
+	return out, err
+}
+
+// AssignReplicasToDirs implements Client.
+func (r *Router) AssignReplicasToDirs(ctx context.Context, brokerID int32, brokerEpoch int64, as []DirAssignment) ([]error, error) {
+	var out []error
+	err := r.retry(ctx, "AssignReplicasToDirs", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			var err error
+			out, err = l.AssignReplicasToDirs(ctx, brokerID, brokerEpoch, as)
+			return err
+		}
+		resp, err := r.send(ctx, assignReplicasToDirsRequest(brokerID, brokerEpoch, as))
+		if err != nil {
+			return err
+		}
+		out, err = assignResults(as, resp.(*protocol.AssignReplicasToDirsResponse))
 		return err
 	})
 	return out, err

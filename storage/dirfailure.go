@@ -26,9 +26,11 @@ import (
 
 // IsIOError reports whether err comes from the file system (Kafka's
 // IOException): a failed open, read, write, sync, rename or mkdir.
-// Logical errors (a corrupt batch, an offset out of range) are not.
+// Logical errors (a corrupt batch, an offset out of range) are not, nor
+// is a file closed under a concurrent call (a log being deleted or
+// closed: os.ErrClosed).
 func IsIOError(err error) bool {
-	if err == nil || errors.Is(err, ErrClosed) {
+	if err == nil || errors.Is(err, ErrClosed) || errors.Is(err, os.ErrClosed) {
 		return false
 	}
 	var (

@@ -127,14 +127,25 @@ func liveReplicas(img *MetadataImage, replicas []int32) []int32 {
 }
 
 // newPartition builds the record of a new partition: the ISR is its live
-// replicas and the leader the first of them.
+// replicas and the leader the first of them. A replica on a broker with a
+// single log dir is in that dir; on one with several it is UNASSIGNED
+// until the broker places it (Kafka's ClusterControlManager.defaultDir).
 func newPartition(img *MetadataImage, id TopicID, partition int32, replicas []int32) *PartitionRecord {
 	isr := liveReplicas(img, replicas)
 	leader := NoLeader
 	if len(isr) > 0 {
 		leader = isr[0]
 	}
-	return &PartitionRecord{PartitionID: partition, TopicID: id, Replicas: replicas, ISR: isr, Leader: leader}
+	rec := &PartitionRecord{PartitionID: partition, TopicID: id, Replicas: replicas, ISR: isr, Leader: leader}
+	for i, r := range replicas {
+		if b := img.brokers[r]; b != nil && len(b.LogDirs) == 1 {
+			if rec.Directories == nil {
+				rec.Directories = make([]DirectoryID, len(replicas))
+			}
+			rec.Directories[i] = b.LogDirs[0]
+		}
+	}
+	return rec
 }
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K { return slices.Sorted(maps.Keys(m)) }

@@ -186,3 +186,14 @@ func (m *Manager) DirOf(tp TopicPartition) (string, bool) {
 	d, ok := m.dirOf[tp]
 	return d, ok
 }
+
+// DirID returns dir's directory.id (ManagerConfig.DirIDs).
+func (m *Manager) DirID(dir string) ([16]byte, bool) {
+	if i := slices.Index(m.cfg.Dirs, dir); i >= 0 && i < len(m.cfg.DirIDs) {
+		return m.cfg.DirIDs[i], true
+	}
+	return [16]byte{}, false
+}
+
+// Dirs returns the log dirs, online or not, in log.dirs order.
+func (m *Manager) Dirs() []string { return slices.Clone(m.cfg.Dirs) }

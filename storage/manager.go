@@ -25,6 +25,9 @@ const deleteDirSuffix = "-delete"
 type ManagerConfig struct {
 	// Dirs are the log.dirs.
 	Dirs []string
+	// DirIDs are the directory.id of each of Dirs (meta.properties), in
+	// the same order; nil or short: unknown (the zero ID).
+	DirIDs [][16]byte
 	// Default is the Config of logs created without one.
 	Default Config
 	// RetentionCheckInterval is log.retention.check.interval.ms (5 min).

@@ -78,6 +78,7 @@ type Broker struct {
 
 	// Log.
 	LogDirs                      []string
+	LogDirFailureTimeoutMs       int64
 	LogSegmentBytes              int32
 	LogRollMs                    int64 // effective: log.roll.ms, else log.roll.hours
 	LogRollJitterMs              int64
@@ -399,6 +400,7 @@ func (b *Broker) fill(r *resolver) {
 	if len(b.LogDirs) == 0 {
 		b.LogDirs = r.list("log.dir")
 	}
+	b.LogDirFailureTimeoutMs = r.i64("log.dir.failure.timeout.ms")
 	b.LogSegmentBytes = r.i32("log.segment.bytes")
 	b.LogRollMs = firstMs(r, "log.roll.ms", "", "log.roll.hours")
 	b.LogRollJitterMs = firstMs(r, "log.roll.jitter.ms", "", "log.roll.jitter.hours")

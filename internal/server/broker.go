@@ -36,6 +36,8 @@ type Broker struct {
 	// (the Server reloads listener keystores from them).
 	onBrokerConfig func(perBroker map[string]string)
 	logger         *zap.Logger
+	// dirAssign queues replica placements for the controller (logdirs.go).
+	dirAssign dirAssignments
 	ctrl           controller.Client
 	tokenCreds     tokenCredentials // SCRAM credentials of delegation tokens (api_38_delegation_tokens.go)
 	logManager     *storage.Manager

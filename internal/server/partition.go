@@ -91,6 +91,9 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 				b.dropPartition(tp)
 				p = nil
 			}
+			if p == nil && b.replicas.Offline(tp) {
+				continue // on a failed log dir until the broker restarts
+			}
 			if p == nil {
 				var err error
 				if p, err = b.openPartition(tp, t.ID, settings); err != nil {
@@ -105,6 +108,7 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 				}
 			}
 			b.replicas.Apply(p, leaderAndISR(pi))
+			b.noteReplicaDir(tp, t.ID, pi)
 		}
 	}
 	var gone []storage.TopicPartition

@@ -198,6 +198,11 @@ func securityProtocolCode(p string) int16 {
 // start follows metadata changes until stop.
 func (b *Broker) start() {
 	b.replicas.Start()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.runDirAssigner(b.ctx)
+	}()
 	ch, cancel := b.ctrl.Subscribe()
 	b.wg.Add(1)
 	go func() {

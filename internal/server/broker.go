@@ -37,10 +37,10 @@ type Broker struct {
 	onBrokerConfig func(perBroker map[string]string)
 	logger         *zap.Logger
 	// dirAssign queues replica placements for the controller (logdirs.go).
-	dirAssign dirAssignments
-	ctrl           controller.Client
-	tokenCreds     tokenCredentials // SCRAM credentials of delegation tokens (api_38_delegation_tokens.go)
-	logManager     *storage.Manager
+	dirAssign  dirAssignments
+	ctrl       controller.Client
+	tokenCreds tokenCredentials // SCRAM credentials of delegation tokens (api_38_delegation_tokens.go)
+	logManager *storage.Manager
 
 	handlers map[int16]apiHandler
 	metrics  *serverMetrics

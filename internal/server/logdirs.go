@@ -27,7 +27,9 @@ func (b *Broker) logDirFailed(dir string, tps []storage.TopicPartition) {
 }
 
 // LogDirFailed is logDirFailed for the node (storage.Manager.OnDirFailure).
-func (nb *nodeBroker) LogDirFailed(dir string, tps []storage.TopicPartition) { nb.b.logDirFailed(dir, tps) }
+func (nb *nodeBroker) LogDirFailed(dir string, tps []storage.TopicPartition) {
+	nb.b.logDirFailed(dir, tps)
+}
 
 // dirAssignments are the replica placements waiting to be sent.
 type dirAssignments struct {

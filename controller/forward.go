@@ -538,6 +538,40 @@ func (r *Router) AlterPartition(ctx context.Context, brokerID int32, brokerEpoch
 	return out, err
 }
 
+// ChangeRaftVoters implements Client: an AddRaftVoter or RemoveRaftVoter
+// request a broker received goes to the quorum leader (Kafka's brokers
+// forward both), asked again while the node asked turns out not to lead.
+func (r *Router) ChangeRaftVoters(ctx context.Context, req protocol.Request) (protocol.Response, error) {
+	var out protocol.Response
+	err := r.retry(ctx, "ChangeRaftVoters", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			var err error
+			out, err = l.ChangeRaftVoters(ctx, req)
+			return err
+		}
+		resp, err := r.send(ctx, req)
+		if err != nil {
+			return err
+		}
+		out = resp
+		if raftVoterErrorCode(resp) == errcode.NotLeaderOrFollower {
+			return fmt.Errorf("%w: the quorum leader moved", ErrNotController)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func raftVoterErrorCode(resp protocol.Response) int16 {
+	switch r := resp.(type) {
+	case *protocol.AddRaftVoterResponse:
+		return r.ErrorCode
+	case *protocol.RemoveRaftVoterResponse:
+		return r.ErrorCode
+	}
+	return 0
+}
+
 // AssignReplicasToDirs implements Client.
 func (r *Router) AssignReplicasToDirs(ctx context.Context, brokerID int32, brokerEpoch int64, as []DirAssignment) ([]error, error) {
 	var out []error

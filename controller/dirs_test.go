@@ -124,3 +124,48 @@ func restoreImage(t *testing.T, img *MetadataImage) *MetadataImage {
 	require.NoError(t, err)
 	return restored
 }
+
+// TestCordonedLogDirsInMetadata: heartbeats carry a broker's cordoned dirs
+// (KIP-1066) into its registration; a broker whose every online dir is
+// cordoned gets no new replicas, and it survives a snapshot.
+func TestCordonedLogDirsInMetadata(t *testing.T) {
+	ctx := context.Background()
+	c := openController(t, withoutELR(soleConfig(t, t.TempDir())))
+	dirs := map[int32][]DirectoryID{}
+	epochs := map[int32]int64{}
+	for _, id := range []int32{1, 2, 3} {
+		dirs[id] = []DirectoryID{NewTopicID(), NewTopicID()}
+		epoch, err := c.RegisterBroker(ctx, BrokerRegistration{ID: id, IncarnationID: NewTopicID(), LogDirs: dirs[id],
+			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}}})
+		require.NoError(t, err)
+		epochs[id] = epoch
+		_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: id, BrokerEpoch: epoch, CurrentMetadataOffset: epoch, CordonedLogDirs: []DirectoryID{}})
+		require.NoError(t, err)
+	}
+	require.Nil(t, c.Image().Broker(1).CordonedLogDirs)
+	// Broker 2 cordons both dirs, broker 3 one of them.
+	_, err := c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 2, BrokerEpoch: epochs[2], CurrentMetadataOffset: int64(c.Image().Offset()), CordonedLogDirs: dirs[2]})
+	require.NoError(t, err)
+	_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 3, BrokerEpoch: epochs[3], CurrentMetadataOffset: int64(c.Image().Offset()), CordonedLogDirs: dirs[3][:1]})
+	require.NoError(t, err)
+	img := c.Image()
+	require.Equal(t, dirs[2], img.Broker(2).CordonedLogDirs)
+	require.False(t, img.Broker(2).HasUncordonedDirs())
+	require.True(t, img.Broker(3).HasUncordonedDirs())
+	require.Equal(t, []int32{1, 3}, usableBrokers(img))
+
+	res := c.CreateTopics(ctx, []CreateTopic{{Name: "t", NumPartitions: 6, ReplicationFactor: 2}}, false)
+	require.NoError(t, res[0].Err)
+	for _, p := range c.Image().Topic("t").Partitions {
+		require.NotContains(t, p.Replicas, int32(2))
+	}
+	res = c.CreateTopics(ctx, []CreateTopic{{Name: "rf3", NumPartitions: 1, ReplicationFactor: 3}}, false)
+	require.ErrorIs(t, res[0].Err, ErrInvalidReplicationFactor)
+
+	require.Equal(t, dirs[2], restoreImage(t, c.Image()).Broker(2).CordonedLogDirs)
+
+	// Uncordoned again: placeable again.
+	_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 2, BrokerEpoch: epochs[2], CurrentMetadataOffset: int64(c.Image().Offset()), CordonedLogDirs: []DirectoryID{}})
+	require.NoError(t, err)
+	require.Equal(t, []int32{1, 2, 3}, usableBrokers(c.Image()))
+}

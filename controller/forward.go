@@ -493,6 +493,12 @@ func (r *Router) BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (Broke
 		for _, d := range hb.OfflineLogDirs {
 			req.OfflineLogDirs = append(req.OfflineLogDirs, protocol.UUID(d))
 		}
+		if hb.CordonedLogDirs != nil {
+			req.CordonedLogDirs = []protocol.UUID{}
+			for _, d := range hb.CordonedLogDirs {
+				req.CordonedLogDirs = append(req.CordonedLogDirs, protocol.UUID(d))
+			}
+		}
 		resp, err := r.send(ctx, req)
 		if err != nil {
 			return err

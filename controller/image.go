@@ -46,6 +46,23 @@ type BrokerImage struct {
 	// registered, less those a heartbeat reported failed. Nil for a
 	// broker that registered none.
 	LogDirs []DirectoryID
+	// CordonedLogDirs are the broker's dirs that take no new replicas
+	// (cordoned.log.dirs, KIP-1066), as its heartbeats report them.
+	CordonedLogDirs []DirectoryID
+}
+
+// HasUncordonedDirs reports whether the broker may get new replicas: one
+// of its online dirs is not cordoned (or it registered none).
+func (b *BrokerImage) HasUncordonedDirs() bool {
+	if b.LogDirs == nil {
+		return true
+	}
+	for _, d := range b.LogDirs {
+		if !slices.Contains(b.CordonedLogDirs, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // HasOnlineDir reports whether dir is one of the broker's online log
@@ -391,7 +408,7 @@ func (b *builder) apply(rec Record) error {
 			ID: r.BrokerID, IncarnationID: r.IncarnationID, Epoch: epoch,
 			Endpoints: r.Endpoints, Features: r.Features, Rack: r.Rack,
 			Fenced: r.Fenced, InControlledShutdown: r.InControlledShutdown,
-			LogDirs: nilIfEmptyDirs(r.LogDirs),
+			LogDirs: nilIfEmptyDirs(r.LogDirs), CordonedLogDirs: nilIfEmptyDirs(r.CordonedLogDirs),
 		}
 	case *UnregisterBrokerRecord:
 		old := b.img.brokers[r.BrokerID]
@@ -419,6 +436,9 @@ func (b *builder) apply(rec Record) error {
 		}
 		if r.LogDirs != nil {
 			cp.LogDirs = r.LogDirs // may be empty: every dir failed
+		}
+		if r.CordonedLogDirs != nil {
+			cp.CordonedLogDirs = nilIfEmptyDirs(r.CordonedLogDirs)
 		}
 		b.brokers()[r.BrokerID] = &cp
 	case *FeatureLevelRecord:
@@ -459,6 +479,7 @@ func (m *MetadataImage) records() []Record {
 			BrokerID: br.ID, IncarnationID: br.IncarnationID, BrokerEpoch: br.Epoch,
 			Endpoints: br.Endpoints, Features: br.Features, Rack: br.Rack,
 			Fenced: br.Fenced, InControlledShutdown: br.InControlledShutdown, LogDirs: br.LogDirs,
+			CordonedLogDirs: br.CordonedLogDirs,
 		})
 	}
 	for _, t := range m.Topics() {

@@ -57,6 +57,9 @@ type BrokerHeartbeat struct {
 	// OfflineLogDirs are the broker's log dirs that failed (KIP-858); sent
 	// with every heartbeat until the broker restarts.
 	OfflineLogDirs []DirectoryID
+	// CordonedLogDirs are the broker's cordoned dirs (KIP-1066; nil: not
+	// reported).
+	CordonedLogDirs []DirectoryID
 }
 
 // BrokerHeartbeatReply is a BrokerHeartbeatResponse.
@@ -206,6 +209,14 @@ func (c *Controller) BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (B
 		}
 		c.logger.Warn("broker reported failed log dirs; its replicas in them left the ISR and leadership",
 			zap.Int32("broker_id", b.ID), zap.Int("offline_dirs", len(hb.OfflineLogDirs)), zap.Int("partition_changes", len(dirRecords)-1))
+		img = c.Image()
+		b = img.brokers[hb.BrokerID]
+	}
+	if hb.CordonedLogDirs != nil && !slices.Equal(nilIfEmptyDirs(hb.CordonedLogDirs), b.CordonedLogDirs) {
+		rec := &BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, CordonedLogDirs: slices.Clone(hb.CordonedLogDirs)}
+		if _, err := c.apply(ctx, []Record{rec}); err != nil {
+			return BrokerHeartbeatReply{}, err
+		}
 		img = c.Image()
 		b = img.brokers[hb.BrokerID]
 	}

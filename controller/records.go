@@ -152,6 +152,9 @@ type RegisterBrokerRecord struct {
 	// LogDirs are the broker's online log dirs (KIP-858; version 1, written
 	// only when not empty).
 	LogDirs []DirectoryID
+	// CordonedLogDirs are those of them that take no new replicas
+	// (KIP-1066; version 2, written only when not empty).
+	CordonedLogDirs []DirectoryID
 }
 
 // UnregisterBrokerRecord removes a broker registration.
@@ -170,6 +173,9 @@ type BrokerRegistrationChangeRecord struct {
 	// LogDirs replace the broker's online log dirs (nil: unchanged;
 	// version 1): a heartbeat reporting a failed dir drops it.
 	LogDirs []DirectoryID
+	// CordonedLogDirs replace the broker's cordoned dirs (nil: unchanged;
+	// version 2), as its heartbeats report them.
+	CordonedLogDirs []DirectoryID
 }
 
 // FeatureLevelRecord sets a finalized feature level; level 0 removes it.
@@ -201,9 +207,9 @@ func (*PartitionRecord) version() uint8                { return 2 }
 func (*PartitionChangeRecord) version() uint8          { return 2 }
 func (*ConfigRecord) version() uint8                   { return 0 }
 func (*RemoveTopicRecord) version() uint8              { return 0 }
-func (*RegisterBrokerRecord) version() uint8           { return 1 }
+func (*RegisterBrokerRecord) version() uint8           { return 2 }
 func (*UnregisterBrokerRecord) version() uint8         { return 0 }
-func (*BrokerRegistrationChangeRecord) version() uint8 { return 1 }
+func (*BrokerRegistrationChangeRecord) version() uint8 { return 2 }
 func (*FeatureLevelRecord) version() uint8             { return 0 }
 func (*ProducerIDsRecord) version() uint8              { return 0 }
 
@@ -352,11 +358,17 @@ func (r *RegisterBrokerRecord) appendBody(dst []byte) []byte {
 	if r.writeVersion() >= 1 {
 		dst = appendUUIDs(dst, r.LogDirs)
 	}
+	if r.writeVersion() >= 2 {
+		dst = appendUUIDs(dst, r.CordonedLogDirs)
+	}
 	return dst
 }
 
 func (r *RegisterBrokerRecord) writeVersion() uint8 {
-	if len(r.LogDirs) > 0 {
+	switch {
+	case len(r.CordonedLogDirs) > 0:
+		return 2
+	case len(r.LogDirs) > 0:
 		return 1
 	}
 	return 0
@@ -391,6 +403,9 @@ func (r *RegisterBrokerRecord) decodeBody(d *reader, v uint8) {
 	if v >= 1 {
 		r.LogDirs = d.uuids()
 	}
+	if v >= 2 {
+		r.CordonedLogDirs = d.uuids()
+	}
 }
 
 func (r *UnregisterBrokerRecord) appendBody(dst []byte) []byte {
@@ -411,11 +426,17 @@ func (r *BrokerRegistrationChangeRecord) appendBody(dst []byte) []byte {
 	if r.writeVersion() >= 1 {
 		dst = appendUUIDs(dst, r.LogDirs)
 	}
+	if r.writeVersion() >= 2 {
+		dst = appendUUIDs(dst, r.CordonedLogDirs)
+	}
 	return dst
 }
 
 func (r *BrokerRegistrationChangeRecord) writeVersion() uint8 {
-	if r.LogDirs != nil {
+	switch {
+	case r.CordonedLogDirs != nil:
+		return 2
+	case r.LogDirs != nil:
 		return 1
 	}
 	return 0
@@ -428,6 +449,9 @@ func (r *BrokerRegistrationChangeRecord) decodeBody(d *reader, v uint8) {
 	r.InControlledShutdown = d.int8()
 	if v >= 1 {
 		r.LogDirs = d.uuids()
+	}
+	if v >= 2 {
+		r.CordonedLogDirs = d.uuids()
 	}
 }
 

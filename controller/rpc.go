@@ -172,6 +172,12 @@ func (c *Controller) HandleRPC(ctx context.Context, hdr *protocol.RequestHeader,
 		for _, d := range r.OfflineLogDirs {
 			hb.OfflineLogDirs = append(hb.OfflineLogDirs, DirectoryID(d))
 		}
+		if r.CordonedLogDirs != nil {
+			hb.CordonedLogDirs = []DirectoryID{}
+			for _, d := range r.CordonedLogDirs {
+				hb.CordonedLogDirs = append(hb.CordonedLogDirs, DirectoryID(d))
+			}
+		}
 		reply, err := c.BrokerHeartbeat(ctx, hb)
 		resp := &protocol.BrokerHeartbeatResponse{IsCaughtUp: reply.IsCaughtUp, IsFenced: reply.IsFenced, ShouldShutDown: reply.ShouldShutDown}
 		if err != nil {

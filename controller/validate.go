@@ -51,11 +51,12 @@ func NewTopicID() TopicID {
 }
 
 // usableBrokers returns the IDs of unfenced brokers in ascending order: the
-// brokers new replicas may be placed on.
+// brokers new replicas may be placed on. A broker whose every log dir is
+// cordoned is not one (KIP-1066).
 func usableBrokers(img *MetadataImage) []int32 {
 	var out []int32
 	for id, b := range img.brokers {
-		if !b.Fenced && !b.InControlledShutdown {
+		if !b.Fenced && !b.InControlledShutdown && b.HasUncordonedDirs() {
 			out = append(out, id)
 		}
 	}

@@ -197,3 +197,6 @@ func (m *Manager) DirID(dir string) ([16]byte, bool) {
 
 // Dirs returns the log dirs, online or not, in log.dirs order.
 func (m *Manager) Dirs() []string { return slices.Clone(m.cfg.Dirs) }
+
+// Cordoned reports whether dir takes no new logs (cordoned.log.dirs).
+func (m *Manager) Cordoned(dir string) bool { return slices.Contains(m.cfg.Cordoned, dir) }

@@ -132,3 +132,42 @@ func TestLogDirOfflineAtStart(t *testing.T) {
 	_, err = NewManager(ManagerConfig{Dirs: []string{bad}, Default: testConfig()}, zaptest.NewLogger(t))
 	require.Error(t, err)
 }
+
+// TestCordonedLogDirs: cordoned dirs (cordoned.log.dirs, KIP-1066) take no
+// new logs while their existing logs keep working; with every dir
+// cordoned, a new log is refused with Kafka's message.
+func TestCordonedLogDirs(t *testing.T) {
+	root := t.TempDir()
+	dirs := []string{filepath.Join(root, "a"), filepath.Join(root, "b")}
+	m, err := NewManager(ManagerConfig{Dirs: dirs, Default: testConfig()}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	for p := range int32(2) {
+		_, err := m.GetOrCreateLog(TopicPartition{"old", p}, nil)
+		require.NoError(t, err)
+	}
+	require.NoError(t, m.Close())
+
+	m, err = NewManager(ManagerConfig{Dirs: dirs, Default: testConfig(), Cordoned: dirs[1:]}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	require.True(t, m.Cordoned(dirs[1]))
+	require.False(t, m.Cordoned(dirs[0]))
+	for p := range int32(4) {
+		_, err := m.GetOrCreateLog(TopicPartition{"new", p}, nil)
+		require.NoError(t, err)
+		d, _ := m.DirOf(TopicPartition{"new", p})
+		require.Equal(t, dirs[0], d)
+	}
+	for _, l := range m.Logs() {
+		fill(t, l, 3, 100, constTS) // a cordoned dir's logs still take writes
+	}
+	require.NoError(t, m.Close())
+
+	m, err = NewManager(ManagerConfig{Dirs: dirs, Default: testConfig(), Cordoned: dirs}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	defer m.Close()
+	_, err = m.GetOrCreateLog(TopicPartition{"none", 0}, nil)
+	require.ErrorIs(t, err, ErrNoLogDir)
+	require.ErrorContains(t, err, "No log directories available. Tried "+dirs[0]+", "+dirs[1])
+	_, ok := m.Log(TopicPartition{"old", 1})
+	require.True(t, ok)
+}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,9 @@ const deleteDirSuffix = "-delete"
 type ManagerConfig struct {
 	// Dirs are the log.dirs.
 	Dirs []string
+	// Cordoned are the dirs that take no new logs (cordoned.log.dirs,
+	// KIP-1066); existing logs in them keep working.
+	Cordoned []string
 	// DirIDs are the directory.id of each of Dirs (meta.properties), in
 	// the same order; nil or short: unknown (the zero ID).
 	DirIDs [][16]byte
@@ -333,12 +337,13 @@ func (m *Manager) GetOrCreateLog(tp TopicPartition, cfg *Config) (*Log, error) {
 	}
 	dir := ""
 	for _, d := range m.cfg.Dirs {
-		if _, off := m.offline[d]; !off && (dir == "" || m.perDir[d] < m.perDir[dir]) {
+		if _, off := m.offline[d]; !off && !slices.Contains(m.cfg.Cordoned, d) && (dir == "" || m.perDir[d] < m.perDir[dir]) {
 			dir = d
 		}
 	}
 	if dir == "" {
-		return nil, fmt.Errorf("%w: every log dir failed", ErrLogDirOffline)
+		// Kafka's LogManager.nextLogDirs finds none either.
+		return nil, fmt.Errorf("%w: No log directories available. Tried %s", ErrNoLogDir, strings.Join(m.cfg.Dirs, ", "))
 	}
 	c := m.cfg.Default
 	if cfg != nil {

@@ -153,7 +153,12 @@ var (
 		"Log dirs that failed (kafka.log:type=LogManager,name=OfflineLogDirectoryCount).", prometheus.GaugeValue)
 	famDirOffline = metrics.NewFamily("kafka_log_logmanager_logdirectoryoffline",
 		"1 when the log dir failed, else 0 (kafka.log:type=LogManager,name=LogDirectoryOffline,logDirectory=...).", prometheus.GaugeValue, "logDirectory")
-	logFamilies = []*metrics.Family{famLogSize, famLogStart, famLogEnd, famLogSegments, famDirCapacity, famDirAvailable, famOfflineDirs, famDirOffline}
+	famCordonedDirs = metrics.NewFamily("kafka_log_logmanager_cordonedlogdirectorycount",
+		"Log dirs in cordoned.log.dirs (kafka.log:type=LogManager,name=CordonedLogDirectoryCount).", prometheus.GaugeValue)
+	famDirCordoned = metrics.NewFamily("kafka_log_logmanager_logdirectorycordoned",
+		"1 when the log dir is cordoned, else 0 (kafka.log:type=LogManager,name=LogDirectoryCordoned,logDirectory=...).", prometheus.GaugeValue, "logDirectory")
+	logFamilies = []*metrics.Family{famLogSize, famLogStart, famLogEnd, famLogSegments, famDirCapacity, famDirAvailable, famOfflineDirs, famDirOffline,
+		famCordonedDirs, famDirCordoned}
 )
 
 type logsCollector struct{ m *Manager }
@@ -163,8 +168,10 @@ func (c logsCollector) Families() []*metrics.Family { return logFamilies }
 func (c logsCollector) Visit(e metrics.Emitter) {
 	offline := c.m.OfflineDirs()
 	e.Emit(famOfflineDirs, float64(len(offline)))
+	e.Emit(famCordonedDirs, float64(len(c.m.cfg.Cordoned)))
 	for _, dir := range c.m.cfg.Dirs {
 		e.Emit(famDirOffline, float64(btoi(slices.Contains(offline, dir))), dir)
+		e.Emit(famDirCordoned, float64(btoi(c.m.Cordoned(dir))), dir)
 	}
 	for _, dir := range c.m.cfg.Dirs {
 		if capacity, avail, ok := dirSpace(dir); ok {

@@ -245,3 +245,33 @@ func consumeAll(t *testing.T, addr, topic string, want int) {
 	}
 	require.Len(t, seen, want)
 }
+
+// TestCordonedLogDirInCluster: with cordoned.log.dirs naming one of a
+// broker's two dirs (KIP-1066), new partitions all go to the other dir,
+// DescribeLogDirs says which dir is cordoned, the broker's heartbeats put
+// the cordoned dir in its registration, and the CordonedLogDirectoryCount
+// gauge counts it.
+func TestCordonedLogDirInCluster(t *testing.T) {
+	c := newTestCluster(t, []clusterSpec{{1, "broker,controller", "voters"}})
+	a, b := filepath.Join(c.nodes[1].dir, "a"), filepath.Join(c.nodes[1].dir, "b")
+	reg := prometheus.NewRegistry()
+	c.startWith(1, reg, "KAFKA_LOG_DIRS="+a+","+b, "KAFKA_CORDONED_LOG_DIRS="+b)
+	c.waitReady(1)
+	c.waitImages("the cordoned dir in the registration", func(img *controller.MetadataImage) bool {
+		br := img.Broker(1)
+		return br != nil && len(br.LogDirs) == 2 && len(br.CordonedLogDirs) == 1 && br.CordonedLogDirs[0] == br.LogDirs[1]
+	})
+	_, err := newAdmin(t, c.nodes[1].addr()).CreateTopic(context.Background(), 4, 1, nil, "cordon")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		dl := rawRequest(t, c.nodes[1].addr(), 5, &protocol.DescribeLogDirsRequest{}).(*protocol.DescribeLogDirsResponse)
+		return len(dl.Results) == 2 && len(dl.Results[0].Topics) == 1 && len(dl.Results[0].Topics[0].Partitions) == 4
+	}, 10*time.Second, 20*time.Millisecond)
+	dl := rawRequest(t, c.nodes[1].addr(), 5, &protocol.DescribeLogDirsRequest{}).(*protocol.DescribeLogDirsResponse)
+	require.Equal(t, a, dl.Results[0].LogDir)
+	require.False(t, dl.Results[0].IsCordoned)
+	require.Equal(t, b, dl.Results[1].LogDir)
+	require.True(t, dl.Results[1].IsCordoned)
+	require.Empty(t, dl.Results[1].Topics)
+	require.Equal(t, float64(1), gaugeValue(t, reg, "kafka_log_logmanager_cordonedlogdirectorycount"))
+}

@@ -49,6 +49,9 @@ type lifecycle struct {
 	// log dir may go unreported to the controller before onFatal.
 	dirFailureTimeout time.Duration
 	onFatal           func(error)
+	// cordonedDirs are the cordoned.log.dirs (KIP-1066), sent with every
+	// heartbeat; set before start.
+	cordonedDirs []controller.DirectoryID
 
 	mu             sync.Mutex // guards the fields below
 	epoch          int64
@@ -182,6 +185,7 @@ func (l *lifecycle) run(ctx context.Context) {
 		hb := controller.BrokerHeartbeat{
 			BrokerID: l.reg.ID, BrokerEpoch: l.epoch, CurrentMetadataOffset: int64(l.meta.Image().Offset()),
 			WantFence: !l.readyToUnfence, WantShutDown: l.wantShutDown, OfflineLogDirs: slices.Clone(l.offlineDirs),
+			CordonedLogDirs: l.cordonedDirs,
 		}
 		l.mu.Unlock()
 		hctx, cancel := context.WithTimeout(ctx, max(l.interval, time.Second))

@@ -148,12 +148,17 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	})
 	def, _ := cfg.LogConfigForTopic(nil, config.Dynamic{})
 	dirIDs := make([][16]byte, len(cfg.LogDirs))
+	var cordoned []string
 	for i, d := range cfg.LogDirs {
 		dirIDs[i] = metadataDirectoryID(d)
+		if cfg.IsCordoned(d) {
+			cordoned = append(cordoned, d)
+		}
 	}
 	n.logManager, err = storage.NewManager(storage.ManagerConfig{
 		Dirs:                      cfg.LogDirs,
 		DirIDs:                    dirIDs,
+		Cordoned:                  cordoned,
 		Default:                   def.StorageConfig(),
 		RetentionCheckInterval:    time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
 		FlushCheckInterval:        flushCheckInterval(cfg.LogFlushSchedulerIntervalMs),
@@ -185,15 +190,20 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	// Only the dirs that loaded are registered (a dir that failed at start
 	// is offline, as in Kafka).
 	var onlineDirs []controller.DirectoryID
+	cordonedIDs := []controller.DirectoryID{}
 	for i, d := range cfg.LogDirs {
 		if !n.logManager.DirOffline(d) {
 			onlineDirs = append(onlineDirs, dirIDs[i])
+			if cfg.IsCordoned(d) {
+				cordonedIDs = append(cordonedIDs, dirIDs[i])
+			}
 		}
 	}
 	n.life = newLifecycle(n.router, n.router, meta, controller.BrokerRegistration{ID: cfg.NodeID, ClusterID: clusterID, Rack: rack, Features: controller.SupportedFeatures, LogDirs: onlineDirs},
 		time.Duration(cfg.BrokerHeartbeatIntervalMs)*time.Millisecond, log.Named("lifecycle"))
 	n.life.endpoints = n.broker.Endpoints
 	n.life.dirFailureTimeout = time.Duration(cfg.LogDirFailureTimeoutMs) * time.Millisecond
+	n.life.cordonedDirs = cordonedIDs
 	n.life.onFatal = n.fail
 	n.logManager.OnDirFailure(func(dir string, tps []storage.TopicPartition) {
 		n.logDirFailed(dir, metaDir, dirIDs, tps)

@@ -77,11 +77,11 @@ type Broker struct {
 	MaxConnectionsPerIP       int32
 
 	// Log.
-	LogDirs                      []string
-	LogDirFailureTimeoutMs       int64
+	LogDirs                []string
+	LogDirFailureTimeoutMs int64
 	// CordonedLogDirs are cordoned.log.dirs (KIP-1066): log dirs that get
 	// no new replicas; "*" cordons them all.
-	CordonedLogDirs []string
+	CordonedLogDirs              []string
 	LogSegmentBytes              int32
 	LogRollMs                    int64 // effective: log.roll.ms, else log.roll.hours
 	LogRollJitterMs              int64

@@ -275,3 +275,22 @@ func TestCordonedLogDirInCluster(t *testing.T) {
 	require.Empty(t, dl.Results[1].Topics)
 	require.Equal(t, float64(1), gaugeValue(t, reg, "kafka_log_logmanager_cordonedlogdirectorycount"))
 }
+
+// TestLogDirFailureTimeout: a broker that cannot tell the controller of a
+// failed log dir (the quorum is gone) stops once log.dir.failure.timeout.ms
+// has passed, as Kafka's does: Node.Fatal says why.
+func TestLogDirFailureTimeout(t *testing.T) {
+	c := newTestCluster(t, []clusterSpec{{1, "controller", "voters"}, {2, "broker", "voters"}})
+	a, b := filepath.Join(c.nodes[2].dir, "a"), filepath.Join(c.nodes[2].dir, "b")
+	c.start(1)
+	c.start(2, "KAFKA_LOG_DIRS="+a+","+b, "KAFKA_LOG_DIR_FAILURE_TIMEOUT_MS=500", "KAFKA_LOG_FLUSH_OFFSET_CHECKPOINT_INTERVAL_MS=50")
+	c.waitReady(2)
+	c.kill(1)
+	require.NoError(t, os.Rename(b, b+".gone"))
+	select {
+	case err := <-c.node(2).Fatal():
+		require.ErrorContains(t, err, "log.dir.failure.timeout.ms")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the broker kept running with an unreported failed log dir")
+	}
+}

@@ -388,19 +388,25 @@ func (m *Manager) Remove(tp storage.TopicPartition) error {
 // KAFKA_STORAGE_ERROR (Offline), as Kafka's HostedPartition.Offline.
 func (m *Manager) MarkOffline(tps []storage.TopicPartition) {
 	for _, tp := range tps {
-		m.mu.Lock()
-		p := m.partitions[tp]
-		delete(m.partitions, tp)
-		m.mu.Unlock()
-		if p == nil {
-			continue
-		}
-		if m.fetchers != nil {
-			m.fetchers.remove(tp)
-		}
-		if p.remove() {
-			m.notify(p, false, -1)
-		}
+		m.Suspend(tp)
+	}
+}
+
+// Suspend stops hosting tp as Remove does but keeps its log, which the
+// caller may then close (a move to another log dir); Open hosts it again.
+func (m *Manager) Suspend(tp storage.TopicPartition) {
+	m.mu.Lock()
+	p := m.partitions[tp]
+	delete(m.partitions, tp)
+	m.mu.Unlock()
+	if p == nil {
+		return
+	}
+	if m.fetchers != nil {
+		m.fetchers.remove(tp)
+	}
+	if p.remove() {
+		m.notify(p, false, -1)
 	}
 }
 

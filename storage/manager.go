@@ -98,6 +98,10 @@ type Manager struct {
 	// whose logs were in them (dirfailure.go); guarded by mu.
 	offline     map[string]struct{}
 	offlineLogs map[TopicPartition]string
+	// moving are the logs MoveLog is moving; preferred the dirs
+	// AlterReplicaLogDirs chose for logs not created yet (move.go).
+	moving    map[TopicPartition]bool
+	preferred map[TopicPartition]string
 	// failures queues failed dirs to dirFailureLoop (one slot per dir).
 	failures chan string
 	// failMu guards failing (dirs queued or offline) and onDirFailure.
@@ -146,6 +150,7 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 		logs: map[TopicPartition]*Log{}, dirOf: map[TopicPartition]string{}, perDir: map[string]int{},
 		lastHW:  map[string]map[TopicPartition]int64{},
 		offline: map[string]struct{}{}, offlineLogs: map[TopicPartition]string{},
+		moving: map[TopicPartition]bool{}, preferred: map[TopicPartition]string{},
 		failures: make(chan string, len(cfg.Dirs)), failing: map[string]bool{},
 	}
 	if cfg.Registerer != nil {
@@ -245,7 +250,7 @@ func (m *Manager) loadDir(dir string) error {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		if strings.HasSuffix(e.Name(), deleteDirSuffix) {
+		if strings.HasSuffix(e.Name(), deleteDirSuffix) || strings.HasSuffix(e.Name(), futureDirSuffix) {
 			if err := os.RemoveAll(path); err != nil {
 				return fmt.Errorf("storage: remove deleted log %s: %w", path, err)
 			}
@@ -332,12 +337,21 @@ func (m *Manager) GetOrCreateLog(tp TopicPartition, cfg *Config) (*Log, error) {
 	if d, ok := m.offlineLogs[tp]; ok {
 		return nil, fmt.Errorf("%w: %s is in %s", ErrLogDirOffline, tp, d)
 	}
+	if m.moving[tp] {
+		return nil, fmt.Errorf("%w: %s", ErrLogMoving, tp)
+	}
 	if strings.ContainsAny(tp.Topic, `/\`) || tp.Topic == "" || tp.Topic == "." || tp.Topic == ".." || tp.Partition < 0 {
 		return nil, fmt.Errorf("storage: invalid partition %q", tp)
 	}
 	dir := ""
 	for _, d := range m.cfg.Dirs {
 		if _, off := m.offline[d]; !off && !slices.Contains(m.cfg.Cordoned, d) && (dir == "" || m.perDir[d] < m.perDir[dir]) {
+			dir = d
+		}
+	}
+	if d, ok := m.preferred[tp]; ok {
+		delete(m.preferred, tp)
+		if _, off := m.offline[d]; !off {
 			dir = d
 		}
 	}

@@ -294,3 +294,95 @@ func TestLogDirFailureTimeout(t *testing.T) {
 		t.Fatal("the broker kept running with an unreported failed log dir")
 	}
 }
+
+// TestAlterReplicaLogDirs moves replicas between the two log dirs of a
+// broker (AlterReplicaLogDirs, key 34) while a producer writes: Kafka's
+// error codes for a path that is no log dir, the partitions show up in
+// their new dir in DescribeLogDirs with their data, the old copy is gone,
+// every acknowledged record reads back, and a replica not held yet is
+// created in the dir asked for.
+func TestAlterReplicaLogDirs(t *testing.T) {
+	c := newTestCluster(t, []clusterSpec{{1, "broker,controller", "voters"}})
+	a, b := filepath.Join(c.nodes[1].dir, "a"), filepath.Join(c.nodes[1].dir, "b")
+	c.startWith(1, nil, "KAFKA_LOG_DIRS="+a+","+b)
+	c.waitReady(1)
+	addr := c.nodes[1].addr()
+	ctx := context.Background()
+	const topic = "moving"
+	_, err := newAdmin(t, addr).CreateTopic(ctx, 4, 1, nil, topic)
+	require.NoError(t, err)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	require.NoError(t, err)
+	defer cl.Close()
+	sent := 0
+	produce := func(n int) {
+		t.Helper()
+		for range n {
+			for p := range int32(4) {
+				require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: p, Value: []byte(fmt.Sprintf("v%d", sent))}).FirstErr())
+				sent++
+			}
+		}
+	}
+	produce(50)
+	dirOf := func() map[int32]string {
+		dl := rawRequest(t, addr, 4, &protocol.DescribeLogDirsRequest{}).(*protocol.DescribeLogDirsResponse)
+		out := map[int32]string{}
+		for _, r := range dl.Results {
+			for _, tt := range r.Topics {
+				for _, p := range tt.Partitions {
+					if tt.Name == topic {
+						out[p.PartitionIndex] = r.LogDir
+					}
+				}
+			}
+		}
+		return out
+	}
+	before := dirOf()
+	require.Len(t, before, 4)
+	var req protocol.AlterReplicaLogDirsRequest
+	other := map[string]string{a: b, b: a}
+	for p := range int32(4) {
+		req.Dirs = append(req.Dirs, protocol.AlterReplicaLogDirsRequestAlterReplicaLogDir{Path: other[before[p]],
+			Topics: []protocol.AlterReplicaLogDirsRequestAlterReplicaLogDirTopic{{Name: topic, Partitions: []int32{p}}}})
+	}
+	req.Dirs = append(req.Dirs,
+		protocol.AlterReplicaLogDirsRequestAlterReplicaLogDir{Path: "/nowhere", Topics: []protocol.AlterReplicaLogDirsRequestAlterReplicaLogDirTopic{{Name: topic, Partitions: []int32{0}}}},
+		protocol.AlterReplicaLogDirsRequestAlterReplicaLogDir{Path: b, Topics: []protocol.AlterReplicaLogDirsRequestAlterReplicaLogDirTopic{{Name: "later", Partitions: []int32{0}}}},
+		protocol.AlterReplicaLogDirsRequestAlterReplicaLogDir{Path: a, Topics: []protocol.AlterReplicaLogDirsRequestAlterReplicaLogDirTopic{{Name: "later", Partitions: []int32{1}}}})
+	resp := rawRequest(t, addr, 2, &req).(*protocol.AlterReplicaLogDirsResponse)
+	codes := map[string]int16{}
+	for _, r := range resp.Results {
+		for _, p := range r.Partitions {
+			codes[fmt.Sprintf("%s-%d", r.TopicName, p.PartitionIndex)] = p.ErrorCode
+		}
+	}
+	require.Equal(t, map[string]int16{topic + "-0": errcode.LogDirNotFound, topic + "-1": 0, topic + "-2": 0, topic + "-3": 0, "later-0": 0, "later-1": 0}, codes)
+
+	// Partition 0's last entry (the bad path) decides its code; 1-3 move.
+	require.Eventually(t, func() bool {
+		now := dirOf()
+		for p := int32(1); p < 4; p++ {
+			if now[p] != other[before[p]] {
+				return false
+			}
+		}
+		return now[0] == other[before[0]] || now[0] == before[0]
+	}, 30*time.Second, 20*time.Millisecond, "the replicas are in their new dirs")
+	for p := int32(1); p < 4; p++ {
+		_, err := os.Stat(filepath.Join(before[p], fmt.Sprintf("%s-%d", topic, p)))
+		require.ErrorIs(t, err, os.ErrNotExist, "the old copy of partition %d is gone", p)
+	}
+	produce(50)
+	consumeAll(t, addr, topic, sent)
+
+	// A replica not held yet goes where it was asked.
+	_, err = newAdmin(t, addr).CreateTopic(ctx, 2, 1, nil, "later")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, errB := os.Stat(filepath.Join(b, "later-0"))
+		_, errA := os.Stat(filepath.Join(a, "later-1"))
+		return errA == nil && errB == nil
+	}, 10*time.Second, 20*time.Millisecond)
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -96,7 +97,9 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 			}
 			if p == nil {
 				var err error
-				if p, err = b.openPartition(tp, t.ID, settings); err != nil {
+				if p, err = b.openPartition(tp, t.ID, settings); errors.Is(err, storage.ErrLogMoving) {
+					continue // alterReplicaLogDirs opens it again once moved
+				} else if err != nil {
 					b.logger.Error("cannot open partition log; the partition stays offline on this broker",
 						zap.String("topic", t.Name), zap.Int("partition", i), zap.Error(err))
 					continue

@@ -23,6 +23,7 @@ func (b *Broker) registerHandlers() map[int16]apiHandler {
 	register(h, protocol.KeyDescribeConfigs, 0, 4, b.handleDescribeConfigs)
 	register(h, protocol.KeyAlterConfigs, 0, 2, b.handleAlterConfigs)
 	register(h, protocol.KeyDescribeLogDirs, 0, 5, b.handleDescribeLogDirs)
+	register(h, protocol.KeyAlterReplicaLogDirs, 0, 2, b.handleAlterReplicaLogDirs)
 	register(h, protocol.KeyAddRaftVoter, 0, 1, b.handleAddRaftVoter)
 	register(h, protocol.KeyRemoveRaftVoter, 0, 0, b.handleRemoveRaftVoter)
 	register(h, protocol.KeyCreatePartitions, 0, 3, b.handleCreatePartitions)

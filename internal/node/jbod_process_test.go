@@ -151,3 +151,99 @@ func scrapeGauge(t *testing.T, addr, name string) string {
 	t.Fatalf("%s not on /metrics", name)
 	return ""
 }
+
+// TestReassignLogDirsProcesses moves replicas between log dirs with Kafka's
+// own tools on three `spool serve` processes with two dirs each:
+// kafka-reassign-partitions --execute with log_dirs in the JSON (the
+// replicas stay, broker 1's move to its other dir), --verify until it says
+// the replica moves completed, kafka-log-dirs --describe shows them in
+// their new dir, and every acknowledged record reads back.
+func TestReassignLogDirsProcesses(t *testing.T) {
+	runClass := kafkaTool(t, "kafka-run-class")
+	reassign := func(args ...string) (string, error) {
+		return runToolErr(runClass, append([]string{"org.apache.kafka.tools.reassign.ReassignPartitionsCommand"}, args...)...)
+	}
+	logDirsTool := kafkaTool(t, "kafka-log-dirs")
+	c := newProcCluster(t, []procSpec{{1, "broker,controller"}, {2, "broker,controller"}, {3, "broker,controller"}})
+	root := t.TempDir()
+	dirs := map[int32][2]string{}
+	for id, p := range c.procs {
+		dirs[id] = [2]string{filepath.Join(root, fmt.Sprintf("n%d-a", id)), filepath.Join(root, fmt.Sprintf("n%d-b", id))}
+		p.env = append(p.env, "KAFKA_LOG_DIRS="+dirs[id][0]+","+dirs[id][1])
+	}
+	c.startAll()
+	ctx := context.Background()
+	adm := c.admin()
+	const topic, partitions = "moves", 4
+	c.createTopic(ctx, adm, topic, partitions)
+	acks, stop := produceFranz(t, ctx, c.seeds(), topic, partitions)
+	acks.waitCount(t, 300, 60*time.Second, "before the moves")
+
+	where := func() map[int32]string { // partition → broker 1's dir for it
+		out := runTool(t, logDirsTool, "--bootstrap-server", c.addr(1), "--describe", "--broker-list", "1", "--topic-list", topic)
+		got := map[int32]string{}
+		for _, line := range strings.Split(out, "\n") {
+			if !strings.HasPrefix(line, "{") {
+				continue
+			}
+			var d logDirsOutput
+			require.NoError(t, json.Unmarshal([]byte(line), &d), line)
+			for _, ld := range d.Brokers[0].LogDirs {
+				for _, p := range ld.Partitions {
+					n, err := strconv.Atoi(p.Partition[strings.LastIndexByte(p.Partition, '-')+1:])
+					require.NoError(t, err)
+					got[int32(n)] = ld.LogDir
+				}
+			}
+		}
+		return got
+	}
+	before := where()
+	require.Len(t, before, partitions)
+	other := map[string]string{dirs[1][0]: dirs[1][1], dirs[1][1]: dirs[1][0]}
+	md, err := adm.Metadata(ctx, topic)
+	require.NoError(t, err)
+	type entry struct {
+		Topic     string   `json:"topic"`
+		Partition int32    `json:"partition"`
+		Replicas  []int32  `json:"replicas"`
+		LogDirs   []string `json:"log_dirs"`
+	}
+	var plan struct {
+		Version    int     `json:"version"`
+		Partitions []entry `json:"partitions"`
+	}
+	plan.Version = 1
+	for _, p := range md.Topics[topic].Partitions.Sorted() {
+		e := entry{Topic: topic, Partition: p.Partition, Replicas: p.Replicas}
+		for _, r := range p.Replicas {
+			if r == 1 {
+				e.LogDirs = append(e.LogDirs, other[before[p.Partition]])
+			} else {
+				e.LogDirs = append(e.LogDirs, "any")
+			}
+		}
+		plan.Partitions = append(plan.Partitions, e)
+	}
+	raw, err := json.Marshal(plan)
+	require.NoError(t, err)
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	require.NoError(t, os.WriteFile(planFile, raw, 0o644))
+	out, err := reassign("--bootstrap-server", c.addr(2), "--reassignment-json-file", planFile, "--execute")
+	require.NoError(t, err, out)
+	t.Logf("--execute:\n%s", out)
+	require.Eventually(t, func() bool {
+		out, err = reassign("--bootstrap-server", c.addr(2), "--reassignment-json-file", planFile, "--verify")
+		return err == nil && strings.Count(out, "completed successfully") == partitions && !strings.Contains(out, "still in progress")
+	}, 60*time.Second, time.Second, "--verify:\n%s", out)
+	t.Logf("--verify:\n%s", out)
+	after := where()
+	for p := range int32(partitions) {
+		require.Equal(t, other[before[p]], after[p], "partition %d on broker 1", p)
+	}
+	acks.waitCount(t, acks.count()+300, 60*time.Second, "after the moves")
+	stop()
+	got, fails := acks.snapshot()
+	require.Empty(t, fails, "the producer gave up on records")
+	verifyAcked(t, readAll(t, ctx, c.seeds(), adm, topic, partitions), got, func(a, b string) bool { return a < b })
+}

@@ -13,7 +13,7 @@ import (
 	"github.com/spool-broker/spool/storage"
 )
 
-// AlterReplicaLogDirs (key 34): versions 1-2.
+// AlterReplicaLogDirs (key 34): versions 0-2.
 //
 // Behaviour:
 //   - Moves each named replica of this broker to the named log dir

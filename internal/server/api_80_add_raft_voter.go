@@ -9,14 +9,14 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// AddRaftVoter (key 80): versions 0-1; RemoveRaftVoter (key 81): version 0.
+// AddRaftVoter (key 80): versions 0-1.
 //
 // Behaviour:
 //   - Forwarded to the metadata quorum's leader and answered as it
 //     answers (controller/voters.go: KIP-853 dynamic voters), as Kafka's
-//     brokers forward both (kafka-metadata-quorum --bootstrap-server
-//     add-controller / remove-controller). UpdateRaftVoter stays a
-//     controller-listener API, as in Kafka.
+//     brokers forward it (kafka-metadata-quorum --bootstrap-server
+//     add-controller). UpdateRaftVoter stays a controller-listener API,
+//     as in Kafka.
 //   - Authorization (authz.go): ALTER on the cluster
 //     (CLUSTER_AUTHORIZATION_FAILED), checked here for the user who sent
 //     it (Spool forwards without an Envelope).
@@ -32,19 +32,6 @@ func (b *Broker) handleAddRaftVoter(ctx context.Context, rc *reqCtx, req *protoc
 		return &protocol.AddRaftVoterResponse{ErrorCode: code, ErrorMessage: &msg}, nil
 	}
 	return resp.(*protocol.AddRaftVoterResponse), nil
-}
-
-func (b *Broker) handleRemoveRaftVoter(ctx context.Context, rc *reqCtx, req *protocol.RemoveRaftVoterRequest) (*protocol.RemoveRaftVoterResponse, error) {
-	if !b.authorizeCluster(rc, acl.OpAlter) { // authz.go
-		msg := clusterAuthzMessage
-		return &protocol.RemoveRaftVoterResponse{ErrorCode: errcode.ClusterAuthorizationFailed, ErrorMessage: &msg}, nil
-	}
-	resp, err := b.forwardRaftVoterChange(ctx, req)
-	if err != nil {
-		code, msg := controller.ErrorCode(err)
-		return &protocol.RemoveRaftVoterResponse{ErrorCode: code, ErrorMessage: &msg}, nil
-	}
-	return resp.(*protocol.RemoveRaftVoterResponse), nil
 }
 
 // forwardRaftVoterChange sends req to the quorum leader; a response of

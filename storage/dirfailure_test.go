@@ -171,3 +171,59 @@ func TestCordonedLogDirs(t *testing.T) {
 	_, ok := m.Log(TopicPartition{"old", 1})
 	require.True(t, ok)
 }
+
+// TestMoveLog moves a log to the other log dir: same offsets, high
+// watermark and log start offset, the old copy gone, appends continue, and
+// a restart finds it in its new dir; a -future dir left by a crash is
+// removed at start; a path that is no log dir is refused.
+func TestMoveLog(t *testing.T) {
+	root := t.TempDir()
+	dirs := []string{filepath.Join(root, "a"), filepath.Join(root, "b")}
+	cfg := ManagerConfig{Dirs: dirs, Default: testConfig()}
+	m, err := NewManager(cfg, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	tp := TopicPartition{"m", 0}
+	l, err := m.GetOrCreateLog(tp, nil)
+	require.NoError(t, err)
+	fill(t, l, 100, 100, constTS)
+	_, err = l.DeleteRecordsBefore(7)
+	require.NoError(t, err)
+	src, _ := m.DirOf(tp)
+	dest := dirs[0]
+	if src == dest {
+		dest = dirs[1]
+	}
+	leo, hw := l.LogEndOffset(), l.HighWatermark()
+	_, err = m.MoveLog(tp, filepath.Join(root, "elsewhere"), nil)
+	require.ErrorIs(t, err, ErrLogDirNotFound)
+	detached := false
+	nl, err := m.MoveLog(tp, dest, func() {
+		detached = true
+		_, err := m.GetOrCreateLog(tp, nil)
+		require.ErrorIs(t, err, ErrLogMoving)
+	})
+	require.NoError(t, err)
+	require.True(t, detached)
+	d, _ := m.DirOf(tp)
+	require.Equal(t, dest, d)
+	require.Equal(t, leo, nl.LogEndOffset())
+	require.Equal(t, hw, nl.HighWatermark())
+	require.Equal(t, int64(7), nl.LogStartOffset())
+	_, err = os.Stat(filepath.Join(src, tp.String()))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	fill(t, nl, 10, 100, constTS)
+	leo = nl.LogEndOffset()
+	require.NoError(t, m.Close())
+
+	require.NoError(t, os.Mkdir(filepath.Join(src, tp.String()+".0123-future"), 0o755))
+	m2, err := NewManager(cfg, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	defer m2.Close()
+	l2, ok := m2.Log(tp)
+	require.True(t, ok)
+	require.Equal(t, leo, l2.LogEndOffset())
+	d, _ = m2.DirOf(tp)
+	require.Equal(t, dest, d)
+	_, err = os.Stat(filepath.Join(src, tp.String()+".0123-future"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}

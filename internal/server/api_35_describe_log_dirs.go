@@ -29,7 +29,8 @@ import (
 //
 // Where Spool differs from Kafka 4.3:
 //   - v0 is served (Kafka 4 dropped it).
-//   - OffsetLag is always 0 and IsFutureKey false (no intra-broker moves);
+//   - OffsetLag is always 0 and IsFutureKey false (a move between dirs,
+//     api_34_alter_replica_log_dirs.go, has no future replica to show);
 //     a failed dir (KIP-858) has ErrorCode KAFKA_STORAGE_ERROR, as in
 //     Kafka, and IsCordoned says whether it is in cordoned.log.dirs.
 

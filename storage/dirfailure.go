@@ -64,16 +64,6 @@ func (m *Manager) dirFailed(dir string, cause error) {
 	m.failures <- dir // buffered for every dir, and each dir is sent once
 }
 
-// MarkDirOffline takes dir offline at once, as an I/O error in it would
-// (tests use it as a fault seam). It returns the partitions whose logs it
-// held; the OnDirFailure handler runs too.
-func (m *Manager) MarkDirOffline(dir string, cause error) []TopicPartition {
-	m.failMu.Lock()
-	m.failing[dir] = true
-	m.failMu.Unlock()
-	return m.takeOffline(dir, cause)
-}
-
 func (m *Manager) dirFailureLoop(ctx context.Context) {
 	defer m.wg.Done()
 	for {

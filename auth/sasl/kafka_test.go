@@ -101,7 +101,7 @@ func TestScramAgainstJavaClient(t *testing.T) {
 		st.SetToken(m, "tok-1", c, "alice", now.Add(time.Hour))
 	}
 	for _, m := range []ScramMechanism{ScramSHA256, ScramSHA512} {
-		mech, err := NewScram(m, st, WithTokens(st), WithScramClock(func() time.Time { return now }))
+		mech, err := NewScram(m, st, WithTokens(st))
 		require.NoError(t, err)
 		for _, tt := range []struct {
 			user, pass, token string

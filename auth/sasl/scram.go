@@ -175,8 +175,7 @@ type TokenStore interface {
 type Scram struct {
 	mech   ScramMechanism
 	users  CredentialStore
-	tokens TokenStore       // nil: delegation tokens disabled
-	now    func() time.Time // token expiry checks
+	tokens TokenStore // nil: delegation tokens disabled
 	nonce  func() string
 }
 
@@ -185,9 +184,6 @@ type ScramOption func(*Scram)
 
 // WithTokens enables delegation-token authentication (tokenauth=true).
 func WithTokens(ts TokenStore) ScramOption { return func(s *Scram) { s.tokens = ts } }
-
-// WithScramClock sets the clock used for token expiry (tests).
-func WithScramClock(now func() time.Time) ScramOption { return func(s *Scram) { s.now = now } }
 
 // withNonce fixes the server nonce (RFC test vectors).
 func withNonce(f func() string) ScramOption { return func(s *Scram) { s.nonce = f } }
@@ -200,7 +196,7 @@ func NewScram(m ScramMechanism, users CredentialStore, opts ...ScramOption) (*Sc
 	if users == nil {
 		return nil, errors.New("sasl: SCRAM needs a credential store")
 	}
-	s := &Scram{mech: m, users: users, now: time.Now, nonce: randomNonce}
+	s := &Scram{mech: m, users: users, nonce: randomNonce}
 	for _, o := range opts {
 		o(s)
 	}
@@ -415,10 +411,13 @@ func (s *scramServer) clientFirst(msg string) ([]byte, *AuthError) {
 	}
 	switch {
 	case tokenAuth && s.mech.tokens != nil:
+		// A token past its expiry still authenticates until the
+		// controller's sweep removes it, as in Kafka (whose
+		// ScramServerCallbackHandler reads the token cache without looking
+		// at the expiry): the expiry becomes the session's end
+		// (CredentialExpiry), so auth.Session gives it a lifetime of 0 and
+		// the connection closes at its first request after the login.
 		cred, owner, expiry, ok := s.mech.tokens.TokenCredential(s.mech.mech, user)
-		if ok && !expiry.IsZero() && !s.mech.now().Before(expiry) {
-			ok = false // an expired token authenticates no one
-		}
 		s.cred, s.known = cred, ok
 		s.outcome.AuthorizationID = owner
 		s.outcome.TokenID = user
@@ -485,13 +484,16 @@ func (s *scramServer) clientFinal(msg string) ([]byte, *AuthError) {
 	if err != nil || (string(cbBytes) != s.gs2Header && string(cbBytes) != "n,,") {
 		return nil, bad("channel binding does not match the gs2 header")
 	}
-	// Kafka's ScramSaslServer only checks that the nonce ends with the
-	// server-first nonce, and librdkafka (2.0 at least) relies on it: it
-	// sends its own nonce followed by the whole server nonce, i.e. the
-	// client nonce twice. The proof covers what was sent either way.
+	// The nonce must be the server-first nonce exactly (RFC 5802), as
+	// Kafka 4.x's ScramSaslServer requires ("Invalid client nonce in the
+	// final client message."). Kafka 3.8.1-3.9 accepted any nonce ending
+	// with the server's (the CVE-2024-56128 fix), which librdkafka before
+	// 2.6.1 relied on: it sends its own nonce followed by the whole server
+	// nonce, the client nonce twice. Kafka 4.3.1 refuses those clients
+	// (Debian's librdkafka 2.0.2, kcat 1.7.1), and so does Spool.
 	nonce, ok := scramAttr(fields[1], 'r')
-	if !ok || len(nonce) < len(s.nonce) || !hmac.Equal([]byte(nonce[len(nonce)-len(s.nonce):]), []byte(s.nonce)) {
-		return nil, bad("nonce does not match")
+	if !ok || !hmac.Equal([]byte(nonce), []byte(s.nonce)) {
+		return nil, bad("Invalid client nonce in the final client message.")
 	}
 	for _, f := range fields[2:] {
 		if _, _, ok := parseExtension(f); !ok {

@@ -500,6 +500,7 @@ func TestCommandConfigSecurity(t *testing.T) {
 		"KAFKA_INTER_BROKER_LISTENER_NAME=PLAINTEXT",
 		"KAFKA_SASL_ENABLED_MECHANISMS=SCRAM-SHA-512,PLAIN",
 		`KAFKA_LISTENER_NAME_SASL__SSL_PLAIN_SASL_JAAS_CONFIG=org.apache.kafka.common.security.plain.PlainLoginModule required user_ops="ops-secret";`,
+		"KAFKA_LISTENER_NAME_SASL__SSL_SCRAM___SHA___512_SASL_JAAS_CONFIG=org.apache.kafka.common.security.scram.ScramLoginModule required;",
 		"KAFKA_SSL_KEYSTORE_TYPE=PEM", "KAFKA_SSL_KEYSTORE_LOCATION=" + pki.KeystoreFile,
 		"KAFKA_SSL_TRUSTSTORE_TYPE=PEM", "KAFKA_SSL_TRUSTSTORE_LOCATION=" + pki.CAFile,
 		"KAFKA_LISTENER_NAME_SSL_SSL_CLIENT_AUTH=required",

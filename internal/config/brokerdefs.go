@@ -291,6 +291,7 @@ var brokerDefList = []brokerDef{
 	{name: "ssl.enabled.protocols", group: groupSecurity, typ: TypeList, def: "TLSv1.2,TLSv1.3", doc: "Enabled TLS versions", mode: PerBroker, guard: protTLS},
 	{name: "ssl.cipher.suites", group: groupSecurity, typ: TypeList, def: "", doc: "Enabled cipher suites (empty: all)", mode: PerBroker, guard: protTLS},
 	{name: "super.users", group: groupSecurity, typ: TypeString, null: true, doc: "Semicolon-separated principals that bypass ACLs", guard: protAuthorizer},
+	{name: "principal.builder.class", group: groupSecurity, typ: TypeClass, def: DefaultPrincipalBuilder, doc: "Builds a connection's principal; only Kafka's default (User:<SASL name> or the certificate's subject after ssl.principal.mapping.rules)", guard: protAuthorizer},
 	{name: "authorizer.class.name", group: groupSecurity, typ: TypeString, def: "", doc: "Authorizer; org.apache.kafka.metadata.authorizer.StandardAuthorizer enables ACLs", guard: protAuthorizer},
 	{name: "allow.everyone.if.no.acl.found", group: groupSecurity, typ: TypeBoolean, def: "false", doc: "Allow access to resources without ACLs", guard: protAuthorizer},
 }

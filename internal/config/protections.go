@@ -55,6 +55,10 @@ var protections = [...]struct {
 	protNodeLinks: {"TLS and SASL on connections between nodes (controller listeners, the inter-broker listener of a multi-node cluster)", true},
 }
 
+// DefaultPrincipalBuilder is Kafka's principal.builder.class, the only one
+// Spool implements (auth/tls, auth/sasl build principals its way).
+const DefaultPrincipalBuilder = "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder"
+
 // AuthorizerClassStandard is the authorizer.class.name that selects ACLs:
 // Kafka's KRaft authorizer, the only one Spool implements.
 const AuthorizerClassStandard = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
@@ -280,6 +284,14 @@ func (b *Broker) Refusals() []Refusal {
 		for _, m := range unimplementedMechs([]string{m}) {
 			add("sasl.mechanism.controller.protocol", m, mechReason(m)+b.defaultNote("sasl.mechanism.controller.protocol"))
 		}
+	}
+
+	// A custom principal builder decides who every connection is, and so
+	// what ACLs and super.users mean: Spool cannot run one, and ignoring it
+	// would authorize other principals than the operator's.
+	if v := b.staticOr("principal.builder.class", DefaultPrincipalBuilder); v != DefaultPrincipalBuilder && v != "" {
+		add("principal.builder.class", v, "custom principal builders are not implemented yet; supported: "+DefaultPrincipalBuilder+
+			" (User:<SASL name>, or User:<certificate subject> after ssl.principal.mapping.rules)")
 	}
 
 	// Authorization.

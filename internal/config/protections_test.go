@@ -110,6 +110,8 @@ func TestCheckProtections(t *testing.T) {
 		{"authorizer", []string{"KAFKA_AUTHORIZER_CLASS_NAME=org.apache.kafka.metadata.authorizer.StandardAuthorizer"}, nil},
 		{"legacy authorizer", []string{"KAFKA_AUTHORIZER_CLASS_NAME=kafka.security.auth.SimpleAclAuthorizer"}, []string{"authorizer.class.name"}},
 		{"super.users", []string{"KAFKA_SUPER_USERS=User:admin;User:ops"}, nil},
+		{"Kafka's principal builder", []string{"KAFKA_PRINCIPAL_BUILDER_CLASS=org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder"}, nil},
+		{"a custom principal builder", []string{"KAFKA_PRINCIPAL_BUILDER_CLASS=com.example.TeamPrincipalBuilder"}, []string{"principal.builder.class"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -323,6 +324,7 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		Dial:                         n.ctrlDial.DialContext,
 		FetchTimeout:                 time.Duration(cfg.ControllerQuorumFetchTimeoutMs) * time.Millisecond,
 		DelegationTokens:             delegationTokenConfig(cfg),
+		OnMetadataDirFailure:         n.haltOnMetadataDirFailure,
 	})
 	if err == nil {
 		n.live.Store(ctrl)
@@ -337,6 +339,20 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 
 // uncleanLeaderElection resolves unclean.leader.election.enable for a
 // topic: topic config, then dynamic broker configs, then static.
+// exit ends the process; tests replace it.
+var exit = os.Exit
+
+// haltOnMetadataDirFailure stops the process when the raft term or vote
+// cannot be saved in the metadata log dir, as Kafka halts when its metadata
+// log dir fails: a voter that may have forgotten its vote must not go on,
+// and raft would panic. The log line says what to do next.
+func (n *Node) haltOnMetadataDirFailure(err error) {
+	n.logger.Error("the metadata log dir failed, so this node stops (as Kafka halts); free space or replace the disk under metadata.log.dir, then start the node again",
+		zap.Error(err))
+	_ = n.logger.Sync()
+	exit(1)
+}
+
 func (n *Node) uncleanLeaderElection(img *controller.MetadataImage, topic string) bool {
 	s, err := n.cfg.LogConfigForTopic(img.Config(controller.ResourceTopic, topic), config.Dynamic{
 		PerBroker:      img.Config(controller.ResourceBroker, strconv.Itoa(int(n.cfg.NodeID))),

@@ -325,9 +325,15 @@ func produceFranz(t *testing.T, ctx context.Context, seeds []string, topic strin
 // end offset.
 func readAll(t *testing.T, ctx context.Context, seeds []string, adm *kadm.Client, topic string, partitions int32) map[int32][]ackedRecord {
 	t.Helper()
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	require.NoError(t, err)
-	require.NoError(t, ends.Error())
+	// Right after a restart leaderships may still be moving (the preferred
+	// leader takes its partitions back): a NOT_LEADER answer is retried
+	// with fresh metadata, as a client does.
+	var ends kadm.ListedOffsets
+	require.Eventually(t, func() bool {
+		var err error
+		ends, err = adm.ListEndOffsets(ctx, topic)
+		return err == nil && ends.Error() == nil
+	}, 30*time.Second, 50*time.Millisecond, "the end offsets of %s", topic)
 	offsets := map[int32]kgo.Offset{}
 	for p := range partitions {
 		offsets[p] = kgo.NewOffset().AtStart()

@@ -159,37 +159,43 @@ func newSASLConfig(ctx context.Context, cfg *config.Broker, listener string, cre
 	var closers []func()
 	for _, name := range names {
 		name = strings.ToUpper(name)
-		jaas := func() (sasl.JAASEntry, bool, error) {
-			v, ok := cfg.Security[listenerPrefix(listener)+strings.ToLower(name)+".sasl.jaas.config"]
-			if !ok {
-				return sasl.JAASEntry{}, false, nil
-			}
+		// Every enabled mechanism needs its server JAAS entry, as Kafka's
+		// JaasContext.loadServerContext requires when the SocketServer
+		// starts: Kafka refuses to start without one, and so does Spool,
+		// rather than serve a mechanism nobody configured.
+		var jaas sasl.JAASEntry
+		key := listenerPrefix(listener) + strings.ToLower(name) + ".sasl.jaas.config"
+		v, ok := cfg.Security[key]
+		switch {
+		case !ok && name == sasl.MechanismPlain:
+			return nil, closers, fmt.Errorf("%w: SASL mechanism PLAIN needs its users: set %s to "+
+				"org.apache.kafka.common.security.plain.PlainLoginModule required user_<name>=\"<password>\" ...;", missingJAAS(listener), key)
+		case !ok && (name == sasl.MechanismScramSHA256 || name == sasl.MechanismScramSHA512 || name == sasl.MechanismOAuthBearer):
+			return nil, closers, fmt.Errorf("%w: SASL mechanism %s needs %s, e.g. %s required;", missingJAAS(listener), name, key, loginModules[name])
+		case ok:
 			e, err := sasl.ParseServerJAAS(v)
 			if err != nil {
 				// Never echo the value: it holds passwords.
-				return e, true, fmt.Errorf("%s: %w", listenerPrefix(listener)+strings.ToLower(name)+".sasl.jaas.config", err)
+				return nil, closers, fmt.Errorf("%s: %w", key, err)
 			}
-			return e, true, nil
+			jaas = e
+		}
+		// A custom server callback handler (an LDAP PLAIN check, say)
+		// replaces where users come from; Spool runs only Kafka's own.
+		if def, ok := defaultServerCallbackHandlers[name]; ok {
+			if h, _ := saslProp(cfg, listener, name, "sasl.server.callback.handler.class"); strings.TrimSpace(h) != "" && strings.TrimSpace(h) != def {
+				return nil, closers, fmt.Errorf("%s%s.sasl.server.callback.handler.class=%s: custom SASL callback handlers are not supported; supported: %s (Kafka's default)",
+					listenerPrefix(listener), strings.ToLower(name), strings.TrimSpace(h), def)
+			}
 		}
 		switch name {
 		case sasl.MechanismPlain:
-			e, ok, err := jaas()
+			p, err := sasl.NewPlainFromJAAS(jaas)
 			if err != nil {
-				return nil, closers, err
-			}
-			if !ok {
-				return nil, closers, fmt.Errorf("SASL mechanism PLAIN needs its users: set %splain.sasl.jaas.config to "+
-					"org.apache.kafka.common.security.plain.PlainLoginModule required user_<name>=\"<password>\" ...;", listenerPrefix(listener))
-			}
-			p, err := sasl.NewPlainFromJAAS(e)
-			if err != nil {
-				return nil, closers, fmt.Errorf("%splain.sasl.jaas.config: %w", listenerPrefix(listener), err)
+				return nil, closers, fmt.Errorf("%s: %w", key, err)
 			}
 			sc.Mechanisms = append(sc.Mechanisms, p)
 		case sasl.MechanismScramSHA256, sasl.MechanismScramSHA512:
-			if _, _, err := jaas(); err != nil {
-				return nil, closers, err
-			}
 			m, _ := sasl.ParseScramMechanism(name)
 			var opts []sasl.ScramOption
 			if ts, ok := creds.(sasl.TokenStore); ok {
@@ -201,10 +207,7 @@ func newSASLConfig(ctx context.Context, cfg *config.Broker, listener string, cre
 			}
 			sc.Mechanisms = append(sc.Mechanisms, s)
 		case sasl.MechanismOAuthBearer:
-			e, _, err := jaas()
-			if err != nil {
-				return nil, closers, err
-			}
+			e := jaas
 			handler, _ := saslProp(cfg, listener, name, "sasl.server.callback.handler.class")
 			var v sasl.TokenValidator
 			if isJWKSHandler(strings.TrimSpace(handler)) {
@@ -255,6 +258,42 @@ func newSASLConfig(ctx context.Context, cfg *config.Broker, listener string, cre
 	sc.MaxReauth = func(mechanism string) time.Duration { return reauth[mechanism] }
 	return sc, closers, nil
 }
+
+// defaultServerCallbackHandlers are Kafka's server callback handlers of the
+// mechanisms whose users Spool checks itself (OAUTHBEARER has its own list,
+// jwksCallbackHandlers).
+var defaultServerCallbackHandlers = map[string]string{
+	sasl.MechanismPlain:       "org.apache.kafka.common.security.plain.internals.PlainServerCallbackHandler",
+	sasl.MechanismScramSHA256: "org.apache.kafka.common.security.scram.internals.ScramServerCallbackHandler",
+	sasl.MechanismScramSHA512: "org.apache.kafka.common.security.scram.internals.ScramServerCallbackHandler",
+}
+
+// loginModules is the JAAS login module of each mechanism that needs an
+// entry, for the startup error's example.
+var loginModules = map[string]string{
+	sasl.MechanismScramSHA256: sasl.ScramLoginModule,
+	sasl.MechanismScramSHA512: sasl.ScramLoginModule,
+	sasl.MechanismOAuthBearer: sasl.OAuthBearerLoginModule,
+}
+
+// ErrMissingJAAS marks a SASL listener with an enabled mechanism that has
+// no listener.name.<l>.<mechanism>.sasl.jaas.config: Kafka refuses to start.
+var ErrMissingJAAS = errors.New("seclink: no JAAS entry")
+
+// missingJAASError is ErrMissingJAAS with Kafka's message for the listener
+// (JaasContext.defaultContext). Spool reads no static JAAS file
+// (java.security.auth.login.config in KAFKA_OPTS), so the listener
+// property is the only place for the entry.
+type missingJAASError struct{ listener string }
+
+func missingJAAS(listener string) error { return missingJAASError{listener} }
+
+func (e missingJAASError) Error() string {
+	return fmt.Sprintf("Could not find a 'KafkaServer' or '%s.KafkaServer' entry in the JAAS configuration. "+
+		"System property 'java.security.auth.login.config' is not set (Spool reads no JAAS file)", strings.ToLower(e.listener))
+}
+
+func (e missingJAASError) Unwrap() error { return ErrMissingJAAS }
 
 func isJWKSHandler(class string) bool {
 	for _, h := range jwksCallbackHandlers {

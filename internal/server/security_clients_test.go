@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,12 +95,32 @@ func TestSecurityJavaClient(t *testing.T) {
 	require.Contains(t, fail, "Invalid username or password")
 }
 
+// kcatBundled is a kcat that runs on the librdkafka confluent-kafka-python
+// bundles (test/compat/install.sh's venv; 2.1x) instead of the system's
+// (Debian's 2.0.2, whose SCRAM Kafka 4.x refuses: TestSecurityLibrdkafka).
+// librdkafka keeps its ABI, so the same kcat binary runs on either.
+func kcatBundled(t *testing.T) string {
+	t.Helper()
+	kcat := tool(t, "kcat")
+	libs, _ := filepath.Glob(filepath.Join(compatCache(t), "venv", "lib", "python3*", "site-packages", "confluent_kafka.libs", "librdkafka*.so.1"))
+	require.NotEmpty(t, libs, "no librdkafka bundled with confluent-kafka in %s: run test/compat/install.sh", compatCache(t))
+	dir := t.TempDir()
+	require.NoError(t, os.Symlink(libs[0], filepath.Join(dir, "librdkafka.so.1")))
+	script := filepath.Join(dir, "kcat")
+	body := fmt.Sprintf("#!/bin/sh\nLD_LIBRARY_PATH=%s:%s exec %s \"$@\"\n", dir, filepath.Dir(libs[0]), kcat)
+	require.NoError(t, os.WriteFile(script, []byte(body), 0o755))
+	return script
+}
+
 // TestSecurityLibrdkafka: kcat (librdkafka) authenticates with
 // SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN over SASL_SSL and with a client
 // certificate over SSL, and is refused with a wrong password and without a
-// certificate on the mTLS port.
+// certificate on the mTLS port. SCRAM runs on a current librdkafka: the
+// system's 2.0.2 sends the client nonce twice in its final message, which
+// Kafka 4.3.1 refuses (SASL_AUTHENTICATION_FAILED), and so does Spool.
 func TestSecurityLibrdkafka(t *testing.T) {
-	kcat := tool(t, "kcat")
+	kcat, kcatOld := kcatBundled(t), tool(t, "kcat")
+	require.Contains(t, run(t, "", kcatOld, "-V"), "librdkafka 2.0.2", "the system kcat this test expects")
 	p := makePKI(t)
 	n := startSecureNode(t, p)
 	scramUsers(t, n.plain)
@@ -124,6 +145,14 @@ func TestSecurityLibrdkafka(t *testing.T) {
 	require.Contains(t, fail, "Invalid username or password")
 	runFail(t, "", kcat, append([]string{"-b", n.ssl, "-X", "security.protocol=SSL", "-X", "ssl.ca.location=" + p.caPEM, "-L"}, timeouts...)...)
 	runFail(t, "", kcat, append([]string{"-b", n.saslSSL, "-L"}, timeouts...)...)
+
+	// Debian's librdkafka 2.0.2: PLAIN works, SCRAM is refused as Kafka 4.3.1 refuses it.
+	out = run(t, "", kcatOld, args(sasl("PLAIN", "alice", "alice-secret"), "-C", "-t", "kc", "-e", "-f", "%k=%s\n")...)
+	require.Equal(t, "k=scram512\nk=scram256\nk=mtls\n", out)
+	for _, m := range [][3]string{{"SCRAM-SHA-512", "alice", "alice-scram"}, {"SCRAM-SHA-256", "bob", "bob-scram"}} {
+		fail := runFail(t, "", kcatOld, args(sasl(m[0], m[1], m[2]), append([]string{"-L"}, timeouts...)...)...)
+		require.Contains(t, fail, "Authentication failed during authentication due to invalid credentials with SASL mechanism "+m[0])
+	}
 }
 
 const pySecurity = `

@@ -127,6 +127,10 @@ type secureNode struct {
 }
 
 // plainUsers are the PLAIN users of secureNode's SASL listeners.
+// scramJAAS is the server JAAS entry every SCRAM listener needs, as in
+// Kafka: users come from the metadata log.
+const scramJAAS = `org.apache.kafka.common.security.scram.ScramLoginModule required;`
+
 const plainUsersJAAS = `org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret" user_bob="bob-secret";`
 
 func startSecureNode(t *testing.T, p *testPKI, extra ...string) *secureNode {
@@ -149,6 +153,10 @@ func startSecureNode(t *testing.T, p *testPKI, extra ...string) *secureNode {
 		"KAFKA_SASL_ENABLED_MECHANISMS=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN",
 		"KAFKA_LISTENER_NAME_SASL__SSL_PLAIN_SASL_JAAS_CONFIG=" + plainUsersJAAS,
 		"KAFKA_LISTENER_NAME_SASL__PLAINTEXT_PLAIN_SASL_JAAS_CONFIG=" + plainUsersJAAS,
+		"KAFKA_LISTENER_NAME_SASL__SSL_SCRAM___SHA___512_SASL_JAAS_CONFIG=" + scramJAAS,
+		"KAFKA_LISTENER_NAME_SASL__SSL_SCRAM___SHA___256_SASL_JAAS_CONFIG=" + scramJAAS,
+		"KAFKA_LISTENER_NAME_SASL__PLAINTEXT_SCRAM___SHA___512_SASL_JAAS_CONFIG=" + scramJAAS,
+		"KAFKA_LISTENER_NAME_SASL__PLAINTEXT_SCRAM___SHA___256_SASL_JAAS_CONFIG=" + scramJAAS,
 		"KAFKA_SSL_KEYSTORE_LOCATION=" + p.keystore,
 		"KAFKA_SSL_KEYSTORE_PASSWORD=" + p.password,
 		"KAFKA_SSL_KEY_PASSWORD=" + p.password,

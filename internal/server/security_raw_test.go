@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/spool-broker/spool/protocol"
 )
@@ -49,4 +51,31 @@ func saslPlainExchange(t *testing.T, conn net.Conn, user, pass string) int16 {
 		&protocol.SaslAuthenticateRequest{AuthBytes: []byte("\x00" + user + "\x00" + pass)})
 	require.NoError(t, err)
 	return resp.(*protocol.SaslAuthenticateResponse).ErrorCode
+}
+
+// saslRawLogin runs SaslHandshake v1 and SaslAuthenticate v2 with a
+// franz-go mechanism on conn (correlation ids from 1) and returns the last
+// SaslAuthenticate answer: the one that completed the exchange, or the
+// first with an error.
+func saslRawLogin(t *testing.T, conn net.Conn, m sasl.Mechanism) *protocol.SaslAuthenticateResponse {
+	t.Helper()
+	resp, err := rawCall(t, conn, 1, protocol.KeySaslHandshake, 1, &protocol.SaslHandshakeRequest{Mechanism: m.Name()})
+	require.NoError(t, err)
+	require.Zero(t, resp.(*protocol.SaslHandshakeResponse).ErrorCode)
+	sess, msg, err := m.Authenticate(context.Background(), conn.RemoteAddr().String())
+	require.NoError(t, err)
+	for corr := int32(2); ; corr++ {
+		resp, err := rawCall(t, conn, corr, protocol.KeySaslAuthenticate, 2, &protocol.SaslAuthenticateRequest{AuthBytes: msg})
+		require.NoError(t, err)
+		ar := resp.(*protocol.SaslAuthenticateResponse)
+		if ar.ErrorCode != 0 {
+			return ar
+		}
+		var done bool
+		done, msg, err = sess.Challenge(ar.AuthBytes)
+		require.NoError(t, err)
+		if done {
+			return ar
+		}
+	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"errors"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/spool-broker/spool/auth/acl"
+	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
@@ -201,8 +203,9 @@ func TestDelegationTokens(t *testing.T) {
 	t.Cleanup(notToken.Close)
 	require.ErrorIs(t, notToken.Ping(ctx10(t)), kerr.SaslAuthenticationFailed, "a token without tokenauth=true")
 
-	// Expiry in 1 ms: logins are refused once it passed, renewals answer
-	// EXPIRED until the sweep removes the token, then NOT_FOUND.
+	// Expiry in 1 ms: renewals answer EXPIRED until the sweep removes the
+	// token, then NOT_FOUND, and logins are refused (until the sweep, a
+	// login gets a session that ends at once: TestExpiredTokenSession).
 	code, expiry = expireToken(t, alice, tok.hmac, 1)
 	require.Zero(t, code)
 	require.Less(t, expiry, time.Now().Add(time.Minute).UnixMilli())
@@ -301,4 +304,58 @@ func TestKafkaDelegationTokensTool(t *testing.T) {
 		"Completed expire operation. New expiry date : ")
 	fail = runFail(t, "", topics, "--bootstrap-server", n.saslSSL, "--command-config", tokenProps, "--list")
 	require.Contains(t, fail, "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512")
+}
+
+// TestExpiredTokenSession follows Kafka (KIP-48 with KIP-368): a session
+// authenticated with a delegation token lasts until the token's expiry
+// (SaslAuthenticate's SessionLifetimeMs, without connections.max.reauth.ms)
+// and its connection is closed at the first request after it. A token past
+// its expiry that the controller has not swept yet still logs in, as in
+// Kafka, but with a session lifetime of 0: the next request closes it.
+func TestExpiredTokenSession(t *testing.T) {
+	p := makePKI(t)
+	n := aclNode(t, p, "KAFKA_DELEGATION_TOKEN_SECRET_KEY="+tokenSecret) // the sweep runs hourly, as Kafka's default
+	alice := as(t, n, "alice")
+	const lifetime = 10 * time.Second
+	req := kmsg.NewPtrCreateDelegationTokenRequest()
+	req.MaxLifetimeMillis = lifetime.Milliseconds()
+	resp, err := req.RequestWith(ctx10(t), alice)
+	require.NoError(t, err)
+	require.Zero(t, resp.ErrorCode)
+	require.Equal(t, resp.IssueTimestamp+lifetime.Milliseconds(), resp.ExpiryTimestamp)
+	expiry := time.UnixMilli(resp.ExpiryTimestamp)
+	login := scram.Auth{User: resp.TokenID, Pass: base64.StdEncoding.EncodeToString(resp.HMAC), IsToken: true}.AsSha512Mechanism()
+	metadata := func(conn net.Conn, corr int32) error {
+		_, err := rawCall(t, conn, corr, protocol.KeyMetadata, 12, &protocol.MetadataRequest{})
+		return err
+	}
+
+	conn, err := net.DialTimeout("tcp", n.saslPlain, 5*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	ar := saslRawLogin(t, conn, login)
+	require.Zero(t, ar.ErrorCode)
+	require.Positive(t, ar.SessionLifetimeMs)
+	require.LessOrEqual(t, ar.SessionLifetimeMs, lifetime.Milliseconds(), "the session ends with the token")
+	if time.Until(expiry) > time.Second {
+		require.NoError(t, metadata(conn, 10), "within the token's lifetime")
+	}
+	corr := int32(11)
+	require.Eventually(t, func() bool {
+		corr++
+		return metadata(conn, corr) != nil
+	}, lifetime+20*time.Second, 200*time.Millisecond, "the connection is closed once the token expired")
+	require.False(t, time.Now().Before(expiry), "closed before the token's expiry")
+
+	// Expired, not swept: the login succeeds with a lifetime of 0, and the
+	// connection closes at its next request.
+	code, _ := renewToken(t, alice, base64.StdEncoding.EncodeToString(resp.HMAC), -1)
+	require.Equal(t, errcode.DelegationTokenExpired, code, "the token is still there")
+	conn2, err := net.DialTimeout("tcp", n.saslPlain, 5*time.Second)
+	require.NoError(t, err)
+	defer conn2.Close()
+	ar = saslRawLogin(t, conn2, login)
+	require.Zero(t, ar.ErrorCode)
+	require.Zero(t, ar.SessionLifetimeMs)
+	require.Error(t, metadata(conn2, 10), "an expired session serves nothing")
 }

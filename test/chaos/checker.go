@@ -23,10 +23,16 @@ type verdict struct {
 	TxnStats                       string
 	TxnViolations                  []string // aborted reads, committed transactions lost or partial
 	TxnErrors                      []string // transactional producer errors: context, not violations
+	GroupStats, AdminStats         string
+	GroupViolations                []string // committed offsets lost or going backwards
+	AdminViolations                []string // metadata that did not converge to what was acknowledged
+	WorkloadErrors                 []string // group and admin request errors: context, not violations
+	Exits                          []string // nodes that exited by themselves during the faults
 }
 
 func (v *verdict) violations() int {
-	return len(v.Lost) + len(v.Duplicated) + len(v.Reordered) + len(v.Changed) + len(v.Unknown) + len(v.TxnViolations)
+	return len(v.Lost) + len(v.Duplicated) + len(v.Reordered) + len(v.Changed) + len(v.Unknown) + len(v.TxnViolations) +
+		len(v.GroupViolations) + len(v.AdminViolations)
 }
 
 // parseValue splits "p<id>-<seq>".

@@ -17,6 +17,8 @@ import (
 )
 
 const (
+	// clusterID is both clusters' id (a Kafka Uuid in base64url).
+	clusterID      = "Ch4osKk3lLQ8yE7vS0a1bQ"
 	clientPort     = 49092
 	controllerPort = 49093
 )
@@ -26,6 +28,7 @@ const (
 type node struct {
 	id      int
 	dir     string // KAFKA_LOG_DIRS
+	metaDir string // metadata.log.dir; "" for the first log dir
 	logPath string
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when cmd has been reaped
@@ -34,25 +37,36 @@ type node struct {
 // cluster owns the node processes. The mutex guards the nodes' cmd fields:
 // the nemesis restarts nodes while the final cleanup may kill them.
 type cluster struct {
-	bin  string
-	nw   *network
-	env  []string // common to every node
-	mu   sync.Mutex
-	node []*node // index id-1
+	bin string
+	// kind is "spool" or "kafka" (the reference: Apache Kafka 4.3.1 from
+	// test/compat's jars, each node started by java_bg with a
+	// server.properties from server_properties, as the compat kafka3 column).
+	kind string
+	repo string // for kafka: test/compat/lib/env.sh
+	// heartbeatMs, sessionMs: broker.heartbeat.interval.ms and
+	// broker.session.timeout.ms, the same for both kinds.
+	heartbeatMs, sessionMs string
+	out                    string
+	nw                     *network
+	env                    []string // common to every node
+	mu                     sync.Mutex
+	node                   []*node // index id-1
 }
 
-func newCluster(bin, outDir string, nw *network) (*cluster, error) {
+// newCluster lays out the nodes' dirs: under outDir, or on d's filesystems
+// when d is not nil (d must be set up).
+func newCluster(kind, repo, bin, outDir string, nw *network, d *disks, heartbeat, session time.Duration) (*cluster, error) {
 	var voters []string
 	for i := 1; i <= nw.nodes; i++ {
 		voters = append(voters, fmt.Sprintf("%d@%s:%d", i, nw.host(i), controllerPort))
 	}
-	c := &cluster{bin: bin, nw: nw, env: []string{
+	c := &cluster{heartbeatMs: fmt.Sprint(heartbeat.Milliseconds()), sessionMs: fmt.Sprint(session.Milliseconds()), kind: kind, repo: repo, out: outDir, bin: bin, nw: nw, env: []string{
 		"KAFKA_PROCESS_ROLES=broker,controller",
 		"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
 		"KAFKA_CONTROLLER_QUORUM_VOTERS=" + strings.Join(voters, ","),
 		"KAFKA_INTER_BROKER_LISTENER_NAME=PLAINTEXT",
 		"KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
-		"CLUSTER_ID=Ch4osKk3lLQ8yE7vS0a1bQ",
+		"CLUSTER_ID=" + clusterID,
 		"KAFKA_DEFAULT_REPLICATION_FACTOR=3",
 		"KAFKA_MIN_INSYNC_REPLICAS=2",
 		"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=3",
@@ -61,17 +75,111 @@ func newCluster(bin, outDir string, nw *network) (*cluster, error) {
 		"KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE=false",
 		// Short liveness timeouts so that a fault is noticed within a
 		// few seconds, as in internal/node's process tests.
-		"KAFKA_BROKER_HEARTBEAT_INTERVAL_MS=200",
-		"KAFKA_BROKER_SESSION_TIMEOUT_MS=2000",
+		fmt.Sprintf("KAFKA_BROKER_HEARTBEAT_INTERVAL_MS=%d", heartbeat.Milliseconds()),
+		fmt.Sprintf("KAFKA_BROKER_SESSION_TIMEOUT_MS=%d", session.Milliseconds()),
 	}}
 	for i := 1; i <= nw.nodes; i++ {
 		n := &node{id: i, dir: filepath.Join(outDir, fmt.Sprintf("data%d", i)), logPath: filepath.Join(outDir, fmt.Sprintf("node%d.log", i))}
+		if d != nil {
+			n.dir, n.metaDir = d.dataDir(i), d.metaDir(i)
+		}
 		if err := os.MkdirAll(n.dir, 0o755); err != nil {
 			return nil, err
 		}
 		c.node = append(c.node, n)
 	}
 	return c, nil
+}
+
+// kafkaOverrides are appended to test/compat's server.properties so that
+// the reference runs with the same liveness timeouts and settings as Spool's
+// nodes (c.env).
+var kafkaOverrides = []string{
+	"unclean.leader.election.enable=false",
+	"auto.create.topics.enable=false",
+	"offsets.topic.num.partitions=50",
+	"transaction.state.log.num.partitions=50",
+}
+
+// kafkaProps returns node i's server.properties path for the reference
+// cluster, writing it (and formatting the node's log dir) on the first call.
+func (c *cluster) kafkaProps(i int) (string, error) {
+	n := c.node[i-1]
+	props := filepath.Join(c.out, fmt.Sprintf("kafka%d.properties", i))
+	if _, err := os.Stat(props); err == nil {
+		return props, nil
+	}
+	var voters []string
+	for j := 1; j <= len(c.node); j++ {
+		voters = append(voters, fmt.Sprintf("%d@%s:%d", j, c.nw.host(j), controllerPort))
+	}
+	tmp := filepath.Join(c.out, fmt.Sprintf("kafka%d", i))
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return "", err
+	}
+	// server_properties writes 127.0.0.1 listeners and log.dirs=DIR/data:
+	// the node's own address and log dir replace them.
+	script := fmt.Sprintf(`source %q && server_properties %q %d %d %d %q`,
+		filepath.Join(c.repo, "test/compat/lib/env.sh"), tmp, clientPort, controllerPort, i, strings.Join(voters, ","))
+	if out, err := exec.Command("bash", "-c", script).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("server_properties: %w: %s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(tmp, "server.properties"))
+	if err != nil {
+		return "", err
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(l, "log.dirs=") {
+			l = "log.dirs=" + n.dir
+			if n.metaDir != "" {
+				lines = append(lines, "metadata.log.dir="+n.metaDir)
+			}
+		}
+		if strings.HasPrefix(l, "controller.quorum.voters=") {
+			lines = append(lines, l)
+			continue
+		}
+		lines = append(lines, strings.ReplaceAll(l, "127.0.0.1", c.nw.host(i)))
+	}
+	lines = append(lines, kafkaOverrides...)
+	lines = append(lines, "broker.heartbeat.interval.ms="+c.heartbeatMs, "broker.session.timeout.ms="+c.sessionMs)
+	if err := os.WriteFile(props, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	format := fmt.Sprintf(`source %q && java_tool kafka.tools.StorageTool format -t %q -c %q`,
+		filepath.Join(c.repo, "test/compat/lib/env.sh"), clusterID, props)
+	if out, err := exec.Command("bash", "-c", format).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("kafka storage format: %w: %s", err, out)
+	}
+	return props, nil
+}
+
+// command is the process of node i, run in its namespace.
+func (c *cluster) command(i int) (*exec.Cmd, error) {
+	if c.kind == "kafka" {
+		props, err := c.kafkaProps(i)
+		if err != nil {
+			return nil, err
+		}
+		// java_bg execs java in place, so the pid is the JVM's.
+		script := fmt.Sprintf(`source %q && KAFKA_HEAP="-Xmx768m -Xms256m" java_bg kafka.Kafka %q`,
+			filepath.Join(c.repo, "test/compat/lib/env.sh"), props)
+		return exec.Command("ip", "netns", "exec", c.nw.ns(i), "bash", "-c", script), nil
+	}
+	n := c.node[i-1]
+	h := c.nw.host(i)
+	cmd := exec.Command("ip", "netns", "exec", c.nw.ns(i), c.bin, "serve")
+	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Env = append(cmd.Env,
+		fmt.Sprintf("KAFKA_NODE_ID=%d", i),
+		fmt.Sprintf("KAFKA_LISTENERS=PLAINTEXT://%s:%d,CONTROLLER://%s:%d", h, clientPort, h, controllerPort),
+		fmt.Sprintf("KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s:%d", h, clientPort),
+		"KAFKA_LOG_DIRS="+n.dir)
+	if n.metaDir != "" {
+		cmd.Env = append(cmd.Env, "KAFKA_METADATA_LOG_DIR="+n.metaDir)
+	}
+	return cmd, nil
 }
 
 func (c *cluster) addr(i int) string { return fmt.Sprintf("%s:%d", c.nw.host(i), clientPort) }
@@ -98,14 +206,10 @@ func (c *cluster) start(i int) error {
 		return err
 	}
 	defer f.Close()
-	h := c.nw.host(i)
-	cmd := exec.Command("ip", "netns", "exec", c.nw.ns(i), c.bin, "serve")
-	cmd.Env = append(os.Environ(), c.env...)
-	cmd.Env = append(cmd.Env,
-		fmt.Sprintf("KAFKA_NODE_ID=%d", i),
-		fmt.Sprintf("KAFKA_LISTENERS=PLAINTEXT://%s:%d,CONTROLLER://%s:%d", h, clientPort, h, controllerPort),
-		fmt.Sprintf("KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://%s:%d", h, clientPort),
-		"KAFKA_LOG_DIRS="+n.dir)
+	cmd, err := c.command(i)
+	if err != nil {
+		return err
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

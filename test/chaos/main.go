@@ -36,6 +36,13 @@ type options struct {
 	gapMin, gapMax       time.Duration
 	holdMin, holdMax     time.Duration
 	settle, recoverLimit time.Duration
+	disks                bool
+	target               string
+	proxy                bool
+	heartbeat, session   time.Duration
+	groupConsumers       int
+	admin                bool
+	diskSize             int64
 }
 
 func main() {
@@ -58,7 +65,24 @@ func main() {
 	flag.DurationVar(&o.holdMax, "hold-max", 6*time.Second, "time a fault lasts, upper bound (pauses beyond the 2 s session timeout)")
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "time the workload goes on after the last fault healed")
 	flag.DurationVar(&o.recoverLimit, "recover", 2*time.Minute, "limit for the cluster to recover after the faults")
+	flag.IntVar(&o.groupConsumers, "group-consumers", 2, "members of a classic consumer group on the topic under test, committing offsets (0: no group workload)")
+	flag.BoolVar(&o.admin, "admin", true, "admin workload: create, grow and delete topics while faults run")
+	flag.StringVar(&o.target, "target", "spool", "spool, or kafka: the reference Apache Kafka 4.3.1 (test/compat's jars in ~/.cache/spool-compat, make test-deps), same workloads, faults and checker")
+	flag.DurationVar(&o.heartbeat, "heartbeat", 200*time.Millisecond, "broker.heartbeat.interval.ms of every node")
+	flag.DurationVar(&o.session, "session", 2*time.Second, "broker.session.timeout.ms of every node (a JVM on a loaded machine needs more than the default 2 s: see docs/reliability.md)")
+	flag.BoolVar(&o.proxy, "proxy", false, "carry all traffic between nodes through the harness's delay proxy (for the delay fault)")
+	flag.BoolVar(&o.disks, "disks", false, "give each node its own loop-mounted ext4 (for disk-full and power-loss; needs mkfs.xfs for the reflink clones)")
+	flag.Int64Var(&o.diskSize, "disk-size-mb", 1024, "size of each node's filesystem with -disks, MiB")
 	flag.Parse()
+	if o.kinds == "all" {
+		o.kinds = strings.Join(allKinds, ",")
+	}
+	if strings.Contains(o.kinds, "delay") {
+		o.proxy = true
+	}
+	if !o.disks && (strings.Contains(o.kinds, "disk-full") || strings.Contains(o.kinds, "power-loss")) {
+		o.disks = true
+	}
 	if o.seed == 0 {
 		o.seed = time.Now().UnixNano() % 1_000_000_007
 	}
@@ -114,14 +138,20 @@ func run(o options) (int, error) {
 	defer evf.Close()
 	logger := log.New(io.MultiWriter(os.Stdout, evf), "", log.LUTC|log.Ldate|log.Lmicroseconds)
 	logf := logger.Printf
-	logf("seed=%d nodes=%d duration=%s faults<=%d kinds=%s out=%s", o.seed, o.nodes, o.duration, o.maxFaults, o.kinds, o.out)
+	logf("target=%s seed=%d nodes=%d duration=%s faults<=%d kinds=%s out=%s", o.target, o.seed, o.nodes, o.duration, o.maxFaults, o.kinds, o.out)
 
 	// SIGINT/SIGTERM cancel ctx; every step below then returns and the
 	// deferred cleanups kill the nodes and remove the namespaces.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if o.bin == "" {
+	if abs, err := filepath.Abs(o.repo); err == nil {
+		o.repo = abs
+	}
+	if o.target != "spool" && o.target != "kafka" {
+		return 2, fmt.Errorf("-target %q: want spool or kafka", o.target)
+	}
+	if o.target == "spool" && o.bin == "" {
 		o.bin = filepath.Join(o.out, "spool")
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", o.bin, "./cmd/spool")
 		cmd.Dir = o.repo
@@ -135,7 +165,25 @@ func run(o options) (int, error) {
 	if err := nw.setup(); err != nil {
 		return 2, err
 	}
-	c, err := newCluster(o.bin, o.out, nw)
+	var px *proxy
+	if o.proxy {
+		px = &proxy{nw: nw, logf: logf}
+		defer px.stop()
+		if err := px.start(ctx); err != nil {
+			return 2, err
+		}
+		logf("proxy: every connection between nodes goes through the harness (%s.254:%d+)", nw.subnet, proxyPortBase)
+	}
+	var dk *disks
+	if o.disks {
+		dk = &disks{out: o.out, nodes: o.nodes, size: o.diskSize << 20, logf: logf}
+		defer func() { dk.teardown(); logf("disks removed") }()
+		if err := dk.setup(); err != nil {
+			return 2, err
+		}
+		logf("disks: each node's log dir on its own %d MiB ext4 (loop image in an XFS for reflink clones)", o.diskSize)
+	}
+	c, err := newCluster(o.target, o.repo, o.bin, o.out, nw, dk, o.heartbeat, o.session)
 	if err != nil {
 		return 2, err
 	}
@@ -243,6 +291,32 @@ func run(o options) (int, error) {
 			produceTxns(wctx, c.seeds(), txnTopic, id, o.seed, th)
 		}()
 	}
+	const group = "chaos-group"
+	gh := newGroupHistory()
+	gctx, stopGroup := context.WithCancel(ctx)
+	defer stopGroup()
+	var gwg sync.WaitGroup
+	for id := 1; id <= o.groupConsumers; id++ {
+		gwg.Add(1)
+		go func() {
+			defer gwg.Done()
+			if err := consumeGroup(gctx, c.seeds(), topic, group, id, gh); err != nil {
+				logf("group member %d: %v", id, err)
+			}
+		}()
+	}
+	if o.groupConsumers > 0 {
+		gwg.Add(1)
+		go func() { defer gwg.Done(); watchCommits(gctx, adm, group, time.Second, gh) }()
+	}
+	ah := newAdminHistory()
+	actx, stopAdmin := context.WithCancel(ctx)
+	defer stopAdmin()
+	var awg sync.WaitGroup
+	if o.admin {
+		awg.Add(1)
+		go func() { defer awg.Done(); runAdmin(actx, adm, time.Second, ah) }()
+	}
 	rctx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
 	var rwg sync.WaitGroup
@@ -257,7 +331,7 @@ func run(o options) (int, error) {
 		return 2, err
 	}
 
-	nem := &nemesis{c: c, cl: admCl, adm: adm, topic: topic, rng: newRand(o.seed), logf: logf, kinds: strings.Split(o.kinds, ","),
+	nem := &nemesis{c: c, disks: dk, proxy: px, cl: admCl, adm: adm, topic: topic, rng: newRand(o.seed), logf: logf, kinds: strings.Split(o.kinds, ","),
 		gapMin: o.gapMin, gapMax: o.gapMax, holdMin: o.holdMin, holdMax: o.holdMax}
 	// A progress line every 15 s until the checks begin, so a CI log
 	// shows a run that is alive (and how the cluster is doing).
@@ -330,6 +404,10 @@ func run(o options) (int, error) {
 	}
 	stopReader()
 	rwg.Wait()
+	stopGroup()
+	stopAdmin()
+	gwg.Wait()
+	awg.Wait()
 
 	endMap := map[int32]int64{}
 	var endErr error
@@ -377,6 +455,33 @@ func run(o options) (int, error) {
 		v.TxnErrors = slices.Clone(th.errs)
 		th.mu.Unlock()
 	}
+	if o.groupConsumers > 0 {
+		// The final check: one OffsetFetch after every member stopped.
+		if err := waitFor(ctx, 30*time.Second, "a final OffsetFetch", func() bool { return gh.observe(ctx, adm, group) == nil }); err != nil {
+			readErr = errors.Join(readErr, err)
+		}
+		gh.mu.Lock()
+		v.GroupViolations = slices.Clone(gh.violations)
+		gh.mu.Unlock()
+		v.GroupStats = gh.stats()
+		gh.mu.Lock()
+		v.WorkloadErrors = append(v.WorkloadErrors, gh.errs...)
+		gh.mu.Unlock()
+	}
+	if o.admin {
+		var bad []string
+		if err := waitFor(ctx, time.Minute, "admin metadata to converge on every broker", func() bool {
+			bad = ah.checkAdmin(ctx, c.seeds())
+			return len(bad) == 0
+		}); err != nil {
+			v.AdminViolations = bad
+		}
+		v.AdminStats = ah.stats()
+		ah.mu.Lock()
+		v.WorkloadErrors = append(v.WorkloadErrors, ah.errs...)
+		ah.mu.Unlock()
+	}
+	v.Exits = nem.exits
 	sum := summary(o, nem.faults, faultStart, faultEnd, h, v, recErr, readErr)
 	fmt.Print(sum)
 	if err := os.WriteFile(filepath.Join(o.out, "summary.md"), []byte(sum), 0o644); err != nil {
@@ -393,7 +498,7 @@ func run(o options) (int, error) {
 
 func summary(o options, faults []fault, start, end time.Time, h *history, v verdict, recErr, readErr error) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n## chaos run seed=%d\n\n", o.seed)
+	fmt.Fprintf(&b, "\n## chaos run target=%s seed=%d nodes=%d\n\n", o.target, o.seed, o.nodes)
 	fmt.Fprintf(&b, "Faults for %s (%s): %d injected; workload %d idempotent acks=all producers x %d rec/s over %d partitions (RF 3, min.insync.replicas 2).\n\n",
 		end.Sub(start).Round(time.Second), o.kinds, len(faults), o.producers, o.rate, o.partitions)
 	h.mu.Lock()
@@ -426,7 +531,13 @@ func summary(o options, faults []fault, start, end time.Time, h *history, v verd
 	if o.txnProducers > 0 {
 		fmt.Fprintf(&b, "| transactions (%s) | %d |\n", v.TxnStats, len(v.TxnViolations))
 	}
-	verdictLine := "PASS: lost=0 dup=0 reorder=0 changed=0 txn=0"
+	if o.groupConsumers > 0 {
+		fmt.Fprintf(&b, "| consumer group (%s) | %d |\n", v.GroupStats, len(v.GroupViolations))
+	}
+	if o.admin {
+		fmt.Fprintf(&b, "| admin (%s) | %d |\n", v.AdminStats, len(v.AdminViolations))
+	}
+	verdictLine := "PASS: lost=0 dup=0 reorder=0 changed=0 txn=0 group=0 admin=0"
 	if v.violations() > 0 {
 		verdictLine = fmt.Sprintf("FAIL: %d safety violations", v.violations())
 	}
@@ -440,7 +551,7 @@ func summary(o options, faults []fault, start, end time.Time, h *history, v verd
 	for _, l := range []struct {
 		name  string
 		lines []string
-	}{{"lost", v.Lost}, {"duplicated", v.Duplicated}, {"reordered", v.Reordered}, {"changed", v.Changed}, {"unknown", v.Unknown}, {"transactions", v.TxnViolations}, {"live reader errors", liveErrs}, {"transactional producer errors (not violations)", v.TxnErrors}} {
+	}{{"lost", v.Lost}, {"duplicated", v.Duplicated}, {"reordered", v.Reordered}, {"changed", v.Changed}, {"unknown", v.Unknown}, {"transactions", v.TxnViolations}, {"consumer group", v.GroupViolations}, {"admin", v.AdminViolations}, {"live reader errors", liveErrs}, {"transactional producer errors (not violations)", v.TxnErrors}, {"group and admin errors (not violations)", v.WorkloadErrors}, {"nodes that exited by themselves (restarted; findings, not safety violations)", v.Exits}} {
 		if len(l.lines) == 0 {
 			continue
 		}
@@ -449,7 +560,24 @@ func summary(o options, faults []fault, start, end time.Time, h *history, v verd
 			fmt.Fprintf(&b, "    %s\n", s)
 		}
 	}
-	fmt.Fprintf(&b, "\nReproduce the fault schedule: `sudo make chaos SEED=%d` (logs: events.log, node*.log in %s).\n", o.seed, o.out)
+	flags := ""
+	if o.kinds != strings.Join(faultKinds, ",") {
+		flags += " -kinds " + o.kinds
+	}
+	if o.nodes != 3 {
+		flags += fmt.Sprintf(" -nodes %d", o.nodes)
+	}
+	if o.target != "spool" {
+		flags += " -target " + o.target
+	}
+	if o.heartbeat != 200*time.Millisecond || o.session != 2*time.Second {
+		flags += fmt.Sprintf(" -heartbeat %s -session %s", o.heartbeat, o.session)
+	}
+	if flags != "" {
+		flags = fmt.Sprintf(" CHAOS_FLAGS='%s'", strings.TrimSpace(flags))
+	}
+	fmt.Fprintf(&b, "\nReproduce the fault schedule: `sudo make chaos SEED=%d%s` (gaps %s-%s, holds %s-%s; logs: events.log, node*.log in %s).\n",
+		o.seed, flags, o.gapMin, o.gapMax, o.holdMin, o.holdMax, o.out)
 	return b.String()
 }
 

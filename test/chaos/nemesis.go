@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -17,7 +18,15 @@ import (
 // faultKinds are the faults the nemesis chooses from by default. Seeds of
 // runs made before kill-controller existed replay with
 // -kinds kill,kill-leader,pause,partition,loss.
+//
+// The default stays the same so that seed 7 (make chaos-smoke) keeps its
+// schedule; -kinds all adds the faults of 2026-12-07's third session (split,
+// oneway, disk-full, power-loss, delay); the disk kinds turn -disks on, delay
+// turns -proxy on.
 var faultKinds = []string{"kill", "kill-leader", "kill-controller", "pause", "partition", "loss"}
+
+// allKinds is every fault the nemesis knows, for -kinds all.
+var allKinds = append(slices.Clone(faultKinds), "split", "oneway", "disk-full", "power-loss", "delay")
 
 // fault is one injected fault, as logged and reported.
 type fault struct {
@@ -32,6 +41,8 @@ type fault struct {
 // schedule replays from its seed (the timing of the workload does not).
 type nemesis struct {
 	c     *cluster
+	disks *disks      // nil unless -disks
+	proxy *proxy      // nil unless -proxy
 	cl    *kgo.Client // DescribeQuorum for kill-controller
 	adm   *kadm.Client
 	topic string
@@ -41,6 +52,9 @@ type nemesis struct {
 	// gap is the healthy time between two faults; hold the time a fault lasts.
 	gapMin, gapMax, holdMin, holdMax time.Duration
 	faults                           []fault
+	// exits lists the nodes that exited by themselves (not killed by a
+	// fault), found before each fault and restarted: a finding each.
+	exits []string
 	// injected counts the faults healed so far, for progress lines read
 	// by another goroutine (faults belongs to run's goroutine).
 	injected atomic.Int64
@@ -70,6 +84,9 @@ func (n *nemesis) run(ctx context.Context, max int) error {
 	for len(n.faults) < max {
 		if !sleepCtx(ctx, n.between(n.gapMin, n.gapMax)) {
 			return nil
+		}
+		if err := n.reviveExited(); err != nil {
+			return err
 		}
 		kind := n.kinds[n.rng.Intn(len(n.kinds))]
 		node := 1 + n.rng.Intn(len(n.c.node))
@@ -111,6 +128,39 @@ func (n *nemesis) run(ctx context.Context, max int) error {
 		n.injected.Add(1)
 	}
 	return nil
+}
+
+// reviveExited restarts every node whose process exited by itself, and
+// records it with the last lines of its log.
+func (n *nemesis) reviveExited() error {
+	for i := 1; i <= len(n.c.node); i++ {
+		if n.c.running(i) {
+			continue
+		}
+		nd := n.c.node[i-1]
+		last := tail(nd.logPath, 3)
+		if len(last) > 600 {
+			last = last[len(last)-600:]
+		}
+		msg := fmt.Sprintf("node %d exited by itself before fault #%d (after %s); log tail: %s", i, len(n.faults)+1, n.lastFault(), last)
+		n.logf("%s", msg)
+		n.exits = append(n.exits, msg)
+		n.c.mu.Lock()
+		nd.cmd = nil
+		n.c.mu.Unlock()
+		if err := n.c.start(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *nemesis) lastFault() string {
+	if len(n.faults) == 0 {
+		return "no fault"
+	}
+	f := n.faults[len(n.faults)-1]
+	return fmt.Sprintf("%s on node %d", f.Kind, f.Node)
 }
 
 // activeController asks the cluster for the leader of the metadata quorum
@@ -167,6 +217,76 @@ func (n *nemesis) inject(ctx context.Context, f *fault, hold time.Duration) erro
 		}
 		sleepCtx(ctx, hold)
 		return nw.heal(f.Node)
+	case "split":
+		minority, majority := splitSides(n.rng, len(n.c.node), f.Node)
+		f.Note = fmt.Sprintf("minority %v | majority %v", minority, majority)
+		n.logf("  split %s", f.Note)
+		for _, i := range minority {
+			if err := nw.cut(i, majority); err != nil {
+				return err
+			}
+		}
+		for _, i := range majority {
+			if err := nw.cut(i, minority); err != nil {
+				return err
+			}
+		}
+		sleepCtx(ctx, hold)
+		for j := 1; j <= len(n.c.node); j++ {
+			if err := nw.heal(j); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "oneway":
+		dir := []string{"in", "out"}[n.rng.Intn(2)]
+		p := 1.0
+		if n.rng.Intn(2) == 0 {
+			p = 0.3 + 0.6*n.rng.Float64()
+		}
+		f.Note = fmt.Sprintf("drop %s p=%.2f", dir, p)
+		n.logf("  oneway %s", f.Note)
+		if err := nw.oneWay(f.Node, dir, p); err != nil {
+			return err
+		}
+		sleepCtx(ctx, hold)
+		return nw.heal(f.Node)
+	case "delay":
+		if n.proxy == nil {
+			return fmt.Errorf("delay needs -proxy")
+		}
+		base := time.Duration(20+n.rng.Intn(480)) * time.Millisecond
+		d := delaySpec{base: base, jitter: time.Duration(n.rng.Int63n(int64(base) + 1))}
+		f.Note = fmt.Sprintf("every connection to or from the node delayed %s + up to %s", d.base, d.jitter.Round(time.Millisecond))
+		n.logf("  delay %s", f.Note)
+		n.proxy.set(f.Node, d)
+		sleepCtx(ctx, hold)
+		n.proxy.set(f.Node, delaySpec{})
+		return nil
+	case "disk-full":
+		if n.disks == nil {
+			return fmt.Errorf("disk-full needs -disks")
+		}
+		filled, err := n.disks.fill(f.Node)
+		if err != nil {
+			return err
+		}
+		f.Note = fmt.Sprintf("filled %d MiB", filled>>20)
+		n.logf("  disk-full %s", f.Note)
+		sleepCtx(ctx, hold)
+		return n.disks.free(f.Node)
+	case "power-loss":
+		if n.disks == nil {
+			return fmt.Errorf("power-loss needs -disks")
+		}
+		if err := n.c.signal(f.Node, syscall.SIGKILL); err != nil {
+			return err
+		}
+		if err := n.disks.powerLoss(f.Node); err != nil {
+			return err
+		}
+		sleepCtx(ctx, hold)
+		return n.c.start(f.Node)
 	case "loss":
 		p := 0.05 + 0.25*n.rng.Float64()
 		f.Note = fmt.Sprintf("p=%.2f on every node", p)
@@ -185,4 +305,24 @@ func (n *nemesis) inject(ctx context.Context, f *fault, hold time.Duration) erro
 		return nil
 	}
 	return fmt.Errorf("unknown fault %q", f.Kind)
+}
+
+// splitSides chooses a majority/minority split of nodes 1..n: a minority of
+// (n-1)/2 nodes (1 of 3, 2 of 5) that holds node, the rest the majority.
+func splitSides(rng *rand.Rand, n, node int) (minority, majority []int) {
+	minority = []int{node}
+	for _, j := range rng.Perm(n) {
+		if len(minority) == (n-1)/2 {
+			break
+		}
+		if j+1 != node {
+			minority = append(minority, j+1)
+		}
+	}
+	for j := 1; j <= n; j++ {
+		if !slices.Contains(minority, j) {
+			majority = append(majority, j)
+		}
+	}
+	return minority, majority
 }

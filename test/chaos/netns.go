@@ -100,5 +100,41 @@ func (nw *network) loss(i int, p float64) error {
 	return nw.iptables(i, "-A", "OUTPUT", "-o", "eth0", "-m", "statistic", "--mode", "random", "--probability", prob, "-j", "DROP")
 }
 
-// heal removes every rule in node i's namespace.
+// heal removes every filter rule in node i's namespace (the proxy's nat
+// rules stay).
 func (nw *network) heal(i int) error { return nw.iptables(i, "-F") }
+
+// cut drops everything between node i and each of peers, both ways; the
+// clients (the harness's .254) still reach node i. Run on both sides of a
+// split, it cuts the cluster in two while each side keeps serving clients.
+func (nw *network) cut(i int, peers []int) error {
+	for _, j := range peers {
+		h := nw.host(j)
+		if err := nw.iptables(i, "-A", "INPUT", "-i", "eth0", "-s", h, "-j", "DROP"); err != nil {
+			return err
+		}
+		if err := nw.iptables(i, "-A", "OUTPUT", "-o", "eth0", "-d", h, "-j", "DROP"); err != nil {
+			return err
+		}
+		// Through the proxy the packets go to .254: conntrack still
+		// knows the connection's original destination.
+		if err := nw.iptables(i, "-A", "OUTPUT", "-o", "eth0", "-m", "conntrack", "--ctorigdst", h, "-j", "DROP"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneWay drops packets with probability p in one direction of node i's eth0
+// only: "in" (INPUT) or "out" (OUTPUT). Packets the other way pass.
+func (nw *network) oneWay(i int, dir string, p float64) error {
+	chain, flag := "INPUT", "-i"
+	if dir == "out" {
+		chain, flag = "OUTPUT", "-o"
+	}
+	args := []string{"-A", chain, flag, "eth0"}
+	if p < 1 {
+		args = append(args, "-m", "statistic", "--mode", "random", "--probability", fmt.Sprintf("%.3f", p))
+	}
+	return nw.iptables(i, append(args, "-j", "DROP")...)
+}

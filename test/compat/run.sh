@@ -14,7 +14,10 @@
 #                                e.g. TARGETS=kafka44,spool CLIENTS='java*'; kafka-sasl and
 #                                spool-sasl (opt-in) are single nodes whose only client listener
 #                                is SASL_SSL with SCRAM-SHA-512 and ACLs (lib/secure.sh), running
-#                                SASL_SCENARIOS with the clients that have security plumbing
+#                                SASL_SCENARIOS with the clients that have security plumbing;
+#                                kafka3-sasl and spool3-sasl (opt-in) are the same on 3-node
+#                                clusters: SASL_SSL (PLAIN as the super user admin) between
+#                                brokers and mTLS on the CONTROLLER listener (lib/env.sh)
 #   KAFKA_BOOTSTRAP=H:P          use a running Kafka instead of starting one
 #   SPOOL_BOOTSTRAP=H:P          use a running Spool instead of starting bin/spool serve
 #   COMPAT_OUT=DIR               results and logs (default test/compat/out; wiped first)
@@ -53,6 +56,8 @@ cleanup() {
 	"$here/lib/cluster.sh" spool stop spool3 >/dev/null 2>&1
 	"$here/lib/kafka.sh" stop refsasl >/dev/null 2>&1
 	"$here/lib/spool.sh" stop spoolsasl >/dev/null 2>&1
+	"$here/lib/cluster.sh" kafka stop kafka3sasl >/dev/null 2>&1
+	"$here/lib/cluster.sh" spool stop spool3sasl >/dev/null 2>&1
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -126,7 +131,7 @@ start_spool3() {
 # The SASL_SSL columns: every client logs in as User:compat (SCRAM-SHA-512, ACLs) made by
 # secure_setup with Kafka's tools as the super user; a subset of the matrix runs there.
 SASL_SCENARIOS=${SASL_SCENARIOS:-produce-consume,group-commit-resume,transactions,eos-loop,admin-topics,idempotent,consume-eof}
-SASL_CLIENTS=${SASL_CLIENTS:-java,franz,kcat,confluent-py,sarama}
+SASL_CLIENTS=${SASL_CLIENTS:-java,franz,kcat,confluent-py,sarama,kafkajs}
 start_secure() { # start_secure KIND NAME PORT TARGET
 	"$here/lib/$1.sh" start "$2" "$3" "$(($3 + 1))" || return 1
 	local bs=127.0.0.1:$3 i
@@ -142,6 +147,30 @@ start_spool-sasl() {
 	[ -x "${SPOOL_BIN:-$root/bin/spool}" ] || { echo "bin/spool does not exist (make build)"; return 1; }
 	start_secure spool spoolsasl 29492 spool-sasl
 }
+# start_secure_cluster KIND NAME BROKER_PORT CONTROLLER_PORT TARGET: three nodes as
+# start_cluster, the SCRAM user and ACLs made through the first node, then the cluster-ready
+# wait as that user (it needs the user to exist).
+start_secure_cluster() {
+	"$here/lib/cluster.sh" "$1" start "$2" "$3" "$4" || return 1
+	local bs i
+	bs=$(cat "$COMPAT_RUN/$2.bootstrap")
+	for i in 1 2 3; do
+		secure_setup "$bs" > "$COMPAT_RUN/$2.setup.log" 2>&1 && break
+		[ $i = 3 ] && { echo "$2: creating the SCRAM user and ACLs failed (log: $COMPAT_RUN/$2.setup.log)"; tail -n 5 "$COMPAT_RUN/$2.setup.log"; return 1; }
+	done
+	if ! timeout 90 "$COMPAT_GOBIN" -scenario cluster-ready -brokers 3 -bootstrap "$bs" > "$COMPAT_RUN/$2.ready.log" 2>&1; then
+		echo "$2: the cluster did not list 3 live brokers on every node (log: $COMPAT_RUN/$2.ready.log)"
+		tail -n 3 "$COMPAT_RUN/$2.ready.log"
+		return 1
+	fi
+	cp "$COMPAT_RUN/$2.bootstrap" "$COMPAT_RUN/$5.bootstrap"
+	probe "$bs"
+}
+start_kafka3-sasl() { start_secure_cluster kafka kafka3sasl 19592 19595 kafka3-sasl; }
+start_spool3-sasl() {
+	[ -x "${SPOOL_BIN:-$root/bin/spool}" ] || { echo "bin/spool does not exist (make build)"; return 1; }
+	start_secure_cluster spool spool3sasl 29592 29595 spool3-sasl
+}
 
 # Data scenarios expect their topic (1 partition) to exist already; the rest make their own.
 precreate() { case $1 in produce-record-errors) return 1 ;; produce-* | large-record | acks | idempotent | transactions | group-commit-resume | group-protocol | consume-eof*) return 0 ;; esac; return 1; }
@@ -155,6 +184,7 @@ run_target() {
 	# nodes through COMPAT_CLUSTER ("KIND NAME" for lib/cluster.sh).
 	case $target in
 	kafka3 | spool3) cluster="${target%3} $target" ;;
+	kafka3-sasl | spool3-sasl) cluster="${target%3-sasl} ${target/-/}" ;;
 	esac
 	export COMPAT_CLUSTER=$cluster COMPAT_RF=$([ -n "$cluster" ] && echo 3 || echo 1)
 	local only=$ONLY clients_filter=$CLIENTS

@@ -73,6 +73,12 @@ ssl.truststore.password=$pw
 EOF
 }
 client_props "$tmp/client/admin.properties" admin "$SPOOL_ADMIN_PASSWORD"
+# kcat runs on the librdkafka confluent-kafka-python bundles (make test-deps): Debian's 2.0.2
+# sends the SCRAM client nonce twice, which Kafka 4.x and Spool refuse (docs/security.md).
+rdk=$(ls "${COMPAT_CACHE:-$HOME/.cache/spool-compat}"/venv/lib/python3*/site-packages/confluent_kafka.libs/librdkafka*.so.1 2> /dev/null | head -n 1)
+[ -n "$rdk" ] || die "no librdkafka bundled with confluent-kafka (make test-deps)"
+mkdir -p "$tmp/rdk" && ln -sf "$rdk" "$tmp/rdk/librdkafka.so.1"
+kcat() { LD_LIBRARY_PATH="$tmp/rdk:$(dirname "$rdk")" command kcat "$@"; }
 kc() { kcat -b "$B" -X security.protocol=SASL_SSL -X sasl.mechanisms=SCRAM-SHA-512 -X ssl.ca.location="$tmp/ca.pem" "$@"; }
 
 stage "sasl-ssl: up with the secrets mounted and the admin bootstrapped ($SPOOL_IMAGE)"

@@ -40,11 +40,14 @@ java_bg() {
 # With COMPAT_SECURITY_DIR set (the SASL_SSL columns, lib/secure.sh), the client and
 # inter-broker listener is SASL_SSL instead: SCRAM-SHA-512 for the clients, PLAIN for the
 # super user admin (inter-broker), the keystore and truststore secure_pki made, Kafka's
-# StandardAuthorizer with super.users (User:ANONYMOUS for the PLAINTEXT CONTROLLER listener).
+# StandardAuthorizer with super.users; the CONTROLLER listener is SSL with
+# ssl.client.auth=required (mTLS: every node presents the broker certificate, whose principal
+# User:CN=localhost is a super user), so raft, registration, heartbeats and forwarded writes
+# travel over TLS too.
 server_properties() {
-	local dir=$1 bport=$2 cport=$3 id=${4:-1} voters=${5:-1@127.0.0.1:$3} rf=1 isr=1 proto=PLAINTEXT
+	local dir=$1 bport=$2 cport=$3 id=${4:-1} voters=${5:-1@127.0.0.1:$3} rf=1 isr=1 proto=PLAINTEXT cproto=PLAINTEXT
 	case $voters in *,*,*) rf=3 isr=2 ;; esac
-	[ -n "${COMPAT_SECURITY_DIR:-}" ] && proto=SASL_SSL
+	[ -n "${COMPAT_SECURITY_DIR:-}" ] && proto=SASL_SSL cproto=SSL
 	cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=$id
@@ -53,7 +56,7 @@ listeners=$proto://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
 advertised.listeners=$proto://127.0.0.1:$bport
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=$proto
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,$proto:$proto
+listener.security.protocol.map=CONTROLLER:$cproto,$proto:$proto
 log.dirs=$dir/data
 num.partitions=1
 default.replication.factor=$rf
@@ -82,8 +85,9 @@ ssl.key.password=compat-pass
 ssl.truststore.type=JKS
 ssl.truststore.location=$sec/truststore.jks
 ssl.truststore.password=compat-pass
+listener.name.controller.ssl.client.auth=required
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
-super.users=User:admin;User:ANONYMOUS
+super.users=User:admin;User:CN=localhost
 PROPS
 	fi
 }

@@ -9,11 +9,26 @@
 const { Kafka, CompressionTypes, logLevel } = require('kafkajs');
 
 const [client, scenario, bootstrap, topic] = process.argv.slice(2);
+
+// security is the SASL_SSL columns' login (lib/secure.sh): SCRAM-SHA-512 as
+// COMPAT_SASL_USER over TLS trusting COMPAT_CA_PEM; nothing on the others.
+function security() {
+  const user = process.env.COMPAT_SASL_USER;
+  if (!user) return {};
+  return {
+    ssl: { ca: [require('fs').readFileSync(process.env.COMPAT_CA_PEM, 'utf8')] },
+    sasl: { mechanism: 'scram-sha-512', username: user, password: process.env.COMPAT_SASL_PASS },
+  };
+}
+
 const kafka = new Kafka({
   clientId: 'spool-compat',
   brokers: bootstrap.split(','),
   logLevel: logLevel.ERROR,
   retry: { retries: 8 },
+  // kafkajs's default (1 s) is short for a TLS handshake with a JVM broker on a loaded machine.
+  connectionTimeout: 10000,
+  ...security(),
 });
 
 function makeRecs(prefix, n) {
@@ -94,12 +109,19 @@ async function roundTrip(recs, opts) {
   compare(await consume(recs.length), recs);
 }
 
+// waitFor polls fn until it returns true; an error (a broker of a cluster that has not
+// applied the change yet answers UNKNOWN_TOPIC_OR_PARTITION) counts as not yet.
 async function waitFor(what, fn) {
+  let last;
   for (let i = 0; i < 60; i++) {
-    if (await fn()) return;
+    try {
+      if (await fn()) return;
+    } catch (e) {
+      last = e;
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
 }
 
 const scenarios = {
@@ -160,8 +182,10 @@ const scenarios = {
     const a = kafka.admin();
     await a.connect();
     try {
+      // kafkajs's waitForLeaders gives up when the broker it asks has not applied the topic yet
+      // (UNKNOWN_TOPIC_OR_PARTITION on a cluster); the waits below poll every answer instead.
       const created = await a.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: [{ topic, numPartitions: 3, replicationFactor: Number(process.env.COMPAT_RF || 1), configEntries: [{ name: 'retention.ms', value: '604800000' }] }],
       });
       if (!created) throw new Error('createTopics returned false: topic already existed');

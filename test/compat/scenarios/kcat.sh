@@ -150,8 +150,9 @@ kcat_produce_record_errors() {
 }
 
 # On the SASL_SSL columns (lib/secure.sh: KCAT_CONFIG) kcat runs on the bundled librdkafka:
-# Debian's 2.0.2 fails SCRAM-SHA-512 against Kafka 4.3.1 (SASL_AUTHENTICATION_FAILED) while
-# confluent-kafka-python's librdkafka logs in with the same configuration.
+# librdkafka before 2.6.1 (Debian's 2.0.2) sends the SCRAM client nonce twice in its final
+# message, which Kafka 4.x refuses (SASL_AUTHENTICATION_FAILED; 3.8.1-3.9 accepted it) and
+# Spool too, while confluent-kafka-python's librdkafka logs in with the same configuration.
 if [ -n "${COMPAT_SECURITY_DIR:-}" ]; then
 	kcat() { LD_LIBRARY_PATH=$(kcat_new_libs) command kcat "$@"; }
 fi

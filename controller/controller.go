@@ -119,6 +119,10 @@ type Config struct {
 	DelegationTokens DelegationTokenConfig
 	// Now is the clock of broker sessions; nil means time.Now.
 	Now func() time.Time
+	// Probe tells whether a broker's process is gone after its heartbeat
+	// connection closed (liveness.go), usually DialProbe; nil: brokers
+	// are fenced only when their sessions expire, as in Kafka.
+	Probe ProbeFunc
 	// OnMetadataDirFailure is called when the raft term or vote cannot be
 	// saved (a full or failing metadata log dir). raft cannot go on
 	// without them and panics when the call returns; the node passes a
@@ -207,6 +211,13 @@ type Controller struct {
 	// IDs, the one voter change under way, and the observer this node
 	// runs while it is not a voter.
 	members members
+
+	// runCtx is cancelled by Close; goroutines started on demand (broker
+	// probes, liveness.go) stop with it.
+	runCtx context.Context
+	// probing: brokers with a probe running. Guarded by probeMu.
+	probeMu sync.Mutex
+	probing map[int32]bool
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -405,7 +416,9 @@ func (c *Controller) start(advertise string, sole, join bool) error {
 		return fmt.Errorf("controller: start raft: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
+	c.probeMu.Lock()
+	c.runCtx, c.cancel = ctx, cancel
+	c.probeMu.Unlock()
 	c.wg.Add(3)
 	go c.watchLeadership(ctx)
 	go c.fenceStaleBrokers(ctx)
@@ -449,6 +462,7 @@ func (c *Controller) watchLeadership(ctx context.Context) {
 			c.opMu.Lock()
 			c.activateLocked()
 			c.ready.Store(true)
+			c.probeAllLocked()
 			c.opMu.Unlock()
 			c.logger.Info("became active controller", zap.Duration("catch_up", time.Since(start)),
 				zap.Uint64("offset", c.Image().Offset()))
@@ -658,9 +672,11 @@ func (c *Controller) Close() error {
 		if c.raft != nil {
 			errs = append(errs, c.raft.Shutdown().Error())
 		}
+		c.probeMu.Lock() // no probe starts after this (startProbe)
 		if c.cancel != nil {
 			c.cancel()
 		}
+		c.probeMu.Unlock()
 		c.wg.Wait()
 		c.closeMembers()
 		errs = append(errs, c.closeResources())

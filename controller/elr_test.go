@@ -177,3 +177,92 @@ func TestELRFailover(t *testing.T) {
 	require.Equal(t, []int32{2, 3}, p.ISR)
 	require.Nil(t, p.ELR)
 }
+
+// TestMinISRChangeClearsELR: with ELR enabled, a change of
+// min.insync.replicas clears the ELR and LastKnownELR of the topics it
+// governs (a topic's change that topic, a cluster-level change all), and
+// broker-level changes and removing the cluster-level value are refused,
+// as Kafka 4.3's ConfigurationControlManager does.
+func TestMinISRChangeClearsELR(t *testing.T) {
+	ctx := context.Background()
+	strp := func(s string) *string { return &s }
+	for _, tc := range []struct {
+		name         string
+		resourceType int8
+		resource     string
+		ops          []ConfigOp
+		err          string // "" : accepted
+		clearedA     bool   // topic a's ELR cleared
+		clearedB     bool
+	}{
+		{"topic a raised", ResourceTopic, "a", []ConfigOp{{Key: "min.insync.replicas", Value: strp("3"), Op: ConfigSet}}, "", true, false},
+		{"topic a set to the effective value", ResourceTopic, "a", []ConfigOp{{Key: "min.insync.replicas", Value: strp("2"), Op: ConfigSet}}, "", true, false},
+		{"topic a removed while unset", ResourceTopic, "a", []ConfigOp{{Key: "min.insync.replicas", Op: ConfigDelete}}, "", false, false},
+		{"topic a other config", ResourceTopic, "a", []ConfigOp{{Key: "retention.ms", Value: strp("1000"), Op: ConfigSet}}, "", false, false},
+		{"cluster level set", ResourceBroker, "", []ConfigOp{{Key: "min.insync.replicas", Value: strp("1"), Op: ConfigSet}}, "", true, true},
+		{"broker level set", ResourceBroker, "1", []ConfigOp{{Key: "min.insync.replicas", Value: strp("1"), Op: ConfigSet}},
+			"Broker-level min.insync.replicas cannot be altered while ELR is enabled.", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := soleConfig(t, t.TempDir())
+			cfg.MinInsyncReplicas = func(*MetadataImage, string) int { return 2 }
+			c := openController(t, cfg)
+			registerBrokers(t, c, 1, 2, 3)
+			for _, name := range []string{"a", "b"} {
+				res := c.CreateTopics(ctx, []CreateTopic{{Name: name, Assignments: map[int32][]int32{0: {1, 2, 3}}, NumPartitions: -1, ReplicationFactor: -1}}, false)
+				require.NoError(t, res[0].Err)
+			}
+			// Brokers 3, 2 and 1 fenced: ISR empty, ELR {1, 2} (below
+			// the minimum of 2), LastKnownELR {1}.
+			for _, id := range []int32{3, 2, 1} {
+				require.NoError(t, c.SetBrokerFenced(ctx, id, c.Image().Broker(id).Epoch, true))
+			}
+			for _, name := range []string{"a", "b"} {
+				p := c.Image().Topic(name).Partitions[0]
+				require.ElementsMatch(t, []int32{1, 2}, p.ELR)
+				require.Equal(t, []int32{1}, p.LastKnownELR)
+			}
+			epoch := c.Image().Topic("a").Partitions[0].PartitionEpoch
+
+			// validate_only writes nothing but refuses the same.
+			err := c.AlterConfigs(ctx, tc.resourceType, tc.resource, tc.ops, true)
+			if tc.err != "" {
+				require.ErrorIs(t, err, ErrInvalidConfig)
+				require.ErrorContains(t, err, tc.err)
+			} else {
+				require.NoError(t, err)
+			}
+			require.NotEmpty(t, c.Image().Topic("a").Partitions[0].ELR)
+
+			err = c.AlterConfigs(ctx, tc.resourceType, tc.resource, tc.ops, false)
+			if tc.err != "" {
+				require.ErrorIs(t, err, ErrInvalidConfig)
+				require.ErrorContains(t, err, tc.err)
+			} else {
+				require.NoError(t, err)
+			}
+			for name, cleared := range map[string]bool{"a": tc.clearedA, "b": tc.clearedB} {
+				p := c.Image().Topic(name).Partitions[0]
+				if cleared {
+					require.Empty(t, p.ELR, "topic %s", name)
+					require.Empty(t, p.LastKnownELR, "topic %s", name)
+				} else {
+					require.ElementsMatch(t, []int32{1, 2}, p.ELR, "topic %s", name)
+					require.Equal(t, []int32{1}, p.LastKnownELR, "topic %s", name)
+				}
+			}
+			if tc.clearedA {
+				require.Greater(t, c.Image().Topic("a").Partitions[0].PartitionEpoch, epoch)
+			}
+		})
+	}
+
+	// Removing the cluster-level value is refused once it is set.
+	cfg := soleConfig(t, t.TempDir())
+	c := openController(t, cfg)
+	require.NoError(t, c.AlterConfigs(ctx, ResourceBroker, "", []ConfigOp{{Key: "min.insync.replicas", Value: strp("2"), Op: ConfigSet}}, false))
+	err := c.AlterConfigs(ctx, ResourceBroker, "", []ConfigOp{{Key: "min.insync.replicas", Op: ConfigDelete}}, false)
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorContains(t, err, "Cluster-level min.insync.replicas cannot be removed while ELR is enabled.")
+	require.Equal(t, "2", c.Image().Config(ResourceBroker, "")["min.insync.replicas"])
+}

@@ -417,23 +417,98 @@ func (c *Controller) commitConfigsLocked(ctx context.Context, img *MetadataImage
 	if err := c.validateConfig(resourceType, name, merged); err != nil {
 		return err
 	}
-	if validateOnly {
-		return nil
-	}
 	var records []Record
+	var changes []*ConfigRecord
 	for _, k := range sortedKeys(merged) {
 		if v, ok := cur[k]; !ok || v != merged[k] {
 			v := merged[k]
-			records = append(records, &ConfigRecord{ResourceType: resourceType, ResourceName: name, Name: k, Value: &v})
+			changes = append(changes, &ConfigRecord{ResourceType: resourceType, ResourceName: name, Name: k, Value: &v})
 		}
 	}
 	for _, k := range sortedKeys(cur) {
 		if _, ok := merged[k]; !ok {
-			records = append(records, &ConfigRecord{ResourceType: resourceType, ResourceName: name, Name: k})
+			changes = append(changes, &ConfigRecord{ResourceType: resourceType, ResourceName: name, Name: k})
 		}
 	}
+	if err := checkMinISRChanges(img, changes); err != nil {
+		return err
+	}
+	if validateOnly {
+		return nil
+	}
+	for _, r := range changes {
+		records = append(records, r)
+	}
+	records = append(records, clearELRRecords(img, changes)...)
 	_, err := c.apply(ctx, records)
 	return err
+}
+
+// minInsyncReplicasConfig is the config whose changes touch ELRs.
+const minInsyncReplicasConfig = "min.insync.replicas"
+
+// checkMinISRChanges refuses, while ELR is enabled, what Kafka 4.3's
+// ConfigurationControlManager refuses (isDisallowedBrokerMinIsrTransition,
+// isDisallowedClusterMinIsrTransition): any change of min.insync.replicas
+// on one broker (brokers would disagree on a partition's minimum, and the
+// ELR rests on the controller's one value), and removing the cluster-level
+// value.
+func checkMinISRChanges(img *MetadataImage, changes []*ConfigRecord) error {
+	if !elrEnabled(img) {
+		return nil
+	}
+	for _, r := range changes {
+		if r.Name != minInsyncReplicasConfig || r.ResourceType != ResourceBroker {
+			continue
+		}
+		if r.ResourceName != "" {
+			return fmt.Errorf("%w: Broker-level min.insync.replicas cannot be altered while ELR is enabled.", ErrInvalidConfig)
+		}
+		if r.Value == nil {
+			return fmt.Errorf("%w: Cluster-level min.insync.replicas cannot be removed while ELR is enabled.", ErrInvalidConfig)
+		}
+	}
+	return nil
+}
+
+// clearELRRecords empties the ELR and LastKnownELR of the partitions whose
+// min.insync.replicas changes, as Kafka 4.3 does with a ClearElrRecord
+// (createClearElrRecordsAsNeeded): a topic's change clears that topic, a
+// cluster-level change every topic. Those replicas were kept as eligible
+// because they left an ISR below the old minimum; under a new minimum that
+// promise no longer holds (a larger minimum needs more of them, and the
+// high watermark may have moved under a smaller one). Written as
+// PartitionChangeRecords in the config change's own entry, so the image
+// never shows the new minimum with the old ELR.
+func clearELRRecords(img *MetadataImage, changes []*ConfigRecord) []Record {
+	if !elrEnabled(img) {
+		return nil
+	}
+	var topics []*TopicImage
+	for _, r := range changes {
+		if r.Name != minInsyncReplicasConfig {
+			continue
+		}
+		if r.ResourceType == ResourceTopic {
+			if t := img.Topic(r.ResourceName); t != nil {
+				topics = append(topics, t)
+			}
+			continue
+		}
+		topics = img.Topics()
+		break
+	}
+	var out []Record
+	for _, t := range topics {
+		for i, p := range t.Partitions {
+			if len(p.ELR) == 0 && len(p.LastKnownELR) == 0 {
+				continue
+			}
+			out = append(out, &PartitionChangeRecord{TopicID: t.ID, PartitionID: int32(i), Leader: NoLeaderChange,
+				ELR: []int32{}, LastKnownELR: []int32{}})
+		}
+	}
+	return out
 }
 
 func checkResource(img *MetadataImage, resourceType int8, name string) error {

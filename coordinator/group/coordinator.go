@@ -43,6 +43,9 @@ type Config struct {
 	OffsetMetadataMaxBytes int           // offset.metadata.max.bytes
 	OffsetsRetention       time.Duration // offsets.retention.minutes
 	RetentionCheckInterval time.Duration // offsets.retention.check.interval.ms
+	// WriteTimeout is offsets.commit.timeout.ms: how long a write waits to
+	// be committed (writes.go); zero means Kafka's default, 5 s.
+	WriteTimeout time.Duration
 	// NewMemberJoinTimeout bounds how long a new member's JoinGroup may stay
 	// parked (Kafka's fixed 5 minutes when zero).
 	NewMemberJoinTimeout time.Duration
@@ -125,6 +128,9 @@ type shard struct {
 func New(cfg Config, l Log, logger *zap.Logger) *Coordinator {
 	if cfg.NewMemberJoinTimeout <= 0 {
 		cfg.NewMemberJoinTimeout = 5 * time.Minute
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = defaultWriteTimeout
 	}
 	if cfg.NumPartitions <= 0 {
 		cfg.NumPartitions = 50

@@ -45,7 +45,9 @@ type streamsGroup struct {
 	members         map[string]*streamsMember
 	target          map[string]streamsTasks
 	// endpointEpoch is bumped when the tasks a member with a user endpoint
-	// holds change, so members learn the new partitionsByUserEndpoint.
+	// holds change, or such a member joins, sets its endpoint or leaves, so
+	// members learn the new partitionsByUserEndpoint. It stays 0 in a group
+	// without endpoints, as in Kafka 4.3.1 (no PartitionsByUserEndpoint).
 	endpointEpoch int32
 	// shutdownRequested: a member asked the whole application to shut down.
 	shutdownRequested bool
@@ -413,7 +415,9 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 		}
 		m = nm
 		sg.members[m.id] = m
-		sg.endpointEpoch++
+		if m.userEndpoint != nil {
+			sg.endpointEpoch++
+		}
 	}
 	// Metadata changes that matter to the assignment bump the group epoch.
 	if req.RackID != nil && !sameString(req.RackID, m.rackID) {
@@ -491,7 +495,7 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	before := m.assigned.clone()
 	beforeState, beforeEpoch := m.state, m.epoch
 	reconcileStreams(sg, m, owned)
-	if !m.assigned.equal(before) {
+	if !m.assigned.equal(before) && m.userEndpoint != nil {
 		sg.endpointEpoch++
 	}
 	s.scheduleStreamsSessionLocked(g, m)
@@ -755,7 +759,9 @@ func (s *shard) removeStreamsMemberLocked(g *group, m *streamsMember) {
 	delete(sg.members, m.id)
 	delete(sg.target, m.id)
 	sg.epoch++
-	sg.endpointEpoch++
+	if m.userEndpoint != nil {
+		sg.endpointEpoch++
+	}
 	// A failed write means this broker lost the partition: the group goes
 	// with it.
 	s.persistStreamsEpochLocked(g)

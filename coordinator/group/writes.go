@@ -28,9 +28,14 @@ import (
 // the leader's log, so memory still equals the log; if leadership moves
 // the shard is unloaded and the new leader replays its own log.
 
-// writeTimeout bounds how long a write waits for the high watermark before
-// its answer is COORDINATOR_NOT_AVAILABLE (the write stays in the log).
-const writeTimeout = 30 * time.Second
+// defaultWriteTimeout is offsets.commit.timeout.ms's default: how long a
+// write waits for the high watermark before its answer is
+// COORDINATOR_NOT_AVAILABLE (the write stays in the log). Kafka 4.3's
+// CoordinatorRuntime bounds every write (OffsetCommit, TxnOffsetCommit,
+// JoinGroup, SyncGroup, heartbeats of KIP-848 groups, ...) by this one
+// timeout, and its TimeoutException (REQUEST_TIMED_OUT) reaches clients as
+// COORDINATOR_NOT_AVAILABLE (CoordinatorOperationExceptionHelper).
+const defaultWriteTimeout = 5 * time.Second
 
 // Committed waits until an appended batch is committed: the high watermark
 // of the __consumer_offsets partition covers it. It is called once, with no
@@ -71,7 +76,7 @@ func writeErrorCode(err error) int16 {
 // trackLocked makes commit the latest pending write of every group keyed
 // in keys and starts its completion; nil commit means already committed.
 // Completion runs on its own goroutine, bounded by the shard's context
-// (cancelled when the shard is unloaded) and writeTimeout.
+// (cancelled when the shard is unloaded) and Config.WriteTimeout.
 func (s *shard) trackLocked(keys [][]byte, commit Committed) {
 	if commit == nil {
 		return
@@ -85,7 +90,7 @@ func (s *shard) trackLocked(keys [][]byte, commit Committed) {
 		}
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
+		ctx, cancel := context.WithTimeout(s.ctx, s.c.cfg.WriteTimeout)
 		err := commit(ctx)
 		cancel()
 		// Finish under mu: an operation that made or read this write

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -149,4 +151,69 @@ func TestWriteWaitCancelledByUnload(t *testing.T) {
 	<-replicating
 	c.Unload(0)
 	require.Equal(t, []int16{errcode.NotCoordinator}, <-committed)
+}
+
+// TestWriteTimeout: a write that is not committed within WriteTimeout
+// (offsets.commit.timeout.ms) answers COORDINATOR_NOT_AVAILABLE, as
+// Kafka's CoordinatorRuntime times it out (REQUEST_TIMED_OUT, which
+// GroupCoordinatorService hands clients as COORDINATOR_NOT_AVAILABLE): an
+// offset commit, the first JoinGroup of a new group (Kafka writes the new
+// group's empty metadata) and a SyncGroup (the assignment).
+func TestWriteTimeout(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		// do runs the operation; it calls stick when the writes from then
+		// on must never be committed.
+		do func(c *Coordinator, stick func()) int16
+	}{
+		{"OffsetCommit", func(c *Coordinator, stick func()) int16 {
+			stick()
+			_, codes := c.CommitOffsets(ctx, CommitRequest{Version: 8, Group: "g", Generation: -1,
+				Offsets: []OffsetCommit{{Topic: "t", Partition: 0, Offset: 1, LeaderEpoch: -1}}})
+			return codes[0]
+		}},
+		{"JoinGroup", func(c *Coordinator, stick func()) int16 {
+			stick()
+			return c.JoinGroup(ctx, 9, "cli", "/h", joinReq("", nil, 10000)).ErrorCode
+		}},
+		{"SyncGroup", func(c *Coordinator, stick func()) int16 {
+			r := c.JoinGroup(ctx, 9, "cli", "/h", joinReq("", nil, 10000))
+			require.Equal(t, errcode.MemberIDRequired, r.ErrorCode)
+			r = c.JoinGroup(ctx, 9, "cli", "/h", joinReq(r.MemberID, nil, 10000))
+			require.Zero(t, r.ErrorCode)
+			stick()
+			return c.SyncGroup(ctx, 5, &protocol.SyncGroupRequest{GroupID: "g", GenerationID: r.GenerationID, MemberID: r.MemberID,
+				Assignments: []protocol.SyncGroupRequestAssignment{{MemberID: r.MemberID, Assignment: []byte("A")}}}).ErrorCode
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stuck atomic.Bool
+			l := &memLog{recs: map[int32][][2][]byte{}}
+			l.replication = func(wctx context.Context, recs []records.Record) error {
+				if !stuck.Load() {
+					return nil
+				}
+				<-wctx.Done() // never committed: only the write timeout ends the wait
+				return wctx.Err()
+			}
+			c := New(Config{
+				NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
+				MaxSize: 10, OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour, WriteTimeout: 50 * time.Millisecond,
+			}, l, zaptest.NewLogger(t))
+			t.Cleanup(c.Close)
+			c.Load(0, 1)
+			require.Eventually(t, func() bool {
+				s, _ := c.shardFor("g")
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				return !s.loading
+			}, 5*time.Second, time.Millisecond)
+			code := within(t, 10*time.Second, tc.name, func() int16 { return tc.do(c, func() { stuck.Store(true) }) })
+			require.Equal(t, errcode.CoordinatorNotAvailable, code)
+		})
+	}
+	c := New(Config{}, &memLog{recs: map[int32][][2][]byte{}}, zaptest.NewLogger(t))
+	defer c.Close()
+	require.Equal(t, 5*time.Second, c.cfg.WriteTimeout, "offsets.commit.timeout.ms defaults to 5000")
 }

@@ -50,8 +50,10 @@ type Broker struct {
 	// preferred-leader rebalance (with AutoLeaderRebalanceEnable).
 	LeaderImbalanceCheckIntervalSeconds int64
 	// Broker liveness and quorum timing.
-	BrokerHeartbeatIntervalMs         int32
-	BrokerSessionTimeoutMs            int32
+	BrokerHeartbeatIntervalMs int32
+	BrokerSessionTimeoutMs    int32
+	// BrokerFastFencing: spool.broker.fast.fencing.enable.
+	BrokerFastFencing                 bool
 	ControllerQuorumElectionTimeoutMs int32
 	ControllerQuorumFetchTimeoutMs    int32
 
@@ -133,6 +135,7 @@ type Broker struct {
 	OffsetsTopicSegmentBytes         int32
 	OffsetsRetentionMinutes          int32
 	OffsetsRetentionCheckIntervalMs  int64
+	OffsetsCommitTimeoutMs           int32
 	OffsetMetadataMaxBytes           int32
 	GroupInitialRebalanceDelayMs     int32
 	GroupMinSessionTimeoutMs         int32
@@ -382,6 +385,7 @@ func (b *Broker) fill(r *resolver) {
 	b.LeaderImbalanceCheckIntervalSeconds = r.i64("leader.imbalance.check.interval.seconds")
 	b.BrokerHeartbeatIntervalMs = r.i32("broker.heartbeat.interval.ms")
 	b.BrokerSessionTimeoutMs = r.i32("broker.session.timeout.ms")
+	b.BrokerFastFencing = r.boolean("spool.broker.fast.fencing.enable")
 	b.ControllerQuorumElectionTimeoutMs = r.i32("controller.quorum.election.timeout.ms")
 	b.ControllerQuorumFetchTimeoutMs = r.i32("controller.quorum.fetch.timeout.ms")
 
@@ -454,6 +458,7 @@ func (b *Broker) fill(r *resolver) {
 	b.OffsetsTopicSegmentBytes = r.i32("offsets.topic.segment.bytes")
 	b.OffsetsRetentionMinutes = r.i32("offsets.retention.minutes")
 	b.OffsetsRetentionCheckIntervalMs = r.i64("offsets.retention.check.interval.ms")
+	b.OffsetsCommitTimeoutMs = r.i32("offsets.commit.timeout.ms")
 	b.OffsetMetadataMaxBytes = r.i32("offset.metadata.max.bytes")
 	b.GroupInitialRebalanceDelayMs = r.i32("group.initial.rebalance.delay.ms")
 	b.GroupMinSessionTimeoutMs = r.i32("group.min.session.timeout.ms")

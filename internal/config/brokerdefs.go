@@ -38,12 +38,8 @@ const (
 	groupSecurity = "Security"
 )
 
-// Why replication settings are ignored (the multi-node cluster work will
-// honour them).
-const (
-	notReplicated       = "partitions are not replicated between brokers yet"
-	imbalancePercentage = "as in Kafka's KRaft controller, every partition whose preferred replica can lead is moved back at each check"
-)
+// Why leader.imbalance.per.broker.percentage is ignored.
+const imbalancePercentage = "as in Kafka's KRaft controller, every partition whose preferred replica can lead is moved back at each check"
 
 const maxLong = "9223372036854775807"
 const maxInt = "2147483647"
@@ -94,6 +90,7 @@ var brokerDefList = []brokerDef{
 	{name: "broker.rack", group: groupNode, typ: TypeString, null: true, doc: "Rack of this broker, for rack-aware replica placement"},
 	{name: "broker.heartbeat.interval.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Interval between broker heartbeats to the controller", check: intAtLeast(1)},
 	{name: "broker.session.timeout.ms", group: groupNode, typ: TypeInt, def: "9000", doc: "Time a broker lease lasts without heartbeats", check: intAtLeast(1)},
+	{name: "spool.broker.fast.fencing.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Spool only: the active controller fences a broker at once when its heartbeat connection closes and every listener it registered refuses connections (its process is gone), instead of after broker.session.timeout.ms as Kafka (docs/operations.md)"},
 	{name: "controlled.shutdown.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Move leadership away before shutting down"},
 	{name: "auto.leader.rebalance.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Periodically move leadership back to preferred replicas"},
 	{name: "leader.imbalance.check.interval.seconds", group: groupNode, typ: TypeLong, def: "300", doc: "Interval of the preferred-leader check", check: longAtLeast(1)},
@@ -210,7 +207,7 @@ var brokerDefList = []brokerDef{
 	{name: "offsets.retention.minutes", group: groupGroups, typ: TypeInt, def: "10080", doc: "How long committed offsets of empty groups are kept", check: intAtLeast(1)},
 	{name: "offsets.retention.check.interval.ms", group: groupGroups, typ: TypeLong, def: "600000", doc: "How often stale offsets are expired", check: longAtLeast(1)},
 	{name: "offset.metadata.max.bytes", group: groupGroups, typ: TypeInt, def: "4096", doc: "Max size of offset commit metadata", check: anyInt()},
-	{name: "offsets.commit.timeout.ms", group: groupGroups, typ: TypeInt, def: "5000", doc: "Max wait for an offset commit to replicate", check: intAtLeast(1), ignored: "an offset commit completes once the coordinator has appended it (" + notReplicated + ")"},
+	{name: "offsets.commit.timeout.ms", group: groupGroups, typ: TypeInt, def: "5000", doc: "Max wait for a group coordinator write (offset commit, join, sync, ...) to be committed before COORDINATOR_NOT_AVAILABLE", check: intAtLeast(1)},
 	{name: "group.initial.rebalance.delay.ms", group: groupGroups, typ: TypeInt, def: "3000", doc: "Wait for more members before the first classic rebalance", check: anyInt()},
 	{name: "group.min.session.timeout.ms", group: groupGroups, typ: TypeInt, def: "6000", doc: "Min session timeout of classic members", check: anyInt()},
 	{name: "group.max.session.timeout.ms", group: groupGroups, typ: TypeInt, def: "1800000", doc: "Max session timeout of classic members", check: anyInt()},

@@ -66,6 +66,17 @@ func TestPausedLeaderIsFenced(t *testing.T) {
 	// election, and a loaded machine more.
 	c.waitInSync(ctx, adm, topic, partitions, others, 60*time.Second)
 	t.Logf("node %d out of every ISR %v after the pause", victimID, time.Since(paused))
+	// Its sockets stayed open and its kernel accepted the controller's
+	// probes: it was fenced by its session timing out, never by fast
+	// fencing (controller/liveness.go).
+	var expired bool
+	for _, s := range c.specs {
+		p := c.procs[s.id]
+		expired = expired || p.logged("fencing broker because its session has timed out", victimID)
+		require.False(t, p.logged("fencing broker because its heartbeat connection was closed and no process listens on its listeners", victimID))
+		require.False(t, p.logged("fencing broker because no process listens on its listeners (checked when this controller became active)", victimID))
+	}
+	require.True(t, expired, "no controller logged that node %d's session timed out", victimID)
 	for p, s := range describe(ctx, adm, topic) {
 		require.NotEqual(t, victimID, s.leader, "partition %d", p)
 	}

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -17,6 +19,7 @@ import (
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/audit"
+	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/seclink"
 	"github.com/spool-broker/spool/protocol"
 )
@@ -344,11 +347,19 @@ func serveControllerRPCs(ctx context.Context, nc net.Conn, ctrl *controller.Cont
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })
 	defer stop()
 	var buf, out []byte
+	// The broker (and its epoch) whose registration or heartbeats this
+	// connection carried: when its side closes the connection, the
+	// controller checks whether the broker's process is gone
+	// (controller/liveness.go).
+	sender, senderEpoch := int32(-1), int64(-1)
 	for {
 		frame, err := protocol.ReadFrame(nc, maxRequest, buf)
 		if err != nil {
 			if errors.Is(err, protocol.ErrFrameSize) {
 				log.Warn("closing controller connection: request size out of range", zap.Error(err))
+			}
+			if sender >= 0 && ctx.Err() == nil && closedByPeer(err) {
+				ctrl.BrokerConnectionClosed(sender, senderEpoch)
 			}
 			return
 		}
@@ -372,6 +383,17 @@ func serveControllerRPCs(ctx context.Context, nc net.Conn, ctrl *controller.Cont
 			return
 		default:
 			resp = ctrl.HandleRPC(ctx, &hdr, req)
+			switch r := resp.(type) {
+			case *protocol.BrokerHeartbeatResponse:
+				if r.ErrorCode == 0 {
+					hb := req.(*protocol.BrokerHeartbeatRequest)
+					sender, senderEpoch = int32(hb.BrokerID), hb.BrokerEpoch
+				}
+			case *protocol.BrokerRegistrationResponse:
+				if r.ErrorCode == 0 {
+					sender, senderEpoch = int32(req.(*protocol.BrokerRegistrationRequest).BrokerID), r.BrokerEpoch
+				}
+			}
 		}
 		if resp == nil {
 			return
@@ -394,6 +416,23 @@ func serveControllerRPCs(ctx context.Context, nc net.Conn, ctrl *controller.Cont
 			buf = nil
 		}
 	}
+}
+
+// closedByPeer reports whether a read error is the other side closing
+// (EOF) or resetting (RST) the connection, rather than a timeout or a
+// close of this node's own.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// brokerProbe is the controller's check that a broker whose heartbeat
+// connection closed is gone (controller.DialProbe), unless
+// spool.broker.fast.fencing.enable is false.
+func brokerProbe(cfg *config.Broker) controller.ProbeFunc {
+	if !cfg.BrokerFastFencing {
+		return nil
+	}
+	return controller.DialProbe
 }
 
 // unauthenticatedAdminWrite are the controller-listener RPCs that change

@@ -313,6 +313,7 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		HeartbeatTimeout:             electionTimeout,
 		ElectionTimeout:              electionTimeout,
 		SessionTimeout:               time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
+		Probe:                        brokerProbe(cfg),
 		UncleanLeaderElection:        n.uncleanLeaderElection,
 		MinInsyncReplicas:            n.minInsyncReplicas,
 		LeaderImbalanceCheckInterval: leaderImbalanceCheckInterval(cfg),

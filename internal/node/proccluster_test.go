@@ -152,8 +152,13 @@ func (c *procCluster) waitLiveBrokers(want int) {
 	}, 60*time.Second, 100*time.Millisecond, "%d live brokers", want)
 }
 
+// admin is an admin client whose metadata is never more than 10 ms old:
+// kadm answers Metadata (describe, waitInSync) from kgo's cache, which by
+// default may be MetadataMinAge (5 s) old, so a wait for an ISR would pass
+// on the ISR of before a shutdown and the next step would stop a second
+// node while the first was still away.
 func (c *procCluster) admin() *kadm.Client {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.MetadataMinAge(10*time.Millisecond))
 	require.NoError(c.t, err)
 	c.t.Cleanup(cl.Close)
 	return kadm.NewClient(cl)

@@ -66,7 +66,7 @@ func (b *Broker) handleProduce(ctx context.Context, rc *reqCtx, req *protocol.Pr
 	for _, td := range req.TopicData {
 		t := pc.topic(td.Name, td.TopicID)
 		for _, pd := range td.PartitionData {
-			t.partition(pd.Index, pd.Records)
+			t.partition(ctx, pd.Index, pd.Records)
 		}
 		pc.endTopic(t)
 	}
@@ -123,7 +123,7 @@ func (b *Broker) handleProduceBody(ctx context.Context, rc *reqCtx, body *protoc
 			if err != nil {
 				return nil, err
 			}
-			t.partition(index, recs)
+			t.partition(ctx, index, recs)
 		}
 		pc.endTopic(t)
 	}
@@ -157,6 +157,9 @@ type produceCall struct {
 	// topics are the topic names of resp.Responses, index for index (a
 	// v13 response names topics by ID only).
 	topics []string
+	// caughtUp: this call has caught up with the metadata log already
+	// (catchUpIfFollower).
+	caughtUp bool
 }
 
 // pendingAck is an appended partition waiting for the high watermark:
@@ -202,7 +205,7 @@ func (pc *produceCall) topic(name protocol.TopicName, id protocol.UUID) *produce
 }
 
 // partition appends one partition's records and records the answer.
-func (t *produceTopic) partition(index int32, recs []byte) {
+func (t *produceTopic) partition(ctx context.Context, index int32, recs []byte) {
 	pc := t.pc
 	pr := protocol.ProduceResponsePartitionProduceResponse{
 		Index: index, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1,
@@ -221,11 +224,39 @@ func (t *produceTopic) partition(index int32, recs []byte) {
 	case t.denied:
 		pr.ErrorCode = errcode.TopicAuthorizationFailed
 	default:
+		pc.catchUpIfFollower(ctx, t.name, index)
 		if res := pc.b.produceTo(pc.rc, pc.transactionalID, pc.acks, t.name, &pr, recs); res != nil {
 			t.acks = append(t.acks, pendingAck{partition: len(t.resp.PartitionResponses), res: res})
 		}
 	}
 	t.resp.PartitionResponses = append(t.resp.PartitionResponses, pr)
+}
+
+// catchUpIfFollower catches up with the committed metadata log, once per
+// request, before a partition this broker is a replica of but does not
+// lead is produced to. That is the moment after a leadership change (a
+// controlled shutdown, an election): the old leader applied the change
+// first and named this broker in its KIP-951 CurrentLeader hint, and the
+// producer came here before this broker applied it. Answering
+// NOT_LEADER_OR_FOLLOWER then, with the old leader's epoch as the hint,
+// sends the client into its retry back-off (franz-go 250 ms ± 20 %, the
+// Java client and librdkafka 100 ms) and a metadata refresh, which was the
+// last ~0.25 s of a controlled shutdown's producer stall; catching up (one
+// DescribeQuorum to the active controller and the wait to apply, a few ms)
+// lets the append through. A producer whose metadata is merely stale gets
+// the same answer as before, a catch-up later. Kafka answers at once.
+func (pc *produceCall) catchUpIfFollower(ctx context.Context, topic string, index int32) {
+	if pc.caughtUp {
+		return
+	}
+	t := pc.b.image.Load().Topic(topic)
+	if t == nil || index < 0 || int(index) >= len(t.Partitions) {
+		return
+	}
+	if p := t.Partitions[index]; p.Leader != pc.b.nodeID && slices.Contains(p.Replicas, pc.b.nodeID) {
+		pc.caughtUp = true
+		pc.b.catchUpMetadata(ctx)
+	}
 }
 
 func (pc *produceCall) endTopic(t *produceTopic) {

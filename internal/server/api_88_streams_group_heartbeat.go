@@ -13,7 +13,7 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// StreamsGroupHeartbeat (key 88): version 0.
+// StreamsGroupHeartbeat (key 88): versions 0-1.
 //
 // Behaviour:
 //   - The KIP-1071 streams rebalance protocol (coordinator/group/streams.go):
@@ -40,6 +40,13 @@ import (
 //     at 1 or more (Kafka's isStreamsGroupProtocolEnabled).
 //   - Authorization (authz.go): READ on the group
 //     (GROUP_AUTHORIZATION_FAILED).
+//   - Version 1 (Kafka 4.4, KIP-1331) answers as Kafka 4.4.0 does without a
+//     topology description plugin: TopologyDescriptionRequired is always
+//     false, and TaskOffsetIntervalMs and AcceptableRecoveryLag carry
+//     Kafka's defaults (group.streams.task.offset.interval.ms 60000,
+//     acceptable recovery lag 10000). Version 0 keeps Kafka 4.3.1's zeros.
+//     The MISSING_CLIENT_TAGS status v1 allows is never sent (Spool's
+//     assignor has no client-tag awareness).
 //
 // Where Spool differs from Kafka 4.3:
 //   - Of the group's records only StreamsGroupMetadata (its epoch) is
@@ -61,8 +68,21 @@ func (gh *groupHandlers) handleStreamsGroupHeartbeat(ctx context.Context, rc *re
 		msg := errcode.Message(errcode.GroupAuthorizationFailed)
 		return &protocol.StreamsGroupHeartbeatResponse{ErrorCode: errcode.GroupAuthorizationFailed, ErrorMessage: &msg}, nil
 	}
-	return gh.coord.StreamsGroupHeartbeat(ctx, requestClientID(rc), clientHost(rc), req), nil
+	resp := gh.coord.StreamsGroupHeartbeat(ctx, requestClientID(rc), clientHost(rc), req)
+	if rc.v >= 1 && resp.ErrorCode == errcode.None {
+		resp.TaskOffsetIntervalMs = streamsTaskOffsetIntervalMs
+		resp.AcceptableRecoveryLag = streamsAcceptableRecoveryLag
+	}
+	return resp, nil
 }
+
+// Kafka 4.4's defaults for the streams group settings a v1 heartbeat
+// response carries (group.streams.task.offset.interval.ms and the
+// acceptable recovery lag); Kafka 4.3.1's v0 answers leave both zero.
+const (
+	streamsTaskOffsetIntervalMs  int32 = 60000
+	streamsAcceptableRecoveryLag int64 = 10000
+)
 
 // streamsGroupsEnabled is Kafka's check of the finalized streams.version.
 func (b *Broker) streamsGroupsEnabled() bool {

@@ -8,7 +8,7 @@ import (
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// StreamsGroupDescribe (key 89): version 0.
+// StreamsGroupDescribe (key 89): versions 0-1.
 //
 // Behaviour:
 //   - Describes KIP-1071 streams groups: state (Empty, NotReady, Assigning,
@@ -20,9 +20,24 @@ import (
 //   - Authorization (authz.go): DESCRIBE on each group, else
 //     GROUP_AUTHORIZATION_FAILED; authorized operations, when asked for,
 //     come from the authorizer.
+//   - Version 1 (Kafka 4.4, KIP-1331): AssignorName is "sticky" for every
+//     described group; with IncludeTopologyDescription the status is
+//     NOT_STORED (1) and the description null, as Kafka 4.4.0 answers
+//     without a topology description plugin (StreamsGroupTopologyDescription-
+//     Update is refused, so none is ever stored); NOT_REQUESTED (0) without.
 //   - Served only when group.coordinator.rebalance.protocols includes
 //     "streams"; UNSUPPORTED_VERSION for every group while streams.version
 //     is not finalized.
+
+// streamsAssignorName is the task assignor StreamsGroupDescribe v1 names:
+// Kafka's default group.streams.assignor, whose behaviour Spool's
+// streams_assignor.go follows.
+const streamsAssignorName = "sticky"
+
+// topologyDescriptionNotStored is StreamsGroupDescribe v1's
+// TopologyDescriptionStatus NOT_STORED: no description is recorded for the
+// group (0 is NOT_REQUESTED, 2 ERROR, 3 AVAILABLE).
+const topologyDescriptionNotStored int8 = 1
 
 func (gh *groupHandlers) handleStreamsGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.StreamsGroupDescribeRequest) (*protocol.StreamsGroupDescribeResponse, error) {
 	resp := &protocol.StreamsGroupDescribeResponse{Groups: []protocol.StreamsGroupDescribeResponseDescribedGroup{}}
@@ -44,8 +59,15 @@ func (gh *groupHandlers) handleStreamsGroupDescribe(ctx context.Context, rc *req
 		}
 		d := gh.coord.DescribeStreamsGroup(ctx, string(id))
 		d.AuthorizedOperations = notRequestedOps
-		if req.IncludeAuthorizedOperations && d.ErrorCode == 0 {
-			d.AuthorizedOperations = gh.b.authorizedOperations(rc, acl.ResourceGroup, string(id))
+		if d.ErrorCode == errcode.None {
+			if req.IncludeAuthorizedOperations {
+				d.AuthorizedOperations = gh.b.authorizedOperations(rc, acl.ResourceGroup, string(id))
+			}
+			assignor := streamsAssignorName
+			d.AssignorName = &assignor
+			if req.IncludeTopologyDescription {
+				d.TopologyDescriptionStatus = topologyDescriptionNotStored
+			}
 		}
 		resp.Groups = append(resp.Groups, d)
 	}

@@ -40,6 +40,7 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		OffsetMetadataMaxBytes: int(cfg.OffsetMetadataMaxBytes),
 		OffsetsRetention:       time.Duration(cfg.OffsetsRetentionMinutes) * time.Minute,
 		RetentionCheckInterval: time.Duration(cfg.OffsetsRetentionCheckIntervalMs) * time.Millisecond,
+		WriteTimeout:           time.Duration(cfg.OffsetsCommitTimeoutMs) * time.Millisecond,
 
 		ConsumerSessionTimeout:    time.Duration(cfg.GroupConsumerSessionTimeoutMs) * time.Millisecond,
 		ConsumerHeartbeatInterval: time.Duration(cfg.GroupConsumerHeartbeatMs) * time.Millisecond,
@@ -90,8 +91,9 @@ func (b *Broker) registerGroupHandlers(h map[int16]apiHandler) {
 		register(h, protocol.KeyConsumerGroupDescribe, 0, 1, gh.handleConsumerGroupDescribe)
 	}
 	if slices.Contains(cfg.GroupCoordinatorProtocols, "streams") {
-		register(h, protocol.KeyStreamsGroupHeartbeat, 0, 0, gh.handleStreamsGroupHeartbeat)
-		register(h, protocol.KeyStreamsGroupDescribe, 0, 0, gh.handleStreamsGroupDescribe)
+		register(h, protocol.KeyStreamsGroupHeartbeat, 0, 1, gh.handleStreamsGroupHeartbeat)
+		register(h, protocol.KeyStreamsGroupDescribe, 0, 1, gh.handleStreamsGroupDescribe)
+		register(h, protocol.KeyStreamsGroupTopologyDescriptionUpdate, 0, 0, gh.handleStreamsGroupTopologyDescriptionUpdate)
 	}
 }
 

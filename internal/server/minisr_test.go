@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -62,7 +63,8 @@ func TestMinInsyncReplicasRF1(t *testing.T) {
 // TestMinInsyncReplicasNotEnoughReplicas: with two replicas, one of them
 // out of the ISR (a fenced broker), min.insync.replicas=2 rejects acks=all
 // writes with NOT_ENOUGH_REPLICAS before appending, and accepts acks=1.
-// The setting resolves topic override > dynamic broker > static broker.
+// The setting resolves topic override > dynamic cluster default > static
+// broker (a per-broker value is refused while ELR is enabled, as Kafka).
 func TestMinInsyncReplicasNotEnoughReplicas(t *testing.T) {
 	n := startTestNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -128,11 +130,16 @@ func TestMinInsyncReplicasNotEnoughReplicas(t *testing.T) {
 				return adm.AlterBrokerConfigs(ctx, c) // the <default> broker entity
 			}, kadm.SetConfig, &two)
 		}, -1, errcode.NotEnoughReplicas},
-		{"per-broker min 1 over the cluster default, acks=all", func() {
-			alter(func(ctx context.Context, c ...kadm.AlterConfig) (kadm.AlterConfigsResponses, error) {
-				return adm.AlterBrokerConfigs(ctx, c, 1)
-			}, kadm.SetConfig, &one)
-		}, -1, 0},
+		{"per-broker min 1 refused while ELR is enabled, acks=all", func() {
+			// Kafka 4.3 refuses a broker-level min.insync.replicas while
+			// eligible.leader.replicas.version >= 1 (on for new clusters):
+			// the cluster default stays in force.
+			resps, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "min.insync.replicas", Value: &one}}, 1)
+			require.NoError(t, err)
+			require.Len(t, resps, 1)
+			require.ErrorIs(t, resps[0].Err, kerr.InvalidConfig)
+			require.Equal(t, "Broker-level min.insync.replicas cannot be altered while ELR is enabled.", resps[0].ErrMessage)
+		}, -1, errcode.NotEnoughReplicas},
 	}
 	for _, s := range steps {
 		s.setup()

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // streamsEnv makes streams sessions short (3s) with fast heartbeats.
@@ -509,5 +510,99 @@ func TestStreamsGroupStandbyAndEndpoints(t *testing.T) {
 		}
 		require.ElementsMatch(t, want, got, "endpoint %s", host)
 		require.NotEmpty(t, e.StandbyPartitions)
+	}
+}
+
+// TestStreamsGroupKafka44 checks KIP-1331's versions as Kafka 4.4.0 answers
+// them without a topology description plugin: StreamsGroupHeartbeat v1
+// carries Kafka 4.4's task offset interval and acceptable recovery lag and
+// never asks for a description (v0 keeps Kafka 4.3.1's zeros),
+// StreamsGroupDescribe v1 names the assignor and reports NOT_STORED when
+// asked for the description, and StreamsGroupTopologyDescriptionUpdate is
+// refused with UNSUPPORTED_VERSION whatever the group.
+func TestStreamsGroupKafka44(t *testing.T) {
+	n := startTestNode(t, streamsEnv...)
+	cl := groupClient(t, n.addr)
+	// kgo sends the highest version both sides know; a Kafka 4.3 client is
+	// one whose versions stop at v0.
+	v0 := kversion.Stable()
+	v0.SetMaxKeyVersion(88, 0)
+	v0.SetMaxKeyVersion(89, 0)
+	cl43 := groupClient(t, n.addr, kgo.MaxVersions(v0))
+	groupCreateTopic(t, n.addr, "in44", 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	for _, tc := range []struct {
+		version           int16
+		offsetIntervalMs  int32
+		acceptableRecLag  int64
+		describeVersion   int16
+		includeTopology   bool
+		wantTopologyState int8
+		wantAssignor      *string
+	}{
+		{version: 0, offsetIntervalMs: 0, acceptableRecLag: -1, describeVersion: 0},
+		{version: 1, offsetIntervalMs: 60000, acceptableRecLag: 10000, describeVersion: 1, wantAssignor: kmsg.StringPtr("sticky")},
+		{version: 1, offsetIntervalMs: 60000, acceptableRecLag: 10000, describeVersion: 1, includeTopology: true,
+			wantTopologyState: 1, wantAssignor: kmsg.StringPtr("sticky")},
+	} {
+		t.Run(fmt.Sprintf("v%d-describe-v%d-include-%v", tc.version, tc.describeVersion, tc.includeTopology), func(t *testing.T) {
+			g := fmt.Sprintf("app44-v%d-%v", tc.version, tc.includeTopology)
+			c := cl
+			if tc.version == 0 {
+				c = cl43
+			}
+			m := &rawStreamsMember{id: "m44", process: "p44"}
+			topo := kmsg.NewStreamsGroupHeartbeatRequestTopology()
+			sub := kmsg.NewStreamsGroupHeartbeatRequestTopologySubtopology()
+			sub.SubtopologyID, sub.SourceTopics = "0", []string{"in44"}
+			topo.Subtopologies = []kmsg.StreamsGroupHeartbeatRequestTopologySubtopology{sub}
+			var r *kmsg.StreamsGroupHeartbeatResponse
+			require.True(t, pollUntil(10*time.Second, 20*time.Millisecond, func() bool {
+				r = m.heartbeat(t, c, g, &topo)
+				require.Zero(t, r.ErrorCode, "%v", r.ErrorMessage)
+				return len(r.ActiveTasks) > 0
+			}), "no tasks assigned")
+			require.Equal(t, tc.offsetIntervalMs, r.TaskOffsetIntervalMillis)
+			require.Equal(t, tc.acceptableRecLag, r.AcceptableRecoveryLag)
+			require.False(t, r.TopologyDescriptionRequired)
+			// No member has a user endpoint: Kafka keeps the endpoint
+			// information epoch at 0 and sends no partitions by endpoint.
+			require.Zero(t, r.EndpointInformationEpoch)
+			require.Nil(t, r.PartitionsByUserEndpoint)
+
+			req := kmsg.NewPtrStreamsGroupDescribeRequest()
+			req.Groups, req.IncludeTopologyDescription = []string{g, "no-such-group"}, tc.includeTopology
+			resp, err := streamsRequest(ctx, c, req)
+			require.NoError(t, err)
+			require.Len(t, resp.Groups, 2)
+			d, missing := resp.Groups[0], resp.Groups[1]
+			require.Zero(t, d.ErrorCode)
+			require.Equal(t, "Stable", d.State)
+			if tc.describeVersion >= 1 {
+				require.Equal(t, tc.wantAssignor, d.AssignorName)
+				require.Equal(t, tc.wantTopologyState, d.TopologyDescriptionStatus)
+				require.Nil(t, d.TopologyDescription)
+				require.Equal(t, kerr.GroupIDNotFound.Code, missing.ErrorCode)
+				require.Nil(t, missing.AssignorName, "null in case of a describe error")
+				require.Zero(t, missing.TopologyDescriptionStatus)
+			}
+		})
+	}
+
+	for _, tc := range []struct{ name, group, member string }{
+		{"member of a group", "app44-v1-false", "m44"},
+		{"unknown member", "app44-v1-false", "nobody"},
+		{"unknown group", "no-such-group", "nobody"},
+	} {
+		t.Run("topology description update/"+tc.name, func(t *testing.T) {
+			req := kmsg.NewPtrStreamsGroupTopologyDescriptionUpdateRequest()
+			req.Group, req.MemberID = tc.group, tc.member
+			resp, err := streamsRequest(ctx, cl, req)
+			require.NoError(t, err)
+			require.Equal(t, kerr.UnsupportedVersion.Code, resp.ErrorCode)
+			require.Equal(t, "The broker has no streams group topology description plugin configured.", *resp.ErrorMessage)
+		})
 	}
 }

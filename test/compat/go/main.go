@@ -67,8 +67,11 @@ func main() {
 	})
 	flag.Parse()
 	timeout := 55 * time.Second
-	if strings.HasPrefix(*sc, "eos-rebalance-") {
+	switch {
+	case strings.HasPrefix(*sc, "eos-rebalance-"):
 		timeout = 170 * time.Second // cases gives these 180 s
+	case *sc == "share-consumer":
+		timeout = 140 * time.Second // cases gives it 150 s
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -116,6 +119,11 @@ func run(ctx context.Context, name, sc, topic string, parts int) error {
 		return franzAdminExtra(ctx, sc, topic)
 	case "min-isr-rf1":
 		return minISRRF1(ctx, name, topic)
+	case "share-consumer":
+		if name != "franz" {
+			return fmt.Errorf("scenario %q not implemented for %s", sc, name)
+		}
+		return franzShareConsumer(ctx, topic)
 	case "eos-rebalance-eager", "eos-rebalance-cooperative", "eos-rebalance-consumer":
 		if name != "franz" {
 			return fmt.Errorf("scenario %q not implemented for %s", sc, name)

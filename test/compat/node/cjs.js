@@ -99,8 +99,8 @@ async function roundTrip(recs, opts) {
   compare(await consume(recs.length), recs);
 }
 
-async function waitFor(what, fn) {
-  for (let i = 0; i < 60; i++) {
+async function waitFor(what, fn, secs = 15) {
+  for (let i = 0; i < secs * 4; i++) {
     if (await fn()) return;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -242,6 +242,69 @@ const scenarios = {
       compare(await consume(all.length, undefined, { readUncommitted: true }), all);
     } catch (e) {
       throw new Error(`read_uncommitted: ${e.message}`);
+    }
+  },
+
+  // KIP-848 through the KafkaJS API (group.protocol=consumer, librdkafka's consumer protocol),
+  // as py/compat.py's group_consumer_protocol: two members split four partitions with
+  // disjoint assignments from the broker's assignor, read 40 records once, and the survivor
+  // is given all four partitions (and reads on) when the other leaves.
+  'group-consumer-protocol': async () => {
+    const a = kafka.admin();
+    await a.connect();
+    try {
+      await a.createTopics({ timeout: 30000, topics: [{ topic, numPartitions: 4, replicationFactor: Number(process.env.COMPAT_RF || 1) }] });
+    } finally {
+      await a.disconnect();
+    }
+    const group = `${topic}-g`;
+    const got = new Map(); // value → member index
+    const reads = [[], []]; // per member: [partition, value]
+    const members = [0, 1].map(() =>
+      kafka.consumer({ 'group.protocol': 'consumer', kafkaJS: { groupId: group, fromBeginning: true, autoCommit: false } }));
+  // assignment() lists one {topic, partition} per partition here (its doc says {topic, partitions}).
+  const owned = (c) => new Set(c.assignment().flatMap((tp) => tp.partitions ?? [tp.partition]));
+    try {
+      for (const [i, c] of members.entries()) {
+        await c.connect();
+        await c.subscribe({ topics: [topic] });
+        c.run({
+          eachMessage: async ({ partition, message }) => {
+            const v = message.value.toString();
+            if (got.has(v)) throw new Error(`${v} read twice (members ${got.get(v)} and ${i})`);
+            got.set(v, i);
+            reads[i].push([partition, v]);
+            await c.commitOffsets([{ topic, partition, offset: String(Number(message.offset) + 1) }]);
+          },
+        });
+      }
+      let split = [];
+      await waitFor('disjoint assignments covering 4 partitions', async () => {
+        split = members.map(owned);
+        const all = new Set([...split[0], ...split[1]]);
+        return split[0].size > 0 && split[1].size > 0 && split[0].size + split[1].size === 4 && all.size === 4;
+      }, 60);
+      const p = kafka.producer({ kafkaJS: { acks: -1 } });
+      await p.connect();
+      try {
+        await p.send({ topic, messages: [...Array(40).keys()].map((i) => ({ key: `k${i}`, value: `v${i}`, partition: i % 4 })) });
+        await waitFor('40 records read', async () => got.size === 40, 60);
+        for (const [i, rs] of reads.entries()) {
+          for (const [part, v] of rs) {
+            if (!split[i].has(part)) throw new Error(`member ${i} read ${v} from partition ${part}, assigned ${[...split[i]]}`);
+          }
+        }
+        await members[1].disconnect();
+        members.pop();
+        await waitFor('the survivor owns all 4 partitions', async () => owned(members[0]).size === 4, 60);
+        await p.send({ topic, messages: [...Array(8).keys()].map((i) => ({ key: `k${40 + i}`, value: `v${40 + i}`, partition: i % 4 })) });
+        await waitFor('8 more records read by the survivor', async () => got.size === 48, 60);
+      } finally {
+        await p.disconnect();
+      }
+      console.log(`members split partitions ${split.map((s) => [...s].sort().join(',')).join(' | ')}; 48 records read once`);
+    } finally {
+      for (const c of members) await c.disconnect();
     }
   },
 

@@ -43,6 +43,13 @@ type Client interface {
 	BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (BrokerHeartbeatReply, error)
 	UnregisterBroker(ctx context.Context, id int32) error
 	AlterPartition(ctx context.Context, brokerID int32, brokerEpoch int64, updates []ISRUpdate) ([]ISRUpdateResult, error)
+	// AssignReplicasToDirs records which log dir holds each of the
+	// broker's replicas (KIP-858; dirs.go).
+	AssignReplicasToDirs(ctx context.Context, brokerID int32, brokerEpoch int64, as []DirAssignment) ([]error, error)
+
+	// ChangeRaftVoters answers an AddRaftVoter or RemoveRaftVoter request
+	// at the quorum leader (KIP-853), as Kafka's brokers forward them.
+	ChangeRaftVoters(ctx context.Context, req protocol.Request) (protocol.Response, error)
 
 	// DescribeQuorum is the active controller's view of the metadata
 	// quorum, as Kafka's DescribeQuorum answers it.

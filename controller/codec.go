@@ -57,6 +57,18 @@ func appendInt32s(dst []byte, a []int32) []byte {
 
 func appendUUID(dst []byte, id [16]byte) []byte { return append(dst, id[:]...) }
 
+// appendUUIDs writes a nullable array of UUIDs: nil encodes as null.
+func appendUUIDs(dst []byte, a [][16]byte) []byte {
+	if a == nil {
+		return append(dst, 0)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(a))+1)
+	for _, id := range a {
+		dst = append(dst, id[:]...)
+	}
+	return dst
+}
+
 // reader decodes the primitives. Errors are sticky: callers decode a whole
 // record and check err once (via complete).
 type reader struct {
@@ -170,6 +182,22 @@ func (r *reader) int32s() []int32 {
 	a := make([]int32, n)
 	for i := range a {
 		a[i] = r.int32()
+	}
+	return a
+}
+
+func (r *reader) uuids() [][16]byte {
+	n := r.count()
+	if n < 0 {
+		return nil
+	}
+	if n*16 > len(r.b) {
+		r.fail(errShort)
+		return nil
+	}
+	a := make([][16]byte, n)
+	for i := range a {
+		a[i] = r.uuid()
 	}
 	return a
 }

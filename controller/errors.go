@@ -37,6 +37,7 @@ var (
 	ErrNoReassignmentInProgress    = errors.New("controller: no reassignment in progress")            // NO_REASSIGNMENT_IN_PROGRESS
 	ErrRequestTimedOut             = errors.New("controller: request timed out")                      // REQUEST_TIMED_OUT
 	ErrUnknownServerError          = errors.New("controller: unknown server error")                   // UNKNOWN_SERVER_ERROR
+	ErrNotLeaderOrFollower         = errors.New("controller: not a replica")                          // NOT_LEADER_OR_FOLLOWER
 )
 
 // errorCodes pairs each sentinel with its Kafka error code, most specific
@@ -73,6 +74,7 @@ var errorCodes = []struct {
 	{ErrRequestTimedOut, errcode.RequestTimedOut},
 	{ErrThrottlingQuotaExceeded, errcode.ThrottlingQuotaExceeded},
 	{ErrUnsupportedVersion, errcode.UnsupportedVersion},
+	{ErrNotLeaderOrFollower, errcode.NotLeaderOrFollower},
 }
 
 // ErrorCode maps an error of this package to its Kafka code and the message

@@ -486,10 +486,20 @@ func (r *Router) BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (Broke
 			reply, err = l.BrokerHeartbeat(ctx, hb)
 			return err
 		}
-		resp, err := r.send(ctx, &protocol.BrokerHeartbeatRequest{
+		req := &protocol.BrokerHeartbeatRequest{
 			BrokerID: protocol.BrokerID(hb.BrokerID), BrokerEpoch: hb.BrokerEpoch, CurrentMetadataOffset: hb.CurrentMetadataOffset,
-			WantFence: hb.WantFence, WantShutDown: hb.WantShutDown,
-		})
+			WantFence: hb.WantFence, WantShutDown: hb.WantShutDown, OfflineLogDirs: []protocol.UUID{},
+		}
+		for _, d := range hb.OfflineLogDirs {
+			req.OfflineLogDirs = append(req.OfflineLogDirs, protocol.UUID(d))
+		}
+		if hb.CordonedLogDirs != nil {
+			req.CordonedLogDirs = []protocol.UUID{}
+			for _, d := range hb.CordonedLogDirs {
+				req.CordonedLogDirs = append(req.CordonedLogDirs, protocol.UUID(d))
+			}
+		}
+		resp, err := r.send(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -529,6 +539,59 @@ func (r *Router) AlterPartition(ctx context.Context, brokerID int32, brokerEpoch
 			return err
 		}
 		out, err = alterPartitionResults(len(updates), resp.(*protocol.AlterPartitionResponse))
+		return err
+	})
+	return out, err
+}
+
+// ChangeRaftVoters implements Client: an AddRaftVoter or RemoveRaftVoter
+// request a broker received goes to the quorum leader (Kafka's brokers
+// forward both), asked again while the node asked turns out not to lead.
+func (r *Router) ChangeRaftVoters(ctx context.Context, req protocol.Request) (protocol.Response, error) {
+	var out protocol.Response
+	err := r.retry(ctx, "ChangeRaftVoters", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			var err error
+			out, err = l.ChangeRaftVoters(ctx, req)
+			return err
+		}
+		resp, err := r.send(ctx, req)
+		if err != nil {
+			return err
+		}
+		out = resp
+		if raftVoterErrorCode(resp) == errcode.NotLeaderOrFollower {
+			return fmt.Errorf("%w: the quorum leader moved", ErrNotController)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func raftVoterErrorCode(resp protocol.Response) int16 {
+	switch r := resp.(type) {
+	case *protocol.AddRaftVoterResponse:
+		return r.ErrorCode
+	case *protocol.RemoveRaftVoterResponse:
+		return r.ErrorCode
+	}
+	return 0
+}
+
+// AssignReplicasToDirs implements Client.
+func (r *Router) AssignReplicasToDirs(ctx context.Context, brokerID int32, brokerEpoch int64, as []DirAssignment) ([]error, error) {
+	var out []error
+	err := r.retry(ctx, "AssignReplicasToDirs", func(ctx context.Context) error {
+		if l := r.local(); l != nil {
+			var err error
+			out, err = l.AssignReplicasToDirs(ctx, brokerID, brokerEpoch, as)
+			return err
+		}
+		resp, err := r.send(ctx, assignReplicasToDirsRequest(brokerID, brokerEpoch, as))
+		if err != nil {
+			return err
+		}
+		out, err = assignResults(as, resp.(*protocol.AssignReplicasToDirsResponse))
 		return err
 	})
 	return out, err

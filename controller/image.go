@@ -42,6 +42,34 @@ type BrokerImage struct {
 	Rack                 *string
 	Fenced               bool
 	InControlledShutdown bool
+	// LogDirs are the broker's online log dirs (KIP-858): those it
+	// registered, less those a heartbeat reported failed. Nil for a
+	// broker that registered none.
+	LogDirs []DirectoryID
+	// CordonedLogDirs are the broker's dirs that take no new replicas
+	// (cordoned.log.dirs, KIP-1066), as its heartbeats report them.
+	CordonedLogDirs []DirectoryID
+}
+
+// HasUncordonedDirs reports whether the broker may get new replicas: one
+// of its online dirs is not cordoned (or it registered none).
+func (b *BrokerImage) HasUncordonedDirs() bool {
+	if b.LogDirs == nil {
+		return true
+	}
+	for _, d := range b.LogDirs {
+		if !slices.Contains(b.CordonedLogDirs, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasOnlineDir reports whether dir is one of the broker's online log
+// dirs; UNASSIGNED counts as online (Kafka's hasOnlineDir), as does any
+// dir of a broker that registered none.
+func (b *BrokerImage) HasOnlineDir(dir DirectoryID) bool {
+	return dir == UnassignedDir || b.LogDirs == nil || slices.Contains(b.LogDirs, dir)
 }
 
 // Endpoint returns the endpoint of the named listener.
@@ -78,6 +106,38 @@ type PartitionImage struct {
 	// empty; tracked only with eligible.leader.replicas.version >= 1.
 	ELR          []int32
 	LastKnownELR []int32
+	// Directories are the log dirs holding each replica, in Replicas
+	// order (UnassignedDir: not reported yet); nil when none is known.
+	Directories []DirectoryID
+}
+
+// Directory returns the log dir holding broker id's replica
+// (UnassignedDir if unknown or id is not a replica).
+func (p *PartitionImage) Directory(id int32) DirectoryID {
+	if i := slices.Index(p.Replicas, id); i >= 0 && i < len(p.Directories) {
+		return p.Directories[i]
+	}
+	return UnassignedDir
+}
+
+// remapDirectories returns the directories of replicas, keeping each
+// replica's from (old replicas, old dirs); nil when none is known.
+func remapDirectories(oldReplicas []int32, oldDirs []DirectoryID, replicas []int32) []DirectoryID {
+	if oldDirs == nil {
+		return nil
+	}
+	out := make([]DirectoryID, len(replicas))
+	known := false
+	for i, r := range replicas {
+		if j := slices.Index(oldReplicas, r); j >= 0 && j < len(oldDirs) {
+			out[i] = oldDirs[j]
+			known = known || out[i] != UnassignedDir
+		}
+	}
+	if !known {
+		return nil
+	}
+	return out
 }
 
 func emptyImage(clusterID string) *MetadataImage {
@@ -254,6 +314,9 @@ func (b *builder) apply(rec Record) error {
 			Leader: r.Leader, LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch,
 			ELR: nilIfEmpty(r.ELR), LastKnownELR: nilIfEmpty(r.LastKnownELR),
 		}
+		if len(r.Directories) == len(r.Replicas) && slices.ContainsFunc(r.Directories, func(d DirectoryID) bool { return d != UnassignedDir }) {
+			p.Directories = r.Directories
+		}
 		switch n := int32(len(t.Partitions)); {
 		case r.PartitionID == n:
 			t.Partitions = append(t.Partitions, p)
@@ -275,7 +338,14 @@ func (b *builder) apply(rec Record) error {
 			p.ISR = r.ISR
 		}
 		if r.Replicas != nil {
+			p.Directories = remapDirectories(p.Replicas, p.Directories, r.Replicas)
 			p.Replicas = r.Replicas
+		}
+		if r.Directories != nil {
+			p.Directories = nil
+			if len(r.Directories) == len(p.Replicas) && slices.ContainsFunc(r.Directories, func(d DirectoryID) bool { return d != UnassignedDir }) {
+				p.Directories = r.Directories
+			}
 		}
 		if r.RemovingReplicas != nil {
 			p.RemovingReplicas = r.RemovingReplicas
@@ -338,6 +408,7 @@ func (b *builder) apply(rec Record) error {
 			ID: r.BrokerID, IncarnationID: r.IncarnationID, Epoch: epoch,
 			Endpoints: r.Endpoints, Features: r.Features, Rack: r.Rack,
 			Fenced: r.Fenced, InControlledShutdown: r.InControlledShutdown,
+			LogDirs: nilIfEmptyDirs(r.LogDirs), CordonedLogDirs: nilIfEmptyDirs(r.CordonedLogDirs),
 		}
 	case *UnregisterBrokerRecord:
 		old := b.img.brokers[r.BrokerID]
@@ -362,6 +433,12 @@ func (b *builder) apply(rec Record) error {
 			cp.InControlledShutdown = true
 		case -1:
 			cp.InControlledShutdown = false
+		}
+		if r.LogDirs != nil {
+			cp.LogDirs = r.LogDirs // may be empty: every dir failed
+		}
+		if r.CordonedLogDirs != nil {
+			cp.CordonedLogDirs = nilIfEmptyDirs(r.CordonedLogDirs)
 		}
 		b.brokers()[r.BrokerID] = &cp
 	case *FeatureLevelRecord:
@@ -401,7 +478,8 @@ func (m *MetadataImage) records() []Record {
 		out = append(out, &RegisterBrokerRecord{
 			BrokerID: br.ID, IncarnationID: br.IncarnationID, BrokerEpoch: br.Epoch,
 			Endpoints: br.Endpoints, Features: br.Features, Rack: br.Rack,
-			Fenced: br.Fenced, InControlledShutdown: br.InControlledShutdown,
+			Fenced: br.Fenced, InControlledShutdown: br.InControlledShutdown, LogDirs: br.LogDirs,
+			CordonedLogDirs: br.CordonedLogDirs,
 		})
 	}
 	for _, t := range m.Topics() {
@@ -411,7 +489,7 @@ func (m *MetadataImage) records() []Record {
 				PartitionID: int32(i), TopicID: t.ID,
 				Replicas: p.Replicas, ISR: p.ISR, RemovingReplicas: p.RemovingReplicas, AddingReplicas: p.AddingReplicas,
 				Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
-				ELR: p.ELR, LastKnownELR: p.LastKnownELR,
+				ELR: p.ELR, LastKnownELR: p.LastKnownELR, Directories: p.Directories,
 			})
 		}
 	}
@@ -434,6 +512,13 @@ func (m *MetadataImage) records() []Record {
 
 // nilIfEmpty returns a, or nil when a has no members.
 func nilIfEmpty(a []int32) []int32 {
+	if len(a) == 0 {
+		return nil
+	}
+	return a
+}
+
+func nilIfEmptyDirs(a []DirectoryID) []DirectoryID {
 	if len(a) == 0 {
 		return nil
 	}

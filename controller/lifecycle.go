@@ -40,6 +40,9 @@ type BrokerRegistration struct {
 	Endpoints     []Endpoint
 	Features      []FeatureRange
 	Rack          *string
+	// LogDirs are the directory.id of each of the broker's online log
+	// dirs (KIP-858).
+	LogDirs []DirectoryID
 }
 
 // BrokerHeartbeat is a BrokerHeartbeatRequest.
@@ -51,6 +54,12 @@ type BrokerHeartbeat struct {
 	CurrentMetadataOffset int64
 	WantFence             bool
 	WantShutDown          bool
+	// OfflineLogDirs are the broker's log dirs that failed (KIP-858); sent
+	// with every heartbeat until the broker restarts.
+	OfflineLogDirs []DirectoryID
+	// CordonedLogDirs are the broker's cordoned dirs (KIP-1066; nil: not
+	// reported).
+	CordonedLogDirs []DirectoryID
 }
 
 // BrokerHeartbeatReply is a BrokerHeartbeatResponse.
@@ -143,6 +152,7 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 	rec := &RegisterBrokerRecord{
 		BrokerID: reg.ID, IncarnationID: reg.IncarnationID, BrokerEpoch: -1,
 		Endpoints: slices.Clone(reg.Endpoints), Features: slices.Clone(reg.Features), Rack: reg.Rack, Fenced: true,
+		LogDirs: slices.Clone(reg.LogDirs),
 	}
 	var records []Record
 	old := img.brokers[reg.ID]
@@ -192,6 +202,23 @@ func (c *Controller) BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (B
 	}
 	if b.Epoch != hb.BrokerEpoch {
 		return BrokerHeartbeatReply{}, fmt.Errorf("%w: Expected broker epoch %d, but got broker epoch %d", ErrStaleBrokerEpoch, b.Epoch, hb.BrokerEpoch)
+	}
+	if dirRecords := offlineDirRecords(img, b, hb.OfflineLogDirs, c.policyFor(img)); dirRecords != nil {
+		if _, err := c.apply(ctx, dirRecords); err != nil {
+			return BrokerHeartbeatReply{}, err
+		}
+		c.logger.Warn("broker reported failed log dirs; its replicas in them left the ISR and leadership",
+			zap.Int32("broker_id", b.ID), zap.Int("offline_dirs", len(hb.OfflineLogDirs)), zap.Int("partition_changes", len(dirRecords)-1))
+		img = c.Image()
+		b = img.brokers[hb.BrokerID]
+	}
+	if hb.CordonedLogDirs != nil && !slices.Equal(nilIfEmptyDirs(hb.CordonedLogDirs), b.CordonedLogDirs) {
+		rec := &BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch, CordonedLogDirs: slices.Clone(hb.CordonedLogDirs)}
+		if _, err := c.apply(ctx, []Record{rec}); err != nil {
+			return BrokerHeartbeatReply{}, err
+		}
+		img = c.Image()
+		b = img.brokers[hb.BrokerID]
 	}
 	s := c.sessions[hb.BrokerID]
 	if s == nil {

@@ -244,6 +244,8 @@ func validateISRUpdate(img *MetadataImage, brokerID int32, topic string, p *Part
 			return fmt.Errorf("%w: replica %d is shutting down", ErrIneligibleReplica, r)
 		case b.Fenced:
 			return fmt.Errorf("%w: replica %d is fenced", ErrIneligibleReplica, r)
+		case !b.HasOnlineDir(p.Directory(r)):
+			return fmt.Errorf("%w: replica %d is on an offline log dir", ErrIneligibleReplica, r)
 		case i < len(u.BrokerEpochs) && u.BrokerEpochs[i] != -1 && u.BrokerEpochs[i] != b.Epoch:
 			return fmt.Errorf("%w: replica %d: broker epoch mismatch: requested=%d VS expected=%d", ErrIneligibleReplica, r, u.BrokerEpochs[i], b.Epoch)
 		}

@@ -76,7 +76,19 @@ type PartitionRecord struct {
 	// enabled eligible.leader.replicas.version.
 	ELR          []int32
 	LastKnownELR []int32
+	// Directories are the log dirs (directory.id) holding each replica,
+	// in Replicas order (KIP-858); the zero ID is UNASSIGNED (the broker
+	// has not said yet). Written (as version 2) only when not empty.
+	Directories []DirectoryID
 }
+
+// DirectoryID is a log dir's directory.id (meta.properties).
+// UnassignedDir (zero) is Kafka's DirectoryId.UNASSIGNED.
+type DirectoryID = [16]byte
+
+// UnassignedDir is the directory of a replica whose broker has not yet
+// reported where it placed it (AssignReplicasToDirs).
+var UnassignedDir DirectoryID
 
 // PartitionChangeRecord changes a partition. Nil slices and NoLeaderChange
 // mean "unchanged". Applying it bumps PartitionEpoch, and LeaderEpoch when the
@@ -93,6 +105,9 @@ type PartitionChangeRecord struct {
 	// as version 1 only when one is set).
 	ELR          []int32
 	LastKnownELR []int32
+	// Directories replace the partition's, in Replicas order (nil:
+	// unchanged, or remapped by replica when Replicas change; version 2).
+	Directories []DirectoryID
 }
 
 // ConfigRecord sets a dynamic config (Value nil deletes it). ResourceName ""
@@ -134,6 +149,12 @@ type RegisterBrokerRecord struct {
 	Rack                 *string
 	Fenced               bool
 	InControlledShutdown bool
+	// LogDirs are the broker's online log dirs (KIP-858; version 1, written
+	// only when not empty).
+	LogDirs []DirectoryID
+	// CordonedLogDirs are those of them that take no new replicas
+	// (KIP-1066; version 2, written only when not empty).
+	CordonedLogDirs []DirectoryID
 }
 
 // UnregisterBrokerRecord removes a broker registration.
@@ -149,6 +170,12 @@ type BrokerRegistrationChangeRecord struct {
 	BrokerEpoch          int64
 	Fenced               int8
 	InControlledShutdown int8
+	// LogDirs replace the broker's online log dirs (nil: unchanged;
+	// version 1): a heartbeat reporting a failed dir drops it.
+	LogDirs []DirectoryID
+	// CordonedLogDirs replace the broker's cordoned dirs (nil: unchanged;
+	// version 2), as its heartbeats report them.
+	CordonedLogDirs []DirectoryID
 }
 
 // FeatureLevelRecord sets a finalized feature level; level 0 removes it.
@@ -176,13 +203,13 @@ func (*FeatureLevelRecord) Type() RecordType             { return FeatureLevelRe
 func (*ProducerIDsRecord) Type() RecordType              { return ProducerIDsRecordType }
 
 func (*TopicRecord) version() uint8                    { return 0 }
-func (*PartitionRecord) version() uint8                { return 1 }
-func (*PartitionChangeRecord) version() uint8          { return 1 }
+func (*PartitionRecord) version() uint8                { return 2 }
+func (*PartitionChangeRecord) version() uint8          { return 2 }
 func (*ConfigRecord) version() uint8                   { return 0 }
 func (*RemoveTopicRecord) version() uint8              { return 0 }
-func (*RegisterBrokerRecord) version() uint8           { return 0 }
+func (*RegisterBrokerRecord) version() uint8           { return 2 }
 func (*UnregisterBrokerRecord) version() uint8         { return 0 }
-func (*BrokerRegistrationChangeRecord) version() uint8 { return 0 }
+func (*BrokerRegistrationChangeRecord) version() uint8 { return 2 }
 func (*FeatureLevelRecord) version() uint8             { return 0 }
 func (*ProducerIDsRecord) version() uint8              { return 0 }
 
@@ -210,11 +237,17 @@ func (r *PartitionRecord) appendBody(dst []byte) []byte {
 		dst = appendInt32s(dst, r.ELR)
 		dst = appendInt32s(dst, r.LastKnownELR)
 	}
+	if r.writeVersion() >= 2 {
+		dst = appendUUIDs(dst, r.Directories)
+	}
 	return dst
 }
 
 func (r *PartitionRecord) writeVersion() uint8 {
-	if len(r.ELR) > 0 || len(r.LastKnownELR) > 0 {
+	switch {
+	case len(r.Directories) > 0:
+		return 2
+	case len(r.ELR) > 0 || len(r.LastKnownELR) > 0:
 		return 1
 	}
 	return 0
@@ -234,6 +267,9 @@ func (r *PartitionRecord) decodeBody(d *reader, v uint8) {
 		r.ELR = d.int32s()
 		r.LastKnownELR = d.int32s()
 	}
+	if v >= 2 {
+		r.Directories = d.uuids()
+	}
 }
 
 func (r *PartitionChangeRecord) appendBody(dst []byte) []byte {
@@ -248,11 +284,17 @@ func (r *PartitionChangeRecord) appendBody(dst []byte) []byte {
 		dst = appendInt32s(dst, r.ELR)
 		dst = appendInt32s(dst, r.LastKnownELR)
 	}
+	if r.writeVersion() >= 2 {
+		dst = appendUUIDs(dst, r.Directories)
+	}
 	return dst
 }
 
 func (r *PartitionChangeRecord) writeVersion() uint8 {
-	if r.ELR != nil || r.LastKnownELR != nil {
+	switch {
+	case r.Directories != nil:
+		return 2
+	case r.ELR != nil || r.LastKnownELR != nil:
 		return 1
 	}
 	return 0
@@ -269,6 +311,9 @@ func (r *PartitionChangeRecord) decodeBody(d *reader, v uint8) {
 	if v >= 1 {
 		r.ELR = d.int32s()
 		r.LastKnownELR = d.int32s()
+	}
+	if v >= 2 {
+		r.Directories = d.uuids()
 	}
 }
 
@@ -309,10 +354,27 @@ func (r *RegisterBrokerRecord) appendBody(dst []byte) []byte {
 	}
 	dst = appendNullableString(dst, r.Rack)
 	dst = appendBool(dst, r.Fenced)
-	return appendBool(dst, r.InControlledShutdown)
+	dst = appendBool(dst, r.InControlledShutdown)
+	if r.writeVersion() >= 1 {
+		dst = appendUUIDs(dst, r.LogDirs)
+	}
+	if r.writeVersion() >= 2 {
+		dst = appendUUIDs(dst, r.CordonedLogDirs)
+	}
+	return dst
 }
 
-func (r *RegisterBrokerRecord) decodeBody(d *reader, _ uint8) {
+func (r *RegisterBrokerRecord) writeVersion() uint8 {
+	switch {
+	case len(r.CordonedLogDirs) > 0:
+		return 2
+	case len(r.LogDirs) > 0:
+		return 1
+	}
+	return 0
+}
+
+func (r *RegisterBrokerRecord) decodeBody(d *reader, v uint8) {
 	r.BrokerID = d.int32()
 	r.IncarnationID = d.uuid()
 	r.BrokerEpoch = d.int64()
@@ -338,6 +400,12 @@ func (r *RegisterBrokerRecord) decodeBody(d *reader, _ uint8) {
 	r.Rack = d.nullableString()
 	r.Fenced = d.bool()
 	r.InControlledShutdown = d.bool()
+	if v >= 1 {
+		r.LogDirs = d.uuids()
+	}
+	if v >= 2 {
+		r.CordonedLogDirs = d.uuids()
+	}
 }
 
 func (r *UnregisterBrokerRecord) appendBody(dst []byte) []byte {
@@ -354,14 +422,37 @@ func (r *BrokerRegistrationChangeRecord) appendBody(dst []byte) []byte {
 	dst = appendVarint(dst, int64(r.BrokerID))
 	dst = appendVarint(dst, r.BrokerEpoch)
 	dst = appendVarint(dst, int64(r.Fenced))
-	return appendVarint(dst, int64(r.InControlledShutdown))
+	dst = appendVarint(dst, int64(r.InControlledShutdown))
+	if r.writeVersion() >= 1 {
+		dst = appendUUIDs(dst, r.LogDirs)
+	}
+	if r.writeVersion() >= 2 {
+		dst = appendUUIDs(dst, r.CordonedLogDirs)
+	}
+	return dst
 }
 
-func (r *BrokerRegistrationChangeRecord) decodeBody(d *reader, _ uint8) {
+func (r *BrokerRegistrationChangeRecord) writeVersion() uint8 {
+	switch {
+	case r.CordonedLogDirs != nil:
+		return 2
+	case r.LogDirs != nil:
+		return 1
+	}
+	return 0
+}
+
+func (r *BrokerRegistrationChangeRecord) decodeBody(d *reader, v uint8) {
 	r.BrokerID = d.int32()
 	r.BrokerEpoch = d.int64()
 	r.Fenced = d.int8()
 	r.InControlledShutdown = d.int8()
+	if v >= 1 {
+		r.LogDirs = d.uuids()
+	}
+	if v >= 2 {
+		r.CordonedLogDirs = d.uuids()
+	}
 }
 
 func (r *FeatureLevelRecord) appendBody(dst []byte) []byte {

@@ -24,7 +24,7 @@ var rpcKeys = []int16{
 	protocol.KeyAlterConfigs, protocol.KeyIncrementalAlterConfigs,
 	protocol.KeyElectLeaders, protocol.KeyAlterPartitionReassignments,
 	protocol.KeyBrokerRegistration, protocol.KeyBrokerHeartbeat, protocol.KeyUnregisterBroker,
-	protocol.KeyAllocateProducerIds, protocol.KeyAlterPartition,
+	protocol.KeyAllocateProducerIds, protocol.KeyAlterPartition, protocol.KeyAssignReplicasToDirs,
 	protocol.KeyFetch, protocol.KeyFetchSnapshot, protocol.KeyDescribeQuorum,
 	protocol.KeyAlterClientQuotas, protocol.KeyUpdateFeatures,
 	protocol.KeyCreateAcls, protocol.KeyDeleteAcls, protocol.KeyAlterUserScramCredentials,
@@ -165,16 +165,29 @@ func (c *Controller) HandleRPC(ctx context.Context, hdr *protocol.RequestHeader,
 		}
 		return resp
 	case *protocol.BrokerHeartbeatRequest:
-		reply, err := c.BrokerHeartbeat(ctx, BrokerHeartbeat{
+		hb := BrokerHeartbeat{
 			BrokerID: int32(r.BrokerID), BrokerEpoch: r.BrokerEpoch, CurrentMetadataOffset: r.CurrentMetadataOffset,
 			WantFence: r.WantFence, WantShutDown: r.WantShutDown,
-		})
+		}
+		for _, d := range r.OfflineLogDirs {
+			hb.OfflineLogDirs = append(hb.OfflineLogDirs, DirectoryID(d))
+		}
+		if r.CordonedLogDirs != nil {
+			hb.CordonedLogDirs = []DirectoryID{}
+			for _, d := range r.CordonedLogDirs {
+				hb.CordonedLogDirs = append(hb.CordonedLogDirs, DirectoryID(d))
+			}
+		}
+		reply, err := c.BrokerHeartbeat(ctx, hb)
 		resp := &protocol.BrokerHeartbeatResponse{IsCaughtUp: reply.IsCaughtUp, IsFenced: reply.IsFenced, ShouldShutDown: reply.ShouldShutDown}
 		if err != nil {
 			resp.IsFenced = true
 			resp.ErrorCode, _ = ErrorCode(err)
 		}
 		return resp
+	case *protocol.AssignReplicasToDirsRequest:
+		errs, err := c.AssignReplicasToDirs(ctx, int32(r.BrokerID), r.BrokerEpoch, assignmentsFromRequest(r))
+		return assignReplicasToDirsResponse(r, errs, err)
 	case *protocol.UnregisterBrokerRequest:
 		resp := &protocol.UnregisterBrokerResponse{}
 		resp.ErrorCode, resp.ErrorMessage = errorFields(c.UnregisterBroker(ctx, int32(r.BrokerID)))
@@ -557,11 +570,17 @@ func registrationRequest(reg BrokerRegistration) *protocol.BrokerRegistrationReq
 	for _, f := range reg.Features {
 		req.Features = append(req.Features, protocol.BrokerRegistrationRequestFeature{Name: f.Name, MinSupportedVersion: f.MinSupportedVersion, MaxSupportedVersion: f.MaxSupportedVersion})
 	}
+	for _, d := range reg.LogDirs {
+		req.LogDirs = append(req.LogDirs, protocol.UUID(d))
+	}
 	return req
 }
 
 func registrationFromRequest(r *protocol.BrokerRegistrationRequest) BrokerRegistration {
 	reg := BrokerRegistration{ID: int32(r.BrokerID), ClusterID: r.ClusterID, IncarnationID: [16]byte(r.IncarnationID), Rack: r.Rack}
+	for _, d := range r.LogDirs {
+		reg.LogDirs = append(reg.LogDirs, DirectoryID(d))
+	}
 	for _, l := range r.Listeners {
 		reg.Endpoints = append(reg.Endpoints, Endpoint{Name: l.Name, Host: l.Host, Port: l.Port, SecurityProtocol: l.SecurityProtocol})
 	}

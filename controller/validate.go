@@ -51,11 +51,12 @@ func NewTopicID() TopicID {
 }
 
 // usableBrokers returns the IDs of unfenced brokers in ascending order: the
-// brokers new replicas may be placed on.
+// brokers new replicas may be placed on. A broker whose every log dir is
+// cordoned is not one (KIP-1066).
 func usableBrokers(img *MetadataImage) []int32 {
 	var out []int32
 	for id, b := range img.brokers {
-		if !b.Fenced && !b.InControlledShutdown {
+		if !b.Fenced && !b.InControlledShutdown && b.HasUncordonedDirs() {
 			out = append(out, id)
 		}
 	}
@@ -127,14 +128,25 @@ func liveReplicas(img *MetadataImage, replicas []int32) []int32 {
 }
 
 // newPartition builds the record of a new partition: the ISR is its live
-// replicas and the leader the first of them.
+// replicas and the leader the first of them. A replica on a broker with a
+// single log dir is in that dir; on one with several it is UNASSIGNED
+// until the broker places it (Kafka's ClusterControlManager.defaultDir).
 func newPartition(img *MetadataImage, id TopicID, partition int32, replicas []int32) *PartitionRecord {
 	isr := liveReplicas(img, replicas)
 	leader := NoLeader
 	if len(isr) > 0 {
 		leader = isr[0]
 	}
-	return &PartitionRecord{PartitionID: partition, TopicID: id, Replicas: replicas, ISR: isr, Leader: leader}
+	rec := &PartitionRecord{PartitionID: partition, TopicID: id, Replicas: replicas, ISR: isr, Leader: leader}
+	for i, r := range replicas {
+		if b := img.brokers[r]; b != nil && len(b.LogDirs) == 1 {
+			if rec.Directories == nil {
+				rec.Directories = make([]DirectoryID, len(replicas))
+			}
+			rec.Directories[i] = b.LogDirs[0]
+		}
+	}
+	return rec
 }
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K { return slices.Sorted(maps.Keys(m)) }

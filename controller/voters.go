@@ -675,3 +675,15 @@ func endpointTypeName(t int8) string {
 	}
 	return "UNKNOWN"
 }
+
+// ChangeRaftVoters implements Client: it answers an AddRaftVoter or
+// RemoveRaftVoter request as the controller listener does.
+func (c *Controller) ChangeRaftVoters(ctx context.Context, req protocol.Request) (protocol.Response, error) {
+	switch r := req.(type) {
+	case *protocol.AddRaftVoterRequest:
+		return c.handleAddRaftVoter(ctx, r), nil
+	case *protocol.RemoveRaftVoterRequest:
+		return c.handleRemoveRaftVoter(ctx, r), nil
+	}
+	return nil, fmt.Errorf("%w: %T is not a voter change", ErrInvalidRequest, req)
+}

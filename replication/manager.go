@@ -364,6 +364,9 @@ func (m *Manager) Remove(tp storage.TopicPartition) error {
 	delete(m.partitions, tp)
 	m.mu.Unlock()
 	if p == nil {
+		if _, offline := m.logManager.LogOffline(tp); offline {
+			_ = m.logManager.DeleteLog(tp) // forgets it; the files stay on the failed dir
+		}
 		return nil
 	}
 	if m.fetchers != nil {
@@ -376,6 +379,44 @@ func (m *Manager) Remove(tp storage.TopicPartition) error {
 		return fmt.Errorf("replication: delete %s: %w", tp, err)
 	}
 	return nil
+}
+
+// MarkOffline stops hosting tps, whose logs were in a log dir that failed
+// (storage took the dir offline and closed them): each partition stops
+// serving as Remove does, but its log is not deleted. Open refuses them
+// from then on (storage.ErrLogDirOffline), and requests for them get
+// KAFKA_STORAGE_ERROR (Offline), as Kafka's HostedPartition.Offline.
+func (m *Manager) MarkOffline(tps []storage.TopicPartition) {
+	for _, tp := range tps {
+		m.Suspend(tp)
+	}
+}
+
+// Suspend stops hosting tp as Remove does but keeps its log, which the
+// caller may then close (a move to another log dir); Open hosts it again.
+func (m *Manager) Suspend(tp storage.TopicPartition) {
+	m.mu.Lock()
+	p := m.partitions[tp]
+	delete(m.partitions, tp)
+	m.mu.Unlock()
+	if p == nil {
+		return
+	}
+	if m.fetchers != nil {
+		m.fetchers.remove(tp)
+	}
+	if p.remove() {
+		m.notify(p, false, -1)
+	}
+}
+
+// Offline reports whether tp's replica is on a log dir that failed.
+func (m *Manager) Offline(tp storage.TopicPartition) bool {
+	if m.logManager == nil {
+		return false
+	}
+	_, off := m.logManager.LogOffline(tp)
+	return off
 }
 
 // MaybeIncrementHighWatermarks recomputes the high watermark of every

@@ -36,7 +36,7 @@ var (
 	famAtMinISR = metrics.NewFamily("kafka_server_replicamanager_atminisrpartitioncount",
 		"Led partitions whose ISR is exactly min.insync.replicas (ReplicaManager AtMinIsrPartitionCount).", prometheus.GaugeValue)
 	famOffline = metrics.NewFamily("kafka_server_replicamanager_offlinereplicacount",
-		"Hosted replicas on a failed log dir (ReplicaManager OfflineReplicaCount); always 0: Spool does not take replicas offline yet (requests to a failing dir get KAFKA_STORAGE_ERROR).", prometheus.GaugeValue)
+		"Hosted replicas on a failed log dir (ReplicaManager OfflineReplicaCount): they answer KAFKA_STORAGE_ERROR until the broker restarts.", prometheus.GaugeValue)
 	famShrinks = metrics.NewFamily("kafka_server_replicamanager_isrshrinks_total",
 		"ISR shrinks committed by this broker as leader (ReplicaManager IsrShrinksPerSec).", prometheus.CounterValue)
 	famExpands = metrics.NewFamily("kafka_server_replicamanager_isrexpands_total",
@@ -106,12 +106,16 @@ func (c managerCollector) Visit(e metrics.Emitter) {
 		}
 		e.Emit(famPartitionURP, under, p.tp.Topic, partition)
 	}
-	e.Emit(famPartitionCount, float64(len(parts)))
+	offline := 0
+	if c.m.logManager != nil {
+		offline = len(c.m.logManager.OfflineLogs())
+	}
+	e.Emit(famPartitionCount, float64(len(parts)+offline)) // Kafka counts offline partitions too
 	e.Emit(famLeaderCount, float64(leaders))
 	e.Emit(famURP, float64(urp))
 	e.Emit(famUnderMinISR, float64(underMin))
 	e.Emit(famAtMinISR, float64(atMin))
-	e.Emit(famOffline, 0)
+	e.Emit(famOffline, float64(offline))
 	e.Emit(famShrinks, float64(c.m.env.isrShrinks.Load()))
 	e.Emit(famExpands, float64(c.m.env.isrExpands.Load()))
 }

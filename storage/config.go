@@ -31,6 +31,13 @@ var (
 	ErrClosed = errors.New("storage: closed")
 	// ErrLogExists and ErrLogNotFound are returned by the Manager.
 	ErrLogNotFound = errors.New("storage: log not found")
+	// ErrLogDirOffline is returned for a log in a log dir that failed
+	// (an I/O error): the Manager took the dir offline (dirfailure.go);
+	// maps to KAFKA_STORAGE_ERROR.
+	ErrLogDirOffline = errors.New("storage: log dir offline")
+	// ErrNoLogDir means no log dir may take a new log: each failed or is
+	// cordoned (cordoned.log.dirs); maps to KAFKA_STORAGE_ERROR.
+	ErrNoLogDir = errors.New("storage: no log dir available")
 )
 
 // Config holds the per-topic log settings. Names follow Kafka's topic

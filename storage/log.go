@@ -37,6 +37,11 @@ type OpenOptions struct {
 	HighWatermark int64
 	// Metrics, if not nil, receives fsync times, rolls and deletions.
 	Metrics *Metrics
+	// OnIOError, if not nil, hears every I/O error of an append or flush
+	// (the Manager takes the log's dir offline, as Kafka's
+	// LogDirFailureChannel). It is called without the log's locks and
+	// must not block.
+	OnIOError func(error)
 }
 
 // Log is one partition's log: a directory <topic>-<partition> of segments.
@@ -53,6 +58,8 @@ type Log struct {
 	metrics *Metrics
 	cfg     atomic.Pointer[Config]
 	epochs  *LeaderEpochCache
+	// onIOError is OpenOptions.OnIOError (nil: none).
+	onIOError func(error)
 
 	mu     sync.Mutex // writer lock; see doc.go for the order
 	closed bool
@@ -133,7 +140,7 @@ func OpenLog(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) (*Log
 		return nil, fmt.Errorf("storage: create log dir: %w", err)
 	}
 	l := &Log{
-		dir: dir, tp: tp, metrics: opts.Metrics, truncatedTo: math.MaxInt64, snapshotOffset: -1,
+		dir: dir, tp: tp, metrics: opts.Metrics, truncatedTo: math.MaxInt64, snapshotOffset: -1, onIOError: opts.OnIOError,
 		logger: logger.With(zap.String("topic", tp.Topic), zap.Int32("partition", tp.Partition)),
 	}
 	l.cfg.Store(&cfg)
@@ -655,15 +662,24 @@ func (l *Log) append(batches []byte, assign bool, leaderEpoch int32, hook Append
 	info, err := l.appendLocked(batches, assign, leaderEpoch, hook)
 	l.mu.Unlock()
 	if err != nil {
+		l.reportIOError(err)
 		return info, fmt.Errorf("storage: append to %s: %w", l.tp, err)
 	}
 	cfg := l.cfg.Load()
 	if info.LastOffset+1-l.recoveryPoint.Load() >= cfg.FlushIntervalMessages {
 		if err := l.flushTo(info.LastOffset+1, math.MaxInt64); err != nil {
+			l.reportIOError(err)
 			return info, err
 		}
 	}
 	return info, nil
+}
+
+// reportIOError hands err to OnIOError when it is an I/O error.
+func (l *Log) reportIOError(err error) {
+	if l.onIOError != nil && IsIOError(err) {
+		l.onIOError(err)
+	}
 }
 
 func (l *Log) appendLocked(batches []byte, assign bool, leaderEpoch int32, hook AppendHook) (AppendInfo, error) {

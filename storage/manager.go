@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,12 @@ const deleteDirSuffix = "-delete"
 type ManagerConfig struct {
 	// Dirs are the log.dirs.
 	Dirs []string
+	// Cordoned are the dirs that take no new logs (cordoned.log.dirs,
+	// KIP-1066); existing logs in them keep working.
+	Cordoned []string
+	// DirIDs are the directory.id of each of Dirs (meta.properties), in
+	// the same order; nil or short: unknown (the zero ID).
+	DirIDs [][16]byte
 	// Default is the Config of logs created without one.
 	Default Config
 	// RetentionCheckInterval is log.retention.check.interval.ms (5 min).
@@ -94,6 +101,22 @@ type Manager struct {
 	// (and fsynced) every interval. Taken alone, never with mu.
 	hwMu   sync.Mutex
 	lastHW map[string]map[TopicPartition]int64
+
+	// offline are the dirs that failed and offlineLogs the partitions
+	// whose logs were in them (dirfailure.go); guarded by mu.
+	offline     map[string]struct{}
+	offlineLogs map[TopicPartition]string
+	// moving are the logs MoveLog is moving; preferred the dirs
+	// AlterReplicaLogDirs chose for logs not created yet (move.go).
+	moving    map[TopicPartition]bool
+	preferred map[TopicPartition]string
+	// failures queues failed dirs to dirFailureLoop (one slot per dir).
+	failures chan string
+	// failMu guards failing (dirs queued or offline) and onDirFailure.
+	// Taken alone, or under mu or a Log lock: nothing is taken under it.
+	failMu       sync.Mutex
+	failing      map[string]bool
+	onDirFailure func(dir string, partitions []TopicPartition)
 }
 
 // NewManager opens every log found in cfg.Dirs (recovering them when a dir
@@ -133,7 +156,10 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 	m := &Manager{
 		cfg: cfg, logger: logger,
 		logs: map[TopicPartition]*Log{}, dirOf: map[TopicPartition]string{}, perDir: map[string]int{},
-		lastHW: map[string]map[TopicPartition]int64{},
+		lastHW:  map[string]map[TopicPartition]int64{},
+		offline: map[string]struct{}{}, offlineLogs: map[TopicPartition]string{},
+		moving: map[TopicPartition]bool{}, preferred: map[TopicPartition]string{},
+		failures: make(chan string, len(cfg.Dirs)), failing: map[string]bool{},
 	}
 	if cfg.Registerer != nil {
 		var err error
@@ -145,7 +171,23 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 		}
 	}
 	for _, dir := range cfg.Dirs {
-		if err := m.loadDir(dir); err != nil {
+		err := m.loadDir(dir)
+		if err != nil && IsIOError(err) && len(m.offline) < len(cfg.Dirs)-1 {
+			// As Kafka's LogManager: a dir that cannot be loaded is offline
+			// from the start, while another one works.
+			m.logger.Error("cannot load log dir; it is offline", zap.String("dir", dir), zap.Error(err))
+			m.offline[dir], m.failing[dir] = struct{}{}, true
+			for tp, d := range m.dirOf {
+				if d == dir {
+					m.logs[tp].close(false)
+					delete(m.logs, tp)
+					delete(m.dirOf, tp)
+				}
+			}
+			delete(m.perDir, dir)
+			continue
+		}
+		if err != nil {
 			for _, l := range m.logs {
 				l.close(false)
 			}
@@ -154,6 +196,8 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.ctx, m.cancel = ctx, cancel
+	m.wg.Add(1)
+	go m.dirFailureLoop(ctx)
 	m.goLoop(ctx, cfg.RetentionCheckInterval, m.retentionPass)
 	m.goLoop(ctx, cfg.FlushCheckInterval, m.flushPass)
 	m.goLoop(ctx, cfg.ProducerIDExpirationCheck, func(now time.Time) {
@@ -222,7 +266,7 @@ func (m *Manager) loadDir(dir string) error {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		if strings.HasSuffix(e.Name(), deleteDirSuffix) {
+		if strings.HasSuffix(e.Name(), deleteDirSuffix) || strings.HasSuffix(e.Name(), futureDirSuffix) {
 			if err := os.RemoveAll(path); err != nil {
 				return fmt.Errorf("storage: remove deleted log %s: %w", path, err)
 			}
@@ -251,6 +295,7 @@ func (m *Manager) loadDir(dir string) error {
 				w := work[i]
 				w.l, w.err = OpenLog(w.path, m.cfg.Default, OpenOptions{
 					CleanShutdown: clean, RecoveryPoint: rps[w.tp], LogStartOffset: starts[w.tp], HighWatermark: hws[w.tp], Metrics: m.metrics,
+					OnIOError: m.ioErrorIn(dir),
 				}, m.logger)
 			}
 		}()
@@ -336,21 +381,40 @@ func (m *Manager) GetOrCreateLog(tp TopicPartition, cfg *Config) (*Log, error) {
 	if l, ok := m.logs[tp]; ok {
 		return l, nil
 	}
+	if d, ok := m.offlineLogs[tp]; ok {
+		return nil, fmt.Errorf("%w: %s is in %s", ErrLogDirOffline, tp, d)
+	}
+	if m.moving[tp] {
+		return nil, fmt.Errorf("%w: %s", ErrLogMoving, tp)
+	}
 	if strings.ContainsAny(tp.Topic, `/\`) || tp.Topic == "" || tp.Topic == "." || tp.Topic == ".." || tp.Partition < 0 {
 		return nil, fmt.Errorf("storage: invalid partition %q", tp)
 	}
-	dir := m.cfg.Dirs[0]
-	for _, d := range m.cfg.Dirs[1:] {
-		if m.perDir[d] < m.perDir[dir] {
+	dir := ""
+	for _, d := range m.cfg.Dirs {
+		if _, off := m.offline[d]; !off && !slices.Contains(m.cfg.Cordoned, d) && (dir == "" || m.perDir[d] < m.perDir[dir]) {
 			dir = d
 		}
+	}
+	if d, ok := m.preferred[tp]; ok {
+		delete(m.preferred, tp)
+		if _, off := m.offline[d]; !off {
+			dir = d
+		}
+	}
+	if dir == "" {
+		// Kafka's LogManager.nextLogDirs finds none either.
+		return nil, fmt.Errorf("%w: No log directories available. Tried %s", ErrNoLogDir, strings.Join(m.cfg.Dirs, ", "))
 	}
 	c := m.cfg.Default
 	if cfg != nil {
 		c = *cfg
 	}
-	l, err := OpenLog(filepath.Join(dir, tp.String()), c, OpenOptions{CleanShutdown: true, Metrics: m.metrics}, m.logger)
+	l, err := OpenLog(filepath.Join(dir, tp.String()), c, OpenOptions{CleanShutdown: true, Metrics: m.metrics, OnIOError: m.ioErrorIn(dir)}, m.logger)
 	if err != nil {
+		if IsIOError(err) {
+			m.dirFailed(dir, err)
+		}
 		return nil, err
 	}
 	m.logs[tp], m.dirOf[tp] = l, dir
@@ -384,7 +448,12 @@ func (m *Manager) DeleteLog(tp TopicPartition) error {
 		delete(m.logs, tp)
 		delete(m.dirOf, tp)
 	}
+	_, wasOffline := m.offlineLogs[tp]
+	delete(m.offlineLogs, tp) // its files go with the failed dir
 	m.mu.Unlock()
+	if !ok && wasOffline {
+		return nil
+	}
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrLogNotFound, tp)
 	}
@@ -433,6 +502,7 @@ func (m *Manager) retentionPass(now time.Time) {
 	for _, l := range m.Logs() {
 		if n, err := l.DeleteOldSegments(now); err != nil && !errors.Is(err, ErrClosed) {
 			l.logger.Error("retention", zap.Error(err))
+			l.reportIOError(err)
 		} else if n > 0 {
 			l.logger.Info("retention deleted segments", zap.Int("segments", n))
 		}
@@ -441,8 +511,9 @@ func (m *Manager) retentionPass(now time.Time) {
 
 func (m *Manager) flushPass(now time.Time) {
 	for _, l := range m.Logs() {
-		if err := l.maybeFlush(now); err != nil {
+		if err := l.maybeFlush(now); err != nil && !errors.Is(err, ErrClosed) {
 			l.logger.Error("flush", zap.Error(err))
+			l.reportIOError(err)
 		}
 	}
 }
@@ -453,7 +524,8 @@ func (m *Manager) writeCheckpoints() error {
 	m.mu.Lock()
 	rps := map[string]map[TopicPartition]int64{}
 	starts := map[string]map[TopicPartition]int64{}
-	for _, d := range m.cfg.Dirs {
+	dirs := m.onlineDirsLocked()
+	for _, d := range dirs {
 		rps[d], starts[d] = map[TopicPartition]int64{}, map[TopicPartition]int64{}
 	}
 	for tp, l := range m.logs {
@@ -462,15 +534,37 @@ func (m *Manager) writeCheckpoints() error {
 		starts[d][tp] = l.LogStartOffset()
 	}
 	m.mu.Unlock()
-	for _, d := range m.cfg.Dirs {
-		if err := WriteOffsetCheckpoint(filepath.Join(d, RecoveryPointCheckpointFile), rps[d]); err != nil {
-			return err
+	var errs []error
+	for _, d := range dirs {
+		err := WriteOffsetCheckpoint(filepath.Join(d, RecoveryPointCheckpointFile), rps[d])
+		if err == nil {
+			err = WriteOffsetCheckpoint(filepath.Join(d, LogStartOffsetCheckpointFile), starts[d])
 		}
-		if err := WriteOffsetCheckpoint(filepath.Join(d, LogStartOffsetCheckpointFile), starts[d]); err != nil {
-			return err
+		if err != nil {
+			errs = append(errs, err)
+			if IsIOError(err) {
+				m.dirFailed(d, err)
+			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// onlineDirsLocked returns the dirs that have not failed. The caller
+// holds mu.
+func (m *Manager) onlineDirsLocked() []string {
+	out := make([]string, 0, len(m.cfg.Dirs))
+	for _, d := range m.cfg.Dirs {
+		if _, off := m.offline[d]; !off {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// ioErrorIn is the OnIOError of the logs in dir.
+func (m *Manager) ioErrorIn(dir string) func(error) {
+	return func(err error) { m.dirFailed(dir, err) }
 }
 
 // CheckpointHighWatermarks writes each dir's replication-offset-checkpoint
@@ -480,7 +574,8 @@ func (m *Manager) writeCheckpoints() error {
 func (m *Manager) CheckpointHighWatermarks() error {
 	m.mu.Lock()
 	hws := map[string]map[TopicPartition]int64{}
-	for _, d := range m.cfg.Dirs {
+	dirs := m.onlineDirsLocked()
+	for _, d := range dirs {
 		hws[d] = map[TopicPartition]int64{}
 	}
 	for tp, l := range m.logs {
@@ -489,17 +584,22 @@ func (m *Manager) CheckpointHighWatermarks() error {
 	m.mu.Unlock()
 	m.hwMu.Lock()
 	defer m.hwMu.Unlock()
-	for _, d := range m.cfg.Dirs {
+	var errs []error
+	for _, d := range dirs {
 		if last, ok := m.lastHW[d]; ok && maps.Equal(last, hws[d]) {
 			continue
 		}
 		if err := WriteOffsetCheckpoint(filepath.Join(d, ReplicationOffsetCheckpointFile), hws[d]); err != nil {
 			delete(m.lastHW, d)
-			return err
+			errs = append(errs, err)
+			if IsIOError(err) {
+				m.dirFailed(d, err)
+			}
+			continue
 		}
 		m.lastHW[d] = hws[d]
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // closeParallelism is how many logs Close closes at once. Closing a log
@@ -553,7 +653,10 @@ func (m *Manager) Close() error {
 	if err := errors.Join(errs...); err != nil {
 		return err // no marker: the next start recovers
 	}
-	for _, d := range m.cfg.Dirs {
+	m.mu.Lock()
+	dirs := m.onlineDirsLocked()
+	m.mu.Unlock()
+	for _, d := range dirs {
 		f, err := os.Create(filepath.Join(d, CleanShutdownFile))
 		if err == nil {
 			err = f.Sync()

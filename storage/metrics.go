@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -148,7 +149,16 @@ var (
 		"Size of the filesystem holding the log dir.", prometheus.GaugeValue, "dir")
 	famDirAvailable = metrics.NewFamily("spool_log_dir_available_bytes",
 		"Bytes available on the filesystem holding the log dir (the disk-full alert divides by the capacity).", prometheus.GaugeValue, "dir")
-	logFamilies = []*metrics.Family{famLogSize, famLogStart, famLogEnd, famLogSegments, famDirCapacity, famDirAvailable}
+	famOfflineDirs = metrics.NewFamily("kafka_log_logmanager_offlinelogdirectorycount",
+		"Log dirs that failed (kafka.log:type=LogManager,name=OfflineLogDirectoryCount).", prometheus.GaugeValue)
+	famDirOffline = metrics.NewFamily("kafka_log_logmanager_logdirectoryoffline",
+		"1 when the log dir failed, else 0 (kafka.log:type=LogManager,name=LogDirectoryOffline,logDirectory=...).", prometheus.GaugeValue, "logDirectory")
+	famCordonedDirs = metrics.NewFamily("kafka_log_logmanager_cordonedlogdirectorycount",
+		"Log dirs in cordoned.log.dirs (kafka.log:type=LogManager,name=CordonedLogDirectoryCount).", prometheus.GaugeValue)
+	famDirCordoned = metrics.NewFamily("kafka_log_logmanager_logdirectorycordoned",
+		"1 when the log dir is cordoned, else 0 (kafka.log:type=LogManager,name=LogDirectoryCordoned,logDirectory=...).", prometheus.GaugeValue, "logDirectory")
+	logFamilies = []*metrics.Family{famLogSize, famLogStart, famLogEnd, famLogSegments, famDirCapacity, famDirAvailable, famOfflineDirs, famDirOffline,
+		famCordonedDirs, famDirCordoned}
 )
 
 type logsCollector struct{ m *Manager }
@@ -156,6 +166,13 @@ type logsCollector struct{ m *Manager }
 func (c logsCollector) Families() []*metrics.Family { return logFamilies }
 
 func (c logsCollector) Visit(e metrics.Emitter) {
+	offline := c.m.OfflineDirs()
+	e.Emit(famOfflineDirs, float64(len(offline)))
+	e.Emit(famCordonedDirs, float64(len(c.m.cfg.Cordoned)))
+	for _, dir := range c.m.cfg.Dirs {
+		e.Emit(famDirOffline, float64(btoi(slices.Contains(offline, dir))), dir)
+		e.Emit(famDirCordoned, float64(btoi(c.m.Cordoned(dir))), dir)
+	}
 	for _, dir := range c.m.cfg.Dirs {
 		if capacity, avail, ok := dirSpace(dir); ok {
 			e.Emit(famDirCapacity, float64(capacity), dir)
@@ -174,4 +191,11 @@ func (c logsCollector) Visit(e metrics.Emitter) {
 		e.Emit(famLogEnd, float64(l.LogEndOffset()), topic, partition)
 		e.Emit(famLogSegments, float64(len(segs)), topic, partition)
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

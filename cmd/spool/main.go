@@ -158,7 +158,13 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 		health.SetReady(true)
 		notify(log, sdnotify.Ready+"\nSTATUS=serving")
 	}
-	<-ctx.Done()
+	exit := 0
+	select {
+	case <-ctx.Done():
+	case err := <-n.Fatal():
+		log.Error("spool must stop", zap.Error(err))
+		exit = 1
+	}
 	health.SetReady(false)
 	notify(log, sdnotify.Stopping+"\nSTATUS=shutting down")
 	log.Info("shutting down")
@@ -169,7 +175,7 @@ KAFKA_LOG_DIRS -> log.dirs, ...; CLUSTER_ID sets the cluster id).
 		return 1
 	}
 	log.Info("shutdown complete")
-	return 0
+	return exit
 }
 
 // enableContentionProfiles turns on the mutex and block profiles that

@@ -81,7 +81,11 @@ type Broker struct {
 	MaxConnectionsPerIP       int32
 
 	// Log.
-	LogDirs                      []string
+	LogDirs                []string
+	LogDirFailureTimeoutMs int64
+	// CordonedLogDirs are cordoned.log.dirs (KIP-1066): log dirs that get
+	// no new replicas; "*" cordons them all.
+	CordonedLogDirs              []string
 	LogSegmentBytes              int32
 	LogRollMs                    int64 // effective: log.roll.ms, else log.roll.hours
 	LogRollJitterMs              int64
@@ -406,6 +410,8 @@ func (b *Broker) fill(r *resolver) {
 	if len(b.LogDirs) == 0 {
 		b.LogDirs = r.list("log.dir")
 	}
+	b.LogDirFailureTimeoutMs = r.i64("log.dir.failure.timeout.ms")
+	b.CordonedLogDirs = r.list("cordoned.log.dirs")
 	b.LogSegmentBytes = r.i32("log.segment.bytes")
 	b.LogRollMs = firstMs(r, "log.roll.ms", "", "log.roll.hours")
 	b.LogRollJitterMs = firstMs(r, "log.roll.jitter.ms", "", "log.roll.jitter.hours")
@@ -596,4 +602,9 @@ func parseProtocolMap(v string) (map[string]string, error) {
 		m[name] = proto
 	}
 	return m, nil
+}
+
+// IsCordoned reports whether log dir dir is in cordoned.log.dirs (or "*").
+func (b *Broker) IsCordoned(dir string) bool {
+	return slices.Contains(b.CordonedLogDirs, "*") || slices.Contains(b.CordonedLogDirs, dir)
 }

@@ -324,6 +324,10 @@ func TestCrossFieldValidation(t *testing.T) {
 		want   string // "" means valid
 	}{
 		{"base", nil, ""},
+		{"cordoned log dir", map[string]string{"log.dirs": "/d1,/d2", "cordoned.log.dirs": "/d2"}, ""},
+		{"all log dirs cordoned", map[string]string{"log.dirs": "/d1,/d2", "cordoned.log.dirs": "*"}, ""},
+		{"cordoned dir not a log dir", map[string]string{"log.dirs": "/d1,/d2", "cordoned.log.dirs": "/d2,/d3,/d4"}, "All entries in cordoned.log.dirs must be present in log.dirs or log.dir. Missing entries : /d3,/d4"},
+		{"cordoned * with others", map[string]string{"log.dirs": "/d1", "cordoned.log.dirs": "*,/d1"}, "When cordoned.log.dirs is set to *, it must not contain other values"},
 		{"no node id", map[string]string{"node.id": "-1"}, `"node.id": must be set`},
 		{"no roles", map[string]string{"process.roles": ""}, `"process.roles"`},
 		{"no quorum", map[string]string{"controller.quorum.voters": ""}, `"controller.quorum.voters": either`},

@@ -123,6 +123,8 @@ var brokerDefList = []brokerDef{
 	// Log storage.
 	{name: "log.dirs", group: groupLog, typ: TypeList, null: true, doc: "Directories holding partition data (default: log.dir)"},
 	{name: "log.dir", group: groupLog, typ: TypeList, def: "/tmp/kafka-logs", doc: "Directory holding partition data, if log.dirs is unset"},
+	{name: "cordoned.log.dirs", group: groupLog, typ: TypeList, def: "", doc: "A comma-separated list of the directories that are cordoned. Entries in this list must be entries in log.dirs or log.dir configuration. This can also be set to * to cordon all log directories."},
+	{name: "log.dir.failure.timeout.ms", group: groupLog, typ: TypeLong, def: "30000", doc: "If the broker is unable to successfully communicate to the controller that some log directory has failed for longer than this time, the broker will fail and shut down.", check: longAtLeast(1)},
 	{name: "log.segment.bytes", group: groupLog, typ: TypeInt, def: "1073741824", doc: "Max size of a segment file", check: intAtLeast(1048576), mode: ClusterWide},
 	{name: "log.roll.ms", group: groupLog, typ: TypeLong, null: true, doc: "Max age of a segment before rolling (overrides log.roll.hours)", check: longAtLeast(1), mode: ClusterWide},
 	{name: "log.roll.hours", group: groupLog, typ: TypeInt, def: "168", doc: "Max age of a segment before rolling, in hours", check: intAtLeast(1)},

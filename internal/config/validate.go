@@ -227,6 +227,20 @@ func (b *Broker) checkValues(v *validation) {
 	if dup := firstDuplicate(b.LogDirs); dup != "" {
 		v.fail("log.dirs", r.str("log.dirs"), fmt.Sprintf("directory %q is listed twice", dup))
 	}
+	// Kafka's KafkaConfig.validateCordonedLogDirs, with its messages.
+	if slices.Contains(b.CordonedLogDirs, "*") && len(b.CordonedLogDirs) > 1 {
+		v.fail("cordoned.log.dirs", r.str("cordoned.log.dirs"), "When cordoned.log.dirs is set to *, it must not contain other values")
+	} else if !slices.Contains(b.CordonedLogDirs, "*") {
+		var missing []string
+		for _, d := range b.CordonedLogDirs {
+			if !slices.Contains(b.LogDirs, d) {
+				missing = append(missing, d)
+			}
+		}
+		if len(missing) > 0 {
+			v.fail("cordoned.log.dirs", r.str("cordoned.log.dirs"), "All entries in cordoned.log.dirs must be present in log.dirs or log.dir. Missing entries : "+strings.Join(missing, ","))
+		}
+	}
 	if b.GroupMinSessionTimeoutMs > b.GroupMaxSessionTimeoutMs {
 		v.fail("group.min.session.timeout.ms", r.str("group.min.session.timeout.ms"), "must be <= group.max.session.timeout.ms")
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,10 +45,23 @@ type lifecycle struct {
 	shutdownDone chan struct{} // closed when the controller lets us go
 	wake         chan struct{} // 1-buffered: heartbeat now
 
+	// dirFailureTimeout is log.dir.failure.timeout.ms: how long a failed
+	// log dir may go unreported to the controller before onFatal.
+	dirFailureTimeout time.Duration
+	onFatal           func(error)
+	// cordonedDirs are the cordoned.log.dirs (KIP-1066), sent with every
+	// heartbeat; set before start.
+	cordonedDirs []controller.DirectoryID
+
 	mu             sync.Mutex // guards the fields below
 	epoch          int64
 	readyToUnfence bool
 	wantShutDown   bool
+	// offlineDirs are the failed log dirs, sent with every heartbeat
+	// (OfflineLogDirs); unreportedSince is when the oldest of them not yet
+	// acknowledged by a heartbeat failed (zero: all acknowledged).
+	offlineDirs     []controller.DirectoryID
+	unreportedSince time.Time
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -103,6 +118,30 @@ func (l *lifecycle) beginControlledShutdown() {
 	l.poke()
 }
 
+// dirFailed adds a failed log dir to the heartbeats and sends one at once.
+func (l *lifecycle) dirFailed(id controller.DirectoryID) {
+	l.mu.Lock()
+	if !slices.Contains(l.offlineDirs, id) {
+		l.offlineDirs = append(l.offlineDirs, id)
+		if l.unreportedSince.IsZero() {
+			l.unreportedSince = time.Now()
+		}
+	}
+	l.mu.Unlock()
+	l.poke()
+}
+
+// checkDirFailureTimeout calls onFatal once a failed dir has gone
+// unacknowledged for dirFailureTimeout (Kafka's log.dir.failure.timeout.ms).
+func (l *lifecycle) checkDirFailureTimeout() {
+	l.mu.Lock()
+	since := l.unreportedSince
+	l.mu.Unlock()
+	if !since.IsZero() && l.dirFailureTimeout > 0 && time.Since(since) > l.dirFailureTimeout && l.onFatal != nil {
+		l.onFatal(fmt.Errorf("the controller was not told of a failed log dir within log.dir.failure.timeout.ms (%v)", l.dirFailureTimeout))
+	}
+}
+
 // brokerEpoch is the epoch of this incarnation's registration, or -1.
 func (l *lifecycle) brokerEpoch() int64 {
 	l.mu.Lock()
@@ -145,7 +184,8 @@ func (l *lifecycle) run(ctx context.Context) {
 		l.mu.Lock()
 		hb := controller.BrokerHeartbeat{
 			BrokerID: l.reg.ID, BrokerEpoch: l.epoch, CurrentMetadataOffset: int64(l.meta.Image().Offset()),
-			WantFence: !l.readyToUnfence, WantShutDown: l.wantShutDown,
+			WantFence: !l.readyToUnfence, WantShutDown: l.wantShutDown, OfflineLogDirs: slices.Clone(l.offlineDirs),
+			CordonedLogDirs: l.cordonedDirs,
 		}
 		l.mu.Unlock()
 		hctx, cancel := context.WithTimeout(ctx, max(l.interval, time.Second))
@@ -166,6 +206,7 @@ func (l *lifecycle) run(ctx context.Context) {
 				delay = 0
 				continue
 			}
+			l.checkDirFailureTimeout()
 			failures++
 			if failures == 1 || failures%10 == 0 {
 				l.logger.Warn("broker heartbeat failed; retrying", zap.Int("failures", failures), zap.Error(err))
@@ -175,6 +216,11 @@ func (l *lifecycle) run(ctx context.Context) {
 		}
 		failures = 0
 		delay = l.interval
+		l.mu.Lock()
+		if len(hb.OfflineLogDirs) == len(l.offlineDirs) {
+			l.unreportedSince = time.Time{}
+		}
+		l.mu.Unlock()
 		select {
 		case <-l.caughtUp:
 		default:

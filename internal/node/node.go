@@ -49,6 +49,7 @@ type Node struct {
 	audit      *audit.Logger        // spool.audit.log.file (nil: none); both roles log to it
 
 	ready     chan struct{} // closed once the node serves (see Ready)
+	fatal     chan error    // 1-buffered: why the node must stop (see Fatal)
 	stopState atomic.Int32  // BrokerState once Close began (metrics.go)
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -96,7 +97,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		return nil, errors.New("a node of a multi-node cluster needs the cluster id: set CLUSTER_ID (KAFKA_CLUSTER_ID) to the same value on every node")
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	n := &Node{logger: log, cfg: cfg, ready: make(chan struct{}), cancel: cancel}
+	n := &Node{logger: log, cfg: cfg, ready: make(chan struct{}), fatal: make(chan error, 1), cancel: cancel}
 	ok := false
 	defer func() {
 		if !ok {
@@ -147,8 +148,18 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		Dial: n.ctrlDial.DialContext,
 	})
 	def, _ := cfg.LogConfigForTopic(nil, config.Dynamic{})
+	dirIDs := make([][16]byte, len(cfg.LogDirs))
+	var cordoned []string
+	for i, d := range cfg.LogDirs {
+		dirIDs[i] = metadataDirectoryID(d)
+		if cfg.IsCordoned(d) {
+			cordoned = append(cordoned, d)
+		}
+	}
 	n.logManager, err = storage.NewManager(storage.ManagerConfig{
 		Dirs:                      cfg.LogDirs,
+		DirIDs:                    dirIDs,
+		Cordoned:                  cordoned,
 		Default:                   def.StorageConfig(),
 		RetentionCheckInterval:    time.Duration(cfg.LogRetentionCheckIntervalMs) * time.Millisecond,
 		FlushCheckInterval:        flushCheckInterval(cfg.LogFlushSchedulerIntervalMs),
@@ -178,9 +189,27 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	if cfg.BrokerRack != "" {
 		rack = &cfg.BrokerRack
 	}
-	n.life = newLifecycle(n.router, n.router, meta, controller.BrokerRegistration{ID: cfg.NodeID, ClusterID: clusterID, Rack: rack, Features: controller.SupportedFeatures},
+	// Only the dirs that loaded are registered (a dir that failed at start
+	// is offline, as in Kafka).
+	var onlineDirs []controller.DirectoryID
+	cordonedIDs := []controller.DirectoryID{}
+	for i, d := range cfg.LogDirs {
+		if !n.logManager.DirOffline(d) {
+			onlineDirs = append(onlineDirs, dirIDs[i])
+			if cfg.IsCordoned(d) {
+				cordonedIDs = append(cordonedIDs, dirIDs[i])
+			}
+		}
+	}
+	n.life = newLifecycle(n.router, n.router, meta, controller.BrokerRegistration{ID: cfg.NodeID, ClusterID: clusterID, Rack: rack, Features: controller.SupportedFeatures, LogDirs: onlineDirs},
 		time.Duration(cfg.BrokerHeartbeatIntervalMs)*time.Millisecond, log.Named("lifecycle"))
 	n.life.endpoints = n.broker.Endpoints
+	n.life.dirFailureTimeout = time.Duration(cfg.LogDirFailureTimeoutMs) * time.Millisecond
+	n.life.cordonedDirs = cordonedIDs
+	n.life.onFatal = n.fail
+	n.logManager.OnDirFailure(func(dir string, tps []storage.TopicPartition) {
+		n.logDirFailed(dir, metaDir, dirIDs, tps)
+	})
 	n.life.start()
 	n.wg.Add(1)
 	go n.becomeReady(runCtx, meta, clusterID, began)
@@ -451,6 +480,41 @@ func sameEndpoint(a, b string) bool {
 		return false
 	}
 	return ha == hb || slices.Contains([]string{"", "0.0.0.0", "::"}, hb)
+}
+
+// Fatal receives the reason when the node must stop on its own (a failed
+// log dir it could not report, or every log dir failed): the caller
+// closes the node and exits, as Kafka's broker shuts down.
+func (n *Node) Fatal() <-chan error { return n.fatal }
+
+func (n *Node) fail(err error) {
+	select {
+	case n.fatal <- err:
+	default: // one reason is enough
+	}
+}
+
+// logDirFailed follows storage taking a log dir offline (KIP-858): the
+// broker's partitions there go offline and the heartbeats report the dir
+// to the controller. The node stops when the dir holds the metadata log
+// or no log dir is left, as Kafka's broker does.
+func (n *Node) logDirFailed(dir, metaDir string, ids [][16]byte, tps []storage.TopicPartition) {
+	if lf, ok := n.broker.(interface {
+		LogDirFailed(string, []storage.TopicPartition)
+	}); ok {
+		lf.LogDirFailed(dir, tps)
+	}
+	for i, d := range n.cfg.LogDirs {
+		if d == dir {
+			n.life.dirFailed(ids[i])
+		}
+	}
+	switch {
+	case filepath.Clean(dir) == filepath.Clean(metaDir):
+		n.fail(fmt.Errorf("the metadata log dir %s failed", dir))
+	case len(n.logManager.OfflineDirs()) == len(n.cfg.LogDirs):
+		n.fail(fmt.Errorf("every log dir in %s failed", strings.Join(n.cfg.LogDirs, ",")))
+	}
 }
 
 // Ready is closed once the node serves: a broker has registered, caught up

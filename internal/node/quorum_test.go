@@ -179,8 +179,13 @@ func TestDynamicControllerQuorum(t *testing.T) {
 	}, 30*time.Second, 500*time.Millisecond, "four voters with directory ids:\n%s", out)
 	require.Equal(t, dirID4, rows[4].dir)
 
-	// A duplicate add is refused with DUPLICATE_VOTER.
+	// A duplicate add is refused with DUPLICATE_VOTER, also when it is
+	// sent to a broker, which forwards it to the quorum as Kafka's do.
 	out, err = addController()
+	require.Error(t, err)
+	require.Contains(t, out, "DuplicateVoterException")
+	out, err = runToolErr(tool, "org.apache.kafka.tools.MetadataQuorumCommand", "--bootstrap-server", c.addr(2),
+		"--command-config", props4, "add-controller")
 	require.Error(t, err)
 	require.Contains(t, out, "DuplicateVoterException")
 
@@ -208,13 +213,14 @@ func TestDynamicControllerQuorum(t *testing.T) {
 		}
 	}
 	require.NotZero(t, victim)
-	out, err = runToolErr(tool, "org.apache.kafka.tools.MetadataQuorumCommand", "--bootstrap-controller", bootstrap,
+	out, err = runToolErr(tool, "org.apache.kafka.tools.MetadataQuorumCommand", "--bootstrap-server", c.addr(1),
 		"remove-controller", "--controller-id", strconv.Itoa(int(victim)), "--controller-directory-id", dirID4)
 	require.Error(t, err)
 	require.Contains(t, out, "VoterNotFoundException")
 	victimDir := directoryID(t, envValue(c.procs[victim].env, "KAFKA_LOG_DIRS"))
 	require.Equal(t, victimDir, rows[victim].dir)
-	out = runTool(t, tool, "org.apache.kafka.tools.MetadataQuorumCommand", "--bootstrap-controller", bootstrap,
+	// Through a broker listener: brokers forward RemoveRaftVoter.
+	out = runTool(t, tool, "org.apache.kafka.tools.MetadataQuorumCommand", "--bootstrap-server", c.addr(1),
 		"remove-controller", "--controller-id", strconv.Itoa(int(victim)), "--controller-directory-id", victimDir)
 	// (Kafka 4.3.1 prints two spaces after "Removed".)
 	require.Regexp(t, fmt.Sprintf(`Removed\s+KRaft controller %d with directory id %s`, victim, regexp.QuoteMeta(victimDir)), out)

@@ -207,7 +207,9 @@ func metadataPartition(img *controller.MetadataImage, index int32, p *controller
 		OfflineReplicas: []protocol.BrokerID{},
 	}
 	for _, r := range p.Replicas {
-		if br := img.Broker(r); br == nil || br.Fenced {
+		// Kafka's getOfflineReplicas: the broker is gone or fenced, or the
+		// replica's log dir failed (KIP-858).
+		if br := img.Broker(r); br == nil || br.Fenced || !br.HasOnlineDir(p.Directory(r)) {
 			mp.OfflineReplicas = append(mp.OfflineReplicas, protocol.BrokerID(r))
 		}
 	}

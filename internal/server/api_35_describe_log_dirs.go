@@ -29,8 +29,10 @@ import (
 //
 // Where Spool differs from Kafka 4.3:
 //   - v0 is served (Kafka 4 dropped it).
-//   - OffsetLag is always 0 and IsFutureKey false (no intra-broker moves);
-//     no directory is ever reported offline or cordoned.
+//   - OffsetLag is always 0 and IsFutureKey false (a move between dirs,
+//     api_34_alter_replica_log_dirs.go, has no future replica to show);
+//     a failed dir (KIP-858) has ErrorCode KAFKA_STORAGE_ERROR, as in
+//     Kafka, and IsCordoned says whether it is in cordoned.log.dirs.
 
 func (b *Broker) handleDescribeLogDirs(ctx context.Context, rc *reqCtx, req *protocol.DescribeLogDirsRequest) (*protocol.DescribeLogDirsResponse, error) {
 	resp := &protocol.DescribeLogDirsResponse{}
@@ -65,7 +67,15 @@ func (b *Broker) handleDescribeLogDirs(ctx context.Context, rc *reqCtx, req *pro
 		})
 	}
 	for _, dir := range b.cfg.LogDirs {
-		res := protocol.DescribeLogDirsResponseDescribeLogDirsResult{LogDir: dir, Topics: []protocol.DescribeLogDirsResponseDescribeLogDirsTopic{}, TotalBytes: -1, UsableBytes: -1}
+		res := protocol.DescribeLogDirsResponseDescribeLogDirsResult{LogDir: dir, Topics: []protocol.DescribeLogDirsResponseDescribeLogDirsTopic{}, TotalBytes: -1, UsableBytes: -1,
+			IsCordoned: b.logManager.Cordoned(dir)}
+		if b.logManager.DirOffline(dir) {
+			// As Kafka's describeLogDirs: a failed dir is listed with
+			// KAFKA_STORAGE_ERROR and nothing else.
+			res.ErrorCode = errcode.KafkaStorageError
+			resp.Results = append(resp.Results, res)
+			continue
+		}
 		var st syscall.Statfs_t
 		if err := syscall.Statfs(dir, &st); err == nil {
 			res.TotalBytes = int64(st.Blocks) * int64(st.Bsize)

@@ -36,9 +36,11 @@ type Broker struct {
 	// (the Server reloads listener keystores from them).
 	onBrokerConfig func(perBroker map[string]string)
 	logger         *zap.Logger
-	ctrl           controller.Client
-	tokenCreds     tokenCredentials // SCRAM credentials of delegation tokens (api_38_delegation_tokens.go)
-	logManager     *storage.Manager
+	// dirAssign queues replica placements for the controller (logdirs.go).
+	dirAssign  dirAssignments
+	ctrl       controller.Client
+	tokenCreds tokenCredentials // SCRAM credentials of delegation tokens (api_38_delegation_tokens.go)
+	logManager *storage.Manager
 
 	handlers map[int16]apiHandler
 	metrics  *serverMetrics

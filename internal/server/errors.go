@@ -66,6 +66,9 @@ func (b *Broker) missingPartitionCode(topic string, partition int32) int16 {
 	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
 		return errcode.UnknownTopicOrPartition
 	}
+	if b.replicas.Offline(storage.TopicPartition{Topic: topic, Partition: partition}) {
+		return errcode.KafkaStorageError // its log dir failed (Kafka's HostedPartition.Offline)
+	}
 	return errcode.NotLeaderOrFollower
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -196,9 +197,14 @@ func (b *Broker) reconcileTopicLocked(img *controller.MetadataImage, t, old *con
 			b.dropPartition(tp)
 			p = nil
 		}
+		if p == nil && b.replicas.Offline(tp) {
+			continue // on a failed log dir until the broker restarts
+		}
 		if p == nil {
 			var err error
-			if p, err = b.openPartition(tp, t.ID, *settings); err != nil {
+			if p, err = b.openPartition(tp, t.ID, *settings); errors.Is(err, storage.ErrLogMoving) {
+				continue // moveReplica opens it again once moved
+			} else if err != nil {
 				b.logger.Error("cannot open partition log; the partition stays offline on this broker",
 					zap.String("topic", t.Name), zap.Int("partition", i), zap.Error(err))
 				b.openFailed[tp] = true
@@ -212,6 +218,7 @@ func (b *Broker) reconcileTopicLocked(img *controller.MetadataImage, t, old *con
 			}
 		}
 		b.replicas.Apply(p, leaderAndISR(pi))
+		b.noteReplicaDir(tp, t.ID, pi)
 	}
 }
 

@@ -205,6 +205,11 @@ func (b *Broker) start() {
 		b.alterPartitions.run(b.ctx)
 	}()
 	b.replicas.Start()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.runDirAssigner(b.ctx)
+	}()
 	ch, cancel := b.ctrl.Subscribe()
 	b.wg.Add(1)
 	go func() {

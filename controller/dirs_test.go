@@ -1,0 +1,171 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/spool-broker/spool/protocol"
+	"github.com/spool-broker/spool/protocol/errcode"
+)
+
+// TestLogDirsInMetadata: brokers register their log dirs, replicas get
+// their dirs through AssignReplicasToDirs (with Kafka's per-partition
+// errors), a heartbeat naming a failed dir moves the broker out of the ISR
+// and leadership of exactly the partitions in it, and all of it survives
+// a snapshot and the wire encoding.
+func TestLogDirsInMetadata(t *testing.T) {
+	ctx := context.Background()
+	c := openController(t, withoutELR(soleConfig(t, t.TempDir())))
+	dirs := map[int32][]DirectoryID{}
+	for _, id := range []int32{1, 2, 3} {
+		dirs[id] = []DirectoryID{NewTopicID(), NewTopicID()}
+		epoch, err := c.RegisterBroker(ctx, BrokerRegistration{ID: id, IncarnationID: NewTopicID(), LogDirs: dirs[id],
+			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}}})
+		require.NoError(t, err)
+		_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: id, BrokerEpoch: epoch, CurrentMetadataOffset: epoch})
+		require.NoError(t, err)
+	}
+	require.Equal(t, dirs[1], c.Image().Broker(1).LogDirs)
+	res := c.CreateTopics(ctx, []CreateTopic{{Name: "t", Assignments: map[int32][]int32{0: {1, 2, 3}, 1: {1, 3, 2}, 2: {2, 3, 1}}, NumPartitions: -1, ReplicationFactor: -1}}, false)
+	require.NoError(t, res[0].Err)
+	id := res[0].TopicID
+	for _, p := range c.Image().Topic("t").Partitions {
+		require.Nil(t, p.Directories, "a new replica's dir is UNASSIGNED")
+	}
+	epoch1 := c.Image().Broker(1).Epoch
+
+	// Broker 1 placed partitions 0 and 2 in its first dir, 1 in its second.
+	errs, err := c.AssignReplicasToDirs(ctx, 1, epoch1, []DirAssignment{
+		{TopicID: id, Partition: 0, Dir: dirs[1][0]},
+		{TopicID: id, Partition: 1, Dir: dirs[1][1]},
+		{TopicID: id, Partition: 2, Dir: dirs[1][0]},
+		{TopicID: id, Partition: 7, Dir: dirs[1][0]},
+		{TopicID: NewTopicID(), Partition: 0, Dir: dirs[1][0]},
+	})
+	require.NoError(t, err)
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	require.NoError(t, errs[2])
+	require.ErrorIs(t, errs[3], ErrUnknownPartition)
+	require.ErrorIs(t, errs[4], ErrUnknownTopicID)
+	_, err = c.AssignReplicasToDirs(ctx, 1, epoch1+5, nil)
+	require.ErrorIs(t, err, ErrStaleBrokerEpoch)
+	ps := c.Image().Topic("t").Partitions
+	require.Equal(t, dirs[1][0], ps[0].Directory(1))
+	require.Equal(t, dirs[1][1], ps[1].Directory(1))
+	require.Equal(t, UnassignedDir, ps[0].Directory(2))
+	require.Equal(t, int32(1), ps[0].Leader)
+	require.Equal(t, int32(1), ps[1].Leader)
+
+	// A reassignment keeps the dirs of the replicas that stay.
+	require.NoError(t, c.AssignReplicasToDirs2(ctx, t, 2, id, 0, dirs[2][1]))
+	before := c.Image().Topic("t").Partitions[0]
+	require.Equal(t, dirs[2][1], before.Directory(2))
+
+	// Broker 1's first dir fails: it leaves the ISR and leadership of
+	// partitions 0 and 2, keeps partition 1, and the dir leaves its
+	// online dirs. Reporting it again changes nothing.
+	_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 1, BrokerEpoch: epoch1, CurrentMetadataOffset: int64(c.Image().Offset()), OfflineLogDirs: []DirectoryID{dirs[1][0]}})
+	require.NoError(t, err)
+	img := c.Image()
+	ps = img.Topic("t").Partitions
+	require.Equal(t, int32(2), ps[0].Leader)
+	require.Equal(t, []int32{2, 3}, ps[0].ISR)
+	require.Equal(t, []int32{2, 3}, ps[2].ISR)
+	require.Equal(t, int32(1), ps[1].Leader)
+	require.Equal(t, []int32{1, 3, 2}, ps[1].ISR)
+	require.Equal(t, []DirectoryID{dirs[1][1]}, img.Broker(1).LogDirs)
+	require.False(t, img.Broker(1).Fenced, "the broker keeps serving its other dir")
+	off := img.Offset()
+	_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 1, BrokerEpoch: epoch1, CurrentMetadataOffset: int64(off), OfflineLogDirs: []DirectoryID{dirs[1][0]}})
+	require.NoError(t, err)
+	require.Equal(t, off, c.Image().Offset())
+
+	// A replica placed in a dir that is not online leaves the ISR too.
+	_, err = c.AssignReplicasToDirs(ctx, 1, epoch1, []DirAssignment{{TopicID: id, Partition: 1, Dir: dirs[1][0]}})
+	require.NoError(t, err)
+	p1 := c.Image().Topic("t").Partitions[1]
+	require.NotContains(t, p1.ISR, int32(1))
+	require.NotEqual(t, int32(1), p1.Leader)
+
+	// The image round-trips through its snapshot records.
+	restored := restoreImage(t, c.Image())
+	require.Equal(t, c.Image().Topic("t").Partitions[0].Directories, restored.Topic("t").Partitions[0].Directories)
+	require.Equal(t, c.Image().Broker(1).LogDirs, restored.Broker(1).LogDirs)
+
+	// And the request over the wire.
+	as := []DirAssignment{{TopicID: id, Partition: 0, Dir: dirs[3][0]}, {TopicID: id, Partition: 9, Dir: dirs[3][1]}}
+	req := assignReplicasToDirsRequest(3, c.Image().Broker(3).Epoch, as)
+	resp := c.HandleRPC(ctx, &protocol.RequestHeader{RequestAPIKey: protocol.KeyAssignReplicasToDirs, RequestAPIVersion: 0}, req).(*protocol.AssignReplicasToDirsResponse)
+	require.Equal(t, int16(0), resp.ErrorCode)
+	out, err := assignResults(as, resp)
+	require.NoError(t, err)
+	require.NoError(t, out[0])
+	require.ErrorIs(t, out[1], ErrUnknownTopic) // the wire code is UNKNOWN_TOPIC_OR_PARTITION
+	require.Equal(t, errcode.UnknownTopicOrPartition, resp.Directories[1].Topics[0].Partitions[0].ErrorCode)
+	require.Equal(t, dirs[3][0], c.Image().Topic("t").Partitions[0].Directory(3))
+}
+
+// AssignReplicasToDirs2 assigns one replica of broker id.
+func (c *Controller) AssignReplicasToDirs2(ctx context.Context, t *testing.T, id int32, topic TopicID, partition int32, dir DirectoryID) error {
+	errs, err := c.AssignReplicasToDirs(ctx, id, c.Image().Broker(id).Epoch, []DirAssignment{{TopicID: topic, Partition: partition, Dir: dir}})
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+func restoreImage(t *testing.T, img *MetadataImage) *MetadataImage {
+	t.Helper()
+	restored, err := readSnapshot(bytes.NewReader(encodeSnapshot(img)))
+	require.NoError(t, err)
+	return restored
+}
+
+// TestCordonedLogDirsInMetadata: heartbeats carry a broker's cordoned dirs
+// (KIP-1066) into its registration; a broker whose every online dir is
+// cordoned gets no new replicas, and it survives a snapshot.
+func TestCordonedLogDirsInMetadata(t *testing.T) {
+	ctx := context.Background()
+	c := openController(t, withoutELR(soleConfig(t, t.TempDir())))
+	dirs := map[int32][]DirectoryID{}
+	epochs := map[int32]int64{}
+	for _, id := range []int32{1, 2, 3} {
+		dirs[id] = []DirectoryID{NewTopicID(), NewTopicID()}
+		epoch, err := c.RegisterBroker(ctx, BrokerRegistration{ID: id, IncarnationID: NewTopicID(), LogDirs: dirs[id],
+			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}}})
+		require.NoError(t, err)
+		epochs[id] = epoch
+		_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: id, BrokerEpoch: epoch, CurrentMetadataOffset: epoch, CordonedLogDirs: []DirectoryID{}})
+		require.NoError(t, err)
+	}
+	require.Nil(t, c.Image().Broker(1).CordonedLogDirs)
+	// Broker 2 cordons both dirs, broker 3 one of them.
+	_, err := c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 2, BrokerEpoch: epochs[2], CurrentMetadataOffset: int64(c.Image().Offset()), CordonedLogDirs: dirs[2]})
+	require.NoError(t, err)
+	_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 3, BrokerEpoch: epochs[3], CurrentMetadataOffset: int64(c.Image().Offset()), CordonedLogDirs: dirs[3][:1]})
+	require.NoError(t, err)
+	img := c.Image()
+	require.Equal(t, dirs[2], img.Broker(2).CordonedLogDirs)
+	require.False(t, img.Broker(2).HasUncordonedDirs())
+	require.True(t, img.Broker(3).HasUncordonedDirs())
+	require.Equal(t, []int32{1, 3}, usableBrokers(img))
+
+	res := c.CreateTopics(ctx, []CreateTopic{{Name: "t", NumPartitions: 6, ReplicationFactor: 2}}, false)
+	require.NoError(t, res[0].Err)
+	for _, p := range c.Image().Topic("t").Partitions {
+		require.NotContains(t, p.Replicas, int32(2))
+	}
+	res = c.CreateTopics(ctx, []CreateTopic{{Name: "rf3", NumPartitions: 1, ReplicationFactor: 3}}, false)
+	require.ErrorIs(t, res[0].Err, ErrInvalidReplicationFactor)
+
+	require.Equal(t, dirs[2], restoreImage(t, c.Image()).Broker(2).CordonedLogDirs)
+
+	// Uncordoned again: placeable again.
+	_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 2, BrokerEpoch: epochs[2], CurrentMetadataOffset: int64(c.Image().Offset()), CordonedLogDirs: []DirectoryID{}})
+	require.NoError(t, err)
+	require.Equal(t, []int32{1, 2, 3}, usableBrokers(c.Image()))
+}

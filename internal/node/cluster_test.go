@@ -253,7 +253,9 @@ func rawRequest(t *testing.T, addr string, version int16, req protocol.Request) 
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	require.NoError(t, err)
 	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	// A hang guard past the 30 s request timeouts the tests send (a
+	// CreateTopics at load 70 took longer than the 10 s this once was).
+	_ = nc.SetDeadline(time.Now().Add(45 * time.Second))
 	id := "test"
 	hdr := protocol.RequestHeader{RequestAPIKey: req.APIKey(), RequestAPIVersion: version, CorrelationID: 1, ClientID: &id}
 	frame, err := protocol.AppendRequest(nil, &hdr, req)

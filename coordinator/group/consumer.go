@@ -3,6 +3,7 @@ package group
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -150,7 +151,7 @@ func (a memberMetadata) equal(b memberMetadata) bool {
 
 func (a currentAssignment) equal(b currentAssignment) bool {
 	return a.epoch == b.epoch && a.previousEpoch == b.previousEpoch && a.state == b.state &&
-		a.assigned.equal(b.assigned) && a.pendingRevocation.equal(b.pendingRevocation) && sameEpochs(a.epochs, b.epochs)
+		a.assigned.equal(b.assigned) && a.pendingRevocation.equal(b.pendingRevocation) && maps.Equal(a.epochs, b.epochs)
 }
 
 // state is the group state as Kafka names it (ConsumerGroupState).
@@ -237,18 +238,6 @@ func subscriptionOf(members []*consumerMember, topics []TopicMetadata) map[strin
 		}
 	}
 	return out
-}
-
-func sameSubscription(a, b map[string]int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // heartbeatFail is a ConsumerGroupHeartbeat error answer.
@@ -611,7 +600,7 @@ func (hb *consumerHeartbeat) nextGroupEpoch(topics []TopicMetadata) {
 	hb.members = append(members, updated)
 	hb.topics = topics
 	hb.sub = subscriptionOf(hb.members, topics)
-	hb.subscriptionChanged = cg.subscriptionKnown && !sameSubscription(hb.sub, cg.subscription)
+	hb.subscriptionChanged = cg.subscriptionKnown && !maps.Equal(hb.sub, cg.subscription)
 	hb.groupEpoch = cg.epoch
 	if hb.bump || hb.subscriptionChanged {
 		hb.groupEpoch++

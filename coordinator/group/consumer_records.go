@@ -104,18 +104,6 @@ func cloneEpochs(m map[topicPartitionID]int32) map[topicPartitionID]int32 {
 	return out
 }
 
-func sameEpochs(a, b map[topicPartitionID]int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
-}
-
 func appendCompactNullable(b []byte, s *string) []byte { return wire.AppendCompactNullableString(b, s) }
 
 func encodeEpochValue(epoch int32) []byte {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -164,7 +165,7 @@ func (a *adminHistory) checkAdmin(ctx context.Context, addrs []string) []string 
 		views = append(views, v)
 	}
 	for i := 1; i < len(views); i++ {
-		if !mapsEqual(views[0], views[i]) {
+		if !maps.Equal(views[0], views[i]) {
 			bad = append(bad, fmt.Sprintf("broker 1 and broker %d disagree: %s", i+1, diffTopics(views[0], views[i])))
 		}
 	}
@@ -222,18 +223,6 @@ func (a *adminHistory) stats() string {
 		}
 	}
 	return fmt.Sprintf("%d topics created, %d grown, %d deleted, %d requests failed (indeterminate)", c, g, d, f)
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func diffTopics(a, b map[string]string) string {

@@ -56,7 +56,9 @@ connect_connect_debezium() {
 	[ -f "$COMPAT_DEBEZIUM/.stamp" ] || fail "$COMPAT_DEBEZIUM missing: run test/compat/install.sh"
 	id postgres > /dev/null 2>&1 || fail "no postgres user (Debian's postgresql package creates it)"
 	pg=$(mktemp -d /tmp/compat-pg.XXXXXX) && chown postgres "$pg" # a path the postgres user can reach
-	for port in $(seq 35432 35499); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break; done
+	# Below the kernel's ephemeral range (32768-60999 here): a port in it can be the local end
+	# of any client's connection at the moment PostgreSQL binds (seen: kafka3 column).
+	for port in $(seq 15432 15499); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break; done
 	pgrun() { runuser -u postgres -- "$@"; }
 	pgrun "$pgbin/initdb" -D "$pg/data" -A trust -U postgres > "$W/initdb.log" 2>&1 || { cat "$W/initdb.log"; fail "initdb"; }
 	pgrun "$pgbin/pg_ctl" -D "$pg/data" -l "$pg/log" -w -t 60 \

@@ -377,6 +377,10 @@ cli_seed_sc03_ops() {
 	run c3 kafka-configs.sh --bootstrap-server "$(B)" \
 		--entity-type topics --entity-name orders --describe
 	expect_grep 'retention.ms=604800000' "$W/c3.out"
+	# Leave the cluster as found: broker 1's log.retention.ms would otherwise appear in later
+	# scenarios' kafka-topics --describe whenever broker 1 answers (cluster-describe, ×3 columns).
+	run c4 kafka-configs.sh --bootstrap-server "$(B)" \
+		--entity-type brokers --entity-name 1 --alter --delete-config log.retention.ms
 	# --describe added: Kafka 4.x's kafka-log-dirs requires it ("Missing required argument").
 	run logdirs kafka-log-dirs.sh --bootstrap-server "$(B)" \
 		--topic-list orders --broker-list 1 --describe

@@ -11,7 +11,7 @@ key.converter=org.apache.kafka.connect.storage.StringConverter
 value.converter=org.apache.kafka.connect.storage.StringConverter
 offset.storage.file.filename=$W/offsets
 offset.flush.interval.ms=500
-listeners=http://127.0.0.1:39083
+listeners=http://127.0.0.1:17083
 PROPS
 	cat > "$W/source.properties" <<PROPS
 name=$TOPIC-source
@@ -89,9 +89,9 @@ key.converter.schemas.enable=false
 value.converter.schemas.enable=false
 offset.flush.interval.ms=1000
 scheduled.rebalance.max.delay.ms=3000
-listeners=http://127.0.0.1:3918$i
+listeners=http://127.0.0.1:1718$i
 rest.advertised.host.name=127.0.0.1
-rest.advertised.port=3918$i
+rest.advertised.port=1718$i
 plugin.path=$(dirname "$COMPAT_DEBEZIUM")
 plugin.discovery=service_load
 PROPS
@@ -101,17 +101,17 @@ PROPS
 	rest() { curl -sf --max-time 10 "$@"; }
 	dbz_logs() { for i in 1 2 3; do echo "--- worker $i:"; grep -E 'ERROR|WARN|Joined group|Finished starting' "$W/worker$i.log" | tail -n 25; done; }
 	for ((i = 0; i < 600; i++)); do
-		rest http://127.0.0.1:39181/connectors > /dev/null && rest http://127.0.0.1:39182/connectors > /dev/null &&
-			rest http://127.0.0.1:39183/connectors > /dev/null && break
+		rest http://127.0.0.1:17181/connectors > /dev/null && rest http://127.0.0.1:17182/connectors > /dev/null &&
+			rest http://127.0.0.1:17183/connectors > /dev/null && break
 		sleep 0.2
 	done
-	rest http://127.0.0.1:39181/connector-plugins | grep -q PostgresConnector ||
+	rest http://127.0.0.1:17181/connector-plugins | grep -q PostgresConnector ||
 		{ dbz_logs; fail "the workers did not come up with the Debezium plugin"; }
 	for t in configs offsets status; do
 		kafka-configs --bootstrap-server "$BOOTSTRAP" --describe --entity-type topics --entity-name "$TOPIC-$t" > "$W/$t.cfg" 2>&1
 		expect_grep 'cleanup.policy=compact' "$W/$t.cfg"
 	done
-	rest -X POST -H 'Content-Type: application/json' http://127.0.0.1:39182/connectors -d @- > "$W/create.out" <<JSON ||
+	rest -X POST -H 'Content-Type: application/json' http://127.0.0.1:17182/connectors -d @- > "$W/create.out" <<JSON ||
 {"name": "$TOPIC-pg", "config": {
   "connector.class": "io.debezium.connector.postgresql.PostgresConnector", "tasks.max": "1",
   "database.hostname": "127.0.0.1", "database.port": "$port", "database.user": "postgres",
@@ -123,10 +123,10 @@ JSON
 		{ cat "$W/create.out"; dbz_logs; fail "creating the connector"; }
 	local owner=""
 	for ((i = 0; i < 600; i++)); do
-		owner=$(rest "http://127.0.0.1:39181/connectors/$TOPIC-pg/status" | grep -o '"tasks":\[{"id":0,"state":"RUNNING","worker_id":"[^"]*"' | grep -o '[0-9]*"$' | tr -d '"') && [ -n "$owner" ] && break
+		owner=$(rest "http://127.0.0.1:17181/connectors/$TOPIC-pg/status" | grep -o '"tasks":\[{"id":0,"state":"RUNNING","worker_id":"[^"]*"' | grep -o '[0-9]*"$' | tr -d '"') && [ -n "$owner" ] && break
 		sleep 0.2
 	done
-	[ -n "$owner" ] || { rest "http://127.0.0.1:39182/connectors/$TOPIC-pg/status" || true; dbz_logs; fail "the task never ran"; }
+	[ -n "$owner" ] || { rest "http://127.0.0.1:17182/connectors/$TOPIC-pg/status" || true; dbz_logs; fail "the task never ran"; }
 	echo "task 0 runs on the worker at port $owner"
 	# The replication slot exists once the task streams: changes from then on are kept for it.
 	for ((i = 0; i < 300; i++)); do
@@ -162,12 +162,12 @@ JSON
 		sleep 0.2
 	done
 	# Kill the worker that runs the task (SIGKILL: no graceful leave); the survivors take it over.
-	local victim=$((owner - 39180))
+	local victim=$((owner - 17180))
 	kill -9 $(pgrep -P "${pids[$((victim - 1))]}") "${pids[$((victim - 1))]}" 2>/dev/null # the JVM and its wrapper
 	psql -c "INSERT INTO items VALUES (4, 'fig', 1);"
 	wait_ops cccudc || { dbz_logs; fail "after worker $victim died, the task did not resume"; }
 	local survivor=$(( victim == 1 ? 2 : 1 ))
-	rest "http://127.0.0.1:3918$survivor/connectors/$TOPIC-pg/status" | grep -q '"state":"RUNNING","worker_id":"127.0.0.1:3918[^'"$victim"']"' ||
+	rest "http://127.0.0.1:1718$survivor/connectors/$TOPIC-pg/status" | grep -q '"state":"RUNNING","worker_id":"127.0.0.1:1718[^'"$victim"']"' ||
 		{ dbz_logs; fail "the task is not running on a surviving worker"; }
 	echo "connect: 6 change events in order through 3 distributed workers; task moved off killed worker $victim"
 }

@@ -1,21 +1,21 @@
 # MirrorMaker 2 (connect-mirror 4.3.1, dedicated mode) mirrors TOPIC and a consumer group's
 # committed offsets from this target (cluster A) to a second cluster B of the same kind:
-# a second reference Kafka on 39092/39093, or a second Spool node on 39192/39193.
+# a second reference Kafka on 17092/17093, or a second Spool node on 27192/27193.
 
 mm2_mm2_mirror() {
 	local n=20 b
 	MM2_KIND=${COMPAT_TARGET%3} # a cluster column mirrors to a single node of its kind
 	case $MM2_KIND in
-	kafka) MM2_PEER=ref2 b=127.0.0.1:39092 ;;
-	spool) MM2_PEER=spool2 b=127.0.0.1:39192 ;;
+	kafka) MM2_PEER=ref2 b=127.0.0.1:17092 ;;
+	spool) MM2_PEER=spool2 b=127.0.0.1:27192 ;;
 	*) fail "unknown COMPAT_TARGET=$COMPAT_TARGET" ;;
 	esac
 	trap 'exit 143' TERM
 	trap 'rm -rf "$W"; [ -n "${MM2_PID:-}" ] && stop_bg $MM2_PID 2; "$COMPAT_DIR/lib/$MM2_KIND.sh" stop $MM2_PEER || true' EXIT
 	if [ "$MM2_KIND" = kafka ]; then
-		"$COMPAT_DIR/lib/kafka.sh" start ref2 39092 39093
+		"$COMPAT_DIR/lib/kafka.sh" start ref2 17092 17093
 	else
-		"$COMPAT_DIR/lib/spool.sh" start spool2 39192 39193
+		"$COMPAT_DIR/lib/spool.sh" start spool2 27192 27193
 	fi
 	"$COMPAT_DIR/lib/javac.sh" "$KAFKA_VERSION"
 

@@ -32,11 +32,11 @@ registry_start() {
 # registry's serdes, checks an incompatible change is refused; then restarts the registry,
 # which rebuilds its state from the journal topic alone, and reads everything back.
 registry_schema_registry() {
-	local url=http://127.0.0.1:39281/apis/ccompat/v7 py=$COMPAT_VENV/bin/python
+	local url=http://127.0.0.1:17281/apis/ccompat/v7 py=$COMPAT_VENV/bin/python
 	mktopic "$TOPIC" && mktopic "$TOPIC-json"
 	REG_PID=""
 	trap 'stop_bg $REG_PID 20; rm -rf "$W"' EXIT
-	registry_start 39281 39282 "$W/registry1.log"
+	registry_start 17281 17282 "$W/registry1.log"
 	"$py" "$COMPAT_DIR/py/registry.py" produce "$BOOTSTRAP" "$TOPIC" "$url" > "$W/produce.out" 2> "$W/produce.err" ||
 		{ grep -v '^%' "$W/produce.err" | tail -n 30; cat "$W/produce.out"; fail "registering and producing through the registry"; }
 	head -n -1 "$W/produce.out"
@@ -48,7 +48,7 @@ registry_schema_registry() {
 	echo "journal $TOPIC-journal: $(wc -l < "$W/journal.keys") records ($(grep -o '"messageType":"[A-Za-z]*' "$W/journal.keys" | cut -d'"' -f4 | sed 's/[0-9]*$//' | sort | uniq -c | awk '{printf "%s%s×%s", sep, $2, $1; sep=", "}'))"
 
 	stop_bg "$REG_PID" 20
-	registry_start 39281 39282 "$W/registry2.log"
+	registry_start 17281 17282 "$W/registry2.log"
 	tail -n 1 "$W/produce.out" | "$py" "$COMPAT_DIR/py/registry.py" verify "$BOOTSTRAP" "$TOPIC" "$url" > "$W/verify.out" 2> "$W/verify.err" ||
 		{ grep -v '^%' "$W/verify.err" | tail -n 30; cat "$W/verify.out"; fail "reading the schemas back after the registry restarted"; }
 	cat "$W/verify.out"

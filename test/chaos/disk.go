@@ -101,13 +101,19 @@ func (d *disks) setup() error {
 // unmount unmounts dir and detaches the loop device behind img. The loop
 // driver releases a device asynchronously, so both are retried for a while.
 func unmount(dir, img string) error {
+	// Poll the state (umount succeeds, or says nothing is mounted) every
+	// 100 ms until a 5 s deadline.
 	var err error
-	for try := 0; try < 50; try++ {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(5 * time.Second); ; <-tick.C {
 		if err = sh("umount", dir); err == nil || strings.Contains(err.Error(), "not mounted") || strings.Contains(err.Error(), "no mount point") {
 			err = nil
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		if time.Now().After(deadline) {
+			break
+		}
 	}
 	if out, lerr := exec.Command("losetup", "-j", img).Output(); lerr == nil {
 		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

@@ -158,8 +158,10 @@ func (p *proxy) pump(dst, src net.Conn, i, j int) {
 		}
 	}()
 	for c := range q {
+		// Holding each chunk until its due time is the fault itself (the
+		// injected delay), not a wait for some state.
 		if w := time.Until(c.due); w > 0 {
-			time.Sleep(w)
+			<-time.After(w)
 		}
 		if _, err := dst.Write(c.b); err != nil {
 			break

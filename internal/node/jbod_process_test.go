@@ -29,12 +29,7 @@ func TestLogDirFailureProcesses(t *testing.T) {
 	c := newProcCluster(t, []procSpec{{1, "broker,controller"}, {2, "broker,controller"}, {3, "broker,controller"}},
 		"KAFKA_REPLICA_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS=200")
 	const victimID = int32(2)
-	root := t.TempDir()
-	dirs := map[int32][2]string{}
-	for id, p := range c.procs {
-		dirs[id] = [2]string{filepath.Join(root, fmt.Sprintf("n%d-a", id)), filepath.Join(root, fmt.Sprintf("n%d-b", id))}
-		p.env = append(p.env, "KAFKA_LOG_DIRS="+dirs[id][0]+","+dirs[id][1])
-	}
+	dirs := twoLogDirsEach(t, c)
 	metricsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	c.procs[victimID].env = append(c.procs[victimID].env, "SPOOL_HTTP_ADDR="+metricsAddr)
 	c.startAll()
@@ -165,12 +160,7 @@ func TestReassignLogDirsProcesses(t *testing.T) {
 	}
 	logDirsTool := kafkaTool(t, "kafka-log-dirs")
 	c := newProcCluster(t, []procSpec{{1, "broker,controller"}, {2, "broker,controller"}, {3, "broker,controller"}})
-	root := t.TempDir()
-	dirs := map[int32][2]string{}
-	for id, p := range c.procs {
-		dirs[id] = [2]string{filepath.Join(root, fmt.Sprintf("n%d-a", id)), filepath.Join(root, fmt.Sprintf("n%d-b", id))}
-		p.env = append(p.env, "KAFKA_LOG_DIRS="+dirs[id][0]+","+dirs[id][1])
-	}
+	dirs := twoLogDirsEach(t, c)
 	c.startAll()
 	ctx := context.Background()
 	adm := c.admin()
@@ -246,4 +236,16 @@ func TestReassignLogDirsProcesses(t *testing.T) {
 	got, fails := acks.snapshot()
 	require.Empty(t, fails, "the producer gave up on records")
 	verifyAcked(t, readAll(t, ctx, c.seeds(), adm, topic, partitions), got, func(a, b string) bool { return a < b })
+}
+
+// twoLogDirsEach gives every node of c two log dirs (log.dirs "a,b") and
+// returns them by node id.
+func twoLogDirsEach(t *testing.T, c *procCluster) map[int32][2]string {
+	root := t.TempDir()
+	dirs := map[int32][2]string{}
+	for id, p := range c.procs {
+		dirs[id] = [2]string{filepath.Join(root, fmt.Sprintf("n%d-a", id)), filepath.Join(root, fmt.Sprintf("n%d-b", id))}
+		p.env = append(p.env, "KAFKA_LOG_DIRS="+dirs[id][0]+","+dirs[id][1])
+	}
+	return dirs
 }

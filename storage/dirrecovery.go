@@ -46,7 +46,9 @@ func IsNoSpace(err error) bool {
 
 // OnDirOnline sets fn to run (on the Manager's goroutine that brought it
 // back) after a full dir came back online, with the partitions whose logs
-// it holds again, open. nil clears it.
+// were in it and may be opened again: those it holds again, open, and any
+// whose directory was gone from it (GetOrCreateLog creates them afresh).
+// nil clears it.
 func (m *Manager) OnDirOnline(fn func(dir string, partitions []TopicPartition)) {
 	m.failMu.Lock()
 	m.onDirOnline = fn
@@ -189,11 +191,13 @@ func (m *Manager) bringOnline(dir string) error {
 		m.perDir[dir]++
 		tps = append(tps, w.tp)
 	}
-	// A log the dir held but whose directory is gone comes back empty
-	// when its replica is opened again (it then fetches from the leader).
+	// A log the dir held but whose directory is gone is created afresh
+	// (in any dir) when its replica is opened again; it then fetches from
+	// the leader.
 	for tp := range want {
 		if m.offlineLogs[tp] == dir {
 			delete(m.offlineLogs, tp)
+			tps = append(tps, tp)
 		}
 	}
 	delete(m.offline, dir)

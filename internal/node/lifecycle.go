@@ -62,6 +62,12 @@ type lifecycle struct {
 	// acknowledged by a heartbeat failed (zero: all acknowledged).
 	offlineDirs     []controller.DirectoryID
 	unreportedSince time.Time
+	// onlineDirs replace reg.LogDirs when amend is set: a failed dir came
+	// back online (a full dir with space again), and the next heartbeat is
+	// preceded by a registration amended with them, which tells the
+	// controller (see controller.RegisterBroker).
+	onlineDirs []controller.DirectoryID
+	amend      bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -131,6 +137,19 @@ func (l *lifecycle) dirFailed(id controller.DirectoryID) {
 	l.poke()
 }
 
+// dirOnline drops a failed log dir that is back online from the heartbeats
+// and amends the registration with online, every online dir, at once.
+func (l *lifecycle) dirOnline(id controller.DirectoryID, online []controller.DirectoryID) {
+	l.mu.Lock()
+	l.offlineDirs = slices.DeleteFunc(l.offlineDirs, func(d controller.DirectoryID) bool { return d == id })
+	if len(l.offlineDirs) == 0 {
+		l.unreportedSince = time.Time{}
+	}
+	l.onlineDirs, l.amend = slices.Clone(online), true
+	l.mu.Unlock()
+	l.poke()
+}
+
 // checkDirFailureTimeout calls onFatal once a failed dir has gone
 // unacknowledged for dirFailureTimeout (Kafka's log.dir.failure.timeout.ms).
 func (l *lifecycle) checkDirFailureTimeout() {
@@ -180,6 +199,18 @@ func (l *lifecycle) run(ctx context.Context) {
 			}
 		} else if ctx.Err() != nil {
 			return
+		}
+		l.mu.Lock()
+		amend := l.amend
+		if amend {
+			l.reg.LogDirs, l.amend = l.onlineDirs, false
+		}
+		l.mu.Unlock()
+		if amend {
+			l.logger.Info("amending the broker registration: a failed log dir is online again", zap.Int("online_dirs", len(l.reg.LogDirs)))
+			if !l.register(ctx) {
+				return
+			}
 		}
 		l.mu.Lock()
 		hb := controller.BrokerHeartbeat{

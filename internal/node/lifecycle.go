@@ -68,6 +68,9 @@ type lifecycle struct {
 	// controller (see controller.RegisterBroker).
 	onlineDirs []controller.DirectoryID
 	amend      bool
+	// dirsForgotten counts the heartbeats in a row after which the
+	// metadata still lacked one of onlineDirs (checkRegisteredDirs).
+	dirsForgotten int
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -127,6 +130,9 @@ func (l *lifecycle) beginControlledShutdown() {
 // dirFailed adds a failed log dir to the heartbeats and sends one at once.
 func (l *lifecycle) dirFailed(id controller.DirectoryID) {
 	l.mu.Lock()
+	if l.onlineDirs != nil {
+		l.onlineDirs = slices.DeleteFunc(l.onlineDirs, func(d controller.DirectoryID) bool { return d == id })
+	}
 	if !slices.Contains(l.offlineDirs, id) {
 		l.offlineDirs = append(l.offlineDirs, id)
 		if l.unreportedSince.IsZero() {
@@ -148,6 +154,31 @@ func (l *lifecycle) dirOnline(id controller.DirectoryID, online []controller.Dir
 	l.onlineDirs, l.amend = slices.Clone(online), true
 	l.mu.Unlock()
 	l.poke()
+}
+
+// checkRegisteredDirs amends the registration again when, three
+// heartbeats after a dir came back, the metadata still does not list every
+// dir back online: a heartbeat that reported the dir failed and that the
+// controller handled only after the amendment (it had timed out here) took
+// it offline again there.
+func (l *lifecycle) checkRegisteredDirs() {
+	b := l.meta.Image().Broker(l.reg.ID)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b == nil || b.Epoch != l.epoch || b.LogDirs == nil || l.onlineDirs == nil || l.amend {
+		l.dirsForgotten = 0
+		return
+	}
+	for _, d := range l.onlineDirs {
+		if !slices.Contains(b.LogDirs, d) {
+			if l.dirsForgotten++; l.dirsForgotten >= 3 {
+				l.logger.Warn("the metadata lacks a log dir that is online again; amending the registration again")
+				l.amend, l.dirsForgotten = true, 0
+			}
+			return
+		}
+	}
+	l.dirsForgotten = 0
 }
 
 // checkDirFailureTimeout calls onFatal once a failed dir has gone
@@ -247,6 +278,7 @@ func (l *lifecycle) run(ctx context.Context) {
 		}
 		failures = 0
 		delay = l.interval
+		l.checkRegisteredDirs()
 		l.mu.Lock()
 		if len(hb.OfflineLogDirs) == len(l.offlineDirs) {
 			l.unreportedSince = time.Time{}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -397,4 +398,87 @@ func TestIndexStoreFault(t *testing.T) {
 	require.True(t, IsIOError(err), "%v", err)
 	require.Equal(t, perPage, idx.len(), "the failed entry is not counted")
 	require.Equal(t, offsetEntry{offset: 10 * perPage, position: 100 * (perPage - 1)}, idx.lookup(1<<20))
+}
+
+// TestMoveLogLive: MoveLog copies while the log keeps taking appends (in
+// one case after a truncation, as a follower truncating to its leader
+// does), takes it out of service only for the last round, and the moved
+// log holds exactly what the log held when it was detached.
+func TestMoveLogLive(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		truncate bool
+	}{
+		{"appends", false},
+		{"a truncation and appends", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			dirs := []string{filepath.Join(root, "a"), filepath.Join(root, "b")}
+			tp := TopicPartition{"live", 0}
+			var (
+				l      *Log
+				rounds []int
+				paused int64 // bytes the last round copied
+			)
+			cfg := ManagerConfig{Dirs: dirs, Default: testConfig(), moveRoundHook: func(round int, copied int64) {
+				if round == 0 {
+					paused = copied
+					return
+				}
+				rounds = append(rounds, round)
+				if round == 1 { // the log serves on during the copy
+					if tc.truncate {
+						require.NoError(t, l.TruncateTo(l.LogEndOffset()-40))
+					}
+					fill(t, l, 30, 100, constTS)
+				}
+			}}
+			m, err := NewManager(cfg, zaptest.NewLogger(t))
+			require.NoError(t, err)
+			defer m.Close()
+			l, err = m.GetOrCreateLog(tp, nil)
+			require.NoError(t, err)
+			fill(t, l, 1200, 1000, constTS) // over liveCopyDoneBytes: a second round follows
+			src, _ := m.DirOf(tp)
+			dest := dirs[0]
+			if src == dest {
+				dest = dirs[1]
+			}
+			var (
+				atDetach []byte
+				leo, hw  int64
+			)
+			var inDetached time.Duration
+			nl, err := m.MoveLog(tp, dest, func() {
+				began := time.Now()
+				require.Equal(t, []int{1, 2}, rounds, "detached after the live rounds")
+				_, atDetach = readBatches(t, mustRead(t, l))
+				leo, hw = l.LogEndOffset(), l.HighWatermark()
+				inDetached = time.Since(began)
+			})
+			t.Logf("the test's detached callback took %v", inDetached)
+			require.NoError(t, err)
+			if tc.truncate {
+				require.Greater(t, paused, int64(1<<20), "after a truncation the last round copies every file whole")
+			} else {
+				require.Less(t, paused, int64(64<<10), "the last round copies only what changed since the live ones")
+			}
+			require.Equal(t, leo, nl.LogEndOffset())
+			require.Equal(t, hw, nl.HighWatermark())
+			_, moved := readBatches(t, mustRead(t, nl))
+			require.Equal(t, atDetach, moved, "the moved log is the log as detached")
+			d, _ := m.DirOf(tp)
+			require.Equal(t, dest, d)
+			fill(t, nl, 5, 100, constTS)
+			require.Greater(t, nl.LogEndOffset(), leo)
+		})
+	}
+}
+
+func mustRead(t *testing.T, l *Log) ReadResult {
+	t.Helper()
+	r, err := l.Read(l.LogStartOffset(), 1<<30, math.MaxInt64, true)
+	require.NoError(t, err)
+	return r
 }

@@ -83,6 +83,10 @@ type ManagerConfig struct {
 
 	// space replaces dirSpace in tests (nil: dirSpace).
 	space func(dir string) (capacity, available uint64, ok bool)
+	// moveRoundHook, if set (tests), runs after each of MoveLog's copy
+	// rounds with the round's number (from 1; 0 for the last one, while
+	// the log is paused) and the bytes it copied.
+	moveRoundHook func(round int, copied int64)
 }
 
 // Manager owns the logs of one broker across its log dirs and the

@@ -359,9 +359,12 @@ func TestUncleanShutdownThenRecovery(t *testing.T) {
 		name        string
 		cleanBroker int32 // 0: every broker restarts uncleanly
 		wantLeader  int32
+		// the ControllerStats counts: unclean elections (the last known
+		// leader's recovery is one, as in Kafka), elections from the ELR
+		wantUnclean, wantFromELR int64
 	}{
-		{name: "all unclean: the last known leader", wantLeader: 1},
-		{name: "broker 2 clean: the ELR member leads", cleanBroker: 2, wantLeader: 2},
+		{name: "all unclean: the last known leader", wantLeader: 1, wantUnclean: 1},
+		{name: "broker 2 clean: the ELR member leads", cleanBroker: 2, wantLeader: 2, wantFromELR: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := soleConfig(t, t.TempDir())
@@ -397,6 +400,8 @@ func TestUncleanShutdownThenRecovery(t *testing.T) {
 			p = c.Image().Topic("t").Partitions[0]
 			require.Equal(t, tc.wantLeader, p.Leader)
 			require.Equal(t, []int32{tc.wantLeader}, p.ISR)
+			require.Equal(t, tc.wantUnclean, c.fsm.uncleanElections.Load(), "unclean elections")
+			require.Equal(t, tc.wantFromELR, c.fsm.elrElections.Load(), "elections from the ELR")
 		})
 	}
 }

@@ -239,19 +239,25 @@ type fetcher struct {
 	// rebuild: a partition left the set of those fetched (or the last
 	// request was not the whole set); nextDue: when the first delayed
 	// partition is due back; refresh: the log start offset cursor.
-	rebuild bool
-	nextDue time.Time
-	refresh int
+	rebuild   bool
+	nextDue   time.Time
+	refresh   int
+	refreshAt time.Time
 	// pending are the cached entries settle updated since the last
 	// request.
 	pending []int
 }
 
-// logStartRefresh is how many cached request entries a round refreshes
-// the follower's log start offset of (its own retention moves it without
-// the fetcher noticing); the leader uses it only for DeleteRecords' low
-// watermark, which a leader's log start move brings forward anyway.
-const logStartRefresh = 256
+// The cached request's log start offsets are refreshed a tenth at a time,
+// every logStartRefreshEvery, so each is at most a second old: the
+// follower's own retention moves its log start without the fetcher
+// noticing, and the leader uses it only for DeleteRecords' low watermark,
+// which a leader's log start move brings forward anyway (the answer
+// carries it and the append moves the follower's).
+const (
+	logStartRefreshEvery  = 100 * time.Millisecond
+	logStartRefreshSlices = 10
+)
 
 func newFetcher(fm *fetcherManager, key fetcherKey) *fetcher {
 	ctx, cancel := context.WithCancel(fm.env.ctx)
@@ -696,13 +702,18 @@ func (f *fetcher) settle(st *fetchState, i int) {
 }
 
 // refreshLogStarts returns the entries of the cached request changed since
-// it was last sent: those settle updated, and those of the next
-// logStartRefresh entries whose log start offset moved.
+// it was last sent: those settle updated and, every logStartRefreshEvery,
+// those of the next slice of entries whose log start offset moved.
 func (f *fetcher) refreshLogStarts() []int {
 	changed := append([]int{}, f.pending...)
 	f.pending = f.pending[:0]
+	now := time.Now()
+	if now.Before(f.refreshAt) {
+		return changed
+	}
+	f.refreshAt = now.Add(logStartRefreshEvery)
 	n := len(f.reqParts)
-	for range min(n, logStartRefresh) {
+	for range min(n, (n+logStartRefreshSlices-1)/logStartRefreshSlices) {
 		if f.refresh >= n {
 			f.refresh = 0
 		}

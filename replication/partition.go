@@ -105,6 +105,7 @@ func committedISR(isr []int32) isrState {
 
 func newPartition(e *env, tp storage.TopicPartition, topicID [16]byte, l *storage.Log, s *config.LogSettings) *Partition {
 	p := &Partition{tp: tp, topicID: topicID, log: l, env: e, leader: -1, leaderEpoch: -1, leaderEpochStartOffset: -1}
+	l.SetRetentionHook(func() { p.feeds.notify(p, false) })
 	if s == nil {
 		s = &config.LogSettings{MinInsyncReplicas: 1}
 	}

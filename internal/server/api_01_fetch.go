@@ -29,7 +29,13 @@ import (
 //     response, but the first partition with data returns at least one
 //     whole batch (KIP-74).
 //   - Incremental fetch sessions (KIP-227) are kept in a cache of
-//     max.incremental.fetch.session.cache.slots (fetch_session.go).
+//     max.incremental.fetch.session.cache.slots (fetch_session.go). A
+//     session's fetch reads only the partitions that changed since its last
+//     answer (replication.ChangeFeed), those the request names and those
+//     with something still to send, and parks on the feed: an idle
+//     follower session costs in proportion to what changed, not to its
+//     size (Kafka reads every partition of the session, then leaves the
+//     unchanged ones out of the answer; the answers are the same).
 //   - Leader epochs are checked (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH),
 //     and a fetcher whose LastFetchedEpoch ended earlier here is told where
 //     to truncate (DivergingEpoch) without data.

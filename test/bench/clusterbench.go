@@ -518,15 +518,21 @@ const (
 
 var clusterSection = regexp.MustCompile(`(?s)` + regexp.QuoteMeta(clusterBegin) + `.*` + regexp.QuoteMeta(clusterEnd) + "\n?")
 
-// keepClusterSection carries the cluster section of an existing report
-// over into a regenerated single-node report (WriteReport).
+// scaleSection is the hand-written partition-scale section (scenario R5,
+// `make bench-scale`), kept like the cluster section.
+var scaleSection = regexp.MustCompile(`(?s)<!-- scale-bench:begin -->.*<!-- scale-bench:end -->\n?`)
+
+// keepClusterSection carries the cluster section and the scale section of
+// an existing report over into a regenerated single-node report.
 func keepClusterSection(mdPath, report string) string {
 	old, err := os.ReadFile(mdPath)
 	if err != nil {
 		return report
 	}
-	if s := clusterSection.Find(old); s != nil {
-		return strings.TrimRight(report, "\n") + "\n\n" + string(s)
+	for _, re := range []*regexp.Regexp{clusterSection, scaleSection} {
+		if s := re.Find(old); s != nil {
+			report = strings.TrimRight(report, "\n") + "\n\n" + string(s)
+		}
 	}
 	return report
 }

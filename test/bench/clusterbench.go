@@ -570,7 +570,14 @@ func writeClusterSection(r *ClusterResults, mdPath string) error {
 		"fixed rate. Failover: SIGKILL of a node that leads partitions and is not the active controller while a producer sends at a " +
 		"fixed rate; the longest time any partition went from its last acknowledgement before the kill to its first after it. " +
 		"Controlled-shutdown stall: SIGTERM of such a node; the longest gap between two acknowledgements of one partition from one second " +
-		"before the signal to ten seconds after. Lost = acknowledged records not read back at their offset. Values: median (min–max) over pairs.\n\n" +
+		"before the signal to ten seconds after. Lost = acknowledged records not read back at their offset. " +
+		"R4 rolling restart: each node in turn gets SIGTERM and is started again once it exited, the next one waiting until every " +
+		"partition has its full ISR back, under the same fixed-rate load; the longest gap between two acknowledgements of one " +
+		"partition over the roll. R6 catch-up: a backlog produced for the run's duration is read from the start by a fresh consumer, " +
+		"once without a rack (from the leaders) and once with client.rack=rack3 (every node i has broker.rack=rack<i>, and both systems " +
+		"get replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector), with the share of bytes a non-leader " +
+		"served (KIP-392 fetch from follower; Spool does not implement it and always answers PreferredReadReplica -1). " +
+		"Values: median (min–max) over pairs.\n\n" +
 		"Kafka learns of a crashed broker only when its session expires: the controller fences it broker.session.timeout.ms " +
 		"after its last heartbeat (which was up to broker.heartbeat.interval.ms before the kill), and only then elects new leaders and " +
 		"shrinks the ISRs that acks=all writes wait for, so with the defaults (9 s, 2 s) its failover is 7–9 s plus the election. " +

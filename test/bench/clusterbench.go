@@ -618,7 +618,7 @@ func writeClusterSection(r *ClusterResults, mdPath string) error {
 			}
 		}
 		ratio := ""
-		if ms, mk := median(s), median(k); mk > 0 {
+		if ms, mk := median(s), median(k); len(s) > 0 && len(k) > 0 && mk > 0 {
 			ratio = fmt.Sprintf("%.2f", ms/mk)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", m.name, spread(s), spread(k), ratio, m.target)

@@ -230,10 +230,10 @@ func (c *Cluster) launch(id int) error {
 }
 
 // relaunchIfExited starts node id again if its process has exited, and
-// reports whether it did. With BasePort the ports lie in Linux's default
-// ephemeral range (32768-60999), so an outgoing connection can hold one
-// when a node starts; the node then exits at once, and a second start
-// finds the port free.
+// reports whether it did. A fixed port can still be held by an outgoing
+// connection's local end when a node starts (if BasePort is set inside
+// Linux's ephemeral range, 32768-60999; the default 24000 lies below it);
+// the node then exits at once, and a second start finds the port free.
 func (c *Cluster) relaunchIfExited(id int) (bool, error) {
 	n := c.nodes[id-1]
 	if n == nil || n.cmd == nil {

@@ -4,7 +4,7 @@
 #
 # Builds bin/spool and spool-bench, then runs `spool-bench cluster`, which rewrites the
 # cluster section of docs/benchmarks.md and writes test/bench/out/cluster-results.json.
-# The nodes listen on 127.0.0.1-3 (ports 47192/47193). Broker processes are pinned to
+# The nodes listen on 127.0.0.1-3 (ports 25192/25193, below the kernel's ephemeral range). Broker processes are pinned to
 # CPU 0 and the load generator to the others, as in test/bench/run.sh.
 #
 # Knobs (env): PAIRS=3 DURATION=30s WARMUP=5s LATENCY_RATE=5000 FAILOVER_RATE=1000

@@ -102,7 +102,7 @@ func ClusterBench(ctx context.Context, cfg ClusterConfig) error {
 	for k, v := range cfg.Extra {
 		res.Settings[k] = v
 	}
-	port, ctrl := 47192, 47193 // on 127.0.0.1-3; the compat harness uses 19092/29092
+	port, ctrl := 25192, 25193 // on 127.0.0.1-3, below the ephemeral range (32768-60999); the compat harness uses 19092/29092
 	for pair := range cfg.Pairs {
 		order := slices.Clone(cfg.Systems)
 		if len(order) == 0 {

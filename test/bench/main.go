@@ -196,7 +196,7 @@ func run(ctx context.Context, cmd string, args []string) error {
 		fs.IntVar(&c.RF, "rf", 3, "replication factor of every topic")
 		fs.IntVar(&c.TopicSize, "topic-size", 1000, "partitions per topic (steps are multiples of it)")
 		fs.IntVar(&c.PerRequest, "per-request", 5, "topics per CreateTopics request (Kafka refuses over 10000 records per request)")
-		fs.IntVar(&c.BasePort, "base-port", 45000, "node i listens on base+10i (clients), base+10i+1 (controller), base+10i+2 (Spool HTTP)")
+		fs.IntVar(&c.BasePort, "base-port", 24000, "node i listens on base+10i (clients), base+10i+1 (controller), base+10i+2 (Spool HTTP)")
 		fs.Float64Var(&c.ProbeRate, "probe-rate", 1000, "records/s of the fixed-rate acks=all probe")
 		fs.IntVar(&c.ProbeParts, "probe-partitions", 12, "partitions of the probe topic")
 		fs.DurationVar(&c.ProbeTime, "probe-time", 10*time.Second, "measured time of the probe")

@@ -156,7 +156,7 @@ func (c *Coordinator) deleteGroup(ctx context.Context, id string) (code int16) {
 	if g.share != nil {
 		recs = append(recs, records.Record{Key: encodeShareTopicsKey(id)}, records.Record{Key: encodeShareGroupKey(id)})
 	} else if g.streams != nil {
-		recs = append(recs, streamsGroupTombstone(id))
+		recs = append(recs, g.streamsTombstones()...)
 	} else if g.consumer == nil {
 		recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
 	}

@@ -28,11 +28,10 @@ const (
 // streamsGroup is the KIP-1071 state of a group; group.streams is non-nil
 // exactly for streams groups. Guarded by the shard's mu.
 //
-// Unlike consumer groups, only the group and its epoch are written to
-// __consumer_offsets (streams_records.go) besides committed offsets: after
-// a coordinator move or restart the group is empty at its epoch, members
-// get UNKNOWN_MEMBER_ID and join again, and the first one initializes the
-// topology again.
+// Every change is written to __consumer_offsets as Kafka's streams group
+// records (streams_records.go) before the heartbeat is answered, so after
+// a coordinator move or restart the group has the same members, epochs,
+// topology and assignments; members keep heartbeating at their epochs.
 //
 // Invariant: an active task is in the assigned or pending-revocation
 // active set of at most one member.
@@ -55,6 +54,16 @@ type streamsGroup struct {
 	// (group.streams.initial.rebalance.delay.ms after its first member
 	// joined), so more members can join first; zero once assigned.
 	firstAssignmentAt time.Time
+	// assignmentTimestamp is when the target was computed (ms), written
+	// with the target's epoch.
+	assignmentTimestamp int64
+	// metadataHash is the hash the log holds (streamsMetadataHash of the
+	// metadataKey it was written with); compared once on load.
+	metadataHash int64
+	// persisted is every record the log holds for the group: value by
+	// key (streams_records.go). Invariant: replaying the log's records of
+	// the group gives exactly this map.
+	persisted map[string][]byte
 }
 
 // streamsMember is one member of a streams group.
@@ -87,7 +96,7 @@ type streamsMember struct {
 }
 
 func newStreamsGroup() *streamsGroup {
-	return &streamsGroup{members: map[string]*streamsMember{}, target: map[string]streamsTasks{}}
+	return &streamsGroup{members: map[string]*streamsMember{}, target: map[string]streamsTasks{}, persisted: map[string][]byte{}}
 }
 
 // state is the group state as Kafka names it (StreamsGroupState).
@@ -467,9 +476,6 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	}
 	if bump {
 		sg.epoch++
-		if code := s.persistStreamsEpochLocked(g); code != 0 {
-			return streamsFail(code, ""), nil
-		}
 	}
 	// A new group's first target waits for the initial rebalance delay:
 	// meanwhile the target is empty (ASSIGNMENT_DELAYED); when it is over,
@@ -479,9 +485,6 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	if !sg.firstAssignmentAt.IsZero() && !delayed {
 		sg.firstAssignmentAt = time.Time{}
 		sg.epoch++
-		if code := s.persistStreamsEpochLocked(g); code != 0 {
-			return streamsFail(code, ""), nil
-		}
 	}
 	if sg.epoch > sg.assignmentEpoch {
 		if delayed {
@@ -497,6 +500,9 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	reconcileStreams(sg, m, owned)
 	if !m.assigned.equal(before) && m.userEndpoint != nil {
 		sg.endpointEpoch++
+	}
+	if code := s.persistStreamsLocked(g); code != 0 {
+		return streamsFail(code, ""), nil
 	}
 	s.scheduleStreamsSessionLocked(g, m)
 	s.scheduleStreamsRevocationLocked(g, m, beforeState, beforeEpoch)
@@ -614,6 +620,7 @@ func (s *shard) updateStreamsTargetLocked(sg *streamsGroup) {
 	}
 	sg.target = assignStreamsTasks(in, tasks, s.c.cfg.StreamsNumStandbyReplicas)
 	sg.assignmentEpoch = sg.epoch
+	sg.assignmentTimestamp = s.c.now().UnixMilli()
 }
 
 // reconcileStreams is Kafka's streams CurrentAssignmentBuilder: it moves m
@@ -764,7 +771,7 @@ func (s *shard) removeStreamsMemberLocked(g *group, m *streamsMember) {
 	}
 	// A failed write means this broker lost the partition: the group goes
 	// with it.
-	s.persistStreamsEpochLocked(g)
+	s.persistStreamsLocked(g)
 	if len(sg.members) == 0 {
 		// Kafka clears the shutdown request with the last member.
 		sg.shutdownRequested = false

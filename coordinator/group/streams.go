@@ -60,10 +60,8 @@ type streamsGroup struct {
 	// metadataHash is the hash the log holds (streamsMetadataHash of the
 	// metadataKey it was written with); compared once on load.
 	metadataHash int64
-	// persisted is every record the log holds for the group: value by
-	// key (streams_records.go). Invariant: replaying the log's records of
-	// the group gives exactly this map.
-	persisted map[string][]byte
+	// persisted is what the log holds for the group (persisted.go).
+	persisted persistedRecords
 }
 
 // streamsMember is one member of a streams group.
@@ -96,7 +94,7 @@ type streamsMember struct {
 }
 
 func newStreamsGroup() *streamsGroup {
-	return &streamsGroup{members: map[string]*streamsMember{}, target: map[string]streamsTasks{}, persisted: map[string][]byte{}}
+	return &streamsGroup{members: map[string]*streamsMember{}, target: map[string]streamsTasks{}, persisted: persistedRecords{}}
 }
 
 // state is the group state as Kafka names it (StreamsGroupState).

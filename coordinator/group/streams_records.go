@@ -1,10 +1,8 @@
 package group
 
 import (
-	"bytes"
 	"fmt"
 	"hash/fnv"
-	"slices"
 	"sort"
 
 	"github.com/spool-broker/spool/protocol"
@@ -421,80 +419,29 @@ func (sg *streamsGroup) recordsLocked(group string) []records.Record {
 	return out
 }
 
-// tombstonesLocked removes every record the log holds for the group, the
-// group's metadata last (so a replay never sees members of a group it
-// already dropped).
-func (sg *streamsGroup) tombstonesLocked(group string) []records.Record {
-	var out []records.Record
-	for _, kind := range streamsTombstoneOrder {
-		if kind == keyStreamsGroupMetadata {
-			continue
-		}
-		for _, k := range sg.persistedKeys(kind) {
-			out = append(out, records.Record{Key: []byte(k)})
-		}
-	}
-	return append(out, records.Record{Key: encodeStreamsKey(keyStreamsGroupMetadata, group, "")})
-}
-
-// persistedKeys are the keys of kind the log holds for the group, sorted.
-func (sg *streamsGroup) persistedKeys(kind int16) []string {
-	var out []string
-	for k := range sg.persisted {
-		if len(k) >= 2 && int16(k[0])<<8|int16(k[1]) == kind {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // streamsTombstones is every tombstone deleting or converting g needs.
 func (g *group) streamsTombstones() []records.Record {
+	metadata := encodeStreamsKey(keyStreamsGroupMetadata, g.id, "")
 	if g.streams == nil {
-		return []records.Record{{Key: encodeStreamsKey(keyStreamsGroupMetadata, g.id, "")}}
+		return []records.Record{{Key: metadata}}
 	}
-	return g.streams.tombstonesLocked(g.id)
+	return g.streams.persisted.tombstones(streamsTombstoneOrder, metadata)
 }
 
 // persistStreamsLocked writes what changed in g since its last write (or
-// load): tombstones for records it no longer has, then the records whose
-// value differs, in Kafka's order. A non-zero code means nothing was
-// written; the caller's changes stay in memory as when a write fails
-// elsewhere, since this broker has lost the partition.
+// load), in Kafka's order. A non-zero code means nothing was written: the
+// changes stay in memory, as when a write fails elsewhere (this broker is
+// losing the partition), and a later change writes them again.
 func (s *shard) persistStreamsLocked(g *group) int16 {
 	sg := g.streams
-	want := sg.recordsLocked(g.id)
-	wanted := make(map[string]bool, len(want))
-	for _, r := range want {
-		wanted[string(r.Key)] = true
-	}
-	var recs []records.Record
-	for _, kind := range streamsTombstoneOrder {
-		for _, k := range sg.persistedKeys(kind) {
-			if !wanted[k] {
-				recs = append(recs, records.Record{Key: []byte(k)})
-			}
-		}
-	}
-	for _, r := range want {
-		if old, ok := sg.persisted[string(r.Key)]; !ok || !bytes.Equal(old, r.Value) {
-			recs = append(recs, r)
-		}
-	}
+	recs := sg.persisted.diff(sg.recordsLocked(g.id), streamsTombstoneOrder)
 	if len(recs) == 0 {
 		return 0
 	}
 	if code := s.appendLocked(recs); code != 0 {
 		return code
 	}
-	for _, r := range recs {
-		if r.Value == nil {
-			delete(sg.persisted, string(r.Key))
-		} else {
-			sg.persisted[string(r.Key)] = r.Value
-		}
-	}
+	sg.persisted.apply(recs)
 	return 0
 }
 
@@ -518,7 +465,7 @@ func replayStreamsRecord(groups map[string]*group, key, value []byte) error {
 			return nil
 		}
 		sg := g.streams
-		delete(sg.persisted, string(key))
+		sg.persisted.replayed(key, nil)
 		switch kind {
 		case keyStreamsGroupMetadata:
 			g.streams = nil
@@ -654,7 +601,7 @@ func replayStreamsRecord(groups map[string]*group, key, value []byte) error {
 	default:
 		return nil
 	}
-	sg.persisted[string(key)] = slices.Clone(value)
+	sg.persisted.replayed(key, value)
 	return nil
 }
 

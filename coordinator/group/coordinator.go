@@ -284,6 +284,8 @@ func (s *shard) load(ctx context.Context) {
 			s.onLoadedConsumerLocked(g)
 		} else if g.streams != nil {
 			s.onLoadedStreamsLocked(g)
+		} else if g.share != nil {
+			s.onLoadedShareLocked(g)
 		} else {
 			g.onLoadedLocked()
 		}
@@ -299,7 +301,7 @@ func replayRecord(groups map[string]*group, key, value []byte) error {
 	if len(key) >= 2 && isConsumerKeyVersion(int16(key[0])<<8|int16(key[1])) {
 		return replayConsumerRecord(groups, key, value)
 	}
-	if len(key) >= 2 && (int16(key[0])<<8|int16(key[1]) == keyShareGroupMetadata || int16(key[0])<<8|int16(key[1]) == keyShareGroupTopics) {
+	if len(key) >= 2 && isShareKeyVersion(int16(key[0])<<8|int16(key[1])) {
 		return replayShareRecord(groups, key, value)
 	}
 	kind, k, err := decodeKey(key)

@@ -75,14 +75,11 @@
 // join with ShareGroupHeartbeat, subscribe by topic name and get their
 // partitions from the simple assignor at once (no revocation: partitions
 // are shared when members outnumber them, and the partition leaders hand
-// records out one acquisition at a time, coordinator/share). Only the
-// group and its epoch are persisted, as a ShareGroupMetadata record (key
-// version 11: int16 11 | string group; value int16 0 | int32 epoch | int64
-// metadataHash | tags) and the topics its share partitions were
-// initialized for (Spool's record, key version 15: int16 15 | string group;
-// value int16 0 | compact []compact string | tags, in place of Kafka's
-// ShareGroupStatePartitionMetadata); members are kept in memory and rejoin after a
-// coordinator move. Share groups are listed as type "share", deleted by
+// records out one acquisition at a time, coordinator/share). The group,
+// its members and their assignments are persisted as Kafka 4.3.1's share
+// group records (types 10-15, laid out in share_records.go), written after
+// every change as for streams groups, so members keep their epochs and
+// assignments across a coordinator move. Share groups are listed as type "share", deleted by
 // DeleteGroups when empty (Config.ShareGroupDeleted removes their state),
 // and refused by the classic and consumer protocols (and vice versa). A
 // member leaving or timing out (group.share.session.timeout.ms) calls
@@ -170,7 +167,7 @@
 //
 // A member is removed with tombstones for 8, 7 then 5; a group with
 // tombstones for its members, then 4, 6 and 3. Keys of other versions
-// (share records but 11 and 15, and 18, Kafka 4.0's
+// (16 ConsumerGroupRegularExpression, and 18, Kafka 4.0's
 // StreamsGroupPartitionMetadata) are skipped on replay.
 //
 // Transactional offsets (txn_offsets.go): TxnOffsetCommit writes ordinary

@@ -1,14 +1,7 @@
 package group
 
 import (
-	"bytes"
 	"context"
-	"encoding/hex"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -347,78 +340,4 @@ func FuzzReplayStreamsRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		_ = replayStreamsRecord(map[string]*group{}, key, value)
 	})
-}
-
-// TestStreamsRecordsAsKafka runs Kafka 4.3.1's own record serde
-// (GroupCoordinatorRecordSerde, testdata/KafkaRecordSerde.java) over every
-// streams group record Spool wrote while members joined, reconciled and
-// left and the group was deleted: Kafka must read each one and write it
-// back byte for byte, so a log moves between Spool and Kafka either way.
-// It needs a JDK and the Kafka 4.3.1 jars of test/compat/install.sh, and
-// fails when they are missing.
-func TestStreamsRecordsAsKafka(t *testing.T) {
-	cache := os.Getenv("COMPAT_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		require.NoError(t, err)
-		cache = filepath.Join(home, ".cache", "spool-compat")
-	}
-	lib := filepath.Join(cache, "java", "lib-4.3.1")
-	var cp []string
-	for _, pattern := range []string{"kafka-clients-4.3.1.jar", "kafka-coordinator-common-4.3.1.jar", "kafka-group-coordinator-4.3.1.jar",
-		"kafka-group-coordinator-api-4.3.1.jar", "kafka-server-common-4.3.1.jar", "slf4j-api-*.jar"} {
-		jars, _ := filepath.Glob(filepath.Join(lib, pattern))
-		require.NotEmpty(t, jars, "%s not in %s: run test/compat/install.sh (make test-deps)", pattern, lib)
-		cp = append(cp, jars...)
-	}
-	java, err := exec.LookPath("java")
-	require.NoError(t, err, "java is not installed: run test/compat/install.sh")
-
-	ctx := context.Background()
-	l := &memLog{recs: map[int32][][2][]byte{}}
-	c := newStreamsTestCoordinator(t, l, 0)
-	a := &streamsTestMember{id: "a", process: "pa", endpoint: &protocol.StreamsGroupHeartbeatRequestEndpoint{Host: "ha", Port: 7}}
-	b := &streamsTestMember{id: "b", process: "pb"}
-	require.Zero(t, a.heartbeat(t, c, "app").ErrorCode)
-	settleStreamsGroup(t, c, "app", a)
-	require.Zero(t, b.heartbeat(t, c, "app").ErrorCode)
-	settleStreamsGroup(t, c, "app", a, b)
-	for _, id := range []string{"a", "b"} {
-		require.Zero(t, c.StreamsGroupHeartbeat(ctx, "x", "/h", &protocol.StreamsGroupHeartbeatRequest{GroupID: "app", MemberID: id, MemberEpoch: leaveEpoch, RebalanceTimeoutMs: -1}).ErrorCode)
-	}
-	require.Equal(t, []int16{0}, c.DeleteGroups(ctx, []string{"app"}))
-
-	var in bytes.Buffer
-	var sent [][2][]byte
-	kinds := map[int16]bool{}
-	for _, r := range l.recs[0] {
-		kind := int16(r[0][0])<<8 | int16(r[0][1])
-		if !isStreamsKeyVersion(kind) {
-			continue
-		}
-		kinds[kind] = true
-		v := "-"
-		if r[1] != nil {
-			v = hex.EncodeToString(r[1])
-		}
-		fmt.Fprintf(&in, "%s %s\n", hex.EncodeToString(r[0]), v)
-		sent = append(sent, r)
-	}
-	require.Len(t, kinds, 6, "every streams record type was written")
-	cmd := exec.Command(java, "-cp", strings.Join(cp, string(os.PathListSeparator)), filepath.Join("testdata", "KafkaRecordSerde.java"))
-	cmd.Stdin = &in
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "%s", stderr.String())
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	require.Len(t, lines, len(sent))
-	for i, line := range lines {
-		got, desc, _ := strings.Cut(line, "\t")
-		v := "-"
-		if sent[i][1] != nil {
-			v = hex.EncodeToString(sent[i][1])
-		}
-		require.Equal(t, hex.EncodeToString(sent[i][0])+" "+v, got, "record %d as Kafka reads it: %s", i, desc)
-	}
 }

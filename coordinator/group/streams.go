@@ -50,10 +50,17 @@ type streamsGroup struct {
 	endpointEpoch int32
 	// shutdownRequested: a member asked the whole application to shut down.
 	shutdownRequested bool
-	// firstAssignmentAt is when a new group computes its first target
-	// (group.streams.initial.rebalance.delay.ms after its first member
-	// joined), so more members can join first; zero once assigned.
-	firstAssignmentAt time.Time
+	// delayTimer runs while the group waits
+	// group.streams.initial.rebalance.delay.ms after a member joined it
+	// empty, so more members can join before tasks are assigned (Kafka's
+	// initial rebalance delay): meanwhile no target is computed, the group
+	// epoch is ahead of the assignment epoch (Assigning) and heartbeats
+	// answer ASSIGNMENT_DELAYED. When it fires, the target of the group
+	// epoch is computed. nil when none runs; delaySeq invalidates older
+	// timers. Not persisted: after a load the next heartbeat computes the
+	// target, as in Kafka, whose timer does not survive a failover either.
+	delayTimer *time.Timer
+	delaySeq   uint64
 	// assignmentTimestamp is when the target was computed (ms), written
 	// with the target's epoch.
 	assignmentTimestamp int64
@@ -390,6 +397,7 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 		}
 	}
 	bump := false
+	wasEmpty := len(sg.members) == 0
 	// The first member initializes the topology; a member joining an
 	// empty group brings it anew.
 	if joining && (sg.topology == nil || len(sg.members) == 0) {
@@ -408,9 +416,6 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 		// reconciled again.
 		if m != nil {
 			m.stopTimers()
-		}
-		if len(sg.members) == 0 && sg.assignmentEpoch == 0 && c.cfg.StreamsInitialDelay > 0 {
-			sg.firstAssignmentAt = c.now().Add(c.cfg.StreamsInitialDelay)
 		}
 		nm := &streamsMember{id: req.MemberID, rebalanceTimeoutMs: -1, assigned: emptyStreamsTasks(), pendingRevocation: taskSet{},
 			activeEpochs: map[taskID]int32{}, clientTags: [][2]string{}}
@@ -475,22 +480,24 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	if bump {
 		sg.epoch++
 	}
-	// A new group's first target waits for the initial rebalance delay:
-	// meanwhile the target is empty (ASSIGNMENT_DELAYED); when it is over,
-	// the group epoch moves so the real target is computed (Kafka's
-	// delayed target assignment).
-	delayed := !sg.firstAssignmentAt.IsZero() && c.now().Before(sg.firstAssignmentAt)
-	if !sg.firstAssignmentAt.IsZero() && !delayed {
-		sg.firstAssignmentAt = time.Time{}
-		sg.epoch++
-	}
-	if sg.epoch > sg.assignmentEpoch {
-		if delayed {
+	// A member joining an empty group starts the initial rebalance delay
+	// (Kafka schedules it when it bumps the epoch of an empty group). A
+	// group that never had a target first gets an empty one at the
+	// joining epoch and the group epoch moves on, so its first members
+	// get a real member epoch meanwhile: Kafka 4.3.1 answers a new group's
+	// first member epoch 1 with group epoch 2 and assignment epoch 1.
+	if bump && wasEmpty && c.cfg.StreamsInitialDelay > 0 && sg.delayTimer == nil {
+		if sg.assignmentEpoch == 0 {
 			sg.target = map[string]streamsTasks{}
 			sg.assignmentEpoch = sg.epoch
-		} else {
-			s.updateStreamsTargetLocked(sg)
+			sg.assignmentTimestamp = c.now().UnixMilli()
+			sg.epoch++
 		}
+		s.scheduleStreamsInitialDelayLocked(g)
+	}
+	delayed := sg.delayTimer != nil
+	if sg.epoch > sg.assignmentEpoch && !delayed {
+		s.updateStreamsTargetLocked(sg)
 	}
 
 	before := m.assigned.clone()
@@ -791,10 +798,41 @@ func (s *shard) streamsLeaveLocked(req *protocol.StreamsGroupHeartbeatRequest) *
 	return &protocol.StreamsGroupHeartbeatResponse{MemberID: req.MemberID, MemberEpoch: leaveEpoch}
 }
 
+// scheduleStreamsInitialDelayLocked starts g's initial rebalance delay;
+// when it is over the target of the group epoch is computed and written,
+// unless the group emptied or has no configured topology meanwhile (as
+// Kafka's computeDelayedTargetAssignment).
+func (s *shard) scheduleStreamsInitialDelayLocked(g *group) {
+	sg := g.streams
+	sg.delaySeq++
+	seq := sg.delaySeq
+	sg.delayTimer = time.AfterFunc(s.c.cfg.StreamsInitialDelay, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.unloaded || s.groups[g.id] != g || g.streams != sg || sg.delaySeq != seq {
+			return
+		}
+		sg.delayTimer = nil
+		if len(sg.members) == 0 || sg.configured == nil || sg.epoch <= sg.assignmentEpoch {
+			return
+		}
+		s.updateStreamsTargetLocked(sg)
+		if code := s.persistStreamsLocked(g); code != 0 {
+			s.c.logger.Warn("cannot write a streams group's delayed target assignment", zap.String("group", g.id), zap.Int16("error_code", code))
+			return
+		}
+		s.c.logger.Info("streams group initial rebalance delay is over", zap.String("group", g.id), zap.Int32("group_epoch", sg.epoch))
+	})
+}
+
 // shutdownStreamsLocked stops the timers of a streams group.
 func (g *group) shutdownStreamsLocked() {
 	if g.streams == nil {
 		return
+	}
+	g.streams.delaySeq++
+	if g.streams.delayTimer != nil {
+		g.streams.delayTimer.Stop()
 	}
 	for _, m := range g.streams.members {
 		m.stopTimers()

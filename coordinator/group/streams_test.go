@@ -341,3 +341,75 @@ func FuzzReplayStreamsRecord(f *testing.F) {
 		_ = replayStreamsRecord(map[string]*group{}, key, value)
 	})
 }
+
+// TestStreamsGroupInitialDelayAsKafka follows what Kafka 4.3.1 answered
+// (group.streams.initial.rebalance.delay.ms 3000, raw heartbeats and
+// describes against a broker): a new group's first member gets epoch 1
+// while the group is at epoch 2 and Assigning with an empty target; when
+// the delay is over the target of epoch 2 is computed and the member gets
+// its tasks. A member joining the group once empty again gets the old
+// assignment epoch, and the group epoch moves by one.
+func TestStreamsGroupInitialDelayAsKafka(t *testing.T) {
+	ctx := context.Background()
+	type state struct {
+		state                             string
+		groupEpoch, assignEpoch, memEpoch int32
+	}
+	describe := func(c *Coordinator) state {
+		d := c.DescribeStreamsGroup(ctx, "app")
+		require.Zero(t, d.ErrorCode)
+		st := state{state: d.GroupState, groupEpoch: d.GroupEpoch, assignEpoch: d.AssignmentEpoch, memEpoch: -1}
+		if len(d.Members) > 0 {
+			st.memEpoch = d.Members[0].MemberEpoch
+		}
+		return st
+	}
+	delayed := func(r *protocol.StreamsGroupHeartbeatResponse) bool {
+		for _, s := range r.Status {
+			if s.StatusCode == StreamsStatusAssignmentDelayed {
+				return true
+			}
+		}
+		return false
+	}
+	l := &memLog{recs: map[int32][][2][]byte{}}
+	c := newStreamsTestCoordinator(t, l, 300*time.Millisecond)
+	a := &streamsTestMember{id: "a", process: "pa"}
+	r := a.heartbeat(t, c, "app")
+	require.Zero(t, r.ErrorCode)
+	require.True(t, delayed(r))
+	require.Equal(t, int32(1), r.MemberEpoch)
+	require.Empty(t, r.ActiveTasks)
+	require.Equal(t, state{"Assigning", 2, 1, 1}, describe(c))
+	r = a.heartbeat(t, c, "app")
+	require.True(t, delayed(r))
+	require.Equal(t, int32(1), r.MemberEpoch)
+
+	require.Eventually(t, func() bool { return describe(c).assignEpoch == 2 }, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, state{"Reconciling", 2, 2, 1}, describe(c))
+	r = a.heartbeat(t, c, "app")
+	require.False(t, delayed(r))
+	require.Equal(t, int32(2), r.MemberEpoch)
+	require.Equal(t, 8, a.owned.active.size())
+	require.Equal(t, state{"Stable", 2, 2, 2}, describe(c))
+
+	require.Zero(t, c.StreamsGroupHeartbeat(ctx, "x", "/h", &protocol.StreamsGroupHeartbeatRequest{GroupID: "app", MemberID: "a", MemberEpoch: leaveEpoch, RebalanceTimeoutMs: -1}).ErrorCode)
+	require.Equal(t, state{"Empty", 3, 2, -1}, describe(c))
+	b := &streamsTestMember{id: "b", process: "pb"}
+	r = b.heartbeat(t, c, "app")
+	require.True(t, delayed(r))
+	require.Equal(t, int32(2), r.MemberEpoch)
+	require.Equal(t, state{"Assigning", 4, 2, 2}, describe(c))
+
+	// A coordinator move during the delay: the timer is gone, so the next
+	// heartbeat computes the target at once.
+	c.Close()
+	c2 := newStreamsTestCoordinator(t, l, 300*time.Millisecond)
+	require.Equal(t, state{"Assigning", 4, 2, 2}, describe(c2))
+	r = b.heartbeat(t, c2, "app")
+	require.Zero(t, r.ErrorCode)
+	require.False(t, delayed(r))
+	require.Equal(t, int32(4), r.MemberEpoch)
+	require.Equal(t, 8, b.owned.active.size())
+	require.Equal(t, state{"Stable", 4, 4, 4}, describe(c2))
+}

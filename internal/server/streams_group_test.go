@@ -458,6 +458,12 @@ func TestStreamsGroupInitialDelay(t *testing.T) {
 	}
 	require.Contains(t, codes, int8(5), "ASSIGNMENT_DELAYED")
 	require.Empty(t, r.ActiveTasks)
+	// As Kafka 4.3.1 answers a new group's first member in the delay (its
+	// internal topics still missing, the group is NotReady meanwhile).
+	require.Equal(t, int32(1), r.MemberEpoch)
+	d := describeStreams(t, cl, g)
+	require.Equal(t, int32(2), d.Epoch)
+	require.Equal(t, int32(1), d.AssignmentEpoch)
 	b := &rawStreamsMember{id: "member-b", process: "q"}
 	require.Zero(t, b.heartbeat(t, cl, g, wordCountTopology(g, "delay-in")).ErrorCode)
 	settleStreams(t, cl, g, 4, a, b)

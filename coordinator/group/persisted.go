@@ -42,8 +42,10 @@ func (p persistedRecords) keys(kind int16) []string {
 
 // diff is what turns the log's records into want: tombstones for the keys
 // want lacks, in tombstoneOrder of their types, then want's records whose
-// value differs, in want's order.
-func (p persistedRecords) diff(want []records.Record, tombstoneOrder []int16) []records.Record {
+// value differs, in want's order. With a scope, want holds only the
+// records of those keys (a change that touched one member): keys outside
+// the scope are left alone.
+func (p persistedRecords) diff(want []records.Record, tombstoneOrder []int16, scope map[string]bool) []records.Record {
 	wanted := make(map[string]bool, len(want))
 	for _, r := range want {
 		wanted[string(r.Key)] = true
@@ -51,7 +53,7 @@ func (p persistedRecords) diff(want []records.Record, tombstoneOrder []int16) []
 	var out []records.Record
 	for _, kind := range tombstoneOrder {
 		for _, k := range p.keys(kind) {
-			if !wanted[k] {
+			if !wanted[k] && (scope == nil || scope[k]) {
 				out = append(out, records.Record{Key: []byte(k)})
 			}
 		}

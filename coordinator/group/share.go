@@ -249,7 +249,11 @@ func (c *Coordinator) ShareGroupHeartbeat(ctx context.Context, v int16, clientID
 		sg.assignmentTimestamp = s.c.now().UnixMilli()
 		s.addShareTopicsLocked(g, m.topics, topicMeta)
 	}
-	if code := s.persistShareLocked(g); code != 0 {
+	only := m
+	if bump {
+		only = nil
+	}
+	if code := s.persistShareLocked(g, only); code != 0 {
 		return shareHeartbeatFail(code, "")
 	}
 	if created {
@@ -397,7 +401,7 @@ func (c *Coordinator) SetShareGroupTopic(id, topic string, add bool) int16 {
 	}
 	prev := g.share.topics
 	g.share.topics = next
-	if code := s.persistShareLocked(g); code != 0 {
+	if code := s.persistShareLocked(g, nil); code != 0 {
 		g.share.topics = prev
 		return code
 	}
@@ -439,7 +443,7 @@ func (s *shard) removeShareMemberLocked(g *group, m *shareMember) int16 {
 	// A failed write leaves the member gone here and its records in the
 	// log until the group's next write (this broker is losing the
 	// partition, or the write is retried with the next change).
-	return s.persistShareLocked(g)
+	return s.persistShareLocked(g, nil)
 }
 
 // scheduleShareSessionLocked (re)starts m's session timer
@@ -569,7 +573,7 @@ func (c *Coordinator) EnsureShareGroup(id string) int16 {
 	g = newGroup(s, id, s.c.now().UnixMilli())
 	g.share = newShareGroup()
 	g.share.epoch = 1
-	if code := s.persistShareLocked(g); code != 0 {
+	if code := s.persistShareLocked(g, nil); code != 0 {
 		return code
 	}
 	s.groups[id] = g

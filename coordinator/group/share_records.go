@@ -237,15 +237,26 @@ func decodeShareTopicsValue(b []byte) (map[string]bool, error) {
 	return out, nil
 }
 
-// recordsLocked are every record the share group's state is made of, in
-// Kafka's write order, members sorted by id. existing is the cluster's
-// topics by name.
-func (sg *shareGroup) recordsLocked(group string, existing map[string]TopicMetadata) []records.Record {
-	var out []records.Record
+// recordsLocked are the records the share group's state is made of, in
+// Kafka's write order, members sorted by id: every record, or with only
+// set the group's own records and only's (a heartbeat that did not bump
+// the epoch changes no other member). existing is the cluster's topics by
+// name; scope is the keys covered, nil for every record.
+func (sg *shareGroup) recordsLocked(group string, existing map[string]TopicMetadata, only *shareMember) (out []records.Record, scope map[string]bool) {
 	add := func(kind int16, member string, v []byte) {
-		out = append(out, records.Record{Key: encodeShareKey(kind, group, member), Value: v})
+		key := encodeShareKey(kind, group, member)
+		if scope != nil {
+			scope[string(key)] = true
+		}
+		if v != nil {
+			out = append(out, records.Record{Key: key, Value: v})
+		}
 	}
 	members := sg.sortedMembers()
+	if only != nil {
+		scope = map[string]bool{}
+		members = []*shareMember{only}
+	}
 	for _, m := range members {
 		add(keyShareMemberMetadata, m.id, encodeShareMemberValue(m))
 	}
@@ -259,8 +270,10 @@ func (sg *shareGroup) recordsLocked(group string, existing map[string]TopicMetad
 	}
 	if len(sg.topics) > 0 {
 		add(keyShareGroupTopics, "", encodeShareTopicsValue(sg.topics, existing))
+	} else {
+		add(keyShareGroupTopics, "", nil)
 	}
-	return out
+	return out, scope
 }
 
 // shareTombstones is every tombstone deleting g needs.
@@ -273,11 +286,13 @@ func (g *group) shareTombstones() []records.Record {
 }
 
 // persistShareLocked writes what changed in g since its last write (or
-// load). A non-zero code means nothing was written: the change stays in
+// load): every record compared, or with only set the group's own and
+// only's. A non-zero code means nothing was written: the change stays in
 // memory and the next one writes it again.
-func (s *shard) persistShareLocked(g *group) int16 {
+func (s *shard) persistShareLocked(g *group, only *shareMember) int16 {
 	sg := g.share
-	recs := sg.persisted.diff(sg.recordsLocked(g.id, s.c.topicsByName()), shareTombstoneOrder)
+	want, scope := sg.recordsLocked(g.id, s.c.topicsByName(), only)
+	recs := sg.persisted.diff(want, shareTombstoneOrder, scope)
 	if len(recs) == 0 {
 		return 0
 	}

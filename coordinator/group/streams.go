@@ -398,6 +398,7 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	}
 	bump := false
 	wasEmpty := len(sg.members) == 0
+	assignedBefore := sg.assignmentEpoch
 	// The first member initializes the topology; a member joining an
 	// empty group brings it anew.
 	if joining && (sg.topology == nil || len(sg.members) == 0) {
@@ -506,7 +507,13 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	if !m.assigned.equal(before) && m.userEndpoint != nil {
 		sg.endpointEpoch++
 	}
-	if code := s.persistStreamsLocked(g); code != 0 {
+	// Only a join, an epoch bump or a new target touch other members'
+	// records; otherwise m's and the group's are all that can differ.
+	only := m
+	if joining || bump || sg.assignmentEpoch != assignedBefore {
+		only = nil
+	}
+	if code := s.persistStreamsLocked(g, only); code != 0 {
 		return streamsFail(code, ""), nil
 	}
 	s.scheduleStreamsSessionLocked(g, m)
@@ -776,7 +783,7 @@ func (s *shard) removeStreamsMemberLocked(g *group, m *streamsMember) {
 	}
 	// A failed write means this broker lost the partition: the group goes
 	// with it.
-	s.persistStreamsLocked(g)
+	s.persistStreamsLocked(g, nil)
 	if len(sg.members) == 0 {
 		// Kafka clears the shutdown request with the last member.
 		sg.shutdownRequested = false
@@ -817,7 +824,7 @@ func (s *shard) scheduleStreamsInitialDelayLocked(g *group) {
 			return
 		}
 		s.updateStreamsTargetLocked(sg)
-		if code := s.persistStreamsLocked(g); code != 0 {
+		if code := s.persistStreamsLocked(g, nil); code != 0 {
 			s.c.logger.Warn("cannot write a streams group's delayed target assignment", zap.String("group", g.id), zap.Int16("error_code", code))
 			return
 		}

@@ -385,16 +385,36 @@ var (
 	streamsTombstoneOrder = []int16{keyStreamsCurrentAssignment, keyStreamsTargetMember, keyStreamsMemberMetadata, keyStreamsTargetMetadata, keyStreamsTopology, keyStreamsGroupMetadata}
 )
 
-// recordsLocked are every record the group's state is made of, in
-// streamsWriteOrder, members sorted by id.
-func (sg *streamsGroup) recordsLocked(group string) []records.Record {
-	var out []records.Record
+// recordsLocked are the records the group's state is made of, in
+// streamsWriteOrder, members sorted by id: every record, or with only set
+// the group's own records and only's (what a heartbeat that moved neither
+// the membership nor the target can have changed). scope is the keys
+// covered: nil for every record.
+func (sg *streamsGroup) recordsLocked(group string, only *streamsMember) (out []records.Record, scope map[string]bool) {
 	add := func(kind int16, member string, v []byte) {
-		out = append(out, records.Record{Key: encodeStreamsKey(kind, group, member), Value: v})
+		key := encodeStreamsKey(kind, group, member)
+		if scope != nil {
+			scope[string(key)] = true
+		}
+		if v != nil {
+			out = append(out, records.Record{Key: key, Value: v})
+		}
 	}
 	members := sg.sortedMembers()
+	targets := make([]string, 0, len(sg.target))
+	for id := range sg.target {
+		targets = append(targets, id)
+	}
+	sort.Strings(targets)
+	if only != nil {
+		scope = map[string]bool{}
+		members = []*streamsMember{only}
+		targets = []string{only.id}
+	}
 	if sg.topology != nil {
 		add(keyStreamsTopology, "", sg.topology.record)
+	} else {
+		add(keyStreamsTopology, "", nil)
 	}
 	for _, m := range members {
 		add(keyStreamsMemberMetadata, m.id, encodeStreamsMemberValue(m))
@@ -404,19 +424,18 @@ func (sg *streamsGroup) recordsLocked(group string) []records.Record {
 		validated = sg.topology.epoch
 	}
 	add(keyStreamsGroupMetadata, "", encodeStreamsGroupValue(sg.epoch, streamsMetadataHash(sg.metadataKey), validated))
-	targets := make([]string, 0, len(sg.target))
-	for id := range sg.target {
-		targets = append(targets, id)
-	}
-	sort.Strings(targets)
 	for _, id := range targets {
-		add(keyStreamsTargetMember, id, encodeStreamsTargetMemberValue(sg.target[id]))
+		if t, ok := sg.target[id]; ok {
+			add(keyStreamsTargetMember, id, encodeStreamsTargetMemberValue(t))
+		} else {
+			add(keyStreamsTargetMember, id, nil)
+		}
 	}
 	add(keyStreamsTargetMetadata, "", encodeStreamsTargetMetadataValue(sg.assignmentEpoch, sg.assignmentTimestamp))
 	for _, m := range members {
 		add(keyStreamsCurrentAssignment, m.id, encodeStreamsCurrentValue(m))
 	}
-	return out
+	return out, scope
 }
 
 // streamsTombstones is every tombstone deleting or converting g needs.
@@ -429,12 +448,17 @@ func (g *group) streamsTombstones() []records.Record {
 }
 
 // persistStreamsLocked writes what changed in g since its last write (or
-// load), in Kafka's order. A non-zero code means nothing was written: the
-// changes stay in memory, as when a write fails elsewhere (this broker is
-// losing the partition), and a later change writes them again.
-func (s *shard) persistStreamsLocked(g *group) int16 {
+// load), in Kafka's order: every record compared, or, with only set, the
+// group's own records and only's (a heartbeat that changed neither the
+// membership nor the target: then no other member's records can have
+// changed, and the write costs one member, not the whole group). A
+// non-zero code means nothing was written: the changes stay in memory, as
+// when a write fails elsewhere (this broker is losing the partition), and
+// a later change writes them again.
+func (s *shard) persistStreamsLocked(g *group, only *streamsMember) int16 {
 	sg := g.streams
-	recs := sg.persisted.diff(sg.recordsLocked(g.id), streamsTombstoneOrder)
+	want, scope := sg.recordsLocked(g.id, only)
+	recs := sg.persisted.diff(want, streamsTombstoneOrder, scope)
 	if len(recs) == 0 {
 		return 0
 	}

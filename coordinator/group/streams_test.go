@@ -413,3 +413,39 @@ func TestStreamsGroupInitialDelayAsKafka(t *testing.T) {
 	require.Equal(t, 8, b.owned.active.size())
 	require.Equal(t, state{"Stable", 4, 4, 4}, describe(c2))
 }
+
+// TestStreamsGroupWritesWhatChanged: a heartbeat that changes nothing
+// writes nothing, and one that moves only its member (a revocation step)
+// writes only that member's records and the group's own.
+func TestStreamsGroupWritesWhatChanged(t *testing.T) {
+	l := &memLog{recs: map[int32][][2][]byte{}}
+	c := newStreamsTestCoordinator(t, l, 0)
+	a := &streamsTestMember{id: "a", process: "pa"}
+	b := &streamsTestMember{id: "b", process: "pb"}
+	require.Zero(t, a.heartbeat(t, c, "app").ErrorCode)
+	settleStreamsGroup(t, c, "app", a)
+	written := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.recs[0])
+	}
+	n := written()
+	require.Zero(t, a.heartbeat(t, c, "app").ErrorCode)
+	require.Equal(t, n, written(), "a steady heartbeat writes nothing")
+
+	// b joins (a full write); a's next heartbeat revokes: only a's current
+	// assignment changes.
+	require.Zero(t, b.heartbeat(t, c, "app").ErrorCode)
+	n = written()
+	require.Zero(t, a.heartbeat(t, c, "app").ErrorCode)
+	l.mu.Lock()
+	recs := l.recs[0][n:]
+	l.mu.Unlock()
+	require.NotEmpty(t, recs)
+	for _, r := range recs {
+		kind, _, member, err := decodeStreamsKey(r[0])
+		require.NoError(t, err)
+		require.Equal(t, keyStreamsCurrentAssignment, kind)
+		require.Equal(t, "a", member)
+	}
+}

@@ -3,8 +3,10 @@ package group
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -50,6 +52,12 @@ type streamsGroup struct {
 	endpointEpoch int32
 	// shutdownRequested: a member asked the whole application to shut down.
 	shutdownRequested bool
+	// lastAssignmentConfigs are the assignment configs as of the last
+	// epoch bump (Kafka's LastAssignmentConfigs, persisted with the epoch):
+	// the target is computed with them, and a heartbeat that finds the
+	// broker's differ bumps the epoch. Empty for a group written before
+	// they were.
+	lastAssignmentConfigs map[string]string
 	// delayTimer runs while the group waits
 	// group.streams.initial.rebalance.delay.ms after a member joined it
 	// empty, so more members can join before tasks are assigned (Kafka's
@@ -256,6 +264,17 @@ func (c *Coordinator) StreamsGroupHeartbeat(ctx context.Context, clientID, clien
 		c.mu.Unlock()
 	}
 	return resp
+}
+
+// streamsNumStandbyReplicas is the assignment config Kafka 4.3.1 keeps in
+// LastAssignmentConfigs.
+const streamsNumStandbyReplicas = "num.standby.replicas"
+
+// streamsAssignmentConfigs are the configs the task assignor runs with
+// (Kafka's streamsGroupAssignmentConfigs; Spool has no per-group
+// streams.num.standby.replicas, so the broker's applies).
+func (s *shard) streamsAssignmentConfigs() map[string]string {
+	return map[string]string{streamsNumStandbyReplicas: strconv.Itoa(s.c.cfg.StreamsNumStandbyReplicas)}
 }
 
 // streamsGroupLocked returns the streams group for id, creating it when
@@ -478,8 +497,17 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 		}
 		sg.configured, sg.metadataKey = configureStreamsTopology(sg.topology, parts), key
 	}
+	// Assignment configs that differ from those of the last epoch bump
+	// (persisted: the broker's group.streams.num.standby.replicas changed
+	// across a restart) trigger a rebalance, as in Kafka.
+	cfgs := s.streamsAssignmentConfigs()
+	if len(sg.lastAssignmentConfigs) > 0 && !maps.Equal(cfgs, sg.lastAssignmentConfigs) {
+		bump = true
+		c.logger.Info("streams group assignment configs changed; triggering a rebalance", zap.String("group", groupID), zap.Any("configs", cfgs))
+	}
 	if bump {
 		sg.epoch++
+		sg.lastAssignmentConfigs = cfgs
 	}
 	// A member joining an empty group starts the initial rebalance delay
 	// (Kafka schedules it when it bumps the epoch of an empty group). A
@@ -630,7 +658,11 @@ func (s *shard) updateStreamsTargetLocked(sg *streamsGroup) {
 	for _, m := range sg.sortedMembers() {
 		in = append(in, stickyMember{id: m.id, processID: m.processID, previous: sg.target[m.id]})
 	}
-	sg.target = assignStreamsTasks(in, tasks, s.c.cfg.StreamsNumStandbyReplicas)
+	standby := s.c.cfg.StreamsNumStandbyReplicas
+	if n, err := strconv.Atoi(sg.lastAssignmentConfigs[streamsNumStandbyReplicas]); err == nil && n >= 0 {
+		standby = n
+	}
+	sg.target = assignStreamsTasks(in, tasks, standby)
 	sg.assignmentEpoch = sg.epoch
 	sg.assignmentTimestamp = s.c.now().UnixMilli()
 }

@@ -17,8 +17,8 @@ import (
 // 4.0) is gone in 4.3.1 and skipped like any unknown type.
 //
 //	17 StreamsGroupMetadata          key: group           value: int32 epoch | int64 metadataHash |
-//	                                                             tag 0 int32 validatedTopologyEpoch
-//	                                                             (tag 1, LastAssignmentConfigs: not written)
+//	                                                             tag 0 int32 validatedTopologyEpoch |
+//	                                                             tag 1 []KeyValue lastAssignmentConfigs
 //	19 StreamsGroupMemberMetadata    key: group | member  value: ?instanceId | ?rackId | clientId | clientHost |
 //	                                                             int32 rebalanceTimeoutMs | int32 topologyEpoch |
 //	                                                             processId | ?Endpoint{host, uint16 port} |
@@ -95,19 +95,58 @@ func streamsMetadataHash(metadataKey string) int64 {
 	return int64(h.Sum64())
 }
 
-func encodeStreamsGroupValue(epoch int32, metadataHash int64, validatedTopologyEpoch int32) []byte {
+func encodeStreamsGroupValue(epoch int32, metadataHash int64, validatedTopologyEpoch int32, lastConfigs map[string]string) []byte {
 	b := wire.AppendInt16(nil, 0)
 	b = wire.AppendInt32(b, epoch)
 	b = wire.AppendInt64(b, metadataHash)
+	tags := 0
 	if validatedTopologyEpoch >= 0 {
-		b = wire.AppendUvarint(b, 1)
+		tags++
+	}
+	if lastConfigs != nil {
+		tags++
+	}
+	b = wire.AppendUvarint(b, uint32(tags))
+	if validatedTopologyEpoch >= 0 {
 		b = wire.AppendUvarint(b, 0)
 		b = wire.AppendUvarint(b, 4)
 		b = wire.AppendInt32(b, validatedTopologyEpoch)
-	} else {
-		b = wire.AppendUvarint(b, 0)
+	}
+	if lastConfigs != nil {
+		// Tag 1, LastAssignmentConfigs: key/value pairs sorted by key.
+		keys := make([]string, 0, len(lastConfigs))
+		for k := range lastConfigs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var tag []byte
+		tag = wire.AppendCompactArrayLen(tag, len(keys))
+		for _, k := range keys {
+			tag = wire.AppendCompactString(tag, k)
+			tag = wire.AppendCompactString(tag, lastConfigs[k])
+			tag = wire.AppendUvarint(tag, 0)
+		}
+		b = wire.AppendUvarint(b, 1)
+		b = wire.AppendUvarint(b, uint32(len(tag)))
+		b = append(b, tag...)
 	}
 	return b
+}
+
+// readLastAssignmentConfigs reads StreamsGroupMetadataValue's tag 1.
+func readLastAssignmentConfigs(data []byte) (map[string]string, error) {
+	r := wire.NewReader(data)
+	out := map[string]string{}
+	n := r.CompactArrayLen(3)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		k, v := r.CompactString(), r.CompactString()
+		skipTags(r)
+		out[k] = v
+	}
+	if err := r.Complete(); err != nil {
+		return nil, fmt.Errorf("%w: streams group last assignment configs: %w", ErrCorruptRecord, err)
+	}
+	return out, nil
 }
 
 func encodeStreamsMemberValue(m *streamsMember) []byte {
@@ -423,7 +462,7 @@ func (sg *streamsGroup) recordsLocked(group string, only *streamsMember) (out []
 	if sg.topology != nil && sg.configured.ready() {
 		validated = sg.topology.epoch
 	}
-	add(keyStreamsGroupMetadata, "", encodeStreamsGroupValue(sg.epoch, streamsMetadataHash(sg.metadataKey), validated))
+	add(keyStreamsGroupMetadata, "", encodeStreamsGroupValue(sg.epoch, streamsMetadataHash(sg.metadataKey), validated, sg.lastAssignmentConfigs))
 	for _, id := range targets {
 		if t, ok := sg.target[id]; ok {
 			add(keyStreamsTargetMember, id, encodeStreamsTargetMemberValue(t))
@@ -538,10 +577,22 @@ func replayStreamsRecord(groups map[string]*group, key, value []byte) error {
 			return err
 		}
 		epoch, hash := r.Int32(), r.Int64()
-		if err := finish(r, "streams group metadata"); err != nil {
-			return err
+		var last map[string]string
+		tags := r.Uvarint()
+		for i := uint32(0); i < tags && r.Err() == nil; i++ {
+			tag, size := r.Uvarint(), r.Uvarint()
+			data := r.Raw(int(size))
+			if tag == 1 && r.Err() == nil {
+				var err error
+				if last, err = readLastAssignmentConfigs(data); err != nil {
+					return err
+				}
+			}
 		}
-		sg.epoch, sg.metadataHash = epoch, hash
+		if err := r.Complete(); err != nil {
+			return fmt.Errorf("%w: streams group metadata value: %w", ErrCorruptRecord, err)
+		}
+		sg.epoch, sg.metadataHash, sg.lastAssignmentConfigs = epoch, hash, last
 	case keyStreamsMemberMetadata:
 		if err := readValueVersion(r, "streams member metadata"); err != nil {
 			return err

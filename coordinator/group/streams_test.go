@@ -91,11 +91,15 @@ func TestAssignStreamsTasks(t *testing.T) {
 }
 
 func newStreamsTestCoordinator(t *testing.T, l *memLog, initialDelay time.Duration) *Coordinator {
+	return newStreamsTestCoordinatorStandby(t, l, initialDelay, 1)
+}
+
+func newStreamsTestCoordinatorStandby(t *testing.T, l *memLog, initialDelay time.Duration, standby int) *Coordinator {
 	c := New(Config{
 		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
 		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
 		StreamsSessionTimeout: time.Minute, StreamsHeartbeatInterval: time.Second, StreamsMaxSize: 10,
-		StreamsNumStandbyReplicas: 1, StreamsInitialDelay: initialDelay,
+		StreamsNumStandbyReplicas: standby, StreamsInitialDelay: initialDelay,
 		Topics: func() []TopicMetadata {
 			return []TopicMetadata{{Name: "in", ID: topicA, Partitions: 4}, {Name: "app-rep", ID: topicB, Partitions: 4},
 				{Name: "app-changelog", ID: protocol.UUID{3}, Partitions: 4}}
@@ -293,7 +297,7 @@ func TestStreamsRecordRoundTrip(t *testing.T) {
 	}{
 		{keyStreamsTopology, encodeStreamsTopologyValue(topo)},
 		{keyStreamsMemberMetadata, encodeStreamsMemberValue(m)},
-		{keyStreamsGroupMetadata, encodeStreamsGroupValue(9, 42, 1)},
+		{keyStreamsGroupMetadata, encodeStreamsGroupValue(9, 42, 1, map[string]string{"num.standby.replicas": "2"})},
 		{keyStreamsTargetMember, encodeStreamsTargetMemberValue(streamsTasks{active: taskSet{"0": {1}}, standby: taskSet{}, warmup: taskSet{"1": {2}}})},
 		{keyStreamsTargetMetadata, encodeStreamsTargetMetadataValue(8, 1234)},
 		{keyStreamsCurrentAssignment, encodeStreamsCurrentValue(m)},
@@ -303,6 +307,7 @@ func TestStreamsRecordRoundTrip(t *testing.T) {
 	sg := groups["g"].streams
 	require.Equal(t, int32(9), sg.epoch)
 	require.Equal(t, int64(42), sg.metadataHash)
+	require.Equal(t, map[string]string{"num.standby.replicas": "2"}, sg.lastAssignmentConfigs)
 	require.Equal(t, int32(8), sg.assignmentEpoch)
 	require.Equal(t, int64(1234), sg.assignmentTimestamp)
 	require.Equal(t, int32(1), sg.topology.epoch)
@@ -448,4 +453,36 @@ func TestStreamsGroupWritesWhatChanged(t *testing.T) {
 		require.Equal(t, keyStreamsCurrentAssignment, kind)
 		require.Equal(t, "a", member)
 	}
+}
+
+// TestStreamsGroupAssignmentConfigsChange: the standby count a group was
+// assigned with is persisted (LastAssignmentConfigs); a coordinator that
+// loads the group with a different group.streams.num.standby.replicas
+// rebalances at the next heartbeat, as Kafka does.
+func TestStreamsGroupAssignmentConfigsChange(t *testing.T) {
+	ctx := context.Background()
+	l := &memLog{recs: map[int32][][2][]byte{}}
+	c := newStreamsTestCoordinatorStandby(t, l, 0, 1)
+	a := &streamsTestMember{id: "a", process: "pa"}
+	b := &streamsTestMember{id: "b", process: "pb"}
+	require.Zero(t, a.heartbeat(t, c, "app").ErrorCode)
+	require.Zero(t, b.heartbeat(t, c, "app").ErrorCode)
+	settleStreamsGroup(t, c, "app", a, b)
+	require.NotEmpty(t, a.owned.standby)
+	epoch := c.DescribeStreamsGroup(ctx, "app").GroupEpoch
+	c.Close()
+
+	// Same config: nothing moves.
+	c2 := newStreamsTestCoordinatorStandby(t, l, 0, 1)
+	require.Zero(t, a.heartbeat(t, c2, "app").ErrorCode)
+	require.Equal(t, epoch, c2.DescribeStreamsGroup(ctx, "app").GroupEpoch)
+	c2.Close()
+
+	// No standbys any more: a new epoch, and the standbys go.
+	c3 := newStreamsTestCoordinatorStandby(t, l, 0, 0)
+	require.Zero(t, a.heartbeat(t, c3, "app").ErrorCode)
+	require.Equal(t, epoch+1, c3.DescribeStreamsGroup(ctx, "app").GroupEpoch)
+	settleStreamsGroup(t, c3, "app", a, b)
+	require.Empty(t, a.owned.standby)
+	require.Empty(t, b.owned.standby)
 }

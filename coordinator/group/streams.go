@@ -55,8 +55,8 @@ type streamsGroup struct {
 	// lastAssignmentConfigs are the assignment configs as of the last
 	// epoch bump (Kafka's LastAssignmentConfigs, persisted with the epoch):
 	// the target is computed with them, and a heartbeat that finds the
-	// broker's differ bumps the epoch. Empty for a group written before
-	// they were.
+	// broker's differ (or none kept: a group Spool wrote before it kept
+	// them) bumps the epoch.
 	lastAssignmentConfigs map[string]string
 	// delayTimer runs while the group waits
 	// group.streams.initial.rebalance.delay.ms after a member joined it
@@ -499,9 +499,10 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	}
 	// Assignment configs that differ from those of the last epoch bump
 	// (persisted: the broker's group.streams.num.standby.replicas changed
-	// across a restart) trigger a rebalance, as in Kafka.
+	// across a restart, or the group was written without them) trigger a
+	// rebalance, as in Kafka.
 	cfgs := s.streamsAssignmentConfigs()
-	if len(sg.lastAssignmentConfigs) > 0 && !maps.Equal(cfgs, sg.lastAssignmentConfigs) {
+	if !bump && !maps.Equal(cfgs, sg.lastAssignmentConfigs) {
 		bump = true
 		c.logger.Info("streams group assignment configs changed; triggering a rebalance", zap.String("group", groupID), zap.Any("configs", cfgs))
 	}

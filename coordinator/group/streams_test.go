@@ -10,6 +10,7 @@ import (
 
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/wire"
 )
 
 func testTopology() *streamsTopology {
@@ -485,4 +486,28 @@ func TestStreamsGroupAssignmentConfigsChange(t *testing.T) {
 	settleStreamsGroup(t, c3, "app", a, b)
 	require.Empty(t, a.owned.standby)
 	require.Empty(t, b.owned.standby)
+}
+
+// TestStreamsGroupOldSpoolLog: a log Spool wrote before it persisted
+// members (StreamsGroupMetadata only, without LastAssignmentConfigs)
+// loads as an empty group at its epoch, and a member joining continues
+// past it.
+func TestStreamsGroupOldSpoolLog(t *testing.T) {
+	ctx := context.Background()
+	old := wire.AppendInt16(nil, 0)
+	old = wire.AppendInt32(old, 5)
+	old = wire.AppendInt64(old, 0)
+	old = wire.AppendUvarint(old, 0)
+	l := &memLog{recs: map[int32][][2][]byte{0: {{encodeStreamsKey(keyStreamsGroupMetadata, "app", ""), old}}}}
+	c := newStreamsTestCoordinator(t, l, 0)
+	d := c.DescribeStreamsGroup(ctx, "app")
+	require.Zero(t, d.ErrorCode)
+	require.Equal(t, "Empty", d.GroupState)
+	require.Equal(t, int32(5), d.GroupEpoch)
+	a := &streamsTestMember{id: "a", process: "pa"}
+	r := a.heartbeat(t, c, "app")
+	require.Zero(t, r.ErrorCode)
+	require.Equal(t, int32(6), r.MemberEpoch)
+	settleStreamsGroup(t, c, "app", a)
+	require.Equal(t, 8, a.owned.active.size())
 }

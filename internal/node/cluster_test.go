@@ -25,16 +25,13 @@ import (
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
 	"github.com/spool-broker/spool/internal/server"
+	"github.com/spool-broker/spool/internal/spooltest"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-func freePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort is spooltest.FreePort: never the same port twice in a process.
+func freePort(t testing.TB) int { return spooltest.FreePort(t) }
 
 // testNode is one in-process node of a test cluster.
 type testNode struct {

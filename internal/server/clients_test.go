@@ -159,7 +159,7 @@ func TestClientJavaTools(t *testing.T) {
 	// List until the deletion shows. Each list is a JVM run of seconds
 	// (tens at load 70), so the bound is on attempts, and a list in
 	// progress is never cut off (require.Eventually's 20 s did that).
-	for i := 0; strings.Contains(run(t, "", topics, "--bootstrap-server", n.addr, "--list"), "orders"); i++ {
+	for i := 1; strings.Contains(run(t, "", topics, "--bootstrap-server", n.addr, "--list"), "orders"); i++ {
 		require.Less(t, i, 20, "orders still listed after 20 lists following its deletion")
 	}
 }

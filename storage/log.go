@@ -100,6 +100,13 @@ type Log struct {
 	// flushMu serializes fsyncs; a caller that finds recoveryPoint already
 	// past its offset returns without syncing (group commit).
 	flushMu sync.Mutex
+	// shut is set by close, under flushMu, after close's own flush: a
+	// flush still running then has finished, and one that starts later
+	// (the flusher took the log before DeleteLog did) returns ErrClosed
+	// instead of syncing closed files or writing a checkpoint into a
+	// directory DeleteLog has renamed, which would be taken for an I/O
+	// error and take the whole log dir offline.
+	shut atomic.Bool
 	// recoveryPoint: every offset below it is on stable storage.
 	recoveryPoint atomic.Int64
 	lastFlushMs   atomic.Int64
@@ -841,6 +848,9 @@ func (l *Log) flushTo(need, upTo int64) error {
 	}
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
+	if l.shut.Load() {
+		return ErrClosed
+	}
 	rp := l.recoveryPoint.Load()
 	if rp >= need {
 		return nil
@@ -1390,6 +1400,9 @@ func (l *Log) close(flush bool) error {
 	if flush && err == nil {
 		err = l.flushTo(l.logEndOffset, l.logEndOffset)
 	}
+	l.flushMu.Lock() // waits for a flush in progress (lock order: mu, then flushMu)
+	l.shut.Store(true)
+	l.flushMu.Unlock()
 	for _, s := range l.segments {
 		if e := s.close(); err == nil {
 			err = e

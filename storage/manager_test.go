@@ -268,3 +268,26 @@ func TestGetOrCreateLogConcurrent(t *testing.T) {
 		require.True(t, ok, "%s was created before Close", tp)
 	}
 }
+
+// TestFlushAfterDeleteLog: the flusher may hold a log DeleteLog has just
+// closed and renamed (it took the list of logs first). Its flush answers
+// ErrClosed, which the flusher ignores, not an I/O error from syncing
+// closed files or writing a checkpoint into the renamed directory, which
+// took the whole log dir offline (seen in a loaded TestManager run).
+func TestFlushAfterDeleteLog(t *testing.T) {
+	dir := t.TempDir()
+	m := newTestManager(t, []string{dir})
+	defer m.Close()
+	tp := TopicPartition{"orders", 0}
+	l, err := m.GetOrCreateLog(tp, nil)
+	require.NoError(t, err)
+	fill(t, l, 50, 100, constTS)
+	require.Less(t, l.RecoveryPoint(), l.LogEndOffset(), "appends not yet flushed")
+	require.NoError(t, m.DeleteLog(tp))
+	require.ErrorIs(t, l.maybeFlush(time.Now().Add(time.Hour)), ErrClosed)
+	require.ErrorIs(t, l.Flush(), ErrClosed)
+	m.mu.Lock()
+	_, offline := m.offline[dir]
+	m.mu.Unlock()
+	require.False(t, offline, "the log dir stays online")
+}

@@ -1086,25 +1086,6 @@ func (s *shard) validateConsumerCommitLocked(g *group, req CommitRequest) int16 
 	return 0
 }
 
-// validateConsumerFetchLocked is ConsumerGroup.validateOffsetFetch.
-func (g *group) validateConsumerFetchLocked(memberID *string, memberEpoch int32) int16 {
-	if memberID == nil && memberEpoch < 0 {
-		return 0
-	}
-	id := ""
-	if memberID != nil {
-		id = *memberID
-	}
-	m := g.consumer.members[id]
-	if m == nil {
-		return errcode.UnknownMemberID
-	}
-	if memberEpoch != m.current.epoch {
-		return errcode.StaleMemberEpoch
-	}
-	return 0
-}
-
 // ConsumerGroupDescription is a ConsumerGroupDescribe answer for one group.
 type ConsumerGroupDescription struct {
 	ErrorCode       int16

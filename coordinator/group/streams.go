@@ -923,25 +923,6 @@ func (s *shard) validateStreamsCommitLocked(g *group, req CommitRequest) int16 {
 	return 0
 }
 
-// validateStreamsFetchLocked is StreamsGroup.validateOffsetFetch.
-func (g *group) validateStreamsFetchLocked(memberID *string, memberEpoch int32) int16 {
-	if memberID == nil && memberEpoch < 0 {
-		return 0
-	}
-	id := ""
-	if memberID != nil {
-		id = *memberID
-	}
-	m := g.streams.members[id]
-	if m == nil {
-		return errcode.UnknownMemberID
-	}
-	if memberEpoch != m.epoch {
-		return errcode.StaleMemberEpoch
-	}
-	return 0
-}
-
 func describeTasks(t taskSet) []protocol.StreamsGroupDescribeResponseTaskIDs {
 	out := []protocol.StreamsGroupDescribeResponseTaskIDs{}
 	for _, r := range responseTasks(t) {

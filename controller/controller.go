@@ -167,14 +167,24 @@ const (
 	ShareVersionFeature       = "share.version"
 )
 
-// DefaultFeatures are the finalized feature levels of a new cluster.
+// LatestMetadataVersion is the newest metadata.version this release supports
+// and a new cluster finalizes: 30, 4.3-IV0, as Apache Kafka 4.3.1 (4.2-IV1
+// brings streams.version 1, 4.3-IV0 cordoned log dirs, KIP-1066).
+const LatestMetadataVersion int16 = 30
+
+// DefaultFeatures are the finalized feature levels of a new cluster, those
+// of a new Kafka 4.3.1 cluster (its version mapping for 4.3): group.version 1
+// lets 4.x clients use KIP-848 consumer groups; transaction.version 2 KIP-890
+// transactions; eligible.leader.replicas.version 1 tracks KIP-966's Eligible
+// Leader Replicas (on for new clusters since Kafka 4.1); share.version 1
+// KIP-932 share groups and streams.version 1 KIP-1071 streams groups (both
+// finalized since Kafka 4.2). A cluster bootstrapped before keeps the levels
+// its metadata log finalized (kafka-features.sh upgrade raises them).
 var DefaultFeatures = map[string]int16{
-	MetadataVersionFeature:    27,
-	StreamsVersionFeature:     1,
-	TransactionVersionFeature: 2,
-	GroupVersionFeature:       1,
-	// Kafka 4.1+ formats new clusters with ELR on (4.3.1's version
-	// mapping: eligible.leader.replicas.version=1).
+	MetadataVersionFeature:        LatestMetadataVersion,
+	StreamsVersionFeature:         1,
+	TransactionVersionFeature:     2,
+	GroupVersionFeature:           1,
 	EligibleLeaderReplicasFeature: 1,
 	ShareVersionFeature:           1,
 }

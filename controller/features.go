@@ -12,7 +12,7 @@ import (
 // accepts. transaction.version 2 enables KIP-890 transactions for 4.x
 // clients.
 var SupportedFeatures = []FeatureRange{
-	{Name: MetadataVersionFeature, MinSupportedVersion: 7, MaxSupportedVersion: 27},
+	{Name: MetadataVersionFeature, MinSupportedVersion: 7, MaxSupportedVersion: LatestMetadataVersion},
 	{Name: StreamsVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
 	{Name: GroupVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 1},
 	{Name: TransactionVersionFeature, MinSupportedVersion: 0, MaxSupportedVersion: 2},

@@ -30,7 +30,7 @@ func TestUpdateFeatures(t *testing.T) {
 		{"unknown feature", []FeatureUpdate{{"no.such.version", 1, Upgrade}}, "Invalid update version 1 for feature no.such.version. Local controller 1 does not support this feature."},
 		{"beyond the controller", []FeatureUpdate{{"transaction.version", 3, Upgrade}}, "Invalid update version 3 for feature transaction.version. Local controller 1 only supports versions 0-2"},
 		{"downgrade without a type", []FeatureUpdate{{"transaction.version", 1, Upgrade}}, "Invalid update version 1 for feature transaction.version. Can't downgrade the version of this feature without setting the upgrade type to either safe or unsafe downgrade."},
-		{"downgrade to a newer level", []FeatureUpdate{{"metadata.version", 27, SafeDowngrade}}, ""},
+		{"downgrade to the current level", []FeatureUpdate{{"metadata.version", LatestMetadataVersion, SafeDowngrade}}, ""},
 		{"metadata.version safe downgrade", []FeatureUpdate{{"metadata.version", 20, SafeDowngrade}}, "Invalid metadata.version 20. Refusing to perform the requested downgrade because it might delete metadata information."},
 		{"metadata.version unsafe downgrade", []FeatureUpdate{{"metadata.version", 20, UnsafeDowngrade}}, "Invalid metadata.version 20. Unsafe metadata downgrade is not supported in this version."},
 		{"atomic: the second refuses the first", []FeatureUpdate{{"group.version", 0, SafeDowngrade}, {"transaction.version", 9, Upgrade}}, "Invalid update version 9 for feature transaction.version. Local controller 1 only supports versions 0-2"},

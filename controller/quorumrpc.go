@@ -342,6 +342,10 @@ func (c *Controller) handleDescribeQuorum(r *protocol.DescribeQuorumRequest) *pr
 	pd.HighWatermark = int64(c.raft.CommitIndex()) + 1
 	now := time.Now().UnixMilli()
 	var voterIDs []int32
+	// A static quorum (kraft.version 0, controller.quorum.voters) has no
+	// directory IDs in its voter set, and Kafka describes its voters with
+	// none, even the ones it could know.
+	staticVoters := c.Image().Feature(KRaftVersionFeature) == 0
 	servers, _ := c.raftServers()
 	for _, s := range servers {
 		id, err := strconv.ParseInt(string(s.ID), 10, 32)
@@ -349,7 +353,10 @@ func (c *Controller) handleDescribeQuorum(r *protocol.DescribeQuorumRequest) *pr
 			continue
 		}
 		voterIDs = append(voterIDs, int32(id))
-		dir, _ := c.members.dir(int32(id))
+		var dir protocol.UUID
+		if !staticVoters {
+			dir, _ = c.members.dir(int32(id))
+		}
 		st := protocol.DescribeQuorumResponseReplicaState{ReplicaID: protocol.BrokerID(id), ReplicaDirectoryID: dir, LogEndOffset: -1, LastFetchTimestamp: -1, LastCaughtUpTimestamp: -1}
 		if int32(id) == c.cfg.NodeID {
 			st.LogEndOffset = int64(c.raft.LastIndex()) + 1

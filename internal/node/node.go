@@ -309,7 +309,7 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		Logger:                       n.logger.Named("controller"),
 		DefaultNumPartitions:         cfg.NumPartitions,
 		DefaultReplicationFactor:     cfg.DefaultReplicationFactor,
-		BootstrapFeatures:            bootstrapFeatures,
+		BootstrapFeatures:            controller.DefaultFeatures,
 		ValidateConfig:               validateResourceConfig,
 		HeartbeatTimeout:             electionTimeout,
 		ElectionTimeout:              electionTimeout,
@@ -631,23 +631,6 @@ func (n *Node) controlledShutdown(ctx context.Context) {
 	case <-ctx.Done():
 		n.logger.Warn("controlled shutdown interrupted", zap.Error(ctx.Err()))
 	}
-}
-
-// bootstrapFeatures are the feature levels a new cluster finalizes. Only
-// what this build implements is turned on: group.version 1 lets 4.x
-// clients use KIP-848 consumer groups; transaction.version 2 lets them use
-// KIP-890 transactions; eligible.leader.replicas.version 1 tracks KIP-966's
-// Eligible Leader Replicas, on for new clusters as in Kafka 4.1+; share.version
-// 1 lets them use KIP-932 share groups (Kafka 4.2+ finalizes it too). A cluster
-// bootstrapped before keeps the levels its metadata log finalized
-// (kafka-features.sh upgrade turns ELR and share groups on).
-var bootstrapFeatures = map[string]int16{
-	controller.MetadataVersionFeature:        27,
-	controller.StreamsVersionFeature:         1, // KIP-1071 streams groups, finalized by Kafka 4.2+ too
-	controller.GroupVersionFeature:           1,
-	controller.TransactionVersionFeature:     2,
-	controller.EligibleLeaderReplicasFeature: 1,
-	controller.ShareVersionFeature:           1,
 }
 
 // flushCheckInterval is how often the storage manager checks flush.ms and

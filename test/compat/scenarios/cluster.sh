@@ -192,3 +192,165 @@ cli_cluster_rolling_restart() {
 	[ -s "$W/lost" ] && fail "$(wc -l < "$W/lost") acknowledged records lost: $(head -n 5 "$W/lost" | tr '\n' ' ')"
 	echo "rolling restart: $acked acknowledged records all read back once"
 }
+
+# cluster-reassign: kafka-reassign-partitions.sh as the operators' guides run it (SC-24) on an
+# RF 2 topic holding 12 MB on brokers 1 and 2: --generate proposes replicas on the brokers given;
+# --execute --throttle 1000 starts the moves and sets Kafka's throttle configs (the rates on
+# every broker, the leader/follower replica lists on the topic), which hold the copy back, so
+# --list and --verify --preserve-throttles show the moves in progress; --cancel reverts them and
+# clears the throttles; --execute again at 50 MB/s completes, --verify says so and clears the
+# throttles; a reassignment to three replicas raises the replication factor; every record is
+# still there, read from the new leaders.
+cli_cluster_reassign() {
+	local p
+	run create kafka-topics --bootstrap-server "$(B)" --create --topic "$TOPIC" --replica-assignment 1:2,2:1
+	until_ok 30 "2 partitions of $TOPIC with full ISRs" eval 'describe d --topic "$TOPIC"; [ "$(partition_lines "$W/d" "$TOPIC" | grep -cP "\tIsr: [0-9]+,[0-9]+\t")" -eq 2 ]'
+	# Keyed records, so both partitions get about 6 MB. A throttled follower still fetches up to
+	# replica.fetch.max.bytes (1 MiB) per partition whenever the rate measured over Kafka's
+	# 11-second quota window is under the limit, about every 11 s: 6 MB holds the copy back
+	# for a minute, longer than the steps before --cancel take.
+	python3 -c 'import sys; [print(f"k{i}\t{i:06d}" + "v" * 994) for i in range(12000)]' > "$W/records"
+	run load kafka-console-producer --bootstrap-server "$(B)" --topic "$TOPIC" --property parse.key=true \
+		--producer-property acks=all < "$W/records"
+	run sizes kafka-get-offsets --bootstrap-server "$(B)" --topic "$TOPIC" --time -1
+	[ "$(awk -F: '{s += $3} END {print s}' "$W/sizes.out")" -eq 12000 ] || fail "the topic does not end at 12000 records"
+	awk -F: '$3 < 5000 {exit 1}' "$W/sizes.out" || fail "a partition has fewer than 5000 of the 12000 records"
+
+	printf '{"version":1,"topics":[{"topic":"%s"}]}\n' "$TOPIC" > "$W/topics.json"
+	run generate kafka-reassign-partitions --bootstrap-server "$(B)" --topics-to-move-json-file "$W/topics.json" \
+		--broker-list 2,3 --generate
+	python3 - "$W/generate.out" "$TOPIC" <<-'PY' || fail "--generate output"
+		import json, sys
+		lines = open(sys.argv[1]).read().splitlines()
+		cur = json.loads(lines[lines.index("Current partition replica assignment") + 1])
+		new = json.loads(lines[lines.index("Proposed partition reassignment configuration") + 1])
+		want = {0: [1, 2], 1: [2, 1]}
+		got = {p["partition"]: p["replicas"] for p in cur["partitions"] if p["topic"] == sys.argv[2]}
+		assert got == want, f"current assignment {got}, want {want}"
+		for p in new["partitions"]:
+		    assert p["topic"] == sys.argv[2] and sorted(p["replicas"]) == [2, 3], f"proposed {p}"
+		assert sorted(p["partition"] for p in new["partitions"]) == [0, 1], new
+	PY
+
+	printf '{"version":1,"partitions":[{"topic":"%s","partition":0,"replicas":[3,2],"log_dirs":["any","any"]},{"topic":"%s","partition":1,"replicas":[2,3],"log_dirs":["any","any"]}]}\n' \
+		"$TOPIC" "$TOPIC" > "$W/plan.json"
+	run slow kafka-reassign-partitions --bootstrap-server "$(B)" --reassignment-json-file "$W/plan.json" --execute --throttle 1000
+	expect_grep '^The inter-broker throttle limit was set to 1000 B/s$' "$W/slow.out"
+	expect_grep "^Successfully started partition reassignments for $TOPIC-0,$TOPIC-1\$" "$W/slow.out"
+	run list kafka-reassign-partitions --bootstrap-server "$(B)" --list
+	expect_grep "^$TOPIC-0: replicas: 3,2,1. adding: 3. removing: 1.\$" "$W/list.out"
+	expect_grep "^$TOPIC-1: replicas: 2,3,1. adding: 3. removing: 1.\$" "$W/list.out"
+	run progress kafka-reassign-partitions --bootstrap-server "$(B)" --reassignment-json-file "$W/plan.json" --verify --preserve-throttles
+	for p in 0 1; do expect_grep "^Reassignment of partition $TOPIC-$p is still in progress.\$" "$W/progress.out"; done
+	run rates kafka-configs --bootstrap-server "$(B)" --describe --entity-type brokers
+	for b in 1 2 3; do
+		awk -v b="$b" '/^[^ ]/ {on = ($0 == "Dynamic configs for broker " b " are:")} on' "$W/rates.out" > "$W/rates$b"
+		expect_grep '^  leader.replication.throttled.rate=1000 ' "$W/rates$b"
+		expect_grep '^  follower.replication.throttled.rate=1000 ' "$W/rates$b"
+	done
+	run tconf kafka-configs --bootstrap-server "$(B)" --describe --entity-type topics --entity-name "$TOPIC"
+	expect_grep '^  leader.replication.throttled.replicas=0:1,0:2,1:1,1:2 ' "$W/tconf.out"
+	expect_grep '^  follower.replication.throttled.replicas=0:3,1:3 ' "$W/tconf.out"
+
+	run cancel kafka-reassign-partitions --bootstrap-server "$(B)" --reassignment-json-file "$W/plan.json" --cancel
+	expect_grep "^Successfully cancelled partition reassignments for: $TOPIC-0,$TOPIC-1\$" "$W/cancel.out"
+	expect_grep '^None of the specified partition moves are active.Clearing broker-level throttles on brokers 1,2,3$' "$W/cancel.out"
+	expect_grep "^Clearing topic-level throttles on topic $TOPIC\$" "$W/cancel.out"
+	run list2 kafka-reassign-partitions --bootstrap-server "$(B)" --list
+	expect_grep '^No partition reassignments found.$' "$W/list2.out"
+	# Kafka reverts to the replicas less the adding ones, in the order of the reassignment.
+	describe c --topic "$TOPIC"
+	cat "$W/c"
+	for p in 0 1; do expect_grep $'^\tTopic: '"$TOPIC"$'\tPartition: '"$p"$'\tLeader: [12]\tReplicas: 2,1\t' "$W/c"; done
+	run tconf2 kafka-configs --bootstrap-server "$(B)" --describe --entity-type topics --entity-name "$TOPIC"
+	expect_no_grep 'throttled' "$W/tconf2.out"
+
+	run fast kafka-reassign-partitions --bootstrap-server "$(B)" --reassignment-json-file "$W/plan.json" --execute --throttle 50000000
+	expect_grep "^Successfully started partition reassignments for $TOPIC-0,$TOPIC-1\$" "$W/fast.out"
+	until_ok 120 "the reassignment of $TOPIC completed" eval 'kafka-reassign-partitions --bootstrap-server "$(B)" --reassignment-json-file "$W/plan.json" --verify > "$W/verify.out" 2>&1 && ! grep -q "in progress" "$W/verify.out"'
+	cat "$W/verify.out"
+	for p in 0 1; do expect_grep "^Reassignment of partition $TOPIC-$p is completed.\$" "$W/verify.out"; done
+	expect_grep '^Clearing broker-level throttles on brokers 1,2,3$' "$W/verify.out"
+	expect_grep "^Clearing topic-level throttles on topic $TOPIC\$" "$W/verify.out"
+	until_ok 30 "$TOPIC on brokers 2 and 3 with full ISRs" eval 'describe m --topic "$TOPIC"; [ "$(partition_lines "$W/m" "$TOPIC" | grep -cP "\tIsr: [23],[23]\t")" -eq 2 ]'
+	cat "$W/m"
+	expect_grep $'^\tTopic: '"$TOPIC"$'\tPartition: 0\tLeader: 3\tReplicas: 3,2\t' "$W/m"
+	expect_grep $'^\tTopic: '"$TOPIC"$'\tPartition: 1\tLeader: 2\tReplicas: 2,3\t' "$W/m"
+	run rates2 kafka-configs --bootstrap-server "$(B)" --describe --entity-type brokers
+	expect_no_grep 'throttled' "$W/rates2.out"
+
+	printf '{"version":1,"partitions":[{"topic":"%s","partition":0,"replicas":[3,2,1]}]}\n' "$TOPIC" > "$W/rf.json"
+	run rf kafka-reassign-partitions --bootstrap-server "$(B)" --reassignment-json-file "$W/rf.json" --execute
+	until_ok 120 "the replication factor change of $TOPIC-0" eval 'kafka-reassign-partitions --bootstrap-server "$(B)" --reassignment-json-file "$W/rf.json" --verify > "$W/rfv.out" 2>&1 && grep -q "^Reassignment of partition $TOPIC-0 is completed.\$" "$W/rfv.out"'
+	until_ok 30 "$TOPIC-0 with three replicas in the ISR" eval 'describe r --topic "$TOPIC"; partition_lines "$W/r" "$TOPIC" | grep -qP "\tPartition: 0\tLeader: 3\tReplicas: 3,2,1\tIsr: [123],[123],[123]\t"'
+	cat "$W/r"
+	expect_grep $'^Topic: '"$TOPIC"$'\tTopicId: [A-Za-z0-9_-]+\tPartitionCount: 2\tReplicationFactor: 3\t' "$W/r"
+
+	kafka-console-consumer --bootstrap-server "$(B)" --topic "$TOPIC" --from-beginning --max-messages 12000 \
+		--timeout-ms 30000 > "$W/got" 2> "$W/got.err" || true
+	[ "$(wc -l < "$W/got")" -eq 12000 ] || { tail -n 5 "$W/got.err"; fail "read $(wc -l < "$W/got") of 12000 records after the moves"; }
+}
+
+# cluster-quorum-tools: kafka-metadata-quorum.sh describe --status and --replication (through a
+# broker and through --bootstrap-controller), kafka-features.sh describe/upgrade/downgrade
+# --dry-run and kafka-cluster.sh cluster-id/unregister on a 3-node combined cluster whose quorum
+# is static (controller.quorum.voters): Kafka 4.3.1's fields and values, one leader and two
+# followers, no directory IDs (kraft.version 0), the feature levels a new 4.3.1 cluster has.
+cli_cluster_quorum_tools() {
+	local props cport cid leader
+	props="$(cat "$COMPAT_RUN/${COMPAT_CLUSTER#* }.dir")/node1/server.properties"
+	cport=$(grep -oP '^listeners=.*CONTROLLER://127\.0\.0\.1:\K[0-9]+' "$props")
+	[ -n "$cport" ] || fail "no CONTROLLER listener in $props"
+	cid=$(cat "$COMPAT_RUN/${COMPAT_CLUSTER#* }.cid")
+
+	run status kafka-metadata-quorum --bootstrap-server "$(B)" describe --status
+	awk -F: '{print $1}' "$W/status.out" > "$W/status.keys"
+	printf '%s\n' ClusterId LeaderId LeaderEpoch HighWatermark MaxFollowerLag MaxFollowerLagTimeMs CurrentVoters CurrentObservers > "$W/status.want"
+	diff -u "$W/status.want" "$W/status.keys" || fail "describe --status fields differ from Kafka 4.3.1's (- Kafka, + this broker)"
+	expect_grep "^ClusterId: +$cid\$" "$W/status.out"
+	leader=$(grep -oP '^LeaderId: +\K[123]$' "$W/status.out") || fail "LeaderId is not one of the three controllers"
+	voters="CurrentVoters:          [{\"id\": 1, \"endpoints\": [\"CONTROLLER://127.0.0.1:$cport\"]}, {\"id\": 2, \"endpoints\": [\"CONTROLLER://127.0.0.1:$((cport + 1))\"]}, {\"id\": 3, \"endpoints\": [\"CONTROLLER://127.0.0.1:$((cport + 2))\"]}]"
+	grep -Fxq -- "$voters" "$W/status.out" || { cat "$W/status.out"; fail "want the line: $voters"; }
+	expect_grep '^CurrentObservers: +\[\]$' "$W/status.out"
+	expect_grep '^MaxFollowerLag: +[0-9]+$' "$W/status.out"
+
+	for via in "--bootstrap-server $(B)" "--bootstrap-controller 127.0.0.1:$cport"; do
+		# shellcheck disable=SC2086 # $via is two words
+		run repl kafka-metadata-quorum $via describe --replication
+		head -n 1 "$W/repl.out" | tr -s ' \t' ' ' > "$W/repl.head"
+		echo 'NodeId DirectoryId LogEndOffset Lag LastFetchTimestamp LastCaughtUpTimestamp Status ' > "$W/repl.want"
+		diff -u "$W/repl.want" "$W/repl.head" || fail "describe --replication ($via) header differs from Kafka 4.3.1's"
+		tail -n +2 "$W/repl.out" | awk '{print $1, $2, $7}' | sort > "$W/repl.rows"
+		{
+			for n in 1 2 3; do
+				if [ "$n" = "$leader" ]; then s=Leader; else s=Follower; fi
+				echo "$n AAAAAAAAAAAAAAAAAAAAAA $s"
+			done
+		} > "$W/repl.rowswant"
+		diff -u "$W/repl.rowswant" "$W/repl.rows" || fail "describe --replication ($via): voters, directory IDs or roles differ (- want, + got)"
+	done
+
+	run features kafka-features --bootstrap-server "$(B)" describe
+	sed -E 's/ +/ /g; s/ Epoch: [0-9]+ *$//' "$W/features.out" > "$W/features.got"
+	cat > "$W/features.want" <<-'EOF2'
+		Feature: eligible.leader.replicas.version SupportedMinVersion: 0 SupportedMaxVersion: 1 FinalizedVersionLevel: 1
+		Feature: group.version SupportedMinVersion: 0 SupportedMaxVersion: 1 FinalizedVersionLevel: 1
+		Feature: kraft.version SupportedMinVersion: 0 SupportedMaxVersion: 1 FinalizedVersionLevel: 0
+		Feature: metadata.version SupportedMinVersion: 3.3-IV3 SupportedMaxVersion: 4.3-IV0 FinalizedVersionLevel: 4.3-IV0
+		Feature: share.version SupportedMinVersion: 0 SupportedMaxVersion: 1 FinalizedVersionLevel: 1
+		Feature: streams.version SupportedMinVersion: 0 SupportedMaxVersion: 1 FinalizedVersionLevel: 1
+		Feature: transaction.version SupportedMinVersion: 0 SupportedMaxVersion: 2 FinalizedVersionLevel: 2
+	EOF2
+	diff -u "$W/features.want" "$W/features.got" || fail "kafka-features describe differs from a new Kafka 4.3.1 cluster's (- Kafka, + this broker)"
+	run dry kafka-features --bootstrap-server "$(B)" downgrade --feature group.version=0 --dry-run
+	expect_grep '^group.version can be downgraded to 0.$' "$W/dry.out"
+	run up kafka-features --bootstrap-server "$(B)" upgrade --feature group.version=1
+	expect_grep '^group.version was upgraded to 1.$' "$W/up.out"
+	run_fail unknown kafka-features --bootstrap-server "$(B)" upgrade --feature foo.version=1
+	expect_grep '^Could not upgrade foo.version to 1. The update failed for all features since the following feature had an error: Invalid update version 1 for feature foo.version. Local controller [123] does not support this feature.$' "$W/unknown.out"
+
+	run id kafka-cluster cluster-id --bootstrap-server "$(B)"
+	expect_grep "^Cluster ID: $cid\$" "$W/id.out"
+	run_fail unreg kafka-cluster unregister --bootstrap-server "$(B)" --id 99
+	expect_grep 'BrokerIdNotRegisteredException: Broker ID 99 is not currently registered' "$W/unreg.out"
+}

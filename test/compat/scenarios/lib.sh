@@ -9,6 +9,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # expect_grep PATTERN FILE: FILE must contain PATTERN (extended regex).
 expect_grep() { grep -Eq -- "$1" "$2" || { echo "--- $2:"; cat "$2"; fail "expected /$1/ in $2"; }; }
 
+# expect_no_grep PATTERN FILE: FILE must not contain PATTERN (extended regex).
+expect_no_grep() { if grep -Eq -- "$1" "$2"; then echo "--- $2:"; cat "$2"; fail "unexpected /$1/ in $2"; fi; }
+
 # expect_count N FILE: FILE must have N lines.
 # Kafka tools' deprecation notices on stdout ("Warning: ...", "Option --...") don't count.
 expect_count() { local n; n=$(grep -Evc '^(Warning: |Option --)' "$2" || true); [ "$n" -eq "$1" ] || { cat "$2"; fail "expected $1 lines in $2, got $n"; }; }
@@ -28,6 +31,16 @@ run() {
 	"$@" > "$W/$label.out" 2>&1 || rc=$?
 	cat "$W/$label.out"
 	[ $rc -eq 0 ] || fail "$label exited $rc"
+}
+
+# run_fail LABEL CMD...: like run, for a command that must fail (exit non-zero).
+run_fail() {
+	local label=$1; shift
+	echo "+ $* (must fail)"
+	local rc=0
+	"$@" > "$W/$label.out" 2>&1 || rc=$?
+	cat "$W/$label.out"
+	[ $rc -ne 0 ] || fail "$label exited 0, want a failure"
 }
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/compat-case.XXXXXX")

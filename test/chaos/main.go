@@ -341,14 +341,14 @@ func run(o options) (int, error) {
 	}
 	const ctpGroup, ctpTopic, ctpPartitions = "chaos-ctp", "chaos-ctp-out", 3
 	ch := &ctpHistory{}
-	cctx2, stopCTP := context.WithCancel(ctx)
+	ctpCtx, stopCTP := context.WithCancel(ctx)
 	defer stopCTP()
 	var cwg sync.WaitGroup
 	for id := 1; id <= o.ctpMembers; id++ {
 		cwg.Add(1)
 		go func() {
 			defer cwg.Done()
-			transform(cctx2, c.seeds(), topic, ctpTopic, ctpGroup, ctpPartitions, id, ch)
+			transform(ctpCtx, c.seeds(), topic, ctpTopic, ctpGroup, ctpPartitions, id, ch)
 		}()
 	}
 	hh := &hostileHistory{}
@@ -537,7 +537,6 @@ func run(o options) (int, error) {
 		}
 	}
 	if o.ctpMembers > 0 {
-		var out map[int32][]*kgo.Record
 		tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		out, err := readCommitted(tctx, c.seeds(), ctpTopic, ctpPartitions)
 		cancel()

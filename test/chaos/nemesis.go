@@ -378,7 +378,8 @@ func (n *nemesis) rollingRestart(ctx context.Context, f *fault) error {
 		cancel()
 		n.logf("  rolling: node %d stopped in %s, back in sync %s after SIGTERM", i, stopped.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 		if err != nil {
-			notes = append(notes, fmt.Sprintf("node %d: %v", i, err))
+			lag, _ := underReplicated(context.Background(), n.adm)
+			notes = append(notes, fmt.Sprintf("node %d: %v; %d partitions without a full ISR: %s", i, err, len(lag), strings.Join(lag[:min(len(lag), 5)], "; ")))
 			break
 		}
 	}

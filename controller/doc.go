@@ -95,11 +95,13 @@
 // "applied offset >= epoch". Sessions live in the active controller's
 // memory only; a newly active controller gives every unfenced broker a
 // fresh session. Fencing, unfencing, unregistering and controlled shutdown
-// change leaderships with Kafka's rules (election.go, ELR disabled): the
-// broker leaves every ISR it is in unless it is the last member; a
+// change leaderships with Kafka's rules (election.go). With ELR disabled the
+// broker leaves every ISR it is in unless it is the last member, and a
 // partition whose ISR has no live member is left leaderless with its ISR
 // unchanged, unless unclean.leader.election.enable lets a live replica
-// outside the ISR lead.
+// outside the ISR lead; with ELR (the default) see election.go. A new
+// incarnation whose PreviousBrokerEpoch is not its registered epoch (no
+// clean shutdown files) also leaves every ELR (uncleanShutdownChanges).
 //
 // # Batch encoding (one raft entry)
 //

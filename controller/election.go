@@ -94,6 +94,11 @@ type changeInput struct {
 	// and the topic's effective min.insync.replicas.
 	elr    bool
 	minISR int
+	// uncleanShutdown are replicas whose broker restarted without proving
+	// a clean shutdown (Kafka's uncleanShutdownReplicas): they may have
+	// lost acknowledged records, so the change never keeps or puts them in
+	// the ELR.
+	uncleanShutdown []int32
 }
 
 // electLeader returns the leader the election picks (NoLeader if none) and
@@ -154,14 +159,15 @@ func (in *changeInput) lastKnownLeader() (int32, bool) {
 
 // populateELR is Kafka's maybePopulateTargetElr: with the target ISR at
 // min.insync.replicas or more the ELR is empty; below it, the ELR is the
-// current ELR plus the current ISR, minus the target ISR.
-func populateELR(cur *PartitionImage, targetISR []int32, minISR int) []int32 {
+// current ELR plus the current ISR, minus the target ISR and minus the
+// replicas of brokers that shut down uncleanly.
+func populateELR(cur *PartitionImage, targetISR []int32, minISR int, uncleanShutdown []int32) []int32 {
 	if len(targetISR) >= minISR {
 		return nil
 	}
 	var elr []int32
 	add := func(r int32) {
-		if !slices.Contains(targetISR, r) && !slices.Contains(elr, r) {
+		if !slices.Contains(targetISR, r) && !slices.Contains(elr, r) && !slices.Contains(uncleanShutdown, r) {
 			elr = append(elr, r)
 		}
 	}
@@ -183,7 +189,7 @@ func partitionChange(in changeInput) *PartitionChangeRecord {
 	cur := in.cur
 	in.targetELR = cur.ELR
 	if in.elr {
-		in.targetELR = populateELR(cur, in.targetISR, in.minISR)
+		in.targetELR = populateELR(cur, in.targetISR, in.minISR, in.uncleanShutdown)
 	}
 	leader, unclean := in.electLeader()
 	if leader != cur.Leader {
@@ -251,8 +257,33 @@ func isActive(img *MetadataImage, id int32) bool {
 // with ElectionOnline, or ElectionUnclean where the policy allows.
 func leadershipChanges(img *MetadataImage, brokerToRemove, brokerToAdd int32,
 	match func(p *PartitionImage) bool, pol electionPolicy) []Record {
+	return generateLeaderAndIsrUpdates(img, brokerToRemove, brokerToAdd, -1, match, pol)
+}
+
+// uncleanShutdownChanges is Kafka's handleBrokerShutdown for a broker that
+// registers a new incarnation without proving a clean shutdown, with ELR
+// on: every partition whose ISR or ELR holds id loses it from both (it may
+// have lost records it acknowledged), and it is not elected. Its
+// LastKnownELR entries stay, as in Kafka 4.3.1 (balanced recovery elects
+// the last known leader only once no ISR or ELR member is left, and then
+// uncleanly).
+func uncleanShutdownChanges(img *MetadataImage, id int32, pol electionPolicy) []Record {
+	return generateLeaderAndIsrUpdates(img, -1, -1, id, func(p *PartitionImage) bool {
+		return slices.Contains(p.ISR, id) || slices.Contains(p.ELR, id)
+	}, pol)
+}
+
+// generateLeaderAndIsrUpdates is Kafka's method of that name:
+// brokerWithUncleanShutdown (if >= 0) is removed from the target ISR as
+// brokerToRemove is, from the candidate leaders, and from the ELR.
+func generateLeaderAndIsrUpdates(img *MetadataImage, brokerToRemove, brokerToAdd, brokerWithUncleanShutdown int32,
+	match func(p *PartitionImage) bool, pol electionPolicy) []Record {
 	acceptable := func(r int32) bool {
-		return r != brokerToRemove && (r == brokerToAdd || isActive(img, r))
+		return r != brokerToRemove && r != brokerWithUncleanShutdown && (r == brokerToAdd || isActive(img, r))
+	}
+	var unclean []int32
+	if brokerWithUncleanShutdown >= 0 {
+		unclean = []int32{brokerWithUncleanShutdown}
 	}
 	var out []Record
 	for _, t := range img.Topics() {
@@ -268,11 +299,15 @@ func leadershipChanges(img *MetadataImage, brokerToRemove, brokerToAdd int32,
 			}
 			target := p.ISR
 			if brokerToRemove >= 0 {
-				target = without(p.ISR, brokerToRemove)
+				target = without(target, brokerToRemove)
+			}
+			if brokerWithUncleanShutdown >= 0 {
+				target = without(target, brokerWithUncleanShutdown)
 			}
 			if rec := partitionChange(changeInput{
 				topicID: t.ID, partition: int32(i), cur: p, targetISR: target,
 				election: election, acceptable: acceptable, elr: pol.elr, minISR: minISR,
+				uncleanShutdown: unclean,
 			}); rec != nil {
 				out = append(out, rec)
 			}

@@ -266,3 +266,142 @@ func TestMinISRChangeClearsELR(t *testing.T) {
 	require.ErrorContains(t, err, "Cluster-level min.insync.replicas cannot be removed while ELR is enabled.")
 	require.Equal(t, "2", c.Image().Config(ResourceBroker, "")["min.insync.replicas"])
 }
+
+// TestUncleanShutdownLeavesELR checks KIP-966's PreviousBrokerEpoch rule
+// as Kafka 4.3.1's ClusterControlManager.registerBroker and
+// ReplicationControlManager.handleBrokerShutdown apply it: a new
+// incarnation whose PreviousBrokerEpoch is the epoch registered for the
+// broker shut down cleanly and keeps its ELR places; any other value (-1:
+// no clean shutdown files, or a stale epoch) removes it from every ISR and
+// ELR, and keeps it out of the ELR it would have joined. LastKnownELR is
+// kept either way. Replicas 1, 2, 3; min.insync.replicas 2.
+func TestUncleanShutdownLeavesELR(t *testing.T) {
+	ctx := context.Background()
+	const (
+		clean = iota
+		uncleanNoFile
+		uncleanStaleEpoch
+	)
+	for _, tc := range []struct {
+		name     string
+		restart  int32 // the broker that registers a new incarnation
+		fenced   []int32
+		previous int // clean, uncleanNoFile or uncleanStaleEpoch
+		elrOff   bool
+		// reopen restarts the controller first: its new sessions were
+		// never renewed, so a broker still unfenced (and in the ISR) may
+		// register a new incarnation, as when a combined node restarts.
+		reopen bool
+		// the partition after the new registration
+		wantISR, wantELR, wantLastKnown []int32
+		wantLeader                      int32
+	}{
+		{name: "ELR member, clean", restart: 2, fenced: []int32{3, 2}, previous: clean,
+			wantISR: []int32{1}, wantELR: []int32{2}, wantLeader: 1},
+		{name: "ELR member, no clean shutdown file", restart: 2, fenced: []int32{3, 2}, previous: uncleanNoFile,
+			wantISR: []int32{1}, wantLeader: 1},
+		{name: "ELR member, stale epoch", restart: 2, fenced: []int32{3, 2}, previous: uncleanStaleEpoch,
+			wantISR: []int32{1}, wantLeader: 1},
+		{name: "ELR member of a leaderless partition, unclean: the last known leader is kept", restart: 2, fenced: []int32{3, 2, 1},
+			previous: uncleanNoFile, wantISR: []int32{}, wantELR: []int32{1}, wantLastKnown: []int32{1}, wantLeader: NoLeader},
+		{name: "last known leader and ELR member, unclean", restart: 1, fenced: []int32{3, 2, 1},
+			previous: uncleanNoFile, wantISR: []int32{}, wantELR: []int32{2}, wantLastKnown: []int32{1}, wantLeader: NoLeader},
+		{name: "leader still in the ISR (controller restarted too), clean: it joins the ELR", restart: 1, fenced: []int32{3, 2},
+			previous: clean, reopen: true, wantISR: []int32{}, wantELR: []int32{2, 1}, wantLastKnown: []int32{1}, wantLeader: NoLeader},
+		{name: "leader still in the ISR, unclean: it leaves the ISR and does not join the ELR", restart: 1, fenced: []int32{3, 2},
+			previous: uncleanNoFile, reopen: true, wantISR: []int32{}, wantELR: []int32{2}, wantLastKnown: []int32{1}, wantLeader: NoLeader},
+		{name: "ELR off: an unclean restart only leaves the ISR", restart: 1, fenced: []int32{3}, previous: uncleanNoFile, elrOff: true, reopen: true,
+			wantISR: []int32{2}, wantLeader: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := soleConfig(t, t.TempDir())
+			cfg.MinInsyncReplicas = func(*MetadataImage, string) int { return 2 }
+			c := openController(t, cfg)
+			registerBrokers(t, c, 1, 2, 3)
+			if tc.elrOff {
+				require.NoError(t, c.UpdateFeatures(ctx, []FeatureUpdate{{EligibleLeaderReplicasFeature, 0, SafeDowngrade}}, false))
+			}
+			res := c.CreateTopics(ctx, []CreateTopic{{Name: "t", Assignments: map[int32][]int32{0: {1, 2, 3}}, NumPartitions: -1, ReplicationFactor: -1}}, false)
+			require.NoError(t, res[0].Err)
+			for _, id := range tc.fenced {
+				require.NoError(t, c.SetBrokerFenced(ctx, id, c.Image().Broker(id).Epoch, true))
+			}
+			if tc.reopen {
+				require.NoError(t, c.Close())
+				c = openController(t, cfg)
+			}
+			before := *c.Image().Topic("t").Partitions[0]
+
+			epoch := c.Image().Broker(tc.restart).Epoch
+			previous := map[int]int64{clean: epoch, uncleanNoFile: -1, uncleanStaleEpoch: epoch - 1}[tc.previous]
+			newEpoch, err := c.RegisterBroker(ctx, BrokerRegistration{ID: tc.restart, IncarnationID: NewTopicID(), PreviousBrokerEpoch: previous,
+				Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + tc.restart)}}})
+			require.NoError(t, err)
+			require.Greater(t, newEpoch, epoch)
+
+			p := *c.Image().Topic("t").Partitions[0]
+			require.Equal(t, tc.wantLeader, p.Leader, "leader (before: %+v)", before)
+			require.Equal(t, tc.wantISR, nonNil(p.ISR), "ISR")
+			require.Equal(t, tc.wantELR, p.ELR, "ELR")
+			require.Equal(t, tc.wantLastKnown, p.LastKnownELR, "LastKnownELR")
+		})
+	}
+}
+
+// TestUncleanShutdownThenRecovery: after every ELR member restarted
+// uncleanly, the partition's last known leader is elected once it is
+// unfenced (Kafka's balanced recovery: an unclean pick, so it is the
+// whole ISR); while an ELR member that restarted cleanly remains, that
+// member leads instead.
+func TestUncleanShutdownThenRecovery(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name        string
+		cleanBroker int32 // 0: every broker restarts uncleanly
+		wantLeader  int32
+		// the ControllerStats counts: unclean elections (the last known
+		// leader's recovery is one, as in Kafka), elections from the ELR
+		wantUnclean, wantFromELR int64
+	}{
+		{name: "all unclean: the last known leader", wantLeader: 1, wantUnclean: 1},
+		{name: "broker 2 clean: the ELR member leads", cleanBroker: 2, wantLeader: 2, wantFromELR: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := soleConfig(t, t.TempDir())
+			cfg.MinInsyncReplicas = func(*MetadataImage, string) int { return 2 }
+			c := openController(t, cfg)
+			registerBrokers(t, c, 1, 2, 3)
+			res := c.CreateTopics(ctx, []CreateTopic{{Name: "t", Assignments: map[int32][]int32{0: {1, 2, 3}}, NumPartitions: -1, ReplicationFactor: -1}}, false)
+			require.NoError(t, res[0].Err)
+			for _, id := range []int32{3, 2, 1} {
+				require.NoError(t, c.SetBrokerFenced(ctx, id, c.Image().Broker(id).Epoch, true))
+			}
+			epochs := map[int32]int64{}
+			for _, id := range []int32{1, 2, 3} {
+				previous := int64(-1)
+				if id == tc.cleanBroker {
+					previous = c.Image().Broker(id).Epoch
+				}
+				e, err := c.RegisterBroker(ctx, BrokerRegistration{ID: id, IncarnationID: NewTopicID(), PreviousBrokerEpoch: previous,
+					Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}}})
+				require.NoError(t, err)
+				epochs[id] = e
+			}
+			p := c.Image().Topic("t").Partitions[0]
+			require.Equal(t, NoLeader, p.Leader)
+			if tc.cleanBroker == 0 {
+				require.Empty(t, p.ELR)
+			} else {
+				require.Equal(t, []int32{tc.cleanBroker}, p.ELR)
+			}
+			for _, id := range []int32{3, 2, 1} {
+				require.NoError(t, c.SetBrokerFenced(ctx, id, epochs[id], false))
+			}
+			p = c.Image().Topic("t").Partitions[0]
+			require.Equal(t, tc.wantLeader, p.Leader)
+			require.Equal(t, []int32{tc.wantLeader}, p.ISR)
+			require.Equal(t, tc.wantUnclean, c.fsm.uncleanElections.Load(), "unclean elections")
+			require.Equal(t, tc.wantFromELR, c.fsm.elrElections.Load(), "elections from the ELR")
+		})
+	}
+}

@@ -37,6 +37,11 @@ type fsm struct {
 	// raft's AppliedIndex moves when an entry is handed to the FSM, before
 	// Apply has run, so waiting for the image needs this too (WaitApplied).
 	processed atomic.Uint64
+	// uncleanElections and elrElections count the elections of the
+	// partition changes this member replayed (ControllerStats
+	// UncleanLeaderElectionsPerSec and ElectionFromEligibleLeaderReplicasPerSec;
+	// not those in a restored snapshot).
+	uncleanElections, elrElections atomic.Int64
 }
 
 func newFSM(clusterID string) *fsm {
@@ -78,6 +83,8 @@ func (f *fsm) Apply(l *raft.Log) any {
 		}
 	}
 	b.img.offset = l.Index
+	f.uncleanElections.Add(b.elections.Unclean)
+	f.elrElections.Add(b.elections.FromELR)
 	f.publish(b.img)
 	return applyResult{}
 }

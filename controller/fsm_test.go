@@ -104,3 +104,41 @@ func TestSubscribeKeepsLatest(t *testing.T) {
 	default:
 	}
 }
+
+// TestFSMCountsElections: replayed partition changes count the elections
+// behind ControllerStats UncleanLeaderElectionsPerSec and
+// ElectionFromEligibleLeaderReplicasPerSec as Kafka's TopicDelta does; a
+// refused batch counts nothing.
+func TestFSMCountsElections(t *testing.T) {
+	f := newFSM("c")
+	id := NewTopicID()
+	require.NoError(t, applyBatch(t, f, 1, &TopicRecord{Name: "t", TopicID: id},
+		&PartitionRecord{PartitionID: 0, TopicID: id, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}, Leader: 1}))
+	counts := func() [2]int64 { return [2]int64{f.uncleanElections.Load(), f.elrElections.Load()} }
+	index := uint64(1)
+	for _, tc := range []struct {
+		name string
+		recs []Record
+		want [2]int64 // unclean, from ELR: totals after the step
+	}{
+		{"ISR shrink, no election", []Record{&PartitionChangeRecord{TopicID: id, PartitionID: 0, ISR: []int32{1}, Leader: NoLeaderChange}}, [2]int64{0, 0}},
+		{"leader from the ISR", []Record{&PartitionChangeRecord{TopicID: id, PartitionID: 0, ISR: []int32{1, 2}, Leader: NoLeaderChange},
+			&PartitionChangeRecord{TopicID: id, PartitionID: 0, Leader: 2}}, [2]int64{0, 0}},
+		{"ISR empties into the ELR", []Record{&PartitionChangeRecord{TopicID: id, PartitionID: 0, ISR: []int32{}, ELR: []int32{1, 2}, Leader: NoLeader}}, [2]int64{0, 0}},
+		{"leader from the ELR", []Record{&PartitionChangeRecord{TopicID: id, PartitionID: 0, ISR: []int32{1}, ELR: []int32{2}, Leader: 1}}, [2]int64{0, 1}},
+		{"no leader", []Record{&PartitionChangeRecord{TopicID: id, PartitionID: 0, ISR: []int32{}, ELR: []int32{}, Leader: NoLeader}}, [2]int64{0, 1}},
+		{"unclean", []Record{&PartitionChangeRecord{TopicID: id, PartitionID: 0, ISR: []int32{3}, Leader: 3}}, [2]int64{1, 1}},
+		{"refused batch", []Record{&PartitionChangeRecord{TopicID: id, PartitionID: 0, ISR: []int32{}, Leader: NoLeader},
+			&PartitionChangeRecord{TopicID: id, PartitionID: 0, ISR: []int32{2}, Leader: 2},
+			&PartitionChangeRecord{TopicID: id, PartitionID: 9, Leader: NoLeaderChange}}, [2]int64{1, 1}},
+	} {
+		index++
+		err := applyBatch(t, f, index, tc.recs...)
+		if tc.name == "refused batch" {
+			require.Error(t, err)
+		} else {
+			require.NoError(t, err, tc.name)
+		}
+		require.Equal(t, tc.want, counts(), tc.name)
+	}
+}

@@ -230,6 +230,33 @@ type builder struct {
 	secCloned                                                  bool
 	ownTopics                                                  map[*TopicImage]bool
 	ownConfigs                                                 map[ConfigResource]bool
+
+	// elections counts the leader elections the batch's partition changes
+	// make, as Kafka's TopicDelta does on replay (ControllerStats meters).
+	elections electionCounts
+}
+
+// electionCounts are the leader elections of replayed partition changes:
+// Unclean elects a leader that was neither in the ISR nor in the ELR (an
+// unclean election, or the last known leader's recovery: Kafka's
+// LeaderRecoveryState RECOVERING); FromELR elects one from the ELR.
+type electionCounts struct {
+	Unclean, FromELR int64
+}
+
+// countElection records the election a partition change makes, judged
+// against the partition before it (Kafka's TopicDelta.updateElectionStats).
+func (e *electionCounts) countElection(prev *PartitionImage, leader int32) {
+	if leader < 0 || leader == prev.Leader {
+		return
+	}
+	inELR := slices.Contains(prev.ELR, leader)
+	if inELR {
+		e.FromELR++
+	}
+	if !inELR && !slices.Contains(prev.ISR, leader) {
+		e.Unclean++
+	}
 }
 
 func newBuilder(base *MetadataImage) *builder {
@@ -334,6 +361,7 @@ func (b *builder) apply(rec Record) error {
 			return fmt.Errorf("topic %q: unknown partition %d", t.Name, r.PartitionID)
 		}
 		p := *t.Partitions[r.PartitionID]
+		b.elections.countElection(&p, r.Leader)
 		if r.ISR != nil {
 			p.ISR = r.ISR
 		}

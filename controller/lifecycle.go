@@ -43,6 +43,12 @@ type BrokerRegistration struct {
 	// LogDirs are the directory.id of each of the broker's online log
 	// dirs (KIP-858).
 	LogDirs []DirectoryID
+	// PreviousBrokerEpoch is the broker epoch the previous incarnation
+	// wrote into its clean shutdown files (KIP-966), or -1 when it cannot
+	// prove a clean shutdown: a file missing, unreadable or disagreeing
+	// between dirs, or a dir offline. Broker epochs are metadata offsets,
+	// never 0 or negative, so the zero value also means "unknown".
+	PreviousBrokerEpoch int64
 }
 
 // BrokerHeartbeat is a BrokerHeartbeatRequest.
@@ -155,18 +161,27 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 		LogDirs: slices.Clone(reg.LogDirs),
 	}
 	var records []Record
+	clean := false
 	old := img.brokers[reg.ID]
 	switch {
 	case old != nil && old.IncarnationID == reg.IncarnationID:
 		rec.BrokerEpoch, rec.Fenced, rec.InControlledShutdown = old.Epoch, old.Fenced, old.InControlledShutdown
-	case old != nil:
-		if s := c.sessions[reg.ID]; s != nil && s.heartbeated && c.validSessionLocked(img, reg.ID) {
-			return 0, fmt.Errorf("%w: Another broker is registered with that broker id.", ErrDuplicateBrokerRegistration)
+	case old != nil && c.validDuplicateLocked(img, reg.ID):
+		return 0, fmt.Errorf("%w: Another broker is registered with that broker id.", ErrDuplicateBrokerRegistration)
+	default:
+		// A new incarnation: as Kafka's registerBroker (handleBrokerShutdown)
+		// the previous one leaves every ISR and leadership before the new
+		// one registers fenced. With ELR on, a broker that cannot prove a
+		// clean shutdown (PreviousBrokerEpoch is not the epoch registered
+		// for it) may have lost acknowledged records, so it also leaves
+		// every ELR and does not join one.
+		clean = old != nil && reg.PreviousBrokerEpoch == old.Epoch
+		pol := c.policyFor(img)
+		if pol.elr && !clean {
+			records = uncleanShutdownChanges(img, reg.ID, pol)
+		} else {
+			records = leadershipChanges(img, reg.ID, -1, inISR(reg.ID), pol)
 		}
-		// The previous incarnation is gone: as Kafka's registerBroker
-		// (handleBrokerShutdown, ELR disabled) it leaves every ISR and
-		// leadership before the new one registers fenced.
-		records = leadershipChanges(img, old.ID, -1, inISR(old.ID), c.policyFor(img))
 	}
 	records = append(records, rec)
 	index, err := c.apply(ctx, records)
@@ -182,9 +197,19 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 	} else {
 		c.sessions[reg.ID] = &session{lastContact: c.now(), metadataOffset: -1, controlledShutdownOffset: -1}
 	}
+	newIncarnation := old == nil || old.IncarnationID != reg.IncarnationID
 	c.logger.Info("registered broker", zap.Int32("broker_id", reg.ID), zap.Int64("broker_epoch", epoch),
-		zap.Bool("new_incarnation", old == nil || old.IncarnationID != reg.IncarnationID))
+		zap.Bool("new_incarnation", newIncarnation), zap.Bool("clean_shutdown", clean || !newIncarnation),
+		zap.Int64("previous_broker_epoch", reg.PreviousBrokerEpoch), zap.Int("partition_changes", len(records)-1))
 	return epoch, nil
+}
+
+// validDuplicateLocked reports whether the registered incarnation of id
+// holds a session it renewed with this controller, so a new incarnation
+// must be refused. The caller holds opMu.
+func (c *Controller) validDuplicateLocked(img *MetadataImage, id int32) bool {
+	s := c.sessions[id]
+	return s != nil && s.heartbeated && c.validSessionLocked(img, id)
 }
 
 // BrokerHeartbeat renews a broker's session and moves it through the

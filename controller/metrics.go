@@ -32,6 +32,11 @@ var (
 	descLastCommitted = prometheus.NewDesc("kafka_controller_kafkacontroller_lastcommittedrecordoffset",
 		"Offset of the last committed metadata record (KafkaController LastCommittedRecordOffset).", nil, nil)
 
+	descUncleanElections = prometheus.NewDesc("kafka_controller_controllerstats_uncleanleaderelections_total",
+		"Leaders elected from outside the ISR and ELR (unclean elections, and last-known-leader recoveries), counted as this controller replays the metadata log (ControllerStats UncleanLeaderElectionsPerSec).", nil, nil)
+	descELRElections = prometheus.NewDesc("kafka_controller_controllerstats_electionfromeligibleleaderreplicas_total",
+		"Leaders elected from the Eligible Leader Replicas (KIP-966), counted as this controller replays the metadata log (ControllerStats ElectionFromEligibleLeaderReplicasPerSec).", nil, nil)
+
 	descRaftState = prometheus.NewDesc("kafka_server_raftmetrics_current_state",
 		"1 for the quorum member's current state (raft-metrics current-state).", []string{"current_state"}, nil)
 	descRaftLeader = prometheus.NewDesc("kafka_server_raftmetrics_current_leader",
@@ -62,7 +67,7 @@ type controllerCollector struct{ c *Controller }
 func (cc controllerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descActiveController, descGlobalTopics, descGlobalPartitions, descOfflinePartitions,
 		descImbalance, descActiveBrokers, descFencedBrokers, descLastApplied, descLastCommitted,
-		descRaftState, descRaftLeader, descRaftEpoch, descRaftHW, descRaftLEO,
+		descUncleanElections, descELRElections, descRaftState, descRaftLeader, descRaftEpoch, descRaftHW, descRaftLEO,
 		descRaftCommitAvg, descRaftCommitMax, descRaftAppendRate} {
 		ch <- d
 	}
@@ -118,6 +123,8 @@ func (cc controllerCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descFencedBrokers, float64(n.FencedBrokers))
 	gauge(descLastApplied, float64(img.Offset()))
 	gauge(descLastCommitted, float64(c.raft.CommitIndex()))
+	ch <- prometheus.MustNewConstMetric(descUncleanElections, prometheus.CounterValue, float64(c.fsm.uncleanElections.Load()))
+	ch <- prometheus.MustNewConstMetric(descELRElections, prometheus.CounterValue, float64(c.fsm.elrElections.Load()))
 
 	state := c.raft.State()
 	name := strings.ToLower(state.String())

@@ -96,14 +96,17 @@ func (c *Controller) AlterPartitionReassignments(ctx context.Context, allowRFCha
 	defer done()
 	errs := make([]error, len(reqs))
 	img := c.Image()
-	unclean := c.policyFor(img).unclean
+	pol := c.policyFor(img)
 	var records []Record
 	var changed []int
 	for i, r := range reqs {
-		rec, err := reassignment(img, r, allowRFChange, unclean)
+		rec, err := reassignment(img, r, allowRFChange, pol.unclean)
 		if err != nil {
 			errs[i] = err
 			continue
+		}
+		if pc, ok := rec.(*PartitionChangeRecord); ok && pc != nil {
+			reassignmentELR(pc, img.topics[r.Topic].Partitions[r.Partition], pol.elr, pol.minISRFor(r.Topic))
 		}
 		if rec != nil {
 			records = append(records, rec)
@@ -182,6 +185,7 @@ func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerE
 				if rec.ISR == nil {
 					rec.ISR = slices.Clone(p.ISR)
 				}
+				reassignmentELR(rec, p, pol.elr, pol.minISRFor(t.Name))
 				res.ISR = rec.ISR
 				if rec.Leader != NoLeaderChange {
 					res.Leader, res.LeaderEpoch = rec.Leader, p.LeaderEpoch+1

@@ -32,6 +32,19 @@ import (
 // without an in-sync replica and is refused, unless unclean leader election
 // is enabled for the topic, as Kafka's PartitionReassignmentRevert.
 
+// ELR (KIP-966) across a reassignment: a change that sets the replicas
+// computes the ELR from its ISR as any partition change does (Kafka's
+// maybePopulateTargetElr: empty once the ISR is at min.insync.replicas,
+// else the current ELR and ISR minus the new ISR), and then keeps in the
+// ELR and LastKnownELR only members of the new replica set. Kafka 4.3.1
+// does not do the last step, so there a replica removed by a reassignment
+// stays in the ELR (it even joins it when it leaves an ISR below the
+// minimum): it can never be elected (elections walk the replica set), it
+// blocks the last-known-leader recovery (which needs an empty ELR), and a
+// removed last known leader could be elected outside the replica set.
+// Spool drops them; a removed broker deletes its copy, so it holds no
+// records to lead with.
+
 // Reassignment is one partition of AlterPartitionReassignments; nil
 // Replicas cancels an ongoing reassignment.
 type Reassignment struct {
@@ -214,4 +227,32 @@ func nonNil(a []int32) []int32 {
 		return []int32{}
 	}
 	return a
+}
+
+// reassignmentELR sets the ELR and LastKnownELR of rec, a change of p's
+// replica set, by the rules above; elr and minISR are the cluster's ELR
+// setting and the topic's effective min.insync.replicas.
+func reassignmentELR(rec *PartitionChangeRecord, p *PartitionImage, elr bool, minISR int) {
+	if !elr || rec.Replicas == nil {
+		return
+	}
+	isr := p.ISR
+	if rec.ISR != nil {
+		isr = rec.ISR
+	}
+	target := intersect(populateELR(p, isr, minISR, nil), rec.Replicas)
+	if !slices.Equal(target, nonNil(p.ELR)) {
+		rec.ELR = target
+	}
+	leader := p.Leader
+	if rec.Leader != NoLeaderChange {
+		leader = rec.Leader
+	}
+	lastKnown := intersect(p.LastKnownELR, rec.Replicas)
+	if leader >= 0 {
+		lastKnown = []int32{} // a partition with a leader remembers none
+	}
+	if !slices.Equal(lastKnown, nonNil(p.LastKnownELR)) {
+		rec.LastKnownELR = lastKnown
+	}
 }

@@ -121,3 +121,100 @@ func TestReassignmentRevertWithoutOriginalISR(t *testing.T) {
 	require.Equal(t, []int32{1}, ch.ISR)
 	require.Equal(t, int32(1), ch.Leader)
 }
+
+// TestReassignmentELR checks the ELR of a change that sets the replicas
+// (reassign.go): Kafka's maybePopulateTargetElr, then only members of the
+// new replica set. Replicas 1, 2, 3 at first; min.insync.replicas 2. Nil
+// want fields: unchanged.
+func TestReassignmentELR(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		cur           PartitionImage
+		rec           PartitionChangeRecord // Replicas, ISR, Leader of the change
+		elrOff        bool
+		wantELR       []int32
+		wantLastKnown []int32
+	}{
+		{name: "a removed ELR member is dropped (Kafka 4.3.1 keeps it)",
+			cur:     PartitionImage{Replicas: []int32{1, 2, 3}, ISR: []int32{1}, ELR: []int32{2}, Leader: 1},
+			rec:     PartitionChangeRecord{Replicas: []int32{1, 3}, Leader: NoLeaderChange},
+			wantELR: []int32{}},
+		{name: "a removed ISR member does not join the ELR (Kafka 4.3.1 adds it)",
+			cur: PartitionImage{Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}, Leader: 1},
+			rec: PartitionChangeRecord{Replicas: []int32{1, 3}, ISR: []int32{1}, Leader: NoLeaderChange}},
+		{name: "an ELR member that stays a replica stays",
+			cur: PartitionImage{Replicas: []int32{1, 2, 3}, ISR: []int32{1}, ELR: []int32{2}, Leader: 1},
+			rec: PartitionChangeRecord{Replicas: []int32{1, 2}, Leader: NoLeaderChange}},
+		{name: "the grow phase keeps the ELR: removing replicas are still replicas",
+			cur: PartitionImage{Replicas: []int32{1, 2, 3}, ISR: []int32{1}, ELR: []int32{2}, Leader: 1},
+			rec: PartitionChangeRecord{Replicas: []int32{1, 3, 4, 2}, Leader: NoLeaderChange}},
+		{name: "a completion with the ISR at the minimum clears the ELR",
+			cur:     PartitionImage{Replicas: []int32{1, 3, 4, 2}, ISR: []int32{1}, ELR: []int32{2}, Leader: 1},
+			rec:     PartitionChangeRecord{Replicas: []int32{1, 3, 4}, ISR: []int32{1, 4}, Leader: NoLeaderChange},
+			wantELR: []int32{}},
+		{name: "a removed last known leader is forgotten",
+			cur:           PartitionImage{Replicas: []int32{1, 2, 3}, ISR: []int32{}, ELR: []int32{2}, LastKnownELR: []int32{3}, Leader: NoLeader},
+			rec:           PartitionChangeRecord{Replicas: []int32{1, 2}, Leader: NoLeaderChange},
+			wantLastKnown: []int32{}},
+		{name: "ELR off: untouched",
+			cur:    PartitionImage{Replicas: []int32{1, 2, 3}, ISR: []int32{1}, ELR: []int32{2}, Leader: 1},
+			rec:    PartitionChangeRecord{Replicas: []int32{1, 3}, Leader: NoLeaderChange},
+			elrOff: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := tc.rec
+			cur := tc.cur
+			reassignmentELR(&rec, &cur, !tc.elrOff, 2)
+			require.Equal(t, tc.wantELR, rec.ELR, "ELR")
+			require.Equal(t, tc.wantLastKnown, rec.LastKnownELR, "LastKnownELR")
+		})
+	}
+}
+
+// TestReassignmentELRRecovery: a replica removed by a reassignment while
+// the ISR is below min.insync.replicas leaves the ELR, so when the only
+// ISR member later restarts uncleanly the partition recovers through its
+// last known leader. With Kafka 4.3.1's rule the removed broker would stay
+// in the ELR (it is not a replica, so never elected) and keep the
+// partition leaderless.
+func TestReassignmentELRRecovery(t *testing.T) {
+	ctx := context.Background()
+	cfg := soleConfig(t, t.TempDir())
+	cfg.MinInsyncReplicas = func(*MetadataImage, string) int { return 2 }
+	c := openController(t, cfg)
+	registerBrokers(t, c, 1, 2, 3)
+	res := c.CreateTopics(ctx, []CreateTopic{{Name: "t", Assignments: map[int32][]int32{0: {1, 2, 3}}, NumPartitions: -1, ReplicationFactor: -1}}, false)
+	require.NoError(t, res[0].Err)
+	part := func() *PartitionImage { return c.Image().Topic("t").Partitions[0] }
+	for _, id := range []int32{3, 2} {
+		require.NoError(t, c.SetBrokerFenced(ctx, id, c.Image().Broker(id).Epoch, true))
+	}
+	require.Equal(t, []int32{2}, part().ELR)
+
+	// RF 3 -> 2 without broker 2: completes at once, ISR [1] below the
+	// minimum, and 2 leaves the ELR with the replica set.
+	errs, err := c.AlterPartitionReassignments(ctx, true, []Reassignment{{Topic: "t", Partition: 0, Replicas: []int32{1, 3}}})
+	require.NoError(t, err)
+	require.NoError(t, errs[0])
+	p := part()
+	require.Equal(t, []int32{1, 3}, p.Replicas)
+	require.Equal(t, []int32{1}, p.ISR)
+	require.Empty(t, p.ELR)
+
+	// 1 fails: the ISR empties into the ELR, 1 is the last known leader.
+	require.NoError(t, c.SetBrokerFenced(ctx, 1, c.Image().Broker(1).Epoch, true))
+	p = part()
+	require.Equal(t, NoLeader, p.Leader)
+	require.Equal(t, []int32{1}, p.ELR)
+	require.Equal(t, []int32{1}, p.LastKnownELR)
+	// 1 restarts uncleanly: out of the ELR, which is now empty, so it
+	// leads again as the last known leader once unfenced.
+	epoch, err := c.RegisterBroker(ctx, BrokerRegistration{ID: 1, IncarnationID: NewTopicID(), PreviousBrokerEpoch: -1,
+		Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: 9093}}})
+	require.NoError(t, err)
+	require.Empty(t, part().ELR)
+	require.NoError(t, c.SetBrokerFenced(ctx, 1, epoch, false))
+	p = part()
+	require.Equal(t, int32(1), p.Leader)
+	require.Equal(t, []int32{1}, p.ISR)
+}

@@ -561,7 +561,7 @@ func reassignmentsResults(n int, resp *protocol.AlterPartitionReassignmentsRespo
 func registrationRequest(reg BrokerRegistration) *protocol.BrokerRegistrationRequest {
 	req := &protocol.BrokerRegistrationRequest{
 		BrokerID: protocol.BrokerID(reg.ID), ClusterID: reg.ClusterID, IncarnationID: protocol.UUID(reg.IncarnationID),
-		Rack: reg.Rack, PreviousBrokerEpoch: -1,
+		Rack: reg.Rack, PreviousBrokerEpoch: reg.PreviousBrokerEpoch,
 		Listeners: []protocol.BrokerRegistrationRequestListener{}, Features: []protocol.BrokerRegistrationRequestFeature{},
 	}
 	for _, e := range reg.Endpoints {
@@ -577,7 +577,11 @@ func registrationRequest(reg BrokerRegistration) *protocol.BrokerRegistrationReq
 }
 
 func registrationFromRequest(r *protocol.BrokerRegistrationRequest) BrokerRegistration {
-	reg := BrokerRegistration{ID: int32(r.BrokerID), ClusterID: r.ClusterID, IncarnationID: [16]byte(r.IncarnationID), Rack: r.Rack}
+	// PreviousBrokerEpoch is -1 in requests before v3 (the decoder's
+	// default), which no registered epoch equals: Kafka's controller also
+	// treats them as unclean.
+	reg := BrokerRegistration{ID: int32(r.BrokerID), ClusterID: r.ClusterID, IncarnationID: [16]byte(r.IncarnationID), Rack: r.Rack,
+		PreviousBrokerEpoch: r.PreviousBrokerEpoch}
 	for _, d := range r.LogDirs {
 		reg.LogDirs = append(reg.LogDirs, DirectoryID(d))
 	}

@@ -94,7 +94,16 @@ func TestDocumentedMetrics(t *testing.T) {
 	require.Zero(t, fresp.Topics[0].Partitions[0].ErrorCode)
 	require.Empty(t, fresp.Topics[0].Partitions[0].RecordBatches, "nothing past offset 10")
 
-	after := fetchScrape(t, base+"/metrics")
+	// A request's times are recorded once its response is written, as
+	// Kafka's are, so the client can see the answer before the broker has
+	// counted it: scrape until the parked fetch is in.
+	longPoll := map[string]string{"request": "FetchConsumer", "quantile": "0.999"}
+	var after scrape
+	require.Eventually(t, func() bool {
+		after = fetchScrape(t, base+"/metrics")
+		v, ok := after.value("kafka_network_requestmetrics_remotetimems", longPoll)
+		return ok && v >= 250
+	}, 10*time.Second, 20*time.Millisecond, "the parked fetch's RemoteTimeMs never reached the scrape")
 	for _, name := range documentedMetrics(t, "supported", "partial") {
 		_, plain := after[name]
 		_, hist := after[name+"_count"] // a Prometheus histogram: _bucket, _sum, _count

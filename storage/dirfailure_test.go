@@ -96,6 +96,7 @@ func TestLogDirFailure(t *testing.T) {
 				d, _ := m.DirOf(TopicPartition{"new", p})
 				require.Equal(t, dirs[0], d)
 			}
+			m.SetBrokerEpoch(42)
 			require.NoError(t, m.Close())
 			_, err = os.Stat(filepath.Join(dirs[0], CleanShutdownFile))
 			require.NoError(t, err)
@@ -106,6 +107,7 @@ func TestLogDirFailure(t *testing.T) {
 			require.NoError(t, err)
 			defer m2.Close()
 			require.Empty(t, m2.OfflineDirs())
+			require.Equal(t, NoBrokerEpoch, m2.PreviousBrokerEpoch(), "the failed dir wrote no clean shutdown file")
 			for _, tp := range inB {
 				l, ok := m2.Log(tp)
 				require.True(t, ok)
@@ -127,6 +129,19 @@ func TestLogDirOfflineAtStart(t *testing.T) {
 	require.Equal(t, []string{bad}, m.OfflineDirs())
 	_, err = m.GetOrCreateLog(TopicPartition{"t", 0}, nil)
 	require.NoError(t, err)
+	m.SetBrokerEpoch(42)
+	require.NoError(t, m.Close())
+
+	// The good dir's clean shutdown file names epoch 42, but with a dir
+	// offline the restart proves nothing (Kafka's
+	// readBrokerEpochFromCleanShutdownFiles).
+	m, err = NewManager(ManagerConfig{Dirs: []string{good, bad}, Default: testConfig()}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	require.Equal(t, NoBrokerEpoch, m.PreviousBrokerEpoch())
+	require.NoError(t, m.Close())
+	m, err = NewManager(ManagerConfig{Dirs: []string{good}, Default: testConfig()}, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	require.Equal(t, NoBrokerEpoch, m.PreviousBrokerEpoch(), "the last stop wrote no epoch")
 	require.NoError(t, m.Close())
 
 	_, err = NewManager(ManagerConfig{Dirs: []string{bad}, Default: testConfig()}, zaptest.NewLogger(t))

@@ -12,7 +12,7 @@
 // # Directory layout
 //
 //	<log.dir>/
-//	  .kafka_cleanshutdown                 empty; written by Manager.Close
+//	  .kafka_cleanshutdown                 {"version":0,"brokerEpoch":<epoch>}; written by Manager.Close (clean_shutdown.go)
 //	  recovery-point-offset-checkpoint     offset checkpoint (below)
 //	  log-start-offset-checkpoint          offset checkpoint (below)
 //	  replication-offset-checkpoint        offset checkpoint: high watermarks

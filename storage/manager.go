@@ -96,6 +96,14 @@ type Manager struct {
 
 	cleaner *logCleaner // nil unless CleanerEnable
 
+	// shutdownEpochs holds the broker epoch each dir's clean shutdown file
+	// named when it was loaded (dirs without one are absent), and
+	// previousEpoch what they prove together (PreviousBrokerEpoch). Both
+	// are written only by NewManager. brokerEpoch is what Close writes.
+	shutdownEpochs map[string]int64
+	previousEpoch  int64
+	brokerEpoch    atomic.Int64
+
 	// hwMu serializes replication-offset-checkpoint writes; lastHW is
 	// what each dir's file holds, so an unchanged one is not rewritten
 	// (and fsynced) every interval. Taken alone, never with mu.
@@ -160,7 +168,9 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 		offline: map[string]struct{}{}, offlineLogs: map[TopicPartition]string{},
 		moving: map[TopicPartition]bool{}, preferred: map[TopicPartition]string{},
 		failures: make(chan string, len(cfg.Dirs)), failing: map[string]bool{},
+		shutdownEpochs: map[string]int64{},
 	}
+	m.brokerEpoch.Store(NoBrokerEpoch)
 	if cfg.Registerer != nil {
 		var err error
 		if m.metrics, err = NewMetrics(cfg.Registerer); err != nil {
@@ -194,6 +204,7 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 			return nil, err
 		}
 	}
+	m.previousEpoch = previousBrokerEpoch(cfg.Dirs, m.offline, m.shutdownEpochs)
 	ctx, cancel := context.WithCancel(context.Background())
 	m.ctx, m.cancel = ctx, cancel
 	m.wg.Add(1)
@@ -230,6 +241,15 @@ func (m *Manager) loadDir(dir string) error {
 	marker := filepath.Join(dir, CleanShutdownFile)
 	_, err := os.Stat(marker)
 	clean := err == nil
+	if clean {
+		// Read before loading removes it, as Kafka's BrokerServer reads
+		// the epochs before LogManager.startup.
+		if epoch, err := ReadCleanShutdownFile(dir); err == nil {
+			m.shutdownEpochs[dir] = epoch
+		} else {
+			m.logger.Info("the clean shutdown file names no broker epoch", zap.String("dir", dir), zap.Error(err))
+		}
+	}
 	rps, err := ReadOffsetCheckpoint(filepath.Join(dir, RecoveryPointCheckpointFile))
 	if err != nil {
 		m.logger.Warn("unreadable recovery point checkpoint, recovering from offset 0", zap.String("dir", dir), zap.Error(err))
@@ -632,7 +652,8 @@ func closeLogs(logs []*Log) []error {
 }
 
 // Close stops the background loops, closes (and flushes) every log, writes
-// the checkpoints and then the clean shutdown marker of each dir.
+// the checkpoints and then the clean shutdown marker of each dir, naming
+// the broker epoch set by SetBrokerEpoch.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -656,20 +677,22 @@ func (m *Manager) Close() error {
 	m.mu.Lock()
 	dirs := m.onlineDirsLocked()
 	m.mu.Unlock()
+	epoch := m.brokerEpoch.Load()
 	for _, d := range dirs {
-		f, err := os.Create(filepath.Join(d, CleanShutdownFile))
-		if err == nil {
-			err = f.Sync()
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err == nil {
-			err = syncDir(d)
-		}
-		if err != nil {
+		if err := WriteCleanShutdownFile(d, epoch); err != nil {
 			return fmt.Errorf("storage: write clean shutdown marker: %w", err)
 		}
 	}
 	return nil
 }
+
+// SetBrokerEpoch records the broker epoch Close writes into the clean
+// shutdown files (Kafka's LogManager.shutdown(brokerEpoch)); until called
+// it is NoBrokerEpoch, which proves nothing at the next start.
+func (m *Manager) SetBrokerEpoch(epoch int64) { m.brokerEpoch.Store(epoch) }
+
+// PreviousBrokerEpoch is the broker epoch the last orderly stop wrote into
+// every log dir's clean shutdown file, for BrokerRegistration (KIP-966),
+// or NoBrokerEpoch when it cannot be proven: a dir without the file (a
+// crash), unreadable, disagreeing with another, or offline at start.
+func (m *Manager) PreviousBrokerEpoch() int64 { return m.previousEpoch }

@@ -164,7 +164,9 @@ func (c *testCluster) node(id int32) *node.Node {
 
 // stop closes a node cleanly, with a controlled shutdown. kill closes it
 // with an expired context: no controlled shutdown and no drain, like a
-// crash of the broker role.
+// crash of the broker role. Its logs still close and write the clean
+// shutdown files, so its restart is a clean one for KIP-966 (it keeps its
+// ELR places); TestELRUncleanRestartProcesses covers a real SIGKILL.
 func (c *testCluster) stop(id int32) {
 	c.mu.Lock()
 	n := c.nodes[id].n

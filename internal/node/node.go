@@ -201,7 +201,8 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 			}
 		}
 	}
-	n.life = newLifecycle(n.router, n.router, meta, controller.BrokerRegistration{ID: cfg.NodeID, ClusterID: clusterID, Rack: rack, Features: controller.SupportedFeatures, LogDirs: onlineDirs},
+	n.life = newLifecycle(n.router, n.router, meta, controller.BrokerRegistration{ID: cfg.NodeID, ClusterID: clusterID, Rack: rack, Features: controller.SupportedFeatures, LogDirs: onlineDirs,
+		PreviousBrokerEpoch: n.logManager.PreviousBrokerEpoch()},
 		time.Duration(cfg.BrokerHeartbeatIntervalMs)*time.Millisecond, log.Named("lifecycle"))
 	n.life.endpoints = n.broker.Endpoints
 	n.life.dirFailureTimeout = time.Duration(cfg.LogDirFailureTimeoutMs) * time.Millisecond
@@ -582,6 +583,9 @@ func (n *Node) close(ctx context.Context) error {
 		n.broker.Close()
 	}
 	if n.logManager != nil {
+		// The clean shutdown files name this incarnation's broker epoch,
+		// so the next one can prove the stop was clean (KIP-966).
+		n.logManager.SetBrokerEpoch(n.BrokerEpoch())
 		errs = append(errs, n.logManager.Close())
 	}
 	if n.router != nil {

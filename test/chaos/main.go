@@ -46,6 +46,7 @@ type options struct {
 	hostile              time.Duration
 	admin                bool
 	diskSize             int64
+	keep                 string
 }
 
 func main() {
@@ -78,6 +79,7 @@ func main() {
 	flag.DurationVar(&o.session, "session", 2*time.Second, "broker.session.timeout.ms of every node (a JVM on a loaded machine needs more than the default 2 s: see docs/reliability.md)")
 	flag.BoolVar(&o.proxy, "proxy", false, "carry all traffic between nodes through the harness's delay proxy (for the delay fault)")
 	flag.BoolVar(&o.disks, "disks", false, "give each node its own loop-mounted ext4 (for disk-full and power-loss; needs mkfs.xfs for the reflink clones)")
+	flag.StringVar(&o.keep, "keep", "chaos-txn-*", "with -disks: copy the partition dirs matching this glob from every node's log dir to <out>/kept/ before the filesystems are removed (\"\": none)")
 	flag.Int64Var(&o.diskSize, "disk-size-mb", 1024, "size of each node's filesystem with -disks, MiB")
 	flag.Parse()
 	if o.kinds == "all" {
@@ -183,7 +185,7 @@ func run(o options) (int, error) {
 	var dk *disks
 	if o.disks {
 		dk = &disks{out: o.out, nodes: o.nodes, size: o.diskSize << 20, logf: logf}
-		defer func() { dk.teardown(); logf("disks removed") }()
+		defer func() { dk.keep(o.keep); dk.teardown(); logf("disks removed") }()
 		if err := dk.setup(); err != nil {
 			return 2, err
 		}

@@ -129,7 +129,7 @@ bench-cluster-smoke:
 	LABEL=smoke PAIRS=1 DURATION=5s WARMUP=2s ./test/bench/cluster.sh
 
 # bench-scale: scenario R5, idle partitions in steps on a three-node Spool and Kafka cluster on
-# 127.0.0.1 (ports 45000-45999): create time, propagation, RSS/fds/maps/idle CPU per node, acks=all
+# 127.0.0.1 (ports 24000-24999): create time, propagation, RSS/fds/maps/idle CPU per node, acks=all
 # probe p99, restart-to-ready. Writes test/bench/out-scale/scale-results.json and prints a table.
 # Knobs: STEPS=1000,10000,100000 RF=3 SYSTEMS=spool,kafka KAFKA_MAX=10000
 bench-scale: build

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"syscall"
 	"time"
 
@@ -86,7 +87,10 @@ type tcpEndpoint struct {
 	// round trips of megabytes.
 	sessionID    int32
 	sessionEpoch int32
-	sent         map[topicPartitionID]FetchPartition
+	// sent is what the leader's session holds, in the order of the last
+	// request; pos finds a partition in it.
+	sent []FetchPartition
+	pos  map[topicPartitionID]int
 }
 
 var _ LeaderEndpoint = (*tcpEndpoint)(nil)
@@ -221,7 +225,7 @@ type topicPartitionID struct {
 
 // resetSession forgets the fetch session: the next fetch is full.
 func (e *tcpEndpoint) resetSession() {
-	e.sessionID, e.sessionEpoch, e.sent = 0, 0, nil
+	e.sessionID, e.sessionEpoch, e.sent, e.pos = 0, 0, nil, nil
 }
 
 // Fetch sends the replica state in the fetch session with the leader:
@@ -252,14 +256,42 @@ func (e *tcpEndpoint) fetchInSession(ctx context.Context, req *FetchRequest) (*F
 	} else {
 		r.SessionID, r.SessionEpoch = e.sessionID, e.sessionEpoch
 	}
-	index := make(map[topicPartitionID]int, len(req.Partitions))
-	topics := map[[16]byte]int{}
-	for i, fp := range req.Partitions {
-		key := topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}
-		index[key] = i
-		if prev, ok := e.sent[key]; !full && ok && sameSessionState(prev, fp) {
-			continue
+	// What to send: everything for a full fetch; with the caller's word
+	// that only some entries changed (req.Changed), those of them that
+	// did; else every entry the session does not hold as it is, and the
+	// partitions it holds that the request no longer names are forgotten.
+	hinted := !full && req.Changed != nil && len(req.Partitions) == len(e.sent)
+	pos := e.pos
+	var include []int
+	var forgotten []topicPartitionID
+	switch {
+	case hinted:
+		for _, i := range req.Changed {
+			if i >= 0 && i < len(e.sent) && !sameSessionState(e.sent[i], req.Partitions[i]) {
+				include = append(include, i)
+			}
 		}
+	default:
+		pos = make(map[topicPartitionID]int, len(req.Partitions))
+		for i, fp := range req.Partitions {
+			key := topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}
+			pos[key] = i
+			if j, ok := e.pos[key]; !full && ok && sameSessionState(e.sent[j], fp) {
+				continue
+			}
+			include = append(include, i)
+		}
+		if !full {
+			for key := range e.pos {
+				if _, ok := pos[key]; !ok {
+					forgotten = append(forgotten, key)
+				}
+			}
+		}
+	}
+	topics := map[[16]byte]int{}
+	for _, i := range include {
+		fp := req.Partitions[i]
 		ti, ok := topics[fp.TopicID]
 		if !ok {
 			ti = len(r.Topics)
@@ -272,22 +304,15 @@ func (e *tcpEndpoint) fetchInSession(ctx context.Context, req *FetchRequest) (*F
 		p.LastFetchedEpoch, p.LogStartOffset, p.PartitionMaxBytes = fp.LastFetchedEpoch, fp.LogStartOffset, int32(fp.MaxBytes)
 		r.Topics[ti].Partitions = append(r.Topics[ti].Partitions, p)
 	}
-	var forgotten []topicPartitionID
-	if !full {
-		forget := map[[16]byte]int{}
-		for key := range e.sent {
-			if _, ok := index[key]; ok {
-				continue
-			}
-			forgotten = append(forgotten, key)
-			fi, ok := forget[key.id]
-			if !ok {
-				fi = len(r.ForgottenTopicsData)
-				forget[key.id] = fi
-				r.ForgottenTopicsData = append(r.ForgottenTopicsData, protocol.FetchRequestForgottenTopic{TopicID: protocol.UUID(key.id)})
-			}
-			r.ForgottenTopicsData[fi].Partitions = append(r.ForgottenTopicsData[fi].Partitions, key.partition)
+	forget := map[[16]byte]int{}
+	for _, key := range forgotten {
+		fi, ok := forget[key.id]
+		if !ok {
+			fi = len(r.ForgottenTopicsData)
+			forget[key.id] = fi
+			r.ForgottenTopicsData = append(r.ForgottenTopicsData, protocol.FetchRequestForgottenTopic{TopicID: protocol.UUID(key.id)})
 		}
+		r.ForgottenTopicsData[fi].Partitions = append(r.ForgottenTopicsData[fi].Partitions, key.partition)
 	}
 	raw, err := e.roundTrip(ctx, &r, fetchVersion, req.MaxWait)
 	if err != nil {
@@ -300,26 +325,37 @@ func (e *tcpEndpoint) fetchInSession(ctx context.Context, req *FetchRequest) (*F
 		e.resetSession()
 	case full && fr.SessionID != 0:
 		e.sessionID, e.sessionEpoch = fr.SessionID, 1
-		e.sent = make(map[topicPartitionID]FetchPartition, len(req.Partitions))
-		for _, fp := range req.Partitions {
-			e.sent[topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}] = fp
-		}
+		e.sent, e.pos = slices.Clone(req.Partitions), pos
 	case !full:
 		e.sessionEpoch++
 		if e.sessionEpoch <= 0 { // wraps to 1, as Kafka's nextEpoch
 			e.sessionEpoch = 1
 		}
-		for _, key := range forgotten {
-			delete(e.sent, key)
+		if hinted {
+			for _, i := range include {
+				e.sent[i] = req.Partitions[i]
+			}
+		} else {
+			e.sent, e.pos = slices.Clone(req.Partitions), pos
 		}
-		for _, fp := range req.Partitions {
-			e.sent[topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}] = fp
+	}
+	if req.Sparse && !full && fr.ErrorCode == 0 {
+		out := &FetchResponse{Sparse: true}
+		for _, t := range fr.Responses {
+			for _, pd := range t.Partitions {
+				i, ok := pos[topicPartitionID{[16]byte(t.TopicID), pd.PartitionIndex}]
+				if !ok {
+					continue
+				}
+				out.Partitions = append(out.Partitions, partitionAnswer(req.Partitions[i].TopicPartition, i, &pd))
+			}
 		}
+		return out, 0, nil
 	}
 	out := &FetchResponse{Partitions: make([]FetchPartitionResponse, len(req.Partitions))}
 	seen := make([]bool, len(req.Partitions))
 	for i, fp := range req.Partitions {
-		out.Partitions[i] = FetchPartitionResponse{TopicPartition: fp.TopicPartition, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}
+		out.Partitions[i] = FetchPartitionResponse{TopicPartition: fp.TopicPartition, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, Index: i}
 		if fr.ErrorCode != 0 {
 			out.Partitions[i].Err = codeError(fr.ErrorCode)
 			seen[i] = true
@@ -327,18 +363,12 @@ func (e *tcpEndpoint) fetchInSession(ctx context.Context, req *FetchRequest) (*F
 	}
 	for _, t := range fr.Responses {
 		for _, pd := range t.Partitions {
-			i, ok := index[topicPartitionID{[16]byte(t.TopicID), pd.PartitionIndex}]
+			i, ok := pos[topicPartitionID{[16]byte(t.TopicID), pd.PartitionIndex}]
 			if !ok || seen[i] {
 				continue
 			}
 			seen[i] = true
-			pr := &out.Partitions[i]
-			pr.Err = codeError(pd.ErrorCode)
-			pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = pd.HighWatermark, pd.LastStableOffset, pd.LogStartOffset
-			if pd.DivergingEpoch.EndOffset >= 0 && pd.DivergingEpoch.Epoch >= 0 {
-				pr.DivergingEpoch = &EpochEndOffset{Epoch: pd.DivergingEpoch.Epoch, EndOffset: pd.DivergingEpoch.EndOffset}
-			}
-			pr.Records = pd.Records
+			out.Partitions[i] = partitionAnswer(req.Partitions[i].TopicPartition, i, &pd)
 		}
 	}
 	for i := range seen {
@@ -351,6 +381,17 @@ func (e *tcpEndpoint) fetchInSession(ctx context.Context, req *FetchRequest) (*F
 		}
 	}
 	return out, fr.ErrorCode, nil
+}
+
+// partitionAnswer is one partition of a leader's fetch answer, request
+// entry i.
+func partitionAnswer(tp storage.TopicPartition, i int, pd *protocol.FetchResponsePartitionData) FetchPartitionResponse {
+	pr := FetchPartitionResponse{TopicPartition: tp, Index: i, Err: codeError(pd.ErrorCode),
+		HighWatermark: pd.HighWatermark, LastStableOffset: pd.LastStableOffset, LogStartOffset: pd.LogStartOffset, Records: pd.Records}
+	if pd.DivergingEpoch.EndOffset >= 0 && pd.DivergingEpoch.Epoch >= 0 {
+		pr.DivergingEpoch = &EpochEndOffset{Epoch: pd.DivergingEpoch.Epoch, EndOffset: pd.DivergingEpoch.EndOffset}
+	}
+	return pr
 }
 
 // sameSessionState reports whether the leader's session already holds fp

@@ -60,6 +60,8 @@ type Log struct {
 	epochs  *LeaderEpochCache
 	// onIOError is OpenOptions.OnIOError (nil: none).
 	onIOError func(error)
+	// onRetention is SetRetentionHook's (nil: none).
+	onRetention atomic.Pointer[func()]
 
 	mu     sync.Mutex // writer lock; see doc.go for the order
 	closed bool
@@ -1207,6 +1209,9 @@ func (l *Log) deleteSegmentsLocked(n int, reason string) error {
 	l.highWatermark = max(l.highWatermark, l.logStartOffset)
 	lso := l.logStartOffset
 	l.stateMu.Unlock()
+	if f := l.onRetention.Load(); f != nil {
+		(*f)()
+	}
 	if err := l.epochs.TruncateFromStart(lso); err != nil {
 		return err
 	}
@@ -1227,6 +1232,12 @@ func (l *Log) deleteSegmentsLocked(n int, reason string) error {
 	}
 	return nil
 }
+
+// SetRetentionHook has f called whenever retention (or a roll of the
+// whole log that deletes its segments) moves the log start offset up,
+// under the log's writer lock: f must take only leaf locks. The
+// replication layer marks the fetch sessions watching the partition.
+func (l *Log) SetRetentionHook(f func()) { l.onRetention.Store(&f) }
 
 // scheduleDeleteLocked closes and unlinks s after delay, so reads that hold
 // its file can finish (file.delete.delay.ms). Close runs pending deletes.

@@ -342,7 +342,7 @@ func (s *shard) consumerGroupLocked(id string, create bool, recs *[]records.Reco
 	case g.streams != nil:
 		// An empty streams group becomes a consumer group, keeping its
 		// offsets.
-		*recs = append(*recs, streamsGroupTombstone(id))
+		*recs = append(*recs, g.streamsTombstones()...)
 		return newConsumerGroup(), 0, ""
 	case create && g.state == stateEmpty:
 		// Kafka deletes an empty classic group (its offsets stay) and

@@ -129,7 +129,7 @@ bench-cluster-smoke:
 	LABEL=smoke PAIRS=1 DURATION=5s WARMUP=2s ./test/bench/cluster.sh
 
 # bench-scale: scenario R5, idle partitions in steps on a three-node Spool and Kafka cluster on
-# 127.0.0.1 (ports 45000-45999): create time, propagation, RSS/fds/maps/idle CPU per node, acks=all
+# 127.0.0.1 (ports 24000-24999): create time, propagation, RSS/fds/maps/idle CPU per node, acks=all
 # probe p99, restart-to-ready. Writes test/bench/out-scale/scale-results.json and prints a table.
 # Knobs: STEPS=1000,10000,100000 RF=3 SYSTEMS=spool,kafka KAFKA_MAX=10000
 bench-scale: build
@@ -141,8 +141,9 @@ bench-scale: build
 # loss, with acks=all idempotent producers; exits 1 on a lost, duplicated or reordered write,
 # 2 when the cluster does not heal (every partition back to a full ISR) or the run is incomplete.
 # SEED=n replays a fault schedule (0: from the clock); CHAOS_FLAGS passes more (`bin/chaos -h`):
-# CHAOS_FLAGS='-kinds all' adds split, one-way loss, delay, disk-full and power loss (xfsprogs,
-# installed here when missing); CHAOS_FLAGS='-target kafka' runs the reference Apache Kafka 4.3.1.
+# CHAOS_FLAGS='-kinds all' adds split, one-way loss, delay, disk-full, power loss (xfsprogs,
+# installed here when missing) and a rolling restart (-kinds rolling alone: only that);
+# CHAOS_FLAGS='-target kafka' runs the reference Apache Kafka 4.3.1.
 SEED ?= 0
 CHAOS_DURATION ?= 10m
 chaos:
@@ -156,9 +157,10 @@ chaos:
 # after CHAOS_SMOKE_LIMIT seconds in any case.
 CHAOS_SMOKE_SEED ?= 7
 CHAOS_SMOKE_LIMIT ?= 420
-# The consumer-group and admin workloads stay out of the CI run while the stale-OffsetFetch
-# finding (docs/reliability.md, finding 3) is open: CHAOS_SMOKE_WORKLOADS= turns them on.
-CHAOS_SMOKE_WORKLOADS ?= -group-consumers 0 -admin=false
+# The CI run keeps the workloads it was tuned with (producers, transactions, live reader):
+# CHAOS_SMOKE_WORKLOADS= adds the consumer groups (classic and KIP-848), consume-transform-
+# produce, hostile input and admin workloads of `make chaos`.
+CHAOS_SMOKE_WORKLOADS ?= -group-consumers 0 -group848-consumers 0 -ctp 0 -hostile 0 -admin=false
 chaos-smoke:
 	@[ "$$(id -u)" = 0 ] || { echo "chaos-smoke: must run as root (it creates network namespaces, a bridge and iptables rules)"; exit 2; }
 	cd test/chaos && $(GO) build -o ../../bin/chaos .

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,14 +11,15 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/spool-broker/spool/internal/spooltest"
 )
 
+// freeAddr is a loopback address on a port that was free a moment ago and
+// that no earlier call in this test process returned (spooltest.FreePort).
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", spooltest.FreePort(t))
 }
 
 func testLogger(t testing.TB) *zap.Logger {

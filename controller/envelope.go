@@ -166,13 +166,13 @@ func (c *Controller) handleEnvelope(ctx context.Context, env *protocol.EnvelopeR
 // NOT_CONTROLLER (in the envelope or in the inner answer's code) and
 // connection failures.
 func forwardEnveloped[T protocol.Response](ctx context.Context, r *Router, name string, p auth.Principal, host string, req protocol.Request,
-	local func(*Controller) (T, error), code func(T) int16) (T, error) {
+	local func(context.Context, *Controller) (T, error), code func(T) int16) (T, error) {
 	env, v, err := wrapEnvelope(req, p, host)
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	return forwardSecurity(ctx, r, name, local, env, func(resp protocol.Response) (T, error) {
+	return forward(ctx, r, name, true, local, func(context.Context) protocol.Request { return env }, func(resp protocol.Response) (T, error) {
 		var zero T
 		inner, err := unwrapEnvelope(resp, req.APIKey(), v)
 		if err != nil {
@@ -192,7 +192,7 @@ func forwardEnveloped[T protocol.Response](ctx context.Context, r *Router, name 
 // CreateDelegationToken implements Client.
 func (r *Router) CreateDelegationToken(ctx context.Context, requester auth.Principal, host string, req *protocol.CreateDelegationTokenRequest) (*protocol.CreateDelegationTokenResponse, error) {
 	return forwardEnveloped(ctx, r, "CreateDelegationToken", requester, host, req,
-		func(l *Controller) (*protocol.CreateDelegationTokenResponse, error) {
+		func(ctx context.Context, l *Controller) (*protocol.CreateDelegationTokenResponse, error) {
 			return l.CreateDelegationToken(ctx, requester, host, req)
 		},
 		func(resp *protocol.CreateDelegationTokenResponse) int16 { return resp.ErrorCode })
@@ -201,7 +201,7 @@ func (r *Router) CreateDelegationToken(ctx context.Context, requester auth.Princ
 // RenewDelegationToken implements Client.
 func (r *Router) RenewDelegationToken(ctx context.Context, principal auth.Principal, host string, req *protocol.RenewDelegationTokenRequest) (*protocol.RenewDelegationTokenResponse, error) {
 	return forwardEnveloped(ctx, r, "RenewDelegationToken", principal, host, req,
-		func(l *Controller) (*protocol.RenewDelegationTokenResponse, error) {
+		func(ctx context.Context, l *Controller) (*protocol.RenewDelegationTokenResponse, error) {
 			return l.RenewDelegationToken(ctx, principal, host, req)
 		},
 		func(resp *protocol.RenewDelegationTokenResponse) int16 { return resp.ErrorCode })
@@ -210,7 +210,7 @@ func (r *Router) RenewDelegationToken(ctx context.Context, principal auth.Princi
 // ExpireDelegationToken implements Client.
 func (r *Router) ExpireDelegationToken(ctx context.Context, principal auth.Principal, host string, req *protocol.ExpireDelegationTokenRequest) (*protocol.ExpireDelegationTokenResponse, error) {
 	return forwardEnveloped(ctx, r, "ExpireDelegationToken", principal, host, req,
-		func(l *Controller) (*protocol.ExpireDelegationTokenResponse, error) {
+		func(ctx context.Context, l *Controller) (*protocol.ExpireDelegationTokenResponse, error) {
 			return l.ExpireDelegationToken(ctx, principal, host, req)
 		},
 		func(resp *protocol.ExpireDelegationTokenResponse) int16 { return resp.ErrorCode })

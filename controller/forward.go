@@ -180,6 +180,42 @@ func (r *Router) retry(ctx context.Context, op string, attempt func(ctx context.
 	}
 }
 
+// forward runs one controller operation through the Router: on the local
+// controller when it is the active one, otherwise as the request req
+// builds, sent to the active controller, whose answer read turns into the
+// result. NOT_CONTROLLER (read returns it for an answer that says so), an
+// unknown leader and connection failures are tried again as retry says;
+// local and req get each attempt's context. A write (catchUp) that went to
+// another node and ended for good is visible in this node's image when
+// forward returns, as a local write is.
+func forward[T any](ctx context.Context, r *Router, op string, catchUp bool,
+	local func(context.Context, *Controller) (T, error),
+	req func(context.Context) protocol.Request,
+	read func(protocol.Response) (T, error),
+) (T, error) {
+	var out T
+	remote := false
+	err := r.retry(ctx, op, func(ctx context.Context) error {
+		remote = false
+		if l := r.local(); l != nil {
+			var err error
+			out, err = local(ctx, l)
+			return err
+		}
+		remote = true
+		resp, err := r.send(ctx, req(ctx))
+		if err != nil {
+			return err
+		}
+		out, err = read(resp)
+		return err
+	})
+	if catchUp && remote && !retriable(err) {
+		r.catchUp(ctx)
+	}
+	return out, err
+}
+
 // CreateTopics implements Client.
 func (r *Router) CreateTopics(ctx context.Context, topics []CreateTopic, validateOnly bool) []CreateTopicResult {
 	var out []CreateTopicResult
@@ -322,112 +358,80 @@ func (r *Router) CreatePartitions(ctx context.Context, topic string, newTotal in
 
 // AlterConfigs implements Client.
 func (r *Router) AlterConfigs(ctx context.Context, resourceType int8, name string, ops []ConfigOp, validateOnly bool) error {
-	remote := false
-	err := r.retry(ctx, "IncrementalAlterConfigs", func(ctx context.Context) error {
-		remote = false
-		if l := r.local(); l != nil {
-			return l.AlterConfigs(ctx, resourceType, name, ops, validateOnly)
-		}
-		res := protocol.IncrementalAlterConfigsRequestAlterConfigsResource{ResourceType: resourceType, ResourceName: name}
-		for _, op := range ops {
-			res.Configs = append(res.Configs, protocol.IncrementalAlterConfigsRequestAlterableConfig{Name: op.Key, ConfigOperation: int8(op.Op), Value: op.Value})
-		}
-		remote = true
-		resp, err := r.send(ctx, &protocol.IncrementalAlterConfigsRequest{Resources: []protocol.IncrementalAlterConfigsRequestAlterConfigsResource{res}, ValidateOnly: validateOnly})
-		if err != nil {
-			return err
-		}
-		out := resp.(*protocol.IncrementalAlterConfigsResponse).Responses
-		if len(out) != 1 {
-			return fmt.Errorf("%w: IncrementalAlterConfigs answered %d results for 1 resource", ErrUnknownServerError, len(out))
-		}
-		return CodeError(out[0].ErrorCode, out[0].ErrorMessage)
-	})
-	if remote && !retriable(err) {
-		r.catchUp(ctx)
-	}
+	_, err := forward(ctx, r, "IncrementalAlterConfigs", true,
+		func(ctx context.Context, l *Controller) (struct{}, error) {
+			return struct{}{}, l.AlterConfigs(ctx, resourceType, name, ops, validateOnly)
+		},
+		func(context.Context) protocol.Request {
+			res := protocol.IncrementalAlterConfigsRequestAlterConfigsResource{ResourceType: resourceType, ResourceName: name}
+			for _, op := range ops {
+				res.Configs = append(res.Configs, protocol.IncrementalAlterConfigsRequestAlterableConfig{Name: op.Key, ConfigOperation: int8(op.Op), Value: op.Value})
+			}
+			return &protocol.IncrementalAlterConfigsRequest{Resources: []protocol.IncrementalAlterConfigsRequestAlterConfigsResource{res}, ValidateOnly: validateOnly}
+		},
+		func(resp protocol.Response) (struct{}, error) {
+			out := resp.(*protocol.IncrementalAlterConfigsResponse).Responses
+			if len(out) != 1 {
+				return struct{}{}, fmt.Errorf("%w: IncrementalAlterConfigs answered %d results for 1 resource", ErrUnknownServerError, len(out))
+			}
+			return struct{}{}, CodeError(out[0].ErrorCode, out[0].ErrorMessage)
+		})
 	return err
 }
 
 // ReplaceConfigs implements Client.
 func (r *Router) ReplaceConfigs(ctx context.Context, resourceType int8, name string, configs map[string]string, validateOnly bool) error {
-	remote := false
-	err := r.retry(ctx, "AlterConfigs", func(ctx context.Context) error {
-		remote = false
-		if l := r.local(); l != nil {
-			return l.ReplaceConfigs(ctx, resourceType, name, configs, validateOnly)
-		}
-		res := protocol.AlterConfigsRequestAlterConfigsResource{ResourceType: resourceType, ResourceName: name, Configs: []protocol.AlterConfigsRequestAlterableConfig{}}
-		for _, k := range sortedKeys(configs) {
-			v := configs[k]
-			res.Configs = append(res.Configs, protocol.AlterConfigsRequestAlterableConfig{Name: k, Value: &v})
-		}
-		remote = true
-		resp, err := r.send(ctx, &protocol.AlterConfigsRequest{Resources: []protocol.AlterConfigsRequestAlterConfigsResource{res}, ValidateOnly: validateOnly})
-		if err != nil {
-			return err
-		}
-		out := resp.(*protocol.AlterConfigsResponse).Responses
-		if len(out) != 1 {
-			return fmt.Errorf("%w: AlterConfigs answered %d results for 1 resource", ErrUnknownServerError, len(out))
-		}
-		return CodeError(out[0].ErrorCode, out[0].ErrorMessage)
-	})
-	if remote && !retriable(err) {
-		r.catchUp(ctx)
-	}
+	_, err := forward(ctx, r, "AlterConfigs", true,
+		func(ctx context.Context, l *Controller) (struct{}, error) {
+			return struct{}{}, l.ReplaceConfigs(ctx, resourceType, name, configs, validateOnly)
+		},
+		func(context.Context) protocol.Request {
+			res := protocol.AlterConfigsRequestAlterConfigsResource{ResourceType: resourceType, ResourceName: name, Configs: []protocol.AlterConfigsRequestAlterableConfig{}}
+			for _, k := range sortedKeys(configs) {
+				v := configs[k]
+				res.Configs = append(res.Configs, protocol.AlterConfigsRequestAlterableConfig{Name: k, Value: &v})
+			}
+			return &protocol.AlterConfigsRequest{Resources: []protocol.AlterConfigsRequestAlterConfigsResource{res}, ValidateOnly: validateOnly}
+		},
+		func(resp protocol.Response) (struct{}, error) {
+			out := resp.(*protocol.AlterConfigsResponse).Responses
+			if len(out) != 1 {
+				return struct{}{}, fmt.Errorf("%w: AlterConfigs answered %d results for 1 resource", ErrUnknownServerError, len(out))
+			}
+			return struct{}{}, CodeError(out[0].ErrorCode, out[0].ErrorMessage)
+		})
 	return err
 }
 
 // ElectLeaders implements Client.
 func (r *Router) ElectLeaders(ctx context.Context, election Election, parts []TopicPartition) ([]TopicPartition, []error, error) {
-	var outParts []TopicPartition
-	var errs []error
-	remote := false
-	err := r.retry(ctx, "ElectLeaders", func(ctx context.Context) error {
-		remote = false
-		if l := r.local(); l != nil {
-			var err error
-			outParts, errs, err = l.ElectLeaders(ctx, election, parts)
-			return err
-		}
-		remote = true
-		resp, err := r.send(ctx, electLeadersRequest(ctx, election, parts))
-		if err != nil {
-			return err
-		}
-		outParts, errs, err = electLeadersResults(resp.(*protocol.ElectLeadersResponse))
-		return err
-	})
-	if remote && !retriable(err) {
-		r.catchUp(ctx)
+	type elected struct {
+		parts []TopicPartition
+		errs  []error
 	}
-	return outParts, errs, err
+	out, err := forward(ctx, r, "ElectLeaders", true,
+		func(ctx context.Context, l *Controller) (elected, error) {
+			outParts, errs, err := l.ElectLeaders(ctx, election, parts)
+			return elected{outParts, errs}, err
+		},
+		func(ctx context.Context) protocol.Request { return electLeadersRequest(ctx, election, parts) },
+		func(resp protocol.Response) (elected, error) {
+			outParts, errs, err := electLeadersResults(resp.(*protocol.ElectLeadersResponse))
+			return elected{outParts, errs}, err
+		})
+	return out.parts, out.errs, err
 }
 
 // AlterPartitionReassignments implements Client.
 func (r *Router) AlterPartitionReassignments(ctx context.Context, allowRFChange bool, reqs []Reassignment) ([]error, error) {
-	var errs []error
-	remote := false
-	err := r.retry(ctx, "AlterPartitionReassignments", func(ctx context.Context) error {
-		remote = false
-		if l := r.local(); l != nil {
-			var err error
-			errs, err = l.AlterPartitionReassignments(ctx, allowRFChange, reqs)
-			return err
-		}
-		remote = true
-		resp, err := r.send(ctx, reassignmentsRequest(ctx, allowRFChange, reqs))
-		if err != nil {
-			return err
-		}
-		errs, err = reassignmentsResults(len(reqs), resp.(*protocol.AlterPartitionReassignmentsResponse))
-		return err
-	})
-	if remote && !retriable(err) {
-		r.catchUp(ctx)
-	}
-	return errs, err
+	return forward(ctx, r, "AlterPartitionReassignments", true,
+		func(ctx context.Context, l *Controller) ([]error, error) {
+			return l.AlterPartitionReassignments(ctx, allowRFChange, reqs)
+		},
+		func(ctx context.Context) protocol.Request { return reassignmentsRequest(ctx, allowRFChange, reqs) },
+		func(resp protocol.Response) ([]error, error) {
+			return reassignmentsResults(len(reqs), resp.(*protocol.AlterPartitionReassignmentsResponse))
+		})
 }
 
 // AllocateProducerIDs implements Client. A forwarded call reserves Kafka's
@@ -459,113 +463,87 @@ func (r *Router) AllocateProducerIDs(ctx context.Context, n int32) (int64, error
 
 // RegisterBroker implements Client.
 func (r *Router) RegisterBroker(ctx context.Context, reg BrokerRegistration) (int64, error) {
-	var epoch int64
-	err := r.retry(ctx, "BrokerRegistration", func(ctx context.Context) error {
-		if l := r.local(); l != nil {
-			var err error
-			epoch, err = l.RegisterBroker(ctx, reg)
-			return err
-		}
-		resp, err := r.send(ctx, registrationRequest(reg))
-		if err != nil {
-			return err
-		}
-		out := resp.(*protocol.BrokerRegistrationResponse)
-		epoch = out.BrokerEpoch
-		return CodeError(out.ErrorCode, nil)
-	})
-	return epoch, err
+	return forward(ctx, r, "BrokerRegistration", false,
+		func(ctx context.Context, l *Controller) (int64, error) { return l.RegisterBroker(ctx, reg) },
+		func(context.Context) protocol.Request { return registrationRequest(reg) },
+		func(resp protocol.Response) (int64, error) {
+			out := resp.(*protocol.BrokerRegistrationResponse)
+			return out.BrokerEpoch, CodeError(out.ErrorCode, nil)
+		})
 }
 
 // BrokerHeartbeat implements Client.
 func (r *Router) BrokerHeartbeat(ctx context.Context, hb BrokerHeartbeat) (BrokerHeartbeatReply, error) {
-	var reply BrokerHeartbeatReply
-	err := r.retry(ctx, "BrokerHeartbeat", func(ctx context.Context) error {
-		if l := r.local(); l != nil {
-			var err error
-			reply, err = l.BrokerHeartbeat(ctx, hb)
-			return err
-		}
-		req := &protocol.BrokerHeartbeatRequest{
-			BrokerID: protocol.BrokerID(hb.BrokerID), BrokerEpoch: hb.BrokerEpoch, CurrentMetadataOffset: hb.CurrentMetadataOffset,
-			WantFence: hb.WantFence, WantShutDown: hb.WantShutDown, OfflineLogDirs: []protocol.UUID{},
-		}
-		for _, d := range hb.OfflineLogDirs {
-			req.OfflineLogDirs = append(req.OfflineLogDirs, protocol.UUID(d))
-		}
-		if hb.CordonedLogDirs != nil {
-			req.CordonedLogDirs = []protocol.UUID{}
-			for _, d := range hb.CordonedLogDirs {
-				req.CordonedLogDirs = append(req.CordonedLogDirs, protocol.UUID(d))
+	return forward(ctx, r, "BrokerHeartbeat", false,
+		func(ctx context.Context, l *Controller) (BrokerHeartbeatReply, error) {
+			return l.BrokerHeartbeat(ctx, hb)
+		},
+		func(context.Context) protocol.Request {
+			req := &protocol.BrokerHeartbeatRequest{
+				BrokerID: protocol.BrokerID(hb.BrokerID), BrokerEpoch: hb.BrokerEpoch, CurrentMetadataOffset: hb.CurrentMetadataOffset,
+				WantFence: hb.WantFence, WantShutDown: hb.WantShutDown, OfflineLogDirs: []protocol.UUID{},
 			}
-		}
-		resp, err := r.send(ctx, req)
-		if err != nil {
-			return err
-		}
-		out := resp.(*protocol.BrokerHeartbeatResponse)
-		reply = BrokerHeartbeatReply{IsCaughtUp: out.IsCaughtUp, IsFenced: out.IsFenced, ShouldShutDown: out.ShouldShutDown}
-		return CodeError(out.ErrorCode, nil)
-	})
-	return reply, err
+			for _, d := range hb.OfflineLogDirs {
+				req.OfflineLogDirs = append(req.OfflineLogDirs, protocol.UUID(d))
+			}
+			if hb.CordonedLogDirs != nil {
+				req.CordonedLogDirs = []protocol.UUID{}
+				for _, d := range hb.CordonedLogDirs {
+					req.CordonedLogDirs = append(req.CordonedLogDirs, protocol.UUID(d))
+				}
+			}
+			return req
+		},
+		func(resp protocol.Response) (BrokerHeartbeatReply, error) {
+			out := resp.(*protocol.BrokerHeartbeatResponse)
+			reply := BrokerHeartbeatReply{IsCaughtUp: out.IsCaughtUp, IsFenced: out.IsFenced, ShouldShutDown: out.ShouldShutDown}
+			return reply, CodeError(out.ErrorCode, nil)
+		})
 }
 
 // UnregisterBroker implements Client.
 func (r *Router) UnregisterBroker(ctx context.Context, id int32) error {
-	return r.retry(ctx, "UnregisterBroker", func(ctx context.Context) error {
-		if l := r.local(); l != nil {
-			return l.UnregisterBroker(ctx, id)
-		}
-		resp, err := r.send(ctx, &protocol.UnregisterBrokerRequest{BrokerID: protocol.BrokerID(id)})
-		if err != nil {
-			return err
-		}
-		out := resp.(*protocol.UnregisterBrokerResponse)
-		return CodeError(out.ErrorCode, out.ErrorMessage)
-	})
+	_, err := forward(ctx, r, "UnregisterBroker", false,
+		func(ctx context.Context, l *Controller) (struct{}, error) {
+			return struct{}{}, l.UnregisterBroker(ctx, id)
+		},
+		func(context.Context) protocol.Request {
+			return &protocol.UnregisterBrokerRequest{BrokerID: protocol.BrokerID(id)}
+		},
+		func(resp protocol.Response) (struct{}, error) {
+			out := resp.(*protocol.UnregisterBrokerResponse)
+			return struct{}{}, CodeError(out.ErrorCode, out.ErrorMessage)
+		})
+	return err
 }
 
 // AlterPartition implements Client.
 func (r *Router) AlterPartition(ctx context.Context, brokerID int32, brokerEpoch int64, updates []ISRUpdate) ([]ISRUpdateResult, error) {
-	var out []ISRUpdateResult
-	err := r.retry(ctx, "AlterPartition", func(ctx context.Context) error {
-		if l := r.local(); l != nil {
-			var err error
-			out, err = l.AlterPartition(ctx, brokerID, brokerEpoch, updates)
-			return err
-		}
-		resp, err := r.send(ctx, alterPartitionRequest(brokerID, brokerEpoch, updates))
-		if err != nil {
-			return err
-		}
-		out, err = alterPartitionResults(len(updates), resp.(*protocol.AlterPartitionResponse))
-		return err
-	})
-	return out, err
+	return forward(ctx, r, "AlterPartition", false,
+		func(ctx context.Context, l *Controller) ([]ISRUpdateResult, error) {
+			return l.AlterPartition(ctx, brokerID, brokerEpoch, updates)
+		},
+		func(context.Context) protocol.Request { return alterPartitionRequest(brokerID, brokerEpoch, updates) },
+		func(resp protocol.Response) ([]ISRUpdateResult, error) {
+			return alterPartitionResults(len(updates), resp.(*protocol.AlterPartitionResponse))
+		})
 }
 
 // ChangeRaftVoters implements Client: an AddRaftVoter or RemoveRaftVoter
 // request a broker received goes to the quorum leader (Kafka's brokers
 // forward both), asked again while the node asked turns out not to lead.
 func (r *Router) ChangeRaftVoters(ctx context.Context, req protocol.Request) (protocol.Response, error) {
-	var out protocol.Response
-	err := r.retry(ctx, "ChangeRaftVoters", func(ctx context.Context) error {
-		if l := r.local(); l != nil {
-			var err error
-			out, err = l.ChangeRaftVoters(ctx, req)
-			return err
-		}
-		resp, err := r.send(ctx, req)
-		if err != nil {
-			return err
-		}
-		out = resp
-		if raftVoterErrorCode(resp) == errcode.NotLeaderOrFollower {
-			return fmt.Errorf("%w: the quorum leader moved", ErrNotController)
-		}
-		return nil
-	})
-	return out, err
+	return forward(ctx, r, "ChangeRaftVoters", false,
+		func(ctx context.Context, l *Controller) (protocol.Response, error) {
+			return l.ChangeRaftVoters(ctx, req)
+		},
+		func(context.Context) protocol.Request { return req },
+		func(resp protocol.Response) (protocol.Response, error) {
+			if raftVoterErrorCode(resp) == errcode.NotLeaderOrFollower {
+				return resp, fmt.Errorf("%w: the quorum leader moved", ErrNotController)
+			}
+			return resp, nil
+		})
 }
 
 func raftVoterErrorCode(resp protocol.Response) int16 {
@@ -580,21 +558,14 @@ func raftVoterErrorCode(resp protocol.Response) int16 {
 
 // AssignReplicasToDirs implements Client.
 func (r *Router) AssignReplicasToDirs(ctx context.Context, brokerID int32, brokerEpoch int64, as []DirAssignment) ([]error, error) {
-	var out []error
-	err := r.retry(ctx, "AssignReplicasToDirs", func(ctx context.Context) error {
-		if l := r.local(); l != nil {
-			var err error
-			out, err = l.AssignReplicasToDirs(ctx, brokerID, brokerEpoch, as)
-			return err
-		}
-		resp, err := r.send(ctx, assignReplicasToDirsRequest(brokerID, brokerEpoch, as))
-		if err != nil {
-			return err
-		}
-		out, err = assignResults(as, resp.(*protocol.AssignReplicasToDirsResponse))
-		return err
-	})
-	return out, err
+	return forward(ctx, r, "AssignReplicasToDirs", false,
+		func(ctx context.Context, l *Controller) ([]error, error) {
+			return l.AssignReplicasToDirs(ctx, brokerID, brokerEpoch, as)
+		},
+		func(context.Context) protocol.Request { return assignReplicasToDirsRequest(brokerID, brokerEpoch, as) },
+		func(resp protocol.Response) ([]error, error) {
+			return assignResults(as, resp.(*protocol.AssignReplicasToDirsResponse))
+		})
 }
 
 // DescribeQuorum implements Client: the leader's answer, asked again while
@@ -621,23 +592,24 @@ func (r *Router) DescribeQuorum(ctx context.Context) (*protocol.DescribeQuorumRe
 
 // UpdateFeatures implements Client.
 func (r *Router) UpdateFeatures(ctx context.Context, updates []FeatureUpdate, validateOnly bool) error {
-	return r.retry(ctx, "UpdateFeatures", func(ctx context.Context) error {
-		if l := r.local(); l != nil {
-			return l.UpdateFeatures(ctx, updates, validateOnly)
-		}
-		req := &protocol.UpdateFeaturesRequest{TimeoutMs: timeoutMs(ctx), ValidateOnly: validateOnly}
-		for _, u := range updates {
-			req.FeatureUpdates = append(req.FeatureUpdates, protocol.UpdateFeaturesRequestFeatureUpdateKey{
-				Feature: u.Name, MaxVersionLevel: u.Level, UpgradeType: int8(u.Type), AllowDowngrade: u.Type != Upgrade,
-			})
-		}
-		resp, err := r.send(ctx, req)
-		if err != nil {
-			return err
-		}
-		out := resp.(*protocol.UpdateFeaturesResponse)
-		return CodeError(out.ErrorCode, out.ErrorMessage)
-	})
+	_, err := forward(ctx, r, "UpdateFeatures", false,
+		func(ctx context.Context, l *Controller) (struct{}, error) {
+			return struct{}{}, l.UpdateFeatures(ctx, updates, validateOnly)
+		},
+		func(ctx context.Context) protocol.Request {
+			req := &protocol.UpdateFeaturesRequest{TimeoutMs: timeoutMs(ctx), ValidateOnly: validateOnly}
+			for _, u := range updates {
+				req.FeatureUpdates = append(req.FeatureUpdates, protocol.UpdateFeaturesRequestFeatureUpdateKey{
+					Feature: u.Name, MaxVersionLevel: u.Level, UpgradeType: int8(u.Type), AllowDowngrade: u.Type != Upgrade,
+				})
+			}
+			return req
+		},
+		func(resp protocol.Response) (struct{}, error) {
+			out := resp.(*protocol.UpdateFeaturesResponse)
+			return struct{}{}, CodeError(out.ErrorCode, out.ErrorMessage)
+		})
+	return err
 }
 
 // DialFunc connects to a controller listener and runs its security as a

@@ -193,41 +193,13 @@ func alterScramResponse(results []ScramAlterResult, err error, r *protocol.Alter
 	return resp
 }
 
-// forwardSecurity runs call on the local controller when it is active, and
-// otherwise sends req to the active controller and reads the answer with
-// read, retrying NOT_CONTROLLER and connection failures as the Router's
-// other writes do.
-func forwardSecurity[T any](ctx context.Context, r *Router, name string, local func(*Controller) (T, error), req protocol.Request, read func(protocol.Response) (T, error)) (T, error) {
-	var out T
-	remote := false
-	err := r.retry(ctx, name, func(ctx context.Context) error {
-		remote = false
-		if l := r.local(); l != nil {
-			var err error
-			out, err = local(l)
-			return err
-		}
-		remote = true
-		resp, err := r.send(ctx, req)
-		if err != nil {
-			return err
-		}
-		out, err = read(resp)
-		return err
-	})
-	if remote && err == nil {
-		r.catchUp(ctx)
-	}
-	return out, err
-}
-
 // AlterUserScramCredentials implements Client.
 func (r *Router) AlterUserScramCredentials(ctx context.Context, deletions []ScramDeletion, upsertions []ScramUpsertion) ([]ScramAlterResult, error) {
-	return forwardSecurity(ctx, r, "AlterUserScramCredentials",
-		func(l *Controller) ([]ScramAlterResult, error) {
+	return forward(ctx, r, "AlterUserScramCredentials", true,
+		func(ctx context.Context, l *Controller) ([]ScramAlterResult, error) {
 			return l.AlterUserScramCredentials(ctx, deletions, upsertions)
 		},
-		alterScramRequest(deletions, upsertions),
+		func(context.Context) protocol.Request { return alterScramRequest(deletions, upsertions) },
 		func(resp protocol.Response) ([]ScramAlterResult, error) {
 			var out []ScramAlterResult
 			for _, res := range resp.(*protocol.AlterUserScramCredentialsResponse).Results {
@@ -242,9 +214,11 @@ func (r *Router) AlterUserScramCredentials(ctx context.Context, deletions []Scra
 
 // CreateACLs implements Client.
 func (r *Router) CreateACLs(ctx context.Context, bindings []acl.Binding) ([]ACLCreateResult, error) {
-	return forwardSecurity(ctx, r, "CreateAcls",
-		func(l *Controller) ([]ACLCreateResult, error) { return l.CreateACLs(ctx, bindings) },
-		createAclsRequest(bindings),
+	return forward(ctx, r, "CreateAcls", true,
+		func(ctx context.Context, l *Controller) ([]ACLCreateResult, error) {
+			return l.CreateACLs(ctx, bindings)
+		},
+		func(context.Context) protocol.Request { return createAclsRequest(bindings) },
 		func(resp protocol.Response) ([]ACLCreateResult, error) {
 			var out []ACLCreateResult
 			for _, res := range resp.(*protocol.CreateAclsResponse).Results {
@@ -259,9 +233,9 @@ func (r *Router) CreateACLs(ctx context.Context, bindings []acl.Binding) ([]ACLC
 
 // DeleteACLs implements Client.
 func (r *Router) DeleteACLs(ctx context.Context, filters []acl.BindingFilter) ([]ACLDeleteResult, error) {
-	return forwardSecurity(ctx, r, "DeleteAcls",
-		func(l *Controller) ([]ACLDeleteResult, error) { return l.DeleteACLs(ctx, filters) },
-		deleteAclsRequest(filters),
+	return forward(ctx, r, "DeleteAcls", true,
+		func(ctx context.Context, l *Controller) ([]ACLDeleteResult, error) { return l.DeleteACLs(ctx, filters) },
+		func(context.Context) protocol.Request { return deleteAclsRequest(filters) },
 		func(resp protocol.Response) ([]ACLDeleteResult, error) {
 			dr := resp.(*protocol.DeleteAclsResponse)
 			for _, fr := range dr.FilterResults {

@@ -330,6 +330,39 @@ func (c *Controller) CreateDelegationToken(ctx context.Context, requester auth.P
 	return resp, nil
 }
 
+// tokenChange is a Renew or Expire under way: the operation begun (done
+// ends it), the time it began, and the token the request's HMAC names.
+// A non-zero errorCode is the whole answer: delegation tokens are
+// disabled (DELEGATION_TOKEN_AUTH_DISABLED) or no token has that HMAC
+// (DELEGATION_TOKEN_NOT_FOUND). The checks after these differ in order
+// between Renew and Expire, as they do in Kafka, so each makes its own.
+type tokenChange struct {
+	done      func()
+	now       int64
+	token     DelegationToken
+	errorCode int16
+}
+
+// beginTokenChange is the preamble Renew and Expire share. Unless it
+// returns an error, the caller must call done.
+func (c *Controller) beginTokenChange(ctx context.Context, mac []byte) (tokenChange, error) {
+	if !c.tokensEnabled() {
+		return tokenChange{done: func() {}, errorCode: errcode.DelegationTokenAuthDisabled}, nil
+	}
+	done, err := c.beginOp(ctx)
+	if err != nil {
+		return tokenChange{}, err
+	}
+	change := tokenChange{done: done, now: c.nowMs()}
+	t, ok := c.Image().delegationTokenForHMAC(c.cfg.DelegationTokens.SecretKey, mac)
+	if !ok {
+		change.errorCode = errcode.DelegationTokenNotFound
+		return change, nil
+	}
+	change.token = t
+	return change, nil
+}
+
 // RenewDelegationToken is Kafka's renewDelegationToken: the token named
 // by its HMAC (DELEGATION_TOKEN_NOT_FOUND), not expired
 // (DELEGATION_TOKEN_EXPIRED), renewed by its owner or a renewer
@@ -338,21 +371,17 @@ func (c *Controller) CreateDelegationToken(ctx context.Context, requester auth.P
 // positive), capped at the token's maximum.
 func (c *Controller) RenewDelegationToken(ctx context.Context, principal auth.Principal, _ string, req *protocol.RenewDelegationTokenRequest) (*protocol.RenewDelegationTokenResponse, error) {
 	resp := &protocol.RenewDelegationTokenResponse{}
-	if !c.tokensEnabled() {
-		resp.ErrorCode = errcode.DelegationTokenAuthDisabled
-		return resp, nil
-	}
-	done, err := c.beginOp(ctx)
+	change, err := c.beginTokenChange(ctx, req.Hmac)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
-	now := c.nowMs()
-	t, ok := c.Image().delegationTokenForHMAC(c.cfg.DelegationTokens.SecretKey, req.Hmac)
-	switch {
-	case !ok:
-		resp.ErrorCode = errcode.DelegationTokenNotFound
+	defer change.done()
+	if change.errorCode != 0 {
+		resp.ErrorCode = change.errorCode
 		return resp, nil
+	}
+	now, t := change.now, change.token
+	switch {
 	case t.Expired(now):
 		resp.ErrorCode = errcode.DelegationTokenExpired
 		return resp, nil
@@ -379,21 +408,18 @@ func (c *Controller) RenewDelegationToken(ctx context.Context, principal auth.Pr
 // for an expired one).
 func (c *Controller) ExpireDelegationToken(ctx context.Context, principal auth.Principal, _ string, req *protocol.ExpireDelegationTokenRequest) (*protocol.ExpireDelegationTokenResponse, error) {
 	resp := &protocol.ExpireDelegationTokenResponse{}
-	if !c.tokensEnabled() {
-		resp.ErrorCode = errcode.DelegationTokenAuthDisabled
-		return resp, nil
-	}
-	done, err := c.beginOp(ctx)
+	change, err := c.beginTokenChange(ctx, req.Hmac)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
-	now := c.nowMs()
-	t, ok := c.Image().delegationTokenForHMAC(c.cfg.DelegationTokens.SecretKey, req.Hmac)
+	defer change.done()
+	if change.errorCode != 0 {
+		resp.ErrorCode = change.errorCode
+		return resp, nil
+	}
+	now, t := change.now, change.token
 	var rec Record
 	switch {
-	case !ok:
-		resp.ErrorCode = errcode.DelegationTokenNotFound
 	case !t.allowedToRenew(principal):
 		resp.ErrorCode = errcode.DelegationTokenOwnerMismatch
 	case req.ExpiryTimePeriodMs < 0:

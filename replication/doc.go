@@ -15,6 +15,9 @@
 //	             ReplicaFetcherThread): num.replica.fetchers goroutines per leader
 //	TCPEndpoints the LeaderEndpoint of real brokers: Kafka's Fetch (v18, replica
 //	             state), OffsetForLeaderEpoch and ListOffsets over the wire
+//	ChangeFeed   an incremental fetch session's standing subscription to its
+//	             partitions (feed.go): appends, high watermark, log start,
+//	             leadership and ISR changes mark them, so a fetch reads only those
 //	rules.go     the ISR and high watermark rules as pure functions
 //	minisr.go    EffectiveMinISR (min.insync.replicas capped by the replica count)
 //	             and CheckMinISR (NOT_ENOUGH_REPLICAS for acks=all below it)

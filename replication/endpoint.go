@@ -35,6 +35,15 @@ type FetchRequest struct {
 	// MaxBytes is replica.fetch.response.max.bytes.
 	MaxBytes   int
 	Partitions []FetchPartition
+	// Changed, when not nil, says that Partitions names the same
+	// partitions in the same order as the previous Fetch through this
+	// endpoint and only the entries at these indexes may differ from what
+	// it sent then, so an endpoint with a fetch session compares only
+	// those. nil: any entry may have changed.
+	Changed []int
+	// Sparse: the caller takes an answer listing only the partitions with
+	// news (FetchResponse.Sparse); otherwise it lists every partition.
+	Sparse bool
 }
 
 // FetchPartition is one partition of a FetchRequest.
@@ -52,6 +61,10 @@ type FetchPartition struct {
 // FetchResponse answers a FetchRequest, partitions in request order.
 type FetchResponse struct {
 	Partitions []FetchPartitionResponse
+	// Sparse: Partitions holds only the partitions with news, in no
+	// particular order, each naming its request entry (Index); the others
+	// are unchanged. Only when the request allowed it.
+	Sparse bool
 }
 
 // FetchPartitionResponse is one partition's answer.
@@ -68,6 +81,9 @@ type FetchPartitionResponse struct {
 	// out, as it had no news (no records, the same high watermark, last
 	// stable and log start offsets, no error); the other fields are unset.
 	Unchanged bool
+	// Index is the partition's entry in the request (set in a sparse
+	// answer).
+	Index int
 }
 
 // OffsetForLeaderEpochRequest asks where each epoch ended on the leader.

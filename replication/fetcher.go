@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -193,6 +194,8 @@ type fetchState struct {
 	// lastErr is the last error logged for the partition, so a leader
 	// that stays unreachable is not logged every backoff.
 	lastErr string
+	// pos is the state's index in fetcher.order (fetcher.mu).
+	pos int
 }
 
 func (st *fetchState) ready(now time.Time) bool {
@@ -213,12 +216,48 @@ type fetcher struct {
 
 	mu    sync.Mutex
 	parts map[storage.TopicPartition]*fetchState
+	// order holds parts in a stable order (a removal moves the last one
+	// into its place), so consecutive requests list the partitions alike;
+	// gen counts changes of parts.
+	order []*fetchState
+	gen   uint64
 
 	// lastErr is the last request-level error logged (fetcher goroutine
 	// only), so an unreachable leader is logged once, not per partition
 	// per backoff.
 	lastErr string
+
+	// The request of the last round, which the next round reuses while
+	// no partition was added, removed, delayed, fenced or sent to
+	// truncation: only the entries the answer changed are updated (and a
+	// slice of log start offsets, round-robin), so a round with many idle
+	// partitions costs in proportion to what changed. Fetcher goroutine
+	// only.
+	reqGen    uint64
+	reqStates []*fetchState
+	reqParts  []FetchPartition
+	// rebuild: a partition left the set of those fetched (or the last
+	// request was not the whole set); nextDue: when the first delayed
+	// partition is due back; refresh: the log start offset cursor.
+	rebuild   bool
+	nextDue   time.Time
+	refresh   int
+	refreshAt time.Time
+	// pending are the cached entries settle updated since the last
+	// request.
+	pending []int
 }
+
+// The cached request's log start offsets are refreshed a tenth at a time,
+// every logStartRefreshEvery, so each is at most a second old: the
+// follower's own retention moves its log start without the fetcher
+// noticing, and the leader uses it only for DeleteRecords' low watermark,
+// which a leader's log start move brings forward anyway (the answer
+// carries it and the append moves the follower's).
+const (
+	logStartRefreshEvery  = 100 * time.Millisecond
+	logStartRefreshSlices = 10
+)
 
 func newFetcher(fm *fetcherManager, key fetcherKey) *fetcher {
 	ctx, cancel := context.WithCancel(fm.env.ctx)
@@ -243,14 +282,24 @@ func (f *fetcher) signal() {
 func (f *fetcher) addPartition(p *Partition, leaderEpoch int32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if st := f.parts[p.tp]; st != nil && st.p == p && st.leaderEpoch == leaderEpoch {
+	old := f.parts[p.tp]
+	if old != nil && old.p == p && old.leaderEpoch == leaderEpoch {
 		return
 	}
-	f.parts[p.tp] = &fetchState{
+	st := &fetchState{
 		p: p, leaderEpoch: leaderEpoch,
 		fetchOffset: p.log.LogEndOffset(), lastFetchedEpoch: p.log.LeaderEpochCache().LatestEpoch(),
 		truncating: true,
 	}
+	if old != nil {
+		st.pos = old.pos
+		f.order[st.pos] = st
+	} else {
+		st.pos = len(f.order)
+		f.order = append(f.order, st)
+	}
+	f.parts[p.tp] = st
+	f.gen++
 	f.signal()
 }
 
@@ -258,7 +307,15 @@ func (f *fetcher) addPartition(p *Partition, leaderEpoch int32) {
 func (f *fetcher) removePartition(tp storage.TopicPartition) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.parts, tp)
+	if st := f.parts[tp]; st != nil {
+		last := len(f.order) - 1
+		f.order[st.pos] = f.order[last]
+		f.order[st.pos].pos = st.pos
+		f.order[last] = nil
+		f.order = f.order[:last]
+		delete(f.parts, tp)
+		f.gen++
+	}
 	return len(f.parts)
 }
 
@@ -269,14 +326,19 @@ func (f *fetcher) current(st *fetchState) bool {
 	return f.parts[st.p.tp] == st
 }
 
-func (f *fetcher) snapshot() []*fetchState {
+// snapshot returns the partitions in their stable order and the
+// generation of the set.
+func (f *fetcher) snapshot() ([]*fetchState, uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]*fetchState, 0, len(f.parts))
-	for _, st := range f.parts {
-		out = append(out, st)
-	}
-	return out
+	return slices.Clone(f.order), f.gen
+}
+
+// generation is the generation of the set of partitions.
+func (f *fetcher) generation() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gen
 }
 
 func (f *fetcher) run(ctx context.Context) {
@@ -286,9 +348,14 @@ func (f *fetcher) run(ctx context.Context) {
 	}
 	f.logger.Debug("replica fetcher started")
 	defer f.logger.Debug("replica fetcher stopped")
+	f.rebuild = true
 	for ctx.Err() == nil {
-		states := f.snapshot()
 		now := time.Now()
+		if !f.rebuild && f.generation() == f.reqGen && (f.nextDue.IsZero() || now.Before(f.nextDue)) {
+			f.fetch(ctx, ep, nil)
+			continue
+		}
+		states, gen := f.snapshot()
 		var truncating, fetching []*fetchState
 		next := time.Time{}
 		for _, st := range states {
@@ -312,6 +379,7 @@ func (f *fetcher) run(ctx context.Context) {
 			f.idle(ctx, next)
 			continue
 		}
+		f.rebuild, f.reqGen, f.nextDue = false, gen, next
 		f.fetch(ctx, ep, fetching)
 	}
 }
@@ -531,66 +599,132 @@ func (f *fetcher) resetOutOfRange(ctx context.Context, ep LeaderEndpoint, st *fe
 	st.lastErr = ""
 }
 
-// fetch sends one Fetch for states and applies the answer. While the
-// follower replication quota is exceeded, throttled partitions (replicas
-// outside the ISR listed in follower.replication.throttled.replicas) are
-// left out; with nothing left the fetcher waits a backoff, as Kafka's
-// does with an empty fetch.
+// fetch sends one Fetch and applies the answer: for states, a request of
+// exactly them (rebuilt); for nil, the last round's request with the
+// entries the last answer changed brought up to date. While the follower
+// replication quota is exceeded, throttled partitions (replicas outside
+// the ISR listed in follower.replication.throttled.replicas) are left out
+// of a one-off request; with nothing left the fetcher waits a backoff, as
+// Kafka's does with an empty fetch.
 func (f *fetcher) fetch(ctx context.Context, ep LeaderEndpoint, states []*fetchState) {
 	cfg := f.fm.cfg
-	quota := f.fm.env.followerThrottle
-	throttled := make([]bool, 0, len(states))
-	if quota != nil {
-		exceeded := quota.Exceeded()
-		kept := states[:0:0]
-		for _, st := range states {
-			t := st.p.followerThrottled()
-			if t && exceeded {
-				continue
-			}
-			kept = append(kept, st)
-			throttled = append(throttled, t)
+	var changed []int
+	if states != nil {
+		f.pending = f.pending[:0]
+		f.reqStates = states
+		f.reqParts = make([]FetchPartition, len(states))
+		for i, st := range states {
+			f.reqParts[i] = f.requestEntry(st)
 		}
-		if len(kept) == 0 {
+	} else {
+		changed = f.refreshLogStarts()
+	}
+	states, parts := f.reqStates, f.reqParts
+	if quota := f.fm.env.followerThrottle; quota != nil && quota.Exceeded() {
+		var keptStates []*fetchState
+		var keptParts []FetchPartition
+		for i, st := range states {
+			if !st.p.followerThrottled() {
+				keptStates = append(keptStates, st)
+				keptParts = append(keptParts, parts[i])
+			}
+		}
+		f.rebuild = true // the next request is the whole set again
+		if len(keptStates) == 0 {
 			f.idle(ctx, time.Now().Add(cfg.Backoff))
 			return
 		}
-		states = kept
+		states, parts, changed = keptStates, keptParts, nil
 	}
 	req := &FetchRequest{
 		ReplicaID: f.fm.env.nodeID, BrokerEpoch: f.fm.env.selfEpoch(),
 		MaxWait: cfg.MaxWait, MinBytes: cfg.MinBytes, MaxBytes: cfg.ResponseMaxBytes,
-		Partitions: make([]FetchPartition, len(states)),
-	}
-	for i, st := range states {
-		req.Partitions[i] = FetchPartition{
-			TopicPartition: st.p.tp, TopicID: st.p.topicID, FetchOffset: st.fetchOffset,
-			LogStartOffset: st.p.log.LogStartOffset(), CurrentLeaderEpoch: st.leaderEpoch,
-			LastFetchedEpoch: st.lastFetchedEpoch, MaxBytes: cfg.MaxBytes,
-		}
+		Partitions: parts, Changed: changed, Sparse: true,
 	}
 	resp, err := ep.Fetch(ctx, req)
 	if err != nil {
 		if ctx.Err() == nil {
 			f.requestFailed(states, "Fetch", err)
+			f.rebuild = true
 		}
 		return
 	}
 	f.lastErr = ""
-	for i, st := range states {
-		if i >= len(resp.Partitions) || ctx.Err() != nil {
+	for k := range resp.Partitions {
+		if ctx.Err() != nil {
 			return
 		}
-		// A partition removed or restarted meanwhile ignores the answer
-		// (and its epoch check would refuse the append anyway).
-		if !f.current(st) || st.fetchOffset != req.Partitions[i].FetchOffset {
+		pr := &resp.Partitions[k]
+		i := k
+		if resp.Sparse {
+			i = pr.Index
+		}
+		if pr.Unchanged || i < 0 || i >= len(states) {
 			continue
 		}
-		if i < len(throttled) && throttled[i] {
-			quota.Record(len(resp.Partitions[i].Records))
+		st := states[i]
+		// A partition removed or restarted meanwhile ignores the answer
+		// (and its epoch check would refuse the append anyway).
+		if !f.current(st) || st.fetchOffset != parts[i].FetchOffset {
+			continue
 		}
-		f.apply(ctx, ep, st, &resp.Partitions[i])
+		if len(pr.Records) > 0 && f.fm.env.followerThrottle != nil && st.p.followerThrottled() {
+			f.fm.env.followerThrottle.Record(len(pr.Records))
+		}
+		f.apply(ctx, ep, st, pr)
+		f.settle(st, i)
 	}
+}
+
+// requestEntry is st's entry in a Fetch.
+func (f *fetcher) requestEntry(st *fetchState) FetchPartition {
+	return FetchPartition{
+		TopicPartition: st.p.tp, TopicID: st.p.topicID, FetchOffset: st.fetchOffset,
+		LogStartOffset: st.p.log.LogStartOffset(), CurrentLeaderEpoch: st.leaderEpoch,
+		LastFetchedEpoch: st.lastFetchedEpoch, MaxBytes: f.fm.cfg.MaxBytes,
+	}
+}
+
+// settle brings the cached request entry of st (index i of the cached
+// request, if it is that one) up to date after its answer was applied,
+// or has the next round rebuild the request when st is no longer fetched
+// (delayed, fenced, truncating).
+func (f *fetcher) settle(st *fetchState, i int) {
+	if i >= len(f.reqStates) || f.reqStates[i] != st {
+		return
+	}
+	if st.fenced || st.truncating || !st.delayedUntil.IsZero() && time.Now().Before(st.delayedUntil) {
+		f.rebuild = true
+		return
+	}
+	f.reqParts[i] = f.requestEntry(st)
+	f.pending = append(f.pending, i)
+}
+
+// refreshLogStarts returns the entries of the cached request changed since
+// it was last sent: those settle updated and, every logStartRefreshEvery,
+// those of the next slice of entries whose log start offset moved.
+func (f *fetcher) refreshLogStarts() []int {
+	changed := append([]int{}, f.pending...)
+	f.pending = f.pending[:0]
+	now := time.Now()
+	if now.Before(f.refreshAt) {
+		return changed
+	}
+	f.refreshAt = now.Add(logStartRefreshEvery)
+	n := len(f.reqParts)
+	for range min(n, (n+logStartRefreshSlices-1)/logStartRefreshSlices) {
+		if f.refresh >= n {
+			f.refresh = 0
+		}
+		i := f.refresh
+		f.refresh++
+		if start := f.reqStates[i].p.log.LogStartOffset(); start != f.reqParts[i].LogStartOffset {
+			f.reqParts[i].LogStartOffset = start
+			changed = append(changed, i)
+		}
+	}
+	return changed
 }
 
 // apply is one partition of a fetch answer (Kafka's processFetchRequest

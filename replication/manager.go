@@ -436,3 +436,7 @@ func (m *Manager) MaybeShrinkISRs() {
 		p.MaybeShrinkISR()
 	}
 }
+
+// NowMs is the time on the clock follower progress is measured with, for
+// ReadOptions.QuietFetchMs.
+func (m *Manager) NowMs() int64 { return m.env.nowMs() }

@@ -74,6 +74,10 @@ type Partition struct {
 	// when a follower reports a new log start offset and on leadership
 	// changes.
 	startOffsets waitSet
+	// feeds are the incremental fetch sessions watching the partition
+	// (ChangeFeed): marked on the same changes, and on any change of
+	// leadership, ISR or log start offset.
+	feeds feedSet
 }
 
 // isrState is Kafka's PartitionState: the committed ISR, and an
@@ -101,6 +105,7 @@ func committedISR(isr []int32) isrState {
 
 func newPartition(e *env, tp storage.TopicPartition, topicID [16]byte, l *storage.Log, s *config.LogSettings) *Partition {
 	p := &Partition{tp: tp, topicID: topicID, log: l, env: e, leader: -1, leaderEpoch: -1, leaderEpochStartOffset: -1}
+	l.SetRetentionHook(func() { p.feeds.notify(p, false) })
 	if s == nil {
 		s = &config.LogSettings{MinInsyncReplicas: 1}
 	}
@@ -306,6 +311,7 @@ func (p *Partition) makeLeader(st LeaderAndISR) bool {
 	if moved {
 		p.consumers.wake()
 	}
+	p.feeds.notify(p, false)
 	if newEpoch {
 		p.env.logger.Debug("leading partition", zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", st.LeaderEpoch),
 			zap.Int32("partition_epoch", st.PartitionEpoch), zap.Int32s("isr", st.ISR), zap.Int64("high_watermark", p.log.HighWatermark()),
@@ -355,6 +361,7 @@ func (p *Partition) makeFollower(st LeaderAndISR) followerChange {
 	p.consumers.wake()
 	p.replicaFetches.wake()
 	p.startOffsets.wake()
+	p.feeds.notify(p, false)
 	return followerChange{wasLeader: wasLeader, restart: restart}
 }
 
@@ -374,6 +381,7 @@ func (p *Partition) remove() bool {
 	p.consumers.wake()
 	p.replicaFetches.wake()
 	p.startOffsets.wake()
+	p.feeds.notify(p, false)
 	return wasLeader
 }
 
@@ -427,6 +435,7 @@ func (p *Partition) maybeIncrementHighWatermark() {
 	p.mu.RUnlock()
 	if moved {
 		p.consumers.wake()
+		p.feeds.notify(p, false)
 	}
 }
 
@@ -545,6 +554,7 @@ func (p *Partition) AppendAsLeader(batches []byte, opts AppendOptions) (AppendRe
 		res.FirstOffset, res.LastOffset = dup.FirstOffset, dup.LastOffset
 	} else {
 		p.replicaFetches.wake()
+		p.feeds.notify(p, true)
 	}
 	p.hwMu.Lock()
 	moved := p.maybeIncrementHighWatermarkLocked(p.env.nowMs())
@@ -563,6 +573,7 @@ func (p *Partition) AppendAsLeader(batches []byte, opts AppendOptions) (AppendRe
 	p.hwMu.Unlock()
 	if moved {
 		p.consumers.wake()
+		p.feeds.notify(p, false)
 	}
 	return res, nil
 }
@@ -596,6 +607,12 @@ type ReadOptions struct {
 	// has (-1: none), for divergence (KIP-320).
 	CurrentLeaderEpoch int32
 	LastFetchedEpoch   int32
+	// QuietFetchMs, for a follower, is the time of the latest fetch of
+	// its session that skipped this partition as unchanged since a read
+	// found the follower at the log end (0: none since this read's
+	// predecessor). It counts as a fetch then (ReplicaState.AfterQuietFetch)
+	// when the follower still asks from that offset.
+	QuietFetchMs int64
 }
 
 // EpochEndOffset is a leader epoch and the offset it ended at.
@@ -709,6 +726,9 @@ func (p *Partition) read(opts ReadOptions) (info ReadInfo, expand bool, err erro
 	now := p.env.nowMs()
 	p.hwMu.Lock()
 	f := &p.followers[fi]
+	if opts.QuietFetchMs > 0 && opts.FetchOffset == f.State.LogEndOffset {
+		f.State = f.State.AfterQuietFetch(opts.QuietFetchMs)
+	}
 	prev, prevStart := f.State.LogEndOffset, f.State.LogStartOffset
 	f.State = f.State.AfterFetch(FollowerFetch{
 		FetchOffset: opts.FetchOffset, LogStartOffset: opts.LogStartOffset, FetchTimeMs: now,
@@ -723,6 +743,7 @@ func (p *Partition) read(opts ReadOptions) (info ReadInfo, expand bool, err erro
 	p.hwMu.Unlock()
 	if moved {
 		p.consumers.wake()
+		p.feeds.notify(p, false)
 	}
 	if startMoved {
 		p.startOffsets.wake()
@@ -749,7 +770,11 @@ func (p *Partition) DeleteRecords(offset int64) (int64, error) {
 	if offset < 0 || offset > hw {
 		return -1, fmt.Errorf("%s: delete records before %d, high watermark %d: %w", p.tp, offset, hw, storage.ErrOffsetOutOfRange)
 	}
-	return p.log.DeleteRecordsBefore(offset)
+	start, err := p.log.DeleteRecordsBefore(offset)
+	if err == nil {
+		p.feeds.notify(p, false)
+	}
+	return start, err
 }
 
 // LowWatermark is the smallest log start offset among the leader and its
@@ -922,6 +947,8 @@ func (p *Partition) handleAlterPartition(pd *pendingISR, st LeaderAndISR, err er
 		if moved {
 			p.consumers.wake()
 		}
+		// A follower left out of this change may be added now.
+		p.feeds.notify(p, false)
 		return false
 	}
 	defer p.mu.Unlock()
@@ -931,6 +958,7 @@ func (p *Partition) handleAlterPartition(pd *pendingISR, st LeaderAndISR, err er
 		// partition epoch is current: back to the committed ISR.
 		p.isr = committedISR(pd.committed)
 		log.Info("ISR change refused", zap.Error(err))
+		p.feeds.notify(p, false) // the leader may propose again
 		return false
 	case errors.Is(err, ErrUnknownTopicOrPartition), errors.Is(err, ErrFencedLeaderEpoch),
 		errors.Is(err, ErrInvalidUpdateVersion), errors.Is(err, ErrInvalidRequest):

@@ -76,6 +76,26 @@ func (s ReplicaState) AfterFetch(f FollowerFetch) ReplicaState {
 	}
 }
 
+// AfterQuietFetch is s after a fetch at atMs that the leader answered
+// without reading the partition, because its incremental fetch session
+// (ChangeFeed) knew nothing had changed since a read that found the
+// follower at the leader's log end: a fetch from the follower's log end
+// while the leader's log still ended there, which is what reading it would
+// have recorded. Without it an idle partition's follower would look
+// caught up only as of its last read, and the first append after a long
+// quiet spell would find it "not caught up for replica.lag.time.max.ms".
+// A follower not known to have fetched, or a time not after its last
+// fetch, leaves s as it is.
+func (s ReplicaState) AfterQuietFetch(atMs int64) ReplicaState {
+	if !s.HasBrokerEpoch || atMs <= s.LastFetchTimeMs {
+		return s
+	}
+	return s.AfterFetch(FollowerFetch{
+		FetchOffset: s.LogEndOffset, LogStartOffset: s.LogStartOffset, FetchTimeMs: atMs,
+		LeaderEndOffset: s.LogEndOffset, BrokerEpoch: s.BrokerEpoch,
+	})
+}
+
 // Reset is s when this broker starts a new leader epoch (Kafka's
 // resetReplicaState). An ISR member counts as caught up now; anyone else as
 // never, so it cannot hold the high watermark back. A broker that just

@@ -65,6 +65,35 @@ func TestAfterFetch(t *testing.T) {
 	})
 }
 
+func TestAfterQuietFetch(t *testing.T) {
+	// The follower read up to the leader's log end (100) at 1000.
+	at := ReplicaState{LogStartOffset: 3, LogEndOffset: 100, LastFetchLeaderLogEndOffset: 100, LastFetchTimeMs: 1000, LastCaughtUpTimeMs: 1000, BrokerEpoch: 7, HasBrokerEpoch: true}
+	for _, tc := range []struct {
+		name string
+		s    ReplicaState
+		atMs int64
+		want ReplicaState
+	}{
+		{"skipped later: caught up and fetched then", at, 40_000,
+			ReplicaState{LogStartOffset: 3, LogEndOffset: 100, LastFetchLeaderLogEndOffset: 100, LastFetchTimeMs: 40_000, LastCaughtUpTimeMs: 40_000, BrokerEpoch: 7, HasBrokerEpoch: true}},
+		{"not after the last fetch: unchanged", at, 1000, at},
+		{"earlier than the last fetch: unchanged", at, 500, at},
+		{"never fetched under this leader: unchanged", NewReplicaState(), 40_000, NewReplicaState()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, tc.s.AfterQuietFetch(tc.atMs))
+		})
+	}
+	t.Run("the next append finds it caught up as of the skip", func(t *testing.T) {
+		// Quiet for 40 s (replica.lag.time.max.ms is 30 s), then the
+		// leader appends and the follower's next read is still at 100.
+		s := at.AfterQuietFetch(40_000).AfterFetch(FollowerFetch{FetchOffset: 100, FetchTimeMs: 40_010, LeaderEndOffset: 101, LogStartOffset: 3, BrokerEpoch: 7})
+		require.True(t, s.IsCaughtUp(101, 40_020, 30_000))
+		without := at.AfterFetch(FollowerFetch{FetchOffset: 100, FetchTimeMs: 40_010, LeaderEndOffset: 101, LogStartOffset: 3, BrokerEpoch: 7})
+		require.False(t, without.IsCaughtUp(101, 40_020, 30_000), "what reading only changed partitions would get wrong")
+	})
+}
+
 func TestReset(t *testing.T) {
 	s := ReplicaState{LogStartOffset: 3, LogEndOffset: 50, LastFetchLeaderLogEndOffset: 80, LastFetchTimeMs: 1000, LastCaughtUpTimeMs: 500, BrokerEpoch: 7, HasBrokerEpoch: true}
 	for _, tc := range []struct {

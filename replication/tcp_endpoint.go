@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"syscall"
 	"time"
 
@@ -86,7 +87,10 @@ type tcpEndpoint struct {
 	// round trips of megabytes.
 	sessionID    int32
 	sessionEpoch int32
-	sent         map[topicPartitionID]FetchPartition
+	// sent is what the leader's session holds, in the order of the last
+	// request; pos finds a partition in it.
+	sent []FetchPartition
+	pos  map[topicPartitionID]int
 }
 
 var _ LeaderEndpoint = (*tcpEndpoint)(nil)
@@ -221,7 +225,7 @@ type topicPartitionID struct {
 
 // resetSession forgets the fetch session: the next fetch is full.
 func (e *tcpEndpoint) resetSession() {
-	e.sessionID, e.sessionEpoch, e.sent = 0, 0, nil
+	e.sessionID, e.sessionEpoch, e.sent, e.pos = 0, 0, nil, nil
 }
 
 // Fetch sends the replica state in the fetch session with the leader:
@@ -252,42 +256,62 @@ func (e *tcpEndpoint) fetchInSession(ctx context.Context, req *FetchRequest) (*F
 	} else {
 		r.SessionID, r.SessionEpoch = e.sessionID, e.sessionEpoch
 	}
-	index := make(map[topicPartitionID]int, len(req.Partitions))
-	topics := map[[16]byte]int{}
-	for i, fp := range req.Partitions {
-		key := topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}
-		index[key] = i
-		if prev, ok := e.sent[key]; !full && ok && sameSessionState(prev, fp) {
-			continue
-		}
-		ti, ok := topics[fp.TopicID]
-		if !ok {
-			ti = len(r.Topics)
-			topics[fp.TopicID] = ti
-			r.Topics = append(r.Topics, protocol.FetchRequestFetchTopic{Topic: protocol.TopicName(fp.TopicPartition.Topic), TopicID: protocol.UUID(fp.TopicID)})
-		}
-		var p protocol.FetchRequestFetchPartition
-		p.Default()
-		p.Partition, p.CurrentLeaderEpoch, p.FetchOffset = fp.TopicPartition.Partition, fp.CurrentLeaderEpoch, fp.FetchOffset
-		p.LastFetchedEpoch, p.LogStartOffset, p.PartitionMaxBytes = fp.LastFetchedEpoch, fp.LogStartOffset, int32(fp.MaxBytes)
-		r.Topics[ti].Partitions = append(r.Topics[ti].Partitions, p)
-	}
+	// What to send: everything for a full fetch; with the caller's word
+	// that only some entries changed (req.Changed), those of them that
+	// did; else every entry the session does not hold as it is, and the
+	// partitions it holds that the request no longer names are forgotten.
+	hinted := !full && req.Changed != nil && len(req.Partitions) == len(e.sent)
+	pos := e.pos
+	var include []int
 	var forgotten []topicPartitionID
-	if !full {
-		forget := map[[16]byte]int{}
-		for key := range e.sent {
-			if _, ok := index[key]; ok {
+	switch {
+	case hinted:
+		for _, i := range req.Changed {
+			if i >= 0 && i < len(e.sent) && !sameSessionState(e.sent[i], req.Partitions[i]) {
+				include = append(include, i)
+			}
+		}
+	default:
+		pos = make(map[topicPartitionID]int, len(req.Partitions))
+		for i, fp := range req.Partitions {
+			key := topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}
+			pos[key] = i
+			if j, ok := e.pos[key]; !full && ok && sameSessionState(e.sent[j], fp) {
 				continue
 			}
-			forgotten = append(forgotten, key)
-			fi, ok := forget[key.id]
-			if !ok {
-				fi = len(r.ForgottenTopicsData)
-				forget[key.id] = fi
-				r.ForgottenTopicsData = append(r.ForgottenTopicsData, protocol.FetchRequestForgottenTopic{TopicID: protocol.UUID(key.id)})
-			}
-			r.ForgottenTopicsData[fi].Partitions = append(r.ForgottenTopicsData[fi].Partitions, key.partition)
+			include = append(include, i)
 		}
+		if !full {
+			for key := range e.pos {
+				if _, ok := pos[key]; !ok {
+					forgotten = append(forgotten, key)
+				}
+			}
+		}
+	}
+	send := make([]FetchPartition, 0, len(include))
+	for _, i := range include {
+		send = append(send, req.Partitions[i])
+	}
+	r.Topics = groupByTopic(send, func(fp FetchPartition) [16]byte { return fp.TopicID },
+		func(fp FetchPartition) protocol.FetchRequestFetchTopic {
+			return protocol.FetchRequestFetchTopic{Topic: protocol.TopicName(fp.TopicPartition.Topic), TopicID: protocol.UUID(fp.TopicID)}
+		},
+		func(t *protocol.FetchRequestFetchTopic, fp FetchPartition) {
+			var p protocol.FetchRequestFetchPartition
+			p.Default()
+			p.Partition, p.CurrentLeaderEpoch, p.FetchOffset = fp.TopicPartition.Partition, fp.CurrentLeaderEpoch, fp.FetchOffset
+			p.LastFetchedEpoch, p.LogStartOffset, p.PartitionMaxBytes = fp.LastFetchedEpoch, fp.LogStartOffset, int32(fp.MaxBytes)
+			t.Partitions = append(t.Partitions, p)
+		})
+	if len(forgotten) > 0 {
+		r.ForgottenTopicsData = groupByTopic(forgotten, func(key topicPartitionID) [16]byte { return key.id },
+			func(key topicPartitionID) protocol.FetchRequestForgottenTopic {
+				return protocol.FetchRequestForgottenTopic{TopicID: protocol.UUID(key.id)}
+			},
+			func(t *protocol.FetchRequestForgottenTopic, key topicPartitionID) {
+				t.Partitions = append(t.Partitions, key.partition)
+			})
 	}
 	raw, err := e.roundTrip(ctx, &r, fetchVersion, req.MaxWait)
 	if err != nil {
@@ -300,26 +324,37 @@ func (e *tcpEndpoint) fetchInSession(ctx context.Context, req *FetchRequest) (*F
 		e.resetSession()
 	case full && fr.SessionID != 0:
 		e.sessionID, e.sessionEpoch = fr.SessionID, 1
-		e.sent = make(map[topicPartitionID]FetchPartition, len(req.Partitions))
-		for _, fp := range req.Partitions {
-			e.sent[topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}] = fp
-		}
+		e.sent, e.pos = slices.Clone(req.Partitions), pos
 	case !full:
 		e.sessionEpoch++
 		if e.sessionEpoch <= 0 { // wraps to 1, as Kafka's nextEpoch
 			e.sessionEpoch = 1
 		}
-		for _, key := range forgotten {
-			delete(e.sent, key)
+		if hinted {
+			for _, i := range include {
+				e.sent[i] = req.Partitions[i]
+			}
+		} else {
+			e.sent, e.pos = slices.Clone(req.Partitions), pos
 		}
-		for _, fp := range req.Partitions {
-			e.sent[topicPartitionID{fp.TopicID, fp.TopicPartition.Partition}] = fp
+	}
+	if req.Sparse && !full && fr.ErrorCode == 0 {
+		out := &FetchResponse{Sparse: true}
+		for _, t := range fr.Responses {
+			for _, pd := range t.Partitions {
+				i, ok := pos[topicPartitionID{[16]byte(t.TopicID), pd.PartitionIndex}]
+				if !ok {
+					continue
+				}
+				out.Partitions = append(out.Partitions, partitionAnswer(req.Partitions[i].TopicPartition, i, &pd))
+			}
 		}
+		return out, 0, nil
 	}
 	out := &FetchResponse{Partitions: make([]FetchPartitionResponse, len(req.Partitions))}
 	seen := make([]bool, len(req.Partitions))
 	for i, fp := range req.Partitions {
-		out.Partitions[i] = FetchPartitionResponse{TopicPartition: fp.TopicPartition, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}
+		out.Partitions[i] = FetchPartitionResponse{TopicPartition: fp.TopicPartition, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, Index: i}
 		if fr.ErrorCode != 0 {
 			out.Partitions[i].Err = codeError(fr.ErrorCode)
 			seen[i] = true
@@ -327,18 +362,12 @@ func (e *tcpEndpoint) fetchInSession(ctx context.Context, req *FetchRequest) (*F
 	}
 	for _, t := range fr.Responses {
 		for _, pd := range t.Partitions {
-			i, ok := index[topicPartitionID{[16]byte(t.TopicID), pd.PartitionIndex}]
+			i, ok := pos[topicPartitionID{[16]byte(t.TopicID), pd.PartitionIndex}]
 			if !ok || seen[i] {
 				continue
 			}
 			seen[i] = true
-			pr := &out.Partitions[i]
-			pr.Err = codeError(pd.ErrorCode)
-			pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = pd.HighWatermark, pd.LastStableOffset, pd.LogStartOffset
-			if pd.DivergingEpoch.EndOffset >= 0 && pd.DivergingEpoch.Epoch >= 0 {
-				pr.DivergingEpoch = &EpochEndOffset{Epoch: pd.DivergingEpoch.Epoch, EndOffset: pd.DivergingEpoch.EndOffset}
-			}
-			pr.Records = pd.Records
+			out.Partitions[i] = partitionAnswer(req.Partitions[i].TopicPartition, i, &pd)
 		}
 	}
 	for i := range seen {
@@ -347,10 +376,21 @@ func (e *tcpEndpoint) fetchInSession(ctx context.Context, req *FetchRequest) (*F
 		case !full && fr.ErrorCode == 0:
 			out.Partitions[i].Unchanged = true // no news in the session
 		default:
-			out.Partitions[i].Err = fmt.Errorf("%s: missing from broker %d's fetch answer: %w", req.Partitions[i].TopicPartition, e.leader, ErrUnknownTopicOrPartition)
+			out.Partitions[i].Err = e.missing(req.Partitions[i].TopicPartition, "fetch answer")
 		}
 	}
 	return out, fr.ErrorCode, nil
+}
+
+// partitionAnswer is one partition of a leader's fetch answer, request
+// entry i.
+func partitionAnswer(tp storage.TopicPartition, i int, pd *protocol.FetchResponsePartitionData) FetchPartitionResponse {
+	pr := FetchPartitionResponse{TopicPartition: tp, Index: i, Err: codeError(pd.ErrorCode),
+		HighWatermark: pd.HighWatermark, LastStableOffset: pd.LastStableOffset, LogStartOffset: pd.LogStartOffset, Records: pd.Records}
+	if pd.DivergingEpoch.EndOffset >= 0 && pd.DivergingEpoch.Epoch >= 0 {
+		pr.DivergingEpoch = &EpochEndOffset{Epoch: pd.DivergingEpoch.Epoch, EndOffset: pd.DivergingEpoch.EndOffset}
+	}
+	return pr
 }
 
 // sameSessionState reports whether the leader's session already holds fp
@@ -363,35 +403,31 @@ func sameSessionState(a, b FetchPartition) bool {
 // OffsetForLeaderEpoch asks for the end offsets of the follower's epochs.
 func (e *tcpEndpoint) OffsetForLeaderEpoch(ctx context.Context, req *OffsetForLeaderEpochRequest) (*OffsetForLeaderEpochResponse, error) {
 	r := &protocol.OffsetForLeaderEpochRequest{ReplicaID: protocol.BrokerID(req.ReplicaID)}
-	topics := map[string]int{}
-	for _, p := range req.Partitions {
-		ti, ok := topics[p.TopicPartition.Topic]
-		if !ok {
-			ti = len(r.Topics)
-			topics[p.TopicPartition.Topic] = ti
-			r.Topics = append(r.Topics, protocol.OffsetForLeaderEpochRequestOffsetForLeaderTopic{Topic: protocol.TopicName(p.TopicPartition.Topic)})
-		}
-		r.Topics[ti].Partitions = append(r.Topics[ti].Partitions, protocol.OffsetForLeaderEpochRequestOffsetForLeaderPartition{
-			Partition: p.TopicPartition.Partition, CurrentLeaderEpoch: p.CurrentLeaderEpoch, LeaderEpoch: p.LeaderEpoch,
+	r.Topics = groupByTopic(req.Partitions, func(p OffsetForLeaderEpochPartition) string { return p.TopicPartition.Topic },
+		func(p OffsetForLeaderEpochPartition) protocol.OffsetForLeaderEpochRequestOffsetForLeaderTopic {
+			return protocol.OffsetForLeaderEpochRequestOffsetForLeaderTopic{Topic: protocol.TopicName(p.TopicPartition.Topic)}
+		},
+		func(t *protocol.OffsetForLeaderEpochRequestOffsetForLeaderTopic, p OffsetForLeaderEpochPartition) {
+			t.Partitions = append(t.Partitions, protocol.OffsetForLeaderEpochRequestOffsetForLeaderPartition{
+				Partition: p.TopicPartition.Partition, CurrentLeaderEpoch: p.CurrentLeaderEpoch, LeaderEpoch: p.LeaderEpoch,
+			})
 		})
-	}
 	raw, err := e.roundTrip(ctx, r, epochsVersion, 0)
 	if err != nil {
 		return nil, err
 	}
-	answers := map[storage.TopicPartition]protocol.OffsetForLeaderEpochResponseEpochEndOffset{}
-	for _, t := range raw.(*protocol.OffsetForLeaderEpochResponse).Topics {
-		for _, p := range t.Partitions {
-			answers[storage.TopicPartition{Topic: string(t.Topic), Partition: p.Partition}] = p
-		}
-	}
+	answers := collectAnswers(raw.(*protocol.OffsetForLeaderEpochResponse).Topics,
+		func(t protocol.OffsetForLeaderEpochResponseOffsetForLeaderTopicResult) (string, []protocol.OffsetForLeaderEpochResponseEpochEndOffset) {
+			return string(t.Topic), t.Partitions
+		},
+		func(p protocol.OffsetForLeaderEpochResponseEpochEndOffset) int32 { return p.Partition })
 	out := &OffsetForLeaderEpochResponse{Partitions: make([]OffsetForLeaderEpochPartitionResponse, len(req.Partitions))}
 	for i, p := range req.Partitions {
 		pr := &out.Partitions[i]
 		pr.TopicPartition, pr.EpochEndOffset = p.TopicPartition, EpochEndOffset{Epoch: -1, EndOffset: -1}
 		a, ok := answers[p.TopicPartition]
 		if !ok {
-			pr.Err = fmt.Errorf("%s: missing from broker %d's answer: %w", p.TopicPartition, e.leader, ErrUnknownTopicOrPartition)
+			pr.Err = e.missing(p.TopicPartition, "answer")
 			continue
 		}
 		pr.Err = codeError(a.ErrorCode)
@@ -404,39 +440,75 @@ func (e *tcpEndpoint) OffsetForLeaderEpoch(ctx context.Context, req *OffsetForLe
 // (the log end, not the high watermark, for LatestTimestamp).
 func (e *tcpEndpoint) ListOffsets(ctx context.Context, req *ListOffsetsRequest) (*ListOffsetsResponse, error) {
 	r := &protocol.ListOffsetsRequest{ReplicaID: protocol.BrokerID(req.ReplicaID), TimeoutMs: int32(e.cfg.Timeout / time.Millisecond)}
-	topics := map[string]int{}
-	for _, p := range req.Partitions {
-		ti, ok := topics[p.TopicPartition.Topic]
-		if !ok {
-			ti = len(r.Topics)
-			topics[p.TopicPartition.Topic] = ti
-			r.Topics = append(r.Topics, protocol.ListOffsetsRequestListOffsetsTopic{Name: protocol.TopicName(p.TopicPartition.Topic)})
-		}
-		r.Topics[ti].Partitions = append(r.Topics[ti].Partitions, protocol.ListOffsetsRequestListOffsetsPartition{
-			PartitionIndex: p.TopicPartition.Partition, CurrentLeaderEpoch: p.CurrentLeaderEpoch, Timestamp: p.Timestamp, MaxNumOffsets: 1,
+	r.Topics = groupByTopic(req.Partitions, func(p ListOffsetsPartition) string { return p.TopicPartition.Topic },
+		func(p ListOffsetsPartition) protocol.ListOffsetsRequestListOffsetsTopic {
+			return protocol.ListOffsetsRequestListOffsetsTopic{Name: protocol.TopicName(p.TopicPartition.Topic)}
+		},
+		func(t *protocol.ListOffsetsRequestListOffsetsTopic, p ListOffsetsPartition) {
+			t.Partitions = append(t.Partitions, protocol.ListOffsetsRequestListOffsetsPartition{
+				PartitionIndex: p.TopicPartition.Partition, CurrentLeaderEpoch: p.CurrentLeaderEpoch, Timestamp: p.Timestamp, MaxNumOffsets: 1,
+			})
 		})
-	}
 	raw, err := e.roundTrip(ctx, r, listOffsetsVersion, 0)
 	if err != nil {
 		return nil, err
 	}
-	answers := map[storage.TopicPartition]protocol.ListOffsetsResponseListOffsetsPartitionResponse{}
-	for _, t := range raw.(*protocol.ListOffsetsResponse).Topics {
-		for _, p := range t.Partitions {
-			answers[storage.TopicPartition{Topic: string(t.Name), Partition: p.PartitionIndex}] = p
-		}
-	}
+	answers := collectAnswers(raw.(*protocol.ListOffsetsResponse).Topics,
+		func(t protocol.ListOffsetsResponseListOffsetsTopicResponse) (string, []protocol.ListOffsetsResponseListOffsetsPartitionResponse) {
+			return string(t.Name), t.Partitions
+		},
+		func(p protocol.ListOffsetsResponseListOffsetsPartitionResponse) int32 { return p.PartitionIndex })
 	out := &ListOffsetsResponse{Partitions: make([]ListOffsetsPartitionResponse, len(req.Partitions))}
 	for i, p := range req.Partitions {
 		pr := &out.Partitions[i]
 		pr.TopicPartition, pr.Offset, pr.LeaderEpoch = p.TopicPartition, -1, -1
 		a, ok := answers[p.TopicPartition]
 		if !ok {
-			pr.Err = fmt.Errorf("%s: missing from broker %d's answer: %w", p.TopicPartition, e.leader, ErrUnknownTopicOrPartition)
+			pr.Err = e.missing(p.TopicPartition, "answer")
 			continue
 		}
 		pr.Err = codeError(a.ErrorCode)
 		pr.Offset, pr.LeaderEpoch = a.Offset, a.LeaderEpoch
 	}
 	return out, nil
+}
+
+// groupByTopic builds a request's topic array from partitions in
+// first-seen topic order, as Kafka's request builders do: key names a
+// partition's topic, newTopic makes the entry of a topic seen first, and
+// add appends a partition to its topic's entry.
+func groupByTopic[K comparable, P, T any](parts []P, key func(P) K, newTopic func(P) T, add func(*T, P)) []T {
+	var out []T
+	at := map[K]int{}
+	for _, p := range parts {
+		k := key(p)
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, newTopic(p))
+		}
+		add(&out[i], p)
+	}
+	return out
+}
+
+// collectAnswers indexes a response's per-partition answers by topic and
+// partition: partitionsOf reads a topic's name and answers, index an
+// answer's partition. A partition answered twice keeps its last answer.
+func collectAnswers[T, A any](topics []T, partitionsOf func(T) (string, []A), index func(A) int32) map[storage.TopicPartition]A {
+	out := map[storage.TopicPartition]A{}
+	for _, t := range topics {
+		name, parts := partitionsOf(t)
+		for _, a := range parts {
+			out[storage.TopicPartition{Topic: name, Partition: index(a)}] = a
+		}
+	}
+	return out
+}
+
+// missing is the error of a partition asked for that the leader's answer
+// (what) leaves out.
+func (e *tcpEndpoint) missing(tp storage.TopicPartition, what string) error {
+	return fmt.Errorf("%s: missing from broker %d's %s: %w", tp, e.leader, what, ErrUnknownTopicOrPartition)
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"go.uber.org/zap"
@@ -83,5 +84,41 @@ func BenchmarkIndexLookup(b *testing.B) {
 	for b.Loop() {
 		_ = s.offsetIndex.lookup(off)
 		off = (off + 7919) % 100_000
+	}
+}
+
+// BenchmarkGetOrCreateLog creates partition logs one at a time and from 8
+// goroutines (as the broker does for a metadata image that brings many):
+//
+//	go test -run '^$' -bench GetOrCreateLog -benchtime 2000x ./storage/
+func BenchmarkGetOrCreateLog(b *testing.B) {
+	for _, workers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			m, err := NewManager(ManagerConfig{Dirs: []string{b.TempDir()}, Default: DefaultConfig()}, zap.NewNop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { m.Close() })
+			next := make(chan int)
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range next {
+						if _, err := m.GetOrCreateLog(TopicPartition{"bench", int32(i)}, nil); err != nil {
+							b.Error(err)
+						}
+					}
+				}()
+			}
+			i := 0
+			for b.Loop() {
+				next <- i
+				i++
+			}
+			close(next)
+			wg.Wait()
+		})
 	}
 }

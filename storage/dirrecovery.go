@@ -181,6 +181,7 @@ func (m *Manager) bringOnline(dir string) error {
 		tps   []TopicPartition
 		stale []*Log
 	)
+	m.perDir[dir] = 0 // a creation the failure cut short may have left it below
 	for _, w := range work {
 		if m.offlineLogs[w.tp] != dir {
 			stale = append(stale, w.log) // deleted while it loaded

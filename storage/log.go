@@ -60,6 +60,8 @@ type Log struct {
 	epochs  *LeaderEpochCache
 	// onIOError is OpenOptions.OnIOError (nil: none).
 	onIOError func(error)
+	// onRetention is SetRetentionHook's (nil: none).
+	onRetention atomic.Pointer[func()]
 
 	mu     sync.Mutex // writer lock; see doc.go for the order
 	closed bool
@@ -98,6 +100,13 @@ type Log struct {
 	// flushMu serializes fsyncs; a caller that finds recoveryPoint already
 	// past its offset returns without syncing (group commit).
 	flushMu sync.Mutex
+	// shut is set by close, under flushMu, after close's own flush: a
+	// flush still running then has finished, and one that starts later
+	// (the flusher took the log before DeleteLog did) returns ErrClosed
+	// instead of syncing closed files or writing a checkpoint into a
+	// directory DeleteLog has renamed, which would be taken for an I/O
+	// error and take the whole log dir offline.
+	shut atomic.Bool
 	// recoveryPoint: every offset below it is on stable storage.
 	recoveryPoint atomic.Int64
 	lastFlushMs   atomic.Int64
@@ -847,6 +856,9 @@ func (l *Log) flushTo(need, upTo int64) error {
 	}
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
+	if l.shut.Load() {
+		return ErrClosed
+	}
 	rp := l.recoveryPoint.Load()
 	if rp >= need {
 		return nil
@@ -1215,6 +1227,9 @@ func (l *Log) deleteSegmentsLocked(n int, reason string) error {
 	l.highWatermark = max(l.highWatermark, l.logStartOffset)
 	lso := l.logStartOffset
 	l.stateMu.Unlock()
+	if f := l.onRetention.Load(); f != nil {
+		(*f)()
+	}
 	if err := l.epochs.TruncateFromStart(lso); err != nil {
 		return err
 	}
@@ -1235,6 +1250,12 @@ func (l *Log) deleteSegmentsLocked(n int, reason string) error {
 	}
 	return nil
 }
+
+// SetRetentionHook has f called whenever retention (or a roll of the
+// whole log that deletes its segments) moves the log start offset up,
+// under the log's writer lock: f must take only leaf locks. The
+// replication layer marks the fetch sessions watching the partition.
+func (l *Log) SetRetentionHook(f func()) { l.onRetention.Store(&f) }
 
 // scheduleDeleteLocked closes and unlinks s after delay, so reads that hold
 // its file can finish (file.delete.delay.ms). Close runs pending deletes.
@@ -1387,6 +1408,9 @@ func (l *Log) close(flush bool) error {
 	if flush && err == nil {
 		err = l.flushTo(l.logEndOffset, l.logEndOffset)
 	}
+	l.flushMu.Lock() // waits for a flush in progress (lock order: mu, then flushMu)
+	l.shut.Store(true)
+	l.flushMu.Unlock()
 	for _, s := range l.segments {
 		if e := s.close(); err == nil {
 			err = e

@@ -345,10 +345,17 @@ func TestRetention(t *testing.T) {
 		nOld := len(l.Segments())
 		fill(t, l, 100, 100, func(int) int64 { return now.UnixMilli() })
 		// The segment holding both old and new batches has a new max timestamp.
+		hooked := 0
+		l.SetRetentionHook(func() { hooked++ }) // under the log's lock
 		n, err := l.DeleteOldSegments(now)
 		require.NoError(t, err)
 		require.Equal(t, nOld-1, n)
 		require.Equal(t, l.Segments()[0].BaseOffset(), l.LogStartOffset())
+		require.Equal(t, 1, hooked, "the retention hook learns of the new log start offset")
+		n, err = l.DeleteOldSegments(now)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		require.Equal(t, 1, hooked, "nothing deleted, nothing to tell")
 		_, err = l.Read(0, 100, -1, true)
 		require.ErrorIs(t, err, ErrOffsetOutOfRange)
 	})

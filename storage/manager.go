@@ -133,6 +133,11 @@ type Manager struct {
 	// AlterReplicaLogDirs chose for logs not created yet (move.go).
 	moving    map[TopicPartition]bool
 	preferred map[TopicPartition]string
+	// creating are the logs GetOrCreateLog is creating without mu (their
+	// dirs counted in perDir already); each channel closes when done.
+	// creations counts them for Close.
+	creating  map[TopicPartition]chan struct{}
+	creations sync.WaitGroup
 	// failures queues failed dirs to dirFailureLoop (one slot per dir).
 	failures chan string
 	// failMu guards failing (dirs queued or offline) and onDirFailure.
@@ -197,7 +202,7 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 		logs: map[TopicPartition]*Log{}, dirOf: map[TopicPartition]string{}, perDir: map[string]int{},
 		lastHW:  map[string]map[TopicPartition]int64{},
 		offline: map[string]struct{}{}, offlineLogs: map[TopicPartition]string{},
-		moving: map[TopicPartition]bool{}, preferred: map[TopicPartition]string{},
+		moving: map[TopicPartition]bool{}, preferred: map[TopicPartition]string{}, creating: map[TopicPartition]chan struct{}{},
 		failures: make(chan string, len(cfg.Dirs)), failing: map[string]bool{}, failCause: map[string]error{},
 		full: map[string]bool{}, space: cfg.space,
 		shutdownEpochs: map[string]int64{},
@@ -452,16 +457,31 @@ func (m *Manager) Log(tp TopicPartition) (*Log, bool) {
 }
 
 // GetOrCreateLog returns tp's log, creating it with cfg (nil: the default)
-// in the log dir holding the fewest partitions.
+// in the log dir holding the fewest partitions. Safe for concurrent use:
+// the files of a new log are created without holding the manager's lock,
+// so a burst of new partitions (CreateTopics, a reassignment) can be
+// created in parallel; a second caller for the same partition waits for
+// the first.
 func (m *Manager) GetOrCreateLog(tp TopicPartition, cfg *Config) (*Log, error) {
 	m.mu.Lock()
+	for {
+		if m.closed {
+			m.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if l, ok := m.logs[tp]; ok {
+			m.mu.Unlock()
+			return l, nil
+		}
+		ch, ok := m.creating[tp]
+		if !ok {
+			break
+		}
+		m.mu.Unlock()
+		<-ch
+		m.mu.Lock()
+	}
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, ErrClosed
-	}
-	if l, ok := m.logs[tp]; ok {
-		return l, nil
-	}
 	if d, ok := m.offlineLogs[tp]; ok {
 		return nil, fmt.Errorf("%w: %s is in %s", ErrLogDirOffline, tp, d)
 	}
@@ -491,15 +511,34 @@ func (m *Manager) GetOrCreateLog(tp TopicPartition, cfg *Config) (*Log, error) {
 	if cfg != nil {
 		c = *cfg
 	}
+	done := make(chan struct{})
+	m.creating[tp] = done
+	m.perDir[dir]++
+	m.creations.Add(1)
+	m.mu.Unlock()
 	l, err := OpenLog(filepath.Join(dir, tp.String()), c, OpenOptions{CleanShutdown: true, Metrics: m.metrics, OnIOError: m.ioErrorIn(dir)}, m.logger)
-	if err != nil {
+	m.mu.Lock() // the deferred Unlock releases it
+	delete(m.creating, tp)
+	close(done)
+	m.creations.Done()
+	_, off := m.offline[dir]
+	switch {
+	case err != nil:
+		m.perDir[dir]--
 		if IsIOError(err) {
 			m.dirFailed(dir, err)
 		}
 		return nil, err
+	case m.closed || off:
+		// Close or the dir's failure came meanwhile and did not see it.
+		m.perDir[dir]--
+		_ = l.close(!off)
+		if off {
+			return nil, fmt.Errorf("%w: %s is in %s", ErrLogDirOffline, tp, dir)
+		}
+		return nil, ErrClosed
 	}
 	m.logs[tp], m.dirOf[tp] = l, dir
-	m.perDir[dir]++
 	return l, nil
 }
 
@@ -725,6 +764,7 @@ func (m *Manager) Close() error {
 	m.mu.Unlock()
 	m.cancel()
 	m.wg.Wait()
+	m.creations.Wait() // a log created meanwhile is closed by its creator
 	errs := closeLogs(m.Logs())
 	if err := m.writeCheckpoints(); err != nil {
 		errs = append(errs, err)

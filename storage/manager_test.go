@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,4 +197,97 @@ func TestManagerLoadsOnRecoveryThreads(t *testing.T) {
 			require.Error(t, err)
 		})
 	}
+}
+
+// TestGetOrCreateLogConcurrent: logs are created without the manager's
+// lock, in parallel: every caller for one partition gets the same log,
+// the dirs stay balanced, and a Close while creations run leaves no log
+// behind unclosed (the next start finds every one of them).
+func TestGetOrCreateLogConcurrent(t *testing.T) {
+	dirs := []string{t.TempDir(), t.TempDir()}
+	cfg := ManagerConfig{Dirs: dirs, Default: testConfig()}
+	m, err := NewManager(cfg, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	const parts, callers = 40, 3
+	got := make([][callers]*Log, parts)
+	var wg sync.WaitGroup
+	for p := range parts {
+		for c := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l, err := m.GetOrCreateLog(TopicPartition{"burst", int32(p)}, nil)
+				if err == nil {
+					got[p][c] = l
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for p := range parts {
+		require.NotNil(t, got[p][0], "partition %d", p)
+		for c := 1; c < callers; c++ {
+			require.Same(t, got[p][0], got[p][c], "partition %d: one log for every caller", p)
+		}
+	}
+	require.Len(t, m.Logs(), parts)
+	for _, d := range dirs {
+		ds, err := filepath.Glob(filepath.Join(d, "burst-*"))
+		require.NoError(t, err)
+		require.Len(t, ds, parts/2, d)
+	}
+
+	// Close while more are being created: each creation either lands
+	// before Close closes the logs or is refused with ErrClosed.
+	created := make(chan TopicPartition, parts)
+	refused := make(chan error, parts)
+	for p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tp := TopicPartition{"late", int32(p)}
+			if _, err := m.GetOrCreateLog(tp, nil); err == nil {
+				created <- tp
+			} else {
+				refused <- err
+			}
+		}()
+	}
+	require.NoError(t, m.Close())
+	wg.Wait()
+	close(created)
+	close(refused)
+	for err := range refused {
+		require.ErrorIs(t, err, ErrClosed)
+	}
+	m, err = NewManager(cfg, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	defer m.Close()
+	for tp := range created {
+		_, ok := m.Log(tp)
+		require.True(t, ok, "%s was created before Close", tp)
+	}
+}
+
+// TestFlushAfterDeleteLog: the flusher may hold a log DeleteLog has just
+// closed and renamed (it took the list of logs first). Its flush answers
+// ErrClosed, which the flusher ignores, not an I/O error from syncing
+// closed files or writing a checkpoint into the renamed directory, which
+// took the whole log dir offline (seen in a loaded TestManager run).
+func TestFlushAfterDeleteLog(t *testing.T) {
+	dir := t.TempDir()
+	m := newTestManager(t, []string{dir})
+	defer m.Close()
+	tp := TopicPartition{"orders", 0}
+	l, err := m.GetOrCreateLog(tp, nil)
+	require.NoError(t, err)
+	fill(t, l, 50, 100, constTS)
+	require.Less(t, l.RecoveryPoint(), l.LogEndOffset(), "appends not yet flushed")
+	require.NoError(t, m.DeleteLog(tp))
+	require.ErrorIs(t, l.maybeFlush(time.Now().Add(time.Hour)), ErrClosed)
+	require.ErrorIs(t, l.Flush(), ErrClosed)
+	m.mu.Lock()
+	_, offline := m.offline[dir]
+	m.mu.Unlock()
+	require.False(t, offline, "the log dir stays online")
 }

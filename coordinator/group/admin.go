@@ -154,9 +154,9 @@ func (c *Coordinator) deleteGroup(ctx context.Context, id string) (code int16) {
 		recs = append(recs, records.Record{Key: EncodeOffsetKey(OffsetKey{id, tp.topic, tp.partition})})
 	}
 	if g.share != nil {
-		recs = append(recs, records.Record{Key: encodeShareTopicsKey(id)}, records.Record{Key: encodeShareGroupKey(id)})
+		recs = append(recs, g.shareTombstones()...)
 	} else if g.streams != nil {
-		recs = append(recs, streamsGroupTombstone(id))
+		recs = append(recs, g.streamsTombstones()...)
 	} else if g.consumer == nil {
 		recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
 	}

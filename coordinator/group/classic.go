@@ -688,7 +688,7 @@ func (s *shard) joinLocked(v int16, clientID, clientHost string, req *protocol.J
 		}
 		// An empty streams group becomes a classic group, keeping its
 		// offsets (streams.go).
-		recs := []records.Record{streamsGroupTombstone(id)}
+		recs := g.streamsTombstones()
 		if code := s.appendLocked(recs); code != 0 {
 			return &protocol.JoinGroupResponse{ErrorCode: code, GenerationID: -1, MemberID: req.MemberID}, nil
 		}

@@ -342,7 +342,7 @@ func (s *shard) consumerGroupLocked(id string, create bool, recs *[]records.Reco
 	case g.streams != nil:
 		// An empty streams group becomes a consumer group, keeping its
 		// offsets.
-		*recs = append(*recs, streamsGroupTombstone(id))
+		*recs = append(*recs, g.streamsTombstones()...)
 		return newConsumerGroup(), 0, ""
 	case create && g.state == stateEmpty:
 		// Kafka deletes an empty classic group (its offsets stay) and
@@ -1082,25 +1082,6 @@ func (s *shard) validateConsumerCommitLocked(g *group, req CommitRequest) int16 
 		if e, ok := m.current.partitionEpoch(id, o.Partition); !ok || req.Generation < e {
 			return stale
 		}
-	}
-	return 0
-}
-
-// validateConsumerFetchLocked is ConsumerGroup.validateOffsetFetch.
-func (g *group) validateConsumerFetchLocked(memberID *string, memberEpoch int32) int16 {
-	if memberID == nil && memberEpoch < 0 {
-		return 0
-	}
-	id := ""
-	if memberID != nil {
-		id = *memberID
-	}
-	m := g.consumer.members[id]
-	if m == nil {
-		return errcode.UnknownMemberID
-	}
-	if memberEpoch != m.current.epoch {
-		return errcode.StaleMemberEpoch
 	}
 	return 0
 }

@@ -377,3 +377,37 @@ func TestConsumerGroupCommitEpochs(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateMemberFetch is ConsumerGroup.validateOffsetFetch and
+// StreamsGroup.validateOffsetFetch (one check in Kafka's two group
+// types) for OffsetFetch v9+: no member named passes, a named member must
+// exist at its current epoch; classic groups do not check.
+func TestValidateMemberFetch(t *testing.T) {
+	consumer := &group{consumer: &consumerGroup{members: map[string]*consumerMember{
+		"a": {id: "a", current: currentAssignment{epoch: 3}},
+	}}}
+	streams := &group{streams: &streamsGroup{members: map[string]*streamsMember{
+		"a": {id: "a", epoch: 3},
+	}}}
+	classic := &group{members: map[string]*member{}}
+	id := func(s string) *string { return &s }
+	for _, tc := range []struct {
+		name     string
+		memberID *string
+		epoch    int32
+		want     int16
+	}{
+		{"no member named", nil, -1, 0},
+		{"current epoch", id("a"), 3, 0},
+		{"older epoch", id("a"), 2, errcode.StaleMemberEpoch},
+		{"newer epoch", id("a"), 4, errcode.StaleMemberEpoch},
+		{"unknown member", id("z"), 3, errcode.UnknownMemberID},
+		{"epoch without an ID", nil, 3, errcode.UnknownMemberID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, consumer.validateMemberFetchLocked(tc.memberID, tc.epoch), "consumer group")
+			require.Equal(t, tc.want, streams.validateMemberFetchLocked(tc.memberID, tc.epoch), "streams group")
+			require.Zero(t, classic.validateMemberFetchLocked(tc.memberID, tc.epoch), "classic group")
+		})
+	}
+}

@@ -282,6 +282,10 @@ func (s *shard) load(ctx context.Context) {
 		g.shard = s
 		if g.consumer != nil {
 			s.onLoadedConsumerLocked(g)
+		} else if g.streams != nil {
+			s.onLoadedStreamsLocked(g)
+		} else if g.share != nil {
+			s.onLoadedShareLocked(g)
 		} else {
 			g.onLoadedLocked()
 		}
@@ -291,13 +295,13 @@ func (s *shard) load(ctx context.Context) {
 
 // replayRecord applies one __consumer_offsets record to groups.
 func replayRecord(groups map[string]*group, key, value []byte) error {
-	if len(key) >= 2 && int16(key[0])<<8|int16(key[1]) == keyStreamsGroupMetadata {
+	if len(key) >= 2 && isStreamsKeyVersion(int16(key[0])<<8|int16(key[1])) {
 		return replayStreamsRecord(groups, key, value) // streams_records.go
 	}
 	if len(key) >= 2 && isConsumerKeyVersion(int16(key[0])<<8|int16(key[1])) {
 		return replayConsumerRecord(groups, key, value)
 	}
-	if len(key) >= 2 && (int16(key[0])<<8|int16(key[1]) == keyShareGroupMetadata || int16(key[0])<<8|int16(key[1]) == keyShareGroupTopics) {
+	if len(key) >= 2 && isShareKeyVersion(int16(key[0])<<8|int16(key[1])) {
 		return replayShareRecord(groups, key, value)
 	}
 	kind, k, err := decodeKey(key)
@@ -478,7 +482,7 @@ func (s *shard) expireLocked() {
 			if g.consumer != nil {
 				recs = append(recs, g.consumerTombstonesLocked()...)
 			} else if g.streams != nil {
-				recs = append(recs, streamsGroupTombstone(id))
+				recs = append(recs, g.streamsTombstones()...)
 			} else {
 				recs = append(recs, records.Record{Key: EncodeGroupKey(id)})
 			}

@@ -54,11 +54,14 @@
 // group.streams.num.standby.replicas standbys on other processes. Members
 // move to their target as consumer members do: active tasks are revoked
 // first, and a task another member still holds is not handed out until it
-// is released. Unlike consumer groups, only the group and its epoch are
-// persisted (StreamsGroupMetadata, record type 17, streams_records.go);
-// members, topology and assignments are kept in memory, and its committed
-// offsets are ordinary offset records. After a coordinator move the group
-// is empty at its epoch and the members join again.
+// is released. The group is persisted as Kafka 4.3.1 writes it (record types
+// 17 and 19-23, laid out in streams_records.go): group epoch, topology,
+// member metadata, target assignment and each member's current assignment,
+// written after every change by comparing the group with what the log
+// holds, with tombstones for members that leave and for every record of a
+// deleted group. After a coordinator move the group is rebuilt with the
+// same members, epochs and assignments and members go on heartbeating.
+// Its committed offsets are ordinary offset records.
 //
 // The package knows nothing of the network. The broker calls the exported
 // methods with decoded requests and persists through Log, which it
@@ -72,14 +75,11 @@
 // join with ShareGroupHeartbeat, subscribe by topic name and get their
 // partitions from the simple assignor at once (no revocation: partitions
 // are shared when members outnumber them, and the partition leaders hand
-// records out one acquisition at a time, coordinator/share). Only the
-// group and its epoch are persisted, as a ShareGroupMetadata record (key
-// version 11: int16 11 | string group; value int16 0 | int32 epoch | int64
-// metadataHash | tags) and the topics its share partitions were
-// initialized for (Spool's record, key version 15: int16 15 | string group;
-// value int16 0 | compact []compact string | tags, in place of Kafka's
-// ShareGroupStatePartitionMetadata); members are kept in memory and rejoin after a
-// coordinator move. Share groups are listed as type "share", deleted by
+// records out one acquisition at a time, coordinator/share). The group,
+// its members and their assignments are persisted as Kafka 4.3.1's share
+// group records (types 10-15, laid out in share_records.go), written after
+// every change as for streams groups, so members keep their epochs and
+// assignments across a coordinator move. Share groups are listed as type "share", deleted by
 // DeleteGroups when empty (Config.ShareGroupDeleted removes their state),
 // and refused by the classic and consumer protocols (and vice versa). A
 // member leaving or timing out (group.share.session.timeout.ms) calls
@@ -167,7 +167,8 @@
 //
 // A member is removed with tombstones for 8, 7 then 5; a group with
 // tombstones for its members, then 4, 6 and 3. Keys of other versions
-// (streams groups, and share records but 11 and 15) are skipped on replay.
+// (16 ConsumerGroupRegularExpression, and 18, Kafka 4.0's
+// StreamsGroupPartitionMetadata) are skipped on replay.
 //
 // Transactional offsets (txn_offsets.go): TxnOffsetCommit writes ordinary
 // OffsetCommitKey/Value records, but as one transactional batch of the

@@ -27,8 +27,12 @@ func TestPartitionFor(t *testing.T) {
 		// 103·31⁴ + 114·31³ + 111·31² + 117·31 + 112
 		{"group", 98629247, 98629247 % 50},
 		// Java's famous string whose hashCode is Integer.MIN_VALUE: Kafka's
-		// abs (x & 0x7fffffff) maps it to 0 where Math.abs would stay negative.
+		// Utils.abs maps it to 0 where Math.abs would stay negative.
 		{"polygenelubricants", math.MinInt32, 0},
+		// A negative hashCode: Utils.abs is Math.abs there, not x & 0x7fffffff
+		// (which would give 240985886 % 50 = 36). Kafka 4.3.1 (java's
+		// "my-group".hashCode() and Utils.abs) puts this group in partition 12.
+		{"my-group", -1906497762, 12},
 		// U+1F600 is two UTF-16 code units: 0xD83D·31 + 0xDE00.
 		{"\U0001F600", 0xD83D*31 + 0xDE00, (0xD83D*31 + 0xDE00) % 50},
 	} {

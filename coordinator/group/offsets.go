@@ -178,9 +178,46 @@ func (c *Coordinator) FetchOffsets(ctx context.Context, groupID string, topics [
 	return c.FetchMemberOffsets(ctx, groupID, nil, -1, topics, requireStable)
 }
 
+// validateMemberFetchLocked is Kafka's ConsumerGroup.validateOffsetFetch
+// and StreamsGroup.validateOffsetFetch, which check the same thing: an
+// OffsetFetch naming no member (nil ID, negative epoch) passes; one naming
+// a member must name a current member (UNKNOWN_MEMBER_ID) at its current
+// epoch (STALE_MEMBER_EPOCH). Classic and share groups do not check.
+func (g *group) validateMemberFetchLocked(memberID *string, memberEpoch int32) int16 {
+	if g.consumer == nil && g.streams == nil {
+		return 0
+	}
+	if memberID == nil && memberEpoch < 0 {
+		return 0
+	}
+	id := ""
+	if memberID != nil {
+		id = *memberID
+	}
+	var current int32
+	switch {
+	case g.consumer != nil:
+		m := g.consumer.members[id]
+		if m == nil {
+			return errcode.UnknownMemberID
+		}
+		current = m.current.epoch
+	default:
+		m := g.streams.members[id]
+		if m == nil {
+			return errcode.UnknownMemberID
+		}
+		current = m.epoch
+	}
+	if memberEpoch != current {
+		return errcode.StaleMemberEpoch
+	}
+	return 0
+}
+
 // FetchMemberOffsets is FetchOffsets for OffsetFetch v9+, which names the
-// member asking (nil and -1 for none): in a consumer group the member must
-// exist (UNKNOWN_MEMBER_ID) at that epoch (STALE_MEMBER_EPOCH).
+// member asking (nil and -1 for none): in a consumer or streams group the
+// member must exist (UNKNOWN_MEMBER_ID) at that epoch (STALE_MEMBER_EPOCH).
 func (c *Coordinator) FetchMemberOffsets(ctx context.Context, groupID string, memberID *string, memberEpoch int32, topics []TopicPartitions, requireStable bool) (code int16, out []FetchedOffset) {
 	s, code := c.lockedShard(groupID)
 	if code != 0 {
@@ -188,13 +225,8 @@ func (c *Coordinator) FetchMemberOffsets(ctx context.Context, groupID string, me
 	}
 	defer s.unlockAndAwait(ctx, groupID, func(wc int16) { code, out = wc, nil })
 	g := s.groups[groupID]
-	if g != nil && g.consumer != nil {
-		if code := g.validateConsumerFetchLocked(memberID, memberEpoch); code != 0 {
-			return code, nil
-		}
-	}
-	if g != nil && g.streams != nil {
-		if code := g.validateStreamsFetchLocked(memberID, memberEpoch); code != 0 {
+	if g != nil {
+		if code := g.validateMemberFetchLocked(memberID, memberEpoch); code != 0 {
 			return code, nil
 		}
 	}

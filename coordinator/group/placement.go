@@ -1,6 +1,9 @@
 package group
 
-import "unicode/utf16"
+import (
+	"math"
+	"unicode/utf16"
+)
 
 // JavaStringHashCode is java.lang.String.hashCode: s[0]*31^(n-1) + ... +
 // s[n-1] over the string's UTF-16 code units, in int32 arithmetic. A
@@ -20,8 +23,20 @@ func JavaStringHashCode(s string) int32 {
 }
 
 // PartitionFor is the __consumer_offsets partition that coordinates group:
-// Kafka's Utils.abs(groupId.hashCode()) % numPartitions, where Utils.abs
-// clears the sign bit (so MinInt32 maps to 0, unlike Math.abs).
+// Kafka's Utils.abs(groupId.hashCode()) % numPartitions. Utils.abs is
+// Math.abs except that MinInt32 (whose Math.abs stays negative) maps to 0
+// (checked in the kafka-clients 4.3.1 bytecode). It is not "clear the sign
+// bit" (Utils.toPositive, the producer partitioner's): for a negative hash
+// the two differ, and a group would live in another partition than in
+// Kafka, so a log dir moved between the two would lose its groups. The
+// transaction and share coordinators place their keys the same way.
 func PartitionFor(group string, numPartitions int32) int32 {
-	return (JavaStringHashCode(group) & 0x7fffffff) % numPartitions
+	h := JavaStringHashCode(group)
+	switch {
+	case h == math.MinInt32:
+		return 0
+	case h < 0:
+		h = -h
+	}
+	return h % numPartitions
 }

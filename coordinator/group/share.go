@@ -11,8 +11,6 @@ import (
 
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
-	"github.com/spool-broker/spool/protocol/records"
-	"github.com/spool-broker/spool/protocol/wire"
 )
 
 // Share groups (KIP-932): ShareGroupHeartbeat and ShareGroupDescribe.
@@ -24,18 +22,13 @@ import (
 // leaders, coordinator/share). There is no revocation step: a member takes
 // its new assignment at once, as in Kafka, since a partition may be shared.
 //
-// Only the group's existence and epoch are persisted (a ShareGroupMetadata
-// record, key version 11); members live in memory and rejoin after a
-// coordinator move (their next heartbeat gets UNKNOWN_MEMBER_ID).
+// The group, its members and their assignments are persisted as Kafka's
+// share group records (share_records.go), written after every change, so
+// members keep their epochs and assignments across a coordinator move.
 
 const (
-	keyShareGroupMetadata = 11
-	// keyShareGroupTopics is Spool's stand-in for Kafka's
-	// ShareGroupStatePartitionMetadata (15): the topics whose share
-	// partitions the group has state for.
-	keyShareGroupTopics = 15
-	shareProtocolType   = "share"
-	shareAssignorName   = "simple"
+	shareProtocolType = "share"
+	shareAssignorName = "simple"
 )
 
 // shareGroup is the share-group state of a group; group.share is non-nil
@@ -51,25 +44,33 @@ type shareGroup struct {
 	// name; persisted (keyShareGroupTopics) so admin requests find them
 	// once the members are gone.
 	topics map[string]bool
+	// assignmentTimestamp is when the assignment was computed (ms).
+	assignmentTimestamp int64
+	// metadataHash is the hash the log holds (sharePartitionsHash);
+	// compared once on load.
+	metadataHash int64
+	// persisted is what the log holds for the group (persisted.go).
+	persisted persistedRecords
 }
 
 // shareMember is one member of a share group.
 type shareMember struct {
-	id         string
-	epoch      int32
-	rackID     *string
-	clientID   string
-	clientHost string
-	topics     []string // sorted
-	assignment map[protocol.UUID][]int32
-	sentEpoch  int32 // epoch of the assignment last sent; -1 none
+	id            string
+	epoch         int32
+	previousEpoch int32
+	rackID        *string
+	clientID      string
+	clientHost    string
+	topics        []string // sorted
+	assignment    map[protocol.UUID][]int32
+	sentEpoch     int32 // epoch of the assignment last sent; -1 none
 
 	sessionSeq   uint64
 	sessionTimer *time.Timer
 }
 
 func newShareGroup() *shareGroup {
-	return &shareGroup{members: map[string]*shareMember{}, partitions: map[string]int32{}, topics: map[string]bool{}}
+	return &shareGroup{members: map[string]*shareMember{}, partitions: map[string]int32{}, topics: map[string]bool{}, persisted: persistedRecords{}}
 }
 
 func (sg *shareGroup) state() string {
@@ -244,18 +245,19 @@ func (c *Coordinator) ShareGroupHeartbeat(ctx context.Context, v int16, clientID
 	if bump {
 		sg.members[m.id] = m
 		sg.epoch++
-		if code := s.appendLocked([]records.Record{{Key: encodeShareGroupKey(id), Value: encodeShareGroupValue(sg.epoch)}}); code != 0 {
-			sg.epoch--
-			if created || m.epoch == 0 {
-				delete(sg.members, m.id)
-			}
-			return shareHeartbeatFail(code, "")
-		}
-		if created {
-			s.groups[id] = g
-		}
 		sg.assignLocked(topicMeta)
+		sg.assignmentTimestamp = s.c.now().UnixMilli()
 		s.addShareTopicsLocked(g, m.topics, topicMeta)
+	}
+	only := m
+	if bump {
+		only = nil
+	}
+	if code := s.persistShareLocked(g, only); code != 0 {
+		return shareHeartbeatFail(code, "")
+	}
+	if created {
+		s.groups[id] = g
 	}
 	s.scheduleShareSessionLocked(g, m)
 	resp := &protocol.ShareGroupHeartbeatResponse{
@@ -335,7 +337,9 @@ func (sg *shareGroup) assignLocked(topics map[string]TopicMetadata) {
 	subscribers := map[string][]*shareMember{}
 	for _, m := range members {
 		m.assignment = map[protocol.UUID][]int32{}
-		m.epoch = sg.epoch
+		if m.epoch != sg.epoch {
+			m.previousEpoch, m.epoch = m.epoch, sg.epoch
+		}
 		for _, t := range m.topics {
 			subscribers[t] = append(subscribers[t], m)
 		}
@@ -362,19 +366,11 @@ func (sg *shareGroup) assignLocked(topics map[string]TopicMetadata) {
 }
 
 // addShareTopicsLocked adds the existing topics of names to the group's
-// initialized topics, persisting the set when it grew. A failed write is
-// only logged: the next change writes the set again.
+// initialized topics (written with the group's next records).
 func (s *shard) addShareTopicsLocked(g *group, names []string, existing map[string]TopicMetadata) {
-	grew := false
 	for _, t := range names {
-		if _, ok := existing[t]; ok && !g.share.topics[t] {
+		if _, ok := existing[t]; ok {
 			g.share.topics[t] = true
-			grew = true
-		}
-	}
-	if grew {
-		if code := s.appendLocked([]records.Record{{Key: encodeShareTopicsKey(g.id), Value: encodeShareTopicsValue(g.share.topics)}}); code != 0 {
-			s.c.logger.Warn("cannot persist a share group's topics", zap.String("group", g.id), zap.Int16("error_code", code))
 		}
 	}
 }
@@ -403,10 +399,12 @@ func (c *Coordinator) SetShareGroupTopic(id, topic string, add bool) int16 {
 	} else {
 		delete(next, topic)
 	}
-	if code := s.appendLocked([]records.Record{{Key: encodeShareTopicsKey(id), Value: encodeShareTopicsValue(next)}}); code != 0 {
+	prev := g.share.topics
+	g.share.topics = next
+	if code := s.persistShareLocked(g, nil); code != 0 {
+		g.share.topics = prev
 		return code
 	}
-	g.share.topics = next
 	return 0
 }
 
@@ -432,19 +430,20 @@ func groupIDOf(g *group) string {
 // the share partitions (Config.ShareMemberRemoved) to release what m holds.
 func (s *shard) removeShareMemberLocked(g *group, m *shareMember) int16 {
 	sg := g.share
-	if code := s.appendLocked([]records.Record{{Key: encodeShareGroupKey(g.id), Value: encodeShareGroupValue(sg.epoch + 1)}}); code != 0 {
-		return code
-	}
 	sg.epoch++
 	if m.sessionTimer != nil {
 		m.sessionTimer.Stop()
 	}
 	delete(sg.members, m.id)
 	sg.assignLocked(s.c.topicsByName())
+	sg.assignmentTimestamp = s.c.now().UnixMilli()
 	if s.c.cfg.ShareMemberRemoved != nil {
 		s.c.cfg.ShareMemberRemoved(g.id, m.id)
 	}
-	return 0
+	// A failed write leaves the member gone here and its records in the
+	// log until the group's next write (this broker is losing the
+	// partition, or the write is retried with the next change).
+	return s.persistShareLocked(g, nil)
 }
 
 // scheduleShareSessionLocked (re)starts m's session timer
@@ -550,109 +549,6 @@ func (c *Coordinator) DescribeShareGroup(id string) ShareGroupDescription {
 	return d
 }
 
-// ShareGroupMetadata record (Kafka's ShareGroupMetadataKey/Value): key
-// int16 11 | string group; value int16 0 | int32 epoch | int64
-// metadataHash | tags (flexible).
-func encodeShareGroupKey(group string) []byte {
-	b := wire.AppendInt16(nil, keyShareGroupMetadata)
-	return wire.AppendString(b, group)
-}
-
-func encodeShareGroupValue(epoch int32) []byte {
-	b := wire.AppendInt16(nil, 0)
-	b = wire.AppendInt32(b, epoch)
-	b = wire.AppendInt64(b, 0)
-	return wire.AppendUvarint(b, 0)
-}
-
-// Share group topics record (Spool's, key version 15): key int16 15 |
-// string group; value int16 0 | compact array of compact string topic |
-// tags.
-func encodeShareTopicsKey(group string) []byte {
-	b := wire.AppendInt16(nil, keyShareGroupTopics)
-	return wire.AppendString(b, group)
-}
-
-func encodeShareTopicsValue(topics map[string]bool) []byte {
-	names := make([]string, 0, len(topics))
-	for t := range topics {
-		names = append(names, t)
-	}
-	sort.Strings(names)
-	b := wire.AppendInt16(nil, 0)
-	b = wire.AppendCompactArrayLen(b, len(names))
-	for _, t := range names {
-		b = wire.AppendCompactString(b, t)
-	}
-	return wire.AppendUvarint(b, 0)
-}
-
-func decodeShareTopicsValue(b []byte) (map[string]bool, error) {
-	r := wire.NewReader(b)
-	r.Int16()
-	n := r.CompactArrayLen(1)
-	out := map[string]bool{}
-	for i := 0; i < n && r.Err() == nil; i++ {
-		out[r.CompactString()] = true
-	}
-	if r.Err() != nil {
-		return nil, fmt.Errorf("%w: share group topics: %w", ErrCorruptRecord, r.Err())
-	}
-	return out, nil
-}
-
-// replayShareRecord applies a ShareGroupMetadata record: the group exists
-// (with its epoch and no members) or, for a tombstone, is gone.
-func replayShareRecord(groups map[string]*group, key, value []byte) error {
-	r := wire.NewReader(key)
-	r.Int16()
-	id := r.String()
-	if err := r.Complete(); err != nil {
-		return fmt.Errorf("%w: share group key: %w", ErrCorruptRecord, err)
-	}
-	g := groups[id]
-	if version := int16(key[0])<<8 | int16(key[1]); version == keyShareGroupTopics {
-		if g == nil || g.share == nil {
-			return nil
-		}
-		if value == nil {
-			g.share.topics = map[string]bool{}
-			return nil
-		}
-		topics, err := decodeShareTopicsValue(value)
-		if err != nil {
-			return err
-		}
-		g.share.topics = topics
-		return nil
-	}
-	if value == nil {
-		if g != nil && g.share != nil {
-			g.share = nil
-			if len(g.offsets) == 0 {
-				delete(groups, id)
-			}
-		}
-		return nil
-	}
-	vr := wire.NewReader(value)
-	vr.Int16()
-	epoch := vr.Int32()
-	if vr.Err() != nil {
-		return fmt.Errorf("%w: share group value: %w", ErrCorruptRecord, vr.Err())
-	}
-	if g == nil {
-		g = newGroup(nil, id, 0)
-		groups[id] = g
-	}
-	if g.share == nil {
-		g.resetMetadata()
-		g.share = newShareGroup()
-	}
-	g.share.epoch = epoch
-	return nil
-}
-
 // EnsureShareGroup creates share group id, empty, unless it exists
 // (AlterShareGroupOffsets on a new group). A group of another type is
 // GROUP_ID_NOT_FOUND, a share group with members NON_EMPTY_GROUP.
@@ -674,12 +570,12 @@ func (c *Coordinator) EnsureShareGroup(id string) int16 {
 	}
 	// Kafka's group starts at epoch 1 here: initializing share partitions
 	// bumps the epoch (a first member then gets 2).
-	if code := s.appendLocked([]records.Record{{Key: encodeShareGroupKey(id), Value: encodeShareGroupValue(1)}}); code != 0 {
-		return code
-	}
 	g = newGroup(s, id, s.c.now().UnixMilli())
 	g.share = newShareGroup()
 	g.share.epoch = 1
+	if code := s.persistShareLocked(g, nil); code != 0 {
+		return code
+	}
 	s.groups[id] = g
 	return 0
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/protocol/wire"
 )
 
 func newShareTestCoordinator(t *testing.T, l *memLog, removed chan [2]string) *Coordinator {
@@ -51,7 +52,7 @@ func shareAssigned(r *protocol.ShareGroupHeartbeatResponse) []int32 {
 
 // TestShareGroupHeartbeat: members join, partitions are shared once there
 // are more members than partitions, leaving reassigns, and the group
-// survives a reload (without its members).
+// survives a reload with its members, then deleted leaves nothing behind.
 func TestShareGroupHeartbeat(t *testing.T) {
 	ctx := context.Background()
 	l := &memLog{recs: map[int32][][2][]byte{}}
@@ -113,17 +114,46 @@ func TestShareGroupHeartbeat(t *testing.T) {
 		GroupID: "sg", MemberID: "x", MemberEpoch: 0, RebalanceTimeoutMs: 1000, SubscribedTopicNames: []protocol.TopicName{"a"}, TopicPartitions: []protocol.ConsumerGroupHeartbeatRequestTopicPartitions{}}).ErrorCode)
 	require.Equal(t, errcode.NonEmptyGroup, c.DeleteGroups(ctx, []string{"sg"})[0])
 
-	// Reload: the group is still there, empty, with its epoch.
+	// Reload (a coordinator restart or move): the group comes back from
+	// its records with its members, epochs and assignments.
+	before := c.DescribeShareGroup("sg")
+	require.Len(t, before.Members, 2)
+	c.Close()
 	c2 := newShareTestCoordinator(t, l, nil)
 	d = c2.DescribeShareGroup("sg")
+	require.Equal(t, before, d)
+	require.EqualValues(t, 4, d.GroupEpoch)
+	// The members go on at their epoch; nothing new to send them.
+	for _, id := range []string{"m1", "m3"} {
+		r := c2.ShareGroupHeartbeat(ctx, 1, "c", "h", shareHB(id, 4))
+		require.Zero(t, r.ErrorCode, "member %s", id)
+		require.EqualValues(t, 4, r.MemberEpoch)
+		require.Nil(t, r.Assignment)
+	}
+	require.Equal(t, errcode.FencedMemberEpoch, c2.ShareGroupHeartbeat(ctx, 1, "c", "h", shareHB("m1", 3)).ErrorCode)
+	for _, id := range []string{"m1", "m3"} {
+		require.Zero(t, c2.ShareGroupHeartbeat(ctx, 1, "c", "h", shareHB(id, -1)).ErrorCode)
+	}
+	// Once empty, the group is still there after another reload, with its
+	// epoch and its topics.
+	c2.Close()
+	c3 := newShareTestCoordinator(t, l, nil)
+	d = c3.DescribeShareGroup("sg")
 	require.Zero(t, d.ErrorCode)
 	require.Equal(t, "Empty", d.GroupState)
-	require.EqualValues(t, 4, d.GroupEpoch)
-	topics, code := c2.SubscribedTopics("sg")
+	require.EqualValues(t, 6, d.GroupEpoch)
+	topics, code := c3.SubscribedTopics("sg")
 	require.Zero(t, code)
 	require.Equal(t, []string{"a"}, topics, "the group's topics survive the reload without members")
-	require.Equal(t, []int16{0}, c2.DeleteGroups(ctx, []string{"sg"}))
-	require.Equal(t, errcode.GroupIDNotFound, c2.DescribeShareGroup("sg").ErrorCode)
+	require.Equal(t, []int16{0}, c3.DeleteGroups(ctx, []string{"sg"}))
+	require.Equal(t, errcode.GroupIDNotFound, c3.DescribeShareGroup("sg").ErrorCode)
+	c3.Close()
+	c4 := newShareTestCoordinator(t, l, nil)
+	require.Equal(t, errcode.GroupIDNotFound, c4.DescribeShareGroup("sg").ErrorCode)
+	s, _ := c4.shardFor("sg")
+	s.mu.Lock()
+	require.Empty(t, s.groups, "every record of the group was tombstoned")
+	s.mu.Unlock()
 }
 
 func TestShareGroupMaxSize(t *testing.T) {
@@ -145,4 +175,45 @@ func TestShareGroupMaxSize(t *testing.T) {
 	require.Equal(t, errcode.GroupMaxSizeReached, c.ShareGroupHeartbeat(ctx, 1, "c", "h", shareHB("m3", 0, "a")).ErrorCode)
 	// A member already in rejoins (epoch 0) within the limit.
 	require.Zero(t, c.ShareGroupHeartbeat(ctx, 1, "c", "h", shareHB("m2", 0, "a")).ErrorCode)
+}
+
+// TestShareTopicsRecordLayouts: record 15 is read in Kafka's
+// ShareGroupStatePartitionMetadata layout and in the one Spool wrote
+// before (int16 0 | []string names | tags).
+func TestShareTopicsRecordLayouts(t *testing.T) {
+	existing := map[string]TopicMetadata{"a": {Name: "a", ID: topicA, Partitions: 2}, "b": {Name: "b", ID: topicB, Partitions: 1}}
+	got, err := decodeShareTopicsValue(encodeShareTopicsValue(map[string]bool{"a": true, "b": true, "gone": true}, existing))
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{"a": true, "b": true}, got, "a topic without an id is not written")
+
+	old := wire.AppendInt16(nil, 0)
+	old = wire.AppendCompactArrayLen(old, 2)
+	old = wire.AppendCompactString(old, "a")
+	old = wire.AppendCompactString(old, "x")
+	old = wire.AppendUvarint(old, 0)
+	got, err = decodeShareTopicsValue(old)
+	require.NoError(t, err)
+	require.Equal(t, map[string]bool{"a": true, "x": true}, got)
+
+	_, err = decodeShareTopicsValue([]byte{0, 0, 5})
+	require.ErrorIs(t, err, ErrCorruptRecord)
+}
+
+func FuzzReplayShareRecord(f *testing.F) {
+	m := &shareMember{id: "m", clientID: "c", topics: []string{"a"}, assignment: map[protocol.UUID][]int32{topicA: {0, 1}}}
+	existing := map[string]TopicMetadata{"a": {Name: "a", ID: topicA, Partitions: 2}}
+	for _, s := range []struct {
+		kind int16
+		v    []byte
+	}{
+		{keyShareMemberMetadata, encodeShareMemberValue(m)},
+		{keyShareCurrentAssignment, encodeShareCurrentValue(m)},
+		{keyShareTargetMember, encodeShareTargetMemberValue(m.assignment)},
+		{keyShareGroupTopics, encodeShareTopicsValue(map[string]bool{"a": true}, existing)},
+	} {
+		f.Add(encodeShareKey(s.kind, "g", "m"), s.v)
+	}
+	f.Fuzz(func(t *testing.T, key, value []byte) {
+		_ = replayShareRecord(map[string]*group{}, key, value)
+	})
 }

@@ -3,8 +3,10 @@ package group
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,11 +30,10 @@ const (
 // streamsGroup is the KIP-1071 state of a group; group.streams is non-nil
 // exactly for streams groups. Guarded by the shard's mu.
 //
-// Unlike consumer groups, only the group and its epoch are written to
-// __consumer_offsets (streams_records.go) besides committed offsets: after
-// a coordinator move or restart the group is empty at its epoch, members
-// get UNKNOWN_MEMBER_ID and join again, and the first one initializes the
-// topology again.
+// Every change is written to __consumer_offsets as Kafka's streams group
+// records (streams_records.go) before the heartbeat is answered, so after
+// a coordinator move or restart the group has the same members, epochs,
+// topology and assignments; members keep heartbeating at their epochs.
 //
 // Invariant: an active task is in the assigned or pending-revocation
 // active set of at most one member.
@@ -51,10 +52,31 @@ type streamsGroup struct {
 	endpointEpoch int32
 	// shutdownRequested: a member asked the whole application to shut down.
 	shutdownRequested bool
-	// firstAssignmentAt is when a new group computes its first target
-	// (group.streams.initial.rebalance.delay.ms after its first member
-	// joined), so more members can join first; zero once assigned.
-	firstAssignmentAt time.Time
+	// lastAssignmentConfigs are the assignment configs as of the last
+	// epoch bump (Kafka's LastAssignmentConfigs, persisted with the epoch):
+	// the target is computed with them, and a heartbeat that finds the
+	// broker's differ (or none kept: a group Spool wrote before it kept
+	// them) bumps the epoch.
+	lastAssignmentConfigs map[string]string
+	// delayTimer runs while the group waits
+	// group.streams.initial.rebalance.delay.ms after a member joined it
+	// empty, so more members can join before tasks are assigned (Kafka's
+	// initial rebalance delay): meanwhile no target is computed, the group
+	// epoch is ahead of the assignment epoch (Assigning) and heartbeats
+	// answer ASSIGNMENT_DELAYED. When it fires, the target of the group
+	// epoch is computed. nil when none runs; delaySeq invalidates older
+	// timers. Not persisted: after a load the next heartbeat computes the
+	// target, as in Kafka, whose timer does not survive a failover either.
+	delayTimer *time.Timer
+	delaySeq   uint64
+	// assignmentTimestamp is when the target was computed (ms), written
+	// with the target's epoch.
+	assignmentTimestamp int64
+	// metadataHash is the hash the log holds (streamsMetadataHash of the
+	// metadataKey it was written with); compared once on load.
+	metadataHash int64
+	// persisted is what the log holds for the group (persisted.go).
+	persisted persistedRecords
 }
 
 // streamsMember is one member of a streams group.
@@ -87,7 +109,7 @@ type streamsMember struct {
 }
 
 func newStreamsGroup() *streamsGroup {
-	return &streamsGroup{members: map[string]*streamsMember{}, target: map[string]streamsTasks{}}
+	return &streamsGroup{members: map[string]*streamsMember{}, target: map[string]streamsTasks{}, persisted: persistedRecords{}}
 }
 
 // state is the group state as Kafka names it (StreamsGroupState).
@@ -244,6 +266,17 @@ func (c *Coordinator) StreamsGroupHeartbeat(ctx context.Context, clientID, clien
 	return resp
 }
 
+// streamsNumStandbyReplicas is the assignment config Kafka 4.3.1 keeps in
+// LastAssignmentConfigs.
+const streamsNumStandbyReplicas = "num.standby.replicas"
+
+// streamsAssignmentConfigs are the configs the task assignor runs with
+// (Kafka's streamsGroupAssignmentConfigs; Spool has no per-group
+// streams.num.standby.replicas, so the broker's applies).
+func (s *shard) streamsAssignmentConfigs() map[string]string {
+	return map[string]string{streamsNumStandbyReplicas: strconv.Itoa(s.c.cfg.StreamsNumStandbyReplicas)}
+}
+
 // streamsGroupLocked returns the streams group for id, creating it when
 // create is set. An empty classic or consumer group (offsets only) becomes
 // a streams group, keeping its offsets.
@@ -383,6 +416,8 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 		}
 	}
 	bump := false
+	wasEmpty := len(sg.members) == 0
+	assignedBefore := sg.assignmentEpoch
 	// The first member initializes the topology; a member joining an
 	// empty group brings it anew.
 	if joining && (sg.topology == nil || len(sg.members) == 0) {
@@ -401,9 +436,6 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 		// reconciled again.
 		if m != nil {
 			m.stopTimers()
-		}
-		if len(sg.members) == 0 && sg.assignmentEpoch == 0 && c.cfg.StreamsInitialDelay > 0 {
-			sg.firstAssignmentAt = c.now().Add(c.cfg.StreamsInitialDelay)
 		}
 		nm := &streamsMember{id: req.MemberID, rebalanceTimeoutMs: -1, assigned: emptyStreamsTasks(), pendingRevocation: taskSet{},
 			activeEpochs: map[taskID]int32{}, clientTags: [][2]string{}}
@@ -465,31 +497,37 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 		}
 		sg.configured, sg.metadataKey = configureStreamsTopology(sg.topology, parts), key
 	}
+	// Assignment configs that differ from those of the last epoch bump
+	// (persisted: the broker's group.streams.num.standby.replicas changed
+	// across a restart, or the group was written without them) trigger a
+	// rebalance, as in Kafka.
+	cfgs := s.streamsAssignmentConfigs()
+	if !bump && !maps.Equal(cfgs, sg.lastAssignmentConfigs) {
+		bump = true
+		c.logger.Info("streams group assignment configs changed; triggering a rebalance", zap.String("group", groupID), zap.Any("configs", cfgs))
+	}
 	if bump {
 		sg.epoch++
-		if code := s.persistStreamsEpochLocked(g); code != 0 {
-			return streamsFail(code, ""), nil
-		}
+		sg.lastAssignmentConfigs = cfgs
 	}
-	// A new group's first target waits for the initial rebalance delay:
-	// meanwhile the target is empty (ASSIGNMENT_DELAYED); when it is over,
-	// the group epoch moves so the real target is computed (Kafka's
-	// delayed target assignment).
-	delayed := !sg.firstAssignmentAt.IsZero() && c.now().Before(sg.firstAssignmentAt)
-	if !sg.firstAssignmentAt.IsZero() && !delayed {
-		sg.firstAssignmentAt = time.Time{}
-		sg.epoch++
-		if code := s.persistStreamsEpochLocked(g); code != 0 {
-			return streamsFail(code, ""), nil
-		}
-	}
-	if sg.epoch > sg.assignmentEpoch {
-		if delayed {
+	// A member joining an empty group starts the initial rebalance delay
+	// (Kafka schedules it when it bumps the epoch of an empty group). A
+	// group that never had a target first gets an empty one at the
+	// joining epoch and the group epoch moves on, so its first members
+	// get a real member epoch meanwhile: Kafka 4.3.1 answers a new group's
+	// first member epoch 1 with group epoch 2 and assignment epoch 1.
+	if bump && wasEmpty && c.cfg.StreamsInitialDelay > 0 && sg.delayTimer == nil {
+		if sg.assignmentEpoch == 0 {
 			sg.target = map[string]streamsTasks{}
 			sg.assignmentEpoch = sg.epoch
-		} else {
-			s.updateStreamsTargetLocked(sg)
+			sg.assignmentTimestamp = c.now().UnixMilli()
+			sg.epoch++
 		}
+		s.scheduleStreamsInitialDelayLocked(g)
+	}
+	delayed := sg.delayTimer != nil
+	if sg.epoch > sg.assignmentEpoch && !delayed {
+		s.updateStreamsTargetLocked(sg)
 	}
 
 	before := m.assigned.clone()
@@ -497,6 +535,15 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	reconcileStreams(sg, m, owned)
 	if !m.assigned.equal(before) && m.userEndpoint != nil {
 		sg.endpointEpoch++
+	}
+	// Only a join, an epoch bump or a new target touch other members'
+	// records; otherwise m's and the group's are all that can differ.
+	only := m
+	if joining || bump || sg.assignmentEpoch != assignedBefore {
+		only = nil
+	}
+	if code := s.persistStreamsLocked(g, only); code != 0 {
+		return streamsFail(code, ""), nil
 	}
 	s.scheduleStreamsSessionLocked(g, m)
 	s.scheduleStreamsRevocationLocked(g, m, beforeState, beforeEpoch)
@@ -612,8 +659,13 @@ func (s *shard) updateStreamsTargetLocked(sg *streamsGroup) {
 	for _, m := range sg.sortedMembers() {
 		in = append(in, stickyMember{id: m.id, processID: m.processID, previous: sg.target[m.id]})
 	}
-	sg.target = assignStreamsTasks(in, tasks, s.c.cfg.StreamsNumStandbyReplicas)
+	standby := s.c.cfg.StreamsNumStandbyReplicas
+	if n, err := strconv.Atoi(sg.lastAssignmentConfigs[streamsNumStandbyReplicas]); err == nil && n >= 0 {
+		standby = n
+	}
+	sg.target = assignStreamsTasks(in, tasks, standby)
 	sg.assignmentEpoch = sg.epoch
+	sg.assignmentTimestamp = s.c.now().UnixMilli()
 }
 
 // reconcileStreams is Kafka's streams CurrentAssignmentBuilder: it moves m
@@ -764,7 +816,7 @@ func (s *shard) removeStreamsMemberLocked(g *group, m *streamsMember) {
 	}
 	// A failed write means this broker lost the partition: the group goes
 	// with it.
-	s.persistStreamsEpochLocked(g)
+	s.persistStreamsLocked(g, nil)
 	if len(sg.members) == 0 {
 		// Kafka clears the shutdown request with the last member.
 		sg.shutdownRequested = false
@@ -786,10 +838,41 @@ func (s *shard) streamsLeaveLocked(req *protocol.StreamsGroupHeartbeatRequest) *
 	return &protocol.StreamsGroupHeartbeatResponse{MemberID: req.MemberID, MemberEpoch: leaveEpoch}
 }
 
+// scheduleStreamsInitialDelayLocked starts g's initial rebalance delay;
+// when it is over the target of the group epoch is computed and written,
+// unless the group emptied or has no configured topology meanwhile (as
+// Kafka's computeDelayedTargetAssignment).
+func (s *shard) scheduleStreamsInitialDelayLocked(g *group) {
+	sg := g.streams
+	sg.delaySeq++
+	seq := sg.delaySeq
+	sg.delayTimer = time.AfterFunc(s.c.cfg.StreamsInitialDelay, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.unloaded || s.groups[g.id] != g || g.streams != sg || sg.delaySeq != seq {
+			return
+		}
+		sg.delayTimer = nil
+		if len(sg.members) == 0 || sg.configured == nil || sg.epoch <= sg.assignmentEpoch {
+			return
+		}
+		s.updateStreamsTargetLocked(sg)
+		if code := s.persistStreamsLocked(g, nil); code != 0 {
+			s.c.logger.Warn("cannot write a streams group's delayed target assignment", zap.String("group", g.id), zap.Int16("error_code", code))
+			return
+		}
+		s.c.logger.Info("streams group initial rebalance delay is over", zap.String("group", g.id), zap.Int32("group_epoch", sg.epoch))
+	})
+}
+
 // shutdownStreamsLocked stops the timers of a streams group.
 func (g *group) shutdownStreamsLocked() {
 	if g.streams == nil {
 		return
+	}
+	g.streams.delaySeq++
+	if g.streams.delayTimer != nil {
+		g.streams.delayTimer.Stop()
 	}
 	for _, m := range g.streams.members {
 		m.stopTimers()
@@ -836,25 +919,6 @@ func (s *shard) validateStreamsCommitLocked(g *group, req CommitRequest) int16 {
 		if !ok {
 			return stale
 		}
-	}
-	return 0
-}
-
-// validateStreamsFetchLocked is StreamsGroup.validateOffsetFetch.
-func (g *group) validateStreamsFetchLocked(memberID *string, memberEpoch int32) int16 {
-	if memberID == nil && memberEpoch < 0 {
-		return 0
-	}
-	id := ""
-	if memberID != nil {
-		id = *memberID
-	}
-	m := g.streams.members[id]
-	if m == nil {
-		return errcode.UnknownMemberID
-	}
-	if memberEpoch != m.epoch {
-		return errcode.StaleMemberEpoch
 	}
 	return 0
 }

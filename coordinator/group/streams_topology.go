@@ -57,10 +57,12 @@ type streamsSubtopology struct {
 type streamsTopology struct {
 	epoch         int32
 	subtopologies []streamsSubtopology // sorted by id
+	// record is the StreamsGroupTopologyValue the topology is written as.
+	record []byte
 }
 
 func newStreamsTopology(t *protocol.StreamsGroupHeartbeatRequestTopology) (*streamsTopology, error) {
-	out := &streamsTopology{epoch: t.Epoch}
+	out := &streamsTopology{epoch: t.Epoch, record: encodeStreamsTopologyValue(t)}
 	info := func(ts []protocol.StreamsGroupHeartbeatRequestTopicInfo) []streamsTopicInfo {
 		var o []streamsTopicInfo
 		for _, ti := range ts {

@@ -25,16 +25,13 @@ import (
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
 	"github.com/spool-broker/spool/internal/server"
+	"github.com/spool-broker/spool/internal/spooltest"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-func freePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort is spooltest.FreePort: never the same port twice in a process.
+func freePort(t testing.TB) int { return spooltest.FreePort(t) }
 
 // testNode is one in-process node of a test cluster.
 type testNode struct {
@@ -242,6 +239,32 @@ func unfenced(ids ...int32) func(img *controller.MetadataImage) bool {
 	}
 }
 
+// createTopic creates a topic whose name is new to the cluster through
+// adm. CreateTopics is not idempotent, and a lost answer is re-sent twice
+// over: the broker re-sends a forwarded write after a broken connection or
+// NOT_CONTROLLER (as Kafka's NodeToControllerRequestThread does), and kgo
+// re-sends after a broken connection. When the first attempt committed,
+// the retry is answered TOPIC_ALREADY_EXISTS, with Kafka as with Spool;
+// that answer counts as success only if the topic then has exactly the
+// layout asked for (nothing else in these tests creates the name).
+func (c *testCluster) createTopic(ctx context.Context, adm *kadm.Client, partitions int32, replicationFactor int16, name string) {
+	c.t.Helper()
+	require.Nil(c.t, c.image().Topic(name), "topic %s is new to the cluster", name)
+	created, err := adm.CreateTopic(ctx, partitions, replicationFactor, nil, name)
+	require.NoError(c.t, err)
+	if !errors.Is(created.Err, kerr.TopicAlreadyExists) {
+		require.NoError(c.t, created.Err)
+		return
+	}
+	topic := c.image().Topic(name)
+	require.NotNil(c.t, topic, "TOPIC_ALREADY_EXISTS for %s, which the active controller does not know", name)
+	require.Len(c.t, topic.Partitions, int(partitions), "partitions of %s", name)
+	for i, p := range topic.Partitions {
+		require.Len(c.t, p.Replicas, int(replicationFactor), "replicas of %s-%d", name, i)
+	}
+	c.t.Logf("CreateTopics %s: TOPIC_ALREADY_EXISTS from a retry of an attempt that had committed", name)
+}
+
 func newAdmin(t *testing.T, addr string) *kadm.Client {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	require.NoError(t, err)
@@ -340,9 +363,7 @@ func TestClusterInProcess(t *testing.T) {
 	adm5 := newAdmin(t, c.nodes[5].addr())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	created, err := adm5.CreateTopic(ctx, 8, 3, nil, "orders")
-	require.NoError(t, err)
-	require.NoError(t, created.Err)
+	c.createTopic(ctx, adm5, 8, 3, "orders")
 	// A forwarded write is visible on the broker that forwarded it when
 	// the response arrives, as a local write is.
 	require.NotNil(t, c.node(5).Metadata().Image().Topic("orders"))
@@ -463,14 +484,7 @@ func TestClusterInProcess(t *testing.T) {
 	c.kill(old)
 	next := c.activeController()
 	require.NotEqual(t, old, next)
-	created, err = adm5.CreateTopic(ctx, 4, 2, nil, "after-failover")
-	require.NoError(t, err)
-	if !errors.Is(created.Err, kerr.TopicAlreadyExists) {
-		// The admin client retries a request the dying controller may
-		// have committed already; then the retry finds the topic, as
-		// with Kafka.
-		require.NoError(t, created.Err)
-	}
+	c.createTopic(ctx, adm5, 4, 2, "after-failover")
 	c.waitImages("topic created after failover", func(img *controller.MetadataImage) bool { return img.Topic("after-failover") != nil })
 	if c.nodes[old].isBroker() {
 		// Its broker stopped heartbeating with it: fenced.
@@ -489,9 +503,7 @@ func TestClusterInProcess(t *testing.T) {
 	// victim is a broker-only node that leads something now (a slow
 	// machine may have fenced one briefly during the failover, which
 	// moved its leaderships).
-	created, err = adm5.CreateTopic(ctx, 8, 3, nil, "fence-me")
-	require.NoError(t, err)
-	require.NoError(t, created.Err)
+	c.createTopic(ctx, adm5, 8, 3, "fence-me")
 	c.waitImages("fence-me everywhere", func(img *controller.MetadataImage) bool { return img.Topic("fence-me") != nil })
 	img := c.image()
 	victim := int32(4)
@@ -534,9 +546,7 @@ func TestClusterInProcess(t *testing.T) {
 
 	// Controlled shutdown: when Close returns, the controller has already
 	// moved every leadership away from the broker.
-	created, err = adm5.CreateTopic(ctx, 8, 3, nil, "spread")
-	require.NoError(t, err)
-	require.NoError(t, created.Err)
+	c.createTopic(ctx, adm5, 8, 3, "spread")
 	c.waitImages("spread everywhere", func(img *controller.MetadataImage) bool { return img.Topic("spread") != nil })
 	leadsSomething := func(img *controller.MetadataImage, id int32) bool {
 		for _, name := range []string{"spread", "orders", "after-failover"} {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
@@ -190,4 +191,117 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 		// on a replica that was gone.
 		require.Less(t, s, 10*time.Second, "producer stall while node %d restarted", id)
 	}
+}
+
+// TestPausedGroupCoordinatorDeposed is finding 3 of docs/reliability.md as a
+// regression test. The coordinator of a group is paused (SIGSTOP) until the
+// controller fences it and another broker leads the group's
+// __consumer_offsets partition; a commit goes to the new coordinator; then
+// the old one is woken. As in Kafka (BrokerMetadataPublisher calls the group
+// coordinator's onResignation only when it applies the metadata delta that
+// moved the partition; until then CoordinatorRuntime serves reads from its
+// last committed state), the old coordinator may answer an OffsetFetch with
+// its last state while it still believes it leads; once it has learnt of the
+// new leader it must answer NOT_COORDINATOR, and never offsets again.
+func TestPausedGroupCoordinatorDeposed(t *testing.T) {
+	c := newProcCluster(t, []procSpec{{1, "broker,controller"}, {2, "broker,controller"}, {3, "broker,controller"}},
+		"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS=3")
+	c.startAll()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	adm := c.admin()
+	const topic, groupID = "deposed", "deposed-group"
+	c.createTopic(ctx, adm, topic, 1)
+	commit := func(adm *kadm.Client, at int64) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			offs := make(kadm.Offsets)
+			offs.Add(kadm.Offset{Topic: topic, Partition: 0, At: at, LeaderEpoch: -1})
+			r, err := adm.CommitOffsets(cctx, groupID, offs)
+			return err == nil && r.Ok()
+		}, 60*time.Second, 100*time.Millisecond, "commit of offset %d", at)
+	}
+	commit(adm, 10)
+	find := adm.FindGroupCoordinators(ctx, groupID)[groupID]
+	require.NoError(t, find.Err)
+	old := find.NodeID
+	statePart := group.PartitionFor(groupID, 3)
+	// leaderAt is the leader and leader epoch of the group's partition in
+	// node id's own metadata.
+	leaderAt := func(id int32) (int32, int32) {
+		name := protocol.TopicName("__consumer_offsets")
+		md := rawRequest(t, c.addr(id), 12, &protocol.MetadataRequest{Topics: []protocol.MetadataRequestTopic{{Name: &name}}}).(*protocol.MetadataResponse)
+		for _, tp := range md.Topics {
+			for _, p := range tp.Partitions {
+				if p.PartitionIndex == statePart {
+					return int32(p.LeaderID), p.LeaderEpoch
+				}
+			}
+		}
+		return -1, -1
+	}
+	leader, epoch := leaderAt(old)
+	require.Equal(t, old, leader)
+	t.Logf("SIGSTOP node %d, coordinator of %s (__consumer_offsets-%d, epoch %d)", old, groupID, statePart, epoch)
+	c.procs[old].signal(t, syscall.SIGSTOP)
+
+	var other int32 = 1
+	if other == old {
+		other = 2
+	}
+	require.Eventually(t, func() bool {
+		l, e := leaderAt(other)
+		return l >= 0 && l != old && e > epoch
+	}, 60*time.Second, 50*time.Millisecond, "the group's partition moves away from node %d", old)
+	adm2 := newAdmin(t, c.addr(other)) // a client that never knew the paused node as coordinator
+	commit(adm2, 20)
+
+	require.NoError(t, c.procs[old].cmd.Process.Signal(syscall.SIGCONT))
+	fetch := func() (int16, int64) {
+		r := rawRequest(t, c.addr(old), 8, &protocol.OffsetFetchRequest{Groups: []protocol.OffsetFetchRequestGroup{{GroupID: groupID}}}).(*protocol.OffsetFetchResponse)
+		require.Len(t, r.Groups, 1)
+		g := r.Groups[0]
+		if g.ErrorCode != 0 {
+			return g.ErrorCode, -1
+		}
+		for _, tp := range g.Topics {
+			for _, p := range tp.Partitions {
+				if p.PartitionIndex == 0 {
+					return 0, p.CommittedOffset
+				}
+			}
+		}
+		return 0, -1
+	}
+	var stale, learnt int
+	deadline := time.Now().Add(60 * time.Second)
+	for ; learnt < 20 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		code, off := fetch()
+		switch {
+		case code == errcode.NotCoordinator:
+			learnt++
+		case code != 0:
+			// COORDINATOR_LOAD_IN_PROGRESS or another retriable code.
+		case learnt > 0:
+			require.Failf(t, "offsets from a deposed coordinator after it answered NOT_COORDINATOR", "offset %d", off)
+		case off == 20:
+			require.Failf(t, "the old coordinator has the new commit", "it should not lead")
+		default:
+			require.EqualValues(t, 10, off, "a stale answer is the coordinator's last committed state")
+			stale++
+		}
+	}
+	require.Equal(t, 20, learnt, "node %d never answered NOT_COORDINATOR", old)
+	l, e := leaderAt(old)
+	require.NotEqual(t, old, l)
+	require.Greater(t, e, epoch)
+	t.Logf("node %d: %d stale answers (offset 10) before it learnt of the new leader, then NOT_COORDINATOR", old, stale)
+
+	o, err := adm2.FetchOffsets(ctx, groupID)
+	require.NoError(t, err)
+	got, ok := o.Lookup(topic, 0)
+	require.True(t, ok)
+	require.EqualValues(t, 20, got.At, "the new coordinator has the acknowledged commit")
 }

@@ -157,6 +157,17 @@ func runTool(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
+// untilTool repeats ok, a check that runs a Kafka tool, until it holds,
+// failing after tries attempts. Each attempt is a JVM run of seconds (tens
+// at load 70), so the bound is on attempts: require.Eventually's
+// wall-clock bound would give up on a run still in progress.
+func untilTool(t *testing.T, tries int, what string, ok func() bool) {
+	t.Helper()
+	for i := 1; !ok(); i++ {
+		require.Less(t, i, tries, what)
+	}
+}
+
 var describeLine = regexp.MustCompile(`Partition: (\d+)\s+Leader: (-?\d+)\s+Replicas: ([\d,]+)\s+Isr: ([\d,]*)`)
 
 // TestClusterProcesses runs three `spool serve` processes configured with
@@ -250,10 +261,10 @@ func TestClusterProcesses(t *testing.T) {
 	// kafka-topics creates through node 2 and describes through node 3.
 	runTool(t, topicsTool, "--bootstrap-server", hostAddr(procs[1]), "--create", "--topic", "rf3", "--partitions", "6", "--replication-factor", "3")
 	var desc string
-	require.Eventually(t, func() bool {
+	untilTool(t, 20, "node 3 describes the six partitions of rf3", func() bool {
 		desc = runTool(t, topicsTool, "--bootstrap-server", hostAddr(procs[2]), "--describe", "--topic", "rf3")
 		return len(describeLine.FindAllStringSubmatch(desc, -1)) == 6
-	}, 30*time.Second, 200*time.Millisecond)
+	})
 	t.Logf("kafka-topics --describe:\n%s", desc)
 	require.Contains(t, desc, "ReplicationFactor: 3")
 	leaders := map[string]int{}
@@ -303,10 +314,10 @@ func TestClusterProcesses(t *testing.T) {
 	waitBrokers(2) // the killed broker is fenced when its session runs out
 	procs[old-1].start(t, bin)
 	waitBrokers(3)
-	require.Eventually(t, func() bool {
+	untilTool(t, 20, "the restarted node lists after-kill and rf3", func() bool {
 		out := runTool(t, topicsTool, "--bootstrap-server", hostAddr(procs[old-1]), "--list")
 		return strings.Contains(out, "after-kill") && strings.Contains(out, "rf3")
-	}, 30*time.Second, 200*time.Millisecond)
+	})
 
 	// SIGTERM shuts a node down cleanly (controlled shutdown first).
 	procs[next-1].signal(t, syscall.SIGTERM)

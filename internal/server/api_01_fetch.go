@@ -29,7 +29,13 @@ import (
 //     response, but the first partition with data returns at least one
 //     whole batch (KIP-74).
 //   - Incremental fetch sessions (KIP-227) are kept in a cache of
-//     max.incremental.fetch.session.cache.slots (fetch_session.go).
+//     max.incremental.fetch.session.cache.slots (fetch_session.go). A
+//     session's fetch reads only the partitions that changed since its last
+//     answer (replication.ChangeFeed), those the request names and those
+//     with something still to send, and parks on the feed: an idle
+//     follower session costs in proportion to what changed, not to its
+//     size (Kafka reads every partition of the session, then leaves the
+//     unchanged ones out of the answer; the answers are the same).
 //   - Leader epochs are checked (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH),
 //     and a fetcher whose LastFetchedEpoch ended earlier here is told where
 //     to truncate (DivergingEpoch) without data.
@@ -79,6 +85,28 @@ type fetchRead struct {
 	diverging *replication.EpochEndOffset
 	// throttled: a follower's read under the leader replication quota.
 	throttled bool
+	// quietMs, for a partition of a follower's session that was quiet,
+	// is when the session last skipped it (ReadOptions.QuietFetchMs).
+	quietMs int64
+}
+
+// quiet reports whether the read found nothing for its partition: no
+// error, no divergence, no records and nothing readable past the fetch
+// offset (the log end for a follower, the high watermark or last stable
+// offset for a consumer). Throttled or size-capped reads found records
+// they did not take, so they are not quiet.
+func (r *fetchRead) quiet(replica bool, isolation int8) bool {
+	if r.p == nil || r.code != 0 || r.diverging != nil || r.res.Size > 0 {
+		return false
+	}
+	end := r.res.HighWatermark
+	switch {
+	case replica:
+		end = r.res.LogEndOffset
+	case isolation == readCommitted:
+		end = r.lso
+	}
+	return r.fp.fetchOffset >= end
 }
 
 // fetcher is who sends a Fetch: a consumer (replicaID -1) or a follower
@@ -97,16 +125,18 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 	if rc.v >= 15 {
 		who.replicaID, who.brokerEpoch = int32(req.ReplicaState.ReplicaID), req.ReplicaState.ReplicaEpoch
 	}
-	plan, code := b.fetchSessions.plan(req, rc.v)
+	replica := who.replicaID >= 0
+	plan, code := b.fetchSessions.plan(req, rc.v, replica)
 	if code != 0 {
 		resp.ErrorCode = code
 		return resp, nil
 	}
-	if plan.session != nil && plan.incremental {
+	s := plan.session
+	if s != nil {
 		// plan holds s.mu only during planning; hold it for the whole fetch
 		// so concurrent fetches in one session don't interleave epochs.
-		plan.session.mu.Lock()
-		defer plan.session.mu.Unlock()
+		s.mu.Lock()
+		defer s.mu.Unlock()
 	}
 	resp.SessionID = plan.sessionID
 
@@ -119,15 +149,19 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 	maxBytes = rc.fetchMaxBytes(maxBytes, who.replicaID) // consumer_byte_rate (quotas.go)
 	minBytes := min(int(req.MinBytes), maxBytes)
 	img := b.image.Load()
-	reads := make([]fetchRead, len(plan.parts))
-	for i, fp := range plan.parts {
-		reads[i] = fetchRead{fp: fp}
-		b.resolveFetch(img, rc.v, &reads[i])
+	var reads []fetchRead
+	if s != nil {
+		reads = b.sessionReads(rc, img, s, plan, replica)
+	} else {
+		reads = make([]fetchRead, len(plan.parts))
+		for i, fp := range plan.parts {
+			reads[i] = fetchRead{fp: fp}
+			b.resolveFetch(img, rc.v, &reads[i])
+		}
+		b.authorizeFetch(rc, replica, reads)
 	}
-	b.authorizeFetch(rc, who.replicaID >= 0, reads)
 
 	var wake chan struct{}
-	replica := who.replicaID >= 0
 	rc.replicaFetch = replica
 	for {
 		var gained <-chan struct{}
@@ -143,6 +177,26 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 		left := time.Until(deadline)
 		if left <= 0 {
 			break
+		}
+		if s != nil {
+			// The feed has watched every partition since before it was
+			// read: park until one is marked, then read what was.
+			t := time.NewTimer(left)
+			waited := rc.waiting() // not request handler time
+			woke := false
+			select {
+			case <-s.feed.Changed():
+				woke = true
+			case <-t.C:
+			case <-ctx.Done():
+			case <-gained:
+			}
+			waited()
+			t.Stop()
+			if woke {
+				reads = b.addMarkedReads(rc, img, s, reads, replica)
+			}
+			continue
 		}
 		if wake == nil {
 			wake = make(chan struct{}, 1)
@@ -175,6 +229,14 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 			break
 		}
 	}
+	if s != nil {
+		// Until the response says otherwise, everything read stays busy
+		// (a throttled response sends none of it).
+		s.busy = s.busy[:0]
+		for i := range reads {
+			s.busy = append(s.busy, reads[i].fp)
+		}
+	}
 	if rc.throttleFetch(fetchResponseSize(reads)) {
 		// Kafka's getThrottledResponse: no partitions; a session this
 		// fetch would have opened is not opened.
@@ -196,7 +258,113 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 		b.leaderThrottle.Record(n)
 	}
 	b.buildFetchResponse(rc, resp, reads, plan.incremental, req.IsolationLevel)
+	if s != nil {
+		s.busy = s.busy[:0]
+		for i := range reads {
+			if reads[i].fp.quiet = reads[i].quiet(replica, req.IsolationLevel); !reads[i].fp.quiet {
+				s.busy = append(s.busy, reads[i].fp)
+			}
+		}
+	}
 	return resp, nil
+}
+
+// sessionReads picks what a fetch in session s reads (fetch_session.go):
+// the partitions the request names, those the feed marked, those the last
+// response left busy; every partition when the session is new, the
+// metadata image changed or the feed is of the other kind. s.mu held.
+func (b *Broker) sessionReads(rc *reqCtx, img *controller.MetadataImage, s *fetchSession, plan fetchPlan, replica bool) []fetchRead {
+	s.fetches++
+	all := !plan.incremental || s.img != img || s.feed.Replica() != replica
+	s.img = img
+	prev, now := s.lastDrainMs, b.replicas.NowMs()
+	marked := s.feed.Drain(nil)
+	s.lastDrainMs = now
+	var reads []fetchRead
+	pick := func(fp *fetchPartition, quietMs int64) {
+		if fp.removed || fp.picked == s.fetches {
+			return
+		}
+		fp.picked = s.fetches
+		r := fetchRead{fp: fp}
+		if replica && fp.quiet {
+			r.quietMs = quietMs
+		}
+		fp.quiet = false
+		reads = append(reads, r)
+	}
+	if all {
+		reads = make([]fetchRead, 0, len(s.parts))
+		for _, fp := range s.parts {
+			pick(fp, prev)
+		}
+	} else {
+		for _, fp := range plan.named {
+			pick(fp, prev)
+		}
+		for _, p := range marked {
+			if fp := s.byPartition[p]; fp != nil {
+				pick(fp, prev)
+			}
+		}
+		for _, fp := range s.busy {
+			pick(fp, 0)
+		}
+	}
+	b.prepareSessionReads(rc, img, s, reads, replica)
+	return reads
+}
+
+// addMarkedReads adds to reads the partitions the feed marked that are not
+// among them yet (those that are get read again anyway). s.mu held.
+func (b *Broker) addMarkedReads(rc *reqCtx, img *controller.MetadataImage, s *fetchSession, reads []fetchRead, replica bool) []fetchRead {
+	prev, now := s.lastDrainMs, b.replicas.NowMs()
+	marked := s.feed.Drain(nil)
+	s.lastDrainMs = now
+	n := len(reads)
+	for _, p := range marked {
+		fp := s.byPartition[p]
+		if fp == nil || fp.removed || fp.picked == s.fetches {
+			continue
+		}
+		fp.picked = s.fetches
+		r := fetchRead{fp: fp}
+		if replica && fp.quiet {
+			r.quietMs = prev
+		}
+		fp.quiet = false
+		reads = append(reads, r)
+	}
+	b.prepareSessionReads(rc, img, s, reads[n:], replica)
+	return reads
+}
+
+// prepareSessionReads resolves and authorizes reads and has the session's
+// feed watch the partitions they resolved to (before they are read, so a
+// change after the read is marked). s.mu held.
+func (b *Broker) prepareSessionReads(rc *reqCtx, img *controller.MetadataImage, s *fetchSession, reads []fetchRead, replica bool) {
+	for i := range reads {
+		b.resolveFetch(img, rc.v, &reads[i])
+	}
+	b.authorizeFetch(rc, replica, reads)
+	for i := range reads {
+		r := &reads[i]
+		// An unauthorized read has p cleared; keep the old watch until
+		// the partition resolves to another one.
+		p := r.p
+		if p == nil || p == r.fp.p {
+			continue
+		}
+		if old := r.fp.p; old != nil {
+			if s.byPartition[old] == r.fp {
+				delete(s.byPartition, old)
+			}
+			s.feed.Unwatch(old)
+		}
+		r.fp.p = p
+		s.byPartition[p] = r.fp
+		s.feed.Watch(p)
+	}
 }
 
 // fetchResponseSize is about the size of the response the reads make: the
@@ -291,7 +459,9 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, who fetcher) (int, boo
 			FetchOffset: r.fp.fetchOffset, MaxBytes: limit, MinOneBatch: total == 0,
 			Isolation: replication.Isolation(who.isolation), ReplicaID: who.replicaID, BrokerEpoch: who.brokerEpoch,
 			LogStartOffset: r.fp.logStartOffset, CurrentLeaderEpoch: r.fp.leaderEpoch, LastFetchedEpoch: r.fp.lastFetchEpoch,
+			QuietFetchMs: r.quietMs,
 		})
+		r.quietMs = 0 // once
 		r.res, r.lso, r.aborted, r.diverging, r.throttled = info.ReadResult, info.LastStableOffset, info.Aborted, info.DivergingEpoch, info.Throttled
 		if err != nil {
 			switch r.code = replicationErrorCode(err); r.code {

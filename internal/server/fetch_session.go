@@ -2,11 +2,14 @@ package server
 
 import (
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
+	"github.com/spool-broker/spool/replication"
 )
 
 // Incremental fetch sessions (KIP-227). A consumer or follower that fetches
@@ -22,6 +25,20 @@ import (
 //	N          -1     close session N, full fetch without a session
 //	N           0     close session N, full fetch opening a new one
 //	N          >0     incremental fetch in session N at that epoch
+//
+// Reading only what changed: a session's fetch reads the partitions its
+// request names, those its ChangeFeed marked since the last fetch (an
+// append for a follower, a high watermark, log start, leadership or ISR
+// change for anyone), and those the last response did not leave quiet
+// (records still to send, an error, a diverging epoch); every partition
+// only after a new metadata image (broker eligibility, ACLs and topic IDs
+// live there) or when a consumer's session is used by a replica. A quiet
+// partition that is not read would have answered nothing new, so the
+// response is the one reading everything gives (Kafka reads every
+// partition of the session and then leaves the unchanged ones out), and
+// an idle follower session costs in proportion to what changed rather
+// than to its size. Waiting for data parks on the feed, not on every
+// partition.
 const (
 	fetchSessionFinalEpoch = -1
 	fetchSessionInitEpoch  = 0
@@ -46,6 +63,18 @@ type fetchPartition struct {
 	// Last values sent, to decide whether an incremental response must
 	// include the partition.
 	sentHW, sentLSO, sentLogStart int64
+
+	// p is the partition this one resolved to when last read, watched by
+	// the session's feed (nil before the first read or when unknown).
+	p *replication.Partition
+	// quiet: the last response found nothing for it: no error, no
+	// records readable past fetchOffset and nothing new sent. It is read
+	// again only when the feed marks it or the request names it.
+	quiet bool
+	// picked is the session fetch that last chose it (no duplicates);
+	// removed: forgotten by the session.
+	picked  uint64
+	removed bool
 }
 
 type fetchSession struct {
@@ -56,6 +85,38 @@ type fetchSession struct {
 	index     map[fetchKey]*fetchPartition
 	lastUsed  time.Time
 	topicIDed bool // opened with version >= 13
+
+	// feed watches every resolved partition, as a replica's or a
+	// consumer's feed after the fetch that opened the session; set at
+	// creation, safe for concurrent use.
+	feed *replication.ChangeFeed
+
+	// The rest is the fetch path's (api_01_fetch.go), under mu.
+	byPartition map[*replication.Partition]*fetchPartition
+	// img is the metadata image of the last fetch: another one reads
+	// every partition.
+	img *controller.MetadataImage
+	// busy are the partitions the last response did not leave quiet.
+	busy []*fetchPartition
+	// fetches counts the session's fetches (fetchPartition.picked);
+	// lastDrainMs is when the feed was last drained: every partition
+	// quiet then and not marked had its follower at the log end.
+	fetches     uint64
+	lastDrainMs int64
+}
+
+// close ends the feed's subscriptions (the session was closed or evicted).
+func (s *fetchSession) close() { s.feed.Close() }
+
+// forgetLocked drops fp from the fetch path's state; mu held.
+func (s *fetchSession) forgetLocked(fp *fetchPartition) {
+	fp.removed = true
+	if fp.p != nil {
+		if s.byPartition[fp.p] == fp {
+			delete(s.byPartition, fp.p)
+		}
+		s.feed.Unwatch(fp.p)
+	}
 }
 
 type fetchSessionCache struct {
@@ -77,12 +138,14 @@ type fetchPlan struct {
 	incremental bool
 	parts       []*fetchPartition
 	sessionID   int32
+	// named are the partitions an incremental request added or updated.
+	named []*fetchPartition
 }
 
 // plan resolves the request against the session cache. A non-zero code is
 // the top-level error of the response (FETCH_SESSION_ID_NOT_FOUND,
 // INVALID_FETCH_SESSION_EPOCH).
-func (c *fetchSessionCache) plan(req *protocol.FetchRequest, v int16) (fetchPlan, int16) {
+func (c *fetchSessionCache) plan(req *protocol.FetchRequest, v int16, replica bool) (fetchPlan, int16) {
 	useIDs := v >= 13
 	if req.SessionID == 0 || req.SessionEpoch <= fetchSessionInitEpoch {
 		if req.SessionID != 0 {
@@ -91,7 +154,7 @@ func (c *fetchSessionCache) plan(req *protocol.FetchRequest, v int16) (fetchPlan
 		parts := requestedPartitions(req, useIDs)
 		pl := fetchPlan{parts: parts}
 		if req.SessionEpoch == fetchSessionInitEpoch && v >= 7 {
-			if s := c.create(parts, useIDs); s != nil {
+			if s := c.create(parts, useIDs, replica); s != nil {
 				pl.session = s
 				pl.sessionID = s.id
 			}
@@ -114,6 +177,7 @@ func (c *fetchSessionCache) plan(req *protocol.FetchRequest, v int16) (fetchPlan
 		s.epoch = 1
 	}
 	s.lastUsed = time.Now()
+	forgot := false
 	for _, ft := range req.ForgottenTopicsData {
 		for _, p := range ft.Partitions {
 			k := fetchKey{partition: p}
@@ -124,25 +188,27 @@ func (c *fetchSessionCache) plan(req *protocol.FetchRequest, v int16) (fetchPlan
 			}
 			if fp := s.index[k]; fp != nil {
 				delete(s.index, k)
-				for i, x := range s.parts {
-					if x == fp {
-						s.parts = append(s.parts[:i], s.parts[i+1:]...)
-						break
-					}
-				}
+				s.forgetLocked(fp)
+				forgot = true
 			}
 		}
 	}
+	if forgot {
+		s.parts = slices.DeleteFunc(s.parts, func(fp *fetchPartition) bool { return fp.removed })
+	}
+	var named []*fetchPartition
 	for _, np := range requestedPartitions(req, useIDs) {
 		if fp := s.index[np.key]; fp != nil {
 			fp.fetchOffset, fp.maxBytes = np.fetchOffset, np.maxBytes
 			fp.leaderEpoch, fp.lastFetchEpoch, fp.logStartOffset = np.leaderEpoch, np.lastFetchEpoch, np.logStartOffset
+			named = append(named, fp)
 			continue
 		}
 		s.index[np.key] = np
 		s.parts = append(s.parts, np)
+		named = append(named, np)
 	}
-	return fetchPlan{session: s, incremental: true, parts: s.parts, sessionID: s.id}, 0
+	return fetchPlan{session: s, incremental: true, parts: s.parts, sessionID: s.id, named: named}, 0
 }
 
 func requestedPartitions(req *protocol.FetchRequest, useIDs bool) []*fetchPartition {
@@ -166,7 +232,7 @@ func requestedPartitions(req *protocol.FetchRequest, useIDs bool) []*fetchPartit
 }
 
 // create opens a session, evicting the least recently used one when full.
-func (c *fetchSessionCache) create(parts []*fetchPartition, useIDs bool) *fetchSession {
+func (c *fetchSessionCache) create(parts []*fetchPartition, useIDs, replica bool) *fetchSession {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.sessions) >= c.max {
@@ -180,12 +246,14 @@ func (c *fetchSessionCache) create(parts []*fetchPartition, useIDs bool) *fetchS
 			return nil
 		}
 		delete(c.sessions, oldest.id)
+		oldest.close()
 	}
 	id := rand.Int32N(1<<31-1) + 1
 	for c.sessions[id] != nil {
 		id = rand.Int32N(1<<31-1) + 1
 	}
-	s := &fetchSession{id: id, epoch: 1, parts: parts, index: make(map[fetchKey]*fetchPartition, len(parts)), lastUsed: time.Now(), topicIDed: useIDs}
+	s := &fetchSession{id: id, epoch: 1, parts: parts, index: make(map[fetchKey]*fetchPartition, len(parts)), lastUsed: time.Now(), topicIDed: useIDs,
+		feed: replication.NewChangeFeed(replica), byPartition: make(map[*replication.Partition]*fetchPartition, len(parts))}
 	for _, p := range parts {
 		s.index[p.key] = p
 	}
@@ -195,6 +263,10 @@ func (c *fetchSessionCache) create(parts []*fetchPartition, useIDs bool) *fetchS
 
 func (c *fetchSessionCache) remove(id int32) {
 	c.mu.Lock()
+	s := c.sessions[id]
 	delete(c.sessions, id)
 	c.mu.Unlock()
+	if s != nil {
+		s.close()
+	}
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
+	"github.com/spool-broker/spool/internal/spooltest"
 )
 
 // testNode is a real Spool node on loopback ports, for integration tests.
@@ -25,13 +25,9 @@ type testNode struct {
 	closed bool
 }
 
-// freePort returns a port that was free a moment ago.
-func freePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a port that was free a moment ago and that no earlier
+// call in this test process returned (spooltest.FreePort).
+func freePort(t testing.TB) int { return spooltest.FreePort(t) }
 
 // startTestNode starts a single-node cluster in a temp dir. extra holds
 // more KAFKA_* variables (KAFKA_NUM_PARTITIONS=3, ...).

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -170,9 +171,11 @@ func (b *Broker) reconcileChangedLocked(cur, img *controller.MetadataImage) {
 // partitions on this broker. Partitions whose image is the same pointer in
 // old (the topic as last applied, with the same configs; nil: none) are
 // skipped. With want non-nil the hosted partitions are recorded there and
-// the caller drops the rest.
+// the caller drops the rest. New logs are created in parallel
+// (openPartitions) before any partition is applied.
 func (b *Broker) reconcileTopicLocked(img *controller.MetadataImage, t, old *controller.TopicImage, want map[storage.TopicPartition]bool) {
 	var settings *config.LogSettings // resolved once, when first needed
+	var work []hostedPartition
 	for i, pi := range t.Partitions {
 		if old != nil && i < len(old.Partitions) && old.Partitions[i] == pi {
 			continue
@@ -200,26 +203,84 @@ func (b *Broker) reconcileTopicLocked(img *controller.MetadataImage, t, old *con
 		if p == nil && b.replicas.Offline(tp) {
 			continue // on a failed log dir until the broker restarts
 		}
-		if p == nil {
-			var err error
-			if p, err = b.openPartition(tp, t.ID, *settings); errors.Is(err, storage.ErrLogMoving) {
-				continue // moveReplica opens it again once moved
-			} else if err != nil {
-				b.logger.Error("cannot open partition log; the partition stays offline on this broker",
-					zap.String("topic", t.Name), zap.Int("partition", i), zap.Error(err))
-				b.openFailed[tp] = true
-				continue
-			}
-		} else if cur := p.Settings(); !sameSettings(cur, settings) {
-			s := *settings
-			p.SetSettings(&s)
-			if err := p.Log().SetConfig(storageConfig(s)); err != nil {
-				b.logger.Warn("cannot apply topic config", zap.String("topic", t.Name), zap.Error(err))
+		work = append(work, hostedPartition{tp: tp, pi: pi, p: p, open: p == nil})
+	}
+	if len(work) == 0 {
+		return
+	}
+	b.openPartitions(work, t.ID, *settings)
+	for _, w := range work {
+		p := w.p
+		switch {
+		case errors.Is(w.err, storage.ErrLogMoving):
+			continue // moveReplica opens it again once moved
+		case w.err != nil:
+			b.logger.Error("cannot open partition log; the partition stays offline on this broker",
+				zap.String("topic", t.Name), zap.Int32("partition", w.tp.Partition), zap.Error(w.err))
+			b.openFailed[w.tp] = true
+			continue
+		case !w.open:
+			if cur := p.Settings(); !sameSettings(cur, settings) {
+				s := *settings
+				p.SetSettings(&s)
+				if err := p.Log().SetConfig(storageConfig(s)); err != nil {
+					b.logger.Warn("cannot apply topic config", zap.String("topic", t.Name), zap.Error(err))
+				}
 			}
 		}
-		b.replicas.Apply(p, leaderAndISR(pi))
-		b.noteReplicaDir(tp, t.ID, pi)
+		b.replicas.Apply(p, leaderAndISR(w.pi))
+		b.noteReplicaDir(w.tp, t.ID, w.pi)
 	}
+}
+
+// hostedPartition is one partition reconcileTopicLocked applies: p is
+// hosted already unless open, in which case openPartitions sets p or err.
+type hostedPartition struct {
+	tp   storage.TopicPartition
+	pi   *controller.PartitionImage
+	p    *replication.Partition
+	open bool
+	err  error
+}
+
+// openPartitionsParallelism bounds the logs created at once: creating one
+// is a directory and a few files, I/O the kernel overlaps well, and one at
+// a time made a CreateTopics of thousands of partitions wait for each in
+// turn (its answer waits for this broker's image, and so for them).
+const openPartitionsParallelism = 8
+
+// openPartitions creates the logs of the work items marked open, up to
+// openPartitionsParallelism at once, and returns when all are done.
+func (b *Broker) openPartitions(work []hostedPartition, id controller.TopicID, s config.LogSettings) {
+	var idx []int
+	for i := range work {
+		if work[i].open {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) <= 1 {
+		for _, i := range idx {
+			work[i].p, work[i].err = b.openPartition(work[i].tp, id, s)
+		}
+		return
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(len(idx), openPartitionsParallelism) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				// Each goroutine writes only its own items.
+				work[i].p, work[i].err = b.openPartition(work[i].tp, id, s)
+			}
+		}()
+	}
+	for _, i := range idx {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // brokerLivenessChanged reports whether a broker registered, left, or

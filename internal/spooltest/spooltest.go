@@ -57,15 +57,36 @@ func Build(t testing.TB) string {
 	return buildPath
 }
 
-// FreePort returns a loopback port nothing listens on right now.
+var (
+	portsMu sync.Mutex
+	// portsGiven holds every port FreePort returned in this process. The
+	// kernel may hand a port it just released to the next bind, so two
+	// calls in a row (a client and a controller listener) could otherwise
+	// return the same one (TestFormat saw it under load).
+	portsGiven = map[int]bool{}
+)
+
+// FreePort returns a loopback port nothing listens on right now and that
+// no earlier call in this test process returned. Another process may still
+// take it before the caller binds it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !portsGiven[port] {
+			portsGiven[port] = true
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("spooltest: 100 listens in a row got ports already handed out")
+	return 0
 }
 
 // Options adjust a started broker.

@@ -38,6 +38,10 @@ type Cluster struct {
 	// /debug/pprof). Port and CtrlPort are then unused.
 	BasePort int
 	Extra    map[string]string
+	// Racks gives node i broker.rack=rack<i> and both systems Kafka's
+	// rack-aware replica selector (KIP-392 fetch from follower; Spool
+	// ignores the property), for scenario R6.
+	Racks bool
 
 	root  string
 	nodes [3]*clusterNode
@@ -128,6 +132,9 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=%s
 group.initial.rebalance.delay.ms=0
 `, id, strings.Join(voters, ","), c.host(id), c.port(id), c.host(id), c.ctrlPort(id), c.host(id), c.port(id), filepath.Join(dir, "data"))
+	if c.Racks {
+		fmt.Fprintf(&b, "broker.rack=rack%d\nreplica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector\n", id)
+	}
 	for k, v := range c.Extra {
 		fmt.Fprintf(&b, "%s=%s\n", k, v)
 	}
@@ -223,10 +230,10 @@ func (c *Cluster) launch(id int) error {
 }
 
 // relaunchIfExited starts node id again if its process has exited, and
-// reports whether it did. With BasePort the ports lie in Linux's default
-// ephemeral range (32768-60999), so an outgoing connection can hold one
-// when a node starts; the node then exits at once, and a second start
-// finds the port free.
+// reports whether it did. A fixed port can still be held by an outgoing
+// connection's local end when a node starts (if BasePort is set inside
+// Linux's ephemeral range, 32768-60999; the default 24000 lies below it);
+// the node then exits at once, and a second start finds the port free.
 func (c *Cluster) relaunchIfExited(id int) (bool, error) {
 	n := c.nodes[id-1]
 	if n == nil || n.cmd == nil {

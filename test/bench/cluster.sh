@@ -4,12 +4,14 @@
 #
 # Builds bin/spool and spool-bench, then runs `spool-bench cluster`, which rewrites the
 # cluster section of docs/benchmarks.md and writes test/bench/out/cluster-results.json.
-# The nodes listen on 127.0.0.1-3 (ports 47192/47193). Broker processes are pinned to
+# The nodes listen on 127.0.0.1-3 (ports 25192/25193, below the kernel's ephemeral range). Broker processes are pinned to
 # CPU 0 and the load generator to the others, as in test/bench/run.sh.
 #
 # Knobs (env): PAIRS=3 DURATION=30s WARMUP=5s LATENCY_RATE=5000 FAILOVER_RATE=1000
 #   PARTITIONS=6 SET=k=v,k=v (server properties for both systems) LABEL=full
 #   NOTE='text for the report (the machine, what else ran)'
+#   SCENARIOS=R1,R2,R3,R4,R6 (R4 rolling restart under load, R6 consumer catch-up from the
+#   leaders and with client.rack; KIP-392 fetch from follower) SYSTEMS=spool,kafka
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
@@ -31,4 +33,5 @@ cd test/bench
 "${pin[@]}" "$repo/bin/spool-bench" cluster -repo "$repo" -out out -report "$repo/docs/benchmarks.md" \
 	-label "${LABEL:-full}" -pairs "${PAIRS:-3}" -duration "${DURATION:-30s}" -warmup "${WARMUP:-5s}" \
 	-latency-rate "${LATENCY_RATE:-5000}" -failover-rate "${FAILOVER_RATE:-1000}" -partitions "${PARTITIONS:-6}" \
-	-set "${SET:-}" -note "${NOTE:-}" -broker-cpus "$broker_cpus" -load-cpus "$load_cpus" -spool-rev "$spool_rev"
+	-set "${SET:-}" -note "${NOTE:-}" -broker-cpus "$broker_cpus" -load-cpus "$load_cpus" -spool-rev "$spool_rev" \
+	-scenarios "${SCENARIOS:-R1,R2,R3,R4,R6}" -systems "${SYSTEMS:-spool,kafka}"

@@ -32,6 +32,15 @@ type ClusterConfig struct {
 	SpoolRev             string
 	Note                 string            // free text for the report (the machine, what else ran)
 	Extra                map[string]string // properties for both systems
+	// Systems run in each pair (spool, kafka); Scenarios are the ones
+	// run: R1 throughput, R2 latency, R3 failover and controlled-shutdown
+	// stall, R4 rolling restart, R6 consumer catch-up (nil: all).
+	Systems   []string
+	Scenarios map[string]bool
+}
+
+func (cfg ClusterConfig) runs(scenario string) bool {
+	return cfg.Scenarios == nil || cfg.Scenarios[scenario]
 }
 
 // ClusterRun is what one cluster of one system measured.
@@ -55,6 +64,17 @@ type ClusterRun struct {
 	ShutdownStallS float64 `json:"shutdown_stall_s"`
 	ShutdownExitS  float64 `json:"shutdown_exit_s"`
 	LostAcked      int     `json:"lost_acked"`
+	// R4, rolling restart under a fixed-rate load (rolling.go).
+	RollS      float64 `json:"rolling_restart_s,omitempty"`
+	RollStallS float64 `json:"rolling_restart_stall_s,omitempty"`
+	RollErrors int     `json:"rolling_restart_errors,omitempty"`
+	RollLost   int     `json:"rolling_restart_lost,omitempty"`
+	// R6, a consumer reading a backlog from the leaders and with a
+	// client.rack (rolling.go).
+	CatchUpMB                float64 `json:"catch_up_mb,omitempty"`
+	CatchUpLeaderMBps        float64 `json:"catch_up_leader_mb_per_s,omitempty"`
+	CatchUpRackMBps          float64 `json:"catch_up_rack_mb_per_s,omitempty"`
+	CatchUpRackFollowerShare float64 `json:"catch_up_rack_follower_share,omitempty"`
 }
 
 // ClusterResults is cluster-results.json.
@@ -82,16 +102,19 @@ func ClusterBench(ctx context.Context, cfg ClusterConfig) error {
 	for k, v := range cfg.Extra {
 		res.Settings[k] = v
 	}
-	port, ctrl := 47192, 47193 // on 127.0.0.1-3; the compat harness uses 19092/29092
+	port, ctrl := 25192, 25193 // on 127.0.0.1-3, below the ephemeral range (32768-60999); the compat harness uses 19092/29092
 	for pair := range cfg.Pairs {
-		order := []string{"spool", "kafka"}
+		order := slices.Clone(cfg.Systems)
+		if len(order) == 0 {
+			order = []string{"spool", "kafka"}
+		}
 		if pair%2 == 1 {
-			order = []string{"kafka", "spool"}
+			slices.Reverse(order)
 		}
 		for _, sys := range order {
 			log.Printf("pair %d/%d: %s", pair+1, cfg.Pairs, sys)
 			run, err := clusterRun(ctx, cfg, &Cluster{Name: sys, Repo: cfg.Repo, OutDir: cfg.OutDir, BrokerCPUs: cfg.BrokerCPUs,
-				Port: port, CtrlPort: ctrl, Extra: cfg.Extra})
+				Port: port, CtrlPort: ctrl, Extra: cfg.Extra, Racks: cfg.runs("R6")})
 			if err != nil {
 				return fmt.Errorf("%s pair %d: %w", sys, pair+1, err)
 			}
@@ -122,38 +145,66 @@ func clusterRun(ctx context.Context, cfg ClusterConfig, c *Cluster) (ClusterRun,
 	}
 	run.StartS = d.Seconds()
 
-	// Throughput and CPU: unthrottled acks=all.
+	if cfg.runs("R1") {
+		if err := throughput(ctx, cfg, c, &run); err != nil {
+			return run, err
+		}
+	}
+	if cfg.runs("R2") {
+		if err := latency(ctx, cfg, c, &run); err != nil {
+			return run, err
+		}
+	}
+	// Failover and controlled-shutdown stall under a fixed-rate load.
+	if cfg.runs("R3") {
+		if err := failover(ctx, cfg, c, &run); err != nil {
+			return run, err
+		}
+	}
+	if cfg.runs("R4") {
+		if err := rollingRestart(ctx, cfg, c, &run); err != nil {
+			return run, fmt.Errorf("rolling restart: %w", err)
+		}
+	}
+	if cfg.runs("R6") {
+		if err := catchUp(ctx, cfg, c, &run); err != nil {
+			return run, err
+		}
+	}
+	return run, nil
+}
+
+// throughput is scenario R1: unthrottled acks=all, and the brokers' CPU.
+func throughput(ctx context.Context, cfg ClusterConfig, c *Cluster, run *ClusterRun) error {
 	if err := c.CreateTopic(ctx, "tput", cfg.Partitions); err != nil {
-		return run, err
+		return err
 	}
 	cpu0 := c.CPUSeconds()
 	r, err := RunLoad(ctx, LoadConfig{Bootstrap: c.Bootstrap(), Topic: "tput", Acks: -1, Linger: 5 * time.Millisecond,
 		Duration: cfg.Duration, Warmup: cfg.Warmup})
 	if err != nil {
-		return run, fmt.Errorf("throughput: %w", err)
+		return fmt.Errorf("throughput: %w", err)
 	}
 	cpu := c.CPUSeconds() - cpu0
 	run.ProduceMBps, run.ProduceErrors = r.MBPerS, r.Errors
 	if mb := float64(r.TotalRecords) * recordSize / 1e6; mb > 0 {
 		run.CPUmsPerMB = cpu * 1000 / mb
 	}
+	return nil
+}
 
-	// End-to-end latency at a fixed rate.
+// latency is scenario R2: end-to-end latency at a fixed rate.
+func latency(ctx context.Context, cfg ClusterConfig, c *Cluster, run *ClusterRun) error {
 	if err := c.CreateTopic(ctx, "latency", cfg.Partitions); err != nil {
-		return run, err
+		return err
 	}
-	r, err = RunLoad(ctx, LoadConfig{Bootstrap: c.Bootstrap(), Topic: "latency", Acks: -1, Linger: 5 * time.Millisecond,
+	r, err := RunLoad(ctx, LoadConfig{Bootstrap: c.Bootstrap(), Topic: "latency", Acks: -1, Linger: 5 * time.Millisecond,
 		Duration: cfg.Duration, Warmup: cfg.Warmup, Rate: cfg.LatencyRate, EndToEnd: true})
 	if err != nil {
-		return run, fmt.Errorf("latency: %w", err)
+		return fmt.Errorf("latency: %w", err)
 	}
 	run.E2EP50, run.E2EP99, run.ProduceP99 = r.EndToEnd.P50, r.EndToEnd.P99, r.Produce.P99
-
-	// Failover and controlled-shutdown stall under a fixed-rate load.
-	if err := failover(ctx, cfg, c, &run); err != nil {
-		return run, err
-	}
-	return run, nil
+	return nil
 }
 
 // ackTimes records acknowledgements per partition.
@@ -278,50 +329,11 @@ func failover(ctx context.Context, cfg ClusterConfig, c *Cluster, run *ClusterRu
 	if err := c.CreateTopic(ctx, topic, cfg.Partitions); err != nil {
 		return err
 	}
-	cl, err := c.client(kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0),
-		kgo.RecordDeliveryTimeout(2*time.Minute), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
-		// franz-go refreshes metadata after an error at most every 5 s by
-		// default, which would measure the client's cadence rather than
-		// the cluster's failover; the Java client retries after 100 ms.
-		kgo.MetadataMinAge(100*time.Millisecond))
+	acks, stop, err := startAckedProducer(ctx, c, topic, cfg.FailoverRate, cfg.Partitions)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	acks := &ackTimes{at: map[int32][]time.Time{}, acked: map[int32]map[int64]string{}}
-	for p := range int32(cfg.Partitions) {
-		acks.acked[p] = map[int64]string{}
-	}
-	pctx, stopProducing := context.WithCancel(ctx)
-	defer stopProducing()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		interval := time.Duration(float64(time.Second) / cfg.FailoverRate)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-pctx.Done():
-				return
-			case <-tick.C:
-			}
-			v := fmt.Sprintf("%09d", i)
-			wg.Add(1)
-			cl.Produce(ctx, &kgo.Record{Partition: int32(i % cfg.Partitions), Value: []byte(v)}, func(r *kgo.Record, err error) {
-				defer wg.Done()
-				if err != nil {
-					acks.mu.Lock()
-					acks.errs++
-					acks.mu.Unlock()
-					return
-				}
-				acks.add(r.Partition, r.Offset, string(r.Value), time.Now())
-			})
-		}
-	}()
+	defer stop()
 	settle := time.Now().Add(3 * time.Second)
 	if err := waitFor(ctx, time.Minute, "acknowledgements before the kill", func() bool { return acks.allSince(settle, cfg.Partitions) }); err != nil {
 		return err
@@ -373,8 +385,7 @@ func failover(ctx context.Context, cfg ClusterConfig, c *Cluster, run *ClusterRu
 	if err := c.waitISR(ctx, topic, 3); err != nil {
 		return err
 	}
-	stopProducing()
-	wg.Wait()
+	stop()
 
 	// Nothing acknowledged is lost.
 	lost, err := countLost(ctx, c, topic, acks)
@@ -383,6 +394,62 @@ func failover(ctx context.Context, cfg ClusterConfig, c *Cluster, run *ClusterRu
 	}
 	run.LostAcked = lost
 	return nil
+}
+
+// startAckedProducer sends records to topic's partitions in turn at rate
+// records/s, acks=all, recording every acknowledgement; stop ends it and
+// waits for the records in flight.
+func startAckedProducer(ctx context.Context, c *Cluster, topic string, rate float64, partitions int) (*ackTimes, func(), error) {
+	cl, err := c.client(kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0),
+		kgo.RecordDeliveryTimeout(2*time.Minute), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
+		// franz-go refreshes metadata after an error at most every 5 s by
+		// default, which would measure the client's cadence rather than
+		// the cluster's failover; the Java client retries after 100 ms.
+		kgo.MetadataMinAge(100*time.Millisecond))
+	if err != nil {
+		return nil, nil, err
+	}
+	acks := &ackTimes{at: map[int32][]time.Time{}, acked: map[int32]map[int64]string{}}
+	for p := range int32(partitions) {
+		acks.acked[p] = map[int64]string{}
+	}
+	pctx, stopProducing := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		interval := time.Duration(float64(time.Second) / rate)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-pctx.Done():
+				return
+			case <-tick.C:
+			}
+			v := fmt.Sprintf("%09d", i)
+			wg.Add(1)
+			cl.Produce(ctx, &kgo.Record{Partition: int32(i % partitions), Value: []byte(v)}, func(r *kgo.Record, err error) {
+				defer wg.Done()
+				if err != nil {
+					acks.mu.Lock()
+					acks.errs++
+					acks.mu.Unlock()
+					return
+				}
+				acks.add(r.Partition, r.Offset, string(r.Value), time.Now())
+			})
+		}
+	}()
+	var once sync.Once
+	return acks, func() {
+		once.Do(func() {
+			stopProducing()
+			wg.Wait()
+			cl.Close()
+		})
+	}, nil
 }
 
 // countLost reads the topic back and counts acknowledged records missing
@@ -451,15 +518,21 @@ const (
 
 var clusterSection = regexp.MustCompile(`(?s)` + regexp.QuoteMeta(clusterBegin) + `.*` + regexp.QuoteMeta(clusterEnd) + "\n?")
 
-// keepClusterSection carries the cluster section of an existing report
-// over into a regenerated single-node report (WriteReport).
+// scaleSection is the hand-written partition-scale section (scenario R5,
+// `make bench-scale`), kept like the cluster section.
+var scaleSection = regexp.MustCompile(`(?s)<!-- scale-bench:begin -->.*<!-- scale-bench:end -->\n?`)
+
+// keepClusterSection carries the cluster section and the scale section of
+// an existing report over into a regenerated single-node report.
 func keepClusterSection(mdPath, report string) string {
 	old, err := os.ReadFile(mdPath)
 	if err != nil {
 		return report
 	}
-	if s := clusterSection.Find(old); s != nil {
-		return strings.TrimRight(report, "\n") + "\n\n" + string(s)
+	for _, re := range []*regexp.Regexp{clusterSection, scaleSection} {
+		if s := re.Find(old); s != nil {
+			report = strings.TrimRight(report, "\n") + "\n\n" + string(s)
+		}
 	}
 	return report
 }
@@ -497,7 +570,14 @@ func writeClusterSection(r *ClusterResults, mdPath string) error {
 		"fixed rate. Failover: SIGKILL of a node that leads partitions and is not the active controller while a producer sends at a " +
 		"fixed rate; the longest time any partition went from its last acknowledgement before the kill to its first after it. " +
 		"Controlled-shutdown stall: SIGTERM of such a node; the longest gap between two acknowledgements of one partition from one second " +
-		"before the signal to ten seconds after. Lost = acknowledged records not read back at their offset. Values: median (min–max) over pairs.\n\n" +
+		"before the signal to ten seconds after. Lost = acknowledged records not read back at their offset. " +
+		"R4 rolling restart: each node in turn gets SIGTERM and is started again once it exited, the next one waiting until every " +
+		"partition has its full ISR back, under the same fixed-rate load; the longest gap between two acknowledgements of one " +
+		"partition over the roll. R6 catch-up: a backlog produced for the run's duration is read from the start by a fresh consumer, " +
+		"once without a rack (from the leaders) and once with client.rack=rack3 (every node i has broker.rack=rack<i>, and both systems " +
+		"get replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector), with the share of bytes a non-leader " +
+		"served (KIP-392 fetch from follower; Spool does not implement it and always answers PreferredReadReplica -1). " +
+		"Values: median (min–max) over pairs.\n\n" +
 		"Kafka learns of a crashed broker only when its session expires: the controller fences it broker.session.timeout.ms " +
 		"after its last heartbeat (which was up to broker.heartbeat.interval.ms before the kill), and only then elects new leaders and " +
 		"shrinks the ISRs that acks=all writes wait for, so with the defaults (9 s, 2 s) its failover is 7–9 s plus the election. " +
@@ -520,6 +600,12 @@ func writeClusterSection(r *ClusterResults, mdPath string) error {
 		{"controlled-shutdown producer stall, s", func(r ClusterRun) float64 { return r.ShutdownStallS }, "≤ 0.5 s"},
 		{"SIGTERM to exit, s", func(r ClusterRun) float64 { return r.ShutdownExitS }, ""},
 		{"acknowledged records lost", func(r ClusterRun) float64 { return float64(r.LostAcked) }, "0"},
+		{"R4 rolling restart of 3 nodes under load, s", func(r ClusterRun) float64 { return r.RollS }, ""},
+		{"R4 longest producer stall during it, s", func(r ClusterRun) float64 { return r.RollStallS }, ""},
+		{"R4 records failed / acknowledged lost", func(r ClusterRun) float64 { return float64(r.RollErrors + r.RollLost) }, "0"},
+		{"R6 catch-up read from the leaders, MB/s", func(r ClusterRun) float64 { return r.CatchUpLeaderMBps }, ""},
+		{"R6 catch-up read with client.rack, MB/s", func(r ClusterRun) float64 { return r.CatchUpRackMBps }, ""},
+		{"R6 share of those bytes from followers", func(r ClusterRun) float64 { return r.CatchUpRackFollowerShare }, ""},
 	}
 	b.WriteString("| metric | Spool | Kafka | Spool/Kafka | target |\n|---|---|---|---|---|\n")
 	for _, m := range metrics {
@@ -532,7 +618,7 @@ func writeClusterSection(r *ClusterResults, mdPath string) error {
 			}
 		}
 		ratio := ""
-		if ms, mk := median(s), median(k); mk > 0 {
+		if ms, mk := median(s), median(k); len(s) > 0 && len(k) > 0 && mk > 0 {
 			ratio = fmt.Sprintf("%.2f", ms/mk)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", m.name, spread(s), spread(k), ratio, m.target)

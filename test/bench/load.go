@@ -326,10 +326,20 @@ func RunLoad(ctx context.Context, c LoadConfig) (LoadResult, error) {
 		return res, fmt.Errorf("flush: %w", ferr)
 	}
 	if c.EndToEnd {
-		deadline := time.Now().Add(30 * time.Second)
-		for consumed.Load() < sent.Load()-errCount.Load() && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
+		// Poll until the consumer has read every acknowledged record, for
+		// at most 30 s or until ctx ends.
+		drainCtx, cancelDrain := context.WithTimeout(ctx, 30*time.Second)
+		poll := time.NewTicker(20 * time.Millisecond)
+	drain:
+		for consumed.Load() < sent.Load()-errCount.Load() {
+			select {
+			case <-drainCtx.Done():
+				break drain
+			case <-poll.C:
+			}
 		}
+		poll.Stop()
+		cancelDrain()
 	}
 	stopConsumer()
 	<-consumerDone

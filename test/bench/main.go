@@ -169,7 +169,15 @@ func run(ctx context.Context, cmd string, args []string) error {
 		fs.StringVar(&c.SpoolRev, "spool-rev", "", "Spool commit under test (for the report)")
 		fs.StringVar(&extra, "set", "", "extra server properties for both systems, k=v,k=v")
 		fs.StringVar(&c.Note, "note", "", "a note for the report: the machine, what else was running")
+		var systems, scenarios string
+		fs.StringVar(&systems, "systems", "spool,kafka", "systems of each pair, in order (alternated from pair to pair)")
+		fs.StringVar(&scenarios, "scenarios", "R1,R2,R3,R4,R6", "scenarios: R1 throughput, R2 latency, R3 failover/shutdown stall, R4 rolling restart, R6 catch-up")
 		fs.Parse(args)
+		c.Systems = strings.Split(systems, ",")
+		c.Scenarios = map[string]bool{}
+		for _, sc := range strings.Split(scenarios, ",") {
+			c.Scenarios[strings.TrimSpace(sc)] = true
+		}
 		c.Extra = map[string]string{}
 		for _, kv := range strings.Split(extra, ",") {
 			if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
@@ -188,12 +196,13 @@ func run(ctx context.Context, cmd string, args []string) error {
 		fs.IntVar(&c.RF, "rf", 3, "replication factor of every topic")
 		fs.IntVar(&c.TopicSize, "topic-size", 1000, "partitions per topic (steps are multiples of it)")
 		fs.IntVar(&c.PerRequest, "per-request", 5, "topics per CreateTopics request (Kafka refuses over 10000 records per request)")
-		fs.IntVar(&c.BasePort, "base-port", 45000, "node i listens on base+10i (clients), base+10i+1 (controller), base+10i+2 (Spool HTTP)")
+		fs.IntVar(&c.BasePort, "base-port", 24000, "node i listens on base+10i (clients), base+10i+1 (controller), base+10i+2 (Spool HTTP)")
 		fs.Float64Var(&c.ProbeRate, "probe-rate", 1000, "records/s of the fixed-rate acks=all probe")
 		fs.IntVar(&c.ProbeParts, "probe-partitions", 12, "partitions of the probe topic")
 		fs.DurationVar(&c.ProbeTime, "probe-time", 10*time.Second, "measured time of the probe")
 		fs.DurationVar(&c.IdleWindow, "idle-window", 10*time.Second, "window for CPU at rest")
 		fs.BoolVar(&c.Restart, "restart", true, "restart node 3 at every step")
+		fs.BoolVar(&c.Profile, "profile", false, "write each Spool node's CPU profile during the probe to -out")
 		fs.DurationVar(&c.StepLimit, "step-limit", 5*time.Minute, "bound on every wait of a step")
 		fs.StringVar(&extra, "set", "", "extra server properties for both systems, k=v,k=v")
 		fs.StringVar(&c.Note, "note", "", "a note for the results")

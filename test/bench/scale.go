@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -36,8 +39,12 @@ type ScaleConfig struct {
 	IdleWindow   time.Duration // CPU at rest is measured over this window
 	Restart      bool          // restart node 3 at each step and time it
 	StepLimit    time.Duration // bound on each wait
-	Extra        map[string]string
-	Note         string
+	// Profile: while the probe runs, fetch each Spool node's CPU profile
+	// (/debug/pprof/profile for the probe's length) into OutDir as
+	// cpu-<partitions>-node<i>.pprof.
+	Profile bool
+	Extra   map[string]string
+	Note    string
 }
 
 // NodeScale is one node's cost at rest.
@@ -160,11 +167,25 @@ func scaleStep(ctx context.Context, cfg ScaleConfig, c *Cluster, step *ScaleStep
 	log.Printf("%s %d partitions: created in %.1fs, on every broker %.1fs later", c.Name, want, step.CreateS, step.PropagationS)
 
 	step.Nodes = c.idleStats(ctx, cfg.IdleWindow)
+	var profiles sync.WaitGroup
+	if cfg.Profile && c.Name == "spool" {
+		for id := 1; id <= 3; id++ {
+			profiles.Add(1)
+			go func() {
+				defer profiles.Done()
+				path := filepath.Join(cfg.OutDir, fmt.Sprintf("cpu-%d-node%d.pprof", want, id))
+				if err := c.cpuProfile(ctx, id, 2*time.Second+cfg.ProbeTime, path); err != nil {
+					log.Printf("node %d profile: %v", id, err)
+				}
+			}()
+		}
+	}
 	r, err := RunLoad(ctx, LoadConfig{Bootstrap: c.Bootstrap(), Topic: "probe", Acks: -1, Linger: time.Millisecond,
 		Duration: cfg.ProbeTime, Warmup: 2 * time.Second, Rate: cfg.ProbeRate})
 	if err != nil {
 		return fmt.Errorf("probe: %w", err)
 	}
+	profiles.Wait()
 	step.ProbeP50, step.ProbeP99, step.ProbeErrors = r.Produce.P50, r.Produce.P99, r.Errors
 
 	if !cfg.Restart {
@@ -347,6 +368,32 @@ func (c *Cluster) idleStats(ctx context.Context, window time.Duration) []NodeSca
 			IdleCores: (cpu1 - cpu0[id-1]) / wall})
 	}
 	return out
+}
+
+// cpuProfile writes Spool node id's CPU profile over d to path.
+func (c *Cluster) cpuProfile(ctx context.Context, id int, d time.Duration, path string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", c.HTTPAddr(id), int(d.Round(time.Second)/time.Second))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // mapCount counts the lines of /proc/<pid>/maps (vm.max_map_count bounds it).

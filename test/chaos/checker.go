@@ -23,8 +23,14 @@ type verdict struct {
 	TxnStats                       string
 	TxnViolations                  []string // aborted reads, committed transactions lost or partial
 	TxnErrors                      []string // transactional producer errors: context, not violations
-	GroupStats, AdminStats         string
+	AdminStats                     string
+	GroupStats                     []string // one line per group
 	GroupViolations                []string // committed offsets lost or going backwards
+	GroupStale                     []string // stale OffsetFetch answers of a deposed coordinator: context, not violations
+	CTPStats                       string
+	CTPViolations                  []string // consume-transform-produce: an input record not exactly once in the output
+	HostileStats                   string
+	HostileViolations              []string // a node crashed or panicked under hostile input
 	AdminViolations                []string // metadata that did not converge to what was acknowledged
 	WorkloadErrors                 []string // group and admin request errors: context, not violations
 	Exits                          []string // nodes that exited by themselves during the faults
@@ -32,7 +38,7 @@ type verdict struct {
 
 func (v *verdict) violations() int {
 	return len(v.Lost) + len(v.Duplicated) + len(v.Reordered) + len(v.Changed) + len(v.Unknown) + len(v.TxnViolations) +
-		len(v.GroupViolations) + len(v.AdminViolations)
+		len(v.GroupViolations) + len(v.AdminViolations) + len(v.CTPViolations) + len(v.HostileViolations)
 }
 
 // parseValue splits "p<id>-<seq>".

@@ -245,6 +245,38 @@ func (c *cluster) signal(i int, sig syscall.Signal) error {
 	return nil
 }
 
+// terminate sends SIGTERM to node i (a controlled shutdown) and waits up to
+// limit for it to exit, then SIGKILLs it; exited is false when it had to be
+// killed. The node is stopped afterwards either way.
+func (c *cluster) terminate(i int, limit time.Duration) (exited bool, err error) {
+	c.mu.Lock()
+	n := c.node[i-1]
+	cmd, done := n.cmd, n.exited
+	c.mu.Unlock()
+	if cmd == nil {
+		return true, nil
+	}
+	// SIGCONT first, in case a pause fault left it stopped.
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return false, fmt.Errorf("SIGTERM to node %d: %w", i, err)
+	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	exited = true
+	select {
+	case <-done:
+	case <-t.C:
+		exited = false
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	c.mu.Lock()
+	n.cmd = nil
+	c.mu.Unlock()
+	return exited, nil
+}
+
 // running reports whether node i's process is alive (started and not exited).
 func (c *cluster) running(i int) bool {
 	c.mu.Lock()

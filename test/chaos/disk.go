@@ -208,3 +208,33 @@ func (d *disks) powerLoss(i int) error {
 	}
 	return nil
 }
+
+// keep copies, from every node's log dir, the partition dirs whose names
+// match pattern (a filepath.Match glob such as "chaos-txn-*") to
+// out/kept/node<i>/, so that they can be read after teardown removes the
+// filesystems. The nodes must be stopped. Errors are logged, not returned:
+// keeping is for the post-mortem and must not stop the teardown.
+func (d *disks) keep(pattern string) {
+	if pattern == "" {
+		return
+	}
+	for i := 1; i <= d.nodes; i++ {
+		matches, err := filepath.Glob(filepath.Join(d.dataDir(i), pattern))
+		if err != nil {
+			d.logf("keep %q: %v", pattern, err)
+			return
+		}
+		dst := filepath.Join(d.out, "kept", fmt.Sprintf("node%d", i))
+		if len(matches) > 0 {
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				d.logf("keep: %v", err)
+				return
+			}
+		}
+		for _, m := range matches {
+			if out, err := exec.Command("cp", "-a", m, dst).CombinedOutput(); err != nil {
+				d.logf("keep %s: %v: %s", m, err, out)
+			}
+		}
+	}
+}

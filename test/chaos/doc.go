@@ -38,4 +38,11 @@
 // producer's sequence numbers going backwards within a partition (reorder), an
 // offset read with two different values (offset changed meaning), and a value
 // nobody produced. Any violation makes the exit status 1.
+//
+// Later sessions added fault kinds (split, oneway, delay, disk-full,
+// power-loss, rolling: -kinds all), a Kafka reference mode (-target kafka),
+// and workloads with their own checks: transactions read read_committed,
+// classic and KIP-848 consumer groups committing offsets, consume-transform-
+// produce through a group (exactly once), hostile input, and an admin
+// workload; docs/chaos.md describes each.
 package main

@@ -41,8 +41,12 @@ type options struct {
 	proxy                bool
 	heartbeat, session   time.Duration
 	groupConsumers       int
+	group848Consumers    int
+	ctpMembers           int
+	hostile              time.Duration
 	admin                bool
 	diskSize             int64
+	keep                 string
 }
 
 func main() {
@@ -66,12 +70,16 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 5*time.Second, "time the workload goes on after the last fault healed")
 	flag.DurationVar(&o.recoverLimit, "recover", 2*time.Minute, "limit for the cluster to recover after the faults")
 	flag.IntVar(&o.groupConsumers, "group-consumers", 2, "members of a classic consumer group on the topic under test, committing offsets (0: no group workload)")
+	flag.IntVar(&o.group848Consumers, "group848-consumers", 2, "members of a KIP-848 consumer group (consumer group protocol) on the topic under test, committing offsets and checked as the classic group (0: none)")
+	flag.IntVar(&o.ctpMembers, "ctp", 1, "members of a consume-transform-produce group: read_committed from the topic under test, write each record to chaos-ctp-out and commit the offsets in the same transaction; checked exactly-once (0: none)")
+	flag.DurationVar(&o.hostile, "hostile", 200*time.Millisecond, "hostile input while the workloads run: a malformed frame or wrong version to a random broker every this often (0: none); a node that crashes or panics fails the run")
 	flag.BoolVar(&o.admin, "admin", true, "admin workload: create, grow and delete topics while faults run")
 	flag.StringVar(&o.target, "target", "spool", "spool, or kafka: the reference Apache Kafka 4.3.1 (test/compat's jars in ~/.cache/spool-compat, make test-deps), same workloads, faults and checker")
 	flag.DurationVar(&o.heartbeat, "heartbeat", 200*time.Millisecond, "broker.heartbeat.interval.ms of every node")
 	flag.DurationVar(&o.session, "session", 2*time.Second, "broker.session.timeout.ms of every node (a JVM on a loaded machine needs more than the default 2 s: see docs/reliability.md)")
 	flag.BoolVar(&o.proxy, "proxy", false, "carry all traffic between nodes through the harness's delay proxy (for the delay fault)")
 	flag.BoolVar(&o.disks, "disks", false, "give each node its own loop-mounted ext4 (for disk-full and power-loss; needs mkfs.xfs for the reflink clones)")
+	flag.StringVar(&o.keep, "keep", "chaos-txn-*", "with -disks: copy the partition dirs matching this glob from every node's log dir to <out>/kept/ before the filesystems are removed (\"\": none)")
 	flag.Int64Var(&o.diskSize, "disk-size-mb", 1024, "size of each node's filesystem with -disks, MiB")
 	flag.Parse()
 	if o.kinds == "all" {
@@ -177,7 +185,7 @@ func run(o options) (int, error) {
 	var dk *disks
 	if o.disks {
 		dk = &disks{out: o.out, nodes: o.nodes, size: o.diskSize << 20, logf: logf}
-		defer func() { dk.teardown(); logf("disks removed") }()
+		defer func() { dk.keep(o.keep); dk.teardown(); logf("disks removed") }()
 		if err := dk.setup(); err != nil {
 			return 2, err
 		}
@@ -242,6 +250,17 @@ func run(o options) (int, error) {
 			return 2, fmt.Errorf("create topic %s: %w", txnTopic, err)
 		}
 	}
+	if o.ctpMembers > 0 {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		created, err := adm.CreateTopic(cctx, 3, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, "chaos-ctp-out")
+		cancel()
+		if err == nil {
+			err = created.Err
+		}
+		if err != nil {
+			return 2, fmt.Errorf("create topic chaos-ctp-out: %w", err)
+		}
+	}
 	// fullISR: every partition of every topic (internal ones included)
 	// has a leader and all its replicas in the ISR; lagging keeps the
 	// last list of those that do not, for the report.
@@ -291,23 +310,56 @@ func run(o options) (int, error) {
 			produceTxns(wctx, c.seeds(), txnTopic, id, o.seed, th)
 		}()
 	}
-	const group = "chaos-group"
-	gh := newGroupHistory()
+	// The consumer groups: the classic one, the KIP-848 one, each checked
+	// on its own; their OffsetFetch watchers go to the coordinator directly.
+	type groupRun struct {
+		name, kind string
+		members    int
+		kip848     bool
+		h          *groupHistory
+	}
+	groups := []*groupRun{
+		{name: "chaos-group", kind: "classic", members: o.groupConsumers},
+		{name: "chaos-group-848", kind: "consumer (KIP-848)", members: o.group848Consumers, kip848: true},
+	}
 	gctx, stopGroup := context.WithCancel(ctx)
 	defer stopGroup()
 	var gwg sync.WaitGroup
-	for id := 1; id <= o.groupConsumers; id++ {
-		gwg.Add(1)
+	for _, gr := range groups {
+		gr.h = newGroupHistory(o.nodes)
+		for id := 1; id <= gr.members; id++ {
+			gwg.Add(1)
+			go func() {
+				defer gwg.Done()
+				if err := consumeGroup(gctx, c.seeds(), topic, gr.name, id, gr.kip848, gr.h); err != nil {
+					logf("group %s member %d: %v", gr.name, id, err)
+				}
+			}()
+		}
+		if gr.members > 0 {
+			gwg.Add(1)
+			go func() { defer gwg.Done(); watchCommits(gctx, admCl, adm, gr.name, time.Second, gr.h) }()
+		}
+	}
+	const ctpGroup, ctpTopic, ctpPartitions = "chaos-ctp", "chaos-ctp-out", 3
+	ch := &ctpHistory{}
+	ctpCtx, stopCTP := context.WithCancel(ctx)
+	defer stopCTP()
+	var cwg sync.WaitGroup
+	for id := 1; id <= o.ctpMembers; id++ {
+		cwg.Add(1)
 		go func() {
-			defer gwg.Done()
-			if err := consumeGroup(gctx, c.seeds(), topic, group, id, gh); err != nil {
-				logf("group member %d: %v", id, err)
-			}
+			defer cwg.Done()
+			transform(ctpCtx, c.seeds(), topic, ctpTopic, ctpGroup, ctpPartitions, id, ch)
 		}()
 	}
-	if o.groupConsumers > 0 {
-		gwg.Add(1)
-		go func() { defer gwg.Done(); watchCommits(gctx, adm, group, time.Second, gh) }()
+	hh := &hostileHistory{}
+	hctx, stopHostile := context.WithCancel(ctx)
+	defer stopHostile()
+	var hwg sync.WaitGroup
+	if o.hostile > 0 {
+		hwg.Add(1)
+		go func() { defer hwg.Done(); runHostile(hctx, c, admCl, topic, o.hostile, o.seed, hh) }()
 	}
 	ah := newAdminHistory()
 	actx, stopAdmin := context.WithCancel(ctx)
@@ -406,8 +458,12 @@ func run(o options) (int, error) {
 	rwg.Wait()
 	stopGroup()
 	stopAdmin()
+	stopCTP()
+	stopHostile()
 	gwg.Wait()
 	awg.Wait()
+	cwg.Wait()
+	hwg.Wait()
 
 	endMap := map[int32]int64{}
 	var endErr error
@@ -455,18 +511,58 @@ func run(o options) (int, error) {
 		v.TxnErrors = slices.Clone(th.errs)
 		th.mu.Unlock()
 	}
-	if o.groupConsumers > 0 {
+	for _, gr := range groups {
+		if gr.members == 0 {
+			continue
+		}
 		// The final check: one OffsetFetch after every member stopped.
-		if err := waitFor(ctx, 30*time.Second, "a final OffsetFetch", func() bool { return gh.observe(ctx, adm, group) == nil }); err != nil {
+		gh := gr.h
+		if err := waitFor(ctx, 30*time.Second, "a final OffsetFetch of "+gr.name, func() bool { return gh.observe(ctx, admCl, adm, gr.name) == nil }); err != nil {
 			readErr = errors.Join(readErr, err)
 		}
 		gh.mu.Lock()
-		v.GroupViolations = slices.Clone(gh.violations)
+		for _, l := range gh.violations {
+			v.GroupViolations = append(v.GroupViolations, gr.name+": "+l)
+		}
+		for _, l := range gh.staleDeposed {
+			v.GroupStale = append(v.GroupStale, gr.name+": "+l)
+		}
+		for _, l := range gh.errs {
+			v.WorkloadErrors = append(v.WorkloadErrors, gr.name+": "+l)
+		}
 		gh.mu.Unlock()
-		v.GroupStats = gh.stats()
-		gh.mu.Lock()
-		v.WorkloadErrors = append(v.WorkloadErrors, gh.errs...)
-		gh.mu.Unlock()
+		v.GroupStats = append(v.GroupStats, fmt.Sprintf("%s, %s: %s", gr.name, gr.kind, gh.stats()))
+		// That the group really ran the protocol asked for: its type as
+		// ListGroups v5 reports it.
+		if typ, err := groupType(ctx, adm, gr.name); err != nil || (gr.kip848 != (typ == "consumer")) {
+			v.WorkloadErrors = append(v.WorkloadErrors, fmt.Sprintf("%s: group type %q (err %v), want kip848=%v", gr.name, typ, err, gr.kip848))
+		}
+	}
+	if o.ctpMembers > 0 {
+		tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		out, err := readCommitted(tctx, c.seeds(), ctpTopic, ctpPartitions)
+		cancel()
+		var committed map[int32]int64
+		if err == nil {
+			err = waitFor(ctx, time.Minute, "the consume-transform-produce group's stable offsets", func() bool {
+				var ferr error
+				committed, ferr = ctpCommitted(ctx, adm, ctpGroup, topic)
+				return ferr == nil
+			})
+		}
+		if err != nil {
+			readErr = errors.Join(readErr, fmt.Errorf("consume-transform-produce check: %w", err))
+		} else {
+			var stats string
+			stats, v.CTPViolations = checkCTP(final, out, committed)
+			v.CTPStats = ch.stats() + "; " + stats
+		}
+		ch.mu.Lock()
+		v.WorkloadErrors = append(v.WorkloadErrors, ch.errs...)
+		ch.mu.Unlock()
+	}
+	if o.hostile > 0 {
+		v.HostileStats, v.HostileViolations = hh.check(c)
 	}
 	if o.admin {
 		var bad []string
@@ -531,13 +627,19 @@ func summary(o options, faults []fault, start, end time.Time, h *history, v verd
 	if o.txnProducers > 0 {
 		fmt.Fprintf(&b, "| transactions (%s) | %d |\n", v.TxnStats, len(v.TxnViolations))
 	}
-	if o.groupConsumers > 0 {
-		fmt.Fprintf(&b, "| consumer group (%s) | %d |\n", v.GroupStats, len(v.GroupViolations))
+	if len(v.GroupStats) > 0 {
+		fmt.Fprintf(&b, "| consumer groups (%s) | %d |\n", strings.Join(v.GroupStats, "; "), len(v.GroupViolations))
+	}
+	if o.ctpMembers > 0 {
+		fmt.Fprintf(&b, "| consume-transform-produce, exactly once (%s) | %d |\n", v.CTPStats, len(v.CTPViolations))
+	}
+	if o.hostile > 0 {
+		fmt.Fprintf(&b, "| hostile input (%s) | %d |\n", v.HostileStats, len(v.HostileViolations))
 	}
 	if o.admin {
 		fmt.Fprintf(&b, "| admin (%s) | %d |\n", v.AdminStats, len(v.AdminViolations))
 	}
-	verdictLine := "PASS: lost=0 dup=0 reorder=0 changed=0 txn=0 group=0 admin=0"
+	verdictLine := "PASS: lost=0 dup=0 reorder=0 changed=0 txn=0 group=0 ctp=0 hostile=0 admin=0"
 	if v.violations() > 0 {
 		verdictLine = fmt.Sprintf("FAIL: %d safety violations", v.violations())
 	}
@@ -551,7 +653,7 @@ func summary(o options, faults []fault, start, end time.Time, h *history, v verd
 	for _, l := range []struct {
 		name  string
 		lines []string
-	}{{"lost", v.Lost}, {"duplicated", v.Duplicated}, {"reordered", v.Reordered}, {"changed", v.Changed}, {"unknown", v.Unknown}, {"transactions", v.TxnViolations}, {"consumer group", v.GroupViolations}, {"admin", v.AdminViolations}, {"live reader errors", liveErrs}, {"transactional producer errors (not violations)", v.TxnErrors}, {"group and admin errors (not violations)", v.WorkloadErrors}, {"nodes that exited by themselves (restarted; findings, not safety violations)", v.Exits}} {
+	}{{"lost", v.Lost}, {"duplicated", v.Duplicated}, {"reordered", v.Reordered}, {"changed", v.Changed}, {"unknown", v.Unknown}, {"transactions", v.TxnViolations}, {"consumer group", v.GroupViolations}, {"consume-transform-produce", v.CTPViolations}, {"hostile input", v.HostileViolations}, {"admin", v.AdminViolations}, {"consumer group: stale answers of a deposed coordinator (as Kafka; not violations)", v.GroupStale}, {"live reader errors", liveErrs}, {"transactional producer errors (not violations)", v.TxnErrors}, {"group and admin errors (not violations)", v.WorkloadErrors}, {"nodes that exited by themselves (restarted; findings, not safety violations)", v.Exits}} {
 		if len(l.lines) == 0 {
 			continue
 		}

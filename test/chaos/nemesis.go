@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -25,8 +26,10 @@ import (
 // turns -proxy on.
 var faultKinds = []string{"kill", "kill-leader", "kill-controller", "pause", "partition", "loss"}
 
-// allKinds is every fault the nemesis knows, for -kinds all.
-var allKinds = append(slices.Clone(faultKinds), "split", "oneway", "disk-full", "power-loss", "delay")
+// allKinds is every fault the nemesis knows, for -kinds all. A kind added
+// here changes what -kinds all draws from an earlier seed: docs/reliability.md
+// spells out the list each reported run used.
+var allKinds = append(slices.Clone(faultKinds), "split", "oneway", "disk-full", "power-loss", "delay", "rolling")
 
 // fault is one injected fault, as logged and reported.
 type fault struct {
@@ -205,6 +208,8 @@ func (n *nemesis) inject(ctx context.Context, f *fault, hold time.Duration) erro
 		}
 		sleepCtx(ctx, hold)
 		return n.c.start(f.Node)
+	case "rolling":
+		return n.rollingRestart(ctx, f)
 	case "pause":
 		if err := n.c.signal(f.Node, syscall.SIGSTOP); err != nil {
 			return err
@@ -325,4 +330,87 @@ func splitSides(rng *rand.Rand, n, node int) (minority, majority []int) {
 		}
 	}
 	return minority, majority
+}
+
+// rollingRestart is a clean rolling restart under load, as an operator
+// upgrades a cluster: starting at f.Node, each node in turn gets SIGTERM
+// (a controlled shutdown: leadership moves away first), is started again
+// once it exited, and the next one goes only when this one is back: it
+// answers Metadata listing every broker and every partition of every topic
+// has its full ISR again. A node that takes longer than stopLimit to exit
+// is killed, and one that does not catch up within syncLimit stops the
+// restart (both noted in f.Note: the fault is a failure to restart cleanly
+// then, not only a restart).
+func (n *nemesis) rollingRestart(ctx context.Context, f *fault) error {
+	const stopLimit, syncLimit = 60 * time.Second, 90 * time.Second
+	count := len(n.c.node)
+	var notes []string
+	for k := 0; k < count; k++ {
+		i := 1 + (f.Node-1+k)%count
+		began := time.Now()
+		exited, err := n.c.terminate(i, stopLimit)
+		if err != nil {
+			return err
+		}
+		stopped := time.Since(began)
+		if !exited {
+			notes = append(notes, fmt.Sprintf("node %d did not exit within %s of SIGTERM (killed)", i, stopLimit))
+		}
+		if err := n.c.start(i); err != nil {
+			return err
+		}
+		// A fresh context: the restart completes even when the run's
+		// time is up in the middle of it.
+		wctx, cancel := context.WithTimeout(context.Background(), syncLimit)
+		err = waitFor(wctx, syncLimit, fmt.Sprintf("node %d back with a full ISR", i), func() bool {
+			if !n.c.brokersUp(wctx, i) {
+				return false
+			}
+			// Every broker asked alone, so that one that has not
+			// applied the latest ISR changes cannot pass it early.
+			for j := 1; j <= count; j++ {
+				if !fullISRAt(wctx, n.cl, j) {
+					return false
+				}
+			}
+			return true
+		})
+		cancel()
+		n.logf("  rolling: node %d stopped in %s, back in sync %s after SIGTERM", i, stopped.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+		if err != nil {
+			lag, _ := underReplicated(context.Background(), n.adm)
+			notes = append(notes, fmt.Sprintf("node %d: %v; %d partitions without a full ISR: %s", i, err, len(lag), strings.Join(lag[:min(len(lag), 5)], "; ")))
+			break
+		}
+	}
+	f.Note = "every node in turn from this one"
+	if len(notes) > 0 {
+		f.Note += "; " + strings.Join(notes, "; ")
+		n.logf("  rolling: %s", strings.Join(notes, "; "))
+	}
+	return nil
+}
+
+// fullISRAt reports whether broker node, asked alone, knows every partition
+// of every topic (internal ones included) with a leader and its whole
+// replica set in the ISR.
+func fullISRAt(ctx context.Context, cl *kgo.Client, node int) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest() // no topics named: all of them
+	resp, err := req.RequestWith(ctx, cl.Broker(node))
+	if err != nil || len(resp.Topics) == 0 {
+		return false
+	}
+	for _, t := range resp.Topics {
+		if t.ErrorCode != 0 {
+			return false
+		}
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 || p.Leader < 0 || !sameMembers(p.ISR, p.Replicas) {
+				return false
+			}
+		}
+	}
+	return true
 }

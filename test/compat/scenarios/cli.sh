@@ -159,8 +159,13 @@ cli_admin_topics() {
 		fail "decreasing partitions succeeded"
 	fi
 	run delete kafka-topics --bootstrap-server "$(B)" --delete --topic "$TOPIC"
-	sleep 1
-	run list kafka-topics --bootstrap-server "$(B)" --list
+	# The broker answering Metadata learns of the deletion from the metadata log a moment after
+	# the controller commits it: list until the topic is gone, at most 20 times.
+	for _ in $(seq 1 20); do
+		run list kafka-topics --bootstrap-server "$(B)" --list
+		grep -qx "$TOPIC" "$W/list.out" || break
+		sleep 0.2
+	done
 	if grep -qx "$TOPIC" "$W/list.out"; then fail "topic still listed after delete"; fi
 }
 

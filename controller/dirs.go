@@ -24,7 +24,11 @@ import (
 //     leadership of every partition whose replica on it is in one of them
 //     (Kafka's ReplicationControlManager.handleDirectoriesOffline); other
 //     ISR members take over. The broker stays registered and unfenced for
-//     its other dirs.
+//     its other dirs;
+//   - Spool only: a failed dir that is online again (a full dir once space
+//     returns) comes back when the broker amends its registration (same
+//     incarnation, RegisterBroker) with it among its dirs; Kafka has no
+//     way back but a restart. See RegisterBroker and returnedDirs.
 
 // DirAssignment places one replica of the calling broker in a log dir.
 type DirAssignment struct {

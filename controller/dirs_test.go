@@ -169,3 +169,76 @@ func TestCordonedLogDirsInMetadata(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []int32{1, 2, 3}, usableBrokers(c.Image()))
 }
+
+// TestLogDirBackOnline: a broker's dir that failed comes back when the
+// broker amends its registration (same incarnation) with it among its
+// online dirs (Spool: a full dir once space returns). The broker keeps its
+// epoch and cordoned dirs; its replica there may rejoin the ISR (refused
+// as INELIGIBLE_REPLICA while the dir was offline); and where the dir held
+// the last ISR member of a partition left without a leader, it leads again.
+func TestLogDirBackOnline(t *testing.T) {
+	ctx := context.Background()
+	c := openController(t, withoutELR(soleConfig(t, t.TempDir())))
+	dirs := map[int32][]DirectoryID{}
+	incarnations := map[int32][16]byte{}
+	for _, id := range []int32{1, 2, 3} {
+		dirs[id] = []DirectoryID{NewTopicID(), NewTopicID()}
+		incarnations[id] = NewTopicID()
+		epoch, err := c.RegisterBroker(ctx, BrokerRegistration{ID: id, IncarnationID: incarnations[id], LogDirs: dirs[id],
+			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}}})
+		require.NoError(t, err)
+		_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: id, BrokerEpoch: epoch, CurrentMetadataOffset: epoch})
+		require.NoError(t, err)
+	}
+	res := c.CreateTopics(ctx, []CreateTopic{
+		{Name: "t", Assignments: map[int32][]int32{0: {1, 2, 3}}, NumPartitions: -1, ReplicationFactor: -1},
+		{Name: "s", Assignments: map[int32][]int32{0: {1}}, NumPartitions: -1, ReplicationFactor: -1},
+	}, false)
+	require.NoError(t, res[0].Err)
+	require.NoError(t, res[1].Err)
+	id, sole := res[0].TopicID, res[1].TopicID
+	epoch1 := c.Image().Broker(1).Epoch
+	require.NoError(t, c.AssignReplicasToDirs2(ctx, t, 1, id, 0, dirs[1][1]))
+	require.NoError(t, c.AssignReplicasToDirs2(ctx, t, 1, sole, 0, dirs[1][1]))
+	_, err := c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 1, BrokerEpoch: epoch1, CurrentMetadataOffset: int64(c.Image().Offset()), CordonedLogDirs: dirs[1][:1]})
+	require.NoError(t, err)
+
+	// The second dir fails.
+	_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 1, BrokerEpoch: epoch1, CurrentMetadataOffset: int64(c.Image().Offset()),
+		OfflineLogDirs: dirs[1][1:], CordonedLogDirs: dirs[1][:1]})
+	require.NoError(t, err)
+	ps := c.Image().Topic("t").Partitions
+	require.Equal(t, int32(2), ps[0].Leader)
+	require.Equal(t, []int32{2, 3}, ps[0].ISR)
+	require.Equal(t, int32(-1), c.Image().Topic("s").Partitions[0].Leader, "its only replica is on the failed dir")
+	require.Equal(t, []DirectoryID{dirs[1][0]}, c.Image().Broker(1).LogDirs)
+	rejoin := func() error {
+		p := c.Image().Topic("t").Partitions[0]
+		out, err := c.AlterPartition(ctx, 2, c.Image().Broker(2).Epoch, []ISRUpdate{{TopicID: id, Partition: 0,
+			LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, NewISR: []int32{2, 3, 1}}})
+		require.NoError(t, err)
+		return out[0].Err
+	}
+	require.ErrorIs(t, rejoin(), ErrIneligibleReplica)
+
+	// Space returns: the broker amends its registration.
+	epoch, err := c.RegisterBroker(ctx, BrokerRegistration{ID: 1, IncarnationID: incarnations[1], LogDirs: dirs[1],
+		Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: 9093}}})
+	require.NoError(t, err)
+	require.Equal(t, epoch1, epoch)
+	b := c.Image().Broker(1)
+	require.Equal(t, dirs[1], b.LogDirs)
+	require.Equal(t, dirs[1][:1], b.CordonedLogDirs)
+	require.False(t, b.Fenced)
+	require.Equal(t, int32(1), c.Image().Topic("s").Partitions[0].Leader, "the sole replica leads again")
+	require.Equal(t, []int32{1}, c.Image().Topic("s").Partitions[0].ISR)
+	require.Equal(t, int32(2), c.Image().Topic("t").Partitions[0].Leader, "a partition with a leader keeps it")
+	require.NoError(t, rejoin())
+	require.Equal(t, []int32{2, 3, 1}, c.Image().Topic("t").Partitions[0].ISR)
+
+	// The next heartbeat (without the dir) changes nothing.
+	off := c.Image().Offset()
+	_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 1, BrokerEpoch: epoch1, CurrentMetadataOffset: int64(off), CordonedLogDirs: dirs[1][:1]})
+	require.NoError(t, err)
+	require.Equal(t, off, c.Image().Offset())
+}

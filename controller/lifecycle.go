@@ -160,12 +160,26 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 		Endpoints: slices.Clone(reg.Endpoints), Features: slices.Clone(reg.Features), Rack: reg.Rack, Fenced: true,
 		LogDirs: slices.Clone(reg.LogDirs),
 	}
-	var records []Record
+	var records, after []Record // before and after rec
 	clean := false
 	old := img.brokers[reg.ID]
 	switch {
 	case old != nil && old.IncarnationID == reg.IncarnationID:
 		rec.BrokerEpoch, rec.Fenced, rec.InControlledShutdown = old.Epoch, old.Fenced, old.InControlledShutdown
+		rec.CordonedLogDirs = old.CordonedLogDirs
+		// A log dir that went offline and is online again (Spool: a full
+		// dir once space returns, storage/dirrecovery.go) comes back by
+		// the broker amending its registration with its online dirs. Its
+		// replicas there may rejoin ISRs from now on, and it leads again
+		// where a partition there lost its leader.
+		if back := returnedDirs(old, reg.LogDirs); len(back) > 0 {
+			c.logger.Warn("a broker's failed log dirs are online again", zap.Int32("broker_id", reg.ID), zap.Int("dirs", len(back)))
+			if !old.Fenced && !old.InControlledShutdown {
+				after = leadershipChanges(img, -1, old.ID, func(p *PartitionImage) bool {
+					return p.Leader < 0 && slices.Contains(back, p.Directory(old.ID)) && slices.Contains(p.Replicas, old.ID)
+				}, c.policyFor(img))
+			}
+		}
 	case old != nil && c.validDuplicateLocked(img, reg.ID):
 		return 0, fmt.Errorf("%w: Another broker is registered with that broker id.", ErrDuplicateBrokerRegistration)
 	default:
@@ -183,7 +197,8 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 			records = leadershipChanges(img, reg.ID, -1, inISR(reg.ID), pol)
 		}
 	}
-	records = append(records, rec)
+	// The elections in after assume the registration's dirs online.
+	records = append(append(records, rec), after...)
 	index, err := c.apply(ctx, records)
 	if err != nil {
 		return 0, err
@@ -202,6 +217,21 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 		zap.Bool("new_incarnation", newIncarnation), zap.Bool("clean_shutdown", clean || !newIncarnation),
 		zap.Int64("previous_broker_epoch", reg.PreviousBrokerEpoch), zap.Int("partition_changes", len(records)-1))
 	return epoch, nil
+}
+
+// returnedDirs are the dirs of registered that b, registered before, does
+// not have online: dirs that failed and are back.
+func returnedDirs(b *BrokerImage, registered []DirectoryID) []DirectoryID {
+	if b.LogDirs == nil {
+		return nil // it registered none, so every dir counted as online
+	}
+	var back []DirectoryID
+	for _, d := range registered {
+		if !slices.Contains(b.LogDirs, d) {
+			back = append(back, d)
+		}
+	}
+	return back
 }
 
 // validDuplicateLocked reports whether the registered incarnation of id

@@ -16,8 +16,9 @@ import (
 // (an append, a flush, a roll, a checkpoint write) takes the whole dir
 // offline. Its logs are closed without flushing and forgotten; the dir
 // gets no new logs and no checkpoints; the Manager refuses to reopen a
-// log that was in it (ErrLogDirOffline) until the broker restarts. The
-// other dirs keep working. The broker hears it through the handler set
+// log that was in it (ErrLogDirOffline) until the broker restarts, or,
+// for a dir that failed because its file system was full, until space
+// returns (dirrecovery.go). The other dirs keep working. The broker hears it through the handler set
 // with OnDirFailure and reports the dir to the controller, which moves
 // leadership of the dir's partitions to other replicas.
 //
@@ -60,7 +61,9 @@ func (m *Manager) dirFailed(dir string, cause error) {
 		return
 	}
 	m.failing[dir] = true
-	m.logger.Error("I/O error in log dir; taking it offline", zap.String("dir", dir), zap.Error(cause))
+	m.failCause[dir] = cause
+	m.logger.Error("I/O error in log dir; taking it offline", zap.String("dir", dir), zap.Error(cause),
+		zap.Bool("no_space", IsNoSpace(cause)))
 	m.failures <- dir // buffered for every dir, and each dir is sent once
 }
 
@@ -71,19 +74,29 @@ func (m *Manager) dirFailureLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case dir := <-m.failures:
-			m.takeOffline(dir, nil)
+			m.failMu.Lock()
+			cause := m.failCause[dir]
+			m.failMu.Unlock()
+			m.takeOffline(dir, cause)
 		}
 	}
 }
 
 // takeOffline closes and forgets the logs of dir and runs the handler.
+// recoverMu is held throughout, so a dir coming back online (and its
+// handler) never overlaps its going offline.
 func (m *Manager) takeOffline(dir string, cause error) []TopicPartition {
+	m.recoverMu.Lock()
+	defer m.recoverMu.Unlock()
 	m.mu.Lock()
 	if _, done := m.offline[dir]; done || !slices.Contains(m.cfg.Dirs, dir) {
 		m.mu.Unlock()
 		return nil
 	}
 	m.offline[dir] = struct{}{}
+	if IsNoSpace(cause) {
+		m.full[dir] = true
+	}
 	var (
 		tps  []TopicPartition
 		logs []*Log
@@ -109,7 +122,7 @@ func (m *Manager) takeOffline(dir string, cause error) []TopicPartition {
 	}
 	slices.SortFunc(tps, func(a, b TopicPartition) int { return compareTP(a, b) })
 	m.logger.Error("log dir is offline", zap.String("dir", dir), zap.Int("partitions", len(tps)),
-		zap.Int("online_dirs", online), zap.NamedError("cause", cause))
+		zap.Int("online_dirs", online), zap.NamedError("cause", cause), zap.Bool("recovers_when_space_returns", IsNoSpace(cause)))
 	m.failMu.Lock()
 	fn := m.onDirFailure
 	m.failMu.Unlock()

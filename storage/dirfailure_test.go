@@ -1,9 +1,13 @@
 package storage
 
 import (
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -241,4 +245,255 @@ func TestMoveLog(t *testing.T) {
 	require.Equal(t, dest, d)
 	_, err = os.Stat(filepath.Join(src, tp.String()+".0123-future"))
 	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestFullLogDirComesBack: a dir that failed because its file system was
+// full (ENOSPC) stays offline while space is short, then comes back online
+// by itself once space returns: its logs reopen with every record, the
+// handler hears them, they take appends again, a log deleted while the dir
+// was offline is removed from the disk, and the dir fails again at its
+// next error. A dir that failed with another I/O error (EIO) stays offline
+// whatever the free space.
+func TestFullLogDirComesBack(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cause    error
+		comeBack bool
+	}{
+		{"ENOSPC", syscall.ENOSPC, true},
+		{"EDQUOT", syscall.EDQUOT, true},
+		{"EIO", syscall.EIO, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			dirs := []string{filepath.Join(root, "a"), filepath.Join(root, "b")}
+			var (
+				hasSpace atomic.Bool
+				probes   atomic.Int64
+			)
+			cfg := ManagerConfig{
+				Dirs: dirs, Default: testConfig(),
+				RetentionCheckInterval: time.Hour, FlushCheckInterval: time.Hour,
+				CheckpointInterval: time.Hour, HighWatermarkCheckpointInterval: time.Hour,
+				FullDirCheckInterval: 10 * time.Millisecond, FullDirRecoveryBytes: 1 << 20,
+				space: func(dir string) (uint64, uint64, bool) {
+					probes.Add(1)
+					if hasSpace.Load() {
+						return 1 << 30, 1 << 30, true
+					}
+					return 1 << 30, 1 << 10, true
+				},
+			}
+			m, err := NewManager(cfg, zaptest.NewLogger(t))
+			require.NoError(t, err)
+			defer m.Close()
+			var (
+				mu             sync.Mutex
+				failed, online = map[string][]TopicPartition{}, map[string][]TopicPartition{}
+			)
+			m.OnDirFailure(func(dir string, tps []TopicPartition) {
+				mu.Lock()
+				failed[dir] = tps
+				mu.Unlock()
+			})
+			m.OnDirOnline(func(dir string, tps []TopicPartition) {
+				mu.Lock()
+				online[dir] = tps
+				mu.Unlock()
+			})
+			var inB []TopicPartition
+			ends := map[TopicPartition]int64{}
+			for p := range int32(6) {
+				tp := TopicPartition{"orders", p}
+				l, err := m.GetOrCreateLog(tp, nil)
+				require.NoError(t, err)
+				fill(t, l, 20, 100, constTS)
+				ends[tp] = l.LogEndOffset()
+				if d, _ := m.DirOf(tp); d == dirs[1] {
+					inB = append(inB, tp)
+				}
+			}
+			require.Len(t, inB, 3)
+
+			m.dirFailed(dirs[1], &os.PathError{Op: "write", Path: filepath.Join(dirs[1], "x"), Err: tc.cause})
+			require.Eventually(t, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(failed[dirs[1]]) == 3
+			}, 10*time.Second, 5*time.Millisecond)
+			require.Equal(t, []string{dirs[1]}, m.OfflineDirs())
+			if tc.comeBack {
+				require.Equal(t, []string{dirs[1]}, m.FullDirs())
+			} else {
+				require.Empty(t, m.FullDirs())
+			}
+			// Deleted while offline (its topic deleted, say): the files stay
+			// until the dir is back.
+			require.NoError(t, m.DeleteLog(inB[2]))
+			_, err = os.Stat(filepath.Join(dirs[1], inB[2].String()))
+			require.NoError(t, err)
+
+			// Short of space: checked, still offline.
+			n := probes.Load()
+			require.Eventually(t, func() bool { return !tc.comeBack || probes.Load() >= n+3 }, 10*time.Second, 5*time.Millisecond)
+			require.Equal(t, []string{dirs[1]}, m.OfflineDirs())
+
+			hasSpace.Store(true)
+			if !tc.comeBack {
+				// An EIO dir is never probed: it stays offline.
+				require.Never(t, func() bool { return len(m.OfflineDirs()) == 0 }, 200*time.Millisecond, 10*time.Millisecond)
+				_, err := m.GetOrCreateLog(inB[0], nil)
+				require.ErrorIs(t, err, ErrLogDirOffline)
+				return
+			}
+			require.Eventually(t, func() bool { return len(m.OfflineDirs()) == 0 }, 10*time.Second, 5*time.Millisecond)
+			require.Empty(t, m.FullDirs())
+			mu.Lock()
+			require.Equal(t, inB[:2], online[dirs[1]])
+			mu.Unlock()
+			_, err = os.Stat(filepath.Join(dirs[1], inB[2].String()))
+			require.ErrorIs(t, err, os.ErrNotExist, "the deleted log's files went with the recovery")
+			for _, tp := range inB[:2] {
+				l, ok := m.Log(tp)
+				require.True(t, ok)
+				require.Equal(t, ends[tp], l.LogEndOffset(), "%s lost records", tp)
+				_, off := m.LogOffline(tp)
+				require.False(t, off)
+				fill(t, l, 5, 100, constTS)
+				require.Greater(t, l.LogEndOffset(), ends[tp])
+			}
+			// The deleted one may be created anew (a new replica), anywhere.
+			_, err = m.GetOrCreateLog(inB[2], nil)
+			require.NoError(t, err)
+
+			// Its next error takes it offline again.
+			m.dirFailed(dirs[1], &os.PathError{Op: "write", Path: filepath.Join(dirs[1], "x"), Err: syscall.EIO})
+			require.Eventually(t, func() bool { return len(m.OfflineDirs()) == 1 }, 10*time.Second, 5*time.Millisecond)
+			require.Empty(t, m.FullDirs())
+		})
+	}
+}
+
+func TestIsNoSpace(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{syscall.ENOSPC, true},
+		{&os.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}, true},
+		{fmt.Errorf("storage: append: %w", &os.PathError{Op: "write", Path: "/x", Err: syscall.EDQUOT}), true},
+		{&os.PathError{Op: "write", Path: "/x", Err: syscall.EIO}, false},
+		{ErrCorrupt, false},
+	} {
+		require.Equal(t, tc.want, IsNoSpace(tc.err), "%v", tc.err)
+	}
+}
+
+// TestIndexStoreFault: a store into an index mapping whose page the kernel
+// cannot back raises SIGBUS; the index turns it into an error wrapping
+// ENOSPC (a full file system's dir then fails as full) instead of
+// crashing the broker. Here the page is gone because the file was cut
+// short under the mapping, which faults the same way.
+func TestIndexStoreFault(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "00000000000000000000.index")
+	x, err := openIndex(path, offsetIndexEntrySize, 0, 1<<16)
+	require.NoError(t, err)
+	idx := offsetIndex{x}
+	defer idx.close()
+	const perPage = 4096 / offsetIndexEntrySize
+	for i := range int64(perPage) {
+		require.NoError(t, idx.append(10*(i+1), 100*i))
+	}
+	// The first page stays; the next entry's page is gone.
+	require.NoError(t, os.Truncate(path, 4096))
+	err = idx.append(10*(perPage+1), 100*perPage)
+	require.Error(t, err)
+	require.True(t, IsNoSpace(err), "%v", err)
+	require.True(t, IsIOError(err), "%v", err)
+	require.Equal(t, perPage, idx.len(), "the failed entry is not counted")
+	require.Equal(t, offsetEntry{offset: 10 * perPage, position: 100 * (perPage - 1)}, idx.lookup(1<<20))
+}
+
+// TestMoveLogLive: MoveLog copies while the log keeps taking appends (in
+// one case after a truncation, as a follower truncating to its leader
+// does), takes it out of service only for the last round, and the moved
+// log holds exactly what the log held when it was detached.
+func TestMoveLogLive(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		truncate bool
+	}{
+		{"appends", false},
+		{"a truncation and appends", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			dirs := []string{filepath.Join(root, "a"), filepath.Join(root, "b")}
+			tp := TopicPartition{"live", 0}
+			var (
+				l      *Log
+				rounds []int
+				paused int64 // bytes the last round copied
+			)
+			cfg := ManagerConfig{Dirs: dirs, Default: testConfig(), moveRoundHook: func(round int, copied int64) {
+				if round == 0 {
+					paused = copied
+					return
+				}
+				rounds = append(rounds, round)
+				if round == 1 { // the log serves on during the copy
+					if tc.truncate {
+						require.NoError(t, l.TruncateTo(l.LogEndOffset()-40))
+					}
+					fill(t, l, 30, 100, constTS)
+				}
+			}}
+			m, err := NewManager(cfg, zaptest.NewLogger(t))
+			require.NoError(t, err)
+			defer m.Close()
+			l, err = m.GetOrCreateLog(tp, nil)
+			require.NoError(t, err)
+			fill(t, l, 1200, 1000, constTS) // over liveCopyDoneBytes: a second round follows
+			src, _ := m.DirOf(tp)
+			dest := dirs[0]
+			if src == dest {
+				dest = dirs[1]
+			}
+			var (
+				atDetach []byte
+				leo, hw  int64
+			)
+			var inDetached time.Duration
+			nl, err := m.MoveLog(tp, dest, func() {
+				began := time.Now()
+				require.Equal(t, []int{1, 2}, rounds, "detached after the live rounds")
+				_, atDetach = readBatches(t, mustRead(t, l))
+				leo, hw = l.LogEndOffset(), l.HighWatermark()
+				inDetached = time.Since(began)
+			})
+			t.Logf("the test's detached callback took %v", inDetached)
+			require.NoError(t, err)
+			if tc.truncate {
+				require.Greater(t, paused, int64(1<<20), "after a truncation the last round copies every file whole")
+			} else {
+				require.Less(t, paused, int64(64<<10), "the last round copies only what changed since the live ones")
+			}
+			require.Equal(t, leo, nl.LogEndOffset())
+			require.Equal(t, hw, nl.HighWatermark())
+			_, moved := readBatches(t, mustRead(t, nl))
+			require.Equal(t, atDetach, moved, "the moved log is the log as detached")
+			d, _ := m.DirOf(tp)
+			require.Equal(t, dest, d)
+			fill(t, nl, 5, 100, constTS)
+			require.Greater(t, nl.LogEndOffset(), leo)
+		})
+	}
+}
+
+func mustRead(t *testing.T, l *Log) ReadResult {
+	t.Helper()
+	r, err := l.Read(l.LogStartOffset(), 1<<30, math.MaxInt64, true)
+	require.NoError(t, err)
+	return r
 }

@@ -138,10 +138,13 @@
 // fsync runs; appenders that need a flush queue on flushMu and the first
 // syncs through the current log end offset on behalf of all of them.
 //
-// The Manager owns five kinds of goroutines (retention, flush, checkpoint
-// loops, the log cleaner, and delayed removal of deleted logs); Close cancels
-// and waits for them before closing the logs, 16 at a time (their fsyncs
-// then share journal commits).
+// The Manager owns seven kinds of goroutines (retention, flush, checkpoint
+// loops, the log cleaner, delayed removal of deleted logs, the log dir
+// failure loop and the full dir probe, dirfailure.go and dirrecovery.go);
+// Close cancels and waits for them before closing the logs, 16 at a time
+// (their fsyncs then share journal commits). Taking a dir offline and
+// bringing a full one back are serialized by Manager.recoverMu, held
+// across the handlers (OnDirFailure, OnDirOnline).
 //
 // # Compaction (cleaner.go)
 //

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"syscall"
@@ -209,6 +210,25 @@ func (x *mmapIndex) close() error {
 // entry returns the bytes of entry i; callers hold mu.
 func (x *mmapIndex) entry(i int) []byte { return x.data[i*x.entrySize : (i+1)*x.entrySize] }
 
+// storeEntry runs store, which writes into an index mapping, and turns a
+// fault of that write into an error instead of a crash. The kernel raises
+// SIGBUS for a store into a page of a shared file mapping it cannot back:
+// the index of an active segment is a sparse preallocated file, and on a
+// full file system (tmpfs, or ext4 out of blocks) its next page gets no
+// block. The error wraps ENOSPC, that usual cause, so the log dir fails as
+// full and comes back once space returns (dirrecovery.go); were it an I/O
+// error instead, reloading the dir fails and it stays offline.
+func storeEntry(store func()) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("fault writing the index mapping (%v): %w", r, syscall.ENOSPC)
+		}
+	}()
+	store()
+	return nil
+}
+
 // offsetIndex maps a relative offset to the file position of the batch that
 // holds it. Entries are added for the last offset of a batch, as Kafka does.
 type offsetIndex struct{ *mmapIndex }
@@ -234,8 +254,12 @@ func (x *offsetIndex) append(offset, position int64) error {
 		return fmt.Errorf("%w: offset index entry %d not above last", ErrCorrupt, offset)
 	}
 	e := x.entry(x.entries)
-	binary.BigEndian.PutUint32(e, uint32(offset-x.baseOffset))
-	binary.BigEndian.PutUint32(e[4:], uint32(position))
+	if err := storeEntry(func() {
+		binary.BigEndian.PutUint32(e, uint32(offset-x.baseOffset))
+		binary.BigEndian.PutUint32(e[4:], uint32(position))
+	}); err != nil {
+		return fmt.Errorf("storage: offset index %s: %w", x.path, err)
+	}
 	x.entries++
 	return nil
 }
@@ -338,8 +362,12 @@ func (x *timeIndex) maybeAppend(timestamp, offset int64) {
 		}
 	}
 	e := x.entry(x.entries)
-	binary.BigEndian.PutUint64(e, uint64(timestamp))
-	binary.BigEndian.PutUint32(e[8:], uint32(offset-x.baseOffset))
+	if storeEntry(func() {
+		binary.BigEndian.PutUint64(e, uint64(timestamp))
+		binary.BigEndian.PutUint32(e[8:], uint32(offset-x.baseOffset))
+	}) != nil {
+		return // the offset index's next entry reports the fault
+	}
 	x.entries++
 }
 

@@ -684,6 +684,14 @@ func (l *Log) append(batches []byte, assign bool, leaderEpoch int32, hook Append
 	return info, nil
 }
 
+// truncationCount is how many times the log was truncated (TruncateTo,
+// TruncateFullyAndStartAt) since it was opened.
+func (l *Log) truncationCount() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.truncations
+}
+
 // reportIOError hands err to OnIOError when it is an I/O error.
 func (l *Log) reportIOError(err error) {
 	if l.onIOError != nil && IsIOError(err) {

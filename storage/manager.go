@@ -72,6 +72,21 @@ type ManagerConfig struct {
 	// of thousands of logs one at a time is what made a restart slow.
 	// 0 means 1.
 	RecoveryThreadsPerDir int
+	// FullDirCheckInterval is how often a log dir taken offline by a full
+	// file system (ENOSPC) is checked for space
+	// (spool.log.dir.full.check.interval.ms, 5s); see dirrecovery.go.
+	FullDirCheckInterval time.Duration
+	// FullDirRecoveryBytes is the free space such a dir needs before it
+	// comes back online (spool.log.dir.full.recovery.bytes, 64 MiB), so a
+	// dir with a few bytes free does not flap offline and online.
+	FullDirRecoveryBytes int64
+
+	// space replaces dirSpace in tests (nil: dirSpace).
+	space func(dir string) (capacity, available uint64, ok bool)
+	// moveRoundHook, if set (tests), runs after each of MoveLog's copy
+	// rounds with the round's number (from 1; 0 for the last one, while
+	// the log is paused) and the bytes it copied.
+	moveRoundHook func(round int, copied int64)
 }
 
 // Manager owns the logs of one broker across its log dirs and the
@@ -129,7 +144,17 @@ type Manager struct {
 	// Taken alone, or under mu or a Log lock: nothing is taken under it.
 	failMu       sync.Mutex
 	failing      map[string]bool
+	failCause    map[string]error // the first I/O error of each dir in failing
 	onDirFailure func(dir string, partitions []TopicPartition)
+	onDirOnline  func(dir string, partitions []TopicPartition)
+
+	// full are the offline dirs whose file system was full (ENOSPC): they
+	// come back online when space returns (dirrecovery.go); guarded by
+	// mu. recoverMu serializes bringing them back.
+	full      map[string]bool
+	recoverMu sync.Mutex
+	// space reports a dir's free bytes (dirSpace; tests replace it).
+	space func(dir string) (capacity, available uint64, ok bool)
 }
 
 // NewManager opens every log found in cfg.Dirs (recovering them when a dir
@@ -166,14 +191,24 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 	if cfg.CleanerDedupeBufferSize <= 0 {
 		cfg.CleanerDedupeBufferSize = 128 << 20
 	}
+	if cfg.FullDirCheckInterval <= 0 {
+		cfg.FullDirCheckInterval = 5 * time.Second
+	}
+	if cfg.FullDirRecoveryBytes <= 0 {
+		cfg.FullDirRecoveryBytes = 64 << 20
+	}
 	m := &Manager{
 		cfg: cfg, logger: logger,
 		logs: map[TopicPartition]*Log{}, dirOf: map[TopicPartition]string{}, perDir: map[string]int{},
 		lastHW:  map[string]map[TopicPartition]int64{},
 		offline: map[string]struct{}{}, offlineLogs: map[TopicPartition]string{},
 		moving: map[TopicPartition]bool{}, preferred: map[TopicPartition]string{}, creating: map[TopicPartition]chan struct{}{},
-		failures: make(chan string, len(cfg.Dirs)), failing: map[string]bool{},
+		failures: make(chan string, len(cfg.Dirs)), failing: map[string]bool{}, failCause: map[string]error{},
+		full: map[string]bool{}, space: cfg.space,
 		shutdownEpochs: map[string]int64{},
+	}
+	if m.space == nil {
+		m.space = dirSpace
 	}
 	m.brokerEpoch.Store(NoBrokerEpoch)
 	if cfg.Registerer != nil {
@@ -214,6 +249,7 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 	m.ctx, m.cancel = ctx, cancel
 	m.wg.Add(1)
 	go m.dirFailureLoop(ctx)
+	m.goLoop(ctx, cfg.FullDirCheckInterval, func(time.Time) { m.recoverFullDirs() })
 	m.goLoop(ctx, cfg.RetentionCheckInterval, m.retentionPass)
 	m.goLoop(ctx, cfg.FlushCheckInterval, m.flushPass)
 	m.goLoop(ctx, cfg.ProducerIDExpirationCheck, func(now time.Time) {
@@ -255,36 +291,13 @@ func (m *Manager) loadDir(dir string) error {
 			m.logger.Info("the clean shutdown file names no broker epoch", zap.String("dir", dir), zap.Error(err))
 		}
 	}
-	rps, err := ReadOffsetCheckpoint(filepath.Join(dir, RecoveryPointCheckpointFile))
-	if err != nil {
-		m.logger.Warn("unreadable recovery point checkpoint, recovering from offset 0", zap.String("dir", dir), zap.Error(err))
-		rps, clean = nil, false
-	}
-	starts, err := ReadOffsetCheckpoint(filepath.Join(dir, LogStartOffsetCheckpointFile))
-	if err != nil {
-		m.logger.Warn("unreadable log start offset checkpoint", zap.String("dir", dir), zap.Error(err))
-		starts = nil
-	}
-	// A missing or unreadable high watermark checkpoint starts every log
-	// at its log start offset, as Kafka does (a leader with ISR {self}
-	// moves it to the log end offset at once).
-	hws, err := ReadOffsetCheckpoint(filepath.Join(dir, ReplicationOffsetCheckpointFile))
-	if err != nil {
-		m.logger.Warn("unreadable high watermark checkpoint", zap.String("dir", dir), zap.Error(err))
-		hws = nil
-	}
+	cp := m.readDirCheckpoints(dir, clean)
 	loaded := map[TopicPartition]int64{}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("storage: log dir %s: %w", dir, err)
 	}
-	type toOpen struct {
-		tp   TopicPartition
-		path string
-		l    *Log
-		err  error
-	}
-	var work []*toOpen
+	var work []dirLog
 	seen := map[TopicPartition]bool{}
 	for _, e := range entries {
 		if !e.IsDir() {
@@ -305,10 +318,74 @@ func (m *Manager) loadDir(dir string) error {
 			return fmt.Errorf("storage: %s found in two log dirs", tp)
 		}
 		seen[tp] = true
-		work = append(work, &toOpen{tp: tp, path: path})
+		work = append(work, dirLog{tp: tp, path: path})
 	}
-	// Open the logs on RecoveryThreadsPerDir goroutines; each takes the
-	// next index, and every one has returned before the results are read.
+	if err := m.openDirLogs(dir, work, cp); err != nil {
+		return err
+	}
+	for _, w := range work {
+		tp, l := w.tp, w.log
+		m.logs[tp], m.dirOf[tp] = l, dir
+		m.perDir[dir]++
+		if hw, ok := cp.hws[tp]; ok && hw == l.HighWatermark() {
+			loaded[tp] = hw
+		}
+	}
+	if len(loaded) == len(cp.hws) {
+		m.lastHW[dir] = loaded // the file already says this: no rewrite until one moves
+	}
+	// The marker goes only after loading: a crash now must recover again.
+	if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("storage: remove clean shutdown marker: %w", err)
+	}
+	return syncDir(dir)
+}
+
+// dirLog is one log of a dir to open: its partition and directory, and
+// once openDirLogs returns, the open log.
+type dirLog struct {
+	tp   TopicPartition
+	path string
+	log  *Log
+	err  error
+}
+
+// dirCheckpoints are what a dir's checkpoint files say, to open its logs
+// with; clean is whether the dir has the clean shutdown marker.
+type dirCheckpoints struct {
+	clean            bool
+	rps, starts, hws map[TopicPartition]int64
+}
+
+// readDirCheckpoints reads dir's checkpoint files; clean is whether the
+// dir has the clean shutdown marker (an unreadable recovery point
+// checkpoint makes it unclean).
+func (m *Manager) readDirCheckpoints(dir string, clean bool) dirCheckpoints {
+	cp := dirCheckpoints{clean: clean}
+	var err error
+	if cp.rps, err = ReadOffsetCheckpoint(filepath.Join(dir, RecoveryPointCheckpointFile)); err != nil {
+		m.logger.Warn("unreadable recovery point checkpoint, recovering from offset 0", zap.String("dir", dir), zap.Error(err))
+		cp.rps, cp.clean = nil, false
+	}
+	if cp.starts, err = ReadOffsetCheckpoint(filepath.Join(dir, LogStartOffsetCheckpointFile)); err != nil {
+		m.logger.Warn("unreadable log start offset checkpoint", zap.String("dir", dir), zap.Error(err))
+		cp.starts = nil
+	}
+	// A missing or unreadable high watermark checkpoint starts every log
+	// at its log start offset, as Kafka does (a leader with ISR {self}
+	// moves it to the log end offset at once).
+	if cp.hws, err = ReadOffsetCheckpoint(filepath.Join(dir, ReplicationOffsetCheckpointFile)); err != nil {
+		m.logger.Warn("unreadable high watermark checkpoint", zap.String("dir", dir), zap.Error(err))
+		cp.hws = nil
+	}
+	return cp
+}
+
+// openDirLogs opens (recovering as cp says) the logs of work, all in dir,
+// on RecoveryThreadsPerDir goroutines; each takes the next index, and
+// every one has returned before the results are read. On an error every
+// log it opened is closed again and the first error returned.
+func (m *Manager) openDirLogs(dir string, work []dirLog, cp dirCheckpoints) error {
 	threads := max(m.cfg.RecoveryThreadsPerDir, 1)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -317,10 +394,10 @@ func (m *Manager) loadDir(dir string) error {
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1) - 1; i < int64(len(work)); i = next.Add(1) - 1 {
-				w := work[i]
-				w.l, w.err = OpenLog(w.path, m.cfg.Default, OpenOptions{
-					CleanShutdown: clean, RecoveryPoint: rps[w.tp], LogStartOffset: starts[w.tp], HighWatermark: hws[w.tp], Metrics: m.metrics,
-					OnIOError: m.ioErrorIn(dir),
+				w := &work[i]
+				w.log, w.err = OpenLog(w.path, m.cfg.Default, OpenOptions{
+					CleanShutdown: cp.clean, RecoveryPoint: cp.rps[w.tp], LogStartOffset: cp.starts[w.tp], HighWatermark: cp.hws[w.tp],
+					Metrics: m.metrics, OnIOError: m.ioErrorIn(dir),
 				}, m.logger)
 			}
 		}()
@@ -334,28 +411,12 @@ func (m *Manager) loadDir(dir string) error {
 	}
 	if firstErr != nil {
 		for _, w := range work {
-			if w.l != nil {
-				w.l.close(false)
+			if w.log != nil {
+				w.log.close(false)
 			}
 		}
-		return firstErr
 	}
-	for _, w := range work {
-		tp, l := w.tp, w.l
-		m.logs[tp], m.dirOf[tp] = l, dir
-		m.perDir[dir]++
-		if hw, ok := hws[tp]; ok && hw == l.HighWatermark() {
-			loaded[tp] = hw
-		}
-	}
-	if len(loaded) == len(hws) {
-		m.lastHW[dir] = loaded // the file already says this: no rewrite until one moves
-	}
-	// The marker goes only after loading: a crash now must recover again.
-	if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("storage: remove clean shutdown marker: %w", err)
-	}
-	return syncDir(dir)
+	return firstErr
 }
 
 // goLoop runs fn every interval until ctx ends.

@@ -83,6 +83,11 @@ type Broker struct {
 	// Log.
 	LogDirs                []string
 	LogDirFailureTimeoutMs int64
+	// LogDirFullCheckIntervalMs and LogDirFullRecoveryBytes are
+	// spool.log.dir.full.check.interval.ms and
+	// spool.log.dir.full.recovery.bytes (storage/dirrecovery.go).
+	LogDirFullCheckIntervalMs int64
+	LogDirFullRecoveryBytes   int64
 	// CordonedLogDirs are cordoned.log.dirs (KIP-1066): log dirs that get
 	// no new replicas; "*" cordons them all.
 	CordonedLogDirs              []string
@@ -411,6 +416,8 @@ func (b *Broker) fill(r *resolver) {
 		b.LogDirs = r.list("log.dir")
 	}
 	b.LogDirFailureTimeoutMs = r.i64("log.dir.failure.timeout.ms")
+	b.LogDirFullCheckIntervalMs = r.i64("spool.log.dir.full.check.interval.ms")
+	b.LogDirFullRecoveryBytes = r.i64("spool.log.dir.full.recovery.bytes")
 	b.CordonedLogDirs = r.list("cordoned.log.dirs")
 	b.LogSegmentBytes = r.i32("log.segment.bytes")
 	b.LogRollMs = firstMs(r, "log.roll.ms", "", "log.roll.hours")

@@ -3,8 +3,10 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -385,4 +387,135 @@ func TestAlterReplicaLogDirs(t *testing.T) {
 		_, errA := os.Stat(filepath.Join(a, "later-1"))
 		return errA == nil && errB == nil
 	}, 10*time.Second, 20*time.Millisecond)
+}
+
+// TestAlterReplicaLogDirsServes moves a loaded partition (96 MiB) to the
+// broker's other log dir while an acks=all producer writes to it, and
+// checks that the partition kept serving during the copy, as Kafka's
+// future log does: acknowledgements arrive while the move runs (the
+// partition is out of service only for the last round; before, it was
+// for the whole copy). Every acknowledged record is there afterwards.
+func TestAlterReplicaLogDirsServes(t *testing.T) {
+	c := newTestCluster(t, []clusterSpec{{1, "broker,controller", "voters"}})
+	a, b := filepath.Join(c.nodes[1].dir, "a"), filepath.Join(c.nodes[1].dir, "b")
+	c.startWith(1, nil, "KAFKA_LOG_DIRS="+a+","+b)
+	c.waitReady(1)
+	addr := c.nodes[1].addr()
+	ctx := context.Background()
+	const topic = "big"
+	_, err := newAdmin(t, addr).CreateTopic(ctx, 1, 1, nil, topic)
+	require.NoError(t, err)
+	loader, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchMaxBytes(1<<20),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	require.NoError(t, err)
+	rng := rand.NewChaCha8([32]byte{1})
+	const preload = 96 * 16 // 96 MiB of 64 KiB records
+	for range preload / 64 {
+		var rs []*kgo.Record
+		for range 64 {
+			v := make([]byte, 64<<10)
+			_, _ = rng.Read(v)
+			rs = append(rs, &kgo.Record{Value: v})
+		}
+		require.NoError(t, loader.ProduceSync(ctx, rs...).FirstErr())
+	}
+	loader.Close()
+
+	dirOf := func() string {
+		dl := rawRequest(t, addr, 4, &protocol.DescribeLogDirsRequest{}).(*protocol.DescribeLogDirsResponse)
+		for _, r := range dl.Results {
+			for _, tt := range r.Topics {
+				if tt.Name == topic && len(tt.Partitions) > 0 {
+					return r.LogDir
+				}
+			}
+		}
+		return ""
+	}
+	from := dirOf()
+	require.NotEmpty(t, from)
+	to := map[string]string{a: b, b: a}[from]
+
+	// The producer: one record every 2 ms, acks=all, timestamps of acks.
+	// A NOT_LEADER answer (the last round) is retried after a fresh
+	// metadata request, which kgo would otherwise delay by 5 s.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0), kgo.RetryBackoffFn(func(int) time.Duration { return 10 * time.Millisecond }),
+		kgo.MetadataMinAge(10*time.Millisecond))
+	require.NoError(t, err)
+	defer cl.Close()
+	var (
+		mu     sync.Mutex
+		ackAt  []time.Time
+		failed []error
+	)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			cl.Produce(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("small-%d", i))}, func(_ *kgo.Record, err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					failed = append(failed, err)
+					return
+				}
+				ackAt = append(ackAt, time.Now())
+			})
+		}
+	}()
+	acked := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(ackAt)
+	}
+	require.Eventually(t, func() bool { return acked() >= 50 }, 30*time.Second, 10*time.Millisecond)
+
+	began := time.Now()
+	resp := rawRequest(t, addr, 2, &protocol.AlterReplicaLogDirsRequest{Dirs: []protocol.AlterReplicaLogDirsRequestAlterReplicaLogDir{
+		{Path: to, Topics: []protocol.AlterReplicaLogDirsRequestAlterReplicaLogDirTopic{{Name: topic, Partitions: []int32{0}}}}}}).(*protocol.AlterReplicaLogDirsResponse)
+	require.Equal(t, int16(0), resp.Results[0].Partitions[0].ErrorCode)
+	require.Eventually(t, func() bool { return dirOf() == to }, 2*time.Minute, 5*time.Millisecond, "the partition moves")
+	moved := time.Now()
+	n := acked()
+	require.Eventually(t, func() bool { return acked() >= n+50 }, 30*time.Second, 10*time.Millisecond, "the producer goes on after the move")
+	close(stop)
+	<-done
+	require.NoError(t, cl.Flush(ctx))
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Empty(t, failed)
+	var (
+		during int
+		maxGap time.Duration
+		last   = began
+	)
+	for _, at := range ackAt {
+		if at.Before(began) {
+			continue
+		}
+		if at.After(moved) {
+			maxGap = max(maxGap, at.Sub(last)) // the gap that spans the end of the move counts
+			break
+		}
+		during++
+		maxGap = max(maxGap, at.Sub(last))
+		last = at
+	}
+	took := moved.Sub(began)
+	t.Logf("moved 96 MiB in %v; %d acknowledgements during the move, the longest gap between them %v", took, during, maxGap)
+	require.GreaterOrEqual(t, during, 10, "the partition served while its log was copied")
+	ends, err := newAdmin(t, addr).ListEndOffsets(ctx, topic)
+	require.NoError(t, err)
+	end, _ := ends.Lookup(topic, 0)
+	require.Equal(t, int64(preload+len(ackAt)), end.Offset, "every acknowledged record is in the moved log")
 }

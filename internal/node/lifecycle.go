@@ -62,6 +62,15 @@ type lifecycle struct {
 	// acknowledged by a heartbeat failed (zero: all acknowledged).
 	offlineDirs     []controller.DirectoryID
 	unreportedSince time.Time
+	// onlineDirs replace reg.LogDirs when amend is set: a failed dir came
+	// back online (a full dir with space again), and the next heartbeat is
+	// preceded by a registration amended with them, which tells the
+	// controller (see controller.RegisterBroker).
+	onlineDirs []controller.DirectoryID
+	amend      bool
+	// dirsForgotten counts the heartbeats in a row after which the
+	// metadata still lacked one of onlineDirs (checkRegisteredDirs).
+	dirsForgotten int
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -121,6 +130,9 @@ func (l *lifecycle) beginControlledShutdown() {
 // dirFailed adds a failed log dir to the heartbeats and sends one at once.
 func (l *lifecycle) dirFailed(id controller.DirectoryID) {
 	l.mu.Lock()
+	if l.onlineDirs != nil {
+		l.onlineDirs = slices.DeleteFunc(l.onlineDirs, func(d controller.DirectoryID) bool { return d == id })
+	}
 	if !slices.Contains(l.offlineDirs, id) {
 		l.offlineDirs = append(l.offlineDirs, id)
 		if l.unreportedSince.IsZero() {
@@ -129,6 +141,44 @@ func (l *lifecycle) dirFailed(id controller.DirectoryID) {
 	}
 	l.mu.Unlock()
 	l.poke()
+}
+
+// dirOnline drops a failed log dir that is back online from the heartbeats
+// and amends the registration with online, every online dir, at once.
+func (l *lifecycle) dirOnline(id controller.DirectoryID, online []controller.DirectoryID) {
+	l.mu.Lock()
+	l.offlineDirs = slices.DeleteFunc(l.offlineDirs, func(d controller.DirectoryID) bool { return d == id })
+	if len(l.offlineDirs) == 0 {
+		l.unreportedSince = time.Time{}
+	}
+	l.onlineDirs, l.amend = slices.Clone(online), true
+	l.mu.Unlock()
+	l.poke()
+}
+
+// checkRegisteredDirs amends the registration again when, three
+// heartbeats after a dir came back, the metadata still does not list every
+// dir back online: a heartbeat that reported the dir failed and that the
+// controller handled only after the amendment (it had timed out here) took
+// it offline again there.
+func (l *lifecycle) checkRegisteredDirs() {
+	b := l.meta.Image().Broker(l.reg.ID)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b == nil || b.Epoch != l.epoch || b.LogDirs == nil || l.onlineDirs == nil || l.amend {
+		l.dirsForgotten = 0
+		return
+	}
+	for _, d := range l.onlineDirs {
+		if !slices.Contains(b.LogDirs, d) {
+			if l.dirsForgotten++; l.dirsForgotten >= 3 {
+				l.logger.Warn("the metadata lacks a log dir that is online again; amending the registration again")
+				l.amend, l.dirsForgotten = true, 0
+			}
+			return
+		}
+	}
+	l.dirsForgotten = 0
 }
 
 // checkDirFailureTimeout calls onFatal once a failed dir has gone
@@ -182,6 +232,18 @@ func (l *lifecycle) run(ctx context.Context) {
 			return
 		}
 		l.mu.Lock()
+		amend := l.amend
+		if amend {
+			l.reg.LogDirs, l.amend = l.onlineDirs, false
+		}
+		l.mu.Unlock()
+		if amend {
+			l.logger.Info("amending the broker registration: a failed log dir is online again", zap.Int("online_dirs", len(l.reg.LogDirs)))
+			if !l.register(ctx) {
+				return
+			}
+		}
+		l.mu.Lock()
 		hb := controller.BrokerHeartbeat{
 			BrokerID: l.reg.ID, BrokerEpoch: l.epoch, CurrentMetadataOffset: int64(l.meta.Image().Offset()),
 			WantFence: !l.readyToUnfence, WantShutDown: l.wantShutDown, OfflineLogDirs: slices.Clone(l.offlineDirs),
@@ -216,6 +278,7 @@ func (l *lifecycle) run(ctx context.Context) {
 		}
 		failures = 0
 		delay = l.interval
+		l.checkRegisteredDirs()
 		l.mu.Lock()
 		if len(hb.OfflineLogDirs) == len(l.offlineDirs) {
 			l.unreportedSince = time.Time{}

@@ -170,6 +170,8 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		CleanerBackoff:            time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
 		CleanerDedupeBufferSize:   cfg.LogCleanerDedupeBufferSize,
 		RecoveryThreadsPerDir:     int(cfg.NumRecoveryThreadsPerDataDir),
+		FullDirCheckInterval:      time.Duration(cfg.LogDirFullCheckIntervalMs) * time.Millisecond,
+		FullDirRecoveryBytes:      cfg.LogDirFullRecoveryBytes,
 
 		HighWatermarkCheckpointInterval: time.Duration(cfg.ReplicaHighWatermarkCheckpointIntervalMs) * time.Millisecond,
 
@@ -210,6 +212,9 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	n.life.onFatal = n.fail
 	n.logManager.OnDirFailure(func(dir string, tps []storage.TopicPartition) {
 		n.logDirFailed(dir, metaDir, dirIDs, tps)
+	})
+	n.logManager.OnDirOnline(func(dir string, tps []storage.TopicPartition) {
+		n.logDirOnline(dir, dirIDs, tps)
 	})
 	n.life.start()
 	n.wg.Add(1)
@@ -516,6 +521,31 @@ func (n *Node) logDirFailed(dir, metaDir string, ids [][16]byte, tps []storage.T
 	case len(n.logManager.OfflineDirs()) == len(n.cfg.LogDirs):
 		n.fail(fmt.Errorf("every log dir in %s failed", strings.Join(n.cfg.LogDirs, ",")))
 	}
+}
+
+// logDirOnline follows a failed log dir coming back (a full dir with space
+// again, storage/dirrecovery.go): the broker hosts its partitions again,
+// and the registration is amended with the dir, which tells the controller
+// its replicas there may rejoin ISRs.
+func (n *Node) logDirOnline(dir string, ids [][16]byte, tps []storage.TopicPartition) {
+	if lo, ok := n.broker.(interface {
+		LogDirOnline(string, []storage.TopicPartition)
+	}); ok {
+		lo.LogDirOnline(dir, tps)
+	}
+	var (
+		id     controller.DirectoryID
+		online []controller.DirectoryID
+	)
+	for i, d := range n.cfg.LogDirs {
+		if d == dir {
+			id = ids[i]
+		}
+		if !n.logManager.DirOffline(d) {
+			online = append(online, ids[i])
+		}
+	}
+	n.life.dirOnline(id, online)
 }
 
 // Ready is closed once the node serves: a broker has registered, caught up

@@ -103,9 +103,11 @@ func consumeGroup(t *testing.T, seeds []string, group, topic string) *groupLog {
 // producer and a consumer group run: the new replica's log grows at the
 // throttle (±20 %, measured from the bytes broker 4 holds over time, after
 // the first windows' burst), no acknowledged record is lost, and the group
-// sees every record once. Then broker 1 is decommissioned: every partition
+// sees every record once, its commits continuing throughout the move.
+// Then broker 1 is decommissioned: every partition
 // it holds (the group's offsets included) is moved away, it stops, and
-// kafka-cluster unregister removes it.
+// kafka-cluster unregister removes it; the group keeps consuming and
+// commits up to the end offsets.
 func TestReassignLoadedTopicProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -194,6 +196,9 @@ func TestReassignLoadedTopicProcesses(t *testing.T) {
 		size int64
 	}
 	var samples []sample
+	// The group's commits during the move (kgo commits every 5 s).
+	commits := []int64{committed(ctx, t, adm, "movers", topic)}
+	lastCommitCheck := time.Now()
 	tick := time.NewTicker(200 * time.Millisecond) // the sampling period
 	defer tick.Stop()
 	for done := false; !done; {
@@ -201,6 +206,12 @@ func TestReassignLoadedTopicProcesses(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("the reassignment did not finish")
 		case <-tick.C:
+		}
+		if time.Since(lastCommitCheck) >= time.Second {
+			lastCommitCheck = time.Now()
+			if n := committed(ctx, t, adm, "movers", topic); n > commits[len(commits)-1] {
+				commits = append(commits, n)
+			}
 		}
 		dirs, err := adm.DescribeBrokerLogDirs(ctx, 4, kadm.TopicsSet{topic: {0: {}, 1: {}}})
 		if err == nil && dirs.Ok() {
@@ -269,6 +280,9 @@ func TestReassignLoadedTopicProcesses(t *testing.T) {
 	t.Logf("copied %.1f MB to broker 4 in %v; steady rate %.0f B/s over %.1f MB in %v (throttle %d B/s)",
 		float64(final)/(1<<20), took.Round(time.Millisecond), rate, float64(to.size-from.size)/(1<<20), to.at.Sub(from.at).Round(time.Millisecond), throttle)
 	require.InDelta(t, throttle, rate, 0.2*throttle, "the throttle holds the copy rate within 20 %%")
+
+	t.Logf("the group's committed offsets (sum) during the move: %v", commits)
+	require.GreaterOrEqual(t, len(commits), 3, "the group's commits continue during the move")
 
 	verifyReassign(t, tool, c.addr(2), plan) // removes the throttles
 
@@ -343,4 +357,33 @@ func TestReassignLoadedTopicProcesses(t *testing.T) {
 	require.NoError(t, pr.ProduceSync(ctx, &kgo.Record{Value: []byte("zz after decommission")}).FirstErr())
 	require.Eventually(t, func() bool { return group.count("zz after decommission") == 1 }, time.Minute, 100*time.Millisecond,
 		"the group consumes after broker 1 left")
+	// And commits all it consumed, through the coordinator the
+	// decommission may have moved.
+	var end int64
+	require.Eventually(t, func() bool {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil || ends.Error() != nil {
+			return false
+		}
+		end = 0
+		ends.Each(func(o kadm.ListedOffset) { end += o.Offset })
+		return committed(ctx, t, adm, "movers", topic) == end
+	}, time.Minute, 200*time.Millisecond, "the group commits up to the end offsets (%d) after broker 1 left", end)
+}
+
+// committed is the sum of group's committed offsets on topic (0 when it
+// has none or the coordinator does not answer).
+func committed(ctx context.Context, t *testing.T, adm *kadm.Client, group, topic string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	offs, err := adm.FetchOffsets(ctx, group)
+	if err != nil || offs.Error() != nil {
+		return 0
+	}
+	var n int64
+	for _, o := range offs[topic] {
+		n += o.At
+	}
+	return n
 }

@@ -22,21 +22,27 @@ import (
 //     LOG_DIR_NOT_FOUND, a failed dir or a replica on one
 //     KAFKA_STORAGE_ERROR; a replica this broker does not hold yet is
 //     created in that dir later (NONE); one already there is left alone.
-//   - The move runs after the answer, in the background: the partition
-//     stops serving on this broker (NOT_LEADER_OR_FOLLOWER meanwhile), its
-//     log is flushed, copied to <dir>/<topic>-<partition>.<id>-future,
-//     renamed into place and the old copy deleted (storage.MoveLog); then
+//   - The move runs after the answer, in the background, as Kafka's
+//     future replica: the log is copied into
+//     <dir>/<topic>-<partition>.<id>-future while the partition keeps
+//     serving on this broker (rounds copy what was appended since the
+//     last, storage.MoveLog); then the partition stops serving for the
+//     last round only (NOT_LEADER_OR_FOLLOWER meanwhile; clients retry):
+//     the log is flushed and closed, its last appends and small files
+//     copied, the copy renamed into place and the old one deleted; then
 //     the partition is hosted again with the metadata's state and
 //     DescribeLogDirs lists it in its new dir.
 //   - Authorization (authz.go): ALTER on the cluster
 //     (CLUSTER_AUTHORIZATION_FAILED for every partition).
 //
 // Where Spool differs from Kafka 4.3:
-//   - Kafka copies into a future log while the replica keeps serving and
-//     swaps when it has caught up; Spool pauses the replica for the copy,
-//     so a large log is unavailable on this broker for as long as copying
-//     it takes (its other replicas keep serving; a leader's clients
-//     retry). DescribeLogDirs shows no future replica (IsFutureKey).
+//   - Kafka's future log is a replica fetching from the current one and
+//     the swap blocks appends under the partition lock; Spool copies files
+//     and the swap takes the partition out of service for the last round
+//     (what was appended since the previous one, plus the indexes of the
+//     active segment and the producer snapshots; the whole log again only
+//     if it was truncated during the copy). DescribeLogDirs shows no
+//     future replica (IsFutureKey).
 //   - A crash between the rename into place and the deletion of the old
 //     copy leaves both, and the broker refuses to start ("found in two
 //     log dirs") until one is removed by hand.
@@ -94,34 +100,24 @@ func (b *Broker) handleAlterReplicaLogDirs(ctx context.Context, rc *reqCtx, req 
 }
 
 // moveReplica moves tp's log to dest and hosts the partition again with
-// the current metadata. reconcileMu is held until the log is out of the
-// storage map and the partition suspended (a reconcile then skips it:
-// ErrLogMoving), not during the copy, and again to host it.
+// the current metadata. The partition serves during the live copy;
+// reconcileMu is taken to suspend it once storage took the log out of its
+// map (a reconcile then skips it: ErrLogMoving), and again to host it.
 func (b *Broker) moveReplica(tp storage.TopicPartition, dest string) {
 	log := b.logger.With(zap.Stringer("partition", tp), zap.String("to", dest))
-	b.reconcileMu.Lock()
-	locked := true
-	unlock := func() {
-		if locked {
-			locked = false
-			b.reconcileMu.Unlock()
-		}
-	}
-	defer unlock()
 	if cur, ok := b.logManager.DirOf(tp); !ok || cur == dest {
 		return // moved, deleted or failed since it was asked
 	}
 	_, err := b.logManager.MoveLog(tp, dest, func() {
+		b.reconcileMu.Lock()
 		b.replicas.Suspend(tp)
-		unlock()
+		b.reconcileMu.Unlock()
 	})
-	if err != nil && !errors.Is(err, storage.ErrLogNotFound) {
+	if err != nil && !errors.Is(err, storage.ErrLogNotFound) && !errors.Is(err, storage.ErrLogMoving) {
 		log.Error("moving a replica to another log dir failed", zap.Error(err))
 	}
-	if !locked {
-		b.reconcileMu.Lock()
-		locked = true
-	}
+	b.reconcileMu.Lock()
+	defer b.reconcileMu.Unlock()
 	img := b.image.Load()
 	t := img.Topic(tp.Topic)
 	if t == nil || int(tp.Partition) >= len(t.Partitions) || !slices.Contains(t.Partitions[tp.Partition].Replicas, b.nodeID) {

@@ -37,10 +37,14 @@ type Broker struct {
 	onBrokerConfig func(perBroker map[string]string)
 	logger         *zap.Logger
 	// dirAssign queues replica placements for the controller (logdirs.go).
-	dirAssign  dirAssignments
-	ctrl       controller.Client
-	tokenCreds tokenCredentials // SCRAM credentials of delegation tokens (api_38_delegation_tokens.go)
-	logManager *storage.Manager
+	dirAssign dirAssignments
+	// offlineTopicIDs are the topic ids of the partitions on failed log
+	// dirs (storage.TopicPartition → [16]byte), so a topic recreated under
+	// the same name while its dir was offline is told apart (logdirs.go).
+	offlineTopicIDs sync.Map
+	ctrl            controller.Client
+	tokenCreds      tokenCredentials // SCRAM credentials of delegation tokens (api_38_delegation_tokens.go)
+	logManager      *storage.Manager
 
 	handlers map[int16]apiHandler
 	metrics  *serverMetrics

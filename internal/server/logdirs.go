@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,12 +18,19 @@ import (
 //     offline here too (logDirFailed): they stop leading and following and
 //     answer KAFKA_STORAGE_ERROR; the node reports the dir to the
 //     controller with its heartbeats, which moves leadership elsewhere;
+//   - a failed dir that comes back (a full dir with space again) has its
+//     partitions hosted again (logDirOnline);
 //   - on a broker with several log dirs, where each replica was placed is
 //     sent to the controller (AssignReplicasToDirs) whenever the metadata
 //     says otherwise, by one goroutine (runDirAssigner) that batches them.
 
 // logDirFailed takes the partitions of a failed log dir offline.
 func (b *Broker) logDirFailed(dir string, tps []storage.TopicPartition) {
+	for _, tp := range tps {
+		if p := b.replicas.Partition(tp); p != nil {
+			b.offlineTopicIDs.Store(tp, p.TopicID())
+		}
+	}
 	b.replicas.MarkOffline(tps)
 	b.logger.Error("partitions on a failed log dir are offline on this broker", zap.String("dir", dir), zap.Int("partitions", len(tps)))
 }
@@ -132,4 +141,48 @@ func (b *Broker) runDirAssigner(ctx context.Context) {
 			a.mu.Unlock()
 		}
 	}
+}
+
+// logDirOnline hosts again the partitions of a failed log dir that is back
+// online (a full dir with space again, storage/dirrecovery.go), with the
+// current metadata: as followers of the leader elected meanwhile, which
+// truncate and catch up, and rejoin the ISR once the controller has the
+// dir online again (the node amends the broker registration). A partition
+// deleted, recreated under the same name, or reassigned away while the dir
+// was offline has its log deleted instead.
+func (b *Broker) logDirOnline(dir string, tps []storage.TopicPartition) {
+	b.reconcileMu.Lock()
+	defer b.reconcileMu.Unlock()
+	img := b.image.Load()
+	if img == nil {
+		return // not started: the first reconcile hosts them
+	}
+	hosted := 0
+	for _, tp := range tps {
+		was, _ := b.offlineTopicIDs.LoadAndDelete(tp)
+		t := img.Topic(tp.Topic)
+		if t == nil || int(tp.Partition) >= len(t.Partitions) || !slices.Contains(t.Partitions[tp.Partition].Replicas, b.nodeID) ||
+			(was != nil && was.([16]byte) != [16]byte(t.ID)) {
+			if err := b.logManager.DeleteLog(tp); err != nil && !errors.Is(err, storage.ErrLogNotFound) {
+				b.logger.Warn("cannot delete the log of a partition gone while its dir was offline", zap.Stringer("partition", tp), zap.Error(err))
+			}
+			continue
+		}
+		pi := t.Partitions[tp.Partition]
+		p, err := b.openPartition(tp, t.ID, b.topicSettings(img, t.Name))
+		if err != nil {
+			b.logger.Error("cannot open partition log; the partition stays offline on this broker", zap.Stringer("partition", tp), zap.Error(err))
+			b.openFailed[tp] = true // the next reconcile retries it
+			continue
+		}
+		b.replicas.Apply(p, leaderAndISR(pi))
+		b.noteReplicaDir(tp, t.ID, pi)
+		hosted++
+	}
+	b.logger.Warn("partitions on a log dir back online are hosted again", zap.String("dir", dir), zap.Int("partitions", hosted))
+}
+
+// LogDirOnline is logDirOnline for the node (storage.Manager.OnDirOnline).
+func (nb *nodeBroker) LogDirOnline(dir string, tps []storage.TopicPartition) {
+	nb.b.logDirOnline(dir, tps)
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -60,6 +61,14 @@ type Partition struct {
 	// is replaced under mu (written) and hwMu; elements change under
 	// hwMu.
 	followers []Follower
+	// refused holds the followers whose ISR expansion the controller
+	// refused as INELIGIBLE_REPLICA, and until when the leader waits
+	// before proposing each again (written under mu). The controller
+	// judges from metadata this broker's check may not cover (a replica on
+	// an offline log dir), and without a wait every fetch of a caught-up
+	// follower would propose it again at once: chaos finding 5 saw 5
+	// million refusals in minutes.
+	refused map[int32]expansionRefusal
 
 	hwMu sync.Mutex
 	// acks are appends waiting for the high watermark (acks=all).
@@ -90,6 +99,18 @@ type isrState struct {
 	maximal []int32
 	pending *pendingISR
 }
+
+// expansionRefusal is when a refused follower may be proposed again, and
+// the wait that got it there: it doubles with each refusal in a row, from
+// the AlterPartition retry backoff up to maxRefusedExpansionWait.
+type expansionRefusal struct {
+	untilMs int64
+	wait    time.Duration
+}
+
+// maxRefusedExpansionWait bounds the wait before proposing a refused
+// follower again, so it rejoins within this long of becoming eligible.
+const maxRefusedExpansionWait = 2 * time.Second
 
 // pendingISR is an AlterPartition in flight.
 type pendingISR struct {
@@ -829,6 +850,9 @@ func (p *Partition) needsExpandLocked(fi int) bool {
 	if slices.Contains(p.isr.isr, f.ID) {
 		return false
 	}
+	if r, ok := p.refused[f.ID]; ok && p.env.nowMs() < r.untilMs {
+		return false
+	}
 	f.Eligible = p.env.isrEligible(f.ID, f.State)
 	return f.Eligible && CanJoinISR(f.State.LogEndOffset, p.log.HighWatermark(), p.leaderEpochStartOffset)
 }
@@ -938,6 +962,9 @@ func (p *Partition) handleAlterPartition(pd *pendingISR, st LeaderAndISR, err er
 		}
 		p.isr = committedISR(st.ISR)
 		p.partitionEpoch = st.PartitionEpoch
+		for _, id := range st.ISR {
+			delete(p.refused, id)
+		}
 		p.env.countISRChange(pd.expand) // metrics.go
 		p.hwMu.Lock()
 		moved := p.maybeIncrementHighWatermarkLocked(p.env.nowMs())
@@ -957,6 +984,9 @@ func (p *Partition) handleAlterPartition(pd *pendingISR, st LeaderAndISR, err er
 		// The controller says the request was not applied and the
 		// partition epoch is current: back to the committed ISR.
 		p.isr = committedISR(pd.committed)
+		if pd.expand && errors.Is(err, ErrIneligibleReplica) {
+			p.refuseExpansionLocked(pd)
+		}
 		log.Info("ISR change refused", zap.Error(err))
 		p.feeds.notify(p, false) // the leader may propose again
 		return false
@@ -970,6 +1000,26 @@ func (p *Partition) handleAlterPartition(pd *pendingISR, st LeaderAndISR, err er
 	}
 	log.Warn("ISR change failed; retrying", zap.Error(err))
 	return true
+}
+
+// refuseExpansionLocked makes the leader wait before proposing again the
+// member pd tried to add: the AlterPartition retry backoff after a first
+// refusal, doubling with each one in a row up to maxRefusedExpansionWait.
+// mu held.
+func (p *Partition) refuseExpansionLocked(pd *pendingISR) {
+	for _, id := range pd.req.ISR {
+		if slices.Contains(pd.committed, id) {
+			continue
+		}
+		wait := max(p.env.alterRetryBackoff, time.Millisecond)
+		if r, ok := p.refused[id]; ok {
+			wait = min(2*r.wait, maxRefusedExpansionWait)
+		}
+		if p.refused == nil {
+			p.refused = map[int32]expansionRefusal{}
+		}
+		p.refused[id] = expansionRefusal{untilMs: p.env.nowMs() + wait.Milliseconds(), wait: wait}
+	}
 }
 
 // WatchFetch registers ch to be signalled when a fetch of this partition

@@ -493,3 +493,48 @@ func TestHighWatermarkCheckpointRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(11), p.Log().HighWatermark(), "ISR {self}, follower lagging: the log end")
 }
+
+// TestRefusedExpansionWaits: after the controller refuses a follower's
+// ISR expansion as INELIGIBLE_REPLICA, the leader does not propose it
+// again on every fetch but after a wait that doubles with each refusal in
+// a row (the retry backoff, 1 ms here, up to maxRefusedExpansionWait);
+// once admitted, the follower's refusals are forgotten.
+func TestRefusedExpansionWaits(t *testing.T) {
+	clock := NewManualClock(time.Unix(1000, 0))
+	ctrl := NewInmemController()
+	n := newTestNode(t, 1, t.TempDir(), clock, ctrl)
+	p := n.open(1, LeaderAndISR{Leader: 1, LeaderEpoch: 1, PartitionEpoch: 1, Replicas: []int32{1, 2}, ISR: []int32{1}})
+	_, err := p.AppendAsLeader(batch(t, 1), AppendOptions{RequiredAcks: 1})
+	require.NoError(t, err)
+	ctrl.FailNext(ErrIneligibleReplica, ErrIneligibleReplica, ErrIneligibleReplica)
+	settled := func(requests int) {
+		t.Helper()
+		require.Eventually(t, func() bool {
+			return len(ctrl.Requests()) == requests && !p.State().AlterPartitionInFlight
+		}, 10*time.Second, time.Millisecond, "AlterPartition request %d answered", requests)
+	}
+	fetchAs(t, p, 2, 1) // caught up: proposed, refused
+	settled(1)
+	fetchAs(t, p, 2, 1)
+	require.Len(t, ctrl.Requests(), 1, "refused: not proposed again within the 1 ms wait")
+	clock.Advance(time.Millisecond)
+	fetchAs(t, p, 2, 1) // proposed again, refused: the wait doubles to 2 ms
+	settled(2)
+	clock.Advance(time.Millisecond)
+	fetchAs(t, p, 2, 1)
+	require.Len(t, ctrl.Requests(), 2, "the second wait is 2 ms")
+	clock.Advance(time.Millisecond)
+	fetchAs(t, p, 2, 1) // refused a third time
+	settled(3)
+	p.mu.RLock()
+	require.Equal(t, 4*time.Millisecond, p.refused[2].wait)
+	p.mu.RUnlock()
+	clock.Advance(4 * time.Millisecond)
+	fetchAs(t, p, 2, 1) // admitted
+	settled(4)
+	require.Equal(t, []int32{1, 2}, p.State().ISR)
+	p.mu.RLock()
+	_, still := p.refused[2]
+	p.mu.RUnlock()
+	require.False(t, still, "admitted: its refusals are forgotten")
+}

@@ -415,17 +415,15 @@ func decodeStreamsTopologyValue(v []byte) (*protocol.StreamsGroupHeartbeatReques
 	return t, finish(r, "streams group topology")
 }
 
-// streamsRecordOrder is the order of a group's records in one write:
-// Kafka's order within a heartbeat (topology, member, group epoch, target,
-// current assignment); tombstones go first, current assignment before
-// target before member, as Kafka removes a member.
-var (
-	streamsWriteOrder     = []int16{keyStreamsTopology, keyStreamsMemberMetadata, keyStreamsGroupMetadata, keyStreamsTargetMember, keyStreamsTargetMetadata, keyStreamsCurrentAssignment}
-	streamsTombstoneOrder = []int16{keyStreamsCurrentAssignment, keyStreamsTargetMember, keyStreamsMemberMetadata, keyStreamsTargetMetadata, keyStreamsTopology, keyStreamsGroupMetadata}
-)
+// streamsTombstoneOrder is the order of a group's tombstones in one write,
+// ahead of its records: current assignment before target before member, as
+// Kafka removes a member. The records themselves follow Kafka's order
+// within a heartbeat (topology, member, group epoch, target, current
+// assignment), the order recordsLocked builds them in.
+var streamsTombstoneOrder = []int16{keyStreamsCurrentAssignment, keyStreamsTargetMember, keyStreamsMemberMetadata, keyStreamsTargetMetadata, keyStreamsTopology, keyStreamsGroupMetadata}
 
-// recordsLocked are the records the group's state is made of, in
-// streamsWriteOrder, members sorted by id: every record, or with only set
+// recordsLocked are the records the group's state is made of, in Kafka's
+// order within a heartbeat, members sorted by id: every record, or with only set
 // the group's own records and only's (what a heartbeat that moved neither
 // the membership nor the target can have changed). scope is the keys
 // covered: nil for every record.

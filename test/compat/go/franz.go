@@ -109,19 +109,30 @@ func franzCreateTopic(ctx context.Context, topic string, parts int) error {
 		return err
 	}
 	// Wait until metadata shows every partition with a leader, so the first produce
-	// doesn't race the new topic's propagation.
+	// doesn't race the new topic's propagation: on a cluster, from every broker, since a
+	// client may ask any of them (kafka-go's writer does, and does not retry a topic the
+	// broker it asked does not know yet).
 	return waitFor(ctx, func() error {
-		td, err := adm.ListTopics(ctx, topic)
+		bs, err := adm.ListBrokers(ctx)
 		if err != nil {
 			return err
 		}
-		t := td[topic]
-		if t.Err != nil || len(t.Partitions) != parts {
-			return fmt.Errorf("topic %s not ready: %v", topic, t.Err)
-		}
-		for _, p := range t.Partitions {
-			if p.Err != nil || p.Leader < 0 {
-				return fmt.Errorf("partition %d has no leader: %v", p.Partition, p.Err)
+		for _, b := range bs {
+			req := kmsg.NewPtrMetadataRequest()
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(topic)
+			req.Topics = append(req.Topics, rt)
+			resp, err := req.RequestWith(ctx, cl.Broker(int(b.NodeID)))
+			if err != nil {
+				return fmt.Errorf("metadata from broker %d: %w", b.NodeID, err)
+			}
+			if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 || len(resp.Topics[0].Partitions) != parts {
+				return fmt.Errorf("topic %s not ready on broker %d", topic, b.NodeID)
+			}
+			for _, p := range resp.Topics[0].Partitions {
+				if p.ErrorCode != 0 || p.Leader < 0 {
+					return fmt.Errorf("broker %d: partition %d has no leader (error %d)", b.NodeID, p.Partition, p.ErrorCode)
+				}
 			}
 		}
 		return nil

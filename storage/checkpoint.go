@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Names of the per-log-dir files the Manager owns.
@@ -47,12 +48,23 @@ func writeCheckpointLines(path string, lines []string) error {
 		b.WriteString(l)
 		b.WriteByte('\n')
 	}
+	if err := WriteFileDurably(path, b.Bytes()); err != nil {
+		return fmt.Errorf("storage: write checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteFileDurably replaces path with b so that a crash or power loss
+// leaves either the old file or the new one, complete: b goes to
+// path.tmp, which is fsynced, renamed over path, and the directory is
+// fsynced (Kafka's Utils.atomicMoveWithFallback with a flushed parent).
+func WriteFileDurably(path string, b []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return fmt.Errorf("storage: write checkpoint: %w", err)
+		return err
 	}
-	_, err = f.Write(b.Bytes())
+	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -65,8 +77,20 @@ func writeCheckpointLines(path string, lines []string) error {
 	if err == nil {
 		err = syncDir(filepath.Dir(path))
 	}
-	if err != nil {
-		return fmt.Errorf("storage: write checkpoint %s: %w", path, err)
+	return err
+}
+
+// WriteMetaProperties writes a log dir's meta.properties as kafka-storage.sh
+// format does (version 1: cluster.id, directory.id, node.id), durably: a
+// dir whose meta.properties a power loss took would come back with a new
+// directory.id, and the controller would keep its replicas on the old,
+// unknown dir: offline, and refused in every ISR.
+func WriteMetaProperties(dir, clusterID, directoryID string, nodeID int32) error {
+	body := fmt.Sprintf("#\n#%s\ncluster.id=%s\ndirectory.id=%s\nnode.id=%d\nversion=1\n",
+		time.Now().UTC().Format(time.UnixDate), clusterID, directoryID, nodeID)
+	path := filepath.Join(dir, "meta.properties")
+	if err := WriteFileDurably(path, []byte(body)); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -40,3 +40,17 @@ func TestOffsetCheckpointFormat(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteMetaProperties: meta.properties as kafka-storage.sh format
+// writes it (version 1), replaced whole, with no temporary file left.
+func TestWriteMetaProperties(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, WriteMetaProperties(dir, "c1", "d1", 3))
+	require.NoError(t, WriteMetaProperties(dir, "c2", "d2", 4))
+	b, err := os.ReadFile(filepath.Join(dir, "meta.properties"))
+	require.NoError(t, err)
+	require.Regexp(t, `^#\n#.+\ncluster.id=c2\ndirectory.id=d2\nnode.id=4\nversion=1\n$`, string(b))
+	_, err = os.Stat(filepath.Join(dir, "meta.properties.tmp"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	require.Error(t, WriteMetaProperties(filepath.Join(dir, "missing"), "c", "d", 1))
+}

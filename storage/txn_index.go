@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 )
 
@@ -25,7 +26,14 @@ type txnIndex struct {
 }
 
 // openTxnIndex loads the index of the segment at base, if it has one. A
-// trailing partial entry (torn write) is dropped.
+// trailing partial entry (torn write) is dropped, and so is every entry
+// no aborted transaction can have written: one whose marker (LastOffset)
+// is not after its first offset or lies before the segment. A power loss
+// leaves such entries as zeros where the file's size reached the disk
+// but its last appends did not; kept, the zeros stopped truncateTo short
+// (they sort below any offset), the recovery replay appended the entries
+// before them a second time, and read_committed consumers, told of every
+// abort twice, skipped committed transactions (chaos finding 6).
 func openTxnIndex(dir string, base int64) (*txnIndex, error) {
 	x := &txnIndex{path: segmentName(dir, base, txnIndexSuffix)}
 	b, err := os.ReadFile(x.path)
@@ -36,15 +44,21 @@ func openTxnIndex(dir string, base int64) (*txnIndex, error) {
 		return nil, fmt.Errorf("storage: read %s: %w", x.path, err)
 	}
 	be := binary.BigEndian
+	dropped := len(b)%txnIndexEntrySize != 0
 	for ; len(b) >= txnIndexEntrySize; b = b[txnIndexEntrySize:] {
-		x.txns = append(x.txns, AbortedTxn{
+		t := AbortedTxn{
 			ProducerID:       int64(be.Uint64(b[2:])),
 			FirstOffset:      int64(be.Uint64(b[10:])),
 			LastOffset:       int64(be.Uint64(b[18:])),
 			LastStableOffset: int64(be.Uint64(b[26:])),
-		})
+		}
+		if t.LastOffset <= t.FirstOffset || t.LastOffset < base {
+			dropped = true
+			continue
+		}
+		x.txns = append(x.txns, t)
 	}
-	if len(b) != 0 {
+	if dropped {
 		return x, x.rewriteLocked()
 	}
 	return x, nil
@@ -82,14 +96,13 @@ func (x *txnIndex) append(t AbortedTxn) error {
 func (x *txnIndex) truncateTo(offset int64) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	// Every entry at or past offset goes, not only a trailing run: the
+	// recovery replay writes them all again.
 	n := len(x.txns)
-	for n > 0 && x.txns[n-1].LastOffset >= offset {
-		n--
-	}
-	if n == len(x.txns) {
+	x.txns = slices.DeleteFunc(x.txns, func(t AbortedTxn) bool { return t.LastOffset >= offset })
+	if len(x.txns) == n {
 		return nil
 	}
-	x.txns = x.txns[:n]
 	return x.rewriteLocked()
 }
 
@@ -104,7 +117,7 @@ func (x *txnIndex) rewriteLocked() error {
 	for _, t := range x.txns {
 		b = appendTxnEntry(b, t)
 	}
-	if err := os.WriteFile(x.path, b, 0o644); err != nil {
+	if err := WriteFileDurably(x.path, b); err != nil {
 		return fmt.Errorf("storage: rewrite %s: %w", x.path, err)
 	}
 	return nil

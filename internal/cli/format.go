@@ -12,10 +12,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/storage"
 )
 
 // randomUUID is a Kafka Uuid as its tools print one: 16 random bytes in
@@ -154,14 +154,8 @@ func runFormat(_ context.Context, e *Env, args []string) int {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fail(e, "format", fmt.Errorf("create %s: %w", dir, err))
 		}
-		body := fmt.Sprintf("#\n#%s\ncluster.id=%s\ndirectory.id=%s\nnode.id=%d\nversion=1\n",
-			time.Now().UTC().Format(time.UnixDate), id, randomUUID(), cfg.NodeID)
-		path := filepath.Join(dir, "meta.properties")
-		if err := os.WriteFile(path+".tmp", []byte(body), 0o644); err != nil {
-			return fail(e, "format", fmt.Errorf("write %s: %w", path, err))
-		}
-		if err := os.Rename(path+".tmp", path); err != nil {
-			return fail(e, "format", fmt.Errorf("write %s: %w", path, err))
+		if err := storage.WriteMetaProperties(dir, id, randomUUID(), cfg.NodeID); err != nil {
+			return fail(e, "format", err)
 		}
 		fmt.Fprintf(e.Stdout, "Formatting %s with metadata.version for cluster %s, node %d.\n", dir, id, cfg.NodeID)
 	}

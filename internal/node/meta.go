@@ -11,9 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/storage"
 )
 
 // ensureMetaProperties reads or writes meta.properties in every log dir, as
@@ -54,14 +54,8 @@ func ensureMetaProperties(cfg *config.Broker) (clusterID string, generated bool,
 		if slices.Contains(found, dir) {
 			continue
 		}
-		body := fmt.Sprintf("#\n#%s\ncluster.id=%s\ndirectory.id=%s\nnode.id=%d\nversion=1\n",
-			time.Now().UTC().Format(time.UnixDate), clusterID, randomUUID(), cfg.NodeID)
-		path := filepath.Join(dir, "meta.properties")
-		if err := os.WriteFile(path+".tmp", []byte(body), 0o644); err != nil {
-			return "", false, fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := os.Rename(path+".tmp", path); err != nil {
-			return "", false, fmt.Errorf("write %s: %w", path, err)
+		if err := storage.WriteMetaProperties(dir, clusterID, randomUUID(), cfg.NodeID); err != nil {
+			return "", false, err
 		}
 	}
 	return clusterID, generated, nil

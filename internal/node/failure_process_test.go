@@ -275,9 +275,19 @@ func TestPausedGroupCoordinatorDeposed(t *testing.T) {
 		}
 		return 0, -1
 	}
+	// Every answer is checked in order until 20 NOT_COORDINATOR answers:
+	// a polled condition (one OffsetFetch per tick) with a 60 s deadline.
 	var stale, learnt int
-	deadline := time.Now().Add(60 * time.Second)
-	for ; learnt < 20 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	pollCtx, stopPoll := context.WithTimeout(context.Background(), 60*time.Second)
+	defer stopPoll()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for learnt < 20 && pollCtx.Err() == nil {
+		select {
+		case <-tick.C:
+		case <-pollCtx.Done():
+			continue
+		}
 		code, off := fetch()
 		switch {
 		case code == errcode.NotCoordinator:

@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+
+	"github.com/spool-broker/spool/storage"
 )
 
 // BootstrapFileName is the file `spool format --add-scram` writes into the
@@ -29,7 +31,7 @@ const (
 var errBadBootstrap = errors.New("controller: corrupt bootstrap file")
 
 // WriteBootstrap writes records to the bootstrap file of metadataLogDir,
-// atomically (a temporary file, fsync, rename).
+// atomically and durably (storage.WriteFileDurably).
 func WriteBootstrap(metadataLogDir string, records []Record) error {
 	batch := EncodeBatch(records)
 	out := append([]byte(bootstrapMagic), bootstrapVersion)
@@ -37,22 +39,8 @@ func WriteBootstrap(metadataLogDir string, records []Record) error {
 	out = append(out, batch...)
 	out = binary.BigEndian.AppendUint32(out, crc32.Checksum(batch, castagnoli))
 	path := filepath.Join(metadataLogDir, BootstrapFileName)
-	f, err := os.OpenFile(path+".tmp", os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("controller: write %s: %w", path, err)
-	}
-	if _, err := f.Write(out); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("controller: write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("controller: write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("controller: write %s: %w", path, err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
+	// 0600: the file may hold SCRAM credentials (--add-scram).
+	if err := storage.WriteFileDurably(path, out, 0o600); err != nil {
 		return fmt.Errorf("controller: write %s: %w", path, err)
 	}
 	return nil

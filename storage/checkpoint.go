@@ -48,7 +48,7 @@ func writeCheckpointLines(path string, lines []string) error {
 		b.WriteString(l)
 		b.WriteByte('\n')
 	}
-	if err := WriteFileDurably(path, b.Bytes()); err != nil {
+	if err := WriteFileDurably(path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("storage: write checkpoint %s: %w", path, err)
 	}
 	return nil
@@ -58,9 +58,10 @@ func writeCheckpointLines(path string, lines []string) error {
 // leaves either the old file or the new one, complete: b goes to
 // path.tmp, which is fsynced, renamed over path, and the directory is
 // fsynced (Kafka's Utils.atomicMoveWithFallback with a flushed parent).
-func WriteFileDurably(path string, b []byte) error {
+// perm applies to a file the call creates.
+func WriteFileDurably(path string, b []byte, perm os.FileMode) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return err
 	}
@@ -89,7 +90,7 @@ func WriteMetaProperties(dir, clusterID, directoryID string, nodeID int32) error
 	body := fmt.Sprintf("#\n#%s\ncluster.id=%s\ndirectory.id=%s\nnode.id=%d\nversion=1\n",
 		time.Now().UTC().Format(time.UnixDate), clusterID, directoryID, nodeID)
 	path := filepath.Join(dir, "meta.properties")
-	if err := WriteFileDurably(path, []byte(body)); err != nil {
+	if err := WriteFileDurably(path, []byte(body), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -117,7 +117,7 @@ func (x *txnIndex) rewriteLocked() error {
 	for _, t := range x.txns {
 		b = appendTxnEntry(b, t)
 	}
-	if err := WriteFileDurably(x.path, b); err != nil {
+	if err := WriteFileDurably(x.path, b, 0o644); err != nil {
 		return fmt.Errorf("storage: rewrite %s: %w", x.path, err)
 	}
 	return nil

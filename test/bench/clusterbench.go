@@ -326,18 +326,11 @@ func victim(ctx context.Context, c *Cluster, topic string, exclude int32) (int32
 
 func failover(ctx context.Context, cfg ClusterConfig, c *Cluster, run *ClusterRun) error {
 	const topic = "failover"
-	if err := c.CreateTopic(ctx, topic, cfg.Partitions); err != nil {
-		return err
-	}
-	acks, stop, err := startAckedProducer(ctx, c, topic, cfg.FailoverRate, cfg.Partitions)
+	acks, stop, err := startSettledProducer(ctx, cfg, c, topic, 3*time.Second, "acknowledgements before the kill")
 	if err != nil {
 		return err
 	}
 	defer stop()
-	settle := time.Now().Add(3 * time.Second)
-	if err := waitFor(ctx, time.Minute, "acknowledgements before the kill", func() bool { return acks.allSince(settle, cfg.Partitions) }); err != nil {
-		return err
-	}
 
 	// SIGKILL a leader.
 	id, wasCt, err := victim(ctx, c, topic, -1)
@@ -360,7 +353,7 @@ func failover(ctx context.Context, cfg ClusterConfig, c *Cluster, run *ClusterRu
 	}
 
 	// SIGTERM a leader (controlled shutdown).
-	settle = time.Now().Add(2 * time.Second)
+	settle := time.Now().Add(2 * time.Second)
 	if err := waitFor(ctx, time.Minute, "acknowledgements before SIGTERM", func() bool { return acks.allSince(settle, cfg.Partitions) }); err != nil {
 		return err
 	}
@@ -399,6 +392,26 @@ func failover(ctx context.Context, cfg ClusterConfig, c *Cluster, run *ClusterRu
 // startAckedProducer sends records to topic's partitions in turn at rate
 // records/s, acks=all, recording every acknowledgement; stop ends it and
 // waits for the records in flight.
+// startSettledProducer creates topic, starts an acks=all producer on it at
+// cfg.FailoverRate and waits until every partition has acknowledgements
+// from at least settleFor after the start (what names the wait in an
+// error). stop ends the producer.
+func startSettledProducer(ctx context.Context, cfg ClusterConfig, c *Cluster, topic string, settleFor time.Duration, what string) (*ackTimes, func(), error) {
+	if err := c.CreateTopic(ctx, topic, cfg.Partitions); err != nil {
+		return nil, nil, err
+	}
+	acks, stop, err := startAckedProducer(ctx, c, topic, cfg.FailoverRate, cfg.Partitions)
+	if err != nil {
+		return nil, nil, err
+	}
+	settle := time.Now().Add(settleFor)
+	if err := waitFor(ctx, time.Minute, what, func() bool { return acks.allSince(settle, cfg.Partitions) }); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return acks, stop, nil
+}
+
 func startAckedProducer(ctx context.Context, c *Cluster, topic string, rate float64, partitions int) (*ackTimes, func(), error) {
 	cl, err := c.client(kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0),

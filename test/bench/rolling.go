@@ -21,18 +21,11 @@ import (
 // records not read back.
 func rollingRestart(ctx context.Context, cfg ClusterConfig, c *Cluster, run *ClusterRun) error {
 	const topic = "rolling"
-	if err := c.CreateTopic(ctx, topic, cfg.Partitions); err != nil {
-		return err
-	}
-	acks, stop, err := startAckedProducer(ctx, c, topic, cfg.FailoverRate, cfg.Partitions)
+	acks, stop, err := startSettledProducer(ctx, cfg, c, topic, 2*time.Second, "acknowledgements before the roll")
 	if err != nil {
 		return err
 	}
 	defer stop()
-	settle := time.Now().Add(2 * time.Second)
-	if err := waitFor(ctx, time.Minute, "acknowledgements before the roll", func() bool { return acks.allSince(settle, cfg.Partitions) }); err != nil {
-		return err
-	}
 	start := time.Now()
 	for id := 1; id <= 3; id++ {
 		t := time.Now()

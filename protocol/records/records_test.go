@@ -493,6 +493,14 @@ func TestValidateZeroAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		require.Less(t, allocs, 20.0, "%s: %v allocs for %d records", codec, allocs, len(recs))
+		// With warm pools a compressed batch costs a few allocations. Under -race,
+		// sync.Pool discards Puts at random, so a run may build the codec afresh
+		// (gzip: 44 allocations, zstd: 20); the bound then only says that the cost
+		// does not grow with the records: fewer than one allocation per 10 records.
+		bound := 20.0
+		if raceEnabled {
+			bound = float64(len(recs)) / 10
+		}
+		require.Less(t, allocs, bound, "%s: %v allocs for %d records", codec, allocs, len(recs))
 	}
 }

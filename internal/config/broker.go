@@ -176,6 +176,9 @@ type Broker struct {
 	ShareCoordinatorStateTopicRF          int16
 	ShareCoordinatorStateTopicSegmentSize int32
 	ShareCoordinatorStateTopicMinISR      int32
+	ShareCoordinatorUpdatesPerSnapshot    int32
+	ShareCoordinatorPruneIntervalMs       int32
+	ShareCoordinatorColdSnapshotMs        int32
 
 	// Transactions and producers.
 	TransactionStateLogNumPartitions     int32
@@ -500,6 +503,9 @@ func (b *Broker) fill(r *resolver) {
 	b.ShareCoordinatorStateTopicRF = r.i16("share.coordinator.state.topic.replication.factor")
 	b.ShareCoordinatorStateTopicSegmentSize = r.i32("share.coordinator.state.topic.segment.bytes")
 	b.ShareCoordinatorStateTopicMinISR = r.i32("share.coordinator.state.topic.min.isr")
+	b.ShareCoordinatorUpdatesPerSnapshot = r.i32("share.coordinator.snapshot.update.records.per.snapshot")
+	b.ShareCoordinatorPruneIntervalMs = r.i32("share.coordinator.state.topic.prune.interval.ms")
+	b.ShareCoordinatorColdSnapshotMs = r.i32("share.coordinator.cold.partition.snapshot.interval.ms")
 
 	b.TransactionStateLogNumPartitions = r.i32("transaction.state.log.num.partitions")
 	b.TransactionStateLogReplicationFactor = r.i16("transaction.state.log.replication.factor")

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"sync"
@@ -12,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/spool-broker/spool/coordinator/share"
 )
 
 // shareEnv: internal topics at one replica, three share-state partitions,
@@ -358,6 +361,21 @@ func TestShareLocksAcksAndRestart(t *testing.T) {
 	require.Zero(t, ackCode)
 	require.Empty(t, got)
 	require.Equal(t, [2]int64{13, 2}, describeShareOffsets(t, cl, group, topic)[0])
+
+	// The share coordinator wrote a snapshot and then updates, to a topic
+	// that is not compacted (Kafka's configs for __share_group_state).
+	img := n.broker.image.Load()
+	require.Equal(t, "delete", img.Config(resourceTopic, shareGroupStateTopic)["cleanup.policy"])
+	require.Equal(t, "-1", img.Config(resourceTopic, shareGroupStateTopic)["retention.ms"])
+	kinds := map[int16]int{}
+	sk := share.Key{GroupID: group, TopicID: [16]byte(topicID), Partition: 0}
+	require.NoError(t, replayLog(context.Background(), n.broker.partition(shareGroupStateTopic, n.broker.shareHandlers.store.PartitionFor(sk)),
+		func(key, value []byte) error {
+			kinds[int16(binary.BigEndian.Uint16(key))]++
+			return nil
+		}))
+	require.Equal(t, 1, kinds[0], "one ShareSnapshot: %v", kinds)
+	require.Greater(t, kinds[1], 5, "ShareUpdate records after it: %v", kinds)
 
 	n.restart()
 	n.broker.shareHandlers.setClock(clk.now)

@@ -163,6 +163,11 @@ type Broker struct {
 	GroupStreamsMaxSize              int32
 	GroupStreamsNumStandbyReplicas   int32
 	GroupStreamsInitialRebalanceMs   int32
+	GroupStreamsMinSessionTimeoutMs  int32
+	GroupStreamsMaxSessionTimeoutMs  int32
+	GroupStreamsMinHeartbeatMs       int32
+	GroupStreamsMaxHeartbeatMs       int32
+	GroupStreamsMaxStandbyReplicas   int32
 
 	// Share groups (KIP-932).
 	GroupShareSessionTimeoutMs            int32
@@ -490,6 +495,11 @@ func (b *Broker) fill(r *resolver) {
 	b.GroupStreamsSessionTimeoutMs = r.i32("group.streams.session.timeout.ms")
 	b.GroupStreamsHeartbeatMs = r.i32("group.streams.heartbeat.interval.ms")
 	b.GroupStreamsMaxSize = r.i32("group.streams.max.size")
+	b.GroupStreamsMinSessionTimeoutMs = r.i32("group.streams.min.session.timeout.ms")
+	b.GroupStreamsMaxSessionTimeoutMs = r.i32("group.streams.max.session.timeout.ms")
+	b.GroupStreamsMinHeartbeatMs = r.i32("group.streams.min.heartbeat.interval.ms")
+	b.GroupStreamsMaxHeartbeatMs = r.i32("group.streams.max.heartbeat.interval.ms")
+	b.GroupStreamsMaxStandbyReplicas = r.i32("group.streams.max.standby.replicas")
 	b.GroupStreamsNumStandbyReplicas = r.i32("group.streams.num.standby.replicas")
 	b.GroupStreamsInitialRebalanceMs = r.i32("group.streams.initial.rebalance.delay.ms")
 	b.GroupShareSessionTimeoutMs = r.i32("group.share.session.timeout.ms")

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -17,6 +18,10 @@ var groupDefList = []ConfigDef{
 	{Name: "share.delivery.count.limit", Type: TypeInt, Doc: "Deliveries of a record before it is archived", BrokerSynonyms: []string{"group.share.delivery.count.limit"}, check: intAtLeast(2)},
 	{Name: "share.auto.offset.reset", Type: TypeString, Default: "latest", Doc: "Where a share partition without state starts: latest or earliest", check: shareAutoOffsetReset},
 	{Name: "share.isolation.level", Type: TypeString, Default: "read_uncommitted", Doc: "Isolation level of share fetches", check: oneOf("read_committed", "read_uncommitted")},
+	{Name: "streams.session.timeout.ms", Type: TypeInt, Doc: "The timeout to detect client failures when using the streams group protocol.", BrokerSynonyms: []string{"group.streams.session.timeout.ms"}, check: intAtLeast(1)},
+	{Name: "streams.heartbeat.interval.ms", Type: TypeInt, Doc: "The heartbeat interval given to the members.", BrokerSynonyms: []string{"group.streams.heartbeat.interval.ms"}, check: intAtLeast(1)},
+	{Name: "streams.num.standby.replicas", Type: TypeInt, Doc: "The number of standby replicas for each task.", BrokerSynonyms: []string{"group.streams.num.standby.replicas"}, check: intAtLeast(0)},
+	{Name: "streams.initial.rebalance.delay.ms", Type: TypeInt, Doc: "The amount of time the group coordinator will wait for more streams clients to join a new group before performing the first rebalance.", BrokerSynonyms: []string{"group.streams.initial.rebalance.delay.ms"}, check: intAtLeast(0)},
 }
 
 func shareAutoOffsetReset(v string) (string, bool) {
@@ -50,6 +55,54 @@ func ValidateGroupConfigs(m map[string]string) error {
 		}
 		if err := d.Validate(m[k]); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// groupBound is one of the checks of Kafka's GroupConfig.validate: a group
+// config that must lie within broker configs (minName "" for none).
+type groupBound struct {
+	name, minName, maxName string
+	min, max               func(b *Broker) int32
+}
+
+var groupBounds = []groupBound{
+	{"consumer.heartbeat.interval.ms", "group.consumer.min.heartbeat.interval.ms", "group.consumer.max.heartbeat.interval.ms",
+		func(b *Broker) int32 { return b.GroupConsumerMinHeartbeatMs }, func(b *Broker) int32 { return b.GroupConsumerMaxHeartbeatMs }},
+	{"consumer.session.timeout.ms", "group.consumer.min.session.timeout.ms", "group.consumer.max.session.timeout.ms",
+		func(b *Broker) int32 { return b.GroupConsumerMinSessionTimeoutMs }, func(b *Broker) int32 { return b.GroupConsumerMaxSessionTimeoutMs }},
+	{"streams.heartbeat.interval.ms", "group.streams.min.heartbeat.interval.ms", "group.streams.max.heartbeat.interval.ms",
+		func(b *Broker) int32 { return b.GroupStreamsMinHeartbeatMs }, func(b *Broker) int32 { return b.GroupStreamsMaxHeartbeatMs }},
+	{"streams.session.timeout.ms", "group.streams.min.session.timeout.ms", "group.streams.max.session.timeout.ms",
+		func(b *Broker) int32 { return b.GroupStreamsMinSessionTimeoutMs }, func(b *Broker) int32 { return b.GroupStreamsMaxSessionTimeoutMs }},
+	{"streams.num.standby.replicas", "", "group.streams.max.standby.replicas",
+		nil, func(b *Broker) int32 { return b.GroupStreamsMaxStandbyReplicas }},
+}
+
+// ValidateGroupBounds checks the group configs of m that Kafka's
+// GroupConfig.validate bounds by broker configs of b (for instance
+// streams.num.standby.replicas <= group.streams.max.standby.replicas),
+// with Kafka's messages. Configs m does not set are not checked: they
+// take the broker's value, which is validated with the broker.
+func ValidateGroupBounds(m map[string]string, b *Broker) error {
+	if b == nil {
+		return nil
+	}
+	for _, gb := range groupBounds {
+		raw, ok := m[gb.name]
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 32)
+		if err != nil {
+			continue // ValidateGroupConfigs reports it
+		}
+		if gb.min != nil && v < int64(gb.min(b)) {
+			return fmt.Errorf("%s must be greater than or equal to %s", gb.name, gb.minName)
+		}
+		if v > int64(gb.max(b)) {
+			return fmt.Errorf("%s must be less than or equal to %s", gb.name, gb.maxName)
 		}
 	}
 	return nil

@@ -316,7 +316,7 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		DefaultNumPartitions:         cfg.NumPartitions,
 		DefaultReplicationFactor:     cfg.DefaultReplicationFactor,
 		BootstrapFeatures:            controller.DefaultFeatures,
-		ValidateConfig:               validateResourceConfig,
+		ValidateConfig:               func(rt int8, name string, m map[string]string) error { return validateResourceConfig(cfg, rt, name, m) },
 		HeartbeatTimeout:             electionTimeout,
 		ElectionTimeout:              electionTimeout,
 		SessionTimeout:               time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
@@ -679,8 +679,9 @@ func flushCheckInterval(schedulerMs int64) time.Duration {
 }
 
 // validateResourceConfig is the controller's hook for AlterConfigs and
-// CreateTopics: topic configs must be known and valid.
-func validateResourceConfig(resourceType int8, name string, merged map[string]string) error {
+// CreateTopics: topic configs must be known and valid; group configs also
+// within this node's broker bounds (Kafka's GroupConfig.validate).
+func validateResourceConfig(cfg *config.Broker, resourceType int8, name string, merged map[string]string) error {
 	switch resourceType {
 	case controller.ResourceTopic:
 		return config.ValidateTopicConfigs(merged)
@@ -696,7 +697,10 @@ func validateResourceConfig(resourceType int8, name string, merged map[string]st
 		}
 		return nil
 	case controller.ResourceGroup:
-		return config.ValidateGroupConfigs(merged)
+		if err := config.ValidateGroupConfigs(merged); err != nil {
+			return err
+		}
+		return config.ValidateGroupBounds(merged, cfg)
 	}
 	return config.ValidateBrokerDynamic(merged)
 }

@@ -614,3 +614,83 @@ func TestStreamsGroupKafka44(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamsGroupConfigsAltered: streams.num.standby.replicas,
+// streams.session.timeout.ms and streams.heartbeat.interval.ms set on a
+// GROUP resource (kafka-configs --entity-type groups) are bounded by the
+// broker's group.streams.min/max.* settings with Kafka's messages, are
+// described as GROUP_CONFIG, and the group's members get the standbys and
+// the heartbeat interval they say.
+func TestStreamsGroupConfigsAltered(t *testing.T) {
+	n := startTestNode(t, append(append([]string{}, streamsEnv...),
+		"KAFKA_GROUP_STREAMS_MIN_SESSION_TIMEOUT_MS=1000", "KAFKA_GROUP_STREAMS_MIN_HEARTBEAT_INTERVAL_MS=50")...)
+	cl := groupClient(t, n.addr)
+	groupCreateTopic(t, n.addr, "gc-in", 2)
+	const g = "gc-app"
+	alter := func(name, value string) (int16, string) {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		r := kmsg.NewIncrementalAlterConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceType(32), g
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = name, kmsg.StringPtr(value)
+		r.Configs = append(r.Configs, c)
+		req.Resources = append(req.Resources, r)
+		resp, err := req.RequestWith(context.Background(), cl)
+		require.NoError(t, err)
+		msg := ""
+		if m := resp.Resources[0].ErrorMessage; m != nil {
+			msg = *m
+		}
+		return resp.Resources[0].ErrorCode, msg
+	}
+	for _, tc := range []struct {
+		name, value, msg string
+	}{
+		{"streams.num.standby.replicas", "3", "streams.num.standby.replicas must be less than or equal to group.streams.max.standby.replicas"},
+		{"streams.num.standby.replicas", "-1", ""},
+		{"streams.session.timeout.ms", "999", "streams.session.timeout.ms must be greater than or equal to group.streams.min.session.timeout.ms"},
+		{"streams.session.timeout.ms", "60001", "streams.session.timeout.ms must be less than or equal to group.streams.max.session.timeout.ms"},
+		{"streams.heartbeat.interval.ms", "15001", "streams.heartbeat.interval.ms must be less than or equal to group.streams.max.heartbeat.interval.ms"},
+	} {
+		code, msg := alter(tc.name, tc.value)
+		require.Equal(t, kerr.InvalidConfig.Code, code, "%s=%s", tc.name, tc.value)
+		if tc.msg != "" {
+			require.Equal(t, tc.msg, msg)
+		}
+	}
+	for _, kv := range [][2]string{{"streams.num.standby.replicas", "1"}, {"streams.session.timeout.ms", "5000"}, {"streams.heartbeat.interval.ms", "70"}} {
+		code, msg := alter(kv[0], kv[1])
+		require.Zero(t, code, "%s: %s", kv[0], msg)
+	}
+
+	dreq := kmsg.NewPtrDescribeConfigsRequest()
+	dr := kmsg.NewDescribeConfigsRequestResource()
+	dr.ResourceType, dr.ResourceName = kmsg.ConfigResourceType(32), g
+	dreq.Resources = append(dreq.Resources, dr)
+	dresp, err := dreq.RequestWith(context.Background(), cl)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, c := range dresp.Resources[0].Configs {
+		if c.Source == 8 { // GROUP_CONFIG
+			got[c.Name] = *c.Value
+		}
+	}
+	require.Equal(t, map[string]string{"streams.num.standby.replicas": "1", "streams.session.timeout.ms": "5000", "streams.heartbeat.interval.ms": "70"}, got)
+
+	a := &rawStreamsMember{id: "member-a", process: "pa"}
+	b := &rawStreamsMember{id: "member-b", process: "pb"}
+	r := a.heartbeat(t, cl, g, wordCountTopology(g, "gc-in"))
+	require.Zero(t, r.ErrorCode)
+	require.Equal(t, int32(70), r.HeartbeatIntervalMillis)
+	require.Zero(t, b.heartbeat(t, cl, g, wordCountTopology(g, "gc-in")).ErrorCode)
+	settleStreams(t, cl, g, 4, a, b)
+	require.True(t, pollUntil(10*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range []*rawStreamsMember{a, b} {
+			require.Zero(t, m.heartbeat(t, cl, g, nil).ErrorCode)
+		}
+		return len(a.standby) > 0 && len(b.standby) > 0
+	}), "the group's one standby replica (the broker's default is 0)")
+	for _, pair := range [][2]*rawStreamsMember{{a, b}, {b, a}} {
+		require.Equal(t, pair[1].active, pair[0].standby, "member %s", pair[0].id)
+	}
+}

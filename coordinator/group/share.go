@@ -80,14 +80,7 @@ func (sg *shareGroup) state() string {
 	return "Stable"
 }
 
-func (sg *shareGroup) sortedMembers() []*shareMember {
-	out := make([]*shareMember, 0, len(sg.members))
-	for _, m := range sg.members {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
-}
+func (sg *shareGroup) sortedMembers() []*shareMember { return membersByID(sg.members) }
 
 // SubscribedTopics lists the topics some member of share group id
 // subscribes to or that its share partitions were initialized for (admin

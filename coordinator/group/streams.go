@@ -130,14 +130,7 @@ func (sg *streamsGroup) state() string {
 	return "Stable"
 }
 
-func (sg *streamsGroup) sortedMembers() []*streamsMember {
-	out := make([]*streamsMember, 0, len(sg.members))
-	for _, m := range sg.members {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
-}
+func (sg *streamsGroup) sortedMembers() []*streamsMember { return membersByID(sg.members) }
 
 // subscribesTo reports whether the topology reads topic (OffsetDelete's
 // GROUP_SUBSCRIBED_TO_TOPIC).

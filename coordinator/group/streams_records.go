@@ -493,17 +493,8 @@ func (g *group) streamsTombstones() []records.Record {
 // when a write fails elsewhere (this broker is losing the partition), and
 // a later change writes them again.
 func (s *shard) persistStreamsLocked(g *group, only *streamsMember) int16 {
-	sg := g.streams
-	want, scope := sg.recordsLocked(g.id, only)
-	recs := sg.persisted.diff(want, streamsTombstoneOrder, scope)
-	if len(recs) == 0 {
-		return 0
-	}
-	if code := s.appendLocked(recs); code != 0 {
-		return code
-	}
-	sg.persisted.apply(recs)
-	return 0
+	want, scope := g.streams.recordsLocked(g.id, only)
+	return s.writeDiffLocked(g.streams.persisted, want, streamsTombstoneOrder, scope)
 }
 
 func newReplayedStreamsMember(id string) *streamsMember {

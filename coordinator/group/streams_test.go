@@ -2,6 +2,7 @@ package group
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -97,24 +98,26 @@ func newStreamsTestCoordinator(t *testing.T, l *memLog, initialDelay time.Durati
 }
 
 func newStreamsTestCoordinatorStandby(t *testing.T, l *memLog, initialDelay time.Duration, standby int) *Coordinator {
-	c := New(Config{
+	return newStreamsTestCoordinatorConfig(t, l, func(cfg *Config) {
+		cfg.StreamsNumStandbyReplicas, cfg.StreamsInitialDelay = standby, initialDelay
+	})
+}
+
+// newStreamsTestCoordinatorConfig is a loaded coordinator over the topics
+// of testTopologyRequest with the config edit makes.
+func newStreamsTestCoordinatorConfig(t *testing.T, l *memLog, edit func(*Config)) *Coordinator {
+	cfg := Config{
 		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
 		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
 		StreamsSessionTimeout: time.Minute, StreamsHeartbeatInterval: time.Second, StreamsMaxSize: 10,
-		StreamsNumStandbyReplicas: standby, StreamsInitialDelay: initialDelay,
 		Topics: func() []TopicMetadata {
 			return []TopicMetadata{{Name: "in", ID: topicA, Partitions: 4}, {Name: "app-rep", ID: topicB, Partitions: 4},
 				{Name: "app-changelog", ID: protocol.UUID{3}, Partitions: 4}}
 		},
-	}, l, zaptest.NewLogger(t))
-	t.Cleanup(c.Close)
-	c.Load(0, 1)
-	require.Eventually(t, func() bool {
-		s, _ := c.shardFor("x")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return !s.loading
-	}, 5*time.Second, time.Millisecond)
+	}
+	edit(&cfg)
+	c := New(cfg, l, zaptest.NewLogger(t))
+	loadTestCoordinator(t, c)
 	return c
 }
 
@@ -530,34 +533,13 @@ func TestStreamsGroupConfigs(t *testing.T) {
 		}
 		groupCfg[group][k] = v
 	}
-	l := &memLog{recs: map[int32][][2][]byte{}}
-	c := New(Config{
-		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
-		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
-		StreamsSessionTimeout: time.Minute, StreamsHeartbeatInterval: time.Second, StreamsMaxSize: 10,
-		StreamsNumStandbyReplicas: 0,
-		Topics: func() []TopicMetadata {
-			return []TopicMetadata{{Name: "in", ID: topicA, Partitions: 4}, {Name: "app-rep", ID: topicB, Partitions: 4},
-				{Name: "app-changelog", ID: protocol.UUID{3}, Partitions: 4}}
-		},
-		GroupConfig: func(group string) map[string]string {
+	c := newStreamsTestCoordinatorConfig(t, &memLog{recs: map[int32][][2][]byte{}}, func(cfg *Config) {
+		cfg.GroupConfig = func(group string) map[string]string {
 			mu.Lock()
 			defer mu.Unlock()
-			out := map[string]string{}
-			for k, v := range groupCfg[group] {
-				out[k] = v
-			}
-			return out
-		},
-	}, l, zaptest.NewLogger(t))
-	t.Cleanup(c.Close)
-	c.Load(0, 1)
-	require.Eventually(t, func() bool {
-		s, _ := c.shardFor("x")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return !s.loading
-	}, 5*time.Second, time.Millisecond)
+			return maps.Clone(groupCfg[group])
+		}
+	})
 
 	setCfg("app", "streams.num.standby.replicas", "1")
 	setCfg("app", "streams.heartbeat.interval.ms", "7000")

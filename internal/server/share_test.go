@@ -402,6 +402,29 @@ func TestShareLocksAcksAndRestart(t *testing.T) {
 	require.Equal(t, []string{"13-14@2"}, got)
 }
 
+// alterGroupConfigs sets configs of a GROUP resource with
+// IncrementalAlterConfigs and returns the resource's error code and
+// message.
+func alterGroupConfigs(t *testing.T, cl *kgo.Client, group string, configs map[string]string) (int16, string) {
+	t.Helper()
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	r := kmsg.NewIncrementalAlterConfigsRequestResource()
+	r.ResourceType, r.ResourceName = kmsg.ConfigResourceType(32), group
+	for name, value := range configs {
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = name, kmsg.StringPtr(value)
+		r.Configs = append(r.Configs, c)
+	}
+	req.Resources = append(req.Resources, r)
+	resp, err := req.RequestWith(context.Background(), cl)
+	require.NoError(t, err)
+	msg := ""
+	if m := resp.Resources[0].ErrorMessage; m != nil {
+		msg = *m
+	}
+	return resp.Resources[0].ErrorCode, msg
+}
+
 // TestShareAutoOffsetReset: a share partition without state starts at the
 // log end (share.auto.offset.reset latest, the default) or, with the GROUP
 // config set to earliest, at the log start; DescribeConfigs shows the
@@ -415,16 +438,8 @@ func TestShareAutoOffsetReset(t *testing.T) {
 	topicID := [16]byte(n.broker.image.Load().Topic(topic).ID)
 
 	alter := func(group, name, value string) int16 {
-		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-		r := kmsg.NewIncrementalAlterConfigsRequestResource()
-		r.ResourceType, r.ResourceName = kmsg.ConfigResourceType(32), group
-		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-		c.Name, c.Value = name, kmsg.StringPtr(value)
-		r.Configs = append(r.Configs, c)
-		req.Resources = append(req.Resources, r)
-		resp, err := req.RequestWith(context.Background(), cl)
-		require.NoError(t, err)
-		return resp.Resources[0].ErrorCode
+		code, _ := alterGroupConfigs(t, cl, group, map[string]string{name: value})
+		return code
 	}
 	require.Equal(t, kerr.InvalidConfig.Code, alter("sg-early", "share.no.such.config", "1"))
 	require.Equal(t, kerr.InvalidConfig.Code, alter("sg-early", "share.auto.offset.reset", "sometimes"))
@@ -509,18 +524,8 @@ func TestShareReadCommitted(t *testing.T) {
 		{"sg-rc", "read_committed", []string{"4-6@1"}},
 		{"sg-ru", "read_uncommitted", []string{"0-2@1", "4-6@1"}},
 	} {
-		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-		r := kmsg.NewIncrementalAlterConfigsRequestResource()
-		r.ResourceType, r.ResourceName = kmsg.ConfigResourceType(32), tc.group
-		for name, value := range map[string]string{"share.isolation.level": tc.isolation, "share.auto.offset.reset": "earliest"} {
-			c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-			c.Name, c.Value = name, kmsg.StringPtr(value)
-			r.Configs = append(r.Configs, c)
-		}
-		req.Resources = append(req.Resources, r)
-		resp, err := req.RequestWith(ctx, cl)
-		require.NoError(t, err)
-		require.Zero(t, resp.Resources[0].ErrorCode)
+		code, msg := alterGroupConfigs(t, cl, tc.group, map[string]string{"share.isolation.level": tc.isolation, "share.auto.offset.reset": "earliest"})
+		require.Zero(t, code, msg)
 		require.Eventually(t, func() bool {
 			return n.broker.image.Load().Config(resourceGroup, tc.group)["share.isolation.level"] == tc.isolation
 		}, 10*time.Second, 10*time.Millisecond)

@@ -628,20 +628,7 @@ func TestStreamsGroupConfigsAltered(t *testing.T) {
 	groupCreateTopic(t, n.addr, "gc-in", 2)
 	const g = "gc-app"
 	alter := func(name, value string) (int16, string) {
-		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-		r := kmsg.NewIncrementalAlterConfigsRequestResource()
-		r.ResourceType, r.ResourceName = kmsg.ConfigResourceType(32), g
-		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-		c.Name, c.Value = name, kmsg.StringPtr(value)
-		r.Configs = append(r.Configs, c)
-		req.Resources = append(req.Resources, r)
-		resp, err := req.RequestWith(context.Background(), cl)
-		require.NoError(t, err)
-		msg := ""
-		if m := resp.Resources[0].ErrorMessage; m != nil {
-			msg = *m
-		}
-		return resp.Resources[0].ErrorCode, msg
+		return alterGroupConfigs(t, cl, g, map[string]string{name: value})
 	}
 	for _, tc := range []struct {
 		name, value, msg string

@@ -55,9 +55,16 @@ import (
 //     assignor has no client-tag awareness).
 //
 // Where Spool differs from Kafka 4.3:
-//   - No warm-up tasks and no assignment interval
-//     (group.streams.assignment.interval.ms): a new target is computed at
-//     the heartbeat that bumps the group epoch.
+//   - No assignment interval (group.streams.assignment.interval.ms): a new
+//     target is computed at the heartbeat that bumps the group epoch.
+//   - No warm-up tasks are ever assigned, as with Kafka 4.3.1 and 4.4.0:
+//     4.4.0 stores the members' TaskOffsets and has
+//     group.streams.num.warmup.replicas and
+//     group.streams.acceptable.recovery.lag, but its AssignmentRefiner.refine
+//     hands the target assignment back unchanged. The v1 answer's
+//     AcceptableRecoveryLag and TaskOffsetIntervalMs are 4.4.0's broker
+//     defaults; the 4.4-only GROUP configs that would change them are
+//     unknown here, as in 4.3.1.
 //   - Internal topics are created without Kafka's CREATE authorization of
 //     the member's principal.
 

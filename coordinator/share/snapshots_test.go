@@ -249,3 +249,21 @@ func TestShareStateRecordsAsKafka(t *testing.T) {
 	}
 	require.True(t, strings.Contains(descs[1], "stateBatches=[StateBatch(firstOffset=2, lastOffset=3, deliveryState=2, deliveryCount=1)"), descs[1])
 }
+
+// TestStoreCompactedTopicSnapshotsOnly: on a __share_group_state that an
+// older Spool created compacted, every write is a snapshot (compaction
+// keeps one update per share partition, losing the others).
+func TestStoreCompactedTopicSnapshotsOnly(t *testing.T) {
+	ctx := context.Background()
+	l := newMemLog()
+	s := loadedStore(t, l, StoreConfig{UpdatesPerSnapshot: 10, Compacted: func() bool { return true }})
+	k := Key{GroupID: "g"}
+	for i := int64(0); i < 3; i++ {
+		require.Zero(t, s.Write(ctx, k, State{StateEpoch: 1, StartOffset: i}))
+	}
+	for _, r := range l.live(0) {
+		kind, _, _, err := decodeStateKey(r.key)
+		require.NoError(t, err)
+		require.Equal(t, keyShareSnapshot, kind)
+	}
+}

@@ -65,6 +65,11 @@ type StoreConfig struct {
 	// can be pruned (share.coordinator.cold.partition.snapshot.interval.ms;
 	// default 5 minutes).
 	ColdSnapshotInterval time.Duration
+	// Compacted, when set, reports whether __share_group_state is
+	// compacted (created so by a Spool before ShareUpdate records):
+	// compaction would keep only the last update of a share partition, so
+	// every write is then a snapshot.
+	Compacted func() bool
 }
 
 // Store is the share coordinator: it keeps the state of every share
@@ -318,7 +323,7 @@ func (s *Store) Write(ctx context.Context, k Key, st State) int16 {
 	}
 	prev := combineBatches(st.StartOffset, cur.state.Batches)
 	next := applyUpdate(cur.state, updateValue{LeaderEpoch: st.LeaderEpoch, StartOffset: st.StartOffset, Batches: st.Batches})
-	if cur.updates >= s.cfg.UpdatesPerSnapshot {
+	if cur.updates >= s.cfg.UpdatesPerSnapshot || (s.cfg.Compacted != nil && s.cfg.Compacted()) {
 		return s.snapshotLocked(ctx, p, sh, k, &entry{state: next, snapshotEpoch: cur.snapshotEpoch + 1, createTime: now, writeTime: now})
 	}
 	v := updateValue{SnapshotEpoch: cur.snapshotEpoch, LeaderEpoch: st.LeaderEpoch, StartOffset: st.StartOffset,

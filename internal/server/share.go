@@ -112,6 +112,9 @@ func (b *Broker) registerShareHandlers(h map[int16]apiHandler) {
 		Partitions:           cfg.ShareCoordinatorStateTopicPartitions,
 		UpdatesPerSnapshot:   int(cfg.ShareCoordinatorUpdatesPerSnapshot),
 		ColdSnapshotInterval: time.Duration(cfg.ShareCoordinatorColdSnapshotMs) * time.Millisecond,
+		Compacted: func() bool {
+			return strings.Contains(b.image.Load().Config(resourceTopic, shareGroupStateTopic)["cleanup.policy"], "compact")
+		},
 	}, shareStateLog{b}, b.logger.Named("share"))
 	sh.store.Run(time.Duration(cfg.ShareCoordinatorPruneIntervalMs) * time.Millisecond)
 	b.shareHandlers = sh

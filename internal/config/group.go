@@ -39,9 +39,21 @@ var groupDefs = func() map[string]ConfigDef {
 	return m
 }()
 
+// groupConfigBounds maps a group config to the broker configs bounding it
+// (Kafka's GroupConfig.validate).
+var groupConfigBounds = map[string][2]string{
+	"consumer.session.timeout.ms":    {"group.consumer.min.session.timeout.ms", "group.consumer.max.session.timeout.ms"},
+	"consumer.heartbeat.interval.ms": {"group.consumer.min.heartbeat.interval.ms", "group.consumer.max.heartbeat.interval.ms"},
+	"streams.session.timeout.ms":     {"group.streams.min.session.timeout.ms", "group.streams.max.session.timeout.ms"},
+	"streams.heartbeat.interval.ms":  {"group.streams.min.heartbeat.interval.ms", "group.streams.max.heartbeat.interval.ms"},
+	"streams.num.standby.replicas":   {"", "group.streams.max.standby.replicas"}, // no lower bound: "" is 0
+}
+
 // ValidateGroupConfigs checks the dynamic configs of a GROUP resource as
-// Kafka's GroupConfig.validate does (unknown names are INVALID_CONFIG).
-func ValidateGroupConfigs(m map[string]string) error {
+// Kafka's GroupConfig.validate does (unknown names are INVALID_CONFIG), and,
+// with the broker's configuration b, that each lies within the broker's
+// group.*.min/max bounds (b may be nil in tests of names and values only).
+func ValidateGroupConfigs(m map[string]string, b *Broker) error {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -56,56 +68,31 @@ func ValidateGroupConfigs(m map[string]string) error {
 		if err := d.Validate(m[k]); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// groupBound is one of the checks of Kafka's GroupConfig.validate: a group
-// config that must lie within broker configs (minName "" for none).
-type groupBound struct {
-	name, minName, maxName string
-	min, max               func(b *Broker) int32
-}
-
-var groupBounds = []groupBound{
-	{"consumer.heartbeat.interval.ms", "group.consumer.min.heartbeat.interval.ms", "group.consumer.max.heartbeat.interval.ms",
-		func(b *Broker) int32 { return b.GroupConsumerMinHeartbeatMs }, func(b *Broker) int32 { return b.GroupConsumerMaxHeartbeatMs }},
-	{"consumer.session.timeout.ms", "group.consumer.min.session.timeout.ms", "group.consumer.max.session.timeout.ms",
-		func(b *Broker) int32 { return b.GroupConsumerMinSessionTimeoutMs }, func(b *Broker) int32 { return b.GroupConsumerMaxSessionTimeoutMs }},
-	{"streams.heartbeat.interval.ms", "group.streams.min.heartbeat.interval.ms", "group.streams.max.heartbeat.interval.ms",
-		func(b *Broker) int32 { return b.GroupStreamsMinHeartbeatMs }, func(b *Broker) int32 { return b.GroupStreamsMaxHeartbeatMs }},
-	{"streams.session.timeout.ms", "group.streams.min.session.timeout.ms", "group.streams.max.session.timeout.ms",
-		func(b *Broker) int32 { return b.GroupStreamsMinSessionTimeoutMs }, func(b *Broker) int32 { return b.GroupStreamsMaxSessionTimeoutMs }},
-	{"streams.num.standby.replicas", "", "group.streams.max.standby.replicas",
-		nil, func(b *Broker) int32 { return b.GroupStreamsMaxStandbyReplicas }},
-}
-
-// ValidateGroupBounds checks the group configs of m that Kafka's
-// GroupConfig.validate bounds by broker configs of b (for instance
-// streams.num.standby.replicas <= group.streams.max.standby.replicas),
-// with Kafka's messages. Configs m does not set are not checked: they
-// take the broker's value, which is validated with the broker.
-func ValidateGroupBounds(m map[string]string, b *Broker) error {
-	if b == nil {
-		return nil
-	}
-	for _, gb := range groupBounds {
-		raw, ok := m[gb.name]
-		if !ok {
+		bound, ok := groupConfigBounds[k]
+		if !ok || b == nil {
 			continue
 		}
-		v, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 32)
-		if err != nil {
-			continue // ValidateGroupConfigs reports it
+		n, _ := strconv.ParseInt(strings.TrimSpace(m[k]), 10, 64)
+		if lo := b.effectiveInt(bound[0]); n < lo {
+			//lint:ignore ST1005 Kafka's message, sent to clients verbatim
+			return fmt.Errorf("%s must be greater than or equal to %s", k, bound[0])
 		}
-		if gb.min != nil && v < int64(gb.min(b)) {
-			return fmt.Errorf("%s must be greater than or equal to %s", gb.name, gb.minName)
-		}
-		if v > int64(gb.max(b)) {
-			return fmt.Errorf("%s must be less than or equal to %s", gb.name, gb.maxName)
+		if hi := b.effectiveInt(bound[1]); n > hi {
+			//lint:ignore ST1005 Kafka's message, sent to clients verbatim
+			return fmt.Errorf("%s must be less than or equal to %s", k, bound[1])
 		}
 	}
 	return nil
+}
+
+// effectiveInt is a numeric broker property's static value or default.
+func (b *Broker) effectiveInt(name string) int64 {
+	v, ok := b.static[name]
+	if !ok {
+		v, _ = defaultValue(name)
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	return n
 }
 
 // LookupGroupConfig returns the definition of a group config.

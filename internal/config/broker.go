@@ -182,8 +182,6 @@ type Broker struct {
 	ShareCoordinatorStateTopicSegmentSize int32
 	ShareCoordinatorStateTopicMinISR      int32
 	ShareCoordinatorUpdatesPerSnapshot    int32
-	ShareCoordinatorPruneIntervalMs       int32
-	ShareCoordinatorColdSnapshotMs        int32
 
 	// Transactions and producers.
 	TransactionStateLogNumPartitions     int32
@@ -514,8 +512,6 @@ func (b *Broker) fill(r *resolver) {
 	b.ShareCoordinatorStateTopicSegmentSize = r.i32("share.coordinator.state.topic.segment.bytes")
 	b.ShareCoordinatorStateTopicMinISR = r.i32("share.coordinator.state.topic.min.isr")
 	b.ShareCoordinatorUpdatesPerSnapshot = r.i32("share.coordinator.snapshot.update.records.per.snapshot")
-	b.ShareCoordinatorPruneIntervalMs = r.i32("share.coordinator.state.topic.prune.interval.ms")
-	b.ShareCoordinatorColdSnapshotMs = r.i32("share.coordinator.cold.partition.snapshot.interval.ms")
 
 	b.TransactionStateLogNumPartitions = r.i32("transaction.state.log.num.partitions")
 	b.TransactionStateLogReplicationFactor = r.i16("transaction.state.log.replication.factor")

@@ -248,8 +248,6 @@ var brokerDefList = []brokerDef{
 	{name: "share.coordinator.state.topic.min.isr", group: groupGroups, typ: TypeShort, def: "2", doc: "min.insync.replicas of __share_group_state", check: shortAtLeast(1)},
 	{name: "share.coordinator.state.topic.segment.bytes", group: groupGroups, typ: TypeInt, def: "104857600", doc: "Segment size of __share_group_state", check: intAtLeast(1)},
 	{name: "share.coordinator.snapshot.update.records.per.snapshot", group: groupGroups, typ: TypeInt, def: "500", doc: "ShareUpdate records the share coordinator writes between ShareSnapshot records of a share partition", check: intBetween(0, 500)},
-	{name: "share.coordinator.state.topic.prune.interval.ms", group: groupGroups, typ: TypeInt, def: "300000", doc: "How often the share coordinator deletes the __share_group_state records no share partition needs", check: intAtLeast(1)},
-	{name: "share.coordinator.cold.partition.snapshot.interval.ms", group: groupGroups, typ: TypeInt, def: "300000", doc: "Age of a share partition's last snapshot after which the share coordinator snapshots it again", check: intAtLeast(1)},
 
 	// Transactions and producers.
 	{name: "transaction.state.log.num.partitions", group: groupTxn, typ: TypeInt, def: "50", doc: "Partitions of __transaction_state", check: intAtLeast(1)},

@@ -109,14 +109,17 @@ func (b *Broker) registerShareHandlers(h map[int16]apiHandler) {
 		rpc:        kafkarpc.NewDialing("broker-"+strconv.Itoa(int(b.nodeID))+"-share", b.dialInterBroker),
 	}
 	sh.store = share.NewStore(share.StoreConfig{
-		Partitions:           cfg.ShareCoordinatorStateTopicPartitions,
-		UpdatesPerSnapshot:   int(cfg.ShareCoordinatorUpdatesPerSnapshot),
-		ColdSnapshotInterval: time.Duration(cfg.ShareCoordinatorColdSnapshotMs) * time.Millisecond,
+		Partitions:         cfg.ShareCoordinatorStateTopicPartitions,
+		UpdatesPerSnapshot: int(cfg.ShareCoordinatorUpdatesPerSnapshot),
+		// Kafka's share.coordinator.cold.partition.snapshot.interval.ms and
+		// share.coordinator.state.topic.prune.interval.ms are internal
+		// configs (DescribeConfigs does not list them): their defaults.
+		ColdSnapshotInterval: 5 * time.Minute,
 		Compacted: func() bool {
 			return strings.Contains(b.image.Load().Config(resourceTopic, shareGroupStateTopic)["cleanup.policy"], "compact")
 		},
 	}, shareStateLog{b}, b.logger.Named("share"))
-	sh.store.Run(time.Duration(cfg.ShareCoordinatorPruneIntervalMs) * time.Millisecond)
+	sh.store.Run(5 * time.Minute)
 	b.shareHandlers = sh
 	b.attachCoordinator(shareGroupStateTopic, sh.store)
 	// A share partition lives on the partition's leader: when leadership

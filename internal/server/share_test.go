@@ -26,6 +26,8 @@ var shareEnv = []string{
 	"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR=1",
 	"KAFKA_GROUP_SHARE_HEARTBEAT_INTERVAL_MS=200",
 	"KAFKA_GROUP_SHARE_DELIVERY_COUNT_LIMIT=3",
+	// Kafka bounds the interval above by group.share.min.heartbeat.interval.ms.
+	"KAFKA_GROUP_SHARE_MIN_HEARTBEAT_INTERVAL_MS=100",
 }
 
 // shareClock is the acquisition locks' clock under the test's control.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,9 @@ var streamsEnv = []string{
 	"KAFKA_GROUP_STREAMS_SESSION_TIMEOUT_MS=3000",
 	"KAFKA_GROUP_STREAMS_HEARTBEAT_INTERVAL_MS=100",
 	"KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=0",
+	// Kafka bounds the session and interval above (45 s and 5 s at least).
+	"KAFKA_GROUP_STREAMS_MIN_SESSION_TIMEOUT_MS=1000",
+	"KAFKA_GROUP_STREAMS_MIN_HEARTBEAT_INTERVAL_MS=50",
 }
 
 // streamsRequest sends req to the single test node: franz-go's kgo does
@@ -289,7 +293,13 @@ func TestStreamsGroupRestart(t *testing.T) {
 // group.streams.initial.rebalance.delay.ms for more members before its
 // first assignment, answering ASSIGNMENT_DELAYED meanwhile, as Kafka.
 func TestStreamsGroupInitialDelay(t *testing.T) {
-	env := append(append([]string{}, streamsEnv[:3]...), "KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=1000")
+	var env []string
+	for _, kv := range streamsEnv {
+		if !strings.HasPrefix(kv, "KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=1000")
 	n := startTestNode(t, env...)
 	cl := groupClient(t, n.addr)
 	groupCreateTopic(t, n.addr, "delay-in", 2)
@@ -471,8 +481,7 @@ func TestStreamsGroupKafka44(t *testing.T) {
 // described as GROUP_CONFIG, and the group's members get the standbys and
 // the heartbeat interval they say.
 func TestStreamsGroupConfigsAltered(t *testing.T) {
-	n := startTestNode(t, append(append([]string{}, streamsEnv...),
-		"KAFKA_GROUP_STREAMS_MIN_SESSION_TIMEOUT_MS=1000", "KAFKA_GROUP_STREAMS_MIN_HEARTBEAT_INTERVAL_MS=50")...)
+	n := startTestNode(t, streamsEnv...)
 	cl := groupClient(t, n.addr)
 	groupCreateTopic(t, n.addr, "gc-in", 2)
 	const g = "gc-app"

@@ -180,6 +180,31 @@ func (p *Partition) checkLeaderLocked(requested int32) error {
 	return nil
 }
 
+// checkReplicaLocked is Kafka's getLocalLog for a request any replica may
+// serve (a consumer's Fetch v11+, KIP-392): the request's leader epoch
+// (-1: unchecked) against the one this replica knows, leading or
+// following; a replica without a leader epoch yet or removed is
+// ErrNotLeader.
+func (p *Partition) checkReplicaLocked(requested int32) error {
+	switch {
+	case p.removed || p.leaderEpoch < 0:
+		return fmt.Errorf("%s: %w", p.tp, ErrNotLeader)
+	case requested >= 0 && requested < p.leaderEpoch:
+		return fmt.Errorf("%s: epoch %d, current %d: %w", p.tp, requested, p.leaderEpoch, ErrFencedLeaderEpoch)
+	case requested > p.leaderEpoch:
+		return fmt.Errorf("%s: epoch %d, current %d: %w", p.tp, requested, p.leaderEpoch, ErrUnknownLeaderEpoch)
+	}
+	return nil
+}
+
+// CheckReplica is CheckLeader for a request any replica may serve
+// (checkReplicaLocked): it returns the leader epoch this replica knows.
+func (p *Partition) CheckReplica(requested int32) (int32, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.leaderEpoch, p.checkReplicaLocked(requested)
+}
+
 // CheckLeader validates a request's view of the leader epoch (-1 skips the
 // check) and leadership, and returns this broker's leader epoch (-1 when it
 // does not lead) with ErrFencedLeaderEpoch, ErrUnknownLeaderEpoch or
@@ -628,6 +653,10 @@ type ReadOptions struct {
 	// has (-1: none), for divergence (KIP-320).
 	CurrentLeaderEpoch int32
 	LastFetchedEpoch   int32
+	// AnyReplica: a consumer's read that a follower may serve too, up to
+	// its own high watermark or last stable offset (Kafka's fetchOnlyLeader
+	// false: a consumer's Fetch v11+, KIP-392). Ignored for replicas.
+	AnyReplica bool
 	// QuietFetchMs, for a follower, is the time of the latest fetch of
 	// its session that skipped this partition as unchanged since a read
 	// found the follower at the log end (0: none since this read's
@@ -682,7 +711,11 @@ func (p *Partition) Read(opts ReadOptions) (ReadInfo, error) {
 func (p *Partition) read(opts ReadOptions) (info ReadInfo, expand bool, err error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	if err := p.checkLeaderLocked(opts.CurrentLeaderEpoch); err != nil {
+	check := p.checkLeaderLocked
+	if opts.AnyReplica && opts.ReplicaID < 0 {
+		check = p.checkReplicaLocked
+	}
+	if err := check(opts.CurrentLeaderEpoch); err != nil {
 		return info, false, err
 	}
 	fi := -1

@@ -57,6 +57,13 @@ type Partition struct {
 	// leaderEpochStartOffset is the log end offset when this broker's
 	// current leader epoch began; -1 unless leading.
 	leaderEpochStartOffset int64
+	// leaderRecoveryState is the metadata's while following; a leader
+	// elected uncleanly (RECOVERING) marks itself RECOVERED once its log
+	// is ready to lead (makeLeader), as Kafka's Partition does. Invariant:
+	// the ISR is expanded only while RECOVERED, and every AlterPartition
+	// carries it, so the controller records the recovery with the first
+	// expansion.
+	leaderRecoveryState LeaderRecoveryState
 	// followers are the other assigned replicas, while leading. The slice
 	// is replaced under mu (written) and hwMu; elements change under
 	// hwMu.
@@ -254,7 +261,7 @@ func (p *Partition) State() State {
 	return State{
 		LeaderAndISR: LeaderAndISR{
 			Leader: p.leader, LeaderEpoch: p.leaderEpoch, PartitionEpoch: p.partitionEpoch,
-			Replicas: slices.Clone(p.replicas), ISR: slices.Clone(p.isr.isr),
+			Replicas: slices.Clone(p.replicas), ISR: slices.Clone(p.isr.isr), LeaderRecoveryState: p.leaderRecoveryState,
 		},
 		MaximalISR:             slices.Clone(p.isr.maximal),
 		AlterPartitionInFlight: p.isr.pending != nil,
@@ -347,6 +354,15 @@ func (p *Partition) makeLeader(st LeaderAndISR) bool {
 		p.leaderEpoch = st.LeaderEpoch
 		p.leaderEpochStartOffset = start
 	}
+	if st.LeaderRecoveryState == LeaderRecovering && newEpoch {
+		// The log is open and its epoch recorded: nothing is left to
+		// recover before leading (Kafka's makeLeader marks it RECOVERED
+		// at once too). The controller learns it with the ISR's first
+		// expansion.
+		p.env.logger.Info("partition marked RECOVERING after an unclean leader election; marking it RECOVERED",
+			zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", st.LeaderEpoch))
+	}
+	p.leaderRecoveryState = LeaderRecovered
 	p.partitionEpoch = st.PartitionEpoch
 	p.leader = p.env.nodeID
 	p.hwMu.Lock()
@@ -396,6 +412,7 @@ func (p *Partition) makeFollower(st LeaderAndISR) followerChange {
 	p.leaderEpoch = st.LeaderEpoch
 	p.partitionEpoch = st.PartitionEpoch
 	p.leaderEpochStartOffset = -1
+	p.leaderRecoveryState = st.LeaderRecoveryState
 	p.replicas = slices.Clone(st.Replicas)
 	p.isr = isrState{} // a follower keeps no ISR (Kafka's makeFollower)
 	p.inSyncAsFollower = slices.Contains(st.ISR, p.env.nodeID)
@@ -876,7 +893,7 @@ func (p *Partition) followerIndexLocked(id int32) int {
 // the follower is not in the ISR, may be (eligible), and has caught up
 // (CanJoinISR). mu and hwMu held.
 func (p *Partition) needsExpandLocked(fi int) bool {
-	if fi < 0 || fi >= len(p.followers) || p.isr.pending != nil || !p.leadingLocked() {
+	if fi < 0 || fi >= len(p.followers) || p.isr.pending != nil || !p.leadingLocked() || p.leaderRecoveryState != LeaderRecovered {
 		return false
 	}
 	f := &p.followers[fi]
@@ -950,7 +967,7 @@ func (p *Partition) outOfSyncLocked() []int32 {
 func (p *Partition) alterRequestLocked(isr []int32) AlterPartitionRequest {
 	return AlterPartitionRequest{
 		BrokerID: p.env.nodeID, BrokerEpoch: p.env.selfEpoch(), TopicPartition: p.tp, TopicID: p.topicID,
-		LeaderEpoch: p.leaderEpoch, PartitionEpoch: p.partitionEpoch, ISR: isr,
+		LeaderEpoch: p.leaderEpoch, PartitionEpoch: p.partitionEpoch, ISR: isr, LeaderRecoveryState: p.leaderRecoveryState,
 	}
 }
 

@@ -246,3 +246,32 @@ func withoutELR(cfg Config) Config {
 	delete(cfg.BootstrapFeatures, EligibleLeaderReplicasFeature)
 	return cfg
 }
+
+// TestCreateTopicsRackAware: with broker.rack on the brokers, CreateTopics
+// and CreatePartitions place one replica per rack before a second in any.
+func TestCreateTopicsRackAware(t *testing.T) {
+	ctx := context.Background()
+	c := openController(t, soleConfig(t, t.TempDir()))
+	for id, rack := range map[int32]string{1: "a", 2: "a", 3: "b", 4: "b"} {
+		epoch, err := c.RegisterBroker(ctx, BrokerRegistration{
+			ID: id, IncarnationID: NewTopicID(), Rack: &rack,
+			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}},
+		})
+		require.NoError(t, err)
+		reply, err := c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: id, BrokerEpoch: epoch, CurrentMetadataOffset: epoch})
+		require.NoError(t, err)
+		require.False(t, reply.IsFenced)
+	}
+	res := c.CreateTopics(ctx, []CreateTopic{{Name: "racked", NumPartitions: 8, ReplicationFactor: 2}}, false)
+	require.NoError(t, res[0].Err)
+	require.NoError(t, c.CreatePartitions(ctx, "racked", 16, nil, false))
+	parts := c.Image().Topic("racked").Partitions
+	require.Len(t, parts, 16)
+	for i, p := range parts {
+		racks := map[string]bool{}
+		for _, r := range p.Replicas {
+			racks[*c.Image().Broker(r).Rack] = true
+		}
+		require.Len(t, racks, 2, "partition %d: replicas %v in both racks", i, p.Replicas)
+	}
+}

@@ -67,7 +67,7 @@ func WriteFileDurably(path string, b []byte, perm os.FileMode) error {
 	}
 	_, err = f.Write(b)
 	if err == nil {
-		err = f.Sync()
+		err = syncFile(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -435,7 +435,7 @@ func writeSnapshot(dir string, offset int64, producers map[int64]*ProducerEntry)
 	}
 	_, err = f.Write(encodeSnapshot(producers))
 	if err == nil {
-		err = f.Sync()
+		err = syncFile(f)
 	}
 	if e := f.Close(); err == nil {
 		err = e

@@ -181,5 +181,8 @@ func syncDir(dir string) error {
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		observeSync(dir)
+	}
 	return err
 }

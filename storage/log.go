@@ -874,6 +874,7 @@ func (l *Log) flushTo(need, upTo int64) error {
 	l.stateMu.RUnlock()
 	target := min(upTo, leo)
 	start := time.Now()
+	created := false
 	for i, s := range segs {
 		if s.baseOffset >= target {
 			break
@@ -882,6 +883,18 @@ func (l *Log) flushTo(need, upTo int64) error {
 			continue // already durable
 		}
 		if err := s.sync(); err != nil {
+			return err
+		}
+		created = created || s.baseOffset >= rp
+	}
+	// A segment created since the last flush has its directory entries
+	// to make durable too (Kafka's LocalLog.flush). The directory may
+	// have been renamed for deletion meanwhile; then there is nothing to
+	// keep. (A new log's own entry in the log dir is made durable by the
+	// Manager's next checkpoint write, which fsyncs the log dir, as in
+	// Kafka, which does not fsync it at creation either.)
+	if created {
+		if err := syncDir(l.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}

@@ -217,3 +217,74 @@ func TestTxnIndexSurvivesPowerLoss(t *testing.T) {
 		})
 	}
 }
+
+// syncRecorder lists the paths under root fsynced since it was made
+// (files and directories), in order.
+type syncRecorder struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+func newSyncRecorder(t *testing.T, root string) *syncRecorder {
+	r := &syncRecorder{}
+	obs := func(path string) {
+		if path == root || strings.HasPrefix(path, root+string(filepath.Separator)) {
+			r.mu.Lock()
+			r.paths = append(r.paths, path)
+			r.mu.Unlock()
+		}
+	}
+	require.True(t, fsyncObserver.CompareAndSwap(nil, &obs), "another power-loss test is running")
+	t.Cleanup(func() { fsyncObserver.Store(nil) })
+	return r
+}
+
+// take returns the paths recorded so far and forgets them.
+func (r *syncRecorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.paths
+	r.paths = nil
+	return p
+}
+
+// TestFlushSyncsWhatItMustKeep: a flush fsyncs each segment's .log and
+// .txnindex (the offset and time indexes, rebuilt by recovery, when they
+// hold entries), and the log's directory when a segment was created since
+// the last flush (Kafka's LocalLog.flush); producer snapshots are written durably
+// (the file, then the directory).
+func TestFlushSyncsWhatItMustKeep(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "txn-0")
+	r := newSyncRecorder(t, root)
+	l := openTestLog(t, dir, testConfig(), OpenOptions{})
+	t.Cleanup(func() { l.Close() })
+	txnAbort(t, l, 7, 0, 3)
+	require.NoError(t, l.Flush())
+	synced := r.take()
+	for _, want := range []string{
+		segmentName(dir, 0, logSuffix), segmentName(dir, 0, txnIndexSuffix), dir,
+	} {
+		require.Contains(t, synced, want)
+	}
+
+	// Appends to the same segment: its files again, no directory.
+	txnAbort(t, l, 7, 3, 1)
+	require.NoError(t, l.Flush())
+	synced = r.take()
+	require.Contains(t, synced, segmentName(dir, 0, txnIndexSuffix))
+	require.NotContains(t, synced, dir)
+
+	// A roll: the snapshot and its directory at once; the new segment's
+	// directory entries at the next flush.
+	require.NoError(t, l.Roll())
+	base := l.LogEndOffset()
+	synced = r.take()
+	require.Equal(t, []string{segmentName(dir, base, snapshotSuffix) + ".tmp", dir}, synced)
+	txnAbort(t, l, 7, 4, 2)
+	require.NoError(t, l.Flush())
+	synced = r.take()
+	require.Contains(t, synced, segmentName(dir, base, logSuffix))
+	require.Contains(t, synced, segmentName(dir, base, txnIndexSuffix))
+	require.Contains(t, synced, dir)
+}

@@ -165,6 +165,21 @@ func TestTxnIndexSurvivesPowerLoss(t *testing.T) {
 			return want, len(want), 0
 		},
 	}, {
+		// Node 2's sequence in seed 4106: a full disk takes the log dir
+		// offline (its logs closed without a flush), the reload once
+		// space returns loads it unclean from the checkpointed recovery
+		// point, more aborts follow, a clean shutdown, the power cut.
+		name: "disk-full reload, clean shutdown, power cut",
+		run: func(t *testing.T, l *Log, p *powerCut) ([]AbortedTxn, int, int64) {
+			want := []AbortedTxn{txnAbort(t, l, 7, 0, 3)}
+			rp := l.RecoveryPoint()
+			require.NoError(t, l.close(false))
+			l2 := openTestLog(t, l.Dir(), l.Config(), OpenOptions{RecoveryPoint: rp})
+			want = append(want, txnAbort(t, l2, 7, 3, 2))
+			require.NoError(t, l2.Close())
+			return want, len(want), l2.RecoveryPoint()
+		},
+	}, {
 		// A follower's truncation replays the producer state from a
 		// snapshot and writes the index entries after it again, below a
 		// recovery point that has already passed them; the clean

@@ -127,16 +127,16 @@ type fetcher struct {
 	replicaID   int32
 	brokerEpoch int64
 	isolation   int8
-	// client is a consumer's metadata from v11 (its rack), when it may
-	// read from any replica and be sent to a preferred read replica
-	// (KIP-392); nil for followers and older consumers, which read from
-	// leaders only.
-	client *replication.ClientMetadata
+	// client is a consumer's metadata from v11 (its rack), when hasClient:
+	// it may read from any replica and be sent to a preferred read replica
+	// (KIP-392). Followers and older consumers read from leaders only.
+	client    replication.ClientMetadata
+	hasClient bool
 }
 
 // anyReplica: the fetcher may read from followers (Kafka's fetchOnlyLeader
 // false).
-func (w fetcher) anyReplica() bool { return w.client != nil }
+func (w fetcher) anyReplica() bool { return w.hasClient }
 
 func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.FetchRequest) (*protocol.FetchResponse, error) {
 	resp := &protocol.FetchResponse{}
@@ -148,7 +148,7 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 	}
 	replica := who.replicaID >= 0
 	if !replica && rc.v >= 11 {
-		who.client = &replication.ClientMetadata{RackID: req.RackID, ListenerName: rc.c.listener}
+		who.client, who.hasClient = replication.ClientMetadata{RackID: req.RackID, ListenerName: rc.c.listener}, true
 	}
 	plan, code := b.fetchSessions.plan(req, rc.v, replica)
 	if code != 0 {
@@ -482,10 +482,10 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, who fetcher) (int, boo
 			continue
 		}
 		r.code, r.hasPreferred = 0, false
-		if who.client != nil && b.replicaSelector != nil {
+		if who.hasClient && b.replicaSelector != nil {
 			// The leader may send the consumer elsewhere, at once and
 			// without records (Kafka's findPreferredReadReplica).
-			id, snap := r.p.PreferredReadReplica(b.replicaSelector, *who.client, r.fp.fetchOffset, r.fp.leaderEpoch, b.readReplicaEndpoint(who.client.ListenerName))
+			id, snap := r.p.PreferredReadReplica(b.replicaSelector, who.client, r.fp.fetchOffset, r.fp.leaderEpoch, b.readReplicaEndpoint(who.client.ListenerName))
 			if id >= 0 {
 				r.preferred, r.hasPreferred = id, true
 				r.res = storage.ReadResult{HighWatermark: snap.HighWatermark, LogStartOffset: snap.LogStartOffset, LogEndOffset: snap.LogEndOffset}

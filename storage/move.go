@@ -348,7 +348,7 @@ func syncFiles(dir string, only map[string]bool) error {
 		if only != nil && !only[e.Name()] {
 			continue
 		}
-		if err := syncFile(filepath.Join(dir, e.Name())); err != nil {
+		if err := syncPath(filepath.Join(dir, e.Name())); err != nil {
 			return err
 		}
 	}
@@ -415,12 +415,12 @@ func copyRange(src, dst string, from, to int64) (int64, error) {
 	return n, out.Close()
 }
 
-func syncFile(path string) error {
+func syncPath(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := syncFile(f); err != nil {
 		f.Close()
 		return err
 	}

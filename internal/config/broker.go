@@ -165,6 +165,11 @@ type Broker struct {
 	GroupStreamsMaxSize              int32
 	GroupStreamsNumStandbyReplicas   int32
 	GroupStreamsInitialRebalanceMs   int32
+	GroupStreamsMinSessionTimeoutMs  int32
+	GroupStreamsMaxSessionTimeoutMs  int32
+	GroupStreamsMinHeartbeatMs       int32
+	GroupStreamsMaxHeartbeatMs       int32
+	GroupStreamsMaxStandbyReplicas   int32
 
 	// Share groups (KIP-932).
 	GroupShareSessionTimeoutMs            int32
@@ -178,6 +183,7 @@ type Broker struct {
 	ShareCoordinatorStateTopicRF          int16
 	ShareCoordinatorStateTopicSegmentSize int32
 	ShareCoordinatorStateTopicMinISR      int32
+	ShareCoordinatorUpdatesPerSnapshot    int32
 
 	// Transactions and producers.
 	TransactionStateLogNumPartitions     int32
@@ -490,6 +496,11 @@ func (b *Broker) fill(r *resolver) {
 	b.GroupStreamsSessionTimeoutMs = r.i32("group.streams.session.timeout.ms")
 	b.GroupStreamsHeartbeatMs = r.i32("group.streams.heartbeat.interval.ms")
 	b.GroupStreamsMaxSize = r.i32("group.streams.max.size")
+	b.GroupStreamsMinSessionTimeoutMs = r.i32("group.streams.min.session.timeout.ms")
+	b.GroupStreamsMaxSessionTimeoutMs = r.i32("group.streams.max.session.timeout.ms")
+	b.GroupStreamsMinHeartbeatMs = r.i32("group.streams.min.heartbeat.interval.ms")
+	b.GroupStreamsMaxHeartbeatMs = r.i32("group.streams.max.heartbeat.interval.ms")
+	b.GroupStreamsMaxStandbyReplicas = r.i32("group.streams.max.standby.replicas")
 	b.GroupStreamsNumStandbyReplicas = r.i32("group.streams.num.standby.replicas")
 	b.GroupStreamsInitialRebalanceMs = r.i32("group.streams.initial.rebalance.delay.ms")
 	b.GroupShareSessionTimeoutMs = r.i32("group.share.session.timeout.ms")
@@ -503,6 +514,7 @@ func (b *Broker) fill(r *resolver) {
 	b.ShareCoordinatorStateTopicRF = r.i16("share.coordinator.state.topic.replication.factor")
 	b.ShareCoordinatorStateTopicSegmentSize = r.i32("share.coordinator.state.topic.segment.bytes")
 	b.ShareCoordinatorStateTopicMinISR = r.i32("share.coordinator.state.topic.min.isr")
+	b.ShareCoordinatorUpdatesPerSnapshot = r.i32("share.coordinator.snapshot.update.records.per.snapshot")
 
 	b.TransactionStateLogNumPartitions = r.i32("transaction.state.log.num.partitions")
 	b.TransactionStateLogReplicationFactor = r.i16("transaction.state.log.replication.factor")

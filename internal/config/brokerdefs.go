@@ -228,6 +228,11 @@ var brokerDefList = []brokerDef{
 	{name: "group.streams.max.size", group: groupGroups, typ: TypeInt, def: maxInt, doc: "Max members of a KIP-1071 streams group", check: intAtLeast(1)},
 	{name: "group.streams.initial.rebalance.delay.ms", group: groupGroups, typ: TypeInt, def: "3000", doc: "How long a new KIP-1071 streams group waits for more members before its first assignment", check: intAtLeast(0)},
 	{name: "group.streams.num.standby.replicas", group: groupGroups, typ: TypeInt, def: "0", doc: "Standby replicas of each task in KIP-1071 streams groups", check: intAtLeast(0)},
+	{name: "group.streams.min.session.timeout.ms", group: groupGroups, typ: TypeInt, def: "45000", doc: "The minimum allowed value for the group-level configuration of streams.session.timeout.ms", check: intAtLeast(1)},
+	{name: "group.streams.max.session.timeout.ms", group: groupGroups, typ: TypeInt, def: "60000", doc: "The maximum allowed value for the group-level configuration of streams.session.timeout.ms", check: intAtLeast(1)},
+	{name: "group.streams.min.heartbeat.interval.ms", group: groupGroups, typ: TypeInt, def: "5000", doc: "The minimum allowed value for the group-level configuration of streams.heartbeat.interval.ms", check: intAtLeast(1)},
+	{name: "group.streams.max.heartbeat.interval.ms", group: groupGroups, typ: TypeInt, def: "15000", doc: "The maximum allowed value for the group-level configuration of streams.heartbeat.interval.ms", check: intAtLeast(1)},
+	{name: "group.streams.max.standby.replicas", group: groupGroups, typ: TypeInt, def: "2", doc: "The maximum allowed value for the group-level configuration of streams.num.standby.replicas", check: intAtLeast(0)},
 	{name: "group.consumer.assignors", group: groupGroups, typ: TypeList, def: "uniform,range", doc: "Server-side assignors of KIP-848 groups, first is the default", check: nonEmptyList},
 	{name: "group.consumer.migration.policy", group: groupGroups, typ: TypeString, def: "bidirectional", doc: "Classic <-> consumer group conversion policy", check: oneOf("bidirectional", "upgrade", "downgrade", "disabled"), ignored: "an empty group converts between the classic and consumer protocols either way; a non-empty group never mixes them"},
 
@@ -243,6 +248,7 @@ var brokerDefList = []brokerDef{
 	{name: "share.coordinator.state.topic.replication.factor", group: groupGroups, typ: TypeShort, def: "3", doc: "Replication factor of __share_group_state (created once this many brokers are live)", check: shortAtLeast(1)},
 	{name: "share.coordinator.state.topic.min.isr", group: groupGroups, typ: TypeShort, def: "2", doc: "min.insync.replicas of __share_group_state", check: shortAtLeast(1)},
 	{name: "share.coordinator.state.topic.segment.bytes", group: groupGroups, typ: TypeInt, def: "104857600", doc: "Segment size of __share_group_state", check: intAtLeast(1)},
+	{name: "share.coordinator.snapshot.update.records.per.snapshot", group: groupGroups, typ: TypeInt, def: "500", doc: "ShareUpdate records the share coordinator writes between ShareSnapshot records of a share partition", check: intBetween(0, 500)},
 
 	// Transactions and producers.
 	{name: "transaction.state.log.num.partitions", group: groupTxn, typ: TypeInt, def: "50", doc: "Partitions of __transaction_state", check: intAtLeast(1)},

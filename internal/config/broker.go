@@ -349,6 +349,13 @@ func build(props map[string]string, clusterID string) (*Broker, []Notice, error)
 		}
 	}
 	delete(static, "") // a stray "=value" line
+	// Kafka's AbstractKafkaConfig.populateSynonyms: node.id and broker.id
+	// are one setting, and DescribeConfigs shows both as set.
+	if v, ok := static["node.id"]; ok && static["broker.id"] == "" {
+		static["broker.id"] = v
+	} else if v, ok := static["broker.id"]; ok && static["node.id"] == "" {
+		static["node.id"] = v
+	}
 	if zero := !slices.ContainsFunc(zeroConfigTriggers, func(k string) bool { _, ok := vals[k]; return ok }); zero {
 		for k, v := range zeroConfig {
 			vals[k] = v

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -34,9 +35,22 @@ var groupDefs = func() map[string]ConfigDef {
 	return m
 }()
 
+// groupConfigBounds maps a group config to the broker configs bounding it
+// (Kafka's GroupConfig.validate).
+var groupConfigBounds = map[string][2]string{
+	"consumer.session.timeout.ms":    {"group.consumer.min.session.timeout.ms", "group.consumer.max.session.timeout.ms"},
+	"consumer.heartbeat.interval.ms": {"group.consumer.min.heartbeat.interval.ms", "group.consumer.max.heartbeat.interval.ms"},
+	"share.session.timeout.ms":       {"group.share.min.session.timeout.ms", "group.share.max.session.timeout.ms"},
+	"share.heartbeat.interval.ms":    {"group.share.min.heartbeat.interval.ms", "group.share.max.heartbeat.interval.ms"},
+	"share.record.lock.duration.ms":  {"group.share.min.record.lock.duration.ms", "group.share.max.record.lock.duration.ms"},
+	"share.delivery.count.limit":     {"group.share.min.delivery.count.limit", "group.share.max.delivery.count.limit"},
+}
+
 // ValidateGroupConfigs checks the dynamic configs of a GROUP resource as
-// Kafka's GroupConfig.validate does (unknown names are INVALID_CONFIG).
-func ValidateGroupConfigs(m map[string]string) error {
+// Kafka's GroupConfig.validate does (unknown names are INVALID_CONFIG), and,
+// with the broker's configuration b, that each lies within the broker's
+// group.*.min/max bounds (b may be nil in tests of names and values only).
+func ValidateGroupConfigs(m map[string]string, b *Broker) error {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -51,8 +65,31 @@ func ValidateGroupConfigs(m map[string]string) error {
 		if err := d.Validate(m[k]); err != nil {
 			return err
 		}
+		bound, ok := groupConfigBounds[k]
+		if !ok || b == nil {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(m[k]), 10, 64)
+		if lo := b.effectiveInt(bound[0]); n < lo {
+			//lint:ignore ST1005 Kafka's message, sent to clients verbatim
+			return fmt.Errorf("%s must be greater than or equal to %s", k, bound[0])
+		}
+		if hi := b.effectiveInt(bound[1]); n > hi {
+			//lint:ignore ST1005 Kafka's message, sent to clients verbatim
+			return fmt.Errorf("%s must be less than or equal to %s", k, bound[1])
+		}
 	}
 	return nil
+}
+
+// effectiveInt is a numeric broker property's static value or default.
+func (b *Broker) effectiveInt(name string) int64 {
+	v, ok := b.static[name]
+	if !ok {
+		v, _ = defaultValue(name)
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	return n
 }
 
 // LookupGroupConfig returns the definition of a group config.

@@ -316,7 +316,7 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		DefaultNumPartitions:         cfg.NumPartitions,
 		DefaultReplicationFactor:     cfg.DefaultReplicationFactor,
 		BootstrapFeatures:            controller.DefaultFeatures,
-		ValidateConfig:               validateResourceConfig,
+		ValidateConfig:               func(typ int8, name string, m map[string]string) error { return validateResourceConfig(cfg, typ, name, m) },
 		HeartbeatTimeout:             electionTimeout,
 		ElectionTimeout:              electionTimeout,
 		SessionTimeout:               time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
@@ -680,7 +680,7 @@ func flushCheckInterval(schedulerMs int64) time.Duration {
 
 // validateResourceConfig is the controller's hook for AlterConfigs and
 // CreateTopics: topic configs must be known and valid.
-func validateResourceConfig(resourceType int8, name string, merged map[string]string) error {
+func validateResourceConfig(cfg *config.Broker, resourceType int8, name string, merged map[string]string) error {
 	switch resourceType {
 	case controller.ResourceTopic:
 		return config.ValidateTopicConfigs(merged)
@@ -696,7 +696,7 @@ func validateResourceConfig(resourceType int8, name string, merged map[string]st
 		}
 		return nil
 	case controller.ResourceGroup:
-		return config.ValidateGroupConfigs(merged)
+		return config.ValidateGroupConfigs(merged, cfg)
 	}
 	return config.ValidateBrokerDynamic(merged)
 }

@@ -306,19 +306,20 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 			serveControllerRPCs(ctx, nc, ctrl, cfg.SocketRequestMaxBytes, access.adminWrites, n.logger.Named("controller-rpc"))
 		}
 	})
+	validateConfig := func(typ int8, name string, m map[string]string) error {
+		return validateResourceConfig(cfg, typ, name, m)
+	}
 	ctrl, err = controller.Open(ctx, controller.Config{
-		NodeID:                   cfg.NodeID,
-		ClusterID:                clusterID,
-		Dir:                      dir,
-		Stream:                   n.ctrlLn.Raft(),
-		Voters:                   voters,
-		Logger:                   n.logger.Named("controller"),
-		DefaultNumPartitions:     cfg.NumPartitions,
-		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
-		BootstrapFeatures:        controller.DefaultFeatures,
-		ValidateConfig: func(typ int8, name string, m map[string]string) error {
-			return validateResourceConfig(cfg, typ, name, m)
-		},
+		NodeID:                       cfg.NodeID,
+		ClusterID:                    clusterID,
+		Dir:                          dir,
+		Stream:                       n.ctrlLn.Raft(),
+		Voters:                       voters,
+		Logger:                       n.logger.Named("controller"),
+		DefaultNumPartitions:         cfg.NumPartitions,
+		DefaultReplicationFactor:     cfg.DefaultReplicationFactor,
+		BootstrapFeatures:            controller.DefaultFeatures,
+		ValidateConfig:               validateConfig,
 		HeartbeatTimeout:             electionTimeout,
 		ElectionTimeout:              electionTimeout,
 		SessionTimeout:               time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,

@@ -609,3 +609,14 @@ var ListenerKeystoreKey = regexp.MustCompile(`^listener\.name\.[^.]+\.ssl\.(keys
 
 // ErrUnknownBrokerConfig is a dynamic broker config name Kafka doesn't know.
 var ErrUnknownBrokerConfig = errors.New("unknown broker config")
+
+// PerBrokerOnly reports whether name is a broker config that may be set
+// for one broker only, not on the cluster default entity (Kafka's
+// DynamicBrokerConfig.perBrokerConfigs: update mode per-broker, and a
+// listener's keystore).
+func PerBrokerOnly(name string) bool {
+	if d := brokerDefs[name]; d != nil {
+		return d.mode == PerBroker
+	}
+	return ListenerKeystoreKey.MatchString(name)
+}

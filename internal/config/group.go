@@ -114,10 +114,18 @@ func ResolveGroup(overrides map[string]string, b *Broker) []Entry {
 			}
 			e.Value = brokerValues[d.BrokerSynonyms[0]]
 		}
+		// Kafka 4.3.1 lists the group's own value, then the default it
+		// overrides, named after the broker config that supplies it
+		// (measured with kafka-configs --describe --all --entity-type groups).
+		def := Synonym{Name: d.Name, Value: e.Value, Source: SourceDefault}
+		if len(d.BrokerSynonyms) > 0 {
+			def.Name = d.BrokerSynonyms[0]
+		}
 		if v, ok := overrides[d.Name]; ok {
 			e.Value, e.Source = strp(v), SourceGroup
 			e.Synonyms = append(e.Synonyms, Synonym{Name: d.Name, Value: strp(v), Source: SourceGroup})
 		}
+		e.Synonyms = append(e.Synonyms, def)
 		out = append(out, e)
 	}
 	return out

@@ -81,3 +81,26 @@ func TestGroupConfigBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveGroupSynonyms: a group config lists its own value (if set),
+// then the default it overrides, named after the broker config that
+// supplies it, as kafka-configs shows on Kafka 4.3.1.
+func TestResolveGroupSynonyms(t *testing.T) {
+	b, _, err := Load("", singleNode())
+	require.NoError(t, err)
+	byName := map[string]Entry{}
+	for _, e := range ResolveGroup(map[string]string{"share.session.timeout.ms": "50000", "share.auto.offset.reset": "earliest"}, b) {
+		byName[e.Name] = e
+	}
+	require.Equal(t, []Synonym{
+		{Name: "share.session.timeout.ms", Value: strp("50000"), Source: SourceGroup},
+		{Name: "group.share.session.timeout.ms", Value: strp("45000"), Source: SourceDefault},
+	}, byName["share.session.timeout.ms"].Synonyms)
+	require.Equal(t, []Synonym{
+		{Name: "share.auto.offset.reset", Value: strp("earliest"), Source: SourceGroup},
+		{Name: "share.auto.offset.reset", Value: strp("latest"), Source: SourceDefault},
+	}, byName["share.auto.offset.reset"].Synonyms)
+	e := byName["consumer.heartbeat.interval.ms"]
+	require.Equal(t, SourceDefault, e.Source)
+	require.Equal(t, []Synonym{{Name: "group.consumer.heartbeat.interval.ms", Value: strp("5000"), Source: SourceDefault}}, e.Synonyms)
+}

@@ -15,9 +15,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 )
 
-// streamsEnv makes streams sessions short (3s) with fast heartbeats.
+// streamsEnv makes streams sessions short (3s) with fast heartbeats,
+// lowering their bounds as Kafka requires (group.streams.min.*).
 var streamsEnv = []string{
 	"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS=3",
+	"KAFKA_GROUP_STREAMS_MIN_SESSION_TIMEOUT_MS=1000",
+	"KAFKA_GROUP_STREAMS_MIN_HEARTBEAT_INTERVAL_MS=100",
 	"KAFKA_GROUP_STREAMS_SESSION_TIMEOUT_MS=3000",
 	"KAFKA_GROUP_STREAMS_HEARTBEAT_INTERVAL_MS=100",
 	"KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=0",
@@ -440,7 +443,7 @@ func TestStreamsGroupRestart(t *testing.T) {
 // group.streams.initial.rebalance.delay.ms for more members before its
 // first assignment, answering ASSIGNMENT_DELAYED meanwhile, as Kafka.
 func TestStreamsGroupInitialDelay(t *testing.T) {
-	env := append(append([]string{}, streamsEnv[:3]...), "KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=1000")
+	env := append(append([]string{}, streamsEnv[:5]...), "KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=1000")
 	n := startTestNode(t, env...)
 	cl := groupClient(t, n.addr)
 	groupCreateTopic(t, n.addr, "delay-in", 2)

@@ -349,7 +349,7 @@ func syncFiles(dir string, only map[string]bool) error {
 		if only != nil && !only[e.Name()] {
 			continue
 		}
-		if err := syncFile(filepath.Join(dir, e.Name())); err != nil {
+		if err := syncPath(filepath.Join(dir, e.Name())); err != nil {
 			return err
 		}
 	}
@@ -431,12 +431,12 @@ func copyRange(ctx context.Context, lim *moveLimiter, src, dst string, from, to 
 	return n, out.Close()
 }
 
-func syncFile(path string) error {
+func syncPath(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := syncFile(f); err != nil {
 		f.Close()
 		return err
 	}

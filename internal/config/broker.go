@@ -124,7 +124,9 @@ type Broker struct {
 	UncleanLeaderElectionEnable bool
 
 	// Replication.
-	ReplicaLagTimeMaxMs          int64
+	ReplicaLagTimeMaxMs int64
+	// ReplicaSelectorClass is replica.selector.class ("": none).
+	ReplicaSelectorClass         string
 	ReplicaFetchMaxBytes         int32
 	ReplicaFetchMinBytes         int32
 	ReplicaFetchWaitMaxMs        int32
@@ -461,6 +463,7 @@ func (b *Broker) fill(r *resolver) {
 	b.UncleanLeaderElectionEnable = r.boolean("unclean.leader.election.enable")
 
 	b.ReplicaLagTimeMaxMs = r.i64("replica.lag.time.max.ms")
+	b.ReplicaSelectorClass = r.str("replica.selector.class")
 	b.ReplicaFetchMaxBytes = r.i32("replica.fetch.max.bytes")
 	b.ReplicaFetchMinBytes = r.i32("replica.fetch.min.bytes")
 	b.ReplicaFetchWaitMaxMs = r.i32("replica.fetch.wait.max.ms")

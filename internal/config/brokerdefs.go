@@ -196,6 +196,7 @@ var brokerDefList = append([]brokerDef{
 
 	// Replication.
 	{name: "replica.lag.time.max.ms", group: groupRepl, typ: TypeLong, def: "30000", doc: "A follower this far behind leaves the ISR", check: longAtLeast(1)},
+	{name: "replica.selector.class", group: groupRepl, typ: TypeString, null: true, doc: "Class choosing a consumer's preferred read replica (KIP-392): org.apache.kafka.common.replica.RackAwareReplicaSelector sends a consumer with client.rack to an in-sync replica in its rack; unset, consumers read from leaders", check: checkReplicaSelector},
 	{name: "replica.fetch.max.bytes", group: groupRepl, typ: TypeInt, def: "1048576", doc: "Bytes per partition a follower fetches", check: intAtLeast(0)},
 	{name: "replica.fetch.min.bytes", group: groupRepl, typ: TypeInt, def: "1", doc: "Min bytes a follower fetch waits for", check: intAtLeast(1)},
 	{name: "replica.fetch.wait.max.ms", group: groupRepl, typ: TypeInt, def: "500", doc: "Max wait of a follower fetch", check: intAtLeast(0)},

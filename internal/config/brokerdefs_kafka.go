@@ -124,7 +124,6 @@ var kafkaOnlyBrokerDefs = []brokerDef{
 	{name: "remote.log.storage.manager.class.name", group: groupKafka, typ: TypeString, null: true, doc: "Fully qualified class name of RemoteStorageManager implementation.", ignored: rTiered},
 	{name: "remote.log.storage.manager.class.path", group: groupKafka, typ: TypeString, null: true, doc: "Class path of the RemoteStorageManager implementation.", ignored: rTiered},
 	{name: "remote.log.storage.manager.impl.prefix", group: groupKafka, typ: TypeString, def: "rsm.config.", doc: "Prefix used for properties to be passed to RemoteStorageManager implementation.", ignored: rTiered},
-	{name: "replica.selector.class", group: groupKafka, typ: TypeString, null: true, doc: "The fully qualified class name that implements ReplicaSelector.", ignored: "consumers always fetch from the leader"},
 	{name: "sasl.client.callback.handler.class", group: groupSecurity, guard: protSASL, typ: TypeClass, null: true, doc: "The fully qualified name of a SASL client callback handler class that implements the AuthenticateCallbackHandler interface.", ignored: rClientLogin},
 	{name: "sasl.kerberos.kinit.cmd", group: groupSecurity, guard: protSASL, typ: TypeString, def: "/usr/bin/kinit", mode: PerBroker, doc: "Kerberos kinit command path.", ignored: rKerberos},
 	{name: "sasl.kerberos.min.time.before.relogin", group: groupSecurity, guard: protSASL, typ: TypeLong, def: "60000", mode: PerBroker, doc: "Login thread sleep time between refresh attempts.", ignored: rKerberos},

@@ -194,6 +194,16 @@ func requireSameNames(t *testing.T, kafka, spool []string, what string) {
 	require.Empty(t, onlySpool, "%s: listed by Spool only", what)
 }
 
+// TestCatalogueHasNoDuplicates: each broker config is defined once (a
+// second definition would silently replace the first in brokerDefs).
+func TestCatalogueHasNoDuplicates(t *testing.T) {
+	seen := map[string]bool{}
+	for _, d := range brokerDefList {
+		require.False(t, seen[d.name], "%s is defined twice", d.name)
+		seen[d.name] = true
+	}
+}
+
 // TestKafkaOnlyConfigsRefused: configs Spool lists but does not act on, whose
 // ignoring would weaken security, stop startup when set to anything but
 // Kafka's default.

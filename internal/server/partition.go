@@ -318,7 +318,7 @@ func (b *Broker) dropPartition(tp storage.TopicPartition) {
 func leaderAndISR(pi *controller.PartitionImage) replication.LeaderAndISR {
 	return replication.LeaderAndISR{
 		Leader: pi.Leader, LeaderEpoch: pi.LeaderEpoch, PartitionEpoch: pi.PartitionEpoch,
-		Replicas: pi.Replicas, ISR: pi.ISR,
+		Replicas: pi.Replicas, ISR: pi.ISR, LeaderRecoveryState: replication.LeaderRecoveryState(pi.LeaderRecoveryState),
 	}
 }
 

@@ -265,6 +265,19 @@ func isActive(img *MetadataImage, id int32) bool {
 	return b != nil && !b.Fenced && !b.InControlledShutdown
 }
 
+// onlineAcceptor is Kafka's LeaderAcceptor: replica r of p may lead only
+// if acceptable(r) and its broker has r's log dir online. A replica on a
+// failed (or full) dir holds no servable log, so it is never elected.
+func onlineAcceptor(img *MetadataImage, p *PartitionImage, acceptable func(r int32) bool) func(r int32) bool {
+	return func(r int32) bool {
+		if !acceptable(r) {
+			return false
+		}
+		b := img.brokers[r]
+		return b != nil && b.HasOnlineDir(p.Directory(r))
+	}
+}
+
 // leadershipChanges is Kafka's generateLeaderAndIsrUpdates: for every
 // partition that match selects, it removes brokerToRemove (if >= 0) from
 // the target ISR and from the candidate leaders, treats brokerToAdd (if >=
@@ -321,7 +334,7 @@ func generateLeaderAndIsrUpdates(img *MetadataImage, brokerToRemove, brokerToAdd
 			}
 			if rec := partitionChange(changeInput{
 				topicID: t.ID, partition: int32(i), cur: p, targetISR: target,
-				election: election, acceptable: acceptable, elr: pol.elr, minISR: minISR,
+				election: election, acceptable: onlineAcceptor(img, p, acceptable), elr: pol.elr, minISR: minISR,
 				uncleanShutdown: unclean,
 			}); rec != nil {
 				out = append(out, rec)

@@ -44,7 +44,10 @@ type BrokerImage struct {
 	InControlledShutdown bool
 	// LogDirs are the broker's online log dirs (KIP-858): those it
 	// registered, less those a heartbeat reported failed. Nil for a
-	// broker that registered none.
+	// broker that registered none (every dir counts as online); empty, not
+	// nil, when every dir it registered failed. Invariant: the difference
+	// survives snapshots and replay (RegisterBrokerRecord writes an empty
+	// list).
 	LogDirs []DirectoryID
 	// CordonedLogDirs are the broker's dirs that take no new replicas
 	// (cordoned.log.dirs, KIP-1066), as its heartbeats report them.
@@ -444,7 +447,8 @@ func (b *builder) apply(rec Record) error {
 			ID: r.BrokerID, IncarnationID: r.IncarnationID, Epoch: epoch,
 			Endpoints: r.Endpoints, Features: r.Features, Rack: r.Rack,
 			Fenced: r.Fenced, InControlledShutdown: r.InControlledShutdown,
-			LogDirs: nilIfEmptyDirs(r.LogDirs), CordonedLogDirs: nilIfEmptyDirs(r.CordonedLogDirs),
+			// Empty LogDirs stay empty: every dir failed (not "none registered").
+			LogDirs: r.LogDirs, CordonedLogDirs: nilIfEmptyDirs(r.CordonedLogDirs),
 		}
 	case *UnregisterBrokerRecord:
 		old := b.img.brokers[r.BrokerID]

@@ -62,7 +62,7 @@ func (c *Controller) ElectLeaders(ctx context.Context, election Election, parts 
 		}
 		rec := partitionChange(changeInput{
 			topicID: t.ID, partition: tp.Partition, cur: p, targetISR: p.ISR, election: election,
-			acceptable: func(r int32) bool { return isActive(img, r) },
+			acceptable: onlineAcceptor(img, p, func(r int32) bool { return isActive(img, r) }),
 			elr:        pol.elr, minISR: pol.minISRFor(tp.Topic),
 		})
 		if rec == nil {
@@ -212,7 +212,7 @@ func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerE
 		// the ELR, and clears it once the ISR is back at the minimum.
 		if rec := partitionChange(changeInput{
 			topicID: t.ID, partition: u.Partition, cur: p, targetISR: slices.Clone(u.NewISR), election: ElectionOnline,
-			acceptable: func(r int32) bool { return r == p.Leader || isActive(img, r) },
+			acceptable: onlineAcceptor(img, p, func(r int32) bool { return r == p.Leader || isActive(img, r) }),
 			elr:        pol.elr, minISR: pol.minISRFor(t.Name), targetRecovery: recoveryState(u.LeaderRecoveryState),
 		}); rec != nil {
 			if rec.Leader != NoLeaderChange {

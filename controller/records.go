@@ -180,7 +180,9 @@ type RegisterBrokerRecord struct {
 	Fenced               bool
 	InControlledShutdown bool
 	// LogDirs are the broker's online log dirs (KIP-858; version 1, written
-	// only when not empty).
+	// unless nil). Nil: the broker registered none, every dir counts as
+	// online; empty: every dir it registered failed (a snapshot of a broker
+	// whose dirs are all offline or full must keep that).
 	LogDirs []DirectoryID
 	// CordonedLogDirs are those of them that take no new replicas
 	// (KIP-1066; version 2, written only when not empty).
@@ -416,7 +418,9 @@ func (r *RegisterBrokerRecord) writeVersion() uint8 {
 	switch {
 	case len(r.CordonedLogDirs) > 0:
 		return 2
-	case len(r.LogDirs) > 0:
+	case r.LogDirs != nil:
+		// Empty but not nil: every registered dir failed. Version 0
+		// would read back as nil, "registered none, every dir online".
 		return 1
 	}
 	return 0

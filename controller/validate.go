@@ -169,7 +169,13 @@ func rackAlternated(brokers []int32, racks map[int32]string) []int32 {
 	return out
 }
 
+// replicationFactorError is Kafka's StripedReplicaPlacer's: with no usable
+// broker at all it blames fencing and cordoning (cordoned.log.dirs).
 func replicationFactorError(rf int, usable int) error {
+	if usable == 0 {
+		return fmt.Errorf("%w: Unable to replicate the partition %d time(s): All brokers are currently fenced, or have all their log directories cordoned.",
+			ErrInvalidReplicationFactor, rf)
+	}
 	return fmt.Errorf("%w: Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.",
 		ErrInvalidReplicationFactor, rf, rf, usable)
 }

@@ -47,6 +47,10 @@ var groupConfigBounds = map[string][2]string{
 	"streams.session.timeout.ms":     {"group.streams.min.session.timeout.ms", "group.streams.max.session.timeout.ms"},
 	"streams.heartbeat.interval.ms":  {"group.streams.min.heartbeat.interval.ms", "group.streams.max.heartbeat.interval.ms"},
 	"streams.num.standby.replicas":   {"", "group.streams.max.standby.replicas"}, // no lower bound: "" is 0
+	"share.session.timeout.ms":       {"group.share.min.session.timeout.ms", "group.share.max.session.timeout.ms"},
+	"share.heartbeat.interval.ms":    {"group.share.min.heartbeat.interval.ms", "group.share.max.heartbeat.interval.ms"},
+	"share.record.lock.duration.ms":  {"group.share.min.record.lock.duration.ms", "group.share.max.record.lock.duration.ms"},
+	"share.delivery.count.limit":     {"group.share.min.delivery.count.limit", "group.share.max.delivery.count.limit"},
 }
 
 // ValidateGroupConfigs checks the dynamic configs of a GROUP resource as
@@ -117,10 +121,18 @@ func ResolveGroup(overrides map[string]string, b *Broker) []Entry {
 			}
 			e.Value = brokerValues[d.BrokerSynonyms[0]]
 		}
+		// Kafka 4.3.1 lists the group's own value, then the default it
+		// overrides, named after the broker config that supplies it
+		// (measured with kafka-configs --describe --all --entity-type groups).
+		def := Synonym{Name: d.Name, Value: e.Value, Source: SourceDefault}
+		if len(d.BrokerSynonyms) > 0 {
+			def.Name = d.BrokerSynonyms[0]
+		}
 		if v, ok := overrides[d.Name]; ok {
 			e.Value, e.Source = strp(v), SourceGroup
 			e.Synonyms = append(e.Synonyms, Synonym{Name: d.Name, Value: strp(v), Source: SourceGroup})
 		}
+		e.Synonyms = append(e.Synonyms, def)
 		out = append(out, e)
 	}
 	return out

@@ -194,13 +194,9 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	// Only the dirs that loaded are registered (a dir that failed at start
 	// is offline, as in Kafka).
 	var onlineDirs []controller.DirectoryID
-	cordonedIDs := []controller.DirectoryID{}
 	for i, d := range cfg.LogDirs {
 		if !n.logManager.DirOffline(d) {
 			onlineDirs = append(onlineDirs, dirIDs[i])
-			if cfg.IsCordoned(d) {
-				cordonedIDs = append(cordonedIDs, dirIDs[i])
-			}
 		}
 	}
 	n.life = newLifecycle(n.router, n.router, meta, controller.BrokerRegistration{ID: cfg.NodeID, ClusterID: clusterID, Rack: rack, Features: controller.SupportedFeatures, LogDirs: onlineDirs,
@@ -208,7 +204,15 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		time.Duration(cfg.BrokerHeartbeatIntervalMs)*time.Millisecond, log.Named("lifecycle"))
 	n.life.endpoints = n.broker.Endpoints
 	n.life.dirFailureTimeout = time.Duration(cfg.LogDirFailureTimeoutMs) * time.Millisecond
-	n.life.cordonedDirs = cordonedIDs
+	n.life.cordonedDirs = func() []controller.DirectoryID {
+		ids := []controller.DirectoryID{}
+		for i, d := range cfg.LogDirs {
+			if !n.logManager.DirOffline(d) && n.logManager.Cordoned(d) {
+				ids = append(ids, dirIDs[i])
+			}
+		}
+		return ids
+	}
 	n.life.onFatal = n.fail
 	n.logManager.OnDirFailure(func(dir string, tps []storage.TopicPartition) {
 		n.logDirFailed(dir, metaDir, dirIDs, tps)

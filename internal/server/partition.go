@@ -89,6 +89,7 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 	rt := b.cfg.ReplicationThrottles(b.dynamicBrokerConfig(img))
 	b.leaderThrottle.SetBound(rt.LeaderRate)
 	b.followerThrottle.SetBound(rt.FollowerRate)
+	b.applyLogDirConfigs(img) // config_log_dirs.go
 	if b.needsFullReconcileLocked(cur, img) {
 		b.reconcileAllLocked(img)
 	} else {

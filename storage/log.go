@@ -224,14 +224,14 @@ func (l *Log) createLocked(opts OpenOptions) error {
 // segments it opened in l.segments for OpenLog to close.
 func (l *Log) loadLocked(opts OpenOptions) error {
 	cfg := l.cfg.Load()
-	checkpoint, err := l.loadEpochCheckpointLocked()
+	// One listing serves the steps below unless one changes the dir: an
+	// idle log's load is a handful of system calls, and with 100k
+	// partitions each one is visible in the restart time.
+	names, err := readDirNames(l.dir)
 	if err != nil {
 		return err
 	}
-	// One listing serves both steps unless the first changes the dir:
-	// an idle log's load is a handful of system calls, and with 100k
-	// partitions each one is visible in the restart time.
-	names, err := readDirNames(l.dir)
+	checkpoint, err := l.loadEpochCheckpointLocked(slices.Contains(names, LeaderEpochCheckpointFile))
 	if err != nil {
 		return err
 	}
@@ -284,9 +284,15 @@ type epochCheckpoint struct {
 	unreadable bool         // it exists but is corrupt; l.epochs starts empty
 }
 
-// loadEpochCheckpointLocked reads the leader epoch checkpoint into l.epochs.
+// loadEpochCheckpointLocked reads the leader epoch checkpoint into l.epochs;
+// present is whether the directory listing has the file (when it does not,
+// as for a log that never flushed data, it is not opened to learn that).
 // A corrupt checkpoint is not an error: the epochs are rebuilt from the log.
-func (l *Log) loadEpochCheckpointLocked() (epochCheckpoint, error) {
+func (l *Log) loadEpochCheckpointLocked(present bool) (epochCheckpoint, error) {
+	if !present {
+		l.epochs = newLeaderEpochCache(l.dir, l.logger)
+		return epochCheckpoint{entries: l.epochs.Entries()}, nil
+	}
 	epochs, found, err := loadLeaderEpochCache(l.dir, l.logger)
 	if err != nil && !errors.Is(err, ErrCorrupt) {
 		return epochCheckpoint{}, err

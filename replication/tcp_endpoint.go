@@ -335,7 +335,10 @@ func (e *tcpEndpoint) fetchInSession(ctx context.Context, req *FetchRequest) (*F
 				e.sent[i] = req.Partitions[i]
 			}
 		} else {
-			e.sent, e.pos = slices.Clone(req.Partitions), pos
+			// Reuse the last copy's array: while the fetched set churns (a
+			// restarted follower catching up on 100k partitions), a fresh
+			// clone per round was the follower's largest allocation.
+			e.sent, e.pos = append(e.sent[:0], req.Partitions...), pos
 		}
 	}
 	if req.Sparse && !full && fr.ErrorCode == 0 {

@@ -2,11 +2,17 @@ package storage
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 func benchLog(b *testing.B) *Log {
@@ -121,4 +127,87 @@ func BenchmarkGetOrCreateLog(b *testing.B) {
 			wg.Wait()
 		})
 	}
+}
+
+// BenchmarkRestartIdleLogs is a broker restart's storage part with many
+// idle partitions: each iteration opens a manager over logs (created once,
+// empty, closed cleanly) and closes it again, logging at info level as a
+// broker does. SPOOL_BENCH_LOGS sets the count (10000):
+//
+//	SPOOL_BENCH_LOGS=100000 go test -run '^$' -bench RestartIdleLogs -benchtime 3x -cpuprofile cpu.out ./storage/
+func BenchmarkRestartIdleLogs(b *testing.B) {
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("SPOOL_BENCH_LOGS")); err == nil && v > 0 {
+		n = v
+	}
+	logger := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zap.InfoLevel))
+	cfg := ManagerConfig{Dirs: []string{b.TempDir()}, Default: DefaultConfig(), RecoveryThreadsPerDir: benchThreads()}
+	m, err := NewManager(cfg, logger)
+	if err != nil {
+		b.Fatal(err)
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if _, err := m.GetOrCreateLog(TopicPartition{fmt.Sprintf("bench%03d", i/1000), int32(i % 1000)}, nil); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := m.Close(); err != nil {
+		b.Fatal(err)
+	}
+	// The process's CPU time (user+system) is reported besides the wall
+	// time: on a shared machine the wall time mostly measures the load.
+	var open, closing, openCPU, closeCPU time.Duration
+	for b.Loop() {
+		start, cpu := time.Now(), processCPU(b)
+		m, err := NewManager(cfg, logger)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := len(m.Logs()); got != n {
+			b.Fatalf("%d logs loaded, want %d", got, n)
+		}
+		open += time.Since(start)
+		openCPU += processCPU(b) - cpu
+		start, cpu = time.Now(), processCPU(b)
+		if err := m.Close(); err != nil {
+			b.Fatal(err)
+		}
+		closing += time.Since(start)
+		closeCPU += processCPU(b) - cpu
+	}
+	b.ReportMetric(float64(open.Milliseconds())/float64(b.N), "open-ms/op")
+	b.ReportMetric(float64(openCPU.Milliseconds())/float64(b.N), "open-cpu-ms/op")
+	b.ReportMetric(float64(closing.Milliseconds())/float64(b.N), "close-ms/op")
+	b.ReportMetric(float64(closeCPU.Milliseconds())/float64(b.N), "close-cpu-ms/op")
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchThreads is SPOOL_BENCH_THREADS (2, Kafka's default
+// num.recovery.threads.per.data.dir).
+func benchThreads() int {
+	if v, err := strconv.Atoi(os.Getenv("SPOOL_BENCH_THREADS")); err == nil && v > 0 {
+		return v
+	}
+	return 2
 }

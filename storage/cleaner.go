@@ -480,25 +480,22 @@ func (l *Log) openCleanedSegmentLocked(base int64) (*Segment, error) {
 
 // completeSwapsLocked finishes or discards cleaner swaps interrupted by a
 // crash (see the top of this file). Called by loadLocked before it lists
-// the segments.
-func (l *Log) completeSwapsLocked() error {
-	entries, err := os.ReadDir(l.dir)
-	if err != nil {
-		return err
-	}
+// the segments, with the names of the directory's files; changed reports
+// whether it removed or renamed a file (the names are then stale).
+func (l *Log) completeSwapsLocked(names []string) (changed bool, err error) {
 	var swaps, logs []int64
 	var orphans []string
-	for _, e := range entries {
-		name := e.Name()
+	for _, name := range names {
 		switch {
 		case strings.HasSuffix(name, cleanedSuffix):
+			changed = true
 			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
-				return err
+				return changed, err
 			}
 		case strings.HasSuffix(name, logSuffix+swapSuffix):
 			base, err := strconv.ParseInt(strings.TrimSuffix(name, logSuffix+swapSuffix), 10, 64)
 			if err != nil {
-				return fmt.Errorf("%w: unexpected file %s", ErrCorrupt, name)
+				return changed, fmt.Errorf("%w: unexpected file %s", ErrCorrupt, name)
 			}
 			swaps = append(swaps, base)
 		case strings.HasSuffix(name, swapSuffix):
@@ -514,39 +511,43 @@ func (l *Log) completeSwapsLocked() error {
 		if b, err := strconv.ParseInt(base, 10, 64); err == nil && containsInt(swaps, b) {
 			continue
 		}
+		changed = true
 		if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
-			return err
+			return changed, err
 		}
+	}
+	if len(swaps) > 0 {
+		changed = true
 	}
 	for _, base := range swaps {
 		next, err := swapNextOffset(segmentName(l.dir, base, logSuffix)+swapSuffix, base)
 		if err != nil {
-			return fmt.Errorf("storage: read swap segment %d: %w", base, err)
+			return changed, fmt.Errorf("storage: read swap segment %d: %w", base, err)
 		}
 		for _, old := range logs {
 			if old >= base && old < next {
 				l.logger.Info("completing interrupted cleaner swap: removing replaced segment",
 					zap.Int64("swap_base_offset", base), zap.Int64("base_offset", old))
 				if err := removeSegmentFiles(l.dir, old, ""); err != nil {
-					return err
+					return changed, err
 				}
 			}
 		}
 		// A cleaned segment has no .txnindex; one left is the old segment's.
 		if err := os.Remove(segmentName(l.dir, base, txnIndexSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
+			return changed, err
 		}
 		for _, suffix := range cleanedSuffixes {
 			p := segmentName(l.dir, base, suffix)
 			if err := os.Rename(p+swapSuffix, p); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("storage: complete swap of segment %d: %w", base, err)
+				return changed, fmt.Errorf("storage: complete swap of segment %d: %w", base, err)
 			}
 		}
 	}
 	if len(swaps) > 0 {
-		return syncDir(l.dir)
+		return changed, syncDir(l.dir)
 	}
-	return nil
+	return changed, nil
 }
 
 func containsInt(s []int64, v int64) bool {

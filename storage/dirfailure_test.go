@@ -396,8 +396,9 @@ func TestIsNoSpace(t *testing.T) {
 // crashing the broker. Here the page is gone because the file was cut
 // short under the mapping, which faults the same way.
 func TestIndexStoreFault(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "00000000000000000000.index")
-	x, err := openIndex(path, offsetIndexEntrySize, 0, 1<<16)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "00000000000000000000.index")
+	x, _, err := openIndex(dir, indexSuffix, offsetIndexEntrySize, 0, 1<<16)
 	require.NoError(t, err)
 	idx := offsetIndex{x}
 	defer idx.close()

@@ -39,8 +39,10 @@ const (
 // Safe for concurrent use; mu is a leaf lock. flush writes the file without
 // holding mu, serialized by fileMu.
 type LeaderEpochCache struct {
-	path   string
-	logger *zap.Logger
+	// dir is the log's directory (the Log's own string: no file name is
+	// kept per log; see path).
+	dir    string
+	logger partitionLogger
 
 	mu      sync.RWMutex
 	entries []EpochEntry
@@ -53,16 +55,19 @@ type LeaderEpochCache struct {
 
 // newLeaderEpochCache is an empty cache for dir/leader-epoch-checkpoint
 // that has never been written (a new log).
-func newLeaderEpochCache(dir string, logger *zap.Logger) *LeaderEpochCache {
-	return &LeaderEpochCache{path: filepath.Join(dir, LeaderEpochCheckpointFile), logger: logger}
+func newLeaderEpochCache(dir string, logger partitionLogger) *LeaderEpochCache {
+	return &LeaderEpochCache{dir: dir, logger: logger}
 }
+
+// path is the checkpoint file's name.
+func (c *LeaderEpochCache) path() string { return filepath.Join(c.dir, LeaderEpochCheckpointFile) }
 
 // loadLeaderEpochCache reads dir/leader-epoch-checkpoint; found reports
 // whether the file exists. An unreadable file is ErrCorrupt (with an empty
 // cache); the caller rebuilds the cache from the log.
-func loadLeaderEpochCache(dir string, logger *zap.Logger) (c *LeaderEpochCache, found bool, err error) {
+func loadLeaderEpochCache(dir string, logger partitionLogger) (c *LeaderEpochCache, found bool, err error) {
 	c = newLeaderEpochCache(dir, logger)
-	lines, err := readCheckpointLines(c.path, 2)
+	lines, err := readCheckpointLines(c.path(), 2)
 	if err != nil {
 		return c, true, err
 	}
@@ -74,7 +79,7 @@ func loadLeaderEpochCache(dir string, logger *zap.Logger) (c *LeaderEpochCache, 
 		o, err2 := strconv.ParseInt(f[1], 10, 64)
 		if err1 != nil || err2 != nil {
 			c.entries = nil
-			return c, true, fmt.Errorf("%w: checkpoint %s: bad line %q", ErrCorrupt, c.path, f)
+			return c, true, fmt.Errorf("%w: checkpoint %s: bad line %q", ErrCorrupt, c.path(), f)
 		}
 		c.entries = append(c.entries, EpochEntry{int32(e), o})
 	}
@@ -235,7 +240,7 @@ func (c *LeaderEpochCache) flush() error {
 		lines[i] = fmt.Sprintf("%d %d", e.Epoch, e.StartOffset)
 	}
 	c.mu.RUnlock()
-	if err := writeCheckpointLines(c.path, lines); err != nil {
+	if err := writeCheckpointLines(c.path(), lines); err != nil {
 		return err
 	}
 	c.mu.Lock()

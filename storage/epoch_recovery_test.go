@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 )
 
 // appendUnderEpochs appends n batches under each epoch in turn, as a leader
@@ -27,7 +26,7 @@ func appendUnderEpochs(t *testing.T, l *Log, n int, epochs ...int32) []EpochEntr
 
 func writeEpochCheckpoint(t *testing.T, dir string, entries ...EpochEntry) {
 	t.Helper()
-	c := newLeaderEpochCache(dir, zap.NewNop())
+	c := newLeaderEpochCache(dir, partitionLogger{})
 	c.entries = entries
 	c.version++
 	require.NoError(t, c.flush())
@@ -35,7 +34,7 @@ func writeEpochCheckpoint(t *testing.T, dir string, entries ...EpochEntry) {
 
 func readEpochCheckpoint(t *testing.T, dir string) []EpochEntry {
 	t.Helper()
-	c, found, err := loadLeaderEpochCache(dir, zap.NewNop())
+	c, found, err := loadLeaderEpochCache(dir, partitionLogger{})
 	require.NoError(t, err)
 	require.True(t, found, "no leader-epoch-checkpoint in %s", dir)
 	return c.entries

@@ -11,7 +11,7 @@ import (
 
 func TestLeaderEpochCache(t *testing.T) {
 	dir := t.TempDir()
-	c, found, err := loadLeaderEpochCache(dir, zaptest.NewLogger(t))
+	c, found, err := loadLeaderEpochCache(dir, partitionLogger{base: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	require.False(t, found)
 	require.Equal(t, UndefinedEpoch, c.LatestEpoch())
@@ -30,7 +30,7 @@ func TestLeaderEpochCache(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(dir, LeaderEpochCheckpointFile))
 	require.NoError(t, err)
 	require.Equal(t, "0\n3\n1 0\n3 10\n4 25\n", string(data))
-	c2, found, err := loadLeaderEpochCache(dir, zaptest.NewLogger(t))
+	c2, found, err := loadLeaderEpochCache(dir, partitionLogger{base: zaptest.NewLogger(t)})
 	require.NoError(t, err)
 	require.True(t, found)
 	require.Equal(t, c.Entries(), c2.Entries())

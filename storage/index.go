@@ -2,8 +2,9 @@ package storage
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"runtime/debug"
 	"sort"
 	"sync"
@@ -32,7 +33,10 @@ const (
 // mu guards data and entries: the log's appender writes under mu.Lock while
 // readers look up under mu.RLock.
 type mmapIndex struct {
-	path       string
+	// dir and suffix name the file (see path): no path string is kept per
+	// index, since with 100k partitions two of them per log were ~20 MB.
+	dir        string
+	suffix     string
 	entrySize  int
 	baseOffset int64
 
@@ -49,37 +53,69 @@ type mmapIndex struct {
 	// most of 100k idle ones, then costs no mapping (vm.max_map_count is
 	// 65530 by default) and no sparse 10 MiB file. maxEntries already
 	// counts the deferred size, so roll decisions do not change.
+	//
+	// Invariant: data is nil exactly when the file is empty (openIndex
+	// and remapFileLocked set both), so resizing an unmapped index to 0
+	// bytes needs no system call: an idle log's load and close then do not
+	// open and truncate its two empty index files.
 	pendingBytes int
 }
 
-// openIndex opens (creating if needed) an index file. Existing entries are
-// taken to be the whole file rounded down to entries; callers sanity-check or
-// rebuild. When maxBytes > 0 the file is grown to maxBytes (rounded down to a
-// multiple of the entry size) for appending.
-func openIndex(path string, entrySize int, baseOffset int64, maxBytes int) (*mmapIndex, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("storage: open index: %w", err)
+// path is the index file's name.
+func (x *mmapIndex) path() string { return segmentName(x.dir, x.baseOffset, x.suffix) }
+
+// openIndex opens (creating if needed) the index file of the segment at
+// baseOffset in dir. Existing entries are taken to be the whole file
+// rounded down to entries; callers sanity-check or rebuild. When maxBytes >
+// 0 the file is grown to maxBytes (rounded down to a multiple of the entry
+// size) for appending. existed reports whether the file was there before.
+func openIndex(dir, suffix string, entrySize int, baseOffset int64, maxBytes int) (_ *mmapIndex, existed bool, _ error) {
+	idx := &mmapIndex{dir: dir, suffix: suffix, entrySize: entrySize, baseOffset: baseOffset}
+	path := idx.path()
+	// Stat first: an empty index (an idle log's) needs no descriptor at
+	// all, and whether the file existed (the loader rebuilds a missing
+	// index) comes with it.
+	var st syscall.Stat_t
+	err := syscall.Stat(path, &st)
+	for errors.Is(err, syscall.EINTR) {
+		err = syscall.Stat(path, &st)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("storage: stat index: %w", err)
+	existed = err == nil
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		// Created empty, it is the case below.
+		fd, err := sysOpen(path, syscall.O_RDWR|syscall.O_CREAT, 0o644)
+		if err != nil {
+			return nil, false, fmt.Errorf("storage: open index: %w", err)
+		}
+		if err := syscall.Close(fd); err != nil {
+			return nil, false, fmt.Errorf("storage: open index: %w", &fs.PathError{Op: "close", Path: path, Err: err})
+		}
+	case err != nil:
+		return nil, false, fmt.Errorf("storage: stat index: %w", &fs.PathError{Op: "stat", Path: path, Err: err})
 	}
-	idx := &mmapIndex{path: path, entrySize: entrySize, baseOffset: baseOffset}
-	idx.entries = int(fi.Size()) / entrySize
+	fileSize := st.Size
+	idx.entries = int(fileSize) / entrySize
 	size := idx.entries * entrySize
-	if idx.entries == 0 && fi.Size() == 0 && maxBytes/entrySize > 0 {
+	if idx.entries == 0 && fileSize == 0 && maxBytes/entrySize > 0 {
 		idx.deferLocked(maxBytes)
-		return idx, nil
+		return idx, existed, nil
 	}
 	if maxBytes > 0 {
 		size = max(size, maxBytes/entrySize*entrySize)
 	}
-	if err := idx.remapFileLocked(f, size); err != nil {
-		return nil, err
+	if size == 0 && fileSize == 0 {
+		return idx, existed, nil // empty and unmapped: the pendingBytes invariant holds
 	}
-	return idx, nil
+	fd, err := sysOpen(path, syscall.O_RDWR, 0)
+	if err != nil {
+		return nil, false, fmt.Errorf("storage: open index: %w", err)
+	}
+	defer syscall.Close(fd)
+	if err := idx.remapFileLocked(fd, size, fileSize); err != nil {
+		return nil, false, err
+	}
+	return idx, existed, nil
 }
 
 // deferLocked makes an index with no entries and no mapping wait for its
@@ -99,32 +135,42 @@ func (x *mmapIndex) ensureMappedLocked() error {
 
 // remapLocked resizes the file to size bytes and maps it.
 func (x *mmapIndex) remapLocked(size int) error {
-	f, err := os.OpenFile(x.path, os.O_RDWR, 0o644)
+	if size == 0 && x.data == nil {
+		// The file is empty already (see pendingBytes).
+		x.pendingBytes, x.maxEntries = 0, 0
+		return nil
+	}
+	fd, err := sysOpen(x.path(), syscall.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("storage: reopen index: %w", err)
 	}
-	defer f.Close()
-	return x.remapFileLocked(f, size)
+	defer syscall.Close(fd)
+	return x.remapFileLocked(fd, size, -1)
 }
 
-func (x *mmapIndex) remapFileLocked(f *os.File, size int) error {
+// remapFileLocked resizes fd, the index file, to size bytes and maps it;
+// fileSize is its current length if known (-1: unknown), which spares the
+// truncate when it is already size.
+func (x *mmapIndex) remapFileLocked(fd, size int, fileSize int64) error {
 	x.pendingBytes = 0
 	if x.data != nil {
 		if err := syscall.Munmap(x.data); err != nil {
-			return fmt.Errorf("storage: munmap %s: %w", x.path, err)
+			return fmt.Errorf("storage: munmap %s: %w", x.path(), err)
 		}
 		x.data = nil
 	}
-	if err := f.Truncate(int64(size)); err != nil {
-		return fmt.Errorf("storage: resize %s: %w", x.path, err)
+	if fileSize != int64(size) {
+		if err := sysTruncate(fd, x.path(), int64(size)); err != nil {
+			return fmt.Errorf("storage: resize %s: %w", x.path(), err)
+		}
 	}
 	x.maxEntries = size / x.entrySize
 	if size == 0 {
 		return nil
 	}
-	b, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	b, err := syscall.Mmap(fd, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
-		return fmt.Errorf("storage: mmap %s: %w", x.path, err)
+		return fmt.Errorf("storage: mmap %s: %w", x.path(), err)
 	}
 	// Index pages are touched one at a time (binary searches, one append
 	// position), so turn off the kernel's fault read-around. Without this,
@@ -135,7 +181,7 @@ func (x *mmapIndex) remapFileLocked(f *os.File, size int) error {
 	// produce p99. With MADV_RANDOM the first store costs ~40 µs.
 	if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MADV_RANDOM); errno != 0 {
 		_ = syscall.Munmap(b)
-		return fmt.Errorf("storage: madvise %s: %w", x.path, errno)
+		return fmt.Errorf("storage: madvise %s: %w", x.path(), errno)
 	}
 	x.data = b
 	return nil
@@ -191,9 +237,11 @@ func (x *mmapIndex) sync() error {
 		return nil
 	}
 	if _, _, errno := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(&x.data[0])), uintptr(len(x.data)), syscall.MS_SYNC); errno != 0 {
-		return fmt.Errorf("storage: sync %s: %w", x.path, errno)
+		return fmt.Errorf("storage: sync %s: %w", x.path(), errno)
 	}
-	observeSync(x.path)
+	if fsyncObserver.Load() != nil { // the name is built only for an observer
+		observeSync(x.path())
+	}
 	return nil
 }
 
@@ -246,7 +294,7 @@ func (x *offsetIndex) append(offset, position int64) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.entries >= x.maxEntries {
-		return fmt.Errorf("storage: offset index %s full", x.path)
+		return fmt.Errorf("storage: offset index %s full", x.path())
 	}
 	if err := x.ensureMappedLocked(); err != nil {
 		return err
@@ -259,7 +307,7 @@ func (x *offsetIndex) append(offset, position int64) error {
 		binary.BigEndian.PutUint32(e, uint32(offset-x.baseOffset))
 		binary.BigEndian.PutUint32(e[4:], uint32(position))
 	}); err != nil {
-		return fmt.Errorf("storage: offset index %s: %w", x.path, err)
+		return fmt.Errorf("storage: offset index %s: %w", x.path(), err)
 	}
 	x.entries++
 	return nil
@@ -314,12 +362,12 @@ func (x *offsetIndex) sanityCheck(logSize int64) error {
 	}
 	last := x.at(x.entries - 1)
 	if last.position >= logSize {
-		return fmt.Errorf("%w: offset index %s last position %d beyond log size %d", ErrCorrupt, x.path, last.position, logSize)
+		return fmt.Errorf("%w: offset index %s last position %d beyond log size %d", ErrCorrupt, x.path(), last.position, logSize)
 	}
 	if x.entries > 1 {
 		prev := x.at(x.entries - 2)
 		if prev.offset >= last.offset || prev.position >= last.position {
-			return fmt.Errorf("%w: offset index %s not increasing at its end", ErrCorrupt, x.path)
+			return fmt.Errorf("%w: offset index %s not increasing at its end", ErrCorrupt, x.path())
 		}
 	}
 	return nil
@@ -408,11 +456,11 @@ func (x *timeIndex) sanityCheck(nextOffset int64) error {
 	}
 	first, last := x.at(0), x.at(x.entries-1)
 	if last.timestamp < first.timestamp || last.offset >= nextOffset {
-		return fmt.Errorf("%w: time index %s inconsistent at its end", ErrCorrupt, x.path)
+		return fmt.Errorf("%w: time index %s inconsistent at its end", ErrCorrupt, x.path())
 	}
 	if x.entries > 1 {
 		if prev := x.at(x.entries - 2); prev.timestamp >= last.timestamp || prev.offset > last.offset {
-			return fmt.Errorf("%w: time index %s not increasing at its end", ErrCorrupt, x.path)
+			return fmt.Errorf("%w: time index %s not increasing at its end", ErrCorrupt, x.path())
 		}
 	}
 	return nil

@@ -42,6 +42,9 @@ type OpenOptions struct {
 	// LogDirFailureChannel). It is called without the log's locks and
 	// must not block.
 	OnIOError func(error)
+	// existing: the directory is known to exist (the Manager's load found
+	// it), so OpenLog loads it without trying to create it first.
+	existing bool
 }
 
 // Log is one partition's log: a directory <topic>-<partition> of segments.
@@ -54,7 +57,7 @@ type OpenOptions struct {
 type Log struct {
 	dir     string
 	tp      TopicPartition
-	logger  *zap.Logger
+	logger  partitionLogger
 	metrics *Metrics
 	cfg     atomic.Pointer[Config]
 	epochs  *LeaderEpochCache
@@ -144,13 +147,15 @@ func OpenLog(dir string, cfg Config, opts OpenOptions, logger *zap.Logger) (*Log
 	if err != nil {
 		return nil, err
 	}
-	fresh, err := makeLogDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("storage: create log dir: %w", err)
+	fresh := false
+	if !opts.existing {
+		if fresh, err = makeLogDir(dir); err != nil {
+			return nil, fmt.Errorf("storage: create log dir: %w", err)
+		}
 	}
 	l := &Log{
 		dir: dir, tp: tp, metrics: opts.Metrics, truncatedTo: math.MaxInt64, snapshotOffset: -1, onIOError: opts.OnIOError,
-		logger: logger.With(zap.String("topic", tp.Topic), zap.Int32("partition", tp.Partition)),
+		logger: newPartitionLogger(logger, tp),
 	}
 	l.cfg.Store(&cfg)
 	l.mu.Lock()
@@ -219,14 +224,27 @@ func (l *Log) createLocked(opts OpenOptions) error {
 // segments it opened in l.segments for OpenLog to close.
 func (l *Log) loadLocked(opts OpenOptions) error {
 	cfg := l.cfg.Load()
-	checkpoint, err := l.loadEpochCheckpointLocked()
+	// One listing serves the steps below unless one changes the dir: an
+	// idle log's load is a handful of system calls, and with 100k
+	// partitions each one is visible in the restart time.
+	names, err := readDirNames(l.dir)
 	if err != nil {
 		return err
 	}
-	if err := l.completeSwapsLocked(); err != nil {
+	checkpoint, err := l.loadEpochCheckpointLocked(slices.Contains(names, LeaderEpochCheckpointFile))
+	if err != nil {
 		return err
 	}
-	bases, err := l.listSegmentFilesLocked()
+	changed, err := l.completeSwapsLocked(names)
+	if err != nil {
+		return err
+	}
+	if changed {
+		if names, err = readDirNames(l.dir); err != nil {
+			return err
+		}
+	}
+	bases, err := l.listSegmentFilesLocked(names)
 	if err != nil {
 		return err
 	}
@@ -272,9 +290,15 @@ type epochCheckpoint struct {
 	unreadable bool         // it exists but is corrupt; l.epochs starts empty
 }
 
-// loadEpochCheckpointLocked reads the leader epoch checkpoint into l.epochs.
+// loadEpochCheckpointLocked reads the leader epoch checkpoint into l.epochs;
+// present is whether the directory listing has the file (when it does not,
+// as for a log that never flushed data, it is not opened to learn that).
 // A corrupt checkpoint is not an error: the epochs are rebuilt from the log.
-func (l *Log) loadEpochCheckpointLocked() (epochCheckpoint, error) {
+func (l *Log) loadEpochCheckpointLocked(present bool) (epochCheckpoint, error) {
+	if !present {
+		l.epochs = newLeaderEpochCache(l.dir, l.logger)
+		return epochCheckpoint{entries: l.epochs.Entries()}, nil
+	}
 	epochs, found, err := loadLeaderEpochCache(l.dir, l.logger)
 	if err != nil && !errors.Is(err, ErrCorrupt) {
 		return epochCheckpoint{}, err
@@ -286,19 +310,14 @@ func (l *Log) loadEpochCheckpointLocked() (epochCheckpoint, error) {
 	return epochCheckpoint{entries: epochs.Entries(), found: found, unreadable: err != nil}, nil
 }
 
-// listSegmentFilesLocked returns the base offsets of the segments in l.dir,
-// ascending, after removing leftovers: files marked deleted, temporary
-// files, and index files whose .log is gone.
-func (l *Log) listSegmentFilesLocked() ([]int64, error) {
-	entries, err := os.ReadDir(l.dir)
-	if err != nil {
-		return nil, err
-	}
+// listSegmentFilesLocked returns the base offsets of the segments among
+// names (l.dir's files), ascending, after removing leftovers: files marked
+// deleted, temporary files, and index files whose .log is gone.
+func (l *Log) listSegmentFilesLocked(names []string) ([]int64, error) {
 	var bases []int64
 	logs := map[int64]bool{}
 	var indexes []string
-	for _, e := range entries {
-		name := e.Name()
+	for _, name := range names {
 		path := filepath.Join(l.dir, name)
 		switch {
 		case strings.HasSuffix(name, deletedSuffix) || strings.HasSuffix(name, ".tmp"):
@@ -337,11 +356,11 @@ func (l *Log) listSegmentFilesLocked() ([]int64, error) {
 func (l *Log) openSegmentsLocked(bases []int64, opts OpenOptions, cfg *Config) (firstRecovered int, err error) {
 	firstRecovered = -1
 	for i, base := range bases {
-		hadIndexes := indexFilesExist(l.dir, base)
 		s, err := openSegment(l.dir, base, cfg, false)
 		if err != nil {
 			return -1, err
 		}
+		hadIndexes := s.hadIndexes
 		l.segments = append(l.segments, s) // so a failure below closes it
 		last := i == len(bases)-1
 		recover := !hadIndexes

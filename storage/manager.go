@@ -403,7 +403,7 @@ func (m *Manager) openDirLogs(dir string, work []dirLog, cp dirCheckpoints) erro
 				w := &work[i]
 				w.log, w.err = OpenLog(w.path, m.cfg.Default, OpenOptions{
 					CleanShutdown: cp.clean, RecoveryPoint: cp.rps[w.tp], LogStartOffset: cp.starts[w.tp], HighWatermark: cp.hws[w.tp],
-					Metrics: m.metrics, OnIOError: m.ioErrorIn(dir),
+					Metrics: m.metrics, OnIOError: m.ioErrorIn(dir), existing: true,
 				}, m.logger)
 			}
 		}()

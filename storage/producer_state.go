@@ -440,13 +440,12 @@ func writeSnapshot(dir string, offset int64, producers map[int64]*ProducerEntry)
 
 // snapshotOffsets lists the snapshot files of dir, ascending.
 func snapshotOffsets(dir string) ([]int64, error) {
-	entries, err := os.ReadDir(dir)
+	names, err := readDirNames(dir)
 	if err != nil {
 		return nil, err
 	}
 	var offs []int64
-	for _, e := range entries {
-		name := e.Name()
+	for _, name := range names {
 		if !strings.HasSuffix(name, snapshotSuffix) {
 			continue
 		}

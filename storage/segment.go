@@ -48,6 +48,10 @@ type Segment struct {
 	timeIndex   *timeIndex
 	txnIndex    *txnIndex // aborted transactions whose marker is in this segment
 	created     time.Time
+	// hadIndexes is whether both index files existed when openSegment
+	// opened the segment (it creates missing ones, which the loader must
+	// then rebuild).
+	hadIndexes bool
 
 	size    atomic.Int64
 	deleted atomic.Bool
@@ -81,13 +85,28 @@ func (s *Segment) Size() int64 { return s.size.Load() }
 // openSegment opens or creates the segment files. active segments get their
 // indexes preallocated to cfg.IndexMaxBytes.
 func openSegment(dir string, base int64, cfg *Config, active bool) (*Segment, error) {
-	f, err := os.OpenFile(segmentName(dir, base, logSuffix), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("storage: open segment %d: %w", base, err)
+	path := segmentName(dir, base, logSuffix)
+	// Stat first: an empty .log (a new or an idle partition's) keeps no
+	// descriptor (see Segment.log), so it is not opened at all, which
+	// spares each idle log's load an open and a close.
+	fi, err := os.Stat(path)
+	var f *os.File
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644); err == nil {
+			fi, err = f.Stat()
+		}
+	case err == nil && fi.Size() > 0:
+		f, err = os.OpenFile(path, os.O_RDWR, 0o644)
 	}
-	fi, err := f.Stat()
+	if err == nil && f != nil && fi.Size() == 0 {
+		// Empty: the first append opens it again (see Segment.log).
+		err, f = f.Close(), nil
+	}
 	if err != nil {
-		f.Close()
+		if f != nil {
+			f.Close()
+		}
 		return nil, fmt.Errorf("storage: open segment %d: %w", base, err)
 	}
 	s := &Segment{
@@ -96,28 +115,27 @@ func openSegment(dir string, base int64, cfg *Config, active bool) (*Segment, er
 	}
 	s.size.Store(fi.Size())
 	s.logRefs.Store(1)
-	if fi.Size() == 0 {
-		// Empty: the first append opens it again (see Segment.log).
-		s.log = nil
-		if err := f.Close(); err != nil {
-			return nil, fmt.Errorf("storage: open segment %d: %w", base, err)
+	closeLog := func() {
+		if f != nil {
+			f.Close()
 		}
 	}
 	maxBytes := 0
 	if active {
 		maxBytes = int(cfg.IndexMaxBytes)
 	}
-	oi, err := openIndex(segmentName(dir, base, indexSuffix), offsetIndexEntrySize, base, maxBytes)
+	oi, oiExisted, err := openIndex(dir, indexSuffix, offsetIndexEntrySize, base, maxBytes)
 	if err != nil {
-		f.Close()
+		closeLog()
 		return nil, fmt.Errorf("storage: open segment %d: %w", base, err)
 	}
-	ti, err := openIndex(segmentName(dir, base, timeIndexSuffix), timeIndexEntrySize, base, maxBytes)
+	ti, tiExisted, err := openIndex(dir, timeIndexSuffix, timeIndexEntrySize, base, maxBytes)
 	if err != nil {
 		oi.close()
-		f.Close()
+		closeLog()
 		return nil, fmt.Errorf("storage: open segment %d: %w", base, err)
 	}
+	s.hadIndexes = oiExisted && tiExisted
 	s.offsetIndex = &offsetIndex{oi}
 	s.timeIndex = &timeIndex{ti}
 	if s.txnIndex, err = openTxnIndex(dir, base); err != nil {
@@ -125,15 +143,6 @@ func openSegment(dir string, base int64, cfg *Config, active bool) (*Segment, er
 		return nil, err
 	}
 	return s, nil
-}
-
-func indexFilesExist(dir string, base int64) bool {
-	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
-		if _, err := os.Stat(segmentName(dir, base, suffix)); err != nil {
-			return false
-		}
-	}
-	return true
 }
 
 // batchMeta is what the appender knows about each batch of one append.

@@ -203,6 +203,7 @@ func run(ctx context.Context, cmd string, args []string) error {
 		fs.DurationVar(&c.IdleWindow, "idle-window", 10*time.Second, "window for CPU at rest")
 		fs.BoolVar(&c.Restart, "restart", true, "restart node 3 at every step")
 		fs.BoolVar(&c.Profile, "profile", false, "write each Spool node's CPU profile during the probe to -out")
+		fs.DurationVar(&c.RestartProfile, "restart-profile", 15*time.Second, "with -profile, how long node 3 is profiled from its restart")
 		fs.DurationVar(&c.StepLimit, "step-limit", 5*time.Minute, "bound on every wait of a step")
 		fs.StringVar(&extra, "set", "", "extra server properties for both systems, k=v,k=v")
 		fs.StringVar(&c.Note, "note", "", "a note for the results")

@@ -38,7 +38,13 @@ func cpuSeconds(pid int) (float64, error) {
 }
 
 // rssMiB reads VmRSS from /proc/<pid>/status.
-func rssMiB(pid int) (float64, error) {
+func rssMiB(pid int) (float64, error) { return statusMiB(pid, "VmRSS") }
+
+// peakRSSMiB is the process's peak resident set (VmHWM) in MiB.
+func peakRSSMiB(pid int) (float64, error) { return statusMiB(pid, "VmHWM") }
+
+// statusMiB reads a kB field of /proc/<pid>/status in MiB.
+func statusMiB(pid int, field string) (float64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -46,12 +52,12 @@ func rssMiB(pid int) (float64, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
 			return kb / 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for %d", pid)
+	return 0, fmt.Errorf("no %s for %d", field, pid)
 }
 
 // openFiles counts /proc/<pid>/fd.

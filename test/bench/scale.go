@@ -43,17 +43,27 @@ type ScaleConfig struct {
 	// (/debug/pprof/profile for the probe's length) into OutDir as
 	// cpu-<partitions>-node<i>.pprof.
 	Profile bool
-	Extra   map[string]string
-	Note    string
+	// RestartProfile is how long the restarted node is profiled from its
+	// start (cpu-<partitions>-restart-node3.pprof), with Profile.
+	RestartProfile time.Duration
+	Extra          map[string]string
+	Note           string
 }
 
 // NodeScale is one node's cost at rest.
 type NodeScale struct {
-	Node      int     `json:"node"`
-	RSSMiB    float64 `json:"rss_mib"`
-	OpenFiles int     `json:"open_files"`
-	Maps      int     `json:"maps"`
-	IdleCores float64 `json:"idle_cores"`
+	Node   int     `json:"node"`
+	RSSMiB float64 `json:"rss_mib"`
+	// PeakRSSMiB is the process's peak resident set so far (VmHWM):
+	// topic creation included.
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	OpenFiles  int     `json:"open_files"`
+	Maps       int     `json:"maps"`
+	IdleCores  float64 `json:"idle_cores"`
+	// Goroutines and HeapMiB (Go heap in use) come from Spool's
+	// /debug/pprof (only with -profile).
+	Goroutines int     `json:"goroutines,omitempty"`
+	HeapMiB    float64 `json:"heap_mib,omitempty"`
 }
 
 // ScaleStep is what one step measured.
@@ -76,8 +86,11 @@ type ScaleStep struct {
 	ShutdownS float64 `json:"shutdown_s,omitempty"`
 	ReadyS    float64 `json:"restart_ready_s,omitempty"`
 	InSyncS   float64 `json:"restart_in_sync_s,omitempty"`
-	Load      string  `json:"load_average"`
-	Error     string  `json:"error,omitempty"`
+	// RestartPeakRSSMiB is each node's peak resident set (VmHWM) once all
+	// replicas are in sync again (node 3's since its restart).
+	RestartPeakRSSMiB []float64 `json:"restart_peak_rss_mib,omitempty"`
+	Load              string    `json:"load_average"`
+	Error             string    `json:"error,omitempty"`
 }
 
 // ScaleBench runs the steps for each system and writes scale-results.json.
@@ -169,6 +182,11 @@ func scaleStep(ctx context.Context, cfg ScaleConfig, c *Cluster, step *ScaleStep
 	step.Nodes = c.idleStats(ctx, cfg.IdleWindow)
 	var profiles sync.WaitGroup
 	if cfg.Profile && c.Name == "spool" {
+		for i := range step.Nodes {
+			n := &step.Nodes[i]
+			n.Goroutines, n.HeapMiB = c.runtimeStats(ctx, n.Node,
+				filepath.Join(cfg.OutDir, fmt.Sprintf("heap-%d-node%d.pprof", want, n.Node)))
+		}
 		for id := 1; id <= 3; id++ {
 			profiles.Add(1)
 			go func() {
@@ -201,6 +219,24 @@ func scaleStep(ctx context.Context, cfg ScaleConfig, c *Cluster, step *ScaleStep
 	if err := c.Restart(node); err != nil {
 		return err
 	}
+	if cfg.Profile && c.Name == "spool" {
+		// The restarted node's HTTP endpoint comes up before it loads its
+		// logs: profile its first RestartProfile of work.
+		profiles.Add(1)
+		go func() {
+			defer profiles.Done()
+			path := filepath.Join(cfg.OutDir, fmt.Sprintf("cpu-%d-restart-node%d.pprof", want, node))
+			var err error
+			_ = waitFor(ctx, 10*time.Second, "restarted node's HTTP endpoint", func() bool {
+				err = c.cpuProfile(ctx, node, cfg.RestartProfile, path)
+				return err == nil
+			})
+			if err != nil {
+				log.Printf("node %d restart profile: %v", node, err)
+			}
+		}()
+		defer profiles.Wait()
+	}
 	var relaunchErr error
 	if err := waitFor(ctx, cfg.StepLimit, "restarted node live", func() bool {
 		again, err := c.relaunchIfExited(node)
@@ -223,6 +259,10 @@ func scaleStep(ctx context.Context, cfg ScaleConfig, c *Cluster, step *ScaleStep
 		return err
 	}
 	step.InSyncS = time.Since(start).Seconds()
+	for id := 1; id <= 3; id++ {
+		peak, _ := peakRSSMiB(c.Pid(id))
+		step.RestartPeakRSSMiB = append(step.RestartPeakRSSMiB, peak)
+	}
 	log.Printf("%s %d partitions: node %d shut down in %.1fs, live %.1fs after start, all in sync after %.1fs",
 		c.Name, want, node, step.ShutdownS, step.ReadyS, step.InSyncS)
 	return nil
@@ -364,7 +404,8 @@ func (c *Cluster) idleStats(ctx context.Context, window time.Duration) []NodeSca
 		pid := c.Pid(id)
 		cpu1, _ := cpuSeconds(pid)
 		rss, _ := rssMiB(pid)
-		out = append(out, NodeScale{Node: id, RSSMiB: rss, OpenFiles: openFiles(pid), Maps: mapCount(pid),
+		peak, _ := peakRSSMiB(pid)
+		out = append(out, NodeScale{Node: id, RSSMiB: rss, PeakRSSMiB: peak, OpenFiles: openFiles(pid), Maps: mapCount(pid),
 			IdleCores: (cpu1 - cpu0[id-1]) / wall})
 	}
 	return out
@@ -396,6 +437,44 @@ func (c *Cluster) cpuProfile(ctx context.Context, id int, d time.Duration, path 
 	return f.Close()
 }
 
+// runtimeStats reads Spool node id's goroutine count and in-use heap from
+// /debug/pprof and saves its heap profile to path (zeros on failure).
+func (c *Cluster) runtimeStats(ctx context.Context, id int, path string) (goroutines int, heapMiB float64) {
+	get := func(q string) []byte {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/%s", c.HTTPAddr(id), q), nil)
+		if err != nil {
+			return nil
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		return b
+	}
+	// "goroutine profile: total N" heads the debug=1 text.
+	if b := get("goroutine?debug=1"); b != nil {
+		fmt.Sscanf(string(b), "goroutine profile: total %d", &goroutines)
+	}
+	// The debug=1 heap text ends with runtime.MemStats, "# HeapInuse = N".
+	if b := get("heap?debug=1"); b != nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			var v float64
+			if _, err := fmt.Sscanf(line, "# HeapInuse = %g", &v); err == nil {
+				heapMiB = v / (1 << 20)
+			}
+		}
+	}
+	if b := get("heap?gc=1"); b != nil {
+		_ = os.WriteFile(path, b, 0o644)
+	}
+	return goroutines, heapMiB
+}
+
 // mapCount counts the lines of /proc/<pid>/maps (vm.max_map_count bounds it).
 func mapCount(pid int) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
@@ -406,13 +485,15 @@ func mapCount(pid int) int {
 }
 
 func printScaleTable(steps []ScaleStep) {
-	fmt.Println("| System | Partitions | RF | Create s | Propagation s | RSS MiB/node | fds/node | maps/node | idle cores (sum) | probe p50/p99 ms | restart: exit / live / in sync s | load |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| System | Partitions | RF | Create s | Propagation s | RSS MiB/node | heap MiB/node | goroutines/node | fds/node | maps/node | idle cores (sum) | probe p50/p99 ms | restart: exit / live / in sync s | load |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, s := range steps {
-		var rss, fds, maps []string
+		var rss, heap, gs, fds, maps []string
 		var idle float64
 		for _, n := range s.Nodes {
 			rss = append(rss, fmt.Sprintf("%.0f", n.RSSMiB))
+			heap = append(heap, fmt.Sprintf("%.0f", n.HeapMiB))
+			gs = append(gs, fmt.Sprint(n.Goroutines))
 			fds = append(fds, fmt.Sprint(n.OpenFiles))
 			maps = append(maps, fmt.Sprint(n.Maps))
 			idle += n.IdleCores
@@ -421,8 +502,9 @@ func printScaleTable(steps []ScaleStep) {
 		if s.Error != "" {
 			errNote = " (failed: " + s.Error + ")"
 		}
-		fmt.Printf("| %s | %d | %d | %.1f | %.1f | %s | %s | %s | %.3f | %.1f / %.1f | %.1f / %.1f / %.1f | %s |%s\n",
-			s.System, s.Partitions, s.RF, s.CreateS, s.PropagationS, strings.Join(rss, ", "), strings.Join(fds, ", "),
+		fmt.Printf("| %s | %d | %d | %.1f | %.1f | %s | %s | %s | %s | %s | %.3f | %.1f / %.1f | %.1f / %.1f / %.1f | %s |%s\n",
+			s.System, s.Partitions, s.RF, s.CreateS, s.PropagationS, strings.Join(rss, ", "), strings.Join(heap, ", "),
+			strings.Join(gs, ", "), strings.Join(fds, ", "),
 			strings.Join(maps, ", "), idle, s.ProbeP50, s.ProbeP99, s.ShutdownS, s.ReadyS, s.InSyncS, s.Load, errNote)
 	}
 }

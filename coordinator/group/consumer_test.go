@@ -197,14 +197,7 @@ func newConsumerTestCoordinator(t *testing.T, l *memLog) *Coordinator {
 		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour, ConsumerSessionTimeout: time.Minute, ConsumerMaxSize: 3,
 		Topics: func() []TopicMetadata { return []TopicMetadata{{Name: "ta", ID: topicA, Partitions: 4}} },
 	}, l, zaptest.NewLogger(t))
-	t.Cleanup(c.Close)
-	c.Load(0, 1)
-	require.Eventually(t, func() bool {
-		s, _ := c.shardFor("x")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return !s.loading
-	}, 5*time.Second, time.Millisecond)
+	startLoaded(t, c)
 	return c
 }
 
@@ -314,14 +307,7 @@ func TestConsumerGroupCommitEpochs(t *testing.T) {
 		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour, ConsumerSessionTimeout: time.Minute, ConsumerMaxSize: 3,
 		Topics: func() []TopicMetadata { return []TopicMetadata{{Name: "ta", ID: topicA, Partitions: 4}} },
 	}, l, zaptest.NewLogger(t))
-	t.Cleanup(c.Close)
-	c.Load(0, 1)
-	require.Eventually(t, func() bool {
-		s, _ := c.shardFor("x")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return !s.loading
-	}, 5*time.Second, time.Millisecond)
+	startLoaded(t, c)
 
 	// a holds all four partitions since epoch 1; b joins (epoch 2), a gives
 	// two up and moves to epoch 2 keeping the others (assignment epoch 1);

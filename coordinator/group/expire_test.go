@@ -21,14 +21,7 @@ func newClockedCoordinator(t *testing.T, clk *spooltest.Clock) *Coordinator {
 		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
 	}, &memLog{recs: map[int32][][2][]byte{}}, zaptest.NewLogger(t))
 	c.now = clk.Now // before Load starts the replay goroutine
-	t.Cleanup(c.Close)
-	c.Load(0, 1)
-	require.Eventually(t, func() bool {
-		s, _ := c.shardFor("x")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return !s.loading
-	}, 5*time.Second, time.Millisecond)
+	startLoaded(t, c)
 	return c
 }
 

@@ -127,11 +127,10 @@ func (l *memLog) Replay(ctx context.Context, p int32, fn func(k, v []byte) error
 	return nil
 }
 
-func newTestCoordinator(t *testing.T, l *memLog, maxSize int) *Coordinator {
-	c := New(Config{
-		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
-		MaxSize: maxSize, OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
-	}, l, zaptest.NewLogger(t))
+// startLoaded loads c's __consumer_offsets partition 0 (epoch 1), waits
+// until the load has finished, and closes c when the test ends.
+func startLoaded(t *testing.T, c *Coordinator) {
+	t.Helper()
 	t.Cleanup(c.Close)
 	c.Load(0, 1)
 	require.Eventually(t, func() bool {
@@ -140,6 +139,14 @@ func newTestCoordinator(t *testing.T, l *memLog, maxSize int) *Coordinator {
 		defer s.mu.Unlock()
 		return !s.loading
 	}, 5*time.Second, time.Millisecond)
+}
+
+func newTestCoordinator(t *testing.T, l *memLog, maxSize int) *Coordinator {
+	c := New(Config{
+		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
+		MaxSize: maxSize, OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
+	}, l, zaptest.NewLogger(t))
+	startLoaded(t, c)
 	return c
 }
 
@@ -289,14 +296,7 @@ func TestClassicTxnOffsetCommitValidation(t *testing.T) {
 		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
 		MaxSize: 3, OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
 	}, txnMemLog{&memLog{recs: map[int32][][2][]byte{}}}, zaptest.NewLogger(t))
-	t.Cleanup(c.Close)
-	c.Load(0, 1)
-	require.Eventually(t, func() bool {
-		s, _ := c.shardFor("x")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return !s.loading
-	}, 5*time.Second, time.Millisecond)
+	startLoaded(t, c)
 
 	id1 := c.JoinGroup(ctx, 9, "cli", "/h", joinReq("", nil, 10000)).MemberID
 	require.Zero(t, c.JoinGroup(ctx, 9, "cli", "/h", joinReq(id1, nil, 10000)).ErrorCode)

@@ -242,3 +242,112 @@ func TestLogDirBackOnline(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, off, c.Image().Offset())
 }
+
+// TestAllLogDirsOfflineSurvivesSnapshot: a broker whose every log dir
+// failed has no online dir, not "registered none, every dir online": the
+// empty list survives a snapshot, the record encoding and a re-registration
+// of the same incarnation, and no replica of it is online.
+func TestAllLogDirsOfflineSurvivesSnapshot(t *testing.T) {
+	ctx := context.Background()
+	c := openController(t, withoutELR(soleConfig(t, t.TempDir())))
+	dirs := []DirectoryID{NewTopicID(), NewTopicID()}
+	inc := NewTopicID()
+	reg := BrokerRegistration{ID: 1, IncarnationID: inc, LogDirs: dirs,
+		Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: 9093}}}
+	epoch, err := c.RegisterBroker(ctx, reg)
+	require.NoError(t, err)
+	_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 1, BrokerEpoch: epoch, CurrentMetadataOffset: epoch})
+	require.NoError(t, err)
+	_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 1, BrokerEpoch: epoch,
+		CurrentMetadataOffset: int64(c.Image().Offset()), OfflineLogDirs: dirs})
+	require.NoError(t, err)
+
+	check := func(img *MetadataImage, how string) {
+		t.Helper()
+		b := img.Broker(1)
+		require.NotNil(t, b.LogDirs, "%s: every dir offline is not 'registered none'", how)
+		require.Empty(t, b.LogDirs, how)
+		require.False(t, b.HasOnlineDir(dirs[0]), how)
+		require.False(t, b.HasOnlineDir(dirs[1]), how)
+		require.True(t, b.HasOnlineDir(UnassignedDir), how)
+		require.False(t, b.HasUncordonedDirs(), "%s: no new replicas for a broker without online dirs", how)
+	}
+	check(c.Image(), "live image")
+	check(restoreImage(t, c.Image()), "after a snapshot")
+
+	// The records, through their encoding: RegisterBrokerRecord (what a
+	// snapshot holds) and BrokerRegistrationChangeRecord (what the log holds).
+	recs := []Record{
+		&RegisterBrokerRecord{BrokerID: 1, BrokerEpoch: epoch, LogDirs: []DirectoryID{}},
+		&BrokerRegistrationChangeRecord{BrokerID: 1, BrokerEpoch: epoch, LogDirs: []DirectoryID{}},
+		&RegisterBrokerRecord{BrokerID: 1, BrokerEpoch: epoch},
+	}
+	got, err := DecodeBatch(EncodeBatch(recs))
+	require.NoError(t, err)
+	require.Equal(t, recs, got)
+	require.Nil(t, got[2].(*RegisterBrokerRecord).LogDirs, "nil stays nil: registered none")
+
+	// The same incarnation re-registering without dirs still has none online.
+	reg.LogDirs = nil
+	_, err = c.RegisterBroker(ctx, reg)
+	require.NoError(t, err)
+	check(c.Image(), "after re-registering")
+	check(restoreImage(t, c.Image()), "after re-registering and a snapshot")
+}
+
+// TestOfflineDirReplicaNotElected: as Kafka's LeaderAcceptor, a replica
+// whose log dir is offline is never an acceptable leader, not even in an
+// unclean election where it is the only live replica left.
+func TestOfflineDirReplicaNotElected(t *testing.T) {
+	ctx := context.Background()
+	c := openController(t, withoutELR(soleConfig(t, t.TempDir())))
+	dirs := map[int32][]DirectoryID{}
+	for _, id := range []int32{1, 2, 3} {
+		dirs[id] = []DirectoryID{NewTopicID(), NewTopicID()}
+		epoch, err := c.RegisterBroker(ctx, BrokerRegistration{ID: id, IncarnationID: NewTopicID(), LogDirs: dirs[id],
+			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}}})
+		require.NoError(t, err)
+		_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: id, BrokerEpoch: epoch, CurrentMetadataOffset: epoch})
+		require.NoError(t, err)
+	}
+	res := c.CreateTopics(ctx, []CreateTopic{{Name: "t", Assignments: map[int32][]int32{0: {1, 2, 3}, 1: {1, 3, 2}}, NumPartitions: -1, ReplicationFactor: -1}}, false)
+	require.NoError(t, res[0].Err)
+	id := res[0].TopicID
+	for _, p := range []int32{0, 1} {
+		require.NoError(t, c.AssignReplicasToDirs2(ctx, t, 2, id, p, dirs[2][0]))
+		require.NoError(t, c.AssignReplicasToDirs2(ctx, t, 3, id, p, dirs[3][0]))
+	}
+	// Broker 2's dir fails: it leaves both ISRs but stays registered and
+	// unfenced for its other dir.
+	b2 := c.Image().Broker(2)
+	_, err := c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 2, BrokerEpoch: b2.Epoch,
+		CurrentMetadataOffset: int64(c.Image().Offset()), OfflineLogDirs: []DirectoryID{dirs[2][0]}})
+	require.NoError(t, err)
+	require.Equal(t, []int32{1, 3}, c.Image().Topic("t").Partitions[0].ISR)
+	require.False(t, c.Image().Broker(2).Fenced)
+
+	// Brokers 1 and 3 are fenced: both partitions lose their leader, and
+	// broker 2 is the only active replica left.
+	for _, b := range []int32{1, 3} {
+		require.NoError(t, c.SetBrokerFenced(ctx, b, c.Image().Broker(b).Epoch, true))
+	}
+	for _, p := range c.Image().Topic("t").Partitions {
+		require.Equal(t, NoLeader, p.Leader)
+	}
+	_, errs, err := c.ElectLeaders(ctx, ElectionUnclean, []TopicPartition{{Topic: "t", Partition: 0}})
+	require.NoError(t, err)
+	require.ErrorIs(t, errs[0], ErrEligibleLeadersNotAvailable, "a replica on an offline dir is not elected")
+	require.Equal(t, NoLeader, c.Image().Topic("t").Partitions[0].Leader)
+
+	// Its dir back online (Spool: a full dir with space again), it may lead.
+	b2 = c.Image().Broker(2)
+	_, err = c.RegisterBroker(ctx, BrokerRegistration{ID: 2, IncarnationID: b2.IncarnationID, LogDirs: dirs[2],
+		Endpoints: b2.Endpoints})
+	require.NoError(t, err)
+	_, errs, err = c.ElectLeaders(ctx, ElectionUnclean, []TopicPartition{{Topic: "t", Partition: 0}})
+	require.NoError(t, err)
+	if errs[0] != nil {
+		require.ErrorIs(t, errs[0], ErrElectionNotNeeded, "the returning dir's partitions may already have been given a leader")
+	}
+	require.Equal(t, int32(2), c.Image().Topic("t").Partitions[0].Leader)
+}

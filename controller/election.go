@@ -99,6 +99,9 @@ type changeInput struct {
 	// lost acknowledged records, so the change never keeps or puts them in
 	// the ELR.
 	uncleanShutdown []int32
+	// targetRecovery is the leader recovery state an AlterPartition asks
+	// for (nil: keep the partition's; Kafka's setTargetLeaderRecoveryState).
+	targetRecovery *LeaderRecoveryState
 }
 
 // electLeader returns the leader the election picks (NoLeader if none) and
@@ -200,8 +203,17 @@ func partitionChange(in changeInput) *PartitionChangeRecord {
 			in.targetELR = without(in.targetELR, leader)
 		}
 		if unclean {
+			// An unclean election forces the ISR to the new leader, which
+			// may have lost committed records, and marks it RECOVERING
+			// (KIP-704) until it says it recovered.
 			rec.ISR = []int32{leader}
+			if cur.LeaderRecoveryState != LeaderRecovering {
+				rec.LeaderRecoveryState = recoveryState(LeaderRecovering)
+			}
 		}
+	}
+	if rec.LeaderRecoveryState == nil && in.targetRecovery != nil && *in.targetRecovery != cur.LeaderRecoveryState {
+		rec.LeaderRecoveryState = recoveryState(*in.targetRecovery)
 	}
 	// An unclean election, or ELR off, clears the ELR.
 	if rec.ISR != nil || !in.elr {
@@ -225,11 +237,14 @@ func partitionChange(in changeInput) *PartitionChangeRecord {
 			rec.LastKnownELR = []int32{}
 		}
 	}
-	if rec.Leader == NoLeaderChange && rec.ISR == nil && rec.ELR == nil && rec.LastKnownELR == nil {
+	if rec.Leader == NoLeaderChange && rec.ISR == nil && rec.ELR == nil && rec.LastKnownELR == nil && rec.LeaderRecoveryState == nil {
 		return nil
 	}
 	return rec
 }
+
+// recoveryState returns a pointer to a copy of s, for a PartitionChangeRecord.
+func recoveryState(s LeaderRecoveryState) *LeaderRecoveryState { return &s }
 
 // without returns ids minus id, as a new slice.
 func without(ids []int32, id int32) []int32 {
@@ -248,6 +263,19 @@ func without(ids []int32, id int32) []int32 {
 func isActive(img *MetadataImage, id int32) bool {
 	b := img.brokers[id]
 	return b != nil && !b.Fenced && !b.InControlledShutdown
+}
+
+// onlineAcceptor is Kafka's LeaderAcceptor: replica r of p may lead only
+// if acceptable(r) and its broker has r's log dir online. A replica on a
+// failed (or full) dir holds no servable log, so it is never elected.
+func onlineAcceptor(img *MetadataImage, p *PartitionImage, acceptable func(r int32) bool) func(r int32) bool {
+	return func(r int32) bool {
+		if !acceptable(r) {
+			return false
+		}
+		b := img.brokers[r]
+		return b != nil && b.HasOnlineDir(p.Directory(r))
+	}
 }
 
 // leadershipChanges is Kafka's generateLeaderAndIsrUpdates: for every
@@ -306,7 +334,7 @@ func generateLeaderAndIsrUpdates(img *MetadataImage, brokerToRemove, brokerToAdd
 			}
 			if rec := partitionChange(changeInput{
 				topicID: t.ID, partition: int32(i), cur: p, targetISR: target,
-				election: election, acceptable: acceptable, elr: pol.elr, minISR: minISR,
+				election: election, acceptable: onlineAcceptor(img, p, acceptable), elr: pol.elr, minISR: minISR,
 				uncleanShutdown: unclean,
 			}); rec != nil {
 				out = append(out, rec)

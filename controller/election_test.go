@@ -23,6 +23,10 @@ func TestPartitionChange(t *testing.T) {
 		wantNil    bool
 		wantLeader int32
 		wantISR    []int32 // nil: unchanged
+		// target and wantRecovery: the leader recovery state an
+		// AlterPartition asks for and the one the record sets (nil: none).
+		target2      *LeaderRecoveryState
+		wantRecovery *LeaderRecoveryState
 	}{
 		{
 			name:   "leader fenced: first live ISR member in replica order leads, ISR shrinks",
@@ -46,7 +50,31 @@ func TestPartitionChange(t *testing.T) {
 			name:   "last ISR member fenced, unclean allowed: a live replica outside the ISR leads alone",
 			cur:    PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1},
 			target: []int32{}, election: ElectionUnclean, acceptable: alive(2),
-			wantLeader: 2, wantISR: []int32{2},
+			wantLeader: 2, wantISR: []int32{2}, wantRecovery: recoveryState(LeaderRecovering),
+		},
+		{
+			name:   "unclean election of a partition still RECOVERING: stays so",
+			cur:    PartitionImage{Replicas: []int32{1, 2, 3}, ISR: []int32{1}, Leader: 1, LeaderRecoveryState: LeaderRecovering},
+			target: []int32{}, election: ElectionUnclean, acceptable: alive(3),
+			wantLeader: 3, wantISR: []int32{3},
+		},
+		{
+			name:   "the recovered leader's AlterPartition: RECOVERED with the expansion",
+			cur:    PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{2}, Leader: 2, LeaderRecoveryState: LeaderRecovering},
+			target: []int32{2, 1}, election: ElectionOnline, acceptable: alive(1, 2), target2: recoveryState(LeaderRecovered),
+			wantLeader: none, wantISR: []int32{2, 1}, wantRecovery: recoveryState(LeaderRecovered),
+		},
+		{
+			name:   "RECOVERED alone is a change",
+			cur:    PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{2}, Leader: 2, LeaderRecoveryState: LeaderRecovering},
+			target: []int32{2}, election: ElectionOnline, acceptable: alive(2), target2: recoveryState(LeaderRecovered),
+			wantLeader: none, wantRecovery: recoveryState(LeaderRecovered),
+		},
+		{
+			name:   "RECOVERED asked of a RECOVERED partition: nothing to do",
+			cur:    PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 1},
+			target: []int32{1, 2}, election: ElectionOnline, acceptable: alive(1, 2), target2: recoveryState(LeaderRecovered),
+			wantNil: true,
 		},
 		{
 			name:   "unclean allowed but an ISR member is live: clean election",
@@ -95,7 +123,8 @@ func TestPartitionChange(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			id := NewTopicID()
 			cur := tt.cur
-			rec := partitionChange(changeInput{topicID: id, partition: 7, cur: &cur, targetISR: tt.target, election: tt.election, acceptable: tt.acceptable})
+			rec := partitionChange(changeInput{topicID: id, partition: 7, cur: &cur, targetISR: tt.target, election: tt.election, acceptable: tt.acceptable,
+				targetRecovery: tt.target2})
 			if tt.wantNil {
 				require.Nil(t, rec)
 				return
@@ -105,6 +134,7 @@ func TestPartitionChange(t *testing.T) {
 			require.Equal(t, int32(7), rec.PartitionID)
 			require.Equal(t, tt.wantLeader, rec.Leader)
 			require.Equal(t, tt.wantISR, rec.ISR)
+			require.Equal(t, tt.wantRecovery, rec.LeaderRecoveryState)
 			require.Nil(t, rec.Replicas)
 		})
 	}

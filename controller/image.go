@@ -44,7 +44,10 @@ type BrokerImage struct {
 	InControlledShutdown bool
 	// LogDirs are the broker's online log dirs (KIP-858): those it
 	// registered, less those a heartbeat reported failed. Nil for a
-	// broker that registered none.
+	// broker that registered none (every dir counts as online); empty, not
+	// nil, when every dir it registered failed. Invariant: the difference
+	// survives snapshots and replay (RegisterBrokerRecord writes an empty
+	// list).
 	LogDirs []DirectoryID
 	// CordonedLogDirs are the broker's dirs that take no new replicas
 	// (cordoned.log.dirs, KIP-1066), as its heartbeats report them.
@@ -109,6 +112,10 @@ type PartitionImage struct {
 	// Directories are the log dirs holding each replica, in Replicas
 	// order (UnassignedDir: not reported yet); nil when none is known.
 	Directories []DirectoryID
+	// LeaderRecoveryState is RECOVERING from an unclean election until
+	// the leader's AlterPartition says RECOVERED (KIP-704). Invariant:
+	// while RECOVERING the ISR is at most the leader.
+	LeaderRecoveryState LeaderRecoveryState
 }
 
 // Directory returns the log dir holding broker id's replica
@@ -340,6 +347,7 @@ func (b *builder) apply(rec Record) error {
 			Replicas: r.Replicas, ISR: r.ISR, RemovingReplicas: r.RemovingReplicas, AddingReplicas: r.AddingReplicas,
 			Leader: r.Leader, LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch,
 			ELR: nilIfEmpty(r.ELR), LastKnownELR: nilIfEmpty(r.LastKnownELR),
+			LeaderRecoveryState: r.LeaderRecoveryState,
 		}
 		if len(r.Directories) == len(r.Replicas) && slices.ContainsFunc(r.Directories, func(d DirectoryID) bool { return d != UnassignedDir }) {
 			p.Directories = r.Directories
@@ -386,6 +394,9 @@ func (b *builder) apply(rec Record) error {
 		}
 		if r.LastKnownELR != nil {
 			p.LastKnownELR = nilIfEmpty(r.LastKnownELR)
+		}
+		if r.LeaderRecoveryState != nil {
+			p.LeaderRecoveryState = *r.LeaderRecoveryState
 		}
 		if r.Leader != NoLeaderChange && r.Leader != p.Leader {
 			p.Leader = r.Leader
@@ -436,7 +447,8 @@ func (b *builder) apply(rec Record) error {
 			ID: r.BrokerID, IncarnationID: r.IncarnationID, Epoch: epoch,
 			Endpoints: r.Endpoints, Features: r.Features, Rack: r.Rack,
 			Fenced: r.Fenced, InControlledShutdown: r.InControlledShutdown,
-			LogDirs: nilIfEmptyDirs(r.LogDirs), CordonedLogDirs: nilIfEmptyDirs(r.CordonedLogDirs),
+			// Empty LogDirs stay empty: every dir failed (not "none registered").
+			LogDirs: r.LogDirs, CordonedLogDirs: nilIfEmptyDirs(r.CordonedLogDirs),
 		}
 	case *UnregisterBrokerRecord:
 		old := b.img.brokers[r.BrokerID]
@@ -518,6 +530,7 @@ func (m *MetadataImage) records() []Record {
 				Replicas: p.Replicas, ISR: p.ISR, RemovingReplicas: p.RemovingReplicas, AddingReplicas: p.AddingReplicas,
 				Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
 				ELR: p.ELR, LastKnownELR: p.LastKnownELR, Directories: p.Directories,
+				LeaderRecoveryState: p.LeaderRecoveryState,
 			})
 		}
 	}

@@ -5,6 +5,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -167,16 +168,26 @@ func (c *Controller) RegisterBroker(ctx context.Context, reg BrokerRegistration)
 	case old != nil && old.IncarnationID == reg.IncarnationID:
 		rec.BrokerEpoch, rec.Fenced, rec.InControlledShutdown = old.Epoch, old.Fenced, old.InControlledShutdown
 		rec.CordonedLogDirs = old.CordonedLogDirs
+		if rec.LogDirs == nil && old.LogDirs != nil {
+			rec.LogDirs = []DirectoryID{} // still none online, not "none registered"
+		}
 		// A log dir that went offline and is online again (Spool: a full
 		// dir once space returns, storage/dirrecovery.go) comes back by
 		// the broker amending its registration with its online dirs. Its
 		// replicas there may rejoin ISRs from now on, and it leads again
 		// where a partition there lost its leader.
-		if back := returnedDirs(old, reg.LogDirs); len(back) > 0 {
-			c.logger.Warn("a broker's failed log dirs are online again", zap.Int32("broker_id", reg.ID), zap.Int("dirs", len(back)))
+		if returned := returnedDirs(old, reg.LogDirs); len(returned) > 0 {
+			c.logger.Warn("a broker's failed log dirs are online again", zap.Int32("broker_id", reg.ID), zap.Int("dirs", len(returned)))
 			if !old.Fenced && !old.InControlledShutdown {
-				after = leadershipChanges(img, -1, old.ID, func(p *PartitionImage) bool {
-					return p.Leader < 0 && slices.Contains(back, p.Directory(old.ID)) && slices.Contains(p.Replicas, old.ID)
+				// Elect in the image as rec leaves it: the returned dirs
+				// online (onlineAcceptor checks the replica's dir).
+				now := *img
+				now.brokers = maps.Clone(img.brokers)
+				back := *old
+				back.LogDirs = rec.LogDirs
+				now.brokers[old.ID] = &back
+				after = leadershipChanges(&now, -1, old.ID, func(p *PartitionImage) bool {
+					return p.Leader < 0 && slices.Contains(returned, p.Directory(old.ID)) && slices.Contains(p.Replicas, old.ID)
 				}, c.policyFor(img))
 			}
 		}

@@ -188,6 +188,32 @@ func TestElectLeadersAndAlterPartition(t *testing.T) {
 	p0 = c.Image().Topic("t").Partitions[0]
 	require.Equal(t, int32(2), p0.Leader)
 	require.Equal(t, []int32{2}, p0.ISR)
+	require.Equal(t, LeaderRecovering, p0.LeaderRecoveryState, "KIP-704: an unclean election marks the leader RECOVERING")
+
+	// While RECOVERING, the leader may not grow the ISR; its RECOVERED
+	// comes with the expansion, and it cannot go back (INVALID_REQUEST).
+	alter := func(isr []int32, s LeaderRecoveryState) ISRUpdateResult {
+		t.Helper()
+		p := c.Image().Topic("t").Partitions[0]
+		out, err := c.AlterPartition(ctx, 2, -1, []ISRUpdate{{TopicID: id, Partition: 0, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+			NewISR: isr, LeaderRecoveryState: s}})
+		require.NoError(t, err)
+		return out[0]
+	}
+	require.ErrorIs(t, alter([]int32{2, 3}, LeaderRecovering).Err, ErrInvalidRequest, "ISR beyond the leader while RECOVERING")
+	require.ErrorIs(t, alter([]int32{2}, 7).Err, ErrInvalidRequest, "unknown state")
+	r := alter([]int32{2}, LeaderRecovering)
+	require.NoError(t, r.Err, "RECOVERING alone changes nothing")
+	require.Equal(t, LeaderRecovering, r.LeaderRecoveryState)
+	require.Equal(t, p0.PartitionEpoch, c.Image().Topic("t").Partitions[0].PartitionEpoch)
+	r = alter([]int32{2, 3}, LeaderRecovered)
+	require.NoError(t, r.Err)
+	require.Equal(t, LeaderRecovered, r.LeaderRecoveryState)
+	p0 = c.Image().Topic("t").Partitions[0]
+	require.Equal(t, []int32{2, 3}, p0.ISR)
+	require.Equal(t, LeaderRecovered, p0.LeaderRecoveryState)
+	require.ErrorIs(t, alter([]int32{2}, LeaderRecovering).Err, ErrInvalidRequest, "RECOVERED to RECOVERING")
+	require.Equal(t, LeaderRecovered, c.Image().Topic("t").Partitions[1].LeaderRecoveryState, "a clean partition is RECOVERED")
 
 	// Preferred election where the preferred replica (1) is fenced.
 	_, errs, err = c.ElectLeaders(ctx, ElectionPreferred, []TopicPartition{{Topic: "t", Partition: 0}})
@@ -202,4 +228,33 @@ func withoutELR(cfg Config) Config {
 	cfg.BootstrapFeatures = maps.Clone(DefaultFeatures)
 	delete(cfg.BootstrapFeatures, EligibleLeaderReplicasFeature)
 	return cfg
+}
+
+// TestCreateTopicsRackAware: with broker.rack on the brokers, CreateTopics
+// and CreatePartitions place one replica per rack before a second in any.
+func TestCreateTopicsRackAware(t *testing.T) {
+	ctx := context.Background()
+	c := openController(t, soleConfig(t, t.TempDir()))
+	for id, rack := range map[int32]string{1: "a", 2: "a", 3: "b", 4: "b"} {
+		epoch, err := c.RegisterBroker(ctx, BrokerRegistration{
+			ID: id, IncarnationID: NewTopicID(), Rack: &rack,
+			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}},
+		})
+		require.NoError(t, err)
+		reply, err := c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: id, BrokerEpoch: epoch, CurrentMetadataOffset: epoch})
+		require.NoError(t, err)
+		require.False(t, reply.IsFenced)
+	}
+	res := c.CreateTopics(ctx, []CreateTopic{{Name: "racked", NumPartitions: 8, ReplicationFactor: 2}}, false)
+	require.NoError(t, res[0].Err)
+	require.NoError(t, c.CreatePartitions(ctx, "racked", 16, nil, false))
+	parts := c.Image().Topic("racked").Partitions
+	require.Len(t, parts, 16)
+	for i, p := range parts {
+		racks := map[string]bool{}
+		for _, r := range p.Replicas {
+			racks[*c.Image().Broker(r).Rack] = true
+		}
+		require.Len(t, racks, 2, "partition %d: replicas %v in both racks", i, p.Replicas)
+	}
 }

@@ -143,7 +143,7 @@ func (c *Controller) createTopicRecords(img *MetadataImage, t CreateTopic, res *
 		if rf > len(brokers) {
 			return nil, replicationFactorError(rf, len(brokers))
 		}
-		assignment = placeReplicas(brokers, 0, n, rf)
+		assignment = placeReplicasRackAware(brokers, brokerRacks(img, brokers), 0, n, rf)
 	}
 	cfg := map[string]string{}
 	for k, v := range t.Configs {
@@ -304,7 +304,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, topic string, newTota
 		if rf > len(brokers) {
 			return replicationFactorError(rf, len(brokers))
 		}
-		assignment = placeReplicas(brokers, cur, add, rf)
+		assignment = placeReplicasRackAware(brokers, brokerRacks(img, brokers), cur, add, rf)
 	}
 	if validateOnly {
 		return nil

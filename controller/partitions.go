@@ -62,7 +62,7 @@ func (c *Controller) ElectLeaders(ctx context.Context, election Election, parts 
 		}
 		rec := partitionChange(changeInput{
 			topicID: t.ID, partition: tp.Partition, cur: p, targetISR: p.ISR, election: election,
-			acceptable: func(r int32) bool { return isActive(img, r) },
+			acceptable: onlineAcceptor(img, p, func(r int32) bool { return isActive(img, r) }),
 			elr:        pol.elr, minISR: pol.minISRFor(tp.Topic),
 		})
 		if rec == nil {
@@ -132,6 +132,9 @@ type ISRUpdate struct {
 	// each member's broker epoch as the leader knows it (-1: unknown).
 	NewISR       []int32
 	BrokerEpochs []int64
+	// LeaderRecoveryState is the leader's (AlterPartition v1+; RECOVERED
+	// before): RECOVERED once it recovered from an unclean election.
+	LeaderRecoveryState LeaderRecoveryState
 }
 
 // ISRUpdateResult is the partition's state after an accepted update, or
@@ -142,13 +145,18 @@ type ISRUpdateResult struct {
 	LeaderEpoch    int32
 	ISR            []int32
 	PartitionEpoch int32
+	// LeaderRecoveryState is the partition's after the change.
+	LeaderRecoveryState LeaderRecoveryState
 }
 
 // AlterPartition applies ISR changes a partition leader asks for, with
 // Kafka's checks: the requester's broker epoch (else ErrStaleBrokerEpoch
 // for the whole request), then per partition the leader and partition
 // epochs, that the requester leads, and that every new ISR member is a
-// replica on an active broker of the stated epoch.
+// replica on an active broker of the stated epoch. A leader recovering from
+// an unclean election (KIP-704) may not grow the ISR beyond itself while it
+// says RECOVERING, nor go back to RECOVERING once RECOVERED
+// (INVALID_REQUEST); its RECOVERED is recorded with the change.
 func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerEpoch int64, updates []ISRUpdate) ([]ISRUpdateResult, error) {
 	done, err := c.beginOp(ctx)
 	if err != nil {
@@ -178,10 +186,14 @@ func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerE
 			continue
 		}
 		res.Leader, res.LeaderEpoch, res.ISR, res.PartitionEpoch = p.Leader, p.LeaderEpoch, u.NewISR, p.PartitionEpoch
+		res.LeaderRecoveryState = u.LeaderRecoveryState
 		if reassigning(p) {
 			// The last adding replica joining the ISR completes the
 			// reassignment in the same change (reassign.go).
 			if rec := completeReassignment(img, t.ID, u.Partition, p, reassignTarget(p), u.NewISR, p.AddingReplicas); rec != nil {
+				if u.LeaderRecoveryState != p.LeaderRecoveryState {
+					rec.LeaderRecoveryState = recoveryState(u.LeaderRecoveryState)
+				}
 				if rec.ISR == nil {
 					rec.ISR = slices.Clone(p.ISR)
 				}
@@ -200,8 +212,8 @@ func (c *Controller) AlterPartition(ctx context.Context, brokerID int32, brokerE
 		// the ELR, and clears it once the ISR is back at the minimum.
 		if rec := partitionChange(changeInput{
 			topicID: t.ID, partition: u.Partition, cur: p, targetISR: slices.Clone(u.NewISR), election: ElectionOnline,
-			acceptable: func(r int32) bool { return r == p.Leader || isActive(img, r) },
-			elr:        pol.elr, minISR: pol.minISRFor(t.Name),
+			acceptable: onlineAcceptor(img, p, func(r int32) bool { return r == p.Leader || isActive(img, r) }),
+			elr:        pol.elr, minISR: pol.minISRFor(t.Name), targetRecovery: recoveryState(u.LeaderRecoveryState),
 		}); rec != nil {
 			if rec.Leader != NoLeaderChange {
 				return nil, fmt.Errorf("controller: AlterPartition from leader %d of %s-%d would move the leader to %d", brokerID, t.Name, u.Partition, rec.Leader)
@@ -238,6 +250,15 @@ func validateISRUpdate(img *MetadataImage, brokerID int32, topic string, p *Part
 	}
 	if !seen[p.Leader] {
 		return fmt.Errorf("%w: the ISR %v does not include the leader %d", ErrInvalidRequest, u.NewISR, p.Leader)
+	}
+	switch s := u.LeaderRecoveryState; {
+	case s != LeaderRecovered && s != LeaderRecovering:
+		return fmt.Errorf("%w: unknown leader recovery state %d", ErrInvalidRequest, s)
+	case s == LeaderRecovering && len(u.NewISR) > 1:
+		return fmt.Errorf("%w: the ISR %v of %s-%d has more than one replica while the leader is still recovering from an unclean leader election",
+			ErrInvalidRequest, u.NewISR, topic, u.Partition)
+	case p.LeaderRecoveryState == LeaderRecovered && s == LeaderRecovering:
+		return fmt.Errorf("%w: the leader recovery state of %s-%d cannot change from RECOVERED to RECOVERING", ErrInvalidRequest, topic, u.Partition)
 	}
 	for i, r := range u.NewISR {
 		b := img.brokers[r]

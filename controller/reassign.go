@@ -189,11 +189,12 @@ func revertReassignment(img *MetadataImage, t *TopicImage, partition int32, p *P
 }
 
 // electAmong elects p's leader from replicas (in their order) restricted to
-// the ISR isr and active brokers; NoLeader when none qualifies.
+// the ISR isr and active brokers with the replica's dir online; NoLeader
+// when none qualifies.
 func electAmong(img *MetadataImage, p *PartitionImage, replicas, isr []int32) int32 {
 	cur := *p
 	cur.Replicas = replicas
-	in := changeInput{cur: &cur, targetISR: isr, election: ElectionOnline, acceptable: func(r int32) bool { return isActive(img, r) }}
+	in := changeInput{cur: &cur, targetISR: isr, election: ElectionOnline, acceptable: onlineAcceptor(img, p, func(r int32) bool { return isActive(img, r) })}
 	leader, _ := in.electLeader()
 	return leader
 }

@@ -42,6 +42,30 @@ const (
 	NoLeaderChange int32 = -2 // PartitionChangeRecord leaves the leader alone
 )
 
+// LeaderRecoveryState is KIP-704's state of a partition's leader, as
+// Kafka's PartitionRecord and PartitionChangeRecord carry it.
+type LeaderRecoveryState int8
+
+const (
+	// LeaderRecovered: the leader's log is consistent with the ISR.
+	LeaderRecovered LeaderRecoveryState = 0
+	// LeaderRecovering: the leader was elected uncleanly and has not yet
+	// told the controller it recovered (an AlterPartition with
+	// RECOVERED); until then the ISR stays the leader alone.
+	LeaderRecovering LeaderRecoveryState = 1
+)
+
+// String is Kafka's name of the state.
+func (s LeaderRecoveryState) String() string {
+	switch s {
+	case LeaderRecovered:
+		return "RECOVERED"
+	case LeaderRecovering:
+		return "RECOVERING"
+	}
+	return fmt.Sprintf("LeaderRecoveryState(%d)", int8(s))
+}
+
 // Record is one metadata record. Implementations are the *XxxRecord types.
 type Record interface {
 	// Type is the record's type code.
@@ -80,6 +104,9 @@ type PartitionRecord struct {
 	// in Replicas order (KIP-858); the zero ID is UNASSIGNED (the broker
 	// has not said yet). Written (as version 2) only when not empty.
 	Directories []DirectoryID
+	// LeaderRecoveryState (KIP-704): written (as version 3) only when
+	// RECOVERING.
+	LeaderRecoveryState LeaderRecoveryState
 }
 
 // DirectoryID is a log dir's directory.id (meta.properties).
@@ -108,6 +135,9 @@ type PartitionChangeRecord struct {
 	// Directories replace the partition's, in Replicas order (nil:
 	// unchanged, or remapped by replica when Replicas change; version 2).
 	Directories []DirectoryID
+	// LeaderRecoveryState replaces the partition's (nil: unchanged,
+	// Kafka's -1; version 3).
+	LeaderRecoveryState *LeaderRecoveryState
 }
 
 // ConfigRecord sets a dynamic config (Value nil deletes it). ResourceName ""
@@ -150,7 +180,9 @@ type RegisterBrokerRecord struct {
 	Fenced               bool
 	InControlledShutdown bool
 	// LogDirs are the broker's online log dirs (KIP-858; version 1, written
-	// only when not empty).
+	// unless nil). Nil: the broker registered none, every dir counts as
+	// online; empty: every dir it registered failed (a snapshot of a broker
+	// whose dirs are all offline or full must keep that).
 	LogDirs []DirectoryID
 	// CordonedLogDirs are those of them that take no new replicas
 	// (KIP-1066; version 2, written only when not empty).
@@ -203,8 +235,8 @@ func (*FeatureLevelRecord) Type() RecordType             { return FeatureLevelRe
 func (*ProducerIDsRecord) Type() RecordType              { return ProducerIDsRecordType }
 
 func (*TopicRecord) version() uint8                    { return 0 }
-func (*PartitionRecord) version() uint8                { return 2 }
-func (*PartitionChangeRecord) version() uint8          { return 2 }
+func (*PartitionRecord) version() uint8                { return 3 }
+func (*PartitionChangeRecord) version() uint8          { return 3 }
 func (*ConfigRecord) version() uint8                   { return 0 }
 func (*RemoveTopicRecord) version() uint8              { return 0 }
 func (*RegisterBrokerRecord) version() uint8           { return 2 }
@@ -240,11 +272,16 @@ func (r *PartitionRecord) appendBody(dst []byte) []byte {
 	if r.writeVersion() >= 2 {
 		dst = appendUUIDs(dst, r.Directories)
 	}
+	if r.writeVersion() >= 3 {
+		dst = appendVarint(dst, int64(r.LeaderRecoveryState))
+	}
 	return dst
 }
 
 func (r *PartitionRecord) writeVersion() uint8 {
 	switch {
+	case r.LeaderRecoveryState != LeaderRecovered:
+		return 3
 	case len(r.Directories) > 0:
 		return 2
 	case len(r.ELR) > 0 || len(r.LastKnownELR) > 0:
@@ -270,6 +307,9 @@ func (r *PartitionRecord) decodeBody(d *reader, v uint8) {
 	if v >= 2 {
 		r.Directories = d.uuids()
 	}
+	if v >= 3 {
+		r.LeaderRecoveryState = LeaderRecoveryState(d.int8())
+	}
 }
 
 func (r *PartitionChangeRecord) appendBody(dst []byte) []byte {
@@ -287,11 +327,16 @@ func (r *PartitionChangeRecord) appendBody(dst []byte) []byte {
 	if r.writeVersion() >= 2 {
 		dst = appendUUIDs(dst, r.Directories)
 	}
+	if r.writeVersion() >= 3 {
+		dst = appendVarint(dst, int64(*r.LeaderRecoveryState))
+	}
 	return dst
 }
 
 func (r *PartitionChangeRecord) writeVersion() uint8 {
 	switch {
+	case r.LeaderRecoveryState != nil:
+		return 3
 	case r.Directories != nil:
 		return 2
 	case r.ELR != nil || r.LastKnownELR != nil:
@@ -314,6 +359,11 @@ func (r *PartitionChangeRecord) decodeBody(d *reader, v uint8) {
 	}
 	if v >= 2 {
 		r.Directories = d.uuids()
+	}
+	if v >= 3 {
+		if s := LeaderRecoveryState(d.int8()); s >= 0 {
+			r.LeaderRecoveryState = &s
+		}
 	}
 }
 
@@ -368,7 +418,9 @@ func (r *RegisterBrokerRecord) writeVersion() uint8 {
 	switch {
 	case len(r.CordonedLogDirs) > 0:
 		return 2
-	case len(r.LogDirs) > 0:
+	case r.LogDirs != nil:
+		// Empty but not nil: every registered dir failed. Version 0
+		// would read back as nil, "registered none, every dir online".
 		return 1
 	}
 	return 0

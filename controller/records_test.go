@@ -3,6 +3,8 @@ package controller
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,6 +19,9 @@ func sampleRecords() []Record {
 		&PartitionRecord{PartitionID: 0, TopicID: id, Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}, Leader: 1, LeaderEpoch: 4, PartitionEpoch: 7},
 		&PartitionRecord{PartitionID: 1, TopicID: id, Replicas: []int32{}, ISR: nil, RemovingReplicas: []int32{9}, AddingReplicas: []int32{-1}, Leader: -1},
 		&PartitionChangeRecord{PartitionID: 1, TopicID: id, ISR: []int32{2}, Leader: NoLeaderChange},
+		&PartitionRecord{PartitionID: 2, TopicID: id, Replicas: []int32{1, 2}, ISR: []int32{2}, Leader: 2, LeaderEpoch: 3, LeaderRecoveryState: LeaderRecovering},
+		&PartitionChangeRecord{PartitionID: 2, TopicID: id, ISR: []int32{2}, Leader: 2, LeaderRecoveryState: recoveryState(LeaderRecovering)},
+		&PartitionChangeRecord{PartitionID: 2, TopicID: id, ISR: []int32{1, 2}, Leader: NoLeaderChange, LeaderRecoveryState: recoveryState(LeaderRecovered)},
 		&ConfigRecord{ResourceType: ResourceTopic, ResourceName: "orders", Name: "retention.ms", Value: strp("1000")},
 		&ConfigRecord{ResourceType: ResourceBroker, ResourceName: "", Name: "x", Value: nil},
 		&RemoveTopicRecord{TopicID: id},
@@ -123,6 +128,54 @@ func TestPlaceReplicas(t *testing.T) {
 		require.Equal(t, 25, leaders[b], "leaders are spread round-robin")
 	}
 	require.Equal(t, [][]int32{{7}, {7}}, placeReplicas([]int32{7}, 3, 2, 1))
+}
+
+// TestPlaceReplicasRackAware: with racks, one replica per rack before a
+// second in any rack, leaders round-robin over the brokers.
+func TestPlaceReplicasRackAware(t *testing.T) {
+	racksOf := func(pairs ...any) map[int32]string {
+		m := map[int32]string{}
+		for i := 0; i < len(pairs); i += 2 {
+			m[int32(pairs[i].(int))] = pairs[i+1].(string)
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name  string
+		racks map[int32]string
+		rf    int
+		// want is how many distinct racks every partition spans.
+		want int
+	}{
+		{"three racks of two, RF 3", racksOf(1, "a", 2, "a", 3, "b", 4, "b", 5, "c", 6, "c"), 3, 3},
+		{"three racks of two, RF 2", racksOf(1, "a", 2, "a", 3, "b", 4, "b", 5, "c", 6, "c"), 2, 2},
+		{"uneven racks, RF 2", racksOf(1, "a", 2, "a", 3, "a", 4, "b"), 2, 2},
+		{"two racks, RF 3: one rack twice", racksOf(1, "a", 2, "a", 3, "b", 4, "b"), 3, 2},
+		{"a broker without a rack is a rack of its own", racksOf(1, "a", 2, "a", 3, "", 4, "b"), 3, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			brokers := slices.Sorted(maps.Keys(tc.racks))
+			const n = 120
+			out := placeReplicasRackAware(brokers, tc.racks, 0, n, tc.rf)
+			require.Len(t, out, n)
+			leaders := map[int32]int{}
+			for _, rs := range out {
+				require.Len(t, rs, tc.rf)
+				require.Len(t, slices.Compact(slices.Sorted(slices.Values(rs))), tc.rf, "distinct brokers in %v", rs)
+				spanned := map[string]bool{}
+				for _, r := range rs {
+					spanned[tc.racks[r]] = true
+				}
+				require.Len(t, spanned, tc.want, "racks of %v", rs)
+				leaders[rs[0]]++
+			}
+			for _, b := range brokers {
+				require.Equal(t, n/len(brokers), leaders[b], "leaders of broker %d", b)
+			}
+		})
+	}
+	require.Equal(t, [][]int32{{7}, {7}}, placeReplicasRackAware([]int32{7}, map[int32]string{7: "a"}, 3, 2, 1))
+	require.Equal(t, []int32{1, 3, 5, 2, 4, 6}, rackAlternated([]int32{6, 5, 4, 3, 2, 1}, racksOf(1, "a", 2, "a", 3, "b", 4, "b", 5, "c", 6, "c")))
 }
 
 func FuzzDecodeBatch(f *testing.F) {

@@ -614,7 +614,8 @@ func (c *Controller) allocateProducerIDsFor(ctx context.Context, brokerID int32,
 func alterPartitionRequest(brokerID int32, brokerEpoch int64, updates []ISRUpdate) *protocol.AlterPartitionRequest {
 	req := &protocol.AlterPartitionRequest{BrokerID: protocol.BrokerID(brokerID), BrokerEpoch: brokerEpoch}
 	for _, u := range updates {
-		pd := protocol.AlterPartitionRequestPartitionData{PartitionIndex: u.Partition, LeaderEpoch: u.LeaderEpoch, PartitionEpoch: u.PartitionEpoch}
+		pd := protocol.AlterPartitionRequestPartitionData{PartitionIndex: u.Partition, LeaderEpoch: u.LeaderEpoch, PartitionEpoch: u.PartitionEpoch,
+			LeaderRecoveryState: int8(u.LeaderRecoveryState)}
 		for i, r := range u.NewISR {
 			epoch := int64(-1)
 			if i < len(u.BrokerEpochs) {
@@ -640,7 +641,8 @@ func isrUpdatesFromRequest(r *protocol.AlterPartitionRequest, v int16) []ISRUpda
 	var out []ISRUpdate
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
-			u := ISRUpdate{TopicID: TopicID(t.TopicID), Partition: p.PartitionIndex, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch}
+			u := ISRUpdate{TopicID: TopicID(t.TopicID), Partition: p.PartitionIndex, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+				LeaderRecoveryState: LeaderRecoveryState(p.LeaderRecoveryState)}
 			if v >= 3 {
 				for _, s := range p.NewIsrWithEpochs {
 					u.NewISR = append(u.NewISR, int32(s.BrokerID))
@@ -672,6 +674,7 @@ func alterPartitionResponse(r *protocol.AlterPartitionRequest, results []ISRUpda
 				pd.ErrorCode, _ = ErrorCode(res.Err)
 			} else {
 				pd.LeaderID, pd.LeaderEpoch, pd.Isr, pd.PartitionEpoch = protocol.BrokerID(res.Leader), res.LeaderEpoch, brokerIDs(res.ISR), res.PartitionEpoch
+				pd.LeaderRecoveryState = int8(res.LeaderRecoveryState)
 			}
 			td.Partitions = append(td.Partitions, pd)
 		}
@@ -689,7 +692,7 @@ func alterPartitionResults(n int, resp *protocol.AlterPartitionResponse) ([]ISRU
 		for _, p := range t.Partitions {
 			out = append(out, ISRUpdateResult{
 				Err: CodeError(p.ErrorCode, nil), Leader: int32(p.LeaderID), LeaderEpoch: p.LeaderEpoch,
-				ISR: int32s(p.Isr), PartitionEpoch: p.PartitionEpoch,
+				ISR: int32s(p.Isr), PartitionEpoch: p.PartitionEpoch, LeaderRecoveryState: LeaderRecoveryState(p.LeaderRecoveryState),
 			})
 		}
 	}

@@ -88,7 +88,94 @@ func placeReplicas(brokers []int32, first, n int32, rf int) [][]int32 {
 	return out
 }
 
+// brokerRacks is the rack of each of brokers (broker.rack; "" when unset),
+// or nil when none has one: placement is then rack-unaware.
+func brokerRacks(img *MetadataImage, brokers []int32) map[int32]string {
+	var racks map[int32]string
+	for _, id := range brokers {
+		if b := img.brokers[id]; b != nil && b.Rack != nil {
+			if racks == nil {
+				racks = make(map[int32]string, len(brokers))
+			}
+			racks[id] = *b.Rack
+		}
+	}
+	if racks != nil {
+		for _, id := range brokers {
+			if _, ok := racks[id]; !ok {
+				racks[id] = "" // a broker without a rack is a rack of its own
+			}
+		}
+	}
+	return racks
+}
+
+// placeReplicasRackAware assigns rf replicas to partitions [first,
+// first+n) as Kafka's rack-aware assignment (AdminUtils'
+// assignReplicasToBrokersRackAware) does when brokers have racks: the
+// brokers are ordered alternating between racks (a broker of each rack in
+// turn), leaders go round-robin over that order from a random start, and
+// each follower is the next broker at the growing shift that is in a rack
+// without a replica of the partition yet, while such a rack is left (and on
+// a broker without one, while such a broker is left): one replica per rack
+// before a second in any rack. Without racks it is placeReplicas.
+func placeReplicasRackAware(brokers []int32, racks map[int32]string, first, n int32, rf int) [][]int32 {
+	if len(racks) == 0 {
+		return placeReplicas(brokers, first, n, rf)
+	}
+	arranged := rackAlternated(brokers, racks)
+	nb := len(arranged)
+	numRacks := len(slices.Compact(slices.Sorted(maps.Values(racks))))
+	start := mrand.IntN(nb)
+	shift := mrand.IntN(nb)
+	out := make([][]int32, 0, n)
+	for p := first; p < first+n; p++ {
+		if p > 0 && int(p)%nb == 0 {
+			shift++
+		}
+		lead := (int(p) + start) % nb
+		replicas := make([]int32, 0, rf)
+		replicas = append(replicas, arranged[lead])
+		usedRacks := map[string]bool{racks[arranged[lead]]: true}
+		for k := 0; len(replicas) < rf; k++ {
+			b := arranged[(lead+1+(shift*numRacks+k)%(nb-1))%nb]
+			if (!usedRacks[racks[b]] || len(usedRacks) == numRacks) && (!slices.Contains(replicas, b) || len(replicas) == nb) {
+				replicas = append(replicas, b)
+				usedRacks[racks[b]] = true
+			}
+		}
+		out = append(out, replicas)
+	}
+	return out
+}
+
+// rackAlternated orders brokers taking one of each rack in turn (racks
+// and the brokers in each in ascending order), as Kafka's
+// getRackAlternatedBrokerList.
+func rackAlternated(brokers []int32, racks map[int32]string) []int32 {
+	byRack := map[string][]int32{}
+	for _, id := range slices.Sorted(slices.Values(brokers)) {
+		byRack[racks[id]] = append(byRack[racks[id]], id)
+	}
+	names := slices.Sorted(maps.Keys(byRack))
+	out := make([]int32, 0, len(brokers))
+	for i := 0; len(out) < len(brokers); i++ {
+		rack := names[i%len(names)]
+		if ids := byRack[rack]; len(ids) > 0 {
+			out = append(out, ids[0])
+			byRack[rack] = ids[1:]
+		}
+	}
+	return out
+}
+
+// replicationFactorError is Kafka's StripedReplicaPlacer's: with no usable
+// broker at all it blames fencing and cordoning (cordoned.log.dirs).
 func replicationFactorError(rf int, usable int) error {
+	if usable == 0 {
+		return fmt.Errorf("%w: Unable to replicate the partition %d time(s): All brokers are currently fenced, or have all their log directories cordoned.",
+			ErrInvalidReplicationFactor, rf)
+	}
 	return fmt.Errorf("%w: Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.",
 		ErrInvalidReplicationFactor, rf, rf, usable)
 }

@@ -16,6 +16,26 @@ type LeaderAndISR struct {
 	PartitionEpoch int32
 	Replicas       []int32
 	ISR            []int32
+	// LeaderRecoveryState is RECOVERING after an unclean election until
+	// the leader's AlterPartition says RECOVERED (KIP-704).
+	LeaderRecoveryState LeaderRecoveryState
+}
+
+// LeaderRecoveryState is KIP-704's state of a partition's leader (the
+// controller's values).
+type LeaderRecoveryState int8
+
+const (
+	LeaderRecovered  LeaderRecoveryState = 0
+	LeaderRecovering LeaderRecoveryState = 1
+)
+
+// String is Kafka's name of the state.
+func (s LeaderRecoveryState) String() string {
+	if s == LeaderRecovering {
+		return "RECOVERING"
+	}
+	return "RECOVERED"
 }
 
 // AlterPartitionRequest is a leader's proposal to change a partition's ISR
@@ -30,6 +50,9 @@ type AlterPartitionRequest struct {
 	LeaderEpoch    int32
 	PartitionEpoch int32
 	ISR            []int32
+	// LeaderRecoveryState is the leader's: RECOVERED, since a leader has
+	// recovered before it proposes a change (Kafka's makeLeader).
+	LeaderRecoveryState LeaderRecoveryState
 }
 
 // AlterPartitionSender delivers AlterPartition requests to the active

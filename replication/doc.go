@@ -97,6 +97,16 @@
 //   - ISR changes go to the controller through AlterPartitionSender with
 //     the leader and partition epochs they were computed from; a stale
 //     answer, or one overtaken by newer metadata, is ignored.
+//   - Leader recovery (KIP-704): an unclean election marks the partition
+//     RECOVERING in the metadata; the new leader marks itself RECOVERED
+//     once it leads (its log needs nothing more), expands the ISR only
+//     when RECOVERED, and every AlterPartition carries the state, so the
+//     controller records RECOVERED with the first expansion.
+//   - Fetch from follower (KIP-392, selector.go): any replica serves a
+//     consumer's read up to its own high watermark (ReadOptions.AnyReplica);
+//     a follower's high watermark move wakes its parked consumer fetches.
+//     The leader names a preferred read replica (ReplicaSelector) among the
+//     in-sync followers whose log covers the fetch offset.
 //
 // # Concurrency
 //

@@ -109,10 +109,17 @@ func (p *Partition) AppendAsFollower(d FollowerData) (FollowerAppendInfo, error)
 	out.LogEndOffset = p.log.LogEndOffset()
 	out.LatestEpoch = p.log.LeaderEpochCache().LatestEpoch()
 	p.fetcherLag.Store(max(d.HighWatermark-out.LogEndOffset, 0)) // metrics.go
+	prevHW := p.log.HighWatermark()
 	if d.HighWatermark >= 0 {
 		out.HighWatermark = p.log.SetHighWatermark(min(d.HighWatermark, out.LogEndOffset))
 	} else {
-		out.HighWatermark = p.log.HighWatermark()
+		out.HighWatermark = prevHW
+	}
+	if out.HighWatermark != prevHW {
+		// Consumers read from followers too (KIP-392): their parked
+		// fetches and sessions wait on this replica's high watermark.
+		p.consumers.wake()
+		p.feeds.notify(p, false)
 	}
 	// The leader's log start never passes its high watermark; ours may
 	// lag behind it, so it is bounded by our own (storage refuses more).

@@ -107,6 +107,8 @@ func (c *InmemController) AlterPartition(ctx context.Context, req AlterPartition
 		err = ErrInvalidUpdateVersion
 	case !slices.Contains(req.ISR, st.Leader):
 		err = ErrInvalidRequest
+	case req.LeaderRecoveryState == LeaderRecovering && (len(req.ISR) > 1 || st.LeaderRecoveryState == LeaderRecovered):
+		err = ErrInvalidRequest // KIP-704, as the controller checks
 	}
 	if err == nil {
 		for _, id := range req.ISR {
@@ -119,11 +121,12 @@ func (c *InmemController) AlterPartition(ctx context.Context, req AlterPartition
 		c.mu.Unlock()
 		return LeaderAndISR{}, fmt.Errorf("alter partition %s: %w", req.TopicPartition, err)
 	}
-	if slices.Equal(slices.Sorted(slices.Values(req.ISR)), slices.Sorted(slices.Values(st.ISR))) {
+	if slices.Equal(slices.Sorted(slices.Values(req.ISR)), slices.Sorted(slices.Values(st.ISR))) && req.LeaderRecoveryState == st.LeaderRecoveryState {
 		c.mu.Unlock()
 		return st, nil // nothing to change: same partition epoch
 	}
 	st.ISR = slices.Clone(req.ISR)
+	st.LeaderRecoveryState = req.LeaderRecoveryState
 	st.PartitionEpoch++
 	c.parts[req.TopicPartition] = st
 	subs := c.subs

@@ -57,6 +57,13 @@ type Partition struct {
 	// leaderEpochStartOffset is the log end offset when this broker's
 	// current leader epoch began; -1 unless leading.
 	leaderEpochStartOffset int64
+	// leaderRecoveryState is the metadata's while following; a leader
+	// elected uncleanly (RECOVERING) marks itself RECOVERED once its log
+	// is ready to lead (makeLeader), as Kafka's Partition does. Invariant:
+	// the ISR is expanded only while RECOVERED, and every AlterPartition
+	// carries it, so the controller records the recovery with the first
+	// expansion.
+	leaderRecoveryState LeaderRecoveryState
 	// followers are the other assigned replicas, while leading. The slice
 	// is replaced under mu (written) and hwMu; elements change under
 	// hwMu.
@@ -180,6 +187,31 @@ func (p *Partition) checkLeaderLocked(requested int32) error {
 	return nil
 }
 
+// checkReplicaLocked is Kafka's getLocalLog for a request any replica may
+// serve (a consumer's Fetch v11+, KIP-392): the request's leader epoch
+// (-1: unchecked) against the one this replica knows, leading or
+// following; a replica without a leader epoch yet or removed is
+// ErrNotLeader.
+func (p *Partition) checkReplicaLocked(requested int32) error {
+	switch {
+	case p.removed || p.leaderEpoch < 0:
+		return fmt.Errorf("%s: %w", p.tp, ErrNotLeader)
+	case requested >= 0 && requested < p.leaderEpoch:
+		return fmt.Errorf("%s: epoch %d, current %d: %w", p.tp, requested, p.leaderEpoch, ErrFencedLeaderEpoch)
+	case requested > p.leaderEpoch:
+		return fmt.Errorf("%s: epoch %d, current %d: %w", p.tp, requested, p.leaderEpoch, ErrUnknownLeaderEpoch)
+	}
+	return nil
+}
+
+// CheckReplica is CheckLeader for a request any replica may serve
+// (checkReplicaLocked): it returns the leader epoch this replica knows.
+func (p *Partition) CheckReplica(requested int32) (int32, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.leaderEpoch, p.checkReplicaLocked(requested)
+}
+
 // CheckLeader validates a request's view of the leader epoch (-1 skips the
 // check) and leadership, and returns this broker's leader epoch (-1 when it
 // does not lead) with ErrFencedLeaderEpoch, ErrUnknownLeaderEpoch or
@@ -229,7 +261,7 @@ func (p *Partition) State() State {
 	return State{
 		LeaderAndISR: LeaderAndISR{
 			Leader: p.leader, LeaderEpoch: p.leaderEpoch, PartitionEpoch: p.partitionEpoch,
-			Replicas: slices.Clone(p.replicas), ISR: slices.Clone(p.isr.isr),
+			Replicas: slices.Clone(p.replicas), ISR: slices.Clone(p.isr.isr), LeaderRecoveryState: p.leaderRecoveryState,
 		},
 		MaximalISR:             slices.Clone(p.isr.maximal),
 		AlterPartitionInFlight: p.isr.pending != nil,
@@ -322,6 +354,15 @@ func (p *Partition) makeLeader(st LeaderAndISR) bool {
 		p.leaderEpoch = st.LeaderEpoch
 		p.leaderEpochStartOffset = start
 	}
+	if st.LeaderRecoveryState == LeaderRecovering && newEpoch {
+		// The log is open and its epoch recorded: nothing is left to
+		// recover before leading (Kafka's makeLeader marks it RECOVERED
+		// at once too). The controller learns it with the ISR's first
+		// expansion.
+		p.env.logger.Info("partition marked RECOVERING after an unclean leader election; marking it RECOVERED",
+			zap.String("partition", p.tp.String()), zap.Int32("leader_epoch", st.LeaderEpoch))
+	}
+	p.leaderRecoveryState = LeaderRecovered
 	p.partitionEpoch = st.PartitionEpoch
 	p.leader = p.env.nodeID
 	p.hwMu.Lock()
@@ -371,6 +412,7 @@ func (p *Partition) makeFollower(st LeaderAndISR) followerChange {
 	p.leaderEpoch = st.LeaderEpoch
 	p.partitionEpoch = st.PartitionEpoch
 	p.leaderEpochStartOffset = -1
+	p.leaderRecoveryState = st.LeaderRecoveryState
 	p.replicas = slices.Clone(st.Replicas)
 	p.isr = isrState{} // a follower keeps no ISR (Kafka's makeFollower)
 	p.inSyncAsFollower = slices.Contains(st.ISR, p.env.nodeID)
@@ -628,6 +670,10 @@ type ReadOptions struct {
 	// has (-1: none), for divergence (KIP-320).
 	CurrentLeaderEpoch int32
 	LastFetchedEpoch   int32
+	// AnyReplica: a consumer's read that a follower may serve too, up to
+	// its own high watermark or last stable offset (Kafka's fetchOnlyLeader
+	// false: a consumer's Fetch v11+, KIP-392). Ignored for replicas.
+	AnyReplica bool
 	// QuietFetchMs, for a follower, is the time of the latest fetch of
 	// its session that skipped this partition as unchanged since a read
 	// found the follower at the log end (0: none since this read's
@@ -682,7 +728,11 @@ func (p *Partition) Read(opts ReadOptions) (ReadInfo, error) {
 func (p *Partition) read(opts ReadOptions) (info ReadInfo, expand bool, err error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	if err := p.checkLeaderLocked(opts.CurrentLeaderEpoch); err != nil {
+	check := p.checkLeaderLocked
+	if opts.AnyReplica && opts.ReplicaID < 0 {
+		check = p.checkReplicaLocked
+	}
+	if err := check(opts.CurrentLeaderEpoch); err != nil {
 		return info, false, err
 	}
 	fi := -1
@@ -843,7 +893,7 @@ func (p *Partition) followerIndexLocked(id int32) int {
 // the follower is not in the ISR, may be (eligible), and has caught up
 // (CanJoinISR). mu and hwMu held.
 func (p *Partition) needsExpandLocked(fi int) bool {
-	if fi < 0 || fi >= len(p.followers) || p.isr.pending != nil || !p.leadingLocked() {
+	if fi < 0 || fi >= len(p.followers) || p.isr.pending != nil || !p.leadingLocked() || p.leaderRecoveryState != LeaderRecovered {
 		return false
 	}
 	f := &p.followers[fi]
@@ -917,7 +967,7 @@ func (p *Partition) outOfSyncLocked() []int32 {
 func (p *Partition) alterRequestLocked(isr []int32) AlterPartitionRequest {
 	return AlterPartitionRequest{
 		BrokerID: p.env.nodeID, BrokerEpoch: p.env.selfEpoch(), TopicPartition: p.tp, TopicID: p.topicID,
-		LeaderEpoch: p.leaderEpoch, PartitionEpoch: p.partitionEpoch, ISR: isr,
+		LeaderEpoch: p.leaderEpoch, PartitionEpoch: p.partitionEpoch, ISR: isr, LeaderRecoveryState: p.leaderRecoveryState,
 	}
 }
 

@@ -538,3 +538,33 @@ func TestRefusedExpansionWaits(t *testing.T) {
 	p.mu.RUnlock()
 	require.False(t, still, "admitted: its refusals are forgotten")
 }
+
+// TestLeaderRecoveryState: a follower keeps the metadata's RECOVERING; a
+// leader elected uncleanly marks itself RECOVERED when it starts leading
+// (as Kafka's makeLeader does) and tells the controller with the ISR's
+// first expansion (KIP-704).
+func TestLeaderRecoveryState(t *testing.T) {
+	ctrl := NewInmemController()
+	n := newTestNode(t, 1, t.TempDir(), NewManualClock(time.Unix(1000, 0)), ctrl)
+	p := n.open(1, LeaderAndISR{Leader: 2, LeaderEpoch: 1, PartitionEpoch: 1, Replicas: []int32{1, 2}, ISR: []int32{2},
+		LeaderRecoveryState: LeaderRecovering})
+	require.Equal(t, LeaderRecovering, p.State().LeaderRecoveryState, "a follower keeps the metadata's state")
+
+	st := LeaderAndISR{Leader: 1, LeaderEpoch: 2, PartitionEpoch: 2, Replicas: []int32{1, 2}, ISR: []int32{1}, LeaderRecoveryState: LeaderRecovering}
+	ctrl.Set(testTP, st)
+	n.m.Apply(p, st)
+	require.Equal(t, LeaderRecovered, p.State().LeaderRecoveryState, "the new leader has recovered")
+	_, err := p.AppendAsLeader(batch(t, 3), AppendOptions{RequiredAcks: 1})
+	require.NoError(t, err)
+	fetchAs(t, p, 2, 3)
+	require.Eventually(t, func() bool {
+		s := p.State()
+		return !s.AlterPartitionInFlight && len(s.ISR) == 2
+	}, 10*time.Second, time.Millisecond)
+	reqs := ctrl.Requests()
+	require.Len(t, reqs, 1)
+	require.Equal(t, []int32{1, 2}, reqs[0].ISR)
+	require.Equal(t, LeaderRecovered, reqs[0].LeaderRecoveryState, "the expansion carries RECOVERED")
+	got, _ := ctrl.Get(testTP)
+	require.Equal(t, LeaderRecovered, got.LeaderRecoveryState)
+}

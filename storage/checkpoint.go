@@ -67,7 +67,7 @@ func WriteFileDurably(path string, b []byte, perm os.FileMode) error {
 	}
 	_, err = f.Write(b)
 	if err == nil {
-		err = f.Sync()
+		err = syncFile(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -185,6 +185,9 @@ func syncDir(dir string) error {
 	err = d.Sync()
 	if cerr := d.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		observeSync(dir)
 	}
 	return err
 }

@@ -45,7 +45,7 @@ func WriteCleanShutdownFile(dir string, brokerEpoch int64) error {
 	}
 	_, err = f.Write(b)
 	if err == nil {
-		err = f.Sync()
+		err = syncFile(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

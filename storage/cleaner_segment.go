@@ -98,7 +98,7 @@ func (c *cleanedSegment) finish() error {
 	if c.maxTimestamp >= 0 {
 		c.appendTimeEntry()
 	}
-	err := c.log.Sync()
+	err := syncFile(c.log)
 	if e := c.log.Close(); err == nil {
 		err = e
 	}
@@ -149,7 +149,7 @@ func writeFileSync(path string, b []byte) error {
 	}
 	_, err = f.Write(b)
 	if err == nil {
-		err = f.Sync()
+		err = syncFile(f)
 	}
 	if e := f.Close(); err == nil {
 		err = e

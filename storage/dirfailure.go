@@ -202,4 +202,28 @@ func (m *Manager) DirID(dir string) ([16]byte, bool) {
 func (m *Manager) Dirs() []string { return slices.Clone(m.cfg.Dirs) }
 
 // Cordoned reports whether dir takes no new logs (cordoned.log.dirs).
-func (m *Manager) Cordoned(dir string) bool { return slices.Contains(m.cfg.Cordoned, dir) }
+func (m *Manager) Cordoned(dir string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Contains(m.cordoned, dir)
+}
+
+// SetCordoned replaces the cordoned dirs (cordoned.log.dirs changed at
+// runtime, Kafka's DynamicLogConfig): logs created from now on avoid
+// them; logs already there stay. Names that are not log dirs are
+// ignored. It reports whether the set changed.
+func (m *Manager) SetCordoned(dirs []string) bool {
+	var next []string
+	for _, d := range m.cfg.Dirs {
+		if slices.Contains(dirs, d) {
+			next = append(next, d)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if slices.Equal(next, m.cordoned) {
+		return false
+	}
+	m.cordoned = next
+	return true
+}

@@ -193,6 +193,7 @@ func (x *mmapIndex) sync() error {
 	if _, _, errno := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(&x.data[0])), uintptr(len(x.data)), syscall.MS_SYNC); errno != 0 {
 		return fmt.Errorf("storage: sync %s: %w", x.path, errno)
 	}
+	observeSync(x.path)
 	return nil
 }
 

@@ -247,10 +247,16 @@ func (l *Log) loadLocked(opts OpenOptions) error {
 	// A log that never flushed has no checkpoint, which is fine while it
 	// holds no batches: only a rebuilt or changed cache is written.
 	l.epochs.setDirty(rebuiltAll || checkpoint.unreadable || !slices.Equal(checkpoint.entries, l.epochs.Entries()))
-	if err := l.syncRecoveredLocked(firstRecovered, opts.CleanShutdown); err != nil {
+	// Producer state (and the .txnindex entries it rewrites) before the
+	// recovery point moves: see loadProducerStateLocked.
+	limit := l.logEndOffset
+	if firstRecovered >= 0 && !opts.CleanShutdown {
+		limit = l.segments[firstRecovered].baseOffset
+	}
+	if err := l.loadProducerStateLocked(limit); err != nil {
 		return err
 	}
-	if err := l.loadProducerStateLocked(); err != nil {
+	if err := l.syncRecoveredLocked(firstRecovered, opts.CleanShutdown); err != nil {
 		return err
 	}
 	l.logger.Info("log loaded",
@@ -868,6 +874,7 @@ func (l *Log) flushTo(need, upTo int64) error {
 	l.stateMu.RUnlock()
 	target := min(upTo, leo)
 	start := time.Now()
+	created := false
 	for i, s := range segs {
 		if s.baseOffset >= target {
 			break
@@ -876,6 +883,18 @@ func (l *Log) flushTo(need, upTo int64) error {
 			continue // already durable
 		}
 		if err := s.sync(); err != nil {
+			return err
+		}
+		created = created || s.baseOffset >= rp
+	}
+	// A segment created since the last flush has its directory entries
+	// to make durable too (Kafka's LocalLog.flush). The directory may
+	// have been renamed for deletion meanwhile; then there is nothing to
+	// keep. (A new log's own entry in the log dir is made durable by the
+	// Manager's next checkpoint write, which fsyncs the log dir, as in
+	// Kafka, which does not fsync it at creation either.)
+	if created {
+		if err := syncDir(l.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
@@ -1339,7 +1358,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	l.logger.Info("log truncated", zap.Int64("target_offset", offset),
 		zap.Int64("log_end_offset", leo), zap.Int64("removed_bytes", removed), zap.Int("removed_segments", len(gone)))
-	if err := l.loadProducerStateLocked(); err != nil {
+	if err := l.loadProducerStateLocked(leo); err != nil {
 		return err
 	}
 	return l.epochs.TruncateFromEnd(leo)

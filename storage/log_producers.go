@@ -34,11 +34,21 @@ func (l *Log) commitProducerAppendLocked(pa *producerAppend, seg *Segment) error
 }
 
 // loadProducerStateLocked rebuilds the producer table: from the newest
-// snapshot at or below the log end offset, replaying the batches after it.
-// Snapshots past the log end (left by a truncation or a crash) are deleted,
-// and so are .txnindex entries for the replayed range, which the replay
-// writes again.
-func (l *Log) loadProducerStateLocked() error {
+// snapshot at or below limit (and the log end offset), replaying the
+// batches after it, which rewrites their .txnindex entries (they are
+// dropped first) and fsyncs them. Snapshots past the log end (left by a
+// truncation or a crash) are deleted.
+//
+// After an unclean shutdown limit is the base offset of the first segment
+// recovery re-validated, as Kafka's LogLoader rebuilds the producer state
+// of each recovered segment from a snapshot at or below its base and
+// rebuilds its transaction index: the .txnindex entries of batches past
+// the recovery point may be lost to a power cut while the .log bytes and a
+// newer snapshot (fsynced when written) survive, and a replay from that
+// snapshot would never write them again (chaos finding 6: 713 aborts
+// missing from one replica's index, read_committed consumers shown their
+// records).
+func (l *Log) loadProducerStateLocked(limit int64) error {
 	l.producers = newProducerStateManager()
 	leo := l.logEndOffset
 	start := l.segments[0].baseOffset
@@ -48,6 +58,9 @@ func (l *Log) loadProducerStateLocked() error {
 	offs, err := snapshotOffsets(l.dir)
 	if err != nil {
 		return err
+	}
+	for len(offs) > 0 && offs[len(offs)-1] > limit {
+		offs = offs[:len(offs)-1]
 	}
 	from := start
 	for i := len(offs) - 1; i >= 0; i-- {
@@ -128,6 +141,13 @@ func (l *Log) replayProducersLocked(from int64) (int, error) {
 			pos += size
 		}
 		hs.release()
+		// The entries just written are below the log end, which the
+		// recovery point may already have passed (a follower's
+		// truncation, a load that syncs the recovered segments before
+		// the replay, a clean shutdown whose flush finds nothing new).
+		if err := s.txnIndex.sync(); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
 }

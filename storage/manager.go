@@ -133,6 +133,12 @@ type Manager struct {
 	// AlterReplicaLogDirs chose for logs not created yet (move.go).
 	moving    map[TopicPartition]bool
 	preferred map[TopicPartition]string
+	// moveLimit bounds MoveLog's live copy rounds (movelimit.go).
+	moveLimit moveLimiter
+	// cordoned are the dirs that take no new logs: cfg.Cordoned at start,
+	// then what SetCordoned sets (cordoned.log.dirs changed without a
+	// restart); guarded by mu.
+	cordoned []string
 	// creating are the logs GetOrCreateLog is creating without mu (their
 	// dirs counted in perDir already); each channel closes when done.
 	// creations counts them for Close.
@@ -198,7 +204,7 @@ func NewManager(cfg ManagerConfig, logger *zap.Logger) (*Manager, error) {
 		cfg.FullDirRecoveryBytes = 64 << 20
 	}
 	m := &Manager{
-		cfg: cfg, logger: logger,
+		cfg: cfg, logger: logger, cordoned: slices.Clone(cfg.Cordoned),
 		logs: map[TopicPartition]*Log{}, dirOf: map[TopicPartition]string{}, perDir: map[string]int{},
 		lastHW:  map[string]map[TopicPartition]int64{},
 		offline: map[string]struct{}{}, offlineLogs: map[TopicPartition]string{},
@@ -493,7 +499,7 @@ func (m *Manager) GetOrCreateLog(tp TopicPartition, cfg *Config) (*Log, error) {
 	}
 	dir := ""
 	for _, d := range m.cfg.Dirs {
-		if _, off := m.offline[d]; !off && !slices.Contains(m.cfg.Cordoned, d) && (dir == "" || m.perDir[d] < m.perDir[dir]) {
+		if _, off := m.offline[d]; !off && !slices.Contains(m.cordoned, d) && (dir == "" || m.perDir[d] < m.perDir[dir]) {
 			dir = d
 		}
 	}

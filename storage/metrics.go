@@ -168,7 +168,11 @@ func (c logsCollector) Families() []*metrics.Family { return logFamilies }
 func (c logsCollector) Visit(e metrics.Emitter) {
 	offline := c.m.OfflineDirs()
 	e.Emit(famOfflineDirs, float64(len(offline)))
-	e.Emit(famCordonedDirs, float64(len(c.m.cfg.Cordoned)))
+	cordoned := 0
+	for _, dir := range c.m.cfg.Dirs {
+		cordoned += btoi(c.m.Cordoned(dir))
+	}
+	e.Emit(famCordonedDirs, float64(cordoned))
 	for _, dir := range c.m.cfg.Dirs {
 		e.Emit(famDirOffline, float64(btoi(slices.Contains(offline, dir))), dir)
 		e.Emit(famDirCordoned, float64(btoi(c.m.Cordoned(dir))), dir)

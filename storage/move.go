@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -122,7 +123,7 @@ func (m *Manager) MoveLog(tp TopicPartition, dest string, detached func()) (*Log
 	for rounds < maxLiveCopyRounds {
 		var n int64
 		var err error
-		copied, n, err = syncCopy(l.dir, future, copied, true, true)
+		copied, n, err = syncCopy(m.ctx, &m.moveLimit, l.dir, future, copied, true, true)
 		if err != nil {
 			return nil, failed(err)
 		}
@@ -187,7 +188,7 @@ func (m *Manager) MoveLog(tp TopicPartition, dest string, detached func()) (*Log
 		_ = os.RemoveAll(future)
 		return nil, fmt.Errorf("storage: move %s: %w", tp, err)
 	}
-	_, last, err := syncCopy(l.dir, future, copied, l.truncationCount() == truncations, false)
+	_, last, err := syncCopy(m.ctx, nil, l.dir, future, copied, l.truncationCount() == truncations, false)
 	if err == nil && m.cfg.moveRoundHook != nil {
 		m.cfg.moveRoundHook(0, last)
 	}
@@ -262,8 +263,8 @@ type copiedFile struct {
 // they had when looked at; the last round
 // (the log closed) copies the rest too, removes from dst what src no
 // longer has, and fsyncs what it wrote and dst (MoveLog fsyncs the live
-// rounds' files before it).
-func syncCopy(src, dst string, prev map[string]copiedFile, appendOnly, live bool) (map[string]copiedFile, int64, error) {
+// rounds' files before it). lim, if not nil, bounds the copy's rate.
+func syncCopy(ctx context.Context, lim *moveLimiter, src, dst string, prev map[string]copiedFile, appendOnly, live bool) (map[string]copiedFile, int64, error) {
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		return nil, 0, err
@@ -307,7 +308,7 @@ func syncCopy(src, dst string, prev map[string]copiedFile, appendOnly, live bool
 			continue
 		}
 		written[name] = true
-		n, err := copyRange(filepath.Join(src, name), filepath.Join(dst, name), from, fi.Size())
+		n, err := copyRange(ctx, lim, filepath.Join(src, name), filepath.Join(dst, name), from, fi.Size())
 		if errors.Is(err, os.ErrNotExist) && live {
 			continue
 		}
@@ -348,7 +349,7 @@ func syncFiles(dir string, only map[string]bool) error {
 		if only != nil && !only[e.Name()] {
 			continue
 		}
-		if err := syncFile(filepath.Join(dir, e.Name())); err != nil {
+		if err := syncPath(filepath.Join(dir, e.Name())); err != nil {
 			return err
 		}
 	}
@@ -372,7 +373,9 @@ func liveCopyable(name, active string) bool {
 
 // copyRange makes dst hold src's bytes [0, to), copying [from, to): dst
 // already holds the first from bytes (from 0: dst is created or emptied).
-func copyRange(src, dst string, from, to int64) (int64, error) {
+// With lim bounding the rate, it copies moveChunk bytes at a time, each
+// once lim allows.
+func copyRange(ctx context.Context, lim *moveLimiter, src, dst string, from, to int64) (int64, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return 0, err
@@ -401,7 +404,20 @@ func copyRange(src, dst string, from, to int64) (int64, error) {
 	if _, err := out.Seek(from, io.SeekStart); err != nil {
 		return 0, &copyDestError{err}
 	}
-	n, err := io.CopyN(out, in, to-from)
+	var n int64
+	if lim != nil && lim.limited() {
+		for n < to-from && err == nil {
+			chunk := min(to-from-n, moveChunk)
+			if err = lim.wait(ctx, int(chunk)); err != nil {
+				return n, err
+			}
+			var c int64
+			c, err = io.CopyN(out, in, chunk)
+			n += c
+		}
+	} else {
+		n, err = io.CopyN(out, in, to-from)
+	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			// Shorter than it was (truncated meanwhile): the last round,
@@ -415,12 +431,12 @@ func copyRange(src, dst string, from, to int64) (int64, error) {
 	return n, out.Close()
 }
 
-func syncFile(path string) error {
+func syncPath(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := syncFile(f); err != nil {
 		f.Close()
 		return err
 	}

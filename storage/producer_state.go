@@ -425,26 +425,14 @@ func decodeSnapshot(b []byte) (map[int64]*ProducerEntry, error) {
 	return out, nil
 }
 
-// writeSnapshot writes <offset>.snapshot atomically (tmp, fsync, rename).
+// writeSnapshot writes <offset>.snapshot durably (WriteFileDurably: tmp,
+// fsync, rename, fsync of the directory). Recovery never needs a snapshot
+// to be there (it replays from an older one, or from the log start), but
+// a snapshot that is there must be whole.
 func writeSnapshot(dir string, offset int64, producers map[int64]*ProducerEntry) error {
 	path := segmentName(dir, offset, snapshotSuffix)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("storage: write producer snapshot %d: %w", offset, err)
-	}
-	_, err = f.Write(encodeSnapshot(producers))
-	if err == nil {
-		err = f.Sync()
-	}
-	if e := f.Close(); err == nil {
-		err = e
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := WriteFileDurably(path, encodeSnapshot(producers), 0o644); err != nil {
+		os.Remove(path + ".tmp")
 		return fmt.Errorf("storage: write producer snapshot %d: %w", offset, err)
 	}
 	return nil

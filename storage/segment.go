@@ -439,12 +439,19 @@ func (s *Segment) onBecomeInactiveLocked() error {
 	return s.timeIndex.trim()
 }
 
-// sync fsyncs the log and both indexes.
+// sync fsyncs the log and the three indexes, as Kafka's LogSegment.flush:
+// the recovery point passes a segment only once all of it is durable.
 func (s *Segment) sync() error {
+	if err := s.txnIndex.sync(); err != nil {
+		if s.deleted.Load() && errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
 	if s.log == nil {
 		return nil // empty and never written: nothing to write back
 	}
-	if err := s.log.Sync(); err != nil {
+	if err := syncFile(s.log); err != nil {
 		if s.deleted.Load() && errors.Is(err, os.ErrClosed) {
 			return nil
 		}

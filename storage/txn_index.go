@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 )
@@ -19,10 +20,21 @@ const txnIndexEntrySize = 2 + 8 + 8 + 8 + 8
 // txnIndex is a segment's .txnindex, kept whole in memory (it holds one
 // entry per aborted transaction, so it is small). The writer appends under
 // Log.mu; fetches read under mu.
+//
+// Durability (chaos finding 6): append only writes to the page cache, and
+// Segment.sync fsyncs the file with the segment's .log, so every entry
+// whose marker is below the log's recovery point is on disk. Entries past
+// it may be lost to a power cut while the .log bytes and a newer producer
+// snapshot survive; recovery therefore replays the producer state from a
+// snapshot at or below the first recovered segment, which rewrites them.
 type txnIndex struct {
 	path string
 	mu   sync.Mutex
 	txns []AbortedTxn // ascending by LastOffset
+	// dirty: entries were appended since the last fsync. newFile: append
+	// created the file since then, so its directory entry needs an fsync
+	// of the directory too.
+	dirty, newFile bool
 }
 
 // openTxnIndex loads the index of the segment at base, if it has one. A
@@ -77,6 +89,10 @@ func appendTxnEntry(b []byte, t AbortedTxn) []byte {
 func (x *txnIndex) append(t AbortedTxn) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if len(x.txns) == 0 {
+		x.newFile = true // the file does not exist while it holds no entry
+	}
+	x.dirty = true
 	f, err := os.OpenFile(x.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("storage: append %s: %w", x.path, err)
@@ -106,9 +122,36 @@ func (x *txnIndex) truncateTo(offset int64) error {
 	return x.rewriteLocked()
 }
 
+// sync fsyncs what append wrote since the last sync (and the directory,
+// when append created the file). Segment.sync calls it.
+func (x *txnIndex) sync() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.dirty {
+		return nil
+	}
+	if err := syncPath(x.path); err != nil {
+		return fmt.Errorf("storage: sync %s: %w", x.path, err)
+	}
+	if x.newFile {
+		if err := syncDir(filepath.Dir(x.path)); err != nil {
+			return fmt.Errorf("storage: sync %s: %w", x.path, err)
+		}
+	}
+	x.dirty, x.newFile = false, false
+	return nil
+}
+
+// rewriteLocked replaces the file with x.txns, durably: afterwards nothing
+// is left to sync.
 func (x *txnIndex) rewriteLocked() error {
+	x.dirty, x.newFile = false, false
 	if len(x.txns) == 0 {
 		if err := os.Remove(x.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("storage: truncate %s: %w", x.path, err)
+		}
+		// Kept, the old file would come back after a power cut.
+		if err := syncDir(filepath.Dir(x.path)); err != nil {
 			return fmt.Errorf("storage: truncate %s: %w", x.path, err)
 		}
 		return nil

@@ -188,14 +188,7 @@ func (cg *consumerGroup) subscribesTo(topic string) bool {
 	return false
 }
 
-func (cg *consumerGroup) sortedMembers() []*consumerMember {
-	out := make([]*consumerMember, 0, len(cg.members))
-	for _, m := range cg.members {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
-}
+func (cg *consumerGroup) sortedMembers() []*consumerMember { return membersByID(cg.members) }
 
 // preferredAssignor is the server assignor most members asked for (ties by
 // name), else the default: Kafka's computePreferredServerAssignor.

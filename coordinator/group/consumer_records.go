@@ -170,20 +170,64 @@ func appendAssignmentWithEpochs(b []byte, a assignment, epochs map[topicPartitio
 	b = wire.AppendCompactArrayLen(b, len(ids))
 	for _, id := range ids {
 		b = wire.AppendUUID(b, id)
-		ps := a[id]
-		b = wire.AppendCompactArrayLen(b, len(ps))
-		var tag []byte
-		tag = wire.AppendCompactArrayLen(tag, len(ps))
-		for _, p := range ps {
-			b = wire.AppendInt32(b, p)
-			tag = wire.AppendInt32(tag, epochs[topicPartitionID{id, p}])
-		}
-		b = wire.AppendUvarint(b, 1) // one tagged field
-		b = wire.AppendUvarint(b, 0) // tag 0: AssignmentEpochs
-		b = wire.AppendUvarint(b, uint32(len(tag)))
-		b = append(b, tag...)
+		b = appendPartitionsWithEpochs(b, a[id], func(p int32) int32 { return epochs[topicPartitionID{id, p}] })
 	}
 	return b
+}
+
+// appendPartitionsWithEpochs appends partitions (a compact int32 array)
+// and, when epochOf is set, the tagged field 0 Kafka 4.3 writes after them
+// in assignments: AssignmentEpochs, each partition's assignment epoch (a
+// nullable int32 array as long as the partitions); else no tagged field.
+func appendPartitionsWithEpochs(b []byte, ps []int32, epochOf func(int32) int32) []byte {
+	b = wire.AppendCompactArrayLen(b, len(ps))
+	for _, p := range ps {
+		b = wire.AppendInt32(b, p)
+	}
+	if epochOf == nil {
+		return wire.AppendUvarint(b, 0)
+	}
+	tag := wire.AppendCompactArrayLen(nil, len(ps))
+	for _, p := range ps {
+		tag = wire.AppendInt32(tag, epochOf(p))
+	}
+	b = wire.AppendUvarint(b, 1) // one tagged field
+	b = wire.AppendUvarint(b, 0) // tag 0: AssignmentEpochs
+	b = wire.AppendUvarint(b, uint32(len(tag)))
+	return append(b, tag...)
+}
+
+// readPartitionsWithEpochs reads what appendPartitionsWithEpochs writes;
+// epochs is nil without the tagged field, or when it is null, unreadable
+// or not as long as the partitions (then the caller applies its default,
+// as Kafka does for records written before KIP-1251).
+func readPartitionsWithEpochs(r *wire.Reader) (ps, epochs []int32) {
+	m := r.CompactArrayLen(4)
+	ps = make([]int32, 0, max(m, 0))
+	for j := 0; j < m && r.Err() == nil; j++ {
+		ps = append(ps, r.Int32())
+	}
+	tags := r.Uvarint()
+	for j := uint32(0); j < tags && r.Err() == nil; j++ {
+		tag, size := r.Uvarint(), r.Uvarint()
+		data := r.Raw(int(size))
+		if tag != 0 {
+			continue
+		}
+		tr := wire.NewReader(data)
+		k := tr.CompactArrayLen(4)
+		epochs = make([]int32, 0, max(k, 0))
+		for x := 0; x < k && tr.Err() == nil; x++ {
+			epochs = append(epochs, tr.Int32())
+		}
+		if tr.Err() != nil || k < 0 {
+			epochs = nil
+		}
+	}
+	if len(epochs) != len(ps) {
+		epochs = nil
+	}
+	return ps, epochs
 }
 
 func readCompactNullable(r *wire.Reader) *string {
@@ -287,32 +331,10 @@ func readAssignmentWithEpochs(r *wire.Reader, memberEpoch int32, epochs map[topi
 	n := r.CompactArrayLen(17)
 	for i := 0; i < n && r.Err() == nil; i++ {
 		id := r.UUID()
-		m := r.CompactArrayLen(4)
-		ps := make([]int32, 0, max(m, 0))
-		for j := 0; j < m && r.Err() == nil; j++ {
-			ps = append(ps, r.Int32())
-		}
-		var es []int32
-		tags := r.Uvarint()
-		for j := uint32(0); j < tags && r.Err() == nil; j++ {
-			tag, size := r.Uvarint(), r.Uvarint()
-			data := r.Raw(int(size))
-			if tag != 0 {
-				continue
-			}
-			tr := wire.NewReader(data)
-			k := tr.CompactArrayLen(4)
-			es = make([]int32, 0, max(k, 0))
-			for x := 0; x < k && tr.Err() == nil; x++ {
-				es = append(es, tr.Int32())
-			}
-			if tr.Err() != nil || k < 0 {
-				es = nil
-			}
-		}
+		ps, es := readPartitionsWithEpochs(r)
 		for j, p := range ps {
 			e := memberEpoch
-			if len(es) == len(ps) {
+			if es != nil {
 				e = es[j]
 			}
 			epochs[topicPartitionID{id, p}] = e

@@ -197,7 +197,7 @@ func newConsumerTestCoordinator(t *testing.T, l *memLog) *Coordinator {
 		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour, ConsumerSessionTimeout: time.Minute, ConsumerMaxSize: 3,
 		Topics: func() []TopicMetadata { return []TopicMetadata{{Name: "ta", ID: topicA, Partitions: 4}} },
 	}, l, zaptest.NewLogger(t))
-	startLoaded(t, c)
+	loadTestCoordinator(t, c)
 	return c
 }
 
@@ -307,7 +307,7 @@ func TestConsumerGroupCommitEpochs(t *testing.T) {
 		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour, ConsumerSessionTimeout: time.Minute, ConsumerMaxSize: 3,
 		Topics: func() []TopicMetadata { return []TopicMetadata{{Name: "ta", ID: topicA, Partitions: 4}} },
 	}, l, zaptest.NewLogger(t))
-	startLoaded(t, c)
+	loadTestCoordinator(t, c)
 
 	// a holds all four partitions since epoch 1; b joins (epoch 2), a gives
 	// two up and moves to epoch 2 keeping the others (assignment epoch 1);

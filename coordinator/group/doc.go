@@ -51,7 +51,8 @@
 // (subtopology, partition) only once every topic exists with the expected
 // partition count. The sticky task assignor (streams_assignor.go) keeps
 // active tasks with their owner, balances members within one task and puts
-// group.streams.num.standby.replicas standbys on other processes. Members
+// the group's streams.num.standby.replicas (Config.GroupConfig; else
+// group.streams.num.standby.replicas) standbys on other processes. Members
 // move to their target as consumer members do: active tasks are revoked
 // first, and a task another member still holds is not handed out until it
 // is released. The group is persisted as Kafka 4.3.1 writes it (record types

@@ -21,7 +21,7 @@ func newClockedCoordinator(t *testing.T, clk *spooltest.Clock) *Coordinator {
 		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
 	}, &memLog{recs: map[int32][][2][]byte{}}, zaptest.NewLogger(t))
 	c.now = clk.Now // before Load starts the replay goroutine
-	startLoaded(t, c)
+	loadTestCoordinator(t, c)
 	return c
 }
 

@@ -127,9 +127,9 @@ func (l *memLog) Replay(ctx context.Context, p int32, fn func(k, v []byte) error
 	return nil
 }
 
-// startLoaded loads c's __consumer_offsets partition 0 (epoch 1), waits
-// until the load has finished, and closes c when the test ends.
-func startLoaded(t *testing.T, c *Coordinator) {
+// loadTestCoordinator loads c's partition 0, waits until its replay is
+// done, and closes c when the test ends.
+func loadTestCoordinator(t *testing.T, c *Coordinator) {
 	t.Helper()
 	t.Cleanup(c.Close)
 	c.Load(0, 1)
@@ -146,7 +146,7 @@ func newTestCoordinator(t *testing.T, l *memLog, maxSize int) *Coordinator {
 		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
 		MaxSize: maxSize, OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
 	}, l, zaptest.NewLogger(t))
-	startLoaded(t, c)
+	loadTestCoordinator(t, c)
 	return c
 }
 
@@ -296,7 +296,7 @@ func TestClassicTxnOffsetCommitValidation(t *testing.T) {
 		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
 		MaxSize: 3, OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
 	}, txnMemLog{&memLog{recs: map[int32][][2][]byte{}}}, zaptest.NewLogger(t))
-	startLoaded(t, c)
+	loadTestCoordinator(t, c)
 
 	id1 := c.JoinGroup(ctx, 9, "cli", "/h", joinReq("", nil, 10000)).MemberID
 	require.Zero(t, c.JoinGroup(ctx, 9, "cli", "/h", joinReq(id1, nil, 10000)).ErrorCode)

@@ -1,78 +1,29 @@
 package group
 
 import (
-	"bytes"
 	"context"
-	"encoding/hex"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spool-broker/spool/internal/spooltest"
 	"github.com/spool-broker/spool/protocol"
 )
 
-// requireKafkaReadsAsWritten runs Kafka 4.3.1's own record serde
-// (GroupCoordinatorRecordSerde, testdata/KafkaRecordSerde.java) over the
-// records of l whose type is in kinds: Kafka must read each one and write
-// it back byte for byte, so a log moves between Spool and Kafka either
-// way. It needs a JDK and the Kafka 4.3.1 jars of test/compat/install.sh,
-// and fails when they are missing. It returns the types it saw.
+// requireKafkaReadsAsWritten runs Kafka 4.3.1's GroupCoordinatorRecordSerde
+// over the records of l whose type is in kinds (spooltest.RequireKafkaReadsAsWritten)
+// and returns the types it saw.
 func requireKafkaReadsAsWritten(t *testing.T, l *memLog, kinds func(int16) bool) map[int16]bool {
 	t.Helper()
-	cache := os.Getenv("COMPAT_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		require.NoError(t, err)
-		cache = filepath.Join(home, ".cache", "spool-compat")
-	}
-	lib := filepath.Join(cache, "java", "lib-4.3.1")
-	var cp []string
-	for _, pattern := range []string{"kafka-clients-4.3.1.jar", "kafka-coordinator-common-4.3.1.jar", "kafka-group-coordinator-4.3.1.jar",
-		"kafka-group-coordinator-api-4.3.1.jar", "kafka-server-common-4.3.1.jar", "slf4j-api-*.jar"} {
-		jars, _ := filepath.Glob(filepath.Join(lib, pattern))
-		require.NotEmpty(t, jars, "%s not in %s: run test/compat/install.sh (make test-deps)", pattern, lib)
-		cp = append(cp, jars...)
-	}
-	java, err := exec.LookPath("java")
-	require.NoError(t, err, "java is not installed: run test/compat/install.sh")
-
-	var in bytes.Buffer
 	var sent [][2][]byte
 	seen := map[int16]bool{}
 	for _, r := range l.recs[0] {
-		kind := keyKind(string(r[0]))
-		if !kinds(kind) {
-			continue
+		if kind := keyKind(string(r[0])); kinds(kind) {
+			seen[kind] = true
+			sent = append(sent, r)
 		}
-		seen[kind] = true
-		v := "-"
-		if r[1] != nil {
-			v = hex.EncodeToString(r[1])
-		}
-		fmt.Fprintf(&in, "%s %s\n", hex.EncodeToString(r[0]), v)
-		sent = append(sent, r)
 	}
-	cmd := exec.Command(java, "-cp", strings.Join(cp, string(os.PathListSeparator)), filepath.Join("testdata", "KafkaRecordSerde.java"))
-	cmd.Stdin = &in
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "%s", stderr.String())
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	require.Len(t, lines, len(sent))
-	for i, line := range lines {
-		got, desc, _ := strings.Cut(line, "\t")
-		v := "-"
-		if sent[i][1] != nil {
-			v = hex.EncodeToString(sent[i][1])
-		}
-		require.Equal(t, hex.EncodeToString(sent[i][0])+" "+v, got, "record %d as Kafka reads it: %s", i, desc)
-	}
+	spooltest.RequireKafkaReadsAsWritten(t, spooltest.GroupRecordSerde, sent)
 	return seen
 }
 

@@ -2,6 +2,8 @@ package group
 
 import (
 	"bytes"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/spool-broker/spool/protocol/records"
@@ -91,6 +93,31 @@ func (p persistedRecords) apply(recs []records.Record) {
 			p[string(r.Key)] = r.Value
 		}
 	}
+}
+
+// writeDiffLocked appends what turns p's records into want (p.diff) and
+// records it in p once written; a non-zero code means nothing was written
+// and p is unchanged.
+func (s *shard) writeDiffLocked(p persistedRecords, want []records.Record, tombstoneOrder []int16, scope map[string]bool) int16 {
+	recs := p.diff(want, tombstoneOrder, scope)
+	if len(recs) == 0 {
+		return 0
+	}
+	if code := s.appendLocked(recs); code != 0 {
+		return code
+	}
+	p.apply(recs)
+	return 0
+}
+
+// membersByID returns a group's members in the order of their ids (the
+// keys of members).
+func membersByID[M any](members map[string]M) []M {
+	out := make([]M, 0, len(members))
+	for _, id := range slices.Sorted(maps.Keys(members)) {
+		out = append(out, members[id])
+	}
+	return out
 }
 
 // replayed records one replayed record (the value is copied: it outlives

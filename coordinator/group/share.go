@@ -80,14 +80,7 @@ func (sg *shareGroup) state() string {
 	return "Stable"
 }
 
-func (sg *shareGroup) sortedMembers() []*shareMember {
-	out := make([]*shareMember, 0, len(sg.members))
-	for _, m := range sg.members {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
-}
+func (sg *shareGroup) sortedMembers() []*shareMember { return membersByID(sg.members) }
 
 // SubscribedTopics lists the topics some member of share group id
 // subscribes to or that its share partitions were initialized for (admin
@@ -263,7 +256,7 @@ func (c *Coordinator) ShareGroupHeartbeat(ctx context.Context, v int16, clientID
 	resp := &protocol.ShareGroupHeartbeatResponse{
 		MemberID:            &m.id,
 		MemberEpoch:         m.epoch,
-		HeartbeatIntervalMs: int32(s.c.shareTimeout(id, "share.heartbeat.interval.ms", s.c.cfg.ShareHeartbeatInterval) / time.Millisecond),
+		HeartbeatIntervalMs: int32(s.c.groupTimeout(id, "share.heartbeat.interval.ms", s.c.cfg.ShareHeartbeatInterval) / time.Millisecond),
 	}
 	if m.sentEpoch != m.epoch {
 		a := &protocol.ShareGroupHeartbeatResponseAssignment{TopicPartitions: []protocol.ShareGroupHeartbeatResponseTopicPartitions{}}
@@ -455,7 +448,7 @@ func (s *shard) scheduleShareSessionLocked(g *group, m *shareMember) {
 	if m.sessionTimer != nil {
 		m.sessionTimer.Stop()
 	}
-	m.sessionTimer = time.AfterFunc(s.c.shareTimeout(g.id, "share.session.timeout.ms", s.c.cfg.ShareSessionTimeout), func() {
+	m.sessionTimer = time.AfterFunc(s.c.groupTimeout(g.id, "share.session.timeout.ms", s.c.cfg.ShareSessionTimeout), func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.unloaded || m.sessionSeq != seq || s.groups[g.id] != g || g.share == nil || g.share.members[m.id] != m {
@@ -469,16 +462,22 @@ func (s *shard) scheduleShareSessionLocked(g *group, m *shareMember) {
 	})
 }
 
-// shareTimeout is the group's config name (milliseconds) when set, else
-// def.
-func (c *Coordinator) shareTimeout(group, name string, def time.Duration) time.Duration {
-	if c.cfg.GroupConfig == nil {
-		return def
-	}
-	if v, err := strconv.ParseInt(c.cfg.GroupConfig(group)[name], 10, 32); err == nil && v > 0 {
+// groupTimeout is the group's config name (milliseconds) when set (GROUP
+// resources: kafka-configs --entity-type groups), else def.
+func (c *Coordinator) groupTimeout(group, name string, def time.Duration) time.Duration {
+	if v, ok := c.groupInt(group, name); ok && v > 0 {
 		return time.Duration(v) * time.Millisecond
 	}
 	return def
+}
+
+// groupInt is the group's integer config name when set.
+func (c *Coordinator) groupInt(group, name string) (int, bool) {
+	if c.cfg.GroupConfig == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(c.cfg.GroupConfig(group)[name], 10, 32)
+	return int(v), err == nil
 }
 
 // shutdownShareLocked stops the timers of a share group.

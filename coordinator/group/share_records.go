@@ -290,17 +290,8 @@ func (g *group) shareTombstones() []records.Record {
 // only's. A non-zero code means nothing was written: the change stays in
 // memory and the next one writes it again.
 func (s *shard) persistShareLocked(g *group, only *shareMember) int16 {
-	sg := g.share
-	want, scope := sg.recordsLocked(g.id, s.c.topicsByName(), only)
-	recs := sg.persisted.diff(want, shareTombstoneOrder, scope)
-	if len(recs) == 0 {
-		return 0
-	}
-	if code := s.appendLocked(recs); code != 0 {
-		return code
-	}
-	sg.persisted.apply(recs)
-	return 0
+	want, scope := g.share.recordsLocked(g.id, s.c.topicsByName(), only)
+	return s.writeDiffLocked(g.share.persisted, want, shareTombstoneOrder, scope)
 }
 
 // replayShareRecord applies one share group record. A ShareGroupMetadata

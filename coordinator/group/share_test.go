@@ -23,14 +23,7 @@ func newShareTestCoordinator(t *testing.T, l *memLog, removed chan [2]string) *C
 			}
 		},
 	}, l, zaptest.NewLogger(t))
-	t.Cleanup(c.Close)
-	c.Load(0, 1)
-	require.Eventually(t, func() bool {
-		s, _ := c.shardFor("x")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return !s.loading
-	}, 5*time.Second, time.Millisecond)
+	loadTestCoordinator(t, c)
 	return c
 }
 
@@ -162,14 +155,7 @@ func TestShareGroupMaxSize(t *testing.T) {
 		NumPartitions: 1, OffsetsRetention: time.Hour, ShareSessionTimeout: time.Hour, ShareMaxSize: 2,
 		Topics: func() []TopicMetadata { return []TopicMetadata{{Name: "a", ID: topicA, Partitions: 2}} },
 	}, &memLog{recs: map[int32][][2][]byte{}}, zaptest.NewLogger(t))
-	t.Cleanup(c.Close)
-	c.Load(0, 1)
-	require.Eventually(t, func() bool {
-		s, _ := c.shardFor("x")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return !s.loading
-	}, 5*time.Second, time.Millisecond)
+	loadTestCoordinator(t, c)
 	require.Zero(t, c.ShareGroupHeartbeat(ctx, 1, "c", "h", shareHB("m1", 0, "a")).ErrorCode)
 	require.Zero(t, c.ShareGroupHeartbeat(ctx, 1, "c", "h", shareHB("m2", 0, "a")).ErrorCode)
 	require.Equal(t, errcode.GroupMaxSizeReached, c.ShareGroupHeartbeat(ctx, 1, "c", "h", shareHB("m3", 0, "a")).ErrorCode)

@@ -130,14 +130,7 @@ func (sg *streamsGroup) state() string {
 	return "Stable"
 }
 
-func (sg *streamsGroup) sortedMembers() []*streamsMember {
-	out := make([]*streamsMember, 0, len(sg.members))
-	for _, m := range sg.members {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
-}
+func (sg *streamsGroup) sortedMembers() []*streamsMember { return membersByID(sg.members) }
 
 // subscribesTo reports whether the topology reads topic (OffsetDelete's
 // GROUP_SUBSCRIBED_TO_TOPIC).
@@ -270,11 +263,31 @@ func (c *Coordinator) StreamsGroupHeartbeat(ctx context.Context, clientID, clien
 // LastAssignmentConfigs.
 const streamsNumStandbyReplicas = "num.standby.replicas"
 
-// streamsAssignmentConfigs are the configs the task assignor runs with
-// (Kafka's streamsGroupAssignmentConfigs; Spool has no per-group
-// streams.num.standby.replicas, so the broker's applies).
-func (s *shard) streamsAssignmentConfigs() map[string]string {
-	return map[string]string{streamsNumStandbyReplicas: strconv.Itoa(s.c.cfg.StreamsNumStandbyReplicas)}
+// streamsAssignmentConfigs are the configs the task assignor runs with for
+// groupID (Kafka's streamsGroupAssignmentConfigs): the group's
+// streams.num.standby.replicas when set, else the broker's
+// group.streams.num.standby.replicas.
+func (s *shard) streamsAssignmentConfigs(groupID string) map[string]string {
+	standby := s.c.cfg.StreamsNumStandbyReplicas
+	if v, ok := s.c.groupInt(groupID, "streams.num.standby.replicas"); ok && v >= 0 {
+		standby = v
+	}
+	return map[string]string{streamsNumStandbyReplicas: strconv.Itoa(standby)}
+}
+
+// streamsInitialDelay is the group's streams.initial.rebalance.delay.ms
+// when set, else the broker's group.streams.initial.rebalance.delay.ms.
+func (c *Coordinator) streamsInitialDelay(groupID string) time.Duration {
+	if v, ok := c.groupInt(groupID, "streams.initial.rebalance.delay.ms"); ok && v >= 0 {
+		return time.Duration(v) * time.Millisecond
+	}
+	return c.cfg.StreamsInitialDelay
+}
+
+// streamsSessionTimeout is the group's streams.session.timeout.ms when
+// set, else the broker's group.streams.session.timeout.ms.
+func (c *Coordinator) streamsSessionTimeout(groupID string) time.Duration {
+	return c.groupTimeout(groupID, "streams.session.timeout.ms", c.cfg.StreamsSessionTimeout)
 }
 
 // streamsGroupLocked returns the streams group for id, creating it when
@@ -501,7 +514,7 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	// (persisted: the broker's group.streams.num.standby.replicas changed
 	// across a restart, or the group was written without them) trigger a
 	// rebalance, as in Kafka.
-	cfgs := s.streamsAssignmentConfigs()
+	cfgs := s.streamsAssignmentConfigs(groupID)
 	if !bump && !maps.Equal(cfgs, sg.lastAssignmentConfigs) {
 		bump = true
 		c.logger.Info("streams group assignment configs changed; triggering a rebalance", zap.String("group", groupID), zap.Any("configs", cfgs))
@@ -516,7 +529,7 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 	// joining epoch and the group epoch moves on, so its first members
 	// get a real member epoch meanwhile: Kafka 4.3.1 answers a new group's
 	// first member epoch 1 with group epoch 2 and assignment epoch 1.
-	if bump && wasEmpty && c.cfg.StreamsInitialDelay > 0 && sg.delayTimer == nil {
+	if bump && wasEmpty && c.streamsInitialDelay(groupID) > 0 && sg.delayTimer == nil {
 		if sg.assignmentEpoch == 0 {
 			sg.target = map[string]streamsTasks{}
 			sg.assignmentEpoch = sg.epoch
@@ -554,7 +567,7 @@ func (s *shard) streamsHeartbeatLocked(clientID, clientHost string, req *protoco
 
 	resp := &protocol.StreamsGroupHeartbeatResponse{
 		MemberID: m.id, MemberEpoch: m.epoch,
-		HeartbeatIntervalMs:      int32(c.cfg.StreamsHeartbeatInterval.Milliseconds()),
+		HeartbeatIntervalMs:      int32(c.groupTimeout(groupID, "streams.heartbeat.interval.ms", c.cfg.StreamsHeartbeatInterval).Milliseconds()),
 		EndpointInformationEpoch: sg.endpointEpoch,
 		// AcceptableRecoveryLag and TaskOffsetIntervalMs stay 0: Kafka
 		// 4.3.1 does not set them either (no warm-up tasks yet).
@@ -754,7 +767,7 @@ func (s *shard) scheduleStreamsSessionLocked(g *group, m *streamsMember) {
 	if m.sessionTimer != nil {
 		m.sessionTimer.Stop()
 	}
-	m.sessionTimer = time.AfterFunc(s.c.cfg.StreamsSessionTimeout, func() {
+	m.sessionTimer = time.AfterFunc(s.c.streamsSessionTimeout(g.id), func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.unloaded || m.sessionSeq != seq || s.groups[g.id] != g || g.streams == nil || g.streams.members[m.id] != m {
@@ -784,7 +797,7 @@ func (s *shard) scheduleStreamsRevocationLocked(g *group, m *streamsMember, befo
 	seq, epoch := m.revokeSeq, m.epoch
 	timeout := time.Duration(m.rebalanceTimeoutMs) * time.Millisecond
 	if timeout <= 0 {
-		timeout = s.c.cfg.StreamsSessionTimeout
+		timeout = s.c.streamsSessionTimeout(g.id)
 	}
 	if m.revokeTimer != nil {
 		m.revokeTimer.Stop()
@@ -846,7 +859,7 @@ func (s *shard) scheduleStreamsInitialDelayLocked(g *group) {
 	sg := g.streams
 	sg.delaySeq++
 	seq := sg.delaySeq
-	sg.delayTimer = time.AfterFunc(s.c.cfg.StreamsInitialDelay, func() {
+	sg.delayTimer = time.AfterFunc(s.c.streamsInitialDelay(g.id), func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.unloaded || s.groups[g.id] != g || g.streams != sg || sg.delaySeq != seq {

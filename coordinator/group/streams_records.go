@@ -202,23 +202,11 @@ func appendTaskIDs(b []byte, t taskSet, epochs map[taskID]int32) []byte {
 	for _, s := range subs {
 		ps := t[s]
 		b = wire.AppendCompactString(b, s)
-		b = wire.AppendCompactArrayLen(b, len(ps))
-		for _, p := range ps {
-			b = wire.AppendInt32(b, p)
+		var epochOf func(int32) int32
+		if epochs != nil {
+			epochOf = func(p int32) int32 { return epochs[taskID{s, p}] }
 		}
-		if epochs == nil {
-			b = wire.AppendUvarint(b, 0)
-			continue
-		}
-		var tag []byte
-		tag = wire.AppendCompactArrayLen(tag, len(ps))
-		for _, p := range ps {
-			tag = wire.AppendInt32(tag, epochs[taskID{s, p}])
-		}
-		b = wire.AppendUvarint(b, 1)
-		b = wire.AppendUvarint(b, 0)
-		b = wire.AppendUvarint(b, uint32(len(tag)))
-		b = append(b, tag...)
+		b = appendPartitionsWithEpochs(b, ps, epochOf)
 	}
 	return b
 }
@@ -231,33 +219,12 @@ func readTaskIDs(r *wire.Reader, epochs map[taskID]int32, defaultEpoch int32) ta
 	n := r.CompactArrayLen(3)
 	for i := 0; i < n && r.Err() == nil; i++ {
 		s := r.CompactString()
-		m := r.CompactArrayLen(4)
-		ps := make([]int32, 0, max(m, 0))
-		for j := 0; j < m && r.Err() == nil; j++ {
-			ps = append(ps, r.Int32())
-		}
-		var es []int32
-		tags := r.Uvarint()
-		for j := uint32(0); j < tags && r.Err() == nil; j++ {
-			tag, size := r.Uvarint(), r.Uvarint()
-			data := r.Raw(int(size))
-			if tag != 0 {
-				continue
-			}
-			tr := wire.NewReader(data)
-			k := tr.CompactArrayLen(4)
-			for x := 0; x < k && tr.Err() == nil; x++ {
-				es = append(es, tr.Int32())
-			}
-			if tr.Err() != nil {
-				es = nil
-			}
-		}
+		ps, es := readPartitionsWithEpochs(r)
 		for j, p := range ps {
 			out.add(taskID{s, p})
 			if epochs != nil {
 				e := defaultEpoch
-				if len(es) == len(ps) {
+				if es != nil {
 					e = es[j]
 				}
 				epochs[taskID{s, p}] = e
@@ -493,17 +460,8 @@ func (g *group) streamsTombstones() []records.Record {
 // when a write fails elsewhere (this broker is losing the partition), and
 // a later change writes them again.
 func (s *shard) persistStreamsLocked(g *group, only *streamsMember) int16 {
-	sg := g.streams
-	want, scope := sg.recordsLocked(g.id, only)
-	recs := sg.persisted.diff(want, streamsTombstoneOrder, scope)
-	if len(recs) == 0 {
-		return 0
-	}
-	if code := s.appendLocked(recs); code != 0 {
-		return code
-	}
-	sg.persisted.apply(recs)
-	return 0
+	want, scope := g.streams.recordsLocked(g.id, only)
+	return s.writeDiffLocked(g.streams.persisted, want, streamsTombstoneOrder, scope)
 }
 
 func newReplayedStreamsMember(id string) *streamsMember {

@@ -2,6 +2,8 @@ package group
 
 import (
 	"context"
+	"maps"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,24 +98,26 @@ func newStreamsTestCoordinator(t *testing.T, l *memLog, initialDelay time.Durati
 }
 
 func newStreamsTestCoordinatorStandby(t *testing.T, l *memLog, initialDelay time.Duration, standby int) *Coordinator {
-	c := New(Config{
+	return newStreamsTestCoordinatorConfig(t, l, func(cfg *Config) {
+		cfg.StreamsNumStandbyReplicas, cfg.StreamsInitialDelay = standby, initialDelay
+	})
+}
+
+// newStreamsTestCoordinatorConfig is a loaded coordinator over the topics
+// of testTopologyRequest with the config edit makes.
+func newStreamsTestCoordinatorConfig(t *testing.T, l *memLog, edit func(*Config)) *Coordinator {
+	cfg := Config{
 		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
 		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
 		StreamsSessionTimeout: time.Minute, StreamsHeartbeatInterval: time.Second, StreamsMaxSize: 10,
-		StreamsNumStandbyReplicas: standby, StreamsInitialDelay: initialDelay,
 		Topics: func() []TopicMetadata {
 			return []TopicMetadata{{Name: "in", ID: topicA, Partitions: 4}, {Name: "app-rep", ID: topicB, Partitions: 4},
 				{Name: "app-changelog", ID: protocol.UUID{3}, Partitions: 4}}
 		},
-	}, l, zaptest.NewLogger(t))
-	t.Cleanup(c.Close)
-	c.Load(0, 1)
-	require.Eventually(t, func() bool {
-		s, _ := c.shardFor("x")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return !s.loading
-	}, 5*time.Second, time.Millisecond)
+	}
+	edit(&cfg)
+	c := New(cfg, l, zaptest.NewLogger(t))
+	loadTestCoordinator(t, c)
 	return c
 }
 
@@ -510,4 +514,71 @@ func TestStreamsGroupOldSpoolLog(t *testing.T) {
 	require.Equal(t, int32(6), r.MemberEpoch)
 	settleStreamsGroup(t, c, "app", a)
 	require.Equal(t, 8, a.owned.active.size())
+}
+
+// TestStreamsGroupConfigs: a group's own streams.num.standby.replicas
+// (a GROUP config) overrides the broker's for the assignor, and changing it
+// rebalances the group at the next heartbeat; its
+// streams.heartbeat.interval.ms is the interval the members are given,
+// and its streams.session.timeout.ms removes a silent member.
+func TestStreamsGroupConfigs(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	groupCfg := map[string]map[string]string{}
+	setCfg := func(group, k, v string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if groupCfg[group] == nil {
+			groupCfg[group] = map[string]string{}
+		}
+		groupCfg[group][k] = v
+	}
+	c := newStreamsTestCoordinatorConfig(t, &memLog{recs: map[int32][][2][]byte{}}, func(cfg *Config) {
+		cfg.GroupConfig = func(group string) map[string]string {
+			mu.Lock()
+			defer mu.Unlock()
+			return maps.Clone(groupCfg[group])
+		}
+	})
+
+	setCfg("app", "streams.num.standby.replicas", "1")
+	setCfg("app", "streams.heartbeat.interval.ms", "7000")
+	a := &streamsTestMember{id: "a", process: "pa"}
+	b := &streamsTestMember{id: "b", process: "pb"}
+	r := a.heartbeat(t, c, "app")
+	require.Zero(t, r.ErrorCode)
+	require.Equal(t, int32(7000), r.HeartbeatIntervalMs)
+	require.Zero(t, b.heartbeat(t, c, "app").ErrorCode)
+	settleStreamsGroup(t, c, "app", a, b)
+	require.Equal(t, 8, a.owned.standby.size()+b.owned.standby.size(), "one standby per task of 8 (the group's config, not the broker's 0)")
+
+	// Another group without its own config: the broker's 0 standbys.
+	o := &streamsTestMember{id: "o", process: "po"}
+	p := &streamsTestMember{id: "p", process: "pp"}
+	r = o.heartbeat(t, c, "other")
+	require.Zero(t, r.ErrorCode)
+	require.Equal(t, int32(1000), r.HeartbeatIntervalMs)
+	require.Zero(t, p.heartbeat(t, c, "other").ErrorCode)
+	settleStreamsGroup(t, c, "other", o, p)
+	require.Zero(t, o.owned.standby.size()+p.owned.standby.size())
+
+	// The group's config changes: a new epoch at the next heartbeat, and
+	// the standbys go.
+	epoch := c.DescribeStreamsGroup(ctx, "app").GroupEpoch
+	setCfg("app", "streams.num.standby.replicas", "0")
+	require.Zero(t, a.heartbeat(t, c, "app").ErrorCode)
+	require.Equal(t, epoch+1, c.DescribeStreamsGroup(ctx, "app").GroupEpoch)
+	settleStreamsGroup(t, c, "app", a, b)
+	require.Zero(t, a.owned.standby.size()+b.owned.standby.size())
+
+	// A short session timeout of the group's own: b stops heartbeating
+	// and is removed.
+	setCfg("app", "streams.session.timeout.ms", "1000")
+	require.Zero(t, a.heartbeat(t, c, "app").ErrorCode)
+	require.Zero(t, b.heartbeat(t, c, "app").ErrorCode)
+	require.Eventually(t, func() bool {
+		require.Zero(t, a.heartbeat(t, c, "app").ErrorCode)
+		d := c.DescribeStreamsGroup(ctx, "app")
+		return len(d.Members) == 1 && d.Members[0].MemberID == "a"
+	}, 20*time.Second, 50*time.Millisecond)
 }

@@ -201,7 +201,7 @@ func TestWriteTimeout(t *testing.T) {
 				NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
 				MaxSize: 10, OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour, WriteTimeout: 50 * time.Millisecond,
 			}, l, zaptest.NewLogger(t))
-			startLoaded(t, c)
+			loadTestCoordinator(t, c)
 			code := within(t, 10*time.Second, tc.name, func() int16 { return tc.do(c, func() { stuck.Store(true) }) })
 			require.Equal(t, errcode.CoordinatorNotAvailable, code)
 		})

@@ -21,4 +21,15 @@
 // states) is written through a Persister after every acknowledgement;
 // acquisitions are not persisted, so after a restart a record that was
 // acquired is available again with the delivery count last written.
+//
+// The share coordinator (Store) writes it to __share_group_state as Kafka
+// does: a ShareSnapshot (the whole state) on a share partition's first
+// write, and then ShareUpdate records carrying only the changed state
+// batches, a snapshot again after UpdatesPerSnapshot updates. Loading
+// replays the log from its start, combining each update into the snapshot
+// before it. The topic is not compacted (updates share the snapshot's key):
+// Prune deletes the records before the lowest offset among the share
+// partitions' latest snapshots, and SnapshotCold rewrites the snapshots of
+// idle share partitions so that offset keeps moving. Record layouts are in
+// records.go.
 package share

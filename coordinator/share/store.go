@@ -2,9 +2,9 @@ package share
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -14,7 +14,6 @@ import (
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
-	"github.com/spool-broker/spool/protocol/wire"
 )
 
 // ErrNotLeader is what a Log returns when this broker no longer leads the
@@ -25,10 +24,17 @@ var ErrNotLeader = errors.New("share: not the leader of the __share_group_state 
 var ErrCorruptRecord = errors.New("share: corrupt share-group state record")
 
 // Log is the share coordinator's persistence: the partitions of
-// __share_group_state this broker leads (the same shape as group.Log).
+// __share_group_state this broker leads. __share_group_state is not
+// compacted (cleanup.policy=delete, retention.ms=-1, as Kafka creates it):
+// the store removes what no longer matters with DeleteRecords.
 type Log interface {
-	Append(ctx context.Context, partition int32, recs []records.Record) error
-	Replay(ctx context.Context, partition int32, fn func(key, value []byte) error) error
+	// Append appends recs and returns the offset of the first once they
+	// are committed.
+	Append(ctx context.Context, partition int32, recs []records.Record) (int64, error)
+	// Replay calls fn for every record from the log start offset on.
+	Replay(ctx context.Context, partition int32, fn func(offset int64, key, value []byte) error) error
+	// DeleteRecords moves the log start offset of partition up to offset.
+	DeleteRecords(ctx context.Context, partition int32, offset int64) error
 }
 
 // Key names one share partition: a share group and a topic partition.
@@ -44,15 +50,37 @@ func (k Key) CoordinatorKey() string {
 	return fmt.Sprintf("%s:%s:%d", k.GroupID, base64UUID(k.TopicID), k.Partition)
 }
 
-// Store is the share coordinator: it keeps the latest snapshot of every
-// share partition whose __share_group_state partition this broker leads
-// (Kafka's ShareCoordinatorShard), loaded by replaying the partition when
-// it becomes leader. All methods are safe for concurrent use.
+// StoreConfig is the share coordinator's configuration.
+type StoreConfig struct {
+	// Partitions of __share_group_state
+	// (share.coordinator.state.topic.num.partitions; default 50).
+	Partitions int32
+	// UpdatesPerSnapshot is how many ShareUpdate records follow a
+	// ShareSnapshot of a share partition before the next write is a
+	// snapshot again (share.coordinator.snapshot.update.records.per.snapshot;
+	// default 500).
+	UpdatesPerSnapshot int
+	// ColdSnapshotInterval: a share partition whose last snapshot is older
+	// than this is snapshotted again by SnapshotCold, so its old records
+	// can be pruned (share.coordinator.cold.partition.snapshot.interval.ms;
+	// default 5 minutes).
+	ColdSnapshotInterval time.Duration
+	// Compacted, when set, reports whether __share_group_state is
+	// compacted (created so by a Spool before ShareUpdate records):
+	// compaction would keep only the last update of a share partition, so
+	// every write is then a snapshot.
+	Compacted func() bool
+}
+
+// Store is the share coordinator: it keeps the state of every share
+// partition whose __share_group_state partition this broker leads (Kafka's
+// ShareCoordinatorShard), loaded by replaying the partition when it becomes
+// leader. All methods are safe for concurrent use.
 type Store struct {
-	numPartitions int32
-	log           Log
-	logger        *zap.Logger
-	now           func() time.Time
+	cfg    StoreConfig
+	log    Log
+	logger *zap.Logger
+	now    func() time.Time
 
 	mu     sync.Mutex // guards shards; taken before stateShard.mu
 	shards map[int32]*stateShard
@@ -61,22 +89,42 @@ type Store struct {
 	wg     sync.WaitGroup
 }
 
+// entry is one share partition's state as the records up to now give it.
+type entry struct {
+	state          State
+	snapshotEpoch  int32
+	createTime     int64 // the last snapshot's CreateTimestamp
+	writeTime      int64 // the last snapshot's WriteTimestamp
+	snapshotOffset int64 // the offset of the last snapshot
+	updates        int   // ShareUpdate records since the last snapshot
+}
+
 type stateShard struct {
-	mu       sync.Mutex
+	mu       sync.Mutex // held across the appends of a write, so records go in order
 	loading  bool
 	loadErr  error
 	unloaded bool
-	states   map[Key]State
-	cancel   context.CancelFunc
+	states   map[Key]*entry
+	offsets  redundantOffsets
+	// end is the offset after the last record read or written.
+	end int64
+	// pruned is the offset the log was last pruned to.
+	pruned int64
+	cancel context.CancelFunc
 }
 
-// NewStore returns a store over numPartitions partitions of
-// __share_group_state (share.coordinator.state.topic.num.partitions).
-func NewStore(numPartitions int32, l Log, logger *zap.Logger) *Store {
-	if numPartitions <= 0 {
-		numPartitions = 50
+// NewStore returns a store over the partitions of __share_group_state.
+func NewStore(cfg StoreConfig, l Log, logger *zap.Logger) *Store {
+	if cfg.Partitions <= 0 {
+		cfg.Partitions = 50
 	}
-	s := &Store{numPartitions: numPartitions, log: l, logger: logger, now: time.Now, shards: map[int32]*stateShard{}}
+	if cfg.UpdatesPerSnapshot < 0 {
+		cfg.UpdatesPerSnapshot = 500
+	}
+	if cfg.ColdSnapshotInterval <= 0 {
+		cfg.ColdSnapshotInterval = 5 * time.Minute
+	}
+	s := &Store{cfg: cfg, log: l, logger: logger, now: time.Now, shards: map[int32]*stateShard{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
@@ -84,7 +132,57 @@ func NewStore(numPartitions int32, l Log, logger *zap.Logger) *Store {
 // PartitionFor is the __share_group_state partition of k: Kafka's
 // Utils.abs(key.asCoordinatorKey().hashCode()) % numPartitions.
 func (s *Store) PartitionFor(k Key) int32 {
-	return group.PartitionFor(k.CoordinatorKey(), s.numPartitions)
+	return group.PartitionFor(k.CoordinatorKey(), s.cfg.Partitions)
+}
+
+func newStateShard(cancel context.CancelFunc) *stateShard {
+	return &stateShard{loading: true, states: map[Key]*entry{}, offsets: newRedundantOffsets(), cancel: cancel}
+}
+
+// replay applies one record read at offset (Kafka's
+// ShareCoordinatorShard.replay). An update of a share partition without a
+// snapshot is skipped, as Kafka does.
+func (sh *stateShard) replay(offset int64, key, value []byte) error {
+	sh.end = max(sh.end, offset+1)
+	kind, k, ok, err := decodeStateKey(key)
+	if err != nil || !ok {
+		return err
+	}
+	switch {
+	case kind == keyShareSnapshot && value == nil:
+		delete(sh.states, k)
+		sh.offsets.update(k, offset, true)
+	case kind == keyShareSnapshot:
+		v, err := decodeSnapshotValue(value)
+		if err != nil {
+			return err
+		}
+		sh.states[k] = &entry{state: v.State, snapshotEpoch: v.SnapshotEpoch, createTime: v.CreateTimestamp,
+			writeTime: v.WriteTimestamp, snapshotOffset: offset}
+		sh.offsets.update(k, offset, false)
+	case value != nil:
+		v, err := decodeUpdateValue(value)
+		if err != nil {
+			return err
+		}
+		if e := sh.states[k]; e != nil {
+			e.state = applyUpdate(e.state, v)
+			e.updates++
+		}
+	}
+	return nil
+}
+
+// applyUpdate is st with update v combined into it.
+func applyUpdate(st State, v updateValue) State {
+	if v.StartOffset >= 0 {
+		st.StartOffset = v.StartOffset
+	}
+	if v.LeaderEpoch >= 0 {
+		st.LeaderEpoch = v.LeaderEpoch
+	}
+	st.Batches = combineBatches(st.StartOffset, st.Batches, v.Batches)
+	return st
 }
 
 // Load starts serving partition: its records are replayed in the
@@ -96,29 +194,14 @@ func (s *Store) Load(partition, epoch int32) {
 		old.cancel()
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	sh := &stateShard{loading: true, states: map[Key]State{}, cancel: cancel}
+	sh := newStateShard(cancel)
 	s.shards[partition] = sh
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		states := map[Key]State{}
+		loaded := newStateShard(cancel)
 		began := time.Now()
-		err := s.log.Replay(ctx, partition, func(key, value []byte) error {
-			k, err := decodeStateKey(key)
-			if err != nil || k == nil {
-				return err
-			}
-			if value == nil {
-				delete(states, *k)
-				return nil
-			}
-			st, err := decodeStateValue(value)
-			if err != nil {
-				return err
-			}
-			states[*k] = st
-			return nil
-		})
+		err := s.log.Replay(ctx, partition, loaded.replay)
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
 		sh.loading = false
@@ -129,9 +212,9 @@ func (s *Store) Load(partition, epoch int32) {
 			}
 			return
 		}
-		sh.states = states
+		sh.states, sh.offsets, sh.end = loaded.states, loaded.offsets, loaded.end
 		s.logger.Info("share coordinator partition loaded", zap.Int32("partition", partition), zap.Int32("epoch", epoch),
-			zap.Int("share_partitions", len(states)), zap.Duration("took", time.Since(began)))
+			zap.Int("share_partitions", len(sh.states)), zap.Duration("took", time.Since(began)))
 	}()
 }
 
@@ -192,13 +275,28 @@ func (s *Store) Read(k Key) (st State, found bool, code int16) {
 		return State{}, false, code
 	}
 	defer sh.mu.Unlock()
-	st, found = sh.states[k]
-	return st, found, 0
+	e := sh.states[k]
+	if e == nil {
+		return State{}, false, 0
+	}
+	st = e.state
+	st.Batches = append([]StateBatch(nil), st.Batches...)
+	return st, true, 0
 }
 
-// Write replaces k's state with a snapshot, once it is committed to
-// __share_group_state. A write with an older state epoch than the one held
-// is refused with FENCED_STATE_EPOCH.
+// Write combines st into k's state once it is committed to
+// __share_group_state (Kafka's writeState): st's batches are merged into
+// the state held (a newer delivery of an offset wins), its start offset
+// (-1: unchanged) drops the batches before it, its leader epoch (-1:
+// unchanged) replaces the held one. A caller may send the whole state or
+// only what changed; both give the same result.
+//
+// The first write of a share partition, a write with a newer state epoch
+// (the state was reset: it replaces the held one) and the write after
+// UpdatesPerSnapshot updates are ShareSnapshot records; the others are
+// ShareUpdate records carrying only the batches that changed. A write with
+// an older state epoch than the one held is refused with
+// FENCED_STATE_EPOCH.
 func (s *Store) Write(ctx context.Context, k Key, st State) int16 {
 	p := s.PartitionFor(k)
 	sh, code := s.lockedShard(p)
@@ -206,18 +304,59 @@ func (s *Store) Write(ctx context.Context, k Key, st State) int16 {
 		return code
 	}
 	defer sh.mu.Unlock()
-	if cur, ok := sh.states[k]; ok && st.StateEpoch < cur.StateEpoch {
+	cur := sh.states[k]
+	if cur != nil && st.StateEpoch < cur.state.StateEpoch {
 		return errcode.FencedStateEpoch
 	}
-	rec := records.Record{Key: encodeStateKey(k), Value: encodeStateValue(st, s.now().UnixMilli()), Timestamp: s.now().UnixMilli()}
-	if code := s.appendLocked(ctx, p, rec); code != 0 {
+	now := s.now().UnixMilli()
+	if cur == nil || st.StateEpoch > cur.state.StateEpoch {
+		next := st
+		if next.LeaderEpoch < 0 && cur != nil {
+			next.LeaderEpoch = cur.state.LeaderEpoch
+		}
+		next.Batches = combineBatches(next.StartOffset, st.Batches)
+		epoch := int32(0)
+		if cur != nil {
+			epoch = cur.snapshotEpoch + 1
+		}
+		return s.snapshotLocked(ctx, p, sh, k, &entry{state: next, snapshotEpoch: epoch, createTime: now, writeTime: now})
+	}
+	prev := combineBatches(st.StartOffset, cur.state.Batches)
+	next := applyUpdate(cur.state, updateValue{LeaderEpoch: st.LeaderEpoch, StartOffset: st.StartOffset, Batches: st.Batches})
+	if cur.updates >= s.cfg.UpdatesPerSnapshot || (s.cfg.Compacted != nil && s.cfg.Compacted()) {
+		return s.snapshotLocked(ctx, p, sh, k, &entry{state: next, snapshotEpoch: cur.snapshotEpoch + 1, createTime: now, writeTime: now})
+	}
+	v := updateValue{SnapshotEpoch: cur.snapshotEpoch, LeaderEpoch: st.LeaderEpoch, StartOffset: st.StartOffset,
+		Batches: diffBatches(next.Batches, prev)}
+	rec := records.Record{Key: encodeStateKey(keyShareUpdate, k), Value: encodeUpdateValue(v), Timestamp: now}
+	off, code := s.appendLocked(ctx, p, rec)
+	if code != 0 {
 		return code
 	}
-	sh.states[k] = st
+	sh.end = max(sh.end, off+1)
+	cur.state = next
+	cur.updates++
 	return 0
 }
 
-// Delete removes k's state (a tombstone).
+// snapshotLocked writes e as k's ShareSnapshot and holds it once
+// committed.
+func (s *Store) snapshotLocked(ctx context.Context, p int32, sh *stateShard, k Key, e *entry) int16 {
+	v := snapshotValue{SnapshotEpoch: e.snapshotEpoch, State: e.state, CreateTimestamp: e.createTime, WriteTimestamp: e.writeTime}
+	rec := records.Record{Key: encodeStateKey(keyShareSnapshot, k), Value: encodeSnapshotValue(v), Timestamp: e.writeTime}
+	off, code := s.appendLocked(ctx, p, rec)
+	if code != 0 {
+		return code
+	}
+	sh.end = max(sh.end, off+1)
+	e.snapshotOffset = off
+	e.updates = 0
+	sh.states[k] = e
+	sh.offsets.update(k, off, false)
+	return 0
+}
+
+// Delete removes k's state (a ShareSnapshot tombstone).
 func (s *Store) Delete(ctx context.Context, k Key) int16 {
 	p := s.PartitionFor(k)
 	sh, code := s.lockedShard(p)
@@ -228,23 +367,20 @@ func (s *Store) Delete(ctx context.Context, k Key) int16 {
 	if _, ok := sh.states[k]; !ok {
 		return 0
 	}
-	if code := s.appendLocked(ctx, p, records.Record{Key: encodeStateKey(k), Timestamp: s.now().UnixMilli()}); code != 0 {
+	off, code := s.appendLocked(ctx, p, records.Record{Key: encodeStateKey(keyShareSnapshot, k), Timestamp: s.now().UnixMilli()})
+	if code != 0 {
 		return code
 	}
+	sh.end = max(sh.end, off+1)
 	delete(sh.states, k)
+	sh.offsets.update(k, off, true)
 	return 0
 }
 
 // Keys lists the share partitions of groupID held by the loaded shards.
 func (s *Store) Keys(groupID string) []Key {
-	s.mu.Lock()
-	shards := make([]*stateShard, 0, len(s.shards))
-	for _, sh := range s.shards {
-		shards = append(shards, sh)
-	}
-	s.mu.Unlock()
 	var out []Key
-	for _, sh := range shards {
+	for _, sh := range s.loadedShards() {
 		sh.mu.Lock()
 		for k := range sh.states {
 			if k.GroupID == groupID {
@@ -262,108 +398,142 @@ func (s *Store) Keys(groupID string) []Key {
 	return out
 }
 
-func (s *Store) appendLocked(ctx context.Context, partition int32, rec records.Record) int16 {
+// loadedShards returns the shards with their partition numbers' order
+// unspecified.
+func (s *Store) loadedShards() map[int32]*stateShard {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int32]*stateShard, len(s.shards))
+	for p, sh := range s.shards {
+		out[p] = sh
+	}
+	return out
+}
+
+// SnapshotCold writes a new ShareSnapshot of every share partition whose
+// last snapshot is older than ColdSnapshotInterval while later records
+// were written to its __share_group_state partition (Kafka's
+// snapshotColdPartitions): its old snapshot then stops holding back the
+// pruning of the records before it. A share partition nothing was written
+// after is left alone, where Kafka rewrites it once more.
+func (s *Store) SnapshotCold(ctx context.Context) {
+	for p := range s.loadedShards() {
+		sh, code := s.lockedShard(p)
+		if code != 0 {
+			continue
+		}
+		now := s.now().UnixMilli()
+		for k, e := range sh.states {
+			if now-e.writeTime < s.cfg.ColdSnapshotInterval.Milliseconds() || e.snapshotOffset+1 >= sh.end {
+				continue
+			}
+			cold := &entry{state: e.state, snapshotEpoch: e.snapshotEpoch + 1, createTime: e.createTime, writeTime: now}
+			if code := s.snapshotLocked(ctx, p, sh, k, cold); code != 0 {
+				break
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// Prune deletes the records of every loaded __share_group_state partition
+// before its last redundant offset (Kafka's ShareCoordinatorService prune
+// job): the lowest offset among the share partitions' latest snapshots,
+// so every share partition keeps its latest snapshot and the updates
+// after it. It returns the partitions pruned and the offset each was
+// pruned to.
+func (s *Store) Prune(ctx context.Context) map[int32]int64 {
+	out := map[int32]int64{}
+	for p := range s.loadedShards() {
+		sh, code := s.lockedShard(p)
+		if code != 0 {
+			continue
+		}
+		off, ok := sh.offsets.redundant()
+		if ok && off != sh.pruned {
+			if err := s.log.DeleteRecords(ctx, p, off); err != nil {
+				s.logger.Warn("cannot prune __share_group_state", zap.Int32("partition", p), zap.Int64("offset", off), zap.Error(err))
+			} else {
+				sh.pruned = off
+				out[p] = off
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}
+
+// Run snapshots cold share partitions every ColdSnapshotInterval and
+// prunes every pruneInterval until the store is closed.
+func (s *Store) Run(pruneInterval time.Duration) {
+	if pruneInterval <= 0 {
+		pruneInterval = 5 * time.Minute
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		prune := time.NewTicker(pruneInterval)
+		defer prune.Stop()
+		cold := time.NewTicker(s.cfg.ColdSnapshotInterval)
+		defer cold.Stop()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-cold.C:
+				s.SnapshotCold(s.ctx)
+			case <-prune.C:
+				s.Prune(s.ctx)
+			}
+		}
+	}()
+}
+
+func (s *Store) appendLocked(ctx context.Context, partition int32, rec records.Record) (int64, int16) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := s.log.Append(ctx, partition, []records.Record{rec}); err != nil {
+	off, err := s.log.Append(ctx, partition, []records.Record{rec})
+	if err != nil {
 		s.logger.Warn("cannot write to __share_group_state", zap.Int32("partition", partition), zap.Error(err))
 		if errors.Is(err, ErrNotLeader) {
-			return errcode.NotCoordinator
+			return -1, errcode.NotCoordinator
 		}
-		return errcode.CoordinatorNotAvailable
+		return -1, errcode.CoordinatorNotAvailable
 	}
-	return 0
+	return off, 0
 }
 
-// Record formats (Kafka's ShareSnapshotKey/ShareSnapshotValue; Spool
-// writes a full snapshot on every write and no ShareUpdate records):
-//
-//	key:   int16 0 | string groupId | uuid topicId | int32 partition
-//	value: int16 0 | int32 snapshotEpoch | int32 stateEpoch | int32 leaderEpoch |
-//	       int64 startOffset | int64 createTimestamp | int64 writeTimestamp |
-//	       compact array of {int64 firstOffset | int64 lastOffset |
-//	       int8 deliveryState | int16 deliveryCount | tags} | tags
-const keyShareSnapshot = 0
-
-func encodeStateKey(k Key) []byte {
-	b := wire.AppendInt16(nil, keyShareSnapshot)
-	b = wire.AppendString(b, k.GroupID)
-	b = append(b, k.TopicID[:]...)
-	return wire.AppendInt32(b, k.Partition)
+// redundantOffsets is Kafka's ShareCoordinatorOffsetsManager: the offset
+// of every share partition's latest snapshot (or tombstone), and the
+// lowest of them, before which every record is redundant.
+type redundantOffsets struct {
+	snapshots map[Key]int64
+	last      int64
 }
 
-// decodeStateKey returns nil for a record type the store does not read.
-func decodeStateKey(b []byte) (*Key, error) {
-	r := wire.NewReader(b)
-	if v := r.Int16(); r.Err() == nil && v != keyShareSnapshot {
-		return nil, nil
-	}
-	var k Key
-	k.GroupID = r.String()
-	k.TopicID = r.UUID()
-	k.Partition = r.Int32()
-	if err := r.Complete(); err != nil {
-		return nil, fmt.Errorf("%w: key: %w", ErrCorruptRecord, err)
-	}
-	return &k, nil
+func newRedundantOffsets() redundantOffsets {
+	return redundantOffsets{snapshots: map[Key]int64{}, last: math.MaxInt64}
 }
 
-func encodeStateValue(st State, now int64) []byte {
-	b := wire.AppendInt16(nil, 0)
-	b = wire.AppendInt32(b, 0) // snapshot epoch
-	b = wire.AppendInt32(b, st.StateEpoch)
-	b = wire.AppendInt32(b, st.LeaderEpoch)
-	b = wire.AppendInt64(b, st.StartOffset)
-	b = wire.AppendInt64(b, now)
-	b = wire.AppendInt64(b, now)
-	b = wire.AppendCompactArrayLen(b, len(st.Batches))
-	for _, sb := range st.Batches {
-		b = wire.AppendInt64(b, sb.FirstOffset)
-		b = wire.AppendInt64(b, sb.LastOffset)
-		b = append(b, byte(sb.DeliveryState))
-		b = wire.AppendInt16(b, sb.DeliveryCount)
-		b = wire.AppendUvarint(b, 0)
+// update records k's snapshot (or, with deleted, its tombstone) at offset.
+// A deleted key counts once, for this update, and is then forgotten.
+func (r *redundantOffsets) update(k Key, offset int64, deleted bool) {
+	r.snapshots[k] = offset
+	low := int64(math.MaxInt64)
+	for _, o := range r.snapshots {
+		low = min(low, o)
 	}
-	return wire.AppendUvarint(b, 0)
-}
-
-func decodeStateValue(b []byte) (State, error) {
-	r := wire.NewReader(b)
-	var st State
-	if v := r.Int16(); r.Err() == nil && v != 0 {
-		return st, fmt.Errorf("%w: value version %d", ErrCorruptRecord, v)
-	}
-	r.Int32()
-	st.StateEpoch = r.Int32()
-	st.LeaderEpoch = r.Int32()
-	st.StartOffset = r.Int64()
-	r.Int64()
-	r.Int64()
-	n := r.CompactArrayLen(19)
-	for i := 0; i < n && r.Err() == nil; i++ {
-		var sb StateBatch
-		sb.FirstOffset = r.Int64()
-		sb.LastOffset = r.Int64()
-		sb.DeliveryState = RecordState(r.Int8())
-		sb.DeliveryCount = r.Int16()
-		skipTags(r)
-		st.Batches = append(st.Batches, sb)
-	}
-	skipTags(r)
-	if err := r.Complete(); err != nil {
-		return st, fmt.Errorf("%w: value: %w", ErrCorruptRecord, err)
-	}
-	return st, nil
-}
-
-// skipTags skips a tagged-field section.
-func skipTags(r *wire.Reader) {
-	n := r.Uvarint()
-	for i := uint32(0); i < n && r.Err() == nil; i++ {
-		r.Uvarint()
-		r.Raw(int(r.Uvarint()))
+	r.last = low
+	if deleted {
+		delete(r.snapshots, k)
 	}
 }
 
-// base64UUID is Kafka's Uuid.toString: URL-safe base64 without padding.
-func base64UUID(u [16]byte) string { return base64.RawURLEncoding.EncodeToString(u[:]) }
+// redundant is the offset before which the records are redundant; ok is
+// false when there is none yet (Kafka also keeps offset 0).
+func (r *redundantOffsets) redundant() (int64, bool) {
+	if r.last <= 0 || r.last == math.MaxInt64 {
+		return 0, false
+	}
+	return r.last, true
+}

@@ -124,7 +124,9 @@ type Broker struct {
 	UncleanLeaderElectionEnable bool
 
 	// Replication.
-	ReplicaLagTimeMaxMs          int64
+	ReplicaLagTimeMaxMs int64
+	// ReplicaSelectorClass is replica.selector.class ("": none).
+	ReplicaSelectorClass         string
 	ReplicaFetchMaxBytes         int32
 	ReplicaFetchMinBytes         int32
 	ReplicaFetchWaitMaxMs        int32
@@ -163,6 +165,11 @@ type Broker struct {
 	GroupStreamsMaxSize              int32
 	GroupStreamsNumStandbyReplicas   int32
 	GroupStreamsInitialRebalanceMs   int32
+	GroupStreamsMinSessionTimeoutMs  int32
+	GroupStreamsMaxSessionTimeoutMs  int32
+	GroupStreamsMinHeartbeatMs       int32
+	GroupStreamsMaxHeartbeatMs       int32
+	GroupStreamsMaxStandbyReplicas   int32
 
 	// Share groups (KIP-932).
 	GroupShareSessionTimeoutMs            int32
@@ -176,6 +183,7 @@ type Broker struct {
 	ShareCoordinatorStateTopicRF          int16
 	ShareCoordinatorStateTopicSegmentSize int32
 	ShareCoordinatorStateTopicMinISR      int32
+	ShareCoordinatorUpdatesPerSnapshot    int32
 
 	// Transactions and producers.
 	TransactionStateLogNumPartitions     int32
@@ -349,6 +357,13 @@ func build(props map[string]string, clusterID string) (*Broker, []Notice, error)
 		}
 	}
 	delete(static, "") // a stray "=value" line
+	// Kafka's AbstractKafkaConfig.populateSynonyms: node.id and broker.id
+	// are one setting, and DescribeConfigs shows both as set.
+	if v, ok := static["node.id"]; ok && static["broker.id"] == "" {
+		static["broker.id"] = v
+	} else if v, ok := static["broker.id"]; ok && static["node.id"] == "" {
+		static["node.id"] = v
+	}
 	if zero := !slices.ContainsFunc(zeroConfigTriggers, func(k string) bool { _, ok := vals[k]; return ok }); zero {
 		for k, v := range zeroConfig {
 			vals[k] = v
@@ -454,6 +469,7 @@ func (b *Broker) fill(r *resolver) {
 	b.UncleanLeaderElectionEnable = r.boolean("unclean.leader.election.enable")
 
 	b.ReplicaLagTimeMaxMs = r.i64("replica.lag.time.max.ms")
+	b.ReplicaSelectorClass = r.str("replica.selector.class")
 	b.ReplicaFetchMaxBytes = r.i32("replica.fetch.max.bytes")
 	b.ReplicaFetchMinBytes = r.i32("replica.fetch.min.bytes")
 	b.ReplicaFetchWaitMaxMs = r.i32("replica.fetch.wait.max.ms")
@@ -487,6 +503,11 @@ func (b *Broker) fill(r *resolver) {
 	b.GroupStreamsSessionTimeoutMs = r.i32("group.streams.session.timeout.ms")
 	b.GroupStreamsHeartbeatMs = r.i32("group.streams.heartbeat.interval.ms")
 	b.GroupStreamsMaxSize = r.i32("group.streams.max.size")
+	b.GroupStreamsMinSessionTimeoutMs = r.i32("group.streams.min.session.timeout.ms")
+	b.GroupStreamsMaxSessionTimeoutMs = r.i32("group.streams.max.session.timeout.ms")
+	b.GroupStreamsMinHeartbeatMs = r.i32("group.streams.min.heartbeat.interval.ms")
+	b.GroupStreamsMaxHeartbeatMs = r.i32("group.streams.max.heartbeat.interval.ms")
+	b.GroupStreamsMaxStandbyReplicas = r.i32("group.streams.max.standby.replicas")
 	b.GroupStreamsNumStandbyReplicas = r.i32("group.streams.num.standby.replicas")
 	b.GroupStreamsInitialRebalanceMs = r.i32("group.streams.initial.rebalance.delay.ms")
 	b.GroupShareSessionTimeoutMs = r.i32("group.share.session.timeout.ms")
@@ -500,6 +521,7 @@ func (b *Broker) fill(r *resolver) {
 	b.ShareCoordinatorStateTopicRF = r.i16("share.coordinator.state.topic.replication.factor")
 	b.ShareCoordinatorStateTopicSegmentSize = r.i32("share.coordinator.state.topic.segment.bytes")
 	b.ShareCoordinatorStateTopicMinISR = r.i32("share.coordinator.state.topic.min.isr")
+	b.ShareCoordinatorUpdatesPerSnapshot = r.i32("share.coordinator.snapshot.update.records.per.snapshot")
 
 	b.TransactionStateLogNumPartitions = r.i32("transaction.state.log.num.partitions")
 	b.TransactionStateLogReplicationFactor = r.i16("transaction.state.log.replication.factor")
@@ -614,4 +636,61 @@ func parseProtocolMap(v string) (map[string]string, error) {
 // IsCordoned reports whether log dir dir is in cordoned.log.dirs (or "*").
 func (b *Broker) IsCordoned(dir string) bool {
 	return slices.Contains(b.CordonedLogDirs, "*") || slices.Contains(b.CordonedLogDirs, dir)
+}
+
+// CordonedLogDirsNow are the log dirs cordoned under the dynamic configs
+// dyn: this broker's cordoned.log.dirs override (it is a per-broker
+// config, as in Kafka), else the static one; "*" is every log dir.
+func (b *Broker) CordonedLogDirsNow(dyn Dynamic) []string {
+	list := b.CordonedLogDirs
+	if v, ok := dyn.PerBroker["cordoned.log.dirs"]; ok {
+		list = splitList(v)
+	}
+	if slices.Contains(list, "*") {
+		return slices.Clone(b.LogDirs)
+	}
+	var out []string
+	for _, d := range b.LogDirs {
+		if slices.Contains(list, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// ErrInvalidDynamicConfig marks a dynamic broker config this broker
+// refuses (Kafka's DynamicBrokerConfig validation answers INVALID_REQUEST).
+var ErrInvalidDynamicConfig = errors.New("invalid dynamic broker config")
+
+// ValidateCordonedLogDirs checks a cordoned.log.dirs value set on this
+// broker at runtime as Kafka's DynamicLogConfig does, with its messages:
+// no empty entries, "*" alone, and every entry one of log.dirs.
+func (b *Broker) ValidateCordonedLogDirs(value string) error {
+	var list []string
+	if strings.TrimSpace(value) != "" {
+		for _, e := range strings.Split(value, ",") {
+			e = strings.TrimSpace(e)
+			if e == "" {
+				return fmt.Errorf("%w: Configuration 'cordoned.log.dirs' values must not be empty.", ErrInvalidDynamicConfig)
+			}
+			list = append(list, e)
+		}
+	}
+	if slices.Contains(list, "*") {
+		if len(list) > 1 {
+			return fmt.Errorf("%w: requirement failed: When cordoned.log.dirs is set to *, it must not contain other values", ErrInvalidDynamicConfig)
+		}
+		return nil
+	}
+	var missing []string
+	for _, d := range list {
+		if !slices.Contains(b.LogDirs, d) {
+			missing = append(missing, d)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: requirement failed: All entries in cordoned.log.dirs must be present in log.dirs or log.dir. Missing entries : %s",
+			ErrInvalidDynamicConfig, strings.Join(missing, ","))
+	}
+	return nil
 }

@@ -281,6 +281,19 @@ func TestSecurityStored(t *testing.T) {
 	}
 }
 
+func TestReplicaSelectorClass(t *testing.T) {
+	b, _, err := Load("", nil)
+	require.NoError(t, err)
+	require.Empty(t, b.ReplicaSelectorClass, "default: none, consumers read from leaders")
+	b, notices, err := Load("", []string{"KAFKA_REPLICA_SELECTOR_CLASS=" + RackAwareReplicaSelector, "KAFKA_BROKER_RACK=r1"})
+	require.NoError(t, err)
+	require.Equal(t, RackAwareReplicaSelector, b.ReplicaSelectorClass)
+	require.Equal(t, "r1", b.BrokerRack)
+	for _, n := range notices {
+		require.NotEqual(t, "replica.selector.class", n.Property, "a known, honoured property: %s", n.Message)
+	}
+}
+
 func TestValidationErrorsNameTheProperty(t *testing.T) {
 	tests := []struct {
 		env  string
@@ -300,6 +313,7 @@ func TestValidationErrorsNameTheProperty(t *testing.T) {
 		{"KAFKA_CONTROLLER_QUORUM_VOTERS=a@b", `"controller.quorum.voters"`},
 		{"KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=PLAINTEXT:TLS", `"listener.security.protocol.map"`},
 		{"KAFKA_GROUP_CONSUMER_MIGRATION_POLICY=sometimes", `"group.consumer.migration.policy"`},
+		{"KAFKA_REPLICA_SELECTOR_CLASS=com.example.NearestSelector", `invalid value "com.example.NearestSelector" for "replica.selector.class": class com.example.NearestSelector cannot be found`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {

@@ -24,6 +24,23 @@ type brokerDef struct {
 	// While that protection is not implemented, a setting that asks for it
 	// refuses startup (Broker.CheckProtections).
 	guard protectionID
+	// refuse, when set, marks a property Spool does not act on whose
+	// ignoring would weaken security: set to anything but Kafka's default,
+	// it refuses startup (Broker.Refusals) for the reason given.
+	refuse string
+	// unlisted marks a property outside Kafka's public ConfigDef (an
+	// internal one, a dynamic-only one such as the replication throttle
+	// rates, or an authorizer's): DescribeConfigs lists it only once it is
+	// set, without a default synonym, as Kafka does.
+	unlisted bool
+	// untyped marks an unlisted property that KafkaConfig does not know at
+	// all (the authorizer's super.users): once set, Kafka lists it with type
+	// UNKNOWN and, not knowing better, as sensitive.
+	untyped bool
+	// noDefault marks a config without a default in Kafka (node.id,
+	// process.roles, controller.listener.names): DescribeConfigs shows no
+	// DEFAULT_CONFIG synonym for it; def is only Spool's "unset".
+	noDefault bool
 }
 
 const (
@@ -76,14 +93,14 @@ var spoolDefaults = map[string]string{
 	"log.dirs": "./data",
 }
 
-var brokerDefList = []brokerDef{
+var brokerDefList = append([]brokerDef{
 	// Node and KRaft.
-	{name: "node.id", group: groupNode, typ: TypeInt, def: "-1", doc: "Unique id of this node in the cluster (required with process.roles)", check: intAtLeast(-1)},
+	{name: "node.id", group: groupNode, typ: TypeInt, def: "-1", doc: "Unique id of this node in the cluster (required with process.roles)", check: intAtLeast(-1), noDefault: true},
 	{name: "broker.id", group: groupNode, typ: TypeInt, def: "-1", doc: "Legacy alias of node.id; must equal node.id if both are set", check: intAtLeast(-1)},
-	{name: "process.roles", group: groupNode, typ: TypeList, def: "", doc: "Roles of this node: broker, controller or both", check: listOf(false, "broker", "controller")},
+	{name: "process.roles", group: groupNode, typ: TypeList, def: "", doc: "Roles of this node: broker, controller or both", check: listOf(false, "broker", "controller"), noDefault: true},
 	{name: "controller.quorum.voters", group: groupNode, typ: TypeList, def: "", doc: "Static quorum: id@host:port of every controller"},
 	{name: "controller.quorum.bootstrap.servers", group: groupNode, typ: TypeList, def: "", doc: "host:port of controllers to find the quorum from (brokers; a controller only when it is the sole, standalone voter)"},
-	{name: "controller.listener.names", group: groupNode, typ: TypeString, null: true, doc: "Names of the listeners used by the controller"},
+	{name: "controller.listener.names", group: groupNode, typ: TypeList, null: true, noDefault: true, doc: "Names of the listeners used by the controller"},
 	{name: "controller.quorum.election.timeout.ms", group: groupNode, typ: TypeInt, def: "1000", doc: "Max time without a leader before starting an election (unset: tuned by quorum size)", check: intAtLeast(0)},
 	{name: "controller.quorum.fetch.timeout.ms", group: groupNode, typ: TypeInt, def: "2000", doc: "Max time without a successful fetch from the leader", check: intAtLeast(0)},
 	{name: "metadata.log.dir", group: groupNode, typ: TypeString, null: true, doc: "Directory of the cluster metadata log (default: first log dir)"},
@@ -94,12 +111,12 @@ var brokerDefList = []brokerDef{
 	{name: "controlled.shutdown.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Move leadership away before shutting down"},
 	{name: "auto.leader.rebalance.enable", group: groupNode, typ: TypeBoolean, def: "true", doc: "Periodically move leadership back to preferred replicas"},
 	{name: "leader.imbalance.check.interval.seconds", group: groupNode, typ: TypeLong, def: "300", doc: "Interval of the preferred-leader check", check: longAtLeast(1)},
-	{name: "leader.imbalance.per.broker.percentage", group: groupNode, typ: TypeInt, def: "10", doc: "Leader imbalance allowed per broker (percent)", check: intAtLeast(0), ignored: imbalancePercentage},
+	{name: "leader.imbalance.per.broker.percentage", group: groupNode, typ: TypeInt, def: "10", doc: "Leader imbalance allowed per broker (percent)", check: intAtLeast(0), ignored: imbalancePercentage, unlisted: true, untyped: true},
 	{name: "background.threads", group: groupNode, typ: TypeInt, def: "10", doc: "Threads for background tasks", check: intAtLeast(1), mode: ClusterWide, ignored: "background work runs on goroutines"},
 
 	// Listeners and network.
 	{name: "listeners", group: groupListen, typ: TypeList, def: "PLAINTEXT://:9092", doc: "NAME://host:port to bind; empty host binds all interfaces (PLAINTEXT only, see Security)", mode: PerBroker},
-	{name: "advertised.listeners", group: groupListen, typ: TypeList, null: true, doc: "NAME://host:port clients are told to use (default: listeners)", mode: PerBroker},
+	{name: "advertised.listeners", group: groupListen, typ: TypeList, null: true, doc: "NAME://host:port clients are told to use (default: listeners)"},
 	{name: "listener.security.protocol.map", group: groupListen, typ: TypeString, def: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT", doc: "Listener name to security protocol (PLAINTEXT only, see Security)", mode: PerBroker},
 	{name: "inter.broker.listener.name", group: groupListen, typ: TypeString, null: true, doc: "Listener brokers use to talk to each other"},
 	{name: "security.inter.broker.protocol", group: groupListen, typ: TypeString, def: "PLAINTEXT", doc: "Protocol between brokers (if inter.broker.listener.name is unset)", check: oneOf("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")},
@@ -123,7 +140,7 @@ var brokerDefList = []brokerDef{
 	// Log storage.
 	{name: "log.dirs", group: groupLog, typ: TypeList, null: true, doc: "Directories holding partition data (default: log.dir)"},
 	{name: "log.dir", group: groupLog, typ: TypeList, def: "/tmp/kafka-logs", doc: "Directory holding partition data, if log.dirs is unset"},
-	{name: "cordoned.log.dirs", group: groupLog, typ: TypeList, def: "", doc: "A comma-separated list of the directories that are cordoned. Entries in this list must be entries in log.dirs or log.dir configuration. This can also be set to * to cordon all log directories."},
+	{name: "cordoned.log.dirs", group: groupLog, typ: TypeList, def: "", doc: "A comma-separated list of the directories that are cordoned. Entries in this list must be entries in log.dirs or log.dir configuration. This can also be set to * to cordon all log directories.", mode: PerBroker},
 	{name: "log.dir.failure.timeout.ms", group: groupLog, typ: TypeLong, def: "30000", doc: "If the broker is unable to successfully communicate to the controller that some log directory has failed for longer than this time, the broker will fail and shut down.", check: longAtLeast(1)},
 	{name: "spool.log.dir.full.check.interval.ms", group: groupLog, typ: TypeLong, def: "5000", doc: "Spool only: how often a log dir taken offline because its file system was full (ENOSPC) is checked for free space; it comes back online without a restart once it has spool.log.dir.full.recovery.bytes free (Kafka needs a restart; docs/operations.md)", check: longAtLeast(1)},
 	{name: "spool.log.dir.full.recovery.bytes", group: groupLog, typ: TypeLong, def: "67108864", doc: "Spool only: free bytes a full log dir needs before it comes back online", check: longAtLeast(1)},
@@ -179,6 +196,7 @@ var brokerDefList = []brokerDef{
 
 	// Replication.
 	{name: "replica.lag.time.max.ms", group: groupRepl, typ: TypeLong, def: "30000", doc: "A follower this far behind leaves the ISR", check: longAtLeast(1)},
+	{name: "replica.selector.class", group: groupRepl, typ: TypeString, null: true, doc: "Class choosing a consumer's preferred read replica (KIP-392): org.apache.kafka.common.replica.RackAwareReplicaSelector sends a consumer with client.rack to an in-sync replica in its rack; unset, consumers read from leaders", check: checkReplicaSelector},
 	{name: "replica.fetch.max.bytes", group: groupRepl, typ: TypeInt, def: "1048576", doc: "Bytes per partition a follower fetches", check: intAtLeast(0)},
 	{name: "replica.fetch.min.bytes", group: groupRepl, typ: TypeInt, def: "1", doc: "Min bytes a follower fetch waits for", check: intAtLeast(1)},
 	{name: "replica.fetch.wait.max.ms", group: groupRepl, typ: TypeInt, def: "500", doc: "Max wait of a follower fetch", check: intAtLeast(0)},
@@ -188,8 +206,9 @@ var brokerDefList = []brokerDef{
 	{name: "replica.socket.receive.buffer.bytes", group: groupRepl, typ: TypeInt, def: "65536", doc: "SO_RCVBUF of follower connections", check: anyInt(), ignored: "follower connections use the operating system's default receive buffer"},
 	{name: "replica.high.watermark.checkpoint.interval.ms", group: groupRepl, typ: TypeLong, def: "5000", doc: "How often high watermarks are checkpointed", check: longAtLeast(1)},
 	{name: "num.replica.fetchers", group: groupRepl, typ: TypeInt, def: "1", doc: "Fetcher goroutines per source broker", check: intAtLeast(1), mode: ClusterWide},
-	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: PerBroker},
-	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: PerBroker},
+	{name: "leader.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on leaders (bytes/s)", check: longAtLeast(0), mode: ClusterWide, unlisted: true},
+	{name: "follower.replication.throttled.rate", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Replication throttle on followers (bytes/s)", check: longAtLeast(0), mode: ClusterWide, unlisted: true},
+	{name: "replica.alter.log.dirs.io.max.bytes.per.second", group: groupRepl, typ: TypeLong, def: maxLong, doc: "Bound on the bytes/s AlterReplicaLogDirs copies between this broker's log dirs", check: longAtLeast(0), mode: ClusterWide, unlisted: true},
 
 	// Client quotas (the quotas themselves are set with AlterClientQuotas).
 	{name: "quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of client quota rates", check: intAtLeast(1)},
@@ -198,8 +217,8 @@ var brokerDefList = []brokerDef{
 	{name: "controller.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each controller mutation quota sample", check: intAtLeast(1)},
 	{name: "replication.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of replication quota rates", check: intAtLeast(1)},
 	{name: "replication.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each replication quota sample", check: intAtLeast(1)},
-	{name: "alter.log.dirs.replication.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of log dir move quota rates", check: intAtLeast(1), ignored: "replicas are not moved between log dirs (no AlterReplicaLogDirs)"},
-	{name: "alter.log.dirs.replication.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each log dir move quota sample", check: intAtLeast(1), ignored: "replicas are not moved between log dirs (no AlterReplicaLogDirs)"},
+	{name: "alter.log.dirs.replication.quota.window.num", group: groupQuotas, typ: TypeInt, def: "11", doc: "Samples of log dir move quota rates", check: intAtLeast(1), ignored: "replica.alter.log.dirs.io.max.bytes.per.second bounds AlterReplicaLogDirs copies with a token bucket of one second, not with sampled windows"},
+	{name: "alter.log.dirs.replication.quota.window.size.seconds", group: groupQuotas, typ: TypeInt, def: "1", doc: "Span of each log dir move quota sample", check: intAtLeast(1), ignored: "replica.alter.log.dirs.io.max.bytes.per.second bounds AlterReplicaLogDirs copies with a token bucket of one second, not with sampled windows"},
 	{name: "client.quota.callback.class", group: groupQuotas, typ: TypeClass, null: true, doc: "Custom ClientQuotaCallback class", ignored: "custom quota callbacks are not supported: quotas follow Kafka's default callback (user and client-id quotas from AlterClientQuotas)", weakens: true},
 
 	// Groups and offsets.
@@ -233,11 +252,11 @@ var brokerDefList = []brokerDef{
 	// Share groups (KIP-932).
 	{name: "group.share.session.timeout.ms", group: groupGroups, typ: TypeInt, def: "45000", doc: "Session timeout of share group members", check: intAtLeast(1)},
 	{name: "group.share.heartbeat.interval.ms", group: groupGroups, typ: TypeInt, def: "5000", doc: "Heartbeat interval of share group members", check: intAtLeast(1)},
-	{name: "group.share.record.lock.duration.ms", group: groupGroups, typ: TypeInt, def: "30000", doc: "How long a share consumer holds an acquired record", check: intAtLeast(1000)},
-	{name: "group.share.delivery.count.limit", group: groupGroups, typ: TypeInt, def: "5", doc: "Deliveries of a record before it is archived", check: intAtLeast(2)},
-	{name: "group.share.max.size", group: groupGroups, typ: TypeShort, def: "200", doc: "Max members of a share group", check: shortAtLeast(1)},
+	{name: "group.share.record.lock.duration.ms", group: groupGroups, typ: TypeInt, def: "30000", doc: "How long a share consumer holds an acquired record", check: intBetween(1000, 3600000)},
+	{name: "group.share.delivery.count.limit", group: groupGroups, typ: TypeInt, def: "5", doc: "Deliveries of a record before it is archived", check: intBetween(2, 10)},
+	{name: "group.share.max.size", group: groupGroups, typ: TypeInt, def: "200", doc: "Max members of a share group", check: intBetween(1, 1000)},
 	{name: "group.share.max.share.sessions", group: groupGroups, typ: TypeInt, def: "2000", doc: "Share sessions a broker keeps", check: intAtLeast(1)},
-	{name: "group.share.partition.max.record.locks", group: groupGroups, typ: TypeInt, def: "2000", doc: "In-flight records of a share partition", check: intAtLeast(100)},
+	{name: "group.share.partition.max.record.locks", group: groupGroups, typ: TypeInt, def: "2000", doc: "In-flight records of a share partition", check: intBetween(100, 10000)},
 	{name: "share.coordinator.state.topic.num.partitions", group: groupGroups, typ: TypeInt, def: "50", doc: "Partitions of __share_group_state", check: intAtLeast(1)},
 	{name: "share.coordinator.state.topic.replication.factor", group: groupGroups, typ: TypeShort, def: "3", doc: "Replication factor of __share_group_state (created once this many brokers are live)", check: shortAtLeast(1)},
 	{name: "share.coordinator.state.topic.min.isr", group: groupGroups, typ: TypeShort, def: "2", doc: "min.insync.replicas of __share_group_state", check: shortAtLeast(1)},
@@ -254,7 +273,7 @@ var brokerDefList = []brokerDef{
 	{name: "transaction.remove.expired.transaction.cleanup.interval.ms", group: groupTxn, typ: TypeInt, def: "3600000", doc: "How often expired transactional ids are removed", check: intAtLeast(1)},
 	{name: "transaction.partition.verification.enable", group: groupTxn, typ: TypeBoolean, def: "true", doc: "Verify partitions are in the transaction before appending", mode: ClusterWide},
 	{name: "producer.id.expiration.ms", group: groupTxn, typ: TypeInt, def: "86400000", doc: "Idle time before an idempotent producer's state expires", check: intAtLeast(1), mode: ClusterWide},
-	{name: "producer.id.expiration.check.interval.ms", group: groupTxn, typ: TypeInt, def: "600000", doc: "How often producer ids are expired", check: intAtLeast(1)},
+	{name: "producer.id.expiration.check.interval.ms", group: groupTxn, typ: TypeInt, def: "600000", doc: "How often producer ids are expired", check: intAtLeast(1), unlisted: true},
 
 	// Security (auth/, internal/server/security.go); refused at startup while not implemented (protections.go).
 	{name: "sasl.enabled.mechanisms", group: groupSecurity, typ: TypeList, def: "GSSAPI", doc: "SASL mechanisms offered to clients", mode: PerBroker, guard: protSASL},
@@ -289,11 +308,11 @@ var brokerDefList = []brokerDef{
 	{name: "ssl.protocol", group: groupSecurity, typ: TypeString, def: "TLSv1.3", doc: "TLS protocol", mode: PerBroker, guard: protTLS},
 	{name: "ssl.enabled.protocols", group: groupSecurity, typ: TypeList, def: "TLSv1.2,TLSv1.3", doc: "Enabled TLS versions", mode: PerBroker, guard: protTLS},
 	{name: "ssl.cipher.suites", group: groupSecurity, typ: TypeList, def: "", doc: "Enabled cipher suites (empty: all)", mode: PerBroker, guard: protTLS},
-	{name: "super.users", group: groupSecurity, typ: TypeString, null: true, doc: "Semicolon-separated principals that bypass ACLs", guard: protAuthorizer},
-	{name: "principal.builder.class", group: groupSecurity, typ: TypeClass, def: DefaultPrincipalBuilder, doc: "Builds a connection's principal; only Kafka's default (User:<SASL name> or the certificate's subject after ssl.principal.mapping.rules)", guard: protAuthorizer},
+	{name: "super.users", group: groupSecurity, typ: TypeString, null: true, doc: "Semicolon-separated principals that bypass ACLs", guard: protAuthorizer, unlisted: true, untyped: true},
+	{name: "principal.builder.class", group: groupSecurity, typ: TypeClass, def: DefaultPrincipalBuilder, doc: "Builds a connection's principal; only Kafka's default (User:<SASL name> or the certificate's subject after ssl.principal.mapping.rules)", mode: PerBroker, guard: protAuthorizer},
 	{name: "authorizer.class.name", group: groupSecurity, typ: TypeString, def: "", doc: "Authorizer; org.apache.kafka.metadata.authorizer.StandardAuthorizer enables ACLs", guard: protAuthorizer},
-	{name: "allow.everyone.if.no.acl.found", group: groupSecurity, typ: TypeBoolean, def: "false", doc: "Allow access to resources without ACLs", guard: protAuthorizer},
-}
+	{name: "allow.everyone.if.no.acl.found", group: groupSecurity, typ: TypeBoolean, def: "false", doc: "Allow access to resources without ACLs", guard: protAuthorizer, unlisted: true, untyped: true},
+}, kafkaOnlyBrokerDefs...)
 
 var compressionTypes = []string{"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}
 

@@ -241,7 +241,7 @@ func defaultValue(name string) (string, bool) {
 		return v, true
 	}
 	d := brokerDefs[name]
-	if d == nil || d.null {
+	if d == nil || d.null || d.noDefault {
 		return "", false
 	}
 	return d.def, true
@@ -268,9 +268,25 @@ func ResolveTopic(overrides map[string]string, b *Broker, dyn Dynamic) []Entry {
 		}
 		e.Value, e.Source = strp(d.Default), SourceDefault
 		if len(e.Synonyms) > 0 {
-			first := e.Synonyms[0]
-			e.Source = first.Source
-			e.Value = strp(toTopicUnit(d.Name, first))
+			e.Value = strp(toTopicUnit(d.Name, e.Synonyms[0]))
+		}
+		// Kafka lists the broker synonyms from the first layer that sets
+		// the primary one (log.retention.ms): with only log.retention.hours
+		// set, retention.ms shows its value in ms, no synonyms and the
+		// DEFAULT_CONFIG source.
+		if syn := topicSynonyms[d.Name]; len(syn) > 0 {
+			i := 0
+			if len(e.Synonyms) > 0 && e.Synonyms[0].Source == SourceTopic {
+				i = 1
+			}
+			j := i
+			for j < len(e.Synonyms) && e.Synonyms[j].Name != syn[0].name {
+				j++
+			}
+			e.Synonyms = append(e.Synonyms[:i], e.Synonyms[j:]...)
+		}
+		if len(e.Synonyms) > 0 {
+			e.Source = e.Synonyms[0].Source
 		}
 		out = append(out, e)
 	}
@@ -321,7 +337,10 @@ func brokerSynonymsOf(name string) []string {
 }
 
 // ResolveBroker lists every broker config for DescribeConfigs of a BROKER
-// resource, sorted by name.
+// resource, sorted by name, as Kafka's ConfigHelper does: every public
+// config of Kafka's ConfigDef (and Spool's own spool.*), plus whatever else
+// is set (Kafka lists a broker's originals: unlisted configs once set, and
+// properties it does not know, such as listener overrides).
 func ResolveBroker(b *Broker, dyn Dynamic) []Entry {
 	out := make([]Entry, 0, len(brokerDefNames))
 	for _, name := range brokerDefNames {
@@ -331,6 +350,9 @@ func ResolveBroker(b *Broker, dyn Dynamic) []Entry {
 		var layers [6][]Synonym
 		for _, s := range brokerSynonymsOf(name) {
 			for _, l := range b.brokerLayers(s, dyn) {
+				if d.unlisted && l.Source == SourceDefault {
+					continue // outside Kafka's ConfigDef: no default synonym
+				}
 				layers[l.Source] = append(layers[l.Source], l)
 			}
 		}
@@ -343,6 +365,12 @@ func ResolveBroker(b *Broker, dyn Dynamic) []Entry {
 		for len(e.Synonyms) > 0 && e.Synonyms[0].Name != name {
 			e.Synonyms = e.Synonyms[1:]
 		}
+		if d.unlisted && len(e.Synonyms) == 0 {
+			continue // not set: Kafka does not list it
+		}
+		if d.untyped {
+			e.Type, e.Sensitive = TypeUnknown, true
+		}
 		e.Source = SourceDefault
 		if len(e.Synonyms) > 0 {
 			e.Value, e.Source = e.Synonyms[0].Value, e.Synonyms[0].Source
@@ -350,15 +378,79 @@ func ResolveBroker(b *Broker, dyn Dynamic) []Entry {
 		if v, ok := zeroConfig[name]; ok && e.Source == SourceDefault && b.zeroConfigApplied() {
 			e.Value = strp(v) // Spool's single-node default
 		}
-		if e.Sensitive {
-			e.Value = nil
-			for i := range e.Synonyms {
-				e.Synonyms[i].Value = nil
-			}
+		out = append(out, e.redacted())
+	}
+	out = append(out, b.resolveUnknown(dyn)...)
+	slices.SortFunc(out, func(a, c Entry) int { return strings.Compare(a.Name, c.Name) })
+	return out
+}
+
+// redacted hides a sensitive entry's values.
+func (e Entry) redacted() Entry {
+	if e.Sensitive {
+		e.Value = nil
+		for i := range e.Synonyms {
+			e.Synonyms[i].Value = nil
 		}
-		out = append(out, e)
+	}
+	return e
+}
+
+// resolveUnknown lists the set properties that are not in the catalogue
+// (listener.name.* overrides, stored-only families, removed ones), as Kafka
+// lists a broker's originals: read-only (not a dynamic config by this
+// name), typed after the base config a
+// listener override overrides, and sensitive when that type is a password or
+// unknown.
+func (b *Broker) resolveUnknown(dyn Dynamic) []Entry {
+	var out []Entry
+	seen := map[string]bool{}
+	for _, m := range []map[string]string{dyn.PerBroker, dyn.ClusterDefault, b.static} {
+		for name := range m {
+			if seen[name] || brokerDefs[name] != nil || name == "" {
+				continue
+			}
+			seen[name] = true
+			typ := overriddenType(name)
+			e := Entry{Name: name, Type: typ, ReadOnly: true, Sensitive: typ == TypeUnknown || typ == TypePassword}
+			for _, l := range b.brokerLayers(name, dyn) {
+				e.Synonyms = append(e.Synonyms, l)
+			}
+			e.Value, e.Source = e.Synonyms[0].Value, e.Synonyms[0].Source
+			out = append(out, e.redacted())
+		}
 	}
 	return out
+}
+
+// baseOfListenerOverride is the config a listener.name.<l>.<config> or
+// listener.name.<l>.<mechanism>.<config> property overrides, or "".
+func baseOfListenerOverride(name string) string {
+	rest, ok := strings.CutPrefix(name, "listener.name.")
+	if !ok {
+		return ""
+	}
+	_, rest, ok = strings.Cut(rest, ".")
+	if !ok {
+		return ""
+	}
+	if brokerDefs[rest] != nil {
+		return rest
+	}
+	if _, base, ok := strings.Cut(rest, "."); ok && brokerDefs[base] != nil && strings.HasPrefix(base, "sasl.") {
+		return base
+	}
+	return ""
+}
+
+// overriddenType is Kafka's KafkaConfig.configType for a property outside
+// the catalogue: the type of the config a listener override overrides,
+// else unknown.
+func overriddenType(name string) ConfigType {
+	if d := brokerDefs[baseOfListenerOverride(name)]; d != nil {
+		return d.typ
+	}
+	return TypeUnknown
 }
 
 func (b *Broker) zeroConfigApplied() bool {
@@ -517,3 +609,14 @@ var ListenerKeystoreKey = regexp.MustCompile(`^listener\.name\.[^.]+\.ssl\.(keys
 
 // ErrUnknownBrokerConfig is a dynamic broker config name Kafka doesn't know.
 var ErrUnknownBrokerConfig = errors.New("unknown broker config")
+
+// PerBrokerOnly reports whether name is a broker config that may be set
+// for one broker only, not on the cluster default entity (Kafka's
+// DynamicBrokerConfig.perBrokerConfigs: update mode per-broker, and a
+// listener's keystore).
+func PerBrokerOnly(name string) bool {
+	if d := brokerDefs[name]; d != nil {
+		return d.mode == PerBroker
+	}
+	return ListenerKeystoreKey.MatchString(name)
+}

@@ -159,10 +159,10 @@ func TestResolveTopicLikeKafka(t *testing.T) {
 	require.Equal(t, SourceTopic, e.Source)
 	require.False(t, e.ReadOnly)
 	require.Equal(t, TypeLong, e.Type)
+	// Kafka 4.3.1 lists broker synonyms only from the first layer that
+	// sets the primary one, log.retention.ms (measured with kafka-configs).
 	require.Equal(t, []Synonym{
 		{Name: "retention.ms", Value: s("3600000"), Source: SourceTopic},
-		{Name: "log.retention.hours", Value: s("168"), Source: SourceStaticBroker},
-		{Name: "log.retention.hours", Value: s("168"), Source: SourceDefault},
 	}, e.Synonyms)
 
 	// Not overridden: the broker's value, converted, with the broker's source.
@@ -177,7 +177,7 @@ func TestResolveTopicLikeKafka(t *testing.T) {
 	e = find(t, es, "segment.ms")
 	require.Equal(t, s("604800000"), e.Value)
 	require.Equal(t, SourceDefault, e.Source)
-	require.Equal(t, []Synonym{{Name: "log.roll.hours", Value: s("168"), Source: SourceDefault}}, e.Synonyms)
+	require.Empty(t, e.Synonyms, "log.roll.ms is unset")
 
 	e = find(t, es, "max.message.bytes")
 	require.Equal(t, s("1048588"), e.Value)
@@ -188,10 +188,12 @@ func TestResolveTopicLikeKafka(t *testing.T) {
 	require.Equal(t, SourceDefault, e.Source)
 	require.Empty(t, e.Synonyms)
 
-	// Without the topic override, log.retention.hours decides.
+	// Without the topic override, log.retention.hours decides the value,
+	// but Kafka shows no synonym and the DEFAULT_CONFIG source.
 	e = find(t, ResolveTopic(nil, b, Dynamic{}), "retention.ms")
 	require.Equal(t, s("604800000"), e.Value)
-	require.Equal(t, SourceStaticBroker, e.Source)
+	require.Equal(t, SourceDefault, e.Source)
+	require.Empty(t, e.Synonyms)
 }
 
 func TestResolveTopicDynamicLayers(t *testing.T) {

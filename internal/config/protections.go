@@ -294,6 +294,24 @@ func (b *Broker) Refusals() []Refusal {
 			" (User:<SASL name>, or User:<certificate subject> after ssl.principal.mapping.rules)")
 	}
 
+	// Settings Spool does not act on whose ignoring would weaken security
+	// (brokerDef.refuse).
+	for _, name := range brokerDefNames {
+		d := brokerDefs[name]
+		v, ok := b.static[name]
+		if d.refuse == "" || !ok {
+			continue
+		}
+		if def, hasDef := defaultValue(name); (hasDef && normalize(d.typ, v) == normalize(d.typ, def)) || (!hasDef && strings.TrimSpace(v) == "") {
+			continue // Kafka's default: nothing is asked for
+		}
+		val := strings.TrimSpace(v)
+		if d.typ == TypePassword {
+			val = "(a password)"
+		}
+		add(name, val, d.refuse)
+	}
+
 	// Authorization.
 	if implemented(protAuthorizer) && b.AuthorizerClassName != "" && strings.TrimSpace(b.AuthorizerClassName) != AuthorizerClassStandard {
 		add("authorizer.class.name", b.AuthorizerClassName, "this authorizer is not implemented yet; supported: "+AuthorizerClassStandard+

@@ -221,3 +221,15 @@ func (b *Broker) ReplicationThrottles(dyn Dynamic) ReplicationThrottles {
 		LeaderRate: long("leader.replication.throttled.rate"), FollowerRate: long("follower.replication.throttled.rate"),
 	}
 }
+
+// AlterLogDirsMoveRate is replica.alter.log.dirs.io.max.bytes.per.second:
+// the bound on the bytes per second AlterReplicaLogDirs copies between
+// this broker's log dirs, dynamic per-broker > dynamic cluster default >
+// static > default (math.MaxInt64, none).
+func (b *Broker) AlterLogDirsMoveRate(dyn Dynamic) int64 {
+	n, err := strconv.ParseInt(strings.TrimSpace(b.effective("replica.alter.log.dirs.io.max.bytes.per.second", dyn)), 10, 64)
+	if err != nil || n < 0 {
+		return 1<<63 - 1
+	}
+	return n
+}

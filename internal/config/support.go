@@ -38,6 +38,9 @@ func PropertySupport(name string) (s Support, explain string, ok bool) {
 }
 
 func (d *brokerDef) support() (Support, string) {
+	if d.refuse != "" {
+		return Refused, d.refuse + "; a setting other than Kafka's default stops startup"
+	}
 	if !implemented(d.guard) {
 		return Refused, protections[d.guard].name + " is not implemented yet; a setting that asks for it stops startup"
 	}
@@ -76,6 +79,9 @@ func (b *Broker) Caveats() []Notice {
 			out = append(out, Notice{Property: name, Warn: d.weakens,
 				Message: fmt.Sprintf("is set to %s but is not honoured: %s", printable(d, v), explain)})
 		case Refused:
+			if d.refuse != "" {
+				continue // CheckProtections stops startup on it
+			}
 			// Not asked for by any listener (CheckProtections passed):
 			// inert until the protection is implemented.
 			out = append(out, Notice{Property: name,

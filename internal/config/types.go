@@ -150,6 +150,19 @@ func oneOf(vals ...string) check {
 	}
 }
 
+// RackAwareReplicaSelector is the replica.selector.class Kafka ships, the
+// only one Spool knows.
+const RackAwareReplicaSelector = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+
+// checkReplicaSelector refuses a replica.selector.class Spool does not
+// know, naming it, as Kafka fails to start on a class it cannot load.
+func checkReplicaSelector(v string) (string, bool) {
+	if v == "" || v == RackAwareReplicaSelector {
+		return "", true
+	}
+	return "class " + v + " cannot be found; Spool knows only " + RackAwareReplicaSelector, false
+}
+
 // listOf accepts a comma-separated list of distinct allowed values; empty is
 // allowed only if allowEmpty.
 func listOf(allowEmpty bool, vals ...string) check {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -21,12 +22,27 @@ Each property is marked:
   ignored     accepted (DescribeConfigs shows it) but changes nothing; "instead:" says what Spool does.
               Set to a value other than the default, it is logged at startup, at WARN when
               ignoring it weakens durability or safety.
-  refused     configures a protection Spool does not implement yet; a setting that asks for it
-              stops startup (see Security below)
+  refused     configures a protection Spool does not implement yet, or something Spool does not
+              do whose ignoring would weaken security; a setting that asks for it stops startup
+              (see Security below)
 `)
-	group := ""
+	// Each group once, in the order groups first appear.
+	var groups []string
 	for i := range brokerDefList {
-		d := &brokerDefList[i]
+		if !slices.Contains(groups, brokerDefList[i].group) {
+			groups = append(groups, brokerDefList[i].group)
+		}
+	}
+	var ordered []*brokerDef
+	for _, g := range groups {
+		for i := range brokerDefList {
+			if brokerDefList[i].group == g {
+				ordered = append(ordered, &brokerDefList[i])
+			}
+		}
+	}
+	group := ""
+	for _, d := range ordered {
 		if d.group != group {
 			group = d.group
 			fmt.Fprintf(&sb, "\n%s:\n", group)
@@ -41,7 +57,10 @@ Each property is marked:
 		s, explain := d.support()
 		doc := d.doc
 		if s == Ignored {
-			doc += "; instead: " + explain
+			doc = strings.TrimSuffix(doc, ".") + "; instead: " + explain
+		}
+		if s == Refused && d.refuse != "" {
+			doc = strings.TrimSuffix(doc, ".") + "; " + d.refuse
 		}
 		fmt.Fprintf(&sb, "  %-46s %-22s %-9s %s\n", d.name, def, s, doc)
 	}

@@ -259,6 +259,7 @@ func (b *Broker) checkValues(v *validation) {
 	if b.GroupConsumerHeartbeatMs >= b.GroupConsumerSessionTimeoutMs {
 		v.fail("group.consumer.heartbeat.interval.ms", r.str("group.consumer.heartbeat.interval.ms"), "must be lower than group.consumer.session.timeout.ms")
 	}
+	checkGroupBounds(v)
 	if b.LogRetentionMs == 0 {
 		v.fail(retentionSource(r), r.str(retentionSource(r)), "must not resolve to 0 ms; use -1 for unlimited retention")
 	}
@@ -329,4 +330,60 @@ func splitHostPort(s string) (string, string, error) {
 		return "", "", errors.New("missing port")
 	}
 	return s[:i], s[i+1:], nil
+}
+
+// groupBound is one bounded share or streams group setting: its value must
+// lie within [min, max], and so must the group configs that override it
+// (ValidateGroupConfigs).
+type groupBound struct {
+	value, min, max string
+	// maxFirst phrases the upper bound as Kafka does for these: "<max>
+	// must be greater than or equal to <value>".
+	maxFirst bool
+}
+
+// groupBounds are the bounds Kafka 4.3.1's GroupCoordinatorConfig and
+// ShareGroupConfig check at startup.
+var groupBounds = []groupBound{
+	{value: "group.share.session.timeout.ms", min: "group.share.min.session.timeout.ms", max: "group.share.max.session.timeout.ms"},
+	{value: "group.share.heartbeat.interval.ms", min: "group.share.min.heartbeat.interval.ms", max: "group.share.max.heartbeat.interval.ms"},
+	{value: "group.share.assignment.interval.ms", min: "group.share.min.assignment.interval.ms", max: "group.share.max.assignment.interval.ms"},
+	{value: "group.share.record.lock.duration.ms", min: "group.share.min.record.lock.duration.ms", max: "group.share.max.record.lock.duration.ms", maxFirst: true},
+	{value: "group.share.delivery.count.limit", min: "group.share.min.delivery.count.limit", max: "group.share.max.delivery.count.limit", maxFirst: true},
+	{value: "group.share.partition.max.record.locks", min: "group.share.min.partition.max.record.locks", max: "group.share.max.partition.max.record.locks", maxFirst: true},
+	{value: "group.streams.session.timeout.ms", min: "group.streams.min.session.timeout.ms", max: "group.streams.max.session.timeout.ms"},
+	{value: "group.streams.heartbeat.interval.ms", min: "group.streams.min.heartbeat.interval.ms", max: "group.streams.max.heartbeat.interval.ms"},
+	{value: "group.streams.assignment.interval.ms", min: "group.streams.min.assignment.interval.ms", max: "group.streams.max.assignment.interval.ms"},
+	{value: "group.streams.num.standby.replicas", max: "group.streams.max.standby.replicas"},
+	{value: "group.consumer.assignment.interval.ms", min: "group.consumer.min.assignment.interval.ms", max: "group.consumer.max.assignment.interval.ms"},
+}
+
+// checkGroupBounds refuses share and streams group settings outside their
+// bounds, with Kafka's messages.
+func checkGroupBounds(v *validation) {
+	r := v.r
+	fail := func(name, msg string) { v.fail(name, r.str(name), msg) }
+	for _, gb := range groupBounds {
+		val := r.i64(gb.value)
+		if gb.min != "" && r.i64(gb.max) < r.i64(gb.min) {
+			fail(gb.max, gb.max+" must be greater than or equal to "+gb.min)
+			continue
+		}
+		if gb.min != "" && val < r.i64(gb.min) {
+			fail(gb.value, gb.value+" must be greater than or equal to "+gb.min)
+		}
+		if val > r.i64(gb.max) {
+			if gb.maxFirst {
+				fail(gb.max, gb.max+" must be greater than or equal to "+gb.value)
+			} else {
+				fail(gb.value, gb.value+" must be less than or equal to "+gb.max)
+			}
+		}
+	}
+	for _, g := range []string{"share", "streams"} {
+		hb, session := "group."+g+".heartbeat.interval.ms", "group."+g+".session.timeout.ms"
+		if r.i64(hb) >= r.i64(session) {
+			fail(hb, hb+" must be less than "+session)
+		}
+	}
 }

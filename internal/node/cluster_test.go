@@ -408,15 +408,16 @@ func TestClusterInProcess(t *testing.T) {
 		require.Contains(t, brokers, int32(md.ControllerID), "ControllerID from broker %d", id)
 	}
 
-	// A consumer fetch sent to a follower is answered NOT_LEADER_OR_FOLLOWER
-	// naming the real leader and its epoch, with the leader's endpoint
-	// (KIP-951), not the follower itself.
+	// A consumer fetch sent to a broker without a replica is answered
+	// NOT_LEADER_OR_FOLLOWER naming the real leader and its epoch, with
+	// the leader's endpoint (KIP-951). (A follower would serve it: Fetch
+	// v11+ reads from followers, KIP-392.)
 	orders := c.image().Topic("orders")
 	p0 := orders.Partitions[0]
 	var follower int32 = -1
-	for _, r := range p0.Replicas {
-		if r != p0.Leader && c.nodes[r].isBroker() {
-			follower = r
+	for _, id := range brokers {
+		if !slices.Contains(p0.Replicas, id) {
+			follower = id
 			break
 		}
 	}
@@ -442,7 +443,7 @@ func TestClusterInProcess(t *testing.T) {
 		ep := fr.NodeEndpoints[0]
 		return int32(ep.NodeID) == p0.Leader && fmt.Sprintf("%s:%d", ep.Host, ep.Port) == c.nodes[p0.Leader].addr()
 	}, 30*time.Second, 20*time.Millisecond) {
-		t.Fatalf("fetch from follower %d names leader %d: last answer %s", follower, p0.Leader, lastFetch)
+		t.Fatalf("fetch from broker %d, without a replica, names leader %d: last answer %s", follower, p0.Leader, lastFetch)
 	}
 
 	// Brokers forward DescribeQuorum to the active controller.

@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/spool-broker/spool/controller"
@@ -524,4 +526,97 @@ func TestAlterReplicaLogDirsServes(t *testing.T) {
 	require.NoError(t, err)
 	end, _ := ends.Lookup(topic, 0)
 	require.Equal(t, int64(preload+len(ackAt)), end.Offset, "every acknowledged record is in the moved log")
+}
+
+// TestCordonedLogDirsChangedAtRuntime: cordoned.log.dirs changes without a
+// restart (Kafka 4.3's DynamicLogConfig): values that are not log dirs, "*"
+// with others and the cluster default are refused with Kafka's
+// INVALID_REQUEST messages; a valid one reaches the log manager
+// (DescribeLogDirs, new partitions avoid the dir) and, through heartbeats,
+// the broker's registration; cordoning every dir stops new replicas with
+// Kafka's message; deleting the override uncordons.
+func TestCordonedLogDirsChangedAtRuntime(t *testing.T) {
+	c := newTestCluster(t, []clusterSpec{{1, "broker,controller", "voters"}})
+	a, b := filepath.Join(c.nodes[1].dir, "a"), filepath.Join(c.nodes[1].dir, "b")
+	c.startWith(1, nil, "KAFKA_LOG_DIRS="+a+","+b)
+	c.waitReady(1)
+	addr := c.nodes[1].addr()
+	adm := newAdmin(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	set := func(value string, broker ...int32) (string, error) {
+		t.Helper()
+		op := kadm.AlterConfig{Name: "cordoned.log.dirs", Value: kadm.StringPtr(value)}
+		if value == "<delete>" {
+			op = kadm.AlterConfig{Op: kadm.DeleteConfig, Name: "cordoned.log.dirs"}
+		}
+		var res kadm.AlterConfigsResponses
+		var err error
+		if len(broker) == 0 {
+			res, err = adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{op})
+		} else {
+			res, err = adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{op}, broker...)
+		}
+		require.NoError(t, err)
+		require.Len(t, res, 1)
+		return res[0].ErrMessage, res[0].Err
+	}
+	for _, tc := range []struct{ value, msg string }{
+		{"/nope", "requirement failed: All entries in cordoned.log.dirs must be present in log.dirs or log.dir. Missing entries : /nope"},
+		{"*," + a, "requirement failed: When cordoned.log.dirs is set to *, it must not contain other values"},
+		{"*,", "Configuration 'cordoned.log.dirs' values must not be empty."},
+	} {
+		msg, err := set(tc.value, 1)
+		require.ErrorIs(t, err, kerr.InvalidRequest, tc.value)
+		require.Equal(t, tc.msg, msg, tc.value)
+	}
+	msg, err := set("*")
+	require.ErrorIs(t, err, kerr.InvalidRequest)
+	require.Equal(t, "Cannot update these configs at default cluster level, broker id must be specified: [cordoned.log.dirs]", msg)
+
+	cordonedIn := func(img *controller.MetadataImage) int {
+		br := img.Broker(1)
+		if br == nil || len(br.LogDirs) != 2 {
+			return -1
+		}
+		return len(br.CordonedLogDirs)
+	}
+	describe := func() *protocol.DescribeLogDirsResponse {
+		return rawRequest(t, addr, 5, &protocol.DescribeLogDirsRequest{}).(*protocol.DescribeLogDirsResponse)
+	}
+
+	// Cordon a: the registration follows, and new partitions all go to b.
+	msg, err = set(a, 1)
+	require.NoError(t, err, msg)
+	c.waitImages("dir a cordoned in the registration", func(img *controller.MetadataImage) bool {
+		return cordonedIn(img) == 1 && img.Broker(1).CordonedLogDirs[0] == img.Broker(1).LogDirs[0]
+	})
+	dl := describe()
+	require.True(t, dl.Results[0].IsCordoned)
+	require.False(t, dl.Results[1].IsCordoned)
+	_, err = adm.CreateTopic(ctx, 4, 1, nil, "after-cordon")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		dl := describe()
+		return len(dl.Results) == 2 && len(dl.Results[1].Topics) == 1 && len(dl.Results[1].Topics[0].Partitions) == 4
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Empty(t, describe().Results[0].Topics, "no new partition in the cordoned dir")
+
+	// Cordon every dir: the controller places no new replica here.
+	msg, err = set("*", 1)
+	require.NoError(t, err, msg)
+	c.waitImages("both dirs cordoned", func(img *controller.MetadataImage) bool { return cordonedIn(img) == 2 })
+	resp, err := adm.CreateTopic(ctx, 1, 1, nil, "all-cordoned")
+	if err == nil {
+		err = resp.Err
+	}
+	require.ErrorIs(t, err, kerr.InvalidReplicationFactor)
+	require.Contains(t, resp.ErrMessage, "All brokers are currently fenced, or have all their log directories cordoned.")
+
+	// Deleting the override uncordons (the static config has none).
+	msg, err = set("<delete>", 1)
+	require.NoError(t, err, msg)
+	c.waitImages("no dir cordoned", func(img *controller.MetadataImage) bool { return cordonedIn(img) == 0 })
+	_, err = adm.CreateTopic(ctx, 1, 1, nil, "uncordoned")
+	require.NoError(t, err)
 }

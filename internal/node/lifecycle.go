@@ -49,9 +49,10 @@ type lifecycle struct {
 	// log dir may go unreported to the controller before onFatal.
 	dirFailureTimeout time.Duration
 	onFatal           func(error)
-	// cordonedDirs are the cordoned.log.dirs (KIP-1066), sent with every
-	// heartbeat; set before start.
-	cordonedDirs []controller.DirectoryID
+	// cordonedDirs returns the online dirs cordoned now (cordoned.log.dirs,
+	// KIP-1066, which AlterConfigs may change without a restart), sent
+	// with every heartbeat (empty, not nil, when none); nil: none.
+	cordonedDirs func() []controller.DirectoryID
 
 	mu             sync.Mutex // guards the fields below
 	epoch          int64
@@ -243,11 +244,15 @@ func (l *lifecycle) run(ctx context.Context) {
 				return
 			}
 		}
+		var cordoned []controller.DirectoryID
+		if l.cordonedDirs != nil {
+			cordoned = l.cordonedDirs()
+		}
 		l.mu.Lock()
 		hb := controller.BrokerHeartbeat{
 			BrokerID: l.reg.ID, BrokerEpoch: l.epoch, CurrentMetadataOffset: int64(l.meta.Image().Offset()),
 			WantFence: !l.readyToUnfence, WantShutDown: l.wantShutDown, OfflineLogDirs: slices.Clone(l.offlineDirs),
-			CordonedLogDirs: l.cordonedDirs,
+			CordonedLogDirs: cordoned,
 		}
 		l.mu.Unlock()
 		hctx, cancel := context.WithTimeout(ctx, max(l.interval, time.Second))

@@ -194,13 +194,9 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	// Only the dirs that loaded are registered (a dir that failed at start
 	// is offline, as in Kafka).
 	var onlineDirs []controller.DirectoryID
-	cordonedIDs := []controller.DirectoryID{}
 	for i, d := range cfg.LogDirs {
 		if !n.logManager.DirOffline(d) {
 			onlineDirs = append(onlineDirs, dirIDs[i])
-			if cfg.IsCordoned(d) {
-				cordonedIDs = append(cordonedIDs, dirIDs[i])
-			}
 		}
 	}
 	n.life = newLifecycle(n.router, n.router, meta, controller.BrokerRegistration{ID: cfg.NodeID, ClusterID: clusterID, Rack: rack, Features: controller.SupportedFeatures, LogDirs: onlineDirs,
@@ -208,7 +204,15 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 		time.Duration(cfg.BrokerHeartbeatIntervalMs)*time.Millisecond, log.Named("lifecycle"))
 	n.life.endpoints = n.broker.Endpoints
 	n.life.dirFailureTimeout = time.Duration(cfg.LogDirFailureTimeoutMs) * time.Millisecond
-	n.life.cordonedDirs = cordonedIDs
+	n.life.cordonedDirs = func() []controller.DirectoryID {
+		ids := []controller.DirectoryID{}
+		for i, d := range cfg.LogDirs {
+			if !n.logManager.DirOffline(d) && n.logManager.Cordoned(d) {
+				ids = append(ids, dirIDs[i])
+			}
+		}
+		return ids
+	}
 	n.life.onFatal = n.fail
 	n.logManager.OnDirFailure(func(dir string, tps []storage.TopicPartition) {
 		n.logDirFailed(dir, metaDir, dirIDs, tps)
@@ -306,6 +310,9 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 			serveControllerRPCs(ctx, nc, ctrl, cfg.SocketRequestMaxBytes, access.adminWrites, n.logger.Named("controller-rpc"))
 		}
 	})
+	validateConfig := func(typ int8, name string, m map[string]string) error {
+		return validateResourceConfig(cfg, typ, name, m)
+	}
 	ctrl, err = controller.Open(ctx, controller.Config{
 		NodeID:                       cfg.NodeID,
 		ClusterID:                    clusterID,
@@ -316,7 +323,7 @@ func (n *Node) startController(ctx context.Context, clusterID string, voters []c
 		DefaultNumPartitions:         cfg.NumPartitions,
 		DefaultReplicationFactor:     cfg.DefaultReplicationFactor,
 		BootstrapFeatures:            controller.DefaultFeatures,
-		ValidateConfig:               validateResourceConfig,
+		ValidateConfig:               validateConfig,
 		HeartbeatTimeout:             electionTimeout,
 		ElectionTimeout:              electionTimeout,
 		SessionTimeout:               time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
@@ -680,7 +687,7 @@ func flushCheckInterval(schedulerMs int64) time.Duration {
 
 // validateResourceConfig is the controller's hook for AlterConfigs and
 // CreateTopics: topic configs must be known and valid.
-func validateResourceConfig(resourceType int8, name string, merged map[string]string) error {
+func validateResourceConfig(cfg *config.Broker, resourceType int8, name string, merged map[string]string) error {
 	switch resourceType {
 	case controller.ResourceTopic:
 		return config.ValidateTopicConfigs(merged)
@@ -696,7 +703,7 @@ func validateResourceConfig(resourceType int8, name string, merged map[string]st
 		}
 		return nil
 	case controller.ResourceGroup:
-		return config.ValidateGroupConfigs(merged)
+		return config.ValidateGroupConfigs(merged, cfg)
 	}
 	return config.ValidateBrokerDynamic(merged)
 }

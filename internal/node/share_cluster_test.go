@@ -2,14 +2,18 @@ package node_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/spool-broker/spool/controller"
 )
 
 // TestShareGroupsInCluster: share groups across three brokers. The topic's
@@ -25,7 +29,8 @@ func TestShareGroupsInCluster(t *testing.T) {
 		{3, "broker,controller", "voters"},
 	}, "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=1", "KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS=3",
 		"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR=1", "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR=1",
-		"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS=3", "KAFKA_GROUP_SHARE_HEARTBEAT_INTERVAL_MS=200")
+		"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS=3", "KAFKA_GROUP_SHARE_HEARTBEAT_INTERVAL_MS=200",
+		"KAFKA_GROUP_SHARE_MIN_HEARTBEAT_INTERVAL_MS=100")
 	for id := int32(1); id <= 3; id++ {
 		c.start(id)
 	}
@@ -151,4 +156,135 @@ func TestShareGroupsInCluster(t *testing.T) {
 		sc.PollFetches(pctx).EachRecord(func(r *kgo.Record) { again[string(r.Value)] = true })
 		return len(again) == parts*per
 	}, 60*time.Second, 10*time.Millisecond)
+}
+
+// shareStateCoordinator finds the share coordinator of key
+// ("group:topicId:partition") through any live broker.
+func shareStateCoordinator(ctx context.Context, cl *kgo.Client, key string) (int32, error) {
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.CoordinatorType = 2 // SHARE
+	fc.CoordinatorKeys = []string{key}
+	r, err := fc.RequestWith(ctx, cl)
+	if err != nil {
+		return -1, err
+	}
+	if len(r.Coordinators) != 1 {
+		return -1, fmt.Errorf("%d coordinators answered", len(r.Coordinators))
+	}
+	if err := kerr.ErrorForCode(r.Coordinators[0].ErrorCode); err != nil {
+		return -1, err
+	}
+	return r.Coordinators[0].NodeID, nil
+}
+
+// TestShareStateCoordinatorFailover: a share partition's state written as
+// a ShareSnapshot and ShareUpdate records (a snapshot every 3 updates) to a
+// __share_group_state replicated on three brokers, which is not compacted,
+// is read back whole from the share coordinator that takes over when the
+// first one's broker is killed: the new leader replays the snapshot and
+// combines the updates after it.
+func TestShareStateCoordinatorFailover(t *testing.T) {
+	c := newTestCluster(t, []clusterSpec{
+		{1, "broker,controller", "voters"},
+		{2, "broker,controller", "voters"},
+		{3, "broker,controller", "voters"},
+	}, "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR=3", "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR=2",
+		"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS=3", "KAFKA_SHARE_COORDINATOR_SNAPSHOT_UPDATE_RECORDS_PER_SNAPSHOT=3")
+	c.startAll(1, 2, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	require.NoError(t, err)
+	t.Cleanup(cl.Close)
+
+	const group = "sg-fo"
+	topicID := [16]byte{7, 7, 7}
+	key := fmt.Sprintf("%s:%s:0", group, base64.RawURLEncoding.EncodeToString(topicID[:]))
+	var coord int32
+	require.Eventually(t, func() bool {
+		coord, err = shareStateCoordinator(ctx, cl, key)
+		return err == nil
+	}, 60*time.Second, 50*time.Millisecond, "a share coordinator (creates __share_group_state)")
+
+	type batch struct {
+		first, last int64
+		state       int8
+		count       int16
+	}
+	// write sends one WriteShareGroupState with the whole state, as
+	// Spool's share partitions do, retrying while the coordinator loads.
+	write := func(start int64, batches ...batch) {
+		req := kmsg.NewPtrWriteShareGroupStateRequest()
+		req.GroupID = group
+		tp := kmsg.NewWriteShareGroupStateRequestTopicPartition()
+		tp.StateEpoch, tp.LeaderEpoch, tp.StartOffset, tp.DeliveryCompleteCount = 1, -1, start, -1
+		for _, b := range batches {
+			tp.StateBatches = append(tp.StateBatches, kmsg.WriteShareGroupStateRequestTopicPartitionStateBatch{
+				FirstOffset: b.first, LastOffset: b.last, DeliveryState: b.state, DeliveryCount: b.count})
+		}
+		rt := kmsg.NewWriteShareGroupStateRequestTopic()
+		rt.TopicID, rt.Partitions = topicID, []kmsg.WriteShareGroupStateRequestTopicPartition{tp}
+		req.Topics = append(req.Topics, rt)
+		require.Eventually(t, func() bool {
+			r, err := req.RequestWith(ctx, cl.Broker(int(coord)))
+			return err == nil && r.Topics[0].Partitions[0].ErrorCode == 0
+		}, 30*time.Second, 50*time.Millisecond)
+	}
+	// read answers the coordinator's state as "start:first-last/state@count ...".
+	read := func(node int32) (string, bool) {
+		req := kmsg.NewPtrReadShareGroupStateRequest()
+		req.GroupID = group
+		rt := kmsg.NewReadShareGroupStateRequestTopic()
+		rt.TopicID = topicID
+		rt.Partitions = []kmsg.ReadShareGroupStateRequestTopicPartition{{Partition: 0, LeaderEpoch: -1}}
+		req.Topics = append(req.Topics, rt)
+		r, err := req.RequestWith(ctx, cl.Broker(int(node)))
+		if err != nil || r.Topics[0].Partitions[0].ErrorCode != 0 {
+			return "", false
+		}
+		p := r.Topics[0].Partitions[0]
+		s := fmt.Sprintf("epoch %d start %d:", p.StateEpoch, p.StartOffset)
+		for _, b := range p.StateBatches {
+			s += fmt.Sprintf(" %d-%d/%d@%d", b.FirstOffset, b.LastOffset, b.DeliveryState, b.DeliveryCount)
+		}
+		return s, true
+	}
+	write(0, batch{0, 9, 0, 1})                                         // snapshot
+	write(0, batch{0, 3, 2, 1}, batch{4, 9, 0, 1})                      // update
+	write(4, batch{4, 5, 0, 2}, batch{6, 9, 0, 1}, batch{10, 12, 0, 1}) // update
+	write(4, batch{4, 4, 4, 2}, batch{5, 5, 2, 2}, batch{6, 12, 0, 1})  // update
+	write(6, batch{6, 12, 0, 1}, batch{13, 13, 0, 1})                   // snapshot
+	write(6, batch{6, 8, 2, 1}, batch{9, 13, 0, 1})                     // update
+	want := "epoch 1 start 6: 6-8/2@1 9-13/0@1"
+	got, ok := read(coord)
+	require.True(t, ok)
+	require.Equal(t, want, got)
+
+	c.waitImages("__share_group_state in sync", func(img *controller.MetadataImage) bool {
+		ti := img.Topic("__share_group_state")
+		if ti == nil {
+			return false
+		}
+		for _, p := range ti.Partitions {
+			if len(p.ISR) != 3 {
+				return false
+			}
+		}
+		return img.Config(controller.ResourceTopic, "__share_group_state")["cleanup.policy"] == "delete"
+	})
+	t.Logf("killing node %d, the share coordinator of %s", coord, key)
+	c.kill(coord)
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	require.NoError(t, err)
+	t.Cleanup(cl2.Close)
+	cl = cl2
+	require.Eventually(t, func() bool {
+		id, err := shareStateCoordinator(ctx, cl2, key)
+		if err != nil || id == coord {
+			return false
+		}
+		got, ok = read(id)
+		return ok
+	}, 60*time.Second, 50*time.Millisecond, "the new share coordinator answers")
+	require.Equal(t, want, got)
 }

@@ -102,14 +102,18 @@ func TestUncleanLeaderElectionTruncates(t *testing.T) {
 		return p.Leader == lagging && slices.Equal(p.ISR, []int32{lagging})
 	})
 	require.Greater(t, part().LeaderEpoch, epochBefore)
+	require.Equal(t, controller.LeaderRecovering, part().LeaderRecoveryState, "KIP-704: RECOVERING until the leader says otherwise")
 	produce("c", 3)
+	require.Equal(t, controller.LeaderRecovering, part().LeaderRecoveryState, "no follower to add yet")
 
-	// The old ISR members return, truncate and follow.
+	// The old ISR members return, truncate and follow; the leader's
+	// first expansion records it RECOVERED.
 	c.start(leader)
 	c.start(inSync)
 	c.waitReady(leader)
 	c.waitReady(inSync)
 	waitISR(1, 2, 3)
+	require.Equal(t, controller.LeaderRecovered, part().LeaderRecoveryState)
 
 	read := func() []string {
 		t.Helper()

@@ -36,6 +36,14 @@ import (
 //     follower session costs in proportion to what changed, not to its
 //     size (Kafka reads every partition of the session, then leaves the
 //     unchanged ones out of the answer; the answers are the same).
+//   - Fetch from follower (KIP-392): a consumer's fetch from v11 may be
+//     served by any replica, a follower reading up to its own high
+//     watermark (last stable offset for read_committed) and answering
+//     OFFSET_OUT_OF_RANGE past its log end; with replica.selector.class
+//     set, the leader answers a consumer whose preferred read replica
+//     (for the rack it sent) is another in-sync replica with that replica
+//     and the leader's offsets, without records, at once. Older consumers
+//     and replicas read from leaders only. ListOffsets stays at leaders.
 //   - Leader epochs are checked (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH),
 //     and a fetcher whose LastFetchedEpoch ended earlier here is told where
 //     to truncate (DivergingEpoch) without data.
@@ -55,7 +63,6 @@ import (
 //     (KIP-1166).
 //
 // Where Spool differs from Kafka 4.3:
-//   - No rack-aware reads: PreferredReadReplica is always -1 (KIP-392).
 //   - No tiered storage, so never OFFSET_MOVED_TO_TIERED_STORAGE.
 //   - ReplicaDirectoryId and the follower's HighWatermark are ignored.
 //   - A full session cache evicts the least recently used session; Kafka
@@ -88,6 +95,11 @@ type fetchRead struct {
 	// quietMs, for a partition of a follower's session that was quiet,
 	// is when the session last skipped it (ReadOptions.QuietFetchMs).
 	quietMs int64
+	// preferred, when hasPreferred, is the replica the consumer should
+	// fetch from instead (KIP-392): res and lso hold the leader's offsets,
+	// without records.
+	preferred    int32
+	hasPreferred bool
 }
 
 // quiet reports whether the read found nothing for its partition: no
@@ -96,7 +108,7 @@ type fetchRead struct {
 // offset for a consumer). Throttled or size-capped reads found records
 // they did not take, so they are not quiet.
 func (r *fetchRead) quiet(replica bool, isolation int8) bool {
-	if r.p == nil || r.code != 0 || r.diverging != nil || r.res.Size > 0 {
+	if r.p == nil || r.code != 0 || r.diverging != nil || r.hasPreferred || r.res.Size > 0 {
 		return false
 	}
 	end := r.res.HighWatermark
@@ -115,7 +127,16 @@ type fetcher struct {
 	replicaID   int32
 	brokerEpoch int64
 	isolation   int8
+	// client is a consumer's metadata from v11 (its rack), when hasClient:
+	// it may read from any replica and be sent to a preferred read replica
+	// (KIP-392). Followers and older consumers read from leaders only.
+	client    replication.ClientMetadata
+	hasClient bool
 }
+
+// anyReplica: the fetcher may read from followers (Kafka's fetchOnlyLeader
+// false).
+func (w fetcher) anyReplica() bool { return w.hasClient }
 
 func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.FetchRequest) (*protocol.FetchResponse, error) {
 	resp := &protocol.FetchResponse{}
@@ -126,6 +147,9 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 		who.replicaID, who.brokerEpoch = int32(req.ReplicaState.ReplicaID), req.ReplicaState.ReplicaEpoch
 	}
 	replica := who.replicaID >= 0
+	if !replica && rc.v >= 11 {
+		who.client, who.hasClient = replication.ClientMetadata{RackID: req.RackID, ListenerName: rc.c.listener}, true
+	}
 	plan, code := b.fetchSessions.plan(req, rc.v, replica)
 	if code != 0 {
 		resp.ErrorCode = code
@@ -151,12 +175,12 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 	img := b.image.Load()
 	var reads []fetchRead
 	if s != nil {
-		reads = b.sessionReads(rc, img, s, plan, replica)
+		reads = b.sessionReads(rc, img, s, plan, who)
 	} else {
 		reads = make([]fetchRead, len(plan.parts))
 		for i, fp := range plan.parts {
 			reads[i] = fetchRead{fp: fp}
-			b.resolveFetch(img, rc.v, &reads[i])
+			b.resolveFetch(img, rc.v, who.anyReplica(), &reads[i])
 		}
 		b.authorizeFetch(rc, replica, reads)
 	}
@@ -194,7 +218,7 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 			waited()
 			t.Stop()
 			if woke {
-				reads = b.addMarkedReads(rc, img, s, reads, replica)
+				reads = b.addMarkedReads(rc, img, s, reads, who)
 			}
 			continue
 		}
@@ -273,7 +297,8 @@ func (b *Broker) handleFetch(ctx context.Context, rc *reqCtx, req *protocol.Fetc
 // the partitions the request names, those the feed marked, those the last
 // response left busy; every partition when the session is new, the
 // metadata image changed or the feed is of the other kind. s.mu held.
-func (b *Broker) sessionReads(rc *reqCtx, img *controller.MetadataImage, s *fetchSession, plan fetchPlan, replica bool) []fetchRead {
+func (b *Broker) sessionReads(rc *reqCtx, img *controller.MetadataImage, s *fetchSession, plan fetchPlan, who fetcher) []fetchRead {
+	replica := who.replicaID >= 0
 	s.fetches++
 	all := !plan.incremental || s.img != img || s.feed.Replica() != replica
 	s.img = img
@@ -311,13 +336,14 @@ func (b *Broker) sessionReads(rc *reqCtx, img *controller.MetadataImage, s *fetc
 			pick(fp, 0)
 		}
 	}
-	b.prepareSessionReads(rc, img, s, reads, replica)
+	b.prepareSessionReads(rc, img, s, reads, who)
 	return reads
 }
 
 // addMarkedReads adds to reads the partitions the feed marked that are not
 // among them yet (those that are get read again anyway). s.mu held.
-func (b *Broker) addMarkedReads(rc *reqCtx, img *controller.MetadataImage, s *fetchSession, reads []fetchRead, replica bool) []fetchRead {
+func (b *Broker) addMarkedReads(rc *reqCtx, img *controller.MetadataImage, s *fetchSession, reads []fetchRead, who fetcher) []fetchRead {
+	replica := who.replicaID >= 0
 	prev, now := s.lastDrainMs, b.replicas.NowMs()
 	marked := s.feed.Drain(nil)
 	s.lastDrainMs = now
@@ -335,18 +361,18 @@ func (b *Broker) addMarkedReads(rc *reqCtx, img *controller.MetadataImage, s *fe
 		fp.quiet = false
 		reads = append(reads, r)
 	}
-	b.prepareSessionReads(rc, img, s, reads[n:], replica)
+	b.prepareSessionReads(rc, img, s, reads[n:], who)
 	return reads
 }
 
 // prepareSessionReads resolves and authorizes reads and has the session's
 // feed watch the partitions they resolved to (before they are read, so a
 // change after the read is marked). s.mu held.
-func (b *Broker) prepareSessionReads(rc *reqCtx, img *controller.MetadataImage, s *fetchSession, reads []fetchRead, replica bool) {
+func (b *Broker) prepareSessionReads(rc *reqCtx, img *controller.MetadataImage, s *fetchSession, reads []fetchRead, who fetcher) {
 	for i := range reads {
-		b.resolveFetch(img, rc.v, &reads[i])
+		b.resolveFetch(img, rc.v, who.anyReplica(), &reads[i])
 	}
-	b.authorizeFetch(rc, replica, reads)
+	b.authorizeFetch(rc, who.replicaID >= 0, reads)
 	for i := range reads {
 		r := &reads[i]
 		// An unauthorized read has p cleared; keep the old watch until
@@ -381,9 +407,10 @@ func fetchResponseSize(reads []fetchRead) int {
 	return n
 }
 
-// resolveFetch finds the partition a fetch names and checks leadership and
-// epochs; problems go to r.code.
-func (b *Broker) resolveFetch(img *controller.MetadataImage, v int16, r *fetchRead) {
+// resolveFetch finds the partition a fetch names and checks leadership (or,
+// with anyReplica, that this broker hosts a replica) and epochs; problems go
+// to r.code.
+func (b *Broker) resolveFetch(img *controller.MetadataImage, v int16, anyReplica bool, r *fetchRead) {
 	k := r.fp.key
 	if v >= 13 {
 		t := img.TopicByID(topicIDOf(k.topicID))
@@ -400,7 +427,14 @@ func (b *Broker) resolveFetch(img *controller.MetadataImage, v int16, r *fetchRe
 		r.code = b.missingPartitionCode(r.topic, k.partition)
 		return
 	}
-	r.current, r.code = leaderCheck(r.p, r.fp.leaderEpoch)
+	if anyReplica {
+		var err error
+		if r.current, err = r.p.CheckReplica(r.fp.leaderEpoch); err != nil {
+			r.code = replicationErrorCode(err)
+		}
+	} else {
+		r.current, r.code = leaderCheck(r.p, r.fp.leaderEpoch)
+	}
 	if r.code != 0 {
 		r.leader, r.current = r.p.Leader()
 	}
@@ -447,7 +481,19 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, who fetcher) (int, boo
 			anyErr = anyErr || r.code != 0
 			continue
 		}
-		r.code = 0
+		r.code, r.hasPreferred = 0, false
+		if who.hasClient && b.replicaSelector != nil {
+			// The leader may send the consumer elsewhere, at once and
+			// without records (Kafka's findPreferredReadReplica).
+			id, snap := r.p.PreferredReadReplica(b.replicaSelector, who.client, r.fp.fetchOffset, r.fp.leaderEpoch, b.readReplicaEndpoint(who.client.ListenerName))
+			if id >= 0 {
+				r.preferred, r.hasPreferred = id, true
+				r.res = storage.ReadResult{HighWatermark: snap.HighWatermark, LogStartOffset: snap.LogStartOffset, LogEndOffset: snap.LogEndOffset}
+				r.lso, r.aborted, r.diverging, r.throttled = snap.LastStableOffset, nil, nil, false
+				anyErr = true // answer at once, as Kafka does
+				continue
+			}
+		}
 		limit := int(r.fp.maxBytes)
 		if rest := maxBytes - total; rest < limit {
 			limit = rest
@@ -459,7 +505,7 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, who fetcher) (int, boo
 			FetchOffset: r.fp.fetchOffset, MaxBytes: limit, MinOneBatch: total == 0,
 			Isolation: replication.Isolation(who.isolation), ReplicaID: who.replicaID, BrokerEpoch: who.brokerEpoch,
 			LogStartOffset: r.fp.logStartOffset, CurrentLeaderEpoch: r.fp.leaderEpoch, LastFetchedEpoch: r.fp.lastFetchEpoch,
-			QuietFetchMs: r.quietMs,
+			QuietFetchMs: r.quietMs, AnyReplica: who.anyReplica(),
 		})
 		r.quietMs = 0 // once
 		r.res, r.lso, r.aborted, r.diverging, r.throttled = info.ReadResult, info.LastStableOffset, info.Aborted, info.DivergingEpoch, info.Throttled
@@ -532,6 +578,9 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 		case errcode.UnknownTopicOrPartition, errcode.UnknownTopicID:
 			pd.AbortedTransactions = []protocol.FetchResponseAbortedTransaction{}
 		}
+		if r.hasPreferred && r.code == 0 && rc.v >= 11 {
+			pd.PreferredReadReplica = protocol.BrokerID(r.preferred)
+		}
 		if r.p != nil && r.code == 0 {
 			pd.HighWatermark = r.res.HighWatermark
 			pd.LastStableOffset = r.lso
@@ -553,21 +602,25 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 				}
 			}
 		}
-		// Kafka names the current leader for these two errors only, not
-		// for UNKNOWN_LEADER_EPOCH (the client is ahead of this broker):
-		// the leader this replica knows (on a follower, another broker),
-		// with its endpoint from v16 when it is a live broker (KIP-951).
-		if r.code == errcode.FencedLeaderEpoch || r.code == errcode.NotLeaderOrFollower {
-			if r.p != nil && r.leader >= 0 {
+		// Kafka names the current leader from v16 for these two errors
+		// only, not for UNKNOWN_LEADER_EPOCH (the client is ahead of this
+		// broker): the leader this replica knows (on a follower, another
+		// broker), or the metadata's on a broker without a replica, with
+		// its endpoint when it is a live broker (KIP-951).
+		if rc.v >= 16 && (r.code == errcode.FencedLeaderEpoch || r.code == errcode.NotLeaderOrFollower) {
+			if r.p == nil {
+				r.leader, r.current = b.metadataLeader(r.topic, r.fp.key.partition)
+			}
+			if r.leader >= 0 {
 				pd.CurrentLeader.LeaderID, pd.CurrentLeader.LeaderEpoch = protocol.BrokerID(r.leader), r.current
-				if rc.v >= 16 && !slices.ContainsFunc(resp.NodeEndpoints, func(e protocol.FetchResponseNodeEndpoint) bool { return int32(e.NodeID) == r.leader }) {
+				if !slices.ContainsFunc(resp.NodeEndpoints, func(e protocol.FetchResponseNodeEndpoint) bool { return int32(e.NodeID) == r.leader }) {
 					if ep, ok := b.liveEndpoint(r.leader, rc.c.listener); ok {
 						resp.NodeEndpoints = append(resp.NodeEndpoints, protocol.FetchResponseNodeEndpoint{NodeID: ep.NodeID, Host: ep.Host, Port: ep.Port, Rack: ep.Rack})
 					}
 				}
 			}
 		}
-		if incremental && pd.ErrorCode == 0 && !hasRecords && r.diverging == nil &&
+		if incremental && pd.ErrorCode == 0 && !hasRecords && r.diverging == nil && !r.hasPreferred &&
 			pd.HighWatermark == r.fp.sentHW && pd.LastStableOffset == r.fp.sentLSO && pd.LogStartOffset == r.fp.sentLogStart {
 			continue
 		}
@@ -603,6 +656,34 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, resp *protocol.FetchResponse, re
 		for _, w := range places {
 			resp.Responses[w.topic].Partitions[w.partition].Records = m
 		}
+	}
+}
+
+// metadataLeader is a partition's leader and leader epoch as the metadata
+// image says (-1, -1 when it is unknown).
+func (b *Broker) metadataLeader(topic string, partition int32) (int32, int32) {
+	t := b.image.Load().Topic(topic)
+	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
+		return -1, -1
+	}
+	p := t.Partitions[partition]
+	return p.Leader, p.LeaderEpoch
+}
+
+// readReplicaEndpoint describes brokers for a consumer on listener, as the
+// replica selector sees them: alive (registered, not fenced) with an
+// endpoint there, and their rack.
+func (b *Broker) readReplicaEndpoint(listener string) replication.Endpoint {
+	img := b.image.Load()
+	return func(id int32) (*string, bool) {
+		br := img.Broker(id)
+		if br == nil || br.Fenced {
+			return nil, false
+		}
+		if _, ok := br.Endpoint(listener); !ok {
+			return nil, false
+		}
+		return br.Rack, true
 	}
 }
 

@@ -2,8 +2,9 @@ package server
 
 import (
 	"context"
-
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/protocol"
@@ -64,6 +65,12 @@ func (b *Broker) replaceConfigs(ctx context.Context, r *protocol.AlterConfigsReq
 			return &configError{errcode.InvalidRequest, "Null value not supported for : " + c.Name}
 		}
 		configs[c.Name] = *c.Value
+	}
+	if cerr := checkClusterDefault(r.ResourceType, r.ResourceName, slices.Collect(maps.Keys(configs))); cerr != nil {
+		return cerr
+	}
+	if cerr := b.checkCordonedLogDirs(r.ResourceType, r.ResourceName, cordonedAfterReplace(configs)); cerr != nil {
+		return cerr
 	}
 	if err := b.ctrl.ReplaceConfigs(ctx, r.ResourceType, r.ResourceName, configs, validateOnly); err != nil {
 		code, msg := controllerErrorCode(err)

@@ -124,6 +124,18 @@ func (b *Broker) incrementalAlterConfigs(ctx context.Context, r *protocol.Increm
 		}
 		ops[i] = controller.ConfigOp{Key: c.Name, Value: c.Value, Op: op}
 	}
+	var setKeys []string
+	for _, op := range ops {
+		if op.Op != controller.ConfigDelete {
+			setKeys = append(setKeys, op.Key)
+		}
+	}
+	if cerr := checkClusterDefault(r.ResourceType, r.ResourceName, setKeys); cerr != nil {
+		return cerr
+	}
+	if cerr := b.checkCordonedLogDirs(r.ResourceType, r.ResourceName, cordonedAfterOps(ops)); cerr != nil {
+		return cerr
+	}
 	if err := b.ctrl.AlterConfigs(ctx, r.ResourceType, r.ResourceName, ops, validateOnly); err != nil {
 		code, msg := controllerErrorCode(err)
 		return &configError{code, msg}

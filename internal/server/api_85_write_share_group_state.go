@@ -14,17 +14,20 @@ import (
 // Inter-broker (the share coordinator).
 //
 // Behaviour:
-//   - The share coordinator's write (coordinator/share.Store): replaces a
-//     share partition's state with the request's (start offset, state
-//     epoch, state batches) once it is committed to __share_group_state.
+//   - The share coordinator's write (coordinator/share.Store.Write): the
+//     request's state batches are combined into the share partition's
+//     state (start offset and leader epoch -1: unchanged) once committed to
+//     __share_group_state, as a ShareUpdate record of what changed, or a
+//     ShareSnapshot for the first write, a newer state epoch, and after
+//     share.coordinator.snapshot.update.records.per.snapshot updates.
 //     A state epoch older than the one held is FENCED_STATE_EPOCH;
 //     NOT_COORDINATOR when this broker does not lead the key's partition.
 //   - Authorization: CLUSTER_ACTION on the cluster.
 //
 // Where Spool differs from Kafka 4.3:
 //   - v1 DeliveryCompleteCount is ignored (the state batches say it).
-//   - Every write is a full snapshot (ShareSnapshot); Kafka writes
-//     ShareUpdate deltas between snapshots.
+//   - A newer state epoch replaces the state with a snapshot (Kafka keeps
+//     the state epoch on writes; Spool's own resets write through here).
 
 func (sh *shareHandlers) handleWriteShareGroupState(ctx context.Context, rc *reqCtx, req *protocol.WriteShareGroupStateRequest) (*protocol.WriteShareGroupStateResponse, error) {
 	resp := &protocol.WriteShareGroupStateResponse{Results: []protocol.WriteShareGroupStateResponseWriteStateResult{}}

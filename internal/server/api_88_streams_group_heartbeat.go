@@ -32,8 +32,14 @@ import (
 //     group.streams.initial.rebalance.delay.ms (default 3000) for more
 //     members, answering ASSIGNMENT_DELAYED meanwhile.
 //   - Task assignment with a sticky assignor (active tasks stay with their
-//     owner, members balanced within one task) and
-//     group.streams.num.standby.replicas standbys on other processes;
+//     owner, members balanced within one task) and the group's
+//     streams.num.standby.replicas (a GROUP config; else the broker's
+//     group.streams.num.standby.replicas) standbys on other processes;
+//     a change of it rebalances the group at the next heartbeat. The
+//     group's streams.session.timeout.ms, streams.heartbeat.interval.ms
+//     and streams.initial.rebalance.delay.ms likewise override the
+//     broker's group.streams.* (bounded by group.streams.min/max.* when
+//     set, as Kafka's GroupConfig.validate does);
 //     partitionsByUserEndpoint when the member's endpoint epoch is behind.
 //   - Served only when group.coordinator.rebalance.protocols includes
 //     "streams"; UNSUPPORTED_VERSION while streams.version is not finalized
@@ -49,13 +55,16 @@ import (
 //     assignor has no client-tag awareness).
 //
 // Where Spool differs from Kafka 4.3:
-//   - Of the group's records only StreamsGroupMetadata (its epoch) is
-//     written to __consumer_offsets, besides committed offsets: after a
-//     coordinator move or restart the group is there, empty, and members
-//     join again (UNKNOWN_MEMBER_ID first).
-//   - No warm-up tasks and no assignment interval
-//     (group.streams.assignment.interval.ms): a new target is computed at
-//     the heartbeat that bumps the group epoch.
+//   - No assignment interval (group.streams.assignment.interval.ms): a new
+//     target is computed at the heartbeat that bumps the group epoch.
+//   - No warm-up tasks are ever assigned, as with Kafka 4.3.1 and 4.4.0:
+//     4.4.0 stores the members' TaskOffsets and has
+//     group.streams.num.warmup.replicas and
+//     group.streams.acceptable.recovery.lag, but its AssignmentRefiner.refine
+//     hands the target assignment back unchanged. The v1 answer's
+//     AcceptableRecoveryLag and TaskOffsetIntervalMs are 4.4.0's broker
+//     defaults; the 4.4-only GROUP configs that would change them are
+//     unknown here, as in 4.3.1.
 //   - Internal topics are created without Kafka's CREATE authorization of
 //     the member's principal.
 

@@ -87,6 +87,9 @@ type Broker struct {
 	// (leader/follower.replication.throttled.rate), their bounds updated
 	// from the dynamic broker configs on every image (partition.go).
 	leaderThrottle, followerThrottle *quota.ReplicationQuota
+	// replicaSelector is replica.selector.class (KIP-392); nil: consumers
+	// are not sent to followers (they may still read from one).
+	replicaSelector replication.ReplicaSelector
 
 	fetchSessions *fetchSessionCache
 	// telemetry is client telemetry (KIP-714): subscriptions from the

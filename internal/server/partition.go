@@ -89,6 +89,7 @@ func (b *Broker) reconcile(img *controller.MetadataImage) {
 	rt := b.cfg.ReplicationThrottles(b.dynamicBrokerConfig(img))
 	b.leaderThrottle.SetBound(rt.LeaderRate)
 	b.followerThrottle.SetBound(rt.FollowerRate)
+	b.applyLogDirConfigs(img) // config_log_dirs.go
 	if b.needsFullReconcileLocked(cur, img) {
 		b.reconcileAllLocked(img)
 	} else {
@@ -317,7 +318,7 @@ func (b *Broker) dropPartition(tp storage.TopicPartition) {
 func leaderAndISR(pi *controller.PartitionImage) replication.LeaderAndISR {
 	return replication.LeaderAndISR{
 		Leader: pi.Leader, LeaderEpoch: pi.LeaderEpoch, PartitionEpoch: pi.PartitionEpoch,
-		Replicas: pi.Replicas, ISR: pi.ISR,
+		Replicas: pi.Replicas, ISR: pi.ISR, LeaderRecoveryState: replication.LeaderRecoveryState(pi.LeaderRecoveryState),
 	}
 }
 

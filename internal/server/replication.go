@@ -147,6 +147,7 @@ func (a *alterPartitionBatcher) send(ctx context.Context, batch []*alterCall) {
 		updates[i] = controller.ISRUpdate{
 			TopicID: controller.TopicID(c.req.TopicID), Partition: c.req.TopicPartition.Partition,
 			LeaderEpoch: c.req.LeaderEpoch, PartitionEpoch: c.req.PartitionEpoch, NewISR: slices.Clone(c.req.ISR),
+			LeaderRecoveryState: controller.LeaderRecoveryState(c.req.LeaderRecoveryState),
 		}
 	}
 	out, err := a.ctrl.AlterPartition(ctx, first.BrokerID, first.BrokerEpoch, updates)
@@ -182,7 +183,8 @@ func alterPartitionAnswer(img *controller.MetadataImage, req replication.AlterPa
 	default: // NOT_CONTROLLER: retried
 		return replication.LeaderAndISR{}, err
 	}
-	li := replication.LeaderAndISR{Leader: res.Leader, LeaderEpoch: res.LeaderEpoch, PartitionEpoch: res.PartitionEpoch, ISR: res.ISR}
+	li := replication.LeaderAndISR{Leader: res.Leader, LeaderEpoch: res.LeaderEpoch, PartitionEpoch: res.PartitionEpoch, ISR: res.ISR,
+		LeaderRecoveryState: replication.LeaderRecoveryState(res.LeaderRecoveryState)}
 	// AlterPartition never changes the replicas; the response does not
 	// carry them.
 	if t := img.TopicByID(controller.TopicID(req.TopicID)); t != nil && int(req.TopicPartition.Partition) < len(t.Partitions) {

@@ -129,6 +129,8 @@ func newBroker(cfg *config.Broker, ctrl controller.Client, logs *storage.Manager
 	b.followerThrottle = quota.NewReplicationQuota(rt.WindowNum, window, nil)
 	b.leaderThrottle.SetBound(rt.LeaderRate)
 	b.followerThrottle.SetBound(rt.FollowerRate)
+	// Config validation refused an unknown class (config.checkReplicaSelector).
+	b.replicaSelector, _ = replication.NewReplicaSelector(cfg.ReplicaSelectorClass)
 	b.alterPartitions = newAlterPartitionBatcher(ctrl)
 	b.replicas = replication.NewManager(replication.Config{
 		NodeID:            cfg.NodeID,

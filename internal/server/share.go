@@ -108,7 +108,18 @@ func (b *Broker) registerShareHandlers(h map[int16]apiHandler) {
 		sessions:   map[shareSessionKey]*shareSession{},
 		rpc:        kafkarpc.NewDialing("broker-"+strconv.Itoa(int(b.nodeID))+"-share", b.dialInterBroker),
 	}
-	sh.store = share.NewStore(cfg.ShareCoordinatorStateTopicPartitions, shareStateLog{b}, b.logger.Named("share"))
+	sh.store = share.NewStore(share.StoreConfig{
+		Partitions:         cfg.ShareCoordinatorStateTopicPartitions,
+		UpdatesPerSnapshot: int(cfg.ShareCoordinatorUpdatesPerSnapshot),
+		// Kafka's share.coordinator.cold.partition.snapshot.interval.ms and
+		// share.coordinator.state.topic.prune.interval.ms are internal
+		// configs (DescribeConfigs does not list them): their defaults.
+		ColdSnapshotInterval: 5 * time.Minute,
+		Compacted: func() bool {
+			return strings.Contains(b.image.Load().Config(resourceTopic, shareGroupStateTopic)["cleanup.policy"], "compact")
+		},
+	}, shareStateLog{b}, b.logger.Named("share"))
+	sh.store.Run(5 * time.Minute)
 	b.shareHandlers = sh
 	b.attachCoordinator(shareGroupStateTopic, sh.store)
 	// A share partition lives on the partition's leader: when leadership
@@ -505,11 +516,16 @@ func retriableCoordinatorCode(code int16) bool {
 	return code == errcode.CoordinatorLoadInProgress || code == errcode.CoordinatorNotAvailable || code == errcode.NotCoordinator
 }
 
-// ensureShareStateTopic creates __share_group_state on first use.
+// ensureShareStateTopic creates __share_group_state on first use, with
+// Kafka's configs for it (ShareCoordinatorService.shareGroupStateTopicConfigs):
+// not compacted, since ShareUpdate records share their key; the share
+// coordinator prunes it with DeleteRecords instead (share.Store.Prune).
 func (b *Broker) ensureShareStateTopic(ctx context.Context) *controller.MetadataImage {
 	return b.ensureInternalTopic(ctx, shareGroupStateTopic, b.cfg.ShareCoordinatorStateTopicPartitions, b.cfg.ShareCoordinatorStateTopicRF,
 		map[string]string{
-			"cleanup.policy":      "compact",
+			"cleanup.policy":      "delete",
+			"retention.ms":        "-1",
+			"compression.type":    "producer",
 			"segment.bytes":       strconv.Itoa(int(b.cfg.ShareCoordinatorStateTopicSegmentSize)),
 			"min.insync.replicas": strconv.Itoa(int(b.cfg.ShareCoordinatorStateTopicMinISR)),
 		})
@@ -528,31 +544,53 @@ func (l shareStateLog) leader(partition int32) (*replication.Partition, error) {
 	return p, nil
 }
 
-func (l shareStateLog) Append(ctx context.Context, partition int32, recs []records.Record) error {
+func (l shareStateLog) Append(ctx context.Context, partition int32, recs []records.Record) (int64, error) {
+	p, err := l.leader(partition)
+	if err != nil {
+		return -1, err
+	}
+	batch, err := records.AppendBatch(nil, records.NewBatchOptions(), recs)
+	if err != nil {
+		return -1, fmt.Errorf("build %s batch: %w", shareGroupStateTopic, err)
+	}
+	info, err := appendCommitted(ctx, p, batch, nil)
+	if err != nil {
+		if errors.Is(err, replication.ErrNotLeader) {
+			return -1, fmt.Errorf("append to %s-%d: %w: %w", shareGroupStateTopic, partition, share.ErrNotLeader, err)
+		}
+		return -1, fmt.Errorf("append to %s-%d: %w", shareGroupStateTopic, partition, err)
+	}
+	return info.FirstOffset, nil
+}
+
+func (l shareStateLog) Replay(ctx context.Context, partition int32, fn func(offset int64, key, value []byte) error) error {
 	p, err := l.leader(partition)
 	if err != nil {
 		return err
 	}
-	batch, err := records.AppendBatch(nil, records.NewBatchOptions(), recs)
-	if err != nil {
-		return fmt.Errorf("build %s batch: %w", shareGroupStateTopic, err)
-	}
-	if _, err := appendCommitted(ctx, p, batch, nil); err != nil {
-		if errors.Is(err, replication.ErrNotLeader) {
-			return fmt.Errorf("append to %s-%d: %w: %w", shareGroupStateTopic, partition, share.ErrNotLeader, err)
+	err = scanLog(ctx, p, func(h records.Header, batch []byte) error {
+		if h.IsControl() {
+			return nil
 		}
-		return fmt.Errorf("append to %s-%d: %w", shareGroupStateTopic, partition, err)
+		return records.ForEachRecord(batch, maxDecompressedBatch, func(r *records.Record) error {
+			return fn(r.Offset, r.Key, r.Value)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("replay %s-%d: %w", shareGroupStateTopic, partition, err)
 	}
 	return nil
 }
 
-func (l shareStateLog) Replay(ctx context.Context, partition int32, fn func(key, value []byte) error) error {
+// DeleteRecords moves the partition's log start offset up to offset, as
+// Kafka's share coordinator prunes through its PartitionWriter.
+func (l shareStateLog) DeleteRecords(ctx context.Context, partition int32, offset int64) error {
 	p, err := l.leader(partition)
 	if err != nil {
 		return err
 	}
-	if err := replayLog(ctx, p, fn); err != nil {
-		return fmt.Errorf("replay %s-%d: %w", shareGroupStateTopic, partition, err)
+	if _, err := p.DeleteRecords(offset); err != nil {
+		return fmt.Errorf("prune %s-%d before %d: %w", shareGroupStateTopic, partition, offset, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"sync"
@@ -12,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/spool-broker/spool/coordinator/share"
 )
 
 // shareEnv: internal topics at one replica, three share-state partitions,
@@ -21,8 +24,11 @@ var shareEnv = []string{
 	"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_NUM_PARTITIONS=3",
 	"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR=1",
 	"KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR=1",
+	"KAFKA_GROUP_SHARE_MIN_HEARTBEAT_INTERVAL_MS=100", // Kafka's bound on the interval below
 	"KAFKA_GROUP_SHARE_HEARTBEAT_INTERVAL_MS=200",
 	"KAFKA_GROUP_SHARE_DELIVERY_COUNT_LIMIT=3",
+	// Kafka bounds the interval above by group.share.min.heartbeat.interval.ms.
+	"KAFKA_GROUP_SHARE_MIN_HEARTBEAT_INTERVAL_MS=100",
 }
 
 // shareClock is the acquisition locks' clock under the test's control.
@@ -359,6 +365,21 @@ func TestShareLocksAcksAndRestart(t *testing.T) {
 	require.Empty(t, got)
 	require.Equal(t, [2]int64{13, 2}, describeShareOffsets(t, cl, group, topic)[0])
 
+	// The share coordinator wrote a snapshot and then updates, to a topic
+	// that is not compacted (Kafka's configs for __share_group_state).
+	img := n.broker.image.Load()
+	require.Equal(t, "delete", img.Config(resourceTopic, shareGroupStateTopic)["cleanup.policy"])
+	require.Equal(t, "-1", img.Config(resourceTopic, shareGroupStateTopic)["retention.ms"])
+	kinds := map[int16]int{}
+	sk := share.Key{GroupID: group, TopicID: [16]byte(topicID), Partition: 0}
+	require.NoError(t, replayLog(context.Background(), n.broker.partition(shareGroupStateTopic, n.broker.shareHandlers.store.PartitionFor(sk)),
+		func(key, value []byte) error {
+			kinds[int16(binary.BigEndian.Uint16(key))]++
+			return nil
+		}))
+	require.Equal(t, 1, kinds[0], "one ShareSnapshot: %v", kinds)
+	require.Greater(t, kinds[1], 5, "ShareUpdate records after it: %v", kinds)
+
 	n.restart()
 	n.broker.shareHandlers.setClock(clk.now)
 	cl2 := groupClient(t, n.addr)
@@ -384,6 +405,29 @@ func TestShareLocksAcksAndRestart(t *testing.T) {
 	require.Equal(t, []string{"13-14@2"}, got)
 }
 
+// alterGroupConfigs sets configs of a GROUP resource with
+// IncrementalAlterConfigs and returns the resource's error code and
+// message.
+func alterGroupConfigs(t *testing.T, cl *kgo.Client, group string, configs map[string]string) (int16, string) {
+	t.Helper()
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	r := kmsg.NewIncrementalAlterConfigsRequestResource()
+	r.ResourceType, r.ResourceName = kmsg.ConfigResourceType(32), group
+	for name, value := range configs {
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = name, kmsg.StringPtr(value)
+		r.Configs = append(r.Configs, c)
+	}
+	req.Resources = append(req.Resources, r)
+	resp, err := req.RequestWith(context.Background(), cl)
+	require.NoError(t, err)
+	msg := ""
+	if m := resp.Resources[0].ErrorMessage; m != nil {
+		msg = *m
+	}
+	return resp.Resources[0].ErrorCode, msg
+}
+
 // TestShareAutoOffsetReset: a share partition without state starts at the
 // log end (share.auto.offset.reset latest, the default) or, with the GROUP
 // config set to earliest, at the log start; DescribeConfigs shows the
@@ -397,16 +441,8 @@ func TestShareAutoOffsetReset(t *testing.T) {
 	topicID := [16]byte(n.broker.image.Load().Topic(topic).ID)
 
 	alter := func(group, name, value string) int16 {
-		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-		r := kmsg.NewIncrementalAlterConfigsRequestResource()
-		r.ResourceType, r.ResourceName = kmsg.ConfigResourceType(32), group
-		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-		c.Name, c.Value = name, kmsg.StringPtr(value)
-		r.Configs = append(r.Configs, c)
-		req.Resources = append(req.Resources, r)
-		resp, err := req.RequestWith(context.Background(), cl)
-		require.NoError(t, err)
-		return resp.Resources[0].ErrorCode
+		code, _ := alterGroupConfigs(t, cl, group, map[string]string{name: value})
+		return code
 	}
 	require.Equal(t, kerr.InvalidConfig.Code, alter("sg-early", "share.no.such.config", "1"))
 	require.Equal(t, kerr.InvalidConfig.Code, alter("sg-early", "share.auto.offset.reset", "sometimes"))
@@ -491,18 +527,8 @@ func TestShareReadCommitted(t *testing.T) {
 		{"sg-rc", "read_committed", []string{"4-6@1"}},
 		{"sg-ru", "read_uncommitted", []string{"0-2@1", "4-6@1"}},
 	} {
-		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-		r := kmsg.NewIncrementalAlterConfigsRequestResource()
-		r.ResourceType, r.ResourceName = kmsg.ConfigResourceType(32), tc.group
-		for name, value := range map[string]string{"share.isolation.level": tc.isolation, "share.auto.offset.reset": "earliest"} {
-			c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-			c.Name, c.Value = name, kmsg.StringPtr(value)
-			r.Configs = append(r.Configs, c)
-		}
-		req.Resources = append(req.Resources, r)
-		resp, err := req.RequestWith(ctx, cl)
-		require.NoError(t, err)
-		require.Zero(t, resp.Resources[0].ErrorCode)
+		code, msg := alterGroupConfigs(t, cl, tc.group, map[string]string{"share.isolation.level": tc.isolation, "share.auto.offset.reset": "earliest"})
+		require.Zero(t, code, msg)
 		require.Eventually(t, func() bool {
 			return n.broker.image.Load().Config(resourceGroup, tc.group)["share.isolation.level"] == tc.isolation
 		}, 10*time.Second, 10*time.Millisecond)

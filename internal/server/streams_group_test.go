@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
-	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,111 +12,20 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/spool-broker/spool/internal/spooltest"
 	"github.com/twmb/franz-go/pkg/kversion"
 )
 
-// streamsEnv makes streams sessions short (3s) with fast heartbeats.
+// streamsEnv makes streams sessions short (3s) with fast heartbeats,
+// lowering their bounds as Kafka requires (group.streams.min.*).
 var streamsEnv = []string{
 	"KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS=3",
+	"KAFKA_GROUP_STREAMS_MIN_SESSION_TIMEOUT_MS=1000",
+	"KAFKA_GROUP_STREAMS_MIN_HEARTBEAT_INTERVAL_MS=100",
 	"KAFKA_GROUP_STREAMS_SESSION_TIMEOUT_MS=3000",
 	"KAFKA_GROUP_STREAMS_HEARTBEAT_INTERVAL_MS=100",
 	"KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=0",
-}
-
-// rawStreamsMember drives StreamsGroupHeartbeat by hand: it takes what it
-// is assigned and gives revoked tasks up at once.
-type rawStreamsMember struct {
-	id, process string
-	epoch       int32
-	active      map[string][]int32
-	standby     map[string][]int32
-	endpoint    *kmsg.StreamsGroupHeartbeatRequestUserEndpoint
-	partitions  []kmsg.StreamsGroupHeartbeatResponsePartitionsByUserEndpoint
-	endpointEp  int32
-}
-
-// wordCountTopology is the topology of a word count over input: a source
-// subtopology writing to a repartition topic, and a counting subtopology
-// with a changelog.
-func wordCountTopology(app, input string) *kmsg.StreamsGroupHeartbeatRequestTopology {
-	t := kmsg.NewStreamsGroupHeartbeatRequestTopology()
-	t.Epoch = 1
-	s0 := kmsg.NewStreamsGroupHeartbeatRequestTopologySubtopology()
-	s0.SubtopologyID = "0"
-	s0.SourceTopics = []string{input}
-	s0.RepartitionSinkTopics = []string{app + "-count-repartition"}
-	s1 := kmsg.NewStreamsGroupHeartbeatRequestTopologySubtopology()
-	s1.SubtopologyID = "1"
-	rp := kmsg.NewTopicInfo()
-	rp.Topic = app + "-count-repartition"
-	rp.Configs = []kmsg.TopicInfoConfig{{Key: "cleanup.policy", Value: "delete"}}
-	s1.RepartitionSourceTopics = []kmsg.TopicInfo{rp}
-	cl := kmsg.NewTopicInfo()
-	cl.Topic = app + "-count-changelog"
-	cl.Configs = []kmsg.TopicInfoConfig{{Key: "cleanup.policy", Value: "compact"}}
-	s1.StateChangelogTopics = []kmsg.TopicInfo{cl}
-	t.Subtopologies = []kmsg.StreamsGroupHeartbeatRequestTopologySubtopology{s0, s1}
-	return &t
-}
-
-func (m *rawStreamsMember) heartbeat(t *testing.T, cl *kgo.Client, group string, topology *kmsg.StreamsGroupHeartbeatRequestTopology) *kmsg.StreamsGroupHeartbeatResponse {
-	t.Helper()
-	req := kmsg.NewPtrStreamsGroupHeartbeatRequest()
-	req.Version = 0
-	req.Group, req.MemberID, req.MemberEpoch = group, m.id, m.epoch
-	req.RebalanceTimeoutMillis = -1
-	if m.epoch == 0 {
-		req.RebalanceTimeoutMillis = 10000
-		req.Topology = topology
-		req.ProcessID = kmsg.StringPtr(m.process)
-		req.UserEndpoint = m.endpoint
-		req.ActiveTasks, req.StandbyTasks, req.WarmupTasks = []kmsg.TaskIDs{}, []kmsg.TaskIDs{}, []kmsg.TaskIDs{}
-	} else {
-		req.ActiveTasks, req.StandbyTasks, req.WarmupTasks = []kmsg.TaskIDs{}, []kmsg.TaskIDs{}, []kmsg.TaskIDs{}
-		for s, ps := range m.active {
-			req.ActiveTasks = append(req.ActiveTasks, kmsg.TaskIDs{SubtopologyID: s, Partitions: ps})
-		}
-		for s, ps := range m.standby {
-			req.StandbyTasks = append(req.StandbyTasks, kmsg.TaskIDs{SubtopologyID: s, Partitions: ps})
-		}
-	}
-	req.EndpointInformationEpoch = m.endpointEp
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var resp *kmsg.StreamsGroupHeartbeatResponse
-	// The first request creates __consumer_offsets (FindCoordinator) and
-	// waits for its partition to load.
-	require.True(t, pollUntil(10*time.Second, 20*time.Millisecond, func() bool {
-		var err error
-		resp, err = streamsRequest(ctx, cl, req)
-		require.NoError(t, err)
-		switch resp.ErrorCode {
-		case kerr.NotCoordinator.Code, kerr.CoordinatorLoadInProgress.Code, kerr.CoordinatorNotAvailable.Code:
-			fc := kmsg.NewPtrFindCoordinatorRequest()
-			fc.CoordinatorKey = group
-			_, err := fc.RequestWith(ctx, cl)
-			require.NoError(t, err)
-			return false
-		}
-		return true
-	}))
-	if resp.ErrorCode == 0 {
-		m.epoch = resp.MemberEpoch
-		if resp.ActiveTasks != nil {
-			m.active, m.standby = map[string][]int32{}, map[string][]int32{}
-			for _, ts := range resp.ActiveTasks {
-				m.active[ts.SubtopologyID] = append([]int32(nil), ts.Partitions...)
-			}
-			for _, ts := range resp.StandbyTasks {
-				m.standby[ts.SubtopologyID] = append([]int32(nil), ts.Partitions...)
-			}
-		}
-		if resp.PartitionsByUserEndpoint != nil {
-			m.partitions = resp.PartitionsByUserEndpoint
-		}
-		m.endpointEp = resp.EndpointInformationEpoch
-	}
-	return resp
 }
 
 // streamsRequest sends req to the single test node: franz-go's kgo does
@@ -126,62 +35,6 @@ func streamsRequest[R kmsg.Response](ctx context.Context, cl *kgo.Client, req in
 	RequestWith(context.Context, kmsg.Requestor) (R, error)
 }) (R, error) {
 	return req.RequestWith(ctx, cl.Broker(1))
-}
-
-func (m *rawStreamsMember) tasks() []string {
-	var out []string
-	for s, ps := range m.active {
-		for _, p := range ps {
-			out = append(out, fmt.Sprintf("%s_%d", s, p))
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// settleStreams heartbeats members until they hold disjoint active tasks
-// covering n tasks, balanced within one, at one epoch.
-func settleStreams(t *testing.T, cl *kgo.Client, group string, n int, members ...*rawStreamsMember) {
-	t.Helper()
-	ok := pollUntil(15*time.Second, 20*time.Millisecond, func() bool {
-		for _, m := range members {
-			r := m.heartbeat(t, cl, group, nil)
-			require.Zero(t, r.ErrorCode, "member %s: %v", m.id, kerr.ErrorForCode(r.ErrorCode))
-		}
-		seen := map[string]bool{}
-		for _, m := range members {
-			ts := m.tasks()
-			if len(ts) < n/len(members) || len(ts) > (n+len(members)-1)/len(members) || m.epoch != members[0].epoch {
-				return false
-			}
-			for _, x := range ts {
-				if seen[x] {
-					return false
-				}
-				seen[x] = true
-			}
-		}
-		return len(seen) == n
-	})
-	if !ok {
-		for _, m := range members {
-			t.Logf("member %s epoch %d holds %v", m.id, m.epoch, m.tasks())
-		}
-		t.Fatal("members did not settle on a balanced assignment")
-	}
-}
-
-func describeStreams(t *testing.T, cl *kgo.Client, group string) kmsg.StreamsGroupDescribeResponseGroup {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req := kmsg.NewPtrStreamsGroupDescribeRequest()
-	req.Version = 0
-	req.Groups = []string{group}
-	resp, err := streamsRequest(ctx, cl, req)
-	require.NoError(t, err)
-	require.Len(t, resp.Groups, 1)
-	return resp.Groups[0]
 }
 
 func TestStreamsGroupHeartbeat(t *testing.T) {
@@ -195,8 +48,8 @@ func TestStreamsGroupHeartbeat(t *testing.T) {
 
 	// The first member initializes the topology; the internal topics are
 	// missing, so no tasks yet and the broker creates them.
-	a := &rawStreamsMember{id: "member-a", process: "process-a"}
-	r := a.heartbeat(t, cl, g, wordCountTopology(g, "words"))
+	a := &spooltest.StreamsMember{ID: "member-a", Process: "process-a"}
+	r := a.Heartbeat(t, cl, g, spooltest.StreamsWordCount(g, "words"))
 	require.Zero(t, r.ErrorCode)
 	require.Equal(t, int32(1), r.MemberEpoch)
 	require.Equal(t, int32(100), r.HeartbeatIntervalMillis)
@@ -205,12 +58,12 @@ func TestStreamsGroupHeartbeat(t *testing.T) {
 	require.Len(t, r.Status, 1)
 	require.Equal(t, int8(3), r.Status[0].StatusCode, "MISSING_INTERNAL_TOPICS")
 	require.Equal(t, "Internal topics are missing: wc-app-count-changelog, wc-app-count-repartition", r.Status[0].StatusDetail)
-	require.Equal(t, "NotReady", describeStreams(t, cl, g).State)
+	require.Equal(t, "NotReady", spooltest.DescribeStreams(t, cl, g).State)
 
 	// Internal topics: the repartition topic takes the source topic's four
 	// partitions, the changelog its subtopology's; configs as sent.
 	require.True(t, pollUntil(10*time.Second, 20*time.Millisecond, func() bool {
-		require.Zero(t, a.heartbeat(t, cl, g, nil).ErrorCode)
+		require.Zero(t, a.Heartbeat(t, cl, g, nil).ErrorCode)
 		td, err := adm.ListTopics(ctx, g+"-count-repartition", g+"-count-changelog")
 		require.NoError(t, err)
 		return len(td) == 2 && td[g+"-count-repartition"].Err == nil && td[g+"-count-changelog"].Err == nil
@@ -233,23 +86,23 @@ func TestStreamsGroupHeartbeat(t *testing.T) {
 	require.True(t, found)
 
 	// With the topics there, the member gets all eight tasks.
-	settleStreams(t, cl, g, 8, a)
-	require.Equal(t, []string{"0_0", "0_1", "0_2", "0_3", "1_0", "1_1", "1_2", "1_3"}, a.tasks())
+	spooltest.SettleStreams(t, cl, g, 8, a)
+	require.Equal(t, []string{"0_0", "0_1", "0_2", "0_3", "1_0", "1_1", "1_2", "1_3"}, a.Tasks())
 
 	// A second member: a revokes half before b gets them.
-	b := &rawStreamsMember{id: "member-b", process: "process-b"}
-	r = b.heartbeat(t, cl, g, wordCountTopology(g, "words"))
+	b := &spooltest.StreamsMember{ID: "member-b", Process: "process-b"}
+	r = b.Heartbeat(t, cl, g, spooltest.StreamsWordCount(g, "words"))
 	require.Zero(t, r.ErrorCode)
 	require.Empty(t, r.Status)
 	require.Empty(t, r.ActiveTasks, "b waits until a released its tasks")
-	before := a.tasks()
-	r = a.heartbeat(t, cl, g, nil)
+	before := a.Tasks()
+	r = a.Heartbeat(t, cl, g, nil)
 	require.Zero(t, r.ErrorCode)
-	require.Len(t, a.tasks(), 4, "a keeps half, revoking the rest")
-	require.Subset(t, before, a.tasks(), "sticky: a keeps tasks it had")
-	settleStreams(t, cl, g, 8, a, b)
+	require.Len(t, a.Tasks(), 4, "a keeps half, revoking the rest")
+	require.Subset(t, before, a.Tasks(), "sticky: a keeps tasks it had")
+	spooltest.SettleStreams(t, cl, g, 8, a, b)
 
-	d := describeStreams(t, cl, g)
+	d := spooltest.DescribeStreams(t, cl, g)
 	require.Zero(t, d.ErrorCode)
 	require.Equal(t, "Stable", d.State)
 	require.Equal(t, d.Epoch, d.AssignmentEpoch)
@@ -291,49 +144,49 @@ func TestStreamsGroupHeartbeat(t *testing.T) {
 		require.NoError(t, err)
 		rt.TopicID = wt["words"].ID // v10 names topics by ID
 		rp := kmsg.NewOffsetCommitRequestTopicPartition()
-		rp.Partition, rp.Offset = a.active["0"][0], 1
+		rp.Partition, rp.Offset = a.Active["0"][0], 1
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
 		resp, err := req.RequestWith(ctx, cl)
 		require.NoError(t, err)
 		return resp.Topics[0].Partitions[0].ErrorCode
 	}
-	require.Zero(t, commit(a.id, a.epoch))
-	require.Equal(t, kerr.StaleMemberEpoch.Code, commit(a.id, a.epoch+1))
+	require.Zero(t, commit(a.ID, a.Epoch))
+	require.Equal(t, kerr.StaleMemberEpoch.Code, commit(a.ID, a.Epoch+1))
 	require.Equal(t, kerr.UnknownMemberID.Code, commit("ghost", 1))
 
 	// Fencing: an epoch from the future, an unknown member.
-	bad := &rawStreamsMember{id: a.id, epoch: a.epoch + 5, active: a.active}
-	require.Equal(t, kerr.FencedMemberEpoch.Code, bad.heartbeat(t, cl, g, nil).ErrorCode)
-	ghost := &rawStreamsMember{id: "ghost", epoch: 3}
-	require.Equal(t, kerr.UnknownMemberID.Code, ghost.heartbeat(t, cl, g, nil).ErrorCode)
+	bad := &spooltest.StreamsMember{ID: a.ID, Epoch: a.Epoch + 5, Active: a.Active}
+	require.Equal(t, kerr.FencedMemberEpoch.Code, bad.Heartbeat(t, cl, g, nil).ErrorCode)
+	ghost := &spooltest.StreamsMember{ID: "ghost", Epoch: 3}
+	require.Equal(t, kerr.UnknownMemberID.Code, ghost.Heartbeat(t, cl, g, nil).ErrorCode)
 
 	// b leaves: a gets everything back.
-	leave := &rawStreamsMember{id: b.id, epoch: -1}
-	r = leave.heartbeat(t, cl, g, nil)
+	leave := &spooltest.StreamsMember{ID: b.ID, Epoch: -1}
+	r = leave.Heartbeat(t, cl, g, nil)
 	require.Zero(t, r.ErrorCode)
 	require.Equal(t, int32(-1), r.MemberEpoch)
-	settleStreams(t, cl, g, 8, a)
+	spooltest.SettleStreams(t, cl, g, 8, a)
 
 	// c joins, then stops heartbeating: its session expires and a gets
 	// its tasks back.
-	c := &rawStreamsMember{id: "member-c", process: "process-c"}
-	require.Zero(t, c.heartbeat(t, cl, g, wordCountTopology(g, "words")).ErrorCode)
-	settleStreams(t, cl, g, 8, a, c)
+	c := &spooltest.StreamsMember{ID: "member-c", Process: "process-c"}
+	require.Zero(t, c.Heartbeat(t, cl, g, spooltest.StreamsWordCount(g, "words")).ErrorCode)
+	spooltest.SettleStreams(t, cl, g, 8, a, c)
 	require.True(t, pollUntil(10*time.Second, 100*time.Millisecond, func() bool {
-		require.Zero(t, a.heartbeat(t, cl, g, nil).ErrorCode)
-		return len(a.tasks()) == 8
+		require.Zero(t, a.Heartbeat(t, cl, g, nil).ErrorCode)
+		return len(a.Tasks()) == 8
 	}), "c's session expired and a took its tasks")
-	require.Len(t, describeStreams(t, cl, g).Members, 1)
-	require.Equal(t, kerr.UnknownMemberID.Code, c.heartbeat(t, cl, g, nil).ErrorCode)
+	require.Len(t, spooltest.DescribeStreams(t, cl, g).Members, 1)
+	require.Equal(t, kerr.UnknownMemberID.Code, c.Heartbeat(t, cl, g, nil).ErrorCode)
 
 	// The last member leaves; the empty group can be deleted.
-	require.Zero(t, (&rawStreamsMember{id: a.id, epoch: -1}).heartbeat(t, cl, g, nil).ErrorCode)
-	require.Equal(t, "Empty", describeStreams(t, cl, g).State)
+	require.Zero(t, (&spooltest.StreamsMember{ID: a.ID, Epoch: -1}).Heartbeat(t, cl, g, nil).ErrorCode)
+	require.Equal(t, "Empty", spooltest.DescribeStreams(t, cl, g).State)
 	del, err = adm.DeleteGroups(ctx, g)
 	require.NoError(t, err)
 	require.NoError(t, del[g].Err)
-	require.Equal(t, kerr.GroupIDNotFound.Code, describeStreams(t, cl, g).ErrorCode)
+	require.Equal(t, kerr.GroupIDNotFound.Code, spooltest.DescribeStreams(t, cl, g).ErrorCode)
 }
 
 func TestStreamsGroupHeartbeatErrors(t *testing.T) {
@@ -341,8 +194,8 @@ func TestStreamsGroupHeartbeatErrors(t *testing.T) {
 	cl := groupClient(t, n.addr)
 
 	// A missing source topic is a status, with no tasks.
-	m := &rawStreamsMember{id: "m", process: "p"}
-	r := m.heartbeat(t, cl, "missing-src", wordCountTopology("missing-src", "nope"))
+	m := &spooltest.StreamsMember{ID: "m", Process: "p"}
+	r := m.Heartbeat(t, cl, "missing-src", spooltest.StreamsWordCount("missing-src", "nope"))
 	require.Zero(t, r.ErrorCode)
 	require.Len(t, r.Status, 1)
 	require.Equal(t, int8(1), r.Status[0].StatusCode, "MISSING_SOURCE_TOPICS")
@@ -368,7 +221,7 @@ func TestStreamsGroupHeartbeatErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := kmsg.NewPtrStreamsGroupHeartbeatRequest()
 			req.Group, req.MemberID, req.RebalanceTimeoutMillis = "errs", "x", 1000
-			req.Topology = wordCountTopology("errs", "nope")
+			req.Topology = spooltest.StreamsWordCount("errs", "nope")
 			req.ProcessID = kmsg.StringPtr("p")
 			req.ActiveTasks, req.StandbyTasks, req.WarmupTasks = []kmsg.TaskIDs{}, []kmsg.TaskIDs{}, []kmsg.TaskIDs{}
 			tc.mod(req)
@@ -384,8 +237,8 @@ func TestStreamsGroupHeartbeatErrors(t *testing.T) {
 	groupCreateTopic(t, n.addr, "ct", 1)
 	cm := &rawMember{id: "consumer"}
 	require.Zero(t, cm.heartbeat(t, cl, "consumers", "ct").ErrorCode)
-	s := &rawStreamsMember{id: "s", process: "p"}
-	require.Equal(t, kerr.GroupIDNotFound.Code, s.heartbeat(t, cl, "consumers", wordCountTopology("consumers", "ct")).ErrorCode)
+	s := &spooltest.StreamsMember{ID: "s", Process: "p"}
+	require.Equal(t, kerr.GroupIDNotFound.Code, s.Heartbeat(t, cl, "consumers", spooltest.StreamsWordCount("consumers", "ct")).ErrorCode)
 }
 
 // TestStreamsGroupRestart restarts the broker under a streams group: the
@@ -397,13 +250,13 @@ func TestStreamsGroupRestart(t *testing.T) {
 	cl := groupClient(t, n.addr)
 	groupCreateTopic(t, n.addr, "rs-in", 2)
 	const g = "rs-app"
-	a := &rawStreamsMember{id: "member-a", process: "p"}
-	require.Zero(t, a.heartbeat(t, cl, g, wordCountTopology(g, "rs-in")).ErrorCode)
+	a := &spooltest.StreamsMember{ID: "member-a", Process: "p"}
+	require.Zero(t, a.Heartbeat(t, cl, g, spooltest.StreamsWordCount(g, "rs-in")).ErrorCode)
 	require.True(t, pollUntil(10*time.Second, 50*time.Millisecond, func() bool {
-		require.Zero(t, a.heartbeat(t, cl, g, nil).ErrorCode)
-		return len(a.tasks()) == 4
+		require.Zero(t, a.Heartbeat(t, cl, g, nil).ErrorCode)
+		return len(a.Tasks()) == 4
 	}))
-	before := describeStreams(t, cl, g)
+	before := spooltest.DescribeStreams(t, cl, g)
 	require.Equal(t, "Stable", before.State)
 
 	n.restart()
@@ -418,36 +271,42 @@ func TestStreamsGroupRestart(t *testing.T) {
 	}))
 	// The group comes back from __consumer_offsets as it was: members,
 	// epochs, topology and assignments (Kafka's streams group records).
-	require.Equal(t, before, describeStreams(t, cl, g))
+	require.Equal(t, before, spooltest.DescribeStreams(t, cl, g))
 	lg, err := kadm.NewClient(cl).ListGroupsByType(ctx, []string{"streams"})
 	require.NoError(t, err)
 	require.Contains(t, lg.Groups(), g)
 
 	// member-a goes on at its epoch, keeping its tasks.
-	held := a.tasks()
-	r := a.heartbeat(t, cl, g, nil)
+	held := a.Tasks()
+	r := a.Heartbeat(t, cl, g, nil)
 	require.Zero(t, r.ErrorCode)
 	require.Equal(t, before.Epoch, r.MemberEpoch)
-	require.Equal(t, held, a.tasks())
-	b := &rawStreamsMember{id: "member-b", process: "p"}
-	r = b.heartbeat(t, cl, g, wordCountTopology(g, "rs-in"))
+	require.Equal(t, held, a.Tasks())
+	b := &spooltest.StreamsMember{ID: "member-b", Process: "p"}
+	r = b.Heartbeat(t, cl, g, spooltest.StreamsWordCount(g, "rs-in"))
 	require.Zero(t, r.ErrorCode)
 	require.Equal(t, before.Epoch+1, r.MemberEpoch)
-	settleStreams(t, cl, g, 4, a, b)
+	spooltest.SettleStreams(t, cl, g, 4, a, b)
 }
 
 // TestStreamsGroupInitialDelay: a new group waits
 // group.streams.initial.rebalance.delay.ms for more members before its
 // first assignment, answering ASSIGNMENT_DELAYED meanwhile, as Kafka.
 func TestStreamsGroupInitialDelay(t *testing.T) {
-	env := append(append([]string{}, streamsEnv[:3]...), "KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=1000")
+	var env []string
+	for _, kv := range streamsEnv {
+		if !strings.HasPrefix(kv, "KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "KAFKA_GROUP_STREAMS_INITIAL_REBALANCE_DELAY_MS=1000")
 	n := startTestNode(t, env...)
 	cl := groupClient(t, n.addr)
 	groupCreateTopic(t, n.addr, "delay-in", 2)
 	const g = "delay-app"
-	a := &rawStreamsMember{id: "member-a", process: "p"}
+	a := &spooltest.StreamsMember{ID: "member-a", Process: "p"}
 	began := time.Now()
-	r := a.heartbeat(t, cl, g, wordCountTopology(g, "delay-in"))
+	r := a.Heartbeat(t, cl, g, spooltest.StreamsWordCount(g, "delay-in"))
 	require.Zero(t, r.ErrorCode)
 	var codes []int8
 	for _, st := range r.Status {
@@ -461,12 +320,12 @@ func TestStreamsGroupInitialDelay(t *testing.T) {
 	// As Kafka 4.3.1 answers a new group's first member in the delay (its
 	// internal topics still missing, the group is NotReady meanwhile).
 	require.Equal(t, int32(1), r.MemberEpoch)
-	d := describeStreams(t, cl, g)
+	d := spooltest.DescribeStreams(t, cl, g)
 	require.Equal(t, int32(2), d.Epoch)
 	require.Equal(t, int32(1), d.AssignmentEpoch)
-	b := &rawStreamsMember{id: "member-b", process: "q"}
-	require.Zero(t, b.heartbeat(t, cl, g, wordCountTopology(g, "delay-in")).ErrorCode)
-	settleStreams(t, cl, g, 4, a, b)
+	b := &spooltest.StreamsMember{ID: "member-b", Process: "q"}
+	require.Zero(t, b.Heartbeat(t, cl, g, spooltest.StreamsWordCount(g, "delay-in")).ErrorCode)
+	spooltest.SettleStreams(t, cl, g, 4, a, b)
 	require.GreaterOrEqual(t, time.Since(began), time.Second, "no tasks before the delay")
 }
 
@@ -478,30 +337,30 @@ func TestStreamsGroupStandbyAndEndpoints(t *testing.T) {
 	cl := groupClient(t, n.addr)
 	groupCreateTopic(t, n.addr, "sb-in", 2)
 	const g = "sb-app"
-	a := &rawStreamsMember{id: "member-a", process: "pa", endpoint: &kmsg.StreamsGroupHeartbeatRequestUserEndpoint{Host: "ha", Port: 1}}
-	b := &rawStreamsMember{id: "member-b", process: "pb", endpoint: &kmsg.StreamsGroupHeartbeatRequestUserEndpoint{Host: "hb", Port: 2}}
-	require.Zero(t, a.heartbeat(t, cl, g, wordCountTopology(g, "sb-in")).ErrorCode)
-	require.Zero(t, b.heartbeat(t, cl, g, wordCountTopology(g, "sb-in")).ErrorCode)
-	settleStreams(t, cl, g, 4, a, b)
+	a := &spooltest.StreamsMember{ID: "member-a", Process: "pa", Endpoint: &kmsg.StreamsGroupHeartbeatRequestUserEndpoint{Host: "ha", Port: 1}}
+	b := &spooltest.StreamsMember{ID: "member-b", Process: "pb", Endpoint: &kmsg.StreamsGroupHeartbeatRequestUserEndpoint{Host: "hb", Port: 2}}
+	require.Zero(t, a.Heartbeat(t, cl, g, spooltest.StreamsWordCount(g, "sb-in")).ErrorCode)
+	require.Zero(t, b.Heartbeat(t, cl, g, spooltest.StreamsWordCount(g, "sb-in")).ErrorCode)
+	spooltest.SettleStreams(t, cl, g, 4, a, b)
 	require.True(t, pollUntil(10*time.Second, 20*time.Millisecond, func() bool {
-		for _, m := range []*rawStreamsMember{a, b} {
-			require.Zero(t, m.heartbeat(t, cl, g, nil).ErrorCode)
+		for _, m := range []*spooltest.StreamsMember{a, b} {
+			require.Zero(t, m.Heartbeat(t, cl, g, nil).ErrorCode)
 		}
-		return len(a.partitions) == 2 && len(b.partitions) == 2
+		return len(a.Partitions) == 2 && len(b.Partitions) == 2
 	}))
-	for _, pair := range [][2]*rawStreamsMember{{a, b}, {b, a}} {
+	for _, pair := range [][2]*spooltest.StreamsMember{{a, b}, {b, a}} {
 		m, other := pair[0], pair[1]
 		// m's standbys are exactly the other's active tasks.
-		require.Equal(t, other.active, m.standby, "member %s", m.id)
+		require.Equal(t, other.Active, m.Standby, "member %s", m.ID)
 	}
 	// Endpoints: each member's active input partitions, source topic and
 	// repartition topic alike.
 	byHost := map[string]kmsg.StreamsGroupHeartbeatResponsePartitionsByUserEndpoint{}
-	for _, e := range a.partitions {
+	for _, e := range a.Partitions {
 		byHost[e.UserEndpoint.Host] = e
 	}
 	require.Len(t, byHost, 2)
-	for host, m := range map[string]*rawStreamsMember{"ha": a, "hb": b} {
+	for host, m := range map[string]*spooltest.StreamsMember{"ha": a, "hb": b} {
 		e := byHost[host]
 		var got []string
 		for _, tp := range e.ActivePartitions {
@@ -510,10 +369,10 @@ func TestStreamsGroupStandbyAndEndpoints(t *testing.T) {
 			}
 		}
 		var want []string
-		for _, p := range m.active["0"] {
+		for _, p := range m.Active["0"] {
 			want = append(want, fmt.Sprintf("sb-in-%d", p))
 		}
-		for _, p := range m.active["1"] {
+		for _, p := range m.Active["1"] {
 			want = append(want, fmt.Sprintf("%s-count-repartition-%d", g, p))
 		}
 		require.ElementsMatch(t, want, got, "endpoint %s", host)
@@ -561,14 +420,14 @@ func TestStreamsGroupKafka44(t *testing.T) {
 			if tc.version == 0 {
 				c = cl43
 			}
-			m := &rawStreamsMember{id: "m44", process: "p44"}
+			m := &spooltest.StreamsMember{ID: "m44", Process: "p44"}
 			topo := kmsg.NewStreamsGroupHeartbeatRequestTopology()
 			sub := kmsg.NewStreamsGroupHeartbeatRequestTopologySubtopology()
 			sub.SubtopologyID, sub.SourceTopics = "0", []string{"in44"}
 			topo.Subtopologies = []kmsg.StreamsGroupHeartbeatRequestTopologySubtopology{sub}
 			var r *kmsg.StreamsGroupHeartbeatResponse
 			require.True(t, pollUntil(10*time.Second, 20*time.Millisecond, func() bool {
-				r = m.heartbeat(t, c, g, &topo)
+				r = m.Heartbeat(t, c, g, &topo)
 				require.Zero(t, r.ErrorCode, "%v", r.ErrorMessage)
 				return len(r.ActiveTasks) > 0
 			}), "no tasks assigned")
@@ -612,5 +471,71 @@ func TestStreamsGroupKafka44(t *testing.T) {
 			require.Equal(t, kerr.UnsupportedVersion.Code, resp.ErrorCode)
 			require.Equal(t, "The broker has no streams group topology description plugin configured.", *resp.ErrorMessage)
 		})
+	}
+}
+
+// TestStreamsGroupConfigsAltered: streams.num.standby.replicas,
+// streams.session.timeout.ms and streams.heartbeat.interval.ms set on a
+// GROUP resource (kafka-configs --entity-type groups) are bounded by the
+// broker's group.streams.min/max.* settings with Kafka's messages, are
+// described as GROUP_CONFIG, and the group's members get the standbys and
+// the heartbeat interval they say.
+func TestStreamsGroupConfigsAltered(t *testing.T) {
+	n := startTestNode(t, streamsEnv...)
+	cl := groupClient(t, n.addr)
+	groupCreateTopic(t, n.addr, "gc-in", 2)
+	const g = "gc-app"
+	alter := func(name, value string) (int16, string) {
+		return alterGroupConfigs(t, cl, g, map[string]string{name: value})
+	}
+	for _, tc := range []struct {
+		name, value, msg string
+	}{
+		{"streams.num.standby.replicas", "3", "streams.num.standby.replicas must be less than or equal to group.streams.max.standby.replicas"},
+		{"streams.num.standby.replicas", "-1", ""},
+		{"streams.session.timeout.ms", "999", "streams.session.timeout.ms must be greater than or equal to group.streams.min.session.timeout.ms"},
+		{"streams.session.timeout.ms", "60001", "streams.session.timeout.ms must be less than or equal to group.streams.max.session.timeout.ms"},
+		{"streams.heartbeat.interval.ms", "15001", "streams.heartbeat.interval.ms must be less than or equal to group.streams.max.heartbeat.interval.ms"},
+	} {
+		code, msg := alter(tc.name, tc.value)
+		require.Equal(t, kerr.InvalidConfig.Code, code, "%s=%s", tc.name, tc.value)
+		if tc.msg != "" {
+			require.Equal(t, tc.msg, msg)
+		}
+	}
+	for _, kv := range [][2]string{{"streams.num.standby.replicas", "1"}, {"streams.session.timeout.ms", "5000"}, {"streams.heartbeat.interval.ms", "70"}} {
+		code, msg := alter(kv[0], kv[1])
+		require.Zero(t, code, "%s: %s", kv[0], msg)
+	}
+
+	dreq := kmsg.NewPtrDescribeConfigsRequest()
+	dr := kmsg.NewDescribeConfigsRequestResource()
+	dr.ResourceType, dr.ResourceName = kmsg.ConfigResourceType(32), g
+	dreq.Resources = append(dreq.Resources, dr)
+	dresp, err := dreq.RequestWith(context.Background(), cl)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, c := range dresp.Resources[0].Configs {
+		if c.Source == 8 { // GROUP_CONFIG
+			got[c.Name] = *c.Value
+		}
+	}
+	require.Equal(t, map[string]string{"streams.num.standby.replicas": "1", "streams.session.timeout.ms": "5000", "streams.heartbeat.interval.ms": "70"}, got)
+
+	a := &spooltest.StreamsMember{ID: "member-a", Process: "pa"}
+	b := &spooltest.StreamsMember{ID: "member-b", Process: "pb"}
+	r := a.Heartbeat(t, cl, g, spooltest.StreamsWordCount(g, "gc-in"))
+	require.Zero(t, r.ErrorCode)
+	require.Equal(t, int32(70), r.HeartbeatIntervalMillis)
+	require.Zero(t, b.Heartbeat(t, cl, g, spooltest.StreamsWordCount(g, "gc-in")).ErrorCode)
+	spooltest.SettleStreams(t, cl, g, 4, a, b)
+	require.True(t, pollUntil(10*time.Second, 20*time.Millisecond, func() bool {
+		for _, m := range []*spooltest.StreamsMember{a, b} {
+			require.Zero(t, m.Heartbeat(t, cl, g, nil).ErrorCode)
+		}
+		return len(a.Standby) > 0 && len(b.Standby) > 0
+	}), "the group's one standby replica (the broker's default is 0)")
+	for _, pair := range [][2]*spooltest.StreamsMember{{a, b}, {b, a}} {
+		require.Equal(t, pair[1].Active, pair[0].Standby, "member %s", pair[0].ID)
 	}
 }

@@ -39,8 +39,8 @@ type Cluster struct {
 	BasePort int
 	Extra    map[string]string
 	// Racks gives node i broker.rack=rack<i> and both systems Kafka's
-	// rack-aware replica selector (KIP-392 fetch from follower; Spool
-	// ignores the property), for scenario R6.
+	// rack-aware replica selector (KIP-392 fetch from follower), for
+	// scenario R6.
 	Racks bool
 
 	root  string

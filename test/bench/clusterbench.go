@@ -589,7 +589,7 @@ func writeClusterSection(r *ClusterResults, mdPath string) error {
 		"partition over the roll. R6 catch-up: a backlog produced for the run's duration is read from the start by a fresh consumer, " +
 		"once without a rack (from the leaders) and once with client.rack=rack3 (every node i has broker.rack=rack<i>, and both systems " +
 		"get replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector), with the share of bytes a non-leader " +
-		"served (KIP-392 fetch from follower; Spool does not implement it and always answers PreferredReadReplica -1). " +
+		"served (KIP-392 fetch from follower: with client.rack=rack3, both systems send the consumer to node 3 for the partitions it does not lead, about two thirds of them). " +
 		"Values: median (min–max) over pairs.\n\n" +
 		"Kafka learns of a crashed broker only when its session expires: the controller fences it broker.session.timeout.ms " +
 		"after its last heartbeat (which was up to broker.heartbeat.interval.ms before the kill), and only then elects new leaders and " +

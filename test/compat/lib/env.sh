@@ -75,6 +75,11 @@ share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 PROPS
+	# A cluster's node i is in rack rack<i>, with Kafka's rack-aware replica selector, so a
+	# consumer with client.rack reads from the replica in its rack (KIP-392, cluster-follower-fetch).
+	if [ "$rf" = 3 ]; then
+		printf 'broker.rack=rack%s\nreplica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector\n' "$id" >> "$dir/server.properties"
+	fi
 	if [ -n "${COMPAT_SECURITY_DIR:-}" ]; then
 		local sec=$COMPAT_SECURITY_DIR
 		cat >> "$dir/server.properties" <<PROPS

@@ -354,3 +354,34 @@ cli_cluster_quorum_tools() {
 	run_fail unreg kafka-cluster unregister --bootstrap-server "$(B)" --id 99
 	expect_grep 'BrokerIdNotRegisteredException: Broker ID 99 is not currently registered' "$W/unreg.out"
 }
+
+# cluster-follower-fetch: fetch from follower (KIP-392). Node i is in rack<i>, with Kafka's
+# RackAwareReplicaSelector (lib/env.sh). A consumer (kcat, librdkafka) with client.rack naming
+# a follower's rack is sent there by the leader's preferred read replica, and every record
+# comes from that follower; without client.rack, every record comes from the leader.
+cli_cluster_follower_fetch() {
+	local leader follower
+	run create kafka-topics --bootstrap-server "$(B)" --create --topic "$TOPIC" --partitions 1 --replication-factor 3
+	until_ok 30 "$TOPIC with a full ISR" eval 'describe d --topic "$TOPIC"; partition_lines "$W/d" "$TOPIC" | grep -qP "\tIsr: [0-9]+,[0-9]+,[0-9]+\t"'
+	cat "$W/d"
+	leader=$(partition_lines "$W/d" "$TOPIC" | grep -oP '\tLeader: \K[0-9]+')
+	follower=$(partition_lines "$W/d" "$TOPIC" | grep -oP '\tReplicas: \K[0-9,]+' | tr , '\n' | grep -vx "$leader" | head -n 1)
+	[ -n "$leader" ] && [ -n "$follower" ] || fail "no leader and follower in the describe output"
+	seq 1 200 > "$W/records"
+	run produce kcat -P -b "$(B)" -t "$TOPIC" -X acks=all -l "$W/records"
+	# served FILE: "broker-id count" for every broker that delivered records (kcat's debug log).
+	served() { grep -oP '/\K[0-9]+(?=: Enqueue [0-9]+ message)|Enqueue \K[0-9]+(?= message)' "$1" | paste - - | awk '{n[$1] += $2} END {for (b in n) print b, n[b]}' | sort; }
+	timeout 60 kcat -C -b "$(B)" -t "$TOPIC" -o beginning -c 200 -e -X client.rack="rack$follower" -d fetch,topic > "$W/rack.out" 2> "$W/rack.err" ||
+		{ tail -n 20 "$W/rack.err"; fail "kcat with client.rack=rack$follower"; }
+	diff -u "$W/records" "$W/rack.out" || fail "records read with client.rack=rack$follower"
+	expect_grep "Topic $TOPIC \[0\]: migrating from broker $leader to $follower \(leader is $leader\): preferred replica updated" "$W/rack.err"
+	served "$W/rack.err" > "$W/rack.served"
+	echo "client.rack=rack$follower: records per broker: $(tr '\n' ';' < "$W/rack.served")"
+	[ "$(cat "$W/rack.served")" = "$follower 200" ] || fail "with client.rack=rack$follower, records came from: $(cat "$W/rack.served")"
+	timeout 60 kcat -C -b "$(B)" -t "$TOPIC" -o beginning -c 200 -e -d fetch,topic > "$W/norack.out" 2> "$W/norack.err" ||
+		{ tail -n 20 "$W/norack.err"; fail "kcat without client.rack"; }
+	diff -u "$W/records" "$W/norack.out" || fail "records read without client.rack"
+	expect_no_grep "preferred replica updated" "$W/norack.err"
+	served "$W/norack.err" > "$W/norack.served"
+	[ "$(cat "$W/norack.served")" = "$leader 200" ] || fail "without client.rack, records came from: $(cat "$W/norack.served")"
+}

@@ -3,30 +3,13 @@ package controller
 import (
 	"context"
 	"maps"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/spool-broker/spool/internal/spooltest"
 )
-
-// fakeClock is a settable clock for broker sessions.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeClock) Add(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
-}
 
 // TestBrokerLifecycle walks brokers through Kafka's states on a sole
 // controller with a fake session clock: register fenced, catch up,
@@ -34,7 +17,7 @@ func (f *fakeClock) Add(d time.Duration) {
 // a controlled shutdown that waits for the other brokers to see it.
 func TestBrokerLifecycle(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Unix(1000, 0)}
+	clock := spooltest.NewClock(time.Unix(1000, 0))
 	cfg := soleConfig(t, t.TempDir())
 	cfg.SessionTimeout = 10 * time.Second
 	cfg.Now = clock.Now
@@ -89,12 +72,12 @@ func TestBrokerLifecycle(t *testing.T) {
 
 	// Broker 1 goes silent past its session: it is fenced, leaves the ISRs
 	// and its leaderships move to ISR members.
-	clock.Add(6 * time.Second)
+	clock.Advance(6 * time.Second)
 	off := int64(c.Image().Offset())
 	hb(2, epoch2, off, false, false)
 	hb(3, epoch3, off, false, false)
 	require.False(t, c.fenceOneStaleBroker(ctx), "nobody is stale yet")
-	clock.Add(5 * time.Second)
+	clock.Advance(5 * time.Second)
 	require.True(t, c.fenceOneStaleBroker(ctx))
 	require.False(t, c.fenceOneStaleBroker(ctx), "brokers 2 and 3 heartbeated 5 s ago")
 	img := c.Image()

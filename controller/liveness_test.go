@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/spool-broker/spool/internal/spooltest"
 )
 
 // endpointOf is an Endpoint for a listening address.
@@ -139,7 +141,7 @@ func (p *scriptedProbe) probe(ctx context.Context, eps []Endpoint, watch time.Du
 // broker once.
 func TestFastFencing(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Unix(1000, 0)}
+	clock := spooltest.NewClock(time.Unix(1000, 0))
 	probe := &scriptedProbe{
 		gone:  map[uint16]bool{9094: true, 9095: true},
 		hold:  map[uint16]chan struct{}{9095: make(chan struct{})},
@@ -178,7 +180,7 @@ func TestFastFencing(t *testing.T) {
 	c.BrokerConnectionClosed(3, epoch(3))
 	require.Eventually(t, func() bool { probe.mu.Lock(); defer probe.mu.Unlock(); return probe.calls[9095] == 1 }, 10*time.Second, time.Millisecond)
 	c.BrokerConnectionClosed(3, epoch(3)) // one probe per broker at a time
-	clock.Add(time.Second)
+	clock.Advance(time.Second)
 	_, err := c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: 3, BrokerEpoch: epoch(3), CurrentMetadataOffset: int64(c.Image().Offset())})
 	require.NoError(t, err)
 	close(probe.hold[9095])

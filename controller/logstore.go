@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/spool-broker/spool/storage"
 )
 
 // ErrCorruptLog marks raft log damage that is not a torn tail (for example a
@@ -123,21 +125,10 @@ func (s *LogStore) applyFirstMarker() error {
 
 func (s *LogStore) writeFirstMarker(first uint64) error {
 	path := filepath.Join(s.dir, firstMarker)
-	if err := os.WriteFile(path+".tmp", binary.BigEndian.AppendUint64(nil, first), 0o644); err != nil {
+	if err := storage.WriteFileDurably(path, binary.BigEndian.AppendUint64(nil, first), 0o644); err != nil {
 		return fmt.Errorf("controller: write log first index: %w", err)
 	}
-	f, err := os.Open(path + ".tmp")
-	if err == nil {
-		err = f.Sync()
-		f.Close()
-	}
-	if err == nil {
-		err = os.Rename(path+".tmp", path)
-	}
-	if err != nil {
-		return fmt.Errorf("controller: write log first index: %w", err)
-	}
-	return syncDir(s.dir)
+	return nil
 }
 
 func (s *LogStore) deleteAllLocked() error {
@@ -379,8 +370,8 @@ func (s *LogStore) StoreLogs(logs []*raft.Log) error {
 		}
 	}
 	if len(created) > 0 {
-		if err := syncDir(s.dir); err != nil {
-			return err
+		if err := storage.SyncDir(s.dir); err != nil {
+			return fmt.Errorf("controller: fsync dir: %w", err)
 		}
 	}
 	// Commit the in-memory state only now that everything is durable.
@@ -473,16 +464,4 @@ func (s *LogStore) Close() error {
 	}
 	s.segs = nil
 	return errors.Join(errs...)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("controller: open dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("controller: fsync dir: %w", err)
-	}
-	return nil
 }

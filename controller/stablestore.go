@@ -7,11 +7,12 @@ import (
 	"hash/crc32"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/spool-broker/spool/storage"
 )
 
 // StableStore is a raft.StableStore kept in one small file that is rewritten
@@ -118,23 +119,9 @@ func (s *StableStore) writeLocked() error {
 	}
 	out := append([]byte(stableMagic), body...)
 	out = binary.BigEndian.AppendUint32(out, crc32.Checksum(body, castagnoli))
-	tmp := s.path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
+	// 0o666 before the umask, as os.Create.
+	if err := storage.WriteFileDurably(s.path, out, 0o666); err != nil {
 		return fmt.Errorf("controller: stable store: %w", err)
 	}
-	_, err = f.Write(out)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, s.path)
-	}
-	if err != nil {
-		return fmt.Errorf("controller: stable store: %w", err)
-	}
-	return syncDir(filepath.Dir(s.path))
+	return nil
 }

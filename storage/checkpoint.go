@@ -172,6 +172,11 @@ func ReadOffsetCheckpoint(path string) (map[TopicPartition]int64, error) {
 	return out, nil
 }
 
+// SyncDir fsyncs directory dir, so that the names created, renamed or
+// removed in it survive a power loss (a file's own fsync does not cover
+// its directory entry).
+func SyncDir(dir string) error { return syncDir(dir) }
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

@@ -2,44 +2,25 @@ package group
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/spool-broker/spool/internal/spooltest"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// fakeClock is a coordinator's now hook under the test's control, so
-// retention is tested without waiting for it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // newClockedCoordinator is newTestCoordinator on clk (offsets.retention
 // one hour), with no background expiration: the test runs ExpireOffsets.
-func newClockedCoordinator(t *testing.T, clk *fakeClock) *Coordinator {
+func newClockedCoordinator(t *testing.T, clk *spooltest.Clock) *Coordinator {
 	c := New(Config{
 		NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
 		OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour,
 	}, &memLog{recs: map[int32][][2][]byte{}}, zaptest.NewLogger(t))
-	c.now = clk.now // before Load starts the replay goroutine
+	c.now = clk.Now // before Load starts the replay goroutine
 	loadTestCoordinator(t, c)
 	return c
 }
@@ -58,29 +39,29 @@ func TestOffsetExpiration(t *testing.T) {
 		name string
 		// setup commits the offset at the clock's current time and may move
 		// the clock; it returns how long after setup the offset lives.
-		setup func(t *testing.T, c *Coordinator, clk *fakeClock) time.Duration
+		setup func(t *testing.T, c *Coordinator, clk *spooltest.Clock) time.Duration
 	}{
-		{"simple group: retention after the commit", func(t *testing.T, c *Coordinator, clk *fakeClock) time.Duration {
+		{"simple group: retention after the commit", func(t *testing.T, c *Coordinator, clk *spooltest.Clock) time.Duration {
 			code, codes := c.CommitOffsets(ctx, CommitRequest{Version: 9, Group: "g", Generation: -1, RetentionMs: -1,
 				Offsets: []OffsetCommit{{Topic: "t", Partition: 0, Offset: 7}}})
 			require.Zero(t, code)
 			require.Equal(t, []int16{0}, codes)
 			return time.Hour
 		}},
-		{"commit with its own retention (v2-v4)", func(t *testing.T, c *Coordinator, clk *fakeClock) time.Duration {
+		{"commit with its own retention (v2-v4)", func(t *testing.T, c *Coordinator, clk *spooltest.Clock) time.Duration {
 			code, _ := c.CommitOffsets(ctx, CommitRequest{Version: 2, Group: "g", Generation: -1, RetentionMs: (10 * time.Minute).Milliseconds(),
 				Offsets: []OffsetCommit{{Topic: "t", Partition: 0, Offset: 7}}})
 			require.Zero(t, code)
 			return 10 * time.Minute
 		}},
-		{"empty classic group: retention after it emptied", func(t *testing.T, c *Coordinator, clk *fakeClock) time.Duration {
+		{"empty classic group: retention after it emptied", func(t *testing.T, c *Coordinator, clk *spooltest.Clock) time.Duration {
 			r := c.JoinGroup(ctx, 3, "cli", "/h", joinReq("", nil, 10000))
 			require.Zero(t, r.ErrorCode)
 			require.Zero(t, c.SyncGroup(ctx, 3, &protocol.SyncGroupRequest{GroupID: "g", GenerationID: r.GenerationID, MemberID: r.MemberID}).ErrorCode)
 			code, _ := c.CommitOffsets(ctx, CommitRequest{Version: 9, Group: "g", Generation: r.GenerationID, MemberID: r.MemberID, RetentionMs: -1,
 				Offsets: []OffsetCommit{{Topic: "t", Partition: 0, Offset: 7}}})
 			require.Zero(t, code)
-			clk.advance(30 * time.Minute) // a member's offsets do not expire
+			clk.Advance(30 * time.Minute) // a member's offsets do not expire
 			c.ExpireOffsets()
 			lr := c.LeaveGroup(ctx, 2, &protocol.LeaveGroupRequest{GroupID: "g", MemberID: r.MemberID})
 			require.Zero(t, lr.ErrorCode)
@@ -89,17 +70,17 @@ func TestOffsetExpiration(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := &fakeClock{t: time.UnixMilli(1_700_000_000_000)}
+			clk := spooltest.NewClock(time.UnixMilli(1_700_000_000_000))
 			c := newClockedCoordinator(t, clk)
 			ttl := tc.setup(t, c, clk)
 
-			clk.advance(ttl - time.Millisecond)
+			clk.Advance(ttl - time.Millisecond)
 			c.ExpireOffsets()
 			code, offs := c.FetchOffsets(ctx, "g", tp, false)
 			require.Zero(t, code)
 			require.Equal(t, int64(7), offs[0].Offset, "kept until its deadline")
 
-			clk.advance(time.Millisecond)
+			clk.Advance(time.Millisecond)
 			c.ExpireOffsets()
 			code, offs = c.FetchOffsets(ctx, "g", tp, false)
 			require.Zero(t, code)

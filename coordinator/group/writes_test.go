@@ -201,14 +201,7 @@ func TestWriteTimeout(t *testing.T) {
 				NumPartitions: 1, MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute,
 				MaxSize: 10, OffsetMetadataMaxBytes: 10, OffsetsRetention: time.Hour, WriteTimeout: 50 * time.Millisecond,
 			}, l, zaptest.NewLogger(t))
-			t.Cleanup(c.Close)
-			c.Load(0, 1)
-			require.Eventually(t, func() bool {
-				s, _ := c.shardFor("g")
-				s.mu.Lock()
-				defer s.mu.Unlock()
-				return !s.loading
-			}, 5*time.Second, time.Millisecond)
+			loadTestCoordinator(t, c)
 			code := within(t, 10*time.Second, tc.name, func() int16 { return tc.do(c, func() { stuck.Store(true) }) })
 			require.Equal(t, errcode.CoordinatorNotAvailable, code)
 		})

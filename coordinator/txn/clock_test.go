@@ -2,41 +2,22 @@ package txn
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spool-broker/spool/internal/spooltest"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
-
-// fakeClock is the coordinator's now hook under the test's control, so
-// timeouts and expirations are tested without waiting for them.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // newClockedCoordinator is newTestCoordinator on clk, with transaction
 // timeouts up to two days. The background loop runs only every 10s (the
 // default), so the test drives abortTimedOut and removeExpired itself.
-func newClockedCoordinator(t *testing.T, clk *fakeClock, idExpiration time.Duration) (*Coordinator, *memMarkers) {
+func newClockedCoordinator(t *testing.T, clk *spooltest.Clock, idExpiration time.Duration) (*Coordinator, *memMarkers) {
 	c, mk := newTestCoordinator(t)
 	c.mu.Lock()
-	c.now = clk.now // under mu: the background loop reads it under mu
+	c.now = clk.Now // under mu: the background loop reads it under mu
 	c.cfg.IDExpiration = idExpiration
 	c.cfg.MaxTimeout = 48 * time.Hour
 	c.mu.Unlock()
@@ -49,20 +30,20 @@ func newClockedCoordinator(t *testing.T, clk *fakeClock, idExpiration time.Durat
 // markers carry the bumped epoch.
 func TestTransactionTimeoutByClock(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{t: time.UnixMilli(1_700_000_000_000)}
+	clk := spooltest.NewClock(time.UnixMilli(1_700_000_000_000))
 	c, mk := newClockedCoordinator(t, clk, time.Hour)
 	r := c.InitProducerID(ctx, "tx", 60_000, -1, -1)
 	require.Zero(t, r.ErrorCode)
 	tp := TopicPartition{Topic: "out", Partition: 0}
 	require.Zero(t, c.AddPartitions(ctx, "tx", r.ProducerID, r.ProducerEpoch, []TopicPartition{tp}, 0))
 
-	clk.advance(time.Minute) // exactly the timeout: not over it yet (Kafka: start + timeout < now)
+	clk.Advance(time.Minute) // exactly the timeout: not over it yet (Kafka: start + timeout < now)
 	c.abortTimedOut(ctx)
 	m, code := c.Describe("tx")
 	require.Zero(t, code)
 	require.Equal(t, Ongoing, m.State)
 
-	clk.advance(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	c.abortTimedOut(ctx)
 	// The markers are written in the background: wait for the completion.
 	require.Eventually(t, func() bool {
@@ -82,7 +63,7 @@ func TestTransactionTimeoutByClock(t *testing.T) {
 // a forgotten id gets a new producer id.
 func TestTransactionalIDExpirationByClock(t *testing.T) {
 	ctx := context.Background()
-	clk := &fakeClock{t: time.UnixMilli(1_700_000_000_000)}
+	clk := spooltest.NewClock(time.UnixMilli(1_700_000_000_000))
 	c, _ := newClockedCoordinator(t, clk, time.Hour)
 	idle := c.InitProducerID(ctx, "idle", 60_000, -1, -1)
 	require.Zero(t, idle.ErrorCode)
@@ -90,12 +71,12 @@ func TestTransactionalIDExpirationByClock(t *testing.T) {
 	require.Zero(t, open.ErrorCode)
 	require.Zero(t, c.AddPartitions(ctx, "open", open.ProducerID, open.ProducerEpoch, []TopicPartition{{Topic: "out", Partition: 0}}, 0))
 
-	clk.advance(time.Hour - time.Millisecond)
+	clk.Advance(time.Hour - time.Millisecond)
 	c.removeExpired(ctx)
 	_, code := c.Describe("idle")
 	require.Zero(t, code)
 
-	clk.advance(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	c.removeExpired(ctx)
 	_, code = c.Describe("idle")
 	require.Equal(t, errcode.TransactionalIDNotFound, code)

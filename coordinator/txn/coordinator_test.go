@@ -65,15 +65,22 @@ func (m *memMarkers) WriteMarkers(_ context.Context, producerID int64, epoch int
 // one-partition __transaction_state, loaded and ready.
 func newTestCoordinator(t *testing.T) (*Coordinator, *memMarkers) {
 	t.Helper()
+	mk := &memMarkers{}
+	return newTestCoordinatorOn(t, &memLog{}, mk), mk
+}
+
+// newTestCoordinatorOn is newTestCoordinator writing to log and markers.
+// Producer ids are handed out from 1001 up.
+func newTestCoordinatorOn(t *testing.T, log Log, markers Markers) *Coordinator {
+	t.Helper()
 	var next int64 = 1000
 	var mu sync.Mutex
-	mk := &memMarkers{}
 	c := New(Config{NumPartitions: 1, MaxTimeout: time.Minute, NextProducerID: func(context.Context) (int64, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		next++
 		return next, nil
-	}}, &memLog{}, mk, zaptest.NewLogger(t))
+	}}, log, markers, zaptest.NewLogger(t))
 	t.Cleanup(c.Close)
 	c.Load(0, 1)
 	require.Eventually(t, func() bool {
@@ -81,7 +88,7 @@ func newTestCoordinator(t *testing.T) (*Coordinator, *memMarkers) {
 		defer c.mu.Unlock()
 		return c.parts[0] != nil && !c.parts[0].loading
 	}, 5*time.Second, time.Millisecond)
-	return c, mk
+	return c
 }
 
 // TestEndTxnWithoutOpenTransaction is Kafka's table of EndTxn answers for

@@ -7,9 +7,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
-
-	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // gatedLog is a Log whose appends for one transactional id block until
@@ -65,22 +62,9 @@ func (m *gatedMarkers) WriteMarkers(ctx context.Context, producerID int64, epoch
 func TestCoordinatorLockNotHeldAcrossWaits(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var next int64 = 1000
-	var mu sync.Mutex
 	log := &gatedLog{gateID: "slow", entered: make(chan struct{}), release: make(chan struct{})}
 	mk := &gatedMarkers{gatePID: -1, entered: make(chan struct{}), release: make(chan struct{})}
-	c := New(Config{NumPartitions: 1, MaxTimeout: time.Minute, NextProducerID: func(context.Context) (int64, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		next++
-		return next, nil
-	}}, log, mk, zaptest.NewLogger(t))
-	t.Cleanup(c.Close)
-	c.Load(0, 1)
-	require.Eventually(t, func() bool {
-		_, code := c.Describe("none")
-		return code != 0 && code != errcode.CoordinatorLoadInProgress
-	}, 5*time.Second, time.Millisecond)
+	c := newTestCoordinatorOn(t, log, mk)
 
 	// A state write of "slow" waits for its commit.
 	slowDone := make(chan InitResult, 1)

@@ -299,6 +299,18 @@ func TestLogDirFailureTimeout(t *testing.T) {
 	}
 }
 
+// startTwoDirNode starts node 1, broker and controller of a one-node
+// cluster, with the two log dirs a and b (in that order), and waits until
+// it is ready.
+func startTwoDirNode(t *testing.T) (c *testCluster, a, b string) {
+	t.Helper()
+	c = newTestCluster(t, []clusterSpec{{1, "broker,controller", "voters"}})
+	a, b = filepath.Join(c.nodes[1].dir, "a"), filepath.Join(c.nodes[1].dir, "b")
+	c.startWith(1, nil, "KAFKA_LOG_DIRS="+a+","+b)
+	c.waitReady(1)
+	return c, a, b
+}
+
 // TestAlterReplicaLogDirs moves replicas between the two log dirs of a
 // broker (AlterReplicaLogDirs, key 34) while a producer writes: Kafka's
 // error codes for a path that is no log dir, the partitions show up in
@@ -306,10 +318,7 @@ func TestLogDirFailureTimeout(t *testing.T) {
 // every acknowledged record reads back, and a replica not held yet is
 // created in the dir asked for.
 func TestAlterReplicaLogDirs(t *testing.T) {
-	c := newTestCluster(t, []clusterSpec{{1, "broker,controller", "voters"}})
-	a, b := filepath.Join(c.nodes[1].dir, "a"), filepath.Join(c.nodes[1].dir, "b")
-	c.startWith(1, nil, "KAFKA_LOG_DIRS="+a+","+b)
-	c.waitReady(1)
+	c, a, b := startTwoDirNode(t)
 	addr := c.nodes[1].addr()
 	ctx := context.Background()
 	const topic = "moving"
@@ -398,10 +407,7 @@ func TestAlterReplicaLogDirs(t *testing.T) {
 // partition is out of service only for the last round; before, it was
 // for the whole copy). Every acknowledged record is there afterwards.
 func TestAlterReplicaLogDirsServes(t *testing.T) {
-	c := newTestCluster(t, []clusterSpec{{1, "broker,controller", "voters"}})
-	a, b := filepath.Join(c.nodes[1].dir, "a"), filepath.Join(c.nodes[1].dir, "b")
-	c.startWith(1, nil, "KAFKA_LOG_DIRS="+a+","+b)
-	c.waitReady(1)
+	c, a, b := startTwoDirNode(t)
 	addr := c.nodes[1].addr()
 	ctx := context.Background()
 	const topic = "big"

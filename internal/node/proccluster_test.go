@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/spool-broker/spool/internal/spooltest"
 )
 
 // procSpec is one node of a process cluster: its id (it listens on
@@ -49,7 +51,7 @@ func newProcCluster(t *testing.T, specs []procSpec, extraEnv ...string) *procClu
 	for _, s := range specs {
 		hosts = append(hosts, fmt.Sprintf("127.0.0.%d", s.id))
 	}
-	c := &procCluster{t: t, bin: spoolBinary(t), clientPort: commonPort(t, hosts), procs: map[int32]*spoolProcess{}, specs: specs}
+	c := &procCluster{t: t, bin: spooltest.Build(t), clientPort: commonPort(t, hosts), procs: map[int32]*spoolProcess{}, specs: specs}
 	controllerPort := commonPort(t, hosts)
 	c.ctrlPort = controllerPort
 	var voters []string

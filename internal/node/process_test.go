@@ -10,49 +10,22 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spool-broker/spool/internal/spooltest"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
-
-var buildOnce struct {
-	sync.Once
-	path string
-	err  error
-}
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	require.NoError(t, err)
 	return filepath.Dir(strings.TrimSpace(string(out)))
-}
-
-// spoolBinary builds cmd/spool once per test run.
-func spoolBinary(t *testing.T) string {
-	t.Helper()
-	root := repoRoot(t)
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "spool-bin-")
-		if err != nil {
-			buildOnce.err = err
-			return
-		}
-		buildOnce.path = filepath.Join(dir, "spool")
-		cmd := exec.Command("go", "build", "-o", buildOnce.path, "./cmd/spool")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildOnce.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildOnce.err)
-	return buildOnce.path
 }
 
 // commonPort returns a port free on every given loopback address.
@@ -189,7 +162,7 @@ func TestClusterProcesses(t *testing.T) {
 	}
 	_, err = os.Stat(filepath.Join(cache, "java", "lib-4.3.1", "kafka-clients-4.3.1.jar"))
 	require.NoError(t, err, "Kafka 4.3.1 jars are not installed: run make test-deps (test/compat/install.sh)")
-	bin := spoolBinary(t)
+	bin := spooltest.Build(t)
 
 	hosts := []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
 	internalPort, controllerPort, hostPort := commonPort(t, hosts), commonPort(t, hosts), commonPort(t, hosts)

@@ -279,7 +279,12 @@ func TestReassignLoadedTopicProcesses(t *testing.T) {
 	rate := float64(to.size-from.size) / to.at.Sub(from.at).Seconds()
 	t.Logf("copied %.1f MB to broker 4 in %v; steady rate %.0f B/s over %.1f MB in %v (throttle %d B/s)",
 		float64(final)/(1<<20), took.Round(time.Millisecond), rate, float64(to.size-from.size)/(1<<20), to.at.Sub(from.at).Round(time.Millisecond), throttle)
-	require.InDelta(t, throttle, rate, 0.2*throttle, "the throttle holds the copy rate within 20 %%")
+	// The throttle is an upper bound. How far below it the copy runs depends
+	// on when the follower's fetches get scheduled: at a load average of 35
+	// on 2 cores the steady rate was 80 % of the throttle (4 MB steps every
+	// 5 s instead of 4), so a lower bound would assert the machine's speed.
+	// That the copy is not starved shows in the reassignment completing.
+	require.LessOrEqual(t, rate, 1.2*throttle, "the throttle holds the copy rate (20 %% tolerance)")
 
 	t.Logf("the group's committed offsets (sum) during the move: %v", commits)
 	require.GreaterOrEqual(t, len(commits), 3, "the group's commits continue during the move")

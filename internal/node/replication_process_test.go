@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/spool-broker/spool/internal/spooltest"
 )
 
 // ackedRecord is a record the producer got an acknowledgement for.
@@ -39,7 +41,7 @@ type ackedRecord struct {
 // default replication factor 3, and the group's committed offset survives
 // the failover.
 func TestReplicationProcessesKillLeader(t *testing.T) {
-	bin := spoolBinary(t)
+	bin := spooltest.Build(t)
 	hosts := []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}
 	clientPort, controllerPort := commonPort(t, hosts), commonPort(t, hosts)
 	var voters []string

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/coordinator/group"
 	"github.com/spool-broker/spool/protocol"
 	"github.com/spool-broker/spool/protocol/errcode"
@@ -60,53 +61,26 @@ func (gh *groupHandlers) findCoordinator(ctx context.Context, rc *reqCtx, keyTyp
 	if code := gh.b.authorizeCoordinatorKey(rc, keyType, key); code != 0 { // authz.go
 		return fail(code)
 	}
+	// The coordinator is the leader of the key's partition of its state
+	// topic, looked up in one image.
+	var img *controller.MetadataImage
+	var topic string
+	var p int32
 	switch keyType {
-	case 0: // GROUP
-	case 1: // TRANSACTION: txnCoordinatorNode
-		node, code := gh.b.txnCoordinatorNode(ctx, key)
-		if code != 0 {
-			return fail(code)
-		}
-		br := gh.b.image.Load().Broker(node)
-		if br == nil || br.Fenced {
-			return fail(errcode.CoordinatorNotAvailable)
-		}
-		ep, ok := br.Endpoint(rc.c.listener)
-		if !ok {
-			return fail(errcode.CoordinatorNotAvailable)
-		}
-		c.NodeID, c.Host, c.Port = protocol.BrokerID(br.ID), ep.Host, int32(ep.Port)
-		return c
+	case 0: // GROUP: the group's __consumer_offsets partition
+		img, topic, p = gh.b.ensureOffsetsTopic(ctx), consumerOffsetsTopic, gh.coord.PartitionFor(key)
+	case 1: // TRANSACTION: the id's __transaction_state partition
+		img, topic, p = gh.b.ensureTxnTopic(ctx), transactionStateTopic, gh.b.txnHandlers.coord.PartitionFor(key)
 	case 2: // SHARE: "group:topicId:partition", the share coordinator
 		if rc.v < 6 || !validShareCoordinatorKey(key) {
 			return fail(errcode.InvalidRequest)
 		}
-		img := gh.b.ensureShareStateTopic(ctx)
-		t := img.Topic(shareGroupStateTopic)
-		p := group.PartitionFor(key, gh.b.cfg.ShareCoordinatorStateTopicPartitions)
-		if t == nil || int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
-			return fail(errcode.CoordinatorNotAvailable)
-		}
-		br := img.Broker(t.Partitions[p].Leader)
-		if br == nil || br.Fenced {
-			return fail(errcode.CoordinatorNotAvailable)
-		}
-		ep, ok := br.Endpoint(rc.c.listener)
-		if !ok {
-			return fail(errcode.CoordinatorNotAvailable)
-		}
-		c.NodeID, c.Host, c.Port = protocol.BrokerID(br.ID), ep.Host, int32(ep.Port)
-		return c
+		img, topic, p = gh.b.ensureShareStateTopic(ctx), shareGroupStateTopic, group.PartitionFor(key, gh.b.cfg.ShareCoordinatorStateTopicPartitions)
 	default:
 		return fail(errcode.InvalidRequest)
 	}
-	img := gh.b.ensureOffsetsTopic(ctx)
-	t := img.Topic(consumerOffsetsTopic)
-	if t == nil {
-		return fail(errcode.CoordinatorNotAvailable)
-	}
-	p := gh.coord.PartitionFor(key)
-	if int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
+	t := img.Topic(topic)
+	if t == nil || int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
 		return fail(errcode.CoordinatorNotAvailable)
 	}
 	br := img.Broker(t.Partitions[p].Leader)
@@ -119,21 +93,6 @@ func (gh *groupHandlers) findCoordinator(ctx context.Context, rc *reqCtx, keyTyp
 	}
 	c.NodeID, c.Host, c.Port = protocol.BrokerID(br.ID), ep.Host, int32(ep.Port)
 	return c
-}
-
-// txnCoordinatorNode is FindCoordinator for key type TRANSACTION: the
-// leader of the id's __transaction_state partition, or an error code.
-func (b *Broker) txnCoordinatorNode(ctx context.Context, key string) (int32, int16) {
-	img := b.ensureTxnTopic(ctx)
-	t := img.Topic(transactionStateTopic)
-	if t == nil {
-		return -1, errcode.CoordinatorNotAvailable
-	}
-	p := b.txnHandlers.coord.PartitionFor(key)
-	if int(p) >= len(t.Partitions) || t.Partitions[p].Leader < 0 {
-		return -1, errcode.CoordinatorNotAvailable
-	}
-	return t.Partitions[p].Leader, 0
 }
 
 // validShareCoordinatorKey checks a SHARE key "group:topicId:partition"

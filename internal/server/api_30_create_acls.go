@@ -88,17 +88,3 @@ func (b *Broker) handleCreateAcls(ctx context.Context, rc *reqCtx, req *protocol
 	}
 	return resp, nil
 }
-
-// aclErrorFields turns a controller ACL result into Kafka's code and
-// message.
-func aclErrorFields(err error) (int16, *string) {
-	if err == nil {
-		return errcode.None, nil
-	}
-	var ae *acl.Error
-	if errors.As(err, &ae) {
-		return ae.Code, &ae.Message
-	}
-	code, msg := controllerErrorCode(err)
-	return code, &msg
-}

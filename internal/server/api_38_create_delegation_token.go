@@ -46,6 +46,11 @@ import (
 //     (Kafka accepts it until the sweep).
 //   - Every Create, Renew and Expire is written to the audit log
 //     (event token_change) with its outcome; the HMAC never is.
+//
+// Version notes:
+//   - v1 is the baseline (Kafka 4.0 removed v0). v2: flexible.
+//   - v3: OwnerPrincipalType/OwnerPrincipalName, a token for another user
+//     (KIP-373), and the token's requester in the response.
 
 // errorTimestamp is Kafka's DelegationTokenManager.ErrorTimestamp, the
 // expiry a refused renew or expire answers.

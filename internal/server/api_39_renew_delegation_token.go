@@ -16,6 +16,9 @@ import (
 //     (when positive), capped at the token's maximum; written by the
 //     active controller (forwarded in an Envelope). Errors and the
 //     connection rule: api_38_create_delegation_token.go.
+//
+// Version notes:
+//   - v1 is the baseline (Kafka 4.0 removed v0). v2: flexible.
 
 func (b *Broker) handleRenewDelegationToken(ctx context.Context, rc *reqCtx, req *protocol.RenewDelegationTokenRequest) (*protocol.RenewDelegationTokenResponse, error) {
 	tokenID := b.tokenIDForHMAC(req.Hmac)

@@ -16,6 +16,9 @@ import (
 //     period, by its owner or a renewer; written by the active controller
 //     (forwarded in an Envelope). Errors and the connection rule:
 //     api_38_create_delegation_token.go.
+//
+// Version notes:
+//   - v1 is the baseline (Kafka 4.0 removed v0). v2: flexible.
 
 func (b *Broker) handleExpireDelegationToken(ctx context.Context, rc *reqCtx, req *protocol.ExpireDelegationTokenRequest) (*protocol.ExpireDelegationTokenResponse, error) {
 	tokenID := b.tokenIDForHMAC(req.Hmac)

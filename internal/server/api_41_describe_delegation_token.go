@@ -17,6 +17,10 @@ import (
 //     token, an empty list none; a token is shown to its owner, requester
 //     and renewers, and to principals with DESCRIBE on the DELEGATION_TOKEN
 //     or DESCRIBE_TOKENS on its owner (USER), with its HMAC, as Kafka.
+//
+// Version notes:
+//   - v1 is the baseline (Kafka 4.0 removed v0). v2: flexible.
+//   - v3: each token's requester (TokenRequesterPrincipalType/Name).
 
 func (b *Broker) handleDescribeDelegationToken(ctx context.Context, rc *reqCtx, req *protocol.DescribeDelegationTokenRequest) (*protocol.DescribeDelegationTokenResponse, error) {
 	resp := &protocol.DescribeDelegationTokenResponse{}

@@ -2,13 +2,11 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net"
 	"strconv"
 
 	"github.com/spool-broker/spool/internal/telemetry"
 	"github.com/spool-broker/spool/protocol"
-	"github.com/spool-broker/spool/protocol/errcode"
 )
 
 // GetTelemetrySubscriptions (key 71): version 0.
@@ -66,23 +64,4 @@ func telemetryClient(rc *reqCtx) telemetry.Client {
 		c.SourceAddress, c.SourcePort = host, port
 	}
 	return c
-}
-
-// telemetryErrorCode is the Kafka code of an error from package telemetry.
-func telemetryErrorCode(err error) int16 {
-	switch {
-	case err == nil:
-		return errcode.None
-	case errors.Is(err, telemetry.ErrThrottled):
-		return errcode.ThrottlingQuotaExceeded
-	case errors.Is(err, telemetry.ErrUnknownSubscriptionID):
-		return errcode.UnknownSubscriptionID
-	case errors.Is(err, telemetry.ErrTooLarge):
-		return errcode.TelemetryTooLarge
-	case errors.Is(err, telemetry.ErrUnsupportedCompression):
-		return errcode.UnsupportedCompressionType
-	case errors.Is(err, telemetry.ErrMalformed):
-		return errcode.InvalidRecord
-	}
-	return errcode.InvalidRequest
 }

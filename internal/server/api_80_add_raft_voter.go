@@ -21,6 +21,14 @@ import (
 //     (CLUSTER_AUTHORIZATION_FAILED), checked here for the user who sent
 //     it (Spool forwards without an Envelope).
 //   - No controller reachable in time: REQUEST_TIMED_OUT.
+//
+// Version notes:
+//   - v1: AckWhenCommitted.
+//
+// Where Spool differs from Kafka 4.3:
+//   - AckWhenCommitted=false is not honoured: the answer always comes once
+//     the new voter set is committed (raft's AddVoter), as for true, the
+//     default; Kafka answers false once the leader has written the change.
 func (b *Broker) handleAddRaftVoter(ctx context.Context, rc *reqCtx, req *protocol.AddRaftVoterRequest) (*protocol.AddRaftVoterResponse, error) {
 	if !b.authorizeCluster(rc, acl.OpAlter) { // authz.go
 		msg := clusterAuthzMessage

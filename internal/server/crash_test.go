@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,40 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/spool-broker/spool/internal/spooltest"
 	"github.com/spool-broker/spool/protocol/records"
 )
-
-var buildOnce struct {
-	sync.Once
-	path string
-	err  error
-}
-
-// spoolBinary builds cmd/spool once per test run.
-func spoolBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		out, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			buildOnce.err = err
-			return
-		}
-		root := filepath.Dir(strings.TrimSpace(string(out)))
-		dir, err := os.MkdirTemp("", "spool-bin-")
-		if err != nil {
-			buildOnce.err = err
-			return
-		}
-		buildOnce.path = filepath.Join(dir, "spool")
-		cmd := exec.Command("go", "build", "-o", buildOnce.path, "./cmd/spool")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildOnce.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildOnce.err)
-	return buildOnce.path
-}
 
 // processEnv configures a single-node spool serve subprocess on fresh
 // loopback ports with its data in dataDir; extra adds KAFKA_* variables.
@@ -106,7 +74,7 @@ func startProcess(t *testing.T, bin string, env []string, addr, logPath string) 
 // acknowledged record is readable, in order, with no gap before it, and no
 // batch served fails its CRC.
 func TestKillDuringProduce(t *testing.T) {
-	bin := spoolBinary(t)
+	bin := spooltest.Build(t)
 	dir := t.TempDir()
 	addr, env := processEnv(t, filepath.Join(dir, "data"), "KAFKA_LOG_FLUSH_INTERVAL_MESSAGES=1")
 	logPath := filepath.Join(dir, "spool.log")
@@ -193,7 +161,7 @@ func TestKillDuringProduce(t *testing.T) {
 // leaves the clean-shutdown marker, and the next start recovers nothing and
 // serves everything that was written.
 func TestSigtermShutsDownCleanly(t *testing.T) {
-	bin := spoolBinary(t)
+	bin := spooltest.Build(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	addr, env := processEnv(t, filepath.Join(dir, "data"))

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/spool-broker/spool/internal/spooltest"
 )
 
 // TestKillAfterCreatingPartitions SIGKILLs the broker after it created a
@@ -21,7 +23,7 @@ import (
 // The restart rebuilds each partition's epochs from its batches and writes
 // them; every partition accepts writes again.
 func TestKillAfterCreatingPartitions(t *testing.T) {
-	bin := spoolBinary(t)
+	bin := spooltest.Build(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	addr, env := processEnv(t, data)

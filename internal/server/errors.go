@@ -4,8 +4,10 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/spool-broker/spool/auth/acl"
 	"github.com/spool-broker/spool/controller"
 	"github.com/spool-broker/spool/internal/config"
+	"github.com/spool-broker/spool/internal/telemetry"
 	"github.com/spool-broker/spool/protocol/errcode"
 	"github.com/spool-broker/spool/protocol/records"
 	"github.com/spool-broker/spool/replication"
@@ -91,4 +93,37 @@ func storageErrorCode(err error) int16 {
 	default:
 		return errcode.KafkaStorageError
 	}
+}
+
+// aclErrorFields turns a controller ACL result into Kafka's code and
+// message.
+func aclErrorFields(err error) (int16, *string) {
+	if err == nil {
+		return errcode.None, nil
+	}
+	var ae *acl.Error
+	if errors.As(err, &ae) {
+		return ae.Code, &ae.Message
+	}
+	code, msg := controllerErrorCode(err)
+	return code, &msg
+}
+
+// telemetryErrorCode is the Kafka code of an error from package telemetry.
+func telemetryErrorCode(err error) int16 {
+	switch {
+	case err == nil:
+		return errcode.None
+	case errors.Is(err, telemetry.ErrThrottled):
+		return errcode.ThrottlingQuotaExceeded
+	case errors.Is(err, telemetry.ErrUnknownSubscriptionID):
+		return errcode.UnknownSubscriptionID
+	case errors.Is(err, telemetry.ErrTooLarge):
+		return errcode.TelemetryTooLarge
+	case errors.Is(err, telemetry.ErrUnsupportedCompression):
+		return errcode.UnsupportedCompressionType
+	case errors.Is(err, telemetry.ErrMalformed):
+		return errcode.InvalidRecord
+	}
+	return errcode.InvalidRequest
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spool-broker/spool/internal/config"
 	"github.com/spool-broker/spool/internal/node"
+	"github.com/spool-broker/spool/internal/spooltest"
 )
 
 // TestFailClosed starts the real binary with configurations that ask for
@@ -27,7 +28,7 @@ import (
 // credentials must then fail because nothing listens. A PLAINTEXT node
 // started the same way serves kcat, so the failures are the refusal's doing.
 func TestFailClosed(t *testing.T) {
-	bin := spoolBinary(t)
+	bin := spooltest.Build(t)
 	kcat := tool(t, "kcat")
 
 	t.Run("control: plaintext serves kcat", func(t *testing.T) {

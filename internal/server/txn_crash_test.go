@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/spool-broker/spool/internal/spooltest"
 )
 
 // TestKillDuringTransaction SIGKILLs the broker between AddPartitionsToTxn
@@ -17,7 +19,7 @@ import (
 // transaction is entirely aborted: read_committed sees none of it, and a
 // new producer with the same transactional id commits normally.
 func TestKillDuringTransaction(t *testing.T) {
-	bin := spoolBinary(t)
+	bin := spooltest.Build(t)
 	dir := t.TempDir()
 	addr, env := processEnv(t, filepath.Join(dir, "data"), "KAFKA_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS=200")
 	logPath := filepath.Join(dir, "spool.log")

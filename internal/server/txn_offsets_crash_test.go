@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/spool-broker/spool/internal/spooltest"
 )
 
 // fetchOffset is OffsetFetch v8 for one partition: its offset and code.
@@ -64,7 +66,7 @@ func (rc *rawConn) waitGroupCoordinator(groupID string) {
 // otherwise), and the EndTxn that follows decides them: visible after a
 // commit, gone after an abort.
 func TestKillBetweenTxnOffsetCommitAndEndTxn(t *testing.T) {
-	bin := spoolBinary(t)
+	bin := spooltest.Build(t)
 	for _, commit := range []bool{true, false} {
 		t.Run(fmt.Sprintf("commit=%v", commit), func(t *testing.T) {
 			dir := t.TempDir()

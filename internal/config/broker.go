@@ -671,6 +671,7 @@ func (b *Broker) ValidateCordonedLogDirs(value string) error {
 		for _, e := range strings.Split(value, ",") {
 			e = strings.TrimSpace(e)
 			if e == "" {
+				//lint:ignore ST1005 Kafka's message, sent to clients verbatim
 				return fmt.Errorf("%w: Configuration 'cordoned.log.dirs' values must not be empty.", ErrInvalidDynamicConfig)
 			}
 			list = append(list, e)

@@ -413,9 +413,7 @@ func (b *Broker) resolveUnknown(dyn Dynamic) []Entry {
 			seen[name] = true
 			typ := overriddenType(name)
 			e := Entry{Name: name, Type: typ, ReadOnly: true, Sensitive: typ == TypeUnknown || typ == TypePassword}
-			for _, l := range b.brokerLayers(name, dyn) {
-				e.Synonyms = append(e.Synonyms, l)
-			}
+			e.Synonyms = append(e.Synonyms, b.brokerLayers(name, dyn)...)
 			e.Value, e.Source = e.Synonyms[0].Value, e.Synonyms[0].Source
 			out = append(out, e.redacted())
 		}

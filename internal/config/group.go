@@ -78,11 +78,9 @@ func ValidateGroupConfigs(m map[string]string, b *Broker) error {
 		}
 		n, _ := strconv.ParseInt(strings.TrimSpace(m[k]), 10, 64)
 		if lo := b.effectiveInt(bound[0]); n < lo {
-			//lint:ignore ST1005 Kafka's message, sent to clients verbatim
 			return fmt.Errorf("%s must be greater than or equal to %s", k, bound[0])
 		}
 		if hi := b.effectiveInt(bound[1]); n > hi {
-			//lint:ignore ST1005 Kafka's message, sent to clients verbatim
 			return fmt.Errorf("%s must be less than or equal to %s", k, bound[1])
 		}
 	}

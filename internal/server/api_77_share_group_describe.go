@@ -18,6 +18,11 @@ import (
 //   - Authorization (authz.go): DESCRIBE on each group, else
 //     GROUP_AUTHORIZATION_FAILED; authorized operations, when asked for,
 //     come from the authorizer.
+//
+// Version notes:
+//   - v1 is the first stable version (KIP-932) and the only one Kafka 4.3.1
+//     defines; v0, Kafka 4.0's early-access version, is not served (as
+//     Kafka 4.1+).
 
 func (gh *groupHandlers) handleShareGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ShareGroupDescribeRequest) (*protocol.ShareGroupDescribeResponse, error) {
 	resp := &protocol.ShareGroupDescribeResponse{Groups: []protocol.ShareGroupDescribeResponseDescribedGroup{}}

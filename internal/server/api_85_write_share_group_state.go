@@ -24,6 +24,10 @@ import (
 //     NOT_COORDINATOR when this broker does not lead the key's partition.
 //   - Authorization: CLUSTER_ACTION on the cluster.
 //
+// Version notes:
+//   - v0 (KIP-932). v1 (KIP-1226) adds DeliveryCompleteCount per partition
+//     to the request.
+//
 // Where Spool differs from Kafka 4.3:
 //   - v1 DeliveryCompleteCount is ignored (the state batches say it).
 //   - A newer state epoch replaces the state with a snapshot (Kafka keeps

@@ -22,6 +22,10 @@ import (
 //     __share_group_state partition, COORDINATOR_LOAD_IN_PROGRESS while it
 //     loads.
 //   - Authorization: CLUSTER_ACTION on the cluster.
+//
+// Version notes:
+//   - v0 (KIP-932). v1 (KIP-1226) adds DeliveryCompleteCount per partition
+//     to the response (computed from the state batches; not encoded in v0).
 
 func (sh *shareHandlers) handleReadShareGroupStateSummary(ctx context.Context, rc *reqCtx, req *protocol.ReadShareGroupStateSummaryRequest) (*protocol.ReadShareGroupStateSummaryResponse, error) {
 	resp := &protocol.ReadShareGroupStateSummaryResponse{Results: []protocol.ReadShareGroupStateSummaryResponseReadStateSummaryResult{}}

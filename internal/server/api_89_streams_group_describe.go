@@ -28,6 +28,12 @@ import (
 //   - Served only when group.coordinator.rebalance.protocols includes
 //     "streams"; UNSUPPORTED_VERSION for every group while streams.version
 //     is not finalized.
+//
+// Version notes:
+//   - v0 is Kafka 4.3.1's only version (KIP-1071).
+//   - v1 is Kafka 4.4.0's (KIP-1331): IncludeTopologyDescription in the
+//     request; TopologyDescription, TopologyDescriptionStatus and
+//     AssignorName per group in the response.
 
 // streamsAssignorName is the task assignor StreamsGroupDescribe v1 names:
 // Kafka's default group.streams.assignor, whose behaviour Spool's

@@ -24,6 +24,11 @@ import (
 //   - v3: GroupInstanceID. v4: flexible. v5: ProtocolType and ProtocolName
 //     are checked against the group's (INCONSISTENT_GROUP_PROTOCOL) and
 //     returned (KIP-559).
+//
+// Where Spool differs from Kafka 4.3:
+//   - An empty GroupID falls through to the group lookup (no
+//     INVALID_GROUP_ID check, which Kafka's GroupCoordinatorService makes).
+//     Not compared by a test.
 
 func (gh *groupHandlers) handleSyncGroup(ctx context.Context, rc *reqCtx, req *protocol.SyncGroupRequest) (*protocol.SyncGroupResponse, error) {
 	if !gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go

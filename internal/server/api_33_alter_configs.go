@@ -25,6 +25,12 @@ import (
 //
 // Version notes:
 //   - v2: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Resource types other than TOPIC and BROKER (GROUP, CLIENT_METRICS,
+//     BROKER_LOGGER) are INVALID_REQUEST "Unsupported resource type"
+//     after authorization; not compared with what Kafka's legacy
+//     AlterConfigs answers for them.
 
 // handleAlterConfigs is the legacy AlterConfigs: each resource's dynamic
 // config is replaced as a whole by the request's.

@@ -23,9 +23,8 @@ import (
 //   - v3: GroupInstanceID (KIP-345). v4: flexible.
 //
 // Where Spool differs from Kafka 4.3:
-//   - An empty GroupID is UNKNOWN_MEMBER_ID here (JoinGroup alone checks
-//     it, INVALID_GROUP_ID); Kafka's GroupCoordinatorService answers
-//     INVALID_GROUP_ID for it. Not compared by a test.
+//   - An empty GroupID is UNKNOWN_MEMBER_ID here; Kafka's
+//     GroupCoordinatorService answers INVALID_GROUP_ID.
 //   - A heartbeat to a consumer, share or streams group is
 //     UNKNOWN_MEMBER_ID: classic members cannot join those here (see
 //     JoinGroup), so there is no mixed-group heartbeat.

@@ -26,9 +26,8 @@ import (
 //     returned (KIP-559).
 //
 // Where Spool differs from Kafka 4.3:
-//   - An empty GroupID falls through to the group lookup (no
-//     INVALID_GROUP_ID check, which Kafka's GroupCoordinatorService makes).
-//     Not compared by a test.
+//   - An empty GroupID is looked up like any other (UNKNOWN_MEMBER_ID);
+//     Kafka's GroupCoordinatorService answers INVALID_GROUP_ID.
 
 func (gh *groupHandlers) handleSyncGroup(ctx context.Context, rc *reqCtx, req *protocol.SyncGroupRequest) (*protocol.SyncGroupResponse, error) {
 	if !gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go

@@ -27,9 +27,11 @@ import (
 //     rather than Dead (KIP-1043).
 //
 // Where Spool differs from Kafka 4.3:
-//   - None known: every field of v0-v6 is answered. (A consumer group is
-//     always reported as not classic, since Spool has no mixed groups:
-//     see JoinGroup.)
+//   - An empty group id is described as unknown (Dead, or v6
+//     GROUP_ID_NOT_FOUND); Kafka's GroupCoordinatorService answers
+//     INVALID_GROUP_ID for it.
+//   - A consumer group is always reported as not classic: Spool has no
+//     mixed groups (see JoinGroup).
 
 func (gh *groupHandlers) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *protocol.DescribeGroupsRequest) (*protocol.DescribeGroupsResponse, error) {
 	resp := &protocol.DescribeGroupsResponse{}

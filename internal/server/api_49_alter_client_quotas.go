@@ -21,6 +21,10 @@ import (
 //     entity gets CLUSTER_AUTHORIZATION_FAILED, as Kafka.
 //
 // Version notes: v1 is the first flexible version.
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of the versions served is read and
+//     answered.
 
 // handleAlterClientQuotas writes the alterations through the controller
 // (Kafka forwards AlterClientQuotas to the active controller) and answers

@@ -33,6 +33,11 @@ import (
 //     early-access version, is not served (as Kafka 4.1+).
 //   - v2 (KIP-1222): IsRenewAck and the RENEW acknowledgement type (4);
 //     RENEW in a v1 request is INVALID_REQUEST for its partition.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Share sessions as in ShareFetch (api_78_share_fetch.go: the session
+//     limit, sessions ending with their connection). None known for the
+//     acknowledgements themselves.
 
 func (sh *shareHandlers) handleShareAcknowledge(ctx context.Context, rc *reqCtx, req *protocol.ShareAcknowledgeRequest) (*protocol.ShareAcknowledgeResponse, error) {
 	resp := &protocol.ShareAcknowledgeResponse{

@@ -32,6 +32,11 @@ import (
 //   - v1 DeliveryCompleteCount is ignored (the state batches say it).
 //   - A newer state epoch replaces the state with a snapshot (Kafka keeps
 //     the state epoch on writes; Spool's own resets write through here).
+//   - The partition's LeaderEpoch is stored but not checked: no
+//     FENCED_LEADER_EPOCH for an older one (Kafka's ShareCoordinatorShard
+//     fences it), and the topic id and partition are not checked against
+//     the metadata (Kafka: UNKNOWN_TOPIC_OR_PARTITION; INVALID_REQUEST for
+//     a null topic id or a negative partition).
 
 func (sh *shareHandlers) handleWriteShareGroupState(ctx context.Context, rc *reqCtx, req *protocol.WriteShareGroupStateRequest) (*protocol.WriteShareGroupStateResponse, error) {
 	resp := &protocol.WriteShareGroupStateResponse{Results: []protocol.WriteShareGroupStateResponseWriteStateResult{}}

@@ -37,7 +37,11 @@ import (
 //     TRANSACTION_ABORTABLE. v6: key type SHARE (KIP-932).
 //
 // Where Spool differs from Kafka 4.3:
-//   - None known: every field of v0-v6 is read and answered.
+//   - The request that finds __consumer_offsets, __transaction_state or
+//     __share_group_state missing creates it and waits for the creation,
+//     so it may name the coordinator at once; Kafka's KafkaApis starts the
+//     creation and answers COORDINATOR_NOT_AVAILABLE (the client retries).
+//     Otherwise none known: every field of v0-v6 is read and answered.
 
 func (gh *groupHandlers) handleFindCoordinator(ctx context.Context, rc *reqCtx, req *protocol.FindCoordinatorRequest) (*protocol.FindCoordinatorResponse, error) {
 	resp := &protocol.FindCoordinatorResponse{}

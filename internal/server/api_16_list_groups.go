@@ -22,6 +22,10 @@ import (
 //     TypesFilter and GroupType (KIP-848).
 //
 // Where Spool differs from Kafka 4.3:
+//   - While a partition loads, the answer is COORDINATOR_LOAD_IN_PROGRESS
+//     with the groups of the partitions already loaded; Kafka's
+//     GroupCoordinatorService answers the error with no groups. A partition
+//     whose load failed is skipped silently here.
 //   - Groups are sorted by id; Kafka answers in its shards' order.
 
 func (gh *groupHandlers) handleListGroups(ctx context.Context, rc *reqCtx, req *protocol.ListGroupsRequest) (*protocol.ListGroupsResponse, error) {

@@ -23,10 +23,10 @@ import (
 //     (CLUSTER_AUTHORIZATION_FAILED per partition).
 //
 // Where Spool differs from Kafka 4.3:
-//   - The request's LeaderEpoch is ignored: no FENCED_LEADER_EPOCH, and
-//     the leader epoch held is not raised by a read; Kafka's
-//     ShareCoordinatorShard fences a read whose leader epoch is older than
-//     the one recorded.
+//   - The request's LeaderEpoch is ignored: a read never answers
+//     FENCED_LEADER_EPOCH (Kafka's ShareCoordinatorShard fences a read
+//     whose leader epoch is older than the one recorded) and never records
+//     it (whether Kafka 4.3 does was not compared).
 //   - The topic id and partition are not checked against the metadata
 //     (Kafka: UNKNOWN_TOPIC_OR_PARTITION; INVALID_REQUEST for a null topic
 //     id or a negative partition); an unknown share partition answers as

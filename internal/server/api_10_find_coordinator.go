@@ -23,6 +23,9 @@ import (
 //   - The coordinator's endpoint is the one on the listener the request came
 //     in on. No leader, a fenced leader or no such endpoint gives
 //     COORDINATOR_NOT_AVAILABLE; every error carries Kafka's message.
+//   - Key type SHARE (2, v6+, inter-broker) names the share coordinator of
+//     "group:topicId:partition": the leader of its __share_group_state
+//     partition (CLUSTER_ACTION on the cluster).
 //   - Any other key type is INVALID_REQUEST.
 //   - Authorization (authz.go): DESCRIBE on the group
 //     (GROUP_AUTHORIZATION_FAILED) or the transactional id
@@ -33,9 +36,12 @@ import (
 //     (KIP-699), answered in Coordinators. v5: may answer
 //     TRANSACTION_ABORTABLE. v6: key type SHARE (KIP-932).
 //
-//   - Key type SHARE (2, v6+, inter-broker) names the share coordinator of
-//     "group:topicId:partition": the leader of its __share_group_state
-//     partition (CLUSTER_ACTION on the cluster).
+// Where Spool differs from Kafka 4.3:
+//   - The request that finds __consumer_offsets, __transaction_state or
+//     __share_group_state missing creates it and waits for the creation,
+//     so it may name the coordinator at once; Kafka's KafkaApis starts the
+//     creation and answers COORDINATOR_NOT_AVAILABLE (the client retries).
+//     Otherwise none known: every field of v0-v6 is read and answered.
 
 func (gh *groupHandlers) handleFindCoordinator(ctx context.Context, rc *reqCtx, req *protocol.FindCoordinatorRequest) (*protocol.FindCoordinatorResponse, error) {
 	resp := &protocol.FindCoordinatorResponse{}

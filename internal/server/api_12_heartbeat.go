@@ -21,6 +21,13 @@ import (
 //
 // Version notes:
 //   - v3: GroupInstanceID (KIP-345). v4: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - An empty GroupID is UNKNOWN_MEMBER_ID here; Kafka's
+//     GroupCoordinatorService answers INVALID_GROUP_ID.
+//   - A heartbeat to a consumer, share or streams group is
+//     UNKNOWN_MEMBER_ID: classic members cannot join those here (see
+//     JoinGroup), so there is no mixed-group heartbeat.
 
 func (gh *groupHandlers) handleHeartbeat(ctx context.Context, rc *reqCtx, req *protocol.HeartbeatRequest) (*protocol.HeartbeatResponse, error) {
 	if !gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go

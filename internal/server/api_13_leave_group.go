@@ -20,6 +20,13 @@ import (
 // Version notes:
 //   - v0-v2: one MemberID. v3: a batch of members with GroupInstanceID and
 //     per-member errors. v4: flexible. v5: Reason (KIP-800).
+//
+// Where Spool differs from Kafka 4.3:
+//   - An empty GroupID is UNKNOWN_MEMBER_ID here; Kafka's
+//     GroupCoordinatorService answers INVALID_GROUP_ID.
+//   - Every member named for a consumer, share or streams group is
+//     UNKNOWN_MEMBER_ID (no mixed groups, see JoinGroup). Reason (v5) is
+//     read but not logged.
 
 func (gh *groupHandlers) handleLeaveGroup(ctx context.Context, rc *reqCtx, req *protocol.LeaveGroupRequest) (*protocol.LeaveGroupResponse, error) {
 	if !gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go

@@ -24,6 +24,10 @@ import (
 //   - v3: GroupInstanceID. v4: flexible. v5: ProtocolType and ProtocolName
 //     are checked against the group's (INCONSISTENT_GROUP_PROTOCOL) and
 //     returned (KIP-559).
+//
+// Where Spool differs from Kafka 4.3:
+//   - An empty GroupID is looked up like any other (UNKNOWN_MEMBER_ID);
+//     Kafka's GroupCoordinatorService answers INVALID_GROUP_ID.
 
 func (gh *groupHandlers) handleSyncGroup(ctx context.Context, rc *reqCtx, req *protocol.SyncGroupRequest) (*protocol.SyncGroupResponse, error) {
 	if !gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go

@@ -25,6 +25,13 @@ import (
 //   - v3: IncludeAuthorizedOperations. v4: members' GroupInstanceID. v5:
 //     flexible. v6: unknown groups are GROUP_ID_NOT_FOUND with a message
 //     rather than Dead (KIP-1043).
+//
+// Where Spool differs from Kafka 4.3:
+//   - An empty group id is described as unknown (Dead, or v6
+//     GROUP_ID_NOT_FOUND); Kafka's GroupCoordinatorService answers
+//     INVALID_GROUP_ID for it.
+//   - A consumer group is always reported as not classic: Spool has no
+//     mixed groups (see JoinGroup).
 
 func (gh *groupHandlers) handleDescribeGroups(ctx context.Context, rc *reqCtx, req *protocol.DescribeGroupsRequest) (*protocol.DescribeGroupsResponse, error) {
 	resp := &protocol.DescribeGroupsResponse{}

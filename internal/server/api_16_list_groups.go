@@ -11,7 +11,7 @@ import (
 //
 // Behaviour:
 //   - Lists the groups of the __consumer_offsets partitions this broker leads
-//     (clients ask every broker), classic, consumer and streams, sorted by id; the
+//     (clients ask every broker), classic, consumer, share and streams, sorted by id; the
 //     code is COORDINATOR_LOAD_IN_PROGRESS while a partition still loads.
 //   - Filters match case-insensitively; empty filters match everything.
 //   - Authorization (authz.go): DESCRIBE on the cluster lists every group;
@@ -20,6 +20,13 @@ import (
 // Version notes:
 //   - v3: flexible. v4: StatesFilter and GroupState (KIP-518). v5:
 //     TypesFilter and GroupType (KIP-848).
+//
+// Where Spool differs from Kafka 4.3:
+//   - While a partition loads, the answer is COORDINATOR_LOAD_IN_PROGRESS
+//     with the groups of the partitions already loaded; Kafka's
+//     GroupCoordinatorService answers the error with no groups. A partition
+//     whose load failed is skipped silently here.
+//   - Groups are sorted by id; Kafka answers in its shards' order.
 
 func (gh *groupHandlers) handleListGroups(ctx context.Context, rc *reqCtx, req *protocol.ListGroupsRequest) (*protocol.ListGroupsResponse, error) {
 	code, groups := gh.coord.ListGroups(req.StatesFilter, req.TypesFilter)

@@ -23,6 +23,11 @@ import (
 // Version notes:
 //   - v0: the tokens that follow are bare frames, not SaslAuthenticate
 //     requests, answered with bare frames. v1: tokens in SaslAuthenticate.
+//
+// Where Spool differs from Kafka 4.3:
+//   - GSSAPI (Kerberos) is not implemented: a listener enabling it stops
+//     the broker at startup (internal/config/protections.go), so it is
+//     never offered here. Otherwise none known.
 
 func (b *Broker) handleSaslHandshake(ctx context.Context, rc *reqCtx, req *protocol.SaslHandshakeRequest) (*protocol.SaslHandshakeResponse, error) {
 	c := rc.c

@@ -27,6 +27,13 @@ import (
 //
 // Version notes:
 //   - v2: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Kafka refuses a topic whose cleanup.policy lacks delete
+//     (POLICY_VIOLATION, Partition.deleteRecordsOnLeader) and internal
+//     topics such as __consumer_offsets (INVALID_TOPIC_EXCEPTION,
+//     ReplicaManager.deleteRecordsOnLocalLog); Spool checks neither and
+//     moves the log start of any partition it leads.
 
 // deleteRecordsHighWatermark in a DeleteRecords request means "up to the
 // high watermark".

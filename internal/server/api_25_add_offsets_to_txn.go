@@ -21,6 +21,9 @@ import (
 // Version notes:
 //   - v2: PRODUCER_FENCED (older versions get INVALID_PRODUCER_EPOCH). v3:
 //     flexible. v4: TRANSACTION_ABORTABLE (KIP-890).
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of v0-v4 is read and answered.
 
 func (th *txnHandlers) handleAddOffsetsToTxn(ctx context.Context, rc *reqCtx, req *protocol.AddOffsetsToTxnRequest) (*protocol.AddOffsetsToTxnResponse, error) {
 	if denied := th.b.authorizeAddOffsetsToTxn(rc, req); denied != nil { // authz_txn.go

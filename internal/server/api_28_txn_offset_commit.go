@@ -41,6 +41,11 @@ import (
 //     a missing group (with an epoch >= 0) is GROUP_ID_NOT_FOUND and a
 //     stale consumer-group member STALE_MEMBER_EPOCH, where older versions
 //     get ILLEGAL_GENERATION.
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of v0-v6 is read and answered. The errors of
+//     the v5+ implicit add are mapped by txnOffsetVerificationError; the
+//     eos-* compat cases cover its success path, not each error.
 
 func (th *txnHandlers) handleTxnOffsetCommit(ctx context.Context, rc *reqCtx, req *protocol.TxnOffsetCommitRequest) (*protocol.TxnOffsetCommitResponse, error) {
 	var unknownIDs []protocol.TxnOffsetCommitRequestTopic

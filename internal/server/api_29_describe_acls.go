@@ -22,6 +22,10 @@ import (
 //   - v0: LITERAL patterns only (ANY becomes LITERAL). An UNKNOWN (0) enum or
 //     another pattern type in v0 closes the connection, as Kafka's request
 //     parsing refuses it. v1: pattern types. v2: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every filter field of v0-v3 is applied and every
+//     response field answered.
 
 func (b *Broker) handleDescribeAcls(ctx context.Context, rc *reqCtx, req *protocol.DescribeAclsRequest) (*protocol.DescribeAclsResponse, error) {
 	if rc.v == 0 {

@@ -25,6 +25,16 @@ import (
 //
 // Version notes:
 //   - v2: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Resource types other than TOPIC and BROKER (GROUP, CLIENT_METRICS,
+//     BROKER_LOGGER, unknown ids) are INVALID_REQUEST "Unsupported
+//     resource type" after authorization. Kafka's ControllerApis answers
+//     an unknown type UNSUPPORTED_VERSION ("Unknown resource type N.")
+//     before authorization and hands the known ones to the controller;
+//     what it answers for GROUP and CLIENT_METRICS was not compared.
+//   - A resource named twice is applied twice; Kafka answers
+//     INVALID_REQUEST "Duplicate resource." for it.
 
 // handleAlterConfigs is the legacy AlterConfigs: each resource's dynamic
 // config is replaced as a whole by the request's.

@@ -35,6 +35,11 @@ import (
 //   - Authorization (authz.go): ALTER on the cluster
 //     (CLUSTER_AUTHORIZATION_FAILED for every partition).
 //
+// Version notes:
+//   - v1 is v0 with the response sent before throttling on a quota
+//     violation (KIP-219); Spool answers every version at once and then
+//     mutes the connection (quotas.go). v2: flexible.
+//
 // Where Spool differs from Kafka 4.3:
 //   - Kafka's future log is a replica fetching from the current one and
 //     the swap blocks appends under the partition lock; Spool copies files

@@ -28,6 +28,12 @@ import (
 //   - v1: SessionLifetimeMs (KIP-368): connections.max.reauth.ms, or less
 //     when the credential expires sooner; the client re-authenticates before
 //     it ends, or the connection closes at its next request. v2: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - No GSSAPI (see SaslHandshake). Otherwise none known: AuthBytes,
+//     ErrorMessage and SessionLifetimeMs are answered as in Kafka; the
+//     failure delay holds this connection's handler rather than Kafka's
+//     network processor's delayed-close queue.
 
 func (b *Broker) handleSaslAuthenticate(ctx context.Context, rc *reqCtx, req *protocol.SaslAuthenticateRequest) (*protocol.SaslAuthenticateResponse, error) {
 	c := rc.c

@@ -51,6 +51,12 @@ import (
 //   - v1 is the baseline (Kafka 4.0 removed v0). v2: flexible.
 //   - v3: OwnerPrincipalType/OwnerPrincipalName, a token for another user
 //     (KIP-373), and the token's requester in the response.
+//
+// Where Spool differs from Kafka 4.3:
+//   - An expired token stops authenticating at its expiry; Kafka accepts
+//     it until the expiry sweep removes it.
+//   - The audit log (token_change) is Spool's own; Kafka has none.
+//   - Applies to keys 39-41 as well.
 
 // errorTimestamp is Kafka's DelegationTokenManager.ErrorTimestamp, the
 // expiry a refused renew or expire answers.

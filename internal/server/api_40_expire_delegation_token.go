@@ -19,6 +19,10 @@ import (
 //
 // Version notes:
 //   - v1 is the baseline (Kafka 4.0 removed v0). v2: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Those of all token requests (api_38_create_delegation_token.go);
+//     none known for Expire itself.
 
 func (b *Broker) handleExpireDelegationToken(ctx context.Context, rc *reqCtx, req *protocol.ExpireDelegationTokenRequest) (*protocol.ExpireDelegationTokenResponse, error) {
 	tokenID := b.tokenIDForHMAC(req.Hmac)

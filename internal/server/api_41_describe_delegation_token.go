@@ -21,6 +21,10 @@ import (
 // Version notes:
 //   - v1 is the baseline (Kafka 4.0 removed v0). v2: flexible.
 //   - v3: each token's requester (TokenRequesterPrincipalType/Name).
+//
+// Where Spool differs from Kafka 4.3:
+//   - Those of all token requests (api_38_create_delegation_token.go);
+//     none known for Describe itself.
 
 func (b *Broker) handleDescribeDelegationToken(ctx context.Context, rc *reqCtx, req *protocol.DescribeDelegationTokenRequest) (*protocol.DescribeDelegationTokenResponse, error) {
 	resp := &protocol.DescribeDelegationTokenResponse{}

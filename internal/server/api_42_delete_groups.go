@@ -13,8 +13,8 @@ import (
 // Behaviour:
 //   - Each group's coordinator deletes it with its committed offsets by
 //     writing tombstones; a group with members is NON_EMPTY_GROUP, an
-//     unknown one GROUP_ID_NOT_FOUND. Classic, consumer and streams groups
-//     alike.
+//     unknown one GROUP_ID_NOT_FOUND. Classic, consumer, share and streams
+//     groups alike.
 //   - Authorization (authz.go): DELETE on each group
 //     (GROUP_AUTHORIZATION_FAILED, after the others).
 //
@@ -23,6 +23,10 @@ import (
 //     the broker has a cause to report beyond the code; Spool's coordinator
 //     reports codes only (as Kafka's for NON_EMPTY_GROUP and
 //     GROUP_ID_NOT_FOUND), so it is always null.
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of v0-v3 is answered (v3's ErrorMessage
+//     always null, see the version notes).
 
 func (gh *groupHandlers) handleDeleteGroups(ctx context.Context, rc *reqCtx, req *protocol.DeleteGroupsRequest) (*protocol.DeleteGroupsResponse, error) {
 	// DELETE on each group (authz.go); refused groups answer

@@ -35,6 +35,12 @@ import (
 // Version notes:
 //   - v1: ElectionType (v0 is always preferred, KIP-460) and a top-level
 //     ErrorCode. v2: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of v0-v2 is read and answered. The
+//     controller's election rules were followed from
+//     ReplicationControlManager, the errors of a timed-out wait not
+//     compared.
 
 // Election types (ElectLeaders v1+; v0 is always preferred).
 const (

@@ -16,6 +16,10 @@ import (
 //     Kafka skips them.
 //   - Authorization (authz.go): DESCRIBE on the cluster
 //     (CLUSTER_AUTHORIZATION_FAILED).
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: the one request field (Topics, null for all) is read
+//     and every response field answered.
 
 func (b *Broker) handleListPartitionReassignments(ctx context.Context, rc *reqCtx, req *protocol.ListPartitionReassignmentsRequest) (*protocol.ListPartitionReassignmentsResponse, error) {
 	resp := &protocol.ListPartitionReassignmentsResponse{Topics: []protocol.ListPartitionReassignmentsResponseOngoingTopicReassignment{}}

@@ -20,6 +20,16 @@ import (
 //   - Authorization (authz.go): DELETE on the group
 //     (GROUP_AUTHORIZATION_FAILED), READ on each topic
 //     (TOPIC_AUTHORIZATION_FAILED).
+//
+// Where Spool differs from Kafka 4.3:
+//   - A partition of a topic or partition the metadata does not know gets
+//     NONE (nothing to delete); Kafka's KafkaApis answers
+//     UNKNOWN_TOPIC_OR_PARTITION for it.
+//   - An empty GroupID is GROUP_ID_NOT_FOUND here, INVALID_GROUP_ID in
+//     Kafka's GroupCoordinatorService.
+//   - A share group passes the group checks and answers per partition;
+//     Kafka refuses it whole (ShareGroup.validateOffsetDelete:
+//     GROUP_ID_NOT_FOUND, "Group <id> is not a consumer group.").
 
 func (gh *groupHandlers) handleOffsetDelete(ctx context.Context, rc *reqCtx, req *protocol.OffsetDeleteRequest) (*protocol.OffsetDeleteResponse, error) {
 	// DELETE on the group, READ on each topic (authz.go).

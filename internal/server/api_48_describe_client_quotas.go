@@ -20,7 +20,12 @@ import (
 //   - Authorization (authz.go): DESCRIBE_CONFIGS on the cluster
 //     (CLUSTER_AUTHORIZATION_FAILED), as Kafka.
 //
-// Version notes: v1 is the first flexible version.
+// Version notes:
+//   - v1: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of the versions served is read and
+//     answered.
 
 // handleDescribeClientQuotas answers from the broker's metadata image, as
 // Kafka's brokers do (ClientQuotasImage.describe). An invalid filter is a

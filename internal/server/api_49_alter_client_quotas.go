@@ -20,7 +20,12 @@ import (
 //   - Authorization (authz.go): ALTER_CONFIGS on the cluster; denied, every
 //     entity gets CLUSTER_AUTHORIZATION_FAILED, as Kafka.
 //
-// Version notes: v1 is the first flexible version.
+// Version notes:
+//   - v1: flexible.
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of the versions served is read and
+//     answered.
 
 // handleAlterClientQuotas writes the alterations through the controller
 // (Kafka forwards AlterClientQuotas to the active controller) and answers

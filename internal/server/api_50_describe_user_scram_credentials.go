@@ -17,6 +17,10 @@ import (
 //     without credentials RESOURCE_NOT_FOUND.
 //   - Needs DESCRIBE on the cluster, else CLUSTER_AUTHORIZATION_FAILED at the
 //     top and for every user named.
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of the versions served is read and
+//     answered.
 
 func (b *Broker) handleDescribeUserScramCredentials(ctx context.Context, rc *reqCtx, req *protocol.DescribeUserScramCredentialsRequest) (*protocol.DescribeUserScramCredentialsResponse, error) {
 	resp := &protocol.DescribeUserScramCredentialsResponse{}

@@ -25,9 +25,13 @@ import (
 //   - Authorization (authz.go): ALTER on the cluster
 //     (CLUSTER_AUTHORIZATION_FAILED).
 //
-// Version notes: v0 has AllowDowngrade (a safe downgrade); v1 (KIP-778)
-// UpgradeType and ValidateOnly; v2 answers a success without per-feature
-// results.
+// Version notes:
+//   - v0 has AllowDowngrade (a safe downgrade). v1 (KIP-778): UpgradeType
+//     and ValidateOnly. v2 answers a success without per-feature results.
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of the versions served is read and
+//     answered.
 func (b *Broker) handleUpdateFeatures(ctx context.Context, rc *reqCtx, req *protocol.UpdateFeaturesRequest) (*protocol.UpdateFeaturesResponse, error) {
 	if !b.authorizeCluster(rc, acl.OpAlter) { // authz.go
 		msg := clusterAuthzMessage

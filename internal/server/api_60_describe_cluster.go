@@ -23,6 +23,10 @@ import (
 // Version notes:
 //   - v1: EndpointType (KIP-919). v2: IncludeFencedBrokers and IsFenced
 //     (KIP-1073).
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of the versions served is read and
+//     answered.
 
 // DescribeCluster endpoint types (v1+).
 const (

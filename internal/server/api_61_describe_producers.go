@@ -17,6 +17,10 @@ import (
 //     elsewhere NOT_LEADER_OR_FOLLOWER.
 //   - Authorization (authz.go): READ on each topic
 //     (TOPIC_AUTHORIZATION_FAILED).
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of the version served is read and
+//     answered.
 
 func (th *txnHandlers) handleDescribeProducers(ctx context.Context, rc *reqCtx, req *protocol.DescribeProducersRequest) (*protocol.DescribeProducersResponse, error) {
 	resp := &protocol.DescribeProducersResponse{}

@@ -17,6 +17,10 @@ import (
 //     broker that is still running registers again.
 //   - Authorization (authz.go): ALTER on the cluster
 //     (CLUSTER_AUTHORIZATION_FAILED).
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of the version served is read and
+//     answered.
 
 // handleUnregisterBroker forwards UnregisterBroker (kafka-cluster
 // unregister) to the active controller, which takes the broker out of

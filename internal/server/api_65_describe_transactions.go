@@ -17,6 +17,10 @@ import (
 //   - Authorization (authz.go): DESCRIBE on the transactional id
 //     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); only partitions of topics the
 //     principal may DESCRIBE are listed.
+//
+// Where Spool differs from Kafka 4.3:
+//   - None known: every field of the version served is read and
+//     answered.
 
 func (th *txnHandlers) handleDescribeTransactions(ctx context.Context, rc *reqCtx, req *protocol.DescribeTransactionsRequest) (*protocol.DescribeTransactionsResponse, error) {
 	resp := &protocol.DescribeTransactionsResponse{}

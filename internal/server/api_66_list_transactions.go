@@ -26,6 +26,13 @@ import (
 // Version notes:
 //   - v1: DurationFilter, transactions open longer than it (KIP-994). v2:
 //     TransactionalIdPattern (KIP-1152).
+//
+// Where Spool differs from Kafka 4.3:
+//   - TransactionalIdPattern is compiled as a Go RE2 expression and
+//     matched anywhere in the id (regexp.MatchString); Kafka compiles a
+//     java.util.regex.Pattern, whose syntax differs (RE2 has no
+//     lookaround or backreferences). Whether Kafka needs the whole id to
+//     match was not compared.
 
 func (th *txnHandlers) handleListTransactions(ctx context.Context, rc *reqCtx, req *protocol.ListTransactionsRequest) (*protocol.ListTransactionsResponse, error) {
 	resp := &protocol.ListTransactionsResponse{}

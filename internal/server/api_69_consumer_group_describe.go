@@ -26,6 +26,16 @@ import (
 //
 // Version notes:
 //   - v1: MemberType (KIP-1099); always consumer (1) here.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Only DESCRIBE on the group is checked. Kafka 4.3.1's spec lists
+//     TOPIC_AUTHORIZATION_FAILED for this API (a group whose members use
+//     topics the principal may not DESCRIBE); Spool never answers it.
+//   - An empty group id is GROUP_ID_NOT_FOUND here; Kafka's
+//     GroupCoordinatorService answers INVALID_GROUP_ID with a null
+//     GroupId.
+//   - MemberType is always consumer: Spool has no classic members in
+//     consumer groups (see JoinGroup).
 
 func (gh *groupHandlers) handleConsumerGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ConsumerGroupDescribeRequest) (*protocol.ConsumerGroupDescribeResponse, error) {
 	img := gh.b.image.Load()

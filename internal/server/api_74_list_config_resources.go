@@ -25,6 +25,20 @@ import (
 //     GROUP the groups this broker's coordinator knows and those with
 //     dynamic configs. A type outside those is UNSUPPORTED_VERSION, as
 //     Kafka.
+//
+// Version notes:
+//   - v0 (ListClientMetricsResources, KIP-714): the client-metrics
+//     resources only; the request has no ResourceTypes and the response no
+//     ResourceType (it is filled with CLIENT_METRICS here and not encoded).
+//   - v1 (KIP-1142): ResourceTypes in the request, ResourceType per
+//     resource in the response.
+//
+// Where Spool differs from Kafka 4.3:
+//   - GROUP lists the groups this broker's coordinator holds plus those
+//     with dynamic configs: a group coordinated by another broker without
+//     configs is left out. The types come in the order GROUP,
+//     CLIENT_METRICS, BROKER_LOGGER, BROKER, TOPIC, and TOPIC includes the
+//     internal topics. Kafka's lists and order were not compared.
 
 func (b *Broker) handleListConfigResources(ctx context.Context, rc *reqCtx, req *protocol.ListConfigResourcesRequest) (*protocol.ListConfigResourcesResponse, error) {
 	resp := &protocol.ListConfigResourcesResponse{ConfigResources: []protocol.ListConfigResourcesResponseConfigResource{}}

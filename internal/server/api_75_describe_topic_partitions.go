@@ -26,6 +26,19 @@ import (
 //   - EligibleLeaderReplicas and LastKnownElr are the partition's KIP-966
 //     fields (empty lists when none, or with eligible.leader.replicas.version
 //     0).
+//
+// Where Spool differs from Kafka 4.3:
+//   - A ResponsePartitionLimit of 0 or less means 2000 here; Kafka takes
+//     max(min(limit, 2000), 1), i.e. 1.
+//   - The cursor is not validated: Kafka answers INVALID_REQUEST when the
+//     named topics do not include the cursor's topic or its partition index
+//     is negative. Spool ignores the first; a negative partition index
+//     indexes the partition list with it and panics the handler (the
+//     connection is closed and the panic logged) — a bug.
+//   - When the limit ends exactly at a topic's end, NextCursor names the
+//     next topic that exists; Kafka's names the next topic asked for
+//     whether or not it exists. Unknown topics are answered even past the
+//     limit; Kafka puts them behind the cursor.
 
 // maxRequestPartitionSizeLimit is Kafka's max.request.partition.size.limit
 // default: the most partitions one DescribeTopicPartitions response holds.

@@ -18,6 +18,19 @@ import (
 //   - Authorization (authz.go): DESCRIBE on each group, else
 //     GROUP_AUTHORIZATION_FAILED; authorized operations, when asked for,
 //     come from the authorizer.
+//
+// Version notes:
+//   - v1 is the first stable version (KIP-932) and the only one Kafka 4.3.1
+//     defines; v0, Kafka 4.0's early-access version, is not served (as
+//     Kafka 4.1+).
+//
+// Where Spool differs from Kafka 4.3:
+//   - Only DESCRIBE on the group is checked. Kafka 4.3.1's spec lists
+//     TOPIC_AUTHORIZATION_FAILED (v1+) for a group whose members use topics
+//     the principal may not DESCRIBE; Spool never answers it.
+//   - An empty group id is GROUP_ID_NOT_FOUND here; Kafka's
+//     GroupCoordinatorService answers INVALID_GROUP_ID with a null
+//     GroupId.
 
 func (gh *groupHandlers) handleShareGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ShareGroupDescribeRequest) (*protocol.ShareGroupDescribeResponse, error) {
 	resp := &protocol.ShareGroupDescribeResponse{Groups: []protocol.ShareGroupDescribeResponseDescribedGroup{}}

@@ -47,6 +47,13 @@ import (
 //     GROUP_AUTHORIZATION_FAILED), READ on each topic
 //     (TOPIC_AUTHORIZATION_FAILED).
 //
+// Version notes:
+//   - v1 is the first stable version (KIP-932); v0, Kafka 4.0's
+//     early-access version, is not served (as Kafka 4.1+).
+//   - v2 (KIP-1206, KIP-1222): ShareAcquireMode (batch_optimized 0, the
+//     only mode of v1, or record_limit 1), IsRenewAck and the RENEW
+//     acknowledgement type.
+//
 // Where Spool differs from Kafka 4.3:
 //   - Records are copied into the response rather than sent from the
 //     segment files; MinBytes is treated as 1.

@@ -27,6 +27,17 @@ import (
 //     persisted before the answer.
 //   - Answered with UNSUPPORTED_VERSION unless share.version >= 1.
 //   - Authorization (authz.go): READ on the group and on each topic.
+//
+// Version notes:
+//   - v1 is the first stable version (KIP-932); v0, Kafka 4.0's
+//     early-access version, is not served (as Kafka 4.1+).
+//   - v2 (KIP-1222): IsRenewAck and the RENEW acknowledgement type (4);
+//     RENEW in a v1 request is INVALID_REQUEST for its partition.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Share sessions as in ShareFetch (api_78_share_fetch.go: the session
+//     limit, sessions ending with their connection). None known for the
+//     acknowledgements themselves.
 
 func (sh *shareHandlers) handleShareAcknowledge(ctx context.Context, rc *reqCtx, req *protocol.ShareAcknowledgeRequest) (*protocol.ShareAcknowledgeResponse, error) {
 	resp := &protocol.ShareAcknowledgeResponse{

@@ -18,6 +18,12 @@ import (
 //     api_80_add_raft_voter.go.
 //   - Authorization (authz.go): ALTER on the cluster
 //     (CLUSTER_AUTHORIZATION_FAILED).
+//
+// Where Spool differs from Kafka 4.3:
+//   - The quorum is hashicorp/raft, not KRaft (see DescribeQuorum): a voter
+//     other than the leader is demoted, then removed (two configuration
+//     changes where KRaft writes one VotersRecord), and a voter whose
+//     directory id the leader has not learned is matched by id alone.
 func (b *Broker) handleRemoveRaftVoter(ctx context.Context, rc *reqCtx, req *protocol.RemoveRaftVoterRequest) (*protocol.RemoveRaftVoterResponse, error) {
 	if !b.authorizeCluster(rc, acl.OpAlter) { // authz.go
 		msg := clusterAuthzMessage

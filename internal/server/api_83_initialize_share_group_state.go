@@ -20,6 +20,13 @@ import (
 //     FENCED_STATE_EPOCH; NOT_COORDINATOR when this broker does not lead
 //     the key's partition.
 //   - Authorization: CLUSTER_ACTION on the cluster.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Neither the topic id nor the partition is checked against the
+//     metadata (Kafka's share coordinator answers UNKNOWN_TOPIC_OR_PARTITION
+//     or INVALID_REQUEST for its reads and writes). A state epoch equal to
+//     the one held is combined as a WriteShareGroupState would be, not
+//     refused; Kafka's check here was not compared.
 
 func (sh *shareHandlers) handleInitializeShareGroupState(ctx context.Context, rc *reqCtx, req *protocol.InitializeShareGroupStateRequest) (*protocol.InitializeShareGroupStateResponse, error) {
 	resp := &protocol.InitializeShareGroupStateResponse{Results: []protocol.InitializeShareGroupStateResponseInitializeStateResult{}}

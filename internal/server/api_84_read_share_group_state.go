@@ -21,6 +21,16 @@ import (
 //     partition never written answers start offset -1 and state epoch 0.
 //   - Authorization: CLUSTER_ACTION on the cluster
 //     (CLUSTER_AUTHORIZATION_FAILED per partition).
+//
+// Where Spool differs from Kafka 4.3:
+//   - The request's LeaderEpoch is ignored: a read never answers
+//     FENCED_LEADER_EPOCH (Kafka's ShareCoordinatorShard fences a read
+//     whose leader epoch is older than the one recorded) and never records
+//     it (whether Kafka 4.3 does was not compared).
+//   - The topic id and partition are not checked against the metadata
+//     (Kafka: UNKNOWN_TOPIC_OR_PARTITION; INVALID_REQUEST for a null topic
+//     id or a negative partition); an unknown share partition answers as
+//     one never written.
 
 func (sh *shareHandlers) handleReadShareGroupState(ctx context.Context, rc *reqCtx, req *protocol.ReadShareGroupStateRequest) (*protocol.ReadShareGroupStateResponse, error) {
 	resp := &protocol.ReadShareGroupStateResponse{Results: []protocol.ReadShareGroupStateResponseReadStateResult{}}

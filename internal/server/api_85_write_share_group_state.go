@@ -24,10 +24,19 @@ import (
 //     NOT_COORDINATOR when this broker does not lead the key's partition.
 //   - Authorization: CLUSTER_ACTION on the cluster.
 //
+// Version notes:
+//   - v0 (KIP-932). v1 (KIP-1226) adds DeliveryCompleteCount per partition
+//     to the request.
+//
 // Where Spool differs from Kafka 4.3:
 //   - v1 DeliveryCompleteCount is ignored (the state batches say it).
 //   - A newer state epoch replaces the state with a snapshot (Kafka keeps
 //     the state epoch on writes; Spool's own resets write through here).
+//   - The partition's LeaderEpoch is stored but not checked: no
+//     FENCED_LEADER_EPOCH for an older one (Kafka's ShareCoordinatorShard
+//     fences it), and the topic id and partition are not checked against
+//     the metadata (Kafka: UNKNOWN_TOPIC_OR_PARTITION; INVALID_REQUEST for
+//     a null topic id or a negative partition).
 
 func (sh *shareHandlers) handleWriteShareGroupState(ctx context.Context, rc *reqCtx, req *protocol.WriteShareGroupStateRequest) (*protocol.WriteShareGroupStateResponse, error) {
 	resp := &protocol.WriteShareGroupStateResponse{Results: []protocol.WriteShareGroupStateResponseWriteStateResult{}}

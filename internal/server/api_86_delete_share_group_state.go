@@ -18,6 +18,13 @@ import (
 //     partition's state in __share_group_state (DeleteGroups and
 //     DeleteShareGroupOffsets of a share group end here).
 //   - Authorization: CLUSTER_ACTION on the cluster.
+//
+// Where Spool differs from Kafka 4.3:
+//   - A share partition without state is NONE (nothing to delete), and the
+//     topic id and partition are not checked against the metadata; Kafka
+//     4.3.1's spec lists GROUP_ID_NOT_FOUND, UNKNOWN_TOPIC_OR_PARTITION and
+//     FENCED_STATE_EPOCH for this API, which Spool never answers. Kafka's
+//     conditions for them were not compared.
 
 func (sh *shareHandlers) handleDeleteShareGroupState(ctx context.Context, rc *reqCtx, req *protocol.DeleteShareGroupStateRequest) (*protocol.DeleteShareGroupStateResponse, error) {
 	resp := &protocol.DeleteShareGroupStateResponse{Results: []protocol.DeleteShareGroupStateResponseDeleteStateResult{}}

@@ -22,6 +22,15 @@ import (
 //     __share_group_state partition, COORDINATOR_LOAD_IN_PROGRESS while it
 //     loads.
 //   - Authorization: CLUSTER_ACTION on the cluster.
+//
+// Version notes:
+//   - v0 (KIP-932). v1 (KIP-1226) adds DeliveryCompleteCount per partition
+//     to the response (computed from the state batches; not encoded in v0).
+//
+// Where Spool differs from Kafka 4.3:
+//   - The request's LeaderEpoch is ignored (no FENCED_LEADER_EPOCH, which
+//     Kafka 4.3.1's spec lists), and the topic id and partition are not
+//     checked against the metadata (no UNKNOWN_TOPIC_OR_PARTITION).
 
 func (sh *shareHandlers) handleReadShareGroupStateSummary(ctx context.Context, rc *reqCtx, req *protocol.ReadShareGroupStateSummaryRequest) (*protocol.ReadShareGroupStateSummaryResponse, error) {
 	resp := &protocol.ReadShareGroupStateSummaryResponse{Results: []protocol.ReadShareGroupStateSummaryResponseReadStateSummaryResult{}}

@@ -54,6 +54,13 @@ import (
 //     The MISSING_CLIENT_TAGS status v1 allows is never sent (Spool's
 //     assignor has no client-tag awareness).
 //
+// Version notes:
+//   - v0 is Kafka 4.3.1's only version (KIP-1071).
+//   - v1 is Kafka 4.4.0's (KIP-1331): the request is unchanged; the
+//     response adds TopologyDescriptionRequired, AcceptableRecoveryLag and
+//     TaskOffsetIntervalMs, and may carry the MISSING_CLIENT_TAGS status
+//     (see the Behaviour section for what Spool puts there).
+//
 // Where Spool differs from Kafka 4.3:
 //   - No assignment interval (group.streams.assignment.interval.ms): a new
 //     target is computed at the heartbeat that bumps the group epoch.

@@ -28,6 +28,20 @@ import (
 //   - Served only when group.coordinator.rebalance.protocols includes
 //     "streams"; UNSUPPORTED_VERSION for every group while streams.version
 //     is not finalized.
+//
+// Version notes:
+//   - v0 is Kafka 4.3.1's only version (KIP-1071).
+//   - v1 is Kafka 4.4.0's (KIP-1331): IncludeTopologyDescription in the
+//     request; TopologyDescription, TopologyDescriptionStatus and
+//     AssignorName per group in the response.
+//
+// Where Spool differs from Kafka 4.3:
+//   - v1 is Kafka 4.4.0's; Kafka 4.3.1 serves v0 only.
+//   - Only DESCRIBE on the group is checked. Kafka 4.3.1's spec lists
+//     TOPIC_AUTHORIZATION_FAILED for this API; Spool never answers it.
+//   - An empty group id is GROUP_ID_NOT_FOUND; whether Kafka answers
+//     INVALID_GROUP_ID, as it does for ConsumerGroupDescribe, was not
+//     compared.
 
 // streamsAssignorName is the task assignor StreamsGroupDescribe v1 names:
 // Kafka's default group.streams.assignor, whose behaviour Spool's

@@ -26,6 +26,10 @@ import (
 //   - Authorization (authz.go): DESCRIBE on the group, DESCRIBE on each
 //     topic (topics refused are left out).
 //
+// Version notes:
+//   - v0 (KIP-932). v1 (KIP-1226) adds Lag per partition to the response
+//     (computed for every version, encoded from v1).
+//
 // Where Spool differs from Kafka 4.3:
 //   - With Topics null, the topics are those the group coordinator
 //     recorded for the group (subscribed by a member, or set by

@@ -28,6 +28,11 @@ import (
 // partition) is replaced when a member next opens a share session there (it
 // rereads the state and finds the newer state epoch), or when its next
 // write is fenced by it.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Not compared beyond the Behaviour above: StartOffset is written as
+//     given (no check against the partition's log start or end), and an
+//     empty GroupID is not refused.
 
 func (sh *shareHandlers) handleAlterShareGroupOffsets(ctx context.Context, rc *reqCtx, req *protocol.AlterShareGroupOffsetsRequest) (*protocol.AlterShareGroupOffsetsResponse, error) {
 	resp := &protocol.AlterShareGroupOffsetsResponse{Responses: []protocol.AlterShareGroupOffsetsResponseTopic{}}

@@ -18,6 +18,11 @@ import (
 //   - The group must be a share group (GROUP_ID_NOT_FOUND) with no members
 //     (NON_EMPTY_GROUP); an unknown topic is UNKNOWN_TOPIC_OR_PARTITION.
 //   - Authorization (authz.go): DELETE on the group, READ on each topic.
+//
+// Where Spool differs from Kafka 4.3:
+//   - Not compared beyond the Behaviour above: every partition of a topic
+//     is deleted whether or not the group had state for it (NONE either
+//     way), and an empty GroupID is GROUP_ID_NOT_FOUND.
 
 func (sh *shareHandlers) handleDeleteShareGroupOffsets(ctx context.Context, rc *reqCtx, req *protocol.DeleteShareGroupOffsetsRequest) (*protocol.DeleteShareGroupOffsetsResponse, error) {
 	resp := &protocol.DeleteShareGroupOffsetsResponse{Responses: []protocol.DeleteShareGroupOffsetsResponseTopic{}}

@@ -18,6 +18,11 @@ import (
 //     clients do not send one).
 //   - Advertised, as by Kafka 4.4.0, when group.coordinator.rebalance.protocols
 //     includes "streams".
+//
+// Where Spool differs from Kafka 4.3:
+//   - Kafka 4.3.1 has no key 93; Spool serves it as Kafka 4.4.0 does.
+//     The request's fields are not read (the answer never depends on
+//     them).
 
 // noTopologyDescriptionPlugin is Kafka 4.4.0's message for the update when
 // no topology description plugin is configured.

@@ -414,6 +414,40 @@ func TestAdminConfigs(t *testing.T) {
 	}
 }
 
+// deleteRecordsOf sends one DeleteRecords partition to broker 1 directly (kgo
+// would refuse an unknown partition) and returns its answer.
+func deleteRecordsOf(t *testing.T, e *adminEnv, topic string, offset int64, partition int32) kmsg.DeleteRecordsResponseTopicPartition {
+	t.Helper()
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = topic
+	rt.Partitions = []kmsg.DeleteRecordsRequestTopicPartition{{Partition: partition, Offset: offset}}
+	req.Topics, req.TimeoutMillis = append(req.Topics, rt), 5000
+	resp, err := e.cl.Broker(1).Request(e.ctx, req)
+	require.NoError(t, err)
+	return resp.(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0]
+}
+
+// TestDeleteRecordsRefusals: as Kafka, DeleteRecords refuses internal topics
+// (INVALID_TOPIC_EXCEPTION, whether or not they exist) and topics whose
+// cleanup.policy lacks delete (POLICY_VIOLATION), and moves nothing there.
+func TestDeleteRecordsRefusals(t *testing.T) {
+	e := newAdminEnv(t)
+	_, err := e.adm.CreateTopic(e.ctx, 1, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, "compacted")
+	require.NoError(t, err)
+	require.NoError(t, e.cl.ProduceSync(e.ctx, &kgo.Record{Topic: "compacted", Key: []byte("k"), Value: []byte("v")}).FirstErr())
+	for _, topic := range []string{"__consumer_offsets", "__transaction_state", "__share_group_state"} {
+		require.Equal(t, kerr.InvalidTopicException.Code, deleteRecordsOf(t, e, topic, 0, 0).ErrorCode, topic)
+	}
+	p := deleteRecordsOf(t, e, "compacted", 1, 0)
+	require.Equal(t, kerr.PolicyViolation.Code, p.ErrorCode)
+	require.Equal(t, int64(-1), p.LowWatermark)
+	starts, err := e.adm.ListStartOffsets(e.ctx, "compacted")
+	require.NoError(t, err)
+	o, _ := starts.Lookup("compacted", 0)
+	require.Zero(t, o.Offset)
+}
+
 func TestAdminRecordsAndLogDirs(t *testing.T) {
 	e := newAdminEnv(t)
 	e.mustCreate("r", 1)
@@ -421,15 +455,7 @@ func TestAdminRecordsAndLogDirs(t *testing.T) {
 		require.NoError(t, e.cl.ProduceSync(e.ctx, &kgo.Record{Topic: "r", Value: []byte(fmt.Sprint(i))}).FirstErr())
 	}
 	del := func(offset int64, partition int32) kmsg.DeleteRecordsResponseTopicPartition {
-		req := kmsg.NewPtrDeleteRecordsRequest()
-		rt := kmsg.NewDeleteRecordsRequestTopic()
-		rt.Topic = "r"
-		rt.Partitions = []kmsg.DeleteRecordsRequestTopicPartition{{Partition: partition, Offset: offset}}
-		req.Topics, req.TimeoutMillis = append(req.Topics, rt), 5000
-		// Sent to the broker directly: kgo would refuse an unknown partition.
-		resp, err := e.cl.Broker(1).Request(e.ctx, req)
-		require.NoError(t, err)
-		return resp.(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0]
+		return deleteRecordsOf(t, e, "r", offset, partition)
 	}
 	p := del(5, 0)
 	require.Zero(t, p.ErrorCode)
@@ -534,6 +560,23 @@ func TestAdminClusterAndPartitions(t *testing.T) {
 	require.Zero(t, page.NextCursor.Partition)
 	page = dtp(10, nil, "nope")
 	require.Equal(t, kerr.UnknownTopicOrPartition.Code, page.Topics[0].ErrorCode)
+	// A cursor with a negative partition, or outside the named topics, is
+	// refused with INVALID_REQUEST on every named topic (it used to panic).
+	for _, c := range []struct {
+		cursor kmsg.DescribeTopicPartitionsRequestCursor
+		topics []string
+	}{{kmsg.DescribeTopicPartitionsRequestCursor{Topic: "y", Partition: -1}, []string{"x", "y"}},
+		{kmsg.DescribeTopicPartitionsRequestCursor{Topic: "y", Partition: 0}, []string{"x"}}} {
+		page = dtp(10, &c.cursor, c.topics...)
+		require.Len(t, page.Topics, len(c.topics))
+		for _, tp := range page.Topics {
+			require.Equal(t, kerr.InvalidRequest.Code, tp.ErrorCode, "%+v", c)
+			require.Empty(t, tp.Partitions)
+		}
+		require.Nil(t, page.NextCursor)
+	}
+	page = dtp(10, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: "x", Partition: -5})
+	require.Empty(t, page.Topics)
 
 	// Elections: the only replica already leads.
 	ts := make(kadm.TopicsSet)

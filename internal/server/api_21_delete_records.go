@@ -22,6 +22,10 @@ import (
 //     and its live followers) reaches Offset, and carries it as
 //     LowWatermark; still short then: REQUEST_TIMED_OUT; leadership moved
 //     meanwhile: NOT_LEADER_OR_FOLLOWER.
+//   - Internal topics (__consumer_offsets, __transaction_state,
+//     __share_group_state) are refused with INVALID_TOPIC_EXCEPTION, a
+//     topic whose cleanup.policy lacks delete with POLICY_VIOLATION, as
+//     Kafka's ReplicaManager and Partition.deleteRecordsOnLeader do.
 //   - Authorization (authz.go): DELETE on each topic
 //     (TOPIC_AUTHORIZATION_FAILED).
 //
@@ -29,11 +33,7 @@ import (
 //   - v2: flexible.
 //
 // Where Spool differs from Kafka 4.3:
-//   - Kafka refuses a topic whose cleanup.policy lacks delete
-//     (POLICY_VIOLATION, Partition.deleteRecordsOnLeader) and internal
-//     topics such as __consumer_offsets (INVALID_TOPIC_EXCEPTION,
-//     ReplicaManager.deleteRecordsOnLocalLog); Spool checks neither and
-//     moves the log start of any partition it leads.
+//   - None known.
 
 // deleteRecordsHighWatermark in a DeleteRecords request means "up to the
 // high watermark".
@@ -78,9 +78,26 @@ type pendingDelete struct {
 // returns the partition and the offset its low watermark must reach when
 // the followers have yet to follow.
 func (b *Broker) deleteRecords(topic string, partition int32, offset int64, pr *protocol.DeleteRecordsResponseDeleteRecordsPartitionResult) (*replication.Partition, int64) {
+	// As Kafka's ReplicaManager, before anything else: a client never moves
+	// the log start of an internal topic (the share coordinator prunes
+	// __share_group_state itself, through shareStateLog).
+	if isInternalTopic(topic) || topic == shareGroupStateTopic {
+		pr.ErrorCode = errcode.InvalidTopicException
+		return nil, 0
+	}
 	p := b.partition(topic, partition)
 	if p == nil {
 		pr.ErrorCode = b.missingPartitionCode(topic, partition)
+		return nil, 0
+	}
+	if !p.IsLeader() {
+		pr.ErrorCode = errcode.NotLeaderOrFollower
+		return nil, 0
+	}
+	// Kafka's Partition.deleteRecordsOnLeader: only a log whose
+	// cleanup.policy includes delete may lose its head.
+	if !p.Settings().Delete() {
+		pr.ErrorCode = errcode.PolicyViolation
 		return nil, 0
 	}
 	if offset == deleteRecordsHighWatermark {

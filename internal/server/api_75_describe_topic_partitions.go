@@ -23,6 +23,9 @@ import (
 //   - Authorization (authz.go): topics the principal may not DESCRIBE are left
 //     out of "all topics" and answered TOPIC_AUTHORIZATION_FAILED when named,
 //     after the rest; authorized operations come from the authorizer.
+//   - A cursor whose topic is not among the named topics, or whose
+//     partition index is negative, is answered INVALID_REQUEST on every
+//     named topic, as Kafka refuses it.
 //   - EligibleLeaderReplicas and LastKnownElr are the partition's KIP-966
 //     fields (empty lists when none, or with eligible.leader.replicas.version
 //     0).
@@ -30,11 +33,6 @@ import (
 // Where Spool differs from Kafka 4.3:
 //   - A ResponsePartitionLimit of 0 or less means 2000 here; Kafka takes
 //     max(min(limit, 2000), 1), i.e. 1.
-//   - The cursor is not validated: Kafka answers INVALID_REQUEST when the
-//     named topics do not include the cursor's topic or its partition index
-//     is negative. Spool ignores the first; a negative partition index
-//     indexes the partition list with it and panics the handler (the
-//     connection is closed and the panic logged) — a bug.
 //   - When the limit ends exactly at a topic's end, NextCursor names the
 //     next topic that exists; Kafka's names the next topic asked for
 //     whether or not it exists. Unknown topics are answered even past the
@@ -68,6 +66,17 @@ func (b *Broker) handleDescribeTopicPartitions(ctx context.Context, rc *reqCtx, 
 	first, firstPartition := "", int32(0)
 	if req.Cursor != nil {
 		first, firstPartition = string(req.Cursor.TopicName), req.Cursor.PartitionIndex
+		// Kafka refuses a cursor outside the named topics, or with a negative
+		// partition index, with INVALID_REQUEST for every topic asked for.
+		if firstPartition < 0 || (len(req.Topics) > 0 && !slices.Contains(names, first)) {
+			for _, t := range req.Topics {
+				resp.Topics = append(resp.Topics, protocol.DescribeTopicPartitionsResponseTopic{
+					ErrorCode: errcode.InvalidRequest, Name: ptrTopic(string(t.Name)),
+					Partitions: []protocol.DescribeTopicPartitionsResponsePartition{}, TopicAuthorizedOperations: notRequestedOps,
+				})
+			}
+			return resp, nil
+		}
 	}
 
 	// Topics the principal may not DESCRIBE are left out of "all topics"

@@ -609,3 +609,49 @@ func TestAdminClusterAndPartitions(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, lr)
 }
+
+// TestOffsetDeleteUnknownPartitions: OffsetDelete deletes the committed
+// offsets of known partitions and answers a topic or partition the metadata
+// does not know with UNKNOWN_TOPIC_OR_PARTITION, as Kafka's KafkaApis does.
+func TestOffsetDeleteUnknownPartitions(t *testing.T) {
+	e := newAdminEnv(t)
+	e.mustCreate("od", 2)
+	offs := make(kadm.Offsets)
+	offs.AddOffset("od", 0, 5, -1)
+	offs.AddOffset("od", 1, 7, -1)
+	err := e.adm.CommitAllOffsets(e.ctx, "od-group", offs)
+	require.NoError(t, err)
+
+	req := kmsg.NewPtrOffsetDeleteRequest()
+	req.Group = "od-group"
+	for _, tp := range []struct {
+		topic      string
+		partitions []int32
+	}{{"od", []int32{0, 2}}, {"missing", []int32{0}}} {
+		rt := kmsg.NewOffsetDeleteRequestTopic()
+		rt.Topic = tp.topic
+		for _, p := range tp.partitions {
+			rt.Partitions = append(rt.Partitions, kmsg.OffsetDeleteRequestTopicPartition{Partition: p})
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(e.ctx, e.cl)
+	require.NoError(t, err)
+	require.Zero(t, resp.ErrorCode)
+	got := map[string]int16{}
+	for _, rt := range resp.Topics {
+		for _, p := range rt.Partitions {
+			got[fmt.Sprintf("%s-%d", rt.Topic, p.Partition)] = p.ErrorCode
+		}
+	}
+	require.Equal(t, map[string]int16{
+		"od-0": 0, "od-2": kerr.UnknownTopicOrPartition.Code, "missing-0": kerr.UnknownTopicOrPartition.Code,
+	}, got)
+	left, err := e.adm.FetchOffsets(e.ctx, "od-group")
+	require.NoError(t, err)
+	_, ok := left.Lookup("od", 0)
+	require.False(t, ok, "od-0's offset is deleted")
+	o, ok := left.Lookup("od", 1)
+	require.True(t, ok)
+	require.Equal(t, int64(7), o.At)
+}

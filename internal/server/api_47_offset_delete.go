@@ -17,14 +17,13 @@ import (
 //     GROUP_SUBSCRIBED_TO_TOPIC; a classic group with members that is not a
 //     consumer-protocol group, NON_EMPTY_GROUP; an unknown group,
 //     GROUP_ID_NOT_FOUND.
+//   - A topic or partition the metadata does not know is answered
+//     UNKNOWN_TOPIC_OR_PARTITION, as Kafka's KafkaApis does.
 //   - Authorization (authz.go): DELETE on the group
 //     (GROUP_AUTHORIZATION_FAILED), READ on each topic
 //     (TOPIC_AUTHORIZATION_FAILED).
 //
 // Where Spool differs from Kafka 4.3:
-//   - A partition of a topic or partition the metadata does not know gets
-//     NONE (nothing to delete); Kafka's KafkaApis answers
-//     UNKNOWN_TOPIC_OR_PARTITION for it.
 //   - An empty GroupID is GROUP_ID_NOT_FOUND here, INVALID_GROUP_ID in
 //     Kafka's GroupCoordinatorService.
 //   - A share group passes the group checks and answers per partition;
@@ -36,19 +35,37 @@ func (gh *groupHandlers) handleOffsetDelete(ctx context.Context, rc *reqCtx, req
 	if !gh.b.authorize(rc, acl.OpDelete, acl.ResourceGroup, string(req.GroupID)) {
 		return &protocol.OffsetDeleteResponse{ErrorCode: errcode.GroupAuthorizationFailed}, nil
 	}
+	// As Kafka's KafkaApis: a denied topic answers TOPIC_AUTHORIZATION_FAILED
+	// and a topic or partition the metadata does not know
+	// UNKNOWN_TOPIC_OR_PARTITION on each of its partitions; the rest go to
+	// the coordinator.
+	img := gh.b.image.Load()
 	var topics []group.TopicPartitions
-	slot := make([]int, len(req.Topics)) // index into topics, -1: denied
+	// slots[i][j] is partition j of topic i: the code it is answered without
+	// the coordinator, or -1 and where it went (codes[topic][index]).
+	type sent struct {
+		topic, index int
+		code         int16
+	}
+	slots := make([][]sent, len(req.Topics))
 	for i, t := range req.Topics {
-		if !gh.b.authorize(rc, acl.OpRead, acl.ResourceTopic, string(t.Name)) {
-			slot[i] = -1
-			continue
-		}
-		slot[i] = len(topics)
+		allowed := gh.b.authorize(rc, acl.OpRead, acl.ResourceTopic, string(t.Name))
+		mt := img.Topic(string(t.Name))
 		tp := group.TopicPartitions{Topic: string(t.Name)}
 		for _, p := range t.Partitions {
-			tp.Partitions = append(tp.Partitions, p.PartitionIndex)
+			switch {
+			case !allowed:
+				slots[i] = append(slots[i], sent{code: errcode.TopicAuthorizationFailed})
+			case mt == nil || p.PartitionIndex < 0 || int(p.PartitionIndex) >= len(mt.Partitions):
+				slots[i] = append(slots[i], sent{code: errcode.UnknownTopicOrPartition})
+			default:
+				slots[i] = append(slots[i], sent{topic: len(topics), index: len(tp.Partitions), code: -1})
+				tp.Partitions = append(tp.Partitions, p.PartitionIndex)
+			}
 		}
-		topics = append(topics, tp)
+		if len(tp.Partitions) > 0 {
+			topics = append(topics, tp)
+		}
 	}
 	code, codes := gh.coord.DeleteOffsets(ctx, string(req.GroupID), topics)
 	resp := &protocol.OffsetDeleteResponse{ErrorCode: code}
@@ -58,9 +75,9 @@ func (gh *groupHandlers) handleOffsetDelete(ctx context.Context, rc *reqCtx, req
 	for i, t := range req.Topics {
 		rt := protocol.OffsetDeleteResponseTopic{Name: t.Name}
 		for j, p := range t.Partitions {
-			pc := errcode.TopicAuthorizationFailed
-			if slot[i] >= 0 {
-				pc = codes[slot[i]][j]
+			pc := slots[i][j].code
+			if pc == -1 {
+				pc = codes[slots[i][j].topic][slots[i][j].index]
 			}
 			rt.Partitions = append(rt.Partitions, protocol.OffsetDeleteResponsePartition{PartitionIndex: p.PartitionIndex, ErrorCode: pc})
 		}

@@ -19,15 +19,7 @@ import (
 func TestLogDirsInMetadata(t *testing.T) {
 	ctx := context.Background()
 	c := openController(t, withoutELR(soleConfig(t, t.TempDir())))
-	dirs := map[int32][]DirectoryID{}
-	for _, id := range []int32{1, 2, 3} {
-		dirs[id] = []DirectoryID{NewTopicID(), NewTopicID()}
-		epoch, err := c.RegisterBroker(ctx, BrokerRegistration{ID: id, IncarnationID: NewTopicID(), LogDirs: dirs[id],
-			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}}})
-		require.NoError(t, err)
-		_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: id, BrokerEpoch: epoch, CurrentMetadataOffset: epoch})
-		require.NoError(t, err)
-	}
+	dirs := registerTwoDirBrokers(ctx, t, c)
 	require.Equal(t, dirs[1], c.Image().Broker(1).LogDirs)
 	res := c.CreateTopics(ctx, []CreateTopic{{Name: "t", Assignments: map[int32][]int32{0: {1, 2, 3}, 1: {1, 3, 2}, 2: {2, 3, 1}}, NumPartitions: -1, ReplicationFactor: -1}}, false)
 	require.NoError(t, res[0].Err)
@@ -301,15 +293,7 @@ func TestAllLogDirsOfflineSurvivesSnapshot(t *testing.T) {
 func TestOfflineDirReplicaNotElected(t *testing.T) {
 	ctx := context.Background()
 	c := openController(t, withoutELR(soleConfig(t, t.TempDir())))
-	dirs := map[int32][]DirectoryID{}
-	for _, id := range []int32{1, 2, 3} {
-		dirs[id] = []DirectoryID{NewTopicID(), NewTopicID()}
-		epoch, err := c.RegisterBroker(ctx, BrokerRegistration{ID: id, IncarnationID: NewTopicID(), LogDirs: dirs[id],
-			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}}})
-		require.NoError(t, err)
-		_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: id, BrokerEpoch: epoch, CurrentMetadataOffset: epoch})
-		require.NoError(t, err)
-	}
+	dirs := registerTwoDirBrokers(ctx, t, c)
 	res := c.CreateTopics(ctx, []CreateTopic{{Name: "t", Assignments: map[int32][]int32{0: {1, 2, 3}, 1: {1, 3, 2}}, NumPartitions: -1, ReplicationFactor: -1}}, false)
 	require.NoError(t, res[0].Err)
 	id := res[0].TopicID
@@ -350,4 +334,20 @@ func TestOfflineDirReplicaNotElected(t *testing.T) {
 		require.ErrorIs(t, errs[0], ErrElectionNotNeeded, "the returning dir's partitions may already have been given a leader")
 	}
 	require.Equal(t, int32(2), c.Image().Topic("t").Partitions[0].Leader)
+}
+
+// registerTwoDirBrokers registers and unfences brokers 1-3, each with two
+// fresh log dirs, and returns their dirs.
+func registerTwoDirBrokers(ctx context.Context, t *testing.T, c *Controller) map[int32][]DirectoryID {
+	t.Helper()
+	dirs := map[int32][]DirectoryID{}
+	for _, id := range []int32{1, 2, 3} {
+		dirs[id] = []DirectoryID{NewTopicID(), NewTopicID()}
+		epoch, err := c.RegisterBroker(ctx, BrokerRegistration{ID: id, IncarnationID: NewTopicID(), LogDirs: dirs[id],
+			Endpoints: []Endpoint{{Name: "PLAINTEXT", Host: "localhost", Port: uint16(9092 + id)}}})
+		require.NoError(t, err)
+		_, err = c.BrokerHeartbeat(ctx, BrokerHeartbeat{BrokerID: id, BrokerEpoch: epoch, CurrentMetadataOffset: epoch})
+		require.NoError(t, err)
+	}
+	return dirs
 }

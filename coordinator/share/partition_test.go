@@ -1,42 +1,24 @@
 package share
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/spool-broker/spool/internal/spooltest"
 	"github.com/spool-broker/spool/protocol/errcode"
 )
 
-// fakeClock is the acquisition locks' clock under the test's control.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newTestPartition(clk *fakeClock, limit int16) *Partition {
-	return NewPartition(Config{LockDuration: 30 * time.Second, DeliveryCountLimit: limit, Now: clk.now}, State{StartOffset: 0}, 0)
+func newTestPartition(clk *spooltest.Clock, limit int16) *Partition {
+	return NewPartition(Config{LockDuration: 30 * time.Second, DeliveryCountLimit: limit, Now: clk.Now}, State{StartOffset: 0}, 0)
 }
 
 // batches10 is one batch of offsets 0-4 and one of 5-9.
 var batches10 = []Batch{{BaseOffset: 0, LastOffset: 4}, {BaseOffset: 5, LastOffset: 9}}
 
 func TestAcquireDisjoint(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1000, 0)}
+	clk := spooltest.NewClock(time.Unix(1000, 0))
 	p := newTestPartition(clk, 5)
 	a := p.Acquire("m1", batches10, 3, false)
 	require.Equal(t, []AcquiredRange{{0, 2, 1}}, a)
@@ -53,14 +35,14 @@ func TestAcquireDisjoint(t *testing.T) {
 }
 
 func TestLockTimeoutRedelivers(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1000, 0)}
+	clk := spooltest.NewClock(time.Unix(1000, 0))
 	p := newTestPartition(clk, 5)
 	require.Equal(t, []AcquiredRange{{0, 9, 1}}, p.Acquire("m1", batches10, 100, false))
-	clk.advance(29 * time.Second)
+	clk.Advance(29 * time.Second)
 	off, ok := p.NextFetchOffset(0)
 	require.True(t, ok)
 	require.EqualValues(t, 10, off, "locks still held")
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	off, _ = p.NextFetchOffset(0)
 	require.EqualValues(t, 0, off, "locks expired: available again")
 	require.Equal(t, []AcquiredRange{{0, 9, 2}}, p.Acquire("m2", batches10, 100, false))
@@ -71,14 +53,14 @@ func TestLockTimeoutRedelivers(t *testing.T) {
 }
 
 func TestDeliveryCountLimitArchives(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1000, 0)}
+	clk := spooltest.NewClock(time.Unix(1000, 0))
 	p := newTestPartition(clk, 3)
 	one := []Batch{{BaseOffset: 0, LastOffset: 0}, {BaseOffset: 1, LastOffset: 1}}
 	for i := int16(1); i <= 3; i++ {
 		got := p.Acquire("m", one[:1], 1, false)
 		require.Equal(t, []AcquiredRange{{0, 0, i}}, got)
 		if i%2 == 1 {
-			clk.advance(31 * time.Second) // lock timeout
+			clk.Advance(31 * time.Second) // lock timeout
 		} else {
 			require.Zero(t, p.Acknowledge("m", 0, 0, []int8{int8(AckRelease)}))
 		}
@@ -92,7 +74,7 @@ func TestDeliveryCountLimitArchives(t *testing.T) {
 }
 
 func TestAcknowledgeTypes(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1000, 0)}
+	clk := spooltest.NewClock(time.Unix(1000, 0))
 	cases := []struct {
 		name      string
 		types     []int8
@@ -125,13 +107,13 @@ func TestAcknowledgeTypes(t *testing.T) {
 	t.Run("renew extends the lock", func(t *testing.T) {
 		p := newTestPartition(clk, 5)
 		p.Acquire("m", []Batch{{0, 0, false}}, 1, false)
-		clk.advance(20 * time.Second)
+		clk.Advance(20 * time.Second)
 		require.Zero(t, p.Acknowledge("m", 0, 0, []int8{int8(AckRenew)}))
-		clk.advance(20 * time.Second) // 40 s after acquisition, 20 s after renewal
+		clk.Advance(20 * time.Second) // 40 s after acquisition, 20 s after renewal
 		r, ok := p.Record(0)
 		require.True(t, ok)
 		require.Equal(t, Acquired, r.State)
-		clk.advance(10 * time.Second)
+		clk.Advance(10 * time.Second)
 		r, _ = p.Record(0)
 		require.Equal(t, Available, r.State)
 	})
@@ -143,7 +125,7 @@ func TestAcknowledgeTypes(t *testing.T) {
 }
 
 func TestSnapshotRestore(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1000, 0)}
+	clk := spooltest.NewClock(time.Unix(1000, 0))
 	p := newTestPartition(clk, 5)
 	p.Acquire("m", batches10, 100, false)
 	require.Zero(t, p.Acknowledge("m", 0, 1, []int8{1}))
@@ -157,15 +139,15 @@ func TestSnapshotRestore(t *testing.T) {
 	require.Equal(t, State{StartOffset: 2, Batches: []StateBatch{
 		{2, 2, Available, 1}, {3, 3, Acknowledged, 1}, {4, 4, Available, 1}, {5, 5, Archived, 1}, {6, 9, Available, 1},
 	}}, st)
-	q := NewPartition(Config{Now: clk.now}, st, 0)
+	q := NewPartition(Config{Now: clk.Now}, st, 0)
 	require.Equal(t, []AcquiredRange{{2, 2, 2}, {4, 4, 2}, {6, 9, 2}}, q.Acquire("m2", batches10, 100, false))
 	// A restored start offset below the log start moves up to it.
-	r := NewPartition(Config{Now: clk.now}, st, 7)
+	r := NewPartition(Config{Now: clk.Now}, st, 7)
 	require.EqualValues(t, 7, r.StartOffset())
 }
 
 func TestAcknowledgePastEndIsInvalidRequest(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1000, 0)}
+	clk := spooltest.NewClock(time.Unix(1000, 0))
 	p := newTestPartition(clk, 5)
 	p.Acquire("m", []Batch{{0, 4, false}}, 10, false)
 	require.Equal(t, errcode.InvalidRequest, p.Acknowledge("m", 0, 9, []int8{1}))

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/spool-broker/spool/coordinator/share"
+	"github.com/spool-broker/spool/internal/spooltest"
 )
 
 // shareEnv: internal topics at one replica, three share-state partitions,
@@ -29,24 +30,6 @@ var shareEnv = []string{
 	"KAFKA_GROUP_SHARE_DELIVERY_COUNT_LIMIT=3",
 	// Kafka bounds the interval above by group.share.min.heartbeat.interval.ms.
 	"KAFKA_GROUP_SHARE_MIN_HEARTBEAT_INTERVAL_MS=100",
-}
-
-// shareClock is the acquisition locks' clock under the test's control.
-type shareClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *shareClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *shareClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 func produceStrings(t *testing.T, cl *kgo.Client, topic string, partition int32, n int, prefix string) {
@@ -296,8 +279,8 @@ func acquired(t *testing.T, resp *kmsg.ShareFetchResponse) ([]string, int16, int
 // state survives a broker restart.
 func TestShareLocksAcksAndRestart(t *testing.T) {
 	n := startTestNode(t, shareEnv...)
-	clk := &shareClock{t: time.UnixMilli(1_800_000_000_000)}
-	n.broker.shareHandlers.setClock(clk.now)
+	clk := spooltest.NewClock(time.UnixMilli(1_800_000_000_000))
+	n.broker.shareHandlers.setClock(clk.Now)
 	const topic, group = "share-raw", "sg-raw"
 	groupCreateTopic(t, n.addr, topic, 1)
 	cl := groupClient(t, n.addr)
@@ -321,7 +304,7 @@ func TestShareLocksAcksAndRestart(t *testing.T) {
 	require.Empty(t, got)
 
 	// Lock timeout: everything comes back, delivered twice.
-	clk.advance(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	got, _, _ = acquired(t, m.fetch())
 	require.Equal(t, []string{"0-9@2"}, got)
 
@@ -343,10 +326,10 @@ func TestShareLocksAcksAndRestart(t *testing.T) {
 	require.Equal(t, kerr.InvalidShareSessionEpoch.Code, ar.ErrorCode)
 
 	// RENEW (v2) keeps record 9's lock across the lock duration.
-	clk.advance(20 * time.Second)
+	clk.Advance(20 * time.Second)
 	ar = m.ack(m.epoch, shareAckBatch(9, 9, 4))
 	require.Zero(t, ar.Topics[0].Partitions[0].ErrorCode)
-	clk.advance(15 * time.Second) // 35 s after acquisition, 15 s after renewal
+	clk.Advance(15 * time.Second) // 35 s after acquisition, 15 s after renewal
 	// 1 and 3-8 timed out at their third delivery: archived (limit 3).
 	got, _, _ = acquired(t, m.fetch())
 	require.Empty(t, got)
@@ -381,7 +364,7 @@ func TestShareLocksAcksAndRestart(t *testing.T) {
 	require.Greater(t, kinds[1], 5, "ShareUpdate records after it: %v", kinds)
 
 	n.restart()
-	n.broker.shareHandlers.setClock(clk.now)
+	n.broker.shareHandlers.setClock(clk.Now)
 	cl2 := groupClient(t, n.addr)
 	require.Eventually(t, func() bool {
 		req := kmsg.NewPtrDescribeShareGroupOffsetsRequest()

@@ -49,10 +49,11 @@ type CommitRequest struct {
 
 // CommitOffsets stores offsets. The result is a code for the whole request
 // (0 if the group checks passed) and, when that is 0, one code per offset.
+//
+// An empty group id is accepted, as Kafka does "for backwards
+// compatibility" (old clients committed without a group): it is a group
+// like any other. TxnOffsetCommit refuses it.
 func (c *Coordinator) CommitOffsets(ctx context.Context, req CommitRequest) (code int16, codes []int16) {
-	if req.Group == "" {
-		return errcode.InvalidGroupID, nil
-	}
 	s, code := c.lockedShard(req.Group)
 	if code != 0 {
 		return code, nil

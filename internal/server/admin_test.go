@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // adminEnv is a running node with a raw client and an admin client.
@@ -654,4 +655,71 @@ func TestOffsetDeleteUnknownPartitions(t *testing.T) {
 	o, ok := left.Lookup("od", 1)
 	require.True(t, ok)
 	require.Equal(t, int64(7), o.At)
+}
+
+// TestEmptyGroupID: as Kafka 4.3.1 (compared request by request), the group
+// APIs answer an empty group id INVALID_GROUP_ID before asking the
+// coordinator, while OffsetCommit accepts it "for backwards compatibility"
+// and DescribeGroups reports it Dead.
+func TestEmptyGroupID(t *testing.T) {
+	e := newAdminEnv(t)
+	e.mustCreate("eg", 1)
+	// The coordinator answers once __consumer_offsets exists (before that,
+	// Kafka too answers NOT_COORDINATOR): a commit through kadm waits for it.
+	warm := make(kadm.Offsets)
+	warm.AddOffset("eg", 0, 1, -1)
+	require.NoError(t, e.adm.CommitAllOffsets(e.ctx, "warm-up", warm))
+	send := func(r kmsg.Request) kmsg.Response {
+		t.Helper()
+		resp, err := e.cl.Broker(1).Request(e.ctx, r)
+		require.NoError(t, err)
+		return resp
+	}
+	hb := kmsg.NewPtrHeartbeatRequest()
+	hb.Generation, hb.MemberID = 1, "m"
+	require.Equal(t, kerr.InvalidGroupID.Code, send(hb).(*kmsg.HeartbeatResponse).ErrorCode)
+	sg := kmsg.NewPtrSyncGroupRequest()
+	sg.Generation, sg.MemberID = 1, "m"
+	require.Equal(t, kerr.InvalidGroupID.Code, send(sg).(*kmsg.SyncGroupResponse).ErrorCode)
+	lg := kmsg.NewPtrLeaveGroupRequest()
+	lg.Members = []kmsg.LeaveGroupRequestMember{{MemberID: "m"}}
+	lr := send(lg).(*kmsg.LeaveGroupResponse)
+	require.Equal(t, kerr.InvalidGroupID.Code, lr.ErrorCode)
+	require.Empty(t, lr.Members)
+	od := kmsg.NewPtrOffsetDeleteRequest()
+	require.Equal(t, kerr.InvalidGroupID.Code, send(od).(*kmsg.OffsetDeleteResponse).ErrorCode)
+	cgd := kmsg.NewPtrConsumerGroupDescribeRequest()
+	cgd.Groups = []string{""}
+	require.Equal(t, kerr.InvalidGroupID.Code, send(cgd).(*kmsg.ConsumerGroupDescribeResponse).Groups[0].ErrorCode)
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Groups = []string{""}
+	d := send(dg).(*kmsg.DescribeGroupsResponse).Groups[0]
+	require.Equal(t, kerr.GroupIDNotFound.Code, d.ErrorCode)
+	require.Equal(t, "Dead", d.State)
+
+	// OffsetCommit v9 (by topic name: a client capped at Kafka 3.9's
+	// versions) with the empty group id, read back with OffsetFetch.
+	old, err := kgo.NewClient(kgo.SeedBrokers(e.cl.OptValue(kgo.SeedBrokers).([]string)...), kgo.MaxVersions(kversion.V3_9_0()))
+	require.NoError(t, err)
+	defer old.Close()
+	oc := kmsg.NewPtrOffsetCommitRequest()
+	oc.Generation = -1
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = "eg"
+	rt.Partitions = []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 3}}
+	oc.Topics = append(oc.Topics, rt)
+	resp, err := old.Broker(1).Request(e.ctx, oc)
+	require.NoError(t, err)
+	require.Zero(t, resp.(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode)
+	of := kmsg.NewPtrOffsetFetchRequest()
+	g := kmsg.NewOffsetFetchRequestGroup()
+	gt := kmsg.NewOffsetFetchRequestGroupTopic()
+	gt.Topic, gt.Partitions = "eg", []int32{0}
+	g.Topics = append(g.Topics, gt)
+	of.Groups = append(of.Groups, g)
+	resp, err = old.Broker(1).Request(e.ctx, of)
+	require.NoError(t, err)
+	fr := resp.(*kmsg.OffsetFetchResponse).Groups[0]
+	require.Zero(t, fr.ErrorCode)
+	require.Equal(t, int64(3), fr.Topics[0].Partitions[0].Offset)
 }

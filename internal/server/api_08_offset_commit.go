@@ -12,6 +12,8 @@ import (
 // OffsetCommit (key 8): versions 0-10.
 //
 // Behaviour:
+//   - An empty group id is a group like any other: Kafka accepts it "for
+//     backwards compatibility" (compared with 4.3.1), and so does Spool.
 //   - Served by the group coordinator for the group's __consumer_offsets
 //     partition (NOT_COORDINATOR elsewhere, COORDINATOR_LOAD_IN_PROGRESS
 //     while it loads). The offsets are appended there and answered once

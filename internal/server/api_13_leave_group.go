@@ -11,6 +11,8 @@ import (
 // LeaveGroup (key 13): versions 0-5.
 //
 // Behaviour:
+//   - An empty group id is answered INVALID_GROUP_ID after authorization,
+//     before the coordinator is asked, as Kafka 4.3.1 does.
 //   - Removes members from a classic group and rebalances the rest. A static
 //     member is identified by its instance id and must match its member id
 //     (FENCED_INSTANCE_ID); each member of a batch gets its own code.
@@ -22,8 +24,6 @@ import (
 //     per-member errors. v4: flexible. v5: Reason (KIP-800).
 //
 // Where Spool differs from Kafka 4.3:
-//   - An empty GroupID is UNKNOWN_MEMBER_ID here; Kafka's
-//     GroupCoordinatorService answers INVALID_GROUP_ID.
 //   - Every member named for a consumer, share or streams group is
 //     UNKNOWN_MEMBER_ID (no mixed groups, see JoinGroup). Reason (v5) is
 //     read but not logged.
@@ -31,6 +31,9 @@ import (
 func (gh *groupHandlers) handleLeaveGroup(ctx context.Context, rc *reqCtx, req *protocol.LeaveGroupRequest) (*protocol.LeaveGroupResponse, error) {
 	if !gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go
 		return &protocol.LeaveGroupResponse{ErrorCode: errcode.GroupAuthorizationFailed, Members: []protocol.LeaveGroupResponseMemberResponse{}}, nil
+	}
+	if req.GroupID == "" { // as Kafka's GroupCoordinatorService, before the coordinator
+		return &protocol.LeaveGroupResponse{ErrorCode: errcode.InvalidGroupID, Members: []protocol.LeaveGroupResponseMemberResponse{}}, nil
 	}
 	resp := gh.coord.LeaveGroup(ctx, rc.v, req)
 	return resp, nil

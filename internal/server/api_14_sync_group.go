@@ -11,6 +11,8 @@ import (
 // SyncGroup (key 14): versions 0-5.
 //
 // Behaviour:
+//   - An empty group id is answered INVALID_GROUP_ID after authorization,
+//     before the coordinator is asked, as Kafka 4.3.1 does.
 //   - After a join, the leader sends the assignments; each member's request
 //     parks until they are stored in __consumer_offsets, then gets its own.
 //     A member outside the current generation gets ILLEGAL_GENERATION or
@@ -26,12 +28,14 @@ import (
 //     returned (KIP-559).
 //
 // Where Spool differs from Kafka 4.3:
-//   - An empty GroupID is looked up like any other (UNKNOWN_MEMBER_ID);
-//     Kafka's GroupCoordinatorService answers INVALID_GROUP_ID.
+//   - None known.
 
 func (gh *groupHandlers) handleSyncGroup(ctx context.Context, rc *reqCtx, req *protocol.SyncGroupRequest) (*protocol.SyncGroupResponse, error) {
 	if !gh.b.authorize(rc, acl.OpRead, acl.ResourceGroup, string(req.GroupID)) { // authz.go
 		return &protocol.SyncGroupResponse{ErrorCode: errcode.GroupAuthorizationFailed, Assignment: []byte{}}, nil
+	}
+	if req.GroupID == "" { // as Kafka's GroupCoordinatorService, before the coordinator
+		return &protocol.SyncGroupResponse{ErrorCode: errcode.InvalidGroupID, Assignment: []byte{}}, nil
 	}
 	resp := gh.coord.SyncGroup(ctx, rc.v, req)
 	if resp.Assignment == nil {

@@ -11,6 +11,8 @@ import (
 // DescribeGroups (key 15): versions 0-6.
 //
 // Behaviour:
+//   - An empty group id is described as unknown (Dead; v6+
+//     GROUP_ID_NOT_FOUND), as Kafka 4.3.1 answers it.
 //   - Describes classic groups from their coordinator: state, protocol type,
 //     and members; the protocol name and the members' metadata and
 //     assignments only when the group is Stable, as in Kafka.
@@ -27,9 +29,6 @@ import (
 //     rather than Dead (KIP-1043).
 //
 // Where Spool differs from Kafka 4.3:
-//   - An empty group id is described as unknown (Dead, or v6
-//     GROUP_ID_NOT_FOUND); Kafka's GroupCoordinatorService answers
-//     INVALID_GROUP_ID for it.
 //   - A consumer group is always reported as not classic: Spool has no
 //     mixed groups (see JoinGroup).
 

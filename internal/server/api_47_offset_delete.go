@@ -12,6 +12,8 @@ import (
 // OffsetDelete (key 47): version 0.
 //
 // Behaviour:
+//   - An empty group id is answered INVALID_GROUP_ID after authorization,
+//     before the coordinator is asked, as Kafka 4.3.1 does.
 //   - Deletes a group's committed offsets for the given partitions by
 //     writing tombstones. A topic the group's members are subscribed to gets
 //     GROUP_SUBSCRIBED_TO_TOPIC; a classic group with members that is not a
@@ -24,8 +26,6 @@ import (
 //     (TOPIC_AUTHORIZATION_FAILED).
 //
 // Where Spool differs from Kafka 4.3:
-//   - An empty GroupID is GROUP_ID_NOT_FOUND here, INVALID_GROUP_ID in
-//     Kafka's GroupCoordinatorService.
 //   - A share group passes the group checks and answers per partition;
 //     Kafka refuses it whole (ShareGroup.validateOffsetDelete:
 //     GROUP_ID_NOT_FOUND, "Group <id> is not a consumer group.").
@@ -34,6 +34,9 @@ func (gh *groupHandlers) handleOffsetDelete(ctx context.Context, rc *reqCtx, req
 	// DELETE on the group, READ on each topic (authz.go).
 	if !gh.b.authorize(rc, acl.OpDelete, acl.ResourceGroup, string(req.GroupID)) {
 		return &protocol.OffsetDeleteResponse{ErrorCode: errcode.GroupAuthorizationFailed}, nil
+	}
+	if req.GroupID == "" { // as Kafka's GroupCoordinatorService, before the coordinator
+		return &protocol.OffsetDeleteResponse{ErrorCode: errcode.InvalidGroupID}, nil
 	}
 	// As Kafka's KafkaApis: a denied topic answers TOPIC_AUTHORIZATION_FAILED
 	// and a topic or partition the metadata does not know

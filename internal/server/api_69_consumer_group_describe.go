@@ -14,6 +14,8 @@ import (
 // ConsumerGroupDescribe (key 69): versions 0-1.
 //
 // Behaviour:
+//   - An empty group id is answered INVALID_GROUP_ID after authorization,
+//     before the coordinator is asked, as Kafka 4.3.1 does.
 //   - Describes KIP-848 consumer groups: state, group and assignment epochs,
 //     assignor, and each member's subscription and current and target
 //     assignments (partitions of deleted topics left out). Groups that are
@@ -31,9 +33,6 @@ import (
 //   - Only DESCRIBE on the group is checked. Kafka 4.3.1's spec lists
 //     TOPIC_AUTHORIZATION_FAILED for this API (a group whose members use
 //     topics the principal may not DESCRIBE); Spool never answers it.
-//   - An empty group id is GROUP_ID_NOT_FOUND here; Kafka's
-//     GroupCoordinatorService answers INVALID_GROUP_ID with a null
-//     GroupId.
 //   - MemberType is always consumer: Spool has no classic members in
 //     consumer groups (see JoinGroup).
 
@@ -45,6 +44,13 @@ func (gh *groupHandlers) handleConsumerGroupDescribe(ctx context.Context, rc *re
 			msg := errcode.Message(errcode.GroupAuthorizationFailed)
 			resp.Groups = append(resp.Groups, protocol.ConsumerGroupDescribeResponseDescribedGroup{GroupID: id,
 				ErrorCode: errcode.GroupAuthorizationFailed, ErrorMessage: &msg, AuthorizedOperations: notRequestedOps,
+				Members: []protocol.ConsumerGroupDescribeResponseMember{}})
+			continue
+		}
+		if id == "" { // as Kafka's GroupCoordinatorService, before the coordinator
+			msg := errcode.Message(errcode.InvalidGroupID)
+			resp.Groups = append(resp.Groups, protocol.ConsumerGroupDescribeResponseDescribedGroup{GroupID: id,
+				ErrorCode: errcode.InvalidGroupID, ErrorMessage: &msg, AuthorizedOperations: notRequestedOps,
 				Members: []protocol.ConsumerGroupDescribeResponseMember{}})
 			continue
 		}

@@ -11,6 +11,8 @@ import (
 // ShareGroupDescribe (key 77): version 1.
 //
 // Behaviour:
+//   - An empty group id is answered INVALID_GROUP_ID after authorization,
+//     before the coordinator is asked, as Kafka 4.3.1 does.
 //   - Describes share groups: state (Empty, Stable), group and assignment
 //     epochs, the assignor ("simple"), and each member's subscription and
 //     assignment. Unknown groups and groups of another type get
@@ -28,9 +30,6 @@ import (
 //   - Only DESCRIBE on the group is checked. Kafka 4.3.1's spec lists
 //     TOPIC_AUTHORIZATION_FAILED (v1+) for a group whose members use topics
 //     the principal may not DESCRIBE; Spool never answers it.
-//   - An empty group id is GROUP_ID_NOT_FOUND here; Kafka's
-//     GroupCoordinatorService answers INVALID_GROUP_ID with a null
-//     GroupId.
 
 func (gh *groupHandlers) handleShareGroupDescribe(ctx context.Context, rc *reqCtx, req *protocol.ShareGroupDescribeRequest) (*protocol.ShareGroupDescribeResponse, error) {
 	resp := &protocol.ShareGroupDescribeResponse{Groups: []protocol.ShareGroupDescribeResponseDescribedGroup{}}
@@ -39,6 +38,13 @@ func (gh *groupHandlers) handleShareGroupDescribe(ctx context.Context, rc *reqCt
 			msg := errcode.Message(errcode.GroupAuthorizationFailed)
 			resp.Groups = append(resp.Groups, protocol.ShareGroupDescribeResponseDescribedGroup{GroupID: id,
 				ErrorCode: errcode.GroupAuthorizationFailed, ErrorMessage: &msg, AuthorizedOperations: notRequestedOps,
+				Members: []protocol.ShareGroupDescribeResponseMember{}})
+			continue
+		}
+		if id == "" { // as Kafka's GroupCoordinatorService, before the coordinator
+			msg := errcode.Message(errcode.InvalidGroupID)
+			resp.Groups = append(resp.Groups, protocol.ShareGroupDescribeResponseDescribedGroup{GroupID: id,
+				ErrorCode: errcode.InvalidGroupID, ErrorMessage: &msg, AuthorizedOperations: notRequestedOps,
 				Members: []protocol.ShareGroupDescribeResponseMember{}})
 			continue
 		}

@@ -11,6 +11,8 @@ import (
 // StreamsGroupDescribe (key 89): versions 0-1.
 //
 // Behaviour:
+//   - An empty group id is answered INVALID_GROUP_ID after authorization,
+//     before the coordinator is asked, as Kafka 4.3.1 does.
 //   - Describes KIP-1071 streams groups: state (Empty, NotReady, Assigning,
 //     Reconciling, Stable), group and assignment epochs, the topology as the
 //     first member sent it (source topics resolved, repartition and
@@ -39,9 +41,6 @@ import (
 //   - v1 is Kafka 4.4.0's; Kafka 4.3.1 serves v0 only.
 //   - Only DESCRIBE on the group is checked. Kafka 4.3.1's spec lists
 //     TOPIC_AUTHORIZATION_FAILED for this API; Spool never answers it.
-//   - An empty group id is GROUP_ID_NOT_FOUND; whether Kafka answers
-//     INVALID_GROUP_ID, as it does for ConsumerGroupDescribe, was not
-//     compared.
 
 // streamsAssignorName is the task assignor StreamsGroupDescribe v1 names:
 // Kafka's default group.streams.assignor, whose behaviour Spool's
@@ -69,6 +68,10 @@ func (gh *groupHandlers) handleStreamsGroupDescribe(ctx context.Context, rc *req
 		}
 		if !gh.b.authorize(rc, acl.OpDescribe, acl.ResourceGroup, string(id)) { // authz.go
 			fail(errcode.GroupAuthorizationFailed)
+			continue
+		}
+		if id == "" { // as Kafka's GroupCoordinatorService, before the coordinator
+			fail(errcode.InvalidGroupID)
 			continue
 		}
 		d := gh.coord.DescribeStreamsGroup(ctx, string(id))

@@ -20,7 +20,8 @@ type BrokerDeps struct {
 	// Controller is this node's member of the metadata quorum: the image
 	// it reads and the controller it writes metadata through.
 	Controller controller.Client
-	Logs       *storage.Manager
+	// LogManager holds the node's partition logs.
+	LogManager *storage.Manager
 	Registerer prometheus.Registerer // may be nil
 	Logger     *zap.Logger
 	// Audit is the node's security audit log (nil: none); the node

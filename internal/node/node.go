@@ -180,7 +180,7 @@ func Start(ctx context.Context, cfg *config.Broker, reg prometheus.Registerer, l
 	if err != nil {
 		return nil, fmt.Errorf("open log dirs: %w", err)
 	}
-	n.broker, err = newBroker(BrokerDeps{Config: cfg, Controller: n.router, Logs: n.logManager, Registerer: reg, Logger: log, Audit: n.audit})
+	n.broker, err = newBroker(BrokerDeps{Config: cfg, Controller: n.router, LogManager: n.logManager, Registerer: reg, Logger: log, Audit: n.audit})
 	if err != nil {
 		return nil, err
 	}

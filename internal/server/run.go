@@ -33,7 +33,7 @@ type nodeBroker struct {
 // NewNodeBroker builds the broker role of a node (node.NewBrokerFunc).
 func NewNodeBroker(d node.BrokerDeps) (node.Broker, error) {
 	cfg := d.Config
-	b := newBroker(cfg, d.Controller, d.Logs, d.Logger.Named("broker"))
+	b := newBroker(cfg, d.Controller, d.LogManager, d.Logger.Named("broker"))
 	ib, err := seclink.NewDialer(cfg, cfg.InterBrokerListenerName, cfg.SASLInterBrokerMechanism, fmt.Sprintf("broker-%d", cfg.NodeID))
 	if err != nil {
 		return nil, fmt.Errorf("inter-broker listener %s: %w", cfg.InterBrokerListenerName, err)

@@ -475,6 +475,12 @@ func (b *Broker) authorizeFetch(rc *reqCtx, follower bool, reads []fetchRead) {
 func (b *Broker) readAll(reads []fetchRead, maxBytes int, who fetcher) (int, bool) {
 	total := 0
 	anyErr := false
+	// The leader may send a consumer elsewhere (KIP-392): one view of the
+	// brokers serves every partition of the round.
+	var endpoint replication.Endpoint
+	if who.hasClient && b.replicaSelector != nil {
+		endpoint = b.readReplicaEndpoint(who.client.ListenerName)
+	}
 	for i := range reads {
 		r := &reads[i]
 		if r.p == nil || (r.code != 0 && r.code != errcode.OffsetOutOfRange) {
@@ -482,10 +488,10 @@ func (b *Broker) readAll(reads []fetchRead, maxBytes int, who fetcher) (int, boo
 			continue
 		}
 		r.code, r.hasPreferred = 0, false
-		if who.hasClient && b.replicaSelector != nil {
+		if endpoint != nil {
 			// The leader may send the consumer elsewhere, at once and
 			// without records (Kafka's findPreferredReadReplica).
-			id, snap := r.p.PreferredReadReplica(b.replicaSelector, who.client, r.fp.fetchOffset, r.fp.leaderEpoch, b.readReplicaEndpoint(who.client.ListenerName))
+			id, snap := r.p.PreferredReadReplica(b.replicaSelector, who.client, r.fp.fetchOffset, r.fp.leaderEpoch, endpoint)
 			if id >= 0 {
 				r.preferred, r.hasPreferred = id, true
 				r.res = storage.ReadResult{HighWatermark: snap.HighWatermark, LogStartOffset: snap.LogStartOffset, LogEndOffset: snap.LogEndOffset}
